@@ -1,0 +1,17 @@
+import { demoEvents } from '../demo-data.ts';
+import { defineServiceDatabase } from '../src/service.ts';
+import { PrismaClient } from './generated/client.ts';
+
+export type { Event, EventStatus } from './generated/client.ts';
+export { Prisma, PrismaClient } from './generated/client.ts';
+
+export const eventsDatabase = defineServiceDatabase({
+  name: 'events',
+  directory: import.meta.dirname,
+  createClient: (adapter) => new PrismaClient({ adapter }),
+  async seedDemoData(prisma) {
+    if ((await prisma.event.count()) > 0) return false;
+    await prisma.event.createMany({ data: demoEvents() });
+    return true;
+  },
+});

@@ -1,0 +1,93 @@
+import { join, resolve } from 'node:path';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import {
+  type DatabaseConnection,
+  type DatabaseLocation,
+  ensurePostgresDatabase,
+  openDatabase,
+} from './connection.ts';
+import { applyMigrations } from './migrations.ts';
+
+export type ServiceName = 'users' | 'events' | 'tickets';
+
+export const serviceNames: readonly ServiceName[] = ['users', 'events', 'tickets'];
+
+/** Project-local, git-ignored home of the embedded databases. */
+export const defaultDataRoot = resolve(import.meta.dirname, '..', '..', '.data');
+
+interface ServiceDatabaseDefinition<Client> {
+  name: ServiceName;
+  /** The folder holding schema.prisma, migrations/ and the generated client. */
+  directory: string;
+  createClient(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Client;
+  /** Writes the demo data set when the database holds no data; says whether it did. */
+  seedDemoData(client: Client): Promise<boolean>;
+}
+
+export interface OpenServiceDatabase<Client> {
+  readonly prisma: Client;
+  readonly connection: DatabaseConnection;
+  /** Migrations applied by this open, oldest first. */
+  readonly appliedMigrations: string[];
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Apply pending migrations first (default true). */
+  migrate?: boolean;
+}
+
+export type ServiceDatabase<Client> = ReturnType<typeof defineServiceDatabase<Client>>;
+
+/** Everything a service, a script or a test needs to reach one service's database. */
+export function defineServiceDatabase<Client extends { $disconnect(): Promise<void> }>(
+  definition: ServiceDatabaseDefinition<Client>,
+) {
+  const { name, directory } = definition;
+  const urlVariable = `${name.toUpperCase()}_DATABASE_URL`;
+  return {
+    name,
+    urlVariable,
+    schemaPath: join(directory, 'schema.prisma'),
+    migrationsDir: join(directory, 'migrations'),
+    configPath: join(directory, 'prisma.config.ts'),
+    seedDemoData: definition.seedDemoData,
+
+    /**
+     * The service's own database URL when one is set; otherwise an embedded PGlite
+     * folder under `DATA_DIR` (default: `.data/` at the project root).
+     */
+    locate(env: NodeJS.ProcessEnv = process.env): DatabaseLocation {
+      const url = env[urlVariable];
+      if (url) return { kind: 'postgres', url };
+      return { kind: 'pglite', dataDir: join(env.DATA_DIR ?? defaultDataRoot, name) };
+    },
+
+    /** Connects, creating the PostgreSQL database if missing, and applies pending migrations. */
+    async open(
+      location: DatabaseLocation,
+      { migrate = true }: OpenOptions = {},
+    ): Promise<OpenServiceDatabase<Client>> {
+      if (location.kind === 'postgres') await ensurePostgresDatabase(location.url);
+      const connection = await openDatabase(location);
+      try {
+        const appliedMigrations = migrate
+          ? await applyMigrations(connection.adapterFactory, join(directory, 'migrations'))
+          : [];
+        const prisma = definition.createClient(connection.adapterFactory);
+        return {
+          prisma,
+          connection,
+          appliedMigrations,
+          async close() {
+            await prisma.$disconnect();
+            await connection.close();
+          },
+        };
+      } catch (error) {
+        await connection.close();
+        throw error;
+      }
+    },
+  };
+}

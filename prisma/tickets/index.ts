@@ -1,0 +1,29 @@
+import { demoTickets, demoTicketTiers } from '../demo-data.ts';
+import { defineServiceDatabase } from '../src/service.ts';
+import { PrismaClient } from './generated/client.ts';
+
+export type { Ticket, TicketStatus, TicketTier } from './generated/client.ts';
+export { Prisma, PrismaClient } from './generated/client.ts';
+
+export const ticketsDatabase = defineServiceDatabase({
+  name: 'tickets',
+  directory: import.meta.dirname,
+  createClient: (adapter) => new PrismaClient({ adapter }),
+  async seedDemoData(prisma) {
+    if ((await prisma.ticketTier.count()) > 0) return false;
+    const tiers = demoTicketTiers();
+    const tickets = demoTickets.map(({ tierIndex, ...ticket }) => {
+      const tier = tiers[tierIndex];
+      if (!tier) throw new Error(`Demo ticket ${ticket.id} names no tier ${tierIndex}`);
+      return { ...ticket, tierId: tier.id, eventId: tier.eventId };
+    });
+    const soldByTier = Map.groupBy(tickets, (ticket) => ticket.tierId);
+    await prisma.$transaction([
+      prisma.ticketTier.createMany({
+        data: tiers.map((tier) => ({ ...tier, sold: soldByTier.get(tier.id)?.length ?? 0 })),
+      }),
+      prisma.ticket.createMany({ data: tickets }),
+    ]);
+    return true;
+  },
+});
