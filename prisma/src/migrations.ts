@@ -128,7 +128,7 @@ export async function detectDrift(
       });
     });
     // With exitCode set, the engine answers 2 for a non-empty diff.
-    return diff.exitCode === 2 ? diff.stdout : undefined;
+    return diff.exitCode === 2 ? (diff.stdout ?? undefined) : undefined;
   } finally {
     await shadow.close();
   }

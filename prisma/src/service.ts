@@ -29,6 +29,8 @@ export interface OpenServiceDatabase<Client> {
   readonly connection: DatabaseConnection;
   /** Migrations applied by this open, oldest first. */
   readonly appliedMigrations: string[];
+  /** Resolves when the database answers a query. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -37,10 +39,18 @@ export interface OpenOptions {
   migrate?: boolean;
 }
 
-export type ServiceDatabase<Client> = ReturnType<typeof defineServiceDatabase<Client>>;
+/** What a Prisma Client offers that is used here. */
+interface ClientBase {
+  $disconnect(): Promise<void>;
+  $executeRawUnsafe(sql: string): Promise<number>;
+}
+
+export type ServiceDatabase<Client extends ClientBase> = ReturnType<
+  typeof defineServiceDatabase<Client>
+>;
 
 /** Everything a service, a script or a test needs to reach one service's database. */
-export function defineServiceDatabase<Client extends { $disconnect(): Promise<void> }>(
+export function defineServiceDatabase<Client extends ClientBase>(
   definition: ServiceDatabaseDefinition<Client>,
 ) {
   const { name, directory } = definition;
@@ -79,6 +89,9 @@ export function defineServiceDatabase<Client extends { $disconnect(): Promise<vo
           prisma,
           connection,
           appliedMigrations,
+          async ping() {
+            await prisma.$executeRawUnsafe('SELECT 1');
+          },
           async close() {
             await prisma.$disconnect();
             await connection.close();

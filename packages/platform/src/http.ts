@@ -1,0 +1,134 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type {
+  ApolloServer,
+  ApolloServerPlugin,
+  BaseContext,
+  ContextFunction,
+} from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { type ExpressContextFunctionArgument, expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import type { Logger } from './logger.ts';
+
+/**
+ * Longer than the idle timeout of any proxy in front (NGINX keeps upstream connections
+ * 60 s, the gateway's agent less), so that the proxy, never Node, closes an idle
+ * keep-alive connection, and no request is sent on a socket Node has just closed.
+ */
+const keepAliveTimeoutMs = 75_000;
+
+export interface ServeOptions<TContext extends BaseContext> {
+  /** The service's name, for logs and the readiness message. */
+  name: string;
+  host: string;
+  port: number;
+  logger: Logger;
+  /** Builds the Apollo Server with the given plugins (one drains the HTTP server on stop). */
+  createApolloServer(plugins: ApolloServerPlugin<TContext>[]): ApolloServer<TContext>;
+  context: ContextFunction<[ExpressContextFunctionArgument], TContext>;
+  /** Throws when the service cannot serve requests (e.g. its database is unreachable). */
+  checkReadiness?(): Promise<Record<string, unknown> | undefined>;
+  /** Adds routes or middleware before the GraphQL endpoint. */
+  configure?(app: express.Express): void;
+  /** Releases what the service holds (database pools) after the server stopped. */
+  onStop?(): Promise<void>;
+}
+
+export interface RunningService {
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves an Apollo Server at `/graphql`, with liveness at `/health/live` and readiness at
+ * `/health/ready`. When started by the local runner it reports readiness over IPC; on
+ * SIGTERM or SIGINT it stops taking connections, drains in-flight requests and exits.
+ */
+export async function serveGraphQL<TContext extends BaseContext>(
+  options: ServeOptions<TContext>,
+): Promise<RunningService> {
+  const { logger } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = createServer(app);
+  httpServer.keepAliveTimeout = keepAliveTimeoutMs;
+  httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
+
+  const apollo = options.createApolloServer([ApolloServerPluginDrainHttpServer({ httpServer })]);
+  await apollo.start();
+
+  app.get('/health/live', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/health/ready', async (_req, res) => {
+    try {
+      const details = await options.checkReadiness?.();
+      res.json({ status: 'ready', ...details });
+    } catch (error) {
+      logger.warn({ err: error }, 'readiness check failed');
+      res.status(503).json({ status: 'unavailable' });
+    }
+  });
+  options.configure?.(app);
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, { context: options.context }),
+  );
+
+  httpServer.listen(options.port, options.host);
+  await once(httpServer, 'listening');
+  const { port } = httpServer.address() as AddressInfo;
+  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}/graphql`;
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await apollo.stop();
+      await options.onStop?.();
+    })();
+    return stopping;
+  };
+
+  logger.info({ url }, `${options.name} ready`);
+  process.send?.({ type: 'ready', service: options.name, url, port });
+  return { url, port, stop };
+}
+
+/** Stops `service` cleanly on SIGTERM/SIGINT, then exits; a second signal exits at once. */
+export function stopOnSignals(service: RunningService, logger: Logger): void {
+  let received = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received) process.exit(1);
+    received = true;
+    logger.info({ signal }, 'draining in-flight requests, then stopping');
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'unclean stop');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // Started by the local runner: if the runner goes away, so does this service.
+  if (process.connected) process.on('disconnect', () => onSignal('SIGTERM'));
+}
+
+/** Runs a service's start-up, logging a failure as one line and exiting non-zero. */
+export async function runService(
+  name: string,
+  logger: Logger,
+  start: () => Promise<RunningService>,
+) {
+  try {
+    stopOnSignals(await start(), logger);
+  } catch (error) {
+    logger.fatal({ err: error }, `${name} failed to start`);
+    process.exit(1);
+  }
+}

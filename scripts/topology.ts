@@ -1,0 +1,217 @@
+// Starts the whole topology as child processes: three subgraphs, two gateway instances
+// and NGINX in front. `npm start` and the integration tests both run it.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { findNginx, writeLocalNginxConfig } from './nginx.ts';
+import {
+  defaultPublicPort,
+  gatewayServices,
+  nodeFlags,
+  type ServiceSpec,
+  subgraphServices,
+} from './services.ts';
+
+export const repositoryRoot = resolve(import.meta.dirname, '..');
+
+export interface TopologyOptions {
+  /** NGINX's port, the public endpoint (default 8080). */
+  publicPort?: number;
+  /** Let the OS pick the services' ports instead of the fixed ones (tests). */
+  ephemeralPorts?: boolean;
+  /** Environment for every service, over this process's own. */
+  env?: NodeJS.ProcessEnv;
+  /** Where NGINX's configuration, pid and logs go (default .data/nginx). */
+  runDir?: string;
+  /** Fail instead of falling back to one gateway when NGINX is not installed. */
+  requireNginx?: boolean;
+  /** Receives each line a service writes (default: printed, prefixed with its name). */
+  output?: (service: string, line: string) => void;
+  /** Called when a process exits that was not asked to stop. */
+  onUnexpectedExit?: (service: string, code: number | null, signal: string | null) => void;
+  readyTimeoutMs?: number;
+}
+
+export interface RunningProcess {
+  readonly spec: ServiceSpec;
+  readonly child: ChildProcess;
+  /** The service's GraphQL endpoint. */
+  readonly url: string;
+}
+
+export interface Topology extends AsyncDisposable {
+  /** The public GraphQL endpoint. */
+  readonly publicUrl: string;
+  /** False when NGINX was missing and one gateway serves the public port. */
+  readonly viaNginx: boolean;
+  readonly processes: ReadonlyMap<string, RunningProcess>;
+  /** Stops everything: NGINX first, then the gateways, then the subgraphs. */
+  stop(): Promise<void>;
+}
+
+const stopGraceMs = 10_000;
+
+export async function startTopology(options: TopologyOptions = {}): Promise<Topology> {
+  const publicPort = options.publicPort ?? defaultPublicPort;
+  const output = options.output ?? printServiceLine;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 90_000;
+  const processes = new Map<string, RunningProcess>();
+  const stopping = new Set<ChildProcess>();
+  const children: { name: string; child: ChildProcess }[] = [];
+
+  const track = (name: string, child: ChildProcess) => {
+    children.push({ name, child });
+    child.once('exit', (code, signal) => {
+      if (!stopping.has(child)) options.onUnexpectedExit?.(name, code, signal);
+    });
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream) createInterface({ input: stream }).on('line', (line) => output(name, line));
+    }
+  };
+
+  const launch = async (spec: ServiceSpec, port: number, env: NodeJS.ProcessEnv) => {
+    const child = spawn(process.execPath, [...nodeFlags, spec.entry], {
+      cwd: repositoryRoot,
+      env: { ...process.env, ...options.env, ...env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    track(spec.name, child);
+    const url = await waitForReady(spec.name, child, readyTimeoutMs);
+    const running = { spec, child, url };
+    processes.set(spec.name, running);
+    return running;
+  };
+
+  const stop = async () => {
+    // Reverse start order: the edge stops taking requests before what serves them goes.
+    for (const { child } of children) stopping.add(child);
+    for (const { child } of children.toReversed()) await stopChild(child);
+  };
+
+  try {
+    const portOf = (spec: ServiceSpec) => (options.ephemeralPorts ? 0 : spec.port);
+    const subgraphs = await Promise.all(
+      subgraphServices.map((spec) => launch(spec, portOf(spec), {})),
+    );
+    const subgraphUrls = Object.fromEntries(
+      subgraphs.map(({ spec, url }) => [`${spec.name.toUpperCase()}_URL`, url]),
+    );
+
+    const nginx = findNginx();
+    if (!nginx) {
+      if (options.requireNginx) throw new Error('NGINX is required but not installed.');
+      output(
+        'start',
+        'NGINX is not installed, so one gateway serves the public port without the load ' +
+          'balancer. Install it to run the full topology (Debian/Ubuntu: apt-get install ' +
+          'nginx; macOS: brew install nginx), or set NGINX_BIN to its path.',
+      );
+      const [lone] = gatewayServices as [ServiceSpec];
+      const gateway = await launch(lone, publicPort, { ...subgraphUrls, GATEWAY_NAME: lone.name });
+      return {
+        publicUrl: gateway.url,
+        viaNginx: false,
+        processes,
+        stop,
+        [Symbol.asyncDispose]: stop,
+      };
+    }
+
+    const gateways = await Promise.all(
+      gatewayServices.map((spec) =>
+        launch(spec, portOf(spec), { ...subgraphUrls, GATEWAY_NAME: spec.name }),
+      ),
+    );
+    const prefix = resolve(options.runDir ?? join(repositoryRoot, '.data', 'nginx'));
+    const config = await writeLocalNginxConfig(prefix, {
+      listenPort: publicPort,
+      gateways: gateways.map(({ url }) => new URL(url).host) as [string, string],
+    });
+    const edge = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    track('nginx', edge);
+    const origin = `http://127.0.0.1:${publicPort}`;
+    await waitForHttp(`${origin}/health/live`, edge, join(prefix, 'error.log'), readyTimeoutMs);
+    return {
+      publicUrl: `${origin}/graphql`,
+      viaNginx: true,
+      processes,
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Resolves with the URL a service reports over IPC once it listens. */
+function waitForReady(name: string, child: ChildProcess, timeoutMs: number): Promise<string> {
+  return new Promise((resolveReady, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${name} was not ready within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    child.on('message', (message: { type?: string; url?: string }) => {
+      if (message.type === 'ready' && message.url) {
+        clearTimeout(timer);
+        resolveReady(message.url);
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited before it was ready (code ${code}, signal ${signal})`));
+    });
+  });
+}
+
+async function waitForHttp(url: string, child: ChildProcess, logPath: string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new Error(`nginx exited with code ${child.exitCode}; see ${logPath}`);
+    }
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((wake) => setTimeout(wake, 100));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/** SIGTERM, then SIGKILL if the process has not exited after a grace period. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+const levelNames: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+/** Prints a service's line, shortening its JSON log entries for a terminal. */
+export function printServiceLine(service: string, line: string): void {
+  let text = line;
+  try {
+    const { level, msg, time: _time, service: _service, ...fields } = JSON.parse(line);
+    const extra = Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
+    text = `${(levelNames[level] ?? String(level)).padEnd(5)} ${msg}${extra}`;
+  } catch {
+    // Not a JSON log entry: print it as it is.
+  }
+  process.stdout.write(`${service.padEnd(9)} | ${text}\n`);
+}
