@@ -15,3 +15,4 @@ export {
 } from './http.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { runSubgraph, type SubgraphDefinition } from './subgraph.ts';
+export { createSubgraphServer, readSchema } from './subgraph-server.ts';

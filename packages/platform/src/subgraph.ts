@@ -1,5 +1,4 @@
 import type { ApolloServer, ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { baseSettings, flagSetting, loadConfig, portSetting } from './config.ts';
 import { runService, serveGraphQL } from './http.ts';
 import { createLogger } from './logger.ts';
@@ -53,9 +52,7 @@ export async function runSubgraph<Client, Location, TContext extends BaseContext
       host: config.HOST,
       port: config.PORT,
       logger,
-      // Inline traces (ftv1) only feed Apollo's hosted studio, which this project does not use.
-      createApolloServer: (plugins) =>
-        subgraph.createServer([...plugins, ApolloServerPluginInlineTraceDisabled()]),
+      createApolloServer: subgraph.createServer,
       context: async () => subgraph.createContext(database.prisma),
       checkReadiness: async () => {
         await database.ping();

@@ -1,20 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import { DateTime } from '@ticketing/platform';
-import { parse } from 'graphql';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { createSubgraphServer, DateTime, readSchema } from '@ticketing/platform';
 import type { EventsContext } from './context.ts';
 import { Event } from './resolvers/Event.ts';
 import { Query } from './resolvers/Query.ts';
 
-export const typeDefs = parse(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
+export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url));
 
-export const resolvers = { DateTime, Query, Event };
+export const resolvers = { DateTime, Event, Query };
 
 /** The events subgraph, not yet listening: tests call `executeOperation` on it. */
 export function createEventsServer(plugins: ApolloServerPlugin<EventsContext>[] = []) {
-  return new ApolloServer<EventsContext>({
-    schema: buildSubgraphSchema([{ typeDefs, resolvers }]),
-    plugins,
-  });
+  return createSubgraphServer<EventsContext>(typeDefs, resolvers, plugins);
 }

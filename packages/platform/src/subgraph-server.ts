@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+
+import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
+import { type DocumentNode, parse } from 'graphql';
+
+/** Parses a subgraph's SDL file (SDL first: the schema file is the source of truth). */
+export function readSchema(schemaFile: URL): DocumentNode {
+  return parse(readFileSync(schemaFile, 'utf8'));
+}
+
+/** A subgraph's Apollo Server over its SDL and resolvers, not yet listening. */
+export function createSubgraphServer<TContext extends BaseContext>(
+  typeDefs: DocumentNode,
+  // biome-ignore lint/suspicious/noExplicitAny: resolvers type their own parents and arguments.
+  resolvers: GraphQLResolverMap<any>,
+  plugins: ApolloServerPlugin<TContext>[] = [],
+): ApolloServer<TContext> {
+  return new ApolloServer<TContext>({
+    schema: buildSubgraphSchema([{ typeDefs, resolvers }]),
+    // Inline traces (ftv1) only feed Apollo's hosted studio, which this project does not use.
+    plugins: [...plugins, ApolloServerPluginInlineTraceDisabled()],
+  });
+}

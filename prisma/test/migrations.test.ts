@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { databases } from '../scripts/databases.ts';
+import { detectDrift, migrationStatus } from '../src/index.ts';
+import { dropDatabase, uniqueTestDatabaseUrl } from '../testing.ts';
+
+async function migrationNames(migrationsDir: string): Promise<string[]> {
+  const entries = await readdir(migrationsDir, { withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+}
+
+const scratchDirs: string[] = [];
+async function scratchDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ticketing-prisma-test-'));
+  scratchDirs.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  await Promise.all(scratchDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+describe.each(databases)('$name migrations', (database) => {
+  it('capture every change in schema.prisma (no drift)', async () => {
+    expect(await detectDrift(database.schemaPath, database.migrationsDir)).toBeUndefined();
+  });
+
+  it('apply to an empty PostgreSQL database the way prisma migrate deploy records them', async () => {
+    const url = uniqueTestDatabaseUrl(`migrate_${database.name}`);
+    try {
+      const open = await database.open({ kind: 'postgres', url });
+      const names = await migrationNames(database.migrationsDir);
+      expect(open.appliedMigrations).toEqual(names);
+
+      const status = await migrationStatus(open.connection.adapterFactory, database.migrationsDir);
+      expect(status).toEqual({
+        upToDate: true,
+        pending: [],
+        edited: [],
+        failed: [],
+        unknown: [],
+      });
+      await open.close();
+
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query(
+        `SELECT migration_name, checksum, finished_at, rolled_back_at, applied_steps_count
+           FROM _prisma_migrations ORDER BY migration_name`,
+      );
+      await client.end();
+      const expected = await Promise.all(
+        names.map(async (name) => ({
+          migration_name: name,
+          checksum: createHash('sha256')
+            .update(await readFile(join(database.migrationsDir, name, 'migration.sql')))
+            .digest('hex'),
+          rolled_back_at: null,
+          applied_steps_count: 1,
+        })),
+      );
+      expect(rows.map(({ finished_at: _, ...row }) => row)).toEqual(expected);
+      expect(rows.every((row) => row.finished_at instanceof Date)).toBe(true);
+
+      const reopened = await database.open({ kind: 'postgres', url });
+      expect(reopened.appliedMigrations).toEqual([]);
+      await reopened.close();
+    } finally {
+      await dropDatabase(url);
+    }
+  });
+
+  it('apply to an embedded PGlite database', async () => {
+    const dataDir = await scratchDir();
+    const open = await database.open({ kind: 'pglite', dataDir });
+    try {
+      expect(open.appliedMigrations).toEqual(await migrationNames(database.migrationsDir));
+      const status = await migrationStatus(open.connection.adapterFactory, database.migrationsDir);
+      expect(status.upToDate).toBe(true);
+      expect(await database.seedDemoData(open.prisma as never)).toBe(true);
+      expect(await database.seedDemoData(open.prisma as never)).toBe(false);
+    } finally {
+      await open.close();
+    }
+  });
+});
+
+describe('migration status', () => {
+  const [users] = databases;
+
+  it('lists every migration as pending on a database that has none applied', async () => {
+    const url = uniqueTestDatabaseUrl('status_pending');
+    try {
+      const open = await users.open({ kind: 'postgres', url }, { migrate: false });
+      const status = await migrationStatus(open.connection.adapterFactory, users.migrationsDir);
+      await open.close();
+      expect(status.upToDate).toBe(false);
+      expect(status.pending).toEqual(await migrationNames(users.migrationsDir));
+    } finally {
+      await dropDatabase(url);
+    }
+  });
+
+  it('reports an applied migration whose file was edited afterwards', async () => {
+    const dataDir = await scratchDir();
+    const open = await users.open({ kind: 'pglite', dataDir });
+    const editedDir = join(await scratchDir(), 'migrations');
+    await cp(users.migrationsDir, editedDir, { recursive: true });
+    const [first] = await migrationNames(editedDir);
+    const file = join(editedDir, first as string, 'migration.sql');
+    await writeFile(file, `${await readFile(file, 'utf8')}\n-- edited after it was applied\n`);
+    try {
+      const status = await migrationStatus(open.connection.adapterFactory, editedDir);
+      expect(status.upToDate).toBe(false);
+      expect(status.edited).toEqual([first]);
+    } finally {
+      await open.close();
+    }
+  });
+});
+
+describe('drift check', () => {
+  it('fails when schema.prisma changes without a migration, and names the change', async () => {
+    const [users] = databases;
+    const schemaPath = join(await scratchDir(), 'schema.prisma');
+    const schema = await readFile(users.schemaPath, 'utf8');
+    await writeFile(
+      schemaPath,
+      schema.replace('  name      String\n', '  name      String\n  nickname  String?\n'),
+    );
+    const sql = await detectDrift(schemaPath, users.migrationsDir);
+    expect(sql).toMatch(/ALTER TABLE "users" ADD COLUMN\s+"nickname" TEXT/);
+  });
+});
+
+describe('service databases', () => {
+  it('are separate: one service cannot read another service’s tables', async () => {
+    const [users, events] = databases;
+    const usersUrl = uniqueTestDatabaseUrl('isolation_users');
+    const eventsUrl = uniqueTestDatabaseUrl('isolation_events');
+    try {
+      await (await users.open({ kind: 'postgres', url: usersUrl })).close();
+      await (await events.open({ kind: 'postgres', url: eventsUrl })).close();
+      const client = new pg.Client({ connectionString: eventsUrl });
+      await client.connect();
+      try {
+        await expect(client.query('SELECT count(*) FROM users')).rejects.toThrow(
+          /relation "users" does not exist/,
+        );
+        const { rows } = await client.query("SELECT to_regclass('events') AS events");
+        expect(rows[0].events).toBe('events');
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await dropDatabase(usersUrl);
+      await dropDatabase(eventsUrl);
+    }
+  });
+});

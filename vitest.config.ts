@@ -1,0 +1,37 @@
+import { defineConfig } from 'vitest/config';
+
+// One configuration, one project a workspace. `*.test.ts` are unit and integration tests
+// (real PostgreSQL, servers in-process); `*.e2e.ts` start the real topology as processes.
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'platform', include: ['packages/platform/test/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'prisma',
+          include: ['prisma/test/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      ...['users', 'events', 'tickets'].map((name) => ({
+        test: {
+          name,
+          include: [`subgraphs/${name}/test/**/*.test.ts`],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      })),
+      { test: { name: 'gateway', include: ['gateway/test/**/*.test.ts'], testTimeout: 30_000 } },
+      { test: { name: 'repository', include: ['test/**/*.test.ts'], testTimeout: 30_000 } },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/**/*.e2e.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
