@@ -1,0 +1,105 @@
+// compose.yaml cannot run here (no Docker engine), so it is checked by reading it: it must
+// run the services `npm start` runs, with the commands, ports and wiring the runner uses.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { nginxTemplatePath, renderTemplate } from '../scripts/nginx.ts';
+import {
+  gatewayServices,
+  serviceCommand,
+  services,
+  subgraphServices,
+} from '../scripts/services.ts';
+import { repositoryRoot } from '../scripts/topology.ts';
+
+interface ComposeService {
+  build?: string;
+  image?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+  volumes?: string[];
+  ports?: string[];
+}
+
+let compose: { services: Record<string, ComposeService> };
+
+beforeAll(async () => {
+  compose = parse(await readFile(join(repositoryRoot, 'compose.yaml'), 'utf8'), { merge: true });
+});
+
+const serviceOf = (name: string): ComposeService => {
+  const service = compose.services[name];
+  if (!service) throw new Error(`compose.yaml has no service ${name}`);
+  return service;
+};
+
+describe('compose.yaml', () => {
+  it('runs exactly the local runner’s services, plus PostgreSQL and NGINX', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(
+      [...services.map((spec) => spec.name), 'postgres', 'nginx'].sort(),
+    );
+  });
+
+  it('gives every service a healthcheck', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      expect(service.healthcheck?.test, name).toBeDefined();
+    }
+  });
+
+  it.each(services.map((spec) => [spec.name, spec] as const))(
+    '%s: same image built from the Dockerfile, same command and port as npm start',
+    (name, spec) => {
+      const service = serviceOf(name);
+      expect(service.build).toBe('.');
+      expect(service.command).toEqual(serviceCommand(spec));
+      expect(service.environment?.PORT).toBe(String(spec.port));
+      expect(service.environment?.HOST).toBe('0.0.0.0');
+      expect(service.healthcheck?.test.join(' ')).toContain(
+        `http://127.0.0.1:${spec.port}/health/ready`,
+      );
+    },
+  );
+
+  it('gives each subgraph its own database on the PostgreSQL service', () => {
+    const urls = subgraphServices.map((spec) => {
+      const url = serviceOf(spec.name).environment?.[`${spec.name.toUpperCase()}_DATABASE_URL`];
+      expect(url, spec.name).toBeDefined();
+      const parsed = new URL(url as string);
+      expect(parsed.hostname).toBe('postgres');
+      expect(serviceOf(spec.name).depends_on?.postgres?.condition).toBe('service_healthy');
+      return parsed.pathname;
+    });
+    expect(new Set(urls).size).toBe(subgraphServices.length);
+  });
+
+  it('points each gateway at every subgraph by service name and port', () => {
+    for (const gateway of gatewayServices) {
+      const environment = serviceOf(gateway.name).environment;
+      expect(environment?.GATEWAY_NAME).toBe(gateway.name);
+      for (const subgraph of subgraphServices) {
+        expect(environment?.[`${subgraph.name.toUpperCase()}_URL`]).toBe(
+          `http://${subgraph.name}:${subgraph.port}/graphql`,
+        );
+        expect(serviceOf(gateway.name).depends_on?.[subgraph.name]?.condition).toBe(
+          'service_healthy',
+        );
+      }
+    }
+  });
+
+  it('renders the one NGINX template, upstreams on both gateways, public on 8080', async () => {
+    const nginx = serviceOf('nginx');
+    expect(nginx.volumes).toContain('./nginx/templates:/etc/nginx/templates:ro');
+    const environment = nginx.environment ?? {};
+    expect([environment.GATEWAY_1_ADDR, environment.GATEWAY_2_ADDR]).toEqual(
+      gatewayServices.map((spec) => `${spec.name}:${spec.port}`),
+    );
+    expect(nginx.ports).toEqual([`8080:${environment.NGINX_PORT}`]);
+    const rendered = renderTemplate(await readFile(nginxTemplatePath, 'utf8'), environment);
+    expect(rendered).toContain('server gateway-1:4000');
+    expect(rendered).toContain('server gateway-2:4010');
+  });
+});

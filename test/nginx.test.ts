@@ -1,0 +1,57 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are NGINX templates, whose placeholders look like JavaScript's.
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  findNginx,
+  nginxTemplatePath,
+  renderTemplate,
+  writeLocalNginxConfig,
+} from '../scripts/nginx.ts';
+
+const scratch: string[] = [];
+afterAll(async () => {
+  await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+describe('the NGINX template', () => {
+  it('fills the placeholders and leaves NGINX’s own variables alone, as envsubst does', () => {
+    const rendered = renderTemplate('listen ${NGINX_PORT}; set $a $host; ${lower}', {
+      NGINX_PORT: '8080',
+    });
+    expect(rendered).toBe('listen 8080; set $a $host; ${lower}');
+  });
+
+  it('refuses to render with a placeholder left unfilled', async () => {
+    const template = await readFile(nginxTemplatePath, 'utf8');
+    expect(() => renderTemplate(template, { NGINX_PORT: '8080' })).toThrow(
+      /No value for \$\{GATEWAY_1_ADDR\}, \$\{GATEWAY_2_ADDR\}/,
+    );
+  });
+
+  it('renders into a configuration that nginx itself accepts', async () => {
+    const nginx = findNginx();
+    if (!nginx) throw new Error('nginx is not installed (apt-get install nginx)');
+    const prefix = await mkdtemp(join(tmpdir(), 'ticketing-nginx-'));
+    scratch.push(prefix);
+    const config = await writeLocalNginxConfig(prefix, {
+      listenPort: 18080,
+      gateways: ['127.0.0.1:14000', '127.0.0.1:14010'],
+    });
+    const check = spawnSync(
+      nginx,
+      ['-t', '-p', prefix, '-c', config, '-e', join(prefix, 'error.log')],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(check.stderr).toContain('test is successful');
+    expect(check.status).toBe(0);
+    const site = await readFile(join(prefix, 'gateway.conf'), 'utf8');
+    expect(site).toMatch(
+      /upstream gateways \{\s+[^}]*least_conn;[^}]*server 127\.0\.0\.1:14000[^}]*server 127\.0\.0\.1:14010[^}]*keepalive 64;/,
+    );
+  });
+});

@@ -1,0 +1,145 @@
+// The real topology, as `npm start` runs it: three subgraph processes on real PostgreSQL,
+// two gateway processes, and real NGINX in front, on free ports.
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoEvents, demoTickets, demoTicketTiers, demoUsers } from '@ticketing/prisma/demo-data';
+import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTopology, type Topology } from '../scripts/topology.ts';
+import { freePort, postGraphQL } from './support.ts';
+
+const databaseUrls = {
+  USERS_DATABASE_URL: uniqueTestDatabaseUrl('e2e_users'),
+  EVENTS_DATABASE_URL: uniqueTestDatabaseUrl('e2e_events'),
+  TICKETS_DATABASE_URL: uniqueTestDatabaseUrl('e2e_tickets'),
+};
+const logs: string[] = [];
+let runDir: string;
+let topology: Topology;
+
+beforeAll(async () => {
+  runDir = await mkdtemp(join(tmpdir(), 'ticketing-e2e-'));
+  topology = await startTopology({
+    publicPort: await freePort(),
+    ephemeralPorts: true,
+    requireNginx: true,
+    runDir,
+    env: { ...databaseUrls, LOG_LEVEL: 'warn', NODE_ENV: 'test' },
+    output: (service, line) => logs.push(`${service} | ${line}`),
+  });
+});
+
+// The services' own logs explain a failure better than the assertion can.
+afterEach(({ task }) => {
+  if (task.result?.state === 'fail') console.error(logs.join('\n'));
+});
+
+afterAll(async () => {
+  await topology?.stop();
+  await Promise.all(Object.values(databaseUrls).map(dropDatabase));
+  await rm(runDir, { recursive: true, force: true });
+});
+
+const eventsQuery = /* GraphQL */ `
+  { events(first: 5) { edges { node { title organizer { name } ticketsAvailable } } } }
+`;
+
+/** What the events query must answer on the demo data set, derived from that data set. */
+function expectedDemoEvents() {
+  const tiers = demoTicketTiers();
+  return demoEvents()
+    .toSorted((a, b) => a.startsAt.getTime() - b.startsAt.getTime())
+    .slice(0, 5)
+    .map((event) => {
+      const eventTiers = tiers.filter((tier) => tier.eventId === event.id);
+      const sold = demoTickets.filter((ticket) =>
+        eventTiers.some((tier) => tier === tiers[ticket.tierIndex]),
+      ).length;
+      return {
+        node: {
+          title: event.title,
+          organizer: { name: demoUsers.find((user) => user.id === event.organizerId)?.name },
+          ticketsAvailable: eventTiers.reduce((sum, tier) => sum + tier.capacity, 0) - sold,
+        },
+      };
+    });
+}
+
+describe('the topology behind NGINX', () => {
+  it('answers a query across all three subgraphs on the seeded demo data', async () => {
+    expect(topology.viaNginx).toBe(true);
+    const result = await postGraphQL(topology.publicUrl, eventsQuery);
+    expect(result.status).toBe(200);
+    expect(result.body.errors).toBeUndefined();
+    expect(result.body.data).toEqual({ events: { edges: expectedDemoEvents() } });
+    // Seeded events do sell tickets, so availability is not just the capacity.
+    expect(demoTickets.length).toBeGreaterThan(0);
+  });
+
+  it('resolves a seeded ticket’s event and owner from their own subgraphs', async () => {
+    const [ticket] = demoTickets;
+    const tier = demoTicketTiers()[ticket.tierIndex];
+    const event = demoEvents().find((candidate) => candidate.id === tier?.eventId);
+    const owner = demoUsers.find((user) => user.id === ticket.ownerId);
+    const result = await postGraphQL(
+      topology.publicUrl,
+      /* GraphQL */ `
+        query ($id: ID!) {
+          ticket(id: $id) { id tier { name } event { id title city } owner { id name } }
+        }
+      `,
+      { id: ticket.id },
+    );
+    expect(result.body).toEqual({
+      data: {
+        ticket: {
+          id: ticket.id,
+          tier: { name: tier?.name },
+          event: { id: event?.id, title: event?.title, city: event?.city },
+          owner: { id: owner?.id, name: owner?.name },
+        },
+      },
+    });
+  });
+
+  it('reports readiness with the supergraph hash and every subgraph', async () => {
+    const response = await fetch(new URL('/health/ready', topology.publicUrl));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      status: 'ready',
+      supergraph: expect.stringMatching(/^[0-9a-f]{16}$/),
+      subgraphs: ['users', 'events', 'tickets'],
+    });
+  });
+
+  it('spreads requests over both gateway instances', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => postGraphQL(topology.publicUrl, eventsQuery)),
+    );
+    expect(results.every((result) => result.status === 200 && !result.body.errors)).toBe(true);
+    expect(new Set(results.map((result) => result.servedBy))).toEqual(
+      new Set(['gateway-1', 'gateway-2']),
+    );
+  });
+
+  it('keeps answering every request when one gateway is killed', async () => {
+    const victim = topology.processes.get('gateway-1')?.child;
+    if (!victim) throw new Error('gateway-1 is not running');
+    const exited = once(victim, 'exit');
+    victim.kill('SIGKILL');
+    await exited;
+
+    const sequential = [];
+    for (let i = 0; i < 10; i++)
+      sequential.push(await postGraphQL(topology.publicUrl, eventsQuery));
+    const concurrent = await Promise.all(
+      Array.from({ length: 20 }, () => postGraphQL(topology.publicUrl, eventsQuery)),
+    );
+    const results = [...sequential, ...concurrent];
+    expect(results.map((result) => result.status)).toEqual(results.map(() => 200));
+    expect(results.map((result) => result.body.errors)).toEqual(results.map(() => undefined));
+    expect(new Set(results.map((result) => result.servedBy))).toEqual(new Set(['gateway-2']));
+  });
+});
