@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // (real PostgreSQL, servers in-process); `*.e2e.ts` start the real topology as processes.
 export default defineConfig({
   test: {
+    globalSetup: ['test/global-setup.ts'],
     projects: [
       { test: { name: 'platform', include: ['packages/platform/test/**/*.test.ts'] } },
       {
