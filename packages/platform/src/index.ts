@@ -1,4 +1,5 @@
 export { DateTimeResolver as DateTime } from 'graphql-scalars';
+export { inRequestedOrder } from './batch.ts';
 export {
   baseSettings,
   ConfigurationError,

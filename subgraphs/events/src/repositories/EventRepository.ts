@@ -1,3 +1,4 @@
+import { inRequestedOrder } from '@ticketing/platform';
 import type { Event, EventStatus, Prisma, PrismaClient } from '@ticketing/prisma/events';
 
 /** Statuses anyone may see; drafts stay with their organizer. */
@@ -28,8 +29,7 @@ export class EventRepository {
     const events = await this.#prisma.event.findMany({
       where: { id: { in: [...ids] }, status: { in: publicStatuses } },
     });
-    const byId = new Map(events.map((event) => [event.id, event]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inRequestedOrder(ids, events, (event) => event.id);
   }
 
   /**

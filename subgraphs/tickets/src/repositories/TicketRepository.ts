@@ -1,3 +1,4 @@
+import { inRequestedOrder } from '@ticketing/platform';
 import type { PrismaClient, Ticket, TicketTier } from '@ticketing/prisma/tickets';
 
 /** The only code in this service that queries the tickets database. */
@@ -10,12 +11,12 @@ export class TicketRepository {
 
   async findTicketsByIds(ids: readonly string[]): Promise<(Ticket | null)[]> {
     const tickets = await this.#prisma.ticket.findMany({ where: { id: { in: [...ids] } } });
-    return inOrder(ids, tickets, (ticket) => ticket.id);
+    return inRequestedOrder(ids, tickets, (ticket) => ticket.id);
   }
 
   async findTiersByIds(ids: readonly string[]): Promise<(TicketTier | null)[]> {
     const tiers = await this.#prisma.ticketTier.findMany({ where: { id: { in: [...ids] } } });
-    return inOrder(ids, tiers, (tier) => tier.id);
+    return inRequestedOrder(ids, tiers, (tier) => tier.id);
   }
 
   /** The tiers of each event, cheapest first, in the order the events were asked for. */
@@ -27,11 +28,6 @@ export class TicketRepository {
     const byEvent = Map.groupBy(tiers, (tier) => tier.eventId);
     return eventIds.map((id) => byEvent.get(id) ?? []);
   }
-}
-
-function inOrder<T>(ids: readonly string[], rows: T[], idOf: (row: T) => string): (T | null)[] {
-  const byId = new Map(rows.map((row) => [idOf(row), row]));
-  return ids.map((id) => byId.get(id) ?? null);
 }
 
 /** Tickets of a tier that can still be bought. */

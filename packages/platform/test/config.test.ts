@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { inRequestedOrder } from '../src/batch.ts';
+import {
+  baseSettings,
+  ConfigurationError,
+  flagSetting,
+  loadConfig,
+  portSetting,
+} from '../src/config.ts';
+
+const settings = baseSettings.extend({
+  PORT: portSetting(4001),
+  SEED_DEMO_DATA: flagSetting(true),
+});
+
+describe('loadConfig', () => {
+  it('applies defaults that make a fresh start work', () => {
+    expect(loadConfig(settings, {})).toEqual({
+      NODE_ENV: 'development',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      PORT: 4001,
+      SEED_DEMO_DATA: true,
+    });
+  });
+
+  it('reads and converts what the environment sets', () => {
+    expect(
+      loadConfig(settings, { PORT: '0', SEED_DEMO_DATA: 'false', NODE_ENV: 'production' }),
+    ).toMatchObject({
+      PORT: 0,
+      SEED_DEMO_DATA: false,
+      NODE_ENV: 'production',
+    });
+  });
+
+  it('stops with a message that names each bad variable', () => {
+    const load = () => loadConfig(settings, { PORT: '70000', SEED_DEMO_DATA: 'maybe' });
+    expect(load).toThrow(ConfigurationError);
+    expect(load).toThrow(/PORT/);
+    expect(load).toThrow(/SEED_DEMO_DATA/);
+  });
+});
+
+describe('inRequestedOrder', () => {
+  it('returns rows in the order of the ids, with null for ids that matched none', () => {
+    const rows = [{ id: 'b' }, { id: 'a' }];
+    expect(inRequestedOrder(['a', 'x', 'b', 'a'], rows, (row) => row.id)).toEqual([
+      { id: 'a' },
+      null,
+      { id: 'b' },
+      { id: 'a' },
+    ]);
+  });
+});
