@@ -26,6 +26,8 @@ export interface TopologyOptions {
   runDir?: string;
   /** Fail instead of falling back to one gateway when NGINX is not installed. */
   requireNginx?: boolean;
+  /** The nginx binary; null runs as if NGINX were not installed (default: found on PATH). */
+  nginxBinary?: string | null;
   /** Receives each line a service writes (default: printed, prefixed with its name). */
   output?: (service: string, line: string) => void;
   /** Called when a process exits that was not asked to stop. */
@@ -98,7 +100,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       subgraphs.map(({ spec, url }) => [`${spec.name.toUpperCase()}_URL`, url]),
     );
 
-    const nginx = findNginx();
+    const nginx = options.nginxBinary === undefined ? findNginx() : options.nginxBinary;
     if (!nginx) {
       if (options.requireNginx) throw new Error('NGINX is required but not installed.');
       output(

@@ -1,0 +1,87 @@
+// `npm start` on a fresh machine without NGINX and without database URLs: embedded PGlite
+// databases, migrated and seeded at start, and one gateway on the public port.
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoEvents } from '@ticketing/prisma/demo-data';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTopology, type Topology } from '../scripts/topology.ts';
+import { freePort, postGraphQL } from './support.ts';
+
+const logs: string[] = [];
+let dataDir: string;
+let publicPort: number;
+let topology: Topology;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'ticketing-fallback-'));
+  publicPort = await freePort();
+  topology = await startTopology({
+    publicPort,
+    ephemeralPorts: true,
+    nginxBinary: null,
+    env: {
+      DATA_DIR: dataDir,
+      USERS_DATABASE_URL: '',
+      EVENTS_DATABASE_URL: '',
+      TICKETS_DATABASE_URL: '',
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'test',
+    },
+    output: (service, line) => logs.push(`${service} | ${line}`),
+  });
+});
+
+afterEach(({ task }) => {
+  if (task.result?.state === 'fail') console.error(logs.join('\n'));
+});
+
+afterAll(async () => {
+  await topology?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('without NGINX and without database URLs', () => {
+  it('says NGINX is missing and how to install it', () => {
+    expect(topology.viaNginx).toBe(false);
+    expect(logs.join('\n')).toMatch(/NGINX is not installed.*apt-get install nginx/);
+  });
+
+  it('serves the cross-subgraph query through one gateway on the public port', async () => {
+    expect(topology.publicUrl).toBe(`http://127.0.0.1:${publicPort}/graphql`);
+    expect([...topology.processes.keys()].sort()).toEqual([
+      'events',
+      'gateway-1',
+      'tickets',
+      'users',
+    ]);
+    const result = await postGraphQL(
+      topology.publicUrl,
+      '{ events(first: 5) { edges { node { title organizer { name } ticketsAvailable } } } }',
+    );
+    expect(result.body.errors).toBeUndefined();
+    const titles = (
+      result.body.data as { events: { edges: { node: { title: string } }[] } }
+    ).events.edges.map((edge) => edge.node.title);
+    expect(titles).toEqual(
+      demoEvents()
+        .toSorted((a, b) => a.startsAt.getTime() - b.startsAt.getTime())
+        .slice(0, 5)
+        .map((event) => event.title),
+    );
+  });
+
+  it('keeps each service’s data in its own embedded database folder, migrated and seeded', async () => {
+    expect((await readdir(dataDir)).sort()).toEqual(['events', 'tickets', 'users']);
+    for (const service of ['users', 'events', 'tickets']) {
+      expect(
+        logs.some((line) => line.startsWith(`${service} |`) && line.includes('database migrated')),
+      ).toBe(true);
+      expect(
+        logs.some(
+          (line) => line.startsWith(`${service} |`) && line.includes('seeded the demo data'),
+        ),
+      ).toBe(true);
+    }
+  });
+});
