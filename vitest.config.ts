@@ -24,7 +24,21 @@ export default defineConfig({
         },
       })),
       { test: { name: 'gateway', include: ['gateway/test/**/*.test.ts'], testTimeout: 30_000 } },
-      { test: { name: 'repository', include: ['test/**/*.test.ts'], testTimeout: 30_000 } },
+      {
+        test: {
+          name: 'repository',
+          include: ['test/*.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'supergraph',
+          include: ['test/supergraph/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
       {
         test: {
           name: 'e2e',

@@ -1,6 +1,9 @@
 // The demo data set that `npm start` seeds into empty databases. Each service seeds its
 // own part; the ids are fixed so that references across services line up.
 
+/** Every demo account's password, for trying the API locally. Never use demo data in production. */
+export const demoPassword = 'ticketing-demo-password';
+
 export const demoUsers = [
   { id: '0190a000-0000-7000-8000-000000000001', email: 'ada@example.com', name: 'Ada Lovelace', role: 'ORGANIZER' },
   { id: '0190a000-0000-7000-8000-000000000002', email: 'grace@example.com', name: 'Grace Hopper', role: 'ORGANIZER' },

@@ -23,6 +23,9 @@ export const gatewayServices: readonly ServiceSpec[] = [
   { name: 'gateway-2', kind: 'gateway', entry: 'gateway/src/index.ts', port: 4010 },
 ];
 
+/** The subgraph that issues access tokens and publishes their keys at /.well-known/jwks.json. */
+export const tokenIssuer = 'users';
+
 export const services: readonly ServiceSpec[] = [...subgraphServices, ...gatewayServices];
 
 /** The public endpoint's port: NGINX, or the lone gateway when NGINX is missing. */

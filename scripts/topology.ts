@@ -11,6 +11,7 @@ import {
   nodeFlags,
   type ServiceSpec,
   subgraphServices,
+  tokenIssuer,
 } from './services.ts';
 
 export const repositoryRoot = resolve(import.meta.dirname, '..');
@@ -93,12 +94,22 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
 
   try {
     const portOf = (spec: ServiceSpec) => (options.ephemeralPorts ? 0 : spec.port);
-    const subgraphs = await Promise.all(
-      subgraphServices.map((spec) => launch(spec, portOf(spec), {})),
-    );
-    const subgraphUrls = Object.fromEntries(
-      subgraphs.map(({ spec, url }) => [`${spec.name.toUpperCase()}_URL`, url]),
-    );
+    // The users service issues access tokens; the others fetch its keys to verify them.
+    const [issuerSpec, ...otherSpecs] = subgraphServices.toSorted(
+      (a, b) => Number(b.name === tokenIssuer) - Number(a.name === tokenIssuer),
+    ) as [ServiceSpec, ...ServiceSpec[]];
+    const issuer = await launch(issuerSpec, portOf(issuerSpec), {});
+    const authEnv = { AUTH_JWKS_URL: new URL('/.well-known/jwks.json', issuer.url).toString() };
+    const subgraphs = [
+      issuer,
+      ...(await Promise.all(otherSpecs.map((spec) => launch(spec, portOf(spec), authEnv)))),
+    ];
+    const subgraphUrls = {
+      ...authEnv,
+      ...Object.fromEntries(
+        subgraphs.map(({ spec, url }) => [`${spec.name.toUpperCase()}_URL`, url]),
+      ),
+    };
 
     const nginx = options.nginxBinary === undefined ? findNginx() : options.nginxBinary;
     if (!nginx) {

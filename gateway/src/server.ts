@@ -1,10 +1,34 @@
 import { createHash } from 'node:crypto';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
-import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import {
   ApolloServerPluginLandingPageLocalDefault,
   ApolloServerPluginLandingPageProductionDefault,
 } from '@apollo/server/plugin/landingPage/default';
+import type { Identity } from '@ticketing/auth';
+
+/** What the gateway knows about a request. */
+export interface GatewayContext {
+  /** Verified here, before any subgraph is called; null for an anonymous request. */
+  viewer: Identity | null;
+  /** The caller's credentials, passed on so that each subgraph establishes the same identity. */
+  authorization: string | undefined;
+  /** The client's address (behind NGINX: from X-Forwarded-For), for login throttling. */
+  clientAddress: string | undefined;
+}
+
+/** Passes the caller's credentials and address on to every subgraph request. */
+class AuthenticatedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  override willSendRequest({
+    request,
+    context,
+  }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
+    const headers = request.http?.headers;
+    if (!headers || !context) return;
+    if (context.authorization) headers.set('authorization', context.authorization);
+    if (context.clientAddress) headers.set('x-client-address', context.clientAddress);
+  }
+}
 
 export interface GatewayOptions {
   supergraphSdl: string;
@@ -12,18 +36,19 @@ export interface GatewayOptions {
   subgraphUrls: Partial<Record<string, string>>;
   /** Apollo Sandbox on the landing page in development; a static page in production. */
   production: boolean;
-  plugins?: ApolloServerPlugin<BaseContext>[];
+  plugins?: ApolloServerPlugin<GatewayContext>[];
 }
 
 /** The gateway's Apollo Server, not yet listening. */
-export function createGatewayServer(options: GatewayOptions): ApolloServer<BaseContext> {
+export function createGatewayServer(options: GatewayOptions): ApolloServer<GatewayContext> {
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
     buildService: ({ name, url }) =>
-      new RemoteGraphQLDataSource({ url: options.subgraphUrls[name] ?? url }),
+      new AuthenticatedDataSource({ url: options.subgraphUrls[name] ?? url }),
   });
-  return new ApolloServer({
+  return new ApolloServer<GatewayContext>({
     gateway,
+    includeStacktraceInErrorResponses: false,
     plugins: [
       ...(options.plugins ?? []),
       options.production

@@ -1,8 +1,9 @@
-import { demoUsers } from '../demo-data.ts';
+import { hashPassword } from '@ticketing/auth';
+import { demoPassword, demoUsers } from '../demo-data.ts';
 import { defineServiceDatabase } from '../src/service.ts';
 import { PrismaClient } from './generated/client.ts';
 
-export type { Role, User } from './generated/client.ts';
+export type { LoginThrottle, RefreshToken, Role, User } from './generated/client.ts';
 export { Prisma, PrismaClient } from './generated/client.ts';
 
 export const usersDatabase = defineServiceDatabase({
@@ -11,7 +12,9 @@ export const usersDatabase = defineServiceDatabase({
   createClient: (adapter) => new PrismaClient({ adapter }),
   async seedDemoData(prisma) {
     if ((await prisma.user.count()) > 0) return false;
-    await prisma.user.createMany({ data: [...demoUsers] });
+    // One hash for all: they share the demo password, and hashing is deliberately slow.
+    const passwordHash = await hashPassword(demoPassword);
+    await prisma.user.createMany({ data: demoUsers.map((user) => ({ ...user, passwordHash })) });
     return true;
   },
 });

@@ -57,7 +57,10 @@ export async function serveGraphQL<TContext extends BaseContext>(
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
   httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
 
-  const apollo = options.createApolloServer([ApolloServerPluginDrainHttpServer({ httpServer })]);
+  const apollo = options.createApolloServer([
+    ApolloServerPluginDrainHttpServer({ httpServer }),
+    logUnexpectedErrors(logger),
+  ]);
   await apollo.start();
 
   app.get('/health/live', (_req, res) => {
@@ -96,6 +99,29 @@ export async function serveGraphQL<TContext extends BaseContext>(
   logger.info({ url }, `${options.name} ready`);
   process.send?.({ type: 'ready', service: options.name, url, port });
   return { url, port, stop };
+}
+
+/** Logs errors that are not expected failures (those carry a code other than the default). */
+function logUnexpectedErrors<TContext extends BaseContext>(
+  logger: Logger,
+): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, operationName }) {
+          for (const error of errors) {
+            const code = error.extensions?.code;
+            if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
+              logger.error(
+                { err: error.originalError ?? error, path: error.path, operationName },
+                'unexpected error',
+              );
+            }
+          }
+        },
+      };
+    },
+  };
 }
 
 /** Stops `service` cleanly on SIGTERM/SIGINT, then exits; a second signal exits at once. */

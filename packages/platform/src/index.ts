@@ -1,5 +1,5 @@
 export { DateTimeResolver as DateTime } from 'graphql-scalars';
-export { inRequestedOrder } from './batch.ts';
+export { inRequestedOrder, queryableIds } from './batch.ts';
 export {
   baseSettings,
   ConfigurationError,
@@ -7,6 +7,7 @@ export {
   loadConfig,
   portSetting,
 } from './config.ts';
+export { badUserInput, failure, isUuid, notFound } from './errors.ts';
 export {
   type RunningService,
   runService,
@@ -15,5 +16,13 @@ export {
   stopOnSignals,
 } from './http.ts';
 export { createLogger, type Logger } from './logger.ts';
-export { runSubgraph, type SubgraphDefinition } from './subgraph.ts';
+export {
+  authSettings,
+  type RequestInfo,
+  runSubgraph,
+  type SetUpOptions,
+  type SubgraphDefinition,
+  type SubgraphSetup,
+  startSubgraph,
+} from './subgraph.ts';
 export { createSubgraphServer, readSchema } from './subgraph-server.ts';

@@ -3,7 +3,21 @@ import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 
 import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
-import { type DocumentNode, parse } from 'graphql';
+import { type DocumentNode, type GraphQLFormattedError, parse } from 'graphql';
+
+/**
+ * Expected failures carry their own code and message. Anything else (a database error, a
+ * bug) reaches the client as a bare INTERNAL_SERVER_ERROR: its message could reveal SQL,
+ * table names or data. serveGraphQL logs the original.
+ */
+function maskUnexpectedError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  if (formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') return formatted;
+  return {
+    message: 'Internal server error',
+    ...(formatted.path ? { path: formatted.path } : {}),
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  };
+}
 
 /** Parses a subgraph's SDL file (SDL first: the schema file is the source of truth). */
 export function readSchema(schemaFile: URL): DocumentNode {
@@ -21,5 +35,7 @@ export function createSubgraphServer<TContext extends BaseContext>(
     schema: buildSubgraphSchema([{ typeDefs, resolvers }]),
     // Inline traces (ftv1) only feed Apollo's hosted studio, which this project does not use.
     plugins: [...plugins, ApolloServerPluginInlineTraceDisabled()],
+    includeStacktraceInErrorResponses: false,
+    formatError: maskUnexpectedError,
   });
 }

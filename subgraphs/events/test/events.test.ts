@@ -27,7 +27,9 @@ function anEvent(id: number, overrides: Record<string, unknown> = {}) {
   };
 }
 
-const run = executorFor(server, () => createContext(database.prisma));
+const run = executorFor(server, () =>
+  createContext(database.prisma, { viewer: null, clientAddress: undefined }),
+);
 
 beforeAll(async () => {
   database = await createTestDatabase(eventsDatabase);

@@ -1,8 +1,11 @@
+import type { Identity } from '@ticketing/auth';
+import type { RequestInfo } from '@ticketing/platform';
 import type { PrismaClient, Ticket, TicketTier } from '@ticketing/prisma/tickets';
 import DataLoader from 'dataloader';
 import { TicketRepository } from './repositories/TicketRepository.ts';
 
 export interface TicketsContext {
+  viewer: Identity | null;
   loaders: {
     ticketById: DataLoader<string, Ticket | null>;
     tierById: DataLoader<string, TicketTier | null>;
@@ -11,9 +14,10 @@ export interface TicketsContext {
 }
 
 /** A context a request: DataLoaders must not cache across requests. */
-export function createContext(prisma: PrismaClient): TicketsContext {
+export function createContext(prisma: PrismaClient, { viewer }: RequestInfo): TicketsContext {
   const tickets = new TicketRepository(prisma);
   return {
+    viewer,
     loaders: {
       ticketById: new DataLoader((ids) => tickets.findTicketsByIds(ids)),
       tierById: new DataLoader((ids) => tickets.findTiersByIds(ids)),

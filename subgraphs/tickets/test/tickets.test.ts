@@ -49,7 +49,9 @@ const ticket = {
 
 let database: TestDatabase<PrismaClient>;
 const server = createTicketsServer();
-const run = executorFor(server, () => createContext(database.prisma));
+const run = executorFor(server, () =>
+  createContext(database.prisma, { viewer: null, clientAddress: undefined }),
+);
 
 beforeAll(async () => {
   database = await createTestDatabase(ticketsDatabase);

@@ -1,17 +1,27 @@
-import type { PrismaClient, User } from '@ticketing/prisma/users';
+import type { Identity } from '@ticketing/auth';
+import type { RequestInfo } from '@ticketing/platform';
+import type { User } from '@ticketing/prisma/users';
 import DataLoader from 'dataloader';
-import { UserRepository } from './repositories/UserRepository.ts';
+import type { UserRepository } from './repositories/UserRepository.ts';
+import type { AccountService } from './services/AccountService.ts';
 
 export interface UsersContext {
-  users: UserRepository;
+  viewer: Identity | null;
+  clientAddress: string | undefined;
+  /** Set by a mutation that just logged the caller in, who may then read their own account. */
+  authenticatedUserId?: string;
+  accounts: AccountService;
   loaders: { userById: DataLoader<string, User | null> };
 }
 
 /** A context a request: DataLoaders must not cache across requests. */
-export function createContext(prisma: PrismaClient): UsersContext {
-  const users = new UserRepository(prisma);
+export function createContext(
+  services: { users: UserRepository; accounts: AccountService },
+  request: RequestInfo,
+): UsersContext {
   return {
-    users,
-    loaders: { userById: new DataLoader((ids) => users.findByIds(ids)) },
+    ...request,
+    accounts: services.accounts,
+    loaders: { userById: new DataLoader((ids) => services.users.findByIds(ids)) },
   };
 }

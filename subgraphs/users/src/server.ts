@@ -1,11 +1,13 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { createSubgraphServer, DateTime, readSchema } from '@ticketing/platform';
 import type { UsersContext } from './context.ts';
+import { Mutation } from './resolvers/Mutation.ts';
+import { Query } from './resolvers/Query.ts';
 import { User } from './resolvers/User.ts';
 
 export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url));
 
-export const resolvers = { DateTime, User };
+export const resolvers = { DateTime, Query, Mutation, User };
 
 /** The users subgraph, not yet listening: tests call `executeOperation` on it. */
 export function createUsersServer(plugins: ApolloServerPlugin<UsersContext>[] = []) {

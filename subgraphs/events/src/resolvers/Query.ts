@@ -21,11 +21,11 @@ export const Query = {
   async events(
     _: unknown,
     args: { first: number; after?: string | null },
-    { events, loaders }: EventsContext,
+    { events, loaders, viewer }: EventsContext,
   ) {
     const first = pageSize(args.first);
     const after = args.after ? decodeCursor(args.after) : undefined;
-    const page = await events.listVisible(first, after);
+    const page = await events.listVisible(first, after, viewer);
     for (const event of page.events) loaders.eventById.prime(event.id, event);
     const edges = page.events.map((event) => ({ cursor: encodeCursor(event), node: event }));
     return {

@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { AccessTokenVerifier, remoteKeySet } from '@ticketing/auth';
+import {
+  authSettings,
+  baseSettings,
+  createLogger,
+  type Logger,
+  loadConfig,
+  portSetting,
+  type RunningService,
+  serveGraphQL,
+} from '@ticketing/platform';
+import { z } from 'zod';
+import { supergraphPath } from './compose.ts';
+import { createGatewayServer, type GatewayContext, supergraphHash } from './server.ts';
+import { subgraphSources } from './subgraphs.ts';
+
+export const gatewaySettings = baseSettings.extend(authSettings.shape).extend({
+  PORT: portSetting(4000),
+  /** Names this instance in logs and in the `x-served-by` response header. */
+  GATEWAY_NAME: z.string().min(1).default('gateway'),
+  SUPERGRAPH_PATH: z.string().min(1).default(supergraphPath),
+  USERS_URL: z.url().optional(),
+  EVENTS_URL: z.url().optional(),
+  TICKETS_URL: z.url().optional(),
+});
+
+/** Starts one gateway instance over the committed supergraph, with the settings in `env`. */
+export async function startGateway(
+  env: NodeJS.ProcessEnv,
+  logger?: Logger,
+): Promise<RunningService> {
+  const config = loadConfig(gatewaySettings, env);
+  const log = logger ?? createLogger(config.GATEWAY_NAME, config.LOG_LEVEL);
+  const configuredUrls = {
+    users: config.USERS_URL,
+    events: config.EVENTS_URL,
+    tickets: config.TICKETS_URL,
+  };
+  const subgraphUrls = Object.fromEntries(
+    subgraphSources.map((source) => [
+      source.name,
+      configuredUrls[source.name] ?? source.defaultUrl,
+    ]),
+  );
+  const supergraphSdl = readFileSync(config.SUPERGRAPH_PATH, 'utf8');
+  const hash = supergraphHash(supergraphSdl);
+  const verifier = new AccessTokenVerifier(remoteKeySet(config.AUTH_JWKS_URL), {
+    issuer: config.AUTH_ISSUER,
+    audience: config.AUTH_AUDIENCE,
+  });
+
+  return serveGraphQL<GatewayContext>({
+    name: config.GATEWAY_NAME,
+    host: config.HOST,
+    port: config.PORT,
+    logger: log,
+    createApolloServer: (plugins) =>
+      createGatewayServer({
+        supergraphSdl,
+        subgraphUrls,
+        production: config.NODE_ENV === 'production',
+        plugins,
+      }),
+    // An invalid token fails the request here, with UNAUTHENTICATED: never anonymous access.
+    context: async ({ req }) => ({
+      viewer: await verifier.authenticate(req.headers.authorization),
+      authorization: req.headers.authorization,
+      clientAddress: req.ip,
+    }),
+    configure(app) {
+      // NGINX (on loopback, or a private network under compose) sets X-Forwarded-For.
+      app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+      app.use((_req, res, next) => {
+        res.setHeader('x-served-by', config.GATEWAY_NAME);
+        next();
+      });
+    },
+    // Ready when every subgraph answers its own readiness check.
+    async checkReadiness() {
+      const subgraphs = await Promise.all(
+        Object.entries(subgraphUrls).map(async ([name, url]) => {
+          const response = await fetch(new URL('/health/ready', url), {
+            signal: AbortSignal.timeout(2_000),
+          });
+          if (!response.ok) throw new Error(`subgraph ${name} is not ready (${response.status})`);
+          return name;
+        }),
+      );
+      return { supergraph: hash, subgraphs };
+    },
+  });
+}

@@ -1,0 +1,101 @@
+import { GraphQLError } from 'graphql';
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
+import { rejectRequest, unauthenticated } from './errors.ts';
+import { type Identity, isRole } from './identity.ts';
+
+/** RFC 9068's media type for JWT access tokens; a token of any other type is refused. */
+export const accessTokenType = 'at+jwt';
+/** Ed25519 signatures. Only this algorithm is accepted, whatever a token's header claims. */
+export const signingAlgorithm = 'EdDSA';
+export const accessTokenLifetimeSeconds = 15 * 60;
+/** Tolerated clock skew between the machine that signs and the one that verifies. */
+export const clockToleranceSeconds = 30;
+
+export interface TokenParties {
+  /** `iss`: the users service. */
+  issuer: string;
+  /** `aud`: this API. */
+  audience: string;
+}
+
+/**
+ * The users service's published keys (`/.well-known/jwks.json`), cached. An unknown `kid`
+ * triggers a refetch (at most every 30 s), so a newly published key is picked up.
+ */
+export function remoteKeySet(jwksUrl: string): JWTVerifyGetKey {
+  return createRemoteJWKSet(new URL(jwksUrl), {
+    timeoutDuration: 5_000,
+    cooldownDuration: 30_000,
+    cacheMaxAge: 10 * 60_000,
+  });
+}
+
+/**
+ * Verifies access tokens: the one place where the gateway and every subgraph decide who a
+ * caller is. Restricts the algorithm, requires `kid`, `typ`, `iss`, `aud` and every claim
+ * an identity needs.
+ */
+export class AccessTokenVerifier {
+  readonly #keys: JWTVerifyGetKey;
+  readonly #parties: TokenParties;
+
+  constructor(keys: JWTVerifyGetKey, parties: TokenParties) {
+    this.#keys = keys;
+    this.#parties = parties;
+  }
+
+  async verify(token: string): Promise<Identity> {
+    try {
+      if (!decodeProtectedHeader(token).kid) throw unauthenticated();
+      const { payload } = await jwtVerify(token, this.#keys, {
+        ...this.#parties,
+        algorithms: [signingAlgorithm],
+        typ: accessTokenType,
+        clockTolerance: clockToleranceSeconds,
+        requiredClaims: ['sub', 'role', 'sid', 'jti', 'iat', 'exp'],
+      });
+      if (!isRole(payload.role) || typeof payload.sid !== 'string' || !payload.sub) {
+        throw unauthenticated();
+      }
+      return { userId: payload.sub, role: payload.role, sessionId: payload.sid };
+    } catch (error) {
+      if (error instanceof GraphQLError) throw error;
+      if (error instanceof errors.JWKSTimeout) {
+        throw new GraphQLError('Access tokens cannot be verified right now.', {
+          extensions: { code: 'AUTHENTICATION_UNAVAILABLE', http: { status: 503 } },
+        });
+      }
+      if (error instanceof errors.JWTExpired) {
+        throw unauthenticated('The access token has expired.', 'expired');
+      }
+      // Malformed tokens, bad signatures, unknown keys, wrong claims: all the same to a caller.
+      throw unauthenticated();
+    }
+  }
+
+  /**
+   * The identity behind an `Authorization` header: none for an anonymous request, an
+   * UNAUTHENTICATED error for anything but a valid bearer token.
+   */
+  async authenticate(authorization: string | undefined): Promise<Identity | null> {
+    if (authorization === undefined || authorization === '') return null;
+    const match = /^Bearer ([\w.~+/=-]+)$/i.exec(authorization.trim());
+    try {
+      if (!match?.[1]) {
+        throw unauthenticated('The Authorization header must be "Bearer <access token>".');
+      }
+      return await this.verify(match[1]);
+    } catch (error) {
+      if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') {
+        throw rejectRequest(error);
+      }
+      throw error;
+    }
+  }
+}

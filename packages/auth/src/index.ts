@@ -1,0 +1,21 @@
+export {
+  AccessTokenVerifier,
+  accessTokenLifetimeSeconds,
+  accessTokenType,
+  clockToleranceSeconds,
+  remoteKeySet,
+  signingAlgorithm,
+  type TokenParties,
+} from './access-tokens.ts';
+export { forbidden, rejectRequest, unauthenticated } from './errors.ts';
+export { type Identity, isRole, type Role, roles } from './identity.ts';
+export {
+  hashPassword,
+  type PasswordHash,
+  parsePasswordHash,
+  passwordPolicy,
+  passwordProblem,
+  scryptParameters,
+  verifyAgainstDecoy,
+  verifyPassword,
+} from './passwords.ts';

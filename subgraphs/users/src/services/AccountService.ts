@@ -1,0 +1,217 @@
+import {
+  forbidden,
+  hashPassword,
+  type Identity,
+  passwordProblem,
+  type Role,
+  unauthenticated,
+  verifyAgainstDecoy,
+  verifyPassword,
+} from '@ticketing/auth';
+import { badUserInput, isUuid, type Logger, notFound } from '@ticketing/platform';
+import type { User } from '@ticketing/prisma/users';
+import {
+  type AccessTokenIssuer,
+  hashRefreshToken,
+  newRefreshToken,
+  refreshTokenLifetimeMs,
+} from '../auth/tokens.ts';
+import type { SessionRepository } from '../repositories/SessionRepository.ts';
+import type { UserRepository } from '../repositories/UserRepository.ts';
+import {
+  emailSchema,
+  nameSchema,
+  parseInput,
+  passwordSchema,
+  signUpSchema,
+  updateProfileSchema,
+} from '../validation.ts';
+import type { LoginThrottle } from './LoginThrottle.ts';
+
+export interface AuthPayload {
+  accessToken: string;
+  refreshToken: string;
+  accessTokenExpiresAt: Date;
+  user: User;
+}
+
+const wrongCredentials = () => unauthenticated('The email or password is incorrect.', 'invalid');
+const invalidRefreshToken = () =>
+  unauthenticated('The refresh token is invalid or expired.', 'invalid');
+
+/** Sign-up, login, sessions and account management: the users service's rules. */
+export class AccountService {
+  readonly #users: UserRepository;
+  readonly #sessions: SessionRepository;
+  readonly #throttle: LoginThrottle;
+  readonly #issuer: AccessTokenIssuer;
+  readonly #logger: Logger;
+
+  constructor(deps: {
+    users: UserRepository;
+    sessions: SessionRepository;
+    throttle: LoginThrottle;
+    issuer: AccessTokenIssuer;
+    logger: Logger;
+  }) {
+    this.#users = deps.users;
+    this.#sessions = deps.sessions;
+    this.#throttle = deps.throttle;
+    this.#issuer = deps.issuer;
+    this.#logger = deps.logger;
+  }
+
+  async signUp(input: unknown): Promise<AuthPayload> {
+    const { email, password, name, accountType } = parseInput(signUpSchema, input, 'input');
+    const user = await this.#users.create({
+      email,
+      name,
+      role: accountType,
+      passwordHash: await hashPassword(password),
+    });
+    return this.#startSession(user);
+  }
+
+  async logIn(
+    rawEmail: string,
+    password: string,
+    clientAddress: string | undefined,
+  ): Promise<AuthPayload> {
+    const email = parseInput(emailSchema, rawEmail, 'email');
+    await this.#throttle.assertAllowed(email, clientAddress);
+    const user = await this.#users.findActiveByEmail(email);
+    // An unknown email costs the same password work as a wrong password, and fails alike.
+    const valid = user?.passwordHash
+      ? await verifyPassword(password, user.passwordHash)
+      : await verifyAgainstDecoy(password);
+    if (!user || !valid) {
+      await this.#throttle.recordFailure(email, clientAddress);
+      throw wrongCredentials();
+    }
+    await this.#throttle.recordSuccess(email);
+    return this.#startSession(user);
+  }
+
+  async refreshSession(refreshToken: string): Promise<AuthPayload> {
+    const successor = newRefreshToken();
+    const expiresAt = new Date(Date.now() + refreshTokenLifetimeMs);
+    const outcome = await this.#sessions.rotate(hashRefreshToken(refreshToken), {
+      tokenHash: successor.hash,
+      expiresAt,
+    });
+    if (outcome.status === 'reused') {
+      // A used token came back: it was stolen, or its successor was. End the whole session.
+      await this.#sessions.revokeFamily(outcome.familyId);
+      this.#logger.warn({ familyId: outcome.familyId }, 'refresh token reused; session revoked');
+      throw invalidRefreshToken();
+    }
+    if (outcome.status !== 'rotated') throw invalidRefreshToken();
+    const user = await this.#users.findById(outcome.userId);
+    if (!user || user.deletedAt) throw invalidRefreshToken();
+    const access = await this.#issuer.issue(user, outcome.familyId);
+    return {
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken: successor.token,
+      user,
+    };
+  }
+
+  async logOut(refreshToken: string): Promise<boolean> {
+    const token = await this.#sessions.findByHash(hashRefreshToken(refreshToken));
+    if (!token) throw invalidRefreshToken();
+    await this.#sessions.revokeFamily(token.familyId);
+    return true;
+  }
+
+  async updateProfile(viewer: Identity | null, input: unknown): Promise<User> {
+    const user = await this.#activeUser(viewer);
+    const changes = parseInput(updateProfileSchema, input, 'input');
+    return this.#users.updateProfile(user.id, changes);
+  }
+
+  async changePassword(
+    viewer: Identity | null,
+    currentPassword: string,
+    newPassword: string,
+  ): Promise<boolean> {
+    const user = await this.#activeUser(viewer);
+    parseInput(passwordSchema, newPassword, 'newPassword');
+    if (!user.passwordHash || !(await verifyPassword(currentPassword, user.passwordHash))) {
+      throw unauthenticated('The current password is incorrect.', 'invalid');
+    }
+    await this.#users.setPasswordHash(user.id, await hashPassword(newPassword));
+    await this.#sessions.revokeOtherSessions(user.id, (viewer as Identity).sessionId);
+    return true;
+  }
+
+  async deleteAccount(viewer: Identity | null, password: string): Promise<boolean> {
+    const user = await this.#activeUser(viewer);
+    if (!user.passwordHash || !(await verifyPassword(password, user.passwordHash))) {
+      throw unauthenticated('The password is incorrect.', 'invalid');
+    }
+    await this.#users.anonymize(user.id);
+    this.#logger.info({ userId: user.id }, 'account deleted and anonymised');
+    return true;
+  }
+
+  async setUserRole(viewer: Identity | null, userId: string, role: Role): Promise<User> {
+    const admin = await this.#activeUser(viewer);
+    if (admin.role !== 'ADMIN') throw forbidden('Only admins can change roles.');
+    if (userId === admin.id) {
+      throw badUserInput('Admins cannot change their own role; ask another admin.', 'userId');
+    }
+    const target = isUuid(userId) ? await this.#users.findById(userId) : null;
+    if (!target || target.deletedAt) throw notFound(`No user has the id ${userId}.`);
+    return this.#users.setRole(target.id, role);
+  }
+
+  /** Creates the first admin from configuration, once, when there is no admin yet. */
+  async bootstrapAdmin(settings: { email: string; password: string; name: string }): Promise<void> {
+    if ((await this.#users.countAdmins()) > 0) return;
+    const email = parseInput(emailSchema, settings.email, 'BOOTSTRAP_ADMIN_EMAIL');
+    const problem = passwordProblem(settings.password);
+    if (problem) throw badUserInput(`BOOTSTRAP_ADMIN_PASSWORD: ${problem}`);
+    if (await this.#users.findByEmail(email)) {
+      // Promoting an account that someone else signed up with would hand them the admin role.
+      this.#logger.error(
+        { email },
+        'not creating the first admin: the email belongs to an account',
+      );
+      return;
+    }
+    await this.#users.create({
+      email,
+      name: parseInput(nameSchema, settings.name, 'BOOTSTRAP_ADMIN_NAME'),
+      role: 'ADMIN',
+      passwordHash: await hashPassword(settings.password),
+    });
+    this.#logger.info({ email }, 'created the first admin from configuration');
+  }
+
+  /** The caller's account, which must exist and not be deleted. */
+  async #activeUser(viewer: Identity | null): Promise<User> {
+    if (!viewer) throw unauthenticated('Log in to do this.', 'required');
+    const user = await this.#users.findById(viewer.userId);
+    if (!user || user.deletedAt) throw unauthenticated('This account no longer exists.', 'invalid');
+    return user;
+  }
+
+  async #startSession(user: User): Promise<AuthPayload> {
+    const familyId = crypto.randomUUID();
+    const refresh = newRefreshToken();
+    await this.#sessions.create({
+      userId: user.id,
+      familyId,
+      tokenHash: refresh.hash,
+      expiresAt: new Date(Date.now() + refreshTokenLifetimeMs),
+    });
+    const access = await this.#issuer.issue(user, familyId);
+    return {
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken: refresh.token,
+      user,
+    };
+  }
+}

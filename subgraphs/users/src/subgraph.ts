@@ -1,0 +1,102 @@
+import { join } from 'node:path';
+import type { TokenParties } from '@ticketing/auth';
+import {
+  authSettings,
+  baseSettings,
+  flagSetting,
+  type Logger,
+  loadConfig,
+  type SubgraphDefinition,
+} from '@ticketing/platform';
+import { defaultDataRoot } from '@ticketing/prisma';
+import { type PrismaClient, usersDatabase } from '@ticketing/prisma/users';
+import { z } from 'zod';
+import { loadSigningKeys, type SigningKeys } from './auth/signing-keys.ts';
+import { AccessTokenIssuer } from './auth/tokens.ts';
+import { createContext, type UsersContext } from './context.ts';
+import { LoginThrottleRepository } from './repositories/LoginThrottleRepository.ts';
+import { SessionRepository } from './repositories/SessionRepository.ts';
+import { UserRepository } from './repositories/UserRepository.ts';
+import { createUsersServer } from './server.ts';
+import { AccountService } from './services/AccountService.ts';
+import { LoginThrottle } from './services/LoginThrottle.ts';
+
+const usersSettings = baseSettings.extend(authSettings.shape).extend({
+  DATA_DIR: z.string().min(1).default(defaultDataRoot),
+  AUTH_SIGNING_KEYS: z.string().optional(),
+  AUTH_SIGNING_KEYS_FILE: z.string().optional(),
+  /** Default: on in development, off in production, where keys must be configured. */
+  AUTH_DEV_KEYS: z.enum(['true', 'false']).optional(),
+  BOOTSTRAP_ADMIN_EMAIL: z.string().optional(),
+  BOOTSTRAP_ADMIN_PASSWORD: z.string().optional(),
+  BOOTSTRAP_ADMIN_NAME: z.string().default('Admin'),
+  SEED_DEMO_DATA: flagSetting(true),
+});
+
+/** The users service's repositories and account rules over one database. */
+export function createUsersServices(
+  prisma: PrismaClient,
+  keys: SigningKeys,
+  parties: TokenParties,
+  logger: Logger,
+) {
+  const users = new UserRepository(prisma);
+  const accounts = new AccountService({
+    users,
+    sessions: new SessionRepository(prisma),
+    throttle: new LoginThrottle(new LoginThrottleRepository(prisma)),
+    issuer: new AccessTokenIssuer(keys, parties),
+    logger,
+  });
+  return { users, accounts };
+}
+
+export const usersSubgraph: SubgraphDefinition<
+  PrismaClient,
+  ReturnType<typeof usersDatabase.locate>,
+  UsersContext
+> = {
+  name: 'users',
+  defaultPort: 4001,
+  database: usersDatabase,
+  createServer: createUsersServer,
+  async setUp(prisma, { env, logger }) {
+    const config = loadConfig(usersSettings, env);
+    const keys = await loadSigningKeys(
+      {
+        AUTH_SIGNING_KEYS: config.AUTH_SIGNING_KEYS,
+        AUTH_SIGNING_KEYS_FILE: config.AUTH_SIGNING_KEYS_FILE,
+        AUTH_DEV_KEYS:
+          (config.AUTH_DEV_KEYS ?? String(config.NODE_ENV !== 'production')) === 'true',
+        devKeyPath: join(config.DATA_DIR, 'auth', 'signing-keys.json'),
+      },
+      logger,
+    );
+    const { users, accounts } = createUsersServices(
+      prisma,
+      keys,
+      {
+        issuer: config.AUTH_ISSUER,
+        audience: config.AUTH_AUDIENCE,
+      },
+      logger,
+    );
+    if (config.BOOTSTRAP_ADMIN_EMAIL && config.BOOTSTRAP_ADMIN_PASSWORD) {
+      await accounts.bootstrapAdmin({
+        email: config.BOOTSTRAP_ADMIN_EMAIL,
+        password: config.BOOTSTRAP_ADMIN_PASSWORD,
+        name: config.BOOTSTRAP_ADMIN_NAME,
+      });
+    }
+    return {
+      createContext: (request) => createContext({ users, accounts }, request),
+      keySet: keys.keySet,
+      configure(app) {
+        app.get('/.well-known/jwks.json', (_req, res) => {
+          res.setHeader('cache-control', 'public, max-age=300');
+          res.json(keys.publicJwks);
+        });
+      },
+    };
+  },
+};

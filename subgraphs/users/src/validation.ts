@@ -1,0 +1,40 @@
+import { passwordProblem } from '@ticketing/auth';
+import { badUserInput } from '@ticketing/platform';
+import { z } from 'zod';
+
+/** Emails compare case-insensitively: stored trimmed and lower-cased. */
+export const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email());
+
+export const nameSchema = z.string().trim().min(1).max(100);
+
+export const passwordSchema = z.string().superRefine((password, context) => {
+  const problem = passwordProblem(password);
+  if (problem) context.addIssue({ code: 'custom', message: problem });
+});
+
+export const signUpSchema = z.object({
+  email: emailSchema,
+  password: passwordSchema,
+  name: nameSchema,
+  accountType: z.enum(['CUSTOMER', 'ORGANIZER']),
+});
+
+export const updateProfileSchema = z
+  .object({ name: nameSchema.optional(), email: emailSchema.optional() })
+  .refine((input) => input.name !== undefined || input.email !== undefined, {
+    message: 'Give a name or an email to change.',
+  });
+
+/** Parses input, or fails with BAD_USER_INPUT naming the first offending field. */
+export function parseInput<Schema extends z.ZodType>(
+  schema: Schema,
+  input: unknown,
+  fieldPrefix = '',
+): z.infer<Schema> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const [issue] = result.error.issues;
+  const path = issue?.path.join('.') ?? '';
+  const field = [fieldPrefix, path].filter(Boolean).join('.') || undefined;
+  throw badUserInput(`${field ? `${field}: ` : ''}${issue?.message ?? 'invalid input'}`, field);
+}

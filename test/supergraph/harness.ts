@@ -1,0 +1,176 @@
+// The supergraph in-process, for tests that go through the gateway: the three subgraphs
+// and gateway instances as real HTTP servers on free ports, each subgraph on its own fresh
+// PostgreSQL database. Faster than processes, and the tests can reach into the databases.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Identity } from '@ticketing/auth';
+import { eventsSubgraph } from '@ticketing/events-subgraph/subgraph';
+import { startGateway } from '@ticketing/gateway/main';
+import { type RunningService, type SubgraphDefinition, startSubgraph } from '@ticketing/platform';
+import { type PrismaClient as EventsPrisma, eventsDatabase } from '@ticketing/prisma/events';
+import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
+import { type PrismaClient as TicketsPrisma, ticketsDatabase } from '@ticketing/prisma/tickets';
+import { type PrismaClient as UsersPrisma, usersDatabase } from '@ticketing/prisma/users';
+import { ticketsSubgraph } from '@ticketing/tickets-subgraph/subgraph';
+import { usersSubgraph } from '@ticketing/users-subgraph/subgraph';
+import type { JWK } from 'jose';
+
+export interface GraphQLResult<Data = Record<string, unknown>> {
+  status: number;
+  data?: Data | null;
+  errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
+}
+
+export interface RequestOptions {
+  token?: string;
+  /** Raw Authorization header, for malformed ones. */
+  authorization?: string;
+  headers?: Record<string, string>;
+  /** Which gateway instance to send to (default the first). */
+  gateway?: number;
+}
+
+export interface Supergraph extends AsyncDisposable {
+  readonly gatewayUrls: string[];
+  readonly databases: { users: UsersPrisma; events: EventsPrisma; tickets: TicketsPrisma };
+  /** Who the events subgraph saw as the caller, request by request. */
+  readonly eventsViewers: (Identity | null)[];
+  /** The users service's signing key, for forging tokens in tests. */
+  signingKey(): Promise<JWK>;
+  request<Data = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    options?: RequestOptions,
+  ): Promise<GraphQLResult<Data>>;
+  stop(): Promise<void>;
+}
+
+export interface SupergraphOptions {
+  gateways?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Wraps a subgraph so that each request's viewer is recorded. */
+function observingViewers<Client, Location, TContext extends { viewer: Identity | null }>(
+  subgraph: SubgraphDefinition<Client, Location, TContext>,
+  viewers: (Identity | null)[],
+): SubgraphDefinition<Client, Location, TContext> {
+  return {
+    ...subgraph,
+    async setUp(prisma, options) {
+      const setup = await subgraph.setUp(prisma, options);
+      return {
+        ...setup,
+        createContext(request) {
+          const context = setup.createContext(request);
+          viewers.push(context.viewer);
+          return context;
+        },
+      };
+    },
+  };
+}
+
+export async function startSupergraph(options: SupergraphOptions = {}): Promise<Supergraph> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ticketing-supergraph-'));
+  const urls = {
+    USERS_DATABASE_URL: uniqueTestDatabaseUrl('sg_users'),
+    EVENTS_DATABASE_URL: uniqueTestDatabaseUrl('sg_events'),
+    TICKETS_DATABASE_URL: uniqueTestDatabaseUrl('sg_tickets'),
+  };
+  const env: NodeJS.ProcessEnv = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    SEED_DEMO_DATA: 'false',
+    DATA_DIR: dataDir,
+    ...urls,
+    ...options.env,
+  };
+  const running: RunningService[] = [];
+  const eventsViewers: (Identity | null)[] = [];
+  const stop = async () => {
+    for (const service of running.toReversed()) await service.stop();
+    await Promise.all([users, events, tickets].map((database) => database?.close()));
+    await Promise.all(Object.values(urls).map(dropDatabase));
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  let users: Awaited<ReturnType<typeof usersDatabase.open>> | undefined;
+  let events: Awaited<ReturnType<typeof eventsDatabase.open>> | undefined;
+  let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>> | undefined;
+  try {
+    const usersService = await startSubgraph(usersSubgraph, env);
+    running.push(usersService);
+    const authEnv = {
+      ...env,
+      AUTH_JWKS_URL: new URL('/.well-known/jwks.json', usersService.url).toString(),
+    };
+    const eventsService = await startSubgraph(
+      observingViewers(eventsSubgraph, eventsViewers),
+      authEnv,
+    );
+    running.push(eventsService);
+    const ticketsService = await startSubgraph(ticketsSubgraph, authEnv);
+    running.push(ticketsService);
+    const gateways: RunningService[] = [];
+    for (let i = 0; i < (options.gateways ?? 1); i++) {
+      const gateway = await startGateway({
+        ...authEnv,
+        GATEWAY_NAME: `gateway-${i + 1}`,
+        USERS_URL: usersService.url,
+        EVENTS_URL: eventsService.url,
+        TICKETS_URL: ticketsService.url,
+      });
+      running.push(gateway);
+      gateways.push(gateway);
+    }
+    users = await usersDatabase.open(
+      { kind: 'postgres', url: urls.USERS_DATABASE_URL },
+      { migrate: false },
+    );
+    events = await eventsDatabase.open(
+      { kind: 'postgres', url: urls.EVENTS_DATABASE_URL },
+      { migrate: false },
+    );
+    tickets = await ticketsDatabase.open(
+      { kind: 'postgres', url: urls.TICKETS_DATABASE_URL },
+      { migrate: false },
+    );
+    const databases = { users: users.prisma, events: events.prisma, tickets: tickets.prisma };
+
+    return {
+      gatewayUrls: gateways.map((gateway) => gateway.url),
+      databases,
+      eventsViewers,
+      async signingKey() {
+        const ring = JSON.parse(await readFile(join(dataDir, 'auth', 'signing-keys.json'), 'utf8'));
+        return ring.keys.find((key: JWK) => key.kid === ring.active);
+      },
+      async request(query, variables = {}, requestOptions = {}) {
+        const headers: Record<string, string> = {
+          'content-type': 'application/json',
+          ...requestOptions.headers,
+        };
+        const authorization =
+          requestOptions.authorization ??
+          (requestOptions.token ? `Bearer ${requestOptions.token}` : undefined);
+        if (authorization !== undefined) headers.authorization = authorization;
+        const url = gateways[requestOptions.gateway ?? 0]?.url;
+        if (!url) throw new Error(`No gateway ${requestOptions.gateway}`);
+        const response = await fetch(url, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ query, variables }),
+        });
+        return { status: response.status, ...(await response.json()) };
+      },
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
