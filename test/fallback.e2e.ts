@@ -72,7 +72,9 @@ describe('without NGINX and without database URLs', () => {
   });
 
   it('keeps each service’s data in its own embedded database folder, migrated and seeded', async () => {
-    expect((await readdir(dataDir)).sort()).toEqual(['events', 'tickets', 'users']);
+    // One folder a service, and the development signing key the users service generated.
+    expect((await readdir(dataDir)).sort()).toEqual(['auth', 'events', 'tickets', 'users']);
+    expect(await readdir(join(dataDir, 'auth'))).toEqual(['signing-keys.json']);
     for (const service of ['users', 'events', 'tickets']) {
       expect(
         logs.some((line) => line.startsWith(`${service} |`) && line.includes('database migrated')),

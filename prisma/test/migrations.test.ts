@@ -130,10 +130,9 @@ describe('drift check', () => {
     const [users] = databases;
     const schemaPath = join(await scratchDir(), 'schema.prisma');
     const schema = await readFile(users.schemaPath, 'utf8');
-    await writeFile(
-      schemaPath,
-      schema.replace('  name      String\n', '  name      String\n  nickname  String?\n'),
-    );
+    const changed = schema.replace(/^(\s+name\s+String)$/m, '$1\n  nickname String?');
+    expect(changed).not.toBe(schema);
+    await writeFile(schemaPath, changed);
     const sql = await detectDrift(schemaPath, users.migrationsDir);
     expect(sql).toMatch(/ALTER TABLE "users" ADD COLUMN\s+"nickname" TEXT/);
   });
