@@ -18,4 +18,6 @@ RUN npm ci --omit=dev --ignore-scripts
 COPY . .
 RUN npm run db:generate
 
+# Where a service keeps files of its own (the users service's development signing key).
+RUN mkdir -p /data && chown node:node /data
 USER node

@@ -7,6 +7,7 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     projects: [
       { test: { name: 'platform', include: ['packages/platform/test/**/*.test.ts'] } },
+      { test: { name: 'auth', include: ['packages/auth/test/**/*.test.ts'] } },
       {
         test: {
           name: 'prisma',

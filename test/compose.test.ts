@@ -10,6 +10,7 @@ import {
   serviceCommand,
   services,
   subgraphServices,
+  tokenIssuer,
 } from '../scripts/services.ts';
 import { repositoryRoot } from '../scripts/topology.ts';
 
@@ -73,6 +74,14 @@ describe('compose.yaml', () => {
       return parsed.pathname;
     });
     expect(new Set(urls).size).toBe(subgraphServices.length);
+  });
+
+  it('points every access-token verifier at the users service’s JWKS', () => {
+    const issuer = services.find((spec) => spec.name === tokenIssuer);
+    const jwks = `http://${issuer?.name}:${issuer?.port}/.well-known/jwks.json`;
+    for (const spec of services.filter((candidate) => candidate.name !== tokenIssuer)) {
+      expect(serviceOf(spec.name).environment?.AUTH_JWKS_URL, spec.name).toBe(jwks);
+    }
   });
 
   it('points each gateway at every subgraph by service name and port', () => {

@@ -33,6 +33,8 @@ export interface RequestOptions {
 
 export interface Supergraph extends AsyncDisposable {
   readonly gatewayUrls: string[];
+  /** Each subgraph's own GraphQL endpoint, for requests that bypass the gateway. */
+  readonly subgraphUrls: { users: string; events: string; tickets: string };
   readonly databases: { users: UsersPrisma; events: EventsPrisma; tickets: TicketsPrisma };
   /** Who the events subgraph saw as the caller, request by request. */
   readonly eventsViewers: (Identity | null)[];
@@ -142,6 +144,11 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
 
     return {
       gatewayUrls: gateways.map((gateway) => gateway.url),
+      subgraphUrls: {
+        users: usersService.url,
+        events: eventsService.url,
+        tickets: ticketsService.url,
+      },
       databases,
       eventsViewers,
       async signingKey() {

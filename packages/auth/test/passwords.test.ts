@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import {
+  hashPassword,
+  parsePasswordHash,
+  passwordProblem,
+  verifyPassword,
+} from '../src/passwords.ts';
+
+describe('password policy', () => {
+  it('counts characters, not bytes: 12 emoji are enough, 11 are not', () => {
+    expect(passwordProblem('🎟️'.repeat(6))).toBeUndefined(); // 12 code points
+    expect(passwordProblem('🎫'.repeat(11))).toMatch(/at least 12/);
+  });
+
+  it('accepts 1024 characters and refuses 1025', () => {
+    expect(passwordProblem('a'.repeat(1024))).toBeUndefined();
+    expect(passwordProblem('a'.repeat(1025))).toMatch(/at most 1024/);
+  });
+});
+
+describe('password hashes', () => {
+  it('match the same password typed in another Unicode normal form', async () => {
+    const composed = 'Café au lait, s’il vous plaît';
+    const hash = await hashPassword(composed);
+    expect(await verifyPassword(composed.normalize('NFD'), hash)).toBe(true);
+  });
+
+  it('use a fresh salt each time', async () => {
+    const [first, second] = [
+      await hashPassword('the same password'),
+      await hashPassword('the same password'),
+    ];
+    expect(first).not.toBe(second);
+    expect(parsePasswordHash(first)?.salt).not.toEqual(parsePasswordHash(second)?.salt);
+  });
+
+  it.each([
+    '',
+    'plaintext',
+    '$scrypt$ln=17,r=8,p=1$$',
+    '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+  ])('never match an unusable stored value (%j)', async (stored) => {
+    expect(await verifyPassword('any password at all', stored)).toBe(false);
+  });
+});
