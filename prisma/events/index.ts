@@ -1,5 +1,5 @@
 import { demoEvents } from '../demo-data.ts';
-import { defineServiceDatabase } from '../src/service.ts';
+import { clientOptions, defineServiceDatabase, reportingQueries } from '../src/service.ts';
 import { PrismaClient } from './generated/client.ts';
 
 export type { Event, EventStatus } from './generated/client.ts';
@@ -8,7 +8,8 @@ export { Prisma, PrismaClient } from './generated/client.ts';
 export const eventsDatabase = defineServiceDatabase({
   name: 'events',
   directory: import.meta.dirname,
-  createClient: (adapter) => new PrismaClient({ adapter }),
+  createClient: (adapter, onQuery) =>
+    reportingQueries(new PrismaClient(clientOptions(adapter, onQuery)), onQuery),
   async seedDemoData(prisma) {
     if ((await prisma.event.count()) > 0) return false;
     await prisma.event.createMany({ data: demoEvents() });

@@ -19,7 +19,11 @@ interface ServiceDatabaseDefinition<Client> {
   name: ServiceName;
   /** The folder holding schema.prisma, migrations/ and the generated client. */
   directory: string;
-  createClient(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Client;
+  /** `onQuery`, when given, receives the SQL of every statement the client sends. */
+  createClient(
+    adapterFactory: SqlMigrationAwareDriverAdapterFactory,
+    onQuery?: (sql: string) => void,
+  ): Client;
   /** Writes the demo data set when the database holds no data; says whether it did. */
   seedDemoData(client: Client): Promise<boolean>;
 }
@@ -37,6 +41,32 @@ export interface OpenServiceDatabase<Client> {
 export interface OpenOptions {
   /** Apply pending migrations first (default true). */
   migrate?: boolean;
+  /** Receives the SQL of every statement the client sends (tests count them). */
+  onQuery?: (sql: string) => void;
+}
+
+/** Prisma Client options over `adapter`; with `onQuery`, the client emits query events. */
+export function clientOptions<Adapter>(
+  adapter: Adapter,
+  onQuery: ((sql: string) => void) | undefined,
+) {
+  return onQuery
+    ? { adapter, log: [{ level: 'query' as const, emit: 'event' as const }] }
+    : { adapter };
+}
+
+/** Passes the SQL of each statement of a client made with `clientOptions` to `onQuery`. */
+export function reportingQueries<Client>(
+  client: Client,
+  onQuery: ((sql: string) => void) | undefined,
+): Client {
+  if (onQuery) {
+    (client as { $on(event: 'query', listener: (event: { query: string }) => void): void }).$on(
+      'query',
+      (event) => onQuery(event.query),
+    );
+  }
+  return client;
 }
 
 /** What a Prisma Client offers that is used here. */
@@ -76,7 +106,7 @@ export function defineServiceDatabase<Client extends ClientBase>(
     /** Connects, creating the PostgreSQL database if missing, and applies pending migrations. */
     async open(
       location: DatabaseLocation,
-      { migrate = true }: OpenOptions = {},
+      { migrate = true, onQuery }: OpenOptions = {},
     ): Promise<OpenServiceDatabase<Client>> {
       if (location.kind === 'postgres') await ensurePostgresDatabase(location.url);
       const connection = await openDatabase(location);
@@ -84,7 +114,7 @@ export function defineServiceDatabase<Client extends ClientBase>(
         const appliedMigrations = migrate
           ? await applyMigrations(connection.adapterFactory, join(directory, 'migrations'))
           : [];
-        const prisma = definition.createClient(connection.adapterFactory);
+        const prisma = definition.createClient(connection.adapterFactory, onQuery);
         return {
           prisma,
           connection,

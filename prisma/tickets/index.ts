@@ -1,5 +1,5 @@
 import { demoTickets, demoTicketTiers } from '../demo-data.ts';
-import { defineServiceDatabase } from '../src/service.ts';
+import { clientOptions, defineServiceDatabase, reportingQueries } from '../src/service.ts';
 import { PrismaClient } from './generated/client.ts';
 
 export type { Ticket, TicketStatus, TicketTier } from './generated/client.ts';
@@ -8,7 +8,8 @@ export { Prisma, PrismaClient } from './generated/client.ts';
 export const ticketsDatabase = defineServiceDatabase({
   name: 'tickets',
   directory: import.meta.dirname,
-  createClient: (adapter) => new PrismaClient({ adapter }),
+  createClient: (adapter, onQuery) =>
+    reportingQueries(new PrismaClient(clientOptions(adapter, onQuery)), onQuery),
   async seedDemoData(prisma) {
     if ((await prisma.ticketTier.count()) > 0) return false;
     const tiers = demoTicketTiers();

@@ -1,6 +1,6 @@
 import { hashPassword } from '@ticketing/auth';
 import { demoPassword, demoUsers } from '../demo-data.ts';
-import { defineServiceDatabase } from '../src/service.ts';
+import { clientOptions, defineServiceDatabase, reportingQueries } from '../src/service.ts';
 import { PrismaClient } from './generated/client.ts';
 
 export type { LoginThrottle, RefreshToken, Role, User } from './generated/client.ts';
@@ -9,7 +9,8 @@ export { Prisma, PrismaClient } from './generated/client.ts';
 export const usersDatabase = defineServiceDatabase({
   name: 'users',
   directory: import.meta.dirname,
-  createClient: (adapter) => new PrismaClient({ adapter }),
+  createClient: (adapter, onQuery) =>
+    reportingQueries(new PrismaClient(clientOptions(adapter, onQuery)), onQuery),
   async seedDemoData(prisma) {
     if ((await prisma.user.count()) > 0) return false;
     // One hash for all: they share the demo password, and hashing is deliberately slow.

@@ -4,6 +4,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { BaseContext } from '@apollo/server';
 import type { Identity } from '@ticketing/auth';
 import { eventsSubgraph } from '@ticketing/events-subgraph/subgraph';
 import { startGateway } from '@ticketing/gateway/main';
@@ -38,6 +39,8 @@ export interface Supergraph extends AsyncDisposable {
   readonly databases: { users: UsersPrisma; events: EventsPrisma; tickets: TicketsPrisma };
   /** Who the events subgraph saw as the caller, request by request. */
   readonly eventsViewers: (Identity | null)[];
+  /** The SQL statements each subgraph sent to its database, in order. */
+  readonly sql: Record<'users' | 'events' | 'tickets', string[]>;
   /** The users service's signing key, for forging tokens in tests. */
   signingKey(): Promise<JWK>;
   request<Data = Record<string, unknown>>(
@@ -74,6 +77,24 @@ function observingViewers<Client, Location, TContext extends { viewer: Identity 
   };
 }
 
+/** Opens a subgraph's database with every statement's SQL recorded in `log`. */
+function recordingSql<Client, Location, TContext extends BaseContext>(
+  subgraph: SubgraphDefinition<Client, Location, TContext>,
+  open: (
+    location: Location,
+    options: { onQuery: (sql: string) => void },
+  ) => ReturnType<SubgraphDefinition<Client, Location, TContext>['database']['open']>,
+  log: string[],
+): SubgraphDefinition<Client, Location, TContext> {
+  return {
+    ...subgraph,
+    database: {
+      ...subgraph.database,
+      open: (location) => open(location, { onQuery: (sql) => log.push(sql) }),
+    },
+  };
+}
+
 export async function startSupergraph(options: SupergraphOptions = {}): Promise<Supergraph> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ticketing-supergraph-'));
   const urls = {
@@ -93,6 +114,7 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
   };
   const running: RunningService[] = [];
   const eventsViewers: (Identity | null)[] = [];
+  const sql: Supergraph['sql'] = { users: [], events: [], tickets: [] };
   const stop = async () => {
     for (const service of running.toReversed()) await service.stop();
     await Promise.all([users, events, tickets].map((database) => database?.close()));
@@ -103,18 +125,28 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
   let events: Awaited<ReturnType<typeof eventsDatabase.open>> | undefined;
   let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>> | undefined;
   try {
-    const usersService = await startSubgraph(usersSubgraph, env);
+    const usersService = await startSubgraph(
+      recordingSql(usersSubgraph, usersDatabase.open, sql.users),
+      env,
+    );
     running.push(usersService);
     const authEnv = {
       ...env,
       AUTH_JWKS_URL: new URL('/.well-known/jwks.json', usersService.url).toString(),
     };
     const eventsService = await startSubgraph(
-      observingViewers(eventsSubgraph, eventsViewers),
+      recordingSql(
+        observingViewers(eventsSubgraph, eventsViewers),
+        eventsDatabase.open,
+        sql.events,
+      ),
       authEnv,
     );
     running.push(eventsService);
-    const ticketsService = await startSubgraph(ticketsSubgraph, authEnv);
+    const ticketsService = await startSubgraph(
+      recordingSql(ticketsSubgraph, ticketsDatabase.open, sql.tickets),
+      authEnv,
+    );
     running.push(ticketsService);
     const gateways: RunningService[] = [];
     for (let i = 0; i < (options.gateways ?? 1); i++) {
@@ -151,6 +183,7 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       },
       databases,
       eventsViewers,
+      sql,
       async signingKey() {
         const ring = JSON.parse(await readFile(join(dataDir, 'auth', 'signing-keys.json'), 'utf8'));
         return ring.keys.find((key: JWK) => key.kid === ring.active);

@@ -1,0 +1,75 @@
+// Entity references are batched: a federated listing costs the same number of SQL
+// statements in each subgraph whatever the number of events, organizers and tiers.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Supergraph, startSupergraph } from './harness.ts';
+
+const listing = /* GraphQL */ `
+  query ($first: Int!) {
+    events(first: $first) {
+      edges { node { title organizer { name } ticketsAvailable ticketTiers { name available } } }
+    }
+  }
+`;
+const eventCount = 60;
+let supergraph: Supergraph;
+
+beforeAll(async () => {
+  supergraph = await startSupergraph();
+  const { users, events, tickets } = supergraph.databases;
+  // Every event has its own organizer, so each page needs as many User references.
+  const organizers = Array.from({ length: eventCount }, (_, i) => ({
+    id: `0190a000-0000-7000-8000-${String(i + 1).padStart(12, '0')}`,
+    email: `organizer-${i}@example.com`,
+    name: `Organizer ${i}`,
+    role: 'ORGANIZER' as const,
+  }));
+  await users.user.createMany({ data: organizers });
+  const startsAt = Date.now() + 7 * 86_400_000;
+  const created = organizers.map((organizer, i) => ({
+    id: `0190a000-0000-7000-8001-${String(i + 1).padStart(12, '0')}`,
+    title: `Event ${i}`,
+    venue: 'Hall',
+    city: 'Lisbon',
+    timezone: 'Europe/Lisbon',
+    startsAt: new Date(startsAt + i * 3_600_000),
+    status: 'PUBLISHED' as const,
+    organizerId: organizer.id,
+  }));
+  await events.event.createMany({ data: created });
+  await tickets.ticketTier.createMany({
+    data: created.flatMap((event) => [
+      { eventId: event.id, name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 100 },
+      { eventId: event.id, name: 'VIP', priceCents: 5000, currency: 'EUR', capacity: 10 },
+    ]),
+  });
+});
+afterAll(async () => {
+  await supergraph?.stop();
+});
+
+/** The statements each subgraph sends while answering one listing of `first` events. */
+async function statementsFor(first: number) {
+  for (const log of Object.values(supergraph.sql)) log.length = 0;
+  const result = await supergraph.request<{
+    events: { edges: { node: { organizer: { name: string } } }[] };
+  }>(listing, { first });
+  expect(result.errors).toBeUndefined();
+  expect(result.data?.events.edges).toHaveLength(first);
+  expect(new Set(result.data?.events.edges.map((edge) => edge.node.organizer.name)).size).toBe(
+    first,
+  );
+  return {
+    users: supergraph.sql.users.length,
+    events: supergraph.sql.events.length,
+    tickets: supergraph.sql.tickets.length,
+  };
+}
+
+describe('a federated listing', () => {
+  it('costs the same SQL statements for 5, 20 and 50 events: one batch per subgraph', async () => {
+    const small = await statementsFor(5);
+    expect(small).toEqual({ users: 1, events: 2, tickets: 1 });
+    expect(await statementsFor(20)).toEqual(small);
+    expect(await statementsFor(50)).toEqual(small);
+  });
+});
