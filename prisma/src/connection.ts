@@ -1,9 +1,16 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
+
+/**
+ * The PostgreSQL extensions the schemas use (datasource `extensions`), which PGlite loads
+ * only when asked. A PostgreSQL server ships them as contrib modules.
+ */
+export const pgliteExtensions = { pg_trgm };
 
 /** Where a service's data lives: a PostgreSQL server, or an embedded PGlite folder. */
 export type DatabaseLocation =
@@ -22,7 +29,7 @@ export interface DatabaseConnection {
 export async function openDatabase(location: DatabaseLocation): Promise<DatabaseConnection> {
   if (location.kind === 'pglite') {
     await mkdir(location.dataDir, { recursive: true });
-    const db = await PGlite.create(location.dataDir);
+    const db = await PGlite.create(location.dataDir, { extensions: pgliteExtensions });
     return {
       adapterFactory: new PrismaPGlite(db),
       description: `embedded PGlite in ${location.dataDir}`,

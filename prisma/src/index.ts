@@ -3,10 +3,12 @@ export {
   type DatabaseLocation,
   ensurePostgresDatabase,
   openDatabase,
+  pgliteExtensions,
   redactPassword,
 } from './connection.ts';
 export {
   applyMigrations,
+  createMigration,
   detectDrift,
   type MigrationStatus,
   migrationStatus,
