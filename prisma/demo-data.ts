@@ -34,10 +34,12 @@ export function demoEvents(now = new Date()) {
     const startsAt = eveningIn(startsInDays, now);
     return {
       ...event,
+      cityKey: event.city.toLowerCase(),
       description: `${event.title}, live at ${event.venue}.`,
       startsAt,
       endsAt: new Date(startsAt.getTime() + 3 * 60 * 60 * 1000),
       status: 'PUBLISHED' as const,
+      publishedAt: now,
     };
   });
 }

@@ -95,15 +95,17 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
   try {
     const portOf = (spec: ServiceSpec) => (options.ephemeralPorts ? 0 : spec.port);
     // The users service issues access tokens; the others fetch its keys to verify them.
-    const [issuerSpec, ...otherSpecs] = subgraphServices.toSorted(
-      (a, b) => Number(b.name === tokenIssuer) - Number(a.name === tokenIssuer),
-    ) as [ServiceSpec, ...ServiceSpec[]];
-    const issuer = await launch(issuerSpec, portOf(issuerSpec), {});
+    // The tickets service consumes the events service's outbox, so it starts first.
+    const specNamed = (name: string) =>
+      subgraphServices.find((spec) => spec.name === name) as ServiceSpec;
+    const issuer = await launch(specNamed(tokenIssuer), portOf(specNamed(tokenIssuer)), {});
     const authEnv = { AUTH_JWKS_URL: new URL('/.well-known/jwks.json', issuer.url).toString() };
-    const subgraphs = [
-      issuer,
-      ...(await Promise.all(otherSpecs.map((spec) => launch(spec, portOf(spec), authEnv)))),
-    ];
+    const tickets = await launch(specNamed('tickets'), portOf(specNamed('tickets')), authEnv);
+    const events = await launch(specNamed('events'), portOf(specNamed('events')), {
+      ...authEnv,
+      EVENT_CHANGES_URL: new URL('/internal/event-changes', tickets.url).toString(),
+    });
+    const subgraphs = [issuer, events, tickets];
     const subgraphUrls = {
       ...authEnv,
       ...Object.fromEntries(

@@ -84,6 +84,16 @@ describe('compose.yaml', () => {
     }
   });
 
+  it('has the events outbox relay deliver to the tickets service, with the same secret', () => {
+    const tickets = subgraphServices.find((spec) => spec.name === 'tickets');
+    const events = serviceOf('events').environment;
+    expect(events?.EVENT_CHANGES_URL).toBe(
+      `http://tickets:${tickets?.port}/internal/event-changes`,
+    );
+    expect(events?.EVENT_RELAY_SECRET).toBeDefined();
+    expect(serviceOf('tickets').environment?.EVENT_RELAY_SECRET).toBe(events?.EVENT_RELAY_SECRET);
+  });
+
   it('points each gateway at every subgraph by service name and port', () => {
     for (const gateway of gatewayServices) {
       const environment = serviceOf(gateway.name).environment;

@@ -2,7 +2,7 @@ import { demoEvents } from '../demo-data.ts';
 import { clientOptions, defineServiceDatabase, reportingQueries } from '../src/service.ts';
 import { PrismaClient } from './generated/client.ts';
 
-export type { Event, EventStatus } from './generated/client.ts';
+export type { Event, EventStatus, OutboxMessage } from './generated/client.ts';
 export { Prisma, PrismaClient } from './generated/client.ts';
 
 export const eventsDatabase = defineServiceDatabase({

@@ -14,7 +14,11 @@ if (!service || nameWords.length === 0) {
 }
 const [database] = selectDatabases([service]);
 if (!database) process.exit(2);
-const folder = await createMigration(database.schemaPath, database.migrationsDir, nameWords.join(' '));
+const folder = await createMigration(
+  database.schemaPath,
+  database.migrationsDir,
+  nameWords.join(' '),
+);
 console.log(
   folder
     ? `${service}: wrote migrations/${folder}/migration.sql`

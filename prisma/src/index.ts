@@ -17,6 +17,7 @@ export {
 export {
   defaultDataRoot,
   type OpenServiceDatabase,
+  type QueryListener,
   type ServiceDatabase,
   type ServiceName,
   serviceNames,

@@ -22,7 +22,7 @@ interface ServiceDatabaseDefinition<Client> {
   /** `onQuery`, when given, receives the SQL of every statement the client sends. */
   createClient(
     adapterFactory: SqlMigrationAwareDriverAdapterFactory,
-    onQuery?: (sql: string) => void,
+    onQuery?: QueryListener,
   ): Client;
   /** Writes the demo data set when the database holds no data; says whether it did. */
   seedDemoData(client: Client): Promise<boolean>;
@@ -41,29 +41,30 @@ export interface OpenServiceDatabase<Client> {
 export interface OpenOptions {
   /** Apply pending migrations first (default true). */
   migrate?: boolean;
-  /** Receives the SQL of every statement the client sends (tests count them). */
-  onQuery?: (sql: string) => void;
+  /** Receives every statement the client sends (tests count them and explain them). */
+  onQuery?: QueryListener;
 }
 
+/** Receives a statement's SQL and its parameters. */
+export type QueryListener = (sql: string, params: unknown[]) => void;
+
 /** Prisma Client options over `adapter`; with `onQuery`, the client emits query events. */
-export function clientOptions<Adapter>(
-  adapter: Adapter,
-  onQuery: ((sql: string) => void) | undefined,
-) {
+export function clientOptions<Adapter>(adapter: Adapter, onQuery: QueryListener | undefined) {
   return onQuery
     ? { adapter, log: [{ level: 'query' as const, emit: 'event' as const }] }
     : { adapter };
 }
 
-/** Passes the SQL of each statement of a client made with `clientOptions` to `onQuery`. */
+/** Passes each statement of a client made with `clientOptions` to `onQuery`. */
 export function reportingQueries<Client>(
   client: Client,
-  onQuery: ((sql: string) => void) | undefined,
+  onQuery: QueryListener | undefined,
 ): Client {
   if (onQuery) {
-    (client as { $on(event: 'query', listener: (event: { query: string }) => void): void }).$on(
+    type QueryEvent = { query: string; params: string };
+    (client as { $on(event: 'query', listener: (event: QueryEvent) => void): void }).$on(
       'query',
-      (event) => onQuery(event.query),
+      (event) => onQuery(event.query, JSON.parse(event.params)),
     );
   }
   return client;

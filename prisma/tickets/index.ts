@@ -1,8 +1,8 @@
-import { demoTickets, demoTicketTiers } from '../demo-data.ts';
+import { demoEvents, demoTickets, demoTicketTiers } from '../demo-data.ts';
 import { clientOptions, defineServiceDatabase, reportingQueries } from '../src/service.ts';
 import { PrismaClient } from './generated/client.ts';
 
-export type { Ticket, TicketStatus, TicketTier } from './generated/client.ts';
+export type { EventSnapshot, Ticket, TicketStatus, TicketTier } from './generated/client.ts';
 export { Prisma, PrismaClient } from './generated/client.ts';
 
 export const ticketsDatabase = defineServiceDatabase({
@@ -24,6 +24,16 @@ export const ticketsDatabase = defineServiceDatabase({
         data: tiers.map((tier) => ({ ...tier, sold: soldByTier.get(tier.id)?.length ?? 0 })),
       }),
       prisma.ticket.createMany({ data: tickets }),
+      // What the events service's outbox would have told this one about the demo events.
+      prisma.eventSnapshot.createMany({
+        data: demoEvents().map(({ id, status, startsAt, endsAt }) => ({
+          eventId: id,
+          status,
+          startsAt,
+          endsAt,
+          version: 1,
+        })),
+      }),
     ]);
     return true;
   },

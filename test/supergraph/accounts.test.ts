@@ -269,6 +269,7 @@ describe('roles', () => {
         title: 'Unannounced',
         venue: 'Hall',
         city: 'Oslo',
+        cityKey: 'oslo',
         timezone: 'Europe/Oslo',
         startsAt: new Date(Date.now() + 86_400_000),
         status: 'DRAFT',

@@ -30,6 +30,7 @@ beforeAll(async () => {
     title: `Event ${i}`,
     venue: 'Hall',
     city: 'Lisbon',
+    cityKey: 'lisbon',
     timezone: 'Europe/Lisbon',
     startsAt: new Date(startsAt + i * 3_600_000),
     status: 'PUBLISHED' as const,
@@ -58,17 +59,21 @@ async function statementsFor(first: number) {
   expect(new Set(result.data?.events.edges.map((edge) => edge.node.organizer.name)).size).toBe(
     first,
   );
+  // The outbox relay polls in the background, whatever the requests: not counted.
+  const requestStatements = (log: string[]) =>
+    log.filter((sql) => !sql.includes('outbox_messages')).length;
   return {
-    users: supergraph.sql.users.length,
-    events: supergraph.sql.events.length,
-    tickets: supergraph.sql.tickets.length,
+    users: requestStatements(supergraph.sql.users),
+    events: requestStatements(supergraph.sql.events),
+    tickets: requestStatements(supergraph.sql.tickets),
   };
 }
 
 describe('a federated listing', () => {
   it('costs the same SQL statements for 5, 20 and 50 events: one batch per subgraph', async () => {
     const small = await statementsFor(5);
-    expect(small).toEqual({ users: 1, events: 2, tickets: 1 });
+    // events: the page and its count; tickets: the tiers and the events' sale status.
+    expect(small).toEqual({ users: 1, events: 2, tickets: 2 });
     expect(await statementsFor(20)).toEqual(small);
     expect(await statementsFor(50)).toEqual(small);
   });

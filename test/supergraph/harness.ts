@@ -134,20 +134,24 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       ...env,
       AUTH_JWKS_URL: new URL('/.well-known/jwks.json', usersService.url).toString(),
     };
+    const ticketsService = await startSubgraph(
+      recordingSql(ticketsSubgraph, ticketsDatabase.open, sql.tickets),
+      authEnv,
+    );
+    running.push(ticketsService);
     const eventsService = await startSubgraph(
       recordingSql(
         observingViewers(eventsSubgraph, eventsViewers),
         eventsDatabase.open,
         sql.events,
       ),
-      authEnv,
+      {
+        ...authEnv,
+        EVENT_CHANGES_URL: new URL('/internal/event-changes', ticketsService.url).toString(),
+        EVENT_RELAY_INTERVAL_MS: '100',
+      },
     );
     running.push(eventsService);
-    const ticketsService = await startSubgraph(
-      recordingSql(ticketsSubgraph, ticketsDatabase.open, sql.tickets),
-      authEnv,
-    );
-    running.push(ticketsService);
     const gateways: RunningService[] = [];
     for (let i = 0; i < (options.gateways ?? 1); i++) {
       const gateway = await startGateway({

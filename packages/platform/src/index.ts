@@ -8,6 +8,7 @@ export {
   portSetting,
 } from './config.ts';
 export { badUserInput, failure, isUuid, notFound } from './errors.ts';
+export { maxDeliveryAgeMs, relaySecret, signDelivery, verifyDelivery } from './event-relay.ts';
 export {
   type RunningService,
   runService,

@@ -42,6 +42,8 @@ export interface SubgraphSetup<TContext extends BaseContext> {
   keySet?: JWTVerifyGetKey;
   /** Routes besides /graphql, e.g. the users service's JWKS. */
   configure?(app: express.Express): void;
+  /** Stops background work (e.g. an outbox relay) before the database closes. */
+  stop?(): Promise<void>;
 }
 
 export interface SetUpOptions {
@@ -113,7 +115,10 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
         return undefined;
       },
       configure: setup.configure,
-      onStop: () => database.close(),
+      onStop: async () => {
+        await setup.stop?.();
+        await database.close();
+      },
     });
   } catch (error) {
     await database.close();

@@ -1,21 +1,40 @@
-import { GraphQLError } from 'graphql';
-import type { EventPosition } from './repositories/EventRepository.ts';
+import { badUserInput } from '@ticketing/platform';
 
-// Cursors are opaque to clients: base64url of the sort key, which they must not parse.
+export type EventOrder = 'STARTS_AT_ASC' | 'STARTS_AT_DESC';
 
-export function encodeCursor({ startsAt, id }: EventPosition): string {
-  return Buffer.from(JSON.stringify([startsAt.toISOString(), id])).toString('base64url');
+/** Where a page starts: after the event with this start time and id, in this order. */
+export interface EventPosition {
+  startsAt: Date;
+  id: string;
 }
 
-export function decodeCursor(cursor: string): EventPosition {
+// Cursors are opaque to clients: base64url of the order and the sort key, which they must
+// not parse. A cursor only continues the ordering it came from.
+
+export function encodeCursor(order: EventOrder, { startsAt, id }: EventPosition): string {
+  return Buffer.from(JSON.stringify([order, startsAt.toISOString(), id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, order: EventOrder): EventPosition {
   try {
-    const [startsAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const [cursorOrder, startsAt, id] = JSON.parse(
+      Buffer.from(cursor, 'base64url').toString('utf8'),
+    );
     const date = new Date(startsAt);
-    if (typeof id === 'string' && !Number.isNaN(date.getTime())) return { startsAt: date, id };
+    if (cursorOrder === order && typeof id === 'string' && !Number.isNaN(date.getTime())) {
+      return { startsAt: date, id };
+    }
   } catch {
     // Reported below as the client's error.
   }
-  throw new GraphQLError('`after` is not a cursor returned by this API.', {
-    extensions: { code: 'BAD_USER_INPUT', argumentName: 'after' },
-  });
+  throw badUserInput('`after` is not a cursor returned by this API for this ordering.', 'after');
+}
+
+export const maxPageSize = 100;
+
+export function pageSize(first: number): number {
+  if (!Number.isInteger(first) || first < 0 || first > maxPageSize) {
+    throw badUserInput(`\`first\` must be between 0 and ${maxPageSize}.`, 'first');
+  }
+  return first;
 }

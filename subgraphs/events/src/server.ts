@@ -2,11 +2,13 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { createSubgraphServer, DateTime, readSchema } from '@ticketing/platform';
 import type { EventsContext } from './context.ts';
 import { Event } from './resolvers/Event.ts';
+import { Mutation } from './resolvers/Mutation.ts';
 import { Query } from './resolvers/Query.ts';
+import { User } from './resolvers/User.ts';
 
 export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url));
 
-export const resolvers = { DateTime, Event, Query };
+export const resolvers = { DateTime, Query, Mutation, Event, User };
 
 /** The events subgraph, not yet listening: tests call `executeOperation` on it. */
 export function createEventsServer(plugins: ApolloServerPlugin<EventsContext>[] = []) {

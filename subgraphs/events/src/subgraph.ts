@@ -1,7 +1,23 @@
-import type { SubgraphDefinition } from '@ticketing/platform';
+import {
+  baseSettings,
+  loadConfig,
+  relaySecret,
+  type SubgraphDefinition,
+} from '@ticketing/platform';
 import { eventsDatabase, type PrismaClient } from '@ticketing/prisma/events';
+import { z } from 'zod';
 import { createContext, type EventsContext } from './context.ts';
+import { OutboxRelay } from './outbox/OutboxRelay.ts';
+import { EventRepository } from './repositories/EventRepository.ts';
 import { createEventsServer } from './server.ts';
+import { EventService } from './services/EventService.ts';
+
+const eventsSettings = baseSettings.extend({
+  /** Where the outbox relay delivers event changes: the tickets service. */
+  EVENT_CHANGES_URL: z.url().default('http://127.0.0.1:4003/internal/event-changes'),
+  EVENT_RELAY_SECRET: z.string().min(16).optional(),
+  EVENT_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(500),
+});
 
 export const eventsSubgraph: SubgraphDefinition<
   PrismaClient,
@@ -12,5 +28,22 @@ export const eventsSubgraph: SubgraphDefinition<
   defaultPort: 4002,
   database: eventsDatabase,
   createServer: createEventsServer,
-  setUp: (prisma) => ({ createContext: (request) => createContext(prisma, request) }),
+  setUp(prisma, { env, logger }) {
+    const config = loadConfig(eventsSettings, env);
+    const relay = new OutboxRelay(
+      prisma,
+      {
+        url: config.EVENT_CHANGES_URL,
+        secret: relaySecret(config),
+        intervalMs: config.EVENT_RELAY_INTERVAL_MS,
+      },
+      logger,
+    );
+    const service = new EventService(new EventRepository(prisma), () => relay.notify());
+    relay.start();
+    return {
+      createContext: (request) => createContext(prisma, service, request),
+      stop: () => relay.stop(),
+    };
+  },
 };

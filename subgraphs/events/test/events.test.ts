@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createContext } from '../src/context.ts';
 import { EventRepository } from '../src/repositories/EventRepository.ts';
 import { createEventsServer } from '../src/server.ts';
+import { EventService } from '../src/services/EventService.ts';
 
 const organizerId = '0190a000-0000-7000-8000-0000000000aa';
 const day = 24 * 60 * 60 * 1000;
@@ -19,6 +20,7 @@ function anEvent(id: number, overrides: Record<string, unknown> = {}) {
     title: `Event ${id}`,
     venue: 'Hall',
     city: 'Berlin',
+    cityKey: 'berlin',
     timezone: 'Europe/Berlin',
     startsAt: new Date(base + id * day),
     status: 'PUBLISHED' as const,
@@ -28,7 +30,10 @@ function anEvent(id: number, overrides: Record<string, unknown> = {}) {
 }
 
 const run = executorFor(server, () =>
-  createContext(database.prisma, { viewer: null, clientAddress: undefined }),
+  createContext(database.prisma, new EventService(new EventRepository(database.prisma)), {
+    viewer: null,
+    clientAddress: undefined,
+  }),
 );
 
 beforeAll(async () => {
@@ -113,7 +118,7 @@ describe('events', () => {
     expect(data).toBeNull();
     expect(errors?.[0]?.extensions).toMatchObject({
       code: 'BAD_USER_INPUT',
-      argumentName: 'first',
+      field: 'first',
     });
   });
 
@@ -121,7 +126,7 @@ describe('events', () => {
     const { errors } = await run<Page>(listQuery, { first: 2, after: 'not-a-cursor' });
     expect(errors?.[0]?.extensions).toMatchObject({
       code: 'BAD_USER_INPUT',
-      argumentName: 'after',
+      field: 'after',
     });
     expect(errors?.[0]?.extensions).not.toHaveProperty('stacktrace');
   });

@@ -1,7 +1,19 @@
-import type { SubgraphDefinition } from '@ticketing/platform';
+import {
+  baseSettings,
+  loadConfig,
+  relaySecret,
+  type SubgraphDefinition,
+} from '@ticketing/platform';
 import { type PrismaClient, ticketsDatabase } from '@ticketing/prisma/tickets';
+import { z } from 'zod';
 import { createContext, type TicketsContext } from './context.ts';
+import { eventChangesPath, eventChangesRoute } from './event-changes.ts';
+import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
 import { createTicketsServer } from './server.ts';
+
+const ticketsSettings = baseSettings.extend({
+  EVENT_RELAY_SECRET: z.string().min(16).optional(),
+});
 
 export const ticketsSubgraph: SubgraphDefinition<
   PrismaClient,
@@ -12,5 +24,14 @@ export const ticketsSubgraph: SubgraphDefinition<
   defaultPort: 4003,
   database: ticketsDatabase,
   createServer: createTicketsServer,
-  setUp: (prisma) => ({ createContext: (request) => createContext(prisma, request) }),
+  setUp(prisma, { env, logger }) {
+    const config = loadConfig(ticketsSettings, env);
+    const snapshots = new EventSnapshotRepository(prisma);
+    return {
+      createContext: (request) => createContext(prisma, request),
+      configure(app) {
+        app.post(eventChangesPath, ...eventChangesRoute(snapshots, relaySecret(config), logger));
+      },
+    };
+  },
 };

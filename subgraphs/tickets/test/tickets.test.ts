@@ -57,6 +57,15 @@ beforeAll(async () => {
   database = await createTestDatabase(ticketsDatabase);
   await database.prisma.ticketTier.createMany({ data: tiers });
   await database.prisma.ticket.create({ data: ticket });
+  // The events service reported both as published; it never mentioned `noTiers`.
+  await database.prisma.eventSnapshot.createMany({
+    data: [concert, talk].map((eventId) => ({
+      eventId,
+      status: 'PUBLISHED' as const,
+      startsAt: new Date(Date.now() + 86_400_000),
+      version: 1,
+    })),
+  });
   await server.start();
 });
 afterAll(async () => {

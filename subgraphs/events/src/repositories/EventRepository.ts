@@ -1,6 +1,7 @@
 import type { Identity } from '@ticketing/auth';
 import { inRequestedOrder, queryableIds } from '@ticketing/platform';
-import type { Event, EventStatus, Prisma, PrismaClient } from '@ticketing/prisma/events';
+import { type Event, type EventStatus, Prisma, type PrismaClient } from '@ticketing/prisma/events';
+import type { EventOrder, EventPosition } from '../cursor.ts';
 
 /** Statuses anyone may see; drafts stay with their organizer. */
 export const publicStatuses: EventStatus[] = ['PUBLISHED', 'CANCELLED'];
@@ -15,16 +16,36 @@ export function visibleTo(viewer: Identity | null): Prisma.EventWhereInput {
   return viewer ? { OR: [listed, { organizerId: viewer.userId }] } : listed;
 }
 
-/** Where a page of events starts: after the event with this start time and id. */
-export interface EventPosition {
-  startsAt: Date;
-  id: string;
+/** The same rule as `visibleTo`, for raw SQL over the events table. */
+function visibleToSql(viewer: Identity | null): Prisma.Sql {
+  if (viewer?.role === 'ADMIN') return Prisma.sql`TRUE`;
+  const listed = Prisma.sql`status IN ('PUBLISHED', 'CANCELLED')`;
+  return viewer ? Prisma.sql`(${listed} OR organizer_id = ${viewer.userId}::uuid)` : listed;
 }
 
 export interface EventPage {
   events: Event[];
   hasNextPage: boolean;
   totalCount: number;
+}
+
+/** A change other services must hear about, written with the change itself. */
+export interface OutboxEntry {
+  topic: string;
+  event: Event;
+}
+
+export type EventWrite = Omit<Prisma.EventUncheckedUpdateInput, 'id' | 'version' | 'status'>;
+
+/** The snapshot of an event that the outbox carries to other services. */
+export function eventSnapshot(event: Event) {
+  return {
+    eventId: event.id,
+    status: event.status,
+    startsAt: event.startsAt.toISOString(),
+    endsAt: event.endsAt?.toISOString() ?? null,
+    version: event.version,
+  };
 }
 
 /** The only code in this service that queries the events database. */
@@ -47,36 +68,131 @@ export class EventRepository {
   }
 
   /**
-   * A page of listed events ordered by (startsAt, id). Keyset pagination: the page starts
-   * strictly after `after`, so inserts elsewhere never shift or repeat what a client saw.
+   * A page of events matching `where`, in (startsAt, id) order. Keyset pagination: the page
+   * starts strictly after `after`, so inserts elsewhere never shift or repeat what a client saw.
    */
-  async listVisible(
+  async list(
+    where: Prisma.EventWhereInput,
+    order: EventOrder,
     first: number,
     after: EventPosition | undefined,
-    viewer: Identity | null,
   ): Promise<EventPage> {
-    const visible = visibleTo(viewer);
+    const ascending = order === 'STARTS_AT_ASC';
+    const beyond = ascending ? 'gt' : 'lt';
     const page: Prisma.EventWhereInput = after
       ? {
           AND: [
-            visible,
+            where,
             {
               OR: [
-                { startsAt: { gt: after.startsAt } },
-                { startsAt: after.startsAt, id: { gt: after.id } },
+                { startsAt: { [beyond]: after.startsAt } },
+                { startsAt: after.startsAt, id: { [beyond]: after.id } },
               ],
             },
           ],
         }
-      : visible;
+      : where;
+    const direction = ascending ? 'asc' : 'desc';
     const [events, totalCount] = await Promise.all([
       this.#prisma.event.findMany({
         where: page,
-        orderBy: [{ startsAt: 'asc' }, { id: 'asc' }],
+        orderBy: [{ startsAt: direction }, { id: direction }],
         take: first + 1,
       }),
-      this.#prisma.event.count({ where: visible }),
+      this.#prisma.event.count({ where }),
     ]);
     return { events: events.slice(0, first), hasNextPage: events.length > first, totalCount };
+  }
+
+  /**
+   * The first page of each organizer's visible events, for a batch of organizers, in two
+   * statements whatever the batch size: window functions pick each organizer's page, then
+   * the page's rows are read by id.
+   */
+  async organizedPages(
+    organizerIds: readonly string[],
+    viewer: Identity | null,
+    first: number,
+    after: EventPosition | undefined,
+  ): Promise<EventPage[]> {
+    const ids = queryableIds(organizerIds);
+    const afterSql = after
+      ? Prisma.sql`(starts_at, id) > (${after.startsAt}::timestamptz, ${after.id}::uuid)`
+      : Prisma.sql`TRUE`;
+    const rows = await this.#prisma.$queryRaw<
+      { organizer_id: string; total: bigint; id: string | null; position: bigint | null }[]
+    >`
+      WITH visible AS (
+        SELECT id, organizer_id, starts_at FROM events
+        WHERE organizer_id = ANY(${ids}::uuid[]) AND ${visibleToSql(viewer)}
+      ),
+      totals AS (SELECT organizer_id, count(*) AS total FROM visible GROUP BY organizer_id),
+      page AS (
+        SELECT id, organizer_id,
+               row_number() OVER (PARTITION BY organizer_id ORDER BY starts_at, id) AS position
+        FROM visible WHERE ${afterSql}
+      )
+      SELECT t.organizer_id::text, t.total, p.id::text, p.position
+      FROM totals t
+      LEFT JOIN page p ON p.organizer_id = t.organizer_id AND p.position <= ${first + 1}`;
+    const pageIds = rows.flatMap((row) => (row.id ? [row.id] : []));
+    const events = pageIds.length
+      ? await this.#prisma.event.findMany({
+          where: { id: { in: pageIds } },
+          orderBy: [{ startsAt: 'asc' }, { id: 'asc' }],
+        })
+      : [];
+    const totals = new Map(rows.map((row) => [row.organizer_id, Number(row.total)]));
+    const byOrganizer = Map.groupBy(events, (event) => event.organizerId);
+    return organizerIds.map((id) => {
+      const mine = byOrganizer.get(id) ?? [];
+      return {
+        events: mine.slice(0, first),
+        hasNextPage: mine.length > first,
+        totalCount: totals.get(id) ?? 0,
+      };
+    });
+  }
+
+  create(data: Prisma.EventUncheckedCreateInput): Promise<Event> {
+    return this.#prisma.event.create({ data });
+  }
+
+  /**
+   * Writes `changes` if the event is still in `expected` status, raising its version, and
+   * queues `topic` in the outbox in the same transaction when other services must hear of
+   * it. Returns null when the status changed meanwhile: the caller re-reads and reports.
+   */
+  async updateIfStatus(
+    id: string,
+    expected: EventStatus,
+    changes: EventWrite & { status?: EventStatus },
+    topic: ((event: Event) => string | undefined) | undefined,
+  ): Promise<Event | null> {
+    return this.#prisma.$transaction(async (tx) => {
+      const { count } = await tx.event.updateMany({
+        where: { id, status: expected },
+        data: { ...changes, version: { increment: 1 } },
+      });
+      if (count === 0) return null;
+      const event = await tx.event.findUniqueOrThrow({ where: { id } });
+      const outboxTopic = topic?.(event);
+      if (outboxTopic) {
+        await tx.outboxMessage.create({
+          data: { topic: outboxTopic, eventId: id, payload: eventSnapshot(event) },
+        });
+      }
+      return event;
+    });
+  }
+
+  /** Deletes the event if it is still a draft; says whether it did. */
+  async deleteDraft(id: string): Promise<boolean> {
+    const { count } = await this.#prisma.event.deleteMany({ where: { id, status: 'DRAFT' } });
+    return count === 1;
+  }
+
+  findById(id: string): Promise<Event | null> {
+    return this.#prisma.event.findUnique({ where: { id } });
   }
 }

@@ -1,0 +1,38 @@
+import type { Identity } from '@ticketing/auth';
+import type { EventStatus, Prisma } from '@ticketing/prisma/events';
+import { visibleTo } from './repositories/EventRepository.ts';
+import { parseInput, searchSchema } from './validation.ts';
+
+export interface EventFilter {
+  city?: string | null;
+  startsAfter?: Date | null;
+  startsBefore?: Date | null;
+  search?: string | null;
+  status?: EventStatus | null;
+}
+
+/**
+ * The SQL condition for a listing: what the caller may see, narrowed by the filter. Each
+ * filter maps to an indexed column: city_key, starts_at, status, and trigram indexes on
+ * title and venue for the case-insensitive substring search.
+ */
+export function eventsWhere(
+  viewer: Identity | null,
+  filter: EventFilter | null | undefined,
+): Prisma.EventWhereInput {
+  const conditions: Prisma.EventWhereInput[] = [visibleTo(viewer)];
+  if (filter?.city != null) conditions.push({ cityKey: filter.city.trim().toLowerCase() });
+  if (filter?.startsAfter != null) conditions.push({ startsAt: { gte: filter.startsAfter } });
+  if (filter?.startsBefore != null) conditions.push({ startsAt: { lt: filter.startsBefore } });
+  if (filter?.status != null) conditions.push({ status: filter.status });
+  if (filter?.search != null) {
+    const search = parseInput(searchSchema, filter.search, 'filter.search');
+    conditions.push({
+      OR: [
+        { title: { contains: search, mode: 'insensitive' } },
+        { venue: { contains: search, mode: 'insensitive' } },
+      ],
+    });
+  }
+  return { AND: conditions };
+}

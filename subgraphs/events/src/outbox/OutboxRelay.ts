@@ -1,0 +1,157 @@
+import { type Logger, signDelivery } from '@ticketing/platform';
+import type { PrismaClient } from '@ticketing/prisma/events';
+
+export interface OutboxDelivery {
+  sequence: string;
+  topic: string;
+  eventId: string;
+  payload: unknown;
+}
+
+export interface RelaySettings {
+  /** The consumer's endpoint: the tickets service's /internal/event-changes. */
+  url: string;
+  /** Shared with the consumer, which refuses unsigned deliveries. */
+  secret: string;
+  intervalMs?: number;
+  batchSize?: number;
+  /** How long a claimed batch is this relay's before another may take it over. */
+  claimSeconds?: number;
+}
+
+/**
+ * Delivers outbox messages to the tickets service, at least once and in sequence order.
+ * A batch is claimed with a lease (one statement, SKIP LOCKED, so that several relays
+ * never deliver the same rows at once), sent, and marked delivered only after the
+ * consumer acknowledged it. A crash anywhere leaves undelivered rows in the table; their
+ * lease runs out and the next pass sends them again. The consumer applies each change
+ * once, by version, so a repeat is harmless.
+ */
+export class OutboxRelay {
+  readonly #prisma: PrismaClient;
+  readonly #settings: Required<RelaySettings>;
+  readonly #logger: Logger;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = true;
+  #failures = 0;
+
+  constructor(prisma: PrismaClient, settings: RelaySettings, logger: Logger) {
+    this.#prisma = prisma;
+    this.#settings = { intervalMs: 500, batchSize: 100, claimSeconds: 30, ...settings };
+    this.#logger = logger;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#schedule(0);
+  }
+
+  /** A change was just committed: deliver it now rather than at the next tick. */
+  notify(): void {
+    if (!this.#stopped && !this.#running) this.#schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  /** One pass: claims, sends and acknowledges batches until none is left. Returns how many. */
+  async deliverPending(): Promise<number> {
+    let delivered = 0;
+    for (;;) {
+      const batch = await this.#claim();
+      if (batch.length === 0) return delivered;
+      const sequences = batch.map((message) => BigInt(message.sequence));
+      try {
+        await this.#send(batch);
+      } catch (error) {
+        // Hand the batch back at once, so that the retry need not wait out the lease.
+        await this.#prisma.outboxMessage.updateMany({
+          where: { sequence: { in: sequences } },
+          data: { claimedUntil: null },
+        });
+        throw error;
+      }
+      await this.#prisma.outboxMessage.updateMany({
+        where: { sequence: { in: sequences } },
+        data: { deliveredAt: new Date(), claimedUntil: null },
+      });
+      delivered += batch.length;
+    }
+  }
+
+  #schedule(delayMs: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#running = this.#pass().finally(() => {
+        this.#running = undefined;
+      });
+    }, delayMs);
+    this.#timer.unref();
+  }
+
+  async #pass(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      const delivered = await this.deliverPending();
+      if (delivered > 0) this.#logger.debug({ delivered }, 'outbox delivered');
+      this.#failures = 0;
+    } catch (error) {
+      this.#failures += 1;
+      this.#logger.warn(
+        { err: error, failures: this.#failures },
+        'outbox delivery failed; will retry',
+      );
+    }
+    if (this.#stopped) return;
+    // Back off while the consumer is unreachable: 0.5 s, 1 s, 2 s … at most 10 s.
+    const backoff = Math.min(this.#settings.intervalMs * 2 ** this.#failures, 10_000);
+    this.#schedule(this.#failures > 0 ? backoff : this.#settings.intervalMs);
+  }
+
+  async #claim(): Promise<OutboxDelivery[]> {
+    const { claimSeconds, batchSize } = this.#settings;
+    const rows = await this.#prisma.$queryRaw<
+      { sequence: bigint; topic: string; event_id: string; payload: unknown }[]
+    >`
+      UPDATE outbox_messages
+      SET claimed_until = now() + make_interval(secs => ${claimSeconds}), attempts = attempts + 1
+      WHERE sequence IN (
+        SELECT sequence FROM outbox_messages
+        WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+        ORDER BY sequence
+        LIMIT ${batchSize}
+        FOR UPDATE SKIP LOCKED
+      )
+      RETURNING sequence, topic, event_id::text, payload`;
+    return rows
+      .toSorted((a, b) => (a.sequence < b.sequence ? -1 : 1))
+      .map((row) => ({
+        sequence: row.sequence.toString(),
+        topic: row.topic,
+        eventId: row.event_id,
+        payload: row.payload,
+      }));
+  }
+
+  async #send(batch: OutboxDelivery[]): Promise<void> {
+    const body = JSON.stringify({ messages: batch });
+    const timestamp = String(Date.now());
+    const response = await fetch(this.#settings.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-relay-timestamp': timestamp,
+        'x-relay-signature': signDelivery(this.#settings.secret, timestamp, body),
+      },
+      body,
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!response.ok) {
+      throw new Error(`the consumer answered ${response.status}`);
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
+import { badUserInput, failure, isUuid, notFound } from '@ticketing/platform';
+import type { Event, EventStatus } from '@ticketing/prisma/events';
+import type { EventRepository, EventWrite } from '../repositories/EventRepository.ts';
+import {
+  cancellationReasonSchema,
+  createEventSchema,
+  parseInput,
+  updateEventSchema,
+} from '../validation.ts';
+
+/** A change the state machine does not allow: the event's status stays as it was. */
+function invalidTransition(event: Event, action: string, message: string) {
+  return failure('INVALID_STATE_TRANSITION', message, { status: event.status, action });
+}
+
+/** Called on every committed change that queued an outbox message. */
+export type OutboxListener = () => void;
+
+/**
+ * The events service's rules: who may do what, and the lifecycle
+ * DRAFT → PUBLISHED → CANCELLED, with DRAFT → deleted. Every transition is a conditional
+ * write on the current status, so concurrent requests cannot both pass a check.
+ */
+export class EventService {
+  readonly #events: EventRepository;
+  readonly #onOutbox: OutboxListener;
+
+  constructor(events: EventRepository, onOutbox: OutboxListener = () => {}) {
+    this.#events = events;
+    this.#onOutbox = onOutbox;
+  }
+
+  async create(viewer: Identity | null, input: unknown): Promise<Event> {
+    const organizer = this.#organizer(viewer);
+    const event = parseInput(createEventSchema, input, 'input');
+    return this.#events.create({
+      ...event,
+      cityKey: event.city.toLowerCase(),
+      organizerId: organizer.userId,
+      status: 'DRAFT',
+    });
+  }
+
+  async update(viewer: Identity | null, id: string, input: unknown): Promise<Event> {
+    const event = await this.#editable(viewer, id);
+    if (event.status === 'CANCELLED') {
+      throw invalidTransition(event, 'update', 'A cancelled event cannot be edited.');
+    }
+    const changes = parseInput(updateEventSchema, input, 'input');
+    const startsAt = changes.startsAt ?? event.startsAt;
+    const endsAt = changes.endsAt === undefined ? event.endsAt : changes.endsAt;
+    if (endsAt && endsAt <= startsAt) {
+      throw badUserInput('input.endsAt: must be after startsAt', 'input.endsAt');
+    }
+    if (event.status === 'PUBLISHED' && changes.startsAt && changes.startsAt <= new Date()) {
+      throw failure('EVENT_IN_PAST', 'A published event cannot be moved into the past.', {
+        field: 'input.startsAt',
+      });
+    }
+    const write: EventWrite = {
+      ...changes,
+      ...(changes.city ? { cityKey: changes.city.toLowerCase() } : {}),
+    };
+    return this.#transition(event, event.status, write, 'update', (updated) =>
+      updated.status === 'PUBLISHED' ? 'event.updated' : undefined,
+    );
+  }
+
+  async publish(viewer: Identity | null, id: string): Promise<Event> {
+    const event = await this.#editable(viewer, id);
+    if (event.status !== 'DRAFT') {
+      throw invalidTransition(
+        event,
+        'publish',
+        `A ${event.status.toLowerCase()} event cannot be published.`,
+      );
+    }
+    if (event.startsAt <= new Date()) {
+      throw failure('EVENT_IN_PAST', 'Only an event that starts in the future can be published.', {
+        field: 'startsAt',
+      });
+    }
+    return this.#transition(
+      event,
+      'DRAFT',
+      { status: 'PUBLISHED', publishedAt: new Date() },
+      'publish',
+      () => 'event.published',
+    );
+  }
+
+  async cancel(viewer: Identity | null, id: string, rawReason: unknown): Promise<Event> {
+    const reason = parseInput(cancellationReasonSchema, rawReason, 'reason');
+    const event = await this.#editable(viewer, id);
+    if (event.status !== 'PUBLISHED') {
+      throw invalidTransition(
+        event,
+        'cancel',
+        event.status === 'DRAFT'
+          ? 'A draft is deleted, not cancelled.'
+          : 'The event is cancelled already.',
+      );
+    }
+    return this.#transition(
+      event,
+      'PUBLISHED',
+      { status: 'CANCELLED', cancelledAt: new Date(), cancellationReason: reason || null },
+      'cancel',
+      () => 'event.cancelled',
+    );
+  }
+
+  async delete(viewer: Identity | null, id: string): Promise<boolean> {
+    const event = await this.#editable(viewer, id);
+    if (event.status !== 'DRAFT' || !(await this.#events.deleteDraft(event.id))) {
+      const current = (await this.#events.findById(event.id)) ?? event;
+      throw invalidTransition(
+        current,
+        'delete',
+        'Only a draft can be deleted; cancel a published event.',
+      );
+    }
+    return true;
+  }
+
+  async #transition(
+    event: Event,
+    from: EventStatus,
+    changes: EventWrite & { status?: EventStatus },
+    action: string,
+    topic: (updated: Event) => string | undefined,
+  ): Promise<Event> {
+    const updated = await this.#events.updateIfStatus(event.id, from, changes, topic);
+    if (!updated) {
+      // Another request changed the status between our read and our write.
+      const current = (await this.#events.findById(event.id)) ?? event;
+      throw invalidTransition(current, action, `The event is ${current.status.toLowerCase()} now.`);
+    }
+    if (topic(updated)) this.#onOutbox();
+    return updated;
+  }
+
+  #organizer(viewer: Identity | null): Identity {
+    if (!viewer) throw unauthenticated('Log in to manage events.', 'required');
+    if (viewer.role !== 'ORGANIZER' && viewer.role !== 'ADMIN') {
+      throw forbidden('Only organizers and admins manage events.');
+    }
+    return viewer;
+  }
+
+  /** The event, if the caller may change it. Hidden events read as not found. */
+  async #editable(viewer: Identity | null, id: string): Promise<Event> {
+    const caller = this.#organizer(viewer);
+    const [event] = isUuid(id) ? await this.#events.findVisibleByIds([id], caller) : [null];
+    if (!event) throw notFound(`No event has the id ${id}.`);
+    if (event.organizerId !== caller.userId && caller.role !== 'ADMIN') {
+      throw forbidden('Only its organizer or an admin can change this event.');
+    }
+    return event;
+  }
+}

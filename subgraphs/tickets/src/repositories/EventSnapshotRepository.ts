@@ -1,0 +1,45 @@
+import { inRequestedOrder, queryableIds } from '@ticketing/platform';
+import type { EventSnapshot, PrismaClient } from '@ticketing/prisma/tickets';
+
+export interface EventChange {
+  eventId: string;
+  status: 'PUBLISHED' | 'CANCELLED';
+  startsAt: Date;
+  endsAt: Date | null;
+  version: number;
+}
+
+/** What this service knows of events, as the events service reported them. */
+export class EventSnapshotRepository {
+  readonly #prisma: PrismaClient;
+
+  constructor(prisma: PrismaClient) {
+    this.#prisma = prisma;
+  }
+
+  async findByEventIds(eventIds: readonly string[]): Promise<(EventSnapshot | null)[]> {
+    const snapshots = await this.#prisma.eventSnapshot.findMany({
+      where: { eventId: { in: queryableIds(eventIds) } },
+    });
+    return inRequestedOrder(eventIds, snapshots, (snapshot) => snapshot.eventId);
+  }
+
+  /**
+   * Applies changes in one transaction. Each is an upsert that only ever moves an event's
+   * snapshot to a higher version: a repeated or late delivery changes nothing.
+   */
+  async apply(changes: EventChange[]): Promise<void> {
+    await this.#prisma.$transaction(
+      changes.map(
+        (change) => this.#prisma.$executeRaw`
+          INSERT INTO event_snapshots (event_id, status, starts_at, ends_at, version, updated_at)
+          VALUES (${change.eventId}::uuid, ${change.status}::"EventStatus", ${change.startsAt},
+                  ${change.endsAt}, ${change.version}, now())
+          ON CONFLICT (event_id) DO UPDATE SET
+            status = EXCLUDED.status, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
+            version = EXCLUDED.version, updated_at = now()
+          WHERE event_snapshots.version < EXCLUDED.version`,
+      ),
+    );
+  }
+}
