@@ -1,7 +1,7 @@
 // Entity references are batched: a federated listing costs the same number of SQL
 // statements in each subgraph whatever the number of events, organizers and tiers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Supergraph, startSupergraph } from './harness.ts';
+import { type Statement, type Supergraph, startSupergraph } from './harness.ts';
 
 const listing = /* GraphQL */ `
   query ($first: Int!) {
@@ -60,8 +60,8 @@ async function statementsFor(first: number) {
     first,
   );
   // The outbox relay polls in the background, whatever the requests: not counted.
-  const requestStatements = (log: string[]) =>
-    log.filter((sql) => !sql.includes('outbox_messages')).length;
+  const requestStatements = (log: Statement[]) =>
+    log.filter(({ sql }) => !sql.includes('outbox_messages')).length;
   return {
     users: requestStatements(supergraph.sql.users),
     events: requestStatements(supergraph.sql.events),

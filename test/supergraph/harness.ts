@@ -9,6 +9,7 @@ import type { Identity } from '@ticketing/auth';
 import { eventsSubgraph } from '@ticketing/events-subgraph/subgraph';
 import { startGateway } from '@ticketing/gateway/main';
 import { type RunningService, type SubgraphDefinition, startSubgraph } from '@ticketing/platform';
+import type { QueryListener } from '@ticketing/prisma';
 import { type PrismaClient as EventsPrisma, eventsDatabase } from '@ticketing/prisma/events';
 import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
 import { type PrismaClient as TicketsPrisma, ticketsDatabase } from '@ticketing/prisma/tickets';
@@ -21,6 +22,11 @@ export interface GraphQLResult<Data = Record<string, unknown>> {
   status: number;
   data?: Data | null;
   errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
+}
+
+export interface Statement {
+  sql: string;
+  params: unknown[];
 }
 
 export interface RequestOptions {
@@ -39,8 +45,8 @@ export interface Supergraph extends AsyncDisposable {
   readonly databases: { users: UsersPrisma; events: EventsPrisma; tickets: TicketsPrisma };
   /** Who the events subgraph saw as the caller, request by request. */
   readonly eventsViewers: (Identity | null)[];
-  /** The SQL statements each subgraph sent to its database, in order. */
-  readonly sql: Record<'users' | 'events' | 'tickets', string[]>;
+  /** The statements each subgraph sent to its database, in order. */
+  readonly sql: Record<'users' | 'events' | 'tickets', Statement[]>;
   /** The users service's signing key, for forging tokens in tests. */
   signingKey(): Promise<JWK>;
   request<Data = Record<string, unknown>>(
@@ -82,15 +88,15 @@ function recordingSql<Client, Location, TContext extends BaseContext>(
   subgraph: SubgraphDefinition<Client, Location, TContext>,
   open: (
     location: Location,
-    options: { onQuery: (sql: string) => void },
+    options: { onQuery: QueryListener },
   ) => ReturnType<SubgraphDefinition<Client, Location, TContext>['database']['open']>,
-  log: string[],
+  log: Statement[],
 ): SubgraphDefinition<Client, Location, TContext> {
   return {
     ...subgraph,
     database: {
       ...subgraph.database,
-      open: (location) => open(location, { onQuery: (sql) => log.push(sql) }),
+      open: (location) => open(location, { onQuery: (sql, params) => log.push({ sql, params }) }),
     },
   };
 }

@@ -1,0 +1,324 @@
+// The events API through the gateway: permissions, the lifecycle, validation, listing and
+// what the tickets service learns.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Supergraph, startSupergraph } from './harness.ts';
+import { type AuthPayload, codeOf, logIn, signUp } from './operations.ts';
+
+const adminEmail = 'events-admin@example.com';
+const adminPassword = 'the events admin password';
+let supergraph: Supergraph;
+let organizerA: AuthPayload;
+let organizerB: AuthPayload;
+let customer: AuthPayload;
+let admin: AuthPayload;
+
+const day = 86_400_000;
+const inDays = (days: number) => new Date(Date.now() + days * day).toISOString();
+
+const eventFields =
+  'id title status startsAt endsAt city timezone cancellationReason organizer { id }';
+const createMutation = `mutation ($input: CreateEventInput!) { createEvent(input: $input) { ${eventFields} } }`;
+
+interface EventResult {
+  id: string;
+  title: string;
+  status: string;
+  cancellationReason: string | null;
+}
+
+beforeAll(async () => {
+  supergraph = await startSupergraph({
+    env: { BOOTSTRAP_ADMIN_EMAIL: adminEmail, BOOTSTRAP_ADMIN_PASSWORD: adminPassword },
+  });
+  [organizerA, organizerB, customer] = await Promise.all([
+    signUp(supergraph, { accountType: 'ORGANIZER', name: 'Organizer A' }),
+    signUp(supergraph, { accountType: 'ORGANIZER', name: 'Organizer B' }),
+    signUp(supergraph, { accountType: 'CUSTOMER' }),
+  ]);
+  admin = (await logIn(supergraph, adminEmail, adminPassword)).data?.logIn as AuthPayload;
+});
+afterAll(async () => {
+  await supergraph?.stop();
+});
+
+function validInput(overrides: Record<string, unknown> = {}) {
+  return {
+    title: 'Night of the Compilers',
+    venue: 'Main Hall',
+    city: 'Berlin',
+    startsAt: inDays(30),
+    endsAt: inDays(30.1),
+    timezone: 'Europe/Berlin',
+    ...overrides,
+  };
+}
+
+async function createEvent(
+  token: string,
+  overrides: Record<string, unknown> = {},
+): Promise<EventResult> {
+  const result = await supergraph.request<{ createEvent: EventResult }>(
+    createMutation,
+    { input: validInput(overrides) },
+    { token },
+  );
+  if (!result.data?.createEvent)
+    throw new Error(`createEvent failed: ${JSON.stringify(result.errors)}`);
+  return result.data.createEvent;
+}
+
+const mutations = {
+  update: (id: string, token: string, input: Record<string, unknown> = { title: 'Renamed' }) =>
+    supergraph.request<{ updateEvent: EventResult }>(
+      `mutation ($id: ID!, $input: UpdateEventInput!) { updateEvent(id: $id, input: $input) { ${eventFields} } }`,
+      { id, input },
+      { token },
+    ),
+  publish: (id: string, token: string) =>
+    supergraph.request<{ publishEvent: EventResult }>(
+      `mutation ($id: ID!) { publishEvent(id: $id) { ${eventFields} } }`,
+      { id },
+      { token },
+    ),
+  cancel: (id: string, token: string, reason?: string) =>
+    supergraph.request<{ cancelEvent: EventResult }>(
+      `mutation ($id: ID!, $reason: String) { cancelEvent(id: $id, reason: $reason) { ${eventFields} } }`,
+      { id, reason },
+      { token },
+    ),
+  delete: (id: string, token: string) =>
+    supergraph.request<{ deleteEvent: boolean }>(
+      'mutation ($id: ID!) { deleteEvent(id: $id) }',
+      { id },
+      { token },
+    ),
+};
+
+const stored = (id: string) => supergraph.databases.events.event.findUnique({ where: { id } });
+const outboxFor = (id: string) =>
+  supergraph.databases.events.outboxMessage.findMany({
+    where: { eventId: id },
+    orderBy: { sequence: 'asc' },
+  });
+
+describe('permissions', () => {
+  it('lets organizers and admins create events, as drafts they own, and nobody else', async () => {
+    const created = await createEvent(organizerA.accessToken);
+    expect(created).toMatchObject({ status: 'DRAFT', organizer: { id: organizerA.user.id } });
+    expect((await createEvent(admin.accessToken)).status).toBe('DRAFT');
+
+    const before = await supergraph.databases.events.event.count();
+    const asCustomer = await supergraph.request(
+      createMutation,
+      { input: validInput() },
+      { token: customer.accessToken },
+    );
+    expect(codeOf(asCustomer)).toBe('FORBIDDEN');
+    expect(codeOf(await supergraph.request(createMutation, { input: validInput() }))).toBe(
+      'UNAUTHENTICATED',
+    );
+    expect(await supergraph.databases.events.event.count()).toBe(before);
+  });
+
+  it('keeps organizer B off organizer A’s events, and lets an admin in', async () => {
+    const draft = await createEvent(organizerA.accessToken, { title: 'A’s draft' });
+    const published = await createEvent(organizerA.accessToken, { title: 'A’s show' });
+    await mutations.publish(published.id, organizerA.accessToken);
+
+    // A draft of someone else's does not exist, as far as B can tell.
+    for (const attempt of [mutations.update, mutations.publish, mutations.delete]) {
+      expect(codeOf(await attempt(draft.id, organizerB.accessToken))).toBe('NOT_FOUND');
+    }
+    // A published event is visible, but not B's to change.
+    expect(codeOf(await mutations.update(published.id, organizerB.accessToken))).toBe('FORBIDDEN');
+    expect(codeOf(await mutations.cancel(published.id, organizerB.accessToken))).toBe('FORBIDDEN');
+    expect(codeOf(await mutations.update(published.id, customer.accessToken))).toBe('FORBIDDEN');
+    expect((await stored(draft.id))?.title).toBe('A’s draft');
+    expect(await stored(published.id)).toMatchObject({ title: 'A’s show', status: 'PUBLISHED' });
+
+    expect(
+      (await mutations.update(published.id, admin.accessToken, { title: 'Fixed by admin' })).data
+        ?.updateEvent.title,
+    ).toBe('Fixed by admin');
+    expect(
+      (await mutations.cancel(published.id, admin.accessToken, 'Venue flooded')).data?.cancelEvent,
+    ).toMatchObject({
+      status: 'CANCELLED',
+      cancellationReason: 'Venue flooded',
+    });
+    expect((await mutations.delete(draft.id, admin.accessToken)).data).toEqual({
+      deleteEvent: true,
+    });
+  });
+
+  it('reads a hidden draft as not found, for anyone but its organizer and admins', async () => {
+    const draft = await createEvent(organizerA.accessToken, { title: 'Secret' });
+    const query = 'query ($id: ID!) { event(id: $id) { id title } }';
+    expect(
+      (await supergraph.request(query, { id: draft.id }, { token: organizerA.accessToken })).data,
+    ).toEqual({
+      event: { id: draft.id, title: 'Secret' },
+    });
+    expect(
+      (await supergraph.request(query, { id: draft.id }, { token: admin.accessToken })).data,
+    ).toEqual({
+      event: { id: draft.id, title: 'Secret' },
+    });
+    for (const options of [
+      { token: organizerB.accessToken },
+      { token: customer.accessToken },
+      {},
+    ]) {
+      const result = await supergraph.request(query, { id: draft.id }, options);
+      expect(result.errors).toBeUndefined();
+      expect(result.data).toEqual({ event: null });
+    }
+  });
+});
+
+describe('the lifecycle', () => {
+  type Action = keyof typeof mutations;
+  const inState = async (status: 'DRAFT' | 'PUBLISHED' | 'CANCELLED') => {
+    const event = await createEvent(organizerA.accessToken);
+    if (status !== 'DRAFT') await mutations.publish(event.id, organizerA.accessToken);
+    if (status === 'CANCELLED') await mutations.cancel(event.id, organizerA.accessToken);
+    return event.id;
+  };
+  const allowed: [string, Action, string | null][] = [
+    ['DRAFT', 'update', 'DRAFT'],
+    ['DRAFT', 'publish', 'PUBLISHED'],
+    ['DRAFT', 'delete', null],
+    ['PUBLISHED', 'update', 'PUBLISHED'],
+    ['PUBLISHED', 'cancel', 'CANCELLED'],
+  ];
+  const forbidden: [string, Action][] = [
+    ['DRAFT', 'cancel'],
+    ['PUBLISHED', 'publish'],
+    ['PUBLISHED', 'delete'],
+    ['CANCELLED', 'update'],
+    ['CANCELLED', 'publish'],
+    ['CANCELLED', 'cancel'],
+    ['CANCELLED', 'delete'],
+  ];
+
+  it.each(allowed)('accepts %s → %s', async (from, action, to) => {
+    const id = await inState(from as 'DRAFT');
+    const result = await mutations[action](id, organizerA.accessToken);
+    expect(result.errors).toBeUndefined();
+    expect((await stored(id))?.status ?? null).toBe(to);
+  });
+
+  it.each(forbidden)(
+    'refuses %s → %s with INVALID_STATE_TRANSITION, changing nothing',
+    async (from, action) => {
+      const id = await inState(from as 'DRAFT');
+      const before = await stored(id);
+      const outboxBefore = (await outboxFor(id)).length;
+      const result = await mutations[action](id, organizerA.accessToken);
+      expect(result.errors?.[0]?.extensions).toMatchObject({
+        code: 'INVALID_STATE_TRANSITION',
+        status: from,
+        action,
+      });
+      expect(await stored(id)).toEqual(before);
+      expect((await outboxFor(id)).length).toBe(outboxBefore);
+    },
+  );
+
+  it('publishes only events that start in the future', async () => {
+    const past = await createEvent(organizerA.accessToken, { startsAt: inDays(-1), endsAt: null });
+    const result = await mutations.publish(past.id, organizerA.accessToken);
+    expect(codeOf(result)).toBe('EVENT_IN_PAST');
+    expect((await stored(past.id))?.status).toBe('DRAFT');
+  });
+});
+
+describe('validation', () => {
+  it.each([
+    ['an empty title', { title: '  ' }, 'input.title'],
+    ['a title over 200 characters', { title: 't'.repeat(201) }, 'input.title'],
+    ['an end before the start', { startsAt: inDays(10), endsAt: inDays(9) }, 'input.endsAt'],
+    ['an unknown time zone', { timezone: 'Mars/Olympus_Mons' }, 'input.timezone'],
+    ['an offset instead of a time zone', { timezone: '+02:00' }, 'input.timezone'],
+    ['an empty venue', { venue: '' }, 'input.venue'],
+  ])(
+    'rejects %s with BAD_USER_INPUT naming the field, and writes nothing',
+    async (_, change, field) => {
+      const before = await supergraph.databases.events.event.count();
+      const result = await supergraph.request(
+        createMutation,
+        { input: validInput(change) },
+        { token: organizerA.accessToken },
+      );
+      expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+      expect(await supergraph.databases.events.event.count()).toBe(before);
+    },
+  );
+
+  it('rejects an update that would end the event before it starts, and keeps the event', async () => {
+    const event = await createEvent(organizerA.accessToken);
+    const before = await stored(event.id);
+    const result = await mutations.update(event.id, organizerA.accessToken, { endsAt: inDays(1) });
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'input.endsAt',
+    });
+    expect(await stored(event.id)).toEqual(before);
+  });
+});
+
+describe('cancellation', () => {
+  it('reaches the tickets service within seconds: its event stops selling', async () => {
+    const event = await createEvent(organizerA.accessToken);
+    await supergraph.databases.tickets.ticketTier.create({
+      data: { eventId: event.id, name: 'GA', priceCents: 2000, currency: 'EUR', capacity: 50 },
+    });
+    const available = async () =>
+      (
+        await supergraph.request<{ event: { ticketsAvailable: number } }>(
+          'query ($id: ID!) { event(id: $id) { ticketsAvailable } }',
+          { id: event.id },
+          { token: organizerA.accessToken },
+        )
+      ).data?.event.ticketsAvailable;
+    const waitFor = async (expected: number) => {
+      const started = Date.now();
+      while (Date.now() - started < 5_000) {
+        if ((await available()) === expected) return Date.now() - started;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`ticketsAvailable did not become ${expected} within 5 s`);
+    };
+
+    expect(await available()).toBe(0); // a draft is not on sale
+    await mutations.publish(event.id, organizerA.accessToken);
+    await waitFor(50);
+    await mutations.cancel(event.id, organizerA.accessToken, 'Headliner ill');
+    await waitFor(0);
+
+    const snapshot = await supergraph.databases.tickets.eventSnapshot.findUniqueOrThrow({
+      where: { eventId: event.id },
+    });
+    expect(snapshot).toMatchObject({ status: 'CANCELLED', version: 3 });
+    const messages = await outboxFor(event.id);
+    expect(messages.map((message) => message.topic)).toEqual([
+      'event.published',
+      'event.cancelled',
+    ]);
+    expect(messages.every((message) => message.deliveredAt instanceof Date)).toBe(true);
+  });
+
+  it('refuses deliveries that are not signed with the relay secret', async () => {
+    const url = new URL('/internal/event-changes', supergraph.subgraphUrls.tickets);
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-relay-timestamp': String(Date.now()),
+        'x-relay-signature': 'ab'.repeat(32),
+      },
+      body: JSON.stringify({ messages: [] }),
+    });
+    expect(response.status).toBe(401);
+  });
+});
