@@ -49,11 +49,11 @@ afterAll(async () => {
 });
 
 /** The statements each subgraph sends while answering one listing of `first` events. */
-async function statementsFor(first: number) {
+async function statementsFor(first: number, query = listing) {
   for (const log of Object.values(supergraph.sql)) log.length = 0;
   const result = await supergraph.request<{
     events: { edges: { node: { organizer: { name: string } } }[] };
-  }>(listing, { first });
+  }>(query, { first });
   expect(result.errors).toBeUndefined();
   expect(result.data?.events.edges).toHaveLength(first);
   expect(new Set(result.data?.events.edges.map((edge) => edge.node.organizer.name)).size).toBe(
@@ -76,5 +76,19 @@ describe('a federated listing', () => {
     expect(small).toEqual({ users: 1, events: 2, tickets: 2 });
     expect(await statementsFor(20)).toEqual(small);
     expect(await statementsFor(50)).toEqual(small);
+  });
+
+  it('costs the same statements with every organizer’s organizedEvents: one batch for all', async () => {
+    const withOrganizedEvents = /* GraphQL */ `
+      query ($first: Int!) {
+        events(first: $first) {
+          edges { node { organizer { name organizedEvents(first: 3) { totalCount edges { node { title } } } } } }
+        }
+      }
+    `;
+    const small = await statementsFor(5, withOrganizedEvents);
+    // events: the page and its count, then the organizers' pages and their rows.
+    expect(small).toEqual({ users: 1, events: 4, tickets: 0 });
+    expect(await statementsFor(50, withOrganizedEvents)).toEqual(small);
   });
 });
