@@ -49,6 +49,8 @@ export interface Topology extends AsyncDisposable {
   /** False when NGINX was missing and one gateway serves the public port. */
   readonly viaNginx: boolean;
   readonly processes: ReadonlyMap<string, RunningProcess>;
+  /** Starts a service again, on the port and with the settings it had (after a kill). */
+  restart(name: string): Promise<RunningProcess>;
   /** Stops everything: NGINX first, then the gateways, then the subgraphs. */
   stop(): Promise<void>;
 }
@@ -73,6 +75,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     }
   };
 
+  const launched = new Map<string, { port: number; env: NodeJS.ProcessEnv }>();
   const launch = async (spec: ServiceSpec, port: number, env: NodeJS.ProcessEnv) => {
     const child = spawn(process.execPath, [...nodeFlags, spec.entry], {
       cwd: repositoryRoot,
@@ -83,7 +86,17 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     const url = await waitForReady(spec.name, child, readyTimeoutMs);
     const running = { spec, child, url };
     processes.set(spec.name, running);
+    launched.set(spec.name, { port: Number(new URL(url).port), env });
     return running;
+  };
+
+  const restart = async (name: string) => {
+    const previous = processes.get(name);
+    const settings = launched.get(name);
+    if (!previous || !settings) throw new Error(`${name} was never started`);
+    stopping.add(previous.child);
+    await stopChild(previous.child);
+    return launch(previous.spec, settings.port, settings.env);
   };
 
   const stop = async () => {
@@ -128,6 +141,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
         publicUrl: gateway.url,
         viaNginx: false,
         processes,
+        restart,
         stop,
         [Symbol.asyncDispose]: stop,
       };
@@ -153,6 +167,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       publicUrl: `${origin}/graphql`,
       viaNginx: true,
       processes,
+      restart,
       stop,
       [Symbol.asyncDispose]: stop,
     };

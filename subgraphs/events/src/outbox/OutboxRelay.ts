@@ -15,7 +15,11 @@ export interface RelaySettings {
   secret: string;
   intervalMs?: number;
   batchSize?: number;
-  /** How long a claimed batch is this relay's before another may take it over. */
+  /**
+   * How long a claimed batch is this relay's before another may take it over: longer than
+   * a delivery can take (5 s), and short, because it is also how long a batch waits after
+   * its relay died mid-delivery.
+   */
   claimSeconds?: number;
 }
 
@@ -38,7 +42,7 @@ export class OutboxRelay {
 
   constructor(prisma: PrismaClient, settings: RelaySettings, logger: Logger) {
     this.#prisma = prisma;
-    this.#settings = { intervalMs: 500, batchSize: 100, claimSeconds: 30, ...settings };
+    this.#settings = { intervalMs: 500, batchSize: 100, claimSeconds: 10, ...settings };
     this.#logger = logger;
   }
 
