@@ -2,58 +2,40 @@
 // then the events service (and its relay) is killed too, cancellations pile up in the
 // events database. Once both are back, every one of them reaches the tickets service.
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { demoPassword } from '@ticketing/prisma/demo-data';
 import { eventsDatabase } from '@ticketing/prisma/events';
-import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTopology, type Topology } from '../scripts/topology.ts';
-import { freePort, postGraphQL } from './support.ts';
+import type { Topology } from '../scripts/topology.ts';
+import { postGraphQL, startTestTopology, type TestTopology } from './support.ts';
 
-const databaseUrls = {
-  USERS_DATABASE_URL: uniqueTestDatabaseUrl('outbox_users'),
-  EVENTS_DATABASE_URL: uniqueTestDatabaseUrl('outbox_events'),
-  TICKETS_DATABASE_URL: uniqueTestDatabaseUrl('outbox_tickets'),
-};
-const logs: string[] = [];
-let runDir: string;
+let started: TestTopology;
 let topology: Topology;
 let events: Awaited<ReturnType<typeof eventsDatabase.open>>;
 let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>>;
 
 beforeAll(async () => {
-  runDir = await mkdtemp(join(tmpdir(), 'ticketing-outbox-'));
-  topology = await startTopology({
-    publicPort: await freePort(),
-    ephemeralPorts: true,
-    requireNginx: true,
-    runDir,
-    env: { ...databaseUrls, LOG_LEVEL: 'warn', NODE_ENV: 'test', EVENT_RELAY_INTERVAL_MS: '100' },
-    output: (service, line) => logs.push(`${service} | ${line}`),
-  });
+  started = await startTestTopology('outbox', { EVENT_RELAY_INTERVAL_MS: '100' });
+  topology = started.topology;
+  const { EVENTS_DATABASE_URL, TICKETS_DATABASE_URL } = started.databaseUrls;
   events = await eventsDatabase.open(
-    { kind: 'postgres', url: databaseUrls.EVENTS_DATABASE_URL },
+    { kind: 'postgres', url: EVENTS_DATABASE_URL },
     { migrate: false },
   );
   tickets = await ticketsDatabase.open(
-    { kind: 'postgres', url: databaseUrls.TICKETS_DATABASE_URL },
+    { kind: 'postgres', url: TICKETS_DATABASE_URL },
     { migrate: false },
   );
 });
 
 afterEach(({ task }) => {
-  if (task.result?.state === 'fail') console.error(logs.join('\n'));
+  if (task.result?.state === 'fail') console.error(started.logs.join('\n'));
 });
 
 afterAll(async () => {
-  await topology?.stop();
   await events?.close();
   await tickets?.close();
-  await Promise.all(Object.values(databaseUrls).map(dropDatabase));
-  await rm(runDir, { recursive: true, force: true });
+  await started?.stop();
 });
 
 async function kill(name: string) {

@@ -1,4 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
+import { startTopology, type Topology } from '../scripts/topology.ts';
 
 /** A TCP port that was free a moment ago, for a server that cannot listen on port 0. */
 export async function freePort(): Promise<number> {
@@ -34,5 +39,60 @@ export async function postGraphQL(
     status: response.status,
     servedBy: response.headers.get('x-served-by'),
     body: await response.json(),
+  };
+}
+
+export interface TestTopology {
+  topology: Topology;
+  /** What the services wrote, for explaining a failure. */
+  logs: string[];
+  databaseUrls: Record<
+    'USERS_DATABASE_URL' | 'EVENTS_DATABASE_URL' | 'TICKETS_DATABASE_URL',
+    string
+  >;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real topology on free ports and real NGINX, each service on a fresh PostgreSQL
+ * database named after `label`; `stop` removes it all.
+ */
+export async function startTestTopology(
+  label: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<TestTopology> {
+  const databaseUrls = {
+    USERS_DATABASE_URL: uniqueTestDatabaseUrl(`${label}_users`),
+    EVENTS_DATABASE_URL: uniqueTestDatabaseUrl(`${label}_events`),
+    TICKETS_DATABASE_URL: uniqueTestDatabaseUrl(`${label}_tickets`),
+  };
+  const runDir = await mkdtemp(join(tmpdir(), `ticketing-${label}-`));
+  const logs: string[] = [];
+  const cleanUp = async () => {
+    await Promise.all(Object.values(databaseUrls).map(dropDatabase));
+    await rm(runDir, { recursive: true, force: true });
+  };
+  let topology: Topology;
+  try {
+    topology = await startTopology({
+      publicPort: await freePort(),
+      ephemeralPorts: true,
+      requireNginx: true,
+      runDir,
+      env: { ...databaseUrls, LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env },
+      output: (service, line) => logs.push(`${service} | ${line}`),
+    });
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+  return {
+    topology,
+    logs,
+    databaseUrls,
+    async stop() {
+      await topology.stop();
+      await cleanUp();
+    },
   };
 }

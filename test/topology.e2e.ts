@@ -1,45 +1,26 @@
 // The real topology, as `npm start` runs it: three subgraph processes on real PostgreSQL,
 // two gateway processes, and real NGINX in front, on free ports.
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { demoEvents, demoTickets, demoTicketTiers, demoUsers } from '@ticketing/prisma/demo-data';
-import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTopology, type Topology } from '../scripts/topology.ts';
-import { freePort, postGraphQL } from './support.ts';
+import type { Topology } from '../scripts/topology.ts';
+import { postGraphQL, startTestTopology, type TestTopology } from './support.ts';
 
-const databaseUrls = {
-  USERS_DATABASE_URL: uniqueTestDatabaseUrl('e2e_users'),
-  EVENTS_DATABASE_URL: uniqueTestDatabaseUrl('e2e_events'),
-  TICKETS_DATABASE_URL: uniqueTestDatabaseUrl('e2e_tickets'),
-};
-const logs: string[] = [];
-let runDir: string;
+let started: TestTopology;
 let topology: Topology;
 
 beforeAll(async () => {
-  runDir = await mkdtemp(join(tmpdir(), 'ticketing-e2e-'));
-  topology = await startTopology({
-    publicPort: await freePort(),
-    ephemeralPorts: true,
-    requireNginx: true,
-    runDir,
-    env: { ...databaseUrls, LOG_LEVEL: 'warn', NODE_ENV: 'test' },
-    output: (service, line) => logs.push(`${service} | ${line}`),
-  });
+  started = await startTestTopology('e2e');
+  topology = started.topology;
 });
 
 // The services' own logs explain a failure better than the assertion can.
 afterEach(({ task }) => {
-  if (task.result?.state === 'fail') console.error(logs.join('\n'));
+  if (task.result?.state === 'fail') console.error(started.logs.join('\n'));
 });
 
 afterAll(async () => {
-  await topology?.stop();
-  await Promise.all(Object.values(databaseUrls).map(dropDatabase));
-  await rm(runDir, { recursive: true, force: true });
+  await started?.stop();
 });
 
 const eventsQuery = /* GraphQL */ `

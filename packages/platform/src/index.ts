@@ -27,3 +27,4 @@ export {
   startSubgraph,
 } from './subgraph.ts';
 export { createSubgraphServer, readSchema } from './subgraph-server.ts';
+export { parseInput } from './validation.ts';

@@ -1,7 +1,8 @@
 import type { Identity } from '@ticketing/auth';
+import { parseInput } from '@ticketing/platform';
 import type { EventStatus, Prisma } from '@ticketing/prisma/events';
 import { visibleTo } from './repositories/EventRepository.ts';
-import { parseInput, searchSchema } from './validation.ts';
+import { searchSchema } from './validation.ts';
 
 export interface EventFilter {
   city?: string | null;

@@ -1,4 +1,3 @@
-import { badUserInput } from '@ticketing/platform';
 import { z } from 'zod';
 
 /** Whether `name` is a time zone this runtime's ICU knows (the IANA database). */
@@ -45,17 +44,3 @@ export const updateEventSchema = z.object({
 export const cancellationReasonSchema = z.string().trim().max(500).nullish();
 
 export const searchSchema = z.string().trim().min(3).max(100);
-
-/** Parses input, or fails with BAD_USER_INPUT naming the first offending field. */
-export function parseInput<Schema extends z.ZodType>(
-  schema: Schema,
-  input: unknown,
-  fieldPrefix = '',
-): z.infer<Schema> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const [issue] = result.error.issues;
-  const path = issue?.path.join('.') ?? '';
-  const field = [fieldPrefix, path].filter(Boolean).join('.') || undefined;
-  throw badUserInput(`${field ? `${field}: ` : ''}${issue?.message ?? 'invalid input'}`, field);
-}

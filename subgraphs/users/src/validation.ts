@@ -1,5 +1,4 @@
 import { passwordProblem } from '@ticketing/auth';
-import { badUserInput } from '@ticketing/platform';
 import { z } from 'zod';
 
 /** Emails compare case-insensitively: stored trimmed and lower-cased. */
@@ -24,17 +23,3 @@ export const updateProfileSchema = z
   .refine((input) => input.name !== undefined || input.email !== undefined, {
     message: 'Give a name or an email to change.',
   });
-
-/** Parses input, or fails with BAD_USER_INPUT naming the first offending field. */
-export function parseInput<Schema extends z.ZodType>(
-  schema: Schema,
-  input: unknown,
-  fieldPrefix = '',
-): z.infer<Schema> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const [issue] = result.error.issues;
-  const path = issue?.path.join('.') ?? '';
-  const field = [fieldPrefix, path].filter(Boolean).join('.') || undefined;
-  throw badUserInput(`${field ? `${field}: ` : ''}${issue?.message ?? 'invalid input'}`, field);
-}

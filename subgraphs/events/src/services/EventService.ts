@@ -1,13 +1,8 @@
 import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
-import { badUserInput, failure, isUuid, notFound } from '@ticketing/platform';
+import { badUserInput, failure, isUuid, notFound, parseInput } from '@ticketing/platform';
 import type { Event, EventStatus } from '@ticketing/prisma/events';
 import type { EventRepository, EventWrite } from '../repositories/EventRepository.ts';
-import {
-  cancellationReasonSchema,
-  createEventSchema,
-  parseInput,
-  updateEventSchema,
-} from '../validation.ts';
+import { cancellationReasonSchema, createEventSchema, updateEventSchema } from '../validation.ts';
 
 /** A change the state machine does not allow: the event's status stays as it was. */
 function invalidTransition(event: Event, action: string, message: string) {

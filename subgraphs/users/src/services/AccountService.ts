@@ -8,7 +8,7 @@ import {
   verifyAgainstDecoy,
   verifyPassword,
 } from '@ticketing/auth';
-import { badUserInput, isUuid, type Logger, notFound } from '@ticketing/platform';
+import { badUserInput, isUuid, type Logger, notFound, parseInput } from '@ticketing/platform';
 import type { User } from '@ticketing/prisma/users';
 import {
   type AccessTokenIssuer,
@@ -21,7 +21,6 @@ import type { UserRepository } from '../repositories/UserRepository.ts';
 import {
   emailSchema,
   nameSchema,
-  parseInput,
   passwordSchema,
   signUpSchema,
   updateProfileSchema,
