@@ -3,7 +3,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { demoEvents } from '@ticketing/prisma/demo-data';
+import { demoEvents, demoPassword, demoUsers } from '@ticketing/prisma/demo-data';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTopology, type Topology } from '../scripts/topology.ts';
 import { freePort, postGraphQL } from './support.ts';
@@ -84,6 +84,51 @@ describe('without NGINX and without database URLs', () => {
           (line) => line.startsWith(`${service} |`) && line.includes('seeded the demo data'),
         ),
       ).toBe(true);
+    }
+  });
+
+  it('carries a cancellation to the tickets service through the outbox, on PGlite too', async () => {
+    const [ada] = demoUsers;
+    const event = demoEvents().find((candidate) => candidate.organizerId === ada.id);
+    const login = await postGraphQL(
+      topology.publicUrl,
+      'mutation ($e: String!, $p: String!) { logIn(email: $e, password: $p) { accessToken } }',
+      { e: ada.email, p: demoPassword },
+    );
+    const session = login.body.data?.logIn as { accessToken: string } | undefined;
+    if (!session) throw new Error(`login failed: ${JSON.stringify(login.body.errors)}`);
+    const available = async () => {
+      const result = await postGraphQL(
+        topology.publicUrl,
+        'query ($id: ID!) { event(id: $id) { ticketsAvailable } }',
+        {
+          id: event?.id,
+        },
+      );
+      const found = result.body.data?.event as { ticketsAvailable: number } | undefined;
+      return found?.ticketsAvailable;
+    };
+    expect(await available()).toBeGreaterThan(0);
+
+    const cancelled = await fetch(topology.publicUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${session.accessToken}`,
+      },
+      body: JSON.stringify({
+        query:
+          'mutation ($id: ID!) { cancelEvent(id: $id, reason: "Testing the outbox") { status } }',
+        variables: { id: event?.id },
+      }),
+    }).then((response) => response.json());
+    expect(cancelled).toEqual({ data: { cancelEvent: { status: 'CANCELLED' } } });
+
+    const started = Date.now();
+    while ((await available()) !== 0) {
+      if (Date.now() - started > 5_000)
+        throw new Error('tickets did not hear of the cancellation in 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   });
 });
