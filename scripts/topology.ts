@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { findNginx, writeLocalNginxConfig } from './nginx.ts';
+import { freePort } from './ports.ts';
 import {
   defaultPublicPort,
   gatewayServices,
@@ -107,18 +108,24 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
 
   try {
     const portOf = (spec: ServiceSpec) => (options.ephemeralPorts ? 0 : spec.port);
-    // The users service issues access tokens; the others fetch its keys to verify them.
-    // The tickets service consumes the events service's outbox, so it starts first.
-    const specNamed = (name: string) =>
-      subgraphServices.find((spec) => spec.name === name) as ServiceSpec;
-    const issuer = await launch(specNamed(tokenIssuer), portOf(specNamed(tokenIssuer)), {});
-    const authEnv = { AUTH_JWKS_URL: new URL('/.well-known/jwks.json', issuer.url).toString() };
-    const tickets = await launch(specNamed('tickets'), portOf(specNamed('tickets')), authEnv);
-    const events = await launch(specNamed('events'), portOf(specNamed('events')), {
-      ...authEnv,
-      EVENT_CHANGES_URL: new URL('/internal/event-changes', tickets.url).toString(),
-    });
-    const subgraphs = [issuer, events, tickets];
+    // Every subgraph's address is known before any starts: the users service publishes the
+    // keys the others verify tokens with, and the events relay and the tickets service call
+    // each other.
+    const ports = new Map<string, number>();
+    for (const spec of subgraphServices) {
+      ports.set(spec.name, options.ephemeralPorts ? await freePort() : spec.port);
+    }
+    const urlOf = (name: string, path = '/graphql') => `http://127.0.0.1:${ports.get(name)}${path}`;
+    const authEnv = { AUTH_JWKS_URL: urlOf(tokenIssuer, '/.well-known/jwks.json') };
+    const subgraphEnv: Record<string, NodeJS.ProcessEnv> = {
+      events: { EVENT_CHANGES_URL: urlOf('tickets', '/internal/event-changes') },
+      tickets: { EVENTS_URL: urlOf('events') },
+    };
+    const subgraphs = await Promise.all(
+      subgraphServices.map((spec) =>
+        launch(spec, ports.get(spec.name) as number, { ...authEnv, ...subgraphEnv[spec.name] }),
+      ),
+    );
     const subgraphUrls = {
       ...authEnv,
       ...Object.fromEntries(

@@ -92,6 +92,10 @@ describe('compose.yaml', () => {
     );
     expect(events?.EVENT_RELAY_SECRET).toBeDefined();
     expect(serviceOf('tickets').environment?.EVENT_RELAY_SECRET).toBe(events?.EVENT_RELAY_SECRET);
+    const eventsSpec = subgraphServices.find((spec) => spec.name === 'events');
+    expect(serviceOf('tickets').environment?.EVENTS_URL).toBe(
+      `http://events:${eventsSpec?.port}/graphql`,
+    );
   });
 
   it('points each gateway at every subgraph by service name and port', () => {

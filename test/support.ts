@@ -1,19 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
+import { freePort } from '../scripts/ports.ts';
 import { startTopology, type Topology } from '../scripts/topology.ts';
 
-/** A TCP port that was free a moment ago, for a server that cannot listen on port 0. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('No port was assigned');
-  return address.port;
-}
+export { freePort } from '../scripts/ports.ts';
 
 export interface GraphQLHttpResult {
   status: number;
@@ -29,10 +21,14 @@ export async function postGraphQL(
   url: string,
   query: string,
   variables: Record<string, unknown> = {},
+  accessToken?: string,
 ): Promise<GraphQLHttpResult> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}),
+    },
     body: JSON.stringify({ query, variables }),
   });
   return {

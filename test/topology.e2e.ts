@@ -1,7 +1,13 @@
 // The real topology, as `npm start` runs it: three subgraph processes on real PostgreSQL,
 // two gateway processes, and real NGINX in front, on free ports.
 import { once } from 'node:events';
-import { demoEvents, demoTickets, demoTicketTiers, demoUsers } from '@ticketing/prisma/demo-data';
+import {
+  demoEvents,
+  demoPassword,
+  demoTickets,
+  demoTicketTiers,
+  demoUsers,
+} from '@ticketing/prisma/demo-data';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Topology } from '../scripts/topology.ts';
 import { postGraphQL, startTestTopology, type TestTopology } from './support.ts';
@@ -64,6 +70,13 @@ describe('the topology behind NGINX', () => {
     const tier = demoTicketTiers()[ticket.tierIndex];
     const event = demoEvents().find((candidate) => candidate.id === tier?.eventId);
     const owner = demoUsers.find((user) => user.id === ticket.ownerId);
+    // Tickets are visible to their owner: log in as the demo account that owns this one.
+    const login = await postGraphQL(
+      topology.publicUrl,
+      'mutation ($e: String!, $p: String!) { logIn(email: $e, password: $p) { accessToken } }',
+      { e: owner?.email, p: demoPassword },
+    );
+    const session = login.body.data?.logIn as { accessToken: string } | undefined;
     const result = await postGraphQL(
       topology.publicUrl,
       /* GraphQL */ `
@@ -72,6 +85,7 @@ describe('the topology behind NGINX', () => {
         }
       `,
       { id: ticket.id },
+      session?.accessToken,
     );
     expect(result.body).toEqual({
       data: {

@@ -2,7 +2,14 @@ import { demoEvents, demoTickets, demoTicketTiers } from '../demo-data.ts';
 import { clientOptions, defineServiceDatabase, reportingQueries } from '../src/service.ts';
 import { PrismaClient } from './generated/client.ts';
 
-export type { EventSnapshot, Ticket, TicketStatus, TicketTier } from './generated/client.ts';
+export type {
+  EventSnapshot,
+  Hold,
+  Order,
+  Ticket,
+  TicketStatus,
+  TicketTier,
+} from './generated/client.ts';
 export { Prisma, PrismaClient } from './generated/client.ts';
 
 export const ticketsDatabase = defineServiceDatabase({

@@ -356,11 +356,12 @@ describe('a deleted account', () => {
         token: buyer.accessToken,
       },
     );
+    // Asked by an admin: tickets are visible to their owner and admins only.
+    const admin = (await logIn(supergraph, adminEmail, adminPassword)).data?.logIn;
     const result = await supergraph.request(
       'query ($id: ID!) { ticket(id: $id) { id owner { id name } } }',
-      {
-        id: ticket.id,
-      },
+      { id: ticket.id },
+      { token: admin?.accessToken as string },
     );
     expect(result.errors).toBeUndefined();
     expect(result.data).toEqual({

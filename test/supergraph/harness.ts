@@ -17,6 +17,7 @@ import { type PrismaClient as UsersPrisma, usersDatabase } from '@ticketing/pris
 import { ticketsSubgraph } from '@ticketing/tickets-subgraph/subgraph';
 import { usersSubgraph } from '@ticketing/users-subgraph/subgraph';
 import type { JWK } from 'jose';
+import { freePort } from '../../scripts/ports.ts';
 
 export interface GraphQLResult<Data = Record<string, unknown>> {
   status: number;
@@ -140,9 +141,15 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       ...env,
       AUTH_JWKS_URL: new URL('/.well-known/jwks.json', usersService.url).toString(),
     };
+    // The events relay and the tickets service call each other: both ports are chosen first.
+    const [eventsPort, ticketsPort] = [await freePort(), await freePort()];
     const ticketsService = await startSubgraph(
       recordingSql(ticketsSubgraph, ticketsDatabase.open, sql.tickets),
-      authEnv,
+      {
+        ...authEnv,
+        PORT: String(ticketsPort),
+        EVENTS_URL: `http://127.0.0.1:${eventsPort}/graphql`,
+      },
     );
     running.push(ticketsService);
     const eventsService = await startSubgraph(
@@ -153,7 +160,8 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
       ),
       {
         ...authEnv,
-        EVENT_CHANGES_URL: new URL('/internal/event-changes', ticketsService.url).toString(),
+        PORT: String(eventsPort),
+        EVENT_CHANGES_URL: `http://127.0.0.1:${ticketsPort}/internal/event-changes`,
         EVENT_RELAY_INTERVAL_MS: '100',
       },
     );

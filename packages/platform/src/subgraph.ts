@@ -20,6 +20,8 @@ export interface RequestInfo {
   viewer: Identity | null;
   /** The client's address as the edge saw it, for throttling. */
   clientAddress: string | undefined;
+  /** The caller's credentials, for calling another subgraph on their behalf. */
+  authorization: string | undefined;
 }
 
 /** The part of a service's database definition (`@ticketing/prisma/<service>`) used here. */
@@ -109,6 +111,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
         setup.createContext({
           viewer: await verifier.authenticate(req.headers.authorization),
           clientAddress: clientAddressOf(req),
+          authorization: req.headers.authorization,
         }),
       checkReadiness: async () => {
         await database.ping();

@@ -1,31 +1,75 @@
 import type { Identity } from '@ticketing/auth';
 import type { RequestInfo } from '@ticketing/platform';
-import type { EventSnapshot, PrismaClient, Ticket, TicketTier } from '@ticketing/prisma/tickets';
+import type { EventSnapshot, PrismaClient, Ticket } from '@ticketing/prisma/tickets';
 import DataLoader from 'dataloader';
+import { decodeCursor } from './cursor.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
-import { TicketRepository } from './repositories/TicketRepository.ts';
+import {
+  type StockedTier,
+  type TicketPage,
+  TicketRepository,
+} from './repositories/TicketRepository.ts';
+import type { TicketingService } from './services/TicketingService.ts';
+
+export interface TicketPageKey {
+  ownerId: string;
+  first: number;
+  after: string | undefined;
+}
 
 export interface TicketsContext {
   viewer: Identity | null;
+  authorization: string | undefined;
+  service: TicketingService;
   loaders: {
     ticketById: DataLoader<string, Ticket | null>;
-    tierById: DataLoader<string, TicketTier | null>;
-    tiersByEventId: DataLoader<string, TicketTier[]>;
+    tierById: DataLoader<string, StockedTier | null>;
+    tiersByEventId: DataLoader<string, StockedTier[]>;
     snapshotByEventId: DataLoader<string, EventSnapshot | null>;
+    ticketsByOrderId: DataLoader<string, Ticket[]>;
+    ticketPages: DataLoader<TicketPageKey, TicketPage, string>;
   };
 }
 
+/** Loads owners' pages in batches of keys that share `first` and `after`. */
+async function loadTicketPages(tickets: TicketRepository, keys: readonly TicketPageKey[]) {
+  const pages = new Map<TicketPageKey, TicketPage>();
+  const groups = Map.groupBy(keys, (key) => `${key.first}|${key.after ?? ''}`);
+  await Promise.all(
+    [...groups.values()].map(async (group) => {
+      const [{ first, after }] = group as [TicketPageKey];
+      const results = await tickets.pagesByOwner(
+        group.map((key) => key.ownerId),
+        first,
+        after ? decodeCursor(after) : undefined,
+      );
+      for (const [index, key] of group.entries()) pages.set(key, results[index] as TicketPage);
+    }),
+  );
+  return keys.map((key) => pages.get(key) as TicketPage);
+}
+
 /** A context a request: DataLoaders must not cache across requests. */
-export function createContext(prisma: PrismaClient, { viewer }: RequestInfo): TicketsContext {
+export function createContext(
+  prisma: PrismaClient,
+  service: TicketingService,
+  { viewer, authorization }: RequestInfo,
+): TicketsContext {
   const tickets = new TicketRepository(prisma);
   const snapshots = new EventSnapshotRepository(prisma);
   return {
     viewer,
+    authorization,
+    service,
     loaders: {
       ticketById: new DataLoader((ids) => tickets.findTicketsByIds(ids)),
       tierById: new DataLoader((ids) => tickets.findTiersByIds(ids)),
       tiersByEventId: new DataLoader((ids) => tickets.findTiersByEventIds(ids)),
       snapshotByEventId: new DataLoader((ids) => snapshots.findByEventIds(ids)),
+      ticketsByOrderId: new DataLoader((ids) => tickets.findTicketsByOrderIds(ids)),
+      ticketPages: new DataLoader((keys) => loadTicketPages(tickets, keys), {
+        cacheKeyFn: (key) => `${key.ownerId}|${key.first}|${key.after ?? ''}`,
+      }),
     },
   };
 }

@@ -2,13 +2,24 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { createSubgraphServer, DateTime, readSchema } from '@ticketing/platform';
 import type { TicketsContext } from './context.ts';
 import { Event } from './resolvers/Event.ts';
+import { Mutation } from './resolvers/Mutation.ts';
 import { Query } from './resolvers/Query.ts';
-import { Ticket } from './resolvers/Ticket.ts';
-import { TicketTier } from './resolvers/TicketTier.ts';
+import { Hold, Order, Ticket, TicketTier } from './resolvers/Ticket.ts';
+import { User } from './resolvers/User.ts';
 
 export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url));
 
-export const resolvers = { DateTime, Event, Query, Ticket, TicketTier };
+export const resolvers = {
+  DateTime,
+  Query,
+  Mutation,
+  Event,
+  User,
+  Ticket,
+  TicketTier,
+  Order,
+  Hold,
+};
 
 /** The tickets subgraph, not yet listening: tests call `executeOperation` on it. */
 export function createTicketsServer(plugins: ApolloServerPlugin<TicketsContext>[] = []) {

@@ -8,11 +8,20 @@ import { type PrismaClient, ticketsDatabase } from '@ticketing/prisma/tickets';
 import { z } from 'zod';
 import { createContext, type TicketsContext } from './context.ts';
 import { eventChangesPath, eventChangesRoute } from './event-changes.ts';
+import { HoldSweeper } from './HoldSweeper.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
+import { TicketRepository } from './repositories/TicketRepository.ts';
 import { createTicketsServer } from './server.ts';
+import { EventOwnership } from './services/EventOwnership.ts';
+import { TicketingService } from './services/TicketingService.ts';
 
 const ticketsSettings = baseSettings.extend({
   EVENT_RELAY_SECRET: z.string().min(16).optional(),
+  /** The events subgraph, asked who organizes an event when its tiers are managed. */
+  EVENTS_URL: z.url().default('http://127.0.0.1:4002/graphql'),
+  HOLD_SECONDS: z.coerce.number().int().min(1).default(600),
+  HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),
+  MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
 });
 
 export const ticketsSubgraph: SubgraphDefinition<
@@ -27,11 +36,21 @@ export const ticketsSubgraph: SubgraphDefinition<
   setUp(prisma, { env, logger }) {
     const config = loadConfig(ticketsSettings, env);
     const snapshots = new EventSnapshotRepository(prisma);
+    const service = new TicketingService({
+      prisma,
+      tickets: new TicketRepository(prisma),
+      snapshots,
+      ownership: new EventOwnership(config.EVENTS_URL),
+      settings: { holdSeconds: config.HOLD_SECONDS, perUserCap: config.MAX_TICKETS_PER_EVENT },
+    });
+    const sweeper = new HoldSweeper(service.purchases, logger, config.HOLD_SWEEP_INTERVAL_MS);
+    sweeper.start();
     return {
-      createContext: (request) => createContext(prisma, request),
+      createContext: (request) => createContext(prisma, service, request),
       configure(app) {
         app.post(eventChangesPath, ...eventChangesRoute(snapshots, relaySecret(config), logger));
       },
+      stop: () => sweeper.stop(),
     };
   },
 };

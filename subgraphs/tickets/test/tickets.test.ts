@@ -1,10 +1,14 @@
+import type { Identity } from '@ticketing/auth';
 import { executorFor } from '@ticketing/platform/testing';
 import { createTestDatabase, type TestDatabase } from '@ticketing/prisma/testing';
 import { type PrismaClient, ticketsDatabase } from '@ticketing/prisma/tickets';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createContext } from '../src/context.ts';
+import { EventSnapshotRepository } from '../src/repositories/EventSnapshotRepository.ts';
 import { TicketRepository } from '../src/repositories/TicketRepository.ts';
 import { createTicketsServer } from '../src/server.ts';
+import { EventOwnership } from '../src/services/EventOwnership.ts';
+import { TicketingService } from '../src/services/TicketingService.ts';
 
 const concert = '0190a000-0000-7000-8001-000000000001';
 const talk = '0190a000-0000-7000-8001-000000000002';
@@ -49,9 +53,22 @@ const ticket = {
 
 let database: TestDatabase<PrismaClient>;
 const server = createTicketsServer();
-const run = executorFor(server, () =>
-  createContext(database.prisma, { viewer: null, clientAddress: undefined }),
-);
+/** Runs operations as `viewer` (the ticket's owner unless said otherwise). */
+const runAs = (viewer: Identity | null) =>
+  executorFor(server, () =>
+    createContext(
+      database.prisma,
+      new TicketingService({
+        prisma: database.prisma,
+        tickets: new TicketRepository(database.prisma),
+        snapshots: new EventSnapshotRepository(database.prisma),
+        ownership: new EventOwnership('http://127.0.0.1:9/graphql'),
+        settings: { holdSeconds: 60, perUserCap: 10 },
+      }),
+      { viewer, clientAddress: undefined, authorization: undefined },
+    ),
+  );
+const run = runAs({ userId: owner, role: 'CUSTOMER', sessionId: 'test' });
 
 beforeAll(async () => {
   database = await createTestDatabase(ticketsDatabase);
@@ -122,6 +139,17 @@ describe('ticket', () => {
         owner: { id: owner },
       },
     });
+  });
+
+  it('is null for someone else, so that ids reveal nothing', async () => {
+    const stranger = runAs({
+      userId: '0190a000-0000-7000-8000-00000000beef',
+      role: 'CUSTOMER',
+      sessionId: 'test',
+    });
+    const { data, errors } = await stranger(`{ ticket(id: "${ticket.id}") { id } }`);
+    expect(errors).toBeUndefined();
+    expect(data).toEqual({ ticket: null });
   });
 
   it('is null for an unknown id', async () => {

@@ -50,7 +50,7 @@ describe('User references', () => {
       createLogger('users', 'silent'),
     );
     const run = executorFor(server, () =>
-      createContext(services, { viewer: null, clientAddress: undefined }),
+      createContext(services, { viewer: null, clientAddress: undefined, authorization: undefined }),
     );
     const { data, errors } = await run<{ _entities: unknown[] }>(
       /* GraphQL */ `

@@ -26,20 +26,32 @@ export class EventSnapshotRepository {
 
   /**
    * Applies changes in one transaction. Each is an upsert that only ever moves an event's
-   * snapshot to a higher version: a repeated or late delivery changes nothing.
+   * snapshot to a higher version: a repeated or late delivery changes nothing. The change
+   * that cancels an event also cancels its active tickets and holds, in the same
+   * transaction, so that happens exactly once.
    */
   async apply(changes: EventChange[]): Promise<void> {
-    await this.#prisma.$transaction(
-      changes.map(
-        (change) => this.#prisma.$executeRaw`
+    await this.#prisma.$transaction(async (tx) => {
+      for (const change of changes) {
+        const applied = await tx.$queryRaw<{ status: string }[]>`
           INSERT INTO event_snapshots (event_id, status, starts_at, ends_at, version, updated_at)
           VALUES (${change.eventId}::uuid, ${change.status}::"EventStatus", ${change.startsAt},
                   ${change.endsAt}, ${change.version}, now())
           ON CONFLICT (event_id) DO UPDATE SET
             status = EXCLUDED.status, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
             version = EXCLUDED.version, updated_at = now()
-          WHERE event_snapshots.version < EXCLUDED.version`,
-      ),
-    );
+          WHERE event_snapshots.version < EXCLUDED.version
+          RETURNING status::text`;
+        if (applied[0]?.status === 'CANCELLED') {
+          await tx.$executeRaw`
+            UPDATE tickets SET status = 'CANCELLED', cancelled_at = now()
+            WHERE event_id = ${change.eventId}::uuid AND status = 'ACTIVE'`;
+          await tx.$executeRaw`
+            UPDATE holds SET status = 'EXPIRED'
+            WHERE status = 'ACTIVE' AND tier_id IN (SELECT id FROM ticket_tiers WHERE event_id = ${change.eventId}::uuid)`;
+          await tx.$executeRaw`UPDATE ticket_tiers SET held = 0 WHERE event_id = ${change.eventId}::uuid`;
+        }
+      }
+    });
   }
 }

@@ -11,13 +11,13 @@ export const Event = {
     return loaders.tiersByEventId.load(event.id);
   },
 
-  /** Tickets that can be bought now: none unless the events service published the event. */
+  /** Tickets that can be bought now: none unless the event is published and not started. */
   async ticketsAvailable(event: { id: string }, _: unknown, { loaders }: TicketsContext) {
     const [snapshot, tiers] = await Promise.all([
       loaders.snapshotByEventId.load(event.id),
       loaders.tiersByEventId.load(event.id),
     ]);
-    if (snapshot?.status !== 'PUBLISHED') return 0;
+    if (snapshot?.status !== 'PUBLISHED' || snapshot.startsAt <= new Date()) return 0;
     return tiers.reduce((sum, tier) => sum + availableInTier(tier), 0);
   },
 };

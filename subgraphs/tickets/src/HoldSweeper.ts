@@ -1,0 +1,40 @@
+import type { Logger } from '@ticketing/platform';
+import type { PurchaseRepository } from './repositories/PurchaseRepository.ts';
+
+/**
+ * Returns expired holds' stock on a timer, so that it comes back without any request.
+ * (Purchases and new holds also expire their tier's holds first, so they never wait for it.)
+ */
+export class HoldSweeper {
+  readonly #purchases: PurchaseRepository;
+  readonly #logger: Logger;
+  readonly #intervalMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+
+  constructor(purchases: PurchaseRepository, logger: Logger, intervalMs: number) {
+    this.#purchases = purchases;
+    this.#logger = logger;
+    this.#intervalMs = intervalMs;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => {
+      this.#running ??= this.#purchases
+        .expireHolds()
+        .then((tiers) => {
+          if (tiers > 0) this.#logger.debug({ tiers }, 'returned expired holds to stock');
+        })
+        .catch((error: unknown) => this.#logger.warn({ err: error }, 'could not expire holds'))
+        .finally(() => {
+          this.#running = undefined;
+        });
+    }, this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+}

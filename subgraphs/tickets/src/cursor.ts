@@ -1,0 +1,26 @@
+import { badUserInput } from '@ticketing/platform';
+import type { TicketPosition } from './repositories/TicketRepository.ts';
+
+// Opaque to clients: base64url of the sort key, newest first.
+
+export function encodeCursor({ purchasedAt, id }: TicketPosition): string {
+  return Buffer.from(JSON.stringify([purchasedAt.toISOString(), id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): TicketPosition {
+  try {
+    const [purchasedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const date = new Date(purchasedAt);
+    if (typeof id === 'string' && !Number.isNaN(date.getTime())) return { purchasedAt: date, id };
+  } catch {
+    // Reported below as the client's error.
+  }
+  throw badUserInput('`after` is not a cursor returned by this API.', 'after');
+}
+
+export function pageSize(first: number): number {
+  if (!Number.isInteger(first) || first < 0 || first > 100) {
+    throw badUserInput('`first` must be between 0 and 100.', 'first');
+  }
+  return first;
+}

@@ -1,0 +1,26 @@
+import { forbidden } from '@ticketing/auth';
+import { toConnection } from '../connection.ts';
+import type { TicketsContext } from '../context.ts';
+import { decodeCursor, pageSize } from '../cursor.ts';
+
+/** This subgraph's field of the User entity, which the users subgraph owns. */
+export const User = {
+  __resolveReference(reference: { id: string }) {
+    return { id: reference.id };
+  },
+
+  async tickets(
+    user: { id: string },
+    args: { first: number; after?: string | null },
+    { loaders, viewer }: TicketsContext,
+  ) {
+    if (viewer?.userId !== user.id && viewer?.role !== 'ADMIN') {
+      throw forbidden('Only the user and admins can see their tickets.');
+    }
+    const first = pageSize(args.first);
+    if (args.after) decodeCursor(args.after);
+    return toConnection(
+      await loaders.ticketPages.load({ ownerId: user.id, first, after: args.after ?? undefined }),
+    );
+  },
+};

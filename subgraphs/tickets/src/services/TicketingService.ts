@@ -1,0 +1,257 @@
+import { createHash } from 'node:crypto';
+import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
+import { badUserInput, failure, isUuid, notFound, parseInput } from '@ticketing/platform';
+import type { Hold, Order, PrismaClient, Ticket, TicketTier } from '@ticketing/prisma/tickets';
+import type { EventSnapshotRepository } from '../repositories/EventSnapshotRepository.ts';
+import {
+  type PurchaseOutcome,
+  PurchaseRepository,
+  type PurchaseSource,
+} from '../repositories/PurchaseRepository.ts';
+import type { TicketRepository } from '../repositories/TicketRepository.ts';
+import {
+  createTierSchema,
+  idempotencyKeySchema,
+  quantitySchema,
+  updateTierSchema,
+} from '../validation.ts';
+import type { EventOwnership } from './EventOwnership.ts';
+
+export interface TicketingSettings {
+  /** How long a hold reserves stock. */
+  holdSeconds: number;
+  /** The most active tickets one user may have for one event. */
+  perUserCap: number;
+}
+
+export interface PurchaseInput {
+  tierId?: string | null;
+  quantity?: number | null;
+  holdId?: string | null;
+  idempotencyKey: string;
+}
+
+export interface PlacedOrder {
+  order: Order;
+  tickets: Ticket[];
+}
+
+const soldOut = () => failure('SOLD_OUT', 'Not enough tickets are left in this tier.');
+
+/** Tiers, holds, purchases and cancellations: the tickets service's rules. */
+export class TicketingService {
+  readonly #tickets: TicketRepository;
+  readonly #snapshots: EventSnapshotRepository;
+  readonly #purchases: PurchaseRepository;
+  readonly #ownership: EventOwnership;
+  readonly #settings: TicketingSettings;
+
+  constructor(deps: {
+    prisma: PrismaClient;
+    tickets: TicketRepository;
+    snapshots: EventSnapshotRepository;
+    ownership: EventOwnership;
+    settings: TicketingSettings;
+  }) {
+    this.#tickets = deps.tickets;
+    this.#snapshots = deps.snapshots;
+    this.#purchases = new PurchaseRepository(deps.prisma);
+    this.#ownership = deps.ownership;
+    this.#settings = deps.settings;
+  }
+
+  get purchases(): PurchaseRepository {
+    return this.#purchases;
+  }
+
+  async createTier(
+    viewer: Identity | null,
+    authorization: string | undefined,
+    eventId: string,
+    input: unknown,
+  ) {
+    const caller = this.#manager(viewer);
+    if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
+    const tier = parseInput(createTierSchema, input, 'input');
+    await this.#assertOwns(caller, authorization, eventId);
+    return this.#tickets.createTier({ ...tier, eventId });
+  }
+
+  async updateTier(
+    viewer: Identity | null,
+    authorization: string | undefined,
+    id: string,
+    input: unknown,
+  ) {
+    const caller = this.#manager(viewer);
+    const tier = await this.#existingTier(id);
+    const changes = parseInput(updateTierSchema, input, 'input');
+    await this.#assertOwns(caller, authorization, tier.eventId);
+    const updated = await this.#tickets.updateTier(tier.id, changes);
+    if (!updated) {
+      throw failure('CAPACITY_BELOW_SOLD', 'Capacity cannot go below what is sold and held.', {
+        field: 'input.capacity',
+      });
+    }
+    return updated;
+  }
+
+  async hold(viewer: Identity | null, tierId: string, quantity: number): Promise<Hold> {
+    const buyer = this.#buyer(viewer);
+    const tier = await this.#existingTier(tierId);
+    const count = parseInput(quantitySchema, quantity, 'quantity');
+    await this.#assertOnSale(tier, count);
+    const hold = await this.#purchases.hold(tier, buyer.userId, count, this.#settings.holdSeconds);
+    if (!hold) throw soldOut();
+    return hold;
+  }
+
+  async purchase(viewer: Identity | null, input: PurchaseInput): Promise<PlacedOrder> {
+    const buyer = this.#buyer(viewer);
+    const idempotencyKey = parseInput(
+      idempotencyKeySchema,
+      input.idempotencyKey,
+      'input.idempotencyKey',
+    );
+    const source = await this.#source(input);
+    const requestHash = createHash('sha256')
+      .update(
+        JSON.stringify(
+          source.kind === 'tier'
+            ? ['tier', source.tier.id, source.quantity]
+            : ['hold', source.holdId],
+        ),
+      )
+      .digest('hex');
+    const outcome = await this.#purchases.purchase({
+      buyerId: buyer.userId,
+      idempotencyKey,
+      requestHash,
+      source,
+      perUserCap: this.#settings.perUserCap,
+    });
+    return placed(outcome, this.#settings.perUserCap);
+  }
+
+  async cancelTicket(viewer: Identity | null, id: string): Promise<Ticket> {
+    const caller = this.#buyer(viewer);
+    const [ticket] = isUuid(id) ? await this.#tickets.findTicketsByIds([id]) : [null];
+    if (!ticket || (ticket.ownerId !== caller.userId && caller.role !== 'ADMIN')) {
+      throw notFound(`No ticket of yours has the id ${id}.`);
+    }
+    const cancelled = await this.#purchases.cancelTicket(ticket.id);
+    if (!cancelled) throw failure('TICKET_ALREADY_CANCELLED', 'This ticket is cancelled already.');
+    return cancelled;
+  }
+
+  async #source(input: PurchaseInput): Promise<PurchaseSource> {
+    const byHold = input.holdId != null;
+    const byTier = input.tierId != null || input.quantity != null;
+    if (byHold === byTier) {
+      throw badUserInput(
+        'Give either holdId, or tierId and quantity.',
+        byHold ? 'input.holdId' : 'input.tierId',
+      );
+    }
+    if (byHold) {
+      if (!isUuid(input.holdId as string))
+        throw failure('HOLD_NOT_FOUND', 'No hold of yours has this id.');
+      return { kind: 'hold', holdId: input.holdId as string };
+    }
+    if (input.tierId == null)
+      throw badUserInput('tierId is required with quantity.', 'input.tierId');
+    const quantity = parseInput(quantitySchema, input.quantity, 'input.quantity');
+    const tier = await this.#existingTier(input.tierId);
+    await this.#assertOnSale(tier, quantity);
+    return { kind: 'tier', tier, quantity };
+  }
+
+  /**
+   * Selling needs the event published and not started (as the events service last told
+   * this one, through the outbox), the tier's sales window open, and an order size within
+   * the tier's limit.
+   */
+  async #assertOnSale(tier: TicketTier, quantity: number): Promise<void> {
+    const [snapshot] = await this.#snapshots.findByEventIds([tier.eventId]);
+    const now = new Date();
+    if (snapshot?.status !== 'PUBLISHED' || snapshot.startsAt <= now) {
+      throw failure('SALES_CLOSED', 'This event is not on sale.');
+    }
+    if (
+      (tier.salesStartAt && tier.salesStartAt > now) ||
+      (tier.salesEndAt && tier.salesEndAt <= now)
+    ) {
+      throw failure('SALES_CLOSED', 'This tier is not on sale now.', {
+        salesStartAt: tier.salesStartAt?.toISOString(),
+        salesEndAt: tier.salesEndAt?.toISOString(),
+      });
+    }
+    if (quantity > tier.maxPerOrder) {
+      throw failure('ORDER_LIMIT_EXCEEDED', `At most ${tier.maxPerOrder} tickets per order.`, {
+        field: 'quantity',
+        maxPerOrder: tier.maxPerOrder,
+      });
+    }
+  }
+
+  async #existingTier(id: string): Promise<TicketTier> {
+    const [tier] = isUuid(id) ? await this.#tickets.findTiersByIds([id]) : [null];
+    if (!tier) throw notFound(`No ticket tier has the id ${id}.`);
+    return tier;
+  }
+
+  async #assertOwns(caller: Identity, authorization: string | undefined, eventId: string) {
+    const organizerId = await this.#ownership.organizerOf(eventId, authorization);
+    if (organizerId !== caller.userId && caller.role !== 'ADMIN') {
+      throw forbidden('Only the event’s organizer or an admin manages its tiers.');
+    }
+  }
+
+  #buyer(viewer: Identity | null): Identity {
+    if (!viewer) throw unauthenticated('Log in to buy tickets.', 'required');
+    return viewer;
+  }
+
+  #manager(viewer: Identity | null): Identity {
+    const caller = this.#buyer(viewer);
+    if (caller.role !== 'ORGANIZER' && caller.role !== 'ADMIN') {
+      throw forbidden('Only organizers and admins manage ticket tiers.');
+    }
+    return caller;
+  }
+}
+
+function placed(outcome: PurchaseOutcome, perUserCap: number): PlacedOrder {
+  switch (outcome.status) {
+    case 'created':
+    case 'replayed':
+      return { order: outcome.order, tickets: outcome.tickets };
+    case 'soldOut':
+      throw soldOut();
+    case 'keyInUse':
+      throw failure(
+        'IDEMPOTENCY_KEY_IN_USE',
+        'A purchase with this idempotency key is in progress; retry it shortly.',
+      );
+    case 'keyReused':
+      throw failure(
+        'IDEMPOTENCY_KEY_REUSED',
+        'This idempotency key was used for a different purchase.',
+        {
+          field: 'input.idempotencyKey',
+        },
+      );
+    case 'limitReached':
+      throw failure(
+        'PURCHASE_LIMIT_REACHED',
+        `At most ${perUserCap} tickets per person for one event.`,
+        {
+          perUserCap,
+        },
+      );
+    case 'holdNotFound':
+      throw failure('HOLD_NOT_FOUND', 'No hold of yours has this id.');
+    case 'holdExpired':
+      throw failure('HOLD_EXPIRED', 'This hold has expired or was used already.');
+  }
+}

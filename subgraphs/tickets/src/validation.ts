@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+/** Far above any real order, far below what could overflow a sum. */
+export const maxQuantity = 1_000;
+
+export const quantitySchema = z.number().int().min(1).max(maxQuantity);
+
+const tierFields = {
+  name: z.string().trim().min(1).max(100),
+  priceCents: z.number().int().min(0).max(100_000_000),
+  currency: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR'),
+  capacity: z.number().int().min(0).max(1_000_000),
+  maxPerOrder: z.number().int().min(1).max(maxQuantity),
+  salesStartAt: z.date().nullish(),
+  salesEndAt: z.date().nullish(),
+};
+
+const salesWindow = (tier: { salesStartAt?: Date | null; salesEndAt?: Date | null }) =>
+  !tier.salesStartAt || !tier.salesEndAt || tier.salesEndAt > tier.salesStartAt;
+
+export const createTierSchema = z
+  .object({ ...tierFields, maxPerOrder: tierFields.maxPerOrder.default(10) })
+  .refine(salesWindow, { message: 'must be after salesStartAt', path: ['salesEndAt'] });
+
+export const updateTierSchema = z
+  .object({
+    name: tierFields.name.optional(),
+    priceCents: tierFields.priceCents.optional(),
+    capacity: tierFields.capacity.optional(),
+    maxPerOrder: tierFields.maxPerOrder.optional(),
+    salesStartAt: tierFields.salesStartAt,
+    salesEndAt: tierFields.salesEndAt,
+  })
+  .refine(salesWindow, { message: 'must be after salesStartAt', path: ['salesEndAt'] });
+
+export const idempotencyKeySchema = z.string().trim().min(8).max(200);
