@@ -1,0 +1,242 @@
+// The purchase rush, through NGINX and both gateway processes, on PostgreSQL: every seat is
+// sold exactly once, and an idempotency key buys once however often it is sent.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ticketsDatabase } from '@ticketing/prisma/tickets';
+import { usersDatabase } from '@ticketing/prisma/users';
+import { importJWK, type JWK, SignJWT } from 'jose';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTestTopology, type TestTopology } from './support.ts';
+
+let started: TestTopology;
+let dataDir: string;
+let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>>;
+let organizerToken: string;
+let buyers: { id: string; token: string }[];
+
+/** A real access token for `userId`, signed with the users service's key. */
+async function tokenFor(userId: string, role: string, key: JWK): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ role, sid: randomUUID() })
+    .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: key.kid as string })
+    .setIssuer('urn:ticketing:users')
+    .setAudience('urn:ticketing:api')
+    .setSubject(userId)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 900)
+    .setJti(randomUUID())
+    .sign(await importJWK(key, 'EdDSA'));
+}
+
+interface Response {
+  servedBy: string | null;
+  body: { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] };
+}
+
+async function call(
+  token: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<Response> {
+  const response = await fetch(started.topology.publicUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { servedBy: response.headers.get('x-served-by'), body: await response.json() };
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'ticketing-purchase-'));
+  started = await startTestTopology('purchase', { DATA_DIR: dataDir });
+  const { USERS_DATABASE_URL, TICKETS_DATABASE_URL } = started.databaseUrls;
+  tickets = await ticketsDatabase.open(
+    { kind: 'postgres', url: TICKETS_DATABASE_URL },
+    { migrate: false },
+  );
+
+  // Fifty buyers and an organizer, with tokens signed by the users service's key: logging
+  // fifty people in would only measure scrypt.
+  const ring = JSON.parse(await readFile(join(dataDir, 'auth', 'signing-keys.json'), 'utf8'));
+  const key = ring.keys.find((candidate: JWK) => candidate.kid === ring.active) as JWK;
+  const users = await usersDatabase.open(
+    { kind: 'postgres', url: USERS_DATABASE_URL },
+    { migrate: false },
+  );
+  const people = Array.from({ length: 51 }, (_, i) => ({
+    id: randomUUID(),
+    email: `rush-${i}@example.com`,
+    name: `Buyer ${i}`,
+    role: i === 0 ? ('ORGANIZER' as const) : ('CUSTOMER' as const),
+  }));
+  await users.prisma.user.createMany({ data: people });
+  await users.close();
+  const [organizer, ...customers] = people as [(typeof people)[number], ...typeof people];
+  organizerToken = await tokenFor(organizer.id, 'ORGANIZER', key);
+  buyers = await Promise.all(
+    customers.map(async (buyer) => ({
+      id: buyer.id,
+      token: await tokenFor(buyer.id, 'CUSTOMER', key),
+    })),
+  );
+}, 120_000);
+
+afterEach(({ task }) => {
+  if (task.result?.state === 'fail') console.error(started.logs.join('\n'));
+});
+
+afterAll(async () => {
+  await tickets?.close();
+  await started?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** A published event with one tier of `capacity`, on sale once the tickets service knows. */
+async function tierOnSale(capacity: number, maxPerOrder = 10): Promise<string> {
+  const created = await call(
+    organizerToken,
+    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+    {
+      input: {
+        title: 'The rush',
+        venue: 'Arena',
+        city: 'Rushville',
+        timezone: 'Europe/Berlin',
+        startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+      },
+    },
+  );
+  const event = created.body.data?.createEvent as { id: string } | undefined;
+  if (!event) throw new Error(`createEvent failed: ${JSON.stringify(created.body.errors)}`);
+  const eventId = event.id;
+  const tier = await call(
+    organizerToken,
+    'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+    { eventId, input: { name: 'GA', priceCents: 5000, currency: 'EUR', capacity, maxPerOrder } },
+  );
+  expect(tier.body.errors).toBeUndefined();
+  await call(organizerToken, 'mutation ($id: ID!) { publishEvent(id: $id) { id } }', {
+    id: eventId,
+  });
+  const tierId = (tier.body.data?.createTicketTier as { id: string } | undefined)?.id as string;
+  const started = Date.now();
+  while (
+    (await tickets.prisma.eventSnapshot.findUnique({ where: { eventId } }))?.status !== 'PUBLISHED'
+  ) {
+    if (Date.now() - started > 10_000)
+      throw new Error('the tickets service did not hear of the event');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return tierId;
+}
+
+const purchase = /* GraphQL */ `
+  mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id totalCents tickets { id code } } }
+`;
+
+function codes(responses: Response[]): Record<string, number> {
+  const counted: Record<string, number> = {};
+  for (const response of responses) {
+    const code = response.body.errors
+      ? (response.body.errors[0]?.extensions?.code ?? 'UNKNOWN')
+      : 'OK';
+    counted[code] = (counted[code] ?? 0) + 1;
+  }
+  return counted;
+}
+
+describe('a purchase rush', () => {
+  it('sells exactly 100 of 100 seats to 500 concurrent buyers, five times over', async () => {
+    for (let round = 0; round < 5; round++) {
+      const tierId = await tierOnSale(100);
+      const responses = await Promise.all(
+        Array.from({ length: 500 }, (_, i) => {
+          const buyer = buyers[i % buyers.length] as { token: string };
+          return call(buyer.token, purchase, {
+            input: { tierId, quantity: 1, idempotencyKey: `rush-${round}-${i}` },
+          });
+        }),
+      );
+      expect(codes(responses), `round ${round}`).toEqual({ OK: 100, SOLD_OUT: 400 });
+      expect(new Set(responses.map((response) => response.servedBy))).toEqual(
+        new Set(['gateway-1', 'gateway-2']),
+      );
+      const tier = await tickets.prisma.ticketTier.findUniqueOrThrow({ where: { id: tierId } });
+      expect({ sold: tier.sold, held: tier.held }).toEqual({ sold: 100, held: 0 });
+      expect(await tickets.prisma.ticket.count({ where: { tierId } })).toBe(100);
+      expect(await tickets.prisma.order.count({ where: { tickets: { some: { tierId } } } })).toBe(
+        100,
+      );
+    }
+  });
+
+  it('never sells more than 97 seats to orders of 1 to 4, and never goes negative', async () => {
+    const tierId = await tierOnSale(97, 4);
+    const quantities = Array.from({ length: 200 }, (_, i) => 1 + ((i * 7) % 4));
+    const responses = await Promise.all(
+      quantities.map((quantity, i) =>
+        call((buyers[i % buyers.length] as { token: string }).token, purchase, {
+          input: { tierId, quantity, idempotencyKey: `mixed-order-${i}` },
+        }),
+      ),
+    );
+    const outcome = codes(responses);
+    expect(
+      Object.keys(outcome).every((code) =>
+        ['OK', 'SOLD_OUT', 'PURCHASE_LIMIT_REACHED'].includes(code),
+      ),
+      JSON.stringify(outcome),
+    ).toBe(true);
+    const bought = responses.reduce(
+      (sum, response, i) => sum + (response.body.errors ? 0 : (quantities[i] as number)),
+      0,
+    );
+    const tier = await tickets.prisma.ticketTier.findUniqueOrThrow({ where: { id: tierId } });
+    expect(tier.sold).toBe(bought);
+    expect(tier.sold).toBeLessThanOrEqual(97);
+    expect(tier.sold).toBeGreaterThanOrEqual(94); // the last order of up to 4 that did not fit
+    expect(tier.capacity - tier.sold - tier.held).toBeGreaterThanOrEqual(0);
+    expect(await tickets.prisma.ticket.count({ where: { tierId } })).toBe(bought);
+  });
+
+  it('creates one order for an idempotency key sent 20 times at once', async () => {
+    const tierId = await tierOnSale(50);
+    const [buyer] = buyers as [{ id: string; token: string }];
+    const input = { tierId, quantity: 2, idempotencyKey: `same-key-${randomUUID()}` };
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => call(buyer.token, purchase, { input })),
+    );
+    const outcome = codes(responses);
+    expect(
+      Object.keys(outcome).every((code) => ['OK', 'IDEMPOTENCY_KEY_IN_USE'].includes(code)),
+      JSON.stringify(outcome),
+    ).toBe(true);
+    const orders = responses.flatMap((response) =>
+      response.body.data?.purchaseTickets
+        ? [(response.body.data.purchaseTickets as { id: string }).id]
+        : [],
+    );
+    expect(orders.length).toBeGreaterThan(0);
+    expect(new Set(orders).size).toBe(1);
+    expect(
+      await tickets.prisma.order.count({
+        where: { buyerId: buyer.id, idempotencyKey: input.idempotencyKey },
+      }),
+    ).toBe(1);
+    expect(
+      (await tickets.prisma.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).sold,
+    ).toBe(2);
+
+    // Sent again later, it returns the same order; with another payload, it is refused.
+    const replay = await call(buyer.token, purchase, { input });
+    const replayed = replay.body.data?.purchaseTickets as { id: string } | undefined;
+    expect(replayed?.id).toBe(orders[0]);
+    const other = await call(buyer.token, purchase, { input: { ...input, quantity: 3 } });
+    expect(other.body.errors?.[0]?.extensions?.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(
+      (await tickets.prisma.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).sold,
+    ).toBe(2);
+  });
+});
