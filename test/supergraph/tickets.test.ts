@@ -1,0 +1,387 @@
+// Tickets through the gateway: who manages tiers, what bad input gets, holds that expire by
+// themselves, cancellation that restocks once, and batched ticket listings.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Statement, type Supergraph, startSupergraph } from './harness.ts';
+import { type AuthPayload, codeOf, logIn, signUp } from './operations.ts';
+
+const adminEmail = 'tickets-admin@example.com';
+const adminPassword = 'the tickets admin password';
+let supergraph: Supergraph;
+let organizer: AuthPayload;
+let otherOrganizer: AuthPayload;
+let buyer: AuthPayload;
+let otherBuyer: AuthPayload;
+let admin: AuthPayload;
+
+beforeAll(async () => {
+  supergraph = await startSupergraph({
+    env: {
+      BOOTSTRAP_ADMIN_EMAIL: adminEmail,
+      BOOTSTRAP_ADMIN_PASSWORD: adminPassword,
+      HOLD_SECONDS: '1',
+      HOLD_SWEEP_INTERVAL_MS: '200',
+    },
+  });
+  [organizer, otherOrganizer, buyer, otherBuyer] = await Promise.all([
+    signUp(supergraph, { accountType: 'ORGANIZER', name: 'Olga Organizer' }),
+    signUp(supergraph, { accountType: 'ORGANIZER' }),
+    signUp(supergraph),
+    signUp(supergraph),
+  ]);
+  admin = (await logIn(supergraph, adminEmail, adminPassword)).data?.logIn as AuthPayload;
+});
+afterAll(async () => {
+  await supergraph?.stop();
+});
+
+const tierInput = {
+  name: 'General',
+  priceCents: 2500,
+  currency: 'eur',
+  capacity: 5,
+  maxPerOrder: 4,
+};
+
+async function publishedEvent(title = 'Concert'): Promise<string> {
+  const created = await supergraph.request<{ createEvent: { id: string } }>(
+    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+    {
+      input: {
+        title,
+        venue: 'Hall',
+        city: 'Ticketton',
+        timezone: 'Europe/Berlin',
+        startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+      },
+    },
+    { token: organizer.accessToken },
+  );
+  const id = created.data?.createEvent.id as string;
+  await supergraph.request(
+    'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
+    { id },
+    { token: organizer.accessToken },
+  );
+  const started = Date.now();
+  while (
+    (await supergraph.databases.tickets.eventSnapshot.findUnique({ where: { eventId: id } }))
+      ?.status !== 'PUBLISHED'
+  ) {
+    if (Date.now() - started > 5_000)
+      throw new Error('the tickets service did not hear of the event');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return id;
+}
+
+const createTier = (eventId: string, token: string, input: Record<string, unknown> = tierInput) =>
+  supergraph.request<{ createTicketTier: { id: string; currency: string; available: number } }>(
+    'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id currency available } }',
+    { eventId, input },
+    { token },
+  );
+
+async function tierOnSale(input: Record<string, unknown> = tierInput): Promise<string> {
+  const result = await createTier(await publishedEvent(), organizer.accessToken, input);
+  return result.data?.createTicketTier.id as string;
+}
+
+const purchase = (token: string, input: Record<string, unknown>) =>
+  supergraph.request<{
+    purchaseTickets: { id: string; totalCents: number; tickets: { id: string }[] };
+  }>(
+    'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id totalCents tickets { id } } }',
+    { input },
+    { token },
+  );
+
+const stock = (id: string) =>
+  supergraph.databases.tickets.ticketTier.findUniqueOrThrow({ where: { id } });
+describe('ticket tiers', () => {
+  it('are created by the event’s organizer or an admin, and nobody else', async () => {
+    const eventId = await publishedEvent();
+    const mine = await createTier(eventId, organizer.accessToken);
+    expect(mine.data?.createTicketTier).toMatchObject({ currency: 'EUR', available: 5 });
+    expect((await createTier(eventId, admin.accessToken)).errors).toBeUndefined();
+    const before = await supergraph.databases.tickets.ticketTier.count();
+    expect(codeOf(await createTier(eventId, otherOrganizer.accessToken))).toBe('FORBIDDEN');
+    expect(codeOf(await createTier(eventId, buyer.accessToken))).toBe('FORBIDDEN');
+    expect(codeOf(await createTier(randomUUID(), organizer.accessToken))).toBe('NOT_FOUND');
+    expect(
+      codeOf(await createTier(eventId, organizer.accessToken, { ...tierInput, capacity: -1 })),
+    ).toBe('BAD_USER_INPUT');
+    expect(
+      codeOf(await createTier(eventId, organizer.accessToken, { ...tierInput, currency: 'euro' })),
+    ).toBe('BAD_USER_INPUT');
+    expect(await supergraph.databases.tickets.ticketTier.count()).toBe(before);
+  });
+
+  it('never shrink below what is sold', async () => {
+    const tierId = await tierOnSale();
+    await purchase(buyer.accessToken, { tierId, quantity: 3, idempotencyKey: randomUUID() });
+    const shrink = await supergraph.request(
+      'mutation ($id: ID!, $input: UpdateTicketTierInput!) { updateTicketTier(id: $id, input: $input) { capacity } }',
+      { id: tierId, input: { capacity: 2 } },
+      { token: organizer.accessToken },
+    );
+    expect(codeOf(shrink)).toBe('CAPACITY_BELOW_SOLD');
+    expect((await stock(tierId)).capacity).toBe(5);
+  });
+});
+
+describe('a purchase with bad input', () => {
+  it.each([
+    ['zero tickets', { quantity: 0 }, 'BAD_USER_INPUT'],
+    ['negative tickets', { quantity: -2 }, 'BAD_USER_INPUT'],
+    ['a huge quantity', { quantity: 2_000_000_000 }, 'BAD_USER_INPUT'],
+    ['more than maxPerOrder', { quantity: 5 }, 'ORDER_LIMIT_EXCEEDED'],
+    ['an unknown tier', { tierId: randomUUID() }, 'NOT_FOUND'],
+    ['a malformed tier id', { tierId: 'not-an-id' }, 'NOT_FOUND'],
+    ['a tier and a hold', { holdId: randomUUID() }, 'BAD_USER_INPUT'],
+    ['a short idempotency key', { idempotencyKey: 'short' }, 'BAD_USER_INPUT'],
+  ])('(%s) gets %s and writes nothing', async (_, change, code) => {
+    const tierId = await tierOnSale();
+    const before = await supergraph.databases.tickets.order.count();
+    const result = await purchase(buyer.accessToken, {
+      tierId,
+      quantity: 1,
+      idempotencyKey: randomUUID(),
+      ...change,
+    });
+    expect(codeOf(result)).toBe(code);
+    expect(await supergraph.databases.tickets.order.count()).toBe(before);
+    expect((await stock(tierId)).sold).toBe(0);
+  });
+
+  it('without an idempotency key is refused before it runs', async () => {
+    const tierId = await tierOnSale();
+    const result = await purchase(buyer.accessToken, { tierId, quantity: 1 });
+    expect(codeOf(result)).toBe('BAD_USER_INPUT');
+    expect((await stock(tierId)).sold).toBe(0);
+  });
+
+  it('with someone else’s hold gets HOLD_NOT_FOUND, and the hold stays theirs', async () => {
+    const tierId = await tierOnSale();
+    const hold = await supergraph.request<{ holdTickets: { id: string } }>(
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 2) { id } }',
+      { tierId },
+      { token: otherBuyer.accessToken },
+    );
+    const result = await purchase(buyer.accessToken, {
+      holdId: hold.data?.holdTickets.id,
+      idempotencyKey: randomUUID(),
+    });
+    expect(codeOf(result)).toBe('HOLD_NOT_FOUND');
+    expect(await stock(tierId)).toMatchObject({ sold: 0, held: 2 });
+  });
+
+  it('anonymously is UNAUTHENTICATED', async () => {
+    const tierId = await tierOnSale();
+    const result = await supergraph.request(
+      'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+      {
+        input: { tierId, quantity: 1, idempotencyKey: randomUUID() },
+      },
+    );
+    expect(codeOf(result)).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('the per-person cap', () => {
+  it('stops a buyer at 10 tickets for one event, across orders, and writes nothing past it', async () => {
+    const tierId = await tierOnSale({ ...tierInput, capacity: 50, maxPerOrder: 4 });
+    for (const quantity of [4, 4]) {
+      expect(
+        (await purchase(buyer.accessToken, { tierId, quantity, idempotencyKey: randomUUID() }))
+          .errors,
+      ).toBeUndefined();
+    }
+    const over = await purchase(buyer.accessToken, {
+      tierId,
+      quantity: 3,
+      idempotencyKey: randomUUID(),
+    });
+    expect(over.errors?.[0]?.extensions).toMatchObject({
+      code: 'PURCHASE_LIMIT_REACHED',
+      perUserCap: 10,
+    });
+    expect((await stock(tierId)).sold).toBe(8);
+    expect(
+      (await purchase(buyer.accessToken, { tierId, quantity: 2, idempotencyKey: randomUUID() }))
+        .errors,
+    ).toBeUndefined();
+    expect((await stock(tierId)).sold).toBe(10);
+  });
+});
+
+describe('holds', () => {
+  it('reserve stock, and return it by themselves when they expire', async () => {
+    const tierId = await tierOnSale();
+    const eventTiers =
+      'query ($id: ID!) { event(id: $id) { ticketsAvailable ticketTiers { id available } } }';
+    const eventId = (await stock(tierId)).eventId;
+    const hold = await supergraph.request<{
+      holdTickets: { id: string; quantity: number; expiresAt: string };
+    }>(
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 4) { id quantity expiresAt } }',
+      { tierId },
+      { token: buyer.accessToken },
+    );
+    expect(hold.data?.holdTickets.quantity).toBe(4);
+    const during = await supergraph.request<{ event: { ticketsAvailable: number } }>(eventTiers, {
+      id: eventId,
+    });
+    expect(during.data?.event.ticketsAvailable).toBe(1);
+    expect(
+      codeOf(
+        await purchase(otherBuyer.accessToken, {
+          tierId,
+          quantity: 2,
+          idempotencyKey: randomUUID(),
+        }),
+      ),
+    ).toBe('SOLD_OUT');
+
+    // No request touches the tier: the sweeper alone returns the stock.
+    const started = Date.now();
+    while ((await stock(tierId)).held !== 0) {
+      if (Date.now() - started > 5_000) throw new Error('the hold was not swept');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const after = await supergraph.request<{ event: { ticketsAvailable: number } }>(eventTiers, {
+      id: eventId,
+    });
+    expect(after.data?.event.ticketsAvailable).toBe(5);
+    const late = await purchase(buyer.accessToken, {
+      holdId: hold.data?.holdTickets.id,
+      idempotencyKey: randomUUID(),
+    });
+    expect(codeOf(late)).toBe('HOLD_EXPIRED');
+  });
+
+  it('turn into tickets when bought in time', async () => {
+    const tierId = await tierOnSale();
+    const hold = await supergraph.request<{ holdTickets: { id: string } }>(
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 3) { id } }',
+      { tierId },
+      { token: buyer.accessToken },
+    );
+    const bought = await purchase(buyer.accessToken, {
+      holdId: hold.data?.holdTickets.id,
+      idempotencyKey: randomUUID(),
+    });
+    expect(bought.data?.purchaseTickets).toMatchObject({ totalCents: 7500 });
+    expect(bought.data?.purchaseTickets.tickets).toHaveLength(3);
+    expect(await stock(tierId)).toMatchObject({ sold: 3, held: 0 });
+  });
+});
+
+describe('cancellation', () => {
+  const cancel = (id: string, token: string) =>
+    supergraph.request<{ cancelTicket: { status: string } }>(
+      'mutation ($id: ID!) { cancelTicket(id: $id) { status } }',
+      { id },
+      { token },
+    );
+
+  it('restocks exactly once', async () => {
+    const tierId = await tierOnSale();
+    const bought = await purchase(buyer.accessToken, {
+      tierId,
+      quantity: 2,
+      idempotencyKey: randomUUID(),
+    });
+    const [first] = bought.data?.purchaseTickets.tickets ?? [];
+    expect(codeOf(await cancel(first?.id as string, otherBuyer.accessToken))).toBe('NOT_FOUND');
+    expect((await cancel(first?.id as string, buyer.accessToken)).data).toEqual({
+      cancelTicket: { status: 'CANCELLED' },
+    });
+    expect((await stock(tierId)).sold).toBe(1);
+    expect(codeOf(await cancel(first?.id as string, buyer.accessToken))).toBe(
+      'TICKET_ALREADY_CANCELLED',
+    );
+    expect((await stock(tierId)).sold).toBe(1);
+  });
+
+  it('of an event cancels its active tickets, exactly once', async () => {
+    const tierId = await tierOnSale();
+    const { eventId } = await stock(tierId);
+    await purchase(buyer.accessToken, { tierId, quantity: 3, idempotencyKey: randomUUID() });
+    await supergraph.request(
+      'mutation ($id: ID!) { cancelEvent(id: $id) { id } }',
+      { id: eventId },
+      { token: organizer.accessToken },
+    );
+    const started = Date.now();
+    while (
+      (await supergraph.databases.tickets.ticket.count({ where: { eventId, status: 'ACTIVE' } })) >
+      0
+    ) {
+      if (Date.now() - started > 5_000) throw new Error('the tickets were not cancelled');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const cancelled = await supergraph.databases.tickets.ticket.findMany({ where: { eventId } });
+    expect(cancelled.map((ticket) => ticket.status)).toEqual([
+      'CANCELLED',
+      'CANCELLED',
+      'CANCELLED',
+    ]);
+    expect(
+      codeOf(
+        await purchase(buyer.accessToken, { tierId, quantity: 1, idempotencyKey: randomUUID() }),
+      ),
+    ).toBe('SALES_CLOSED');
+  });
+});
+
+describe('myTickets', () => {
+  const query = /* GraphQL */ `
+    { myTickets(first: 100) { totalCount edges { node { code event { title organizer { name } } tier { name } } } } }
+  `;
+
+  async function statementsFor(token: string) {
+    for (const log of Object.values(supergraph.sql)) log.length = 0;
+    const result = await supergraph.request<{
+      myTickets: { totalCount: number; edges: { node: { code: string } }[] };
+    }>(query, {}, { token });
+    expect(result.errors).toBeUndefined();
+    const background = (sql: string) =>
+      sql.includes('outbox_messages') || sql.includes('WITH expired AS');
+    const count = (log: Statement[]) => log.filter(({ sql }) => !background(sql)).length;
+    return {
+      tickets: result.data?.myTickets.totalCount,
+      statements: {
+        users: count(supergraph.sql.users),
+        events: count(supergraph.sql.events),
+        tickets: count(supergraph.sql.tickets),
+      },
+    };
+  }
+
+  it('costs the same SQL statements for 5 tickets as for 100, across events and tiers', async () => {
+    const [few, many] = await Promise.all([signUp(supergraph), signUp(supergraph)]);
+    // Ten events, the most one person may buy of each (10): 100 tickets; and 5 for the other.
+    const tiers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        tierOnSale({ ...tierInput, capacity: 100, maxPerOrder: 10 }),
+      ),
+    );
+    for (const [index, tierId] of tiers.entries()) {
+      if (index < 5)
+        await purchase(few.accessToken, { tierId, quantity: 1, idempotencyKey: randomUUID() });
+      const result = await purchase(many.accessToken, {
+        tierId,
+        quantity: 10,
+        idempotencyKey: `many-tickets-${index}`,
+      });
+      expect(result.errors).toBeUndefined();
+    }
+    const small = await statementsFor(few.accessToken);
+    const large = await statementsFor(many.accessToken);
+    expect(small.tickets).toBe(5);
+    expect(large.tickets).toBe(100);
+    expect(large.statements).toEqual(small.statements);
+    expect(small.statements).toEqual({ users: 1, events: 1, tickets: 4 });
+  });
+});
