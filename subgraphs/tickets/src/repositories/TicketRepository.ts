@@ -44,6 +44,7 @@ export class TicketRepository {
     const tiers = await this.#prisma.ticketTier.findMany({
       where: { id: { in: queryableIds(ids) } },
       include: liveHolds(),
+      relationLoadStrategy: 'join',
     });
     return inRequestedOrder(ids, tiers, (tier) => tier.id);
   }
@@ -54,6 +55,8 @@ export class TicketRepository {
       where: { eventId: { in: queryableIds(eventIds) } },
       orderBy: [{ priceCents: 'asc' }, { id: 'asc' }],
       include: liveHolds(),
+      // One statement: the holds come in the same query as their tiers (a lateral join).
+      relationLoadStrategy: 'join',
     });
     const byEvent = Map.groupBy(tiers, (tier) => tier.eventId);
     return eventIds.map((id) => byEvent.get(id) ?? []);
