@@ -53,8 +53,8 @@ export function demoTicketTiers() {
 }
 
 export const demoTickets = [
-  { id: '0190a000-0000-7000-8003-000000000001', tierIndex: 0, ownerId: alan.id, code: 'DEMO-ALAN-0001' },
-  { id: '0190a000-0000-7000-8003-000000000002', tierIndex: 0, ownerId: alan.id, code: 'DEMO-ALAN-0002' },
-  { id: '0190a000-0000-7000-8003-000000000003', tierIndex: 1, ownerId: edsger.id, code: 'DEMO-EDSG-0001' },
-  { id: '0190a000-0000-7000-8003-000000000004', tierIndex: 2, ownerId: edsger.id, code: 'DEMO-EDSG-0002' },
+  { id: '0190a000-0000-7000-8003-000000000001', tierIndex: 0, ownerId: alan.id },
+  { id: '0190a000-0000-7000-8003-000000000002', tierIndex: 0, ownerId: alan.id },
+  { id: '0190a000-0000-7000-8003-000000000003', tierIndex: 1, ownerId: edsger.id },
+  { id: '0190a000-0000-7000-8003-000000000004', tierIndex: 2, ownerId: edsger.id },
 ] as const;

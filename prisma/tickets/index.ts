@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { demoEvents, demoTickets, demoTicketTiers } from '../demo-data.ts';
 import { clientOptions, defineServiceDatabase, reportingQueries } from '../src/service.ts';
 import { PrismaClient } from './generated/client.ts';
@@ -23,14 +24,28 @@ export const ticketsDatabase = defineServiceDatabase({
     const tickets = demoTickets.map(({ tierIndex, ...ticket }) => {
       const tier = tiers[tierIndex];
       if (!tier) throw new Error(`Demo ticket ${ticket.id} names no tier ${tierIndex}`);
-      return { ...ticket, tierId: tier.id, eventId: tier.eventId };
+      // Unguessable, like every ticket code: demo tickets can be checked in too.
+      return {
+        ...ticket,
+        tierId: tier.id,
+        eventId: tier.eventId,
+        code: randomBytes(16).toString('base64url'),
+      };
     });
+    const allowances = Map.groupBy(tickets, (ticket) => `${ticket.eventId}|${ticket.ownerId}`);
     const soldByTier = Map.groupBy(tickets, (ticket) => ticket.tierId);
     await prisma.$transaction([
       prisma.ticketTier.createMany({
         data: tiers.map((tier) => ({ ...tier, sold: soldByTier.get(tier.id)?.length ?? 0 })),
       }),
       prisma.ticket.createMany({ data: tickets }),
+      prisma.eventAllowance.createMany({
+        data: [...allowances.values()].map((owned) => ({
+          eventId: owned[0]?.eventId as string,
+          userId: owned[0]?.ownerId as string,
+          tickets: owned.length,
+        })),
+      }),
       // What the events service's outbox would have told this one about the demo events.
       prisma.eventSnapshot.createMany({
         data: demoEvents().map(({ id, status, startsAt, endsAt }) => ({
