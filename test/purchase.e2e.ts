@@ -50,7 +50,11 @@ async function call(
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'ticketing-purchase-'));
-  started = await startTestTopology('purchase', { DATA_DIR: dataDir });
+  started = await startTestTopology('purchase', {
+    DATA_DIR: dataDir,
+    HOLD_SECONDS: '1',
+    HOLD_SWEEP_INTERVAL_MS: '200',
+  });
   const { USERS_DATABASE_URL, TICKETS_DATABASE_URL } = started.databaseUrls;
   tickets = await ticketsDatabase.open(
     { kind: 'postgres', url: TICKETS_DATABASE_URL },
@@ -238,5 +242,50 @@ describe('a purchase rush', () => {
     expect(
       (await tickets.prisma.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).sold,
     ).toBe(2);
+  });
+
+  it('returns an expired hold’s stock by itself, and restocks a cancelled ticket exactly once', async () => {
+    const tierId = await tierOnSale(3, 3);
+    const [holder, other] = buyers as [
+      (typeof buyers)[number],
+      (typeof buyers)[number],
+      ...typeof buyers,
+    ];
+    const hold = await call(
+      holder.token,
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 3) { id } }',
+      {
+        tierId,
+      },
+    );
+    expect(hold.body.errors).toBeUndefined();
+    const blocked = await call(other.token, purchase, {
+      input: { tierId, quantity: 1, idempotencyKey: randomUUID() },
+    });
+    expect(blocked.body.errors?.[0]?.extensions?.code).toBe('SOLD_OUT');
+
+    // Nothing touches the tier; the tickets service's sweeper returns the stock.
+    const waited = Date.now();
+    while (
+      (await tickets.prisma.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).held !== 0
+    ) {
+      if (Date.now() - waited > 5_000) throw new Error('the expired hold was not returned');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    const bought = await call(other.token, purchase, {
+      input: { tierId, quantity: 2, idempotencyKey: randomUUID() },
+    });
+    const order = bought.body.data?.purchaseTickets as { tickets: { id: string }[] } | undefined;
+    expect(order?.tickets).toHaveLength(2);
+    const ticketId = order?.tickets[0]?.id as string;
+    const cancel = 'mutation ($id: ID!) { cancelTicket(id: $id) { status } }';
+    const responses = await Promise.all(
+      Array.from({ length: 5 }, () => call(other.token, cancel, { id: ticketId })),
+    );
+    expect(codes(responses)).toEqual({ OK: 1, TICKET_ALREADY_CANCELLED: 4 });
+    expect(
+      (await tickets.prisma.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).sold,
+    ).toBe(1);
   });
 });

@@ -25,8 +25,16 @@ export interface DatabaseConnection {
   close(): Promise<void>;
 }
 
+export interface OpenDatabaseOptions {
+  /** Told when the server ends an idle pooled connection (restart, failover, termination). */
+  onConnectionLost?: (error: Error) => void;
+}
+
 /** Opens a connection pool (PostgreSQL) or the embedded database (PGlite). */
-export async function openDatabase(location: DatabaseLocation): Promise<DatabaseConnection> {
+export async function openDatabase(
+  location: DatabaseLocation,
+  { onConnectionLost }: OpenDatabaseOptions = {},
+): Promise<DatabaseConnection> {
   if (location.kind === 'pglite') {
     await mkdir(location.dataDir, { recursive: true });
     const db = await PGlite.create(location.dataDir, { extensions: pgliteExtensions });
@@ -37,6 +45,10 @@ export async function openDatabase(location: DatabaseLocation): Promise<Database
     };
   }
   const pool = new pg.Pool({ connectionString: location.url, max: location.poolSize ?? 10 });
+  // The pool drops a connection the server ended while it sat idle, and opens another on
+  // demand. Without a listener, Node would treat that 'error' event as uncaught and stop
+  // the whole service on a database restart.
+  pool.on('error', (error) => onConnectionLost?.(error));
   return {
     adapterFactory: new PrismaPg(pool),
     description: redactPassword(location.url),

@@ -43,6 +43,8 @@ export interface OpenOptions {
   migrate?: boolean;
   /** Receives every statement the client sends (tests count them and explain them). */
   onQuery?: QueryListener;
+  /** Told when the server ends an idle pooled connection. */
+  onConnectionLost?: (error: Error) => void;
 }
 
 /** Receives a statement's SQL and its parameters. */
@@ -107,10 +109,10 @@ export function defineServiceDatabase<Client extends ClientBase>(
     /** Connects, creating the PostgreSQL database if missing, and applies pending migrations. */
     async open(
       location: DatabaseLocation,
-      { migrate = true, onQuery }: OpenOptions = {},
+      { migrate = true, onQuery, onConnectionLost }: OpenOptions = {},
     ): Promise<OpenServiceDatabase<Client>> {
       if (location.kind === 'postgres') await ensurePostgresDatabase(location.url);
-      const connection = await openDatabase(location);
+      const connection = await openDatabase(location, { onConnectionLost });
       try {
         const appliedMigrations = migrate
           ? await applyMigrations(connection.adapterFactory, join(directory, 'migrations'))

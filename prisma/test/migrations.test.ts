@@ -163,3 +163,34 @@ describe('service databases', () => {
     }
   });
 });
+
+describe('a service database on PostgreSQL', () => {
+  it('survives the server ending its idle connections, and reports it', async () => {
+    const [users] = databases;
+    const url = uniqueTestDatabaseUrl('connection_lost');
+    const lost: Error[] = [];
+    const open = await users.open(
+      { kind: 'postgres', url },
+      { onConnectionLost: (error) => lost.push(error) },
+    );
+    try {
+      await open.ping();
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      const { rowCount } = await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      );
+      await admin.end();
+      expect(rowCount).toBeGreaterThan(0);
+      const started = Date.now();
+      while (lost.length === 0 && Date.now() - started < 5_000) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(lost[0]?.message).toMatch(/terminating connection/);
+      await open.ping();
+    } finally {
+      await open.close();
+      await dropDatabase(url);
+    }
+  });
+});

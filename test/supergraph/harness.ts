@@ -89,7 +89,7 @@ function recordingSql<Client, Location, TContext extends BaseContext>(
   subgraph: SubgraphDefinition<Client, Location, TContext>,
   open: (
     location: Location,
-    options: { onQuery: QueryListener },
+    options: { onQuery: QueryListener; onConnectionLost?: (error: Error) => void },
   ) => ReturnType<SubgraphDefinition<Client, Location, TContext>['database']['open']>,
   log: Statement[],
 ): SubgraphDefinition<Client, Location, TContext> {
@@ -97,7 +97,8 @@ function recordingSql<Client, Location, TContext extends BaseContext>(
     ...subgraph,
     database: {
       ...subgraph.database,
-      open: (location) => open(location, { onQuery: (sql, params) => log.push({ sql, params }) }),
+      open: (location, options) =>
+        open(location, { ...options, onQuery: (sql, params) => log.push({ sql, params }) }),
     },
   };
 }

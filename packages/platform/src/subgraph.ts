@@ -27,7 +27,10 @@ export interface RequestInfo {
 /** The part of a service's database definition (`@ticketing/prisma/<service>`) used here. */
 interface SubgraphDatabase<Client, Location> {
   locate(env: NodeJS.ProcessEnv): Location;
-  open(location: Location): Promise<{
+  open(
+    location: Location,
+    options?: { onConnectionLost?: (error: Error) => void },
+  ): Promise<{
     prisma: Client;
     connection: { description: string };
     appliedMigrations: string[];
@@ -87,7 +90,10 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
     }),
     env,
   );
-  const database = await subgraph.database.open(subgraph.database.locate(env));
+  const database = await subgraph.database.open(subgraph.database.locate(env), {
+    onConnectionLost: (error) =>
+      logger.warn({ err: error }, 'database connection lost; reconnecting on demand'),
+  });
   try {
     logger.info(
       { database: database.connection.description, applied: database.appliedMigrations },
