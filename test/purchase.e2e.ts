@@ -1,13 +1,13 @@
 // The purchase rush, through NGINX and both gateway processes, on PostgreSQL: every seat is
 // sold exactly once, and an idempotency key buys once however often it is sent.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { usersDatabase } from '@ticketing/prisma/users';
-import { importJWK, type JWK, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { accessTokenFor, developmentSigningKey } from '../scripts/dev-tokens.ts';
 import { startTestTopology, type TestTopology } from './support.ts';
 
 let started: TestTopology;
@@ -15,20 +15,6 @@ let dataDir: string;
 let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>>;
 let organizerToken: string;
 let buyers: { id: string; token: string }[];
-
-/** A real access token for `userId`, signed with the users service's key. */
-async function tokenFor(userId: string, role: string, key: JWK): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ role, sid: randomUUID() })
-    .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: key.kid as string })
-    .setIssuer('urn:ticketing:users')
-    .setAudience('urn:ticketing:api')
-    .setSubject(userId)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 900)
-    .setJti(randomUUID())
-    .sign(await importJWK(key, 'EdDSA'));
-}
 
 interface Response {
   servedBy: string | null;
@@ -63,8 +49,7 @@ beforeAll(async () => {
 
   // Fifty buyers and an organizer, with tokens signed by the users service's key: logging
   // fifty people in would only measure scrypt.
-  const ring = JSON.parse(await readFile(join(dataDir, 'auth', 'signing-keys.json'), 'utf8'));
-  const key = ring.keys.find((candidate: JWK) => candidate.kid === ring.active) as JWK;
+  const key = await developmentSigningKey(dataDir);
   const users = await usersDatabase.open(
     { kind: 'postgres', url: USERS_DATABASE_URL },
     { migrate: false },
@@ -78,11 +63,11 @@ beforeAll(async () => {
   await users.prisma.user.createMany({ data: people });
   await users.close();
   const [organizer, ...customers] = people as [(typeof people)[number], ...typeof people];
-  organizerToken = await tokenFor(organizer.id, 'ORGANIZER', key);
+  organizerToken = await accessTokenFor(key, organizer.id, 'ORGANIZER');
   buyers = await Promise.all(
     customers.map(async (buyer) => ({
       id: buyer.id,
-      token: await tokenFor(buyer.id, 'CUSTOMER', key),
+      token: await accessTokenFor(key, buyer.id, 'CUSTOMER'),
     })),
   );
 }, 120_000);

@@ -5,15 +5,15 @@
 //
 //   npm run bench:purchase [-- --seconds 5 --rounds 2 --concurrency 32]
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { usersDatabase } from '@ticketing/prisma/users';
-import { importJWK, type JWK, SignJWT } from 'jose';
 import pg from 'pg';
+import { accessTokenFor, developmentSigningKey } from '../dev-tokens.ts';
 import { freePort } from '../ports.ts';
 import { startTopology } from '../topology.ts';
 
@@ -52,19 +52,6 @@ const topology = await startTopology({
   output: () => {},
 });
 
-async function tokenFor(userId: string, role: string, key: JWK) {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ role, sid: randomUUID() })
-    .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: key.kid as string })
-    .setIssuer('urn:ticketing:users')
-    .setAudience('urn:ticketing:api')
-    .setSubject(userId)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 3600)
-    .setJti(randomUUID())
-    .sign(await importJWK(key, 'EdDSA'));
-}
-
 async function graphql(token: string, query: string, variables: Record<string, unknown>) {
   const response = await fetch(topology.publicUrl, {
     method: 'POST',
@@ -97,8 +84,7 @@ const tickets = await ticketsDatabase.open(
 );
 const raw = new pg.Pool({ connectionString: databaseUrls.TICKETS_DATABASE_URL, max: concurrency });
 try {
-  const ring = JSON.parse(await readFile(join(dataDir, 'auth', 'signing-keys.json'), 'utf8'));
-  const key = ring.keys.find((candidate: JWK) => candidate.kid === ring.active) as JWK;
+  const key = await developmentSigningKey(dataDir);
   const users = await usersDatabase.open(
     { kind: 'postgres', url: databaseUrls.USERS_DATABASE_URL },
     { migrate: false },
@@ -114,8 +100,8 @@ try {
     })),
   });
   await users.close();
-  const organizer = await tokenFor(organizerId, 'ORGANIZER', key);
-  const buyers = await Promise.all(buyerIds.map((id) => tokenFor(id, 'CUSTOMER', key)));
+  const organizer = await accessTokenFor(key, organizerId, 'ORGANIZER');
+  const buyers = await Promise.all(buyerIds.map((id) => accessTokenFor(key, id, 'CUSTOMER')));
 
   const event = await graphql(
     organizer,
