@@ -382,7 +382,50 @@ describe('myTickets', () => {
     expect(small.tickets).toBe(5);
     expect(large.tickets).toBe(100);
     expect(large.statements).toEqual(small.statements);
-    // tickets: the owner's page (which rows, then the rows), and their tiers with holds.
-    expect(small.statements).toEqual({ users: 1, events: 1, tickets: 3 });
+    // tickets: the owner's page (one statement), and their tiers with holds (one).
+    expect(small.statements).toEqual({ users: 1, events: 1, tickets: 2 });
+  });
+
+  it('pages through a buyer’s tickets, newest first, counting all of them on every page', async () => {
+    const owner = await signUp(supergraph);
+    const tierId = await tierOnSale({ ...tierInput, capacity: 20, maxPerOrder: 2 });
+    for (let order = 0; order < 3; order++) {
+      await purchase(owner.accessToken, { tierId, quantity: 2, idempotencyKey: randomUUID() });
+    }
+    type Page = {
+      myTickets: {
+        totalCount: number;
+        edges: { node: { id: string } }[];
+        pageInfo: { hasNextPage: boolean; endCursor: string };
+      };
+    };
+    const pageQuery =
+      'query ($after: String) { myTickets(first: 4, after: $after) { totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }';
+    const first = await supergraph.request<Page>(pageQuery, {}, { token: owner.accessToken });
+    const second = await supergraph.request<Page>(
+      pageQuery,
+      { after: first.data?.myTickets.pageInfo.endCursor },
+      { token: owner.accessToken },
+    );
+    const last = await supergraph.request<Page>(
+      pageQuery,
+      { after: second.data?.myTickets.pageInfo.endCursor },
+      { token: owner.accessToken },
+    );
+    expect([first, second, last].map((page) => page.data?.myTickets.totalCount)).toEqual([6, 6, 6]);
+    expect([first, second, last].map((page) => page.data?.myTickets.edges.length)).toEqual([
+      4, 2, 0,
+    ]);
+    expect(first.data?.myTickets.pageInfo.hasNextPage).toBe(true);
+    expect(second.data?.myTickets.pageInfo.hasNextPage).toBe(false);
+    const ids = [first, second].flatMap(
+      (page) => page.data?.myTickets.edges.map((edge) => edge.node.id) ?? [],
+    );
+    expect(new Set(ids).size).toBe(6);
+    const stored = await supergraph.databases.tickets.ticket.findMany({
+      where: { ownerId: owner.user.id },
+      orderBy: [{ purchasedAt: 'desc' }, { id: 'desc' }],
+    });
+    expect(ids).toEqual(stored.map((ticket) => ticket.id));
   });
 });

@@ -1,6 +1,35 @@
 import { inRequestedOrder, queryableIds } from '@ticketing/platform';
 import { Prisma, type PrismaClient, type Ticket, type TicketTier } from '@ticketing/prisma/tickets';
 
+/** A tickets row as raw SQL returns it. */
+interface TicketRow {
+  id: string;
+  tier_id: string;
+  event_id: string;
+  owner_id: string;
+  status: Ticket['status'];
+  code: string;
+  order_id: string | null;
+  purchased_at: Date;
+  cancelled_at: Date | null;
+}
+
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
+function ticketFromRow(row: TicketRow): Ticket {
+  return {
+    id: row.id,
+    tierId: row.tier_id,
+    eventId: row.event_id,
+    ownerId: row.owner_id,
+    status: row.status,
+    code: row.code,
+    orderId: row.order_id,
+    purchasedAt: row.purchased_at,
+    cancelledAt: row.cancelled_at,
+  };
+}
+
 /** A tier with the quantities of its unexpired holds, from which `available` is exact. */
 export type StockedTier = TicketTier & { holds: { quantity: number }[] };
 
@@ -72,8 +101,9 @@ export class TicketRepository {
   }
 
   /**
-   * A page of tickets, newest first, for each owner of a batch, in two statements whatever
-   * the batch size: window functions pick each owner's page, then its rows are read by id.
+   * A page of tickets, newest first, for each owner of a batch, in one statement whatever
+   * the batch size: a window function numbers each owner's tickets, and the page's rows
+   * come back with their owner's total.
    */
   async pagesByOwner(
     ownerIds: readonly string[],
@@ -83,35 +113,32 @@ export class TicketRepository {
     const afterSql = after
       ? Prisma.sql`(purchased_at, id) < (${after.purchasedAt}::timestamptz, ${after.id}::uuid)`
       : Prisma.sql`TRUE`;
+    // One row per ticket on a page, and one (with a null id) for an owner whose page is
+    // empty, so that every owner's total comes back.
     const rows = await this.#prisma.$queryRaw<
-      { owner_id: string; total: bigint; id: string | null }[]
+      (Nullable<TicketRow> & { owner: string; total: bigint })[]
     >`
       WITH owned AS (
-        SELECT id, owner_id, purchased_at FROM tickets WHERE owner_id = ANY(${queryableIds(ownerIds)}::uuid[])
+        SELECT * FROM tickets WHERE owner_id = ANY(${queryableIds(ownerIds)}::uuid[])
       ),
       totals AS (SELECT owner_id, count(*) AS total FROM owned GROUP BY owner_id),
       page AS (
-        SELECT id, owner_id,
-               row_number() OVER (PARTITION BY owner_id ORDER BY purchased_at DESC, id DESC) AS position
+        SELECT *, row_number() OVER (PARTITION BY owner_id ORDER BY purchased_at DESC, id DESC) AS position
         FROM owned WHERE ${afterSql}
       )
-      SELECT t.owner_id::text, t.total, p.id::text
-      FROM totals t LEFT JOIN page p ON p.owner_id = t.owner_id AND p.position <= ${first + 1}`;
-    const ids = rows.flatMap((row) => (row.id ? [row.id] : []));
-    const tickets = ids.length
-      ? await this.#prisma.ticket.findMany({
-          where: { id: { in: ids } },
-          orderBy: [{ purchasedAt: 'desc' }, { id: 'desc' }],
-        })
-      : [];
-    const totals = new Map(rows.map((row) => [row.owner_id, Number(row.total)]));
-    const byOwner = Map.groupBy(tickets, (ticket) => ticket.ownerId);
+      SELECT t.owner_id::text AS owner, t.total,
+             p.id::text, p.tier_id::text, p.event_id::text, p.owner_id::text, p.status::text, p.code,
+             p.order_id::text, p.purchased_at, p.cancelled_at
+      FROM totals t LEFT JOIN page p ON p.owner_id = t.owner_id AND p.position <= ${first + 1}
+      ORDER BY p.purchased_at DESC NULLS LAST, p.id DESC`;
+    const byOwner = Map.groupBy(rows, (row) => row.owner);
     return ownerIds.map((id) => {
       const mine = byOwner.get(id) ?? [];
+      const tickets = mine.flatMap((row) => (row.id ? [ticketFromRow(row as TicketRow)] : []));
       return {
-        tickets: mine.slice(0, first),
-        hasNextPage: mine.length > first,
-        totalCount: totals.get(id) ?? 0,
+        tickets: tickets.slice(0, first),
+        hasNextPage: tickets.length > first,
+        totalCount: Number(mine[0]?.total ?? 0),
       };
     });
   }
