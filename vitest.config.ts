@@ -1,8 +1,16 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+
+// graphql 16 ships CommonJS and ESM builds. Node resolves both `import` and `require` to the
+// CommonJS one, but Vite would pick the ESM one for imports, and Apollo's packages, which
+// require it, would then hold a second copy ("Cannot use GraphQLSchema from another module
+// or realm"). Resolve it as Node does.
+const graphql = createRequire(import.meta.url).resolve('graphql');
 
 // One configuration, one project a workspace. `*.test.ts` are unit and integration tests
 // (real PostgreSQL, servers in-process); `*.e2e.ts` start the real topology as processes.
 export default defineConfig({
+  resolve: { alias: [{ find: /^graphql$/, replacement: graphql }] },
   test: {
     globalSetup: ['test/global-setup.ts'],
     projects: [

@@ -1,0 +1,130 @@
+// The checks that keep the supergraph safe to change, without a hosted registry: the
+// subgraphs compose, the committed supergraph is current, the public API has no breaking
+// change that was not acknowledged, and every operation a client sends still validates.
+import { Supergraph } from '@apollo/federation-internals';
+import {
+  type BreakingChange,
+  findBreakingChanges,
+  type GraphQLSchema,
+  parse,
+  Source,
+  validate,
+} from 'graphql';
+import { CompositionError, composeSupergraph } from './compose.ts';
+import type { SubgraphSource } from './subgraphs.ts';
+
+/** A breaking change accepted on purpose, with the reason, in a committed file. */
+export interface AcknowledgedChange {
+  type: string;
+  description: string;
+  reason: string;
+}
+
+export interface ClientOperation {
+  /** Where it lives, for the report (e.g. clients/operations/Checkout.graphql). */
+  file: string;
+  document: string;
+}
+
+export interface SchemaCheckInput {
+  sources: readonly SubgraphSource[];
+  readSdl(source: SubgraphSource): string;
+  /** The supergraph committed in this change. */
+  committedSupergraph: string;
+  /** The supergraph on the main branch, to diff the public API against; none for a first one. */
+  baseSupergraph: string | undefined;
+  acknowledged: readonly AcknowledgedChange[];
+  operations: readonly ClientOperation[];
+}
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  /** One line each: what is wrong, or what passed with a note. */
+  details: string[];
+}
+
+/** The schema clients see: the supergraph without federation's join and link machinery. */
+export function apiSchema(supergraphSdl: string): GraphQLSchema {
+  return Supergraph.build(supergraphSdl).apiSchema().toGraphQLJSSchema();
+}
+
+export function checkSchema(input: SchemaCheckInput): CheckResult[] {
+  let composed: string;
+  try {
+    composed = composeSupergraph(input.sources, input.readSdl);
+  } catch (error) {
+    if (!(error instanceof CompositionError)) throw error;
+    return [
+      {
+        name: 'composition',
+        ok: false,
+        details: error.message
+          .split('\n')
+          .slice(1)
+          .map((line) => line.trim()),
+      },
+    ];
+  }
+  const results: CheckResult[] = [{ name: 'composition', ok: true, details: [] }];
+
+  results.push({
+    name: 'committed supergraph',
+    ok: composed === input.committedSupergraph,
+    details:
+      composed === input.committedSupergraph
+        ? []
+        : ['gateway/supergraph.graphql is stale: run `npm run compose` and commit it.'],
+  });
+
+  const api = apiSchema(composed);
+  if (input.baseSupergraph === undefined) {
+    results.push({
+      name: 'breaking changes',
+      ok: true,
+      details: ['no base supergraph to compare with'],
+    });
+  } else {
+    const changes = findBreakingChanges(apiSchema(input.baseSupergraph), api);
+    const isAcknowledged = (change: BreakingChange) =>
+      input.acknowledged.some(
+        (ack) => ack.type === change.type && ack.description === change.description,
+      );
+    const unacknowledged = changes.filter((change) => !isAcknowledged(change));
+    results.push({
+      name: 'breaking changes',
+      ok: unacknowledged.length === 0,
+      details: [
+        ...unacknowledged.map((change) => `${change.type}: ${change.description}`),
+        ...changes
+          .filter(isAcknowledged)
+          .map((change) => `acknowledged ${change.type}: ${change.description}`),
+      ],
+    });
+  }
+
+  const failures = input.operations.flatMap((operation) => {
+    let document: ReturnType<typeof parse>;
+    try {
+      document = parse(new Source(operation.document, operation.file));
+    } catch (error) {
+      return [`${operation.file}: ${(error as Error).message}`];
+    }
+    return validate(api, document).map((error) => {
+      const location = error.locations?.[0];
+      return `${operation.file}${location ? `:${location.line}:${location.column}` : ''}: ${error.message}`;
+    });
+  });
+  results.push({ name: 'client operations', ok: failures.length === 0, details: failures });
+  return results;
+}
+
+/** The results as a terminal report: one line a check, its details indented below. */
+export function formatReport(results: readonly CheckResult[]): string {
+  return results
+    .flatMap((result) => [
+      `${result.ok ? '✔' : '✖'} ${result.name}`,
+      ...result.details.map((detail) => `    ${detail}`),
+    ])
+    .join('\n');
+}

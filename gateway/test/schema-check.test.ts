@@ -1,0 +1,128 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { composeSupergraph, readCommittedSupergraph } from '../src/compose.ts';
+import { type AcknowledgedChange, checkSchema, formatReport } from '../src/schema-check.ts';
+import { readSubgraphSdl, type SubgraphSource, subgraphSources } from '../src/subgraphs.ts';
+
+const operationsDir = resolve(import.meta.dirname, '..', '..', 'clients', 'operations');
+const operations = readdirSync(operationsDir).map((name) => ({
+  file: `clients/operations/${name}`,
+  document: readFileSync(join(operationsDir, name), 'utf8'),
+}));
+const base = readCommittedSupergraph();
+
+/** The events subgraph's SDL with `change` applied, the others as they are. */
+function eventsChanged(change: (sdl: string) => string) {
+  return (source: SubgraphSource) =>
+    source.name === 'events' ? change(readSubgraphSdl(source)) : readSubgraphSdl(source);
+}
+
+/** Runs the check as if the change were committed, supergraph recomposed unless `stale`. */
+function check(
+  change: (sdl: string) => string,
+  { stale = false, acknowledged = [] as AcknowledgedChange[] } = {},
+) {
+  const readSdl = eventsChanged(change);
+  const results = checkSchema({
+    sources: subgraphSources,
+    readSdl,
+    committedSupergraph: stale ? base : composeSupergraph(subgraphSources, readSdl),
+    baseSupergraph: base,
+    acknowledged,
+    operations,
+  });
+  return Object.fromEntries(results.map((result) => [result.name, result]));
+}
+
+const removeUpdatedAt = (sdl: string) => {
+  const changed = sdl.replace('  updatedAt: DateTime!\n', '');
+  expect(changed).not.toBe(sdl);
+  return changed;
+};
+
+describe('schema:check', () => {
+  it('passes the schema as it is', () => {
+    const results = check((sdl) => sdl);
+    expect(
+      Object.values(results).every((result) => result.ok),
+      formatReport(Object.values(results)),
+    ).toBe(true);
+  });
+
+  it('passes an additive change', () => {
+    const results = check((sdl) =>
+      sdl.replace(
+        '  title: String!\n',
+        '  title: String!\n  "A short tagline."\n  subtitle: String\n',
+      ),
+    );
+    expect(
+      Object.values(results).every((result) => result.ok),
+      formatReport(Object.values(results)),
+    ).toBe(true);
+  });
+
+  it('fails on a removed field, naming it', () => {
+    const results = check(removeUpdatedAt);
+    expect(results['breaking changes']).toMatchObject({
+      ok: false,
+      details: ['FIELD_REMOVED: Event.updatedAt was removed.'],
+    });
+  });
+
+  it('passes a removed field that was acknowledged in the committed file', () => {
+    const results = check(removeUpdatedAt, {
+      acknowledged: [
+        {
+          type: 'FIELD_REMOVED',
+          description: 'Event.updatedAt was removed.',
+          reason: 'No client reads it.',
+        },
+      ],
+    });
+    expect(results['breaking changes']?.ok).toBe(true);
+    expect(results['client operations']?.ok).toBe(true);
+  });
+
+  it('fails on a composition error, with its code', () => {
+    // tickets defines PageInfo too: without @shareable here, the two clash.
+    const results = check(
+      (sdl) => {
+        const changed = sdl.replace('type PageInfo @shareable {', 'type PageInfo {');
+        expect(changed).not.toBe(sdl);
+        return changed;
+      },
+      { stale: true },
+    );
+    expect(results.composition?.ok).toBe(false);
+    expect(results.composition?.details.join('\n')).toMatch(/\[INVALID_FIELD_SHARING\].*PageInfo/);
+  });
+
+  it('fails on a stale supergraph', () => {
+    const results = check(
+      (sdl) => sdl.replace('  title: String!\n', '  title: String!\n  subtitle: String\n'),
+      { stale: true },
+    );
+    expect(results['committed supergraph']).toMatchObject({ ok: false });
+  });
+
+  it('fails on a client operation that no longer validates, naming the file and line', () => {
+    const removeReason = (sdl: string) =>
+      sdl.replace(/ {2}"Why it was cancelled[^\n]*\n {2}cancellationReason: String\n/, '');
+    const results = check(removeReason, {
+      acknowledged: [
+        {
+          type: 'FIELD_REMOVED',
+          description: 'Event.cancellationReason was removed.',
+          reason: 'test',
+        },
+      ],
+    });
+    expect(results['breaking changes']?.ok).toBe(true);
+    expect(results['client operations']?.ok).toBe(false);
+    expect(results['client operations']?.details.join('\n')).toMatch(
+      /clients\/operations\/EventPage\.graphql:\d+:\d+: Cannot query field "cancellationReason" on type "Event"/,
+    );
+  });
+});
