@@ -5,6 +5,7 @@ import {
   ApolloServerPluginLandingPageLocalDefault,
   ApolloServerPluginLandingPageProductionDefault,
 } from '@apollo/server/plugin/landingPage/default';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { Identity } from '@ticketing/auth';
 
 /** What the gateway knows about a request. */
@@ -39,8 +40,29 @@ export interface GatewayOptions {
   plugins?: ApolloServerPlugin<GatewayContext>[];
 }
 
+/**
+ * Limits every operation must pass before it is planned or executed. Comfortably above
+ * what the committed client operations need (a test checks them), and well below what
+ * abuse needs: 7 levels, 15 aliases, 50 directives, 1000 tokens, and a static cost of
+ * 20 000 (graphql-armor's estimate; the wallet query, each ticket with its event,
+ * organizer and tier, costs about 5 600).
+ */
+export const operationLimits = {
+  maxDepth: { n: 7 },
+  maxAliases: { n: 15 },
+  maxDirectives: { n: 50 },
+  maxTokens: { n: 1000 },
+  costLimit: { maxCost: 20_000 },
+} as const;
+
 /** The gateway's Apollo Server, not yet listening. */
 export function createGatewayServer(options: GatewayOptions): ApolloServer<GatewayContext> {
+  // graphql-armor: the limits as validation rules and plugins. In production, field
+  // suggestions ("Did you mean …?") are masked too, so that errors do not map the schema.
+  const armor = new ApolloArmor({
+    ...operationLimits,
+    blockFieldSuggestion: { enabled: options.production },
+  }).protect();
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
     buildService: ({ name, url }) =>
@@ -49,7 +71,12 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
   return new ApolloServer<GatewayContext>({
     gateway,
     includeStacktraceInErrorResponses: false,
+    allowBatchedHttpRequests: false,
+    introspection: !options.production,
+    validationRules: armor.validationRules,
     plugins: [
+      // Written for any context; they never read ours.
+      ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
       ...(options.plugins ?? []),
       options.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })

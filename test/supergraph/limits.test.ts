@@ -1,0 +1,85 @@
+// Abusive operations are refused at the gateway before anything is planned or executed, and
+// every operation the clients actually send stays within the limits.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse, print } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Supergraph, startSupergraph } from './harness.ts';
+import { codeOf } from './operations.ts';
+
+let supergraph: Supergraph;
+
+beforeAll(async () => {
+  supergraph = await startSupergraph();
+});
+afterAll(async () => {
+  await supergraph?.stop();
+});
+
+/** `{ me { organizedEvents { edges { node { organizer { … } } } } } }`, nested to `depth`. */
+function nested(depth: number): string {
+  let selection = 'id';
+  let level = 1;
+  while (level < depth) {
+    selection = `organizer { organizedEvents(first: 1) { edges { node { ${selection} } } } }`;
+    level += 4;
+  }
+  return `{ events(first: 1) { edges { node { ${selection} } } } }`;
+}
+
+describe('operation limits', () => {
+  it.each([
+    ['8 levels deep', nested(9), 'GRAPHQL_VALIDATION_FAILED', /depth/i],
+    [
+      '16 aliases',
+      `{ ${Array.from({ length: 16 }, (_, i) => `a${i}: me { id }`).join(' ')} }`,
+      'GRAPHQL_VALIDATION_FAILED',
+      /alias/i,
+    ],
+    [
+      'a cost over the limit',
+      `{ ${Array.from({ length: 12 }, (_, i) => `e${i}: events(first: 100) { edges { node { id title venue city startsAt organizer { id name } ticketTiers { id name available priceCents } } } }`).join(' ')} }`,
+      'GRAPHQL_VALIDATION_FAILED',
+      /cost/i,
+    ],
+    [
+      'an over-long document',
+      `{ me { ${Array.from({ length: 1_200 }, () => 'id').join(' ')} } }`,
+      'GRAPHQL_VALIDATION_FAILED',
+      /token/i,
+    ],
+  ])('refuses %s with %s, before execution', async (_, query, code, message) => {
+    supergraph.sql.users.length = 0;
+    supergraph.sql.events.length = 0;
+    const result = await supergraph.request(query);
+    expect(codeOf(result)).toBe(code);
+    expect(result.errors?.[0]?.message).toMatch(message);
+    expect(result.data ?? null).toBeNull();
+    // Nothing reached a subgraph's database.
+    expect(
+      [...supergraph.sql.users, ...supergraph.sql.events].filter(
+        ({ sql }) => !sql.includes('outbox'),
+      ),
+    ).toEqual([]);
+  });
+
+  it('lets through every operation the clients send', async () => {
+    const dir = resolve(import.meta.dirname, '..', '..', 'clients', 'operations');
+    for (const file of readdirSync(dir)) {
+      const document = parse(readFileSync(join(dir, file), 'utf8'));
+      for (const definition of document.definitions) {
+        const operation = print({ kind: document.kind, definitions: [definition] });
+        const result = await supergraph.request(operation, {});
+        // Anything but a limit is fine here: variables are missing, nobody is logged in.
+        // graphql-armor's refusals all read "… limit of N …".
+        const codes = (result.errors ?? []).map(
+          (error) => `${error.extensions?.code}: ${error.message}`,
+        );
+        expect(
+          codes.filter((text) => /limit of \d+/i.test(text)),
+          file,
+        ).toEqual([]);
+      }
+    }
+  });
+});
