@@ -38,10 +38,19 @@ const serviceOf = (name: string): ComposeService => {
 };
 
 describe('compose.yaml', () => {
-  it('runs exactly the local runner’s services, plus PostgreSQL and NGINX', () => {
+  it('runs exactly the local runner’s services, plus PostgreSQL, Redis and NGINX', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      [...services.map((spec) => spec.name), 'postgres', 'nginx'].sort(),
+      [...services.map((spec) => spec.name), 'postgres', 'redis', 'nginx'].sort(),
     );
+  });
+
+  it('gives both gateways the same Redis for persisted queries', () => {
+    for (const gateway of gatewayServices) {
+      expect(serviceOf(gateway.name).environment?.REDIS_URL, gateway.name).toBe(
+        'redis://redis:6379',
+      );
+      expect(serviceOf(gateway.name).depends_on?.redis?.condition).toBe('service_healthy');
+    }
   });
 
   it('gives every service a healthcheck', () => {

@@ -1,8 +1,29 @@
 // Checks, once before any test, that the real services the tests use are there, and says
 // how to provide them if not, rather than letting dozens of tests fail obscurely.
+
+import { connect } from 'node:net';
 import { testServerUrl } from '@ticketing/prisma/testing';
 import pg from 'pg';
 import { findNginx } from '../scripts/nginx.ts';
+import { testRedisUrl } from './support.ts';
+
+/** Whether a Redis server answers PING at `url`. */
+async function redisAnswers(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port || 6379), timeout: 2_000 });
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (reply) => {
+      resolve(reply.toString().startsWith('+PONG'));
+      socket.destroy();
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      resolve(false);
+      socket.destroy();
+    });
+  });
+}
 
 export default async function checkPrerequisites(): Promise<void> {
   const problems: string[] = [];
@@ -17,6 +38,12 @@ export default async function checkPrerequisites(): Promise<void> {
     );
   } finally {
     await client.end().catch(() => {});
+  }
+  if (!(await redisAnswers(testRedisUrl))) {
+    problems.push(
+      `Redis is not reachable at ${testRedisUrl}. Start it (redis-server), or point ` +
+        'TEST_REDIS_URL at one: the gateways share persisted queries through it.',
+    );
   }
   if (!findNginx()) {
     problems.push(

@@ -7,6 +7,9 @@ import { startTopology, type Topology } from '../scripts/topology.ts';
 
 export { freePort } from '../scripts/ports.ts';
 
+/** Redis for the tests that share a cache between gateway instances. */
+export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
 export interface GraphQLHttpResult {
   status: number;
   servedBy: string | null;

@@ -1,5 +1,6 @@
 // The real topology, as `npm start` runs it: three subgraph processes on real PostgreSQL,
 // two gateway processes, and real NGINX in front, on free ports.
+import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import {
   demoEvents,
@@ -10,13 +11,13 @@ import {
 } from '@ticketing/prisma/demo-data';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Topology } from '../scripts/topology.ts';
-import { postGraphQL, startTestTopology, type TestTopology } from './support.ts';
+import { postGraphQL, startTestTopology, type TestTopology, testRedisUrl } from './support.ts';
 
 let started: TestTopology;
 let topology: Topology;
 
 beforeAll(async () => {
-  started = await startTestTopology('e2e');
+  started = await startTestTopology('e2e', { REDIS_URL: testRedisUrl });
   topology = started.topology;
 });
 
@@ -117,6 +118,34 @@ describe('the topology behind NGINX', () => {
     expect(new Set(results.map((result) => result.servedBy))).toEqual(
       new Set(['gateway-1', 'gateway-2']),
     );
+  });
+
+  it('serves through gateway 2 a persisted query registered through gateway 1', async () => {
+    const query = `{ apq_${randomUUID().replaceAll('-', '')}: events(first: 1) { totalCount } }`;
+    const persistedQuery = {
+      version: 1,
+      sha256Hash: createHash('sha256').update(query).digest('hex'),
+    };
+    const send = async (gateway: string, body: Record<string, unknown>) => {
+      const url = topology.processes.get(gateway)?.url as string;
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return (await response.json()) as {
+        data?: unknown;
+        errors?: { extensions?: { code?: string } }[];
+      };
+    };
+
+    const unknown = await send('gateway-2', { extensions: { persistedQuery } });
+    expect(unknown.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const registered = await send('gateway-1', { query, extensions: { persistedQuery } });
+    expect(registered.errors).toBeUndefined();
+    const byHash = await send('gateway-2', { extensions: { persistedQuery } });
+    expect(byHash.errors).toBeUndefined();
+    expect(byHash.data).toEqual(registered.data);
   });
 
   it('keeps answering every request when one gateway is killed', async () => {

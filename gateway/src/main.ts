@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { KeyvAdapter } from '@apollo/utils.keyvadapter';
+import KeyvRedis from '@keyv/redis';
 import { AccessTokenVerifier, remoteKeySet } from '@ticketing/auth';
 import {
   authSettings,
@@ -10,6 +12,7 @@ import {
   type RunningService,
   serveGraphQL,
 } from '@ticketing/platform';
+import Keyv from 'keyv';
 import { z } from 'zod';
 import { supergraphPath } from './compose.ts';
 import { createGatewayServer, type GatewayContext, supergraphHash } from './server.ts';
@@ -23,6 +26,8 @@ export const gatewaySettings = baseSettings.extend(authSettings.shape).extend({
   USERS_URL: z.url().optional(),
   EVENTS_URL: z.url().optional(),
   TICKETS_URL: z.url().optional(),
+  /** Redis for the persisted-query cache that all instances share (e.g. redis://127.0.0.1:6379). */
+  REDIS_URL: z.url().optional(),
 });
 
 /** Starts one gateway instance over the committed supergraph, with the settings in `env`. */
@@ -45,12 +50,15 @@ export async function startGateway(
   );
   const supergraphSdl = readFileSync(config.SUPERGRAPH_PATH, 'utf8');
   const hash = supergraphHash(supergraphSdl);
+  const sharedCache = config.REDIS_URL
+    ? new Keyv<string>({ store: new KeyvRedis(config.REDIS_URL), namespace: 'ticketing:apq' })
+    : undefined;
   const verifier = new AccessTokenVerifier(remoteKeySet(config.AUTH_JWKS_URL), {
     issuer: config.AUTH_ISSUER,
     audience: config.AUTH_AUDIENCE,
   });
 
-  return serveGraphQL<GatewayContext>({
+  const service = await serveGraphQL<GatewayContext>({
     name: config.GATEWAY_NAME,
     host: config.HOST,
     port: config.PORT,
@@ -60,6 +68,15 @@ export async function startGateway(
         supergraphSdl,
         subgraphUrls,
         production: config.NODE_ENV === 'production',
+        ...(sharedCache
+          ? {
+              // The same keyv 5 class, typed twice (its ESM and CommonJS declarations); the
+              // adapter only calls get and set.
+              persistedQueriesCache: new KeyvAdapter(
+                sharedCache as unknown as ConstructorParameters<typeof KeyvAdapter<string>>[0],
+              ),
+            }
+          : {}),
         plugins,
       }),
     // An invalid token fails the request here, with UNAUTHENTICATED: never anonymous access.
@@ -90,4 +107,11 @@ export async function startGateway(
       return { supergraph: hash, subgraphs };
     },
   });
+  return {
+    ...service,
+    async stop() {
+      await service.stop();
+      await sharedCache?.disconnect();
+    },
+  };
 }

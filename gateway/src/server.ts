@@ -5,6 +5,7 @@ import {
   ApolloServerPluginLandingPageLocalDefault,
   ApolloServerPluginLandingPageProductionDefault,
 } from '@apollo/server/plugin/landingPage/default';
+import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { Identity } from '@ticketing/auth';
 
@@ -37,6 +38,11 @@ export interface GatewayOptions {
   subgraphUrls: Partial<Record<string, string>>;
   /** Apollo Sandbox on the landing page in development; a static page in production. */
   production: boolean;
+  /**
+   * Where automatic persisted queries are kept. Shared (Redis) so that a hash registered
+   * through one instance is found through the other; this process's memory otherwise.
+   */
+  persistedQueriesCache?: KeyValueCache<string>;
   plugins?: ApolloServerPlugin<GatewayContext>[];
 }
 
@@ -73,6 +79,9 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
     introspection: !options.production,
+    persistedQueries: options.persistedQueriesCache
+      ? { cache: options.persistedQueriesCache, ttl: 24 * 60 * 60 }
+      : {},
     validationRules: armor.validationRules,
     plugins: [
       // Written for any context; they never read ours.
