@@ -9,6 +9,7 @@ import {
   demoTicketTiers,
   demoUsers,
 } from '@ticketing/prisma/demo-data';
+import { serverAudits } from 'graphql-http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Topology } from '../scripts/topology.ts';
 import { postGraphQL, startTestTopology, type TestTopology, testRedisUrl } from './support.ts';
@@ -146,6 +147,34 @@ describe('the topology behind NGINX', () => {
     const byHash = await send('gateway-2', { extensions: { persistedQuery } });
     expect(byHash.errors).toBeUndefined();
     expect(byHash.data).toEqual(registered.data);
+  });
+
+  it('passes the GraphQL-over-HTTP audit through NGINX, with every departure explained', async () => {
+    // Each result that is not "ok", and why the endpoint answers as it does.
+    const explained: Record<string, string> = {
+      '5A70':
+        'CSRF prevention: a GET must carry a non-simple content type or an apollo-require-preflight header, and the audit sends neither.',
+      D6D5: 'CSRF prevention, as for 5A70: the GET with variables is refused with 400.',
+      '6A70': 'CSRF prevention, as for 5A70.',
+      '572B':
+        'Apollo Server answers a document that does not parse with 400 whatever the Accept header; the spec suggests 200 only for legacy application/json clients.',
+      FDE2: 'As for 572B, for a document that does not validate.',
+      '7B9B': 'As for 572B, for variables that do not coerce.',
+    };
+    const results = await Promise.all(
+      serverAudits({ url: topology.publicUrl }).map(async (audit) => ({
+        audit,
+        result: await audit.fn(),
+      })),
+    );
+    const summary = ({ audit, result }: (typeof results)[number]) =>
+      `${result.status} ${audit.id} ${audit.name}: ${'reason' in result ? result.reason : ''}`;
+    expect(results.filter(({ result }) => result.status === 'error').map(summary)).toEqual([]);
+    const departures = results.filter(({ result }) => result.status !== 'ok');
+    expect(
+      departures.map(({ audit }) => audit.id).sort(),
+      departures.map(summary).join('\n'),
+    ).toEqual(Object.keys(explained).sort());
   });
 
   it('keeps answering every request when one gateway is killed', async () => {

@@ -65,8 +65,12 @@ export const operationLimits = {
 export function createGatewayServer(options: GatewayOptions): ApolloServer<GatewayContext> {
   // graphql-armor: the limits as validation rules and plugins. In production, field
   // suggestions ("Did you mean …?") are masked too, so that errors do not map the schema.
+  const { maxTokens, ...validationLimits } = operationLimits;
   const armor = new ApolloArmor({
-    ...operationLimits,
+    ...validationLimits,
+    // The parser enforces the token limit itself (parseOptions below): graphql-armor's own
+    // check re-parses in a plugin hook, where a plain syntax error became an HTTP 500.
+    maxTokens: { enabled: false },
     blockFieldSuggestion: { enabled: options.production },
   }).protect();
   const gateway = new ApolloGateway({
@@ -83,6 +87,7 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       ? { cache: options.persistedQueriesCache, ttl: 24 * 60 * 60 }
       : {},
     validationRules: armor.validationRules,
+    parseOptions: { maxTokens: maxTokens.n },
     plugins: [
       // Written for any context; they never read ours.
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),

@@ -45,8 +45,8 @@ describe('operation limits', () => {
     [
       'an over-long document',
       `{ me { ${Array.from({ length: 1_200 }, () => 'id').join(' ')} } }`,
-      'GRAPHQL_VALIDATION_FAILED',
-      /token/i,
+      'GRAPHQL_PARSE_FAILED',
+      /1000 tokens\. Parsing aborted/,
     ],
   ])('refuses %s with %s, before execution', async (_, query, code, message) => {
     supergraph.sql.users.length = 0;
@@ -61,6 +61,12 @@ describe('operation limits', () => {
         ({ sql }) => !sql.includes('outbox'),
       ),
     ).toEqual([]);
+  });
+
+  it('answers a syntax error with 400 and GRAPHQL_PARSE_FAILED, not a server error', async () => {
+    const result = await supergraph.request('{ me {');
+    expect(result.status).toBe(400);
+    expect(codeOf(result)).toBe('GRAPHQL_PARSE_FAILED');
   });
 
   it('lets through every operation the clients send', async () => {
