@@ -27,4 +27,4 @@ export {
   startSubgraph,
 } from './subgraph.ts';
 export { createSubgraphServer, readSchema } from './subgraph-server.ts';
-export { parseInput } from './validation.ts';
+export { maxPageSize, pageSize, parseInput } from './validation.ts';

@@ -29,12 +29,3 @@ export function decodeCursor(cursor: string, order: EventOrder): EventPosition {
   }
   throw badUserInput('`after` is not a cursor returned by this API for this ordering.', 'after');
 }
-
-export const maxPageSize = 100;
-
-export function pageSize(first: number): number {
-  if (!Number.isInteger(first) || first < 0 || first > maxPageSize) {
-    throw badUserInput(`\`first\` must be between 0 and ${maxPageSize}.`, 'first');
-  }
-  return first;
-}

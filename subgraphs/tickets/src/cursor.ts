@@ -17,10 +17,3 @@ export function decodeCursor(cursor: string): TicketPosition {
   }
   throw badUserInput('`after` is not a cursor returned by this API.', 'after');
 }
-
-export function pageSize(first: number): number {
-  if (!Number.isInteger(first) || first < 0 || first > 100) {
-    throw badUserInput('`first` must be between 0 and 100.', 'first');
-  }
-  return first;
-}

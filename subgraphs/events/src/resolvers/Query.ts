@@ -1,6 +1,7 @@
+import { pageSize } from '@ticketing/platform';
 import { toConnection } from '../connection.ts';
 import type { EventsContext } from '../context.ts';
-import { decodeCursor, type EventOrder, pageSize } from '../cursor.ts';
+import { decodeCursor, type EventOrder } from '../cursor.ts';
 import { type EventFilter, eventsWhere } from '../filters.ts';
 
 export const Query = {

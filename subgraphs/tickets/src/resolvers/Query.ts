@@ -1,7 +1,8 @@
 import { unauthenticated } from '@ticketing/auth';
+import { pageSize } from '@ticketing/platform';
 import { toConnection } from '../connection.ts';
 import type { TicketsContext } from '../context.ts';
-import { decodeCursor, pageSize } from '../cursor.ts';
+import { decodeCursor } from '../cursor.ts';
 
 export const Query = {
   /** Your ticket (or any, for an admin); null otherwise, so ids reveal nothing. */

@@ -1,7 +1,8 @@
 import { forbidden } from '@ticketing/auth';
+import { pageSize } from '@ticketing/platform';
 import { toConnection } from '../connection.ts';
 import type { TicketsContext } from '../context.ts';
-import { decodeCursor, pageSize } from '../cursor.ts';
+import { decodeCursor } from '../cursor.ts';
 
 /** This subgraph's field of the User entity, which the users subgraph owns. */
 export const User = {
