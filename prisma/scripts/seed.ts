@@ -7,7 +7,7 @@ import { selectDatabases } from './databases.ts';
 for (const database of selectDatabases(process.argv.slice(2))) {
   const open = await database.open(database.locate());
   try {
-    const seeded = await database.seedDemoData(open.prisma as never);
+    const seeded = await open.seedDemoData();
     console.log(
       `${database.name}: ${seeded ? 'seeded demo data' : 'has data already, left as is'}`,
     );

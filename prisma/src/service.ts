@@ -35,6 +35,8 @@ export interface OpenServiceDatabase<Client> {
   readonly appliedMigrations: string[];
   /** Resolves when the database answers a query. */
   ping(): Promise<void>;
+  /** Writes the demo data set if the database holds no data; says whether it did. */
+  seedDemoData(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -94,7 +96,6 @@ export function defineServiceDatabase<Client extends ClientBase>(
     schemaPath: join(directory, 'schema.prisma'),
     migrationsDir: join(directory, 'migrations'),
     configPath: join(directory, 'prisma.config.ts'),
-    seedDemoData: definition.seedDemoData,
 
     /**
      * The service's own database URL when one is set; otherwise an embedded PGlite
@@ -122,6 +123,7 @@ export function defineServiceDatabase<Client extends ClientBase>(
           prisma,
           connection,
           appliedMigrations,
+          seedDemoData: () => definition.seedDemoData(prisma),
           async ping() {
             await prisma.$executeRawUnsafe('SELECT 1');
           },

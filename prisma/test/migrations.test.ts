@@ -83,8 +83,8 @@ describe.each(databases)('$name migrations', (database) => {
       expect(open.appliedMigrations).toEqual(await migrationNames(database.migrationsDir));
       const status = await migrationStatus(open.connection.adapterFactory, database.migrationsDir);
       expect(status.upToDate).toBe(true);
-      expect(await database.seedDemoData(open.prisma as never)).toBe(true);
-      expect(await database.seedDemoData(open.prisma as never)).toBe(false);
+      expect(await open.seedDemoData()).toBe(true);
+      expect(await open.seedDemoData()).toBe(false);
     } finally {
       await open.close();
     }

@@ -35,9 +35,9 @@ interface SubgraphDatabase<Client, Location> {
     connection: { description: string };
     appliedMigrations: string[];
     ping(): Promise<void>;
+    seedDemoData(): Promise<boolean>;
     close(): Promise<void>;
   }>;
-  seedDemoData(prisma: Client): Promise<boolean>;
 }
 
 /** What a subgraph prepares once its database is ready. */
@@ -99,7 +99,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       { database: database.connection.description, applied: database.appliedMigrations },
       'database migrated',
     );
-    if (config.SEED_DEMO_DATA && (await subgraph.database.seedDemoData(database.prisma))) {
+    if (config.SEED_DEMO_DATA && (await database.seedDemoData())) {
       logger.info('seeded the demo data set into the empty database');
     }
     const setup = await subgraph.setUp(database.prisma, { env, logger });
