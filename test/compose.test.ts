@@ -85,12 +85,31 @@ describe('compose.yaml', () => {
     expect(new Set(urls).size).toBe(subgraphServices.length);
   });
 
-  it('points every access-token verifier at the users service’s JWKS', () => {
+  it('points every access-token verifier (the gateways) at the users service’s JWKS', () => {
     const issuer = services.find((spec) => spec.name === tokenIssuer);
     const jwks = `http://${issuer?.name}:${issuer?.port}/.well-known/jwks.json`;
-    for (const spec of services.filter((candidate) => candidate.name !== tokenIssuer)) {
+    for (const spec of gatewayServices) {
       expect(serviceOf(spec.name).environment?.AUTH_JWKS_URL, spec.name).toBe(jwks);
     }
+  });
+
+  it('gives each subgraph its own secret, and the gateways the same ones', () => {
+    const secrets = subgraphServices.map((spec) => {
+      const variable = `${spec.name.toUpperCase()}_SUBGRAPH_SECRET`;
+      const secret = serviceOf(spec.name).environment?.[variable];
+      // Under compose the services run in production, where 32 characters are required.
+      expect(secret?.replace(/^\$\{\w+:-(.*)\}$/, '$1').length, variable).toBeGreaterThanOrEqual(
+        32,
+      );
+      for (const gateway of gatewayServices) {
+        expect(serviceOf(gateway.name).environment?.[variable], gateway.name).toBe(secret);
+      }
+      return secret;
+    });
+    expect(new Set(secrets).size).toBe(subgraphServices.length);
+    expect(serviceOf('tickets').environment?.EVENTS_SUBGRAPH_SECRET).toBe(
+      serviceOf('events').environment?.EVENTS_SUBGRAPH_SECRET,
+    );
   });
 
   it('has the events outbox relay deliver to the tickets service, with the same secret', () => {

@@ -10,7 +10,9 @@ import {
   loadConfig,
   portSetting,
   type RunningService,
+  type SubgraphName,
   serveGraphQL,
+  subgraphSecret,
 } from '@ticketing/platform';
 import Keyv from 'keyv';
 import { z } from 'zod';
@@ -48,6 +50,9 @@ export async function startGateway(
       configuredUrls[source.name] ?? source.defaultUrl,
     ]),
   );
+  const subgraphSecrets = Object.fromEntries(
+    subgraphSources.map((source) => [source.name, subgraphSecret(source.name, env)]),
+  ) as Record<SubgraphName, string>;
   const supergraphSdl = readFileSync(config.SUPERGRAPH_PATH, 'utf8');
   const hash = supergraphHash(supergraphSdl);
   const sharedCache = config.REDIS_URL
@@ -67,6 +72,8 @@ export async function startGateway(
       createGatewayServer({
         supergraphSdl,
         subgraphUrls,
+        subgraphSecrets,
+        logger: log,
         production: config.NODE_ENV === 'production',
         ...(sharedCache
           ? {
@@ -82,7 +89,6 @@ export async function startGateway(
     // An invalid token fails the request here, with UNAUTHENTICATED: never anonymous access.
     context: async ({ req }) => ({
       viewer: await verifier.authenticate(req.headers.authorization),
-      authorization: req.headers.authorization,
       clientAddress: req.ip,
     }),
     configure(app) {

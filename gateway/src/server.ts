@@ -8,27 +8,58 @@ import {
 import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { Identity } from '@ticketing/auth';
+import {
+  type ForwardedRequest,
+  type Logger,
+  type SubgraphName,
+  signedSubgraphHeaders,
+} from '@ticketing/platform';
+import { maskSubgraphErrors } from './errors.ts';
 
 /** What the gateway knows about a request. */
 export interface GatewayContext {
-  /** Verified here, before any subgraph is called; null for an anonymous request. */
+  /** Verified here, once, before any subgraph is called; null for an anonymous request. */
   viewer: Identity | null;
-  /** The caller's credentials, passed on so that each subgraph establishes the same identity. */
-  authorization: string | undefined;
   /** The client's address (behind NGINX: from X-Forwarded-For), for login throttling. */
   clientAddress: string | undefined;
 }
 
-/** Passes the caller's credentials and address on to every subgraph request. */
-class AuthenticatedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+/**
+ * Carries what the data source knows from the context to the fetch, where the body is
+ * final and can be signed. Never sent: the fetcher replaces it with the assertion.
+ */
+const forwardedHeader = 'x-ticketing-forwarded';
+
+/**
+ * Calls one subgraph, each request carrying a fresh assertion of the caller's identity,
+ * signed with that subgraph's secret and bound to the body sent (see gateway-assertion.ts
+ * in the platform package). Subgraphs never see the caller's access token.
+ */
+class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(subgraph: SubgraphName, url: string, secret: string) {
+    super({ url });
+    const send = this.fetcher;
+    this.fetcher = async (input, init) => {
+      const { [forwardedHeader]: forwarded, ...headers } = (init?.headers ?? {}) as Record<
+        string,
+        string
+      >;
+      const body = typeof init?.body === 'string' ? init.body : '';
+      const request: ForwardedRequest = forwarded ? JSON.parse(forwarded) : { viewer: null };
+      Object.assign(headers, await signedSubgraphHeaders({ ...request, secret, subgraph, body }));
+      return send(input, { ...init, headers });
+    };
+  }
+
   override willSendRequest({
     request,
     context,
   }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
-    const headers = request.http?.headers;
-    if (!headers || !context) return;
-    if (context.authorization) headers.set('authorization', context.authorization);
-    if (context.clientAddress) headers.set('x-client-address', context.clientAddress);
+    const forwarded: ForwardedRequest = {
+      viewer: context?.viewer ?? null,
+      clientAddress: context?.clientAddress,
+    };
+    request.http?.headers.set(forwardedHeader, JSON.stringify(forwarded));
   }
 }
 
@@ -36,6 +67,8 @@ export interface GatewayOptions {
   supergraphSdl: string;
   /** Subgraph URLs by name, overriding those recorded in the supergraph. */
   subgraphUrls: Partial<Record<string, string>>;
+  /** Each subgraph's own secret, to sign what the gateway forwards to it. */
+  subgraphSecrets: Record<SubgraphName, string>;
   /** Apollo Sandbox on the landing page in development; a static page in production. */
   production: boolean;
   /**
@@ -44,6 +77,8 @@ export interface GatewayOptions {
    */
   persistedQueriesCache?: KeyValueCache<string>;
   plugins?: ApolloServerPlugin<GatewayContext>[];
+  /** Where masked errors are logged with their detail. */
+  logger: Logger;
 }
 
 /**
@@ -75,12 +110,17 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
   }).protect();
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
-    buildService: ({ name, url }) =>
-      new AuthenticatedDataSource({ url: options.subgraphUrls[name] ?? url }),
+    buildService: ({ name, url }) => {
+      const subgraph = name as SubgraphName;
+      const secret = options.subgraphSecrets[subgraph];
+      if (!secret) throw new Error(`The supergraph names an unknown subgraph: ${name}`);
+      return new SignedDataSource(subgraph, options.subgraphUrls[name] ?? url ?? '', secret);
+    },
   });
   return new ApolloServer<GatewayContext>({
     gateway,
     includeStacktraceInErrorResponses: false,
+    formatError: maskSubgraphErrors(options.logger),
     allowBatchedHttpRequests: false,
     introspection: !options.production,
     persistedQueries: options.persistedQueriesCache

@@ -10,6 +10,17 @@ export {
 export { badUserInput, failure, isUuid, notFound } from './errors.ts';
 export { maxDeliveryAgeMs, relaySecret, signDelivery, verifyDelivery } from './event-relay.ts';
 export {
+  assertionHeader,
+  assertionMaxAgeSeconds,
+  type ForwardedRequest,
+  GatewayAssertionVerifier,
+  type SubgraphName,
+  signedSubgraphHeaders,
+  subgraphSecret,
+  UntrustedRequestError,
+  type VerifiedRequest,
+} from './gateway-assertion.ts';
+export {
   type RunningService,
   runService,
   type ServeOptions,

@@ -1,9 +1,15 @@
 import type { ApolloServer, ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { AccessTokenVerifier, type Identity, remoteKeySet } from '@ticketing/auth';
-import type express from 'express';
-import type { JWTVerifyGetKey } from 'jose';
+import express from 'express';
 import { z } from 'zod';
 import { baseSettings, flagSetting, loadConfig, portSetting } from './config.ts';
+import {
+  assertionHeader,
+  GatewayAssertionVerifier,
+  type SubgraphName,
+  subgraphSecret,
+  UntrustedRequestError,
+  type VerifiedRequest,
+} from './gateway-assertion.ts';
 import { type RunningService, runService, serveGraphQL } from './http.ts';
 import { createLogger, type Logger } from './logger.ts';
 
@@ -14,15 +20,8 @@ export const authSettings = z.object({
   AUTH_JWKS_URL: z.url().default('http://127.0.0.1:4001/.well-known/jwks.json'),
 });
 
-/** What a subgraph knows about one request. */
-export interface RequestInfo {
-  /** The verified caller, or null for an anonymous request. */
-  viewer: Identity | null;
-  /** The client's address as the edge saw it, for throttling. */
-  clientAddress: string | undefined;
-  /** The caller's credentials, for calling another subgraph on their behalf. */
-  authorization: string | undefined;
-}
+/** What a subgraph knows about one request: what the gateway's signed assertion says. */
+export type RequestInfo = VerifiedRequest;
 
 /** The part of a service's database definition (`@ticketing/prisma/<service>`) used here. */
 interface SubgraphDatabase<Client, Location> {
@@ -43,8 +42,6 @@ interface SubgraphDatabase<Client, Location> {
 /** What a subgraph prepares once its database is ready. */
 export interface SubgraphSetup<TContext extends BaseContext> {
   createContext(request: RequestInfo): TContext;
-  /** Keys to verify access tokens with, instead of fetching the users service's (its own). */
-  keySet?: JWTVerifyGetKey;
   /** Routes besides /graphql, e.g. the users service's JWKS. */
   configure?(app: express.Express): void;
   /** Stops background work (e.g. an outbox relay) before the database closes. */
@@ -57,7 +54,7 @@ export interface SetUpOptions {
 }
 
 export interface SubgraphDefinition<Client, Location, TContext extends BaseContext> {
-  name: string;
+  name: SubgraphName;
   defaultPort: number;
   database: SubgraphDatabase<Client, Location>;
   createServer(plugins: ApolloServerPlugin<TContext>[]): ApolloServer<TContext>;
@@ -67,11 +64,58 @@ export interface SubgraphDefinition<Client, Location, TContext extends BaseConte
   ): SubgraphSetup<TContext> | Promise<SubgraphSetup<TContext>>;
 }
 
-/** The address of the client behind the gateway, which forwards it as `x-client-address`. */
-function clientAddressOf(request: express.Request): string | undefined {
-  const forwarded = request.headers['x-client-address'];
-  return typeof forwarded === 'string' && forwarded ? forwarded : request.socket.remoteAddress;
+/** A request that passed the gateway check, with what its assertion says. */
+interface TrustedLocals {
+  forwarded: VerifiedRequest;
 }
+
+/**
+ * Serves `/graphql` only to requests carrying a valid gateway assertion for their exact
+ * body: everything else gets 401 or 403 with a stable code, before Apollo sees it. The
+ * health endpoints (and routes such as the JWKS) stay open.
+ */
+function requireGatewayAssertion(
+  app: express.Express,
+  verifier: GatewayAssertionVerifier,
+  logger: Logger,
+) {
+  app.use(
+    '/graphql',
+    express.json({
+      limit: '1mb',
+      verify: (request, _response, body) => {
+        rawBodies.set(request, body);
+      },
+    }),
+    (
+      request: express.Request,
+      response: express.Response<unknown, TrustedLocals>,
+      next: express.NextFunction,
+    ) => {
+      const header = request.headers[assertionHeader];
+      verifier
+        .verify(typeof header === 'string' ? header : undefined, rawBodies.get(request) ?? '')
+        .then(
+          (forwarded) => {
+            response.locals.forwarded = forwarded;
+            next();
+          },
+          (error: unknown) => {
+            if (!(error instanceof UntrustedRequestError)) return next(error);
+            logger.warn(
+              { reason: error.message, address: request.socket.remoteAddress },
+              'refused an untrusted request',
+            );
+            response.status(error.status).json({
+              errors: [{ message: error.message, extensions: { code: error.code } }],
+            });
+          },
+        );
+    },
+  );
+}
+
+const rawBodies = new WeakMap<object, Buffer>();
 
 /**
  * Starts a subgraph with the settings in `env`: migrates its database, seeds the demo data
@@ -84,7 +128,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
   logger: Logger = createLogger(subgraph.name, loadConfig(baseSettings, env).LOG_LEVEL),
 ): Promise<RunningService> {
   const config = loadConfig(
-    baseSettings.extend(authSettings.shape).extend({
+    baseSettings.extend({
       PORT: portSetting(subgraph.defaultPort),
       SEED_DEMO_DATA: flagSetting(true),
     }),
@@ -103,27 +147,26 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       logger.info('seeded the demo data set into the empty database');
     }
     const setup = await subgraph.setUp(database.prisma, { env, logger });
-    const verifier = new AccessTokenVerifier(setup.keySet ?? remoteKeySet(config.AUTH_JWKS_URL), {
-      issuer: config.AUTH_ISSUER,
-      audience: config.AUTH_AUDIENCE,
-    });
+    const verifier = new GatewayAssertionVerifier(
+      subgraph.name,
+      subgraphSecret(subgraph.name, env),
+    );
     return await serveGraphQL({
       name: subgraph.name,
       host: config.HOST,
       port: config.PORT,
       logger,
       createApolloServer: subgraph.createServer,
-      context: async ({ req }) =>
-        setup.createContext({
-          viewer: await verifier.authenticate(req.headers.authorization),
-          clientAddress: clientAddressOf(req),
-          authorization: req.headers.authorization,
-        }),
+      context: async ({ res }) =>
+        setup.createContext((res as express.Response<unknown, TrustedLocals>).locals.forwarded),
       checkReadiness: async () => {
         await database.ping();
         return undefined;
       },
-      configure: setup.configure,
+      configure(app) {
+        requireGatewayAssertion(app, verifier, logger);
+        setup.configure?.(app);
+      },
       onStop: async () => {
         await setup.stop?.();
         await database.close();

@@ -33,7 +33,7 @@ const run = executorFor(server, () =>
   createContext(database.prisma, new EventService(new EventRepository(database.prisma)), {
     viewer: null,
     clientAddress: undefined,
-    authorization: undefined,
+    requestId: undefined,
   }),
 );
 

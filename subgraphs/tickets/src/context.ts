@@ -19,7 +19,6 @@ export interface TicketPageKey {
 
 export interface TicketsContext {
   viewer: Identity | null;
-  authorization: string | undefined;
   service: TicketingService;
   loaders: {
     ticketById: DataLoader<string, Ticket | null>;
@@ -53,13 +52,12 @@ async function loadTicketPages(tickets: TicketRepository, keys: readonly TicketP
 export function createContext(
   prisma: PrismaClient,
   service: TicketingService,
-  { viewer, authorization }: RequestInfo,
+  { viewer }: RequestInfo,
 ): TicketsContext {
   const tickets = new TicketRepository(prisma);
   const snapshots = new EventSnapshotRepository(prisma);
   return {
     viewer,
-    authorization,
     service,
     loaders: {
       ticketById: new DataLoader((ids) => tickets.findTicketsByIds(ids)),

@@ -3,6 +3,7 @@ import {
   loadConfig,
   relaySecret,
   type SubgraphDefinition,
+  subgraphSecret,
 } from '@ticketing/platform';
 import { type PrismaClient, ticketsDatabase } from '@ticketing/prisma/tickets';
 import { z } from 'zod';
@@ -40,7 +41,7 @@ export const ticketsSubgraph: SubgraphDefinition<
       prisma,
       tickets: new TicketRepository(prisma),
       snapshots,
-      ownership: new EventOwnership(config.EVENTS_URL),
+      ownership: new EventOwnership(config.EVENTS_URL, subgraphSecret('events', env)),
       settings: { holdSeconds: config.HOLD_SECONDS, perUserCap: config.MAX_TICKETS_PER_EVENT },
     });
     const sweeper = new HoldSweeper(service.purchases, logger, config.HOLD_SWEEP_INTERVAL_MS);

@@ -62,10 +62,10 @@ const runAs = (viewer: Identity | null) =>
         prisma: database.prisma,
         tickets: new TicketRepository(database.prisma),
         snapshots: new EventSnapshotRepository(database.prisma),
-        ownership: new EventOwnership('http://127.0.0.1:9/graphql'),
+        ownership: new EventOwnership('http://127.0.0.1:9/graphql', 'unused-events-secret'),
         settings: { holdSeconds: 60, perUserCap: 10 },
       }),
-      { viewer, clientAddress: undefined, authorization: undefined },
+      { viewer, clientAddress: undefined, requestId: undefined },
     ),
   );
 const run = runAs({ userId: owner, role: 'CUSTOMER', sessionId: 'test' });

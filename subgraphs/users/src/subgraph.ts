@@ -90,7 +90,6 @@ export const usersSubgraph: SubgraphDefinition<
     }
     return {
       createContext: (request) => createContext({ users, accounts }, request),
-      keySet: keys.keySet,
       configure(app) {
         app.get('/.well-known/jwks.json', (_req, res) => {
           res.setHeader('cache-control', 'public, max-age=300');

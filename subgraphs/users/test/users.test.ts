@@ -50,7 +50,7 @@ describe('User references', () => {
       createLogger('users', 'silent'),
     );
     const run = executorFor(server, () =>
-      createContext(services, { viewer: null, clientAddress: undefined, authorization: undefined }),
+      createContext(services, { viewer: null, clientAddress: undefined, requestId: undefined }),
     );
     const { data, errors } = await run<{ _entities: unknown[] }>(
       /* GraphQL */ `

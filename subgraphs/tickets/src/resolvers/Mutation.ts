@@ -6,14 +6,14 @@ export const Mutation = {
   createTicketTier: (
     _: unknown,
     { eventId, input }: { eventId: string; input: unknown },
-    { service, viewer, authorization }: TicketsContext,
-  ) => service.createTier(viewer, authorization, eventId, input),
+    { service, viewer }: TicketsContext,
+  ) => service.createTier(viewer, eventId, input),
 
   updateTicketTier: (
     _: unknown,
     { id, input }: { id: string; input: unknown },
-    { service, viewer, authorization }: TicketsContext,
-  ) => service.updateTier(viewer, authorization, id, input),
+    { service, viewer }: TicketsContext,
+  ) => service.updateTier(viewer, id, input),
 
   holdTickets: (
     _: unknown,

@@ -64,29 +64,19 @@ export class TicketingService {
     return this.#purchases;
   }
 
-  async createTier(
-    viewer: Identity | null,
-    authorization: string | undefined,
-    eventId: string,
-    input: unknown,
-  ) {
+  async createTier(viewer: Identity | null, eventId: string, input: unknown) {
     const caller = this.#manager(viewer);
     if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
     const tier = parseInput(createTierSchema, input, 'input');
-    await this.#assertOwns(caller, authorization, eventId);
+    await this.#assertOwns(caller, eventId);
     return this.#tickets.createTier({ ...tier, eventId });
   }
 
-  async updateTier(
-    viewer: Identity | null,
-    authorization: string | undefined,
-    id: string,
-    input: unknown,
-  ) {
+  async updateTier(viewer: Identity | null, id: string, input: unknown) {
     const caller = this.#manager(viewer);
     const tier = await this.#existingTier(id);
     const changes = parseInput(updateTierSchema, input, 'input');
-    await this.#assertOwns(caller, authorization, tier.eventId);
+    await this.#assertOwns(caller, tier.eventId);
     const updated = await this.#tickets.updateTier(tier.id, changes);
     if (!updated) {
       throw failure('CAPACITY_BELOW_SOLD', 'Capacity cannot go below what is sold and held.', {
@@ -200,8 +190,8 @@ export class TicketingService {
     return tier;
   }
 
-  async #assertOwns(caller: Identity, authorization: string | undefined, eventId: string) {
-    const organizerId = await this.#ownership.organizerOf(eventId, authorization);
+  async #assertOwns(caller: Identity, eventId: string) {
+    const organizerId = await this.#ownership.organizerOf(eventId, caller);
     if (organizerId !== caller.userId && caller.role !== 'ADMIN') {
       throw forbidden('Only the event’s organizer or an admin manages its tiers.');
     }

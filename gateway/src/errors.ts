@@ -1,0 +1,60 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { Logger } from '@ticketing/platform';
+import type { GraphQLFormattedError } from 'graphql';
+
+/** Codes that say only that something failed inside the supergraph. */
+const internalCodes = new Set([undefined, 'INTERNAL_SERVER_ERROR', 'DOWNSTREAM_SERVICE_ERROR']);
+
+/** Extensions a client may see: the code and what our services add on purpose. */
+const hiddenExtensions = new Set(['serviceName', 'exception', 'stacktrace', 'response']);
+
+/**
+ * What clients see of an error. Expected failures (a code the services chose: NOT_FOUND,
+ * SOLD_OUT, BAD_USER_INPUT, …) keep their message and code, without the name of the
+ * subgraph that raised them. Anything else that went wrong behind the gateway is masked
+ * with a stable code, and its detail goes to the log with the request's id:
+ *
+ * - SERVICE_UNAVAILABLE when a subgraph gave no GraphQL answer (unreachable, timed out, or
+ *   an HTTP error: its URL and body must not reach clients);
+ * - INTERNAL_SERVER_ERROR for an error without a code of its own.
+ */
+export function maskSubgraphErrors(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const extensions = formatted.extensions ?? {};
+    const code = extensions.code as string | undefined;
+    const original = unwrapResolverError(error);
+    const noAnswer =
+      'response' in extensions ||
+      (original instanceof Error && original.name === 'FetchError') ||
+      (original instanceof Error && original.name === 'AbortError');
+    const location = formatted.path ? { path: formatted.path } : {};
+    if (noAnswer || internalCodes.has(code)) {
+      const masked = noAnswer ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR';
+      logger.error(
+        {
+          err: original,
+          code,
+          subgraph: extensions.serviceName,
+          // An HTTP error's status and the subgraph URL that answered it.
+          ...(extensions.response as { status?: number; url?: string } | undefined),
+          ...location,
+        },
+        `masked an error as ${masked}`,
+      );
+      return {
+        message:
+          masked === 'SERVICE_UNAVAILABLE'
+            ? 'A service is unavailable; try again shortly.'
+            : 'Internal server error',
+        ...location,
+        extensions: { code: masked },
+      };
+    }
+    return {
+      ...formatted,
+      extensions: Object.fromEntries(
+        Object.entries(extensions).filter(([name]) => !hiddenExtensions.has(name)),
+      ),
+    };
+  };
+}

@@ -1,0 +1,89 @@
+// Failures behind the gateway reach clients as a stable code, never as a subgraph's URL,
+// HTTP status or body; the detail is in the gateway's log.
+import { startGateway } from '@ticketing/gateway/main';
+import { createLogger, type RunningService } from '@ticketing/platform';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/ports.ts';
+import { type Supergraph, startSupergraph } from './harness.ts';
+import { codeOf } from './operations.ts';
+
+let supergraph: Supergraph;
+const extraGateways: RunningService[] = [];
+
+beforeAll(async () => {
+  supergraph = await startSupergraph();
+});
+afterAll(async () => {
+  for (const gateway of extraGateways) await gateway.stop();
+  await supergraph?.stop();
+});
+
+/** A gateway over the test supergraph with `env` changed, and the log lines it writes. */
+async function gatewayWith(env: NodeJS.ProcessEnv) {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger('gateway-under-test', 'info', {
+    write: (line: string) => {
+      lines.push(JSON.parse(line));
+    },
+  });
+  const gateway = await startGateway(
+    {
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      AUTH_JWKS_URL: new URL('/.well-known/jwks.json', supergraph.subgraphUrls.users).toString(),
+      USERS_URL: supergraph.subgraphUrls.users,
+      EVENTS_URL: supergraph.subgraphUrls.events,
+      TICKETS_URL: supergraph.subgraphUrls.tickets,
+      ...env,
+    },
+    logger,
+  );
+  extraGateways.push(gateway);
+  return { gateway, lines };
+}
+
+async function post(url: string, query: string) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query }),
+  });
+  const text = await response.text();
+  return { status: response.status, text, body: JSON.parse(text) };
+}
+
+const ticketQuery = '{ ticket(id: "4f9a2c56-0a4e-4e57-8d0b-6bde4c1f1d11") { id } }';
+
+describe('an error behind the gateway', () => {
+  it('from an unreachable subgraph is SERVICE_UNAVAILABLE, detail only in the log', async () => {
+    const deadUrl = `http://127.0.0.1:${await freePort()}/graphql`;
+    const { gateway, lines } = await gatewayWith({ TICKETS_URL: deadUrl });
+    const result = await post(gateway.url, ticketQuery);
+    expect(codeOf(result.body)).toBe('SERVICE_UNAVAILABLE');
+    expect(result.body.errors).toHaveLength(1);
+    expect(result.text).not.toContain('127.0.0.1');
+    expect(result.text).not.toContain('ECONNREFUSED');
+    const logged = lines.find((line) => line.msg === 'masked an error as SERVICE_UNAVAILABLE');
+    expect(JSON.stringify(logged)).toContain('ECONNREFUSED');
+  });
+
+  it('from a subgraph that refuses the gateway (a wrong secret) is masked too', async () => {
+    const { gateway, lines } = await gatewayWith({
+      TICKETS_SUBGRAPH_SECRET: 'not-the-secret-the-tickets-subgraph-has',
+    });
+    const result = await post(gateway.url, ticketQuery);
+    expect(codeOf(result.body)).toBe('SERVICE_UNAVAILABLE');
+    expect(result.text).not.toContain('GATEWAY_SIGNATURE');
+    expect(result.text).not.toContain(supergraph.subgraphUrls.tickets);
+    const logged = lines.find((line) => line.msg === 'masked an error as SERVICE_UNAVAILABLE');
+    expect(logged).toMatchObject({ status: 403, url: supergraph.subgraphUrls.tickets });
+  });
+
+  it('that a subgraph expected keeps its code and message, not the subgraph’s name', async () => {
+    const result = await supergraph.request('{ myTickets { totalCount } }');
+    expect(codeOf(result)).toBe('UNAUTHENTICATED');
+    expect(result.errors?.[0]?.message).toMatch(/log in/i);
+    expect(result.errors?.[0]?.extensions).not.toHaveProperty('serviceName');
+  });
+});
