@@ -7,6 +7,7 @@ ENV NODE_ENV=production
 # Dependencies first, so that a source change does not reinstall them. Install scripts
 # stay off: nothing here needs one, and Prisma's would try to download engine binaries.
 COPY package.json package-lock.json ./
+COPY packages/auth/package.json packages/auth/
 COPY packages/platform/package.json packages/platform/
 COPY prisma/package.json prisma/
 COPY subgraphs/users/package.json subgraphs/users/

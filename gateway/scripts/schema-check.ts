@@ -1,12 +1,14 @@
 // npm run schema:check: composition, the committed supergraph, breaking changes against the
 // main branch's supergraph (unless acknowledged in gateway/schema/acknowledged-breaking-
-// changes.json), and the client operations in clients/operations. Exits 1 on any failure.
+// changes.json), the client operations in clients/operations, and the safelist manifest
+// generated from them. Exits 1 on any failure.
 //
 //   SCHEMA_CHECK_BASE=<git ref>   compare against another ref than main
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { readCommittedSupergraph } from '../src/compose.ts';
+import { manifestPath, readClientOperations } from '../src/safelist.ts';
 import { checkSchema, formatReport } from '../src/schema-check.ts';
 import { readSubgraphSdl, subgraphSources } from '../src/subgraphs.ts';
 
@@ -26,7 +28,6 @@ function baseSupergraph(): string | undefined {
   }
 }
 
-const operationsDir = join(root, 'clients', 'operations');
 const results = checkSchema({
   sources: subgraphSources,
   readSdl: readSubgraphSdl,
@@ -35,13 +36,8 @@ const results = checkSchema({
   acknowledged: JSON.parse(
     readFileSync(join(root, 'gateway', 'schema', 'acknowledged-breaking-changes.json'), 'utf8'),
   ),
-  operations: readdirSync(operationsDir)
-    .filter((name) => name.endsWith('.graphql'))
-    .sort()
-    .map((name) => ({
-      file: relative(root, join(operationsDir, name)),
-      document: readFileSync(join(operationsDir, name), 'utf8'),
-    })),
+  operations: readClientOperations(),
+  committedManifest: existsSync(manifestPath) ? readFileSync(manifestPath, 'utf8') : undefined,
 });
 console.log(`Schema check against ${baseRef}\n${formatReport(results)}`);
 process.exitCode = results.every((result) => result.ok) ? 0 : 1;

@@ -6,6 +6,7 @@ import {
   authSettings,
   baseSettings,
   createLogger,
+  flagSetting,
   type Logger,
   loadConfig,
   portSetting,
@@ -17,6 +18,7 @@ import {
 import Keyv from 'keyv';
 import { z } from 'zod';
 import { supergraphPath } from './compose.ts';
+import { manifestPath, readManifest } from './safelist.ts';
 import { createGatewayServer, type GatewayContext, supergraphHash } from './server.ts';
 import { subgraphSources } from './subgraphs.ts';
 
@@ -30,6 +32,9 @@ export const gatewaySettings = baseSettings.extend(authSettings.shape).extend({
   TICKETS_URL: z.url().optional(),
   /** Redis for the persisted-query cache that all instances share (e.g. redis://127.0.0.1:6379). */
   REDIS_URL: z.url().optional(),
+  /** Run only the operations in the committed safelist manifest. */
+  SAFELIST: flagSetting(false),
+  SAFELIST_MANIFEST: z.string().min(1).default(manifestPath),
 });
 
 /** Starts one gateway instance over the committed supergraph, with the settings in `env`. */
@@ -53,6 +58,13 @@ export async function startGateway(
   const subgraphSecrets = Object.fromEntries(
     subgraphSources.map((source) => [source.name, subgraphSecret(source.name, env)]),
   ) as Record<SubgraphName, string>;
+  const safelist = config.SAFELIST ? readManifest(config.SAFELIST_MANIFEST) : undefined;
+  if (safelist) {
+    log.info(
+      { operations: safelist.operations.length },
+      'safelist mode: only listed operations run',
+    );
+  }
   const supergraphSdl = readFileSync(config.SUPERGRAPH_PATH, 'utf8');
   const hash = supergraphHash(supergraphSdl);
   const sharedCache = config.REDIS_URL
@@ -73,6 +85,7 @@ export async function startGateway(
         supergraphSdl,
         subgraphUrls,
         subgraphSecrets,
+        safelist,
         logger: log,
         production: config.NODE_ENV === 'production',
         ...(sharedCache

@@ -1,6 +1,7 @@
 // The checks that keep the supergraph safe to change, without a hosted registry: the
 // subgraphs compose, the committed supergraph is current, the public API has no breaking
 // change that was not acknowledged, and every operation a client sends still validates.
+import { relative } from 'node:path';
 import { Supergraph } from '@apollo/federation-internals';
 import {
   type BreakingChange,
@@ -11,6 +12,7 @@ import {
   validate,
 } from 'graphql';
 import { CompositionError, composeSupergraph } from './compose.ts';
+import { buildManifest, formatManifest, manifestPath } from './safelist.ts';
 import type { SubgraphSource } from './subgraphs.ts';
 
 /** A breaking change accepted on purpose, with the reason, in a committed file. */
@@ -35,6 +37,8 @@ export interface SchemaCheckInput {
   baseSupergraph: string | undefined;
   acknowledged: readonly AcknowledgedChange[];
   operations: readonly ClientOperation[];
+  /** The committed safelist manifest, which must be the one the operations generate. */
+  committedManifest: string | undefined;
 }
 
 export interface CheckResult {
@@ -116,6 +120,19 @@ export function checkSchema(input: SchemaCheckInput): CheckResult[] {
     });
   });
   results.push({ name: 'client operations', ok: failures.length === 0, details: failures });
+  if (failures.length === 0) {
+    const fresh = formatManifest(buildManifest(input.operations));
+    results.push({
+      name: 'safelist manifest',
+      ok: fresh === input.committedManifest,
+      details:
+        fresh === input.committedManifest
+          ? []
+          : [
+              `${relative(process.cwd(), manifestPath)} is ${input.committedManifest === undefined ? 'missing' : 'stale'}: run npm run operations:manifest`,
+            ],
+    });
+  }
   return results;
 }
 

@@ -15,6 +15,7 @@ import {
   signedSubgraphHeaders,
 } from '@ticketing/platform';
 import { maskSubgraphErrors } from './errors.ts';
+import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
 
 /** What the gateway knows about a request. */
 export interface GatewayContext {
@@ -76,6 +77,11 @@ export interface GatewayOptions {
    * through one instance is found through the other; this process's memory otherwise.
    */
   persistedQueriesCache?: KeyValueCache<string>;
+  /**
+   * Safelist mode: only the manifest's operations run, sent as text or by id, and
+   * nothing can be registered. Off (undefined) by default.
+   */
+  safelist?: PersistedQueryManifest | undefined;
   plugins?: ApolloServerPlugin<GatewayContext>[];
   /** Where masked errors are logged with their detail. */
   logger: Logger;
@@ -123,14 +129,17 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
     formatError: maskSubgraphErrors(options.logger),
     allowBatchedHttpRequests: false,
     introspection: !options.production,
-    persistedQueries: options.persistedQueriesCache
-      ? { cache: options.persistedQueriesCache, ttl: 24 * 60 * 60 }
-      : {},
+    persistedQueries: options.safelist
+      ? { cache: manifestStore(options.safelist), ttl: null }
+      : options.persistedQueriesCache
+        ? { cache: options.persistedQueriesCache, ttl: 24 * 60 * 60 }
+        : {},
     validationRules: armor.validationRules,
     parseOptions: { maxTokens: maxTokens.n },
     plugins: [
       // Written for any context; they never read ours.
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
+      ...(options.safelist ? [safelistPlugin<GatewayContext>(options.safelist)] : []),
       ...(options.plugins ?? []),
       options.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })

@@ -1,15 +1,12 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { composeSupergraph, readCommittedSupergraph } from '../src/compose.ts';
+import { manifestPath, readClientOperations } from '../src/safelist.ts';
 import { type AcknowledgedChange, checkSchema, formatReport } from '../src/schema-check.ts';
 import { readSubgraphSdl, type SubgraphSource, subgraphSources } from '../src/subgraphs.ts';
 
-const operationsDir = resolve(import.meta.dirname, '..', '..', 'clients', 'operations');
-const operations = readdirSync(operationsDir).map((name) => ({
-  file: `clients/operations/${name}`,
-  document: readFileSync(join(operationsDir, name), 'utf8'),
-}));
+const operations = readClientOperations();
+const committedManifest = readFileSync(manifestPath, 'utf8');
 const base = readCommittedSupergraph();
 
 /** The events subgraph's SDL with `change` applied, the others as they are. */
@@ -21,7 +18,7 @@ function eventsChanged(change: (sdl: string) => string) {
 /** Runs the check as if the change were committed, supergraph recomposed unless `stale`. */
 function check(
   change: (sdl: string) => string,
-  { stale = false, acknowledged = [] as AcknowledgedChange[] } = {},
+  { stale = false, acknowledged = [] as AcknowledgedChange[], clientOperations = operations } = {},
 ) {
   const readSdl = eventsChanged(change);
   const results = checkSchema({
@@ -30,7 +27,8 @@ function check(
     committedSupergraph: stale ? base : composeSupergraph(subgraphSources, readSdl),
     baseSupergraph: base,
     acknowledged,
-    operations,
+    operations: clientOperations,
+    committedManifest,
   });
   return Object.fromEntries(results.map((result) => [result.name, result]));
 }
@@ -124,5 +122,21 @@ describe('schema:check', () => {
     expect(results['client operations']?.details.join('\n')).toMatch(
       /clients\/operations\/EventPage\.graphql:\d+:\d+: Cannot query field "cancellationReason" on type "Event"/,
     );
+  });
+
+  it('fails when the safelist manifest is not the one the client operations generate', () => {
+    const [first, ...rest] = operations;
+    if (!first) throw new Error('no client operations');
+    const changed = {
+      ...first,
+      document: first.document.replace(/\{\n/, '{\n  __typename\n'),
+    };
+    expect(changed.document).not.toBe(first.document);
+    const results = check((sdl) => sdl, { clientOperations: [changed, ...rest] });
+    expect(results['client operations']?.ok).toBe(true);
+    expect(results['safelist manifest']).toMatchObject({
+      ok: false,
+      details: [expect.stringContaining('stale: run npm run operations:manifest')],
+    });
   });
 });
