@@ -47,7 +47,7 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       >;
       const body = typeof init?.body === 'string' ? init.body : '';
       const request: ForwardedRequest = forwarded ? JSON.parse(forwarded) : { viewer: null };
-      Object.assign(headers, await signedSubgraphHeaders({ ...request, secret, subgraph, body }));
+      Object.assign(headers, signedSubgraphHeaders({ ...request, secret, subgraph, body }));
       return send(input, { ...init, headers });
     };
   }

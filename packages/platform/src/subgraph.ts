@@ -93,24 +93,23 @@ function requireGatewayAssertion(
       next: express.NextFunction,
     ) => {
       const header = request.headers[assertionHeader];
-      verifier
-        .verify(typeof header === 'string' ? header : undefined, rawBodies.get(request) ?? '')
-        .then(
-          (forwarded) => {
-            response.locals.forwarded = forwarded;
-            next();
-          },
-          (error: unknown) => {
-            if (!(error instanceof UntrustedRequestError)) return next(error);
-            logger.warn(
-              { reason: error.message, address: request.socket.remoteAddress },
-              'refused an untrusted request',
-            );
-            response.status(error.status).json({
-              errors: [{ message: error.message, extensions: { code: error.code } }],
-            });
-          },
+      try {
+        response.locals.forwarded = verifier.verify(
+          typeof header === 'string' ? header : undefined,
+          rawBodies.get(request) ?? '',
         );
+      } catch (error) {
+        if (!(error instanceof UntrustedRequestError)) return next(error);
+        logger.warn(
+          { reason: error.message, address: request.socket.remoteAddress },
+          'refused an untrusted request',
+        );
+        response.status(error.status).json({
+          errors: [{ message: error.message, extensions: { code: error.code } }],
+        });
+        return;
+      }
+      next();
     },
   );
 }

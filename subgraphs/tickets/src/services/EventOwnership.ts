@@ -31,13 +31,13 @@ export class EventOwnership {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          ...(await signedSubgraphHeaders({
+          ...signedSubgraphHeaders({
             secret: this.#eventsSecret,
             subgraph: 'events',
-            issuer: 'urn:ticketing:subgraph:tickets',
+            issuer: 'tickets',
             viewer: caller,
             body,
-          })),
+          }),
         },
         body,
         signal: AbortSignal.timeout(3_000),
