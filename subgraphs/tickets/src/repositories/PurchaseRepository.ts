@@ -143,7 +143,7 @@ export class PurchaseRepository {
             totalCents: tier.priceCents * quantity,
           },
         });
-        await tx.ticket.createMany({
+        const created = await tx.ticket.createManyAndReturn({
           data: Array.from({ length: quantity }, () => ({
             tierId: tier.id,
             eventId: tier.eventId,
@@ -160,19 +160,25 @@ export class PurchaseRepository {
         if (allowed === 0 || quantity > request.perUserCap)
           throw new Rollback({ status: 'limitReached' });
 
-        const stocked = fromHold
-          ? await tx.$executeRaw`
+        const take = () =>
+          fromHold
+            ? tx.$executeRaw`
               UPDATE ticket_tiers SET held = held - ${quantity}, sold = sold + ${quantity}, updated_at = now()
               WHERE id = ${tier.id}::uuid`
-          : await tx.$executeRaw`
+            : tx.$executeRaw`
               UPDATE ticket_tiers SET sold = sold + ${quantity}, updated_at = now()
               WHERE id = ${tier.id}::uuid AND sold + held + ${quantity} <= capacity`;
+        // Expired holds the sweeper has not returned yet still count as held: only when
+        // they are what stands between the buyer and the stock are they returned here, so
+        // that the common purchase does not scan holds while it holds the tier's row.
+        let stocked = await take();
+        if (stocked === 0 && !fromHold && (await this.expireHolds(tier.id, tx)) > 0) {
+          stocked = await take();
+        }
         if (stocked === 0) throw new Rollback({ status: 'soldOut' });
 
-        const tickets = await tx.ticket.findMany({
-          where: { orderId: order.id },
-          orderBy: { id: 'asc' },
-        });
+        // The stock update is the last statement: the hot row is locked only until commit.
+        const tickets = created.toSorted((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
         return { status: 'created', order, tickets } as const;
       });
     } catch (error) {
@@ -183,7 +189,6 @@ export class PurchaseRepository {
 
   async #resolveSource(tx: Transaction, request: PurchaseRequest) {
     if (request.source.kind === 'tier') {
-      await this.expireHolds(request.source.tier.id, tx);
       return { tier: request.source.tier, quantity: request.source.quantity, fromHold: false };
     }
     const { holdId } = request.source;
