@@ -17,6 +17,12 @@ export {
   stopOnSignals,
 } from './http.ts';
 export { createLogger, type Logger } from './logger.ts';
+export { queryPlanCacheMetrics } from './metrics.ts';
+export {
+  currentRequestId,
+  requestIdHeader,
+  requestIdOf,
+} from './request-context.ts';
 export {
   authSettings,
   type RequestInfo,

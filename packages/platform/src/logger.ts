@@ -1,8 +1,27 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino } from 'pino';
+import { currentRequestId } from './request-context.ts';
 
 export type Logger = pino.Logger;
 
-/** Structured JSON logs, one line an entry, tagged with the service's name. */
+/**
+ * Structured JSON logs, one line an entry, tagged with the service's name. A line written
+ * while a request is handled carries its `requestId` (and, when tracing is on, its
+ * `traceId`), without a logger being passed down to wherever the line is written.
+ */
 export function createLogger(service: string, level: pino.LevelWithSilent = 'info'): Logger {
-  return pino({ level, base: { service }, timestamp: pino.stdTimeFunctions.isoTime });
+  return pino({
+    level,
+    base: { service },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // Runs only for lines that are written, never for those below the level.
+    mixin() {
+      const fields: { requestId?: string; traceId?: string } = {};
+      const requestId = currentRequestId();
+      if (requestId) fields.requestId = requestId;
+      const span = trace.getActiveSpan()?.spanContext();
+      if (span && isSpanContextValid(span)) fields.traceId = span.traceId;
+      return fields;
+    },
+  });
 }
