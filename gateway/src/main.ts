@@ -10,6 +10,7 @@ import {
   loadConfig,
   portSetting,
   type RunningService,
+  requestIdOf,
   serveGraphQL,
 } from '@ticketing/platform';
 import Keyv from 'keyv';
@@ -84,6 +85,7 @@ export async function startGateway(
       viewer: await verifier.authenticate(req.headers.authorization),
       authorization: req.headers.authorization,
       clientAddress: req.ip,
+      requestId: requestIdOf(req),
     }),
     configure(app) {
       // NGINX (on loopback, or a private network under compose) sets X-Forwarded-For.

@@ -8,6 +8,7 @@ import {
 import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { Identity } from '@ticketing/auth';
+import { CountingQueryPlanCache } from './plan-cache.ts';
 
 /** What the gateway knows about a request. */
 export interface GatewayContext {
@@ -17,9 +18,11 @@ export interface GatewayContext {
   authorization: string | undefined;
   /** The client's address (behind NGINX: from X-Forwarded-For), for login throttling. */
   clientAddress: string | undefined;
+  /** The request's id (from NGINX's X-Request-Id), passed on so that subgraphs log it too. */
+  requestId: string;
 }
 
-/** Passes the caller's credentials and address on to every subgraph request. */
+/** Passes the caller's credentials, address and request id on to every subgraph request. */
 class AuthenticatedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   override willSendRequest({
     request,
@@ -29,6 +32,7 @@ class AuthenticatedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (!headers || !context) return;
     if (context.authorization) headers.set('authorization', context.authorization);
     if (context.clientAddress) headers.set('x-client-address', context.clientAddress);
+    headers.set('x-request-id', context.requestId);
   }
 }
 
@@ -75,6 +79,8 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
   }).protect();
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
+    // The default plan cache, counting its hits and misses for /metrics.
+    queryPlannerConfig: { cache: new CountingQueryPlanCache() },
     buildService: ({ name, url }) =>
       new AuthenticatedDataSource({ url: options.subgraphUrls[name] ?? url }),
   });
