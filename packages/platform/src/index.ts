@@ -19,6 +19,7 @@ export {
 export { createLogger, type Logger } from './logger.ts';
 export { queryPlanCacheMetrics } from './metrics.ts';
 export {
+  acceptableRequestId,
   currentRequestId,
   requestIdHeader,
   requestIdOf,

@@ -10,7 +10,7 @@ export const requestIdHeader = 'x-request-id';
  * that a header cannot forge or bloat log lines. NGINX's template accepts the same set, so
  * that the edge and the gateway agree on which id a request has.
  */
-const acceptableRequestId = /^[\w.:@/+=-]{1,128}$/;
+export const acceptableRequestId = /^[\w.:@/+=-]{1,128}$/;
 
 /** The id a request arrived with, when acceptable; otherwise a new one. */
 export function requestIdFrom(header: string | string[] | undefined): string {
