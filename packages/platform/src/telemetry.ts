@@ -48,6 +48,7 @@ export async function startTelemetry(
       // Server spans for incoming requests, client spans for the gateway's subgraph
       // requests; both carry the W3C traceparent that links a subgraph's span to the
       // gateway's. Health probes and metrics scrapes would only be noise.
+      //
       // Node's own fetch (undici), which subgraphs use to call each other, is not traced:
       // @opentelemetry/instrumentation-undici needs @opentelemetry/api 1.10, and the
       // workspace root resolves 1.9.
@@ -62,13 +63,14 @@ export async function startTelemetry(
     options.instanceId ?? serviceName,
     loadConfig(baseSettings.pick({ LOG_LEVEL: true })).LOG_LEVEL,
   ).child({ component: 'opentelemetry' });
+  const details = (args: unknown[]) => (args.length > 0 ? { args } : {});
   diag.setLogger(
     {
-      error: (message, ...args) => logger.error({ args }, message),
-      warn: (message, ...args) => logger.warn({ args }, message),
-      info: (message, ...args) => logger.info({ args }, message),
-      debug: (message, ...args) => logger.debug({ args }, message),
-      verbose: (message, ...args) => logger.trace({ args }, message),
+      error: (message, ...args) => logger.error(details(args), message),
+      warn: (message, ...args) => logger.warn(details(args), message),
+      info: (message, ...args) => logger.info(details(args), message),
+      debug: (message, ...args) => logger.debug(details(args), message),
+      verbose: (message, ...args) => logger.trace(details(args), message),
     },
     { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
   );
