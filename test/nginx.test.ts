@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { acceptableRequestId } from '@ticketing/platform';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   findNginx,
@@ -53,5 +54,15 @@ describe('the NGINX template', () => {
     expect(site).toMatch(
       /upstream gateways \{\s+[^}]*least_conn;[^}]*server 127\.0\.0\.1:14000[^}]*server 127\.0\.0\.1:14010[^}]*keepalive 64;/,
     );
+  });
+
+  it('accepts the request ids the gateways accept, and refuses /metrics to the public', async () => {
+    const template = await readFile(nginxTemplatePath, 'utf8');
+    const accepted =
+      /map \$http_x_request_id \$edge_request_id \{[^}]*"~(.+)"\s+\$http_x_request_id;/.exec(
+        template,
+      );
+    expect(accepted?.[1]).toBe(acceptableRequestId.source);
+    expect(template).toMatch(/location \/metrics \{\s*return 403;\s*\}/);
   });
 });

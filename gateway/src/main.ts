@@ -11,6 +11,7 @@ import {
   loadConfig,
   portSetting,
   type RunningService,
+  requestIdOf,
   type SubgraphName,
   serveGraphQL,
   subgraphSecret,
@@ -103,6 +104,7 @@ export async function startGateway(
     context: async ({ req }) => ({
       viewer: await verifier.authenticate(req.headers.authorization),
       clientAddress: req.ip,
+      requestId: requestIdOf(req),
     }),
     configure(app) {
       // NGINX (on loopback, or a private network under compose) sets X-Forwarded-For.

@@ -15,6 +15,7 @@ import {
   signedSubgraphHeaders,
 } from '@ticketing/platform';
 import { maskSubgraphErrors } from './errors.ts';
+import { CountingQueryPlanCache } from './plan-cache.ts';
 import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
 
 /** What the gateway knows about a request. */
@@ -23,6 +24,8 @@ export interface GatewayContext {
   viewer: Identity | null;
   /** The client's address (behind NGINX: from X-Forwarded-For), for login throttling. */
   clientAddress: string | undefined;
+  /** The request's id (from NGINX's X-Request-Id), passed on so that subgraphs log it too. */
+  requestId: string;
 }
 
 /**
@@ -59,8 +62,11 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const forwarded: ForwardedRequest = {
       viewer: context?.viewer ?? null,
       clientAddress: context?.clientAddress,
+      requestId: context?.requestId,
     };
     request.http?.headers.set(forwardedHeader, JSON.stringify(forwarded));
+    // Also in the clear, for the subgraph's access log before the assertion is checked.
+    if (context?.requestId) request.http?.headers.set('x-request-id', context.requestId);
   }
 }
 
@@ -116,6 +122,8 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
   }).protect();
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
+    // The default plan cache, counting its hits and misses for /metrics.
+    queryPlannerConfig: { cache: new CountingQueryPlanCache() },
     buildService: ({ name, url }) => {
       const subgraph = name as SubgraphName;
       const secret = options.subgraphSecrets[subgraph];

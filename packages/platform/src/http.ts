@@ -10,7 +10,16 @@ import type {
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { type ExpressContextFunctionArgument, expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
+import { pinoHttp } from 'pino-http';
 import type { Logger } from './logger.ts';
+import { requestMetricsPlugin, serveMetrics } from './metrics.ts';
+import {
+  isOperationalPath,
+  requestIdFrom,
+  requestIdHeader,
+  runWithRequestId,
+} from './request-context.ts';
+import { shutdownTelemetry, tracingPlugins } from './telemetry.ts';
 
 /**
  * Longer than the idle timeout of any proxy in front (NGINX keeps upstream connections
@@ -43,9 +52,12 @@ export interface RunningService {
 }
 
 /**
- * Serves an Apollo Server at `/graphql`, with liveness at `/health/live` and readiness at
- * `/health/ready`. When started by the local runner it reports readiness over IPC; on
- * SIGTERM or SIGINT it stops taking connections, drains in-flight requests and exits.
+ * Serves an Apollo Server at `/graphql`, with liveness at `/health/live`, readiness at
+ * `/health/ready` and Prometheus metrics at `/metrics`. Every request gets an id (its
+ * `X-Request-Id`, or a new one) that is echoed in the response and carried by every log
+ * line written while it is handled. When started by the local runner it reports
+ * readiness over IPC; on SIGTERM or SIGINT it stops taking connections, drains in-flight
+ * requests and exits.
  */
 export async function serveGraphQL<TContext extends BaseContext>(
   options: ServeOptions<TContext>,
@@ -60,9 +72,13 @@ export async function serveGraphQL<TContext extends BaseContext>(
   const apollo = options.createApolloServer([
     ApolloServerPluginDrainHttpServer({ httpServer }),
     logUnexpectedErrors(logger),
+    requestMetricsPlugin(),
+    ...tracingPlugins<TContext>(),
   ]);
   await apollo.start();
 
+  app.use(accessLog(logger), (req, _res, next) => runWithRequestId(req.id as string, next));
+  app.get('/metrics', serveMetrics);
   app.get('/health/live', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -101,6 +117,31 @@ export async function serveGraphQL<TContext extends BaseContext>(
   return { url, port, stop };
 }
 
+/**
+ * One line a request, at debug level (LOG_LEVEL=debug shows them; the default, info, keeps
+ * stdout quiet under load), or at warn for a server error. Adopts the request's id from
+ * `X-Request-Id` (NGINX sets it) or makes one, and echoes it in the response.
+ */
+function accessLog(logger: Logger) {
+  return pinoHttp({
+    logger,
+    genReqId(req, res) {
+      const id = requestIdFrom(req.headers[requestIdHeader]);
+      res.setHeader(requestIdHeader, id);
+      return id;
+    },
+    autoLogging: { ignore: (req) => isOperationalPath(req.url) },
+    customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'warn' : 'debug'),
+    // The id goes in the line itself, under the same key as in every other line.
+    customSuccessObject: (req, _res, fields) => ({ requestId: req.id, ...fields }),
+    customErrorObject: (req, _res, _error, fields) => ({ requestId: req.id, ...fields }),
+    serializers: {
+      req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  });
+}
+
 /** Logs errors that are not expected failures (those carry a code other than the default). */
 function logUnexpectedErrors<TContext extends BaseContext>(
   logger: Logger,
@@ -131,13 +172,16 @@ export function stopOnSignals(service: RunningService, logger: Logger): void {
     if (received) process.exit(1);
     received = true;
     logger.info({ signal }, 'draining in-flight requests, then stopping');
-    service.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'unclean stop');
-        process.exit(1);
-      },
-    );
+    service
+      .stop()
+      .then(shutdownTelemetry)
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'unclean stop');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

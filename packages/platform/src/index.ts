@@ -28,6 +28,13 @@ export {
   stopOnSignals,
 } from './http.ts';
 export { createLogger, type Logger } from './logger.ts';
+export { queryPlanCacheMetrics } from './metrics.ts';
+export {
+  acceptableRequestId,
+  currentRequestId,
+  requestIdHeader,
+  requestIdOf,
+} from './request-context.ts';
 export {
   authSettings,
   type RequestInfo,

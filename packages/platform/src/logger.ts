@@ -1,10 +1,14 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino } from 'pino';
+import { currentRequestId } from './request-context.ts';
 
 export type Logger = pino.Logger;
 
 /**
  * Structured JSON logs, one line an entry, tagged with the service's name; to standard
- * output unless `destination` is given.
+ * output unless `destination` is given. A line written while a request is handled carries
+ * its `requestId` (and, when tracing is on, its `traceId`), without a logger being passed
+ * down to wherever the line is written.
  */
 export function createLogger(
   service: string,
@@ -12,7 +16,20 @@ export function createLogger(
   destination?: pino.DestinationStream,
 ): Logger {
   return pino(
-    { level, base: { service }, timestamp: pino.stdTimeFunctions.isoTime },
+    {
+      level,
+      base: { service },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // Runs only for lines that are written, never for those below the level.
+      mixin() {
+        const fields: { requestId?: string; traceId?: string } = {};
+        const requestId = currentRequestId();
+        if (requestId) fields.requestId = requestId;
+        const span = trace.getActiveSpan()?.spanContext();
+        if (span && isSpanContextValid(span)) fields.traceId = span.traceId;
+        return fields;
+      },
+    },
     destination ?? pino.destination(1),
   );
 }

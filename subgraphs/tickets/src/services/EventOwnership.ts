@@ -1,5 +1,5 @@
 import type { Identity } from '@ticketing/auth';
-import { failure, notFound, signedSubgraphHeaders } from '@ticketing/platform';
+import { currentRequestId, failure, notFound, signedSubgraphHeaders } from '@ticketing/platform';
 
 const organizerQuery =
   'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Event { organizer { id } } } }';
@@ -25,17 +25,20 @@ export class EventOwnership {
       query: organizerQuery,
       variables: { r: [{ __typename: 'Event', id: eventId }] },
     });
+    const requestId = currentRequestId();
     let result: { data?: { _entities?: ({ organizer: { id: string } } | null)[] } };
     try {
       const response = await fetch(this.#eventsUrl, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
+          ...(requestId ? { 'x-request-id': requestId } : {}),
           ...signedSubgraphHeaders({
             secret: this.#eventsSecret,
             subgraph: 'events',
             issuer: 'tickets',
             viewer: caller,
+            requestId,
             body,
           }),
         },

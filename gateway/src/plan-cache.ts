@@ -1,0 +1,46 @@
+import type { GatewayConfig } from '@apollo/gateway';
+import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
+import { queryPlanCacheMetrics } from '@ticketing/platform';
+
+/** What `@apollo/gateway` keeps its query plans in (`queryPlannerConfig.cache`). */
+type QueryPlanCache = NonNullable<NonNullable<GatewayConfig['queryPlannerConfig']>['cache']>;
+type QueryPlan = NonNullable<Awaited<ReturnType<QueryPlanCache['get']>>>;
+
+/** The gateway's own default: 30 MiB, each plan weighed by the length of its JSON. */
+const maxSizeBytes = 30 * 2 ** 20;
+
+/**
+ * The gateway's query plan cache, counting hits and misses for /metrics.
+ *
+ * `@apollo/gateway` has no hit or miss event: it looks a plan up once an operation
+ * (`queryPlanStore.get`), plans it on a miss (the only time a `gateway.plan` span exists)
+ * and stores the plan. Its documented `queryPlannerConfig.cache` option replaces that store,
+ * so counting in `get` sees every lookup, whatever the gateway does around it, without
+ * reaching into its private fields. This stands in for the default store (an LRU of the
+ * same size, weighed the same way) and is emptied, like it, when the supergraph changes.
+ */
+export class CountingQueryPlanCache implements QueryPlanCache {
+  readonly #plans = new InMemoryLRUCache<QueryPlan>({
+    maxSize: maxSizeBytes,
+    sizeCalculation: (plan) => Buffer.byteLength(JSON.stringify(plan), 'utf8'),
+  });
+  readonly #metrics = queryPlanCacheMetrics();
+
+  async get(key: string): Promise<QueryPlan | undefined> {
+    const plan = await this.#plans.get(key);
+    (plan ? this.#metrics.hits : this.#metrics.misses).inc();
+    return plan;
+  }
+
+  async set(key: string, plan: QueryPlan): Promise<void> {
+    await this.#plans.set(key, plan);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.#plans.delete(key);
+  }
+
+  clear(): void {
+    this.#plans.clear();
+  }
+}

@@ -1,0 +1,99 @@
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type express from 'express';
+import type { GraphQLFormattedError } from 'graphql';
+import { Counter, collectDefaultMetrics, Histogram, register } from 'prom-client';
+
+// Prometheus metrics, in this process's default registry, scraped per instance at
+// GET /metrics. Each metric is registered once a process, on first use: tests run several
+// servers in one process, and a second registration of a name throws.
+
+let requestMetrics:
+  | {
+      requests: Counter<'operation_type' | 'outcome'>;
+      errors: Counter<'code'>;
+      duration: Histogram<'operation_type'>;
+    }
+  | undefined;
+
+function graphqlRequestMetrics() {
+  if (requestMetrics) return requestMetrics;
+  // Process, heap, event-loop lag and GC metrics (prom-client's standard set).
+  collectDefaultMetrics();
+  requestMetrics = {
+    requests: new Counter({
+      name: 'graphql_requests_total',
+      help: 'GraphQL requests answered, by operation type and outcome (success: no errors).',
+      labelNames: ['operation_type', 'outcome'],
+    }),
+    errors: new Counter({
+      name: 'graphql_errors_total',
+      help: 'Errors in GraphQL responses, by extensions.code.',
+      labelNames: ['code'],
+    }),
+    duration: new Histogram({
+      name: 'graphql_request_duration_seconds',
+      help: 'Time from receiving a GraphQL request to sending its response.',
+      labelNames: ['operation_type'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    }),
+  };
+  return requestMetrics;
+}
+
+let planCacheCounters: { hits: Counter; misses: Counter } | undefined;
+
+/**
+ * The gateway's query plan cache lookups: a hit reuses a plan, a miss plans the operation.
+ * The hit rate is `hits / (hits + misses)`.
+ */
+export function queryPlanCacheMetrics(): { hits: Counter; misses: Counter } {
+  planCacheCounters ??= {
+    hits: new Counter({
+      name: 'graphql_query_plan_cache_hits_total',
+      help: 'Operations whose query plan was found in the gateway’s plan cache.',
+    }),
+    misses: new Counter({
+      name: 'graphql_query_plan_cache_misses_total',
+      help: 'Operations the gateway had to plan (not in its plan cache).',
+    }),
+  };
+  return planCacheCounters;
+}
+
+/**
+ * Counts every GraphQL response and its errors, and times it. The outcome and the error
+ * codes are read from what the client receives, after formatting and masking.
+ */
+export function requestMetricsPlugin<TContext extends BaseContext>(): ApolloServerPlugin<TContext> {
+  const { requests, errors, duration } = graphqlRequestMetrics();
+  return {
+    async requestDidStart() {
+      const started = performance.now();
+      return {
+        async willSendResponse({ operation, response }) {
+          const operationType = operation?.operation ?? 'unknown';
+          const body = response.body;
+          const responseErrors: readonly GraphQLFormattedError[] =
+            (body.kind === 'single' ? body.singleResult.errors : body.initialResult.errors) ?? [];
+          for (const error of responseErrors) {
+            errors.inc({ code: String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR') });
+          }
+          requests.inc({
+            operation_type: operationType,
+            outcome: responseErrors.length > 0 ? 'error' : 'success',
+          });
+          duration.observe(
+            { operation_type: operationType },
+            (performance.now() - started) / 1_000,
+          );
+        },
+      };
+    },
+  };
+}
+
+/** Serves the metrics in Prometheus' text format. */
+export async function serveMetrics(_req: express.Request, res: express.Response): Promise<void> {
+  res.setHeader('content-type', register.contentType);
+  res.end(await register.metrics());
+}

@@ -1,0 +1,50 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+
+/** The header that carries a request's id: set by NGINX, echoed, and forwarded to subgraphs. */
+export const requestIdHeader = 'x-request-id';
+
+/**
+ * The ids taken from a caller: short and free of spaces, quotes and control characters, so
+ * that a header cannot forge or bloat log lines. NGINX's template accepts the same set, so
+ * that the edge and the gateway agree on which id a request has.
+ */
+export const acceptableRequestId = /^[\w.:@/+=-]{1,128}$/;
+
+/** The id a request arrived with, when acceptable; otherwise a new one. */
+export function requestIdFrom(header: string | string[] | undefined): string {
+  return typeof header === 'string' && acceptableRequestId.test(header) ? header : randomUUID();
+}
+
+/** The id `serveGraphQL` gave the request (kept on it as `req.id`). */
+export function requestIdOf(request: IncomingMessage): string {
+  return String((request as { id?: unknown }).id ?? '');
+}
+
+/**
+ * Health probes and metrics scrapes: frequent and uninteresting, so kept out of the access
+ * log and out of traces.
+ */
+export function isOperationalPath(path: string | undefined): boolean {
+  return path !== undefined && (path.startsWith('/health/') || path.startsWith('/metrics'));
+}
+
+interface RequestScope {
+  requestId: string;
+}
+
+const scope = new AsyncLocalStorage<RequestScope>();
+
+/**
+ * Runs `next` (the rest of the request's handling) with `requestId` as the current request
+ * id, which every log line written meanwhile carries, however deep in the call tree.
+ */
+export function runWithRequestId(requestId: string, next: () => void): void {
+  scope.run({ requestId }, next);
+}
+
+/** The id of the request being handled, or undefined outside one (start-up, timers). */
+export function currentRequestId(): string | undefined {
+  return scope.getStore()?.requestId;
+}

@@ -1,0 +1,114 @@
+// OpenTelemetry tracing, on only when an OTLP endpoint is configured. Each service's start
+// module calls startTelemetry before it imports anything else: the HTTP instrumentation
+// hooks `http` as it is loaded, and must be in place before the server and the gateway's
+// subgraph client (make-fetch-happen, over `http`) load it.
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { DiagLogLevel, diag, trace } from '@opentelemetry/api';
+import { baseSettings, loadConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { isOperationalPath, requestIdHeader } from './request-context.ts';
+
+let running: { shutdown(): Promise<void> } | undefined;
+
+/** Whether the standard OpenTelemetry environment asks for traces to be exported. */
+export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return Boolean(endpoint) && !['true', '1'].includes(env.OTEL_SDK_DISABLED ?? '');
+}
+
+export interface TelemetryOptions {
+  /** Tells instances of one service apart (e.g. gateway-1), as `service.instance.id`. */
+  instanceId?: string | undefined;
+}
+
+/**
+ * Starts exporting traces over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; otherwise does nothing and loads nothing, so
+ * that an untraced service pays nothing for it. The other standard variables apply
+ * (`OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_TRACES_SAMPLER`, `OTEL_BSP_SCHEDULE_DELAY`, …).
+ * Traces only: metrics are Prometheus' (GET /metrics), logs are JSON lines on stdout.
+ */
+export async function startTelemetry(
+  serviceName: string,
+  options: TelemetryOptions = {},
+): Promise<void> {
+  if (running || !tracingConfigured()) return;
+  const [{ startNodeSdk }, { HttpInstrumentation }] = await Promise.all([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/instrumentation-http'),
+  ]);
+  running = startNodeSdk({
+    resourceAttributes: {
+      'service.name': serviceName,
+      ...(options.instanceId ? { 'service.instance.id': options.instanceId } : {}),
+    },
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [
+      // Server spans for incoming requests, client spans for the gateway's subgraph
+      // requests; both carry the W3C traceparent that links a subgraph's span to the
+      // gateway's. Health probes and metrics scrapes would only be noise.
+      //
+      // Node's own fetch (undici), which subgraphs use to call each other, is not traced:
+      // @opentelemetry/instrumentation-undici needs @opentelemetry/api 1.10, and the
+      // workspace root resolves 1.9.
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (request) => isOperationalPath(request.url),
+        headersToSpanAttributes: { server: { requestHeaders: [requestIdHeader] } },
+      }),
+    ],
+  });
+  // The SDK's own complaints (an unreachable collector, say) as JSON log lines.
+  const logger = createLogger(
+    options.instanceId ?? serviceName,
+    loadConfig(baseSettings.pick({ LOG_LEVEL: true })).LOG_LEVEL,
+  ).child({ component: 'opentelemetry' });
+  const details = (args: unknown[]) => (args.length > 0 ? { args } : {});
+  diag.setLogger(
+    {
+      error: (message, ...args) => logger.error(details(args), message),
+      warn: (message, ...args) => logger.warn(details(args), message),
+      info: (message, ...args) => logger.info(details(args), message),
+      debug: (message, ...args) => logger.debug(details(args), message),
+      verbose: (message, ...args) => logger.trace(details(args), message),
+    },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
+  logger.info({ serviceName }, 'exporting traces');
+}
+
+/**
+ * Exports the spans still buffered; called once the service has stopped. A collector that
+ * is gone by then costs the spans, never a clean exit.
+ */
+export async function shutdownTelemetry(): Promise<void> {
+  const sdk = running;
+  running = undefined;
+  try {
+    await sdk?.shutdown();
+  } catch (error) {
+    diag.warn('could not export the last spans', error);
+  }
+}
+
+/**
+ * Names the operation on the request's server span (`graphql.operation.type` and `.name`),
+ * so that a trace shows which operation a `POST /graphql` was. None without tracing.
+ */
+export function tracingPlugins<TContext extends BaseContext>(): ApolloServerPlugin<TContext>[] {
+  if (!running) return [];
+  return [
+    {
+      async requestDidStart() {
+        return {
+          async didResolveOperation({ operation, operationName }) {
+            trace.getActiveSpan()?.setAttributes({
+              ...(operation ? { 'graphql.operation.type': operation.operation } : {}),
+              ...(operationName ? { 'graphql.operation.name': operationName } : {}),
+            });
+          },
+        };
+      },
+    },
+  ];
+}
