@@ -49,9 +49,10 @@ export async function startTelemetry(
       // requests; both carry the W3C traceparent that links a subgraph's span to the
       // gateway's. Health probes and metrics scrapes would only be noise.
       //
-      // Node's own fetch (undici), which subgraphs use to call each other, is not traced:
-      // @opentelemetry/instrumentation-undici needs @opentelemetry/api 1.10, and the
-      // workspace root resolves 1.9.
+      // Node's own fetch (undici), which the tickets service uses to ask the events
+      // subgraph, is not traced: @opentelemetry/instrumentation-undici needs
+      // @opentelemetry/api 1.10, and the benchmark's Hive Gateway pins the workspace root
+      // to 1.9. That call's spans start a trace of their own.
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => isOperationalPath(request.url),
         headersToSpanAttributes: { server: { requestHeaders: [requestIdHeader] } },
