@@ -48,6 +48,8 @@ export const serviceEnv = {
 export interface EnvironmentOptions {
   /** Published events to seed besides the demo data; the listings page through them. */
   events: number;
+  /** Where each service writes a CPU profile when it stops, if anywhere. */
+  cpuProfileDir?: string | undefined;
   /** Receives each line a service writes (errors only, at LOG_LEVEL=error). */
   output?: (service: string, line: string) => void;
 }
@@ -72,7 +74,14 @@ export async function startBenchEnvironment(
       ephemeralPorts: true,
       requireNginx: true,
       runDir: join(dataDir, 'nginx'),
-      env: { ...databaseUrls, ...serviceEnv, DATA_DIR: dataDir },
+      env: {
+        ...databaseUrls,
+        ...serviceEnv,
+        DATA_DIR: dataDir,
+        ...(options.cpuProfileDir
+          ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProfileDir}` }
+          : {}),
+      },
       output: options.output ?? ((service, line) => console.error(`${service} | ${line}`)),
     });
   } catch (error) {

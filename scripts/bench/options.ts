@@ -1,6 +1,7 @@
 // How long and how hard each measure runs. The full run fits in under ten minutes on two
 // cores, five of them the memory soak; `--quick` runs every measure on a tiny load in about
 // a minute, for the test that keeps the harness working (it checks that it runs, not speed).
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export const measureIds = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6'] as const;
@@ -12,6 +13,8 @@ export interface BenchOptions {
   only: ReadonlySet<MeasureId>;
   /** Where to write the results as JSON, if anywhere. */
   json: string | undefined;
+  /** Where every service writes a CPU profile when it stops (`node --cpu-prof`), if anywhere. */
+  cpuProfileDir: string | undefined;
   /** Published events seeded for the listings (P2 pages through 100 of them). */
   events: number;
   /** Concurrent connections of the throughput measures (P1, P3, P6). */
@@ -38,7 +41,7 @@ export interface BenchOptions {
   soakConnections: number;
 }
 
-const full: Omit<BenchOptions, 'quick' | 'only' | 'json'> = {
+const full: Omit<BenchOptions, 'quick' | 'only' | 'json' | 'cpuProfileDir'> = {
   events: 120,
   connections: 16,
   roundSeconds: 5,
@@ -77,6 +80,8 @@ export const usage = `npm run bench [-- options]
   --quick                 every measure on a tiny load (seconds, not minutes)
   --only P1,P4            run only these measures
   --json <file>           also write the results as JSON
+  --cpu-prof <dir>        every service writes a CPU profile there when it stops
+                          (profiling slows them: profile a measure alone, e.g. --only P1)
   --round-seconds <s>     length of one round of a comparison (default 5)
   --rounds <n>            rounds per side of a comparison (default 4)
   --connections <n>       concurrent connections of the throughput measures (default 16)
@@ -91,6 +96,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
       json: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       'round-seconds': { type: 'string' },
       rounds: { type: 'string' },
       connections: { type: 'string' },
@@ -124,6 +130,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     quick: values.quick,
     only: new Set(only as MeasureId[]),
     json: values.json,
+    cpuProfileDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
     roundSeconds: number('round-seconds', values['round-seconds'], base.roundSeconds),
     rounds: Math.round(number('rounds', values.rounds, base.rounds)),
     connections: Math.round(number('connections', values.connections, base.connections)),

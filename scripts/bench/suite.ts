@@ -47,12 +47,21 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   const started = performance.now();
   const info = runInfo(command);
   progress('starting the topology on PostgreSQL and seeding it');
-  const environment = await startBenchEnvironment({ events: options.events });
+  const environment = await startBenchEnvironment({
+    events: options.events,
+    cpuProfileDir: options.cpuProfileDir,
+  });
   const stopOnSignal = () => {
     progress('interrupted; stopping the topology');
     void environment.stop().finally(() => process.exit(130));
   };
   process.once('SIGINT', stopOnSignal);
+  if (options.cpuProfileDir) {
+    const pids = [...environment.topology.processes].map(
+      ([name, running]) => `${name} ${running.child.pid}`,
+    );
+    progress(`profiling; process ids: ${pids.join(', ')} (a restart starts a new one)`);
+  }
   const rows: MeasureRow[] = [];
   try {
     for (const step of plan.filter(({ id }) => options.only.has(id))) {
@@ -78,6 +87,9 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   } finally {
     progress('stopping the topology');
     await environment.stop();
+    if (options.cpuProfileDir) {
+      progress(`CPU profiles (one a service process, by pid) in ${options.cpuProfileDir}`);
+    }
     process.off('SIGINT', stopOnSignal);
   }
   rows.sort((a, b) => a.id.localeCompare(b.id));
