@@ -95,6 +95,9 @@ export async function measureSoak(
     clearInterval(sampler);
     await sampling;
   }
+  // Autocannon stops without waiting for the answers in flight; let the gateway finish
+  // them before the next measure restarts the processes they wait on.
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
   // The first fifth is warm-up: caches fill, the heap finds its size.
   const warmUpSeconds = options.soakSeconds / 5;
   const settled = samples.filter((sample) => sample.seconds >= warmUpSeconds);
