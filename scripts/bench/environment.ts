@@ -25,7 +25,7 @@ export interface BenchEnvironment {
   readonly dataDir: string;
   /** NGINX: the public endpoint. */
   readonly publicUrl: string;
-  /** One gateway instance's own endpoint (they change port only if restarted elsewhere). */
+  /** One gateway instance's own endpoint (default gateway-1); a restart keeps its port. */
   gatewayUrl(name?: string): string;
   subgraphUrl(name: SubgraphName): string;
   /** The process id of a service, for reading its memory. */
