@@ -50,8 +50,11 @@ export interface Topology extends AsyncDisposable {
   /** False when NGINX was missing and one gateway serves the public port. */
   readonly viaNginx: boolean;
   readonly processes: ReadonlyMap<string, RunningProcess>;
-  /** Starts a service again, on the port and with the settings it had (after a kill). */
-  restart(name: string): Promise<RunningProcess>;
+  /**
+   * Starts a service again, on the port and with the settings it had (after a kill), with
+   * `env` over those settings from then on.
+   */
+  restart(name: string, env?: NodeJS.ProcessEnv): Promise<RunningProcess>;
   /** Stops everything: NGINX first, then the gateways, then the subgraphs. */
   stop(): Promise<void>;
 }
@@ -91,13 +94,13 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     return running;
   };
 
-  const restart = async (name: string) => {
+  const restart = async (name: string, env: NodeJS.ProcessEnv = {}) => {
     const previous = processes.get(name);
     const settings = launched.get(name);
     if (!previous || !settings) throw new Error(`${name} was never started`);
     stopping.add(previous.child);
     await stopChild(previous.child);
-    return launch(previous.spec, settings.port, settings.env);
+    return launch(previous.spec, settings.port, { ...settings.env, ...env });
   };
 
   const stop = async () => {

@@ -142,16 +142,20 @@ export function safelistPlugin<TContext extends BaseContext>(
   manifest: PersistedQueryManifest,
 ): ApolloServerPlugin<TContext> {
   const ids = new Set(manifest.operations.map((operation) => operation.id));
+  // Apollo Server answers with the status in `http`, which must carry a HeaderMap. Typed
+  // loosely: other packages in the workspace declare `http` in GraphQL's extension type
+  // differently.
+  const refusal: Record<string, unknown> = {
+    code: 'PERSISTED_QUERY_NOT_IN_LIST',
+    http: { status: 400, headers: new HeaderMap() },
+  };
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ queryHash }) {
           if (!ids.has(queryHash)) {
             throw new GraphQLError('This operation is not in the safelist.', {
-              extensions: {
-                code: 'PERSISTED_QUERY_NOT_IN_LIST',
-                http: { status: 400, headers: new HeaderMap() },
-              },
+              extensions: refusal,
             });
           }
         },

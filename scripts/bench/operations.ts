@@ -1,0 +1,62 @@
+// The GraphQL operations the benchmarks send, and the request bodies made of them.
+
+/** Served by the events subgraph alone: the same document is valid on the subgraph itself. */
+export const oneSubgraphQuery = /* GraphQL */ `
+  query BenchOneSubgraph($first: Int!) {
+    events(first: $first) { edges { node { id title venue city startsAt } } }
+  }
+`;
+
+/**
+ * The federated listing: a page of events (events subgraph) with their organizer's name
+ * (users subgraph) and their tiers and availability (tickets subgraph).
+ */
+export const listingQuery = /* GraphQL */ `
+  query BenchListing($first: Int!) {
+    events(first: $first) {
+      edges {
+        node {
+          id
+          title
+          startsAt
+          organizer { name }
+          ticketsAvailable
+          ticketTiers { name priceCents available }
+        }
+      }
+    }
+  }
+`;
+
+/** A JSON request body, serialised once so that what is signed is what is sent. */
+export function requestBody(query: string, variables: Record<string, unknown> = {}): string {
+  return JSON.stringify({ query, variables });
+}
+
+/** Fields of an event the soak picks from; some stay in the events subgraph, some cross. */
+const soakFields = [
+  'title',
+  'venue',
+  'city',
+  'startsAt',
+  'timezone',
+  'organizer { name }',
+  'ticketsAvailable',
+  'ticketTiers { name available }',
+] as const;
+
+/**
+ * The `index`-th of an endless series of distinct operations: each has its own operation
+ * name and aliases, and a selection that varies with the index, so that every one is a new
+ * document to parse, validate and plan. All stay within the gateway's operation limits.
+ */
+export function distinctOperation(index: number): string {
+  const tag = index.toString(36);
+  // A non-empty subset of the fields: the bits of a number from 1 to 255.
+  const mask = (index % 255) + 1;
+  const selected = soakFields
+    .filter((_, bit) => mask & (1 << bit))
+    .map((field, position) => `f${tag}_${position}: ${field}`);
+  const query = `query Soak_${tag}($first: Int!) { e${tag}: events(first: $first) { edges { node { id ${selected.join(' ')} } } } }`;
+  return requestBody(query, { first: 1 + (index % 5) });
+}

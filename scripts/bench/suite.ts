@@ -1,0 +1,120 @@
+// The benchmark suite: starts the topology once, runs the measures one after another, prints
+// the table and writes the JSON. Progress goes to stderr, the table to stdout.
+import { writeFile } from 'node:fs/promises';
+import { type BenchEnvironment, startBenchEnvironment } from './environment.ts';
+import { measureGatewayTax } from './gateway-tax.ts';
+import { measureColdStart, measureSoak } from './gateway-warmth.ts';
+import { measureHotTier } from './hot-tier.ts';
+import { measureListingLatency } from './listing-latency.ts';
+import { type BenchOptions, type MeasureId, parseBenchArgs } from './options.ts';
+import { measurePeer } from './peer.ts';
+import { formatTable, type MeasureRow, runInfo } from './report.ts';
+import { measureStatements } from './statements.ts';
+
+type Measure = (environment: BenchEnvironment, options: BenchOptions) => Promise<MeasureRow[]>;
+
+/**
+ * The run order. Reads before writes: P4 adds purchases. P5 restarts a gateway for its
+ * cold starts. P2 comes last, because it restarts the subgraphs behind its statement counter.
+ */
+const plan: readonly { id: MeasureId; rows: string[]; run: Measure }[] = [
+  { id: 'P1', rows: ['P1'], run: measureGatewayTax },
+  { id: 'P3', rows: ['P3'], run: measureListingLatency },
+  { id: 'P6', rows: ['P6'], run: measurePeer },
+  { id: 'P4', rows: ['P4'], run: measureHotTier },
+  {
+    id: 'P5',
+    rows: ['P5a', 'P5b'],
+    run: async (environment, options) => [
+      ...(await measureColdStart(environment, options)),
+      ...(await measureSoak(environment, options)),
+    ],
+  },
+  { id: 'P2', rows: ['P2'], run: measureStatements },
+];
+
+export interface BenchRun {
+  info: ReturnType<typeof runInfo>;
+  options: Omit<BenchOptions, 'only'> & { only: MeasureId[] };
+  rows: MeasureRow[];
+}
+
+const progress = (message: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+
+/** Runs the measures `options` selects; a measure that fails gets a row saying so. */
+export async function runBench(options: BenchOptions, command: string): Promise<BenchRun> {
+  const started = performance.now();
+  const info = runInfo(command);
+  progress('starting the topology on PostgreSQL and seeding it');
+  const environment = await startBenchEnvironment({
+    events: options.events,
+    cpuProfileDir: options.cpuProfileDir,
+  });
+  const stopOnSignal = () => {
+    progress('interrupted; stopping the topology');
+    void environment.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  if (options.cpuProfileDir) {
+    const pids = [...environment.topology.processes].map(
+      ([name, running]) => `${name} ${running.child.pid}`,
+    );
+    progress(`profiling; process ids: ${pids.join(', ')} (a restart starts a new one)`);
+  }
+  const rows: MeasureRow[] = [];
+  try {
+    for (const step of plan.filter(({ id }) => options.only.has(id))) {
+      progress(`${step.id}: running`);
+      try {
+        rows.push(...(await step.run(environment, options)));
+      } catch (error) {
+        progress(`${step.id} failed: ${(error as Error).stack ?? error}`);
+        rows.push(
+          ...step.rows.map((id) => ({
+            id,
+            measure: 'the measure failed',
+            value: Number.NaN,
+            result: 'error',
+            target: '',
+            met: false,
+            details: (error as Error).message.split('\n')[0] ?? String(error),
+            figures: {},
+          })),
+        );
+      }
+    }
+  } finally {
+    progress('stopping the topology');
+    await environment.stop();
+    if (options.cpuProfileDir) {
+      progress(`CPU profiles (one a service process, by pid) in ${options.cpuProfileDir}`);
+    }
+    process.off('SIGINT', stopOnSignal);
+  }
+  rows.sort((a, b) => a.id.localeCompare(b.id));
+  return {
+    info: { ...info, seconds: (performance.now() - started) / 1000 },
+    options: { ...options, only: [...options.only] },
+    rows,
+  };
+}
+
+/** `npm run bench`: parses `args`, runs, prints; exits non-zero when a measure failed to run. */
+export async function benchCommand(args: readonly string[]): Promise<void> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchArgs(args);
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+  const command = ['npm run bench', ...(args.length > 0 ? ['--', ...args] : [])].join(' ');
+  const run = await runBench(options, command);
+  console.log(formatTable(run.rows, run.info));
+  if (options.json) {
+    await writeFile(options.json, `${JSON.stringify(run, null, 2)}\n`);
+    progress(`results written to ${options.json}`);
+  }
+  if (run.rows.some((row) => !Number.isFinite(row.value))) process.exitCode = 1;
+}

@@ -1,0 +1,51 @@
+// The benchmark harness on a tiny load (`npm run bench -- --quick`), so that it cannot rot
+// between the runs that measure: it must start the topology, run every measure and report
+// them. Speed is never asserted here; the figures only have to exist.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BenchRun } from '../scripts/bench/suite.ts';
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, '..');
+let outputDir: string | undefined;
+
+afterAll(async () => {
+  if (outputDir) await rm(outputDir, { recursive: true, force: true });
+});
+
+describe('npm run bench -- --quick', () => {
+  it('runs every measure end to end and reports P1 to P6 with finite figures', async () => {
+    outputDir = await mkdtemp(join(tmpdir(), 'ticketing-bench-test-'));
+    const jsonPath = join(outputDir, 'results.json');
+    const { stdout } = await run(
+      process.execPath,
+      ['--experimental-strip-types', 'scripts/bench/index.ts', '--quick', '--json', jsonPath],
+      { cwd: root, maxBuffer: 16 * 1024 * 1024 },
+    );
+    const results = JSON.parse(await readFile(jsonPath, 'utf8')) as BenchRun;
+
+    const ids = results.rows.map((row) => row.id);
+    expect(ids).toEqual(['P1', 'P2', 'P3', 'P4', 'P5a', 'P5b', 'P6']);
+    for (const row of results.rows) {
+      expect(Number.isFinite(row.value), `${row.id}: ${row.details}`).toBe(true);
+      expect(stdout).toContain(`| ${row.id} | ${row.measure} | ${row.result} |`);
+    }
+    expect(stdout).toContain(`${results.info.cores} cores`);
+    expect(results.info.node).toBe(process.version);
+
+    // Every request the harness sent was well formed and answered with data.
+    const failures = results.rows.map((row) => [row.id, row.figures.failures ?? 0]);
+    expect(failures).toEqual(ids.map((id) => [id, 0]));
+    // The comparisons kept each round's figures, alternating sides.
+    const gatewayTax = results.rows.find((row) => row.id === 'P1')?.figures as {
+      edge: unknown[];
+      subgraph: unknown[];
+    };
+    expect(gatewayTax.edge).toHaveLength(results.options.rounds);
+    expect(gatewayTax.subgraph).toHaveLength(results.options.rounds);
+  }, 300_000);
+});
