@@ -8,6 +8,20 @@ const internalCodes = new Set([undefined, 'INTERNAL_SERVER_ERROR', 'DOWNSTREAM_S
 /** Extensions a client may see: the code and what our services add on purpose. */
 const hiddenExtensions = new Set(['serviceName', 'exception', 'stacktrace', 'response']);
 
+/** A subgraph request that got no HTTP answer at all (refused, reset, timed out). */
+export class SubgraphUnreachableError extends Error {
+  override name = 'SubgraphUnreachableError';
+
+  constructor(subgraph: string, cause: unknown) {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, …) is in its cause.
+    const reason = (cause as { cause?: { code?: string; message?: string } })?.cause;
+    super(
+      `The ${subgraph} subgraph could not be reached: ${reason?.code ?? reason?.message ?? String(cause)}`,
+      { cause },
+    );
+  }
+}
+
 /**
  * What clients see of an error. Expected failures (a code the services chose: NOT_FOUND,
  * SOLD_OUT, BAD_USER_INPUT, …) keep their message and code, without the name of the
@@ -23,10 +37,7 @@ export function maskSubgraphErrors(logger: Logger) {
     const extensions = formatted.extensions ?? {};
     const code = extensions.code as string | undefined;
     const original = unwrapResolverError(error);
-    const noAnswer =
-      'response' in extensions ||
-      (original instanceof Error && original.name === 'FetchError') ||
-      (original instanceof Error && original.name === 'AbortError');
+    const noAnswer = 'response' in extensions || original instanceof SubgraphUnreachableError;
     const location = formatted.path ? { path: formatted.path } : {};
     if (noAnswer || internalCodes.has(code)) {
       const masked = noAnswer ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR';

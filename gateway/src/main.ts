@@ -35,6 +35,8 @@ export const gatewaySettings = baseSettings.extend(authSettings.shape).extend({
   REDIS_URL: z.url().optional(),
   /** Run only the operations in the committed safelist manifest. */
   SAFELIST: flagSetting(false),
+  /** Send identical subgraph queries that are in flight at the same time only once. */
+  DEDUPLICATE_INFLIGHT: flagSetting(true),
   SAFELIST_MANIFEST: z.string().min(1).default(manifestPath),
 });
 
@@ -87,6 +89,7 @@ export async function startGateway(
         subgraphUrls,
         subgraphSecrets,
         safelist,
+        deduplicateInflight: config.DEDUPLICATE_INFLIGHT,
         logger: log,
         production: config.NODE_ENV === 'production',
         ...(sharedCache

@@ -14,7 +14,8 @@ import {
   type SubgraphName,
   signedSubgraphHeaders,
 } from '@ticketing/platform';
-import { maskSubgraphErrors } from './errors.ts';
+import { maskSubgraphErrors, SubgraphUnreachableError } from './errors.ts';
+import { InflightQueries, isQuery } from './inflight.ts';
 import { CountingQueryPlanCache } from './plan-cache.ts';
 import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
 
@@ -40,9 +41,11 @@ const forwardedHeader = 'x-ticketing-forwarded';
  * in the platform package). Subgraphs never see the caller's access token.
  */
 class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  constructor(subgraph: SubgraphName, url: string, secret: string) {
+  readonly #inflight: InflightQueries | undefined;
+
+  constructor(subgraph: SubgraphName, url: string, secret: string, deduplicate: boolean) {
     super({ url });
-    const send = this.fetcher;
+    this.#inflight = deduplicate ? new InflightQueries() : undefined;
     this.fetcher = async (input, init) => {
       const { [forwardedHeader]: forwarded, ...headers } = (init?.headers ?? {}) as Record<
         string,
@@ -51,8 +54,28 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       const body = typeof init?.body === 'string' ? init.body : '';
       const request: ForwardedRequest = forwarded ? JSON.parse(forwarded) : { viewer: null };
       Object.assign(headers, signedSubgraphHeaders({ ...request, secret, subgraph, body }));
-      return send(input, { ...init, headers });
+      // Node's own fetch (undici), pooling keep-alive connections, instead of the default
+      // make-fetch-happen, whose agent captured a stack trace on every request to tell
+      // http from https (docs/BENCHMARKS.md).
+      try {
+        return await fetch(input, { ...init, headers } as RequestInit);
+      } catch (error) {
+        throw new SubgraphUnreachableError(subgraph, error);
+      }
     };
+  }
+
+  override process(options: Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0]) {
+    const { request, context } = options;
+    if (!this.#inflight || !request.query || !isQuery(request.query)) return super.process(options);
+    const viewer = context?.viewer;
+    const key = JSON.stringify([
+      request.query,
+      request.operationName ?? null,
+      request.variables ?? null,
+      viewer ? [viewer.userId, viewer.role, viewer.sessionId] : null,
+    ]);
+    return this.#inflight.share(key, () => super.process(options));
   }
 
   override willSendRequest({
@@ -89,6 +112,8 @@ export interface GatewayOptions {
    */
   safelist?: PersistedQueryManifest | undefined;
   plugins?: ApolloServerPlugin<GatewayContext>[];
+  /** Send identical subgraph queries in flight at once only once (default on). */
+  deduplicateInflight?: boolean;
   /** Where masked errors are logged with their detail. */
   logger: Logger;
 }
@@ -132,7 +157,12 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       const subgraph = name as SubgraphName;
       const secret = options.subgraphSecrets[subgraph];
       if (!secret) throw new Error(`The supergraph names an unknown subgraph: ${name}`);
-      return new SignedDataSource(subgraph, options.subgraphUrls[name] ?? url ?? '', secret);
+      return new SignedDataSource(
+        subgraph,
+        options.subgraphUrls[name] ?? url ?? '',
+        secret,
+        options.deduplicateInflight ?? true,
+      );
     },
   });
   return new ApolloServer<GatewayContext>({

@@ -186,3 +186,21 @@ describe('through the gateway', () => {
     expect(result.data?.me).toBeNull();
   });
 });
+
+describe('identical queries in flight at once', () => {
+  it('are shared only between requests of the same caller', async () => {
+    const other = await signUp(supergraph, { name: 'Other caller' });
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => {
+        const caller = i % 2 === 0 ? session : other;
+        return supergraph
+          .request<{ me: { id: string } }>(meQuery, {}, { token: caller.accessToken })
+          .then((result) => ({ result, caller }));
+      }),
+    );
+    for (const { result, caller } of results) {
+      expect(result.errors).toBeUndefined();
+      expect(result.data?.me.id).toBe(caller.user.id);
+    }
+  });
+});
