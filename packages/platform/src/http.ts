@@ -7,17 +7,25 @@ import type {
   BaseContext,
   ContextFunction,
 } from '@apollo/server';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { type ExpressContextFunctionArgument, expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
+import { drainOnStop, type HttpDrainer } from './drain.ts';
 import type { Logger } from './logger.ts';
 
 /**
- * Longer than the idle timeout of any proxy in front (NGINX keeps upstream connections
- * 60 s, the gateway's agent less), so that the proxy, never Node, closes an idle
+ * Longer than the idle timeout of any proxy in front (NGINX keeps idle upstream connections
+ * 4 s, the gateway's agent less than this), so that the proxy, never Node, closes an idle
  * keep-alive connection, and no request is sent on a socket Node has just closed.
  */
 const keepAliveTimeoutMs = 75_000;
+
+/**
+ * How long a stopping service waits for the connections it has to close (see drain.ts).
+ * Longer than NGINX's upstream `keepalive_timeout` (4 s), so that NGINX closes its idle
+ * pooled connections itself, with room for in-flight requests; shorter than the 10 s after
+ * which the local runner and Docker send SIGKILL.
+ */
+const drainDeadlineMs = 8_000;
 
 export interface ServeOptions<TContext extends BaseContext> {
   /** The service's name, for logs and the readiness message. */
@@ -25,7 +33,10 @@ export interface ServeOptions<TContext extends BaseContext> {
   host: string;
   port: number;
   logger: Logger;
-  /** Builds the Apollo Server with the given plugins (one drains the HTTP server on stop). */
+  /**
+   * Builds the Apollo Server with the given plugins (one drains the HTTP server on stop),
+   * with `stopOnTerminationSignals: false`: the service, not Apollo, handles SIGTERM.
+   */
   createApolloServer(plugins: ApolloServerPlugin<TContext>[]): ApolloServer<TContext>;
   context: ContextFunction<[ExpressContextFunctionArgument], TContext>;
   /** Throws when the service cannot serve requests (e.g. its database is unreachable). */
@@ -56,17 +67,25 @@ export async function serveGraphQL<TContext extends BaseContext>(
   const httpServer = createServer(app);
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
   httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
+  const drainer = drainOnStop(httpServer, {
+    deadlineMs: drainDeadlineMs,
+    onDeadline: (open) =>
+      logger.warn({ open }, 'drain deadline reached: closing the remaining connections'),
+  });
 
-  const apollo = options.createApolloServer([
-    ApolloServerPluginDrainHttpServer({ httpServer }),
-    logUnexpectedErrors(logger),
-  ]);
+  const apollo = options.createApolloServer([drainPlugin(drainer), logUnexpectedErrors(logger)]);
   await apollo.start();
 
   app.get('/health/live', (_req, res) => {
     res.json({ status: 'ok' });
   });
   app.get('/health/ready', async (_req, res) => {
+    // Draining: still answering the connections a proxy holds, but to be taken out of
+    // rotation (it no longer accepts connections anyway).
+    if (drainer.draining) {
+      res.status(503).json({ status: 'draining' });
+      return;
+    }
     try {
       const details = await options.checkReadiness?.();
       res.json({ status: 'ready', ...details });
@@ -90,6 +109,9 @@ export async function serveGraphQL<TContext extends BaseContext>(
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      // Refuse connections and report draining from this moment on, not only once Apollo
+      // reaches its drain phase (whose plugin waits for this same drain).
+      void drainer.drain();
       await apollo.stop();
       await options.onStop?.();
     })();
@@ -99,6 +121,21 @@ export async function serveGraphQL<TContext extends BaseContext>(
   logger.info({ url }, `${options.name} ready`);
   process.send?.({ type: 'ready', service: options.name, url, port });
   return { url, port, stop };
+}
+
+/** Drains the HTTP server when Apollo stops, while Apollo still executes operations. */
+function drainPlugin<TContext extends BaseContext>(
+  drainer: HttpDrainer,
+): ApolloServerPlugin<TContext> {
+  return {
+    async serverWillStart() {
+      return {
+        async drainServer() {
+          await drainer.drain();
+        },
+      };
+    },
+  };
 }
 
 /** Logs errors that are not expected failures (those carry a code other than the default). */
