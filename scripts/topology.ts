@@ -52,8 +52,17 @@ export interface Topology extends AsyncDisposable {
   readonly processes: ReadonlyMap<string, RunningProcess>;
   /** Starts a service again, on the port and with the settings it had (after a kill). */
   restart(name: string): Promise<RunningProcess>;
+  /** Sends `signal` to a service's process; its exit is then expected, not reported. */
+  signal(name: string, signal: NodeJS.Signals): void;
+  /** Resolves once a service's current process has exited, with how it exited. */
+  waitForExit(name: string): Promise<ProcessExit>;
   /** Stops everything: NGINX first, then the gateways, then the subgraphs. */
   stop(): Promise<void>;
+}
+
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 const stopGraceMs = 10_000;
@@ -98,6 +107,24 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     stopping.add(previous.child);
     await stopChild(previous.child);
     return launch(previous.spec, settings.port, settings.env);
+  };
+
+  const processOf = (name: string) => {
+    const running = processes.get(name);
+    if (!running) throw new Error(`${name} was never started`);
+    return running.child;
+  };
+
+  const signal = (name: string, signalName: NodeJS.Signals) => {
+    const child = processOf(name);
+    stopping.add(child);
+    child.kill(signalName);
+  };
+
+  const waitForExit = async (name: string): Promise<ProcessExit> => {
+    const child = processOf(name);
+    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    return { code: child.exitCode, signal: child.signalCode };
   };
 
   const stop = async () => {
@@ -149,6 +176,8 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
         viaNginx: false,
         processes,
         restart,
+        signal,
+        waitForExit,
         stop,
         [Symbol.asyncDispose]: stop,
       };
@@ -175,6 +204,8 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       viaNginx: true,
       processes,
       restart,
+      signal,
+      waitForExit,
       stop,
       [Symbol.asyncDispose]: stop,
     };
