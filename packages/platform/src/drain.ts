@@ -79,13 +79,13 @@ export function drainOnStop(server: Server, options: DrainOptions): HttpDrainer 
       NetServer.prototype.close.call(server, () => resolve());
     });
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, options.deadlineMs);
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), options.deadlineMs);
       timer.unref();
     });
-    await Promise.race([closed, deadline]);
+    const outcome = await Promise.race([closed, deadline]);
     clearTimeout(timer);
-    if (sockets.size > 0) {
+    if (outcome === 'deadline') {
       options.onDeadline?.(sockets.size);
       for (const socket of sockets) socket.destroy();
       await closed;

@@ -9,6 +9,8 @@ import type {
 } from '@apollo/server';
 import { type ExpressContextFunctionArgument, expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
+import { z } from 'zod';
+import { loadConfig } from './config.ts';
 import { drainOnStop, type HttpDrainer } from './drain.ts';
 import type { Logger } from './logger.ts';
 
@@ -19,13 +21,17 @@ import type { Logger } from './logger.ts';
  */
 const keepAliveTimeoutMs = 75_000;
 
-/**
- * How long a stopping service waits for the connections it has to close (see drain.ts).
- * Longer than NGINX's upstream `keepalive_timeout` (4 s), so that NGINX closes its idle
- * pooled connections itself, with room for in-flight requests; shorter than the 10 s after
- * which the local runner and Docker send SIGKILL.
- */
-const drainDeadlineMs = 8_000;
+/** How a service stops; read from the process's environment. */
+const shutdownSettings = z.object({
+  /**
+   * How long a stopping service waits for the connections it has to close (see drain.ts).
+   * Longer than NGINX's upstream `keepalive_timeout` (4 s), so that NGINX closes its idle
+   * pooled connections itself, with room for in-flight requests; shorter than the 10 s
+   * after which the local runner and Docker send SIGKILL. 0 closes them at once, for
+   * services run in-process by tests, with no proxy in front.
+   */
+  DRAIN_DEADLINE_MS: z.coerce.number().int().min(0).default(8_000),
+});
 
 export interface ServeOptions<TContext extends BaseContext> {
   /** The service's name, for logs and the readiness message. */
@@ -43,6 +49,8 @@ export interface ServeOptions<TContext extends BaseContext> {
   checkReadiness?(): Promise<Record<string, unknown> | undefined>;
   /** Adds routes or middleware before the GraphQL endpoint. */
   configure?(app: express.Express): void;
+  /** How long a stop waits for open connections (default: DRAIN_DEADLINE_MS, else 8 s). */
+  drainDeadlineMs?: number;
   /** Releases what the service holds (database pools) after the server stopped. */
   onStop?(): Promise<void>;
 }
@@ -68,7 +76,7 @@ export async function serveGraphQL<TContext extends BaseContext>(
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
   httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
   const drainer = drainOnStop(httpServer, {
-    deadlineMs: drainDeadlineMs,
+    deadlineMs: options.drainDeadlineMs ?? loadConfig(shutdownSettings).DRAIN_DEADLINE_MS,
     onDeadline: (open) =>
       logger.warn({ open }, 'drain deadline reached: closing the remaining connections'),
   });
