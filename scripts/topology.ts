@@ -76,7 +76,10 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
   const children: { name: string; child: ChildProcess }[] = [];
 
   const track = (name: string, child: ChildProcess) => {
-    children.push({ name, child });
+    // A restarted service keeps its place, so that `stop` still stops NGINX first.
+    const previous = children.findIndex((entry) => entry.name === name);
+    if (previous >= 0) children[previous] = { name, child };
+    else children.push({ name, child });
     child.once('exit', (code, signal) => {
       if (!stopping.has(child)) options.onUnexpectedExit?.(name, code, signal);
     });
