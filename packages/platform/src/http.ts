@@ -15,9 +15,9 @@ import { drainOnStop, type HttpDrainer } from './drain.ts';
 import type { Logger } from './logger.ts';
 
 /**
- * Longer than the idle timeout of any proxy in front (NGINX keeps idle upstream connections
- * 4 s, the gateway's agent less than this), so that the proxy, never Node, closes an idle
- * keep-alive connection, and no request is sent on a socket Node has just closed.
+ * Far longer than the idle timeout of the proxy in front (NGINX keeps idle upstream
+ * connections 4 s), so that the proxy, never Node, closes an idle keep-alive connection,
+ * and no request is sent on a socket Node has just closed.
  */
 const keepAliveTimeoutMs = 75_000;
 
