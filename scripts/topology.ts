@@ -55,8 +55,17 @@ export interface Topology extends AsyncDisposable {
    * `env` over those settings from then on.
    */
   restart(name: string, env?: NodeJS.ProcessEnv): Promise<RunningProcess>;
+  /** Sends `signal` to a service's process; its exit is then expected, not reported. */
+  signal(name: string, signal: NodeJS.Signals): void;
+  /** Resolves once a service's current process has exited, with how it exited. */
+  waitForExit(name: string): Promise<ProcessExit>;
   /** Stops everything: NGINX first, then the gateways, then the subgraphs. */
   stop(): Promise<void>;
+}
+
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 const stopGraceMs = 10_000;
@@ -70,7 +79,10 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
   const children: { name: string; child: ChildProcess }[] = [];
 
   const track = (name: string, child: ChildProcess) => {
-    children.push({ name, child });
+    // A restarted service keeps its place, so that `stop` still stops NGINX first.
+    const previous = children.findIndex((entry) => entry.name === name);
+    if (previous >= 0) children[previous] = { name, child };
+    else children.push({ name, child });
     child.once('exit', (code, signal) => {
       if (!stopping.has(child)) options.onUnexpectedExit?.(name, code, signal);
     });
@@ -101,6 +113,24 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     stopping.add(previous.child);
     await stopChild(previous.child);
     return launch(previous.spec, settings.port, { ...settings.env, ...env });
+  };
+
+  const processOf = (name: string) => {
+    const running = processes.get(name);
+    if (!running) throw new Error(`${name} was never started`);
+    return running.child;
+  };
+
+  const signal = (name: string, signalName: NodeJS.Signals) => {
+    const child = processOf(name);
+    stopping.add(child);
+    child.kill(signalName);
+  };
+
+  const waitForExit = async (name: string): Promise<ProcessExit> => {
+    const child = processOf(name);
+    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    return { code: child.exitCode, signal: child.signalCode };
   };
 
   const stop = async () => {
@@ -152,6 +182,8 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
         viaNginx: false,
         processes,
         restart,
+        signal,
+        waitForExit,
         stop,
         [Symbol.asyncDispose]: stop,
       };
@@ -178,6 +210,8 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       viaNginx: true,
       processes,
       restart,
+      signal,
+      waitForExit,
       stop,
       [Symbol.asyncDispose]: stop,
     };

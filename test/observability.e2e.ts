@@ -23,7 +23,6 @@ interface ReceivedSpan {
 
 // OTLP span kinds.
 const serverKind = 2;
-const clientKind = 3;
 
 /** A minimal OTLP/HTTP trace receiver, for JSON-encoded exports. */
 function startReceiver(): Server {
@@ -353,10 +352,10 @@ describe('traces', () => {
       const server = trace.find((span) => span.service === subgraph && span.kind === serverKind);
       expect(server?.attributes['graphql.operation.type']).toBe('query');
       expect(server?.attributes['http.request.header.x-request-id']).toEqual([requestId]);
-      // Its parent is the gateway's HTTP client span, itself inside a gateway.fetch span.
+      // Its parent is the gateway's span for that subgraph fetch (the gateway sends the
+      // traceparent itself: its client is Node's fetch).
       const parent = gatewaySpans.get(server?.parentSpanId as string);
-      expect(parent?.kind).toBe(clientKind);
-      expect(gatewaySpans.get(parent?.parentSpanId as string)?.name).toBe('gateway.fetch');
+      expect(parent?.name).toBe('gateway.fetch');
     }
   });
 });

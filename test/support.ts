@@ -49,6 +49,8 @@ export interface TestTopology {
     'USERS_DATABASE_URL' | 'EVENTS_DATABASE_URL' | 'TICKETS_DATABASE_URL',
     string
   >;
+  /** NGINX's configuration and logs (error.log, access.log) while the topology runs. */
+  runDir: string;
   stop(): Promise<void>;
 }
 
@@ -89,6 +91,7 @@ export async function startTestTopology(
     topology,
     logs,
     databaseUrls,
+    runDir,
     async stop() {
       await topology.stop();
       await cleanUp();

@@ -14,6 +14,7 @@ import {
   type SubgraphName,
   signedSubgraphHeaders,
 } from '@ticketing/platform';
+import { injectTraceContext } from '@ticketing/platform/telemetry';
 import { maskSubgraphErrors, SubgraphUnreachableError } from './errors.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
 import { CountingQueryPlanCache } from './plan-cache.ts';
@@ -54,6 +55,7 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       const body = typeof init?.body === 'string' ? init.body : '';
       const request: ForwardedRequest = forwarded ? JSON.parse(forwarded) : { viewer: null };
       Object.assign(headers, signedSubgraphHeaders({ ...request, secret, subgraph, body }));
+      injectTraceContext(headers);
       // Node's own fetch (undici), pooling keep-alive connections, instead of the default
       // make-fetch-happen, whose agent captured a stack trace on every request to tell
       // http from https (docs/BENCHMARKS.md).
@@ -168,6 +170,8 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
   return new ApolloServer<GatewayContext>({
     gateway,
     includeStacktraceInErrorResponses: false,
+    // The service handles SIGTERM and drains (platform's serveGraphQL), not Apollo.
+    stopOnTerminationSignals: false,
     formatError: maskSubgraphErrors(options.logger),
     allowBatchedHttpRequests: false,
     introspection: !options.production,

@@ -7,10 +7,12 @@ import type {
   BaseContext,
   ContextFunction,
 } from '@apollo/server';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { type ExpressContextFunctionArgument, expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
+import { z } from 'zod';
+import { loadConfig } from './config.ts';
+import { drainOnStop, type HttpDrainer } from './drain.ts';
 import type { Logger } from './logger.ts';
 import { requestMetricsPlugin, serveMetrics } from './metrics.ts';
 import {
@@ -22,11 +24,23 @@ import {
 import { shutdownTelemetry, tracingPlugins } from './telemetry.ts';
 
 /**
- * Longer than the idle timeout of any proxy in front (NGINX keeps upstream connections
- * 60 s, the gateway's agent less), so that the proxy, never Node, closes an idle
- * keep-alive connection, and no request is sent on a socket Node has just closed.
+ * Far longer than the idle timeout of the proxy in front (NGINX keeps idle upstream
+ * connections 4 s), so that the proxy, never Node, closes an idle keep-alive connection,
+ * and no request is sent on a socket Node has just closed.
  */
 const keepAliveTimeoutMs = 75_000;
+
+/** How a service stops; read from the process's environment. */
+const shutdownSettings = z.object({
+  /**
+   * How long a stopping service waits for the connections it has to close (see drain.ts).
+   * Longer than NGINX's upstream `keepalive_timeout` (4 s), so that NGINX closes its idle
+   * pooled connections itself, with room for in-flight requests; shorter than the 10 s
+   * after which the local runner and Docker send SIGKILL. 0 closes them at once, for
+   * services run in-process by tests, with no proxy in front.
+   */
+  DRAIN_DEADLINE_MS: z.coerce.number().int().min(0).default(8_000),
+});
 
 export interface ServeOptions<TContext extends BaseContext> {
   /** The service's name, for logs and the readiness message. */
@@ -34,13 +48,18 @@ export interface ServeOptions<TContext extends BaseContext> {
   host: string;
   port: number;
   logger: Logger;
-  /** Builds the Apollo Server with the given plugins (one drains the HTTP server on stop). */
+  /**
+   * Builds the Apollo Server with the given plugins (one drains the HTTP server on stop),
+   * with `stopOnTerminationSignals: false`: the service, not Apollo, handles SIGTERM.
+   */
   createApolloServer(plugins: ApolloServerPlugin<TContext>[]): ApolloServer<TContext>;
   context: ContextFunction<[ExpressContextFunctionArgument], TContext>;
   /** Throws when the service cannot serve requests (e.g. its database is unreachable). */
   checkReadiness?(): Promise<Record<string, unknown> | undefined>;
   /** Adds routes or middleware before the GraphQL endpoint. */
   configure?(app: express.Express): void;
+  /** How long a stop waits for open connections (default: DRAIN_DEADLINE_MS, else 8 s). */
+  drainDeadlineMs?: number;
   /** Releases what the service holds (database pools) after the server stopped. */
   onStop?(): Promise<void>;
 }
@@ -68,9 +87,14 @@ export async function serveGraphQL<TContext extends BaseContext>(
   const httpServer = createServer(app);
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
   httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
+  const drainer = drainOnStop(httpServer, {
+    deadlineMs: options.drainDeadlineMs ?? loadConfig(shutdownSettings).DRAIN_DEADLINE_MS,
+    onDeadline: (open) =>
+      logger.warn({ open }, 'drain deadline reached: closing the remaining connections'),
+  });
 
   const apollo = options.createApolloServer([
-    ApolloServerPluginDrainHttpServer({ httpServer }),
+    drainPlugin(drainer),
     logUnexpectedErrors(logger),
     requestMetricsPlugin(),
     ...tracingPlugins<TContext>(),
@@ -83,6 +107,12 @@ export async function serveGraphQL<TContext extends BaseContext>(
     res.json({ status: 'ok' });
   });
   app.get('/health/ready', async (_req, res) => {
+    // Draining: still answering the connections a proxy holds, but to be taken out of
+    // rotation (it no longer accepts connections anyway).
+    if (drainer.draining) {
+      res.status(503).json({ status: 'draining' });
+      return;
+    }
     try {
       const details = await options.checkReadiness?.();
       res.json({ status: 'ready', ...details });
@@ -106,6 +136,9 @@ export async function serveGraphQL<TContext extends BaseContext>(
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      // Refuse connections and report draining from this moment on, not only once Apollo
+      // reaches its drain phase (whose plugin waits for this same drain).
+      void drainer.drain();
       await apollo.stop();
       await options.onStop?.();
     })();
@@ -140,6 +173,21 @@ function accessLog(logger: Logger) {
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   });
+}
+
+/** Drains the HTTP server when Apollo stops, while Apollo still executes operations. */
+function drainPlugin<TContext extends BaseContext>(
+  drainer: HttpDrainer,
+): ApolloServerPlugin<TContext> {
+  return {
+    async serverWillStart() {
+      return {
+        async drainServer() {
+          await drainer.drain();
+        },
+      };
+    },
+  };
 }
 
 /** Logs errors that are not expected failures (those carry a code other than the default). */

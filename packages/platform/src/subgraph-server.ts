@@ -37,5 +37,9 @@ export function createSubgraphServer<TContext extends BaseContext>(
     plugins: [...plugins, ApolloServerPluginInlineTraceDisabled()],
     includeStacktraceInErrorResponses: false,
     formatError: maskUnexpectedError,
+    // The service handles SIGTERM itself (stopOnSignals). Apollo's own handler, on by default
+    // outside tests, would stop the server too and then raise the signal again, which ends
+    // the process with code 1 before the service has released what it holds.
+    stopOnTerminationSignals: false,
   });
 }

@@ -1,14 +1,22 @@
 // OpenTelemetry tracing, on only when an OTLP endpoint is configured. Each service's start
 // module calls startTelemetry before it imports anything else: the HTTP instrumentation
-// hooks `http` as it is loaded, and must be in place before the server and the gateway's
-// subgraph client (make-fetch-happen, over `http`) load it.
+// hooks `http` as it is loaded, and must be in place before the server loads it.
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { DiagLogLevel, diag, trace } from '@opentelemetry/api';
+import { context, DiagLogLevel, diag, propagation, trace } from '@opentelemetry/api';
 import { baseSettings, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { isOperationalPath, requestIdHeader } from './request-context.ts';
 
 let running: { shutdown(): Promise<void> } | undefined;
+
+/**
+ * Adds the active span's W3C `traceparent` to `headers`, for calls made with Node's fetch,
+ * which the HTTP instrumentation does not see: the callee's span then joins the caller's
+ * trace. Adds nothing when tracing is off.
+ */
+export function injectTraceContext(headers: Record<string, string>): void {
+  propagation.inject(context.active(), headers);
+}
 
 /** Whether the standard OpenTelemetry environment asks for traces to be exported. */
 export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -49,10 +57,10 @@ export async function startTelemetry(
       // requests; both carry the W3C traceparent that links a subgraph's span to the
       // gateway's. Health probes and metrics scrapes would only be noise.
       //
-      // Node's own fetch (undici), which the tickets service uses to ask the events
-      // subgraph, is not traced: @opentelemetry/instrumentation-undici needs
-      // @opentelemetry/api 1.10, and the benchmark's Hive Gateway pins the workspace root
-      // to 1.9. That call's spans start a trace of their own.
+      // Calls made with Node's fetch (the gateway's subgraph requests, the tickets service
+      // asking the events subgraph) carry the caller's traceparent by injectTraceContext:
+      // @opentelemetry/instrumentation-undici needs @opentelemetry/api 1.10, and the
+      // benchmark's Hive Gateway pins the workspace root to 1.9.
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => isOperationalPath(request.url),
         headersToSpanAttributes: { server: { requestHeaders: [requestIdHeader] } },

@@ -1,5 +1,6 @@
 import type { Identity } from '@ticketing/auth';
 import { currentRequestId, failure, notFound, signedSubgraphHeaders } from '@ticketing/platform';
+import { injectTraceContext } from '@ticketing/platform/telemetry';
 
 const organizerQuery =
   'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Event { organizer { id } } } }';
@@ -26,6 +27,8 @@ export class EventOwnership {
       variables: { r: [{ __typename: 'Event', id: eventId }] },
     });
     const requestId = currentRequestId();
+    const traceHeaders: Record<string, string> = {};
+    injectTraceContext(traceHeaders);
     let result: { data?: { _entities?: ({ organizer: { id: string } } | null)[] } };
     try {
       const response = await fetch(this.#eventsUrl, {
@@ -33,6 +36,7 @@ export class EventOwnership {
         headers: {
           'content-type': 'application/json',
           ...(requestId ? { 'x-request-id': requestId } : {}),
+          ...traceHeaders,
           ...signedSubgraphHeaders({
             secret: this.#eventsSecret,
             subgraph: 'events',
