@@ -37,6 +37,9 @@ export const gatewaySettings = baseSettings.extend(authSettings.shape).extend({
   SAFELIST: flagSetting(false),
   /** Send identical subgraph queries that are in flight at the same time only once. */
   DEDUPLICATE_INFLIGHT: flagSetting(true),
+  /** Sizes of the document and query plan caches, in MiB as Apollo weighs them. */
+  DOCUMENT_CACHE_MIB: z.coerce.number().int().min(1).default(8),
+  QUERY_PLAN_CACHE_MIB: z.coerce.number().int().min(1).default(8),
   SAFELIST_MANIFEST: z.string().min(1).default(manifestPath),
 });
 
@@ -90,6 +93,10 @@ export async function startGateway(
         subgraphSecrets,
         safelist,
         deduplicateInflight: config.DEDUPLICATE_INFLIGHT,
+        cacheSizes: {
+          documentsMiB: config.DOCUMENT_CACHE_MIB,
+          queryPlansMiB: config.QUERY_PLAN_CACHE_MIB,
+        },
         logger: log,
         production: config.NODE_ENV === 'production',
         ...(sharedCache

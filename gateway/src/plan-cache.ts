@@ -6,9 +6,6 @@ import { queryPlanCacheMetrics } from '@ticketing/platform';
 type QueryPlanCache = NonNullable<NonNullable<GatewayConfig['queryPlannerConfig']>['cache']>;
 type QueryPlan = NonNullable<Awaited<ReturnType<QueryPlanCache['get']>>>;
 
-/** The gateway's own default: 30 MiB, each plan weighed by the length of its JSON. */
-const maxSizeBytes = 30 * 2 ** 20;
-
 /**
  * The gateway's query plan cache, counting hits and misses for /metrics.
  *
@@ -17,14 +14,19 @@ const maxSizeBytes = 30 * 2 ** 20;
  * and stores the plan. Its documented `queryPlannerConfig.cache` option replaces that store,
  * so counting in `get` sees every lookup, whatever the gateway does around it, without
  * reaching into its private fields. This stands in for the default store (an LRU of the
- * same size, weighed the same way) and is emptied, like it, when the supergraph changes.
+ * same kind, weighed the same way: each plan by the length of its JSON) and is emptied,
+ * like it, when the supergraph changes. Its size is the gateway's QUERY_PLAN_CACHE_MIB.
  */
 export class CountingQueryPlanCache implements QueryPlanCache {
-  readonly #plans = new InMemoryLRUCache<QueryPlan>({
-    maxSize: maxSizeBytes,
-    sizeCalculation: (plan) => Buffer.byteLength(JSON.stringify(plan), 'utf8'),
-  });
+  readonly #plans: InMemoryLRUCache<QueryPlan>;
   readonly #metrics = queryPlanCacheMetrics();
+
+  constructor(maxSizeMiB: number) {
+    this.#plans = new InMemoryLRUCache<QueryPlan>({
+      maxSize: maxSizeMiB * 2 ** 20,
+      sizeCalculation: (plan) => Buffer.byteLength(JSON.stringify(plan), 'utf8'),
+    });
+  }
 
   async get(key: string): Promise<QueryPlan | undefined> {
     const plan = await this.#plans.get(key);

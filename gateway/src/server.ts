@@ -5,7 +5,7 @@ import {
   ApolloServerPluginLandingPageLocalDefault,
   ApolloServerPluginLandingPageProductionDefault,
 } from '@apollo/server/plugin/landingPage/default';
-import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
+import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { Identity } from '@ticketing/auth';
 import {
@@ -15,6 +15,7 @@ import {
   signedSubgraphHeaders,
 } from '@ticketing/platform';
 import { injectTraceContext } from '@ticketing/platform/telemetry';
+import type { DocumentNode } from 'graphql';
 import { maskSubgraphErrors, SubgraphUnreachableError } from './errors.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
 import { CountingQueryPlanCache } from './plan-cache.ts';
@@ -114,6 +115,13 @@ export interface GatewayOptions {
    */
   safelist?: PersistedQueryManifest | undefined;
   plugins?: ApolloServerPlugin<GatewayContext>[];
+  /**
+   * The parsed-and-validated document cache and the query plan cache, in MiB as Apollo
+   * weighs them (by JSON length, several times less than the memory they hold): 8 each by
+   * default, instead of Apollo's 30, so that a gateway's memory levels off within minutes
+   * even under endless distinct operations (docs/BENCHMARKS.md, P5).
+   */
+  cacheSizes?: { documentsMiB: number; queryPlansMiB: number };
   /** Send identical subgraph queries in flight at once only once (default on). */
   deduplicateInflight?: boolean;
   /** Where masked errors are logged with their detail. */
@@ -154,7 +162,9 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
     // The default plan cache, counting its hits and misses for /metrics.
-    queryPlannerConfig: { cache: new CountingQueryPlanCache() },
+    queryPlannerConfig: {
+      cache: new CountingQueryPlanCache(options.cacheSizes?.queryPlansMiB ?? 8),
+    },
     buildService: ({ name, url }) => {
       const subgraph = name as SubgraphName;
       const secret = options.subgraphSecrets[subgraph];
@@ -170,6 +180,10 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
   return new ApolloServer<GatewayContext>({
     gateway,
     includeStacktraceInErrorResponses: false,
+    documentStore: new InMemoryLRUCache<DocumentNode>({
+      maxSize: (options.cacheSizes?.documentsMiB ?? 8) * 2 ** 20,
+      sizeCalculation: InMemoryLRUCache.sizeCalculation,
+    }),
     // The service handles SIGTERM and drains (platform's serveGraphQL), not Apollo.
     stopOnTerminationSignals: false,
     formatError: maskSubgraphErrors(options.logger),
