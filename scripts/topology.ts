@@ -139,6 +139,17 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     for (const { child } of children.toReversed()) await stopChild(child);
   };
 
+  const topologyAt = (publicUrl: string, viaNginx: boolean): Topology => ({
+    publicUrl,
+    viaNginx,
+    processes,
+    restart,
+    signal,
+    waitForExit,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  });
+
   try {
     const portOf = (spec: ServiceSpec) => (options.ephemeralPorts ? 0 : spec.port);
     // Every subgraph's address is known before any starts: the users service publishes the
@@ -177,16 +188,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       );
       const [lone] = gatewayServices as [ServiceSpec];
       const gateway = await launch(lone, publicPort, { ...subgraphUrls, GATEWAY_NAME: lone.name });
-      return {
-        publicUrl: gateway.url,
-        viaNginx: false,
-        processes,
-        restart,
-        signal,
-        waitForExit,
-        stop,
-        [Symbol.asyncDispose]: stop,
-      };
+      return topologyAt(gateway.url, false);
     }
 
     const gateways = await Promise.all(
@@ -205,16 +207,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     track('nginx', edge);
     const origin = `http://127.0.0.1:${publicPort}`;
     await waitForHttp(`${origin}/health/live`, edge, join(prefix, 'error.log'), readyTimeoutMs);
-    return {
-      publicUrl: `${origin}/graphql`,
-      viaNginx: true,
-      processes,
-      restart,
-      signal,
-      waitForExit,
-      stop,
-      [Symbol.asyncDispose]: stop,
-    };
+    return topologyAt(`${origin}/graphql`, true);
   } catch (error) {
     await stop();
     throw error;
