@@ -8,15 +8,13 @@
 //   all: the clients here never retry.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
-import { usersDatabase } from '@ticketing/prisma/users';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { accessTokenFor, developmentSigningKey } from '../scripts/dev-tokens.ts';
+import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import { startTestTopology, type TestTopology } from './support.ts';
 
 const gatewayNames = ['gateway-1', 'gateway-2'] as const;
@@ -25,7 +23,6 @@ const gatewayNames = ['gateway-1', 'gateway-2'] as const;
 const businessOutcomes = new Set(['SOLD_OUT', 'PURCHASE_LIMIT_REACHED']);
 
 let started: TestTopology;
-let dataDir: string;
 let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>>;
 let organizerToken: string;
 let buyers: { id: string; token: string }[];
@@ -89,9 +86,7 @@ async function exchange(
 }
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'ticketing-failover-'));
   started = await startTestTopology('failover', {
-    DATA_DIR: dataDir,
     // Each client buys again and again for the same event.
     MAX_TICKETS_PER_EVENT: '1000000',
   });
@@ -101,27 +96,14 @@ beforeAll(async () => {
     { migrate: false },
   );
   // Buyers and an organizer, with tokens signed by the users service's key.
-  const key = await developmentSigningKey(dataDir);
-  const users = await usersDatabase.open(
-    { kind: 'postgres', url: USERS_DATABASE_URL },
-    { migrate: false },
-  );
-  const people = Array.from({ length: 33 }, (_, i) => ({
-    id: randomUUID(),
-    email: `failover-${i}@example.com`,
-    name: `Buyer ${i}`,
-    role: i === 0 ? ('ORGANIZER' as const) : ('CUSTOMER' as const),
-  }));
-  await users.prisma.user.createMany({ data: people });
-  await users.close();
-  const [organizer, ...customers] = people as [(typeof people)[number], ...typeof people];
-  organizerToken = await accessTokenFor(key, organizer.id, 'ORGANIZER');
-  buyers = await Promise.all(
-    customers.map(async (buyer) => ({
-      id: buyer.id,
-      token: await accessTokenFor(key, buyer.id, 'CUSTOMER'),
-    })),
-  );
+  const people = await seedPeopleWithTokens({
+    dataDir: started.dir,
+    usersDatabaseUrl: USERS_DATABASE_URL,
+    buyers: 32,
+    label: 'failover',
+  });
+  organizerToken = people.organizer.token;
+  buyers = people.buyers;
 }, 180_000);
 
 // The services' logs and NGINX's error log explain a failure better than the assertion.
@@ -135,7 +117,6 @@ afterEach(async ({ task }) => {
 afterAll(async () => {
   await tickets?.close();
   await started?.stop();
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 /** A published event with one tier of `capacity`, on sale once the tickets service knows. */

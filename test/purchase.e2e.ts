@@ -1,17 +1,12 @@
 // The purchase rush, through NGINX and both gateway processes, on PostgreSQL: every seat is
 // sold exactly once, and an idempotency key buys once however often it is sent.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
-import { usersDatabase } from '@ticketing/prisma/users';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { accessTokenFor, developmentSigningKey } from '../scripts/dev-tokens.ts';
+import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import { startTestTopology, type TestTopology } from './support.ts';
 
 let started: TestTopology;
-let dataDir: string;
 let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>>;
 let organizerToken: string;
 let buyers: { id: string; token: string }[];
@@ -35,9 +30,7 @@ async function call(
 }
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'ticketing-purchase-'));
   started = await startTestTopology('purchase', {
-    DATA_DIR: dataDir,
     HOLD_SECONDS: '1',
     HOLD_SWEEP_INTERVAL_MS: '200',
   });
@@ -49,27 +42,14 @@ beforeAll(async () => {
 
   // Fifty buyers and an organizer, with tokens signed by the users service's key: logging
   // fifty people in would only measure scrypt.
-  const key = await developmentSigningKey(dataDir);
-  const users = await usersDatabase.open(
-    { kind: 'postgres', url: USERS_DATABASE_URL },
-    { migrate: false },
-  );
-  const people = Array.from({ length: 51 }, (_, i) => ({
-    id: randomUUID(),
-    email: `rush-${i}@example.com`,
-    name: `Buyer ${i}`,
-    role: i === 0 ? ('ORGANIZER' as const) : ('CUSTOMER' as const),
-  }));
-  await users.prisma.user.createMany({ data: people });
-  await users.close();
-  const [organizer, ...customers] = people as [(typeof people)[number], ...typeof people];
-  organizerToken = await accessTokenFor(key, organizer.id, 'ORGANIZER');
-  buyers = await Promise.all(
-    customers.map(async (buyer) => ({
-      id: buyer.id,
-      token: await accessTokenFor(key, buyer.id, 'CUSTOMER'),
-    })),
-  );
+  const people = await seedPeopleWithTokens({
+    dataDir: started.dir,
+    usersDatabaseUrl: USERS_DATABASE_URL,
+    buyers: 50,
+    label: 'rush',
+  });
+  organizerToken = people.organizer.token;
+  buyers = people.buyers;
 }, 120_000);
 
 afterEach(({ task }) => {
@@ -79,7 +59,6 @@ afterEach(({ task }) => {
 afterAll(async () => {
   await tickets?.close();
   await started?.stop();
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 /** A published event with one tier of `capacity`, on sale once the tickets service knows. */

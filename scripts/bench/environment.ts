@@ -3,22 +3,15 @@
 // data and a listing's worth of published events, each with its own organizer and two tiers.
 
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { eventsDatabase } from '@ticketing/prisma/events';
-import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { usersDatabase } from '@ticketing/prisma/users';
-import { freePort } from '../ports.ts';
-import { startTopology, type Topology } from '../topology.ts';
+import { type DatabaseUrls, startFreshTopology } from '../fresh-topology.ts';
+import type { Topology } from '../topology.ts';
 import type { SubgraphName } from './subgraph-headers.ts';
 import { subgraphSecretEnv } from './subgraph-headers.ts';
 
-export type DatabaseUrls = Record<
-  'USERS_DATABASE_URL' | 'EVENTS_DATABASE_URL' | 'TICKETS_DATABASE_URL',
-  string
->;
+export type { DatabaseUrls } from '../fresh-topology.ts';
 
 export interface BenchEnvironment {
   readonly topology: Topology;
@@ -60,37 +53,16 @@ export interface EnvironmentOptions {
 export async function startBenchEnvironment(
   options: EnvironmentOptions,
 ): Promise<BenchEnvironment> {
-  const databaseUrls: DatabaseUrls = {
-    USERS_DATABASE_URL: uniqueTestDatabaseUrl('bench_users'),
-    EVENTS_DATABASE_URL: uniqueTestDatabaseUrl('bench_events'),
-    TICKETS_DATABASE_URL: uniqueTestDatabaseUrl('bench_tickets'),
-  };
-  const dataDir = await mkdtemp(join(tmpdir(), 'ticketing-bench-'));
-  const cleanUp = async () => {
-    await Promise.all(Object.values(databaseUrls).map(dropDatabase));
-    await rm(dataDir, { recursive: true, force: true });
-  };
-  let topology: Topology;
-  try {
-    topology = await startTopology({
-      publicPort: await freePort(),
-      ephemeralPorts: true,
-      requireNginx: true,
-      runDir: join(dataDir, 'nginx'),
-      env: {
-        ...databaseUrls,
-        ...serviceEnv,
-        DATA_DIR: dataDir,
-        ...(options.cpuProfileDir
-          ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProfileDir}` }
-          : {}),
-      },
-      output: options.output ?? ((service, line) => console.error(`${service} | ${line}`)),
-    });
-  } catch (error) {
-    await cleanUp();
-    throw error;
-  }
+  const fresh = await startFreshTopology('bench', {
+    env: {
+      ...serviceEnv,
+      ...(options.cpuProfileDir
+        ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProfileDir}` }
+        : {}),
+    },
+    output: options.output ?? ((service, line) => console.error(`${service} | ${line}`)),
+  });
+  const { topology, databaseUrls, dir: dataDir } = fresh;
   const environment: BenchEnvironment = {
     topology,
     databaseUrls,
@@ -103,10 +75,7 @@ export async function startBenchEnvironment(
       if (pid === undefined) throw new Error(`${name} has no process id`);
       return pid;
     },
-    async stop() {
-      await topology.stop();
-      await cleanUp();
-    },
+    stop: fresh.stop,
   };
   try {
     await seedListing(databaseUrls, options.events);

@@ -4,9 +4,8 @@
 // of a few seats is bought by more buyers than it has seats, to show that nothing oversells.
 import { randomUUID } from 'node:crypto';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
-import { usersDatabase } from '@ticketing/prisma/users';
 import pg from 'pg';
-import { accessTokenFor, developmentSigningKey } from '../dev-tokens.ts';
+import { seedPeopleWithTokens } from '../dev-tokens.ts';
 import type { BenchEnvironment } from './environment.ts';
 import { alternate, median, runLoad } from './load.ts';
 import { requestBody } from './operations.ts';
@@ -47,27 +46,14 @@ export async function measureHotTier(
 
   // Buyers and an organizer straight in the users database, tokens minted with the users
   // service's development key: logging in would measure scrypt, not purchases.
-  const key = await developmentSigningKey(environment.dataDir);
-  const organizerId = randomUUID();
-  const buyerIds = Array.from({ length: concurrency }, () => randomUUID());
-  const users = await usersDatabase.open(
-    { kind: 'postgres', url: environment.databaseUrls.USERS_DATABASE_URL },
-    { migrate: false },
-  );
-  try {
-    await users.prisma.user.createMany({
-      data: [organizerId, ...buyerIds].map((id, i) => ({
-        id,
-        email: `bench-buyer-${id}@example.com`,
-        name: `Buyer ${i}`,
-        role: i === 0 ? ('ORGANIZER' as const) : ('CUSTOMER' as const),
-      })),
-    });
-  } finally {
-    await users.close();
-  }
-  const organizer = await accessTokenFor(key, organizerId, 'ORGANIZER');
-  const buyers = await Promise.all(buyerIds.map((id) => accessTokenFor(key, id, 'CUSTOMER')));
+  const people = await seedPeopleWithTokens({
+    dataDir: environment.dataDir,
+    usersDatabaseUrl: environment.databaseUrls.USERS_DATABASE_URL,
+    buyers: concurrency,
+    label: 'bench-buyer',
+  });
+  const organizer = people.organizer.token;
+  const buyers = people.buyers.map((buyer) => buyer.token);
 
   const eventId = created(
     await graphql(
