@@ -23,6 +23,8 @@ const ticketsSettings = baseSettings.extend({
   HOLD_SECONDS: z.coerce.number().int().min(1).default(600),
   HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),
   MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
+  /** Active holds one buyer may keep at once: enough for a basket, too few to corner stock. */
+  MAX_ACTIVE_HOLDS: z.coerce.number().int().min(1).default(3),
 });
 
 export const ticketsSubgraph: SubgraphDefinition<
@@ -42,7 +44,11 @@ export const ticketsSubgraph: SubgraphDefinition<
       tickets: new TicketRepository(prisma),
       snapshots,
       ownership: new EventOwnership(config.EVENTS_URL, subgraphSecret('events', env)),
-      settings: { holdSeconds: config.HOLD_SECONDS, perUserCap: config.MAX_TICKETS_PER_EVENT },
+      settings: {
+        holdSeconds: config.HOLD_SECONDS,
+        perUserCap: config.MAX_TICKETS_PER_EVENT,
+        maxActiveHolds: config.MAX_ACTIVE_HOLDS,
+      },
     });
     const sweeper = new HoldSweeper(service.purchases, logger, config.HOLD_SWEEP_INTERVAL_MS);
     sweeper.start();

@@ -20,8 +20,10 @@ import type { EventOwnership } from './EventOwnership.ts';
 export interface TicketingSettings {
   /** How long a hold reserves stock. */
   holdSeconds: number;
-  /** The most active tickets one user may have for one event. */
+  /** The most tickets one user may have for one event, active tickets and holds together. */
   perUserCap: number;
+  /** The most active holds one user may keep at once, across all events. */
+  maxActiveHolds: number;
 }
 
 export interface PurchaseInput {
@@ -37,6 +39,13 @@ export interface PlacedOrder {
 }
 
 const soldOut = () => failure('SOLD_OUT', 'Not enough tickets are left in this tier.');
+const salesClosed = () => failure('SALES_CLOSED', 'This event is not on sale.');
+const limitReached = (perUserCap: number) =>
+  failure(
+    'PURCHASE_LIMIT_REACHED',
+    `At most ${perUserCap} tickets per person for one event, holds included.`,
+    { perUserCap },
+  );
 
 /** Tiers, holds, purchases and cancellations: the tickets service's rules. */
 export class TicketingService {
@@ -91,9 +100,30 @@ export class TicketingService {
     const tier = await this.#existingTier(tierId);
     const count = parseInput(quantitySchema, quantity, 'quantity');
     await this.#assertOnSale(tier, count);
-    const hold = await this.#purchases.hold(tier, buyer.userId, count, this.#settings.holdSeconds);
-    if (!hold) throw soldOut();
-    return hold;
+    const outcome = await this.#purchases.hold({
+      tier,
+      userId: buyer.userId,
+      quantity: count,
+      seconds: this.#settings.holdSeconds,
+      perUserCap: this.#settings.perUserCap,
+      maxActiveHolds: this.#settings.maxActiveHolds,
+    });
+    switch (outcome.status) {
+      case 'held':
+        return outcome.hold;
+      case 'soldOut':
+        throw soldOut();
+      case 'limitReached':
+        throw limitReached(this.#settings.perUserCap);
+      case 'salesClosed':
+        throw salesClosed();
+      case 'tooManyHolds':
+        throw failure(
+          'TOO_MANY_HOLDS',
+          `At most ${this.#settings.maxActiveHolds} holds at a time; buy or wait for one to expire.`,
+          { maxActiveHolds: this.#settings.maxActiveHolds },
+        );
+    }
   }
 
   async purchase(viewer: Identity | null, input: PurchaseInput): Promise<PlacedOrder> {
@@ -164,9 +194,8 @@ export class TicketingService {
   async #assertOnSale(tier: TicketTier, quantity: number): Promise<void> {
     const [snapshot] = await this.#snapshots.findByEventIds([tier.eventId]);
     const now = new Date();
-    if (snapshot?.status !== 'PUBLISHED' || snapshot.startsAt <= now) {
-      throw failure('SALES_CLOSED', 'This event is not on sale.');
-    }
+    // A fast refusal; the purchase's own transaction checks again, under a lock.
+    if (snapshot?.status !== 'PUBLISHED' || snapshot.startsAt <= now) throw salesClosed();
     if (
       (tier.salesStartAt && tier.salesStartAt > now) ||
       (tier.salesEndAt && tier.salesEndAt <= now)
@@ -232,13 +261,9 @@ function placed(outcome: PurchaseOutcome, perUserCap: number): PlacedOrder {
         },
       );
     case 'limitReached':
-      throw failure(
-        'PURCHASE_LIMIT_REACHED',
-        `At most ${perUserCap} tickets per person for one event.`,
-        {
-          perUserCap,
-        },
-      );
+      throw limitReached(perUserCap);
+    case 'salesClosed':
+      throw salesClosed();
     case 'holdNotFound':
       throw failure('HOLD_NOT_FOUND', 'No hold of yours has this id.');
     case 'holdExpired':
