@@ -17,6 +17,32 @@ export type DatabaseLocation =
   | { kind: 'postgres'; url: string; poolSize?: number }
   | { kind: 'pglite'; dataDir: string };
 
+/**
+ * Deadlines for a service's work on a PostgreSQL server, so that a slow or gone database
+ * fails a request instead of holding it (and its pooled connection) without end.
+ */
+export interface DatabaseDeadlines {
+  /** Opening a connection (pg's `connectionTimeoutMillis`). */
+  connectMs: number;
+  /** One statement, lock waits included (`statement_timeout`). */
+  statementMs: number;
+  /** Waiting for a row or table lock (`lock_timeout`). */
+  lockMs: number;
+  /** A transaction left open by a client that went away (`idle_in_transaction_session_timeout`). */
+  idleInTransactionMs: number;
+}
+
+/**
+ * Comfortably above what any request needs, even queued behind a purchase rush on a hot
+ * tier's row, and well below NGINX's 30 s read timeout and the gateway's subgraph deadline.
+ */
+export const defaultDatabaseDeadlines: DatabaseDeadlines = {
+  connectMs: 5_000,
+  statementMs: 10_000,
+  lockMs: 5_000,
+  idleInTransactionMs: 30_000,
+};
+
 export interface DatabaseConnection {
   /** Serves both Prisma Client and the schema engine. */
   readonly adapterFactory: SqlMigrationAwareDriverAdapterFactory;
@@ -26,14 +52,19 @@ export interface DatabaseConnection {
 }
 
 export interface OpenDatabaseOptions {
-  /** Told when the server ends an idle pooled connection (restart, failover, termination). */
+  /** Told when the server ends a pooled connection (restart, failover, termination). */
   onConnectionLost?: (error: Error) => void;
+  /**
+   * Deadlines for a service's own work (PostgreSQL only). Left out for migrations, whose
+   * statements (index builds) may rightly take longer.
+   */
+  deadlines?: DatabaseDeadlines;
 }
 
 /** Opens a connection pool (PostgreSQL) or the embedded database (PGlite). */
 export async function openDatabase(
   location: DatabaseLocation,
-  { onConnectionLost }: OpenDatabaseOptions = {},
+  { onConnectionLost, deadlines }: OpenDatabaseOptions = {},
 ): Promise<DatabaseConnection> {
   if (location.kind === 'pglite') {
     await mkdir(location.dataDir, { recursive: true });
@@ -44,11 +75,27 @@ export async function openDatabase(
       close: () => db.close(),
     };
   }
-  const pool = new pg.Pool({ connectionString: location.url, max: location.poolSize ?? 10 });
-  // The pool drops a connection the server ended while it sat idle, and opens another on
-  // demand. Without a listener, Node would treat that 'error' event as uncaught and stop
-  // the whole service on a database restart.
-  pool.on('error', (error) => onConnectionLost?.(error));
+  const pool = new pg.Pool({
+    connectionString: location.url,
+    max: location.poolSize ?? 10,
+    ...(deadlines
+      ? {
+          connectionTimeoutMillis: deadlines.connectMs,
+          statement_timeout: deadlines.statementMs,
+          lock_timeout: deadlines.lockMs,
+          idle_in_transaction_session_timeout: deadlines.idleInTransactionMs,
+        }
+      : {}),
+  });
+  // A connection the server ends (a restart, `pg_terminate_backend`) emits 'error'. Without
+  // a listener, Node treats that as uncaught and stops the whole service. The pool listens
+  // only while a connection is idle; Prisma's adapter only while a transaction is open, and
+  // not between its statements' callbacks and the release. So every connection gets a
+  // listener of its own for its whole life: the request that used it fails with the error,
+  // and the pool drops it and opens another on demand.
+  const lost = (error: Error) => onConnectionLost?.(error);
+  pool.on('error', lost);
+  pool.on('connect', (client) => client.on('error', lost));
   return {
     adapterFactory: new PrismaPg(pool),
     description: redactPassword(location.url),
@@ -73,7 +120,10 @@ export async function ensurePostgresDatabase(url: string): Promise<boolean> {
   if (!name) throw new Error(`Database URL names no database: ${redactPassword(url)}`);
   const maintenance = new URL(url);
   maintenance.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: maintenance.toString() });
+  const client = new pg.Client({
+    connectionString: maintenance.toString(),
+    connectionTimeoutMillis: defaultDatabaseDeadlines.connectMs,
+  });
   await client.connect();
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);

@@ -7,7 +7,14 @@ export {
   loadConfig,
   portSetting,
 } from './config.ts';
-export { badUserInput, failure, isUuid, notFound } from './errors.ts';
+export {
+  badUserInput,
+  failure,
+  isDatabaseUnavailable,
+  isUuid,
+  notFound,
+  serviceUnavailable,
+} from './errors.ts';
 export { maxDeliveryAgeMs, relaySecret, signDelivery, verifyDelivery } from './event-relay.ts';
 export {
   assertionHeader,
@@ -29,6 +36,7 @@ export {
 } from './http.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { queryPlanCacheMetrics } from './metrics.ts';
+export { connectRedis, type RedisConnection, redisSettings } from './redis.ts';
 export {
   acceptableRequestId,
   currentRequestId,
