@@ -48,9 +48,11 @@ export interface TestTopology extends FreshTopology {
 export async function startTestTopology(
   label: string,
   env: NodeJS.ProcessEnv = {},
+  options: { databaseServerUrl?: string } = {},
 ): Promise<TestTopology> {
   const logs: string[] = [];
   const fresh = await startFreshTopology(label, {
+    ...options,
     env: { LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env },
     output: (service, line) => logs.push(`${service} | ${line}`),
   });

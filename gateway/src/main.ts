@@ -1,47 +1,59 @@
 import { readFileSync } from 'node:fs';
-import { KeyvAdapter } from '@apollo/utils.keyvadapter';
-import KeyvRedis from '@keyv/redis';
 import { AccessTokenVerifier, remoteKeySet } from '@ticketing/auth';
 import {
   authSettings,
   baseSettings,
+  connectRedis,
   createLogger,
   flagSetting,
   type Logger,
   loadConfig,
   portSetting,
   type RunningService,
+  redisSettings,
   requestIdOf,
   type SubgraphName,
   serveGraphQL,
   subgraphSecret,
 } from '@ticketing/platform';
-import Keyv from 'keyv';
 import { z } from 'zod';
 import { supergraphPath } from './compose.ts';
+import { PersistedQueryCache } from './persisted-queries.ts';
 import { manifestPath, readManifest } from './safelist.ts';
 import { createGatewayServer, type GatewayContext, supergraphHash } from './server.ts';
 import { subgraphSources } from './subgraphs.ts';
 
-export const gatewaySettings = baseSettings.extend(authSettings.shape).extend({
-  PORT: portSetting(4000),
-  /** Names this instance in logs and in the `x-served-by` response header. */
-  GATEWAY_NAME: z.string().min(1).default('gateway'),
-  SUPERGRAPH_PATH: z.string().min(1).default(supergraphPath),
-  USERS_URL: z.url().optional(),
-  EVENTS_URL: z.url().optional(),
-  TICKETS_URL: z.url().optional(),
-  /** Redis for the persisted-query cache that all instances share (e.g. redis://127.0.0.1:6379). */
-  REDIS_URL: z.url().optional(),
-  /** Run only the operations in the committed safelist manifest. */
-  SAFELIST: flagSetting(false),
-  /** Send identical subgraph queries that are in flight at the same time only once. */
-  DEDUPLICATE_INFLIGHT: flagSetting(true),
-  /** Sizes of the document and query plan caches, in MiB as Apollo weighs them. */
-  DOCUMENT_CACHE_MIB: z.coerce.number().int().min(1).default(8),
-  QUERY_PLAN_CACHE_MIB: z.coerce.number().int().min(1).default(8),
-  SAFELIST_MANIFEST: z.string().min(1).default(manifestPath),
-});
+export const gatewaySettings = baseSettings
+  .extend(authSettings.shape)
+  .extend(redisSettings.shape)
+  .extend({
+    PORT: portSetting(4000),
+    /** Names this instance in logs and in the `x-served-by` response header. */
+    GATEWAY_NAME: z.string().min(1).default('gateway'),
+    SUPERGRAPH_PATH: z.string().min(1).default(supergraphPath),
+    USERS_URL: z.url().optional(),
+    EVENTS_URL: z.url().optional(),
+    TICKETS_URL: z.url().optional(),
+    /**
+     * The longest one subgraph request may take: past it, the fields it would have given are
+     * null with a SERVICE_UNAVAILABLE error, and the rest of the answer still comes.
+     */
+    SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
+    /**
+     * The longest a whole operation may spend in subgraph requests, however many its plan
+     * makes one after another. Below NGINX's 30 s read timeout, so that the gateway always
+     * answers before NGINX gives up on it (and counts that against the gateway).
+     */
+    REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(20_000),
+    /** Run only the operations in the committed safelist manifest. */
+    SAFELIST: flagSetting(false),
+    /** Send identical subgraph queries that are in flight at the same time only once. */
+    DEDUPLICATE_INFLIGHT: flagSetting(true),
+    /** Sizes of the document and query plan caches, in MiB as Apollo weighs them. */
+    DOCUMENT_CACHE_MIB: z.coerce.number().int().min(1).default(8),
+    QUERY_PLAN_CACHE_MIB: z.coerce.number().int().min(1).default(8),
+    SAFELIST_MANIFEST: z.string().min(1).default(manifestPath),
+  });
 
 /** Starts one gateway instance over the committed supergraph, with the settings in `env`. */
 export async function startGateway(
@@ -73,8 +85,12 @@ export async function startGateway(
   }
   const supergraphSdl = readFileSync(config.SUPERGRAPH_PATH, 'utf8');
   const hash = supergraphHash(supergraphSdl);
-  const sharedCache = config.REDIS_URL
-    ? new Keyv<string>({ store: new KeyvRedis(config.REDIS_URL), namespace: 'ticketing:apq' })
+  const redis = config.REDIS_URL
+    ? connectRedis(config.REDIS_URL, {
+        timeoutMs: config.REDIS_TIMEOUT_MS,
+        logger: log,
+        name: config.GATEWAY_NAME,
+      })
     : undefined;
   const verifier = new AccessTokenVerifier(remoteKeySet(config.AUTH_JWKS_URL), {
     issuer: config.AUTH_ISSUER,
@@ -99,15 +115,8 @@ export async function startGateway(
         },
         logger: log,
         production: config.NODE_ENV === 'production',
-        ...(sharedCache
-          ? {
-              // The same keyv 5 class, typed twice (its ESM and CommonJS declarations); the
-              // adapter only calls get and set.
-              persistedQueriesCache: new KeyvAdapter(
-                sharedCache as unknown as ConstructorParameters<typeof KeyvAdapter<string>>[0],
-              ),
-            }
-          : {}),
+        ...(redis ? { persistedQueriesCache: new PersistedQueryCache(redis.client) } : {}),
+        subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
         plugins,
       }),
     // An invalid token fails the request here, with UNAUTHENTICATED: never anonymous access.
@@ -115,6 +124,7 @@ export async function startGateway(
       viewer: await verifier.authenticate(req.headers.authorization),
       clientAddress: req.ip,
       requestId: requestIdOf(req),
+      deadline: Date.now() + config.REQUEST_TIMEOUT_MS,
     }),
     configure(app) {
       // NGINX (on loopback, or a private network under compose) sets X-Forwarded-For.
@@ -124,25 +134,38 @@ export async function startGateway(
         next();
       });
     },
-    // Ready when every subgraph answers its own readiness check.
+    // A gateway serves as long as it runs: without a subgraph, the fields that subgraph
+    // gives fail and the rest still answer; without Redis, persisted queries stay in this
+    // process. Readiness says `degraded`, and why, but never takes a gateway out of
+    // rotation for what every gateway shares.
     async checkReadiness() {
-      const subgraphs = await Promise.all(
+      const checks = await Promise.all(
         Object.entries(subgraphUrls).map(async ([name, url]) => {
-          const response = await fetch(new URL('/health/ready', url), {
-            signal: AbortSignal.timeout(2_000),
-          });
-          if (!response.ok) throw new Error(`subgraph ${name} is not ready (${response.status})`);
-          return name;
+          try {
+            const response = await fetch(new URL('/health/ready', url), {
+              signal: AbortSignal.timeout(2_000),
+            });
+            return { name, problem: response.ok ? undefined : `not ready (${response.status})` };
+          } catch (error) {
+            return { name, problem: `unreachable (${(error as Error).name})` };
+          }
         }),
       );
-      return { supergraph: hash, subgraphs };
+      const subgraphs = checks.filter((check) => !check.problem).map((check) => check.name);
+      const problems = Object.fromEntries(
+        checks.flatMap((check) => (check.problem ? [[check.name, check.problem]] : [])),
+      );
+      const redisProblem = await redis?.problem();
+      if (redisProblem) problems.redis = redisProblem;
+      if (Object.keys(problems).length === 0) return { supergraph: hash, subgraphs };
+      return { status: 'degraded', supergraph: hash, subgraphs, problems };
     },
   });
   return {
     ...service,
     async stop() {
       await service.stop();
-      await sharedCache?.disconnect();
+      await redis?.close();
     },
   };
 }
