@@ -69,3 +69,53 @@ export const meQuery = '{ me { id email name role } }';
 export function codeOf(result: { errors?: { extensions?: Record<string, unknown> }[] }): unknown {
   return result.errors?.[0]?.extensions?.code;
 }
+
+/**
+ * A published event of `organizerToken`'s with a tier for each of `tiers`, returned once
+ * the tickets service has heard of the publication (through the outbox), so on sale.
+ */
+export async function eventOnSale(
+  supergraph: Supergraph,
+  organizerToken: string,
+  tiers: Record<string, unknown>[],
+): Promise<{ eventId: string; tierIds: string[] }> {
+  const created = await supergraph.request<{ createEvent: { id: string } }>(
+    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+    {
+      input: {
+        title: 'On sale',
+        venue: 'Hall',
+        city: 'Ticketton',
+        timezone: 'Europe/Berlin',
+        startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+      },
+    },
+    { token: organizerToken },
+  );
+  const eventId = created.data?.createEvent.id;
+  if (!eventId) throw new Error(`createEvent failed: ${JSON.stringify(created.errors)}`);
+  const tierIds: string[] = [];
+  for (const input of tiers) {
+    const tier = await supergraph.request<{ createTicketTier: { id: string } }>(
+      'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+      { eventId, input },
+      { token: organizerToken },
+    );
+    if (!tier.data) throw new Error(`createTicketTier failed: ${JSON.stringify(tier.errors)}`);
+    tierIds.push(tier.data.createTicketTier.id);
+  }
+  await supergraph.request(
+    'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
+    { id: eventId },
+    { token: organizerToken },
+  );
+  const deadline = Date.now() + 5_000;
+  while (
+    (await supergraph.databases.tickets.eventSnapshot.findUnique({ where: { eventId } }))
+      ?.status !== 'PUBLISHED'
+  ) {
+    if (Date.now() > deadline) throw new Error('the tickets service did not hear of the event');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return { eventId, tierIds };
+}

@@ -260,6 +260,29 @@ describe('holds', () => {
     expect(codeOf(late)).toBe('HOLD_EXPIRED');
   });
 
+  it('give their allowance back when they expire', async () => {
+    const tierId = await tierOnSale();
+    const { eventId } = await stock(tierId);
+    const allowance = async () =>
+      (
+        await supergraph.databases.tickets.eventAllowance.findUnique({
+          where: { eventId_userId: { eventId, userId: otherBuyer.user.id } },
+        })
+      )?.tickets;
+    await supergraph.request(
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 4) { id } }',
+      { tierId },
+      { token: otherBuyer.accessToken },
+    );
+    expect(await allowance()).toBe(4);
+    const started = Date.now();
+    while ((await stock(tierId)).held !== 0) {
+      if (Date.now() - started > 5_000) throw new Error('the hold was not swept');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await allowance()).toBe(0);
+  });
+
   it('turn into tickets when bought in time', async () => {
     const tierId = await tierOnSale();
     const hold = await supergraph.request<{ holdTickets: { id: string } }>(
