@@ -203,7 +203,10 @@ describe('bad input', () => {
     const result = await supergraph.request(signUpMutation, {
       input: { ...valid, email: email.toUpperCase() },
     });
-    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'EMAIL_TAKEN', field: 'email' });
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      code: 'EMAIL_TAKEN',
+      field: 'input.email',
+    });
     expect(await supergraph.databases.users.user.count()).toBe(before);
   });
 
