@@ -19,6 +19,7 @@ import {
 import Keyv from 'keyv';
 import { z } from 'zod';
 import { supergraphPath } from './compose.ts';
+import { serveExplorer } from './explorer.ts';
 import { manifestPath, readManifest } from './safelist.ts';
 import { createGatewayServer, type GatewayContext, supergraphHash } from './server.ts';
 import { subgraphSources } from './subgraphs.ts';
@@ -123,6 +124,8 @@ export async function startGateway(
         res.setHeader('x-served-by', config.GATEWAY_NAME);
         next();
       });
+      // GraphiQL from npm packages, for development: works offline (explorer.ts).
+      if (config.NODE_ENV !== 'production') serveExplorer(app);
     },
     // Ready when every subgraph answers its own readiness check.
     async checkReadiness() {
