@@ -128,6 +128,49 @@ async function signUp(page: Page, app: string, name: string, organizer: boolean)
   return email;
 }
 
+/** Publishes `count` events in a city of their own, through the API; returns the city. */
+async function eventsInNewCity(count: number): Promise<string> {
+  const city = `Testby ${randomUUID().slice(0, 8)}`;
+  const organizer = await postGraphQL(
+    started.topology.publicUrl,
+    'mutation ($input: SignUpInput!) { signUp(input: $input) { accessToken } }',
+    {
+      input: {
+        email: `${randomUUID()}@example.com`,
+        password,
+        name: 'Lister',
+        accountType: 'ORGANIZER',
+      },
+    },
+  );
+  const token = (organizer.body.data?.signUp as { accessToken: string } | undefined)?.accessToken;
+  for (let i = 0; i < count; i++) {
+    const created = await postGraphQL(
+      started.topology.publicUrl,
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      {
+        input: {
+          title: `Listed ${i}`,
+          venue: 'Hall',
+          city,
+          timezone: 'Europe/Oslo',
+          startsAt: new Date(Date.now() + (10 + i) * 86_400_000).toISOString(),
+        },
+      },
+      token,
+    );
+    const id = (created.body.data?.createEvent as { id: string } | undefined)?.id;
+    const published = await postGraphQL(
+      started.topology.publicUrl,
+      'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
+      { id },
+      token,
+    );
+    expect(published.body.errors).toBeUndefined();
+  }
+  return city;
+}
+
 /** Runs both journeys with the app served from `app`; `label` prefixes the screenshots. */
 async function journeys(app: string, label: string) {
   const page = await offlinePage();
@@ -177,7 +220,17 @@ async function journeysOn(page: Page, app: string, label: string) {
   await shoot(page, `${label}-buyer-wrong-password`);
   await signUp(page, app, 'Bea Buyer', false);
 
-  // Browse: search finds the event.
+  // Browse: a city filter shows a page of events, and "Load more" the rest.
+  const city = await eventsInNewCity(11);
+  await page.getByLabel('City').fill(city);
+  const cards = page.locator('.event');
+  await until(() => cards.count()).toBe(10);
+  await page.getByRole('button', { name: 'Load more' }).click();
+  await until(() => cards.count()).toBe(11);
+  await shoot(page, `${label}-buyer-load-more`);
+  await page.getByLabel('City').fill('');
+
+  // Search finds the organizer's event.
   await page.getByLabel('Search').fill(title);
   const card = page.locator('.event').filter({ hasText: title });
   await card.waitFor();

@@ -1,5 +1,5 @@
 // Small pieces every page uses.
-import type { ReactNode } from 'react';
+import { type ReactNode, useState } from 'react';
 import { describeError } from './errors.ts';
 
 /** An error as the page shows it: a sentence, and its code for support and tests. */
@@ -34,4 +34,18 @@ export function when(instant: string, timeZone: string): string {
     timeStyle: 'short',
     timeZone,
   }).format(new Date(instant));
+}
+
+/**
+ * A form's values, and `bind(name)` for an input's onChange: a checkbox sets its checked
+ * state, any other input its text.
+ */
+export function useFormState<Values extends Record<string, string | boolean>>(initial: Values) {
+  const [values, setValues] = useState(initial);
+  const bind = (name: keyof Values) => (event: { target: HTMLInputElement }) =>
+    setValues((current) => ({
+      ...current,
+      [name]: event.target.type === 'checkbox' ? event.target.checked : event.target.value,
+    }));
+  return [values, bind, setValues] as const;
 }

@@ -3,12 +3,12 @@ import { type FormEvent, useState } from 'react';
 import { LogInDocument, SignUpDocument } from '../gql/graphql.ts';
 import { navigate } from '../router.ts';
 import { type Session, saveSession } from '../session.ts';
-import { ErrorNote, Field } from '../ui.tsx';
+import { ErrorNote, Field, useFormState } from '../ui.tsx';
 
 /** Log in, or sign up as a buyer or an organizer. */
 export function AuthPage() {
   const [mode, setMode] = useState<'logIn' | 'signUp'>('logIn');
-  const [form, setForm] = useState({ name: '', email: '', password: '', organizer: false });
+  const [form, set] = useFormState({ name: '', email: '', password: '', organizer: false });
   const client = useApolloClient();
   const [logIn, loggingIn] = useMutation(LogInDocument);
   const [signUp, signingUp] = useMutation(SignUpDocument);
@@ -44,12 +44,6 @@ export function AuthPage() {
       // Shown from the mutation's error below.
     }
   };
-
-  const set = (name: keyof typeof form) => (event: { target: HTMLInputElement }) =>
-    setForm({
-      ...form,
-      [name]: event.target.type === 'checkbox' ? event.target.checked : event.target.value,
-    });
 
   return (
     <section className="card narrow">

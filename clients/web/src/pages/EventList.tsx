@@ -48,7 +48,7 @@ export function EventList() {
       <ErrorNote error={error} />
       {events && (
         <p className="muted" data-testid="event-count">
-          {events.totalCount} events
+          {events.totalCount} {events.totalCount === 1 ? 'event' : 'events'}
         </p>
       )}
       <ul className="grid">
@@ -64,8 +64,10 @@ export function EventList() {
             <p>
               {node.status === 'CANCELLED' ? (
                 <span className="badge cancelled">Cancelled</span>
-              ) : (
+              ) : node.ticketsAvailable > 0 ? (
                 <span className="badge">{node.ticketsAvailable} tickets left</span>
+              ) : (
+                <span className="badge none">No tickets on sale</span>
               )}{' '}
               <span className="muted">by {node.organizer.name}</span>
             </p>

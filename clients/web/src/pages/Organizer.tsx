@@ -1,5 +1,5 @@
 import { useMutation, useQuery } from '@apollo/client/react';
-import { type FormEvent, useState } from 'react';
+import type { FormEvent } from 'react';
 import {
   CancelEventDocument,
   CreateEventDocument,
@@ -8,7 +8,7 @@ import {
   type MyEventsQuery,
   PublishEventDocument,
 } from '../gql/graphql.ts';
-import { ErrorNote, Field, money, when } from '../ui.tsx';
+import { ErrorNote, Field, money, useFormState, when } from '../ui.tsx';
 
 type OrganizedEvent = NonNullable<MyEventsQuery['me']>['organizedEvents']['edges'][number]['node'];
 
@@ -16,7 +16,7 @@ const refetch = { refetchQueries: [MyEventsDocument] };
 
 /** A new draft: what it is, where, and when (the venue's local time in its time zone). */
 function NewEvent() {
-  const [form, setForm] = useState({
+  const [form, set, setForm] = useFormState({
     title: '',
     venue: '',
     city: '',
@@ -24,8 +24,6 @@ function NewEvent() {
     timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
   });
   const [create, { error, loading }] = useMutation(CreateEventDocument, refetch);
-  const set = (name: keyof typeof form) => (event: { target: HTMLInputElement }) =>
-    setForm({ ...form, [name]: event.target.value });
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     try {
@@ -73,10 +71,13 @@ function NewEvent() {
 }
 
 function NewTier({ eventId }: { eventId: string }) {
-  const [form, setForm] = useState({ name: '', price: '', currency: 'EUR', capacity: '' });
+  const [form, set, setForm] = useFormState({
+    name: '',
+    price: '',
+    currency: 'EUR',
+    capacity: '',
+  });
   const [create, { error, loading }] = useMutation(CreateTicketTierDocument, refetch);
-  const set = (name: keyof typeof form) => (event: { target: HTMLInputElement }) =>
-    setForm({ ...form, [name]: event.target.value });
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     try {
