@@ -24,17 +24,57 @@ export function renderTemplate(template: string, variables: Record<string, strin
   return rendered;
 }
 
+/** The script that turns CORS_ORIGINS into the template's pattern, as the nginx image runs it. */
+export const corsScriptPath = resolve(import.meta.dirname, '..', 'nginx', 'cors-origins.envsh');
+
+/** The built web app (npm run build --workspace @ticketing/web), served at `/`. */
+export const webRoot = resolve(import.meta.dirname, '..', 'clients', 'web', 'dist');
+
+/**
+ * In development, pages served from localhost or 127.0.0.1 on any port may call the API
+ * (a frontend's dev server); in production, no other origin until CORS_ORIGINS lists it.
+ */
+export const developmentCorsOrigins = 'http://localhost:*,http://127.0.0.1:*';
+
 export interface EdgeSettings {
   listenPort: number;
   /** host:port of each gateway instance. */
   gateways: [string, string];
+  /**
+   * Origins allowed to call the API from a browser, comma-separated (CORS_ORIGINS; a port
+   * of `*` allows any). Default: CORS_ORIGINS, else `developmentCorsOrigins` outside
+   * production and none in production.
+   */
+  corsOrigins?: string;
+  /** The folder served at `/` (default: the built web app). */
+  webRoot?: string;
 }
 
-export function edgeVariables({ listenPort, gateways }: EdgeSettings): Record<string, string> {
+/** The default allowlist for this process's environment. */
+export function defaultCorsOrigins(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CORS_ORIGINS ?? (env.NODE_ENV === 'production' ? '' : developmentCorsOrigins);
+}
+
+/** CORS_ORIGIN_PATTERN for an allowlist, computed by the same script as under compose. */
+export function corsOriginPattern(corsOrigins: string): string {
+  return execFileSync('sh', ['-c', '. "$0" && printf %s "$CORS_ORIGIN_PATTERN"', corsScriptPath], {
+    env: { PATH: process.env.PATH, CORS_ORIGINS: corsOrigins },
+    encoding: 'utf8',
+  });
+}
+
+export function edgeVariables({
+  listenPort,
+  gateways,
+  corsOrigins = defaultCorsOrigins(),
+  webRoot: root = webRoot,
+}: EdgeSettings): Record<string, string> {
   return {
     NGINX_PORT: String(listenPort),
     GATEWAY_1_ADDR: gateways[0],
     GATEWAY_2_ADDR: gateways[1],
+    CORS_ORIGIN_PATTERN: corsOriginPattern(corsOrigins),
+    WEB_ROOT: root,
   };
 }
 

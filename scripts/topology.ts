@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { findNginx, writeLocalNginxConfig } from './nginx.ts';
+import { defaultCorsOrigins, findNginx, writeLocalNginxConfig } from './nginx.ts';
 import { freePort } from './ports.ts';
 import {
   defaultPublicPort,
@@ -198,6 +198,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     );
     const prefix = resolve(options.runDir ?? join(repositoryRoot, '.data', 'nginx'));
     const config = await writeLocalNginxConfig(prefix, {
+      corsOrigins: defaultCorsOrigins({ ...process.env, ...options.env }),
       listenPort: publicPort,
       gateways: gateways.map(({ url }) => new URL(url).host) as [string, string],
     });

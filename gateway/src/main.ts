@@ -18,6 +18,7 @@ import {
 } from '@ticketing/platform';
 import { z } from 'zod';
 import { supergraphPath } from './compose.ts';
+import { serveExplorer } from './explorer.ts';
 import { PersistedQueryCache } from './persisted-queries.ts';
 import { manifestPath, readManifest } from './safelist.ts';
 import { createGatewayServer, type GatewayContext, supergraphHash } from './server.ts';
@@ -133,6 +134,8 @@ export async function startGateway(
         res.setHeader('x-served-by', config.GATEWAY_NAME);
         next();
       });
+      // GraphiQL from npm packages, for development: works offline (explorer.ts).
+      if (config.NODE_ENV !== 'production') serveExplorer(app);
     },
     // A gateway serves as long as it runs: without a subgraph, the fields that subgraph
     // gives fail and the rest still answer; without Redis, persisted queries stay in this

@@ -17,6 +17,7 @@ import {
 import { injectTraceContext } from '@ticketing/platform/telemetry';
 import type { DocumentNode } from 'graphql';
 import { maskSubgraphErrors, SubgraphUnreachableError } from './errors.ts';
+import { explorerPath } from './explorer.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
 import { CountingQueryPlanCache } from './plan-cache.ts';
 import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
@@ -226,9 +227,38 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       ...(options.plugins ?? []),
       options.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
-        : ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
+        : linkingExplorer(
+            ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
+          ),
     ],
   });
+}
+
+/**
+ * Apollo's development landing page, whose offline notice also points to the local explorer
+ * (explorer.ts): Sandbox itself loads from Apollo's CDN.
+ */
+function linkingExplorer(
+  plugin: ApolloServerPlugin<GatewayContext>,
+): ApolloServerPlugin<GatewayContext> {
+  const link = `<p>The <a href="${explorerPath}">local explorer</a> works offline.</p>`;
+  return {
+    async serverWillStart(service) {
+      const listener = await plugin.serverWillStart?.(service);
+      const render = listener?.renderLandingPage;
+      if (!listener || !render) return listener;
+      return {
+        ...listener,
+        async renderLandingPage() {
+          const { html } = await render.call(listener);
+          const text = typeof html === 'string' ? html : await html();
+          return {
+            html: text.replace(/(it appears that you might be offline\.<\/p>)/, `$1\n  ${link}`),
+          };
+        },
+      };
+    },
+  };
 }
 
 /** Identifies the served supergraph in readiness reports: the same hash means the same schema. */

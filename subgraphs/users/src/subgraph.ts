@@ -7,6 +7,7 @@ import {
   type Logger,
   loadConfig,
   type SubgraphDefinition,
+  subgraphSecret,
 } from '@ticketing/platform';
 import { defaultDataRoot } from '@ticketing/prisma';
 import { type PrismaClient, usersDatabase } from '@ticketing/prisma/users';
@@ -39,9 +40,11 @@ export function createUsersServices(
   keys: SigningKeys,
   parties: TokenParties,
   logger: Logger,
+  refreshSecret = subgraphSecret('users', process.env),
 ) {
   const users = new UserRepository(prisma);
   const accounts = new AccountService({
+    refreshSecret,
     users,
     sessions: new SessionRepository(prisma),
     throttle: new LoginThrottle(new LoginThrottleRepository(prisma)),
@@ -80,6 +83,7 @@ export const usersSubgraph: SubgraphDefinition<
         audience: config.AUTH_AUDIENCE,
       },
       logger,
+      subgraphSecret('users', env),
     );
     if (config.BOOTSTRAP_ADMIN_EMAIL && config.BOOTSTRAP_ADMIN_PASSWORD) {
       await accounts.bootstrapAdmin({

@@ -346,4 +346,37 @@ export class PurchaseRepository {
       return cancelled;
     });
   }
+
+  /**
+   * Gives a live hold's stock back at once, as expiry would: the hold is marked expired now,
+   * its quantity goes back to the buyer's allowance and leaves the tier's `held` (in that
+   * order, as everywhere here), in one transaction. Only the holder's own.
+   */
+  async releaseHold(id: string, userId: string): Promise<HoldRelease> {
+    return this.#transaction(async (tx) => {
+      const [released] = await tx.$queryRaw<Hold[]>`
+        UPDATE holds SET status = 'EXPIRED', expires_at = now()
+        WHERE id = ${id}::uuid AND user_id = ${userId}::uuid
+          AND status = 'ACTIVE' AND expires_at > now()
+        RETURNING id::text, tier_id::text AS "tierId", user_id::text AS "userId", quantity,
+                  status::text, expires_at AS "expiresAt", created_at AS "createdAt"`;
+      if (!released) {
+        const mine = await tx.hold.count({ where: { id, userId } });
+        return { status: mine > 0 ? 'expired' : 'notFound' };
+      }
+      await tx.$executeRaw`
+        UPDATE event_allowances a SET tickets = a.tickets - ${released.quantity}
+        FROM ticket_tiers t
+        WHERE t.id = ${released.tierId}::uuid AND a.event_id = t.event_id AND a.user_id = ${userId}::uuid`;
+      await tx.$executeRaw`
+        UPDATE ticket_tiers SET held = held - ${released.quantity}, updated_at = now()
+        WHERE id = ${released.tierId}::uuid`;
+      return { status: 'released', hold: released };
+    });
+  }
 }
+
+export type HoldRelease =
+  | { status: 'released'; hold: Hold }
+  | { status: 'notFound' }
+  | { status: 'expired' };

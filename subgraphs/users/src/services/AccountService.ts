@@ -8,13 +8,22 @@ import {
   verifyAgainstDecoy,
   verifyPassword,
 } from '@ticketing/auth';
-import { badUserInput, isUuid, type Logger, notFound, parseInput } from '@ticketing/platform';
+import {
+  badUserInput,
+  failure,
+  isUuid,
+  type Logger,
+  notFound,
+  parseInput,
+} from '@ticketing/platform';
 import type { User } from '@ticketing/prisma/users';
 import {
   type AccessTokenIssuer,
   hashRefreshToken,
   newRefreshToken,
+  refreshGraceMs,
   refreshTokenLifetimeMs,
+  successorRefreshToken,
 } from '../auth/tokens.ts';
 import type { SessionRepository } from '../repositories/SessionRepository.ts';
 import type { UserRepository } from '../repositories/UserRepository.ts';
@@ -34,7 +43,14 @@ export interface AuthPayload {
   user: User;
 }
 
-const wrongCredentials = () => unauthenticated('The email or password is incorrect.', 'invalid');
+/**
+ * A failed login is not an invalid token: clients refresh on UNAUTHENTICATED, and must not
+ * when the password was wrong.
+ */
+const wrongCredentials = () =>
+  failure('INVALID_CREDENTIALS', 'The email or password is incorrect.');
+const wrongPassword = (field: string) =>
+  failure('INVALID_CREDENTIALS', 'The password is incorrect.', { field });
 const invalidRefreshToken = () =>
   unauthenticated('The refresh token is invalid or expired.', 'invalid');
 
@@ -45,6 +61,7 @@ export class AccountService {
   readonly #throttle: LoginThrottle;
   readonly #issuer: AccessTokenIssuer;
   readonly #logger: Logger;
+  readonly #refreshSecret: string;
 
   constructor(deps: {
     users: UserRepository;
@@ -52,7 +69,10 @@ export class AccountService {
     throttle: LoginThrottle;
     issuer: AccessTokenIssuer;
     logger: Logger;
+    /** Derives each refresh token's successor (see successorRefreshToken). */
+    refreshSecret: string;
   }) {
+    this.#refreshSecret = deps.refreshSecret;
     this.#users = deps.users;
     this.#sessions = deps.sessions;
     this.#throttle = deps.throttle;
@@ -92,12 +112,19 @@ export class AccountService {
   }
 
   async refreshSession(refreshToken: string): Promise<AuthPayload> {
-    const successor = newRefreshToken();
+    const successor = successorRefreshToken(refreshToken, this.#refreshSecret);
     const expiresAt = new Date(Date.now() + refreshTokenLifetimeMs);
     const outcome = await this.#sessions.rotate(hashRefreshToken(refreshToken), {
       tokenHash: successor.hash,
       expiresAt,
     });
+    if (outcome.status === 'reused' && Date.now() - outcome.usedAt.getTime() <= refreshGraceMs) {
+      // A concurrent refresh (another tab) exchanged it a moment ago: the same successor,
+      // as long as the session was not ended meanwhile.
+      const next = await this.#sessions.findByHash(successor.hash);
+      if (next && !next.revokedAt)
+        return this.#resume(outcome.userId, outcome.familyId, successor.token);
+    }
     if (outcome.status === 'reused') {
       // A used token came back: it was stolen, or its successor was. End the whole session.
       await this.#sessions.revokeFamily(outcome.familyId);
@@ -105,13 +132,18 @@ export class AccountService {
       throw invalidRefreshToken();
     }
     if (outcome.status !== 'rotated') throw invalidRefreshToken();
-    const user = await this.#users.findById(outcome.userId);
+    return this.#resume(outcome.userId, outcome.familyId, successor.token);
+  }
+
+  /** A new access token for a session, beside the refresh token that continues it. */
+  async #resume(userId: string, familyId: string, refreshToken: string): Promise<AuthPayload> {
+    const user = await this.#users.findById(userId);
     if (!user || user.deletedAt) throw invalidRefreshToken();
-    const access = await this.#issuer.issue(user, outcome.familyId);
+    const access = await this.#issuer.issue(user, familyId);
     return {
       accessToken: access.token,
       accessTokenExpiresAt: access.expiresAt,
-      refreshToken: successor.token,
+      refreshToken,
       user,
     };
   }
@@ -137,7 +169,7 @@ export class AccountService {
     const user = await this.#activeUser(viewer);
     parseInput(passwordSchema, newPassword, 'newPassword');
     if (!user.passwordHash || !(await verifyPassword(currentPassword, user.passwordHash))) {
-      throw unauthenticated('The current password is incorrect.', 'invalid');
+      throw wrongPassword('currentPassword');
     }
     await this.#users.setPasswordHash(user.id, await hashPassword(newPassword));
     await this.#sessions.revokeOtherSessions(user.id, (viewer as Identity).sessionId);
@@ -147,7 +179,7 @@ export class AccountService {
   async deleteAccount(viewer: Identity | null, password: string): Promise<boolean> {
     const user = await this.#activeUser(viewer);
     if (!user.passwordHash || !(await verifyPassword(password, user.passwordHash))) {
-      throw unauthenticated('The password is incorrect.', 'invalid');
+      throw wrongPassword('password');
     }
     await this.#users.anonymize(user.id);
     this.#logger.info({ userId: user.id }, 'account deleted and anonymised');
