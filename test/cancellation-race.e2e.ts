@@ -1,51 +1,37 @@
 // Purchases and holds racing the cancellation of their events, through NGINX, both gateways
 // and the outbox, on PostgreSQL: whatever the interleaving, no ticket or hold stays active
 // on a cancelled event, stock adds up, and every purchase a buyer was told about exists.
-import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import {
   type ApiResponse,
-  apiClient,
   type Call,
   holdMutation,
   outcomeOf,
   purchaseMutation,
+  type SaleTopology,
+  startSaleTopology,
   tierOnSale,
   waitFor,
 } from './sales.ts';
-import { startTestTopology, type TestTopology } from './support.ts';
 
-let started: TestTopology;
-let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>>;
+let sale: SaleTopology;
 let call: Call;
 let organizerToken: string;
 let buyers: { id: string; token: string }[];
+let tickets: SaleTopology['tickets'];
 
 beforeAll(async () => {
-  started = await startTestTopology('race');
-  call = apiClient(started.topology.publicUrl);
-  tickets = await ticketsDatabase.open(
-    { kind: 'postgres', url: started.databaseUrls.TICKETS_DATABASE_URL },
-    { migrate: false },
-  );
-  const people = await seedPeopleWithTokens({
-    dataDir: started.dir,
-    usersDatabaseUrl: started.databaseUrls.USERS_DATABASE_URL,
-    buyers: 60,
-    label: 'race',
-  });
-  organizerToken = people.organizer.token;
-  buyers = people.buyers;
+  sale = await startSaleTopology('race', { buyers: 60 });
+  ({ call, tickets, buyers } = sale);
+  organizerToken = sale.organizer.token;
 }, 120_000);
 
 afterEach(({ task }) => {
-  if (task.result?.state === 'fail') console.error(started.logs.join('\n'));
+  if (task.result?.state === 'fail') console.error(sale.started.logs.join('\n'));
 });
 
 afterAll(async () => {
-  await tickets?.close();
-  await started?.stop();
+  await sale?.stop();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -2,58 +2,45 @@
 // whole topology: every service stays up, sales resume within 2 s of each restart, and
 // every purchase a client was told about exists exactly once.
 import { randomUUID } from 'node:crypto';
-import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import { type OwnPostgres, startOwnPostgres } from './own-servers.ts';
-import { apiClient, type Call, outcomeOf, purchaseMutation, tierOnSale } from './sales.ts';
-import { startTestTopology, type TestTopology } from './support.ts';
+import {
+  type Call,
+  outcomeOf,
+  purchaseMutation,
+  type SaleTopology,
+  startSaleTopology,
+  tierOnSale,
+} from './sales.ts';
 
 let postgres: OwnPostgres;
-let started: TestTopology;
+let sale: SaleTopology;
 let call: Call;
 let buyers: { id: string; token: string }[];
 let tierId: string;
 
-const ticketsUrl = () => started.databaseUrls.TICKETS_DATABASE_URL;
-
 beforeAll(async () => {
   postgres = await startOwnPostgres();
-  started = await startTestTopology(
-    'pgrestart',
-    { MAX_TICKETS_PER_EVENT: '1000' },
-    { databaseServerUrl: postgres.url },
-  );
-  call = apiClient(started.topology.publicUrl);
-  const people = await seedPeopleWithTokens({
-    dataDir: started.dir,
-    usersDatabaseUrl: started.databaseUrls.USERS_DATABASE_URL,
+  sale = await startSaleTopology('pgrestart', {
     buyers: 10,
-    label: 'pgrestart',
+    env: { MAX_TICKETS_PER_EVENT: '1000' },
+    databaseServerUrl: postgres.url,
   });
-  buyers = people.buyers;
-  const tickets = await ticketsDatabase.open(
-    { kind: 'postgres', url: ticketsUrl() },
-    { migrate: false },
-  );
-  try {
-    ({ tierId } = await tierOnSale({
-      call,
-      tickets,
-      organizerToken: people.organizer.token,
-      capacity: 100_000,
-    }));
-  } finally {
-    await tickets.close();
-  }
+  ({ call, buyers } = sale);
+  ({ tierId } = await tierOnSale({
+    call,
+    tickets: sale.tickets,
+    organizerToken: sale.organizer.token,
+    capacity: 100_000,
+  }));
 }, 180_000);
 
 afterEach(({ task }) => {
-  if (task.result?.state === 'fail') console.error(started.logs.join('\n'));
+  if (task.result?.state === 'fail') console.error(sale.started.logs.join('\n'));
 });
 
 afterAll(async () => {
-  await started?.stop();
+  await sale?.stop();
   await postgres?.stop();
 });
 
@@ -119,35 +106,28 @@ describe('PostgreSQL restarted under purchase load', () => {
     );
 
     expect(Math.max(...recoveries)).toBeLessThanOrEqual(2_000);
-    for (const [name, running] of started.topology.processes) {
+    for (const [name, running] of sale.started.topology.processes) {
       expect(running.child.exitCode, `${name} exited`).toBeNull();
     }
     expect(told.SERVICE_UNAVAILABLE ?? 0, 'the restarts were felt').toBeGreaterThan(0);
 
-    const tickets = await ticketsDatabase.open(
-      { kind: 'postgres', url: ticketsUrl() },
-      { migrate: false },
-    );
-    try {
-      const orders = await tickets.prisma.order.findMany({
-        where: { idempotencyKey: { in: [...confirmed.keys()] } },
-        include: { tickets: true },
+    const { tickets } = sale;
+    const orders = await tickets.prisma.order.findMany({
+      where: { idempotencyKey: { in: [...confirmed.keys()] } },
+      include: { tickets: true },
+    });
+    expect(orders).toHaveLength(confirmed.size);
+    for (const order of orders) {
+      const expected = confirmed.get(order.idempotencyKey);
+      expect({ id: order.id, buyer: order.buyerId, tickets: order.tickets.length }).toEqual({
+        id: expected?.orderId,
+        buyer: expected?.buyerId,
+        tickets: expected?.quantity,
       });
-      expect(orders).toHaveLength(confirmed.size);
-      for (const order of orders) {
-        const expected = confirmed.get(order.idempotencyKey);
-        expect({ id: order.id, buyer: order.buyerId, tickets: order.tickets.length }).toEqual({
-          id: expected?.orderId,
-          buyer: expected?.buyerId,
-          tickets: expected?.quantity,
-        });
-      }
-      const tier = await tickets.prisma.ticketTier.findUniqueOrThrow({ where: { id: tierId } });
-      expect(tier.sold).toBe(
-        await tickets.prisma.ticket.count({ where: { tierId, status: 'ACTIVE' } }),
-      );
-    } finally {
-      await tickets.close();
     }
+    const tier = await tickets.prisma.ticketTier.findUniqueOrThrow({ where: { id: tierId } });
+    expect(tier.sold).toBe(
+      await tickets.prisma.ticket.count({ where: { tierId, status: 'ACTIVE' } }),
+    );
   });
 });

@@ -4,45 +4,39 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import { type OwnRedis, startOwnRedis } from './own-servers.ts';
-import { apiClient, type Call, outcomeOf, purchaseMutation, tierOnSale } from './sales.ts';
-import { startTestTopology, type TestTopology } from './support.ts';
+import {
+  type Call,
+  outcomeOf,
+  purchaseMutation,
+  type SaleTopology,
+  startSaleTopology,
+  tierOnSale,
+} from './sales.ts';
+import type { TestTopology } from './support.ts';
 
 let redis: OwnRedis;
+let sale: SaleTopology;
 let started: TestTopology;
-let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>>;
 let call: Call;
 let buyers: { id: string; token: string }[];
 let tierId: string;
 
 /** The gateways' deadline for one subgraph request (their default). */
-const subgraphTimeoutMs = 10_000;
+const subgraphTimeoutMs = 15_000;
 
 beforeAll(async () => {
   redis = await startOwnRedis();
-  started = await startTestTopology('faults', {
-    REDIS_URL: redis.url,
-    MAX_TICKETS_PER_EVENT: '1000',
-  });
-  call = apiClient(started.topology.publicUrl);
-  tickets = await ticketsDatabase.open(
-    { kind: 'postgres', url: started.databaseUrls.TICKETS_DATABASE_URL },
-    { migrate: false },
-  );
-  const people = await seedPeopleWithTokens({
-    dataDir: started.dir,
-    usersDatabaseUrl: started.databaseUrls.USERS_DATABASE_URL,
+  sale = await startSaleTopology('faults', {
     buyers: 20,
-    label: 'faults',
+    env: { REDIS_URL: redis.url, MAX_TICKETS_PER_EVENT: '1000' },
   });
-  buyers = people.buyers;
+  ({ started, call, buyers } = sale);
   ({ tierId } = await tierOnSale({
     call,
-    tickets,
-    organizerToken: people.organizer.token,
+    tickets: sale.tickets,
+    organizerToken: sale.organizer.token,
     capacity: 100_000,
   }));
 }, 120_000);
@@ -52,8 +46,7 @@ afterEach(({ task }) => {
 });
 
 afterAll(async () => {
-  await tickets?.close();
-  await started?.stop();
+  await sale?.stop();
   await redis?.stop();
 });
 

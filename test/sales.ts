@@ -1,7 +1,9 @@
 // What the end-to-end sale tests share: calling the public endpoint as a client would, and
 // putting a tier on sale (an event created, given a tier, published, and known to the
 // tickets service through the outbox).
-import type { ticketsDatabase } from '@ticketing/prisma/tickets';
+import { ticketsDatabase } from '@ticketing/prisma/tickets';
+import { type SeededPerson, seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
+import { startTestTopology, type TestTopology } from './support.ts';
 
 export interface ApiResponse {
   status: number;
@@ -140,5 +142,59 @@ export async function waitFor(
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The topology with what a sale test needs: a client, the tickets database, people. */
+export interface SaleTopology {
+  started: TestTopology;
+  call: Call;
+  /** The tickets service's database, for checking what was really written. */
+  tickets: TicketsDatabase;
+  organizer: SeededPerson;
+  buyers: SeededPerson[];
+  /** Stops the topology and closes the database; safe to call after a failed start. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the topology (test/support.ts) on fresh databases, seeds an organizer and
+ * `buyers` customers with access tokens, and opens the tickets database.
+ */
+export async function startSaleTopology(
+  label: string,
+  options: { buyers: number; env?: NodeJS.ProcessEnv; databaseServerUrl?: string },
+): Promise<SaleTopology> {
+  const started = await startTestTopology(label, options.env, {
+    ...(options.databaseServerUrl ? { databaseServerUrl: options.databaseServerUrl } : {}),
+  });
+  let tickets: TicketsDatabase | undefined;
+  try {
+    tickets = await ticketsDatabase.open(
+      { kind: 'postgres', url: started.databaseUrls.TICKETS_DATABASE_URL },
+      { migrate: false },
+    );
+    const people = await seedPeopleWithTokens({
+      dataDir: started.dir,
+      usersDatabaseUrl: started.databaseUrls.USERS_DATABASE_URL,
+      buyers: options.buyers,
+      label,
+    });
+    const opened = tickets;
+    return {
+      started,
+      call: apiClient(started.topology.publicUrl),
+      tickets: opened,
+      organizer: people.organizer,
+      buyers: people.buyers,
+      async stop() {
+        await opened.close();
+        await started.stop();
+      },
+    };
+  } catch (error) {
+    await tickets?.close();
+    await started.stop();
+    throw error;
   }
 }

@@ -144,7 +144,7 @@ export interface GatewayOptions {
   deduplicateInflight?: boolean;
   /**
    * The deadline of one subgraph request, in ms; the context's `deadline` may cut it
-   * shorter. @default 10_000
+   * shorter. @default 15_000
    */
   subgraphTimeoutMs?: number;
   /** Where masked errors are logged with their detail. */
@@ -197,7 +197,7 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
         options.subgraphUrls[name] ?? url ?? '',
         secret,
         options.deduplicateInflight ?? true,
-        options.subgraphTimeoutMs ?? 10_000,
+        options.subgraphTimeoutMs ?? 15_000,
       );
     },
   });

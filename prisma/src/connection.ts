@@ -22,8 +22,14 @@ export type DatabaseLocation =
  * fails a request instead of holding it (and its pooled connection) without end.
  */
 export interface DatabaseDeadlines {
-  /** Opening a connection (pg's `connectionTimeoutMillis`). */
+  /** Opening one connection: TCP, TLS and authentication. */
   connectMs: number;
+  /**
+   * Waiting for a pooled connection when all are busy (a rush queues here). Below the
+   * gateway's subgraph deadline, so that a request the gateway gave up on is refused here
+   * before it writes anything.
+   */
+  poolWaitMs: number;
   /** One statement, lock waits included (`statement_timeout`). */
   statementMs: number;
   /** Waiting for a row or table lock (`lock_timeout`). */
@@ -38,6 +44,7 @@ export interface DatabaseDeadlines {
  */
 export const defaultDatabaseDeadlines: DatabaseDeadlines = {
   connectMs: 5_000,
+  poolWaitMs: 10_000,
   statementMs: 10_000,
   lockMs: 5_000,
   idleInTransactionMs: 30_000,
@@ -80,7 +87,10 @@ export async function openDatabase(
     max: location.poolSize ?? 10,
     ...(deadlines
       ? {
-          connectionTimeoutMillis: deadlines.connectMs,
+          // pg-pool applies this one deadline to the wait for a free connection, and each
+          // client to opening its connection: the client class below gets its own.
+          connectionTimeoutMillis: deadlines.poolWaitMs,
+          Client: clientWithConnectDeadline(deadlines.connectMs),
           statement_timeout: deadlines.statementMs,
           lock_timeout: deadlines.lockMs,
           idle_in_transaction_session_timeout: deadlines.idleInTransactionMs,
@@ -100,6 +110,18 @@ export async function openDatabase(
     adapterFactory: new PrismaPg(pool),
     description: redactPassword(location.url),
     close: () => pool.end(),
+  };
+}
+
+/** pg's client, opening its connection within `connectMs` whatever the pool's setting. */
+function clientWithConnectDeadline(connectMs: number): typeof pg.Client {
+  return class extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super({
+        ...(typeof config === 'string' ? { connectionString: config } : config),
+        connectionTimeoutMillis: connectMs,
+      });
+    }
   };
 }
 

@@ -90,8 +90,10 @@ export class PurchaseRepository {
   }
 
   #transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
-    // Under a rush, transactions queue for a pooled connection: wait, rather than fail.
-    return this.#prisma.$transaction(work, { maxWait: 20_000, timeout: 20_000 });
+    // Under a rush, transactions queue for a pooled connection: wait, rather than fail, but
+    // not past the pool's own wait (10 s), below the gateway's 15 s subgraph deadline, so
+    // that a purchase the gateway gave up on does not go on to commit unseen.
+    return this.#prisma.$transaction(work, { maxWait: 10_000, timeout: 12_000 });
   }
 
   /**
