@@ -190,6 +190,9 @@ async function journeysOn(page: Page, app: string, label: string) {
 
   // Organizer: create an event, add a tier, publish.
   const organizerEmail = await signUp(page, app, 'Olga Organizer', true);
+  // The page's origin is `app`'s, and it calls the edge: cross-origin unless they match.
+  expect(new URL(page.url()).origin).toBe(new URL(app).origin);
+  expect(await page.locator('footer code').textContent()).toBe(started.topology.publicUrl);
   await until(() => new URL(page.url()).hash).toBe('#/organizer');
   await page.getByLabel('Title').fill(title);
   await page.getByLabel('Venue').fill('Operahuset');

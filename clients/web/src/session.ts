@@ -27,7 +27,7 @@ const listeners = new Set<() => void>();
  */
 export const endpoint = new URL(
   import.meta.env.VITE_GRAPHQL_URL ??
-    (import.meta.env.DEV
+    (import.meta.env.MODE === 'development'
       ? 'http://127.0.0.1:8080/graphql'
       : (document.querySelector<HTMLMetaElement>('meta[name="graphql-endpoint"]')?.content ??
         '/graphql')),
