@@ -375,13 +375,24 @@ describe('the web app in a browser', () => {
     expect(await simple.text()).toMatch(/CSRF/i);
   });
 
-  it('runs both journeys from another origin, through CORS', async () => {
-    await journeys(`${crossOrigin}/`, 'cross-origin');
-  });
+  // About 20 s each on an idle machine; room for a busy one.
+  const journeyTimeoutMs = 300_000;
 
-  it('runs both journeys from the same origin, served by NGINX at /', async () => {
-    await journeys(`${edgeOrigin}/`, 'same-origin');
-  });
+  it(
+    'runs both journeys from another origin, through CORS',
+    async () => {
+      await journeys(`${crossOrigin}/`, 'cross-origin');
+    },
+    journeyTimeoutMs,
+  );
+
+  it(
+    'runs both journeys from the same origin, served by NGINX at /',
+    async () => {
+      await journeys(`${edgeOrigin}/`, 'same-origin');
+    },
+    journeyTimeoutMs,
+  );
 
   it('serves an explorer that works offline and runs a query', async () => {
     const landing = await fetch(started.topology.publicUrl, { headers: { accept: 'text/html' } });
