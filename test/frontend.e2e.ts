@@ -14,7 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webRoot } from '../scripts/nginx.ts';
 import { repositoryRoot } from '../scripts/topology.ts';
 import { buildWebApp } from '../scripts/web.ts';
-import { freePort, postGraphQL, startTestTopology, type TestTopology } from './support.ts';
+import {
+  chromiumPath,
+  freePort,
+  postGraphQL,
+  startTestTopology,
+  type TestTopology,
+} from './support.ts';
 
 const screenshots = join(repositoryRoot, 'test-results', 'screenshots');
 const password = 'a long enough test password';
@@ -76,7 +82,7 @@ beforeAll(async () => {
   await mkdir(screenshots, { recursive: true });
   profileDir = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
   browser = await chromium.launchPersistentContext(profileDir, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: chromiumPath,
     headless: true,
     args: [
       '--headless',
