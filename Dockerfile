@@ -2,7 +2,16 @@
 # clients/operations against the committed supergraph.
 FROM node:24-slim AS web
 WORKDIR /app
+# Every workspace's manifest, so that npm ci finds the lock file in step; only the web
+# app's dependencies are installed.
 COPY package.json package-lock.json ./
+COPY packages/auth/package.json packages/auth/
+COPY packages/platform/package.json packages/platform/
+COPY prisma/package.json prisma/
+COPY subgraphs/users/package.json subgraphs/users/
+COPY subgraphs/events/package.json subgraphs/events/
+COPY subgraphs/tickets/package.json subgraphs/tickets/
+COPY gateway/package.json gateway/
 COPY clients/web/package.json clients/web/
 RUN npm ci --ignore-scripts --workspace @ticketing/web --include-workspace-root=false
 COPY clients/web clients/web
@@ -31,6 +40,7 @@ COPY subgraphs/users/package.json subgraphs/users/
 COPY subgraphs/events/package.json subgraphs/events/
 COPY subgraphs/tickets/package.json subgraphs/tickets/
 COPY gateway/package.json gateway/
+COPY clients/web/package.json clients/web/
 RUN npm ci --omit=dev --ignore-scripts
 
 COPY . .

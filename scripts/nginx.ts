@@ -57,10 +57,20 @@ export function defaultCorsOrigins(env: NodeJS.ProcessEnv = process.env): string
 
 /** CORS_ORIGIN_PATTERN for an allowlist, computed by the same script as under compose. */
 export function corsOriginPattern(corsOrigins: string): string {
-  return execFileSync('sh', ['-c', '. "$0" && printf %s "$CORS_ORIGIN_PATTERN"', corsScriptPath], {
-    env: { PATH: process.env.PATH, CORS_ORIGINS: corsOrigins },
-    encoding: 'utf8',
-  });
+  try {
+    return execFileSync(
+      'sh',
+      ['-c', '. "$0" && printf %s "$CORS_ORIGIN_PATTERN"', corsScriptPath],
+      {
+        env: { PATH: process.env.PATH, CORS_ORIGINS: corsOrigins },
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+  } catch (error) {
+    // The script says which origin it refused.
+    throw new Error(String((error as { stderr?: string }).stderr ?? error).trim());
+  }
 }
 
 export function edgeVariables({

@@ -10,6 +10,9 @@ export function buildWebApp({ ifMissing = false, quiet = false } = {}): void {
   if (ifMissing && existsSync(join(webRoot, 'index.html'))) return;
   execFileSync('npm', ['run', 'build', '--workspace', '@ticketing/web'], {
     cwd: repositoryRoot,
+    // A production build whatever runs it (a test runner sets NODE_ENV=test, which would
+    // make Vite and React build for development).
+    env: { ...process.env, NODE_ENV: 'production' },
     stdio: quiet ? 'pipe' : 'inherit',
   });
 }

@@ -14,7 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webRoot } from '../scripts/nginx.ts';
 import { repositoryRoot } from '../scripts/topology.ts';
 import { buildWebApp } from '../scripts/web.ts';
-import { freePort, postGraphQL, startTestTopology, type TestTopology } from './support.ts';
+import {
+  chromiumPath,
+  freePort,
+  postGraphQL,
+  startTestTopology,
+  type TestTopology,
+} from './support.ts';
 
 const screenshots = join(repositoryRoot, 'test-results', 'screenshots');
 const password = 'a long enough test password';
@@ -76,7 +82,7 @@ beforeAll(async () => {
   await mkdir(screenshots, { recursive: true });
   profileDir = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
   browser = await chromium.launchPersistentContext(profileDir, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: chromiumPath,
     headless: true,
     args: [
       '--headless',
@@ -190,6 +196,9 @@ async function journeysOn(page: Page, app: string, label: string) {
 
   // Organizer: create an event, add a tier, publish.
   const organizerEmail = await signUp(page, app, 'Olga Organizer', true);
+  // The page's origin is `app`'s, and it calls the edge: cross-origin unless they match.
+  expect(new URL(page.url()).origin).toBe(new URL(app).origin);
+  expect(await page.locator('footer code').textContent()).toBe(started.topology.publicUrl);
   await until(() => new URL(page.url()).hash).toBe('#/organizer');
   await page.getByLabel('Title').fill(title);
   await page.getByLabel('Venue').fill('Operahuset');
@@ -372,13 +381,24 @@ describe('the web app in a browser', () => {
     expect(await simple.text()).toMatch(/CSRF/i);
   });
 
-  it('runs both journeys from another origin, through CORS', async () => {
-    await journeys(`${crossOrigin}/`, 'cross-origin');
-  });
+  // About 20 s each on an idle machine; room for a busy one.
+  const journeyTimeoutMs = 300_000;
 
-  it('runs both journeys from the same origin, served by NGINX at /', async () => {
-    await journeys(`${edgeOrigin}/`, 'same-origin');
-  });
+  it(
+    'runs both journeys from another origin, through CORS',
+    async () => {
+      await journeys(`${crossOrigin}/`, 'cross-origin');
+    },
+    journeyTimeoutMs,
+  );
+
+  it(
+    'runs both journeys from the same origin, served by NGINX at /',
+    async () => {
+      await journeys(`${edgeOrigin}/`, 'same-origin');
+    },
+    journeyTimeoutMs,
+  );
 
   it('serves an explorer that works offline and runs a query', async () => {
     const landing = await fetch(started.topology.publicUrl, { headers: { accept: 'text/html' } });

@@ -2,6 +2,9 @@ import { type FreshTopology, startFreshTopology } from '../scripts/fresh-topolog
 
 export { freePort } from '../scripts/ports.ts';
 
+/** Debian's Chromium, which the browser test drives through playwright-core. */
+export const chromiumPath = '/usr/bin/chromium';
+
 /** Redis for the tests that share a cache between gateway instances. */
 export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 

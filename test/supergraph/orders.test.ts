@@ -169,6 +169,26 @@ describe('holds', () => {
     expect(codeOf(bought)).toBe('HOLD_EXPIRED');
     expect(codeOf(await release(randomUUID(), holder.accessToken))).toBe('HOLD_NOT_FOUND');
   });
+
+  it('are released once when two releases race', async () => {
+    const holder = await signUp(supergraph);
+    const { tierId } = await tierOnSale('Hold race');
+    const held = await supergraph.request<{ holdTickets: { id: string } }>(
+      holdMutation,
+      { tierId, quantity: 4 },
+      { token: holder.accessToken },
+    );
+    const holdId = held.data?.holdTickets.id as string;
+    const outcomes = await Promise.all(
+      Array.from({ length: 5 }, () => release(holdId, holder.accessToken)),
+    );
+    expect(outcomes.filter((outcome) => !outcome.errors)).toHaveLength(1);
+    expect(outcomes.filter((outcome) => codeOf(outcome) === 'HOLD_EXPIRED')).toHaveLength(4);
+    const tier = await supergraph.databases.tickets.ticketTier.findUniqueOrThrow({
+      where: { id: tierId },
+    });
+    expect(tier.held).toBe(0);
+  });
 });
 
 describe('cancelTicket', () => {

@@ -20,11 +20,17 @@ export interface Session {
 const storageKey = 'ticketing.session';
 const listeners = new Set<() => void>();
 
-/** The API endpoint: named in index.html (a deployment may change it), else /graphql. */
+/**
+ * The API endpoint: VITE_GRAPHQL_URL if set; under the dev server, the local topology's edge
+ * (through CORS); otherwise the one named in index.html (a deployment may change it), which
+ * is the same origin's /graphql.
+ */
 export const endpoint = new URL(
   import.meta.env.VITE_GRAPHQL_URL ??
-    document.querySelector<HTMLMetaElement>('meta[name="graphql-endpoint"]')?.content ??
-    '/graphql',
+    (import.meta.env.MODE === 'development'
+      ? 'http://127.0.0.1:8080/graphql'
+      : (document.querySelector<HTMLMetaElement>('meta[name="graphql-endpoint"]')?.content ??
+        '/graphql')),
   location.href,
 ).href;
 

@@ -13,7 +13,7 @@ import { defaultDataRoot } from '@ticketing/prisma';
 import { type PrismaClient, usersDatabase } from '@ticketing/prisma/users';
 import { z } from 'zod';
 import { loadSigningKeys, type SigningKeys } from './auth/signing-keys.ts';
-import { AccessTokenIssuer } from './auth/tokens.ts';
+import { AccessTokenIssuer, defaultRefreshGraceSeconds } from './auth/tokens.ts';
 import { createContext, type UsersContext } from './context.ts';
 import { LoginThrottleRepository } from './repositories/LoginThrottleRepository.ts';
 import { SessionRepository } from './repositories/SessionRepository.ts';
@@ -32,6 +32,13 @@ const usersSettings = baseSettings.extend(authSettings.shape).extend({
   BOOTSTRAP_ADMIN_PASSWORD: z.string().optional(),
   BOOTSTRAP_ADMIN_NAME: z.string().default('Admin'),
   SEED_DEMO_DATA: flagSetting(true),
+  /** How long an exchanged refresh token still returns its successor (0: reuse at once). */
+  REFRESH_GRACE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(300)
+    .default(defaultRefreshGraceSeconds),
 });
 
 /** The users service's repositories and account rules over one database. */
@@ -41,10 +48,12 @@ export function createUsersServices(
   parties: TokenParties,
   logger: Logger,
   refreshSecret = subgraphSecret('users', process.env),
+  refreshGraceSeconds = defaultRefreshGraceSeconds,
 ) {
   const users = new UserRepository(prisma);
   const accounts = new AccountService({
     refreshSecret,
+    refreshGraceMs: refreshGraceSeconds * 1000,
     users,
     sessions: new SessionRepository(prisma),
     throttle: new LoginThrottle(new LoginThrottleRepository(prisma)),
@@ -84,6 +93,7 @@ export const usersSubgraph: SubgraphDefinition<
       },
       logger,
       subgraphSecret('users', env),
+      config.REFRESH_GRACE_SECONDS,
     );
     if (config.BOOTSTRAP_ADMIN_EMAIL && config.BOOTSTRAP_ADMIN_PASSWORD) {
       await accounts.bootstrapAdmin({

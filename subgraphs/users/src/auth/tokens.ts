@@ -56,11 +56,11 @@ export function newRefreshToken(): { token: string; hash: string } {
 }
 
 /**
- * How long a refresh token that was just exchanged still buys its successor: two tabs (or a
- * retry after a lost answer) refreshing at once both get the same next token. Presented
- * later, it counts as reuse and ends the session.
+ * How long a refresh token that was just exchanged still buys its successor, by default
+ * (REFRESH_GRACE_SECONDS): two tabs (or a retry after a lost answer) refreshing at once both
+ * get the same next token. Presented later, it counts as reuse and ends the session.
  */
-export const refreshGraceMs = 30_000;
+export const defaultRefreshGraceSeconds = 30;
 
 /**
  * The token that succeeds `token`: derived from it with the service's secret, so that an

@@ -21,7 +21,6 @@ import {
   type AccessTokenIssuer,
   hashRefreshToken,
   newRefreshToken,
-  refreshGraceMs,
   refreshTokenLifetimeMs,
   successorRefreshToken,
 } from '../auth/tokens.ts';
@@ -62,6 +61,7 @@ export class AccountService {
   readonly #issuer: AccessTokenIssuer;
   readonly #logger: Logger;
   readonly #refreshSecret: string;
+  readonly #refreshGraceMs: number;
 
   constructor(deps: {
     users: UserRepository;
@@ -71,8 +71,11 @@ export class AccountService {
     logger: Logger;
     /** Derives each refresh token's successor (see successorRefreshToken). */
     refreshSecret: string;
+    /** How long an exchanged refresh token still returns its successor. */
+    refreshGraceMs: number;
   }) {
     this.#refreshSecret = deps.refreshSecret;
+    this.#refreshGraceMs = deps.refreshGraceMs;
     this.#users = deps.users;
     this.#sessions = deps.sessions;
     this.#throttle = deps.throttle;
@@ -118,7 +121,10 @@ export class AccountService {
       tokenHash: successor.hash,
       expiresAt,
     });
-    if (outcome.status === 'reused' && Date.now() - outcome.usedAt.getTime() <= refreshGraceMs) {
+    if (
+      outcome.status === 'reused' &&
+      Date.now() - outcome.usedAt.getTime() <= this.#refreshGraceMs
+    ) {
       // A concurrent refresh (another tab) exchanged it a moment ago: the same successor,
       // as long as the session was not ended meanwhile.
       const next = await this.#sessions.findByHash(successor.hash);
