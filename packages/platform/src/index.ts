@@ -25,6 +25,8 @@ export {
   runService,
   type ServeOptions,
   serveGraphQL,
+  servicePaths,
+  shutdownSettings,
   stopOnSignals,
 } from './http.ts';
 export { createLogger, type Logger } from './logger.ts';
@@ -43,6 +45,7 @@ export {
   type SubgraphDefinition,
   type SubgraphSetup,
   startSubgraph,
+  subgraphStartSettings,
 } from './subgraph.ts';
 export { createSubgraphServer, readSchema } from './subgraph-server.ts';
 export { maxPageSize, pageSize, parseInput } from './validation.ts';

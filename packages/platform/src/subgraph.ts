@@ -116,6 +116,13 @@ function requireGatewayAssertion(
 
 const rawBodies = new WeakMap<object, Buffer>();
 
+/** What every subgraph reads at start, besides its own settings. */
+export const subgraphStartSettings = (defaultPort: number) =>
+  baseSettings.extend({
+    PORT: portSetting(defaultPort),
+    SEED_DEMO_DATA: flagSetting(true),
+  });
+
 /**
  * Starts a subgraph with the settings in `env`: migrates its database, seeds the demo data
  * into an empty one (unless SEED_DEMO_DATA=false), then serves it. Tests call this
@@ -126,13 +133,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
   env: NodeJS.ProcessEnv,
   logger: Logger = createLogger(subgraph.name, loadConfig(baseSettings, env).LOG_LEVEL),
 ): Promise<RunningService> {
-  const config = loadConfig(
-    baseSettings.extend({
-      PORT: portSetting(subgraph.defaultPort),
-      SEED_DEMO_DATA: flagSetting(true),
-    }),
-    env,
-  );
+  const config = loadConfig(subgraphStartSettings(subgraph.defaultPort), env);
   const database = await subgraph.database.open(subgraph.database.locate(env), {
     onConnectionLost: (error) =>
       logger.warn({ err: error }, 'database connection lost; reconnecting on demand'),
