@@ -146,6 +146,8 @@ function subgraphWorkload(
       (variable === 'DATA_DIR' && database.locate({ DATA_DIR: '/x' }).kind === 'pglite'),
     requiredInProduction: [
       database.urlVariable,
+      // A replay to another replica is refused only through the shared store.
+      'REDIS_URL',
       ...secrets.map((subgraph) => `${subgraph.toUpperCase()}_SUBGRAPH_SECRET`),
     ],
   };
@@ -165,7 +167,7 @@ export const workloads: Workload[] = [
     ...subgraphWorkload(specOf('users'), usersSettings, ['users']),
     // Without keys in production the users service refuses to start; the manifest may mark
     // the reference optional for development, but production must provide it.
-    requiredInProduction: ['USERS_DATABASE_URL', 'USERS_SUBGRAPH_SECRET'],
+    requiredInProduction: ['USERS_DATABASE_URL', 'USERS_SUBGRAPH_SECRET', 'REDIS_URL'],
   },
   (() => {
     const workload = subgraphWorkload(specOf('events'), eventsSettings, ['events']);
@@ -516,6 +518,7 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
   // Who reaches whom.
   const pod = (name: string) => podOf(objects, name);
   const database: Peer = overlay === 'production' ? { external: true } : podOf(objects, 'postgres');
+  const redis: Peer = overlay === 'production' ? { external: true } : podOf(objects, 'redis');
   const expectations: [string, Peer, number, boolean][] = [
     ['nginx', pod('gateway'), 4000, true],
     ['nginx', pod('users'), 4001, false],
@@ -530,6 +533,9 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
     ['tickets', pod('users'), 4001, false],
     ['events', pod('users'), 4001, false],
     ['gateway', database, 5432, false],
+    ['nginx', redis, 6379, false],
+    ['gateway', redis, 6379, true],
+    ['tickets', redis, 6379, true],
     ['nginx', database, 5432, false],
     ['users', database, 5432, true],
     ['events', database, 5432, true],
