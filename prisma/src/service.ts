@@ -113,11 +113,25 @@ export function defineServiceDatabase<Client extends ClientBase>(
       { migrate = true, onQuery, onConnectionLost }: OpenOptions = {},
     ): Promise<OpenServiceDatabase<Client>> {
       if (location.kind === 'postgres') await ensurePostgresDatabase(location.url);
+      const migrationsDir = join(directory, 'migrations');
+      // Prisma Migrate takes a session-level advisory lock on the connection it migrates
+      // over and leaves it held. On a connection the service then keeps in its pool, the
+      // lock would last as long as the process, and another replica's migration would wait
+      // on it for good. On PostgreSQL it gets a connection of its own, closed afterwards.
+      let appliedMigrations: string[] = [];
+      if (migrate && location.kind === 'postgres') {
+        const migrating = await openDatabase(location);
+        try {
+          appliedMigrations = await applyMigrations(migrating.adapterFactory, migrationsDir);
+        } finally {
+          await migrating.close();
+        }
+      }
       const connection = await openDatabase(location, { onConnectionLost });
       try {
-        const appliedMigrations = migrate
-          ? await applyMigrations(connection.adapterFactory, join(directory, 'migrations'))
-          : [];
+        if (migrate && location.kind === 'pglite') {
+          appliedMigrations = await applyMigrations(connection.adapterFactory, migrationsDir);
+        }
         const prisma = definition.createClient(connection.adapterFactory, onQuery);
         return {
           prisma,
