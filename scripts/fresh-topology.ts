@@ -29,7 +29,7 @@ export interface FreshTopology {
  */
 export async function startFreshTopology(
   label: string,
-  options: Pick<TopologyOptions, 'env' | 'output'> = {},
+  options: Pick<TopologyOptions, 'env' | 'output' | 'replicas'> = {},
 ): Promise<FreshTopology> {
   const databaseUrls: DatabaseUrls = {
     USERS_DATABASE_URL: uniqueTestDatabaseUrl(`${label}_users`),
@@ -51,6 +51,7 @@ export async function startFreshTopology(
       runDir,
       env: { ...databaseUrls, DATA_DIR: dir, ...options.env },
       ...(options.output ? { output: options.output } : {}),
+      ...(options.replicas ? { replicas: options.replicas } : {}),
     });
   } catch (error) {
     await cleanUp();

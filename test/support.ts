@@ -1,4 +1,5 @@
 import { type FreshTopology, startFreshTopology } from '../scripts/fresh-topology.ts';
+import type { ReplicaCounts } from '../scripts/topology.ts';
 
 export { freePort } from '../scripts/ports.ts';
 
@@ -48,11 +49,13 @@ export interface TestTopology extends FreshTopology {
 export async function startTestTopology(
   label: string,
   env: NodeJS.ProcessEnv = {},
+  replicas?: ReplicaCounts,
 ): Promise<TestTopology> {
   const logs: string[] = [];
   const fresh = await startFreshTopology(label, {
     env: { LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env },
     output: (service, line) => logs.push(`${service} | ${line}`),
+    ...(replicas ? { replicas } : {}),
   });
   return { ...fresh, logs };
 }
