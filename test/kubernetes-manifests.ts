@@ -495,10 +495,8 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
   }
 
   if (overlay === 'production') {
-    for (const name of [...workloads.map((workload) => workload.name), 'nginx']) {
-      const replicas = find(objects, 'Deployment', name)?.spec.replicas ?? 1;
-      if (replicas < 2) problem(`Deployment/${name}: ${replicas} replica(s) in production`);
-    }
+    const nginxReplicas = find(objects, 'Deployment', 'nginx')?.spec.replicas ?? 1;
+    if (nginxReplicas < 2) problem(`Deployment/nginx: ${nginxReplicas} replica(s) in production`);
     for (const workload of workloads) {
       const hpa = byKind(objects, 'HorizontalPodAutoscaler').find(
         (entry) =>
@@ -508,6 +506,10 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
       const onCpu = hpa?.spec.metrics?.some((metric: Json) => metric.resource?.name === 'cpu');
       if (!hpa || !onCpu || hpa.spec.minReplicas < 2) {
         problem(`Deployment/${workload.name}: no CPU autoscaler keeping 2 or more replicas`);
+      }
+      // A count in the manifest would reset the autoscaler's on every apply.
+      if (find(objects, 'Deployment', workload.name)?.spec.replicas !== undefined) {
+        problem(`Deployment/${workload.name}: sets replicas, which its autoscaler owns`);
       }
     }
     if (byKind(objects, 'Secret').length > 0) {
