@@ -5,6 +5,7 @@
 // gateway assertions and persisted queries live in PostgreSQL or Redis, not in a process.
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { type SubgraphName, signedSubgraphHeaders, subgraphSecret } from '@ticketing/platform';
 import { eventsDatabase } from '@ticketing/prisma/events';
@@ -35,21 +36,60 @@ interface Answer {
   };
 }
 
+/**
+ * One HTTP exchange on a connection of its own, closed after it: the instances asked
+ * directly are stopped at the end, and an idle connection kept open by this process would
+ * hold each one's drain for its whole deadline.
+ */
+function exchange(
+  method: 'GET' | 'POST',
+  url: string,
+  payload = '',
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      url,
+      {
+        method,
+        agent: false,
+        timeout: 30_000,
+        headers: { 'content-length': String(Buffer.byteLength(payload)), ...headers },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`${url}: no answer within 30 s`)));
+    request.on('error', reject);
+    request.end(payload);
+  });
+}
+
 async function post(
   url: string,
   body: unknown,
   headers: Record<string, string> = {},
 ): Promise<Answer> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
+  const payload = typeof body === 'string' ? body : JSON.stringify(body);
+  const response = await exchange('POST', url, payload, {
+    'content-type': 'application/json',
+    ...headers,
   });
+  const servedBy = response.headers['x-served-by'];
   return {
     status: response.status,
-    servedBy: response.headers.get('x-served-by'),
-    body: await response.json(),
+    servedBy: typeof servedBy === 'string' ? servedBy : null,
+    body: JSON.parse(response.text),
   };
 }
 
@@ -84,9 +124,7 @@ const instanceUrl = (name: string) => {
 
 /** How many GraphQL requests an instance has answered, from its own /metrics. */
 async function requestsServed(name: string): Promise<number> {
-  const text = await (
-    await fetch(new URL('/metrics', instanceUrl(name)), { signal: AbortSignal.timeout(10_000) })
-  ).text();
+  const { text } = await exchange('GET', new URL('/metrics', instanceUrl(name)).toString());
   return [...text.matchAll(/^graphql_requests_total\{[^}]*\} (\d+)/gm)].reduce(
     (sum, [, value]) => sum + Number(value),
     0,
