@@ -517,6 +517,31 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
     }
   }
 
+  // Paths the network cannot tell apart are guarded by secrets: only the gateways (and
+  // tickets, for events) can sign for a subgraph's /graphql, only events and tickets hold
+  // the relay's secret for /internal/*, and each database URL is its service's alone.
+  const mayHold: Record<string, string[]> = {
+    USERS_SUBGRAPH_SECRET: ['users', 'gateway'],
+    EVENTS_SUBGRAPH_SECRET: ['events', 'gateway', 'tickets'],
+    TICKETS_SUBGRAPH_SECRET: ['tickets', 'gateway'],
+    EVENT_RELAY_SECRET: ['events', 'tickets'],
+    USERS_DATABASE_URL: ['users'],
+    EVENTS_DATABASE_URL: ['events'],
+    TICKETS_DATABASE_URL: ['tickets'],
+    AUTH_SIGNING_KEYS: ['users'],
+  };
+  for (const deployment of byKind(objects, 'Deployment')) {
+    const pod = deployment.spec.template.spec;
+    for (const container of [...pod.containers, ...(pod.initContainers ?? [])]) {
+      for (const { name } of container.env ?? []) {
+        const holders = mayHold[name];
+        if (holders && !holders.includes(deployment.metadata.name)) {
+          problem(`Deployment/${deployment.metadata.name}: holds ${name}, which is not its own`);
+        }
+      }
+    }
+  }
+
   // Who reaches whom.
   const pod = (name: string) => podOf(objects, name);
   const database: Peer = overlay === 'production' ? { external: true } : podOf(objects, 'postgres');

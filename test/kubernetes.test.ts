@@ -88,7 +88,7 @@ describe('a drift from the code', () => {
     );
   });
 
-  it('in a secret given as a literal, a URL or a network policy fails', () => {
+  it('in a secret given as a literal or to the wrong service, a URL or a network policy fails', () => {
     const objects = production();
     const gateway = deployment(objects, 'gateway');
     const secret = gateway.env.find((entry: { name: string }) => entry.name === 'REDIS_URL');
@@ -100,11 +100,16 @@ describe('a drift from the code', () => {
       (object) => object.kind === 'NetworkPolicy' && object.metadata.name === 'database',
     );
     if (policy) policy.spec.podSelector = {};
+    gateway.env.push({
+      name: 'EVENT_RELAY_SECRET',
+      valueFrom: { secretKeyRef: { name: 'ticketing-secrets', key: 'event-relay-secret' } },
+    });
     expect(manifestProblems(objects, 'production')).toEqual(
       expect.arrayContaining([
         'Deployment/gateway: REDIS_URL is not taken from a Secret',
         'Deployment/gateway: USERS_URL is http://users:4000/graphql, not http://users:4001/graphql',
         'NetworkPolicy: gateway → the database:5432 should be refused',
+        'Deployment/gateway: holds EVENT_RELAY_SECRET, which is not its own',
       ]),
     );
   });
