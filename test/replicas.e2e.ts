@@ -425,4 +425,54 @@ describe('two replicas of each subgraph and three gateways', () => {
     const listed = await call(organizerToken, '{ myTickets(first: 1) { edges { node { id } } } }');
     expect(codeOf(listed)).toBe('OK');
   });
+  it('fail no request while one replica of each service in turn is restarted', async () => {
+    const { eventId, tierId } = await tierOnSale(1_000);
+    const eventQuery =
+      'query ($id: ID!) { event(id: $id) { title organizer { name } ticketsAvailable } }';
+    // Eight clients, never retrying: half read across the three subgraphs, half buy.
+    let running = true;
+    const answers: { outcome: string; detail: string }[] = [];
+    const clients = Array.from({ length: 8 }, async (_, index) => {
+      const buyer = buyers[index] as { token: string };
+      for (let n = 0; running; n++) {
+        try {
+          const answer =
+            index % 2 === 0
+              ? await call(buyer.token, eventQuery, { id: eventId })
+              : await call(buyer.token, purchase, {
+                  input: { tierId, quantity: 1, idempotencyKey: `rolling-${index}-${n}` },
+                });
+          answers.push({
+            outcome: answer.status === 200 ? codeOf(answer) : `HTTP ${answer.status}`,
+            detail: JSON.stringify(answer.body).slice(0, 200),
+          });
+        } catch (error) {
+          answers.push({ outcome: 'TRANSPORT', detail: String(error) });
+        }
+      }
+    });
+    const timings: Record<string, { restartMs: number; backMs: number }> = {};
+    try {
+      for (const name of ['users-2', 'events-2', 'tickets-2', 'gateway-2']) {
+        const restarting = Date.now();
+        await started.topology.restart(name);
+        const restarted = Date.now();
+        // The next goes only once this one serves again (a Deployment waits for readiness).
+        await eventually(`${name} serves again`, async () => (await requestsServed(name)) > 0);
+        timings[name] = { restartMs: restarted - restarting, backMs: Date.now() - restarted };
+      }
+    } finally {
+      running = false;
+      await Promise.all(clients);
+    }
+    // A purchase past the per-person cap is the shop's answer, not a failure.
+    const failures = answers.filter(
+      (answer) => !['OK', 'PURCHASE_LIMIT_REACHED'].includes(answer.outcome),
+    );
+    console.info(
+      `rolling restart: ${answers.length} requests, ${failures.length} failed; timings (ms) ${JSON.stringify(timings)}`,
+    );
+    expect(answers.length).toBeGreaterThan(100);
+    expect(failures).toEqual([]);
+  });
 });
