@@ -29,7 +29,7 @@ export interface FreshTopology {
  */
 export async function startFreshTopology(
   label: string,
-  options: Pick<TopologyOptions, 'env' | 'output'> & {
+  options: Pick<TopologyOptions, 'env' | 'output' | 'replicas'> & {
     /** The PostgreSQL server for the databases (default: the test server). */
     databaseServerUrl?: string;
   } = {},
@@ -55,6 +55,7 @@ export async function startFreshTopology(
       runDir,
       env: { ...databaseUrls, DATA_DIR: dir, ...options.env },
       ...(options.output ? { output: options.output } : {}),
+      ...(options.replicas ? { replicas: options.replicas } : {}),
     });
   } catch (error) {
     await cleanUp();

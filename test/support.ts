@@ -1,4 +1,5 @@
 import { type FreshTopology, startFreshTopology } from '../scripts/fresh-topology.ts';
+import type { ReplicaCounts } from '../scripts/topology.ts';
 
 export { freePort } from '../scripts/ports.ts';
 
@@ -51,7 +52,7 @@ export interface TestTopology extends FreshTopology {
 export async function startTestTopology(
   label: string,
   env: NodeJS.ProcessEnv = {},
-  options: { databaseServerUrl?: string } = {},
+  options: { databaseServerUrl?: string; replicas?: ReplicaCounts } = {},
 ): Promise<TestTopology> {
   const logs: string[] = [];
   const fresh = await startFreshTopology(label, {

@@ -153,8 +153,9 @@ export async function ensurePostgresDatabase(url: string): Promise<boolean> {
     try {
       await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
     } catch (error) {
-      // Another process created it between the check and the CREATE.
-      if ((error as { code?: string }).code !== '42P04') throw error;
+      // Another process created it between the check and the CREATE: duplicate_database,
+      // or, when both CREATEs run at once, unique_violation on pg_database's name index.
+      if (!['42P04', '23505'].includes((error as { code?: string }).code ?? '')) throw error;
       return false;
     }
     return true;

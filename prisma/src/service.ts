@@ -125,7 +125,11 @@ export function defineServiceDatabase<Client extends ClientBase>(
       let appliedMigrations: string[] = [];
       if (location.kind === 'postgres') {
         await ensurePostgresDatabase(location.url);
-        // Migrations on a connection of their own, without the service's deadlines.
+        // Migrations on a connection of their own, closed afterwards: without the service's
+        // deadlines (an index build may take longer), and because Prisma Migrate takes a
+        // session-level advisory lock and leaves it held. On a connection the service kept
+        // in its pool, that lock would last as long as the process, and another replica's
+        // migration would wait on it for good.
         if (migrate) {
           const migrating = await openDatabase(location, { onConnectionLost });
           try {

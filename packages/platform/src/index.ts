@@ -21,17 +21,22 @@ export {
   assertionMaxAgeSeconds,
   type ForwardedRequest,
   GatewayAssertionVerifier,
+  redisUsedAssertions,
   type SubgraphName,
   signedSubgraphHeaders,
   subgraphSecret,
   UntrustedRequestError,
+  type UsedAssertionStore,
   type VerifiedRequest,
+  type VerifierOptions,
 } from './gateway-assertion.ts';
 export {
   type RunningService,
   runService,
   type ServeOptions,
   serveGraphQL,
+  servicePaths,
+  shutdownSettings,
   stopOnSignals,
 } from './http.ts';
 export { createLogger, type Logger } from './logger.ts';
@@ -51,6 +56,7 @@ export {
   type SubgraphDefinition,
   type SubgraphSetup,
   startSubgraph,
+  subgraphStartSettings,
 } from './subgraph.ts';
 export { createSubgraphServer, readSchema } from './subgraph-server.ts';
 export { maxPageSize, pageSize, parseInput } from './validation.ts';

@@ -1,3 +1,7 @@
+// Redis as the services use it: state shared by every replica (persisted queries, used
+// gateway assertions), never a hard dependency. Every command has a deadline, nothing
+// queues while the connection is down, and a caller that gets an error goes on with what
+// its own process knows, reporting the service `degraded`.
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Logger } from './logger.ts';
@@ -14,17 +18,20 @@ export const redisSettings = z.object({
 });
 
 export interface RedisConnection {
+  /** The client, for commands. It fails fast (no offline queue) while disconnected. */
   readonly client: Redis;
+  /** Whether the connection is up right now. */
+  readonly available: boolean;
   /** Resolves to undefined when Redis answers a PING in time, or to why it did not. */
   problem(): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
 /**
- * A Redis client for something a service can do without: every command has a deadline
- * (`timeoutMs`), a command sent while disconnected fails at once instead of waiting in a
- * queue, and the client reconnects in the background for as long as the service runs.
- * Callers treat a failed command as "Redis is away" and degrade; readiness reports it.
+ * Connects to `url` in the background and keeps reconnecting (backing off to every 2 s)
+ * for as long as the service runs. Every command has the deadline `timeoutMs`, and one sent
+ * while disconnected fails at once instead of waiting in a queue. Logs each loss and
+ * recovery once, not every failed reconnect.
  */
 export function connectRedis(
   url: string,
@@ -35,23 +42,29 @@ export function connectRedis(
     connectTimeout: Math.max(timeoutMs, 1_000),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    // Reconnect without end, backing off to one attempt every 2 s.
-    retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
     connectionName: name,
   });
-  // Say when Redis goes and comes back, not on every failed reconnect.
-  let away = false;
-  client.on('error', (error: Error) => {
-    if (away) return;
-    away = true;
-    logger.warn({ err: error }, `redis is unreachable; ${name} goes on without it`);
-  });
+  let available = false;
+  let reported: 'up' | 'down' | undefined;
   client.on('ready', () => {
-    if (away) logger.info(`redis is reachable again; ${name} uses it`);
-    away = false;
+    available = true;
+    if (reported === 'down') logger.info({ purpose: name }, 'redis is reachable again');
+    reported = 'up';
   });
+  const down = (error?: Error) => {
+    available = false;
+    if (reported === 'down') return;
+    reported = 'down';
+    logger.warn({ purpose: name, err: error }, 'redis is unreachable; going on without it');
+  };
+  client.on('error', down);
+  client.on('close', () => down());
   return {
     client,
+    get available() {
+      return available;
+    },
     async problem() {
       if (client.status !== 'ready') return `redis is ${client.status}`;
       try {
@@ -62,7 +75,7 @@ export function connectRedis(
       }
     },
     async close() {
-      client.disconnect();
+      client.disconnect(false);
     },
   };
 }

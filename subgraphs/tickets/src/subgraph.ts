@@ -16,7 +16,8 @@ import { createTicketsServer } from './server.ts';
 import { EventOwnership } from './services/EventOwnership.ts';
 import { TicketingService } from './services/TicketingService.ts';
 
-const ticketsSettings = baseSettings.extend({
+/** The tickets service's own settings (test/kubernetes.test.ts checks the manifests against them). */
+export const ticketsSettings = baseSettings.extend({
   EVENT_RELAY_SECRET: z.string().min(16).optional(),
   /** The events subgraph, asked who organizes an event when its tiers are managed. */
   EVENTS_URL: z.url().default('http://127.0.0.1:4002/graphql'),

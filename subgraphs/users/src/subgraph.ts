@@ -22,7 +22,8 @@ import { createUsersServer } from './server.ts';
 import { AccountService } from './services/AccountService.ts';
 import { LoginThrottle } from './services/LoginThrottle.ts';
 
-const usersSettings = baseSettings.extend(authSettings.shape).extend({
+/** The users service's own settings (test/kubernetes.test.ts checks the manifests against them). */
+export const usersSettings = baseSettings.extend(authSettings.shape).extend({
   DATA_DIR: z.string().min(1).default(defaultDataRoot),
   AUTH_SIGNING_KEYS: z.string().optional(),
   AUTH_SIGNING_KEYS_FILE: z.string().optional(),
