@@ -44,12 +44,12 @@ describe('compose.yaml', () => {
     );
   });
 
-  it('gives both gateways the same Redis for persisted queries', () => {
-    for (const gateway of gatewayServices) {
-      expect(serviceOf(gateway.name).environment?.REDIS_URL, gateway.name).toBe(
+  it('gives every service the same Redis (persisted queries, used assertions)', () => {
+    for (const service of services) {
+      expect(serviceOf(service.name).environment?.REDIS_URL, service.name).toBe(
         'redis://redis:6379',
       );
-      expect(serviceOf(gateway.name).depends_on?.redis?.condition).toBe('service_healthy');
+      expect(serviceOf(service.name).depends_on?.redis?.condition).toBe('service_healthy');
     }
   });
 

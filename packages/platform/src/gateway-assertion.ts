@@ -119,6 +119,9 @@ const claimsSchema = z.object({
 });
 type Claims = z.infer<typeof claimsSchema>;
 
+const alreadyUsed = () =>
+  new UntrustedRequestError(false, 'The gateway signature was already used.');
+
 /** Why a request was refused; the HTTP status and code the subgraph answers with. */
 export class UntrustedRequestError extends Error {
   override name = 'UntrustedRequestError';
@@ -133,23 +136,71 @@ export class UntrustedRequestError extends Error {
 }
 
 /**
- * Checks the assertions a subgraph receives. An assertion is accepted once: its id is kept
- * until it expires, so a captured request cannot be replayed inside the window either, and
- * outside the window it has expired.
+ * Where the ids of accepted assertions are kept so that every replica sees them: `claim`
+ * records `id` for `ttlMs` and says whether it was new, or throws when the store cannot
+ * answer (the verifier then relies on its own process, see below).
+ */
+export interface UsedAssertionStore {
+  claim(id: string, ttlMs: number): Promise<boolean>;
+}
+
+/** The shared store on Redis: one `SET key 1 NX PX ttl`, atomic across every replica. */
+export function redisUsedAssertions(client: {
+  set(key: string, value: string, px: 'PX', ttl: number, nx: 'NX'): Promise<string | null>;
+}): UsedAssertionStore {
+  return {
+    async claim(id, ttlMs) {
+      return (await client.set(`ticketing:used-assertion:${id}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
+    },
+  };
+}
+
+export interface VerifierOptions {
+  /** Shared memory of used ids (Redis); without it, this process's memory alone. */
+  shared?: UsedAssertionStore | undefined;
+  /** Told when the shared store fails and this process's memory stood in for it. */
+  onSharedStoreError?: ((error: unknown) => void) | undefined;
+  /** When this verifier started (ms since the epoch): older assertions are refused. */
+  startedAt?: number;
+}
+
+/**
+ * Checks the assertions a subgraph receives. An assertion is accepted once, and this holds
+ * across restarts and replicas by two rules:
+ *
+ * - every accepted id is claimed in the shared store (Redis `SET NX` with the assertion's
+ *   remaining lifetime), so a replica that sees it again refuses it; and
+ * - an assertion issued before this process started is refused, so a restart cannot
+ *   forget an id it accepted: the ids it could have forgotten were all issued before it.
+ *
+ * This process also remembers the ids it accepted until they expire. When the shared
+ * store is unreachable, that memory and the start-time rule still refuse every replay to
+ * this replica, restarts included; only a replay to another replica during the outage
+ * gets through, which is what `degraded` readiness reports.
  */
 export class GatewayAssertionVerifier {
   readonly #subgraph: SubgraphName;
   readonly #secret: string;
+  readonly #shared: UsedAssertionStore | undefined;
+  readonly #onSharedStoreError: ((error: unknown) => void) | undefined;
+  readonly #startedAt: number;
   /** Ids seen, with when they stop being acceptable (ms), in the order they were seen. */
   readonly #seen = new Map<string, number>();
 
-  constructor(subgraph: SubgraphName, secret: string) {
+  constructor(subgraph: SubgraphName, secret: string, options: VerifierOptions = {}) {
     this.#subgraph = subgraph;
     this.#secret = secret;
+    this.#shared = options.shared;
+    this.#onSharedStoreError = options.onSharedStoreError;
+    this.#startedAt = options.startedAt ?? Date.now();
   }
 
   /** The forwarded request, if `token` is a valid, unused assertion for `body`. */
-  verify(token: string | undefined, body: Buffer | string, now = Date.now()): VerifiedRequest {
+  async verify(
+    token: string | undefined,
+    body: Buffer | string,
+    now = Date.now(),
+  ): Promise<VerifiedRequest> {
     if (!token) {
       throw new UntrustedRequestError(true, 'Requests must come through the gateway.');
     }
@@ -179,12 +230,12 @@ export class GatewayAssertionVerifier {
     if (Math.abs(now - claims.iat) > windowMs) {
       throw new UntrustedRequestError(false, 'The gateway signature has expired.');
     }
-    this.#forgetExpired(now);
-    if (this.#seen.has(claims.jti)) {
-      throw new UntrustedRequestError(false, 'The gateway signature was already used.');
+    if (claims.iat < this.#startedAt) {
+      throw new UntrustedRequestError(
+        false,
+        'The gateway signature was issued before this service started.',
+      );
     }
-    this.#seen.set(claims.jti, claims.iat + windowMs);
-
     const viewer =
       claims.sub === 'anonymous'
         ? null
@@ -193,6 +244,23 @@ export class GatewayAssertionVerifier {
           : undefined;
     if (viewer === undefined) {
       throw new UntrustedRequestError(false, 'The gateway signature names no role or session.');
+    }
+    this.#forgetExpired(now);
+    if (this.#seen.has(claims.jti)) throw alreadyUsed();
+    const expiresAt = claims.iat + windowMs;
+    this.#seen.set(claims.jti, expiresAt);
+    if (this.#shared) {
+      let fresh = true;
+      try {
+        fresh = await this.#shared.claim(
+          `${claims.aud}:${claims.jti}`,
+          Math.max(1, expiresAt - now),
+        );
+      } catch (error) {
+        // Unreachable or slow: this process's memory and the start-time rule stand in.
+        this.#onSharedStoreError?.(error);
+      }
+      if (!fresh) throw alreadyUsed();
     }
     return { viewer, clientAddress: claims.cip, requestId: claims.rid };
   }

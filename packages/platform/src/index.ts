@@ -14,11 +14,14 @@ export {
   assertionMaxAgeSeconds,
   type ForwardedRequest,
   GatewayAssertionVerifier,
+  redisUsedAssertions,
   type SubgraphName,
   signedSubgraphHeaders,
   subgraphSecret,
   UntrustedRequestError,
+  type UsedAssertionStore,
   type VerifiedRequest,
+  type VerifierOptions,
 } from './gateway-assertion.ts';
 export {
   type RunningService,
@@ -29,6 +32,7 @@ export {
 } from './http.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { queryPlanCacheMetrics } from './metrics.ts';
+export { connectRedis, redisCommandTimeoutMs, type SharedRedis } from './redis.ts';
 export {
   acceptableRequestId,
   currentRequestId,

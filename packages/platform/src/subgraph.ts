@@ -5,6 +5,7 @@ import { baseSettings, flagSetting, loadConfig, portSetting } from './config.ts'
 import {
   assertionHeader,
   GatewayAssertionVerifier,
+  redisUsedAssertions,
   type SubgraphName,
   subgraphSecret,
   UntrustedRequestError,
@@ -12,6 +13,7 @@ import {
 } from './gateway-assertion.ts';
 import { type RunningService, runService, serveGraphQL } from './http.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { connectRedis, type SharedRedis } from './redis.ts';
 
 /** Where access tokens come from and how their keys are found; the same for every service. */
 export const authSettings = z.object({
@@ -93,23 +95,24 @@ function requireGatewayAssertion(
       next: express.NextFunction,
     ) => {
       const header = request.headers[assertionHeader];
-      try {
-        response.locals.forwarded = verifier.verify(
-          typeof header === 'string' ? header : undefined,
-          rawBodies.get(request) ?? '',
+      verifier
+        .verify(typeof header === 'string' ? header : undefined, rawBodies.get(request) ?? '')
+        .then(
+          (forwarded) => {
+            response.locals.forwarded = forwarded;
+            next();
+          },
+          (error: unknown) => {
+            if (!(error instanceof UntrustedRequestError)) return next(error);
+            logger.warn(
+              { reason: error.message, address: request.socket.remoteAddress },
+              'refused an untrusted request',
+            );
+            response.status(error.status).json({
+              errors: [{ message: error.message, extensions: { code: error.code } }],
+            });
+          },
         );
-      } catch (error) {
-        if (!(error instanceof UntrustedRequestError)) return next(error);
-        logger.warn(
-          { reason: error.message, address: request.socket.remoteAddress },
-          'refused an untrusted request',
-        );
-        response.status(error.status).json({
-          errors: [{ message: error.message, extensions: { code: error.code } }],
-        });
-        return;
-      }
-      next();
     },
   );
 }
@@ -130,9 +133,16 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
     baseSettings.extend({
       PORT: portSetting(subgraph.defaultPort),
       SEED_DEMO_DATA: flagSetting(true),
+      /**
+       * Redis shared by every replica: used gateway assertions are kept there, so that a
+       * request captured at one replica is refused at the others. Optional: without it (or
+       * while it is down) each process refuses replays to itself alone.
+       */
+      REDIS_URL: z.url().optional(),
     }),
     env,
   );
+  let redis: SharedRedis | undefined;
   const database = await subgraph.database.open(subgraph.database.locate(env), {
     onConnectionLost: (error) =>
       logger.warn({ err: error }, 'database connection lost; reconnecting on demand'),
@@ -145,10 +155,22 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
     if (config.SEED_DEMO_DATA && (await database.seedDemoData())) {
       logger.info('seeded the demo data set into the empty database');
     }
+    redis = config.REDIS_URL
+      ? connectRedis(config.REDIS_URL, logger, 'used assertions')
+      : undefined;
     const setup = await subgraph.setUp(database.prisma, { env, logger });
     const verifier = new GatewayAssertionVerifier(
       subgraph.name,
       subgraphSecret(subgraph.name, env),
+      {
+        shared: redis && redisUsedAssertions(redis.client),
+        // A lost connection is logged once, by connectRedis; a slow command each time.
+        onSharedStoreError: (error) => {
+          if (redis?.available) {
+            logger.warn({ err: error }, 'used-assertion check in redis failed; checked locally');
+          }
+        },
+      },
     );
     return await serveGraphQL({
       name: subgraph.name,
@@ -160,7 +182,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
         setup.createContext((res as express.Response<unknown, TrustedLocals>).locals.forwarded),
       checkReadiness: async () => {
         await database.ping();
-        return undefined;
+        return redis?.readiness();
       },
       configure(app) {
         requireGatewayAssertion(app, verifier, logger);
@@ -169,10 +191,12 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       onStop: async () => {
         await setup.stop?.();
         await database.close();
+        await redis?.close();
       },
     });
   } catch (error) {
     await database.close();
+    await redis?.close();
     throw error;
   }
 }
