@@ -5,7 +5,9 @@ export {
   ConfigurationError,
   flagSetting,
   loadConfig,
+  optionalFlagSetting,
   portSetting,
+  seedsDemoData,
 } from './config.ts';
 export { badUserInput, failure, isUuid, notFound } from './errors.ts';
 export { maxDeliveryAgeMs, relaySecret, signDelivery, verifyDelivery } from './event-relay.ts';

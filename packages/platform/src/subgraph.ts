@@ -1,7 +1,13 @@
 import type { ApolloServer, ApolloServerPlugin, BaseContext } from '@apollo/server';
 import express from 'express';
 import { z } from 'zod';
-import { baseSettings, flagSetting, loadConfig, portSetting } from './config.ts';
+import {
+  baseSettings,
+  loadConfig,
+  optionalFlagSetting,
+  portSetting,
+  seedsDemoData,
+} from './config.ts';
 import {
   assertionHeader,
   GatewayAssertionVerifier,
@@ -121,7 +127,8 @@ const rawBodies = new WeakMap<object, Buffer>();
 
 /**
  * Starts a subgraph with the settings in `env`: migrates its database, seeds the demo data
- * into an empty one (unless SEED_DEMO_DATA=false), then serves it. Tests call this
+ * into an empty one (outside production unless SEED_DEMO_DATA=false; in production only
+ * with SEED_DEMO_DATA=true), then serves it. Tests call this
  * in-process; the start module wraps it in `runSubgraph`.
  */
 export async function startSubgraph<Client, Location, TContext extends BaseContext>(
@@ -132,7 +139,8 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
   const config = loadConfig(
     baseSettings.extend({
       PORT: portSetting(subgraph.defaultPort),
-      SEED_DEMO_DATA: flagSetting(true),
+      /** Default: on outside production, off in production (see seedsDemoData). */
+      SEED_DEMO_DATA: optionalFlagSetting(),
       /**
        * Redis shared by every replica: used gateway assertions are kept there, so that a
        * request captured at one replica is refused at the others. Optional: without it (or
@@ -152,8 +160,12 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       { database: database.connection.description, applied: database.appliedMigrations },
       'database migrated',
     );
-    if (config.SEED_DEMO_DATA && (await database.seedDemoData())) {
-      logger.info('seeded the demo data set into the empty database');
+    if (seedsDemoData(config)) {
+      if (await database.seedDemoData()) {
+        logger.info('seeded the demo data set into the empty database');
+      }
+    } else if (config.SEED_DEMO_DATA === undefined) {
+      logger.info('production: no demo data seeded (SEED_DEMO_DATA=true would seed it)');
     }
     redis = config.REDIS_URL
       ? connectRedis(config.REDIS_URL, logger, 'used assertions')

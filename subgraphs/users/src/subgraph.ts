@@ -3,9 +3,9 @@ import type { TokenParties } from '@ticketing/auth';
 import {
   authSettings,
   baseSettings,
-  flagSetting,
   type Logger,
   loadConfig,
+  optionalFlagSetting,
   type SubgraphDefinition,
 } from '@ticketing/platform';
 import { defaultDataRoot } from '@ticketing/prisma';
@@ -30,7 +30,7 @@ const usersSettings = baseSettings.extend(authSettings.shape).extend({
   BOOTSTRAP_ADMIN_EMAIL: z.string().optional(),
   BOOTSTRAP_ADMIN_PASSWORD: z.string().optional(),
   BOOTSTRAP_ADMIN_NAME: z.string().default('Admin'),
-  SEED_DEMO_DATA: flagSetting(true),
+  SEED_DEMO_DATA: optionalFlagSetting(),
 });
 
 /** The users service's repositories and account rules over one database. */
