@@ -77,17 +77,14 @@ export class AccountService {
     clientAddress: string | undefined,
   ): Promise<AuthPayload> {
     const email = parseInput(emailSchema, rawEmail, 'email');
-    await this.#throttle.assertAllowed(email, clientAddress);
     const user = await this.#users.findActiveByEmail(email);
     // An unknown email costs the same password work as a wrong password, and fails alike.
-    const valid = user?.passwordHash
-      ? await verifyPassword(password, user.passwordHash)
-      : await verifyAgainstDecoy(password);
-    if (!user || !valid) {
-      await this.#throttle.recordFailure(email, clientAddress);
-      throw wrongCredentials();
-    }
-    await this.#throttle.recordSuccess(email);
+    const valid = await this.#throttle.attempt(email, clientAddress, () =>
+      user?.passwordHash
+        ? verifyPassword(password, user.passwordHash)
+        : verifyAgainstDecoy(password),
+    );
+    if (!user || !valid) throw wrongCredentials();
     return this.#startSession(user);
   }
 
