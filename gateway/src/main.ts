@@ -17,6 +17,7 @@ import {
   subgraphSecret,
 } from '@ticketing/platform';
 import Keyv from 'keyv';
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import { supergraphPath } from './compose.ts';
 import { manifestPath, readManifest } from './safelist.ts';
@@ -41,6 +42,23 @@ export const gatewaySettings = baseSettings.extend(authSettings.shape).extend({
   DOCUMENT_CACHE_MIB: z.coerce.number().int().min(1).default(8),
   QUERY_PLAN_CACHE_MIB: z.coerce.number().int().min(1).default(8),
   SAFELIST_MANIFEST: z.string().min(1).default(manifestPath),
+  /**
+   * The proxies whose X-Forwarded-For the gateway believes: addresses, CIDR ranges or the
+   * names `loopback`, `linklocal`, `uniquelocal`, comma-separated (proxy-addr's syntax).
+   * The client's address is the right-most entry not sent by one of them. Default: only
+   * NGINX on this host. Anything else could choose its own address.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .default('loopback')
+    .transform((value, context) => {
+      try {
+        return proxyAddr.compile(value.split(',').map((entry) => entry.trim()));
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
 });
 
 /** Starts one gateway instance over the committed supergraph, with the settings in `env`. */
@@ -117,8 +135,9 @@ export async function startGateway(
       requestId: requestIdOf(req),
     }),
     configure(app) {
-      // NGINX (on loopback, or a private network under compose) sets X-Forwarded-For.
-      app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+      // NGINX sets X-Forwarded-For to the address it saw, overwriting the client's. Only a
+      // trusted proxy's header counts: req.ip is the right-most untrusted address.
+      app.set('trust proxy', config.TRUSTED_PROXIES);
       app.use((_req, res, next) => {
         res.setHeader('x-served-by', config.GATEWAY_NAME);
         next();
