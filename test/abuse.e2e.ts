@@ -1,10 +1,10 @@
 // Abuse resistance at the edge, through the real topology configured for production:
 // NGINX, both gateway processes and the subgraphs, on PostgreSQL and Redis. Clients
-// connect from distinct loopback addresses (127.0.0.x), so NGINX sees each as a distinct
-// client, as it would see distinct hosts.
-import { request } from 'node:http';
+// connect from distinct loopback addresses (127.0.0.x), which NGINX sees as distinct
+// clients (scripts/local-client.ts).
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { graphqlFrom, type HttpAnswer, postFrom } from '../scripts/local-client.ts';
 import { startTestTopology, type TestTopology, testRedisUrl } from './support.ts';
 
 let started: TestTopology;
@@ -37,57 +37,6 @@ afterAll(async () => {
   await started?.stop();
 });
 
-interface HttpAnswer {
-  status: number;
-  text: string;
-  /** The body as JSON, or undefined when it is not JSON. */
-  json: {
-    data?: Record<string, unknown> | null;
-    errors?: { message: string; extensions?: Record<string, unknown> }[];
-  };
-}
-
-/**
- * POSTs `body` to `url` from the local address `from` (default 127.0.0.1), with `headers`;
- * the body is sent as it is (a string), so malformed ones can be sent too.
- */
-function postFrom(
-  from: string,
-  body: string,
-  headers: Record<string, string> = {},
-  url: URL = publicUrl,
-): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const outgoing = request(
-      url,
-      {
-        method: 'POST',
-        localAddress: from,
-        headers: { 'content-type': 'application/json', ...headers },
-        timeout: 60_000,
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: HttpAnswer['json'] = {};
-          try {
-            json = JSON.parse(text);
-          } catch {
-            // Not JSON: the test looks at `text`.
-          }
-          resolve({ status: response.statusCode ?? 0, text, json });
-        });
-        response.on('error', reject);
-      },
-    );
-    outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer from ${url} in 60 s`)));
-    outgoing.on('error', reject);
-    outgoing.end(body);
-  });
-}
-
 /** A GraphQL operation from `from`, through NGINX. */
 function graphql(
   from: string,
@@ -95,7 +44,7 @@ function graphql(
   variables: Record<string, unknown> = {},
   headers: Record<string, string> = {},
 ) {
-  return postFrom(from, JSON.stringify({ query, variables }), headers);
+  return graphqlFrom(publicUrl, query, variables, { from, headers });
 }
 
 const codeOf = (answer: HttpAnswer) => answer.json.errors?.[0]?.extensions?.code;
@@ -159,10 +108,9 @@ describe('the client’s address', () => {
     const gateway = new URL(started.topology.processes.get('gateway-1')?.url ?? '');
     const email = await signUp('127.0.0.22');
     const answer = await postFrom(
-      '127.0.0.22',
-      JSON.stringify({ query: logInMutation, variables: { email, password: 'wrong password!!' } }),
-      { 'x-forwarded-for': '198.51.100.77, 203.0.113.12' },
       gateway,
+      JSON.stringify({ query: logInMutation, variables: { email, password: 'wrong password!!' } }),
+      { from: '127.0.0.22', headers: { 'x-forwarded-for': '198.51.100.77, 203.0.113.12' } },
     );
     expect(codeOf(answer)).toBe('UNAUTHENTICATED');
     expect(await throttleKeysWith('198.51.100.77')).toEqual([]);
@@ -170,5 +118,86 @@ describe('the client’s address', () => {
       'address:203.0.113.12',
       `pair:${email}|203.0.113.12`,
     ]);
+  });
+});
+
+describe('login throttling', () => {
+  it('locks out the guessing address, whatever X-Forwarded-For it sends, not the owner', async () => {
+    const email = await signUp('127.0.0.30');
+    for (let guess = 0; guess < 5; guess++) {
+      const answer = await logIn('127.0.0.31', email, `wrong password ${guess}`, {
+        'x-forwarded-for': `10.9.8.${guess}`,
+      });
+      expect(codeOf(answer)).toBe('UNAUTHENTICATED');
+    }
+    const locked = await logIn('127.0.0.31', email, password, { 'x-forwarded-for': '10.9.8.99' });
+    expect(codeOf(locked)).toBe('TOO_MANY_ATTEMPTS');
+    const owner = await logIn('127.0.0.32', email, password);
+    expect(owner.json.errors).toBeUndefined();
+    expect(owner.json.data?.logIn).toHaveProperty('accessToken');
+  });
+
+  it('counts parallel guesses one by one', async () => {
+    const email = await signUp('127.0.0.30');
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, guess) =>
+        logIn('127.0.0.33', email, `parallel wrong password ${guess}`),
+      ),
+    );
+    const codes = answers.map(codeOf);
+    expect(codes.filter((code) => code === 'UNAUTHENTICATED')).toHaveLength(5);
+    expect(codes.filter((code) => code === 'TOO_MANY_ATTEMPTS')).toHaveLength(15);
+  });
+});
+
+describe('password work', () => {
+  it('throttles sign-ups per address', async () => {
+    for (let account = 0; account < 10; account++) await signUp('127.0.0.40');
+    accounts += 1;
+    const refused = await graphql(
+      '127.0.0.40',
+      'mutation ($input: SignUpInput!) { signUp(input: $input) { user { id } } }',
+      {
+        input: {
+          email: `abuse-${process.pid}-${accounts}@example.com`,
+          password,
+          name: 'Eleventh',
+          accountType: 'CUSTOMER',
+        },
+      },
+    );
+    expect(codeOf(refused)).toBe('TOO_MANY_ATTEMPTS');
+    expect(refused.json.errors?.[0]?.extensions?.retryAfterSeconds).toBeGreaterThan(0);
+    // Another address is not affected.
+    await signUp('127.0.0.41');
+  });
+
+  it('refuses password work beyond its queue at once, with TOO_MANY_REQUESTS', async () => {
+    const burst = await Promise.all(
+      Array.from({ length: 14 }, async (_, index) => {
+        accounts += 1;
+        const started = performance.now();
+        const answer = await graphql(
+          `127.0.0.${60 + index}`,
+          'mutation ($input: SignUpInput!) { signUp(input: $input) { user { id } } }',
+          {
+            input: {
+              email: `burst-${process.pid}-${accounts}@example.com`,
+              password,
+              name: 'Burst',
+              accountType: 'CUSTOMER',
+            },
+          },
+        );
+        return { code: codeOf(answer) ?? 'OK', ms: performance.now() - started };
+      }),
+    );
+    const refused = burst.filter((result) => result.code === 'TOO_MANY_REQUESTS');
+    const served = burst.filter((result) => result.code === 'OK');
+    expect(refused.length + served.length).toBe(burst.length);
+    expect(refused.length).toBeGreaterThan(0);
+    // The refusals did not wait their turn: each came before the slowest sign-up was done.
+    const slowest = Math.max(...served.map((result) => result.ms));
+    for (const result of refused) expect(result.ms).toBeLessThan(slowest);
   });
 });

@@ -18,6 +18,7 @@ import { injectTraceContext } from '@ticketing/platform/telemetry';
 import type { DocumentNode } from 'graphql';
 import { maskSubgraphErrors, SubgraphUnreachableError } from './errors.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
+import { passwordFieldsPlugin } from './password-fields.ts';
 import { CountingQueryPlanCache } from './plan-cache.ts';
 import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
 
@@ -200,6 +201,7 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       // Written for any context; they never read ours.
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
       ...(options.safelist ? [safelistPlugin<GatewayContext>(options.safelist)] : []),
+      passwordFieldsPlugin<GatewayContext>(),
       ...(options.plugins ?? []),
       options.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })

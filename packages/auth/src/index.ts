@@ -10,11 +10,14 @@ export {
 export { forbidden, rejectRequest, unauthenticated } from './errors.ts';
 export { type Identity, isRole, type Role, roles } from './identity.ts';
 export {
+  type HashingQueueOptions,
+  hashingQueues,
   hashPassword,
   type PasswordHash,
   parsePasswordHash,
   passwordPolicy,
   passwordProblem,
+  refuseWhenHashingIsBusy,
   scryptParameters,
   verifyAgainstDecoy,
   verifyPassword,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  hashingQueues,
   hashPassword,
   parsePasswordHash,
   passwordProblem,
@@ -41,5 +42,29 @@ describe('password hashes', () => {
     '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
   ])('never match an unusable stored value (%j)', async (stored) => {
     expect(await verifyPassword('any password at all', stored)).toBe(false);
+  });
+});
+
+describe('password work', () => {
+  it('runs on a bounded queue: beyond it, new passwords are refused at once', async () => {
+    const { concurrency, maxWaiting } = hashingQueues.hashing;
+    const burst = Array.from({ length: concurrency + maxWaiting + 3 }, () => {
+      const started = performance.now();
+      return hashPassword('a password in a burst').then(
+        () => ({ outcome: 'hashed', ms: performance.now() - started }),
+        (error: { extensions?: { code?: string } }) => ({
+          outcome: String(error.extensions?.code),
+          ms: performance.now() - started,
+        }),
+      );
+    });
+    const results = await Promise.all(burst);
+    const refused = results.filter((result) => result.outcome === 'TOO_MANY_REQUESTS');
+    expect(results.filter((result) => result.outcome === 'hashed')).toHaveLength(
+      concurrency + maxWaiting,
+    );
+    expect(refused).toHaveLength(3);
+    // Refused without waiting for any hash (each takes a third of a second or more).
+    for (const result of refused) expect(result.ms).toBeLessThan(100);
   });
 });

@@ -31,6 +31,8 @@ const usersSettings = baseSettings.extend(authSettings.shape).extend({
   BOOTSTRAP_ADMIN_PASSWORD: z.string().optional(),
   BOOTSTRAP_ADMIN_NAME: z.string().default('Admin'),
   SEED_DEMO_DATA: optionalFlagSetting(),
+  /** Sign-ups one address may make in an hour (see LoginThrottle.ts). */
+  SIGN_UPS_PER_ADDRESS: z.coerce.number().int().min(1).default(10),
 });
 
 /** The users service's repositories and account rules over one database. */
@@ -39,12 +41,13 @@ export function createUsersServices(
   keys: SigningKeys,
   parties: TokenParties,
   logger: Logger,
+  limits: { signUpsPerAddress?: number } = {},
 ) {
   const users = new UserRepository(prisma);
   const accounts = new AccountService({
     users,
     sessions: new SessionRepository(prisma),
-    throttle: new LoginThrottle(new LoginThrottleRepository(prisma)),
+    throttle: new LoginThrottle(new LoginThrottleRepository(prisma), limits),
     issuer: new AccessTokenIssuer(keys, parties),
     logger,
   });
@@ -80,6 +83,7 @@ export const usersSubgraph: SubgraphDefinition<
         audience: config.AUTH_AUDIENCE,
       },
       logger,
+      { signUpsPerAddress: config.SIGN_UPS_PER_ADDRESS },
     );
     if (config.BOOTSTRAP_ADMIN_EMAIL && config.BOOTSTRAP_ADMIN_PASSWORD) {
       await accounts.bootstrapAdmin({

@@ -15,7 +15,7 @@ async function loggedIn(
 // Thin: each mutation hands its arguments and the caller to the account service.
 export const Mutation = {
   signUp: (_: unknown, { input }: { input: unknown }, context: UsersContext) =>
-    loggedIn(context, context.accounts.signUp(input)),
+    loggedIn(context, context.accounts.signUp(input, context.clientAddress)),
 
   logIn: (
     _: unknown,

@@ -4,6 +4,7 @@ import {
   type Identity,
   passwordProblem,
   type Role,
+  refuseWhenHashingIsBusy,
   unauthenticated,
   verifyAgainstDecoy,
   verifyPassword,
@@ -60,8 +61,11 @@ export class AccountService {
     this.#logger = deps.logger;
   }
 
-  async signUp(input: unknown): Promise<AuthPayload> {
+  async signUp(input: unknown, clientAddress: string | undefined): Promise<AuthPayload> {
     const { email, password, name, accountType } = parseInput(signUpSchema, input, 'input');
+    // A full hashing queue refuses at once, before the throttle's database round trip.
+    refuseWhenHashingIsBusy();
+    await this.#throttle.admitSignUp(clientAddress);
     const user = await this.#users.create({
       email,
       name,

@@ -34,11 +34,34 @@ export const throttlePolicy = {
   knownAddressSeconds: 30 * 24 * 60 * 60,
 } as const satisfies Record<string, ThrottleRule | number>;
 
+/**
+ * Sign-ups per address: each costs a password hash and makes an account. The Nth in an
+ * hour (SIGN_UPS_PER_ADDRESS, default 10) locks the address's sign-ups for 10 min, each
+ * further one twice as long, up to an hour.
+ */
+export const signUpRule = (perHour: number): ThrottleRule => ({
+  windowSeconds: 60 * 60,
+  threshold: perHour,
+  firstLockSeconds: 10 * 60,
+  maxLockSeconds: 60 * 60,
+});
+
 export class LoginThrottle {
   readonly #repository: LoginThrottleRepository;
+  readonly #signUps: ThrottleRule;
 
-  constructor(repository: LoginThrottleRepository) {
+  constructor(repository: LoginThrottleRepository, options: { signUpsPerAddress?: number } = {}) {
     this.#repository = repository;
+    this.#signUps = signUpRule(options.signUpsPerAddress ?? 10);
+  }
+
+  /** Counts a sign-up from `clientAddress`, or refuses it with TOO_MANY_ATTEMPTS. */
+  async admitSignUp(clientAddress: string | undefined): Promise<void> {
+    const { admitted, lockedUntil } = await this.#repository.admit(
+      `signup:${clientAddress ?? 'unknown'}`,
+      this.#signUps,
+    );
+    if (!admitted) throw tooManyAttempts(lockedUntil, 'Too many sign-ups from this address.');
   }
 
   /**
@@ -88,12 +111,15 @@ function knownKey(email: string, address: string): string {
   return `known:${email}|${address}`;
 }
 
-function tooManyAttempts(lockedUntil: Date | null): Error {
+function tooManyAttempts(
+  lockedUntil: Date | null,
+  message = 'Too many failed attempts. Try again later.',
+): Error {
   const retryAfterSeconds = Math.max(
     1,
     Math.ceil(((lockedUntil?.getTime() ?? Date.now()) - Date.now()) / 1000),
   );
-  return failure('TOO_MANY_ATTEMPTS', 'Too many failed attempts. Try again later.', {
+  return failure('TOO_MANY_ATTEMPTS', message, {
     retryAfterSeconds,
   });
 }
