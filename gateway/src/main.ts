@@ -5,11 +5,13 @@ import { AccessTokenVerifier, remoteKeySet } from '@ticketing/auth';
 import {
   authSettings,
   baseSettings,
+  connectRedis,
   createLogger,
   flagSetting,
   type Logger,
   loadConfig,
   portSetting,
+  RevocationList,
   type RunningService,
   requestIdOf,
   type SubgraphName,
@@ -94,10 +96,20 @@ export async function startGateway(
   const sharedCache = config.REDIS_URL
     ? new Keyv<string>({ store: new KeyvRedis(config.REDIS_URL), namespace: 'ticketing:apq' })
     : undefined;
-  const verifier = new AccessTokenVerifier(remoteKeySet(config.AUTH_JWKS_URL), {
-    issuer: config.AUTH_ISSUER,
-    audience: config.AUTH_AUDIENCE,
-  });
+  // Revoked sessions and users, published by the users service: checked in memory on
+  // every request (see revocations.ts in the platform package).
+  const revocations = config.REDIS_URL
+    ? new RevocationList(
+        connectRedis(config.REDIS_URL, log, 'revocations (subscriber)'),
+        connectRedis(config.REDIS_URL, log, 'revocations'),
+        log,
+      )
+    : undefined;
+  const verifier = new AccessTokenVerifier(
+    remoteKeySet(config.AUTH_JWKS_URL),
+    { issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
+    revocations ? { isRevoked: (token) => revocations.isRevoked(token) } : {},
+  );
 
   const service = await serveGraphQL<GatewayContext>({
     name: config.GATEWAY_NAME,
@@ -154,7 +166,7 @@ export async function startGateway(
           return name;
         }),
       );
-      return { supergraph: hash, subgraphs };
+      return { supergraph: hash, subgraphs, ...revocations?.readiness() };
     },
   });
   return {
@@ -162,6 +174,7 @@ export async function startGateway(
     async stop() {
       await service.stop();
       await sharedCache?.disconnect();
+      await revocations?.close();
     },
   };
 }

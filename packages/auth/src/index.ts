@@ -6,6 +6,7 @@ export {
   remoteKeySet,
   signingAlgorithm,
   type TokenParties,
+  type VerifierOptions,
 } from './access-tokens.ts';
 export { forbidden, rejectRequest, unauthenticated } from './errors.ts';
 export { type Identity, isRole, type Role, roles } from './identity.ts';

@@ -42,6 +42,14 @@ export {
   requestIdOf,
 } from './request-context.ts';
 export {
+  type Revocation,
+  RevocationList,
+  RevocationPublisher,
+  revocationLifetimeMs,
+  revokedBeforeNow,
+  type TokenFacts,
+} from './revocations.ts';
+export {
   authSettings,
   type RequestInfo,
   runSubgraph,

@@ -59,6 +59,8 @@ export interface SubgraphSetup<TContext extends BaseContext> {
 export interface SetUpOptions {
   env: NodeJS.ProcessEnv;
   logger: Logger;
+  /** Redis shared by the replicas (REDIS_URL), if configured; it may be down at times. */
+  redis?: SharedRedis | undefined;
 }
 
 export interface SubgraphDefinition<Client, Location, TContext extends BaseContext> {
@@ -170,7 +172,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
     redis = config.REDIS_URL
       ? connectRedis(config.REDIS_URL, logger, 'used assertions')
       : undefined;
-    const setup = await subgraph.setUp(database.prisma, { env, logger });
+    const setup = await subgraph.setUp(database.prisma, { env, logger, redis });
     const verifier = new GatewayAssertionVerifier(
       subgraph.name,
       subgraphSecret(subgraph.name, env),

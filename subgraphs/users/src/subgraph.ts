@@ -6,6 +6,8 @@ import {
   type Logger,
   loadConfig,
   optionalFlagSetting,
+  RevocationPublisher,
+  type SharedRedis,
   type SubgraphDefinition,
 } from '@ticketing/platform';
 import { defaultDataRoot } from '@ticketing/prisma';
@@ -42,6 +44,7 @@ export function createUsersServices(
   parties: TokenParties,
   logger: Logger,
   limits: { signUpsPerAddress?: number } = {},
+  redis?: SharedRedis,
 ) {
   const users = new UserRepository(prisma);
   const accounts = new AccountService({
@@ -49,6 +52,7 @@ export function createUsersServices(
     sessions: new SessionRepository(prisma),
     throttle: new LoginThrottle(new LoginThrottleRepository(prisma), limits),
     issuer: new AccessTokenIssuer(keys, parties),
+    revocations: new RevocationPublisher(redis, logger),
     logger,
   });
   return { users, accounts };
@@ -63,7 +67,7 @@ export const usersSubgraph: SubgraphDefinition<
   defaultPort: 4001,
   database: usersDatabase,
   createServer: createUsersServer,
-  async setUp(prisma, { env, logger }) {
+  async setUp(prisma, { env, logger, redis }) {
     const config = loadConfig(usersSettings, env);
     const keys = await loadSigningKeys(
       {
@@ -84,6 +88,7 @@ export const usersSubgraph: SubgraphDefinition<
       },
       logger,
       { signUpsPerAddress: config.SIGN_UPS_PER_ADDRESS },
+      redis,
     );
     if (config.BOOTSTRAP_ADMIN_EMAIL && config.BOOTSTRAP_ADMIN_PASSWORD) {
       await accounts.bootstrapAdmin({

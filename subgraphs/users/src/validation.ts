@@ -19,7 +19,11 @@ export const signUpSchema = z.object({
 });
 
 export const updateProfileSchema = z
-  .object({ name: nameSchema.optional(), email: emailSchema.optional() })
+  .object({
+    name: nameSchema.optional(),
+    email: emailSchema.optional(),
+    currentPassword: z.string().max(4096).optional(),
+  })
   .refine((input) => input.name !== undefined || input.email !== undefined, {
     message: 'Give a name or an email to change.',
   });

@@ -9,7 +9,16 @@ import {
   verifyAgainstDecoy,
   verifyPassword,
 } from '@ticketing/auth';
-import { badUserInput, isUuid, type Logger, notFound, parseInput } from '@ticketing/platform';
+import {
+  badUserInput,
+  isUuid,
+  type Logger,
+  notFound,
+  parseInput,
+  type RevocationPublisher,
+  revocationLifetimeMs,
+  revokedBeforeNow,
+} from '@ticketing/platform';
 import type { User } from '@ticketing/prisma/users';
 import {
   type AccessTokenIssuer,
@@ -45,6 +54,7 @@ export class AccountService {
   readonly #sessions: SessionRepository;
   readonly #throttle: LoginThrottle;
   readonly #issuer: AccessTokenIssuer;
+  readonly #revocations: RevocationPublisher;
   readonly #logger: Logger;
 
   constructor(deps: {
@@ -52,12 +62,15 @@ export class AccountService {
     sessions: SessionRepository;
     throttle: LoginThrottle;
     issuer: AccessTokenIssuer;
+    /** Tells every gateway which access tokens stop working now. */
+    revocations: RevocationPublisher;
     logger: Logger;
   }) {
     this.#users = deps.users;
     this.#sessions = deps.sessions;
     this.#throttle = deps.throttle;
     this.#issuer = deps.issuer;
+    this.#revocations = deps.revocations;
     this.#logger = deps.logger;
   }
 
@@ -121,12 +134,25 @@ export class AccountService {
     const token = await this.#sessions.findByHash(hashRefreshToken(refreshToken));
     if (!token) throw invalidRefreshToken();
     await this.#sessions.revokeFamily(token.familyId);
+    await this.#revocations.publish({ kind: 'session', id: token.familyId });
     return true;
   }
 
-  async updateProfile(viewer: Identity | null, input: unknown): Promise<User> {
+  async updateProfile(
+    viewer: Identity | null,
+    input: unknown,
+    clientAddress: string | undefined,
+  ): Promise<User> {
     const user = await this.#activeUser(viewer);
-    const changes = parseInput(updateProfileSchema, input, 'input');
+    const { currentPassword, ...changes } = parseInput(updateProfileSchema, input, 'input');
+    if (changes.email !== undefined && changes.email !== user.email) {
+      // The email is where password resets would go: changing it takes the password, as a
+      // stolen access token alone must not be enough to take the account over.
+      if (currentPassword === undefined) {
+        throw badUserInput('Changing the email needs the current password.', 'currentPassword');
+      }
+      await this.#checkPassword(user, currentPassword, clientAddress, 'The current password');
+    }
     return this.#users.updateProfile(user.id, changes);
   }
 
@@ -134,25 +160,49 @@ export class AccountService {
     viewer: Identity | null,
     currentPassword: string,
     newPassword: string,
+    clientAddress: string | undefined,
   ): Promise<boolean> {
     const user = await this.#activeUser(viewer);
     parseInput(passwordSchema, newPassword, 'newPassword');
-    if (!user.passwordHash || !(await verifyPassword(currentPassword, user.passwordHash))) {
-      throw unauthenticated('The current password is incorrect.', 'invalid');
-    }
+    await this.#checkPassword(user, currentPassword, clientAddress, 'The current password');
     await this.#users.setPasswordHash(user.id, await hashPassword(newPassword));
-    await this.#sessions.revokeOtherSessions(user.id, (viewer as Identity).sessionId);
+    const others = await this.#sessions.revokeOtherSessions(
+      user.id,
+      (viewer as Identity).sessionId,
+      revocationLifetimeMs,
+    );
+    await this.#revocations.publish(...others.map((id) => ({ kind: 'session' as const, id })));
     return true;
   }
 
-  async deleteAccount(viewer: Identity | null, password: string): Promise<boolean> {
+  async deleteAccount(
+    viewer: Identity | null,
+    password: string,
+    clientAddress: string | undefined,
+  ): Promise<boolean> {
     const user = await this.#activeUser(viewer);
-    if (!user.passwordHash || !(await verifyPassword(password, user.passwordHash))) {
-      throw unauthenticated('The password is incorrect.', 'invalid');
-    }
+    await this.#checkPassword(user, password, clientAddress, 'The password');
     await this.#users.anonymize(user.id);
+    await this.#revocations.publish({ kind: 'user', id: user.id, before: revokedBeforeNow() });
     this.#logger.info({ userId: user.id }, 'account deleted and anonymised');
     return true;
+  }
+
+  /**
+   * Checks the caller's own password, counted by the throttle like a login, so that a
+   * stolen access token cannot be used to guess it.
+   */
+  async #checkPassword(
+    user: User,
+    password: string,
+    clientAddress: string | undefined,
+    what: string,
+  ): Promise<void> {
+    const { passwordHash } = user;
+    const correct = await this.#throttle.attempt(user.email, clientAddress, async () =>
+      passwordHash ? verifyPassword(password, passwordHash) : false,
+    );
+    if (!correct) throw unauthenticated(`${what} is incorrect.`, 'invalid');
   }
 
   async setUserRole(viewer: Identity | null, userId: string, role: Role): Promise<User> {
@@ -163,7 +213,12 @@ export class AccountService {
     }
     const target = isUuid(userId) ? await this.#users.findById(userId) : null;
     if (!target || target.deletedAt) throw notFound(`No user has the id ${userId}.`);
-    return this.#users.setRole(target.id, role);
+    const updated = await this.#users.setRole(target.id, role);
+    // Tokens issued before carry the old role: they stop now, and a refresh gets the new one.
+    if (role !== target.role) {
+      await this.#revocations.publish({ kind: 'user', id: target.id, before: revokedBeforeNow() });
+    }
+    return updated;
   }
 
   /** Creates the first admin from configuration, once, when there is no admin yet. */
