@@ -2,6 +2,7 @@
 // NGINX, both gateway processes and the subgraphs, on PostgreSQL and Redis. Clients
 // connect from distinct loopback addresses (127.0.0.x), which NGINX sees as distinct
 // clients (scripts/local-client.ts).
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { graphqlFrom, type HttpAnswer, postFrom } from '../scripts/local-client.ts';
@@ -199,5 +200,68 @@ describe('password work', () => {
     // The refusals did not wait their turn: each came before the slowest sign-up was done.
     const slowest = Math.max(...served.map((result) => result.ms));
     for (const result of refused) expect(result.ms).toBeLessThan(slowest);
+  });
+});
+
+describe('documents', () => {
+  /** A valid document of `bytes` bytes and a handful of tokens: the rest is blanks. */
+  const documentOf = (bytes: number) => {
+    const document = 'query Padded { events(first: 1) { edges { node { id } } } }';
+    return document + ' '.repeat(bytes - document.length);
+  };
+  const hashOf = (document: string) => createHash('sha256').update(document).digest('hex');
+
+  it('over 8 KiB is refused with 413 DOCUMENT_TOO_LARGE', async () => {
+    const answer = await graphql('127.0.0.90', documentOf(9_000));
+    expect(answer.status).toBe(413);
+    expect(codeOf(answer)).toBe('DOCUMENT_TOO_LARGE');
+  });
+
+  it('over 8 KiB is never registered as a persisted query', async () => {
+    const document = documentOf(9_000);
+    const persistedQuery = { version: 1, sha256Hash: hashOf(document) };
+    const registration = await postFrom(
+      publicUrl,
+      JSON.stringify({ query: document, extensions: { persistedQuery } }),
+      { from: '127.0.0.90' },
+    );
+    expect(registration.status).toBe(413);
+    expect(codeOf(registration)).toBe('DOCUMENT_TOO_LARGE');
+    const lookup = await postFrom(publicUrl, JSON.stringify({ extensions: { persistedQuery } }), {
+      from: '127.0.0.90',
+    });
+    expect(codeOf(lookup)).toBe('PERSISTED_QUERY_NOT_FOUND');
+  });
+
+  it('within the limit is registered and served by its hash', async () => {
+    const document = documentOf(8_000);
+    const persistedQuery = { version: 1, sha256Hash: hashOf(document) };
+    const registration = await postFrom(
+      publicUrl,
+      JSON.stringify({ query: document, extensions: { persistedQuery } }),
+      { from: '127.0.0.90' },
+    );
+    expect(registration.json.errors).toBeUndefined();
+    const lookup = await postFrom(publicUrl, JSON.stringify({ extensions: { persistedQuery } }), {
+      from: '127.0.0.90',
+    });
+    expect(lookup.json.errors).toBeUndefined();
+    expect(lookup.json.data).toHaveProperty('events.edges');
+  });
+});
+
+describe('errors', () => {
+  /** What no answer may contain: a stack frame, a source path, an HTML page. */
+  const expectNoInternals = (text: string) => {
+    expect(text).not.toMatch(/\bat [\w.<>]+ \(|node_modules|\.ts:\d+|\/src\/|<html|<pre/i);
+  };
+
+  it('a malformed JSON body answers 400 with GraphQL errors, no stack, no paths', async () => {
+    const answer = await postFrom(publicUrl, '{"query": "{ events(first: 1) { edges ', {
+      from: '127.0.0.91',
+    });
+    expect(answer.status).toBe(400);
+    expect(codeOf(answer)).toBe('BAD_REQUEST');
+    expectNoInternals(answer.text);
   });
 });

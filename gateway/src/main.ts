@@ -8,6 +8,7 @@ import {
   connectRedis,
   createLogger,
   flagSetting,
+  jsonBody,
   type Logger,
   loadConfig,
   portSetting,
@@ -22,6 +23,7 @@ import Keyv from 'keyv';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import { supergraphPath } from './compose.ts';
+import { defaultMaxDocumentBytes, limitDocumentSize } from './document-size.ts';
 import { manifestPath, readManifest } from './safelist.ts';
 import { createGatewayServer, type GatewayContext, supergraphHash } from './server.ts';
 import { subgraphSources } from './subgraphs.ts';
@@ -44,6 +46,8 @@ export const gatewaySettings = baseSettings.extend(authSettings.shape).extend({
   DOCUMENT_CACHE_MIB: z.coerce.number().int().min(1).default(8),
   QUERY_PLAN_CACHE_MIB: z.coerce.number().int().min(1).default(8),
   SAFELIST_MANIFEST: z.string().min(1).default(manifestPath),
+  /** The largest GraphQL document accepted, in bytes; persisted queries included. */
+  MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1_024).default(defaultMaxDocumentBytes),
   /**
    * The proxies whose X-Forwarded-For the gateway believes: addresses, CIDR ranges or the
    * names `loopback`, `linklocal`, `uniquelocal`, comma-separated (proxy-addr's syntax).
@@ -123,6 +127,7 @@ export async function startGateway(
         subgraphSecrets,
         safelist,
         deduplicateInflight: config.DEDUPLICATE_INFLIGHT,
+        maxDocumentBytes: config.MAX_DOCUMENT_BYTES,
         cacheSizes: {
           documentsMiB: config.DOCUMENT_CACHE_MIB,
           queryPlansMiB: config.QUERY_PLAN_CACHE_MIB,
@@ -150,6 +155,7 @@ export async function startGateway(
       // NGINX sets X-Forwarded-For to the address it saw, overwriting the client's. Only a
       // trusted proxy's header counts: req.ip is the right-most untrusted address.
       app.set('trust proxy', config.TRUSTED_PROXIES);
+      app.use('/graphql', jsonBody, limitDocumentSize(config.MAX_DOCUMENT_BYTES));
       app.use((_req, res, next) => {
         res.setHeader('x-served-by', config.GATEWAY_NAME);
         next();

@@ -16,6 +16,7 @@ import {
 } from '@ticketing/platform';
 import { injectTraceContext } from '@ticketing/platform/telemetry';
 import type { DocumentNode } from 'graphql';
+import { boundedDocumentStore, defaultMaxDocumentBytes } from './document-size.ts';
 import { maskSubgraphErrors, SubgraphUnreachableError } from './errors.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
 import { passwordFieldsPlugin } from './password-fields.ts';
@@ -125,6 +126,11 @@ export interface GatewayOptions {
   cacheSizes?: { documentsMiB: number; queryPlansMiB: number };
   /** Send identical subgraph queries in flight at once only once (default on). */
   deduplicateInflight?: boolean;
+  /**
+   * The largest document, in bytes, that the persisted-query store keeps (default 8 KiB;
+   * the HTTP layer refuses larger documents before Apollo sees them).
+   */
+  maxDocumentBytes?: number;
   /** Where masked errors are logged with their detail. */
   logger: Logger;
 }
@@ -192,9 +198,14 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
     introspection: !options.production,
     persistedQueries: options.safelist
       ? { cache: manifestStore(options.safelist), ttl: null }
-      : options.persistedQueriesCache
-        ? { cache: options.persistedQueriesCache, ttl: 24 * 60 * 60 }
-        : {},
+      : {
+          // Anonymous clients write into this store: never a document over the limit.
+          cache: boundedDocumentStore(
+            options.persistedQueriesCache ?? new InMemoryLRUCache<string>(),
+            options.maxDocumentBytes ?? defaultMaxDocumentBytes,
+          ),
+          ...(options.persistedQueriesCache ? { ttl: 24 * 60 * 60 } : {}),
+        },
     validationRules: armor.validationRules,
     parseOptions: { maxTokens: maxTokens.n },
     plugins: [

@@ -26,6 +26,7 @@ export {
   type VerifierOptions,
 } from './gateway-assertion.ts';
 export {
+  jsonBody,
   type RunningService,
   runService,
   type ServeOptions,

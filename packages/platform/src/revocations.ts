@@ -160,6 +160,8 @@ export class RevocationList {
 
   /** Loads every stored revocation, with the time it has left. */
   async #load() {
+    // Not connected yet: its 'ready' loads.
+    if (!this.#reader.available) return;
     const client = this.#reader.client;
     try {
       let cursor = '0';
