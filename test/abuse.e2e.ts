@@ -53,14 +53,14 @@ const codeOf = (answer: HttpAnswer) => answer.json.errors?.[0]?.extensions?.code
 const password = 'plum-vortex-harbour-71-quietly';
 let accounts = 0;
 
-/** Signs up a new customer from `from`; its email. */
-async function signUp(from: string): Promise<string> {
+/** Signs up a new account from `from`; its email. */
+async function signUp(from: string, accountType = 'CUSTOMER'): Promise<string> {
   accounts += 1;
   const email = `abuse-${process.pid}-${accounts}@example.com`;
   const answer = await graphql(
     from,
     'mutation ($input: SignUpInput!) { signUp(input: $input) { user { id } } }',
-    { input: { email, password, name: 'Owner', accountType: 'CUSTOMER' } },
+    { input: { email, password, name: 'Owner', accountType } },
   );
   if (!answer.json.data?.signUp) throw new Error(`signUp failed: ${answer.text}`);
   return email;
@@ -264,4 +264,148 @@ describe('errors', () => {
     expect(codeOf(answer)).toBe('BAD_REQUEST');
     expectNoInternals(answer.text);
   });
+
+  it.each([
+    [
+      'a misspelt enum value',
+      '{ events(first: 1, orderBy: STARTS_AT_AS) { edges { node { id } } } }',
+    ],
+    ['a misspelt field', '{ events(first: 1) { edges { node { titel } } } }'],
+    ['a misspelt argument', '{ events(frist: 1) { edges { node { id } } } }'],
+  ])('suggests nothing in production: %s', async (_, query) => {
+    const answer = await graphql('127.0.0.91', query);
+    expect(answer.json.errors?.length).toBeGreaterThan(0);
+    expect(answer.text).not.toMatch(/did you mean/i);
+    expectNoInternals(answer.text);
+  });
+
+  const eventsQuery =
+    'query ($filter: EventFilter, $after: String) { events(first: 5, filter: $filter, after: $after) { edges { node { id title } } } }';
+  const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+  it.each([
+    ['a DateTime that is no date', { filter: { startsAfter: 'not a date' } }, 'filter.startsAfter'],
+    [
+      'a DateTime in year 0',
+      { filter: { startsBefore: '0000-06-01T00:00:00Z' } },
+      'filter.startsBefore',
+    ],
+    ['a NUL byte in a string', { filter: { search: 'abc\u0000def' } }, 'filter.search'],
+    [
+      'a forged cursor',
+      { after: cursorOf(['STARTS_AT_ASC', '2027-01-01T00:00:00Z', 'x']) },
+      'after',
+    ],
+    [
+      'a cursor in year 0',
+      {
+        after: cursorOf([
+          'STARTS_AT_ASC',
+          '0000-01-01T00:00:00Z',
+          '0190a000-0000-7000-8000-000000000001',
+        ]),
+      },
+      'after',
+    ],
+  ])('answers %s in a variable with BAD_USER_INPUT and the field', async (_, variables, field) => {
+    const answer = await graphql('127.0.0.92', eventsQuery, variables);
+    expect(answer.json.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    expectNoInternals(answer.text);
+  });
+
+  it.each([
+    [
+      'a DateTime that is no date',
+      '{ events(first: 1, filter: { startsAfter: "soon" }) { edges { node { id } } } }',
+      'filter.startsAfter',
+    ],
+    [
+      'a DateTime in year 0',
+      '{ events(first: 1, filter: { startsAfter: "0000-01-01T00:00:00Z" }) { edges { node { id } } } }',
+      'filter.startsAfter',
+    ],
+    [
+      'a NUL byte in a string',
+      '{ events(first: 1, filter: { city: "Lis\\u0000bon" }) { edges { node { id } } } }',
+      'filter.city',
+    ],
+  ])(
+    'answers %s written in the document with BAD_USER_INPUT and the field',
+    async (_, query, field) => {
+      const answer = await graphql('127.0.0.92', query);
+      expect(answer.status).toBe(400);
+      expect(answer.json.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+      expectNoInternals(answer.text);
+    },
+  );
+
+  it('matches %, _ and \\ in a search literally', async () => {
+    const email = await signUp('127.0.0.93', 'ORGANIZER');
+    const login = await logIn('127.0.0.93', email, password);
+    const token = (login.json.data as { logIn: { accessToken: string } }).logIn.accessToken;
+    const authorization = { authorization: `Bearer ${token}` };
+    for (const title of ['Plain evening', '100% jazz night', 'snake_case meetup']) {
+      const created = await graphql(
+        '127.0.0.93',
+        'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+        {
+          input: {
+            title,
+            venue: 'Hall',
+            city: 'Lisbon',
+            startsAt: '2030-05-01T19:00:00Z',
+            timezone: 'Europe/Lisbon',
+          },
+        },
+        authorization,
+      );
+      expect(created.json.errors).toBeUndefined();
+    }
+    const titlesFor = async (search: string) => {
+      const answer = await graphql(
+        '127.0.0.93',
+        eventsQuery,
+        { filter: { search } },
+        authorization,
+      );
+      expect(answer.json.errors).toBeUndefined();
+      const { edges } = (answer.json.data as { events: { edges: { node: { title: string } }[] } })
+        .events;
+      return edges.map((edge) => edge.node.title).sort();
+    };
+    expect(await titlesFor('%%%')).toEqual([]);
+    expect(await titlesFor('___')).toEqual([]);
+    expect(await titlesFor('0% j')).toEqual(['100% jazz night']);
+    expect(await titlesFor('e_c')).toEqual(['snake_case meetup']);
+    expect(await titlesFor('even')).toEqual(['Plain evening']);
+  });
+
+  it('counts __typename aliases toward the limit of 15', async () => {
+    const aliases = Array.from({ length: 16 }, (_, i) => `t${i}: __typename`).join(' ');
+    const answer = await graphql('127.0.0.94', `{ ${aliases} }`);
+    expect(codeOf(answer)).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(answer.json.errors?.[0]?.message).toMatch(/alias/i);
+  });
+
+  it.each(['aaaaaaaaaaaa', 'password1234', 'qwertyuiop123'])(
+    'refuses the weak password %j with a clear message',
+    async (weak) => {
+      accounts += 1;
+      const answer = await graphql(
+        '127.0.0.95',
+        'mutation ($input: SignUpInput!) { signUp(input: $input) { user { id } } }',
+        {
+          input: {
+            email: `weak-${process.pid}-${accounts}@example.com`,
+            password: weak,
+            name: 'Weak',
+            accountType: 'CUSTOMER',
+          },
+        },
+      );
+      expect(answer.json.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+      expect(String(answer.json.errors?.[0]?.extensions?.field)).toMatch(/password/);
+      expect(answer.json.errors?.[0]?.message).toMatch(/too easy to guess/);
+    },
+  );
 });

@@ -17,8 +17,9 @@ import {
 import { injectTraceContext } from '@ticketing/platform/telemetry';
 import type { DocumentNode } from 'graphql';
 import { boundedDocumentStore, defaultMaxDocumentBytes } from './document-size.ts';
-import { maskSubgraphErrors, SubgraphUnreachableError } from './errors.ts';
+import { maskSubgraphErrors, SubgraphUnreachableError, withoutSuggestions } from './errors.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
+import { checkScalars, inputHygienePlugin } from './input-hygiene.ts';
 import { passwordFieldsPlugin } from './password-fields.ts';
 import { CountingQueryPlanCache } from './plan-cache.ts';
 import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
@@ -144,7 +145,8 @@ export interface GatewayOptions {
  */
 export const operationLimits = {
   maxDepth: { n: 7 },
-  maxAliases: { n: 15 },
+  // graphql-armor lets `__typename` aliases through by default; they count like any other.
+  maxAliases: { n: 15, allowList: [] as string[] },
   maxDirectives: { n: 50 },
   maxTokens: { n: 1000 },
   costLimit: { maxCost: 20_000 },
@@ -184,6 +186,7 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       );
     },
   });
+  gateway.onSchemaLoadOrUpdate(({ apiSchema }) => checkScalars(apiSchema));
   return new ApolloServer<GatewayContext>({
     gateway,
     includeStacktraceInErrorResponses: false,
@@ -193,7 +196,9 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
     }),
     // The service handles SIGTERM and drains (platform's serveGraphQL), not Apollo.
     stopOnTerminationSignals: false,
-    formatError: maskSubgraphErrors(options.logger),
+    formatError: options.production
+      ? withoutSuggestions(maskSubgraphErrors(options.logger))
+      : maskSubgraphErrors(options.logger),
     allowBatchedHttpRequests: false,
     introspection: !options.production,
     persistedQueries: options.safelist
@@ -213,6 +218,7 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
       ...(options.safelist ? [safelistPlugin<GatewayContext>(options.safelist)] : []),
       passwordFieldsPlugin<GatewayContext>(),
+      inputHygienePlugin<GatewayContext>(),
       ...(options.plugins ?? []),
       options.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })

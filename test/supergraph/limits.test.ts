@@ -63,6 +63,23 @@ describe('operation limits', () => {
     ).toEqual([]);
   });
 
+  it.each(['gateway', 'users'] as const)(
+    'answers a malformed JSON body at the %s with 400 and GraphQL errors, no stack, outside production too',
+    async (service) => {
+      const url = service === 'gateway' ? supergraph.gatewayUrls[0] : supergraph.subgraphUrls.users;
+      const response = await fetch(url as string, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"query": "{ me',
+      });
+      const text = await response.text();
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toMatch(/json/);
+      expect(JSON.parse(text).errors[0].extensions.code).toBe('BAD_REQUEST');
+      expect(text).not.toMatch(/node_modules|\bat \w|<html|\.ts\b/);
+    },
+  );
+
   it('answers a syntax error with 400 and GRAPHQL_PARSE_FAILED, not a server error', async () => {
     const result = await supergraph.request('{ me {');
     expect(result.status).toBe(400);

@@ -4,6 +4,9 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
+import { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import * as commonLanguage from '@zxcvbn-ts/language-common';
+import * as englishLanguage from '@zxcvbn-ts/language-en';
 import { GraphQLError } from 'graphql';
 import pLimit, { type LimitFunction } from 'p-limit';
 
@@ -126,14 +129,49 @@ function normalize(password: string): string {
   return password.normalize('NFKC');
 }
 
-/** Whether a password meets the length policy, counted in characters, not bytes. */
-export function passwordProblem(password: string): string | undefined {
-  const length = [...normalize(password)].length;
+/**
+ * zxcvbn (the maintained TypeScript port), offline, with its common-password and English
+ * dictionaries: it estimates how many guesses a password takes, counting common
+ * passwords, words, names, keyboard patterns, repeats, sequences and dates.
+ */
+const strength = new ZxcvbnFactory({
+  dictionary: { ...commonLanguage.dictionary, ...englishLanguage.dictionary },
+  graphs: commonLanguage.adjacencyGraphs,
+  translations: englishLanguage.translations,
+});
+
+/**
+ * The lowest zxcvbn score accepted: 3, "safely unguessable" (about 10^8 guesses and up),
+ * which OWASP suggests; `aaaaaaaaaaaa` or `password1234` score 0 or 1.
+ */
+export const minimumPasswordScore = 3;
+
+/**
+ * Whether a password meets the policy: its length, counted in characters, not bytes, then
+ * its strength. The answer says what to do about it.
+ */
+export function passwordProblem(password: string, userInputs: string[] = []): string | undefined {
+  const normalized = normalize(password);
+  const length = [...normalized].length;
   if (length < passwordPolicy.minLength) {
     return `Passwords need at least ${passwordPolicy.minLength} characters.`;
   }
   if (length > passwordPolicy.maxLength) {
     return `Passwords can have at most ${passwordPolicy.maxLength} characters.`;
+  }
+  // zxcvbn's cost grows faster than the length (a quarter second of CPU for 256
+  // repeated characters): the first 64 characters decide, in a few milliseconds.
+  const result = strength.check([...normalized].slice(0, 64).join(''), userInputs);
+  if (result.score < minimumPasswordScore) {
+    const { warning, suggestions } = result.feedback;
+    return [
+      'This password is too easy to guess.',
+      warning,
+      ...suggestions,
+      suggestions.length === 0 ? 'Use a few uncommon words together.' : undefined,
+    ]
+      .filter(Boolean)
+      .join(' ');
   }
   return undefined;
 }

@@ -1,4 +1,3 @@
-export { DateTimeResolver as DateTime } from 'graphql-scalars';
 export { inRequestedOrder, queryableIds } from './batch.ts';
 export {
   baseSettings,
@@ -50,6 +49,7 @@ export {
   revokedBeforeNow,
   type TokenFacts,
 } from './revocations.ts';
+export { checkedDateTime, DateTime, InvalidInputValue, isStorableDate } from './scalars.ts';
 export {
   authSettings,
   type RequestInfo,

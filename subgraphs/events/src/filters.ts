@@ -27,7 +27,9 @@ export function eventsWhere(
   if (filter?.startsBefore != null) conditions.push({ startsAt: { lt: filter.startsBefore } });
   if (filter?.status != null) conditions.push({ status: filter.status });
   if (filter?.search != null) {
-    const search = parseInput(searchSchema, filter.search, 'filter.search');
+    // Matched literally: %, _ and \ are LIKE's wildcards and escape, which Prisma's
+    // `contains` passes on as they are.
+    const search = escapeLike(parseInput(searchSchema, filter.search, 'filter.search'));
     conditions.push({
       OR: [
         { title: { contains: search, mode: 'insensitive' } },
@@ -36,4 +38,9 @@ export function eventsWhere(
     });
   }
   return { AND: conditions };
+}
+
+/** `text` with LIKE's special characters escaped (PostgreSQL's default escape is `\`). */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (character) => `\\${character}`);
 }

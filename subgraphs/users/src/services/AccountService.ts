@@ -31,7 +31,7 @@ import type { UserRepository } from '../repositories/UserRepository.ts';
 import {
   emailSchema,
   nameSchema,
-  passwordSchema,
+  passwordSchemaFor,
   signUpSchema,
   updateProfileSchema,
 } from '../validation.ts';
@@ -163,7 +163,7 @@ export class AccountService {
     clientAddress: string | undefined,
   ): Promise<boolean> {
     const user = await this.#activeUser(viewer);
-    parseInput(passwordSchema, newPassword, 'newPassword');
+    parseInput(passwordSchemaFor([user.email, user.name]), newPassword, 'newPassword');
     await this.#checkPassword(user, currentPassword, clientAddress, 'The current password');
     await this.#users.setPasswordHash(user.id, await hashPassword(newPassword));
     const others = await this.#sessions.revokeOtherSessions(
