@@ -110,6 +110,9 @@ export function inputHygienePlugin<TContext extends BaseContext>(): ApolloServer
         },
         async didEncounterErrors({ errors, document }) {
           for (const error of errors) {
+            // Not every error here is a GraphQLError with extensions (a failed subgraph
+            // fetch is not): throwing here would turn the answer into a server error.
+            if (!(error instanceof GraphQLError)) continue;
             const refusedByScalar = error.originalError instanceof InvalidInputValue;
             // A variable's value that did not coerce: the gateway says BAD_USER_INPUT, and
             // the message names the variable and the path inside it.
