@@ -1,4 +1,30 @@
-# One image for every Node service of the topology; compose.yaml picks the command.
+# The web app (clients/web), built for the edge. Its typed documents are generated from
+# clients/operations against the committed supergraph.
+FROM node:24-slim AS web
+WORKDIR /app
+# Every workspace's manifest, so that npm ci finds the lock file in step; only the web
+# app's dependencies are installed.
+COPY package.json package-lock.json ./
+COPY packages/auth/package.json packages/auth/
+COPY packages/platform/package.json packages/platform/
+COPY prisma/package.json prisma/
+COPY subgraphs/users/package.json subgraphs/users/
+COPY subgraphs/events/package.json subgraphs/events/
+COPY subgraphs/tickets/package.json subgraphs/tickets/
+COPY gateway/package.json gateway/
+COPY clients/web/package.json clients/web/
+RUN npm ci --ignore-scripts --workspace @ticketing/web --include-workspace-root=false
+COPY clients/web clients/web
+COPY clients/operations clients/operations
+COPY gateway/supergraph.graphql gateway/
+RUN npm run build --workspace @ticketing/web
+
+# The edge (compose's nginx service): NGINX with the built app, served at /.
+FROM nginx:1.27-alpine AS edge
+COPY --from=web /app/clients/web/dist /usr/share/nginx/html
+
+# One image for every Node service of the topology; compose.yaml picks the command. The
+# last stage, so that a plain build of this file is this image.
 FROM node:24-slim
 
 WORKDIR /app
@@ -14,6 +40,7 @@ COPY subgraphs/users/package.json subgraphs/users/
 COPY subgraphs/events/package.json subgraphs/events/
 COPY subgraphs/tickets/package.json subgraphs/tickets/
 COPY gateway/package.json gateway/
+COPY clients/web/package.json clients/web/
 RUN npm ci --omit=dev --ignore-scripts
 
 COPY . .

@@ -55,6 +55,11 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/**/*.e2e.ts'],
+          // Each file runs the whole topology, and several measure how it copes with a
+          // fault under load: one at a time, after every other project, so that no file's
+          // deadlines are spent waiting for another's CPU on a 2-core machine.
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
           testTimeout: 180_000,
           hookTimeout: 180_000,
         },

@@ -9,9 +9,9 @@ import type { OpenServiceDatabase } from './src/service.ts';
 export const testServerUrl =
   process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
-/** A URL for a database on the test server that no other test uses. */
-export function uniqueTestDatabaseUrl(label: string): string {
-  const url = new URL(testServerUrl);
+/** A URL for a database on the test server (or `serverUrl`'s) that no other test uses. */
+export function uniqueTestDatabaseUrl(label: string, serverUrl = testServerUrl): string {
+  const url = new URL(serverUrl);
   url.pathname = `/test_${label}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   return url.toString();
 }
@@ -19,7 +19,12 @@ export function uniqueTestDatabaseUrl(label: string): string {
 /** Drops the database named in `url`, closing whatever connections remain. */
 export async function dropDatabase(url: string): Promise<void> {
   const name = decodeURIComponent(new URL(url).pathname.slice(1));
-  const client = new pg.Client({ connectionString: testServerUrl });
+  const maintenance = new URL(url);
+  maintenance.pathname = '/postgres';
+  const client = new pg.Client({
+    connectionString: maintenance.toString(),
+    connectionTimeoutMillis: 10_000,
+  });
   await client.connect();
   try {
     await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);

@@ -29,12 +29,16 @@ export interface FreshTopology {
  */
 export async function startFreshTopology(
   label: string,
-  options: Pick<TopologyOptions, 'env' | 'output'> = {},
+  options: Pick<TopologyOptions, 'env' | 'output' | 'replicas'> & {
+    /** The PostgreSQL server for the databases (default: the test server). */
+    databaseServerUrl?: string;
+  } = {},
 ): Promise<FreshTopology> {
+  const server = options.databaseServerUrl;
   const databaseUrls: DatabaseUrls = {
-    USERS_DATABASE_URL: uniqueTestDatabaseUrl(`${label}_users`),
-    EVENTS_DATABASE_URL: uniqueTestDatabaseUrl(`${label}_events`),
-    TICKETS_DATABASE_URL: uniqueTestDatabaseUrl(`${label}_tickets`),
+    USERS_DATABASE_URL: uniqueTestDatabaseUrl(`${label}_users`, server),
+    EVENTS_DATABASE_URL: uniqueTestDatabaseUrl(`${label}_events`, server),
+    TICKETS_DATABASE_URL: uniqueTestDatabaseUrl(`${label}_tickets`, server),
   };
   const dir = await mkdtemp(join(tmpdir(), `ticketing-${label}-`));
   const runDir = join(dir, 'nginx');
@@ -51,6 +55,7 @@ export async function startFreshTopology(
       runDir,
       env: { ...databaseUrls, DATA_DIR: dir, ...options.env },
       ...(options.output ? { output: options.output } : {}),
+      ...(options.replicas ? { replicas: options.replicas } : {}),
     });
   } catch (error) {
     await cleanUp();

@@ -24,18 +24,113 @@ export function renderTemplate(template: string, variables: Record<string, strin
   return rendered;
 }
 
+/** The script that turns CORS_ORIGINS into the template's pattern, as the nginx image runs it. */
+export const corsScriptPath = resolve(import.meta.dirname, '..', 'nginx', 'cors-origins.envsh');
+
+/** The built web app (npm run build --workspace @ticketing/web), served at `/`. */
+export const webRoot = resolve(import.meta.dirname, '..', 'clients', 'web', 'dist');
+
+/**
+ * In development, pages served from localhost or 127.0.0.1 on any port may call the API
+ * (a frontend's dev server); in production, no other origin until CORS_ORIGINS lists it.
+ */
+export const developmentCorsOrigins = 'http://localhost:*,http://127.0.0.1:*';
+
 export interface EdgeSettings {
   listenPort: number;
   /** host:port of each gateway instance. */
   gateways: [string, string];
+  /**
+   * Origins allowed to call the API from a browser, comma-separated (CORS_ORIGINS; a port
+   * of `*` allows any). Default: CORS_ORIGINS, else `developmentCorsOrigins` outside
+   * production and none in production.
+   */
+  corsOrigins?: string;
+  /** The folder served at `/` (default: the built web app). */
+  webRoot?: string;
 }
 
-export function edgeVariables({ listenPort, gateways }: EdgeSettings): Record<string, string> {
+/** The default allowlist for this process's environment. */
+export function defaultCorsOrigins(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CORS_ORIGINS ?? (env.NODE_ENV === 'production' ? '' : developmentCorsOrigins);
+}
+
+/** CORS_ORIGIN_PATTERN for an allowlist, computed by the same script as under compose. */
+export function corsOriginPattern(corsOrigins: string): string {
+  try {
+    return execFileSync(
+      'sh',
+      ['-c', '. "$0" && printf %s "$CORS_ORIGIN_PATTERN"', corsScriptPath],
+      {
+        env: { PATH: process.env.PATH, CORS_ORIGINS: corsOrigins },
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+  } catch (error) {
+    // The script says which origin it refused.
+    throw new Error(String((error as { stderr?: string }).stderr ?? error).trim());
+  }
+}
+
+export function edgeVariables({
+  listenPort,
+  gateways,
+  corsOrigins = defaultCorsOrigins(),
+  webRoot: root = webRoot,
+}: EdgeSettings): Record<string, string> {
   return {
     NGINX_PORT: String(listenPort),
     GATEWAY_1_ADDR: gateways[0],
     GATEWAY_2_ADDR: gateways[1],
+    CORS_ORIGIN_PATTERN: corsOriginPattern(corsOrigins),
+    WEB_ROOT: root,
   };
+}
+
+/**
+ * A Service as Kubernetes gives one: one address in front of a set of interchangeable
+ * instances, for runs with several replicas of a service (startTopology's `replicas`).
+ */
+export interface ServiceUpstream {
+  name: string;
+  /** The port the Service listens on (on 127.0.0.1). */
+  listenPort: number;
+  /** host:port of each instance. */
+  instances: string[];
+}
+
+/**
+ * The Services' part of a local NGINX configuration. Like kube-proxy, it spreads requests
+ * over the instances and sends a request whose connect failed (an instance stopping, or
+ * gone) to another; one already sent is never sent again. Idle connections to instances
+ * close after the same 4 s as the edge's, within the services' drain deadline.
+ */
+export function serviceUpstreamsConfig(services: readonly ServiceUpstream[]): string {
+  return services
+    .map(
+      ({ name, listenPort, instances }) => `upstream service_${name.replace(/\W/g, '_')} {
+${instances.map((instance) => `    server ${instance} max_fails=1 fail_timeout=5s;`).join('\n')}
+    keepalive 32;
+    keepalive_timeout 4s;
+}
+
+server {
+    listen 127.0.0.1:${listenPort};
+    location / {
+        proxy_pass http://service_${name.replace(/\W/g, '_')};
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        proxy_next_upstream error timeout;
+        proxy_next_upstream_tries ${instances.length};
+        proxy_connect_timeout 2s;
+        proxy_read_timeout 30s;
+    }
+}
+`,
+    )
+    .join('\n');
 }
 
 /** The path of the nginx binary, or undefined when NGINX is not installed. */
@@ -58,11 +153,16 @@ export function findNginx(): string | undefined {
  * logs and temp folders kept under the prefix, so that no root-owned path is needed).
  * Returns the main configuration file's path.
  */
-export async function writeLocalNginxConfig(prefix: string, edge: EdgeSettings): Promise<string> {
+export async function writeLocalNginxConfig(
+  prefix: string,
+  edge: EdgeSettings,
+  services: readonly ServiceUpstream[] = [],
+): Promise<string> {
   const temp = join(prefix, 'temp');
   await mkdir(temp, { recursive: true });
   const site = renderTemplate(await readFile(nginxTemplatePath, 'utf8'), edgeVariables(edge));
   await writeFile(join(prefix, 'gateway.conf'), site);
+  await writeFile(join(prefix, 'services.conf'), serviceUpstreamsConfig(services));
   const main = `# Generated by scripts/nginx.ts for a local run; edit nginx/templates/ instead.
 daemon off;
 worker_processes 1;
@@ -84,6 +184,7 @@ http {
     uwsgi_temp_path ${join(temp, 'uwsgi')};
     scgi_temp_path ${join(temp, 'scgi')};
     include ${join(prefix, 'gateway.conf')};
+    include ${join(prefix, 'services.conf')};
 }
 `;
   const mainPath = join(prefix, 'nginx.conf');

@@ -3,10 +3,15 @@
 import { z } from 'zod';
 import { services } from './services.ts';
 import { startTopology } from './topology.ts';
+import { buildWebApp } from './web.ts';
 
 const { PUBLIC_PORT } = z
   .object({ PUBLIC_PORT: z.coerce.number().int().min(1).max(65_535).default(8080) })
   .parse(process.env);
+
+// NGINX serves the web app at / beside /graphql: build it once (rebuild with
+// `npm run build --workspace @ticketing/web`).
+buildWebApp({ ifMissing: true });
 
 let shuttingDown = false;
 const topology = await startTopology({
@@ -39,7 +44,9 @@ const ports = services
   .join('\n');
 console.log(`
   Supergraph ready at ${topology.publicUrl}${topology.viaNginx ? ' (NGINX, 2 gateways)' : ' (one gateway, no NGINX)'}
-  Open it in a browser for Apollo Sandbox. Ctrl-C stops everything.
+  Open it in a browser for Apollo Sandbox, or ${new URL('/explorer', topology.publicUrl)} for the
+  local explorer (works offline).${topology.viaNginx ? ` The web app is at ${new URL('/', topology.publicUrl)}.` : ''}
+  Ctrl-C stops everything.
 
   Services:
 ${ports}

@@ -4,7 +4,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { findNginx, writeLocalNginxConfig } from './nginx.ts';
+import {
+  defaultCorsOrigins,
+  findNginx,
+  type ServiceUpstream,
+  writeLocalNginxConfig,
+} from './nginx.ts';
 import { freePort } from './ports.ts';
 import {
   defaultPublicPort,
@@ -35,6 +40,20 @@ export interface TopologyOptions {
   /** Called when a process exits that was not asked to stop. */
   onUnexpectedExit?: (service: string, code: number | null, signal: string | null) => void;
   readyTimeoutMs?: number;
+  /**
+   * Several instances of each service, as Kubernetes runs replicas: each subgraph's
+   * instances behind a Service of their own, and the gateways behind a Service that both
+   * of the edge's upstream entries name (as deploy/kubernetes does). Requires NGINX, which
+   * plays the Services too. Instances are named `<service>-<n>`.
+   */
+  replicas?: ReplicaCounts;
+}
+
+export interface ReplicaCounts {
+  /** Instances of each subgraph. */
+  subgraphs: number;
+  /** Gateway instances. */
+  gateways: number;
 }
 
 export interface RunningProcess {
@@ -50,6 +69,8 @@ export interface Topology extends AsyncDisposable {
   /** False when NGINX was missing and one gateway serves the public port. */
   readonly viaNginx: boolean;
   readonly processes: ReadonlyMap<string, RunningProcess>;
+  /** With `replicas`: each Service's base URL (users, events, tickets, gateway). */
+  readonly serviceUrls?: ReadonlyMap<string, string>;
   /**
    * Starts a service again, on the port and with the settings it had (after a kill), with
    * `env` over those settings from then on.
@@ -139,10 +160,15 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     for (const { child } of children.toReversed()) await stopChild(child);
   };
 
-  const topologyAt = (publicUrl: string, viaNginx: boolean): Topology => ({
+  const topologyAt = (
+    publicUrl: string,
+    viaNginx: boolean,
+    serviceUrls?: ReadonlyMap<string, string>,
+  ): Topology => ({
     publicUrl,
     viaNginx,
     processes,
+    ...(serviceUrls ? { serviceUrls } : {}),
     restart,
     signal,
     waitForExit,
@@ -150,7 +176,94 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     [Symbol.asyncDispose]: stop,
   });
 
+  /** Every service as `replicas` asks, each behind its Service, NGINX last. */
+  const startReplicas = async (counts: ReplicaCounts, nginx: string): Promise<Topology> => {
+    // Every address is known before anything starts: the Services' and the instances'.
+    const instancesOf = (spec: ServiceSpec, count: number) =>
+      Array.from({ length: count }, (_, i) => ({ ...spec, name: `${spec.name}-${i + 1}` }));
+    const [gateway] = gatewayServices as [ServiceSpec];
+    const groups = [
+      ...subgraphServices.map((spec) => ({
+        name: spec.name,
+        instances: instancesOf(spec, counts.subgraphs),
+      })),
+      { name: 'gateway', instances: instancesOf({ ...gateway, name: 'gateway' }, counts.gateways) },
+    ];
+    const services: ServiceUpstream[] = [];
+    const instancePorts = new Map<string, number>();
+    for (const group of groups) {
+      for (const instance of group.instances) instancePorts.set(instance.name, await freePort());
+      services.push({
+        name: group.name,
+        listenPort: await freePort(),
+        instances: group.instances.map(
+          (instance) => `127.0.0.1:${instancePorts.get(instance.name)}`,
+        ),
+      });
+    }
+    const serviceUrls = new Map(
+      services.map((service) => [service.name, `http://127.0.0.1:${service.listenPort}`]),
+    );
+    const serviceUrl = (name: string, path = '/graphql') => `${serviceUrls.get(name)}${path}`;
+    const authEnv = { AUTH_JWKS_URL: serviceUrl(tokenIssuer, '/.well-known/jwks.json') };
+    const subgraphEnv: Record<string, NodeJS.ProcessEnv> = {
+      events: { EVENT_CHANGES_URL: serviceUrl('tickets', '/internal/event-changes') },
+      tickets: { EVENTS_URL: serviceUrl('events') },
+    };
+    const [subgraphGroups, gatewayGroup] = [groups.slice(0, -1), groups.at(-1)];
+    // The first instance of each subgraph migrates its new database; the others start once
+    // it is current, as a Deployment's pods do after the release's migration (a replica
+    // waits for Prisma Migrate's advisory lock only 10 s, less than a migration may take
+    // on a busy machine).
+    const launchInstance = (group: (typeof groups)[number], instance: ServiceSpec) =>
+      launch(instance, instancePorts.get(instance.name) as number, {
+        ...authEnv,
+        ...subgraphEnv[group.name],
+      });
+    await Promise.all(
+      subgraphGroups.map((group) => launchInstance(group, group.instances[0] as ServiceSpec)),
+    );
+    await Promise.all(
+      subgraphGroups.flatMap((group) =>
+        group.instances.slice(1).map((instance) => launchInstance(group, instance)),
+      ),
+    );
+    const subgraphUrls = {
+      ...authEnv,
+      ...Object.fromEntries(
+        subgraphServices.map((spec) => [`${spec.name.toUpperCase()}_URL`, serviceUrl(spec.name)]),
+      ),
+    };
+    await Promise.all(
+      (gatewayGroup?.instances ?? []).map((instance) =>
+        launch(instance, instancePorts.get(instance.name) as number, {
+          ...subgraphUrls,
+          GATEWAY_NAME: instance.name,
+        }),
+      ),
+    );
+    const prefix = resolve(options.runDir ?? join(repositoryRoot, '.data', 'nginx'));
+    const gatewayService = new URL(serviceUrl('gateway', '')).host;
+    const config = await writeLocalNginxConfig(
+      prefix,
+      { listenPort: publicPort, gateways: [gatewayService, gatewayService] },
+      services,
+    );
+    const edge = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    track('nginx', edge);
+    const origin = `http://127.0.0.1:${publicPort}`;
+    await waitForHttp(`${origin}/health/live`, edge, join(prefix, 'error.log'), readyTimeoutMs);
+    return topologyAt(`${origin}/graphql`, true, serviceUrls);
+  };
+
   try {
+    if (options.replicas) {
+      const nginx = options.nginxBinary === undefined ? findNginx() : options.nginxBinary;
+      if (!nginx) throw new Error('Replicas run behind NGINX, which is not installed.');
+      return await startReplicas(options.replicas, nginx);
+    }
     const portOf = (spec: ServiceSpec) => (options.ephemeralPorts ? 0 : spec.port);
     // Every subgraph's address is known before any starts: the users service publishes the
     // keys the others verify tokens with, and the events relay and the tickets service call
@@ -198,6 +311,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     );
     const prefix = resolve(options.runDir ?? join(repositoryRoot, '.data', 'nginx'));
     const config = await writeLocalNginxConfig(prefix, {
+      corsOrigins: defaultCorsOrigins({ ...process.env, ...options.env }),
       listenPort: publicPort,
       gateways: gateways.map(({ url }) => new URL(url).host) as [string, string],
     });

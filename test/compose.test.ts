@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { nginxTemplatePath, renderTemplate } from '../scripts/nginx.ts';
+import { corsOriginPattern, nginxTemplatePath, renderTemplate } from '../scripts/nginx.ts';
 import {
   gatewayServices,
   serviceCommand,
@@ -15,7 +15,7 @@ import {
 import { repositoryRoot } from '../scripts/topology.ts';
 
 interface ComposeService {
-  build?: string;
+  build?: string | { context: string; target?: string };
   image?: string;
   command?: string[];
   environment?: Record<string, string>;
@@ -157,7 +157,21 @@ describe('compose.yaml', () => {
       gatewayServices.map((spec) => `${spec.name}:${spec.port}`),
     );
     expect(nginx.ports).toEqual([`8080:${environment.NGINX_PORT}`]);
-    const rendered = renderTemplate(await readFile(nginxTemplatePath, 'utf8'), environment);
+    // The image sources the CORS script before rendering, as scripts/nginx.ts does.
+    expect(nginx.volumes).toContain(
+      './nginx/cors-origins.envsh:/docker-entrypoint.d/15-cors-origins.envsh:ro',
+    );
+    expect(nginx.build).toEqual({ context: '.', target: 'edge' });
+    const rendered = renderTemplate(await readFile(nginxTemplatePath, 'utf8'), {
+      ...environment,
+      // compose substitutes `${CORS_ORIGINS:-}`: its default when the variable is unset.
+      CORS_ORIGIN_PATTERN: corsOriginPattern(
+        (environment.CORS_ORIGINS ?? '').replace(/\$\{\w+:-([^}]*)\}/g, '$1'),
+      ),
+    });
+    expect(rendered).toContain('root /usr/share/nginx/html;');
+    // Production allows no other origin until CORS_ORIGINS lists one.
+    expect(rendered).toContain('"~^((?!))$" $http_origin;');
     expect(rendered).toContain('server gateway-1:4000');
     expect(rendered).toContain('server gateway-2:4010');
   });

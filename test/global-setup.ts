@@ -1,11 +1,12 @@
 // Checks, once before any test, that the real services the tests use are there, and says
 // how to provide them if not, rather than letting dozens of tests fail obscurely.
 
+import { accessSync, constants } from 'node:fs';
 import { connect } from 'node:net';
 import { testServerUrl } from '@ticketing/prisma/testing';
 import pg from 'pg';
 import { findNginx } from '../scripts/nginx.ts';
-import { testRedisUrl } from './support.ts';
+import { chromiumPath, testRedisUrl } from './support.ts';
 
 /** Whether a Redis server answers PING at `url`. */
 async function redisAnswers(url: string): Promise<boolean> {
@@ -49,6 +50,14 @@ export default async function checkPrerequisites(): Promise<void> {
     problems.push(
       'nginx is not installed; the edge tests run the real thing. Install it ' +
         '(Debian/Ubuntu: apt-get install nginx; macOS: brew install nginx) or set NGINX_BIN.',
+    );
+  }
+  try {
+    accessSync(chromiumPath, constants.X_OK);
+  } catch {
+    problems.push(
+      `Chromium is not at ${chromiumPath}; the browser test drives the real thing, and ` +
+        'downloads none. Install it (Debian/Ubuntu: apt-get install chromium).',
     );
   }
   if (problems.length > 0)

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { acceptableRequestId } from '@ticketing/platform';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  corsOriginPattern,
+  defaultCorsOrigins,
+  developmentCorsOrigins,
   findNginx,
   nginxTemplatePath,
   renderTemplate,
@@ -64,5 +67,36 @@ describe('the NGINX template', () => {
       );
     expect(accepted?.[1]).toBe(acceptableRequestId.source);
     expect(template).toMatch(/location \/metrics \{\s*return 403;\s*\}/);
+  });
+
+  it('turns CORS_ORIGINS into an anchored pattern: listed origins only, any port for `*`', () => {
+    const allows = (corsOrigins: string, origin: string) =>
+      new RegExp(`^(${corsOriginPattern(corsOrigins)})$`).test(origin);
+    expect(allows(developmentCorsOrigins, 'http://localhost:5173')).toBe(true);
+    expect(allows(developmentCorsOrigins, 'http://127.0.0.1:8080')).toBe(true);
+    expect(allows(developmentCorsOrigins, 'http://localhost')).toBe(true);
+    expect(allows(developmentCorsOrigins, 'http://localhost.evil.example')).toBe(false);
+    expect(allows(developmentCorsOrigins, 'http://127.0.0.1x:80')).toBe(false);
+    expect(allows(developmentCorsOrigins, 'https://localhost:5173')).toBe(false);
+    const production = 'https://app.example.com,https://admin.example.com:8443';
+    expect(allows(production, 'https://app.example.com')).toBe(true);
+    expect(allows(production, 'https://admin.example.com:8443')).toBe(true);
+    expect(allows(production, 'https://appxexample.com')).toBe(false);
+    expect(allows(production, 'https://app.example.com:444')).toBe(false);
+    // Unset or empty: no other origin at all.
+    expect(allows('', 'http://localhost:5173')).toBe(false);
+    expect(allows('', '')).toBe(false);
+    expect(() => corsOriginPattern('https://app.example.com/path')).toThrow(
+      /CORS_ORIGINS: 'https:\/\/app\.example\.com\/path' is not an origin/,
+    );
+    expect(() => corsOriginPattern('"; return 200; "')).toThrow();
+  });
+
+  it('defaults to the development allowlist outside production, and to none in production', () => {
+    expect(defaultCorsOrigins({ NODE_ENV: 'development' })).toBe(developmentCorsOrigins);
+    expect(defaultCorsOrigins({ NODE_ENV: 'production' })).toBe('');
+    expect(defaultCorsOrigins({ NODE_ENV: 'production', CORS_ORIGINS: 'https://a.example' })).toBe(
+      'https://a.example',
+    );
   });
 });

@@ -100,6 +100,8 @@ beforeAll(async () => {
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     OTEL_BSP_SCHEDULE_DELAY: '100',
+    // A reused refresh token is a reuse at once, not a concurrent refresh.
+    REFRESH_GRACE_SECONDS: '0',
   });
 }, 180_000);
 

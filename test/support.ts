@@ -1,6 +1,10 @@
 import { type FreshTopology, startFreshTopology } from '../scripts/fresh-topology.ts';
+import type { ReplicaCounts } from '../scripts/topology.ts';
 
 export { freePort } from '../scripts/ports.ts';
+
+/** Debian's Chromium, which the browser test drives through playwright-core. */
+export const chromiumPath = '/usr/bin/chromium';
 
 /** Redis for the tests that share a cache between gateway instances. */
 export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -48,9 +52,11 @@ export interface TestTopology extends FreshTopology {
 export async function startTestTopology(
   label: string,
   env: NodeJS.ProcessEnv = {},
+  options: { databaseServerUrl?: string; replicas?: ReplicaCounts } = {},
 ): Promise<TestTopology> {
   const logs: string[] = [];
   const fresh = await startFreshTopology(label, {
+    ...options,
     env: { LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env },
     output: (service, line) => logs.push(`${service} | ${line}`),
   });

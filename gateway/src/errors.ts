@@ -63,6 +63,11 @@ export function maskSubgraphErrors(logger: Logger) {
     }
     return {
       ...formatted,
+      // graphql-armor words its limits as syntax errors ("Syntax Error: Query depth limit of
+      // 7 exceeded"); the operation parsed, and failed validation.
+      ...(code === 'GRAPHQL_VALIDATION_FAILED'
+        ? { message: formatted.message.replace(/^Syntax Error: /, '') }
+        : {}),
       extensions: Object.fromEntries(
         Object.entries(extensions).filter(([name]) => !hiddenExtensions.has(name)),
       ),

@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { KeyvAdapter } from '@apollo/utils.keyvadapter';
-import KeyvRedis from '@keyv/redis';
 import { AccessTokenVerifier, remoteKeySet } from '@ticketing/auth';
 import {
   authSettings,
@@ -14,58 +12,72 @@ import {
   portSetting,
   RevocationList,
   type RunningService,
+  redisSettings,
   requestIdOf,
   type SubgraphName,
   serveGraphQL,
   subgraphSecret,
 } from '@ticketing/platform';
-import Keyv from 'keyv';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import { supergraphPath } from './compose.ts';
 import { defaultMaxDocumentBytes, limitDocumentSize } from './document-size.ts';
+import { serveExplorer } from './explorer.ts';
+import { PersistedQueryCache } from './persisted-queries.ts';
 import { manifestPath, readManifest } from './safelist.ts';
 import { createGatewayServer, type GatewayContext, supergraphHash } from './server.ts';
 import { subgraphSources } from './subgraphs.ts';
 
-export const gatewaySettings = baseSettings.extend(authSettings.shape).extend({
-  PORT: portSetting(4000),
-  /** Names this instance in logs and in the `x-served-by` response header. */
-  GATEWAY_NAME: z.string().min(1).default('gateway'),
-  SUPERGRAPH_PATH: z.string().min(1).default(supergraphPath),
-  USERS_URL: z.url().optional(),
-  EVENTS_URL: z.url().optional(),
-  TICKETS_URL: z.url().optional(),
-  /** Redis for the persisted-query cache that all instances share (e.g. redis://127.0.0.1:6379). */
-  REDIS_URL: z.url().optional(),
-  /** Run only the operations in the committed safelist manifest. */
-  SAFELIST: flagSetting(false),
-  /** Send identical subgraph queries that are in flight at the same time only once. */
-  DEDUPLICATE_INFLIGHT: flagSetting(true),
-  /** Sizes of the document and query plan caches, in MiB as Apollo weighs them. */
-  DOCUMENT_CACHE_MIB: z.coerce.number().int().min(1).default(8),
-  QUERY_PLAN_CACHE_MIB: z.coerce.number().int().min(1).default(8),
-  SAFELIST_MANIFEST: z.string().min(1).default(manifestPath),
-  /** The largest GraphQL document accepted, in bytes; persisted queries included. */
-  MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1_024).default(defaultMaxDocumentBytes),
-  /**
-   * The proxies whose X-Forwarded-For the gateway believes: addresses, CIDR ranges or the
-   * names `loopback`, `linklocal`, `uniquelocal`, comma-separated (proxy-addr's syntax).
-   * The client's address is the right-most entry not sent by one of them. Default: only
-   * NGINX on this host. Anything else could choose its own address.
-   */
-  TRUSTED_PROXIES: z
-    .string()
-    .default('loopback')
-    .transform((value, context) => {
-      try {
-        return proxyAddr.compile(value.split(',').map((entry) => entry.trim()));
-      } catch (error) {
-        context.addIssue({ code: 'custom', message: (error as Error).message });
-        return z.NEVER;
-      }
-    }),
-});
+export const gatewaySettings = baseSettings
+  .extend(authSettings.shape)
+  .extend(redisSettings.shape)
+  .extend({
+    PORT: portSetting(4000),
+    /** Names this instance in logs and in the `x-served-by` response header. */
+    GATEWAY_NAME: z.string().min(1).default('gateway'),
+    SUPERGRAPH_PATH: z.string().min(1).default(supergraphPath),
+    USERS_URL: z.url().optional(),
+    EVENTS_URL: z.url().optional(),
+    TICKETS_URL: z.url().optional(),
+    /**
+     * The longest one subgraph request may take: past it, the fields it would have given are
+     * null with a SERVICE_UNAVAILABLE error, and the rest of the answer still comes.
+     */
+    SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(1).default(15_000),
+    /**
+     * The longest a whole operation may spend in subgraph requests, however many its plan
+     * makes one after another. Below NGINX's 30 s read timeout, so that the gateway always
+     * answers before NGINX gives up on it (and counts that against the gateway).
+     */
+    REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(25_000),
+    /** Run only the operations in the committed safelist manifest. */
+    SAFELIST: flagSetting(false),
+    /** Send identical subgraph queries that are in flight at the same time only once. */
+    DEDUPLICATE_INFLIGHT: flagSetting(true),
+    /** Sizes of the document and query plan caches, in MiB as Apollo weighs them. */
+    DOCUMENT_CACHE_MIB: z.coerce.number().int().min(1).default(8),
+    QUERY_PLAN_CACHE_MIB: z.coerce.number().int().min(1).default(8),
+    SAFELIST_MANIFEST: z.string().min(1).default(manifestPath),
+    /** The largest GraphQL document accepted, in bytes; persisted queries included. */
+    MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1_024).default(defaultMaxDocumentBytes),
+    /**
+     * The proxies whose X-Forwarded-For the gateway believes: addresses, CIDR ranges or the
+     * names `loopback`, `linklocal`, `uniquelocal`, comma-separated (proxy-addr's syntax).
+     * The client's address is the right-most entry not sent by one of them. Default: only
+     * NGINX on this host. Anything else could choose its own address.
+     */
+    TRUSTED_PROXIES: z
+      .string()
+      .default('loopback')
+      .transform((value, context) => {
+        try {
+          return proxyAddr.compile(value.split(',').map((entry) => entry.trim()));
+        } catch (error) {
+          context.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
+  });
 
 /** Starts one gateway instance over the committed supergraph, with the settings in `env`. */
 export async function startGateway(
@@ -97,18 +109,27 @@ export async function startGateway(
   }
   const supergraphSdl = readFileSync(config.SUPERGRAPH_PATH, 'utf8');
   const hash = supergraphHash(supergraphSdl);
-  const sharedCache = config.REDIS_URL
-    ? new Keyv<string>({ store: new KeyvRedis(config.REDIS_URL), namespace: 'ticketing:apq' })
+  const redis = config.REDIS_URL
+    ? connectRedis(config.REDIS_URL, {
+        timeoutMs: config.REDIS_TIMEOUT_MS,
+        logger: log,
+        name: config.GATEWAY_NAME,
+      })
     : undefined;
   // Revoked sessions and users, published by the users service: checked in memory on
   // every request (see revocations.ts in the platform package).
-  const revocations = config.REDIS_URL
-    ? new RevocationList(
-        connectRedis(config.REDIS_URL, log, 'revocations (subscriber)'),
-        connectRedis(config.REDIS_URL, log, 'revocations'),
-        log,
-      )
-    : undefined;
+  const revocations =
+    config.REDIS_URL && redis
+      ? new RevocationList(
+          connectRedis(config.REDIS_URL, {
+            timeoutMs: config.REDIS_TIMEOUT_MS,
+            logger: log,
+            name: `${config.GATEWAY_NAME} revocations`,
+          }),
+          redis,
+          log,
+        )
+      : undefined;
   const verifier = new AccessTokenVerifier(
     remoteKeySet(config.AUTH_JWKS_URL),
     { issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
@@ -134,15 +155,8 @@ export async function startGateway(
         },
         logger: log,
         production: config.NODE_ENV === 'production',
-        ...(sharedCache
-          ? {
-              // The same keyv 5 class, typed twice (its ESM and CommonJS declarations); the
-              // adapter only calls get and set.
-              persistedQueriesCache: new KeyvAdapter(
-                sharedCache as unknown as ConstructorParameters<typeof KeyvAdapter<string>>[0],
-              ),
-            }
-          : {}),
+        ...(redis ? { persistedQueriesCache: new PersistedQueryCache(redis.client) } : {}),
+        subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
         plugins,
       }),
     // An invalid token fails the request here, with UNAUTHENTICATED: never anonymous access.
@@ -150,6 +164,7 @@ export async function startGateway(
       viewer: await verifier.authenticate(req.headers.authorization),
       clientAddress: req.ip,
       requestId: requestIdOf(req),
+      deadline: Date.now() + config.REQUEST_TIMEOUT_MS,
     }),
     configure(app) {
       // NGINX sets X-Forwarded-For to the address it saw, overwriting the client's. Only a
@@ -160,26 +175,43 @@ export async function startGateway(
         res.setHeader('x-served-by', config.GATEWAY_NAME);
         next();
       });
+      // GraphiQL from npm packages, for development: works offline (explorer.ts).
+      if (config.NODE_ENV !== 'production') serveExplorer(app);
     },
-    // Ready when every subgraph answers its own readiness check.
+    // A gateway serves as long as it runs: without a subgraph, the fields that subgraph
+    // gives fail and the rest still answer; without Redis, persisted queries stay in this
+    // process. Readiness says `degraded`, and why, but never takes a gateway out of
+    // rotation for what every gateway shares.
     async checkReadiness() {
-      const subgraphs = await Promise.all(
+      const checks = await Promise.all(
         Object.entries(subgraphUrls).map(async ([name, url]) => {
-          const response = await fetch(new URL('/health/ready', url), {
-            signal: AbortSignal.timeout(2_000),
-          });
-          if (!response.ok) throw new Error(`subgraph ${name} is not ready (${response.status})`);
-          return name;
+          try {
+            const response = await fetch(new URL('/health/ready', url), {
+              signal: AbortSignal.timeout(2_000),
+            });
+            return { name, problem: response.ok ? undefined : `not ready (${response.status})` };
+          } catch (error) {
+            return { name, problem: `unreachable (${(error as Error).name})` };
+          }
         }),
       );
-      return { supergraph: hash, subgraphs, ...revocations?.readiness() };
+      const subgraphs = checks.filter((check) => !check.problem).map((check) => check.name);
+      const problems = Object.fromEntries(
+        checks.flatMap((check) => (check.problem ? [[check.name, check.problem]] : [])),
+      );
+      const redisProblem = await redis?.problem();
+      if (redisProblem) problems.redis = redisProblem;
+      const revocationsProblem = revocations?.problem();
+      if (revocationsProblem) problems.revocations = revocationsProblem;
+      if (Object.keys(problems).length === 0) return { supergraph: hash, subgraphs };
+      return { status: 'degraded', supergraph: hash, subgraphs, problems };
     },
   });
   return {
     ...service,
     async stop() {
       await service.stop();
-      await sharedCache?.disconnect();
+      await redis?.close();
       await revocations?.close();
     },
   };

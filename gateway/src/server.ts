@@ -18,6 +18,7 @@ import { injectTraceContext } from '@ticketing/platform/telemetry';
 import type { DocumentNode } from 'graphql';
 import { boundedDocumentStore, defaultMaxDocumentBytes } from './document-size.ts';
 import { maskSubgraphErrors, SubgraphUnreachableError, withoutSuggestions } from './errors.ts';
+import { explorerPath } from './explorer.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
 import { checkScalars, inputHygienePlugin } from './input-hygiene.ts';
 import { passwordFieldsPlugin } from './password-fields.ts';
@@ -32,6 +33,8 @@ export interface GatewayContext {
   clientAddress: string | undefined;
   /** The request's id (from NGINX's X-Request-Id), passed on so that subgraphs log it too. */
   requestId: string;
+  /** When (epoch ms) the operation's subgraph requests must be done; none if absent. */
+  deadline?: number;
 }
 
 /**
@@ -39,6 +42,8 @@ export interface GatewayContext {
  * final and can be signed. Never sent: the fetcher replaces it with the assertion.
  */
 const forwardedHeader = 'x-ticketing-forwarded';
+/** Carries the operation's deadline to the fetch the same way; never sent either. */
+const deadlineHeader = 'x-ticketing-deadline';
 
 /**
  * Calls one subgraph, each request carrying a fresh assertion of the caller's identity,
@@ -48,14 +53,26 @@ const forwardedHeader = 'x-ticketing-forwarded';
 class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   readonly #inflight: InflightQueries | undefined;
 
-  constructor(subgraph: SubgraphName, url: string, secret: string, deduplicate: boolean) {
+  constructor(
+    subgraph: SubgraphName,
+    url: string,
+    secret: string,
+    deduplicate: boolean,
+    timeoutMs: number,
+  ) {
     super({ url });
     this.#inflight = deduplicate ? new InflightQueries() : undefined;
     this.fetcher = async (input, init) => {
-      const { [forwardedHeader]: forwarded, ...headers } = (init?.headers ?? {}) as Record<
-        string,
-        string
-      >;
+      const {
+        [forwardedHeader]: forwarded,
+        [deadlineHeader]: deadline,
+        ...headers
+      } = (init?.headers ?? {}) as Record<string, string>;
+      // The subgraph's own deadline, or what is left of the operation's if that is sooner.
+      // A subgraph that does not answer in time is treated as unreachable: its fields fail
+      // with SERVICE_UNAVAILABLE, and the others still answer.
+      const left = deadline ? Number(deadline) - Date.now() : timeoutMs;
+      const signal = AbortSignal.timeout(Math.max(0, Math.min(timeoutMs, left)));
       const body = typeof init?.body === 'string' ? init.body : '';
       const request: ForwardedRequest = forwarded ? JSON.parse(forwarded) : { viewer: null };
       Object.assign(headers, signedSubgraphHeaders({ ...request, secret, subgraph, body }));
@@ -64,7 +81,7 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       // make-fetch-happen, whose agent captured a stack trace on every request to tell
       // http from https (docs/BENCHMARKS.md).
       try {
-        return await fetch(input, { ...init, headers } as RequestInit);
+        return await fetch(input, { ...init, headers, signal } as RequestInit);
       } catch (error) {
         throw new SubgraphUnreachableError(subgraph, error);
       }
@@ -94,6 +111,7 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       requestId: context?.requestId,
     };
     request.http?.headers.set(forwardedHeader, JSON.stringify(forwarded));
+    if (context?.deadline) request.http?.headers.set(deadlineHeader, String(context.deadline));
     // Also in the clear, for the subgraph's access log before the assertion is checked.
     if (context?.requestId) request.http?.headers.set('x-request-id', context.requestId);
   }
@@ -132,6 +150,11 @@ export interface GatewayOptions {
    * the HTTP layer refuses larger documents before Apollo sees them).
    */
   maxDocumentBytes?: number;
+  /**
+   * The deadline of one subgraph request, in ms; the context's `deadline` may cut it
+   * shorter. @default 15_000
+   */
+  subgraphTimeoutMs?: number;
   /** Where masked errors are logged with their detail. */
   logger: Logger;
 }
@@ -183,6 +206,7 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
         options.subgraphUrls[name] ?? url ?? '',
         secret,
         options.deduplicateInflight ?? true,
+        options.subgraphTimeoutMs ?? 15_000,
       );
     },
   });
@@ -222,9 +246,38 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       ...(options.plugins ?? []),
       options.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
-        : ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
+        : linkingExplorer(
+            ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
+          ),
     ],
   });
+}
+
+/**
+ * Apollo's development landing page, whose offline notice also points to the local explorer
+ * (explorer.ts): Sandbox itself loads from Apollo's CDN.
+ */
+function linkingExplorer(
+  plugin: ApolloServerPlugin<GatewayContext>,
+): ApolloServerPlugin<GatewayContext> {
+  const link = `<p>The <a href="${explorerPath}">local explorer</a> works offline.</p>`;
+  return {
+    async serverWillStart(service) {
+      const listener = await plugin.serverWillStart?.(service);
+      const render = listener?.renderLandingPage;
+      if (!listener || !render) return listener;
+      return {
+        ...listener,
+        async renderLandingPage() {
+          const { html } = await render.call(listener);
+          const text = typeof html === 'string' ? html : await html();
+          return {
+            html: text.replace(/(it appears that you might be offline\.<\/p>)/, `$1\n  ${link}`),
+          };
+        },
+      };
+    },
+  };
 }
 
 /** Identifies the served supergraph in readiness reports: the same hash means the same schema. */

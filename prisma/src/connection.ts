@@ -17,6 +17,39 @@ export type DatabaseLocation =
   | { kind: 'postgres'; url: string; poolSize?: number }
   | { kind: 'pglite'; dataDir: string };
 
+/**
+ * Deadlines for a service's work on a PostgreSQL server, so that a slow or gone database
+ * fails a request instead of holding it (and its pooled connection) without end.
+ */
+export interface DatabaseDeadlines {
+  /** Opening one connection: TCP, TLS and authentication. */
+  connectMs: number;
+  /**
+   * Waiting for a pooled connection when all are busy (a rush queues here). Below the
+   * gateway's subgraph deadline, so that a request the gateway gave up on is refused here
+   * before it writes anything.
+   */
+  poolWaitMs: number;
+  /** One statement, lock waits included (`statement_timeout`). */
+  statementMs: number;
+  /** Waiting for a row or table lock (`lock_timeout`). */
+  lockMs: number;
+  /** A transaction left open by a client that went away (`idle_in_transaction_session_timeout`). */
+  idleInTransactionMs: number;
+}
+
+/**
+ * Comfortably above what any request needs, even queued behind a purchase rush on a hot
+ * tier's row, and well below NGINX's 30 s read timeout and the gateway's subgraph deadline.
+ */
+export const defaultDatabaseDeadlines: DatabaseDeadlines = {
+  connectMs: 5_000,
+  poolWaitMs: 10_000,
+  statementMs: 10_000,
+  lockMs: 5_000,
+  idleInTransactionMs: 30_000,
+};
+
 export interface DatabaseConnection {
   /** Serves both Prisma Client and the schema engine. */
   readonly adapterFactory: SqlMigrationAwareDriverAdapterFactory;
@@ -26,14 +59,19 @@ export interface DatabaseConnection {
 }
 
 export interface OpenDatabaseOptions {
-  /** Told when the server ends an idle pooled connection (restart, failover, termination). */
+  /** Told when the server ends a pooled connection (restart, failover, termination). */
   onConnectionLost?: (error: Error) => void;
+  /**
+   * Deadlines for a service's own work (PostgreSQL only). Left out for migrations, whose
+   * statements (index builds) may rightly take longer.
+   */
+  deadlines?: DatabaseDeadlines;
 }
 
 /** Opens a connection pool (PostgreSQL) or the embedded database (PGlite). */
 export async function openDatabase(
   location: DatabaseLocation,
-  { onConnectionLost }: OpenDatabaseOptions = {},
+  { onConnectionLost, deadlines }: OpenDatabaseOptions = {},
 ): Promise<DatabaseConnection> {
   if (location.kind === 'pglite') {
     await mkdir(location.dataDir, { recursive: true });
@@ -44,15 +82,46 @@ export async function openDatabase(
       close: () => db.close(),
     };
   }
-  const pool = new pg.Pool({ connectionString: location.url, max: location.poolSize ?? 10 });
-  // The pool drops a connection the server ended while it sat idle, and opens another on
-  // demand. Without a listener, Node would treat that 'error' event as uncaught and stop
-  // the whole service on a database restart.
-  pool.on('error', (error) => onConnectionLost?.(error));
+  const pool = new pg.Pool({
+    connectionString: location.url,
+    max: location.poolSize ?? 10,
+    ...(deadlines
+      ? {
+          // pg-pool applies this one deadline to the wait for a free connection, and each
+          // client to opening its connection: the client class below gets its own.
+          connectionTimeoutMillis: deadlines.poolWaitMs,
+          Client: clientWithConnectDeadline(deadlines.connectMs),
+          statement_timeout: deadlines.statementMs,
+          lock_timeout: deadlines.lockMs,
+          idle_in_transaction_session_timeout: deadlines.idleInTransactionMs,
+        }
+      : {}),
+  });
+  // A connection the server ends (a restart, `pg_terminate_backend`) emits 'error'. Without
+  // a listener, Node treats that as uncaught and stops the whole service. The pool listens
+  // only while a connection is idle; Prisma's adapter only while a transaction is open, and
+  // not between its statements' callbacks and the release. So every connection gets a
+  // listener of its own for its whole life: the request that used it fails with the error,
+  // and the pool drops it and opens another on demand.
+  const lost = (error: Error) => onConnectionLost?.(error);
+  pool.on('error', lost);
+  pool.on('connect', (client) => client.on('error', lost));
   return {
     adapterFactory: new PrismaPg(pool),
     description: redactPassword(location.url),
     close: () => pool.end(),
+  };
+}
+
+/** pg's client, opening its connection within `connectMs` whatever the pool's setting. */
+function clientWithConnectDeadline(connectMs: number): typeof pg.Client {
+  return class extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super({
+        ...(typeof config === 'string' ? { connectionString: config } : config),
+        connectionTimeoutMillis: connectMs,
+      });
+    }
   };
 }
 
@@ -73,7 +142,10 @@ export async function ensurePostgresDatabase(url: string): Promise<boolean> {
   if (!name) throw new Error(`Database URL names no database: ${redactPassword(url)}`);
   const maintenance = new URL(url);
   maintenance.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: maintenance.toString() });
+  const client = new pg.Client({
+    connectionString: maintenance.toString(),
+    connectionTimeoutMillis: defaultDatabaseDeadlines.connectMs,
+  });
   await client.connect();
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -81,8 +153,9 @@ export async function ensurePostgresDatabase(url: string): Promise<boolean> {
     try {
       await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
     } catch (error) {
-      // Another process created it between the check and the CREATE.
-      if ((error as { code?: string }).code !== '42P04') throw error;
+      // Another process created it between the check and the CREATE: duplicate_database,
+      // or, when both CREATEs run at once, unique_violation on pg_database's name index.
+      if (!['42P04', '23505'].includes((error as { code?: string }).code ?? '')) throw error;
       return false;
     }
     return true;

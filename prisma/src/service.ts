@@ -2,7 +2,9 @@ import { join, resolve } from 'node:path';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import {
   type DatabaseConnection,
+  type DatabaseDeadlines,
   type DatabaseLocation,
+  defaultDatabaseDeadlines,
   ensurePostgresDatabase,
   openDatabase,
 } from './connection.ts';
@@ -45,8 +47,10 @@ export interface OpenOptions {
   migrate?: boolean;
   /** Receives every statement the client sends (tests count them and explain them). */
   onQuery?: QueryListener;
-  /** Told when the server ends an idle pooled connection. */
+  /** Told when the server ends a pooled connection. */
   onConnectionLost?: (error: Error) => void;
+  /** Deadlines for the client's statements (PostgreSQL; default: defaultDatabaseDeadlines). */
+  deadlines?: DatabaseDeadlines;
 }
 
 /** Receives a statement's SQL and its parameters. */
@@ -110,14 +114,36 @@ export function defineServiceDatabase<Client extends ClientBase>(
     /** Connects, creating the PostgreSQL database if missing, and applies pending migrations. */
     async open(
       location: DatabaseLocation,
-      { migrate = true, onQuery, onConnectionLost }: OpenOptions = {},
+      {
+        migrate = true,
+        onQuery,
+        onConnectionLost,
+        deadlines = defaultDatabaseDeadlines,
+      }: OpenOptions = {},
     ): Promise<OpenServiceDatabase<Client>> {
-      if (location.kind === 'postgres') await ensurePostgresDatabase(location.url);
-      const connection = await openDatabase(location, { onConnectionLost });
+      const migrationsDir = join(directory, 'migrations');
+      let appliedMigrations: string[] = [];
+      if (location.kind === 'postgres') {
+        await ensurePostgresDatabase(location.url);
+        // Migrations on a connection of their own, closed afterwards: without the service's
+        // deadlines (an index build may take longer), and because Prisma Migrate takes a
+        // session-level advisory lock and leaves it held. On a connection the service kept
+        // in its pool, that lock would last as long as the process, and another replica's
+        // migration would wait on it for good.
+        if (migrate) {
+          const migrating = await openDatabase(location, { onConnectionLost });
+          try {
+            appliedMigrations = await applyMigrations(migrating.adapterFactory, migrationsDir);
+          } finally {
+            await migrating.close();
+          }
+        }
+      }
+      const connection = await openDatabase(location, { onConnectionLost, deadlines });
       try {
-        const appliedMigrations = migrate
-          ? await applyMigrations(connection.adapterFactory, join(directory, 'migrations'))
-          : [];
+        if (location.kind === 'pglite' && migrate) {
+          appliedMigrations = await applyMigrations(connection.adapterFactory, migrationsDir);
+        }
         const prisma = definition.createClient(connection.adapterFactory, onQuery);
         return {
           prisma,

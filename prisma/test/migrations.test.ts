@@ -194,3 +194,39 @@ describe('a service database on PostgreSQL', () => {
     }
   });
 });
+
+describe('replicas of one service on one new PostgreSQL database', () => {
+  it('create and migrate it at once, and hold no migration lock while they run', async () => {
+    const [users] = databases;
+    const url = uniqueTestDatabaseUrl('replicas');
+    // Two replicas starting at the same instant: both find the database missing.
+    const opened = await Promise.all([
+      users.open({ kind: 'postgres', url }),
+      users.open({ kind: 'postgres', url }),
+    ]);
+    try {
+      expect(opened.map((open) => open.appliedMigrations.length).sort()).toEqual([
+        0,
+        (await migrationNames(users.migrationsDir)).length,
+      ]);
+      // Prisma Migrate's lock must not outlive the migration: a third replica, started
+      // while these two serve, migrates at once rather than waiting for the lock.
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const { rows } = await client.query(
+          "SELECT count(*)::int AS held FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        );
+        expect(rows[0].held).toBe(0);
+      } finally {
+        await client.end();
+      }
+      const third = await users.open({ kind: 'postgres', url });
+      expect(third.appliedMigrations).toEqual([]);
+      await third.close();
+    } finally {
+      await Promise.all(opened.map((open) => open.close()));
+      await dropDatabase(url);
+    }
+  });
+});

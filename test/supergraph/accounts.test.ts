@@ -70,7 +70,7 @@ describe('the account lifecycle', () => {
     );
     const kept = await refresh(supergraph, refreshed?.refreshToken as string);
     expect(kept.errors).toBeUndefined();
-    expect(codeOf(await logIn(supergraph, email))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await logIn(supergraph, email))).toBe('INVALID_CREDENTIALS');
     expect((await logIn(supergraph, email, 'a brand new passphrase')).errors).toBeUndefined();
 
     // Deleting the account removes its personal data and every session.
@@ -83,7 +83,7 @@ describe('the account lifecycle', () => {
     expect(deleted.data).toEqual({ deleteAccount: true });
     expect((await supergraph.request(meQuery, {}, { token })).data).toEqual({ me: null });
     expect(codeOf(await logIn(supergraph, email, 'a brand new passphrase'))).toBe(
-      'UNAUTHENTICATED',
+      'INVALID_CREDENTIALS',
     );
     expect(
       codeOf(await refresh(supergraph, kept.data?.refreshSession.refreshToken as string)),
@@ -99,10 +99,35 @@ describe('the account lifecycle', () => {
     );
   });
 
-  it('revokes the whole session when a used refresh token comes back', async () => {
+  it('gives two concurrent refreshes the same successor, and the session survives', async () => {
+    const session = await signUp(supergraph);
+    const [first, second] = await Promise.all([
+      refresh(supergraph, session.refreshToken),
+      refresh(supergraph, session.refreshToken),
+    ]);
+    expect(first.errors).toBeUndefined();
+    expect(second.errors).toBeUndefined();
+    const successor = first.data?.refreshSession.refreshToken as string;
+    expect(successor).not.toBe(session.refreshToken);
+    expect(second.data?.refreshSession.refreshToken).toBe(successor);
+    const next = await refresh(supergraph, successor);
+    expect(next.errors).toBeUndefined();
+    const family = await supergraph.databases.users.refreshToken.findMany({
+      where: { userId: session.user.id },
+    });
+    expect(family.length).toBe(3);
+    expect(family.every((token) => token.revokedAt === null)).toBe(true);
+  });
+
+  it('revokes the whole session when a used refresh token comes back after the grace window', async () => {
     const session = await signUp(supergraph);
     const second = (await refresh(supergraph, session.refreshToken)).data?.refreshSession;
     expect(second?.refreshToken).toBeDefined();
+    // As if the grace window had passed since the exchange.
+    await supergraph.databases.users.refreshToken.updateMany({
+      where: { userId: session.user.id, usedAt: { not: null } },
+      data: { usedAt: new Date(Date.now() - 60_000) },
+    });
 
     const replay = await refresh(supergraph, session.refreshToken);
     expect(codeOf(replay)).toBe('UNAUTHENTICATED');
@@ -136,7 +161,8 @@ describe('the account lifecycle', () => {
     const unknown = await logIn(supergraph, uniqueEmail('nobody'), strongPassword);
     const wrong = await logIn(supergraph, session.user.email, 'not the right password');
     expect(unknown.errors).toEqual(wrong.errors);
-    expect(codeOf(wrong)).toBe('UNAUTHENTICATED');
+    // Not UNAUTHENTICATED, on which clients refresh their access token.
+    expect(codeOf(wrong)).toBe('INVALID_CREDENTIALS');
   });
 });
 
@@ -177,7 +203,10 @@ describe('bad input', () => {
     const result = await supergraph.request(signUpMutation, {
       input: { ...valid, email: email.toUpperCase() },
     });
-    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'EMAIL_TAKEN', field: 'email' });
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      code: 'EMAIL_TAKEN',
+      field: 'input.email',
+    });
     expect(await supergraph.databases.users.user.count()).toBe(before);
   });
 

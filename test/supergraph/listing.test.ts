@@ -155,6 +155,11 @@ describe('filters and search', () => {
 
   const inDataset = (id: string) => dataset.some((event) => event.id === id);
   const visibleToAnyone = (event: Row) => event.status !== 'DRAFT';
+  /** Cancelled events are listed only when asked for, by status or includeCancelled. */
+  const listed = (event: Row, filter: Record<string, unknown> = {}) =>
+    event.status !== 'CANCELLED' ||
+    filter.status === 'CANCELLED' ||
+    filter.includeCancelled === true;
   const time = (hours: number) => new Date(base + 1_000 * hour + hours * hour);
 
   const cases: [string, Record<string, unknown>, (event: Row) => boolean][] = [
@@ -175,6 +180,11 @@ describe('filters and search', () => {
       (event) => event.startsAt >= time(50) && event.startsAt < time(300),
     ],
     ['status', { status: 'CANCELLED' }, (event) => event.status === 'CANCELLED'],
+    [
+      'city, cancelled ones too',
+      { city: 'Filterburg', includeCancelled: true },
+      (event) => event.city === 'Filterburg',
+    ],
     ['search in titles, in any case', { search: 'JAZZ' }, (event) => /jazz/i.test(event.title)],
     [
       'search in venues',
@@ -199,7 +209,7 @@ describe('filters and search', () => {
 
   it.each(cases)('by %s return exactly the matching events', async (_, filter, matches) => {
     const expected = dataset
-      .filter((event) => visibleToAnyone(event) && matches(event))
+      .filter((event) => visibleToAnyone(event) && listed(event, filter) && matches(event))
       .map((event) => event.id);
     expect(expected.length).toBeGreaterThan(0);
     const ids = (await walk({ filter })).filter(inDataset);
@@ -212,7 +222,9 @@ describe('filters and search', () => {
       filter: { city: 'Filterburg' },
     });
     expect(result.data?.events.totalCount).toBe(
-      dataset.filter((event) => event.city === 'Filterburg' && visibleToAnyone(event)).length,
+      dataset.filter(
+        (event) => event.city === 'Filterburg' && visibleToAnyone(event) && listed(event),
+      ).length,
     );
   });
 
@@ -228,7 +240,10 @@ describe('filters and search', () => {
     const mine = (event: Row) => event.organizerId === organizer.user.id;
     expect(asOrganizer.data?.events.edges.map((edge) => edge.node.id).toSorted()).toEqual(
       dataset
-        .filter((event) => event.city === 'Filterburg' && (visibleToAnyone(event) || mine(event)))
+        .filter(
+          (event) =>
+            event.city === 'Filterburg' && (visibleToAnyone(event) || mine(event)) && listed(event),
+        )
         .map((event) => event.id)
         .toSorted(),
     );

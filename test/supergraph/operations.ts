@@ -69,3 +69,71 @@ export const meQuery = '{ me { id email name role } }';
 export function codeOf(result: { errors?: { extensions?: Record<string, unknown> }[] }): unknown {
   return result.errors?.[0]?.extensions?.code;
 }
+
+/** Resolves once the tickets service's snapshot of an event has `status` (the outbox's hop). */
+export async function snapshotReaches(
+  supergraph: Supergraph,
+  eventId: string,
+  status: 'PUBLISHED' | 'CANCELLED',
+  deadlineMs = 10_000,
+): Promise<void> {
+  const started = Date.now();
+  while (
+    (await supergraph.databases.tickets.eventSnapshot.findUnique({ where: { eventId } }))
+      ?.status !== status
+  ) {
+    if (Date.now() - started > deadlineMs) {
+      throw new Error(`the tickets service did not hear the event became ${status}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Creates and publishes an event as `organizerToken`, once the tickets service knows it. */
+export async function publishedEvent(
+  supergraph: Supergraph,
+  organizerToken: string,
+  title = 'Concert',
+): Promise<string> {
+  const created = await supergraph.request<{ createEvent: { id: string } }>(
+    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+    {
+      input: {
+        title,
+        venue: 'Hall',
+        city: 'Ticketton',
+        timezone: 'Europe/Berlin',
+        startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+      },
+    },
+    { token: organizerToken },
+  );
+  const id = created.data?.createEvent.id as string;
+  await supergraph.request(
+    'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
+    { id },
+    { token: organizerToken },
+  );
+  await snapshotReaches(supergraph, id, 'PUBLISHED');
+  return id;
+}
+
+/** A published event of `organizerToken`'s with a tier for each of `tiers`, on sale. */
+export async function eventOnSale(
+  supergraph: Supergraph,
+  organizerToken: string,
+  tiers: Record<string, unknown>[],
+): Promise<{ eventId: string; tierIds: string[] }> {
+  const eventId = await publishedEvent(supergraph, organizerToken, 'On sale');
+  const tierIds: string[] = [];
+  for (const input of tiers) {
+    const tier = await supergraph.request<{ createTicketTier: { id: string } }>(
+      'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+      { eventId, input },
+      { token: organizerToken },
+    );
+    if (!tier.data) throw new Error(`createTicketTier failed: ${JSON.stringify(tier.errors)}`);
+    tierIds.push(tier.data.createTicketTier.id);
+  }
+  return { eventId, tierIds };
+}

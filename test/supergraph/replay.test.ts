@@ -90,7 +90,7 @@ describe('with Redis shared by the replicas', () => {
   it('a request accepted by one replica is refused by another', async () => {
     const first = await replica({ REDIS_URL: testRedisUrl });
     const second = await replica({ REDIS_URL: testRedisUrl });
-    await eventually(async () => (await readiness(second)).body.redis === 'ok');
+    await eventually(async () => (await readiness(second)).body.status === 'ready');
     const headers = sign();
     expect((await post(first, headers)).status).toBe(200);
     const replay = await post(second, headers);
@@ -124,7 +124,10 @@ describe('when Redis is unreachable', () => {
     const service = await replica({ REDIS_URL: nobody });
     const ready = await readiness(service);
     expect(ready.status).toBe(200);
-    expect(ready.body).toMatchObject({ status: 'degraded', redis: 'unreachable' });
+    expect(ready.body).toMatchObject({
+      status: 'degraded',
+      problems: { redis: expect.any(String) },
+    });
     const headers = sign();
     const first = await post(service, headers);
     expect(first.status).toBe(200);
@@ -142,7 +145,7 @@ describe('when Redis is unreachable', () => {
     let redis = await startRedis(port);
     try {
       const service = await replica({ REDIS_URL: `redis://127.0.0.1:${port}` });
-      await eventually(async () => (await readiness(service)).body.redis === 'ok');
+      await eventually(async () => (await readiness(service)).body.status === 'ready');
       expect((await post(service, sign())).status).toBe(200);
 
       redis.kill('SIGKILL');
@@ -153,7 +156,7 @@ describe('when Redis is unreachable', () => {
       expect((await post(service, headers)).status).toBe(403);
 
       redis = await startRedis(port);
-      await eventually(async () => (await readiness(service)).body.redis === 'ok');
+      await eventually(async () => (await readiness(service)).body.status === 'ready');
       const again = sign();
       expect((await post(service, again)).status).toBe(200);
       expect((await post(service, again)).status).toBe(403);

@@ -28,8 +28,12 @@ async function send(body: Record<string, unknown>) {
 }
 
 const byId = (id: string) => ({ extensions: { persistedQuery: { version: 1, sha256Hash: id } } });
+/** Statements the subgraphs sent for requests: not the outbox relay's or the hold sweeper's. */
 const subgraphStatements = () =>
-  supergraph.sql.users.length + supergraph.sql.events.length + supergraph.sql.tickets.length;
+  [supergraph.sql.users, supergraph.sql.events, supergraph.sql.tickets]
+    .flat()
+    .filter(({ sql }) => !sql.includes('outbox_messages') && !sql.includes('WITH expired AS'))
+    .length;
 
 describe('in safelist mode, the gateway', () => {
   it('runs a listed operation sent as its text', async () => {

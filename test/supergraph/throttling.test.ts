@@ -29,7 +29,7 @@ describe('login throttling', () => {
     const { user } = await signUp(supergraph);
     for (let attempt = 0; attempt < 5; attempt++) {
       const result = await logInFrom('198.51.100.1', attempt % 2, user.email, 'a wrong password!');
-      expect(codeOf(result)).toBe('UNAUTHENTICATED');
+      expect(codeOf(result)).toBe('INVALID_CREDENTIALS');
     }
     const locked = await logInFrom('198.51.100.1', 1, user.email, strongPassword);
     expect(codeOf(locked)).toBe('TOO_MANY_ATTEMPTS');
@@ -93,7 +93,7 @@ describe('login throttling', () => {
         uniqueEmail('guess'),
         'a wrong password!',
       );
-      expect(codeOf(result)).toBe('UNAUTHENTICATED');
+      expect(codeOf(result)).toBe('INVALID_CREDENTIALS');
     }
     const { user } = await signUp(supergraph);
     expect(codeOf(await logInFrom(client, 0, user.email, strongPassword))).toBe(

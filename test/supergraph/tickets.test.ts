@@ -3,7 +3,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Statement, type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, codeOf, logIn, signUp } from './operations.ts';
+import {
+  type AuthPayload,
+  codeOf,
+  logIn,
+  publishedEvent as publishedEventAs,
+  signUp,
+} from './operations.ts';
 
 const adminEmail = 'tickets-admin@example.com';
 const adminPassword = 'the tickets admin password';
@@ -43,37 +49,8 @@ const tierInput = {
   maxPerOrder: 4,
 };
 
-async function publishedEvent(title = 'Concert'): Promise<string> {
-  const created = await supergraph.request<{ createEvent: { id: string } }>(
-    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-    {
-      input: {
-        title,
-        venue: 'Hall',
-        city: 'Ticketton',
-        timezone: 'Europe/Berlin',
-        startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
-      },
-    },
-    { token: organizer.accessToken },
-  );
-  const id = created.data?.createEvent.id as string;
-  await supergraph.request(
-    'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
-    { id },
-    { token: organizer.accessToken },
-  );
-  const started = Date.now();
-  while (
-    (await supergraph.databases.tickets.eventSnapshot.findUnique({ where: { eventId: id } }))
-      ?.status !== 'PUBLISHED'
-  ) {
-    if (Date.now() - started > 5_000)
-      throw new Error('the tickets service did not hear of the event');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return id;
-}
+const publishedEvent = (title = 'Concert') =>
+  publishedEventAs(supergraph, organizer.accessToken, title);
 
 const createTier = (eventId: string, token: string, input: Record<string, unknown> = tierInput) =>
   supergraph.request<{ createTicketTier: { id: string; currency: string; available: number } }>(
@@ -258,6 +235,29 @@ describe('holds', () => {
       idempotencyKey: randomUUID(),
     });
     expect(codeOf(late)).toBe('HOLD_EXPIRED');
+  });
+
+  it('give their allowance back when they expire', async () => {
+    const tierId = await tierOnSale();
+    const { eventId } = await stock(tierId);
+    const allowance = async () =>
+      (
+        await supergraph.databases.tickets.eventAllowance.findUnique({
+          where: { eventId_userId: { eventId, userId: otherBuyer.user.id } },
+        })
+      )?.tickets;
+    await supergraph.request(
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 4) { id } }',
+      { tierId },
+      { token: otherBuyer.accessToken },
+    );
+    expect(await allowance()).toBe(4);
+    const started = Date.now();
+    while ((await stock(tierId)).held !== 0) {
+      if (Date.now() - started > 5_000) throw new Error('the hold was not swept');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await allowance()).toBe(0);
   });
 
   it('turn into tickets when bought in time', async () => {

@@ -28,3 +28,75 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 export function isUuid(id: string): boolean {
   return uuidPattern.test(id);
 }
+
+/**
+ * PostgreSQL's SQLSTATEs that say the database could not do the work now, not that the work
+ * was wrong: a lost or refused connection (class 08), a server shutting down or starting
+ * (57P01–57P03), too many connections or no resources (class 53), a statement or lock
+ * deadline (57014, 55P03), and a deadlock or serialization failure (40P01, 40001).
+ */
+const unavailableStates = /^(08|53)|^(57P0[1-3]|57014|55P03|40P01|40001)$/;
+
+/** Driver and client errors of the same kind: what pg, Prisma's adapter and Prisma say. */
+const unavailableKinds = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+  'TransactionWriteConflict',
+  'TransactionAlreadyClosed',
+]);
+const unavailableSocketCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
+/** Prisma's codes for an unreachable server, a pool or transaction timeout, a conflict. */
+const unavailablePrismaCodes = new Set([
+  'P1001',
+  'P1002',
+  'P1008',
+  'P1017',
+  'P2024',
+  'P2028',
+  'P2034',
+]);
+const unavailableMessages =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|connect ECONNREFUSED/i;
+
+/**
+ * Whether `error` (or anything it wraps) says the database is unreachable, restarting,
+ * overloaded or past a deadline: a failure that clears by itself, reported to clients as
+ * SERVICE_UNAVAILABLE rather than as an internal error.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  const pending: unknown[] = [error];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    if (current === null || typeof current !== 'object' || seen.has(current)) continue;
+    seen.add(current);
+    const candidate = current as {
+      code?: unknown;
+      kind?: unknown;
+      originalCode?: unknown;
+      message?: unknown;
+      cause?: unknown;
+      meta?: { driverAdapterError?: unknown };
+      originalError?: unknown;
+    };
+    for (const code of [candidate.code, candidate.originalCode]) {
+      if (typeof code !== 'string') continue;
+      if (unavailableStates.test(code) || unavailableSocketCodes.has(code)) return true;
+      if (unavailablePrismaCodes.has(code)) return true;
+    }
+    if (typeof candidate.kind === 'string' && unavailableKinds.has(candidate.kind)) return true;
+    if (typeof candidate.message === 'string' && unavailableMessages.test(candidate.message))
+      return true;
+    pending.push(candidate.cause, candidate.meta?.driverAdapterError, candidate.originalError);
+  }
+  return false;
+}
+
+/** What a client sees when the database cannot serve a request now. */
+export function serviceUnavailable(): GraphQLError {
+  return new GraphQLError('A service is unavailable; try again shortly.', {
+    extensions: { code: 'SERVICE_UNAVAILABLE' },
+  });
+}

@@ -31,7 +31,7 @@ import { shutdownTelemetry, tracingPlugins } from './telemetry.ts';
 const keepAliveTimeoutMs = 75_000;
 
 /** How a service stops; read from the process's environment. */
-const shutdownSettings = z.object({
+export const shutdownSettings = z.object({
   /**
    * How long a stopping service waits for the connections it has to close (see drain.ts).
    * Longer than NGINX's upstream `keepalive_timeout` (4 s), so that NGINX closes its idle
@@ -41,6 +41,13 @@ const shutdownSettings = z.object({
    */
   DRAIN_DEADLINE_MS: z.coerce.number().int().min(0).default(8_000),
 });
+
+/** Where every service answers its probes (liveness, readiness), and its metrics. */
+export const servicePaths = {
+  live: '/health/live',
+  ready: '/health/ready',
+  metrics: '/metrics',
+} as const;
 
 export interface ServeOptions<TContext extends BaseContext> {
   /** The service's name, for logs and the readiness message. */
@@ -102,11 +109,11 @@ export async function serveGraphQL<TContext extends BaseContext>(
   await apollo.start();
 
   app.use(accessLog(logger), (req, _res, next) => runWithRequestId(req.id as string, next));
-  app.get('/metrics', serveMetrics);
-  app.get('/health/live', (_req, res) => {
+  app.get(servicePaths.metrics, serveMetrics);
+  app.get(servicePaths.live, (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/health/ready', async (_req, res) => {
+  app.get(servicePaths.ready, async (_req, res) => {
     // Draining: still answering the connections a proxy holds, but to be taken out of
     // rotation (it no longer accepts connections anyway).
     if (drainer.draining) {

@@ -8,7 +8,14 @@ export {
   portSetting,
   seedsDemoData,
 } from './config.ts';
-export { badUserInput, failure, isUuid, notFound } from './errors.ts';
+export {
+  badUserInput,
+  failure,
+  isDatabaseUnavailable,
+  isUuid,
+  notFound,
+  serviceUnavailable,
+} from './errors.ts';
 export { maxDeliveryAgeMs, relaySecret, signDelivery, verifyDelivery } from './event-relay.ts';
 export {
   assertionHeader,
@@ -30,11 +37,13 @@ export {
   runService,
   type ServeOptions,
   serveGraphQL,
+  servicePaths,
+  shutdownSettings,
   stopOnSignals,
 } from './http.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { queryPlanCacheMetrics } from './metrics.ts';
-export { connectRedis, redisCommandTimeoutMs, type SharedRedis } from './redis.ts';
+export { connectRedis, type RedisConnection, redisSettings } from './redis.ts';
 export {
   acceptableRequestId,
   currentRequestId,
@@ -58,6 +67,7 @@ export {
   type SubgraphDefinition,
   type SubgraphSetup,
   startSubgraph,
+  subgraphStartSettings,
 } from './subgraph.ts';
 export { createSubgraphServer, readSchema } from './subgraph-server.ts';
 export { maxPageSize, pageSize, parseInput } from './validation.ts';

@@ -1,56 +1,62 @@
-// Redis as the services use it: shared state that makes a defence hold across replicas and
-// restarts (used gateway assertions, revoked sessions), never a hard dependency. Every
-// command has a deadline, nothing queues while the connection is down, and a caller that
-// gets an error falls back to what its own process knows, reporting the service degraded.
+// Redis as the services use it: state shared by every replica (persisted queries, used
+// gateway assertions), never a hard dependency. Every command has a deadline, nothing
+// queues while the connection is down, and a caller that gets an error goes on with what
+// its own process knows, reporting the service `degraded`.
 import { Redis } from 'ioredis';
+import { z } from 'zod';
 import type { Logger } from './logger.ts';
 
-/**
- * How long one Redis command may take before the caller falls back. Redis answers in well
- * under a millisecond on a private network; a quarter second means it is in trouble.
- */
-export const redisCommandTimeoutMs = 250;
+/** How a service reaches Redis; every service that uses it reads these. */
+export const redisSettings = z.object({
+  /** Redis, for what the instances of a service share (e.g. redis://127.0.0.1:6379). */
+  REDIS_URL: z.url().optional(),
+  /**
+   * The deadline of one Redis command. Redis answers in well under a millisecond on a
+   * local network; past this it counts as away, and the caller goes on without it.
+   */
+  REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).default(250),
+});
 
-export interface SharedRedis {
+export interface RedisConnection {
   /** The client, for commands. It fails fast (no offline queue) while disconnected. */
   readonly client: Redis;
-  /** Whether the connection is up right now: false makes readiness report `degraded`. */
+  /** Whether the connection is up right now. */
   readonly available: boolean;
-  /** Readiness details: `{ redis: 'ok' }`, or `{ status: 'degraded', redis: 'unreachable' }`. */
-  readiness(): Record<string, string>;
+  /** Resolves to undefined when Redis answers a PING in time, or to why it did not. */
+  problem(): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
 /**
- * Connects to `url` in the background and keeps reconnecting (every 0.2 s to 2 s) while
- * it is down. Logs each loss and recovery once, not every failed reconnect.
+ * Connects to `url` in the background and keeps reconnecting (backing off to every 2 s)
+ * for as long as the service runs. Every command has the deadline `timeoutMs`, and one sent
+ * while disconnected fails at once instead of waiting in a queue. Logs each loss and
+ * recovery once, not every failed reconnect.
  */
-export function connectRedis(url: string, logger: Logger, purpose: string): SharedRedis {
+export function connectRedis(
+  url: string,
+  { timeoutMs, logger, name }: { timeoutMs: number; logger: Logger; name: string },
+): RedisConnection {
   const client = new Redis(url, {
-    commandTimeout: redisCommandTimeoutMs,
-    connectTimeout: 1_000,
-    // While disconnected, a command fails at once instead of waiting in a queue: callers
-    // fall back to local state rather than holding a request.
+    commandTimeout: timeoutMs,
+    connectTimeout: Math.max(timeoutMs, 1_000),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(200 * attempt, 2_000),
-    lazyConnect: false,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+    connectionName: name,
   });
   let available = false;
   let reported: 'up' | 'down' | undefined;
   client.on('ready', () => {
     available = true;
-    if (reported === 'down') logger.info({ purpose }, 'redis reachable again');
+    if (reported === 'down') logger.info({ purpose: name }, 'redis is reachable again');
     reported = 'up';
   });
   const down = (error?: Error) => {
     available = false;
     if (reported === 'down') return;
     reported = 'down';
-    logger.warn(
-      { purpose, err: error },
-      'redis unreachable: falling back to this process alone (degraded)',
-    );
+    logger.warn({ purpose: name, err: error }, 'redis is unreachable; going on without it');
   };
   client.on('error', down);
   client.on('close', () => down());
@@ -59,11 +65,14 @@ export function connectRedis(url: string, logger: Logger, purpose: string): Shar
     get available() {
       return available;
     },
-    readiness() {
-      const details: Record<string, string> = available
-        ? { redis: 'ok' }
-        : { status: 'degraded', redis: 'unreachable' };
-      return details;
+    async problem() {
+      if (client.status !== 'ready') return `redis is ${client.status}`;
+      try {
+        await client.ping();
+        return undefined;
+      } catch (error) {
+        return `redis did not answer: ${(error as Error).message}`;
+      }
     },
     async close() {
       client.disconnect(false);

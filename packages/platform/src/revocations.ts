@@ -6,7 +6,7 @@
 // accepts, plus its clock tolerance), then expires from Redis and from memory alike.
 import { accessTokenLifetimeSeconds, clockToleranceSeconds } from '@ticketing/auth';
 import type { Logger } from './logger.ts';
-import type { SharedRedis } from './redis.ts';
+import type { RedisConnection } from './redis.ts';
 
 /** How long a revocation must be kept: past that, every token it could stop has expired. */
 export const revocationLifetimeMs = (accessTokenLifetimeSeconds + clockToleranceSeconds) * 1000;
@@ -33,10 +33,10 @@ export function revokedBeforeNow(now = Date.now()): number {
 
 /** Publishes revocations: the users service. */
 export class RevocationPublisher {
-  readonly #redis: SharedRedis | undefined;
+  readonly #redis: RedisConnection | undefined;
   readonly #logger: Logger;
 
-  constructor(redis: SharedRedis | undefined, logger: Logger) {
+  constructor(redis: RedisConnection | undefined, logger: Logger) {
     this.#redis = redis;
     this.#logger = logger;
   }
@@ -92,12 +92,15 @@ export interface TokenFacts {
 export class RevocationList {
   readonly #sessions = new Map<string, number>();
   readonly #users = new Map<string, { before: number; expiresAt: number }>();
-  readonly #subscriber: SharedRedis;
-  readonly #reader: SharedRedis;
+  readonly #subscriber: RedisConnection;
+  readonly #reader: RedisConnection;
   readonly #logger: Logger;
 
-  /** `subscriber` is given over to pub/sub; `reader` loads what is stored. */
-  constructor(subscriber: SharedRedis, reader: SharedRedis, logger: Logger) {
+  /**
+   * `subscriber` is given over to pub/sub (and closed with this list); `reader`, a
+   * connection the caller shares, loads what is stored.
+   */
+  constructor(subscriber: RedisConnection, reader: RedisConnection, logger: Logger) {
     this.#subscriber = subscriber;
     this.#reader = reader;
     this.#logger = logger;
@@ -134,16 +137,16 @@ export class RevocationList {
     return false;
   }
 
-  /** Readiness details: degraded while revocations cannot be heard. */
-  readiness(): Record<string, string> {
+  /** Why revocations may be missed right now (readiness then says `degraded`), if so. */
+  problem(): string | undefined {
     return this.#subscriber.available && this.#reader.available
-      ? { revocations: 'live' }
-      : { status: 'degraded', revocations: 'unreachable' };
+      ? undefined
+      : 'not hearing revocations: revoked tokens are refused from when Redis is back';
   }
 
+  /** Closes the subscriber connection; the reader belongs to the caller. */
   async close(): Promise<void> {
     await this.#subscriber.close();
-    await this.#reader.close();
   }
 
   #add(revocation: Revocation, expiresAt: number) {

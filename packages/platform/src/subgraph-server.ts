@@ -1,21 +1,29 @@
 import { readFileSync } from 'node:fs';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 
 import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import { type DocumentNode, type GraphQLFormattedError, parse } from 'graphql';
+import { isDatabaseUnavailable, serviceUnavailable } from './errors.ts';
 
 /**
- * Expected failures carry their own code and message. Anything else (a database error, a
- * bug) reaches the client as a bare INTERNAL_SERVER_ERROR: its message could reveal SQL,
- * table names or data. serveGraphQL logs the original.
+ * Expected failures carry their own code and message. A database that is unreachable,
+ * restarting or past a deadline is SERVICE_UNAVAILABLE: the client may retry (a purchase
+ * with the same idempotency key). Anything else (a bug) reaches the client as a bare
+ * INTERNAL_SERVER_ERROR: its message could reveal SQL, table names or data. serveGraphQL
+ * logs the original.
  */
-function maskUnexpectedError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+function maskUnexpectedError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+): GraphQLFormattedError {
   if (formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') return formatted;
+  const unavailable = isDatabaseUnavailable(unwrapResolverError(error));
   return {
-    message: 'Internal server error',
+    message: unavailable ? serviceUnavailable().message : 'Internal server error',
     ...(formatted.path ? { path: formatted.path } : {}),
-    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    extensions: { code: unavailable ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR' },
   };
 }
 

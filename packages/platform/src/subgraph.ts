@@ -19,7 +19,7 @@ import {
 } from './gateway-assertion.ts';
 import { type RunningService, runService, serveGraphQL } from './http.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { connectRedis, type SharedRedis } from './redis.ts';
+import { connectRedis, type RedisConnection, redisSettings } from './redis.ts';
 
 /** Where access tokens come from and how their keys are found; the same for every service. */
 export const authSettings = z.object({
@@ -60,7 +60,7 @@ export interface SetUpOptions {
   env: NodeJS.ProcessEnv;
   logger: Logger;
   /** Redis shared by the replicas (REDIS_URL), if configured; it may be down at times. */
-  redis?: SharedRedis | undefined;
+  redis?: RedisConnection | undefined;
 }
 
 export interface SubgraphDefinition<Client, Location, TContext extends BaseContext> {
@@ -127,6 +127,14 @@ function requireGatewayAssertion(
 
 const rawBodies = new WeakMap<object, Buffer>();
 
+/** What every subgraph reads at start, besides its own settings. */
+export const subgraphStartSettings = (defaultPort: number) =>
+  baseSettings.extend(redisSettings.shape).extend({
+    PORT: portSetting(defaultPort),
+    /** Default: on outside production, off in production (see seedsDemoData). */
+    SEED_DEMO_DATA: optionalFlagSetting(),
+  });
+
 /**
  * Starts a subgraph with the settings in `env`: migrates its database, seeds the demo data
  * into an empty one (outside production unless SEED_DEMO_DATA=false; in production only
@@ -138,21 +146,8 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
   env: NodeJS.ProcessEnv,
   logger: Logger = createLogger(subgraph.name, loadConfig(baseSettings, env).LOG_LEVEL),
 ): Promise<RunningService> {
-  const config = loadConfig(
-    baseSettings.extend({
-      PORT: portSetting(subgraph.defaultPort),
-      /** Default: on outside production, off in production (see seedsDemoData). */
-      SEED_DEMO_DATA: optionalFlagSetting(),
-      /**
-       * Redis shared by every replica: used gateway assertions are kept there, so that a
-       * request captured at one replica is refused at the others. Optional: without it (or
-       * while it is down) each process refuses replays to itself alone.
-       */
-      REDIS_URL: z.url().optional(),
-    }),
-    env,
-  );
-  let redis: SharedRedis | undefined;
+  const config = loadConfig(subgraphStartSettings(subgraph.defaultPort), env);
+  let redis: RedisConnection | undefined;
   const database = await subgraph.database.open(subgraph.database.locate(env), {
     onConnectionLost: (error) =>
       logger.warn({ err: error }, 'database connection lost; reconnecting on demand'),
@@ -170,7 +165,14 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       logger.info('production: no demo data seeded (SEED_DEMO_DATA=true would seed it)');
     }
     redis = config.REDIS_URL
-      ? connectRedis(config.REDIS_URL, logger, 'used assertions')
+      ? // Used gateway assertions are kept there, so that a request captured at one
+        // replica is refused at the others. Without it (or while it is down) each process
+        // refuses replays to itself alone.
+        connectRedis(config.REDIS_URL, {
+          timeoutMs: config.REDIS_TIMEOUT_MS,
+          logger,
+          name: `${subgraph.name} used assertions`,
+        })
       : undefined;
     const setup = await subgraph.setUp(database.prisma, { env, logger, redis });
     const verifier = new GatewayAssertionVerifier(
@@ -196,7 +198,8 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
         setup.createContext((res as express.Response<unknown, TrustedLocals>).locals.forwarded),
       checkReadiness: async () => {
         await database.ping();
-        return redis?.readiness();
+        const problem = await redis?.problem();
+        return problem ? { status: 'degraded', problems: { redis: problem } } : undefined;
       },
       configure(app) {
         requireGatewayAssertion(app, verifier, logger);

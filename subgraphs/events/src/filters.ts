@@ -10,6 +10,7 @@ export interface EventFilter {
   startsBefore?: Date | null;
   search?: string | null;
   status?: EventStatus | null;
+  includeCancelled?: boolean | null;
 }
 
 /**
@@ -26,6 +27,9 @@ export function eventsWhere(
   if (filter?.startsAfter != null) conditions.push({ startsAt: { gte: filter.startsAfter } });
   if (filter?.startsBefore != null) conditions.push({ startsAt: { lt: filter.startsBefore } });
   if (filter?.status != null) conditions.push({ status: filter.status });
+  // The listing is for finding something to attend: cancelled events are left out unless
+  // asked for, by status or by includeCancelled (ticket holders still find theirs by id).
+  else if (filter?.includeCancelled !== true) conditions.push({ status: { not: 'CANCELLED' } });
   if (filter?.search != null) {
     // Matched literally: %, _ and \ are LIKE's wildcards and escape, which Prisma's
     // `contains` passes on as they are.

@@ -12,7 +12,8 @@ import { EventRepository } from './repositories/EventRepository.ts';
 import { createEventsServer } from './server.ts';
 import { EventService } from './services/EventService.ts';
 
-const eventsSettings = baseSettings.extend({
+/** The events service's own settings (test/kubernetes.test.ts checks the manifests against them). */
+export const eventsSettings = baseSettings.extend({
   /** Where the outbox relay delivers event changes: the tickets service. */
   EVENT_CHANGES_URL: z.url().default('http://127.0.0.1:4003/internal/event-changes'),
   EVENT_RELAY_SECRET: z.string().min(16).optional(),

@@ -66,8 +66,8 @@ type Page = {
   };
 };
 const listQuery = /* GraphQL */ `
-  query List($first: Int, $after: String) {
-    events(first: $first, after: $after) {
+  query List($first: Int, $after: String, $filter: EventFilter) {
+    events(first: $first, after: $after, filter: $filter) {
       edges { cursor node { title status } }
       pageInfo { hasNextPage endCursor }
       totalCount
@@ -76,8 +76,11 @@ const listQuery = /* GraphQL */ `
 `;
 
 describe('events', () => {
-  it('lists published and cancelled events soonest first, and never drafts', async () => {
-    const { data, errors } = await run<Page>(listQuery, { first: 10 });
+  it('lists published events soonest first, cancelled ones when asked, and never drafts', async () => {
+    const { data, errors } = await run<Page>(listQuery, {
+      first: 10,
+      filter: { includeCancelled: true },
+    });
     expect(errors).toBeUndefined();
     expect(data?.events.edges.map((edge) => edge.node.title)).toEqual([
       'Event 1',
@@ -86,6 +89,13 @@ describe('events', () => {
       'Event 5',
     ]);
     expect(data?.events.totalCount).toBe(4);
+    const listed = await run<Page>(listQuery, { first: 10 });
+    expect(listed.data?.events.edges.map((edge) => edge.node.title)).toEqual([
+      'Event 1',
+      'Event 4',
+      'Event 5',
+    ]);
+    expect(listed.data?.events.totalCount).toBe(3);
     expect(data?.events.pageInfo).toEqual({
       hasNextPage: false,
       endCursor: data?.events.edges.at(-1)?.cursor,
@@ -93,7 +103,8 @@ describe('events', () => {
   });
 
   it('continues after a cursor without repeats, even when an earlier event is inserted meanwhile', async () => {
-    const first = await run<Page>(listQuery, { first: 2 });
+    const filter = { includeCancelled: true };
+    const first = await run<Page>(listQuery, { first: 2, filter });
     expect(first.data?.events.edges.map((edge) => edge.node.title)).toEqual(['Event 1', 'Event 2']);
     expect(first.data?.events.pageInfo.hasNextPage).toBe(true);
 
@@ -103,6 +114,7 @@ describe('events', () => {
       const second = await run<Page>(listQuery, {
         first: 2,
         after: first.data?.events.pageInfo.endCursor,
+        filter,
       });
       expect(second.data?.events.edges.map((edge) => edge.node.title)).toEqual([
         'Event 4',

@@ -22,8 +22,8 @@ export class HoldSweeper {
     this.#timer = setInterval(() => {
       this.#running ??= this.#purchases
         .expireHolds()
-        .then((tiers) => {
-          if (tiers > 0) this.#logger.debug({ tiers }, 'returned expired holds to stock');
+        .then((returned) => {
+          if (returned) this.#logger.debug('returned expired holds to stock');
         })
         .catch((error: unknown) => this.#logger.warn({ err: error }, 'could not expire holds'))
         .finally(() => {

@@ -1,9 +1,10 @@
 import type { Identity } from '@ticketing/auth';
 import type { RequestInfo } from '@ticketing/platform';
-import type { EventSnapshot, PrismaClient, Ticket } from '@ticketing/prisma/tickets';
+import type { EventSnapshot, Order, PrismaClient, Ticket } from '@ticketing/prisma/tickets';
 import DataLoader from 'dataloader';
 import { decodeCursor } from './cursor.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
+import { OrderRepository } from './repositories/OrderRepository.ts';
 import {
   type StockedTier,
   type TicketPage,
@@ -20,7 +21,9 @@ export interface TicketPageKey {
 export interface TicketsContext {
   viewer: Identity | null;
   service: TicketingService;
+  orders: OrderRepository;
   loaders: {
+    orderById: DataLoader<string, Order | null>;
     ticketById: DataLoader<string, Ticket | null>;
     tierById: DataLoader<string, StockedTier | null>;
     tiersByEventId: DataLoader<string, StockedTier[]>;
@@ -56,10 +59,13 @@ export function createContext(
 ): TicketsContext {
   const tickets = new TicketRepository(prisma);
   const snapshots = new EventSnapshotRepository(prisma);
+  const orders = new OrderRepository(prisma);
   return {
     viewer,
     service,
+    orders,
     loaders: {
+      orderById: new DataLoader((ids) => orders.findOrdersByIds(ids)),
       ticketById: new DataLoader((ids) => tickets.findTicketsByIds(ids)),
       tierById: new DataLoader((ids) => tickets.findTiersByIds(ids)),
       tiersByEventId: new DataLoader((ids) => tickets.findTiersByEventIds(ids)),

@@ -16,13 +16,16 @@ import { createTicketsServer } from './server.ts';
 import { EventOwnership } from './services/EventOwnership.ts';
 import { TicketingService } from './services/TicketingService.ts';
 
-const ticketsSettings = baseSettings.extend({
+/** The tickets service's own settings (test/kubernetes.test.ts checks the manifests against them). */
+export const ticketsSettings = baseSettings.extend({
   EVENT_RELAY_SECRET: z.string().min(16).optional(),
   /** The events subgraph, asked who organizes an event when its tiers are managed. */
   EVENTS_URL: z.url().default('http://127.0.0.1:4002/graphql'),
   HOLD_SECONDS: z.coerce.number().int().min(1).default(600),
   HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),
   MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
+  /** Active holds one buyer may keep at once: enough for a basket, too few to corner stock. */
+  MAX_ACTIVE_HOLDS: z.coerce.number().int().min(1).default(3),
 });
 
 export const ticketsSubgraph: SubgraphDefinition<
@@ -42,7 +45,11 @@ export const ticketsSubgraph: SubgraphDefinition<
       tickets: new TicketRepository(prisma),
       snapshots,
       ownership: new EventOwnership(config.EVENTS_URL, subgraphSecret('events', env)),
-      settings: { holdSeconds: config.HOLD_SECONDS, perUserCap: config.MAX_TICKETS_PER_EVENT },
+      settings: {
+        holdSeconds: config.HOLD_SECONDS,
+        perUserCap: config.MAX_TICKETS_PER_EVENT,
+        maxActiveHolds: config.MAX_ACTIVE_HOLDS,
+      },
     });
     const sweeper = new HoldSweeper(service.purchases, logger, config.HOLD_SWEEP_INTERVAL_MS);
     sweeper.start();

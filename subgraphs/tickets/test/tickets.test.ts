@@ -63,7 +63,7 @@ const runAs = (viewer: Identity | null) =>
         tickets: new TicketRepository(database.prisma),
         snapshots: new EventSnapshotRepository(database.prisma),
         ownership: new EventOwnership('http://127.0.0.1:9/graphql', 'unused-events-secret'),
-        settings: { holdSeconds: 60, perUserCap: 10 },
+        settings: { holdSeconds: 60, perUserCap: 10, maxActiveHolds: 3 },
       }),
       { viewer, clientAddress: undefined, requestId: undefined },
     ),

@@ -7,14 +7,15 @@ import {
   loadConfig,
   optionalFlagSetting,
   RevocationPublisher,
-  type SharedRedis,
+  type RedisConnection,
   type SubgraphDefinition,
+  subgraphSecret,
 } from '@ticketing/platform';
 import { defaultDataRoot } from '@ticketing/prisma';
 import { type PrismaClient, usersDatabase } from '@ticketing/prisma/users';
 import { z } from 'zod';
 import { loadSigningKeys, type SigningKeys } from './auth/signing-keys.ts';
-import { AccessTokenIssuer } from './auth/tokens.ts';
+import { AccessTokenIssuer, defaultRefreshGraceSeconds } from './auth/tokens.ts';
 import { createContext, type UsersContext } from './context.ts';
 import { LoginThrottleRepository } from './repositories/LoginThrottleRepository.ts';
 import { SessionRepository } from './repositories/SessionRepository.ts';
@@ -23,7 +24,8 @@ import { createUsersServer } from './server.ts';
 import { AccountService } from './services/AccountService.ts';
 import { LoginThrottle } from './services/LoginThrottle.ts';
 
-const usersSettings = baseSettings.extend(authSettings.shape).extend({
+/** The users service's own settings (test/kubernetes.test.ts checks the manifests against them). */
+export const usersSettings = baseSettings.extend(authSettings.shape).extend({
   DATA_DIR: z.string().min(1).default(defaultDataRoot),
   AUTH_SIGNING_KEYS: z.string().optional(),
   AUTH_SIGNING_KEYS_FILE: z.string().optional(),
@@ -35,6 +37,13 @@ const usersSettings = baseSettings.extend(authSettings.shape).extend({
   SEED_DEMO_DATA: optionalFlagSetting(),
   /** Sign-ups one address may make in an hour (see LoginThrottle.ts). */
   SIGN_UPS_PER_ADDRESS: z.coerce.number().int().min(1).default(10),
+  /** How long an exchanged refresh token still returns its successor (0: reuse at once). */
+  REFRESH_GRACE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(300)
+    .default(defaultRefreshGraceSeconds),
 });
 
 /** The users service's repositories and account rules over one database. */
@@ -43,16 +52,19 @@ export function createUsersServices(
   keys: SigningKeys,
   parties: TokenParties,
   logger: Logger,
-  limits: { signUpsPerAddress?: number } = {},
-  redis?: SharedRedis,
+  refreshSecret = subgraphSecret('users', process.env),
+  refreshGraceSeconds = defaultRefreshGraceSeconds,
+  abuse: { signUpsPerAddress?: number; redis?: RedisConnection | undefined } = {},
 ) {
   const users = new UserRepository(prisma);
   const accounts = new AccountService({
+    refreshSecret,
+    refreshGraceMs: refreshGraceSeconds * 1000,
     users,
     sessions: new SessionRepository(prisma),
-    throttle: new LoginThrottle(new LoginThrottleRepository(prisma), limits),
+    throttle: new LoginThrottle(new LoginThrottleRepository(prisma), abuse),
     issuer: new AccessTokenIssuer(keys, parties),
-    revocations: new RevocationPublisher(redis, logger),
+    revocations: new RevocationPublisher(abuse.redis, logger),
     logger,
   });
   return { users, accounts };
@@ -87,8 +99,9 @@ export const usersSubgraph: SubgraphDefinition<
         audience: config.AUTH_AUDIENCE,
       },
       logger,
-      { signUpsPerAddress: config.SIGN_UPS_PER_ADDRESS },
-      redis,
+      subgraphSecret('users', env),
+      config.REFRESH_GRACE_SECONDS,
+      { signUpsPerAddress: config.SIGN_UPS_PER_ADDRESS, redis },
     );
     if (config.BOOTSTRAP_ADMIN_EMAIL && config.BOOTSTRAP_ADMIN_PASSWORD) {
       await accounts.bootstrapAdmin({

@@ -46,7 +46,7 @@ export class EventService {
     const startsAt = changes.startsAt ?? event.startsAt;
     const endsAt = changes.endsAt === undefined ? event.endsAt : changes.endsAt;
     if (endsAt && endsAt <= startsAt) {
-      throw badUserInput('input.endsAt: must be after startsAt', 'input.endsAt');
+      throw badUserInput('input.endsAt must be after startsAt.', 'input.endsAt');
     }
     if (event.status === 'PUBLISHED' && changes.startsAt && changes.startsAt <= new Date()) {
       throw failure('EVENT_IN_PAST', 'A published event cannot be moved into the past.', {

@@ -27,8 +27,13 @@ export class EventSnapshotRepository {
   /**
    * Applies changes in one transaction. Each is an upsert that only ever moves an event's
    * snapshot to a higher version: a repeated or late delivery changes nothing. The change
-   * that cancels an event also cancels its active tickets and holds, in the same
-   * transaction, so that happens exactly once.
+   * that cancels an event also cancels its active tickets and holds, and returns their
+   * stock and allowances, in the same transaction, so that happens exactly once.
+   *
+   * The upsert waits for every purchase and hold in flight that locked the snapshot
+   * (PurchaseRepository's `FOR SHARE`), and the cascade's statements come after it, so
+   * they see those sales; a sale that comes later finds the event cancelled. The cascade
+   * takes its locks in the purchases' order (tickets, holds, allowances, then tiers).
    */
   async apply(changes: EventChange[]): Promise<void> {
     await this.#prisma.$transaction(async (tx) => {
@@ -49,7 +54,10 @@ export class EventSnapshotRepository {
           await tx.$executeRaw`
             UPDATE holds SET status = 'EXPIRED'
             WHERE status = 'ACTIVE' AND tier_id IN (SELECT id FROM ticket_tiers WHERE event_id = ${change.eventId}::uuid)`;
-          await tx.$executeRaw`UPDATE ticket_tiers SET held = 0 WHERE event_id = ${change.eventId}::uuid`;
+          await tx.$executeRaw`DELETE FROM event_allowances WHERE event_id = ${change.eventId}::uuid`;
+          await tx.$executeRaw`
+            UPDATE ticket_tiers SET sold = 0, held = 0, updated_at = now()
+            WHERE event_id = ${change.eventId}::uuid`;
         }
       }
     });

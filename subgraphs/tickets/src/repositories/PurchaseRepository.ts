@@ -23,7 +23,22 @@ export type PurchaseOutcome =
   | { status: 'soldOut' }
   | { status: 'limitReached' }
   | { status: 'holdNotFound' }
-  | { status: 'holdExpired' };
+  | { status: 'holdExpired' }
+  | { status: 'salesClosed' };
+
+export type HoldOutcome =
+  | { status: 'held'; hold: Hold }
+  | { status: 'soldOut' }
+  | { status: 'limitReached' }
+  | { status: 'tooManyHolds' }
+  | { status: 'salesClosed' };
+
+/** Which holds to look at for expiry: all of them by default. */
+export interface HoldFilter {
+  tierId?: string;
+  userId?: string;
+  eventId?: string;
+}
 
 /** What is being bought: from a tier directly, or by converting a hold. */
 export type PurchaseSource =
@@ -50,9 +65,22 @@ class Rollback extends Error {
 }
 
 /**
- * The only code that changes stock. Every change is one transaction; stock moves only
- * through conditional updates (`WHERE sold + held + n <= capacity`), under a CHECK
- * constraint that makes overselling impossible even for a bug here.
+ * Purchases, holds and their expiry: every change a buyer makes to stock is one
+ * transaction here. Stock moves only through conditional updates
+ * (`WHERE sold + held + n <= capacity`), under a CHECK constraint that makes overselling
+ * impossible even for a bug here. (An event's cancellation also returns its stock, in
+ * EventSnapshotRepository, under the rule below.)
+ *
+ * **The race with a cancellation.** Every transaction that sells or holds first reads the
+ * event's snapshot `FOR SHARE` and refuses unless it is on sale. The cancellation's upsert
+ * of that row waits for those transactions to commit, and its cascade (a later statement)
+ * then sees their tickets and holds; a sale that starts after the cancellation waits for
+ * it, re-reads the row, and is refused. Either way, no ticket or hold stays active on a
+ * cancelled event.
+ *
+ * **The per-person cap** counts active tickets and active holds together, per event, in
+ * `event_allowances`: a hold takes its allowance when it is made, a purchase from that
+ * hold takes none again, and a hold that expires gives it back.
  */
 export class PurchaseRepository {
   readonly #prisma: PrismaClient;
@@ -62,49 +90,134 @@ export class PurchaseRepository {
   }
 
   #transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
-    // Under a rush, transactions queue for a pooled connection: wait, rather than fail.
-    return this.#prisma.$transaction(work, { maxWait: 20_000, timeout: 20_000 });
+    // Under a rush, transactions queue for a pooled connection: wait, rather than fail, but
+    // not past the pool's own wait (10 s), below the gateway's 15 s subgraph deadline, so
+    // that a purchase the gateway gave up on does not go on to commit unseen.
+    return this.#prisma.$transaction(work, { maxWait: 10_000, timeout: 12_000 });
   }
 
-  /** Returns expired holds' stock to their tiers: one statement, safe to run anywhere. */
+  /**
+   * Returns expired holds' stock to their tiers and their allowance to their buyers, in one
+   * statement; says whether any expired. Safe to run anywhere, any number of times at once.
+   *
+   * Every transaction here locks a buyer's allowance row before a tier's row (a purchase
+   * takes its allowance, then its stock, last, so that the hot tier's row is locked only
+   * until commit). This statement keeps that order, so that a sweep and a purchase never
+   * wait on each other in a circle: its main query updates the allowances, pulling the
+   * expired holds as it goes, and PostgreSQL runs a data-modifying CTE that the main query
+   * does not read (`restocked`) after the main query has finished.
+   */
   async expireHolds(
-    tierId?: string,
+    which: HoldFilter = {},
     tx: Transaction | PrismaClient = this.#prisma,
-  ): Promise<number> {
-    const tierFilter = tierId ? Prisma.sql`AND tier_id = ${tierId}::uuid` : Prisma.empty;
-    return tx.$executeRaw`
+  ): Promise<boolean> {
+    const conditions = [
+      which.tierId ? Prisma.sql`AND tier_id = ${which.tierId}::uuid` : Prisma.empty,
+      which.userId ? Prisma.sql`AND user_id = ${which.userId}::uuid` : Prisma.empty,
+      which.eventId
+        ? Prisma.sql`AND tier_id IN (SELECT id FROM ticket_tiers WHERE event_id = ${which.eventId}::uuid)`
+        : Prisma.empty,
+    ];
+    const returned = await tx.$executeRaw`
       WITH expired AS (
         UPDATE holds SET status = 'EXPIRED'
-        WHERE status = 'ACTIVE' AND expires_at <= now() ${tierFilter}
-        RETURNING tier_id, quantity
-      ), released AS (
-        SELECT tier_id, sum(quantity)::int AS quantity FROM expired GROUP BY tier_id
+        WHERE status = 'ACTIVE' AND expires_at <= now() ${Prisma.join(conditions, ' ')}
+        RETURNING tier_id, user_id, quantity
+      ), restocked AS (
+        UPDATE ticket_tiers t SET held = t.held - r.quantity, updated_at = now()
+        FROM (SELECT tier_id, sum(quantity)::int AS quantity FROM expired GROUP BY tier_id) r
+        WHERE t.id = r.tier_id
+      ), returned AS (
+        SELECT t.event_id, e.user_id, sum(e.quantity)::int AS quantity
+        FROM expired e JOIN ticket_tiers t ON t.id = e.tier_id
+        GROUP BY t.event_id, e.user_id
       )
-      UPDATE ticket_tiers t SET held = t.held - r.quantity
-      FROM released r WHERE t.id = r.tier_id`;
+      UPDATE event_allowances a SET tickets = a.tickets - r.quantity
+      FROM returned r WHERE a.event_id = r.event_id AND a.user_id = r.user_id`;
+    // Every active hold took an allowance, so an expired hold always gives one back.
+    return returned > 0;
   }
 
-  async hold(
-    tier: TicketTier,
+  /**
+   * Locks the event's snapshot against a concurrent cancellation until commit, and says
+   * whether the event is on sale (published, not started).
+   */
+  async #lockOnSale(tx: Transaction, eventId: string): Promise<boolean> {
+    const [snapshot] = await tx.$queryRaw<{ onSale: boolean }[]>`
+      SELECT status = 'PUBLISHED' AND starts_at > now() AS "onSale"
+      FROM event_snapshots WHERE event_id = ${eventId}::uuid
+      FOR SHARE`;
+    return snapshot?.onSale === true;
+  }
+
+  /**
+   * Takes `quantity` of the buyer's allowance for the event, within `cap`. The buyer's own
+   * expired holds, if the sweeper has not returned them yet, are returned first when they
+   * are what stands in the way.
+   */
+  async #takeAllowance(
+    tx: Transaction,
+    eventId: string,
     userId: string,
     quantity: number,
-    seconds: number,
-  ): Promise<Hold | null> {
-    return this.#transaction(async (tx) => {
-      await this.expireHolds(tier.id, tx);
-      const reserved = await tx.$executeRaw`
-        UPDATE ticket_tiers SET held = held + ${quantity}, updated_at = now()
-        WHERE id = ${tier.id}::uuid AND sold + held + ${quantity} <= capacity`;
-      if (reserved === 0) return null;
-      return tx.hold.create({
-        data: {
-          tierId: tier.id,
-          userId,
-          quantity,
-          expiresAt: new Date(Date.now() + seconds * 1000),
-        },
+    cap: number,
+  ): Promise<boolean> {
+    if (quantity > cap) return false;
+    const take = () => tx.$executeRaw`
+      INSERT INTO event_allowances AS a (event_id, user_id, tickets)
+      VALUES (${eventId}::uuid, ${userId}::uuid, ${quantity})
+      ON CONFLICT (event_id, user_id) DO UPDATE SET tickets = a.tickets + EXCLUDED.tickets
+      WHERE a.tickets + EXCLUDED.tickets <= ${cap}`;
+    if ((await take()) > 0) return true;
+    return (await this.expireHolds({ eventId, userId }, tx)) && (await take()) > 0;
+  }
+
+  /**
+   * Reserves stock for one buyer. A buyer keeps at most `maxActiveHolds` holds at once
+   * (their holds are made one at a time, under a lock of their own), and holds count
+   * toward the per-person cap with their tickets.
+   */
+  async hold(request: {
+    tier: TicketTier;
+    userId: string;
+    quantity: number;
+    seconds: number;
+    perUserCap: number;
+    maxActiveHolds: number;
+  }): Promise<HoldOutcome> {
+    const { tier, userId, quantity } = request;
+    try {
+      return await this.#transaction(async (tx) => {
+        if (!(await this.#lockOnSale(tx, tier.eventId))) return { status: 'salesClosed' } as const;
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`holds:${userId}`}, 0))`;
+        const [{ active }] = await tx.$queryRaw<[{ active: number }]>`
+          SELECT count(*)::int AS active FROM holds
+          WHERE user_id = ${userId}::uuid AND status = 'ACTIVE' AND expires_at > now()`;
+        if (active >= request.maxActiveHolds) return { status: 'tooManyHolds' } as const;
+        if (!(await this.#takeAllowance(tx, tier.eventId, userId, quantity, request.perUserCap)))
+          throw new Rollback({ status: 'limitReached' });
+        const reserve = () => tx.$executeRaw`
+          UPDATE ticket_tiers SET held = held + ${quantity}, updated_at = now()
+          WHERE id = ${tier.id}::uuid AND sold + held + ${quantity} <= capacity`;
+        let reserved = await reserve();
+        if (reserved === 0 && (await this.expireHolds({ tierId: tier.id }, tx))) {
+          reserved = await reserve();
+        }
+        if (reserved === 0) throw new Rollback({ status: 'soldOut' });
+        const hold = await tx.hold.create({
+          data: {
+            tierId: tier.id,
+            userId,
+            quantity,
+            expiresAt: new Date(Date.now() + request.seconds * 1000),
+          },
+        });
+        return { status: 'held', hold } as const;
       });
-    });
+    } catch (error) {
+      if (error instanceof Rollback) return error.outcome as HoldOutcome;
+      throw error;
+    }
   }
 
   /**
@@ -152,12 +265,17 @@ export class PurchaseRepository {
             code: newTicketCode(),
           })),
         });
-        const allowed = await tx.$executeRaw`
-          INSERT INTO event_allowances AS a (event_id, user_id, tickets)
-          VALUES (${tier.eventId}::uuid, ${request.buyerId}::uuid, ${quantity})
-          ON CONFLICT (event_id, user_id) DO UPDATE SET tickets = a.tickets + EXCLUDED.tickets
-          WHERE a.tickets + EXCLUDED.tickets <= ${request.perUserCap}`;
-        if (allowed === 0 || quantity > request.perUserCap)
+        // A hold took its allowance when it was made.
+        if (
+          !fromHold &&
+          !(await this.#takeAllowance(
+            tx,
+            tier.eventId,
+            request.buyerId,
+            quantity,
+            request.perUserCap,
+          ))
+        )
           throw new Rollback({ status: 'limitReached' });
 
         const take = () =>
@@ -172,7 +290,7 @@ export class PurchaseRepository {
         // they are what stands between the buyer and the stock are they returned here, so
         // that the common purchase does not scan holds while it holds the tier's row.
         let stocked = await take();
-        if (stocked === 0 && !fromHold && (await this.expireHolds(tier.id, tx)) > 0) {
+        if (stocked === 0 && !fromHold && (await this.expireHolds({ tierId: tier.id }, tx))) {
           stocked = await take();
         }
         if (stocked === 0) throw new Rollback({ status: 'soldOut' });
@@ -187,9 +305,16 @@ export class PurchaseRepository {
     }
   }
 
+  /**
+   * What the purchase takes, with the event locked on sale. The snapshot is locked before
+   * a hold is claimed: the cancellation's cascade locks the snapshot, then the holds.
+   */
   async #resolveSource(tx: Transaction, request: PurchaseRequest) {
+    const closed = () => new Rollback({ status: 'salesClosed' });
     if (request.source.kind === 'tier') {
-      return { tier: request.source.tier, quantity: request.source.quantity, fromHold: false };
+      const { tier, quantity } = request.source;
+      if (!(await this.#lockOnSale(tx, tier.eventId))) throw closed();
+      return { tier, quantity, fromHold: false };
     }
     const { holdId } = request.source;
     const hold = await tx.hold.findFirst({
@@ -197,6 +322,7 @@ export class PurchaseRepository {
       include: { tier: true },
     });
     if (!hold) throw new Rollback({ status: 'holdNotFound' });
+    if (!(await this.#lockOnSale(tx, hold.tier.eventId))) throw closed();
     const claimed = await tx.hold.updateMany({
       where: { id: hold.id, status: 'ACTIVE', expiresAt: { gt: new Date() } },
       data: { status: 'PURCHASED' },
@@ -214,11 +340,45 @@ export class PurchaseRepository {
         RETURNING id::text`;
       if (!ticket) return null;
       const cancelled = await tx.ticket.findUniqueOrThrow({ where: { id } });
-      await tx.$executeRaw`UPDATE ticket_tiers SET sold = sold - 1, updated_at = now() WHERE id = ${cancelled.tierId}::uuid`;
+      // The allowance before the tier: the lock order of every transaction here.
       await tx.$executeRaw`
         UPDATE event_allowances SET tickets = tickets - 1
         WHERE event_id = ${cancelled.eventId}::uuid AND user_id = ${cancelled.ownerId}::uuid AND tickets > 0`;
+      await tx.$executeRaw`UPDATE ticket_tiers SET sold = sold - 1, updated_at = now() WHERE id = ${cancelled.tierId}::uuid`;
       return cancelled;
     });
   }
+
+  /**
+   * Gives a live hold's stock back at once, as expiry would: the hold is marked expired now,
+   * its quantity goes back to the buyer's allowance and leaves the tier's `held` (in that
+   * order, as everywhere here), in one transaction. Only the holder's own.
+   */
+  async releaseHold(id: string, userId: string): Promise<HoldRelease> {
+    return this.#transaction(async (tx) => {
+      const [released] = await tx.$queryRaw<Hold[]>`
+        UPDATE holds SET status = 'EXPIRED', expires_at = now()
+        WHERE id = ${id}::uuid AND user_id = ${userId}::uuid
+          AND status = 'ACTIVE' AND expires_at > now()
+        RETURNING id::text, tier_id::text AS "tierId", user_id::text AS "userId", quantity,
+                  status::text, expires_at AS "expiresAt", created_at AS "createdAt"`;
+      if (!released) {
+        const mine = await tx.hold.count({ where: { id, userId } });
+        return { status: mine > 0 ? 'expired' : 'notFound' };
+      }
+      await tx.$executeRaw`
+        UPDATE event_allowances a SET tickets = a.tickets - ${released.quantity}
+        FROM ticket_tiers t
+        WHERE t.id = ${released.tierId}::uuid AND a.event_id = t.event_id AND a.user_id = ${userId}::uuid`;
+      await tx.$executeRaw`
+        UPDATE ticket_tiers SET held = held - ${released.quantity}, updated_at = now()
+        WHERE id = ${released.tierId}::uuid`;
+      return { status: 'released', hold: released };
+    });
+  }
 }
+
+export type HoldRelease =
+  | { status: 'released'; hold: Hold }
+  | { status: 'notFound' }
+  | { status: 'expired' };

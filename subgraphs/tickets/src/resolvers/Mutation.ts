@@ -31,6 +31,9 @@ export const Mutation = {
     return order;
   },
 
+  releaseHold: (_: unknown, { id }: { id: string }, { service, viewer }: TicketsContext) =>
+    service.releaseHold(viewer, id),
+
   cancelTicket: (_: unknown, { id }: { id: string }, { service, viewer }: TicketsContext) =>
     service.cancelTicket(viewer, id),
 };

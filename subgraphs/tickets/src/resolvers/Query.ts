@@ -1,8 +1,8 @@
 import { unauthenticated } from '@ticketing/auth';
-import { pageSize } from '@ticketing/platform';
+import { isUuid, pageSize } from '@ticketing/platform';
 import { toConnection } from '../connection.ts';
 import type { TicketsContext } from '../context.ts';
-import { decodeCursor } from '../cursor.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
 
 export const Query = {
   /** Your ticket (or any, for an admin); null otherwise, so ids reveal nothing. */
@@ -28,5 +28,42 @@ export const Query = {
     });
     for (const ticket of page.tickets) loaders.ticketById.prime(ticket.id, ticket);
     return toConnection(page);
+  },
+
+  /** Your order (or any, for an admin); null otherwise, like `ticket`. */
+  async order(_: unknown, { id }: { id: string }, { loaders, viewer }: TicketsContext) {
+    if (!viewer || !isUuid(id)) return null;
+    const order = await loaders.orderById.load(id);
+    if (!order || (order.buyerId !== viewer.userId && viewer.role !== 'ADMIN')) return null;
+    return order;
+  },
+
+  async myOrders(
+    _: unknown,
+    args: { first: number; after?: string | null },
+    { orders, loaders, viewer }: TicketsContext,
+  ) {
+    if (!viewer) throw unauthenticated('Log in to see your orders.', 'required');
+    const first = pageSize(args.first);
+    const position = args.after ? decodeCursor(args.after) : undefined;
+    const page = await orders.pageByBuyer(
+      viewer.userId,
+      first,
+      position && { createdAt: position.purchasedAt, id: position.id },
+    );
+    const edges = page.orders.map((order) => {
+      loaders.orderById.prime(order.id, order);
+      return { cursor: encodeCursor({ purchasedAt: order.createdAt, id: order.id }), node: order };
+    });
+    return {
+      edges,
+      totalCount: page.totalCount,
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
+    };
+  },
+
+  myHolds(_: unknown, __: unknown, { orders, viewer }: TicketsContext) {
+    if (!viewer) throw unauthenticated('Log in to see your holds.', 'required');
+    return orders.activeHolds(viewer.userId);
   },
 };

@@ -7,6 +7,7 @@ import type {
 } from '@ticketing/prisma/tickets';
 import type { TicketsContext } from '../context.ts';
 import { availableInTier, type StockedTier } from '../repositories/TicketRepository.ts';
+import { isOnSale } from '../services/TicketingService.ts';
 
 export const Ticket = {
   __resolveReference(reference: { id: string }, { loaders }: TicketsContext) {
@@ -27,6 +28,10 @@ export const Ticket = {
     return { __typename: 'User', id: ticket.ownerId };
   },
 
+  order(ticket: TicketRow, _: unknown, { loaders }: TicketsContext) {
+    return ticket.orderId ? loaders.orderById.load(ticket.orderId) : null;
+  },
+
   /** The admission code: for the ticket's owner and admins only. */
   code(ticket: TicketRow, _: unknown, { viewer }: TicketsContext) {
     if (viewer?.userId === ticket.ownerId || viewer?.role === 'ADMIN') return ticket.code;
@@ -43,16 +48,43 @@ export const TicketTier = {
     return { __typename: 'Event', id: tier.eventId };
   },
 
-  /** Exact whatever the sweeper has done: unexpired holds are read with the tier. */
+  /**
+   * Exact whatever the sweeper has done: unexpired holds are read with the tier. None once
+   * the event is cancelled, whatever stock the tier still counts.
+   */
   async available(tier: TierRow | StockedTier, _: unknown, { loaders }: TicketsContext) {
-    const stocked = 'holds' in tier ? tier : await loaders.tierById.load(tier.id);
-    return stocked ? availableInTier(stocked) : 0;
+    const [stocked, snapshot] = await Promise.all([
+      'holds' in tier ? tier : loaders.tierById.load(tier.id),
+      loaders.snapshotByEventId.load(tier.eventId),
+    ]);
+    if (!stocked || snapshot?.status === 'CANCELLED') return 0;
+    return availableInTier(stocked);
+  },
+
+  /** The same rule that holds and purchases apply (TicketingService), as a flag. */
+  async onSale(tier: TierRow, _: unknown, { loaders }: TicketsContext) {
+    const snapshot = await loaders.snapshotByEventId.load(tier.eventId);
+    return isOnSale(snapshot, tier, new Date());
   },
 };
 
 export const Order = {
   tickets(order: OrderRow, _: unknown, { loaders }: TicketsContext) {
     return loaders.ticketsByOrderId.load(order.id);
+  },
+
+  /** An order is of one tier: its tickets name the event and the tier its currency. */
+  async event(order: OrderRow, _: unknown, { loaders }: TicketsContext) {
+    const [ticket] = await loaders.ticketsByOrderId.load(order.id);
+    if (!ticket) throw new Error(`Order ${order.id} has no tickets`);
+    return { __typename: 'Event', id: ticket.eventId };
+  },
+
+  async currency(order: OrderRow, _: unknown, { loaders }: TicketsContext) {
+    const [ticket] = await loaders.ticketsByOrderId.load(order.id);
+    const tier = ticket && (await loaders.tierById.load(ticket.tierId));
+    if (!tier) throw new Error(`Order ${order.id} has no tickets`);
+    return tier.currency;
   },
 };
 

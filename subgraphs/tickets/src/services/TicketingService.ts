@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
 import { badUserInput, failure, isUuid, notFound, parseInput } from '@ticketing/platform';
-import type { Hold, Order, PrismaClient, Ticket, TicketTier } from '@ticketing/prisma/tickets';
+import type {
+  EventSnapshot,
+  Hold,
+  Order,
+  PrismaClient,
+  Ticket,
+  TicketTier,
+} from '@ticketing/prisma/tickets';
 import type { EventSnapshotRepository } from '../repositories/EventSnapshotRepository.ts';
 import {
   type PurchaseOutcome,
@@ -20,8 +27,10 @@ import type { EventOwnership } from './EventOwnership.ts';
 export interface TicketingSettings {
   /** How long a hold reserves stock. */
   holdSeconds: number;
-  /** The most active tickets one user may have for one event. */
+  /** The most tickets one user may have for one event, active tickets and holds together. */
   perUserCap: number;
+  /** The most active holds one user may keep at once, across all events. */
+  maxActiveHolds: number;
 }
 
 export interface PurchaseInput {
@@ -36,7 +45,35 @@ export interface PlacedOrder {
   tickets: Ticket[];
 }
 
+/** The event is published and has not started (as the outbox last said). */
+function eventOnSale(snapshot: EventSnapshot | null | undefined, now: Date): boolean {
+  return snapshot?.status === 'PUBLISHED' && snapshot.startsAt > now;
+}
+
+/** The tier's own sales window is open (no bound is open on that side). */
+function windowOpen(tier: TicketTier, now: Date): boolean {
+  return (
+    !(tier.salesStartAt && tier.salesStartAt > now) && !(tier.salesEndAt && tier.salesEndAt <= now)
+  );
+}
+
+/** Whether a tier can be bought at `now`: what holds and purchases check, as one flag. */
+export function isOnSale(
+  snapshot: EventSnapshot | null | undefined,
+  tier: TicketTier,
+  now: Date,
+): boolean {
+  return eventOnSale(snapshot, now) && windowOpen(tier, now);
+}
+
 const soldOut = () => failure('SOLD_OUT', 'Not enough tickets are left in this tier.');
+const salesClosed = () => failure('SALES_CLOSED', 'This event is not on sale.');
+const limitReached = (perUserCap: number) =>
+  failure(
+    'PURCHASE_LIMIT_REACHED',
+    `At most ${perUserCap} tickets per person for one event, holds included.`,
+    { perUserCap },
+  );
 
 /** Tiers, holds, purchases and cancellations: the tickets service's rules. */
 export class TicketingService {
@@ -91,9 +128,30 @@ export class TicketingService {
     const tier = await this.#existingTier(tierId);
     const count = parseInput(quantitySchema, quantity, 'quantity');
     await this.#assertOnSale(tier, count);
-    const hold = await this.#purchases.hold(tier, buyer.userId, count, this.#settings.holdSeconds);
-    if (!hold) throw soldOut();
-    return hold;
+    const outcome = await this.#purchases.hold({
+      tier,
+      userId: buyer.userId,
+      quantity: count,
+      seconds: this.#settings.holdSeconds,
+      perUserCap: this.#settings.perUserCap,
+      maxActiveHolds: this.#settings.maxActiveHolds,
+    });
+    switch (outcome.status) {
+      case 'held':
+        return outcome.hold;
+      case 'soldOut':
+        throw soldOut();
+      case 'limitReached':
+        throw limitReached(this.#settings.perUserCap);
+      case 'salesClosed':
+        throw salesClosed();
+      case 'tooManyHolds':
+        throw failure(
+          'TOO_MANY_HOLDS',
+          `At most ${this.#settings.maxActiveHolds} holds at a time; buy or wait for one to expire.`,
+          { maxActiveHolds: this.#settings.maxActiveHolds },
+        );
+    }
   }
 
   async purchase(viewer: Identity | null, input: PurchaseInput): Promise<PlacedOrder> {
@@ -134,6 +192,22 @@ export class TicketingService {
     return cancelled;
   }
 
+  /** Gives the caller's hold back to stock before it expires. */
+  async releaseHold(viewer: Identity | null, id: string): Promise<Hold> {
+    const holder = this.#buyer(viewer);
+    const outcome = isUuid(id)
+      ? await this.#purchases.releaseHold(id, holder.userId)
+      : ({ status: 'notFound' } as const);
+    switch (outcome.status) {
+      case 'released':
+        return outcome.hold;
+      case 'notFound':
+        throw failure('HOLD_NOT_FOUND', 'No hold of yours has this id.', { field: 'id' });
+      case 'expired':
+        throw failure('HOLD_EXPIRED', 'This hold has expired, was bought or was released.');
+    }
+  }
+
   async #source(input: PurchaseInput): Promise<PurchaseSource> {
     const byHold = input.holdId != null;
     const byTier = input.tierId != null || input.quantity != null;
@@ -152,7 +226,7 @@ export class TicketingService {
       throw badUserInput('tierId is required with quantity.', 'input.tierId');
     const quantity = parseInput(quantitySchema, input.quantity, 'input.quantity');
     const tier = await this.#existingTier(input.tierId);
-    await this.#assertOnSale(tier, quantity);
+    await this.#assertOnSale(tier, quantity, 'input.quantity');
     return { kind: 'tier', tier, quantity };
   }
 
@@ -161,16 +235,16 @@ export class TicketingService {
    * this one, through the outbox), the tier's sales window open, and an order size within
    * the tier's limit.
    */
-  async #assertOnSale(tier: TicketTier, quantity: number): Promise<void> {
+  async #assertOnSale(
+    tier: TicketTier,
+    quantity: number,
+    quantityField = 'quantity',
+  ): Promise<void> {
     const [snapshot] = await this.#snapshots.findByEventIds([tier.eventId]);
     const now = new Date();
-    if (snapshot?.status !== 'PUBLISHED' || snapshot.startsAt <= now) {
-      throw failure('SALES_CLOSED', 'This event is not on sale.');
-    }
-    if (
-      (tier.salesStartAt && tier.salesStartAt > now) ||
-      (tier.salesEndAt && tier.salesEndAt <= now)
-    ) {
+    // A fast refusal; the purchase's own transaction checks again, under a lock.
+    if (!eventOnSale(snapshot, now)) throw salesClosed();
+    if (!windowOpen(tier, now)) {
       throw failure('SALES_CLOSED', 'This tier is not on sale now.', {
         salesStartAt: tier.salesStartAt?.toISOString(),
         salesEndAt: tier.salesEndAt?.toISOString(),
@@ -178,7 +252,7 @@ export class TicketingService {
     }
     if (quantity > tier.maxPerOrder) {
       throw failure('ORDER_LIMIT_EXCEEDED', `At most ${tier.maxPerOrder} tickets per order.`, {
-        field: 'quantity',
+        field: quantityField,
         maxPerOrder: tier.maxPerOrder,
       });
     }
@@ -232,13 +306,9 @@ function placed(outcome: PurchaseOutcome, perUserCap: number): PlacedOrder {
         },
       );
     case 'limitReached':
-      throw failure(
-        'PURCHASE_LIMIT_REACHED',
-        `At most ${perUserCap} tickets per person for one event.`,
-        {
-          perUserCap,
-        },
-      );
+      throw limitReached(perUserCap);
+    case 'salesClosed':
+      throw salesClosed();
     case 'holdNotFound':
       throw failure('HOLD_NOT_FOUND', 'No hold of yours has this id.');
     case 'holdExpired':

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import {
   accessTokenLifetimeSeconds,
   accessTokenType,
@@ -53,6 +53,26 @@ export class AccessTokenIssuer {
 export function newRefreshToken(): { token: string; hash: string } {
   const token = `rt_${randomBytes(32).toString('base64url')}`;
   return { token, hash: hashRefreshToken(token) };
+}
+
+/**
+ * How long a refresh token that was just exchanged still buys its successor, by default
+ * (REFRESH_GRACE_SECONDS): two tabs (or a retry after a lost answer) refreshing at once both
+ * get the same next token. Presented later, it counts as reuse and ends the session.
+ */
+export const defaultRefreshGraceSeconds = 30;
+
+/**
+ * The token that succeeds `token`: derived from it with the service's secret, so that an
+ * exchange repeated within the grace window answers with the same successor, which is never
+ * stored (only its hash is). Without the secret, a stolen token does not reveal its successor.
+ */
+export function successorRefreshToken(
+  token: string,
+  secret: string,
+): { token: string; hash: string } {
+  const successor = `rt_${createHmac('sha256', secret).update(`refresh-successor:${token}`).digest('base64url')}`;
+  return { token: successor, hash: hashRefreshToken(successor) };
 }
 
 export function hashRefreshToken(token: string): string {

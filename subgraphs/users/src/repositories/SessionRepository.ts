@@ -3,7 +3,7 @@ import type { PrismaClient, RefreshToken } from '@ticketing/prisma/users';
 export type RotationOutcome =
   | { status: 'rotated'; userId: string; familyId: string }
   | { status: 'unknown' }
-  | { status: 'reused'; familyId: string }
+  | { status: 'reused'; familyId: string; userId: string; usedAt: Date }
   | { status: 'revoked' }
   | { status: 'expired' };
 
@@ -46,7 +46,14 @@ export class SessionRepository {
         return { status: 'rotated', userId: token.userId, familyId: token.familyId } as const;
       }
       if (token.revokedAt) return { status: 'revoked' } as const;
-      if (token.usedAt) return { status: 'reused', familyId: token.familyId } as const;
+      if (token.usedAt) {
+        return {
+          status: 'reused',
+          familyId: token.familyId,
+          userId: token.userId,
+          usedAt: token.usedAt,
+        } as const;
+      }
       return { status: 'expired' } as const;
     });
   }

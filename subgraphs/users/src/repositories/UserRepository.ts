@@ -4,7 +4,7 @@ import { Prisma, type PrismaClient, type User } from '@ticketing/prisma/users';
 
 function emailTaken(): Error {
   return failure('EMAIL_TAKEN', 'An account with this email address exists already.', {
-    field: 'email',
+    field: 'input.email',
   });
 }
 

@@ -11,6 +11,7 @@ import {
 } from '@ticketing/auth';
 import {
   badUserInput,
+  failure,
   isUuid,
   type Logger,
   notFound,
@@ -25,6 +26,7 @@ import {
   hashRefreshToken,
   newRefreshToken,
   refreshTokenLifetimeMs,
+  successorRefreshToken,
 } from '../auth/tokens.ts';
 import type { SessionRepository } from '../repositories/SessionRepository.ts';
 import type { UserRepository } from '../repositories/UserRepository.ts';
@@ -44,7 +46,14 @@ export interface AuthPayload {
   user: User;
 }
 
-const wrongCredentials = () => unauthenticated('The email or password is incorrect.', 'invalid');
+/**
+ * A failed login is not an invalid token: clients refresh on UNAUTHENTICATED, and must not
+ * when the password was wrong.
+ */
+const wrongCredentials = () =>
+  failure('INVALID_CREDENTIALS', 'The email or password is incorrect.');
+const wrongPassword = (field: string) =>
+  failure('INVALID_CREDENTIALS', 'The password is incorrect.', { field });
 const invalidRefreshToken = () =>
   unauthenticated('The refresh token is invalid or expired.', 'invalid');
 
@@ -56,6 +65,8 @@ export class AccountService {
   readonly #issuer: AccessTokenIssuer;
   readonly #revocations: RevocationPublisher;
   readonly #logger: Logger;
+  readonly #refreshSecret: string;
+  readonly #refreshGraceMs: number;
 
   constructor(deps: {
     users: UserRepository;
@@ -65,7 +76,13 @@ export class AccountService {
     /** Tells every gateway which access tokens stop working now. */
     revocations: RevocationPublisher;
     logger: Logger;
+    /** Derives each refresh token's successor (see successorRefreshToken). */
+    refreshSecret: string;
+    /** How long an exchanged refresh token still returns its successor. */
+    refreshGraceMs: number;
   }) {
+    this.#refreshSecret = deps.refreshSecret;
+    this.#refreshGraceMs = deps.refreshGraceMs;
     this.#users = deps.users;
     this.#sessions = deps.sessions;
     this.#throttle = deps.throttle;
@@ -107,12 +124,22 @@ export class AccountService {
   }
 
   async refreshSession(refreshToken: string): Promise<AuthPayload> {
-    const successor = newRefreshToken();
+    const successor = successorRefreshToken(refreshToken, this.#refreshSecret);
     const expiresAt = new Date(Date.now() + refreshTokenLifetimeMs);
     const outcome = await this.#sessions.rotate(hashRefreshToken(refreshToken), {
       tokenHash: successor.hash,
       expiresAt,
     });
+    if (
+      outcome.status === 'reused' &&
+      Date.now() - outcome.usedAt.getTime() <= this.#refreshGraceMs
+    ) {
+      // A concurrent refresh (another tab) exchanged it a moment ago: the same successor,
+      // as long as the session was not ended meanwhile.
+      const next = await this.#sessions.findByHash(successor.hash);
+      if (next && !next.revokedAt)
+        return this.#resume(outcome.userId, outcome.familyId, successor.token);
+    }
     if (outcome.status === 'reused') {
       // A used token came back: it was stolen, or its successor was. End the whole session.
       await this.#sessions.revokeFamily(outcome.familyId);
@@ -120,13 +147,18 @@ export class AccountService {
       throw invalidRefreshToken();
     }
     if (outcome.status !== 'rotated') throw invalidRefreshToken();
-    const user = await this.#users.findById(outcome.userId);
+    return this.#resume(outcome.userId, outcome.familyId, successor.token);
+  }
+
+  /** A new access token for a session, beside the refresh token that continues it. */
+  async #resume(userId: string, familyId: string, refreshToken: string): Promise<AuthPayload> {
+    const user = await this.#users.findById(userId);
     if (!user || user.deletedAt) throw invalidRefreshToken();
-    const access = await this.#issuer.issue(user, outcome.familyId);
+    const access = await this.#issuer.issue(user, familyId);
     return {
       accessToken: access.token,
       accessTokenExpiresAt: access.expiresAt,
-      refreshToken: successor.token,
+      refreshToken,
       user,
     };
   }
@@ -152,7 +184,7 @@ export class AccountService {
       if (currentPassword === undefined) {
         throw badUserInput('Changing the email needs the current password.', 'currentPassword');
       }
-      await this.#checkPassword(user, currentPassword, clientAddress, 'The current password');
+      await this.#checkPassword(user, currentPassword, clientAddress, 'currentPassword');
     }
     return this.#users.updateProfile(user.id, changes);
   }
@@ -165,7 +197,7 @@ export class AccountService {
   ): Promise<boolean> {
     const user = await this.#activeUser(viewer);
     parseInput(passwordSchemaFor([user.email, user.name]), newPassword, 'newPassword');
-    await this.#checkPassword(user, currentPassword, clientAddress, 'The current password');
+    await this.#checkPassword(user, currentPassword, clientAddress, 'currentPassword');
     await this.#users.setPasswordHash(user.id, await hashPassword(newPassword));
     const others = await this.#sessions.revokeOtherSessions(
       user.id,
@@ -182,7 +214,7 @@ export class AccountService {
     clientAddress: string | undefined,
   ): Promise<boolean> {
     const user = await this.#activeUser(viewer);
-    await this.#checkPassword(user, password, clientAddress, 'The password');
+    await this.#checkPassword(user, password, clientAddress, 'password');
     await this.#users.anonymize(user.id);
     await this.#revocations.publish({ kind: 'user', id: user.id, before: revokedBeforeNow() });
     this.#logger.info({ userId: user.id }, 'account deleted and anonymised');
@@ -197,13 +229,13 @@ export class AccountService {
     user: User,
     password: string,
     clientAddress: string | undefined,
-    what: string,
+    field: string,
   ): Promise<void> {
     const { passwordHash } = user;
     const correct = await this.#throttle.attempt(user.email, clientAddress, async () =>
       passwordHash ? verifyPassword(password, passwordHash) : false,
     );
-    if (!correct) throw unauthenticated(`${what} is incorrect.`, 'invalid');
+    if (!correct) throw wrongPassword(field);
   }
 
   async setUserRole(viewer: Identity | null, userId: string, role: Role): Promise<User> {

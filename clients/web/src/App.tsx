@@ -1,0 +1,69 @@
+import { useApolloClient } from '@apollo/client/react';
+import { print } from 'graphql';
+import { LogOutDocument } from './gql/graphql.ts';
+import { AuthPage } from './pages/AuthPage.tsx';
+import { EventList } from './pages/EventList.tsx';
+import { EventPage } from './pages/EventPage.tsx';
+import { Orders } from './pages/Orders.tsx';
+import { Organizer } from './pages/Organizer.tsx';
+import { navigate, useRoute } from './router.ts';
+import { endpoint, saveSession, useSession } from './session.ts';
+
+export function App() {
+  const session = useSession();
+  const route = useRoute();
+  const client = useApolloClient();
+
+  const logOut = async () => {
+    const refreshToken = session?.refreshToken;
+    saveSession(null);
+    await client.clearStore();
+    navigate('/');
+    if (refreshToken) {
+      // Ends the session on the server too; the page is signed out either way.
+      void fetch(endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: print(LogOutDocument), variables: { refreshToken } }),
+      }).catch(() => undefined);
+    }
+  };
+
+  const eventId = route.match(/^\/events\/([^/]+)$/)?.[1];
+  let page = <EventList />;
+  if (eventId) page = <EventPage id={eventId} signedIn={Boolean(session)} />;
+  else if (route === '/login') page = <AuthPage />;
+  else if (route === '/orders') page = session ? <Orders /> : <AuthPage />;
+  else if (route === '/organizer') page = session ? <Organizer /> : <AuthPage />;
+
+  return (
+    <>
+      <header>
+        <a className="brand" href="#/">
+          Ticketing
+        </a>
+        <nav>
+          <a href="#/">Events</a>
+          {session && <a href="#/orders">My orders</a>}
+          {session && session.user.role !== 'CUSTOMER' && <a href="#/organizer">Organizer</a>}
+        </nav>
+        <div className="who">
+          {session ? (
+            <>
+              <span data-testid="signed-in-as">{session.user.name}</span>
+              <button type="button" onClick={logOut}>
+                Log out
+              </button>
+            </>
+          ) : (
+            <a href="#/login">Log in</a>
+          )}
+        </div>
+      </header>
+      <main>{page}</main>
+      <footer>
+        API: <code>{endpoint}</code>
+      </footer>
+    </>
+  );
+}

@@ -1,0 +1,59 @@
+// Apollo Client over the one endpoint, with the access token on every request and a
+// transparent refresh: a request answered UNAUTHENTICATED (expired token) is sent again once
+// after the session is refreshed. A failed login is INVALID_CREDENTIALS and never refreshes.
+import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
+import { CombinedGraphQLErrors, ServerError } from '@apollo/client/errors';
+import { relayStylePagination } from '@apollo/client/utilities';
+import { catchError, defer, from, mergeMap, type Observable, of, throwError } from 'rxjs';
+import { currentSession, endpoint, refreshSession } from './session.ts';
+
+const withToken = new ApolloLink((operation, forward) => {
+  const token = currentSession()?.accessToken;
+  operation.setContext(({ headers = {} }: { headers?: Record<string, string> }) => ({
+    headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  }));
+  return forward(operation);
+});
+
+function isUnauthenticated(errors: readonly { extensions?: Record<string, unknown> }[] = []) {
+  return errors.some((error) => error.extensions?.code === 'UNAUTHENTICATED');
+}
+
+const refreshOnUnauthenticated = new ApolloLink((operation, forward) => {
+  const send = () => defer(() => forward(operation));
+  const retry = <T>(fallback: Observable<T>): Observable<T> =>
+    currentSession() && !operation.getContext().retried
+      ? from(refreshSession()).pipe(
+          mergeMap((refreshed) => {
+            if (!refreshed) return fallback;
+            operation.setContext({ retried: true });
+            return send() as Observable<T>;
+          }),
+        )
+      : fallback;
+  return send().pipe(
+    mergeMap((result) => (isUnauthenticated(result.errors) ? retry(of(result)) : of(result))),
+    catchError((error: unknown) =>
+      (ServerError.is(error) && error.statusCode === 401) ||
+      (CombinedGraphQLErrors.is(error) && isUnauthenticated(error.errors))
+        ? retry(throwError(() => error))
+        : throwError(() => error),
+    ),
+  );
+});
+
+export const client = new ApolloClient({
+  link: ApolloLink.from([refreshOnUnauthenticated, withToken, new HttpLink({ uri: endpoint })]),
+  cache: new InMemoryCache({
+    typePolicies: {
+      Query: {
+        fields: {
+          // "Load more" appends the next page to the list already shown.
+          events: relayStylePagination(['filter', 'orderBy']),
+          myOrders: relayStylePagination(),
+        },
+      },
+      User: { fields: { organizedEvents: relayStylePagination() } },
+    },
+  }),
+});

@@ -1,0 +1,94 @@
+import { useApolloClient, useMutation } from '@apollo/client/react';
+import { type FormEvent, useState } from 'react';
+import { LogInDocument, SignUpDocument } from '../gql/graphql.ts';
+import { navigate } from '../router.ts';
+import { type Session, saveSession } from '../session.ts';
+import { ErrorNote, Field, useFormState } from '../ui.tsx';
+
+/** Log in, or sign up as a buyer or an organizer. */
+export function AuthPage() {
+  const [mode, setMode] = useState<'logIn' | 'signUp'>('logIn');
+  const [form, set] = useFormState({ name: '', email: '', password: '', organizer: false });
+  const client = useApolloClient();
+  const [logIn, loggingIn] = useMutation(LogInDocument);
+  const [signUp, signingUp] = useMutation(SignUpDocument);
+  const error = mode === 'logIn' ? loggingIn.error : signingUp.error;
+
+  const start = async (session: Session) => {
+    saveSession(session);
+    // Whatever was cached was read as someone else, or as nobody.
+    await client.resetStore();
+    navigate(session.user.role === 'ORGANIZER' ? '/organizer' : '/');
+  };
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      if (mode === 'logIn') {
+        const { data } = await logIn({ variables: { email: form.email, password: form.password } });
+        if (data) await start(data.logIn);
+      } else {
+        const { data } = await signUp({
+          variables: {
+            input: {
+              name: form.name,
+              email: form.email,
+              password: form.password,
+              accountType: form.organizer ? 'ORGANIZER' : 'CUSTOMER',
+            },
+          },
+        });
+        if (data) await start(data.signUp);
+      }
+    } catch {
+      // Shown from the mutation's error below.
+    }
+  };
+
+  return (
+    <section className="card narrow">
+      <div className="tabs">
+        <button type="button" aria-pressed={mode === 'logIn'} onClick={() => setMode('logIn')}>
+          Log in
+        </button>
+        <button type="button" aria-pressed={mode === 'signUp'} onClick={() => setMode('signUp')}>
+          Sign up
+        </button>
+      </div>
+      <form onSubmit={submit}>
+        {mode === 'signUp' && (
+          <Field label="Name">
+            <input name="name" value={form.name} onChange={set('name')} required />
+          </Field>
+        )}
+        <Field label="Email">
+          <input name="email" type="email" value={form.email} onChange={set('email')} required />
+        </Field>
+        <Field label="Password">
+          <input
+            name="password"
+            type="password"
+            value={form.password}
+            onChange={set('password')}
+            required
+          />
+        </Field>
+        {mode === 'signUp' && (
+          <label className="check">
+            <input
+              name="organizer"
+              type="checkbox"
+              checked={form.organizer}
+              onChange={set('organizer')}
+            />
+            I organize events
+          </label>
+        )}
+        <ErrorNote error={error} />
+        <button type="submit" className="primary" disabled={loggingIn.loading || signingUp.loading}>
+          {mode === 'logIn' ? 'Log in' : 'Create account'}
+        </button>
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,176 @@
+import { useMutation, useQuery } from '@apollo/client/react';
+import { useEffect, useState } from 'react';
+import {
+  EventPageDocument,
+  HoldTicketsDocument,
+  MyHoldsDocument,
+  PurchaseTicketsDocument,
+  ReleaseHoldDocument,
+} from '../gql/graphql.ts';
+import { navigate } from '../router.ts';
+import { ErrorNote, money, when } from '../ui.tsx';
+
+/**
+ * How often the page asks for fresh availability. Polling, not a subscription: a few
+ * seconds is fresh enough to pick a tier, and the purchase itself is exact.
+ */
+const pollMs = 5_000;
+
+/**
+ * The idempotency key for buying a hold: made once and kept for the tab's life, so that a
+ * retry (after a timeout, a lost answer, a reload) sends the same key and can never buy twice.
+ */
+function purchaseKey(holdId: string): string {
+  const name = `ticketing.purchase.${holdId}`;
+  let key = sessionStorage.getItem(name);
+  if (!key) {
+    key = crypto.randomUUID();
+    sessionStorage.setItem(name, key);
+  }
+  return key;
+}
+
+function useSecondsLeft(expiresAt: string | undefined): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1_000);
+    return () => clearInterval(timer);
+  }, []);
+  return expiresAt ? Math.max(0, Math.round((Date.parse(expiresAt) - now) / 1_000)) : 0;
+}
+
+export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
+  const { data, error } = useQuery(EventPageDocument, {
+    variables: { id },
+    pollInterval: pollMs,
+  });
+  // A reload finds the hold again.
+  const holds = useQuery(MyHoldsDocument, { skip: !signedIn, fetchPolicy: 'cache-and-network' });
+  const [quantities, setQuantities] = useState<Record<string, number>>({});
+  const [hold, holding] = useMutation(HoldTicketsDocument, {
+    refetchQueries: [MyHoldsDocument],
+  });
+  const [release, releasing] = useMutation(ReleaseHoldDocument, {
+    refetchQueries: [MyHoldsDocument, EventPageDocument],
+  });
+  const [purchase, purchasing] = useMutation(PurchaseTicketsDocument, {
+    refetchQueries: [MyHoldsDocument, EventPageDocument],
+  });
+
+  const event = data?.event;
+  const myHold = holds.data?.myHolds.find((candidate) => candidate.tier.event?.id === id);
+  const secondsLeft = useSecondsLeft(myHold?.expiresAt);
+
+  if (error) return <ErrorNote error={error} />;
+  if (!event) return <p className="muted">{data ? 'No such event.' : 'Loading…'}</p>;
+
+  const buy = async () => {
+    if (!myHold) return;
+    try {
+      const { data: bought } = await purchase({
+        variables: { input: { holdId: myHold.id, idempotencyKey: purchaseKey(myHold.id) } },
+      });
+      if (bought) navigate('/orders');
+    } catch {
+      // Shown below; "Buy" again retries with the same key.
+    }
+  };
+
+  return (
+    <section>
+      <h1>{event.title}</h1>
+      <p>
+        {event.venue}, {event.city} · {when(event.startsAt, event.timezone)}
+        {event.organizer && ` · by ${event.organizer.name}`}
+      </p>
+      {event.status === 'CANCELLED' && (
+        <p className="error">
+          Cancelled{event.cancellationReason ? `: ${event.cancellationReason}` : ''}
+        </p>
+      )}
+      {event.description && <p>{event.description}</p>}
+      <h2>Tickets</h2>
+      <table>
+        <thead>
+          <tr>
+            <th>Tier</th>
+            <th>Price</th>
+            <th>Available</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {(event.ticketTiers ?? []).map((tier) => (
+            <tr key={tier.id} data-testid={`tier-${tier.name}`}>
+              <td>{tier.name}</td>
+              <td>{money(tier.priceCents, tier.currency)}</td>
+              <td data-testid="available">{tier.available}</td>
+              <td>
+                {tier.onSale && tier.available > 0 && signedIn && !myHold ? (
+                  <>
+                    <input
+                      aria-label={`Quantity of ${tier.name}`}
+                      type="number"
+                      min={1}
+                      max={Math.min(tier.maxPerOrder, tier.available)}
+                      value={quantities[tier.id] ?? 1}
+                      onChange={(change) =>
+                        setQuantities({ ...quantities, [tier.id]: Number(change.target.value) })
+                      }
+                    />
+                    <button
+                      type="button"
+                      className="primary"
+                      disabled={holding.loading}
+                      onClick={() =>
+                        hold({
+                          variables: { tierId: tier.id, quantity: quantities[tier.id] ?? 1 },
+                        }).catch(() => undefined)
+                      }
+                    >
+                      Hold
+                    </button>
+                  </>
+                ) : (
+                  !tier.onSale && <span className="muted">Not on sale</span>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {!signedIn && (
+        <p>
+          <a href="#/login">Log in</a> to buy tickets.
+        </p>
+      )}
+      <ErrorNote error={holding.error ?? releasing.error ?? purchasing.error} />
+      {myHold && (
+        <div className="card hold" data-testid="hold">
+          <p>
+            Holding <strong>{myHold.quantity}</strong> × {myHold.tier.name} for{' '}
+            <strong data-testid="countdown">
+              {Math.floor(secondsLeft / 60)}:{String(secondsLeft % 60).padStart(2, '0')}
+            </strong>
+            . Total {money(myHold.tier.priceCents * myHold.quantity, myHold.tier.currency)}.
+          </p>
+          <button
+            type="button"
+            className="primary"
+            disabled={purchasing.loading || secondsLeft === 0}
+            onClick={buy}
+          >
+            Buy
+          </button>{' '}
+          <button
+            type="button"
+            disabled={releasing.loading}
+            onClick={() => release({ variables: { id: myHold.id } }).catch(() => undefined)}
+          >
+            Release
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}

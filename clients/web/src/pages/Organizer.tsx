@@ -1,0 +1,223 @@
+import { useMutation, useQuery } from '@apollo/client/react';
+import type { FormEvent } from 'react';
+import {
+  CancelEventDocument,
+  CreateEventDocument,
+  CreateTicketTierDocument,
+  MyEventsDocument,
+  type MyEventsQuery,
+  PublishEventDocument,
+} from '../gql/graphql.ts';
+import { ErrorNote, Field, money, useFormState, when } from '../ui.tsx';
+
+type OrganizedEvent = NonNullable<
+  NonNullable<MyEventsQuery['me']>['organizedEvents']
+>['edges'][number]['node'];
+
+const refetch = { refetchQueries: [MyEventsDocument] };
+
+/** A new draft: what it is, where, and when (the venue's local time in its time zone). */
+function NewEvent() {
+  const [form, set, setForm] = useFormState({
+    title: '',
+    venue: '',
+    city: '',
+    startsAt: '',
+    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+  });
+  const [create, { error, loading }] = useMutation(CreateEventDocument, refetch);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      await create({
+        variables: {
+          input: { ...form, startsAt: form.startsAt ? new Date(form.startsAt).toISOString() : '' },
+        },
+      });
+      setForm({ ...form, title: '', venue: '', city: '', startsAt: '' });
+    } catch {
+      // Shown below.
+    }
+  };
+  return (
+    <form className="card" onSubmit={submit}>
+      <h2>New event</h2>
+      <div className="row">
+        <Field label="Title">
+          <input name="title" value={form.title} onChange={set('title')} />
+        </Field>
+        <Field label="Venue">
+          <input name="venue" value={form.venue} onChange={set('venue')} />
+        </Field>
+        <Field label="City">
+          <input name="city" value={form.city} onChange={set('city')} />
+        </Field>
+        <Field label="Starts">
+          <input
+            name="startsAt"
+            type="datetime-local"
+            value={form.startsAt}
+            onChange={set('startsAt')}
+          />
+        </Field>
+        <Field label="Time zone">
+          <input name="timezone" value={form.timezone} onChange={set('timezone')} />
+        </Field>
+      </div>
+      <ErrorNote error={error} />
+      <button type="submit" className="primary" disabled={loading}>
+        Create draft
+      </button>
+    </form>
+  );
+}
+
+function NewTier({ eventId }: { eventId: string }) {
+  const [form, set, setForm] = useFormState({
+    name: '',
+    price: '',
+    currency: 'EUR',
+    capacity: '',
+  });
+  const [create, { error, loading }] = useMutation(CreateTicketTierDocument, refetch);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      await create({
+        variables: {
+          eventId,
+          input: {
+            name: form.name,
+            priceCents: Math.round(Number(form.price) * 100),
+            currency: form.currency,
+            capacity: Number(form.capacity),
+          },
+        },
+      });
+      setForm({ ...form, name: '', price: '', capacity: '' });
+    } catch {
+      // Shown below.
+    }
+  };
+  return (
+    <form className="row tier-form" onSubmit={submit}>
+      <input aria-label="Tier name" placeholder="Tier" value={form.name} onChange={set('name')} />
+      <input aria-label="Price" placeholder="Price" value={form.price} onChange={set('price')} />
+      <input
+        aria-label="Currency"
+        className="short"
+        value={form.currency}
+        onChange={set('currency')}
+      />
+      <input
+        aria-label="Capacity"
+        placeholder="Seats"
+        value={form.capacity}
+        onChange={set('capacity')}
+      />
+      <button type="submit" disabled={loading}>
+        Add tier
+      </button>
+      <ErrorNote error={error} />
+    </form>
+  );
+}
+
+function ManagedEvent({ event }: { event: OrganizedEvent }) {
+  const [publish, publishing] = useMutation(PublishEventDocument, refetch);
+  const [cancel, cancelling] = useMutation(CancelEventDocument, refetch);
+  // Null only while the tickets service is away.
+  const tiers = event.ticketTiers ?? [];
+  const sold = tiers.reduce((sum, tier) => sum + tier.sold, 0);
+  return (
+    <article className="card" data-testid="managed-event" data-status={event.status}>
+      <h2>
+        <a href={`#/events/${event.id}`}>{event.title}</a>{' '}
+        <span className={`badge ${event.status.toLowerCase()}`}>{event.status}</span>
+      </h2>
+      <p className="muted">
+        {when(event.startsAt, event.timezone)} · <span data-testid="sold">{sold}</span> sold
+      </p>
+      {tiers.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th>Tier</th>
+              <th>Price</th>
+              <th>Sold</th>
+              <th>Capacity</th>
+              <th>Available</th>
+            </tr>
+          </thead>
+          <tbody>
+            {tiers.map((tier) => (
+              <tr key={tier.id}>
+                <td>{tier.name}</td>
+                <td>{money(tier.priceCents, tier.currency)}</td>
+                <td>{tier.sold}</td>
+                <td>{tier.capacity}</td>
+                <td>{tier.available}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {event.status !== 'CANCELLED' && <NewTier eventId={event.id} />}
+      <ErrorNote error={publishing.error ?? cancelling.error} />
+      {event.status === 'DRAFT' && (
+        <button
+          type="button"
+          className="primary"
+          disabled={publishing.loading}
+          onClick={() => publish({ variables: { id: event.id } }).catch(() => undefined)}
+        >
+          Publish
+        </button>
+      )}
+      {event.status === 'PUBLISHED' && (
+        <button
+          type="button"
+          className="danger"
+          disabled={cancelling.loading}
+          onClick={() =>
+            cancel({ variables: { id: event.id, reason: 'Called off by the organizer' } }).catch(
+              () => undefined,
+            )
+          }
+        >
+          Cancel event
+        </button>
+      )}
+    </article>
+  );
+}
+
+/** The organizer's events: create, add tiers, publish, cancel, and see what sold. */
+export function Organizer() {
+  const { data, error, fetchMore, loading } = useQuery(MyEventsDocument, {
+    variables: { first: 20 },
+    fetchPolicy: 'cache-and-network',
+    // Sales go on while the dashboard is open.
+    pollInterval: 10_000,
+  });
+  const events = data?.me?.organizedEvents;
+  return (
+    <section>
+      <h1>My events</h1>
+      <NewEvent />
+      <ErrorNote error={error} />
+      {events?.edges.map(({ node }) => (
+        <ManagedEvent key={node.id} event={node} />
+      ))}
+      {events?.pageInfo.hasNextPage && (
+        <button
+          type="button"
+          disabled={loading}
+          onClick={() => fetchMore({ variables: { after: events.pageInfo.endCursor } })}
+        >
+          Load more
+        </button>
+      )}
+    </section>
+  );
+}

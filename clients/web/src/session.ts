@@ -1,0 +1,113 @@
+// The signed-in session: tokens kept in localStorage, so that a reload stays signed in, and
+// a refresh that happens once however many requests need it at the same moment.
+import { print } from 'graphql';
+import { useSyncExternalStore } from 'react';
+import { RefreshSessionDocument } from './gql/graphql.ts';
+
+export interface SessionUser {
+  id: string;
+  name: string;
+  email: string;
+  role: 'CUSTOMER' | 'ORGANIZER' | 'ADMIN';
+}
+
+export interface Session {
+  accessToken: string;
+  refreshToken: string;
+  user: SessionUser;
+}
+
+const storageKey = 'ticketing.session';
+const listeners = new Set<() => void>();
+
+/**
+ * The API endpoint: VITE_GRAPHQL_URL if set; under the dev server, the local topology's edge
+ * (through CORS); otherwise the one named in index.html (a deployment may change it), which
+ * is the same origin's /graphql.
+ */
+export const endpoint = new URL(
+  import.meta.env.VITE_GRAPHQL_URL ??
+    (import.meta.env.MODE === 'development'
+      ? 'http://127.0.0.1:8080/graphql'
+      : (document.querySelector<HTMLMetaElement>('meta[name="graphql-endpoint"]')?.content ??
+        '/graphql')),
+  location.href,
+).href;
+
+export function currentSession(): Session | null {
+  const stored = localStorage.getItem(storageKey);
+  return stored ? (JSON.parse(stored) as Session) : null;
+}
+
+export function saveSession(session: Session | null): void {
+  if (session) localStorage.setItem(storageKey, JSON.stringify(session));
+  else localStorage.removeItem(storageKey);
+  for (const listener of listeners) listener();
+}
+
+export function onSessionChange(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+// The same object for as long as the stored session is the same (React compares snapshots).
+let snapshot: { raw: string | null; session: Session | null } = { raw: null, session: null };
+function sessionSnapshot(): Session | null {
+  const raw = localStorage.getItem(storageKey);
+  if (raw !== snapshot.raw) snapshot = { raw, session: currentSession() };
+  return snapshot.session;
+}
+
+/** The session, re-rendering when it changes (in this tab or another). */
+export function useSession(): Session | null {
+  return useSyncExternalStore(onSessionChange, sessionSnapshot);
+}
+
+// Another tab signed in, refreshed or signed out.
+window.addEventListener('storage', (event) => {
+  if (event.key === storageKey) for (const listener of listeners) listener();
+});
+
+let refreshing: Promise<boolean> | undefined;
+
+/**
+ * Exchanges the refresh token for a new pair, once for all the requests that are waiting on
+ * it. Another tab refreshing at the same moment gets the same successor from the API (its
+ * grace window), so tabs never revoke each other's session. False: signed out.
+ */
+export function refreshSession(): Promise<boolean> {
+  refreshing ??= (async () => {
+    const session = currentSession();
+    if (!session) return false;
+    try {
+      const response = await fetch(endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          query: print(RefreshSessionDocument),
+          operationName: 'RefreshSession',
+          variables: { refreshToken: session.refreshToken },
+        }),
+      });
+      const { data } = await response.json();
+      const next = data?.refreshSession;
+      if (!next) {
+        // The session ended (logged out elsewhere, expired, revoked): sign out here too.
+        saveSession(null);
+        return false;
+      }
+      saveSession({
+        accessToken: next.accessToken,
+        refreshToken: next.refreshToken,
+        user: next.user,
+      });
+      return true;
+    } catch {
+      // The network, not the session, failed: keep it, and let the request fail.
+      return false;
+    }
+  })().finally(() => {
+    refreshing = undefined;
+  });
+  return refreshing;
+}

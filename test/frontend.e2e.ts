@@ -1,0 +1,413 @@
+// The reference web app in a real browser (Debian's Chromium, driven by playwright-core)
+// against the real topology: the buyer's and the organizer's journeys, once from another
+// origin (a static server of this test's own, which proves CORS) and once from the same
+// origin (NGINX serves the app at /). Then the offline explorer runs a query. Screenshots of
+// each screen go to test-results/screenshots/.
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { webRoot } from '../scripts/nginx.ts';
+import { repositoryRoot } from '../scripts/topology.ts';
+import { buildWebApp } from '../scripts/web.ts';
+import {
+  chromiumPath,
+  freePort,
+  postGraphQL,
+  startTestTopology,
+  type TestTopology,
+} from './support.ts';
+
+const screenshots = join(repositoryRoot, 'test-results', 'screenshots');
+const password = 'a long enough test password';
+/** Generous: two cores shared by the topology, the browser and other work. */
+const stepTimeoutMs = 30_000;
+
+/** Waits for what a page shows, up to the step deadline (expect.poll's own is 1 s). */
+const until = <T>(read: () => Promise<T> | T) =>
+  expect.poll(read, { timeout: stepTimeoutMs, interval: 100 });
+
+let started: TestTopology;
+let edgeOrigin: string;
+let crossOrigin: string;
+let staticServer: Server;
+let browser: BrowserContext;
+let profileDir: string;
+
+const contentTypes: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.map': 'application/json',
+};
+
+/**
+ * Serves the built app from another origin, as a frontend team's own host would, with the
+ * API endpoint in index.html pointing at the edge (a deployment's configuration).
+ */
+async function serveAppElsewhere(apiUrl: string): Promise<Server> {
+  const index = (await readFile(join(webRoot, 'index.html'), 'utf8')).replace(
+    '<meta name="graphql-endpoint" content="/graphql" />',
+    `<meta name="graphql-endpoint" content="${apiUrl}" />`,
+  );
+  expect(index).toContain(apiUrl);
+  const server = createServer(async (req, res) => {
+    const path = normalize(new URL(req.url ?? '/', 'http://app').pathname);
+    try {
+      if (path === '/' || path === '/index.html') throw new Error('index');
+      const body = await readFile(join(webRoot, path));
+      res.writeHead(200, { 'content-type': contentTypes[extname(path)] ?? 'text/plain' });
+      res.end(body);
+    } catch {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(index);
+    }
+  });
+  server.listen(await freePort(), '127.0.0.1');
+  await once(server, 'listening');
+  return server;
+}
+
+beforeAll(async () => {
+  buildWebApp({ quiet: true });
+  started = await startTestTopology('frontend');
+  edgeOrigin = new URL(started.topology.publicUrl).origin;
+  staticServer = await serveAppElsewhere(started.topology.publicUrl);
+  const address = staticServer.address() as { port: number };
+  crossOrigin = `http://127.0.0.1:${address.port}`;
+  await mkdir(screenshots, { recursive: true });
+  profileDir = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
+  browser = await chromium.launchPersistentContext(profileDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1100, height: 900 },
+  });
+  browser.setDefaultTimeout(stepTimeoutMs);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (profileDir) await rm(profileDir, { recursive: true, force: true });
+  staticServer?.close();
+  await started?.stop();
+});
+
+/** A page that may reach this machine only: anything else (a CDN) is refused. */
+async function offlinePage(): Promise<Page> {
+  const page = await browser.newPage();
+  await page.route('**/*', (route) => {
+    const { hostname } = new URL(route.request().url());
+    return hostname === '127.0.0.1' || hostname === 'localhost' ? route.continue() : route.abort();
+  });
+  return page;
+}
+
+async function shoot(page: Page, name: string) {
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
+
+/** Signs up through the form; returns the new account's email. */
+async function signUp(page: Page, app: string, name: string, organizer: boolean) {
+  const email = `${randomUUID()}@example.com`;
+  await page.goto(`${app}#/login`);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  if (organizer) await page.getByLabel('I organize events').check();
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await until(() => page.getByTestId('signed-in-as').textContent()).toBe(name);
+  return email;
+}
+
+/** Publishes `count` events in a city of their own, through the API; returns the city. */
+async function eventsInNewCity(count: number): Promise<string> {
+  const city = `Testby ${randomUUID().slice(0, 8)}`;
+  const organizer = await postGraphQL(
+    started.topology.publicUrl,
+    'mutation ($input: SignUpInput!) { signUp(input: $input) { accessToken } }',
+    {
+      input: {
+        email: `${randomUUID()}@example.com`,
+        password,
+        name: 'Lister',
+        accountType: 'ORGANIZER',
+      },
+    },
+  );
+  const token = (organizer.body.data?.signUp as { accessToken: string } | undefined)?.accessToken;
+  for (let i = 0; i < count; i++) {
+    const created = await postGraphQL(
+      started.topology.publicUrl,
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      {
+        input: {
+          title: `Listed ${i}`,
+          venue: 'Hall',
+          city,
+          timezone: 'Europe/Oslo',
+          startsAt: new Date(Date.now() + (10 + i) * 86_400_000).toISOString(),
+        },
+      },
+      token,
+    );
+    const id = (created.body.data?.createEvent as { id: string } | undefined)?.id;
+    const published = await postGraphQL(
+      started.topology.publicUrl,
+      'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
+      { id },
+      token,
+    );
+    expect(published.body.errors).toBeUndefined();
+  }
+  return city;
+}
+
+/** Runs both journeys with the app served from `app`; `label` prefixes the screenshots. */
+async function journeys(app: string, label: string) {
+  const page = await offlinePage();
+  try {
+    await journeysOn(page, app, label);
+  } catch (error) {
+    // What the page showed when a step failed.
+    await shoot(page, `${label}-failed`);
+    throw error;
+  } finally {
+    await page.close();
+  }
+}
+
+async function journeysOn(page: Page, app: string, label: string) {
+  const title = `Fjord Jazz ${label} ${randomUUID().slice(0, 8)}`;
+
+  // Organizer: create an event, add a tier, publish.
+  const organizerEmail = await signUp(page, app, 'Olga Organizer', true);
+  // The page's origin is `app`'s, and it calls the edge: cross-origin unless they match.
+  expect(new URL(page.url()).origin).toBe(new URL(app).origin);
+  expect(await page.locator('footer code').textContent()).toBe(started.topology.publicUrl);
+  await until(() => new URL(page.url()).hash).toBe('#/organizer');
+  await page.getByLabel('Title').fill(title);
+  await page.getByLabel('Venue').fill('Operahuset');
+  await page.getByLabel('City').fill('Oslo');
+  const startsAt = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 16);
+  await page.getByLabel('Starts').fill(startsAt);
+  await page.getByLabel('Time zone').fill('Europe/Oslo');
+  await page.getByRole('button', { name: 'Create draft' }).click();
+  const managed = page.getByTestId('managed-event').filter({ hasText: title });
+  await until(() => managed.getAttribute('data-status')).toBe('DRAFT');
+  await managed.getByLabel('Tier name').fill('Floor');
+  await managed.getByLabel('Price').fill('25');
+  await managed.getByLabel('Capacity').fill('50');
+  await managed.getByRole('button', { name: 'Add tier' }).click();
+  await managed.getByRole('cell', { name: 'Floor' }).waitFor();
+  await shoot(page, `${label}-organizer-draft`);
+  await managed.getByRole('button', { name: 'Publish' }).click();
+  await until(() => managed.getAttribute('data-status')).toBe('PUBLISHED');
+  await shoot(page, `${label}-organizer-published`);
+  await page.getByRole('button', { name: 'Log out' }).click();
+
+  // Buyer: a wrong password is told apart from an expired session.
+  await page.goto(`${app}#/login`);
+  await page.getByLabel('Email').fill('nobody@example.com');
+  await page.getByLabel('Password').fill('not the password at all');
+  await page.locator('form').getByRole('button', { name: 'Log in' }).click();
+  await until(() => page.getByRole('alert').getAttribute('data-code')).toBe('INVALID_CREDENTIALS');
+  await shoot(page, `${label}-buyer-wrong-password`);
+  await signUp(page, app, 'Bea Buyer', false);
+
+  // Browse: a city filter shows a page of events, and "Load more" the rest.
+  const city = await eventsInNewCity(11);
+  await page.getByLabel('City').fill(city);
+  const cards = page.locator('.event');
+  await until(() => cards.count()).toBe(10);
+  await page.getByRole('button', { name: 'Load more' }).click();
+  await until(() => cards.count()).toBe(11);
+  await shoot(page, `${label}-buyer-load-more`);
+  await page.getByLabel('City').fill('');
+
+  // Search finds the organizer's event.
+  await page.getByLabel('Search').fill(title);
+  const card = page.locator('.event').filter({ hasText: title });
+  await card.waitFor();
+  await shoot(page, `${label}-buyer-events`);
+  await card.getByRole('link').click();
+
+  // Hold two seats: a countdown runs, and a reload finds the hold again.
+  const floor = page.getByTestId('tier-Floor');
+  await until(() => floor.getByTestId('available').textContent()).toBe('50');
+  await page.getByLabel('Quantity of Floor').fill('2');
+  await page.getByRole('button', { name: 'Hold' }).click();
+  const hold = page.getByTestId('hold');
+  await hold.waitFor();
+  await until(() => floor.getByTestId('available').textContent()).toBe('48');
+  await page.reload();
+  await hold.waitFor();
+  expect(await hold.getByTestId('countdown').textContent()).toMatch(/^\d+:\d\d$/);
+  await shoot(page, `${label}-buyer-hold`);
+
+  // Someone else buys one: the page shows it by polling, without a reload.
+  const rival = await postGraphQL(
+    started.topology.publicUrl,
+    'mutation ($input: SignUpInput!) { signUp(input: $input) { accessToken } }',
+    { input: { email: `${randomUUID()}@example.com`, password, name: 'Rival' } },
+  );
+  const rivalToken = (rival.body.data?.signUp as { accessToken: string } | undefined)?.accessToken;
+  const tierId = await page.evaluate(async (url) => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: `{ events(first: 100) { edges { node { title ticketTiers { id } } } } }`,
+      }),
+    });
+    return response.json();
+  }, started.topology.publicUrl);
+  const rivalTier = (
+    tierId.data.events.edges as { node: { title: string; ticketTiers: { id: string }[] } }[]
+  ).find((edge) => edge.node.title === title)?.node.ticketTiers[0]?.id;
+  const rivalPurchase = await postGraphQL(
+    started.topology.publicUrl,
+    'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+    { input: { tierId: rivalTier, quantity: 1, idempotencyKey: randomUUID() } },
+    rivalToken,
+  );
+  expect(rivalPurchase.body.errors).toBeUndefined();
+  await until(() => floor.getByTestId('available').textContent()).toBe('47');
+
+  // Buy: the order shows both tickets with their codes as QR images.
+  await hold.getByRole('button', { name: 'Buy' }).click();
+  await until(() => new URL(page.url()).hash).toBe('#/orders');
+  const order = page.getByTestId('order').filter({ hasText: title });
+  await until(() => order.locator('img.qr').count()).toBe(2);
+  await shoot(page, `${label}-buyer-orders`);
+
+  // An expired or invalid access token is refreshed without the user noticing.
+  const before = await page.evaluate(() => localStorage.getItem('ticketing.session'));
+  await page.evaluate(() => {
+    const session = JSON.parse(localStorage.getItem('ticketing.session') ?? '{}');
+    localStorage.setItem(
+      'ticketing.session',
+      JSON.stringify({ ...session, accessToken: 'expired.access.token' }),
+    );
+  });
+  await page.reload();
+  await until(() => order.locator('img.qr').count()).toBe(2);
+  const after = JSON.parse(
+    (await page.evaluate(() => localStorage.getItem('ticketing.session'))) ?? '{}',
+  );
+  expect(after.refreshToken).not.toBe(JSON.parse(before ?? '{}').refreshToken);
+  expect(after.accessToken).not.toBe('expired.access.token');
+
+  // Cancel one ticket: the page updates from the mutation's answer.
+  await order.getByRole('button', { name: 'Cancel ticket' }).first().click();
+  await until(() => order.locator('[data-status="CANCELLED"]').count()).toBe(1);
+  await until(() => order.locator('img.qr').count()).toBe(1);
+  await shoot(page, `${label}-buyer-cancelled-ticket`);
+  await page.getByRole('button', { name: 'Log out' }).click();
+
+  // Organizer: what sold (the buyer's one left and the rival's), then cancel the event.
+  await page.goto(`${app}#/login`);
+  await page.getByLabel('Email').fill(organizerEmail);
+  await page.getByLabel('Password').fill(password);
+  await page.locator('form').getByRole('button', { name: 'Log in' }).click();
+  await until(() => new URL(page.url()).hash).toBe('#/organizer');
+  await until(() => managed.getByTestId('sold').textContent()).toBe('2');
+  await shoot(page, `${label}-organizer-sold`);
+  await managed.getByRole('button', { name: 'Cancel event' }).click();
+  await until(() => managed.getAttribute('data-status')).toBe('CANCELLED');
+  await shoot(page, `${label}-organizer-cancelled`);
+
+  // The cancelled event sells nothing: its tier shows 0 and is not on sale.
+  await managed.getByRole('link', { name: title }).click();
+  await until(() => floor.getByTestId('available').textContent()).toBe('0');
+  await floor.getByText('Not on sale').waitFor();
+  await shoot(page, `${label}-event-cancelled`);
+}
+
+describe('the web app in a browser', () => {
+  it('serves CORS to allowed origins only, and CSRF prevention still refuses simple requests', async () => {
+    const preflight = (origin: string) =>
+      fetch(started.topology.publicUrl, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,content-type,x-request-id',
+        },
+      });
+    const allowed = await preflight(crossOrigin);
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(crossOrigin);
+    expect(allowed.headers.get('access-control-allow-headers')).toMatch(
+      /authorization.*content-type.*apollo-require-preflight.*x-request-id/,
+    );
+    expect(Number(allowed.headers.get('access-control-max-age'))).toBeGreaterThan(0);
+    expect(allowed.headers.get('vary')).toMatch(/origin/i);
+
+    const stranger = await preflight('https://evil.example');
+    expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+    expect(stranger.headers.get('access-control-allow-headers')).toBeNull();
+
+    const answer = await fetch(started.topology.publicUrl, {
+      method: 'POST',
+      headers: { origin: crossOrigin, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('access-control-allow-origin')).toBe(crossOrigin);
+    expect(answer.headers.get('access-control-expose-headers')).toMatch(/x-request-id/i);
+
+    // A form or text/plain POST needs no preflight, so CSRF prevention must refuse it.
+    const simple = await fetch(started.topology.publicUrl, {
+      method: 'POST',
+      headers: { origin: 'https://evil.example', 'content-type': 'text/plain' },
+      body: JSON.stringify({ query: 'mutation { logOut(refreshToken: "x") }' }),
+    });
+    expect(simple.status).toBe(400);
+    expect(await simple.text()).toMatch(/CSRF/i);
+  });
+
+  // About 20 s each on an idle machine; room for a busy one.
+  const journeyTimeoutMs = 300_000;
+
+  it(
+    'runs both journeys from another origin, through CORS',
+    async () => {
+      await journeys(`${crossOrigin}/`, 'cross-origin');
+    },
+    journeyTimeoutMs,
+  );
+
+  it(
+    'runs both journeys from the same origin, served by NGINX at /',
+    async () => {
+      await journeys(`${edgeOrigin}/`, 'same-origin');
+    },
+    journeyTimeoutMs,
+  );
+
+  it('serves an explorer that works offline and runs a query', async () => {
+    const landing = await fetch(started.topology.publicUrl, { headers: { accept: 'text/html' } });
+    expect(await landing.text()).toContain('href="/explorer"');
+    const page = await offlinePage();
+    await page.goto(`${edgeOrigin}/explorer`);
+    await page.locator('.graphiql-execute-button').click();
+    await until(() => page.locator('.result-window').textContent()).toContain('"events"');
+    await shoot(page, 'explorer');
+    await page.close();
+  });
+});

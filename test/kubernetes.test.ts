@@ -1,0 +1,116 @@
+// The Kubernetes manifests, without a cluster: every overlay renders with kustomize, every
+// object is valid against the Kubernetes API's schemas, and the manifests agree with the
+// code (ports, variables, health paths, wiring, drain timing, network policies). The last
+// block shows that a drift of each kind is caught.
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  type KubernetesObject,
+  manifestProblems,
+  type Overlay,
+  overlays,
+  renderOverlay,
+  schemaProblems,
+} from './kubernetes-manifests.ts';
+
+const rendered = new Map<Overlay, KubernetesObject[]>();
+
+beforeAll(() => {
+  for (const overlay of overlays) rendered.set(overlay, renderOverlay(overlay));
+});
+
+const objectsOf = (overlay: Overlay) => rendered.get(overlay) as KubernetesObject[];
+
+describe.each(overlays)('the %s overlay', (overlay) => {
+  it('renders, and every object is valid against the Kubernetes API schemas', async () => {
+    const objects = objectsOf(overlay);
+    expect(objects.length).toBeGreaterThan(20);
+    const problems = (await Promise.all(objects.map(schemaProblems))).flat();
+    expect(problems).toEqual([]);
+  });
+
+  it('runs the services as the code expects', () => {
+    expect(manifestProblems(objectsOf(overlay), overlay)).toEqual([]);
+  });
+});
+
+describe('a drift from the code', () => {
+  const production = () => structuredClone(objectsOf('production'));
+  const deployment = (objects: KubernetesObject[], name: string) => {
+    const found = objects.find(
+      (object) => object.kind === 'Deployment' && object.metadata.name === name,
+    );
+    if (!found) throw new Error(`no Deployment ${name}`);
+    return found.spec.template.spec.containers[0];
+  };
+
+  it('in an object the API server would refuse fails validation', async () => {
+    const objects = production();
+    deployment(objects, 'users').ports[0].containerPort = '4001';
+    const pdb = objects.find((object) => object.kind === 'PodDisruptionBudget');
+    if (pdb) pdb.kind = 'PodDisruptionBudgett';
+    const problems = (await Promise.all(objects.map(schemaProblems))).flat();
+    expect(problems).toEqual([
+      expect.stringMatching(/^Deployment\/users: .*containerPort must be integer/),
+      expect.stringMatching(/^PodDisruptionBudgett\/\w+: .* is not a Kubernetes API kind$/),
+    ]);
+  });
+
+  it('in a port fails', () => {
+    const objects = production();
+    const tickets = deployment(objects, 'tickets');
+    tickets.ports[0].containerPort = 4999;
+    expect(manifestProblems(objects, 'production')).toContain(
+      'Deployment/tickets: containerPort is not 4003',
+    );
+  });
+
+  it('in an environment variable fails', () => {
+    const objects = production();
+    const tickets = deployment(objects, 'tickets');
+    tickets.env.push({ name: 'HOLD_SECOND', value: '60' });
+    const events = deployment(objects, 'events');
+    events.env = events.env.filter(
+      (entry: { name: string }) => entry.name !== 'EVENT_RELAY_SECRET',
+    );
+    expect(manifestProblems(objects, 'production')).toEqual(
+      expect.arrayContaining([
+        'Deployment/tickets: sets HOLD_SECOND, which the service never reads',
+        'Deployment/events: EVENT_RELAY_SECRET is missing (required in production)',
+      ]),
+    );
+  });
+
+  it('in a health path fails', () => {
+    const objects = production();
+    deployment(objects, 'gateway').readinessProbe.httpGet.path = '/healthz';
+    expect(manifestProblems(objects, 'production')).toContain(
+      'Deployment/gateway: readinessProbe is not on /health/ready',
+    );
+  });
+
+  it('in a secret given as a literal or to the wrong service, a URL or a network policy fails', () => {
+    const objects = production();
+    const gateway = deployment(objects, 'gateway');
+    const secret = gateway.env.find((entry: { name: string }) => entry.name === 'REDIS_URL');
+    delete secret.valueFrom;
+    secret.value = 'redis://user:password@redis:6379';
+    gateway.env.find((entry: { name: string }) => entry.name === 'USERS_URL').value =
+      'http://users:4000/graphql';
+    const policy = objects.find(
+      (object) => object.kind === 'NetworkPolicy' && object.metadata.name === 'database',
+    );
+    if (policy) policy.spec.podSelector = {};
+    gateway.env.push({
+      name: 'EVENT_RELAY_SECRET',
+      valueFrom: { secretKeyRef: { name: 'ticketing-secrets', key: 'event-relay-secret' } },
+    });
+    expect(manifestProblems(objects, 'production')).toEqual(
+      expect.arrayContaining([
+        'Deployment/gateway: REDIS_URL is not taken from a Secret',
+        'Deployment/gateway: USERS_URL is http://users:4000/graphql, not http://users:4001/graphql',
+        'NetworkPolicy: gateway → the database:5432 should be refused',
+        'Deployment/gateway: holds EVENT_RELAY_SECRET, which is not its own',
+      ]),
+    );
+  });
+});

@@ -1,0 +1,161 @@
+// Servers of a test's own, for fault injection: a PostgreSQL cluster and a Redis server on
+// free ports, started, restarted, frozen and killed by the test. Never the machine's shared
+// servers, which other tests use at the same time.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chown, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { freePort } from '../scripts/ports.ts';
+
+const run = promisify(execFile);
+
+/** PostgreSQL's server programs (initdb, pg_ctl), from the system's installation. */
+async function postgresBinDir(): Promise<string> {
+  const root = '/usr/lib/postgresql';
+  const versions = (await readdir(root).catch(() => [] as string[])).sort(
+    (a, b) => Number(b) - Number(a),
+  );
+  if (versions.length === 0) {
+    throw new Error('PostgreSQL server programs (initdb, pg_ctl) are not installed');
+  }
+  return join(root, versions[0] as string, 'bin');
+}
+
+export interface OwnPostgres extends AsyncDisposable {
+  /** The maintenance database's URL on this server. */
+  readonly url: string;
+  /**
+   * Restarts the server: `fast` ends every session (in a transaction or not) with 57P01,
+   * `immediate` kills the server processes without a clean shutdown.
+   */
+  restart(mode?: 'fast' | 'immediate'): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A new PostgreSQL cluster in a folder of its own, listening on a free loopback port
+ * (TCP only). PostgreSQL refuses to run as root: when the tests run as root, the cluster
+ * belongs to, and runs as, the `postgres` system user.
+ */
+export async function startOwnPostgres(): Promise<OwnPostgres> {
+  const bin = await postgresBinDir();
+  const dir = await mkdtemp(join(tmpdir(), 'ticketing-pg-'));
+  const data = join(dir, 'data');
+  const port = await freePort();
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const { stdout } = await run('id', ['-u', 'postgres']);
+    const { stdout: group } = await run('id', ['-g', 'postgres']);
+    await chown(dir, Number(stdout.trim()), Number(group.trim()));
+  }
+  const asOwner = (program: string, args: string[]) =>
+    asRoot
+      ? run('runuser', ['-u', 'postgres', '--', join(bin, program), ...args])
+      : run(join(bin, program), args);
+  await asOwner('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  const serverOptions = [
+    `-p ${port}`,
+    '-c listen_addresses=127.0.0.1',
+    "-c unix_socket_directories=''",
+    // Without fsync a commit still reaches the kernel before it is acknowledged, so it
+    // survives the server's processes being killed (only a machine crash would lose it).
+    // synchronous_commit stays on: off, an immediate restart loses acknowledged commits.
+    '-c fsync=off',
+    '-c max_connections=200',
+  ].join(' ');
+  const log = join(dir, 'server.log');
+  const pgCtl = (...args: string[]) => asOwner('pg_ctl', ['-D', data, '-l', log, '-w', ...args]);
+  await pgCtl('-o', serverOptions, 'start');
+  const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+  const stop = async () => {
+    await pgCtl('-m', 'immediate', 'stop').catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  };
+  return {
+    url,
+    async restart(mode = 'fast') {
+      await pgCtl('-m', mode, '-o', serverOptions, 'restart');
+      await waitForPostgres(url);
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+async function waitForPostgres(url: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+}
+
+export interface OwnRedis extends AsyncDisposable {
+  readonly url: string;
+  /** Freezes the server (SIGSTOP): connections stay open, nothing answers. */
+  freeze(): void;
+  /** Lets a frozen server go on (SIGCONT). */
+  thaw(): void;
+  /** Kills the server (SIGKILL): connections are refused. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A Redis server of the test's own, on a free loopback port, keeping nothing on disk. */
+export async function startOwnRedis(): Promise<OwnRedis> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const started = child;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('redis-server did not start')), 10_000);
+      started.stdout?.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      started.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited with code ${code}`));
+      });
+    });
+  };
+  const kill = async () => {
+    const current = child;
+    if (!current || current.exitCode !== null || current.signalCode !== null) return;
+    current.kill('SIGCONT');
+    current.kill('SIGKILL');
+    await once(current, 'exit');
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    freeze: () => child?.kill('SIGSTOP'),
+    thaw: () => child?.kill('SIGCONT'),
+    kill,
+    start,
+    stop: kill,
+    [Symbol.asyncDispose]: kill,
+  };
+}
