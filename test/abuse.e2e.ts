@@ -95,7 +95,7 @@ describe('the client’s address', () => {
       'x-forwarded-for': '203.0.113.9',
       'x-real-ip': '203.0.113.10',
     });
-    expect(codeOf(answer)).toBe('UNAUTHENTICATED');
+    expect(codeOf(answer)).toBe('INVALID_CREDENTIALS');
     expect(await throttleKeysWith('203.0.113.')).toEqual([]);
     expect(await throttleKeysWith('127.0.0.21')).toEqual([
       'address:127.0.0.21',
@@ -113,7 +113,7 @@ describe('the client’s address', () => {
       JSON.stringify({ query: logInMutation, variables: { email, password: 'wrong password!!' } }),
       { from: '127.0.0.22', headers: { 'x-forwarded-for': '198.51.100.77, 203.0.113.12' } },
     );
-    expect(codeOf(answer)).toBe('UNAUTHENTICATED');
+    expect(codeOf(answer)).toBe('INVALID_CREDENTIALS');
     expect(await throttleKeysWith('198.51.100.77')).toEqual([]);
     expect(await throttleKeysWith('203.0.113.12')).toEqual([
       'address:203.0.113.12',
@@ -129,7 +129,7 @@ describe('login throttling', () => {
       const answer = await logIn('127.0.0.31', email, `wrong password ${guess}`, {
         'x-forwarded-for': `10.9.8.${guess}`,
       });
-      expect(codeOf(answer)).toBe('UNAUTHENTICATED');
+      expect(codeOf(answer)).toBe('INVALID_CREDENTIALS');
     }
     const locked = await logIn('127.0.0.31', email, password, { 'x-forwarded-for': '10.9.8.99' });
     expect(codeOf(locked)).toBe('TOO_MANY_ATTEMPTS');
@@ -146,7 +146,7 @@ describe('login throttling', () => {
       ),
     );
     const codes = answers.map(codeOf);
-    expect(codes.filter((code) => code === 'UNAUTHENTICATED')).toHaveLength(5);
+    expect(codes.filter((code) => code === 'INVALID_CREDENTIALS')).toHaveLength(5);
     expect(codes.filter((code) => code === 'TOO_MANY_ATTEMPTS')).toHaveLength(15);
   });
 });

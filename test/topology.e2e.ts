@@ -108,8 +108,6 @@ describe('the topology behind NGINX', () => {
       status: 'ready',
       supergraph: expect.stringMatching(/^[0-9a-f]{16}$/),
       subgraphs: ['users', 'events', 'tickets'],
-      // The gateways hear revocations through the topology's Redis.
-      revocations: 'live',
     });
   });
 

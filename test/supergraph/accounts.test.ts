@@ -259,7 +259,7 @@ describe('bad input', () => {
       { input: { email: newEmail, currentPassword: 'not my password at all' } },
       { token: mine.accessToken },
     );
-    expect(codeOf(wrong)).toBe('UNAUTHENTICATED');
+    expect(codeOf(wrong)).toBe('INVALID_CREDENTIALS');
     const row = await supergraph.databases.users.user.findUniqueOrThrow({
       where: { id: mine.user.id },
     });
@@ -290,7 +290,7 @@ describe('bad input', () => {
       );
       codes.push(codeOf(result));
     }
-    expect(codes).toEqual([...Array(5).fill('UNAUTHENTICATED'), 'TOO_MANY_ATTEMPTS']);
+    expect(codes).toEqual([...Array(5).fill('INVALID_CREDENTIALS'), 'TOO_MANY_ATTEMPTS']);
   });
 });
 

@@ -58,7 +58,7 @@ describe('login throttling', () => {
       ),
     );
     const codes = results.map(codeOf);
-    expect(codes.filter((code) => code === 'UNAUTHENTICATED')).toHaveLength(5);
+    expect(codes.filter((code) => code === 'INVALID_CREDENTIALS')).toHaveLength(5);
     expect(codes.filter((code) => code === 'TOO_MANY_ATTEMPTS')).toHaveLength(15);
   });
 
@@ -73,7 +73,7 @@ describe('login throttling', () => {
       const guessed = await logInFrom(`203.0.113.${guess + 1}`, guess % 2, user.email, 'wrong!!');
       codes.push(String(codeOf(guessed)));
     }
-    expect(codes.slice(0, 9)).toEqual(Array(9).fill('UNAUTHENTICATED'));
+    expect(codes.slice(0, 9)).toEqual(Array(9).fill('INVALID_CREDENTIALS'));
     expect(codes).toContain('TOO_MANY_ATTEMPTS');
     const slowed = await logInFrom('203.0.113.200', 1, user.email, strongPassword);
     expect(codeOf(slowed)).toBe('TOO_MANY_ATTEMPTS');

@@ -6,8 +6,8 @@ import {
   type Logger,
   loadConfig,
   optionalFlagSetting,
-  RevocationPublisher,
   type RedisConnection,
+  RevocationPublisher,
   type SubgraphDefinition,
   subgraphSecret,
 } from '@ticketing/platform';
