@@ -53,6 +53,14 @@ describe('compose.yaml', () => {
     }
   });
 
+  it('seeds no demo data: production, and SEED_DEMO_DATA never asks for it', () => {
+    for (const spec of subgraphServices) {
+      const environment = serviceOf(spec.name).environment ?? {};
+      expect(environment.NODE_ENV, spec.name).toBe('production');
+      expect(environment.SEED_DEMO_DATA ?? 'false', spec.name).toBe('false');
+    }
+  });
+
   it('gives every service a healthcheck', () => {
     for (const [name, service] of Object.entries(compose.services)) {
       expect(service.healthcheck?.test, name).toBeDefined();

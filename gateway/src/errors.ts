@@ -74,3 +74,19 @@ export function maskSubgraphErrors(logger: Logger) {
     };
   };
 }
+
+/**
+ * In production, no error suggests anything ("Did you mean …?"): not fields (which
+ * graphql-armor masks in validation), nor enum values, argument or type names, from
+ * wherever the message came. Suggestions map the schema for someone without
+ * introspection.
+ */
+export function withoutSuggestions(
+  format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
+) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const result = format(formatted, error);
+    const message = result.message.replace(/\s*Did you mean [^?]*\?/g, '');
+    return message === result.message ? result : { ...result, message };
+  };
+}

@@ -6,9 +6,11 @@ import {
   connectRedis,
   createLogger,
   flagSetting,
+  jsonBody,
   type Logger,
   loadConfig,
   portSetting,
+  RevocationList,
   type RunningService,
   redisSettings,
   requestIdOf,
@@ -16,8 +18,10 @@ import {
   serveGraphQL,
   subgraphSecret,
 } from '@ticketing/platform';
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import { supergraphPath } from './compose.ts';
+import { defaultMaxDocumentBytes, limitDocumentSize } from './document-size.ts';
 import { serveExplorer } from './explorer.ts';
 import { PersistedQueryCache } from './persisted-queries.ts';
 import { manifestPath, readManifest } from './safelist.ts';
@@ -54,6 +58,25 @@ export const gatewaySettings = baseSettings
     DOCUMENT_CACHE_MIB: z.coerce.number().int().min(1).default(8),
     QUERY_PLAN_CACHE_MIB: z.coerce.number().int().min(1).default(8),
     SAFELIST_MANIFEST: z.string().min(1).default(manifestPath),
+    /** The largest GraphQL document accepted, in bytes; persisted queries included. */
+    MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1_024).default(defaultMaxDocumentBytes),
+    /**
+     * The proxies whose X-Forwarded-For the gateway believes: addresses, CIDR ranges or the
+     * names `loopback`, `linklocal`, `uniquelocal`, comma-separated (proxy-addr's syntax).
+     * The client's address is the right-most entry not sent by one of them. Default: only
+     * NGINX on this host. Anything else could choose its own address.
+     */
+    TRUSTED_PROXIES: z
+      .string()
+      .default('loopback')
+      .transform((value, context) => {
+        try {
+          return proxyAddr.compile(value.split(',').map((entry) => entry.trim()));
+        } catch (error) {
+          context.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
   });
 
 /** Starts one gateway instance over the committed supergraph, with the settings in `env`. */
@@ -93,10 +116,25 @@ export async function startGateway(
         name: config.GATEWAY_NAME,
       })
     : undefined;
-  const verifier = new AccessTokenVerifier(remoteKeySet(config.AUTH_JWKS_URL), {
-    issuer: config.AUTH_ISSUER,
-    audience: config.AUTH_AUDIENCE,
-  });
+  // Revoked sessions and users, published by the users service: checked in memory on
+  // every request (see revocations.ts in the platform package).
+  const revocations =
+    config.REDIS_URL && redis
+      ? new RevocationList(
+          connectRedis(config.REDIS_URL, {
+            timeoutMs: config.REDIS_TIMEOUT_MS,
+            logger: log,
+            name: `${config.GATEWAY_NAME} revocations`,
+          }),
+          redis,
+          log,
+        )
+      : undefined;
+  const verifier = new AccessTokenVerifier(
+    remoteKeySet(config.AUTH_JWKS_URL),
+    { issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
+    revocations ? { isRevoked: (token) => revocations.isRevoked(token) } : {},
+  );
 
   const service = await serveGraphQL<GatewayContext>({
     name: config.GATEWAY_NAME,
@@ -110,6 +148,7 @@ export async function startGateway(
         subgraphSecrets,
         safelist,
         deduplicateInflight: config.DEDUPLICATE_INFLIGHT,
+        maxDocumentBytes: config.MAX_DOCUMENT_BYTES,
         cacheSizes: {
           documentsMiB: config.DOCUMENT_CACHE_MIB,
           queryPlansMiB: config.QUERY_PLAN_CACHE_MIB,
@@ -128,8 +167,10 @@ export async function startGateway(
       deadline: Date.now() + config.REQUEST_TIMEOUT_MS,
     }),
     configure(app) {
-      // NGINX (on loopback, or a private network under compose) sets X-Forwarded-For.
-      app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+      // NGINX sets X-Forwarded-For to the address it saw, overwriting the client's. Only a
+      // trusted proxy's header counts: req.ip is the right-most untrusted address.
+      app.set('trust proxy', config.TRUSTED_PROXIES);
+      app.use('/graphql', jsonBody, limitDocumentSize(config.MAX_DOCUMENT_BYTES));
       app.use((_req, res, next) => {
         res.setHeader('x-served-by', config.GATEWAY_NAME);
         next();
@@ -160,6 +201,8 @@ export async function startGateway(
       );
       const redisProblem = await redis?.problem();
       if (redisProblem) problems.redis = redisProblem;
+      const revocationsProblem = revocations?.problem();
+      if (revocationsProblem) problems.revocations = revocationsProblem;
       if (Object.keys(problems).length === 0) return { supergraph: hash, subgraphs };
       return { status: 'degraded', supergraph: hash, subgraphs, problems };
     },
@@ -169,6 +212,7 @@ export async function startGateway(
     async stop() {
       await service.stop();
       await redis?.close();
+      await revocations?.close();
     },
   };
 }

@@ -16,9 +16,12 @@ import {
 } from '@ticketing/platform';
 import { injectTraceContext } from '@ticketing/platform/telemetry';
 import type { DocumentNode } from 'graphql';
-import { maskSubgraphErrors, SubgraphUnreachableError } from './errors.ts';
+import { boundedDocumentStore, defaultMaxDocumentBytes } from './document-size.ts';
+import { maskSubgraphErrors, SubgraphUnreachableError, withoutSuggestions } from './errors.ts';
 import { explorerPath } from './explorer.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
+import { checkScalars, inputHygienePlugin } from './input-hygiene.ts';
+import { passwordFieldsPlugin } from './password-fields.ts';
 import { CountingQueryPlanCache } from './plan-cache.ts';
 import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
 
@@ -143,6 +146,11 @@ export interface GatewayOptions {
   /** Send identical subgraph queries in flight at once only once (default on). */
   deduplicateInflight?: boolean;
   /**
+   * The largest document, in bytes, that the persisted-query store keeps (default 8 KiB;
+   * the HTTP layer refuses larger documents before Apollo sees them).
+   */
+  maxDocumentBytes?: number;
+  /**
    * The deadline of one subgraph request, in ms; the context's `deadline` may cut it
    * shorter. @default 15_000
    */
@@ -160,7 +168,8 @@ export interface GatewayOptions {
  */
 export const operationLimits = {
   maxDepth: { n: 7 },
-  maxAliases: { n: 15 },
+  // graphql-armor lets `__typename` aliases through by default; they count like any other.
+  maxAliases: { n: 15, allowList: [] as string[] },
   maxDirectives: { n: 50 },
   maxTokens: { n: 1000 },
   costLimit: { maxCost: 20_000 },
@@ -201,6 +210,7 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       );
     },
   });
+  gateway.onSchemaLoadOrUpdate(({ apiSchema }) => checkScalars(apiSchema));
   return new ApolloServer<GatewayContext>({
     gateway,
     includeStacktraceInErrorResponses: false,
@@ -210,20 +220,29 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
     }),
     // The service handles SIGTERM and drains (platform's serveGraphQL), not Apollo.
     stopOnTerminationSignals: false,
-    formatError: maskSubgraphErrors(options.logger),
+    formatError: options.production
+      ? withoutSuggestions(maskSubgraphErrors(options.logger))
+      : maskSubgraphErrors(options.logger),
     allowBatchedHttpRequests: false,
     introspection: !options.production,
     persistedQueries: options.safelist
       ? { cache: manifestStore(options.safelist), ttl: null }
-      : options.persistedQueriesCache
-        ? { cache: options.persistedQueriesCache, ttl: 24 * 60 * 60 }
-        : {},
+      : {
+          // Anonymous clients write into this store: never a document over the limit.
+          cache: boundedDocumentStore(
+            options.persistedQueriesCache ?? new InMemoryLRUCache<string>(),
+            options.maxDocumentBytes ?? defaultMaxDocumentBytes,
+          ),
+          ...(options.persistedQueriesCache ? { ttl: 24 * 60 * 60 } : {}),
+        },
     validationRules: armor.validationRules,
     parseOptions: { maxTokens: maxTokens.n },
     plugins: [
       // Written for any context; they never read ours.
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
       ...(options.safelist ? [safelistPlugin<GatewayContext>(options.safelist)] : []),
+      passwordFieldsPlugin<GatewayContext>(),
+      inputHygienePlugin<GatewayContext>(),
       ...(options.plugins ?? []),
       options.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })

@@ -218,7 +218,7 @@ describe('bad input', () => {
     for (const [input, code] of [
       [{ name: '' }, 'BAD_USER_INPUT'],
       [{}, 'BAD_USER_INPUT'],
-      [{ email: theirs.user.email.toUpperCase() }, 'EMAIL_TAKEN'],
+      [{ email: theirs.user.email.toUpperCase(), currentPassword: strongPassword }, 'EMAIL_TAKEN'],
       [{ name: 'Changed', email: 'bad email' }, 'BAD_USER_INPUT'],
     ] as const) {
       const result = await supergraph.request(update, { input }, { token: mine.accessToken });
@@ -238,6 +238,59 @@ describe('bad input', () => {
       { token: mine.accessToken },
     );
     expect(ok.data).toEqual({ updateProfile: { name: 'Renamed', email: mine.user.email } });
+  });
+
+  it('changes the email only with the current password', async () => {
+    const mine = await signUp(supergraph);
+    const update =
+      'mutation ($input: UpdateProfileInput!) { updateProfile(input: $input) { email } }';
+    const newEmail = uniqueEmail('moved');
+    const without = await supergraph.request(
+      update,
+      { input: { email: newEmail } },
+      { token: mine.accessToken },
+    );
+    expect(without.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'currentPassword',
+    });
+    const wrong = await supergraph.request(
+      update,
+      { input: { email: newEmail, currentPassword: 'not my password at all' } },
+      { token: mine.accessToken },
+    );
+    expect(codeOf(wrong)).toBe('INVALID_CREDENTIALS');
+    const row = await supergraph.databases.users.user.findUniqueOrThrow({
+      where: { id: mine.user.id },
+    });
+    expect(row.email).toBe(mine.user.email);
+
+    const right = await supergraph.request(
+      update,
+      { input: { email: newEmail, currentPassword: strongPassword } },
+      { token: mine.accessToken },
+    );
+    expect(right.data).toEqual({ updateProfile: { email: newEmail } });
+  });
+
+  it.each([
+    [
+      'changePassword',
+      'mutation ($p: String!) { changePassword(currentPassword: $p, newPassword: "another long passphrase here") }',
+    ],
+    ['deleteAccount', 'mutation ($p: String!) { deleteAccount(password: $p) }'],
+  ])('counts wrong passwords to %s like failed logins', async (_, mutation) => {
+    const mine = await signUp(supergraph);
+    const codes: unknown[] = [];
+    for (let guess = 0; guess < 6; guess++) {
+      const result = await supergraph.request(
+        mutation,
+        { p: `wrong guess number ${guess}` },
+        { token: mine.accessToken, headers: { 'x-forwarded-for': '198.51.100.99' } },
+      );
+      codes.push(codeOf(result));
+    }
+    expect(codes).toEqual([...Array(5).fill('INVALID_CREDENTIALS'), 'TOO_MANY_ATTEMPTS']);
   });
 });
 

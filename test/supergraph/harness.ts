@@ -116,6 +116,8 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     HOST: '127.0.0.1',
     PORT: '0',
     SEED_DEMO_DATA: 'false',
+    // Every test here signs up from the same address; the limit has tests of its own.
+    SIGN_UPS_PER_ADDRESS: '100000',
     DATA_DIR: dataDir,
     ...urls,
     ...options.env,

@@ -67,6 +67,23 @@ describe('operation limits', () => {
     ).toEqual([]);
   });
 
+  it.each(['gateway', 'users'] as const)(
+    'answers a malformed JSON body at the %s with 400 and GraphQL errors, no stack, outside production too',
+    async (service) => {
+      const url = service === 'gateway' ? supergraph.gatewayUrls[0] : supergraph.subgraphUrls.users;
+      const response = await fetch(url as string, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"query": "{ me',
+      });
+      const text = await response.text();
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toMatch(/json/);
+      expect(JSON.parse(text).errors[0].extensions.code).toBe('BAD_REQUEST');
+      expect(text).not.toMatch(/node_modules|\bat \w|<html|\.ts\b/);
+    },
+  );
+
   it('answers a syntax error with 400 and GRAPHQL_PARSE_FAILED, not a server error', async () => {
     const result = await supergraph.request('{ me {');
     expect(result.status).toBe(400);
@@ -91,5 +108,40 @@ describe('operation limits', () => {
         ).toEqual([]);
       }
     }
+  });
+});
+
+describe('password work per request', () => {
+  const signUpInput = (email: string) =>
+    `{ email: "${email}", password: "plum-vortex-harbour-71-quietly", name: "Many", accountType: CUSTOMER }`;
+
+  it.each([
+    [
+      'two aliased sign-ups',
+      `mutation { a: signUp(input: ${signUpInput('alias-a@example.com')}) { user { id } } b: signUp(input: ${signUpInput('alias-b@example.com')}) { user { id } } }`,
+    ],
+    [
+      'a sign-up and a login',
+      `mutation { a: signUp(input: ${signUpInput('alias-c@example.com')}) { user { id } } b: logIn(email: "x@example.com", password: "wrong password!") { accessToken } }`,
+    ],
+    [
+      'logins inside fragments',
+      'mutation { ...A ... on Mutation { b: logIn(email: "y@example.com", password: "wrong password!") { accessToken } } } fragment A on Mutation { a: logIn(email: "x@example.com", password: "wrong password!") { accessToken } }',
+    ],
+  ])('refuses %s with PASSWORD_FIELDS_LIMIT, before any is run', async (_, query) => {
+    supergraph.sql.users.length = 0;
+    const result = await supergraph.request(query);
+    expect(result.status).toBe(400);
+    expect(codeOf(result)).toBe('PASSWORD_FIELDS_LIMIT');
+    expect(result.errors?.[0]?.message).toMatch(/only one of signUp, logIn/);
+    expect(result.data ?? null).toBeNull();
+    expect(supergraph.sql.users).toEqual([]);
+  });
+
+  it('lets one through', async () => {
+    const result = await supergraph.request(
+      `mutation { a: signUp(input: ${signUpInput('alias-single@example.com')}) { user { id } } }`,
+    );
+    expect(result.errors).toBeUndefined();
   });
 });

@@ -1,5 +1,7 @@
 // Login throttling through two gateway instances: the counts live in the users database,
-// so failures through one instance lock out attempts through the other.
+// so failures through one instance count at the other. The gateway is reached from
+// loopback, a trusted proxy, so it takes each request's address from X-Forwarded-For, as
+// it does behind NGINX.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Supergraph, startSupergraph } from './harness.ts';
 import { authPayloadFields, codeOf, signUp, strongPassword, uniqueEmail } from './operations.ts';
@@ -23,13 +25,13 @@ function logInFrom(client: string, gateway: number, email: string, password: str
 }
 
 describe('login throttling', () => {
-  it('locks an account after 5 failures, across both gateways, even for the right password', async () => {
+  it('locks one address out of an account after 5 failures, across both gateways, not the owner elsewhere', async () => {
     const { user } = await signUp(supergraph);
     for (let attempt = 0; attempt < 5; attempt++) {
       const result = await logInFrom('198.51.100.1', attempt % 2, user.email, 'a wrong password!');
       expect(codeOf(result)).toBe('INVALID_CREDENTIALS');
     }
-    const locked = await logInFrom('198.51.100.2', 1, user.email, strongPassword);
+    const locked = await logInFrom('198.51.100.1', 1, user.email, strongPassword);
     expect(codeOf(locked)).toBe('TOO_MANY_ATTEMPTS');
     const retryAfter = locked.errors?.[0]?.extensions?.retryAfterSeconds as number;
     expect(retryAfter).toBeGreaterThan(0);
@@ -37,10 +39,49 @@ describe('login throttling', () => {
     expect(locked.data ?? null).toBeNull();
 
     const row = await supergraph.databases.users.loginThrottle.findUniqueOrThrow({
-      where: { key: `account:${user.email}` },
+      where: { key: `pair:${user.email}|198.51.100.1` },
     });
     expect(row.failures).toBe(5);
     expect(row.lockedUntil?.getTime()).toBeGreaterThan(Date.now());
+
+    // The owner, from another address, is not locked out.
+    const owner = await logInFrom('198.51.100.2', 0, user.email, strongPassword);
+    expect(owner.errors).toBeUndefined();
+    expect(owner.data?.logIn).toMatchObject({ user: { id: user.id } });
+  });
+
+  it('counts parallel guesses one by one: 20 at once, 5 are checked', async () => {
+    const { user } = await signUp(supergraph);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, attempt) =>
+        logInFrom('198.51.100.10', attempt % 2, user.email, 'a wrong password!'),
+      ),
+    );
+    const codes = results.map(codeOf);
+    expect(codes.filter((code) => code === 'INVALID_CREDENTIALS')).toHaveLength(5);
+    expect(codes.filter((code) => code === 'TOO_MANY_ATTEMPTS')).toHaveLength(15);
+  });
+
+  it('slows guessing spread over many addresses, not the owner at an address it used', async () => {
+    const { user } = await signUp(supergraph);
+    const home = '198.51.100.40';
+    expect((await logInFrom(home, 0, user.email, strongPassword)).errors).toBeUndefined();
+    // One guess from each of many addresses: from the 10th on, the account takes one
+    // attempt per 1 s, 2 s, 4 s, … so a refusal comes within a few more guesses.
+    const codes: string[] = [];
+    for (let guess = 0; guess < 16 && !codes.includes('TOO_MANY_ATTEMPTS'); guess++) {
+      const guessed = await logInFrom(`203.0.113.${guess + 1}`, guess % 2, user.email, 'wrong!!');
+      codes.push(String(codeOf(guessed)));
+    }
+    expect(codes.slice(0, 9)).toEqual(Array(9).fill('INVALID_CREDENTIALS'));
+    expect(codes).toContain('TOO_MANY_ATTEMPTS');
+    const slowed = await logInFrom('203.0.113.200', 1, user.email, strongPassword);
+    expect(codeOf(slowed)).toBe('TOO_MANY_ATTEMPTS');
+    expect(slowed.errors?.[0]?.extensions?.retryAfterSeconds).toBeLessThanOrEqual(30);
+
+    const owner = await logInFrom(home, 1, user.email, strongPassword);
+    expect(owner.errors).toBeUndefined();
+    expect(owner.data?.logIn).toMatchObject({ user: { id: user.id } });
   });
 
   it('locks a client address after 20 failures across accounts, and no other address', async () => {
@@ -63,7 +104,7 @@ describe('login throttling', () => {
     expect(elsewhere.data?.logIn).toMatchObject({ user: { id: user.id } });
   });
 
-  it('forgives an account’s failures once its owner logs in', async () => {
+  it('forgives an address’s failures at an account once the owner logs in from it', async () => {
     const { user } = await signUp(supergraph);
     for (let attempt = 0; attempt < 4; attempt++) {
       await logInFrom('198.51.100.30', 0, user.email, 'a wrong password!');
@@ -73,7 +114,7 @@ describe('login throttling', () => {
     ).toBeUndefined();
     expect(
       await supergraph.databases.users.loginThrottle.findUnique({
-        where: { key: `account:${user.email}` },
+        where: { key: `pair:${user.email}|198.51.100.30` },
       }),
     ).toBeNull();
   });

@@ -104,6 +104,27 @@ const rejections: [string, () => Promise<string>][] = [
   ['a refresh token used as an access token', async () => session.refreshToken],
   ['no kid', () => forge({ header: { kid: undefined } })],
   ['a typ other than at+jwt', () => forge({ header: { typ: 'JWT' } })],
+  [
+    'a 10-year lifetime',
+    () => {
+      const now = Math.floor(Date.now() / 1000);
+      return forge({ issuedAt: now, expiresAt: now + 10 * 365 * 86_400 });
+    },
+  ],
+  [
+    'a lifetime one second over 15 minutes',
+    () => {
+      const now = Math.floor(Date.now() / 1000);
+      return forge({ issuedAt: now, expiresAt: now + 901 });
+    },
+  ],
+  [
+    'an issue time an hour ahead',
+    () => {
+      const now = Math.floor(Date.now() / 1000);
+      return forge({ issuedAt: now + 3_600, expiresAt: now + 3_600 + 600 });
+    },
+  ],
   ['no role claim', () => forge({ claims: { role: undefined } })],
   ['an unknown role', () => forge({ claims: { role: 'SUPERUSER' } })],
 ];

@@ -41,13 +41,23 @@ export function remoteKeySet(jwksUrl: string): JWTVerifyGetKey {
  * caller is. Restricts the algorithm, requires `kid`, `typ`, `iss`, `aud` and every claim
  * an identity needs.
  */
+export interface VerifierOptions {
+  /**
+   * Whether a validly signed token was revoked since it was issued (logOut, a changed
+   * password or role, a deleted account). Called on every request: it must not do I/O.
+   */
+  isRevoked?(token: { userId: string; sessionId: string; issuedAt: number }): boolean;
+}
+
 export class AccessTokenVerifier {
   readonly #keys: JWTVerifyGetKey;
   readonly #parties: TokenParties;
+  readonly #isRevoked: VerifierOptions['isRevoked'];
 
-  constructor(keys: JWTVerifyGetKey, parties: TokenParties) {
+  constructor(keys: JWTVerifyGetKey, parties: TokenParties, options: VerifierOptions = {}) {
     this.#keys = keys;
     this.#parties = parties;
+    this.#isRevoked = options.isRevoked;
   }
 
   async verify(token: string): Promise<Identity> {
@@ -63,7 +73,22 @@ export class AccessTokenVerifier {
       if (!isRole(payload.role) || typeof payload.sid !== 'string' || !payload.sub) {
         throw unauthenticated();
       }
-      return { userId: payload.sub, role: payload.role, sessionId: payload.sid };
+      const issuedAt = payload.iat as number;
+      const lifetime = (payload.exp as number) - issuedAt;
+      // The users service issues 15-minute tokens. A longer one, or one issued in the
+      // future, was not made by it as configured: a leaked key, or a bug, must not mint
+      // tokens that outlive every revocation.
+      if (
+        lifetime > accessTokenLifetimeSeconds ||
+        issuedAt > Date.now() / 1000 + clockToleranceSeconds
+      ) {
+        throw unauthenticated('The access token’s lifetime is longer than allowed.');
+      }
+      const identity = { userId: payload.sub, role: payload.role, sessionId: payload.sid };
+      if (this.#isRevoked?.({ ...identity, issuedAt })) {
+        throw unauthenticated('The access token has been revoked.', 'revoked');
+      }
+      return identity;
     } catch (error) {
       if (error instanceof GraphQLError) throw error;
       if (error instanceof errors.JWKSTimeout) {

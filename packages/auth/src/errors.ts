@@ -5,11 +5,11 @@ import { GraphQLError } from 'graphql';
 
 /**
  * The caller presented credentials that cannot be accepted, or none where some are needed.
- * `reason` lets a client tell an expired token (refresh it) from a bad one.
+ * `reason` lets a client tell an expired token (refresh it) from a bad or revoked one.
  */
 export function unauthenticated(
   message = 'The access token is invalid.',
-  reason: 'invalid' | 'expired' | 'required' = 'invalid',
+  reason: 'invalid' | 'expired' | 'required' | 'revoked' = 'invalid',
 ): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', reason } });
 }

@@ -6,15 +6,19 @@ export {
   remoteKeySet,
   signingAlgorithm,
   type TokenParties,
+  type VerifierOptions,
 } from './access-tokens.ts';
 export { forbidden, rejectRequest, unauthenticated } from './errors.ts';
 export { type Identity, isRole, type Role, roles } from './identity.ts';
 export {
+  type HashingQueueOptions,
+  hashingQueues,
   hashPassword,
   type PasswordHash,
   parsePasswordHash,
   passwordPolicy,
   passwordProblem,
+  refuseWhenHashingIsBusy,
   scryptParameters,
   verifyAgainstDecoy,
   verifyPassword,

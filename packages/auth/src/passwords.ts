@@ -2,7 +2,13 @@
 // the PHC string format so that the parameters travel with each hash and can be raised
 // later without breaking existing ones.
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
+import { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import * as commonLanguage from '@zxcvbn-ts/language-common';
+import * as englishLanguage from '@zxcvbn-ts/language-en';
+import { GraphQLError } from 'graphql';
+import pLimit, { type LimitFunction } from 'p-limit';
 
 const scryptAsync = promisify(scrypt) as (
   password: string | Buffer,
@@ -12,6 +18,95 @@ const scryptAsync = promisify(scrypt) as (
 ) => Promise<Buffer>;
 
 export const passwordPolicy = { minLength: 12, maxLength: 1024 } as const;
+
+/** How much scrypt work may run and wait at once, per kind of work. */
+export interface HashingQueueOptions {
+  /** How many run at once. */
+  concurrency: number;
+  /** How many may wait for a turn; one more is refused at once with TOO_MANY_REQUESTS. */
+  maxWaiting: number;
+}
+
+/**
+ * scrypt runs on bounded queues, so that password work cannot take every core: each hash
+ * costs about 0.35 s of CPU and 256 MiB, and without a bound a burst of sign-ups slowed
+ * every login. Work beyond a queue is refused at once (`TOO_MANY_REQUESTS`,
+ * `retryAfterSeconds: 1`) rather than waiting behind it.
+ *
+ * - `checking`: logins and the checks of current passwords, on every core; the queue is
+ *   deep enough for a burst of honest logins.
+ * - `hashing`: new passwords (sign-up, change, the first admin), one at a time with a
+ *   short queue, and none starts while a check runs (for at most a second), so that a
+ *   flood of sign-ups, throttled per address already, leaves the cores to logins.
+ */
+export const hashingQueues: Record<'checking' | 'hashing', HashingQueueOptions> = {
+  checking: { concurrency: Math.max(1, availableParallelism()), maxWaiting: 32 },
+  hashing: { concurrency: 1, maxWaiting: 4 },
+};
+
+const limits = {
+  checking: pLimit(hashingQueues.checking.concurrency),
+  hashing: pLimit(hashingQueues.hashing.concurrency),
+};
+
+/**
+ * Throws TOO_MANY_REQUESTS when the `kind` queue is full, so that a request can be refused
+ * before any other work (a database round trip) is spent on it.
+ */
+export function refuseWhenHashingIsBusy(kind: keyof typeof limits = 'hashing'): void {
+  const limit: LimitFunction = limits[kind];
+  if (
+    limit.activeCount >= limit.concurrency &&
+    limit.pendingCount >= hashingQueues[kind].maxWaiting
+  ) {
+    throw new GraphQLError('The service is busy with password work. Try again in a moment.', {
+      extensions: { code: 'TOO_MANY_REQUESTS', retryAfterSeconds: 1 },
+    });
+  }
+}
+
+/** Woken whenever a check ends, so that new-password work can wait for logins. */
+const checksEnded = new EventTarget();
+
+/**
+ * Resolves once no password check is running, or after `limitMs`: new passwords give way
+ * to logins, so that a login shares the cores with at most a hash already under way.
+ */
+function checksIdle(limitMs = 1_000): Promise<void> {
+  if (limits.checking.activeCount === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (limits.checking.activeCount > 0) return;
+      clearTimeout(timer);
+      checksEnded.removeEventListener('ended', done);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      checksEnded.removeEventListener('ended', done);
+      resolve();
+    }, limitMs);
+    checksEnded.addEventListener('ended', done);
+  });
+}
+
+/** Runs `work` on the `kind` queue, or refuses it at once when the queue is full. */
+async function onQueue<T>(kind: keyof typeof limits, work: () => Promise<T>): Promise<T> {
+  refuseWhenHashingIsBusy(kind);
+  if (kind === 'hashing') {
+    return limits.hashing(async () => {
+      await checksIdle();
+      return work();
+    });
+  }
+  return limits.checking(async () => {
+    try {
+      return await work();
+    } finally {
+      // On the next turn, once p-limit has counted this one as done.
+      setImmediate(() => checksEnded.dispatchEvent(new Event('ended')));
+    }
+  });
+}
 
 export const scryptParameters = { logN: 17, r: 8, p: 1, saltBytes: 16, keyBytes: 32 } as const;
 
@@ -34,14 +129,49 @@ function normalize(password: string): string {
   return password.normalize('NFKC');
 }
 
-/** Whether a password meets the length policy, counted in characters, not bytes. */
-export function passwordProblem(password: string): string | undefined {
-  const length = [...normalize(password)].length;
+/**
+ * zxcvbn (the maintained TypeScript port), offline, with its common-password and English
+ * dictionaries: it estimates how many guesses a password takes, counting common
+ * passwords, words, names, keyboard patterns, repeats, sequences and dates.
+ */
+const strength = new ZxcvbnFactory({
+  dictionary: { ...commonLanguage.dictionary, ...englishLanguage.dictionary },
+  graphs: commonLanguage.adjacencyGraphs,
+  translations: englishLanguage.translations,
+});
+
+/**
+ * The lowest zxcvbn score accepted: 3, "safely unguessable" (about 10^8 guesses and up),
+ * which OWASP suggests; `aaaaaaaaaaaa` or `password1234` score 0 or 1.
+ */
+export const minimumPasswordScore = 3;
+
+/**
+ * Whether a password meets the policy: its length, counted in characters, not bytes, then
+ * its strength. The answer says what to do about it.
+ */
+export function passwordProblem(password: string, userInputs: string[] = []): string | undefined {
+  const normalized = normalize(password);
+  const length = [...normalized].length;
   if (length < passwordPolicy.minLength) {
     return `Passwords need at least ${passwordPolicy.minLength} characters.`;
   }
   if (length > passwordPolicy.maxLength) {
     return `Passwords can have at most ${passwordPolicy.maxLength} characters.`;
+  }
+  // zxcvbn's cost grows faster than the length (a quarter second of CPU for 256
+  // repeated characters): the first 64 characters decide, in a few milliseconds.
+  const result = strength.check([...normalized].slice(0, 64).join(''), userInputs);
+  if (result.score < minimumPasswordScore) {
+    const { warning, suggestions } = result.feedback;
+    return [
+      'This password is too easy to guess.',
+      warning,
+      ...suggestions,
+      suggestions.length === 0 ? 'Use a few uncommon words together.' : undefined,
+    ]
+      .filter(Boolean)
+      .join(' ');
   }
   return undefined;
 }
@@ -49,12 +179,14 @@ export function passwordProblem(password: string): string | undefined {
 export async function hashPassword(password: string): Promise<string> {
   const { logN, r, p, saltBytes, keyBytes } = scryptParameters;
   const salt = randomBytes(saltBytes);
-  const key = await scryptAsync(normalize(password), salt, keyBytes, {
-    N: 2 ** logN,
-    r,
-    p,
-    maxmem: memoryFor(logN, r),
-  });
+  const key = await onQueue('hashing', () =>
+    scryptAsync(normalize(password), salt, keyBytes, {
+      N: 2 ** logN,
+      r,
+      p,
+      maxmem: memoryFor(logN, r),
+    }),
+  );
   return `$scrypt$ln=${logN},r=${r},p=${p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }
 
@@ -83,12 +215,14 @@ export function parsePasswordHash(encoded: string): PasswordHash | undefined {
 export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
   const stored = parsePasswordHash(encoded);
   if (!stored) return false;
-  const key = await scryptAsync(normalize(password), stored.salt, stored.key.length, {
-    N: 2 ** stored.logN,
-    r: stored.r,
-    p: stored.p,
-    maxmem: memoryFor(stored.logN, stored.r),
-  });
+  const key = await onQueue('checking', () =>
+    scryptAsync(normalize(password), stored.salt, stored.key.length, {
+      N: 2 ** stored.logN,
+      r: stored.r,
+      p: stored.p,
+      maxmem: memoryFor(stored.logN, stored.r),
+    }),
+  );
   return timingSafeEqual(key, stored.key);
 }
 
@@ -99,7 +233,11 @@ let decoyHash: Promise<string> | undefined;
  * account, so that response times do not reveal which emails have accounts.
  */
 export async function verifyAgainstDecoy(password: string): Promise<false> {
-  decoyHash ??= hashPassword(randomBytes(18).toString('base64url'));
+  decoyHash ??= hashPassword(randomBytes(18).toString('base64url')).catch((error: unknown) => {
+    // Refused by a full queue: make it again next time rather than keep the refusal.
+    decoyHash = undefined;
+    throw error;
+  });
   await verifyPassword(password, await decoyHash);
   return false;
 }

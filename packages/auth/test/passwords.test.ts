@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  hashingQueues,
   hashPassword,
   parsePasswordHash,
   passwordProblem,
@@ -8,13 +10,35 @@ import {
 
 describe('password policy', () => {
   it('counts characters, not bytes: 12 emoji are enough, 11 are not', () => {
-    expect(passwordProblem('🎟️'.repeat(6))).toBeUndefined(); // 12 code points
+    expect(passwordProblem('🎫🎭🎪🐙🌵🍋🚲🧭🪁🦉🍩🌋')).toBeUndefined(); // 12 code points
     expect(passwordProblem('🎫'.repeat(11))).toMatch(/at least 12/);
   });
 
   it('accepts 1024 characters and refuses 1025', () => {
-    expect(passwordProblem('a'.repeat(1024))).toBeUndefined();
-    expect(passwordProblem('a'.repeat(1025))).toMatch(/at most 1024/);
+    const long = randomBytes(768).toString('base64');
+    expect(passwordProblem(long)).toBeUndefined();
+    expect(passwordProblem(`${long}x`)).toMatch(/at most 1024/);
+  });
+
+  it.each(['aaaaaaaaaaaa', 'password1234', 'qwertyuiop123', '123456789012', 'iloveyou2024!'])(
+    'refuses %j as too easy to guess, saying why',
+    (password) => {
+      expect(passwordProblem(password)).toMatch(/^This password is too easy to guess\. \S/);
+    },
+  );
+
+  it('refuses a password made of the account’s own details', () => {
+    const password = 'ada.lovelace@example.com';
+    expect(passwordProblem(password)).toBeUndefined();
+    expect(passwordProblem(password, ['ada.lovelace@example.com', 'Ada Lovelace'])).toMatch(
+      /too easy to guess/,
+    );
+  });
+
+  it('checks a long password in milliseconds', () => {
+    const started = performance.now();
+    passwordProblem('a'.repeat(1024));
+    expect(performance.now() - started).toBeLessThan(100);
   });
 });
 
@@ -42,4 +66,28 @@ describe('password hashes', () => {
   ])('never match an unusable stored value (%j)', async (stored) => {
     expect(await verifyPassword('any password at all', stored)).toBe(false);
   });
+});
+
+describe('password work', () => {
+  it('runs on a bounded queue: beyond it, new passwords are refused at once', async () => {
+    const { concurrency, maxWaiting } = hashingQueues.hashing;
+    const burst = Array.from({ length: concurrency + maxWaiting + 3 }, () => {
+      const started = performance.now();
+      return hashPassword('a password in a burst').then(
+        () => ({ outcome: 'hashed', ms: performance.now() - started }),
+        (error: { extensions?: { code?: string } }) => ({
+          outcome: String(error.extensions?.code),
+          ms: performance.now() - started,
+        }),
+      );
+    });
+    const results = await Promise.all(burst);
+    const refused = results.filter((result) => result.outcome === 'TOO_MANY_REQUESTS');
+    expect(results.filter((result) => result.outcome === 'hashed')).toHaveLength(
+      concurrency + maxWaiting,
+    );
+    expect(refused).toHaveLength(3);
+    // Refused without waiting for any hash (each takes a third of a second or more).
+    for (const result of refused) expect(result.ms).toBeLessThan(100);
+  }, 60_000);
 });

@@ -11,6 +11,25 @@ export const flagSetting = (fallback: boolean) =>
     .optional()
     .transform((value) => (value === undefined ? fallback : ['true', '1', 'yes'].includes(value)));
 
+/** An on/off variable without a default: undefined when unset. */
+export const optionalFlagSetting = () =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .optional()
+    .transform((value) => (value === undefined ? undefined : ['true', '1', 'yes'].includes(value)));
+
+/**
+ * Whether a service seeds the demo data set (accounts whose password the README publishes)
+ * into an empty database: when SEED_DEMO_DATA says so, and otherwise only outside
+ * production. A production deployment gets demo accounts only by asking for them.
+ */
+export function seedsDemoData(config: {
+  NODE_ENV: 'development' | 'production' | 'test';
+  SEED_DEMO_DATA: boolean | undefined;
+}): boolean {
+  return config.SEED_DEMO_DATA ?? config.NODE_ENV !== 'production';
+}
+
 /** What every service reads from its environment. */
 export const baseSettings = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),

@@ -129,11 +129,8 @@ export async function serveGraphQL<TContext extends BaseContext>(
     }
   });
   options.configure?.(app);
-  app.use(
-    '/graphql',
-    express.json({ limit: '1mb' }),
-    expressMiddleware(apollo, { context: options.context }),
-  );
+  app.use('/graphql', jsonBody, expressMiddleware(apollo, { context: options.context }));
+  app.use(answerHttpErrors(logger));
 
   httpServer.listen(options.port, options.host);
   await once(httpServer, 'listening');
@@ -180,6 +177,68 @@ function accessLog(logger: Logger) {
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   });
+}
+
+/** The JSON body parser of every GraphQL endpoint; a service may run it earlier itself. */
+export const jsonBody = express.json({ limit: '1mb' });
+
+/** What body-parser's failures mean to a client (its `type` → status and code). */
+const bodyFailures: Record<string, { status: number; code: string; message: string }> = {
+  'entity.parse.failed': {
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: 'The request body is not valid JSON.',
+  },
+  'entity.too.large': {
+    status: 413,
+    code: 'PAYLOAD_TOO_LARGE',
+    message: 'The request body is too large.',
+  },
+  'encoding.unsupported': {
+    status: 415,
+    code: 'BAD_REQUEST',
+    message: 'The request body’s encoding is not supported.',
+  },
+  'charset.unsupported': {
+    status: 415,
+    code: 'BAD_REQUEST',
+    message: 'The request body’s charset is not supported.',
+  },
+};
+
+/**
+ * Answers what fails before GraphQL (a malformed or over-large body, a bug in a
+ * middleware) as GraphQL over HTTP does: a JSON body with `errors`, a stable code and no
+ * stack trace or server path, in every NODE_ENV. Express's own handler sends an HTML page
+ * with the stack outside production.
+ */
+function answerHttpErrors(logger: Logger): express.ErrorRequestHandler {
+  return (error: { type?: string; status?: number }, _request, response, next) => {
+    if (response.headersSent) {
+      next(error);
+      return;
+    }
+    const known = error.type ? bodyFailures[error.type] : undefined;
+    const clientStatus = error.status && error.status >= 400 && error.status < 500;
+    const answer =
+      known ??
+      (clientStatus
+        ? {
+            status: error.status as number,
+            code: 'BAD_REQUEST',
+            message: 'The request is malformed.',
+          }
+        : { status: 500, code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' });
+    if (answer.status >= 500) logger.error({ err: error }, 'request failed before GraphQL');
+    response
+      .status(answer.status)
+      .type('application/json')
+      .send(
+        JSON.stringify({
+          errors: [{ message: answer.message, extensions: { code: answer.code } }],
+        }),
+      );
+  };
 }
 
 /** Drains the HTTP server when Apollo stops, while Apollo still executes operations. */

@@ -1,11 +1,12 @@
-export { DateTimeResolver as DateTime } from 'graphql-scalars';
 export { inRequestedOrder, queryableIds } from './batch.ts';
 export {
   baseSettings,
   ConfigurationError,
   flagSetting,
   loadConfig,
+  optionalFlagSetting,
   portSetting,
+  seedsDemoData,
 } from './config.ts';
 export {
   badUserInput,
@@ -31,6 +32,7 @@ export {
   type VerifierOptions,
 } from './gateway-assertion.ts';
 export {
+  jsonBody,
   type RunningService,
   runService,
   type ServeOptions,
@@ -48,6 +50,15 @@ export {
   requestIdHeader,
   requestIdOf,
 } from './request-context.ts';
+export {
+  type Revocation,
+  RevocationList,
+  RevocationPublisher,
+  revocationLifetimeMs,
+  revokedBeforeNow,
+  type TokenFacts,
+} from './revocations.ts';
+export { checkedDateTime, DateTime, InvalidInputValue, isStorableDate } from './scalars.ts';
 export {
   authSettings,
   type RequestInfo,

@@ -1,7 +1,13 @@
 import type { ApolloServer, ApolloServerPlugin, BaseContext } from '@apollo/server';
 import express from 'express';
 import { z } from 'zod';
-import { baseSettings, flagSetting, loadConfig, portSetting } from './config.ts';
+import {
+  baseSettings,
+  loadConfig,
+  optionalFlagSetting,
+  portSetting,
+  seedsDemoData,
+} from './config.ts';
 import {
   assertionHeader,
   GatewayAssertionVerifier,
@@ -53,6 +59,8 @@ export interface SubgraphSetup<TContext extends BaseContext> {
 export interface SetUpOptions {
   env: NodeJS.ProcessEnv;
   logger: Logger;
+  /** Redis shared by the replicas (REDIS_URL), if configured; it may be down at times. */
+  redis?: RedisConnection | undefined;
 }
 
 export interface SubgraphDefinition<Client, Location, TContext extends BaseContext> {
@@ -123,12 +131,14 @@ const rawBodies = new WeakMap<object, Buffer>();
 export const subgraphStartSettings = (defaultPort: number) =>
   baseSettings.extend(redisSettings.shape).extend({
     PORT: portSetting(defaultPort),
-    SEED_DEMO_DATA: flagSetting(true),
+    /** Default: on outside production, off in production (see seedsDemoData). */
+    SEED_DEMO_DATA: optionalFlagSetting(),
   });
 
 /**
  * Starts a subgraph with the settings in `env`: migrates its database, seeds the demo data
- * into an empty one (unless SEED_DEMO_DATA=false), then serves it. Tests call this
+ * into an empty one (outside production unless SEED_DEMO_DATA=false; in production only
+ * with SEED_DEMO_DATA=true), then serves it. Tests call this
  * in-process; the start module wraps it in `runSubgraph`.
  */
 export async function startSubgraph<Client, Location, TContext extends BaseContext>(
@@ -147,8 +157,12 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       { database: database.connection.description, applied: database.appliedMigrations },
       'database migrated',
     );
-    if (config.SEED_DEMO_DATA && (await database.seedDemoData())) {
-      logger.info('seeded the demo data set into the empty database');
+    if (seedsDemoData(config)) {
+      if (await database.seedDemoData()) {
+        logger.info('seeded the demo data set into the empty database');
+      }
+    } else if (config.SEED_DEMO_DATA === undefined) {
+      logger.info('production: no demo data seeded (SEED_DEMO_DATA=true would seed it)');
     }
     redis = config.REDIS_URL
       ? // Used gateway assertions are kept there, so that a request captured at one
@@ -160,7 +174,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
           name: `${subgraph.name} used assertions`,
         })
       : undefined;
-    const setup = await subgraph.setUp(database.prisma, { env, logger });
+    const setup = await subgraph.setUp(database.prisma, { env, logger, redis });
     const verifier = new GatewayAssertionVerifier(
       subgraph.name,
       subgraphSecret(subgraph.name, env),

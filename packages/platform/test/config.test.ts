@@ -5,7 +5,9 @@ import {
   ConfigurationError,
   flagSetting,
   loadConfig,
+  optionalFlagSetting,
   portSetting,
+  seedsDemoData,
 } from '../src/config.ts';
 
 const settings = baseSettings.extend({
@@ -39,6 +41,23 @@ describe('loadConfig', () => {
     expect(load).toThrow(ConfigurationError);
     expect(load).toThrow(/PORT/);
     expect(load).toThrow(/SEED_DEMO_DATA/);
+  });
+});
+
+describe('seedsDemoData', () => {
+  const demo = baseSettings.extend({ SEED_DEMO_DATA: optionalFlagSetting() });
+  const decide = (env: NodeJS.ProcessEnv) => seedsDemoData(loadConfig(demo, env));
+
+  it('seeds outside production unless told not to', () => {
+    expect(decide({})).toBe(true);
+    expect(decide({ NODE_ENV: 'test' })).toBe(true);
+    expect(decide({ SEED_DEMO_DATA: 'false' })).toBe(false);
+  });
+
+  it('never seeds in production unless asked for explicitly', () => {
+    expect(decide({ NODE_ENV: 'production' })).toBe(false);
+    expect(decide({ NODE_ENV: 'production', SEED_DEMO_DATA: 'false' })).toBe(false);
+    expect(decide({ NODE_ENV: 'production', SEED_DEMO_DATA: 'true' })).toBe(true);
   });
 });
 

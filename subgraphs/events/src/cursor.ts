@@ -1,4 +1,4 @@
-import { badUserInput } from '@ticketing/platform';
+import { badUserInput, isStorableDate, isUuid } from '@ticketing/platform';
 
 export type EventOrder = 'STARTS_AT_ASC' | 'STARTS_AT_DESC';
 
@@ -21,7 +21,8 @@ export function decodeCursor(cursor: string, order: EventOrder): EventPosition {
       Buffer.from(cursor, 'base64url').toString('utf8'),
     );
     const date = new Date(startsAt);
-    if (cursorOrder === order && typeof id === 'string' && !Number.isNaN(date.getTime())) {
+    // Checked as the database will need them: a forged cursor is the caller's error.
+    if (cursorOrder === order && typeof id === 'string' && isUuid(id) && isStorableDate(date)) {
       return { startsAt: date, id };
     }
   } catch {

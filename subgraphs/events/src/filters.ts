@@ -31,7 +31,9 @@ export function eventsWhere(
   // asked for, by status or by includeCancelled (ticket holders still find theirs by id).
   else if (filter?.includeCancelled !== true) conditions.push({ status: { not: 'CANCELLED' } });
   if (filter?.search != null) {
-    const search = parseInput(searchSchema, filter.search, 'filter.search');
+    // Matched literally: %, _ and \ are LIKE's wildcards and escape, which Prisma's
+    // `contains` passes on as they are.
+    const search = escapeLike(parseInput(searchSchema, filter.search, 'filter.search'));
     conditions.push({
       OR: [
         { title: { contains: search, mode: 'insensitive' } },
@@ -40,4 +42,9 @@ export function eventsWhere(
     });
   }
   return { AND: conditions };
+}
+
+/** `text` with LIKE's special characters escaped (PostgreSQL's default escape is `\`). */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (character) => `\\${character}`);
 }

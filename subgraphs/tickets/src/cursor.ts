@@ -1,4 +1,4 @@
-import { badUserInput } from '@ticketing/platform';
+import { badUserInput, isStorableDate, isUuid } from '@ticketing/platform';
 import type { TicketPosition } from './repositories/TicketRepository.ts';
 
 // Opaque to clients: base64url of the sort key, newest first.
@@ -11,7 +11,10 @@ export function decodeCursor(cursor: string): TicketPosition {
   try {
     const [purchasedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     const date = new Date(purchasedAt);
-    if (typeof id === 'string' && !Number.isNaN(date.getTime())) return { purchasedAt: date, id };
+    // Checked as the database will need them: a forged cursor is the caller's error.
+    if (typeof id === 'string' && isUuid(id) && isStorableDate(date)) {
+      return { purchasedAt: date, id };
+    }
   } catch {
     // Reported below as the client's error.
   }

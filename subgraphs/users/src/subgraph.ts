@@ -3,9 +3,11 @@ import type { TokenParties } from '@ticketing/auth';
 import {
   authSettings,
   baseSettings,
-  flagSetting,
   type Logger,
   loadConfig,
+  optionalFlagSetting,
+  type RedisConnection,
+  RevocationPublisher,
   type SubgraphDefinition,
   subgraphSecret,
 } from '@ticketing/platform';
@@ -32,7 +34,9 @@ export const usersSettings = baseSettings.extend(authSettings.shape).extend({
   BOOTSTRAP_ADMIN_EMAIL: z.string().optional(),
   BOOTSTRAP_ADMIN_PASSWORD: z.string().optional(),
   BOOTSTRAP_ADMIN_NAME: z.string().default('Admin'),
-  SEED_DEMO_DATA: flagSetting(true),
+  SEED_DEMO_DATA: optionalFlagSetting(),
+  /** Sign-ups one address may make in an hour (see LoginThrottle.ts). */
+  SIGN_UPS_PER_ADDRESS: z.coerce.number().int().min(1).default(10),
   /** How long an exchanged refresh token still returns its successor (0: reuse at once). */
   REFRESH_GRACE_SECONDS: z.coerce
     .number()
@@ -50,6 +54,7 @@ export function createUsersServices(
   logger: Logger,
   refreshSecret = subgraphSecret('users', process.env),
   refreshGraceSeconds = defaultRefreshGraceSeconds,
+  abuse: { signUpsPerAddress?: number; redis?: RedisConnection | undefined } = {},
 ) {
   const users = new UserRepository(prisma);
   const accounts = new AccountService({
@@ -57,8 +62,9 @@ export function createUsersServices(
     refreshGraceMs: refreshGraceSeconds * 1000,
     users,
     sessions: new SessionRepository(prisma),
-    throttle: new LoginThrottle(new LoginThrottleRepository(prisma)),
+    throttle: new LoginThrottle(new LoginThrottleRepository(prisma), abuse),
     issuer: new AccessTokenIssuer(keys, parties),
+    revocations: new RevocationPublisher(abuse.redis, logger),
     logger,
   });
   return { users, accounts };
@@ -73,7 +79,7 @@ export const usersSubgraph: SubgraphDefinition<
   defaultPort: 4001,
   database: usersDatabase,
   createServer: createUsersServer,
-  async setUp(prisma, { env, logger }) {
+  async setUp(prisma, { env, logger, redis }) {
     const config = loadConfig(usersSettings, env);
     const keys = await loadSigningKeys(
       {
@@ -95,6 +101,7 @@ export const usersSubgraph: SubgraphDefinition<
       logger,
       subgraphSecret('users', env),
       config.REFRESH_GRACE_SECONDS,
+      { signUpsPerAddress: config.SIGN_UPS_PER_ADDRESS, redis },
     );
     if (config.BOOTSTRAP_ADMIN_EMAIL && config.BOOTSTRAP_ADMIN_PASSWORD) {
       await accounts.bootstrapAdmin({

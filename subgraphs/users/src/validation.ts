@@ -6,20 +6,34 @@ export const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email
 
 export const nameSchema = z.string().trim().min(1).max(100);
 
-export const passwordSchema = z.string().superRefine((password, context) => {
-  const problem = passwordProblem(password);
-  if (problem) context.addIssue({ code: 'custom', message: problem });
-});
+/** A new password: long enough, and not easy to guess, also from `userInputs`. */
+export const passwordSchemaFor = (userInputs: string[]) =>
+  z.string().superRefine((password, context) => {
+    const problem = passwordProblem(password, userInputs);
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  });
 
-export const signUpSchema = z.object({
-  email: emailSchema,
-  password: passwordSchema,
-  name: nameSchema,
-  accountType: z.enum(['CUSTOMER', 'ORGANIZER']),
-});
+export const passwordSchema = passwordSchemaFor([]);
+
+export const signUpSchema = z
+  .object({
+    email: emailSchema,
+    password: z.string(),
+    name: nameSchema,
+    accountType: z.enum(['CUSTOMER', 'ORGANIZER']),
+  })
+  .superRefine((input, context) => {
+    // The account's own email and name make a password easy to guess.
+    const problem = passwordProblem(input.password, [input.email, input.name]);
+    if (problem) context.addIssue({ code: 'custom', message: problem, path: ['password'] });
+  });
 
 export const updateProfileSchema = z
-  .object({ name: nameSchema.optional(), email: emailSchema.optional() })
+  .object({
+    name: nameSchema.optional(),
+    email: emailSchema.optional(),
+    currentPassword: z.string().max(4096).optional(),
+  })
   .refine((input) => input.name !== undefined || input.email !== undefined, {
     message: 'Give a name or an email to change.',
   });

@@ -11,7 +11,6 @@ import {
   loadSigningKeys,
 } from '../src/auth/signing-keys.ts';
 import { AccessTokenIssuer } from '../src/auth/tokens.ts';
-import { lockSeconds, throttlePolicy } from '../src/services/LoginThrottle.ts';
 
 const parties = { issuer: 'urn:test:issuer', audience: 'urn:test:api' };
 const user = { id: '0190a000-0000-7000-8000-000000000001', role: 'CUSTOMER' as const };
@@ -85,15 +84,5 @@ describe('loading signing keys', () => {
     await expect(
       loadSigningKeys({ AUTH_SIGNING_KEYS: value, AUTH_DEV_KEYS: false, devKeyPath: '' }, logger),
     ).rejects.toThrow(ConfigurationError);
-  });
-});
-
-describe('login lock durations', () => {
-  it('start at 30 s at the threshold, double with each failure, and stop at 15 min', () => {
-    const threshold = throttlePolicy.accountThreshold;
-    expect(lockSeconds(threshold - 1, threshold)).toBeUndefined();
-    expect([0, 1, 2, 3, 4, 5, 6].map((extra) => lockSeconds(threshold + extra, threshold))).toEqual(
-      [30, 60, 120, 240, 480, 900, 900],
-    );
   });
 });

@@ -66,11 +66,28 @@ export class SessionRepository {
     });
   }
 
-  /** Ends every session of a user but `keepFamilyId`. */
-  async revokeOtherSessions(userId: string, keepFamilyId: string): Promise<void> {
-    await this.#prisma.refreshToken.updateMany({
-      where: { userId, familyId: { not: keepFamilyId }, revokedAt: null },
-      data: { revokedAt: new Date() },
+  /**
+   * Ends every session of a user but `keepFamilyId`. Returns those of them that may still
+   * have a live access token: a token is issued with each refresh token, so only sessions
+   * with one created within `recentMs`.
+   */
+  async revokeOtherSessions(
+    userId: string,
+    keepFamilyId: string,
+    recentMs: number,
+  ): Promise<string[]> {
+    const where = { userId, familyId: { not: keepFamilyId } };
+    return this.#prisma.$transaction(async (tx) => {
+      const recent = await tx.refreshToken.findMany({
+        where: { ...where, createdAt: { gt: new Date(Date.now() - recentMs) } },
+        select: { familyId: true },
+        distinct: ['familyId'],
+      });
+      await tx.refreshToken.updateMany({
+        where: { ...where, revokedAt: null },
+        data: { revokedAt: new Date() },
+      });
+      return recent.map((token) => token.familyId);
     });
   }
 }

@@ -15,7 +15,7 @@ async function loggedIn(
 // Thin: each mutation hands its arguments and the caller to the account service.
 export const Mutation = {
   signUp: (_: unknown, { input }: { input: unknown }, context: UsersContext) =>
-    loggedIn(context, context.accounts.signUp(input)),
+    loggedIn(context, context.accounts.signUp(input, context.clientAddress)),
 
   logIn: (
     _: unknown,
@@ -29,20 +29,23 @@ export const Mutation = {
   logOut: (_: unknown, { refreshToken }: { refreshToken: string }, { accounts }: UsersContext) =>
     accounts.logOut(refreshToken),
 
-  updateProfile: (_: unknown, { input }: { input: unknown }, { accounts, viewer }: UsersContext) =>
-    accounts.updateProfile(viewer, input),
+  updateProfile: (
+    _: unknown,
+    { input }: { input: unknown },
+    { accounts, viewer, clientAddress }: UsersContext,
+  ) => accounts.updateProfile(viewer, input, clientAddress),
 
   changePassword: (
     _: unknown,
     args: { currentPassword: string; newPassword: string },
-    { accounts, viewer }: UsersContext,
-  ) => accounts.changePassword(viewer, args.currentPassword, args.newPassword),
+    { accounts, viewer, clientAddress }: UsersContext,
+  ) => accounts.changePassword(viewer, args.currentPassword, args.newPassword, clientAddress),
 
   deleteAccount: (
     _: unknown,
     { password }: { password: string },
-    { accounts, viewer }: UsersContext,
-  ) => accounts.deleteAccount(viewer, password),
+    { accounts, viewer, clientAddress }: UsersContext,
+  ) => accounts.deleteAccount(viewer, password, clientAddress),
 
   setUserRole: (
     _: unknown,

@@ -4,6 +4,7 @@ import {
   type Identity,
   passwordProblem,
   type Role,
+  refuseWhenHashingIsBusy,
   unauthenticated,
   verifyAgainstDecoy,
   verifyPassword,
@@ -15,6 +16,9 @@ import {
   type Logger,
   notFound,
   parseInput,
+  type RevocationPublisher,
+  revocationLifetimeMs,
+  revokedBeforeNow,
 } from '@ticketing/platform';
 import type { User } from '@ticketing/prisma/users';
 import {
@@ -29,7 +33,7 @@ import type { UserRepository } from '../repositories/UserRepository.ts';
 import {
   emailSchema,
   nameSchema,
-  passwordSchema,
+  passwordSchemaFor,
   signUpSchema,
   updateProfileSchema,
 } from '../validation.ts';
@@ -59,6 +63,7 @@ export class AccountService {
   readonly #sessions: SessionRepository;
   readonly #throttle: LoginThrottle;
   readonly #issuer: AccessTokenIssuer;
+  readonly #revocations: RevocationPublisher;
   readonly #logger: Logger;
   readonly #refreshSecret: string;
   readonly #refreshGraceMs: number;
@@ -68,6 +73,8 @@ export class AccountService {
     sessions: SessionRepository;
     throttle: LoginThrottle;
     issuer: AccessTokenIssuer;
+    /** Tells every gateway which access tokens stop working now. */
+    revocations: RevocationPublisher;
     logger: Logger;
     /** Derives each refresh token's successor (see successorRefreshToken). */
     refreshSecret: string;
@@ -80,10 +87,15 @@ export class AccountService {
     this.#sessions = deps.sessions;
     this.#throttle = deps.throttle;
     this.#issuer = deps.issuer;
+    this.#revocations = deps.revocations;
     this.#logger = deps.logger;
   }
 
-  async signUp(input: unknown): Promise<AuthPayload> {
+  async signUp(input: unknown, clientAddress: string | undefined): Promise<AuthPayload> {
+    // Cheapest refusals first: a full hashing queue costs nothing to refuse, the throttle a
+    // database round trip, and the input's strength check tens of milliseconds of CPU.
+    refuseWhenHashingIsBusy();
+    await this.#throttle.admitSignUp(clientAddress);
     const { email, password, name, accountType } = parseInput(signUpSchema, input, 'input');
     const user = await this.#users.create({
       email,
@@ -100,17 +112,14 @@ export class AccountService {
     clientAddress: string | undefined,
   ): Promise<AuthPayload> {
     const email = parseInput(emailSchema, rawEmail, 'email');
-    await this.#throttle.assertAllowed(email, clientAddress);
     const user = await this.#users.findActiveByEmail(email);
     // An unknown email costs the same password work as a wrong password, and fails alike.
-    const valid = user?.passwordHash
-      ? await verifyPassword(password, user.passwordHash)
-      : await verifyAgainstDecoy(password);
-    if (!user || !valid) {
-      await this.#throttle.recordFailure(email, clientAddress);
-      throw wrongCredentials();
-    }
-    await this.#throttle.recordSuccess(email);
+    const valid = await this.#throttle.attempt(email, clientAddress, () =>
+      user?.passwordHash
+        ? verifyPassword(password, user.passwordHash)
+        : verifyAgainstDecoy(password),
+    );
+    if (!user || !valid) throw wrongCredentials();
     return this.#startSession(user);
   }
 
@@ -158,12 +167,25 @@ export class AccountService {
     const token = await this.#sessions.findByHash(hashRefreshToken(refreshToken));
     if (!token) throw invalidRefreshToken();
     await this.#sessions.revokeFamily(token.familyId);
+    await this.#revocations.publish({ kind: 'session', id: token.familyId });
     return true;
   }
 
-  async updateProfile(viewer: Identity | null, input: unknown): Promise<User> {
+  async updateProfile(
+    viewer: Identity | null,
+    input: unknown,
+    clientAddress: string | undefined,
+  ): Promise<User> {
     const user = await this.#activeUser(viewer);
-    const changes = parseInput(updateProfileSchema, input, 'input');
+    const { currentPassword, ...changes } = parseInput(updateProfileSchema, input, 'input');
+    if (changes.email !== undefined && changes.email !== user.email) {
+      // The email is where password resets would go: changing it takes the password, as a
+      // stolen access token alone must not be enough to take the account over.
+      if (currentPassword === undefined) {
+        throw badUserInput('Changing the email needs the current password.', 'currentPassword');
+      }
+      await this.#checkPassword(user, currentPassword, clientAddress, 'currentPassword');
+    }
     return this.#users.updateProfile(user.id, changes);
   }
 
@@ -171,25 +193,49 @@ export class AccountService {
     viewer: Identity | null,
     currentPassword: string,
     newPassword: string,
+    clientAddress: string | undefined,
   ): Promise<boolean> {
     const user = await this.#activeUser(viewer);
-    parseInput(passwordSchema, newPassword, 'newPassword');
-    if (!user.passwordHash || !(await verifyPassword(currentPassword, user.passwordHash))) {
-      throw wrongPassword('currentPassword');
-    }
+    parseInput(passwordSchemaFor([user.email, user.name]), newPassword, 'newPassword');
+    await this.#checkPassword(user, currentPassword, clientAddress, 'currentPassword');
     await this.#users.setPasswordHash(user.id, await hashPassword(newPassword));
-    await this.#sessions.revokeOtherSessions(user.id, (viewer as Identity).sessionId);
+    const others = await this.#sessions.revokeOtherSessions(
+      user.id,
+      (viewer as Identity).sessionId,
+      revocationLifetimeMs,
+    );
+    await this.#revocations.publish(...others.map((id) => ({ kind: 'session' as const, id })));
     return true;
   }
 
-  async deleteAccount(viewer: Identity | null, password: string): Promise<boolean> {
+  async deleteAccount(
+    viewer: Identity | null,
+    password: string,
+    clientAddress: string | undefined,
+  ): Promise<boolean> {
     const user = await this.#activeUser(viewer);
-    if (!user.passwordHash || !(await verifyPassword(password, user.passwordHash))) {
-      throw wrongPassword('password');
-    }
+    await this.#checkPassword(user, password, clientAddress, 'password');
     await this.#users.anonymize(user.id);
+    await this.#revocations.publish({ kind: 'user', id: user.id, before: revokedBeforeNow() });
     this.#logger.info({ userId: user.id }, 'account deleted and anonymised');
     return true;
+  }
+
+  /**
+   * Checks the caller's own password, counted by the throttle like a login, so that a
+   * stolen access token cannot be used to guess it.
+   */
+  async #checkPassword(
+    user: User,
+    password: string,
+    clientAddress: string | undefined,
+    field: string,
+  ): Promise<void> {
+    const { passwordHash } = user;
+    const correct = await this.#throttle.attempt(user.email, clientAddress, async () =>
+      passwordHash ? verifyPassword(password, passwordHash) : false,
+    );
+    if (!correct) throw wrongPassword(field);
   }
 
   async setUserRole(viewer: Identity | null, userId: string, role: Role): Promise<User> {
@@ -200,7 +246,12 @@ export class AccountService {
     }
     const target = isUuid(userId) ? await this.#users.findById(userId) : null;
     if (!target || target.deletedAt) throw notFound(`No user has the id ${userId}.`);
-    return this.#users.setRole(target.id, role);
+    const updated = await this.#users.setRole(target.id, role);
+    // Tokens issued before carry the old role: they stop now, and a refresh gets the new one.
+    if (role !== target.role) {
+      await this.#revocations.publish({ kind: 'user', id: target.id, before: revokedBeforeNow() });
+    }
+    return updated;
   }
 
   /** Creates the first admin from configuration, once, when there is no admin yet. */

@@ -1,69 +1,125 @@
 import { failure } from '@ticketing/platform';
-import type { LoginThrottleRepository } from '../repositories/LoginThrottleRepository.ts';
+import type {
+  LoginThrottleRepository,
+  ThrottleRule,
+} from '../repositories/LoginThrottleRepository.ts';
+
+const window = 15 * 60;
 
 /**
- * Slows down password guessing. Failures are counted per account and per client address
- * over a 15-minute window. Past a threshold, each further failure locks that key for twice
- * as long as the last (30 s, 1 min, 2 min, … at most 15 min). The per-account threshold is
- * low, because one account sees few honest failures; the per-client one is higher, because
- * many people can share an address.
+ * How password guessing is slowed (OWASP's Authentication and Credential Stuffing cheat
+ * sheets), with three counters over a 15-minute window. Every password check counts on
+ * each before it runs (so parallel guesses are counted, and refused, one by one) and a
+ * correct password gives its attempt back.
+ *
+ * - **Account and address** (`pair`): the 5th attempt from one address at one account
+ *   locks that pair for 30 s, each further one twice as long, up to 15 min. This is the
+ *   lockout, and it stops only that address: the owner logs in from anywhere else.
+ * - **Address** (`address`): the 20th attempt from one address, at any accounts, locks
+ *   the address the same way. Higher, because many people can share an address.
+ * - **Account** (`account`): attempts from every address together. From the 10th, the
+ *   account takes one attempt per 1 s, then 2 s, 4 s, … at most one every 30 s: guessing
+ *   spread over many addresses slows to a crawl (about 120 an hour), but it cannot lock
+ *   the account, and an address the account logged in from in the last 30 days skips
+ *   this counter, so its owner is not slowed at all.
+ *
+ * A refused attempt gets TOO_MANY_ATTEMPTS with `retryAfterSeconds`, before any password
+ * work, and counts on none of them.
  */
 export const throttlePolicy = {
-  windowSeconds: 15 * 60,
-  accountThreshold: 5,
-  clientThreshold: 20,
-  firstLockSeconds: 30,
-  maxLockSeconds: 15 * 60,
-} as const;
+  pair: { windowSeconds: window, threshold: 5, firstLockSeconds: 30, maxLockSeconds: 15 * 60 },
+  address: { windowSeconds: window, threshold: 20, firstLockSeconds: 30, maxLockSeconds: 15 * 60 },
+  account: { windowSeconds: window, threshold: 10, firstLockSeconds: 1, maxLockSeconds: 30 },
+  /** How long an address the account logged in from stays exempt from the account counter. */
+  knownAddressSeconds: 30 * 24 * 60 * 60,
+} as const satisfies Record<string, ThrottleRule | number>;
 
-export function lockSeconds(failures: number, threshold: number): number | undefined {
-  if (failures < threshold) return undefined;
-  return Math.min(
-    throttlePolicy.firstLockSeconds * 2 ** (failures - threshold),
-    throttlePolicy.maxLockSeconds,
-  );
-}
+/**
+ * Sign-ups per address: each costs a password hash and makes an account. The Nth in an
+ * hour (SIGN_UPS_PER_ADDRESS, default 10) locks the address's sign-ups for 10 min, each
+ * further one twice as long, up to an hour.
+ */
+export const signUpRule = (perHour: number): ThrottleRule => ({
+  windowSeconds: 60 * 60,
+  threshold: perHour,
+  firstLockSeconds: 10 * 60,
+  maxLockSeconds: 60 * 60,
+});
 
 export class LoginThrottle {
   readonly #repository: LoginThrottleRepository;
+  readonly #signUps: ThrottleRule;
 
-  constructor(repository: LoginThrottleRepository) {
+  constructor(repository: LoginThrottleRepository, options: { signUpsPerAddress?: number } = {}) {
     this.#repository = repository;
+    this.#signUps = signUpRule(options.signUpsPerAddress ?? 10);
   }
 
-  /** Refuses the attempt outright, before any password work, while a key is locked. */
-  async assertAllowed(email: string, clientAddress: string | undefined): Promise<void> {
-    const until = await this.#repository.lockedUntil(
-      keysFor(email, clientAddress).map(([key]) => key),
+  /** Counts a sign-up from `clientAddress`, or refuses it with TOO_MANY_ATTEMPTS. */
+  async admitSignUp(clientAddress: string | undefined): Promise<void> {
+    const { admitted, lockedUntil } = await this.#repository.admit(
+      `signup:${clientAddress ?? 'unknown'}`,
+      this.#signUps,
     );
-    if (until) {
-      const retryAfterSeconds = Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000));
-      throw failure('TOO_MANY_ATTEMPTS', 'Too many failed logins. Try again later.', {
-        retryAfterSeconds,
-      });
-    }
+    if (!admitted) throw tooManyAttempts(lockedUntil, 'Too many sign-ups from this address.');
   }
 
-  async recordFailure(email: string, clientAddress: string | undefined): Promise<void> {
-    for (const [key, threshold] of keysFor(email, clientAddress)) {
-      const failures = await this.#repository.recordFailure(key, throttlePolicy.windowSeconds);
-      const seconds = lockSeconds(failures, threshold);
-      if (seconds) await this.#repository.lock(key, seconds);
+  /**
+   * Runs `check` (a password check for the account `email`, from `clientAddress`) if the
+   * counters allow it, and returns its outcome; TOO_MANY_ATTEMPTS if they do not.
+   */
+  async attempt(
+    email: string,
+    clientAddress: string | undefined,
+    check: () => Promise<boolean>,
+  ): Promise<boolean> {
+    const address = clientAddress ?? 'unknown';
+    const known = await this.#repository.remembers(
+      knownKey(email, address),
+      throttlePolicy.knownAddressSeconds,
+    );
+    const counters: [string, ThrottleRule][] = [
+      [`pair:${email}|${address}`, throttlePolicy.pair],
+      [`address:${address}`, throttlePolicy.address],
+      ...(known
+        ? []
+        : ([[`account:${email}`, throttlePolicy.account]] as [string, ThrottleRule][])),
+    ];
+    for (const [index, [key, rule]] of counters.entries()) {
+      const { admitted, lockedUntil } = await this.#repository.admit(key, rule);
+      if (!admitted) {
+        // Not attempted after all: the counters that took it give it back, so that an
+        // owner slowed by the account counter does not lock their own address.
+        for (const [taken, takenRule] of counters.slice(0, index)) {
+          await this.#repository.refund(taken, takenRule);
+        }
+        throw tooManyAttempts(lockedUntil);
+      }
     }
-  }
-
-  /** A successful login forgives the account's failures (not the client's). */
-  async recordSuccess(email: string): Promise<void> {
-    await this.#repository.clear(accountKey(email));
+    const correct = await check();
+    if (correct) {
+      const [[pair], ...shared] = counters as [[string, ThrottleRule], ...[string, ThrottleRule][]];
+      await this.#repository.clear(pair);
+      for (const [key, rule] of shared) await this.#repository.refund(key, rule);
+      await this.#repository.remember(knownKey(email, address));
+    }
+    return correct;
   }
 }
 
-function accountKey(email: string): string {
-  return `account:${email}`;
+function knownKey(email: string, address: string): string {
+  return `known:${email}|${address}`;
 }
 
-function keysFor(email: string, clientAddress: string | undefined): [string, number][] {
-  const keys: [string, number][] = [[accountKey(email), throttlePolicy.accountThreshold]];
-  if (clientAddress) keys.push([`client:${clientAddress}`, throttlePolicy.clientThreshold]);
-  return keys;
+function tooManyAttempts(
+  lockedUntil: Date | null,
+  message = 'Too many failed attempts. Try again later.',
+): Error {
+  const retryAfterSeconds = Math.max(
+    1,
+    Math.ceil(((lockedUntil?.getTime() ?? Date.now()) - Date.now()) / 1000),
+  );
+  return failure('TOO_MANY_ATTEMPTS', message, {
+    retryAfterSeconds,
+  });
 }

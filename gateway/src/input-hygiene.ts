@@ -1,0 +1,136 @@
+// Malformed input is the caller's error, answered BAD_USER_INPUT with the field at fault,
+// at the gateway, before anything is planned: never a database error (INTERNAL_SERVER_ERROR)
+// or a subgraph's refusal (which would read as SERVICE_UNAVAILABLE).
+import { type ApolloServerPlugin, type BaseContext, HeaderMap } from '@apollo/server';
+import { checkedDateTime, InvalidInputValue } from '@ticketing/platform';
+import {
+  type ASTNode,
+  type DocumentNode,
+  GraphQLError,
+  type GraphQLSchema,
+  isScalarType,
+  Kind,
+  visit,
+} from 'graphql';
+
+/**
+ * Gives the API schema's DateTime the subgraphs' checks (the supergraph declares it
+ * without any), so that a bad one fails validation or variable coercion here.
+ */
+export function checkScalars(apiSchema: GraphQLSchema): void {
+  const dateTime = apiSchema.getType('DateTime');
+  if (isScalarType(dateTime)) Object.assign(dateTime, checkedDateTime);
+}
+
+/** The argument and input-field names leading to `target` in `document`, dot-separated. */
+function fieldPathOf(document: DocumentNode, target: ASTNode): string | undefined {
+  let found: string | undefined;
+  visit(document, {
+    enter(node, _key, parent, _path, ancestors) {
+      if (found !== undefined) return false;
+      if (node !== target) return undefined;
+      // `ancestors` stops short of `parent`.
+      found = [...ancestors, parent ?? [], node]
+        .flatMap((ancestor) =>
+          'kind' in ancestor &&
+          (ancestor.kind === Kind.ARGUMENT || ancestor.kind === Kind.OBJECT_FIELD)
+            ? [ancestor.name.value]
+            : [],
+        )
+        .join('.');
+      return false;
+    },
+  });
+  return found || undefined;
+}
+
+/** `Variable "$filter" got invalid value … at "filter.startsAfter"` → filter.startsAfter. */
+function fieldOfVariableMessage(message: string): string | undefined {
+  const match = /^Variable "\$([\w]+)" got invalid value .*? at "([\w.[\]]+)"/s.exec(message);
+  if (match) return match[2];
+  return /^Variable "\$([\w]+)"/.exec(message)?.[1];
+}
+
+/** Where `\0` occurs in a JSON value, as a path, if anywhere. */
+function nulPath(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = nulPath(item, `${path}[${index}]`);
+      if (found) return found;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const found = nulPath(item, path ? `${path}.${key}` : key);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** Refuses the request before execution: HTTP 400 (Apollo needs a HeaderMap there). */
+function badInput(message: string, field: string | undefined): GraphQLError {
+  const extensions: Record<string, unknown> = {
+    code: 'BAD_USER_INPUT',
+    ...(field ? { field } : {}),
+    http: { status: 400, headers: new HeaderMap() },
+  };
+  return new GraphQLError(message, { extensions });
+}
+
+/**
+ * - Refuses NUL characters in any string, variable or literal (PostgreSQL cannot store
+ *   them; nothing legitimate contains one).
+ * - Answers a value a scalar refused (InvalidInputValue) as BAD_USER_INPUT with its field,
+ *   whether it came as a literal (a validation error) or a variable.
+ */
+export function inputHygienePlugin<TContext extends BaseContext>(): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ request, document }) {
+          const inVariables = nulPath(request.variables ?? {}, '');
+          if (inVariables) {
+            throw badInput(`\`${inVariables}\` contains a NUL character.`, inVariables);
+          }
+          let inLiteral: ASTNode | undefined;
+          visit(document, {
+            StringValue(node) {
+              if (node.value.includes('\0')) {
+                inLiteral = node;
+                return false;
+              }
+              return undefined;
+            },
+          });
+          if (inLiteral) {
+            const field = fieldPathOf(document, inLiteral);
+            throw badInput(`\`${field ?? 'A string'}\` contains a NUL character.`, field);
+          }
+        },
+        async didEncounterErrors({ errors, document }) {
+          for (const error of errors) {
+            // Not every error here is a GraphQLError with extensions (a failed subgraph
+            // fetch is not): throwing here would turn the answer into a server error.
+            if (!(error instanceof GraphQLError)) continue;
+            const refusedByScalar = error.originalError instanceof InvalidInputValue;
+            // A variable's value that did not coerce: the gateway says BAD_USER_INPUT, and
+            // the message names the variable and the path inside it.
+            const badVariable =
+              error.extensions.code === 'BAD_USER_INPUT' && error.message.startsWith('Variable "$');
+            if (!refusedByScalar && !badVariable) continue;
+            if (error.extensions.field !== undefined) continue;
+            const node = error.nodes?.[0];
+            const field =
+              fieldOfVariableMessage(error.message) ??
+              (document && node ? fieldPathOf(document, node) : undefined);
+            Object.assign(error.extensions, {
+              code: 'BAD_USER_INPUT',
+              ...(field ? { field } : {}),
+            });
+          }
+        },
+      };
+    },
+  };
+}

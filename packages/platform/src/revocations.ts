@@ -1,0 +1,202 @@
+// Immediate revocation of access tokens, shared through Redis. The users service publishes
+// what it revokes; every gateway keeps the live revocations in memory, loaded at start and
+// kept current by pub/sub, so that checking a token costs two Map lookups and no I/O.
+//
+// A revocation lives as long as the tokens it can stop (the longest lifetime the verifier
+// accepts, plus its clock tolerance), then expires from Redis and from memory alike.
+import { accessTokenLifetimeSeconds, clockToleranceSeconds } from '@ticketing/auth';
+import type { Logger } from './logger.ts';
+import type { RedisConnection } from './redis.ts';
+
+/** How long a revocation must be kept: past that, every token it could stop has expired. */
+export const revocationLifetimeMs = (accessTokenLifetimeSeconds + clockToleranceSeconds) * 1000;
+
+const keyPrefix = 'ticketing:revoked:';
+const channel = 'ticketing:revocations';
+
+/**
+ * - `session`: every token of the session (refresh-token family) `id`: logOut, and the
+ *   other sessions on changePassword.
+ * - `user`: every token of user `id` issued before `before` (seconds since the epoch,
+ *   compared with `iat`): deleteAccount, setUserRole.
+ */
+export type Revocation =
+  | { kind: 'session'; id: string }
+  | { kind: 'user'; id: string; before: number };
+
+/** The `before` for a user revocation made now: every token issued up to this second. */
+export function revokedBeforeNow(now = Date.now()): number {
+  // `iat` counts whole seconds: a token issued in this second, even just after, cannot be
+  // told from one issued just before, so it is stopped too (its holder refreshes again).
+  return Math.floor(now / 1000) + 1;
+}
+
+/** Publishes revocations: the users service. */
+export class RevocationPublisher {
+  readonly #redis: RedisConnection | undefined;
+  readonly #logger: Logger;
+
+  constructor(redis: RedisConnection | undefined, logger: Logger) {
+    this.#redis = redis;
+    this.#logger = logger;
+  }
+
+  /**
+   * Stores `revocation` for as long as a token lives and tells every gateway. Without
+   * Redis, or when it fails, the revoked tokens stay valid until they expire (at most
+   * 15 minutes); that is logged, and the operation itself still succeeds.
+   */
+  async publish(...revocations: Revocation[]): Promise<void> {
+    if (revocations.length === 0) return;
+    if (!this.#redis) {
+      this.#logger.warn(
+        { revocations: revocations.length },
+        'no REDIS_URL: revoked access tokens stay valid until they expire',
+      );
+      return;
+    }
+    try {
+      const pipeline = this.#redis.client.multi();
+      for (const revocation of revocations) {
+        pipeline.set(keyOf(revocation), storedValue(revocation), 'PX', revocationLifetimeMs);
+        pipeline.publish(channel, JSON.stringify(revocation));
+      }
+      await pipeline.exec();
+    } catch (error) {
+      this.#logger.error(
+        { err: error, revocations },
+        'could not publish revocations: the revoked access tokens stay valid until they expire',
+      );
+    }
+  }
+}
+
+const keyOf = (revocation: Revocation) => `${keyPrefix}${revocation.kind}:${revocation.id}`;
+const storedValue = (revocation: Revocation) =>
+  revocation.kind === 'user' ? String(revocation.before) : '1';
+
+/** What a token says that revocation can refer to. */
+export interface TokenFacts {
+  userId: string;
+  sessionId: string;
+  /** `iat`, in seconds since the epoch. */
+  issuedAt: number;
+}
+
+/**
+ * The revocations in force, in this process's memory: a gateway. Loads every stored one
+ * when Redis (re)connects, and adds each one published from then on. While Redis is
+ * unreachable it keeps what it has, and misses what is published meanwhile (readiness
+ * reports `degraded`); the reload on reconnecting catches up.
+ */
+export class RevocationList {
+  readonly #sessions = new Map<string, number>();
+  readonly #users = new Map<string, { before: number; expiresAt: number }>();
+  readonly #subscriber: RedisConnection;
+  readonly #reader: RedisConnection;
+  readonly #logger: Logger;
+
+  /**
+   * `subscriber` is given over to pub/sub (and closed with this list); `reader`, a
+   * connection the caller shares, loads what is stored.
+   */
+  constructor(subscriber: RedisConnection, reader: RedisConnection, logger: Logger) {
+    this.#subscriber = subscriber;
+    this.#reader = reader;
+    this.#logger = logger;
+    subscriber.client.on('message', (_channel: string, message: string) => {
+      try {
+        this.#add(JSON.parse(message) as Revocation, Date.now() + revocationLifetimeMs);
+      } catch (error) {
+        logger.warn({ err: error }, 'ignored a malformed revocation message');
+      }
+    });
+    subscriber.client.on('ready', () => {
+      // Subscribe first, then load: nothing published in between is missed.
+      subscriber.client.subscribe(channel).then(
+        () => this.#load(),
+        (error: unknown) => logger.warn({ err: error }, 'could not subscribe to revocations'),
+      );
+    });
+    // The reader may connect after the subscriber: load then too (loading twice is harmless).
+    reader.client.on('ready', () => void this.#load());
+  }
+
+  /** Whether the token is revoked: two Map lookups. */
+  isRevoked(token: TokenFacts, now = Date.now()): boolean {
+    const session = this.#sessions.get(token.sessionId);
+    if (session !== undefined) {
+      if (session > now) return true;
+      this.#sessions.delete(token.sessionId);
+    }
+    const user = this.#users.get(token.userId);
+    if (user !== undefined) {
+      if (user.expiresAt <= now) this.#users.delete(token.userId);
+      else if (token.issuedAt < user.before) return true;
+    }
+    return false;
+  }
+
+  /** Why revocations may be missed right now (readiness then says `degraded`), if so. */
+  problem(): string | undefined {
+    return this.#subscriber.available && this.#reader.available
+      ? undefined
+      : 'not hearing revocations: revoked tokens are refused from when Redis is back';
+  }
+
+  /** Closes the subscriber connection; the reader belongs to the caller. */
+  async close(): Promise<void> {
+    await this.#subscriber.close();
+  }
+
+  #add(revocation: Revocation, expiresAt: number) {
+    if (revocation.kind === 'session') {
+      this.#sessions.set(revocation.id, expiresAt);
+    } else {
+      const known = this.#users.get(revocation.id);
+      this.#users.set(revocation.id, {
+        before: Math.max(revocation.before, known?.before ?? 0),
+        expiresAt: Math.max(expiresAt, known?.expiresAt ?? 0),
+      });
+    }
+  }
+
+  /** Loads every stored revocation, with the time it has left. */
+  async #load() {
+    // Not connected yet: its 'ready' loads.
+    if (!this.#reader.available) return;
+    const client = this.#reader.client;
+    try {
+      let cursor = '0';
+      let loaded = 0;
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 500);
+        cursor = next;
+        if (keys.length === 0) continue;
+        const pipeline = client.pipeline();
+        for (const key of keys) pipeline.get(key).pttl(key);
+        const replies = (await pipeline.exec()) ?? [];
+        keys.forEach((key, index) => {
+          const value = replies[index * 2]?.[1] as string | null;
+          const ttl = replies[index * 2 + 1]?.[1] as number;
+          if (value === null || ttl <= 0) return;
+          const [kind, ...rest] = key.slice(keyPrefix.length).split(':');
+          const id = rest.join(':');
+          const revocation: Revocation | undefined =
+            kind === 'session'
+              ? { kind, id }
+              : kind === 'user'
+                ? { kind, id, before: Number(value) }
+                : undefined;
+          if (revocation) {
+            this.#add(revocation, Date.now() + ttl);
+            loaded += 1;
+          }
+        });
+      } while (cursor !== '0');
+      this.#logger.info({ loaded }, 'revocations loaded');
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'could not load revocations; retrying on reconnect');
+    }
+  }
+}
