@@ -441,6 +441,15 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
   );
   expectUrl('tickets', 'EVENTS_URL', `http://events:${specOf('events').port}/graphql`);
 
+  // The gateways sit behind NGINX pods on private addresses: they must trust its
+  // X-Forwarded-For from there, or every client would count as NGINX's one address.
+  const gatewayEnv = find(objects, 'Deployment', 'gateway')?.spec.template.spec.containers?.[0]
+    ?.env;
+  const trusted = gatewayEnv?.find((entry: Json) => entry.name === 'TRUSTED_PROXIES')?.value;
+  if (!String(trusted ?? '').includes('uniquelocal')) {
+    problem('Deployment/gateway: TRUSTED_PROXIES does not trust NGINX on the pod network');
+  }
+
   // NGINX: the repository's template, as a ConfigMap, rendered by the image with these
   // variables, in front of the gateway Service.
   const nginx = find(objects, 'Deployment', 'nginx');
