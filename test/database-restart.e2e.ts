@@ -23,7 +23,7 @@ beforeAll(async () => {
   postgres = await startOwnPostgres();
   sale = await startSaleTopology('pgrestart', {
     buyers: 10,
-    env: { MAX_TICKETS_PER_EVENT: '1000' },
+    env: { MAX_TICKETS_PER_EVENT: '100000' },
     databaseServerUrl: postgres.url,
   });
   ({ call, buyers } = sale);
