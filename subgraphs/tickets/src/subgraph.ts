@@ -43,7 +43,6 @@ export const ticketsSubgraph: SubgraphDefinition<
     const service = new TicketingService({
       prisma,
       tickets: new TicketRepository(prisma),
-      snapshots,
       ownership: new EventOwnership(config.EVENTS_URL, subgraphSecret('events', env)),
       settings: {
         holdSeconds: config.HOLD_SECONDS,

@@ -4,7 +4,6 @@ import { createTestDatabase, type TestDatabase } from '@ticketing/prisma/testing
 import { type PrismaClient, ticketsDatabase } from '@ticketing/prisma/tickets';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createContext } from '../src/context.ts';
-import { EventSnapshotRepository } from '../src/repositories/EventSnapshotRepository.ts';
 import { TicketRepository } from '../src/repositories/TicketRepository.ts';
 import { createTicketsServer } from '../src/server.ts';
 import { EventOwnership } from '../src/services/EventOwnership.ts';
@@ -61,7 +60,6 @@ const runAs = (viewer: Identity | null) =>
       new TicketingService({
         prisma: database.prisma,
         tickets: new TicketRepository(database.prisma),
-        snapshots: new EventSnapshotRepository(database.prisma),
         ownership: new EventOwnership('http://127.0.0.1:9/graphql', 'unused-events-secret'),
         settings: { holdSeconds: 60, perUserCap: 10, maxActiveHolds: 3 },
       }),
