@@ -23,6 +23,11 @@ import { InflightQueries, isQuery } from './inflight.ts';
 import { checkScalars, inputHygienePlugin } from './input-hygiene.ts';
 import { passwordFieldsPlugin } from './password-fields.ts';
 import { CountingQueryPlanCache } from './plan-cache.ts';
+import {
+  privateForViewersPlugin,
+  type ResponseCacheOptions,
+  responseCachePlugin,
+} from './response-cache.ts';
 import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
 
 /** What the gateway knows about a request. */
@@ -143,6 +148,11 @@ export interface GatewayOptions {
    * even under endless distinct operations (docs/BENCHMARKS.md, P5).
    */
   cacheSizes?: { documentsMiB: number; queryPlansMiB: number };
+  /**
+   * The response cache shared by every gateway through Redis (response-cache.ts), for
+   * anonymous queries; off when undefined.
+   */
+  responseCache?: ResponseCacheOptions | undefined;
   /** Send identical subgraph queries in flight at once only once (default on). */
   deduplicateInflight?: boolean;
   /**
@@ -243,6 +253,10 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       ...(options.safelist ? [safelistPlugin<GatewayContext>(options.safelist)] : []),
       passwordFieldsPlugin<GatewayContext>(),
       inputHygienePlugin<GatewayContext>(),
+      privateForViewersPlugin<GatewayContext>(),
+      ...(options.responseCache
+        ? [responseCachePlugin<GatewayContext>(options.responseCache)]
+        : []),
       ...(options.plugins ?? []),
       options.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })

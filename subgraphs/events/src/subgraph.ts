@@ -1,5 +1,6 @@
 import {
   baseSettings,
+  invalidateCachedResponses,
   loadConfig,
   relaySecret,
   type SubgraphDefinition,
@@ -29,7 +30,7 @@ export const eventsSubgraph: SubgraphDefinition<
   defaultPort: 4002,
   database: eventsDatabase,
   createServer: createEventsServer,
-  setUp(prisma, { env, logger }) {
+  setUp(prisma, { env, logger, redis, cacheNamespace }) {
     const config = loadConfig(eventsSettings, env);
     const relay = new OutboxRelay(
       prisma,
@@ -40,7 +41,11 @@ export const eventsSubgraph: SubgraphDefinition<
       },
       logger,
     );
-    const service = new EventService(new EventRepository(prisma), () => relay.notify());
+    const service = new EventService(
+      new EventRepository(prisma),
+      () => relay.notify(),
+      () => invalidateCachedResponses(redis, cacheNamespace, 'events', logger),
+    );
     relay.start();
     return {
       createContext: (request) => createContext(prisma, service, request),

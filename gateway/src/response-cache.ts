@@ -1,0 +1,203 @@
+// The gateways' response cache: whole responses of anonymous queries, shared by every
+// gateway through Redis, with invalidation by tag versions (see response-cache.ts in the
+// platform package for the tags and who bumps them).
+//
+// - What: a query whose caller is anonymous, whose response has no errors, and whose
+//   policy (the shortest max-age of its fields, from the subgraphs' @cacheControl hints
+//   through their Cache-Control headers) is public and above 0. Anything a viewer sends is
+//   never read from or written to the cache.
+// - How long: the policy's max-age (events and organizers 30 s, availability 1 s), as the
+//   entry's expiry in Redis, so no entry outlives it, whatever happens to a subgraph.
+// - Invalidation: an entry remembers the tag versions read before its query ran. A newer
+//   `events` version makes it unusable at once; a newer `stock` version, or half of its
+//   max-age gone, makes one request (holding a short lock) refresh it while the others are
+//   still served the entry.
+// - Failure: every Redis command has the connection's deadline (250 ms); a failed lookup
+//   sends the request to the subgraphs, and a failed write is dropped.
+import { createHash } from 'node:crypto';
+import type {
+  ApolloServerPlugin,
+  BaseContext,
+  GraphQLRequestContext,
+  GraphQLRequestListener,
+} from '@apollo/server';
+import {
+  type Logger,
+  type ResponseCacheTag,
+  responseCacheMetrics,
+  responseCacheTagKey,
+  responseCacheTags,
+} from '@ticketing/platform';
+import type { Redis } from 'ioredis';
+
+interface CacheEntry {
+  data: Record<string, unknown>;
+  /** When (epoch ms) the query that made it started. */
+  at: number;
+  maxAge: number;
+  /** The tag versions read before the query ran. */
+  tags: Record<ResponseCacheTag, string | null>;
+}
+
+type Lookup =
+  | { kind: 'skip' }
+  /** Redis did not answer in time: the subgraphs answer, and nothing is stored. */
+  | { kind: 'bypass' }
+  | { kind: 'hit' }
+  | {
+      kind: 'miss';
+      key: string;
+      at: number;
+      tags: Record<ResponseCacheTag, string | null>;
+    };
+
+export interface ResponseCacheOptions {
+  redis: Redis;
+  /** Prefixes every key (CACHE_NAMESPACE). */
+  namespace: string;
+  /** Part of every key, so that a new supergraph never reads the old one's entries. */
+  schemaId: string;
+  logger: Logger;
+  /**
+   * How long one request may hold the right to refresh an entry, in ms; past it, another
+   * may. @default 1_000
+   */
+  refreshLockMs?: number;
+}
+
+/**
+ * Marks every response to a caller with a token `private` in its Cache-Control header, so
+ * that no shared cache in front of the gateways keeps it: the subgraphs' hints say how
+ * long a field may be cached, not who may see it.
+ */
+export function privateForViewersPlugin<
+  TContext extends BaseContext & { viewer: unknown },
+>(): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart({ contextValue }) {
+      if (contextValue.viewer === null) return;
+      return {
+        async didResolveOperation({ overallCachePolicy }) {
+          overallCachePolicy.restrict({ scope: 'PRIVATE' });
+        },
+      };
+    },
+  };
+}
+
+/** The cache as an Apollo Server plugin: it answers hits before the query is planned. */
+export function responseCachePlugin<TContext extends BaseContext & { viewer: unknown }>(
+  options: ResponseCacheOptions,
+): ApolloServerPlugin<TContext> {
+  const { redis, namespace, schemaId, logger } = options;
+  const refreshLockMs = options.refreshLockMs ?? 1_000;
+  const metrics = responseCacheMetrics();
+  const tagKeys = responseCacheTags.map((tag) => responseCacheTagKey(namespace, tag));
+
+  const entryKey = (context: GraphQLRequestContext<TContext>) =>
+    `${namespace}:response-cache:entry:${createHash('sha256')
+      .update(
+        JSON.stringify([
+          schemaId,
+          context.queryHash,
+          context.operationName ?? null,
+          context.request.variables ?? {},
+        ]),
+      )
+      .digest('base64url')}`;
+
+  async function lookUp(
+    context: GraphQLRequestContext<TContext>,
+  ): Promise<{ lookup: Lookup; entry?: CacheEntry }> {
+    if (context.operation?.operation !== 'query' || context.contextValue.viewer !== null) {
+      return { lookup: { kind: 'skip' } };
+    }
+    const key = entryKey(context);
+    const at = Date.now();
+    let values: (string | null)[];
+    try {
+      values = await redis.mget(key, ...tagKeys);
+    } catch {
+      metrics.lookups.inc({ result: 'miss', reason: 'error' });
+      return { lookup: { kind: 'bypass' } };
+    }
+    const [stored, ...versions] = values;
+    const tags = Object.fromEntries(
+      responseCacheTags.map((tag, index) => [tag, versions[index] ?? null]),
+    ) as Record<ResponseCacheTag, string | null>;
+    const miss = (reason: string): { lookup: Lookup } => {
+      metrics.lookups.inc({ result: 'miss', reason });
+      return { lookup: { kind: 'miss', key, at, tags } };
+    };
+    if (!stored) return miss('absent');
+    const entry = JSON.parse(stored) as CacheEntry;
+    if (entry.tags.events !== tags.events) {
+      metrics.invalidated.inc();
+      return miss('invalidated');
+    }
+    const age = at - entry.at;
+    if (age >= entry.maxAge * 1_000) return miss('expired');
+    if (entry.tags.stock !== tags.stock || age >= (entry.maxAge * 1_000) / 2) {
+      // One request refreshes it; the others go on with the entry, within its max-age.
+      const won = await redis
+        .set(`${key}:refresh`, '1', 'PX', refreshLockMs, 'NX')
+        .then((answer) => answer === 'OK')
+        .catch(() => false);
+      if (won) return miss('refresh');
+    }
+    metrics.lookups.inc({ result: 'hit', reason: '' });
+    return { lookup: { kind: 'hit' }, entry };
+  }
+
+  function store(lookup: Lookup & { kind: 'miss' }, context: GraphQLRequestContext<TContext>) {
+    const { response, overallCachePolicy } = context;
+    if (response.body?.kind !== 'single') return;
+    const { data, errors } = response.body.singleResult;
+    const policy = overallCachePolicy.policyIfCacheable();
+    if (errors || !data || !policy || policy.scope === 'PRIVATE') return;
+    const entry: CacheEntry = { data, at: lookup.at, maxAge: policy.maxAge, tags: lookup.tags };
+    // Not awaited: a slow Redis must not delay the answer. The refresh lock goes with it,
+    // so that the next stock move is refreshed at once, not after the lock's expiry.
+    redis
+      .multi()
+      .set(lookup.key, JSON.stringify(entry), 'PX', policy.maxAge * 1_000)
+      .del(`${lookup.key}:refresh`)
+      .exec()
+      .then(
+        () => metrics.stores.inc({ outcome: 'stored' }),
+        (error: unknown) => {
+          metrics.stores.inc({ outcome: 'failed' });
+          logger.debug({ err: error }, 'could not store a response in the cache');
+        },
+      );
+  }
+
+  return {
+    async requestDidStart(): Promise<GraphQLRequestListener<TContext>> {
+      let lookup: Lookup = { kind: 'skip' };
+      return {
+        async responseForOperation(context) {
+          const found = await lookUp(context);
+          lookup = found.lookup;
+          if (!found.entry) return null;
+          const { entry } = found;
+          const ageSeconds = Math.floor((Date.now() - entry.at) / 1_000);
+          // Apollo's cache-control plugin writes the Cache-Control header from this.
+          context.overallCachePolicy.replace({
+            maxAge: Math.max(0, entry.maxAge - ageSeconds),
+            scope: 'PUBLIC',
+          });
+          return {
+            http: context.response.http,
+            body: { kind: 'single', singleResult: { data: entry.data } },
+          };
+        },
+        async willSendResponse(context) {
+          if (lookup.kind === 'skip') return;
+          context.response.http.headers.set('x-cache', lookup.kind.toUpperCase());
+          if (lookup.kind === 'miss') store(lookup, context);
+        },
+      };
+    },
+  };
+}
