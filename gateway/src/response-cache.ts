@@ -9,8 +9,8 @@
 // - How long: the policy's max-age (events and organizers 30 s, availability 1 s), as the
 //   entry's expiry in Redis, so no entry outlives it, whatever happens to a subgraph.
 // - Invalidation: an entry remembers the tag versions read before its query ran. A newer
-//   `events` version makes it unusable at once; a newer `stock` version, or half of its
-//   max-age gone, makes one request (holding a short lock) refresh it while the others are
+//   `events` version makes it unusable at once; a newer `stock` version, or a quarter of
+//   its max-age gone, makes one request (holding a short lock) refresh it while the others are
 //   still served the entry.
 // - Failure: every Redis command has the connection's deadline (250 ms); a failed lookup
 //   sends the request to the subgraphs, and a failed write is dropped.
@@ -137,7 +137,8 @@ export function responseCachePlugin<TContext extends BaseContext & { viewer: unk
     }
     const age = at - entry.at;
     if (age >= entry.maxAge * 1_000) return miss('expired');
-    if (entry.tags.stock !== tags.stock || age >= (entry.maxAge * 1_000) / 2) {
+    // A hot entry is refreshed long before it expires, so that a crowd never finds it gone.
+    if (entry.tags.stock !== tags.stock || age >= (entry.maxAge * 1_000) / 4) {
       // One request refreshes it; the others go on with the entry, within its max-age.
       const won = await redis
         .set(`${key}:refresh`, '1', 'PX', refreshLockMs, 'NX')

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { seedPeopleWithTokens } from '../dev-tokens.ts';
 import type { BenchEnvironment } from './environment.ts';
 import { alternate, median, runLoad } from './load.ts';
-import { requestBody } from './operations.ts';
+import { authorizedClient, createdId, type GraphQLAnswer, requestBody } from './operations.ts';
 import type { BenchOptions } from './options.ts';
 import { fmt, type MeasureRow } from './report.ts';
 
@@ -19,30 +19,14 @@ const purchaseMutation =
 const conditionalUpdate =
   'UPDATE ticket_tiers SET sold = sold + 1 WHERE id = $1 AND sold + held + 1 <= capacity';
 
-interface GraphQLAnswer {
-  data?: Record<string, { id: string } | null> | null;
-  errors?: { message: string; extensions?: { code?: string } }[];
-}
-
 export async function measureHotTier(
   environment: BenchEnvironment,
   options: BenchOptions,
 ): Promise<MeasureRow[]> {
   const concurrency = options.purchaseConcurrency;
   const url = environment.publicUrl;
-  const graphql = async (token: string, query: string, variables: Record<string, unknown>) => {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: requestBody(query, variables),
-    });
-    return (await response.json()) as GraphQLAnswer;
-  };
-  const created = (answer: GraphQLAnswer, field: string) => {
-    const id = answer.data?.[field]?.id;
-    if (!id) throw new Error(`${field} failed: ${JSON.stringify(answer.errors)}`);
-    return id;
-  };
+  const graphql = authorizedClient(url);
+  const created = createdId;
 
   // Buyers and an organizer straight in the users database, tokens minted with the users
   // service's development key: logging in would measure scrypt, not purchases.
