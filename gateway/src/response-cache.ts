@@ -10,8 +10,8 @@
 //   entry's expiry in Redis, so no entry outlives it, whatever happens to a subgraph.
 // - Invalidation: an entry remembers the tag versions read before its query ran. A newer
 //   `events` version makes it unusable at once; a newer `stock` version, or a quarter of
-//   its max-age gone, makes one request (holding a short lock) refresh it while the others are
-//   still served the entry.
+//   its max-age gone, makes the gateway run the query again in the background (one request
+//   at a time, holding a short lock in Redis), while every client is still served the entry.
 // - Failure: every Redis command has the connection's deadline (250 ms); a failed lookup
 //   sends the request to the subgraphs, and a failed write is dropped.
 import { createHash } from 'node:crypto';
@@ -63,6 +63,23 @@ export interface ResponseCacheOptions {
    * may. @default 1_000
    */
   refreshLockMs?: number;
+  /**
+   * Runs an anonymous operation again, off any client's path, with `refreshingCache` set
+   * in its context, so that its answer replaces the entry. Without it, the request that
+   * takes the refresh lock goes to the subgraphs itself.
+   */
+  refresh?: (request: {
+    query: string;
+    operationName?: string;
+    variables?: Record<string, unknown>;
+  }) => Promise<unknown>;
+}
+
+/** What the cache reads from the gateway's context. */
+export interface CacheableContext extends BaseContext {
+  viewer: unknown;
+  /** Set on a background refresh: its answer is stored, never read from the cache. */
+  refreshingCache?: boolean;
 }
 
 /**
@@ -86,7 +103,7 @@ export function privateForViewersPlugin<
 }
 
 /** The cache as an Apollo Server plugin: it answers hits before the query is planned. */
-export function responseCachePlugin<TContext extends BaseContext & { viewer: unknown }>(
+export function responseCachePlugin<TContext extends CacheableContext>(
   options: ResponseCacheOptions,
 ): ApolloServerPlugin<TContext> {
   const { redis, namespace, schemaId, logger } = options;
@@ -129,6 +146,7 @@ export function responseCachePlugin<TContext extends BaseContext & { viewer: unk
       metrics.lookups.inc({ result: 'miss', reason });
       return { lookup: { kind: 'miss', key, at, tags } };
     };
+    if (context.contextValue.refreshingCache) return miss('refresh');
     if (!stored) return miss('absent');
     const entry = JSON.parse(stored) as CacheEntry;
     if (entry.tags.events !== tags.events) {
@@ -144,7 +162,22 @@ export function responseCachePlugin<TContext extends BaseContext & { viewer: unk
         .set(`${key}:refresh`, '1', 'PX', refreshLockMs, 'NX')
         .then((answer) => answer === 'OK')
         .catch(() => false);
-      if (won) return miss('refresh');
+      if (won && !options.refresh) return miss('refresh');
+      if (won && context.source) {
+        // The answer comes from the entry, still within its max-age; the refresh runs
+        // behind it, so that no client waits for the subgraphs.
+        options
+          .refresh?.({
+            query: context.source,
+            ...(context.request.operationName
+              ? { operationName: context.request.operationName }
+              : {}),
+            ...(context.request.variables ? { variables: context.request.variables } : {}),
+          })
+          .catch((error: unknown) =>
+            logger.warn({ err: error }, 'could not refresh a cached response'),
+          );
+      }
     }
     metrics.lookups.inc({ result: 'hit', reason: '' });
     return { lookup: { kind: 'hit' }, entry };
