@@ -12,6 +12,9 @@
 //   `events` version makes it unusable at once; a newer `stock` version, or a quarter of
 //   its max-age gone, makes the gateway run the query again in the background (one request
 //   at a time, holding a short lock in Redis), while every client is still served the entry.
+// - Filling: without a usable entry (none, expired or invalidated), one request takes the
+//   lock and asks the subgraphs; the others wait for its entry up to 500 ms, then ask the
+//   subgraphs themselves. A crowd on one page costs one subgraph round, not one each.
 // - Failure: every Redis command has the connection's deadline (250 ms); a failed lookup
 //   sends the request to the subgraphs, and a failed write is dropped.
 import { createHash } from 'node:crypto';
@@ -64,6 +67,11 @@ export interface ResponseCacheOptions {
    */
   refreshLockMs?: number;
   /**
+   * How long a request without a usable entry waits for the one that is filling it, in
+   * ms, before it asks the subgraphs itself. @default 500
+   */
+  fillWaitMs?: number;
+  /**
    * Runs an anonymous operation again, off any client's path, with `refreshingCache` set
    * in its context, so that its answer replaces the entry. Without it, the request that
    * takes the refresh lock goes to the subgraphs itself.
@@ -108,6 +116,7 @@ export function responseCachePlugin<TContext extends CacheableContext>(
 ): ApolloServerPlugin<TContext> {
   const { redis, namespace, schemaId, logger } = options;
   const refreshLockMs = options.refreshLockMs ?? 1_000;
+  const fillWaitMs = options.fillWaitMs ?? 500;
   const metrics = responseCacheMetrics();
   const tagKeys = responseCacheTags.map((tag) => responseCacheTagKey(namespace, tag));
 
@@ -122,6 +131,37 @@ export function responseCachePlugin<TContext extends CacheableContext>(
         ]),
       )
       .digest('base64url')}`;
+
+  const takeLock = (key: string) =>
+    redis
+      .set(`${key}:refresh`, '1', 'PX', refreshLockMs, 'NX')
+      .then((answer) => answer === 'OK')
+      .catch(() => false);
+
+  /**
+   * Takes the fill lock of `key` and resolves to undefined (this request fills the entry),
+   * or, when another request holds it, waits up to `fillWaitMs` for a usable entry to
+   * appear, and resolves to it (undefined if none came in time: the request asks the
+   * subgraphs itself).
+   */
+  async function awaitFill(
+    key: string,
+    usable: (entry: CacheEntry) => boolean,
+  ): Promise<CacheEntry | undefined> {
+    if (await takeLock(key)) return undefined;
+    const deadline = Date.now() + fillWaitMs;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const [stored, filling] = await redis
+        .mget(key, `${key}:refresh`)
+        .catch(() => [null, null] as (string | null)[]);
+      const entry = stored ? (JSON.parse(stored) as CacheEntry) : undefined;
+      if (entry && usable(entry)) return entry;
+      // The filler is done and stored nothing usable (errors, or nothing cacheable).
+      if (!filling) return undefined;
+    }
+    return undefined;
+  }
 
   async function lookUp(
     context: GraphQLRequestContext<TContext>,
@@ -147,21 +187,28 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       return { lookup: { kind: 'miss', key, at, tags } };
     };
     if (context.contextValue.refreshingCache) return miss('refresh');
-    if (!stored) return miss('absent');
+    const usable = (entry: CacheEntry) =>
+      entry.tags.events === tags.events && Date.now() - entry.at < entry.maxAge * 1_000;
+    // Without a usable entry, one request fills it and the others wait for that, briefly,
+    // instead of all asking the subgraphs at once.
+    const fill = async (reason: string) => {
+      const waited = await awaitFill(key, usable);
+      if (!waited) return miss(reason);
+      metrics.lookups.inc({ result: 'hit', reason: 'filled' });
+      return { lookup: { kind: 'hit' } as Lookup, entry: waited };
+    };
+    if (!stored) return fill('absent');
     const entry = JSON.parse(stored) as CacheEntry;
     if (entry.tags.events !== tags.events) {
       metrics.invalidated.inc();
-      return miss('invalidated');
+      return fill('invalidated');
     }
     const age = at - entry.at;
-    if (age >= entry.maxAge * 1_000) return miss('expired');
+    if (age >= entry.maxAge * 1_000) return fill('expired');
     // A hot entry is refreshed long before it expires, so that a crowd never finds it gone.
     if (entry.tags.stock !== tags.stock || age >= (entry.maxAge * 1_000) / 4) {
       // One request refreshes it; the others go on with the entry, within its max-age.
-      const won = await redis
-        .set(`${key}:refresh`, '1', 'PX', refreshLockMs, 'NX')
-        .then((answer) => answer === 'OK')
-        .catch(() => false);
+      const won = await takeLock(key);
       if (won && !options.refresh) return miss('refresh');
       if (won && context.source) {
         // The answer comes from the entry, still within its max-age; the refresh runs
@@ -188,7 +235,11 @@ export function responseCachePlugin<TContext extends CacheableContext>(
     if (response.body?.kind !== 'single') return;
     const { data, errors } = response.body.singleResult;
     const policy = overallCachePolicy.policyIfCacheable();
-    if (errors || !data || !policy || policy.scope === 'PRIVATE') return;
+    if (errors || !data || !policy || policy.scope === 'PRIVATE') {
+      // Whoever waits for this fill goes on at once.
+      redis.del(`${lookup.key}:refresh`).catch(() => 0);
+      return;
+    }
     const entry: CacheEntry = { data, at: lookup.at, maxAge: policy.maxAge, tags: lookup.tags };
     // Not awaited: a slow Redis must not delay the answer. The refresh lock goes with it,
     // so that the next stock move is refreshed at once, not after the lock's expiry.

@@ -87,11 +87,16 @@ describe('the response cache policy', () => {
     const query = `${unique()}query ($id: ID!) { event(id: $id) { title organizer { name } ticketTiers { available } } }`;
     const variables = { id: eventId };
     expect((await send(query, { variables })).cache).toBe('MISS');
-    const statements = Object.values(supergraph.sql).map((log) => log.length);
+    // What requests ask of the databases; the outbox relay polls its table on its own.
+    const statements = () =>
+      Object.values(supergraph.sql).map(
+        (log) => log.filter((statement) => !statement.sql.includes('outbox_messages')).length,
+      );
+    const before = statements();
     const hit = await send(query, { gateway: 1, variables });
     expect(hit.cache).toBe('HIT');
     expect(hit.body.data).toMatchObject({ event: { ticketTiers: [{ available: 50 }] } });
-    expect(Object.values(supergraph.sql).map((log) => log.length)).toEqual(statements);
+    expect(statements()).toEqual(before);
   });
 
   it('discards an entry once an event changes, at every gateway', async () => {
