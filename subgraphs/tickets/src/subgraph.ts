@@ -10,17 +10,26 @@ import { z } from 'zod';
 import { createContext, type TicketsContext } from './context.ts';
 import { eventChangesPath, eventChangesRoute } from './event-changes.ts';
 import { HoldSweeper } from './HoldSweeper.ts';
+import { CheckInRepository } from './repositories/CheckInRepository.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
+import { SigningKeyRepository } from './repositories/SigningKeyRepository.ts';
 import { TicketRepository } from './repositories/TicketRepository.ts';
+import { TransferRepository } from './repositories/TransferRepository.ts';
 import { createTicketsServer } from './server.ts';
+import { CheckInService } from './services/CheckInService.ts';
 import { EventOwnership } from './services/EventOwnership.ts';
 import { TicketingService } from './services/TicketingService.ts';
+import { TicketTokens } from './services/TicketTokens.ts';
+import { TransferService } from './services/TransferService.ts';
+import { UserDirectory } from './services/UserDirectory.ts';
 
 /** The tickets service's own settings (test/kubernetes.test.ts checks the manifests against them). */
 export const ticketsSettings = baseSettings.extend({
   EVENT_RELAY_SECRET: z.string().min(16).optional(),
   /** The events subgraph, asked who organizes an event when its tiers are managed. */
   EVENTS_URL: z.url().default('http://127.0.0.1:4002/graphql'),
+  /** The users subgraph, asked for the account a transfer or door staff names by email. */
+  USERS_URL: z.url().default('http://127.0.0.1:4001/graphql'),
   HOLD_SECONDS: z.coerce.number().int().min(1).default(600),
   HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),
   MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
@@ -40,10 +49,27 @@ export const ticketsSubgraph: SubgraphDefinition<
   setUp(prisma, { env, logger }) {
     const config = loadConfig(ticketsSettings, env);
     const snapshots = new EventSnapshotRepository(prisma);
+    const tickets = new TicketRepository(prisma);
+    const ownership = new EventOwnership(config.EVENTS_URL, subgraphSecret('events', env));
+    const directory = new UserDirectory(config.USERS_URL, subgraphSecret('users', env));
+    const door = {
+      doors: new CheckInService({
+        checkIns: new CheckInRepository(prisma),
+        tokens: new TicketTokens(new SigningKeyRepository(prisma)),
+        ownership,
+        directory,
+      }),
+      transfers: new TransferService({
+        tickets,
+        transfers: new TransferRepository(prisma),
+        directory,
+        perUserCap: config.MAX_TICKETS_PER_EVENT,
+      }),
+    };
     const service = new TicketingService({
       prisma,
-      tickets: new TicketRepository(prisma),
-      ownership: new EventOwnership(config.EVENTS_URL, subgraphSecret('events', env)),
+      tickets,
+      ownership,
       settings: {
         holdSeconds: config.HOLD_SECONDS,
         perUserCap: config.MAX_TICKETS_PER_EVENT,
@@ -53,7 +79,7 @@ export const ticketsSubgraph: SubgraphDefinition<
     const sweeper = new HoldSweeper(service.purchases, logger, config.HOLD_SWEEP_INTERVAL_MS);
     sweeper.start();
     return {
-      createContext: (request) => createContext(prisma, service, request),
+      createContext: (request) => createContext(prisma, service, request, door),
       configure(app) {
         app.post(eventChangesPath, ...eventChangesRoute(snapshots, relaySecret(config), logger));
       },
