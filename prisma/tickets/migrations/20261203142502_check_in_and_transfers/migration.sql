@@ -67,7 +67,7 @@ CREATE INDEX "ticket_transfers_ticket_id_idx" ON "ticket_transfers"("ticket_id")
 -- CreateIndex
 CREATE UNIQUE INDEX "event_signing_keys_kid_key" ON "event_signing_keys"("kid");
 
--- A ticket is admitted by someone at some time, or not at all; a token version only grows
+-- A ticket is admitted by someone at some time, or not at all. A token version only grows
 -- from 1.
 ALTER TABLE "tickets" ADD CONSTRAINT "tickets_check_in"
   CHECK (("checked_in_at" IS NULL) = ("checked_in_by" IS NULL));
