@@ -50,14 +50,10 @@ beforeAll(async () => {
   holder = await signUp(supergraph, { name: 'Hilda Holder' });
   customer = await signUp(supergraph);
   admin = (await logIn(supergraph, adminEmail, adminPassword)).data?.logIn as AuthPayload;
-  ({
-    eventId,
-    tierIds: [tierId] = [],
-  } = await eventOnSale(supergraph, organizer.accessToken, [tier]));
-  ({
-    eventId: otherEventId,
-    tierIds: [otherTierId] = [],
-  } = await eventOnSale(supergraph, otherOrganizer.accessToken, [tier]));
+  const mine = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+  const theirs = await eventOnSale(supergraph, otherOrganizer.accessToken, [tier]);
+  [eventId, tierId] = [mine.eventId, mine.tierIds[0] as string];
+  [otherEventId, otherTierId] = [theirs.eventId, theirs.tierIds[0] as string];
   for (const member of [staff, secondStaff]) {
     const added = await addDoorStaff(supergraph, organizer.accessToken, eventId, member.user.email);
     if (added.errors) throw new Error(JSON.stringify(added.errors));
