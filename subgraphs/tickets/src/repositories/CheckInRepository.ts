@@ -111,7 +111,7 @@ export class CheckInRepository {
   }
 
   /** The state of a scanned ticket whatever its event, to say why it was not admitted. */
-  async find(ticket: ScannedTicket): Promise<TicketAtDoor | null> {
+  async find(ticket: { code: string } | { ticketId: string }): Promise<TicketAtDoor | null> {
     const [found] = await this.#prisma.$queryRaw<TicketAtDoor[]>`
       SELECT id::text, event_id::text AS "eventId", status::text, token_version AS "tokenVersion",
              checked_in_at AS "checkedInAt"

@@ -98,7 +98,7 @@ export class CheckInService {
     const staff = await this.assertDoor(viewer, eventId);
     const undone = isUuid(ticketId) && (await this.#checkIns.undo(ticketId, eventId, staff.userId));
     if (undone) return undone;
-    const found = isUuid(ticketId) ? await this.#checkIns.find({ ticketId, version: 0 }) : null;
+    const found = isUuid(ticketId) ? await this.#checkIns.find({ ticketId }) : null;
     if (!found || found.eventId !== eventId) throw refused('TICKET_NOT_FOUND');
     throw failure('NOT_CHECKED_IN', 'This ticket is not admitted.');
   }
