@@ -405,6 +405,14 @@ describe('offline doors', () => {
       outcome: 'ALREADY_CHECKED_IN',
       checkedInAt: first?.checkedInAt,
     });
+    // A's upload sent again, after a lost answer, admits nothing twice.
+    const resent = await upload(supergraph, staff.accessToken, eventId, [
+      { token: ticket.qrToken, scannedAt: t(20) },
+    ]);
+    expect(resent.data?.uploadCheckIns[0]).toMatchObject({
+      outcome: 'ALREADY_CHECKED_IN',
+      checkedInAt: first?.checkedInAt,
+    });
     const stored = await supergraph.databases.tickets.ticket.findUnique({
       where: { id: ticket.id },
     });
