@@ -29,7 +29,7 @@ describe('npm run bench -- --quick', () => {
     const results = JSON.parse(await readFile(jsonPath, 'utf8')) as BenchRun;
 
     const ids = results.rows.map((row) => row.id);
-    expect(ids).toEqual(['P1', 'P2', 'P3', 'P4', 'P5a', 'P5b', 'P6']);
+    expect(ids).toEqual(['P1', 'P2', 'P3', 'P4', 'P4b', 'P5a', 'P5b', 'P6']);
     for (const row of results.rows) {
       expect(Number.isFinite(row.value), `${row.id}: ${row.details}`).toBe(true);
       expect(stdout).toContain(`| ${row.id} | ${row.measure} | ${row.result} |`);

@@ -33,6 +33,8 @@ export interface BenchOptions {
   purchaseConcurrency: number;
   purchaseRounds: number;
   sellOutCapacity: number;
+  /** P4b: measured rushes of three buyers a seat for `sellOutCapacity` seats (after one unmeasured). */
+  rushRounds: number;
   /** P5: fresh gateway starts whose first request is timed, and warm requests after each. */
   coldStarts: number;
   warmRequests: number;
@@ -52,6 +54,7 @@ const full: Omit<BenchOptions, 'quick' | 'only' | 'json' | 'cpuProfileDir'> = {
   purchaseConcurrency: 32,
   purchaseRounds: 3,
   sellOutCapacity: 100,
+  rushRounds: 3,
   coldStarts: 3,
   warmRequests: 30,
   soakSeconds: 300,
@@ -69,6 +72,7 @@ const quick: typeof full = {
   purchaseConcurrency: 4,
   purchaseRounds: 1,
   sellOutCapacity: 5,
+  rushRounds: 1,
   coldStarts: 1,
   warmRequests: 5,
   soakSeconds: 3,
