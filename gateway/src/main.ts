@@ -5,6 +5,7 @@ import {
   baseSettings,
   connectRedis,
   createLogger,
+  defaultGatewayPort,
   flagSetting,
   jsonBody,
   type Logger,
@@ -32,7 +33,7 @@ export const gatewaySettings = baseSettings
   .extend(authSettings.shape)
   .extend(redisSettings.shape)
   .extend({
-    PORT: portSetting(4000),
+    PORT: portSetting(defaultGatewayPort),
     /** Names this instance in logs and in the `x-served-by` response header. */
     GATEWAY_NAME: z.string().min(1).default('gateway'),
     SUPERGRAPH_PATH: z.string().min(1).default(supergraphPath),

@@ -14,6 +14,7 @@ import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto
 import { type Identity, roles } from '@ticketing/auth';
 import { z } from 'zod';
 import { ConfigurationError } from './config.ts';
+import type { SubgraphName } from './services.ts';
 
 /** The request header that carries the assertion. */
 export const assertionHeader = 'x-gateway-assertion';
@@ -45,8 +46,6 @@ export interface VerifiedRequest {
   clientAddress: string | undefined;
   requestId: string | undefined;
 }
-
-export type SubgraphName = 'users' | 'events' | 'tickets';
 
 /**
  * The secret shared by `subgraph` and whoever calls it, from `<NAME>_SUBGRAPH_SECRET`.

@@ -23,7 +23,6 @@ export {
   type ForwardedRequest,
   GatewayAssertionVerifier,
   redisUsedAssertions,
-  type SubgraphName,
   signedSubgraphHeaders,
   subgraphSecret,
   UntrustedRequestError,
@@ -59,6 +58,20 @@ export {
   type TokenFacts,
 } from './revocations.ts';
 export { checkedDateTime, DateTime, InvalidInputValue, isStorableDate } from './scalars.ts';
+export {
+  composeServiceUrl,
+  defaultGatewayPort,
+  defaultPublicPort,
+  type GatewayName,
+  gatewayNames,
+  localServiceUrl,
+  type ServiceName,
+  type SubgraphName,
+  servicePorts,
+  serviceRoutes,
+  subgraphNames,
+  tokenIssuer,
+} from './services.ts';
 export {
   authSettings,
   type RequestInfo,

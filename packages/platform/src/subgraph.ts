@@ -12,7 +12,6 @@ import {
   assertionHeader,
   GatewayAssertionVerifier,
   redisUsedAssertions,
-  type SubgraphName,
   subgraphSecret,
   UntrustedRequestError,
   type VerifiedRequest,
@@ -20,12 +19,13 @@ import {
 import { type RunningService, runService, serveGraphQL } from './http.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { connectRedis, type RedisConnection, redisSettings } from './redis.ts';
+import { localServiceUrl, type SubgraphName, serviceRoutes, tokenIssuer } from './services.ts';
 
 /** Where access tokens come from and how their keys are found; the same for every service. */
 export const authSettings = z.object({
   AUTH_ISSUER: z.string().min(1).default('urn:ticketing:users'),
   AUTH_AUDIENCE: z.string().min(1).default('urn:ticketing:api'),
-  AUTH_JWKS_URL: z.url().default('http://127.0.0.1:4001/.well-known/jwks.json'),
+  AUTH_JWKS_URL: z.url().default(localServiceUrl(tokenIssuer, serviceRoutes.jwks)),
 });
 
 /** What a subgraph knows about one request: what the gateway's signed assertion says. */

@@ -1,8 +1,10 @@
 import {
   baseSettings,
   loadConfig,
+  localServiceUrl,
   relaySecret,
   type SubgraphDefinition,
+  servicePorts,
   subgraphSecret,
 } from '@ticketing/platform';
 import { type PrismaClient, ticketsDatabase } from '@ticketing/prisma/tickets';
@@ -20,7 +22,7 @@ import { TicketingService } from './services/TicketingService.ts';
 export const ticketsSettings = baseSettings.extend({
   EVENT_RELAY_SECRET: z.string().min(16).optional(),
   /** The events subgraph, asked who organizes an event when its tiers are managed. */
-  EVENTS_URL: z.url().default('http://127.0.0.1:4002/graphql'),
+  EVENTS_URL: z.url().default(localServiceUrl('events')),
   HOLD_SECONDS: z.coerce.number().int().min(1).default(600),
   HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),
   MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
@@ -34,7 +36,7 @@ export const ticketsSubgraph: SubgraphDefinition<
   TicketsContext
 > = {
   name: 'tickets',
-  defaultPort: 4003,
+  defaultPort: servicePorts.tickets,
   database: ticketsDatabase,
   createServer: createTicketsServer,
   setUp(prisma, { env, logger }) {

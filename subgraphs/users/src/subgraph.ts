@@ -9,6 +9,7 @@ import {
   type RedisConnection,
   RevocationPublisher,
   type SubgraphDefinition,
+  servicePorts,
   subgraphSecret,
 } from '@ticketing/platform';
 import { defaultDataRoot } from '@ticketing/prisma';
@@ -76,7 +77,7 @@ export const usersSubgraph: SubgraphDefinition<
   UsersContext
 > = {
   name: 'users',
-  defaultPort: 4001,
+  defaultPort: servicePorts.users,
   database: usersDatabase,
   createServer: createUsersServer,
   async setUp(prisma, { env, logger, redis }) {
