@@ -9,13 +9,20 @@ import type { TicketsContext } from '../context.ts';
 import { availableInTier, type StockedTier } from '../repositories/TicketRepository.ts';
 import { isOnSale } from '../services/TicketingService.ts';
 
+/** The tier a ticket or hold refers to, which its foreign key guarantees exists. */
+async function tierOf(tierId: string, { loaders }: TicketsContext): Promise<StockedTier> {
+  const tier = await loaders.tierById.load(tierId);
+  if (!tier) throw new Error(`Tier ${tierId} is missing`);
+  return tier;
+}
+
 export const Ticket = {
   __resolveReference(reference: { id: string }, { loaders }: TicketsContext) {
     return loaders.ticketById.load(reference.id);
   },
 
-  tier(ticket: TicketRow, _: unknown, { loaders }: TicketsContext) {
-    return loaders.tierById.load(ticket.tierId);
+  tier(ticket: TicketRow, _: unknown, context: TicketsContext) {
+    return tierOf(ticket.tierId, context);
   },
 
   /** The events subgraph resolves the rest of the event. */
@@ -89,7 +96,7 @@ export const Order = {
 };
 
 export const Hold = {
-  tier(hold: HoldRow, _: unknown, { loaders }: TicketsContext) {
-    return loaders.tierById.load(hold.tierId);
+  tier(hold: HoldRow, _: unknown, context: TicketsContext) {
+    return tierOf(hold.tierId, context);
   },
 };
