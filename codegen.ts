@@ -65,6 +65,12 @@ const config: CodegenConfig = {
       Event: '../resolvers/Event.ts#EventReference',
       User: '../resolvers/User.ts#UserReference',
     }),
+    'test/generated/operations.ts': {
+      schema: 'gateway/supergraph.graphql',
+      documents: ['test/operations/*.graphql'],
+      plugins: ['typescript-operations', 'typed-document-node'],
+      config: { ...shared, onlyOperationTypes: true },
+    },
   },
 };
 

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
+import { apiClient, purchaseMutation, tierOnSale as putTierOnSale } from './sales.ts';
 import { startTestTopology, type TestTopology } from './support.ts';
 
 const gatewayNames = ['gateway-1', 'gateway-2'] as const;
@@ -120,46 +121,18 @@ afterAll(async () => {
 });
 
 /** A published event with one tier of `capacity`, on sale once the tickets service knows. */
-async function tierOnSale(capacity: number): Promise<{ eventId: string; tierId: string }> {
-  const call = async (query: string, variables: Record<string, unknown>) => {
-    const result = await exchange(organizerToken, query, variables);
-    if (result.outcome !== 'OK') throw new Error(`${result.outcome}: ${result.detail}`);
-    return result.data as Record<string, { id: string }>;
-  };
-  const { createEvent } = await call(
-    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-    {
-      input: {
-        title: 'The failover',
-        venue: 'Arena',
-        city: 'Failtown',
-        timezone: 'Europe/Berlin',
-        startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-      },
-    },
-  );
-  const eventId = createEvent?.id as string;
-  const { createTicketTier } = await call(
-    'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-    {
-      eventId,
-      input: { name: 'GA', priceCents: 5000, currency: 'EUR', capacity, maxPerOrder: 10 },
-    },
-  );
-  await call('mutation ($id: ID!) { publishEvent(id: $id) { id } }', { id: eventId });
-  const waited = Date.now();
-  while (
-    (await tickets.prisma.eventSnapshot.findUnique({ where: { eventId } }))?.status !== 'PUBLISHED'
-  ) {
-    if (Date.now() - waited > 10_000) throw new Error('the tickets service did not hear of it');
-    await sleep(50);
-  }
-  return { eventId, tierId: createTicketTier?.id as string };
+function tierOnSale(capacity: number): Promise<{ eventId: string; tierId: string }> {
+  return putTierOnSale({
+    call: apiClient(started.topology.publicUrl),
+    tickets,
+    organizerToken,
+    capacity,
+    title: 'The failover',
+    timeoutMs: 10_000,
+  });
 }
 
-const purchase = /* GraphQL */ `
-  mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id tickets { id } } }
-`;
+const purchase = purchaseMutation;
 
 const eventQuery = /* GraphQL */ `
   query ($id: ID!) { event(id: $id) { title organizer { name } ticketsAvailable } }

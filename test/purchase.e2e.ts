@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
+import { apiClient, purchaseMutation, tierOnSale as putTierOnSale } from './sales.ts';
 import { startTestTopology, type TestTopology } from './support.ts';
 
 let started: TestTopology;
@@ -63,46 +64,19 @@ afterAll(async () => {
 
 /** A published event with one tier of `capacity`, on sale once the tickets service knows. */
 async function tierOnSale(capacity: number, maxPerOrder = 10): Promise<string> {
-  const created = await call(
+  const call = apiClient(started.topology.publicUrl);
+  const onSale = await putTierOnSale({
+    call,
+    tickets,
     organizerToken,
-    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-    {
-      input: {
-        title: 'The rush',
-        venue: 'Arena',
-        city: 'Rushville',
-        timezone: 'Europe/Berlin',
-        startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-      },
-    },
-  );
-  const event = created.body.data?.createEvent as { id: string } | undefined;
-  if (!event) throw new Error(`createEvent failed: ${JSON.stringify(created.body.errors)}`);
-  const eventId = event.id;
-  const tier = await call(
-    organizerToken,
-    'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-    { eventId, input: { name: 'GA', priceCents: 5000, currency: 'EUR', capacity, maxPerOrder } },
-  );
-  expect(tier.body.errors).toBeUndefined();
-  await call(organizerToken, 'mutation ($id: ID!) { publishEvent(id: $id) { id } }', {
-    id: eventId,
+    capacity,
+    maxPerOrder,
+    timeoutMs: 10_000,
   });
-  const tierId = (tier.body.data?.createTicketTier as { id: string } | undefined)?.id as string;
-  const started = Date.now();
-  while (
-    (await tickets.prisma.eventSnapshot.findUnique({ where: { eventId } }))?.status !== 'PUBLISHED'
-  ) {
-    if (Date.now() - started > 10_000)
-      throw new Error('the tickets service did not hear of the event');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return tierId;
+  return onSale.tierId;
 }
 
-const purchase = /* GraphQL */ `
-  mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id totalCents tickets { id code } } }
-`;
+const purchase = purchaseMutation;
 
 function codes(responses: Response[]): Record<string, number> {
   const counted: Record<string, number> = {};
