@@ -13,6 +13,7 @@ COPY subgraphs/events/package.json subgraphs/events/
 COPY subgraphs/tickets/package.json subgraphs/tickets/
 COPY gateway/package.json gateway/
 COPY clients/web/package.json clients/web/
+COPY bench/package.json bench/
 RUN npm ci --ignore-scripts --workspace @ticketing/web --include-workspace-root=false
 COPY clients/web clients/web
 COPY clients/operations clients/operations
@@ -41,6 +42,7 @@ COPY subgraphs/events/package.json subgraphs/events/
 COPY subgraphs/tickets/package.json subgraphs/tickets/
 COPY gateway/package.json gateway/
 COPY clients/web/package.json clients/web/
+COPY bench/package.json bench/
 RUN npm ci --omit=dev --ignore-scripts
 
 COPY . .
