@@ -10,7 +10,9 @@ export {
 } from './config.ts';
 export {
   badUserInput,
+  type CommonErrorCode,
   failure,
+  failures,
   isDatabaseUnavailable,
   isUuid,
   notFound,

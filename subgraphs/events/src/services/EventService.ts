@@ -1,6 +1,7 @@
 import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
-import { badUserInput, failure, isUuid, notFound, parseInput } from '@ticketing/platform';
+import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform';
 import type { Event, EventStatus } from '@ticketing/prisma/events';
+import { failure } from '../errors.ts';
 import type { EventRepository, EventWrite } from '../repositories/EventRepository.ts';
 import { cancellationReasonSchema, createEventSchema, updateEventSchema } from '../validation.ts';
 

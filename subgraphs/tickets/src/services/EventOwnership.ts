@@ -1,6 +1,7 @@
 import type { Identity } from '@ticketing/auth';
-import { currentRequestId, failure, notFound, signedSubgraphHeaders } from '@ticketing/platform';
+import { currentRequestId, notFound, signedSubgraphHeaders } from '@ticketing/platform';
 import { injectTraceContext } from '@ticketing/platform/telemetry';
+import { failure } from '../errors.ts';
 
 const organizerQuery =
   'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Event { organizer { id } } } }';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
-import { badUserInput, failure, isUuid, notFound, parseInput } from '@ticketing/platform';
+import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform';
 import type {
   EventSnapshot,
   Hold,
@@ -9,6 +9,7 @@ import type {
   Ticket,
   TicketTier,
 } from '@ticketing/prisma/tickets';
+import { failure } from '../errors.ts';
 import {
   type PurchaseOutcome,
   PurchaseRepository,
