@@ -1,4 +1,4 @@
-import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
+import { type Identity, requireOwnerOrAdmin, requireRole } from '@ticketing/auth';
 import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform';
 import type { Event, EventStatus } from '@ticketing/prisma/events';
 import { failure } from '../errors.ts';
@@ -138,11 +138,10 @@ export class EventService {
   }
 
   #organizer(viewer: Identity | null): Identity {
-    if (!viewer) throw unauthenticated('Log in to manage events.', 'required');
-    if (viewer.role !== 'ORGANIZER' && viewer.role !== 'ADMIN') {
-      throw forbidden('Only organizers and admins manage events.');
-    }
-    return viewer;
+    return requireRole(viewer, ['ORGANIZER', 'ADMIN'], {
+      unauthenticated: 'Log in to manage events.',
+      forbidden: 'Only organizers and admins manage events.',
+    });
   }
 
   /** The event, if the caller may change it. Hidden events read as not found. */
@@ -150,9 +149,11 @@ export class EventService {
     const caller = this.#organizer(viewer);
     const [event] = isUuid(id) ? await this.#events.findVisibleByIds([id], caller) : [null];
     if (!event) throw notFound(`No event has the id ${id}.`);
-    if (event.organizerId !== caller.userId && caller.role !== 'ADMIN') {
-      throw forbidden('Only its organizer or an admin can change this event.');
-    }
+    requireOwnerOrAdmin(
+      caller,
+      event.organizerId,
+      'Only its organizer or an admin can change this event.',
+    );
     return event;
   }
 }

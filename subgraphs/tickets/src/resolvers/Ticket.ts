@@ -1,4 +1,4 @@
-import { forbidden } from '@ticketing/auth';
+import { requireOwnerOrAdmin } from '@ticketing/auth';
 import type {
   Hold as HoldRow,
   Order as OrderRow,
@@ -41,8 +41,8 @@ export const Ticket = {
 
   /** The admission code: for the ticket's owner and admins only. */
   code(ticket: TicketRow, _: unknown, { viewer }: TicketsContext) {
-    if (viewer?.userId === ticket.ownerId || viewer?.role === 'ADMIN') return ticket.code;
-    throw forbidden('Only the ticket’s owner can see its code.');
+    requireOwnerOrAdmin(viewer, ticket.ownerId, 'Only the ticket’s owner can see its code.');
+    return ticket.code;
   },
 };
 

@@ -1,4 +1,4 @@
-import { forbidden } from '@ticketing/auth';
+import { requireOwnerOrAdmin } from '@ticketing/auth';
 import { pageSize } from '@ticketing/platform';
 import { toConnection } from '../connection.ts';
 import type { TicketsContext } from '../context.ts';
@@ -20,9 +20,7 @@ export const User = {
     args: { first: number; after?: string | null },
     { loaders, viewer }: TicketsContext,
   ) {
-    if (viewer?.userId !== user.id && viewer?.role !== 'ADMIN') {
-      throw forbidden('Only the user and admins can see their tickets.');
-    }
+    requireOwnerOrAdmin(viewer, user.id, 'Only the user and admins can see their tickets.');
     const first = pageSize(args.first);
     if (args.after) decodeCursor(args.after);
     return toConnection(

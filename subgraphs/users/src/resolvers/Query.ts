@@ -1,4 +1,4 @@
-import { forbidden, unauthenticated } from '@ticketing/auth';
+import { requireOwnerOrAdmin, requireViewer } from '@ticketing/auth';
 import type { UsersContext } from '../context.ts';
 
 export const Query = {
@@ -9,10 +9,11 @@ export const Query = {
   },
 
   user(_: unknown, { id }: { id: string }, { viewer, loaders }: UsersContext) {
-    if (!viewer) throw unauthenticated('Log in to look up users.', 'required');
-    if (viewer.userId !== id && viewer.role !== 'ADMIN') {
-      throw forbidden('Only admins can look up other users.');
-    }
+    requireOwnerOrAdmin(
+      requireViewer(viewer, 'Log in to look up users.'),
+      id,
+      'Only admins can look up other users.',
+    );
     return loaders.userById.load(id);
   },
 };
