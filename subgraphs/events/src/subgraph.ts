@@ -23,6 +23,12 @@ export const eventsSettings = baseSettings.extend({
   EVENT_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(500),
 });
 
+/** The events service's repository and rules over one database (the users service's shape). */
+export function createEventsServices(prisma: PrismaClient, onOutbox?: () => void) {
+  const events = new EventRepository(prisma);
+  return { events, service: new EventService(events, onOutbox) };
+}
+
 export const eventsSubgraph: SubgraphDefinition<
   PrismaClient,
   ReturnType<typeof eventsDatabase.locate>,
@@ -43,7 +49,7 @@ export const eventsSubgraph: SubgraphDefinition<
       },
       logger,
     );
-    const service = new EventService(new EventRepository(prisma), () => relay.notify());
+    const { service } = createEventsServices(prisma, () => relay.notify());
     relay.start();
     return {
       createContext: (request) => createContext(prisma, service, request),

@@ -16,7 +16,7 @@ import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.
 import { TicketRepository } from './repositories/TicketRepository.ts';
 import { createTicketsServer } from './server.ts';
 import { EventOwnership } from './services/EventOwnership.ts';
-import { TicketingService } from './services/TicketingService.ts';
+import { TicketingService, type TicketingSettings } from './services/TicketingService.ts';
 
 /** The tickets service's own settings (test/kubernetes.test.ts checks the manifests against them). */
 export const ticketsSettings = baseSettings.extend({
@@ -30,6 +30,22 @@ export const ticketsSettings = baseSettings.extend({
   MAX_ACTIVE_HOLDS: z.coerce.number().int().min(1).default(3),
 });
 
+/** The tickets service's repositories and rules over one database (the users service's shape). */
+export function createTicketsServices(
+  prisma: PrismaClient,
+  events: { url: string; secret: string },
+  settings: TicketingSettings,
+) {
+  const tickets = new TicketRepository(prisma);
+  const service = new TicketingService({
+    prisma,
+    tickets,
+    ownership: new EventOwnership(events.url, events.secret),
+    settings,
+  });
+  return { tickets, snapshots: new EventSnapshotRepository(prisma), service };
+}
+
 export const ticketsSubgraph: SubgraphDefinition<
   PrismaClient,
   ReturnType<typeof ticketsDatabase.locate>,
@@ -41,17 +57,15 @@ export const ticketsSubgraph: SubgraphDefinition<
   createServer: createTicketsServer,
   setUp(prisma, { env, logger }) {
     const config = loadConfig(ticketsSettings, env);
-    const snapshots = new EventSnapshotRepository(prisma);
-    const service = new TicketingService({
+    const { snapshots, service } = createTicketsServices(
       prisma,
-      tickets: new TicketRepository(prisma),
-      ownership: new EventOwnership(config.EVENTS_URL, subgraphSecret('events', env)),
-      settings: {
+      { url: config.EVENTS_URL, secret: subgraphSecret('events', env) },
+      {
         holdSeconds: config.HOLD_SECONDS,
         perUserCap: config.MAX_TICKETS_PER_EVENT,
         maxActiveHolds: config.MAX_ACTIVE_HOLDS,
       },
-    });
+    );
     const sweeper = new HoldSweeper(service.purchases, logger, config.HOLD_SWEEP_INTERVAL_MS);
     sweeper.start();
     return {

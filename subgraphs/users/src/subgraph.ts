@@ -53,7 +53,7 @@ export function createUsersServices(
   keys: SigningKeys,
   parties: TokenParties,
   logger: Logger,
-  refreshSecret = subgraphSecret('users', process.env),
+  refreshSecret = subgraphSecret('users', {}),
   refreshGraceSeconds = defaultRefreshGraceSeconds,
   abuse: { signUpsPerAddress?: number; redis?: RedisConnection | undefined } = {},
 ) {

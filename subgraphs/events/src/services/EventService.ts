@@ -1,8 +1,10 @@
 import { type Identity, requireOwnerOrAdmin, requireRole } from '@ticketing/auth';
 import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform';
 import type { Event, EventStatus } from '@ticketing/prisma/events';
+import type { EventOrder, EventPosition } from '../cursor.ts';
 import { failure } from '../errors.ts';
-import type { EventRepository, EventWrite } from '../repositories/EventRepository.ts';
+import { type EventFilter, eventsWhere } from '../filters.ts';
+import type { EventPage, EventRepository, EventWrite } from '../repositories/EventRepository.ts';
 import { cancellationReasonSchema, createEventSchema, updateEventSchema } from '../validation.ts';
 
 /** A change the state machine does not allow: the event's status stays as it was. */
@@ -25,6 +27,20 @@ export class EventService {
   constructor(events: EventRepository, onOutbox: OutboxListener = () => {}) {
     this.#events = events;
     this.#onOutbox = onOutbox;
+  }
+
+  /**
+   * A page of the events `viewer` may see that match `filter` (validated here): the listing
+   * behind `Query.events`.
+   */
+  list(
+    viewer: Identity | null,
+    filter: EventFilter | null | undefined,
+    order: EventOrder,
+    first: number,
+    after: EventPosition | undefined,
+  ): Promise<EventPage> {
+    return this.#events.list(eventsWhere(viewer, filter), order, first, after);
   }
 
   async create(viewer: Identity | null, input: unknown): Promise<Event> {
