@@ -17,7 +17,10 @@ import {
   requestIdOf,
   type SubgraphName,
   serveGraphQL,
+  shutdownSettings,
+  subgraphNames,
   subgraphSecret,
+  subgraphSecretSettings,
 } from '@ticketing/platform';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
@@ -32,6 +35,8 @@ import { subgraphSources } from './subgraphs.ts';
 export const gatewaySettings = baseSettings
   .extend(authSettings.shape)
   .extend(redisSettings.shape)
+  .extend(shutdownSettings.shape)
+  .extend(subgraphSecretSettings(...subgraphNames).shape)
   .extend({
     PORT: portSetting(defaultGatewayPort),
     /** Names this instance in logs and in the `x-served-by` response header. */
@@ -99,7 +104,7 @@ export async function startGateway(
     ]),
   );
   const subgraphSecrets = Object.fromEntries(
-    subgraphSources.map((source) => [source.name, subgraphSecret(source.name, env)]),
+    subgraphSources.map((source) => [source.name, subgraphSecret(source.name, config)]),
   ) as Record<SubgraphName, string>;
   const safelist = config.SAFELIST ? readManifest(config.SAFELIST_MANIFEST) : undefined;
   if (safelist) {
@@ -142,6 +147,7 @@ export async function startGateway(
     host: config.HOST,
     port: config.PORT,
     logger: log,
+    drainDeadlineMs: config.DRAIN_DEADLINE_MS,
     createApolloServer: (plugins) =>
       createGatewayServer({
         supergraphSdl,

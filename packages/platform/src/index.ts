@@ -27,6 +27,7 @@ export {
   redisUsedAssertions,
   signedSubgraphHeaders,
   subgraphSecret,
+  subgraphSecretSettings,
   UntrustedRequestError,
   type UsedAssertionStore,
   type VerifiedRequest,

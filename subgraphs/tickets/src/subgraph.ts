@@ -6,6 +6,7 @@ import {
   type SubgraphDefinition,
   servicePorts,
   subgraphSecret,
+  subgraphSecretSettings,
 } from '@ticketing/platform';
 import { type PrismaClient, ticketsDatabase } from '@ticketing/prisma/tickets';
 import { z } from 'zod';
@@ -19,7 +20,7 @@ import { EventOwnership } from './services/EventOwnership.ts';
 import { TicketingService, type TicketingSettings } from './services/TicketingService.ts';
 
 /** The tickets service's own settings (test/kubernetes.test.ts checks the manifests against them). */
-export const ticketsSettings = baseSettings.extend({
+export const ticketsSettings = baseSettings.extend(subgraphSecretSettings('events').shape).extend({
   EVENT_RELAY_SECRET: z.string().min(16).optional(),
   /** The events subgraph, asked who organizes an event when its tiers are managed. */
   EVENTS_URL: z.url().default(localServiceUrl('events')),
@@ -59,7 +60,7 @@ export const ticketsSubgraph: SubgraphDefinition<
     const config = loadConfig(ticketsSettings, env);
     const { snapshots, service } = createTicketsServices(
       prisma,
-      { url: config.EVENTS_URL, secret: subgraphSecret('events', env) },
+      { url: config.EVENTS_URL, secret: subgraphSecret('events', config) },
       {
         holdSeconds: config.HOLD_SECONDS,
         perUserCap: config.MAX_TICKETS_PER_EVENT,
