@@ -1,12 +1,17 @@
 // The purchase rush, through NGINX and both gateway processes, on PostgreSQL: every seat is
 // sold exactly once, and an idempotency key buys once however often it is sent.
 import { randomUUID } from 'node:crypto';
-import { ticketsDatabase } from '@ticketing/prisma/tickets';
+import type { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
-import { apiClient, purchaseMutation, tierOnSale as putTierOnSale } from './sales.ts';
-import { startTestTopology, type TestTopology } from './support.ts';
+import {
+  purchaseMutation,
+  tierOnSale as putTierOnSale,
+  type SaleTopology,
+  startSaleTopology,
+} from './sales.ts';
+import type { TestTopology } from './support.ts';
 
+let sale: SaleTopology;
 let started: TestTopology;
 let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>>;
 let organizerToken: string;
@@ -31,26 +36,15 @@ async function call(
 }
 
 beforeAll(async () => {
-  started = await startTestTopology('purchase', {
-    HOLD_SECONDS: '1',
-    HOLD_SWEEP_INTERVAL_MS: '200',
-  });
-  const { USERS_DATABASE_URL, TICKETS_DATABASE_URL } = started.databaseUrls;
-  tickets = await ticketsDatabase.open(
-    { kind: 'postgres', url: TICKETS_DATABASE_URL },
-    { migrate: false },
-  );
-
   // Fifty buyers and an organizer, with tokens signed by the users service's key: logging
   // fifty people in would only measure scrypt.
-  const people = await seedPeopleWithTokens({
-    dataDir: started.dir,
-    usersDatabaseUrl: USERS_DATABASE_URL,
+  sale = await startSaleTopology('purchase', {
     buyers: 50,
-    label: 'rush',
+    env: { HOLD_SECONDS: '1', HOLD_SWEEP_INTERVAL_MS: '200' },
   });
-  organizerToken = people.organizer.token;
-  buyers = people.buyers;
+  ({ started, tickets } = sale);
+  organizerToken = sale.organizer.token;
+  buyers = sale.buyers;
 }, 120_000);
 
 afterEach(({ task }) => {
@@ -58,15 +52,13 @@ afterEach(({ task }) => {
 });
 
 afterAll(async () => {
-  await tickets?.close();
-  await started?.stop();
+  await sale?.stop();
 });
 
 /** A published event with one tier of `capacity`, on sale once the tickets service knows. */
 async function tierOnSale(capacity: number, maxPerOrder = 10): Promise<string> {
-  const call = apiClient(started.topology.publicUrl);
   const onSale = await putTierOnSale({
-    call,
+    call: sale.call,
     tickets,
     organizerToken,
     capacity,
