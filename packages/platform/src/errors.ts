@@ -14,7 +14,9 @@ export function notFound(message: string): GraphQLError {
 }
 
 /** The codes every service may answer with, besides its own (README: Error codes). */
-export type CommonErrorCode = 'BAD_USER_INPUT' | 'NOT_FOUND' | 'SERVICE_UNAVAILABLE';
+export const commonErrorCodes = ['BAD_USER_INPUT', 'NOT_FOUND', 'SERVICE_UNAVAILABLE'] as const;
+
+export type CommonErrorCode = (typeof commonErrorCodes)[number];
 
 /** An application-specific failure, e.g. EMAIL_TAKEN or TOO_MANY_ATTEMPTS. */
 export function failure(

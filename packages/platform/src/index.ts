@@ -11,6 +11,7 @@ export {
 export {
   badUserInput,
   type CommonErrorCode,
+  commonErrorCodes,
   failure,
   failures,
   isDatabaseUnavailable,
