@@ -2,15 +2,12 @@
 // putting a tier on sale (an event created, given a tier, published, and known to the
 // tickets service through the outbox).
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
-import { print } from 'graphql';
 import { type SeededPerson, seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import {
-  CreateSaleEventDocument,
-  CreateSaleTierDocument,
-  HoldDocument,
-  PublishSaleEventDocument,
-  PurchaseDocument,
-} from './generated/operations.ts';
+  createSaleEventMutation,
+  createSaleTierMutation,
+  publishSaleEventMutation,
+} from './documents.ts';
 import { startTestTopology, type TestTopology } from './support.ts';
 
 export interface ApiResponse {
@@ -67,10 +64,7 @@ export function outcomes(responses: ApiResponse[]): Record<string, number> {
 
 type TicketsDatabase = Awaited<ReturnType<typeof ticketsDatabase.open>>;
 
-// The operations, from test/operations/sales.graphql (typed by codegen.ts), as the text a
-// client sends.
-export const purchaseMutation = print(PurchaseDocument);
-export const holdMutation = print(HoldDocument);
+export { holdMutation, purchaseMutation } from './documents.ts';
 
 /**
  * A published event with one tier of `capacity`, returned once the tickets service has
@@ -87,7 +81,7 @@ export async function tierOnSale(options: {
   timeoutMs?: number;
 }): Promise<{ eventId: string; tierId: string }> {
   const { call, organizerToken } = options;
-  const created = await call(organizerToken, print(CreateSaleEventDocument), {
+  const created = await call(organizerToken, createSaleEventMutation, {
     input: {
       title: options.title ?? 'The rush',
       venue: 'Arena',
@@ -98,7 +92,7 @@ export async function tierOnSale(options: {
   });
   const eventId = (created.body.data?.createEvent as { id: string } | undefined)?.id;
   if (!eventId) throw new Error(`createEvent failed: ${JSON.stringify(created.body.errors)}`);
-  const tier = await call(organizerToken, print(CreateSaleTierDocument), {
+  const tier = await call(organizerToken, createSaleTierMutation, {
     eventId,
     input: {
       name: 'GA',
@@ -110,7 +104,7 @@ export async function tierOnSale(options: {
   });
   const tierId = (tier.body.data?.createTicketTier as { id: string } | undefined)?.id;
   if (!tierId) throw new Error(`createTicketTier failed: ${JSON.stringify(tier.body.errors)}`);
-  const published = await call(organizerToken, print(PublishSaleEventDocument), { id: eventId });
+  const published = await call(organizerToken, publishSaleEventMutation, { id: eventId });
   if (published.body.errors) {
     throw new Error(`publishEvent failed: ${JSON.stringify(published.body.errors)}`);
   }
