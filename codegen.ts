@@ -64,6 +64,10 @@ const config: CodegenConfig = {
       Hold: '@ticketing/prisma/tickets#Hold as HoldModel',
       Event: '../resolvers/Event.ts#EventReference',
       User: '../resolvers/User.ts#UserReference',
+      CheckIn: '../repositories/CheckInRepository.ts#Admission',
+      OfflineScanResult: '../services/CheckInService.ts#OfflineScanResult as ScanResult',
+      DoorStaff: '@ticketing/prisma/tickets#DoorStaff as DoorStaffModel',
+      TicketKey: 'jose#JWK',
     }),
     'test/generated/operations.ts': {
       schema: 'gateway/supergraph.graphql',

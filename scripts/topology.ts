@@ -209,7 +209,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     const authEnv = { AUTH_JWKS_URL: serviceUrl(tokenIssuer, serviceRoutes.jwks) };
     const subgraphEnv: Record<string, NodeJS.ProcessEnv> = {
       events: { EVENT_CHANGES_URL: serviceUrl('tickets', serviceRoutes.eventChanges) },
-      tickets: { EVENTS_URL: serviceUrl('events') },
+      tickets: { EVENTS_URL: serviceUrl('events'), USERS_URL: serviceUrl('users') },
     };
     const [subgraphGroups, gatewayGroup] = [groups.slice(0, -1), groups.at(-1)];
     // The first instance of each subgraph migrates its new database; the others start once
@@ -277,7 +277,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     const authEnv = { AUTH_JWKS_URL: urlOf(tokenIssuer, serviceRoutes.jwks) };
     const subgraphEnv: Record<string, NodeJS.ProcessEnv> = {
       events: { EVENT_CHANGES_URL: urlOf('tickets', serviceRoutes.eventChanges) },
-      tickets: { EVENTS_URL: urlOf('events') },
+      tickets: { EVENTS_URL: urlOf('events'), USERS_URL: urlOf('users') },
     };
     const subgraphs = await Promise.all(
       subgraphServices.map((spec) =>

@@ -155,6 +155,7 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
         ...authEnv,
         PORT: String(ticketsPort),
         EVENTS_URL: `http://127.0.0.1:${eventsPort}/graphql`,
+        USERS_URL: usersService.url,
       },
     );
     running.push(ticketsService);

@@ -13,6 +13,17 @@ export const ticketsErrorCodes = [
   'HOLD_NOT_FOUND',
   'HOLD_EXPIRED',
   'TICKET_ALREADY_CANCELLED',
+  'ALREADY_CHECKED_IN',
+  'TICKET_NOT_FOUND',
+  'WRONG_EVENT',
+  'TICKET_CANCELLED',
+  'TOKEN_REVOKED',
+  'INVALID_TOKEN',
+  'NOT_CHECKED_IN',
+  'USER_NOT_FOUND',
+  'RECIPIENT_NOT_FOUND',
+  'TRANSFER_TO_SELF',
+  'TICKET_CHECKED_IN',
 ] as const;
 
 export type TicketsErrorCode = (typeof ticketsErrorCodes)[number];

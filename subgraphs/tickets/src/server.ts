@@ -2,6 +2,14 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { createSubgraphServer, DateTime, readSchema } from '@ticketing/platform';
 import type { TicketsContext } from './context.ts';
 import type { Resolvers } from './generated/resolvers.ts';
+import {
+  CheckIn,
+  CheckInEventFields,
+  CheckInMutation,
+  DoorStaff,
+  OfflineScanResult,
+  qrToken,
+} from './resolvers/CheckIn.ts';
 import { Event } from './resolvers/Event.ts';
 import { Mutation } from './resolvers/Mutation.ts';
 import { Query } from './resolvers/Query.ts';
@@ -13,13 +21,16 @@ export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url)
 export const resolvers: Resolvers = {
   DateTime,
   Query,
-  Mutation,
-  Event,
+  Mutation: { ...Mutation, ...CheckInMutation },
+  Event: { ...Event, ...CheckInEventFields },
   User,
-  Ticket,
+  Ticket: { ...Ticket, qrToken },
   TicketTier,
   Order,
   Hold,
+  DoorStaff,
+  CheckIn,
+  OfflineScanResult,
 };
 
 /** The tickets subgraph, not yet listening: tests call `executeOperation` on it. */

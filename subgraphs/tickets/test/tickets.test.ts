@@ -58,7 +58,10 @@ const runAs = (viewer: Identity | null) =>
       database.prisma,
       createTicketsServices(
         database.prisma,
-        { url: 'http://127.0.0.1:9/graphql', secret: 'unused-events-secret' },
+        {
+          events: { url: 'http://127.0.0.1:9/graphql', secret: 'unused-events-secret' },
+          users: { url: 'http://127.0.0.1:9/graphql', secret: 'unused-users-secret' },
+        },
         { holdSeconds: 60, perUserCap: 10, maxActiveHolds: 3 },
       ).service,
       { viewer, clientAddress: undefined, requestId: undefined },

@@ -16,4 +16,9 @@ export const Query = {
     );
     return loaders.userById.load(id);
   },
+
+  /** @inaccessible: reached only by services that hold this subgraph's secret. */
+  accountIdByEmail(_: unknown, { email }: { email: string }, { viewer, accounts }: UsersContext) {
+    return accounts.accountIdByEmail(viewer, email);
+  },
 };

@@ -254,6 +254,16 @@ export class AccountService {
     return updated;
   }
 
+  /**
+   * The id of the live account with this email, for another service acting for a signed-in
+   * caller (a ticket transfer names its receiver by email); null when none has it.
+   */
+  async accountIdByEmail(viewer: Identity | null, rawEmail: string): Promise<string | null> {
+    if (!viewer) throw unauthenticated('Log in to look up accounts.', 'required');
+    const email = parseInput(emailSchema, rawEmail, 'email');
+    return (await this.#users.findActiveByEmail(email))?.id ?? null;
+  }
+
   /** Creates the first admin from configuration, once, when there is no admin yet. */
   async bootstrapAdmin(settings: { email: string; password: string; name: string }): Promise<void> {
     if ((await this.#users.countAdmins()) > 0) return;
