@@ -5,8 +5,9 @@
 // - subgraphs/<name>/src/generated/resolvers.ts: each subgraph's `Resolvers` map, with
 //   federation's `__resolveReference` and its parents mapped to the Prisma models. A
 //   resolver that disagrees with schema.graphql fails `npm run typecheck`.
-// - test/generated/operations.ts: typed documents for the tests and the benchmark, from
-//   the .graphql files in test/operations, validated against the committed supergraph.
+// - test/generated/operations.ts: typed documents for the tests, from the .graphql files in
+//   test/operations, validated against the committed supergraph (test/documents.ts prints
+//   them once as the text a client sends).
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 type SubgraphName = 'users' | 'events' | 'tickets';
