@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BenchRun } from '../scripts/bench/suite.ts';
+import type { BenchRun } from '../bench/suite.ts';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '..');
@@ -23,7 +23,7 @@ describe('npm run bench -- --quick', () => {
     const jsonPath = join(outputDir, 'results.json');
     const { stdout } = await run(
       process.execPath,
-      ['--experimental-strip-types', 'scripts/bench/index.ts', '--quick', '--json', jsonPath],
+      ['--experimental-strip-types', 'bench/index.ts', '--quick', '--json', jsonPath],
       { cwd: root, maxBuffer: 16 * 1024 * 1024 },
     );
     const results = JSON.parse(await readFile(jsonPath, 'utf8')) as BenchRun;

@@ -1,8 +1,11 @@
 import {
   baseSettings,
   loadConfig,
+  localServiceUrl,
   relaySecret,
   type SubgraphDefinition,
+  servicePorts,
+  serviceRoutes,
 } from '@ticketing/platform';
 import { eventsDatabase, type PrismaClient } from '@ticketing/prisma/events';
 import { z } from 'zod';
@@ -15,10 +18,16 @@ import { EventService } from './services/EventService.ts';
 /** The events service's own settings (test/kubernetes.test.ts checks the manifests against them). */
 export const eventsSettings = baseSettings.extend({
   /** Where the outbox relay delivers event changes: the tickets service. */
-  EVENT_CHANGES_URL: z.url().default('http://127.0.0.1:4003/internal/event-changes'),
+  EVENT_CHANGES_URL: z.url().default(localServiceUrl('tickets', serviceRoutes.eventChanges)),
   EVENT_RELAY_SECRET: z.string().min(16).optional(),
   EVENT_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(500),
 });
+
+/** The events service's repository and rules over one database (the users service's shape). */
+export function createEventsServices(prisma: PrismaClient, onOutbox?: () => void) {
+  const events = new EventRepository(prisma);
+  return { events, service: new EventService(events, onOutbox) };
+}
 
 export const eventsSubgraph: SubgraphDefinition<
   PrismaClient,
@@ -26,7 +35,7 @@ export const eventsSubgraph: SubgraphDefinition<
   EventsContext
 > = {
   name: 'events',
-  defaultPort: 4002,
+  defaultPort: servicePorts.events,
   database: eventsDatabase,
   createServer: createEventsServer,
   setUp(prisma, { env, logger }) {
@@ -40,7 +49,7 @@ export const eventsSubgraph: SubgraphDefinition<
       },
       logger,
     );
-    const service = new EventService(new EventRepository(prisma), () => relay.notify());
+    const { service } = createEventsServices(prisma, () => relay.notify());
     relay.start();
     return {
       createContext: (request) => createContext(prisma, service, request),

@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { createSubgraphServer, DateTime, readSchema } from '@ticketing/platform';
 import type { TicketsContext } from './context.ts';
+import type { Resolvers } from './generated/resolvers.ts';
 import {
   CheckIn,
   CheckInEventFields,
@@ -17,7 +18,7 @@ import { User } from './resolvers/User.ts';
 
 export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url));
 
-export const resolvers = {
+export const resolvers: Resolvers = {
   DateTime,
   Query,
   Mutation: { ...Mutation, ...CheckInMutation },

@@ -39,6 +39,9 @@ function ticketFromRow(row: TicketRow): Ticket {
 /** A tier with the quantities of its unexpired holds, from which `available` is exact. */
 export type StockedTier = TicketTier & { holds: { quantity: number }[] };
 
+/** A tier as resolvers receive it: with its unexpired holds when it was loaded with them. */
+export type TierParent = TicketTier | StockedTier;
+
 /** Reads a tier's live holds in the same call that reads the tier. */
 const liveHolds = () =>
   ({

@@ -11,6 +11,13 @@ function raise(error: Error): never {
   throw error;
 }
 
+/** A ticket an admission refers to, which its foreign key guarantees exists. */
+async function ticketOf(ticketId: string, { loaders }: TicketsContext) {
+  return (
+    (await loaders.ticketById.load(ticketId)) ?? raise(new Error(`Ticket ${ticketId} is missing`))
+  );
+}
+
 // Thin: the door and transfers, handed to their services with the caller.
 export const CheckInMutation = {
   addDoorStaff: (
@@ -36,9 +43,7 @@ export const CheckInMutation = {
     { ticketId, eventId }: { ticketId: string; eventId: string },
     context: TicketsContext,
   ) {
-    return context.loaders.ticketById.load(
-      await door(context).undoCheckIn(context.viewer, ticketId, eventId),
-    );
+    return ticketOf(await door(context).undoCheckIn(context.viewer, ticketId, eventId), context);
   },
 
   uploadCheckIns: (
@@ -89,8 +94,8 @@ export const DoorStaff = {
 };
 
 export const CheckIn = {
-  ticket: (admission: Admission, _: unknown, { loaders }: TicketsContext) =>
-    loaders.ticketById.load(admission.ticketId),
+  ticket: (admission: Admission, _: unknown, context: TicketsContext) =>
+    ticketOf(admission.ticketId, context),
 };
 
 export const OfflineScanResult = {

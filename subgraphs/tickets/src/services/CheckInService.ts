@@ -1,7 +1,8 @@
 import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
-import { badUserInput, failure, isUuid, notFound, parseInput } from '@ticketing/platform';
+import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform';
 import type { DoorStaff } from '@ticketing/prisma/tickets';
 import type { JWK } from 'jose';
+import { failure } from '../errors.ts';
 import type {
   CheckInRepository,
   ScannedTicket,

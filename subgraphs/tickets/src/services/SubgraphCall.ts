@@ -1,11 +1,7 @@
 import type { Identity } from '@ticketing/auth';
-import {
-  currentRequestId,
-  failure,
-  type SubgraphName,
-  signedSubgraphHeaders,
-} from '@ticketing/platform';
+import { currentRequestId, type SubgraphName, signedSubgraphHeaders } from '@ticketing/platform';
 import { injectTraceContext } from '@ticketing/platform/telemetry';
+import { failure } from '../errors.ts';
 
 /** Another subgraph, called directly on a caller's behalf. */
 export interface SubgraphEndpoint {

@@ -1,6 +1,7 @@
 import { type Identity, unauthenticated } from '@ticketing/auth';
-import { failure, isUuid, notFound, parseInput } from '@ticketing/platform';
+import { isUuid, notFound, parseInput } from '@ticketing/platform';
 import type { Ticket } from '@ticketing/prisma/tickets';
+import { failure } from '../errors.ts';
 import type { TicketRepository } from '../repositories/TicketRepository.ts';
 import type { TransferRepository } from '../repositories/TransferRepository.ts';
 import { emailSchema } from '../validation.ts';

@@ -11,7 +11,6 @@ import {
 } from '@ticketing/auth';
 import {
   badUserInput,
-  failure,
   isUuid,
   type Logger,
   notFound,
@@ -28,6 +27,7 @@ import {
   refreshTokenLifetimeMs,
   successorRefreshToken,
 } from '../auth/tokens.ts';
+import { failure } from '../errors.ts';
 import type { SessionRepository } from '../repositories/SessionRepository.ts';
 import type { UserRepository } from '../repositories/UserRepository.ts';
 import {

@@ -5,7 +5,7 @@
 // sold, each seat once, in every round.
 import { randomUUID } from 'node:crypto';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
-import { seedPeopleWithTokens } from '../dev-tokens.ts';
+import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import type { BenchEnvironment } from './environment.ts';
 import { publishedEventWithTiers, untilOnSale } from './hot-tier.ts';
 import { median, timedPost } from './load.ts';

@@ -93,6 +93,12 @@ export const usage = `npm run bench [-- options]
   --purchase-concurrency <n>, --purchase-rounds <n>   P4 (default 32, 3)`;
 
 /** Reads the command line; flags given explicitly win over --quick's presets. */
+/**
+ * A path given on the command line, from where the command was typed: `npm run bench` at the
+ * root runs this workspace's script in bench/, and npm says where it was called from.
+ */
+const fromCaller = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
+
 export function parseBenchArgs(args: readonly string[]): BenchOptions {
   const { values } = parseArgs({
     args: [...args],
@@ -133,8 +139,8 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     ...base,
     quick: values.quick,
     only: new Set(only as MeasureId[]),
-    json: values.json,
-    cpuProfileDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+    json: values.json === undefined ? undefined : fromCaller(values.json),
+    cpuProfileDir: values['cpu-prof'] === undefined ? undefined : fromCaller(values['cpu-prof']),
     roundSeconds: number('round-seconds', values['round-seconds'], base.roundSeconds),
     rounds: Math.round(number('rounds', values.rounds, base.rounds)),
     connections: Math.round(number('connections', values.connections, base.connections)),

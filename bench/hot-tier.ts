@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import pg from 'pg';
-import { seedPeopleWithTokens } from '../dev-tokens.ts';
+import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import type { BenchEnvironment } from './environment.ts';
 import { alternate, median, runLoad } from './load.ts';
 import { requestBody } from './operations.ts';
