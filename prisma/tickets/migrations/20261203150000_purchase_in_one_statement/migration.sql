@@ -116,14 +116,19 @@ CREATE TYPE "purchase_row" AS (
   ticket_status text,
   ticket_code text,
   ticket_purchased_at timestamptz,
-  ticket_cancelled_at timestamptz
+  ticket_cancelled_at timestamptz,
+  ticket_owner_id uuid,
+  ticket_token_version int,
+  ticket_checked_in_at timestamptz,
+  ticket_checked_in_by uuid
 );
 
 -- An order and its tickets as purchase_tickets returns them, tickets by id.
 CREATE FUNCTION "order_placed"(outcome text, placed uuid) RETURNS SETOF purchase_row
 LANGUAGE sql STABLE AS $$
   SELECT $1, o.id, o.total_cents, o.created_at,
-         t.id, t.tier_id, t.event_id, t.status::text, t.code, t.purchased_at, t.cancelled_at
+         t.id, t.tier_id, t.event_id, t.status::text, t.code, t.purchased_at, t.cancelled_at,
+         t.owner_id, t.token_version, t.checked_in_at, t.checked_in_by
   FROM orders o JOIN tickets t ON t.order_id = o.id
   WHERE o.id = $2
   ORDER BY t.id

@@ -298,6 +298,10 @@ interface PurchaseRow {
   ticket_code: string;
   ticket_purchased_at: Date;
   ticket_cancelled_at: Date | null;
+  ticket_owner_id: string;
+  ticket_token_version: number;
+  ticket_checked_in_at: Date | null;
+  ticket_checked_in_by: string | null;
 }
 
 function purchaseOutcome(request: PurchaseRequest, rows: PurchaseRow[]): PurchaseOutcome {
@@ -316,12 +320,16 @@ function purchaseOutcome(request: PurchaseRequest, rows: PurchaseRow[]): Purchas
     id: row.ticket_id,
     tierId: row.ticket_tier_id,
     eventId: row.ticket_event_id,
-    ownerId: request.buyerId,
+    // As each ticket is now: a replay may find one transferred or checked in since.
+    ownerId: row.ticket_owner_id,
     status: row.ticket_status,
     code: row.ticket_code,
     orderId: order.id,
     purchasedAt: row.ticket_purchased_at,
     cancelledAt: row.ticket_cancelled_at,
+    tokenVersion: row.ticket_token_version,
+    checkedInAt: row.ticket_checked_in_at,
+    checkedInBy: row.ticket_checked_in_by,
   }));
   return { status: first.outcome, order, tickets };
 }

@@ -1,5 +1,5 @@
 import type { PrismaClient, Ticket } from '@ticketing/prisma/tickets';
-import { newTicketCode, PurchaseRepository } from './PurchaseRepository.ts';
+import { PurchaseRepository } from './PurchaseRepository.ts';
 
 export type TransferOutcome =
   | { status: 'transferred'; ticket: Ticket }
@@ -49,7 +49,7 @@ export class TransferRepository {
         async (tx) => {
           const [moved] = await tx.$queryRaw<{ eventId: string }[]>`
             UPDATE tickets
-            SET owner_id = ${toUserId}::uuid, code = ${newTicketCode()},
+            SET owner_id = ${toUserId}::uuid, code = ticket_code(),
                 token_version = token_version + 1
             WHERE id = ${ticketId}::uuid AND owner_id = ${fromUserId}::uuid
               AND status = 'ACTIVE' AND checked_in_at IS NULL
