@@ -1,9 +1,7 @@
-# The web app (clients/web), built for the edge. Its typed documents are generated from
-# clients/operations against the committed supergraph.
-FROM node:24-slim AS web
+# Every workspace's manifest and the lock file, so that npm ci finds them in step; the
+# stages below install from them before copying any source.
+FROM node:24-slim AS manifests
 WORKDIR /app
-# Every workspace's manifest, so that npm ci finds the lock file in step; only the web
-# app's dependencies are installed.
 COPY package.json package-lock.json ./
 COPY packages/auth/package.json packages/auth/
 COPY packages/platform/package.json packages/platform/
@@ -13,6 +11,13 @@ COPY subgraphs/events/package.json subgraphs/events/
 COPY subgraphs/tickets/package.json subgraphs/tickets/
 COPY gateway/package.json gateway/
 COPY clients/web/package.json clients/web/
+COPY bench/package.json bench/
+
+# The web app (clients/web), built for the edge. Its typed documents are generated from
+# clients/operations against the committed supergraph. Only its dependencies are installed.
+FROM node:24-slim AS web
+WORKDIR /app
+COPY --from=manifests /app ./
 RUN npm ci --ignore-scripts --workspace @ticketing/web --include-workspace-root=false
 COPY clients/web clients/web
 COPY clients/operations clients/operations
@@ -32,15 +37,7 @@ ENV NODE_ENV=production
 
 # Dependencies first, so that a source change does not reinstall them. Install scripts
 # stay off: nothing here needs one, and Prisma's would try to download engine binaries.
-COPY package.json package-lock.json ./
-COPY packages/auth/package.json packages/auth/
-COPY packages/platform/package.json packages/platform/
-COPY prisma/package.json prisma/
-COPY subgraphs/users/package.json subgraphs/users/
-COPY subgraphs/events/package.json subgraphs/events/
-COPY subgraphs/tickets/package.json subgraphs/tickets/
-COPY gateway/package.json gateway/
-COPY clients/web/package.json clients/web/
+COPY --from=manifests /app ./
 RUN npm ci --omit=dev --ignore-scripts
 
 COPY . .

@@ -46,9 +46,6 @@ export default defineConfig({
           include: ['test/supergraph/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
-          // The services run in-process, with no proxy in front whose idle connections a
-          // stopping service should wait for: they stop at once.
-          env: { DRAIN_DEADLINE_MS: '0' },
         },
       },
       {

@@ -1,5 +1,16 @@
 // The processes of the topology, as `npm start` runs them. compose.yaml runs the same
-// entries (test/compose.test.ts keeps the two in step).
+// entries (test/compose.test.ts keeps the two in step). Names and ports come from the one
+// registry in @ticketing/platform (services.ts).
+import {
+  defaultPublicPort,
+  gatewayNames,
+  servicePorts,
+  serviceRoutes,
+  subgraphNames,
+  tokenIssuer,
+} from '@ticketing/platform';
+
+export { defaultPublicPort, serviceRoutes, tokenIssuer };
 
 export type ServiceKind = 'subgraph' | 'gateway';
 
@@ -12,24 +23,21 @@ export interface ServiceSpec {
   port: number;
 }
 
-export const subgraphServices: readonly ServiceSpec[] = [
-  { name: 'users', kind: 'subgraph', entry: 'subgraphs/users/src/index.ts', port: 4001 },
-  { name: 'events', kind: 'subgraph', entry: 'subgraphs/events/src/index.ts', port: 4002 },
-  { name: 'tickets', kind: 'subgraph', entry: 'subgraphs/tickets/src/index.ts', port: 4003 },
-];
+export const subgraphServices: readonly ServiceSpec[] = subgraphNames.map((name) => ({
+  name,
+  kind: 'subgraph',
+  entry: `subgraphs/${name}/src/index.ts`,
+  port: servicePorts[name],
+}));
 
-export const gatewayServices: readonly ServiceSpec[] = [
-  { name: 'gateway-1', kind: 'gateway', entry: 'gateway/src/index.ts', port: 4000 },
-  { name: 'gateway-2', kind: 'gateway', entry: 'gateway/src/index.ts', port: 4010 },
-];
-
-/** The subgraph that issues access tokens and publishes their keys at /.well-known/jwks.json. */
-export const tokenIssuer = 'users';
+export const gatewayServices: readonly ServiceSpec[] = gatewayNames.map((name) => ({
+  name,
+  kind: 'gateway',
+  entry: 'gateway/src/index.ts',
+  port: servicePorts[name],
+}));
 
 export const services: readonly ServiceSpec[] = [...subgraphServices, ...gatewayServices];
-
-/** The public endpoint's port: NGINX, or the lone gateway when NGINX is missing. */
-export const defaultPublicPort = 8080;
 
 /** Node's flags for running a service's TypeScript sources as they are. */
 export const nodeFlags = ['--experimental-strip-types'] as const;

@@ -1,12 +1,12 @@
 // `npm start`: the whole topology on this machine. With no *_DATABASE_URL set, each
 // service keeps its data in embedded PostgreSQL (PGlite) under .data/.
 import { z } from 'zod';
-import { services } from './services.ts';
+import { defaultPublicPort, services } from './services.ts';
 import { startTopology } from './topology.ts';
 import { buildWebApp } from './web.ts';
 
 const { PUBLIC_PORT } = z
-  .object({ PUBLIC_PORT: z.coerce.number().int().min(1).max(65_535).default(8080) })
+  .object({ PUBLIC_PORT: z.coerce.number().int().min(1).max(65_535).default(defaultPublicPort) })
   .parse(process.env);
 
 // NGINX serves the web app at / beside /graphql: build it once (rebuild with

@@ -16,6 +16,7 @@ import {
   gatewayServices,
   nodeFlags,
   type ServiceSpec,
+  serviceRoutes,
   subgraphServices,
   tokenIssuer,
 } from './services.ts';
@@ -205,10 +206,10 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       services.map((service) => [service.name, `http://127.0.0.1:${service.listenPort}`]),
     );
     const serviceUrl = (name: string, path = '/graphql') => `${serviceUrls.get(name)}${path}`;
-    const authEnv = { AUTH_JWKS_URL: serviceUrl(tokenIssuer, '/.well-known/jwks.json') };
+    const authEnv = { AUTH_JWKS_URL: serviceUrl(tokenIssuer, serviceRoutes.jwks) };
     const subgraphEnv: Record<string, NodeJS.ProcessEnv> = {
-      events: { EVENT_CHANGES_URL: serviceUrl('tickets', '/internal/event-changes') },
-      tickets: { EVENTS_URL: serviceUrl('events') },
+      events: { EVENT_CHANGES_URL: serviceUrl('tickets', serviceRoutes.eventChanges) },
+      tickets: { EVENTS_URL: serviceUrl('events'), USERS_URL: serviceUrl('users') },
     };
     const [subgraphGroups, gatewayGroup] = [groups.slice(0, -1), groups.at(-1)];
     // The first instance of each subgraph migrates its new database; the others start once
@@ -273,10 +274,10 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       ports.set(spec.name, options.ephemeralPorts ? await freePort() : spec.port);
     }
     const urlOf = (name: string, path = '/graphql') => `http://127.0.0.1:${ports.get(name)}${path}`;
-    const authEnv = { AUTH_JWKS_URL: urlOf(tokenIssuer, '/.well-known/jwks.json') };
+    const authEnv = { AUTH_JWKS_URL: urlOf(tokenIssuer, serviceRoutes.jwks) };
     const subgraphEnv: Record<string, NodeJS.ProcessEnv> = {
-      events: { EVENT_CHANGES_URL: urlOf('tickets', '/internal/event-changes') },
-      tickets: { EVENTS_URL: urlOf('events') },
+      events: { EVENT_CHANGES_URL: urlOf('tickets', serviceRoutes.eventChanges) },
+      tickets: { EVENTS_URL: urlOf('events'), USERS_URL: urlOf('users') },
     };
     const subgraphs = await Promise.all(
       subgraphServices.map((spec) =>

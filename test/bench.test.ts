@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BenchRun } from '../scripts/bench/suite.ts';
+import type { BenchRun } from '../bench/suite.ts';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '..');
@@ -23,13 +23,13 @@ describe('npm run bench -- --quick', () => {
     const jsonPath = join(outputDir, 'results.json');
     const { stdout } = await run(
       process.execPath,
-      ['--experimental-strip-types', 'scripts/bench/index.ts', '--quick', '--json', jsonPath],
+      ['--experimental-strip-types', 'bench/index.ts', '--quick', '--json', jsonPath],
       { cwd: root, maxBuffer: 16 * 1024 * 1024 },
     );
     const results = JSON.parse(await readFile(jsonPath, 'utf8')) as BenchRun;
 
     const ids = results.rows.map((row) => row.id);
-    expect(ids).toEqual(['P1', 'P2', 'P3', 'P4', 'P5a', 'P5b', 'P6']);
+    expect(ids).toEqual(['P1', 'P2', 'P3', 'P4', 'P4b', 'P5a', 'P5b', 'P6']);
     for (const row of results.rows) {
       expect(Number.isFinite(row.value), `${row.id}: ${row.details}`).toBe(true);
       expect(stdout).toContain(`| ${row.id} | ${row.measure} | ${row.result} |`);

@@ -118,6 +118,9 @@ describe('compose.yaml', () => {
     expect(serviceOf('tickets').environment?.EVENTS_SUBGRAPH_SECRET).toBe(
       serviceOf('events').environment?.EVENTS_SUBGRAPH_SECRET,
     );
+    expect(serviceOf('tickets').environment?.USERS_SUBGRAPH_SECRET).toBe(
+      serviceOf('users').environment?.USERS_SUBGRAPH_SECRET,
+    );
   });
 
   it('has the events outbox relay deliver to the tickets service, with the same secret', () => {

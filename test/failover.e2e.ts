@@ -12,16 +12,22 @@ import { readFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { ticketsDatabase } from '@ticketing/prisma/tickets';
+import type { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
-import { startTestTopology, type TestTopology } from './support.ts';
+import {
+  purchaseMutation,
+  tierOnSale as putTierOnSale,
+  type SaleTopology,
+  startSaleTopology,
+} from './sales.ts';
+import type { TestTopology } from './support.ts';
 
 const gatewayNames = ['gateway-1', 'gateway-2'] as const;
 
 /** Outcomes of a purchase that are the shop's answer, not a failure to get one. */
 const businessOutcomes = new Set(['SOLD_OUT', 'PURCHASE_LIMIT_REACHED']);
 
+let sale: SaleTopology;
 let started: TestTopology;
 let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>>;
 let organizerToken: string;
@@ -86,24 +92,15 @@ async function exchange(
 }
 
 beforeAll(async () => {
-  started = await startTestTopology('failover', {
-    // Each client buys again and again for the same event.
-    MAX_TICKETS_PER_EVENT: '1000000',
-  });
-  const { USERS_DATABASE_URL, TICKETS_DATABASE_URL } = started.databaseUrls;
-  tickets = await ticketsDatabase.open(
-    { kind: 'postgres', url: TICKETS_DATABASE_URL },
-    { migrate: false },
-  );
   // Buyers and an organizer, with tokens signed by the users service's key.
-  const people = await seedPeopleWithTokens({
-    dataDir: started.dir,
-    usersDatabaseUrl: USERS_DATABASE_URL,
+  sale = await startSaleTopology('failover', {
     buyers: 32,
-    label: 'failover',
+    // Each client buys again and again for the same event.
+    env: { MAX_TICKETS_PER_EVENT: '1000000' },
   });
-  organizerToken = people.organizer.token;
-  buyers = people.buyers;
+  ({ started, tickets } = sale);
+  organizerToken = sale.organizer.token;
+  buyers = sale.buyers;
 }, 180_000);
 
 // The services' logs and NGINX's error log explain a failure better than the assertion.
@@ -115,51 +112,22 @@ afterEach(async ({ task }) => {
 });
 
 afterAll(async () => {
-  await tickets?.close();
-  await started?.stop();
+  await sale?.stop();
 });
 
 /** A published event with one tier of `capacity`, on sale once the tickets service knows. */
-async function tierOnSale(capacity: number): Promise<{ eventId: string; tierId: string }> {
-  const call = async (query: string, variables: Record<string, unknown>) => {
-    const result = await exchange(organizerToken, query, variables);
-    if (result.outcome !== 'OK') throw new Error(`${result.outcome}: ${result.detail}`);
-    return result.data as Record<string, { id: string }>;
-  };
-  const { createEvent } = await call(
-    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-    {
-      input: {
-        title: 'The failover',
-        venue: 'Arena',
-        city: 'Failtown',
-        timezone: 'Europe/Berlin',
-        startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-      },
-    },
-  );
-  const eventId = createEvent?.id as string;
-  const { createTicketTier } = await call(
-    'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-    {
-      eventId,
-      input: { name: 'GA', priceCents: 5000, currency: 'EUR', capacity, maxPerOrder: 10 },
-    },
-  );
-  await call('mutation ($id: ID!) { publishEvent(id: $id) { id } }', { id: eventId });
-  const waited = Date.now();
-  while (
-    (await tickets.prisma.eventSnapshot.findUnique({ where: { eventId } }))?.status !== 'PUBLISHED'
-  ) {
-    if (Date.now() - waited > 10_000) throw new Error('the tickets service did not hear of it');
-    await sleep(50);
-  }
-  return { eventId, tierId: createTicketTier?.id as string };
+function tierOnSale(capacity: number): Promise<{ eventId: string; tierId: string }> {
+  return putTierOnSale({
+    call: sale.call,
+    tickets,
+    organizerToken,
+    capacity,
+    title: 'The failover',
+    timeoutMs: 10_000,
+  });
 }
 
-const purchase = /* GraphQL */ `
-  mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id tickets { id } } }
-`;
+const purchase = purchaseMutation;
 
 const eventQuery = /* GraphQL */ `
   query ($id: ID!) { event(id: $id) { title organizer { name } ticketsAvailable } }

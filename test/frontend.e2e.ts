@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webRoot } from '../scripts/nginx.ts';
 import { repositoryRoot } from '../scripts/topology.ts';
 import { buildWebApp } from '../scripts/web.ts';
+import { purchaseMutation } from './documents.ts';
 import {
   chromiumPath,
   freePort,
@@ -281,7 +282,7 @@ async function journeysOn(page: Page, app: string, label: string) {
   ).find((edge) => edge.node.title === title)?.node.ticketTiers[0]?.id;
   const rivalPurchase = await postGraphQL(
     started.topology.publicUrl,
-    'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+    purchaseMutation,
     { input: { tierId: rivalTier, quantity: 1, idempotencyKey: randomUUID() } },
     rivalToken,
   );

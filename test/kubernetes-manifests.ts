@@ -182,7 +182,11 @@ export const workloads: Workload[] = [
     };
   })(),
   (() => {
-    const workload = subgraphWorkload(specOf('tickets'), ticketsSettings, ['tickets', 'events']);
+    const workload = subgraphWorkload(specOf('tickets'), ticketsSettings, [
+      'tickets',
+      'events',
+      'users',
+    ]);
     return {
       ...workload,
       requiredInProduction: [...workload.requiredInProduction, 'EVENT_RELAY_SECRET'],
@@ -440,6 +444,7 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
     `http://tickets:${specOf('tickets').port}/internal/event-changes`,
   );
   expectUrl('tickets', 'EVENTS_URL', `http://events:${specOf('events').port}/graphql`);
+  expectUrl('tickets', 'USERS_URL', `http://users:${specOf('users').port}/graphql`);
 
   // The gateways sit behind NGINX pods on private addresses: they must trust its
   // X-Forwarded-For from there, or every client would count as NGINX's one address.
@@ -547,10 +552,10 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
   }
 
   // Paths the network cannot tell apart are guarded by secrets: only the gateways (and
-  // tickets, for events) can sign for a subgraph's /graphql, only events and tickets hold
+  // tickets, for events and users) can sign for a subgraph's /graphql, only events and tickets hold
   // the relay's secret for /internal/*, and each database URL is its service's alone.
   const mayHold: Record<string, string[]> = {
-    USERS_SUBGRAPH_SECRET: ['users', 'gateway'],
+    USERS_SUBGRAPH_SECRET: ['users', 'gateway', 'tickets'],
     EVENTS_SUBGRAPH_SECRET: ['events', 'gateway', 'tickets'],
     TICKETS_SUBGRAPH_SECRET: ['tickets', 'gateway'],
     EVENT_RELAY_SECRET: ['events', 'tickets'],

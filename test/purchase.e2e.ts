@@ -1,11 +1,17 @@
 // The purchase rush, through NGINX and both gateway processes, on PostgreSQL: every seat is
 // sold exactly once, and an idempotency key buys once however often it is sent.
 import { randomUUID } from 'node:crypto';
-import { ticketsDatabase } from '@ticketing/prisma/tickets';
+import type { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
-import { startTestTopology, type TestTopology } from './support.ts';
+import {
+  purchaseMutation,
+  tierOnSale as putTierOnSale,
+  type SaleTopology,
+  startSaleTopology,
+} from './sales.ts';
+import type { TestTopology } from './support.ts';
 
+let sale: SaleTopology;
 let started: TestTopology;
 let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>>;
 let organizerToken: string;
@@ -30,26 +36,15 @@ async function call(
 }
 
 beforeAll(async () => {
-  started = await startTestTopology('purchase', {
-    HOLD_SECONDS: '1',
-    HOLD_SWEEP_INTERVAL_MS: '200',
-  });
-  const { USERS_DATABASE_URL, TICKETS_DATABASE_URL } = started.databaseUrls;
-  tickets = await ticketsDatabase.open(
-    { kind: 'postgres', url: TICKETS_DATABASE_URL },
-    { migrate: false },
-  );
-
   // Fifty buyers and an organizer, with tokens signed by the users service's key: logging
   // fifty people in would only measure scrypt.
-  const people = await seedPeopleWithTokens({
-    dataDir: started.dir,
-    usersDatabaseUrl: USERS_DATABASE_URL,
+  sale = await startSaleTopology('purchase', {
     buyers: 50,
-    label: 'rush',
+    env: { HOLD_SECONDS: '1', HOLD_SWEEP_INTERVAL_MS: '200' },
   });
-  organizerToken = people.organizer.token;
-  buyers = people.buyers;
+  ({ started, tickets } = sale);
+  organizerToken = sale.organizer.token;
+  buyers = sale.buyers;
 }, 120_000);
 
 afterEach(({ task }) => {
@@ -57,52 +52,23 @@ afterEach(({ task }) => {
 });
 
 afterAll(async () => {
-  await tickets?.close();
-  await started?.stop();
+  await sale?.stop();
 });
 
 /** A published event with one tier of `capacity`, on sale once the tickets service knows. */
 async function tierOnSale(capacity: number, maxPerOrder = 10): Promise<string> {
-  const created = await call(
+  const onSale = await putTierOnSale({
+    call: sale.call,
+    tickets,
     organizerToken,
-    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-    {
-      input: {
-        title: 'The rush',
-        venue: 'Arena',
-        city: 'Rushville',
-        timezone: 'Europe/Berlin',
-        startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-      },
-    },
-  );
-  const event = created.body.data?.createEvent as { id: string } | undefined;
-  if (!event) throw new Error(`createEvent failed: ${JSON.stringify(created.body.errors)}`);
-  const eventId = event.id;
-  const tier = await call(
-    organizerToken,
-    'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-    { eventId, input: { name: 'GA', priceCents: 5000, currency: 'EUR', capacity, maxPerOrder } },
-  );
-  expect(tier.body.errors).toBeUndefined();
-  await call(organizerToken, 'mutation ($id: ID!) { publishEvent(id: $id) { id } }', {
-    id: eventId,
+    capacity,
+    maxPerOrder,
+    timeoutMs: 10_000,
   });
-  const tierId = (tier.body.data?.createTicketTier as { id: string } | undefined)?.id as string;
-  const started = Date.now();
-  while (
-    (await tickets.prisma.eventSnapshot.findUnique({ where: { eventId } }))?.status !== 'PUBLISHED'
-  ) {
-    if (Date.now() - started > 10_000)
-      throw new Error('the tickets service did not hear of the event');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return tierId;
+  return onSale.tierId;
 }
 
-const purchase = /* GraphQL */ `
-  mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id totalCents tickets { id code } } }
-`;
+const purchase = purchaseMutation;
 
 function codes(responses: Response[]): Record<string, number> {
   const counted: Record<string, number> = {};

@@ -13,6 +13,7 @@ import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { generateSigningKey } from '@ticketing/users-subgraph/signing-keys';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
+import { apiClient, purchaseMutation, tierOnSale as putTierOnSale } from './sales.ts';
 import { startTestTopology, type TestTopology, testRedisUrl } from './support.ts';
 
 const replicas = { subgraphs: 2, gateways: 3 };
@@ -179,57 +180,18 @@ afterAll(async () => {
 });
 
 /** A published event with one tier, on sale once the tickets service has heard of it. */
-async function tierOnSale(capacity: number): Promise<{ eventId: string; tierId: string }> {
-  const ok = (answer: Answer, what: string) => {
-    if (answer.body.errors) throw new Error(`${what}: ${JSON.stringify(answer.body.errors)}`);
-    return answer.body.data as Record<string, { id: string }>;
-  };
-  const { createEvent } = ok(
-    await call(
-      organizerToken,
-      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-      {
-        input: {
-          title: 'Many replicas',
-          venue: 'Arena',
-          city: 'Replicaville',
-          timezone: 'Europe/Berlin',
-          startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-        },
-      },
-    ),
-    'createEvent',
-  );
-  const eventId = createEvent?.id as string;
-  const { createTicketTier } = ok(
-    await call(
-      organizerToken,
-      'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-      {
-        eventId,
-        input: { name: 'GA', priceCents: 5000, currency: 'EUR', capacity, maxPerOrder: 10 },
-      },
-    ),
-    'createTicketTier',
-  );
-  ok(
-    await call(organizerToken, 'mutation ($id: ID!) { publishEvent(id: $id) { id } }', {
-      id: eventId,
-    }),
-    'publishEvent',
-  );
-  await eventually(
-    'the tickets service heard of the event',
-    async () =>
-      (await tickets.prisma.eventSnapshot.findUnique({ where: { eventId } }))?.status ===
-      'PUBLISHED',
-  );
-  return { eventId, tierId: createTicketTier?.id as string };
+function tierOnSale(capacity: number): Promise<{ eventId: string; tierId: string }> {
+  return putTierOnSale({
+    call: apiClient(started.topology.publicUrl),
+    tickets,
+    organizerToken,
+    capacity,
+    title: 'Many replicas',
+    timeoutMs: 30_000,
+  });
 }
 
-const purchase = /* GraphQL */ `
-  mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }
-`;
+const purchase = purchaseMutation;
 
 describe('two replicas of each subgraph and three gateways', () => {
   it('sell exactly the capacity in a purchase storm', async () => {

@@ -3,6 +3,11 @@
 // tickets service through the outbox).
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { type SeededPerson, seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
+import {
+  createSaleEventMutation,
+  createSaleTierMutation,
+  publishSaleEventMutation,
+} from './documents.ts';
 import { startTestTopology, type TestTopology } from './support.ts';
 
 export interface ApiResponse {
@@ -59,15 +64,7 @@ export function outcomes(responses: ApiResponse[]): Record<string, number> {
 
 type TicketsDatabase = Awaited<ReturnType<typeof ticketsDatabase.open>>;
 
-export const purchaseMutation = /* GraphQL */ `
-  mutation Purchase($input: PurchaseInput!) {
-    purchaseTickets(input: $input) { id totalCents tickets { id code } }
-  }
-`;
-
-export const holdMutation = /* GraphQL */ `
-  mutation Hold($tierId: ID!, $quantity: Int!) { holdTickets(tierId: $tierId, quantity: $quantity) { id } }
-`;
+export { holdMutation, purchaseMutation } from './documents.ts';
 
 /**
  * A published event with one tier of `capacity`, returned once the tickets service has
@@ -80,46 +77,34 @@ export async function tierOnSale(options: {
   capacity: number;
   maxPerOrder?: number;
   title?: string;
+  /** How long the tickets service may take to hear of the publication. */
+  timeoutMs?: number;
 }): Promise<{ eventId: string; tierId: string }> {
   const { call, organizerToken } = options;
-  const created = await call(
-    organizerToken,
-    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-    {
-      input: {
-        title: options.title ?? 'The rush',
-        venue: 'Arena',
-        city: 'Rushville',
-        timezone: 'Europe/Berlin',
-        startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-      },
+  const created = await call(organizerToken, createSaleEventMutation, {
+    input: {
+      title: options.title ?? 'The rush',
+      venue: 'Arena',
+      city: 'Rushville',
+      timezone: 'Europe/Berlin',
+      startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
     },
-  );
+  });
   const eventId = (created.body.data?.createEvent as { id: string } | undefined)?.id;
   if (!eventId) throw new Error(`createEvent failed: ${JSON.stringify(created.body.errors)}`);
-  const tier = await call(
-    organizerToken,
-    'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-    {
-      eventId,
-      input: {
-        name: 'GA',
-        priceCents: 5000,
-        currency: 'EUR',
-        capacity: options.capacity,
-        maxPerOrder: options.maxPerOrder ?? 10,
-      },
+  const tier = await call(organizerToken, createSaleTierMutation, {
+    eventId,
+    input: {
+      name: 'GA',
+      priceCents: 5000,
+      currency: 'EUR',
+      capacity: options.capacity,
+      maxPerOrder: options.maxPerOrder ?? 10,
     },
-  );
+  });
   const tierId = (tier.body.data?.createTicketTier as { id: string } | undefined)?.id;
   if (!tierId) throw new Error(`createTicketTier failed: ${JSON.stringify(tier.body.errors)}`);
-  const published = await call(
-    organizerToken,
-    'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
-    {
-      id: eventId,
-    },
-  );
+  const published = await call(organizerToken, publishSaleEventMutation, { id: eventId });
   if (published.body.errors) {
     throw new Error(`publishEvent failed: ${JSON.stringify(published.body.errors)}`);
   }
@@ -128,6 +113,7 @@ export async function tierOnSale(options: {
       (await options.tickets.prisma.eventSnapshot.findUnique({ where: { eventId } }))?.status ===
       'PUBLISHED',
     'the tickets service to hear of the publication',
+    options.timeoutMs,
   );
   return { eventId, tierId };
 }

@@ -5,6 +5,7 @@ import {
   baseSettings,
   connectRedis,
   createLogger,
+  defaultGatewayPort,
   flagSetting,
   jsonBody,
   type Logger,
@@ -16,23 +17,33 @@ import {
   requestIdOf,
   type SubgraphName,
   serveGraphQL,
+  shutdownSettings,
+  subgraphNames,
   subgraphSecret,
+  subgraphSecretSettings,
 } from '@ticketing/platform';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import { supergraphPath } from './compose.ts';
-import { defaultMaxDocumentBytes, limitDocumentSize } from './document-size.ts';
+import { limitDocumentSize } from './document-size.ts';
 import { serveExplorer } from './explorer.ts';
 import { PersistedQueryCache } from './persisted-queries.ts';
 import { manifestPath, readManifest } from './safelist.ts';
-import { createGatewayServer, type GatewayContext, supergraphHash } from './server.ts';
+import {
+  createGatewayServer,
+  type GatewayContext,
+  gatewayDefaults,
+  supergraphHash,
+} from './server.ts';
 import { subgraphSources } from './subgraphs.ts';
 
 export const gatewaySettings = baseSettings
   .extend(authSettings.shape)
   .extend(redisSettings.shape)
+  .extend(shutdownSettings.shape)
+  .extend(subgraphSecretSettings(...subgraphNames).shape)
   .extend({
-    PORT: portSetting(4000),
+    PORT: portSetting(defaultGatewayPort),
     /** Names this instance in logs and in the `x-served-by` response header. */
     GATEWAY_NAME: z.string().min(1).default('gateway'),
     SUPERGRAPH_PATH: z.string().min(1).default(supergraphPath),
@@ -43,7 +54,7 @@ export const gatewaySettings = baseSettings
      * The longest one subgraph request may take: past it, the fields it would have given are
      * null with a SERVICE_UNAVAILABLE error, and the rest of the answer still comes.
      */
-    SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(1).default(15_000),
+    SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(1).default(gatewayDefaults.subgraphTimeoutMs),
     /**
      * The longest a whole operation may spend in subgraph requests, however many its plan
      * makes one after another. Below NGINX's 30 s read timeout, so that the gateway always
@@ -58,13 +69,25 @@ export const gatewaySettings = baseSettings
      */
     RESPONSE_CACHE: flagSetting(true),
     /** Send identical subgraph queries that are in flight at the same time only once. */
-    DEDUPLICATE_INFLIGHT: flagSetting(true),
+    DEDUPLICATE_INFLIGHT: flagSetting(gatewayDefaults.deduplicateInflight),
     /** Sizes of the document and query plan caches, in MiB as Apollo weighs them. */
-    DOCUMENT_CACHE_MIB: z.coerce.number().int().min(1).default(8),
-    QUERY_PLAN_CACHE_MIB: z.coerce.number().int().min(1).default(8),
+    DOCUMENT_CACHE_MIB: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(gatewayDefaults.cacheSizes.documentsMiB),
+    QUERY_PLAN_CACHE_MIB: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(gatewayDefaults.cacheSizes.queryPlansMiB),
     SAFELIST_MANIFEST: z.string().min(1).default(manifestPath),
     /** The largest GraphQL document accepted, in bytes; persisted queries included. */
-    MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1_024).default(defaultMaxDocumentBytes),
+    MAX_DOCUMENT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1_024)
+      .default(gatewayDefaults.maxDocumentBytes),
     /**
      * The proxies whose X-Forwarded-For the gateway believes: addresses, CIDR ranges or the
      * names `loopback`, `linklocal`, `uniquelocal`, comma-separated (proxy-addr's syntax).
@@ -103,7 +126,7 @@ export async function startGateway(
     ]),
   );
   const subgraphSecrets = Object.fromEntries(
-    subgraphSources.map((source) => [source.name, subgraphSecret(source.name, env)]),
+    subgraphSources.map((source) => [source.name, subgraphSecret(source.name, config)]),
   ) as Record<SubgraphName, string>;
   const safelist = config.SAFELIST ? readManifest(config.SAFELIST_MANIFEST) : undefined;
   if (safelist) {
@@ -146,6 +169,7 @@ export async function startGateway(
     host: config.HOST,
     port: config.PORT,
     logger: log,
+    drainDeadlineMs: config.DRAIN_DEADLINE_MS,
     createApolloServer: (plugins) =>
       createGatewayServer({
         supergraphSdl,

@@ -3,6 +3,7 @@
 // change that was not acknowledged, and every operation a client sends still validates.
 import { relative } from 'node:path';
 import { Supergraph } from '@apollo/federation-internals';
+import { composeServices as composeWithGuild } from '@theguild/federation-composition';
 import {
   type BreakingChange,
   findBreakingChanges,
@@ -70,7 +71,10 @@ export function checkSchema(input: SchemaCheckInput): CheckResult[] {
       },
     ];
   }
-  const results: CheckResult[] = [{ name: 'composition', ok: true, details: [] }];
+  const results: CheckResult[] = [
+    { name: 'composition', ok: true, details: [] },
+    portability(input, composed),
+  ];
 
   results.push({
     name: 'committed supergraph',
@@ -134,6 +138,38 @@ export function checkSchema(input: SchemaCheckInput): CheckResult[] {
     });
   }
   return results;
+}
+
+/**
+ * The subgraphs composed by a second, independent composer (The Guild's, which Hive Gateway
+ * and other routers use), which must succeed and give clients the same API as Apollo's. A
+ * schema that only Apollo's composer accepts would tie the supergraph to one router.
+ */
+function portability(input: SchemaCheckInput, composed: string): CheckResult {
+  const name = 'composition (@theguild/federation-composition)';
+  const result = composeWithGuild(
+    input.sources.map((source) => ({
+      name: source.name,
+      url: source.defaultUrl,
+      typeDefs: parse(input.readSdl(source)),
+    })),
+  );
+  if (result.errors) {
+    return {
+      name,
+      ok: false,
+      details: result.errors.map(
+        (error) => `[${String(error.extensions.code ?? 'COMPOSITION_ERROR')}] ${error.message}`,
+      ),
+    };
+  }
+  const apollo = apiSchema(composed);
+  const guild = apiSchema(result.supergraphSdl);
+  const differences = [
+    ...findBreakingChanges(apollo, guild),
+    ...findBreakingChanges(guild, apollo),
+  ].map((change) => `the two composers disagree: ${change.type}: ${change.description}`);
+  return { name, ok: differences.length === 0, details: differences };
 }
 
 /** The results as a terminal report: one line a check, its details indented below. */

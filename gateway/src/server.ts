@@ -124,6 +124,17 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
 }
 
+/**
+ * The gateway's defaults, written once: `GatewayOptions` falls back to them, and the
+ * environment's settings (main.ts) default to them.
+ */
+export const gatewayDefaults = {
+  cacheSizes: { documentsMiB: 8, queryPlansMiB: 8 },
+  deduplicateInflight: true,
+  maxDocumentBytes: defaultMaxDocumentBytes,
+  subgraphTimeoutMs: 15_000,
+} as const;
+
 export interface GatewayOptions {
   supergraphSdl: string;
   /** Subgraph URLs by name, overriding those recorded in the supergraph. */
@@ -207,7 +218,9 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
     supergraphSdl: options.supergraphSdl,
     // The default plan cache, counting its hits and misses for /metrics.
     queryPlannerConfig: {
-      cache: new CountingQueryPlanCache(options.cacheSizes?.queryPlansMiB ?? 8),
+      cache: new CountingQueryPlanCache(
+        options.cacheSizes?.queryPlansMiB ?? gatewayDefaults.cacheSizes.queryPlansMiB,
+      ),
     },
     buildService: ({ name, url }) => {
       const subgraph = name as SubgraphName;
@@ -217,8 +230,8 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
         subgraph,
         options.subgraphUrls[name] ?? url ?? '',
         secret,
-        options.deduplicateInflight ?? true,
-        options.subgraphTimeoutMs ?? 15_000,
+        options.deduplicateInflight ?? gatewayDefaults.deduplicateInflight,
+        options.subgraphTimeoutMs ?? gatewayDefaults.subgraphTimeoutMs,
       );
     },
   });
@@ -240,7 +253,8 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
     gateway,
     includeStacktraceInErrorResponses: false,
     documentStore: new InMemoryLRUCache<DocumentNode>({
-      maxSize: (options.cacheSizes?.documentsMiB ?? 8) * 2 ** 20,
+      maxSize:
+        (options.cacheSizes?.documentsMiB ?? gatewayDefaults.cacheSizes.documentsMiB) * 2 ** 20,
       sizeCalculation: InMemoryLRUCache.sizeCalculation,
     }),
     // The service handles SIGTERM and drains (platform's serveGraphQL), not Apollo.
@@ -256,7 +270,7 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
           // Anonymous clients write into this store: never a document over the limit.
           cache: boundedDocumentStore(
             options.persistedQueriesCache ?? new InMemoryLRUCache<string>(),
-            options.maxDocumentBytes ?? defaultMaxDocumentBytes,
+            options.maxDocumentBytes ?? gatewayDefaults.maxDocumentBytes,
           ),
           ...(options.persistedQueriesCache ? { ttl: 24 * 60 * 60 } : {}),
         },

@@ -97,6 +97,19 @@ describe('schema:check', () => {
     expect(results.composition?.details.join('\n')).toMatch(/\[INVALID_FIELD_SHARING\].*PageInfo/);
   });
 
+  it('fails when the second composer refuses the subgraphs, with its code', () => {
+    // Apollo's composer accepts federation v2.12; The Guild's does not, so other routers could
+    // not serve the supergraph.
+    const results = check((sdl) => sdl.replace(/federation\/v2\.\d+/, 'federation/v2.12'), {
+      stale: true,
+    });
+    expect(results.composition?.ok).toBe(true);
+    expect(results['composition (@theguild/federation-composition)']?.ok).toBe(false);
+    expect(results['composition (@theguild/federation-composition)']?.details.join('\n')).toMatch(
+      /\[[A-Z_]+\].*v2\.12/,
+    );
+  });
+
   it('fails on a stale supergraph', () => {
     const results = check(
       (sdl) => sdl.replace('  title: String!\n', '  title: String!\n  subtitle: String\n'),

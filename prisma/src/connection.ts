@@ -107,10 +107,36 @@ export async function openDatabase(
   pool.on('error', lost);
   pool.on('connect', (client) => client.on('error', lost));
   return {
-    adapterFactory: new PrismaPg(pool),
+    adapterFactory: new PrismaPgWholeScripts(pool),
     description: redactPassword(location.url),
     close: () => pool.end(),
   };
+}
+
+/**
+ * Prisma's pg adapter, except that a migration's script reaches the server whole, as
+ * `prisma migrate deploy` sends it. The adapter's own `executeScript` cuts a script at
+ * every `;` and sends the pieces one by one, which breaks any statement that holds a `;`,
+ * such as a function's body. A query without parameters goes by PostgreSQL's simple query
+ * protocol, which runs a script of several statements, and runs it as one transaction.
+ */
+class PrismaPgWholeScripts extends PrismaPg {
+  override async connect(): ReturnType<PrismaPg['connect']> {
+    return wholeScripts(await super.connect());
+  }
+
+  override async connectToShadowDb(): ReturnType<PrismaPg['connectToShadowDb']> {
+    return wholeScripts(await super.connectToShadowDb());
+  }
+}
+
+function wholeScripts<Adapter extends Awaited<ReturnType<PrismaPg['connect']>>>(
+  adapter: Adapter,
+): Adapter {
+  adapter.executeScript = async (script) => {
+    await adapter.executeRaw({ sql: script, args: [], argTypes: [] });
+  };
+  return adapter;
 }
 
 /** pg's client, opening its connection within `connectMs` whatever the pool's setting. */

@@ -4,6 +4,7 @@ import { clientOptions, defineServiceDatabase, reportingQueries } from '../src/s
 import { PrismaClient } from './generated/client.ts';
 
 export type {
+  DoorStaff,
   EventSnapshot,
   Hold,
   Order,

@@ -20,6 +20,7 @@ async function accountsAfterProductionStart(extra: NodeJS.ProcessEnv): Promise<s
       LOG_LEVEL: 'silent',
       HOST: '127.0.0.1',
       PORT: '0',
+      DRAIN_DEADLINE_MS: '0',
       DATA_DIR: dataDir,
       AUTH_DEV_KEYS: 'true',
       USERS_DATABASE_URL: url,

@@ -31,6 +31,7 @@ async function gatewayWith(env: NodeJS.ProcessEnv) {
       NODE_ENV: 'test',
       HOST: '127.0.0.1',
       PORT: '0',
+      DRAIN_DEADLINE_MS: '0',
       AUTH_JWKS_URL: new URL('/.well-known/jwks.json', supergraph.subgraphUrls.users).toString(),
       USERS_URL: supergraph.subgraphUrls.users,
       EVENTS_URL: supergraph.subgraphUrls.events,

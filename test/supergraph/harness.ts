@@ -116,6 +116,9 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     HOST: '127.0.0.1',
     PORT: '0',
     SEED_DEMO_DATA: 'false',
+    // The services run in-process, with no proxy in front whose idle connections a stopping
+    // service should wait for: they stop at once.
+    DRAIN_DEADLINE_MS: '0',
     // Every test here signs up from the same address; the limit has tests of its own.
     SIGN_UPS_PER_ADDRESS: '100000',
     DATA_DIR: dataDir,
@@ -152,6 +155,7 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
         ...authEnv,
         PORT: String(ticketsPort),
         EVENTS_URL: `http://127.0.0.1:${eventsPort}/graphql`,
+        USERS_URL: usersService.url,
       },
     );
     running.push(ticketsService);

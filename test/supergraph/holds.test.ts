@@ -2,6 +2,7 @@
 // aliases, parallel requests and the tiers of one event, and a buyer keeps few at a time.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purchaseMutation } from '../documents.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
 import { type AuthPayload, codeOf, eventOnSale, signUp } from './operations.ts';
 
@@ -86,7 +87,7 @@ describe('holds and the per-person cap', () => {
     const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier, tier]);
     const token = buyers[2]?.accessToken;
     const bought = await supergraph.request(
-      'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+      purchaseMutation,
       { input: { tierId: tierIds[0], quantity: 4, idempotencyKey: randomUUID() } },
       { token },
     );
@@ -112,7 +113,7 @@ describe('holds and the per-person cap', () => {
       { token },
     );
     const bought = await supergraph.request(
-      'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+      purchaseMutation,
       { input: { holdId: held.data?.holdTickets.id, idempotencyKey: randomUUID() } },
       { token },
     );

@@ -3,6 +3,7 @@
 // cancellation that answers with what changed, and cancelled events that sell nothing.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purchaseMutation } from '../documents.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
 import { type AuthPayload, codeOf, publishedEvent, signUp, snapshotReaches } from './operations.ts';
 
@@ -38,7 +39,7 @@ async function tierOnSale(title = 'Orders concert') {
 
 const buy = (token: string, tierId: string, quantity: number) =>
   supergraph.request<{ purchaseTickets: { id: string } }>(
-    'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+    purchaseMutation,
     { input: { tierId, quantity, idempotencyKey: randomUUID() } },
     { token },
   );
@@ -162,7 +163,7 @@ describe('holds', () => {
     // Released once: again, or buying it, finds it gone.
     expect(codeOf(await release(holdId, holder.accessToken))).toBe('HOLD_EXPIRED');
     const bought = await supergraph.request(
-      'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+      purchaseMutation,
       { input: { holdId, idempotencyKey: randomUUID() } },
       { token: holder.accessToken },
     );

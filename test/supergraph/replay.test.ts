@@ -28,6 +28,7 @@ beforeAll(async () => {
     HOST: '127.0.0.1',
     PORT: '0',
     SEED_DEMO_DATA: 'false',
+    DRAIN_DEADLINE_MS: '0',
     DATA_DIR: dataDir,
     USERS_DATABASE_URL: uniqueTestDatabaseUrl('replay_users'),
     USERS_SUBGRAPH_SECRET: secret,

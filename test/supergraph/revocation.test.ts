@@ -137,6 +137,7 @@ describe('an access token', () => {
         LOG_LEVEL: 'silent',
         HOST: '127.0.0.1',
         PORT: '0',
+        DRAIN_DEADLINE_MS: '0',
         REDIS_URL: testRedisUrl,
         AUTH_JWKS_URL: new URL('/.well-known/jwks.json', supergraph.subgraphUrls.users).toString(),
         USERS_URL: supergraph.subgraphUrls.users,

@@ -2,6 +2,7 @@
 // themselves, cancellation that restocks once, and batched ticket listings.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purchaseMutation } from '../documents.ts';
 import { type Statement, type Supergraph, startSupergraph } from './harness.ts';
 import {
   type AuthPayload,
@@ -67,11 +68,7 @@ async function tierOnSale(input: Record<string, unknown> = tierInput): Promise<s
 const purchase = (token: string, input: Record<string, unknown>) =>
   supergraph.request<{
     purchaseTickets: { id: string; totalCents: number; tickets: { id: string }[] };
-  }>(
-    'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id totalCents tickets { id } } }',
-    { input },
-    { token },
-  );
+  }>(purchaseMutation, { input }, { token });
 
 const stock = (id: string) =>
   supergraph.databases.tickets.ticketTier.findUniqueOrThrow({ where: { id } });
@@ -155,12 +152,9 @@ describe('a purchase with bad input', () => {
 
   it('anonymously is UNAUTHENTICATED', async () => {
     const tierId = await tierOnSale();
-    const result = await supergraph.request(
-      'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
-      {
-        input: { tierId, quantity: 1, idempotencyKey: randomUUID() },
-      },
-    );
+    const result = await supergraph.request(purchaseMutation, {
+      input: { tierId, quantity: 1, idempotencyKey: randomUUID() },
+    });
     expect(codeOf(result)).toBe('UNAUTHENTICATED');
   });
 });

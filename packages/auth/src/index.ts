@@ -8,6 +8,13 @@ export {
   type TokenParties,
   type VerifierOptions,
 } from './access-tokens.ts';
+export {
+  type IdentityWithRole,
+  isOwnerOrAdmin,
+  requireOwnerOrAdmin,
+  requireRole,
+  requireViewer,
+} from './authorization.ts';
 export { forbidden, rejectRequest, unauthenticated } from './errors.ts';
 export { type Identity, isRole, type Role, roles } from './identity.ts';
 export {

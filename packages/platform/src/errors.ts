@@ -13,6 +13,11 @@ export function notFound(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'NOT_FOUND' } });
 }
 
+/** The codes every service may answer with, besides its own (README: Error codes). */
+export const commonErrorCodes = ['BAD_USER_INPUT', 'NOT_FOUND', 'SERVICE_UNAVAILABLE'] as const;
+
+export type CommonErrorCode = (typeof commonErrorCodes)[number];
+
 /** An application-specific failure, e.g. EMAIL_TAKEN or TOO_MANY_ATTEMPTS. */
 export function failure(
   code: string,
@@ -20,6 +25,19 @@ export function failure(
   extensions: Record<string, unknown> = {},
 ): GraphQLError {
   return new GraphQLError(message, { extensions: { code, ...extensions } });
+}
+
+/**
+ * `failure` restricted to one service's codes: `const failure = failures<TicketsErrorCode>()`
+ * in the service's errors.ts, so that a code not in its union (a typo, a code another service
+ * owns) fails the type check.
+ */
+export function failures<Code extends string>() {
+  return (
+    code: Code | CommonErrorCode,
+    message: string,
+    extensions: Record<string, unknown> = {},
+  ): GraphQLError => failure(code, message, extensions);
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

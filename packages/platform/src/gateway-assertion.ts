@@ -14,6 +14,7 @@ import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto
 import { type Identity, roles } from '@ticketing/auth';
 import { z } from 'zod';
 import { ConfigurationError } from './config.ts';
+import type { SubgraphName } from './services.ts';
 
 /** The request header that carries the assertion. */
 export const assertionHeader = 'x-gateway-assertion';
@@ -46,16 +47,36 @@ export interface VerifiedRequest {
   requestId: string | undefined;
 }
 
-export type SubgraphName = 'users' | 'events' | 'tickets';
+type SecretVariable<Name extends SubgraphName> = `${Uppercase<Name>}_SUBGRAPH_SECRET`;
+
+const secretVariable = <Name extends SubgraphName>(subgraph: Name) =>
+  `${subgraph.toUpperCase()}_SUBGRAPH_SECRET` as SecretVariable<Name>;
 
 /**
- * The secret shared by `subgraph` and whoever calls it, from `<NAME>_SUBGRAPH_SECRET`.
+ * The `<NAME>_SUBGRAPH_SECRET` variables of the subgraphs named, for a service's settings
+ * schema: a subgraph holds its own, a caller (the gateway, tickets for events) the callee's.
+ * `subgraphSecret` then reads the validated settings.
+ */
+export function subgraphSecretSettings<const Name extends SubgraphName>(...subgraphs: Name[]) {
+  const shape = Object.fromEntries(
+    subgraphs.map((subgraph) => [secretVariable(subgraph), z.string().min(1).optional()]),
+  );
+  return z.object(shape as { [N in Name as SecretVariable<N>]: z.ZodOptional<z.ZodString> });
+}
+
+/**
+ * The secret shared by `subgraph` and whoever calls it, from `<NAME>_SUBGRAPH_SECRET` in a
+ * service's validated settings (see subgraphSecretSettings).
  * Outside production a fixed development secret stands in, so that `npm start` needs no
  * set-up; in production a missing or short secret stops the service at start-up.
  */
-export function subgraphSecret(subgraph: SubgraphName, env: NodeJS.ProcessEnv): string {
-  const variable = `${subgraph.toUpperCase()}_SUBGRAPH_SECRET`;
-  const secret = env[variable];
+export function subgraphSecret(
+  subgraph: SubgraphName,
+  env: Readonly<Record<string, unknown>>,
+): string {
+  const variable = secretVariable(subgraph);
+  const value = env[variable];
+  const secret = typeof value === 'string' ? value : undefined;
   const production = env.NODE_ENV === 'production';
   if (secret) {
     if (production && secret.length < minimumSecretLength) {

@@ -11,7 +11,6 @@ import { type ExpressContextFunctionArgument, expressMiddleware } from '@as-inte
 import express from 'express';
 import { pinoHttp } from 'pino-http';
 import { z } from 'zod';
-import { loadConfig } from './config.ts';
 import { drainOnStop, type HttpDrainer } from './drain.ts';
 import type { Logger } from './logger.ts';
 import { requestMetricsPlugin, serveMetrics } from './metrics.ts';
@@ -30,7 +29,7 @@ import { shutdownTelemetry, tracingPlugins } from './telemetry.ts';
  */
 const keepAliveTimeoutMs = 75_000;
 
-/** How a service stops; read from the process's environment. */
+/** How a service stops; part of every service's settings (subgraphs' and gateways'). */
 export const shutdownSettings = z.object({
   /**
    * How long a stopping service waits for the connections it has to close (see drain.ts).
@@ -65,7 +64,7 @@ export interface ServeOptions<TContext extends BaseContext> {
   checkReadiness?(): Promise<Record<string, unknown> | undefined>;
   /** Adds routes or middleware before the GraphQL endpoint. */
   configure?(app: express.Express): void;
-  /** How long a stop waits for open connections (default: DRAIN_DEADLINE_MS, else 8 s). */
+  /** How long a stop waits for open connections (default: DRAIN_DEADLINE_MS's, 8 s). */
   drainDeadlineMs?: number;
   /** Releases what the service holds (database pools) after the server stopped. */
   onStop?(): Promise<void>;
@@ -95,7 +94,7 @@ export async function serveGraphQL<TContext extends BaseContext>(
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
   httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
   const drainer = drainOnStop(httpServer, {
-    deadlineMs: options.drainDeadlineMs ?? loadConfig(shutdownSettings).DRAIN_DEADLINE_MS,
+    deadlineMs: options.drainDeadlineMs ?? shutdownSettings.parse({}).DRAIN_DEADLINE_MS,
     onDeadline: (open) =>
       logger.warn({ open }, 'drain deadline reached: closing the remaining connections'),
   });

@@ -10,7 +10,10 @@ export {
 } from './config.ts';
 export {
   badUserInput,
+  type CommonErrorCode,
+  commonErrorCodes,
   failure,
+  failures,
   isDatabaseUnavailable,
   isUuid,
   notFound,
@@ -23,9 +26,9 @@ export {
   type ForwardedRequest,
   GatewayAssertionVerifier,
   redisUsedAssertions,
-  type SubgraphName,
   signedSubgraphHeaders,
   subgraphSecret,
+  subgraphSecretSettings,
   UntrustedRequestError,
   type UsedAssertionStore,
   type VerifiedRequest,
@@ -65,6 +68,20 @@ export {
   type TokenFacts,
 } from './revocations.ts';
 export { checkedDateTime, DateTime, InvalidInputValue, isStorableDate } from './scalars.ts';
+export {
+  composeServiceUrl,
+  defaultGatewayPort,
+  defaultPublicPort,
+  type GatewayName,
+  gatewayNames,
+  localServiceUrl,
+  type ServiceName,
+  type SubgraphName,
+  servicePorts,
+  serviceRoutes,
+  subgraphNames,
+  tokenIssuer,
+} from './services.ts';
 export {
   authSettings,
   type RequestInfo,

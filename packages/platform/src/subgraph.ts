@@ -12,20 +12,21 @@ import {
   assertionHeader,
   GatewayAssertionVerifier,
   redisUsedAssertions,
-  type SubgraphName,
   subgraphSecret,
+  subgraphSecretSettings,
   UntrustedRequestError,
   type VerifiedRequest,
 } from './gateway-assertion.ts';
-import { type RunningService, runService, serveGraphQL } from './http.ts';
+import { type RunningService, runService, serveGraphQL, shutdownSettings } from './http.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { connectRedis, type RedisConnection, redisSettings } from './redis.ts';
+import { localServiceUrl, type SubgraphName, serviceRoutes, tokenIssuer } from './services.ts';
 
 /** Where access tokens come from and how their keys are found; the same for every service. */
 export const authSettings = z.object({
   AUTH_ISSUER: z.string().min(1).default('urn:ticketing:users'),
   AUTH_AUDIENCE: z.string().min(1).default('urn:ticketing:api'),
-  AUTH_JWKS_URL: z.url().default('http://127.0.0.1:4001/.well-known/jwks.json'),
+  AUTH_JWKS_URL: z.url().default(localServiceUrl(tokenIssuer, serviceRoutes.jwks)),
 });
 
 /** What a subgraph knows about one request: what the gateway's signed assertion says. */
@@ -33,6 +34,8 @@ export type RequestInfo = VerifiedRequest;
 
 /** The part of a service's database definition (`@ticketing/prisma/<service>`) used here. */
 interface SubgraphDatabase<Client, Location> {
+  /** `<NAME>_DATABASE_URL`: the variable that names the service's PostgreSQL database. */
+  urlVariable: string;
   locate(env: NodeJS.ProcessEnv): Location;
   open(
     location: Location,
@@ -133,10 +136,21 @@ const rawBodies = new WeakMap<object, Buffer>();
 
 /** What every subgraph reads at start, besides its own settings. */
 export const subgraphStartSettings = (defaultPort: number) =>
-  baseSettings.extend(redisSettings.shape).extend({
-    PORT: portSetting(defaultPort),
-    /** Default: on outside production, off in production (see seedsDemoData). */
-    SEED_DEMO_DATA: optionalFlagSetting(),
+  baseSettings
+    .extend(redisSettings.shape)
+    .extend(shutdownSettings.shape)
+    .extend({
+      PORT: portSetting(defaultPort),
+      /** Default: on outside production, off in production (see seedsDemoData). */
+      SEED_DEMO_DATA: optionalFlagSetting(),
+      /** Where the embedded database lives when `<NAME>_DATABASE_URL` is not set. */
+      DATA_DIR: z.string().min(1).optional(),
+    });
+
+/** A subgraph's own database URL (`<NAME>_DATABASE_URL`) and gateway secret. */
+const subgraphOwnSettings = (name: SubgraphName, urlVariable: string) =>
+  subgraphSecretSettings(name).extend({
+    [urlVariable]: z.string().min(1).optional(),
   });
 
 /**
@@ -151,8 +165,15 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
   logger: Logger = createLogger(subgraph.name, loadConfig(baseSettings, env).LOG_LEVEL),
 ): Promise<RunningService> {
   const config = loadConfig(subgraphStartSettings(subgraph.defaultPort), env);
+  const { urlVariable } = subgraph.database;
+  const own = loadConfig(subgraphOwnSettings(subgraph.name, urlVariable), env);
   let redis: RedisConnection | undefined;
-  const database = await subgraph.database.open(subgraph.database.locate(env), {
+  const location = subgraph.database.locate({
+    NODE_ENV: config.NODE_ENV,
+    DATA_DIR: config.DATA_DIR,
+    [urlVariable]: own[urlVariable] as string | undefined,
+  });
+  const database = await subgraph.database.open(location, {
     onConnectionLost: (error) =>
       logger.warn({ err: error }, 'database connection lost; reconnecting on demand'),
   });
@@ -186,7 +207,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
     });
     const verifier = new GatewayAssertionVerifier(
       subgraph.name,
-      subgraphSecret(subgraph.name, env),
+      subgraphSecret(subgraph.name, { ...own, NODE_ENV: config.NODE_ENV }),
       {
         shared: redis && redisUsedAssertions(redis.client),
         // A lost connection is logged once, by connectRedis; a slow command each time.
@@ -202,6 +223,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       host: config.HOST,
       port: config.PORT,
       logger,
+      drainDeadlineMs: config.DRAIN_DEADLINE_MS,
       createApolloServer: (plugins) =>
         subgraph.createServer([...plugins, ...(setup.plugins ?? [])]),
       context: async ({ res }) =>

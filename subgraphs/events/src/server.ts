@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { createSubgraphServer, DateTime, readSchema } from '@ticketing/platform';
 import type { EventsContext } from './context.ts';
+import type { Resolvers } from './generated/resolvers.ts';
 import { Event } from './resolvers/Event.ts';
 import { Mutation } from './resolvers/Mutation.ts';
 import { Query } from './resolvers/Query.ts';
@@ -8,7 +9,7 @@ import { User } from './resolvers/User.ts';
 
 export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url));
 
-export const resolvers = { DateTime, Query, Mutation, Event, User };
+export const resolvers: Resolvers = { DateTime, Query, Mutation, Event, User };
 
 /** The events subgraph, not yet listening: tests call `executeOperation` on it. */
 export function createEventsServer(plugins: ApolloServerPlugin<EventsContext>[] = []) {

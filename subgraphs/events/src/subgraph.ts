@@ -2,8 +2,11 @@ import {
   baseSettings,
   invalidateCachedResponses,
   loadConfig,
+  localServiceUrl,
   relaySecret,
   type SubgraphDefinition,
+  servicePorts,
+  serviceRoutes,
 } from '@ticketing/platform';
 import { eventsDatabase, type PrismaClient } from '@ticketing/prisma/events';
 import { z } from 'zod';
@@ -16,10 +19,20 @@ import { EventService } from './services/EventService.ts';
 /** The events service's own settings (test/kubernetes.test.ts checks the manifests against them). */
 export const eventsSettings = baseSettings.extend({
   /** Where the outbox relay delivers event changes: the tickets service. */
-  EVENT_CHANGES_URL: z.url().default('http://127.0.0.1:4003/internal/event-changes'),
+  EVENT_CHANGES_URL: z.url().default(localServiceUrl('tickets', serviceRoutes.eventChanges)),
   EVENT_RELAY_SECRET: z.string().min(16).optional(),
   EVENT_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(500),
 });
+
+/** The events service's repository and rules over one database (the users service's shape). */
+export function createEventsServices(
+  prisma: PrismaClient,
+  onOutbox?: () => void,
+  onChange?: () => Promise<void>,
+) {
+  const events = new EventRepository(prisma);
+  return { events, service: new EventService(events, onOutbox, onChange) };
+}
 
 export const eventsSubgraph: SubgraphDefinition<
   PrismaClient,
@@ -27,7 +40,7 @@ export const eventsSubgraph: SubgraphDefinition<
   EventsContext
 > = {
   name: 'events',
-  defaultPort: 4002,
+  defaultPort: servicePorts.events,
   database: eventsDatabase,
   createServer: createEventsServer,
   setUp(prisma, { env, logger, redis, cacheNamespace }) {
@@ -41,8 +54,8 @@ export const eventsSubgraph: SubgraphDefinition<
       },
       logger,
     );
-    const service = new EventService(
-      new EventRepository(prisma),
+    const { service } = createEventsServices(
+      prisma,
       () => relay.notify(),
       () => invalidateCachedResponses(redis, cacheNamespace, 'events', logger),
     );

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createContext } from '../src/context.ts';
 import { EventRepository } from '../src/repositories/EventRepository.ts';
 import { createEventsServer } from '../src/server.ts';
-import { EventService } from '../src/services/EventService.ts';
+import { createEventsServices } from '../src/subgraph.ts';
 
 const organizerId = '0190a000-0000-7000-8000-0000000000aa';
 const day = 24 * 60 * 60 * 1000;
@@ -30,7 +30,7 @@ function anEvent(id: number, overrides: Record<string, unknown> = {}) {
 }
 
 const run = executorFor(server, () =>
-  createContext(database.prisma, new EventService(new EventRepository(database.prisma)), {
+  createContext(database.prisma, createEventsServices(database.prisma).service, {
     viewer: null,
     clientAddress: undefined,
     requestId: undefined,

@@ -1,8 +1,15 @@
 import type { Identity } from '@ticketing/auth';
 import type { RequestInfo } from '@ticketing/platform';
-import type { EventSnapshot, Order, PrismaClient, Ticket } from '@ticketing/prisma/tickets';
+import type {
+  DoorStaff,
+  EventSnapshot,
+  Order,
+  PrismaClient,
+  Ticket,
+} from '@ticketing/prisma/tickets';
 import DataLoader from 'dataloader';
 import { decodeCursor } from './cursor.ts';
+import { type CheckInCounts, CheckInRepository } from './repositories/CheckInRepository.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
 import { OrderRepository } from './repositories/OrderRepository.ts';
 import {
@@ -10,7 +17,9 @@ import {
   type TicketPage,
   TicketRepository,
 } from './repositories/TicketRepository.ts';
+import type { CheckInService } from './services/CheckInService.ts';
 import type { TicketingService } from './services/TicketingService.ts';
+import type { TransferService } from './services/TransferService.ts';
 
 export interface TicketPageKey {
   ownerId: string;
@@ -21,6 +30,9 @@ export interface TicketPageKey {
 export interface TicketsContext {
   viewer: Identity | null;
   service: TicketingService;
+  /** The door and transfers; absent in a context built for the other fields alone. */
+  doors?: CheckInService;
+  transfers?: TransferService;
   orders: OrderRepository;
   loaders: {
     orderById: DataLoader<string, Order | null>;
@@ -30,6 +42,8 @@ export interface TicketsContext {
     snapshotByEventId: DataLoader<string, EventSnapshot | null>;
     ticketsByOrderId: DataLoader<string, Ticket[]>;
     ticketPages: DataLoader<TicketPageKey, TicketPage, string>;
+    checkInCountsByEventId: DataLoader<string, CheckInCounts>;
+    doorStaffByEventId: DataLoader<string, DoorStaff[]>;
   };
 }
 
@@ -56,13 +70,16 @@ export function createContext(
   prisma: PrismaClient,
   service: TicketingService,
   { viewer }: RequestInfo,
+  door: { doors: CheckInService; transfers: TransferService } | undefined = undefined,
 ): TicketsContext {
   const tickets = new TicketRepository(prisma);
   const snapshots = new EventSnapshotRepository(prisma);
   const orders = new OrderRepository(prisma);
+  const checkIns = new CheckInRepository(prisma);
   return {
     viewer,
     service,
+    ...door,
     orders,
     loaders: {
       orderById: new DataLoader((ids) => orders.findOrdersByIds(ids)),
@@ -74,6 +91,8 @@ export function createContext(
       ticketPages: new DataLoader((keys) => loadTicketPages(tickets, keys), {
         cacheKeyFn: (key) => `${key.ownerId}|${key.first}|${key.after ?? ''}`,
       }),
+      checkInCountsByEventId: new DataLoader((ids) => checkIns.countsByEventIds(ids)),
+      doorStaffByEventId: new DataLoader((ids) => checkIns.staffByEventIds(ids)),
     },
   };
 }

@@ -1,7 +1,7 @@
 // POST /internal/event-changes: where the events service's outbox relay delivers event
 // changes. Not part of the public API: NGINX routes only /graphql, and every delivery
 // must be signed with the relay secret.
-import { type Logger, verifyDelivery } from '@ticketing/platform';
+import { type Logger, serviceRoutes, verifyDelivery } from '@ticketing/platform';
 import express from 'express';
 import { z } from 'zod';
 import type { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
@@ -23,7 +23,7 @@ const deliverySchema = z.object({
   ),
 });
 
-export const eventChangesPath = '/internal/event-changes';
+export const eventChangesPath = serviceRoutes.eventChanges;
 
 export function eventChangesRoute(
   snapshots: EventSnapshotRepository,

@@ -1,6 +1,15 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { createSubgraphServer, DateTime, readSchema } from '@ticketing/platform';
 import type { TicketsContext } from './context.ts';
+import type { Resolvers } from './generated/resolvers.ts';
+import {
+  CheckIn,
+  CheckInEventFields,
+  CheckInMutation,
+  DoorStaff,
+  OfflineScanResult,
+  qrToken,
+} from './resolvers/CheckIn.ts';
 import { Event } from './resolvers/Event.ts';
 import { Mutation } from './resolvers/Mutation.ts';
 import { Query } from './resolvers/Query.ts';
@@ -9,16 +18,19 @@ import { User } from './resolvers/User.ts';
 
 export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url));
 
-export const resolvers = {
+export const resolvers: Resolvers = {
   DateTime,
   Query,
-  Mutation,
-  Event,
+  Mutation: { ...Mutation, ...CheckInMutation },
+  Event: { ...Event, ...CheckInEventFields },
   User,
-  Ticket,
+  Ticket: { ...Ticket, qrToken },
   TicketTier,
   Order,
   Hold,
+  DoorStaff,
+  CheckIn,
+  OfflineScanResult,
 };
 
 /** The tickets subgraph, not yet listening: tests call `executeOperation` on it. */

@@ -38,3 +38,15 @@ export const updateTierSchema = z
   .refine(salesWindow, { message: 'must be after salesStartAt', path: ['salesEndAt'] });
 
 export const idempotencyKeySchema = z.string().trim().min(8).max(200);
+
+/** Emails compare case-insensitively, as the users service stores them. */
+export const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email());
+
+/** A scanned code or QR token: a token is a few hundred characters. */
+export const scannedCodeSchema = z.string().trim().min(1).max(2_000);
+
+/** An offline door's upload: at most 500 scans, each a token and its door's scan time. */
+export const offlineScansSchema = z
+  .array(z.object({ token: scannedCodeSchema, scannedAt: z.date() }))
+  .min(1)
+  .max(500);

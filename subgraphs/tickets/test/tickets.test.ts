@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createContext } from '../src/context.ts';
 import { TicketRepository } from '../src/repositories/TicketRepository.ts';
 import { createTicketsServer } from '../src/server.ts';
-import { EventOwnership } from '../src/services/EventOwnership.ts';
-import { TicketingService } from '../src/services/TicketingService.ts';
+import { createTicketsServices } from '../src/subgraph.ts';
 
 const concert = '0190a000-0000-7000-8001-000000000001';
 const talk = '0190a000-0000-7000-8001-000000000002';
@@ -57,12 +56,14 @@ const runAs = (viewer: Identity | null) =>
   executorFor(server, () =>
     createContext(
       database.prisma,
-      new TicketingService({
-        prisma: database.prisma,
-        tickets: new TicketRepository(database.prisma),
-        ownership: new EventOwnership('http://127.0.0.1:9/graphql', 'unused-events-secret'),
-        settings: { holdSeconds: 60, perUserCap: 10, maxActiveHolds: 3 },
-      }),
+      createTicketsServices(
+        database.prisma,
+        {
+          events: { url: 'http://127.0.0.1:9/graphql', secret: 'unused-events-secret' },
+          users: { url: 'http://127.0.0.1:9/graphql', secret: 'unused-users-secret' },
+        },
+        { holdSeconds: 60, perUserCap: 10, maxActiveHolds: 3 },
+      ).service,
       { viewer, clientAddress: undefined, requestId: undefined },
     ),
   );

@@ -1,13 +1,14 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { createSubgraphServer, DateTime, readSchema } from '@ticketing/platform';
 import type { UsersContext } from './context.ts';
+import type { Resolvers } from './generated/resolvers.ts';
 import { Mutation } from './resolvers/Mutation.ts';
 import { Query } from './resolvers/Query.ts';
 import { User } from './resolvers/User.ts';
 
 export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url));
 
-export const resolvers = { DateTime, Query, Mutation, User };
+export const resolvers: Resolvers = { DateTime, Query, Mutation, User };
 
 /** The users subgraph, not yet listening: tests call `executeOperation` on it. */
 export function createUsersServer(plugins: ApolloServerPlugin<UsersContext>[] = []) {

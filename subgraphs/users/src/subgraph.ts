@@ -9,7 +9,9 @@ import {
   type RedisConnection,
   RevocationPublisher,
   type SubgraphDefinition,
+  servicePorts,
   subgraphSecret,
+  subgraphSecretSettings,
 } from '@ticketing/platform';
 import { defaultDataRoot } from '@ticketing/prisma';
 import { type PrismaClient, usersDatabase } from '@ticketing/prisma/users';
@@ -25,26 +27,29 @@ import { AccountService } from './services/AccountService.ts';
 import { LoginThrottle } from './services/LoginThrottle.ts';
 
 /** The users service's own settings (test/kubernetes.test.ts checks the manifests against them). */
-export const usersSettings = baseSettings.extend(authSettings.shape).extend({
-  DATA_DIR: z.string().min(1).default(defaultDataRoot),
-  AUTH_SIGNING_KEYS: z.string().optional(),
-  AUTH_SIGNING_KEYS_FILE: z.string().optional(),
-  /** Default: on in development, off in production, where keys must be configured. */
-  AUTH_DEV_KEYS: z.enum(['true', 'false']).optional(),
-  BOOTSTRAP_ADMIN_EMAIL: z.string().optional(),
-  BOOTSTRAP_ADMIN_PASSWORD: z.string().optional(),
-  BOOTSTRAP_ADMIN_NAME: z.string().default('Admin'),
-  SEED_DEMO_DATA: optionalFlagSetting(),
-  /** Sign-ups one address may make in an hour (see LoginThrottle.ts). */
-  SIGN_UPS_PER_ADDRESS: z.coerce.number().int().min(1).default(10),
-  /** How long an exchanged refresh token still returns its successor (0: reuse at once). */
-  REFRESH_GRACE_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(300)
-    .default(defaultRefreshGraceSeconds),
-});
+export const usersSettings = baseSettings
+  .extend(authSettings.shape)
+  .extend(subgraphSecretSettings('users').shape)
+  .extend({
+    DATA_DIR: z.string().min(1).default(defaultDataRoot),
+    AUTH_SIGNING_KEYS: z.string().optional(),
+    AUTH_SIGNING_KEYS_FILE: z.string().optional(),
+    /** Default: on in development, off in production, where keys must be configured. */
+    AUTH_DEV_KEYS: z.enum(['true', 'false']).optional(),
+    BOOTSTRAP_ADMIN_EMAIL: z.string().optional(),
+    BOOTSTRAP_ADMIN_PASSWORD: z.string().optional(),
+    BOOTSTRAP_ADMIN_NAME: z.string().default('Admin'),
+    SEED_DEMO_DATA: optionalFlagSetting(),
+    /** Sign-ups one address may make in an hour (see LoginThrottle.ts). */
+    SIGN_UPS_PER_ADDRESS: z.coerce.number().int().min(1).default(10),
+    /** How long an exchanged refresh token still returns its successor (0: reuse at once). */
+    REFRESH_GRACE_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(300)
+      .default(defaultRefreshGraceSeconds),
+  });
 
 /** The users service's repositories and account rules over one database. */
 export function createUsersServices(
@@ -52,7 +57,7 @@ export function createUsersServices(
   keys: SigningKeys,
   parties: TokenParties,
   logger: Logger,
-  refreshSecret = subgraphSecret('users', process.env),
+  refreshSecret = subgraphSecret('users', {}),
   refreshGraceSeconds = defaultRefreshGraceSeconds,
   abuse: { signUpsPerAddress?: number; redis?: RedisConnection | undefined } = {},
 ) {
@@ -76,7 +81,7 @@ export const usersSubgraph: SubgraphDefinition<
   UsersContext
 > = {
   name: 'users',
-  defaultPort: 4001,
+  defaultPort: servicePorts.users,
   database: usersDatabase,
   createServer: createUsersServer,
   async setUp(prisma, { env, logger, redis }) {
@@ -99,7 +104,7 @@ export const usersSubgraph: SubgraphDefinition<
         audience: config.AUTH_AUDIENCE,
       },
       logger,
-      subgraphSecret('users', env),
+      subgraphSecret('users', config),
       config.REFRESH_GRACE_SECONDS,
       { signUpsPerAddress: config.SIGN_UPS_PER_ADDRESS, redis },
     );

@@ -48,7 +48,11 @@ export function eventSnapshot(event: Event) {
   };
 }
 
-/** The only code in this service that queries the events database. */
+/**
+ * The events service's queries of events, and the outbox messages their changes write in the
+ * same transaction. The outbox relay (outbox/OutboxRelay.ts) reads and marks those messages
+ * on its own.
+ */
 export class EventRepository {
   readonly #prisma: PrismaClient;
 

@@ -1,25 +1,15 @@
-import type { EventsContext } from '../context.ts';
+import type { MutationResolvers } from '../generated/resolvers.ts';
 
-// Thin: each mutation hands its arguments and the caller to the event service.
-export const Mutation = {
-  createEvent: (_: unknown, { input }: { input: unknown }, { service, viewer }: EventsContext) =>
-    service.create(viewer, input),
+// Thin: each mutation hands its arguments and the caller to the event service, which
+// validates them (the argument types come from schema.graphql, through codegen.ts).
+export const Mutation: MutationResolvers = {
+  createEvent: (_, { input }, { service, viewer }) => service.create(viewer, input),
 
-  updateEvent: (
-    _: unknown,
-    { id, input }: { id: string; input: unknown },
-    { service, viewer }: EventsContext,
-  ) => service.update(viewer, id, input),
+  updateEvent: (_, { id, input }, { service, viewer }) => service.update(viewer, id, input),
 
-  publishEvent: (_: unknown, { id }: { id: string }, { service, viewer }: EventsContext) =>
-    service.publish(viewer, id),
+  publishEvent: (_, { id }, { service, viewer }) => service.publish(viewer, id),
 
-  cancelEvent: (
-    _: unknown,
-    { id, reason }: { id: string; reason?: string | null },
-    { service, viewer }: EventsContext,
-  ) => service.cancel(viewer, id, reason),
+  cancelEvent: (_, { id, reason }, { service, viewer }) => service.cancel(viewer, id, reason),
 
-  deleteEvent: (_: unknown, { id }: { id: string }, { service, viewer }: EventsContext) =>
-    service.delete(viewer, id),
+  deleteEvent: (_, { id }, { service, viewer }) => service.delete(viewer, id),
 };

@@ -1,27 +1,17 @@
 import { pageSize } from '@ticketing/platform';
 import { toConnection } from '../connection.ts';
-import type { EventsContext } from '../context.ts';
-import { decodeCursor, type EventOrder } from '../cursor.ts';
-import { type EventFilter, eventsWhere } from '../filters.ts';
+import { decodeCursor } from '../cursor.ts';
+import type { QueryResolvers } from '../generated/resolvers.ts';
 
-export const Query = {
-  event(_: unknown, { id }: { id: string }, { loaders }: EventsContext) {
+export const Query: QueryResolvers = {
+  event(_, { id }, { loaders }) {
     return loaders.eventById.load(id);
   },
 
-  async events(
-    _: unknown,
-    args: {
-      first: number;
-      after?: string | null;
-      filter?: EventFilter | null;
-      orderBy: EventOrder;
-    },
-    { events, loaders, viewer }: EventsContext,
-  ) {
+  async events(_, args, { service, loaders, viewer }) {
     const first = pageSize(args.first);
     const after = args.after ? decodeCursor(args.after, args.orderBy) : undefined;
-    const page = await events.list(eventsWhere(viewer, args.filter), args.orderBy, first, after);
+    const page = await service.list(viewer, args.filter, args.orderBy, first, after);
     for (const event of page.events) loaders.eventById.prime(event.id, event);
     return toConnection(page, args.orderBy);
   },

@@ -3,6 +3,11 @@ import { toConnection } from '../connection.ts';
 import type { EventsContext } from '../context.ts';
 import { decodeCursor } from '../cursor.ts';
 
+/** A user as this subgraph knows one: by id alone (federation's reference). */
+export interface UserReference {
+  id: string;
+}
+
 /** This subgraph's field of the User entity, which the users subgraph owns. */
 export const User = {
   __resolveReference(reference: { id: string }) {

@@ -1,7 +1,10 @@
-import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
-import { badUserInput, failure, isUuid, notFound, parseInput } from '@ticketing/platform';
+import { type Identity, requireOwnerOrAdmin, requireRole } from '@ticketing/auth';
+import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform';
 import type { Event, EventStatus } from '@ticketing/prisma/events';
-import type { EventRepository, EventWrite } from '../repositories/EventRepository.ts';
+import type { EventOrder, EventPosition } from '../cursor.ts';
+import { failure } from '../errors.ts';
+import { type EventFilter, eventsWhere } from '../filters.ts';
+import type { EventPage, EventRepository, EventWrite } from '../repositories/EventRepository.ts';
 import { cancellationReasonSchema, createEventSchema, updateEventSchema } from '../validation.ts';
 
 /** A change the state machine does not allow: the event's status stays as it was. */
@@ -36,6 +39,20 @@ export class EventService {
     this.#events = events;
     this.#onOutbox = onOutbox;
     this.#onChange = onChange;
+  }
+
+  /**
+   * A page of the events `viewer` may see that match `filter` (validated here): the listing
+   * behind `Query.events`.
+   */
+  list(
+    viewer: Identity | null,
+    filter: EventFilter | null | undefined,
+    order: EventOrder,
+    first: number,
+    after: EventPosition | undefined,
+  ): Promise<EventPage> {
+    return this.#events.list(eventsWhere(viewer, filter), order, first, after);
   }
 
   async create(viewer: Identity | null, input: unknown): Promise<Event> {
@@ -150,11 +167,10 @@ export class EventService {
   }
 
   #organizer(viewer: Identity | null): Identity {
-    if (!viewer) throw unauthenticated('Log in to manage events.', 'required');
-    if (viewer.role !== 'ORGANIZER' && viewer.role !== 'ADMIN') {
-      throw forbidden('Only organizers and admins manage events.');
-    }
-    return viewer;
+    return requireRole(viewer, ['ORGANIZER', 'ADMIN'], {
+      unauthenticated: 'Log in to manage events.',
+      forbidden: 'Only organizers and admins manage events.',
+    });
   }
 
   /** The event, if the caller may change it. Hidden events read as not found. */
@@ -162,9 +178,11 @@ export class EventService {
     const caller = this.#organizer(viewer);
     const [event] = isUuid(id) ? await this.#events.findVisibleByIds([id], caller) : [null];
     if (!event) throw notFound(`No event has the id ${id}.`);
-    if (event.organizerId !== caller.userId && caller.role !== 'ADMIN') {
-      throw forbidden('Only its organizer or an admin can change this event.');
-    }
+    requireOwnerOrAdmin(
+      caller,
+      event.organizerId,
+      'Only its organizer or an admin can change this event.',
+    );
     return event;
   }
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   type Hold,
   type Order,
@@ -9,11 +8,6 @@ import {
 } from '@ticketing/prisma/tickets';
 
 type Transaction = Prisma.TransactionClient;
-
-/** 128 random bits: unguessable, so that a code proves possession of the ticket. */
-export function newTicketCode(): string {
-  return randomBytes(16).toString('base64url');
-}
 
 export type PurchaseOutcome =
   | { status: 'created'; order: Order; tickets: Ticket[] }
@@ -221,114 +215,22 @@ export class PurchaseRepository {
   }
 
   /**
-   * Buys tickets, once per (buyer, idempotency key). Concurrent requests with the same key
-   * are told so at once (an advisory lock); a replay finds the committed order. The stock
-   * update comes last, so that the hot tier's row is locked only until commit.
+   * Buys tickets, once per (buyer, idempotency key), in one statement: the database's
+   * `purchase_tickets` function (migration `purchase_in_one_statement`) is the whole
+   * transaction, in the order and with the locks described there and above. Concurrent
+   * requests with the same key are told so at once; a replay finds the committed order.
    */
   async purchase(request: PurchaseRequest): Promise<PurchaseOutcome> {
-    try {
-      return await this.#transaction(async (tx) => {
-        const [{ locked }] = await tx.$queryRaw<[{ locked: boolean }]>`
-          SELECT pg_try_advisory_xact_lock(hashtextextended(${`${request.buyerId}:${request.idempotencyKey}`}, 0)) AS locked`;
-        if (!locked) return { status: 'keyInUse' } as const;
-
-        const existing = await tx.order.findUnique({
-          where: {
-            buyerId_idempotencyKey: {
-              buyerId: request.buyerId,
-              idempotencyKey: request.idempotencyKey,
-            },
-          },
-          include: { tickets: { orderBy: { id: 'asc' } } },
-        });
-        if (existing) {
-          return existing.requestHash === request.requestHash
-            ? ({ status: 'replayed', order: existing, tickets: existing.tickets } as const)
-            : ({ status: 'keyReused' } as const);
-        }
-
-        const { tier, quantity, fromHold } = await this.#resolveSource(tx, request);
-        const order = await tx.order.create({
-          data: {
-            buyerId: request.buyerId,
-            idempotencyKey: request.idempotencyKey,
-            requestHash: request.requestHash,
-            totalCents: tier.priceCents * quantity,
-          },
-        });
-        const created = await tx.ticket.createManyAndReturn({
-          data: Array.from({ length: quantity }, () => ({
-            tierId: tier.id,
-            eventId: tier.eventId,
-            ownerId: request.buyerId,
-            orderId: order.id,
-            code: newTicketCode(),
-          })),
-        });
-        // A hold took its allowance when it was made.
-        if (
-          !fromHold &&
-          !(await this.#takeAllowance(
-            tx,
-            tier.eventId,
-            request.buyerId,
-            quantity,
-            request.perUserCap,
-          ))
-        )
-          throw new Rollback({ status: 'limitReached' });
-
-        const take = () =>
-          fromHold
-            ? tx.$executeRaw`
-              UPDATE ticket_tiers SET held = held - ${quantity}, sold = sold + ${quantity}, updated_at = now()
-              WHERE id = ${tier.id}::uuid`
-            : tx.$executeRaw`
-              UPDATE ticket_tiers SET sold = sold + ${quantity}, updated_at = now()
-              WHERE id = ${tier.id}::uuid AND sold + held + ${quantity} <= capacity`;
-        // Expired holds the sweeper has not returned yet still count as held: only when
-        // they are what stands between the buyer and the stock are they returned here, so
-        // that the common purchase does not scan holds while it holds the tier's row.
-        let stocked = await take();
-        if (stocked === 0 && !fromHold && (await this.expireHolds({ tierId: tier.id }, tx))) {
-          stocked = await take();
-        }
-        if (stocked === 0) throw new Rollback({ status: 'soldOut' });
-
-        // The stock update is the last statement: the hot row is locked only until commit.
-        const tickets = created.toSorted((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-        return { status: 'created', order, tickets } as const;
-      });
-    } catch (error) {
-      if (error instanceof Rollback) return error.outcome;
-      throw error;
-    }
-  }
-
-  /**
-   * What the purchase takes, with the event locked on sale. The snapshot is locked before
-   * a hold is claimed: the cancellation's cascade locks the snapshot, then the holds.
-   */
-  async #resolveSource(tx: Transaction, request: PurchaseRequest) {
-    const closed = () => new Rollback({ status: 'salesClosed' });
-    if (request.source.kind === 'tier') {
-      const { tier, quantity } = request.source;
-      if (!(await this.#lockOnSale(tx, tier.eventId))) throw closed();
-      return { tier, quantity, fromHold: false };
-    }
-    const { holdId } = request.source;
-    const hold = await tx.hold.findFirst({
-      where: { id: holdId, userId: request.buyerId },
-      include: { tier: true },
-    });
-    if (!hold) throw new Rollback({ status: 'holdNotFound' });
-    if (!(await this.#lockOnSale(tx, hold.tier.eventId))) throw closed();
-    const claimed = await tx.hold.updateMany({
-      where: { id: hold.id, status: 'ACTIVE', expiresAt: { gt: new Date() } },
-      data: { status: 'PURCHASED' },
-    });
-    if (claimed.count === 0) throw new Rollback({ status: 'holdExpired' });
-    return { tier: hold.tier, quantity: hold.quantity, fromHold: true };
+    const { source } = request;
+    const [tierId, quantity, holdId] =
+      source.kind === 'tier'
+        ? [source.tier.id, source.quantity, null]
+        : [null, null, source.holdId];
+    const rows = await this.#prisma.$queryRaw<PurchaseRow[]>`
+      SELECT * FROM purchase_tickets(
+        ${request.buyerId}::uuid, ${request.idempotencyKey}, ${request.requestHash},
+        ${tierId}::uuid, ${quantity}::int, ${holdId}::uuid, ${request.perUserCap}::int)`;
+    return purchaseOutcome(request, rows);
   }
 
   /** Cancels an active ticket and restocks its tier, in one transaction. */
@@ -382,3 +284,52 @@ export type HoldRelease =
   | { status: 'released'; hold: Hold }
   | { status: 'notFound' }
   | { status: 'expired' };
+
+/** A row of `purchase_tickets`: a ticket of the order, or a refusal with only `outcome`. */
+interface PurchaseRow {
+  outcome: 'created' | 'replayed' | Exclude<PurchaseOutcome['status'], 'created' | 'replayed'>;
+  order_id: string | null;
+  order_total_cents: number | null;
+  order_created_at: Date | null;
+  ticket_id: string;
+  ticket_tier_id: string;
+  ticket_event_id: string;
+  ticket_status: Ticket['status'];
+  ticket_code: string;
+  ticket_purchased_at: Date;
+  ticket_cancelled_at: Date | null;
+  ticket_owner_id: string;
+  ticket_token_version: number;
+  ticket_checked_in_at: Date | null;
+  ticket_checked_in_by: string | null;
+}
+
+function purchaseOutcome(request: PurchaseRequest, rows: PurchaseRow[]): PurchaseOutcome {
+  const [first] = rows;
+  if (!first) throw new Error('purchase_tickets returned no row');
+  if (first.outcome !== 'created' && first.outcome !== 'replayed') return { status: first.outcome };
+  const order: Order = {
+    id: first.order_id as string,
+    buyerId: request.buyerId,
+    idempotencyKey: request.idempotencyKey,
+    requestHash: request.requestHash,
+    totalCents: first.order_total_cents as number,
+    createdAt: first.order_created_at as Date,
+  };
+  const tickets: Ticket[] = rows.map((row) => ({
+    id: row.ticket_id,
+    tierId: row.ticket_tier_id,
+    eventId: row.ticket_event_id,
+    // As each ticket is now: a replay may find one transferred or checked in since.
+    ownerId: row.ticket_owner_id,
+    status: row.ticket_status,
+    code: row.ticket_code,
+    orderId: order.id,
+    purchasedAt: row.ticket_purchased_at,
+    cancelledAt: row.ticket_cancelled_at,
+    tokenVersion: row.ticket_token_version,
+    checkedInAt: row.ticket_checked_in_at,
+    checkedInBy: row.ticket_checked_in_by,
+  }));
+  return { status: first.outcome, order, tickets };
+}

@@ -12,6 +12,9 @@ interface TicketRow {
   order_id: string | null;
   purchased_at: Date;
   cancelled_at: Date | null;
+  token_version: number;
+  checked_in_at: Date | null;
+  checked_in_by: string | null;
 }
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };
@@ -27,11 +30,17 @@ function ticketFromRow(row: TicketRow): Ticket {
     orderId: row.order_id,
     purchasedAt: row.purchased_at,
     cancelledAt: row.cancelled_at,
+    tokenVersion: row.token_version,
+    checkedInAt: row.checked_in_at,
+    checkedInBy: row.checked_in_by,
   };
 }
 
 /** A tier with the quantities of its unexpired holds, from which `available` is exact. */
 export type StockedTier = TicketTier & { holds: { quantity: number }[] };
+
+/** A tier as resolvers receive it: with its unexpired holds when it was loaded with them. */
+export type TierParent = TicketTier | StockedTier;
 
 /** Reads a tier's live holds in the same call that reads the tier. */
 const liveHolds = () =>
@@ -128,7 +137,8 @@ export class TicketRepository {
       )
       SELECT t.owner_id::text AS owner, t.total,
              p.id::text, p.tier_id::text, p.event_id::text, p.owner_id::text, p.status::text, p.code,
-             p.order_id::text, p.purchased_at, p.cancelled_at
+             p.order_id::text, p.purchased_at, p.cancelled_at,
+             p.token_version, p.checked_in_at, p.checked_in_by::text
       FROM totals t LEFT JOIN page p ON p.owner_id = t.owner_id AND p.position <= ${first + 1}
       ORDER BY p.purchased_at DESC NULLS LAST, p.id DESC`;
     const byOwner = Map.groupBy(rows, (row) => row.owner);

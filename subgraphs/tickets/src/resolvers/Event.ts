@@ -1,6 +1,11 @@
 import type { TicketsContext } from '../context.ts';
 import { availableInTier } from '../repositories/TicketRepository.ts';
 
+/** An event as this subgraph knows one: by id alone (federation's reference). */
+export interface EventReference {
+  id: string;
+}
+
 /** This subgraph's fields of the Event entity, which the events subgraph owns. */
 export const Event = {
   __resolveReference(reference: { id: string }) {

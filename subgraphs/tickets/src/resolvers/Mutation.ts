@@ -1,39 +1,24 @@
-import type { TicketsContext } from '../context.ts';
-import type { PurchaseInput } from '../services/TicketingService.ts';
+import type { MutationResolvers } from '../generated/resolvers.ts';
 
-// Thin: each mutation hands its arguments and the caller to the ticketing service.
-export const Mutation = {
-  createTicketTier: (
-    _: unknown,
-    { eventId, input }: { eventId: string; input: unknown },
-    { service, viewer }: TicketsContext,
-  ) => service.createTier(viewer, eventId, input),
+// Thin: each mutation hands its arguments and the caller to the ticketing service, which
+// validates them (the argument types come from schema.graphql, through codegen.ts).
+export const Mutation: MutationResolvers = {
+  createTicketTier: (_, { eventId, input }, { service, viewer }) =>
+    service.createTier(viewer, eventId, input),
 
-  updateTicketTier: (
-    _: unknown,
-    { id, input }: { id: string; input: unknown },
-    { service, viewer }: TicketsContext,
-  ) => service.updateTier(viewer, id, input),
+  updateTicketTier: (_, { id, input }, { service, viewer }) =>
+    service.updateTier(viewer, id, input),
 
-  holdTickets: (
-    _: unknown,
-    { tierId, quantity }: { tierId: string; quantity: number },
-    { service, viewer }: TicketsContext,
-  ) => service.hold(viewer, tierId, quantity),
+  holdTickets: (_, { tierId, quantity }, { service, viewer }) =>
+    service.hold(viewer, tierId, quantity),
 
-  async purchaseTickets(
-    _: unknown,
-    { input }: { input: PurchaseInput },
-    { service, viewer, loaders }: TicketsContext,
-  ) {
+  async purchaseTickets(_, { input }, { service, viewer, loaders }) {
     const { order, tickets } = await service.purchase(viewer, input);
     loaders.ticketsByOrderId.prime(order.id, tickets);
     return order;
   },
 
-  releaseHold: (_: unknown, { id }: { id: string }, { service, viewer }: TicketsContext) =>
-    service.releaseHold(viewer, id),
+  releaseHold: (_, { id }, { service, viewer }) => service.releaseHold(viewer, id),
 
-  cancelTicket: (_: unknown, { id }: { id: string }, { service, viewer }: TicketsContext) =>
-    service.cancelTicket(viewer, id),
+  cancelTicket: (_, { id }, { service, viewer }) => service.cancelTicket(viewer, id),
 };

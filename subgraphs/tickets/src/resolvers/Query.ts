@@ -1,28 +1,22 @@
-import { unauthenticated } from '@ticketing/auth';
+import { isOwnerOrAdmin, requireViewer } from '@ticketing/auth';
 import { isUuid, pageSize } from '@ticketing/platform';
 import { toConnection } from '../connection.ts';
-import type { TicketsContext } from '../context.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
+import type { QueryResolvers } from '../generated/resolvers.ts';
 
-export const Query = {
+export const Query: QueryResolvers = {
   /** Your ticket (or any, for an admin); null otherwise, so ids reveal nothing. */
-  async ticket(_: unknown, { id }: { id: string }, { loaders, viewer }: TicketsContext) {
+  async ticket(_, { id }, { loaders, viewer }) {
     const ticket = await loaders.ticketById.load(id);
-    if (!ticket || !viewer || (ticket.ownerId !== viewer.userId && viewer.role !== 'ADMIN'))
-      return null;
-    return ticket;
+    return ticket && isOwnerOrAdmin(viewer, ticket.ownerId) ? ticket : null;
   },
 
-  async myTickets(
-    _: unknown,
-    args: { first: number; after?: string | null },
-    { loaders, viewer }: TicketsContext,
-  ) {
-    if (!viewer) throw unauthenticated('Log in to see your tickets.', 'required');
+  async myTickets(_, args, { loaders, viewer }) {
+    const caller = requireViewer(viewer, 'Log in to see your tickets.');
     const first = pageSize(args.first);
     if (args.after) decodeCursor(args.after);
     const page = await loaders.ticketPages.load({
-      ownerId: viewer.userId,
+      ownerId: caller.userId,
       first,
       after: args.after ?? undefined,
     });
@@ -31,23 +25,18 @@ export const Query = {
   },
 
   /** Your order (or any, for an admin); null otherwise, like `ticket`. */
-  async order(_: unknown, { id }: { id: string }, { loaders, viewer }: TicketsContext) {
+  async order(_, { id }, { loaders, viewer }) {
     if (!viewer || !isUuid(id)) return null;
     const order = await loaders.orderById.load(id);
-    if (!order || (order.buyerId !== viewer.userId && viewer.role !== 'ADMIN')) return null;
-    return order;
+    return order && isOwnerOrAdmin(viewer, order.buyerId) ? order : null;
   },
 
-  async myOrders(
-    _: unknown,
-    args: { first: number; after?: string | null },
-    { orders, loaders, viewer }: TicketsContext,
-  ) {
-    if (!viewer) throw unauthenticated('Log in to see your orders.', 'required');
+  async myOrders(_, args, { orders, loaders, viewer }) {
+    const caller = requireViewer(viewer, 'Log in to see your orders.');
     const first = pageSize(args.first);
     const position = args.after ? decodeCursor(args.after) : undefined;
     const page = await orders.pageByBuyer(
-      viewer.userId,
+      caller.userId,
       first,
       position && { createdAt: position.purchasedAt, id: position.id },
     );
@@ -62,8 +51,7 @@ export const Query = {
     };
   },
 
-  myHolds(_: unknown, __: unknown, { orders, viewer }: TicketsContext) {
-    if (!viewer) throw unauthenticated('Log in to see your holds.', 'required');
-    return orders.activeHolds(viewer.userId);
+  myHolds(_, __, { orders, viewer }) {
+    return orders.activeHolds(requireViewer(viewer, 'Log in to see your holds.').userId);
   },
 };

@@ -1,4 +1,4 @@
-import { forbidden } from '@ticketing/auth';
+import { requireOwnerOrAdmin } from '@ticketing/auth';
 import type {
   Hold as HoldRow,
   Order as OrderRow,
@@ -9,13 +9,20 @@ import type { TicketsContext } from '../context.ts';
 import { availableInTier, type StockedTier } from '../repositories/TicketRepository.ts';
 import { isOnSale } from '../services/TicketingService.ts';
 
+/** The tier a ticket or hold refers to, which its foreign key guarantees exists. */
+async function tierOf(tierId: string, { loaders }: TicketsContext): Promise<StockedTier> {
+  const tier = await loaders.tierById.load(tierId);
+  if (!tier) throw new Error(`Tier ${tierId} is missing`);
+  return tier;
+}
+
 export const Ticket = {
   __resolveReference(reference: { id: string }, { loaders }: TicketsContext) {
     return loaders.ticketById.load(reference.id);
   },
 
-  tier(ticket: TicketRow, _: unknown, { loaders }: TicketsContext) {
-    return loaders.tierById.load(ticket.tierId);
+  tier(ticket: TicketRow, _: unknown, context: TicketsContext) {
+    return tierOf(ticket.tierId, context);
   },
 
   /** The events subgraph resolves the rest of the event. */
@@ -34,8 +41,8 @@ export const Ticket = {
 
   /** The admission code: for the ticket's owner and admins only. */
   code(ticket: TicketRow, _: unknown, { viewer }: TicketsContext) {
-    if (viewer?.userId === ticket.ownerId || viewer?.role === 'ADMIN') return ticket.code;
-    throw forbidden('Only the ticket’s owner can see its code.');
+    requireOwnerOrAdmin(viewer, ticket.ownerId, 'Only the ticket’s owner can see its code.');
+    return ticket.code;
   },
 };
 
@@ -89,7 +96,7 @@ export const Order = {
 };
 
 export const Hold = {
-  tier(hold: HoldRow, _: unknown, { loaders }: TicketsContext) {
-    return loaders.tierById.load(hold.tierId);
+  tier(hold: HoldRow, _: unknown, context: TicketsContext) {
+    return tierOf(hold.tierId, context);
   },
 };

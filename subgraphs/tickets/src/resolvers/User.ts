@@ -1,8 +1,13 @@
-import { forbidden } from '@ticketing/auth';
+import { requireOwnerOrAdmin } from '@ticketing/auth';
 import { pageSize } from '@ticketing/platform';
 import { toConnection } from '../connection.ts';
 import type { TicketsContext } from '../context.ts';
 import { decodeCursor } from '../cursor.ts';
+
+/** A user as this subgraph knows one: by id alone (federation's reference). */
+export interface UserReference {
+  id: string;
+}
 
 /** This subgraph's field of the User entity, which the users subgraph owns. */
 export const User = {
@@ -15,9 +20,7 @@ export const User = {
     args: { first: number; after?: string | null },
     { loaders, viewer }: TicketsContext,
   ) {
-    if (viewer?.userId !== user.id && viewer?.role !== 'ADMIN') {
-      throw forbidden('Only the user and admins can see their tickets.');
-    }
+    requireOwnerOrAdmin(viewer, user.id, 'Only the user and admins can see their tickets.');
     const first = pageSize(args.first);
     if (args.after) decodeCursor(args.after);
     return toConnection(

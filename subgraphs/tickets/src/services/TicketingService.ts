@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
-import { badUserInput, failure, isUuid, notFound, parseInput } from '@ticketing/platform';
+import { type Identity, requireOwnerOrAdmin, requireRole, requireViewer } from '@ticketing/auth';
+import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform';
 import type {
   EventSnapshot,
   Hold,
@@ -9,6 +9,7 @@ import type {
   Ticket,
   TicketTier,
 } from '@ticketing/prisma/tickets';
+import { failure } from '../errors.ts';
 import {
   type PurchaseOutcome,
   PurchaseRepository,
@@ -257,22 +258,22 @@ export class TicketingService {
 
   async #assertOwns(caller: Identity, eventId: string) {
     const organizerId = await this.#ownership.organizerOf(eventId, caller);
-    if (organizerId !== caller.userId && caller.role !== 'ADMIN') {
-      throw forbidden('Only the event’s organizer or an admin manages its tiers.');
-    }
+    requireOwnerOrAdmin(
+      caller,
+      organizerId,
+      'Only the event’s organizer or an admin manages its tiers.',
+    );
   }
 
   #buyer(viewer: Identity | null): Identity {
-    if (!viewer) throw unauthenticated('Log in to buy tickets.', 'required');
-    return viewer;
+    return requireViewer(viewer, 'Log in to buy tickets.');
   }
 
   #manager(viewer: Identity | null): Identity {
-    const caller = this.#buyer(viewer);
-    if (caller.role !== 'ORGANIZER' && caller.role !== 'ADMIN') {
-      throw forbidden('Only organizers and admins manage ticket tiers.');
-    }
-    return caller;
+    return requireRole(viewer, ['ORGANIZER', 'ADMIN'], {
+      unauthenticated: 'Log in to buy tickets.',
+      forbidden: 'Only organizers and admins manage ticket tiers.',
+    });
   }
 }
 

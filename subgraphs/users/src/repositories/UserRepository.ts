@@ -1,6 +1,7 @@
 import type { Role } from '@ticketing/auth';
-import { failure, inRequestedOrder, queryableIds } from '@ticketing/platform';
+import { inRequestedOrder, queryableIds } from '@ticketing/platform';
 import { Prisma, type PrismaClient, type User } from '@ticketing/prisma/users';
+import { failure } from '../errors.ts';
 
 function emailTaken(): Error {
   return failure('EMAIL_TAKEN', 'An account with this email address exists already.', {

@@ -1,18 +1,24 @@
-import { forbidden, unauthenticated } from '@ticketing/auth';
-import type { UsersContext } from '../context.ts';
+import { requireOwnerOrAdmin, requireViewer } from '@ticketing/auth';
+import type { QueryResolvers } from '../generated/resolvers.ts';
 
-export const Query = {
-  async me(_: unknown, __: unknown, { viewer, loaders }: UsersContext) {
+export const Query: QueryResolvers = {
+  async me(_, __, { viewer, loaders }) {
     if (!viewer) return null;
     const user = await loaders.userById.load(viewer.userId);
     return user && !user.deletedAt ? user : null;
   },
 
-  user(_: unknown, { id }: { id: string }, { viewer, loaders }: UsersContext) {
-    if (!viewer) throw unauthenticated('Log in to look up users.', 'required');
-    if (viewer.userId !== id && viewer.role !== 'ADMIN') {
-      throw forbidden('Only admins can look up other users.');
-    }
+  user(_, { id }, { viewer, loaders }) {
+    requireOwnerOrAdmin(
+      requireViewer(viewer, 'Log in to look up users.'),
+      id,
+      'Only admins can look up other users.',
+    );
     return loaders.userById.load(id);
+  },
+
+  /** @inaccessible: reached only by services that hold this subgraph's secret. */
+  accountIdByEmail(_, { email }, { viewer, accounts }) {
+    return accounts.accountIdByEmail(viewer, email);
   },
 };

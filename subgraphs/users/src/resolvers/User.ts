@@ -1,4 +1,4 @@
-import { forbidden } from '@ticketing/auth';
+import { forbidden, isOwnerOrAdmin } from '@ticketing/auth';
 import type { User as UserRow } from '@ticketing/prisma/users';
 import type { UsersContext } from '../context.ts';
 
@@ -8,8 +8,8 @@ export const User = {
   },
 
   email(user: UserRow, _: unknown, { viewer, authenticatedUserId }: UsersContext) {
-    const self = viewer?.userId === user.id || authenticatedUserId === user.id;
-    if (self || viewer?.role === 'ADMIN') return user.email;
+    // The caller who just signed up or logged in reads their own address in the same answer.
+    if (isOwnerOrAdmin(viewer, user.id) || authenticatedUserId === user.id) return user.email;
     throw forbidden('Only the user and admins can see an email address.');
   },
 };

@@ -11,7 +11,6 @@ import {
 } from '@ticketing/auth';
 import {
   badUserInput,
-  failure,
   isUuid,
   type Logger,
   notFound,
@@ -28,6 +27,7 @@ import {
   refreshTokenLifetimeMs,
   successorRefreshToken,
 } from '../auth/tokens.ts';
+import { failure } from '../errors.ts';
 import type { SessionRepository } from '../repositories/SessionRepository.ts';
 import type { UserRepository } from '../repositories/UserRepository.ts';
 import {
@@ -252,6 +252,16 @@ export class AccountService {
       await this.#revocations.publish({ kind: 'user', id: target.id, before: revokedBeforeNow() });
     }
     return updated;
+  }
+
+  /**
+   * The id of the live account with this email, for another service acting for a signed-in
+   * caller (a ticket transfer names its receiver by email); null when none has it.
+   */
+  async accountIdByEmail(viewer: Identity | null, rawEmail: string): Promise<string | null> {
+    if (!viewer) throw unauthenticated('Log in to look up accounts.', 'required');
+    const email = parseInput(emailSchema, rawEmail, 'email');
+    return (await this.#users.findActiveByEmail(email))?.id ?? null;
   }
 
   /** Creates the first admin from configuration, once, when there is no admin yet. */

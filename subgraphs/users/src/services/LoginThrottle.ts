@@ -1,4 +1,4 @@
-import { failure } from '@ticketing/platform';
+import { failure } from '../errors.ts';
 import type {
   LoginThrottleRepository,
   ThrottleRule,

@@ -28,30 +28,6 @@ export const listingQuery = /* GraphQL */ `
   }
 `;
 
-export interface GraphQLAnswer {
-  data?: Record<string, { id: string } | null> | null;
-  errors?: { message: string; extensions?: { code?: string } }[];
-}
-
-/** Sends operations to `url` as the holder of a token, for setting up what is measured. */
-export function authorizedClient(url: string) {
-  return async (token: string, query: string, variables: Record<string, unknown>) => {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: requestBody(query, variables),
-    });
-    return (await response.json()) as GraphQLAnswer;
-  };
-}
-
-/** The id of what a mutation's `field` created; throws with its errors otherwise. */
-export function createdId(answer: GraphQLAnswer, field: string): string {
-  const id = answer.data?.[field]?.id;
-  if (!id) throw new Error(`${field} failed: ${JSON.stringify(answer.errors)}`);
-  return id;
-}
-
 /** A JSON request body, serialised once so that what is signed is what is sent. */
 export function requestBody(query: string, variables: Record<string, unknown> = {}): string {
   return JSON.stringify({ query, variables });

@@ -10,6 +10,7 @@ import { type BenchOptions, type MeasureId, parseBenchArgs } from './options.ts'
 import { measurePeer } from './peer.ts';
 import { formatTable, type MeasureRow, runInfo } from './report.ts';
 import { measureCachedListing, measureHotEventPolling } from './response-cache.ts';
+import { measureRush } from './rush.ts';
 import { measureStatements } from './statements.ts';
 
 type Measure = (environment: BenchEnvironment, options: BenchOptions) => Promise<MeasureRow[]>;
@@ -22,7 +23,14 @@ const plan: readonly { id: MeasureId; rows: string[]; run: Measure }[] = [
   { id: 'P1', rows: ['P1'], run: measureGatewayTax },
   { id: 'P3', rows: ['P3'], run: measureListingLatency },
   { id: 'P6', rows: ['P6'], run: measurePeer },
-  { id: 'P4', rows: ['P4'], run: measureHotTier },
+  {
+    id: 'P4',
+    rows: ['P4', 'P4b'],
+    run: async (environment, options) => [
+      ...(await measureHotTier(environment, options)),
+      ...(await measureRush(environment, options)),
+    ],
+  },
   {
     id: 'P5',
     rows: ['P5a', 'P5b'],

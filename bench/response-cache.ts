@@ -11,10 +11,11 @@
 // measured is the cache alone. The gateways, and the events and tickets services that
 // invalidate, use Redis under a namespace of this run's own.
 import { randomUUID } from 'node:crypto';
-import { seedPeopleWithTokens } from '../dev-tokens.ts';
+import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import type { BenchEnvironment } from './environment.ts';
+import { publicGraphQL } from './hot-tier.ts';
 import { alternate, expectData, median, runLoad, timedPost } from './load.ts';
-import { authorizedClient, createdId, listingQuery, requestBody } from './operations.ts';
+import { listingQuery, requestBody } from './operations.ts';
 import type { BenchOptions } from './options.ts';
 import { fmt, type MeasureRow } from './report.ts';
 
@@ -187,8 +188,7 @@ export async function measureHotEventPolling(
     buyers: 1,
     label: 'bench-poll-buyer',
   });
-  const graphql = authorizedClient(url);
-  const created = createdId;
+  const { graphql, created } = publicGraphQL(url);
   const organizer = people.organizer.token;
   const buyer = people.buyers[0]?.token;
   if (!buyer) throw new Error('no buyer was seeded');

@@ -5,10 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import pg from 'pg';
-import { seedPeopleWithTokens } from '../dev-tokens.ts';
+import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import type { BenchEnvironment } from './environment.ts';
 import { alternate, median, runLoad } from './load.ts';
-import { authorizedClient, createdId, type GraphQLAnswer, requestBody } from './operations.ts';
+import { requestBody } from './operations.ts';
 import type { BenchOptions } from './options.ts';
 import { fmt, type MeasureRow } from './report.ts';
 
@@ -19,26 +19,39 @@ const purchaseMutation =
 const conditionalUpdate =
   'UPDATE ticket_tiers SET sold = sold + 1 WHERE id = $1 AND sold + held + 1 <= capacity';
 
-export async function measureHotTier(
-  environment: BenchEnvironment,
-  options: BenchOptions,
-): Promise<MeasureRow[]> {
-  const concurrency = options.purchaseConcurrency;
-  const url = environment.publicUrl;
-  const graphql = authorizedClient(url);
-  const created = createdId;
+export interface GraphQLAnswer {
+  data?: Record<string, { id: string } | null> | null;
+  errors?: { message: string; extensions?: { code?: string } }[];
+}
 
-  // Buyers and an organizer straight in the users database, tokens minted with the users
-  // service's development key: logging in would measure scrypt, not purchases.
-  const people = await seedPeopleWithTokens({
-    dataDir: environment.dataDir,
-    usersDatabaseUrl: environment.databaseUrls.USERS_DATABASE_URL,
-    buyers: concurrency,
-    label: 'bench-buyer',
-  });
-  const organizer = people.organizer.token;
-  const buyers = people.buyers.map((buyer) => buyer.token);
+/** A GraphQL client of the public endpoint, and a check that a mutation created something. */
+export function publicGraphQL(url: string) {
+  const graphql = async (token: string, query: string, variables: Record<string, unknown>) => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: requestBody(query, variables),
+    });
+    return (await response.json()) as GraphQLAnswer;
+  };
+  const created = (answer: GraphQLAnswer, field: string) => {
+    const id = answer.data?.[field]?.id;
+    if (!id) throw new Error(`${field} failed: ${JSON.stringify(answer.errors)}`);
+    return id;
+  };
+  return { graphql, created };
+}
 
+/**
+ * An event a month ahead with tiers of the given capacities (one ticket per order),
+ * published through the API by `organizer`.
+ */
+export async function publishedEventWithTiers(
+  url: string,
+  organizer: string,
+  tiers: readonly { name: string; capacity: number }[],
+): Promise<{ eventId: string; tierIds: string[] }> {
+  const { graphql, created } = publicGraphQL(url);
   const eventId = created(
     await graphql(
       organizer,
@@ -55,23 +68,67 @@ export async function measureHotTier(
     ),
     'createEvent',
   );
-  const createTier = async (name: string, capacity: number) =>
-    created(
-      await graphql(
-        organizer,
-        'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-        { eventId, input: { name, priceCents: 1000, currency: 'EUR', capacity, maxPerOrder: 1 } },
+  const tierIds: string[] = [];
+  for (const { name, capacity } of tiers) {
+    tierIds.push(
+      created(
+        await graphql(
+          organizer,
+          'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+          { eventId, input: { name, priceCents: 1000, currency: 'EUR', capacity, maxPerOrder: 1 } },
+        ),
+        'createTicketTier',
       ),
-      'createTicketTier',
     );
-  const hotTierId = await createTier('Hot', 1_000_000);
-  const sellOutTierId = await createTier('Few seats', options.sellOutCapacity);
+  }
   created(
     await graphql(organizer, 'mutation ($id: ID!) { publishEvent(id: $id) { id } }', {
       id: eventId,
     }),
     'publishEvent',
   );
+  return { eventId, tierIds };
+}
+
+/** Waits (30 s at most) until the events outbox has told the tickets service the event is on sale. */
+export async function untilOnSale(
+  prisma: Awaited<ReturnType<typeof ticketsDatabase.open>>['prisma'],
+  eventId: string,
+): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await prisma.eventSnapshot.findUnique({ where: { eventId } }))?.status !== 'PUBLISHED') {
+    if (Date.now() > deadline) throw new Error('the tickets service never saw the event published');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export async function measureHotTier(
+  environment: BenchEnvironment,
+  options: BenchOptions,
+): Promise<MeasureRow[]> {
+  const concurrency = options.purchaseConcurrency;
+  const url = environment.publicUrl;
+  const { graphql } = publicGraphQL(url);
+
+  // Buyers and an organizer straight in the users database, tokens minted with the users
+  // service's development key: logging in would measure scrypt, not purchases.
+  const people = await seedPeopleWithTokens({
+    dataDir: environment.dataDir,
+    usersDatabaseUrl: environment.databaseUrls.USERS_DATABASE_URL,
+    buyers: concurrency,
+    label: 'bench-buyer',
+  });
+  const organizer = people.organizer.token;
+  const buyers = people.buyers.map((buyer) => buyer.token);
+
+  const {
+    eventId,
+    tierIds: [hotTierId, sellOutTierId],
+  } = await publishedEventWithTiers(url, organizer, [
+    { name: 'Hot', capacity: 1_000_000 },
+    { name: 'Few seats', capacity: options.sellOutCapacity },
+  ]);
+  if (!hotTierId || !sellOutTierId) throw new Error('the tiers were not created');
 
   const tickets = await ticketsDatabase.open(
     { kind: 'postgres', url: environment.databaseUrls.TICKETS_DATABASE_URL },
@@ -82,16 +139,7 @@ export async function measureHotTier(
     max: concurrency,
   });
   try {
-    // The events outbox tells the tickets service that the event is on sale.
-    const deadline = Date.now() + 30_000;
-    while (
-      (await tickets.prisma.eventSnapshot.findUnique({ where: { eventId } }))?.status !==
-      'PUBLISHED'
-    ) {
-      if (Date.now() > deadline)
-        throw new Error('the tickets service never saw the event published');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await untilOnSale(tickets.prisma, eventId);
     // The raw side updates a row of its own, as hot as the stack's.
     const rawTier = await tickets.prisma.ticketTier.create({
       data: { eventId, name: 'Raw', priceCents: 1000, currency: 'EUR', capacity: 1_000_000_000 },

@@ -10,8 +10,8 @@
 // botnet would), so that what holds the flood back is the bounded scrypt queue.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { startFreshTopology } from '../fresh-topology.ts';
-import { graphqlFrom } from '../local-client.ts';
+import { startFreshTopology } from '../scripts/fresh-topology.ts';
+import { graphqlFrom } from '../scripts/local-client.ts';
 import { serviceEnv } from './environment.ts';
 
 const { values } = parseArgs({

@@ -35,6 +35,8 @@ export interface BenchOptions {
   purchaseConcurrency: number;
   purchaseRounds: number;
   sellOutCapacity: number;
+  /** P4b: measured rushes of three buyers a seat for `sellOutCapacity` seats (after one unmeasured). */
+  rushRounds: number;
   /** P5: fresh gateway starts whose first request is timed, and warm requests after each. */
   coldStarts: number;
   warmRequests: number;
@@ -54,6 +56,7 @@ const full: Omit<BenchOptions, 'quick' | 'only' | 'json' | 'cpuProfileDir'> = {
   purchaseConcurrency: 32,
   purchaseRounds: 3,
   sellOutCapacity: 100,
+  rushRounds: 3,
   coldStarts: 3,
   warmRequests: 30,
   soakSeconds: 300,
@@ -71,6 +74,7 @@ const quick: typeof full = {
   purchaseConcurrency: 4,
   purchaseRounds: 1,
   sellOutCapacity: 5,
+  rushRounds: 1,
   coldStarts: 1,
   warmRequests: 5,
   soakSeconds: 3,
@@ -92,6 +96,12 @@ export const usage = `npm run bench [-- options]
   --purchase-concurrency <n>, --purchase-rounds <n>   P4 (default 32, 3)`;
 
 /** Reads the command line; flags given explicitly win over --quick's presets. */
+/**
+ * A path given on the command line, from where the command was typed: `npm run bench` at the
+ * root runs this workspace's script in bench/, and npm says where it was called from.
+ */
+const fromCaller = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
+
 export function parseBenchArgs(args: readonly string[]): BenchOptions {
   const { values } = parseArgs({
     args: [...args],
@@ -134,8 +144,8 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     ...base,
     quick: values.quick,
     only: new Set(only as MeasureId[]),
-    json: values.json,
-    cpuProfileDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+    json: values.json === undefined ? undefined : fromCaller(values.json),
+    cpuProfileDir: values['cpu-prof'] === undefined ? undefined : fromCaller(values['cpu-prof']),
     roundSeconds: number('round-seconds', values['round-seconds'], base.roundSeconds),
     rounds: Math.round(number('rounds', values.rounds, base.rounds)),
     connections: Math.round(number('connections', values.connections, base.connections)),

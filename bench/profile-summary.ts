@@ -2,7 +2,7 @@
 // spent its time, by function (self time) and by package, so that tuning starts where the
 // time goes. Open the file in Chrome DevTools or speedscope for the call trees.
 //
-//   node --experimental-strip-types scripts/bench/profile-summary.ts <file.cpuprofile> [top]
+//   node --experimental-strip-types bench/profile-summary.ts <file.cpuprofile> [top]
 import { readFile } from 'node:fs/promises';
 
 interface ProfileNode {

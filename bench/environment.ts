@@ -6,12 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { eventsDatabase } from '@ticketing/prisma/events';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { usersDatabase } from '@ticketing/prisma/users';
-import { type DatabaseUrls, startFreshTopology } from '../fresh-topology.ts';
-import type { Topology } from '../topology.ts';
+import { type DatabaseUrls, startFreshTopology } from '../scripts/fresh-topology.ts';
+import type { Topology } from '../scripts/topology.ts';
 import type { SubgraphName } from './subgraph-headers.ts';
 import { subgraphSecretEnv } from './subgraph-headers.ts';
 
-export type { DatabaseUrls } from '../fresh-topology.ts';
+export type { DatabaseUrls } from '../scripts/fresh-topology.ts';
 
 export interface BenchEnvironment {
   readonly topology: Topology;

@@ -1,0 +1,295 @@
+// The tickets database's `purchase_tickets` function on its own: called straight over SQL
+// against a real PostgreSQL database, without the service in front of it.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../testing.ts';
+import { ticketsDatabase } from '../tickets/index.ts';
+
+type Tickets = Awaited<ReturnType<typeof ticketsDatabase.open>>['prisma'];
+
+let database: TestDatabase<Tickets>;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  database = await createTestDatabase(ticketsDatabase);
+  pool = new pg.Pool({ connectionString: database.url, max: 40 });
+  // Dropping the database at the end ends connections that are still closing: their
+  // goodbye from the server is expected.
+  pool.on('connect', (client) => client.on('error', () => {}));
+});
+afterAll(async () => {
+  await pool.end();
+  await database.close();
+});
+
+interface PurchaseRow {
+  outcome: string;
+  order_id: string | null;
+  order_total_cents: number | null;
+  ticket_id: string | null;
+  ticket_code: string | null;
+  ticket_status: string | null;
+}
+
+interface Purchase {
+  buyer: string;
+  key?: string;
+  hash?: string;
+  tier?: string | null;
+  quantity?: number | null;
+  hold?: string | null;
+  cap?: number;
+}
+
+async function purchase(
+  {
+    buyer,
+    key = randomUUID(),
+    hash = 'h',
+    tier = null,
+    quantity = 1,
+    hold = null,
+    cap = 4,
+  }: Purchase,
+  client: pg.Pool | pg.PoolClient = pool,
+): Promise<PurchaseRow[]> {
+  const { rows } = await client.query<PurchaseRow>(
+    'SELECT * FROM purchase_tickets($1, $2, $3, $4, $5, $6, $7)',
+    [buyer, key, hash, tier, hold ? null : quantity, hold, cap],
+  );
+  return rows;
+}
+
+const outcome = async (request: Purchase) => (await purchase(request))[0]?.outcome;
+
+let eventId: string;
+let tierId: string;
+
+async function createTier(capacity: number, event = eventId): Promise<string> {
+  const id = randomUUID();
+  await pool.query(
+    `INSERT INTO ticket_tiers (id, event_id, name, price_cents, currency, capacity, updated_at)
+     VALUES ($1, $2, 'Tier', 1500, 'EUR', $3, now())`,
+    [id, event, capacity],
+  );
+  return id;
+}
+
+async function createEvent(status = 'PUBLISHED', startsIn = '1 day'): Promise<string> {
+  const id = randomUUID();
+  await pool.query(
+    `INSERT INTO event_snapshots (event_id, status, starts_at, version, updated_at)
+     VALUES ($1, $2, now() + $3::interval, 1, now())`,
+    [id, status, startsIn],
+  );
+  return id;
+}
+
+async function createHold(buyer: string, tier: string, quantity: number, expiresIn = '5 minutes') {
+  const id = randomUUID();
+  const { rows } = await pool.query<{ event_id: string }>(
+    'UPDATE ticket_tiers SET held = held + $2 WHERE id = $1 RETURNING event_id',
+    [tier, quantity],
+  );
+  await pool.query(
+    `INSERT INTO holds (id, tier_id, user_id, quantity, expires_at)
+     VALUES ($1, $2, $3, $4, now() + $5::interval)`,
+    [id, tier, buyer, quantity, expiresIn],
+  );
+  await pool.query(
+    `INSERT INTO event_allowances (event_id, user_id, tickets) VALUES ($1, $2, $3)
+     ON CONFLICT (event_id, user_id) DO UPDATE SET tickets = event_allowances.tickets + $3`,
+    [rows[0]?.event_id, buyer, quantity],
+  );
+  return id;
+}
+
+/** Everything a purchase may change, to show that a refusal changes none of it. */
+async function state(tier = tierId) {
+  const { rows } = await pool.query(
+    `SELECT (SELECT row(sold, held)::text FROM ticket_tiers WHERE id = $1) AS stock,
+            (SELECT count(*)::int FROM tickets WHERE tier_id = $1) AS tickets,
+            (SELECT count(*)::int FROM orders) AS orders,
+            (SELECT coalesce(json_agg(a ORDER BY user_id), '[]') FROM event_allowances a) AS allowances,
+            (SELECT coalesce(json_agg(row(id, status)::text ORDER BY id), '[]') FROM holds) AS holds`,
+    [tier],
+  );
+  return rows[0];
+}
+
+async function tierStock(tier = tierId) {
+  const { rows } = await pool.query<{ sold: number; held: number }>(
+    'SELECT sold, held FROM ticket_tiers WHERE id = $1',
+    [tier],
+  );
+  return rows[0];
+}
+
+beforeEach(async () => {
+  eventId = await createEvent();
+  tierId = await createTier(10);
+});
+
+describe('purchase_tickets', () => {
+  it('creates the order and its tickets, sells the stock and takes the allowance', async () => {
+    const buyer = randomUUID();
+    const rows = await purchase({ buyer, tier: tierId, quantity: 3 });
+
+    expect(rows).toHaveLength(3);
+    expect(new Set(rows.map((row) => row.outcome))).toEqual(new Set(['created']));
+    expect(new Set(rows.map((row) => row.order_id)).size).toBe(1);
+    expect(rows[0]?.order_total_cents).toBe(4500);
+    const ids = rows.map((row) => row.ticket_id as string);
+    expect(ids).toEqual(ids.toSorted());
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab]/);
+    const codes = rows.map((row) => row.ticket_code as string);
+    for (const code of codes) expect(code).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(new Set(codes).size).toBe(3);
+    expect(await tierStock()).toEqual({ sold: 3, held: 0 });
+    const { rows: allowance } = await pool.query(
+      'SELECT tickets FROM event_allowances WHERE event_id = $1 AND user_id = $2',
+      [eventId, buyer],
+    );
+    expect(allowance).toEqual([{ tickets: 3 }]);
+  });
+
+  it('answers a replay with the same order, and refuses a different request under its key', async () => {
+    const buyer = randomUUID();
+    const key = randomUUID();
+    const first = await purchase({ buyer, key, hash: 'a', tier: tierId, quantity: 2 });
+    const before = await state();
+
+    const replay = await purchase({ buyer, key, hash: 'a', tier: tierId, quantity: 2 });
+    expect(replay.map((row) => row.outcome)).toEqual(['replayed', 'replayed']);
+    expect(replay.map((row) => row.ticket_id)).toEqual(first.map((row) => row.ticket_id));
+    expect(await outcome({ buyer, key, hash: 'b', tier: tierId, quantity: 1 })).toBe('keyReused');
+    expect(await state()).toEqual(before);
+  });
+
+  it('tells a request whose key is in use by a purchase in flight so at once', async () => {
+    const buyer = randomUUID();
+    const key = randomUUID();
+    const inFlight = await pool.connect();
+    try {
+      await inFlight.query('BEGIN');
+      await inFlight.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `${buyer}:${key}`,
+      ]);
+      const before = await state();
+      expect(await outcome({ buyer, key, tier: tierId })).toBe('keyInUse');
+      expect(await state()).toEqual(before);
+    } finally {
+      await inFlight.query('ROLLBACK');
+      inFlight.release();
+    }
+  });
+
+  it('refuses past the per-person cap, and changes nothing', async () => {
+    const buyer = randomUUID();
+    await purchase({ buyer, tier: tierId, quantity: 3, cap: 4 });
+    const before = await state();
+
+    expect(await outcome({ buyer, tier: tierId, quantity: 2, cap: 4 })).toBe('limitReached');
+    expect(await outcome({ buyer: randomUUID(), tier: tierId, quantity: 5, cap: 4 })).toBe(
+      'limitReached',
+    );
+    expect(await state()).toEqual(before);
+  });
+
+  it('refuses more than is left, and leaves no allowance behind', async () => {
+    await purchase({ buyer: randomUUID(), tier: tierId, quantity: 4, cap: 4 });
+    await purchase({ buyer: randomUUID(), tier: tierId, quantity: 4, cap: 4 });
+    const before = await state();
+
+    expect(await outcome({ buyer: randomUUID(), tier: tierId, quantity: 3 })).toBe('soldOut');
+    expect(await state()).toEqual(before);
+
+    const buyer = randomUUID();
+    await purchase({ buyer, tier: tierId, quantity: 1 });
+    const after = await state();
+    expect(await outcome({ buyer, tier: tierId, quantity: 2 })).toBe('soldOut');
+    expect(await state()).toEqual(after);
+  });
+
+  it('refuses a cancelled event, a started one and one it has not heard of', async () => {
+    const cancelled = await createTier(5, await createEvent('CANCELLED'));
+    const started = await createTier(5, await createEvent('PUBLISHED', '-1 minute'));
+    const unknown = await createTier(5, randomUUID());
+    for (const tier of [cancelled, started, unknown]) {
+      expect(await outcome({ buyer: randomUUID(), tier })).toBe('salesClosed');
+      expect(await tierStock(tier)).toEqual({ sold: 0, held: 0 });
+    }
+  });
+
+  it('buys a hold: its quantity moves from held to sold, its allowance stays taken', async () => {
+    const buyer = randomUUID();
+    const hold = await createHold(buyer, tierId, 2);
+
+    const rows = await purchase({ buyer, hold });
+    expect(rows.map((row) => row.outcome)).toEqual(['created', 'created']);
+    expect(await tierStock()).toEqual({ sold: 2, held: 0 });
+    const { rows: holds } = await pool.query('SELECT status FROM holds WHERE id = $1', [hold]);
+    expect(holds).toEqual([{ status: 'PURCHASED' }]);
+    const { rows: allowance } = await pool.query(
+      'SELECT tickets FROM event_allowances WHERE event_id = $1 AND user_id = $2',
+      [eventId, buyer],
+    );
+    expect(allowance).toEqual([{ tickets: 2 }]);
+    expect(await outcome({ buyer, hold })).toBe('holdExpired');
+  });
+
+  it('refuses someone else’s hold, and an expired one, and changes nothing', async () => {
+    const buyer = randomUUID();
+    const hold = await createHold(buyer, tierId, 1);
+    const expired = await createHold(buyer, tierId, 1, '-1 second');
+    const before = await state();
+
+    expect(await outcome({ buyer: randomUUID(), hold })).toBe('holdNotFound');
+    expect(await outcome({ buyer, hold: randomUUID() })).toBe('holdNotFound');
+    expect(await outcome({ buyer, hold: expired })).toBe('holdExpired');
+    expect(await state()).toEqual(before);
+  });
+
+  it('returns expired holds when they stand between a buyer and the stock or the cap', async () => {
+    const holder = randomUUID();
+    await createHold(holder, tierId, 4, '-1 second');
+    await createHold(holder, tierId, 4, '-1 second');
+    expect(await tierStock()).toEqual({ sold: 0, held: 8 });
+
+    // The stock: 2 left unless the expired holds go back.
+    expect(await outcome({ buyer: randomUUID(), tier: tierId, quantity: 3 })).toBe('created');
+    expect(await tierStock()).toEqual({ sold: 3, held: 0 });
+    // The cap: the holder's own expired holds gave their allowance back.
+    expect(await outcome({ buyer: holder, tier: tierId, quantity: 4, cap: 4 })).toBe('created');
+  });
+
+  it('sells exactly the stock to many buyers at once, never more', async () => {
+    const tier = await createTier(25);
+    const outcomes = await Promise.all(
+      Array.from({ length: 80 }, () => outcome({ buyer: randomUUID(), tier, quantity: 1 })),
+    );
+    expect(outcomes.filter((o) => o === 'created')).toHaveLength(25);
+    expect(outcomes.filter((o) => o === 'soldOut')).toHaveLength(55);
+    const { rows } = await pool.query(
+      `SELECT t.sold, (SELECT count(*)::int FROM tickets WHERE tier_id = t.id) AS tickets,
+              (SELECT coalesce(sum(tickets), 0)::int FROM event_allowances WHERE event_id = t.event_id) AS allowed
+       FROM ticket_tiers t WHERE t.id = $1`,
+      [tier],
+    );
+    expect(rows).toEqual([{ sold: 25, tickets: 25, allowed: 25 }]);
+  });
+
+  it('sells one key once when its requests race', async () => {
+    const buyer = randomUUID();
+    const key = randomUUID();
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, () => outcome({ buyer, key, tier: tierId, quantity: 1 })),
+    );
+    expect(outcomes.filter((o) => o === 'created')).toHaveLength(1);
+    expect(outcomes.every((o) => ['created', 'replayed', 'keyInUse'].includes(o as string))).toBe(
+      true,
+    );
+    expect(await tierStock()).toEqual({ sold: 1, held: 0 });
+  });
+});

@@ -1,0 +1,32 @@
+import { failures } from '@ticketing/platform';
+
+/** The codes of the tickets service's own failures; the README's "Error codes" says what each means. */
+export const ticketsErrorCodes = [
+  'SOLD_OUT',
+  'SALES_CLOSED',
+  'ORDER_LIMIT_EXCEEDED',
+  'PURCHASE_LIMIT_REACHED',
+  'TOO_MANY_HOLDS',
+  'CAPACITY_BELOW_SOLD',
+  'IDEMPOTENCY_KEY_IN_USE',
+  'IDEMPOTENCY_KEY_REUSED',
+  'HOLD_NOT_FOUND',
+  'HOLD_EXPIRED',
+  'TICKET_ALREADY_CANCELLED',
+  'ALREADY_CHECKED_IN',
+  'TICKET_NOT_FOUND',
+  'WRONG_EVENT',
+  'TICKET_CANCELLED',
+  'TOKEN_REVOKED',
+  'INVALID_TOKEN',
+  'NOT_CHECKED_IN',
+  'USER_NOT_FOUND',
+  'RECIPIENT_NOT_FOUND',
+  'TRANSFER_TO_SELF',
+  'TICKET_CHECKED_IN',
+] as const;
+
+export type TicketsErrorCode = (typeof ticketsErrorCodes)[number];
+
+/** A failure of this service, with one of its codes (or a common one). */
+export const failure = failures<TicketsErrorCode>();

@@ -1,0 +1,139 @@
+import { queryableIds } from '@ticketing/platform';
+import { type DoorStaff, Prisma, type PrismaClient } from '@ticketing/prisma/tickets';
+
+/** Which ticket a scan names: its code, or its id and the token version a QR token carries. */
+export type ScannedTicket = { code: string } | { ticketId: string; version: number };
+
+/** What is known of a scanned ticket when its scan did not admit it. */
+export interface TicketAtDoor {
+  id: string;
+  eventId: string;
+  status: 'ACTIVE' | 'CANCELLED';
+  tokenVersion: number;
+  checkedInAt: Date | null;
+}
+
+export interface Admission {
+  ticketId: string;
+  checkedInAt: Date;
+}
+
+export interface CheckInCounts {
+  checkedIn: number;
+  total: number;
+}
+
+const ticketCondition = (ticket: ScannedTicket) =>
+  'code' in ticket
+    ? Prisma.sql`code = ${ticket.code}`
+    : Prisma.sql`id = ${ticket.ticketId}::uuid AND token_version = ${ticket.version}`;
+
+/** Door staff and admissions: the code in this service that reads and writes check-ins. */
+export class CheckInRepository {
+  readonly #prisma: PrismaClient;
+
+  constructor(prisma: PrismaClient) {
+    this.#prisma = prisma;
+  }
+
+  async isDoorStaff(eventId: string, userId: string): Promise<boolean> {
+    return (await this.#prisma.doorStaff.count({ where: { eventId, userId } })) > 0;
+  }
+
+  /** Names a user door staff; naming them again changes nothing. */
+  addDoorStaff(eventId: string, userId: string, addedBy: string): Promise<DoorStaff> {
+    return this.#prisma.doorStaff.upsert({
+      where: { eventId_userId: { eventId, userId } },
+      create: { eventId, userId, addedBy },
+      update: {},
+    });
+  }
+
+  async removeDoorStaff(eventId: string, userId: string): Promise<boolean> {
+    return (await this.#prisma.doorStaff.deleteMany({ where: { eventId, userId } })).count > 0;
+  }
+
+  /** Each event's door staff, first named first: a DataLoader batch. */
+  async staffByEventIds(eventIds: readonly string[]): Promise<DoorStaff[][]> {
+    const staff = await this.#prisma.doorStaff.findMany({
+      where: { eventId: { in: queryableIds(eventIds) } },
+      orderBy: [{ addedAt: 'asc' }, { userId: 'asc' }],
+    });
+    const byEvent = Map.groupBy(staff, (member) => member.eventId);
+    return eventIds.map((id) => byEvent.get(id) ?? []);
+  }
+
+  /**
+   * Admits a ticket of `eventId` unless it is cancelled or admitted already, and records the
+   * admission, in one statement. The condition is in the update, so of any number of doors
+   * scanning one ticket at once exactly one is admitted: the others wait for its row lock,
+   * then find it admitted. An offline scan (`scannedAt` given) also wins over an admission
+   * scanned later than itself: the first scan by scan time is the one that stands.
+   */
+  async admit(
+    ticket: ScannedTicket,
+    eventId: string,
+    staffId: string,
+    scannedAt?: Date,
+  ): Promise<Admission | null> {
+    const at = scannedAt ? Prisma.sql`${scannedAt}::timestamptz` : Prisma.sql`now()`;
+    const free = scannedAt
+      ? Prisma.sql`(checked_in_at IS NULL OR checked_in_at > ${scannedAt}::timestamptz)`
+      : Prisma.sql`checked_in_at IS NULL`;
+    const [admitted] = await this.#prisma.$queryRaw<Admission[]>`
+      WITH admitted AS (
+        UPDATE tickets SET checked_in_at = ${at}, checked_in_by = ${staffId}::uuid
+        WHERE ${ticketCondition(ticket)} AND event_id = ${eventId}::uuid
+          AND status = 'ACTIVE' AND ${free}
+        RETURNING id, event_id, checked_in_at
+      ), recorded AS (
+        INSERT INTO check_ins (id, ticket_id, event_id, action, staff_id, scanned_at, offline)
+        SELECT gen_random_uuid(), id, event_id, 'ADMIT', ${staffId}::uuid, checked_in_at, ${scannedAt !== undefined}
+        FROM admitted
+      )
+      SELECT id::text AS "ticketId", checked_in_at AS "checkedInAt" FROM admitted`;
+    return admitted ?? null;
+  }
+
+  /** Undoes a ticket's admission and records who undid it; null when it was not admitted. */
+  async undo(ticketId: string, eventId: string, staffId: string): Promise<string | null> {
+    const [undone] = await this.#prisma.$queryRaw<{ id: string }[]>`
+      WITH undone AS (
+        UPDATE tickets SET checked_in_at = NULL, checked_in_by = NULL
+        WHERE id = ${ticketId}::uuid AND event_id = ${eventId}::uuid AND checked_in_at IS NOT NULL
+        RETURNING id, event_id
+      ), recorded AS (
+        INSERT INTO check_ins (id, ticket_id, event_id, action, staff_id, scanned_at)
+        SELECT gen_random_uuid(), id, event_id, 'UNDO', ${staffId}::uuid, now() FROM undone
+      )
+      SELECT id::text FROM undone`;
+    return undone?.id ?? null;
+  }
+
+  /** The state of a scanned ticket whatever its event, to say why it was not admitted. */
+  async find(ticket: { code: string } | { ticketId: string }): Promise<TicketAtDoor | null> {
+    const [found] = await this.#prisma.$queryRaw<TicketAtDoor[]>`
+      SELECT id::text, event_id::text AS "eventId", status::text, token_version AS "tokenVersion",
+             checked_in_at AS "checkedInAt"
+      FROM tickets WHERE ${'code' in ticket ? Prisma.sql`code = ${ticket.code}` : Prisma.sql`id = ${ticket.ticketId}::uuid`}`;
+    return found ?? null;
+  }
+
+  /** Each event's active tickets and how many of them are admitted: one statement a batch. */
+  async countsByEventIds(eventIds: readonly string[]): Promise<CheckInCounts[]> {
+    const rows = await this.#prisma.$queryRaw<
+      { eventId: string; checkedIn: number; total: number }[]
+    >`
+      SELECT event_id::text AS "eventId",
+             (count(*) FILTER (WHERE checked_in_at IS NOT NULL))::int AS "checkedIn",
+             count(*)::int AS total
+      FROM tickets
+      WHERE event_id = ANY(${queryableIds(eventIds)}::uuid[]) AND status = 'ACTIVE'
+      GROUP BY event_id`;
+    const byEvent = new Map(rows.map((row) => [row.eventId, row]));
+    return eventIds.map((id) => {
+      const row = byEvent.get(id);
+      return { checkedIn: row?.checkedIn ?? 0, total: row?.total ?? 0 };
+    });
+  }
+}

@@ -1,0 +1,231 @@
+import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
+import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform';
+import type { DoorStaff } from '@ticketing/prisma/tickets';
+import type { JWK } from 'jose';
+import { failure } from '../errors.ts';
+import type {
+  CheckInRepository,
+  ScannedTicket,
+  TicketAtDoor,
+} from '../repositories/CheckInRepository.ts';
+import { emailSchema, offlineScansSchema, scannedCodeSchema } from '../validation.ts';
+import type { EventOwnership } from './EventOwnership.ts';
+import type { TicketTokens } from './TicketTokens.ts';
+import type { UserDirectory } from './UserDirectory.ts';
+
+/** Why a scan did not admit, as `extensions.code` online and as `outcome` in an upload. */
+export type Refusal =
+  | 'ALREADY_CHECKED_IN'
+  | 'TICKET_NOT_FOUND'
+  | 'WRONG_EVENT'
+  | 'TICKET_CANCELLED'
+  | 'TOKEN_REVOKED'
+  | 'INVALID_TOKEN';
+
+export interface OfflineScanResult {
+  index: number;
+  outcome: 'ADMITTED' | Refusal;
+  ticketId: string | null;
+  /** The admission that stands for the ticket: the first scan by scan time. */
+  checkedInAt: Date | null;
+}
+
+const refusalMessages: Record<Refusal, string> = {
+  ALREADY_CHECKED_IN: 'This ticket was admitted already.',
+  TICKET_NOT_FOUND: 'No ticket has this code.',
+  WRONG_EVENT: 'This ticket is for another event.',
+  TICKET_CANCELLED: 'This ticket is cancelled.',
+  TOKEN_REVOKED: 'This QR code was replaced (the ticket was transferred); scan the new one.',
+  INVALID_TOKEN: 'This QR code is not a ticket of this event.',
+};
+
+/** A QR token is a compact JWS: three base64url parts. A code is one. */
+const looksLikeToken = (scanned: string) => scanned.split('.').length === 3;
+
+/**
+ * The door: who may scan an event's tickets, admissions online and from offline devices,
+ * their undoing, and what the event shows of them.
+ */
+export class CheckInService {
+  readonly #checkIns: CheckInRepository;
+  readonly #tokens: TicketTokens;
+  readonly #ownership: EventOwnership;
+  readonly #directory: UserDirectory;
+
+  constructor(deps: {
+    checkIns: CheckInRepository;
+    tokens: TicketTokens;
+    ownership: EventOwnership;
+    directory: UserDirectory;
+  }) {
+    this.#checkIns = deps.checkIns;
+    this.#tokens = deps.tokens;
+    this.#ownership = deps.ownership;
+    this.#directory = deps.directory;
+  }
+
+  get tokens(): TicketTokens {
+    return this.#tokens;
+  }
+
+  async addDoorStaff(viewer: Identity | null, eventId: string, email: string): Promise<DoorStaff> {
+    const organizer = await this.assertOrganizer(viewer, eventId);
+    const address = parseInput(emailSchema, email, 'email');
+    const userId = await this.#directory.idByEmail(address, organizer);
+    if (!userId) {
+      throw failure('USER_NOT_FOUND', 'No account has this email.', { field: 'email' });
+    }
+    return this.#checkIns.addDoorStaff(eventId, userId, organizer.userId);
+  }
+
+  async removeDoorStaff(viewer: Identity | null, eventId: string, userId: string) {
+    await this.assertOrganizer(viewer, eventId);
+    return isUuid(userId) && (await this.#checkIns.removeDoorStaff(eventId, userId));
+  }
+
+  /** Admits the ticket with this code or QR token, once; anything else is a refusal. */
+  async checkIn(viewer: Identity | null, scanned: string, eventId: string) {
+    const staff = await this.assertDoor(viewer, eventId);
+    const code = parseInput(scannedCodeSchema, scanned, 'code');
+    const ticket = await this.#scannedTicket(code, eventId);
+    if ('refusal' in ticket) throw refused(ticket.refusal);
+    const admitted = await this.#checkIns.admit(ticket, eventId, staff.userId);
+    if (admitted) return admitted;
+    const { refusal, checkedInAt } = refusalOf(await this.#checkIns.find(ticket), ticket, eventId);
+    throw refused(refusal, checkedInAt);
+  }
+
+  async undoCheckIn(viewer: Identity | null, ticketId: string, eventId: string) {
+    const staff = await this.assertDoor(viewer, eventId);
+    const undone = isUuid(ticketId) && (await this.#checkIns.undo(ticketId, eventId, staff.userId));
+    if (undone) return undone;
+    const found = isUuid(ticketId) ? await this.#checkIns.find({ ticketId }) : null;
+    if (!found || found.eventId !== eventId) throw refused('TICKET_NOT_FOUND');
+    throw failure('NOT_CHECKED_IN', 'This ticket is not admitted.');
+  }
+
+  /**
+   * Applies an offline door's scans in scan-time order: the first scan of a ticket admits
+   * it (even over an admission made online later than that scan), and every other is
+   * reported with the reason. Results come back in the order of the upload.
+   */
+  async uploadCheckIns(
+    viewer: Identity | null,
+    eventId: string,
+    scans: unknown,
+  ): Promise<OfflineScanResult[]> {
+    const staff = await this.assertDoor(viewer, eventId);
+    const parsed = parseInput(offlineScansSchema, scans, 'scans');
+    const latest = Date.now() + 5 * 60_000;
+    for (const [index, scan] of parsed.entries()) {
+      if (scan.scannedAt.getTime() > latest) {
+        throw badUserInput('A scan cannot be in the future.', `scans[${index}].scannedAt`);
+      }
+    }
+    const order = [...parsed.keys()].sort(
+      (a, b) =>
+        (parsed[a]?.scannedAt.getTime() ?? 0) - (parsed[b]?.scannedAt.getTime() ?? 0) || a - b,
+    );
+    const results: OfflineScanResult[] = [];
+    // One at a time, first scan first: a later scan of the same ticket sees the earlier one.
+    for (const index of order) {
+      const scan = parsed[index] as (typeof parsed)[number];
+      const ticket = await this.#scannedTicket(scan.token, eventId, true);
+      if ('refusal' in ticket) {
+        results.push({ index, outcome: ticket.refusal, ticketId: null, checkedInAt: null });
+        continue;
+      }
+      const admitted = await this.#checkIns.admit(ticket, eventId, staff.userId, scan.scannedAt);
+      if (admitted) {
+        results.push({ index, outcome: 'ADMITTED', ...admitted });
+        continue;
+      }
+      const found = await this.#checkIns.find(ticket);
+      const { refusal, checkedInAt } = refusalOf(found, ticket, eventId);
+      results.push({ index, outcome: refusal, ticketId: found?.id ?? null, checkedInAt });
+    }
+    return results.sort((a, b) => a.index - b.index);
+  }
+
+  /** The event's public keys for its QR tokens: for its door staff, organizer and admins. */
+  async ticketKeys(viewer: Identity | null, eventId: string): Promise<JWK[]> {
+    await this.assertDoor(viewer, eventId);
+    return this.#tokens.publicKeys(eventId);
+  }
+
+  /** Its door staff, organizer or an admin; anyone else is refused. Returns the caller. */
+  async assertDoor(viewer: Identity | null, eventId: string): Promise<Identity> {
+    const caller = signedIn(viewer);
+    if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
+    if (caller.role === 'ADMIN' || (await this.#checkIns.isDoorStaff(eventId, caller.userId))) {
+      return caller;
+    }
+    if (
+      caller.role === 'ORGANIZER' &&
+      (await this.#ownership.organizerOf(eventId, caller)) === caller.userId
+    ) {
+      return caller;
+    }
+    throw forbidden('Only the event’s door staff, its organizer and admins scan its tickets.');
+  }
+
+  /** The event's organizer or an admin; anyone else is refused. Returns the caller. */
+  async assertOrganizer(viewer: Identity | null, eventId: string): Promise<Identity> {
+    const caller = signedIn(viewer);
+    if (caller.role !== 'ORGANIZER' && caller.role !== 'ADMIN') {
+      throw forbidden('Only the event’s organizer and admins name its door staff.');
+    }
+    if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
+    const organizerId = await this.#ownership.organizerOf(eventId, caller);
+    if (organizerId !== caller.userId && caller.role !== 'ADMIN') {
+      throw forbidden('Only the event’s organizer and admins name its door staff.');
+    }
+    return caller;
+  }
+
+  /** The ticket a scan names, or why it names none. A token must be one. */
+  async #scannedTicket(
+    scanned: string,
+    eventId: string,
+    tokenOnly = false,
+  ): Promise<ScannedTicket | { refusal: Refusal }> {
+    if (!tokenOnly && !looksLikeToken(scanned)) return { code: scanned };
+    const verified = await this.#tokens.verify(scanned, eventId);
+    if ('problem' in verified) {
+      return { refusal: verified.problem === 'otherEvent' ? 'WRONG_EVENT' : 'INVALID_TOKEN' };
+    }
+    return { ticketId: verified.claims.ticketId, version: verified.claims.version };
+  }
+}
+
+function signedIn(viewer: Identity | null): Identity {
+  if (!viewer) throw unauthenticated('Log in to scan tickets.', 'required');
+  return viewer;
+}
+
+/** Why a ticket that was found (or not) was not admitted. */
+function refusalOf(
+  found: TicketAtDoor | null,
+  scanned: ScannedTicket,
+  eventId: string,
+): { refusal: Refusal; checkedInAt: Date | null } {
+  const refusal: Refusal = !found
+    ? 'TICKET_NOT_FOUND'
+    : found.eventId !== eventId
+      ? 'WRONG_EVENT'
+      : found.status === 'CANCELLED'
+        ? 'TICKET_CANCELLED'
+        : 'version' in scanned && scanned.version !== found.tokenVersion
+          ? 'TOKEN_REVOKED'
+          : 'ALREADY_CHECKED_IN';
+  return {
+    refusal,
+    checkedInAt: refusal === 'ALREADY_CHECKED_IN' ? (found?.checkedInAt ?? null) : null,
+  };
+}
+
+function refused(refusal: Refusal, checkedInAt?: Date | null) {
+  return failure(refusal, refusalMessages[refusal], {
+    ...(checkedInAt ? { checkedInAt: checkedInAt.toISOString() } : {}),
+  });
+}

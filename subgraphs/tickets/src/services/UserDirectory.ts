@@ -1,0 +1,33 @@
+import type { Identity } from '@ticketing/auth';
+import { callSubgraph, type SubgraphEndpoint } from './SubgraphCall.ts';
+
+const accountQuery = 'query ($email: String!) { accountIdByEmail(email: $email) }';
+
+/**
+ * Finds accounts by email in the users subgraph, which owns them. The field it asks for is
+ * `@inaccessible`: the gateway never offers it to clients, and only a caller holding the
+ * users subgraph's secret can reach it.
+ */
+export class UserDirectory {
+  readonly #users: SubgraphEndpoint;
+
+  constructor(usersUrl: string, usersSecret: string) {
+    this.#users = {
+      name: 'users',
+      url: usersUrl,
+      secret: usersSecret,
+      description: 'The users service',
+    };
+  }
+
+  /** The id of the account with this email, or null when none has it. */
+  async idByEmail(email: string, caller: Identity): Promise<string | null> {
+    const result = await callSubgraph<{ accountIdByEmail: string | null }>(
+      this.#users,
+      caller,
+      accountQuery,
+      { email },
+    );
+    return result.data?.accountIdByEmail ?? null;
+  }
+}

@@ -1,0 +1,19 @@
+// The operations tests send, as the text a client sends: printed once from the typed
+// documents that codegen.ts generates from test/operations/*.graphql, so that no operation
+// is written out in two test files.
+import { print } from 'graphql';
+import {
+  CreateSaleEventDocument,
+  CreateSaleTierDocument,
+  HoldDocument,
+  PublishSaleEventDocument,
+  PurchaseDocument,
+} from './generated/operations.ts';
+
+export type { PurchaseMutation } from './generated/operations.ts';
+
+export const purchaseMutation = print(PurchaseDocument);
+export const holdMutation = print(HoldDocument);
+export const createSaleEventMutation = print(CreateSaleEventDocument);
+export const createSaleTierMutation = print(CreateSaleTierDocument);
+export const publishSaleEventMutation = print(PublishSaleEventDocument);
