@@ -6,8 +6,17 @@ import { parseArgs } from 'node:util';
 
 export const measureIds = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P9', 'P11'] as const;
 export type MeasureId = (typeof measureIds)[number];
-/** What runs without --only; the response cache's measures (P9 with P10, P11) run on request. */
-export const defaultMeasureIds: readonly MeasureId[] = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6'];
+/** What runs without --only: every measure (P9 gives P9 and P10). */
+export const defaultMeasureIds: readonly MeasureId[] = [
+  'P1',
+  'P2',
+  'P3',
+  'P4',
+  'P5',
+  'P6',
+  'P9',
+  'P11',
+];
 
 export interface BenchOptions {
   quick: boolean;
@@ -84,8 +93,7 @@ const quick: typeof full = {
 export const usage = `npm run bench [-- options]
 
   --quick                 every measure on a tiny load (seconds, not minutes)
-  --only P1,P4            run only these measures (P9 gives P9 and P10; P9 and P11, the
-                          response cache's, run only when named here)
+  --only P1,P4            run only these measures (P9 gives P9 and P10)
   --json <file>           also write the results as JSON
   --cpu-prof <dir>        every service writes a CPU profile there when it stops
                           (profiling slows them: profile a measure alone, e.g. --only P1)

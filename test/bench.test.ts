@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 describe('npm run bench -- --quick', () => {
-  it('runs every measure end to end and reports P1 to P6 with finite figures', async () => {
+  it('runs every measure end to end and reports P1 to P11 with finite figures', async () => {
     outputDir = await mkdtemp(join(tmpdir(), 'ticketing-bench-test-'));
     const jsonPath = join(outputDir, 'results.json');
     const { stdout } = await run(
@@ -29,7 +29,7 @@ describe('npm run bench -- --quick', () => {
     const results = JSON.parse(await readFile(jsonPath, 'utf8')) as BenchRun;
 
     const ids = results.rows.map((row) => row.id);
-    expect(ids).toEqual(['P1', 'P2', 'P3', 'P4', 'P4b', 'P5a', 'P5b', 'P6']);
+    expect(ids).toEqual(['P1', 'P2', 'P3', 'P4', 'P4b', 'P5a', 'P5b', 'P6', 'P9', 'P10', 'P11']);
     for (const row of results.rows) {
       expect(Number.isFinite(row.value), `${row.id}: ${row.details}`).toBe(true);
       expect(stdout).toContain(`| ${row.id} | ${row.measure} | ${row.result} |`);
