@@ -1,32 +1,30 @@
-// The GraphQL operations the benchmarks send, and the request bodies made of them.
+// The GraphQL operations the benchmarks send, and the request bodies made of them. The
+// operations are printed once from the typed documents that codegen.ts generates from
+// bench/operations/*.graphql and the test documents the benchmarks share
+// (test/operations/*.graphql), so that none is written out twice.
+import { print } from 'graphql';
+import {
+  BenchListingDocument,
+  BenchOneSubgraphDocument,
+  BenchPurchaseDocument,
+  CreateSaleEventDocument,
+  CreateSaleTierDocument,
+  LogInAccountDocument,
+  PublishSaleEventDocument,
+  SignUpAccountDocument,
+} from './generated/operations.ts';
 
 /** Served by the events subgraph alone: the same document is valid on the subgraph itself. */
-export const oneSubgraphQuery = /* GraphQL */ `
-  query BenchOneSubgraph($first: Int!) {
-    events(first: $first) { edges { node { id title venue city startsAt } } }
-  }
-`;
-
-/**
- * The federated listing: a page of events (events subgraph) with their organizer's name
- * (users subgraph) and their tiers and availability (tickets subgraph).
- */
-export const listingQuery = /* GraphQL */ `
-  query BenchListing($first: Int!) {
-    events(first: $first) {
-      edges {
-        node {
-          id
-          title
-          startsAt
-          organizer { name }
-          ticketsAvailable
-          ticketTiers { name priceCents available }
-        }
-      }
-    }
-  }
-`;
+export const oneSubgraphQuery = print(BenchOneSubgraphDocument);
+/** The federated listing: events with their organizer (users) and tiers (tickets). */
+export const listingQuery = print(BenchListingDocument);
+/** A purchase that asks for the order's id alone. */
+export const purchaseMutation = print(BenchPurchaseDocument);
+export const createEventMutation = print(CreateSaleEventDocument);
+export const createTierMutation = print(CreateSaleTierDocument);
+export const publishEventMutation = print(PublishSaleEventDocument);
+export const signUpMutation = print(SignUpAccountDocument);
+export const logInMutation = print(LogInAccountDocument);
 
 /** A JSON request body, serialised once so that what is signed is what is sent. */
 export function requestBody(query: string, variables: Record<string, unknown> = {}): string {
