@@ -8,8 +8,8 @@
 // - test/generated/operations.ts: typed documents for the tests, from the .graphql files in
 //   test/operations, validated against the committed supergraph (test/documents.ts prints
 //   them once as the text a client sends).
-// - bench/generated/operations.ts: the same for the benchmarks, from bench/operations and
-//   the test documents they share (bench/operations.ts prints them).
+// - bench/generated/operations.ts: the same for the benchmarks' own operations, from
+//   bench/operations (bench/operations.ts prints them, beside the test documents it shares).
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 type SubgraphName = 'users' | 'events' | 'tickets';
@@ -85,10 +85,7 @@ const config: CodegenConfig = {
       TicketKey: 'jose#JWK',
     }),
     ...operations('test/generated/operations.ts', ['test/operations/*.graphql']),
-    ...operations('bench/generated/operations.ts', [
-      'test/operations/*.graphql',
-      'bench/operations/*.graphql',
-    ]),
+    ...operations('bench/generated/operations.ts', ['bench/operations/*.graphql']),
   },
 };
 

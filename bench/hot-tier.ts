@@ -9,9 +9,9 @@ import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import type { BenchEnvironment } from './environment.ts';
 import { alternate, median, runLoad } from './load.ts';
 import {
-  createEventMutation,
-  createTierMutation,
-  publishEventMutation,
+  createSaleEventMutation,
+  createSaleTierMutation,
+  publishSaleEventMutation,
   purchaseMutation,
   requestBody,
 } from './operations.ts';
@@ -56,7 +56,7 @@ export async function publishedEventWithTiers(
 ): Promise<{ eventId: string; tierIds: string[] }> {
   const { graphql, created } = publicGraphQL(url);
   const eventId = created(
-    await graphql(organizer, createEventMutation, {
+    await graphql(organizer, createSaleEventMutation, {
       input: {
         title: 'Hot tier benchmark',
         venue: 'Hall',
@@ -71,7 +71,7 @@ export async function publishedEventWithTiers(
   for (const { name, capacity } of tiers) {
     tierIds.push(
       created(
-        await graphql(organizer, createTierMutation, {
+        await graphql(organizer, createSaleTierMutation, {
           eventId,
           input: { name, priceCents: 1000, currency: 'EUR', capacity, maxPerOrder: 1 },
         }),
@@ -79,7 +79,7 @@ export async function publishedEventWithTiers(
       ),
     );
   }
-  created(await graphql(organizer, publishEventMutation, { id: eventId }), 'publishEvent');
+  created(await graphql(organizer, publishSaleEventMutation, { id: eventId }), 'publishEvent');
   return { eventId, tierIds };
 }
 

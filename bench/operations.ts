@@ -1,18 +1,21 @@
 // The GraphQL operations the benchmarks send, and the request bodies made of them. The
 // operations are printed once from the typed documents that codegen.ts generates from
-// bench/operations/*.graphql and the test documents the benchmarks share
-// (test/operations/*.graphql), so that none is written out twice.
+// bench/operations/*.graphql; those the tests send too (creating a sale, signing up, logging
+// in) are the tests' own, printed by test/documents.ts. None is written out twice.
 import { print } from 'graphql';
 import {
   BenchListingDocument,
   BenchOneSubgraphDocument,
   BenchPurchaseDocument,
-  CreateSaleEventDocument,
-  CreateSaleTierDocument,
-  LogInAccountDocument,
-  PublishSaleEventDocument,
-  SignUpAccountDocument,
 } from './generated/operations.ts';
+
+export {
+  createSaleEventMutation,
+  createSaleTierMutation,
+  logInMutation,
+  publishSaleEventMutation,
+  signUpMutation,
+} from '../test/documents.ts';
 
 /** Served by the events subgraph alone: the same document is valid on the subgraph itself. */
 export const oneSubgraphQuery = print(BenchOneSubgraphDocument);
@@ -20,11 +23,6 @@ export const oneSubgraphQuery = print(BenchOneSubgraphDocument);
 export const listingQuery = print(BenchListingDocument);
 /** A purchase that asks for the order's id alone. */
 export const purchaseMutation = print(BenchPurchaseDocument);
-export const createEventMutation = print(CreateSaleEventDocument);
-export const createTierMutation = print(CreateSaleTierDocument);
-export const publishEventMutation = print(PublishSaleEventDocument);
-export const signUpMutation = print(SignUpAccountDocument);
-export const logInMutation = print(LogInAccountDocument);
 
 /** A JSON request body, serialised once so that what is signed is what is sent. */
 export function requestBody(query: string, variables: Record<string, unknown> = {}): string {
