@@ -9,6 +9,7 @@ import { measureListingLatency } from './listing-latency.ts';
 import { type BenchOptions, type MeasureId, parseBenchArgs } from './options.ts';
 import { measurePeer } from './peer.ts';
 import { formatTable, type MeasureRow, runInfo } from './report.ts';
+import { measureCachedListing, measureHotEventPolling } from './response-cache.ts';
 import { measureRush } from './rush.ts';
 import { measureStatements } from './statements.ts';
 
@@ -38,6 +39,8 @@ const plan: readonly { id: MeasureId; rows: string[]; run: Measure }[] = [
       ...(await measureSoak(environment, options)),
     ],
   },
+  { id: 'P9', rows: ['P9', 'P10'], run: measureCachedListing },
+  { id: 'P11', rows: ['P11'], run: measureHotEventPolling },
   { id: 'P2', rows: ['P2'], run: measureStatements },
 ];
 
@@ -100,7 +103,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     }
     process.off('SIGINT', stopOnSignal);
   }
-  rows.sort((a, b) => a.id.localeCompare(b.id));
+  rows.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
   return {
     info: { ...info, seconds: (performance.now() - started) / 1000 },
     options: { ...options, only: [...options.only] },

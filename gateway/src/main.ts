@@ -63,6 +63,11 @@ export const gatewaySettings = baseSettings
     REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(25_000),
     /** Run only the operations in the committed safelist manifest. */
     SAFELIST: flagSetting(false),
+    /**
+     * Cache anonymous queries' responses in Redis, shared by every gateway (README,
+     * "Response cache"). Needs REDIS_URL; without Redis nothing is cached.
+     */
+    RESPONSE_CACHE: flagSetting(true),
     /** Send identical subgraph queries that are in flight at the same time only once. */
     DEDUPLICATE_INFLIGHT: flagSetting(gatewayDefaults.deduplicateInflight),
     /** Sizes of the document and query plan caches, in MiB as Apollo weighs them. */
@@ -180,6 +185,15 @@ export async function startGateway(
         logger: log,
         production: config.NODE_ENV === 'production',
         ...(redis ? { persistedQueriesCache: new PersistedQueryCache(redis.client) } : {}),
+        responseCache:
+          redis && config.RESPONSE_CACHE
+            ? {
+                redis: redis.client,
+                namespace: config.CACHE_NAMESPACE,
+                schemaId: hash,
+                logger: log,
+              }
+            : undefined,
         subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
         plugins,
       }),

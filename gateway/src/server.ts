@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import {
@@ -23,6 +23,11 @@ import { InflightQueries, isQuery } from './inflight.ts';
 import { checkScalars, inputHygienePlugin } from './input-hygiene.ts';
 import { passwordFieldsPlugin } from './password-fields.ts';
 import { CountingQueryPlanCache } from './plan-cache.ts';
+import {
+  privateForViewersPlugin,
+  type ResponseCacheOptions,
+  responseCachePlugin,
+} from './response-cache.ts';
 import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
 
 /** What the gateway knows about a request. */
@@ -35,6 +40,8 @@ export interface GatewayContext {
   requestId: string;
   /** When (epoch ms) the operation's subgraph requests must be done; none if absent. */
   deadline?: number;
+  /** Set when the response cache runs an operation again to refresh its entry. */
+  refreshingCache?: boolean;
 }
 
 /**
@@ -154,6 +161,11 @@ export interface GatewayOptions {
    * even under endless distinct operations (docs/BENCHMARKS.md, P5).
    */
   cacheSizes?: { documentsMiB: number; queryPlansMiB: number };
+  /**
+   * The response cache shared by every gateway through Redis (response-cache.ts), for
+   * anonymous queries; off when undefined.
+   */
+  responseCache?: Omit<ResponseCacheOptions, 'refresh'> | undefined;
   /** Send identical subgraph queries in flight at once only once (default on). */
   deduplicateInflight?: boolean;
   /**
@@ -223,7 +235,20 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
     },
   });
   gateway.onSchemaLoadOrUpdate(({ apiSchema }) => checkScalars(apiSchema));
-  return new ApolloServer<GatewayContext>({
+  // The response cache refreshes a hot entry by running its operation here, anonymously,
+  // off any client's path, within the same deadline as a client's subgraph requests.
+  let server: ApolloServer<GatewayContext> | undefined;
+  const refresh: ResponseCacheOptions['refresh'] = async (request) =>
+    server?.executeOperation(request, {
+      contextValue: {
+        viewer: null,
+        clientAddress: undefined,
+        requestId: randomUUID(),
+        deadline: Date.now() + (options.subgraphTimeoutMs ?? 15_000),
+        refreshingCache: true,
+      },
+    });
+  server = new ApolloServer<GatewayContext>({
     gateway,
     includeStacktraceInErrorResponses: false,
     documentStore: new InMemoryLRUCache<DocumentNode>({
@@ -256,6 +281,10 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       ...(options.safelist ? [safelistPlugin<GatewayContext>(options.safelist)] : []),
       passwordFieldsPlugin<GatewayContext>(),
       inputHygienePlugin<GatewayContext>(),
+      privateForViewersPlugin<GatewayContext>(),
+      ...(options.responseCache
+        ? [responseCachePlugin<GatewayContext>({ ...options.responseCache, refresh })]
+        : []),
       ...(options.plugins ?? []),
       options.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
@@ -264,6 +293,7 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
           ),
     ],
   });
+  return server;
 }
 
 /**

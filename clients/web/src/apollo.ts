@@ -7,7 +7,13 @@ import { relayStylePagination } from '@apollo/client/utilities';
 import { catchError, defer, from, mergeMap, type Observable, of, throwError } from 'rxjs';
 import { currentSession, endpoint, refreshSession } from './session.ts';
 
+/**
+ * Sends the access token, unless the operation's context says `anonymous: true`: a public
+ * page asked for anonymously can be answered from the gateways' shared response cache,
+ * which never serves a request with a token.
+ */
 const withToken = new ApolloLink((operation, forward) => {
+  if (operation.getContext().anonymous) return forward(operation);
   const token = currentSession()?.accessToken;
   operation.setContext(({ headers = {} }: { headers?: Record<string, string> }) => ({
     headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },

@@ -45,7 +45,7 @@ export {
   stopOnSignals,
 } from './http.ts';
 export { createLogger, type Logger } from './logger.ts';
-export { queryPlanCacheMetrics } from './metrics.ts';
+export { queryPlanCacheMetrics, responseCacheMetrics } from './metrics.ts';
 export { connectRedis, type RedisConnection, redisSettings } from './redis.ts';
 export {
   acceptableRequestId,
@@ -53,6 +53,12 @@ export {
   requestIdHeader,
   requestIdOf,
 } from './request-context.ts';
+export {
+  invalidateCachedResponses,
+  type ResponseCacheTag,
+  responseCacheTagKey,
+  responseCacheTags,
+} from './response-cache.ts';
 export {
   type Revocation,
   RevocationList,

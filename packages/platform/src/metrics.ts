@@ -60,6 +60,31 @@ export function queryPlanCacheMetrics(): { hits: Counter; misses: Counter } {
   return planCacheCounters;
 }
 
+let responseCacheCounters:
+  | { lookups: Counter<'result' | 'reason'>; invalidated: Counter; stores: Counter<'outcome'> }
+  | undefined;
+
+/** The gateway's response cache (gateway/src/response-cache.ts). */
+export function responseCacheMetrics() {
+  responseCacheCounters ??= {
+    lookups: new Counter({
+      name: 'graphql_response_cache_lookups_total',
+      help: 'Response cache lookups of anonymous queries: hit, or miss by reason (absent, invalidated, refresh, expired, error).',
+      labelNames: ['result', 'reason'],
+    }),
+    invalidated: new Counter({
+      name: 'graphql_response_cache_invalidated_total',
+      help: 'Cached responses found invalidated by a newer events tag version, and discarded.',
+    }),
+    stores: new Counter({
+      name: 'graphql_response_cache_stores_total',
+      help: 'Responses written to the cache, by outcome (stored, failed).',
+      labelNames: ['outcome'],
+    }),
+  };
+  return responseCacheCounters;
+}
+
 /**
  * Counts every GraphQL response and its errors, and times it. The outcome and the error
  * codes are read from what the client receives, after formatting and masking.

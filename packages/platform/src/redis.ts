@@ -15,6 +15,15 @@ export const redisSettings = z.object({
    * local network; past this it counts as away, and the caller goes on without it.
    */
   REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).default(250),
+  /**
+   * Prefixes the keys of the gateways' response cache and of its tag versions, so that
+   * deployments (or test topologies) sharing one Redis never read each other's entries.
+   * The gateways and the events and tickets services of one deployment must agree on it.
+   */
+  CACHE_NAMESPACE: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/)
+    .default('ticketing'),
 });
 
 export interface RedisConnection {

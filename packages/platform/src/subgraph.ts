@@ -57,6 +57,8 @@ export interface SubgraphSetup<TContext extends BaseContext> {
   configure?(app: express.Express): void;
   /** Stops background work (e.g. an outbox relay) before the database closes. */
   stop?(): Promise<void>;
+  /** Apollo Server plugins of this service's own, besides the platform's. */
+  plugins?: ApolloServerPlugin<TContext>[];
 }
 
 export interface SetUpOptions {
@@ -64,6 +66,8 @@ export interface SetUpOptions {
   logger: Logger;
   /** Redis shared by the replicas (REDIS_URL), if configured; it may be down at times. */
   redis?: RedisConnection | undefined;
+  /** Prefixes the gateways' response cache keys in Redis (CACHE_NAMESPACE). */
+  cacheNamespace: string;
 }
 
 export interface SubgraphDefinition<Client, Location, TContext extends BaseContext> {
@@ -195,7 +199,12 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
           name: `${subgraph.name} used assertions`,
         })
       : undefined;
-    const setup = await subgraph.setUp(database.prisma, { env, logger, redis });
+    const setup = await subgraph.setUp(database.prisma, {
+      env,
+      logger,
+      redis,
+      cacheNamespace: config.CACHE_NAMESPACE,
+    });
     const verifier = new GatewayAssertionVerifier(
       subgraph.name,
       subgraphSecret(subgraph.name, { ...own, NODE_ENV: config.NODE_ENV }),
@@ -209,13 +218,14 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
         },
       },
     );
-    return await serveGraphQL({
+    return await serveGraphQL<TContext>({
       name: subgraph.name,
       host: config.HOST,
       port: config.PORT,
       logger,
       drainDeadlineMs: config.DRAIN_DEADLINE_MS,
-      createApolloServer: subgraph.createServer,
+      createApolloServer: (plugins) =>
+        subgraph.createServer([...plugins, ...(setup.plugins ?? [])]),
       context: async ({ res }) =>
         setup.createContext((res as express.Response<unknown, TrustedLocals>).locals.forwarded),
       checkReadiness: async () => {

@@ -1,5 +1,6 @@
 import {
   baseSettings,
+  invalidateCachedResponses,
   loadConfig,
   localServiceUrl,
   relaySecret,
@@ -24,9 +25,13 @@ export const eventsSettings = baseSettings.extend({
 });
 
 /** The events service's repository and rules over one database (the users service's shape). */
-export function createEventsServices(prisma: PrismaClient, onOutbox?: () => void) {
+export function createEventsServices(
+  prisma: PrismaClient,
+  onOutbox?: () => void,
+  onChange?: () => Promise<void>,
+) {
   const events = new EventRepository(prisma);
-  return { events, service: new EventService(events, onOutbox) };
+  return { events, service: new EventService(events, onOutbox, onChange) };
 }
 
 export const eventsSubgraph: SubgraphDefinition<
@@ -38,7 +43,7 @@ export const eventsSubgraph: SubgraphDefinition<
   defaultPort: servicePorts.events,
   database: eventsDatabase,
   createServer: createEventsServer,
-  setUp(prisma, { env, logger }) {
+  setUp(prisma, { env, logger, redis, cacheNamespace }) {
     const config = loadConfig(eventsSettings, env);
     const relay = new OutboxRelay(
       prisma,
@@ -49,7 +54,11 @@ export const eventsSubgraph: SubgraphDefinition<
       },
       logger,
     );
-    const { service } = createEventsServices(prisma, () => relay.notify());
+    const { service } = createEventsServices(
+      prisma,
+      () => relay.notify(),
+      () => invalidateCachedResponses(redis, cacheNamespace, 'events', logger),
+    );
     relay.start();
     return {
       createContext: (request) => createContext(prisma, service, request),

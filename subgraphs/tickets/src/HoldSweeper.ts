@@ -9,21 +9,31 @@ export class HoldSweeper {
   readonly #purchases: PurchaseRepository;
   readonly #logger: Logger;
   readonly #intervalMs: number;
+  readonly #onReturned: () => Promise<void>;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
 
-  constructor(purchases: PurchaseRepository, logger: Logger, intervalMs: number) {
+  constructor(
+    purchases: PurchaseRepository,
+    logger: Logger,
+    intervalMs: number,
+    /** Called after stock came back, e.g. to invalidate cached availability. */
+    onReturned: () => Promise<void> = async () => {},
+  ) {
     this.#purchases = purchases;
     this.#logger = logger;
     this.#intervalMs = intervalMs;
+    this.#onReturned = onReturned;
   }
 
   start(): void {
     this.#timer = setInterval(() => {
       this.#running ??= this.#purchases
         .expireHolds()
-        .then((returned) => {
-          if (returned) this.#logger.debug('returned expired holds to stock');
+        .then(async (returned) => {
+          if (!returned) return;
+          this.#logger.debug('returned expired holds to stock');
+          await this.#onReturned();
         })
         .catch((error: unknown) => this.#logger.warn({ err: error }, 'could not expire holds'))
         .finally(() => {

@@ -29,6 +29,8 @@ export function eventChangesRoute(
   snapshots: EventSnapshotRepository,
   secret: string,
   logger: Logger,
+  /** Called once the changes are committed, before they are acknowledged. */
+  onApplied: () => Promise<void> = async () => {},
 ): express.RequestHandler[] {
   return [
     express.raw({ type: 'application/json', limit: '1mb' }),
@@ -54,6 +56,8 @@ export function eventChangesRoute(
       }
       try {
         await snapshots.apply(parsed.messages.map((message) => message.payload));
+        // Whether tiers are on sale, and what is left, changed with the event's status.
+        await onApplied();
         logger.debug({ count: parsed.messages.length }, 'applied event changes');
         res.status(204).end();
       } catch (error) {

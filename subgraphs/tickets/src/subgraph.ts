@@ -1,5 +1,6 @@
 import {
   baseSettings,
+  invalidateCachedResponses,
   loadConfig,
   localServiceUrl,
   relaySecret,
@@ -13,6 +14,7 @@ import { z } from 'zod';
 import { createContext, type TicketsContext } from './context.ts';
 import { eventChangesPath, eventChangesRoute } from './event-changes.ts';
 import { HoldSweeper } from './HoldSweeper.ts';
+import { invalidateStockPlugin } from './invalidation.ts';
 import { CheckInRepository } from './repositories/CheckInRepository.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
 import { SigningKeyRepository } from './repositories/SigningKeyRepository.ts';
@@ -78,7 +80,7 @@ export const ticketsSubgraph: SubgraphDefinition<
   defaultPort: servicePorts.tickets,
   database: ticketsDatabase,
   createServer: createTicketsServer,
-  setUp(prisma, { env, logger }) {
+  setUp(prisma, { env, logger, redis, cacheNamespace }) {
     const config = loadConfig(ticketsSettings, env);
     const { snapshots, service, door } = createTicketsServices(
       prisma,
@@ -92,13 +94,24 @@ export const ticketsSubgraph: SubgraphDefinition<
         maxActiveHolds: config.MAX_ACTIVE_HOLDS,
       },
     );
-    const sweeper = new HoldSweeper(service.purchases, logger, config.HOLD_SWEEP_INTERVAL_MS);
+    const invalidate = (tag: 'events' | 'stock') => () =>
+      invalidateCachedResponses(redis, cacheNamespace, tag, logger);
+    const sweeper = new HoldSweeper(
+      service.purchases,
+      logger,
+      config.HOLD_SWEEP_INTERVAL_MS,
+      invalidate('stock'),
+    );
     sweeper.start();
     return {
       createContext: (request) => createContext(prisma, service, request, door),
       configure(app) {
-        app.post(eventChangesPath, ...eventChangesRoute(snapshots, relaySecret(config), logger));
+        app.post(
+          eventChangesPath,
+          ...eventChangesRoute(snapshots, relaySecret(config), logger, invalidate('events')),
+        );
       },
+      plugins: [invalidateStockPlugin(invalidate('stock'))],
       stop: () => sweeper.stop(),
     };
   },

@@ -16,6 +16,12 @@ function invalidTransition(event: Event, action: string, message: string) {
 export type OutboxListener = () => void;
 
 /**
+ * Called on every committed change to an event others may see, before the mutation
+ * answers: the gateways' cached responses that hold events are invalidated by then.
+ */
+export type ChangeListener = () => Promise<void>;
+
+/**
  * The events service's rules: who may do what, and the lifecycle
  * DRAFT → PUBLISHED → CANCELLED, with DRAFT → deleted. Every transition is a conditional
  * write on the current status, so concurrent requests cannot both pass a check.
@@ -23,10 +29,16 @@ export type OutboxListener = () => void;
 export class EventService {
   readonly #events: EventRepository;
   readonly #onOutbox: OutboxListener;
+  readonly #onChange: ChangeListener;
 
-  constructor(events: EventRepository, onOutbox: OutboxListener = () => {}) {
+  constructor(
+    events: EventRepository,
+    onOutbox: OutboxListener = () => {},
+    onChange: ChangeListener = async () => {},
+  ) {
     this.#events = events;
     this.#onOutbox = onOutbox;
+    this.#onChange = onChange;
   }
 
   /**
@@ -150,6 +162,7 @@ export class EventService {
       throw invalidTransition(current, action, `The event is ${current.status.toLowerCase()} now.`);
     }
     if (topic(updated)) this.#onOutbox();
+    await this.#onChange();
     return updated;
   }
 

@@ -1,0 +1,349 @@
+// P9 to P11: the gateways' shared response cache (README, "Response cache").
+//
+// P9: the federated listing's saturation RPS through NGINX with the cache ÷ without it,
+//     alternating sides (both gateways restarted with RESPONSE_CACHE on or off).
+// P10: the listing's p99 at half of its cached saturation rate, paced.
+// P11: simulated clients polling one hot event page every 2 s through NGINX while a buyer
+//      purchases on it: errors, the subgraph requests it costs, and how stale the
+//      availability they see gets after each purchase.
+//
+// In-flight sharing is off on both sides (DEDUPLICATE_INFLIGHT=false), so that what is
+// measured is the cache alone. The gateways, and the events and tickets services that
+// invalidate, use Redis under a namespace of this run's own.
+import { randomUUID } from 'node:crypto';
+import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
+import type { BenchEnvironment } from './environment.ts';
+import { publicGraphQL } from './hot-tier.ts';
+import { alternate, expectData, median, runLoad, timedPost } from './load.ts';
+import { listingQuery, requestBody } from './operations.ts';
+import type { BenchOptions } from './options.ts';
+import { fmt, type MeasureRow } from './report.ts';
+
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const cacheNamespace = `bench-${randomUUID().slice(0, 8)}`;
+const gateways = ['gateway-1', 'gateway-2'] as const;
+/** The documented bound on the availability a cached page shows (README). */
+const stalenessBoundMs = 1_000;
+
+const prepared = new WeakSet<BenchEnvironment>();
+
+/** Restarts the events and tickets services with Redis, so that they invalidate. */
+async function prepare(environment: BenchEnvironment): Promise<void> {
+  if (prepared.has(environment)) return;
+  for (const name of ['events', 'tickets']) {
+    await environment.topology.restart(name, {
+      REDIS_URL: redisUrl,
+      CACHE_NAMESPACE: cacheNamespace,
+    });
+  }
+  prepared.add(environment);
+}
+
+/** Restarts both gateways with the cache on or off, in-flight sharing off. */
+async function useCache(environment: BenchEnvironment, cache: boolean): Promise<void> {
+  for (const name of gateways) {
+    await environment.topology.restart(name, {
+      REDIS_URL: redisUrl,
+      CACHE_NAMESPACE: cacheNamespace,
+      RESPONSE_CACHE: String(cache),
+      DEDUPLICATE_INFLIGHT: 'false',
+    });
+  }
+}
+
+/** Puts the gateways back as the other measures expect them: no cache, sharing on. */
+async function restoreGateways(environment: BenchEnvironment): Promise<void> {
+  for (const name of gateways) {
+    await environment.topology.restart(name, {
+      RESPONSE_CACHE: 'false',
+      DEDUPLICATE_INFLIGHT: 'true',
+    });
+  }
+}
+
+/** The sum of a counter's series in a service's /metrics, optionally only some labels. */
+async function counterTotal(baseUrl: string, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(new URL('/metrics', baseUrl))).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) && line.includes(labels)) {
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return total;
+}
+
+async function subgraphRequests(environment: BenchEnvironment): Promise<number> {
+  const counts = await Promise.all(
+    (['users', 'events', 'tickets'] as const).map((name) =>
+      counterTotal(environment.subgraphUrl(name), 'graphql_requests_total'),
+    ),
+  );
+  return counts.reduce((sum, count) => sum + count, 0);
+}
+
+async function cacheLookups(environment: BenchEnvironment, result: 'hit' | 'miss') {
+  const counts = await Promise.all(
+    gateways.map((name) =>
+      counterTotal(
+        environment.gatewayUrl(name),
+        'graphql_response_cache_lookups_total',
+        `result="${result}"`,
+      ),
+    ),
+  );
+  return counts.reduce((sum, count) => sum + count, 0);
+}
+
+/** P9 and P10. */
+export async function measureCachedListing(
+  environment: BenchEnvironment,
+  options: BenchOptions,
+): Promise<MeasureRow[]> {
+  await prepare(environment);
+  const url = environment.publicUrl;
+  const body = requestBody(listingQuery, { first: options.listingSize });
+  const load = { url, body, connections: options.connections };
+  try {
+    const figures = await alternate(
+      ['uncached', 'cached'] as const,
+      options.rounds,
+      async (side) => {
+        await useCache(environment, side === 'cached');
+        await expectData(url, body);
+        await runLoad({ ...load, seconds: options.warmupSeconds });
+        return runLoad({ ...load, seconds: options.roundSeconds });
+      },
+    );
+    const cached = median(figures.cached.map((round) => round.rps));
+    const uncached = median(figures.uncached.map((round) => round.rps));
+    const ratio = cached / uncached;
+    // The gateways still cache: the last round was the cached side's.
+    const rate = Math.max(1, Math.round(cached / 2));
+    const paced = await runLoad({ ...load, seconds: options.latencySeconds, rate });
+    const failures = [...figures.cached, ...figures.uncached, paced].reduce(
+      (sum, round) => sum + round.failures,
+      0,
+    );
+    return [
+      {
+        id: 'P9',
+        measure: `federated listing (${options.listingSize} events) RPS via NGINX with the response cache ÷ without it, sharing off on both sides`,
+        value: ratio,
+        result: fmt(ratio),
+        target: '≥ 5',
+        met: ratio >= 5 && failures === 0,
+        details:
+          `median of ${options.rounds} rounds of ${options.roundSeconds} s at ${options.connections} connections: ` +
+          `cached ${fmt(cached)} RPS (p99 ${fmt(median(figures.cached.map((round) => round.p99)))} ms), ` +
+          `uncached ${fmt(uncached)} RPS (p99 ${fmt(median(figures.uncached.map((round) => round.p99)))} ms); ${failures} failed`,
+        figures: { ...figures, failures },
+      },
+      {
+        id: 'P10',
+        measure: `p99 latency of the cached federated listing via NGINX at 50 % of its cached saturation RPS`,
+        value: paced.p99,
+        result: `${fmt(paced.p99)} ms`,
+        target: '≤ 30 ms',
+        met: paced.p99 <= 30 && paced.failures === 0,
+        details: `at ${rate} RPS for ${options.latencySeconds} s: achieved ${fmt(paced.rps)} RPS, p50 ${fmt(paced.p50)} ms, p99 ${fmt(paced.p99)} ms; ${paced.failures} failed`,
+        figures: { rate, paced, failures: paced.failures },
+      },
+    ];
+  } finally {
+    await restoreGateways(environment);
+  }
+}
+
+const hotEventPage = /* GraphQL */ `
+  query HotEventPage($id: ID!) {
+    event(id: $id) {
+      id
+      title
+      status
+      startsAt
+      organizer { name }
+      ticketsAvailable
+      ticketTiers { id name priceCents available onSale }
+    }
+  }
+`;
+
+/** P11. */
+export async function measureHotEventPolling(
+  environment: BenchEnvironment,
+  options: BenchOptions,
+): Promise<MeasureRow[]> {
+  const clients = options.quick ? 100 : 2_000;
+  const pollIntervalSeconds = 2;
+  const seconds = options.quick ? 2 : 15;
+  const purchaseEveryMs = 250;
+  const capacity = 1_000_000;
+  await prepare(environment);
+  await useCache(environment, true);
+  const url = environment.publicUrl;
+  const people = await seedPeopleWithTokens({
+    dataDir: environment.dataDir,
+    usersDatabaseUrl: environment.databaseUrls.USERS_DATABASE_URL,
+    buyers: 1,
+    label: 'bench-poll-buyer',
+  });
+  const { graphql, created } = publicGraphQL(url);
+  const organizer = people.organizer.token;
+  const buyer = people.buyers[0]?.token;
+  if (!buyer) throw new Error('no buyer was seeded');
+  try {
+    const eventId = created(
+      await graphql(
+        organizer,
+        'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+        {
+          input: {
+            title: 'Hot event page benchmark',
+            venue: 'Stadium',
+            city: 'Benchton',
+            timezone: 'Europe/Berlin',
+            startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+          },
+        },
+      ),
+      'createEvent',
+    );
+    const tierId = created(
+      await graphql(
+        organizer,
+        'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+        { eventId, input: { name: 'GA', priceCents: 1000, currency: 'EUR', capacity } },
+      ),
+      'createTicketTier',
+    );
+    created(
+      await graphql(organizer, 'mutation ($id: ID!) { publishEvent(id: $id) { id } }', {
+        id: eventId,
+      }),
+      'publishEvent',
+    );
+    const body = requestBody(hotEventPage, { id: eventId });
+    const availableNow = async () => {
+      const response = await timedPost(url, body);
+      const answer = JSON.parse(response.body) as {
+        data?: { event: { ticketTiers: { available: number; onSale: boolean }[] } | null };
+        errors?: unknown[];
+      };
+      const tier = answer.data?.event?.ticketTiers[0];
+      return { ok: response.status === 200 && !answer.errors && tier !== undefined, tier };
+    };
+    // The events outbox tells the tickets service that the event is on sale.
+    const deadline = Date.now() + 30_000;
+    while (!(await availableNow()).tier?.onSale) {
+      if (Date.now() > deadline) throw new Error('the hot event never went on sale');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    const subgraphsBefore = await subgraphRequests(environment);
+    const [hitsBefore, missesBefore] = [
+      await cacheLookups(environment, 'hit'),
+      await cacheLookups(environment, 'miss'),
+    ];
+    let running = true;
+    let probing = true;
+    // One buyer, one ticket at a time: after the n-th purchase answers, n are sold.
+    const purchases: number[] = [];
+    let purchaseErrors = 0;
+    const buying = (async () => {
+      while (running) {
+        const started = performance.now();
+        const answer = await graphql(
+          buyer,
+          'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+          { input: { tierId, quantity: 1, idempotencyKey: randomUUID() } },
+        ).catch(() => undefined);
+        if (answer?.data?.purchaseTickets) purchases.push(performance.now());
+        else purchaseErrors++;
+        const wait = purchaseEveryMs - (performance.now() - started);
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    })();
+    // Four more clients read the page every 20 ms, staggered, and keep what they saw and
+    // how long each read took, for staleness: a loaded machine slows each read, and four
+    // keep the sampling finer than one read's latency.
+    const probes: { at: number; available: number; ms: number }[] = [];
+    let probeErrors = 0;
+    const probe = async (offsetMs: number) => {
+      await new Promise((resolve) => setTimeout(resolve, offsetMs));
+      while (probing) {
+        const at = performance.now();
+        const seen = await availableNow().catch(() => ({ ok: false, tier: undefined }));
+        const ms = performance.now() - at;
+        if (seen.ok && seen.tier) probes.push({ at, available: seen.tier.available, ms });
+        else probeErrors++;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    const probed = Promise.all([0, 5, 10, 15].map(probe));
+    const polling = await runLoad({
+      url,
+      body,
+      connections: Math.min(clients, 200),
+      seconds,
+      rate: clients / pollIntervalSeconds,
+    });
+    running = false;
+    await buying;
+    // Long enough after the last purchase for it to show, then the probe stops too.
+    await new Promise((resolve) => setTimeout(resolve, 2 * stalenessBoundMs));
+    probing = false;
+    await probed;
+    const subgraphCount = (await subgraphRequests(environment)) - subgraphsBefore;
+    const hits = (await cacheLookups(environment, 'hit')) - hitsBefore;
+    const misses = (await cacheLookups(environment, 'miss')) - missesBefore;
+
+    // After the n-th purchase answered, a page is current once it shows capacity − n or
+    // less; its staleness is how long after the purchase the first such page was read.
+    const staleness = purchases.map((answeredAt, index) => {
+      const current = probes.find(
+        (probe) => probe.at >= answeredAt && probe.available <= capacity - (index + 1),
+      );
+      return current ? current.at - answeredAt : Number.POSITIVE_INFINITY;
+    });
+    const probeP99 = probes.length
+      ? (probes.map((probe) => probe.ms).toSorted((a, b) => a - b)[
+          Math.floor(probes.length * 0.99)
+        ] ?? 0)
+      : 0;
+    const worst = staleness.length > 0 ? Math.max(...staleness) : 0;
+    const clientRequests = polling.completed + probes.length + probeErrors + purchases.length;
+    const share = subgraphCount / clientRequests;
+    const errors = polling.failures + purchaseErrors + probeErrors;
+    return [
+      {
+        id: 'P11',
+        measure: `${clients} simulated clients polling one hot event page every ${pollIntervalSeconds} s via NGINX while purchases run (cache on, sharing off)`,
+        value: share * 100,
+        result: `${fmt(share * 100)} % subgraph requests, ${errors} errors, staleness ≤ ${fmt(worst)} ms`,
+        target: `0 errors; ≤ 5 %; ≤ ${stalenessBoundMs} ms`,
+        met: errors === 0 && share <= 0.05 && worst <= stalenessBoundMs,
+        details:
+          `${seconds} s at ${fmt(polling.rps)} polls/s (p99 ${fmt(polling.p99)} ms) on ${Math.min(clients, 200)} connections; ` +
+          `${purchases.length} purchases (one every ${purchaseEveryMs} ms); ${subgraphCount} subgraph requests for ${clientRequests} client requests; ` +
+          `cache hits ${hits}, misses ${misses}; staleness after a purchase: median ${fmt(staleness.length ? median(staleness) : 0)} ms, worst ${fmt(worst)} ms ` +
+          `(4 probe clients, p99 of a probe's read ${fmt(probeP99)} ms)`,
+        figures: {
+          polling,
+          purchases: purchases.length,
+          purchaseErrors,
+          probeErrors,
+          probeP99,
+          subgraphRequests: subgraphCount,
+          clientRequests,
+          hits,
+          misses,
+          staleness,
+          failures: errors,
+        },
+      },
+    ];
+  } finally {
+    await restoreGateways(environment);
+  }
+}

@@ -1,0 +1,56 @@
+// The gateways' shared response cache (gateway/src/response-cache.ts) keeps whole responses
+// in Redis, each with the versions of the tags it depends on. The services that own the
+// data bump a tag's version when it changes; the gateways then treat every entry stamped
+// with an older version as invalidated. Redis is shared, so one bump reaches every gateway.
+import { Counter } from 'prom-client';
+import type { Logger } from './logger.ts';
+import type { RedisConnection } from './redis.ts';
+
+/**
+ * What an entry depends on:
+ * - `events`: anything about an event that an anonymous caller can see (its fields, its
+ *   status, whether its tiers are on sale). A bump makes every entry stamped before it
+ *   unusable at once: an event update or a cancellation never comes from the cache.
+ * - `stock`: how many tickets are left. A bump makes the next request refresh the entry,
+ *   while the others keep the cached answer, which is never older than its max-age (1 s).
+ */
+export type ResponseCacheTag = 'events' | 'stock';
+
+export const responseCacheTags: readonly ResponseCacheTag[] = ['events', 'stock'];
+
+/** The Redis key of a tag's version, under the cache's namespace. */
+export function responseCacheTagKey(namespace: string, tag: ResponseCacheTag): string {
+  return `${namespace}:response-cache:tag:${tag}`;
+}
+
+let invalidationCounter: Counter<'tag' | 'outcome'> | undefined;
+
+function invalidations(): Counter<'tag' | 'outcome'> {
+  invalidationCounter ??= new Counter({
+    name: 'response_cache_invalidations_total',
+    help: 'Tag versions bumped for the gateways’ response cache, by tag and outcome (sent, failed).',
+    labelNames: ['tag', 'outcome'],
+  });
+  return invalidationCounter;
+}
+
+/**
+ * Tells the gateways' response cache that `tag` changed. Never throws and never waits past
+ * the Redis deadline: when Redis is away the bump is lost, and entries end by their
+ * max-age instead (`events` data: 30 s; no gateway reads the cache while Redis is away).
+ */
+export async function invalidateCachedResponses(
+  redis: RedisConnection | undefined,
+  namespace: string,
+  tag: ResponseCacheTag,
+  logger: Logger,
+): Promise<void> {
+  if (!redis) return;
+  try {
+    await redis.client.incr(responseCacheTagKey(namespace, tag));
+    invalidations().inc({ tag, outcome: 'sent' });
+  } catch (error) {
+    invalidations().inc({ tag, outcome: 'failed' });
+    if (redis.available) logger.warn({ err: error, tag }, 'could not invalidate cached responses');
+  }
+}

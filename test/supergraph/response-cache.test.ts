@@ -1,0 +1,118 @@
+// The response cache's policy, in-process: two gateways sharing Redis under a namespace of
+// this file's own. What the Cache-Control header says, what is stored, and what a hit costs
+// (test/response-cache.e2e.ts has the same cache on the real topology, with its failures).
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testRedisUrl } from '../support.ts';
+import { type Supergraph, startSupergraph } from './harness.ts';
+import { type AuthPayload, eventOnSale, signUp } from './operations.ts';
+
+let supergraph: Supergraph;
+let organizer: AuthPayload;
+let eventId: string;
+
+beforeAll(async () => {
+  supergraph = await startSupergraph({
+    gateways: 2,
+    env: { REDIS_URL: testRedisUrl, CACHE_NAMESPACE: `test-${randomUUID()}` },
+  });
+  organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+  ({ eventId } = await eventOnSale(supergraph, organizer.accessToken, [
+    { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 50 },
+  ]));
+});
+afterAll(async () => {
+  await supergraph?.stop();
+});
+
+/** Sends `query` to gateway `gateway` and keeps the cache's headers. */
+async function send(
+  query: string,
+  {
+    gateway = 0,
+    token,
+    variables = {},
+  }: { gateway?: number; token?: string; variables?: object } = {},
+) {
+  const url = supergraph.gatewayUrls[gateway];
+  if (!url) throw new Error(`no gateway ${gateway}`);
+  const response = await fetch(new URL('/graphql', url), {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
+  return {
+    body,
+    cache: response.headers.get('x-cache'),
+    cacheControl: response.headers.get('cache-control'),
+  };
+}
+
+const unique = () => `# ${randomUUID()}\n`;
+
+describe('the response cache policy', () => {
+  it('keeps availability 1 s and event fields 30 s, as the subgraphs’ hints say', async () => {
+    const withAvailability = await send(
+      `${unique()}query ($id: ID!) { event(id: $id) { title ticketsAvailable } }`,
+      { variables: { id: eventId } },
+    );
+    expect(withAvailability.cacheControl).toBe('max-age=1, public');
+    const titles = await send(`${unique()}{ events(first: 5) { edges { node { title } } } }`);
+    expect(titles.cacheControl).toBe('max-age=30, public');
+  });
+
+  it('never stores what has no hint, errors, or a caller with a token', async () => {
+    const me = `${unique()}{ me { id } }`;
+    expect((await send(me)).cacheControl).toBe('no-store');
+    expect((await send(me)).cache).toBe('MISS');
+
+    const tooMany = `${unique()}{ events(first: 1000) { edges { node { id } } } }`;
+    expect((await send(tooMany)).body.errors).toBeDefined();
+    expect((await send(tooMany)).cache).toBe('MISS');
+
+    const listing = `${unique()}{ events(first: 5) { edges { node { title } } } }`;
+    for (let i = 0; i < 2; i++) {
+      const signedIn = await send(listing, { token: organizer.accessToken });
+      expect(signedIn.cache).toBeNull();
+      expect(signedIn.cacheControl).toBe('max-age=30, private');
+    }
+    expect((await send(listing)).cache).toBe('MISS');
+  });
+
+  it('answers a hit at the other gateway without asking any subgraph', async () => {
+    const query = `${unique()}query ($id: ID!) { event(id: $id) { title organizer { name } ticketTiers { available } } }`;
+    const variables = { id: eventId };
+    expect((await send(query, { variables })).cache).toBe('MISS');
+    // What requests ask of the databases; the outbox relay polls its table on its own.
+    const statements = () =>
+      Object.values(supergraph.sql).map(
+        (log) => log.filter((statement) => !statement.sql.includes('outbox_messages')).length,
+      );
+    const before = statements();
+    const hit = await send(query, { gateway: 1, variables });
+    expect(hit.cache).toBe('HIT');
+    expect(hit.body.data).toMatchObject({ event: { ticketTiers: [{ available: 50 }] } });
+    expect(statements()).toEqual(before);
+  });
+
+  it('discards an entry once an event changes, at every gateway', async () => {
+    const query = `${unique()}{ events(first: 5) { edges { node { id title } } } }`;
+    await send(query);
+    expect((await send(query, { gateway: 1 })).cache).toBe('HIT');
+    const title = `Renamed ${randomUUID().slice(0, 8)}`;
+    const updated = await supergraph.request(
+      'mutation ($id: ID!, $title: String!) { updateEvent(id: $id, input: { title: $title }) { id } }',
+      { id: eventId, title },
+      { token: organizer.accessToken, gateway: 1 },
+    );
+    expect(updated.errors).toBeUndefined();
+    for (const gateway of [0, 1]) {
+      const after = await send(query, { gateway });
+      expect(JSON.stringify(after.body.data)).toContain(title);
+    }
+  });
+});
