@@ -7,6 +7,7 @@ import {
   BenchListingDocument,
   BenchOneSubgraphDocument,
   BenchPurchaseDocument,
+  HotEventPageDocument,
 } from './generated/operations.ts';
 
 export {
@@ -23,6 +24,8 @@ export const oneSubgraphQuery = print(BenchOneSubgraphDocument);
 export const listingQuery = print(BenchListingDocument);
 /** A purchase that asks for the order's id alone. */
 export const purchaseMutation = print(BenchPurchaseDocument);
+/** The event page the web app polls (P11). */
+export const hotEventPage = print(HotEventPageDocument);
 
 /** A JSON request body, serialised once so that what is signed is what is sent. */
 export function requestBody(query: string, variables: Record<string, unknown> = {}): string {
