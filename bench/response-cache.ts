@@ -13,17 +13,9 @@
 import { randomUUID } from 'node:crypto';
 import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import type { BenchEnvironment } from './environment.ts';
-import { publicGraphQL } from './hot-tier.ts';
+import { publicGraphQL, publishedEventWithTiers } from './hot-tier.ts';
 import { alternate, expectData, median, runLoad, timedPost } from './load.ts';
-import {
-  createSaleEventMutation,
-  createSaleTierMutation,
-  hotEventPage,
-  listingQuery,
-  publishSaleEventMutation,
-  purchaseMutation,
-  requestBody,
-} from './operations.ts';
+import { hotEventPage, listingQuery, purchaseMutation, requestBody } from './operations.ts';
 import type { BenchOptions } from './options.ts';
 import { fmt, type MeasureRow } from './report.ts';
 
@@ -182,31 +174,16 @@ export async function measureHotEventPolling(
     buyers: 1,
     label: 'bench-poll-buyer',
   });
-  const { graphql, created } = publicGraphQL(url);
+  const { graphql } = publicGraphQL(url);
   const organizer = people.organizer.token;
   const buyer = people.buyers[0]?.token;
   if (!buyer) throw new Error('no buyer was seeded');
   try {
-    const eventId = created(
-      await graphql(organizer, createSaleEventMutation, {
-        input: {
-          title: 'Hot event page benchmark',
-          venue: 'Stadium',
-          city: 'Benchton',
-          timezone: 'Europe/Berlin',
-          startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-        },
-      }),
-      'createEvent',
-    );
-    const tierId = created(
-      await graphql(organizer, createSaleTierMutation, {
-        eventId,
-        input: { name: 'GA', priceCents: 1000, currency: 'EUR', capacity },
-      }),
-      'createTicketTier',
-    );
-    created(await graphql(organizer, publishSaleEventMutation, { id: eventId }), 'publishEvent');
+    const {
+      eventId,
+      tierIds: [tierId],
+    } = await publishedEventWithTiers(url, organizer, [{ name: 'GA', capacity }]);
+    if (!tierId) throw new Error('the tier was not created');
     const body = requestBody(hotEventPage, { id: eventId });
     const availableNow = async () => {
       const response = await timedPost(url, body);
