@@ -34,6 +34,10 @@ FROM node:24-slim
 
 WORKDIR /app
 ENV NODE_ENV=production
+# @apollo/gateway reports anonymous usage data to Apollo's servers (and probes cloud metadata
+# endpoints) unless this is set when the process starts. This project reports to no hosted
+# service; set it to false in a container's environment to allow it.
+ENV APOLLO_TELEMETRY_DISABLED=true
 
 # Dependencies first, so that a source change does not reinstall them. Install scripts
 # stay off: nothing here needs one, and Prisma's would try to download engine binaries.

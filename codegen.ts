@@ -8,6 +8,8 @@
 // - test/generated/operations.ts: typed documents for the tests, from the .graphql files in
 //   test/operations, validated against the committed supergraph (test/documents.ts prints
 //   them once as the text a client sends).
+// - bench/generated/operations.ts: the same for the benchmarks' own operations, from
+//   bench/operations (bench/operations.ts prints them, beside the test documents it shares).
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 type SubgraphName = 'users' | 'events' | 'tickets';
@@ -48,6 +50,18 @@ function subgraph(
   };
 }
 
+/** Typed documents of the operations in `documents`, validated against the supergraph. */
+function operations(output: string, documents: string[]): CodegenConfig['generates'] {
+  return {
+    [output]: {
+      schema: 'gateway/supergraph.graphql',
+      documents,
+      plugins: ['typescript-operations', 'typed-document-node'],
+      config: { ...shared, onlyOperationTypes: true },
+    },
+  };
+}
+
 const config: CodegenConfig = {
   overwrite: true,
   generates: {
@@ -70,12 +84,8 @@ const config: CodegenConfig = {
       DoorStaff: '@ticketing/prisma/tickets#DoorStaff as DoorStaffModel',
       TicketKey: 'jose#JWK',
     }),
-    'test/generated/operations.ts': {
-      schema: 'gateway/supergraph.graphql',
-      documents: ['test/operations/*.graphql'],
-      plugins: ['typescript-operations', 'typed-document-node'],
-      config: { ...shared, onlyOperationTypes: true },
-    },
+    ...operations('test/generated/operations.ts', ['test/operations/*.graphql']),
+    ...operations('bench/generated/operations.ts', ['bench/operations/*.graphql']),
   },
 };
 

@@ -13,6 +13,9 @@ export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: graphql }] },
   test: {
     globalSetup: ['test/global-setup.ts'],
+    // The in-process gateways: as every launcher does, start them with Apollo's usage
+    // reporting off (@apollo/gateway reads this from the process; see scripts/topology.ts).
+    env: { APOLLO_TELEMETRY_DISABLED: 'true' },
     projects: [
       { test: { name: 'platform', include: ['packages/platform/test/**/*.test.ts'] } },
       { test: { name: 'auth', include: ['packages/auth/test/**/*.test.ts'] } },

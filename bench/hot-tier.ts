@@ -8,12 +8,15 @@ import pg from 'pg';
 import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import type { BenchEnvironment } from './environment.ts';
 import { alternate, median, runLoad } from './load.ts';
-import { requestBody } from './operations.ts';
+import {
+  createSaleEventMutation,
+  createSaleTierMutation,
+  publishSaleEventMutation,
+  purchaseMutation,
+  requestBody,
+} from './operations.ts';
 import type { BenchOptions } from './options.ts';
 import { fmt, type MeasureRow } from './report.ts';
-
-const purchaseMutation =
-  'mutation BenchPurchase($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }';
 
 /** What the stock guard of a purchase does, alone: one statement, one row. */
 const conditionalUpdate =
@@ -53,40 +56,30 @@ export async function publishedEventWithTiers(
 ): Promise<{ eventId: string; tierIds: string[] }> {
   const { graphql, created } = publicGraphQL(url);
   const eventId = created(
-    await graphql(
-      organizer,
-      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-      {
-        input: {
-          title: 'Hot tier benchmark',
-          venue: 'Hall',
-          city: 'Benchton',
-          timezone: 'Europe/Berlin',
-          startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-        },
+    await graphql(organizer, createSaleEventMutation, {
+      input: {
+        title: 'Hot tier benchmark',
+        venue: 'Hall',
+        city: 'Benchton',
+        timezone: 'Europe/Berlin',
+        startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
       },
-    ),
+    }),
     'createEvent',
   );
   const tierIds: string[] = [];
   for (const { name, capacity } of tiers) {
     tierIds.push(
       created(
-        await graphql(
-          organizer,
-          'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-          { eventId, input: { name, priceCents: 1000, currency: 'EUR', capacity, maxPerOrder: 1 } },
-        ),
+        await graphql(organizer, createSaleTierMutation, {
+          eventId,
+          input: { name, priceCents: 1000, currency: 'EUR', capacity, maxPerOrder: 1 },
+        }),
         'createTicketTier',
       ),
     );
   }
-  created(
-    await graphql(organizer, 'mutation ($id: ID!) { publishEvent(id: $id) { id } }', {
-      id: eventId,
-    }),
-    'publishEvent',
-  );
+  created(await graphql(organizer, publishSaleEventMutation, { id: eventId }), 'publishEvent');
   return { eventId, tierIds };
 }
 

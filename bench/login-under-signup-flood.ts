@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { startFreshTopology } from '../scripts/fresh-topology.ts';
 import { graphqlFrom } from '../scripts/local-client.ts';
 import { serviceEnv } from './environment.ts';
+import { logInMutation, signUpMutation } from './operations.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,9 +27,6 @@ const loginsPerPhase = Number(values.logins);
 const flooders = Number(values.flooders);
 
 const password = 'plum-vortex-harbour-71-quietly';
-const signUpMutation = 'mutation ($input: SignUpInput!) { signUp(input: $input) { user { id } } }';
-const logInMutation =
-  'mutation ($email: String!, $password: String!) { logIn(email: $email, password: $password) { accessToken } }';
 
 const fresh = await startFreshTopology('bench_flood', {
   env: { ...serviceEnv, SEED_DEMO_DATA: 'false' },

@@ -1,32 +1,31 @@
-// The GraphQL operations the benchmarks send, and the request bodies made of them.
+// The GraphQL operations the benchmarks send, and the request bodies made of them. The
+// operations are printed once from the typed documents that codegen.ts generates from
+// bench/operations/*.graphql; those the tests send too (creating a sale, signing up, logging
+// in) are the tests' own, printed by test/documents.ts. None is written out twice.
+import { print } from 'graphql';
+import {
+  BenchListingDocument,
+  BenchOneSubgraphDocument,
+  BenchPurchaseDocument,
+  HotEventPageDocument,
+} from './generated/operations.ts';
+
+export {
+  createSaleEventMutation,
+  createSaleTierMutation,
+  logInMutation,
+  publishSaleEventMutation,
+  signUpMutation,
+} from '../test/documents.ts';
 
 /** Served by the events subgraph alone: the same document is valid on the subgraph itself. */
-export const oneSubgraphQuery = /* GraphQL */ `
-  query BenchOneSubgraph($first: Int!) {
-    events(first: $first) { edges { node { id title venue city startsAt } } }
-  }
-`;
-
-/**
- * The federated listing: a page of events (events subgraph) with their organizer's name
- * (users subgraph) and their tiers and availability (tickets subgraph).
- */
-export const listingQuery = /* GraphQL */ `
-  query BenchListing($first: Int!) {
-    events(first: $first) {
-      edges {
-        node {
-          id
-          title
-          startsAt
-          organizer { name }
-          ticketsAvailable
-          ticketTiers { name priceCents available }
-        }
-      }
-    }
-  }
-`;
+export const oneSubgraphQuery = print(BenchOneSubgraphDocument);
+/** The federated listing: events with their organizer (users) and tiers (tickets). */
+export const listingQuery = print(BenchListingDocument);
+/** A purchase that asks for the order's id alone. */
+export const purchaseMutation = print(BenchPurchaseDocument);
+/** The event page the web app polls (P11). */
+export const hotEventPage = print(HotEventPageDocument);
 
 /** A JSON request body, serialised once so that what is signed is what is sent. */
 export function requestBody(query: string, variables: Record<string, unknown> = {}): string {

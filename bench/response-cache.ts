@@ -13,9 +13,9 @@
 import { randomUUID } from 'node:crypto';
 import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import type { BenchEnvironment } from './environment.ts';
-import { publicGraphQL } from './hot-tier.ts';
+import { publicGraphQL, publishedEventWithTiers } from './hot-tier.ts';
 import { alternate, expectData, median, runLoad, timedPost } from './load.ts';
-import { listingQuery, requestBody } from './operations.ts';
+import { hotEventPage, listingQuery, purchaseMutation, requestBody } from './operations.ts';
 import type { BenchOptions } from './options.ts';
 import { fmt, type MeasureRow } from './report.ts';
 
@@ -155,20 +155,6 @@ export async function measureCachedListing(
   }
 }
 
-const hotEventPage = /* GraphQL */ `
-  query HotEventPage($id: ID!) {
-    event(id: $id) {
-      id
-      title
-      status
-      startsAt
-      organizer { name }
-      ticketsAvailable
-      ticketTiers { id name priceCents available onSale }
-    }
-  }
-`;
-
 /** P11. */
 export async function measureHotEventPolling(
   environment: BenchEnvironment,
@@ -188,41 +174,16 @@ export async function measureHotEventPolling(
     buyers: 1,
     label: 'bench-poll-buyer',
   });
-  const { graphql, created } = publicGraphQL(url);
+  const { graphql } = publicGraphQL(url);
   const organizer = people.organizer.token;
   const buyer = people.buyers[0]?.token;
   if (!buyer) throw new Error('no buyer was seeded');
   try {
-    const eventId = created(
-      await graphql(
-        organizer,
-        'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-        {
-          input: {
-            title: 'Hot event page benchmark',
-            venue: 'Stadium',
-            city: 'Benchton',
-            timezone: 'Europe/Berlin',
-            startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
-          },
-        },
-      ),
-      'createEvent',
-    );
-    const tierId = created(
-      await graphql(
-        organizer,
-        'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-        { eventId, input: { name: 'GA', priceCents: 1000, currency: 'EUR', capacity } },
-      ),
-      'createTicketTier',
-    );
-    created(
-      await graphql(organizer, 'mutation ($id: ID!) { publishEvent(id: $id) { id } }', {
-        id: eventId,
-      }),
-      'publishEvent',
-    );
+    const {
+      eventId,
+      tierIds: [tierId],
+    } = await publishedEventWithTiers(url, organizer, [{ name: 'GA', capacity }]);
+    if (!tierId) throw new Error('the tier was not created');
     const body = requestBody(hotEventPage, { id: eventId });
     const availableNow = async () => {
       const response = await timedPost(url, body);
@@ -253,11 +214,9 @@ export async function measureHotEventPolling(
     const buying = (async () => {
       while (running) {
         const started = performance.now();
-        const answer = await graphql(
-          buyer,
-          'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
-          { input: { tierId, quantity: 1, idempotencyKey: randomUUID() } },
-        ).catch(() => undefined);
+        const answer = await graphql(buyer, purchaseMutation, {
+          input: { tierId, quantity: 1, idempotencyKey: randomUUID() },
+        }).catch(() => undefined);
         if (answer?.data?.purchaseTickets) purchases.push(performance.now());
         else purchaseErrors++;
         const wait = purchaseEveryMs - (performance.now() - started);

@@ -9,12 +9,9 @@ import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import type { BenchEnvironment } from './environment.ts';
 import { publishedEventWithTiers, untilOnSale } from './hot-tier.ts';
 import { median, timedPost } from './load.ts';
-import { requestBody } from './operations.ts';
+import { purchaseMutation, requestBody } from './operations.ts';
 import type { BenchOptions } from './options.ts';
 import { fmt, type MeasureRow } from './report.ts';
-
-const purchaseMutation =
-  'mutation BenchRush($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }';
 
 /** The q-quantile of `values` (nearest rank). */
 function quantile(values: readonly number[], q: number): number {

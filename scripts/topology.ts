@@ -92,6 +92,13 @@ export interface ProcessExit {
 
 const stopGraceMs = 10_000;
 
+/**
+ * The environment every service starts with, under the caller's own. @apollo/gateway
+ * reports anonymous usage data to Apollo's servers unless its process starts with
+ * APOLLO_TELEMETRY_DISABLED=true (it has no option for it); set it to false to allow it.
+ */
+export const launchDefaults: NodeJS.ProcessEnv = { APOLLO_TELEMETRY_DISABLED: 'true' };
+
 export async function startTopology(options: TopologyOptions = {}): Promise<Topology> {
   const publicPort = options.publicPort ?? defaultPublicPort;
   const output = options.output ?? printServiceLine;
@@ -117,7 +124,13 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
   const launch = async (spec: ServiceSpec, port: number, env: NodeJS.ProcessEnv) => {
     const child = spawn(process.execPath, [...nodeFlags, spec.entry], {
       cwd: repositoryRoot,
-      env: { ...process.env, ...options.env, ...env, PORT: String(port) },
+      env: {
+        ...launchDefaults,
+        ...process.env,
+        ...options.env,
+        ...env,
+        PORT: String(port),
+      },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     track(spec.name, child);

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { graphqlFrom, type HttpAnswer, postFrom } from '../scripts/local-client.ts';
+import { logInMutation, signUpMutation } from './documents.ts';
 import { startTestTopology, type TestTopology, testRedisUrl } from './support.ts';
 
 let started: TestTopology;
@@ -57,17 +58,12 @@ let accounts = 0;
 async function signUp(from: string, accountType = 'CUSTOMER'): Promise<string> {
   accounts += 1;
   const email = `abuse-${process.pid}-${accounts}@example.com`;
-  const answer = await graphql(
-    from,
-    'mutation ($input: SignUpInput!) { signUp(input: $input) { user { id } } }',
-    { input: { email, password, name: 'Owner', accountType } },
-  );
+  const answer = await graphql(from, signUpMutation, {
+    input: { email, password, name: 'Owner', accountType },
+  });
   if (!answer.json.data?.signUp) throw new Error(`signUp failed: ${answer.text}`);
   return email;
 }
-
-const logInMutation =
-  'mutation ($email: String!, $password: String!) { logIn(email: $email, password: $password) { accessToken } }';
 
 function logIn(from: string, email: string, secret: string, headers: Record<string, string> = {}) {
   return graphql(from, logInMutation, { email, password: secret }, headers);
@@ -155,18 +151,14 @@ describe('password work', () => {
   it('throttles sign-ups per address', async () => {
     for (let account = 0; account < 10; account++) await signUp('127.0.0.40');
     accounts += 1;
-    const refused = await graphql(
-      '127.0.0.40',
-      'mutation ($input: SignUpInput!) { signUp(input: $input) { user { id } } }',
-      {
-        input: {
-          email: `abuse-${process.pid}-${accounts}@example.com`,
-          password,
-          name: 'Eleventh',
-          accountType: 'CUSTOMER',
-        },
+    const refused = await graphql('127.0.0.40', signUpMutation, {
+      input: {
+        email: `abuse-${process.pid}-${accounts}@example.com`,
+        password,
+        name: 'Eleventh',
+        accountType: 'CUSTOMER',
       },
-    );
+    });
     expect(codeOf(refused)).toBe('TOO_MANY_ATTEMPTS');
     expect(refused.json.errors?.[0]?.extensions?.retryAfterSeconds).toBeGreaterThan(0);
     // Another address is not affected.
@@ -178,18 +170,14 @@ describe('password work', () => {
       Array.from({ length: 14 }, async (_, index) => {
         accounts += 1;
         const started = performance.now();
-        const answer = await graphql(
-          `127.0.0.${60 + index}`,
-          'mutation ($input: SignUpInput!) { signUp(input: $input) { user { id } } }',
-          {
-            input: {
-              email: `burst-${process.pid}-${accounts}@example.com`,
-              password,
-              name: 'Burst',
-              accountType: 'CUSTOMER',
-            },
+        const answer = await graphql(`127.0.0.${60 + index}`, signUpMutation, {
+          input: {
+            email: `burst-${process.pid}-${accounts}@example.com`,
+            password,
+            name: 'Burst',
+            accountType: 'CUSTOMER',
           },
-        );
+        });
         return { code: codeOf(answer) ?? 'OK', ms: performance.now() - started };
       }),
     );
@@ -391,18 +379,14 @@ describe('errors', () => {
     'refuses the weak password %j with a clear message',
     async (weak) => {
       accounts += 1;
-      const answer = await graphql(
-        '127.0.0.95',
-        'mutation ($input: SignUpInput!) { signUp(input: $input) { user { id } } }',
-        {
-          input: {
-            email: `weak-${process.pid}-${accounts}@example.com`,
-            password: weak,
-            name: 'Weak',
-            accountType: 'CUSTOMER',
-          },
+      const answer = await graphql('127.0.0.95', signUpMutation, {
+        input: {
+          email: `weak-${process.pid}-${accounts}@example.com`,
+          password: weak,
+          name: 'Weak',
+          accountType: 'CUSTOMER',
         },
-      );
+      });
       expect(answer.json.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
       expect(String(answer.json.errors?.[0]?.extensions?.field)).toMatch(/password/);
       expect(answer.json.errors?.[0]?.message).toMatch(/too easy to guess/);

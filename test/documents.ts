@@ -6,8 +6,10 @@ import {
   CreateSaleEventDocument,
   CreateSaleTierDocument,
   HoldDocument,
+  LogInAccountDocument,
   PublishSaleEventDocument,
   PurchaseDocument,
+  SignUpAccountDocument,
 } from './generated/operations.ts';
 
 export type { PurchaseMutation } from './generated/operations.ts';
@@ -17,3 +19,5 @@ export const holdMutation = print(HoldDocument);
 export const createSaleEventMutation = print(CreateSaleEventDocument);
 export const createSaleTierMutation = print(CreateSaleTierDocument);
 export const publishSaleEventMutation = print(PublishSaleEventDocument);
+export const signUpMutation = print(SignUpAccountDocument);
+export const logInMutation = print(LogInAccountDocument);

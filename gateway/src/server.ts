@@ -210,10 +210,9 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
     maxTokens: { enabled: false },
     blockFieldSuggestion: { enabled: options.production },
   }).protect();
-  // @apollo/gateway otherwise reports anonymous usage data to Apollo's servers (and probes
-  // cloud metadata endpoints to describe its host). This project reports to no hosted
-  // service; set APOLLO_TELEMETRY_DISABLED=false to allow it.
-  process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
+  // @apollo/gateway reports anonymous usage data to Apollo's servers unless the process
+  // starts with APOLLO_TELEMETRY_DISABLED=true: whatever starts a gateway sets it (the
+  // image's ENV, scripts/topology.ts, the gateway's start script, vitest.config.ts).
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
     // The default plan cache, counting its hits and misses for /metrics.

@@ -1,7 +1,7 @@
 // Authorization, narrowed once: each helper either returns the caller with a type that says
 // what was checked, or throws the GraphQL error a client branches on (UNAUTHENTICATED,
-// FORBIDDEN). Services decide who may do what with these; resolvers use them only to hide
-// what a caller may not read.
+// FORBIDDEN). Services decide with these who may do and read what; resolvers hand the caller
+// to a service and never check it themselves.
 import { forbidden, unauthenticated } from './errors.ts';
 import type { Identity, Role } from './identity.ts';
 

@@ -1,8 +1,8 @@
-import { forbidden } from '@ticketing/auth';
 import type { DoorStaff as DoorStaffRow, Ticket as TicketRow } from '@ticketing/prisma/tickets';
 import type { TicketsContext } from '../context.ts';
 import type { Admission } from '../repositories/CheckInRepository.ts';
 import type { OfflineScanResult as ScanResult } from '../services/CheckInService.ts';
+import { requireAdmissionOf } from '../services/TicketAccess.ts';
 
 const unconfigured = () => new Error('This context was built without the door and transfers');
 const door = (context: TicketsContext) => context.doors ?? raise(unconfigured());
@@ -77,9 +77,7 @@ export const CheckInEventFields = {
 
 /** The QR token of a ticket: for its owner and admins only, like its code. */
 export async function qrToken(ticket: TicketRow, _: unknown, context: TicketsContext) {
-  if (context.viewer?.userId !== ticket.ownerId && context.viewer?.role !== 'ADMIN') {
-    throw forbidden('Only the ticket’s owner can see its QR code.');
-  }
+  requireAdmissionOf(context.viewer, ticket, 'qrToken');
   return door(context).tokens.sign({
     ticketId: ticket.id,
     eventId: ticket.eventId,

@@ -1,18 +1,17 @@
-import { isOwnerOrAdmin, requireViewer } from '@ticketing/auth';
-import { isUuid, pageSize } from '@ticketing/platform';
+import { pageSize } from '@ticketing/platform';
 import { toConnection } from '../connection.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { QueryResolvers } from '../generated/resolvers.ts';
+import { requireHolder, visibleOrder, visibleTicket } from '../services/TicketAccess.ts';
 
 export const Query: QueryResolvers = {
   /** Your ticket (or any, for an admin); null otherwise, so ids reveal nothing. */
   async ticket(_, { id }, { loaders, viewer }) {
-    const ticket = await loaders.ticketById.load(id);
-    return ticket && isOwnerOrAdmin(viewer, ticket.ownerId) ? ticket : null;
+    return visibleTicket(viewer, await loaders.ticketById.load(id));
   },
 
   async myTickets(_, args, { loaders, viewer }) {
-    const caller = requireViewer(viewer, 'Log in to see your tickets.');
+    const caller = requireHolder(viewer, 'tickets');
     const first = pageSize(args.first);
     if (args.after) decodeCursor(args.after);
     const page = await loaders.ticketPages.load({
@@ -26,13 +25,11 @@ export const Query: QueryResolvers = {
 
   /** Your order (or any, for an admin); null otherwise, like `ticket`. */
   async order(_, { id }, { loaders, viewer }) {
-    if (!viewer || !isUuid(id)) return null;
-    const order = await loaders.orderById.load(id);
-    return order && isOwnerOrAdmin(viewer, order.buyerId) ? order : null;
+    return visibleOrder(viewer, id, (orderId) => loaders.orderById.load(orderId));
   },
 
   async myOrders(_, args, { orders, loaders, viewer }) {
-    const caller = requireViewer(viewer, 'Log in to see your orders.');
+    const caller = requireHolder(viewer, 'orders');
     const first = pageSize(args.first);
     const position = args.after ? decodeCursor(args.after) : undefined;
     const page = await orders.pageByBuyer(
@@ -52,6 +49,6 @@ export const Query: QueryResolvers = {
   },
 
   myHolds(_, __, { orders, viewer }) {
-    return orders.activeHolds(requireViewer(viewer, 'Log in to see your holds.').userId);
+    return orders.activeHolds(requireHolder(viewer, 'holds').userId);
   },
 };

@@ -1,4 +1,3 @@
-import { requireOwnerOrAdmin } from '@ticketing/auth';
 import type {
   Hold as HoldRow,
   Order as OrderRow,
@@ -7,6 +6,7 @@ import type {
 } from '@ticketing/prisma/tickets';
 import type { TicketsContext } from '../context.ts';
 import { availableInTier, type StockedTier } from '../repositories/TicketRepository.ts';
+import { requireAdmissionOf } from '../services/TicketAccess.ts';
 import { isOnSale } from '../services/TicketingService.ts';
 
 /** The tier a ticket or hold refers to, which its foreign key guarantees exists. */
@@ -41,7 +41,7 @@ export const Ticket = {
 
   /** The admission code: for the ticket's owner and admins only. */
   code(ticket: TicketRow, _: unknown, { viewer }: TicketsContext) {
-    requireOwnerOrAdmin(viewer, ticket.ownerId, 'Only the ticket’s owner can see its code.');
+    requireAdmissionOf(viewer, ticket, 'code');
     return ticket.code;
   },
 };

@@ -1,8 +1,8 @@
-import { requireOwnerOrAdmin } from '@ticketing/auth';
 import { pageSize } from '@ticketing/platform';
 import { toConnection } from '../connection.ts';
 import type { TicketsContext } from '../context.ts';
 import { decodeCursor } from '../cursor.ts';
+import { requireTicketsOf } from '../services/TicketAccess.ts';
 
 /** A user as this subgraph knows one: by id alone (federation's reference). */
 export interface UserReference {
@@ -20,7 +20,7 @@ export const User = {
     args: { first: number; after?: string | null },
     { loaders, viewer }: TicketsContext,
   ) {
-    requireOwnerOrAdmin(viewer, user.id, 'Only the user and admins can see their tickets.');
+    requireTicketsOf(viewer, user.id);
     const first = pageSize(args.first);
     if (args.after) decodeCursor(args.after);
     return toConnection(

@@ -1,19 +1,11 @@
-import { requireOwnerOrAdmin, requireViewer } from '@ticketing/auth';
 import type { QueryResolvers } from '../generated/resolvers.ts';
+import { requireUserLookup, viewerAccount } from '../services/UserAccess.ts';
 
 export const Query: QueryResolvers = {
-  async me(_, __, { viewer, loaders }) {
-    if (!viewer) return null;
-    const user = await loaders.userById.load(viewer.userId);
-    return user && !user.deletedAt ? user : null;
-  },
+  me: (_, __, { viewer, loaders }) => viewerAccount(viewer, (id) => loaders.userById.load(id)),
 
   user(_, { id }, { viewer, loaders }) {
-    requireOwnerOrAdmin(
-      requireViewer(viewer, 'Log in to look up users.'),
-      id,
-      'Only admins can look up other users.',
-    );
+    requireUserLookup(viewer, id);
     return loaders.userById.load(id);
   },
 

@@ -1,6 +1,6 @@
-import { forbidden, isOwnerOrAdmin } from '@ticketing/auth';
 import type { User as UserRow } from '@ticketing/prisma/users';
 import type { UsersContext } from '../context.ts';
+import { requireEmailReader } from '../services/UserAccess.ts';
 
 export const User = {
   __resolveReference(reference: { id: string }, { loaders }: UsersContext) {
@@ -8,8 +8,7 @@ export const User = {
   },
 
   email(user: UserRow, _: unknown, { viewer, authenticatedUserId }: UsersContext) {
-    // The caller who just signed up or logged in reads their own address in the same answer.
-    if (isOwnerOrAdmin(viewer, user.id) || authenticatedUserId === user.id) return user.email;
-    throw forbidden('Only the user and admins can see an email address.');
+    requireEmailReader(viewer, user.id, authenticatedUserId);
+    return user.email;
   },
 };
