@@ -4,6 +4,16 @@ import { z } from 'zod';
 export const portSetting = (fallback: number) =>
   z.coerce.number().int().min(0).max(65_535).default(fallback);
 
+/**
+ * An optional text variable. Set to nothing (`VAR=`, as a shell or compose's `${VAR:-}`
+ * leaves it) it counts as unset, not as an error.
+ */
+export const optionalTextSetting = () =>
+  z
+    .string()
+    .optional()
+    .transform((value) => (value === '' ? undefined : value));
+
 /** An on/off environment variable: true/false, 1/0, yes/no. */
 export const flagSetting = (fallback: boolean) =>
   z

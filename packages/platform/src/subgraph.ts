@@ -5,6 +5,7 @@ import {
   baseSettings,
   loadConfig,
   optionalFlagSetting,
+  optionalTextSetting,
   portSetting,
   seedsDemoData,
 } from './config.ts';
@@ -144,13 +145,13 @@ export const subgraphStartSettings = (defaultPort: number) =>
       /** Default: on outside production, off in production (see seedsDemoData). */
       SEED_DEMO_DATA: optionalFlagSetting(),
       /** Where the embedded database lives when `<NAME>_DATABASE_URL` is not set. */
-      DATA_DIR: z.string().min(1).optional(),
+      DATA_DIR: optionalTextSetting(),
     });
 
 /** A subgraph's own database URL (`<NAME>_DATABASE_URL`) and gateway secret. */
 const subgraphOwnSettings = (name: SubgraphName, urlVariable: string) =>
   subgraphSecretSettings(name).extend({
-    [urlVariable]: z.string().min(1).optional(),
+    [urlVariable]: optionalTextSetting(),
   });
 
 /**

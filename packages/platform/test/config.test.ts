@@ -6,6 +6,7 @@ import {
   flagSetting,
   loadConfig,
   optionalFlagSetting,
+  optionalTextSetting,
   portSetting,
   seedsDemoData,
 } from '../src/config.ts';
@@ -16,6 +17,15 @@ const settings = baseSettings.extend({
 });
 
 describe('loadConfig', () => {
+  it('takes a variable set to nothing as unset, as `npm start` without database URLs sets them', () => {
+    const schema = baseSettings.extend({ TICKETS_DATABASE_URL: optionalTextSetting() });
+    expect(loadConfig(schema, { TICKETS_DATABASE_URL: '' }).TICKETS_DATABASE_URL).toBeUndefined();
+    expect(loadConfig(schema, {}).TICKETS_DATABASE_URL).toBeUndefined();
+    expect(
+      loadConfig(schema, { TICKETS_DATABASE_URL: 'postgres://db/tickets' }).TICKETS_DATABASE_URL,
+    ).toBe('postgres://db/tickets');
+  });
+
   it('applies defaults that make a fresh start work', () => {
     expect(loadConfig(settings, {})).toEqual({
       NODE_ENV: 'development',
