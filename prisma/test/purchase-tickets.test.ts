@@ -14,9 +14,11 @@ let pool: pg.Pool;
 beforeAll(async () => {
   database = await createTestDatabase(ticketsDatabase);
   pool = new pg.Pool({ connectionString: database.url, max: 40 });
-  // Dropping the database at the end ends connections that are still closing: their
-  // goodbye from the server is expected.
+  // Dropping the database at the end ends connections that are still closing (the pool's
+  // end resolves before their sockets do): their goodbye from the server is expected. The
+  // pool passes an idle connection's error on as its own, so both need a listener.
   pool.on('connect', (client) => client.on('error', () => {}));
+  pool.on('error', () => {});
 });
 afterAll(async () => {
   await pool.end();
