@@ -18,6 +18,7 @@ import {
   TicketRepository,
 } from './repositories/TicketRepository.ts';
 import type { CheckInService } from './services/CheckInService.ts';
+import type { SalesService } from './services/SalesService.ts';
 import type { TicketingService } from './services/TicketingService.ts';
 import type { TransferService } from './services/TransferService.ts';
 
@@ -33,6 +34,8 @@ export interface TicketsContext {
   /** The door and transfers; absent in a context built for the other fields alone. */
   doors?: CheckInService;
   transfers?: TransferService;
+  /** Sales reports and attendee lists; absent like the door. */
+  sales?: SalesService;
   orders: OrderRepository;
   loaders: {
     orderById: DataLoader<string, Order | null>;
@@ -70,7 +73,9 @@ export function createContext(
   prisma: PrismaClient,
   service: TicketingService,
   { viewer }: RequestInfo,
-  door: { doors: CheckInService; transfers: TransferService } | undefined = undefined,
+  door:
+    | { doors: CheckInService; transfers: TransferService; sales?: SalesService }
+    | undefined = undefined,
 ): TicketsContext {
   const tickets = new TicketRepository(prisma);
   const snapshots = new EventSnapshotRepository(prisma);

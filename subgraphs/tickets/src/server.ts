@@ -13,6 +13,7 @@ import {
 import { Event } from './resolvers/Event.ts';
 import { Mutation } from './resolvers/Mutation.ts';
 import { Query } from './resolvers/Query.ts';
+import { Attendee, EventSales, SalesEventFields, TierSales } from './resolvers/Sales.ts';
 import { Hold, Order, Ticket, TicketTier } from './resolvers/Ticket.ts';
 import { User } from './resolvers/User.ts';
 
@@ -22,7 +23,7 @@ export const resolvers: Resolvers = {
   DateTime,
   Query,
   Mutation: { ...Mutation, ...CheckInMutation },
-  Event: { ...Event, ...CheckInEventFields },
+  Event: { ...Event, ...CheckInEventFields, ...SalesEventFields },
   User,
   Ticket: { ...Ticket, qrToken },
   TicketTier,
@@ -31,6 +32,9 @@ export const resolvers: Resolvers = {
   DoorStaff,
   CheckIn,
   OfflineScanResult,
+  EventSales,
+  TierSales,
+  Attendee,
 };
 
 /** The tickets subgraph, not yet listening: tests call `executeOperation` on it. */

@@ -17,12 +17,14 @@ import { HoldSweeper } from './HoldSweeper.ts';
 import { invalidateStockPlugin } from './invalidation.ts';
 import { CheckInRepository } from './repositories/CheckInRepository.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
+import { SalesRepository } from './repositories/SalesRepository.ts';
 import { SigningKeyRepository } from './repositories/SigningKeyRepository.ts';
 import { TicketRepository } from './repositories/TicketRepository.ts';
 import { TransferRepository } from './repositories/TransferRepository.ts';
 import { createTicketsServer } from './server.ts';
 import { CheckInService } from './services/CheckInService.ts';
 import { EventOwnership } from './services/EventOwnership.ts';
+import { SalesService } from './services/SalesService.ts';
 import { TicketingService, type TicketingSettings } from './services/TicketingService.ts';
 import { TicketTokens } from './services/TicketTokens.ts';
 import { TransferService } from './services/TransferService.ts';
@@ -67,6 +69,7 @@ export function createTicketsServices(
       directory,
       perUserCap: settings.perUserCap,
     }),
+    sales: new SalesService({ sales: new SalesRepository(prisma), ownership }),
   };
   return { tickets, snapshots: new EventSnapshotRepository(prisma), service, door };
 }

@@ -170,17 +170,13 @@ export class CheckInService {
   }
 
   /** The event's organizer or an admin; anyone else is refused. Returns the caller. */
-  async assertOrganizer(viewer: Identity | null, eventId: string): Promise<Identity> {
-    const caller = signedIn(viewer);
-    if (caller.role !== 'ORGANIZER' && caller.role !== 'ADMIN') {
-      throw forbidden('Only the event’s organizer and admins name its door staff.');
-    }
-    if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
-    const organizerId = await this.#ownership.organizerOf(eventId, caller);
-    if (organizerId !== caller.userId && caller.role !== 'ADMIN') {
-      throw forbidden('Only the event’s organizer and admins name its door staff.');
-    }
-    return caller;
+  assertOrganizer(viewer: Identity | null, eventId: string): Promise<Identity> {
+    signedIn(viewer);
+    return this.#ownership.requireOrganizer(
+      viewer,
+      eventId,
+      'Only the event’s organizer and admins name its door staff.',
+    );
   }
 
   /** The ticket a scan names, or why it names none. A token must be one. */

@@ -1,5 +1,5 @@
-import type { Identity } from '@ticketing/auth';
-import { notFound } from '@ticketing/platform';
+import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
+import { isUuid, notFound } from '@ticketing/platform';
 import { callSubgraph, type SubgraphEndpoint } from './SubgraphCall.ts';
 
 const organizerQuery =
@@ -34,5 +34,22 @@ export class EventOwnership {
     const organizerId = result.data?._entities?.[0]?.organizer.id;
     if (!organizerId) throw notFound(`No event has the id ${eventId}.`);
     return organizerId;
+  }
+
+  /**
+   * The event's organizer or an admin, signed in; anyone else is FORBIDDEN with `refusal`.
+   * An event the caller cannot see is NOT_FOUND, as one that does not exist. Returns the caller.
+   */
+  async requireOrganizer(
+    viewer: Identity | null,
+    eventId: string,
+    refusal: string,
+  ): Promise<Identity> {
+    if (!viewer) throw unauthenticated('Log in first.', 'required');
+    if (viewer.role !== 'ORGANIZER' && viewer.role !== 'ADMIN') throw forbidden(refusal);
+    if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
+    const organizerId = await this.organizerOf(eventId, viewer);
+    if (organizerId !== viewer.userId && viewer.role !== 'ADMIN') throw forbidden(refusal);
+    return viewer;
   }
 }
