@@ -341,7 +341,7 @@ describe('statements', () => {
           salesPerHour(hours: 168) { hour tickets orders }
           attendees(tierId: $tierId, first: 100) {
             totalCount
-            edges { node { status checkedIn holder { name } } }
+            edges { node { ticketId status checkedIn holder { name } } }
           }
         }
       }
@@ -351,15 +351,24 @@ describe('statements', () => {
   async function statementsFor(id: string, tierId: string) {
     for (const log of Object.values(supergraph.sql)) log.length = 0;
     const result = await supergraph.request<{
-      event: { sales: { attendees: { totalCount: number; edges: unknown[] } } };
+      event: {
+        sales: {
+          attendees: {
+            totalCount: number;
+            edges: { node: { ticketId: string; holder: { name: string } | null } }[];
+          };
+        };
+      };
     }>(fullReport, { id, tierId }, { token: organizer.accessToken });
     expect(result.errors).toBeUndefined();
     const background = (sql: string) =>
       sql.includes('outbox_messages') || sql.includes('WITH expired AS');
     const count = (log: Statement[]) => log.filter(({ sql }) => !background(sql)).length;
+    const edges = result.data?.event.sales.attendees.edges ?? [];
     return {
       tickets: result.data?.event.sales.attendees.totalCount,
-      page: result.data?.event.sales.attendees.edges.length,
+      page: edges.length,
+      holders: edges.map(({ node }) => [node.ticketId, node.holder?.name]),
       statements: {
         users: count(supergraph.sql.users),
         events: count(supergraph.sql.events),
@@ -368,8 +377,11 @@ describe('statements', () => {
     };
   }
 
-  /** Writes `count` sold tickets of a new tier straight to the database, ten to an order. */
-  async function eventWithTickets(count: number) {
+  /**
+   * Writes `count` sold tickets of a new tier straight to the database, ten to an order,
+   * held by up to 100 people (as if some had been transferred).
+   */
+  async function eventWithTickets(count: number, holders: { id: string; name: string }[]) {
     const tier = { ...euroTier, capacity: count };
     const { eventId: id, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
     const tierId = tierIds[0] as string;
@@ -388,7 +400,7 @@ describe('statements', () => {
         return {
           tierId,
           eventId: id,
-          ownerId: order.buyerId,
+          ownerId: (holders[index % holders.length] as { id: string }).id,
           orderId: order.id,
           code: randomBytes(16).toString('base64url'),
           // Spread over the last two days, so that the hourly series has many hours.
@@ -401,13 +413,34 @@ describe('statements', () => {
     return { id, tierId };
   }
 
+  /** The first page of a tier's attendees, as the database says it is: [ticket, name]. */
+  async function expectedPage(tierId: string, holders: { id: string; name: string }[]) {
+    const page = await supergraph.databases.tickets.ticket.findMany({
+      where: { tierId },
+      orderBy: [{ purchasedAt: 'desc' }, { id: 'desc' }],
+      take: 100,
+    });
+    const names = new Map(holders.map((holder) => [holder.id, holder.name]));
+    return page.map((ticket) => [ticket.id, names.get(ticket.ownerId)]);
+  }
+
   it('are the same for an event of 10 tickets as for one of 1,000', async () => {
-    const small = await eventWithTickets(10);
-    const large = await eventWithTickets(1_000);
+    const holders = Array.from({ length: 100 }, (_, index) => ({
+      id: randomUUID(),
+      email: `holder-${index}-${randomUUID()}@example.com`,
+      name: `Holder ${index}`,
+    }));
+    await supergraph.databases.users.user.createMany({ data: holders });
+    const small = await eventWithTickets(10, holders);
+    const large = await eventWithTickets(1_000, holders);
     const few = await statementsFor(small.id, small.tierId);
     const many = await statementsFor(large.id, large.tierId);
     expect([few.tickets, few.page]).toEqual([10, 10]);
     expect([many.tickets, many.page]).toEqual([1_000, 100]);
+    // Every holder named, dozens of different people on the page, from one users statement.
+    expect(few.holders).toEqual(await expectedPage(small.tierId, holders));
+    expect(many.holders).toEqual(await expectedPage(large.tierId, holders));
+    expect(new Set(many.holders.map(([, name]) => name)).size).toBeGreaterThan(20);
     expect(many.statements).toEqual(few.statements);
     // tickets: tiers with holds, gross, check-ins, the hourly series and the attendee page;
     // users: the page's holders in one batch; events: the event, and who organizes it.
