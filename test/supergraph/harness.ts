@@ -61,6 +61,11 @@ export interface Supergraph extends AsyncDisposable {
 export interface SupergraphOptions {
   gateways?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * How the services reach their databases, from the URL of each (e.g. through the statement
+   * counter's relay); the tests' own clients connect directly.
+   */
+  serviceDatabaseUrl?: (url: string) => string;
 }
 
 /** Wraps a subgraph so that each request's viewer is recorded. */
@@ -122,7 +127,9 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     // Every test here signs up from the same address; the limit has tests of its own.
     SIGN_UPS_PER_ADDRESS: '100000',
     DATA_DIR: dataDir,
-    ...urls,
+    ...Object.fromEntries(
+      Object.entries(urls).map(([name, url]) => [name, options.serviceDatabaseUrl?.(url) ?? url]),
+    ),
     ...options.env,
   };
   const running: RunningService[] = [];

@@ -3,7 +3,9 @@
 // subgraph; for the event's organizer and admins only; and the same SQL statements for an
 // event of 10 tickets as for one of 1,000.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { testServerUrl } from '@ticketing/prisma/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type StatementCounter, startStatementCounter } from '../../bench/statement-counter.ts';
 import { addDoorStaff, buyTickets, scan } from './door.ts';
 import { type Statement, type Supergraph, startSupergraph } from './harness.ts';
 import { type AuthPayload, codeOf, eventOnSale, logIn, signUp } from './operations.ts';
@@ -11,6 +13,8 @@ import { type AuthPayload, codeOf, eventOnSale, logIn, signUp } from './operatio
 const adminEmail = 'sales-admin@example.com';
 const adminPassword = 'the sales admin password';
 let supergraph: Supergraph;
+/** Every statement the services send, read on the wire between them and PostgreSQL. */
+let wire: StatementCounter;
 let organizer: AuthPayload;
 let otherOrganizer: AuthPayload;
 let staff: AuthPayload;
@@ -104,8 +108,14 @@ const report = (token: string | undefined, id = eventId) =>
   );
 
 beforeAll(async () => {
+  const server = new URL(testServerUrl);
+  wire = await startStatementCounter({
+    host: server.hostname,
+    port: Number(server.port || 5432),
+  });
   supergraph = await startSupergraph({
     env: { BOOTSTRAP_ADMIN_EMAIL: adminEmail, BOOTSTRAP_ADMIN_PASSWORD: adminPassword },
+    serviceDatabaseUrl: (url) => wire.urlFor(url),
   });
   organizer = await signUp(supergraph, { accountType: 'ORGANIZER', name: 'Olga Organizer' });
   otherOrganizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
@@ -146,6 +156,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await supergraph?.stop();
+  await wire?.stop();
 });
 
 describe('the sales report', () => {
@@ -350,6 +361,7 @@ describe('statements', () => {
 
   async function statementsFor(id: string, tierId: string) {
     for (const log of Object.values(supergraph.sql)) log.length = 0;
+    wire.reset();
     const result = await supergraph.request<{
       event: {
         sales: {
@@ -364,6 +376,11 @@ describe('statements', () => {
     const background = (sql: string) =>
       sql.includes('outbox_messages') || sql.includes('WITH expired AS');
     const count = (log: Statement[]) => log.filter(({ sql }) => !background(sql)).length;
+    // On the wire, by the database each connection opened (test_sg_<subgraph>_…).
+    const onWire = (subgraph: string) =>
+      wire.statements.filter(
+        ({ database, sql }) => database.startsWith(`test_sg_${subgraph}_`) && !background(sql),
+      ).length;
     const edges = result.data?.event.sales.attendees.edges ?? [];
     return {
       tickets: result.data?.event.sales.attendees.totalCount,
@@ -374,6 +391,7 @@ describe('statements', () => {
         events: count(supergraph.sql.events),
         tickets: count(supergraph.sql.tickets),
       },
+      wire: { users: onWire('users'), events: onWire('events'), tickets: onWire('tickets') },
     };
   }
 
@@ -445,5 +463,8 @@ describe('statements', () => {
     // tickets: tiers with holds, gross, check-ins, the hourly series and the attendee page;
     // users: the page's holders in one batch; events: the event, and who organizes it.
     expect(few.statements).toEqual({ users: 1, events: 2, tickets: 5 });
+    // The same, counted by bench/statement-counter.ts between the services and PostgreSQL.
+    expect(many.wire).toEqual(few.wire);
+    expect(few.wire).toEqual(few.statements);
   });
 });
