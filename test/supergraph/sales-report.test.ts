@@ -247,6 +247,14 @@ describe('who may see sales', () => {
   });
 });
 
+describe('an unknown event', () => {
+  it('reads as null, with no report and no error that says more', async () => {
+    const result = await report(organizer.accessToken, randomUUID());
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.event).toBeNull();
+  });
+});
+
 describe('a tier’s attendees', () => {
   it('show each holder’s name, ticket status and admission, asking users once per page', async () => {
     for (const log of Object.values(supergraph.sql)) log.length = 0;
