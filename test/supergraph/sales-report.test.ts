@@ -476,3 +476,54 @@ describe('statements', () => {
     expect(few.wire).toEqual(few.statements);
   });
 });
+
+describe('the attendee page of a large tier', () => {
+  /** The names of the indexes a plan reads, and whether it sorts, anywhere in its tree. */
+  function planNodes(plan: unknown): { index?: string; type: string }[] {
+    if (Array.isArray(plan)) return plan.flatMap(planNodes);
+    if (!plan || typeof plan !== 'object') return [];
+    const node = plan as Record<string, unknown>;
+    const own =
+      typeof node['Node Type'] === 'string'
+        ? [{ type: node['Node Type'], index: node['Index Name'] as string | undefined }]
+        : [];
+    return [...own, ...Object.values(node).flatMap(planNodes)];
+  }
+
+  it('is read from the tier’s (purchased_at, id) index, without sorting the tier', async () => {
+    const tier = { ...euroTier, capacity: 100_000 };
+    const { eventId: id, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const tierId = tierIds[0] as string;
+    const db = supergraph.databases.tickets;
+    // A realistic volume, so that the planner weighs the index against a scan for real.
+    await db.$executeRawUnsafe(
+      `INSERT INTO tickets (id, tier_id, event_id, owner_id, code, purchased_at)
+       SELECT gen_random_uuid(), $1::uuid, $2::uuid, $3::uuid, md5(random()::text || i),
+              now() - i * interval '1 second'
+       FROM generate_series(1, 100000) AS i`,
+      tierId,
+      id,
+      (buyers[0] as AuthPayload).user.id,
+    );
+    await db.$executeRawUnsafe('ANALYZE tickets');
+    const first = await attendeesAs(organizer.accessToken, { tierId, first: 100 }, id);
+    supergraph.sql.tickets.length = 0;
+    const second = await attendeesAs(
+      organizer.accessToken,
+      { tierId, first: 100, after: first.data?.event?.sales?.attendees.pageInfo.endCursor ?? '' },
+      id,
+    );
+    expect(second.data?.event?.sales?.attendees.edges).toHaveLength(100);
+    const [page] = supergraph.sql.tickets.filter(({ sql }) => sql.includes('WITH tier AS'));
+    if (!page) throw new Error('the attendee page was not sent');
+    const [explained] = await db.$queryRawUnsafe<{ 'QUERY PLAN': unknown }[]>(
+      `EXPLAIN (FORMAT JSON) ${page.sql}`,
+      ...page.params,
+    );
+    const nodes = planNodes(explained?.['QUERY PLAN']);
+    expect(nodes.map(({ index }) => index)).toContain('tickets_tier_id_purchased_at_id_idx');
+    // No sort under the page's limit: without the index, PostgreSQL sorts the whole tier there.
+    const limit = nodes.findIndex(({ type }) => type === 'Limit');
+    expect(nodes.slice(limit).some(({ type }) => type === 'Sort')).toBe(false);
+  }, 60_000);
+});
