@@ -5,6 +5,7 @@ import type {
   EventSnapshot,
   Order,
   PrismaClient,
+  Refund,
   Ticket,
 } from '@ticketing/prisma/tickets';
 import DataLoader from 'dataloader';
@@ -12,12 +13,14 @@ import { decodeCursor } from './cursor.ts';
 import { type CheckInCounts, CheckInRepository } from './repositories/CheckInRepository.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
 import { OrderRepository } from './repositories/OrderRepository.ts';
+import { RefundRepository } from './repositories/RefundRepository.ts';
 import {
   type StockedTier,
   type TicketPage,
   TicketRepository,
 } from './repositories/TicketRepository.ts';
 import type { CheckInService } from './services/CheckInService.ts';
+import type { RefundService } from './services/RefundService.ts';
 import type { TicketingService } from './services/TicketingService.ts';
 import type { TransferService } from './services/TransferService.ts';
 
@@ -33,6 +36,8 @@ export interface TicketsContext {
   /** The door and transfers; absent in a context built for the other fields alone. */
   doors?: CheckInService;
   transfers?: TransferService;
+  /** Refunds; absent like the door. */
+  refunds?: RefundService;
   orders: OrderRepository;
   loaders: {
     orderById: DataLoader<string, Order | null>;
@@ -44,6 +49,8 @@ export interface TicketsContext {
     ticketPages: DataLoader<TicketPageKey, TicketPage, string>;
     checkInCountsByEventId: DataLoader<string, CheckInCounts>;
     doorStaffByEventId: DataLoader<string, DoorStaff[]>;
+    refundsByOrderId: DataLoader<string, Refund[]>;
+    ticketIdsByRefundId: DataLoader<string, string[]>;
   };
 }
 
@@ -70,12 +77,15 @@ export function createContext(
   prisma: PrismaClient,
   service: TicketingService,
   { viewer }: RequestInfo,
-  door: { doors: CheckInService; transfers: TransferService } | undefined = undefined,
+  door:
+    | { doors: CheckInService; transfers: TransferService; refunds?: RefundService }
+    | undefined = undefined,
 ): TicketsContext {
   const tickets = new TicketRepository(prisma);
   const snapshots = new EventSnapshotRepository(prisma);
   const orders = new OrderRepository(prisma);
   const checkIns = new CheckInRepository(prisma);
+  const refunds = door?.refunds?.refunds ?? new RefundRepository(prisma, service.purchases);
   return {
     viewer,
     service,
@@ -93,6 +103,8 @@ export function createContext(
       }),
       checkInCountsByEventId: new DataLoader((ids) => checkIns.countsByEventIds(ids)),
       doorStaffByEventId: new DataLoader((ids) => checkIns.staffByEventIds(ids)),
+      refundsByOrderId: new DataLoader((ids) => refunds.findByOrderIds(ids)),
+      ticketIdsByRefundId: new DataLoader((ids) => refunds.ticketIdsByRefundIds(ids)),
     },
   };
 }

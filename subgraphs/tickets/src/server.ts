@@ -13,6 +13,7 @@ import {
 import { Event } from './resolvers/Event.ts';
 import { Mutation } from './resolvers/Mutation.ts';
 import { Query } from './resolvers/Query.ts';
+import { OrderRefundFields, Refund, RefundMutation } from './resolvers/Refund.ts';
 import { Hold, Order, Ticket, TicketTier } from './resolvers/Ticket.ts';
 import { User } from './resolvers/User.ts';
 
@@ -21,16 +22,17 @@ export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url)
 export const resolvers: Resolvers = {
   DateTime,
   Query,
-  Mutation: { ...Mutation, ...CheckInMutation },
+  Mutation: { ...Mutation, ...CheckInMutation, ...RefundMutation },
   Event: { ...Event, ...CheckInEventFields },
   User,
   Ticket: { ...Ticket, qrToken },
   TicketTier,
-  Order,
+  Order: { ...Order, ...OrderRefundFields },
   Hold,
   DoorStaff,
   CheckIn,
   OfflineScanResult,
+  Refund,
 };
 
 /** The tickets subgraph, not yet listening: tests call `executeOperation` on it. */

@@ -15,6 +15,7 @@ import { createContext, type TicketsContext } from './context.ts';
 import { eventChangesPath, eventChangesRoute } from './event-changes.ts';
 import { HoldSweeper } from './HoldSweeper.ts';
 import { invalidateStockPlugin } from './invalidation.ts';
+import { OfflinePaymentProvider } from './payments/PaymentProvider.ts';
 import { CheckInRepository } from './repositories/CheckInRepository.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
 import { SigningKeyRepository } from './repositories/SigningKeyRepository.ts';
@@ -23,6 +24,7 @@ import { TransferRepository } from './repositories/TransferRepository.ts';
 import { createTicketsServer } from './server.ts';
 import { CheckInService } from './services/CheckInService.ts';
 import { EventOwnership } from './services/EventOwnership.ts';
+import { RefundService, type RefundSettings } from './services/RefundService.ts';
 import { TicketingService, type TicketingSettings } from './services/TicketingService.ts';
 import { TicketTokens } from './services/TicketTokens.ts';
 import { TransferService } from './services/TransferService.ts';
@@ -42,6 +44,8 @@ export const ticketsSettings = baseSettings
     MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
     /** Active holds one buyer may keep at once: enough for a basket, too few to corner stock. */
     MAX_ACTIVE_HOLDS: z.coerce.number().int().min(1).default(3),
+    /** A buyer may refund their tickets until this many hours before the event starts. */
+    REFUND_CUTOFF_HOURS: z.coerce.number().min(0).default(48),
   });
 
 /** The tickets service's repositories and rules over one database (the users service's shape). */
@@ -49,6 +53,7 @@ export function createTicketsServices(
   prisma: PrismaClient,
   peers: Record<'events' | 'users', { url: string; secret: string }>,
   settings: TicketingSettings,
+  refundSettings: RefundSettings = { cutoffHours: 48 },
 ) {
   const tickets = new TicketRepository(prisma);
   const ownership = new EventOwnership(peers.events.url, peers.events.secret);
@@ -66,6 +71,14 @@ export function createTicketsServices(
       transfers: new TransferRepository(prisma),
       directory,
       perUserCap: settings.perUserCap,
+    }),
+    // The one place a payment provider is chosen: a real one replaces the offline one here.
+    refunds: new RefundService({
+      prisma,
+      purchases: service.purchases,
+      ownership,
+      provider: new OfflinePaymentProvider(prisma),
+      settings: refundSettings,
     }),
   };
   return { tickets, snapshots: new EventSnapshotRepository(prisma), service, door };
@@ -93,6 +106,7 @@ export const ticketsSubgraph: SubgraphDefinition<
         perUserCap: config.MAX_TICKETS_PER_EVENT,
         maxActiveHolds: config.MAX_ACTIVE_HOLDS,
       },
+      { cutoffHours: config.REFUND_CUTOFF_HOURS },
     );
     const invalidate = (tag: 'events' | 'stock') => () =>
       invalidateCachedResponses(redis, cacheNamespace, tag, logger);
@@ -108,7 +122,11 @@ export const ticketsSubgraph: SubgraphDefinition<
       configure(app) {
         app.post(
           eventChangesPath,
-          ...eventChangesRoute(snapshots, relaySecret(config), logger, invalidate('events')),
+          ...eventChangesRoute(snapshots, relaySecret(config), logger, async () => {
+            await invalidate('events')();
+            // A cancellation's refunds go to the payment provider once committed.
+            await door.refunds.send();
+          }),
         );
       },
       plugins: [invalidateStockPlugin(invalidate('stock'))],
