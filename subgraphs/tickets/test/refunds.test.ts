@@ -343,6 +343,33 @@ describe('who may refund', () => {
   });
 });
 
+describe('a ticket given away', () => {
+  it('is refunded by an admin with the rest of the order, returning each holder’s allowance', async () => {
+    const buyer = customer();
+    const receiver = customer();
+    const order = await buy(buyer, concert, 2);
+    const given = order.tickets[1]?.id as string;
+    // As a transfer leaves them: the ticket and one unit of allowance move to the receiver.
+    await database.prisma.$transaction([
+      database.prisma.ticket.update({ where: { id: given }, data: { ownerId: receiver.userId } }),
+      database.prisma.eventAllowance.update({
+        where: { eventId_userId: { eventId: concert, userId: buyer.userId } },
+        data: { tickets: 1 },
+      }),
+      database.prisma.eventAllowance.create({
+        data: { eventId: concert, userId: receiver.userId, tickets: 1 },
+      }),
+    ]);
+    const before = await stock(concert);
+
+    const result = await refund(admin, order.id);
+
+    expect(result.data?.refundOrder.status).toBe('REFUNDED');
+    expect([await allowance(concert, buyer), await allowance(concert, receiver)]).toEqual([0, 0]);
+    expect(await stock(concert)).toEqual({ sold: before.sold - 2, held: 0 });
+  });
+});
+
 describe('bad input', () => {
   it('refuses unknown ids, tickets of another order, an empty list and repeats, writing nothing', async () => {
     const buyer = customer();

@@ -269,17 +269,25 @@ export class PurchaseRepository {
       SELECT 1 FROM orders
       WHERE id IN (SELECT order_id FROM tickets WHERE id = ANY(${wanted}::uuid[]))
       ORDER BY id FOR UPDATE`;
-    const changed = await tx.$queryRaw<{ id: string }[]>`
+    const changed = await tx.$queryRaw<{ id: string; ownerId: string }[]>`
       UPDATE tickets SET status = 'CANCELLED', cancelled_at = now()
       WHERE id = ANY(${wanted}::uuid[]) AND status = 'ACTIVE'
-      RETURNING id::text`;
+      RETURNING id::text, owner_id::text AS "ownerId"`;
     if (changed.length === 0) return [];
     const cancelledIds = changed.map((ticket) => ticket.id);
     const live = Prisma.sql`
       SELECT t.event_id, t.owner_id, t.tier_id FROM tickets t
       WHERE t.id = ANY(${cancelledIds}::uuid[]) AND NOT EXISTS (
         SELECT 1 FROM event_snapshots s WHERE s.event_id = t.event_id AND s.status = 'CANCELLED')`;
-    // The allowances before the tiers: the lock order of every transaction here.
+    // The allowances before the tiers: the lock order of every transaction here. Several
+    // owners' allowances (tickets given away) are locked in user-id order, as a transfer
+    // locks its two.
+    if (new Set(changed.map((ticket) => ticket.ownerId)).size > 1) {
+      await tx.$queryRaw`
+        SELECT 1 FROM event_allowances a
+        WHERE (a.event_id, a.user_id) IN (SELECT event_id, owner_id FROM (${live}) l)
+        ORDER BY a.event_id, a.user_id FOR UPDATE`;
+    }
     await tx.$executeRaw`
       UPDATE event_allowances a SET tickets = greatest(a.tickets - c.n, 0)
       FROM (SELECT event_id, owner_id, count(*)::int AS n FROM (${live}) l GROUP BY 1, 2) c
@@ -288,6 +296,8 @@ export class PurchaseRepository {
       UPDATE ticket_tiers t SET sold = t.sold - c.n, updated_at = now()
       FROM (SELECT tier_id, count(*)::int AS n FROM (${live}) l GROUP BY 1) c
       WHERE t.id = c.tier_id`;
+    // Stock came back to these tiers: the waitlist's offers, when it has them, go here, in
+    // this transaction.
     return tx.ticket.findMany({ where: { id: { in: cancelledIds } }, orderBy: { id: 'asc' } });
   }
 
