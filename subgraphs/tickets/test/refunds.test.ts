@@ -21,16 +21,20 @@ const concert = '0190b000-0000-7000-8001-000000000001';
 const tonight = '0190b000-0000-7000-8001-000000000002';
 /** Cancelled by the tests of the event's cancellation. */
 const festival = '0190b000-0000-7000-8001-000000000003';
+/** Cancelled while its buyers ask for refunds. */
+const fair = '0190b000-0000-7000-8001-000000000004';
 const tierOf = {
   [concert]: '0190b000-0000-7000-8002-000000000001',
   [tonight]: '0190b000-0000-7000-8002-000000000002',
   [festival]: '0190b000-0000-7000-8002-000000000003',
+  [fair]: '0190b000-0000-7000-8002-000000000004',
 };
 const priceCents = 2500;
 const startsAt = {
   [concert]: new Date(Date.now() + 7 * dayMs),
   [tonight]: new Date(Date.now() + 3_600_000),
   [festival]: new Date(Date.now() + 7 * dayMs),
+  [fair]: new Date(Date.now() + 7 * dayMs),
 };
 
 let database: TestDatabase<PrismaClient>;
@@ -134,7 +138,7 @@ beforeAll(async () => {
     { holdSeconds: 60, perUserCap: 10, maxActiveHolds: 3 },
     { cutoffHours: 48 },
   );
-  for (const eventId of [concert, tonight, festival] as const) {
+  for (const eventId of [concert, tonight, festival, fair] as const) {
     await database.prisma.ticketTier.create({
       data: {
         id: tierOf[eventId],
@@ -465,6 +469,34 @@ describe('an event’s cancellation', () => {
     expect(instructions.map((i) => [i.kind, i.amountCents, i.currency]).toSorted()).toEqual(
       unsent.map((r) => ['REFUND', r.amountCents, 'EUR']).toSorted(),
     );
+  });
+});
+
+describe('refunds racing the event’s cancellation', () => {
+  it('refund each order in full exactly once, by the buyer or by the cancellation', async () => {
+    const buyers = Array.from({ length: 10 }, customer);
+    const orders = await Promise.all(buyers.map((buyer) => buy(buyer, fair, 2)));
+    const snapshots = new EventSnapshotRepository(database.prisma);
+    const cancel = () =>
+      snapshots.apply([
+        { eventId: fair, status: 'CANCELLED', startsAt: startsAt[fair], endsAt: null, version: 2 },
+      ]);
+
+    const [refunds] = await Promise.all([
+      Promise.all(orders.map((order, i) => refund(buyers[i] as Identity, order.id))),
+      cancel(),
+      cancel(),
+    ]);
+
+    const codes = refunds.flatMap((r) => r.errors?.map((e) => e.extensions?.code) ?? []);
+    expect(codes.filter((code) => code !== 'ALREADY_REFUNDED')).toEqual([]);
+    for (const order of orders) {
+      const after = await orderNow(order.id);
+      expect([after.status, after.refundedCents]).toEqual(['REFUNDED', 2 * priceCents]);
+      expect(after.refunds).toHaveLength(1);
+      expect(['BUYER', 'EVENT_CANCELLED']).toContain(after.refunds[0]?.reason);
+    }
+    expect(await stock(fair)).toEqual({ sold: 0, held: 0 });
   });
 });
 
