@@ -16,6 +16,7 @@ import { eventChangesPath, eventChangesRoute } from './event-changes.ts';
 import { HoldSweeper } from './HoldSweeper.ts';
 import { invalidateStockPlugin } from './invalidation.ts';
 import { OfflinePaymentProvider } from './payments/PaymentProvider.ts';
+import { RefundSender } from './payments/RefundSender.ts';
 import { CheckInRepository } from './repositories/CheckInRepository.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
 import { SigningKeyRepository } from './repositories/SigningKeyRepository.ts';
@@ -46,6 +47,8 @@ export const ticketsSettings = baseSettings
     MAX_ACTIVE_HOLDS: z.coerce.number().int().min(1).default(3),
     /** A buyer may refund their tickets until this many hours before the event starts. */
     REFUND_CUTOFF_HOURS: z.coerce.number().min(0).default(48),
+    /** How often refunds the payment provider has not accepted are sent again. */
+    REFUND_SEND_INTERVAL_MS: z.coerce.number().int().min(10).default(30_000),
   });
 
 /** The tickets service's repositories and rules over one database (the users service's shape). */
@@ -117,6 +120,8 @@ export const ticketsSubgraph: SubgraphDefinition<
       invalidate('stock'),
     );
     sweeper.start();
+    const refundSender = new RefundSender(door.refunds, logger, config.REFUND_SEND_INTERVAL_MS);
+    refundSender.start();
     return {
       createContext: (request) => createContext(prisma, service, request, door),
       configure(app) {
@@ -130,7 +135,9 @@ export const ticketsSubgraph: SubgraphDefinition<
         );
       },
       plugins: [invalidateStockPlugin(invalidate('stock'))],
-      stop: () => sweeper.stop(),
+      stop: async () => {
+        await Promise.all([sweeper.stop(), refundSender.stop()]);
+      },
     };
   },
 };

@@ -102,10 +102,10 @@ export class RefundService {
   /**
    * Hands unsent refunds (these, or all) to the payment provider, with the refund's id as
    * the idempotency key, and marks each one the provider accepted. One that fails stays
-   * unsent and goes with the next call; sending one twice is harmless.
+   * unsent, for RefundSender's next round; sending one twice is harmless.
    */
-  async send(ids?: readonly string[]): Promise<number> {
-    let sent = 0;
+  async send(ids?: readonly string[]): Promise<{ sent: number; failed: number }> {
+    let [sent, failed] = [0, 0];
     for (const refund of await this.#refunds.unsent(ids)) {
       try {
         const { reference } = await this.#provider.refund({
@@ -117,10 +117,11 @@ export class RefundService {
         await this.#refunds.markSent(refund.id, reference);
         sent += 1;
       } catch {
-        // Stays unsent: the next refund or event change sends it again.
+        // Stays unsent: RefundSender sends it again.
+        failed += 1;
       }
     }
-    return sent;
+    return { sent, failed };
   }
 
   /** Why the caller may refund this order, or the refusal. */
