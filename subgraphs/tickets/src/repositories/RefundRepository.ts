@@ -1,5 +1,12 @@
 import { queryableIds } from '@ticketing/platform';
-import type { PrismaClient, Refund, RefundReason, Ticket } from '@ticketing/prisma/tickets';
+import type {
+  EventSnapshot,
+  Order,
+  PrismaClient,
+  Refund,
+  RefundReason,
+  Ticket,
+} from '@ticketing/prisma/tickets';
 import { type PurchaseRepository, settleOrders } from './PurchaseRepository.ts';
 
 export interface RefundRequest {
@@ -63,6 +70,25 @@ export class RefundRepository {
         ? { status: 'alreadyRefunded', ticketIds: refunded.map((row) => row.ticketId) }
         : { status: 'cancelled' };
     }
+  }
+
+  /** An order with its tickets, by id, and the snapshot of their event; null for none. */
+  async orderToRefund(
+    id: string,
+  ): Promise<{ order: Order; tickets: Ticket[]; snapshot: EventSnapshot | null } | null> {
+    const found = await this.#prisma.order.findUnique({
+      where: { id },
+      include: { tickets: true },
+    });
+    const eventId = found?.tickets[0]?.eventId;
+    if (!found || !eventId) return null;
+    const { tickets, ...order } = found;
+    const snapshot = await this.#prisma.eventSnapshot.findUnique({ where: { eventId } });
+    return { order, tickets, snapshot };
+  }
+
+  findOrder(id: string): Promise<Order> {
+    return this.#prisma.order.findUniqueOrThrow({ where: { id } });
   }
 
   /** Which of these tickets were refunded. */

@@ -1,6 +1,12 @@
 import { type Identity, requireViewer } from '@ticketing/auth';
 import { badUserInput, isUuid, notFound } from '@ticketing/platform';
-import type { Order, PrismaClient, RefundReason, Ticket } from '@ticketing/prisma/tickets';
+import type {
+  EventSnapshot,
+  Order,
+  PrismaClient,
+  RefundReason,
+  Ticket,
+} from '@ticketing/prisma/tickets';
 import { failure } from '../errors.ts';
 import type { PaymentProvider } from '../payments/PaymentProvider.ts';
 import type { PurchaseRepository } from '../repositories/PurchaseRepository.ts';
@@ -25,7 +31,6 @@ const notYours = (id: string) => notFound(`No order of yours has the id ${id}.`)
  * (EventSnapshotRepository). A refund returns its tickets to stock.
  */
 export class RefundService {
-  readonly #prisma: PrismaClient;
   readonly #refunds: RefundRepository;
   readonly #ownership: EventOwnership;
   readonly #provider: PaymentProvider;
@@ -38,7 +43,6 @@ export class RefundService {
     provider: PaymentProvider;
     settings: RefundSettings;
   }) {
-    this.#prisma = deps.prisma;
     this.#refunds = new RefundRepository(deps.prisma, deps.purchases);
     this.#ownership = deps.ownership;
     this.#provider = deps.provider;
@@ -60,13 +64,11 @@ export class RefundService {
   ): Promise<Order> {
     const caller = requireViewer(viewer, 'Log in to refund an order.');
     if (ticketIds) assertTicketIds(ticketIds);
-    const order = isUuid(orderId)
-      ? await this.#prisma.order.findUnique({ where: { id: orderId }, include: { tickets: true } })
-      : null;
-    const eventId = order?.tickets[0]?.eventId;
-    if (!order || !eventId) throw notYours(orderId);
-    const reason = await this.#reasonFor(caller, order, eventId);
-    const tickets = chosenTickets(order.tickets, ticketIds);
+    const found = isUuid(orderId) ? await this.#refunds.orderToRefund(orderId) : null;
+    if (!found) throw notYours(orderId);
+    const { order, snapshot } = found;
+    const reason = await this.#reasonFor(caller, order, found.tickets[0] as Ticket, snapshot);
+    const tickets = chosenTickets(found.tickets, ticketIds);
     if (reason === 'BUYER') {
       const given = tickets.filter((ticket) => ticket.ownerId !== caller.userId);
       if (given.length > 0) {
@@ -85,11 +87,11 @@ export class RefundService {
             reason,
             requestedBy: caller.userId,
           })
-        : await this.#nothingActive(order.tickets);
+        : await this.#nothingActive(found.tickets);
     switch (outcome.status) {
       case 'refunded':
         await this.send([outcome.refundId]);
-        return this.#prisma.order.findUniqueOrThrow({ where: { id: order.id } });
+        return this.#refunds.findOrder(order.id);
       case 'alreadyRefunded':
         throw failure('ALREADY_REFUNDED', 'These tickets are refunded already.', {
           ticketIds: outcome.ticketIds,
@@ -125,10 +127,14 @@ export class RefundService {
   }
 
   /** Why the caller may refund this order, or the refusal. */
-  async #reasonFor(caller: Identity, order: Order, eventId: string): Promise<RefundReason> {
+  async #reasonFor(
+    caller: Identity,
+    order: Order,
+    { eventId }: Ticket,
+    snapshot: EventSnapshot | null,
+  ): Promise<RefundReason> {
     if (caller.role === 'ADMIN') return 'ADMIN';
     const isBuyer = caller.userId === order.buyerId;
-    const snapshot = await this.#prisma.eventSnapshot.findUnique({ where: { eventId } });
     const refundableUntil = snapshot
       ? new Date(snapshot.startsAt.getTime() - this.#settings.cutoffHours * 3_600_000)
       : null;
