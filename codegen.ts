@@ -86,6 +86,7 @@ const config: CodegenConfig = {
       EventSales: '../services/SalesService.ts#SalesReport',
       TierSales: '../repositories/TicketRepository.ts#StockedTier',
       Attendee: '../repositories/SalesRepository.ts#AttendeeRow',
+      Refund: '@ticketing/prisma/tickets#Refund as RefundModel',
     }),
     ...operations('test/generated/operations.ts', ['test/operations/*.graphql']),
     ...operations('bench/generated/operations.ts', ['bench/operations/*.graphql']),

@@ -1,6 +1,7 @@
 // Purchases and holds racing the cancellation of their events, through NGINX, both gateways
 // and the outbox, on PostgreSQL: whatever the interleaving, no ticket or hold stays active
-// on a cancelled event, stock adds up, and every purchase a buyer was told about exists.
+// on a cancelled event, stock adds up, and every purchase a buyer was told about exists and
+// is refunded once.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ApiResponse,
@@ -170,7 +171,7 @@ describe('purchases and holds racing event cancellations', () => {
       const confirmed = tried.filter((entry) => entry.outcome === 'OK' && entry.orderId);
       const orders = await tickets.prisma.order.findMany({
         where: { id: { in: confirmed.map((entry) => entry.orderId as string) } },
-        include: { tickets: true },
+        include: { tickets: true, refunds: true },
       });
       expect(orders).toHaveLength(confirmed.length);
       for (const entry of confirmed) {
@@ -178,6 +179,9 @@ describe('purchases and holds racing event cancellations', () => {
         expect(order?.buyerId).toBe(entry.buyerId);
         expect(order?.tickets.length).toBeGreaterThan(0);
         expect(order?.tickets.every((ticket) => ticket.status === 'CANCELLED')).toBe(true);
+        // ... and the cancellation refunded it in full, once.
+        expect(order?.refunds.map((refund) => refund.reason)).toEqual(['EVENT_CANCELLED']);
+        expect([order?.status, order?.refundedCents]).toEqual(['REFUNDED', order?.totalCents]);
       }
       // Every hold a buyer was told about exists, and the cancellation ended it.
       const holds = tried.filter((entry) => entry.kind === 'hold' && entry.outcome === 'OK');

@@ -8,6 +8,8 @@ export type {
   EventSnapshot,
   Hold,
   Order,
+  Refund,
+  RefundReason,
   Ticket,
   TicketStatus,
   TicketTier,

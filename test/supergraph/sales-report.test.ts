@@ -39,7 +39,7 @@ const reportQuery = /* GraphQL */ `
     event(id: $id) {
       sales {
         tiers { tier { id name } capacity sold held available }
-        gross { currency grossCents }
+        gross { currency grossCents refundedCents }
         checkIns { checkedIn total }
       }
     }
@@ -54,7 +54,7 @@ interface Report {
     held: number;
     available: number;
   }[];
-  gross: { currency: string; grossCents: number }[];
+  gross: { currency: string; grossCents: number; refundedCents: number }[];
   checkIns: { checkedIn: number; total: number };
 }
 
@@ -134,11 +134,12 @@ beforeAll(async () => {
   if (added.errors) throw new Error(JSON.stringify(added.errors));
 
   // Ann: 2 floor tickets (one order, 6000 EUR), one admitted; Ben: 1 floor ticket, cancelled
-  // (its order still counts in gross); Cleo: 1 balcony ticket (5000 USD) and a hold of 2.
+  // (its order still counts in gross); Cleo: 2 balcony tickets (one order, 10000 USD), one of
+  // them refunded by the organizer (5000 USD), and a hold of 2.
   const [ann, ben, cleo] = buyers as [AuthPayload, AuthPayload, AuthPayload];
   const [admitted] = await buyTickets(supergraph, ann.accessToken, euroTierId, 2);
   const [cancelled] = await buyTickets(supergraph, ben.accessToken, euroTierId, 1);
-  await buyTickets(supergraph, cleo.accessToken, dollarTierId, 1);
+  const [, refunded] = await buyTickets(supergraph, cleo.accessToken, dollarTierId, 2);
   const scanned = await scan(supergraph, staff.accessToken, admitted?.code as string, eventId);
   if (scanned.errors) throw new Error(JSON.stringify(scanned.errors));
   const cancel = await supergraph.request(
@@ -147,6 +148,17 @@ beforeAll(async () => {
     { token: ben.accessToken },
   );
   if (cancel.errors) throw new Error(JSON.stringify(cancel.errors));
+  const { data: order } = await supergraph.request<{ ticket: { order: { id: string } } }>(
+    'query ($id: ID!) { ticket(id: $id) { order { id } } }',
+    { id: refunded?.id },
+    { token: cleo.accessToken },
+  );
+  const refund = await supergraph.request(
+    'mutation ($orderId: ID!, $ids: [ID!]) { refundOrder(orderId: $orderId, ticketIds: $ids) { id } }',
+    { orderId: order?.ticket.order.id, ids: [refunded?.id] },
+    { token: organizer.accessToken },
+  );
+  if (refund.errors) throw new Error(JSON.stringify(refund.errors));
   const hold = await supergraph.request(
     'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 2) { id } }',
     { tierId: euroTierId },
@@ -180,10 +192,10 @@ describe('the sales report', () => {
           available: 49,
         },
       ],
-      // Ben's cancelled ticket was paid for: refunds are not deducted here.
+      // Ben's cancelled ticket was paid for and not refunded; Cleo's refund is beside her gross.
       gross: [
-        { currency: 'EUR', grossCents: 9000 },
-        { currency: 'USD', grossCents: 5000 },
+        { currency: 'EUR', grossCents: 9000, refundedCents: 0 },
+        { currency: 'USD', grossCents: 10000, refundedCents: 5000 },
       ],
       checkIns: { checkedIn: 1, total: 3 },
     });
@@ -355,7 +367,7 @@ describe('statements', () => {
       event(id: $id) {
         sales {
           tiers { tier { name } sold held available }
-          gross { currency grossCents }
+          gross { currency grossCents refundedCents }
           checkIns { checkedIn total }
           salesPerHour(hours: 168) { hour tickets orders }
           attendees(tierId: $tierId, first: 100) {

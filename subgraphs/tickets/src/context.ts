@@ -5,6 +5,7 @@ import type {
   EventSnapshot,
   Order,
   PrismaClient,
+  Refund,
   Ticket,
 } from '@ticketing/prisma/tickets';
 import DataLoader from 'dataloader';
@@ -12,6 +13,7 @@ import { decodeCursor } from './cursor.ts';
 import { type CheckInCounts, CheckInRepository } from './repositories/CheckInRepository.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
 import { OrderRepository } from './repositories/OrderRepository.ts';
+import { RefundRepository } from './repositories/RefundRepository.ts';
 import {
   type StockedTier,
   type TicketPage,
@@ -19,6 +21,7 @@ import {
 } from './repositories/TicketRepository.ts';
 import type { CheckInService } from './services/CheckInService.ts';
 import type { SalesService } from './services/SalesService.ts';
+import type { RefundService } from './services/RefundService.ts';
 import type { TicketingService } from './services/TicketingService.ts';
 import type { TransferService } from './services/TransferService.ts';
 
@@ -36,6 +39,8 @@ export interface TicketsContext {
   transfers?: TransferService;
   /** Sales reports and attendee lists; absent like the door. */
   sales?: SalesService;
+  /** Refunds; absent like the door. */
+  refunds?: RefundService;
   orders: OrderRepository;
   loaders: {
     orderById: DataLoader<string, Order | null>;
@@ -47,6 +52,8 @@ export interface TicketsContext {
     ticketPages: DataLoader<TicketPageKey, TicketPage, string>;
     checkInCountsByEventId: DataLoader<string, CheckInCounts>;
     doorStaffByEventId: DataLoader<string, DoorStaff[]>;
+    refundsByOrderId: DataLoader<string, Refund[]>;
+    ticketIdsByRefundId: DataLoader<string, string[]>;
   };
 }
 
@@ -74,13 +81,19 @@ export function createContext(
   service: TicketingService,
   { viewer }: RequestInfo,
   door:
-    | { doors: CheckInService; transfers: TransferService; sales?: SalesService }
+    | {
+        doors: CheckInService;
+        transfers: TransferService;
+        sales?: SalesService;
+        refunds?: RefundService;
+      }
     | undefined = undefined,
 ): TicketsContext {
   const tickets = new TicketRepository(prisma);
   const snapshots = new EventSnapshotRepository(prisma);
   const orders = new OrderRepository(prisma);
   const checkIns = new CheckInRepository(prisma);
+  const refunds = door?.refunds?.refunds ?? new RefundRepository(prisma, service.purchases);
   return {
     viewer,
     service,
@@ -98,6 +111,8 @@ export function createContext(
       }),
       checkInCountsByEventId: new DataLoader((ids) => checkIns.countsByEventIds(ids)),
       doorStaffByEventId: new DataLoader((ids) => checkIns.staffByEventIds(ids)),
+      refundsByOrderId: new DataLoader((ids) => refunds.findByOrderIds(ids)),
+      ticketIdsByRefundId: new DataLoader((ids) => refunds.ticketIdsByRefundIds(ids)),
     },
   };
 }

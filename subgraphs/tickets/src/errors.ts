@@ -24,6 +24,9 @@ export const ticketsErrorCodes = [
   'RECIPIENT_NOT_FOUND',
   'TRANSFER_TO_SELF',
   'TICKET_CHECKED_IN',
+  'ALREADY_REFUNDED',
+  'REFUND_WINDOW_CLOSED',
+  'TICKET_TRANSFERRED',
 ] as const;
 
 export type TicketsErrorCode = (typeof ticketsErrorCodes)[number];

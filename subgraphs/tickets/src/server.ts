@@ -14,6 +14,7 @@ import { Event } from './resolvers/Event.ts';
 import { Mutation } from './resolvers/Mutation.ts';
 import { Query } from './resolvers/Query.ts';
 import { Attendee, EventSales, SalesEventFields, TierSales } from './resolvers/Sales.ts';
+import { OrderRefundFields, Refund, RefundMutation } from './resolvers/Refund.ts';
 import { Hold, Order, Ticket, TicketTier } from './resolvers/Ticket.ts';
 import { User } from './resolvers/User.ts';
 
@@ -22,12 +23,12 @@ export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url)
 export const resolvers: Resolvers = {
   DateTime,
   Query,
-  Mutation: { ...Mutation, ...CheckInMutation },
+  Mutation: { ...Mutation, ...CheckInMutation, ...RefundMutation },
   Event: { ...Event, ...CheckInEventFields, ...SalesEventFields },
   User,
   Ticket: { ...Ticket, qrToken },
   TicketTier,
-  Order,
+  Order: { ...Order, ...OrderRefundFields },
   Hold,
   DoorStaff,
   CheckIn,
@@ -35,6 +36,7 @@ export const resolvers: Resolvers = {
   EventSales,
   TierSales,
   Attendee,
+  Refund,
 };
 
 /** The tickets subgraph, not yet listening: tests call `executeOperation` on it. */

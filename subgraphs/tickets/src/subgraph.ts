@@ -15,6 +15,8 @@ import { createContext, type TicketsContext } from './context.ts';
 import { eventChangesPath, eventChangesRoute } from './event-changes.ts';
 import { HoldSweeper } from './HoldSweeper.ts';
 import { invalidateStockPlugin } from './invalidation.ts';
+import { OfflinePaymentProvider } from './payments/PaymentProvider.ts';
+import { RefundSender } from './payments/RefundSender.ts';
 import { CheckInRepository } from './repositories/CheckInRepository.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
 import { SalesRepository } from './repositories/SalesRepository.ts';
@@ -25,6 +27,7 @@ import { createTicketsServer } from './server.ts';
 import { CheckInService } from './services/CheckInService.ts';
 import { EventOwnership } from './services/EventOwnership.ts';
 import { SalesService } from './services/SalesService.ts';
+import { RefundService, type RefundSettings } from './services/RefundService.ts';
 import { TicketingService, type TicketingSettings } from './services/TicketingService.ts';
 import { TicketTokens } from './services/TicketTokens.ts';
 import { TransferService } from './services/TransferService.ts';
@@ -44,6 +47,10 @@ export const ticketsSettings = baseSettings
     MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
     /** Active holds one buyer may keep at once: enough for a basket, too few to corner stock. */
     MAX_ACTIVE_HOLDS: z.coerce.number().int().min(1).default(3),
+    /** A buyer may refund their tickets until this many hours before the event starts. */
+    REFUND_CUTOFF_HOURS: z.coerce.number().min(0).default(48),
+    /** How often refunds the payment provider has not accepted are sent again. */
+    REFUND_SEND_INTERVAL_MS: z.coerce.number().int().min(10).default(30_000),
   });
 
 /** The tickets service's repositories and rules over one database (the users service's shape). */
@@ -51,6 +58,7 @@ export function createTicketsServices(
   prisma: PrismaClient,
   peers: Record<'events' | 'users', { url: string; secret: string }>,
   settings: TicketingSettings,
+  refundSettings: RefundSettings = { cutoffHours: 48 },
 ) {
   const tickets = new TicketRepository(prisma);
   const ownership = new EventOwnership(peers.events.url, peers.events.secret);
@@ -70,6 +78,14 @@ export function createTicketsServices(
       perUserCap: settings.perUserCap,
     }),
     sales: new SalesService({ sales: new SalesRepository(prisma), ownership }),
+    // The one place a payment provider is chosen: a real one replaces the offline one here.
+    refunds: new RefundService({
+      prisma,
+      purchases: service.purchases,
+      ownership,
+      provider: new OfflinePaymentProvider(prisma),
+      settings: refundSettings,
+    }),
   };
   return { tickets, snapshots: new EventSnapshotRepository(prisma), service, door };
 }
@@ -96,6 +112,7 @@ export const ticketsSubgraph: SubgraphDefinition<
         perUserCap: config.MAX_TICKETS_PER_EVENT,
         maxActiveHolds: config.MAX_ACTIVE_HOLDS,
       },
+      { cutoffHours: config.REFUND_CUTOFF_HOURS },
     );
     const invalidate = (tag: 'events' | 'stock') => () =>
       invalidateCachedResponses(redis, cacheNamespace, tag, logger);
@@ -106,16 +123,24 @@ export const ticketsSubgraph: SubgraphDefinition<
       invalidate('stock'),
     );
     sweeper.start();
+    const refundSender = new RefundSender(door.refunds, logger, config.REFUND_SEND_INTERVAL_MS);
+    refundSender.start();
     return {
       createContext: (request) => createContext(prisma, service, request, door),
       configure(app) {
         app.post(
           eventChangesPath,
-          ...eventChangesRoute(snapshots, relaySecret(config), logger, invalidate('events')),
+          ...eventChangesRoute(snapshots, relaySecret(config), logger, async () => {
+            await invalidate('events')();
+            // A cancellation's refunds go to the payment provider once committed.
+            await door.refunds.send();
+          }),
         );
       },
       plugins: [invalidateStockPlugin(invalidate('stock'))],
-      stop: () => sweeper.stop(),
+      stop: async () => {
+        await Promise.all([sweeper.stop(), refundSender.stop()]);
+      },
     };
   },
 };

@@ -27,8 +27,9 @@ export class EventSnapshotRepository {
   /**
    * Applies changes in one transaction. Each is an upsert that only ever moves an event's
    * snapshot to a higher version: a repeated or late delivery changes nothing. The change
-   * that cancels an event also cancels its active tickets and holds, and returns their
-   * stock and allowances, in the same transaction, so that happens exactly once.
+   * that cancels an event also cancels its active tickets and holds, refunds its orders
+   * (the `refund_event_orders` function), and empties its tiers and allowances, in the
+   * same transaction, so that happens exactly once.
    *
    * The upsert waits for every purchase and hold in flight that locked the snapshot
    * (PurchaseRepository's `FOR SHARE`), and the cascade's statements come after it, so
@@ -48,9 +49,9 @@ export class EventSnapshotRepository {
           WHERE event_snapshots.version < EXCLUDED.version
           RETURNING status::text`;
         if (applied[0]?.status === 'CANCELLED') {
-          await tx.$executeRaw`
-            UPDATE tickets SET status = 'CANCELLED', cancelled_at = now()
-            WHERE event_id = ${change.eventId}::uuid AND status = 'ACTIVE'`;
+          // Cancels its active tickets and refunds every order of them, once: a redelivery
+          // applies nothing (the version above), and no ticket is refunded twice.
+          await tx.$executeRaw`SELECT refund_event_orders(${change.eventId}::uuid)`;
           await tx.$executeRaw`
             UPDATE holds SET status = 'EXPIRED'
             WHERE status = 'ACTIVE' AND tier_id IN (SELECT id FROM ticket_tiers WHERE event_id = ${change.eventId}::uuid)`;

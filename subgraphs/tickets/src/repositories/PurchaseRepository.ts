@@ -235,20 +235,70 @@ export class PurchaseRepository {
 
   /** Cancels an active ticket and restocks its tier, in one transaction. */
   async cancelTicket(id: string): Promise<Ticket | null> {
+    const [cancelled] = await this.cancelTickets([id]);
+    return cancelled ?? null;
+  }
+
+  /**
+   * Cancels the active tickets among `ids` and restocks their tiers, in one transaction;
+   * returns the ones it cancelled (a ticket cancelled already is left as it is).
+   */
+  cancelTickets(ids: readonly string[]): Promise<Ticket[]> {
     return this.#transaction(async (tx) => {
-      const [ticket] = await tx.$queryRaw<{ id: string }[]>`
-        UPDATE tickets SET status = 'CANCELLED', cancelled_at = now()
-        WHERE id = ${id}::uuid AND status = 'ACTIVE'
-        RETURNING id::text`;
-      if (!ticket) return null;
-      const cancelled = await tx.ticket.findUniqueOrThrow({ where: { id } });
-      // The allowance before the tier: the lock order of every transaction here.
-      await tx.$executeRaw`
-        UPDATE event_allowances SET tickets = tickets - 1
-        WHERE event_id = ${cancelled.eventId}::uuid AND user_id = ${cancelled.ownerId}::uuid AND tickets > 0`;
-      await tx.$executeRaw`UPDATE ticket_tiers SET sold = sold - 1, updated_at = now() WHERE id = ${cancelled.tierId}::uuid`;
+      const cancelled = await this.cancelTicketsIn(tx, ids);
+      await settleOrders(tx, cancelled);
       return cancelled;
     });
+  }
+
+  /**
+   * The cancellation of tickets, inside the caller's transaction (a refund's, or
+   * cancelTickets'): every ticket returns to stock through here. Locks, in the order of
+   * every transaction on stock: the events' snapshots `FOR SHARE` (so an event's
+   * cancellation, which refunds instead, waits or is waited for), the tickets' orders,
+   * the tickets, the owners' allowances, then the tiers. Tickets of a cancelled event
+   * return no stock: its cancellation has emptied its tiers already.
+   */
+  async cancelTicketsIn(tx: Transaction, ids: readonly string[]): Promise<Ticket[]> {
+    const wanted = [...ids];
+    await tx.$queryRaw`
+      SELECT 1 FROM event_snapshots
+      WHERE event_id IN (SELECT event_id FROM tickets WHERE id = ANY(${wanted}::uuid[]))
+      ORDER BY event_id FOR SHARE`;
+    await tx.$queryRaw`
+      SELECT 1 FROM orders
+      WHERE id IN (SELECT order_id FROM tickets WHERE id = ANY(${wanted}::uuid[]))
+      ORDER BY id FOR UPDATE`;
+    const changed = await tx.$queryRaw<{ id: string; ownerId: string }[]>`
+      UPDATE tickets SET status = 'CANCELLED', cancelled_at = now()
+      WHERE id = ANY(${wanted}::uuid[]) AND status = 'ACTIVE'
+      RETURNING id::text, owner_id::text AS "ownerId"`;
+    if (changed.length === 0) return [];
+    const cancelledIds = changed.map((ticket) => ticket.id);
+    const live = Prisma.sql`
+      SELECT t.event_id, t.owner_id, t.tier_id FROM tickets t
+      WHERE t.id = ANY(${cancelledIds}::uuid[]) AND NOT EXISTS (
+        SELECT 1 FROM event_snapshots s WHERE s.event_id = t.event_id AND s.status = 'CANCELLED')`;
+    // The allowances before the tiers: the lock order of every transaction here. Several
+    // owners' allowances (tickets given away) are locked in user-id order, as a transfer
+    // locks its two.
+    if (new Set(changed.map((ticket) => ticket.ownerId)).size > 1) {
+      await tx.$queryRaw`
+        SELECT 1 FROM event_allowances a
+        WHERE (a.event_id, a.user_id) IN (SELECT event_id, owner_id FROM (${live}) l)
+        ORDER BY a.event_id, a.user_id FOR UPDATE`;
+    }
+    await tx.$executeRaw`
+      UPDATE event_allowances a SET tickets = greatest(a.tickets - c.n, 0)
+      FROM (SELECT event_id, owner_id, count(*)::int AS n FROM (${live}) l GROUP BY 1, 2) c
+      WHERE a.event_id = c.event_id AND a.user_id = c.owner_id`;
+    await tx.$executeRaw`
+      UPDATE ticket_tiers t SET sold = t.sold - c.n, updated_at = now()
+      FROM (SELECT tier_id, count(*)::int AS n FROM (${live}) l GROUP BY 1) c
+      WHERE t.id = c.tier_id`;
+    // Stock came back to these tiers: the waitlist's offers, when it has them, go here, in
+    // this transaction.
+    return tx.ticket.findMany({ where: { id: { in: cancelledIds } }, orderBy: { id: 'asc' } });
   }
 
   /**
@@ -285,12 +335,24 @@ export type HoldRelease =
   | { status: 'notFound' }
   | { status: 'expired' };
 
+/**
+ * Sets the status and refunded amount of the orders of `tickets` from their tickets and
+ * refunds (the `settle_orders` function), after a cancellation or a refund.
+ */
+export async function settleOrders(tx: Transaction, tickets: readonly Ticket[]): Promise<void> {
+  const orderIds = [...new Set(tickets.flatMap((ticket) => ticket.orderId ?? []))];
+  if (orderIds.length > 0) await tx.$executeRaw`SELECT settle_orders(${orderIds}::uuid[])`;
+}
+
 /** A row of `purchase_tickets`: a ticket of the order, or a refusal with only `outcome`. */
 interface PurchaseRow {
   outcome: 'created' | 'replayed' | Exclude<PurchaseOutcome['status'], 'created' | 'replayed'>;
   order_id: string | null;
   order_total_cents: number | null;
   order_created_at: Date | null;
+  order_currency: string | null;
+  order_status: Order['status'] | null;
+  order_refunded_cents: number | null;
   ticket_id: string;
   ticket_tier_id: string;
   ticket_event_id: string;
@@ -315,6 +377,9 @@ function purchaseOutcome(request: PurchaseRequest, rows: PurchaseRow[]): Purchas
     requestHash: request.requestHash,
     totalCents: first.order_total_cents as number,
     createdAt: first.order_created_at as Date,
+    currency: first.order_currency as string,
+    status: first.order_status as Order['status'],
+    refundedCents: first.order_refunded_cents as number,
   };
   const tickets: Ticket[] = rows.map((row) => ({
     id: row.ticket_id,

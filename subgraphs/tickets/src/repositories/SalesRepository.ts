@@ -4,6 +4,7 @@ import type { TicketPosition } from './TicketRepository.ts';
 export interface SalesAmount {
   currency: string;
   grossCents: number;
+  refundedCents: number;
 }
 
 export interface HourlySales {
@@ -39,20 +40,22 @@ export class SalesRepository {
   }
 
   /**
-   * What the event's orders cost, per currency. An order is of one tier, so its tickets
-   * name the currency (the tier's); each order counts once, however many tickets it made.
+   * What the event's orders cost, and what was refunded of them, per order currency (the
+   * tier's); each order counts once, however many tickets it made.
    */
   async grossByCurrency(eventId: string): Promise<SalesAmount[]> {
-    const rows = await this.#prisma.$queryRaw<{ currency: string; grossCents: bigint }[]>`
-      WITH event_orders AS (
-        SELECT DISTINCT t.order_id, tier.currency
-        FROM tickets t JOIN ticket_tiers tier ON tier.id = t.tier_id
-        WHERE t.event_id = ${eventId}::uuid AND t.order_id IS NOT NULL
-      )
-      SELECT e.currency, sum(o.total_cents) AS "grossCents"
-      FROM event_orders e JOIN orders o ON o.id = e.order_id
-      GROUP BY e.currency ORDER BY e.currency`;
-    return rows.map((row) => ({ currency: row.currency, grossCents: Number(row.grossCents) }));
+    const rows = await this.#prisma.$queryRaw<
+      { currency: string; grossCents: bigint; refundedCents: bigint }[]
+    >`
+      SELECT o.currency, sum(o.total_cents) AS "grossCents", sum(o.refunded_cents) AS "refundedCents"
+      FROM orders o
+      WHERE o.id IN (SELECT t.order_id FROM tickets t WHERE t.event_id = ${eventId}::uuid)
+      GROUP BY o.currency ORDER BY o.currency`;
+    return rows.map((row) => ({
+      currency: row.currency,
+      grossCents: Number(row.grossCents),
+      refundedCents: Number(row.refundedCents),
+    }));
   }
 
   /**

@@ -80,18 +80,11 @@ export const Order = {
     return loaders.ticketsByOrderId.load(order.id);
   },
 
-  /** An order is of one tier: its tickets name the event and the tier its currency. */
+  /** An order is of one tier: its tickets name the event (its currency is its own column). */
   async event(order: OrderRow, _: unknown, { loaders }: TicketsContext) {
     const [ticket] = await loaders.ticketsByOrderId.load(order.id);
     if (!ticket) throw new Error(`Order ${order.id} has no tickets`);
     return { __typename: 'Event', id: ticket.eventId };
-  },
-
-  async currency(order: OrderRow, _: unknown, { loaders }: TicketsContext) {
-    const [ticket] = await loaders.ticketsByOrderId.load(order.id);
-    const tier = ticket && (await loaders.tierById.load(ticket.tierId));
-    if (!tier) throw new Error(`Order ${order.id} has no tickets`);
-    return tier.currency;
   },
 };
 

@@ -1,0 +1,46 @@
+import type { Logger } from '@ticketing/platform';
+import type { RefundService } from '../services/RefundService.ts';
+
+/**
+ * Sends, on a timer, the refunds the payment provider has not accepted yet: those whose
+ * sending failed after their refund was committed (a provider away, a process stopped
+ * between the two). Each goes with its refund's id as the idempotency key, so a refund
+ * sent twice is refunded once.
+ */
+export class RefundSender {
+  readonly #refunds: RefundService;
+  readonly #logger: Logger;
+  readonly #intervalMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #sending: Promise<void> | undefined;
+
+  constructor(refunds: RefundService, logger: Logger, intervalMs: number) {
+    this.#refunds = refunds;
+    this.#logger = logger;
+    this.#intervalMs = intervalMs;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => {
+      this.#sending ??= this.#sendUnsent().finally(() => {
+        this.#sending = undefined;
+      });
+    }, this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  async #sendUnsent(): Promise<void> {
+    try {
+      const { sent, failed } = await this.#refunds.send();
+      if (sent > 0) this.#logger.info({ sent }, 'sent refunds to the payment provider');
+      if (failed > 0) this.#logger.warn({ failed }, 'the payment provider refused refunds');
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'could not send refunds');
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#sending;
+  }
+}

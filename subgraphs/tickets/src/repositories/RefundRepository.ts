@@ -1,0 +1,138 @@
+import { queryableIds } from '@ticketing/platform';
+import type {
+  EventSnapshot,
+  Order,
+  PrismaClient,
+  Refund,
+  RefundReason,
+  Ticket,
+} from '@ticketing/prisma/tickets';
+import { type PurchaseRepository, settleOrders } from './PurchaseRepository.ts';
+
+export interface RefundRequest {
+  orderId: string;
+  /** Tickets of the order, each once. */
+  ticketIds: readonly string[];
+  reason: RefundReason;
+  requestedBy: string;
+}
+
+export type RefundOutcome =
+  | { status: 'refunded'; refundId: string; tickets: Ticket[] }
+  /** Some of the tickets were refunded already (these): nothing was written. */
+  | { status: 'alreadyRefunded'; ticketIds: string[] }
+  /** Some of the tickets were cancelled without a refund: nothing was written. */
+  | { status: 'cancelled' };
+
+/** Thrown inside a refund's transaction to roll it back. */
+class NotAllActive extends Error {}
+
+/**
+ * Refunds, each written in the transaction that cancels its tickets, so that a ticket is
+ * refunded exactly once: the cancellation is a conditional update (`status = 'ACTIVE'`)
+ * under the order's row lock, and `refund_tickets` is keyed by the ticket as well.
+ */
+export class RefundRepository {
+  readonly #prisma: PrismaClient;
+  readonly #purchases: PurchaseRepository;
+
+  constructor(prisma: PrismaClient, purchases: PurchaseRepository) {
+    this.#prisma = prisma;
+    this.#purchases = purchases;
+  }
+
+  /**
+   * Cancels the tickets (restocking them, through PurchaseRepository.cancelTicketsIn),
+   * records one refund of their share of the order's total, and settles the order's status,
+   * in one transaction; or writes nothing when any of them is no longer active.
+   */
+  async refund(request: RefundRequest): Promise<RefundOutcome> {
+    try {
+      return await this.#prisma.$transaction(
+        async (tx) => {
+          const cancelled = await this.#purchases.cancelTicketsIn(tx, request.ticketIds);
+          if (cancelled.length < request.ticketIds.length) throw new NotAllActive();
+          const [{ id }] = await tx.$queryRaw<[{ id: string }]>`
+            SELECT record_refund(${request.orderId}::uuid, ${[...request.ticketIds]}::uuid[],
+                                 ${request.reason}::"RefundReason", ${request.requestedBy}::uuid)::text AS id`;
+          await settleOrders(tx, cancelled);
+          return { status: 'refunded', refundId: id, tickets: cancelled } as const;
+        },
+        { maxWait: 10_000, timeout: 12_000 },
+      );
+    } catch (error) {
+      if (!(error instanceof NotAllActive)) throw error;
+      const refunded = await this.#prisma.refundedTicket.findMany({
+        where: { ticketId: { in: [...request.ticketIds] } },
+        orderBy: { ticketId: 'asc' },
+      });
+      return refunded.length > 0
+        ? { status: 'alreadyRefunded', ticketIds: refunded.map((row) => row.ticketId) }
+        : { status: 'cancelled' };
+    }
+  }
+
+  /** An order with its tickets, by id, and the snapshot of their event; null for none. */
+  async orderToRefund(
+    id: string,
+  ): Promise<{ order: Order; tickets: Ticket[]; snapshot: EventSnapshot | null } | null> {
+    const found = await this.#prisma.order.findUnique({
+      where: { id },
+      include: { tickets: true },
+    });
+    const eventId = found?.tickets[0]?.eventId;
+    if (!found || !eventId) return null;
+    const { tickets, ...order } = found;
+    const snapshot = await this.#prisma.eventSnapshot.findUnique({ where: { eventId } });
+    return { order, tickets, snapshot };
+  }
+
+  findOrder(id: string): Promise<Order> {
+    return this.#prisma.order.findUniqueOrThrow({ where: { id } });
+  }
+
+  /** Which of these tickets were refunded. */
+  async refundedTicketIds(ticketIds: readonly string[]): Promise<Set<string>> {
+    const rows = await this.#prisma.refundedTicket.findMany({
+      where: { ticketId: { in: queryableIds(ticketIds) } },
+      select: { ticketId: true },
+    });
+    return new Set(rows.map((row) => row.ticketId));
+  }
+
+  /** Each order's refunds, oldest first. */
+  async findByOrderIds(orderIds: readonly string[]): Promise<Refund[][]> {
+    const refunds = await this.#prisma.refund.findMany({
+      where: { orderId: { in: queryableIds(orderIds) } },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    });
+    const byOrder = Map.groupBy(refunds, (refund) => refund.orderId);
+    return orderIds.map((id) => byOrder.get(id) ?? []);
+  }
+
+  /** The tickets each refund paid back. */
+  async ticketIdsByRefundIds(refundIds: readonly string[]): Promise<string[][]> {
+    const rows = await this.#prisma.refundedTicket.findMany({
+      where: { refundId: { in: queryableIds(refundIds) } },
+      orderBy: { ticketId: 'asc' },
+    });
+    const byRefund = Map.groupBy(rows, (row) => row.refundId);
+    return refundIds.map((id) => (byRefund.get(id) ?? []).map((row) => row.ticketId));
+  }
+
+  /** Refunds the payment provider has not accepted yet (all, or these), oldest first. */
+  unsent(ids?: readonly string[]): Promise<Refund[]> {
+    return this.#prisma.refund.findMany({
+      where: { sentAt: null, ...(ids ? { id: { in: [...ids] } } : {}) },
+      orderBy: { id: 'asc' },
+      take: 500,
+    });
+  }
+
+  async markSent(id: string, reference: string): Promise<void> {
+    await this.#prisma.refund.updateMany({
+      where: { id, sentAt: null },
+      data: { sentAt: new Date(), providerReference: reference },
+    });
+  }
+}

@@ -1,0 +1,195 @@
+import { type Identity, requireViewer } from '@ticketing/auth';
+import { badUserInput, isUuid, notFound } from '@ticketing/platform';
+import type {
+  EventSnapshot,
+  Order,
+  PrismaClient,
+  RefundReason,
+  Ticket,
+} from '@ticketing/prisma/tickets';
+import { failure } from '../errors.ts';
+import type { PaymentProvider } from '../payments/PaymentProvider.ts';
+import type { PurchaseRepository } from '../repositories/PurchaseRepository.ts';
+import { RefundRepository } from '../repositories/RefundRepository.ts';
+import type { EventOwnership } from './EventOwnership.ts';
+
+export interface RefundSettings {
+  /** A buyer may refund their own tickets until this many hours before the event starts. */
+  cutoffHours: number;
+}
+
+/** The most tickets one refund may name: more than any order holds. */
+const maxTicketIds = 100;
+
+const notYours = (id: string) => notFound(`No order of yours has the id ${id}.`);
+
+/**
+ * Refunds: who may ask for one, of which tickets, and handing each recorded refund to the
+ * payment provider. The rule, once: the buyer may refund tickets of their order that they
+ * still hold until `cutoffHours` before the event starts; the event's organizer and admins
+ * may refund any of its orders at any time; an event's cancellation refunds every order
+ * (EventSnapshotRepository). A refund returns its tickets to stock.
+ */
+export class RefundService {
+  readonly #refunds: RefundRepository;
+  readonly #ownership: EventOwnership;
+  readonly #provider: PaymentProvider;
+  readonly #settings: RefundSettings;
+
+  constructor(deps: {
+    prisma: PrismaClient;
+    purchases: PurchaseRepository;
+    ownership: EventOwnership;
+    provider: PaymentProvider;
+    settings: RefundSettings;
+  }) {
+    this.#refunds = new RefundRepository(deps.prisma, deps.purchases);
+    this.#ownership = deps.ownership;
+    this.#provider = deps.provider;
+    this.#settings = deps.settings;
+  }
+
+  get refunds(): RefundRepository {
+    return this.#refunds;
+  }
+
+  /**
+   * Refunds `ticketIds` of the order (all its active tickets when omitted), exactly once
+   * however many ask at the same time, and returns the order as it is now.
+   */
+  async refundOrder(
+    viewer: Identity | null,
+    orderId: string,
+    ticketIds: readonly string[] | null | undefined,
+  ): Promise<Order> {
+    const caller = requireViewer(viewer, 'Log in to refund an order.');
+    if (ticketIds) assertTicketIds(ticketIds);
+    const found = isUuid(orderId) ? await this.#refunds.orderToRefund(orderId) : null;
+    if (!found) throw notYours(orderId);
+    const { order, snapshot } = found;
+    const reason = await this.#reasonFor(caller, order, found.tickets[0] as Ticket, snapshot);
+    const tickets = chosenTickets(found.tickets, ticketIds);
+    if (reason === 'BUYER') {
+      const given = tickets.filter((ticket) => ticket.ownerId !== caller.userId);
+      if (given.length > 0) {
+        throw failure(
+          'TICKET_TRANSFERRED',
+          'A ticket given to someone else can be refunded by the organizer only.',
+          { ticketIds: given.map((ticket) => ticket.id) },
+        );
+      }
+    }
+    const outcome =
+      tickets.length > 0
+        ? await this.#refunds.refund({
+            orderId: order.id,
+            ticketIds: tickets.map((ticket) => ticket.id),
+            reason,
+            requestedBy: caller.userId,
+          })
+        : await this.#nothingActive(found.tickets);
+    switch (outcome.status) {
+      case 'refunded':
+        await this.send([outcome.refundId]);
+        return this.#refunds.findOrder(order.id);
+      case 'alreadyRefunded':
+        throw failure('ALREADY_REFUNDED', 'These tickets are refunded already.', {
+          ticketIds: outcome.ticketIds,
+        });
+      case 'cancelled':
+        throw failure('TICKET_CANCELLED', 'A cancelled ticket cannot be refunded.');
+    }
+  }
+
+  /**
+   * Hands unsent refunds (these, or all) to the payment provider, with the refund's id as
+   * the idempotency key, and marks each one the provider accepted. One that fails stays
+   * unsent, for RefundSender's next round; sending one twice is harmless.
+   */
+  async send(ids?: readonly string[]): Promise<{ sent: number; failed: number }> {
+    let [sent, failed] = [0, 0];
+    for (const refund of await this.#refunds.unsent(ids)) {
+      try {
+        const { reference } = await this.#provider.refund({
+          idempotencyKey: refund.id,
+          orderId: refund.orderId,
+          amountCents: refund.amountCents,
+          currency: refund.currency,
+        });
+        await this.#refunds.markSent(refund.id, reference);
+        sent += 1;
+      } catch {
+        // Stays unsent: RefundSender sends it again.
+        failed += 1;
+      }
+    }
+    return { sent, failed };
+  }
+
+  /** Why the caller may refund this order, or the refusal. */
+  async #reasonFor(
+    caller: Identity,
+    order: Order,
+    { eventId }: Ticket,
+    snapshot: EventSnapshot | null,
+  ): Promise<RefundReason> {
+    if (caller.role === 'ADMIN') return 'ADMIN';
+    const isBuyer = caller.userId === order.buyerId;
+    const refundableUntil = snapshot
+      ? new Date(snapshot.startsAt.getTime() - this.#settings.cutoffHours * 3_600_000)
+      : null;
+    if (isBuyer && refundableUntil && refundableUntil > new Date()) return 'BUYER';
+    if (
+      caller.role === 'ORGANIZER' &&
+      (await this.#ownership.organizerOf(eventId, caller)) === caller.userId
+    ) {
+      return 'ORGANIZER';
+    }
+    if (!isBuyer) throw notYours(order.id);
+    throw failure(
+      'REFUND_WINDOW_CLOSED',
+      `Tickets can be refunded until ${this.#settings.cutoffHours} hours before the event starts; ask the organizer.`,
+      { refundableUntil: refundableUntil?.toISOString() ?? null },
+    );
+  }
+
+  /** The answer when an order has no active ticket left to refund. */
+  async #nothingActive(tickets: readonly Ticket[]) {
+    const refunded = await this.#refunds.refundedTicketIds(tickets.map((ticket) => ticket.id));
+    return refunded.size > 0
+      ? ({ status: 'alreadyRefunded', ticketIds: [...refunded].sort() } as const)
+      : ({ status: 'cancelled' } as const);
+  }
+}
+
+/** A non-empty list of distinct ids, or BAD_USER_INPUT naming `ticketIds`. */
+function assertTicketIds(ticketIds: readonly string[]): void {
+  if (ticketIds.length === 0)
+    throw badUserInput('ticketIds must name at least one ticket.', 'ticketIds');
+  if (ticketIds.length > maxTicketIds) {
+    throw badUserInput(`ticketIds must name at most ${maxTicketIds} tickets.`, 'ticketIds');
+  }
+  if (new Set(ticketIds).size !== ticketIds.length) {
+    throw badUserInput('ticketIds must not name a ticket twice.', 'ticketIds');
+  }
+}
+
+/**
+ * The tickets named, each of which must be of the order (BAD_USER_INPUT otherwise); or,
+ * with none named, the order's active tickets.
+ */
+function chosenTickets(
+  ofOrder: readonly Ticket[],
+  ticketIds: readonly string[] | null | undefined,
+): Ticket[] {
+  if (!ticketIds) return ofOrder.filter((ticket) => ticket.status === 'ACTIVE');
+  const byId = new Map(ofOrder.map((ticket) => [ticket.id, ticket]));
+  const foreign = ticketIds.filter((id) => !byId.has(id));
+  if (foreign.length > 0) {
+    throw badUserInput(
+      `ticketIds names tickets that are not of this order: ${foreign.join(', ')}.`,
+      'ticketIds',
+    );
+  }
+  return ticketIds.map((id) => byId.get(id) as Ticket);
+}
