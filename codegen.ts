@@ -83,6 +83,7 @@ const config: CodegenConfig = {
       OfflineScanResult: '../services/CheckInService.ts#OfflineScanResult as ScanResult',
       DoorStaff: '@ticketing/prisma/tickets#DoorStaff as DoorStaffModel',
       TicketKey: 'jose#JWK',
+      WaitlistEntry: '../resolvers/Waitlist.ts#EntryParent',
     }),
     ...operations('test/generated/operations.ts', ['test/operations/*.graphql']),
     ...operations('bench/generated/operations.ts', ['bench/operations/*.graphql']),

@@ -20,6 +20,7 @@ import {
 import type { CheckInService } from './services/CheckInService.ts';
 import type { TicketingService } from './services/TicketingService.ts';
 import type { TransferService } from './services/TransferService.ts';
+import type { WaitlistService } from './services/WaitlistService.ts';
 
 export interface TicketPageKey {
   ownerId: string;
@@ -33,6 +34,8 @@ export interface TicketsContext {
   /** The door and transfers; absent in a context built for the other fields alone. */
   doors?: CheckInService;
   transfers?: TransferService;
+  /** The waitlist; absent, like the door, in a context built for the other fields alone. */
+  waitlist?: WaitlistService;
   orders: OrderRepository;
   loaders: {
     orderById: DataLoader<string, Order | null>;
@@ -70,7 +73,9 @@ export function createContext(
   prisma: PrismaClient,
   service: TicketingService,
   { viewer }: RequestInfo,
-  door: { doors: CheckInService; transfers: TransferService } | undefined = undefined,
+  door:
+    | { doors: CheckInService; transfers: TransferService; waitlist?: WaitlistService }
+    | undefined = undefined,
 ): TicketsContext {
   const tickets = new TicketRepository(prisma);
   const snapshots = new EventSnapshotRepository(prisma);

@@ -24,6 +24,9 @@ export const ticketsErrorCodes = [
   'RECIPIENT_NOT_FOUND',
   'TRANSFER_TO_SELF',
   'TICKET_CHECKED_IN',
+  'TIER_NOT_SOLD_OUT',
+  'ALREADY_ON_WAITLIST',
+  'NOT_ON_WAITLIST',
 ] as const;
 
 export type TicketsErrorCode = (typeof ticketsErrorCodes)[number];

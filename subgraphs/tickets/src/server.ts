@@ -15,13 +15,14 @@ import { Mutation } from './resolvers/Mutation.ts';
 import { Query } from './resolvers/Query.ts';
 import { Hold, Order, Ticket, TicketTier } from './resolvers/Ticket.ts';
 import { User } from './resolvers/User.ts';
+import { WaitlistEntry, WaitlistMutation, WaitlistQuery } from './resolvers/Waitlist.ts';
 
 export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url));
 
 export const resolvers: Resolvers = {
   DateTime,
-  Query,
-  Mutation: { ...Mutation, ...CheckInMutation },
+  Query: { ...Query, ...WaitlistQuery },
+  Mutation: { ...Mutation, ...CheckInMutation, ...WaitlistMutation },
   Event: { ...Event, ...CheckInEventFields },
   User,
   Ticket: { ...Ticket, qrToken },
@@ -31,6 +32,7 @@ export const resolvers: Resolvers = {
   DoorStaff,
   CheckIn,
   OfflineScanResult,
+  WaitlistEntry,
 };
 
 /** The tickets subgraph, not yet listening: tests call `executeOperation` on it. */

@@ -20,6 +20,7 @@ import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.
 import { SigningKeyRepository } from './repositories/SigningKeyRepository.ts';
 import { TicketRepository } from './repositories/TicketRepository.ts';
 import { TransferRepository } from './repositories/TransferRepository.ts';
+import { WaitlistRepository } from './repositories/WaitlistRepository.ts';
 import { createTicketsServer } from './server.ts';
 import { CheckInService } from './services/CheckInService.ts';
 import { EventOwnership } from './services/EventOwnership.ts';
@@ -27,6 +28,10 @@ import { TicketingService, type TicketingSettings } from './services/TicketingSe
 import { TicketTokens } from './services/TicketTokens.ts';
 import { TransferService } from './services/TransferService.ts';
 import { UserDirectory } from './services/UserDirectory.ts';
+import { WaitlistService } from './services/WaitlistService.ts';
+
+/** A waitlist offer's lifetime unless WAITLIST_OFFER_SECONDS says otherwise: 30 minutes. */
+export const defaultOfferSeconds = 1_800;
 
 /** The tickets service's own settings (test/kubernetes.test.ts checks the manifests against them). */
 export const ticketsSettings = baseSettings
@@ -42,6 +47,8 @@ export const ticketsSettings = baseSettings
     MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
     /** Active holds one buyer may keep at once: enough for a basket, too few to corner stock. */
     MAX_ACTIVE_HOLDS: z.coerce.number().int().min(1).default(3),
+    /** How long a waitlist offer is reserved for its buyer before it passes on. */
+    WAITLIST_OFFER_SECONDS: z.coerce.number().int().min(1).default(defaultOfferSeconds),
   });
 
 /** The tickets service's repositories and rules over one database (the users service's shape). */
@@ -49,6 +56,7 @@ export function createTicketsServices(
   prisma: PrismaClient,
   peers: Record<'events' | 'users', { url: string; secret: string }>,
   settings: TicketingSettings,
+  offerSeconds = defaultOfferSeconds,
 ) {
   const tickets = new TicketRepository(prisma);
   const ownership = new EventOwnership(peers.events.url, peers.events.secret);
@@ -66,6 +74,11 @@ export function createTicketsServices(
       transfers: new TransferRepository(prisma),
       directory,
       perUserCap: settings.perUserCap,
+    }),
+    waitlist: new WaitlistService({
+      tickets,
+      waitlist: new WaitlistRepository(prisma),
+      settings: { perUserCap: settings.perUserCap, offerSeconds },
     }),
   };
   return { tickets, snapshots: new EventSnapshotRepository(prisma), service, door };
@@ -93,6 +106,7 @@ export const ticketsSubgraph: SubgraphDefinition<
         perUserCap: config.MAX_TICKETS_PER_EVENT,
         maxActiveHolds: config.MAX_ACTIVE_HOLDS,
       },
+      config.WAITLIST_OFFER_SECONDS,
     );
     const invalidate = (tag: 'events' | 'stock') => () =>
       invalidateCachedResponses(redis, cacheNamespace, tag, logger);
