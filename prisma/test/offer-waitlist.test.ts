@@ -169,8 +169,8 @@ describe('offer_waitlist', () => {
       { buyer: nearCap, quantity: 1 },
       { buyer: next, quantity: 2 },
     ]);
-    expect(await allowance(atCap)).toBe(2);
-    expect(await allowance(nearCap)).toBe(2);
+    expect(await allowance(atCap as string)).toBe(2);
+    expect(await allowance(nearCap as string)).toBe(2);
     const { rows } = await pool.query<{ status: string }>(
       'SELECT status::text FROM waitlist_entries WHERE tier_id = $1 ORDER BY position',
       [tierId],

@@ -12,7 +12,7 @@ export interface QueuedEntry extends WaitlistEntry {
 }
 
 export type JoinOutcome =
-  | { status: 'joined'; entry: WaitlistEntry }
+  | { status: 'joined'; entry: QueuedEntry }
   | { status: 'salesClosed' }
   | { status: 'notSoldOut'; available: number }
   | { status: 'alreadyWaiting' }
@@ -68,15 +68,15 @@ export class WaitlistRepository {
         FOR SHARE OF t`;
       if (available > 0) return { status: 'notSoldOut', available } as const;
       if (allowance + quantity > request.perUserCap) return { status: 'limitReached' } as const;
-      const [entry] = await tx.$queryRaw<WaitlistEntry[]>`
+      const [entry] = await tx.$queryRaw<(WaitlistEntry & { place: number })[]>`
         INSERT INTO waitlist_entries AS e
           (id, tier_id, event_id, user_id, quantity, waiting, per_user_cap, offer_seconds, updated_at)
         VALUES (uuid_v7(), ${tierId}::uuid, ${eventId}::uuid, ${userId}::uuid, ${quantity},
                 ${quantity}, ${request.perUserCap}, ${request.offerSeconds}, now())
         ON CONFLICT (tier_id, user_id) WHERE status IN ('WAITING', 'OFFERED') DO NOTHING
-        RETURNING ${entryColumns}`;
+        RETURNING ${entryColumns}, ${placeInLine} AS place`;
       if (!entry) return { status: 'alreadyWaiting' } as const;
-      return { status: 'joined', entry } as const;
+      return { status: 'joined', entry: { ...entry, openOffers: [] } } as const;
     });
   }
 
@@ -96,11 +96,7 @@ export class WaitlistRepository {
   /** The buyer's entries, newest first, each with its place and open offers: two statements. */
   async entriesOf(userId: string): Promise<QueuedEntry[]> {
     const entries = await this.#prisma.$queryRaw<(WaitlistEntry & { place: number | null })[]>`
-      SELECT ${entryColumns},
-             CASE WHEN e.status = 'WAITING' THEN (
-               SELECT count(*)::int + 1 FROM waitlist_entries w
-               WHERE w.tier_id = e.tier_id AND w.status = 'WAITING' AND w.position < e.position
-             ) END AS place
+      SELECT ${entryColumns}, CASE WHEN e.status = 'WAITING' THEN ${placeInLine} END AS place
       FROM waitlist_entries e
       WHERE e.user_id = ${userId}::uuid
       ORDER BY e.position DESC
@@ -117,6 +113,11 @@ export class WaitlistRepository {
     return entries.map((entry) => ({ ...entry, openOffers: byEntry.get(entry.id) ?? [] }));
   }
 }
+
+/** A waiting entry's place (alias `e`): 1 + the entries waiting ahead of it. */
+const placeInLine = Prisma.raw(`(
+  SELECT count(*)::int + 1 FROM waitlist_entries w
+  WHERE w.tier_id = e.tier_id AND w.status = 'WAITING' AND w.position < e.position)`);
 
 /** A waitlist row as Prisma's model names it (alias `e`). */
 const entryColumns = Prisma.raw(`

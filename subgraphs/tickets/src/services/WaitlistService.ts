@@ -30,7 +30,7 @@ export class WaitlistService {
     this.#settings = deps.settings;
   }
 
-  async join(viewer: Identity | null, tierId: string, quantity: number): Promise<WaitlistEntry> {
+  async join(viewer: Identity | null, tierId: string, quantity: number): Promise<QueuedEntry> {
     const buyer = requireViewer(viewer, 'Log in to join a waitlist.');
     const count = parseInput(quantitySchema, quantity, 'quantity');
     const tier = await this.#existingTier(tierId);
