@@ -430,3 +430,49 @@ describe('an event’s cancellation', () => {
     expect(codeOf(await join(customer(), tierId))).toBe('SALES_CLOSED');
   });
 });
+
+describe('a lock cycle with a waiter’s own transaction', () => {
+  it('fails one side, which writes nothing, and keeps the stock exact', async () => {
+    const { eventId, tierId, tickets } = await soldOutTier(1);
+    const other = await database.prisma.ticketTier.create({
+      data: { eventId, name: 'Balcony', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    });
+    const waiter = customer();
+    await ticketsOf(waiter, other.id);
+    await joined(waiter, tierId);
+    const [{ holder, id }] = tickets as [{ holder: Customer; id: string }];
+
+    // The waiter's own transaction, as a purchase of this tier would be: their allowance
+    // row, then the tier's row. The cancellation in between locks the tier, then wants the
+    // allowance to make its offer.
+    let cancellation: ReturnType<typeof cancel> | undefined;
+    const waiterSide = database.prisma
+      .$transaction(async (tx) => {
+        await tx.$executeRaw`
+          UPDATE event_allowances SET tickets = tickets
+          WHERE event_id = ${eventId}::uuid AND user_id = ${waiter.userId}::uuid`;
+        cancellation = cancel(holder, id);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await tx.$executeRaw`UPDATE ticket_tiers SET updated_at = now() WHERE id = ${tierId}::uuid`;
+      })
+      .then(
+        () => 'committed',
+        () => 'failed',
+      );
+    const [waiterOutcome, cancelled] = [await waiterSide, await cancellation];
+
+    const ticket = await database.prisma.ticket.findUniqueOrThrow({ where: { id } });
+    if (cancelled?.errors) {
+      expect(codeOf(cancelled)).toBe('SERVICE_UNAVAILABLE');
+      expect(waiterOutcome).toBe('committed');
+      expect(ticket.status).toBe('ACTIVE');
+      expect(await stockOf(tierId)).toEqual({ sold: 1, held: 0 });
+      expect(await offersOn(tierId)).toEqual([]);
+    } else {
+      expect(waiterOutcome).toBe('failed');
+      expect(ticket.status).toBe('CANCELLED');
+      expect(await stockOf(tierId)).toEqual({ sold: 0, held: 1 });
+      expect(await offersOn(tierId)).toEqual([{ userId: waiter.userId, quantity: 1 }]);
+    }
+  });
+});
