@@ -87,6 +87,7 @@ const config: CodegenConfig = {
       TierSales: '../repositories/TicketRepository.ts#StockedTier',
       Attendee: '../repositories/SalesRepository.ts#AttendeeRow',
       Refund: '@ticketing/prisma/tickets#Refund as RefundModel',
+      WaitlistEntry: '../resolvers/Waitlist.ts#EntryParent',
     }),
     ...operations('test/generated/operations.ts', ['test/operations/*.graphql']),
     ...operations('bench/generated/operations.ts', ['bench/operations/*.graphql']),

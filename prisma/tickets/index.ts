@@ -13,6 +13,7 @@ export type {
   Ticket,
   TicketStatus,
   TicketTier,
+  WaitlistEntry,
 } from './generated/client.ts';
 export { Prisma, PrismaClient } from './generated/client.ts';
 

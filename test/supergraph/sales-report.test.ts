@@ -225,8 +225,9 @@ describe('the sales report', () => {
     ]);
     expect(now - (hours[2] as number)).toBeGreaterThanOrEqual(0);
     expect(now - (hours[2] as number)).toBeLessThan(3_600_000);
-    // Four tickets in three orders, all bought minutes ago; the cancelled one included.
-    expect(series.reduce((sum, hour) => sum + hour.tickets, 0)).toBe(4);
+    // Five tickets in three orders, all bought minutes ago; the cancelled and refunded ones
+    // included.
+    expect(series.reduce((sum, hour) => sum + hour.tickets, 0)).toBe(5);
     expect(series.reduce((sum, hour) => sum + hour.orders, 0)).toBe(3);
   });
 
@@ -430,6 +431,7 @@ describe('statements', () => {
       idempotencyKey: `bulk-${randomUUID()}`,
       requestHash: 'bulk',
       totalCents: 10 * tier.priceCents,
+      currency: tier.currency,
     }));
     await db.order.createMany({ data: orders });
     await db.ticket.createMany({

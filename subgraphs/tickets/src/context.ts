@@ -20,10 +20,11 @@ import {
   TicketRepository,
 } from './repositories/TicketRepository.ts';
 import type { CheckInService } from './services/CheckInService.ts';
-import type { SalesService } from './services/SalesService.ts';
 import type { RefundService } from './services/RefundService.ts';
+import type { SalesService } from './services/SalesService.ts';
 import type { TicketingService } from './services/TicketingService.ts';
 import type { TransferService } from './services/TransferService.ts';
+import type { WaitlistService } from './services/WaitlistService.ts';
 
 export interface TicketPageKey {
   ownerId: string;
@@ -41,6 +42,8 @@ export interface TicketsContext {
   sales?: SalesService;
   /** Refunds; absent like the door. */
   refunds?: RefundService;
+  /** The waitlist; absent, like the door, in a context built for the other fields alone. */
+  waitlist?: WaitlistService;
   orders: OrderRepository;
   loaders: {
     orderById: DataLoader<string, Order | null>;
@@ -86,6 +89,7 @@ export function createContext(
         transfers: TransferService;
         sales?: SalesService;
         refunds?: RefundService;
+        waitlist?: WaitlistService;
       }
     | undefined = undefined,
 ): TicketsContext {

@@ -27,6 +27,9 @@ export const ticketsErrorCodes = [
   'ALREADY_REFUNDED',
   'REFUND_WINDOW_CLOSED',
   'TICKET_TRANSFERRED',
+  'TIER_NOT_SOLD_OUT',
+  'ALREADY_ON_WAITLIST',
+  'NOT_ON_WAITLIST',
 ] as const;
 
 export type TicketsErrorCode = (typeof ticketsErrorCodes)[number];

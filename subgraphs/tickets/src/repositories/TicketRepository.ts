@@ -1,5 +1,6 @@
 import { inRequestedOrder, queryableIds } from '@ticketing/platform';
 import { Prisma, type PrismaClient, type Ticket, type TicketTier } from '@ticketing/prisma/tickets';
+import { offerToWaitlist } from './PurchaseRepository.ts';
 
 /** A tickets row as raw SQL returns it. */
 interface TicketRow {
@@ -169,6 +170,8 @@ export class TicketRepository {
           UPDATE ticket_tiers SET capacity = ${capacity}, updated_at = now()
           WHERE id = ${id}::uuid AND sold + held <= ${capacity}`;
         if (resized === 0) return null;
+        // A raised capacity is stock that comes back: the waitlist is offered it first.
+        await offerToWaitlist(tx, id);
       }
       return tx.ticketTier.update({ where: { id }, data: rest });
     });

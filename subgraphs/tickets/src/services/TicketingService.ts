@@ -51,7 +51,7 @@ function eventOnSale(snapshot: EventSnapshot | null | undefined, now: Date): boo
 }
 
 /** The tier's own sales window is open (no bound is open on that side). */
-function windowOpen(tier: TicketTier, now: Date): boolean {
+export function windowOpen(tier: TicketTier, now: Date): boolean {
   return (
     !(tier.salesStartAt && tier.salesStartAt > now) && !(tier.salesEndAt && tier.salesEndAt <= now)
   );

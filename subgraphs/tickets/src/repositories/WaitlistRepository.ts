@@ -1,0 +1,127 @@
+import {
+  type Hold,
+  Prisma,
+  type PrismaClient,
+  type WaitlistEntry,
+} from '@ticketing/prisma/tickets';
+
+/** A waitlist entry with the buyer's place (null unless WAITING) and open offers. */
+export interface QueuedEntry extends WaitlistEntry {
+  place: number | null;
+  openOffers: Hold[];
+}
+
+export type JoinOutcome =
+  | { status: 'joined'; entry: QueuedEntry }
+  | { status: 'salesClosed' }
+  | { status: 'notSoldOut'; available: number }
+  | { status: 'alreadyWaiting' }
+  | { status: 'limitReached' };
+
+export interface JoinRequest {
+  tierId: string;
+  eventId: string;
+  userId: string;
+  quantity: number;
+  perUserCap: number;
+  offerSeconds: number;
+}
+
+/** How many of a buyer's entries `myWaitlist` shows, newest first. */
+const entriesShown = 100;
+
+/**
+ * The waitlist. Offers are made by the database function `offer_waitlist` (migration
+ * `waitlist`), which every transaction that returns stock calls right after, under the
+ * tier's row lock: so after any commit, a tier with someone waiting has no free stock, and
+ * nobody outside the queue can buy or hold what comes back.
+ *
+ * Joining keeps that true: it takes the purchases' lock order (the event's snapshot
+ * `FOR SHARE`, expired holds returned through `expire_holds`, which offers them to the
+ * queue, then the tier's row `FOR SHARE`) and queues only when the tier has no free stock,
+ * so a return of stock in flight either commits first (and the join sees the stock) or
+ * waits for the join (and offers to it).
+ */
+export class WaitlistRepository {
+  readonly #prisma: PrismaClient;
+
+  constructor(prisma: PrismaClient) {
+    this.#prisma = prisma;
+  }
+
+  async join(request: JoinRequest): Promise<JoinOutcome> {
+    const { tierId, eventId, userId, quantity } = request;
+    return this.#prisma.$transaction(async (tx) => {
+      const [snapshot] = await tx.$queryRaw<{ onSale: boolean }[]>`
+        SELECT status = 'PUBLISHED' AND starts_at > now() AS "onSale"
+        FROM event_snapshots WHERE event_id = ${eventId}::uuid
+        FOR SHARE`;
+      if (snapshot?.onSale !== true) return { status: 'salesClosed' } as const;
+      await tx.$queryRaw`SELECT expire_holds(${tierId}::uuid, NULL, NULL)`;
+      const [{ available, allowance }] = await tx.$queryRaw<
+        [{ available: number; allowance: number }]
+      >`
+        SELECT t.capacity - t.sold - t.held AS available,
+               coalesce((SELECT a.tickets FROM event_allowances a
+                         WHERE a.event_id = t.event_id AND a.user_id = ${userId}::uuid), 0) AS allowance
+        FROM ticket_tiers t WHERE t.id = ${tierId}::uuid
+        FOR SHARE OF t`;
+      if (available > 0) return { status: 'notSoldOut', available } as const;
+      if (allowance + quantity > request.perUserCap) return { status: 'limitReached' } as const;
+      const [entry] = await tx.$queryRaw<(WaitlistEntry & { place: number })[]>`
+        INSERT INTO waitlist_entries AS e
+          (id, tier_id, event_id, user_id, quantity, waiting, per_user_cap, offer_seconds, updated_at)
+        VALUES (uuid_v7(), ${tierId}::uuid, ${eventId}::uuid, ${userId}::uuid, ${quantity},
+                ${quantity}, ${request.perUserCap}, ${request.offerSeconds}, now())
+        ON CONFLICT (tier_id, user_id) WHERE status IN ('WAITING', 'OFFERED') DO NOTHING
+        RETURNING ${entryColumns}, ${placeInLine} AS place`;
+      if (!entry) return { status: 'alreadyWaiting' } as const;
+      return { status: 'joined', entry: { ...entry, openOffers: [] } } as const;
+    });
+  }
+
+  /**
+   * Ends the buyer's live entry for the tier. Offers already made stay theirs (they are
+   * holds); the units not yet offered go to the others in line.
+   */
+  async leave(tierId: string, userId: string): Promise<WaitlistEntry | null> {
+    const [entry] = await this.#prisma.$queryRaw<WaitlistEntry[]>`
+      UPDATE waitlist_entries AS e SET status = 'LEFT', waiting = 0, updated_at = now()
+      WHERE tier_id = ${tierId}::uuid AND user_id = ${userId}::uuid
+        AND status IN ('WAITING', 'OFFERED')
+      RETURNING ${entryColumns}`;
+    return entry ?? null;
+  }
+
+  /** The buyer's entries, newest first, each with its place and open offers: two statements. */
+  async entriesOf(userId: string): Promise<QueuedEntry[]> {
+    const entries = await this.#prisma.$queryRaw<(WaitlistEntry & { place: number | null })[]>`
+      SELECT ${entryColumns}, CASE WHEN e.status = 'WAITING' THEN ${placeInLine} END AS place
+      FROM waitlist_entries e
+      WHERE e.user_id = ${userId}::uuid
+      ORDER BY e.position DESC
+      LIMIT ${entriesShown}`;
+    const offers = await this.#prisma.hold.findMany({
+      where: {
+        waitlistEntryId: { in: entries.map((entry) => entry.id) },
+        status: 'ACTIVE',
+        expiresAt: { gt: new Date() },
+      },
+      orderBy: [{ expiresAt: 'asc' }, { id: 'asc' }],
+    });
+    const byEntry = Map.groupBy(offers, (offer) => offer.waitlistEntryId);
+    return entries.map((entry) => ({ ...entry, openOffers: byEntry.get(entry.id) ?? [] }));
+  }
+}
+
+/** A waiting entry's place (alias `e`): 1 + the entries waiting ahead of it. */
+const placeInLine = Prisma.raw(`(
+  SELECT count(*)::int + 1 FROM waitlist_entries w
+  WHERE w.tier_id = e.tier_id AND w.status = 'WAITING' AND w.position < e.position)`);
+
+/** A waitlist row as Prisma's model names it (alias `e`). */
+const entryColumns = Prisma.raw(`
+  e.id::text, e.position, e.tier_id::text AS "tierId", e.event_id::text AS "eventId",
+  e.user_id::text AS "userId", e.quantity, e.waiting, e.status::text,
+  e.per_user_cap AS "perUserCap", e.offer_seconds AS "offerSeconds",
+  e.created_at AS "createdAt", e.updated_at AS "updatedAt"`);

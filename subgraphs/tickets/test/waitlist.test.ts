@@ -1,0 +1,510 @@
+// The waitlist of a sold-out tier, in-process on real PostgreSQL: returned stock is offered
+// in queue order, exactly once under concurrent cancellations; nobody outside the queue
+// gets it; lapsed offers pass on; the per-person cap trims or skips; bad input changes
+// nothing; and a cancelled event ends its queue.
+import { randomUUID } from 'node:crypto';
+import type { Identity } from '@ticketing/auth';
+import { executorFor } from '@ticketing/platform/testing';
+import { createTestDatabase, type TestDatabase } from '@ticketing/prisma/testing';
+import { type PrismaClient, ticketsDatabase } from '@ticketing/prisma/tickets';
+import type { GraphQLFormattedError } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createContext } from '../src/context.ts';
+import { EventSnapshotRepository } from '../src/repositories/EventSnapshotRepository.ts';
+import { TicketRepository } from '../src/repositories/TicketRepository.ts';
+import { createTicketsServer } from '../src/server.ts';
+import { createTicketsServices } from '../src/subgraph.ts';
+
+const perUserCap = 4;
+const unreachable = { url: 'http://127.0.0.1:9/graphql', secret: 'unused-peer-secret' };
+
+let database: TestDatabase<PrismaClient>;
+const server = createTicketsServer();
+
+/** The service as the subgraph builds it, with offers that last `offerSeconds`. */
+function servicesWith(offerSeconds: number) {
+  return createTicketsServices(
+    database.prisma,
+    { events: unreachable, users: unreachable },
+    { holdSeconds: 60, perUserCap, maxActiveHolds: 3 },
+    { offerSeconds },
+  );
+}
+
+/** Runs operations as a fresh customer, or as `userId`. */
+function customer(offerSeconds = 600, userId: string = randomUUID()) {
+  const services = servicesWith(offerSeconds);
+  const viewer: Identity = { userId, role: 'CUSTOMER', sessionId: 'test' };
+  const run = executorFor(server, () =>
+    createContext(
+      database.prisma,
+      services.service,
+      { viewer, clientAddress: undefined, requestId: undefined },
+      services.door,
+    ),
+  );
+  return { userId, run, services };
+}
+type Customer = ReturnType<typeof customer>;
+
+beforeAll(async () => {
+  database = await createTestDatabase(ticketsDatabase);
+  await server.start();
+});
+afterAll(async () => {
+  await server.stop();
+  await database?.close();
+});
+
+/** A tier of a fresh event on sale. */
+async function tierOnSale(capacity: number, { maxPerOrder = 10 } = {}) {
+  const eventId = randomUUID();
+  await database.prisma.eventSnapshot.create({
+    data: { eventId, status: 'PUBLISHED', startsAt: new Date(Date.now() + 86_400_000), version: 1 },
+  });
+  const tier = await database.prisma.ticketTier.create({
+    data: { eventId, name: 'Stalls', priceCents: 2500, currency: 'EUR', capacity, maxPerOrder },
+  });
+  return { eventId, tierId: tier.id };
+}
+
+const codeOf = (result: { errors?: readonly GraphQLFormattedError[] }) =>
+  result.errors?.[0]?.extensions?.code;
+
+async function buy(buyer: Customer, tierId: string, quantity = 1) {
+  return buyer.run<{ purchaseTickets: { id: string; tickets: { id: string }[] } }>(
+    /* GraphQL */ `
+      mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id tickets { id } } }
+    `,
+    { input: { tierId, quantity, idempotencyKey: randomUUID() } },
+  );
+}
+
+async function ticketsOf(buyer: Customer, tierId: string, quantity = 1): Promise<string[]> {
+  const { data, errors } = await buy(buyer, tierId, quantity);
+  expect(errors).toBeUndefined();
+  return data?.purchaseTickets.tickets.map((ticket) => ticket.id) ?? [];
+}
+
+const cancel = (owner: Customer, id: string) =>
+  owner.run(`mutation ($id: ID!) { cancelTicket(id: $id) { id } }`, { id });
+
+const join = (buyer: Customer, tierId: string, quantity: unknown = 1) =>
+  buyer.run<{ joinWaitlist: { status: string; quantity: number; waiting: number } }>(
+    /* GraphQL */ `
+      mutation ($tierId: ID!, $quantity: Int!) {
+        joinWaitlist(tierId: $tierId, quantity: $quantity) { status quantity waiting }
+      }
+    `,
+    { tierId, quantity },
+  );
+
+async function joined(buyer: Customer, tierId: string, quantity = 1) {
+  const result = await join(buyer, tierId, quantity);
+  expect(result.errors).toBeUndefined();
+  expect(result.data?.joinWaitlist).toEqual({ status: 'WAITING', quantity, waiting: quantity });
+}
+
+interface MyEntry {
+  status: string;
+  place: number | null;
+  waiting: number;
+  tier: { id: string };
+  offers: { id: string; quantity: number; expiresAt: string }[];
+}
+
+async function myWaitlist(buyer: Customer): Promise<MyEntry[]> {
+  const { data, errors } = await buyer.run<{ myWaitlist: MyEntry[] }>(/* GraphQL */ `
+    { myWaitlist { status place waiting tier { id } offers { id quantity expiresAt } } }
+  `);
+  expect(errors).toBeUndefined();
+  return data?.myWaitlist ?? [];
+}
+
+/** Who holds the tier's open offers, with how many units each, in queue order. */
+async function offersOn(tierId: string) {
+  const holds = await database.prisma.hold.findMany({
+    where: { tierId, status: 'ACTIVE', waitlistEntryId: { not: null } },
+    orderBy: [{ waitlistEntry: { position: 'asc' } }, { id: 'asc' }],
+  });
+  return holds.map((hold) => ({ userId: hold.userId, quantity: hold.quantity }));
+}
+
+async function stockOf(tierId: string) {
+  const { sold, held } = await database.prisma.ticketTier.findUniqueOrThrow({
+    where: { id: tierId },
+  });
+  return { sold, held };
+}
+
+/** A sold-out tier of `capacity`, each unit bought by its own holder. */
+async function soldOutTier(capacity: number) {
+  const tier = await tierOnSale(capacity);
+  const holders = Array.from({ length: capacity }, () => customer());
+  const tickets = await Promise.all(
+    holders.map(async (holder) => ({ holder, id: (await ticketsOf(holder, tier.tierId))[0] })),
+  );
+  return { ...tier, tickets: tickets as { holder: Customer; id: string }[] };
+}
+
+describe('joinWaitlist and cancellations', () => {
+  it('offers exactly the 10 units that 10 concurrent cancellations return to 20 waiters, in queue order, and none to a stranger', async () => {
+    const { tierId, tickets } = await soldOutTier(10);
+    const waiters = Array.from({ length: 20 }, () => customer());
+    for (const waiter of waiters) await joined(waiter, tierId);
+
+    const strangers = Array.from({ length: 10 }, () => customer());
+    const [cancellations, purchases] = await Promise.all([
+      Promise.all(tickets.map(({ holder, id }) => cancel(holder, id))),
+      Promise.all(strangers.map((stranger) => buy(stranger, tierId))),
+    ]);
+
+    expect(cancellations.map((result) => result.errors)).toEqual(tickets.map(() => undefined));
+    expect(purchases.map(codeOf)).toEqual(strangers.map(() => 'SOLD_OUT'));
+    expect(await stockOf(tierId)).toEqual({ sold: 0, held: 10 });
+    expect(await offersOn(tierId)).toEqual(
+      waiters.slice(0, 10).map((waiter) => ({ userId: waiter.userId, quantity: 1 })),
+    );
+    const [first] = await myWaitlist(waiters[0] as Customer);
+    expect(first).toMatchObject({
+      status: 'OFFERED',
+      place: null,
+      waiting: 0,
+      tier: { id: tierId },
+    });
+    expect(first?.offers).toHaveLength(1);
+    const [eleventh] = await myWaitlist(waiters[10] as Customer);
+    expect(eleventh).toMatchObject({ status: 'WAITING', place: 1, waiting: 1, offers: [] });
+    const [last] = await myWaitlist(waiters[19] as Customer);
+    expect(last).toMatchObject({ status: 'WAITING', place: 10 });
+  });
+
+  it('lets a waiter buy their offer with purchaseTickets by holdId', async () => {
+    const { tierId, tickets } = await soldOutTier(1);
+    const waiter = customer();
+    await joined(waiter, tierId);
+    const [{ holder, id }] = tickets as [{ holder: Customer; id: string }];
+    expect((await cancel(holder, id)).errors).toBeUndefined();
+    const [entry] = await myWaitlist(waiter);
+    const holdId = entry?.offers[0]?.id;
+    const bought = await waiter.run<{ purchaseTickets: { tickets: { id: string }[] } }>(
+      `mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { tickets { id } } }`,
+      { input: { holdId, idempotencyKey: randomUUID() } },
+    );
+    expect(bought.errors).toBeUndefined();
+    expect(bought.data?.purchaseTickets.tickets).toHaveLength(1);
+    expect(await stockOf(tierId)).toEqual({ sold: 1, held: 0 });
+    expect(await myWaitlist(waiter)).toMatchObject([{ status: 'OFFERED', offers: [] }]);
+  });
+
+  it('offers a raised capacity to the queue first', async () => {
+    const { tierId } = await soldOutTier(2);
+    const waiters = [customer(), customer(), customer()];
+    for (const waiter of waiters) await joined(waiter, tierId);
+    expect(
+      await new TicketRepository(database.prisma).updateTier(tierId, { capacity: 4 }),
+    ).not.toBeNull();
+    expect(await offersOn(tierId)).toEqual(
+      waiters.slice(0, 2).map((waiter) => ({ userId: waiter.userId, quantity: 1 })),
+    );
+    expect(await stockOf(tierId)).toEqual({ sold: 2, held: 2 });
+  });
+});
+
+describe('refunds', () => {
+  it('offer the stock a refund returns to the queue first, never to a stranger buying at the same moment', async () => {
+    const { eventId, tierId } = await tierOnSale(2);
+    // Outside the buyer's refund cutoff (48 hours before the start).
+    await database.prisma.eventSnapshot.update({
+      where: { eventId },
+      data: { startsAt: new Date(Date.now() + 10 * 86_400_000) },
+    });
+    const buyer = customer();
+    const bought = await buy(buyer, tierId, 2);
+    expect(bought.errors).toBeUndefined();
+    const waiters = [customer(), customer()];
+    for (const waiter of waiters) await joined(waiter, tierId);
+
+    const stranger = customer();
+    const [refund, purchase] = await Promise.all([
+      buyer.run<{ refundOrder: { status: string; refundedCents: number } }>(
+        `mutation ($id: ID!) { refundOrder(orderId: $id) { status refundedCents } }`,
+        { id: bought.data?.purchaseTickets.id },
+      ),
+      buy(stranger, tierId),
+    ]);
+    expect(refund.errors).toBeUndefined();
+    expect(refund.data?.refundOrder).toEqual({ status: 'REFUNDED', refundedCents: 5000 });
+    expect(codeOf(purchase)).toBe('SOLD_OUT');
+    expect(await offersOn(tierId)).toEqual(
+      waiters.map((waiter) => ({ userId: waiter.userId, quantity: 1 })),
+    );
+    expect(await stockOf(tierId)).toEqual({ sold: 0, held: 2 });
+  });
+});
+
+describe('offers not taken', () => {
+  it('pass to the next in line when they expire, before any purchase can take the stock', async () => {
+    const { tierId, tickets } = await soldOutTier(1);
+    const [first, second] = [customer(1), customer(1)];
+    await joined(first, tierId);
+    await joined(second, tierId);
+    const [{ holder, id }] = tickets as [{ holder: Customer; id: string }];
+    await cancel(holder, id);
+    expect(await offersOn(tierId)).toEqual([{ userId: first.userId, quantity: 1 }]);
+
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // A stranger's purchase returns the lapsed offer on its way, and finds it offered on.
+    expect(codeOf(await buy(customer(), tierId))).toBe('SOLD_OUT');
+    expect(await offersOn(tierId)).toEqual([{ userId: second.userId, quantity: 1 }]);
+    expect(await myWaitlist(first)).toMatchObject([{ status: 'EXPIRED', offers: [] }]);
+
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // The sweeper's pass: nobody is left in line, so the stock is free again.
+    expect(await second.services.service.purchases.expireHolds()).toBe(true);
+    expect(await offersOn(tierId)).toEqual([]);
+    expect(await stockOf(tierId)).toEqual({ sold: 0, held: 0 });
+    expect((await buy(customer(), tierId)).errors).toBeUndefined();
+  });
+
+  it('pass to the next in line when released', async () => {
+    const { tierId, tickets } = await soldOutTier(1);
+    const [first, second] = [customer(), customer()];
+    await joined(first, tierId);
+    await joined(second, tierId);
+    const [{ holder, id }] = tickets as [{ holder: Customer; id: string }];
+    await cancel(holder, id);
+    const [entry] = await myWaitlist(first);
+    const released = await first.run(`mutation ($id: ID!) { releaseHold(id: $id) { id } }`, {
+      id: entry?.offers[0]?.id,
+    });
+    expect(released.errors).toBeUndefined();
+    expect(await offersOn(tierId)).toEqual([{ userId: second.userId, quantity: 1 }]);
+    expect(await myWaitlist(first)).toMatchObject([{ status: 'EXPIRED' }]);
+  });
+});
+
+describe('the per-person cap', () => {
+  it('trims an offer to the room a waiter has left, and passes them over once they have none', async () => {
+    const { eventId, tierId, tickets } = await soldOutTier(3);
+    const other = await database.prisma.ticketTier.create({
+      data: { eventId, name: 'Balcony', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    });
+    const [trimmed, next] = [customer(), customer()];
+    await joined(trimmed, tierId, 2);
+    await joined(next, tierId);
+    // Three of the four tickets allowed, so only one unit fits.
+    await ticketsOf(trimmed, other.id, 3);
+    const [firstReturn, ...laterReturns] = tickets;
+    await cancel(firstReturn?.holder as Customer, firstReturn?.id as string);
+    expect(await offersOn(tierId)).toEqual([{ userId: trimmed.userId, quantity: 1 }]);
+    expect(await myWaitlist(trimmed)).toMatchObject([{ status: 'WAITING', waiting: 1, place: 1 }]);
+
+    await Promise.all(laterReturns.map(({ holder, id }) => cancel(holder, id)));
+    expect(await offersOn(tierId)).toEqual([
+      { userId: trimmed.userId, quantity: 1 },
+      { userId: next.userId, quantity: 1 },
+    ]);
+    // Their offer stays theirs; the rest of their request is passed over.
+    const [entry] = await myWaitlist(trimmed);
+    expect(entry).toMatchObject({ status: 'SKIPPED', waiting: 0, place: null });
+    expect(entry?.offers).toHaveLength(1);
+    // The queue is empty, so the third unit is free for anyone.
+    expect(await stockOf(tierId)).toEqual({ sold: 0, held: 2 });
+    // The offer took its share of the allowance, as a hold does: the cap is full.
+    expect(codeOf(await buy(trimmed, other.id))).toBe('PURCHASE_LIMIT_REACHED');
+    expect((await buy(customer(), tierId)).errors).toBeUndefined();
+  });
+
+  it('passes over a waiter with no room left, for good', async () => {
+    const { eventId, tierId, tickets } = await soldOutTier(1);
+    const other = await database.prisma.ticketTier.create({
+      data: { eventId, name: 'Balcony', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    });
+    const [full, next] = [customer(), customer()];
+    await joined(full, tierId);
+    await joined(next, tierId);
+    await ticketsOf(full, other.id, perUserCap);
+    const [{ holder, id }] = tickets as [{ holder: Customer; id: string }];
+    await cancel(holder, id);
+    expect(await offersOn(tierId)).toEqual([{ userId: next.userId, quantity: 1 }]);
+    expect(await myWaitlist(full)).toMatchObject([{ status: 'SKIPPED', place: null }]);
+  });
+
+  it('refuses to queue more than the cap leaves', async () => {
+    const { eventId, tierId } = await soldOutTier(1);
+    const other = await database.prisma.ticketTier.create({
+      data: { eventId, name: 'Balcony', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    });
+    const buyer = customer();
+    await ticketsOf(buyer, other.id, perUserCap - 1);
+    const refused = await join(buyer, tierId, 2);
+    expect(codeOf(refused)).toBe('PURCHASE_LIMIT_REACHED');
+    expect(refused.errors?.[0]?.extensions?.field).toBe('quantity');
+    expect(await myWaitlist(buyer)).toEqual([]);
+  });
+});
+
+describe('bad input changes nothing', () => {
+  it.each([
+    ['zero', 0],
+    ['negative', -3],
+    ['huge', 2_147_483_647],
+  ])('refuses a %s quantity, naming the field', async (_, quantity) => {
+    const { tierId } = await soldOutTier(1);
+    const buyer = customer();
+    const refused = await join(buyer, tierId, quantity);
+    expect(codeOf(refused)).toBe('BAD_USER_INPUT');
+    expect(refused.errors?.[0]?.extensions?.field).toBe('quantity');
+    expect(JSON.stringify(refused.errors)).not.toMatch(/stacktrace|prisma|at .*\.ts/i);
+    expect(await myWaitlist(buyer)).toEqual([]);
+  });
+
+  it('refuses an unknown tier, and a malformed id', async () => {
+    const buyer = customer();
+    expect(codeOf(await join(buyer, randomUUID()))).toBe('NOT_FOUND');
+    expect(codeOf(await join(buyer, 'not-an-id'))).toBe('NOT_FOUND');
+    expect(await myWaitlist(buyer)).toEqual([]);
+  });
+
+  it('refuses joining twice', async () => {
+    const { tierId } = await soldOutTier(1);
+    const buyer = customer();
+    await joined(buyer, tierId);
+    const again = await Promise.all([join(buyer, tierId), join(buyer, tierId, 2)]);
+    expect(again.map(codeOf)).toEqual(['ALREADY_ON_WAITLIST', 'ALREADY_ON_WAITLIST']);
+    expect(await myWaitlist(buyer)).toMatchObject([{ status: 'WAITING', waiting: 1 }]);
+  });
+
+  it('lets only one of two concurrent first joins through', async () => {
+    const { tierId } = await soldOutTier(1);
+    const buyer = customer();
+    const outcomes = await Promise.all([join(buyer, tierId), join(buyer, tierId)]);
+    expect(outcomes.map(codeOf).sort()).toEqual(['ALREADY_ON_WAITLIST', undefined]);
+  });
+
+  it('refuses a tier that can still be bought', async () => {
+    const { tierId } = await tierOnSale(5);
+    const buyer = customer();
+    const refused = await join(buyer, tierId);
+    expect(codeOf(refused)).toBe('TIER_NOT_SOLD_OUT');
+    expect(refused.errors?.[0]?.extensions?.available).toBe(5);
+    expect(await myWaitlist(buyer)).toEqual([]);
+  });
+
+  it('refuses more than the tier sells in one order', async () => {
+    const { tierId } = await tierOnSale(0, { maxPerOrder: 2 });
+    expect(codeOf(await join(customer(), tierId, 3))).toBe('ORDER_LIMIT_EXCEEDED');
+  });
+
+  it('refuses an anonymous caller', async () => {
+    const { tierId } = await soldOutTier(1);
+    const services = servicesWith(600);
+    const anonymous = executorFor(server, () =>
+      createContext(
+        database.prisma,
+        services.service,
+        { viewer: null, clientAddress: undefined, requestId: undefined },
+        services.door,
+      ),
+    );
+    const refused = await anonymous(
+      `mutation ($tierId: ID!) { joinWaitlist(tierId: $tierId, quantity: 1) { status } }`,
+      { tierId },
+    );
+    expect(codeOf(refused)).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('leaveWaitlist', () => {
+  it('ends your place, and the next in line moves up', async () => {
+    const { tierId } = await soldOutTier(1);
+    const [leaving, staying] = [customer(), customer()];
+    await joined(leaving, tierId);
+    await joined(staying, tierId);
+    const left = await leaving.run<{ leaveWaitlist: { status: string } }>(
+      `mutation ($tierId: ID!) { leaveWaitlist(tierId: $tierId) { status } }`,
+      { tierId },
+    );
+    expect(left.data?.leaveWaitlist).toEqual({ status: 'LEFT' });
+    expect(await myWaitlist(staying)).toMatchObject([{ status: 'WAITING', place: 1 }]);
+    const again = await leaving.run(
+      `mutation ($tierId: ID!) { leaveWaitlist(tierId: $tierId) { status } }`,
+      { tierId },
+    );
+    expect(codeOf(again)).toBe('NOT_ON_WAITLIST');
+  });
+});
+
+describe('an event’s cancellation', () => {
+  it('cancels its waitlist and withdraws its offers; nothing is offered afterwards', async () => {
+    const { eventId, tierId, tickets } = await soldOutTier(2);
+    const [offered, waiting] = [customer(), customer(), customer()];
+    await joined(offered as Customer, tierId);
+    await joined(waiting as Customer, tierId);
+    const [{ holder, id }] = tickets as [{ holder: Customer; id: string }];
+    await cancel(holder, id);
+    expect(await offersOn(tierId)).toHaveLength(1);
+
+    await new EventSnapshotRepository(database.prisma).apply([
+      {
+        eventId,
+        status: 'CANCELLED',
+        startsAt: new Date(Date.now() + 86_400_000),
+        endsAt: null,
+        version: 2,
+      },
+    ]);
+    expect(await offersOn(tierId)).toEqual([]);
+    expect(await myWaitlist(offered as Customer)).toMatchObject([{ status: 'CANCELLED' }]);
+    expect(await myWaitlist(waiting as Customer)).toMatchObject([{ status: 'CANCELLED' }]);
+    expect(await stockOf(tierId)).toEqual({ sold: 0, held: 0 });
+    expect(codeOf(await join(customer(), tierId))).toBe('SALES_CLOSED');
+  });
+});
+
+describe('a lock cycle with a waiter’s own transaction', () => {
+  it('fails one side, which writes nothing, and keeps the stock exact', async () => {
+    const { eventId, tierId, tickets } = await soldOutTier(1);
+    const other = await database.prisma.ticketTier.create({
+      data: { eventId, name: 'Balcony', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    });
+    const waiter = customer();
+    await ticketsOf(waiter, other.id);
+    await joined(waiter, tierId);
+    const [{ holder, id }] = tickets as [{ holder: Customer; id: string }];
+
+    // The waiter's own transaction, as a purchase of this tier would be: their allowance
+    // row, then the tier's row. The cancellation in between locks the tier, then wants the
+    // allowance to make its offer.
+    let cancellation: ReturnType<typeof cancel> | undefined;
+    const waiterSide = database.prisma
+      .$transaction(async (tx) => {
+        await tx.$executeRaw`
+          UPDATE event_allowances SET tickets = tickets
+          WHERE event_id = ${eventId}::uuid AND user_id = ${waiter.userId}::uuid`;
+        cancellation = cancel(holder, id);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await tx.$executeRaw`UPDATE ticket_tiers SET updated_at = now() WHERE id = ${tierId}::uuid`;
+      })
+      .then(
+        () => 'committed',
+        () => 'failed',
+      );
+    const [waiterOutcome, cancelled] = [await waiterSide, await cancellation];
+
+    const ticket = await database.prisma.ticket.findUniqueOrThrow({ where: { id } });
+    if (cancelled?.errors) {
+      expect(codeOf(cancelled)).toBe('SERVICE_UNAVAILABLE');
+      expect(waiterOutcome).toBe('committed');
+      expect(ticket.status).toBe('ACTIVE');
+      expect(await stockOf(tierId)).toEqual({ sold: 1, held: 0 });
+      expect(await offersOn(tierId)).toEqual([]);
+    } else {
+      expect(waiterOutcome).toBe('failed');
+      expect(ticket.status).toBe('CANCELLED');
+      expect(await stockOf(tierId)).toEqual({ sold: 0, held: 1 });
+      expect(await offersOn(tierId)).toEqual([{ userId: waiter.userId, quantity: 1 }]);
+    }
+  });
+});
