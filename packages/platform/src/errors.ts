@@ -78,38 +78,70 @@ const unavailablePrismaCodes = new Set([
 const unavailableMessages =
   /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|connect ECONNREFUSED/i;
 
-/**
- * Whether `error` (or anything it wraps) says the database is unreachable, restarting,
- * overloaded or past a deadline: a failure that clears by itself, reported to clients as
- * SERVICE_UNAVAILABLE rather than as an internal error.
- */
-export function isDatabaseUnavailable(error: unknown): boolean {
+/** The fields of an error, or of what it wraps, that say what kind of failure it is. */
+interface ErrorShape {
+  code?: unknown;
+  kind?: unknown;
+  originalCode?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  meta?: { driverAdapterError?: unknown };
+  originalError?: unknown;
+}
+
+/** Whether `error` or anything it wraps (causes, Prisma's adapter errors) passes `test`. */
+function anyCause(error: unknown, test: (candidate: ErrorShape) => boolean): boolean {
   const seen = new Set<unknown>();
   const pending: unknown[] = [error];
   while (pending.length > 0) {
     const current = pending.pop();
     if (current === null || typeof current !== 'object' || seen.has(current)) continue;
     seen.add(current);
-    const candidate = current as {
-      code?: unknown;
-      kind?: unknown;
-      originalCode?: unknown;
-      message?: unknown;
-      cause?: unknown;
-      meta?: { driverAdapterError?: unknown };
-      originalError?: unknown;
-    };
-    for (const code of [candidate.code, candidate.originalCode]) {
-      if (typeof code !== 'string') continue;
-      if (unavailableStates.test(code) || unavailableSocketCodes.has(code)) return true;
-      if (unavailablePrismaCodes.has(code)) return true;
-    }
-    if (typeof candidate.kind === 'string' && unavailableKinds.has(candidate.kind)) return true;
-    if (typeof candidate.message === 'string' && unavailableMessages.test(candidate.message))
-      return true;
+    const candidate = current as ErrorShape;
+    if (test(candidate)) return true;
     pending.push(candidate.cause, candidate.meta?.driverAdapterError, candidate.originalError);
   }
   return false;
+}
+
+const codesOf = (candidate: ErrorShape) =>
+  [candidate.code, candidate.originalCode].filter((code) => typeof code === 'string');
+
+/**
+ * Whether `error` (or anything it wraps) says the database is unreachable, restarting,
+ * overloaded or past a deadline: a failure that clears by itself, reported to clients as
+ * SERVICE_UNAVAILABLE rather than as an internal error.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return anyCause(
+    error,
+    (candidate) =>
+      codesOf(candidate).some(
+        (code) =>
+          unavailableStates.test(code) ||
+          unavailableSocketCodes.has(code) ||
+          unavailablePrismaCodes.has(code),
+      ) ||
+      (typeof candidate.kind === 'string' && unavailableKinds.has(candidate.kind)) ||
+      (typeof candidate.message === 'string' && unavailableMessages.test(candidate.message)),
+  );
+}
+
+/** A deadlock or serialization failure, as PostgreSQL (40P01, 40001) and Prisma (P2034) say it. */
+const conflictCodes = new Set(['40P01', '40001', 'P2034']);
+
+/**
+ * Whether `error` (or anything it wraps) is a deadlock or serialization failure: PostgreSQL
+ * rolled the whole transaction back, so running it again from the start is safe. (A lost
+ * connection is not one: its transaction may have committed.)
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  return anyCause(
+    error,
+    (candidate) =>
+      codesOf(candidate).some((code) => conflictCodes.has(code)) ||
+      candidate.kind === 'TransactionWriteConflict',
+  );
 }
 
 /** What a client sees when the database cannot serve a request now. */
@@ -117,4 +149,20 @@ export function serviceUnavailable(): GraphQLError {
   return new GraphQLError('A service is unavailable; try again shortly.', {
     extensions: { code: 'SERVICE_UNAVAILABLE' },
   });
+}
+
+/**
+ * Runs `transaction` (a whole database transaction) again while it fails with a deadlock or
+ * serialization failure, `attempts` times in all: PostgreSQL rolled the failed attempt back
+ * whole, and lock cycles between transactions that lock rows in different orders (a waitlist
+ * offer and its waiter's own purchase) clear on the next try. Other errors pass through.
+ */
+export async function retryOnConflict<T>(transaction: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await transaction();
+    } catch (error) {
+      if (attempt >= attempts || !isTransactionConflict(error)) throw error;
+    }
+  }
 }

@@ -15,8 +15,10 @@ export {
   failure,
   failures,
   isDatabaseUnavailable,
+  isTransactionConflict,
   isUuid,
   notFound,
+  retryOnConflict,
   serviceUnavailable,
 } from './errors.ts';
 export { maxDeliveryAgeMs, relaySecret, signDelivery, verifyDelivery } from './event-relay.ts';

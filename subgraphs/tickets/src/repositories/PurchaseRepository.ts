@@ -1,3 +1,4 @@
+import { retryOnConflict } from '@ticketing/platform';
 import {
   type Hold,
   type Order,
@@ -87,7 +88,11 @@ export class PurchaseRepository {
     // Under a rush, transactions queue for a pooled connection: wait, rather than fail, but
     // not past the pool's own wait (10 s), below the gateway's 15 s subgraph deadline, so
     // that a purchase the gateway gave up on does not go on to commit unseen.
-    return this.#prisma.$transaction(work, { maxWait: 10_000, timeout: 12_000 });
+    // A lock cycle (a waitlist offer meeting its waiter's own purchase) rolls one side back
+    // whole; it runs again rather than failing the request.
+    return retryOnConflict(() =>
+      this.#prisma.$transaction(work, { maxWait: 10_000, timeout: 12_000 }),
+    );
   }
 
   /**

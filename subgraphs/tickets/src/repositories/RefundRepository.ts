@@ -1,4 +1,4 @@
-import { queryableIds } from '@ticketing/platform';
+import { queryableIds, retryOnConflict } from '@ticketing/platform';
 import type {
   EventSnapshot,
   Order,
@@ -48,17 +48,19 @@ export class RefundRepository {
    */
   async refund(request: RefundRequest): Promise<RefundOutcome> {
     try {
-      return await this.#prisma.$transaction(
-        async (tx) => {
-          const cancelled = await this.#purchases.cancelTicketsIn(tx, request.ticketIds);
-          if (cancelled.length < request.ticketIds.length) throw new NotAllActive();
-          const [{ id }] = await tx.$queryRaw<[{ id: string }]>`
+      return await retryOnConflict(() =>
+        this.#prisma.$transaction(
+          async (tx) => {
+            const cancelled = await this.#purchases.cancelTicketsIn(tx, request.ticketIds);
+            if (cancelled.length < request.ticketIds.length) throw new NotAllActive();
+            const [{ id }] = await tx.$queryRaw<[{ id: string }]>`
             SELECT record_refund(${request.orderId}::uuid, ${[...request.ticketIds]}::uuid[],
                                  ${request.reason}::"RefundReason", ${request.requestedBy}::uuid)::text AS id`;
-          await settleOrders(tx, cancelled);
-          return { status: 'refunded', refundId: id, tickets: cancelled } as const;
-        },
-        { maxWait: 10_000, timeout: 12_000 },
+            await settleOrders(tx, cancelled);
+            return { status: 'refunded', refundId: id, tickets: cancelled } as const;
+          },
+          { maxWait: 10_000, timeout: 12_000 },
+        ),
       );
     } catch (error) {
       if (!(error instanceof NotAllActive)) throw error;

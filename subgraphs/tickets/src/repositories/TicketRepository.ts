@@ -1,4 +1,4 @@
-import { inRequestedOrder, queryableIds } from '@ticketing/platform';
+import { inRequestedOrder, queryableIds, retryOnConflict } from '@ticketing/platform';
 import { Prisma, type PrismaClient, type Ticket, type TicketTier } from '@ticketing/prisma/tickets';
 import { offerToWaitlist } from './PurchaseRepository.ts';
 
@@ -164,17 +164,19 @@ export class TicketRepository {
     changes: Prisma.TicketTierUncheckedUpdateInput & { capacity?: number },
   ) {
     const { capacity, ...rest } = changes;
-    return this.#prisma.$transaction(async (tx) => {
-      if (capacity !== undefined) {
-        const resized = await tx.$executeRaw`
+    return retryOnConflict(() =>
+      this.#prisma.$transaction(async (tx) => {
+        if (capacity !== undefined) {
+          const resized = await tx.$executeRaw`
           UPDATE ticket_tiers SET capacity = ${capacity}, updated_at = now()
           WHERE id = ${id}::uuid AND sold + held <= ${capacity}`;
-        if (resized === 0) return null;
-        // A raised capacity is stock that comes back: the waitlist is offered it first.
-        await offerToWaitlist(tx, id);
-      }
-      return tx.ticketTier.update({ where: { id }, data: rest });
-    });
+          if (resized === 0) return null;
+          // A raised capacity is stock that comes back: the waitlist is offered it first.
+          await offerToWaitlist(tx, id);
+        }
+        return tx.ticketTier.update({ where: { id }, data: rest });
+      }),
+    );
   }
 }
 
