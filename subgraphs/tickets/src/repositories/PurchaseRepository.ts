@@ -217,10 +217,14 @@ export class PurchaseRepository {
       source.kind === 'tier'
         ? [source.tier.id, source.quantity, null]
         : [null, null, source.holdId];
-    const rows = await this.#prisma.$queryRaw<PurchaseRow[]>`
-      SELECT * FROM purchase_tickets(
-        ${request.buyerId}::uuid, ${request.idempotencyKey}, ${request.requestHash},
-        ${tierId}::uuid, ${quantity}::int, ${holdId}::uuid, ${request.perUserCap}::int)`;
+    // One statement, rolled back whole by a lock cycle (its expiry of lapsed holds makes
+    // waitlist offers), and so safe to run again.
+    const rows = await retryOnConflict(
+      () => this.#prisma.$queryRaw<PurchaseRow[]>`
+        SELECT * FROM purchase_tickets(
+          ${request.buyerId}::uuid, ${request.idempotencyKey}, ${request.requestHash},
+          ${tierId}::uuid, ${quantity}::int, ${holdId}::uuid, ${request.perUserCap}::int)`,
+    );
     return purchaseOutcome(request, rows);
   }
 
