@@ -108,7 +108,9 @@ export const ticketsSubgraph: SubgraphDefinition<
       configure(app) {
         app.post(
           eventChangesPath,
-          ...eventChangesRoute(snapshots, relaySecret(config), logger, invalidate('events')),
+          ...eventChangesRoute(snapshots, relaySecret(config), logger, (eventIds) =>
+            invalidateCachedResponses(redis, cacheNamespace, 'events', logger, eventIds),
+          ),
         );
       },
       plugins: [invalidateStockPlugin(invalidate('stock'))],
