@@ -51,6 +51,26 @@ async function useCache(environment: BenchEnvironment, cache: boolean): Promise<
   }
 }
 
+/**
+ * The gateways with the cache on, the services invalidating, and an organizer and
+ * `buyers` buyers with tokens.
+ */
+export async function withCacheAndPeople(
+  environment: BenchEnvironment,
+  buyers: number,
+  label: string,
+) {
+  await prepare(environment);
+  await useCache(environment, true);
+  const people = await seedPeopleWithTokens({
+    dataDir: environment.dataDir,
+    usersDatabaseUrl: environment.databaseUrls.USERS_DATABASE_URL,
+    buyers,
+    label,
+  });
+  return { url: environment.publicUrl, people };
+}
+
 /** Puts the gateways back as the other measures expect them: no cache, sharing on. */
 async function restoreGateways(environment: BenchEnvironment): Promise<void> {
   for (const name of gateways) {
@@ -165,15 +185,7 @@ export async function measureHotEventPolling(
   const seconds = options.quick ? 2 : 15;
   const purchaseEveryMs = 250;
   const capacity = 1_000_000;
-  await prepare(environment);
-  await useCache(environment, true);
-  const url = environment.publicUrl;
-  const people = await seedPeopleWithTokens({
-    dataDir: environment.dataDir,
-    usersDatabaseUrl: environment.databaseUrls.USERS_DATABASE_URL,
-    buyers: 1,
-    label: 'bench-poll-buyer',
-  });
+  const { url, people } = await withCacheAndPeople(environment, 1, 'bench-poll-buyer');
   const { graphql } = publicGraphQL(url);
   const organizer = people.organizer.token;
   const buyer = people.buyers[0]?.token;

@@ -49,6 +49,7 @@ async function send(
     body,
     cache: response.headers.get('x-cache'),
     cacheControl: response.headers.get('cache-control'),
+    contentType: response.headers.get('content-type'),
   };
 }
 
@@ -136,6 +137,7 @@ describe('the response cache policy', () => {
     expect(hit.cache).toBe('HIT');
     expect(hit.cacheControl).toMatch(/^max-age=(29|30), public$/);
     expect(hit.body).toEqual(first.body);
+    expect(hit.contentType).toBe(first.contentType);
     // Apollo never saw it; the cache's metric counts it as a hit all the same.
     expect(await requests()).toBe(before);
     expect(await metric(0, 'graphql_response_cache_lookups_total', 'reason="local"')).toBe(
