@@ -8,7 +8,9 @@
 //   connection's last heartbeat within `heartbeatWindowMs`: a frozen or lost connection
 //   could miss a message, so the gateway then goes back to Redis (or to the subgraphs);
 // - an answer read from Redis before an invalidation and arriving after it is never kept:
-//   each message starts a new generation, and only an entry read in the current one is.
+//   each message starts a new generation, and only an entry read in the current one is;
+// - an entry serves for its max-age at most, as in Redis; past a quarter of it, one request
+//   goes on to Redis to refresh it (one refresh for every gateway, under Redis's lock).
 // Memory is bounded by bytes (least recently used entries go first).
 import {
   type Logger,
@@ -58,6 +60,8 @@ export class LocalResponseCache {
   #subscribed = false;
   #lastHeartbeat = 0;
   #generation = 0;
+  /** Entries that one request has gone to refresh. */
+  readonly #claimed = new WeakSet<LocalEntry>();
 
   constructor(options: LocalResponseCacheOptions) {
     const { subscriber, logger } = options;
@@ -122,15 +126,26 @@ export class LocalResponseCache {
   }
 
   /**
-   * The entry under `key` while it may serve: the subscription is live, and less than
-   * `freshFor` (a fraction of its max-age) has gone since its query started.
+   * The entry under `key` while it may serve: the subscription is live and its max-age has
+   * not run out. Once `refreshAfter` (a fraction of its max-age) has gone, one request is
+   * sent on to refresh it: the first whose caller can (`claim`) gets undefined and goes to
+   * Redis, where one refresh runs for every gateway; the others go on with the entry, as
+   * Redis's own readers do.
    */
-  get(key: string, freshFor: number): LocalEntry | undefined {
+  get(
+    key: string,
+    { refreshAfter, claim }: { refreshAfter: number; claim: boolean },
+  ): LocalEntry | undefined {
     if (!this.#checkHeartbeat()) return undefined;
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
-    if (Date.now() - entry.at >= entry.maxAge * 1_000 * freshFor) {
+    const age = Date.now() - entry.at;
+    if (age >= entry.maxAge * 1_000) {
       this.#entries.delete(key);
+      return undefined;
+    }
+    if (age >= entry.maxAge * 1_000 * refreshAfter && !this.#claimed.has(entry)) {
+      if (claim) this.#claimed.add(entry);
       return undefined;
     }
     return entry;

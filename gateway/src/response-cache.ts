@@ -183,7 +183,7 @@ export function responseCachePlugin<TContext extends CacheableContext>(
     }
     const key = entryKey(context);
     if (!context.contextValue.refreshingCache) {
-      const held = local?.get(key, refreshAfter);
+      const held = local?.get(key, { refreshAfter, claim: true });
       if (held) {
         metrics.lookups.inc({ result: 'hit', reason: 'local' });
         return { lookup: { kind: 'hit' }, entry: fromLocal(held) };
@@ -424,7 +424,8 @@ export function earlyHitMiddleware(options: {
       operationName: operationName ?? undefined,
       variables: (variables ?? undefined) as Record<string, unknown> | undefined,
     });
-    const held = local.get(key, refreshAfter);
+    // A due entry is left to Apollo's path, which refreshes it.
+    const held = local.get(key, { refreshAfter, claim: false });
     if (!held) {
       next();
       return;

@@ -46,6 +46,9 @@ async function startLocal(options: { maxBytes?: number } = {}) {
   return { local, namespace };
 }
 
+/** A lookup that never finds an entry due for a refresh. */
+const fresh = { refreshAfter: 1, claim: true };
+
 function entry(data: Record<string, unknown>, fields: Partial<LocalEntry> = {}): LocalEntry {
   return {
     body: JSON.stringify({ data }),
@@ -66,9 +69,9 @@ describe('the response cache’s first level', () => {
     local.set('b', entry({ event: { id: b } }, { eventIds: [b] }), local.generation);
     local.set('listing', entry({ events: [] }, { listing: true }), local.generation);
     await invalidateCachedResponses(publisher, namespace, 'events', logger, [a]);
-    await until(() => local.get('a', 1) === undefined, 'event a dropped');
-    expect(local.get('listing', 1)).toBeUndefined();
-    expect(local.get('b', 1)?.data).toEqual({ event: { id: b } });
+    await until(() => local.get('a', fresh) === undefined, 'event a dropped');
+    expect(local.get('listing', fresh)).toBeUndefined();
+    expect(local.get('b', fresh)?.data).toEqual({ event: { id: b } });
     await local.close();
   });
 
@@ -77,7 +80,7 @@ describe('the response cache’s first level', () => {
     const a = randomUUID();
     local.set('a', entry({ event: { id: a } }, { eventIds: [a] }), local.generation);
     await invalidateCachedResponses(publisher, namespace, 'stock', logger);
-    await until(() => local.get('a', 1) === undefined, 'the entry dropped');
+    await until(() => local.get('a', fresh) === undefined, 'the entry dropped');
     expect(local.size).toBe(0);
     await local.close();
   });
@@ -88,15 +91,22 @@ describe('the response cache’s first level', () => {
     await invalidateCachedResponses(publisher, namespace, 'events', logger, [randomUUID()]);
     await until(() => local.generation !== before, 'the invalidation');
     local.set('late', entry({ event: { id: 'x' } }, { eventIds: ['x'] }), before);
-    expect(local.get('late', 1)).toBeUndefined();
+    expect(local.get('late', fresh)).toBeUndefined();
     await local.close();
   });
 
-  it('serves an entry for a fraction of its max-age only', async () => {
+  it('sends one request on to refresh a due entry, and serves it to the others until its max-age', async () => {
     const { local } = await startLocal();
-    local.set('old', entry({ a: 1 }, { at: Date.now() - 400, maxAge: 1 }), local.generation);
-    expect(local.get('old', 1)).toBeDefined();
-    expect(local.get('old', 1 / 4)).toBeUndefined();
+    const due = { refreshAfter: 1 / 4, claim: true };
+    local.set('due', entry({ a: 1 }, { at: Date.now() - 400, maxAge: 1 }), local.generation);
+    // The early path leaves a due entry to Apollo's, which claims it and refreshes it.
+    expect(local.get('due', { ...due, claim: false })).toBeUndefined();
+    expect(local.get('due', due)).toBeUndefined();
+    expect(local.get('due', due)?.data).toEqual({ a: 1 });
+    expect(local.get('due', { ...due, claim: false })?.data).toEqual({ a: 1 });
+    local.set('old', entry({ a: 1 }, { at: Date.now() - 1_000, maxAge: 1 }), local.generation);
+    expect(local.get('old', due)).toBeUndefined();
+    expect(local.get('old', due)).toBeUndefined();
     await local.close();
   });
 
@@ -108,8 +118,8 @@ describe('the response cache’s first level', () => {
     // About 2 KB each as weighed: four fit, the oldest went first.
     expect(local.size).toBeGreaterThan(0);
     expect(local.size).toBeLessThanOrEqual(5);
-    expect(local.get('k99', 1)).toBeDefined();
-    expect(local.get('k0', 1)).toBeUndefined();
+    expect(local.get('k99', fresh)).toBeDefined();
+    expect(local.get('k0', fresh)).toBeUndefined();
     await local.close();
   });
 
@@ -128,24 +138,24 @@ describe('the response cache’s first level', () => {
     try {
       // Unheard heartbeats: an invalidation could be missed, so nothing is served.
       await until(() => !local.serving, 'serving to stop while frozen', 1_000);
-      expect(local.get('a', 1)).toBeUndefined();
+      expect(local.get('a', fresh)).toBeUndefined();
     } finally {
       redis.thaw();
     }
     await until(() => local.serving, 'serving again after the thaw');
     // It may have missed a message while frozen: it kept nothing from before.
-    expect(local.get('a', 1)).toBeUndefined();
+    expect(local.get('a', fresh)).toBeUndefined();
     await redis.kill();
     try {
       await until(() => !local.serving, 'serving to stop while down', 1_000);
       local.set('b', entry({ b: 1 }), local.generation);
-      expect(local.get('b', 1)).toBeUndefined();
+      expect(local.get('b', fresh)).toBeUndefined();
     } finally {
       await redis.start();
     }
     await until(() => local.serving, 'serving again after the restart', 5_000);
     // Whatever was published while it was away is lost: it kept nothing from before.
-    expect(local.get('a', 1)).toBeUndefined();
+    expect(local.get('a', fresh)).toBeUndefined();
     expect(local.size).toBe(0);
     await local.close();
   }, 20_000);
