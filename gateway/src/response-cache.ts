@@ -18,9 +18,9 @@
 // - Failure: every Redis command has the connection's deadline (250 ms); a failed lookup
 //   sends the request to the subgraphs, and a failed write is dropped.
 // - First level: a fresh entry (current tag versions, less than a quarter of its max-age
-//   old) is also kept in this gateway's memory (local-response-cache.ts), dropped by the
-//   invalidations published through Redis, and served from there with no Redis round
-//   trip, before Apollo parses anything (`earlyHitMiddleware`).
+//   old) is also kept in this gateway's memory (local-response-cache.ts) for its max-age
+//   at most, dropped by the invalidations published through Redis, and served from there
+//   with no Redis round trip, before Apollo parses anything (`earlyHitMiddleware`).
 import { createHash } from 'node:crypto';
 import type {
   ApolloServerPlugin,
