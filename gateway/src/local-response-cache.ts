@@ -175,11 +175,11 @@ export class LocalResponseCache {
       return;
     }
     const changed = new Set(message.eventIds);
-    for (const [key, entry] of this.#entries.entries()) {
-      if (entry.listing || entry.eventIds.some((id) => changed.has(id))) {
-        this.#entries.delete(key);
-      }
-    }
+    // Collected first: the cache is not changed while it is walked.
+    const dropped = [...this.#entries.entries()]
+      .filter(([, entry]) => entry.listing || entry.eventIds.some((id) => changed.has(id)))
+      .map(([key]) => key);
+    for (const key of dropped) this.#entries.delete(key);
   }
 
   /**
