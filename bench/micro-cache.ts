@@ -14,8 +14,9 @@
 //   npm run bench:micro-cache [-- --rounds 3 --seconds 5 --connections 16]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findNginx } from '../scripts/nginx.ts';
@@ -47,9 +48,11 @@ async function freePort(): Promise<number> {
 }
 
 /** A second NGINX, micro-caching GETs of /graphql in front of the two gateways. */
-async function startMicroCache(dir: string, gateways: string[]) {
-  const prefix = join(dir, 'micro-cache');
-  await mkdir(join(prefix, 'cache'), { recursive: true });
+async function startMicroCache(gateways: string[]) {
+  // NGINX started as root runs its workers as `nobody`: they must be able to write here.
+  const prefix = await mkdtemp(join(tmpdir(), 'ticketing-micro-cache-'));
+  await mkdir(join(prefix, 'cache'));
+  for (const path of [prefix, join(prefix, 'cache')]) await chmod(path, 0o777);
   const port = await freePort();
   const config = `daemon off;
 worker_processes 1;
@@ -93,7 +96,9 @@ ${gateways.map((address) => `        server ${address};`).join('\n')}
   await writeFile(path, config);
   const nginx = findNginx();
   if (!nginx) throw new Error('NGINX is not installed');
-  const child = spawn(nginx, ['-p', prefix, '-c', path], { stdio: 'inherit' });
+  const child = spawn(nginx, ['-p', prefix, '-c', path, '-e', join(prefix, 'error.log')], {
+    stdio: 'inherit',
+  });
   const url = `http://127.0.0.1:${port}/graphql`;
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -110,13 +115,13 @@ ${gateways.map((address) => `        server ${address};`).join('\n')}
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');
+      await rm(prefix, { recursive: true, force: true });
     },
   };
 }
 
 const environment = await startBenchEnvironment({ events: 10 });
 const micro = await startMicroCache(
-  environment.dataDir,
   ['gateway-1', 'gateway-2'].map((name) => new URL(environment.gatewayUrl(name)).host),
 );
 try {
