@@ -40,8 +40,8 @@ import type { Redis } from 'ioredis';
 import type { LocalEntry, LocalResponseCache } from './local-response-cache.ts';
 
 /**
- * The fraction of its max-age after which an entry is refreshed in the background, and
- * past which the first level no longer serves it.
+ * The fraction of its max-age after which an entry is refreshed in the background (the
+ * first level then sends one request on to Redis for that).
  */
 const refreshAfter = 1 / 4;
 
@@ -85,13 +85,13 @@ export interface ResponseCacheOptions {
    * ms, before it asks the subgraphs itself. @default 500
    */
   fillWaitMs?: number;
+  /** This gateway's first level, in front of Redis; none when undefined. */
+  local?: LocalResponseCache | undefined;
   /**
    * Runs an anonymous operation again, off any client's path, with `refreshingCache` set
    * in its context, so that its answer replaces the entry. Without it, the request that
    * takes the refresh lock goes to the subgraphs itself.
    */
-  /** This gateway's first level, in front of Redis; none when undefined. */
-  local?: LocalResponseCache | undefined;
   refresh?: (request: {
     query: string;
     operationName?: string;
