@@ -17,6 +17,7 @@ import {
   type RedisConnection,
   type ResponseCacheInvalidation,
   responseCacheChannel,
+  responseCacheMetrics,
 } from '@ticketing/platform';
 import { LRUCache } from 'lru-cache';
 
@@ -62,6 +63,7 @@ export class LocalResponseCache {
   #generation = 0;
   /** Entries that one request has gone to refresh. */
   readonly #claimed = new WeakSet<LocalEntry>();
+  readonly #dropped = responseCacheMetrics().localDropped;
 
   constructor(options: LocalResponseCacheOptions) {
     const { subscriber, logger } = options;
@@ -81,7 +83,7 @@ export class LocalResponseCache {
         this.#invalidate(JSON.parse(message) as ResponseCacheInvalidation);
       } catch (error) {
         // A message not understood may have meant anything: forget everything.
-        this.#forgetAll();
+        this.#forgetAll('invalidation');
         logger.warn({ err: error }, 'ignored a malformed response cache invalidation');
       }
     });
@@ -89,7 +91,7 @@ export class LocalResponseCache {
       client.subscribe(this.#channel).then(
         () => {
           // Whatever was published while unsubscribed is lost: start from nothing.
-          this.#forgetAll();
+          this.#forgetAll('subscription');
           this.#subscribed = true;
         },
         (error: unknown) =>
@@ -98,7 +100,7 @@ export class LocalResponseCache {
     });
     client.on('close', () => {
       this.#subscribed = false;
-      this.#forgetAll();
+      this.#forgetAll('subscription');
     });
     this.#timer = setInterval(() => {
       const sent = Date.now();
@@ -171,7 +173,7 @@ export class LocalResponseCache {
   #invalidate(message: ResponseCacheInvalidation): void {
     this.#generation++;
     if (!message.eventIds) {
-      this.#forgetAll();
+      this.#forgetAll('invalidation');
       return;
     }
     const changed = new Set(message.eventIds);
@@ -180,6 +182,7 @@ export class LocalResponseCache {
       .filter(([, entry]) => entry.listing || entry.eventIds.some((id) => changed.has(id)))
       .map(([key]) => key);
     for (const key of dropped) this.#entries.delete(key);
+    this.#dropped.inc({ cause: 'invalidation' }, dropped.length);
   }
 
   /**
@@ -189,12 +192,13 @@ export class LocalResponseCache {
    */
   #checkHeartbeat(): boolean {
     if (this.serving) return true;
-    if (this.#entries.size > 0) this.#forgetAll();
+    if (this.#entries.size > 0) this.#forgetAll('heartbeat');
     return false;
   }
 
-  #forgetAll(): void {
+  #forgetAll(cause: 'invalidation' | 'heartbeat' | 'subscription'): void {
     this.#generation++;
+    this.#dropped.inc({ cause }, this.#entries.size);
     this.#entries.clear();
   }
 }

@@ -6,6 +6,7 @@ import {
   createLogger,
   invalidateCachedResponses,
   type RedisConnection,
+  responseCacheMetrics,
 } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OwnRedis, startOwnRedis } from '../../test/own-servers.ts';
@@ -44,6 +45,12 @@ async function startLocal(options: { maxBytes?: number } = {}) {
   });
   await until(() => local.serving, 'the subscription');
   return { local, namespace };
+}
+
+/** Entries the first level dropped for `cause`, in /metrics. */
+async function droppedFor(cause: string): Promise<number> {
+  const { values } = await responseCacheMetrics().localDropped.get();
+  return values.find((value) => value.labels.cause === cause)?.value ?? 0;
 }
 
 /** A lookup that never finds an entry due for a refresh. */
@@ -134,6 +141,7 @@ describe('the response cache’s first level', () => {
   it('stops serving while Redis is frozen or down, and starts empty once back', async () => {
     const { local } = await startLocal();
     local.set('a', entry({ a: 1 }), local.generation);
+    const heartbeatDrops = await droppedFor('heartbeat');
     redis.freeze();
     try {
       // Unheard heartbeats: an invalidation could be missed, so nothing is served.
@@ -145,6 +153,7 @@ describe('the response cache’s first level', () => {
     await until(() => local.serving, 'serving again after the thaw');
     // It may have missed a message while frozen: it kept nothing from before.
     expect(local.get('a', fresh)).toBeUndefined();
+    expect(await droppedFor('heartbeat')).toBe(heartbeatDrops + 1);
     await redis.kill();
     try {
       await until(() => !local.serving, 'serving to stop while down', 1_000);
