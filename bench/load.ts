@@ -8,6 +8,8 @@ import autocannon, { type RequestTemplate, type Result } from 'autocannon';
 
 export interface LoadOptions {
   url: string;
+  /** @default 'POST' */
+  method?: 'GET' | 'POST';
   /** The JSON body of every request (unless `requests` builds each one). */
   body?: string;
   headers?: Record<string, string>;
@@ -42,7 +44,7 @@ export function successfulGraphQL(body: string): boolean {
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const result: Result = await autocannon({
     url: options.url,
-    method: 'POST',
+    method: options.method ?? 'POST',
     headers: { 'content-type': 'application/json', ...options.headers },
     ...(options.body === undefined ? {} : { body: options.body }),
     connections: options.connections,

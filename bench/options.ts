@@ -40,6 +40,8 @@ export interface BenchOptions {
   listingSize: number;
   /** P3: the run at half the saturation rate. */
   latencySeconds: number;
+  /** P10: a fixed rate instead of half the cached saturation, to compare runs at one rate. */
+  cachedLatencyRate: number | undefined;
   /** P4: concurrent buyers, alternating rounds, and the capacity of the sell-out tier. */
   purchaseConcurrency: number;
   purchaseRounds: number;
@@ -62,6 +64,7 @@ const full: Omit<BenchOptions, 'quick' | 'only' | 'json' | 'cpuProfileDir'> = {
   warmupSeconds: 2,
   listingSize: 10,
   latencySeconds: 10,
+  cachedLatencyRate: undefined,
   purchaseConcurrency: 32,
   purchaseRounds: 3,
   sellOutCapacity: 100,
@@ -101,6 +104,7 @@ export const usage = `npm run bench [-- options]
   --rounds <n>            rounds per side of a comparison (default 4)
   --connections <n>       concurrent connections of the throughput measures (default 16)
   --soak-seconds <s>      the memory soak of P5 (default 300)
+  --p10-rate <rps>        P10 at this rate instead of half the cached saturation
   --purchase-concurrency <n>, --purchase-rounds <n>   P4 (default 32, 3)`;
 
 /** Reads the command line; flags given explicitly win over --quick's presets. */
@@ -122,6 +126,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
       rounds: { type: 'string' },
       connections: { type: 'string' },
       'soak-seconds': { type: 'string' },
+      'p10-rate': { type: 'string' },
       'purchase-concurrency': { type: 'string' },
       'purchase-rounds': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -158,6 +163,10 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     rounds: Math.round(number('rounds', values.rounds, base.rounds)),
     connections: Math.round(number('connections', values.connections, base.connections)),
     soakSeconds: number('soak-seconds', values['soak-seconds'], base.soakSeconds),
+    cachedLatencyRate:
+      values['p10-rate'] === undefined
+        ? undefined
+        : Math.round(number('p10-rate', values['p10-rate'], 1)),
     purchaseConcurrency: Math.round(
       number('purchase-concurrency', values['purchase-concurrency'], base.purchaseConcurrency),
     ),

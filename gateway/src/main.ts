@@ -27,7 +27,9 @@ import { z } from 'zod';
 import { supergraphPath } from './compose.ts';
 import { limitDocumentSize } from './document-size.ts';
 import { serveExplorer } from './explorer.ts';
+import { LocalResponseCache } from './local-response-cache.ts';
 import { PersistedQueryCache } from './persisted-queries.ts';
+import { earlyHitMiddleware } from './response-cache.ts';
 import { manifestPath, readManifest } from './safelist.ts';
 import {
   createGatewayServer,
@@ -68,6 +70,11 @@ export const gatewaySettings = baseSettings
      * "Response cache"). Needs REDIS_URL; without Redis nothing is cached.
      */
     RESPONSE_CACHE: flagSetting(true),
+    /**
+     * The most memory, in MiB of response bodies, each gateway keeps of the response
+     * cache's fresh entries (the first level, in front of Redis); 0 turns it off.
+     */
+    RESPONSE_CACHE_LOCAL_MIB: z.coerce.number().int().min(0).max(1024).default(32),
     /** Send identical subgraph queries that are in flight at the same time only once. */
     DEDUPLICATE_INFLIGHT: flagSetting(gatewayDefaults.deduplicateInflight),
     /** Sizes of the document and query plan caches, in MiB as Apollo weighs them. */
@@ -158,6 +165,20 @@ export async function startGateway(
           log,
         )
       : undefined;
+  // The response cache's first level listens for invalidations on a connection of its own.
+  const local =
+    config.REDIS_URL && redis && config.RESPONSE_CACHE && config.RESPONSE_CACHE_LOCAL_MIB > 0
+      ? new LocalResponseCache({
+          subscriber: connectRedis(config.REDIS_URL, {
+            timeoutMs: config.REDIS_TIMEOUT_MS,
+            logger: log,
+            name: `${config.GATEWAY_NAME} response cache invalidations`,
+          }),
+          namespace: config.CACHE_NAMESPACE,
+          maxBytes: config.RESPONSE_CACHE_LOCAL_MIB * 2 ** 20,
+          logger: log,
+        })
+      : undefined;
   const verifier = new AccessTokenVerifier(
     remoteKeySet(config.AUTH_JWKS_URL),
     { issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE },
@@ -192,6 +213,7 @@ export async function startGateway(
                 namespace: config.CACHE_NAMESPACE,
                 schemaId: hash,
                 logger: log,
+                local,
               }
             : undefined,
         subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
@@ -213,6 +235,13 @@ export async function startGateway(
         res.setHeader('x-served-by', config.GATEWAY_NAME);
         next();
       });
+      // A hit in this gateway's memory is answered here, before Apollo parses anything.
+      if (local) {
+        app.use(
+          '/graphql',
+          earlyHitMiddleware({ local, namespace: config.CACHE_NAMESPACE, schemaId: hash }),
+        );
+      }
       // GraphiQL from npm packages, for development: works offline (explorer.ts).
       if (config.NODE_ENV !== 'production') serveExplorer(app);
     },
@@ -251,6 +280,7 @@ export async function startGateway(
       await service.stop();
       await redis?.close();
       await revocations?.close();
+      await local?.close();
     },
   };
 }

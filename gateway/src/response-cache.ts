@@ -17,6 +17,10 @@
 //   subgraphs themselves. A crowd on one page costs one subgraph round, not one each.
 // - Failure: every Redis command has the connection's deadline (250 ms); a failed lookup
 //   sends the request to the subgraphs, and a failed write is dropped.
+// - First level: a fresh entry (current tag versions, less than a quarter of its max-age
+//   old) is also kept in this gateway's memory (local-response-cache.ts) for its max-age
+//   at most, dropped by the invalidations published through Redis, and served from there
+//   with no Redis round trip, before Apollo parses anything (`earlyHitMiddleware`).
 import { createHash } from 'node:crypto';
 import type {
   ApolloServerPlugin,
@@ -31,7 +35,15 @@ import {
   responseCacheTagKey,
   responseCacheTags,
 } from '@ticketing/platform';
+import type express from 'express';
 import type { Redis } from 'ioredis';
+import type { LocalEntry, LocalResponseCache } from './local-response-cache.ts';
+
+/**
+ * The fraction of its max-age after which an entry is refreshed in the background (the
+ * first level then sends one request on to Redis for that).
+ */
+const refreshAfter = 1 / 4;
 
 interface CacheEntry {
   data: Record<string, unknown>;
@@ -52,6 +64,8 @@ type Lookup =
       key: string;
       at: number;
       tags: Record<ResponseCacheTag, string | null>;
+      /** The first level's generation before the lookup read Redis. */
+      generation: number | undefined;
     };
 
 export interface ResponseCacheOptions {
@@ -71,6 +85,8 @@ export interface ResponseCacheOptions {
    * ms, before it asks the subgraphs itself. @default 500
    */
   fillWaitMs?: number;
+  /** This gateway's first level, in front of Redis; none when undefined. */
+  local?: LocalResponseCache | undefined;
   /**
    * Runs an anonymous operation again, off any client's path, with `refreshingCache` set
    * in its context, so that its answer replaces the entry. Without it, the request that
@@ -117,20 +133,16 @@ export function responseCachePlugin<TContext extends CacheableContext>(
   const { redis, namespace, schemaId, logger } = options;
   const refreshLockMs = options.refreshLockMs ?? 1_000;
   const fillWaitMs = options.fillWaitMs ?? 500;
+  const { local } = options;
   const metrics = responseCacheMetrics();
   const tagKeys = responseCacheTags.map((tag) => responseCacheTagKey(namespace, tag));
 
   const entryKey = (context: GraphQLRequestContext<TContext>) =>
-    `${namespace}:response-cache:entry:${createHash('sha256')
-      .update(
-        JSON.stringify([
-          schemaId,
-          context.queryHash,
-          context.operationName ?? null,
-          context.request.variables ?? {},
-        ]),
-      )
-      .digest('base64url')}`;
+    responseCacheKey(namespace, schemaId, {
+      queryHash: context.queryHash,
+      operationName: context.request.operationName,
+      variables: context.request.variables,
+    });
 
   const takeLock = (key: string) =>
     redis
@@ -170,6 +182,14 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       return { lookup: { kind: 'skip' } };
     }
     const key = entryKey(context);
+    if (!context.contextValue.refreshingCache) {
+      const held = local?.get(key, { refreshAfter, claim: true });
+      if (held) {
+        metrics.lookups.inc({ result: 'hit', reason: 'local' });
+        return { lookup: { kind: 'hit' }, entry: fromLocal(held) };
+      }
+    }
+    const generation = local?.generation;
     const at = Date.now();
     let values: (string | null)[];
     try {
@@ -184,7 +204,7 @@ export function responseCachePlugin<TContext extends CacheableContext>(
     ) as Record<ResponseCacheTag, string | null>;
     const miss = (reason: string): { lookup: Lookup } => {
       metrics.lookups.inc({ result: 'miss', reason });
-      return { lookup: { kind: 'miss', key, at, tags } };
+      return { lookup: { kind: 'miss', key, at, tags, generation } };
     };
     if (context.contextValue.refreshingCache) return miss('refresh');
     const usable = (entry: CacheEntry) =>
@@ -206,7 +226,7 @@ export function responseCachePlugin<TContext extends CacheableContext>(
     const age = at - entry.at;
     if (age >= entry.maxAge * 1_000) return fill('expired');
     // A hot entry is refreshed long before it expires, so that a crowd never finds it gone.
-    if (entry.tags.stock !== tags.stock || age >= (entry.maxAge * 1_000) / 4) {
+    if (entry.tags.stock !== tags.stock || age >= entry.maxAge * 1_000 * refreshAfter) {
       // One request refreshes it; the others go on with the entry, within its max-age.
       const won = await takeLock(key);
       if (won && !options.refresh) return miss('refresh');
@@ -225,6 +245,9 @@ export function responseCachePlugin<TContext extends CacheableContext>(
             logger.warn({ err: error }, 'could not refresh a cached response'),
           );
       }
+    } else if (generation !== undefined) {
+      // Fresh: this gateway may serve it from memory until it is invalidated or due.
+      local?.set(key, toLocal(entry), generation);
     }
     metrics.lookups.inc({ result: 'hit', reason: '' });
     return { lookup: { kind: 'hit' }, entry };
@@ -241,6 +264,8 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       return;
     }
     const entry: CacheEntry = { data, at: lookup.at, maxAge: policy.maxAge, tags: lookup.tags };
+    // Nothing was invalidated while the query ran (else the generation moved on).
+    if (lookup.generation !== undefined) local?.set(lookup.key, toLocal(entry), lookup.generation);
     // Not awaited: a slow Redis must not delay the answer. The refresh lock goes with it,
     // so that the next stock move is refreshed at once, not after the lock's expiry.
     redis
@@ -284,5 +309,136 @@ export function responseCachePlugin<TContext extends CacheableContext>(
         },
       };
     },
+  };
+}
+
+/** The Redis key of an entry: the early path and the plugin compute the same. */
+export function responseCacheKey(
+  namespace: string,
+  schemaId: string,
+  request: {
+    queryHash: string | undefined;
+    operationName: string | undefined;
+    variables: Record<string, unknown> | undefined;
+  },
+): string {
+  const hash = createHash('sha256')
+    .update(
+      JSON.stringify([
+        schemaId,
+        request.queryHash,
+        request.operationName ?? null,
+        request.variables ?? {},
+      ]),
+    )
+    .digest('base64url');
+  return `${namespace}:response-cache:entry:${hash}`;
+}
+
+function toLocal(entry: CacheEntry): LocalEntry {
+  const eventIds = new Set<string>();
+  collectIds(entry.data, eventIds);
+  // A root field that is not one object with an id (a list, a connection, null: an event
+  // not found may be published next) may change with any event.
+  const listing = Object.values(entry.data).some(
+    (value) =>
+      value === null ||
+      typeof value !== 'object' ||
+      Array.isArray(value) ||
+      typeof (value as { id?: unknown }).id !== 'string',
+  );
+  return {
+    body: JSON.stringify({ data: entry.data }),
+    data: entry.data,
+    at: entry.at,
+    maxAge: entry.maxAge,
+    eventIds: [...eventIds],
+    listing,
+  };
+}
+
+const fromLocal = (held: LocalEntry): CacheEntry =>
+  // Only its data and age are read on a hit; a held entry's tags were current when kept.
+  ({ data: held.data, at: held.at, maxAge: held.maxAge, tags: { events: null, stock: null } });
+
+/**
+ * Every `id` in a response: the events it holds, and more (tiers, organizers), which at
+ * worst drops an entry that did not need it.
+ */
+function collectIds(value: unknown, into: Set<string>): void {
+  if (Array.isArray(value)) {
+    for (const item of value) collectIds(item, into);
+  } else if (value && typeof value === 'object') {
+    for (const [field, child] of Object.entries(value)) {
+      if (field === 'id' && typeof child === 'string') into.add(child);
+      else collectIds(child, into);
+    }
+  }
+}
+
+/**
+ * Answers an anonymous POST from the first level, before Apollo parses, validates or plans
+ * anything: same key, same body, same headers (Cache-Control, x-cache) and the same lookup
+ * metric as a hit through the plugin. Anything else goes on to Apollo. Safe without
+ * parsing: an entry exists only for an anonymous query that ran under this very key.
+ */
+export function earlyHitMiddleware(options: {
+  local: LocalResponseCache;
+  namespace: string;
+  schemaId: string;
+}): express.RequestHandler {
+  const { local, namespace, schemaId } = options;
+  const metrics = responseCacheMetrics();
+  return (req, res, next) => {
+    if (req.method !== 'POST' || req.headers.authorization !== undefined || !local.serving) {
+      next();
+      return;
+    }
+    const body = req.body as
+      | {
+          query?: unknown;
+          operationName?: unknown;
+          variables?: unknown;
+          extensions?: { persistedQuery?: { sha256Hash?: unknown } };
+        }
+      | undefined;
+    const queryHash =
+      typeof body?.query === 'string'
+        ? createHash('sha256').update(body.query).digest('hex')
+        : body?.query === undefined
+          ? body?.extensions?.persistedQuery?.sha256Hash
+          : undefined;
+    const { operationName, variables } = body ?? {};
+    if (
+      typeof queryHash !== 'string' ||
+      (operationName !== undefined &&
+        operationName !== null &&
+        typeof operationName !== 'string') ||
+      (variables !== undefined && (typeof variables !== 'object' || Array.isArray(variables)))
+    ) {
+      next();
+      return;
+    }
+    const key = responseCacheKey(namespace, schemaId, {
+      queryHash,
+      operationName: operationName ?? undefined,
+      variables: (variables ?? undefined) as Record<string, unknown> | undefined,
+    });
+    // A due entry is left to Apollo's path, which refreshes it.
+    const held = local.get(key, { refreshAfter, claim: false });
+    if (!held) {
+      next();
+      return;
+    }
+    metrics.lookups.inc({ result: 'hit', reason: 'local' });
+    const ageSeconds = Math.floor((Date.now() - held.at) / 1_000);
+    res
+      .status(200)
+      .set({
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': `max-age=${Math.max(0, held.maxAge - ageSeconds)}, public`,
+        'x-cache': 'HIT',
+      })
+      .send(held.body);
   };
 }

@@ -49,7 +49,31 @@ async function send(
     body,
     cache: response.headers.get('x-cache'),
     cacheControl: response.headers.get('cache-control'),
+    contentType: response.headers.get('content-type'),
   };
+}
+
+/** Renames the event through gateway 1; resolves to its new title. */
+async function renameEvent(): Promise<string> {
+  const title = `Renamed ${randomUUID().slice(0, 8)}`;
+  const updated = await supergraph.request(
+    'mutation ($id: ID!, $title: String!) { updateEvent(id: $id, input: { title: $title }) { id } }',
+    { id: eventId, title },
+    { token: organizer.accessToken, gateway: 1 },
+  );
+  expect(updated.errors).toBeUndefined();
+  return title;
+}
+
+/** The sum of a counter's series in gateway `gateway`'s /metrics, optionally only some. */
+async function metric(gateway: number, name: string, labels = ''): Promise<number> {
+  const url = supergraph.gatewayUrls[gateway];
+  if (!url) throw new Error(`no gateway ${gateway}`);
+  const text = await (await fetch(new URL('/metrics', url))).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) && line.includes(labels))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }
 
 const unique = () => `# ${randomUUID()}\n`;
@@ -99,17 +123,71 @@ describe('the response cache policy', () => {
     expect(statements()).toEqual(before);
   });
 
+  it('answers a repeated hit from the gateway’s memory, before Apollo, with the same headers', async () => {
+    const query = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
+    const variables = { id: eventId };
+    const first = await send(query, { variables });
+    expect(first.cache).toBe('MISS');
+    const requests = () => metric(0, 'graphql_requests_total');
+    const [before, localBefore] = [
+      await requests(),
+      await metric(0, 'graphql_response_cache_lookups_total', 'reason="local"'),
+    ];
+    const hit = await send(query, { variables });
+    expect(hit.cache).toBe('HIT');
+    expect(hit.cacheControl).toMatch(/^max-age=(29|30), public$/);
+    expect(hit.body).toEqual(first.body);
+    expect(hit.contentType).toBe(first.contentType);
+    // Apollo never saw it; the cache's metric counts it as a hit all the same.
+    expect(await requests()).toBe(before);
+    expect(await metric(0, 'graphql_response_cache_lookups_total', 'reason="local"')).toBe(
+      localBefore + 1,
+    );
+  });
+
+  it('never answers a caller with a token, valid or not, from the gateway’s memory', async () => {
+    const query = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
+    const variables = { id: eventId };
+    await send(query, { variables });
+    expect((await send(query, { variables })).cache).toBe('HIT');
+    const signedIn = await send(query, { variables, token: organizer.accessToken });
+    expect(signedIn.cache).toBeNull();
+    expect(signedIn.cacheControl).toBe('max-age=30, private');
+    const lying = await send(query, { variables, token: 'not-a-token' });
+    expect(lying.cache).toBeNull();
+    expect(lying.body.data ?? null).toBeNull();
+    expect(JSON.stringify(lying.body.errors)).toContain('UNAUTHENTICATED');
+  });
+
+  it('keeps other events’ pages when one event changes, and drops that one’s', async () => {
+    const other = (
+      await eventOnSale(supergraph, organizer.accessToken, [
+        { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 5 },
+      ])
+    ).eventId;
+    const query = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
+    for (const gateway of [0, 1]) {
+      for (const id of [eventId, other]) {
+        await send(query, { gateway, variables: { id } });
+        expect((await send(query, { gateway, variables: { id } })).cache).toBe('HIT');
+      }
+    }
+    const title = await renameEvent();
+    for (const gateway of [0, 1]) {
+      const changed = await send(query, { gateway, variables: { id: eventId } });
+      expect(changed.body.data).toMatchObject({ event: { title } });
+      // Redis's entry went with the update (every event's does): this hit is the memory's.
+      const kept = await send(query, { gateway, variables: { id: other } });
+      expect(kept.cache).toBe('HIT');
+      expect(kept.body.data).toMatchObject({ event: { id: other, title: 'On sale' } });
+    }
+  });
+
   it('discards an entry once an event changes, at every gateway', async () => {
     const query = `${unique()}{ events(first: 5) { edges { node { id title } } } }`;
     await send(query);
     expect((await send(query, { gateway: 1 })).cache).toBe('HIT');
-    const title = `Renamed ${randomUUID().slice(0, 8)}`;
-    const updated = await supergraph.request(
-      'mutation ($id: ID!, $title: String!) { updateEvent(id: $id, input: { title: $title }) { id } }',
-      { id: eventId, title },
-      { token: organizer.accessToken, gateway: 1 },
-    );
-    expect(updated.errors).toBeUndefined();
+    const title = await renameEvent();
     for (const gateway of [0, 1]) {
       const after = await send(query, { gateway });
       expect(JSON.stringify(after.body.data)).toContain(title);

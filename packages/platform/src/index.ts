@@ -57,7 +57,9 @@ export {
 } from './request-context.ts';
 export {
   invalidateCachedResponses,
+  type ResponseCacheInvalidation,
   type ResponseCacheTag,
+  responseCacheChannel,
   responseCacheTagKey,
   responseCacheTags,
 } from './response-cache.ts';

@@ -61,7 +61,12 @@ export function queryPlanCacheMetrics(): { hits: Counter; misses: Counter } {
 }
 
 let responseCacheCounters:
-  | { lookups: Counter<'result' | 'reason'>; invalidated: Counter; stores: Counter<'outcome'> }
+  | {
+      lookups: Counter<'result' | 'reason'>;
+      invalidated: Counter;
+      stores: Counter<'outcome'>;
+      localDropped: Counter<'cause'>;
+    }
   | undefined;
 
 /** The gateway's response cache (gateway/src/response-cache.ts). */
@@ -80,6 +85,11 @@ export function responseCacheMetrics() {
       name: 'graphql_response_cache_stores_total',
       help: 'Responses written to the cache, by outcome (stored, failed).',
       labelNames: ['outcome'],
+    }),
+    localDropped: new Counter({
+      name: 'graphql_response_cache_local_dropped_total',
+      help: 'Entries the first level in memory dropped, by cause (invalidation; heartbeat: Redis missed its heartbeats; subscription: the subscription was lost or restarted).',
+      labelNames: ['cause'],
     }),
   };
   return responseCacheCounters;

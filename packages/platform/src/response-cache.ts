@@ -2,6 +2,8 @@
 // in Redis, each with the versions of the tags it depends on. The services that own the
 // data bump a tag's version when it changes; the gateways then treat every entry stamped
 // with an older version as invalidated. Redis is shared, so one bump reaches every gateway.
+// Each bump is also published, with the events it concerns when they are known, so that
+// the gateways' in-memory first level drops what it holds of them at once.
 import { Counter } from 'prom-client';
 import type { Logger } from './logger.ts';
 import type { RedisConnection } from './redis.ts';
@@ -21,6 +23,21 @@ export const responseCacheTags: readonly ResponseCacheTag[] = ['events', 'stock'
 /** The Redis key of a tag's version, under the cache's namespace. */
 export function responseCacheTagKey(namespace: string, tag: ResponseCacheTag): string {
   return `${namespace}:response-cache:tag:${tag}`;
+}
+
+/** The Redis channel on which every bump is published, under the cache's namespace. */
+export function responseCacheChannel(namespace: string): string {
+  return `${namespace}:response-cache:invalidations`;
+}
+
+/**
+ * One published bump. `eventIds`, when given, are the only events that changed: entries
+ * that hold none of them, and no listing, stay in the gateways' memory. Without it, every
+ * entry depending on `tag` goes.
+ */
+export interface ResponseCacheInvalidation {
+  tag: ResponseCacheTag;
+  eventIds?: string[];
 }
 
 let invalidationCounter: Counter<'tag' | 'outcome'> | undefined;
@@ -44,10 +61,17 @@ export async function invalidateCachedResponses(
   namespace: string,
   tag: ResponseCacheTag,
   logger: Logger,
+  eventIds?: readonly string[],
 ): Promise<void> {
   if (!redis) return;
+  const message: ResponseCacheInvalidation = eventIds ? { tag, eventIds: [...eventIds] } : { tag };
   try {
-    await redis.client.incr(responseCacheTagKey(namespace, tag));
+    // In one transaction: a gateway that hears the message reads the new version.
+    await redis.client
+      .multi()
+      .incr(responseCacheTagKey(namespace, tag))
+      .publish(responseCacheChannel(namespace), JSON.stringify(message))
+      .exec();
     invalidations().inc({ tag, outcome: 'sent' });
   } catch (error) {
     invalidations().inc({ tag, outcome: 'failed' });

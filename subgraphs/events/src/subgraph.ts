@@ -28,7 +28,7 @@ export const eventsSettings = baseSettings.extend({
 export function createEventsServices(
   prisma: PrismaClient,
   onOutbox?: () => void,
-  onChange?: () => Promise<void>,
+  onChange?: (eventId: string) => Promise<void>,
 ) {
   const events = new EventRepository(prisma);
   return { events, service: new EventService(events, onOutbox, onChange) };
@@ -57,7 +57,7 @@ export const eventsSubgraph: SubgraphDefinition<
     const { service } = createEventsServices(
       prisma,
       () => relay.notify(),
-      () => invalidateCachedResponses(redis, cacheNamespace, 'events', logger),
+      (eventId) => invalidateCachedResponses(redis, cacheNamespace, 'events', logger, [eventId]),
     );
     relay.start();
     return {

@@ -30,7 +30,7 @@ export function eventChangesRoute(
   secret: string,
   logger: Logger,
   /** Called once the changes are committed, before they are acknowledged. */
-  onApplied: () => Promise<void> = async () => {},
+  onApplied: (eventIds: string[]) => Promise<void> = async () => {},
 ): express.RequestHandler[] {
   return [
     express.raw({ type: 'application/json', limit: '1mb' }),
@@ -57,7 +57,7 @@ export function eventChangesRoute(
       try {
         await snapshots.apply(parsed.messages.map((message) => message.payload));
         // Whether tiers are on sale, and what is left, changed with the event's status.
-        await onApplied();
+        await onApplied([...new Set(parsed.messages.map((message) => message.payload.eventId))]);
         logger.debug({ count: parsed.messages.length }, 'applied event changes');
         res.status(204).end();
       } catch (error) {

@@ -148,8 +148,8 @@ export const ticketsSubgraph: SubgraphDefinition<
       configure(app) {
         app.post(
           eventChangesPath,
-          ...eventChangesRoute(snapshots, relaySecret(config), logger, async () => {
-            await invalidate('events')();
+          ...eventChangesRoute(snapshots, relaySecret(config), logger, async (eventIds) => {
+            await invalidateCachedResponses(redis, cacheNamespace, 'events', logger, eventIds);
             // A cancellation's refunds go to the payment provider once committed.
             await door.refunds.send();
           }),

@@ -19,7 +19,7 @@ export type OutboxListener = () => void;
  * Called on every committed change to an event others may see, before the mutation
  * answers: the gateways' cached responses that hold events are invalidated by then.
  */
-export type ChangeListener = () => Promise<void>;
+export type ChangeListener = (eventId: string) => Promise<void>;
 
 /**
  * The events service's rules: who may do what, and the lifecycle
@@ -162,7 +162,7 @@ export class EventService {
       throw invalidTransition(current, action, `The event is ${current.status.toLowerCase()} now.`);
     }
     if (topic(updated)) this.#onOutbox();
-    await this.#onChange();
+    await this.#onChange(updated.id);
     return updated;
   }
 
