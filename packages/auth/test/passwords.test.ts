@@ -5,6 +5,9 @@ import {
   hashPassword,
   parsePasswordHash,
   passwordProblem,
+  passwordQueueExtension,
+  passwordWorkBusy,
+  reserveHashingTurn,
   verifyPassword,
 } from '../src/passwords.ts';
 
@@ -89,5 +92,34 @@ describe('password work', () => {
     expect(refused).toHaveLength(3);
     // Refused without waiting for any hash (each takes a third of a second or more).
     for (const result of refused) expect(result.ms).toBeLessThan(100);
+  }, 60_000);
+
+  it('takes places on the queue before the work that leads to the hash, and refuses beyond them', async () => {
+    const { concurrency, maxWaiting } = hashingQueues.hashing;
+    const turns = Array.from({ length: concurrency + maxWaiting }, () => reserveHashingTurn());
+    // The queue is full of places held, though nothing hashes yet: the next request is
+    // refused at once, as is a hash without a place, naming the queue for the gateway.
+    expect(() => reserveHashingTurn()).toThrow(
+      expect.objectContaining({
+        message: passwordWorkBusy.message,
+        extensions: { ...passwordWorkBusy.extensions, [passwordQueueExtension]: 'hashing' },
+      }),
+    );
+    await expect(hashPassword('a password without a place')).rejects.toMatchObject({
+      extensions: { code: 'TOO_MANY_REQUESTS' },
+    });
+    // A place given back (its request failed before hashing) is free again, once only.
+    const [first, second, ...rest] = turns;
+    first?.release();
+    first?.release();
+    const again = reserveHashingTurn();
+    expect(() => reserveHashingTurn()).toThrow(passwordWorkBusy.message);
+    // A place held is never refused at its hash, and a hash frees it for the next one.
+    const hashed = second?.hash('a password with a place');
+    expect(() => second?.hash('twice')).toThrow(/already used/);
+    expect(parsePasswordHash(await (hashed as Promise<string>))?.algorithm).toBe('scrypt');
+    const next = reserveHashingTurn();
+    for (const turn of [again, next, ...rest]) turn.release();
+    await expect(hashPassword('a password after the burst')).resolves.toMatch(/^\$scrypt\$/);
   }, 60_000);
 });
