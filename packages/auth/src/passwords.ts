@@ -109,7 +109,7 @@ export function reserveHashingTurn(): HashingTurn {
     hash(password) {
       if (!held) throw new Error('This hashing turn was already used or released.');
       release();
-      return hashPassword(password, { reserved: true });
+      return hashNewPassword(password, true);
     },
     release,
   };
@@ -233,14 +233,13 @@ export function passwordProblem(password: string, userInputs: string[] = []): st
   return undefined;
 }
 
-/**
- * Hashes a new password on the `hashing` queue, refused when it is full; `reserved` when the
- * caller holds a place already (reserveHashingTurn).
- */
-export async function hashPassword(
-  password: string,
-  options: { reserved?: boolean } = {},
-): Promise<string> {
+/** Hashes a new password on the `hashing` queue, refused at once when it is full. */
+export function hashPassword(password: string): Promise<string> {
+  return hashNewPassword(password, false);
+}
+
+/** hashPassword, in a place on the queue that the caller holds already when `reserved`. */
+async function hashNewPassword(password: string, reserved: boolean): Promise<string> {
   const { logN, r, p, saltBytes, keyBytes } = scryptParameters;
   const salt = randomBytes(saltBytes);
   const key = await onQueue(
@@ -252,7 +251,7 @@ export async function hashPassword(
         p,
         maxmem: memoryFor(logN, r),
       }),
-    options.reserved,
+    reserved,
   );
   return `$scrypt$ln=${logN},r=${r},p=${p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }
