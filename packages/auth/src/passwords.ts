@@ -3,6 +3,7 @@
 // later without breaking existing ones.
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import * as commonLanguage from '@zxcvbn-ts/language-common';
@@ -44,6 +45,14 @@ export const hashingQueues: Record<'checking' | 'hashing', HashingQueueOptions> 
   hashing: { concurrency: 1, maxWaiting: 4 },
 };
 
+/**
+ * While the new-password queue overflows (it refused work within `windowMs`), its hashes
+ * start at least `intervalMs` apart: about 0.4 of a core at the most, instead of a whole
+ * one. Under a flood nearly every place on the queue goes to the flood's own accounts,
+ * and the logins of existing accounts need the cores more.
+ */
+export const overflowPacing = { windowMs: 1_000, intervalMs: 1_000 } as const;
+
 const limits = {
   checking: pLimit(hashingQueues.checking.concurrency),
   hashing: pLimit(hashingQueues.hashing.concurrency),
@@ -74,10 +83,25 @@ export function refuseWhenHashingIsBusy(kind: keyof typeof limits = 'hashing'): 
   // Places held count as waiting: they reach the queue within a few round trips.
   const held = limit.activeCount + limit.pendingCount + (kind === 'hashing' ? reservedTurns : 0);
   if (held >= limit.concurrency + hashingQueues[kind].maxWaiting) {
+    if (kind === 'hashing') lastOverflow = performance.now();
     throw new GraphQLError(passwordWorkBusy.message, {
       extensions: { ...passwordWorkBusy.extensions, [passwordQueueExtension]: kind },
     });
   }
+}
+
+/** When the new-password queue last refused work, and when its latest hash started. */
+let lastOverflow = Number.NEGATIVE_INFINITY;
+let lastHashStarted = Number.NEGATIVE_INFINITY;
+
+/** Resolves when the next new-password hash may start, by `overflowPacing`. */
+async function pacedWhileOverflowing(): Promise<void> {
+  const now = performance.now();
+  if (now - lastOverflow < overflowPacing.windowMs) {
+    const wait = lastHashStarted + overflowPacing.intervalMs - now;
+    if (wait > 0) await sleep(wait);
+  }
+  lastHashStarted = performance.now();
 }
 
 /** Places on the new-password queue held by requests that have not reached their hash yet. */
@@ -152,6 +176,7 @@ async function onQueue<T>(
   if (kind === 'hashing') {
     return limits.hashing(async () => {
       await checksIdle();
+      await pacedWhileOverflowing();
       return work();
     });
   }

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import {
   hashingQueues,
   hashPassword,
+  overflowPacing,
   parsePasswordHash,
   passwordProblem,
   passwordQueueExtension,
@@ -121,5 +123,25 @@ describe('password work', () => {
     const next = reserveHashingTurn();
     for (const turn of [again, next, ...rest]) turn.release();
     await expect(hashPassword('a password after the burst')).resolves.toMatch(/^\$scrypt\$/);
+  }, 60_000);
+
+  it('spaces new-password hashes while the queue overflows, to leave the cores to logins', async () => {
+    // Past the interval since the hashes of the tests above.
+    await sleep(overflowPacing.intervalMs);
+    const { concurrency, maxWaiting } = hashingQueues.hashing;
+    const done: number[] = [];
+    const burst = Array.from({ length: concurrency + maxWaiting + 1 }, () =>
+      hashPassword('a password in a flood').then(
+        () => done.push(performance.now()),
+        () => 'refused',
+      ),
+    );
+    expect(await Promise.all(burst)).toContain('refused');
+    done.sort((a, b) => a - b);
+    // The second hash became due while the refusal was recent (within its window): it
+    // started the interval after the first, where unpaced it would have followed at once.
+    expect((done[1] as number) - (done[0] as number)).toBeGreaterThanOrEqual(
+      overflowPacing.intervalMs - 50,
+    );
   }, 60_000);
 });
