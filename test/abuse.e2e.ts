@@ -3,6 +3,7 @@
 // connect from distinct loopback addresses (127.0.0.x), which NGINX sees as distinct
 // clients (scripts/local-client.ts).
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { graphqlFrom, type HttpAnswer, postFrom } from '../scripts/local-client.ts';
@@ -189,6 +190,80 @@ describe('password work', () => {
     const slowest = Math.max(...served.map((result) => result.ms));
     for (const result of refused) expect(result.ms).toBeLessThan(slowest);
   });
+});
+
+/** The sign-ups and password changes both gateways refused themselves, from their /metrics. */
+async function refusedAtGateways(): Promise<number> {
+  let total = 0;
+  for (const name of ['gateway-1', 'gateway-2']) {
+    const running = started.topology.processes.get(name);
+    if (!running) throw new Error(`no ${name} in the topology`);
+    const metrics = await (await fetch(new URL('/metrics', running.url))).text();
+    total += Number(
+      /^graphql_new_passwords_refused_at_gateway_total (\d+)/m.exec(metrics)?.[1] ?? 0,
+    );
+  }
+  return total;
+}
+
+describe('new passwords at the gateways', () => {
+  /** A sign-up from `from`, under an alias as a bot might send it. */
+  const aliasedSignUp = (from: string) => {
+    accounts += 1;
+    return graphql(
+      from,
+      'mutation ($input: SignUpInput!) { bot: signUp(input: $input) { accessToken } }',
+      {
+        input: {
+          email: `closed-${process.pid}-${accounts}@example.com`,
+          password,
+          name: 'Bot',
+          accountType: 'CUSTOMER',
+        },
+      },
+    );
+  };
+
+  it('are refused at the gateways for a second after a full queue, then taken again', async () => {
+    const before = await refusedAtGateways();
+    let firstRefusal: () => void = () => {};
+    const refusedOnce = new Promise<void>((resolve) => {
+      firstRefusal = resolve;
+    });
+    // A burst from many addresses, none near its own sign-up limit.
+    const burst = Array.from({ length: 14 }, (_, index) =>
+      aliasedSignUp(`127.0.1.${index + 1}`).then((answer) => {
+        if (codeOf(answer) === 'TOO_MANY_REQUESTS') firstRefusal();
+        return answer;
+      }),
+    );
+    await refusedOnce;
+    // Right after: refused with the same code, at the alias, by the gateways themselves.
+    const during = await Promise.all(
+      Array.from({ length: 4 }, (_, index) => aliasedSignUp(`127.0.2.${index + 1}`)),
+    );
+    for (const answer of during) {
+      expect(codeOf(answer)).toBe('TOO_MANY_REQUESTS');
+      expect((answer.json.errors?.[0] as { path?: unknown } | undefined)?.path).toEqual(['bot']);
+      expect(answer.json.errors?.[0]?.extensions).toEqual({
+        code: 'TOO_MANY_REQUESTS',
+        retryAfterSeconds: 1,
+      });
+    }
+    expect(await refusedAtGateways()).toBeGreaterThan(before);
+    await Promise.all(burst);
+
+    // Once the queue has drained and the second has passed, sign-ups go through again,
+    // at either gateway.
+    await sleep(1_100);
+    const after = await refusedAtGateways();
+    for (const address of ['127.0.3.1', '127.0.3.2']) {
+      const answer = await aliasedSignUp(address);
+      expect(answer.json.errors).toBeUndefined();
+      expect(answer.json.data?.bot).toMatchObject({ accessToken: expect.any(String) });
+    }
+    expect(await refusedAtGateways()).toBe(after);
+  }, 60_000);
 });
 
 describe('documents', () => {

@@ -1,12 +1,20 @@
 import { unwrapResolverError } from '@apollo/server/errors';
+import { passwordQueueExtension } from '@ticketing/auth';
 import type { Logger } from '@ticketing/platform';
 import type { GraphQLFormattedError } from 'graphql';
 
 /** Codes that say only that something failed inside the supergraph. */
 const internalCodes = new Set([undefined, 'INTERNAL_SERVER_ERROR', 'DOWNSTREAM_SERVICE_ERROR']);
 
-/** Extensions a client may see: the code and what our services add on purpose. */
-const hiddenExtensions = new Set(['serviceName', 'exception', 'stacktrace', 'response']);
+/** Extensions no client sees; the others are the code and what our services add on purpose. */
+const hiddenExtensions = new Set([
+  'serviceName',
+  'exception',
+  'stacktrace',
+  'response',
+  // Which password queue refused (the gateway's admission reads it: password-admission.ts).
+  passwordQueueExtension,
+]);
 
 /** A subgraph request that got no HTTP answer at all (refused, reset, timed out). */
 export class SubgraphUnreachableError extends Error {

@@ -21,6 +21,9 @@ export const passwordFields: ReadonlySet<string> = new Set([
   'deleteAccount',
 ]);
 
+/** The mutations among them that hash a new password (the users service's `hashing` queue). */
+export const newPasswordFields: ReadonlySet<string> = new Set(['signUp', 'changePassword']);
+
 /**
  * How many password fields `operation` runs at its root: the distinct response keys
  * (alias or name) of such fields, through fragments, since GraphQL runs a key once.
@@ -29,6 +32,18 @@ export function countPasswordFields(
   operation: OperationDefinitionNode,
   document: DocumentNode,
 ): number {
+  return passwordFieldKeys(operation, document).length;
+}
+
+/**
+ * The response keys (alias or name) of the root fields of `operation` named in `fields`,
+ * through fragments, each once.
+ */
+export function passwordFieldKeys(
+  operation: OperationDefinitionNode,
+  document: DocumentNode,
+  fields: ReadonlySet<string> = passwordFields,
+): string[] {
   const fragments = new Map(
     document.definitions
       .filter(
@@ -42,7 +57,7 @@ export function countPasswordFields(
   const collect = (selectionSet: SelectionSetNode) => {
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) {
-        if (passwordFields.has(selection.name.value)) {
+        if (fields.has(selection.name.value)) {
           keys.add(selection.alias?.value ?? selection.name.value);
         }
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
@@ -57,7 +72,7 @@ export function countPasswordFields(
     }
   };
   collect(operation.selectionSet);
-  return keys.size;
+  return [...keys];
 }
 
 /**

@@ -21,6 +21,7 @@ import { maskSubgraphErrors, SubgraphUnreachableError, withoutSuggestions } from
 import { explorerPath } from './explorer.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
 import { checkScalars, inputHygienePlugin } from './input-hygiene.ts';
+import { NewPasswordAdmission, passwordAdmissionPlugin } from './password-admission.ts';
 import { passwordFieldsPlugin } from './password-fields.ts';
 import { CountingQueryPlanCache } from './plan-cache.ts';
 import {
@@ -178,6 +179,11 @@ export interface GatewayOptions {
    * shorter. @default 15_000
    */
   subgraphTimeoutMs?: number;
+  /**
+   * When new passwords (sign-ups, password changes) are refused here without reaching the
+   * users service: for a second after it refused one for a full hashing queue.
+   */
+  newPasswordAdmission?: NewPasswordAdmission;
   /** Where masked errors are logged with their detail. */
   logger: Logger;
 }
@@ -280,6 +286,9 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
       ...(options.safelist ? [safelistPlugin<GatewayContext>(options.safelist)] : []),
       passwordFieldsPlugin<GatewayContext>(),
+      passwordAdmissionPlugin<GatewayContext>(
+        options.newPasswordAdmission ?? new NewPasswordAdmission(),
+      ),
       inputHygienePlugin<GatewayContext>(),
       privateForViewersPlugin<GatewayContext>(),
       ...(options.responseCache

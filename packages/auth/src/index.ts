@@ -19,13 +19,17 @@ export { forbidden, rejectRequest, unauthenticated } from './errors.ts';
 export { type Identity, isRole, type Role, roles } from './identity.ts';
 export {
   type HashingQueueOptions,
+  type HashingTurn,
   hashingQueues,
   hashPassword,
   type PasswordHash,
   parsePasswordHash,
   passwordPolicy,
   passwordProblem,
+  passwordQueueExtension,
+  passwordWorkBusy,
   refuseWhenHashingIsBusy,
+  reserveHashingTurn,
   scryptParameters,
   verifyAgainstDecoy,
   verifyPassword,

@@ -3,6 +3,7 @@
 // later without breaking existing ones.
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import * as commonLanguage from '@zxcvbn-ts/language-common';
@@ -44,10 +45,34 @@ export const hashingQueues: Record<'checking' | 'hashing', HashingQueueOptions> 
   hashing: { concurrency: 1, maxWaiting: 4 },
 };
 
+/**
+ * While the new-password queue overflows (it refused work within `windowMs`), its hashes
+ * start at least `intervalMs` apart: about 0.4 of a core at the most, instead of a whole
+ * one. Under a flood nearly every place on the queue goes to the flood's own accounts,
+ * and the logins of existing accounts need the cores more.
+ */
+export const overflowPacing = { windowMs: 1_000, intervalMs: 1_000 } as const;
+
 const limits = {
   checking: pLimit(hashingQueues.checking.concurrency),
   hashing: pLimit(hashingQueues.hashing.concurrency),
 };
+
+/**
+ * What a client reads when password work is refused, from whichever queue: the gateway
+ * answers the same when it refuses new passwords itself (gateway/src/password-admission.ts).
+ */
+export const passwordWorkBusy = {
+  message: 'The service is busy with password work. Try again in a moment.',
+  extensions: { code: 'TOO_MANY_REQUESTS', retryAfterSeconds: 1 },
+} as const;
+
+/**
+ * The extension that names the full queue on a refusal, for the gateway alone: it closes
+ * its admission of new passwords when the `hashing` queue is full, and never shows the
+ * extension to clients.
+ */
+export const passwordQueueExtension = 'passwordQueue';
 
 /**
  * Throws TOO_MANY_REQUESTS when the `kind` queue is full, so that a request can be refused
@@ -55,14 +80,63 @@ const limits = {
  */
 export function refuseWhenHashingIsBusy(kind: keyof typeof limits = 'hashing'): void {
   const limit: LimitFunction = limits[kind];
-  if (
-    limit.activeCount >= limit.concurrency &&
-    limit.pendingCount >= hashingQueues[kind].maxWaiting
-  ) {
-    throw new GraphQLError('The service is busy with password work. Try again in a moment.', {
-      extensions: { code: 'TOO_MANY_REQUESTS', retryAfterSeconds: 1 },
+  // Places held count as waiting: they reach the queue within a few round trips.
+  const held = limit.activeCount + limit.pendingCount + (kind === 'hashing' ? reservedTurns : 0);
+  if (held >= limit.concurrency + hashingQueues[kind].maxWaiting) {
+    if (kind === 'hashing') lastOverflow = performance.now();
+    throw new GraphQLError(passwordWorkBusy.message, {
+      extensions: { ...passwordWorkBusy.extensions, [passwordQueueExtension]: kind },
     });
   }
+}
+
+/** When the new-password queue last refused work, and when its latest hash started. */
+let lastOverflow = Number.NEGATIVE_INFINITY;
+let lastHashStarted = Number.NEGATIVE_INFINITY;
+
+/** Resolves when the next new-password hash may start, by `overflowPacing`. */
+async function pacedWhileOverflowing(): Promise<void> {
+  const now = performance.now();
+  if (now - lastOverflow < overflowPacing.windowMs) {
+    const wait = lastHashStarted + overflowPacing.intervalMs - now;
+    if (wait > 0) await sleep(wait);
+  }
+  lastHashStarted = performance.now();
+}
+
+/** Places on the new-password queue held by requests that have not reached their hash yet. */
+let reservedTurns = 0;
+
+/** A place on the new-password queue, taken before the work that leads to the hash. */
+export interface HashingTurn {
+  /** Hashes `password` in the place held: never refused for a full queue. Once per turn. */
+  hash(password: string): Promise<string>;
+  /** Gives the place back unused (the request failed before its hash); idempotent. */
+  release(): void;
+}
+
+/**
+ * Takes a place on the new-password queue at once, or refuses with TOO_MANY_REQUESTS when
+ * it is full, so that a request beyond the queue is refused before its database round
+ * trips and its strength check (tens of milliseconds of CPU), not after them. Places held
+ * count as waiting: a burst cannot all pass the check and be refused only at the hash.
+ */
+export function reserveHashingTurn(): HashingTurn {
+  refuseWhenHashingIsBusy('hashing');
+  reservedTurns += 1;
+  let held = true;
+  const release = () => {
+    if (held) reservedTurns -= 1;
+    held = false;
+  };
+  return {
+    hash(password) {
+      if (!held) throw new Error('This hashing turn was already used or released.');
+      release();
+      return hashNewPassword(password, true);
+    },
+    release,
+  };
 }
 
 /** Woken whenever a check ends, so that new-password work can wait for logins. */
@@ -89,12 +163,20 @@ function checksIdle(limitMs = 1_000): Promise<void> {
   });
 }
 
-/** Runs `work` on the `kind` queue, or refuses it at once when the queue is full. */
-async function onQueue<T>(kind: keyof typeof limits, work: () => Promise<T>): Promise<T> {
-  refuseWhenHashingIsBusy(kind);
+/**
+ * Runs `work` on the `kind` queue, or refuses it at once when the queue is full, unless
+ * its place was `reserved` already.
+ */
+async function onQueue<T>(
+  kind: keyof typeof limits,
+  work: () => Promise<T>,
+  reserved = false,
+): Promise<T> {
+  if (!reserved) refuseWhenHashingIsBusy(kind);
   if (kind === 'hashing') {
     return limits.hashing(async () => {
       await checksIdle();
+      await pacedWhileOverflowing();
       return work();
     });
   }
@@ -176,16 +258,25 @@ export function passwordProblem(password: string, userInputs: string[] = []): st
   return undefined;
 }
 
-export async function hashPassword(password: string): Promise<string> {
+/** Hashes a new password on the `hashing` queue, refused at once when it is full. */
+export function hashPassword(password: string): Promise<string> {
+  return hashNewPassword(password, false);
+}
+
+/** hashPassword, in a place on the queue that the caller holds already when `reserved`. */
+async function hashNewPassword(password: string, reserved: boolean): Promise<string> {
   const { logN, r, p, saltBytes, keyBytes } = scryptParameters;
   const salt = randomBytes(saltBytes);
-  const key = await onQueue('hashing', () =>
-    scryptAsync(normalize(password), salt, keyBytes, {
-      N: 2 ** logN,
-      r,
-      p,
-      maxmem: memoryFor(logN, r),
-    }),
+  const key = await onQueue(
+    'hashing',
+    () =>
+      scryptAsync(normalize(password), salt, keyBytes, {
+        N: 2 ** logN,
+        r,
+        p,
+        maxmem: memoryFor(logN, r),
+      }),
+    reserved,
   );
   return `$scrypt$ln=${logN},r=${r},p=${p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }

@@ -1,10 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import {
   hashingQueues,
   hashPassword,
+  overflowPacing,
   parsePasswordHash,
   passwordProblem,
+  passwordQueueExtension,
+  passwordWorkBusy,
+  reserveHashingTurn,
   verifyPassword,
 } from '../src/passwords.ts';
 
@@ -89,5 +94,54 @@ describe('password work', () => {
     expect(refused).toHaveLength(3);
     // Refused without waiting for any hash (each takes a third of a second or more).
     for (const result of refused) expect(result.ms).toBeLessThan(100);
+  }, 60_000);
+
+  it('takes places on the queue before the work that leads to the hash, and refuses beyond them', async () => {
+    const { concurrency, maxWaiting } = hashingQueues.hashing;
+    const turns = Array.from({ length: concurrency + maxWaiting }, () => reserveHashingTurn());
+    // The queue is full of places held, though nothing hashes yet: the next request is
+    // refused at once, as is a hash without a place, naming the queue for the gateway.
+    expect(() => reserveHashingTurn()).toThrow(
+      expect.objectContaining({
+        message: passwordWorkBusy.message,
+        extensions: { ...passwordWorkBusy.extensions, [passwordQueueExtension]: 'hashing' },
+      }),
+    );
+    await expect(hashPassword('a password without a place')).rejects.toMatchObject({
+      extensions: { code: 'TOO_MANY_REQUESTS' },
+    });
+    // A place given back (its request failed before hashing) is free again, once only.
+    const [first, second, ...rest] = turns;
+    first?.release();
+    first?.release();
+    const again = reserveHashingTurn();
+    expect(() => reserveHashingTurn()).toThrow(passwordWorkBusy.message);
+    // A place held is never refused at its hash, and a hash frees it for the next one.
+    const hashed = second?.hash('a password with a place');
+    expect(() => second?.hash('twice')).toThrow(/already used/);
+    expect(parsePasswordHash(await (hashed as Promise<string>))?.algorithm).toBe('scrypt');
+    const next = reserveHashingTurn();
+    for (const turn of [again, next, ...rest]) turn.release();
+    await expect(hashPassword('a password after the burst')).resolves.toMatch(/^\$scrypt\$/);
+  }, 60_000);
+
+  it('spaces new-password hashes while the queue overflows, to leave the cores to logins', async () => {
+    // Past the interval since the hashes of the tests above.
+    await sleep(overflowPacing.intervalMs);
+    const { concurrency, maxWaiting } = hashingQueues.hashing;
+    const done: number[] = [];
+    const burst = Array.from({ length: concurrency + maxWaiting + 1 }, () =>
+      hashPassword('a password in a flood').then(
+        () => done.push(performance.now()),
+        () => 'refused',
+      ),
+    );
+    expect(await Promise.all(burst)).toContain('refused');
+    done.sort((a, b) => a - b);
+    // The second hash became due while the refusal was recent (within its window): it
+    // started the interval after the first, where unpaced it would have followed at once.
+    expect((done[1] as number) - (done[0] as number)).toBeGreaterThanOrEqual(
+      overflowPacing.intervalMs - 50,
+    );
   }, 60_000);
 });

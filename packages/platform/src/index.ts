@@ -47,7 +47,11 @@ export {
   stopOnSignals,
 } from './http.ts';
 export { createLogger, type Logger } from './logger.ts';
-export { queryPlanCacheMetrics, responseCacheMetrics } from './metrics.ts';
+export {
+  passwordAdmissionMetrics,
+  queryPlanCacheMetrics,
+  responseCacheMetrics,
+} from './metrics.ts';
 export { connectRedis, type RedisConnection, redisSettings } from './redis.ts';
 export {
   acceptableRequestId,

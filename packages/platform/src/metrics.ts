@@ -60,6 +60,19 @@ export function queryPlanCacheMetrics(): { hits: Counter; misses: Counter } {
   return planCacheCounters;
 }
 
+let passwordAdmissionCounters: { refused: Counter } | undefined;
+
+/** The gateway's admission of new passwords (gateway/src/password-admission.ts). */
+export function passwordAdmissionMetrics(): { refused: Counter } {
+  passwordAdmissionCounters ??= {
+    refused: new Counter({
+      name: 'graphql_new_passwords_refused_at_gateway_total',
+      help: 'Sign-ups and password changes the gateway refused itself, while the users service’s hashing queue was full.',
+    }),
+  };
+  return passwordAdmissionCounters;
+}
+
 let responseCacheCounters:
   | {
       lookups: Counter<'result' | 'reason'>;

@@ -4,7 +4,7 @@ import {
   type Identity,
   passwordProblem,
   type Role,
-  refuseWhenHashingIsBusy,
+  reserveHashingTurn,
   unauthenticated,
   verifyAgainstDecoy,
   verifyPassword,
@@ -93,17 +93,23 @@ export class AccountService {
 
   async signUp(input: unknown, clientAddress: string | undefined): Promise<AuthPayload> {
     // Cheapest refusals first: a full hashing queue costs nothing to refuse, the throttle a
-    // database round trip, and the input's strength check tens of milliseconds of CPU.
-    refuseWhenHashingIsBusy();
-    await this.#throttle.admitSignUp(clientAddress);
-    const { email, password, name, accountType } = parseInput(signUpSchema, input, 'input');
-    const user = await this.#users.create({
-      email,
-      name,
-      role: accountType,
-      passwordHash: await hashPassword(password),
-    });
-    return this.#startSession(user);
+    // database round trip, and the input's strength check tens of milliseconds of CPU. The
+    // place on the queue is taken at once, so that the requests beyond it are all refused
+    // here, and none only at its hash, after the other two.
+    const turn = reserveHashingTurn();
+    try {
+      await this.#throttle.admitSignUp(clientAddress);
+      const { email, password, name, accountType } = parseInput(signUpSchema, input, 'input');
+      const user = await this.#users.create({
+        email,
+        name,
+        role: accountType,
+        passwordHash: await turn.hash(password),
+      });
+      return this.#startSession(user);
+    } finally {
+      turn.release();
+    }
   }
 
   async logIn(
