@@ -113,19 +113,36 @@ async function gatewaysTotal(name: string, environment: BenchEnvironment, labels
 const cacheLookups = (environment: BenchEnvironment, result: 'hit' | 'miss') =>
   gatewaysTotal('graphql_response_cache_lookups_total', environment, `result="${result}"`);
 
+/** Every series of a counter in a service's /metrics, by its labels as written. */
+async function counterSeries(baseUrl: string, name: string): Promise<Record<string, number>> {
+  const text = await (await fetch(new URL('/metrics', baseUrl))).text();
+  const series: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const labels = line.slice(name.length, line.lastIndexOf(' '));
+    series[labels] = (series[labels] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return series;
+}
+
 /**
- * What the paced run's requests found: hits in memory, in Redis, misses (of which background
- * refreshes, which no client waits for), and memory drops.
+ * What the paced run's requests found, over both gateways: every lookup outcome by result
+ * and reason (`reason="refresh"` is a background refresh, which no client waits for;
+ * `reason="filled"` a client that waited for another's fill), and memory drops.
  */
-async function cacheOutcomes(environment: BenchEnvironment) {
-  const [local, hits, misses, refreshes, heartbeat] = await Promise.all([
-    gatewaysTotal('graphql_response_cache_lookups_total', environment, 'reason="local"'),
-    cacheLookups(environment, 'hit'),
-    cacheLookups(environment, 'miss'),
-    gatewaysTotal('graphql_response_cache_lookups_total', environment, 'reason="refresh"'),
-    gatewaysTotal('graphql_response_cache_local_dropped_total', environment, 'cause="heartbeat"'),
-  ]);
-  return { local, redis: hits - local, misses: misses - refreshes, refreshes, heartbeat };
+async function cacheOutcomes(environment: BenchEnvironment): Promise<Record<string, number>> {
+  const outcomes: Record<string, number> = {};
+  for (const gateway of gateways) {
+    const url = environment.gatewayUrl(gateway);
+    const series = {
+      ...(await counterSeries(url, 'graphql_response_cache_lookups_total')),
+      ...(await counterSeries(url, 'graphql_response_cache_local_dropped_total')),
+    };
+    for (const [labels, value] of Object.entries(series)) {
+      outcomes[labels] = (outcomes[labels] ?? 0) + value;
+    }
+  }
+  return outcomes;
 }
 
 /** P9 and P10. */
@@ -159,11 +176,10 @@ export async function measureCachedListing(
     const paced = await runPaced({ ...load, seconds: options.latencySeconds, rate });
     const after = await cacheOutcomes(environment);
     const outcomes = Object.fromEntries(
-      Object.entries(after).map(([key, value]) => [
-        key,
-        value - before[key as keyof typeof before],
-      ]),
-    ) as typeof after;
+      Object.entries(after)
+        .map(([key, value]) => [key, value - (before[key] ?? 0)] as const)
+        .filter(([, value]) => value > 0),
+    );
     const failures = [...figures.cached, ...figures.uncached, bursty, paced].reduce(
       (sum, round) => sum + round.failures,
       0,
@@ -192,7 +208,7 @@ export async function measureCachedListing(
         details:
           `at ${rate} RPS evenly paced for ${options.latencySeconds} s: achieved ${fmt(paced.rps)} RPS, p50 ${fmt(paced.p50)} ms, p99 ${fmt(paced.p99)} ms, worst send lag ${fmt(paced.worstLag)} ms; ${paced.failures} failed; ` +
           `over 30 ms by x-cache: ${JSON.stringify(paced.slow)}; ` +
-          `hits in memory ${outcomes.local}, in Redis ${outcomes.redis}, client misses ${outcomes.misses}, background refreshes ${outcomes.refreshes}; entries dropped for missed heartbeats ${outcomes.heartbeat}; ` +
+          `cache lookups and drops: ${JSON.stringify(outcomes)}; ` +
           `autocannon's overallRate pacing just before: p50 ${fmt(bursty.p50)} ms, p99 ${fmt(bursty.p99)} ms`,
         figures: { rate, paced, bursty, outcomes, failures: paced.failures + bursty.failures },
       },
