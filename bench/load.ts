@@ -4,6 +4,7 @@
 // a child of its own): the load generator shares the machine's cores with them, as any
 // client on the same host would, but never their event loops.
 import { Agent, request as httpRequest } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import autocannon, { type RequestTemplate, type Result } from 'autocannon';
 
 export interface LoadOptions {
@@ -74,6 +75,8 @@ export interface PacedResult extends LoadResult {
   slow: Record<string, number>;
   /** The largest gap, in ms, between a request's due time and its sending. */
   worstLag: number;
+  /** The load generator's own event loop delay over the run, in ms: p99 and max. */
+  clientLoop: { p99: number; max: number };
 }
 
 /**
@@ -143,6 +146,8 @@ export async function runPaced(options: {
       request.on('error', fail);
       request.end(options.body);
     });
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   const start = performance.now();
   const pending: Promise<void>[] = [];
   await new Promise<void>((done) => {
@@ -161,6 +166,7 @@ export async function runPaced(options: {
   });
   await Promise.all(pending);
   const elapsed = (performance.now() - start) / 1_000;
+  loop.disable();
   agent.destroy();
   const sorted = latencies.toSorted((a, b) => a - b);
   const at = (q: number) =>
@@ -173,6 +179,7 @@ export async function runPaced(options: {
     completed: latencies.length + failures,
     slow,
     worstLag,
+    clientLoop: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
   };
 }
 

@@ -145,6 +145,27 @@ async function cacheOutcomes(environment: BenchEnvironment): Promise<Record<stri
   return outcomes;
 }
 
+/**
+ * Each gateway's event loop delay (p99 and max, ms) since its /metrics was last read: one
+ * read, since each resets it.
+ */
+async function gatewayLoops(environment: BenchEnvironment) {
+  return Promise.all(
+    gateways.map(async (gateway) => {
+      const url = new URL('/metrics', environment.gatewayUrl(gateway));
+      const lines = (await (await fetch(url)).text()).split('\n');
+      const seconds = (name: string) => {
+        const line = lines.find((candidate) => candidate.startsWith(`${name} `));
+        return line ? Number(line.slice(name.length + 1)) * 1_000 : Number.NaN;
+      };
+      return {
+        p99: seconds('nodejs_eventloop_lag_p99_seconds'),
+        max: seconds('nodejs_eventloop_lag_max_seconds'),
+      };
+    }),
+  );
+}
+
 /** P9 and P10. */
 export async function measureCachedListing(
   environment: BenchEnvironment,
@@ -173,7 +194,10 @@ export async function measureCachedListing(
     // Autocannon's pacing first, for comparison only (see runPaced), then the figure.
     const bursty = await runLoad({ ...load, seconds: options.latencySeconds, rate });
     const before = await cacheOutcomes(environment);
+    // Reading /metrics resets each gateway's event loop delay: what follows is the run's.
+    await gatewayLoops(environment);
     const paced = await runPaced({ ...load, seconds: options.latencySeconds, rate });
+    const loops = await gatewayLoops(environment);
     const after = await cacheOutcomes(environment);
     const outcomes = Object.fromEntries(
       Object.entries(after)
@@ -209,6 +233,7 @@ export async function measureCachedListing(
           `at ${rate} RPS evenly paced for ${options.latencySeconds} s: achieved ${fmt(paced.rps)} RPS, p50 ${fmt(paced.p50)} ms, p99 ${fmt(paced.p99)} ms, worst send lag ${fmt(paced.worstLag)} ms; ${paced.failures} failed; ` +
           `over 30 ms by x-cache: ${JSON.stringify(paced.slow)}; ` +
           `cache lookups and drops: ${JSON.stringify(outcomes)}; ` +
+          `event loop delay p99/max: load generator ${fmt(paced.clientLoop.p99)}/${fmt(paced.clientLoop.max)} ms, gateways ${loops.map((loop) => `${fmt(loop.p99)}/${fmt(loop.max)}`).join(', ')} ms; ` +
           `autocannon's overallRate pacing just before: p50 ${fmt(bursty.p50)} ms, p99 ${fmt(bursty.p99)} ms`,
         figures: { rate, paced, bursty, outcomes, failures: paced.failures + bursty.failures },
       },
