@@ -3,7 +3,8 @@
 // (NGINX, the gateways and the subgraphs are child processes of the topology, Hive Gateway
 // a child of its own): the load generator shares the machine's cores with them, as any
 // client on the same host would, but never their event loops.
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import autocannon, { type RequestTemplate, type Result } from 'autocannon';
 
 export interface LoadOptions {
@@ -66,6 +67,119 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     p99: result.latency.p99,
     failures,
     completed: result.requests.total,
+  };
+}
+
+export interface PacedResult extends LoadResult {
+  /** Responses slower than `slowMs`, by their `x-cache` header (`none` without one). */
+  slow: Record<string, number>;
+  /** The largest gap, in ms, between a request's due time and its sending. */
+  worstLag: number;
+  /** The load generator's own event loop delay over the run, in ms: p99 and max. */
+  clientLoop: { p99: number; max: number };
+}
+
+/**
+ * Open-loop load at a steady rate, spread evenly: request i is due at i / rate seconds from
+ * the start, whatever became of the others, and goes out on the first free one of
+ * `connections` keep-alive connections. Its latency counts from when it was due, so a
+ * stall counts for every request it held back, as it would for clients arriving at that
+ * rate. (Autocannon's `overallRate` sends each connection's share of a second back to
+ * back at the start of that second, then waits for the next, and corrects for coordinated
+ * omission as if a request were due every millisecond: one 500 ms response then records
+ * 500 samples.)
+ */
+export async function runPaced(options: {
+  url: string;
+  body: string;
+  connections: number;
+  seconds: number;
+  rate: number;
+  /** @default 30 */
+  slowMs?: number;
+}): Promise<PacedResult> {
+  const slowMs = options.slowMs ?? 30;
+  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
+  const total = Math.round(options.rate * options.seconds);
+  const latencies: number[] = [];
+  const slow: Record<string, number> = {};
+  let failures = 0;
+  let worstLag = 0;
+  const send = (due: number) =>
+    new Promise<void>((resolve) => {
+      const fail = () => {
+        failures++;
+        resolve();
+      };
+      const request = httpRequest(
+        options.url,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(options.body),
+          },
+        },
+        (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          response.on('end', () => {
+            const ms = performance.now() - due;
+            if (response.statusCode !== 200 || !successfulGraphQL(text)) return fail();
+            latencies.push(ms);
+            if (ms > slowMs) {
+              const cache = String(response.headers['x-cache'] ?? 'none');
+              slow[cache] = (slow[cache] ?? 0) + 1;
+            }
+            resolve();
+          });
+          response.on('error', fail);
+        },
+      );
+      request.on('socket', () => {
+        worstLag = Math.max(worstLag, performance.now() - due);
+      });
+      request.on('error', fail);
+      request.end(options.body);
+    });
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  const start = performance.now();
+  const pending: Promise<void>[] = [];
+  await new Promise<void>((done) => {
+    let sent = 0;
+    const tick = () => {
+      const now = performance.now();
+      // Every request due by now goes out, each timed from its own due time.
+      while (sent < total && start + (sent * 1_000) / options.rate <= now) {
+        pending.push(send(start + (sent * 1_000) / options.rate));
+        sent++;
+      }
+      if (sent < total) setTimeout(tick, 1);
+      else done();
+    };
+    tick();
+  });
+  await Promise.all(pending);
+  const elapsed = (performance.now() - start) / 1_000;
+  loop.disable();
+  agent.destroy();
+  const sorted = latencies.toSorted((a, b) => a - b);
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
+  return {
+    rps: latencies.length / elapsed,
+    p50: at(0.5),
+    p99: at(0.99),
+    failures,
+    completed: latencies.length + failures,
+    slow,
+    worstLag,
+    clientLoop: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
   };
 }
 

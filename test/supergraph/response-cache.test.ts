@@ -145,6 +145,41 @@ describe('the response cache policy', () => {
     );
   });
 
+  it('keeps a hot 1 s entry alive under continuous reads at both gateways: no reader waits on a fill', async () => {
+    const query = `${unique()}query ($id: ID!) { event(id: $id) { title ticketTiers { available } } }`;
+    const variables = { id: eventId };
+    expect((await send(query, { variables })).cache).toBe('MISS');
+    const lookups = async (labels: string) =>
+      (await metric(0, 'graphql_response_cache_lookups_total', labels)) +
+      (await metric(1, 'graphql_response_cache_lookups_total', labels));
+    const counts = async () => ({
+      misses: await lookups('result="miss"'),
+      refreshes: await lookups('reason="refresh"'),
+      filled: await lookups('reason="filled"'),
+    });
+    const before = await counts();
+    // Four readers, two at each gateway, for three and a half max-ages.
+    const end = Date.now() + 3_500;
+    const answers: { cache: string | null; cacheControl: string | null }[] = [];
+    await Promise.all(
+      [0, 1, 0, 1].map(async (gateway) => {
+        while (Date.now() < end) answers.push(await send(query, { gateway, variables }));
+      }),
+    );
+    const after = await counts();
+    expect(answers.length).toBeGreaterThan(20);
+    expect(answers.filter((answer) => answer.cache !== 'HIT')).toEqual([]);
+    // Never older than its max-age of 1 s when served.
+    expect(
+      answers.filter((answer) => !/^max-age=[01], public$/.test(answer.cacheControl ?? '')),
+    ).toEqual([]);
+    // The entry was run again behind the readers, at least once a max-age; none of them
+    // found it gone or waited for another request's fill.
+    expect(after.refreshes - before.refreshes).toBeGreaterThanOrEqual(3);
+    expect(after.misses - after.refreshes - (before.misses - before.refreshes)).toBe(0);
+    expect(after.filled - before.filled).toBe(0);
+  });
+
   it('never answers a caller with a token, valid or not, from the gateway’s memory', async () => {
     const query = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
     const variables = { id: eventId };
