@@ -27,8 +27,8 @@ export const planFactor = 4;
 
 /**
  * A least-recently-used cache of at most `maxBytes` of heap, each value weighed by
- * `heapWeight` (with `factor`) when it is stored: Apollo's `KeyValueCache`, for its document store and the
- * gateway's query plans.
+ * `heapWeight` (with `factor`) when it is stored: Apollo's `KeyValueCache`, for its
+ * document store and the gateway's query plans.
  */
 export class HeapBoundedCache<V extends {}> implements KeyValueCache<V> {
   readonly #entries: LRUCache<string, V>;
