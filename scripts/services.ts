@@ -21,6 +21,8 @@ export interface ServiceSpec {
   entry: string;
   /** The port it listens on under `npm start` and compose. */
   port: number;
+  /** Node's flags for this service besides `nodeFlags`. */
+  flags?: readonly string[];
 }
 
 export const subgraphServices: readonly ServiceSpec[] = subgraphNames.map((name) => ({
@@ -30,11 +32,22 @@ export const subgraphServices: readonly ServiceSpec[] = subgraphNames.map((name)
   port: servicePorts[name],
 }));
 
+/**
+ * A gateway's heap, sized for what it keeps (docs/BENCHMARKS.md, P5b). Its live objects level
+ * off near 140 MiB under endless new operations (the caches are bounded by weight), but V8
+ * sizes the heap for the machine: on a large host, a 64 MiB young generation twice over and
+ * an old generation that grows to four times its live set before a full collection, so the
+ * resident set climbed past 800 MiB of garbage. These bound both: a full collection runs
+ * before the old generation passes 256 MiB, and the young generation is 2 × 16 MiB.
+ */
+export const gatewayHeapFlags = ['--max-old-space-size=256', '--max-semi-space-size=16'] as const;
+
 export const gatewayServices: readonly ServiceSpec[] = gatewayNames.map((name) => ({
   name,
   kind: 'gateway',
   entry: 'gateway/src/index.ts',
   port: servicePorts[name],
+  flags: gatewayHeapFlags,
 }));
 
 export const services: readonly ServiceSpec[] = [...subgraphServices, ...gatewayServices];
@@ -44,5 +57,5 @@ export const nodeFlags = ['--experimental-strip-types'] as const;
 
 /** The command line that runs a service, with `node` as the executable. */
 export function serviceCommand(service: ServiceSpec): string[] {
-  return ['node', ...nodeFlags, service.entry];
+  return ['node', ...nodeFlags, ...(service.flags ?? []), service.entry];
 }

@@ -122,7 +122,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
 
   const launched = new Map<string, { port: number; env: NodeJS.ProcessEnv }>();
   const launch = async (spec: ServiceSpec, port: number, env: NodeJS.ProcessEnv) => {
-    const child = spawn(process.execPath, [...nodeFlags, spec.entry], {
+    const child = spawn(process.execPath, [...nodeFlags, ...(spec.flags ?? []), spec.entry], {
       cwd: repositoryRoot,
       env: {
         ...launchDefaults,

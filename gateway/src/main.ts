@@ -77,7 +77,7 @@ export const gatewaySettings = baseSettings
     RESPONSE_CACHE_LOCAL_MIB: z.coerce.number().int().min(0).max(1024).default(32),
     /** Send identical subgraph queries that are in flight at the same time only once. */
     DEDUPLICATE_INFLIGHT: flagSetting(gatewayDefaults.deduplicateInflight),
-    /** Sizes of the document and query plan caches, in MiB as Apollo weighs them. */
+    /** Sizes of the document and query plan caches, in MiB of the heap they hold. */
     DOCUMENT_CACHE_MIB: z.coerce
       .number()
       .int()

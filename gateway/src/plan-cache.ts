@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '@apollo/gateway';
-import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import { queryPlanCacheMetrics } from '@ticketing/platform';
+import { HeapBoundedCache, planFactor } from './heap-weight.ts';
 
 /** What `@apollo/gateway` keeps its query plans in (`queryPlannerConfig.cache`). */
 type QueryPlanCache = NonNullable<NonNullable<GatewayConfig['queryPlannerConfig']>['cache']>;
@@ -14,18 +14,16 @@ type QueryPlan = NonNullable<Awaited<ReturnType<QueryPlanCache['get']>>>;
  * and stores the plan. Its documented `queryPlannerConfig.cache` option replaces that store,
  * so counting in `get` sees every lookup, whatever the gateway does around it, without
  * reaching into its private fields. This stands in for the default store (an LRU of the
- * same kind, weighed the same way: each plan by the length of its JSON) and is emptied,
- * like it, when the supergraph changes. Its size is the gateway's QUERY_PLAN_CACHE_MIB.
+ * same kind, emptied like it when the supergraph changes), but weighs each plan by the
+ * heap it holds (heap-weight.ts), not by the length of its JSON. Its size is the gateway's
+ * QUERY_PLAN_CACHE_MIB.
  */
 export class CountingQueryPlanCache implements QueryPlanCache {
-  readonly #plans: InMemoryLRUCache<QueryPlan>;
+  readonly #plans: HeapBoundedCache<QueryPlan>;
   readonly #metrics = queryPlanCacheMetrics();
 
   constructor(maxSizeMiB: number) {
-    this.#plans = new InMemoryLRUCache<QueryPlan>({
-      maxSize: maxSizeMiB * 2 ** 20,
-      sizeCalculation: (plan) => Buffer.byteLength(JSON.stringify(plan), 'utf8'),
-    });
+    this.#plans = new HeapBoundedCache<QueryPlan>(maxSizeMiB * 2 ** 20, planFactor);
   }
 
   async get(key: string): Promise<QueryPlan | undefined> {
@@ -44,5 +42,10 @@ export class CountingQueryPlanCache implements QueryPlanCache {
 
   clear(): void {
     this.#plans.clear();
+  }
+
+  /** The plans' weight in bytes, never above the cache's size. */
+  get weight(): number {
+    return this.#plans.weight;
   }
 }

@@ -19,6 +19,7 @@ import type { DocumentNode } from 'graphql';
 import { boundedDocumentStore, defaultMaxDocumentBytes } from './document-size.ts';
 import { maskSubgraphErrors, SubgraphUnreachableError, withoutSuggestions } from './errors.ts';
 import { explorerPath } from './explorer.ts';
+import { HeapBoundedCache } from './heap-weight.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
 import { checkScalars, inputHygienePlugin } from './input-hygiene.ts';
 import { NewPasswordAdmission, passwordAdmissionPlugin } from './password-admission.ts';
@@ -156,10 +157,10 @@ export interface GatewayOptions {
   safelist?: PersistedQueryManifest | undefined;
   plugins?: ApolloServerPlugin<GatewayContext>[];
   /**
-   * The parsed-and-validated document cache and the query plan cache, in MiB as Apollo
-   * weighs them (by JSON length, several times less than the memory they hold): 8 each by
-   * default, instead of Apollo's 30, so that a gateway's memory levels off within minutes
-   * even under endless distinct operations (docs/BENCHMARKS.md, P5).
+   * The parsed-and-validated document cache and the query plan cache, in MiB of the heap
+   * their entries hold (heap-weight.ts; Apollo weighs them by JSON length, several times
+   * less): 8 each by default, so that a gateway's memory levels off under endless distinct
+   * operations (docs/BENCHMARKS.md, P5b).
    */
   cacheSizes?: { documentsMiB: number; queryPlansMiB: number };
   /**
@@ -203,6 +204,11 @@ export const operationLimits = {
   maxTokens: { n: 1000 },
   costLimit: { maxCost: 20_000 },
 } as const;
+
+/** Apollo Server's cache of parsed and validated documents, `maxMiB` of heap at most. */
+export function documentStore(maxMiB: number): HeapBoundedCache<DocumentNode> {
+  return new HeapBoundedCache<DocumentNode>(maxMiB * 2 ** 20);
+}
 
 /** The gateway's Apollo Server, not yet listening. */
 export function createGatewayServer(options: GatewayOptions): ApolloServer<GatewayContext> {
@@ -257,11 +263,9 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
   server = new ApolloServer<GatewayContext>({
     gateway,
     includeStacktraceInErrorResponses: false,
-    documentStore: new InMemoryLRUCache<DocumentNode>({
-      maxSize:
-        (options.cacheSizes?.documentsMiB ?? gatewayDefaults.cacheSizes.documentsMiB) * 2 ** 20,
-      sizeCalculation: InMemoryLRUCache.sizeCalculation,
-    }),
+    documentStore: documentStore(
+      options.cacheSizes?.documentsMiB ?? gatewayDefaults.cacheSizes.documentsMiB,
+    ),
     // The service handles SIGTERM and drains (platform's serveGraphQL), not Apollo.
     stopOnTerminationSignals: false,
     formatError: options.production
