@@ -224,6 +224,52 @@ describe('purchase_tickets', () => {
     }
   });
 
+  it('refuses a tier it does not have, and changes nothing', async () => {
+    const before = await state();
+    expect(await outcome({ buyer: randomUUID(), tier: randomUUID() })).toBe('tierNotFound');
+    expect(await state()).toEqual(before);
+  });
+
+  it('refuses outside the tier’s sales window, and says what the window is', async () => {
+    const { rows } = await pool.query<{ start: Date; end: Date }>(
+      `UPDATE ticket_tiers SET sales_start_at = now() + interval '1 hour' WHERE id = $1
+       RETURNING sales_start_at AS start, sales_end_at AS end`,
+      [tierId],
+    );
+    const ended = await createTier(5);
+    await pool.query(
+      `UPDATE ticket_tiers SET sales_start_at = now() - interval '2 hours',
+                               sales_end_at = now() - interval '1 hour' WHERE id = $1`,
+      [ended],
+    );
+    const before = await state();
+
+    const [notYet] = await purchase({ buyer: randomUUID(), tier: tierId });
+    expect(notYet).toMatchObject({
+      outcome: 'windowClosed',
+      tier_sales_start_at: rows[0]?.start,
+      tier_sales_end_at: null,
+      order_id: null,
+    });
+    const [over] = await purchase({ buyer: randomUUID(), tier: ended });
+    expect(over?.outcome).toBe('windowClosed');
+    expect(
+      (over as unknown as { tier_sales_end_at: Date }).tier_sales_end_at.getTime(),
+    ).toBeLessThan(Date.now());
+    expect(await state()).toEqual(before);
+    expect(await tierStock(ended)).toEqual({ sold: 0, held: 0 });
+  });
+
+  it('refuses more than the tier sells in one order, and says its limit', async () => {
+    await pool.query('UPDATE ticket_tiers SET max_per_order = 2 WHERE id = $1', [tierId]);
+    const before = await state();
+
+    const [refused] = await purchase({ buyer: randomUUID(), tier: tierId, quantity: 3 });
+    expect(refused).toMatchObject({ outcome: 'orderLimitExceeded', tier_max_per_order: 2 });
+    expect(await state()).toEqual(before);
+    expect(await outcome({ buyer: randomUUID(), tier: tierId, quantity: 2 })).toBe('created');
+  });
+
   it('buys a hold: its quantity moves from held to sold, its allowance stays taken', async () => {
     const buyer = randomUUID();
     const hold = await createHold(buyer, tierId, 2);

@@ -13,6 +13,9 @@ type Transaction = Prisma.TransactionClient;
 export type PurchaseOutcome =
   | { status: 'created'; order: Order; tickets: Ticket[] }
   | { status: 'replayed'; order: Order; tickets: Ticket[] }
+  | { status: 'tierNotFound' }
+  | { status: 'windowClosed'; salesStartAt: Date | null; salesEndAt: Date | null }
+  | { status: 'orderLimitExceeded'; maxPerOrder: number }
   | { status: 'keyInUse' }
   | { status: 'keyReused' }
   | { status: 'soldOut' }
@@ -35,9 +38,13 @@ export interface HoldFilter {
   eventId?: string;
 }
 
-/** What is being bought: from a tier directly, or by converting a hold. */
+/**
+ * What is being bought: from a tier directly (the purchase itself checks that the tier
+ * exists, that its sales window is open and that `quantity` is within its limit per order),
+ * or by converting a hold.
+ */
 export type PurchaseSource =
-  | { kind: 'tier'; tier: TicketTier; quantity: number }
+  | { kind: 'tier'; tierId: string; quantity: number }
   | { kind: 'hold'; holdId: string };
 
 export interface PurchaseRequest {
@@ -207,16 +214,15 @@ export class PurchaseRepository {
 
   /**
    * Buys tickets, once per (buyer, idempotency key), in one statement: the database's
-   * `purchase_tickets` function (migration `purchase_in_one_statement`) is the whole
-   * transaction, in the order and with the locks described there and above. Concurrent
-   * requests with the same key are told so at once; a replay finds the committed order.
+   * `purchase_tickets` function (migrations `purchase_in_one_statement` and
+   * `purchase_checks_the_tier`) is the whole transaction, in the order and with the locks
+   * described there and above, tier checks included. Concurrent requests with the same key
+   * are told so at once; a replay finds the committed order.
    */
   async purchase(request: PurchaseRequest): Promise<PurchaseOutcome> {
     const { source } = request;
     const [tierId, quantity, holdId] =
-      source.kind === 'tier'
-        ? [source.tier.id, source.quantity, null]
-        : [null, null, source.holdId];
+      source.kind === 'tier' ? [source.tierId, source.quantity, null] : [null, null, source.holdId];
     // One statement, rolled back whole by a lock cycle (its expiry of lapsed holds makes
     // waitlist offers), and so safe to run again.
     const rows = await retryOnConflict(
@@ -372,12 +378,29 @@ interface PurchaseRow {
   ticket_token_version: number;
   ticket_checked_in_at: Date | null;
   ticket_checked_in_by: string | null;
+  tier_sales_start_at: Date | null;
+  tier_sales_end_at: Date | null;
+  tier_max_per_order: number | null;
 }
 
 function purchaseOutcome(request: PurchaseRequest, rows: PurchaseRow[]): PurchaseOutcome {
   const [first] = rows;
   if (!first) throw new Error('purchase_tickets returned no row');
-  if (first.outcome !== 'created' && first.outcome !== 'replayed') return { status: first.outcome };
+  switch (first.outcome) {
+    case 'created':
+    case 'replayed':
+      break;
+    case 'windowClosed':
+      return {
+        status: first.outcome,
+        salesStartAt: first.tier_sales_start_at,
+        salesEndAt: first.tier_sales_end_at,
+      };
+    case 'orderLimitExceeded':
+      return { status: first.outcome, maxPerOrder: first.tier_max_per_order as number };
+    default:
+      return { status: first.outcome };
+  }
   const order: Order = {
     id: first.order_id as string,
     buyerId: request.buyerId,

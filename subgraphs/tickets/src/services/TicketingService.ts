@@ -66,6 +66,17 @@ export function isOnSale(
   return eventOnSale(snapshot, now) && windowOpen(tier, now);
 }
 
+const tierNotFound = (id: string) => notFound(`No ticket tier has the id ${id}.`);
+const windowClosed = (window: { salesStartAt: Date | null; salesEndAt: Date | null }) =>
+  failure('SALES_CLOSED', 'This tier is not on sale now.', {
+    salesStartAt: window.salesStartAt?.toISOString(),
+    salesEndAt: window.salesEndAt?.toISOString(),
+  });
+const orderLimitExceeded = (maxPerOrder: number, field: string) =>
+  failure('ORDER_LIMIT_EXCEEDED', `At most ${maxPerOrder} tickets per order.`, {
+    field,
+    maxPerOrder,
+  });
 const soldOut = () => failure('SOLD_OUT', 'Not enough tickets are left in this tier.');
 const salesClosed = () => failure('SALES_CLOSED', 'This event is not on sale.');
 const limitReached = (perUserCap: number) =>
@@ -158,12 +169,12 @@ export class TicketingService {
       input.idempotencyKey,
       'input.idempotencyKey',
     );
-    const source = await this.#source(input);
+    const source = this.#source(input);
     const requestHash = createHash('sha256')
       .update(
         JSON.stringify(
           source.kind === 'tier'
-            ? ['tier', source.tier.id, source.quantity]
+            ? ['tier', source.tierId, source.quantity]
             : ['hold', source.holdId],
         ),
       )
@@ -175,7 +186,7 @@ export class TicketingService {
       source,
       perUserCap: this.#settings.perUserCap,
     });
-    return placed(outcome, this.#settings.perUserCap);
+    return placed(outcome, source, this.#settings.perUserCap);
   }
 
   async cancelTicket(viewer: Identity | null, id: string): Promise<Ticket> {
@@ -205,7 +216,8 @@ export class TicketingService {
     }
   }
 
-  async #source(input: PurchaseInput): Promise<PurchaseSource> {
+  /** What the purchase is of, as far as the request alone tells; the database checks the rest. */
+  #source(input: PurchaseInput): PurchaseSource {
     const byHold = input.holdId != null;
     const byTier = input.tierId != null || input.quantity != null;
     if (byHold === byTier) {
@@ -222,37 +234,25 @@ export class TicketingService {
     if (input.tierId == null)
       throw badUserInput('tierId is required with quantity.', 'input.tierId');
     const quantity = parseInput(quantitySchema, input.quantity, 'input.quantity');
-    const tier = await this.#existingTier(input.tierId);
-    this.#assertOnSale(tier, quantity, 'input.quantity');
-    return { kind: 'tier', tier, quantity };
+    if (!isUuid(input.tierId)) throw tierNotFound(input.tierId);
+    return { kind: 'tier', tierId: input.tierId, quantity };
   }
 
   /**
-   * Selling needs the tier's sales window open and an order size within the tier's limit.
+   * A hold needs the tier's sales window open and an order size within the tier's limit.
    * (It also needs the event published and not started, as the events service last told
-   * this one through the outbox: the purchase's or hold's own transaction checks that, under
-   * a lock that a cancellation waits for, in PurchaseRepository. Reading it here as well
-   * would be a second statement on every sale that decides nothing.)
+   * this one through the outbox: the hold's own transaction checks that, under a lock that a
+   * cancellation waits for, in PurchaseRepository. A purchase makes all of these checks in
+   * its one statement, `purchase_tickets`, with the same errors as here.)
    */
-  #assertOnSale(tier: TicketTier, quantity: number, quantityField = 'quantity'): void {
-    const now = new Date();
-    if (!windowOpen(tier, now)) {
-      throw failure('SALES_CLOSED', 'This tier is not on sale now.', {
-        salesStartAt: tier.salesStartAt?.toISOString(),
-        salesEndAt: tier.salesEndAt?.toISOString(),
-      });
-    }
-    if (quantity > tier.maxPerOrder) {
-      throw failure('ORDER_LIMIT_EXCEEDED', `At most ${tier.maxPerOrder} tickets per order.`, {
-        field: quantityField,
-        maxPerOrder: tier.maxPerOrder,
-      });
-    }
+  #assertOnSale(tier: TicketTier, quantity: number): void {
+    if (!windowOpen(tier, new Date())) throw windowClosed(tier);
+    if (quantity > tier.maxPerOrder) throw orderLimitExceeded(tier.maxPerOrder, 'quantity');
   }
 
   async #existingTier(id: string): Promise<TicketTier> {
     const [tier] = isUuid(id) ? await this.#tickets.findTiersByIds([id]) : [null];
-    if (!tier) throw notFound(`No ticket tier has the id ${id}.`);
+    if (!tier) throw tierNotFound(id);
     return tier;
   }
 
@@ -277,11 +277,17 @@ export class TicketingService {
   }
 }
 
-function placed(outcome: PurchaseOutcome, perUserCap: number): PlacedOrder {
+function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: number): PlacedOrder {
   switch (outcome.status) {
     case 'created':
     case 'replayed':
       return { order: outcome.order, tickets: outcome.tickets };
+    case 'tierNotFound':
+      throw tierNotFound(source.kind === 'tier' ? source.tierId : '');
+    case 'windowClosed':
+      throw windowClosed(outcome);
+    case 'orderLimitExceeded':
+      throw orderLimitExceeded(outcome.maxPerOrder, 'input.quantity');
     case 'soldOut':
       throw soldOut();
     case 'keyInUse':
