@@ -341,3 +341,209 @@ describe('purchase_tickets', () => {
     expect(await tierStock()).toEqual({ sold: 1, held: 0 });
   });
 });
+
+interface GroupMember {
+  buyer: string;
+  key?: string;
+  hash?: string;
+  quantity?: number;
+}
+
+/** One `purchase_tickets_group` statement; each member's outcome, in member order. */
+async function purchaseGroup(tier: string, members: GroupMember[], cap = 4) {
+  const keys = members.map((m) => m.key ?? randomUUID());
+  const { rows } = await pool.query<PurchaseRow & { member: number }>(
+    `SELECT g.member, (g.purchase).* FROM purchase_tickets_group($1, $2, $3, $4, $5, $6) g`,
+    [
+      tier,
+      members.map((m) => m.buyer),
+      keys,
+      members.map((m) => m.hash ?? 'h'),
+      members.map((m) => m.quantity ?? 1),
+      cap,
+    ],
+  );
+  return members.map((_, index) => rows.filter((row) => row.member === index + 1));
+}
+
+const outcomesOf = (answers: PurchaseRow[][]) => answers.map((rows) => rows[0]?.outcome);
+
+/** Runs `work` while another transaction holds the advisory lock of `lockKey`. */
+async function whileKeyInFlight<T>(lockKey: string, work: () => Promise<T>): Promise<T> {
+  const other = await pool.connect();
+  try {
+    await other.query('BEGIN');
+    await other.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lockKey]);
+    return await work();
+  } finally {
+    await other.query('ROLLBACK');
+    other.release();
+  }
+}
+
+/** The tickets a buyer's allowance for the event counts. */
+async function allowanceOf(buyer: string) {
+  const { rows } = await pool.query<{ tickets: number }>(
+    'SELECT tickets FROM event_allowances WHERE user_id = $1',
+    [buyer],
+  );
+  return rows[0]?.tickets;
+}
+
+describe('purchase_tickets_group', () => {
+  it('sells each member their own order, of mixed quantities, in one update of the tier', async () => {
+    const members = [1, 3, 2].map((quantity) => ({ buyer: randomUUID(), quantity }));
+    const answers = await purchaseGroup(tierId, members);
+
+    expect(answers.map((rows) => rows.length)).toEqual([1, 3, 2]);
+    expect(outcomesOf(answers)).toEqual(['created', 'created', 'created']);
+    expect(new Set(answers.map((rows) => rows[0]?.order_id)).size).toBe(3);
+    expect(answers.map((rows) => rows[0]?.order_total_cents)).toEqual([1500, 4500, 3000]);
+    expect(await tierStock()).toEqual({ sold: 6, held: 0 });
+    const { rows } = await pool.query(
+      `SELECT o.buyer_id::text AS buyer, count(t.id)::int AS tickets, a.tickets AS allowed
+       FROM orders o JOIN tickets t ON t.order_id = o.id
+       JOIN event_allowances a ON a.user_id = o.buyer_id AND a.event_id = t.event_id
+       WHERE t.tier_id = $1
+       GROUP BY 1, 3 ORDER BY 1`,
+      [tierId],
+    );
+    expect(rows).toEqual(
+      members
+        .map((m) => ({ buyer: m.buyer, tickets: m.quantity, allowed: m.quantity }))
+        .sort((a, b) => a.buyer.localeCompare(b.buyer)),
+    );
+  });
+
+  it('counts the same buyer twice in one group against the per-person cap', async () => {
+    const buyer = randomUUID();
+    const answers = await purchaseGroup(tierId, [
+      { buyer, quantity: 3 },
+      { buyer: randomUUID(), quantity: 1 },
+      { buyer, quantity: 2 },
+      { buyer, quantity: 1 },
+    ]);
+
+    expect(outcomesOf(answers)).toEqual(['created', 'created', 'limitReached', 'created']);
+    expect(await tierStock()).toEqual({ sold: 5, held: 0 });
+    expect(await allowanceOf(buyer)).toBe(4);
+  });
+
+  it('sells a key once when it comes twice in a group, and replays a committed one', async () => {
+    const buyer = randomUUID();
+    const key = randomUUID();
+    const answers = await purchaseGroup(tierId, [
+      { buyer, key },
+      { buyer, key },
+      { buyer: randomUUID() },
+    ]);
+    expect(outcomesOf(answers)).toEqual(['created', 'keyInUse', 'created']);
+    expect(await tierStock()).toEqual({ sold: 2, held: 0 });
+
+    const again = await purchaseGroup(tierId, [
+      { buyer, key },
+      { buyer, key: randomUUID(), quantity: 1 },
+      { buyer, key, hash: 'other' },
+    ]);
+    expect(outcomesOf(again)).toEqual(['replayed', 'created', 'keyInUse']);
+    expect(again[0]?.[0]?.ticket_id).toBe(answers[0]?.[0]?.ticket_id);
+
+    const reused = await purchaseGroup(tierId, [{ buyer, key, hash: 'other' }]);
+    expect(outcomesOf(reused)).toEqual(['keyReused']);
+    expect(await tierStock()).toEqual({ sold: 3, held: 0 });
+  });
+
+  it('tells a member whose key a purchase in flight holds so, and sells the others', async () => {
+    const buyer = randomUUID();
+    const key = randomUUID();
+    const answers = await whileKeyInFlight(`${buyer}:${key}`, () =>
+      purchaseGroup(tierId, [{ buyer, key }, { buyer: randomUUID() }]),
+    );
+    expect(outcomesOf(answers)).toEqual(['keyInUse', 'created']);
+  });
+
+  it('sells out mid-group: those that fit are sold in order, the rest refused with nothing kept', async () => {
+    const tier = await createTier(5);
+    const members = [2, 2, 3, 1, 1].map((quantity) => ({ buyer: randomUUID(), quantity }));
+    const answers = await purchaseGroup(tier, members);
+
+    expect(outcomesOf(answers)).toEqual(['created', 'created', 'soldOut', 'created', 'soldOut']);
+    expect(await tierStock(tier)).toEqual({ sold: 5, held: 0 });
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS allowances, coalesce(sum(tickets), 0)::int AS tickets
+       FROM event_allowances WHERE user_id = ANY($1::uuid[])`,
+      [members.map((m) => m.buyer)],
+    );
+    expect(rows).toEqual([{ allowances: 3, tickets: 5 }]);
+  });
+
+  it('refuses every member of a cancelled event, and changes nothing', async () => {
+    const tier = await createTier(5, await createEvent('CANCELLED'));
+    const before = await state(tier);
+    const answers = await purchaseGroup(tier, [{ buyer: randomUUID() }, { buyer: randomUUID() }]);
+
+    expect(outcomesOf(answers)).toEqual(['salesClosed', 'salesClosed']);
+    expect(await state(tier)).toEqual(before);
+  });
+
+  it('refuses a member over the limit per order or the cap alone, and sells the others', async () => {
+    await pool.query('UPDATE ticket_tiers SET max_per_order = 3 WHERE id = $1', [tierId]);
+    const answers = await purchaseGroup(
+      tierId,
+      [
+        { buyer: randomUUID(), quantity: 4 },
+        { buyer: randomUUID(), quantity: 3 },
+        { buyer: randomUUID(), quantity: 3 },
+      ],
+      2,
+    );
+    expect(outcomesOf(answers)).toEqual(['orderLimitExceeded', 'limitReached', 'limitReached']);
+    expect(answers[0]?.[0]).toMatchObject({ tier_max_per_order: 3 });
+
+    const mixed = await purchaseGroup(tierId, [
+      { buyer: randomUUID(), quantity: 4 },
+      { buyer: randomUUID(), quantity: 2 },
+    ]);
+    expect(outcomesOf(mixed)).toEqual(['orderLimitExceeded', 'created']);
+    expect(await tierStock()).toEqual({ sold: 2, held: 0 });
+  });
+
+  it('sends a member whose way only expired holds block to try alone, keeping nothing of theirs', async () => {
+    const tier = await createTier(4);
+    await createHold(randomUUID(), tier, 3, '-1 second');
+    const before = await state(tier);
+    const answers = await purchaseGroup(tier, [
+      { buyer: randomUUID(), quantity: 1 },
+      { buyer: randomUUID(), quantity: 2 },
+    ]);
+
+    expect(outcomesOf(answers)).toEqual(['created', 'retryAlone']);
+    expect(await tierStock(tier)).toEqual({ sold: 1, held: 3 });
+    expect((await state(tier)).holds).toEqual(before.holds);
+  });
+
+  it('never sells more than the stock to concurrent groups and single purchases', async () => {
+    const tier = await createTier(30);
+    const groups = Array.from({ length: 8 }, () =>
+      purchaseGroup(
+        tier,
+        Array.from({ length: 8 }, (_, i) => ({ buyer: randomUUID(), quantity: 1 + (i % 2) })),
+      ),
+    );
+    const singles = Array.from({ length: 16 }, () => outcome({ buyer: randomUUID(), tier }));
+    const [grouped, single] = await Promise.all([Promise.all(groups), Promise.all(singles)]);
+
+    const sold =
+      grouped
+        .flat()
+        .reduce((n, rows) => n + (rows[0]?.outcome === 'created' ? rows.length : 0), 0) +
+      single.filter((o) => o === 'created').length;
+    expect(sold).toBe(30);
+    const { rows } = await pool.query(
+      `SELECT t.sold, (SELECT count(*)::int FROM tickets WHERE tier_id = t.id) AS tickets
+       FROM ticket_tiers t WHERE t.id = $1`,
+      [tier],
+    );
+    expect(rows).toEqual([{ sold: 30, tickets: 30 }]);
+  });
+});

@@ -1,5 +1,6 @@
 import {
   baseSettings,
+  flagSetting,
   invalidateCachedResponses,
   loadConfig,
   localServiceUrl,
@@ -19,6 +20,7 @@ import { OfflinePaymentProvider } from './payments/PaymentProvider.ts';
 import { RefundSender } from './payments/RefundSender.ts';
 import { CheckInRepository } from './repositories/CheckInRepository.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
+import { defaultPurchaseGroupSettings } from './repositories/PurchaseGroups.ts';
 import { SalesRepository } from './repositories/SalesRepository.ts';
 import { SigningKeyRepository } from './repositories/SigningKeyRepository.ts';
 import { TicketRepository } from './repositories/TicketRepository.ts';
@@ -58,6 +60,17 @@ export const ticketsSettings = baseSettings
     REFUND_SEND_INTERVAL_MS: z.coerce.number().int().min(10).default(30_000),
     /** How long a waitlist offer is reserved for its buyer before it passes on. */
     WAITLIST_OFFER_SECONDS: z.coerce.number().int().min(1).default(defaultOfferSeconds),
+    /**
+     * Group commit: a tier's concurrent purchases sold in one statement (PurchaseGroups),
+     * at most PURCHASE_GROUP_MAX_SIZE at once. docs/BENCHMARKS.md has both measured.
+     */
+    PURCHASE_GROUP_COMMIT: flagSetting(false),
+    PURCHASE_GROUP_MAX_SIZE: z.coerce
+      .number()
+      .int()
+      .min(2)
+      .max(256)
+      .default(defaultPurchaseGroupSettings.maxSize),
   });
 
 /** The tickets service's repositories and rules over one database (the users service's shape). */
@@ -126,6 +139,9 @@ export const ticketsSubgraph: SubgraphDefinition<
         holdSeconds: config.HOLD_SECONDS,
         perUserCap: config.MAX_TICKETS_PER_EVENT,
         maxActiveHolds: config.MAX_ACTIVE_HOLDS,
+        groupCommit: config.PURCHASE_GROUP_COMMIT
+          ? { ...defaultPurchaseGroupSettings, maxSize: config.PURCHASE_GROUP_MAX_SIZE }
+          : undefined,
       },
       {
         refunds: { cutoffHours: config.REFUND_CUTOFF_HOURS },

@@ -24,14 +24,19 @@ const buyer: Identity = { userId: randomUUID(), role: 'CUSTOMER', sessionId: 'te
 // Neither peer is asked during a purchase: both point at a closed port.
 const nowhere = 'http://127.0.0.1:9/graphql';
 const settings = { holdSeconds: 60, perUserCap: 10, maxActiveHolds: 3 };
-let service: ReturnType<typeof createTicketsServices>['service'];
-const run = executorFor(server, () =>
-  createContext(database.prisma, service, {
-    viewer: buyer,
-    clientAddress: undefined,
-    requestId: undefined,
-  }),
-);
+type Service = ReturnType<typeof createTicketsServices>['service'];
+let service: Service;
+/** With group commit on, over the same database. */
+let grouping: Service;
+const runAs = (viewer: Identity, using: () => Service = () => service) =>
+  executorFor(server, () =>
+    createContext(database.prisma, using(), {
+      viewer,
+      clientAddress: undefined,
+      requestId: undefined,
+    }),
+  );
+const run = runAs(buyer);
 
 const purchase = /* GraphQL */ `
   mutation ($input: PurchaseInput!) {
@@ -76,11 +81,16 @@ beforeAll(async () => {
       version: 1,
     },
   });
-  service = createTicketsServices(
-    database.prisma,
-    { events: { url: nowhere, secret: 'unused' }, users: { url: nowhere, secret: 'unused' } },
-    settings,
-  ).service;
+  const peers = {
+    events: { url: nowhere, secret: 'unused' },
+    users: { url: nowhere, secret: 'unused' },
+  };
+  service = createTicketsServices(database.prisma, peers, settings).service;
+  grouping = createTicketsServices(database.prisma, peers, {
+    ...settings,
+    perUserCap: 4,
+    groupCommit: { maxSize: 8, queueWaitMs: 10_000 },
+  }).service;
   await server.start();
 });
 beforeEach(() => {
@@ -154,5 +164,91 @@ describe('a purchase', () => {
     });
     expect(sql).toHaveLength(1);
     expect(await soldOf(tierId)).toBe(0);
+  });
+});
+
+describe('purchases of one tier at once, with group commit on', () => {
+  const customer = (): Identity => ({ userId: randomUUID(), role: 'CUSTOMER', sessionId: 'test' });
+  const buyAt = (
+    viewer: Identity,
+    tierId: string,
+    quantity: number,
+    idempotencyKey = randomUUID(),
+  ) =>
+    runAs(viewer, () => grouping)<{ purchaseTickets: { totalCents: number; tickets: unknown[] } }>(
+      purchase,
+      { input: { tierId, quantity, idempotencyKey } },
+    );
+  const codeOf = (result: { errors?: readonly { extensions?: Record<string, unknown> }[] }) =>
+    result.errors?.[0]?.extensions?.code ?? 'OK';
+
+  it('share statements, each buyer with their own order or refusal, never past the stock', async () => {
+    const tierId = await tier({ maxPerOrder: 3 });
+    const same = customer();
+    // 15 tickets to ten buyers, 3 + 2 to one buyer whose cap is 4, then 2 each to three more
+    // for the last 2 seats, and one order over the tier's limit.
+    const wanted = [
+      ...Array.from({ length: 10 }, (_, i) => [customer(), 1 + (i % 2)] as const),
+      [same, 3] as const,
+      [same, 2] as const,
+      ...Array.from({ length: 3 }, () => [customer(), 2] as const),
+      [customer(), 4] as const,
+    ];
+    const results = await Promise.all(
+      wanted.map(([viewer, quantity]) => buyAt(viewer, tierId, quantity)),
+    );
+    const sent = [...statements];
+
+    const codes = results.map(codeOf);
+    expect(codes.at(-1)).toBe('ORDER_LIMIT_EXCEEDED');
+    // The same buyer twice: the cap (4) lets one of the two through, whichever came first.
+    expect(codes.slice(10, 12).toSorted()).toEqual(['OK', 'PURCHASE_LIMIT_REACHED']);
+    const sold = results.reduce((n, r) => n + (r.data?.purchaseTickets.tickets.length ?? 0), 0);
+    expect(sold).toBe(20);
+    expect(codes.filter((code) => code === 'SOLD_OUT')).toHaveLength(2);
+    expect(new Set(codes)).toEqual(
+      new Set(['OK', 'SOLD_OUT', 'PURCHASE_LIMIT_REACHED', 'ORDER_LIMIT_EXCEEDED']),
+    );
+    expect(await soldOf(tierId)).toBe(20);
+    expect(await database.prisma.ticket.count({ where: { tierId } })).toBe(20);
+    // 16 purchases, at most 8 a statement: two groups, not 16 statements.
+    const groups = sent.filter((sql) => sql.includes('purchase_tickets_group('));
+    expect(groups.length).toBeGreaterThanOrEqual(2);
+    expect(sent.filter((sql) => /purchase_tickets(_group)?\(/.test(sql)).length).toBeLessThan(
+      wanted.length,
+    );
+  });
+
+  it('sell one key once when its requests come together, and replay it after', async () => {
+    const tierId = await tier();
+    const viewer = customer();
+    const key = randomUUID();
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => buyAt(viewer, tierId, 2, key)),
+    );
+
+    const codes = results.map(codeOf);
+    expect(codes.filter((code) => code === 'OK')).toHaveLength(1);
+    expect(codes.filter((code) => code !== 'OK')).toEqual(Array(4).fill('IDEMPOTENCY_KEY_IN_USE'));
+    const replay = await buyAt(viewer, tierId, 2, key);
+    expect(replay.data?.purchaseTickets.tickets).toEqual(
+      results.find((result) => result.data)?.data?.purchaseTickets.tickets,
+    );
+    expect(await soldOf(tierId)).toBe(2);
+  });
+
+  it('refuse each member of a closed tier as a purchase alone is refused', async () => {
+    const salesStartAt = new Date(Date.now() + 3_600_000);
+    const tierId = await tier({ salesStartAt });
+    const results = await Promise.all(
+      [customer(), customer()].map((viewer) => buyAt(viewer, tierId, 1)),
+    );
+
+    for (const result of results) {
+      expect(result.errors?.[0]?.extensions).toMatchObject({
+        code: 'SALES_CLOSED',
+        salesStartAt: salesStartAt.toISOString(),
+      });
+    }
   });
 });

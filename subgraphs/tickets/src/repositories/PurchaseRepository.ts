@@ -7,6 +7,7 @@ import {
   type Ticket,
   type TicketTier,
 } from '@ticketing/prisma/tickets';
+import { type PurchaseGroupSettings, PurchaseGroups } from './PurchaseGroups.ts';
 
 type Transaction = Prisma.TransactionClient;
 
@@ -86,9 +87,14 @@ class Rollback extends Error {
  */
 export class PurchaseRepository {
   readonly #prisma: PrismaClient;
+  /** Group commit of a tier's concurrent purchases, when it is on. */
+  readonly #groups: PurchaseGroups | undefined;
 
-  constructor(prisma: PrismaClient) {
+  constructor(prisma: PrismaClient, groupCommit?: PurchaseGroupSettings) {
     this.#prisma = prisma;
+    this.#groups = groupCommit
+      ? new PurchaseGroups(prisma, (request) => this.#purchaseAlone(request), groupCommit)
+      : undefined;
   }
 
   #transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
@@ -217,9 +223,18 @@ export class PurchaseRepository {
    * `purchase_tickets` function (migrations `purchase_in_one_statement` and
    * `purchase_checks_the_tier`) is the whole transaction, in the order and with the locks
    * described there and above, tier checks included. Concurrent requests with the same key
-   * are told so at once; a replay finds the committed order.
+   * are told so at once; a replay finds the committed order. With group commit on, a
+   * tier's concurrent purchases share one statement (PurchaseGroups), each with its own
+   * outcome as here.
    */
-  async purchase(request: PurchaseRequest): Promise<PurchaseOutcome> {
+  purchase(request: PurchaseRequest): Promise<PurchaseOutcome> {
+    const { source } = request;
+    if (this.#groups && source.kind === 'tier')
+      return this.#groups.purchase({ ...request, source });
+    return this.#purchaseAlone(request);
+  }
+
+  async #purchaseAlone(request: PurchaseRequest): Promise<PurchaseOutcome> {
     const { source } = request;
     const [tierId, quantity, holdId] =
       source.kind === 'tier' ? [source.tierId, source.quantity, null] : [null, null, source.holdId];
@@ -359,8 +374,12 @@ export async function settleOrders(tx: Transaction, tickets: readonly Ticket[]):
 }
 
 /** A row of `purchase_tickets`: a ticket of the order, or a refusal with only `outcome`. */
-interface PurchaseRow {
-  outcome: 'created' | 'replayed' | Exclude<PurchaseOutcome['status'], 'created' | 'replayed'>;
+export interface PurchaseRow {
+  outcome:
+    | 'created'
+    | 'replayed'
+    | 'retryAlone'
+    | Exclude<PurchaseOutcome['status'], 'created' | 'replayed'>;
   order_id: string | null;
   order_total_cents: number | null;
   order_created_at: Date | null;
@@ -383,7 +402,8 @@ interface PurchaseRow {
   tier_max_per_order: number | null;
 }
 
-function purchaseOutcome(request: PurchaseRequest, rows: PurchaseRow[]): PurchaseOutcome {
+/** The outcome of one purchase from its rows (`retryAlone` is the group's, never one's). */
+export function purchaseOutcome(request: PurchaseRequest, rows: PurchaseRow[]): PurchaseOutcome {
   const [first] = rows;
   if (!first) throw new Error('purchase_tickets returned no row');
   switch (first.outcome) {
@@ -398,6 +418,8 @@ function purchaseOutcome(request: PurchaseRequest, rows: PurchaseRow[]): Purchas
       };
     case 'orderLimitExceeded':
       return { status: first.outcome, maxPerOrder: first.tier_max_per_order as number };
+    case 'retryAlone':
+      throw new Error('purchase_tickets answered retryAlone, an outcome of groups only');
     default:
       return { status: first.outcome };
   }

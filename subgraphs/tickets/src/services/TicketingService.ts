@@ -10,6 +10,7 @@ import type {
   TicketTier,
 } from '@ticketing/prisma/tickets';
 import { failure } from '../errors.ts';
+import type { PurchaseGroupSettings } from '../repositories/PurchaseGroups.ts';
 import {
   type PurchaseOutcome,
   PurchaseRepository,
@@ -31,6 +32,8 @@ export interface TicketingSettings {
   perUserCap: number;
   /** The most active holds one user may keep at once, across all events. */
   maxActiveHolds: number;
+  /** Group commit of a tier's concurrent purchases (PurchaseGroups); off when left out. */
+  groupCommit?: PurchaseGroupSettings;
 }
 
 export interface PurchaseInput {
@@ -100,7 +103,7 @@ export class TicketingService {
     settings: TicketingSettings;
   }) {
     this.#tickets = deps.tickets;
-    this.#purchases = new PurchaseRepository(deps.prisma);
+    this.#purchases = new PurchaseRepository(deps.prisma, deps.settings.groupCommit);
     this.#ownership = deps.ownership;
     this.#settings = deps.settings;
   }
