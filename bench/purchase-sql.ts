@@ -6,6 +6,8 @@
 //   grouped  `purchase_tickets` for `--group` buyers in one statement: one transaction and
 //            one commit for the group, the ceiling of group commit at the database (each
 //            buyer still gets an order or a refusal of their own)
+//   group    `purchase_tickets_group` for `--group` buyers: what the service sends with
+//            PURCHASE_GROUP_COMMIT on (one update of the tier's row for the group)
 //
 // It tells how much of P4's gap to the raw update is the purchase's SQL and how much the
 // services and HTTP in front of it; the ratios are the figures to compare across runs.
@@ -57,6 +59,7 @@ try {
     raw: await tier('Raw'),
     function: await tier('Function'),
     grouped: await tier('Grouped'),
+    group: await tier('Group'),
   };
   // As P4: buyers in turn, so that no buyer's allowance is one hot row of its own.
   const buyers = Array.from({ length: 32 }, () => randomUUID());
@@ -89,11 +92,25 @@ try {
       );
       return rows.filter((row) => row.outcome === 'created').length;
     },
+    group: async () => {
+      const { rows } = await pool.query<{ outcome: string }>(
+        `SELECT (g.purchase).outcome FROM purchase_tickets_group($1, $2, $3, $4, $5, $6) g`,
+        [
+          tiers.group,
+          Array.from({ length: group }, buyer),
+          Array.from({ length: group }, () => randomUUID()),
+          Array(group).fill('h'),
+          Array(group).fill(1),
+          cap,
+        ],
+      );
+      return rows.filter((row) => row.outcome === 'created').length;
+    },
   } as const;
   type Side = keyof typeof statements;
   // The grouped side keeps as many purchases in flight as the others: lanes ÷ group.
   const lanesOf = (side: Side) =>
-    side === 'grouped' ? Math.max(1, Math.round(lanes / group)) : lanes;
+    side === 'grouped' || side === 'group' ? Math.max(1, Math.round(lanes / group)) : lanes;
 
   const run = async (side: Side, length: number) => {
     const ends = performance.now() + length * 1000;
@@ -109,7 +126,7 @@ try {
     return done / length;
   };
 
-  const sides = ['raw', 'function', 'grouped'] as const;
+  const sides = ['raw', 'function', 'grouped', 'group'] as const;
   for (const side of sides) await run(side, 1);
   const load = loadavg()[0] ?? 0;
   const results = await alternate(sides, rounds, (side) => run(side, seconds));
@@ -132,12 +149,13 @@ try {
     );
   }
   console.log(`grouped ÷ function ${fmt(med.grouped / med.function)}`);
+  console.log(`group ÷ function ${fmt(med.group / med.function)}`);
   for (const row of counted.rows) {
     if (row.name !== 'Raw' && row.sold !== row.tickets)
       throw new Error(`${row.name}: sold ${row.sold} but ${row.tickets} tickets`);
   }
   console.log(
-    `sold = tickets on both purchase tiers (${counted.rows.map((r) => `${r.name} ${r.sold}`).join(', ')})`,
+    `sold = tickets on every purchase tier (${counted.rows.map((r) => `${r.name} ${r.sold}`).join(', ')})`,
   );
 } finally {
   await pool.end();
