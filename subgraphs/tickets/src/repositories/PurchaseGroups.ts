@@ -125,7 +125,7 @@ export class PurchaseGroups {
         const mine = rows.filter((row) => row.member === index + 1);
         return mine[0]?.outcome === 'retryAlone'
           ? this.#alone(member.request)
-          : Promise.resolve(purchaseOutcome(member.request, mine));
+          : (async () => purchaseOutcome(member.request, mine))();
       }),
     );
   }
