@@ -70,6 +70,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
+/** One request of a paced run whose requests differ. */
+export interface PacedRequest {
+  body: string;
+  headers?: Record<string, string>;
+}
+
 export interface PacedResult extends LoadResult {
   /** Responses slower than `slowMs`, by their `x-cache` header (`none` without one). */
   slow: Record<string, number>;
@@ -91,7 +97,8 @@ export interface PacedResult extends LoadResult {
  */
 export async function runPaced(options: {
   url: string;
-  body: string;
+  /** The JSON body of every request, or a function that builds request i's body and headers. */
+  body: string | ((index: number) => PacedRequest);
   connections: number;
   seconds: number;
   rate: number;
@@ -105,8 +112,11 @@ export async function runPaced(options: {
   const slow: Record<string, number> = {};
   let failures = 0;
   let worstLag = 0;
-  const send = (due: number) =>
+  const given = options.body;
+  const build = typeof given === 'string' ? (): PacedRequest => ({ body: given }) : given;
+  const send = (due: number, index: number) =>
     new Promise<void>((resolve) => {
+      const { body, headers = {} } = build(index);
       const fail = () => {
         failures++;
         resolve();
@@ -118,7 +128,8 @@ export async function runPaced(options: {
           agent,
           headers: {
             'content-type': 'application/json',
-            'content-length': Buffer.byteLength(options.body),
+            'content-length': Buffer.byteLength(body),
+            ...headers,
           },
         },
         (response) => {
@@ -144,7 +155,7 @@ export async function runPaced(options: {
         worstLag = Math.max(worstLag, performance.now() - due);
       });
       request.on('error', fail);
-      request.end(options.body);
+      request.end(body);
     });
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
@@ -156,7 +167,7 @@ export async function runPaced(options: {
       const now = performance.now();
       // Every request due by now goes out, each timed from its own due time.
       while (sent < total && start + (sent * 1_000) / options.rate <= now) {
-        pending.push(send(start + (sent * 1_000) / options.rate));
+        pending.push(send(start + (sent * 1_000) / options.rate, sent));
         sent++;
       }
       if (sent < total) setTimeout(tick, 1);
