@@ -108,7 +108,7 @@ function requestSeries(workload: Workload, seed: number) {
       roll -= percent;
     }
     counts[kind]++;
-    return { body: bodies[kind](), headers: { authorization } };
+    return { body: bodies[kind](), headers: { authorization }, label: kind };
   };
   return { next, counts };
 }
@@ -218,8 +218,13 @@ export async function measureMixedWorkload(
       paced.hive.failures;
     const list = (values: number[]) =>
       `${values.map((value) => fmt(value)).join(', ')} RPS (median ${fmt(median(values))})`;
-    const latency = (side: Side) =>
-      `at ${paced[side].rate} RPS paced for ${options.latencySeconds} s: p50 ${fmt(paced[side].p50)} ms, p99 ${fmt(paced[side].p99)} ms`;
+    const latency = (side: Side) => {
+      const { rate, p50, p99, byLabel } = paced[side];
+      const kindsText = Object.entries(byLabel)
+        .map(([kind, figures]) => `${kind} ${fmt(figures.p99)}`)
+        .join(', ');
+      return `at ${rate} RPS paced for ${options.latencySeconds} s: p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms (p99 by kind: ${kindsText})`;
+    };
     const mixText = `${mix.listing} % listing pages (4 filters, ${pagesPerFilter} pages each by cursor), ${mix.eventPage} % event pages (${workload.eventIds.length} events), ${mix.myTickets} % myTickets, ${mix.purchase} % purchases (${workload.tierIds.length} tiers)`;
     return [
       {
