@@ -1,23 +1,30 @@
-// The peer gateway of P6: Hive Gateway's runtime over the committed supergraph, its subgraph
-// URLs pointed at the running subgraphs, served by node:http in a process of its own, as the
-// project's gateways are. Its defaults are kept; only logging is quieted to errors, as the
-// project's gateways run in the benchmark. One default can be turned off: Hive Gateway
-// shares one subgraph fetch among identical queries in flight, which the project's gateway
-// does not do. Started and stopped by peer.ts, which it tells its URL over IPC as the
-// services do.
+// The peer gateway of P6 and P7: Hive Gateway's runtime over the committed supergraph, its
+// subgraph URLs pointed at the running subgraphs, served by node:http in a process of its
+// own, as the project's gateways are. Its defaults are kept; only logging is quieted to
+// errors, as the project's gateways run in the benchmark. One default can be turned off:
+// Hive Gateway shares one subgraph fetch among identical queries in flight. Started and
+// stopped by peer.ts, which it tells its URL over IPC as the services do.
+//
+// Callers are identified as the project's gateways identify them: a bearer token is checked
+// by the project's own verifier (@ticketing/auth) against the users service's published keys,
+// and every subgraph fetch carries an assertion signed for that viewer (anonymous without a
+// token; an invalid token fails the request with UNAUTHENTICATED).
 //
 // Settings: SUPERGRAPH_PATH, USERS_URL, EVENTS_URL, TICKETS_URL, PORT (0 for any),
-// DEDUPLICATE_INFLIGHT (true or false, default true).
+// DEDUPLICATE_INFLIGHT (true or false, default true), AUTH_JWKS_URL, AUTH_ISSUER and
+// AUTH_AUDIENCE (as the gateways read them).
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGatewayRuntime, type GatewayPlugin } from '@graphql-hive/gateway-runtime';
+import { AccessTokenVerifier, type Identity, remoteKeySet } from '@ticketing/auth';
+import { authSettings, type ForwardedRequest } from '@ticketing/platform';
 import { parse } from 'graphql';
 import { z } from 'zod';
 import { type SubgraphName, subgraphRequestHeaders } from './subgraph-headers.ts';
 
-const settings = z
-  .object({
+const settings = authSettings
+  .extend({
     SUPERGRAPH_PATH: z.string().min(1),
     USERS_URL: z.url(),
     EVENTS_URL: z.url(),
@@ -44,12 +51,40 @@ function supergraphFor(path: string): string {
   );
 }
 
+const verifier = new AccessTokenVerifier(remoteKeySet(settings.AUTH_JWKS_URL), {
+  issuer: settings.AUTH_ISSUER,
+  audience: settings.AUTH_AUDIENCE,
+});
+
+/** What the project's gateway forwards about a request, kept in Hive Gateway's context. */
+interface ForwardedContext {
+  forwarded?: ForwardedRequest;
+}
+
+/**
+ * Who is calling, decided once a request, as the project's gateway decides it: the bearer
+ * token verified by the same verifier, the request id NGINX assigned and the address NGINX
+ * saw (the right-most X-Forwarded-For entry, which NGINX sets).
+ */
+const identifyCaller: GatewayPlugin<ForwardedContext> = {
+  async onContextBuilding({ context, extendContext }) {
+    const headers = context.request.headers;
+    const viewer: Identity | null = await verifier.authenticate(
+      headers.get('authorization') ?? undefined,
+    );
+    const clientAddress = headers.get('x-forwarded-for')?.split(',').at(-1)?.trim();
+    const requestId = headers.get('x-request-id') ?? undefined;
+    extendContext({ forwarded: { viewer, clientAddress, requestId } });
+  },
+};
+
 /** Every subgraph fetch carries what `subgraphRequestHeaders` gives for its exact body. */
-const subgraphHeaders: GatewayPlugin = {
-  async onFetch({ options, setOptions, executionRequest }) {
+const subgraphHeaders: GatewayPlugin<ForwardedContext> = {
+  async onFetch({ options, setOptions, executionRequest, context }) {
     const subgraph = executionRequest?.subgraphName as SubgraphName | undefined;
     if (!subgraph || typeof options.body !== 'string') return;
-    const extra = subgraphRequestHeaders(subgraph, options.body);
+    const forwarded = 'forwarded' in context ? context.forwarded : undefined;
+    const extra = subgraphRequestHeaders(subgraph, options.body, forwarded);
     setOptions({
       ...options,
       headers: { ...(options.headers as Record<string, string>), ...extra },
@@ -60,7 +95,7 @@ const subgraphHeaders: GatewayPlugin = {
 const runtime = createGatewayRuntime({
   supergraph: parse(supergraphFor(settings.SUPERGRAPH_PATH)),
   logging: 'error',
-  plugins: () => [subgraphHeaders],
+  plugins: () => [identifyCaller, subgraphHeaders],
   ...(settings.DEDUPLICATE_INFLIGHT === 'false'
     ? { transportEntries: { '*.http': { options: { deduplicateInflightRequests: false } } } }
     : {}),

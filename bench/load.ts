@@ -70,9 +70,19 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
+/** One request of a paced run whose requests differ. */
+export interface PacedRequest {
+  body: string;
+  headers?: Record<string, string>;
+  /** A kind of request, whose latencies the result also gives apart (`byLabel`). */
+  label?: string;
+}
+
 export interface PacedResult extends LoadResult {
   /** Responses slower than `slowMs`, by their `x-cache` header (`none` without one). */
   slow: Record<string, number>;
+  /** For labelled requests: each label's successful responses, p50 and p99 in ms. */
+  byLabel: Record<string, { count: number; p50: number; p99: number }>;
   /** The largest gap, in ms, between a request's due time and its sending. */
   worstLag: number;
   /** The load generator's own event loop delay over the run, in ms: p99 and max. */
@@ -91,7 +101,8 @@ export interface PacedResult extends LoadResult {
  */
 export async function runPaced(options: {
   url: string;
-  body: string;
+  /** The JSON body of every request, or a function that builds request i's body and headers. */
+  body: string | ((index: number) => PacedRequest);
   connections: number;
   seconds: number;
   rate: number;
@@ -102,11 +113,15 @@ export async function runPaced(options: {
   const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
   const total = Math.round(options.rate * options.seconds);
   const latencies: number[] = [];
+  const labelled: Record<string, number[]> = {};
   const slow: Record<string, number> = {};
   let failures = 0;
   let worstLag = 0;
-  const send = (due: number) =>
+  const given = options.body;
+  const build = typeof given === 'string' ? (): PacedRequest => ({ body: given }) : given;
+  const send = (due: number, index: number) =>
     new Promise<void>((resolve) => {
+      const { body, headers = {}, label } = build(index);
       const fail = () => {
         failures++;
         resolve();
@@ -118,7 +133,8 @@ export async function runPaced(options: {
           agent,
           headers: {
             'content-type': 'application/json',
-            'content-length': Buffer.byteLength(options.body),
+            'content-length': Buffer.byteLength(body),
+            ...headers,
           },
         },
         (response) => {
@@ -131,6 +147,11 @@ export async function runPaced(options: {
             const ms = performance.now() - due;
             if (response.statusCode !== 200 || !successfulGraphQL(text)) return fail();
             latencies.push(ms);
+            if (label !== undefined) {
+              const list = labelled[label] ?? [];
+              list.push(ms);
+              labelled[label] = list;
+            }
             if (ms > slowMs) {
               const cache = String(response.headers['x-cache'] ?? 'none');
               slow[cache] = (slow[cache] ?? 0) + 1;
@@ -144,7 +165,7 @@ export async function runPaced(options: {
         worstLag = Math.max(worstLag, performance.now() - due);
       });
       request.on('error', fail);
-      request.end(options.body);
+      request.end(body);
     });
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
@@ -156,7 +177,7 @@ export async function runPaced(options: {
       const now = performance.now();
       // Every request due by now goes out, each timed from its own due time.
       while (sent < total && start + (sent * 1_000) / options.rate <= now) {
-        pending.push(send(start + (sent * 1_000) / options.rate));
+        pending.push(send(start + (sent * 1_000) / options.rate, sent));
         sent++;
       }
       if (sent < total) setTimeout(tick, 1);
@@ -168,16 +189,23 @@ export async function runPaced(options: {
   const elapsed = (performance.now() - start) / 1_000;
   loop.disable();
   agent.destroy();
-  const sorted = latencies.toSorted((a, b) => a - b);
-  const at = (q: number) =>
-    sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
+  const percentiles = (values: readonly number[]) => {
+    const sorted = values.toSorted((a, b) => a - b);
+    const at = (q: number) =>
+      sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0;
+    return { count: sorted.length, p50: at(0.5), p99: at(0.99) };
+  };
+  const all = percentiles(latencies);
   return {
     rps: latencies.length / elapsed,
-    p50: at(0.5),
-    p99: at(0.99),
+    p50: all.p50,
+    p99: all.p99,
     failures,
     completed: latencies.length + failures,
     slow,
+    byLabel: Object.fromEntries(
+      Object.entries(labelled).map(([label, values]) => [label, percentiles(values)]),
+    ),
     worstLag,
     clientLoop: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
   };

@@ -5,6 +5,8 @@
 import { print } from 'graphql';
 import {
   BenchListingDocument,
+  BenchMixedListingDocument,
+  BenchMyTicketsDocument,
   BenchOneSubgraphDocument,
   BenchPurchaseDocument,
   HotEventPageDocument,
@@ -24,8 +26,12 @@ export const oneSubgraphQuery = print(BenchOneSubgraphDocument);
 export const listingQuery = print(BenchListingDocument);
 /** A purchase that asks for the order's id alone. */
 export const purchaseMutation = print(BenchPurchaseDocument);
-/** The event page the web app polls (P11). */
+/** The event page the web app polls (P11), also P7's event page. */
 export const hotEventPage = print(HotEventPageDocument);
+/** P7's listing page: filtered or not, by cursor. */
+export const mixedListingQuery = print(BenchMixedListingDocument);
+/** P7's signed-in user's own tickets, each with its event. */
+export const myTicketsQuery = print(BenchMyTicketsDocument);
 
 /** A JSON request body, serialised once so that what is signed is what is sent. */
 export function requestBody(query: string, variables: Record<string, unknown> = {}): string {

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export const measureIds = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P9', 'P11'] as const;
+export const measureIds = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P9', 'P11'] as const;
 export type MeasureId = (typeof measureIds)[number];
 /** What runs without --only: every measure (P9 gives P9 and P10). */
 export const defaultMeasureIds: readonly MeasureId[] = [
@@ -14,6 +14,7 @@ export const defaultMeasureIds: readonly MeasureId[] = [
   'P4',
   'P5',
   'P6',
+  'P7',
   'P9',
   'P11',
 ];
@@ -54,6 +55,9 @@ export interface BenchOptions {
   /** P5: the memory soak with distinct operations, and its connections. */
   soakSeconds: number;
   soakConnections: number;
+  /** P7: users with their own tokens, and events of its own whose tiers it buys from. */
+  mixedUsers: number;
+  mixedEvents: number;
 }
 
 const full: Omit<BenchOptions, 'quick' | 'only' | 'json' | 'cpuProfileDir'> = {
@@ -73,6 +77,8 @@ const full: Omit<BenchOptions, 'quick' | 'only' | 'json' | 'cpuProfileDir'> = {
   warmRequests: 30,
   soakSeconds: 600,
   soakConnections: 8,
+  mixedUsers: 200,
+  mixedEvents: 10,
 };
 
 const quick: typeof full = {
@@ -91,6 +97,7 @@ const quick: typeof full = {
   warmRequests: 5,
   soakSeconds: 3,
   soakConnections: 2,
+  mixedEvents: 2,
 };
 
 export const usage = `npm run bench [-- options]
@@ -150,7 +157,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
   ];
   for (const id of only) {
     if (!measureIds.includes(id as MeasureId)) {
-      throw new Error(`--only names an unknown measure "${id}" (P1 to P6, P9, P11)\n\n${usage}`);
+      throw new Error(`--only names an unknown measure "${id}" (P1 to P7, P9, P11)\n\n${usage}`);
     }
   }
   return {

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isDeepStrictEqual } from 'node:util';
-import { nodeFlags } from '../scripts/services.ts';
+import { nodeFlags, serviceRoutes, tokenIssuer } from '../scripts/services.ts';
 import { repositoryRoot } from '../scripts/topology.ts';
 import type { BenchEnvironment } from './environment.ts';
 import { alternate, expectData, median, runLoad } from './load.ts';
@@ -83,14 +83,17 @@ export async function measurePeer(
   }
 }
 
-interface PeerProcess {
+export interface PeerProcess {
   url: string;
   version: string;
   stop(): Promise<void>;
 }
 
-/** Hive Gateway in a child process (hive-gateway.ts), ready to serve. */
-async function startHiveGateway(
+/**
+ * Hive Gateway in a child process (hive-gateway.ts), ready to serve, verifying tokens with
+ * the keys the users service publishes, as the project's gateways do.
+ */
+export async function startHiveGateway(
   environment: BenchEnvironment,
   { deduplicate }: { deduplicate: boolean },
 ): Promise<PeerProcess> {
@@ -112,6 +115,7 @@ async function startHiveGateway(
         USERS_URL: environment.subgraphUrl('users'),
         EVENTS_URL: environment.subgraphUrl('events'),
         TICKETS_URL: environment.subgraphUrl('tickets'),
+        AUTH_JWKS_URL: new URL(serviceRoutes.jwks, environment.subgraphUrl(tokenIssuer)).href,
         DEDUPLICATE_INFLIGHT: String(deduplicate),
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

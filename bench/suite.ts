@@ -6,6 +6,7 @@ import { measureGatewayTax } from './gateway-tax.ts';
 import { measureColdStart, measureSoak } from './gateway-warmth.ts';
 import { measureHotTier } from './hot-tier.ts';
 import { measureListingLatency } from './listing-latency.ts';
+import { measureMixedWorkload } from './mixed-workload.ts';
 import { type BenchOptions, type MeasureId, parseBenchArgs } from './options.ts';
 import { measurePeer } from './peer.ts';
 import { formatTable, type MeasureRow, runInfo } from './report.ts';
@@ -16,8 +17,9 @@ import { measureStatements } from './statements.ts';
 type Measure = (environment: BenchEnvironment, options: BenchOptions) => Promise<MeasureRow[]>;
 
 /**
- * The run order. Reads before writes: P4 adds purchases. P5 restarts a gateway for its
- * cold starts. P2 comes last, because it restarts the subgraphs behind its statement counter.
+ * The run order. Reads before writes: P4 and P7 add purchases (P7 on events of its own). P5
+ * restarts a gateway for its cold starts. P2 comes last, because it restarts the subgraphs
+ * behind its statement counter.
  */
 const plan: readonly { id: MeasureId; rows: string[]; run: Measure }[] = [
   { id: 'P1', rows: ['P1'], run: measureGatewayTax },
@@ -31,6 +33,7 @@ const plan: readonly { id: MeasureId; rows: string[]; run: Measure }[] = [
       ...(await measureRush(environment, options)),
     ],
   },
+  { id: 'P7', rows: ['P7'], run: measureMixedWorkload },
   {
     id: 'P5',
     rows: ['P5a', 'P5b'],

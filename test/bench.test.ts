@@ -29,7 +29,20 @@ describe('npm run bench -- --quick', () => {
     const results = JSON.parse(await readFile(jsonPath, 'utf8')) as BenchRun;
 
     const ids = results.rows.map((row) => row.id);
-    expect(ids).toEqual(['P1', 'P2', 'P3', 'P4', 'P4b', 'P5a', 'P5b', 'P6', 'P9', 'P10', 'P11']);
+    expect(ids).toEqual([
+      'P1',
+      'P2',
+      'P3',
+      'P4',
+      'P4b',
+      'P5a',
+      'P5b',
+      'P6',
+      'P7',
+      'P9',
+      'P10',
+      'P11',
+    ]);
     for (const row of results.rows) {
       expect(Number.isFinite(row.value), `${row.id}: ${row.details}`).toBe(true);
       expect(stdout).toContain(`| ${row.id} | ${row.measure} | ${row.result} |`);
@@ -47,5 +60,11 @@ describe('npm run bench -- --quick', () => {
     };
     expect(gatewayTax.edge).toHaveLength(results.options.rounds);
     expect(gatewayTax.subgraph).toHaveLength(results.options.rounds);
+    const mixed = results.rows.find((row) => row.id === 'P7')?.figures as {
+      project: unknown[];
+      hive: unknown[];
+    };
+    expect(mixed.project).toHaveLength(results.options.rounds);
+    expect(mixed.hive).toHaveLength(results.options.rounds);
   }, 300_000);
 });
