@@ -77,29 +77,42 @@ export interface PacedResult extends LoadResult {
   worstLag: number;
   /** The load generator's own event loop delay over the run, in ms: p99 and max. */
   clientLoop: { p99: number; max: number };
+  /** How many connections the run opened: the most that were busy at once, or nearly. */
+  connectionsUsed: number;
 }
 
 /**
  * Open-loop load at a steady rate, spread evenly: request i is due at i / rate seconds from
- * the start, whatever became of the others, and goes out on the first free one of
- * `connections` keep-alive connections. Its latency counts from when it was due, so a
- * stall counts for every request it held back, as it would for clients arriving at that
- * rate. (Autocannon's `overallRate` sends each connection's share of a second back to
- * back at the start of that second, then waits for the next, and corrects for coordinated
- * omission as if a request were due every millisecond: one 500 ms response then records
- * 500 samples.)
+ * the start, whatever became of the others. It goes out on a free keep-alive connection,
+ * or on a new one when every open connection is busy (up to `maxConnections`), as a crowd
+ * of pollers each with its own connection would: a due request never waits for another's
+ * answer. Its latency counts from when it was due, so a stall counts for every request it
+ * held back, as it would for clients arriving at that rate. (Autocannon's `overallRate`
+ * sends each connection's share of a second back to back at the start of that second,
+ * then waits for the next, and corrects for coordinated omission as if a request were due
+ * every millisecond: one 500 ms response then records 500 samples. A fixed set of
+ * connections makes a due request wait for one of them to come free: with 16, one slow
+ * answer held the requests behind it for up to 223 ms.)
  */
 export async function runPaced(options: {
   url: string;
   body: string;
-  connections: number;
   seconds: number;
   rate: number;
+  /** The most connections it may open. @default 1024 */
+  maxConnections?: number;
   /** @default 30 */
   slowMs?: number;
 }): Promise<PacedResult> {
   const slowMs = options.slowMs ?? 30;
-  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
+  // LIFO reuse keeps the set of open connections as small as the load allows.
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: options.maxConnections ?? 1024,
+    scheduling: 'lifo',
+  });
+  const sockets = new WeakSet<object>();
+  let connectionsUsed = 0;
   const total = Math.round(options.rate * options.seconds);
   const latencies: number[] = [];
   const slow: Record<string, number> = {};
@@ -140,7 +153,11 @@ export async function runPaced(options: {
           response.on('error', fail);
         },
       );
-      request.on('socket', () => {
+      request.on('socket', (socket) => {
+        if (!sockets.has(socket)) {
+          sockets.add(socket);
+          connectionsUsed++;
+        }
         worstLag = Math.max(worstLag, performance.now() - due);
       });
       request.on('error', fail);
@@ -180,6 +197,7 @@ export async function runPaced(options: {
     slow,
     worstLag,
     clientLoop: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+    connectionsUsed,
   };
 }
 
