@@ -175,10 +175,11 @@ async function gatewayLoops(environment: BenchEnvironment) {
  */
 async function machineCpu(): Promise<{ busy: number; total: number } | undefined> {
   const text = await readFile('/proc/stat', 'utf8').catch(() => undefined);
-  const fields = text?.split('\n', 1)[0]?.trim().split(/\s+/).slice(1).map(Number);
+  // user, nice, system, idle, iowait, irq, softirq, steal (guest time is within user's)
+  const fields = text?.split('\n', 1)[0]?.trim().split(/\s+/).slice(1, 9).map(Number);
   if (!fields || fields.length < 5) return undefined;
   const total = fields.reduce((sum, value) => sum + value, 0);
-  // idle and iowait
+  // Steal (time the hypervisor gave to others) counts as busy: the cores were not ours.
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
   return { busy: total - idle, total };
 }
