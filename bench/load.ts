@@ -77,45 +77,41 @@ export interface PacedResult extends LoadResult {
   worstLag: number;
   /** The load generator's own event loop delay over the run, in ms: p99 and max. */
   clientLoop: { p99: number; max: number };
-  /** How many connections the run opened: the most that were busy at once, or nearly. */
+  /**
+   * How many connections the run opened, the ones opened before it included: more than it
+   * keeps open when the server closed some during the run.
+   */
   connectionsUsed: number;
 }
 
 /**
  * Open-loop load at a steady rate, spread evenly: request i is due at i / rate seconds from
- * the start, whatever became of the others. It goes out on a free keep-alive connection
- * (`openConnections` are opened before the run starts), or on a new one when every open
- * connection is busy, up to `maxConnections`, as a crowd of pollers each with its own
- * connection would: a due request waits for another's answer only past that bound. Its latency counts from when it was due, so a stall counts for every request it
- * held back, as it would for clients arriving at that rate. (Autocannon's `overallRate`
- * sends each connection's share of a second back to back at the start of that second,
- * then waits for the next, and corrects for coordinated omission as if a request were due
- * every millisecond: one 500 ms response then records 500 samples. A fixed set of
- * connections makes a due request wait for one of them to come free: with 16, one slow
- * answer held the requests behind it for up to 223 ms.)
+ * the start, whatever became of the others, and goes out on the first free one of
+ * `connections` keep-alive connections, all opened (by untimed requests) before the run.
+ * Its latency counts from when it was due, so a stall counts for every request it held
+ * back, waiting for a connection included, as it would for clients arriving at that rate.
+ * (Autocannon's `overallRate` sends each connection's share of a second back to back at
+ * the start of that second, then waits for the next, and corrects for coordinated
+ * omission as if a request were due every millisecond: one 500 ms response then records
+ * 500 samples.) Opening connections on demand instead, as pollers each with their own
+ * would, was measured on 2 cores and made the tail worse: a generator behind its schedule
+ * opened hundreds, and the work of opening them kept it behind (docs/BENCHMARKS.md).
  */
 export async function runPaced(options: {
   url: string;
   body: string;
   seconds: number;
   rate: number;
-  /** The connections opened before the run, so that none is set up while it is timed. @default 64 */
-  openConnections?: number;
-  /**
-   * The most connections it may open. Past some hundreds, opening more only adds work on
-   * the cores the measured processes share. @default 256
-   */
-  maxConnections?: number;
+  /** Keep-alive connections, all opened before the run; it never opens more at once. */
+  connections: number;
   /** @default 30 */
   slowMs?: number;
 }): Promise<PacedResult> {
   const slowMs = options.slowMs ?? 30;
-  // LIFO reuse keeps the set of open connections as small as the load allows.
   const agent = new Agent({
     keepAlive: true,
-    maxSockets: options.maxConnections ?? 256,
-    maxFreeSockets: options.maxConnections ?? 256,
-    scheduling: 'lifo',
+    maxSockets: options.connections,
+    maxFreeSockets: options.connections,
   });
   const sockets = new WeakSet<object>();
   let connectionsUsed = 0;
@@ -169,10 +165,8 @@ export async function runPaced(options: {
       request.on('error', fail);
       request.end(options.body);
     });
-  // As many requests at once as connections to open, untimed: each opens one.
-  await Promise.all(
-    Array.from({ length: options.openConnections ?? 64 }, () => send(performance.now())),
-  );
+  // As many requests at once as connections, untimed: each opens one.
+  await Promise.all(Array.from({ length: options.connections }, () => send(performance.now())));
   latencies.length = 0;
   for (const cache of Object.keys(slow)) delete slow[cache];
   worstLag = 0;

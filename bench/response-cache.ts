@@ -217,7 +217,7 @@ export async function measureCachedListing(
     const cpuBefore = await machineCpu();
     const generatorBefore = process.cpuUsage();
     const pacedStarted = performance.now();
-    const paced = await runPaced({ url, body, seconds: options.latencySeconds, rate });
+    const paced = await runPaced({ ...load, seconds: options.latencySeconds, rate });
     const cpuAfter = await machineCpu();
     // The load generator's share of one core over the run (this process, user and system).
     const generatorUsage = process.cpuUsage(generatorBefore);
@@ -260,7 +260,7 @@ export async function measureCachedListing(
         target: '≤ 30 ms',
         met: paced.p99 <= 30 && paced.failures === 0,
         details:
-          `at ${rate} RPS evenly paced for ${options.latencySeconds} s on ${paced.connectionsUsed} connections opened as needed: achieved ${fmt(paced.rps)} RPS, p50 ${fmt(paced.p50)} ms, p99 ${fmt(paced.p99)} ms, worst send lag ${fmt(paced.worstLag)} ms; ${paced.failures} failed; ` +
+          `at ${rate} RPS evenly paced for ${options.latencySeconds} s on ${options.connections} connections (${paced.connectionsUsed} opened): achieved ${fmt(paced.rps)} RPS, p50 ${fmt(paced.p50)} ms, p99 ${fmt(paced.p99)} ms, worst send lag ${fmt(paced.worstLag)} ms; ${paced.failures} failed; ` +
           `over 30 ms by x-cache: ${JSON.stringify(paced.slow)}; ` +
           `cache lookups and drops: ${JSON.stringify(outcomes)}; ` +
           `event loop delay p99/max: load generator ${fmt(paced.clientLoop.p99)}/${fmt(paced.clientLoop.max)} ms, gateways ${loops.map((loop) => `${fmt(loop.p99)}/${fmt(loop.max)}`).join(', ')} ms; ` +
