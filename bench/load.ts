@@ -87,30 +87,45 @@ export interface PacedResult extends LoadResult {
   worstLag: number;
   /** The load generator's own event loop delay over the run, in ms: p99 and max. */
   clientLoop: { p99: number; max: number };
+  /**
+   * How many connections the run opened, the ones opened before it included: more than it
+   * keeps open when the server closed some during the run.
+   */
+  connectionsUsed: number;
 }
 
 /**
  * Open-loop load at a steady rate, spread evenly: request i is due at i / rate seconds from
  * the start, whatever became of the others, and goes out on the first free one of
- * `connections` keep-alive connections. Its latency counts from when it was due, so a
- * stall counts for every request it held back, as it would for clients arriving at that
- * rate. (Autocannon's `overallRate` sends each connection's share of a second back to
- * back at the start of that second, then waits for the next, and corrects for coordinated
+ * `connections` keep-alive connections, all opened (by untimed requests) before the run.
+ * Its latency counts from when it was due, so a stall counts for every request it held
+ * back, waiting for a connection included, as it would for clients arriving at that rate.
+ * (Autocannon's `overallRate` sends each connection's share of a second back to back at
+ * the start of that second, then waits for the next, and corrects for coordinated
  * omission as if a request were due every millisecond: one 500 ms response then records
- * 500 samples.)
+ * 500 samples.) Opening connections on demand instead, as pollers each with their own
+ * would, was measured on 2 cores and made the tail worse: a generator behind its schedule
+ * opened hundreds, and the work of opening them kept it behind (docs/BENCHMARKS.md).
  */
 export async function runPaced(options: {
   url: string;
   /** The JSON body of every request, or a function that builds request i's body and headers. */
   body: string | ((index: number) => PacedRequest);
-  connections: number;
   seconds: number;
   rate: number;
+  /** Keep-alive connections, all opened before the run; it never opens more at once. */
+  connections: number;
   /** @default 30 */
   slowMs?: number;
 }): Promise<PacedResult> {
   const slowMs = options.slowMs ?? 30;
-  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: options.connections,
+    maxFreeSockets: options.connections,
+  });
+  const sockets = new WeakSet<object>();
+  let connectionsUsed = 0;
   const total = Math.round(options.rate * options.seconds);
   const latencies: number[] = [];
   const labelled: Record<string, number[]> = {};
@@ -161,12 +176,25 @@ export async function runPaced(options: {
           response.on('error', fail);
         },
       );
-      request.on('socket', () => {
+      request.on('socket', (socket) => {
+        if (!sockets.has(socket)) {
+          sockets.add(socket);
+          connectionsUsed++;
+        }
         worstLag = Math.max(worstLag, performance.now() - due);
       });
       request.on('error', fail);
       request.end(body);
     });
+  // As many requests at once as connections, untimed: each opens one.
+  // (Their indexes are negative, so a builder can tell them from the measured requests.)
+  await Promise.all(
+    Array.from({ length: options.connections }, (_, i) => send(performance.now(), -1 - i)),
+  );
+  latencies.length = 0;
+  for (const cache of Object.keys(slow)) delete slow[cache];
+  for (const label of Object.keys(labelled)) delete labelled[label];
+  worstLag = 0;
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const start = performance.now();
@@ -208,6 +236,7 @@ export async function runPaced(options: {
     ),
     worstLag,
     clientLoop: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+    connectionsUsed,
   };
 }
 

@@ -11,6 +11,8 @@
 // measured is the cache alone. The gateways, and the events and tickets services that
 // invalidate, use Redis under a namespace of this run's own.
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import type { BenchEnvironment } from './environment.ts';
 import { publicGraphQL, publishedEventWithTiers } from './hot-tier.ts';
@@ -166,6 +168,22 @@ async function gatewayLoops(environment: BenchEnvironment) {
   );
 }
 
+/**
+ * The machine's CPU time so far, busy and in all, in clock ticks (Linux's /proc/stat);
+ * undefined where there is none. Every process counts, the measured ones, the load
+ * generator and whatever else runs.
+ */
+async function machineCpu(): Promise<{ busy: number; total: number } | undefined> {
+  const text = await readFile('/proc/stat', 'utf8').catch(() => undefined);
+  // user, nice, system, idle, iowait, irq, softirq, steal (guest time is within user's)
+  const fields = text?.split('\n', 1)[0]?.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (!fields || fields.length < 5) return undefined;
+  const total = fields.reduce((sum, value) => sum + value, 0);
+  // Steal (time the hypervisor gave to others) counts as busy: the cores were not ours.
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
 /** P9 and P10. */
 export async function measureCachedListing(
   environment: BenchEnvironment,
@@ -196,7 +214,19 @@ export async function measureCachedListing(
     const before = await cacheOutcomes(environment);
     // Reading /metrics resets each gateway's event loop delay: what follows is the run's.
     await gatewayLoops(environment);
+    const cpuBefore = await machineCpu();
+    const generatorBefore = process.cpuUsage();
+    const pacedStarted = performance.now();
     const paced = await runPaced({ ...load, seconds: options.latencySeconds, rate });
+    const cpuAfter = await machineCpu();
+    // The load generator's share of one core over the run (this process, user and system).
+    const generatorUsage = process.cpuUsage(generatorBefore);
+    const generatorCore =
+      (generatorUsage.user + generatorUsage.system) / 1_000 / (performance.now() - pacedStarted);
+    const machineBusy =
+      cpuBefore && cpuAfter
+        ? (cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total)
+        : Number.NaN;
     const loops = await gatewayLoops(environment);
     const after = await cacheOutcomes(environment);
     const outcomes = Object.fromEntries(
@@ -230,12 +260,21 @@ export async function measureCachedListing(
         target: '≤ 30 ms',
         met: paced.p99 <= 30 && paced.failures === 0,
         details:
-          `at ${rate} RPS evenly paced for ${options.latencySeconds} s: achieved ${fmt(paced.rps)} RPS, p50 ${fmt(paced.p50)} ms, p99 ${fmt(paced.p99)} ms, worst send lag ${fmt(paced.worstLag)} ms; ${paced.failures} failed; ` +
+          `at ${rate} RPS evenly paced for ${options.latencySeconds} s on ${options.connections} connections (${paced.connectionsUsed} opened): achieved ${fmt(paced.rps)} RPS, p50 ${fmt(paced.p50)} ms, p99 ${fmt(paced.p99)} ms, worst send lag ${fmt(paced.worstLag)} ms; ${paced.failures} failed; ` +
           `over 30 ms by x-cache: ${JSON.stringify(paced.slow)}; ` +
           `cache lookups and drops: ${JSON.stringify(outcomes)}; ` +
           `event loop delay p99/max: load generator ${fmt(paced.clientLoop.p99)}/${fmt(paced.clientLoop.max)} ms, gateways ${loops.map((loop) => `${fmt(loop.p99)}/${fmt(loop.max)}`).join(', ')} ms; ` +
+          `the machine's ${availableParallelism()} cores ${fmt(machineBusy * 100)} % busy over the paced run, the load generator ${fmt(generatorCore * 100)} % of one core; ` +
           `autocannon's overallRate pacing just before: p50 ${fmt(bursty.p50)} ms, p99 ${fmt(bursty.p99)} ms`,
-        figures: { rate, paced, bursty, outcomes, failures: paced.failures + bursty.failures },
+        figures: {
+          rate,
+          paced,
+          bursty,
+          outcomes,
+          machineBusy,
+          generatorCore,
+          failures: paced.failures + bursty.failures,
+        },
       },
     ];
   } finally {

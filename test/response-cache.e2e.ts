@@ -29,6 +29,16 @@ const eventPage = /* GraphQL */ `
   }
 `;
 
+/** An event's own fields, without availability: cached for 30 s, not 1 s. */
+const eventFields = /* GraphQL */ `
+  query EventFields($id: ID!) {
+    event(id: $id) {
+      id
+      title
+    }
+  }
+`;
+
 interface EventPage {
   event: {
     id: string;
@@ -73,19 +83,24 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** An anonymous read of the event page through one gateway, with the cache's headers. */
-async function readPage(gateway: number) {
-  const call = gateways[gateway];
-  if (!call) throw new Error(`no gateway ${gateway}`);
+/** A gateway's own address, for its /graphql and /metrics. */
+function gatewayUrl(gateway: number, path: string): URL {
+  const running = sale.started.topology.processes.get(`gateway-${gateway + 1}`);
+  if (!running) throw new Error(`no gateway ${gateway}`);
+  return new URL(path, running.url);
+}
+
+/**
+ * An anonymous read of an event's page (the test's event by default) through one gateway,
+ * with the cache's headers.
+ */
+async function readPage(gateway: number, page = { query: eventPage, id: eventId }) {
   const started = performance.now();
-  const response = await fetch(
-    new URL('/graphql', sale.started.topology.processes.get(`gateway-${gateway + 1}`)?.url),
-    {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: eventPage, variables: { id: eventId } }),
-    },
-  );
+  const response = await fetch(gatewayUrl(gateway, '/graphql'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: page.query, variables: { id: page.id } }),
+  });
   const body = (await response.json()) as { data?: EventPage; errors?: unknown[] };
   return {
     status: response.status,
@@ -97,19 +112,44 @@ async function readPage(gateway: number) {
 }
 
 /** Reads through `gateway` until its answer came from the cache. */
-async function warm(gateway: number) {
-  await waitFor(async () => (await readPage(gateway)).cache === 'HIT', 'a cache hit', 5_000);
+async function warm(gateway: number, page?: Parameters<typeof readPage>[1]) {
+  await waitFor(async () => (await readPage(gateway, page)).cache === 'HIT', 'a cache hit', 5_000);
 }
 
-/** Polls every gateway until `seen` holds at each; returns how long the slowest took. */
-async function visibleEverywhere(seen: (page: EventPage) => boolean): Promise<number> {
-  const started = performance.now();
+/**
+ * A gateway's cache lookups so far: hits from its memory (`local`) and from Redis, and
+ * entries found invalidated in Redis.
+ */
+async function lookups(gateway: number) {
+  const text = await (await fetch(gatewayUrl(gateway, '/metrics'))).text();
+  const counter = (series: string) => {
+    const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+    return line ? Number(line.slice(series.length + 1)) : 0;
+  };
+  return {
+    local: counter('graphql_response_cache_lookups_total{result="hit",reason="local"}'),
+    redis: counter('graphql_response_cache_lookups_total{result="hit",reason=""}'),
+    invalidated: counter('graphql_response_cache_invalidated_total'),
+  };
+}
+
+/**
+ * Polls every gateway until `seen` holds at each; returns how long the slowest took since
+ * `started` (by default, since the call).
+ */
+async function visibleEverywhere(
+  seen: (page: EventPage) => boolean,
+  {
+    page,
+    started = performance.now(),
+  }: { page?: Parameters<typeof readPage>[1]; started?: number } = {},
+): Promise<number> {
   await Promise.all(
     gateways.map((_, gateway) =>
       waitFor(
         async () => {
-          const page = await readPage(gateway);
-          return page.body.data ? seen(page.body.data) : false;
+          const read = await readPage(gateway, page);
+          return read.body.data ? seen(read.body.data) : false;
         },
         `the change at gateway-${gateway + 1}`,
         10_000,
@@ -117,6 +157,18 @@ async function visibleEverywhere(seen: (page: EventPage) => boolean): Promise<nu
     ),
   );
   return performance.now() - started;
+}
+
+/** Renames the test's event, as its organizer; resolves to the new title once answered. */
+async function renameEvent(): Promise<string> {
+  const title = `Renamed ${randomUUID().slice(0, 8)}`;
+  const updated = await sale.call(
+    sale.organizer.token,
+    'mutation ($id: ID!, $title: String!) { updateEvent(id: $id, input: { title: $title }) { title } }',
+    { id: eventId, title },
+  );
+  expect(updated.body.errors).toBeUndefined();
+  return title;
 }
 
 describe('the shared response cache', () => {
@@ -185,14 +237,45 @@ describe('the shared response cache', () => {
 
   it('shows an event update at every gateway within the bound', async () => {
     await Promise.all([warm(0), warm(1)]);
-    const title = `Renamed ${randomUUID().slice(0, 8)}`;
-    const updated = await sale.call(
-      sale.organizer.token,
-      'mutation ($id: ID!, $title: String!) { updateEvent(id: $id, input: { title: $title }) { title } }',
-      { id: eventId, title },
-    );
-    expect(updated.body.errors).toBeUndefined();
+    const title = await renameEvent();
     const took = await visibleEverywhere((page) => page.event?.title === title);
+    expect(took).toBeLessThan(invalidationBoundMs);
+  });
+
+  it('keeps another event’s page cached, in Redis and in memory, when one event changes', async () => {
+    const { eventId: otherId } = await tierOnSale({
+      call: sale.call,
+      tickets: sale.tickets,
+      organizerToken: sale.organizer.token,
+      capacity: 10,
+      title: 'The other one',
+    });
+    const changed = { query: eventFields, id: eventId };
+    const other = { query: eventFields, id: otherId };
+    // The changed event in both gateways' memory; the other one in Redis and in the first
+    // gateway's memory only, so that the second gateway must read it from Redis.
+    await Promise.all([warm(0, changed), warm(1, changed), warm(0, other)]);
+    const [first, second] = [await lookups(0), await lookups(1)];
+
+    const title = await renameEvent();
+    const renamed = performance.now();
+
+    const fromRedis = await readPage(1, other);
+    expect(fromRedis.cache).toBe('HIT');
+    expect(await lookups(1)).toMatchObject({
+      redis: second.redis + 1,
+      invalidated: second.invalidated,
+    });
+    const fromMemory = await readPage(0, other);
+    expect(fromMemory.cache).toBe('HIT');
+    expect((await lookups(0)).local).toBe(first.local + 1);
+    expect(fromMemory.body.data?.event?.title).toBe('The other one');
+
+    // The changed event's page still shows the change at both gateways within the bound.
+    const took = await visibleEverywhere((page) => page.event?.title === title, {
+      page: changed,
+      started: renamed,
+    });
     expect(took).toBeLessThan(invalidationBoundMs);
   });
 

@@ -23,8 +23,8 @@ import { LRUCache } from 'lru-cache';
 
 /** What the first level keeps of a shared entry: what a hit needs, and what drops it. */
 export interface LocalEntry {
-  /** The response body as sent, `{"data":…}`. */
-  body: string;
+  /** The response body as sent, `{"data":…}`, encoded once, so that a hit only writes it. */
+  body: Buffer;
   /** The same, parsed, for a hit through Apollo. */
   data: Record<string, unknown>;
   /** When (epoch ms) the query that made it started. */
@@ -72,8 +72,8 @@ export class LocalResponseCache {
     this.#heartbeatWindowMs = options.heartbeatWindowMs ?? 300;
     this.#entries = new LRUCache<string, LocalEntry>({
       maxSize: options.maxBytes ?? 32 * 2 ** 20,
-      // The body in UTF-16 (two bytes a character), about as much again for its parsed
-      // copy, and the ids besides.
+      // The body's bytes, about three times as much for its parsed copy, and the ids
+      // besides.
       sizeCalculation: (entry) => entry.body.length * 4 + 64 * (entry.eventIds.length + 1),
     });
     const client = subscriber.client;

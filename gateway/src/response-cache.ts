@@ -9,7 +9,9 @@
 // - How long: the policy's max-age (events and organizers 30 s, availability 1 s), as the
 //   entry's expiry in Redis, so no entry outlives it, whatever happens to a subgraph.
 // - Invalidation: an entry remembers the tag versions read before its query ran. A newer
-//   `events` version makes it unusable at once; a newer `stock` version, or a quarter of
+//   `events` version makes it unusable at once, unless it holds known events and no
+//   listing (one event's page): it then remembers those events' own versions, and only a
+//   change to one of them makes it unusable; a newer `stock` version, or a quarter of
 //   its max-age gone, makes the gateway run the query again in the background (one request
 //   at a time, holding a short lock in Redis), while every client is still served the entry.
 // - Filling: without a usable entry (none, expired or invalidated), one request takes the
@@ -31,6 +33,7 @@ import type {
 import {
   type Logger,
   type ResponseCacheTag,
+  responseCacheEventKey,
   responseCacheMetrics,
   responseCacheTagKey,
   responseCacheTags,
@@ -52,6 +55,20 @@ interface CacheEntry {
   maxAge: number;
   /** The tag versions read before the query ran. */
   tags: Record<ResponseCacheTag, string | null>;
+  /**
+   * For an entry that holds known events and no listing: each of its events' version (by
+   * id) when it was stored. It then depends on these, not on the `events` tag, so that
+   * another event's change leaves it.
+   */
+  events?: Record<string, string | null>;
+}
+
+/** What an entry holds that an event change may alter. */
+interface Dependencies {
+  /** Every id in it: its events, and more (tiers, organizers), which costs nothing. */
+  eventIds: string[];
+  /** Whether a root field is a listing (or null: an event not found may appear). */
+  listing: boolean;
 }
 
 type Lookup =
@@ -136,6 +153,35 @@ export function responseCachePlugin<TContext extends CacheableContext>(
   const { local } = options;
   const metrics = responseCacheMetrics();
   const tagKeys = responseCacheTags.map((tag) => responseCacheTagKey(namespace, tag));
+  const eventsTagKey = responseCacheTagKey(namespace, 'events');
+  const eventKey = (id: string) => responseCacheEventKey(namespace, id);
+
+  /**
+   * Whether nothing `entry` depends on changed since it was stored: its events' own
+   * versions (one more Redis read), or for a listing the `events` tag's version, read
+   * with the entry.
+   */
+  async function current(entry: CacheEntry, eventsVersion: string | null): Promise<boolean> {
+    const { events } = entry;
+    if (!events) return entry.tags.events === eventsVersion;
+    const ids = Object.keys(events);
+    if (ids.length === 0) return entry.tags.events === eventsVersion;
+    const versions = await redis.mget(...ids.map(eventKey));
+    return ids.every((id, index) => (versions[index] ?? null) === events[id]);
+  }
+
+  /**
+   * Stamps an entry holding known events and no listing with their versions, read now.
+   * Resolves to false when an event changed since its query started (the `events` tag
+   * moved): the answer may predate that change, so it is not stored.
+   */
+  async function stampEvents(entry: CacheEntry, { eventIds, listing }: Dependencies) {
+    if (listing || eventIds.length === 0) return true;
+    const [eventsVersion, ...versions] = await redis.mget(eventsTagKey, ...eventIds.map(eventKey));
+    if ((eventsVersion ?? null) !== entry.tags.events) return false;
+    entry.events = Object.fromEntries(eventIds.map((id, index) => [id, versions[index] ?? null]));
+    return true;
+  }
 
   const entryKey = (context: GraphQLRequestContext<TContext>) =>
     responseCacheKey(namespace, schemaId, {
@@ -158,7 +204,7 @@ export function responseCachePlugin<TContext extends CacheableContext>(
    */
   async function awaitFill(
     key: string,
-    usable: (entry: CacheEntry) => boolean,
+    usable: (entry: CacheEntry) => Promise<boolean>,
   ): Promise<CacheEntry | undefined> {
     if (await takeLock(key)) return undefined;
     const deadline = Date.now() + fillWaitMs;
@@ -168,7 +214,7 @@ export function responseCachePlugin<TContext extends CacheableContext>(
         .mget(key, `${key}:refresh`)
         .catch(() => [null, null] as (string | null)[]);
       const entry = stored ? (JSON.parse(stored) as CacheEntry) : undefined;
-      if (entry && usable(entry)) return entry;
+      if (entry && (await usable(entry).catch(() => false))) return entry;
       // The filler is done and stored nothing usable (errors, or nothing cacheable).
       if (!filling) return undefined;
     }
@@ -207,8 +253,8 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       return { lookup: { kind: 'miss', key, at, tags, generation } };
     };
     if (context.contextValue.refreshingCache) return miss('refresh');
-    const usable = (entry: CacheEntry) =>
-      entry.tags.events === tags.events && Date.now() - entry.at < entry.maxAge * 1_000;
+    const usable = async (entry: CacheEntry) =>
+      Date.now() - entry.at < entry.maxAge * 1_000 && (await current(entry, tags.events));
     // Without a usable entry, one request fills it and the others wait for that, briefly,
     // instead of all asking the subgraphs at once.
     const fill = async (reason: string) => {
@@ -219,7 +265,14 @@ export function responseCachePlugin<TContext extends CacheableContext>(
     };
     if (!stored) return fill('absent');
     const entry = JSON.parse(stored) as CacheEntry;
-    if (entry.tags.events !== tags.events) {
+    let unchanged: boolean;
+    try {
+      unchanged = await current(entry, tags.events);
+    } catch {
+      metrics.lookups.inc({ result: 'miss', reason: 'error' });
+      return { lookup: { kind: 'bypass' } };
+    }
+    if (!unchanged) {
       metrics.invalidated.inc();
       return fill('invalidated');
     }
@@ -264,22 +317,30 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       return;
     }
     const entry: CacheEntry = { data, at: lookup.at, maxAge: policy.maxAge, tags: lookup.tags };
+    const holds = dependencies(data);
     // Nothing was invalidated while the query ran (else the generation moved on).
-    if (lookup.generation !== undefined) local?.set(lookup.key, toLocal(entry), lookup.generation);
+    if (lookup.generation !== undefined) {
+      local?.set(lookup.key, toLocal(entry, holds), lookup.generation);
+    }
     // Not awaited: a slow Redis must not delay the answer. The refresh lock goes with it,
     // so that the next stock move is refreshed at once, not after the lock's expiry.
-    redis
-      .multi()
-      .set(lookup.key, JSON.stringify(entry), 'PX', policy.maxAge * 1_000)
-      .del(`${lookup.key}:refresh`)
-      .exec()
-      .then(
-        () => metrics.stores.inc({ outcome: 'stored' }),
-        (error: unknown) => {
-          metrics.stores.inc({ outcome: 'failed' });
-          logger.debug({ err: error }, 'could not store a response in the cache');
-        },
-      );
+    const write = async () => {
+      if (!(await stampEvents(entry, holds))) {
+        metrics.stores.inc({ outcome: 'raced' });
+        await redis.del(`${lookup.key}:refresh`);
+        return;
+      }
+      await redis
+        .multi()
+        .set(lookup.key, JSON.stringify(entry), 'PX', policy.maxAge * 1_000)
+        .del(`${lookup.key}:refresh`)
+        .exec();
+      metrics.stores.inc({ outcome: 'stored' });
+    };
+    write().catch((error: unknown) => {
+      metrics.stores.inc({ outcome: 'failed' });
+      logger.debug({ err: error }, 'could not store a response in the cache');
+    });
   }
 
   return {
@@ -335,25 +396,30 @@ export function responseCacheKey(
   return `${namespace}:response-cache:entry:${hash}`;
 }
 
-function toLocal(entry: CacheEntry): LocalEntry {
+/** The events a response holds, and whether it holds a listing. */
+function dependencies(data: Record<string, unknown>): Dependencies {
   const eventIds = new Set<string>();
-  collectIds(entry.data, eventIds);
+  collectIds(data, eventIds);
   // A root field that is not one object with an id (a list, a connection, null: an event
   // not found may be published next) may change with any event.
-  const listing = Object.values(entry.data).some(
+  const listing = Object.values(data).some(
     (value) =>
       value === null ||
       typeof value !== 'object' ||
       Array.isArray(value) ||
       typeof (value as { id?: unknown }).id !== 'string',
   );
+  return { eventIds: [...eventIds], listing };
+}
+
+function toLocal(entry: CacheEntry, holds = dependencies(entry.data)): LocalEntry {
   return {
-    body: JSON.stringify({ data: entry.data }),
+    body: Buffer.from(JSON.stringify({ data: entry.data })),
     data: entry.data,
     at: entry.at,
     maxAge: entry.maxAge,
-    eventIds: [...eventIds],
-    listing,
+    eventIds: holds.eventIds,
+    listing: holds.listing,
   };
 }
 
@@ -388,7 +454,7 @@ export function earlyHitMiddleware(options: {
   schemaId: string;
 }): express.RequestHandler {
   const { local, namespace, schemaId } = options;
-  const metrics = responseCacheMetrics();
+  const localHits = responseCacheMetrics().lookups.labels({ result: 'hit', reason: 'local' });
   return (req, res, next) => {
     if (req.method !== 'POST' || req.headers.authorization !== undefined || !local.serving) {
       next();
@@ -430,15 +496,16 @@ export function earlyHitMiddleware(options: {
       next();
       return;
     }
-    metrics.lookups.inc({ result: 'hit', reason: 'local' });
+    localHits.inc();
     const ageSeconds = Math.floor((Date.now() - held.at) / 1_000);
-    res
-      .status(200)
-      .set({
-        'content-type': 'application/json; charset=utf-8',
-        'cache-control': `max-age=${Math.max(0, held.maxAge - ageSeconds)}, public`,
-        'x-cache': 'HIT',
-      })
-      .send(held.body);
+    // The bytes as they were encoded when kept, written as they are: no serialising and no
+    // ETag (a hash of the body) per hit, which no client of a POST uses.
+    res.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': held.body.length,
+      'cache-control': `max-age=${Math.max(0, held.maxAge - ageSeconds)}, public`,
+      'x-cache': 'HIT',
+    });
+    res.end(held.body);
   };
 }

@@ -58,7 +58,7 @@ const fresh = { refreshAfter: 1, claim: true };
 
 function entry(data: Record<string, unknown>, fields: Partial<LocalEntry> = {}): LocalEntry {
   return {
-    body: JSON.stringify({ data }),
+    body: Buffer.from(JSON.stringify({ data })),
     data,
     at: Date.now(),
     maxAge: 30,

@@ -64,6 +64,7 @@ export {
   type ResponseCacheInvalidation,
   type ResponseCacheTag,
   responseCacheChannel,
+  responseCacheEventKey,
   responseCacheTagKey,
   responseCacheTags,
 } from './response-cache.ts';

@@ -96,7 +96,7 @@ export function responseCacheMetrics() {
     }),
     stores: new Counter({
       name: 'graphql_response_cache_stores_total',
-      help: 'Responses written to the cache, by outcome (stored, failed).',
+      help: 'Responses written to the cache, by outcome (stored; raced: an event changed while its query ran, so it was not stored; failed).',
       labelNames: ['outcome'],
     }),
     localDropped: new Counter({

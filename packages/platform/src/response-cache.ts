@@ -2,8 +2,10 @@
 // in Redis, each with the versions of the tags it depends on. The services that own the
 // data bump a tag's version when it changes; the gateways then treat every entry stamped
 // with an older version as invalidated. Redis is shared, so one bump reaches every gateway.
-// Each bump is also published, with the events it concerns when they are known, so that
-// the gateways' in-memory first level drops what it holds of them at once.
+// A change to known events also moves each of those events' own version, so that an entry
+// holding other events (one event's page) stays. Each bump is also published, with the
+// events it concerns when they are known, so that the gateways' in-memory first level
+// drops what it holds of them at once.
 import { Counter } from 'prom-client';
 import type { Logger } from './logger.ts';
 import type { RedisConnection } from './redis.ts';
@@ -11,8 +13,10 @@ import type { RedisConnection } from './redis.ts';
 /**
  * What an entry depends on:
  * - `events`: anything about an event that an anonymous caller can see (its fields, its
- *   status, whether its tiers are on sale). A bump makes every entry stamped before it
- *   unusable at once: an event update or a cancellation never comes from the cache.
+ *   status, whether its tiers are on sale). A bump makes every listing stamped before it
+ *   unusable at once: an event update or a cancellation never comes from the cache. An
+ *   entry that holds known events and no listing depends on those events' own versions
+ *   instead (`responseCacheEventKey`), which move with the `events` tag when they change.
  * - `stock`: how many tickets are left. A bump makes the next request refresh the entry,
  *   while the others keep the cached answer, which is never older than its max-age (1 s).
  */
@@ -24,6 +28,35 @@ export const responseCacheTags: readonly ResponseCacheTag[] = ['events', 'stock'
 export function responseCacheTagKey(namespace: string, tag: ResponseCacheTag): string {
   return `${namespace}:response-cache:tag:${tag}`;
 }
+
+/**
+ * The Redis key of one event's version: the `events` tag's version when that event last
+ * changed, so that a version is never used twice, even after the key expired.
+ */
+export function responseCacheEventKey(namespace: string, eventId: string): string {
+  return `${namespace}:response-cache:event:${eventId}`;
+}
+
+/**
+ * How long an event's version is kept after its last change: far longer than any entry
+ * lives (its max-age, 30 s at most today). An entry stamped before the change never meets
+ * the key's absence again, and an entry stamped with the absence was stamped before the
+ * change, which set it.
+ */
+const eventVersionTtlMs = 24 * 60 * 60 * 1_000;
+
+/**
+ * Bumps a tag, sets each changed event's version to the tag's new version, and publishes
+ * the message, in one step: a gateway that hears the message reads the new versions.
+ */
+const bumpScript = `
+local version = redis.call('INCR', KEYS[1])
+for index = 2, #KEYS do
+  redis.call('SET', KEYS[index], version, 'PX', ARGV[3])
+end
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return version
+`;
 
 /** The Redis channel on which every bump is published, under the cache's namespace. */
 export function responseCacheChannel(namespace: string): string {
@@ -66,12 +99,18 @@ export async function invalidateCachedResponses(
   if (!redis) return;
   const message: ResponseCacheInvalidation = eventIds ? { tag, eventIds: [...eventIds] } : { tag };
   try {
-    // In one transaction: a gateway that hears the message reads the new version.
-    await redis.client
-      .multi()
-      .incr(responseCacheTagKey(namespace, tag))
-      .publish(responseCacheChannel(namespace), JSON.stringify(message))
-      .exec();
+    // Only an event change moves events' own versions: they share the `events` tag's count.
+    const eventKeys =
+      tag === 'events' ? (eventIds ?? []).map((id) => responseCacheEventKey(namespace, id)) : [];
+    await redis.client.eval(
+      bumpScript,
+      1 + eventKeys.length,
+      responseCacheTagKey(namespace, tag),
+      ...eventKeys,
+      responseCacheChannel(namespace),
+      JSON.stringify(message),
+      eventVersionTtlMs,
+    );
     invalidations().inc({ tag, outcome: 'sent' });
   } catch (error) {
     invalidations().inc({ tag, outcome: 'failed' });

@@ -149,13 +149,12 @@ export const ticketsSubgraph: SubgraphDefinition<
         offerSeconds: config.WAITLIST_OFFER_SECONDS,
       },
     );
-    const invalidate = (tag: 'events' | 'stock') => () =>
-      invalidateCachedResponses(redis, cacheNamespace, tag, logger);
+    const invalidateStock = () => invalidateCachedResponses(redis, cacheNamespace, 'stock', logger);
     const sweeper = new HoldSweeper(
       service.purchases,
       logger,
       config.HOLD_SWEEP_INTERVAL_MS,
-      invalidate('stock'),
+      invalidateStock,
     );
     sweeper.start();
     const refundSender = new RefundSender(door.refunds, logger, config.REFUND_SEND_INTERVAL_MS);
@@ -172,7 +171,7 @@ export const ticketsSubgraph: SubgraphDefinition<
           }),
         );
       },
-      plugins: [invalidateStockPlugin(invalidate('stock'))],
+      plugins: [invalidateStockPlugin(invalidateStock)],
       stop: async () => {
         await Promise.all([sweeper.stop(), refundSender.stop()]);
       },

@@ -1,0 +1,89 @@
+// What the services write for the gateways' response cache, against a real Redis of the
+// test's own: the tag versions, and each changed event's own version.
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type OwnRedis, startOwnRedis } from '../../../test/own-servers.ts';
+import { createLogger } from '../src/logger.ts';
+import { connectRedis, type RedisConnection } from '../src/redis.ts';
+import {
+  invalidateCachedResponses,
+  responseCacheEventKey,
+  responseCacheTagKey,
+} from '../src/response-cache.ts';
+
+const logger = createLogger('response-cache-test', 'silent');
+
+let redis: OwnRedis;
+let connection: RedisConnection;
+
+/** A connection that takes commands: it queues none while it connects. */
+async function connected(name: string): Promise<RedisConnection> {
+  const opened = connectRedis(redis.url, { timeoutMs: 250, logger, name });
+  if (opened.client.status !== 'ready') await once(opened.client, 'ready');
+  return opened;
+}
+
+beforeAll(async () => {
+  redis = await startOwnRedis();
+  connection = await connected('test');
+});
+afterAll(async () => {
+  await connection?.close();
+  await redis?.stop();
+});
+
+/** The versions of the two tags and of events A and B, under `namespace`. */
+async function versions(namespace: string) {
+  const [events, stock, a, b] = await connection.client.mget(
+    responseCacheTagKey(namespace, 'events'),
+    responseCacheTagKey(namespace, 'stock'),
+    responseCacheEventKey(namespace, 'A'),
+    responseCacheEventKey(namespace, 'B'),
+  );
+  return { events, stock, a, b };
+}
+
+describe('invalidating cached responses', () => {
+  it('moves a changed event’s own version to the events tag’s, and no other event’s', async () => {
+    const namespace = `test-${randomUUID().slice(0, 8)}`;
+    await invalidateCachedResponses(connection, namespace, 'events', logger, ['A']);
+    expect(await versions(namespace)).toEqual({ events: '1', stock: null, a: '1', b: null });
+    await invalidateCachedResponses(connection, namespace, 'events', logger, ['B']);
+    expect(await versions(namespace)).toEqual({ events: '2', stock: null, a: '1', b: '2' });
+  });
+
+  it('moves only the events tag for a change that names no event, and no event for a stock move', async () => {
+    const namespace = `test-${randomUUID().slice(0, 8)}`;
+    await invalidateCachedResponses(connection, namespace, 'events', logger, ['A']);
+    await invalidateCachedResponses(connection, namespace, 'events', logger);
+    await invalidateCachedResponses(connection, namespace, 'stock', logger, ['A']);
+    expect(await versions(namespace)).toEqual({ events: '2', stock: '1', a: '1', b: null });
+  });
+
+  it('keeps an event’s version far longer than any entry lives, and not for ever', async () => {
+    const namespace = `test-${randomUUID().slice(0, 8)}`;
+    await invalidateCachedResponses(connection, namespace, 'events', logger, ['A']);
+    const ttl = await connection.client.pttl(responseCacheEventKey(namespace, 'A'));
+    expect(ttl).toBeGreaterThan(60 * 60 * 1_000);
+    expect(ttl).toBeLessThanOrEqual(24 * 60 * 60 * 1_000);
+  });
+
+  it('publishes the bump with the events it names, after the versions moved', async () => {
+    const namespace = `test-${randomUUID().slice(0, 8)}`;
+    const subscriber = await connected('subscriber');
+    try {
+      await subscriber.client.subscribe(`${namespace}:response-cache:invalidations`);
+      const heard = new Promise<{ message: string; a: string | null }>((resolve) => {
+        subscriber.client.once('message', async (_channel: string, message: string) => {
+          const a = await connection.client.get(responseCacheEventKey(namespace, 'A'));
+          resolve({ message, a });
+        });
+      });
+      await invalidateCachedResponses(connection, namespace, 'events', logger, ['A']);
+      expect(await heard).toEqual({ message: '{"tag":"events","eventIds":["A"]}', a: '1' });
+    } finally {
+      await subscriber.close();
+    }
+  });
+});
