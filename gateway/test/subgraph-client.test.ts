@@ -85,6 +85,8 @@ describe('sendToSubgraph', () => {
     await once(server, 'listening');
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
 
-    await expect(post(url, '{}', AbortSignal.timeout(50))).rejects.toThrow();
+    await expect(post(url, '{}', AbortSignal.timeout(50))).rejects.toMatchObject({
+      name: 'TimeoutError',
+    });
   });
 });
