@@ -21,8 +21,10 @@ export class SubgraphUnreachableError extends Error {
   override name = 'SubgraphUnreachableError';
 
   constructor(subgraph: string, cause: unknown) {
-    // fetch says only "fetch failed"; the reason (ECONNREFUSED, …) is in its cause.
-    const reason = (cause as { cause?: { code?: string; message?: string } })?.cause;
+    // fetch says only "fetch failed", with the reason (ECONNREFUSED, …) in its cause;
+    // undici's request throws the reason itself.
+    const failure = cause as { code?: string; message?: string; cause?: typeof failure };
+    const reason = failure?.cause ?? failure;
     super(
       `The ${subgraph} subgraph could not be reached: ${reason?.code ?? reason?.message ?? String(cause)}`,
       { cause },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import {
   createRemoteJWKSet,
@@ -6,6 +7,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { rejectRequest, unauthenticated } from './errors.ts';
 import { type Identity, isRole } from './identity.ts';
 
@@ -47,20 +49,53 @@ export interface VerifierOptions {
    * password or role, a deleted account). Called on every request: it must not do I/O.
    */
   isRevoked?(token: { userId: string; sessionId: string; issuedAt: number }): boolean;
+  /**
+   * How many verified tokens to remember, so that a caller's next requests skip the
+   * signature check (an Ed25519 verification through WebCrypto, the largest per-request
+   * cost of a signed-in request at the gateway). Each is kept until it expires, keyed by
+   * the SHA-256 of the whole token: a token changed in any byte is another key and is
+   * verified in full. Revocation is checked on every request, remembered or not. A signing
+   * key withdrawn from the key set stops the tokens remembered here only when they expire
+   * (15 minutes at most; the key set itself is refetched every 10 minutes). 0 turns it off.
+   * @default 10_000
+   */
+  verifiedTokens?: number;
 }
+
+/** What a verified token gave, kept until the token expires. */
+interface VerifiedToken {
+  identity: Identity;
+  issuedAt: number;
+  /** When jose would call it expired (ms since the epoch): `exp` plus the clock tolerance. */
+  expiresAt: number;
+}
+
+const tokenKey = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 export class AccessTokenVerifier {
   readonly #keys: JWTVerifyGetKey;
   readonly #parties: TokenParties;
   readonly #isRevoked: VerifierOptions['isRevoked'];
+  readonly #verified: LRUCache<string, VerifiedToken> | undefined;
 
   constructor(keys: JWTVerifyGetKey, parties: TokenParties, options: VerifierOptions = {}) {
     this.#keys = keys;
     this.#parties = parties;
     this.#isRevoked = options.isRevoked;
+    const size = options.verifiedTokens ?? 10_000;
+    this.#verified = size > 0 ? new LRUCache({ max: size }) : undefined;
   }
 
   async verify(token: string): Promise<Identity> {
+    const key = this.#verified ? tokenKey(token) : undefined;
+    const known = key === undefined ? undefined : this.#verified?.get(key);
+    if (key !== undefined && known) {
+      if (known.expiresAt <= Date.now()) {
+        this.#verified?.delete(key);
+        throw unauthenticated('The access token has expired.', 'expired');
+      }
+      return this.#unlessRevoked(known.identity, known.issuedAt);
+    }
     try {
       if (!decodeProtectedHeader(token).kid) throw unauthenticated();
       const { payload } = await jwtVerify(token, this.#keys, {
@@ -85,10 +120,12 @@ export class AccessTokenVerifier {
         throw unauthenticated('The access token’s lifetime is longer than allowed.');
       }
       const identity = { userId: payload.sub, role: payload.role, sessionId: payload.sid };
-      if (this.#isRevoked?.({ ...identity, issuedAt })) {
-        throw unauthenticated('The access token has been revoked.', 'revoked');
+      const verified = this.#unlessRevoked(identity, issuedAt);
+      if (key !== undefined) {
+        const expiresAt = ((payload.exp as number) + clockToleranceSeconds) * 1000;
+        this.#verified?.set(key, { identity, issuedAt, expiresAt });
       }
-      return identity;
+      return verified;
     } catch (error) {
       if (error instanceof GraphQLError) throw error;
       if (error instanceof errors.JWKSTimeout) {
@@ -102,6 +139,14 @@ export class AccessTokenVerifier {
       // Malformed tokens, bad signatures, unknown keys, wrong claims: all the same to a caller.
       throw unauthenticated();
     }
+  }
+
+  /** The identity, unless a revocation since `issuedAt` stops it: checked on every request. */
+  #unlessRevoked(identity: Identity, issuedAt: number): Identity {
+    if (this.#isRevoked?.({ ...identity, issuedAt })) {
+      throw unauthenticated('The access token has been revoked.', 'revoked');
+    }
+    return { ...identity };
   }
 
   /**
