@@ -50,9 +50,22 @@ describe('npm run bench -- --quick', () => {
     expect(stdout).toContain(`${results.info.cores} cores`);
     expect(results.info.node).toBe(process.version);
 
+    // P1, P3 and P6 are measured without in-flight sharing, then with it, on a second line.
+    const withSharing = results.rows.filter((row) => row.withSharing).map((row) => row.id);
+    expect(withSharing).toEqual(['P1', 'P3', 'P6']);
+    for (const row of results.rows.filter((each) => each.withSharing)) {
+      expect(row.measure).toMatch(/in-flight sharing off$/);
+      expect(stdout).toContain(`| ${row.id}, sharing on | `);
+      expect(stdout).toContain(` | ${row.withSharing?.result} | ${row.target} | `);
+    }
+
     // Every request the harness sent was well formed and answered with data.
     const failures = results.rows.map((row) => [row.id, row.figures.failures ?? 0]);
     expect(failures).toEqual(ids.map((id) => [id, 0]));
+    const sharedFailures = results.rows
+      .filter((row) => row.withSharing)
+      .map((row) => [row.id, row.withSharing?.figures.failures ?? 0]);
+    expect(sharedFailures).toEqual(withSharing.map((id) => [id, 0]));
     // The comparisons kept each round's figures, alternating sides.
     const gatewayTax = results.rows.find((row) => row.id === 'P1')?.figures as {
       edge: unknown[];
