@@ -453,3 +453,122 @@ describe('offline doors', () => {
     expect(codeOf(result)).toBe('FORBIDDEN');
   });
 });
+
+describe('an admitted ticket', () => {
+  // Its seat is taken: back in stock, it would be sold twice.
+  const cancel = (token: string, id: string, gateway = 0) =>
+    supergraph.request<{ cancelTicket: { id: string; status: string } }>(
+      'mutation ($id: ID!) { cancelTicket(id: $id) { id status } }',
+      { id },
+      { token, gateway },
+    );
+  const refund = (token: string, orderId: string, ticketIds?: string[]) =>
+    supergraph.request<{
+      refundOrder: {
+        tickets: { id: string; status: string }[];
+        refunds: { tickets: { id: string }[] }[];
+      };
+    }>(
+      `mutation ($orderId: ID!, $ticketIds: [ID!]) {
+        refundOrder(orderId: $orderId, ticketIds: $ticketIds) {
+          tickets { id status } refunds { tickets { id } }
+        }
+      }`,
+      { orderId, ...(ticketIds ? { ticketIds } : {}) },
+      { token },
+    );
+  const stored = (id: string) =>
+    supergraph.databases.tickets.ticket.findUniqueOrThrow({ where: { id } });
+  const sold = async () =>
+    (await supergraph.databases.tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } }))
+      .sold;
+  async function admit(ticket: BoughtTicket) {
+    const result = await scan(supergraph, staff.accessToken, ticket.code, eventId);
+    expect(result.errors).toBeUndefined();
+  }
+
+  it('cannot be cancelled by its holder or an admin, and nothing returns to stock', async () => {
+    const ticket = await one();
+    await admit(ticket);
+    const before = await sold();
+    for (const token of [holder.accessToken, admin.accessToken]) {
+      expect((await cancel(token, ticket.id)).errors?.[0]?.extensions).toMatchObject({
+        code: 'TICKET_CHECKED_IN',
+        ticketIds: [ticket.id],
+      });
+    }
+    expect(await sold()).toBe(before);
+    const after = await stored(ticket.id);
+    expect(after.status).toBe('ACTIVE');
+    expect(after.checkedInAt).not.toBeNull();
+  });
+
+  it('is refunded by no one, the organizer included, until its check-in is undone', async () => {
+    const [admitted, other] = (await buy(2)) as [BoughtTicket, BoughtTicket];
+    await admit(admitted);
+    const orderId = (await stored(admitted.id)).orderId as string;
+    const before = await sold();
+    for (const token of [organizer.accessToken, admin.accessToken]) {
+      const named = await refund(token, orderId, [other.id, admitted.id]);
+      expect(named.errors?.[0]?.extensions).toMatchObject({
+        code: 'TICKET_CHECKED_IN',
+        ticketIds: [admitted.id],
+      });
+    }
+    expect(await supergraph.databases.tickets.refund.count({ where: { orderId } })).toBe(0);
+    expect(await sold()).toBe(before);
+
+    // The whole order: its tickets not admitted, and the admitted one stays sold.
+    const whole = await refund(organizer.accessToken, orderId);
+    expect(whole.errors).toBeUndefined();
+    expect(whole.data?.refundOrder.tickets).toEqual(
+      expect.arrayContaining([
+        { id: admitted.id, status: 'ACTIVE' },
+        { id: other.id, status: 'CANCELLED' },
+      ]),
+    );
+    expect(whole.data?.refundOrder.refunds).toEqual([{ tickets: [{ id: other.id }] }]);
+    expect(await sold()).toBe(before - 1);
+    expect((await refund(organizer.accessToken, orderId)).errors?.[0]?.extensions).toMatchObject({
+      code: 'TICKET_CHECKED_IN',
+      ticketIds: [admitted.id],
+    });
+
+    const undone = await supergraph.request(
+      'mutation ($ticketId: ID!, $eventId: ID!) { undoCheckIn(ticketId: $ticketId, eventId: $eventId) { id } }',
+      { ticketId: admitted.id, eventId },
+      { token: staff.accessToken },
+    );
+    expect(undone.errors).toBeUndefined();
+    const last = await refund(organizer.accessToken, orderId);
+    expect(last.errors).toBeUndefined();
+    expect(last.data?.refundOrder.refunds).toHaveLength(2);
+    expect(await sold()).toBe(before - 2);
+  });
+
+  it('is admitted or cancelled, never both, when a scan and a cancellation race', async () => {
+    const before = await sold();
+    let cancelledCount = 0;
+    for (let round = 0; round < 8; round++) {
+      const ticket = await one();
+      // At once, through both gateways, each side through either.
+      const [scanned, cancelled] = await Promise.all([
+        scan(supergraph, staff.accessToken, ticket.code, eventId, round % 2),
+        cancel(holder.accessToken, ticket.id, 1 - (round % 2)),
+      ]);
+      const after = await stored(ticket.id);
+      if (scanned.errors) {
+        expect(codeOf(scanned)).toBe('TICKET_CANCELLED');
+        expect(cancelled.errors).toBeUndefined();
+        expect([after.status, after.checkedInAt]).toEqual(['CANCELLED', null]);
+        cancelledCount += 1;
+      } else {
+        expect(cancelled.errors?.[0]?.extensions).toMatchObject({ code: 'TICKET_CHECKED_IN' });
+        expect(after.status).toBe('ACTIVE');
+        expect(after.checkedInAt).not.toBeNull();
+      }
+    }
+    // Each round sold one ticket; only the cancelled ones went back.
+    expect(await sold()).toBe(before + 8 - cancelledCount);
+  });
+});

@@ -36,3 +36,14 @@ export type TicketsErrorCode = (typeof ticketsErrorCodes)[number];
 
 /** A failure of this service, with one of its codes (or a common one). */
 export const failure = failures<TicketsErrorCode>();
+
+/**
+ * TICKET_CHECKED_IN for tickets admitted at the door, naming them: they stay sold, as their
+ * seats are taken. Undoing the check-in (recorded) makes them cancellable again.
+ */
+export const admitted = (ticketIds: readonly string[]) =>
+  failure(
+    'TICKET_CHECKED_IN',
+    'A ticket admitted at the door cannot be cancelled or refunded; undo its check-in first.',
+    { ticketIds: [...ticketIds] },
+  );

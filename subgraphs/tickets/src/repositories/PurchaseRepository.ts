@@ -249,7 +249,7 @@ export class PurchaseRepository {
     return purchaseOutcome(request, rows);
   }
 
-  /** Cancels an active ticket and restocks its tier, in one transaction. */
+  /** Cancels an active ticket not admitted yet and restocks its tier, in one transaction. */
   async cancelTicket(id: string): Promise<Ticket | null> {
     const [cancelled] = await this.cancelTickets([id]);
     return cancelled ?? null;
@@ -257,7 +257,7 @@ export class PurchaseRepository {
 
   /**
    * Cancels the active tickets among `ids` and restocks their tiers, in one transaction;
-   * returns the ones it cancelled (a ticket cancelled already is left as it is).
+   * returns the ones it cancelled (a ticket cancelled already, or admitted, is left as it is).
    */
   cancelTickets(ids: readonly string[]): Promise<Ticket[]> {
     return this.#transaction(async (tx) => {
@@ -273,7 +273,10 @@ export class PurchaseRepository {
    * every transaction on stock: the events' snapshots `FOR SHARE` (so an event's
    * cancellation, which refunds instead, waits or is waited for), the tickets' orders,
    * the tickets, the owners' allowances, then the tiers. Tickets of a cancelled event
-   * return no stock: its cancellation has emptied its tiers already.
+   * return no stock: its cancellation has emptied its tiers already. A ticket admitted at
+   * the door is not cancelled (its seat is taken: back in stock it would be sold twice);
+   * the condition is in the update, so a scan and a cancellation racing on one ticket
+   * leave it either admitted or cancelled, never both.
    */
   async cancelTicketsIn(tx: Transaction, ids: readonly string[]): Promise<Ticket[]> {
     const wanted = [...ids];
@@ -287,7 +290,7 @@ export class PurchaseRepository {
       ORDER BY id FOR UPDATE`;
     const changed = await tx.$queryRaw<{ id: string; ownerId: string }[]>`
       UPDATE tickets SET status = 'CANCELLED', cancelled_at = now()
-      WHERE id = ANY(${wanted}::uuid[]) AND status = 'ACTIVE'
+      WHERE id = ANY(${wanted}::uuid[]) AND status = 'ACTIVE' AND checked_in_at IS NULL
       RETURNING id::text, owner_id::text AS "ownerId"`;
     if (changed.length === 0) return [];
     const cancelledIds = changed.map((ticket) => ticket.id);

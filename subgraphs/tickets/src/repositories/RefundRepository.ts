@@ -21,6 +21,8 @@ export type RefundOutcome =
   | { status: 'refunded'; refundId: string; tickets: Ticket[] }
   /** Some of the tickets were refunded already (these): nothing was written. */
   | { status: 'alreadyRefunded'; ticketIds: string[] }
+  /** Some of the tickets were admitted at the door (these): nothing was written. */
+  | { status: 'checkedIn'; ticketIds: string[] }
   /** Some of the tickets were cancelled without a refund: nothing was written. */
   | { status: 'cancelled' };
 
@@ -64,14 +66,27 @@ export class RefundRepository {
       );
     } catch (error) {
       if (!(error instanceof NotAllActive)) throw error;
-      const refunded = await this.#prisma.refundedTicket.findMany({
-        where: { ticketId: { in: [...request.ticketIds] } },
-        orderBy: { ticketId: 'asc' },
-      });
-      return refunded.length > 0
-        ? { status: 'alreadyRefunded', ticketIds: refunded.map((row) => row.ticketId) }
-        : { status: 'cancelled' };
+      return this.whyNotRefundable(request.ticketIds);
     }
+  }
+
+  /** Why these tickets, not all of which are active and not admitted, cannot be refunded. */
+  async whyNotRefundable(
+    ticketIds: readonly string[],
+  ): Promise<Exclude<RefundOutcome, { status: 'refunded' }>> {
+    // Admitted first: undoing a check-in is what would make the refund possible.
+    const admitted = await this.#prisma.ticket.findMany({
+      where: { id: { in: queryableIds(ticketIds) }, status: 'ACTIVE', checkedInAt: { not: null } },
+      select: { id: true },
+      orderBy: { id: 'asc' },
+    });
+    if (admitted.length > 0) {
+      return { status: 'checkedIn', ticketIds: admitted.map((ticket) => ticket.id) };
+    }
+    const refunded = await this.refundedTicketIds(ticketIds);
+    return refunded.size > 0
+      ? { status: 'alreadyRefunded', ticketIds: [...refunded].sort() }
+      : { status: 'cancelled' };
   }
 
   /** An order with its tickets, by id, and the snapshot of their event; null for none. */

@@ -7,7 +7,7 @@ import type {
   RefundReason,
   Ticket,
 } from '@ticketing/prisma/tickets';
-import { failure } from '../errors.ts';
+import { admitted, failure } from '../errors.ts';
 import type { PaymentProvider } from '../payments/PaymentProvider.ts';
 import type { PurchaseRepository } from '../repositories/PurchaseRepository.ts';
 import { RefundRepository } from '../repositories/RefundRepository.ts';
@@ -87,7 +87,7 @@ export class RefundService {
             reason,
             requestedBy: caller.userId,
           })
-        : await this.#nothingActive(found.tickets);
+        : await this.#refunds.whyNotRefundable(found.tickets.map((ticket) => ticket.id));
     switch (outcome.status) {
       case 'refunded':
         await this.send([outcome.refundId]);
@@ -96,6 +96,8 @@ export class RefundService {
         throw failure('ALREADY_REFUNDED', 'These tickets are refunded already.', {
           ticketIds: outcome.ticketIds,
         });
+      case 'checkedIn':
+        throw admitted(outcome.ticketIds);
       case 'cancelled':
         throw failure('TICKET_CANCELLED', 'A cancelled ticket cannot be refunded.');
     }
@@ -152,14 +154,6 @@ export class RefundService {
       { refundableUntil: refundableUntil?.toISOString() ?? null },
     );
   }
-
-  /** The answer when an order has no active ticket left to refund. */
-  async #nothingActive(tickets: readonly Ticket[]) {
-    const refunded = await this.#refunds.refundedTicketIds(tickets.map((ticket) => ticket.id));
-    return refunded.size > 0
-      ? ({ status: 'alreadyRefunded', ticketIds: [...refunded].sort() } as const)
-      : ({ status: 'cancelled' } as const);
-  }
 }
 
 /** A non-empty list of distinct ids, or BAD_USER_INPUT naming `ticketIds`. */
@@ -176,13 +170,15 @@ function assertTicketIds(ticketIds: readonly string[]): void {
 
 /**
  * The tickets named, each of which must be of the order (BAD_USER_INPUT otherwise); or,
- * with none named, the order's active tickets.
+ * with none named, the order's active tickets not admitted at the door.
  */
 function chosenTickets(
   ofOrder: readonly Ticket[],
   ticketIds: readonly string[] | null | undefined,
 ): Ticket[] {
-  if (!ticketIds) return ofOrder.filter((ticket) => ticket.status === 'ACTIVE');
+  if (!ticketIds) {
+    return ofOrder.filter((ticket) => ticket.status === 'ACTIVE' && !ticket.checkedInAt);
+  }
   const byId = new Map(ofOrder.map((ticket) => [ticket.id, ticket]));
   const foreign = ticketIds.filter((id) => !byId.has(id));
   if (foreign.length > 0) {

@@ -9,7 +9,7 @@ import type {
   Ticket,
   TicketTier,
 } from '@ticketing/prisma/tickets';
-import { failure } from '../errors.ts';
+import { admitted, failure } from '../errors.ts';
 import type { PurchaseGroupSettings } from '../repositories/PurchaseGroups.ts';
 import {
   type PurchaseOutcome,
@@ -199,8 +199,11 @@ export class TicketingService {
       throw notFound(`No ticket of yours has the id ${id}.`);
     }
     const cancelled = await this.#purchases.cancelTicket(ticket.id);
-    if (!cancelled) throw failure('TICKET_ALREADY_CANCELLED', 'This ticket is cancelled already.');
-    return cancelled;
+    if (cancelled) return cancelled;
+    // Nothing changed: the ticket was cancelled, or admitted at the door, before or meanwhile.
+    const [now] = await this.#tickets.findTicketsByIds([ticket.id]);
+    if (now?.status === 'ACTIVE' && now.checkedInAt) throw admitted([ticket.id]);
+    throw failure('TICKET_ALREADY_CANCELLED', 'This ticket is cancelled already.');
   }
 
   /** Gives the caller's hold back to stock before it expires. */
