@@ -91,6 +91,50 @@ describe('ticket tiers', () => {
     expect(await supergraph.databases.tickets.ticketTier.count()).toBe(before);
   });
 
+  it('cost at most what an order can total: priceCents × maxPerOrder within a 32-bit Int', async () => {
+    const eventId = await publishedEvent();
+    const top = { ...tierInput, priceCents: 100_000_000 };
+    const tooDear = await createTier(eventId, organizer.accessToken, { ...top, maxPerOrder: 22 });
+    expect(tooDear.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'input.maxPerOrder',
+    });
+    // The default maxPerOrder (10) counts too.
+    const { maxPerOrder: _, ...withoutLimit } = top;
+    expect(
+      (
+        await createTier(eventId, organizer.accessToken, {
+          ...withoutLimit,
+          priceCents: 300_000_000,
+        })
+      ).errors?.[0]?.extensions,
+    ).toMatchObject({ code: 'BAD_USER_INPUT' });
+    const fits = await createTier(eventId, organizer.accessToken, { ...top, maxPerOrder: 21 });
+    expect(fits.errors).toBeUndefined();
+    const tierId = fits.data?.createTicketTier.id as string;
+
+    const update = (id: string, input: Record<string, unknown>) =>
+      supergraph.request(
+        'mutation ($id: ID!, $input: UpdateTicketTierInput!) { updateTicketTier(id: $id, input: $input) { id } }',
+        { id, input },
+        { token: organizer.accessToken },
+      );
+    expect((await update(tierId, { maxPerOrder: 22 })).errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'input.maxPerOrder',
+    });
+    const cheap = await createTier(eventId, organizer.accessToken, {
+      ...tierInput,
+      maxPerOrder: 1000,
+    });
+    const cheapId = cheap.data?.createTicketTier.id as string;
+    expect(
+      (await update(cheapId, { priceCents: 3_000_000 })).errors?.[0]?.extensions,
+    ).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.priceCents' });
+    expect(await stock(tierId)).toMatchObject({ priceCents: 100_000_000, maxPerOrder: 21 });
+    expect(await stock(cheapId)).toMatchObject({ priceCents: 2500, maxPerOrder: 1000 });
+  });
+
   it('never shrink below what is sold', async () => {
     const tierId = await tierOnSale();
     await purchase(buyer.accessToken, { tierId, quantity: 3, idempotencyKey: randomUUID() });

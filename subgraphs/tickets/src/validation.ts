@@ -22,9 +22,22 @@ const tierFields = {
 const salesWindow = (tier: { salesStartAt?: Date | null; salesEndAt?: Date | null }) =>
   !tier.salesStartAt || !tier.salesEndAt || tier.salesEndAt > tier.salesStartAt;
 
+/**
+ * The most one order may cost: its total is a GraphQL `Int` and an `integer` column, so a
+ * tier's price times its `maxPerOrder` must fit (a tier at the top price sells at most 21
+ * an order). Checked when a tier is written, never at the purchase, which could not store it.
+ */
+export const maxOrderCents = 2 ** 31 - 1;
+
+export const orderTotalFits = (tier: { priceCents: number; maxPerOrder: number }) =>
+  tier.priceCents * tier.maxPerOrder <= maxOrderCents;
+
+export const orderTotalMessage = `would let one order (priceCents × maxPerOrder) cost more than ${maxOrderCents} cents, the most an order may cost`;
+
 export const createTierSchema = z
   .object({ ...tierFields, maxPerOrder: tierFields.maxPerOrder.default(10) })
-  .refine(salesWindow, { message: 'must be after salesStartAt', path: ['salesEndAt'] });
+  .refine(salesWindow, { message: 'must be after salesStartAt', path: ['salesEndAt'] })
+  .refine(orderTotalFits, { message: orderTotalMessage, path: ['maxPerOrder'] });
 
 export const updateTierSchema = z
   .object({

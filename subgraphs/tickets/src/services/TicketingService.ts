@@ -20,6 +20,8 @@ import type { TicketRepository } from '../repositories/TicketRepository.ts';
 import {
   createTierSchema,
   idempotencyKeySchema,
+  orderTotalFits,
+  orderTotalMessage,
   quantitySchema,
   updateTierSchema,
 } from '../validation.ts';
@@ -124,6 +126,14 @@ export class TicketingService {
     const caller = this.#manager(viewer);
     const tier = await this.#existingTier(id);
     const changes = parseInput(updateTierSchema, input, 'input');
+    const priced = {
+      priceCents: changes.priceCents ?? tier.priceCents,
+      maxPerOrder: changes.maxPerOrder ?? tier.maxPerOrder,
+    };
+    if (!orderTotalFits(priced)) {
+      const field = changes.maxPerOrder === undefined ? 'input.priceCents' : 'input.maxPerOrder';
+      throw badUserInput(`${field} ${orderTotalMessage}.`, field);
+    }
     await this.#assertOwns(caller, tier.eventId);
     const updated = await this.#tickets.updateTier(tier.id, changes);
     if (!updated) {
