@@ -18,7 +18,11 @@ const shared = {
   useTypeImports: true,
   enumsAsTypes: true,
   // DateTime: a Date from Prisma, serialized by the scalar (packages/platform scalars.ts).
-  scalars: { DateTime: { input: 'Date', output: 'Date | string' } },
+  // SafeInt: a number, within ±(2^53 − 1).
+  scalars: {
+    DateTime: { input: 'Date', output: 'Date | string' },
+    SafeInt: { input: 'number', output: 'number' },
+  },
 };
 
 /** Where a subgraph's resolver types come from and go, relative to the repository root. */

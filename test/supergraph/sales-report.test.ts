@@ -201,6 +201,19 @@ describe('the sales report', () => {
     });
   });
 
+  it('sums past a 32-bit Int: 30 tickets at the top price are 3,000,000,000 cents', async () => {
+    const top = { name: 'Patron', priceCents: 100_000_000, currency: 'EUR', capacity: 30 };
+    const dear = await eventOnSale(supergraph, organizer.accessToken, [top]);
+    for (const buyer of buyers) {
+      await buyTickets(supergraph, buyer.accessToken, dear.tierIds[0] as string, 10);
+    }
+    const result = await report(organizer.accessToken, dear.eventId);
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.event?.sales?.gross).toEqual([
+      { currency: 'EUR', grossCents: 3_000_000_000, refundedCents: 0 },
+    ]);
+  });
+
   it('is open to admins', async () => {
     const result = await report(admin.accessToken);
     expect(result.errors).toBeUndefined();

@@ -76,7 +76,13 @@ export {
   revokedBeforeNow,
   type TokenFacts,
 } from './revocations.ts';
-export { checkedDateTime, DateTime, InvalidInputValue, isStorableDate } from './scalars.ts';
+export {
+  checkedDateTime,
+  DateTime,
+  InvalidInputValue,
+  isStorableDate,
+  SafeInt,
+} from './scalars.ts';
 export {
   composeServiceUrl,
   defaultGatewayPort,

@@ -1,5 +1,5 @@
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
-import { DateTimeResolver } from 'graphql-scalars';
+import { DateTimeResolver, SafeIntResolver } from 'graphql-scalars';
 
 /**
  * A malformed input value (a scalar the caller wrote wrong). Thrown by parsers, so that
@@ -64,3 +64,6 @@ export const checkedDateTime = {
     return literalOf(ast);
   },
 };
+
+/** Whole numbers within ±(2^53 − 1), as JSON numbers: sums that outgrow a 32-bit Int. */
+export const SafeInt = SafeIntResolver;

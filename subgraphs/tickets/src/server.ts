@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { createSubgraphServer, DateTime, readSchema } from '@ticketing/platform';
+import { createSubgraphServer, DateTime, readSchema, SafeInt } from '@ticketing/platform';
 import type { TicketsContext } from './context.ts';
 import type { Resolvers } from './generated/resolvers.ts';
 import {
@@ -23,6 +23,7 @@ export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url)
 
 export const resolvers: Resolvers = {
   DateTime,
+  SafeInt,
   Query: { ...Query, ...WaitlistQuery },
   Mutation: { ...Mutation, ...CheckInMutation, ...RefundMutation, ...WaitlistMutation },
   Event: { ...Event, ...CheckInEventFields, ...SalesEventFields },
