@@ -55,6 +55,8 @@ export interface DatabaseConnection {
   readonly adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** Where it is, for logs: a URL without its password, or the PGlite folder. */
   readonly description: string;
+  /** The pool under the adapter (PostgreSQL only), with the same deadlines. */
+  readonly pool?: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -109,6 +111,7 @@ export async function openDatabase(
   return {
     adapterFactory: new PrismaPgWholeScripts(pool),
     description: redactPassword(location.url),
+    pool,
     close: () => pool.end(),
   };
 }

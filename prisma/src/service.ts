@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import type pg from 'pg';
 import {
   type DatabaseConnection,
   type DatabaseDeadlines,
@@ -55,6 +56,28 @@ export interface OpenOptions {
 
 /** Receives a statement's SQL and its parameters. */
 export type QueryListener = (sql: string, params: unknown[]) => void;
+
+/** A statement with `$1`-style parameters, prepared once a connection under `name`. */
+export interface PreparedQuery {
+  name: string;
+  text: string;
+  values: unknown[];
+}
+
+/** Sends a prepared statement and returns its rows. */
+export type SendPrepared = <Row>(query: PreparedQuery) => Promise<Row[]>;
+
+const preparedSenders = new WeakMap<object, SendPrepared>();
+
+/**
+ * Sends statements by name straight to the pool under `client`'s adapter, on PostgreSQL:
+ * for the few hot statements whose cost in Prisma's query handling shows (a purchase), with
+ * the pool's deadlines and `onQuery` as the client's own statements have. Undefined on
+ * PGlite, and for a client this module did not open: use the client there.
+ */
+export function preparedStatements(client: object): SendPrepared | undefined {
+  return preparedSenders.get(client);
+}
 
 /** Prisma Client options over `adapter`; with `onQuery`, the client emits query events. */
 export function clientOptions<Adapter>(adapter: Adapter, onQuery: QueryListener | undefined) {
@@ -145,6 +168,13 @@ export function defineServiceDatabase<Client extends ClientBase>(
           appliedMigrations = await applyMigrations(connection.adapterFactory, migrationsDir);
         }
         const prisma = definition.createClient(connection.adapterFactory, onQuery);
+        const { pool } = connection;
+        if (pool) {
+          preparedSenders.set(prisma, async <Row>(query: PreparedQuery) => {
+            onQuery?.(query.text, query.values);
+            return (await pool.query<Row & pg.QueryResultRow>(query)).rows;
+          });
+        }
         return {
           prisma,
           connection,

@@ -3,6 +3,11 @@ import { demoEvents, demoTickets, demoTicketTiers } from '../demo-data.ts';
 import { clientOptions, defineServiceDatabase, reportingQueries } from '../src/service.ts';
 import { PrismaClient } from './generated/client.ts';
 
+export {
+  type PreparedQuery,
+  preparedStatements,
+  type SendPrepared,
+} from '../src/service.ts';
 export type {
   DoorStaff,
   EventSnapshot,

@@ -1,9 +1,10 @@
 import { retryOnConflict, serviceUnavailable } from '@ticketing/platform';
-import type { PrismaClient } from '@ticketing/prisma/tickets';
 import {
   type PurchaseOutcome,
   type PurchaseRequest,
   type PurchaseRow,
+  type PurchaseStatement,
+  purchaseColumns,
   purchaseOutcome,
 } from './PurchaseRepository.ts';
 
@@ -53,18 +54,18 @@ type GroupRow = PurchaseRow & { member: number };
  * the statement's deadlines, here by `queueWaitMs`.
  */
 export class PurchaseGroups {
-  readonly #prisma: PrismaClient;
+  readonly #purchaseStatement: PurchaseStatement;
   readonly #alone: (request: PurchaseRequest) => Promise<PurchaseOutcome>;
   readonly #settings: PurchaseGroupSettings;
   /** The purchases waiting for each tier's next group (tier id and cap: one statement's). */
   readonly #queues = new Map<string, Member[]>();
 
   constructor(
-    prisma: PrismaClient,
+    purchaseStatement: PurchaseStatement,
     alone: (request: PurchaseRequest) => Promise<PurchaseOutcome>,
     settings: PurchaseGroupSettings = defaultPurchaseGroupSettings,
   ) {
-    this.#prisma = prisma;
+    this.#purchaseStatement = purchaseStatement;
     this.#alone = alone;
     this.#settings = settings;
   }
@@ -148,13 +149,21 @@ export class PurchaseGroups {
     const quantities = column((request) =>
       request.source.kind === 'tier' ? request.source.quantity : 0,
     );
-    return retryOnConflict(
-      () => this.#prisma.$queryRaw<GroupRow[]>`
-        SELECT g.member, (g.purchase).*
-        FROM purchase_tickets_group(
-          ${tierId}::uuid, ${column((r) => r.buyerId)}::uuid[],
-          ${column((r) => r.idempotencyKey)}::text[], ${column((r) => r.requestHash)}::text[],
-          ${quantities}::int[], ${group[0]?.request.perUserCap}::int) g`,
+    return retryOnConflict(() =>
+      this.#purchaseStatement<GroupRow>({
+        name: 'purchase_tickets_group',
+        text: `SELECT g.member, ${purchaseColumns.map((column) => `(g.purchase).${column}`).join(', ')}
+               FROM purchase_tickets_group(
+                 $1::uuid, $2::uuid[], $3::text[], $4::text[], $5::int[], $6::int) g`,
+        values: [
+          tierId,
+          column((r) => r.buyerId),
+          column((r) => r.idempotencyKey),
+          column((r) => r.requestHash),
+          quantities,
+          group[0]?.request.perUserCap,
+        ],
+      }),
     );
   }
 }

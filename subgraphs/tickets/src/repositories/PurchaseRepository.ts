@@ -2,8 +2,10 @@ import { retryOnConflict } from '@ticketing/platform';
 import {
   type Hold,
   type Order,
+  type PreparedQuery,
   Prisma,
   type PrismaClient,
+  preparedStatements,
   type Ticket,
   type TicketTier,
 } from '@ticketing/prisma/tickets';
@@ -87,13 +89,19 @@ class Rollback extends Error {
  */
 export class PurchaseRepository {
   readonly #prisma: PrismaClient;
+  readonly #purchaseStatement: PurchaseStatement;
   /** Group commit of a tier's concurrent purchases, when it is on. */
   readonly #groups: PurchaseGroups | undefined;
 
   constructor(prisma: PrismaClient, groupCommit?: PurchaseGroupSettings) {
     this.#prisma = prisma;
+    this.#purchaseStatement = purchaseStatement(prisma);
     this.#groups = groupCommit
-      ? new PurchaseGroups(prisma, (request) => this.#purchaseAlone(request), groupCommit)
+      ? new PurchaseGroups(
+          this.#purchaseStatement,
+          (request) => this.#purchaseAlone(request),
+          groupCommit,
+        )
       : undefined;
   }
 
@@ -240,11 +248,21 @@ export class PurchaseRepository {
       source.kind === 'tier' ? [source.tierId, source.quantity, null] : [null, null, source.holdId];
     // One statement, rolled back whole by a lock cycle (its expiry of lapsed holds makes
     // waitlist offers), and so safe to run again.
-    const rows = await retryOnConflict(
-      () => this.#prisma.$queryRaw<PurchaseRow[]>`
-        SELECT * FROM purchase_tickets(
-          ${request.buyerId}::uuid, ${request.idempotencyKey}, ${request.requestHash},
-          ${tierId}::uuid, ${quantity}::int, ${holdId}::uuid, ${request.perUserCap}::int)`,
+    const rows = await retryOnConflict(() =>
+      this.#purchaseStatement<PurchaseRow>({
+        name: 'purchase_tickets',
+        text: `SELECT ${purchaseColumns.join(', ')} FROM purchase_tickets(
+                 $1::uuid, $2, $3, $4::uuid, $5::int, $6::uuid, $7::int)`,
+        values: [
+          request.buyerId,
+          request.idempotencyKey,
+          request.requestHash,
+          tierId,
+          quantity,
+          holdId,
+          request.perUserCap,
+        ],
+      }),
     );
     return purchaseOutcome(request, rows);
   }
@@ -376,6 +394,21 @@ export async function settleOrders(tx: Transaction, tickets: readonly Ticket[]):
   if (orderIds.length > 0) await tx.$executeRaw`SELECT settle_orders(${orderIds}::uuid[])`;
 }
 
+/** Sends one of the purchase functions' statements and returns its rows. */
+export type PurchaseStatement = <Row>(query: PreparedQuery) => Promise<Row[]>;
+
+/**
+ * The purchase statements go by name straight to the pool under Prisma's adapter, prepared
+ * once a connection: Prisma's handling of a raw query (its query plan, the parameters' and
+ * rows' conversions) was a measurable part of a purchase's cost in the tickets process
+ * (docs/BENCHMARKS.md, issue 15). On the embedded PGlite database, which has no such pool,
+ * they go through the client.
+ */
+function purchaseStatement(prisma: PrismaClient): PurchaseStatement {
+  const send = preparedStatements(prisma);
+  return (query) => (send ? send(query) : prisma.$queryRawUnsafe(query.text, ...query.values));
+}
+
 /** A row of `purchase_tickets`: a ticket of the order, or a refusal with only `outcome`. */
 export interface PurchaseRow {
   outcome:
@@ -404,6 +437,35 @@ export interface PurchaseRow {
   tier_sales_end_at: Date | null;
   tier_max_per_order: number | null;
 }
+
+/**
+ * The columns of `purchase_row` read here, named rather than `*`: a prepared statement keeps
+ * the result type it was prepared with, so a later migration that adds an attribute to the
+ * type must not change what a running replica's statements return.
+ */
+export const purchaseColumns: readonly (keyof PurchaseRow)[] = [
+  'outcome',
+  'order_id',
+  'order_total_cents',
+  'order_created_at',
+  'order_currency',
+  'order_status',
+  'order_refunded_cents',
+  'ticket_id',
+  'ticket_tier_id',
+  'ticket_event_id',
+  'ticket_status',
+  'ticket_code',
+  'ticket_purchased_at',
+  'ticket_cancelled_at',
+  'ticket_owner_id',
+  'ticket_token_version',
+  'ticket_checked_in_at',
+  'ticket_checked_in_by',
+  'tier_sales_start_at',
+  'tier_sales_end_at',
+  'tier_max_per_order',
+];
 
 /** The outcome of one purchase from its rows (`retryAlone` is the group's, never one's). */
 export function purchaseOutcome(request: PurchaseRequest, rows: PurchaseRow[]): PurchaseOutcome {
