@@ -70,9 +70,14 @@ describe('npm run bench -- --quick', () => {
     const gatewayTax = results.rows.find((row) => row.id === 'P1')?.figures as {
       edge: unknown[];
       subgraph: unknown[];
+      cpuPerRequest: Record<'edge' | 'subgraph', { gateways: number; subgraph: number }>;
     };
     expect(gatewayTax.edge).toHaveLength(results.options.rounds);
     expect(gatewayTax.subgraph).toHaveLength(results.options.rounds);
+    // And what each part spent a request, in CPU, on each side.
+    for (const side of [gatewayTax.cpuPerRequest.edge, gatewayTax.cpuPerRequest.subgraph]) {
+      expect(Number.isFinite(side.gateways) && Number.isFinite(side.subgraph)).toBe(true);
+    }
     const mixed = results.rows.find((row) => row.id === 'P7')?.figures as {
       project: unknown[];
       hive: unknown[];

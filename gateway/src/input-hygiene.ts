@@ -68,6 +68,30 @@ function nulPath(value: unknown, path: string): string | undefined {
   return undefined;
 }
 
+/**
+ * What `nulLiteralIn` found in each document: Apollo Server hands the same parsed document
+ * to every request with the same text (its document cache), so each is walked once.
+ */
+const nulLiterals = new WeakMap<DocumentNode, ASTNode | null>();
+
+/** A string literal in `document` that contains a NUL character (the last), if any. */
+function nulLiteralIn(document: DocumentNode): ASTNode | undefined {
+  const known = nulLiterals.get(document);
+  if (known !== undefined) return known ?? undefined;
+  let found: ASTNode | undefined;
+  visit(document, {
+    StringValue(node) {
+      if (node.value.includes('\0')) {
+        found = node;
+        return false;
+      }
+      return undefined;
+    },
+  });
+  nulLiterals.set(document, found ?? null);
+  return found;
+}
+
 /** Refuses the request before execution: HTTP 400 (Apollo needs a HeaderMap there). */
 function badInput(message: string, field: string | undefined): GraphQLError {
   const extensions: Record<string, unknown> = {
@@ -93,16 +117,7 @@ export function inputHygienePlugin<TContext extends BaseContext>(): ApolloServer
           if (inVariables) {
             throw badInput(`\`${inVariables}\` contains a NUL character.`, inVariables);
           }
-          let inLiteral: ASTNode | undefined;
-          visit(document, {
-            StringValue(node) {
-              if (node.value.includes('\0')) {
-                inLiteral = node;
-                return false;
-              }
-              return undefined;
-            },
-          });
+          const inLiteral = nulLiteralIn(document);
           if (inLiteral) {
             const field = fieldPathOf(document, inLiteral);
             throw badInput(`\`${field ?? 'A string'}\` contains a NUL character.`, field);
