@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { demoEvents, demoPassword, demoUsers } from '@ticketing/prisma/demo-data';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTopology, type Topology } from '../scripts/topology.ts';
+import { purchaseMutation } from './documents.ts';
 import { freePort, postGraphQL } from './support.ts';
 
 const logs: string[] = [];
@@ -85,6 +86,55 @@ describe('without NGINX and without database URLs', () => {
         ),
       ).toBe(true);
     }
+  });
+
+  it('sells on PGlite: purchases at once, each once, and a key sent again buys nothing more', async () => {
+    const [, grace, alan] = demoUsers;
+    const event = demoEvents().find((candidate) => candidate.organizerId === grace.id);
+    const login = await postGraphQL(
+      topology.publicUrl,
+      'mutation ($e: String!, $p: String!) { logIn(email: $e, password: $p) { accessToken } }',
+      { e: alan.email, p: demoPassword },
+    );
+    const token = (login.body.data?.logIn as { accessToken: string } | undefined)?.accessToken;
+    if (!token) throw new Error(`login failed: ${JSON.stringify(login.body.errors)}`);
+    const tiers = async () => {
+      const result = await postGraphQL(
+        topology.publicUrl,
+        'query ($id: ID!) { event(id: $id) { ticketTiers { id available onSale } } }',
+        { id: event?.id },
+      );
+      type Tiers = { ticketTiers: { id: string; available: number; onSale: boolean }[] };
+      return (result.body.data?.event as Tiers | undefined)?.ticketTiers ?? [];
+    };
+    const tier = (await tiers()).find((candidate) => candidate.onSale && candidate.available >= 3);
+    if (!tier) throw new Error('no demo tier on sale');
+    const buy = (idempotencyKey: string, quantity: number) =>
+      fetch(topology.publicUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          query: purchaseMutation,
+          variables: { input: { tierId: tier.id, quantity, idempotencyKey } },
+        }),
+      }).then(
+        (response) =>
+          response.json() as Promise<{
+            data?: { purchaseTickets: { id: string } };
+            errors?: unknown;
+          }>,
+      );
+    // Sent together, the tier's purchases go as one group statement.
+    const [first, second, again] = await Promise.all([
+      buy('fallback-purchase-1', 1),
+      buy('fallback-purchase-2', 2),
+      buy('fallback-purchase-1', 1),
+    ]);
+    expect([first.errors, second.errors, again.errors]).toEqual([undefined, undefined, undefined]);
+    expect(again.data?.purchaseTickets.id).toBe(first.data?.purchaseTickets.id);
+    expect(second.data?.purchaseTickets.id).not.toBe(first.data?.purchaseTickets.id);
+    const after = (await tiers()).find((candidate) => candidate.id === tier.id);
+    expect(after?.available).toBe(tier.available - 3);
   });
 
   it('carries a cancellation to the tickets service through the outbox, on PGlite too', async () => {
