@@ -1,9 +1,9 @@
 import { retryOnConflict, serviceUnavailable } from '@ticketing/platform';
+import type { SendPrepared } from '@ticketing/prisma/tickets';
 import {
   type PurchaseOutcome,
   type PurchaseRequest,
   type PurchaseRow,
-  type PurchaseStatement,
   purchaseColumns,
   purchaseOutcome,
 } from './PurchaseRepository.ts';
@@ -54,14 +54,14 @@ type GroupRow = PurchaseRow & { member: number };
  * the statement's deadlines, here by `queueWaitMs`.
  */
 export class PurchaseGroups {
-  readonly #purchaseStatement: PurchaseStatement;
+  readonly #purchaseStatement: SendPrepared;
   readonly #alone: (request: PurchaseRequest) => Promise<PurchaseOutcome>;
   readonly #settings: PurchaseGroupSettings;
   /** The purchases waiting for each tier's next group (tier id and cap: one statement's). */
   readonly #queues = new Map<string, Member[]>();
 
   constructor(
-    purchaseStatement: PurchaseStatement,
+    purchaseStatement: SendPrepared,
     alone: (request: PurchaseRequest) => Promise<PurchaseOutcome>,
     settings: PurchaseGroupSettings = defaultPurchaseGroupSettings,
   ) {

@@ -2,10 +2,10 @@ import { retryOnConflict } from '@ticketing/platform';
 import {
   type Hold,
   type Order,
-  type PreparedQuery,
   Prisma,
   type PrismaClient,
   preparedStatements,
+  type SendPrepared,
   type Ticket,
   type TicketTier,
 } from '@ticketing/prisma/tickets';
@@ -89,7 +89,7 @@ class Rollback extends Error {
  */
 export class PurchaseRepository {
   readonly #prisma: PrismaClient;
-  readonly #purchaseStatement: PurchaseStatement;
+  readonly #purchaseStatement: SendPrepared;
   /** Group commit of a tier's concurrent purchases, when it is on. */
   readonly #groups: PurchaseGroups | undefined;
 
@@ -394,9 +394,6 @@ export async function settleOrders(tx: Transaction, tickets: readonly Ticket[]):
   if (orderIds.length > 0) await tx.$executeRaw`SELECT settle_orders(${orderIds}::uuid[])`;
 }
 
-/** Sends one of the purchase functions' statements and returns its rows. */
-export type PurchaseStatement = <Row>(query: PreparedQuery) => Promise<Row[]>;
-
 /**
  * The purchase statements go by name straight to the pool under Prisma's adapter, prepared
  * once a connection: Prisma's handling of a raw query (its query plan, the parameters' and
@@ -404,7 +401,7 @@ export type PurchaseStatement = <Row>(query: PreparedQuery) => Promise<Row[]>;
  * (docs/BENCHMARKS.md, issue 15). On the embedded PGlite database, which has no such pool,
  * they go through the client.
  */
-function purchaseStatement(prisma: PrismaClient): PurchaseStatement {
+function purchaseStatement(prisma: PrismaClient): SendPrepared {
   const send = preparedStatements(prisma);
   return (query) => (send ? send(query) : prisma.$queryRawUnsafe(query.text, ...query.values));
 }
