@@ -72,6 +72,43 @@ const purchase = (token: string, input: Record<string, unknown>) =>
 
 const stock = (id: string) =>
   supergraph.databases.tickets.ticketTier.findUniqueOrThrow({ where: { id } });
+const updateTier = (id: string, input: Record<string, unknown>) =>
+  supergraph.request<{ updateTicketTier: { id: string } }>(
+    'mutation ($id: ID!, $input: UpdateTicketTierInput!) { updateTicketTier(id: $id, input: $input) { id } }',
+    { id, input },
+    { token: organizer.accessToken },
+  );
+
+/**
+ * Two updates of one tier, both past the service's own check and at the database together:
+ * the tier's row is locked until both wait for it, so that each has read the row as it was.
+ */
+async function racingUpdates(
+  tierId: string,
+  first: Record<string, unknown>,
+  second: Record<string, unknown>,
+) {
+  const tickets = supergraph.databases.tickets;
+  const { updates } = await tickets.$transaction(
+    async (tx) => {
+      await tx.$queryRaw`SELECT 1 FROM ticket_tiers WHERE id = ${tierId}::uuid FOR UPDATE`;
+      const updates = Promise.all([updateTier(tierId, first), updateTier(tierId, second)]);
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const [{ waiting }] = await tickets.$queryRaw<[{ waiting: number }]>`
+          SELECT count(*)::int AS waiting FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+        if (waiting === 2) break;
+        if (Date.now() > deadline) throw new Error(`${waiting} of 2 updates wait for the tier`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return { updates };
+    },
+    { timeout: 15_000 },
+  );
+  return updates;
+}
+
 describe('ticket tiers', () => {
   it('are created by the event’s organizer or an admin, and nobody else', async () => {
     const eventId = await publishedEvent();
@@ -133,6 +170,76 @@ describe('ticket tiers', () => {
     ).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.priceCents' });
     expect(await stock(tierId)).toMatchObject({ priceCents: 100_000_000, maxPerOrder: 21 });
     expect(await stock(cheapId)).toMatchObject({ priceCents: 2500, maxPerOrder: 1000 });
+  });
+
+  it('keep their sales window in order, whichever bound an update moves', async () => {
+    const tierId = await tierOnSale({
+      ...tierInput,
+      salesStartAt: '2030-01-01T00:00:00.000Z',
+      salesEndAt: '2030-02-01T00:00:00.000Z',
+    });
+    const endBeforeStart = await updateTier(tierId, { salesEndAt: '2029-12-31T00:00:00.000Z' });
+    expect(endBeforeStart.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'input.salesEndAt',
+    });
+    const startAfterEnd = await updateTier(tierId, { salesStartAt: '2030-03-01T00:00:00.000Z' });
+    expect(startAfterEnd.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'input.salesStartAt',
+    });
+    expect(await stock(tierId)).toMatchObject({
+      salesStartAt: new Date('2030-01-01T00:00:00.000Z'),
+      salesEndAt: new Date('2030-02-01T00:00:00.000Z'),
+    });
+  });
+
+  it('hold their order total when two updates race: one wins, the other is told which field', async () => {
+    const tierId = await tierOnSale({ ...tierInput, priceCents: 50_000_000, maxPerOrder: 10 });
+    // Each fits the row as read (50,000,000 × 42; 100,000,000 × 10), not the two together.
+    const [raisedLimit, raisedPrice] = await racingUpdates(
+      tierId,
+      { maxPerOrder: 42 },
+      { priceCents: 100_000_000 },
+    );
+
+    const errors = [raisedLimit.errors, raisedPrice.errors];
+    expect(errors.filter((e) => e === undefined)).toHaveLength(1);
+    const refused = errors.find((e) => e !== undefined)?.[0];
+    expect(refused?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: raisedLimit.errors ? 'input.maxPerOrder' : 'input.priceCents',
+    });
+    expect(refused?.message).toMatch(/cost more than 2147483647 cents/);
+    const stored = await stock(tierId);
+    expect(stored.priceCents * stored.maxPerOrder).toBeLessThanOrEqual(2 ** 31 - 1);
+    expect([
+      { priceCents: 50_000_000, maxPerOrder: 42 },
+      { priceCents: 100_000_000, maxPerOrder: 10 },
+    ]).toContainEqual({ priceCents: stored.priceCents, maxPerOrder: stored.maxPerOrder });
+  });
+
+  it('keep their sales window in order when two updates race: one wins, the other is told which field', async () => {
+    const tierId = await tierOnSale({
+      ...tierInput,
+      salesStartAt: '2030-01-01T00:00:00.000Z',
+      salesEndAt: '2030-02-01T00:00:00.000Z',
+    });
+    // Each fits the row as read; together the window would end before it starts.
+    const [movedStart, movedEnd] = await racingUpdates(
+      tierId,
+      { salesStartAt: '2030-01-20T00:00:00.000Z' },
+      { salesEndAt: '2030-01-10T00:00:00.000Z' },
+    );
+
+    expect([movedStart.errors, movedEnd.errors].filter((e) => e === undefined)).toHaveLength(1);
+    const refused = (movedStart.errors ?? movedEnd.errors)?.[0];
+    expect(refused?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: movedStart.errors ? 'input.salesStartAt' : 'input.salesEndAt',
+    });
+    const stored = await stock(tierId);
+    expect(stored.salesEndAt?.getTime()).toBeGreaterThan(stored.salesStartAt?.getTime() ?? 0);
   });
 
   it('never shrink below what is sold', async () => {

@@ -22,6 +22,9 @@ const tierFields = {
 const salesWindow = (tier: { salesStartAt?: Date | null; salesEndAt?: Date | null }) =>
   !tier.salesStartAt || !tier.salesEndAt || tier.salesEndAt > tier.salesStartAt;
 
+export const salesEndMessage = 'must be after salesStartAt';
+export const salesStartMessage = 'must be before salesEndAt';
+
 /**
  * The most one order may cost: its total is a GraphQL `Int` and an `integer` column, so a
  * tier's price times its `maxPerOrder` must fit (a tier at the top price sells at most 21
@@ -36,7 +39,7 @@ export const orderTotalMessage = `would let one order (priceCents × maxPerOrder
 
 export const createTierSchema = z
   .object({ ...tierFields, maxPerOrder: tierFields.maxPerOrder.default(10) })
-  .refine(salesWindow, { message: 'must be after salesStartAt', path: ['salesEndAt'] })
+  .refine(salesWindow, { message: salesEndMessage, path: ['salesEndAt'] })
   .refine(orderTotalFits, { message: orderTotalMessage, path: ['maxPerOrder'] });
 
 export const updateTierSchema = z
@@ -48,7 +51,34 @@ export const updateTierSchema = z
     salesStartAt: tierFields.salesStartAt,
     salesEndAt: tierFields.salesEndAt,
   })
-  .refine(salesWindow, { message: 'must be after salesStartAt', path: ['salesEndAt'] });
+  .refine(salesWindow, { message: salesEndMessage, path: ['salesEndAt'] });
+
+export type TierChanges = z.infer<typeof updateTierSchema>;
+
+/**
+ * The rules on a tier's row as a whole, each also a CHECK constraint of `ticket_tiers`
+ * (migration `tier_rules_in_the_database`): the service checks a change against the row it
+ * read, and the constraint against the row as the last of two racing updates leaves it.
+ */
+export type TierRule = 'orderTotal' | 'salesWindow';
+
+/** The CHECK constraint of each rule. */
+export const tierRuleConstraints: Record<string, TierRule> = {
+  ticket_tiers_order_total: 'orderTotal',
+  ticket_tiers_sales_window: 'salesWindow',
+};
+
+/** The first rule a tier's row would break, if any. */
+export function brokenTierRule(tier: {
+  priceCents: number;
+  maxPerOrder: number;
+  salesStartAt: Date | null;
+  salesEndAt: Date | null;
+}): TierRule | undefined {
+  if (!orderTotalFits(tier)) return 'orderTotal';
+  if (!salesWindow(tier)) return 'salesWindow';
+  return undefined;
+}
 
 export const idempotencyKeySchema = z.string().trim().min(8).max(200);
 

@@ -167,6 +167,56 @@ describe('a purchase', () => {
   });
 });
 
+describe('a purchase from a hold', () => {
+  it('whose total no longer fits an order (the price went up since) is ORDER_LIMIT_EXCEEDED, and keeps the hold', async () => {
+    // Held at 2,500 cents a ticket; the organizer then raised the price to the top, with
+    // the limit per order it allows: 30 tickets would now total 3,000,000,000 cents.
+    const tierId = await tier({ maxPerOrder: 30 });
+    const hold = await database.prisma.$transaction(async (tx) => {
+      await tx.ticketTier.update({ where: { id: tierId }, data: { capacity: 40, held: 30 } });
+      return tx.hold.create({
+        data: {
+          tierId,
+          userId: buyer.userId,
+          quantity: 30,
+          expiresAt: new Date(Date.now() + 60_000),
+        },
+      });
+    });
+    await database.prisma.ticketTier.update({
+      where: { id: tierId },
+      data: { priceCents: 100_000_000, maxPerOrder: 21 },
+    });
+
+    statements.length = 0;
+    const result = await run(purchase, {
+      input: { holdId: hold.id, idempotencyKey: randomUUID() },
+    });
+
+    expect(result.errors?.[0]?.message).toBe('At most 21 tickets per order.');
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      code: 'ORDER_LIMIT_EXCEEDED',
+      field: 'input.holdId',
+      maxPerOrder: 21,
+    });
+    expect(statements.filter((sql) => sql.includes('purchase_tickets('))).toHaveLength(1);
+    expect(
+      await database.prisma.ticketTier.findUniqueOrThrow({ where: { id: tierId } }),
+    ).toMatchObject({
+      sold: 0,
+      held: 30,
+    });
+    expect(await database.prisma.hold.findUniqueOrThrow({ where: { id: hold.id } })).toMatchObject({
+      status: 'ACTIVE',
+    });
+    expect(
+      await database.prisma.order.count({
+        where: { buyerId: buyer.userId, tickets: { some: { tierId } } },
+      }),
+    ).toBe(0);
+  });
+});
+
 describe('purchases of one tier at once, with group commit on', () => {
   const customer = (): Identity => ({ userId: randomUUID(), role: 'CUSTOMER', sessionId: 'test' });
   const buyAt = (

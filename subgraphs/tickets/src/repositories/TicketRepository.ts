@@ -1,5 +1,6 @@
 import { inRequestedOrder, queryableIds, retryOnConflict } from '@ticketing/platform';
 import { Prisma, type PrismaClient, type Ticket, type TicketTier } from '@ticketing/prisma/tickets';
+import { type TierRule, tierRuleConstraints } from '../validation.ts';
 import { offerToWaitlist } from './PurchaseRepository.ts';
 
 /** A tickets row as raw SQL returns it. */
@@ -158,26 +159,57 @@ export class TicketRepository {
     return this.#prisma.ticketTier.create({ data });
   }
 
-  /** Applies changes unless the new capacity is below what is sold and held; null then. */
+  /**
+   * Applies changes unless the new capacity is below what is sold and held, or the row they
+   * leave breaks one of the tier's rules (a CHECK constraint: another update may have
+   * changed the row since the caller read it). Nothing is written then.
+   */
   async updateTier(
     id: string,
     changes: Prisma.TicketTierUncheckedUpdateInput & { capacity?: number },
-  ) {
+  ): Promise<TierUpdate> {
     const { capacity, ...rest } = changes;
-    return retryOnConflict(() =>
-      this.#prisma.$transaction(async (tx) => {
-        if (capacity !== undefined) {
-          const resized = await tx.$executeRaw`
-          UPDATE ticket_tiers SET capacity = ${capacity}, updated_at = now()
-          WHERE id = ${id}::uuid AND sold + held <= ${capacity}`;
-          if (resized === 0) return null;
-          // A raised capacity is stock that comes back: the waitlist is offered it first.
-          await offerToWaitlist(tx, id);
-        }
-        return tx.ticketTier.update({ where: { id }, data: rest });
-      }),
-    );
+    try {
+      return await retryOnConflict(() =>
+        this.#prisma.$transaction(async (tx): Promise<TierUpdate> => {
+          if (capacity !== undefined) {
+            const resized = await tx.$executeRaw`
+            UPDATE ticket_tiers SET capacity = ${capacity}, updated_at = now()
+            WHERE id = ${id}::uuid AND sold + held <= ${capacity}`;
+            if (resized === 0) return { status: 'capacityBelowSold' };
+            // A raised capacity is stock that comes back: the waitlist is offered it first.
+            await offerToWaitlist(tx, id);
+          }
+          return {
+            status: 'updated',
+            tier: await tx.ticketTier.update({ where: { id }, data: rest }),
+          };
+        }),
+      );
+    } catch (error) {
+      const rule = tierRuleConstraints[violatedCheck(error) ?? ''];
+      if (rule) return { status: 'ruleBroken', rule };
+      throw error;
+    }
   }
+}
+
+export type TierUpdate =
+  | { status: 'updated'; tier: TicketTier }
+  | { status: 'capacityBelowSold' }
+  | { status: 'ruleBroken'; rule: TierRule };
+
+/**
+ * The CHECK constraint a statement violated (SQLSTATE 23514), as Prisma's adapter reports
+ * it: PostgreSQL names the constraint only in the message.
+ */
+function violatedCheck(error: unknown): string | undefined {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return undefined;
+  const cause = (
+    error.meta?.driverAdapterError as { cause?: { code?: unknown; message?: unknown } }
+  )?.cause;
+  if (cause?.code !== '23514' || typeof cause.message !== 'string') return undefined;
+  return /violates check constraint "([^"]+)"/.exec(cause.message)?.[1];
 }
 
 /** Stock that can be bought now: capacity minus sold minus unexpired holds. */

@@ -18,11 +18,15 @@ import {
 } from '../repositories/PurchaseRepository.ts';
 import type { TicketRepository } from '../repositories/TicketRepository.ts';
 import {
+  brokenTierRule,
   createTierSchema,
   idempotencyKeySchema,
-  orderTotalFits,
   orderTotalMessage,
   quantitySchema,
+  salesEndMessage,
+  salesStartMessage,
+  type TierChanges,
+  type TierRule,
   updateTierSchema,
 } from '../validation.ts';
 import type { EventOwnership } from './EventOwnership.ts';
@@ -91,6 +95,22 @@ const limitReached = (perUserCap: number) =>
     { perUserCap },
   );
 
+/**
+ * BAD_USER_INPUT for a tier update whose row would break `rule`, naming the field the update
+ * changed (of the two the rule relates), as parseInput names a field of the input alone.
+ */
+function tierRuleBroken(rule: TierRule, changes: TierChanges) {
+  const [field, reason] =
+    rule === 'orderTotal'
+      ? changes.maxPerOrder === undefined
+        ? ['input.priceCents', orderTotalMessage]
+        : ['input.maxPerOrder', orderTotalMessage]
+      : changes.salesEndAt === undefined
+        ? ['input.salesStartAt', salesStartMessage]
+        : ['input.salesEndAt', salesEndMessage];
+  return badUserInput(`${field} ${reason}.`, field);
+}
+
 /** Tiers, holds, purchases and cancellations: the tickets service's rules. */
 export class TicketingService {
   readonly #tickets: TicketRepository;
@@ -126,22 +146,27 @@ export class TicketingService {
     const caller = this.#manager(viewer);
     const tier = await this.#existingTier(id);
     const changes = parseInput(updateTierSchema, input, 'input');
-    const priced = {
+    // Checked against the row as read, for a clear answer before the event's owner is asked;
+    // the database checks it again against the row as it is when written (TierUpdate).
+    const broken = brokenTierRule({
       priceCents: changes.priceCents ?? tier.priceCents,
       maxPerOrder: changes.maxPerOrder ?? tier.maxPerOrder,
-    };
-    if (!orderTotalFits(priced)) {
-      const field = changes.maxPerOrder === undefined ? 'input.priceCents' : 'input.maxPerOrder';
-      throw badUserInput(`${field} ${orderTotalMessage}.`, field);
-    }
+      salesStartAt: changes.salesStartAt === undefined ? tier.salesStartAt : changes.salesStartAt,
+      salesEndAt: changes.salesEndAt === undefined ? tier.salesEndAt : changes.salesEndAt,
+    });
+    if (broken) throw tierRuleBroken(broken, changes);
     await this.#assertOwns(caller, tier.eventId);
-    const updated = await this.#tickets.updateTier(tier.id, changes);
-    if (!updated) {
-      throw failure('CAPACITY_BELOW_SOLD', 'Capacity cannot go below what is sold and held.', {
-        field: 'input.capacity',
-      });
+    const outcome = await this.#tickets.updateTier(tier.id, changes);
+    switch (outcome.status) {
+      case 'updated':
+        return outcome.tier;
+      case 'ruleBroken':
+        throw tierRuleBroken(outcome.rule, changes);
+      case 'capacityBelowSold':
+        throw failure('CAPACITY_BELOW_SOLD', 'Capacity cannot go below what is sold and held.', {
+          field: 'input.capacity',
+        });
     }
-    return updated;
   }
 
   async hold(viewer: Identity | null, tierId: string, quantity: number): Promise<Hold> {
@@ -303,7 +328,11 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
     case 'windowClosed':
       throw windowClosed(outcome);
     case 'orderLimitExceeded':
-      throw orderLimitExceeded(outcome.maxPerOrder, 'input.quantity');
+      // From a hold: its quantity no longer fits the tier's limit (the price went up since).
+      throw orderLimitExceeded(
+        outcome.maxPerOrder,
+        source.kind === 'tier' ? 'input.quantity' : 'input.holdId',
+      );
     case 'soldOut':
       throw soldOut();
     case 'keyInUse':
