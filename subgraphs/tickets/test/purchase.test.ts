@@ -223,7 +223,7 @@ describe('purchases of one tier at once, with group commit on', () => {
     viewer: Identity,
     tierId: string,
     quantity: number,
-    idempotencyKey = randomUUID(),
+    idempotencyKey: string = randomUUID(),
   ) =>
     runAs(viewer, () => grouping)<{ purchaseTickets: { totalCents: number; tickets: unknown[] } }>(
       purchase,
@@ -285,6 +285,24 @@ describe('purchases of one tier at once, with group commit on', () => {
       results.find((result) => result.data)?.data?.purchaseTickets.tickets,
     );
     expect(await soldOf(tierId)).toBe(2);
+  });
+
+  it('send each member alone when the group’s statement fails for one member’s sake', async () => {
+    const tierId = await tier();
+    // PostgreSQL's text cannot hold a NUL: that member's key fails any statement it is in.
+    // (The gateway refuses such input before it reaches a subgraph; here it comes direct.)
+    const keys: string[] = [randomUUID(), `bad\u0000${randomUUID()}`, randomUUID(), randomUUID()];
+    statements.length = 0;
+    const results = await Promise.all(keys.map((key) => buyAt(customer(), tierId, 1, key)));
+    const sent = statements.filter((sql) => /purchase_tickets(_group)?\(/.test(sql));
+
+    const codes = results.map(codeOf);
+    expect([codes[0], codes[2], codes[3]]).toEqual(['OK', 'OK', 'OK']);
+    expect(codes[1]).not.toBe('OK');
+    expect(results[1]?.data?.purchaseTickets ?? null).toBeNull();
+    expect(sent.filter((sql) => sql.includes('purchase_tickets_group('))).toHaveLength(1);
+    expect(sent.filter((sql) => sql.includes('purchase_tickets('))).toHaveLength(keys.length);
+    expect(await soldOf(tierId)).toBe(3);
   });
 
   it('refuse each member of a closed tier as a purchase alone is refused', async () => {

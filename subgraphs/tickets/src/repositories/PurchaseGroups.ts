@@ -1,4 +1,9 @@
-import { retryOnConflict, serviceUnavailable } from '@ticketing/platform';
+import {
+  isDatabaseUnavailable,
+  isTransactionConflict,
+  retryOnConflict,
+  serviceUnavailable,
+} from '@ticketing/platform';
 import type { SendPrepared } from '@ticketing/prisma/tickets';
 import {
   type PurchaseOutcome,
@@ -48,8 +53,12 @@ type GroupRow = PurchaseRow & { member: number };
  *
  * A group of one goes to `purchase_tickets` as before. A member the group function answers
  * `retryAlone` (only expired holds stand in its way) is sent alone, and so is every member
- * of a group whose statement failed other than by a lock cycle, so that one bad member
- * fails only itself. One group per tier is at the database at a time: the next waits for it
+ * of a group whose statement failed in a way one member could cause, so that one bad member
+ * fails only itself. When the failure says the database is unavailable (unreachable,
+ * restarting, out of connections, past a statement deadline), every member is answered
+ * SERVICE_UNAVAILABLE at once: resent alone, each would fail the same way, one statement
+ * and one deadline a member. A lock cycle that outlasted its retries is not that: its
+ * members are sent alone. One group per tier is at the database at a time: the next waits for it
  * (it would wait for the tier's row anyway), and each wait is bounded, at the database by
  * the statement's deadlines, here by `queueWaitMs`.
  */
@@ -112,9 +121,18 @@ export class PurchaseGroups {
     let rows: GroupRow[];
     try {
       rows = await this.#statement(group);
-    } catch {
-      // Not a lock cycle (those are retried): each purchase alone, so that the one that
-      // caused it fails alone.
+    } catch (error) {
+      // The database is down, restarting or past a deadline: each purchase alone would fail
+      // the same way, one statement (and one wait) a member. Every member gets the error at
+      // once, which the server answers as SERVICE_UNAVAILABLE (and logs).
+      if (isDatabaseUnavailable(error) && !isTransactionConflict(error)) {
+        return this.#settle(
+          group,
+          group.map(() => Promise.reject(error)),
+        );
+      }
+      // A failure one member may have caused, or a lock cycle that outlasted its retries:
+      // each purchase alone, so that the one that caused it fails alone.
       return this.#settle(
         group,
         group.map((member) => this.#alone(member.request)),
