@@ -51,17 +51,34 @@ function fieldOfVariableMessage(message: string): string | undefined {
   return /^Variable "\$([\w]+)"/.exec(message)?.[1];
 }
 
-/** Where `\0` occurs in a JSON value, as a path, if anywhere. */
-function nulPath(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
+/**
+ * What makes a string unstorable, if anything: a NUL (PostgreSQL refuses it), or an
+ * unpaired surrogate, which JSON can carry but UTF-8 cannot: it would be written as U+FFFD,
+ * so that two different values (two idempotency keys, two passwords) would become one.
+ */
+function unstorable(text: string): string | undefined {
+  if (text.includes('\0')) return 'contains a NUL character';
+  if (!text.isWellFormed()) return 'contains an unpaired surrogate (not valid Unicode)';
+  return undefined;
+}
+
+/** The first string in a JSON value that cannot be stored: its path, and why. */
+function unstorablePath(
+  value: unknown,
+  path: string,
+): { path: string; reason: string } | undefined {
+  if (typeof value === 'string') {
+    const reason = unstorable(value);
+    return reason ? { path, reason } : undefined;
+  }
   if (Array.isArray(value)) {
     for (const [index, item] of value.entries()) {
-      const found = nulPath(item, `${path}[${index}]`);
+      const found = unstorablePath(item, `${path}[${index}]`);
       if (found) return found;
     }
   } else if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
-      const found = nulPath(item, path ? `${path}.${key}` : key);
+      const found = unstorablePath(item, path ? `${path}.${key}` : key);
       if (found) return found;
     }
   }
@@ -104,7 +121,8 @@ function badInput(message: string, field: string | undefined): GraphQLError {
 
 /**
  * - Refuses NUL characters in any string, variable or literal (PostgreSQL cannot store
- *   them; nothing legitimate contains one).
+ *   them; nothing legitimate contains one), and unpaired surrogates in variables (the
+ *   parser refuses them in literals).
  * - Answers a value a scalar refused (InvalidInputValue) as BAD_USER_INPUT with its field,
  *   whether it came as a literal (a validation error) or a variable.
  */
@@ -113,9 +131,9 @@ export function inputHygienePlugin<TContext extends BaseContext>(): ApolloServer
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document }) {
-          const inVariables = nulPath(request.variables ?? {}, '');
+          const inVariables = unstorablePath(request.variables ?? {}, '');
           if (inVariables) {
-            throw badInput(`\`${inVariables}\` contains a NUL character.`, inVariables);
+            throw badInput(`\`${inVariables.path}\` ${inVariables.reason}.`, inVariables.path);
           }
           const inLiteral = nulLiteralIn(document);
           if (inLiteral) {
