@@ -10,6 +10,7 @@ import {
   type GraphQLSchema,
   isScalarType,
   Kind,
+  type OperationDefinitionNode,
   visit,
 } from 'graphql';
 
@@ -110,19 +111,51 @@ function nulLiteralIn(document: DocumentNode): ASTNode | undefined {
 }
 
 /** Refuses the request before execution: HTTP 400 (Apollo needs a HeaderMap there). */
-function badInput(message: string, field: string | undefined): GraphQLError {
+function refusal(code: string, message: string, field: string | undefined): GraphQLError {
   const extensions: Record<string, unknown> = {
-    code: 'BAD_USER_INPUT',
+    code,
     ...(field ? { field } : {}),
     http: { status: 400, headers: new HeaderMap() },
   };
   return new GraphQLError(message, { extensions });
 }
 
+function badInput(message: string, field: string | undefined): GraphQLError {
+  return refusal('BAD_USER_INPUT', message, field);
+}
+
+/**
+ * Why no operation of `document` can run, if none can: `operationName` names none of its
+ * operations (or is missing where it has several), or the operation's type is one the
+ * API does not offer. Left to the gateway, both fail its planning with a server error.
+ */
+function unrunnableOperation(
+  operation: OperationDefinitionNode | undefined,
+  operationName: string | undefined,
+  schema: GraphQLSchema,
+): GraphQLError | undefined {
+  if (!operation) {
+    const message = operationName
+      ? `The document has no operation named "${operationName}".`
+      : 'The document has several operations: say which to run in operationName.';
+    return refusal('GRAPHQL_VALIDATION_FAILED', message, 'operationName');
+  }
+  if (!schema.getRootType(operation.operation)) {
+    return refusal(
+      'GRAPHQL_VALIDATION_FAILED',
+      `This API has no ${operation.operation}s.`,
+      undefined,
+    );
+  }
+  return undefined;
+}
+
 /**
  * - Refuses NUL characters in any string, variable or literal (PostgreSQL cannot store
  *   them; nothing legitimate contains one), and unpaired surrogates in variables (the
  *   parser refuses them in literals).
+ * - Refuses an operation that cannot run: an operationName the document lacks, a
+ *   subscription (HTTP 400, GRAPHQL_VALIDATION_FAILED).
  * - Answers a value a scalar refused (InvalidInputValue) as BAD_USER_INPUT with its field,
  *   whether it came as a literal (a validation error) or a variable.
  */
@@ -130,7 +163,9 @@ export function inputHygienePlugin<TContext extends BaseContext>(): ApolloServer
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document }) {
+        async didResolveOperation({ request, document, operation, schema }) {
+          const unrunnable = unrunnableOperation(operation, request.operationName, schema);
+          if (unrunnable) throw unrunnable;
           const inVariables = unstorablePath(request.variables ?? {}, '');
           if (inVariables) {
             throw badInput(`\`${inVariables.path}\` ${inVariables.reason}.`, inVariables.path);
