@@ -66,3 +66,129 @@ describe('an unpaired surrogate (JSON can carry one; UTF-8 cannot)', () => {
     expect(await supergraph.databases.users.user.count({ where: { email } })).toBe(0);
   });
 });
+
+const createEventMutation =
+  'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id title venue city timezone } }';
+
+function eventInput(overrides: Record<string, unknown> = {}) {
+  return {
+    title: 'Night of the Compilers',
+    venue: 'Main Hall',
+    city: 'Berlin',
+    startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+    timezone: 'Europe/Berlin',
+    ...overrides,
+  };
+}
+
+const hiddenText = [
+  ['only a zero-width space', '\u200B'],
+  ['only zero-width joiners and a word joiner', '\u200D\u200C\u2060'],
+  ['only a combining accent', '\u0301'],
+  ['a right-to-left override', '\u202Edrowssap'],
+  ['a bidirectional isolate', 'Main \u2067Hall'],
+  ['a terminal escape sequence', 'Hall \u001B[2J'],
+  ['a line break', 'Main\nHall'],
+] as const;
+
+describe('a display name that shows as nothing, or as something else', () => {
+  it.each(
+    hiddenText.flatMap(([what, text]) =>
+      (['title', 'venue', 'city'] as const).map((field) => [field, what, text] as const),
+    ),
+  )('is refused in an event’s %s: %s', async (field, _, text) => {
+    const before = await supergraph.databases.events.event.count();
+    const result = await supergraph.request(
+      createEventMutation,
+      { input: eventInput({ [field]: text }) },
+      { token: organizer.accessToken },
+    );
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: `input.${field}`,
+    });
+    expect(await supergraph.databases.events.event.count()).toBe(before);
+  });
+
+  it.each(hiddenText)('is refused as a person’s name: %s', async (_, name) => {
+    const email = uniqueEmail('hidden-name');
+    const result = await supergraph.request(signUpMutation, {
+      input: { email, password: strongPassword, name },
+    });
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input.name' });
+    expect(await supergraph.databases.users.user.count({ where: { email } })).toBe(0);
+  });
+
+  it('is refused when a profile is renamed to it', async () => {
+    const result = await supergraph.request(
+      'mutation ($input: UpdateProfileInput!) { updateProfile(input: $input) { name } }',
+      { input: { name: '\u200B\u200B' } },
+      { token: buyer.accessToken },
+    );
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input.name' });
+    const stored = await supergraph.databases.users.user.findUnique({
+      where: { id: buyer.user.id },
+    });
+    expect(stored?.name).toBe(buyer.user.name);
+  });
+
+  it('keeps scripts written right to left, and a description’s lines', async () => {
+    const result = await supergraph.request<{ createEvent: { title: string } }>(
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { title description } }',
+      {
+        input: eventInput({ title: 'ليلة المترجمات', description: 'Doors at 19:00.\nBar inside.' }),
+      },
+      { token: organizer.accessToken },
+    );
+    expect(result.data?.createEvent).toEqual({
+      title: 'ليلة المترجمات',
+      description: 'Doors at 19:00.\nBar inside.',
+    });
+  });
+});
+
+describe('text that can be written two ways in Unicode', () => {
+  it('is stored composed (NFC), so that a city filter finds it however it was typed', async () => {
+    const decomposed = 'Zu\u0308rich';
+    const created = await supergraph.request<{ createEvent: { city: string; title: string } }>(
+      createEventMutation,
+      { input: eventInput({ city: decomposed, title: 'Cafe\u0301 concert' }) },
+      { token: organizer.accessToken },
+    );
+    expect(created.data?.createEvent).toMatchObject({ city: 'Zürich', title: 'Café concert' });
+    for (const city of ['Zürich', decomposed, 'ZÜRICH']) {
+      const found = await supergraph.request<{ events: { totalCount: number } }>(
+        'query ($city: String) { events(filter: { city: $city, status: DRAFT }) { totalCount } }',
+        { city },
+        { token: organizer.accessToken },
+      );
+      expect(found.data?.events.totalCount).toBe(1);
+    }
+  });
+
+  it('is stored composed in a person’s name', async () => {
+    const result = await supergraph.request<{ signUp: { user: { name: string } } }>(
+      signUpMutation,
+      { input: { email: uniqueEmail('nfc'), password: strongPassword, name: 'Rene\u0301e' } },
+    );
+    expect(result.data?.signUp.user.name).toBe('Renée');
+  });
+});
+
+describe('a time zone', () => {
+  it.each([
+    ['europe/berlin', 'Europe/Berlin'],
+    ['EUROPE/LISBON', 'Europe/Lisbon'],
+    ['utc', 'UTC'],
+  ])(
+    'written as %s is stored as %s, the spelling every client can look up',
+    async (timezone, canonical) => {
+      const result = await supergraph.request<{ createEvent: { timezone: string } }>(
+        createEventMutation,
+        { input: eventInput({ timezone }) },
+        { token: organizer.accessToken },
+      );
+      expect(result.data?.createEvent.timezone).toBe(canonical);
+    },
+  );
+});

@@ -10,16 +10,46 @@ export function isTimeZone(name: string): boolean {
   }
 }
 
-const title = z.string().trim().min(1).max(200);
-const text = (max: number) => z.string().trim().min(1).max(max);
+/** The spelling of a time zone that every client can look up (`europe/berlin` → `Europe/Berlin`). */
+function canonicalTimeZone(name: string): string {
+  return new Intl.DateTimeFormat('en', { timeZone: name }).resolvedOptions().timeZone;
+}
+
+// Text shown to other people is stored composed (NFC), so that one name has one spelling
+// that filters match, and must show as what it is: one line, with something visible, and
+// without the controls that reorder it (a right-to-left override turns "txt.exe" around).
+const hiddenOrReordering = /[\p{Cc}\u202A-\u202E\u2066-\u2069]/u;
+const visible = /[\p{L}\p{N}\p{P}\p{S}]/u;
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .normalize('NFC')
+    .min(1)
+    .max(max)
+    .refine((value) => !hiddenOrReordering.test(value), {
+      message: 'must be one line, without control or text-direction override characters',
+    })
+    .refine((value) => visible.test(value), { message: 'must contain a visible character' });
+const title = text(200);
+/** A description may have lines and tabs, but no other controls and no reordering. */
+const description = z
+  .string()
+  .trim()
+  .normalize('NFC')
+  .max(5_000)
+  .refine((value) => !hiddenOrReordering.test(value.replace(/[\n\r\t]/g, '')), {
+    message: 'must not contain control or text-direction override characters',
+  });
 const timezone = z
   .string()
-  .refine(isTimeZone, { message: 'must be an IANA time zone name, e.g. Europe/Berlin' });
+  .refine(isTimeZone, { message: 'must be an IANA time zone name, e.g. Europe/Berlin' })
+  .transform(canonicalTimeZone);
 
 export const createEventSchema = z
   .object({
     title,
-    description: z.string().trim().max(5_000).nullish(),
+    description: description.nullish(),
     venue: text(200),
     city: text(100),
     startsAt: z.date(),
@@ -33,7 +63,7 @@ export const createEventSchema = z
 
 export const updateEventSchema = z.object({
   title: title.optional(),
-  description: z.string().trim().max(5_000).nullish(),
+  description: description.nullish(),
   venue: text(200).optional(),
   city: text(100).optional(),
   startsAt: z.date().optional(),
@@ -43,4 +73,9 @@ export const updateEventSchema = z.object({
 
 export const cancellationReasonSchema = z.string().trim().max(500).nullish();
 
-export const searchSchema = z.string().trim().min(3).max(100);
+export const searchSchema = z.string().trim().normalize('NFC').min(3).max(100);
+
+/** A city as the listing's filter compares it: composed and lower-cased, like `city_key`. */
+export function cityKey(city: string): string {
+  return city.trim().normalize('NFC').toLowerCase();
+}
