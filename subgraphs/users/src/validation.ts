@@ -1,8 +1,20 @@
 import { passwordProblem } from '@ticketing/auth';
 import { z } from 'zod';
 
-/** Emails compare case-insensitively: stored trimmed and lower-cased. */
-export const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email());
+/**
+ * Emails compare case-insensitively: stored trimmed and lower-cased. No address is under
+ * the reserved `.invalid` domain (RFC 6761: no mail can reach it), which is where a
+ * deleted account's row keeps a placeholder that must stay free for it.
+ */
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254)
+  .pipe(z.email())
+  .refine((email) => !email.endsWith('.invalid'), {
+    message: 'must be an address that can receive mail (.invalid is reserved)',
+  });
 
 // A name is shown to other people (an event's organizer): stored composed (NFC), on one
 // line, with something visible, and without the controls that reorder text, which would
