@@ -192,3 +192,34 @@ describe('a time zone', () => {
     },
   );
 });
+
+describe('a cancellation reason, shown to every ticket holder', () => {
+  it('with a text-direction override is refused, and the event stays on sale', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+    const result = await supergraph.request(
+      'mutation ($id: ID!, $reason: String) { cancelEvent(id: $id, reason: $reason) { status } }',
+      { id: eventId, reason: 'Moved to \u202Eexe.eunev-wen' },
+      { token: organizer.accessToken },
+    );
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'reason' });
+    const stored = await supergraph.databases.events.event.findUnique({ where: { id: eventId } });
+    expect(stored?.status).toBe('PUBLISHED');
+  });
+});
+
+describe('a listing filter', () => {
+  it('with a city longer than any city is refused before it reaches the database', async () => {
+    const result = await supergraph.request(
+      'query ($city: String) { events(filter: { city: $city }) { totalCount } }',
+      { city: 'x'.repeat(500_000) },
+    );
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'filter.city',
+    });
+    const sentLongText = supergraph.sql.events.some((statement) =>
+      statement.params.some((param) => typeof param === 'string' && param.length > 1_000),
+    );
+    expect(sentLongText).toBe(false);
+  });
+});

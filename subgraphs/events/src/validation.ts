@@ -32,15 +32,17 @@ const text = (max: number) =>
     })
     .refine((value) => visible.test(value), { message: 'must contain a visible character' });
 const title = text(200);
-/** A description may have lines and tabs, but no other controls and no reordering. */
-const description = z
-  .string()
-  .trim()
-  .normalize('NFC')
-  .max(5_000)
-  .refine((value) => !hiddenOrReordering.test(value.replace(/[\n\r\t]/g, '')), {
-    message: 'must not contain control or text-direction override characters',
-  });
+/** Prose (a description, a reason) may have lines and tabs, but no other controls and no reordering. */
+const prose = (max: number) =>
+  z
+    .string()
+    .trim()
+    .normalize('NFC')
+    .max(max)
+    .refine((value) => !hiddenOrReordering.test(value.replace(/[\n\r\t]/g, '')), {
+      message: 'must not contain control or text-direction override characters',
+    });
+const description = prose(5_000);
 const timezone = z
   .string()
   .refine(isTimeZone, { message: 'must be an IANA time zone name, e.g. Europe/Berlin' })
@@ -71,7 +73,10 @@ export const updateEventSchema = z.object({
   timezone: timezone.optional(),
 });
 
-export const cancellationReasonSchema = z.string().trim().max(500).nullish();
+export const cancellationReasonSchema = prose(500).nullish();
+
+/** A city to filter by: no longer than a city can be. */
+export const cityFilterSchema = z.string().max(100);
 
 export const searchSchema = z.string().trim().normalize('NFC').min(3).max(100);
 
