@@ -135,8 +135,9 @@ function unrunnableOperation(
   schema: GraphQLSchema,
 ): GraphQLError | undefined {
   if (!operation) {
+    // The name is not echoed: it is the client's text, of any length.
     const message = operationName
-      ? `The document has no operation named "${operationName}".`
+      ? 'The document has no operation of the name given in operationName.'
       : 'The document has several operations: say which to run in operationName.';
     return refusal('GRAPHQL_VALIDATION_FAILED', message, 'operationName');
   }

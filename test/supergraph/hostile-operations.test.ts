@@ -48,10 +48,42 @@ describe('an operation the gateway cannot pick', () => {
     });
   });
 
+  it('an operationName of 100 KB is not echoed back', async () => {
+    const operationName = `B${'x'.repeat(100_000)}`;
+    const result = await post({ query: 'query A { __typename }', operationName });
+    expect(result.status).toBe(400);
+    expect(result.body.errors?.[0]?.extensions).toMatchObject({ field: 'operationName' });
+    expect(JSON.stringify(result.body).length).toBeLessThan(1_000);
+  });
+
   it('a subscription, which this API does not offer, is a 400', async () => {
     const result = await post({ query: 'subscription { events { totalCount } }' });
     expect(result.status).toBe(400);
     expect(result.body.errors?.[0]?.extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
     expect(result.body.errors?.[0]?.message).toBe('This API has no subscriptions.');
+  });
+});
+
+describe('a persisted query the protocol does not allow', () => {
+  // Apollo Server refuses these with HTTP 400 and no code; they are the client's errors,
+  // never INTERNAL_SERVER_ERROR.
+  it.each([
+    [
+      'of an unknown protocol version',
+      { extensions: { persistedQuery: { version: 2, sha256Hash: 'a'.repeat(64) } } },
+      'Unsupported persisted query version',
+    ],
+    [
+      'whose document does not match its hash',
+      {
+        query: '{ __typename }',
+        extensions: { persistedQuery: { version: 1, sha256Hash: 'a'.repeat(64) } },
+      },
+      'provided sha does not match query',
+    ],
+  ])('%s is a 400 BAD_REQUEST that says why', async (_, body, message) => {
+    const result = await post(body);
+    expect(result.status).toBe(400);
+    expect(result.body.errors).toEqual([{ message, extensions: { code: 'BAD_REQUEST' } }]);
   });
 });
