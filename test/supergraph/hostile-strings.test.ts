@@ -119,6 +119,32 @@ describe('a display name that shows as nothing, or as something else', () => {
     expect(await supergraph.databases.users.user.count({ where: { email } })).toBe(0);
   });
 
+  it.each(hiddenText)('is refused as a ticket tier’s name: %s', async (_, name) => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    ]);
+    const created = await supergraph.request(
+      'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+      { eventId, input: { name, priceCents: 1000, currency: 'EUR', capacity: 10 } },
+      { token: organizer.accessToken },
+    );
+    expect(created.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'input.name',
+    });
+    const renamed = await supergraph.request(
+      'mutation ($id: ID!, $input: UpdateTicketTierInput!) { updateTicketTier(id: $id, input: $input) { id } }',
+      { id: tierIds[0], input: { name } },
+      { token: organizer.accessToken },
+    );
+    expect(renamed.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'input.name',
+    });
+    const tiers = await supergraph.databases.tickets.ticketTier.findMany({ where: { eventId } });
+    expect(tiers.map((tier) => tier.name)).toEqual(['GA']);
+  });
+
   it('is refused when a profile is renamed to it', async () => {
     const result = await supergraph.request(
       'mutation ($input: UpdateProfileInput!) { updateProfile(input: $input) { name } }',

@@ -1,3 +1,4 @@
+import { displayText } from '@ticketing/platform';
 import { z } from 'zod';
 
 /** Far above any real order, far below what could overflow a sum. */
@@ -6,7 +7,7 @@ export const maxQuantity = 1_000;
 export const quantitySchema = z.number().int().min(1).max(maxQuantity);
 
 const tierFields = {
-  name: z.string().trim().min(1).max(100),
+  name: displayText(100),
   priceCents: z.number().int().min(0).max(100_000_000),
   currency: z
     .string()

@@ -1,4 +1,5 @@
 import { passwordProblem } from '@ticketing/auth';
+import { displayText } from '@ticketing/platform';
 import { z } from 'zod';
 
 /**
@@ -16,22 +17,8 @@ export const emailSchema = z
     message: 'must be an address that can receive mail (.invalid is reserved)',
   });
 
-// A name is shown to other people (an event's organizer): stored composed (NFC), on one
-// line, with something visible, and without the controls that reorder text, which would
-// let it display as another name.
-const hiddenOrReordering = /[\p{Cc}\u202A-\u202E\u2066-\u2069]/u;
-const visible = /[\p{L}\p{N}\p{P}\p{S}]/u;
-
-export const nameSchema = z
-  .string()
-  .trim()
-  .normalize('NFC')
-  .min(1)
-  .max(100)
-  .refine((name) => !hiddenOrReordering.test(name), {
-    message: 'must be one line, without control or text-direction override characters',
-  })
-  .refine((name) => visible.test(name), { message: 'must contain a visible character' });
+/** A name is shown to other people (an event's organizer): the display-text rule. */
+export const nameSchema = displayText(100);
 
 /** A new password: long enough, and not easy to guess, also from `userInputs`. */
 export const passwordSchemaFor = (userInputs: string[]) =>
