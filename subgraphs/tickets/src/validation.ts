@@ -6,6 +6,13 @@ export const maxQuantity = 1_000;
 
 export const quantitySchema = z.number().int().min(1).max(maxQuantity);
 
+/**
+ * The ISO 4217 currencies money is paid in, as this runtime's ICU lists them: no made-up
+ * code (ZZZ), and none of the codes for testing, precious metals or "no currency" (XTS,
+ * XAU, XXX), which no ticket can be priced in.
+ */
+const currencies = new Set(Intl.supportedValuesOf('currency'));
+
 const tierFields = {
   name: displayText(100),
   priceCents: z.number().int().min(0).max(100_000_000),
@@ -13,7 +20,7 @@ const tierFields = {
     .string()
     .trim()
     .toUpperCase()
-    .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR'),
+    .refine((code) => currencies.has(code), 'must be an ISO 4217 currency code such as EUR'),
   capacity: z.number().int().min(0).max(1_000_000),
   maxPerOrder: z.number().int().min(1).max(maxQuantity),
   salesStartAt: z.date().nullish(),
