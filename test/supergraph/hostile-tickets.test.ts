@@ -11,14 +11,10 @@ let buyer: AuthPayload;
 
 beforeAll(async () => {
   supergraph = await startSupergraph();
-  [organizer, buyer] = await Promise.all([
-    signUp(supergraph, { accountType: 'ORGANIZER' }),
-    signUp(supergraph),
-  ]);
+  organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+  buyer = await signUp(supergraph);
 });
-afterAll(async () => {
-  await supergraph?.stop();
-});
+afterAll(() => supergraph?.stop());
 
 const createTierMutation =
   'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }';
@@ -60,5 +56,34 @@ describe('a tier’s currency', () => {
     const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
     expect((await createTier(eventId, { ...tier, currency: 'chf' })).errors).toBeUndefined();
     expect((await tiersOf(eventId)).map((stored) => stored.currency)).toEqual(['CHF']);
+  });
+});
+
+describe('a tier’s sales end', () => {
+  const past = () => new Date(Date.now() - 60_000).toISOString();
+
+  it('in the past is refused when the tier is created', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+    const result = await createTier(eventId, { ...tier, salesEndAt: past() });
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'input.salesEndAt',
+    });
+    expect(await tiersOf(eventId)).toEqual([]);
+  });
+
+  it('moved into the past is refused, and the tier keeps its end', async () => {
+    const salesEndAt = new Date(Date.now() + 86_400_000);
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { ...tier, salesEndAt: salesEndAt.toISOString() },
+    ]);
+    const id = tierIds[0] as string;
+    const result = await updateTier(id, { salesEndAt: past() });
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'input.salesEndAt',
+    });
+    const stored = await supergraph.databases.tickets.ticketTier.findUnique({ where: { id } });
+    expect(stored?.salesEndAt).toEqual(salesEndAt);
   });
 });

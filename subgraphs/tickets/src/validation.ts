@@ -24,7 +24,12 @@ const tierFields = {
   capacity: z.number().int().min(0).max(1_000_000),
   maxPerOrder: z.number().int().min(1).max(maxQuantity),
   salesStartAt: z.date().nullish(),
-  salesEndAt: z.date().nullish(),
+  // A tier's sales cannot end before it is written: such a tier is never on sale, and
+  // moving an end into the past would say sales ended before the tickets sold since.
+  salesEndAt: z
+    .date()
+    .refine((end) => end.getTime() > Date.now(), 'must be in the future')
+    .nullish(),
 };
 
 const salesWindow = (tier: { salesStartAt?: Date | null; salesEndAt?: Date | null }) =>
