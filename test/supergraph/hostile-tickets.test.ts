@@ -1,7 +1,9 @@
 // Input to the tickets service that it used to take as it came: tiers in states and with
 // values no sale can have, keys and scan times no client sends. Each is refused with a
 // stable code naming the field, and nothing is written.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purchaseMutation } from '../documents.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
 import { type AuthPayload, eventOnSale, signUp } from './operations.ts';
 
@@ -85,5 +87,41 @@ describe('a tier’s sales end', () => {
     });
     const stored = await supergraph.databases.tickets.ticketTier.findUnique({ where: { id } });
     expect(stored?.salesEndAt).toEqual(salesEndAt);
+  });
+});
+
+describe('a purchase’s idempotency key', () => {
+  async function purchaseOnSale(who: AuthPayload, idempotencyKey: string) {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const input = { tierId: tierIds[0], quantity: 1, idempotencyKey };
+    return supergraph.request(purchaseMutation, { input }, { token: who.accessToken });
+  }
+  const ordersOf = (who: AuthPayload) =>
+    supergraph.databases.tickets.order.findMany({ where: { buyerId: who.user.id } });
+
+  it.each([
+    ['ten zero-width spaces', '\u200B'.repeat(10)],
+    ['whitespace only', ' \t '.repeat(4)],
+    ['a control character', 'order-\u0007-0001'],
+    ['a space inside', 'order 0000001'],
+    ['non-ASCII letters', 'bestellung-äöü'],
+    ['over 200 characters', 'k'.repeat(201)],
+    ['under 8 characters', 'k1'],
+  ])('with %s is refused, and nothing is bought', async (_, idempotencyKey) => {
+    const result = await purchaseOnSale(buyer, idempotencyKey);
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'input.idempotencyKey',
+    });
+    expect(await ordersOf(buyer)).toEqual([]);
+  });
+
+  it('such as a UUID is taken', async () => {
+    const otherBuyer = await signUp(supergraph);
+    const idempotencyKey = randomUUID();
+    expect((await purchaseOnSale(otherBuyer, idempotencyKey)).errors).toBeUndefined();
+    expect((await ordersOf(otherBuyer)).map((order) => order.idempotencyKey)).toEqual([
+      idempotencyKey,
+    ]);
   });
 });
