@@ -125,3 +125,81 @@ describe('a purchase’s idempotency key', () => {
     ]);
   });
 });
+
+describe('the tiers of an event that is not going to happen', () => {
+  const cancelMutation = 'mutation ($id: ID!) { cancelEvent(id: $id) { status } }';
+
+  it('cannot be created or changed once it is cancelled', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const cancelled = await supergraph.request(
+      cancelMutation,
+      { id: eventId },
+      { token: organizer.accessToken },
+    );
+    expect(cancelled.errors).toBeUndefined();
+    const created = await createTier(eventId, { ...tier, name: 'Late' });
+    expect(created.errors?.[0]?.extensions).toEqual({
+      code: 'INVALID_STATE_TRANSITION',
+      status: 'CANCELLED',
+      action: 'createTicketTier',
+    });
+    const updated = await updateTier(tierIds[0] as string, { capacity: 500 });
+    expect(updated.errors?.[0]?.extensions).toEqual({
+      code: 'INVALID_STATE_TRANSITION',
+      status: 'CANCELLED',
+      action: 'updateTicketTier',
+    });
+    expect((await tiersOf(eventId)).map(({ name, capacity }) => ({ name, capacity }))).toEqual([
+      { name: 'GA', capacity: 10 },
+    ]);
+  });
+
+  it('cannot be created or changed once it has ended', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const day = 86_400_000;
+    await supergraph.databases.events.event.update({
+      where: { id: eventId },
+      data: { startsAt: new Date(Date.now() - 2 * day), endsAt: new Date(Date.now() - day) },
+    });
+    const created = await createTier(eventId, { ...tier, name: 'Late' });
+    expect(created.errors?.[0]?.extensions).toMatchObject({ code: 'EVENT_ENDED' });
+    const updated = await updateTier(tierIds[0] as string, { capacity: 500 });
+    expect(updated.errors?.[0]?.extensions).toMatchObject({ code: 'EVENT_ENDED' });
+    expect((await tiersOf(eventId)).map(({ name, capacity }) => ({ name, capacity }))).toEqual([
+      { name: 'GA', capacity: 10 },
+    ]);
+  });
+
+  it('cannot be created or changed once its draft is deleted', async () => {
+    const draft = await supergraph.request<{ createEvent: { id: string } }>(
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      {
+        input: {
+          title: 'Draft',
+          venue: 'Hall',
+          city: 'Ticketton',
+          timezone: 'Europe/Berlin',
+          startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+        },
+      },
+      { token: organizer.accessToken },
+    );
+    const eventId = draft.data?.createEvent.id as string;
+    const first = await createTier(eventId, tier);
+    expect(first.errors).toBeUndefined();
+    const deleted = await supergraph.request(
+      'mutation ($id: ID!) { deleteEvent(id: $id) }',
+      { id: eventId },
+      { token: organizer.accessToken },
+    );
+    expect(deleted.errors).toBeUndefined();
+    const created = await createTier(eventId, { ...tier, name: 'Late' });
+    expect(created.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    const [stored] = await tiersOf(eventId);
+    const updated = await updateTier(stored?.id as string, { capacity: 500 });
+    expect(updated.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await tiersOf(eventId)).map(({ name, capacity }) => ({ name, capacity }))).toEqual([
+      { name: 'GA', capacity: 10 },
+    ]);
+  });
+});

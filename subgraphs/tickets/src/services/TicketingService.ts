@@ -25,7 +25,7 @@ import {
   quantitySchema,
   updateTierSchema,
 } from '../validation.ts';
-import type { EventOwnership } from './EventOwnership.ts';
+import { type EventOwnership, hasEnded } from './EventOwnership.ts';
 
 export interface TicketingSettings {
   /** How long a hold reserves stock. */
@@ -118,7 +118,7 @@ export class TicketingService {
     const caller = this.#manager(viewer);
     if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
     const tier = parseInput(createTierSchema, input, 'input');
-    await this.#assertOwns(caller, eventId);
+    await this.#assertOwns(caller, eventId, 'createTicketTier');
     return this.#tickets.createTier({ ...tier, eventId });
   }
 
@@ -134,7 +134,7 @@ export class TicketingService {
       const field = changes.maxPerOrder === undefined ? 'input.priceCents' : 'input.maxPerOrder';
       throw badUserInput(`${field} ${orderTotalMessage}.`, field);
     }
-    await this.#assertOwns(caller, tier.eventId);
+    await this.#assertOwns(caller, tier.eventId, 'updateTicketTier');
     const updated = await this.#tickets.updateTier(tier.id, changes);
     if (!updated) {
       throw failure('CAPACITY_BELOW_SOLD', 'Capacity cannot go below what is sold and held.', {
@@ -272,13 +272,26 @@ export class TicketingService {
     return tier;
   }
 
-  async #assertOwns(caller: Identity, eventId: string) {
-    const organizerId = await this.#ownership.organizerOf(eventId, caller);
+  /** The caller manages the event's tiers, and the event is still going to happen. */
+  async #assertOwns(caller: Identity, eventId: string, action: string) {
+    const event = await this.#ownership.managedEvent(eventId, caller);
     requireOwnerOrAdmin(
       caller,
-      organizerId,
+      event.organizerId,
       'Only the event’s organizer or an admin manages its tiers.',
     );
+    if (event.status === 'CANCELLED') {
+      throw failure(
+        'INVALID_STATE_TRANSITION',
+        'The event is cancelled: its tiers cannot be created or changed.',
+        { status: event.status, action },
+      );
+    }
+    if (hasEnded(event)) {
+      throw failure('EVENT_ENDED', 'The event is over: its tiers cannot be created or changed.', {
+        endedAt: (event.endsAt ?? event.startsAt).toISOString(),
+      });
+    }
   }
 
   #buyer(viewer: Identity | null): Identity {
