@@ -322,3 +322,32 @@ describe('cancellation', () => {
     expect(response.status).toBe(401);
   });
 });
+
+describe('an event that is over', () => {
+  it('cannot be cancelled, which would refund every ticket of it', async () => {
+    const event = await createEvent(organizerA.accessToken);
+    expect((await mutations.publish(event.id, organizerA.accessToken)).errors).toBeUndefined();
+    await supergraph.databases.events.event.update({
+      where: { id: event.id },
+      data: { startsAt: new Date(Date.now() - 2 * day), endsAt: new Date(Date.now() - day) },
+    });
+    const result = await mutations.cancel(event.id, organizerA.accessToken, 'Too late');
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'EVENT_ENDED' });
+    expect(await stored(event.id)).toMatchObject({ status: 'PUBLISHED', cancelledAt: null });
+    expect((await outboxFor(event.id)).map((message) => message.topic)).toEqual([
+      'event.published',
+    ]);
+  });
+
+  it('without an end is over once it has started', async () => {
+    const event = await createEvent(organizerA.accessToken, { endsAt: null });
+    expect((await mutations.publish(event.id, organizerA.accessToken)).errors).toBeUndefined();
+    await supergraph.databases.events.event.update({
+      where: { id: event.id },
+      data: { startsAt: new Date(Date.now() - 60_000) },
+    });
+    const result = await mutations.cancel(event.id, organizerA.accessToken);
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'EVENT_ENDED' });
+    expect(await stored(event.id)).toMatchObject({ status: 'PUBLISHED' });
+  });
+});

@@ -122,6 +122,13 @@ export class EventService {
   async cancel(viewer: Identity | null, id: string, rawReason: unknown): Promise<Event> {
     const reason = parseInput(cancellationReasonSchema, rawReason, 'reason');
     const event = await this.#editable(viewer, id);
+    const endedAt = event.endsAt ?? event.startsAt;
+    if (event.status === 'PUBLISHED' && endedAt <= new Date()) {
+      // Cancelling refunds every ticket: of an event that took place, that is not a cancellation.
+      throw failure('EVENT_ENDED', 'The event is over: it cannot be cancelled.', {
+        endedAt: endedAt.toISOString(),
+      });
+    }
     if (event.status !== 'PUBLISHED') {
       throw invalidTransition(
         event,
