@@ -1,7 +1,7 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { passwordQueueExtension } from '@ticketing/auth';
 import type { Logger } from '@ticketing/platform';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 
 /** Codes that say only that something failed inside the supergraph. */
 const internalCodes = new Set([undefined, 'INTERNAL_SERVER_ERROR', 'DOWNSTREAM_SERVICE_ERROR']);
@@ -33,6 +33,19 @@ export class SubgraphUnreachableError extends Error {
 }
 
 /**
+ * An error Apollo Server raised itself, before execution, about the request (an
+ * unsupported persisted-query version, a hash that does not match its document): it sets
+ * a 4xx status and no code. It is the client's error, and its message says why.
+ */
+function isRefusedRequest(error: unknown): boolean {
+  if (!(error instanceof GraphQLError) || error.path || error.extensions.code !== undefined) {
+    return false;
+  }
+  const status = (error.extensions.http as { status?: number } | undefined)?.status;
+  return status !== undefined && status >= 400 && status < 500;
+}
+
+/**
  * What clients see of an error. Expected failures (a code the services chose: NOT_FOUND,
  * SOLD_OUT, BAD_USER_INPUT, …) keep their message and code, without the name of the
  * subgraph that raised them. Anything else that went wrong behind the gateway is masked
@@ -49,6 +62,9 @@ export function maskSubgraphErrors(logger: Logger) {
     const original = unwrapResolverError(error);
     const noAnswer = 'response' in extensions || original instanceof SubgraphUnreachableError;
     const location = formatted.path ? { path: formatted.path } : {};
+    if (isRefusedRequest(error)) {
+      return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
+    }
     if (noAnswer || internalCodes.has(code)) {
       const masked = noAnswer ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR';
       logger.error(

@@ -10,6 +10,7 @@ import {
   type GraphQLSchema,
   isScalarType,
   Kind,
+  type OperationDefinitionNode,
   visit,
 } from 'graphql';
 
@@ -51,17 +52,34 @@ function fieldOfVariableMessage(message: string): string | undefined {
   return /^Variable "\$([\w]+)"/.exec(message)?.[1];
 }
 
-/** Where `\0` occurs in a JSON value, as a path, if anywhere. */
-function nulPath(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
+/**
+ * What makes a string unstorable, if anything: a NUL (PostgreSQL refuses it), or an
+ * unpaired surrogate, which JSON can carry but UTF-8 cannot: it would be written as U+FFFD,
+ * so that two different values (two idempotency keys, two passwords) would become one.
+ */
+function unstorable(text: string): string | undefined {
+  if (text.includes('\0')) return 'contains a NUL character';
+  if (!text.isWellFormed()) return 'contains an unpaired surrogate (not valid Unicode)';
+  return undefined;
+}
+
+/** The first string in a JSON value that cannot be stored: its path, and why. */
+function unstorablePath(
+  value: unknown,
+  path: string,
+): { path: string; reason: string } | undefined {
+  if (typeof value === 'string') {
+    const reason = unstorable(value);
+    return reason ? { path, reason } : undefined;
+  }
   if (Array.isArray(value)) {
     for (const [index, item] of value.entries()) {
-      const found = nulPath(item, `${path}[${index}]`);
+      const found = unstorablePath(item, `${path}[${index}]`);
       if (found) return found;
     }
   } else if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
-      const found = nulPath(item, path ? `${path}.${key}` : key);
+      const found = unstorablePath(item, path ? `${path}.${key}` : key);
       if (found) return found;
     }
   }
@@ -93,18 +111,52 @@ function nulLiteralIn(document: DocumentNode): ASTNode | undefined {
 }
 
 /** Refuses the request before execution: HTTP 400 (Apollo needs a HeaderMap there). */
-function badInput(message: string, field: string | undefined): GraphQLError {
+function refusal(code: string, message: string, field: string | undefined): GraphQLError {
   const extensions: Record<string, unknown> = {
-    code: 'BAD_USER_INPUT',
+    code,
     ...(field ? { field } : {}),
     http: { status: 400, headers: new HeaderMap() },
   };
   return new GraphQLError(message, { extensions });
 }
 
+function badInput(message: string, field: string | undefined): GraphQLError {
+  return refusal('BAD_USER_INPUT', message, field);
+}
+
+/**
+ * Why no operation of `document` can run, if none can: `operationName` names none of its
+ * operations (or is missing where it has several), or the operation's type is one the
+ * API does not offer. Left to the gateway, both fail its planning with a server error.
+ */
+function unrunnableOperation(
+  operation: OperationDefinitionNode | undefined,
+  operationName: string | undefined,
+  schema: GraphQLSchema,
+): GraphQLError | undefined {
+  if (!operation) {
+    // The name is not echoed: it is the client's text, of any length.
+    const message = operationName
+      ? 'The document has no operation of the name given in operationName.'
+      : 'The document has several operations: say which to run in operationName.';
+    return refusal('GRAPHQL_VALIDATION_FAILED', message, 'operationName');
+  }
+  if (!schema.getRootType(operation.operation)) {
+    return refusal(
+      'GRAPHQL_VALIDATION_FAILED',
+      `This API has no ${operation.operation}s.`,
+      undefined,
+    );
+  }
+  return undefined;
+}
+
 /**
  * - Refuses NUL characters in any string, variable or literal (PostgreSQL cannot store
- *   them; nothing legitimate contains one).
+ *   them; nothing legitimate contains one), and unpaired surrogates in variables (the
+ *   parser refuses them in literals).
+ * - Refuses an operation that cannot run: an operationName the document lacks, a
+ *   subscription (HTTP 400, GRAPHQL_VALIDATION_FAILED).
  * - Answers a value a scalar refused (InvalidInputValue) as BAD_USER_INPUT with its field,
  *   whether it came as a literal (a validation error) or a variable.
  */
@@ -112,10 +164,12 @@ export function inputHygienePlugin<TContext extends BaseContext>(): ApolloServer
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document }) {
-          const inVariables = nulPath(request.variables ?? {}, '');
+        async didResolveOperation({ request, document, operation, schema }) {
+          const unrunnable = unrunnableOperation(operation, request.operationName, schema);
+          if (unrunnable) throw unrunnable;
+          const inVariables = unstorablePath(request.variables ?? {}, '');
           if (inVariables) {
-            throw badInput(`\`${inVariables}\` contains a NUL character.`, inVariables);
+            throw badInput(`\`${inVariables.path}\` ${inVariables.reason}.`, inVariables.path);
           }
           const inLiteral = nulLiteralIn(document);
           if (inLiteral) {

@@ -445,6 +445,33 @@ describe('offline doors', () => {
     expect(stored?.checkedInAt).toBeNull();
   });
 
+  it.each([
+    ['in year 1', '0001-01-01T00:00:00Z'],
+    ['from before the event’s tickets went on sale', null],
+  ])('refuse a scan %s, and admit nothing of the upload', async (_, at) => {
+    const ticket = await one();
+    const [first] = await supergraph.databases.tickets.ticketTier.findMany({
+      where: { eventId },
+      orderBy: { createdAt: 'asc' },
+    });
+    const beforeSale = new Date((first?.createdAt.getTime() ?? 0) - 2 * 3_600_000);
+    const uploaded = await upload(supergraph, staff.accessToken, eventId, [
+      { token: ticket.qrToken, scannedAt: new Date().toISOString() },
+      { token: ticket.qrToken, scannedAt: at ?? beforeSale.toISOString() },
+    ]);
+    expect(uploaded.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'scans[1].scannedAt',
+    });
+    const stored = await supergraph.databases.tickets.ticket.findUnique({
+      where: { id: ticket.id },
+    });
+    expect(stored?.checkedInAt).toBeNull();
+    expect(
+      await supergraph.databases.tickets.checkInRecord.count({ where: { ticketId: ticket.id } }),
+    ).toBe(0);
+  });
+
   it('are for the event’s door staff: a customer cannot upload', async () => {
     const ticket = await one();
     const result = await upload(supergraph, customer.accessToken, eventId, [

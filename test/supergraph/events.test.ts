@@ -322,3 +322,55 @@ describe('cancellation', () => {
     expect(response.status).toBe(401);
   });
 });
+
+describe('an event that is over', () => {
+  it('cannot be cancelled, which would refund every ticket of it', async () => {
+    const event = await createEvent(organizerA.accessToken);
+    expect((await mutations.publish(event.id, organizerA.accessToken)).errors).toBeUndefined();
+    await supergraph.databases.events.event.update({
+      where: { id: event.id },
+      data: { startsAt: new Date(Date.now() - 2 * day), endsAt: new Date(Date.now() - day) },
+    });
+    const result = await mutations.cancel(event.id, organizerA.accessToken, 'Too late');
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'EVENT_ENDED' });
+    expect(await stored(event.id)).toMatchObject({ status: 'PUBLISHED', cancelledAt: null });
+    expect((await outboxFor(event.id)).map((message) => message.topic)).toEqual([
+      'event.published',
+    ]);
+  });
+
+  it('without an end is over once it has started', async () => {
+    const event = await createEvent(organizerA.accessToken, { endsAt: null });
+    expect((await mutations.publish(event.id, organizerA.accessToken)).errors).toBeUndefined();
+    await supergraph.databases.events.event.update({
+      where: { id: event.id },
+      data: { startsAt: new Date(Date.now() - 60_000) },
+    });
+    const result = await mutations.cancel(event.id, organizerA.accessToken);
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'EVENT_ENDED' });
+    expect(await stored(event.id)).toMatchObject({ status: 'PUBLISHED' });
+  });
+});
+
+describe('an event id written in capitals (RFC 9562: the same UUID)', () => {
+  it('names the same event wherever an id is an argument', async () => {
+    const event = await createEvent(organizerA.accessToken);
+    const id = event.id.toUpperCase();
+    const read = await supergraph.request<{ event: { id: string } | null }>(
+      'query ($id: ID!) { event(id: $id) { id } }',
+      { id },
+      { token: organizerA.accessToken },
+    );
+    expect(read.data?.event).toEqual({ id: event.id });
+    const updated = await mutations.update(id, organizerA.accessToken, { title: 'Capitals' });
+    expect(updated.data?.updateEvent).toMatchObject({ id: event.id, title: 'Capitals' });
+    const published = await mutations.publish(id, organizerA.accessToken);
+    expect(published.data?.publishEvent).toMatchObject({ id: event.id, status: 'PUBLISHED' });
+    const cancelled = await mutations.cancel(id, organizerA.accessToken);
+    expect(cancelled.data?.cancelEvent).toMatchObject({ id: event.id, status: 'CANCELLED' });
+    const draft = await createEvent(organizerA.accessToken);
+    const deleted = await mutations.delete(draft.id.toUpperCase(), organizerA.accessToken);
+    expect(deleted.data?.deleteEvent).toBe(true);
+    expect(await stored(draft.id)).toBeNull();
+  });
+});

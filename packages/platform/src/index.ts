@@ -108,4 +108,5 @@ export {
   subgraphStartSettings,
 } from './subgraph.ts';
 export { createSubgraphServer, readSchema } from './subgraph-server.ts';
+export { displayText, proseText } from './text-rules.ts';
 export { maxPageSize, pageSize, parseInput } from './validation.ts';

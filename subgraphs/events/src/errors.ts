@@ -1,7 +1,11 @@
 import { failures } from '@ticketing/platform';
 
 /** The codes of the events service's own failures; the README's "Error codes" says what each means. */
-export const eventsErrorCodes = ['INVALID_STATE_TRANSITION', 'EVENT_IN_PAST'] as const;
+export const eventsErrorCodes = [
+  'INVALID_STATE_TRANSITION',
+  'EVENT_IN_PAST',
+  'EVENT_ENDED',
+] as const;
 
 export type EventsErrorCode = (typeof eventsErrorCodes)[number];
 

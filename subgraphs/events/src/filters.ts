@@ -2,7 +2,7 @@ import type { Identity } from '@ticketing/auth';
 import { parseInput } from '@ticketing/platform';
 import type { EventStatus, Prisma } from '@ticketing/prisma/events';
 import { visibleTo } from './repositories/EventRepository.ts';
-import { searchSchema } from './validation.ts';
+import { cityFilterSchema, cityKey, searchSchema } from './validation.ts';
 
 export interface EventFilter {
   city?: string | null;
@@ -23,7 +23,8 @@ export function eventsWhere(
   filter: EventFilter | null | undefined,
 ): Prisma.EventWhereInput {
   const conditions: Prisma.EventWhereInput[] = [visibleTo(viewer)];
-  if (filter?.city != null) conditions.push({ cityKey: filter.city.trim().toLowerCase() });
+  if (filter?.city != null)
+    conditions.push({ cityKey: cityKey(parseInput(cityFilterSchema, filter.city, 'filter.city')) });
   if (filter?.startsAfter != null) conditions.push({ startsAt: { gte: filter.startsAfter } });
   if (filter?.startsBefore != null) conditions.push({ startsAt: { lt: filter.startsBefore } });
   if (filter?.status != null) conditions.push({ status: filter.status });

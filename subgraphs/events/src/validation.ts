@@ -1,3 +1,4 @@
+import { displayText, proseText } from '@ticketing/platform';
 import { z } from 'zod';
 
 /** Whether `name` is a time zone this runtime's ICU knows (the IANA database). */
@@ -10,18 +11,24 @@ export function isTimeZone(name: string): boolean {
   }
 }
 
-const title = z.string().trim().min(1).max(200);
-const text = (max: number) => z.string().trim().min(1).max(max);
+/** The spelling of a time zone that every client can look up (`europe/berlin` → `Europe/Berlin`). */
+function canonicalTimeZone(name: string): string {
+  return new Intl.DateTimeFormat('en', { timeZone: name }).resolvedOptions().timeZone;
+}
+
+const title = displayText(200);
+const description = proseText(5_000);
 const timezone = z
   .string()
-  .refine(isTimeZone, { message: 'must be an IANA time zone name, e.g. Europe/Berlin' });
+  .refine(isTimeZone, { message: 'must be an IANA time zone name, e.g. Europe/Berlin' })
+  .transform(canonicalTimeZone);
 
 export const createEventSchema = z
   .object({
     title,
-    description: z.string().trim().max(5_000).nullish(),
-    venue: text(200),
-    city: text(100),
+    description: description.nullish(),
+    venue: displayText(200),
+    city: displayText(100),
     startsAt: z.date(),
     endsAt: z.date().nullish(),
     timezone,
@@ -33,14 +40,22 @@ export const createEventSchema = z
 
 export const updateEventSchema = z.object({
   title: title.optional(),
-  description: z.string().trim().max(5_000).nullish(),
-  venue: text(200).optional(),
-  city: text(100).optional(),
+  description: description.nullish(),
+  venue: displayText(200).optional(),
+  city: displayText(100).optional(),
   startsAt: z.date().optional(),
   endsAt: z.date().nullish(),
   timezone: timezone.optional(),
 });
 
-export const cancellationReasonSchema = z.string().trim().max(500).nullish();
+export const cancellationReasonSchema = proseText(500).nullish();
 
-export const searchSchema = z.string().trim().min(3).max(100);
+/** A city to filter by: no longer than a city can be. */
+export const cityFilterSchema = z.string().max(100);
+
+export const searchSchema = z.string().trim().normalize('NFC').min(3).max(100);
+
+/** A city as the listing's filter compares it: composed and lower-cased, like `city_key`. */
+export function cityKey(city: string): string {
+  return city.trim().normalize('NFC').toLowerCase();
+}

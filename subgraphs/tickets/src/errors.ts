@@ -30,6 +30,8 @@ export const ticketsErrorCodes = [
   'TIER_NOT_SOLD_OUT',
   'ALREADY_ON_WAITLIST',
   'NOT_ON_WAITLIST',
+  'INVALID_STATE_TRANSITION',
+  'EVENT_ENDED',
 ] as const;
 
 export type TicketsErrorCode = (typeof ticketsErrorCodes)[number];

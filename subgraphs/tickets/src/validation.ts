@@ -1,3 +1,4 @@
+import { displayText } from '@ticketing/platform';
 import { z } from 'zod';
 
 /** Far above any real order, far below what could overflow a sum. */
@@ -5,18 +6,30 @@ export const maxQuantity = 1_000;
 
 export const quantitySchema = z.number().int().min(1).max(maxQuantity);
 
+/**
+ * The ISO 4217 currencies money is paid in, as this runtime's ICU lists them: no made-up
+ * code (ZZZ), and none of the codes for testing, precious metals or "no currency" (XTS,
+ * XAU, XXX), which no ticket can be priced in.
+ */
+const currencies = new Set(Intl.supportedValuesOf('currency'));
+
 const tierFields = {
-  name: z.string().trim().min(1).max(100),
+  name: displayText(100),
   priceCents: z.number().int().min(0).max(100_000_000),
   currency: z
     .string()
     .trim()
     .toUpperCase()
-    .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR'),
+    .refine((code) => currencies.has(code), 'must be an ISO 4217 currency code such as EUR'),
   capacity: z.number().int().min(0).max(1_000_000),
   maxPerOrder: z.number().int().min(1).max(maxQuantity),
   salesStartAt: z.date().nullish(),
-  salesEndAt: z.date().nullish(),
+  // A tier's sales cannot end before it is written: such a tier is never on sale, and
+  // moving an end into the past would say sales ended before the tickets sold since.
+  salesEndAt: z
+    .date()
+    .refine((end) => end.getTime() > Date.now(), 'must be in the future')
+    .nullish(),
 };
 
 const salesWindow = (tier: { salesStartAt?: Date | null; salesEndAt?: Date | null }) =>
@@ -80,7 +93,17 @@ export function brokenTierRule(tier: {
   return undefined;
 }
 
-export const idempotencyKeySchema = z.string().trim().min(8).max(200);
+/**
+ * What clients send as a purchase's key: a UUID or the like, 8 to 200 visible ASCII
+ * characters. Whitespace, controls and invisible or look-alike Unicode would make keys that
+ * a person cannot read back from a log, or two keys that look the same.
+ */
+export const idempotencyKeySchema = z
+  .string()
+  .trim()
+  .min(8)
+  .max(200)
+  .regex(/^[\x21-\x7E]+$/, 'must be visible ASCII characters only, such as a UUID');
 
 /** Emails compare case-insensitively, as the users service stores them. */
 export const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email());

@@ -1,10 +1,24 @@
 import { passwordProblem } from '@ticketing/auth';
+import { displayText } from '@ticketing/platform';
 import { z } from 'zod';
 
-/** Emails compare case-insensitively: stored trimmed and lower-cased. */
-export const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email());
+/**
+ * Emails compare case-insensitively: stored trimmed and lower-cased. No address is under
+ * the reserved `.invalid` domain (RFC 6761: no mail can reach it), which is where a
+ * deleted account's row keeps a placeholder that must stay free for it.
+ */
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254)
+  .pipe(z.email())
+  .refine((email) => !email.endsWith('.invalid'), {
+    message: 'must be an address that can receive mail (.invalid is reserved)',
+  });
 
-export const nameSchema = z.string().trim().min(1).max(100);
+/** A name is shown to other people (an event's organizer): the display-text rule. */
+export const nameSchema = displayText(100);
 
 /** A new password: long enough, and not easy to guess, also from `userInputs`. */
 export const passwordSchemaFor = (userInputs: string[]) =>

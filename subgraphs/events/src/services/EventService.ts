@@ -5,7 +5,12 @@ import type { EventOrder, EventPosition } from '../cursor.ts';
 import { failure } from '../errors.ts';
 import { type EventFilter, eventsWhere } from '../filters.ts';
 import type { EventPage, EventRepository, EventWrite } from '../repositories/EventRepository.ts';
-import { cancellationReasonSchema, createEventSchema, updateEventSchema } from '../validation.ts';
+import {
+  cancellationReasonSchema,
+  cityKey,
+  createEventSchema,
+  updateEventSchema,
+} from '../validation.ts';
 
 /** A change the state machine does not allow: the event's status stays as it was. */
 function invalidTransition(event: Event, action: string, message: string) {
@@ -60,7 +65,7 @@ export class EventService {
     const event = parseInput(createEventSchema, input, 'input');
     return this.#events.create({
       ...event,
-      cityKey: event.city.toLowerCase(),
+      cityKey: cityKey(event.city),
       organizerId: organizer.userId,
       status: 'DRAFT',
     });
@@ -84,7 +89,7 @@ export class EventService {
     }
     const write: EventWrite = {
       ...changes,
-      ...(changes.city ? { cityKey: changes.city.toLowerCase() } : {}),
+      ...(changes.city ? { cityKey: cityKey(changes.city) } : {}),
     };
     return this.#transition(event, event.status, write, 'update', (updated) =>
       updated.status === 'PUBLISHED' ? 'event.updated' : undefined,
@@ -117,6 +122,13 @@ export class EventService {
   async cancel(viewer: Identity | null, id: string, rawReason: unknown): Promise<Event> {
     const reason = parseInput(cancellationReasonSchema, rawReason, 'reason');
     const event = await this.#editable(viewer, id);
+    const endedAt = event.endsAt ?? event.startsAt;
+    if (event.status === 'PUBLISHED' && endedAt <= new Date()) {
+      // Cancelling refunds every ticket: of an event that took place, that is not a cancellation.
+      throw failure('EVENT_ENDED', 'The event is over: it cannot be cancelled.', {
+        endedAt: endedAt.toISOString(),
+      });
+    }
     if (event.status !== 'PUBLISHED') {
       throw invalidTransition(
         event,

@@ -53,6 +53,15 @@ export class CheckInRepository {
     return (await this.#prisma.doorStaff.deleteMany({ where: { eventId, userId } })).count > 0;
   }
 
+  /** When the event's first tier was made: none of its tickets can be older. Null without tiers. */
+  async salesOpenedAt(eventId: string): Promise<Date | null> {
+    const first = await this.#prisma.ticketTier.aggregate({
+      where: { eventId },
+      _min: { createdAt: true },
+    });
+    return first._min.createdAt;
+  }
+
   /** Each event's door staff, first named first: a DataLoader batch. */
   async staffByEventIds(eventIds: readonly string[]): Promise<DoorStaff[][]> {
     const staff = await this.#prisma.doorStaff.findMany({

@@ -116,10 +116,23 @@ export class CheckInService {
   ): Promise<OfflineScanResult[]> {
     const staff = await this.assertDoor(viewer, eventId);
     const parsed = parseInput(offlineScansSchema, scans, 'scans');
-    const latest = Date.now() + 5 * 60_000;
+    // A door's clock may run a little ahead of the server's, and be an hour behind (a time
+    // zone or daylight-saving slip), but no ticket can be scanned before its event's
+    // tickets went on sale (its first tier), nor in the future.
+    const now = Date.now();
+    const latest = now + 5 * 60_000;
+    const opened = (await this.#checkIns.salesOpenedAt(eventId))?.getTime() ?? now;
+    const earliest = opened - 60 * 60_000;
     for (const [index, scan] of parsed.entries()) {
-      if (scan.scannedAt.getTime() > latest) {
+      const at = scan.scannedAt.getTime();
+      if (at > latest) {
         throw badUserInput('A scan cannot be in the future.', `scans[${index}].scannedAt`);
+      }
+      if (at < earliest) {
+        throw badUserInput(
+          `scans[${index}].scannedAt cannot be before the event's tickets went on sale (${new Date(opened).toISOString()}).`,
+          `scans[${index}].scannedAt`,
+        );
       }
     }
     const order = [...parsed.keys()].sort(

@@ -2,8 +2,21 @@ import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
 import { isUuid, notFound } from '@ticketing/platform';
 import { callSubgraph, type SubgraphEndpoint } from './SubgraphCall.ts';
 
-const organizerQuery =
-  'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Event { organizer { id } } } }';
+const managedEventQuery =
+  'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Event { status startsAt endsAt organizer { id } } } }';
+
+/** What managing an event's tiers needs to know of it, as the events service says now. */
+export interface ManagedEvent {
+  organizerId: string;
+  status: 'DRAFT' | 'PUBLISHED' | 'CANCELLED';
+  startsAt: Date;
+  endsAt: Date | null;
+}
+
+/** An event is over at its end, or, when it names none, once it starts. */
+export function hasEnded(event: { startsAt: Date; endsAt: Date | null }, now = new Date()) {
+  return (event.endsAt ?? event.startsAt) <= now;
+}
 
 /**
  * Asks the events subgraph, on the caller's behalf, for an event's organizer. Like the
@@ -25,15 +38,27 @@ export class EventOwnership {
   }
 
   async organizerOf(eventId: string, caller: Identity): Promise<string> {
-    const result = await callSubgraph<{ _entities?: ({ organizer: { id: string } } | null)[] }>(
-      this.#events,
-      caller,
-      organizerQuery,
-      { r: [{ __typename: 'Event', id: eventId }] },
-    );
-    const organizerId = result.data?._entities?.[0]?.organizer.id;
-    if (!organizerId) throw notFound(`No event has the id ${eventId}.`);
-    return organizerId;
+    return (await this.managedEvent(eventId, caller)).organizerId;
+  }
+
+  /** The event with its organizer, status and times; NOT_FOUND when the caller cannot see it. */
+  async managedEvent(eventId: string, caller: Identity): Promise<ManagedEvent> {
+    const result = await callSubgraph<{
+      _entities?: ({
+        status: ManagedEvent['status'];
+        startsAt: string;
+        endsAt: string | null;
+        organizer: { id: string };
+      } | null)[];
+    }>(this.#events, caller, managedEventQuery, { r: [{ __typename: 'Event', id: eventId }] });
+    const event = result.data?._entities?.[0];
+    if (!event?.organizer.id) throw notFound(`No event has the id ${eventId}.`);
+    return {
+      organizerId: event.organizer.id,
+      status: event.status,
+      startsAt: new Date(event.startsAt),
+      endsAt: event.endsAt === null ? null : new Date(event.endsAt),
+    };
   }
 
   /**

@@ -29,7 +29,7 @@ import {
   type TierRule,
   updateTierSchema,
 } from '../validation.ts';
-import type { EventOwnership } from './EventOwnership.ts';
+import { type EventOwnership, hasEnded } from './EventOwnership.ts';
 
 export interface TicketingSettings {
   /** How long a hold reserves stock. */
@@ -138,7 +138,7 @@ export class TicketingService {
     const caller = this.#manager(viewer);
     if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
     const tier = parseInput(createTierSchema, input, 'input');
-    await this.#assertOwns(caller, eventId);
+    await this.#assertOwns(caller, eventId, 'createTicketTier');
     return this.#tickets.createTier({ ...tier, eventId });
   }
 
@@ -155,7 +155,7 @@ export class TicketingService {
       salesEndAt: changes.salesEndAt === undefined ? tier.salesEndAt : changes.salesEndAt,
     });
     if (broken) throw tierRuleBroken(broken, changes);
-    await this.#assertOwns(caller, tier.eventId);
+    await this.#assertOwns(caller, tier.eventId, 'updateTicketTier');
     const outcome = await this.#tickets.updateTier(tier.id, changes);
     switch (outcome.status) {
       case 'updated':
@@ -297,13 +297,26 @@ export class TicketingService {
     return tier;
   }
 
-  async #assertOwns(caller: Identity, eventId: string) {
-    const organizerId = await this.#ownership.organizerOf(eventId, caller);
+  /** The caller manages the event's tiers, and the event is still going to happen. */
+  async #assertOwns(caller: Identity, eventId: string, action: string) {
+    const event = await this.#ownership.managedEvent(eventId, caller);
     requireOwnerOrAdmin(
       caller,
-      organizerId,
+      event.organizerId,
       'Only the event’s organizer or an admin manages its tiers.',
     );
+    if (event.status === 'CANCELLED') {
+      throw failure(
+        'INVALID_STATE_TRANSITION',
+        'The event is cancelled: its tiers cannot be created or changed.',
+        { status: event.status, action },
+      );
+    }
+    if (hasEnded(event)) {
+      throw failure('EVENT_ENDED', 'The event is over: its tiers cannot be created or changed.', {
+        endedAt: (event.endsAt ?? event.startsAt).toISOString(),
+      });
+    }
   }
 
   #buyer(viewer: Identity | null): Identity {

@@ -1,0 +1,205 @@
+// Input to the tickets service that it used to take as it came: tiers in states and with
+// values no sale can have, keys and scan times no client sends. Each is refused with a
+// stable code naming the field, and nothing is written.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purchaseMutation } from '../documents.ts';
+import { type Supergraph, startSupergraph } from './harness.ts';
+import { type AuthPayload, eventOnSale, signUp } from './operations.ts';
+
+let supergraph: Supergraph;
+let organizer: AuthPayload;
+let buyer: AuthPayload;
+
+beforeAll(async () => {
+  supergraph = await startSupergraph();
+  organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+  buyer = await signUp(supergraph);
+});
+afterAll(() => supergraph?.stop());
+
+const createTierMutation =
+  'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }';
+const updateTierMutation =
+  'mutation ($id: ID!, $input: UpdateTicketTierInput!) { updateTicketTier(id: $id, input: $input) { id } }';
+const tier = { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 10 };
+
+function createTier(eventId: string, input: Record<string, unknown>) {
+  return supergraph.request(
+    createTierMutation,
+    { eventId, input },
+    { token: organizer.accessToken },
+  );
+}
+
+function updateTier(id: string, input: Record<string, unknown>) {
+  return supergraph.request(updateTierMutation, { id, input }, { token: organizer.accessToken });
+}
+
+async function tiersOf(eventId: string) {
+  return supergraph.databases.tickets.ticketTier.findMany({ where: { eventId } });
+}
+
+describe('a tier’s currency', () => {
+  it.each(['ZZZ', 'ABC', 'XXX'])(
+    '%s, not an ISO 4217 currency one can pay in, is refused',
+    async (currency) => {
+      const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+      const result = await createTier(eventId, { ...tier, currency });
+      expect(result.errors?.[0]?.extensions).toEqual({
+        code: 'BAD_USER_INPUT',
+        field: 'input.currency',
+      });
+      expect(await tiersOf(eventId)).toEqual([]);
+    },
+  );
+
+  it('is stored in capitals, as ISO 4217 spells it', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+    expect((await createTier(eventId, { ...tier, currency: 'chf' })).errors).toBeUndefined();
+    expect((await tiersOf(eventId)).map((stored) => stored.currency)).toEqual(['CHF']);
+  });
+});
+
+describe('a tier’s sales end', () => {
+  const past = () => new Date(Date.now() - 60_000).toISOString();
+
+  it('in the past is refused when the tier is created', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+    const result = await createTier(eventId, { ...tier, salesEndAt: past() });
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'input.salesEndAt',
+    });
+    expect(await tiersOf(eventId)).toEqual([]);
+  });
+
+  it('moved into the past is refused, and the tier keeps its end', async () => {
+    const salesEndAt = new Date(Date.now() + 86_400_000);
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { ...tier, salesEndAt: salesEndAt.toISOString() },
+    ]);
+    const id = tierIds[0] as string;
+    const result = await updateTier(id, { salesEndAt: past() });
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'input.salesEndAt',
+    });
+    const stored = await supergraph.databases.tickets.ticketTier.findUnique({ where: { id } });
+    expect(stored?.salesEndAt).toEqual(salesEndAt);
+  });
+});
+
+describe('a purchase’s idempotency key', () => {
+  async function purchaseOnSale(who: AuthPayload, idempotencyKey: string) {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const input = { tierId: tierIds[0], quantity: 1, idempotencyKey };
+    return supergraph.request(purchaseMutation, { input }, { token: who.accessToken });
+  }
+  const ordersOf = (who: AuthPayload) =>
+    supergraph.databases.tickets.order.findMany({ where: { buyerId: who.user.id } });
+
+  it.each([
+    ['ten zero-width spaces', '\u200B'.repeat(10)],
+    ['whitespace only', ' \t '.repeat(4)],
+    ['a control character', 'order-\u0007-0001'],
+    ['a space inside', 'order 0000001'],
+    ['non-ASCII letters', 'bestellung-äöü'],
+    ['over 200 characters', 'k'.repeat(201)],
+    ['under 8 characters', 'k1'],
+  ])('with %s is refused, and nothing is bought', async (_, idempotencyKey) => {
+    const result = await purchaseOnSale(buyer, idempotencyKey);
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'input.idempotencyKey',
+    });
+    expect(await ordersOf(buyer)).toEqual([]);
+  });
+
+  it('such as a UUID is taken', async () => {
+    const otherBuyer = await signUp(supergraph);
+    const idempotencyKey = randomUUID();
+    expect((await purchaseOnSale(otherBuyer, idempotencyKey)).errors).toBeUndefined();
+    expect((await ordersOf(otherBuyer)).map((order) => order.idempotencyKey)).toEqual([
+      idempotencyKey,
+    ]);
+  });
+});
+
+describe('the tiers of an event that is not going to happen', () => {
+  const cancelMutation = 'mutation ($id: ID!) { cancelEvent(id: $id) { status } }';
+
+  it('cannot be created or changed once it is cancelled', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const cancelled = await supergraph.request(
+      cancelMutation,
+      { id: eventId },
+      { token: organizer.accessToken },
+    );
+    expect(cancelled.errors).toBeUndefined();
+    const created = await createTier(eventId, { ...tier, name: 'Late' });
+    expect(created.errors?.[0]?.extensions).toEqual({
+      code: 'INVALID_STATE_TRANSITION',
+      status: 'CANCELLED',
+      action: 'createTicketTier',
+    });
+    const updated = await updateTier(tierIds[0] as string, { capacity: 500 });
+    expect(updated.errors?.[0]?.extensions).toEqual({
+      code: 'INVALID_STATE_TRANSITION',
+      status: 'CANCELLED',
+      action: 'updateTicketTier',
+    });
+    expect((await tiersOf(eventId)).map(({ name, capacity }) => ({ name, capacity }))).toEqual([
+      { name: 'GA', capacity: 10 },
+    ]);
+  });
+
+  it('cannot be created or changed once it has ended', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const day = 86_400_000;
+    await supergraph.databases.events.event.update({
+      where: { id: eventId },
+      data: { startsAt: new Date(Date.now() - 2 * day), endsAt: new Date(Date.now() - day) },
+    });
+    const created = await createTier(eventId, { ...tier, name: 'Late' });
+    expect(created.errors?.[0]?.extensions).toMatchObject({ code: 'EVENT_ENDED' });
+    const updated = await updateTier(tierIds[0] as string, { capacity: 500 });
+    expect(updated.errors?.[0]?.extensions).toMatchObject({ code: 'EVENT_ENDED' });
+    expect((await tiersOf(eventId)).map(({ name, capacity }) => ({ name, capacity }))).toEqual([
+      { name: 'GA', capacity: 10 },
+    ]);
+  });
+
+  it('cannot be created or changed once its draft is deleted', async () => {
+    const draft = await supergraph.request<{ createEvent: { id: string } }>(
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      {
+        input: {
+          title: 'Draft',
+          venue: 'Hall',
+          city: 'Ticketton',
+          timezone: 'Europe/Berlin',
+          startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+        },
+      },
+      { token: organizer.accessToken },
+    );
+    const eventId = draft.data?.createEvent.id as string;
+    const first = await createTier(eventId, tier);
+    expect(first.errors).toBeUndefined();
+    const deleted = await supergraph.request(
+      'mutation ($id: ID!) { deleteEvent(id: $id) }',
+      { id: eventId },
+      { token: organizer.accessToken },
+    );
+    expect(deleted.errors).toBeUndefined();
+    const created = await createTier(eventId, { ...tier, name: 'Late' });
+    expect(created.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    const [stored] = await tiersOf(eventId);
+    const updated = await updateTier(stored?.id as string, { capacity: 500 });
+    expect(updated.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await tiersOf(eventId)).map(({ name, capacity }) => ({ name, capacity }))).toEqual([
+      { name: 'GA', capacity: 10 },
+    ]);
+  });
+});
