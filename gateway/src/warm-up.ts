@@ -103,6 +103,18 @@ function placeholderFor(type: TypeNode): unknown {
   return placeholders[type.name.value];
 }
 
+/** The operation `name` in `body`; none if it does not parse (the gateway would refuse it). */
+function operationIn(body: string, name: string): OperationDefinitionNode | undefined {
+  try {
+    return parse(body).definitions.find(
+      (definition): definition is OperationDefinitionNode =>
+        definition.kind === 'OperationDefinition' && definition.name?.value === name,
+    );
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Runs the manifest's queries once through `server`, one after another, within
  * `timeoutMs`. Never rejects: whatever fails is in the report (and the log).
@@ -121,10 +133,7 @@ export async function warmUp<TContext extends BaseContext>(
         report.skipped.push(name);
         continue;
       }
-      const operation = parse(body).definitions.find(
-        (definition): definition is OperationDefinitionNode =>
-          definition.kind === 'OperationDefinition' && definition.name?.value === name,
-      );
+      const operation = operationIn(body, name);
       const variables = operation && placeholderVariables(operation);
       if (operation?.operation !== 'query' || !variables) {
         report.skipped.push(name);
