@@ -11,12 +11,21 @@
 // measured is the cache alone. The gateways, and the events and tickets services that
 // invalidate, use Redis under a namespace of this run's own.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { connectRedis, createLogger } from '@ticketing/platform';
 import { seedPeopleWithTokens } from '../scripts/dev-tokens.ts';
 import type { BenchEnvironment } from './environment.ts';
 import { publicGraphQL, publishedEventWithTiers } from './hot-tier.ts';
-import { alternate, expectData, median, runLoad, runPaced, timedPost } from './load.ts';
+import {
+  alternate,
+  expectData,
+  median,
+  type PacedResult,
+  runLoad,
+  runPaced,
+  timedPost,
+} from './load.ts';
 import { hotEventPage, listingQuery, purchaseMutation, requestBody } from './operations.ts';
 import type { BenchOptions } from './options.ts';
 import { fmt, type MeasureRow } from './report.ts';
@@ -217,7 +226,16 @@ export async function measureCachedListing(
     const cpuBefore = await machineCpu();
     const generatorBefore = process.cpuUsage();
     const pacedStarted = performance.now();
-    const paced = await runPaced({ ...load, seconds: options.latencySeconds, rate });
+    const timeline = timelinePath ? await startTimeline(environment) : undefined;
+    const paced = await runPaced({
+      ...load,
+      // With the timeline on, each request is labelled with the 10 ms of the clock it was
+      // sent in; the same body either way.
+      ...(timeline ? { body: () => ({ body: load.body, label: timeline.bucket() }) } : {}),
+      seconds: options.latencySeconds,
+      rate,
+    });
+    if (timeline) await timeline.finish(paced.byLabel);
     const cpuAfter = await machineCpu();
     // The load generator's share of one core over the run (this process, user and system).
     const generatorUsage = process.cpuUsage(generatorBefore);
@@ -424,4 +442,107 @@ export async function measureHotEventPolling(
   } finally {
     await restoreGateways(environment);
   }
+}
+
+/**
+ * P10's timeline, a diagnostic that changes nothing the row measures and runs only when
+ * P10_TIMELINE names a file (`P10_TIMELINE=p10.json npm run bench -- --only P9`): when
+ * the paced run's slow answers were sent, against when the gateways refreshed the cached
+ * listing in the background (each refresh lock taken and each entry stored, as Redis's
+ * MONITOR saw them) and when they collected garbage (each gateway's GC time, from its
+ * /metrics every 100 ms, which costs the gateways a little). Writes every series to the
+ * file and prints how much more often than by chance a slow answer fell near each.
+ */
+const timelinePath = process.env.P10_TIMELINE;
+const bucketMs = 10;
+const gcPollMs = 100;
+
+async function startTimeline(environment: BenchEnvironment) {
+  const logger = createLogger('p10-timeline', 'error');
+  const connection = connectRedis(redisUrl, { timeoutMs: 2_000, logger, name: 'p10 timeline' });
+  const monitor = await connection.client.monitor();
+  const entryPrefix = `${cacheNamespace}:response-cache:entry:`;
+  const refreshes: { at: number; kind: 'lock' | 'store' | 'unlock' }[] = [];
+  monitor.on('monitor', (time: string, args: string[]) => {
+    const [command, key] = [String(args[0]).toLowerCase(), String(args[1] ?? '')];
+    if (!key.startsWith(entryPrefix)) return;
+    const at = Number(time) * 1_000;
+    if (command === 'set' && key.endsWith(':refresh')) refreshes.push({ at, kind: 'lock' });
+    else if (command === 'set') refreshes.push({ at, kind: 'store' });
+    else if (command === 'del' && key.endsWith(':refresh')) refreshes.push({ at, kind: 'unlock' });
+  });
+  const gc: { at: number; gateway: string; seconds: number }[] = [];
+  const gcSeconds = async (gateway: string) => {
+    const text = await (await fetch(new URL('/metrics', environment.gatewayUrl(gateway)))).text();
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith('nodejs_gc_duration_seconds_sum{'))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  };
+  const last = new Map<string, number>();
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      await Promise.all(
+        gateways.map(async (gateway) => {
+          const seconds = await gcSeconds(gateway).catch(() => undefined);
+          if (seconds === undefined) return;
+          const previous = last.get(gateway);
+          last.set(gateway, seconds);
+          if (previous !== undefined && seconds > previous) {
+            gc.push({ at: Date.now(), gateway, seconds: seconds - previous });
+          }
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, gcPollMs));
+    }
+  })();
+  return {
+    bucket: () => String(Math.floor(Date.now() / bucketMs) * bucketMs),
+    async finish(byLabel: PacedResult['byLabel']) {
+      polling = false;
+      await poll;
+      monitor.disconnect();
+      await connection.close();
+      const buckets = Object.entries(byLabel).map(([at, figures]) => ({
+        at: Number(at),
+        ...figures,
+      }));
+      // A bucket is slow when its p99 (with about 60 answers, its slowest) is over 30 ms.
+      const slow = buckets.filter((bucket) => bucket.p99 > 30);
+      const locks = refreshes.filter((event) => event.kind === 'lock').map((event) => event.at);
+      const stores = refreshes.filter((event) => event.kind === 'store').map((event) => event.at);
+      // Near a refresh: sent from 20 ms before its lock was taken to 30 ms after its entry
+      // was stored (the answers queued behind it); near GC: in a 100 ms poll window in
+      // which a gateway spent 5 ms or more collecting.
+      const windows = locks.map((start) => {
+        const end = stores.find((at) => at >= start) ?? start + 100;
+        return [start - 20, end + 30] as const;
+      });
+      const nearRefresh = (at: number) =>
+        windows.some(([from, to]) => at + bucketMs >= from && at <= to);
+      const gcWindows = gc
+        .filter((sample) => sample.seconds >= 0.005)
+        .map((sample) => [sample.at - gcPollMs - 20, sample.at] as const);
+      const nearGc = (at: number) =>
+        gcWindows.some(([from, to]) => at + bucketMs >= from && at <= to);
+      const share = (list: typeof buckets, near: (at: number) => boolean) =>
+        list.length === 0 ? 0 : list.filter((bucket) => near(bucket.at)).length / list.length;
+      const summary = {
+        buckets: buckets.length,
+        slowBuckets: slow.length,
+        refreshes: locks.length,
+        slowNearRefresh: share(slow, nearRefresh),
+        allNearRefresh: share(buckets, nearRefresh),
+        gcWindowsOver5ms: gcWindows.length,
+        slowNearGc: share(slow, nearGc),
+        allNearGc: share(buckets, nearGc),
+      };
+      process.stderr.write(`[bench] P10 timeline: ${JSON.stringify(summary)}\n`);
+      await writeFile(
+        timelinePath as string,
+        `${JSON.stringify({ summary, buckets, refreshes, gc }, null, 1)}\n`,
+      );
+    },
+  };
 }

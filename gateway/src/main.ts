@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { ApolloServer } from '@apollo/server';
 import { AccessTokenVerifier, remoteKeySet } from '@ticketing/auth';
 import {
   authSettings,
@@ -38,6 +39,7 @@ import {
   supergraphHash,
 } from './server.ts';
 import { subgraphSources } from './subgraphs.ts';
+import { warmedOnStart, warmUp } from './warm-up.ts';
 
 export const gatewaySettings = baseSettings
   .extend(authSettings.shape)
@@ -89,6 +91,12 @@ export const gatewaySettings = baseSettings
       .min(1)
       .default(gatewayDefaults.cacheSizes.queryPlansMiB),
     SAFELIST_MANIFEST: z.string().min(1).default(manifestPath),
+    /**
+     * How long the warm-up at start may take, in ms, before the gateway listens: the
+     * manifest's queries run once (warm-up.ts), so that clients' first requests find their
+     * plans made and the subgraph connections open. 0 turns it off.
+     */
+    WARM_UP_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
     /** The largest GraphQL document accepted, in bytes; persisted queries included. */
     MAX_DOCUMENT_BYTES: z.coerce
       .number()
@@ -113,6 +121,16 @@ export const gatewaySettings = baseSettings
         }
       }),
   });
+
+/** The committed client operations to warm up with, if the gateway has them. */
+function manifestFor(log: Logger) {
+  try {
+    return readManifest();
+  } catch (error) {
+    log.warn({ err: error }, 'no persisted-query manifest: starting without a warm-up');
+    return undefined;
+  }
+}
 
 /** Starts one gateway instance over the committed supergraph, with the settings in `env`. */
 export async function startGateway(
@@ -185,13 +203,29 @@ export async function startGateway(
     revocations ? { isRevoked: (token) => revocations.isRevoked(token) } : {},
   );
 
+  // Warmed with the operations clients send before it listens (warm-up.ts): its readiness
+  // waits for that, within WARM_UP_TIMEOUT_MS.
+  const warmUpManifest = config.WARM_UP_TIMEOUT_MS > 0 ? (safelist ?? manifestFor(log)) : undefined;
+  const warmUpOnStart =
+    <Plugins>(create: (plugins: Plugins) => ApolloServer<GatewayContext>) =>
+    (plugins: Plugins) =>
+      warmUpManifest
+        ? warmedOnStart(create(plugins), (started) =>
+            warmUp(started, {
+              manifest: warmUpManifest,
+              timeoutMs: config.WARM_UP_TIMEOUT_MS,
+              logger: log,
+            }),
+          )
+        : create(plugins);
+
   const service = await serveGraphQL<GatewayContext>({
     name: config.GATEWAY_NAME,
     host: config.HOST,
     port: config.PORT,
     logger: log,
     drainDeadlineMs: config.DRAIN_DEADLINE_MS,
-    createApolloServer: (plugins) =>
+    createApolloServer: warmUpOnStart((plugins) =>
       createGatewayServer({
         supergraphSdl,
         subgraphUrls,
@@ -219,6 +253,7 @@ export async function startGateway(
         subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
         plugins,
       }),
+    ),
     // An invalid token fails the request here, with UNAUTHENTICATED: never anonymous access.
     context: async ({ req }) => ({
       viewer: await verifier.authenticate(req.headers.authorization),

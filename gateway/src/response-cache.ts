@@ -121,6 +121,8 @@ export interface CacheableContext extends BaseContext {
   viewer: unknown;
   /** Set on a background refresh: its answer is stored, never read from the cache. */
   refreshingCache?: boolean;
+  /** Set on the start-up warm-up (warm-up.ts): neither read from the cache nor stored. */
+  warmingUp?: boolean;
 }
 
 /**
@@ -224,7 +226,11 @@ export function responseCachePlugin<TContext extends CacheableContext>(
   async function lookUp(
     context: GraphQLRequestContext<TContext>,
   ): Promise<{ lookup: Lookup; entry?: CacheEntry }> {
-    if (context.operation?.operation !== 'query' || context.contextValue.viewer !== null) {
+    if (
+      context.operation?.operation !== 'query' ||
+      context.contextValue.viewer !== null ||
+      context.contextValue.warmingUp
+    ) {
       return { lookup: { kind: 'skip' } };
     }
     const key = entryKey(context);
