@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acceptableRequestId } from '@ticketing/platform';
@@ -16,6 +16,7 @@ import {
   renderTemplate,
   writeLocalNginxConfig,
 } from '../scripts/nginx.ts';
+import { freePort } from '../scripts/ports.ts';
 
 const scratch: string[] = [];
 afterAll(async () => {
@@ -102,16 +103,6 @@ describe('the NGINX template', () => {
     );
   });
 });
-
-/** A port free on loopback now (the kernel's pick), for an NGINX of the test's own. */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** Sends `raw` as it is on a new connection and returns what comes back until close. */
 async function rawExchange(port: number, raw: string): Promise<string> {
