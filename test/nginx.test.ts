@@ -1,10 +1,12 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are NGINX templates, whose placeholders look like JavaScript's.
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acceptableRequestId } from '@ticketing/platform';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   corsOriginPattern,
   defaultCorsOrigins,
@@ -14,6 +16,7 @@ import {
   renderTemplate,
   writeLocalNginxConfig,
 } from '../scripts/nginx.ts';
+import { freePort } from '../scripts/ports.ts';
 
 const scratch: string[] = [];
 afterAll(async () => {
@@ -98,5 +101,139 @@ describe('the NGINX template', () => {
     expect(defaultCorsOrigins({ NODE_ENV: 'production', CORS_ORIGINS: 'https://a.example' })).toBe(
       'https://a.example',
     );
+  });
+});
+
+/** Sends `raw` as it is on a new connection and returns what comes back until close. */
+async function rawExchange(port: number, raw: string): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.end(raw);
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  await once(socket, 'close');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+describe('NGINX’s own answers', () => {
+  let base: string;
+  let port: number;
+  let stopNginx: () => Promise<void> = async () => {};
+
+  beforeAll(async () => {
+    const nginx = findNginx();
+    if (!nginx) throw new Error('nginx is not installed (apt-get install nginx)');
+    const prefix = await mkdtemp(join(tmpdir(), 'ticketing-nginx-'));
+    scratch.push(prefix);
+    // NGINX started as root serves files as `nobody`: the app's folder must be readable.
+    await chmod(prefix, 0o755);
+    const webRoot = join(prefix, 'web');
+    await mkdir(webRoot, { mode: 0o755 });
+    await writeFile(join(webRoot, 'index.html'), '<!doctype html><title>app</title>');
+    port = await freePort();
+    // Both gateways are addresses nothing listens on: every proxied request fails to connect.
+    const dead = [await freePort(), await freePort()].map((p) => `127.0.0.1:${p}`);
+    const config = await writeLocalNginxConfig(prefix, {
+      listenPort: port,
+      gateways: dead as [string, string],
+      corsOrigins: 'https://app.example.com',
+      webRoot,
+    });
+    const child = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {
+      stdio: 'ignore',
+    });
+    stopNginx = async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    };
+    base = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const live = await fetch(`${base}/health/live`).catch(() => undefined);
+      if (live?.ok) break;
+      if (Date.now() > deadline) throw new Error('NGINX did not start within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+  afterAll(() => stopNginx());
+
+  /** The answer is NGINX's refusal as JSON: the status, one error with the code, no page. */
+  const expectEdgeError = async (answer: Response, status: number, code: string) => {
+    expect(answer.status).toBe(status);
+    expect(answer.headers.get('content-type')).toBe('application/json');
+    expect(answer.headers.get('x-request-id')).toMatch(/^[0-9a-f]{32}$/);
+    const text = await answer.text();
+    expect(text).not.toMatch(/<html|nginx/i);
+    const body = JSON.parse(text) as {
+      errors: { message: string; extensions: { code: string } }[];
+    };
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors[0]?.extensions.code).toBe(code);
+    expect(body.errors[0]?.message).toEqual(expect.any(String));
+  };
+  const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
+
+  it('no gateway reachable: 502 SERVICE_UNAVAILABLE, for operations and readiness alike', async () => {
+    await expectEdgeError(
+      await post('/graphql', '{"query":"{ __typename }"}'),
+      502,
+      'SERVICE_UNAVAILABLE',
+    );
+    await expectEdgeError(await fetch(`${base}/health/ready`), 502, 'SERVICE_UNAVAILABLE');
+  });
+
+  it('a body over 1 MB: 413 PAYLOAD_TOO_LARGE, as the gateways name it', async () => {
+    await expectEdgeError(
+      await post('/graphql', `{"query":"${' '.repeat(2 * 2 ** 20)}"}`),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    );
+  });
+
+  it('a URL or headers too long, a path not served, a method not allowed', async () => {
+    await expectEdgeError(
+      await fetch(`${base}/graphql?query=${'a'.repeat(20_000)}`),
+      414,
+      'URI_TOO_LONG',
+    );
+    await expectEdgeError(
+      await fetch(`${base}/graphql`, { headers: { 'x-padding': 'a'.repeat(20_000) } }),
+      431,
+      'HEADERS_TOO_LARGE',
+    );
+    await expectEdgeError(await fetch(`${base}/metrics`), 403, 'FORBIDDEN');
+    await expectEdgeError(await post('/index.html', '{}'), 405, 'METHOD_NOT_ALLOWED');
+  });
+
+  it('a request line NGINX cannot read: 400 BAD_REQUEST in JSON', async () => {
+    const answer = await rawExchange(port, 'GET /graphql HTTP/1.1 trailing\r\nHost: x\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toMatch(/\r\ncontent-type: application\/json\r\n/i);
+    expect(answer).toContain('"code":"BAD_REQUEST"');
+    expect(answer).not.toMatch(/<html/i);
+  });
+
+  it('an allowed origin can read the refusal; another cannot', async () => {
+    const allowed = await post('/graphql', '{}', { origin: 'https://app.example.com' });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    await expectEdgeError(allowed, 502, 'SERVICE_UNAVAILABLE');
+    const other = await post('/graphql', '{}', { origin: 'https://evil.example' });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    await expectEdgeError(other, 502, 'SERVICE_UNAVAILABLE');
+  });
+
+  it('what NGINX serves itself is unchanged: liveness, the web app', async () => {
+    const live = await fetch(`${base}/health/live`);
+    expect(live.status).toBe(200);
+    expect(await live.json()).toEqual({ status: 'ok' });
+    const page = await fetch(`${base}/some/app/route`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>app</title>');
   });
 });

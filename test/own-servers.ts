@@ -3,7 +3,7 @@
 // servers, which other tests use at the same time.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chown, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,6 +32,13 @@ export interface OwnPostgres extends AsyncDisposable {
    * `immediate` kills the server processes without a clean shutdown.
    */
   restart(mode?: 'fast' | 'immediate'): Promise<void>;
+  /**
+   * Freezes the server (SIGSTOP to the postmaster and every backend): connections stay open
+   * and the kernel keeps acknowledging them, but nothing answers, as on a hung host or a
+   * partition that sends no reset.
+   */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -74,8 +81,20 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
     await pgCtl('-m', 'immediate', 'stop').catch(() => {});
     await rm(dir, { recursive: true, force: true });
   };
+  /** The postmaster and its children: every process of the cluster. */
+  const signalAll = async (signal: 'SIGSTOP' | 'SIGCONT') => {
+    const pid = Number((await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    const { stdout } = await run('pgrep', ['-P', String(pid)]).catch(() => ({ stdout: '' }));
+    const children = stdout.split('\n').filter(Boolean).map(Number);
+    // Stopped first, so that it starts no backend after the list was read; resumed last.
+    if (signal === 'SIGSTOP') process.kill(pid, signal);
+    for (const child of children) process.kill(child, signal);
+    if (signal === 'SIGCONT') process.kill(pid, signal);
+  };
   return {
     url,
+    freeze: () => signalAll('SIGSTOP'),
+    thaw: () => signalAll('SIGCONT'),
     async restart(mode = 'fast') {
       await pgCtl('-m', mode, '-o', serverOptions, 'restart');
       await waitForPostgres(url);

@@ -90,9 +90,10 @@ export async function openDatabase(
     ...(deadlines
       ? {
           // pg-pool applies this one deadline to the wait for a free connection, and each
-          // client to opening its connection: the client class below gets its own.
+          // client to opening its connection: the client class below gets its own, and a
+          // deadline on each statement's answer.
           connectionTimeoutMillis: deadlines.poolWaitMs,
-          Client: clientWithConnectDeadline(deadlines.connectMs),
+          Client: clientWithDeadlines(deadlines),
           statement_timeout: deadlines.statementMs,
           lock_timeout: deadlines.lockMs,
           idle_in_transaction_session_timeout: deadlines.idleInTransactionMs,
@@ -142,14 +143,60 @@ function wholeScripts<Adapter extends Awaited<ReturnType<PrismaPg['connect']>>>(
   return adapter;
 }
 
-/** pg's client, opening its connection within `connectMs` whatever the pool's setting. */
-function clientWithConnectDeadline(connectMs: number): typeof pg.Client {
+/**
+ * How long past `statement_timeout` a statement's answer may be awaited. The server ends a
+ * statement at its timeout and says so; an answer later than this means that the server or
+ * the path to it is stuck (a frozen process, a network partition that sends no reset),
+ * which no server-side timeout can end and TCP does not notice.
+ */
+export const statementGraceMs = 2_000;
+
+type QueryCallback = (error: Error | null, result?: unknown) => void;
+
+/**
+ * pg's client, opening its connection within `connectMs` whatever the pool's setting, and
+ * giving up a connection whose statement has no answer within `statementMs` plus the grace
+ * above: the connection is destroyed, so the statement fails with "Connection terminated"
+ * (SERVICE_UNAVAILABLE to clients), the pool drops it and opens another on demand, and no
+ * pooled connection stays stuck until the server comes back. pg's own `query_timeout`
+ * leaves a sent statement's connection open and busy.
+ */
+function clientWithDeadlines({ connectMs, statementMs }: DatabaseDeadlines): typeof pg.Client {
+  const answerMs = statementMs + statementGraceMs;
   return class extends pg.Client {
     constructor(config?: string | pg.ClientConfig) {
       super({
         ...(typeof config === 'string' ? { connectionString: config } : config),
         connectionTimeoutMillis: connectMs,
       });
+      const query = this.query.bind(this) as (...args: unknown[]) => unknown;
+      const giveUp = () => {
+        const stream = (this as unknown as { connection?: { stream?: { destroy(): void } } })
+          .connection?.stream;
+        stream?.destroy();
+      };
+      (this as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+        const last = args.at(-1);
+        // A cursor or stream (a submittable) manages its own reads.
+        if (typeof (args[0] as { submit?: unknown } | undefined)?.submit === 'function') {
+          return query(...args);
+        }
+        const timer = setTimeout(giveUp, answerMs);
+        timer.unref();
+        if (typeof last === 'function') {
+          const callback = last as QueryCallback;
+          return query(...args.slice(0, -1), (error: Error | null, result?: unknown) => {
+            clearTimeout(timer);
+            callback(error, result);
+          });
+        }
+        const result = query(...args) as Promise<unknown>;
+        result.then(
+          () => clearTimeout(timer),
+          () => clearTimeout(timer),
+        );
+        return result;
+      };
     }
   };
 }

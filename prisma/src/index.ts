@@ -1,10 +1,13 @@
 export {
   type DatabaseConnection,
+  type DatabaseDeadlines,
   type DatabaseLocation,
+  defaultDatabaseDeadlines,
   ensurePostgresDatabase,
   openDatabase,
   pgliteExtensions,
   redactPassword,
+  statementGraceMs,
 } from './connection.ts';
 export {
   applyMigrations,
