@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inRequestedOrder } from '../src/batch.ts';
+import { inRequestedOrder, queryableIds } from '../src/batch.ts';
 import {
   baseSettings,
   ConfigurationError,
@@ -80,5 +80,15 @@ describe('inRequestedOrder', () => {
       { id: 'b' },
       { id: 'a' },
     ]);
+  });
+
+  it('finds a row asked for with its UUID in capitals (RFC 9562: the same UUID)', () => {
+    const id = '0192f5a0-7b1c-7d2e-8f3a-4b5c6d7e8f90';
+    const rows = [{ id }];
+    expect(inRequestedOrder([id.toUpperCase(), id], rows, (row) => row.id)).toEqual([
+      { id },
+      { id },
+    ]);
+    expect(queryableIds([id.toUpperCase(), id, 'not-a-uuid'])).toEqual([id]);
   });
 });

@@ -65,13 +65,11 @@ export class EventRepository {
     ids: readonly string[],
     viewer: Identity | null,
   ): Promise<(Event | null)[]> {
-    // A UUID's hex digits are case-insensitive (RFC 9562), and PostgreSQL matches either
-    // case; the rows come back in lower case, which is how an asked id must be compared.
-    const asked = ids.map((id) => id.toLowerCase());
+    // An id asked in capitals names the same event (inRequestedOrder compares in lower case).
     const events = await this.#prisma.event.findMany({
-      where: { AND: [{ id: { in: queryableIds(asked) } }, visibleTo(viewer)] },
+      where: { AND: [{ id: { in: queryableIds(ids) } }, visibleTo(viewer)] },
     });
-    return inRequestedOrder(asked, events, (event) => event.id);
+    return inRequestedOrder(ids, events, (event) => event.id);
   }
 
   /**
