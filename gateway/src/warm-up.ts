@@ -48,7 +48,10 @@ export interface WarmUpReport {
    * counts: the subgraphs gave it.
    */
   warmed: string[];
-  /** Queries that did not: a subgraph unavailable, or the operation refused. By name, the code. */
+  /**
+   * Queries that did not: a subgraph unavailable, or the operation refused. By name, the
+   * code; TIMED_OUT for the one in flight when the deadline passed.
+   */
   failed: Record<string, string>;
   /** Queries not run: no placeholder for a variable, or the deadline had passed. */
   skipped: string[];
@@ -127,8 +130,13 @@ export async function warmUp<TContext extends BaseContext>(
   const deadline = Date.now() + timeoutMs;
   const report: WarmUpReport = { warmed: [], failed: {}, skipped: [], timedOut: false, ms: 0 };
   const queries = manifest.operations.filter((operation) => operation.type === 'query');
+  // Set when the deadline passes: the query then in flight is reported as timed out, and
+  // those not reached as skipped, so that the report names every query it did not warm.
+  let over = false;
+  let inFlight: string | undefined;
   const run = async () => {
     for (const { name, body } of queries) {
+      if (over) return;
       if (Date.now() >= deadline) {
         report.skipped.push(name);
         continue;
@@ -146,6 +154,7 @@ export async function warmUp<TContext extends BaseContext>(
         deadline,
         warmingUp: true,
       };
+      inFlight = name;
       try {
         const response = await server.executeOperation(
           { query: body, operationName: name, variables },
@@ -157,10 +166,14 @@ export async function warmUp<TContext extends BaseContext>(
         const failure = errors
           ?.map((error) => String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR'))
           .find((code) => notWarmed.has(code));
+        if (over) return;
         if (failure) report.failed[name] = failure;
         else report.warmed.push(name);
       } catch (error) {
+        if (over) return;
         report.failed[name] = (error as Error).name;
+      } finally {
+        inFlight = undefined;
       }
     }
   };
@@ -172,6 +185,12 @@ export async function warmUp<TContext extends BaseContext>(
     report.timedOut = (await Promise.race([run(), timeout])) === 'timeout';
   } finally {
     clearTimeout(timer);
+  }
+  if (report.timedOut) {
+    over = true;
+    if (inFlight) report.failed[inFlight] = 'TIMED_OUT';
+    const reported = new Set([...report.warmed, ...Object.keys(report.failed), ...report.skipped]);
+    for (const { name } of queries) if (!reported.has(name)) report.skipped.push(name);
   }
   report.ms = performance.now() - started;
   const summary = {

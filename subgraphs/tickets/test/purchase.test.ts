@@ -289,11 +289,28 @@ describe('purchases of one tier at once, with group commit on', () => {
 
   it('send each member alone when the group’s statement fails for one member’s sake', async () => {
     const tierId = await tier();
-    // PostgreSQL's text cannot hold a NUL: that member's key fails any statement it is in.
-    // (The gateway refuses such input before it reaches a subgraph; here it comes direct.)
-    const keys: string[] = [randomUUID(), `bad\u0000${randomUUID()}`, randomUUID(), randomUUID()];
+    // A member whose order no statement can write: a trigger of this test's own database
+    // refuses its key, as a failing constraint would, so any statement it is in fails.
+    // (Input the service refuses, such as a key with a NUL, never reaches a statement.)
+    await database.prisma.$executeRawUnsafe(`
+      CREATE FUNCTION refuse_poisoned_key() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.idempotency_key LIKE 'poisoned-%' THEN
+          RAISE EXCEPTION 'this key is refused by the test';
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await database.prisma.$executeRawUnsafe(
+      'CREATE TRIGGER refuse_poisoned_key BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION refuse_poisoned_key()',
+    );
+    const keys: string[] = [randomUUID(), `poisoned-${randomUUID()}`, randomUUID(), randomUUID()];
     statements.length = 0;
-    const results = await Promise.all(keys.map((key) => buyAt(customer(), tierId, 1, key)));
+    const results = await Promise.all(keys.map((key) => buyAt(customer(), tierId, 1, key))).finally(
+      async () => {
+        await database.prisma.$executeRawUnsafe('DROP TRIGGER refuse_poisoned_key ON orders');
+        await database.prisma.$executeRawUnsafe('DROP FUNCTION refuse_poisoned_key()');
+      },
+    );
     const sent = statements.filter((sql) => /purchase_tickets(_group)?\(/.test(sql));
 
     const codes = results.map(codeOf);
