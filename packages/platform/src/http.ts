@@ -178,8 +178,80 @@ function accessLog(logger: Logger) {
   });
 }
 
-/** The JSON body parser of every GraphQL endpoint; a service may run it earlier itself. */
-export const jsonBody = express.json({ limit: '1mb' });
+/**
+ * The deepest a request's JSON may nest: the body's own levels included, ample for any
+ * input of the schema (the deepest, `{variables: {input: {…}}}`, takes four or five). The
+ * servers' code walks values recursively (Apollo's variable coercion, the response cache's
+ * key, JSON.stringify): twenty kilobytes of `[` would overflow the stack, a server error
+ * for what is the client's.
+ */
+export const maxJsonDepth = 32;
+
+/**
+ * Whether `value` nests deeper than `maxDepth` levels (`value` itself is level 1), and if so
+ * the first keys (at most two) on the way to the first such place. Walks with a stack of
+ * its own, not recursion, so that no depth overflows it.
+ */
+function tooDeeplyNested(value: unknown, maxDepth: number): string[] | undefined {
+  const pending: { value: unknown; depth: number; keys: string[] }[] = [
+    { value, depth: 1, keys: [] },
+  ];
+  for (let item = pending.pop(); item; item = pending.pop()) {
+    if (typeof item.value !== 'object' || item.value === null) continue;
+    if (item.depth > maxDepth) return item.keys;
+    for (const [key, child] of Object.entries(item.value)) {
+      if (typeof child !== 'object' || child === null) continue;
+      const keys = item.keys.length < 2 ? [...item.keys, key] : item.keys;
+      pending.push({ value: child, depth: item.depth + 1, keys });
+    }
+  }
+  return undefined;
+}
+
+/** A GET request's JSON parameters, parsed as Apollo Server parses them; unparsable ones skipped. */
+function jsonParameters(query: unknown): Record<string, unknown> {
+  const parameters: Record<string, unknown> = {};
+  for (const name of ['variables', 'extensions']) {
+    const text = (query as Record<string, unknown> | undefined)?.[name];
+    if (typeof text !== 'string') continue;
+    try {
+      parameters[name] = JSON.parse(text);
+    } catch {
+      // Apollo Server answers that one itself, with 400.
+    }
+  }
+  return parameters;
+}
+
+/**
+ * Refuses a request whose JSON (the POST body, or a GET's `variables` and `extensions`)
+ * nests deeper than `maxJsonDepth`, with HTTP 400: `BAD_USER_INPUT` naming the variable,
+ * or `BAD_REQUEST` for the rest of the request.
+ */
+const limitJsonDepth: express.RequestHandler = (request, response, next) => {
+  const json = request.method === 'GET' ? jsonParameters(request.query) : request.body;
+  const keys = tooDeeplyNested(json, maxJsonDepth);
+  if (!keys) {
+    next();
+    return;
+  }
+  const [section, variable] = keys;
+  const message = `The request's JSON nests deeper than ${maxJsonDepth} levels`;
+  const error =
+    section === 'variables' && variable !== undefined
+      ? {
+          message: `${message}, in the variable \`${variable}\`.`,
+          extensions: { code: 'BAD_USER_INPUT', field: variable },
+        }
+      : { message: `${message}.`, extensions: { code: 'BAD_REQUEST' } };
+  response.status(400).json({ errors: [error] });
+};
+
+/**
+ * The JSON body parser of every GraphQL endpoint, with its bound on nesting; a service may
+ * run it earlier itself.
+ */
+export const jsonBody = [express.json({ limit: '1mb' }), limitJsonDepth];
 
 /** What body-parser's failures mean to a client (its `type` → status and code). */
 const bodyFailures: Record<string, { status: number; code: string; message: string }> = {

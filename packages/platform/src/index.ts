@@ -38,6 +38,7 @@ export {
 } from './gateway-assertion.ts';
 export {
   jsonBody,
+  maxJsonDepth,
   type RunningService,
   runService,
   type ServeOptions,

@@ -1,0 +1,111 @@
+// What a client can put in the HTTP request itself, around the operation, to make the gateway
+// fail on its own. Each is the client's error (HTTP 400 with a stable code), never a server
+// error, and the gateway goes on serving.
+import { maxJsonDepth } from '@ticketing/platform';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Supergraph, startSupergraph } from './harness.ts';
+
+let supergraph: Supergraph;
+
+beforeAll(async () => {
+  supergraph = await startSupergraph();
+});
+afterAll(async () => {
+  await supergraph?.stop();
+});
+
+interface Answer {
+  status: number;
+  body: {
+    data?: unknown;
+    errors?: { message: string; extensions?: Record<string, unknown> }[];
+  };
+}
+
+async function answerOf(response: Response): Promise<Answer> {
+  return { status: response.status, body: (await response.json()) as Answer['body'] };
+}
+
+/** POSTs `body`, written as it is: JSON.stringify itself overflows on what these send. */
+async function postRaw(body: string): Promise<Answer> {
+  const response = await fetch(supergraph.gatewayUrls[0] as string, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  return answerOf(response);
+}
+
+/** A JSON array `depth` levels deep, as text. */
+const nestedArray = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+
+const countEvents = 'query Count($first: Int) { events(first: $first) { totalCount } }';
+
+describe('JSON nested deeper than any input needs', () => {
+  // Twenty kilobytes of `[` overflowed the stack in the code that walks variables (the
+  // response cache's key, Apollo's coercion): a 500, logged as a server error.
+  it.each([
+    ['unused by the operation', '{ __typename }'],
+    ['given to an Int argument', countEvents],
+  ])('in a variable %s is BAD_USER_INPUT naming it', async (_, query) => {
+    const result = await postRaw(
+      `{"query":${JSON.stringify(query)},"variables":{"first":${nestedArray(10_000)}}}`,
+    );
+    expect(result.status).toBe(400);
+    expect(result.body.errors).toHaveLength(1);
+    expect(result.body.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'first',
+    });
+    expect(result.body.errors?.[0]?.message).toContain(`deeper than ${maxJsonDepth} levels`);
+  });
+
+  it('in a variable of objects is BAD_USER_INPUT naming it', async () => {
+    const deep = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
+    const result = await postRaw(`{"query":"{ __typename }","variables":{"filter":${deep}}}`);
+    expect(result.status).toBe(400);
+    expect(result.body.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'filter',
+    });
+  });
+
+  it('elsewhere in the body is BAD_REQUEST', async () => {
+    const result = await postRaw(
+      `{"query":"{ __typename }","extensions":{"x":${nestedArray(10_000)}}}`,
+    );
+    expect(result.status).toBe(400);
+    expect(result.body.errors?.[0]?.extensions).toEqual({ code: 'BAD_REQUEST' });
+  });
+
+  it('in a GET request’s variables is BAD_USER_INPUT naming the variable', async () => {
+    // Brackets unescaped (the URL parser leaves them), so that 6,000 levels fit in Node's
+    // 16 KiB of request head.
+    const url = new URL(
+      `?query=${encodeURIComponent(countEvents)}&variables={"first":${nestedArray(6_000)}}`,
+      supergraph.gatewayUrls[0],
+    );
+    const result = await answerOf(
+      await fetch(url, { headers: { 'apollo-require-preflight': 'true' } }),
+    );
+    expect(result.status).toBe(400);
+    expect(result.body.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'first',
+    });
+  });
+
+  it('up to the limit is read as usual, and the gateway still serves', async () => {
+    // The body and `variables` are two of the levels.
+    const result = await postRaw(
+      `{"query":${JSON.stringify(countEvents)},"variables":{"first":${nestedArray(maxJsonDepth - 2)}}}`,
+    );
+    expect(result.status).toBe(400);
+    expect(result.body.errors?.[0]?.message).toMatch(/^Variable "\$first" got invalid value/);
+    const events = await supergraph.request<{ events: { totalCount: number } }>(countEvents, {
+      first: 1,
+    });
+    expect(events.errors).toBeUndefined();
+    expect(events.data?.events.totalCount).toBe(0);
+  });
+});
