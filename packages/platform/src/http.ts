@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type {
   ApolloServer,
@@ -107,7 +107,9 @@ export async function serveGraphQL<TContext extends BaseContext>(
   ]);
   await apollo.start();
 
-  app.use(accessLog(logger), (req, _res, next) => runWithRequestId(req.id as string, next));
+  app.use(accessLog(logger), (req, res, next) =>
+    runWithRequestId(req.id as string, next, abandonment(res)),
+  );
   app.get(servicePaths.metrics, serveMetrics);
   app.get(servicePaths.live, (_req, res) => {
     res.json({ status: 'ok' });
@@ -176,6 +178,15 @@ function accessLog(logger: Logger) {
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   });
+}
+
+/** Aborted when `response`'s connection closes before the response was sent in full. */
+function abandonment(response: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  response.once('close', () => {
+    if (!response.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }
 
 /**

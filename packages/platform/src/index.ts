@@ -56,6 +56,7 @@ export {
 export { connectRedis, type RedisConnection, redisSettings } from './redis.ts';
 export {
   acceptableRequestId,
+  currentRequestAbandoned,
   currentRequestId,
   requestIdHeader,
   requestIdOf,

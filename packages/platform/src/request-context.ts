@@ -32,19 +32,35 @@ export function isOperationalPath(path: string | undefined): boolean {
 
 interface RequestScope {
   requestId: string;
+  /** Aborted when the client goes away before its answer was sent. */
+  abandoned: AbortSignal | undefined;
 }
 
 const scope = new AsyncLocalStorage<RequestScope>();
 
 /**
  * Runs `next` (the rest of the request's handling) with `requestId` as the current request
- * id, which every log line written meanwhile carries, however deep in the call tree.
+ * id, which every log line written meanwhile carries, however deep in the call tree, and
+ * with `abandoned`, which says whether the client is still waiting for the answer.
  */
-export function runWithRequestId(requestId: string, next: () => void): void {
-  scope.run({ requestId }, next);
+export function runWithRequestId(
+  requestId: string,
+  next: () => void,
+  abandoned?: AbortSignal,
+): void {
+  scope.run({ requestId, abandoned }, next);
 }
 
 /** The id of the request being handled, or undefined outside one (start-up, timers). */
 export function currentRequestId(): string | undefined {
   return scope.getStore()?.requestId;
+}
+
+/**
+ * Whether the client of the request being handled went away before its answer (a gateway
+ * past its deadline for this subgraph closes the connection): a write begun after that is
+ * one the client was told had failed.
+ */
+export function currentRequestAbandoned(): boolean {
+  return scope.getStore()?.abandoned?.aborted ?? false;
 }

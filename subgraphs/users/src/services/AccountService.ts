@@ -11,6 +11,7 @@ import {
 } from '@ticketing/auth';
 import {
   badUserInput,
+  currentRequestAbandoned,
   isUuid,
   type Logger,
   notFound,
@@ -18,6 +19,7 @@ import {
   type RevocationPublisher,
   revocationLifetimeMs,
   revokedBeforeNow,
+  serviceUnavailable,
 } from '@ticketing/platform';
 import type { User } from '@ticketing/prisma/users';
 import {
@@ -56,6 +58,17 @@ const wrongPassword = (field: string) =>
   failure('INVALID_CREDENTIALS', 'The password is incorrect.', { field });
 const invalidRefreshToken = () =>
   unauthenticated('The refresh token is invalid or expired.', 'invalid');
+
+/**
+ * Refuses to write what took a new password's hash when the gateway stopped waiting for it
+ * meanwhile (a hash waits its turn on a short queue, and under load the wait can outlast the
+ * gateway's deadline): the client was told SERVICE_UNAVAILABLE, to retry, and an account
+ * created or a password changed behind that answer would turn its retry into EMAIL_TAKEN or
+ * a wrong current password.
+ */
+function refuseWhenAbandoned(): void {
+  if (currentRequestAbandoned()) throw serviceUnavailable();
+}
 
 /** Sign-up, login, sessions and account management: the users service's rules. */
 export class AccountService {
@@ -100,12 +113,9 @@ export class AccountService {
     try {
       await this.#throttle.admitSignUp(clientAddress);
       const { email, password, name, accountType } = parseInput(signUpSchema, input, 'input');
-      const user = await this.#users.create({
-        email,
-        name,
-        role: accountType,
-        passwordHash: await turn.hash(password),
-      });
+      const passwordHash = await turn.hash(password);
+      refuseWhenAbandoned();
+      const user = await this.#users.create({ email, name, role: accountType, passwordHash });
       return this.#startSession(user);
     } finally {
       turn.release();
@@ -204,7 +214,9 @@ export class AccountService {
     const user = await this.#activeUser(viewer);
     parseInput(passwordSchemaFor([user.email, user.name]), newPassword, 'newPassword');
     await this.#checkPassword(user, currentPassword, clientAddress, 'currentPassword');
-    await this.#users.setPasswordHash(user.id, await hashPassword(newPassword));
+    const passwordHash = await hashPassword(newPassword);
+    refuseWhenAbandoned();
+    await this.#users.setPasswordHash(user.id, passwordHash);
     const others = await this.#sessions.revokeOtherSessions(
       user.id,
       (viewer as Identity).sessionId,
