@@ -109,3 +109,25 @@ describe('JSON nested deeper than any input needs', () => {
     expect(events.data?.events.totalCount).toBe(0);
   });
 });
+
+describe('a path nothing serves', () => {
+  // NGINX sends `/explorer/…` on to a gateway (and `/explorer` itself, which a production
+  // gateway does not serve): Express answered those with an HTML page.
+  it.each(['/explorer/nothing-here', '/explorer/assets/nothing.js/x', '/nothing-here'])(
+    '%s is JSON with NOT_FOUND, as NGINX answers, never an HTML page',
+    async (path) => {
+      const response = await fetch(new URL(path, supergraph.gatewayUrls[0]));
+      expect(response.status).toBe(404);
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await response.json()).toEqual({
+        errors: [{ message: 'Nothing is served at this path.', extensions: { code: 'NOT_FOUND' } }],
+      });
+    },
+  );
+
+  it('beside the explorer, still served outside production', async () => {
+    const response = await fetch(new URL('/explorer', supergraph.gatewayUrls[0]));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+  });
+});

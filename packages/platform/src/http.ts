@@ -131,6 +131,7 @@ export async function serveGraphQL<TContext extends BaseContext>(
   });
   options.configure?.(app);
   app.use('/graphql', jsonBody, expressMiddleware(apollo, { context: options.context }));
+  app.use(answerNotFound);
   app.use(answerHttpErrors(logger));
 
   httpServer.listen(options.port, options.host);
@@ -286,6 +287,17 @@ const bodyFailures: Record<string, { status: number; code: string; message: stri
     code: 'BAD_REQUEST',
     message: 'The request body’s charset is not supported.',
   },
+};
+
+/**
+ * Answers a path nothing serves as NGINX does (the `$edge_error` map): JSON, 404, NOT_FOUND.
+ * Express's own answer is an HTML page, which NGINX passes on for the paths it sends here
+ * (`/explorer/…`, and `/explorer` itself in production, where no explorer is served).
+ */
+const answerNotFound: express.RequestHandler = (_request, response) => {
+  response.status(404).json({
+    errors: [{ message: 'Nothing is served at this path.', extensions: { code: 'NOT_FOUND' } }],
+  });
 };
 
 /**
