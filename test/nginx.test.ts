@@ -2,7 +2,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acceptableRequestId } from '@ticketing/platform';
@@ -115,63 +116,92 @@ async function rawExchange(port: number, raw: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+interface Edge {
+  base: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * NGINX on the rendered template, in front of `gateways`, serving `webRoot` at `/`; up once
+ * its liveness answers.
+ */
+async function startEdge(options: {
+  gateways: [string, string];
+  webRoot: (prefix: string) => Promise<string>;
+}): Promise<Edge> {
+  const nginx = findNginx();
+  if (!nginx) throw new Error('nginx is not installed (apt-get install nginx)');
+  const prefix = await mkdtemp(join(tmpdir(), 'ticketing-nginx-'));
+  scratch.push(prefix);
+  // NGINX started as root serves files as `nobody`: the app's folder must be readable.
+  await chmod(prefix, 0o755);
+  const port = await freePort();
+  const config = await writeLocalNginxConfig(prefix, {
+    listenPort: port,
+    gateways: options.gateways,
+    corsOrigins: 'https://app.example.com',
+    webRoot: await options.webRoot(prefix),
+  });
+  const child = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {
+    stdio: 'ignore',
+  });
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  };
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const live = await fetch(`${base}/health/live`).catch(() => undefined);
+    if (live?.ok) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error('NGINX did not start within 10 s');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { base, port, stop };
+}
+
+/** A web root holding the app's page, as the built app does. */
+async function builtApp(prefix: string): Promise<string> {
+  const webRoot = join(prefix, 'web');
+  await mkdir(webRoot, { mode: 0o755 });
+  await writeFile(join(webRoot, 'index.html'), '<!doctype html><title>app</title>');
+  return webRoot;
+}
+
+/** The answer is NGINX's refusal as JSON: the status, one error with the code, no page. */
+async function expectEdgeError(answer: Response, status: number, code: string) {
+  expect(answer.status).toBe(status);
+  expect(answer.headers.get('content-type')).toBe('application/json');
+  expect(answer.headers.get('x-request-id')).toMatch(/^[0-9a-f]{32}$/);
+  const text = await answer.text();
+  expect(text).not.toMatch(/<html|nginx/i);
+  const body = JSON.parse(text) as {
+    errors: { message: string; extensions: { code: string } }[];
+  };
+  expect(body.errors).toHaveLength(1);
+  expect(body.errors[0]?.extensions.code).toBe(code);
+  expect(body.errors[0]?.message).toEqual(expect.any(String));
+}
+
 describe('NGINX’s own answers', () => {
   let base: string;
   let port: number;
   let stopNginx: () => Promise<void> = async () => {};
 
   beforeAll(async () => {
-    const nginx = findNginx();
-    if (!nginx) throw new Error('nginx is not installed (apt-get install nginx)');
-    const prefix = await mkdtemp(join(tmpdir(), 'ticketing-nginx-'));
-    scratch.push(prefix);
-    // NGINX started as root serves files as `nobody`: the app's folder must be readable.
-    await chmod(prefix, 0o755);
-    const webRoot = join(prefix, 'web');
-    await mkdir(webRoot, { mode: 0o755 });
-    await writeFile(join(webRoot, 'index.html'), '<!doctype html><title>app</title>');
-    port = await freePort();
     // Both gateways are addresses nothing listens on: every proxied request fails to connect.
     const dead = [await freePort(), await freePort()].map((p) => `127.0.0.1:${p}`);
-    const config = await writeLocalNginxConfig(prefix, {
-      listenPort: port,
-      gateways: dead as [string, string],
-      corsOrigins: 'https://app.example.com',
-      webRoot,
-    });
-    const child = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {
-      stdio: 'ignore',
-    });
-    stopNginx = async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    };
-    base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const live = await fetch(`${base}/health/live`).catch(() => undefined);
-      if (live?.ok) break;
-      if (Date.now() > deadline) throw new Error('NGINX did not start within 10 s');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const edge = await startEdge({ gateways: dead as [string, string], webRoot: builtApp });
+    ({ base, port } = edge);
+    stopNginx = edge.stop;
   });
   afterAll(() => stopNginx());
 
-  /** The answer is NGINX's refusal as JSON: the status, one error with the code, no page. */
-  const expectEdgeError = async (answer: Response, status: number, code: string) => {
-    expect(answer.status).toBe(status);
-    expect(answer.headers.get('content-type')).toBe('application/json');
-    expect(answer.headers.get('x-request-id')).toMatch(/^[0-9a-f]{32}$/);
-    const text = await answer.text();
-    expect(text).not.toMatch(/<html|nginx/i);
-    const body = JSON.parse(text) as {
-      errors: { message: string; extensions: { code: string } }[];
-    };
-    expect(body.errors).toHaveLength(1);
-    expect(body.errors[0]?.extensions.code).toBe(code);
-    expect(body.errors[0]?.message).toEqual(expect.any(String));
-  };
   const post = (path: string, body: string, headers: Record<string, string> = {}) =>
     fetch(`${base}${path}`, {
       method: 'POST',
@@ -235,5 +265,80 @@ describe('NGINX’s own answers', () => {
     const page = await fetch(`${base}/some/app/route`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<title>app</title>');
+  });
+});
+
+/**
+ * Sends `raw` on a new connection, not half-closed (NGINX takes that for a client gone away
+ * and drops what it proxies), and returns what comes back until the server closes it.
+ */
+async function exchangeUntilClosed(port: number, raw: string): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(raw);
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  await once(socket, 'close', { signal: AbortSignal.timeout(5_000) });
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+describe('the edge in front of a live gateway, with the web app not built', () => {
+  let edge: Edge;
+  let gateway: Server;
+  /** The Host header each request reached the gateway with. */
+  const hosts: (string | undefined)[] = [];
+
+  beforeAll(async () => {
+    // A Node HTTP server as the gateways are: its parser refuses an HTTP/1.1 request
+    // without a Host header before any handler runs.
+    gateway = createServer((request, response) => {
+      hosts.push(request.headers.host);
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('{"data":{"__typename":"Query"}}');
+    });
+    gateway.listen(0, '127.0.0.1');
+    await once(gateway, 'listening');
+    const address = `127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+    edge = await startEdge({
+      gateways: [address, address],
+      webRoot: async (prefix) => {
+        const webRoot = join(prefix, 'web');
+        await mkdir(webRoot, { mode: 0o755 });
+        return webRoot;
+      },
+    });
+  });
+  afterAll(async () => {
+    await edge?.stop();
+    gateway?.close();
+  });
+
+  it('answers a path outside the API with 404 NOT_FOUND in JSON, not a 500 page', async () => {
+    // `try_files` fell back to an index.html that is not there, in a loop NGINX broke with
+    // its own HTML 500.
+    await expectEdgeError(await fetch(`${edge.base}/`), 404, 'NOT_FOUND');
+    await expectEdgeError(await fetch(`${edge.base}/some/app/route`), 404, 'NOT_FOUND');
+  });
+
+  it('passes an HTTP/1.0 request without a Host header on to a gateway', async () => {
+    // HTTP/1.0 needs no Host; NGINX forwarded an empty one over HTTP/1.1, which Node
+    // refuses with a bare 400.
+    const answer = await exchangeUntilClosed(
+      edge.port,
+      'POST /graphql HTTP/1.0\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toContain('{"data":{"__typename":"Query"}}');
+    expect(hosts.at(-1)).toBe('127.0.0.1');
+  });
+
+  it('keeps the host name a client sent', async () => {
+    // fetch cannot choose a Host.
+    const answer = await exchangeUntilClosed(
+      edge.port,
+      'POST /graphql HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(hosts.at(-1)).toBe('api.example.com');
   });
 });
