@@ -45,11 +45,36 @@ function fieldPathOf(document: DocumentNode, target: ASTNode): string | undefine
   return found || undefined;
 }
 
-/** `Variable "$filter" got invalid value … at "filter.startsAfter"` → filter.startsAfter. */
+/** `Variable "$first" of non-null type "Int!" must not be null.` → first. */
 function fieldOfVariableMessage(message: string): string | undefined {
-  const match = /^Variable "\$([\w]+)" got invalid value .*? at "([\w.[\]]+)"/s.exec(message);
-  if (match) return match[2];
   return /^Variable "\$([\w]+)"/.exec(message)?.[1];
+}
+
+/** `reason` with each quoted value over 40 characters cut short: enough to recognise it. */
+function clipQuoted(reason: string): string {
+  return reason.replace(/"((?:[^"\\]|\\.){40})(?:[^"\\]|\\.)+"/g, '"$1…"');
+}
+
+/**
+ * A variable that did not coerce, as graphql-js says it: `Variable "$input" got invalid
+ * value { email: …, password: "…", … }; Field "role" is not defined …`. That printed the
+ * whole variable, a password beside the field at fault, into an error that clients log and
+ * show, and a 500 KB value twice. Read from the end, where the reason (`originalError`) and
+ * the path are, so that nothing in the value can pass for them: the field at fault, and the
+ * message written again without the value, long quoted values in the reason cut short.
+ */
+function coercionFailure(error: GraphQLError): { field: string; message: string } | undefined {
+  const variable = /^Variable "\$(\w+)" got invalid value /.exec(error.message)?.[1];
+  const reason = error.originalError?.message;
+  if (!variable || reason === undefined || !error.message.endsWith(`; ${reason}`)) {
+    return undefined;
+  }
+  const before = error.message.slice(0, -(reason.length + 2));
+  const path = / at "([\w.[\]]+)"$/.exec(before)?.[1];
+  return {
+    field: path ?? variable,
+    message: `Variable "$${variable}" got an invalid value${path ? ` at "${path}"` : ''}: ${clipQuoted(reason)}`,
+  };
 }
 
 /**
@@ -189,8 +214,11 @@ export function inputHygienePlugin<TContext extends BaseContext>(): ApolloServer
               error.extensions.code === 'BAD_USER_INPUT' && error.message.startsWith('Variable "$');
             if (!refusedByScalar && !badVariable) continue;
             if (error.extensions.field !== undefined) continue;
+            const coercion = badVariable ? coercionFailure(error) : undefined;
+            if (coercion) error.message = coercion.message;
             const node = error.nodes?.[0];
             const field =
+              coercion?.field ??
               fieldOfVariableMessage(error.message) ??
               (document && node ? fieldPathOf(document, node) : undefined);
             Object.assign(error.extensions, {

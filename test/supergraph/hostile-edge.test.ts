@@ -101,12 +101,64 @@ describe('JSON nested deeper than any input needs', () => {
       `{"query":${JSON.stringify(countEvents)},"variables":{"first":${nestedArray(maxJsonDepth - 2)}}}`,
     );
     expect(result.status).toBe(400);
-    expect(result.body.errors?.[0]?.message).toMatch(/^Variable "\$first" got invalid value/);
+    expect(result.body.errors?.[0]?.message).toMatch(/^Variable "\$first" got an invalid value/);
     const events = await supergraph.request<{ events: { totalCount: number } }>(countEvents, {
       first: 1,
     });
     expect(events.errors).toBeUndefined();
     expect(events.data?.events.totalCount).toBe(0);
+  });
+});
+
+describe('a variable that does not coerce', () => {
+  const signUpDocument =
+    'mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken } }';
+  const password = 'a secret passphrase, not to be echoed';
+
+  it.each([
+    [
+      'an unknown field',
+      { role: 'ADMIN', accountType: 'CUSTOMER' },
+      'input',
+      'Variable "$input" got an invalid value: Field "role" is not defined by type "SignUpInput".',
+    ],
+    [
+      'a wrong enum value',
+      { accountType: 'ADMIN' },
+      'input.accountType',
+      'Variable "$input" got an invalid value at "input.accountType": Value "ADMIN" does not exist in "AccountType" enum.',
+    ],
+  ])(
+    'with %s is named without echoing the rest, password included',
+    async (_, changes, field, message) => {
+      const result = await supergraph.request(signUpDocument, {
+        input: { email: 'echo@example.com', password, name: 'Echo', ...changes },
+      });
+      expect(result.status).toBe(400);
+      expect(result.errors).toHaveLength(1);
+      expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field });
+      expect(result.errors?.[0]?.message).toBe(message);
+      expect(JSON.stringify(result)).not.toContain(password);
+    },
+  );
+
+  it('of 500 KB is not echoed back', async () => {
+    const result = await supergraph.request(countEvents, { first: 'x'.repeat(500_000) });
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'first' });
+    expect(result.errors?.[0]?.message).toBe(
+      `Variable "$first" got an invalid value: Int cannot represent non-integer value: "${'x'.repeat(40)}…"`,
+    );
+    expect(JSON.stringify(result).length).toBeLessThan(1_000);
+  });
+
+  it('whose value holds what reads as a path is named by its real path', async () => {
+    // graphql-js prints an object's keys unquoted: this one read as the path `input.email`.
+    const result = await supergraph.request(signUpDocument, {
+      input: { email: 'echo@example.com', password, name: 'Echo', 'x at "input.email"': 1 },
+    });
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input' });
   });
 });
 
