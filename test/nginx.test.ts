@@ -105,14 +105,17 @@ describe('the NGINX template', () => {
   });
 });
 
-/** Sends `raw` as it is on a new connection and returns what comes back until close. */
+/**
+ * Sends `raw` as it is on a new connection, not half-closed (NGINX takes that for a client
+ * gone away, and drops what it proxies), and returns what comes back until NGINX closes it.
+ */
 async function rawExchange(port: number, raw: string): Promise<string> {
   const socket = connect(port, '127.0.0.1');
   await once(socket, 'connect');
-  socket.end(raw);
+  socket.write(raw);
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-  await once(socket, 'close');
+  await once(socket, 'close', { signal: AbortSignal.timeout(5_000) });
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -268,20 +271,6 @@ describe('NGINX’s own answers', () => {
   });
 });
 
-/**
- * Sends `raw` on a new connection, not half-closed (NGINX takes that for a client gone away
- * and drops what it proxies), and returns what comes back until the server closes it.
- */
-async function exchangeUntilClosed(port: number, raw: string): Promise<string> {
-  const socket = connect(port, '127.0.0.1');
-  await once(socket, 'connect');
-  socket.write(raw);
-  const chunks: Buffer[] = [];
-  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-  await once(socket, 'close', { signal: AbortSignal.timeout(5_000) });
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 describe('the edge in front of a live gateway, with the web app not built', () => {
   let edge: Edge;
   let gateway: Server;
@@ -323,7 +312,7 @@ describe('the edge in front of a live gateway, with the web app not built', () =
   it('passes an HTTP/1.0 request without a Host header on to a gateway', async () => {
     // HTTP/1.0 needs no Host; NGINX forwarded an empty one over HTTP/1.1, which Node
     // refuses with a bare 400.
-    const answer = await exchangeUntilClosed(
+    const answer = await rawExchange(
       edge.port,
       'POST /graphql HTTP/1.0\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}',
     );
@@ -334,7 +323,7 @@ describe('the edge in front of a live gateway, with the web app not built', () =
 
   it('keeps the host name a client sent', async () => {
     // fetch cannot choose a Host.
-    const answer = await exchangeUntilClosed(
+    const answer = await rawExchange(
       edge.port,
       'POST /graphql HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}',
     );
