@@ -12,13 +12,16 @@ import {
  * The mutations that cost a password hash (about a third of a second of a core each). A
  * request may hold one: aliases would otherwise multiply one request's cost. Checked at
  * the gateway, because the query planner may send root fields to the users subgraph in
- * separate fetches (when another subgraph's field lies between them).
+ * separate fetches (when another subgraph's field lies between them). `updateProfile`
+ * checks the current password when it changes the email; a correct one gives its attempt
+ * back to the throttle, so aliases of it alone would run a check each, without end.
  */
 export const passwordFields: ReadonlySet<string> = new Set([
   'signUp',
   'logIn',
   'changePassword',
   'deleteAccount',
+  'updateProfile',
 ]);
 
 /** The mutations among them that hash a new password (the users service's `hashing` queue). */

@@ -125,6 +125,11 @@ describe('password work per request', () => {
       `mutation { a: signUp(input: ${signUpInput('alias-c@example.com')}) { user { id } } b: logIn(email: "x@example.com", password: "wrong password!") { accessToken } }`,
     ],
     [
+      // An email change checks the current password: a third of a second of a core each.
+      'two aliased email changes',
+      'mutation { a: updateProfile(input: { email: "one@example.com", currentPassword: "plum-vortex-harbour-71-quietly" }) { id } b: updateProfile(input: { email: "two@example.com", currentPassword: "plum-vortex-harbour-71-quietly" }) { id } }',
+    ],
+    [
       'logins inside fragments',
       'mutation { ...A ... on Mutation { b: logIn(email: "y@example.com", password: "wrong password!") { accessToken } } } fragment A on Mutation { a: logIn(email: "x@example.com", password: "wrong password!") { accessToken } }',
     ],
