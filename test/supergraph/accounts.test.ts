@@ -334,6 +334,8 @@ describe('roles', () => {
       ['0190a000-0000-7000-8000-00000000dead', 'NOT_FOUND'],
       ['not-a-uuid', 'NOT_FOUND'],
       [admin?.user.id, 'BAD_USER_INPUT'],
+      // The same id in capitals is the same admin.
+      [admin?.user.id.toUpperCase(), 'BAD_USER_INPUT'],
     ] as const) {
       const result = await supergraph.request(
         setRole,
@@ -342,6 +344,17 @@ describe('roles', () => {
       );
       expect(codeOf(result), id).toBe(code);
     }
+  });
+
+  it('reads a user’s id written in capitals as the same user', async () => {
+    const customer = await signUp(supergraph);
+    const own = await supergraph.request(
+      'query ($id: ID!) { user(id: $id) { id } }',
+      { id: customer.user.id.toUpperCase() },
+      { token: customer.accessToken },
+    );
+    expect(own.errors).toBeUndefined();
+    expect(own.data).toEqual({ user: { id: customer.user.id } });
   });
 
   it('carries an organizer’s id and role into the events subgraph’s context', async () => {

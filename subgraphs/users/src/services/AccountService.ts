@@ -259,11 +259,12 @@ export class AccountService {
   async setUserRole(viewer: Identity | null, userId: string, role: Role): Promise<User> {
     const admin = await this.#activeUser(viewer);
     if (admin.role !== 'ADMIN') throw forbidden('Only admins can change roles.');
-    if (userId === admin.id) {
-      throw badUserInput('Admins cannot change their own role; ask another admin.', 'userId');
-    }
     const target = isUuid(userId) ? await this.#users.findById(userId) : null;
     if (!target || target.deletedAt) throw notFound(`No user has the id ${userId}.`);
+    // Compared as loaded: the id asked for may be written in capitals.
+    if (target.id === admin.id) {
+      throw badUserInput('Admins cannot change their own role; ask another admin.', 'userId');
+    }
     const updated = await this.#users.setRole(target.id, role);
     // Tokens issued before carry the old role: they stop now, and a refresh gets the new one.
     if (role !== target.role) {

@@ -19,11 +19,15 @@ export async function viewerAccount(
   return user && !user.deletedAt ? user : null;
 }
 
-/** Looking up a user by id: that user and admins; UNAUTHENTICATED or FORBIDDEN otherwise. */
+/**
+ * Looking up a user by id: that user and admins; UNAUTHENTICATED or FORBIDDEN otherwise. An
+ * id may be written in capitals (a UUID's hex digits are case-insensitive, RFC 9562, and
+ * some platforms print them so); ids are issued in lower case.
+ */
 export function requireUserLookup(viewer: Identity | null, userId: string): Identity {
   return requireOwnerOrAdmin(
     requireViewer(viewer, 'Log in to look up users.'),
-    userId,
+    userId.toLowerCase(),
     'Only admins can look up other users.',
   );
 }
