@@ -22,6 +22,7 @@ export {
   serviceUnavailable,
 } from './errors.ts';
 export { maxDeliveryAgeMs, relaySecret, signDelivery, verifyDelivery } from './event-relay.ts';
+export { endOf, hasEnded } from './event-time.ts';
 export {
   assertionHeader,
   assertionMaxAgeSeconds,

@@ -1,5 +1,5 @@
 import { type Identity, requireOwnerOrAdmin, requireRole } from '@ticketing/auth';
-import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform';
+import { badUserInput, endOf, hasEnded, isUuid, notFound, parseInput } from '@ticketing/platform';
 import type { Event, EventStatus } from '@ticketing/prisma/events';
 import type { EventOrder, EventPosition } from '../cursor.ts';
 import { failure } from '../errors.ts';
@@ -122,11 +122,10 @@ export class EventService {
   async cancel(viewer: Identity | null, id: string, rawReason: unknown): Promise<Event> {
     const reason = parseInput(cancellationReasonSchema, rawReason, 'reason');
     const event = await this.#editable(viewer, id);
-    const endedAt = event.endsAt ?? event.startsAt;
-    if (event.status === 'PUBLISHED' && endedAt <= new Date()) {
+    if (event.status === 'PUBLISHED' && hasEnded(event)) {
       // Cancelling refunds every ticket: of an event that took place, that is not a cancellation.
       throw failure('EVENT_ENDED', 'The event is over: it cannot be cancelled.', {
-        endedAt: endedAt.toISOString(),
+        endedAt: endOf(event).toISOString(),
       });
     }
     if (event.status !== 'PUBLISHED') {

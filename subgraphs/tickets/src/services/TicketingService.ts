@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Identity, requireOwnerOrAdmin, requireRole, requireViewer } from '@ticketing/auth';
-import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform';
+import { badUserInput, endOf, hasEnded, isUuid, notFound, parseInput } from '@ticketing/platform';
 import type {
   EventSnapshot,
   Hold,
@@ -29,7 +29,7 @@ import {
   type TierRule,
   updateTierSchema,
 } from '../validation.ts';
-import { type EventOwnership, hasEnded } from './EventOwnership.ts';
+import type { EventOwnership } from './EventOwnership.ts';
 
 export interface TicketingSettings {
   /** How long a hold reserves stock. */
@@ -314,7 +314,7 @@ export class TicketingService {
     }
     if (hasEnded(event)) {
       throw failure('EVENT_ENDED', 'The event is over: its tiers cannot be created or changed.', {
-        endedAt: (event.endsAt ?? event.startsAt).toISOString(),
+        endedAt: endOf(event).toISOString(),
       });
     }
   }
