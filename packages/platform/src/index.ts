@@ -47,6 +47,7 @@ export {
   shutdownSettings,
   stopOnSignals,
 } from './http.ts';
+export { canonicalId, withCanonicalIds } from './ids.ts';
 export { createLogger, type Logger } from './logger.ts';
 export {
   passwordAdmissionMetrics,
