@@ -4,8 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purchaseMutation } from '../documents.ts';
+import { buyTickets } from './door.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, eventOnSale, signUp } from './operations.ts';
+import { type AuthPayload, codeOf, eventOnSale, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -49,5 +50,99 @@ describe('a purchase retried with its key', () => {
     expect(
       await supergraph.databases.tickets.ticket.count({ where: { tierId: tierIds[0] as string } }),
     ).toBe(4);
+  });
+});
+
+/**
+ * Runs `work` while this test holds the lock on an order's row: a refund or cancellation of
+ * its tickets that has read them waits there, inside its transaction, until `work` is done.
+ * Whatever `work` starts and leaves running is answered after the lock is let go.
+ */
+async function whileOrderLocked<T>(orderId: string, work: () => Promise<T>): Promise<T> {
+  return supergraph.databases.tickets.$transaction(
+    async (tx) => {
+      await tx.$queryRaw`SELECT 1 FROM orders WHERE id = ${orderId}::uuid FOR UPDATE`;
+      return work();
+    },
+    { timeout: 30_000 },
+  );
+}
+
+/** Resolves once some transaction of the tickets database waits for a row lock. */
+async function someoneWaitsForALock(deadlineMs = 10_000): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const [{ waiting }] = await supergraph.databases.tickets.$queryRaw<[{ waiting: number }]>`
+      SELECT count(*)::int AS waiting FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+    if (waiting > 0) return;
+    if (Date.now() - started > deadlineMs) throw new Error('no request came to wait for the lock');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function transfer(ticketId: string, to: AuthPayload) {
+  return supergraph.request<{ transferTicket: { id: string } }>(
+    'mutation ($id: ID!, $to: String!) { transferTicket(id: $id, toEmail: $to) { id } }',
+    { id: ticketId, to: to.user.email },
+    { token: buyer.accessToken },
+  );
+}
+
+describe('a ticket given away while its giver refunds or cancels it', () => {
+  async function boughtTicket() {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, buyer.accessToken, tierIds[0] as string, 1);
+    const row = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticket?.id as string },
+    });
+    return { ticketId: row.id, orderId: row.orderId as string };
+  }
+
+  it('stays the receiver’s: the giver’s refund that read it as theirs is refused', async () => {
+    const receiver = await signUp(supergraph);
+    const { ticketId, orderId } = await boughtTicket();
+
+    const [refund] = await whileOrderLocked(orderId, async () => {
+      const pending = supergraph.request(
+        'mutation ($orderId: ID!, $ticketIds: [ID!]) { refundOrder(orderId: $orderId, ticketIds: $ticketIds) { status } }',
+        { orderId, ticketIds: [ticketId] },
+        { token: buyer.accessToken },
+      );
+      await someoneWaitsForALock();
+      expect((await transfer(ticketId, receiver)).errors).toBeUndefined();
+      return [pending];
+    });
+
+    const refused = await refund;
+    expect(codeOf(refused)).toBe('TICKET_TRANSFERRED');
+    expect(refused.errors?.[0]?.extensions?.ticketIds).toEqual([ticketId]);
+    const stored = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    });
+    expect(stored).toMatchObject({ status: 'ACTIVE', ownerId: receiver.user.id });
+    expect(await supergraph.databases.tickets.refund.count({ where: { orderId } })).toBe(0);
+  });
+
+  it('stays the receiver’s: the giver’s cancellation that read it as theirs is refused', async () => {
+    const receiver = await signUp(supergraph);
+    const { ticketId, orderId } = await boughtTicket();
+
+    const [cancellation] = await whileOrderLocked(orderId, async () => {
+      const pending = supergraph.request(
+        'mutation ($id: ID!) { cancelTicket(id: $id) { status } }',
+        { id: ticketId },
+        { token: buyer.accessToken },
+      );
+      await someoneWaitsForALock();
+      expect((await transfer(ticketId, receiver)).errors).toBeUndefined();
+      return [pending];
+    });
+
+    expect(codeOf(await cancellation)).toBe('NOT_FOUND');
+    const stored = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    });
+    expect(stored).toMatchObject({ status: 'ACTIVE', ownerId: receiver.user.id });
   });
 });

@@ -267,19 +267,23 @@ export class PurchaseRepository {
     return purchaseOutcome(request, rows);
   }
 
-  /** Cancels an active ticket not admitted yet and restocks its tier, in one transaction. */
-  async cancelTicket(id: string): Promise<Ticket | null> {
-    const [cancelled] = await this.cancelTickets([id]);
+  /**
+   * Cancels an active ticket not admitted yet (and, given `ownerId`, still theirs) and
+   * restocks its tier, in one transaction.
+   */
+  async cancelTicket(id: string, ownerId?: string): Promise<Ticket | null> {
+    const [cancelled] = await this.cancelTickets([id], ownerId);
     return cancelled ?? null;
   }
 
   /**
    * Cancels the active tickets among `ids` and restocks their tiers, in one transaction;
-   * returns the ones it cancelled (a ticket cancelled already, or admitted, is left as it is).
+   * returns the ones it cancelled (a ticket cancelled already, or admitted, or, given
+   * `ownerId`, no longer theirs, is left as it is).
    */
-  cancelTickets(ids: readonly string[]): Promise<Ticket[]> {
+  cancelTickets(ids: readonly string[], ownerId?: string): Promise<Ticket[]> {
     return this.#transaction(async (tx) => {
-      const cancelled = await this.cancelTicketsIn(tx, ids);
+      const cancelled = await this.cancelTicketsIn(tx, ids, ownerId);
       await settleOrders(tx, cancelled);
       return cancelled;
     });
@@ -294,10 +298,17 @@ export class PurchaseRepository {
    * return no stock: its cancellation has emptied its tiers already. A ticket admitted at
    * the door is not cancelled (its seat is taken: back in stock it would be sold twice);
    * the condition is in the update, so a scan and a cancellation racing on one ticket
-   * leave it either admitted or cancelled, never both.
+   * leave it either admitted or cancelled, never both. Given `ownerId`, only tickets that
+   * account still holds are cancelled: whoever read a ticket as theirs before a transfer
+   * committed cannot cancel it from its new owner.
    */
-  async cancelTicketsIn(tx: Transaction, ids: readonly string[]): Promise<Ticket[]> {
+  async cancelTicketsIn(
+    tx: Transaction,
+    ids: readonly string[],
+    ownerId?: string,
+  ): Promise<Ticket[]> {
     const wanted = [...ids];
+    const holder = ownerId ?? null;
     await tx.$queryRaw`
       SELECT 1 FROM event_snapshots
       WHERE event_id IN (SELECT event_id FROM tickets WHERE id = ANY(${wanted}::uuid[]))
@@ -309,6 +320,7 @@ export class PurchaseRepository {
     const changed = await tx.$queryRaw<{ id: string; ownerId: string }[]>`
       UPDATE tickets SET status = 'CANCELLED', cancelled_at = now()
       WHERE id = ANY(${wanted}::uuid[]) AND status = 'ACTIVE' AND checked_in_at IS NULL
+        AND (${holder}::uuid IS NULL OR owner_id = ${holder}::uuid)
       RETURNING id::text, owner_id::text AS "ownerId"`;
     if (changed.length === 0) return [];
     const cancelledIds = changed.map((ticket) => ticket.id);

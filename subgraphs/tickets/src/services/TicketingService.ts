@@ -233,10 +233,13 @@ export class TicketingService {
     if (!ticket || (ticket.ownerId !== caller.userId && caller.role !== 'ADMIN')) {
       throw notFound(`No ticket of yours has the id ${id}.`);
     }
-    const cancelled = await this.#purchases.cancelTicket(ticket.id);
+    const owner = caller.role === 'ADMIN' ? undefined : caller.userId;
+    const cancelled = await this.#purchases.cancelTicket(ticket.id, owner);
     if (cancelled) return cancelled;
-    // Nothing changed: the ticket was cancelled, or admitted at the door, before or meanwhile.
+    // Nothing changed: the ticket was cancelled, admitted at the door or given away, before
+    // or meanwhile.
     const [now] = await this.#tickets.findTicketsByIds([ticket.id]);
+    if (owner && now?.ownerId !== owner) throw notFound(`No ticket of yours has the id ${id}.`);
     if (now?.status === 'ACTIVE' && now.checkedInAt) throw admitted([ticket.id]);
     throw failure('TICKET_ALREADY_CANCELLED', 'This ticket is cancelled already.');
   }
