@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purchaseMutation } from '../documents.ts';
 import { buyTickets } from './door.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, codeOf, eventOnSale, signUp } from './operations.ts';
+import { type AuthPayload, codeOf, eventOnSale, publishedEvent, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -144,5 +144,56 @@ describe('a ticket given away while its giver refunds or cancels it', () => {
       where: { id: ticketId },
     });
     expect(stored).toMatchObject({ status: 'ACTIVE', ownerId: receiver.user.id });
+  });
+});
+
+describe('a published event that is over', () => {
+  const day = 86_400_000;
+  const inDays = (days: number) => new Date(Date.now() + days * day);
+
+  async function endedEvent() {
+    const id = await publishedEvent(supergraph, organizer.accessToken, 'Took place');
+    await supergraph.databases.events.event.update({
+      where: { id },
+      data: { startsAt: inDays(-2), endsAt: inDays(-1) },
+    });
+    return id;
+  }
+
+  function update(id: string, input: Record<string, unknown>) {
+    return supergraph.request<{ updateEvent: { title: string } }>(
+      'mutation ($id: ID!, $input: UpdateEventInput!) { updateEvent(id: $id, input: $input) { title } }',
+      { id, input },
+      { token: organizer.accessToken },
+    );
+  }
+
+  it.each([
+    ['its end moved into the future', { endsAt: inDays(1).toISOString() }, 'input.endsAt'],
+    ['its end taken away', { endsAt: null }, 'input.endsAt'],
+    [
+      'both its times moved into the future',
+      { startsAt: inDays(10).toISOString(), endsAt: inDays(11).toISOString() },
+      'input.startsAt',
+    ],
+  ])('is refused %s, and cannot then be cancelled', async (_, input, field) => {
+    const id = await endedEvent();
+    const moved = await update(id, input);
+    expect(moved.errors?.[0]?.extensions).toMatchObject({ code: 'EVENT_ENDED', field });
+    const stored = await supergraph.databases.events.event.findUniqueOrThrow({ where: { id } });
+    expect(stored.endsAt?.getTime()).toBeLessThan(Date.now());
+    const cancelled = await supergraph.request(
+      'mutation ($id: ID!) { cancelEvent(id: $id) { status } }',
+      { id },
+      { token: organizer.accessToken },
+    );
+    expect(codeOf(cancelled)).toBe('EVENT_ENDED');
+  });
+
+  it('still takes a new title', async () => {
+    const id = await endedEvent();
+    const renamed = await update(id, { title: 'Took place, with photos' });
+    expect(renamed.errors).toBeUndefined();
+    expect(renamed.data?.updateEvent.title).toBe('Took place, with photos');
   });
 });

@@ -77,6 +77,16 @@ export class EventService {
       throw invalidTransition(event, 'update', 'A cancelled event cannot be edited.');
     }
     const changes = parseInput(updateEventSchema, input, 'input');
+    const moved =
+      changes.startsAt !== undefined ? 'startsAt' : changes.endsAt !== undefined ? 'endsAt' : null;
+    if (event.status === 'PUBLISHED' && moved && hasEnded(event)) {
+      // Moved out of the past, an event that took place would be on sale again, and could be
+      // cancelled, refunding every ticket of it: its times stay as they were.
+      throw failure('EVENT_ENDED', 'The event is over: its times cannot be changed.', {
+        endedAt: endOf(event).toISOString(),
+        field: `input.${moved}`,
+      });
+    }
     const startsAt = changes.startsAt ?? event.startsAt;
     const endsAt = changes.endsAt === undefined ? event.endsAt : changes.endsAt;
     if (endsAt && endsAt <= startsAt) {
