@@ -68,11 +68,14 @@ async function whileOrderLocked<T>(orderId: string, work: () => Promise<T>): Pro
   );
 }
 
-/** Resolves once some transaction of the tickets database waits for a row lock. */
-async function someoneWaitsForALock(deadlineMs = 10_000): Promise<void> {
+/** Resolves once some transaction of the database waits for a row lock. */
+async function someoneWaitsForALock(
+  database: 'events' | 'tickets' = 'tickets',
+  deadlineMs = 10_000,
+): Promise<void> {
   const started = Date.now();
   for (;;) {
-    const [{ waiting }] = await supergraph.databases.tickets.$queryRaw<[{ waiting: number }]>`
+    const [{ waiting }] = await supergraph.databases[database].$queryRaw<[{ waiting: number }]>`
       SELECT count(*)::int AS waiting FROM pg_stat_activity
       WHERE datname = current_database() AND wait_event_type = 'Lock'`;
     if (waiting > 0) return;
@@ -195,5 +198,68 @@ describe('a published event that is over', () => {
     const renamed = await update(id, { title: 'Took place, with photos' });
     expect(renamed.errors).toBeUndefined();
     expect(renamed.data?.updateEvent.title).toBe('Took place, with photos');
+  });
+});
+
+describe('an event whose times change while it is published or cancelled', () => {
+  const hour = 3_600_000;
+
+  /**
+   * Starts `mutation` on the event, and, once it waits for the event's row, moves the
+   * event's times as an update committed between its read and its write would have.
+   */
+  async function racedByATimeChange(
+    id: string,
+    mutation: string,
+    times: { startsAt: Date; endsAt: Date | null },
+  ) {
+    const [pending] = await supergraph.databases.events.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1 FROM events WHERE id = ${id}::uuid FOR UPDATE`;
+        const started = supergraph.request(mutation, { id }, { token: organizer.accessToken });
+        await someoneWaitsForALock('events');
+        await tx.event.update({ where: { id }, data: times });
+        return [started];
+      },
+      { timeout: 30_000 },
+    );
+    return pending;
+  }
+
+  it('is not published once its start has moved into the past', async () => {
+    const created = await supergraph.request<{ createEvent: { id: string } }>(
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      {
+        input: {
+          title: 'Draft',
+          venue: 'Hall',
+          city: 'Ticketton',
+          timezone: 'UTC',
+          startsAt: new Date(Date.now() + 48 * hour).toISOString(),
+        },
+      },
+      { token: organizer.accessToken },
+    );
+    const id = created.data?.createEvent.id as string;
+    const published = await racedByATimeChange(
+      id,
+      'mutation ($id: ID!) { publishEvent(id: $id) { status } }',
+      { startsAt: new Date(Date.now() - hour), endsAt: null },
+    );
+    expect(published.errors?.[0]?.extensions).toMatchObject({ code: 'EVENT_IN_PAST' });
+    const stored = await supergraph.databases.events.event.findUniqueOrThrow({ where: { id } });
+    expect(stored.status).toBe('DRAFT');
+  });
+
+  it('is not cancelled once its end has moved into the past', async () => {
+    const id = await publishedEvent(supergraph, organizer.accessToken, 'Ends early');
+    const cancelled = await racedByATimeChange(
+      id,
+      'mutation ($id: ID!) { cancelEvent(id: $id) { status } }',
+      { startsAt: new Date(Date.now() - 2 * hour), endsAt: new Date(Date.now() - hour) },
+    );
+    expect(cancelled.errors?.[0]?.extensions).toMatchObject({ code: 'EVENT_ENDED' });
+    const stored = await supergraph.databases.events.event.findUniqueOrThrow({ where: { id } });
+    expect(stored.status).toBe('PUBLISHED');
   });
 });
