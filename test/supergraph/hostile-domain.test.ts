@@ -263,3 +263,37 @@ describe('an event whose times change while it is published or cancelled', () =>
     expect(stored.status).toBe('PUBLISHED');
   });
 });
+
+describe('a hold made while the organizer changes its tier', () => {
+  it('is refused over the limit per order the organizer lowered meanwhile, and keeps nothing', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const tierId = tierIds[0] as string;
+    const [held] = await supergraph.databases.tickets.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1 FROM ticket_tiers WHERE id = ${tierId}::uuid FOR UPDATE`;
+        const started = supergraph.request(
+          'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 5) { id } }',
+          { tierId },
+          { token: buyer.accessToken },
+        );
+        await someoneWaitsForALock();
+        await tx.ticketTier.update({ where: { id: tierId }, data: { maxPerOrder: 2 } });
+        return [started];
+      },
+      { timeout: 30_000 },
+    );
+
+    expect((await held).errors?.[0]?.extensions).toMatchObject({
+      code: 'ORDER_LIMIT_EXCEEDED',
+      field: 'quantity',
+      maxPerOrder: 2,
+    });
+    const tickets = supergraph.databases.tickets;
+    expect(await tickets.hold.count({ where: { tierId } })).toBe(0);
+    expect(await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).toMatchObject({
+      held: 0,
+      sold: 0,
+    });
+    expect(await tickets.eventAllowance.count({ where: { eventId } })).toBe(0);
+  });
+});

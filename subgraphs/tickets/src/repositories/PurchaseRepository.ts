@@ -29,6 +29,8 @@ export type PurchaseOutcome =
 
 export type HoldOutcome =
   | { status: 'held'; hold: Hold }
+  | { status: 'windowClosed'; salesStartAt: Date | null; salesEndAt: Date | null }
+  | { status: 'orderLimitExceeded'; maxPerOrder: number }
   | { status: 'soldOut' }
   | { status: 'limitReached' }
   | { status: 'tooManyHolds' }
@@ -202,12 +204,38 @@ export class PurchaseRepository {
         if (active >= request.maxActiveHolds) return { status: 'tooManyHolds' } as const;
         if (!(await this.#takeAllowance(tx, tier.eventId, userId, quantity, request.perUserCap)))
           throw new Rollback({ status: 'limitReached' });
+        // The tier's window and limit per order, checked by the service on the tier as read,
+        // are checked again on the row as it is written: an organizer's change committed in
+        // between cannot let a hold past them (a purchase from a hold checks neither).
         const reserve = () => tx.$executeRaw`
           UPDATE ticket_tiers SET held = held + ${quantity}, updated_at = now()
-          WHERE id = ${tier.id}::uuid AND sold + held + ${quantity} <= capacity`;
+          WHERE id = ${tier.id}::uuid AND sold + held + ${quantity} <= capacity
+            AND ${quantity} <= max_per_order
+            AND (sales_start_at IS NULL OR sales_start_at <= now())
+            AND (sales_end_at IS NULL OR sales_end_at > now())`;
         let reserved = await reserve();
-        if (reserved === 0 && (await this.expireHolds({ tierId: tier.id }, tx))) {
-          reserved = await reserve();
+        if (reserved === 0) {
+          const [now] = await tx.$queryRaw<
+            {
+              open: boolean;
+              maxPerOrder: number;
+              salesStartAt: Date | null;
+              salesEndAt: Date | null;
+            }[]
+          >`
+            SELECT (sales_start_at IS NULL OR sales_start_at <= now())
+                   AND (sales_end_at IS NULL OR sales_end_at > now()) AS open,
+                   max_per_order AS "maxPerOrder", sales_start_at AS "salesStartAt",
+                   sales_end_at AS "salesEndAt"
+            FROM ticket_tiers WHERE id = ${tier.id}::uuid`;
+          if (now && !now.open) {
+            const { salesStartAt, salesEndAt } = now;
+            throw new Rollback({ status: 'windowClosed', salesStartAt, salesEndAt });
+          }
+          if (now && quantity > now.maxPerOrder) {
+            throw new Rollback({ status: 'orderLimitExceeded', maxPerOrder: now.maxPerOrder });
+          }
+          if (await this.expireHolds({ tierId: tier.id }, tx)) reserved = await reserve();
         }
         if (reserved === 0) throw new Rollback({ status: 'soldOut' });
         const hold = await tx.hold.create({

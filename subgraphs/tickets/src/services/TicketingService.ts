@@ -185,6 +185,10 @@ export class TicketingService {
     switch (outcome.status) {
       case 'held':
         return outcome.hold;
+      case 'windowClosed':
+        throw windowClosed(outcome);
+      case 'orderLimitExceeded':
+        throw orderLimitExceeded(outcome.maxPerOrder, 'quantity');
       case 'soldOut':
         throw soldOut();
       case 'limitReached':
