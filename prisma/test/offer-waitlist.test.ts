@@ -130,6 +130,32 @@ describe('offer_waitlist', () => {
     expect(await stock()).toEqual({ sold: 7, held: 0 });
   });
 
+  it.each([
+    [
+      'ended',
+      "sales_start_at = now() - interval '2 hours', sales_end_at = now() - interval '1 hour'",
+    ],
+    ['not started', "sales_start_at = now() + interval '1 hour'"],
+  ])(
+    'offers nothing while the tier’s sales window is %s, and the queue waits on',
+    async (_, window) => {
+      const buyers = await queue(2);
+      await pool.query(`UPDATE ticket_tiers SET ${window} WHERE id = $1`, [tierId]);
+      expect(await returnOne()).toBe(0);
+      expect(await offers()).toEqual([]);
+      expect(await stock()).toEqual({ sold: 9, held: 0 });
+      for (const buyer of buyers) expect(await allowance(buyer)).toBe(0);
+      const { rows } = await pool.query(
+        'SELECT status, waiting FROM waitlist_entries WHERE tier_id = $1 ORDER BY position',
+        [tierId],
+      );
+      expect(rows).toEqual([
+        { status: 'WAITING', waiting: 1 },
+        { status: 'WAITING', waiting: 1 },
+      ]);
+    },
+  );
+
   it('offers nothing for a cancelled event', async () => {
     await soldOutTier(2, 'CANCELLED');
     await queue(2);

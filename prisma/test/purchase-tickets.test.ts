@@ -169,6 +169,27 @@ describe('purchase_tickets', () => {
     expect(await state()).toEqual(before);
   });
 
+  it('replays a committed order whatever the tier’s window or limit has become since', async () => {
+    const buyer = randomUUID();
+    const key = randomUUID();
+    const first = await purchase({ buyer, key, tier: tierId, quantity: 3 });
+    await pool.query('UPDATE ticket_tiers SET max_per_order = 2 WHERE id = $1', [tierId]);
+    const limited = await purchase({ buyer, key, tier: tierId, quantity: 3 });
+    await pool.query(
+      `UPDATE ticket_tiers SET sales_start_at = now() - interval '2 hours',
+                               sales_end_at = now() - interval '1 hour' WHERE id = $1`,
+      [tierId],
+    );
+    const closed = await purchase({ buyer, key, tier: tierId, quantity: 3 });
+
+    for (const replay of [limited, closed]) {
+      expect(replay.map((row) => row.outcome)).toEqual(['replayed', 'replayed', 'replayed']);
+      expect(replay.map((row) => row.ticket_id)).toEqual(first.map((row) => row.ticket_id));
+    }
+    expect(await outcome({ buyer, tier: tierId, quantity: 1 })).toBe('windowClosed');
+    expect(await tierStock()).toEqual({ sold: 3, held: 0 });
+  });
+
   it('tells a request whose key is in use by a purchase in flight so at once', async () => {
     const buyer = randomUUID();
     const key = randomUUID();
@@ -450,6 +471,35 @@ describe('purchase_tickets_group', () => {
 
     const reused = await purchaseGroup(tierId, [{ buyer, key, hash: 'other' }]);
     expect(outcomesOf(reused)).toEqual(['keyReused']);
+    expect(await tierStock()).toEqual({ sold: 3, held: 0 });
+  });
+
+  it('replays a member’s committed order whatever the tier’s window or limit has become since', async () => {
+    const buyer = randomUUID();
+    const key = randomUUID();
+    const [first] = await purchaseGroup(tierId, [{ buyer, key, quantity: 3 }]);
+    await pool.query('UPDATE ticket_tiers SET max_per_order = 2 WHERE id = $1', [tierId]);
+    const limited = await purchaseGroup(tierId, [
+      { buyer, key, quantity: 3 },
+      { buyer: randomUUID(), quantity: 3 },
+    ]);
+    expect(outcomesOf(limited)).toEqual(['replayed', 'orderLimitExceeded']);
+    expect(limited[1]?.[0]).toMatchObject({ tier_max_per_order: 2 });
+    const { rows } = await pool.query<{ end: Date }>(
+      `UPDATE ticket_tiers SET sales_start_at = now() - interval '2 hours',
+                               sales_end_at = now() - interval '1 hour' WHERE id = $1
+       RETURNING sales_end_at AS end`,
+      [tierId],
+    );
+    const closed = await purchaseGroup(tierId, [
+      { buyer, key, quantity: 3 },
+      { buyer: randomUUID(), quantity: 1 },
+    ]);
+    expect(outcomesOf(closed)).toEqual(['replayed', 'windowClosed']);
+    expect(closed[1]?.[0]).toMatchObject({ tier_sales_end_at: rows[0]?.end });
+    for (const replay of [limited[0], closed[0]]) {
+      expect(replay?.map((row) => row.ticket_id)).toEqual(first?.map((row) => row.ticket_id));
+    }
     expect(await tierStock()).toEqual({ sold: 3, held: 0 });
   });
 

@@ -1,4 +1,5 @@
 import { isUuid } from './errors.ts';
+import { canonicalId } from './ids.ts';
 
 /**
  * Orders rows fetched by `WHERE id IN (...)` as the ids were asked for, with `null` where
@@ -17,5 +18,5 @@ export function inRequestedOrder<Row>(
 
 /** The ids worth querying: well-formed UUIDs, each once, in lower case. */
 export function queryableIds(ids: readonly string[]): string[] {
-  return [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+  return [...new Set(ids.filter(isUuid).map(canonicalId))];
 }

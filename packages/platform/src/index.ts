@@ -22,6 +22,7 @@ export {
   serviceUnavailable,
 } from './errors.ts';
 export { maxDeliveryAgeMs, relaySecret, signDelivery, verifyDelivery } from './event-relay.ts';
+export { endOf, hasEnded } from './event-time.ts';
 export {
   assertionHeader,
   assertionMaxAgeSeconds,
@@ -47,6 +48,7 @@ export {
   shutdownSettings,
   stopOnSignals,
 } from './http.ts';
+export { canonicalId, withCanonicalIds } from './ids.ts';
 export { createLogger, type Logger } from './logger.ts';
 export {
   passwordAdmissionMetrics,

@@ -6,6 +6,7 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import { type DocumentNode, type GraphQLFormattedError, parse } from 'graphql';
 import { isDatabaseUnavailable, serviceUnavailable } from './errors.ts';
+import { withCanonicalIds } from './ids.ts';
 
 /**
  * Expected failures carry their own code and message. A database that is unreachable,
@@ -32,7 +33,10 @@ export function readSchema(schemaFile: URL): DocumentNode {
   return parse(readFileSync(schemaFile, 'utf8'));
 }
 
-/** A subgraph's Apollo Server over its SDL and resolvers, not yet listening. */
+/**
+ * A subgraph's Apollo Server over its SDL and resolvers, not yet listening. Its resolvers
+ * receive every ID canonical (`withCanonicalIds`).
+ */
 export function createSubgraphServer<TContext extends BaseContext>(
   typeDefs: DocumentNode,
   // biome-ignore lint/suspicious/noExplicitAny: resolvers type their own parents and arguments.
@@ -40,7 +44,7 @@ export function createSubgraphServer<TContext extends BaseContext>(
   plugins: ApolloServerPlugin<TContext>[] = [],
 ): ApolloServer<TContext> {
   return new ApolloServer<TContext>({
-    schema: buildSubgraphSchema([{ typeDefs, resolvers }]),
+    schema: withCanonicalIds(buildSubgraphSchema([{ typeDefs, resolvers }])),
     // Inline traces (ftv1) only feed Apollo's hosted studio, which this project does not use.
     plugins: [...plugins, ApolloServerPluginInlineTraceDisabled()],
     includeStacktraceInErrorResponses: false,

@@ -166,17 +166,20 @@ export class EventRepository {
   /**
    * Writes `changes` if the event is still in `expected` status, raising its version, and
    * queues `topic` in the outbox in the same transaction when other services must hear of
-   * it. Returns null when the status changed meanwhile: the caller re-reads and reports.
+   * it. Returns null when the status changed meanwhile, or the row no longer matches
+   * `guard` (a rule on its times, checked against the row as it is when written): the
+   * caller re-reads and reports.
    */
   async updateIfStatus(
     id: string,
     expected: EventStatus,
     changes: EventWrite & { status?: EventStatus },
     topic: ((event: Event) => string | undefined) | undefined,
+    guard: Prisma.EventWhereInput = {},
   ): Promise<Event | null> {
     return this.#prisma.$transaction(async (tx) => {
       const { count } = await tx.event.updateMany({
-        where: { id, status: expected },
+        where: { ...guard, id, status: expected },
         data: { ...changes, version: { increment: 1 } },
       });
       if (count === 0) return null;

@@ -1,6 +1,6 @@
 import { type Identity, requireOwnerOrAdmin, requireRole } from '@ticketing/auth';
-import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform';
-import type { Event, EventStatus } from '@ticketing/prisma/events';
+import { badUserInput, endOf, hasEnded, isUuid, notFound, parseInput } from '@ticketing/platform';
+import type { Event, EventStatus, Prisma } from '@ticketing/prisma/events';
 import type { EventOrder, EventPosition } from '../cursor.ts';
 import { failure } from '../errors.ts';
 import { type EventFilter, eventsWhere } from '../filters.ts';
@@ -16,6 +16,42 @@ import {
 function invalidTransition(event: Event, action: string, message: string) {
   return failure('INVALID_STATE_TRANSITION', message, { status: event.status, action });
 }
+
+/**
+ * A rule on an event's times, checked on the row read (`assert`) and again in the write's
+ * condition (`where`), so that a change of the times committed in between cannot slip past.
+ */
+interface TimeRule {
+  where: () => Prisma.EventWhereInput;
+  assert: (event: Event) => void;
+}
+
+/** Only an event that starts in the future is published. */
+const startsInFuture: TimeRule = {
+  where: () => ({ startsAt: { gt: new Date() } }),
+  assert(event) {
+    if (event.startsAt <= new Date()) {
+      throw failure('EVENT_IN_PAST', 'Only an event that starts in the future can be published.', {
+        field: 'startsAt',
+      });
+    }
+  },
+};
+
+/** An event that is over is not cancelled: that would refund every ticket of one that took place. */
+const notEnded: TimeRule = {
+  where: () => {
+    const now = new Date();
+    return { OR: [{ endsAt: { gt: now } }, { endsAt: null, startsAt: { gt: now } }] };
+  },
+  assert(event) {
+    if (hasEnded(event)) {
+      throw failure('EVENT_ENDED', 'The event is over: it cannot be cancelled.', {
+        endedAt: endOf(event).toISOString(),
+      });
+    }
+  },
+};
 
 /** Called on every committed change that queued an outbox message. */
 export type OutboxListener = () => void;
@@ -77,6 +113,16 @@ export class EventService {
       throw invalidTransition(event, 'update', 'A cancelled event cannot be edited.');
     }
     const changes = parseInput(updateEventSchema, input, 'input');
+    const moved =
+      changes.startsAt !== undefined ? 'startsAt' : changes.endsAt !== undefined ? 'endsAt' : null;
+    if (event.status === 'PUBLISHED' && moved && hasEnded(event)) {
+      // Moved out of the past, an event that took place would be on sale again, and could be
+      // cancelled, refunding every ticket of it: its times stay as they were.
+      throw failure('EVENT_ENDED', 'The event is over: its times cannot be changed.', {
+        endedAt: endOf(event).toISOString(),
+        field: `input.${moved}`,
+      });
+    }
     const startsAt = changes.startsAt ?? event.startsAt;
     const endsAt = changes.endsAt === undefined ? event.endsAt : changes.endsAt;
     if (endsAt && endsAt <= startsAt) {
@@ -105,30 +151,21 @@ export class EventService {
         `A ${event.status.toLowerCase()} event cannot be published.`,
       );
     }
-    if (event.startsAt <= new Date()) {
-      throw failure('EVENT_IN_PAST', 'Only an event that starts in the future can be published.', {
-        field: 'startsAt',
-      });
-    }
+    startsInFuture.assert(event);
     return this.#transition(
       event,
       'DRAFT',
       { status: 'PUBLISHED', publishedAt: new Date() },
       'publish',
       () => 'event.published',
+      startsInFuture,
     );
   }
 
   async cancel(viewer: Identity | null, id: string, rawReason: unknown): Promise<Event> {
     const reason = parseInput(cancellationReasonSchema, rawReason, 'reason');
     const event = await this.#editable(viewer, id);
-    const endedAt = event.endsAt ?? event.startsAt;
-    if (event.status === 'PUBLISHED' && endedAt <= new Date()) {
-      // Cancelling refunds every ticket: of an event that took place, that is not a cancellation.
-      throw failure('EVENT_ENDED', 'The event is over: it cannot be cancelled.', {
-        endedAt: endedAt.toISOString(),
-      });
-    }
+    if (event.status === 'PUBLISHED') notEnded.assert(event);
     if (event.status !== 'PUBLISHED') {
       throw invalidTransition(
         event,
@@ -144,6 +181,7 @@ export class EventService {
       { status: 'CANCELLED', cancelledAt: new Date(), cancellationReason: reason || null },
       'cancel',
       () => 'event.cancelled',
+      notEnded,
     );
   }
 
@@ -166,11 +204,20 @@ export class EventService {
     changes: EventWrite & { status?: EventStatus },
     action: string,
     topic: (updated: Event) => string | undefined,
+    rule?: TimeRule,
   ): Promise<Event> {
-    const updated = await this.#events.updateIfStatus(event.id, from, changes, topic);
+    const updated = await this.#events.updateIfStatus(
+      event.id,
+      from,
+      changes,
+      topic,
+      rule?.where(),
+    );
     if (!updated) {
-      // Another request changed the status between our read and our write.
+      // Another request changed the status, or the times `rule` is about, between our read
+      // and our write.
       const current = (await this.#events.findById(event.id)) ?? event;
+      if (rule && current.status === from) rule.assert(current);
       throw invalidTransition(current, action, `The event is ${current.status.toLowerCase()} now.`);
     }
     if (topic(updated)) this.#onOutbox();

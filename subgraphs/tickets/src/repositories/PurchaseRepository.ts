@@ -29,6 +29,8 @@ export type PurchaseOutcome =
 
 export type HoldOutcome =
   | { status: 'held'; hold: Hold }
+  | { status: 'windowClosed'; salesStartAt: Date | null; salesEndAt: Date | null }
+  | { status: 'orderLimitExceeded'; maxPerOrder: number }
   | { status: 'soldOut' }
   | { status: 'limitReached' }
   | { status: 'tooManyHolds' }
@@ -202,12 +204,38 @@ export class PurchaseRepository {
         if (active >= request.maxActiveHolds) return { status: 'tooManyHolds' } as const;
         if (!(await this.#takeAllowance(tx, tier.eventId, userId, quantity, request.perUserCap)))
           throw new Rollback({ status: 'limitReached' });
+        // The tier's window and limit per order, checked by the service on the tier as read,
+        // are checked again on the row as it is written: an organizer's change committed in
+        // between cannot let a hold past them (a purchase from a hold checks neither).
         const reserve = () => tx.$executeRaw`
           UPDATE ticket_tiers SET held = held + ${quantity}, updated_at = now()
-          WHERE id = ${tier.id}::uuid AND sold + held + ${quantity} <= capacity`;
+          WHERE id = ${tier.id}::uuid AND sold + held + ${quantity} <= capacity
+            AND ${quantity} <= max_per_order
+            AND (sales_start_at IS NULL OR sales_start_at <= now())
+            AND (sales_end_at IS NULL OR sales_end_at > now())`;
         let reserved = await reserve();
-        if (reserved === 0 && (await this.expireHolds({ tierId: tier.id }, tx))) {
-          reserved = await reserve();
+        if (reserved === 0) {
+          const [now] = await tx.$queryRaw<
+            {
+              open: boolean;
+              maxPerOrder: number;
+              salesStartAt: Date | null;
+              salesEndAt: Date | null;
+            }[]
+          >`
+            SELECT (sales_start_at IS NULL OR sales_start_at <= now())
+                   AND (sales_end_at IS NULL OR sales_end_at > now()) AS open,
+                   max_per_order AS "maxPerOrder", sales_start_at AS "salesStartAt",
+                   sales_end_at AS "salesEndAt"
+            FROM ticket_tiers WHERE id = ${tier.id}::uuid`;
+          if (now && !now.open) {
+            const { salesStartAt, salesEndAt } = now;
+            throw new Rollback({ status: 'windowClosed', salesStartAt, salesEndAt });
+          }
+          if (now && quantity > now.maxPerOrder) {
+            throw new Rollback({ status: 'orderLimitExceeded', maxPerOrder: now.maxPerOrder });
+          }
+          if (await this.expireHolds({ tierId: tier.id }, tx)) reserved = await reserve();
         }
         if (reserved === 0) throw new Rollback({ status: 'soldOut' });
         const hold = await tx.hold.create({
@@ -267,19 +295,23 @@ export class PurchaseRepository {
     return purchaseOutcome(request, rows);
   }
 
-  /** Cancels an active ticket not admitted yet and restocks its tier, in one transaction. */
-  async cancelTicket(id: string): Promise<Ticket | null> {
-    const [cancelled] = await this.cancelTickets([id]);
+  /**
+   * Cancels an active ticket not admitted yet (and, given `ownerId`, still theirs) and
+   * restocks its tier, in one transaction.
+   */
+  async cancelTicket(id: string, ownerId?: string): Promise<Ticket | null> {
+    const [cancelled] = await this.cancelTickets([id], ownerId);
     return cancelled ?? null;
   }
 
   /**
    * Cancels the active tickets among `ids` and restocks their tiers, in one transaction;
-   * returns the ones it cancelled (a ticket cancelled already, or admitted, is left as it is).
+   * returns the ones it cancelled (a ticket cancelled already, or admitted, or, given
+   * `ownerId`, no longer theirs, is left as it is).
    */
-  cancelTickets(ids: readonly string[]): Promise<Ticket[]> {
+  cancelTickets(ids: readonly string[], ownerId?: string): Promise<Ticket[]> {
     return this.#transaction(async (tx) => {
-      const cancelled = await this.cancelTicketsIn(tx, ids);
+      const cancelled = await this.cancelTicketsIn(tx, ids, ownerId);
       await settleOrders(tx, cancelled);
       return cancelled;
     });
@@ -294,10 +326,17 @@ export class PurchaseRepository {
    * return no stock: its cancellation has emptied its tiers already. A ticket admitted at
    * the door is not cancelled (its seat is taken: back in stock it would be sold twice);
    * the condition is in the update, so a scan and a cancellation racing on one ticket
-   * leave it either admitted or cancelled, never both.
+   * leave it either admitted or cancelled, never both. Given `ownerId`, only tickets that
+   * account still holds are cancelled: whoever read a ticket as theirs before a transfer
+   * committed cannot cancel it from its new owner.
    */
-  async cancelTicketsIn(tx: Transaction, ids: readonly string[]): Promise<Ticket[]> {
+  async cancelTicketsIn(
+    tx: Transaction,
+    ids: readonly string[],
+    ownerId?: string,
+  ): Promise<Ticket[]> {
     const wanted = [...ids];
+    const holder = ownerId ?? null;
     await tx.$queryRaw`
       SELECT 1 FROM event_snapshots
       WHERE event_id IN (SELECT event_id FROM tickets WHERE id = ANY(${wanted}::uuid[]))
@@ -309,6 +348,7 @@ export class PurchaseRepository {
     const changed = await tx.$queryRaw<{ id: string; ownerId: string }[]>`
       UPDATE tickets SET status = 'CANCELLED', cancelled_at = now()
       WHERE id = ANY(${wanted}::uuid[]) AND status = 'ACTIVE' AND checked_in_at IS NULL
+        AND (${holder}::uuid IS NULL OR owner_id = ${holder}::uuid)
       RETURNING id::text, owner_id::text AS "ownerId"`;
     if (changed.length === 0) return [];
     const cancelledIds = changed.map((ticket) => ticket.id);

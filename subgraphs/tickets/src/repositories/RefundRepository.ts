@@ -15,6 +15,8 @@ export interface RefundRequest {
   ticketIds: readonly string[];
   reason: RefundReason;
   requestedBy: string;
+  /** The account that must still hold every ticket (the buyer, refunding their own); any when left out. */
+  ownerId?: string;
 }
 
 export type RefundOutcome =
@@ -24,7 +26,9 @@ export type RefundOutcome =
   /** Some of the tickets were admitted at the door (these): nothing was written. */
   | { status: 'checkedIn'; ticketIds: string[] }
   /** Some of the tickets were cancelled without a refund: nothing was written. */
-  | { status: 'cancelled' };
+  | { status: 'cancelled' }
+  /** Some of the tickets are no longer the owner's (these), given away meanwhile: nothing was written. */
+  | { status: 'transferred'; ticketIds: string[] };
 
 /** Thrown inside a refund's transaction to roll it back. */
 class NotAllActive extends Error {}
@@ -53,7 +57,11 @@ export class RefundRepository {
       return await retryOnConflict(() =>
         this.#prisma.$transaction(
           async (tx) => {
-            const cancelled = await this.#purchases.cancelTicketsIn(tx, request.ticketIds);
+            const cancelled = await this.#purchases.cancelTicketsIn(
+              tx,
+              request.ticketIds,
+              request.ownerId,
+            );
             if (cancelled.length < request.ticketIds.length) throw new NotAllActive();
             const [{ id }] = await tx.$queryRaw<[{ id: string }]>`
             SELECT record_refund(${request.orderId}::uuid, ${[...request.ticketIds]}::uuid[],
@@ -66,14 +74,28 @@ export class RefundRepository {
       );
     } catch (error) {
       if (!(error instanceof NotAllActive)) throw error;
-      return this.whyNotRefundable(request.ticketIds);
+      return this.whyNotRefundable(request.ticketIds, request.ownerId);
     }
   }
 
-  /** Why these tickets, not all of which are active and not admitted, cannot be refunded. */
+  /**
+   * Why these tickets, not all of which are active and not admitted (and, given `ownerId`,
+   * held by that account), cannot be refunded.
+   */
   async whyNotRefundable(
     ticketIds: readonly string[],
+    ownerId?: string,
   ): Promise<Exclude<RefundOutcome, { status: 'refunded' }>> {
+    if (ownerId) {
+      const given = await this.#prisma.ticket.findMany({
+        where: { id: { in: queryableIds(ticketIds) }, status: 'ACTIVE', ownerId: { not: ownerId } },
+        select: { id: true },
+        orderBy: { id: 'asc' },
+      });
+      if (given.length > 0) {
+        return { status: 'transferred', ticketIds: given.map((ticket) => ticket.id) };
+      }
+    }
     // Admitted first: undoing a check-in is what would make the refund possible.
     const admitted = await this.#prisma.ticket.findMany({
       where: { id: { in: queryableIds(ticketIds) }, status: 'ACTIVE', checkedInAt: { not: null } },

@@ -13,11 +13,6 @@ export interface ManagedEvent {
   endsAt: Date | null;
 }
 
-/** An event is over at its end, or, when it names none, once it starts. */
-export function hasEnded(event: { startsAt: Date; endsAt: Date | null }, now = new Date()) {
-  return (event.endsAt ?? event.startsAt) <= now;
-}
-
 /**
  * Asks the events subgraph, on the caller's behalf, for an event's organizer. Like the
  * gateway, this service signs what it forwards with the events subgraph's secret (it is

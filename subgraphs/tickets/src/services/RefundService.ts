@@ -22,6 +22,14 @@ export interface RefundSettings {
 const maxTicketIds = 100;
 
 const notYours = (id: string) => notFound(`No order of yours has the id ${id}.`);
+const transferred = (ticketIds: string[]) =>
+  failure(
+    'TICKET_TRANSFERRED',
+    'A ticket given to someone else can be refunded by the organizer only.',
+    {
+      ticketIds,
+    },
+  );
 
 /**
  * Refunds: who may ask for one, of which tickets, and handing each recorded refund to the
@@ -69,15 +77,12 @@ export class RefundService {
     const { order, snapshot } = found;
     const reason = await this.#reasonFor(caller, order, found.tickets[0] as Ticket, snapshot);
     const tickets = chosenTickets(found.tickets, ticketIds);
-    if (reason === 'BUYER') {
-      const given = tickets.filter((ticket) => ticket.ownerId !== caller.userId);
-      if (given.length > 0) {
-        throw failure(
-          'TICKET_TRANSFERRED',
-          'A ticket given to someone else can be refunded by the organizer only.',
-          { ticketIds: given.map((ticket) => ticket.id) },
-        );
-      }
+    // A buyer refunds only tickets they still hold: checked here against the tickets as read,
+    // and again by the refund's own update, against a transfer that commits in between.
+    const ownerId = reason === 'BUYER' ? caller.userId : undefined;
+    if (ownerId) {
+      const given = tickets.filter((ticket) => ticket.ownerId !== ownerId);
+      if (given.length > 0) throw transferred(given.map((ticket) => ticket.id));
     }
     const outcome =
       tickets.length > 0
@@ -86,6 +91,7 @@ export class RefundService {
             ticketIds: tickets.map((ticket) => ticket.id),
             reason,
             requestedBy: caller.userId,
+            ...(ownerId ? { ownerId } : {}),
           })
         : await this.#refunds.whyNotRefundable(found.tickets.map((ticket) => ticket.id));
     switch (outcome.status) {
@@ -100,6 +106,8 @@ export class RefundService {
         throw admitted(outcome.ticketIds);
       case 'cancelled':
         throw failure('TICKET_CANCELLED', 'A cancelled ticket cannot be refunded.');
+      case 'transferred':
+        throw transferred(outcome.ticketIds);
     }
   }
 

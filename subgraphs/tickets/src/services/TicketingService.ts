@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Identity, requireOwnerOrAdmin, requireRole, requireViewer } from '@ticketing/auth';
-import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform';
+import { badUserInput, endOf, hasEnded, isUuid, notFound, parseInput } from '@ticketing/platform';
 import type {
   EventSnapshot,
   Hold,
@@ -29,7 +29,7 @@ import {
   type TierRule,
   updateTierSchema,
 } from '../validation.ts';
-import { type EventOwnership, hasEnded } from './EventOwnership.ts';
+import type { EventOwnership } from './EventOwnership.ts';
 
 export interface TicketingSettings {
   /** How long a hold reserves stock. */
@@ -185,6 +185,10 @@ export class TicketingService {
     switch (outcome.status) {
       case 'held':
         return outcome.hold;
+      case 'windowClosed':
+        throw windowClosed(outcome);
+      case 'orderLimitExceeded':
+        throw orderLimitExceeded(outcome.maxPerOrder, 'quantity');
       case 'soldOut':
         throw soldOut();
       case 'limitReached':
@@ -233,10 +237,13 @@ export class TicketingService {
     if (!ticket || (ticket.ownerId !== caller.userId && caller.role !== 'ADMIN')) {
       throw notFound(`No ticket of yours has the id ${id}.`);
     }
-    const cancelled = await this.#purchases.cancelTicket(ticket.id);
+    const owner = caller.role === 'ADMIN' ? undefined : caller.userId;
+    const cancelled = await this.#purchases.cancelTicket(ticket.id, owner);
     if (cancelled) return cancelled;
-    // Nothing changed: the ticket was cancelled, or admitted at the door, before or meanwhile.
+    // Nothing changed: the ticket was cancelled, admitted at the door or given away, before
+    // or meanwhile.
     const [now] = await this.#tickets.findTicketsByIds([ticket.id]);
+    if (owner && now?.ownerId !== owner) throw notFound(`No ticket of yours has the id ${id}.`);
     if (now?.status === 'ACTIVE' && now.checkedInAt) throw admitted([ticket.id]);
     throw failure('TICKET_ALREADY_CANCELLED', 'This ticket is cancelled already.');
   }
@@ -314,7 +321,7 @@ export class TicketingService {
     }
     if (hasEnded(event)) {
       throw failure('EVENT_ENDED', 'The event is over: its tiers cannot be created or changed.', {
-        endedAt: (event.endsAt ?? event.startsAt).toISOString(),
+        endedAt: endOf(event).toISOString(),
       });
     }
   }
