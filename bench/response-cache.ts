@@ -227,15 +227,26 @@ export async function measureCachedListing(
     const generatorBefore = process.cpuUsage();
     const pacedStarted = performance.now();
     const timeline = timelinePath ? await startTimeline(environment) : undefined;
+    // Otherwise each request is labelled with the half second of the run it was due in:
+    // when in the run the slow answers came.
+    const halfSecondOf = (index: number) => String(Math.floor(index / (rate / 2)) / 2);
     const paced = await runPaced({
       ...load,
       // With the timeline on, each request is labelled with the 10 ms of the clock it was
       // sent in; the same body either way.
-      ...(timeline ? { body: () => ({ body: load.body, label: timeline.bucket() }) } : {}),
+      body: timeline
+        ? () => ({ body: load.body, label: timeline.bucket() })
+        : (index: number) => ({ body: load.body, label: halfSecondOf(index) }),
       seconds: options.latencySeconds,
       rate,
     });
     if (timeline) await timeline.finish(paced.byLabel);
+    const byHalfSecond = timeline
+      ? undefined
+      : Object.entries(paced.byLabel)
+          .sort(([a], [b]) => Number(a) - Number(b))
+          .map(([at, figures]) => `${at} s: ${fmt(figures.p99)}`)
+          .join(', ');
     const cpuAfter = await machineCpu();
     // The load generator's share of one core over the run (this process, user and system).
     const generatorUsage = process.cpuUsage(generatorBefore);
@@ -283,7 +294,8 @@ export async function measureCachedListing(
           `cache lookups and drops: ${JSON.stringify(outcomes)}; ` +
           `event loop delay p99/max: load generator ${fmt(paced.clientLoop.p99)}/${fmt(paced.clientLoop.max)} ms, gateways ${loops.map((loop) => `${fmt(loop.p99)}/${fmt(loop.max)}`).join(', ')} ms; ` +
           `the machine's ${availableParallelism()} cores ${fmt(machineBusy * 100)} % busy over the paced run, the load generator ${fmt(generatorCore * 100)} % of one core; ` +
-          `autocannon's overallRate pacing just before: p50 ${fmt(bursty.p50)} ms, p99 ${fmt(bursty.p99)} ms`,
+          `autocannon's overallRate pacing just before: p50 ${fmt(bursty.p50)} ms, p99 ${fmt(bursty.p99)} ms` +
+          (byHalfSecond ? `; p99 by half second of the run (ms): ${byHalfSecond}` : ''),
         figures: {
           rate,
           paced,
