@@ -34,6 +34,7 @@ import type { SessionRepository } from '../repositories/SessionRepository.ts';
 import type { UserRepository } from '../repositories/UserRepository.ts';
 import {
   emailSchema,
+  longerThanAnyPassword,
   nameSchema,
   passwordSchemaFor,
   signUpSchema,
@@ -128,6 +129,9 @@ export class AccountService {
     clientAddress: string | undefined,
   ): Promise<AuthPayload> {
     const email = parseInput(emailSchema, rawEmail, 'email');
+    // No account has a password this long: wrong, whoever the email is, before any work on
+    // it. Not counted by the throttle, which counts password checks; none runs.
+    if (longerThanAnyPassword(password)) throw wrongCredentials();
     const user = await this.#users.findActiveByEmail(email);
     // An unknown email costs the same password work as a wrong password, and fails alike.
     const valid = await this.#throttle.attempt(email, clientAddress, () =>
