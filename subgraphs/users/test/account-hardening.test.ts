@@ -1,11 +1,13 @@
 // Account security on the real database: over-long login passwords are refused before any
-// work and alike for every email.
+// work and alike for every email, and a deleted account's throttle state does not carry
+// over to a new account with its email.
 import { createLogger } from '@ticketing/platform';
 import { createTestDatabase, type TestDatabase } from '@ticketing/prisma/testing';
 import { type PrismaClient, usersDatabase } from '@ticketing/prisma/users';
 import { GraphQLError } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey, type KeyRingFile, keyRingFrom } from '../src/auth/signing-keys.ts';
+import { throttlePolicy } from '../src/services/LoginThrottle.ts';
 import { createUsersServices } from '../src/subgraph.ts';
 
 let database: TestDatabase<PrismaClient>;
@@ -76,5 +78,42 @@ describe('logIn with an over-long password', () => {
     await expect(accounts.logIn('long@example.com', password, '192.0.2.11')).resolves.toMatchObject(
       { user: { email: 'long@example.com' } },
     );
+  });
+});
+
+describe('deleting an account', () => {
+  it('forgets its throttle state: a new account with its email starts clean', async () => {
+    const email = 'reused@example.com';
+    const guesser = '192.0.2.20';
+    const owner = '192.0.2.21';
+    const first = await signUp(email, owner);
+    // The owner logs in from home (a known address); someone locks their address out.
+    await accounts.logIn(email, password, owner);
+    for (let attempt = 0; attempt < throttlePolicy.pair.threshold; attempt++) {
+      await refusal(accounts.logIn(email, 'wrong password, wrong', guesser));
+    }
+    const locked = await refusal(accounts.logIn(email, password, guesser));
+    expect(locked.extensions).toMatchObject({ code: 'TOO_MANY_ATTEMPTS' });
+    expect(await throttleKeys(email)).toEqual([
+      `account:${email}`,
+      `known:${email}|${owner}`,
+      `pair:${email}|${guesser}`,
+    ]);
+
+    const viewer = { userId: first.user.id, role: first.user.role, sessionId: 'unused' };
+    await expect(accounts.deleteAccount(viewer, password, owner)).resolves.toBe(true);
+    expect(await throttleKeys(email)).toEqual([]);
+    // The addresses' own counters are not the account's: they stay.
+    const addressRow = await database.prisma.loginThrottle.findUnique({
+      where: { key: `address:${guesser}` },
+    });
+    expect(addressRow?.failures).toBe(throttlePolicy.pair.threshold);
+
+    // A new account with the email: the address that was locked out of the old one logs in.
+    const second = await signUp(email, guesser);
+    expect(second.user.id).not.toBe(first.user.id);
+    await expect(accounts.logIn(email, password, guesser)).resolves.toMatchObject({
+      user: { id: second.user.id },
+    });
   });
 });

@@ -238,6 +238,7 @@ export class AccountService {
     const user = await this.#activeUser(viewer);
     await this.#checkPassword(user, password, clientAddress, 'password');
     await this.#users.anonymize(user.id);
+    await this.#throttle.forgetAccount(user.email);
     await this.#revocations.publish({ kind: 'user', id: user.id, before: revokedBeforeNow() });
     this.#logger.info({ userId: user.id }, 'account deleted and anonymised');
     return true;
