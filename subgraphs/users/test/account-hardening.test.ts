@@ -1,27 +1,41 @@
 // Account security on the real database: over-long login passwords are refused before any
 // work and alike for every email, and a deleted account's throttle state does not carry
-// over to a new account with its email.
-import { createLogger } from '@ticketing/platform';
+// over to a new account with its email. Refresh tokens' successors come from a key only
+// the users service holds.
+import { createHmac } from 'node:crypto';
+import { createLogger, subgraphSecret } from '@ticketing/platform';
 import { createTestDatabase, type TestDatabase } from '@ticketing/prisma/testing';
 import { type PrismaClient, usersDatabase } from '@ticketing/prisma/users';
 import { GraphQLError } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateSigningKey, type KeyRingFile, keyRingFrom } from '../src/auth/signing-keys.ts';
+import {
+  generateSigningKey,
+  type KeyRingFile,
+  keyRingFrom,
+  type SigningKeys,
+} from '../src/auth/signing-keys.ts';
+import { hashRefreshToken, successorRefreshToken } from '../src/auth/tokens.ts';
 import { throttlePolicy } from '../src/services/LoginThrottle.ts';
 import { createUsersServices } from '../src/subgraph.ts';
 
 let database: TestDatabase<PrismaClient>;
+let oldKey: KeyRingFile['keys'][number];
+let keys: SigningKeys;
 let accounts: ReturnType<typeof createUsersServices>['accounts'];
 
-beforeAll(async () => {
-  database = await createTestDatabase(usersDatabase);
-  const key = await generateSigningKey('test');
-  accounts = createUsersServices(
+const accountsWith = (ring: SigningKeys) =>
+  createUsersServices(
     database.prisma,
-    await keyRingFrom({ active: 'test', keys: [key] } as KeyRingFile),
+    ring,
     { issuer: 'test', audience: 'test' },
     createLogger('users', 'silent'),
   ).accounts;
+
+beforeAll(async () => {
+  database = await createTestDatabase(usersDatabase);
+  oldKey = (await generateSigningKey('old')) as KeyRingFile['keys'][number];
+  keys = await keyRingFrom({ active: 'old', keys: [oldKey] });
+  accounts = accountsWith(keys);
 });
 afterAll(async () => {
   await database?.close();
@@ -115,5 +129,54 @@ describe('deleting an account', () => {
     await expect(accounts.logIn(email, password, guesser)).resolves.toMatchObject({
       user: { id: second.user.id },
     });
+  });
+});
+
+describe('refresh token rotation', () => {
+  it('derives the successor from a key only the users service holds', async () => {
+    const { refreshToken } = await signUp('rotate@example.com', '192.0.2.30');
+    const [first, again] = await Promise.all([
+      accounts.refreshSession(refreshToken),
+      accounts.refreshSession(refreshToken),
+    ]);
+    expect(first.refreshToken).not.toBe(refreshToken);
+    expect(again.refreshToken).toBe(first.refreshToken);
+    // The secret the gateways and the other subgraphs hold does not make it...
+    const shared = subgraphSecret('users', {});
+    const fromShared = `rt_${createHmac('sha256', shared).update(`refresh-successor:${refreshToken}`).digest('base64url')}`;
+    expect(first.refreshToken).not.toBe(fromShared);
+    expect(
+      await database.prisma.refreshToken.findUnique({
+        where: { tokenHash: hashRefreshToken(fromShared) },
+      }),
+    ).toBeNull();
+    // ...nor does another users key; the service's own key does.
+    const otherKeys = await keyRingFrom({
+      active: 'other',
+      keys: [(await generateSigningKey('other')) as KeyRingFile['keys'][number]],
+    });
+    expect(
+      successorRefreshToken(refreshToken, otherKeys.successorKeys[0] as Uint8Array).token,
+    ).not.toBe(first.refreshToken);
+    expect(successorRefreshToken(refreshToken, keys.successorKeys[0] as Uint8Array).token).toBe(
+      first.refreshToken,
+    );
+    // The session goes on with the successor.
+    const next = await accounts.refreshSession(first.refreshToken);
+    expect(next.user.email).toBe('rotate@example.com');
+    expect(next.refreshToken).not.toBe(first.refreshToken);
+  });
+
+  it('repeats the successor across a signing-key rotation within the grace window', async () => {
+    const { refreshToken } = await signUp('keyswap@example.com', '192.0.2.31');
+    const before = await accounts.refreshSession(refreshToken);
+    // A new key becomes active; the old one stays in the ring, as rotation keeps it.
+    const newKey = (await generateSigningKey('new')) as KeyRingFile['keys'][number];
+    const rotated = accountsWith(await keyRingFrom({ active: 'new', keys: [newKey, oldKey] }));
+    const after = await rotated.refreshSession(refreshToken);
+    expect(after.refreshToken).toBe(before.refreshToken);
+    // Successors are derived with the new key from now on, and the session goes on.
+    const next = await rotated.refreshSession(after.refreshToken);
+    expect(next.user.email).toBe('keyswap@example.com');
   });
 });

@@ -79,7 +79,7 @@ export class AccountService {
   readonly #issuer: AccessTokenIssuer;
   readonly #revocations: RevocationPublisher;
   readonly #logger: Logger;
-  readonly #refreshSecret: string;
+  readonly #successorKeys: readonly Uint8Array[];
   readonly #refreshGraceMs: number;
 
   constructor(deps: {
@@ -90,12 +90,12 @@ export class AccountService {
     /** Tells every gateway which access tokens stop working now. */
     revocations: RevocationPublisher;
     logger: Logger;
-    /** Derives each refresh token's successor (see successorRefreshToken). */
-    refreshSecret: string;
+    /** Derive each refresh token's successor, the first now (see successorRefreshToken). */
+    successorKeys: readonly Uint8Array[];
     /** How long an exchanged refresh token still returns its successor. */
     refreshGraceMs: number;
   }) {
-    this.#refreshSecret = deps.refreshSecret;
+    this.#successorKeys = deps.successorKeys;
     this.#refreshGraceMs = deps.refreshGraceMs;
     this.#users = deps.users;
     this.#sessions = deps.sessions;
@@ -144,7 +144,7 @@ export class AccountService {
   }
 
   async refreshSession(refreshToken: string): Promise<AuthPayload> {
-    const successor = successorRefreshToken(refreshToken, this.#refreshSecret);
+    const successor = successorRefreshToken(refreshToken, this.#successorKeys[0] as Uint8Array);
     const expiresAt = new Date(Date.now() + refreshTokenLifetimeMs);
     const outcome = await this.#sessions.rotate(hashRefreshToken(refreshToken), {
       tokenHash: successor.hash,
@@ -155,10 +155,15 @@ export class AccountService {
       Date.now() - outcome.usedAt.getTime() <= this.#refreshGraceMs
     ) {
       // A concurrent refresh (another tab) exchanged it a moment ago: the same successor,
-      // as long as the session was not ended meanwhile.
-      const next = await this.#sessions.findByHash(successor.hash);
-      if (next && !next.revokedAt)
-        return this.#resume(outcome.userId, outcome.familyId, successor.token);
+      // as long as the session was not ended meanwhile. It was derived with the key active
+      // then, which a signing-key rotation since may have made an older one of the ring.
+      for (const key of this.#successorKeys) {
+        const earlier = successorRefreshToken(refreshToken, key);
+        const next = await this.#sessions.findByHash(earlier.hash);
+        if (!next) continue;
+        if (!next.revokedAt) return this.#resume(outcome.userId, outcome.familyId, earlier.token);
+        break;
+      }
     }
     if (outcome.status === 'reused') {
       // A used token came back: it was stolen, or its successor was. End the whole session.
