@@ -10,7 +10,6 @@ import {
   RevocationPublisher,
   type SubgraphDefinition,
   servicePorts,
-  subgraphSecret,
   subgraphSecretSettings,
 } from '@ticketing/platform';
 import { defaultDataRoot } from '@ticketing/prisma';
@@ -57,13 +56,12 @@ export function createUsersServices(
   keys: SigningKeys,
   parties: TokenParties,
   logger: Logger,
-  refreshSecret = subgraphSecret('users', {}),
   refreshGraceSeconds = defaultRefreshGraceSeconds,
   abuse: { signUpsPerAddress?: number; redis?: RedisConnection | undefined } = {},
 ) {
   const users = new UserRepository(prisma);
   const accounts = new AccountService({
-    refreshSecret,
+    successorKeys: keys.successorKeys,
     refreshGraceMs: refreshGraceSeconds * 1000,
     users,
     sessions: new SessionRepository(prisma),
@@ -104,7 +102,6 @@ export const usersSubgraph: SubgraphDefinition<
         audience: config.AUTH_AUDIENCE,
       },
       logger,
-      subgraphSecret('users', config),
       config.REFRESH_GRACE_SECONDS,
       { signUpsPerAddress: config.SIGN_UPS_PER_ADDRESS, redis },
     );

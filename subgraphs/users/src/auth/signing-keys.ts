@@ -3,6 +3,7 @@
 // Every key is published in the JWKS; only the active one signs. Rotation: add the new key
 // (published, not yet signing), wait for verifiers' caches to pick it up (10 min), make it
 // active, and remove the old key once the last token it signed has expired (15 min + 30 s).
+import { hkdfSync } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { signingAlgorithm } from '@ticketing/auth';
@@ -44,6 +45,24 @@ export interface SigningKeys {
   readonly publicJwks: JSONWebKeySet;
   /** Verifies this service's own tokens without a round trip to itself. */
   readonly keySet: JWTVerifyGetKey;
+  /**
+   * Derive refresh tokens' successors (see successorRefreshToken), one from each private
+   * key, the active key's first: key material that only this service holds.
+   */
+  readonly successorKeys: readonly Uint8Array[];
+}
+
+/** A key for refresh tokens' successors from a private signing key, for nothing else. */
+function successorKeyFrom(key: { d: string }): Uint8Array {
+  return new Uint8Array(
+    hkdfSync(
+      'sha256',
+      Buffer.from(key.d, 'base64url'),
+      '',
+      'ticketing refresh-token successor',
+      32,
+    ),
+  );
 }
 
 /** A new Ed25519 private key as a JWK, named by its creation time. */
@@ -71,6 +90,9 @@ export async function keyRingFrom(file: KeyRingFile): Promise<SigningKeys> {
     signingKey: (await importJWK(active, signingAlgorithm)) as CryptoKey,
     publicJwks,
     keySet: createLocalJWKSet(publicJwks),
+    successorKeys: [active, ...file.keys.filter((key) => key.kid !== file.active)].map((key) =>
+      successorKeyFrom(key as { d: string }),
+    ),
   };
 }
 

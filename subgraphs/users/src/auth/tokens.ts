@@ -63,15 +63,17 @@ export function newRefreshToken(): { token: string; hash: string } {
 export const defaultRefreshGraceSeconds = 30;
 
 /**
- * The token that succeeds `token`: derived from it with the service's secret, so that an
- * exchange repeated within the grace window answers with the same successor, which is never
- * stored (only its hash is). Without the secret, a stolen token does not reveal its successor.
+ * The token that succeeds `token`: derived from it with a key only the users service holds
+ * (SigningKeys.successorKeys), so that an exchange repeated within the grace window answers
+ * with the same successor, which is never stored (only its hash is). Without the key, a
+ * stolen token does not reveal its successor; the secret the users service shares with the
+ * gateways and other subgraphs is not that key.
  */
 export function successorRefreshToken(
   token: string,
-  secret: string,
+  key: Uint8Array,
 ): { token: string; hash: string } {
-  const successor = `rt_${createHmac('sha256', secret).update(`refresh-successor:${token}`).digest('base64url')}`;
+  const successor = `rt_${createHmac('sha256', key).update(`refresh-successor:${token}`).digest('base64url')}`;
   return { token: successor, hash: hashRefreshToken(successor) };
 }
 

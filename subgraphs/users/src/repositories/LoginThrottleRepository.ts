@@ -92,6 +92,14 @@ export class LoginThrottleRepository {
     await this.#prisma.loginThrottle.deleteMany({ where: { key } });
   }
 
+  /** Deletes `key` and every key that starts with one of `prefixes`. */
+  async forget(key: string, prefixes: string[]): Promise<void> {
+    await this.#prisma.$executeRaw`
+      DELETE FROM login_throttles
+      WHERE key = ${key}
+        OR EXISTS (SELECT 1 FROM unnest(${prefixes}::text[]) AS prefix WHERE starts_with(key, prefix))`;
+  }
+
   /**
    * Records that `key` (an account and an address) just logged in successfully. Stored in
    * the same table: `last_failure_at` is then the time of that success, `failures` 0.

@@ -34,6 +34,7 @@ import type { SessionRepository } from '../repositories/SessionRepository.ts';
 import type { UserRepository } from '../repositories/UserRepository.ts';
 import {
   emailSchema,
+  longerThanAnyPassword,
   nameSchema,
   passwordSchemaFor,
   signUpSchema,
@@ -78,7 +79,7 @@ export class AccountService {
   readonly #issuer: AccessTokenIssuer;
   readonly #revocations: RevocationPublisher;
   readonly #logger: Logger;
-  readonly #refreshSecret: string;
+  readonly #successorKeys: readonly Uint8Array[];
   readonly #refreshGraceMs: number;
 
   constructor(deps: {
@@ -89,12 +90,12 @@ export class AccountService {
     /** Tells every gateway which access tokens stop working now. */
     revocations: RevocationPublisher;
     logger: Logger;
-    /** Derives each refresh token's successor (see successorRefreshToken). */
-    refreshSecret: string;
+    /** Derive each refresh token's successor, the first now (see successorRefreshToken). */
+    successorKeys: readonly Uint8Array[];
     /** How long an exchanged refresh token still returns its successor. */
     refreshGraceMs: number;
   }) {
-    this.#refreshSecret = deps.refreshSecret;
+    this.#successorKeys = deps.successorKeys;
     this.#refreshGraceMs = deps.refreshGraceMs;
     this.#users = deps.users;
     this.#sessions = deps.sessions;
@@ -128,6 +129,9 @@ export class AccountService {
     clientAddress: string | undefined,
   ): Promise<AuthPayload> {
     const email = parseInput(emailSchema, rawEmail, 'email');
+    // No account has a password this long: wrong, whoever the email is, before any work on
+    // it. Not counted by the throttle, which counts password checks; none runs.
+    if (longerThanAnyPassword(password)) throw wrongCredentials();
     const user = await this.#users.findActiveByEmail(email);
     // An unknown email costs the same password work as a wrong password, and fails alike.
     const valid = await this.#throttle.attempt(email, clientAddress, () =>
@@ -140,7 +144,7 @@ export class AccountService {
   }
 
   async refreshSession(refreshToken: string): Promise<AuthPayload> {
-    const successor = successorRefreshToken(refreshToken, this.#refreshSecret);
+    const successor = successorRefreshToken(refreshToken, this.#successorKeys[0] as Uint8Array);
     const expiresAt = new Date(Date.now() + refreshTokenLifetimeMs);
     const outcome = await this.#sessions.rotate(hashRefreshToken(refreshToken), {
       tokenHash: successor.hash,
@@ -151,10 +155,15 @@ export class AccountService {
       Date.now() - outcome.usedAt.getTime() <= this.#refreshGraceMs
     ) {
       // A concurrent refresh (another tab) exchanged it a moment ago: the same successor,
-      // as long as the session was not ended meanwhile.
-      const next = await this.#sessions.findByHash(successor.hash);
-      if (next && !next.revokedAt)
-        return this.#resume(outcome.userId, outcome.familyId, successor.token);
+      // as long as the session was not ended meanwhile. It was derived with the key active
+      // then, which a signing-key rotation since may have made an older one of the ring.
+      for (const key of this.#successorKeys) {
+        const earlier = successorRefreshToken(refreshToken, key);
+        const next = await this.#sessions.findByHash(earlier.hash);
+        if (!next) continue;
+        if (!next.revokedAt) return this.#resume(outcome.userId, outcome.familyId, earlier.token);
+        break;
+      }
     }
     if (outcome.status === 'reused') {
       // A used token came back: it was stolen, or its successor was. End the whole session.
@@ -234,6 +243,7 @@ export class AccountService {
     const user = await this.#activeUser(viewer);
     await this.#checkPassword(user, password, clientAddress, 'password');
     await this.#users.anonymize(user.id);
+    await this.#throttle.forgetAccount(user.email);
     await this.#revocations.publish({ kind: 'user', id: user.id, before: revokedBeforeNow() });
     this.#logger.info({ userId: user.id }, 'account deleted and anonymised');
     return true;

@@ -105,6 +105,16 @@ export class LoginThrottle {
     }
     return correct;
   }
+
+  /**
+   * Forgets what the counters hold for the account `email` (its attempts, locks and known
+   * addresses), when it is deleted: an account created later with the same email starts
+   * clean. The addresses' own counters stay. Only the owner, with the password, deletes an
+   * account, so no one clears another's counters this way.
+   */
+  async forgetAccount(email: string): Promise<void> {
+    await this.#repository.forget(`account:${email}`, [`pair:${email}|`, knownKey(email, '')]);
+  }
 }
 
 function knownKey(email: string, address: string): string {

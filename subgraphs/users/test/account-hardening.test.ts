@@ -1,0 +1,182 @@
+// Account security on the real database: over-long login passwords are refused before any
+// work and alike for every email, and a deleted account's throttle state does not carry
+// over to a new account with its email. Refresh tokens' successors come from a key only
+// the users service holds.
+import { createHmac } from 'node:crypto';
+import { createLogger, subgraphSecret } from '@ticketing/platform';
+import { createTestDatabase, type TestDatabase } from '@ticketing/prisma/testing';
+import { type PrismaClient, usersDatabase } from '@ticketing/prisma/users';
+import { GraphQLError } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  generateSigningKey,
+  type KeyRingFile,
+  keyRingFrom,
+  type SigningKeys,
+} from '../src/auth/signing-keys.ts';
+import { hashRefreshToken, successorRefreshToken } from '../src/auth/tokens.ts';
+import { throttlePolicy } from '../src/services/LoginThrottle.ts';
+import { createUsersServices } from '../src/subgraph.ts';
+
+let database: TestDatabase<PrismaClient>;
+let oldKey: KeyRingFile['keys'][number];
+let keys: SigningKeys;
+let accounts: ReturnType<typeof createUsersServices>['accounts'];
+
+const accountsWith = (ring: SigningKeys) =>
+  createUsersServices(
+    database.prisma,
+    ring,
+    { issuer: 'test', audience: 'test' },
+    createLogger('users', 'silent'),
+  ).accounts;
+
+beforeAll(async () => {
+  database = await createTestDatabase(usersDatabase);
+  oldKey = (await generateSigningKey('old')) as KeyRingFile['keys'][number];
+  keys = await keyRingFrom({ active: 'old', keys: [oldKey] });
+  accounts = accountsWith(keys);
+});
+afterAll(async () => {
+  await database?.close();
+});
+
+const password = 'correct horse battery staple 42';
+
+const signUp = (email: string, address: string) =>
+  accounts.signUp({ email, password, name: 'Grace', accountType: 'CUSTOMER' }, address);
+
+/** What a failed call answered: its message and extensions. */
+async function refusal(call: Promise<unknown>): Promise<{ message: string; extensions: object }> {
+  const error = await call.then(
+    () => expect.unreachable('it succeeded'),
+    (error: unknown) => error,
+  );
+  expect(error).toBeInstanceOf(GraphQLError);
+  const { message, extensions } = error as GraphQLError;
+  return { message, extensions };
+}
+
+/** The throttle's rows that name `email`. */
+const throttleKeys = async (email: string) =>
+  (await database.prisma.loginThrottle.findMany({ where: { key: { contains: email } } }))
+    .map((row) => row.key)
+    .sort();
+
+describe('logIn with an over-long password', () => {
+  it('is refused at once, alike for a known and an unknown email, and counts nowhere', async () => {
+    await signUp('long@example.com', '192.0.2.10');
+    // A megabyte, and a short string that NFKC expands past the bound (U+FDFA: 18 characters).
+    for (const longPassword of ['a'.repeat(1 << 20), '\uFDFA'.repeat(100)]) {
+      const answers = [];
+      for (const email of ['long@example.com', 'nobody@example.com']) {
+        const started = performance.now();
+        answers.push(await refusal(accounts.logIn(email, longPassword, '192.0.2.11')));
+        // A password check takes scrypt's ~0.35 s of CPU; this takes none.
+        expect(performance.now() - started).toBeLessThan(150);
+      }
+      expect(answers[0]).toEqual(answers[1]);
+      expect(answers[0]?.extensions).toEqual({ code: 'INVALID_CREDENTIALS' });
+    }
+    expect(await throttleKeys('long@example.com')).toEqual([]);
+    expect(await throttleKeys('nobody@example.com')).toEqual([]);
+    // A password at the bound is still checked (and counted), and the right one still works.
+    const atBound = await refusal(
+      accounts.logIn('long@example.com', 'b'.repeat(1024), '192.0.2.11'),
+    );
+    expect(atBound.extensions).toEqual({ code: 'INVALID_CREDENTIALS' });
+    expect(await throttleKeys('long@example.com')).toEqual([
+      'account:long@example.com',
+      'pair:long@example.com|192.0.2.11',
+    ]);
+    await expect(accounts.logIn('long@example.com', password, '192.0.2.11')).resolves.toMatchObject(
+      { user: { email: 'long@example.com' } },
+    );
+  });
+});
+
+describe('deleting an account', () => {
+  it('forgets its throttle state: a new account with its email starts clean', async () => {
+    const email = 'reused@example.com';
+    const guesser = '192.0.2.20';
+    const owner = '192.0.2.21';
+    const first = await signUp(email, owner);
+    // The owner logs in from home (a known address); someone locks their address out.
+    await accounts.logIn(email, password, owner);
+    for (let attempt = 0; attempt < throttlePolicy.pair.threshold; attempt++) {
+      await refusal(accounts.logIn(email, 'wrong password, wrong', guesser));
+    }
+    const locked = await refusal(accounts.logIn(email, password, guesser));
+    expect(locked.extensions).toMatchObject({ code: 'TOO_MANY_ATTEMPTS' });
+    expect(await throttleKeys(email)).toEqual([
+      `account:${email}`,
+      `known:${email}|${owner}`,
+      `pair:${email}|${guesser}`,
+    ]);
+
+    const viewer = { userId: first.user.id, role: first.user.role, sessionId: 'unused' };
+    await expect(accounts.deleteAccount(viewer, password, owner)).resolves.toBe(true);
+    expect(await throttleKeys(email)).toEqual([]);
+    // The addresses' own counters are not the account's: they stay.
+    const addressRow = await database.prisma.loginThrottle.findUnique({
+      where: { key: `address:${guesser}` },
+    });
+    expect(addressRow?.failures).toBe(throttlePolicy.pair.threshold);
+
+    // A new account with the email: the address that was locked out of the old one logs in.
+    const second = await signUp(email, guesser);
+    expect(second.user.id).not.toBe(first.user.id);
+    await expect(accounts.logIn(email, password, guesser)).resolves.toMatchObject({
+      user: { id: second.user.id },
+    });
+  });
+});
+
+describe('refresh token rotation', () => {
+  it('derives the successor from a key only the users service holds', async () => {
+    const { refreshToken } = await signUp('rotate@example.com', '192.0.2.30');
+    const [first, again] = await Promise.all([
+      accounts.refreshSession(refreshToken),
+      accounts.refreshSession(refreshToken),
+    ]);
+    expect(first.refreshToken).not.toBe(refreshToken);
+    expect(again.refreshToken).toBe(first.refreshToken);
+    // The secret the gateways and the other subgraphs hold does not make it...
+    const shared = subgraphSecret('users', {});
+    const fromShared = `rt_${createHmac('sha256', shared).update(`refresh-successor:${refreshToken}`).digest('base64url')}`;
+    expect(first.refreshToken).not.toBe(fromShared);
+    expect(
+      await database.prisma.refreshToken.findUnique({
+        where: { tokenHash: hashRefreshToken(fromShared) },
+      }),
+    ).toBeNull();
+    // ...nor does another users key; the service's own key does.
+    const otherKeys = await keyRingFrom({
+      active: 'other',
+      keys: [(await generateSigningKey('other')) as KeyRingFile['keys'][number]],
+    });
+    expect(
+      successorRefreshToken(refreshToken, otherKeys.successorKeys[0] as Uint8Array).token,
+    ).not.toBe(first.refreshToken);
+    expect(successorRefreshToken(refreshToken, keys.successorKeys[0] as Uint8Array).token).toBe(
+      first.refreshToken,
+    );
+    // The session goes on with the successor.
+    const next = await accounts.refreshSession(first.refreshToken);
+    expect(next.user.email).toBe('rotate@example.com');
+    expect(next.refreshToken).not.toBe(first.refreshToken);
+  });
+
+  it('repeats the successor across a signing-key rotation within the grace window', async () => {
+    const { refreshToken } = await signUp('keyswap@example.com', '192.0.2.31');
+    const before = await accounts.refreshSession(refreshToken);
+    // A new key becomes active; the old one stays in the ring, as rotation keeps it.
+    const newKey = (await generateSigningKey('new')) as KeyRingFile['keys'][number];
+    const rotated = accountsWith(await keyRingFrom({ active: 'new', keys: [newKey, oldKey] }));
+    const after = await rotated.refreshSession(refreshToken);
+    expect(after.refreshToken).toBe(before.refreshToken);
+    // Successors are derived with the new key from now on, and the session goes on.
+    const next = await rotated.refreshSession(after.refreshToken);
+    expect(next.user.email).toBe('keyswap@example.com');
+  });
+});
