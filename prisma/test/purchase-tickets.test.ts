@@ -291,6 +291,38 @@ describe('purchase_tickets', () => {
     expect(await outcome({ buyer: randomUUID(), tier: tierId, quantity: 2 })).toBe('created');
   });
 
+  it('judges the tier’s limit and window on the row it takes the stock from', async () => {
+    // The organizer's change is made but not committed when the purchase reads the tier:
+    // the purchase passes its early look on the old rules, then waits for the tier's row.
+    const before = await state();
+    const [limited] = await whileTierChanges(
+      'UPDATE ticket_tiers SET max_per_order = 2 WHERE id = $1',
+      () => purchase({ buyer: randomUUID(), tier: tierId, quantity: 3 }),
+    );
+    expect(limited).toMatchObject({ outcome: 'orderLimitExceeded', tier_max_per_order: 2 });
+    expect(await state()).toEqual(before);
+
+    const [closed] = await whileTierChanges(
+      `UPDATE ticket_tiers SET sales_start_at = now() - interval '2 hours',
+                               sales_end_at = now() - interval '1 hour' WHERE id = $1`,
+      () => purchase({ buyer: randomUUID(), tier: tierId, quantity: 1 }),
+    );
+    expect(closed).toMatchObject({ outcome: 'windowClosed', tier_sales_end_at: expect.any(Date) });
+    expect(await state()).toEqual(before);
+  });
+
+  it('charges the price of the row it takes the stock from', async () => {
+    const rows = await whileTierChanges(
+      'UPDATE ticket_tiers SET price_cents = 2000 WHERE id = $1',
+      () => purchase({ buyer: randomUUID(), tier: tierId, quantity: 2 }),
+    );
+    expect(rows.map((row) => [row.outcome, row.order_total_cents])).toEqual([
+      ['created', 4000],
+      ['created', 4000],
+    ]);
+    expect(await tierStock()).toEqual({ sold: 2, held: 0 });
+  });
+
   it('buys a hold: its quantity moves from held to sold, its allowance stays taken', async () => {
     const buyer = randomUUID();
     const hold = await createHold(buyer, tierId, 2);
@@ -399,6 +431,40 @@ async function whileKeyInFlight<T>(lockKey: string, work: () => Promise<T>): Pro
   } finally {
     await other.query('ROLLBACK');
     other.release();
+  }
+}
+
+/**
+ * Runs `work` while another transaction has changed the tier's row (`change`, with the
+ * tier as $1) but not committed; commits once `work` waits for that row, then returns what
+ * `work` answers.
+ */
+async function whileTierChanges<T>(change: string, work: () => Promise<T>): Promise<T> {
+  const organizer = await pool.connect();
+  let working: Promise<T> | undefined;
+  try {
+    await organizer.query('BEGIN');
+    const { rows } = await organizer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    await organizer.query(change, [tierId]);
+    working = work();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const waiting = await pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+        [rows[0]?.pid],
+      );
+      if (waiting.rows[0]?.n) break;
+      if (Date.now() > deadline) throw new Error('the purchase never waited for the tier’s row');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await organizer.query('COMMIT');
+    return await working;
+  } catch (error) {
+    await organizer.query('ROLLBACK');
+    await working?.catch(() => {});
+    throw error;
+  } finally {
+    organizer.release();
   }
 }
 
@@ -555,6 +621,19 @@ describe('purchase_tickets_group', () => {
       { buyer: randomUUID(), quantity: 2 },
     ]);
     expect(outcomesOf(mixed)).toEqual(['orderLimitExceeded', 'created']);
+    expect(await tierStock()).toEqual({ sold: 2, held: 0 });
+  });
+
+  it('judges the tier’s rules on the row it locks, and gives a refused member’s allowance back', async () => {
+    const members = [3, 2].map((quantity) => ({ buyer: randomUUID(), quantity }));
+    const answers = await whileTierChanges(
+      'UPDATE ticket_tiers SET max_per_order = 2 WHERE id = $1',
+      () => purchaseGroup(tierId, members),
+    );
+    expect(outcomesOf(answers)).toEqual(['orderLimitExceeded', 'created']);
+    expect(answers[0]?.[0]).toMatchObject({ tier_max_per_order: 2 });
+    expect(await allowanceOf(members[0]?.buyer ?? '')).toBeUndefined();
+    expect(await allowanceOf(members[1]?.buyer ?? '')).toBe(2);
     expect(await tierStock()).toEqual({ sold: 2, held: 0 });
   });
 
