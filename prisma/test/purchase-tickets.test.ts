@@ -95,8 +95,9 @@ async function createHold(buyer: string, tier: string, quantity: number, expires
     [tier, quantity],
   );
   await pool.query(
-    `INSERT INTO holds (id, tier_id, user_id, quantity, expires_at)
-     VALUES ($1, $2, $3, $4, now() + $5::interval)`,
+    `INSERT INTO holds (id, tier_id, user_id, quantity, price_cents, currency, expires_at)
+     SELECT $1, $2, $3, $4, t.price_cents, t.currency, now() + $5::interval
+     FROM ticket_tiers t WHERE t.id = $2`,
     [id, tier, buyer, quantity, expiresIn],
   );
   await pool.query(
@@ -338,6 +339,26 @@ describe('purchase_tickets', () => {
     );
     expect(allowance).toEqual([{ tickets: 2 }]);
     expect(await outcome({ buyer, hold })).toBe('holdExpired');
+  });
+
+  it('charges a hold the price it was made at, and a purchase without one the tier’s price', async () => {
+    await pool.query('UPDATE ticket_tiers SET price_cents = 5000 WHERE id = $1', [tierId]);
+    const buyer = randomUUID();
+    const hold = await createHold(buyer, tierId, 2);
+    await pool.query('UPDATE ticket_tiers SET price_cents = 8000 WHERE id = $1', [tierId]);
+
+    const held = await purchase({ buyer, hold });
+    expect(held.map((row) => [row.outcome, row.order_total_cents])).toEqual([
+      ['created', 10000],
+      ['created', 10000],
+    ]);
+    const [unheld] = await purchase({ buyer: randomUUID(), tier: tierId, quantity: 1 });
+    expect(unheld).toMatchObject({ outcome: 'created', order_total_cents: 8000 });
+
+    const cheaper = await createHold(buyer, tierId, 1);
+    await pool.query('UPDATE ticket_tiers SET price_cents = 3000 WHERE id = $1', [tierId]);
+    const [kept] = await purchase({ buyer, hold: cheaper });
+    expect(kept).toMatchObject({ outcome: 'created', order_total_cents: 8000 });
   });
 
   it('refuses someone else’s hold, and an expired one, and changes nothing', async () => {
