@@ -113,6 +113,18 @@ describe('offer_waitlist', () => {
     for (const buyer of buyers.slice(10)) expect(await allowance(buyer)).toBe(0);
   });
 
+  it('makes an offer at the tier’s price as it offers, kept when the price changes', async () => {
+    const [buyer] = await queue(1);
+    await pool.query('UPDATE ticket_tiers SET price_cents = 5000 WHERE id = $1', [tierId]);
+    expect(await returnOne()).toBe(1);
+    await pool.query('UPDATE ticket_tiers SET price_cents = 8000 WHERE id = $1', [tierId]);
+    const { rows } = await pool.query(
+      'SELECT user_id, price_cents, currency FROM holds WHERE tier_id = $1',
+      [tierId],
+    );
+    expect(rows).toEqual([{ user_id: buyer, price_cents: 5000, currency: 'EUR' }]);
+  });
+
   it('offers nothing when no stock is free, however often it is called', async () => {
     await queue(3);
     const { rows } = await pool.query('SELECT offer_waitlist($1) AS offered', [tierId]);

@@ -95,8 +95,9 @@ async function createHold(buyer: string, tier: string, quantity: number, expires
     [tier, quantity],
   );
   await pool.query(
-    `INSERT INTO holds (id, tier_id, user_id, quantity, expires_at)
-     VALUES ($1, $2, $3, $4, now() + $5::interval)`,
+    `INSERT INTO holds (id, tier_id, user_id, quantity, price_cents, currency, expires_at)
+     SELECT $1, $2, $3, $4, t.price_cents, t.currency, now() + $5::interval
+     FROM ticket_tiers t WHERE t.id = $2`,
     [id, tier, buyer, quantity, expiresIn],
   );
   await pool.query(
@@ -291,6 +292,38 @@ describe('purchase_tickets', () => {
     expect(await outcome({ buyer: randomUUID(), tier: tierId, quantity: 2 })).toBe('created');
   });
 
+  it('judges the tier’s limit and window on the row it takes the stock from', async () => {
+    // The organizer's change is made but not committed when the purchase reads the tier:
+    // the purchase passes its early look on the old rules, then waits for the tier's row.
+    const before = await state();
+    const [limited] = await whileTierChanges(
+      'UPDATE ticket_tiers SET max_per_order = 2 WHERE id = $1',
+      () => purchase({ buyer: randomUUID(), tier: tierId, quantity: 3 }),
+    );
+    expect(limited).toMatchObject({ outcome: 'orderLimitExceeded', tier_max_per_order: 2 });
+    expect(await state()).toEqual(before);
+
+    const [closed] = await whileTierChanges(
+      `UPDATE ticket_tiers SET sales_start_at = now() - interval '2 hours',
+                               sales_end_at = now() - interval '1 hour' WHERE id = $1`,
+      () => purchase({ buyer: randomUUID(), tier: tierId, quantity: 1 }),
+    );
+    expect(closed).toMatchObject({ outcome: 'windowClosed', tier_sales_end_at: expect.any(Date) });
+    expect(await state()).toEqual(before);
+  });
+
+  it('charges the price of the row it takes the stock from', async () => {
+    const rows = await whileTierChanges(
+      'UPDATE ticket_tiers SET price_cents = 2000 WHERE id = $1',
+      () => purchase({ buyer: randomUUID(), tier: tierId, quantity: 2 }),
+    );
+    expect(rows.map((row) => [row.outcome, row.order_total_cents])).toEqual([
+      ['created', 4000],
+      ['created', 4000],
+    ]);
+    expect(await tierStock()).toEqual({ sold: 2, held: 0 });
+  });
+
   it('buys a hold: its quantity moves from held to sold, its allowance stays taken', async () => {
     const buyer = randomUUID();
     const hold = await createHold(buyer, tierId, 2);
@@ -306,6 +339,26 @@ describe('purchase_tickets', () => {
     );
     expect(allowance).toEqual([{ tickets: 2 }]);
     expect(await outcome({ buyer, hold })).toBe('holdExpired');
+  });
+
+  it('charges a hold the price it was made at, and a purchase without one the tier’s price', async () => {
+    await pool.query('UPDATE ticket_tiers SET price_cents = 5000 WHERE id = $1', [tierId]);
+    const buyer = randomUUID();
+    const hold = await createHold(buyer, tierId, 2);
+    await pool.query('UPDATE ticket_tiers SET price_cents = 8000 WHERE id = $1', [tierId]);
+
+    const held = await purchase({ buyer, hold });
+    expect(held.map((row) => [row.outcome, row.order_total_cents])).toEqual([
+      ['created', 10000],
+      ['created', 10000],
+    ]);
+    const [unheld] = await purchase({ buyer: randomUUID(), tier: tierId, quantity: 1 });
+    expect(unheld).toMatchObject({ outcome: 'created', order_total_cents: 8000 });
+
+    const cheaper = await createHold(buyer, tierId, 1);
+    await pool.query('UPDATE ticket_tiers SET price_cents = 3000 WHERE id = $1', [tierId]);
+    const [kept] = await purchase({ buyer, hold: cheaper });
+    expect(kept).toMatchObject({ outcome: 'created', order_total_cents: 8000 });
   });
 
   it('refuses someone else’s hold, and an expired one, and changes nothing', async () => {
@@ -399,6 +452,40 @@ async function whileKeyInFlight<T>(lockKey: string, work: () => Promise<T>): Pro
   } finally {
     await other.query('ROLLBACK');
     other.release();
+  }
+}
+
+/**
+ * Runs `work` while another transaction has changed the tier's row (`change`, with the
+ * tier as $1) but not committed; commits once `work` waits for that row, then returns what
+ * `work` answers.
+ */
+async function whileTierChanges<T>(change: string, work: () => Promise<T>): Promise<T> {
+  const organizer = await pool.connect();
+  let working: Promise<T> | undefined;
+  try {
+    await organizer.query('BEGIN');
+    const { rows } = await organizer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    await organizer.query(change, [tierId]);
+    working = work();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const waiting = await pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+        [rows[0]?.pid],
+      );
+      if (waiting.rows[0]?.n) break;
+      if (Date.now() > deadline) throw new Error('the purchase never waited for the tier’s row');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await organizer.query('COMMIT');
+    return await working;
+  } catch (error) {
+    await organizer.query('ROLLBACK');
+    await working?.catch(() => {});
+    throw error;
+  } finally {
+    organizer.release();
   }
 }
 
@@ -555,6 +642,19 @@ describe('purchase_tickets_group', () => {
       { buyer: randomUUID(), quantity: 2 },
     ]);
     expect(outcomesOf(mixed)).toEqual(['orderLimitExceeded', 'created']);
+    expect(await tierStock()).toEqual({ sold: 2, held: 0 });
+  });
+
+  it('judges the tier’s rules on the row it locks, and gives a refused member’s allowance back', async () => {
+    const members = [3, 2].map((quantity) => ({ buyer: randomUUID(), quantity }));
+    const answers = await whileTierChanges(
+      'UPDATE ticket_tiers SET max_per_order = 2 WHERE id = $1',
+      () => purchaseGroup(tierId, members),
+    );
+    expect(outcomesOf(answers)).toEqual(['orderLimitExceeded', 'created']);
+    expect(answers[0]?.[0]).toMatchObject({ tier_max_per_order: 2 });
+    expect(await allowanceOf(members[0]?.buyer ?? '')).toBeUndefined();
+    expect(await allowanceOf(members[1]?.buyer ?? '')).toBe(2);
     expect(await tierStock()).toEqual({ sold: 2, held: 0 });
   });
 

@@ -168,9 +168,10 @@ describe('a purchase', () => {
 });
 
 describe('a purchase from a hold', () => {
-  it('whose total no longer fits an order (the price went up since) is ORDER_LIMIT_EXCEEDED, and keeps the hold', async () => {
-    // Held at 2,500 cents a ticket; the organizer then raised the price to the top, with
-    // the limit per order it allows: 30 tickets would now total 3,000,000,000 cents.
+  it('whose total does not fit an order (a hold older than the limit’s rule) is ORDER_LIMIT_EXCEEDED, and keeps the hold', async () => {
+    // A hold of 30 at the top price, as a hold made before the rule on price × limit and
+    // given its tier's later price by the migration that recorded holds' prices: 30 tickets
+    // would total 3,000,000,000 cents.
     const tierId = await tier({ maxPerOrder: 30 });
     const hold = await database.prisma.$transaction(async (tx) => {
       await tx.ticketTier.update({ where: { id: tierId }, data: { capacity: 40, held: 30 } });
@@ -179,6 +180,8 @@ describe('a purchase from a hold', () => {
           tierId,
           userId: buyer.userId,
           quantity: 30,
+          priceCents: 100_000_000,
+          currency: 'EUR',
           expiresAt: new Date(Date.now() + 60_000),
         },
       });
@@ -214,6 +217,33 @@ describe('a purchase from a hold', () => {
         where: { buyerId: buyer.userId, tickets: { some: { tierId } } },
       }),
     ).toBe(0);
+  });
+});
+
+describe('a hold', () => {
+  it('is bought at the price it was made at; a purchase without one pays the tier’s price', async () => {
+    const tierId = await tier();
+    const setPrice = (priceCents: number) =>
+      database.prisma.ticketTier.update({ where: { id: tierId }, data: { priceCents } });
+    await setPrice(5000);
+    const held = await run<{ holdTickets: { id: string; priceCents: number; currency: string } }>(
+      /* GraphQL */ `
+        mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 2) { id priceCents currency } }
+      `,
+      { tierId },
+    );
+    expect(held.errors).toBeUndefined();
+    expect(held.data?.holdTickets).toMatchObject({ priceCents: 5000, currency: 'EUR' });
+    await setPrice(8000);
+
+    const fromHold = await run<{ purchaseTickets: { totalCents: number } }>(purchase, {
+      input: { holdId: held.data?.holdTickets.id, idempotencyKey: randomUUID() },
+    });
+    expect(fromHold.errors).toBeUndefined();
+    expect(fromHold.data?.purchaseTickets.totalCents).toBe(10_000);
+    const withoutHold = await buy(tierId, 1);
+    expect(withoutHold.errors).toBeUndefined();
+    expect(withoutHold.data?.purchaseTickets.totalCents).toBe(8000);
   });
 });
 

@@ -206,15 +206,17 @@ export class PurchaseRepository {
           throw new Rollback({ status: 'limitReached' });
         // The tier's window and limit per order, checked by the service on the tier as read,
         // are checked again on the row as it is written: an organizer's change committed in
-        // between cannot let a hold past them (a purchase from a hold checks neither).
-        const reserve = () => tx.$executeRaw`
+        // between cannot let a hold past them (a purchase from a hold checks neither). The
+        // hold keeps the price of the row it reserved from: a purchase of it pays that.
+        const reserve = () => tx.$queryRaw<{ priceCents: number; currency: string }[]>`
           UPDATE ticket_tiers SET held = held + ${quantity}, updated_at = now()
           WHERE id = ${tier.id}::uuid AND sold + held + ${quantity} <= capacity
             AND ${quantity} <= max_per_order
             AND (sales_start_at IS NULL OR sales_start_at <= now())
-            AND (sales_end_at IS NULL OR sales_end_at > now())`;
-        let reserved = await reserve();
-        if (reserved === 0) {
+            AND (sales_end_at IS NULL OR sales_end_at > now())
+          RETURNING price_cents AS "priceCents", currency`;
+        let [reserved] = await reserve();
+        if (!reserved) {
           const [now] = await tx.$queryRaw<
             {
               open: boolean;
@@ -235,14 +237,16 @@ export class PurchaseRepository {
           if (now && quantity > now.maxPerOrder) {
             throw new Rollback({ status: 'orderLimitExceeded', maxPerOrder: now.maxPerOrder });
           }
-          if (await this.expireHolds({ tierId: tier.id }, tx)) reserved = await reserve();
+          if (await this.expireHolds({ tierId: tier.id }, tx)) [reserved] = await reserve();
         }
-        if (reserved === 0) throw new Rollback({ status: 'soldOut' });
+        if (!reserved) throw new Rollback({ status: 'soldOut' });
         const hold = await tx.hold.create({
           data: {
             tierId: tier.id,
             userId,
             quantity,
+            priceCents: reserved.priceCents,
+            currency: reserved.currency,
             expiresAt: new Date(Date.now() + request.seconds * 1000),
           },
         });
