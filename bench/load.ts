@@ -123,6 +123,11 @@ export async function runPaced(options: {
   connections: number;
   /** @default 30 */
   slowMs?: number;
+  /**
+   * Seconds paced at the same rate on the same connections before the run, untimed (their
+   * failures count). @default 0
+   */
+  warmupSeconds?: number;
 }): Promise<PacedResult> {
   const slowMs = options.slowMs ?? 30;
   const url = new URL(options.url);
@@ -196,29 +201,42 @@ export async function runPaced(options: {
   await Promise.all(
     Array.from({ length: options.connections }, (_, i) => send(performance.now(), -1 - i)),
   );
-  latencies.length = 0;
-  for (const cache of Object.keys(slow)) delete slow[cache];
-  for (const label of Object.keys(labelled)) delete labelled[label];
-  worstLag = 0;
+  // What the untimed requests found is not the run's; their failures still count.
+  const forget = () => {
+    latencies.length = 0;
+    for (const cache of Object.keys(slow)) delete slow[cache];
+    for (const label of Object.keys(labelled)) delete labelled[label];
+    worstLag = 0;
+  };
+  forget();
+  const pace = async (count: number, firstIndex: number) => {
+    const start = performance.now();
+    const pending: Promise<void>[] = [];
+    await new Promise<void>((done) => {
+      let sent = 0;
+      const tick = () => {
+        const now = performance.now();
+        // Every request due by now goes out, each timed from its own due time.
+        while (sent < count && start + (sent * 1_000) / options.rate <= now) {
+          pending.push(send(start + (sent * 1_000) / options.rate, firstIndex + sent));
+          sent++;
+        }
+        if (sent < count) setTimeout(tick, 1);
+        else done();
+      };
+      tick();
+    });
+    await Promise.all(pending);
+    return start;
+  };
+  const warmup = Math.round(options.rate * (options.warmupSeconds ?? 0));
+  if (warmup > 0) {
+    await pace(warmup, -options.connections - warmup);
+    forget();
+  }
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
-  const start = performance.now();
-  const pending: Promise<void>[] = [];
-  await new Promise<void>((done) => {
-    let sent = 0;
-    const tick = () => {
-      const now = performance.now();
-      // Every request due by now goes out, each timed from its own due time.
-      while (sent < total && start + (sent * 1_000) / options.rate <= now) {
-        pending.push(send(start + (sent * 1_000) / options.rate, sent));
-        sent++;
-      }
-      if (sent < total) setTimeout(tick, 1);
-      else done();
-    };
-    tick();
-  });
-  await Promise.all(pending);
+  const start = await pace(total, 0);
   const elapsed = (performance.now() - start) / 1_000;
   loop.disable();
   await pool.destroy();

@@ -39,7 +39,7 @@ const stalenessBoundMs = 1_000;
 const prepared = new WeakSet<BenchEnvironment>();
 
 /** Restarts the events and tickets services with Redis, so that they invalidate. */
-async function prepare(environment: BenchEnvironment): Promise<void> {
+export async function prepare(environment: BenchEnvironment): Promise<void> {
   if (prepared.has(environment)) return;
   for (const name of ['events', 'tickets']) {
     await environment.topology.restart(name, {
@@ -51,7 +51,7 @@ async function prepare(environment: BenchEnvironment): Promise<void> {
 }
 
 /** Restarts both gateways with the cache on or off, in-flight sharing off. */
-async function useCache(environment: BenchEnvironment, cache: boolean): Promise<void> {
+export async function useCache(environment: BenchEnvironment, cache: boolean): Promise<void> {
   for (const name of gateways) {
     await environment.topology.restart(name, {
       REDIS_URL: redisUrl,
