@@ -95,6 +95,77 @@ describe('logIn with an over-long password', () => {
   });
 });
 
+describe('a password longer than any account’s, where the caller’s own is checked', () => {
+  // A megabyte, and a short string that NFKC expands past the bound.
+  const longPasswords = ['a'.repeat(1 << 20), '\uFDFA'.repeat(100)];
+  const otherPassword = 'another horse battery staple 43';
+
+  it('is the wrong current password at once, for changePassword, deleteAccount and an email change, and counts nowhere', async () => {
+    const email = 'own-long@example.com';
+    const { user } = await signUp(email, '192.0.2.12');
+    const viewer = { userId: user.id, role: user.role, sessionId: 'unused' };
+    const address = '192.0.2.13';
+    for (const longPassword of longPasswords) {
+      const calls = [
+        () => accounts.changePassword(viewer, longPassword, otherPassword, address),
+        () => accounts.deleteAccount(viewer, longPassword, address),
+        () =>
+          accounts.updateProfile(
+            viewer,
+            { email: 'own-long-2@example.com', currentPassword: longPassword },
+            address,
+          ),
+      ];
+      for (const [index, call] of calls.entries()) {
+        const started = performance.now();
+        const answer = await refusal(call());
+        // A password check takes scrypt's ~0.35 s of CPU; this takes none.
+        expect(performance.now() - started).toBeLessThan(150);
+        expect(answer.extensions).toEqual({
+          code: 'INVALID_CREDENTIALS',
+          field: index === 1 ? 'password' : 'currentPassword',
+        });
+      }
+    }
+    expect(await throttleKeys(email)).toEqual([]);
+    // Nothing changed: the account, its email and its password are as they were.
+    await expect(accounts.logIn(email, password, address)).resolves.toMatchObject({
+      user: { id: user.id, email },
+    });
+  });
+
+  it('as a new password is refused by the policy, naming the field, before the current one is checked', async () => {
+    const email = 'new-long@example.com';
+    const { user } = await signUp(email, '192.0.2.14');
+    const viewer = { userId: user.id, role: user.role, sessionId: 'unused' };
+    for (const longPassword of longPasswords) {
+      const answer = await refusal(
+        accounts.changePassword(viewer, password, longPassword, '192.0.2.15'),
+      );
+      expect(answer).toEqual({
+        message: 'Passwords can have at most 1024 characters.',
+        extensions: { code: 'BAD_USER_INPUT', field: 'newPassword' },
+      });
+      const signedUp = await refusal(
+        accounts.signUp(
+          {
+            email: 'new-long-2@example.com',
+            password: longPassword,
+            name: 'Grace',
+            accountType: 'CUSTOMER',
+          },
+          '192.0.2.15',
+        ),
+      );
+      expect(signedUp.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input.password' });
+    }
+    expect(await throttleKeys(email)).toEqual([]);
+    await expect(accounts.logIn(email, password, '192.0.2.15')).resolves.toMatchObject({
+      user: { id: user.id },
+    });
+  });
+});
+
 describe('deleting an account', () => {
   it('forgets its throttle state: a new account with its email starts clean', async () => {
     const email = 'reused@example.com';

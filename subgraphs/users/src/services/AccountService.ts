@@ -2,6 +2,7 @@ import {
   forbidden,
   hashPassword,
   type Identity,
+  longerThanAnyPassword,
   passwordProblem,
   type Role,
   reserveHashingTurn,
@@ -34,7 +35,6 @@ import type { SessionRepository } from '../repositories/SessionRepository.ts';
 import type { UserRepository } from '../repositories/UserRepository.ts';
 import {
   emailSchema,
-  longerThanAnyPassword,
   nameSchema,
   passwordSchemaFor,
   signUpSchema,
@@ -221,6 +221,8 @@ export class AccountService {
     clientAddress: string | undefined,
   ): Promise<boolean> {
     const user = await this.#activeUser(viewer);
+    // Both passwords are bounded before any work on either: the new one by the policy (its
+    // maximum checked before normalising), the current one in #checkPassword.
     parseInput(passwordSchemaFor([user.email, user.name]), newPassword, 'newPassword');
     await this.#checkPassword(user, currentPassword, clientAddress, 'currentPassword');
     const passwordHash = await hashPassword(newPassword);
@@ -251,7 +253,8 @@ export class AccountService {
 
   /**
    * Checks the caller's own password, counted by the throttle like a login, so that a
-   * stolen access token cannot be used to guess it.
+   * stolen access token cannot be used to guess it. One longer than any password is wrong
+   * at once, before any work, and not counted: as logIn does.
    */
   async #checkPassword(
     user: User,
@@ -259,6 +262,7 @@ export class AccountService {
     clientAddress: string | undefined,
     field: string,
   ): Promise<void> {
+    if (longerThanAnyPassword(password)) throw wrongPassword(field);
     const { passwordHash } = user;
     const correct = await this.#throttle.attempt(user.email, clientAddress, async () =>
       passwordHash ? verifyPassword(password, passwordHash) : false,
