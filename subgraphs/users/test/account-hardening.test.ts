@@ -251,3 +251,116 @@ describe('refresh token rotation', () => {
     expect(next.user.email).toBe('keyswap@example.com');
   });
 });
+
+describe('a session racing what ends it', () => {
+  const viewerOf = (session: {
+    user: { id: string; role: 'CUSTOMER' | 'ORGANIZER' | 'ADMIN' };
+  }) => ({
+    userId: session.user.id,
+    role: session.user.role,
+    sessionId: crypto.randomUUID(),
+  });
+
+  /**
+   * Exchanges `token` again and again, each successor for the next, until `until` settles;
+   * returns the last successor it got.
+   */
+  async function refreshWhile(token: string, until: Promise<unknown>): Promise<string> {
+    let settled = false;
+    until.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    let latest = token;
+    while (!settled) {
+      try {
+        latest = (await accounts.refreshSession(latest)).refreshToken;
+      } catch {
+        break;
+      }
+    }
+    return latest;
+  }
+
+  /** The session's refresh tokens that could still be exchanged. */
+  const liveTokens = (familyOf: string) =>
+    database.prisma.refreshToken
+      .findUniqueOrThrow({ where: { tokenHash: hashRefreshToken(familyOf) } })
+      .then(({ familyId }) =>
+        database.prisma.refreshToken.count({ where: { familyId, revokedAt: null, usedAt: null } }),
+      );
+
+  it('is ended by logOut even while a stolen copy of its refresh token keeps rotating', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { refreshToken } = await signUp(`logout-race-${round}@example.com`, '192.0.2.40');
+      const loggedOut = new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
+        accounts.logOut(refreshToken),
+      );
+      const stolen = await refreshWhile(refreshToken, loggedOut);
+      await expect(loggedOut).resolves.toBe(true);
+      expect(await liveTokens(refreshToken)).toBe(0);
+      const after = await refusal(accounts.refreshSession(stolen));
+      expect(after.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+    }
+  });
+
+  it('is ended by a password change elsewhere even while its refresh token keeps rotating', async () => {
+    const email = 'change-race@example.com';
+    const owner = await signUp(email, '192.0.2.41');
+    for (let round = 0; round < 3; round++) {
+      const current = round % 2 === 0 ? password : `${password} again`;
+      const next = round % 2 === 0 ? `${password} again` : password;
+      const stolen = await accounts.logIn(email, current, '192.0.2.42');
+      const changed = accounts.changePassword(viewerOf(owner), current, next, '192.0.2.41');
+      const latest = await refreshWhile(stolen.refreshToken, changed);
+      await expect(changed).resolves.toBe(true);
+      expect(await liveTokens(stolen.refreshToken)).toBe(0);
+      const after = await refusal(accounts.refreshSession(latest));
+      expect(after.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+    }
+  });
+
+  it('changes the password once when two changes give the same current password', async () => {
+    const email = 'twice@example.com';
+    const owner = await signUp(email, '192.0.2.43');
+    const candidates = ['first new horse battery 44', 'second new horse battery 45'];
+    const outcomes = await Promise.allSettled(
+      candidates.map((newPassword) =>
+        accounts.changePassword(viewerOf(owner), password, newPassword, '192.0.2.43'),
+      ),
+    );
+    expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const lost = outcomes.find((outcome) => outcome.status === 'rejected') as PromiseRejectedResult;
+    expect((lost.reason as GraphQLError).extensions).toEqual({
+      code: 'INVALID_CREDENTIALS',
+      field: 'currentPassword',
+    });
+    // The password is the one whose change answered true.
+    const won = candidates[outcomes.findIndex((outcome) => outcome.status === 'fulfilled')];
+    await expect(accounts.logIn(email, won as string, '192.0.2.43')).resolves.toMatchObject({
+      user: { id: owner.user.id },
+    });
+  });
+
+  it('started by a login whose password check outlasts the deletion leaves no session behind', async () => {
+    const email = 'login-delete@example.com';
+    const owner = await signUp(email, '192.0.2.44');
+    const deleted = accounts.deleteAccount(viewerOf(owner), password, '192.0.2.44');
+    // The login reads the account while the deletion checks its password, and checks its own
+    // after the deletion is done.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const loggedIn = await accounts.logIn(email, password, '192.0.2.45').then(
+      (session) => session,
+      (error: GraphQLError) => error,
+    );
+    await expect(deleted).resolves.toBe(true);
+    expect(await database.prisma.refreshToken.count({ where: { userId: owner.user.id } })).toBe(0);
+    if (loggedIn instanceof GraphQLError) {
+      expect(loggedIn.extensions).toEqual({ code: 'INVALID_CREDENTIALS' });
+    } else {
+      await refusal(accounts.refreshSession(loggedIn.refreshToken));
+    }
+    // Nor does the login leave its address known to a later account with the email.
+    expect((await throttleKeys(email)).filter((key) => key.startsWith('known:'))).toEqual([]);
+  });
+});
