@@ -364,3 +364,49 @@ describe('a session racing what ends it', () => {
     expect((await throttleKeys(email)).filter((key) => key.startsWith('known:'))).toEqual([]);
   });
 });
+
+describe('the admins', () => {
+  /** A new account made admin, as the first admin is made: in the database. */
+  async function admin(email: string) {
+    const { user } = await signUp(email, '192.0.2.50');
+    await database.prisma.user.update({ where: { id: user.id }, data: { role: 'ADMIN' } });
+    return { userId: user.id, role: 'ADMIN' as const, sessionId: crypto.randomUUID() };
+  }
+  const liveAdmins = () =>
+    database.prisma.user.count({ where: { role: 'ADMIN', deletedAt: null } });
+
+  it('demoting each other at the same moment leave one admin, and the other demoted', async () => {
+    await database.prisma.user.updateMany({ where: { role: 'ADMIN' }, data: { role: 'CUSTOMER' } });
+    const [ada, grace] = await Promise.all([
+      admin('ada-admin@example.com'),
+      admin('grace-admin@example.com'),
+    ]);
+    const outcomes = await Promise.allSettled([
+      accounts.setUserRole(ada, grace.userId, 'CUSTOMER'),
+      accounts.setUserRole(grace, ada.userId, 'CUSTOMER'),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = outcomes.find(
+      (outcome) => outcome.status === 'rejected',
+    ) as PromiseRejectedResult;
+    expect((refused.reason as GraphQLError).extensions).toEqual({ code: 'FORBIDDEN' });
+    expect(await liveAdmins()).toBe(1);
+  });
+
+  it('cannot all be gone by deleting their own accounts: the last one is refused', async () => {
+    await database.prisma.user.updateMany({ where: { role: 'ADMIN' }, data: { role: 'CUSTOMER' } });
+    const admins = await Promise.all([
+      admin('one-admin@example.com'),
+      admin('two-admin@example.com'),
+    ]);
+    const outcomes = await Promise.allSettled(
+      admins.map((viewer) => accounts.deleteAccount(viewer, password, '192.0.2.51')),
+    );
+    expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = outcomes.find(
+      (outcome) => outcome.status === 'rejected',
+    ) as PromiseRejectedResult;
+    expect((refused.reason as GraphQLError).extensions).toEqual({ code: 'FORBIDDEN' });
+    expect(await liveAdmins()).toBe(1);
+  });
+});

@@ -18,6 +18,18 @@ function rethrowEmailTaken(error: unknown): never {
   throw error;
 }
 
+/**
+ * Locks the rows of the live admins, in id order, for the rest of the transaction, and
+ * returns their ids: who may change roles, and how many admins remain, then cannot change
+ * under a role change or a deletion until it ends.
+ */
+async function lockAdmins(tx: Prisma.TransactionClient): Promise<string[]> {
+  const rows = await tx.$queryRaw<{ id: string }[]>`
+    SELECT id::text AS id FROM users WHERE role = 'ADMIN' AND deleted_at IS NULL
+    ORDER BY id FOR UPDATE`;
+  return rows.map((row) => row.id);
+}
+
 /** The only code in this service that queries users. */
 export class UserRepository {
   readonly #prisma: PrismaClient;
@@ -87,13 +99,23 @@ export class UserRepository {
     });
   }
 
-  /** A live account's new role; null when it was deleted meanwhile. */
-  async setRole(id: string, role: Role): Promise<User | null> {
-    const { count } = await this.#prisma.user.updateMany({
-      where: { id, deletedAt: null },
-      data: { role },
+  /**
+   * Gives the live account `id` the role `role`, if `adminId` is a live admin still, with
+   * the admins' rows locked (lockAdmins): two admins demoting each other at once cannot
+   * both succeed and leave none. Returns the role it had before.
+   */
+  setRole(
+    adminId: string,
+    id: string,
+    role: Role,
+  ): Promise<'forbidden' | 'not-found' | { user: User; previousRole: Role }> {
+    return this.#prisma.$transaction(async (tx) => {
+      if (!(await lockAdmins(tx)).includes(adminId)) return 'forbidden' as const;
+      const target = await lockUser(tx, id, 'update');
+      if (!target || target.deletedAt) return 'not-found' as const;
+      const user = await tx.user.update({ where: { id }, data: { role } });
+      return { user, previousRole: target.role };
     });
-    return count === 1 ? this.findById(id) : null;
   }
 
   countAdmins(): Promise<number> {
@@ -110,16 +132,19 @@ export class UserRepository {
    * lock: all of it, or, if anything fails, none. The row stays as a tombstone ("Deleted
    * user") so that tickets and events that name it still resolve. With `passwordHash`, only
    * while the password is still that one. False when nothing was deleted: the account was
-   * deleted already, or its password changed meanwhile.
+   * deleted already, or its password changed meanwhile; 'last-admin' for the only admin.
    */
   anonymize(
     id: string,
     passwordHash: string | null,
     forget: (email: string, tx: Prisma.TransactionClient) => Promise<void>,
-  ): Promise<boolean> {
+  ): Promise<boolean | 'last-admin'> {
     return this.#prisma.$transaction(async (tx) => {
+      // The admins first, then the user, in the order setRole takes them.
+      const admins = await lockAdmins(tx);
       const user = await lockUser(tx, id, 'update');
       if (!user || user.deletedAt || user.passwordHash !== passwordHash) return false;
+      if (admins.length === 1 && admins[0] === id) return 'last-admin' as const;
       await tx.user.update({
         where: { id },
         data: {

@@ -273,6 +273,9 @@ export class AccountService {
     const deleted = await this.#users.anonymize(user.id, user.passwordHash, (email, tx) =>
       this.#throttle.forgetAccount(email, tx),
     );
+    if (deleted === 'last-admin') {
+      throw forbidden('The only admin cannot delete their account: make another admin first.');
+    }
     if (!deleted) {
       // Deleted by a concurrent call with the password: done, as asked.
       if ((await this.#users.findById(user.id))?.deletedAt) return true;
@@ -311,13 +314,15 @@ export class AccountService {
     if (target.id === admin.id) {
       throw badUserInput('Admins cannot change their own role; ask another admin.', 'userId');
     }
-    const updated = await this.#users.setRole(target.id, role);
-    if (!updated) throw notFound(`No user has the id ${userId}.`);
+    const changed = await this.#users.setRole(admin.id, target.id, role);
+    // Demoted or deleted meanwhile, by another admin.
+    if (changed === 'forbidden') throw forbidden('Only admins can change roles.');
+    if (changed === 'not-found') throw notFound(`No user has the id ${userId}.`);
     // Tokens issued before carry the old role: they stop now, and a refresh gets the new one.
-    if (role !== target.role) {
+    if (role !== changed.previousRole) {
       await this.#revocations.publish({ kind: 'user', id: target.id, before: revokedBeforeNow() });
     }
-    return updated;
+    return changed.user;
   }
 
   /**
