@@ -410,3 +410,50 @@ describe('the admins', () => {
     expect(await liveAdmins()).toBe(1);
   });
 });
+
+describe('one email, claimed at the same moment', () => {
+  it('by sign-ups that differ only in case or in a Unicode look-alike gives one account', async () => {
+    // U+212A KELVIN SIGN lower-cases to a plain k.
+    const spellings = [
+      'kim@example.com',
+      'KIM@Example.com',
+      '\u212Aim@example.com',
+      ' kim@example.com ',
+    ];
+    const outcomes = await Promise.allSettled(
+      spellings.map((email, index) => signUp(email, `192.0.2.${60 + index}`)),
+    );
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') {
+        expect((outcome.reason as GraphQLError).extensions).toEqual({
+          code: 'EMAIL_TAKEN',
+          field: 'input.email',
+        });
+      }
+    }
+    expect(await database.prisma.user.count({ where: { email: 'kim@example.com' } })).toBe(1);
+  });
+
+  it('by a sign-up and an email change gives it to one of them', async () => {
+    const mover = await signUp('mover@example.com', '192.0.2.70');
+    const viewer = { userId: mover.user.id, role: mover.user.role, sessionId: crypto.randomUUID() };
+    const outcomes = await Promise.allSettled([
+      accounts.updateProfile(
+        viewer,
+        { email: 'wanted@example.com', currentPassword: password },
+        '192.0.2.70',
+      ),
+      signUp('wanted@example.com', '192.0.2.71'),
+    ]);
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+    const refused = outcomes.find(
+      (outcome) => outcome.status === 'rejected',
+    ) as PromiseRejectedResult;
+    expect((refused.reason as GraphQLError).extensions).toEqual({
+      code: 'EMAIL_TAKEN',
+      field: 'input.email',
+    });
+    expect(await database.prisma.user.count({ where: { email: 'wanted@example.com' } })).toBe(1);
+  });
+});
