@@ -335,6 +335,17 @@ describe('a session racing what ends it', () => {
     }
   });
 
+  it('is ended by deleting the account even while its refresh token keeps rotating', async () => {
+    const owner = await signUp('delete-race@example.com', '192.0.2.46');
+    const stolen = await accounts.logIn('delete-race@example.com', password, '192.0.2.47');
+    const deleted = accounts.deleteAccount(viewerOf(owner), password, '192.0.2.46');
+    const latest = await refreshWhile(stolen.refreshToken, deleted);
+    await expect(deleted).resolves.toBe(true);
+    expect(await database.prisma.refreshToken.count({ where: { userId: owner.user.id } })).toBe(0);
+    const after = await refusal(accounts.refreshSession(latest));
+    expect(after.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
   it('changes the password once when two changes give the same current password', async () => {
     const email = 'twice@example.com';
     const owner = await signUp(email, '192.0.2.43');
