@@ -481,3 +481,27 @@ describe('an email at sign-up', () => {
     expect(user.email).toBe('tagged+events@xn--bcher-kva.example');
   });
 });
+
+describe('the first admin, from configuration', () => {
+  it('is created once when two instances start at the same moment, and neither fails', async () => {
+    const fresh = await createTestDatabase(usersDatabase);
+    try {
+      const instances = [0, 1].map(
+        () =>
+          createUsersServices(
+            fresh.prisma,
+            keys,
+            { issuer: 'test', audience: 'test' },
+            createLogger('users', 'silent'),
+          ).accounts,
+      );
+      const settings = { email: 'root@example.com', password, name: 'Root' };
+      await Promise.all(instances.map((instance) => instance.bootstrapAdmin(settings)));
+      expect(await fresh.prisma.user.findMany({ select: { email: true, role: true } })).toEqual([
+        { email: 'root@example.com', role: 'ADMIN' },
+      ]);
+    } finally {
+      await fresh.close();
+    }
+  });
+});

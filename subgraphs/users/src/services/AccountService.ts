@@ -23,6 +23,7 @@ import {
   serviceUnavailable,
 } from '@ticketing/platform';
 import type { User } from '@ticketing/prisma/users';
+import { GraphQLError } from 'graphql';
 import {
   type AccessTokenIssuer,
   hashRefreshToken,
@@ -349,12 +350,21 @@ export class AccountService {
       );
       return;
     }
-    await this.#users.create({
-      email,
-      name: parseInput(nameSchema, settings.name, 'BOOTSTRAP_ADMIN_NAME'),
-      role: 'ADMIN',
-      passwordHash: await hashPassword(settings.password),
-    });
+    try {
+      await this.#users.create({
+        email,
+        name: parseInput(nameSchema, settings.name, 'BOOTSTRAP_ADMIN_NAME'),
+        role: 'ADMIN',
+        passwordHash: await hashPassword(settings.password),
+      });
+    } catch (error) {
+      // Another instance starting at the same moment (a deployment's replicas) created it,
+      // or someone signed up with the email meanwhile: either way not ours to create, and
+      // no reason to fail the start.
+      if (!(error instanceof GraphQLError && error.extensions.code === 'EMAIL_TAKEN')) throw error;
+      this.#logger.warn({ email }, 'not creating the first admin: the email has an account now');
+      return;
+    }
     this.#logger.info({ email }, 'created the first admin from configuration');
   }
 
