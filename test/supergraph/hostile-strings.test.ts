@@ -89,6 +89,8 @@ const hiddenText = [
   ['a bidirectional isolate', 'Main \u2067Hall'],
   ['a terminal escape sequence', 'Hall \u001B[2J'],
   ['a line break', 'Main\nHall'],
+  ['a Unicode line separator', 'Main\u2028Hall'],
+  ['only Hangul fillers and a blank Braille pattern', '\u3164\u115F\u2800'],
 ] as const;
 
 describe('a display name that shows as nothing, or as something else', () => {

@@ -94,6 +94,14 @@ const rejections: [string, () => Promise<string>][] = [
   ],
   ['an unknown kid', async () => forge({ key: await generateSigningKey('not-published') })],
   [
+    'the published kid over another key’s signature',
+    async () => forge({ key: { ...(await generateSigningKey('other')), kid: signingKey.kid } }),
+  ],
+  [
+    'a not-before time a minute ahead',
+    () => forge({ claims: { nbf: Math.floor(Date.now() / 1000) + 60 } }),
+  ],
+  [
     'a tampered payload',
     async () => {
       const [header, payload, signature] = (await forge()).split('.');

@@ -22,6 +22,7 @@ export {
   type HashingTurn,
   hashingQueues,
   hashPassword,
+  longerThanAnyPassword,
   type PasswordHash,
   parsePasswordHash,
   passwordPolicy,

@@ -212,6 +212,18 @@ function normalize(password: string): string {
 }
 
 /**
+ * Whether a password is longer than any account's can be (a new one has at most
+ * `passwordPolicy.maxLength` characters once normalised), so that it is refused before the
+ * work of hashing it, and a very long one before normalising it too. One character of a
+ * normalised password comes from at most 4 code points (the longest canonical
+ * decomposition), each at most 2 UTF-16 units: a longer string is refused as it is.
+ */
+export function longerThanAnyPassword(password: string): boolean {
+  if (password.length > passwordPolicy.maxLength * 8) return true;
+  return [...normalize(password)].length > passwordPolicy.maxLength;
+}
+
+/**
  * zxcvbn (the maintained TypeScript port), offline, with its common-password and English
  * dictionaries: it estimates how many guesses a password takes, counting common
  * passwords, words, names, keyboard patterns, repeats, sequences and dates.
@@ -233,13 +245,12 @@ export const minimumPasswordScore = 3;
  * its strength. The answer says what to do about it.
  */
 export function passwordProblem(password: string, userInputs: string[] = []): string | undefined {
-  const normalized = normalize(password);
-  const length = [...normalized].length;
-  if (length < passwordPolicy.minLength) {
-    return `Passwords need at least ${passwordPolicy.minLength} characters.`;
-  }
-  if (length > passwordPolicy.maxLength) {
+  if (longerThanAnyPassword(password)) {
     return `Passwords can have at most ${passwordPolicy.maxLength} characters.`;
+  }
+  const normalized = normalize(password);
+  if ([...normalized].length < passwordPolicy.minLength) {
+    return `Passwords need at least ${passwordPolicy.minLength} characters.`;
   }
   // zxcvbn's cost grows faster than the length (a quarter second of CPU for 256
   // repeated characters): the first 64 characters decide, in a few milliseconds.

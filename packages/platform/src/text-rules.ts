@@ -5,7 +5,12 @@ import { z } from 'zod';
 // what it is: one line, with something visible, and without the controls that reorder it
 // (a right-to-left override turns "txt.exe" around, so one name can display as another).
 const hiddenOrReordering = /[\p{Cc}\u202A-\u202E\u2066-\u2069]/u;
+// Unicode's own line and paragraph separators break a line as \n does.
+const lineSeparators = /[\u2028\u2029]/u;
 const visible = /[\p{L}\p{N}\p{P}\p{S}]/u;
+// Letters and a symbol that fonts draw as nothing: the Hangul fillers and the blank
+// Braille pattern, a known way to a name that shows as blank.
+const drawnBlank = /[\u115F\u1160\u3164\uFFA0\u2800]/gu;
 
 /** One line of text others see, 1 to `max` characters once trimmed: a name or a title. */
 export const displayText = (max: number) =>
@@ -15,10 +20,12 @@ export const displayText = (max: number) =>
     .normalize('NFC')
     .min(1)
     .max(max)
-    .refine((value) => !hiddenOrReordering.test(value), {
+    .refine((value) => !hiddenOrReordering.test(value) && !lineSeparators.test(value), {
       message: 'must be one line, without control or text-direction override characters',
     })
-    .refine((value) => visible.test(value), { message: 'must contain a visible character' });
+    .refine((value) => visible.test(value.replace(drawnBlank, '')), {
+      message: 'must contain a visible character',
+    });
 
 /** Prose others see (a description, a reason): lines and tabs, but no other controls and no reordering. */
 export const proseText = (max: number) =>

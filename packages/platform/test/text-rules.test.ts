@@ -13,12 +13,19 @@ describe('displayText', () => {
     expect(name.parse('🎸 Live')).toBe('🎸 Live');
   });
 
+  it('keeps Hangul and Braille that show', () => {
+    expect(name.parse('한글')).toBe('한글');
+    expect(name.parse('⠁⠃⠉')).toBe('⠁⠃⠉');
+  });
+
   it.each([
     ['zero-width only', '\u200B\u200D'],
     ['combining marks only', '\u0301\u0308'],
     ['a right-to-left override', '\u202Eabc'],
     ['an isolate', 'a\u2066b'],
     ['a line break', 'a\nb'],
+    ['a Unicode line or paragraph separator', 'a\u2028b\u2029c'],
+    ['Hangul fillers and a blank Braille pattern only', '\u3164\uFFA0\u2800'],
     ['an escape', 'a\u001B[2J'],
     ['over the length', 'x'.repeat(11)],
   ])('refuses %s', (_, text) => {

@@ -1,4 +1,4 @@
-import { passwordPolicy, passwordProblem } from '@ticketing/auth';
+import { passwordProblem } from '@ticketing/auth';
 import { displayText } from '@ticketing/platform';
 import { z } from 'zod';
 
@@ -29,18 +29,6 @@ export const passwordSchemaFor = (userInputs: string[]) =>
 
 export const passwordSchema = passwordSchemaFor([]);
 
-/**
- * Whether a password given to log in is longer than any account's can be (a new one has at
- * most `passwordPolicy.maxLength` characters once normalised), so that it is refused before
- * the work of normalising and hashing it. One character of a normalised password comes from
- * at most 4 code points (the longest canonical decomposition), each at most 2 UTF-16 units:
- * a longer string is refused without normalising it.
- */
-export function longerThanAnyPassword(password: string): boolean {
-  if (password.length > passwordPolicy.maxLength * 8) return true;
-  return [...password.normalize('NFKC')].length > passwordPolicy.maxLength;
-}
-
 export const signUpSchema = z
   .object({
     email: emailSchema,
@@ -58,7 +46,8 @@ export const updateProfileSchema = z
   .object({
     name: nameSchema.optional(),
     email: emailSchema.optional(),
-    currentPassword: z.string().max(4096).optional(),
+    // Bounded where it is checked, like every current password (AccountService).
+    currentPassword: z.string().optional(),
   })
   .refine((input) => input.name !== undefined || input.email !== undefined, {
     message: 'Give a name or an email to change.',

@@ -57,6 +57,21 @@ async function refusal(call: Promise<unknown>): Promise<{ message: string; exten
   return { message, extensions };
 }
 
+/**
+ * Of calls made at the same moment, exactly one succeeds and every other fails with
+ * `extensions`; returns the index of the one.
+ */
+async function oneSucceeds(calls: Promise<unknown>[], extensions: object): Promise<number> {
+  const outcomes = await Promise.allSettled(calls);
+  expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+  for (const outcome of outcomes) {
+    if (outcome.status === 'rejected') {
+      expect((outcome.reason as GraphQLError).extensions).toEqual(extensions);
+    }
+  }
+  return outcomes.findIndex((outcome) => outcome.status === 'fulfilled');
+}
+
 /** The throttle's rows that name `email`. */
 const throttleKeys = async (email: string) =>
   (await database.prisma.loginThrottle.findMany({ where: { key: { contains: email } } }))
@@ -92,6 +107,77 @@ describe('logIn with an over-long password', () => {
     await expect(accounts.logIn('long@example.com', password, '192.0.2.11')).resolves.toMatchObject(
       { user: { email: 'long@example.com' } },
     );
+  });
+});
+
+describe('a password longer than any account’s, where the caller’s own is checked', () => {
+  // A megabyte, and a short string that NFKC expands past the bound.
+  const longPasswords = ['a'.repeat(1 << 20), '\uFDFA'.repeat(100)];
+  const otherPassword = 'another horse battery staple 43';
+
+  it('is the wrong current password at once, for changePassword, deleteAccount and an email change, and counts nowhere', async () => {
+    const email = 'own-long@example.com';
+    const { user } = await signUp(email, '192.0.2.12');
+    const viewer = { userId: user.id, role: user.role, sessionId: 'unused' };
+    const address = '192.0.2.13';
+    for (const longPassword of longPasswords) {
+      const calls = [
+        () => accounts.changePassword(viewer, longPassword, otherPassword, address),
+        () => accounts.deleteAccount(viewer, longPassword, address),
+        () =>
+          accounts.updateProfile(
+            viewer,
+            { email: 'own-long-2@example.com', currentPassword: longPassword },
+            address,
+          ),
+      ];
+      for (const [index, call] of calls.entries()) {
+        const started = performance.now();
+        const answer = await refusal(call());
+        // A password check takes scrypt's ~0.35 s of CPU; this takes none.
+        expect(performance.now() - started).toBeLessThan(150);
+        expect(answer.extensions).toEqual({
+          code: 'INVALID_CREDENTIALS',
+          field: index === 1 ? 'password' : 'currentPassword',
+        });
+      }
+    }
+    expect(await throttleKeys(email)).toEqual([]);
+    // Nothing changed: the account, its email and its password are as they were.
+    await expect(accounts.logIn(email, password, address)).resolves.toMatchObject({
+      user: { id: user.id, email },
+    });
+  });
+
+  it('as a new password is refused by the policy, naming the field, before the current one is checked', async () => {
+    const email = 'new-long@example.com';
+    const { user } = await signUp(email, '192.0.2.14');
+    const viewer = { userId: user.id, role: user.role, sessionId: 'unused' };
+    for (const longPassword of longPasswords) {
+      const answer = await refusal(
+        accounts.changePassword(viewer, password, longPassword, '192.0.2.15'),
+      );
+      expect(answer).toEqual({
+        message: 'Passwords can have at most 1024 characters.',
+        extensions: { code: 'BAD_USER_INPUT', field: 'newPassword' },
+      });
+      const signedUp = await refusal(
+        accounts.signUp(
+          {
+            email: 'new-long-2@example.com',
+            password: longPassword,
+            name: 'Grace',
+            accountType: 'CUSTOMER',
+          },
+          '192.0.2.15',
+        ),
+      );
+      expect(signedUp.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input.password' });
+    }
+    expect(await throttleKeys(email)).toEqual([]);
+    await expect(accounts.logIn(email, password, '192.0.2.15')).resolves.toMatchObject({
+      user: { id: user.id },
+    });
   });
 });
 
@@ -178,5 +264,244 @@ describe('refresh token rotation', () => {
     // Successors are derived with the new key from now on, and the session goes on.
     const next = await rotated.refreshSession(after.refreshToken);
     expect(next.user.email).toBe('keyswap@example.com');
+  });
+});
+
+describe('a session racing what ends it', () => {
+  const viewerOf = (session: {
+    user: { id: string; role: 'CUSTOMER' | 'ORGANIZER' | 'ADMIN' };
+  }) => ({
+    userId: session.user.id,
+    role: session.user.role,
+    sessionId: crypto.randomUUID(),
+  });
+
+  /**
+   * Exchanges `token` again and again, each successor for the next, until `until` settles;
+   * returns the last successor it got.
+   */
+  async function refreshWhile(token: string, until: Promise<unknown>): Promise<string> {
+    let settled = false;
+    until.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    let latest = token;
+    while (!settled) {
+      try {
+        latest = (await accounts.refreshSession(latest)).refreshToken;
+      } catch {
+        break;
+      }
+    }
+    return latest;
+  }
+
+  /** The session's refresh tokens that could still be exchanged. */
+  const liveTokens = (familyOf: string) =>
+    database.prisma.refreshToken
+      .findUniqueOrThrow({ where: { tokenHash: hashRefreshToken(familyOf) } })
+      .then(({ familyId }) =>
+        database.prisma.refreshToken.count({ where: { familyId, revokedAt: null, usedAt: null } }),
+      );
+
+  it('is ended by logOut even while a stolen copy of its refresh token keeps rotating', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { refreshToken } = await signUp(`logout-race-${round}@example.com`, '192.0.2.40');
+      const loggedOut = new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
+        accounts.logOut(refreshToken),
+      );
+      const stolen = await refreshWhile(refreshToken, loggedOut);
+      await expect(loggedOut).resolves.toBe(true);
+      expect(await liveTokens(refreshToken)).toBe(0);
+      const after = await refusal(accounts.refreshSession(stolen));
+      expect(after.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+    }
+  });
+
+  it('is ended by a password change elsewhere even while its refresh token keeps rotating', async () => {
+    const email = 'change-race@example.com';
+    const owner = await signUp(email, '192.0.2.41');
+    for (let round = 0; round < 3; round++) {
+      const current = round % 2 === 0 ? password : `${password} again`;
+      const next = round % 2 === 0 ? `${password} again` : password;
+      const stolen = await accounts.logIn(email, current, '192.0.2.42');
+      const changed = accounts.changePassword(viewerOf(owner), current, next, '192.0.2.41');
+      const latest = await refreshWhile(stolen.refreshToken, changed);
+      await expect(changed).resolves.toBe(true);
+      expect(await liveTokens(stolen.refreshToken)).toBe(0);
+      const after = await refusal(accounts.refreshSession(latest));
+      expect(after.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+    }
+  });
+
+  it('is ended by deleting the account even while its refresh token keeps rotating', async () => {
+    const owner = await signUp('delete-race@example.com', '192.0.2.46');
+    const stolen = await accounts.logIn('delete-race@example.com', password, '192.0.2.47');
+    const deleted = accounts.deleteAccount(viewerOf(owner), password, '192.0.2.46');
+    const latest = await refreshWhile(stolen.refreshToken, deleted);
+    await expect(deleted).resolves.toBe(true);
+    expect(await database.prisma.refreshToken.count({ where: { userId: owner.user.id } })).toBe(0);
+    const after = await refusal(accounts.refreshSession(latest));
+    expect(after.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('changes the password once when two changes give the same current password', async () => {
+    const email = 'twice@example.com';
+    const owner = await signUp(email, '192.0.2.43');
+    const candidates = ['first new horse battery 44', 'second new horse battery 45'];
+    const winner = await oneSucceeds(
+      candidates.map((newPassword) =>
+        accounts.changePassword(viewerOf(owner), password, newPassword, '192.0.2.43'),
+      ),
+      { code: 'INVALID_CREDENTIALS', field: 'currentPassword' },
+    );
+    // The password is the one whose change answered true.
+    const won = candidates[winner];
+    await expect(accounts.logIn(email, won as string, '192.0.2.43')).resolves.toMatchObject({
+      user: { id: owner.user.id },
+    });
+  });
+
+  it('started by a login whose password check outlasts the deletion leaves no session behind', async () => {
+    const email = 'login-delete@example.com';
+    const owner = await signUp(email, '192.0.2.44');
+    const deleted = accounts.deleteAccount(viewerOf(owner), password, '192.0.2.44');
+    // The login reads the account while the deletion checks its password, and checks its own
+    // after the deletion is done.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const loggedIn = await accounts.logIn(email, password, '192.0.2.45').then(
+      (session) => session,
+      (error: GraphQLError) => error,
+    );
+    await expect(deleted).resolves.toBe(true);
+    expect(await database.prisma.refreshToken.count({ where: { userId: owner.user.id } })).toBe(0);
+    if (loggedIn instanceof GraphQLError) {
+      expect(loggedIn.extensions).toEqual({ code: 'INVALID_CREDENTIALS' });
+    } else {
+      await refusal(accounts.refreshSession(loggedIn.refreshToken));
+    }
+    // Nor does the login leave its address known to a later account with the email.
+    expect((await throttleKeys(email)).filter((key) => key.startsWith('known:'))).toEqual([]);
+  });
+});
+
+describe('the admins', () => {
+  /** A new account made admin, as the first admin is made: in the database. */
+  async function admin(email: string) {
+    const { user } = await signUp(email, '192.0.2.50');
+    await database.prisma.user.update({ where: { id: user.id }, data: { role: 'ADMIN' } });
+    return { userId: user.id, role: 'ADMIN' as const, sessionId: crypto.randomUUID() };
+  }
+  const liveAdmins = () =>
+    database.prisma.user.count({ where: { role: 'ADMIN', deletedAt: null } });
+
+  it('demoting each other at the same moment leave one admin, and the other demoted', async () => {
+    await database.prisma.user.updateMany({ where: { role: 'ADMIN' }, data: { role: 'CUSTOMER' } });
+    const [ada, grace] = await Promise.all([
+      admin('ada-admin@example.com'),
+      admin('grace-admin@example.com'),
+    ]);
+    await oneSucceeds(
+      [
+        accounts.setUserRole(ada, grace.userId, 'CUSTOMER'),
+        accounts.setUserRole(grace, ada.userId, 'CUSTOMER'),
+      ],
+      { code: 'FORBIDDEN' },
+    );
+    expect(await liveAdmins()).toBe(1);
+  });
+
+  it('cannot all be gone by deleting their own accounts: the last one is refused', async () => {
+    await database.prisma.user.updateMany({ where: { role: 'ADMIN' }, data: { role: 'CUSTOMER' } });
+    const admins = await Promise.all([
+      admin('one-admin@example.com'),
+      admin('two-admin@example.com'),
+    ]);
+    await oneSucceeds(
+      admins.map((viewer) => accounts.deleteAccount(viewer, password, '192.0.2.51')),
+      { code: 'FORBIDDEN' },
+    );
+    expect(await liveAdmins()).toBe(1);
+  });
+});
+
+describe('one email, claimed at the same moment', () => {
+  it('by sign-ups that differ only in case or in a Unicode look-alike gives one account', async () => {
+    // U+212A KELVIN SIGN lower-cases to a plain k.
+    const spellings = [
+      'kim@example.com',
+      'KIM@Example.com',
+      '\u212Aim@example.com',
+      ' kim@example.com ',
+    ];
+    await oneSucceeds(
+      spellings.map((email, index) => signUp(email, `192.0.2.${60 + index}`)),
+      { code: 'EMAIL_TAKEN', field: 'input.email' },
+    );
+    expect(await database.prisma.user.count({ where: { email: 'kim@example.com' } })).toBe(1);
+  });
+
+  it('by a sign-up and an email change gives it to one of them', async () => {
+    const mover = await signUp('mover@example.com', '192.0.2.70');
+    const viewer = { userId: mover.user.id, role: mover.user.role, sessionId: crypto.randomUUID() };
+    await oneSucceeds(
+      [
+        accounts.updateProfile(
+          viewer,
+          { email: 'wanted@example.com', currentPassword: password },
+          '192.0.2.70',
+        ),
+        signUp('wanted@example.com', '192.0.2.71'),
+      ],
+      { code: 'EMAIL_TAKEN', field: 'input.email' },
+    );
+    expect(await database.prisma.user.count({ where: { email: 'wanted@example.com' } })).toBe(1);
+  });
+});
+
+describe('an email at sign-up', () => {
+  it.each([
+    ['a NUL', 'nul\u0000@example.com'],
+    ['a right-to-left override', 'moc.elpmaxe\u202E@example.com'],
+    ['a zero-width space', 'zero\u200Bwidth@example.com'],
+    ['a Unicode domain (its punycode is accepted)', 'idn@bücher.example'],
+    ['a Unicode local part', 'é@example.com'],
+    [
+      'more than 254 characters',
+      `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.com`,
+    ],
+  ])('with %s is refused, naming the field', async (_, email) => {
+    const answer = await refusal(signUp(email, '192.0.2.80'));
+    expect(answer.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input.email' });
+  });
+
+  it('is stored trimmed and lower-cased, its punycode and + tag kept', async () => {
+    const { user } = await signUp('  Tagged+Events@XN--BCHER-KVA.example \t', '192.0.2.81');
+    expect(user.email).toBe('tagged+events@xn--bcher-kva.example');
+  });
+});
+
+describe('the first admin, from configuration', () => {
+  it('is created once when two instances start at the same moment, and neither fails', async () => {
+    const fresh = await createTestDatabase(usersDatabase);
+    try {
+      const instances = [0, 1].map(
+        () =>
+          createUsersServices(
+            fresh.prisma,
+            keys,
+            { issuer: 'test', audience: 'test' },
+            createLogger('users', 'silent'),
+          ).accounts,
+      );
+      const settings = { email: 'root@example.com', password, name: 'Root' };
+      await Promise.all(instances.map((instance) => instance.bootstrapAdmin(settings)));
+      expect(await fresh.prisma.user.findMany({ select: { email: true, role: true } })).toEqual([
+        { email: 'root@example.com', role: 'ADMIN' },
+      ]);
+    } finally {
+      await fresh.close();
+    }
   });
 });

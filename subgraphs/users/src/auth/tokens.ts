@@ -26,8 +26,16 @@ export class AccessTokenIssuer {
     this.#parties = parties;
   }
 
-  async issue(user: { id: string; role: Role }, sessionId: string): Promise<IssuedAccessToken> {
-    const issuedAt = Math.floor(Date.now() / 1000);
+  /**
+   * `at` is when the token counts as issued: a revocation stops the tokens issued up to its
+   * own time (see lockUser for why the time is read with the user).
+   */
+  async issue(
+    user: { id: string; role: Role },
+    sessionId: string,
+    at = new Date(),
+  ): Promise<IssuedAccessToken> {
+    const issuedAt = Math.floor(at.getTime() / 1000);
     const expiresAt = issuedAt + accessTokenLifetimeSeconds;
     const token = await new SignJWT({ role: user.role, sid: sessionId })
       .setProtectedHeader({

@@ -1,4 +1,4 @@
-import type { PrismaClient } from '@ticketing/prisma/users';
+import type { Prisma, PrismaClient } from '@ticketing/prisma/users';
 
 /** How one throttle key counts attempts and locks. */
 export interface ThrottleRule {
@@ -92,21 +92,31 @@ export class LoginThrottleRepository {
     await this.#prisma.loginThrottle.deleteMany({ where: { key } });
   }
 
-  /** Deletes `key` and every key that starts with one of `prefixes`. */
-  async forget(key: string, prefixes: string[]): Promise<void> {
-    await this.#prisma.$executeRaw`
+  /**
+   * Deletes `key` and every key that starts with one of `prefixes`, in the transaction `db`
+   * when given (an account's deletion).
+   */
+  async forget(
+    key: string,
+    prefixes: string[],
+    db: Prisma.TransactionClient = this.#prisma,
+  ): Promise<void> {
+    await db.$executeRaw`
       DELETE FROM login_throttles
       WHERE key = ${key}
         OR EXISTS (SELECT 1 FROM unnest(${prefixes}::text[]) AS prefix WHERE starts_with(key, prefix))`;
   }
 
   /**
-   * Records that `key` (an account and an address) just logged in successfully. Stored in
+   * Records that `key` (the account `email` and an address) just logged in successfully. Stored in
    * the same table: `last_failure_at` is then the time of that success, `failures` 0.
    */
-  async remember(key: string): Promise<void> {
+  async remember(key: string, email: string): Promise<void> {
+    // Only while the account `email` is live, read under its row lock: a deletion holds it
+    // while it forgets the account's keys, and this waits, then finds the email gone.
     await this.#prisma.$executeRaw`
-      INSERT INTO login_throttles (key, failures, last_failure_at) VALUES (${key}, 0, now())
+      INSERT INTO login_throttles (key, failures, last_failure_at)
+      SELECT ${key}, 0, now() FROM users WHERE email = ${email} AND deleted_at IS NULL FOR SHARE
       ON CONFLICT (key) DO UPDATE SET last_failure_at = now()`;
   }
 

@@ -1,11 +1,39 @@
-import type { PrismaClient, RefreshToken } from '@ticketing/prisma/users';
+import type { Prisma, PrismaClient, RefreshToken, User } from '@ticketing/prisma/users';
+
+/** A session's access token may be issued for `user`, at `issuedAt`: both read under the lock. */
+export interface Issuable {
+  user: User;
+  issuedAt: Date;
+}
 
 export type RotationOutcome =
-  | { status: 'rotated'; userId: string; familyId: string }
+  | ({ status: 'rotated'; familyId: string } & Issuable)
   | { status: 'unknown' }
   | { status: 'reused'; familyId: string; userId: string; usedAt: Date }
   | { status: 'revoked' }
   | { status: 'expired' };
+
+/**
+ * Takes the user's row lock for the rest of the transaction, and reads the row under it.
+ *
+ * What issues a token (a new session, a refresh) holds it shared; what stops tokens (a
+ * logout, a password change, a role change, a deletion) holds it exclusively, as an update
+ * of the row does. So a token is issued either wholly before a revocation, its refresh token
+ * visible to it and its `issuedAt` before the revocation's time, or after it, from what the
+ * revocation left: never a token that survives it.
+ */
+export async function lockUser(
+  tx: Prisma.TransactionClient,
+  userId: string,
+  mode: 'share' | 'update',
+): Promise<User | null> {
+  if (mode === 'share') {
+    await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${userId}::uuid FOR SHARE`;
+  } else {
+    await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${userId}::uuid FOR NO KEY UPDATE`;
+  }
+  return tx.user.findUnique({ where: { id: userId } });
+}
 
 /** Sessions as refresh-token families. The only code in this service that queries them. */
 export class SessionRepository {
@@ -15,8 +43,21 @@ export class SessionRepository {
     this.#prisma = prisma;
   }
 
-  async create(token: { userId: string; familyId: string; tokenHash: string; expiresAt: Date }) {
-    await this.#prisma.refreshToken.create({ data: token });
+  /**
+   * Starts a session for `userId` while the account is live and, when given, its password
+   * is still `passwordHash` (the one just checked); null otherwise, and nothing is stored.
+   */
+  start(
+    token: { userId: string; familyId: string; tokenHash: string; expiresAt: Date },
+    passwordHash?: string | null,
+  ): Promise<Issuable | null> {
+    return this.#prisma.$transaction(async (tx) => {
+      const user = await lockUser(tx, token.userId, 'share');
+      if (!user || user.deletedAt) return null;
+      if (passwordHash !== undefined && user.passwordHash !== passwordHash) return null;
+      await tx.refreshToken.create({ data: token });
+      return { user, issuedAt: new Date() };
+    });
   }
 
   findByHash(tokenHash: string): Promise<RefreshToken | null> {
@@ -31,19 +72,23 @@ export class SessionRepository {
     tokenHash: string,
     successor: { tokenHash: string; expiresAt: Date },
   ): Promise<RotationOutcome> {
-    const now = new Date();
+    const presented = await this.findByHash(tokenHash);
+    if (!presented) return { status: 'unknown' };
     return this.#prisma.$transaction(async (tx) => {
+      const user = await lockUser(tx, presented.userId, 'share');
+      const now = new Date();
       const claimed = await tx.refreshToken.updateMany({
         where: { tokenHash, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
         data: { usedAt: now },
       });
+      // Read again under the lock: a revocation or a deletion may have come first.
       const token = await tx.refreshToken.findUnique({ where: { tokenHash } });
-      if (!token) return { status: 'unknown' } as const;
+      if (!token || !user || user.deletedAt) return { status: 'unknown' } as const;
       if (claimed.count === 1) {
         await tx.refreshToken.create({
           data: { userId: token.userId, familyId: token.familyId, ...successor },
         });
-        return { status: 'rotated', userId: token.userId, familyId: token.familyId } as const;
+        return { status: 'rotated', familyId: token.familyId, user, issuedAt: new Date() } as const;
       }
       if (token.revokedAt) return { status: 'revoked' } as const;
       if (token.usedAt) {
@@ -58,36 +103,53 @@ export class SessionRepository {
     });
   }
 
-  /** Ends a session: no token of the family can be exchanged any more. */
-  async revokeFamily(familyId: string): Promise<void> {
-    await this.#prisma.refreshToken.updateMany({
-      where: { familyId, revokedAt: null },
-      data: { revokedAt: new Date() },
+  /**
+   * An access token for the session that the refresh token `tokenHash` continues, while that
+   * token is not revoked and the account is live; null otherwise.
+   */
+  async resume(tokenHash: string): Promise<({ familyId: string } & Issuable) | null> {
+    const found = await this.findByHash(tokenHash);
+    if (!found) return null;
+    return this.#prisma.$transaction(async (tx) => {
+      const user = await lockUser(tx, found.userId, 'share');
+      const token = await tx.refreshToken.findUnique({ where: { tokenHash } });
+      if (!token || token.revokedAt || !user || user.deletedAt) return null;
+      return { familyId: token.familyId, user, issuedAt: new Date() };
     });
   }
 
-  /**
-   * Ends every session of a user but `keepFamilyId`. Returns those of them that may still
-   * have a live access token: a token is issued with each refresh token, so only sessions
-   * with one created within `recentMs`.
-   */
-  async revokeOtherSessions(
-    userId: string,
-    keepFamilyId: string,
-    recentMs: number,
-  ): Promise<string[]> {
-    const where = { userId, familyId: { not: keepFamilyId } };
-    return this.#prisma.$transaction(async (tx) => {
-      const recent = await tx.refreshToken.findMany({
-        where: { ...where, createdAt: { gt: new Date(Date.now() - recentMs) } },
-        select: { familyId: true },
-        distinct: ['familyId'],
-      });
+  /** Ends a session of `userId`: no token of the family can be exchanged any more. */
+  async revokeFamily(userId: string, familyId: string): Promise<void> {
+    await this.#prisma.$transaction(async (tx) => {
+      await lockUser(tx, userId, 'update');
       await tx.refreshToken.updateMany({
-        where: { ...where, revokedAt: null },
+        where: { familyId, revokedAt: null },
         data: { revokedAt: new Date() },
       });
-      return recent.map((token) => token.familyId);
     });
   }
+}
+
+/**
+ * Ends every session of a user but `keepFamilyId`, in a transaction that holds the user's
+ * lock exclusively. Returns those of them that may still have a live access token: a token
+ * is issued with each refresh token, so only sessions with one created within `recentMs`.
+ */
+export async function revokeOtherSessions(
+  tx: Prisma.TransactionClient,
+  userId: string,
+  keepFamilyId: string,
+  recentMs: number,
+): Promise<string[]> {
+  const where = { userId, familyId: { not: keepFamilyId } };
+  const recent = await tx.refreshToken.findMany({
+    where: { ...where, createdAt: { gt: new Date(Date.now() - recentMs) } },
+    select: { familyId: true },
+    distinct: ['familyId'],
+  });
+  await tx.refreshToken.updateMany({
+    where: { ...where, revokedAt: null },
+    data: { revokedAt: new Date() },
+  });
+  return recent.map((token) => token.familyId);
 }

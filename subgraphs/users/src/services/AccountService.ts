@@ -2,6 +2,7 @@ import {
   forbidden,
   hashPassword,
   type Identity,
+  longerThanAnyPassword,
   passwordProblem,
   type Role,
   reserveHashingTurn,
@@ -22,6 +23,7 @@ import {
   serviceUnavailable,
 } from '@ticketing/platform';
 import type { User } from '@ticketing/prisma/users';
+import { GraphQLError } from 'graphql';
 import {
   type AccessTokenIssuer,
   hashRefreshToken,
@@ -30,11 +32,10 @@ import {
   successorRefreshToken,
 } from '../auth/tokens.ts';
 import { failure } from '../errors.ts';
-import type { SessionRepository } from '../repositories/SessionRepository.ts';
+import type { Issuable, SessionRepository } from '../repositories/SessionRepository.ts';
 import type { UserRepository } from '../repositories/UserRepository.ts';
 import {
   emailSchema,
-  longerThanAnyPassword,
   nameSchema,
   passwordSchemaFor,
   signUpSchema,
@@ -117,7 +118,10 @@ export class AccountService {
       const passwordHash = await turn.hash(password);
       refuseWhenAbandoned();
       const user = await this.#users.create({ email, name, role: accountType, passwordHash });
-      return this.#startSession(user);
+      const session = await this.#startSession(user);
+      // Deleted in the moment since it was created, by whoever holds its first token.
+      if (!session) throw unauthenticated('This account no longer exists.', 'invalid');
+      return session;
     } finally {
       turn.release();
     }
@@ -140,7 +144,10 @@ export class AccountService {
         : verifyAgainstDecoy(password),
     );
     if (!user || !valid) throw wrongCredentials();
-    return this.#startSession(user);
+    // Only with the password just checked: a change or a deletion meanwhile refuses it.
+    const session = await this.#startSession(user, user.passwordHash);
+    if (!session) throw wrongCredentials();
+    return session;
   }
 
   async refreshSession(refreshToken: string): Promise<AuthPayload> {
@@ -159,27 +166,32 @@ export class AccountService {
       // then, which a signing-key rotation since may have made an older one of the ring.
       for (const key of this.#successorKeys) {
         const earlier = successorRefreshToken(refreshToken, key);
-        const next = await this.#sessions.findByHash(earlier.hash);
-        if (!next) continue;
-        if (!next.revokedAt) return this.#resume(outcome.userId, outcome.familyId, earlier.token);
+        if (!(await this.#sessions.findByHash(earlier.hash))) continue;
+        const resumed = await this.#sessions.resume(earlier.hash);
+        if (resumed) return this.#payload(resumed, resumed.familyId, earlier.token);
         break;
       }
     }
     if (outcome.status === 'reused') {
       // A used token came back: it was stolen, or its successor was. End the whole session.
-      await this.#sessions.revokeFamily(outcome.familyId);
+      await this.#sessions.revokeFamily(outcome.userId, outcome.familyId);
       this.#logger.warn({ familyId: outcome.familyId }, 'refresh token reused; session revoked');
       throw invalidRefreshToken();
     }
     if (outcome.status !== 'rotated') throw invalidRefreshToken();
-    return this.#resume(outcome.userId, outcome.familyId, successor.token);
+    return this.#payload(outcome, outcome.familyId, successor.token);
   }
 
-  /** A new access token for a session, beside the refresh token that continues it. */
-  async #resume(userId: string, familyId: string, refreshToken: string): Promise<AuthPayload> {
-    const user = await this.#users.findById(userId);
-    if (!user || user.deletedAt) throw invalidRefreshToken();
-    const access = await this.#issuer.issue(user, familyId);
+  /**
+   * A session's access token, for the user and at the time read under the user's lock (see
+   * lockUser), beside the refresh token that continues the session.
+   */
+  async #payload(
+    { user, issuedAt }: Issuable,
+    familyId: string,
+    refreshToken: string,
+  ): Promise<AuthPayload> {
+    const access = await this.#issuer.issue(user, familyId, issuedAt);
     return {
       accessToken: access.token,
       accessTokenExpiresAt: access.expiresAt,
@@ -191,7 +203,7 @@ export class AccountService {
   async logOut(refreshToken: string): Promise<boolean> {
     const token = await this.#sessions.findByHash(hashRefreshToken(refreshToken));
     if (!token) throw invalidRefreshToken();
-    await this.#sessions.revokeFamily(token.familyId);
+    await this.#sessions.revokeFamily(token.userId, token.familyId);
     await this.#revocations.publish({ kind: 'session', id: token.familyId });
     return true;
   }
@@ -203,7 +215,8 @@ export class AccountService {
   ): Promise<User> {
     const user = await this.#activeUser(viewer);
     const { currentPassword, ...changes } = parseInput(updateProfileSchema, input, 'input');
-    if (changes.email !== undefined && changes.email !== user.email) {
+    const newEmail = changes.email !== undefined && changes.email !== user.email;
+    if (newEmail) {
       // The email is where password resets would go: changing it takes the password, as a
       // stolen access token alone must not be enough to take the account over.
       if (currentPassword === undefined) {
@@ -211,7 +224,15 @@ export class AccountService {
       }
       await this.#checkPassword(user, currentPassword, clientAddress, 'currentPassword');
     }
-    return this.#users.updateProfile(user.id, changes);
+    const updated = await this.#users.updateProfile(
+      user.id,
+      changes,
+      newEmail ? user.passwordHash : undefined,
+    );
+    if (updated) return updated;
+    await this.#activeUser(viewer);
+    // Still live: the password checked was changed meanwhile.
+    throw wrongPassword('currentPassword');
   }
 
   async changePassword(
@@ -221,16 +242,24 @@ export class AccountService {
     clientAddress: string | undefined,
   ): Promise<boolean> {
     const user = await this.#activeUser(viewer);
+    // Both passwords are bounded before any work on either: the new one by the policy (its
+    // maximum checked before normalising), the current one in #checkPassword.
     parseInput(passwordSchemaFor([user.email, user.name]), newPassword, 'newPassword');
     await this.#checkPassword(user, currentPassword, clientAddress, 'currentPassword');
     const passwordHash = await hashPassword(newPassword);
     refuseWhenAbandoned();
-    await this.#users.setPasswordHash(user.id, passwordHash);
-    const others = await this.#sessions.revokeOtherSessions(
-      user.id,
-      (viewer as Identity).sessionId,
-      revocationLifetimeMs,
-    );
+    // Only if the password is still the one checked: of two changes made with the same
+    // current password, the second finds it changed, as if it were wrong.
+    const others = await this.#users.replacePassword(user.id, {
+      currentHash: user.passwordHash,
+      newHash: passwordHash,
+      keepFamilyId: (viewer as Identity).sessionId,
+      recentMs: revocationLifetimeMs,
+    });
+    if (!others) {
+      await this.#activeUser(viewer);
+      throw wrongPassword('currentPassword');
+    }
     await this.#revocations.publish(...others.map((id) => ({ kind: 'session' as const, id })));
     return true;
   }
@@ -242,8 +271,17 @@ export class AccountService {
   ): Promise<boolean> {
     const user = await this.#activeUser(viewer);
     await this.#checkPassword(user, password, clientAddress, 'password');
-    await this.#users.anonymize(user.id);
-    await this.#throttle.forgetAccount(user.email);
+    const deleted = await this.#users.anonymize(user.id, user.passwordHash, (email, tx) =>
+      this.#throttle.forgetAccount(email, tx),
+    );
+    if (deleted === 'last-admin') {
+      throw forbidden('The only admin cannot delete their account: make another admin first.');
+    }
+    if (!deleted) {
+      // Deleted by a concurrent call with the password: done, as asked.
+      if ((await this.#users.findById(user.id))?.deletedAt) return true;
+      throw wrongPassword('password');
+    }
     await this.#revocations.publish({ kind: 'user', id: user.id, before: revokedBeforeNow() });
     this.#logger.info({ userId: user.id }, 'account deleted and anonymised');
     return true;
@@ -251,7 +289,8 @@ export class AccountService {
 
   /**
    * Checks the caller's own password, counted by the throttle like a login, so that a
-   * stolen access token cannot be used to guess it.
+   * stolen access token cannot be used to guess it. One longer than any password is wrong
+   * at once, before any work, and not counted: as logIn does.
    */
   async #checkPassword(
     user: User,
@@ -259,6 +298,7 @@ export class AccountService {
     clientAddress: string | undefined,
     field: string,
   ): Promise<void> {
+    if (longerThanAnyPassword(password)) throw wrongPassword(field);
     const { passwordHash } = user;
     const correct = await this.#throttle.attempt(user.email, clientAddress, async () =>
       passwordHash ? verifyPassword(password, passwordHash) : false,
@@ -275,12 +315,15 @@ export class AccountService {
     if (target.id === admin.id) {
       throw badUserInput('Admins cannot change their own role; ask another admin.', 'userId');
     }
-    const updated = await this.#users.setRole(target.id, role);
+    const changed = await this.#users.setRole(admin.id, target.id, role);
+    // Demoted or deleted meanwhile, by another admin.
+    if (changed === 'forbidden') throw forbidden('Only admins can change roles.');
+    if (changed === 'not-found') throw notFound(`No user has the id ${userId}.`);
     // Tokens issued before carry the old role: they stop now, and a refresh gets the new one.
-    if (role !== target.role) {
+    if (role !== changed.previousRole) {
       await this.#revocations.publish({ kind: 'user', id: target.id, before: revokedBeforeNow() });
     }
-    return updated;
+    return changed.user;
   }
 
   /**
@@ -307,12 +350,21 @@ export class AccountService {
       );
       return;
     }
-    await this.#users.create({
-      email,
-      name: parseInput(nameSchema, settings.name, 'BOOTSTRAP_ADMIN_NAME'),
-      role: 'ADMIN',
-      passwordHash: await hashPassword(settings.password),
-    });
+    try {
+      await this.#users.create({
+        email,
+        name: parseInput(nameSchema, settings.name, 'BOOTSTRAP_ADMIN_NAME'),
+        role: 'ADMIN',
+        passwordHash: await hashPassword(settings.password),
+      });
+    } catch (error) {
+      // Another instance starting at the same moment (a deployment's replicas) created it,
+      // or someone signed up with the email meanwhile: either way not ours to create, and
+      // no reason to fail the start.
+      if (!(error instanceof GraphQLError && error.extensions.code === 'EMAIL_TAKEN')) throw error;
+      this.#logger.warn({ email }, 'not creating the first admin: the email has an account now');
+      return;
+    }
     this.#logger.info({ email }, 'created the first admin from configuration');
   }
 
@@ -324,21 +376,22 @@ export class AccountService {
     return user;
   }
 
-  async #startSession(user: User): Promise<AuthPayload> {
+  /**
+   * A new session for a live account, with its password still `passwordHash` when given;
+   * null when it is not (deleted, or the password changed, meanwhile).
+   */
+  async #startSession(user: User, passwordHash?: string | null): Promise<AuthPayload | null> {
     const familyId = crypto.randomUUID();
     const refresh = newRefreshToken();
-    await this.#sessions.create({
-      userId: user.id,
-      familyId,
-      tokenHash: refresh.hash,
-      expiresAt: new Date(Date.now() + refreshTokenLifetimeMs),
-    });
-    const access = await this.#issuer.issue(user, familyId);
-    return {
-      accessToken: access.token,
-      accessTokenExpiresAt: access.expiresAt,
-      refreshToken: refresh.token,
-      user,
-    };
+    const started = await this.#sessions.start(
+      {
+        userId: user.id,
+        familyId,
+        tokenHash: refresh.hash,
+        expiresAt: new Date(Date.now() + refreshTokenLifetimeMs),
+      },
+      passwordHash,
+    );
+    return started && this.#payload(started, familyId, refresh.token);
   }
 }

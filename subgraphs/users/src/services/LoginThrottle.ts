@@ -1,3 +1,4 @@
+import type { Prisma } from '@ticketing/prisma/users';
 import { failure } from '../errors.ts';
 import type {
   LoginThrottleRepository,
@@ -101,7 +102,7 @@ export class LoginThrottle {
       const [[pair], ...shared] = counters as [[string, ThrottleRule], ...[string, ThrottleRule][]];
       await this.#repository.clear(pair);
       for (const [key, rule] of shared) await this.#repository.refund(key, rule);
-      await this.#repository.remember(knownKey(email, address));
+      await this.#repository.remember(knownKey(email, address), email);
     }
     return correct;
   }
@@ -110,10 +111,12 @@ export class LoginThrottle {
    * Forgets what the counters hold for the account `email` (its attempts, locks and known
    * addresses), when it is deleted: an account created later with the same email starts
    * clean. The addresses' own counters stay. Only the owner, with the password, deletes an
-   * account, so no one clears another's counters this way.
+   * account, so no one clears another's counters this way. In the deletion's transaction
+   * `tx`, so that a deletion that fails forgets nothing, and one that succeeds forgets
+   * before its email is free for a new account.
    */
-  async forgetAccount(email: string): Promise<void> {
-    await this.#repository.forget(`account:${email}`, [`pair:${email}|`, knownKey(email, '')]);
+  async forgetAccount(email: string, tx: Prisma.TransactionClient): Promise<void> {
+    await this.#repository.forget(`account:${email}`, [`pair:${email}|`, knownKey(email, '')], tx);
   }
 }
 
