@@ -119,6 +119,36 @@ describe('transferTicket', () => {
     expect(admitted.data?.checkInTicket.ticket.owner.name).toBe('Rex Receiver');
   });
 
+  it('leaves an offline admission made before the transfer standing: the ticket was used then', async () => {
+    // The giver is let in at a door that is offline, then gives the ticket away; the door
+    // uploads its scan after the transfer. The ticket was admitted while it was the giver's:
+    // its new owner's token finds it admitted, not a second free entry.
+    const ticket = await ticketOf(giver);
+    const scannedAt = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await transfer(giver.accessToken, ticket.id, receiver.user.email);
+    const door = organizer.accessToken;
+    const offline = await upload(supergraph, door, eventId, [{ token: ticket.qrToken, scannedAt }]);
+    expect(offline.data?.uploadCheckIns[0]).toMatchObject({
+      outcome: 'ADMITTED',
+      checkedInAt: scannedAt,
+      ticket: { id: ticket.id },
+    });
+    expect((await stored(ticket.id)).checkedInAt?.toISOString()).toBe(scannedAt);
+    const again = await upload(supergraph, door, eventId, [{ token: ticket.qrToken, scannedAt }]);
+    expect(again.data?.uploadCheckIns[0]).toMatchObject({
+      outcome: 'ALREADY_CHECKED_IN',
+      checkedInAt: scannedAt,
+    });
+    const now = await supergraph.request<{ ticket: { qrToken: string } }>(
+      'query ($id: ID!) { ticket(id: $id) { qrToken } }',
+      { id: ticket.id },
+      { token: receiver.accessToken },
+    );
+    const late = await scan(supergraph, door, now.data?.ticket.qrToken as string, eventId);
+    expect(codeOf(late)).toBe('ALREADY_CHECKED_IN');
+  });
+
   it('is refused to yourself, to an unknown email and to a malformed one', async () => {
     const ticket = await ticketOf(giver);
     const self = await transfer(giver.accessToken, ticket.id, giver.user.email);
