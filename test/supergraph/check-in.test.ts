@@ -13,7 +13,14 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDoorStaff, type BoughtTicket, buyTickets, scan, upload } from './door.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, codeOf, eventOnSale, logIn, signUp } from './operations.ts';
+import {
+  type AuthPayload,
+  codeOf,
+  eventOnSale,
+  logIn,
+  signUp,
+  snapshotReaches,
+} from './operations.ts';
 
 const adminEmail = 'door-admin@example.com';
 const adminPassword = 'the door admin password';
@@ -350,6 +357,39 @@ describe('offline doors', () => {
     expect(protectedHeader).toMatchObject({ alg: 'EdDSA', typ: 'ticket+jwt' });
     expect(payload).toMatchObject({ sub: ticket.id, evt: eventId, tir: ticket.tier.id, ver: 1 });
     expect(ticket.qrToken.length).toBeLessThan(400);
+  });
+
+  it('get no QR token for a cancelled ticket, refunded or of a cancelled event', async () => {
+    // A token signed now would verify at an offline door, which has only the keys: a
+    // cancelled ticket must have none to show.
+    const qrOf = async (id: string) =>
+      (
+        await supergraph.request<{ ticket: { status: string; qrToken: string | null } }>(
+          'query ($id: ID!) { ticket(id: $id) { status qrToken } }',
+          { id },
+          { token: holder.accessToken },
+        )
+      ).data?.ticket;
+    const refunded = await one();
+    const cancelled = await supergraph.request<{ cancelTicket: { qrToken: string | null } }>(
+      'mutation ($id: ID!) { cancelTicket(id: $id) { qrToken } }',
+      { id: refunded.id },
+      { token: holder.accessToken },
+    );
+    expect(cancelled.errors).toBeUndefined();
+    expect(cancelled.data?.cancelTicket.qrToken).toBeNull();
+    expect(await qrOf(refunded.id)).toEqual({ status: 'CANCELLED', qrToken: null });
+
+    const doomed = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buy(1, doomed.tierIds[0]);
+    expect((await qrOf(ticket?.id as string))?.qrToken).toEqual(expect.any(String));
+    await supergraph.request(
+      'mutation ($id: ID!) { cancelEvent(id: $id) { id } }',
+      { id: doomed.eventId },
+      { token: organizer.accessToken },
+    );
+    await snapshotReaches(supergraph, doomed.eventId, 'CANCELLED');
+    expect(await qrOf(ticket?.id as string)).toEqual({ status: 'CANCELLED', qrToken: null });
   });
 
   it('reject a token signed with any other key', async () => {

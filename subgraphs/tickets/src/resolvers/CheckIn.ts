@@ -75,9 +75,14 @@ export const CheckInEventFields = {
   },
 };
 
-/** The QR token of a ticket: for its owner and admins only, like its code. */
+/**
+ * The QR token of a ticket: for its owner and admins only, like its code. None for a
+ * cancelled ticket: an offline door verifies a token by its signature alone, so a token
+ * signed now would admit there a ticket that was refunded or whose event was cancelled.
+ */
 export async function qrToken(ticket: TicketRow, _: unknown, context: TicketsContext) {
   requireAdmissionOf(context.viewer, ticket, 'qrToken');
+  if (ticket.status === 'CANCELLED') return null;
   return door(context).tokens.sign({
     ticketId: ticket.id,
     eventId: ticket.eventId,
