@@ -149,6 +149,34 @@ describe('transferTicket', () => {
     expect(codeOf(late)).toBe('ALREADY_CHECKED_IN');
   });
 
+  it('shows the receiver the ticket, not the giver’s order: what they paid and their other tickets', async () => {
+    const fresh = await freshTier();
+    const [given, kept] = await buyTickets(supergraph, giver.accessToken, fresh.tierId, 2);
+    await transfer(giver.accessToken, given?.id as string, receiver.user.email);
+    const orderOf = (token: string) =>
+      supergraph.request<{
+        ticket: { id: string; order: { totalCents: number; tickets: { id: string }[] } | null };
+      }>(
+        'query ($id: ID!) { ticket(id: $id) { id order { totalCents tickets { id } } } }',
+        { id: given?.id },
+        { token },
+      );
+    const seen = await orderOf(receiver.accessToken);
+    expect(seen.errors).toBeUndefined();
+    expect(seen.data?.ticket).toEqual({ id: given?.id, order: null });
+    const buyers = await supergraph.request<{
+      ticket: { order: { totalCents: number; tickets: { id: string }[] } };
+    }>(
+      'query ($id: ID!) { ticket(id: $id) { order { totalCents tickets { id } } } }',
+      { id: kept?.id },
+      { token: giver.accessToken },
+    );
+    expect(buyers.data?.ticket.order.totalCents).toBe(2 * tier.priceCents);
+    expect(buyers.data?.ticket.order.tickets.map((ticket) => ticket.id).sort()).toEqual(
+      [given?.id, kept?.id].sort(),
+    );
+  });
+
   it('is refused to yourself, to an unknown email and to a malformed one', async () => {
     const ticket = await ticketOf(giver);
     const self = await transfer(giver.accessToken, ticket.id, giver.user.email);
