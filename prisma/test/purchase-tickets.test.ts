@@ -246,6 +246,29 @@ describe('purchase_tickets', () => {
     }
   });
 
+  it('buys a hold after its tier’s window closed, but not once its event has started', async () => {
+    // A hold is stock reserved for its buyer until it expires: the tier's closing does not
+    // take it back, as a checkout begun in time is finished. The event's start ends every sale.
+    const buyer = randomUUID();
+    const hold = await createHold(buyer, tierId, 2);
+    await pool.query(
+      `UPDATE ticket_tiers SET sales_end_at = now() - interval '1 minute', max_per_order = 1
+       WHERE id = $1`,
+      [tierId],
+    );
+    expect(await outcome({ buyer, hold })).toBe('created');
+
+    const started = randomUUID();
+    const late = await createHold(started, tierId, 1);
+    await pool.query(
+      `UPDATE event_snapshots SET starts_at = now() - interval '1 minute' WHERE event_id = $1`,
+      [eventId],
+    );
+    const before = await state();
+    expect(await outcome({ buyer: started, hold: late })).toBe('salesClosed');
+    expect(await state()).toEqual(before);
+  });
+
   it('refuses a tier it does not have, and changes nothing', async () => {
     const before = await state();
     expect(await outcome({ buyer: randomUUID(), tier: randomUUID() })).toBe('tierNotFound');
