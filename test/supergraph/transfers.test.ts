@@ -177,6 +177,23 @@ describe('transferTicket', () => {
     );
   });
 
+  it('leaves the giver’s orders readable, the given ticket listed without its code', async () => {
+    const fresh = await freshTier();
+    const [given, kept] = await buyTickets(supergraph, giver.accessToken, fresh.tierId, 2);
+    await transfer(giver.accessToken, given?.id as string, receiver.user.email);
+    const orders = await supergraph.request<{
+      myOrders: { edges: { node: { tickets: { id: string; code: string | null }[] } }[] };
+    }>(
+      '{ myOrders(first: 50) { edges { node { tickets { id code status } } } } }',
+      {},
+      { token: giver.accessToken },
+    );
+    expect(orders.errors).toBeUndefined();
+    const tickets = orders.data?.myOrders.edges.flatMap((edge) => edge.node.tickets) ?? [];
+    expect(tickets.find((ticket) => ticket.id === given?.id)?.code).toBeNull();
+    expect(tickets.find((ticket) => ticket.id === kept?.id)?.code).toBe(kept?.code);
+  });
+
   it('is refused to yourself, to an unknown email and to a malformed one', async () => {
     const ticket = await ticketOf(giver);
     const self = await transfer(giver.accessToken, ticket.id, giver.user.email);
