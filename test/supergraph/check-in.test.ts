@@ -613,6 +613,37 @@ describe('an admitted ticket', () => {
     expect(await sold()).toBe(before - 2);
   });
 
+  it('is admitted or given away, never both, when a scan of its token and a transfer race', async () => {
+    let given = 0;
+    for (let round = 0; round < 8; round++) {
+      const ticket = await one();
+      const [scanned, moved] = await Promise.all([
+        scan(supergraph, staff.accessToken, ticket.qrToken, eventId, round % 2),
+        supergraph.request(
+          'mutation ($id: ID!, $toEmail: String!) { transferTicket(id: $id, toEmail: $toEmail) { id } }',
+          { id: ticket.id, toEmail: customer.user.email },
+          { token: holder.accessToken },
+        ),
+      ]);
+      const after = await stored(ticket.id);
+      if (scanned.errors) {
+        expect(codeOf(scanned)).toBe('TOKEN_REVOKED');
+        expect(moved.errors).toBeUndefined();
+        expect([after.ownerId, after.checkedInAt]).toEqual([customer.user.id, null]);
+        given += 1;
+      } else {
+        expect(codeOf(moved)).toBe('TICKET_CHECKED_IN');
+        expect([after.ownerId, after.tokenVersion]).toEqual([holder.user.id, 1]);
+        expect(after.checkedInAt).not.toBeNull();
+      }
+    }
+    expect(
+      await supergraph.databases.tickets.ticketTransfer.count({
+        where: { fromUserId: holder.user.id, toUserId: customer.user.id },
+      }),
+    ).toBe(given);
+  });
+
   it('is admitted or cancelled, never both, when a scan and a cancellation race', async () => {
     const before = await sold();
     let cancelledCount = 0;
