@@ -246,6 +246,29 @@ describe('purchase_tickets', () => {
     }
   });
 
+  it('buys a hold after its tier’s window closed, but not once its event has started', async () => {
+    // A hold is stock reserved for its buyer until it expires: the tier's closing does not
+    // take it back, as a checkout begun in time is finished. The event's start ends every sale.
+    const buyer = randomUUID();
+    const hold = await createHold(buyer, tierId, 2);
+    await pool.query(
+      `UPDATE ticket_tiers SET sales_end_at = now() - interval '1 minute', max_per_order = 1
+       WHERE id = $1`,
+      [tierId],
+    );
+    expect(await outcome({ buyer, hold })).toBe('created');
+
+    const started = randomUUID();
+    const late = await createHold(started, tierId, 1);
+    await pool.query(
+      `UPDATE event_snapshots SET starts_at = now() - interval '1 minute' WHERE event_id = $1`,
+      [eventId],
+    );
+    const before = await state();
+    expect(await outcome({ buyer: started, hold: late })).toBe('salesClosed');
+    expect(await state()).toEqual(before);
+  });
+
   it('refuses a tier it does not have, and changes nothing', async () => {
     const before = await state();
     expect(await outcome({ buyer: randomUUID(), tier: randomUUID() })).toBe('tierNotFound');
@@ -384,6 +407,56 @@ describe('purchase_tickets', () => {
     expect(await tierStock()).toEqual({ sold: 3, held: 0 });
     // The cap: the holder's own expired holds gave their allowance back.
     expect(await outcome({ buyer: holder, tier: tierId, quantity: 4, cap: 4 })).toBe('created');
+  });
+
+  it('buys or expires each hold, never both, when its purchase races its expiry and the sweeper', async () => {
+    // Holds lapsing within a few milliseconds of one another, each bought as it lapses, while
+    // sweeps run: each hold ends bought with its tickets, or expired with its stock and
+    // allowance given back, and the counts agree with the rows.
+    const tier = await createTier(200);
+    const holds = await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const buyer = randomUUID();
+        const hold = await createHold(buyer, tier, 2, `${300 + (i % 10) * 15} milliseconds`);
+        return { buyer, hold };
+      }),
+    );
+    let sweeping = true;
+    const sweeps = (async () => {
+      while (sweeping) await pool.query('SELECT expire_holds(NULL, NULL, NULL)');
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const outcomes = await Promise.all(holds.map(({ buyer, hold }) => outcome({ buyer, hold })));
+    sweeping = false;
+    await sweeps;
+    await pool.query('SELECT expire_holds(NULL, NULL, NULL)');
+
+    expect(outcomes.every((o) => o === 'created' || o === 'holdExpired')).toBe(true);
+    const { rows } = await pool.query<{
+      hold: string;
+      status: string;
+      tickets: number;
+      allowed: number;
+    }>(
+      `SELECT h.id::text AS hold, h.status::text AS status,
+              (SELECT count(*)::int FROM tickets t WHERE t.owner_id = h.user_id) AS tickets,
+              coalesce((SELECT a.tickets FROM event_allowances a
+                        WHERE a.event_id = $2 AND a.user_id = h.user_id), 0) AS allowed
+       FROM holds h WHERE h.id = ANY($1::uuid[])`,
+      [holds.map(({ hold }) => hold), eventId],
+    );
+    const byHold = new Map(rows.map((row) => [row.hold, row]));
+    holds.forEach(({ hold }, i) => {
+      const bought = outcomes[i] === 'created';
+      expect(byHold.get(hold)).toEqual({
+        hold,
+        status: bought ? 'PURCHASED' : 'EXPIRED',
+        tickets: bought ? 2 : 0,
+        allowed: bought ? 2 : 0,
+      });
+    });
+    const created = outcomes.filter((o) => o === 'created').length;
+    expect(await tierStock(tier)).toEqual({ sold: 2 * created, held: 0 });
   });
 
   it('sells exactly the stock to many buyers at once, never more', async () => {

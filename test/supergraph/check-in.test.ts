@@ -13,7 +13,14 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDoorStaff, type BoughtTicket, buyTickets, scan, upload } from './door.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, codeOf, eventOnSale, logIn, signUp } from './operations.ts';
+import {
+  type AuthPayload,
+  codeOf,
+  eventOnSale,
+  logIn,
+  signUp,
+  snapshotReaches,
+} from './operations.ts';
 
 const adminEmail = 'door-admin@example.com';
 const adminPassword = 'the door admin password';
@@ -352,6 +359,39 @@ describe('offline doors', () => {
     expect(ticket.qrToken.length).toBeLessThan(400);
   });
 
+  it('get no QR token for a cancelled ticket, refunded or of a cancelled event', async () => {
+    // A token signed now would verify at an offline door, which has only the keys: a
+    // cancelled ticket must have none to show.
+    const qrOf = async (id: string) =>
+      (
+        await supergraph.request<{ ticket: { status: string; qrToken: string | null } }>(
+          'query ($id: ID!) { ticket(id: $id) { status qrToken } }',
+          { id },
+          { token: holder.accessToken },
+        )
+      ).data?.ticket;
+    const refunded = await one();
+    const cancelled = await supergraph.request<{ cancelTicket: { qrToken: string | null } }>(
+      'mutation ($id: ID!) { cancelTicket(id: $id) { qrToken } }',
+      { id: refunded.id },
+      { token: holder.accessToken },
+    );
+    expect(cancelled.errors).toBeUndefined();
+    expect(cancelled.data?.cancelTicket.qrToken).toBeNull();
+    expect(await qrOf(refunded.id)).toEqual({ status: 'CANCELLED', qrToken: null });
+
+    const doomed = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buy(1, doomed.tierIds[0]);
+    expect((await qrOf(ticket?.id as string))?.qrToken).toEqual(expect.any(String));
+    await supergraph.request(
+      'mutation ($id: ID!) { cancelEvent(id: $id) { id } }',
+      { id: doomed.eventId },
+      { token: organizer.accessToken },
+    );
+    await snapshotReaches(supergraph, doomed.eventId, 'CANCELLED');
+    expect(await qrOf(ticket?.id as string)).toEqual({ status: 'CANCELLED', qrToken: null });
+  });
+
   it('reject a token signed with any other key', async () => {
     const ticket = await one();
     const { privateKey } = await generateKeyPair('EdDSA');
@@ -571,6 +611,37 @@ describe('an admitted ticket', () => {
     expect(last.errors).toBeUndefined();
     expect(last.data?.refundOrder.refunds).toHaveLength(2);
     expect(await sold()).toBe(before - 2);
+  });
+
+  it('is admitted or given away, never both, when a scan of its token and a transfer race', async () => {
+    let given = 0;
+    for (let round = 0; round < 8; round++) {
+      const ticket = await one();
+      const [scanned, moved] = await Promise.all([
+        scan(supergraph, staff.accessToken, ticket.qrToken, eventId, round % 2),
+        supergraph.request(
+          'mutation ($id: ID!, $toEmail: String!) { transferTicket(id: $id, toEmail: $toEmail) { id } }',
+          { id: ticket.id, toEmail: customer.user.email },
+          { token: holder.accessToken },
+        ),
+      ]);
+      const after = await stored(ticket.id);
+      if (scanned.errors) {
+        expect(codeOf(scanned)).toBe('TOKEN_REVOKED');
+        expect(moved.errors).toBeUndefined();
+        expect([after.ownerId, after.checkedInAt]).toEqual([customer.user.id, null]);
+        given += 1;
+      } else {
+        expect(codeOf(moved)).toBe('TICKET_CHECKED_IN');
+        expect([after.ownerId, after.tokenVersion]).toEqual([holder.user.id, 1]);
+        expect(after.checkedInAt).not.toBeNull();
+      }
+    }
+    expect(
+      await supergraph.databases.tickets.ticketTransfer.count({
+        where: { fromUserId: holder.user.id, toUserId: customer.user.id },
+      }),
+    ).toBe(given);
   });
 
   it('is admitted or cancelled, never both, when a scan and a cancellation race', async () => {

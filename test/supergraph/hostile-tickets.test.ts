@@ -116,6 +116,32 @@ describe('a purchase’s idempotency key', () => {
     expect(await ordersOf(buyer)).toEqual([]);
   });
 
+  it('used by another buyer, even at once, buys that buyer’s own order and shows neither the other’s', async () => {
+    const [first, second] = [await signUp(supergraph), await signUp(supergraph)];
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const idempotencyKey = randomUUID();
+    const buy = (who: AuthPayload, quantity: number) =>
+      supergraph.request<{ purchaseTickets: { id: string } }>(
+        purchaseMutation,
+        { input: { tierId: tierIds[0], quantity, idempotencyKey } },
+        { token: who.accessToken },
+      );
+    const [a, b] = await Promise.all([buy(first, 1), buy(second, 1)]);
+    expect([a.errors, b.errors]).toEqual([undefined, undefined]);
+    const [mine] = await ordersOf(first);
+    const [theirs] = await ordersOf(second);
+    expect(a.data?.purchaseTickets.id).toBe(mine?.id);
+    expect(b.data?.purchaseTickets.id).toBe(theirs?.id);
+    expect(mine?.id).not.toBe(theirs?.id);
+    // The same key with another request: a new order of the third buyer's, not word of
+    // someone else's purchase under it.
+    const third = await signUp(supergraph);
+    const other = await buy(third, 2);
+    expect(other.errors).toBeUndefined();
+    expect(other.data?.purchaseTickets.id).toBe((await ordersOf(third))[0]?.id);
+    expect((await buy(first, 1)).data?.purchaseTickets.id).toBe(mine?.id);
+  });
+
   it('such as a UUID is taken', async () => {
     const otherBuyer = await signUp(supergraph);
     const idempotencyKey = randomUUID();
@@ -124,6 +150,40 @@ describe('a purchase’s idempotency key', () => {
       idempotencyKey,
     ]);
   });
+});
+
+describe('a quantity no Int can be', () => {
+  it.each([
+    ['2^31', 2 ** 31],
+    ['a fraction', 1.5],
+    ['a string', '3'],
+    ['null', null],
+  ])(
+    '(%s) is refused for a hold and a purchase, and nothing is held or bought',
+    async (_, quantity) => {
+      const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+      const tierId = tierIds[0] as string;
+      const hold = await supergraph.request(
+        'mutation ($tierId: ID!, $quantity: Int!) { holdTickets(tierId: $tierId, quantity: $quantity) { id } }',
+        { tierId, quantity },
+        { token: buyer.accessToken },
+      );
+      const purchase = await supergraph.request(
+        purchaseMutation,
+        { input: { tierId, quantity, idempotencyKey: randomUUID() } },
+        { token: buyer.accessToken },
+      );
+      for (const result of [hold, purchase]) {
+        expect(result.data ?? null).toBeNull();
+        expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+        expect(JSON.stringify(result.errors)).not.toMatch(/stacktrace| {4}at /);
+      }
+      const [stored] = await supergraph.databases.tickets.ticketTier.findMany({
+        where: { id: tierId },
+      });
+      expect([stored?.sold, stored?.held]).toEqual([0, 0]);
+    },
+  );
 });
 
 describe('the tiers of an event that is not going to happen', () => {

@@ -119,6 +119,81 @@ describe('transferTicket', () => {
     expect(admitted.data?.checkInTicket.ticket.owner.name).toBe('Rex Receiver');
   });
 
+  it('leaves an offline admission made before the transfer standing: the ticket was used then', async () => {
+    // The giver is let in at a door that is offline, then gives the ticket away; the door
+    // uploads its scan after the transfer. The ticket was admitted while it was the giver's:
+    // its new owner's token finds it admitted, not a second free entry.
+    const ticket = await ticketOf(giver);
+    const scannedAt = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await transfer(giver.accessToken, ticket.id, receiver.user.email);
+    const door = organizer.accessToken;
+    const offline = await upload(supergraph, door, eventId, [{ token: ticket.qrToken, scannedAt }]);
+    expect(offline.data?.uploadCheckIns[0]).toMatchObject({
+      outcome: 'ADMITTED',
+      checkedInAt: scannedAt,
+      ticket: { id: ticket.id },
+    });
+    expect((await stored(ticket.id)).checkedInAt?.toISOString()).toBe(scannedAt);
+    const again = await upload(supergraph, door, eventId, [{ token: ticket.qrToken, scannedAt }]);
+    expect(again.data?.uploadCheckIns[0]).toMatchObject({
+      outcome: 'ALREADY_CHECKED_IN',
+      checkedInAt: scannedAt,
+    });
+    const now = await supergraph.request<{ ticket: { qrToken: string } }>(
+      'query ($id: ID!) { ticket(id: $id) { qrToken } }',
+      { id: ticket.id },
+      { token: receiver.accessToken },
+    );
+    const late = await scan(supergraph, door, now.data?.ticket.qrToken as string, eventId);
+    expect(codeOf(late)).toBe('ALREADY_CHECKED_IN');
+  });
+
+  it('shows the receiver the ticket, not the giver’s order: what they paid and their other tickets', async () => {
+    const fresh = await freshTier();
+    const [given, kept] = await buyTickets(supergraph, giver.accessToken, fresh.tierId, 2);
+    await transfer(giver.accessToken, given?.id as string, receiver.user.email);
+    const orderOf = (token: string) =>
+      supergraph.request<{
+        ticket: { id: string; order: { totalCents: number; tickets: { id: string }[] } | null };
+      }>(
+        'query ($id: ID!) { ticket(id: $id) { id order { totalCents tickets { id } } } }',
+        { id: given?.id },
+        { token },
+      );
+    const seen = await orderOf(receiver.accessToken);
+    expect(seen.errors).toBeUndefined();
+    expect(seen.data?.ticket).toEqual({ id: given?.id, order: null });
+    const buyers = await supergraph.request<{
+      ticket: { order: { totalCents: number; tickets: { id: string }[] } };
+    }>(
+      'query ($id: ID!) { ticket(id: $id) { order { totalCents tickets { id } } } }',
+      { id: kept?.id },
+      { token: giver.accessToken },
+    );
+    expect(buyers.data?.ticket.order.totalCents).toBe(2 * tier.priceCents);
+    expect(buyers.data?.ticket.order.tickets.map((ticket) => ticket.id).sort()).toEqual(
+      [given?.id, kept?.id].sort(),
+    );
+  });
+
+  it('leaves the giver’s orders readable, the given ticket listed without its code', async () => {
+    const fresh = await freshTier();
+    const [given, kept] = await buyTickets(supergraph, giver.accessToken, fresh.tierId, 2);
+    await transfer(giver.accessToken, given?.id as string, receiver.user.email);
+    const orders = await supergraph.request<{
+      myOrders: { edges: { node: { tickets: { id: string; code: string | null }[] } }[] };
+    }>(
+      '{ myOrders(first: 50) { edges { node { tickets { id code status } } } } }',
+      {},
+      { token: giver.accessToken },
+    );
+    expect(orders.errors).toBeUndefined();
+    const tickets = orders.data?.myOrders.edges.flatMap((edge) => edge.node.tickets) ?? [];
+    expect(tickets.find((ticket) => ticket.id === given?.id)?.code).toBeNull();
+    expect(tickets.find((ticket) => ticket.id === kept?.id)?.code).toBe(kept?.code);
+  });
+
   it('is refused to yourself, to an unknown email and to a malformed one', async () => {
     const ticket = await ticketOf(giver);
     const self = await transfer(giver.accessToken, ticket.id, giver.user.email);

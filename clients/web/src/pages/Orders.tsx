@@ -39,7 +39,9 @@ export function Orders() {
           <ul className="tickets">
             {order.tickets.map((ticket) => (
               <li key={ticket.id} data-testid="ticket" data-status={ticket.status}>
-                {ticket.status === 'ACTIVE' ? <TicketCode code={ticket.code} /> : null}
+                {ticket.status === 'ACTIVE' && ticket.code ? (
+                  <TicketCode code={ticket.code} />
+                ) : null}
                 <div>
                   <strong>{ticket.tier.name}</strong>
                   <p className={ticket.status === 'CANCELLED' ? 'badge cancelled' : 'badge'}>

@@ -10,6 +10,8 @@ export interface TicketAtDoor {
   eventId: string;
   status: 'ACTIVE' | 'CANCELLED';
   tokenVersion: number;
+  /** The token version at an offline scan's time; the current one for a scan online. */
+  tokenVersionThen: number;
   checkedInAt: Date | null;
 }
 
@@ -23,10 +25,26 @@ export interface CheckInCounts {
   total: number;
 }
 
-const ticketCondition = (ticket: ScannedTicket) =>
+/**
+ * The token version a ticket had at `at`: each transfer raised it by one, and is recorded
+ * with its time in `ticket_transfers`.
+ */
+const versionAt = (at: Date) => Prisma.sql`(1 + (
+  SELECT count(*)::int FROM ticket_transfers tt
+  WHERE tt.ticket_id = tickets.id AND tt.transferred_at <= ${at}::timestamptz))`;
+
+/**
+ * The scanned ticket: by its code, or by a token of its current version. An offline scan
+ * (`scannedAt` given) also admits with the token the ticket had when it was scanned: a
+ * transfer committed after the door admitted its holder does not undo that admission.
+ */
+const ticketCondition = (ticket: ScannedTicket, scannedAt?: Date) =>
   'code' in ticket
     ? Prisma.sql`code = ${ticket.code}`
-    : Prisma.sql`id = ${ticket.ticketId}::uuid AND token_version = ${ticket.version}`;
+    : scannedAt
+      ? Prisma.sql`id = ${ticket.ticketId}::uuid AND (token_version = ${ticket.version}
+          OR (token_version > ${ticket.version} AND ${versionAt(scannedAt)} = ${ticket.version}))`
+      : Prisma.sql`id = ${ticket.ticketId}::uuid AND token_version = ${ticket.version}`;
 
 /** Door staff and admissions: the code in this service that reads and writes check-ins. */
 export class CheckInRepository {
@@ -92,7 +110,7 @@ export class CheckInRepository {
     const [admitted] = await this.#prisma.$queryRaw<Admission[]>`
       WITH admitted AS (
         UPDATE tickets SET checked_in_at = ${at}, checked_in_by = ${staffId}::uuid
-        WHERE ${ticketCondition(ticket)} AND event_id = ${eventId}::uuid
+        WHERE ${ticketCondition(ticket, scannedAt)} AND event_id = ${eventId}::uuid
           AND status = 'ACTIVE' AND ${free}
         RETURNING id, event_id, checked_in_at
       ), recorded AS (
@@ -119,11 +137,18 @@ export class CheckInRepository {
     return undone?.id ?? null;
   }
 
-  /** The state of a scanned ticket whatever its event, to say why it was not admitted. */
-  async find(ticket: { code: string } | { ticketId: string }): Promise<TicketAtDoor | null> {
+  /**
+   * The state of a scanned ticket whatever its event, to say why it was not admitted. Given
+   * an offline scan's time, `tokenVersionThen` is the version its token had then.
+   */
+  async find(
+    ticket: { code: string } | { ticketId: string },
+    scannedAt?: Date,
+  ): Promise<TicketAtDoor | null> {
+    const then = scannedAt ? versionAt(scannedAt) : Prisma.sql`token_version`;
     const [found] = await this.#prisma.$queryRaw<TicketAtDoor[]>`
       SELECT id::text, event_id::text AS "eventId", status::text, token_version AS "tokenVersion",
-             checked_in_at AS "checkedInAt"
+             ${then} AS "tokenVersionThen", checked_in_at AS "checkedInAt"
       FROM tickets WHERE ${'code' in ticket ? Prisma.sql`code = ${ticket.code}` : Prisma.sql`id = ${ticket.ticketId}::uuid`}`;
     return found ?? null;
   }

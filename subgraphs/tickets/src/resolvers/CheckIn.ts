@@ -2,7 +2,7 @@ import type { DoorStaff as DoorStaffRow, Ticket as TicketRow } from '@ticketing/
 import type { TicketsContext } from '../context.ts';
 import type { Admission } from '../repositories/CheckInRepository.ts';
 import type { OfflineScanResult as ScanResult } from '../services/CheckInService.ts';
-import { requireAdmissionOf } from '../services/TicketAccess.ts';
+import { mayAdmitWith } from '../services/TicketAccess.ts';
 
 const unconfigured = () => new Error('This context was built without the door and transfers');
 const door = (context: TicketsContext) => context.doors ?? raise(unconfigured());
@@ -75,9 +75,15 @@ export const CheckInEventFields = {
   },
 };
 
-/** The QR token of a ticket: for its owner and admins only, like its code. */
+/**
+ * The QR token of a ticket: for its owner and admins only, like its code. None for a
+ * cancelled ticket: an offline door verifies a token by its signature alone, so a token
+ * signed now would admit there a ticket that was refunded or whose event was cancelled.
+ */
 export async function qrToken(ticket: TicketRow, _: unknown, context: TicketsContext) {
-  requireAdmissionOf(context.viewer, ticket, 'qrToken');
+  const { loaders, viewer } = context;
+  const shown = await mayAdmitWith(viewer, ticket, 'qrToken', (id) => loaders.orderById.load(id));
+  if (!shown || ticket.status === 'CANCELLED') return null;
   return door(context).tokens.sign({
     ticketId: ticket.id,
     eventId: ticket.eventId,

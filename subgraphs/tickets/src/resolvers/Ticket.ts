@@ -6,7 +6,7 @@ import type {
 } from '@ticketing/prisma/tickets';
 import type { TicketsContext } from '../context.ts';
 import { availableInTier, type StockedTier } from '../repositories/TicketRepository.ts';
-import { requireAdmissionOf } from '../services/TicketAccess.ts';
+import { mayAdmitWith, visibleOrder } from '../services/TicketAccess.ts';
 import { isOnSale } from '../services/TicketingService.ts';
 
 /** The tier a ticket or hold refers to, which its foreign key guarantees exists. */
@@ -35,14 +35,20 @@ export const Ticket = {
     return { __typename: 'User', id: ticket.ownerId };
   },
 
-  order(ticket: TicketRow, _: unknown, { loaders }: TicketsContext) {
-    return ticket.orderId ? loaders.orderById.load(ticket.orderId) : null;
+  /**
+   * Its order, for the order's buyer and admins: whoever was given the ticket sees neither
+   * what the giver paid nor the giver's other tickets.
+   */
+  order(ticket: TicketRow, _: unknown, { loaders, viewer }: TicketsContext) {
+    return ticket.orderId
+      ? visibleOrder(viewer, ticket.orderId, (id) => loaders.orderById.load(id))
+      : null;
   },
 
-  /** The admission code: for the ticket's owner and admins only. */
-  code(ticket: TicketRow, _: unknown, { viewer }: TicketsContext) {
-    requireAdmissionOf(viewer, ticket, 'code');
-    return ticket.code;
+  /** The admission code: for the ticket's owner and admins only (null for its giver). */
+  async code(ticket: TicketRow, _: unknown, { loaders, viewer }: TicketsContext) {
+    const shown = await mayAdmitWith(viewer, ticket, 'code', (id) => loaders.orderById.load(id));
+    return shown ? ticket.code : null;
   },
 };
 

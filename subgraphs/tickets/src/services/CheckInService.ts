@@ -107,7 +107,9 @@ export class CheckInService {
   /**
    * Applies an offline door's scans in scan-time order: the first scan of a ticket admits
    * it (even over an admission made online later than that scan), and every other is
-   * reported with the reason. Results come back in the order of the upload.
+   * reported with the reason. A token is judged as it was at its scan: one scanned before
+   * its ticket was transferred admits, since its holder was let in while it was theirs.
+   * Results come back in the order of the upload.
    */
   async uploadCheckIns(
     viewer: Identity | null,
@@ -153,7 +155,7 @@ export class CheckInService {
         results.push({ index, outcome: 'ADMITTED', ...admitted });
         continue;
       }
-      const found = await this.#checkIns.find(ticket);
+      const found = await this.#checkIns.find(ticket, scan.scannedAt);
       const { refusal, checkedInAt } = refusalOf(found, ticket, eventId);
       results.push({ index, outcome: refusal, ticketId: found?.id ?? null, checkedInAt });
     }
@@ -224,7 +226,9 @@ function refusalOf(
       ? 'WRONG_EVENT'
       : found.status === 'CANCELLED'
         ? 'TICKET_CANCELLED'
-        : 'version' in scanned && scanned.version !== found.tokenVersion
+        : 'version' in scanned &&
+            scanned.version !== found.tokenVersion &&
+            scanned.version !== found.tokenVersionThen
           ? 'TOKEN_REVOKED'
           : 'ALREADY_CHECKED_IN';
   return {

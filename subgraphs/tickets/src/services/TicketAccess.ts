@@ -1,7 +1,13 @@
 // Who may read what a buyer owns (tickets, their codes, orders, holds): decided here with the
 // helpers of @ticketing/auth, so that resolvers only load, hand over and shape. What a
 // caller may change is decided by TicketingService, CheckInService and TransferService.
-import { type Identity, isOwnerOrAdmin, requireOwnerOrAdmin, requireViewer } from '@ticketing/auth';
+import {
+  forbidden,
+  type Identity,
+  isOwnerOrAdmin,
+  requireOwnerOrAdmin,
+  requireViewer,
+} from '@ticketing/auth';
 import { isUuid } from '@ticketing/platform';
 import type { Order, Ticket } from '@ticketing/prisma/tickets';
 
@@ -48,11 +54,21 @@ const admissionMessages = {
   qrToken: 'Only the ticket’s owner can see its QR code.',
 } as const;
 
-/** What lets a ticket in (its code, its QR token): its owner and admins; FORBIDDEN otherwise. */
-export function requireAdmissionOf(
+/**
+ * Whether the caller may see what lets a ticket in (its code, its QR token): its owner and
+ * admins may; its buyer, who gave it away, may not, and sees it as null (so that their
+ * order, which lists it, still reads); anyone else is FORBIDDEN.
+ */
+export async function mayAdmitWith(
   viewer: Identity | null,
   ticket: Ticket,
   what: keyof typeof admissionMessages,
-): Identity {
-  return requireOwnerOrAdmin(viewer, ticket.ownerId, admissionMessages[what]);
+  loadOrder: (id: string) => Promise<Order | null>,
+): Promise<boolean> {
+  // The giver, named apart: the owner's check narrows `viewer` to null when it fails.
+  const giver = viewer?.userId;
+  if (isOwnerOrAdmin(viewer, ticket.ownerId)) return true;
+  const order = giver && ticket.orderId ? await loadOrder(ticket.orderId) : null;
+  if (order && order.buyerId === giver) return false;
+  throw forbidden(admissionMessages[what]);
 }
