@@ -228,4 +228,49 @@ describe('the response cache policy', () => {
       expect(JSON.stringify(after.body.data)).toContain(title);
     }
   });
+
+  it('drops an event’s page once it is cancelled, whatever the query’s aliases call `id`', async () => {
+    const cancelled = (
+      await eventOnSale(supergraph, organizer.accessToken, [
+        { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 5 },
+      ])
+    ).eventId;
+    type Node = { eventId: string; status: string };
+    type Page = { event: { id: string; status?: string; organizer?: unknown } };
+    const edgesOf = (data: Page) =>
+      (data.event.organizer as { organizedEvents: { edges: { node: Node }[] } }).organizedEvents
+        .edges;
+    const pages: [string, Record<string, string>, (data: Page) => string | undefined][] = [
+      // `id` names another field: the response's `id` is not the event's.
+      [
+        `${unique()}query ($id: ID!) { event(id: $id) { id: title status } }`,
+        { id: cancelled },
+        (data) => data.event.status,
+      ],
+      // Another event's page, holding this one under another name.
+      [
+        `${unique()}query ($id: ID!) { event(id: $id) { id organizer { organizedEvents(first: 100) { edges { node { eventId: id status } } } } } }`,
+        { id: eventId },
+        (data) => edgesOf(data).find((edge) => edge.node.eventId === cancelled)?.node.status,
+      ],
+    ];
+    for (const [query, variables, statusOf] of pages) {
+      await send(query, { variables });
+      const hit = await send(query, { variables });
+      expect(hit.cache).toBe('HIT');
+      expect(statusOf(hit.body.data as Page)).toBe('PUBLISHED');
+    }
+    const cancel = await supergraph.request(
+      'mutation ($id: ID!) { cancelEvent(id: $id) { status } }',
+      { id: cancelled },
+      { token: organizer.accessToken, gateway: 1 },
+    );
+    expect(cancel.errors).toBeUndefined();
+    for (const gateway of [0, 1]) {
+      for (const [query, variables, statusOf] of pages) {
+        const after = await send(query, { gateway, variables });
+        expect(statusOf(after.body.data as Page)).toBe('CANCELLED');
+      }
+    }
+  });
 });
