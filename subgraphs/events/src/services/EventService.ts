@@ -188,7 +188,7 @@ export class EventService {
   async delete(viewer: Identity | null, id: string): Promise<boolean> {
     const event = await this.#editable(viewer, id);
     if (event.status !== 'DRAFT' || !(await this.#events.deleteDraft(event.id))) {
-      const current = (await this.#events.findById(event.id)) ?? event;
+      const current = await this.#current(event);
       throw invalidTransition(
         current,
         'delete',
@@ -216,13 +216,23 @@ export class EventService {
     if (!updated) {
       // Another request changed the status, or the times `rule` is about, between our read
       // and our write.
-      const current = (await this.#events.findById(event.id)) ?? event;
+      const current = await this.#current(event);
       if (rule && current.status === from) rule.assert(current);
       throw invalidTransition(current, action, `The event is ${current.status.toLowerCase()} now.`);
     }
     if (topic(updated)) this.#onOutbox();
     await this.#onChange(updated.id);
     return updated;
+  }
+
+  /**
+   * The event as it is now, after a conditional write found it changed: a draft deleted
+   * meanwhile is not found, rather than reported in the status it was read in.
+   */
+  async #current(event: Event): Promise<Event> {
+    const current = await this.#events.findById(event.id);
+    if (!current) throw notFound(`No event has the id ${event.id}.`);
+    return current;
   }
 
   #organizer(viewer: Identity | null): Identity {
