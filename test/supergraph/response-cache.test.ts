@@ -229,6 +229,33 @@ describe('the response cache policy', () => {
     }
   });
 
+  it('keeps listings when a draft, which no anonymous answer holds, is edited', async () => {
+    const created = await supergraph.request<{ createEvent: { id: string } }>(
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      {
+        input: {
+          title: 'Draft',
+          venue: 'Hall',
+          city: 'Ticketton',
+          timezone: 'Europe/Berlin',
+          startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+        },
+      },
+      { token: organizer.accessToken },
+    );
+    const draftId = created.data?.createEvent.id;
+    const query = `${unique()}{ events(first: 5) { edges { node { id title } } } }`;
+    await send(query);
+    expect((await send(query, { gateway: 1 })).cache).toBe('HIT');
+    const edited = await supergraph.request(
+      'mutation ($id: ID!) { updateEvent(id: $id, input: { title: "Still a draft" }) { id } }',
+      { id: draftId },
+      { token: organizer.accessToken },
+    );
+    expect(edited.errors).toBeUndefined();
+    expect((await send(query, { gateway: 1 })).cache).toBe('HIT');
+  });
+
   it('drops an event’s page once it is cancelled, whatever the query’s aliases call `id`', async () => {
     const cancelled = (
       await eventOnSale(supergraph, organizer.accessToken, [

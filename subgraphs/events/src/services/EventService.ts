@@ -57,8 +57,8 @@ const notEnded: TimeRule = {
 export type OutboxListener = () => void;
 
 /**
- * Called on every committed change to an event others may see, before the mutation
- * answers: the gateways' cached responses that hold events are invalidated by then.
+ * Called on every committed change to an event others may see (not a draft's edit), before
+ * the mutation answers: the gateways' cached responses that hold events are invalidated by then.
  */
 export type ChangeListener = (eventId: string) => Promise<void>;
 
@@ -221,7 +221,8 @@ export class EventService {
       throw invalidTransition(current, action, `The event is ${current.status.toLowerCase()} now.`);
     }
     if (topic(updated)) this.#onOutbox();
-    await this.#onChange(updated.id);
+    // A draft, before and after, is in no cached answer: only anonymous ones are cached.
+    if (from !== 'DRAFT' || updated.status !== 'DRAFT') await this.#onChange(updated.id);
     return updated;
   }
 
