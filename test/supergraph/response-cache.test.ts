@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../support.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, eventOnSale, signUp } from './operations.ts';
+import { type AuthPayload, draftEvent, eventOnSale, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -230,20 +230,7 @@ describe('the response cache policy', () => {
   });
 
   it('keeps listings when a draft, which no anonymous answer holds, is edited', async () => {
-    const created = await supergraph.request<{ createEvent: { id: string } }>(
-      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-      {
-        input: {
-          title: 'Draft',
-          venue: 'Hall',
-          city: 'Ticketton',
-          timezone: 'Europe/Berlin',
-          startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
-        },
-      },
-      { token: organizer.accessToken },
-    );
-    const draftId = created.data?.createEvent.id;
+    const draftId = await draftEvent(supergraph, organizer.accessToken);
     const query = `${unique()}{ events(first: 5) { edges { node { id title } } } }`;
     await send(query);
     expect((await send(query, { gateway: 1 })).cache).toBe('HIT');
