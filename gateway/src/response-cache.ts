@@ -39,6 +39,7 @@ import {
   responseCacheTags,
 } from '@ticketing/platform';
 import type express from 'express';
+import { type DocumentNode, visit } from 'graphql';
 import type { Redis } from 'ioredis';
 import type { LocalEntry, LocalResponseCache } from './local-response-cache.ts';
 
@@ -306,7 +307,7 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       }
     } else if (generation !== undefined) {
       // Fresh: this gateway may serve it from memory until it is invalidated or due.
-      local?.set(key, toLocal(entry), generation);
+      local?.set(key, toLocal(entry, dependencies(entry.data, context.document)), generation);
     }
     metrics.lookups.inc({ result: 'hit', reason: '' });
     return { lookup: { kind: 'hit' }, entry };
@@ -323,7 +324,7 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       return;
     }
     const entry: CacheEntry = { data, at: lookup.at, maxAge: policy.maxAge, tags: lookup.tags };
-    const holds = dependencies(data);
+    const holds = dependencies(data, context.document);
     // Nothing was invalidated while the query ran (else the generation moved on).
     if (lookup.generation !== undefined) {
       local?.set(lookup.key, toLocal(entry, holds), lookup.generation);
@@ -402,23 +403,55 @@ export function responseCacheKey(
   return `${namespace}:response-cache:entry:${hash}`;
 }
 
-/** The events a response holds, and whether it holds a listing. */
-function dependencies(data: Record<string, unknown>): Dependencies {
+/** What `renamesIds` found in each document (Apollo Server reuses a text's parsed document). */
+const idRenames = new WeakMap<DocumentNode, boolean>();
+
+/**
+ * Whether an alias in `document` makes a response's `id` keys other than the ids it holds:
+ * `id: title`, or `eventId: id`. The events such a response holds are not known from it.
+ */
+function renamesIds(document: DocumentNode | undefined): boolean {
+  if (!document) return true;
+  let renames = idRenames.get(document);
+  if (renames === undefined) {
+    renames = false;
+    visit(document, {
+      Field(field) {
+        if (field.alias && (field.alias.value === 'id') !== (field.name.value === 'id')) {
+          renames = true;
+        }
+      },
+    });
+    idRenames.set(document, renames);
+  }
+  return renames;
+}
+
+/**
+ * The events a response to `document` holds, and whether it holds a listing (or may hold
+ * events it does not name as `id`: then it depends on every event, like a listing).
+ */
+function dependencies(
+  data: Record<string, unknown>,
+  document: DocumentNode | undefined,
+): Dependencies {
   const eventIds = new Set<string>();
   collectIds(data, eventIds);
   // A root field that is not one object with an id (a list, a connection, null: an event
   // not found may be published next) may change with any event.
-  const listing = Object.values(data).some(
-    (value) =>
-      value === null ||
-      typeof value !== 'object' ||
-      Array.isArray(value) ||
-      typeof (value as { id?: unknown }).id !== 'string',
-  );
+  const listing =
+    renamesIds(document) ||
+    Object.values(data).some(
+      (value) =>
+        value === null ||
+        typeof value !== 'object' ||
+        Array.isArray(value) ||
+        typeof (value as { id?: unknown }).id !== 'string',
+    );
   return { eventIds: [...eventIds], listing };
 }
 
-function toLocal(entry: CacheEntry, holds = dependencies(entry.data)): LocalEntry {
+function toLocal(entry: CacheEntry, holds: Dependencies): LocalEntry {
   return {
     body: Buffer.from(JSON.stringify({ data: entry.data })),
     data: entry.data,

@@ -129,6 +129,43 @@ describe('pagination', () => {
       field: 'first',
     });
   });
+
+  it('refuses an ordering given as null, which is not the default', async () => {
+    const result = await supergraph.request(listQuery, { first: 1, orderBy: null });
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'orderBy',
+    });
+  });
+
+  it('takes a cursor only as it was issued, not base64’s other spellings of it', async () => {
+    const filter = { city: 'Cursorville' };
+    await supergraph.databases.events.event.createMany({
+      data: [0, 1].map((i) => row({ city: filter.city, startsAt: new Date(base + i * hour) })),
+    });
+    const page = await supergraph.request<Page>(listQuery, { first: 1, filter });
+    const cursor = page.data?.events.pageInfo.endCursor as string;
+    const next = await supergraph.request<Page>(listQuery, { first: 1, after: cursor, filter });
+    expect(next.data?.events.edges).toHaveLength(1);
+    const respelled = [
+      `${cursor}==`,
+      Buffer.from(cursor, 'base64url').toString('base64'),
+      `${cursor}!`,
+      ` ${cursor}`,
+      // The same position, with what the decoder would have ignored.
+      Buffer.from(
+        JSON.stringify([...JSON.parse(Buffer.from(cursor, 'base64url').toString()), 'more']),
+      ).toString('base64url'),
+    ].filter((spelling) => spelling !== cursor);
+    expect(respelled).toHaveLength(5);
+    for (const after of respelled) {
+      const result = await supergraph.request(listQuery, { first: 1, after, filter });
+      expect(result.errors?.[0]?.extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        field: 'after',
+      });
+    }
+  });
 });
 
 describe('filters and search', () => {

@@ -89,11 +89,11 @@ export async function snapshotReaches(
   }
 }
 
-/** Creates and publishes an event as `organizerToken`, once the tickets service knows it. */
-export async function publishedEvent(
+/** Creates a draft as `organizerToken`, starting in 20 days; resolves to its id. */
+export async function draftEvent(
   supergraph: Supergraph,
   organizerToken: string,
-  title = 'Concert',
+  title = 'Draft',
 ): Promise<string> {
   const created = await supergraph.request<{ createEvent: { id: string } }>(
     'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
@@ -108,7 +108,16 @@ export async function publishedEvent(
     },
     { token: organizerToken },
   );
-  const id = created.data?.createEvent.id as string;
+  return created.data?.createEvent.id as string;
+}
+
+/** Creates and publishes an event as `organizerToken`, once the tickets service knows it. */
+export async function publishedEvent(
+  supergraph: Supergraph,
+  organizerToken: string,
+  title = 'Concert',
+): Promise<string> {
+  const id = await draftEvent(supergraph, organizerToken, title);
   await supergraph.request(
     'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
     { id },

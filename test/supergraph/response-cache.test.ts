@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../support.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, eventOnSale, signUp } from './operations.ts';
+import { type AuthPayload, draftEvent, eventOnSale, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -226,6 +226,65 @@ describe('the response cache policy', () => {
     for (const gateway of [0, 1]) {
       const after = await send(query, { gateway });
       expect(JSON.stringify(after.body.data)).toContain(title);
+    }
+  });
+
+  it('keeps listings when a draft, which no anonymous answer holds, is edited', async () => {
+    const draftId = await draftEvent(supergraph, organizer.accessToken);
+    const query = `${unique()}{ events(first: 5) { edges { node { id title } } } }`;
+    await send(query);
+    expect((await send(query, { gateway: 1 })).cache).toBe('HIT');
+    const edited = await supergraph.request(
+      'mutation ($id: ID!) { updateEvent(id: $id, input: { title: "Still a draft" }) { id } }',
+      { id: draftId },
+      { token: organizer.accessToken },
+    );
+    expect(edited.errors).toBeUndefined();
+    expect((await send(query, { gateway: 1 })).cache).toBe('HIT');
+  });
+
+  it('drops an event’s page once it is cancelled, whatever the query’s aliases call `id`', async () => {
+    const cancelled = (
+      await eventOnSale(supergraph, organizer.accessToken, [
+        { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 5 },
+      ])
+    ).eventId;
+    type Node = { eventId: string; status: string };
+    type Page = { event: { id: string; status?: string; organizer?: unknown } };
+    const edgesOf = (data: Page) =>
+      (data.event.organizer as { organizedEvents: { edges: { node: Node }[] } }).organizedEvents
+        .edges;
+    const pages: [string, Record<string, string>, (data: Page) => string | undefined][] = [
+      // `id` names another field: the response's `id` is not the event's.
+      [
+        `${unique()}query ($id: ID!) { event(id: $id) { id: title status } }`,
+        { id: cancelled },
+        (data) => data.event.status,
+      ],
+      // Another event's page, holding this one under another name.
+      [
+        `${unique()}query ($id: ID!) { event(id: $id) { id organizer { organizedEvents(first: 100) { edges { node { eventId: id status } } } } } }`,
+        { id: eventId },
+        (data) => edgesOf(data).find((edge) => edge.node.eventId === cancelled)?.node.status,
+      ],
+    ];
+    for (const [query, variables, statusOf] of pages) {
+      await send(query, { variables });
+      const hit = await send(query, { variables });
+      expect(hit.cache).toBe('HIT');
+      expect(statusOf(hit.body.data as Page)).toBe('PUBLISHED');
+    }
+    const cancel = await supergraph.request(
+      'mutation ($id: ID!) { cancelEvent(id: $id) { status } }',
+      { id: cancelled },
+      { token: organizer.accessToken, gateway: 1 },
+    );
+    expect(cancel.errors).toBeUndefined();
+    for (const gateway of [0, 1]) {
+      for (const [query, variables, statusOf] of pages) {
+        const after = await send(query, { gateway, variables });
+        expect(statusOf(after.body.data as Page)).toBe('CANCELLED');
+      }
     }
   });
 });

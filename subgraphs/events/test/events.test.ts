@@ -175,3 +175,43 @@ describe('Event references', () => {
     expect(batch).toHaveBeenCalledTimes(1);
   });
 });
+
+describe('a draft deleted while a change of it is under way', () => {
+  const organizer = { userId: organizerId, role: 'ORGANIZER' as const, sessionId: 'session' };
+  const asOrganizer = executorFor(server, () =>
+    createContext(database.prisma, createEventsServices(database.prisma).service, {
+      viewer: organizer,
+      clientAddress: undefined,
+      requestId: undefined,
+    }),
+  );
+
+  /** Deletes the draft just before the repository's `method` writes to it. */
+  function deletedBefore(method: 'updateIfStatus' | 'deleteDraft', id: string) {
+    const write = EventRepository.prototype[method] as (...args: unknown[]) => Promise<unknown>;
+    vi.spyOn(EventRepository.prototype, method).mockImplementation(async function (
+      this: EventRepository,
+      ...args: unknown[]
+    ) {
+      await database.prisma.event.delete({ where: { id } });
+      return write.apply(this, args);
+    } as never);
+  }
+
+  it.each([
+    [
+      'updated',
+      'mutation ($id: ID!) { updateEvent(id: $id, input: { title: "New" }) { id } }',
+      'updateIfStatus',
+      21,
+    ],
+    ['published', 'mutation ($id: ID!) { publishEvent(id: $id) { id } }', 'updateIfStatus', 22],
+    ['deleted again', 'mutation ($id: ID!) { deleteEvent(id: $id) }', 'deleteDraft', 23],
+  ] as const)('is not found when %s, not a draft still', async (_, mutation, method, number) => {
+    const draft = anEvent(number, { status: 'DRAFT' });
+    await database.prisma.event.create({ data: draft });
+    deletedBefore(method, draft.id);
+    const { errors } = await asOrganizer(mutation, { id: draft.id });
+    expect(errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+});

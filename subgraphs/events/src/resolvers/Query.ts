@@ -1,6 +1,6 @@
 import { pageSize } from '@ticketing/platform';
 import { toConnection } from '../connection.ts';
-import { decodeCursor } from '../cursor.ts';
+import { decodeCursor, eventOrder } from '../cursor.ts';
 import type { QueryResolvers } from '../generated/resolvers.ts';
 
 export const Query: QueryResolvers = {
@@ -10,9 +10,10 @@ export const Query: QueryResolvers = {
 
   async events(_, args, { service, loaders, viewer }) {
     const first = pageSize(args.first);
-    const after = args.after ? decodeCursor(args.after, args.orderBy) : undefined;
-    const page = await service.list(viewer, args.filter, args.orderBy, first, after);
+    const order = eventOrder(args.orderBy);
+    const after = args.after ? decodeCursor(args.after, order) : undefined;
+    const page = await service.list(viewer, args.filter, order, first, after);
     for (const event of page.events) loaders.eventById.prime(event.id, event);
-    return toConnection(page, args.orderBy);
+    return toConnection(page, order);
   },
 };

@@ -57,8 +57,8 @@ const notEnded: TimeRule = {
 export type OutboxListener = () => void;
 
 /**
- * Called on every committed change to an event others may see, before the mutation
- * answers: the gateways' cached responses that hold events are invalidated by then.
+ * Called on every committed change to an event others may see (not a draft's edit), before
+ * the mutation answers: the gateways' cached responses that hold events are invalidated by then.
  */
 export type ChangeListener = (eventId: string) => Promise<void>;
 
@@ -188,7 +188,7 @@ export class EventService {
   async delete(viewer: Identity | null, id: string): Promise<boolean> {
     const event = await this.#editable(viewer, id);
     if (event.status !== 'DRAFT' || !(await this.#events.deleteDraft(event.id))) {
-      const current = (await this.#events.findById(event.id)) ?? event;
+      const current = await this.#current(event);
       throw invalidTransition(
         current,
         'delete',
@@ -216,13 +216,24 @@ export class EventService {
     if (!updated) {
       // Another request changed the status, or the times `rule` is about, between our read
       // and our write.
-      const current = (await this.#events.findById(event.id)) ?? event;
+      const current = await this.#current(event);
       if (rule && current.status === from) rule.assert(current);
       throw invalidTransition(current, action, `The event is ${current.status.toLowerCase()} now.`);
     }
     if (topic(updated)) this.#onOutbox();
-    await this.#onChange(updated.id);
+    // A draft, before and after, is in no cached answer: only anonymous ones are cached.
+    if (from !== 'DRAFT' || updated.status !== 'DRAFT') await this.#onChange(updated.id);
     return updated;
+  }
+
+  /**
+   * The event as it is now, after a conditional write found it changed: a draft deleted
+   * meanwhile is not found, rather than reported in the status it was read in.
+   */
+  async #current(event: Event): Promise<Event> {
+    const current = await this.#events.findById(event.id);
+    if (!current) throw notFound(`No event has the id ${event.id}.`);
+    return current;
   }
 
   #organizer(viewer: Identity | null): Identity {
