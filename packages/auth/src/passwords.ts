@@ -2,6 +2,7 @@
 // the PHC string format so that the parameters travel with each hash and can be raised
 // later without breaking existing ones.
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { channel } from 'node:diagnostics_channel';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -167,6 +168,13 @@ function checksIdle(limitMs = 1_000): Promise<void> {
  * Runs `work` on the `kind` queue, or refuses it at once when the queue is full, unless
  * its place was `reserved` already.
  */
+/**
+ * A diagnostics channel on which each new-password hash says when it starts
+ * (`{ at: performance.now() }`), once it has its turn and its pacing is over.
+ */
+export const newPasswordHashStarts = 'ticketing:auth:new-password-hash-starts';
+const hashStarts = channel(newPasswordHashStarts);
+
 async function onQueue<T>(
   kind: keyof typeof limits,
   work: () => Promise<T>,
@@ -177,6 +185,7 @@ async function onQueue<T>(
     return limits.hashing(async () => {
       await checksIdle();
       await pacedWhileOverflowing();
+      if (hashStarts.hasSubscribers) hashStarts.publish({ at: performance.now() });
       return work();
     });
   }
