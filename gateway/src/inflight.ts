@@ -9,6 +9,8 @@ type GatewayGraphQLResponse = Awaited<ReturnType<RemoteGraphQLDataSource['proces
 
 interface Flight {
   readonly answer: Promise<GatewayGraphQLResponse>;
+  /** When it was sent (performance.now()). */
+  readonly sentAt: number;
   /** How many requests wait for it; known once it lands, since none join after. */
   waiting: number;
 }
@@ -22,15 +24,21 @@ export function isQuery(operation: string): boolean {
 export class InflightQueries {
   readonly #flights = new Map<string, Flight>();
 
-  /** `send`'s answer, or that of an identical request already on its way. */
+  /**
+   * `send`'s answer, or that of an identical request already on its way: then `joined` is
+   * told when that one was sent, which may be before what the caller has read since.
+   */
   async share(
     key: string,
     send: () => Promise<GatewayGraphQLResponse>,
+    joined?: (sentAt: number) => void,
   ): Promise<GatewayGraphQLResponse> {
     let flight = this.#flights.get(key);
-    if (!flight) {
+    if (flight) joined?.(flight.sentAt);
+    else {
+      const sentAt = performance.now();
       const answer = send().finally(() => this.#flights.delete(key));
-      flight = { answer, waiting: 0 };
+      flight = { answer, sentAt, waiting: 0 };
       this.#flights.set(key, flight);
     }
     flight.waiting += 1;

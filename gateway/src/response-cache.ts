@@ -251,6 +251,7 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       metrics.lookups.inc({ result: 'miss', reason: 'error' });
       return { lookup: { kind: 'bypass' } };
     }
+    tagsReadAt.set(context.contextValue, performance.now());
     const [stored, ...versions] = values;
     const tags = Object.fromEntries(
       responseCacheTags.map((tag, index) => [tag, versions[index] ?? null]),
@@ -323,6 +324,13 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       redis.del(`${lookup.key}:refresh`).catch(() => 0);
       return;
     }
+    // Data a shared subgraph fetch brought from before the tag versions were read may
+    // predate a change they count: the answer goes to its client, not into the cache.
+    if (fetchedBeforeTags.has(context.contextValue)) {
+      metrics.stores.inc({ outcome: 'raced' });
+      redis.del(`${lookup.key}:refresh`).catch(() => 0);
+      return;
+    }
     const entry: CacheEntry = { data, at: lookup.at, maxAge: policy.maxAge, tags: lookup.tags };
     const holds = dependencies(data, context.document);
     // Nothing was invalidated while the query ran (else the generation moved on).
@@ -378,6 +386,23 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       };
     },
   };
+}
+
+/** When each request's lookup had read the tag versions (performance.now()), by context. */
+const tagsReadAt = new WeakMap<object, number>();
+/** Requests that shared a subgraph fetch sent before their lookup had read the tags. */
+const fetchedBeforeTags = new WeakSet<object>();
+
+/**
+ * Tells the cache that the request with `context` shares a subgraph fetch sent at `sentAt`
+ * (performance.now(); gateway/src/inflight.ts). One sent before the request's lookup had
+ * read the tag versions may have read the data before a change that those versions count
+ * (the change commits, then bumps its tag): its answer would be stored as current, and
+ * served as such until its max-age. So such an answer is not stored.
+ */
+export function sharedSubgraphFetch(context: object, sentAt: number): void {
+  const readAt = tagsReadAt.get(context);
+  if (readAt === undefined || sentAt < readAt) fetchedBeforeTags.add(context);
 }
 
 /** The Redis key of an entry: the early path and the plugin compute the same. */

@@ -29,6 +29,7 @@ import {
   privateForViewersPlugin,
   type ResponseCacheOptions,
   responseCachePlugin,
+  sharedSubgraphFetch,
 } from './response-cache.ts';
 import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
 import { sendToSubgraph } from './subgraph-client.ts';
@@ -108,7 +109,11 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       request.variables ?? null,
       viewer ? [viewer.userId, viewer.role, viewer.sessionId] : null,
     ]);
-    return this.#inflight.share(key, () => super.process(options));
+    return this.#inflight.share(
+      key,
+      () => super.process(options),
+      (sentAt) => context && sharedSubgraphFetch(context, sentAt),
+    );
   }
 
   override willSendRequest({

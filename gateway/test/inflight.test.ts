@@ -57,6 +57,28 @@ describe('identical subgraph queries in flight', () => {
     expect(results.every((result) => result.status === 'rejected')).toBe(true);
   });
 
+  it('tell a request that joins one when it was sent, and not the one that sent it', async () => {
+    const inflight = new InflightQueries();
+    const answer = deferred<{ data: { n: number } }>();
+    const send = () => answer.promise;
+    const told: string[] = [];
+    const beforeSend = performance.now();
+    const first = inflight.share('same', send, () => told.push('first'));
+    const joinedAt = performance.now();
+    let sentAt = Number.NaN;
+    const second = inflight.share('same', send, (at) => {
+      sentAt = at;
+      told.push('second');
+    });
+    answer.resolve({ data: { n: 1 } });
+    await Promise.all([first, second]);
+    expect(told).toEqual(['second']);
+    // The flight's own send time, before the second request arrived: a cache that read its
+    // tag versions in between must not store what this flight brings.
+    expect(sentAt).toBeGreaterThanOrEqual(beforeSend);
+    expect(sentAt).toBeLessThanOrEqual(joinedAt);
+  });
+
   it('covers queries only, never mutations', () => {
     expect(isQuery('{ events { id } }')).toBe(true);
     expect(isQuery('query EventList__events__0($first:Int){events(first:$first){id}}')).toBe(true);
