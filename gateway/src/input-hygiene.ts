@@ -23,26 +23,78 @@ export function checkScalars(apiSchema: GraphQLSchema): void {
   if (isScalarType(dateTime)) Object.assign(dateTime, checkedDateTime);
 }
 
-/** The argument and input-field names leading to `target` in `document`, dot-separated. */
+/**
+ * The argument and input-field names leading to `target` in `document`, dot-separated, with
+ * list positions in brackets as graphql-js writes a variable's path: `scans[1].token`.
+ */
 function fieldPathOf(document: DocumentNode, target: ASTNode): string | undefined {
   let found: string | undefined;
   visit(document, {
-    enter(node, _key, parent, _path, ancestors) {
+    enter(node, _key, parent, path, ancestors) {
       if (found !== undefined) return false;
       if (node !== target) return undefined;
-      // `ancestors` stops short of `parent`.
-      found = [...ancestors, parent ?? [], node]
-        .flatMap((ancestor) =>
-          'kind' in ancestor &&
-          (ancestor.kind === Kind.ARGUMENT || ancestor.kind === Kind.OBJECT_FIELD)
-            ? [ancestor.name.value]
-            : [],
-        )
-        .join('.');
+      // `ancestors` stops short of `parent`; `path[i]` leads from `chain[i]` to the next.
+      const chain = [...ancestors, parent ?? [], node];
+      found = chain
+        .map((item, i) => {
+          if (!('kind' in item)) {
+            const owner = chain[i - 1];
+            return owner && 'kind' in owner && owner.kind === Kind.LIST ? `[${path[i]}]` : '';
+          }
+          return item.kind === Kind.ARGUMENT || item.kind === Kind.OBJECT_FIELD
+            ? `.${item.name.value}`
+            : '';
+        })
+        .join('')
+        .replace(/^\./, '');
       return false;
     },
   });
   return found || undefined;
+}
+
+/** The kinds of node a validation error points at when a literal value is at fault. */
+const valueKinds = new Set<string>([
+  Kind.INT,
+  Kind.FLOAT,
+  Kind.STRING,
+  Kind.BOOLEAN,
+  Kind.NULL,
+  Kind.ENUM,
+  Kind.LIST,
+  Kind.OBJECT,
+  Kind.OBJECT_FIELD,
+]);
+
+/**
+ * A literal that did not coerce, as graphql-js's validation says it (GRAPHQL_VALIDATION_FAILED,
+ * no field): `Int cannot represent non 32-bit signed integer value: 2147483648`, an unknown
+ * enum value or input field, a required input field left out. Written in a variable, the
+ * same value is BAD_USER_INPUT naming the field; so it is here, with the path to the value
+ * (and to the missing field), and the message without long quoted values.
+ */
+function literalFailure(
+  error: GraphQLError,
+  document: DocumentNode,
+): { field: string; message: string } | undefined {
+  const node = error.nodes?.[0];
+  if (
+    error.extensions.code !== 'GRAPHQL_VALIDATION_FAILED' ||
+    !node ||
+    !valueKinds.has(node.kind)
+  ) {
+    return undefined;
+  }
+  const path = fieldPathOf(document, node);
+  if (!path) return undefined;
+  const missing = /^Field "\w+\.(\w+)" of required type "[^"]+" was not provided\.$/.exec(
+    error.message,
+  )?.[1];
+  const message = clipQuoted(error.message);
+  return {
+    field: missing ? `${path}.${missing}` : path,
+    message: message.length > 300 ? `${message.slice(0, 299)}…` : message,
+  };
 }
 
 /** `Variable "$first" of non-null type "Int!" must not be null.` → first. */
@@ -207,6 +259,12 @@ export function inputHygienePlugin<TContext extends BaseContext>(): ApolloServer
             // Not every error here is a GraphQLError with extensions (a failed subgraph
             // fetch is not): throwing here would turn the answer into a server error.
             if (!(error instanceof GraphQLError)) continue;
+            const literal = document && literalFailure(error, document);
+            if (literal) {
+              error.message = literal.message;
+              Object.assign(error.extensions, { code: 'BAD_USER_INPUT', field: literal.field });
+              continue;
+            }
             const refusedByScalar = error.originalError instanceof InvalidInputValue;
             // A variable's value that did not coerce: the gateway says BAD_USER_INPUT, and
             // the message names the variable and the path inside it.

@@ -162,6 +162,48 @@ describe('a variable that does not coerce', () => {
   });
 });
 
+describe('a literal that does not coerce', () => {
+  // graphql-js refuses these in validation, with no field and the code
+  // GRAPHQL_VALIDATION_FAILED: as written in a variable, they are BAD_USER_INPUT naming it.
+  const signUp = (input: string) => `mutation { signUp(input: { ${input} }) { accessToken } }`;
+  const scan = '{ token: "t", scannedAt: "2027-01-01T00:00:00Z" }';
+  const valid = 'email: "literal@example.com", password: "a long enough passphrase"';
+
+  it.each([
+    [
+      'an Int past 32 bits',
+      'mutation { purchaseTickets(input: { tierId: "t", quantity: 2147483648, idempotencyKey: "k" }) { id } }',
+      'input.quantity',
+    ],
+    ['a string for an Int', '{ events(first: "ten") { totalCount } }', 'first'],
+    ['a number for a String', signUp(`${valid}, name: 5`), 'input.name'],
+    [
+      'an unknown enum value',
+      signUp(`${valid}, name: "N", accountType: ADMIN`),
+      'input.accountType',
+    ],
+    ['an unknown input field', signUp(`${valid}, name: "N", role: ADMIN`), 'input.role'],
+    ['a missing required input field', signUp(valid), 'input.name'],
+    [
+      'a number for a String inside a list',
+      `mutation { uploadCheckIns(eventId: "e", scans: [${scan}, { token: 5, scannedAt: "2027-01-01T00:00:00Z" }]) { index } }`,
+      'scans[1].token',
+    ],
+  ])('as %s is BAD_USER_INPUT naming it, and writes nothing', async (_, query, field) => {
+    const result = await supergraph.request(query);
+    expect(result.status).toBe(400);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field });
+    expect(result.data).toBeUndefined();
+  });
+
+  it('keeps its message short whatever the literal’s length', async () => {
+    const result = await supergraph.request(signUp(`${valid}, name: ["${'x'.repeat(5_000)}"]`));
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input.name' });
+    expect(JSON.stringify(result).length).toBeLessThan(1_000);
+  });
+});
+
 describe('a path nothing serves', () => {
   // NGINX sends `/explorer/…` on to a gateway (and `/explorer` itself, which a production
   // gateway does not serve): Express answered those with an HTML page.
