@@ -12,15 +12,9 @@
 // until a reader sees the new title through the edge and through the micro-cache.
 //
 //   npm run bench:micro-cache [-- --rounds 3 --seconds 5 --connections 16]
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { findNginx } from '../scripts/nginx.ts';
 import { startBenchEnvironment } from './environment.ts';
+import { startExtraNginx } from './extra-nginx.ts';
 import { publicGraphQL, publishedEventWithTiers } from './hot-tier.ts';
 import { alternate, median, runLoad } from './load.ts';
 import { hotEventPage, requestBody } from './operations.ts';
@@ -39,34 +33,14 @@ const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const updates = Number(values.updates);
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
 /** A second NGINX, micro-caching GETs of /graphql in front of the two gateways. */
 async function startMicroCache(gateways: string[]) {
-  // NGINX started as root runs its workers as `nobody`: they must be able to write here.
-  const prefix = await mkdtemp(join(tmpdir(), 'ticketing-micro-cache-'));
-  await mkdir(join(prefix, 'cache'));
-  for (const path of [prefix, join(prefix, 'cache')]) await chmod(path, 0o777);
-  const port = await freePort();
-  const config = `daemon off;
-worker_processes 1;
-pid ${join(prefix, 'nginx.pid')};
-error_log ${join(prefix, 'error.log')} warn;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    client_body_temp_path ${join(prefix, 'client_body')};
-    proxy_temp_path ${join(prefix, 'proxy')};
-    fastcgi_temp_path ${join(prefix, 'fastcgi')};
-    uwsgi_temp_path ${join(prefix, 'uwsgi')};
-    scgi_temp_path ${join(prefix, 'scgi')};
-    proxy_cache_path ${join(prefix, 'cache')} levels=1:2 keys_zone=micro:10m max_size=64m inactive=10s use_temp_path=off;
+  const nginx = await startExtraNginx(
+    'micro-cache',
+    (
+      port,
+      { cache },
+    ) => `    proxy_cache_path ${cache} levels=1:2 keys_zone=micro:10m max_size=64m inactive=10s use_temp_path=off;
     upstream gateways {
         least_conn;
 ${gateways.map((address) => `        server ${address};`).join('\n')}
@@ -89,35 +63,10 @@ ${gateways.map((address) => `        server ${address};`).join('\n')}
             proxy_cache_lock_timeout 1s;
             add_header X-Micro-Cache $upstream_cache_status always;
         }
-    }
-}
-`;
-  const path = join(prefix, 'nginx.conf');
-  await writeFile(path, config);
-  const nginx = findNginx();
-  if (!nginx) throw new Error('NGINX is not installed');
-  const child = spawn(nginx, ['-p', prefix, '-c', path, '-e', join(prefix, 'error.log')], {
-    stdio: 'inherit',
-  });
-  const url = `http://127.0.0.1:${port}/graphql`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await fetch(url, { method: 'OPTIONS' });
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error('the micro-cache NGINX did not start');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return {
-    url,
-    async stop() {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-      await rm(prefix, { recursive: true, force: true });
-    },
-  };
+    }`,
+    ['cache'],
+  );
+  return { url: `${nginx.origin}/graphql`, stop: () => nginx.stop() };
 }
 
 const environment = await startBenchEnvironment({ events: 10 });
