@@ -104,6 +104,7 @@ export {
 export {
   authSettings,
   type RequestInfo,
+  readinessDeadlineMs,
   runSubgraph,
   type SetUpOptions,
   type SubgraphDefinition,

@@ -148,6 +148,30 @@ export const subgraphStartSettings = (defaultPort: number) =>
       DATA_DIR: optionalTextSetting(),
     });
 
+/**
+ * How long a subgraph's readiness waits for its database's answer. A probe must answer
+ * within its own deadline, not the statement's (12 s on a frozen server): below a
+ * Kubernetes probe's default timeout (1 s), and well below the gateways' wait for a
+ * subgraph's readiness (2 s), which then reads `not ready` rather than `unreachable`.
+ */
+export const readinessDeadlineMs = 800;
+
+/** Rejects when `work` has not settled within the readiness deadline. */
+async function withinReadinessDeadline<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`the database did not answer within ${readinessDeadlineMs} ms`)),
+      readinessDeadlineMs,
+    );
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A subgraph's own database URL (`<NAME>_DATABASE_URL`) and gateway secret. */
 const subgraphOwnSettings = (name: SubgraphName, urlVariable: string) =>
   subgraphSecretSettings(name).extend({
@@ -206,6 +230,15 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       redis,
       cacheNamespace: config.CACHE_NAMESPACE,
     });
+    // One ping at a time: a probe that comes while one is unanswered awaits it, so that a
+    // frozen database does not collect a ping (and a wait for a pooled connection) a probe.
+    let ping: Promise<void> | undefined;
+    const pingDatabase = () => {
+      ping ??= database.ping().finally(() => {
+        ping = undefined;
+      });
+      return ping;
+    };
     const verifier = new GatewayAssertionVerifier(
       subgraph.name,
       subgraphSecret(subgraph.name, { ...own, NODE_ENV: config.NODE_ENV }),
@@ -230,8 +263,10 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       context: async ({ res }) =>
         setup.createContext((res as express.Response<unknown, TrustedLocals>).locals.forwarded),
       checkReadiness: async () => {
-        await database.ping();
-        const problem = await redis?.problem();
+        const [, problem] = await Promise.all([
+          withinReadinessDeadline(pingDatabase()),
+          redis?.problem(),
+        ]);
         return problem ? { status: 'degraded', problems: { redis: problem } } : undefined;
       },
       configure(app) {
