@@ -255,12 +255,17 @@ export async function startGateway(
       }),
     ),
     // An invalid token fails the request here, with UNAUTHENTICATED: never anonymous access.
-    context: async ({ req }) => ({
-      viewer: await verifier.authenticate(req.headers.authorization),
-      clientAddress: req.ip,
-      requestId: requestIdOf(req),
-      deadline: Date.now() + config.REQUEST_TIMEOUT_MS,
-    }),
+    context: async ({ req }) => {
+      // Counted from before the token is verified: a wait for the key set is part of the
+      // request, and the answer must still come before NGINX gives up on the gateway.
+      const deadline = Date.now() + config.REQUEST_TIMEOUT_MS;
+      return {
+        viewer: await verifier.authenticate(req.headers.authorization),
+        clientAddress: req.ip,
+        requestId: requestIdOf(req),
+        deadline,
+      };
+    },
     configure(app) {
       // NGINX sets X-Forwarded-For to the address it saw, overwriting the client's. Only a
       // trusted proxy's header counts: req.ip is the right-most untrusted address.
