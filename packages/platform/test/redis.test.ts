@@ -52,6 +52,32 @@ async function until(condition: () => Promise<boolean> | boolean, what: string, 
   }
 }
 
+describe('a Redis connection to a frozen server', () => {
+  it('stops making each command wait for its deadline once it has given the connection up', async () => {
+    const connection = connect(redis.url, 'frozen');
+    await until(() => connection.available, 'connected', 3_000);
+    redis.freeze();
+    try {
+      await until(() => !connection.available, 'the connection given up', replacedWithinMs);
+      const attempts = [];
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const started = performance.now();
+        await expect(connection.client.get('anything')).rejects.toThrow();
+        attempts.push(performance.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      // At once, not after the 250 ms deadline each: a request that reads Redis (a cache
+      // lookup, a used-assertion check) costs nothing while it is frozen.
+      expect(Math.max(...attempts)).toBeLessThan(100);
+      expect(await connection.problem()).toMatch(/redis is/);
+    } finally {
+      redis.thaw();
+    }
+    await until(() => connection.available, 'connected again after the thaw', replacedWithinMs);
+    expect(await connection.client.ping()).toBe('PONG');
+  }, 30_000);
+});
+
 describe('a Redis connection whose path goes silent', () => {
   it('gives commands an answer again once it has connected anew', async () => {
     relay = await startOwnRelay(redis.url);
