@@ -132,6 +132,14 @@ function manifestFor(log: Logger) {
   }
 }
 
+/**
+ * How long a gateway's readiness waits for each subgraph's (answered within 0.8 s, see the
+ * platform's `readinessDeadlineMs`). A subgraph that has not answered by then is reported
+ * unreachable, and the gateway still answers `degraded`: its readiness as a whole answers
+ * within this, whatever is frozen behind it.
+ */
+export const subgraphReadinessWaitMs = 2_000;
+
 /** Starts one gateway instance over the committed supergraph, with the settings in `env`. */
 export async function startGateway(
   env: NodeJS.ProcessEnv,
@@ -290,12 +298,16 @@ export async function startGateway(
     // process. Readiness says `degraded`, and why, but never takes a gateway out of
     // rotation for what every gateway shares.
     async checkReadiness() {
+      // Redis is asked beside the subgraphs, not after them: the whole check answers within
+      // the subgraphs' wait, below its probe's timeout (deploy/kubernetes).
+      const redisAnswer = redis?.problem();
       const checks = await Promise.all(
         Object.entries(subgraphUrls).map(async ([name, url]) => {
           try {
             const response = await fetch(new URL('/health/ready', url), {
-              signal: AbortSignal.timeout(2_000),
+              signal: AbortSignal.timeout(subgraphReadinessWaitMs),
             });
+            await response.body?.cancel();
             return { name, problem: response.ok ? undefined : `not ready (${response.status})` };
           } catch (error) {
             return { name, problem: `unreachable (${(error as Error).name})` };
@@ -306,7 +318,7 @@ export async function startGateway(
       const problems = Object.fromEntries(
         checks.flatMap((check) => (check.problem ? [[check.name, check.problem]] : [])),
       );
-      const redisProblem = await redis?.problem();
+      const redisProblem = await redisAnswer;
       if (redisProblem) problems.redis = redisProblem;
       const revocationsProblem = revocations?.problem();
       if (revocationsProblem) problems.revocations = revocationsProblem;

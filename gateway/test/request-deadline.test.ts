@@ -1,7 +1,8 @@
-// A gateway's request deadline, counted from the request's arrival: every subgraph frozen (a
-// TCP server of the test's own that accepts and never answers) and the users service's key
-// set slow to answer (a real HTTP server that answers late). Waiting for the key set is part
-// of the request, so the answer still comes by REQUEST_TIMEOUT_MS, not that late plus it.
+// A gateway's deadlines with every subgraph frozen (a TCP server of the test's own that
+// accepts and never answers) and the users service's key set slow to answer (a real HTTP
+// server that answers late). A request's deadline counts from its arrival: waiting for the
+// key set is part of it, so the answer still comes by REQUEST_TIMEOUT_MS, not that late plus
+// it. Readiness answers `degraded` within its own wait, below its probe's timeout.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -10,7 +11,7 @@ import { accessTokenLifetimeSeconds, accessTokenType, signingAlgorithm } from '@
 import type { RunningService } from '@ticketing/platform';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway } from '../src/main.ts';
+import { startGateway, subgraphReadinessWaitMs } from '../src/main.ts';
 
 const requestTimeoutMs = 4_000;
 const keySetDelayMs = 3_000;
@@ -95,5 +96,26 @@ describe('a signed-in request while the key set is slow and every subgraph is fr
     expect(body.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
     // Room for a busy machine, and well short of the key set's wait on top of the deadline.
     expect(elapsed).toBeLessThan(requestTimeoutMs + 1_500);
+  }, 40_000);
+});
+
+describe('readiness while every subgraph is frozen', () => {
+  it('answers 200 degraded, naming each, within its wait for them', async () => {
+    const started = performance.now();
+    const response = await fetch(new URL('/health/ready', gateway.url), {
+      signal: AbortSignal.timeout(30_000),
+    });
+    const elapsed = performance.now() - started;
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      status: 'degraded',
+      problems: {
+        users: 'unreachable (TimeoutError)',
+        events: 'unreachable (TimeoutError)',
+        tickets: 'unreachable (TimeoutError)',
+      },
+    });
+    expect(elapsed).toBeLessThan(subgraphReadinessWaitMs + 1_000);
   }, 40_000);
 });
