@@ -9,6 +9,11 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import {
+  type DatabaseDeadlines,
+  defaultDatabaseDeadlines,
+  statementGraceMs,
+} from '@ticketing/prisma';
 import pg from 'pg';
 import { freePort } from '../scripts/ports.ts';
 
@@ -25,6 +30,17 @@ async function postgresBinDir(): Promise<string> {
   }
   return join(root, versions[0] as string, 'bin');
 }
+
+/** Database deadlines short enough that a test of a frozen server waits seconds, not twelve. */
+export const shortDatabaseDeadlines: DatabaseDeadlines = {
+  ...defaultDatabaseDeadlines,
+  connectMs: 1_000,
+  poolWaitMs: 2_000,
+  statementMs: 1_000,
+};
+/** When a statement to a frozen server must have failed under them, with room for a busy machine. */
+export const frozenStatementFailsWithinMs =
+  shortDatabaseDeadlines.statementMs + statementGraceMs + 2_000;
 
 export interface OwnPostgres extends AsyncDisposable {
   /** The maintenance database's URL on this server. */
