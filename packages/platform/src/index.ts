@@ -110,6 +110,7 @@ export {
   type SubgraphDefinition,
   type SubgraphSetup,
   startSubgraph,
+  stopWaitMs,
   subgraphStartSettings,
 } from './subgraph.ts';
 export { createSubgraphServer, readSchema } from './subgraph-server.ts';

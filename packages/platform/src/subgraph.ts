@@ -156,14 +156,20 @@ export const subgraphStartSettings = (defaultPort: number) =>
  */
 export const readinessDeadlineMs = 800;
 
-/** Rejects when `work` has not settled within the readiness deadline. */
-async function withinReadinessDeadline<T>(work: Promise<T>): Promise<T> {
+/**
+ * How long a stopping subgraph waits, once its drain is over, for its background work and
+ * its database connections. A frozen database holds a statement up to its answer deadline
+ * (12 s): waited for, that came on top of the drain, past a pod's grace period. What is
+ * still at the database then is left as a crash would leave it (a purchase to be retried
+ * with its idempotency key).
+ */
+export const stopWaitMs = 2_000;
+
+/** `work`, or a rejection saying `what` when it has not settled within `ms`. */
+async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`the database did not answer within ${readinessDeadlineMs} ms`)),
-      readinessDeadlineMs,
-    );
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
   });
   try {
     return await Promise.race([work, late]);
@@ -264,7 +270,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
         setup.createContext((res as express.Response<unknown, TrustedLocals>).locals.forwarded),
       checkReadiness: async () => {
         const [, problem] = await Promise.all([
-          withinReadinessDeadline(pingDatabase()),
+          within(pingDatabase(), readinessDeadlineMs, 'the database did not answer'),
           redis?.problem(),
         ]);
         return problem ? { status: 'degraded', problems: { redis: problem } } : undefined;
@@ -274,8 +280,13 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
         setup.configure?.(app);
       },
       onStop: async () => {
-        await setup.stop?.();
-        await database.close();
+        const stopped = (async () => {
+          await setup.stop?.();
+          await database.close();
+        })();
+        await within(stopped, stopWaitMs, 'background work and database did not stop').catch(
+          (error: unknown) => logger.warn({ err: error }, 'stopping without waiting further'),
+        );
         await redis?.close();
       },
     });
