@@ -12,6 +12,7 @@ import {
   type SubgraphName,
   servicePaths,
   shutdownSettings,
+  stopWaitMs,
   subgraphSecret,
   subgraphStartSettings,
 } from '@ticketing/platform';
@@ -386,7 +387,9 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
     }).DRAIN_DEADLINE_MS;
     const grace = pod.terminationGracePeriodSeconds ?? 30;
     if (preStopSeconds(container) < 1) problem(`${where}: no preStop pause`);
-    if (grace < preStopSeconds(container) + drainMs / 1000 + 1) {
+    // A subgraph then waits a little more for its background work and its database.
+    const afterDrainMs = workload.name === 'gateway' ? 0 : stopWaitMs;
+    if (grace < preStopSeconds(container) + (drainMs + afterDrainMs) / 1000 + 1) {
       problem(`${where}: terminationGracePeriodSeconds ${grace} cuts the drain short`);
     }
     if (drainMs <= keepaliveSeconds * 1000) {
