@@ -5,20 +5,17 @@
 // as the server does, without a connection left stuck in its pool.
 import { randomUUID } from 'node:crypto';
 import { isDatabaseUnavailable } from '@ticketing/platform';
-import { defaultDatabaseDeadlines, statementGraceMs } from '@ticketing/prisma';
 import { preparedStatements, ticketsDatabase } from '@ticketing/prisma/tickets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OwnPostgres, startOwnPostgres } from './own-servers.ts';
+import {
+  frozenStatementFailsWithinMs,
+  type OwnPostgres,
+  shortDatabaseDeadlines,
+  startOwnPostgres,
+} from './own-servers.ts';
 
-/** Short deadlines, so that the test waits seconds, not the production ten. */
-const deadlines = {
-  ...defaultDatabaseDeadlines,
-  connectMs: 1_000,
-  poolWaitMs: 2_000,
-  statementMs: 1_000,
-};
-/** When a statement to a frozen server must have failed, with room for a busy machine. */
-const failsWithinMs = deadlines.statementMs + statementGraceMs + 2_000;
+const deadlines = shortDatabaseDeadlines;
+const failsWithinMs = frozenStatementFailsWithinMs;
 
 let postgres: OwnPostgres;
 let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>>;

@@ -6,11 +6,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventsSettings } from '@ticketing/events-subgraph/subgraph';
-import { gatewaySettings } from '@ticketing/gateway/main';
+import { gatewaySettings, subgraphReadinessWaitMs } from '@ticketing/gateway/main';
 import {
+  readinessDeadlineMs,
   type SubgraphName,
   servicePaths,
   shutdownSettings,
+  stopWaitMs,
   subgraphSecret,
   subgraphStartSettings,
 } from '@ticketing/platform';
@@ -368,6 +370,16 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
       }
     }
 
+    // A readiness probe waits for the answer longer than the service takes to give it
+    // whatever is frozen behind it, with a second to spare for a busy pod. A probe that
+    // times out counts as not ready: with Kubernetes' default (1 s), one frozen subgraph
+    // would take every gateway, then every NGINX, out of the Services.
+    const readinessMs = workload.name === 'gateway' ? subgraphReadinessWaitMs : readinessDeadlineMs;
+    const probeTimeout = (probe: Json) => (probe?.timeoutSeconds ?? 1) * 1000;
+    if (probeTimeout(container.readinessProbe) < readinessMs + 1_000) {
+      problem(`${where}: readinessProbe times out before readiness answers (${readinessMs} ms)`);
+    }
+
     // Draining fits: the hook, then the drain deadline, within the grace period; NGINX
     // closes its idle connections before the deadline.
     const drainMs = shutdownSettings.parse({
@@ -375,7 +387,9 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
     }).DRAIN_DEADLINE_MS;
     const grace = pod.terminationGracePeriodSeconds ?? 30;
     if (preStopSeconds(container) < 1) problem(`${where}: no preStop pause`);
-    if (grace < preStopSeconds(container) + drainMs / 1000 + 1) {
+    // A subgraph then waits a little more for its background work and its database.
+    const afterDrainMs = workload.name === 'gateway' ? 0 : stopWaitMs;
+    if (grace < preStopSeconds(container) + (drainMs + afterDrainMs) / 1000 + 1) {
       problem(`${where}: terminationGracePeriodSeconds ${grace} cuts the drain short`);
     }
     if (drainMs <= keepaliveSeconds * 1000) {
@@ -505,6 +519,13 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
     }
   } catch (error) {
     problem(`Deployment/nginx: ${(error as Error).message}`);
+  }
+  // NGINX's readiness is a gateway's.
+  if (
+    (nginxContainer?.readinessProbe?.timeoutSeconds ?? 1) * 1000 <
+    subgraphReadinessWaitMs + 1_000
+  ) {
+    problem(`Deployment/nginx: readinessProbe times out before a gateway's readiness answers`);
   }
   for (const [probe, path] of [
     ['livenessProbe', servicePaths.live],

@@ -1,12 +1,19 @@
 // Servers of a test's own, for fault injection: a PostgreSQL cluster and a Redis server on
-// free ports, started, restarted, frozen and killed by the test. Never the machine's shared
-// servers, which other tests use at the same time.
+// free ports, started, restarted, frozen and killed by the test, and a relay to one whose
+// path the test can cut. Never the machine's shared servers, which other tests use at the
+// same time.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import {
+  type DatabaseDeadlines,
+  defaultDatabaseDeadlines,
+  statementGraceMs,
+} from '@ticketing/prisma';
 import pg from 'pg';
 import { freePort } from '../scripts/ports.ts';
 
@@ -23,6 +30,17 @@ async function postgresBinDir(): Promise<string> {
   }
   return join(root, versions[0] as string, 'bin');
 }
+
+/** Database deadlines short enough that a test of a frozen server waits seconds, not twelve. */
+export const shortDatabaseDeadlines: DatabaseDeadlines = {
+  ...defaultDatabaseDeadlines,
+  connectMs: 1_000,
+  poolWaitMs: 2_000,
+  statementMs: 1_000,
+};
+/** When a statement to a frozen server must have failed under them, with room for a busy machine. */
+export const frozenStatementFailsWithinMs =
+  shortDatabaseDeadlines.statementMs + statementGraceMs + 2_000;
 
 export interface OwnPostgres extends AsyncDisposable {
   /** The maintenance database's URL on this server. */
@@ -176,5 +194,66 @@ export async function startOwnRedis(): Promise<OwnRedis> {
     start,
     stop: kill,
     [Symbol.asyncDispose]: kill,
+  };
+}
+
+export interface OwnRelay extends AsyncDisposable {
+  /** The relay's address, in `target`'s form (scheme and path kept). */
+  readonly url: string;
+  /**
+   * Cuts the path of every connection open now, silently: both ends stay open and nothing
+   * they send arrives, with no reset and no close, as when the host on the far side was
+   * replaced behind the same address (the old path lost, no one left to answer). New
+   * connections are relayed as before.
+   */
+  silenceOpenConnections(): void;
+  stop(): Promise<void>;
+}
+
+/** A TCP relay on a free loopback port to the server at `target` (any URL with a port). */
+export async function startOwnRelay(target: string): Promise<OwnRelay> {
+  const to = new URL(target);
+  const port = await freePort();
+  const open = new Set<{ silence(): void; destroy(): void }>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(to.port), to.hostname);
+    let silent = false;
+    const pair = {
+      silence: () => {
+        silent = true;
+      },
+      destroy: () => {
+        client.destroy();
+        upstream.destroy();
+      },
+    };
+    open.add(pair);
+    client.on('data', (chunk) => silent || upstream.write(chunk));
+    upstream.on('data', (chunk) => silent || client.write(chunk));
+    for (const [socket, other] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      socket.on('error', () => {});
+      // Once silenced, the far end hears nothing of it, a close included.
+      socket.on('close', () => silent || other.destroy());
+    }
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  const url = new URL(target);
+  url.port = String(port);
+  url.hostname = '127.0.0.1';
+  const stop = async () => {
+    for (const pair of open) pair.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return {
+    url: url.toString(),
+    silenceOpenConnections: () => {
+      for (const pair of open) pair.silence();
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
   };
 }

@@ -132,6 +132,14 @@ function manifestFor(log: Logger) {
   }
 }
 
+/**
+ * How long a gateway's readiness waits for each subgraph's (answered within 0.8 s, see the
+ * platform's `readinessDeadlineMs`). A subgraph that has not answered by then is reported
+ * unreachable, and the gateway still answers `degraded`: its readiness as a whole answers
+ * within this, whatever is frozen behind it.
+ */
+export const subgraphReadinessWaitMs = 2_000;
+
 /** Starts one gateway instance over the committed supergraph, with the settings in `env`. */
 export async function startGateway(
   env: NodeJS.ProcessEnv,
@@ -255,12 +263,17 @@ export async function startGateway(
       }),
     ),
     // An invalid token fails the request here, with UNAUTHENTICATED: never anonymous access.
-    context: async ({ req }) => ({
-      viewer: await verifier.authenticate(req.headers.authorization),
-      clientAddress: req.ip,
-      requestId: requestIdOf(req),
-      deadline: Date.now() + config.REQUEST_TIMEOUT_MS,
-    }),
+    context: async ({ req }) => {
+      // Counted from before the token is verified: a wait for the key set is part of the
+      // request, and the answer must still come before NGINX gives up on the gateway.
+      const deadline = Date.now() + config.REQUEST_TIMEOUT_MS;
+      return {
+        viewer: await verifier.authenticate(req.headers.authorization),
+        clientAddress: req.ip,
+        requestId: requestIdOf(req),
+        deadline,
+      };
+    },
     configure(app) {
       // NGINX sets X-Forwarded-For to the address it saw, overwriting the client's. Only a
       // trusted proxy's header counts: req.ip is the right-most untrusted address.
@@ -285,12 +298,16 @@ export async function startGateway(
     // process. Readiness says `degraded`, and why, but never takes a gateway out of
     // rotation for what every gateway shares.
     async checkReadiness() {
+      // Redis is asked beside the subgraphs, not after them: the whole check answers within
+      // the subgraphs' wait, below its probe's timeout (deploy/kubernetes).
+      const redisAnswer = redis?.problem();
       const checks = await Promise.all(
         Object.entries(subgraphUrls).map(async ([name, url]) => {
           try {
             const response = await fetch(new URL('/health/ready', url), {
-              signal: AbortSignal.timeout(2_000),
+              signal: AbortSignal.timeout(subgraphReadinessWaitMs),
             });
+            await response.body?.cancel();
             return { name, problem: response.ok ? undefined : `not ready (${response.status})` };
           } catch (error) {
             return { name, problem: `unreachable (${(error as Error).name})` };
@@ -301,7 +318,7 @@ export async function startGateway(
       const problems = Object.fromEntries(
         checks.flatMap((check) => (check.problem ? [[check.name, check.problem]] : [])),
       );
-      const redisProblem = await redis?.problem();
+      const redisProblem = await redisAnswer;
       if (redisProblem) problems.redis = redisProblem;
       const revocationsProblem = revocations?.problem();
       if (revocationsProblem) problems.revocations = revocationsProblem;

@@ -26,16 +26,48 @@ export interface TokenParties {
   audience: string;
 }
 
+/** How long a loaded key set is used before it is fetched again (in the background). */
+const keySetRefreshMs = 10 * 60_000;
+
+/** The key set could not be had (its service down, failing, frozen): no fault of the token. */
+class KeySetUnavailable extends Error {}
+
+/** What a key lookup throws for the token's own fault: no key, or no usable one, for it. */
+const tokenFaults = [
+  errors.JWKSNoMatchingKey,
+  errors.JWKSMultipleMatchingKeys,
+  errors.JOSENotSupported,
+  errors.JOSEAlgNotAllowed,
+];
+
 /**
  * The users service's published keys (`/.well-known/jwks.json`), cached. An unknown `kid`
- * triggers a refetch (at most every 30 s), so a newly published key is picked up.
+ * triggers a refetch (at most every 30 s), so a newly published key is picked up. The set
+ * is fetched again every 10 minutes in the background, and the keys it has go on verifying
+ * meanwhile, and for as long as the users service is away: an outage of that service never
+ * stops tokens signed with keys already known. A set that cannot be fetched at all (none
+ * loaded yet, or a `kid` it does not know) is SERVICE_UNAVAILABLE, never UNAUTHENTICATED.
  */
 export function remoteKeySet(jwksUrl: string): JWTVerifyGetKey {
-  return createRemoteJWKSet(new URL(jwksUrl), {
+  const remote = createRemoteJWKSet(new URL(jwksUrl), {
     timeoutDuration: 5_000,
     cooldownDuration: 30_000,
-    cacheMaxAge: 10 * 60_000,
+    // Never past its age on a request's path: refreshed below, without waiting for it.
+    cacheMaxAge: Number.POSITIVE_INFINITY,
   });
+  let refreshedAt = Date.now();
+  return async (header, token) => {
+    if (Date.now() - refreshedAt >= keySetRefreshMs && remote.jwks() !== undefined) {
+      refreshedAt = Date.now();
+      remote.reload().catch(() => {});
+    }
+    try {
+      return await remote(header, token);
+    } catch (error) {
+      if (tokenFaults.some((fault) => error instanceof fault)) throw error;
+      throw new KeySetUnavailable('the key set cannot be fetched', { cause: error });
+    }
+  };
 }
 
 /**
@@ -128,9 +160,10 @@ export class AccessTokenVerifier {
       return verified;
     } catch (error) {
       if (error instanceof GraphQLError) throw error;
-      if (error instanceof errors.JWKSTimeout) {
-        throw new GraphQLError('Access tokens cannot be verified right now.', {
-          extensions: { code: 'AUTHENTICATION_UNAVAILABLE', http: { status: 503 } },
+      // The users service's outage: retry, not sign in again.
+      if (error instanceof KeySetUnavailable || error instanceof errors.JWKSTimeout) {
+        throw new GraphQLError('Access tokens cannot be verified right now; try again shortly.', {
+          extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503 } },
         });
       }
       if (error instanceof errors.JWTExpired) {

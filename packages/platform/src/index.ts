@@ -104,11 +104,13 @@ export {
 export {
   authSettings,
   type RequestInfo,
+  readinessDeadlineMs,
   runSubgraph,
   type SetUpOptions,
   type SubgraphDefinition,
   type SubgraphSetup,
   startSubgraph,
+  stopWaitMs,
   subgraphStartSettings,
 } from './subgraph.ts';
 export { createSubgraphServer, readSchema } from './subgraph-server.ts';

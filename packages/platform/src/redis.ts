@@ -39,21 +39,36 @@ export interface RedisConnection {
 /**
  * Connects to `url` in the background and keeps reconnecting (backing off to every 2 s)
  * for as long as the service runs. Every command has the deadline `timeoutMs`, and one sent
- * while disconnected fails at once instead of waiting in a queue. Logs each loss and
+ * while disconnected fails at once instead of waiting in a queue. A connection that answers
+ * nothing for four deadlines (at least 1 s), heartbeats included, is replaced. Logs each loss and
  * recovery once, not every failed reconnect.
  */
 export function connectRedis(
   url: string,
   { timeoutMs, logger, name }: { timeoutMs: number; logger: Logger; name: string },
 ): RedisConnection {
+  const silentMs = Math.max(timeoutMs * 4, 1_000);
   const client = new Redis(url, {
     commandTimeout: timeoutMs,
     connectTimeout: Math.max(timeoutMs, 1_000),
+    // A connection on which a command has gone unanswered this long is given up and
+    // replaced. Redis answers in microseconds; a command's deadline ends one wait, but not
+    // the connection's, and one whose path went silent (Redis replaced behind the same
+    // address, a partition that sends no reset) would otherwise be kept for the many
+    // minutes TCP takes to notice, every command on it failing.
+    socketTimeout: silentMs,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
     connectionName: name,
   });
+  // An idle connection sends nothing, so nothing would find its path gone: a subscriber's,
+  // which only listens, would go on hearing nothing, and saying it is up. A heartbeat
+  // gives each connection a command to be answered (a subscriber may PING too).
+  const heartbeat = setInterval(() => {
+    if (client.status === 'ready') client.ping().catch(() => {});
+  }, silentMs);
+  heartbeat.unref();
   let available = false;
   let reported: 'up' | 'down' | undefined;
   client.on('ready', () => {
@@ -84,6 +99,7 @@ export function connectRedis(
       }
     },
     async close() {
+      clearInterval(heartbeat);
       client.disconnect(false);
     },
   };

@@ -148,6 +148,36 @@ export const subgraphStartSettings = (defaultPort: number) =>
       DATA_DIR: optionalTextSetting(),
     });
 
+/**
+ * How long a subgraph's readiness waits for its database's answer. A probe must answer
+ * within its own deadline, not the statement's (12 s on a frozen server): below a
+ * Kubernetes probe's default timeout (1 s), and well below the gateways' wait for a
+ * subgraph's readiness (2 s), which then reads `not ready` rather than `unreachable`.
+ */
+export const readinessDeadlineMs = 800;
+
+/**
+ * How long a stopping subgraph waits, once its drain is over, for its background work and
+ * its database connections. A frozen database holds a statement up to its answer deadline
+ * (12 s): waited for, that came on top of the drain, past a pod's grace period. What is
+ * still at the database then is left as a crash would leave it (a purchase to be retried
+ * with its idempotency key).
+ */
+export const stopWaitMs = 2_000;
+
+/** `work`, or a rejection saying `what` when it has not settled within `ms`. */
+async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A subgraph's own database URL (`<NAME>_DATABASE_URL`) and gateway secret. */
 const subgraphOwnSettings = (name: SubgraphName, urlVariable: string) =>
   subgraphSecretSettings(name).extend({
@@ -206,6 +236,15 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       redis,
       cacheNamespace: config.CACHE_NAMESPACE,
     });
+    // One ping at a time: a probe that comes while one is unanswered awaits it, so that a
+    // frozen database does not collect a ping (and a wait for a pooled connection) a probe.
+    let ping: Promise<void> | undefined;
+    const pingDatabase = () => {
+      ping ??= database.ping().finally(() => {
+        ping = undefined;
+      });
+      return ping;
+    };
     const verifier = new GatewayAssertionVerifier(
       subgraph.name,
       subgraphSecret(subgraph.name, { ...own, NODE_ENV: config.NODE_ENV }),
@@ -230,8 +269,10 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       context: async ({ res }) =>
         setup.createContext((res as express.Response<unknown, TrustedLocals>).locals.forwarded),
       checkReadiness: async () => {
-        await database.ping();
-        const problem = await redis?.problem();
+        const [, problem] = await Promise.all([
+          within(pingDatabase(), readinessDeadlineMs, 'the database did not answer'),
+          redis?.problem(),
+        ]);
         return problem ? { status: 'degraded', problems: { redis: problem } } : undefined;
       },
       configure(app) {
@@ -239,8 +280,13 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
         setup.configure?.(app);
       },
       onStop: async () => {
-        await setup.stop?.();
-        await database.close();
+        const stopped = (async () => {
+          await setup.stop?.();
+          await database.close();
+        })();
+        await within(stopped, stopWaitMs, 'background work and database did not stop').catch(
+          (error: unknown) => logger.warn({ err: error }, 'stopping without waiting further'),
+        );
         await redis?.close();
       },
     });

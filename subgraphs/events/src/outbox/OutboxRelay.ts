@@ -38,6 +38,8 @@ export class OutboxRelay {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = true;
+  /** Set by stop(): a pass in progress ends after its batch in flight. */
+  #stopping = false;
   #failures = 0;
 
   constructor(prisma: PrismaClient, settings: RelaySettings, logger: Logger) {
@@ -48,6 +50,7 @@ export class OutboxRelay {
 
   start(): void {
     this.#stopped = false;
+    this.#stopping = false;
     this.#schedule(0);
   }
 
@@ -56,16 +59,24 @@ export class OutboxRelay {
     if (!this.#stopped && !this.#running) this.#schedule(0);
   }
 
+  /**
+   * Stops, waiting for the batch in flight (its delivery has a 5 s deadline), not for the
+   * rest of a backlog: what is left stays in the outbox, unclaimed, for the next relay.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping = true;
     clearTimeout(this.#timer);
     await this.#running;
   }
 
-  /** One pass: claims, sends and acknowledges batches until none is left. Returns how many. */
+  /**
+   * One pass: claims, sends and acknowledges batches until none is left, or the relay is
+   * stopping. Returns how many.
+   */
   async deliverPending(): Promise<number> {
     let delivered = 0;
-    for (;;) {
+    while (!this.#stopping) {
       const batch = await this.#claim();
       if (batch.length === 0) return delivered;
       const sequences = batch.map((message) => BigInt(message.sequence));
@@ -85,6 +96,7 @@ export class OutboxRelay {
       });
       delivered += batch.length;
     }
+    return delivered;
   }
 
   #schedule(delayMs: number): void {

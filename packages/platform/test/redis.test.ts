@@ -1,0 +1,134 @@
+// Redis connections whose path goes silent: a Redis of the test's own behind a relay that
+// cuts the open connections without a reset, as when Redis is replaced behind the same
+// address (a rescheduled pod, a failover) and the old connections' packets go nowhere. TCP
+// notices that only after many minutes of retransmissions, or never on an idle connection.
+// Every connection must notice it by itself, and connect again.
+import { randomUUID } from 'node:crypto';
+import {
+  connectRedis,
+  createLogger,
+  type RedisConnection,
+  RevocationList,
+  RevocationPublisher,
+} from '@ticketing/platform';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type OwnRedis,
+  type OwnRelay,
+  startOwnRedis,
+  startOwnRelay,
+} from '../../../test/own-servers.ts';
+
+const logger = createLogger('redis-test', 'silent');
+/** How soon a silent path must have been replaced, with room for a busy machine. */
+const replacedWithinMs = 6_000;
+
+let redis: OwnRedis;
+let relay: OwnRelay;
+const connections: RedisConnection[] = [];
+
+beforeAll(async () => {
+  redis = await startOwnRedis();
+});
+afterEach(async () => {
+  for (const connection of connections.splice(0)) await connection.close();
+  await relay?.stop();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+function connect(url: string, name: string): RedisConnection {
+  const connection = connectRedis(url, { timeoutMs: 250, logger, name });
+  connections.push(connection);
+  return connection;
+}
+
+async function until(condition: () => Promise<boolean> | boolean, what: string, ms: number) {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('a Redis connection to a frozen server', () => {
+  it('stops making each command wait for its deadline once it has given the connection up', async () => {
+    const connection = connect(redis.url, 'frozen');
+    await until(() => connection.available, 'connected', 3_000);
+    redis.freeze();
+    try {
+      await until(() => !connection.available, 'the connection given up', replacedWithinMs);
+      const attempts = [];
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const started = performance.now();
+        await expect(connection.client.get('anything')).rejects.toThrow();
+        attempts.push(performance.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      // At once, not after the 250 ms deadline each: a request that reads Redis (a cache
+      // lookup, a used-assertion check) costs nothing while it is frozen.
+      expect(Math.max(...attempts)).toBeLessThan(100);
+      expect(await connection.problem()).toMatch(/redis is/);
+    } finally {
+      redis.thaw();
+    }
+    await until(() => connection.available, 'connected again after the thaw', replacedWithinMs);
+    expect(await connection.client.ping()).toBe('PONG');
+  }, 30_000);
+});
+
+describe('a Redis connection whose path goes silent', () => {
+  it('gives commands an answer again once it has connected anew', async () => {
+    relay = await startOwnRelay(redis.url);
+    const connection = connect(relay.url, 'commands');
+    const key = `silent-${randomUUID()}`;
+    await until(() => connection.available, 'connected', 3_000);
+    await connection.client.set(key, 'kept');
+
+    relay.silenceOpenConnections();
+    const answered = () =>
+      connection.client.get(key).then(
+        (value) => value === 'kept',
+        () => false,
+      );
+    expect(await answered()).toBe(false);
+    await until(answered, 'a command answered on a new connection', replacedWithinMs);
+  }, 20_000);
+
+  it('hears revocations published after its subscription’s path went silent', async () => {
+    relay = await startOwnRelay(redis.url);
+    const subscriber = connect(relay.url, 'revocations');
+    const reader = connect(relay.url, 'reader');
+    const revocations = new RevocationList(subscriber, reader, logger);
+    const publisher = connect(redis.url, 'publisher');
+    await until(() => subscriber.available && reader.available && publisher.available, 'up', 3_000);
+    const facts = () => ({ userId: randomUUID(), sessionId: randomUUID(), issuedAt: 0 });
+    // Subscribed: a revocation published now is heard.
+    const before = facts();
+    await until(
+      async () => {
+        await new RevocationPublisher(publisher, logger).publish({
+          kind: 'session',
+          id: before.sessionId,
+        });
+        return revocations.isRevoked(before);
+      },
+      'subscribed',
+      3_000,
+    );
+
+    relay.silenceOpenConnections();
+    const after = facts();
+    await new RevocationPublisher(publisher, logger).publish({
+      kind: 'session',
+      id: after.sessionId,
+    });
+    // Heard once the list has connected anew: it reloads what is stored.
+    await until(
+      () => revocations.isRevoked(after),
+      'the revocation heard, or reloaded',
+      replacedWithinMs,
+    );
+  }, 20_000);
+});
