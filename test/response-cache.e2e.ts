@@ -478,4 +478,48 @@ describe('the response cache with identical subgraph queries shared in flight', 
     // Not the 30 s of its own events query: availability is never more than 1 s old.
     expect(b.cacheControl).toBe('max-age=1, public');
   });
+
+  it('never stores an answer that joined a subgraph query sent before its lookup, across a cancellation', async () => {
+    const page = heldPage('HeldInFlight', 'id title status');
+    // The tickets service bumps the `events` tag again once the outbox brings it the
+    // cancellation: an answer whose write comes after that bump would be refused anyway.
+    const ticketsMetrics = new URL('/metrics', sale.started.topology.processes.get('tickets')?.url);
+    const ticketsBumps = async () => {
+      const text = await (await fetch(ticketsMetrics)).text();
+      const series = 'response_cache_invalidations_total{tag="events",outcome="sent"} ';
+      const line = text.split('\n').find((candidate) => candidate.startsWith(series));
+      return line ? Number(line.slice(series.length)) : 0;
+    };
+    // A misses and sends the events query; the service answers (published), and the proxy
+    // holds that answer. Meanwhile the event is cancelled through the other gateway
+    // (committed, its tags bumped by both services), and B's lookup reads the new tag
+    // versions, misses, and joins A's query.
+    const { a, b, before, after } = await joinHeldFetch(page, 'events', async () => {
+      const bumps = await ticketsBumps();
+      const cancelled = await gateways[0]?.(
+        sale.organizer.token,
+        'mutation ($id: ID!) { cancelEvent(id: $id, reason: "Flood") { status } }',
+        { id: heldId },
+      );
+      expect(cancelled?.body.errors).toBeUndefined();
+      await waitFor(
+        async () => (await ticketsBumps()) > bumps,
+        'the tickets service’s invalidation',
+        5_000,
+      );
+    });
+    // Both got the answer read before the cancellation, through the subgraphs.
+    expect(a.body.data?.event?.status).toBe('PUBLISHED');
+    expect(b.body.data?.event?.status).toBe('PUBLISHED');
+    expect([a.cache, b.cache]).toEqual(['MISS', 'MISS']);
+    // The next reads, at either gateway, show the cancellation.
+    for (const gateway of [1, 0, 1]) {
+      const next = await readPage(gateway, page);
+      expect(next.body.data?.event?.status).toBe('CANCELLED');
+    }
+    // Neither was kept: A's lookup read the tags before the cancellation, and B's answer
+    // was read before it too.
+    expect(after.raced - before.raced).toBe(2);
+    expect(after.stored).toBe(before.stored);
+  });
 });
