@@ -39,7 +39,14 @@ import {
   responseCacheTags,
 } from '@ticketing/platform';
 import type express from 'express';
-import { type DocumentNode, visit } from 'graphql';
+import {
+  type DocumentNode,
+  getVariableValues,
+  isInputType,
+  typeFromAST,
+  valueFromAST,
+  visit,
+} from 'graphql';
 import type { Redis } from 'ioredis';
 import type { LocalEntry, LocalResponseCache } from './local-response-cache.ts';
 
@@ -190,7 +197,7 @@ export function responseCachePlugin<TContext extends CacheableContext>(
     responseCacheKey(namespace, schemaId, {
       queryHash: context.queryHash,
       operationName: context.request.operationName,
-      variables: context.request.variables,
+      variables: answerVariables(context),
     });
 
   const takeLock = (key: string) =>
@@ -403,6 +410,36 @@ const fetchedBeforeTags = new WeakSet<object>();
 export function sharedSubgraphFetch(context: object, sentAt: number): void {
   const readAt = tagsReadAt.get(context);
   if (readAt === undefined || sentAt < readAt) fetchedBeforeTags.add(context);
+}
+
+/**
+ * The variables that decide a request's answer, so that a client cannot make each request
+ * a miss with what the operation ignores: only those it declares, in the order it declares
+ * them, as GraphQL coerces them (which is what execution sees), and without a value equal
+ * to its variable's default (as if left out). The request's own when they do not coerce:
+ * that answer is an error, never stored. A request whose variables are already in this
+ * form, as a client's usually are, has the same key on the early path, which reads the body.
+ */
+function answerVariables(
+  context: GraphQLRequestContext<BaseContext>,
+): Record<string, unknown> | undefined {
+  const { operation, schema, request } = context;
+  const definitions = operation?.variableDefinitions ?? [];
+  if (!operation) return request.variables;
+  const { coerced } = getVariableValues(schema, definitions, request.variables ?? {}, {
+    maxErrors: 1,
+  });
+  if (!coerced) return request.variables;
+  const defaults = new Map<string, string>();
+  for (const definition of definitions) {
+    const type = typeFromAST(schema, definition.type);
+    if (!definition.defaultValue || !type || !isInputType(type)) continue;
+    const value = valueFromAST(definition.defaultValue, type);
+    defaults.set(definition.variable.name.value, JSON.stringify(value));
+  }
+  return Object.fromEntries(
+    Object.entries(coerced).filter(([name, value]) => defaults.get(name) !== JSON.stringify(value)),
+  );
 }
 
 /** The Redis key of an entry: the early path and the plugin compute the same. */

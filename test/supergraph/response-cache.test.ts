@@ -145,6 +145,35 @@ describe('the response cache policy', () => {
     );
   });
 
+  it('keys an entry by what decides the answer: not undeclared variables, their order, or an explicit default', async () => {
+    const query = `${unique()}query ($id: ID!, $first: Int = 2, $includeCancelled: Boolean) {
+      event(id: $id) { id title }
+      events(first: $first, filter: { includeCancelled: $includeCancelled }) { edges { node { id } } }
+    }`;
+    const misses = () => metric(0, 'graphql_response_cache_lookups_total', 'result="miss"');
+    const first = await send(query, { variables: { id: eventId, includeCancelled: false } });
+    expect(first.cache).toBe('MISS');
+    const missesBefore = await misses();
+    // A client that varies what the operation ignores gets the same entry, not a miss that
+    // sends it to the subgraphs: another name, another order, the default written out.
+    const variants = [
+      { id: eventId, includeCancelled: false, [`x${randomUUID().slice(0, 8)}`]: 1 },
+      { includeCancelled: false, id: eventId },
+      { id: eventId, includeCancelled: false, first: 2 },
+    ];
+    for (const variables of variants) {
+      const read = await send(query, { variables });
+      expect(read.cache).toBe('HIT');
+      expect(read.body).toEqual(first.body);
+    }
+    expect(await misses()).toBe(missesBefore);
+    // What does change the answer still has an entry of its own.
+    const other = await send(query, {
+      variables: { id: eventId, includeCancelled: false, first: 1 },
+    });
+    expect(other.cache).toBe('MISS');
+  });
+
   it('keeps a hot 1 s entry alive under continuous reads at both gateways: no reader waits on a fill', async () => {
     const query = `${unique()}query ($id: ID!) { event(id: $id) { title ticketTiers { available } } }`;
     const variables = { id: eventId };
