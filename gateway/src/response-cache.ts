@@ -41,11 +41,19 @@ import {
 import type express from 'express';
 import {
   type DocumentNode,
+  type GraphQLSchema,
+  getNamedType,
+  getNullableType,
   getVariableValues,
   isInputType,
+  isListType,
+  Kind,
+  type SelectionSetNode,
+  TypeInfo,
   typeFromAST,
   valueFromAST,
   visit,
+  visitWithTypeInfo,
 } from 'graphql';
 import type { Redis } from 'ioredis';
 import type { LocalEntry, LocalResponseCache } from './local-response-cache.ts';
@@ -315,7 +323,11 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       }
     } else if (generation !== undefined) {
       // Fresh: this gateway may serve it from memory until it is invalidated or due.
-      local?.set(key, toLocal(entry, dependencies(entry.data, context.document)), generation);
+      local?.set(
+        key,
+        toLocal(entry, dependencies(entry.data, context.document, context.schema)),
+        generation,
+      );
     }
     metrics.lookups.inc({ result: 'hit', reason: '' });
     return { lookup: { kind: 'hit' }, entry };
@@ -339,7 +351,7 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       return;
     }
     const entry: CacheEntry = { data, at: lookup.at, maxAge: policy.maxAge, tags: lookup.tags };
-    const holds = dependencies(data, context.document);
+    const holds = dependencies(data, context.document, context.schema);
     // Nothing was invalidated while the query ran (else the generation moved on).
     if (lookup.generation !== undefined) {
       local?.set(lookup.key, toLocal(entry, holds), lookup.generation);
@@ -465,28 +477,70 @@ export function responseCacheKey(
   return `${namespace}:response-cache:entry:${hash}`;
 }
 
-/** What `renamesIds` found in each document (Apollo Server reuses a text's parsed document). */
-const idRenames = new WeakMap<DocumentNode, boolean>();
+/** What `holdsUnnamedEvents` found in each document (Apollo Server reuses a text's parsed document). */
+const unnamedEvents = new WeakMap<DocumentNode, boolean>();
 
 /**
- * Whether an alias in `document` makes a response's `id` keys other than the ids it holds:
- * `id: title`, or `eventId: id`. The events such a response holds are not known from it.
+ * Whether a response to `document` may hold events that its `id` keys do not name, so that
+ * it may change with any event: an alias makes an `id` key other than an id (`id: title`,
+ * or `eventId: id`); a list or connection of events, at any depth, may gain or lose one; an
+ * event selected without its `id` is not known from the response.
  */
-function renamesIds(document: DocumentNode | undefined): boolean {
-  if (!document) return true;
-  let renames = idRenames.get(document);
-  if (renames === undefined) {
-    renames = false;
-    visit(document, {
-      Field(field) {
-        if (field.alias && (field.alias.value === 'id') !== (field.name.value === 'id')) {
-          renames = true;
-        }
-      },
-    });
-    idRenames.set(document, renames);
+function holdsUnnamedEvents(
+  document: DocumentNode | undefined,
+  schema: GraphQLSchema | undefined,
+): boolean {
+  if (!document || !schema) return true;
+  let holds = unnamedEvents.get(document);
+  if (holds === undefined) {
+    let found = false;
+    const fragments = new Map(
+      document.definitions
+        .filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION)
+        .map((definition) => [definition.name.value, definition.selectionSet] as const),
+    );
+    const typeInfo = new TypeInfo(schema);
+    visit(
+      document,
+      visitWithTypeInfo(typeInfo, {
+        Field(field) {
+          if (field.alias && (field.alias.value === 'id') !== (field.name.value === 'id')) {
+            found = true;
+          }
+          const type = typeInfo.getType();
+          const named = type && getNamedType(type).name;
+          if (named === 'EventConnection' || named === 'EventEdge') found = true;
+          if (named !== 'Event' || !type) return;
+          if (isListType(getNullableType(type)) || !selectsId(field.selectionSet, fragments)) {
+            found = true;
+          }
+        },
+      }),
+    );
+    holds = found;
+    unnamedEvents.set(document, holds);
   }
-  return renames;
+  return holds;
+}
+
+/**
+ * Whether `selectionSet` always selects `id` under its own name: directly, or through a
+ * fragment without a directive (one with `@include` or `@skip` may leave it out).
+ */
+function selectsId(
+  selectionSet: SelectionSetNode | undefined,
+  fragments: ReadonlyMap<string, SelectionSetNode>,
+  seen: ReadonlySet<string> = new Set(),
+): boolean {
+  return (selectionSet?.selections ?? []).some((selection) => {
+    if (selection.directives?.length) return false;
+    if (selection.kind === Kind.FIELD) return selection.name.value === 'id' && !selection.alias;
+    if (selection.kind === Kind.INLINE_FRAGMENT) {
+      return selectsId(selection.selectionSet, fragments, seen);
+    }
+    const name = selection.name.value;
+    return !seen.has(name) && selectsId(fragments.get(name), fragments, new Set(seen).add(name));
+  });
 }
 
 /**
@@ -496,13 +550,14 @@ function renamesIds(document: DocumentNode | undefined): boolean {
 function dependencies(
   data: Record<string, unknown>,
   document: DocumentNode | undefined,
+  schema: GraphQLSchema | undefined,
 ): Dependencies {
   const eventIds = new Set<string>();
   collectIds(data, eventIds);
   // A root field that is not one object with an id (a list, a connection, null: an event
   // not found may be published next) may change with any event.
   const listing =
-    renamesIds(document) ||
+    holdsUnnamedEvents(document, schema) ||
     Object.values(data).some(
       (value) =>
         value === null ||

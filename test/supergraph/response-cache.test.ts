@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../support.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, draftEvent, eventOnSale, signUp } from './operations.ts';
+import { type AuthPayload, draftEvent, eventOnSale, publishedEvent, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -314,6 +314,27 @@ describe('the response cache policy', () => {
         const after = await send(query, { gateway, variables });
         expect(statusOf(after.body.data as Page)).toBe('CANCELLED');
       }
+    }
+  });
+
+  it('drops an event’s page that lists other events once one of them is published', async () => {
+    // One event's page that also lists its organizer's events, without their ids.
+    const query = `${unique()}query ($id: ID!) { event(id: $id) { id title organizer { organizedEvents(first: 100) { edges { node { title } } } } } }`;
+    const variables = { id: eventId };
+    const titles = (read: Awaited<ReturnType<typeof send>>) =>
+      (
+        read.body.data as {
+          event: { organizer: { organizedEvents: { edges: { node: { title: string } }[] } } };
+        }
+      ).event.organizer.organizedEvents.edges.map((edge) => edge.node.title);
+    await send(query, { variables });
+    const hit = await send(query, { variables });
+    expect(hit.cache).toBe('HIT');
+    const title = `Published ${randomUUID().slice(0, 8)}`;
+    await publishedEvent(supergraph, organizer.accessToken, title);
+    for (const gateway of [0, 1]) {
+      const after = await send(query, { gateway, variables });
+      expect(titles(after)).toContain(title);
     }
   });
 });
