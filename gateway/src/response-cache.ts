@@ -72,6 +72,11 @@ interface CacheEntry {
   /** The tag versions read before the query ran. */
   tags: Record<ResponseCacheTag, string | null>;
   /**
+   * Whether it holds what a stock move may change (anything from the tickets service);
+   * absent (an entry stored before this was kept) counts as true.
+   */
+  stock?: boolean;
+  /**
    * For an entry that holds known events and no listing: each of its events' version (by
    * id) when it was stored. It then depends on these, not on the `events` tag, so that
    * another event's change leaves it.
@@ -302,7 +307,8 @@ export function responseCachePlugin<TContext extends CacheableContext>(
     const age = at - entry.at;
     if (age >= entry.maxAge * 1_000) return fill('expired');
     // A hot entry is refreshed long before it expires, so that a crowd never finds it gone.
-    if (entry.tags.stock !== tags.stock || age >= entry.maxAge * 1_000 * refreshAfter) {
+    const stockMoved = entry.stock !== false && entry.tags.stock !== tags.stock;
+    if (stockMoved || age >= entry.maxAge * 1_000 * refreshAfter) {
       // One request refreshes it; the others go on with the entry, within its max-age.
       const won = await takeLock(key);
       if (won && !options.refresh) return miss('refresh');
@@ -350,7 +356,13 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       redis.del(`${lookup.key}:refresh`).catch(() => 0);
       return;
     }
-    const entry: CacheEntry = { data, at: lookup.at, maxAge: policy.maxAge, tags: lookup.tags };
+    const entry: CacheEntry = {
+      data,
+      at: lookup.at,
+      maxAge: policy.maxAge,
+      tags: lookup.tags,
+      stock: stockFetched.has(context.contextValue),
+    };
     const holds = dependencies(data, context.document, context.schema);
     // Nothing was invalidated while the query ran (else the generation moved on).
     if (lookup.generation !== undefined) {
@@ -405,6 +417,14 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       };
     },
   };
+}
+
+/** Requests that asked the tickets service, whose answers a stock move may change. */
+const stockFetched = new WeakSet<object>();
+
+/** Tells the cache that the request with `context` asks `subgraph` for some of its answer. */
+export function subgraphFetched(context: object, subgraph: string): void {
+  if (subgraph === 'tickets') stockFetched.add(context);
 }
 
 /** When each request's lookup had read the tag versions (performance.now()), by context. */
@@ -576,6 +596,7 @@ function toLocal(entry: CacheEntry, holds: Dependencies): LocalEntry {
     maxAge: entry.maxAge,
     eventIds: holds.eventIds,
     listing: holds.listing,
+    stock: entry.stock !== false,
   };
 }
 

@@ -31,6 +31,7 @@ import {
   type ResponseCacheOptions,
   responseCachePlugin,
   sharedSubgraphFetch,
+  subgraphFetched,
 } from './response-cache.ts';
 import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
 import { sendToSubgraph } from './subgraph-client.ts';
@@ -63,6 +64,7 @@ const deadlineHeader = 'x-ticketing-deadline';
  * in the platform package). Subgraphs never see the caller's access token.
  */
 class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  readonly #subgraph: SubgraphName;
   readonly #inflight: InflightQueries | undefined;
   readonly #shared: ReturnType<ReturnType<typeof sharedSubgraphFetchMetrics>['labels']>;
 
@@ -74,6 +76,7 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     timeoutMs: number,
   ) {
     super({ url });
+    this.#subgraph = subgraph;
     this.#inflight = deduplicate ? new InflightQueries() : undefined;
     this.#shared = sharedSubgraphFetchMetrics().labels({ subgraph });
     this.fetcher = async (input, init) => {
@@ -106,6 +109,7 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     options: Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0],
   ) {
     const { request, context } = options;
+    if (context) subgraphFetched(context, this.#subgraph);
     if (!this.#inflight || !request.query || !isQuery(request.query)) return super.process(options);
     const viewer = context?.viewer;
     const key = JSON.stringify([

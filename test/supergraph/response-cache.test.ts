@@ -2,7 +2,7 @@
 // this file's own. What the Cache-Control header says, what is stored, and what a hit costs
 // (test/response-cache.e2e.ts has the same cache on the real topology, with its failures).
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testRedisUrl } from '../support.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
 import { type AuthPayload, draftEvent, eventOnSale, publishedEvent, signUp } from './operations.ts';
@@ -336,5 +336,45 @@ describe('the response cache policy', () => {
       const after = await send(query, { gateway, variables });
       expect(titles(after)).toContain(title);
     }
+  });
+
+  it('keeps a page without availability in memory when stock moves', async () => {
+    const { eventId: onSale, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 5 },
+    ]);
+    const buyer = await signUp(supergraph);
+    // An event's own fields (30 s, from the events service alone), and a listing, which the
+    // publication below drops: its drop tells that this gateway has heard both changes.
+    const page = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
+    const listing = `${unique()}{ events(first: 5) { edges { node { id title } } } }`;
+    const variables = { id: onSale };
+    for (const [query, vars] of [
+      [page, variables],
+      [listing, {}],
+    ] as const) {
+      await send(query, { variables: vars });
+      expect((await send(query, { variables: vars })).cache).toBe('HIT');
+    }
+    const dropped = () =>
+      metric(0, 'graphql_response_cache_local_dropped_total', 'cause="invalidation"');
+    const [droppedBefore, localBefore] = [
+      await dropped(),
+      await metric(0, 'graphql_response_cache_lookups_total', 'reason="local"'),
+    ];
+    // A purchase moves stock; then a publication changes the listing.
+    const bought = await supergraph.request(
+      'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+      { input: { tierId: tierIds[0], quantity: 1, idempotencyKey: randomUUID() } },
+      { token: buyer.accessToken, gateway: 1 },
+    );
+    expect(bought.errors).toBeUndefined();
+    await publishedEvent(supergraph, organizer.accessToken, 'Later');
+    await vi.waitFor(async () => expect(await dropped()).toBeGreaterThan(droppedBefore));
+    // The page holds nothing the purchase changed: it is still served from memory.
+    const after = await send(page, { variables });
+    expect(after.cache).toBe('HIT');
+    expect(await metric(0, 'graphql_response_cache_lookups_total', 'reason="local"')).toBe(
+      localBefore + 1,
+    );
   });
 });
