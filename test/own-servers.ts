@@ -1,11 +1,11 @@
 // Servers of a test's own, for fault injection: a PostgreSQL cluster and a Redis server on
-// free ports, started, restarted, frozen and killed by the test, and a relay to one whose
-// path the test can cut. Never the machine's shared servers, which other tests use at the
-// same time.
+// free ports, started, restarted, frozen and killed by the test, a relay to one whose path
+// the test can cut, and a TCP proxy that holds a service's answers. Never the machine's
+// shared servers, which other tests use at the same time.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -252,6 +252,81 @@ export async function startOwnRelay(target: string): Promise<OwnRelay> {
     url: url.toString(),
     silenceOpenConnections: () => {
       for (const pair of open) pair.silence();
+    },
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+export interface HoldingProxy extends AsyncDisposable {
+  /** The proxy's origin (`http://127.0.0.1:port`): the service's paths work under it. */
+  readonly url: string;
+  /**
+   * Holds the service's answer to the next request whose bytes contain `marker`, on its
+   * connection only; resolves once some of that answer is held (the service has answered).
+   */
+  hold(marker: string): Promise<void>;
+  /** Passes on what was held, and everything after it. */
+  release(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A TCP proxy in front of `target` (an http URL) that can hold one request's answer, so
+ * that a test can change what the service would say while an earlier answer is on its way.
+ */
+export async function startHoldingProxy(target: string): Promise<HoldingProxy> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<Socket>();
+  let waiting: { marker: string; held: () => void } | undefined;
+  /** What the service sent on the held connection, to pass on in order; undefined if none. */
+  let queue: (() => void)[] | undefined;
+  const server = createServer((client) => {
+    const upstream = connect(Number(port), hostname);
+    sockets.add(client).add(upstream);
+    let held: (() => void)[] | undefined;
+    let seen = '';
+    const toClient = (write: () => void) => (held ? held.push(write) : write());
+    client.on('error', () => upstream.destroy()).on('close', () => upstream.destroy());
+    upstream.on('error', () => toClient(() => client.destroy()));
+    upstream.on('close', () => toClient(() => client.destroy()));
+    upstream.on('end', () => toClient(() => client.end()));
+    upstream.on('data', (chunk: Buffer) => toClient(() => client.write(chunk)));
+    client.on('data', (chunk: Buffer) => {
+      seen = (seen + chunk.toString('latin1')).slice(-64 * 1024);
+      if (waiting && !queue && seen.includes(waiting.marker)) {
+        const writes: (() => void)[] = [];
+        held = writes;
+        queue = writes;
+        upstream.once('data', waiting.held);
+        waiting = undefined;
+        // Once released, this connection passes everything on again.
+        writes.push(() => {
+          held = undefined;
+        });
+      }
+      upstream.write(chunk);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const listening = typeof address === 'object' && address ? address.port : 0;
+  const stop = async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return {
+    url: `http://127.0.0.1:${listening}`,
+    hold: (marker) =>
+      new Promise<void>((resolve) => {
+        waiting = { marker, held: () => resolve() };
+      }),
+    release() {
+      const writes = queue ?? [];
+      queue = undefined;
+      // The first write lets the connection go; those queued after it follow in order.
+      for (const write of writes.splice(0)) write();
     },
     stop,
     [Symbol.asyncDispose]: stop,

@@ -3,7 +3,12 @@
 // is served from it, to whom, and how soon a change reaches every gateway.
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type OwnRedis, startOwnRedis } from './own-servers.ts';
+import {
+  type HoldingProxy,
+  type OwnRedis,
+  startHoldingProxy,
+  startOwnRedis,
+} from './own-servers.ts';
 import {
   apiClient,
   type Call,
@@ -116,20 +121,42 @@ async function warm(gateway: number, page?: Parameters<typeof readPage>[1]) {
   await waitFor(async () => (await readPage(gateway, page)).cache === 'HIT', 'a cache hit', 5_000);
 }
 
+/** A gateway's /metrics, as a reader of one series' value (0 while it has none). */
+async function metrics(gateway: number): Promise<(series: string) => number> {
+  const text = await (await fetch(gatewayUrl(gateway, '/metrics'))).text();
+  return (series) => {
+    const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+    return line ? Number(line.slice(series.length + 1)) : 0;
+  };
+}
+
 /**
  * A gateway's cache lookups so far: hits from its memory (`local`) and from Redis, and
  * entries found invalidated in Redis.
  */
 async function lookups(gateway: number) {
-  const text = await (await fetch(gatewayUrl(gateway, '/metrics'))).text();
-  const counter = (series: string) => {
-    const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
-    return line ? Number(line.slice(series.length + 1)) : 0;
-  };
+  const counter = await metrics(gateway);
   return {
     local: counter('graphql_response_cache_lookups_total{result="hit",reason="local"}'),
     redis: counter('graphql_response_cache_lookups_total{result="hit",reason=""}'),
     invalidated: counter('graphql_response_cache_invalidated_total'),
+  };
+}
+
+/**
+ * A gateway's cache writes so far, by outcome, and its subgraph queries that joined an
+ * identical one in flight.
+ */
+async function stores(gateway: number) {
+  const counter = await metrics(gateway);
+  const outcome = (name: string) =>
+    counter(`graphql_response_cache_stores_total{outcome="${name}"}`);
+  return {
+    stored: outcome('stored'),
+    raced: outcome('raced'),
+    failed: outcome('failed'),
+    shared: (subgraph: 'events' | 'tickets') =>
+      counter(`graphql_subgraph_fetches_shared_total{subgraph="${subgraph}"}`),
   };
 }
 
@@ -350,4 +377,149 @@ describe('the shared response cache', () => {
       }
     }
   }, 30_000);
+});
+
+describe('the response cache with identical subgraph queries shared in flight', () => {
+  // Gateway 2 reaches the events and tickets services through proxies that can hold one
+  // answer, and shares identical subgraph queries in flight (off for the rest of this file).
+  let proxies: Record<'events' | 'tickets', HoldingProxy>;
+  let heldId: string;
+
+  beforeAll(async () => {
+    const urlOf = (name: string) => {
+      const running = sale.started.topology.processes.get(name);
+      if (!running) throw new Error(`${name} is not running`);
+      return running.url;
+    };
+    proxies = {
+      events: await startHoldingProxy(urlOf('events')),
+      tickets: await startHoldingProxy(urlOf('tickets')),
+    };
+    await sale.started.topology.restart('gateway-2', {
+      EVENTS_URL: new URL('/graphql', proxies.events.url).toString(),
+      TICKETS_URL: new URL('/graphql', proxies.tickets.url).toString(),
+      DEDUPLICATE_INFLIGHT: 'true',
+    });
+    ({ eventId: heldId } = await tierOnSale({
+      call: gateways[0] as Call,
+      tickets: sale.tickets,
+      organizerToken: sale.organizer.token,
+      capacity: 10,
+      title: 'Held in flight',
+    }));
+  }, 60_000);
+
+  afterAll(async () => {
+    if (!proxies) return;
+    const started = sale.started.topology.processes;
+    await sale.started.topology.restart('gateway-2', {
+      EVENTS_URL: started.get('events')?.url,
+      TICKETS_URL: started.get('tickets')?.url,
+      DEDUPLICATE_INFLIGHT: 'false',
+    });
+    await Promise.all(Object.values(proxies).map((proxy) => proxy.stop()));
+  }, 60_000);
+
+  /** A page of the held event under an operation name of its own, with `fields`. */
+  const heldPage = (operationName: string, fields: string) => ({
+    query: `query ${operationName}($id: ID!) { event(id: $id) { ${fields} } }`,
+    id: heldId,
+    operationName,
+  });
+
+  /**
+   * Sends `page` twice through gateway 2: the first request's query to `subgraph` is held
+   * once the subgraph has answered; `meanwhile` runs; the second request then joins that
+   * query in flight, and the held answer goes on. Resolves to both reads.
+   */
+  async function joinHeldFetch(
+    page: { query: string; id: string; operationName: string },
+    subgraph: 'events' | 'tickets',
+    meanwhile: () => Promise<void> = async () => {},
+  ) {
+    const proxy = proxies[subgraph];
+    const before = await stores(1);
+    // The gateway names its query to a subgraph after the operation.
+    const held = proxy.hold(`${page.operationName}__${subgraph}__`);
+    const first = readPage(1, page);
+    try {
+      await held;
+      await meanwhile();
+      const second = readPage(1, page);
+      await waitFor(
+        async () => (await stores(1)).shared(subgraph) > before.shared(subgraph),
+        'the second request joining the held query',
+        5_000,
+      );
+      proxy.release();
+      const [a, b] = await Promise.all([first, second]);
+      // Both answers' cache writes are done (stored, or refused and counted).
+      const written = (counts: typeof before) => counts.stored + counts.raced + counts.failed;
+      await waitFor(
+        async () => written(await stores(1)) >= written(before) + 2,
+        'both answers’ cache writes',
+        5_000,
+      );
+      return { a, b, before, after: await stores(1) };
+    } finally {
+      proxy.release();
+    }
+  }
+
+  it('gives a request that joined a subgraph query that query’s Cache-Control', async () => {
+    // The event's fields (30 s) from the events service, its availability (1 s) from the
+    // tickets service: the second request sends its own events query, and joins the first
+    // one's tickets query.
+    const page = heldPage('HeldAvailability', 'id title ticketsAvailable');
+    const { a, b } = await joinHeldFetch(page, 'tickets');
+    expect(a.body.errors).toBeUndefined();
+    expect(b.body.data).toEqual(a.body.data);
+    expect(a.cacheControl).toBe('max-age=1, public');
+    // Not the 30 s of its own events query: availability is never more than 1 s old.
+    expect(b.cacheControl).toBe('max-age=1, public');
+  });
+
+  it('never stores an answer that joined a subgraph query sent before its lookup, across a cancellation', async () => {
+    const page = heldPage('HeldInFlight', 'id title status');
+    // The tickets service bumps the `events` tag again once the outbox brings it the
+    // cancellation: an answer whose write comes after that bump would be refused anyway.
+    const ticketsMetrics = new URL('/metrics', sale.started.topology.processes.get('tickets')?.url);
+    const ticketsBumps = async () => {
+      const text = await (await fetch(ticketsMetrics)).text();
+      const series = 'response_cache_invalidations_total{tag="events",outcome="sent"} ';
+      const line = text.split('\n').find((candidate) => candidate.startsWith(series));
+      return line ? Number(line.slice(series.length)) : 0;
+    };
+    // A misses and sends the events query; the service answers (published), and the proxy
+    // holds that answer. Meanwhile the event is cancelled through the other gateway
+    // (committed, its tags bumped by both services), and B's lookup reads the new tag
+    // versions, misses, and joins A's query.
+    const { a, b, before, after } = await joinHeldFetch(page, 'events', async () => {
+      const bumps = await ticketsBumps();
+      const cancelled = await gateways[0]?.(
+        sale.organizer.token,
+        'mutation ($id: ID!) { cancelEvent(id: $id, reason: "Flood") { status } }',
+        { id: heldId },
+      );
+      expect(cancelled?.body.errors).toBeUndefined();
+      await waitFor(
+        async () => (await ticketsBumps()) > bumps,
+        'the tickets service’s invalidation',
+        5_000,
+      );
+    });
+    // Both got the answer read before the cancellation, through the subgraphs.
+    expect(a.body.data?.event?.status).toBe('PUBLISHED');
+    expect(b.body.data?.event?.status).toBe('PUBLISHED');
+    expect([a.cache, b.cache]).toEqual(['MISS', 'MISS']);
+    // The next reads, at either gateway, show the cancellation.
+    for (const gateway of [1, 0, 1]) {
+      const next = await readPage(gateway, page);
+      expect(next.body.data?.event?.status).toBe('CANCELLED');
+    }
+    // Neither was kept: A's lookup read the tags before the cancellation, and B's answer
+    // was read before it too.
+    expect(after.raced - before.raced).toBe(2);
+    expect(after.stored).toBe(before.stored);
+  });
 });

@@ -45,8 +45,11 @@ export class InflightQueries {
     const response = await flight.answer;
     // The gateway merges a subgraph's data into each request's own result tree: with more
     // than one request waiting, each gets a copy, and the answer itself stays untouched.
+    // Its HTTP response (which is only read: its Cache-Control binds every request that
+    // shares it) is not copied.
     if (flight.waiting === 1) return response;
-    const { http: _http, ...body } = response;
-    return structuredClone(body);
+    const { http, ...body } = response;
+    const copy = structuredClone(body);
+    return http ? { ...copy, http } : copy;
   }
 }

@@ -34,6 +34,8 @@ export interface LocalEntry {
   eventIds: readonly string[];
   /** Whether it holds a listing, which any event change may alter. */
   listing: boolean;
+  /** Whether it holds what a stock move may change: a `stock` invalidation drops it. */
+  stock: boolean;
 }
 
 export interface LocalResponseCacheOptions {
@@ -172,14 +174,19 @@ export class LocalResponseCache {
 
   #invalidate(message: ResponseCacheInvalidation): void {
     this.#generation++;
-    if (!message.eventIds) {
+    const { tag, eventIds } = message;
+    if (tag !== 'stock' && !eventIds) {
       this.#forgetAll('invalidation');
       return;
     }
-    const changed = new Set(message.eventIds);
+    const changed = new Set(eventIds);
+    // A stock move changes only what came from the tickets service; an event change, the
+    // listings and that event's pages.
+    const drops = (entry: LocalEntry) =>
+      tag === 'stock' ? entry.stock : entry.listing || entry.eventIds.some((id) => changed.has(id));
     // Collected first: the cache is not changed while it is walked.
     const dropped = [...this.#entries.entries()]
-      .filter(([, entry]) => entry.listing || entry.eventIds.some((id) => changed.has(id)))
+      .filter(([, entry]) => drops(entry))
       .map(([key]) => key);
     for (const key of dropped) this.#entries.delete(key);
     this.#dropped.inc({ cause: 'invalidation' }, dropped.length);

@@ -39,7 +39,22 @@ import {
   responseCacheTags,
 } from '@ticketing/platform';
 import type express from 'express';
-import { type DocumentNode, visit } from 'graphql';
+import {
+  type DocumentNode,
+  type GraphQLSchema,
+  getNamedType,
+  getNullableType,
+  getVariableValues,
+  isInputType,
+  isListType,
+  Kind,
+  type SelectionSetNode,
+  TypeInfo,
+  typeFromAST,
+  valueFromAST,
+  visit,
+  visitWithTypeInfo,
+} from 'graphql';
 import type { Redis } from 'ioredis';
 import type { LocalEntry, LocalResponseCache } from './local-response-cache.ts';
 
@@ -56,6 +71,11 @@ interface CacheEntry {
   maxAge: number;
   /** The tag versions read before the query ran. */
   tags: Record<ResponseCacheTag, string | null>;
+  /**
+   * Whether it holds what a stock move may change (anything from the tickets service);
+   * absent (an entry stored before this was kept) counts as true.
+   */
+  stock?: boolean;
   /**
    * For an entry that holds known events and no listing: each of its events' version (by
    * id) when it was stored. It then depends on these, not on the `events` tag, so that
@@ -190,7 +210,7 @@ export function responseCachePlugin<TContext extends CacheableContext>(
     responseCacheKey(namespace, schemaId, {
       queryHash: context.queryHash,
       operationName: context.request.operationName,
-      variables: context.request.variables,
+      variables: answerVariables(context),
     });
 
   const takeLock = (key: string) =>
@@ -287,7 +307,8 @@ export function responseCachePlugin<TContext extends CacheableContext>(
     const age = at - entry.at;
     if (age >= entry.maxAge * 1_000) return fill('expired');
     // A hot entry is refreshed long before it expires, so that a crowd never finds it gone.
-    if (entry.tags.stock !== tags.stock || age >= entry.maxAge * 1_000 * refreshAfter) {
+    const stockMoved = entry.stock !== false && entry.tags.stock !== tags.stock;
+    if (stockMoved || age >= entry.maxAge * 1_000 * refreshAfter) {
       // One request refreshes it; the others go on with the entry, within its max-age.
       const won = await takeLock(key);
       if (won && !options.refresh) return miss('refresh');
@@ -308,7 +329,11 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       }
     } else if (generation !== undefined) {
       // Fresh: this gateway may serve it from memory until it is invalidated or due.
-      local?.set(key, toLocal(entry, dependencies(entry.data, context.document)), generation);
+      local?.set(
+        key,
+        toLocal(entry, dependencies(entry.data, context.document, context.schema)),
+        generation,
+      );
     }
     metrics.lookups.inc({ result: 'hit', reason: '' });
     return { lookup: { kind: 'hit' }, entry };
@@ -331,8 +356,14 @@ export function responseCachePlugin<TContext extends CacheableContext>(
       redis.del(`${lookup.key}:refresh`).catch(() => 0);
       return;
     }
-    const entry: CacheEntry = { data, at: lookup.at, maxAge: policy.maxAge, tags: lookup.tags };
-    const holds = dependencies(data, context.document);
+    const entry: CacheEntry = {
+      data,
+      at: lookup.at,
+      maxAge: policy.maxAge,
+      tags: lookup.tags,
+      stock: stockFetched.has(context.contextValue),
+    };
+    const holds = dependencies(data, context.document, context.schema);
     // Nothing was invalidated while the query ran (else the generation moved on).
     if (lookup.generation !== undefined) {
       local?.set(lookup.key, toLocal(entry, holds), lookup.generation);
@@ -388,6 +419,14 @@ export function responseCachePlugin<TContext extends CacheableContext>(
   };
 }
 
+/** Requests that asked the tickets service, whose answers a stock move may change. */
+const stockFetched = new WeakSet<object>();
+
+/** Tells the cache that the request with `context` asks `subgraph` for some of its answer. */
+export function subgraphFetched(context: object, subgraph: string): void {
+  if (subgraph === 'tickets') stockFetched.add(context);
+}
+
 /** When each request's lookup had read the tag versions (performance.now()), by context. */
 const tagsReadAt = new WeakMap<object, number>();
 /** Requests that shared a subgraph fetch sent before their lookup had read the tags. */
@@ -403,6 +442,36 @@ const fetchedBeforeTags = new WeakSet<object>();
 export function sharedSubgraphFetch(context: object, sentAt: number): void {
   const readAt = tagsReadAt.get(context);
   if (readAt === undefined || sentAt < readAt) fetchedBeforeTags.add(context);
+}
+
+/**
+ * The variables that decide a request's answer, so that a client cannot make each request
+ * a miss with what the operation ignores: only those it declares, in the order it declares
+ * them, as GraphQL coerces them (which is what execution sees), and without a value equal
+ * to its variable's default (as if left out). The request's own when they do not coerce:
+ * that answer is an error, never stored. A request whose variables are already in this
+ * form, as a client's usually are, has the same key on the early path, which reads the body.
+ */
+function answerVariables(
+  context: GraphQLRequestContext<BaseContext>,
+): Record<string, unknown> | undefined {
+  const { operation, schema, request } = context;
+  const definitions = operation?.variableDefinitions ?? [];
+  if (!operation) return request.variables;
+  const { coerced } = getVariableValues(schema, definitions, request.variables ?? {}, {
+    maxErrors: 1,
+  });
+  if (!coerced) return request.variables;
+  const defaults = new Map<string, string>();
+  for (const definition of definitions) {
+    const type = typeFromAST(schema, definition.type);
+    if (!definition.defaultValue || !type || !isInputType(type)) continue;
+    const value = valueFromAST(definition.defaultValue, type);
+    defaults.set(definition.variable.name.value, JSON.stringify(value));
+  }
+  return Object.fromEntries(
+    Object.entries(coerced).filter(([name, value]) => defaults.get(name) !== JSON.stringify(value)),
+  );
 }
 
 /** The Redis key of an entry: the early path and the plugin compute the same. */
@@ -428,28 +497,70 @@ export function responseCacheKey(
   return `${namespace}:response-cache:entry:${hash}`;
 }
 
-/** What `renamesIds` found in each document (Apollo Server reuses a text's parsed document). */
-const idRenames = new WeakMap<DocumentNode, boolean>();
+/** What `holdsUnnamedEvents` found in each document (Apollo Server reuses a text's parsed document). */
+const unnamedEvents = new WeakMap<DocumentNode, boolean>();
 
 /**
- * Whether an alias in `document` makes a response's `id` keys other than the ids it holds:
- * `id: title`, or `eventId: id`. The events such a response holds are not known from it.
+ * Whether a response to `document` may hold events that its `id` keys do not name, so that
+ * it may change with any event: an alias makes an `id` key other than an id (`id: title`,
+ * or `eventId: id`); a list or connection of events, at any depth, may gain or lose one; an
+ * event selected without its `id` is not known from the response.
  */
-function renamesIds(document: DocumentNode | undefined): boolean {
-  if (!document) return true;
-  let renames = idRenames.get(document);
-  if (renames === undefined) {
-    renames = false;
-    visit(document, {
-      Field(field) {
-        if (field.alias && (field.alias.value === 'id') !== (field.name.value === 'id')) {
-          renames = true;
-        }
-      },
-    });
-    idRenames.set(document, renames);
+function holdsUnnamedEvents(
+  document: DocumentNode | undefined,
+  schema: GraphQLSchema | undefined,
+): boolean {
+  if (!document || !schema) return true;
+  let holds = unnamedEvents.get(document);
+  if (holds === undefined) {
+    let found = false;
+    const fragments = new Map(
+      document.definitions
+        .filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION)
+        .map((definition) => [definition.name.value, definition.selectionSet] as const),
+    );
+    const typeInfo = new TypeInfo(schema);
+    visit(
+      document,
+      visitWithTypeInfo(typeInfo, {
+        Field(field) {
+          if (field.alias && (field.alias.value === 'id') !== (field.name.value === 'id')) {
+            found = true;
+          }
+          const type = typeInfo.getType();
+          const named = type && getNamedType(type).name;
+          if (named === 'EventConnection' || named === 'EventEdge') found = true;
+          if (named !== 'Event' || !type) return;
+          if (isListType(getNullableType(type)) || !selectsId(field.selectionSet, fragments)) {
+            found = true;
+          }
+        },
+      }),
+    );
+    holds = found;
+    unnamedEvents.set(document, holds);
   }
-  return renames;
+  return holds;
+}
+
+/**
+ * Whether `selectionSet` always selects `id` under its own name: directly, or through a
+ * fragment without a directive (one with `@include` or `@skip` may leave it out).
+ */
+function selectsId(
+  selectionSet: SelectionSetNode | undefined,
+  fragments: ReadonlyMap<string, SelectionSetNode>,
+  seen: ReadonlySet<string> = new Set(),
+): boolean {
+  return (selectionSet?.selections ?? []).some((selection) => {
+    if (selection.directives?.length) return false;
+    if (selection.kind === Kind.FIELD) return selection.name.value === 'id' && !selection.alias;
+    if (selection.kind === Kind.INLINE_FRAGMENT) {
+      return selectsId(selection.selectionSet, fragments, seen);
+    }
+    const name = selection.name.value;
+    return !seen.has(name) && selectsId(fragments.get(name), fragments, new Set(seen).add(name));
+  });
 }
 
 /**
@@ -459,13 +570,14 @@ function renamesIds(document: DocumentNode | undefined): boolean {
 function dependencies(
   data: Record<string, unknown>,
   document: DocumentNode | undefined,
+  schema: GraphQLSchema | undefined,
 ): Dependencies {
   const eventIds = new Set<string>();
   collectIds(data, eventIds);
   // A root field that is not one object with an id (a list, a connection, null: an event
   // not found may be published next) may change with any event.
   const listing =
-    renamesIds(document) ||
+    holdsUnnamedEvents(document, schema) ||
     Object.values(data).some(
       (value) =>
         value === null ||
@@ -484,6 +596,7 @@ function toLocal(entry: CacheEntry, holds: Dependencies): LocalEntry {
     maxAge: entry.maxAge,
     eventIds: holds.eventIds,
     listing: holds.listing,
+    stock: entry.stock !== false,
   };
 }
 

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestContext } from '@apollo/server';
 import {
   ApolloServerPluginLandingPageLocalDefault,
   ApolloServerPluginLandingPageProductionDefault,
@@ -12,6 +12,7 @@ import {
   type ForwardedRequest,
   type Logger,
   type SubgraphName,
+  sharedSubgraphFetchMetrics,
   signedSubgraphHeaders,
 } from '@ticketing/platform';
 import { injectTraceContext } from '@ticketing/platform/telemetry';
@@ -30,6 +31,7 @@ import {
   type ResponseCacheOptions,
   responseCachePlugin,
   sharedSubgraphFetch,
+  subgraphFetched,
 } from './response-cache.ts';
 import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
 import { sendToSubgraph } from './subgraph-client.ts';
@@ -62,7 +64,9 @@ const deadlineHeader = 'x-ticketing-deadline';
  * in the platform package). Subgraphs never see the caller's access token.
  */
 class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  readonly #subgraph: SubgraphName;
   readonly #inflight: InflightQueries | undefined;
+  readonly #shared: ReturnType<ReturnType<typeof sharedSubgraphFetchMetrics>['labels']>;
 
   constructor(
     subgraph: SubgraphName,
@@ -72,7 +76,9 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     timeoutMs: number,
   ) {
     super({ url });
+    this.#subgraph = subgraph;
     this.#inflight = deduplicate ? new InflightQueries() : undefined;
+    this.#shared = sharedSubgraphFetchMetrics().labels({ subgraph });
     this.fetcher = async (input, init) => {
       const {
         [forwardedHeader]: forwarded,
@@ -99,8 +105,11 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     };
   }
 
-  override process(options: Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0]) {
+  override async process(
+    options: Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0],
+  ) {
     const { request, context } = options;
+    if (context) subgraphFetched(context, this.#subgraph);
     if (!this.#inflight || !request.query || !isQuery(request.query)) return super.process(options);
     const viewer = context?.viewer;
     const key = JSON.stringify([
@@ -109,11 +118,25 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       request.variables ?? null,
       viewer ? [viewer.userId, viewer.role, viewer.sessionId] : null,
     ]);
-    return this.#inflight.share(
+    let joined = false;
+    const response = await this.#inflight.share(
       key,
       () => super.process(options),
-      (sentAt) => context && sharedSubgraphFetch(context, sentAt),
+      (sentAt) => {
+        joined = true;
+        this.#shared.inc();
+        if (context) sharedSubgraphFetch(context, sentAt);
+      },
     );
+    // Apollo applies a subgraph's Cache-Control to the request that sent the fetch only. A
+    // request that joined it holds the same data, under the same policy: without it, a
+    // joiner's answer would take its other fetches' (longer) max-age, or none at all.
+    if (joined && 'incomingRequestContext' in options) {
+      options.incomingRequestContext.overallCachePolicy.restrict(
+        subgraphCacheHint(response.http?.headers.get('cache-control')),
+      );
+    }
+    return response;
   }
 
   override willSendRequest({
@@ -130,6 +153,28 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     // Also in the clear, for the subgraph's access log before the assertion is checked.
     if (context?.requestId) request.http?.headers.set('x-request-id', context.requestId);
   }
+}
+
+type CacheHint = Parameters<
+  GraphQLRequestContext<GatewayContext>['overallCachePolicy']['restrict']
+>[0];
+
+/**
+ * A subgraph's Cache-Control header as a cache hint, read as `@apollo/gateway` reads it for
+ * the request that sent the fetch: no `max-age` is 0 (not cacheable), and `private` wins.
+ */
+export function subgraphCacheHint(header: string | null | undefined): CacheHint {
+  const directives = new Map(
+    (header ?? '').split(',').map((part) => {
+      const [name = '', value] = part.trim().toLowerCase().split('=');
+      return [name, value] as const;
+    }),
+  );
+  const maxAge = directives.get('max-age');
+  const hint: CacheHint = { maxAge: maxAge && /^[0-9]+$/.test(maxAge) ? Number(maxAge) : 0 };
+  if (directives.has('private')) hint.scope = 'PRIVATE';
+  else if (directives.has('public')) hint.scope = 'PUBLIC';
+  return hint;
 }
 
 /**

@@ -64,6 +64,7 @@ function entry(data: Record<string, unknown>, fields: Partial<LocalEntry> = {}):
     maxAge: 30,
     eventIds: [],
     listing: false,
+    stock: true,
     ...fields,
   };
 }
@@ -82,13 +83,16 @@ describe('the response cache’s first level', () => {
     await local.close();
   });
 
-  it('drops everything on a stock move, which names no event', async () => {
+  it('drops on a stock move every entry with data from the tickets service, and only those', async () => {
     const { local, namespace } = await startLocal();
-    const a = randomUUID();
+    const [a, b] = [randomUUID(), randomUUID()];
     local.set('a', entry({ event: { id: a } }, { eventIds: [a] }), local.generation);
+    const fields = entry({ event: { id: b } }, { eventIds: [b], stock: false });
+    local.set('b', fields, local.generation);
     await invalidateCachedResponses(publisher, namespace, 'stock', logger);
     await until(() => local.get('a', fresh) === undefined, 'the entry dropped');
-    expect(local.size).toBe(0);
+    expect(local.get('b', fresh)).toBe(fields);
+    expect(local.size).toBe(1);
     await local.close();
   });
 

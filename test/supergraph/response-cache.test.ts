@@ -2,10 +2,10 @@
 // this file's own. What the Cache-Control header says, what is stored, and what a hit costs
 // (test/response-cache.e2e.ts has the same cache on the real topology, with its failures).
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testRedisUrl } from '../support.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, draftEvent, eventOnSale, signUp } from './operations.ts';
+import { type AuthPayload, draftEvent, eventOnSale, publishedEvent, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -143,6 +143,35 @@ describe('the response cache policy', () => {
     expect(await metric(0, 'graphql_response_cache_lookups_total', 'reason="local"')).toBe(
       localBefore + 1,
     );
+  });
+
+  it('keys an entry by what decides the answer: not undeclared variables, their order, or an explicit default', async () => {
+    const query = `${unique()}query ($id: ID!, $first: Int = 2, $includeCancelled: Boolean) {
+      event(id: $id) { id title }
+      events(first: $first, filter: { includeCancelled: $includeCancelled }) { edges { node { id } } }
+    }`;
+    const misses = () => metric(0, 'graphql_response_cache_lookups_total', 'result="miss"');
+    const first = await send(query, { variables: { id: eventId, includeCancelled: false } });
+    expect(first.cache).toBe('MISS');
+    const missesBefore = await misses();
+    // A client that varies what the operation ignores gets the same entry, not a miss that
+    // sends it to the subgraphs: another name, another order, the default written out.
+    const variants = [
+      { id: eventId, includeCancelled: false, [`x${randomUUID().slice(0, 8)}`]: 1 },
+      { includeCancelled: false, id: eventId },
+      { id: eventId, includeCancelled: false, first: 2 },
+    ];
+    for (const variables of variants) {
+      const read = await send(query, { variables });
+      expect(read.cache).toBe('HIT');
+      expect(read.body).toEqual(first.body);
+    }
+    expect(await misses()).toBe(missesBefore);
+    // What does change the answer still has an entry of its own.
+    const other = await send(query, {
+      variables: { id: eventId, includeCancelled: false, first: 1 },
+    });
+    expect(other.cache).toBe('MISS');
   });
 
   it('keeps a hot 1 s entry alive under continuous reads at both gateways: no reader waits on a fill', async () => {
@@ -286,5 +315,66 @@ describe('the response cache policy', () => {
         expect(statusOf(after.body.data as Page)).toBe('CANCELLED');
       }
     }
+  });
+
+  it('drops an event’s page that lists other events once one of them is published', async () => {
+    // One event's page that also lists its organizer's events, without their ids.
+    const query = `${unique()}query ($id: ID!) { event(id: $id) { id title organizer { organizedEvents(first: 100) { edges { node { title } } } } } }`;
+    const variables = { id: eventId };
+    const titles = (read: Awaited<ReturnType<typeof send>>) =>
+      (
+        read.body.data as {
+          event: { organizer: { organizedEvents: { edges: { node: { title: string } }[] } } };
+        }
+      ).event.organizer.organizedEvents.edges.map((edge) => edge.node.title);
+    await send(query, { variables });
+    const hit = await send(query, { variables });
+    expect(hit.cache).toBe('HIT');
+    const title = `Published ${randomUUID().slice(0, 8)}`;
+    await publishedEvent(supergraph, organizer.accessToken, title);
+    for (const gateway of [0, 1]) {
+      const after = await send(query, { gateway, variables });
+      expect(titles(after)).toContain(title);
+    }
+  });
+
+  it('keeps a page without availability in memory when stock moves', async () => {
+    const { eventId: onSale, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 5 },
+    ]);
+    const buyer = await signUp(supergraph);
+    // An event's own fields (30 s, from the events service alone), and a listing, which the
+    // publication below drops: its drop tells that this gateway has heard both changes.
+    const page = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
+    const listing = `${unique()}{ events(first: 5) { edges { node { id title } } } }`;
+    const variables = { id: onSale };
+    for (const [query, vars] of [
+      [page, variables],
+      [listing, {}],
+    ] as const) {
+      await send(query, { variables: vars });
+      expect((await send(query, { variables: vars })).cache).toBe('HIT');
+    }
+    const dropped = () =>
+      metric(0, 'graphql_response_cache_local_dropped_total', 'cause="invalidation"');
+    const [droppedBefore, localBefore] = [
+      await dropped(),
+      await metric(0, 'graphql_response_cache_lookups_total', 'reason="local"'),
+    ];
+    // A purchase moves stock; then a publication changes the listing.
+    const bought = await supergraph.request(
+      'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+      { input: { tierId: tierIds[0], quantity: 1, idempotencyKey: randomUUID() } },
+      { token: buyer.accessToken, gateway: 1 },
+    );
+    expect(bought.errors).toBeUndefined();
+    await publishedEvent(supergraph, organizer.accessToken, 'Later');
+    await vi.waitFor(async () => expect(await dropped()).toBeGreaterThan(droppedBefore));
+    // The page holds nothing the purchase changed: it is still served from memory.
+    const after = await send(page, { variables });
+    expect(after.cache).toBe('HIT');
+    expect(await metric(0, 'graphql_response_cache_lookups_total', 'reason="local"')).toBe(
+      localBefore + 1,
+    );
   });
 });

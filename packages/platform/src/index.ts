@@ -54,6 +54,7 @@ export {
   passwordAdmissionMetrics,
   queryPlanCacheMetrics,
   responseCacheMetrics,
+  sharedSubgraphFetchMetrics,
 } from './metrics.ts';
 export { connectRedis, type RedisConnection, redisSettings } from './redis.ts';
 export {

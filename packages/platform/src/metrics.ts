@@ -73,6 +73,21 @@ export function passwordAdmissionMetrics(): { refused: Counter } {
   return passwordAdmissionCounters;
 }
 
+let sharedFetchCounter: Counter<'subgraph'> | undefined;
+
+/**
+ * Subgraph queries that joined an identical one already in flight instead of being sent
+ * (gateway/src/inflight.ts): what in-flight sharing saves, by subgraph.
+ */
+export function sharedSubgraphFetchMetrics(): Counter<'subgraph'> {
+  sharedFetchCounter ??= new Counter({
+    name: 'graphql_subgraph_fetches_shared_total',
+    help: 'Subgraph queries answered by an identical one already in flight, not sent themselves.',
+    labelNames: ['subgraph'],
+  });
+  return sharedFetchCounter;
+}
+
 let responseCacheCounters:
   | {
       lookups: Counter<'result' | 'reason'>;
