@@ -27,10 +27,13 @@ async function answerOf(response: Response): Promise<Answer> {
 }
 
 /** POSTs `body`, written as it is: JSON.stringify itself overflows on what these send. */
-async function postRaw(body: string): Promise<Answer> {
+async function postRaw(
+  body: string | Uint8Array<ArrayBuffer>,
+  contentType = 'application/json',
+): Promise<Answer> {
   const response = await fetch(supergraph.gatewayUrls[0] as string, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': contentType },
     body,
   });
   return answerOf(response);
@@ -107,6 +110,64 @@ describe('JSON nested deeper than any input needs', () => {
     });
     expect(events.errors).toBeUndefined();
     expect(events.data?.events.totalCount).toBe(0);
+  });
+});
+
+describe('a body that is not UTF-8', () => {
+  const signUpDocument =
+    'mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken } }';
+
+  /** A sign-up whose password ends in `tail`, bytes written as they are. */
+  const signUpWithPasswordEnding = (email: string, tail: number[]) =>
+    Buffer.concat([
+      Buffer.from(
+        `{"query":${JSON.stringify(signUpDocument)},"variables":{"input":{"email":"${email}","name":"Bytes","accountType":"CUSTOMER","password":"plum-vortex-harbour-71-`,
+      ),
+      Buffer.from(tail),
+      Buffer.from('"}}}'),
+    ]);
+
+  // A JSON parser reads bytes that are not UTF-8 (a stray 0xFF, an overlong `/`) as U+FFFD,
+  // so that different passwords or idempotency keys would be stored as one.
+  it.each([
+    ['a byte that never starts a character', [0xff, 0xfe]],
+    ['an overlong encoding', [0xc0, 0xaf]],
+    ['a truncated sequence', [0xe2, 0x82]],
+  ])('with %s is a 400 BAD_REQUEST, and nothing is written', async (_, tail) => {
+    const email = `bytes-${tail.join('-')}@example.com`;
+    const result = await postRaw(signUpWithPasswordEnding(email, tail));
+    expect(result.status).toBe(400);
+    expect(result.body).toEqual({
+      errors: [
+        { message: 'The request body is not valid UTF-8.', extensions: { code: 'BAD_REQUEST' } },
+      ],
+    });
+    expect(await supergraph.databases.users.user.count({ where: { email } })).toBe(0);
+  });
+
+  // JSON between systems is UTF-8 (RFC 8259, 8.1); the parser took any `utf-*` charset, UTF-7
+  // too, in which `+ACI-` is a quote.
+  it.each([
+    ['utf-7', 'ascii'],
+    ['utf-16le', 'utf16le'],
+    ['iso-8859-1', 'latin1'],
+  ] as const)('in the charset %s is a 415 BAD_REQUEST', async (charset, encoding) => {
+    const result = await postRaw(
+      Buffer.from('{"query":"{ __typename }"}', encoding),
+      `application/json; charset=${charset}`,
+    );
+    expect(result.status).toBe(415);
+    expect(result.body.errors?.[0]?.extensions).toEqual({ code: 'BAD_REQUEST' });
+  });
+
+  it('in UTF-8, with or without a byte order mark, is read as usual', async () => {
+    for (const body of [
+      Buffer.from('{"query":"{ __typename }"}'),
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"query":"{ __typename }"}')]),
+    ]) {
+      const result = await postRaw(body, 'application/json; charset=UTF-8');
+      expect(result).toEqual({ status: 200, body: { data: { __typename: 'Query' } } });
+    }
   });
 });
 

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -259,11 +260,27 @@ const limitJsonDepth: express.RequestHandler = (request, response, next) => {
   response.status(400).json({ errors: [error] });
 };
 
+/** A body-parser failure of ours, answered through `bodyFailures` by its `type`. */
+function bodyFailure(type: string, status: number): Error {
+  return Object.assign(new Error(type), { type, status, expose: true });
+}
+
+/**
+ * JSON between systems is UTF-8 (RFC 8259, 8.1). body-parser takes any `utf-*` charset (UTF-7
+ * too) and reads bytes that are not UTF-8 (a stray 0xFF, an overlong `/`) as U+FFFD, so that
+ * two different passwords or idempotency keys would arrive as one: both are refused, before
+ * the body is decoded. A byte order mark is allowed (the decoder drops it).
+ */
+function requireUtf8(_request: unknown, _response: unknown, body: Buffer, charset: string) {
+  if (!/^utf-?8$/i.test(charset)) throw bodyFailure('charset.unsupported', 415);
+  if (!isUtf8(body)) throw bodyFailure('entity.invalid.utf8', 400);
+}
+
 /**
  * The JSON body parser of every GraphQL endpoint, with its bound on nesting; a service may
  * run it earlier itself.
  */
-export const jsonBody = [express.json({ limit: '1mb' }), limitJsonDepth];
+export const jsonBody = [express.json({ limit: '1mb', verify: requireUtf8 }), limitJsonDepth];
 
 /** What body-parser's failures mean to a client (its `type` → status and code). */
 const bodyFailures: Record<string, { status: number; code: string; message: string }> = {
@@ -271,6 +288,11 @@ const bodyFailures: Record<string, { status: number; code: string; message: stri
     status: 400,
     code: 'BAD_REQUEST',
     message: 'The request body is not valid JSON.',
+  },
+  'entity.invalid.utf8': {
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: 'The request body is not valid UTF-8.',
   },
   'entity.too.large': {
     status: 413,
