@@ -328,6 +328,27 @@ describe('errors', () => {
     expectNoInternals(answer.text);
   });
 
+  it('headers that NGINX passes on and a gateway cannot read: 431 HEADERS_TOO_LARGE in JSON', async () => {
+    // Each line fits NGINX's 8 KB header buffers, and the whole is within its four; a
+    // gateway's HTTP parser takes 16 KiB of head, and answered past that with a bare 431.
+    const headers = Object.fromEntries(
+      Array.from({ length: 3 }, (_, index) => [`x-padding-${index}`, 'a'.repeat(7_000)]),
+    );
+    const answer = await postFrom(publicUrl, '{"query":"{ __typename }"}', {
+      from: '127.0.0.91',
+      headers,
+    });
+    expect(answer.status).toBe(431);
+    expect(answer.json).toEqual({
+      errors: [
+        {
+          message: 'The request headers are too large.',
+          extensions: { code: 'HEADERS_TOO_LARGE' },
+        },
+      ],
+    });
+  });
+
   it.each([
     [
       'a misspelt enum value',

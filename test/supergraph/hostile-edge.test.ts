@@ -1,6 +1,8 @@
 // What a client can put in the HTTP request itself, around the operation, to make the gateway
 // fail on its own. Each is the client's error (HTTP 400 with a stable code), never a server
 // error, and the gateway goes on serving.
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { maxJsonDepth } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Supergraph, startSupergraph } from './harness.ts';
@@ -220,6 +222,31 @@ describe('a variable that does not coerce', () => {
     });
     expect(result.status).toBe(400);
     expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input' });
+  });
+});
+
+describe('a request the HTTP parser cannot read', () => {
+  /** Sends `head` as it is and reads until the gateway closes the connection. */
+  async function exchange(head: string): Promise<string> {
+    const { hostname, port } = new URL(supergraph.gatewayUrls[0] as string);
+    const socket = connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.end(head);
+    await once(socket, 'close', { signal: AbortSignal.timeout(5_000) });
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  // Node answered these with a bare status line, no body and no code.
+  it.each([
+    ['a header name with a space', 'x bad: 1\r\n', 400, 'BAD_REQUEST'],
+    ['headers over 16 KiB', `x-padding: ${'a'.repeat(17_000)}\r\n`, 431, 'HEADERS_TOO_LARGE'],
+  ])('%s is answered in JSON with a code', async (_, header, status, code) => {
+    const answer = await exchange(`POST /graphql HTTP/1.1\r\nhost: x\r\n${header}\r\n`);
+    const [head = '', body] = answer.split('\r\n\r\n');
+    expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(head).toMatch(/\r\ncontent-type: application\/json/i);
+    expect(JSON.parse(body ?? '').errors[0].extensions).toEqual({ code });
   });
 });
 

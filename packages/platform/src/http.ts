@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type {
   ApolloServer,
   ApolloServerPlugin,
@@ -92,6 +93,7 @@ export async function serveGraphQL<TContext extends BaseContext>(
   const app = express();
   app.disable('x-powered-by');
   const httpServer = createServer(app);
+  httpServer.on('clientError', answerUnreadableRequest);
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
   httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
   const drainer = drainOnStop(httpServer, {
@@ -355,6 +357,47 @@ function answerHttpErrors(logger: Logger): express.ErrorRequestHandler {
         }),
       );
   };
+}
+
+/** What Node's HTTP parser refuses before any handler runs, as NGINX names the same refusals. */
+const unreadableRequests: Record<string, { status: number; code: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'HEADERS_TOO_LARGE',
+    message: 'The request headers are too large.',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'REQUEST_TIMEOUT',
+    message: 'The request was not received in time.',
+  },
+};
+
+/**
+ * Answers a request Node's parser could not read (headers over its 16 KiB, a malformed
+ * line, a timeout) in the shape of every other refusal: JSON with a stable code, as NGINX's
+ * own answers are. Node's default is a bare status line, which NGINX passes on to the client
+ * for the headers it takes itself and a gateway does not (NGINX takes up to 32 KB).
+ */
+function answerUnreadableRequest(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // Nothing to answer on a connection that is gone, or whose answer has begun.
+  if (error.code === 'ECONNRESET' || !socket.writable || (socket as Socket).bytesWritten > 0) {
+    socket.destroy();
+    return;
+  }
+  const { status, code, message } = (error.code && unreadableRequests[error.code]) || {
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: 'The request is malformed.',
+  };
+  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
 }
 
 /** Drains the HTTP server when Apollo stops, while Apollo still executes operations. */
