@@ -415,7 +415,13 @@ function drainPlugin<TContext extends BaseContext>(
   };
 }
 
-/** Logs errors that are not expected failures (those carry a code other than the default). */
+/**
+ * Logs errors that are not expected failures (those carry a code other than the default).
+ * Apollo Server's own refusals of a request (an unsupported persisted-query version, a hash
+ * that does not match its document) carry no code but a 4xx status: the client's error,
+ * answered as such, and never logged with a stack that any client could have written in a
+ * loop.
+ */
 function logUnexpectedErrors<TContext extends BaseContext>(
   logger: Logger,
 ): ApolloServerPlugin<TContext> {
@@ -425,6 +431,8 @@ function logUnexpectedErrors<TContext extends BaseContext>(
         async didEncounterErrors({ errors, operationName }) {
           for (const error of errors) {
             const code = error.extensions?.code;
+            const status = (error.extensions?.http as { status?: number } | undefined)?.status;
+            if (status !== undefined && status >= 400 && status < 500) continue;
             if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
               logger.error(
                 { err: error.originalError ?? error, path: error.path, operationName },
