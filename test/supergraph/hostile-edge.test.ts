@@ -226,23 +226,41 @@ describe('a variable that does not coerce', () => {
 });
 
 describe('a request the HTTP parser cannot read', () => {
-  /** Sends `head` as it is and reads until the gateway closes the connection. */
-  async function exchange(head: string): Promise<string> {
+  /**
+   * Sends `head` as it is, after `answered` requests answered on the same connection (as
+   * NGINX reuses its connections to a gateway), and returns the last answer, read until the
+   * gateway closes the connection.
+   */
+  async function exchange(head: string, answered: number): Promise<string> {
     const { hostname, port } = new URL(supergraph.gatewayUrls[0] as string);
     const socket = connect(Number(port), hostname);
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('utf8');
+    });
+    for (let request = 0; request < answered; request++) {
+      socket.write('GET /health/live HTTP/1.1\r\nhost: x\r\n\r\n');
+      while (received.split('{"status":"ok"}').length <= request + 1) await once(socket, 'data');
+    }
+    const before = received.length;
     socket.end(head);
     await once(socket, 'close', { signal: AbortSignal.timeout(5_000) });
-    return Buffer.concat(chunks).toString('utf8');
+    return received.slice(before);
   }
 
   // Node answered these with a bare status line, no body and no code.
   it.each([
-    ['a header name with a space', 'x bad: 1\r\n', 400, 'BAD_REQUEST'],
-    ['headers over 16 KiB', `x-padding: ${'a'.repeat(17_000)}\r\n`, 431, 'HEADERS_TOO_LARGE'],
-  ])('%s is answered in JSON with a code', async (_, header, status, code) => {
-    const answer = await exchange(`POST /graphql HTTP/1.1\r\nhost: x\r\n${header}\r\n`);
+    ['a header name with a space', 'x bad: 1\r\n', 400, 'BAD_REQUEST', 0],
+    ['headers over 16 KiB', `x-padding: ${'a'.repeat(17_000)}\r\n`, 431, 'HEADERS_TOO_LARGE', 0],
+    [
+      'headers over 16 KiB, on a connection that served a request',
+      `x-padding: ${'a'.repeat(17_000)}\r\n`,
+      431,
+      'HEADERS_TOO_LARGE',
+      2,
+    ],
+  ])('%s is answered in JSON with a code', async (_, header, status, code, answered) => {
+    const answer = await exchange(`POST /graphql HTTP/1.1\r\nhost: x\r\n${header}\r\n`, answered);
     const [head = '', body] = answer.split('\r\n\r\n');
     expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
     expect(head).toMatch(/\r\ncontent-type: application\/json/i);

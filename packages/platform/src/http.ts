@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
 import { createServer, type ServerResponse, STATUS_CODES } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type {
   ApolloServer,
@@ -373,6 +373,9 @@ const unreadableRequests: Record<string, { status: number; code: string; message
   },
 };
 
+/** Sockets answered by `answerUnreadableRequest`, which their peer may still be writing to. */
+const answeredUnreadable = new WeakSet<Duplex>();
+
 /**
  * Answers a request Node's parser could not read (headers over its 16 KiB, a malformed
  * line, a timeout) in the shape of every other refusal: JSON with a stable code, as NGINX's
@@ -380,8 +383,13 @@ const unreadableRequests: Record<string, { status: number; code: string; message
  * for the headers it takes itself and a gateway does not (NGINX takes up to 32 KB).
  */
 function answerUnreadableRequest(error: NodeJS.ErrnoException, socket: Duplex): void {
-  // Nothing to answer on a connection that is gone, or whose answer has begun.
-  if (error.code === 'ECONNRESET' || !socket.writable || (socket as Socket).bytesWritten > 0) {
+  // The parser reports each chunk that arrives after the error too: the answer is on its way.
+  if (answeredUnreadable.has(socket)) return;
+  // Nothing to answer on a connection that is gone, or where an answer has begun (Node's own
+  // rule: the response attached to the socket, if any, has sent its headers). A connection
+  // that served requests before (NGINX reuses them) is still answered.
+  const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
@@ -391,6 +399,7 @@ function answerUnreadableRequest(error: NodeJS.ErrnoException, socket: Duplex): 
     message: 'The request is malformed.',
   };
   const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+  answeredUnreadable.add(socket);
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
       'Content-Type: application/json; charset=utf-8\r\n' +
@@ -398,6 +407,9 @@ function answerUnreadableRequest(error: NodeJS.ErrnoException, socket: Duplex): 
       'Connection: close\r\n\r\n' +
       body,
   );
+  // Closed once the peer has had time to read the answer: closing while it still sends the
+  // rest of its request would reset the connection, and could lose the answer with it.
+  setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
 /** Drains the HTTP server when Apollo stops, while Apollo still executes operations. */
