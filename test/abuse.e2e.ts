@@ -3,6 +3,8 @@
 // connect from distinct loopback addresses (127.0.0.x), which NGINX sees as distinct
 // clients (scripts/local-client.ts).
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -326,6 +328,38 @@ describe('errors', () => {
     expect(answer.status).toBe(400);
     expect(codeOf(answer)).toBe('BAD_REQUEST');
     expectNoInternals(answer.text);
+  });
+
+  it('headers that NGINX passes on and a gateway cannot read: 431 HEADERS_TOO_LARGE in JSON', async () => {
+    // Each line fits NGINX's 8 KB header buffers, and the whole is within its four; a
+    // gateway's HTTP parser takes 16 KiB of head, and answered past that with a bare 431.
+    const headers = Object.fromEntries(
+      Array.from({ length: 3 }, (_, index) => [`x-padding-${index}`, 'a'.repeat(7_000)]),
+    );
+    const errorLog = join(started.runDir, 'error.log');
+    const logged = (await readFile(errorLog, 'utf8')).length;
+    // Several in turn, on the connections NGINX keeps to the gateways, which served
+    // requests before.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const answer = await postFrom(publicUrl, '{"query":"{ __typename }"}', {
+        from: '127.0.0.91',
+        headers,
+      });
+      expect(answer.status).toBe(431);
+      expect(answer.json).toEqual({
+        errors: [
+          {
+            message: 'The request headers are too large.',
+            extensions: { code: 'HEADERS_TOO_LARGE' },
+          },
+        ],
+      });
+    }
+    // No gateway closed a connection on NGINX without an answer, which NGINX counts as the
+    // gateway failing, and takes it out of rotation for.
+    expect((await readFile(errorLog, 'utf8')).slice(logged)).not.toMatch(
+      /prematurely closed|temporarily disabled/,
+    );
   });
 
   it.each([

@@ -261,6 +261,34 @@ describe('NGINX’s own answers', () => {
     await expectEdgeError(other, 502, 'SERVICE_UNAVAILABLE');
   });
 
+  // NGINX's defaults give a silent client 60 s between two reads of its head or body, and a
+  // body of 1 MB may come a byte at a time: each connection held so costs the client one
+  // byte a minute.
+  it('lets go of a client that stops sending its request head or body within 10 s', async () => {
+    /** How long NGINX keeps a connection on which `partial` was sent, in ms. */
+    const heldFor = async (partial: string) => {
+      const socket = connect(port, '127.0.0.1');
+      try {
+        await once(socket, 'connect');
+        socket.on('data', () => {});
+        socket.write(partial);
+        const started = performance.now();
+        await once(socket, 'close', { signal: AbortSignal.timeout(15_000) });
+        return performance.now() - started;
+      } finally {
+        socket.destroy();
+      }
+    };
+    const [head, body] = await Promise.all([
+      heldFor('POST /graphql HTTP/1.1\r\nhost: x\r\n'),
+      heldFor(
+        'POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"query"',
+      ),
+    ]);
+    expect(head).toBeLessThan(11_000);
+    expect(body).toBeLessThan(11_000);
+  }, 20_000);
+
   it('what NGINX serves itself is unchanged: liveness, the web app', async () => {
     const live = await fetch(`${base}/health/live`);
     expect(live.status).toBe(200);

@@ -88,3 +88,22 @@ describe('an error behind the gateway', () => {
     expect(result.errors?.[0]?.extensions).not.toHaveProperty('serviceName');
   });
 });
+
+describe('a request Apollo Server refuses itself', () => {
+  // A 400 that the client caused was logged at error level with its stack, as "unexpected
+  // error": one line of stack a request, that any client could send in a loop.
+  it.each([
+    ['an unsupported persisted-query version', { version: 2, sha256Hash: 'a'.repeat(64) }],
+    ['a hash that does not match the document', { version: 1, sha256Hash: 'b'.repeat(64) }],
+  ])('with %s is not logged as a server error', async (_, persistedQuery) => {
+    const { gateway, lines } = await gatewayWith({});
+    const response = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }', extensions: { persistedQuery } }),
+    });
+    expect(response.status).toBe(400);
+    expect(codeOf(await response.json())).toBe('BAD_REQUEST');
+    expect(lines.filter((line) => Number(line.level) >= 50)).toEqual([]);
+  });
+});

@@ -1,6 +1,8 @@
 // What a client can put in the HTTP request itself, around the operation, to make the gateway
 // fail on its own. Each is the client's error (HTTP 400 with a stable code), never a server
 // error, and the gateway goes on serving.
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { maxJsonDepth } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Supergraph, startSupergraph } from './harness.ts';
@@ -27,10 +29,13 @@ async function answerOf(response: Response): Promise<Answer> {
 }
 
 /** POSTs `body`, written as it is: JSON.stringify itself overflows on what these send. */
-async function postRaw(body: string): Promise<Answer> {
+async function postRaw(
+  body: string | Uint8Array<ArrayBuffer>,
+  contentType = 'application/json',
+): Promise<Answer> {
   const response = await fetch(supergraph.gatewayUrls[0] as string, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': contentType },
     body,
   });
   return answerOf(response);
@@ -107,6 +112,64 @@ describe('JSON nested deeper than any input needs', () => {
     });
     expect(events.errors).toBeUndefined();
     expect(events.data?.events.totalCount).toBe(0);
+  });
+});
+
+describe('a body that is not UTF-8', () => {
+  const signUpDocument =
+    'mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken } }';
+
+  /** A sign-up whose password ends in `tail`, bytes written as they are. */
+  const signUpWithPasswordEnding = (email: string, tail: number[]) =>
+    Buffer.concat([
+      Buffer.from(
+        `{"query":${JSON.stringify(signUpDocument)},"variables":{"input":{"email":"${email}","name":"Bytes","accountType":"CUSTOMER","password":"plum-vortex-harbour-71-`,
+      ),
+      Buffer.from(tail),
+      Buffer.from('"}}}'),
+    ]);
+
+  // A JSON parser reads bytes that are not UTF-8 (a stray 0xFF, an overlong `/`) as U+FFFD,
+  // so that different passwords or idempotency keys would be stored as one.
+  it.each([
+    ['a byte that never starts a character', [0xff, 0xfe]],
+    ['an overlong encoding', [0xc0, 0xaf]],
+    ['a truncated sequence', [0xe2, 0x82]],
+  ])('with %s is a 400 BAD_REQUEST, and nothing is written', async (_, tail) => {
+    const email = `bytes-${tail.join('-')}@example.com`;
+    const result = await postRaw(signUpWithPasswordEnding(email, tail));
+    expect(result.status).toBe(400);
+    expect(result.body).toEqual({
+      errors: [
+        { message: 'The request body is not valid UTF-8.', extensions: { code: 'BAD_REQUEST' } },
+      ],
+    });
+    expect(await supergraph.databases.users.user.count({ where: { email } })).toBe(0);
+  });
+
+  // JSON between systems is UTF-8 (RFC 8259, 8.1); the parser took any `utf-*` charset, UTF-7
+  // too, in which `+ACI-` is a quote.
+  it.each([
+    ['utf-7', 'ascii'],
+    ['utf-16le', 'utf16le'],
+    ['iso-8859-1', 'latin1'],
+  ] as const)('in the charset %s is a 415 BAD_REQUEST', async (charset, encoding) => {
+    const result = await postRaw(
+      Buffer.from('{"query":"{ __typename }"}', encoding),
+      `application/json; charset=${charset}`,
+    );
+    expect(result.status).toBe(415);
+    expect(result.body.errors?.[0]?.extensions).toEqual({ code: 'BAD_REQUEST' });
+  });
+
+  it('in UTF-8, with or without a byte order mark, is read as usual', async () => {
+    for (const body of [
+      Buffer.from('{"query":"{ __typename }"}'),
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"query":"{ __typename }"}')]),
+    ]) {
+      const result = await postRaw(body, 'application/json; charset=UTF-8');
+      expect(result).toEqual({ status: 200, body: { data: { __typename: 'Query' } } });
+    }
   });
 });
 
@@ -201,6 +264,49 @@ describe('a literal that does not coerce', () => {
     const result = await supergraph.request(signUp(`${valid}, name: ["${'x'.repeat(5_000)}"]`));
     expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input.name' });
     expect(JSON.stringify(result).length).toBeLessThan(1_000);
+  });
+});
+
+describe('a request the HTTP parser cannot read', () => {
+  /**
+   * Sends `head` as it is, after `answered` requests answered on the same connection (as
+   * NGINX reuses its connections to a gateway), and returns the last answer, read until the
+   * gateway closes the connection.
+   */
+  async function exchange(head: string, answered: number): Promise<string> {
+    const { hostname, port } = new URL(supergraph.gatewayUrls[0] as string);
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('utf8');
+    });
+    for (let request = 0; request < answered; request++) {
+      socket.write('GET /health/live HTTP/1.1\r\nhost: x\r\n\r\n');
+      while (received.split('{"status":"ok"}').length <= request + 1) await once(socket, 'data');
+    }
+    const before = received.length;
+    socket.end(head);
+    await once(socket, 'close', { signal: AbortSignal.timeout(5_000) });
+    return received.slice(before);
+  }
+
+  // Node answered these with a bare status line, no body and no code.
+  it.each([
+    ['a header name with a space', 'x bad: 1\r\n', 400, 'BAD_REQUEST', 0],
+    ['headers over 16 KiB', `x-padding: ${'a'.repeat(17_000)}\r\n`, 431, 'HEADERS_TOO_LARGE', 0],
+    [
+      'headers over 16 KiB, on a connection that served a request',
+      `x-padding: ${'a'.repeat(17_000)}\r\n`,
+      431,
+      'HEADERS_TOO_LARGE',
+      2,
+    ],
+  ])('%s is answered in JSON with a code', async (_, header, status, code, answered) => {
+    const answer = await exchange(`POST /graphql HTTP/1.1\r\nhost: x\r\n${header}\r\n`, answered);
+    const [head = '', body] = answer.split('\r\n\r\n');
+    expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(head).toMatch(/\r\ncontent-type: application\/json/i);
+    expect(JSON.parse(body ?? '').errors[0].extensions).toEqual({ code });
   });
 });
 

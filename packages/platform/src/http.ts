@@ -1,6 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type {
   ApolloServer,
   ApolloServerPlugin,
@@ -91,6 +93,7 @@ export async function serveGraphQL<TContext extends BaseContext>(
   const app = express();
   app.disable('x-powered-by');
   const httpServer = createServer(app);
+  httpServer.on('clientError', answerUnreadableRequest);
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
   httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
   const drainer = drainOnStop(httpServer, {
@@ -259,11 +262,27 @@ const limitJsonDepth: express.RequestHandler = (request, response, next) => {
   response.status(400).json({ errors: [error] });
 };
 
+/** A body-parser failure of ours, answered through `bodyFailures` by its `type`. */
+function bodyFailure(type: string, status: number): Error {
+  return Object.assign(new Error(type), { type, status, expose: true });
+}
+
+/**
+ * JSON between systems is UTF-8 (RFC 8259, 8.1). body-parser takes any `utf-*` charset (UTF-7
+ * too) and reads bytes that are not UTF-8 (a stray 0xFF, an overlong `/`) as U+FFFD, so that
+ * two different passwords or idempotency keys would arrive as one: both are refused, before
+ * the body is decoded. A byte order mark is allowed (the decoder drops it).
+ */
+function requireUtf8(_request: unknown, _response: unknown, body: Buffer, charset: string) {
+  if (!/^utf-?8$/i.test(charset)) throw bodyFailure('charset.unsupported', 415);
+  if (!isUtf8(body)) throw bodyFailure('entity.invalid.utf8', 400);
+}
+
 /**
  * The JSON body parser of every GraphQL endpoint, with its bound on nesting; a service may
  * run it earlier itself.
  */
-export const jsonBody = [express.json({ limit: '1mb' }), limitJsonDepth];
+export const jsonBody = [express.json({ limit: '1mb', verify: requireUtf8 }), limitJsonDepth];
 
 /** What body-parser's failures mean to a client (its `type` → status and code). */
 const bodyFailures: Record<string, { status: number; code: string; message: string }> = {
@@ -271,6 +290,11 @@ const bodyFailures: Record<string, { status: number; code: string; message: stri
     status: 400,
     code: 'BAD_REQUEST',
     message: 'The request body is not valid JSON.',
+  },
+  'entity.invalid.utf8': {
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: 'The request body is not valid UTF-8.',
   },
   'entity.too.large': {
     status: 413,
@@ -335,6 +359,59 @@ function answerHttpErrors(logger: Logger): express.ErrorRequestHandler {
   };
 }
 
+/** What Node's HTTP parser refuses before any handler runs, as NGINX names the same refusals. */
+const unreadableRequests: Record<string, { status: number; code: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'HEADERS_TOO_LARGE',
+    message: 'The request headers are too large.',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'REQUEST_TIMEOUT',
+    message: 'The request was not received in time.',
+  },
+};
+
+/** Sockets answered by `answerUnreadableRequest`, which their peer may still be writing to. */
+const answeredUnreadable = new WeakSet<Duplex>();
+
+/**
+ * Answers a request Node's parser could not read (headers over its 16 KiB, a malformed
+ * line, a timeout) in the shape of every other refusal: JSON with a stable code, as NGINX's
+ * own answers are. Node's default is a bare status line, which NGINX passes on to the client
+ * for the headers it takes itself and a gateway does not (NGINX takes up to 32 KB).
+ */
+function answerUnreadableRequest(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // The parser reports each chunk that arrives after the error too: the answer is on its way.
+  if (answeredUnreadable.has(socket)) return;
+  // Nothing to answer on a connection that is gone, or where an answer has begun (Node's own
+  // rule: the response attached to the socket, if any, has sent its headers). A connection
+  // that served requests before (NGINX reuses them) is still answered.
+  const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const { status, code, message } = (error.code && unreadableRequests[error.code]) || {
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: 'The request is malformed.',
+  };
+  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+  answeredUnreadable.add(socket);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+  // Closed once the peer has had time to read the answer: closing while it still sends the
+  // rest of its request would reset the connection, and could lose the answer with it.
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
 /** Drains the HTTP server when Apollo stops, while Apollo still executes operations. */
 function drainPlugin<TContext extends BaseContext>(
   drainer: HttpDrainer,
@@ -350,7 +427,13 @@ function drainPlugin<TContext extends BaseContext>(
   };
 }
 
-/** Logs errors that are not expected failures (those carry a code other than the default). */
+/**
+ * Logs errors that are not expected failures (those carry a code other than the default).
+ * Apollo Server's own refusals of a request (an unsupported persisted-query version, a hash
+ * that does not match its document) carry no code but a 4xx status: the client's error,
+ * answered as such, and never logged with a stack that any client could have written in a
+ * loop.
+ */
 function logUnexpectedErrors<TContext extends BaseContext>(
   logger: Logger,
 ): ApolloServerPlugin<TContext> {
@@ -360,6 +443,8 @@ function logUnexpectedErrors<TContext extends BaseContext>(
         async didEncounterErrors({ errors, operationName }) {
           for (const error of errors) {
             const code = error.extensions?.code;
+            const status = (error.extensions?.http as { status?: number } | undefined)?.status;
+            if (status !== undefined && status >= 400 && status < 500) continue;
             if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
               logger.error(
                 { err: error.originalError ?? error, path: error.path, operationName },
