@@ -412,3 +412,90 @@ describe('the web app in a browser', () => {
     await page.close();
   });
 });
+
+/** An account made through the API, as the app keeps it in localStorage once signed in. */
+async function apiAccount(name: string, accountType: 'CUSTOMER' | 'ORGANIZER' = 'CUSTOMER') {
+  const answer = await postGraphQL(
+    started.topology.publicUrl,
+    'mutation ($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken user { id name email role } } }',
+    { input: { email: `${randomUUID()}@example.com`, password, name, accountType } },
+  );
+  expect(answer.body.errors).toBeUndefined();
+  return answer.body.data?.signUp as {
+    accessToken: string;
+    refreshToken: string;
+    user: { id: string; name: string; email: string; role: string };
+  };
+}
+
+/** A page of the app, served from another origin, signed in as `session` (if given). */
+async function appPage(session?: Awaited<ReturnType<typeof apiAccount>>): Promise<Page> {
+  const page = await offlinePage();
+  await page.goto(`${crossOrigin}/`);
+  if (session) {
+    await page.evaluate(
+      (stored) => localStorage.setItem('ticketing.session', stored),
+      JSON.stringify(session),
+    );
+  }
+  return page;
+}
+
+describe('the web app with hostile data and a failing network', () => {
+  it('shows what other people wrote as text, within the page, whatever its length', async () => {
+    const organizer = await apiAccount(`Org${'N'.repeat(97)}`, 'ORGANIZER');
+    const title = `Long${'W'.repeat(196)}`;
+    const venue = `<img src=x onerror="window.injected=true">${'V'.repeat(150)}`;
+    const created = await postGraphQL(
+      started.topology.publicUrl,
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      {
+        input: {
+          title,
+          venue,
+          city: `City${'C'.repeat(96)}`,
+          timezone: 'Europe/Oslo',
+          startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+        },
+      },
+      organizer.accessToken,
+    );
+    const eventId = (created.body.data?.createEvent as { id: string } | undefined)?.id;
+    const tier = await postGraphQL(
+      started.topology.publicUrl,
+      'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+      {
+        eventId,
+        input: { name: `Tier${'T'.repeat(96)}`, priceCents: 1000, currency: 'EUR', capacity: 5 },
+      },
+      organizer.accessToken,
+    );
+    expect(tier.body.errors).toBeUndefined();
+    await postGraphQL(
+      started.topology.publicUrl,
+      'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
+      { id: eventId },
+      organizer.accessToken,
+    );
+    const page = await appPage();
+    try {
+      const overflow = () =>
+        page.evaluate(
+          () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        );
+      await page.getByLabel('Search').fill(title.slice(0, 40));
+      await page.locator('.event').filter({ hasText: title }).waitFor();
+      await shoot(page, 'hostile-list');
+      expect(await overflow()).toBe(0);
+      await page.goto(`${crossOrigin}/#/events/${eventId}`);
+      await page.getByRole('heading', { name: title }).waitFor();
+      await shoot(page, 'hostile-event');
+      expect(await page.locator('img').count()).toBe(0);
+      expect(await page.evaluate(() => 'injected' in window)).toBe(false);
+      expect(await page.locator('main').textContent()).toContain(venue);
+      expect(await overflow()).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+});
