@@ -498,4 +498,18 @@ describe('the web app with hostile data and a failing network', () => {
       await page.close();
     }
   });
+
+  it('gives up on an API that never answers, and says so', async () => {
+    const page = await appPage();
+    try {
+      // The connection is accepted and then nothing comes back.
+      await page.route(started.topology.publicUrl, () => undefined);
+      await page.reload();
+      const alert = page.getByRole('alert');
+      await until(() => alert.getAttribute('data-code')).toBe('NETWORK_ERROR');
+      await shoot(page, 'api-never-answers');
+    } finally {
+      await page.close();
+    }
+  });
 });

@@ -68,6 +68,20 @@ window.addEventListener('storage', (event) => {
   if (event.key === storageKey) for (const listener of listeners) listener();
 });
 
+/**
+ * How long the page waits for any answer from the API. Past it the request fails as the
+ * network does, and the page says so instead of waiting forever; a purchase sent again
+ * after it carries the same idempotency key, so it cannot buy twice.
+ */
+export const requestDeadlineMs = 15_000;
+
+/** `fetch` that gives up after `requestDeadlineMs`, or sooner when the caller aborts. */
+export function fetchWithDeadline(input: RequestInfo | URL, init: RequestInit = {}) {
+  const deadline = AbortSignal.timeout(requestDeadlineMs);
+  const signal = init.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
+  return fetch(input, { ...init, signal });
+}
+
 let refreshing: Promise<boolean> | undefined;
 
 /**
@@ -80,7 +94,7 @@ export function refreshSession(): Promise<boolean> {
     const session = currentSession();
     if (!session) return false;
     try {
-      const response = await fetch(endpoint, {
+      const response = await fetchWithDeadline(endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
