@@ -441,6 +441,10 @@ async function appPage(session?: Awaited<ReturnType<typeof apiAccount>>): Promis
   return page;
 }
 
+/** Whether a GraphQL request (as the page sends it) is the named operation. */
+const isOperation = (postData: string | null, name: string) =>
+  (JSON.parse(postData ?? '{}') as { operationName?: string }).operationName === name;
+
 describe('the web app with hostile data and a failing network', () => {
   it('shows what other people wrote as text, within the page, whatever its length', async () => {
     const organizer = await apiAccount(`Org${'N'.repeat(97)}`, 'ORGANIZER');
@@ -508,6 +512,36 @@ describe('the web app with hostile data and a failing network', () => {
       const alert = page.getByRole('alert');
       await until(() => alert.getAttribute('data-code')).toBe('NETWORK_ERROR');
       await shoot(page, 'api-never-answers');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('keeps the session when the API cannot refresh it for now, and refreshes it later', async () => {
+    const session = await apiAccount('Patient Buyer');
+    const page = await appPage({ ...session, accessToken: 'expired.access.token' });
+    try {
+      // The edge's own answer while no gateway is reachable.
+      await page.route(started.topology.publicUrl, (route) =>
+        isOperation(route.request().postData(), 'RefreshSession')
+          ? route.fulfill({
+              status: 502,
+              contentType: 'application/json',
+              body: '{"errors":[{"message":"Service unavailable.","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}',
+            })
+          : route.fallback(),
+      );
+      await page.goto(`${crossOrigin}/#/orders`);
+      await page.reload();
+      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe('NETWORK_ERROR');
+      expect(await page.getByTestId('signed-in-as').textContent()).toBe('Patient Buyer');
+      const kept = await page.evaluate(() => localStorage.getItem('ticketing.session'));
+      expect(JSON.parse(kept ?? 'null')?.refreshToken).toBe(session.refreshToken);
+
+      await page.unroute(started.topology.publicUrl);
+      await page.reload();
+      await page.getByText('No orders yet.').waitFor();
+      expect(await page.getByTestId('signed-in-as').textContent()).toBe('Patient Buyer');
     } finally {
       await page.close();
     }

@@ -31,8 +31,13 @@ const refreshOnUnauthenticated = new ApolloLink((operation, forward) => {
   const retry = <T>(fallback: Observable<T>): Observable<T> =>
     currentSession() && !operation.getContext().retried
       ? from(refreshSession()).pipe(
-          mergeMap((refreshed) => {
-            if (!refreshed) return fallback;
+          mergeMap((outcome) => {
+            if (outcome === 'ended') return fallback;
+            // Still signed in, but the API could not say so: the request fails as the
+            // network did, and the next one tries the refresh again.
+            if (outcome === 'unavailable') {
+              return throwError(() => new Error('The session could not be refreshed.'));
+            }
             operation.setContext({ retried: true });
             return send() as Observable<T>;
           }),
