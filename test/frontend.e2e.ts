@@ -546,4 +546,29 @@ describe('the web app with hostile data and a failing network', () => {
       await page.close();
     }
   });
+
+  it('shows the API’s complaint about a field beside that field, and keeps what was typed', async () => {
+    const organizer = await apiAccount('Careful Organizer', 'ORGANIZER');
+    const page = await appPage(organizer);
+    try {
+      await page.goto(`${crossOrigin}/#/organizer`);
+      // Pasted blanks: nothing the page could show as a title.
+      await page.getByLabel('Title').fill('  \t ');
+      await page.getByLabel('Venue').fill('Hall');
+      await page.getByLabel('City').fill('Oslo');
+      await page
+        .getByLabel('Starts')
+        .fill(new Date(Date.now() + 86_400_000).toISOString().slice(0, 16));
+      await page.getByRole('button', { name: 'Create draft' }).click();
+      const title = page.getByLabel('Title');
+      await until(() => title.getAttribute('aria-invalid')).toBe('true');
+      const described = await title.getAttribute('aria-describedby');
+      expect(await page.locator(`[id="${described}"]`).textContent()).toMatch(/input\.title/);
+      expect(await page.getByLabel('Venue').getAttribute('aria-invalid')).toBeNull();
+      expect(await page.getByLabel('Venue').inputValue()).toBe('Hall');
+      await shoot(page, 'field-error');
+    } finally {
+      await page.close();
+    }
+  });
 });

@@ -22,6 +22,8 @@ const messages: Record<string, string> = {
 export interface ShownError {
   code: string;
   message: string;
+  /** The argument's path the API named (`input.title`), for input errors. */
+  field?: string;
 }
 
 /** The code and the sentence to show; BAD_USER_INPUT shows the API's own plain words. */
@@ -34,7 +36,14 @@ export function describeError(error: unknown): ShownError | null {
       const seconds = Number(first?.extensions?.retryAfterSeconds ?? 0);
       return { code, message: `Too many attempts. Try again in ${seconds} seconds.` };
     }
-    if (code === 'BAD_USER_INPUT') return { code, message: first?.message ?? 'Check the form.' };
+    if (code === 'BAD_USER_INPUT') {
+      const field = first?.extensions?.field;
+      return {
+        code,
+        message: first?.message ?? 'Check the form.',
+        ...(typeof field === 'string' ? { field } : {}),
+      };
+    }
     return { code, message: messages[code] ?? 'Something went wrong. Please try again.' };
   }
   return { code: 'NETWORK_ERROR', message: 'The service cannot be reached. Please try again.' };

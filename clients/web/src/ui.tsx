@@ -1,11 +1,14 @@
 // Small pieces every page uses.
-import { type ReactNode, useState } from 'react';
+import { cloneElement, type InputHTMLAttributes, type ReactElement, useId, useState } from 'react';
 import { describeError } from './errors.ts';
 
-/** An error as the page shows it: a sentence, and its code for support and tests. */
-export function ErrorNote({ error }: { error: unknown }) {
+/**
+ * An error as the page shows it: a sentence, and its code for support and tests. An input
+ * error about one of `fields` is left to that field (see `Field`).
+ */
+export function ErrorNote({ error, fields = [] }: { error: unknown; fields?: string[] }) {
   const shown = describeError(error);
-  if (!shown) return null;
+  if (!shown || (shown.field && fields.includes(shown.field))) return null;
   return (
     <p className="error" role="alert" data-code={shown.code}>
       {shown.message} <code>{shown.code}</code>
@@ -13,12 +16,37 @@ export function ErrorNote({ error }: { error: unknown }) {
   );
 }
 
-export function Field({ label, children }: { label: string; children: ReactNode }) {
+/**
+ * A labelled control. Given the form's `error` and the argument's path that this control
+ * fills (`field`, e.g. `input.title`), it shows the API's complaint about that field beside
+ * it, and marks the control invalid and described by it.
+ */
+export function Field({
+  label,
+  children,
+  error,
+  field,
+}: {
+  label: string;
+  children: ReactElement<InputHTMLAttributes<HTMLInputElement>>;
+  error?: unknown;
+  field?: string;
+}) {
+  const id = useId();
+  const shown = describeError(error);
+  const complaint = field && shown?.field === field ? shown.message : undefined;
   return (
     // biome-ignore lint/a11y/noLabelWithoutControl: the control is the child passed in.
     <label className="field">
       <span>{label}</span>
-      {children}
+      {complaint
+        ? cloneElement(children, { 'aria-invalid': true, 'aria-describedby': id })
+        : children}
+      {complaint && (
+        <small id={id} className="field-error" role="alert" data-code={shown?.code}>
+          {complaint}
+        </small>
+      )}
     </label>
   );
 }

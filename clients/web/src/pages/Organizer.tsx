@@ -16,6 +16,15 @@ type OrganizedEvent = NonNullable<
 
 const refetch = { refetchQueries: [MyEventsDocument] };
 
+/** The arguments the new-event form fills, whose input errors show beside their fields. */
+const newEventFields = [
+  'input.title',
+  'input.venue',
+  'input.city',
+  'input.startsAt',
+  'input.timezone',
+];
+
 /** A new draft: what it is, where, and when (the venue's local time in its time zone). */
 function NewEvent() {
   const [form, set, setForm] = useFormState({
@@ -43,16 +52,16 @@ function NewEvent() {
     <form className="card" onSubmit={submit}>
       <h2>New event</h2>
       <div className="row">
-        <Field label="Title">
+        <Field label="Title" error={error} field="input.title">
           <input name="title" value={form.title} onChange={set('title')} />
         </Field>
-        <Field label="Venue">
+        <Field label="Venue" error={error} field="input.venue">
           <input name="venue" value={form.venue} onChange={set('venue')} />
         </Field>
-        <Field label="City">
+        <Field label="City" error={error} field="input.city">
           <input name="city" value={form.city} onChange={set('city')} />
         </Field>
-        <Field label="Starts">
+        <Field label="Starts" error={error} field="input.startsAt">
           <input
             name="startsAt"
             type="datetime-local"
@@ -60,11 +69,11 @@ function NewEvent() {
             onChange={set('startsAt')}
           />
         </Field>
-        <Field label="Time zone">
+        <Field label="Time zone" error={error} field="input.timezone">
           <input name="timezone" value={form.timezone} onChange={set('timezone')} />
         </Field>
       </div>
-      <ErrorNote error={error} />
+      <ErrorNote error={error} fields={newEventFields} />
       <button type="submit" className="primary" disabled={loading}>
         Create draft
       </button>
