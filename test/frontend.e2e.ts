@@ -428,6 +428,47 @@ async function apiAccount(name: string, accountType: 'CUSTOMER' | 'ORGANIZER' = 
   };
 }
 
+/** An event on sale with one tier of 5 seats, through the API; returns its id. */
+async function publishedEvent(names: {
+  organizerName: string;
+  title: string;
+  venue: string;
+  city: string;
+  tierName: string;
+}): Promise<string> {
+  const organizer = await apiAccount(names.organizerName, 'ORGANIZER');
+  const created = await postGraphQL(
+    started.topology.publicUrl,
+    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+    {
+      input: {
+        title: names.title,
+        venue: names.venue,
+        city: names.city,
+        timezone: 'Europe/Oslo',
+        startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+      },
+    },
+    organizer.accessToken,
+  );
+  const eventId = (created.body.data?.createEvent as { id: string } | undefined)?.id ?? '';
+  const tier = await postGraphQL(
+    started.topology.publicUrl,
+    'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+    { eventId, input: { name: names.tierName, priceCents: 1000, currency: 'EUR', capacity: 5 } },
+    organizer.accessToken,
+  );
+  expect(tier.body.errors).toBeUndefined();
+  const published = await postGraphQL(
+    started.topology.publicUrl,
+    'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
+    { id: eventId },
+    organizer.accessToken,
+  );
+  expect(published.body.errors).toBeUndefined();
+  return eventId;
+}
+
 /** A page of the app, served from another origin, signed in as `session` (if given). */
 async function appPage(session?: Awaited<ReturnType<typeof apiAccount>>): Promise<Page> {
   const page = await offlinePage();
@@ -441,46 +482,28 @@ async function appPage(session?: Awaited<ReturnType<typeof apiAccount>>): Promis
   return page;
 }
 
+/** The edge's own answer while no gateway is reachable. */
+const edgeUnavailable = {
+  status: 502,
+  contentType: 'application/json',
+  body: '{"errors":[{"message":"Service unavailable.","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}',
+};
+
 /** Whether a GraphQL request (as the page sends it) is the named operation. */
 const isOperation = (postData: string | null, name: string) =>
   (JSON.parse(postData ?? '{}') as { operationName?: string }).operationName === name;
 
 describe('the web app with hostile data and a failing network', () => {
   it('shows what other people wrote as text, within the page, whatever its length', async () => {
-    const organizer = await apiAccount(`Org${'N'.repeat(97)}`, 'ORGANIZER');
     const title = `Long${'W'.repeat(196)}`;
     const venue = `<img src=x onerror="window.injected=true">${'V'.repeat(150)}`;
-    const created = await postGraphQL(
-      started.topology.publicUrl,
-      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-      {
-        input: {
-          title,
-          venue,
-          city: `City${'C'.repeat(96)}`,
-          timezone: 'Europe/Oslo',
-          startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
-        },
-      },
-      organizer.accessToken,
-    );
-    const eventId = (created.body.data?.createEvent as { id: string } | undefined)?.id;
-    const tier = await postGraphQL(
-      started.topology.publicUrl,
-      'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-      {
-        eventId,
-        input: { name: `Tier${'T'.repeat(96)}`, priceCents: 1000, currency: 'EUR', capacity: 5 },
-      },
-      organizer.accessToken,
-    );
-    expect(tier.body.errors).toBeUndefined();
-    await postGraphQL(
-      started.topology.publicUrl,
-      'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
-      { id: eventId },
-      organizer.accessToken,
-    );
+    const eventId = await publishedEvent({
+      organizerName: `Org${'N'.repeat(97)}`,
+      title,
+      venue,
+      city: `City${'C'.repeat(96)}`,
+      tierName: `Tier${'T'.repeat(96)}`,
+    });
     const page = await appPage();
     try {
       const overflow = () =>
@@ -521,14 +544,9 @@ describe('the web app with hostile data and a failing network', () => {
     const session = await apiAccount('Patient Buyer');
     const page = await appPage({ ...session, accessToken: 'expired.access.token' });
     try {
-      // The edge's own answer while no gateway is reachable.
       await page.route(started.topology.publicUrl, (route) =>
         isOperation(route.request().postData(), 'RefreshSession')
-          ? route.fulfill({
-              status: 502,
-              contentType: 'application/json',
-              body: '{"errors":[{"message":"Service unavailable.","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}',
-            })
+          ? route.fulfill(edgeUnavailable)
           : route.fallback(),
       );
       await page.goto(`${crossOrigin}/#/orders`);
@@ -567,6 +585,53 @@ describe('the web app with hostile data and a failing network', () => {
       expect(await page.getByLabel('Venue').getAttribute('aria-invalid')).toBeNull();
       expect(await page.getByLabel('Venue').inputValue()).toBe('Hall');
       await shoot(page, 'field-error');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('keeps the event page, the hold and its Buy button while a poll fails', async () => {
+    const eventId = await publishedEvent({
+      organizerName: 'Steady Organizer',
+      title: `Steady ${randomUUID().slice(0, 8)}`,
+      venue: 'Hall',
+      city: 'Oslo',
+      tierName: 'Floor',
+    });
+    const page = await appPage(await apiAccount('Steady Buyer'));
+    try {
+      await page.goto(`${crossOrigin}/#/events/${eventId}`);
+      await page.getByLabel('Quantity of Floor').fill('2');
+      await page.getByRole('button', { name: 'Hold' }).click();
+      const hold = page.getByTestId('hold');
+      await hold.waitFor();
+      // The gateways restart: the page's next polls are answered 502 by the edge.
+      await page.route(started.topology.publicUrl, (route) =>
+        isOperation(route.request().postData(), 'EventPage')
+          ? route.fulfill(edgeUnavailable)
+          : route.fallback(),
+      );
+      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe('NETWORK_ERROR');
+      await shoot(page, 'poll-failed');
+      expect(await hold.getByRole('button', { name: 'Buy' }).isVisible()).toBe(true);
+      expect(await page.getByTestId('tier-Floor').getByTestId('available').textContent()).toBe('3');
+      await page.unroute(started.topology.publicUrl);
+      await until(() => page.getByRole('alert').count()).toBe(0);
+
+      // What is kept is this event's only: another event, still loading, never shows it.
+      const other = await publishedEvent({
+        organizerName: 'Other Organizer',
+        title: 'Other',
+        venue: 'Hall',
+        city: 'Oslo',
+        tierName: 'Floor',
+      });
+      await page.route(started.topology.publicUrl, (route) =>
+        isOperation(route.request().postData(), 'EventPage') ? undefined : route.fallback(),
+      );
+      await page.goto(`${crossOrigin}/#/events/${other}`);
+      await page.getByText('Loading…').waitFor();
+      expect(await page.getByRole('button', { name: 'Hold' }).count()).toBe(0);
     } finally {
       await page.close();
     }

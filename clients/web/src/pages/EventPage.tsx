@@ -45,7 +45,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   // A published or cancelled event is public; a draft shows only to its organizer (and
   // admins), so a signed-in visitor whom the public page does not show it asks as themself.
   const [anonymous, setAnonymous] = useState(true);
-  const { data, error } = useQuery(EventPageDocument, {
+  const { data, previousData, error } = useQuery(EventPageDocument, {
     variables: { id },
     pollInterval: availabilityPollMs,
     context: { anonymous },
@@ -66,12 +66,20 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
     refetchQueries: [MyHoldsDocument, EventPageDocument],
   });
 
-  const event = data?.event;
+  // A poll that fails (the API restarting, a lost answer) keeps what the page showed, the
+  // hold and its Buy button with it, and says so above; the next poll brings it up to date.
+  // Only this event's: another event shown while this one loads would be bought instead.
+  const shownBefore = previousData?.event;
+  const event =
+    data?.event ??
+    (!data && shownBefore?.id.toLowerCase() === id.toLowerCase() ? shownBefore : undefined);
   const myHold = holds.data?.myHolds.find((candidate) => candidate.tier.event?.id === id);
   const secondsLeft = useSecondsLeft(myHold?.expiresAt);
 
-  if (error) return <ErrorNote error={error} />;
-  if (!event) return <p className="muted">{data ? 'No such event.' : 'Loading…'}</p>;
+  if (!event) {
+    if (error) return <ErrorNote error={error} />;
+    return <p className="muted">{data ? 'No such event.' : 'Loading…'}</p>;
+  }
 
   const buy = async () => {
     if (!myHold) return;
@@ -87,6 +95,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
 
   return (
     <section>
+      <ErrorNote error={error} />
       <h1>{event.title}</h1>
       <p>
         {event.venue}, {event.city} · {when(event.startsAt, event.timezone)}
