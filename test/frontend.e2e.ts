@@ -636,4 +636,52 @@ describe('the web app with hostile data and a failing network', () => {
       await page.close();
     }
   });
+
+  it('buys once when Buy is double-clicked and pressed again after the answer is lost', async () => {
+    const title = `Once ${randomUUID().slice(0, 8)}`;
+    const eventId = await publishedEvent({
+      organizerName: 'Once Organizer',
+      title,
+      venue: 'Hall',
+      city: 'Oslo',
+      tierName: 'Floor',
+    });
+    const page = await appPage(await apiAccount('Once Buyer'));
+    try {
+      await page.goto(`${crossOrigin}/#/events/${eventId}`);
+      await page.getByLabel('Quantity of Floor').fill('2');
+      await page.getByRole('button', { name: 'Hold' }).click();
+      const buy = page.getByTestId('hold').getByRole('button', { name: 'Buy' });
+      await buy.waitFor();
+      // The purchase reaches the API and is placed, but its answer is lost on the way back.
+      const keys: string[] = [];
+      await page.route(started.topology.publicUrl, async (route) => {
+        const body = route.request().postData();
+        if (!isOperation(body, 'PurchaseTickets')) return route.fallback();
+        keys.push(JSON.parse(body ?? '{}').variables.input.idempotencyKey);
+        await route.fetch();
+        return route.fulfill(edgeUnavailable);
+      });
+      await buy.dblclick();
+      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe('NETWORK_ERROR');
+      expect(keys).toHaveLength(1);
+      await page.unroute(started.topology.publicUrl);
+      await page.route(started.topology.publicUrl, (route) => {
+        const body = route.request().postData();
+        if (isOperation(body, 'PurchaseTickets')) {
+          keys.push(JSON.parse(body ?? '{}').variables.input.idempotencyKey);
+        }
+        return route.fallback();
+      });
+      await buy.click();
+      await until(() => new URL(page.url()).hash).toBe('#/orders');
+      expect(keys).toHaveLength(2);
+      expect(keys[1]).toBe(keys[0]);
+      const orders = page.getByTestId('order').filter({ hasText: title });
+      await until(() => orders.locator('img.qr').count()).toBe(2);
+      expect(await orders.count()).toBe(1);
+    } finally {
+      await page.close();
+    }
+  });
 });
