@@ -585,6 +585,21 @@ describe('the web app with hostile data and a failing network', () => {
       expect(await page.getByLabel('Venue').getAttribute('aria-invalid')).toBeNull();
       expect(await page.getByLabel('Venue').inputValue()).toBe('Hall');
       await shoot(page, 'field-error');
+
+      // An impossible number of seats, in the tier form of the draft.
+      await title.fill('Careful draft');
+      await page.getByRole('button', { name: 'Create draft' }).click();
+      const managed = page.getByTestId('managed-event').filter({ hasText: 'Careful draft' });
+      await managed.getByLabel('Tier name').fill('Floor');
+      await managed.getByLabel('Price').fill('10');
+      const capacity = managed.getByLabel('Capacity');
+      await capacity.fill('-3');
+      await managed.getByRole('button', { name: 'Add tier' }).click();
+      await until(() => capacity.getAttribute('aria-invalid')).toBe('true');
+      const about = await capacity.getAttribute('aria-describedby');
+      expect(await page.locator(`[id="${about}"]`).textContent()).toMatch(/input\.capacity/);
+      expect(await managed.getByLabel('Price').getAttribute('aria-invalid')).toBeNull();
+      expect(await capacity.inputValue()).toBe('-3');
     } finally {
       await page.close();
     }

@@ -16,6 +16,35 @@ export function ErrorNote({ error, fields = [] }: { error: unknown; fields?: str
   );
 }
 
+/** The API's complaint about `field` (an argument's path, e.g. `input.title`), if `error` is one. */
+export function fieldComplaint(error: unknown, field: string): string | undefined {
+  const shown = describeError(error);
+  return shown?.field === field ? shown.message : undefined;
+}
+
+/**
+ * The API's complaint about one field of a form, for the control `invalid(field)` marks:
+ * `invalid` gives a control the attributes that say it is wrong and point at the message,
+ * and `complaint` is the message, shown beside the controls (`FieldError`).
+ */
+export function useFieldError(error: unknown, fields: string[]) {
+  const id = useId();
+  const field = fields.find((candidate) => fieldComplaint(error, candidate));
+  const invalid = (name: string) =>
+    name === field ? { 'aria-invalid': true, 'aria-describedby': id } : {};
+  const complaint = field ? fieldComplaint(error, field) : undefined;
+  return { id, invalid, complaint };
+}
+
+export function FieldError({ id, complaint }: { id: string; complaint?: string }) {
+  if (!complaint) return null;
+  return (
+    <small id={id} className="field-error" role="alert" data-code="BAD_USER_INPUT">
+      {complaint}
+    </small>
+  );
+}
+
 /**
  * A labelled control. Given the form's `error` and the argument's path that this control
  * fills (`field`, e.g. `input.title`), it shows the API's complaint about that field beside
@@ -32,21 +61,13 @@ export function Field({
   error?: unknown;
   field?: string;
 }) {
-  const id = useId();
-  const shown = describeError(error);
-  const complaint = field && shown?.field === field ? shown.message : undefined;
+  const { id, invalid, complaint } = useFieldError(error, field ? [field] : []);
   return (
     // biome-ignore lint/a11y/noLabelWithoutControl: the control is the child passed in.
     <label className="field">
       <span>{label}</span>
-      {complaint
-        ? cloneElement(children, { 'aria-invalid': true, 'aria-describedby': id })
-        : children}
-      {complaint && (
-        <small id={id} className="field-error" role="alert" data-code={shown?.code}>
-          {complaint}
-        </small>
-      )}
+      {field && complaint ? cloneElement(children, invalid(field)) : children}
+      <FieldError id={id} complaint={complaint} />
     </label>
   );
 }

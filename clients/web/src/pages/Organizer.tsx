@@ -8,7 +8,7 @@ import {
   type MyEventsQuery,
   PublishEventDocument,
 } from '../gql/graphql.ts';
-import { ErrorNote, Field, money, useFormState, when } from '../ui.tsx';
+import { ErrorNote, Field, FieldError, money, useFieldError, useFormState, when } from '../ui.tsx';
 
 type OrganizedEvent = NonNullable<
   NonNullable<MyEventsQuery['me']>['organizedEvents']
@@ -81,6 +81,9 @@ function NewEvent() {
   );
 }
 
+/** The tier form's arguments, whose input errors mark their control. */
+const tierFields = ['input.name', 'input.priceCents', 'input.currency', 'input.capacity'];
+
 function NewTier({ eventId }: { eventId: string }) {
   const [form, set, setForm] = useFormState({
     name: '',
@@ -89,6 +92,7 @@ function NewTier({ eventId }: { eventId: string }) {
     capacity: '',
   });
   const [create, { error, loading }] = useMutation(CreateTicketTierDocument, refetch);
+  const { id: errorId, invalid, complaint } = useFieldError(error, tierFields);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     try {
@@ -110,24 +114,39 @@ function NewTier({ eventId }: { eventId: string }) {
   };
   return (
     <form className="row tier-form" onSubmit={submit}>
-      <input aria-label="Tier name" placeholder="Tier" value={form.name} onChange={set('name')} />
-      <input aria-label="Price" placeholder="Price" value={form.price} onChange={set('price')} />
+      <input
+        aria-label="Tier name"
+        placeholder="Tier"
+        value={form.name}
+        onChange={set('name')}
+        {...invalid('input.name')}
+      />
+      <input
+        aria-label="Price"
+        placeholder="Price"
+        value={form.price}
+        onChange={set('price')}
+        {...invalid('input.priceCents')}
+      />
       <input
         aria-label="Currency"
         className="short"
         value={form.currency}
         onChange={set('currency')}
+        {...invalid('input.currency')}
       />
       <input
         aria-label="Capacity"
         placeholder="Seats"
         value={form.capacity}
         onChange={set('capacity')}
+        {...invalid('input.capacity')}
       />
       <button type="submit" disabled={loading}>
         Add tier
       </button>
-      <ErrorNote error={error} />
+      <FieldError id={errorId} complaint={complaint} />
+      <ErrorNote error={error} fields={tierFields} />
     </form>
   );
 }
