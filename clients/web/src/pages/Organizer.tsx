@@ -81,8 +81,20 @@ function NewEvent() {
   );
 }
 
-/** The tier form's arguments, whose input errors mark their control. */
-const tierFields = ['input.name', 'input.priceCents', 'input.currency', 'input.capacity'];
+/** The tier form's controls, each with the argument it fills, whose input errors mark it. */
+const tierControls: {
+  label: string;
+  name: 'name' | 'price' | 'currency' | 'capacity';
+  field: string;
+  placeholder?: string;
+  className?: string;
+}[] = [
+  { label: 'Tier name', name: 'name', field: 'input.name', placeholder: 'Tier' },
+  { label: 'Price', name: 'price', field: 'input.priceCents', placeholder: 'Price' },
+  { label: 'Currency', name: 'currency', field: 'input.currency', className: 'short' },
+  { label: 'Capacity', name: 'capacity', field: 'input.capacity', placeholder: 'Seats' },
+];
+const tierFields = tierControls.map((control) => control.field);
 
 function NewTier({ eventId }: { eventId: string }) {
   const [form, set, setForm] = useFormState({
@@ -114,34 +126,17 @@ function NewTier({ eventId }: { eventId: string }) {
   };
   return (
     <form className="row tier-form" onSubmit={submit}>
-      <input
-        aria-label="Tier name"
-        placeholder="Tier"
-        value={form.name}
-        onChange={set('name')}
-        {...invalid('input.name')}
-      />
-      <input
-        aria-label="Price"
-        placeholder="Price"
-        value={form.price}
-        onChange={set('price')}
-        {...invalid('input.priceCents')}
-      />
-      <input
-        aria-label="Currency"
-        className="short"
-        value={form.currency}
-        onChange={set('currency')}
-        {...invalid('input.currency')}
-      />
-      <input
-        aria-label="Capacity"
-        placeholder="Seats"
-        value={form.capacity}
-        onChange={set('capacity')}
-        {...invalid('input.capacity')}
-      />
+      {tierControls.map(({ label, name, field, placeholder, className }) => (
+        <input
+          key={name}
+          aria-label={label}
+          placeholder={placeholder}
+          className={className}
+          value={form[name]}
+          onChange={set(name)}
+          {...invalid(field)}
+        />
+      ))}
       <button type="submit" disabled={loading}>
         Add tier
       </button>
