@@ -75,7 +75,8 @@ async function serveAppElsewhere(apiUrl: string): Promise<Server> {
 
 beforeAll(async () => {
   buildWebApp({ quiet: true });
-  started = await startTestTopology('frontend');
+  // Every account here signs up from 127.0.0.1: more than the 10 an hour one address may make.
+  started = await startTestTopology('frontend', { SIGN_UPS_PER_ADDRESS: '1000' });
   edgeOrigin = new URL(started.topology.publicUrl).origin;
   staticServer = await serveAppElsewhere(started.topology.publicUrl);
   const address = staticServer.address() as { port: number };
