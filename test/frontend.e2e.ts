@@ -700,4 +700,21 @@ describe('the web app with hostile data and a failing network', () => {
       await page.close();
     }
   });
+
+  it('signs out every tab when one logs out', async () => {
+    const session = await apiAccount('Two Tabs');
+    const first = await appPage(session);
+    const second = await browser.newPage();
+    try {
+      await first.goto(`${crossOrigin}/#/orders`);
+      await second.goto(`${crossOrigin}/#/orders`);
+      await second.getByText('No orders yet.').waitFor();
+      await first.getByRole('button', { name: 'Log out' }).click();
+      await second.getByRole('link', { name: 'Log in' }).waitFor();
+      expect(await second.getByText('No orders yet.').count()).toBe(0);
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
 });
