@@ -717,4 +717,32 @@ describe('the web app with hostile data and a failing network', () => {
       await first.close();
     }
   });
+
+  it('says when to try again when the API is too busy to hash a new password', async () => {
+    const page = await appPage();
+    try {
+      // The answer a gateway gives while the users service's hashing queue is full.
+      await page.route(started.topology.publicUrl, (route) =>
+        isOperation(route.request().postData(), 'SignUp')
+          ? route.fulfill({
+              status: 200,
+              contentType: 'application/json',
+              body: '{"data":null,"errors":[{"message":"Too many requests.","path":["signUp"],"extensions":{"code":"TOO_MANY_REQUESTS","retryAfterSeconds":3}}]}',
+            })
+          : route.fallback(),
+      );
+      await page.goto(`${crossOrigin}/#/login`);
+      await page.getByRole('button', { name: 'Sign up' }).click();
+      await page.getByLabel('Name').fill('Busy');
+      await page.getByLabel('Email').fill(`${randomUUID()}@example.com`);
+      await page.getByLabel('Password').fill(password);
+      await page.getByRole('button', { name: 'Create account' }).click();
+      const alert = page.getByRole('alert');
+      await until(() => alert.getAttribute('data-code')).toBe('TOO_MANY_REQUESTS');
+      expect(await alert.textContent()).toMatch(/try again in 3 seconds/i);
+      expect(await page.getByLabel('Name').inputValue()).toBe('Busy');
+    } finally {
+      await page.close();
+    }
+  });
 });

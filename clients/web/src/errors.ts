@@ -19,6 +19,11 @@ const messages: Record<string, string> = {
   SERVICE_UNAVAILABLE: 'A service is unavailable; try again shortly.',
 };
 
+const retryLater: Record<string, string> = {
+  TOO_MANY_ATTEMPTS: 'Too many attempts.',
+  TOO_MANY_REQUESTS: 'The service is busy.',
+};
+
 export interface ShownError {
   code: string;
   message: string;
@@ -32,9 +37,11 @@ export function describeError(error: unknown): ShownError | null {
   if (CombinedGraphQLErrors.is(error)) {
     const [first] = error.errors;
     const code = String(first?.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
-    if (code === 'TOO_MANY_ATTEMPTS') {
+    // Too many logins or sign-ups (TOO_MANY_ATTEMPTS), or password hashing busy
+    // (TOO_MANY_REQUESTS): both say when to try again.
+    if (code in retryLater) {
       const seconds = Number(first?.extensions?.retryAfterSeconds ?? 0);
-      return { code, message: `Too many attempts. Try again in ${seconds} seconds.` };
+      return { code, message: `${retryLater[code]} Try again in ${seconds} seconds.` };
     }
     if (code === 'BAD_USER_INPUT') {
       const field = first?.extensions?.field;
