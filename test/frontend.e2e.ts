@@ -483,6 +483,21 @@ async function appPage(session?: Awaited<ReturnType<typeof apiAccount>>): Promis
   return page;
 }
 
+/** A buyer of their own on the page of a new event on sale (tier "Floor", 5 seats). */
+async function buyerOnNewEvent(label: string) {
+  const title = `${label} ${randomUUID().slice(0, 8)}`;
+  const eventId = await publishedEvent({
+    organizerName: `${label} Organizer`,
+    title,
+    venue: 'Hall',
+    city: 'Oslo',
+    tierName: 'Floor',
+  });
+  const page = await appPage(await apiAccount(`${label} Buyer`));
+  await page.goto(`${crossOrigin}/#/events/${eventId}`);
+  return { page, title };
+}
+
 /** The edge's own answer while no gateway is reachable. */
 const edgeUnavailable = {
   status: 502,
@@ -607,16 +622,8 @@ describe('the web app with hostile data and a failing network', () => {
   });
 
   it('keeps the event page, the hold and its Buy button while a poll fails', async () => {
-    const eventId = await publishedEvent({
-      organizerName: 'Steady Organizer',
-      title: `Steady ${randomUUID().slice(0, 8)}`,
-      venue: 'Hall',
-      city: 'Oslo',
-      tierName: 'Floor',
-    });
-    const page = await appPage(await apiAccount('Steady Buyer'));
+    const { page } = await buyerOnNewEvent('Steady');
     try {
-      await page.goto(`${crossOrigin}/#/events/${eventId}`);
       await page.getByLabel('Quantity of Floor').fill('2');
       await page.getByRole('button', { name: 'Hold' }).click();
       const hold = page.getByTestId('hold');
@@ -654,17 +661,8 @@ describe('the web app with hostile data and a failing network', () => {
   });
 
   it('buys once when Buy is double-clicked and pressed again after the answer is lost', async () => {
-    const title = `Once ${randomUUID().slice(0, 8)}`;
-    const eventId = await publishedEvent({
-      organizerName: 'Once Organizer',
-      title,
-      venue: 'Hall',
-      city: 'Oslo',
-      tierName: 'Floor',
-    });
-    const page = await appPage(await apiAccount('Once Buyer'));
+    const { page, title } = await buyerOnNewEvent('Once');
     try {
-      await page.goto(`${crossOrigin}/#/events/${eventId}`);
       await page.getByLabel('Quantity of Floor').fill('2');
       await page.getByRole('button', { name: 'Hold' }).click();
       const buy = page.getByTestId('hold').getByRole('button', { name: 'Buy' });
@@ -741,6 +739,24 @@ describe('the web app with hostile data and a failing network', () => {
       await until(() => alert.getAttribute('data-code')).toBe('TOO_MANY_REQUESTS');
       expect(await alert.textContent()).toMatch(/try again in 3 seconds/i);
       expect(await page.getByLabel('Name').inputValue()).toBe('Busy');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('marks an impossible quantity beside the tier it was typed for', async () => {
+    const { page } = await buyerOnNewEvent('Counting');
+    try {
+      const quantity = page.getByLabel('Quantity of Floor');
+      for (const typed of ['0', '2.5', '-1']) {
+        await quantity.fill(typed);
+        await page.getByRole('button', { name: 'Hold' }).click();
+        await until(() => quantity.getAttribute('aria-invalid')).toBe('true');
+        const about = await quantity.getAttribute('aria-describedby');
+        expect(await page.locator(`[id="${about}"]`).textContent()).toMatch(/quantity/);
+        expect(await quantity.inputValue()).toBe(typed);
+        expect(await page.getByTestId('hold').count()).toBe(0);
+      }
     } finally {
       await page.close();
     }

@@ -8,7 +8,7 @@ import {
   ReleaseHoldDocument,
 } from '../gql/graphql.ts';
 import { navigate } from '../router.ts';
-import { ErrorNote, money, when } from '../ui.tsx';
+import { ErrorNote, FieldError, money, useFieldError, when } from '../ui.tsx';
 
 /**
  * How often the page asks for fresh availability: the interval the README recommends
@@ -55,10 +55,14 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   }, [anonymous, signedIn, data]);
   // A reload finds the hold again.
   const holds = useQuery(MyHoldsDocument, { skip: !signedIn, fetchPolicy: 'cache-and-network' });
-  const [quantities, setQuantities] = useState<Record<string, number>>({});
+  // As typed, so that what the API refused stays in the input to be corrected.
+  const [quantities, setQuantities] = useState<Record<string, string>>({});
   const [hold, holding] = useMutation(HoldTicketsDocument, {
     refetchQueries: [MyHoldsDocument],
   });
+  // The tier last asked for: an impossible quantity is marked beside its own input.
+  const [heldTier, setHeldTier] = useState<string>();
+  const quantityError = useFieldError(holding.error, ['quantity']);
   const [release, releasing] = useMutation(ReleaseHoldDocument, {
     refetchQueries: [MyHoldsDocument, EventPageDocument],
   });
@@ -133,21 +137,29 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
                       max={Math.min(tier.maxPerOrder, tier.available)}
                       value={quantities[tier.id] ?? 1}
                       onChange={(change) =>
-                        setQuantities({ ...quantities, [tier.id]: Number(change.target.value) })
+                        setQuantities({ ...quantities, [tier.id]: change.target.value })
                       }
+                      {...(tier.id === heldTier ? quantityError.invalid('quantity') : {})}
                     />
                     <button
                       type="button"
                       className="primary"
                       disabled={holding.loading}
-                      onClick={() =>
+                      onClick={() => {
+                        setHeldTier(tier.id);
                         hold({
-                          variables: { tierId: tier.id, quantity: quantities[tier.id] ?? 1 },
-                        }).catch(() => undefined)
-                      }
+                          variables: {
+                            tierId: tier.id,
+                            quantity: Number(quantities[tier.id] ?? 1),
+                          },
+                        }).catch(() => undefined);
+                      }}
                     >
                       Hold
                     </button>
+                    {tier.id === heldTier && (
+                      <FieldError id={quantityError.id} complaint={quantityError.complaint} />
+                    )}
                   </>
                 ) : (
                   !tier.onSale && <span className="muted">Not on sale</span>
@@ -162,7 +174,10 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
           <a href="#/login">Log in</a> to buy tickets.
         </p>
       )}
-      <ErrorNote error={holding.error ?? releasing.error ?? purchasing.error} />
+      <ErrorNote
+        error={holding.error ?? releasing.error ?? purchasing.error}
+        fields={['quantity']}
+      />
       {myHold && (
         <div className="card hold" data-testid="hold">
           <p>
