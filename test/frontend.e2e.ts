@@ -75,7 +75,8 @@ async function serveAppElsewhere(apiUrl: string): Promise<Server> {
 
 beforeAll(async () => {
   buildWebApp({ quiet: true });
-  started = await startTestTopology('frontend');
+  // Every account here signs up from 127.0.0.1: more than the 10 an hour one address may make.
+  started = await startTestTopology('frontend', { SIGN_UPS_PER_ADDRESS: '1000' });
   edgeOrigin = new URL(started.topology.publicUrl).origin;
   staticServer = await serveAppElsewhere(started.topology.publicUrl);
   const address = staticServer.address() as { port: number };
@@ -410,5 +411,354 @@ describe('the web app in a browser', () => {
     await until(() => page.locator('.result-window').textContent()).toContain('"events"');
     await shoot(page, 'explorer');
     await page.close();
+  });
+});
+
+/** An account made through the API, as the app keeps it in localStorage once signed in. */
+async function apiAccount(name: string, accountType: 'CUSTOMER' | 'ORGANIZER' = 'CUSTOMER') {
+  const answer = await postGraphQL(
+    started.topology.publicUrl,
+    'mutation ($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken user { id name email role } } }',
+    { input: { email: `${randomUUID()}@example.com`, password, name, accountType } },
+  );
+  expect(answer.body.errors).toBeUndefined();
+  return answer.body.data?.signUp as {
+    accessToken: string;
+    refreshToken: string;
+    user: { id: string; name: string; email: string; role: string };
+  };
+}
+
+/** An event on sale with one tier of 5 seats, through the API; returns its id. */
+async function publishedEvent(names: {
+  organizerName: string;
+  title: string;
+  venue: string;
+  city: string;
+  tierName: string;
+}): Promise<string> {
+  const organizer = await apiAccount(names.organizerName, 'ORGANIZER');
+  const created = await postGraphQL(
+    started.topology.publicUrl,
+    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+    {
+      input: {
+        title: names.title,
+        venue: names.venue,
+        city: names.city,
+        timezone: 'Europe/Oslo',
+        startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+      },
+    },
+    organizer.accessToken,
+  );
+  const eventId = (created.body.data?.createEvent as { id: string } | undefined)?.id ?? '';
+  const tier = await postGraphQL(
+    started.topology.publicUrl,
+    'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+    { eventId, input: { name: names.tierName, priceCents: 1000, currency: 'EUR', capacity: 5 } },
+    organizer.accessToken,
+  );
+  expect(tier.body.errors).toBeUndefined();
+  const published = await postGraphQL(
+    started.topology.publicUrl,
+    'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
+    { id: eventId },
+    organizer.accessToken,
+  );
+  expect(published.body.errors).toBeUndefined();
+  return eventId;
+}
+
+/** A page of the app, served from another origin, signed in as `session` (if given). */
+async function appPage(session?: Awaited<ReturnType<typeof apiAccount>>): Promise<Page> {
+  const page = await offlinePage();
+  await page.goto(`${crossOrigin}/`);
+  if (session) {
+    await page.evaluate(
+      (stored) => localStorage.setItem('ticketing.session', stored),
+      JSON.stringify(session),
+    );
+  }
+  return page;
+}
+
+/** A buyer of their own on the page of a new event on sale (tier "Floor", 5 seats). */
+async function buyerOnNewEvent(label: string) {
+  const title = `${label} ${randomUUID().slice(0, 8)}`;
+  const eventId = await publishedEvent({
+    organizerName: `${label} Organizer`,
+    title,
+    venue: 'Hall',
+    city: 'Oslo',
+    tierName: 'Floor',
+  });
+  const page = await appPage(await apiAccount(`${label} Buyer`));
+  await page.goto(`${crossOrigin}/#/events/${eventId}`);
+  return { page, title };
+}
+
+/** The edge's own answer while no gateway is reachable. */
+const edgeUnavailable = {
+  status: 502,
+  contentType: 'application/json',
+  body: '{"errors":[{"message":"Service unavailable.","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}',
+};
+
+/** Whether a GraphQL request (as the page sends it) is the named operation. */
+const isOperation = (postData: string | null, name: string) =>
+  (JSON.parse(postData ?? '{}') as { operationName?: string }).operationName === name;
+
+describe('the web app with hostile data and a failing network', () => {
+  it('shows what other people wrote as text, within the page, whatever its length', async () => {
+    const title = `Long${'W'.repeat(196)}`;
+    const venue = `<img src=x onerror="window.injected=true">${'V'.repeat(150)}`;
+    const eventId = await publishedEvent({
+      organizerName: `Org${'N'.repeat(97)}`,
+      title,
+      venue,
+      city: `City${'C'.repeat(96)}`,
+      tierName: `Tier${'T'.repeat(96)}`,
+    });
+    const page = await appPage();
+    try {
+      const overflow = () =>
+        page.evaluate(
+          () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        );
+      await page.getByLabel('Search').fill(title.slice(0, 40));
+      await page.locator('.event').filter({ hasText: title }).waitFor();
+      await shoot(page, 'hostile-list');
+      expect(await overflow()).toBe(0);
+      await page.goto(`${crossOrigin}/#/events/${eventId}`);
+      await page.getByRole('heading', { name: title }).waitFor();
+      await shoot(page, 'hostile-event');
+      expect(await page.locator('img').count()).toBe(0);
+      expect(await page.evaluate(() => 'injected' in window)).toBe(false);
+      expect(await page.locator('main').textContent()).toContain(venue);
+      expect(await overflow()).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('gives up on an API that never answers, and says so', async () => {
+    const page = await appPage();
+    try {
+      // The connection is accepted and then nothing comes back.
+      await page.route(started.topology.publicUrl, () => undefined);
+      await page.reload();
+      const alert = page.getByRole('alert');
+      await until(() => alert.getAttribute('data-code')).toBe('NETWORK_ERROR');
+      await shoot(page, 'api-never-answers');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('keeps the session when the API cannot refresh it for now, and refreshes it later', async () => {
+    const session = await apiAccount('Patient Buyer');
+    const page = await appPage({ ...session, accessToken: 'expired.access.token' });
+    try {
+      await page.route(started.topology.publicUrl, (route) =>
+        isOperation(route.request().postData(), 'RefreshSession')
+          ? route.fulfill(edgeUnavailable)
+          : route.fallback(),
+      );
+      await page.goto(`${crossOrigin}/#/orders`);
+      await page.reload();
+      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe('NETWORK_ERROR');
+      expect(await page.getByTestId('signed-in-as').textContent()).toBe('Patient Buyer');
+      const kept = await page.evaluate(() => localStorage.getItem('ticketing.session'));
+      expect(JSON.parse(kept ?? 'null')?.refreshToken).toBe(session.refreshToken);
+
+      await page.unroute(started.topology.publicUrl);
+      await page.reload();
+      await page.getByText('No orders yet.').waitFor();
+      expect(await page.getByTestId('signed-in-as').textContent()).toBe('Patient Buyer');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('shows the API’s complaint about a field beside that field, and keeps what was typed', async () => {
+    const organizer = await apiAccount('Careful Organizer', 'ORGANIZER');
+    const page = await appPage(organizer);
+    try {
+      await page.goto(`${crossOrigin}/#/organizer`);
+      // Pasted blanks: nothing the page could show as a title.
+      await page.getByLabel('Title').fill('  \t ');
+      await page.getByLabel('Venue').fill('Hall');
+      await page.getByLabel('City').fill('Oslo');
+      await page
+        .getByLabel('Starts')
+        .fill(new Date(Date.now() + 86_400_000).toISOString().slice(0, 16));
+      await page.getByRole('button', { name: 'Create draft' }).click();
+      const title = page.getByLabel('Title');
+      await until(() => title.getAttribute('aria-invalid')).toBe('true');
+      const described = await title.getAttribute('aria-describedby');
+      expect(await page.locator(`[id="${described}"]`).textContent()).toMatch(/input\.title/);
+      expect(await page.getByLabel('Venue').getAttribute('aria-invalid')).toBeNull();
+      expect(await page.getByLabel('Venue').inputValue()).toBe('Hall');
+      await shoot(page, 'field-error');
+
+      // An impossible number of seats, in the tier form of the draft.
+      await title.fill('Careful draft');
+      await page.getByRole('button', { name: 'Create draft' }).click();
+      const managed = page.getByTestId('managed-event').filter({ hasText: 'Careful draft' });
+      await managed.getByLabel('Tier name').fill('Floor');
+      await managed.getByLabel('Price').fill('10');
+      const capacity = managed.getByLabel('Capacity');
+      await capacity.fill('-3');
+      await managed.getByRole('button', { name: 'Add tier' }).click();
+      await until(() => capacity.getAttribute('aria-invalid')).toBe('true');
+      const about = await capacity.getAttribute('aria-describedby');
+      expect(await page.locator(`[id="${about}"]`).textContent()).toMatch(/input\.capacity/);
+      expect(await managed.getByLabel('Price').getAttribute('aria-invalid')).toBeNull();
+      expect(await capacity.inputValue()).toBe('-3');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('keeps the event page, the hold and its Buy button while a poll fails', async () => {
+    const { page } = await buyerOnNewEvent('Steady');
+    try {
+      await page.getByLabel('Quantity of Floor').fill('2');
+      await page.getByRole('button', { name: 'Hold' }).click();
+      const hold = page.getByTestId('hold');
+      await hold.waitFor();
+      // The gateways restart: the page's next polls are answered 502 by the edge.
+      await page.route(started.topology.publicUrl, (route) =>
+        isOperation(route.request().postData(), 'EventPage')
+          ? route.fulfill(edgeUnavailable)
+          : route.fallback(),
+      );
+      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe('NETWORK_ERROR');
+      await shoot(page, 'poll-failed');
+      expect(await hold.getByRole('button', { name: 'Buy' }).isVisible()).toBe(true);
+      expect(await page.getByTestId('tier-Floor').getByTestId('available').textContent()).toBe('3');
+      await page.unroute(started.topology.publicUrl);
+      await until(() => page.getByRole('alert').count()).toBe(0);
+
+      // What is kept is this event's only: another event, still loading, never shows it.
+      const other = await publishedEvent({
+        organizerName: 'Other Organizer',
+        title: 'Other',
+        venue: 'Hall',
+        city: 'Oslo',
+        tierName: 'Floor',
+      });
+      await page.route(started.topology.publicUrl, (route) =>
+        isOperation(route.request().postData(), 'EventPage') ? undefined : route.fallback(),
+      );
+      await page.goto(`${crossOrigin}/#/events/${other}`);
+      await page.getByText('Loading…').waitFor();
+      expect(await page.getByRole('button', { name: 'Hold' }).count()).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('buys once when Buy is double-clicked and pressed again after the answer is lost', async () => {
+    const { page, title } = await buyerOnNewEvent('Once');
+    try {
+      await page.getByLabel('Quantity of Floor').fill('2');
+      await page.getByRole('button', { name: 'Hold' }).click();
+      const buy = page.getByTestId('hold').getByRole('button', { name: 'Buy' });
+      await buy.waitFor();
+      // The purchase reaches the API and is placed, but its answer is lost on the way back.
+      const keys: string[] = [];
+      await page.route(started.topology.publicUrl, async (route) => {
+        const body = route.request().postData();
+        if (!isOperation(body, 'PurchaseTickets')) return route.fallback();
+        keys.push(JSON.parse(body ?? '{}').variables.input.idempotencyKey);
+        await route.fetch();
+        return route.fulfill(edgeUnavailable);
+      });
+      await buy.dblclick();
+      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe('NETWORK_ERROR');
+      expect(keys).toHaveLength(1);
+      await page.unroute(started.topology.publicUrl);
+      await page.route(started.topology.publicUrl, (route) => {
+        const body = route.request().postData();
+        if (isOperation(body, 'PurchaseTickets')) {
+          keys.push(JSON.parse(body ?? '{}').variables.input.idempotencyKey);
+        }
+        return route.fallback();
+      });
+      await buy.click();
+      await until(() => new URL(page.url()).hash).toBe('#/orders');
+      expect(keys).toHaveLength(2);
+      expect(keys[1]).toBe(keys[0]);
+      const orders = page.getByTestId('order').filter({ hasText: title });
+      await until(() => orders.locator('img.qr').count()).toBe(2);
+      expect(await orders.count()).toBe(1);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('signs out every tab when one logs out', async () => {
+    const session = await apiAccount('Two Tabs');
+    const first = await appPage(session);
+    const second = await browser.newPage();
+    try {
+      await first.goto(`${crossOrigin}/#/orders`);
+      await second.goto(`${crossOrigin}/#/orders`);
+      await second.getByText('No orders yet.').waitFor();
+      await first.getByRole('button', { name: 'Log out' }).click();
+      await second.getByRole('link', { name: 'Log in' }).waitFor();
+      expect(await second.getByText('No orders yet.').count()).toBe(0);
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+
+  it('says when to try again when the API is too busy to hash a new password', async () => {
+    const page = await appPage();
+    try {
+      // The answer a gateway gives while the users service's hashing queue is full.
+      await page.route(started.topology.publicUrl, (route) =>
+        isOperation(route.request().postData(), 'SignUp')
+          ? route.fulfill({
+              status: 200,
+              contentType: 'application/json',
+              body: '{"data":null,"errors":[{"message":"Too many requests.","path":["signUp"],"extensions":{"code":"TOO_MANY_REQUESTS","retryAfterSeconds":3}}]}',
+            })
+          : route.fallback(),
+      );
+      await page.goto(`${crossOrigin}/#/login`);
+      await page.getByRole('button', { name: 'Sign up' }).click();
+      await page.getByLabel('Name').fill('Busy');
+      await page.getByLabel('Email').fill(`${randomUUID()}@example.com`);
+      await page.getByLabel('Password').fill(password);
+      await page.getByRole('button', { name: 'Create account' }).click();
+      const alert = page.getByRole('alert');
+      await until(() => alert.getAttribute('data-code')).toBe('TOO_MANY_REQUESTS');
+      expect(await alert.textContent()).toMatch(/try again in 3 seconds/i);
+      expect(await page.getByLabel('Name').inputValue()).toBe('Busy');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('marks an impossible quantity beside the tier it was typed for', async () => {
+    const { page } = await buyerOnNewEvent('Counting');
+    try {
+      const quantity = page.getByLabel('Quantity of Floor');
+      for (const typed of ['0', '2.5', '-1']) {
+        await quantity.fill(typed);
+        await page.getByRole('button', { name: 'Hold' }).click();
+        await until(() => quantity.getAttribute('aria-invalid')).toBe('true');
+        const about = await quantity.getAttribute('aria-describedby');
+        expect(await page.locator(`[id="${about}"]`).textContent()).toMatch(/quantity/);
+        expect(await quantity.inputValue()).toBe(typed);
+        expect(await page.getByTestId('hold').count()).toBe(0);
+      }
+    } finally {
+      await page.close();
+    }
   });
 });

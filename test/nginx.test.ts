@@ -173,6 +173,8 @@ async function builtApp(prefix: string): Promise<string> {
   const webRoot = join(prefix, 'web');
   await mkdir(webRoot, { mode: 0o755 });
   await writeFile(join(webRoot, 'index.html'), '<!doctype html><title>app</title>');
+  await mkdir(join(webRoot, 'assets'), { mode: 0o755 });
+  await writeFile(join(webRoot, 'assets', 'app.js'), 'export {};');
   return webRoot;
 }
 
@@ -296,6 +298,28 @@ describe('NGINX’s own answers', () => {
     const page = await fetch(`${base}/some/app/route`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<title>app</title>');
+  });
+
+  it('serves the web app with headers that confine a script injected into it', async () => {
+    for (const path of ['/', '/index.html', '/some/app/route']) {
+      const page = await fetch(`${base}${path}`);
+      expect(page.status).toBe(200);
+      const policy = page.headers.get('content-security-policy') ?? '';
+      // Scripts and styles from the app's own files only, no inline or injected ones; no
+      // framing (clickjacking); no base or form target elsewhere; QR images as data: URLs.
+      expect(policy).toMatch(/default-src 'self'/);
+      expect(policy).toMatch(/script-src 'self'(;|$)/);
+      expect(policy).toMatch(/object-src 'none'/);
+      expect(policy).toMatch(/base-uri 'none'/);
+      expect(policy).toMatch(/frame-ancestors 'none'/);
+      expect(policy).toMatch(/img-src 'self' data:/);
+      expect(page.headers.get('x-frame-options')).toBe('DENY');
+      expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    }
+    const asset = await fetch(`${base}/assets/app.js`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('x-content-type-options')).toBe('nosniff');
   });
 });
 

@@ -7,7 +7,7 @@ import { EventPage } from './pages/EventPage.tsx';
 import { Orders } from './pages/Orders.tsx';
 import { Organizer } from './pages/Organizer.tsx';
 import { navigate, useRoute } from './router.ts';
-import { endpoint, saveSession, useSession } from './session.ts';
+import { endpoint, fetchWithDeadline, saveSession, useSession } from './session.ts';
 
 export function App() {
   const session = useSession();
@@ -21,7 +21,7 @@ export function App() {
     navigate('/');
     if (refreshToken) {
       // Ends the session on the server too; the page is signed out either way.
-      void fetch(endpoint, {
+      void fetchWithDeadline(endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ query: print(LogOutDocument), variables: { refreshToken } }),

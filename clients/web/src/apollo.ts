@@ -1,11 +1,12 @@
 // Apollo Client over the one endpoint, with the access token on every request and a
 // transparent refresh: a request answered UNAUTHENTICATED (expired token) is sent again once
 // after the session is refreshed. A failed login is INVALID_CREDENTIALS and never refreshes.
+// Every request has a deadline (`requestDeadlineMs`).
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
 import { CombinedGraphQLErrors, ServerError } from '@apollo/client/errors';
 import { relayStylePagination } from '@apollo/client/utilities';
 import { catchError, defer, from, mergeMap, type Observable, of, throwError } from 'rxjs';
-import { currentSession, endpoint, refreshSession } from './session.ts';
+import { currentSession, endpoint, fetchWithDeadline, refreshSession } from './session.ts';
 
 /**
  * Sends the access token, unless the operation's context says `anonymous: true`: a public
@@ -30,8 +31,13 @@ const refreshOnUnauthenticated = new ApolloLink((operation, forward) => {
   const retry = <T>(fallback: Observable<T>): Observable<T> =>
     currentSession() && !operation.getContext().retried
       ? from(refreshSession()).pipe(
-          mergeMap((refreshed) => {
-            if (!refreshed) return fallback;
+          mergeMap((outcome) => {
+            if (outcome === 'ended') return fallback;
+            // Still signed in, but the API could not say so: the request fails as the
+            // network did, and the next one tries the refresh again.
+            if (outcome === 'unavailable') {
+              return throwError(() => new Error('The session could not be refreshed.'));
+            }
             operation.setContext({ retried: true });
             return send() as Observable<T>;
           }),
@@ -49,7 +55,11 @@ const refreshOnUnauthenticated = new ApolloLink((operation, forward) => {
 });
 
 export const client = new ApolloClient({
-  link: ApolloLink.from([refreshOnUnauthenticated, withToken, new HttpLink({ uri: endpoint })]),
+  link: ApolloLink.from([
+    refreshOnUnauthenticated,
+    withToken,
+    new HttpLink({ uri: endpoint, fetch: fetchWithDeadline }),
+  ]),
   cache: new InMemoryCache({
     typePolicies: {
       Query: {

@@ -19,9 +19,16 @@ const messages: Record<string, string> = {
   SERVICE_UNAVAILABLE: 'A service is unavailable; try again shortly.',
 };
 
+const retryLater: Record<string, string> = {
+  TOO_MANY_ATTEMPTS: 'Too many attempts.',
+  TOO_MANY_REQUESTS: 'The service is busy.',
+};
+
 export interface ShownError {
   code: string;
   message: string;
+  /** The argument's path the API named (`input.title`), for input errors. */
+  field?: string;
 }
 
 /** The code and the sentence to show; BAD_USER_INPUT shows the API's own plain words. */
@@ -30,11 +37,20 @@ export function describeError(error: unknown): ShownError | null {
   if (CombinedGraphQLErrors.is(error)) {
     const [first] = error.errors;
     const code = String(first?.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
-    if (code === 'TOO_MANY_ATTEMPTS') {
+    // Too many logins or sign-ups (TOO_MANY_ATTEMPTS), or password hashing busy
+    // (TOO_MANY_REQUESTS): both say when to try again.
+    if (code in retryLater) {
       const seconds = Number(first?.extensions?.retryAfterSeconds ?? 0);
-      return { code, message: `Too many attempts. Try again in ${seconds} seconds.` };
+      return { code, message: `${retryLater[code]} Try again in ${seconds} seconds.` };
     }
-    if (code === 'BAD_USER_INPUT') return { code, message: first?.message ?? 'Check the form.' };
+    if (code === 'BAD_USER_INPUT') {
+      const field = first?.extensions?.field;
+      return {
+        code,
+        message: first?.message ?? 'Check the form.',
+        ...(typeof field === 'string' ? { field } : {}),
+      };
+    }
     return { code, message: messages[code] ?? 'Something went wrong. Please try again.' };
   }
   return { code: 'NETWORK_ERROR', message: 'The service cannot be reached. Please try again.' };

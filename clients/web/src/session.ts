@@ -68,19 +68,40 @@ window.addEventListener('storage', (event) => {
   if (event.key === storageKey) for (const listener of listeners) listener();
 });
 
-let refreshing: Promise<boolean> | undefined;
+/**
+ * How long the page waits for any answer from the API. Past it the request fails as the
+ * network does, and the page says so instead of waiting forever; a purchase sent again
+ * after it carries the same idempotency key, so it cannot buy twice.
+ */
+export const requestDeadlineMs = 15_000;
+
+/** `fetch` that gives up after `requestDeadlineMs`, or sooner when the caller aborts. */
+export function fetchWithDeadline(input: RequestInfo | URL, init: RequestInit = {}) {
+  const deadline = AbortSignal.timeout(requestDeadlineMs);
+  const signal = init.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
+  return fetch(input, { ...init, signal });
+}
+
+/**
+ * What a refresh came to: a new pair; the session over (the API refused the refresh token:
+ * logged out elsewhere, expired, revoked); or the API not answering as it should (down,
+ * busy, a lost answer), which says nothing about the session, so it is kept.
+ */
+export type RefreshOutcome = 'refreshed' | 'ended' | 'unavailable';
+
+let refreshing: Promise<RefreshOutcome> | undefined;
 
 /**
  * Exchanges the refresh token for a new pair, once for all the requests that are waiting on
  * it. Another tab refreshing at the same moment gets the same successor from the API (its
- * grace window), so tabs never revoke each other's session. False: signed out.
+ * grace window), so tabs never revoke each other's session.
  */
-export function refreshSession(): Promise<boolean> {
-  refreshing ??= (async () => {
+export function refreshSession(): Promise<RefreshOutcome> {
+  refreshing ??= (async (): Promise<RefreshOutcome> => {
     const session = currentSession();
-    if (!session) return false;
+    if (!session) return 'ended';
     try {
-      const response = await fetch(endpoint, {
+      const response = await fetchWithDeadline(endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
@@ -89,22 +110,27 @@ export function refreshSession(): Promise<boolean> {
           variables: { refreshToken: session.refreshToken },
         }),
       });
-      const { data } = await response.json();
+      const { data, errors } = (await response.json()) as {
+        data?: { refreshSession?: Session | null } | null;
+        errors?: { extensions?: { code?: unknown } }[];
+      };
       const next = data?.refreshSession;
-      if (!next) {
-        // The session ended (logged out elsewhere, expired, revoked): sign out here too.
-        saveSession(null);
-        return false;
+      if (next) {
+        saveSession({
+          accessToken: next.accessToken,
+          refreshToken: next.refreshToken,
+          user: next.user,
+        });
+        return 'refreshed';
       }
-      saveSession({
-        accessToken: next.accessToken,
-        refreshToken: next.refreshToken,
-        user: next.user,
-      });
-      return true;
+      if (errors?.some((error) => error.extensions?.code === 'UNAUTHENTICATED')) {
+        saveSession(null);
+        return 'ended';
+      }
+      return 'unavailable';
     } catch {
       // The network, not the session, failed: keep it, and let the request fail.
-      return false;
+      return 'unavailable';
     }
   })().finally(() => {
     refreshing = undefined;

@@ -1,11 +1,14 @@
 // Small pieces every page uses.
-import { type ReactNode, useState } from 'react';
+import { cloneElement, type InputHTMLAttributes, type ReactElement, useId, useState } from 'react';
 import { describeError } from './errors.ts';
 
-/** An error as the page shows it: a sentence, and its code for support and tests. */
-export function ErrorNote({ error }: { error: unknown }) {
+/**
+ * An error as the page shows it: a sentence, and its code for support and tests. An input
+ * error about one of `fields` is left to that field (see `Field`).
+ */
+export function ErrorNote({ error, fields = [] }: { error: unknown; fields?: string[] }) {
   const shown = describeError(error);
-  if (!shown) return null;
+  if (!shown || (shown.field && fields.includes(shown.field))) return null;
   return (
     <p className="error" role="alert" data-code={shown.code}>
       {shown.message} <code>{shown.code}</code>
@@ -13,12 +16,58 @@ export function ErrorNote({ error }: { error: unknown }) {
   );
 }
 
-export function Field({ label, children }: { label: string; children: ReactNode }) {
+/** The API's complaint about `field` (an argument's path, e.g. `input.title`), if `error` is one. */
+export function fieldComplaint(error: unknown, field: string): string | undefined {
+  const shown = describeError(error);
+  return shown?.field === field ? shown.message : undefined;
+}
+
+/**
+ * The API's complaint about one field of a form, for the control `invalid(field)` marks:
+ * `invalid` gives a control the attributes that say it is wrong and point at the message,
+ * and `complaint` is the message, shown beside the controls (`FieldError`).
+ */
+export function useFieldError(error: unknown, fields: string[]) {
+  const id = useId();
+  const field = fields.find((candidate) => fieldComplaint(error, candidate));
+  const invalid = (name: string) =>
+    name === field ? { 'aria-invalid': true, 'aria-describedby': id } : {};
+  const complaint = field ? fieldComplaint(error, field) : undefined;
+  return { id, invalid, complaint };
+}
+
+export function FieldError({ id, complaint }: { id: string; complaint?: string }) {
+  if (!complaint) return null;
+  return (
+    <small id={id} className="field-error" role="alert" data-code="BAD_USER_INPUT">
+      {complaint}
+    </small>
+  );
+}
+
+/**
+ * A labelled control. Given the form's `error` and the argument's path that this control
+ * fills (`field`, e.g. `input.title`), it shows the API's complaint about that field beside
+ * it, and marks the control invalid and described by it.
+ */
+export function Field({
+  label,
+  children,
+  error,
+  field,
+}: {
+  label: string;
+  children: ReactElement<InputHTMLAttributes<HTMLInputElement>>;
+  error?: unknown;
+  field?: string;
+}) {
+  const { id, invalid, complaint } = useFieldError(error, field ? [field] : []);
   return (
     // biome-ignore lint/a11y/noLabelWithoutControl: the control is the child passed in.
     <label className="field">
       <span>{label}</span>
-      {children}
+      {field && complaint ? cloneElement(children, invalid(field)) : children}
+      <FieldError id={id} complaint={complaint} />
     </label>
   );
 }

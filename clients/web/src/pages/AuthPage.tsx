@@ -5,6 +5,9 @@ import { navigate } from '../router.ts';
 import { type Session, saveSession } from '../session.ts';
 import { ErrorNote, Field, useFormState } from '../ui.tsx';
 
+/** The sign-up arguments the form fills, whose input errors show beside their fields. */
+const signUpFields = ['input.name', 'input.email', 'input.password'];
+
 /** Log in, or sign up as a buyer or an organizer. */
 export function AuthPage() {
   const [mode, setMode] = useState<'logIn' | 'signUp'>('logIn');
@@ -57,14 +60,14 @@ export function AuthPage() {
       </div>
       <form onSubmit={submit}>
         {mode === 'signUp' && (
-          <Field label="Name">
+          <Field label="Name" error={error} field="input.name">
             <input name="name" value={form.name} onChange={set('name')} required />
           </Field>
         )}
-        <Field label="Email">
+        <Field label="Email" error={error} field="input.email">
           <input name="email" type="email" value={form.email} onChange={set('email')} required />
         </Field>
-        <Field label="Password">
+        <Field label="Password" error={error} field="input.password">
           <input
             name="password"
             type="password"
@@ -84,7 +87,7 @@ export function AuthPage() {
             I organize events
           </label>
         )}
-        <ErrorNote error={error} />
+        <ErrorNote error={error} fields={signUpFields} />
         <button type="submit" className="primary" disabled={loggingIn.loading || signingUp.loading}>
           {mode === 'logIn' ? 'Log in' : 'Create account'}
         </button>

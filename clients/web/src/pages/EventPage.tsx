@@ -8,7 +8,7 @@ import {
   ReleaseHoldDocument,
 } from '../gql/graphql.ts';
 import { navigate } from '../router.ts';
-import { ErrorNote, money, when } from '../ui.tsx';
+import { ErrorNote, FieldError, money, useFieldError, when } from '../ui.tsx';
 
 /**
  * How often the page asks for fresh availability: the interval the README recommends
@@ -45,7 +45,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   // A published or cancelled event is public; a draft shows only to its organizer (and
   // admins), so a signed-in visitor whom the public page does not show it asks as themself.
   const [anonymous, setAnonymous] = useState(true);
-  const { data, error } = useQuery(EventPageDocument, {
+  const { data, previousData, error } = useQuery(EventPageDocument, {
     variables: { id },
     pollInterval: availabilityPollMs,
     context: { anonymous },
@@ -55,10 +55,14 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   }, [anonymous, signedIn, data]);
   // A reload finds the hold again.
   const holds = useQuery(MyHoldsDocument, { skip: !signedIn, fetchPolicy: 'cache-and-network' });
-  const [quantities, setQuantities] = useState<Record<string, number>>({});
+  // As typed, so that what the API refused stays in the input to be corrected.
+  const [quantities, setQuantities] = useState<Record<string, string>>({});
   const [hold, holding] = useMutation(HoldTicketsDocument, {
     refetchQueries: [MyHoldsDocument],
   });
+  // The tier last asked for: an impossible quantity is marked beside its own input.
+  const [heldTier, setHeldTier] = useState<string>();
+  const quantityError = useFieldError(holding.error, ['quantity']);
   const [release, releasing] = useMutation(ReleaseHoldDocument, {
     refetchQueries: [MyHoldsDocument, EventPageDocument],
   });
@@ -66,12 +70,20 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
     refetchQueries: [MyHoldsDocument, EventPageDocument],
   });
 
-  const event = data?.event;
+  // A poll that fails (the API restarting, a lost answer) keeps what the page showed, the
+  // hold and its Buy button with it, and says so above; the next poll brings it up to date.
+  // Only this event's: another event shown while this one loads would be bought instead.
+  const shownBefore = previousData?.event;
+  const event =
+    data?.event ??
+    (!data && shownBefore?.id.toLowerCase() === id.toLowerCase() ? shownBefore : undefined);
   const myHold = holds.data?.myHolds.find((candidate) => candidate.tier.event?.id === id);
   const secondsLeft = useSecondsLeft(myHold?.expiresAt);
 
-  if (error) return <ErrorNote error={error} />;
-  if (!event) return <p className="muted">{data ? 'No such event.' : 'Loading…'}</p>;
+  if (!event) {
+    if (error) return <ErrorNote error={error} />;
+    return <p className="muted">{data ? 'No such event.' : 'Loading…'}</p>;
+  }
 
   const buy = async () => {
     if (!myHold) return;
@@ -87,6 +99,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
 
   return (
     <section>
+      <ErrorNote error={error} />
       <h1>{event.title}</h1>
       <p>
         {event.venue}, {event.city} · {when(event.startsAt, event.timezone)}
@@ -124,21 +137,29 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
                       max={Math.min(tier.maxPerOrder, tier.available)}
                       value={quantities[tier.id] ?? 1}
                       onChange={(change) =>
-                        setQuantities({ ...quantities, [tier.id]: Number(change.target.value) })
+                        setQuantities({ ...quantities, [tier.id]: change.target.value })
                       }
+                      {...(tier.id === heldTier ? quantityError.invalid('quantity') : {})}
                     />
                     <button
                       type="button"
                       className="primary"
                       disabled={holding.loading}
-                      onClick={() =>
+                      onClick={() => {
+                        setHeldTier(tier.id);
                         hold({
-                          variables: { tierId: tier.id, quantity: quantities[tier.id] ?? 1 },
-                        }).catch(() => undefined)
-                      }
+                          variables: {
+                            tierId: tier.id,
+                            quantity: Number(quantities[tier.id] ?? 1),
+                          },
+                        }).catch(() => undefined);
+                      }}
                     >
                       Hold
                     </button>
+                    {tier.id === heldTier && (
+                      <FieldError id={quantityError.id} complaint={quantityError.complaint} />
+                    )}
                   </>
                 ) : (
                   !tier.onSale && <span className="muted">Not on sale</span>
@@ -153,7 +174,10 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
           <a href="#/login">Log in</a> to buy tickets.
         </p>
       )}
-      <ErrorNote error={holding.error ?? releasing.error ?? purchasing.error} />
+      <ErrorNote
+        error={holding.error ?? releasing.error ?? purchasing.error}
+        fields={['quantity']}
+      />
       {myHold && (
         <div className="card hold" data-testid="hold">
           <p>

@@ -8,13 +8,22 @@ import {
   type MyEventsQuery,
   PublishEventDocument,
 } from '../gql/graphql.ts';
-import { ErrorNote, Field, money, useFormState, when } from '../ui.tsx';
+import { ErrorNote, Field, FieldError, money, useFieldError, useFormState, when } from '../ui.tsx';
 
 type OrganizedEvent = NonNullable<
   NonNullable<MyEventsQuery['me']>['organizedEvents']
 >['edges'][number]['node'];
 
 const refetch = { refetchQueries: [MyEventsDocument] };
+
+/** The arguments the new-event form fills, whose input errors show beside their fields. */
+const newEventFields = [
+  'input.title',
+  'input.venue',
+  'input.city',
+  'input.startsAt',
+  'input.timezone',
+];
 
 /** A new draft: what it is, where, and when (the venue's local time in its time zone). */
 function NewEvent() {
@@ -43,16 +52,16 @@ function NewEvent() {
     <form className="card" onSubmit={submit}>
       <h2>New event</h2>
       <div className="row">
-        <Field label="Title">
+        <Field label="Title" error={error} field="input.title">
           <input name="title" value={form.title} onChange={set('title')} />
         </Field>
-        <Field label="Venue">
+        <Field label="Venue" error={error} field="input.venue">
           <input name="venue" value={form.venue} onChange={set('venue')} />
         </Field>
-        <Field label="City">
+        <Field label="City" error={error} field="input.city">
           <input name="city" value={form.city} onChange={set('city')} />
         </Field>
-        <Field label="Starts">
+        <Field label="Starts" error={error} field="input.startsAt">
           <input
             name="startsAt"
             type="datetime-local"
@@ -60,17 +69,32 @@ function NewEvent() {
             onChange={set('startsAt')}
           />
         </Field>
-        <Field label="Time zone">
+        <Field label="Time zone" error={error} field="input.timezone">
           <input name="timezone" value={form.timezone} onChange={set('timezone')} />
         </Field>
       </div>
-      <ErrorNote error={error} />
+      <ErrorNote error={error} fields={newEventFields} />
       <button type="submit" className="primary" disabled={loading}>
         Create draft
       </button>
     </form>
   );
 }
+
+/** The tier form's controls, each with the argument it fills, whose input errors mark it. */
+const tierControls: {
+  label: string;
+  name: 'name' | 'price' | 'currency' | 'capacity';
+  field: string;
+  placeholder?: string;
+  className?: string;
+}[] = [
+  { label: 'Tier name', name: 'name', field: 'input.name', placeholder: 'Tier' },
+  { label: 'Price', name: 'price', field: 'input.priceCents', placeholder: 'Price' },
+  { label: 'Currency', name: 'currency', field: 'input.currency', className: 'short' },
+  { label: 'Capacity', name: 'capacity', field: 'input.capacity', placeholder: 'Seats' },
+];
+const tierFields = tierControls.map((control) => control.field);
 
 function NewTier({ eventId }: { eventId: string }) {
   const [form, set, setForm] = useFormState({
@@ -80,6 +104,7 @@ function NewTier({ eventId }: { eventId: string }) {
     capacity: '',
   });
   const [create, { error, loading }] = useMutation(CreateTicketTierDocument, refetch);
+  const { id: errorId, invalid, complaint } = useFieldError(error, tierFields);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     try {
@@ -101,24 +126,22 @@ function NewTier({ eventId }: { eventId: string }) {
   };
   return (
     <form className="row tier-form" onSubmit={submit}>
-      <input aria-label="Tier name" placeholder="Tier" value={form.name} onChange={set('name')} />
-      <input aria-label="Price" placeholder="Price" value={form.price} onChange={set('price')} />
-      <input
-        aria-label="Currency"
-        className="short"
-        value={form.currency}
-        onChange={set('currency')}
-      />
-      <input
-        aria-label="Capacity"
-        placeholder="Seats"
-        value={form.capacity}
-        onChange={set('capacity')}
-      />
+      {tierControls.map(({ label, name, field, placeholder, className }) => (
+        <input
+          key={name}
+          aria-label={label}
+          placeholder={placeholder}
+          className={className}
+          value={form[name]}
+          onChange={set(name)}
+          {...invalid(field)}
+        />
+      ))}
       <button type="submit" disabled={loading}>
         Add tier
       </button>
-      <ErrorNote error={error} />
+      <FieldError id={errorId} complaint={complaint} />
+      <ErrorNote error={error} fields={tierFields} />
     </form>
   );
 }
