@@ -48,7 +48,15 @@ export interface EdgeSettings {
   corsOrigins?: string;
   /** The folder served at `/` (default: the built web app). */
   webRoot?: string;
+  /**
+   * Requests one client address may have in progress at once (EDGE_REQUESTS_PER_CLIENT,
+   * default `defaultRequestsPerClient`); beyond that the edge answers 429.
+   */
+  requestsPerClient?: number;
 }
+
+/** The edge's default limit on one address's requests in progress at once. */
+export const defaultRequestsPerClient = 512;
 
 /** The default allowlist for this process's environment. */
 export function defaultCorsOrigins(env: NodeJS.ProcessEnv = process.env): string {
@@ -78,13 +86,18 @@ export function edgeVariables({
   gateways,
   corsOrigins = defaultCorsOrigins(),
   webRoot: root = webRoot,
+  requestsPerClient = Number(process.env.EDGE_REQUESTS_PER_CLIENT ?? defaultRequestsPerClient),
 }: EdgeSettings): Record<string, string> {
+  if (!Number.isInteger(requestsPerClient) || requestsPerClient < 1) {
+    throw new Error(`EDGE_REQUESTS_PER_CLIENT must be a whole number from 1: ${requestsPerClient}`);
+  }
   return {
     NGINX_PORT: String(listenPort),
     GATEWAY_1_ADDR: gateways[0],
     GATEWAY_2_ADDR: gateways[1],
     CORS_ORIGIN_PATTERN: corsOriginPattern(corsOrigins),
     WEB_ROOT: root,
+    EDGE_REQUESTS_PER_CLIENT: String(requestsPerClient),
   };
 }
 

@@ -4,7 +4,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { corsOriginPattern, nginxTemplatePath, renderTemplate } from '../scripts/nginx.ts';
+import {
+  corsOriginPattern,
+  defaultRequestsPerClient,
+  nginxTemplatePath,
+  renderTemplate,
+} from '../scripts/nginx.ts';
 import {
   gatewayServices,
   serviceCommand,
@@ -165,17 +170,22 @@ describe('compose.yaml', () => {
       './nginx/cors-origins.envsh:/docker-entrypoint.d/15-cors-origins.envsh:ro',
     );
     expect(nginx.build).toEqual({ context: '.', target: 'edge' });
+    // compose substitutes `${NAME:-default}`: its default when the variable is unset.
+    const substituted = Object.fromEntries(
+      Object.entries(environment).map(([name, value]) => [
+        name,
+        String(value).replace(/\$\{\w+:-([^}]*)\}/g, '$1'),
+      ]),
+    );
     const rendered = renderTemplate(await readFile(nginxTemplatePath, 'utf8'), {
-      ...environment,
-      // compose substitutes `${CORS_ORIGINS:-}`: its default when the variable is unset.
-      CORS_ORIGIN_PATTERN: corsOriginPattern(
-        (environment.CORS_ORIGINS ?? '').replace(/\$\{\w+:-([^}]*)\}/g, '$1'),
-      ),
+      ...substituted,
+      CORS_ORIGIN_PATTERN: corsOriginPattern(substituted.CORS_ORIGINS ?? ''),
     });
     expect(rendered).toContain('root /usr/share/nginx/html;');
     // Production allows no other origin until CORS_ORIGINS lists one.
     expect(rendered).toContain('"~^((?!))$" $http_origin;');
     expect(rendered).toContain('server gateway-1:4000');
     expect(rendered).toContain('server gateway-2:4010');
+    expect(rendered).toContain(`limit_conn per_client ${defaultRequestsPerClient};`);
   });
 });

@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,6 +132,7 @@ interface Edge {
 async function startEdge(options: {
   gateways: [string, string];
   webRoot: (prefix: string) => Promise<string>;
+  requestsPerClient?: number;
 }): Promise<Edge> {
   const nginx = findNginx();
   if (!nginx) throw new Error('nginx is not installed (apt-get install nginx)');
@@ -145,6 +146,7 @@ async function startEdge(options: {
     gateways: options.gateways,
     corsOrigins: 'https://app.example.com',
     webRoot: await options.webRoot(prefix),
+    ...(options.requestsPerClient ? { requestsPerClient: options.requestsPerClient } : {}),
   });
   const child = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {
     stdio: 'ignore',
@@ -381,5 +383,109 @@ describe('the edge in front of a live gateway, with the web app not built', () =
     );
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(hosts.at(-1)).toBe('api.example.com');
+  });
+});
+
+describe('one client address’s share of the edge', () => {
+  const limit = 3;
+  let edge: Edge;
+  let gateway: Server;
+  /** Answers the gateway holds until `release`; once released, it answers at once. */
+  const held: ServerResponse[] = [];
+  let holding = true;
+  let arrived = 0;
+  const answer = (response: ServerResponse) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end('{"data":{"__typename":"Query"}}');
+  };
+  const release = () => {
+    holding = false;
+    for (const response of held.splice(0)) answer(response);
+  };
+
+  beforeAll(async () => {
+    gateway = createServer((incoming, response) => {
+      incoming.resume();
+      arrived++;
+      if (holding) held.push(response);
+      else answer(response);
+    });
+    gateway.listen(0, '127.0.0.1');
+    await once(gateway, 'listening');
+    const address = `127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+    edge = await startEdge({
+      gateways: [address, address],
+      webRoot: builtApp,
+      requestsPerClient: limit,
+    });
+  });
+  afterAll(async () => {
+    release();
+    await edge?.stop();
+    gateway?.closeAllConnections();
+    gateway?.close();
+  });
+
+  /** A POST to the edge from `localAddress`, on a connection of its own. */
+  const postFrom = (localAddress: string) =>
+    new Promise<{ status: number; type: string | undefined; body: string }>((resolve, reject) => {
+      const sent = request(
+        {
+          host: '127.0.0.1',
+          port: edge.port,
+          path: '/graphql',
+          method: 'POST',
+          localAddress,
+          agent: false,
+          headers: { 'content-type': 'application/json' },
+        },
+        (response) => {
+          let body = '';
+          response.setEncoding('utf8').on('data', (chunk: string) => {
+            body += chunk;
+          });
+          response.on('end', () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              type: response.headers['content-type'],
+              body,
+            }),
+          );
+        },
+      );
+      sent.on('error', reject).end('{"query":"{ __typename }"}');
+    });
+  const arrivals = async (count: number) => {
+    const deadline = Date.now() + 5_000;
+    while (arrived < count) {
+      if (Date.now() > deadline)
+        throw new Error(`${arrived} requests reached the gateway, not ${count}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+
+  it('is EDGE_REQUESTS_PER_CLIENT requests in progress: the next is 429 at once, other addresses go on', async () => {
+    const first = Array.from({ length: limit }, () => postFrom('127.0.0.1'));
+    await arrivals(limit);
+    const refused = await postFrom('127.0.0.1');
+    expect(refused.status).toBe(429);
+    expect(refused.type).toBe('application/json');
+    expect(JSON.parse(refused.body)).toEqual({
+      errors: [
+        {
+          message: expect.any(String),
+          extensions: { code: 'TOO_MANY_REQUESTS', retryAfterSeconds: 1 },
+        },
+      ],
+    });
+    expect(arrived).toBe(limit);
+    // Another address is not held back by this one's share.
+    const other = postFrom('127.0.0.2');
+    await arrivals(limit + 1);
+    release();
+    expect((await Promise.all(first)).map(({ status }) => status)).toEqual([200, 200, 200]);
+    expect((await other).status).toBe(200);
+    // Its requests answered, the first address is served again.
+    expect((await postFrom('127.0.0.1')).status).toBe(200);
   });
 });
