@@ -85,9 +85,56 @@ function invalidations(): Counter<'tag' | 'outcome'> {
 }
 
 /**
- * Tells the gateways' response cache that `tag` changed. Never throws and never waits past
- * the Redis deadline: when Redis is away the bump is lost, and entries end by their
- * max-age instead (`events` data: 30 s; no gateway reads the cache while Redis is away).
+ * How long an event's change waits for a connection that went down moments ago to come back, before
+ * it answers (Redis restarted, or a connection replaced: it is back within 0.5 s), and what
+ * "moments ago" is. A gateway may be back before this service: a bump sent only later would
+ * leave its entries showing the change's old state in the meantime. Past that, Redis is
+ * away for the gateways too (they read no cache without it), and no change waits.
+ */
+const reconnectWaitMs = 1_000;
+const recentlyDownMs = 10_000;
+
+/** Bumps that could not be sent, by connection: sent when it comes back. */
+const unsent = new WeakMap<RedisConnection, Map<string, Set<string> | undefined>>();
+
+/** Keeps a bump that failed, merged with the others, to send when `redis` is back. */
+function sendLater(
+  redis: RedisConnection,
+  namespace: string,
+  tag: ResponseCacheTag,
+  logger: Logger,
+  eventIds: readonly string[] | undefined,
+): void {
+  let pending = unsent.get(redis);
+  if (!pending) {
+    const created = new Map<string, Set<string> | undefined>();
+    pending = created;
+    unsent.set(redis, created);
+    redis.onAvailable(() => {
+      const bumps = [...created];
+      created.clear();
+      for (const [key, ids] of bumps) {
+        const [space, kind] = JSON.parse(key) as [string, ResponseCacheTag];
+        void invalidateCachedResponses(redis, space, kind, logger, ids && [...ids]);
+      }
+    });
+  }
+  const key = JSON.stringify([namespace, tag]);
+  // A bump of the whole tag (no events named) covers any of its events.
+  if (!eventIds) pending.set(key, undefined);
+  else if (!pending.has(key) || pending.get(key)) {
+    const ids = pending.get(key) ?? new Set<string>();
+    for (const id of eventIds) ids.add(id);
+    pending.set(key, ids);
+  }
+}
+
+/**
+ * Tells the gateways' response cache that `tag` changed. Never throws. When the connection
+ * went down moments ago, an `events` bump waits up to `reconnectWaitMs` for it first (a
+ * purchase never waits: stock's entries live 1 s at most); a bump that still
+ * cannot be sent is kept and sent when the connection is back. In a longer outage no
+ * gateway reads the cache, and entries stored before it end by their max-age at most.
  */
 export async function invalidateCachedResponses(
   redis: RedisConnection | undefined,
@@ -98,6 +145,11 @@ export async function invalidateCachedResponses(
 ): Promise<void> {
   if (!redis) return;
   const message: ResponseCacheInvalidation = eventIds ? { tag, eventIds: [...eventIds] } : { tag };
+  // A stock bump does not wait: an entry with availability lives 1 s at most, the bound.
+  const downFor = redis.downForMs();
+  if (tag === 'events' && downFor > 0 && downFor < recentlyDownMs) {
+    await redis.whenAvailable(reconnectWaitMs);
+  }
   try {
     // Only an event change moves events' own versions: they share the `events` tag's count.
     const eventKeys =
@@ -115,5 +167,6 @@ export async function invalidateCachedResponses(
   } catch (error) {
     invalidations().inc({ tag, outcome: 'failed' });
     if (redis.available) logger.warn({ err: error, tag }, 'could not invalidate cached responses');
+    sendLater(redis, namespace, tag, logger, eventIds);
   }
 }

@@ -87,3 +87,39 @@ describe('invalidating cached responses', () => {
     }
   });
 });
+
+describe('invalidating while Redis is away', () => {
+  // A gateway may be back with Redis before the service that changed something: a bump
+  // lost then left the gateway's entries showing the old state until their max-age.
+  it('waits for a connection lost moments ago, and sends the bump before it returns', async () => {
+    const namespace = `test-${randomUUID().slice(0, 8)}`;
+    await redis.kill();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(connection.available).toBe(false);
+    const restarting = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await redis.start();
+    })();
+    await invalidateCachedResponses(connection, namespace, 'events', logger, ['A']);
+    await restarting;
+    // Returned once sent: the versions are there at once.
+    expect(await versions(namespace)).toEqual({ events: '1', stock: null, a: '1', b: null });
+  });
+
+  it('keeps a bump it could not send, and sends it when the connection is back', async () => {
+    const namespace = `test-${randomUUID().slice(0, 8)}`;
+    await redis.kill();
+    await invalidateCachedResponses(connection, namespace, 'events', logger, ['A']);
+    await invalidateCachedResponses(connection, namespace, 'events', logger, ['B']);
+    await invalidateCachedResponses(connection, namespace, 'stock', logger);
+    await redis.start();
+    await connection.whenAvailable(5_000);
+    const deadline = Date.now() + 5_000;
+    while ((await versions(namespace)).stock === null) {
+      if (Date.now() > deadline) throw new Error('the kept bumps were not sent');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // One bump a tag, for every event it named.
+    expect(await versions(namespace)).toEqual({ events: '1', stock: '1', a: '1', b: '1' });
+  });
+});
