@@ -94,8 +94,13 @@ function invalidations(): Counter<'tag' | 'outcome'> {
 const reconnectWaitMs = 1_000;
 const recentlyDownMs = 10_000;
 
-/** Bumps that could not be sent, by connection: sent when it comes back. */
-const unsent = new WeakMap<RedisConnection, Map<string, Set<string> | undefined>>();
+/**
+ * Bumps that could not be sent, by connection and then by namespace and tag: the events
+ * they named, and whether one named none. Both are sent when the connection is back: a
+ * bump naming no event does not move events' own versions, and one naming events leaves
+ * the others in the gateways' memory, so neither stands for the other.
+ */
+const unsent = new WeakMap<RedisConnection, Map<string, { unnamed: boolean; ids: Set<string> }>>();
 
 /** Keeps a bump that failed, merged with the others, to send when `redis` is back. */
 function sendLater(
@@ -107,26 +112,24 @@ function sendLater(
 ): void {
   let pending = unsent.get(redis);
   if (!pending) {
-    const created = new Map<string, Set<string> | undefined>();
+    const created = new Map<string, { unnamed: boolean; ids: Set<string> }>();
     pending = created;
     unsent.set(redis, created);
     redis.onAvailable(() => {
       const bumps = [...created];
       created.clear();
-      for (const [key, ids] of bumps) {
+      for (const [key, { unnamed, ids }] of bumps) {
         const [space, kind] = JSON.parse(key) as [string, ResponseCacheTag];
-        void invalidateCachedResponses(redis, space, kind, logger, ids && [...ids]);
+        if (ids.size > 0) void invalidateCachedResponses(redis, space, kind, logger, [...ids]);
+        if (unnamed) void invalidateCachedResponses(redis, space, kind, logger);
       }
     });
   }
   const key = JSON.stringify([namespace, tag]);
-  // A bump of the whole tag (no events named) covers any of its events.
-  if (!eventIds) pending.set(key, undefined);
-  else if (!pending.has(key) || pending.get(key)) {
-    const ids = pending.get(key) ?? new Set<string>();
-    for (const id of eventIds) ids.add(id);
-    pending.set(key, ids);
-  }
+  const bump = pending.get(key) ?? { unnamed: false, ids: new Set<string>() };
+  if (eventIds) for (const id of eventIds) bump.ids.add(id);
+  else bump.unnamed = true;
+  pending.set(key, bump);
 }
 
 /**
