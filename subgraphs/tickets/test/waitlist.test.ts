@@ -209,6 +209,28 @@ describe('joinWaitlist and cancellations', () => {
     );
     expect(await stockOf(tierId)).toEqual({ sold: 2, held: 2 });
   });
+
+  it('offers the stock that came back while the sales were closed once they reopen, never to a stranger', async () => {
+    const { tierId, tickets } = await soldOutTier(1);
+    const waiter = customer();
+    await joined(waiter, tierId);
+    const tiers = new TicketRepository(database.prisma);
+    // The organizer closes the sales; a ticket is cancelled meanwhile: nothing is offered
+    // outside the window, and the queue waits on.
+    const closed = await tiers.updateTier(tierId, { salesEndAt: new Date(Date.now() - 1000) });
+    expect(closed.status).toBe('updated');
+    const [{ holder, id }] = tickets as [{ holder: Customer; id: string }];
+    expect((await cancel(holder, id)).errors).toBeUndefined();
+    expect(await stockOf(tierId)).toEqual({ sold: 0, held: 0 });
+    // The sales reopen: the queue is served before anyone else can buy.
+    const reopened = await tiers.updateTier(tierId, {
+      salesEndAt: new Date(Date.now() + 86_400_000),
+    });
+    expect(reopened.status).toBe('updated');
+    expect(await offersOn(tierId)).toEqual([{ userId: waiter.userId, quantity: 1 }]);
+    expect(codeOf(await buy(customer(), tierId))).toBe('SOLD_OUT');
+    expect(await stockOf(tierId)).toEqual({ sold: 0, held: 1 });
+  });
 });
 
 describe('refunds', () => {

@@ -177,12 +177,15 @@ export class TicketRepository {
             UPDATE ticket_tiers SET capacity = ${capacity}, updated_at = now()
             WHERE id = ${id}::uuid AND sold + held <= ${capacity}`;
             if (resized === 0) return { status: 'capacityBelowSold' };
-            // A raised capacity is stock that comes back: the waitlist is offered it first.
-            await offerToWaitlist(tx, id);
           }
+          await tx.ticketTier.update({ where: { id }, data: rest });
+          // A raised capacity is stock that comes back, and a reopened sales window makes
+          // sellable the stock that came back while it was closed: the waitlist is offered
+          // it first, under the tier as it is now.
+          await offerToWaitlist(tx, id);
           return {
             status: 'updated',
-            tier: await tx.ticketTier.update({ where: { id }, data: rest }),
+            tier: await tx.ticketTier.findUniqueOrThrow({ where: { id } }),
           };
         }),
       );
