@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContext } from '../src/context.ts';
 import { EventSnapshotRepository } from '../src/repositories/EventSnapshotRepository.ts';
 import { TicketRepository } from '../src/repositories/TicketRepository.ts';
+import { TransferRepository } from '../src/repositories/TransferRepository.ts';
 import { createTicketsServer } from '../src/server.ts';
 import { createTicketsServices } from '../src/subgraph.ts';
 
@@ -523,6 +524,63 @@ describe('a lock cycle with a waiter’s own transaction', () => {
     const ticket = await database.prisma.ticket.findUniqueOrThrow({ where: { id } });
     expect(ticket.status).toBe('CANCELLED');
     expect(await stockOf(tierId)).toEqual({ sold: 0, held: 1 });
+    expect(await offersOn(tierId)).toEqual([{ userId: waiter.userId, quantity: 1 }]);
+  });
+
+  it('rolls one side back, and runs a transfer again if it was that side: it happens, and offers once', async () => {
+    // A receiver at the per-person cap with an expired hold on a sold-out tier, which the
+    // sweeper has not returned yet: the transfer returns it on its way, which offers it to
+    // the tier's queue (the tier's row, then the waiter's allowance).
+    const { eventId, tierId } = await tierOnSale(2);
+    const other = await database.prisma.ticketTier.create({
+      data: { eventId, name: 'Balcony', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    });
+    const receiver = customer();
+    const held = await receiver.run<{ holdTickets: { id: string } }>(
+      `mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }`,
+      { tierId },
+    );
+    expect(held.errors).toBeUndefined();
+    await ticketsOf(receiver, other.id, perUserCap - 1);
+    await ticketsOf(customer(), tierId);
+    const waiter = customer();
+    await ticketsOf(waiter, other.id);
+    await joined(waiter, tierId);
+    await database.prisma.hold.update({
+      where: { id: held.data?.holdTickets.id },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
+    const giver = customer();
+    const [given] = await ticketsOf(giver, other.id);
+
+    // The waiter's own transaction, as a purchase of the tier would be: their allowance row,
+    // then the tier's row, with the transfer's offer in between.
+    let transfer: Promise<{ status: string }> | undefined;
+    const waiterSide = database.prisma
+      .$transaction(async (tx) => {
+        await tx.$executeRaw`
+          UPDATE event_allowances SET tickets = tickets
+          WHERE event_id = ${eventId}::uuid AND user_id = ${waiter.userId}::uuid`;
+        transfer = new TransferRepository(database.prisma).transfer({
+          ticketId: given as string,
+          fromUserId: giver.userId,
+          toUserId: receiver.userId,
+          perUserCap,
+        });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await tx.$executeRaw`UPDATE ticket_tiers SET updated_at = now() WHERE id = ${tierId}::uuid`;
+      })
+      .then(
+        () => 'committed',
+        () => 'failed',
+      );
+    const [waiterOutcome, transferred] = [await waiterSide, await transfer];
+
+    expect(['committed', 'failed']).toContain(waiterOutcome);
+    expect(transferred?.status).toBe('transferred');
+    const ticket = await database.prisma.ticket.findUniqueOrThrow({ where: { id: given } });
+    expect(ticket.ownerId).toBe(receiver.userId);
+    expect(await stockOf(tierId)).toEqual({ sold: 1, held: 1 });
     expect(await offersOn(tierId)).toEqual([{ userId: waiter.userId, quantity: 1 }]);
   });
 });
