@@ -583,4 +583,52 @@ describe('a lock cycle with a waiter’s own transaction', () => {
     expect(await stockOf(tierId)).toEqual({ sold: 1, held: 1 });
     expect(await offersOn(tierId)).toEqual([{ userId: waiter.userId, quantity: 1 }]);
   });
+
+  it('rolls one side back, and runs a join again if it was that side: it queues, and offers once', async () => {
+    // A sold-out tier with an expired hold the sweeper has not returned yet: joining returns
+    // it on its way, which offers it to the waiter ahead (the tier's row, then their allowance).
+    const { eventId, tierId } = await tierOnSale(2);
+    const other = await database.prisma.ticketTier.create({
+      data: { eventId, name: 'Balcony', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    });
+    const holder = customer();
+    const held = await holder.run<{ holdTickets: { id: string } }>(
+      `mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }`,
+      { tierId },
+    );
+    expect(held.errors).toBeUndefined();
+    await ticketsOf(customer(), tierId);
+    const waiter = customer();
+    await ticketsOf(waiter, other.id);
+    await joined(waiter, tierId);
+    await database.prisma.hold.update({
+      where: { id: held.data?.holdTickets.id },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
+    const joiner = customer();
+
+    // The waiter's own transaction, as a purchase of the tier would be: their allowance row,
+    // then the tier's row, with the join's offer in between.
+    let joining: ReturnType<typeof join> | undefined;
+    const waiterSide = database.prisma
+      .$transaction(async (tx) => {
+        await tx.$executeRaw`
+          UPDATE event_allowances SET tickets = tickets
+          WHERE event_id = ${eventId}::uuid AND user_id = ${waiter.userId}::uuid`;
+        joining = join(joiner, tierId);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await tx.$executeRaw`UPDATE ticket_tiers SET updated_at = now() WHERE id = ${tierId}::uuid`;
+      })
+      .then(
+        () => 'committed',
+        () => 'failed',
+      );
+    const [waiterOutcome, joinedNow] = [await waiterSide, await joining];
+
+    expect(['committed', 'failed']).toContain(waiterOutcome);
+    expect(joinedNow?.errors).toBeUndefined();
+    expect(joinedNow?.data?.joinWaitlist).toEqual({ status: 'WAITING', quantity: 1, waiting: 1 });
+    expect(await stockOf(tierId)).toEqual({ sold: 1, held: 1 });
+    expect(await offersOn(tierId)).toEqual([{ userId: waiter.userId, quantity: 1 }]);
+  });
 });

@@ -1,3 +1,4 @@
+import { retryOnConflict } from '@ticketing/platform';
 import {
   type Hold,
   Prisma,
@@ -40,7 +41,9 @@ const entriesShown = 100;
  * `FOR SHARE`, expired holds returned through `expire_holds`, which offers them to the
  * queue, then the tier's row `FOR SHARE`) and queues only when the tier has no free stock,
  * so a return of stock in flight either commits first (and the join sees the stock) or
- * waits for the join (and offers to it).
+ * waits for the join (and offers to it). The expired holds it returns are offered to the
+ * queue (the tier's row, then waiters' allowances), which a waiter's own purchase can meet
+ * in a lock cycle: a join rolled back by it runs again (retryOnConflict).
  */
 export class WaitlistRepository {
   readonly #prisma: PrismaClient;
@@ -51,33 +54,35 @@ export class WaitlistRepository {
 
   async join(request: JoinRequest): Promise<JoinOutcome> {
     const { tierId, eventId, userId, quantity } = request;
-    return this.#prisma.$transaction(async (tx) => {
-      const [snapshot] = await tx.$queryRaw<{ onSale: boolean }[]>`
+    return retryOnConflict(() =>
+      this.#prisma.$transaction(async (tx) => {
+        const [snapshot] = await tx.$queryRaw<{ onSale: boolean }[]>`
         SELECT status = 'PUBLISHED' AND starts_at > now() AS "onSale"
         FROM event_snapshots WHERE event_id = ${eventId}::uuid
         FOR SHARE`;
-      if (snapshot?.onSale !== true) return { status: 'salesClosed' } as const;
-      await tx.$queryRaw`SELECT expire_holds(${tierId}::uuid, NULL, NULL)`;
-      const [{ available, allowance }] = await tx.$queryRaw<
-        [{ available: number; allowance: number }]
-      >`
+        if (snapshot?.onSale !== true) return { status: 'salesClosed' } as const;
+        await tx.$queryRaw`SELECT expire_holds(${tierId}::uuid, NULL, NULL)`;
+        const [{ available, allowance }] = await tx.$queryRaw<
+          [{ available: number; allowance: number }]
+        >`
         SELECT t.capacity - t.sold - t.held AS available,
                coalesce((SELECT a.tickets FROM event_allowances a
                          WHERE a.event_id = t.event_id AND a.user_id = ${userId}::uuid), 0) AS allowance
         FROM ticket_tiers t WHERE t.id = ${tierId}::uuid
         FOR SHARE OF t`;
-      if (available > 0) return { status: 'notSoldOut', available } as const;
-      if (allowance + quantity > request.perUserCap) return { status: 'limitReached' } as const;
-      const [entry] = await tx.$queryRaw<(WaitlistEntry & { place: number })[]>`
+        if (available > 0) return { status: 'notSoldOut', available } as const;
+        if (allowance + quantity > request.perUserCap) return { status: 'limitReached' } as const;
+        const [entry] = await tx.$queryRaw<(WaitlistEntry & { place: number })[]>`
         INSERT INTO waitlist_entries AS e
           (id, tier_id, event_id, user_id, quantity, waiting, per_user_cap, offer_seconds, updated_at)
         VALUES (uuid_v7(), ${tierId}::uuid, ${eventId}::uuid, ${userId}::uuid, ${quantity},
                 ${quantity}, ${request.perUserCap}, ${request.offerSeconds}, now())
         ON CONFLICT (tier_id, user_id) WHERE status IN ('WAITING', 'OFFERED') DO NOTHING
         RETURNING ${entryColumns}, ${placeInLine} AS place`;
-      if (!entry) return { status: 'alreadyWaiting' } as const;
-      return { status: 'joined', entry: { ...entry, openOffers: [] } } as const;
-    });
+        if (!entry) return { status: 'alreadyWaiting' } as const;
+        return { status: 'joined', entry: { ...entry, openOffers: [] } } as const;
+      }),
+    );
   }
 
   /**
