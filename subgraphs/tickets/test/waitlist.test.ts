@@ -459,6 +459,42 @@ describe('leaveWaitlist', () => {
   });
 });
 
+describe('an event postponed while it was under way', () => {
+  it('offers the stock that came back meanwhile to its queue once it is on sale again, never to a stranger', async () => {
+    const { eventId, tierId, tickets } = await soldOutTier(1);
+    const waiter = customer();
+    await joined(waiter, tierId);
+    const snapshots = new EventSnapshotRepository(database.prisma);
+    // The event starts (its end still ahead): nothing is on sale, and a ticket cancelled
+    // then is offered to nobody.
+    await snapshots.apply([
+      {
+        eventId,
+        status: 'PUBLISHED',
+        startsAt: new Date(Date.now() - 60_000),
+        endsAt: new Date(Date.now() + 3_600_000),
+        version: 2,
+      },
+    ]);
+    const [{ holder, id }] = tickets as [{ holder: Customer; id: string }];
+    expect((await cancel(holder, id)).errors).toBeUndefined();
+    expect(await stockOf(tierId)).toEqual({ sold: 0, held: 0 });
+    // The organizer moves it to next week: on sale again, the queue is served first.
+    await snapshots.apply([
+      {
+        eventId,
+        status: 'PUBLISHED',
+        startsAt: new Date(Date.now() + 7 * 86_400_000),
+        endsAt: null,
+        version: 3,
+      },
+    ]);
+    expect(await offersOn(tierId)).toEqual([{ userId: waiter.userId, quantity: 1 }]);
+    expect(codeOf(await buy(customer(), tierId))).toBe('SOLD_OUT');
+    expect(await stockOf(tierId)).toEqual({ sold: 0, held: 1 });
+  });
+});
+
 describe('an event’s cancellation', () => {
   it('cancels its waitlist and withdraws its offers; nothing is offered afterwards', async () => {
     const { eventId, tierId, tickets } = await soldOutTier(2);

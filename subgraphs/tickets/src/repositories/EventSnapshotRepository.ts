@@ -34,7 +34,10 @@ export class EventSnapshotRepository {
    * The upsert waits for every purchase and hold in flight that locked the snapshot
    * (PurchaseRepository's `FOR SHARE`), and the cascade's statements come after it, so
    * they see those sales; a sale that comes later finds the event cancelled. The cascade
-   * takes its locks in the purchases' order (tickets, holds, allowances, then tiers).
+   * takes its locks in the purchases' order (tickets, holds, allowances, then tiers). A
+   * change that leaves the event published offers its tiers' free stock to their waitlists,
+   * as every return of stock does: an event postponed while under way is on sale again, and
+   * what came back while it was not goes to the queue before anyone else can buy it.
    */
   async apply(changes: EventChange[]): Promise<void> {
     await this.#prisma.$transaction(async (tx) => {
@@ -48,6 +51,15 @@ export class EventSnapshotRepository {
             version = EXCLUDED.version, updated_at = now()
           WHERE event_snapshots.version < EXCLUDED.version
           RETURNING status::text`;
+        if (applied[0]?.status === 'PUBLISHED') {
+          // An event moved back on sale (postponed while under way) may have stock that came
+          // back while it was not, which nobody was offered: its queues are served first.
+          await tx.$queryRaw`
+            SELECT offer_waitlist(t.id) FROM ticket_tiers t
+            WHERE t.event_id = ${change.eventId}::uuid AND EXISTS (
+              SELECT 1 FROM waitlist_entries e WHERE e.tier_id = t.id AND e.status = 'WAITING')
+            ORDER BY t.id`;
+        }
         if (applied[0]?.status === 'CANCELLED') {
           // Cancels its active tickets and refunds every order of them, once: a redelivery
           // applies nothing (the version above), and no ticket is refunded twice.
