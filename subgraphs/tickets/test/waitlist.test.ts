@@ -399,6 +399,31 @@ describe('bad input changes nothing', () => {
     expect(await myWaitlist(buyer)).toMatchObject([{ status: 'WAITING', waiting: 1 }]);
   });
 
+  it('lets a buyer who bought their offer queue again, and still refuses one with an offer open', async () => {
+    const { tierId, tickets } = await soldOutTier(2);
+    const waiter = customer();
+    await joined(waiter, tierId);
+    const [first, second] = tickets as { holder: Customer; id: string }[];
+    expect((await cancel(first?.holder as Customer, first?.id as string)).errors).toBeUndefined();
+    const [entry] = await myWaitlist(waiter);
+    const bought = await waiter.run(
+      `mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }`,
+      { input: { holdId: entry?.offers[0]?.id, idempotencyKey: randomUUID() } },
+    );
+    expect(bought.errors).toBeUndefined();
+    // Served and sold out again: they may wait for more, as anyone who bought may.
+    await joined(waiter, tierId);
+    expect(codeOf(await join(waiter, tierId))).toBe('ALREADY_ON_WAITLIST');
+    expect((await myWaitlist(waiter)).map(({ status, place }) => ({ status, place }))).toEqual([
+      { status: 'WAITING', place: 1 },
+      { status: 'OFFERED', place: null },
+    ]);
+    // Their new place is served, and while that offer is open they cannot queue again.
+    expect((await cancel(second?.holder as Customer, second?.id as string)).errors).toBeUndefined();
+    expect(await offersOn(tierId)).toEqual([{ userId: waiter.userId, quantity: 1 }]);
+    expect(codeOf(await join(waiter, tierId))).toBe('ALREADY_ON_WAITLIST');
+  });
+
   it('lets only one of two concurrent first joins through', async () => {
     const { tierId } = await soldOutTier(1);
     const buyer = customer();

@@ -72,12 +72,22 @@ export class WaitlistRepository {
         FOR SHARE OF t`;
         if (available > 0) return { status: 'notSoldOut', available } as const;
         if (allowance + quantity > request.perUserCap) return { status: 'limitReached' } as const;
+        // One entry waiting per buyer and tier (a unique index), and none while an offer of
+        // theirs for it is open: checked under the tier's row lock, which every offer, and
+        // every purchase, release or expiry of one, takes. An entry whose offers were all
+        // bought is served, and stands in nobody's way.
+        const [{ offerOpen }] = await tx.$queryRaw<[{ offerOpen: boolean }]>`
+        SELECT EXISTS (
+          SELECT 1 FROM waitlist_entries e JOIN holds h ON h.waitlist_entry_id = e.id
+          WHERE e.tier_id = ${tierId}::uuid AND e.user_id = ${userId}::uuid
+            AND e.status = 'OFFERED' AND h.status = 'ACTIVE') AS "offerOpen"`;
+        if (offerOpen) return { status: 'alreadyWaiting' } as const;
         const [entry] = await tx.$queryRaw<(WaitlistEntry & { place: number })[]>`
         INSERT INTO waitlist_entries AS e
           (id, tier_id, event_id, user_id, quantity, waiting, per_user_cap, offer_seconds, updated_at)
         VALUES (uuid_v7(), ${tierId}::uuid, ${eventId}::uuid, ${userId}::uuid, ${quantity},
                 ${quantity}, ${request.perUserCap}, ${request.offerSeconds}, now())
-        ON CONFLICT (tier_id, user_id) WHERE status IN ('WAITING', 'OFFERED') DO NOTHING
+        ON CONFLICT (tier_id, user_id) WHERE status = 'WAITING' DO NOTHING
         RETURNING ${entryColumns}, ${placeInLine} AS place`;
         if (!entry) return { status: 'alreadyWaiting' } as const;
         return { status: 'joined', entry: { ...entry, openOffers: [] } } as const;
@@ -90,9 +100,14 @@ export class WaitlistRepository {
    * holds); the units not yet offered go to the others in line.
    */
   async leave(tierId: string, userId: string): Promise<WaitlistEntry | null> {
+    // The newest live entry: a buyer served before may be queued again beside it.
     const [entry] = await this.#prisma.$queryRaw<WaitlistEntry[]>`
       UPDATE waitlist_entries AS e SET status = 'LEFT', waiting = 0, updated_at = now()
-      WHERE tier_id = ${tierId}::uuid AND user_id = ${userId}::uuid
+      WHERE id = (
+        SELECT id FROM waitlist_entries
+        WHERE tier_id = ${tierId}::uuid AND user_id = ${userId}::uuid
+          AND status IN ('WAITING', 'OFFERED')
+        ORDER BY position DESC LIMIT 1)
         AND status IN ('WAITING', 'OFFERED')
       RETURNING ${entryColumns}`;
     return entry ?? null;
