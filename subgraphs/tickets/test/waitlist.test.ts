@@ -547,6 +547,60 @@ describe('an event’s cancellation', () => {
   });
 });
 
+/**
+ * Runs `other` while the waiter's own transaction, as a purchase of the tier would be, holds
+ * their allowance row and then takes the tier's row: `other` locks the tier, then wants the
+ * allowance to make its offer, so PostgreSQL rolls one of the two back.
+ */
+async function inLockCycleWithWaiter<T>(
+  { eventId, tierId }: { eventId: string; tierId: string },
+  waiter: Customer,
+  other: () => Promise<T>,
+): Promise<[string, T | undefined]> {
+  let running: Promise<T> | undefined;
+  const waiterSide = database.prisma
+    .$transaction(async (tx) => {
+      await tx.$executeRaw`
+        UPDATE event_allowances SET tickets = tickets
+        WHERE event_id = ${eventId}::uuid AND user_id = ${waiter.userId}::uuid`;
+      running = other();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await tx.$executeRaw`UPDATE ticket_tiers SET updated_at = now() WHERE id = ${tierId}::uuid`;
+    })
+    .then(
+      () => 'committed',
+      () => 'failed',
+    );
+  return [await waiterSide, await running];
+}
+
+/**
+ * A sold-out tier of 2 (one unit sold, one held by `holder`), a waiter queued for it who
+ * has an allowance row (a ticket of another tier), and `lapse`, which makes the hold expire
+ * without the sweeper returning it: whoever returns it on their way offers it to the waiter.
+ */
+async function queueBehindAHold(holder: Customer) {
+  const { eventId, tierId } = await tierOnSale(2);
+  const other = await database.prisma.ticketTier.create({
+    data: { eventId, name: 'Balcony', priceCents: 1000, currency: 'EUR', capacity: 10 },
+  });
+  const held = await holder.run<{ holdTickets: { id: string } }>(
+    `mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }`,
+    { tierId },
+  );
+  expect(held.errors).toBeUndefined();
+  await ticketsOf(customer(), tierId);
+  const waiter = customer();
+  await ticketsOf(waiter, other.id);
+  await joined(waiter, tierId);
+  const lapse = () =>
+    database.prisma.hold.update({
+      where: { id: held.data?.holdTickets.id },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
+  return { eventId, tierId, otherTierId: other.id, waiter, lapse };
+}
+
 describe('a lock cycle with a waiter’s own transaction', () => {
   it('rolls one side back, runs the cancellation again if it was that side, and offers once', async () => {
     const { eventId, tierId, tickets } = await soldOutTier(1);
@@ -558,24 +612,11 @@ describe('a lock cycle with a waiter’s own transaction', () => {
     await joined(waiter, tierId);
     const [{ holder, id }] = tickets as [{ holder: Customer; id: string }];
 
-    // The waiter's own transaction, as a purchase of this tier would be: their allowance
-    // row, then the tier's row. The cancellation in between locks the tier, then wants the
-    // allowance to make its offer.
-    let cancellation: ReturnType<typeof cancel> | undefined;
-    const waiterSide = database.prisma
-      .$transaction(async (tx) => {
-        await tx.$executeRaw`
-          UPDATE event_allowances SET tickets = tickets
-          WHERE event_id = ${eventId}::uuid AND user_id = ${waiter.userId}::uuid`;
-        cancellation = cancel(holder, id);
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        await tx.$executeRaw`UPDATE ticket_tiers SET updated_at = now() WHERE id = ${tierId}::uuid`;
-      })
-      .then(
-        () => 'committed',
-        () => 'failed',
-      );
-    const [waiterOutcome, cancelled] = [await waiterSide, await cancellation];
+    const [waiterOutcome, cancelled] = await inLockCycleWithWaiter(
+      { eventId, tierId },
+      waiter,
+      () => cancel(holder, id),
+    );
 
     // PostgreSQL rolls one side back. When that is the cancellation, it runs again once the
     // waiter's transaction has committed: either way the cancellation succeeds, and its offer
@@ -589,107 +630,46 @@ describe('a lock cycle with a waiter’s own transaction', () => {
   });
 
   it('rolls one side back, and runs a transfer again if it was that side: it happens, and offers once', async () => {
-    // A receiver at the per-person cap with an expired hold on a sold-out tier, which the
-    // sweeper has not returned yet: the transfer returns it on its way, which offers it to
-    // the tier's queue (the tier's row, then the waiter's allowance).
-    const { eventId, tierId } = await tierOnSale(2);
-    const other = await database.prisma.ticketTier.create({
-      data: { eventId, name: 'Balcony', priceCents: 1000, currency: 'EUR', capacity: 10 },
-    });
+    // The receiver, at the per-person cap, holds the lapsed unit: the transfer returns it on
+    // its way, which offers it to the tier's queue (the tier's row, then the waiter's allowance).
     const receiver = customer();
-    const held = await receiver.run<{ holdTickets: { id: string } }>(
-      `mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }`,
-      { tierId },
-    );
-    expect(held.errors).toBeUndefined();
-    await ticketsOf(receiver, other.id, perUserCap - 1);
-    await ticketsOf(customer(), tierId);
-    const waiter = customer();
-    await ticketsOf(waiter, other.id);
-    await joined(waiter, tierId);
-    await database.prisma.hold.update({
-      where: { id: held.data?.holdTickets.id },
-      data: { expiresAt: new Date(Date.now() - 1000) },
-    });
+    const queue = await queueBehindAHold(receiver);
+    await ticketsOf(receiver, queue.otherTierId, perUserCap - 1);
+    await queue.lapse();
     const giver = customer();
-    const [given] = await ticketsOf(giver, other.id);
+    const [given] = await ticketsOf(giver, queue.otherTierId);
 
-    // The waiter's own transaction, as a purchase of the tier would be: their allowance row,
-    // then the tier's row, with the transfer's offer in between.
-    let transfer: Promise<{ status: string }> | undefined;
-    const waiterSide = database.prisma
-      .$transaction(async (tx) => {
-        await tx.$executeRaw`
-          UPDATE event_allowances SET tickets = tickets
-          WHERE event_id = ${eventId}::uuid AND user_id = ${waiter.userId}::uuid`;
-        transfer = new TransferRepository(database.prisma).transfer({
-          ticketId: given as string,
-          fromUserId: giver.userId,
-          toUserId: receiver.userId,
-          perUserCap,
-        });
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        await tx.$executeRaw`UPDATE ticket_tiers SET updated_at = now() WHERE id = ${tierId}::uuid`;
-      })
-      .then(
-        () => 'committed',
-        () => 'failed',
-      );
-    const [waiterOutcome, transferred] = [await waiterSide, await transfer];
+    const [waiterOutcome, transferred] = await inLockCycleWithWaiter(queue, queue.waiter, () =>
+      new TransferRepository(database.prisma).transfer({
+        ticketId: given as string,
+        fromUserId: giver.userId,
+        toUserId: receiver.userId,
+        perUserCap,
+      }),
+    );
 
     expect(['committed', 'failed']).toContain(waiterOutcome);
     expect(transferred?.status).toBe('transferred');
     const ticket = await database.prisma.ticket.findUniqueOrThrow({ where: { id: given } });
     expect(ticket.ownerId).toBe(receiver.userId);
-    expect(await stockOf(tierId)).toEqual({ sold: 1, held: 1 });
-    expect(await offersOn(tierId)).toEqual([{ userId: waiter.userId, quantity: 1 }]);
+    expect(await stockOf(queue.tierId)).toEqual({ sold: 1, held: 1 });
+    expect(await offersOn(queue.tierId)).toEqual([{ userId: queue.waiter.userId, quantity: 1 }]);
   });
 
   it('rolls one side back, and runs a join again if it was that side: it queues, and offers once', async () => {
-    // A sold-out tier with an expired hold the sweeper has not returned yet: joining returns
-    // it on its way, which offers it to the waiter ahead (the tier's row, then their allowance).
-    const { eventId, tierId } = await tierOnSale(2);
-    const other = await database.prisma.ticketTier.create({
-      data: { eventId, name: 'Balcony', priceCents: 1000, currency: 'EUR', capacity: 10 },
-    });
-    const holder = customer();
-    const held = await holder.run<{ holdTickets: { id: string } }>(
-      `mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }`,
-      { tierId },
-    );
-    expect(held.errors).toBeUndefined();
-    await ticketsOf(customer(), tierId);
-    const waiter = customer();
-    await ticketsOf(waiter, other.id);
-    await joined(waiter, tierId);
-    await database.prisma.hold.update({
-      where: { id: held.data?.holdTickets.id },
-      data: { expiresAt: new Date(Date.now() - 1000) },
-    });
+    // Joining returns the lapsed unit on its way, which offers it to the waiter ahead.
+    const queue = await queueBehindAHold(customer());
+    await queue.lapse();
     const joiner = customer();
 
-    // The waiter's own transaction, as a purchase of the tier would be: their allowance row,
-    // then the tier's row, with the join's offer in between.
-    let joining: ReturnType<typeof join> | undefined;
-    const waiterSide = database.prisma
-      .$transaction(async (tx) => {
-        await tx.$executeRaw`
-          UPDATE event_allowances SET tickets = tickets
-          WHERE event_id = ${eventId}::uuid AND user_id = ${waiter.userId}::uuid`;
-        joining = join(joiner, tierId);
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        await tx.$executeRaw`UPDATE ticket_tiers SET updated_at = now() WHERE id = ${tierId}::uuid`;
-      })
-      .then(
-        () => 'committed',
-        () => 'failed',
-      );
-    const [waiterOutcome, joinedNow] = [await waiterSide, await joining];
+    const [waiterOutcome, joinedNow] = await inLockCycleWithWaiter(queue, queue.waiter, () =>
+      join(joiner, queue.tierId),
+    );
 
     expect(['committed', 'failed']).toContain(waiterOutcome);
     expect(joinedNow?.errors).toBeUndefined();
     expect(joinedNow?.data?.joinWaitlist).toEqual({ status: 'WAITING', quantity: 1, waiting: 1 });
-    expect(await stockOf(tierId)).toEqual({ sold: 1, held: 1 });
-    expect(await offersOn(tierId)).toEqual([{ userId: waiter.userId, quantity: 1 }]);
+    expect(await stockOf(queue.tierId)).toEqual({ sold: 1, held: 1 });
+    expect(await offersOn(queue.tierId)).toEqual([{ userId: queue.waiter.userId, quantity: 1 }]);
   });
 });
