@@ -368,6 +368,47 @@ describe('the per-person cap', () => {
   });
 });
 
+/** Cancels `ticket`, whose stock goes to `waiter`'s offer, and buys that offer. */
+async function buyOffer(waiter: Customer, ticket: { holder: Customer; id: string }) {
+  expect((await cancel(ticket.holder, ticket.id)).errors).toBeUndefined();
+  const [entry] = await myWaitlist(waiter);
+  const bought = await waiter.run(
+    `mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }`,
+    { input: { holdId: entry?.offers[0]?.id, idempotencyKey: randomUUID() } },
+  );
+  expect(bought.errors).toBeUndefined();
+}
+
+/**
+ * The previous release's join statement (WaitlistRepository.join), as its pods send it: they
+ * keep serving on this release's schema during the rollout, so the partial unique index its
+ * ON CONFLICT clause infers must still be there. Returns the entry, or none when refused.
+ */
+function previousReleaseJoin(tierId: string, eventId: string, userId: string, quantity = 1) {
+  return database.prisma.$queryRawUnsafe<{ status: string; place: number }[]>(
+    `
+        INSERT INTO waitlist_entries AS e
+          (id, tier_id, event_id, user_id, quantity, waiting, per_user_cap, offer_seconds, updated_at)
+        VALUES (uuid_v7(), $1::uuid, $2::uuid, $3::uuid, $4,
+                $5, $6, $7, now())
+        ON CONFLICT (tier_id, user_id) WHERE status IN ('WAITING', 'OFFERED') DO NOTHING
+        RETURNING
+  e.id::text, e.position, e.tier_id::text AS "tierId", e.event_id::text AS "eventId",
+  e.user_id::text AS "userId", e.quantity, e.waiting, e.status::text,
+  e.per_user_cap AS "perUserCap", e.offer_seconds AS "offerSeconds",
+  e.created_at AS "createdAt", e.updated_at AS "updatedAt", (
+  SELECT count(*)::int + 1 FROM waitlist_entries w
+  WHERE w.tier_id = e.tier_id AND w.status = 'WAITING' AND w.position < e.position) AS place`,
+    tierId,
+    eventId,
+    userId,
+    quantity,
+    quantity,
+    perUserCap,
+    600,
+  );
+}
+
 describe('bad input changes nothing', () => {
   it.each([
     ['zero', 0],
@@ -422,6 +463,27 @@ describe('bad input changes nothing', () => {
     expect((await cancel(second?.holder as Customer, second?.id as string)).errors).toBeUndefined();
     expect(await offersOn(tierId)).toEqual([{ userId: waiter.userId, quantity: 1 }]);
     expect(codeOf(await join(waiter, tierId))).toBe('ALREADY_ON_WAITLIST');
+  });
+
+  it('keeps the previous release’s join working on this schema while it rolls out', async () => {
+    const { eventId, tierId, tickets } = await soldOutTier(1);
+    const waiter = customer();
+    const previous = (userId: string) => previousReleaseJoin(tierId, eventId, userId);
+    // An old pod queues a buyer, and refuses them a second time, as before.
+    expect(await previous(waiter.userId)).toMatchObject([{ status: 'WAITING', place: 1 }]);
+    expect(await previous(waiter.userId)).toEqual([]);
+    expect(codeOf(await join(waiter, tierId))).toBe('ALREADY_ON_WAITLIST');
+    // Served: an old pod still refuses them (as before); this release queues them again.
+    await buyOffer(waiter, tickets[0] as { holder: Customer; id: string });
+    expect(await previous(waiter.userId)).toEqual([]);
+    await joined(waiter, tierId);
+    // Queued again by this release: an old pod refuses a second join, and queues others.
+    expect(await previous(waiter.userId)).toEqual([]);
+    expect(await previous(customer().userId)).toMatchObject([{ status: 'WAITING', place: 2 }]);
+    expect((await myWaitlist(waiter)).map(({ status, place }) => ({ status, place }))).toEqual([
+      { status: 'WAITING', place: 1 },
+      { status: 'OFFERED', place: null },
+    ]);
   });
 
   it('lets only one of two concurrent first joins through', async () => {
@@ -520,6 +582,19 @@ describe('an event postponed while it was under way', () => {
   });
 });
 
+/** Delivers the event's cancellation, as the events service's change would. */
+function cancelEvent(eventId: string) {
+  return new EventSnapshotRepository(database.prisma).apply([
+    {
+      eventId,
+      status: 'CANCELLED',
+      startsAt: new Date(Date.now() + 86_400_000),
+      endsAt: null,
+      version: 2,
+    },
+  ]);
+}
+
 describe('an event’s cancellation', () => {
   it('cancels its waitlist and withdraws its offers; nothing is offered afterwards', async () => {
     const { eventId, tierId, tickets } = await soldOutTier(2);
@@ -530,20 +605,25 @@ describe('an event’s cancellation', () => {
     await cancel(holder, id);
     expect(await offersOn(tierId)).toHaveLength(1);
 
-    await new EventSnapshotRepository(database.prisma).apply([
-      {
-        eventId,
-        status: 'CANCELLED',
-        startsAt: new Date(Date.now() + 86_400_000),
-        endsAt: null,
-        version: 2,
-      },
-    ]);
+    await cancelEvent(eventId);
     expect(await offersOn(tierId)).toEqual([]);
     expect(await myWaitlist(offered as Customer)).toMatchObject([{ status: 'CANCELLED' }]);
     expect(await myWaitlist(waiting as Customer)).toMatchObject([{ status: 'CANCELLED' }]);
     expect(await stockOf(tierId)).toEqual({ sold: 0, held: 0 });
     expect(codeOf(await join(customer(), tierId))).toBe('SALES_CLOSED');
+  });
+
+  it('cancels a served entry that its buyer queued again after, as it cancels an open one', async () => {
+    const { eventId, tierId, tickets } = await soldOutTier(1);
+    const waiter = customer();
+    await joined(waiter, tierId);
+    await buyOffer(waiter, tickets[0] as { holder: Customer; id: string });
+    await joined(waiter, tierId);
+    await cancelEvent(eventId);
+    expect((await myWaitlist(waiter)).map(({ status }) => status)).toEqual([
+      'CANCELLED',
+      'CANCELLED',
+    ]);
   });
 });
 

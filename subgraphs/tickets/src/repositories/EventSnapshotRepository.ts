@@ -73,10 +73,12 @@ export class EventSnapshotRepository {
             WHERE event_id = ${change.eventId}::uuid`;
           // The waitlist ends with the event. A return of stock that locked a tier before
           // this transaction reached it has committed by now, its offers included: they are
-          // withdrawn here (their stock is already counted out above).
+          // withdrawn here (their stock is already counted out above). A served entry closed
+          // when its buyer queued again (`requeued`, shown as OFFERED) ends as an open one.
           await tx.$executeRaw`
             UPDATE waitlist_entries SET status = 'CANCELLED', waiting = 0, updated_at = now()
-            WHERE event_id = ${change.eventId}::uuid AND status IN ('WAITING', 'OFFERED')`;
+            WHERE event_id = ${change.eventId}::uuid
+              AND (status IN ('WAITING', 'OFFERED') OR (status = 'LEFT' AND requeued))`;
           await tx.$executeRaw`
             UPDATE holds SET status = 'EXPIRED'
             WHERE status = 'ACTIVE' AND tier_id IN (SELECT id FROM ticket_tiers WHERE event_id = ${change.eventId}::uuid)`;

@@ -72,22 +72,23 @@ export class WaitlistRepository {
         FOR SHARE OF t`;
         if (available > 0) return { status: 'notSoldOut', available } as const;
         if (allowance + quantity > request.perUserCap) return { status: 'limitReached' } as const;
-        // One entry waiting per buyer and tier (a unique index), and none while an offer of
-        // theirs for it is open: checked under the tier's row lock, which every offer, and
-        // every purchase, release or expiry of one, takes. An entry whose offers were all
-        // bought is served, and stands in nobody's way.
-        const [{ offerOpen }] = await tx.$queryRaw<[{ offerOpen: boolean }]>`
-        SELECT EXISTS (
-          SELECT 1 FROM waitlist_entries e JOIN holds h ON h.waitlist_entry_id = e.id
-          WHERE e.tier_id = ${tierId}::uuid AND e.user_id = ${userId}::uuid
-            AND e.status = 'OFFERED' AND h.status = 'ACTIVE') AS "offerOpen"`;
-        if (offerOpen) return { status: 'alreadyWaiting' } as const;
+        // One live entry (WAITING or OFFERED) per buyer and tier: the partial unique index
+        // of migration `waitlist`, which the previous release's join infers by this same
+        // ON CONFLICT clause while its pods still serve. An OFFERED entry whose offers were
+        // all bought is served, and stands in nobody's way: it is closed first (LEFT, and
+        // `requeued`, so that it shows as OFFERED still), under the tier's row lock, which
+        // every offer, purchase, release and expiry of an offer takes. One with an offer
+        // open, or lapsed, stays, and the insert below finds it: ALREADY_ON_WAITLIST.
+        await tx.$executeRaw`
+        UPDATE waitlist_entries e SET status = 'LEFT', requeued = true, updated_at = now()
+        WHERE e.tier_id = ${tierId}::uuid AND e.user_id = ${userId}::uuid AND e.status = 'OFFERED'
+          AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.waitlist_entry_id = e.id AND h.status <> 'PURCHASED')`;
         const [entry] = await tx.$queryRaw<(WaitlistEntry & { place: number })[]>`
         INSERT INTO waitlist_entries AS e
           (id, tier_id, event_id, user_id, quantity, waiting, per_user_cap, offer_seconds, updated_at)
         VALUES (uuid_v7(), ${tierId}::uuid, ${eventId}::uuid, ${userId}::uuid, ${quantity},
                 ${quantity}, ${request.perUserCap}, ${request.offerSeconds}, now())
-        ON CONFLICT (tier_id, user_id) WHERE status = 'WAITING' DO NOTHING
+        ON CONFLICT (tier_id, user_id) WHERE status IN ('WAITING', 'OFFERED') DO NOTHING
         RETURNING ${entryColumns}, ${placeInLine} AS place`;
         if (!entry) return { status: 'alreadyWaiting' } as const;
         return { status: 'joined', entry: { ...entry, openOffers: [] } } as const;
@@ -100,14 +101,9 @@ export class WaitlistRepository {
    * holds); the units not yet offered go to the others in line.
    */
   async leave(tierId: string, userId: string): Promise<WaitlistEntry | null> {
-    // The newest live entry: a buyer served before may be queued again beside it.
     const [entry] = await this.#prisma.$queryRaw<WaitlistEntry[]>`
       UPDATE waitlist_entries AS e SET status = 'LEFT', waiting = 0, updated_at = now()
-      WHERE id = (
-        SELECT id FROM waitlist_entries
-        WHERE tier_id = ${tierId}::uuid AND user_id = ${userId}::uuid
-          AND status IN ('WAITING', 'OFFERED')
-        ORDER BY position DESC LIMIT 1)
+      WHERE tier_id = ${tierId}::uuid AND user_id = ${userId}::uuid
         AND status IN ('WAITING', 'OFFERED')
       RETURNING ${entryColumns}`;
     return entry ?? null;
@@ -142,6 +138,6 @@ const placeInLine = Prisma.raw(`(
 /** A waitlist row as Prisma's model names it (alias `e`). */
 const entryColumns = Prisma.raw(`
   e.id::text, e.position, e.tier_id::text AS "tierId", e.event_id::text AS "eventId",
-  e.user_id::text AS "userId", e.quantity, e.waiting, e.status::text,
+  e.user_id::text AS "userId", e.quantity, e.waiting, e.status::text, e.requeued,
   e.per_user_cap AS "perUserCap", e.offer_seconds AS "offerSeconds",
   e.created_at AS "createdAt", e.updated_at AS "updatedAt"`);

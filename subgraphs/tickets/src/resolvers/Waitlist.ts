@@ -33,6 +33,10 @@ export const WaitlistEntry = {
     if (!tier) throw new Error(`Tier ${entry.tierId} is missing`);
     return tier;
   },
+  // An entry closed because its buyer, served, queued again is LEFT only to free its place
+  // in the one-live-entry index (see WaitlistRepository.join): it shows as it stood.
+  status: (entry: EntryParent) =>
+    entry.requeued && entry.status === 'LEFT' ? 'OFFERED' : entry.status,
   place: (entry: EntryParent) => entry.place ?? null,
   offers: (entry: EntryParent) => entry.openOffers ?? [],
   joinedAt: (entry: EntryParent) => entry.createdAt,
