@@ -2,7 +2,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, request, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -330,12 +336,15 @@ describe('the edge in front of a live gateway, with the web app not built', () =
   let gateway: Server;
   /** The Host header each request reached the gateway with. */
   const hosts: (string | undefined)[] = [];
+  /** The headers of each request the gateway received. */
+  const received: IncomingHttpHeaders[] = [];
 
   beforeAll(async () => {
     // A Node HTTP server as the gateways are: its parser refuses an HTTP/1.1 request
     // without a Host header before any handler runs.
     gateway = createServer((request, response) => {
       hosts.push(request.headers.host);
+      received.push(request.headers);
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end('{"data":{"__typename":"Query"}}');
     });
@@ -383,6 +392,27 @@ describe('the edge in front of a live gateway, with the web app not built', () =
     );
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(hosts.at(-1)).toBe('api.example.com');
+  });
+
+  it('passes on no trace context a client sent: the gateways start their own traces', async () => {
+    // A client's sampled `traceparent` made its every request traced, whatever sampling
+    // ratio the operator chose, under a trace id of the client's choosing; its `baggage`
+    // went on to every subgraph.
+    const clientContext = {
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      tracestate: 'vendor=chosen-by-the-client',
+      baggage: 'user.role=admin',
+    };
+    for (const path of ['/graphql', '/health/ready', '/explorer']) {
+      const before = received.length;
+      const answer = await fetch(`${edge.base}${path}`, { headers: clientContext });
+      expect(answer.status).toBe(200);
+      expect(received.length).toBe(before + 1);
+      const headers = received.at(-1) ?? {};
+      expect(headers, path).not.toHaveProperty('traceparent');
+      expect(headers, path).not.toHaveProperty('tracestate');
+      expect(headers, path).not.toHaveProperty('baggage');
+    }
   });
 });
 
