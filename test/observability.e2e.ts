@@ -360,6 +360,36 @@ describe('traces', () => {
       expect(parent?.name).toBe('gateway.fetch');
     }
   });
+
+  it('start at the gateway, whatever trace context a client sends through NGINX', async () => {
+    // A client's sampled traceparent made each of its requests traced under the trace id it
+    // chose, whatever share of traces the operator's sampler keeps.
+    const chosenTraceId = randomUUID().replaceAll('-', '');
+    const requestId = `untrusted-trace-${randomUUID()}`;
+    const response = await post(
+      started.topology.publicUrl,
+      { query: crossSubgraphQuery },
+      {
+        'x-request-id': requestId,
+        traceparent: `00-${chosenTraceId}-b7ad6b7169203331-01`,
+        tracestate: 'vendor=chosen-by-the-client',
+        baggage: 'user.role=admin',
+      },
+    );
+    expect(response.body.errors).toBeUndefined();
+    const entry = await eventually('the gateway’s server span', () =>
+      spans.find(
+        (span) =>
+          span.service === 'gateway' &&
+          span.kind === serverKind &&
+          (span.attributes['http.request.header.x-request-id'] as string[] | undefined)?.[0] ===
+            requestId,
+      ),
+    );
+    expect(entry.traceId).not.toBe(chosenTraceId);
+    expect(entry.parentSpanId).toBeUndefined();
+    expect(spans.filter((span) => span.traceId === chosenTraceId)).toEqual([]);
+  });
 });
 
 interface Sample {
