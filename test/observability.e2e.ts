@@ -305,6 +305,19 @@ describe('request ids', () => {
   });
 });
 
+/** The gateway's server span of the request with `requestId`, once exported. */
+function gatewayServerSpan(requestId: string): Promise<ReceivedSpan> {
+  return eventually('the gateway’s server span', () =>
+    spans.find(
+      (span) =>
+        span.service === 'gateway' &&
+        span.kind === serverKind &&
+        (span.attributes['http.request.header.x-request-id'] as string[] | undefined)?.[0] ===
+          requestId,
+    ),
+  );
+}
+
 describe('traces', () => {
   it('join the gateway’s spans and the subgraphs’ into one trace', async () => {
     const requestId = `traced-${randomUUID()}`;
@@ -319,15 +332,7 @@ describe('traces', () => {
       { 'x-request-id': requestId },
     );
     expect(response.body.errors).toBeUndefined();
-    const entry = await eventually('the gateway’s server span', () =>
-      spans.find(
-        (span) =>
-          span.service === 'gateway' &&
-          span.kind === serverKind &&
-          (span.attributes['http.request.header.x-request-id'] as string[] | undefined)?.[0] ===
-            requestId,
-      ),
-    );
+    const entry = await gatewayServerSpan(requestId);
     // The gateway's own spans (from @apollo/gateway) and a server span in each subgraph.
     const trace = await eventually('the spans of every service in the trace', () => {
       const inTrace = spans.filter((span) => span.traceId === entry.traceId);
@@ -377,15 +382,7 @@ describe('traces', () => {
       },
     );
     expect(response.body.errors).toBeUndefined();
-    const entry = await eventually('the gateway’s server span', () =>
-      spans.find(
-        (span) =>
-          span.service === 'gateway' &&
-          span.kind === serverKind &&
-          (span.attributes['http.request.header.x-request-id'] as string[] | undefined)?.[0] ===
-            requestId,
-      ),
-    );
+    const entry = await gatewayServerSpan(requestId);
     expect(entry.traceId).not.toBe(chosenTraceId);
     expect(entry.parentSpanId).toBeUndefined();
     expect(spans.filter((span) => span.traceId === chosenTraceId)).toEqual([]);
