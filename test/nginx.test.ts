@@ -394,6 +394,41 @@ describe('the edge in front of a live gateway, with the web app not built', () =
     expect(hosts.at(-1)).toBe('api.example.com');
   });
 
+  it('keeps /metrics from the public however its path is spelled', async () => {
+    // NGINX matches locations on the normalized path but passes the path as sent: a
+    // spelling that reached a gateway under another location would be served by Express,
+    // which routes `/METRICS` and `/metrics/` to /metrics.
+    const before = received.length;
+    for (const path of [
+      '/metrics',
+      '/metrics/',
+      '/metrics?format=text',
+      '//metrics',
+      '/./metrics',
+      '/%6Detrics',
+      '/graphql/../metrics',
+      '/graphql/..%2Fmetrics',
+      '/graphql%2F..%2Fmetrics',
+      '/explorer/..%2Fmetrics',
+      '/explorer/%2e%2e/metrics',
+      '/health/../metrics',
+    ]) {
+      const answer = await rawExchange(
+        edge.port,
+        `GET ${path} HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n`,
+      );
+      expect(answer, path).toMatch(/^HTTP\/1\.1 403 /);
+      expect(answer, path).toContain('"code":"FORBIDDEN"');
+    }
+    // Upper case is another path to NGINX: the web app's, not a gateway's.
+    const upper = await rawExchange(
+      edge.port,
+      'GET /METRICS HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n',
+    );
+    expect(upper).toMatch(/^HTTP\/1\.1 404 /);
+    expect(received.length).toBe(before);
+  });
+
   it('passes on no trace context a client sent: the gateways start their own traces', async () => {
     // A client's sampled `traceparent` made its every request traced, whatever sampling
     // ratio the operator chose, under a trace id of the client's choosing; its `baggage`
