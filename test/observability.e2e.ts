@@ -295,7 +295,8 @@ describe('request ids', () => {
       expect(response.body.errors?.length).toBeGreaterThan(0);
       const logged = await eventually('the gateway’s error line', () =>
         logLines().find(
-          ({ process, entry }) => process === 'gateway-1' && entry.msg === 'unexpected error',
+          ({ process, entry }) =>
+            process === 'gateway-1' && entry.msg === 'masked an error as SERVICE_UNAVAILABLE',
         ),
       );
       expect(logged.entry).toMatchObject({ level: 50, requestId: failingId });

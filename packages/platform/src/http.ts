@@ -62,6 +62,11 @@ export interface ServeOptions<TContext extends BaseContext> {
    */
   createApolloServer(plugins: ApolloServerPlugin<TContext>[]): ApolloServer<TContext>;
   context: ContextFunction<[ExpressContextFunctionArgument], TContext>;
+  /**
+   * Set when the Apollo Server's `formatError` logs each error it masks itself (the
+   * gateway's does, naming the subgraph): no error is then logged here a second time.
+   */
+  formatErrorLogsMasked?: boolean;
   /** Throws when the service cannot serve requests (e.g. its database is unreachable). */
   checkReadiness?(): Promise<Record<string, unknown> | undefined>;
   /** Adds routes or middleware before the GraphQL endpoint. */
@@ -104,7 +109,7 @@ export async function serveGraphQL<TContext extends BaseContext>(
 
   const apollo = options.createApolloServer([
     drainPlugin(drainer),
-    logUnexpectedErrors(logger),
+    ...(options.formatErrorLogsMasked ? [] : [logUnexpectedErrors<TContext>(logger)]),
     requestMetricsPlugin(),
     ...tracingPlugins<TContext>(),
   ]);
