@@ -2,7 +2,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, request, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -330,12 +336,15 @@ describe('the edge in front of a live gateway, with the web app not built', () =
   let gateway: Server;
   /** The Host header each request reached the gateway with. */
   const hosts: (string | undefined)[] = [];
+  /** The headers of each request the gateway received. */
+  const received: IncomingHttpHeaders[] = [];
 
   beforeAll(async () => {
     // A Node HTTP server as the gateways are: its parser refuses an HTTP/1.1 request
     // without a Host header before any handler runs.
     gateway = createServer((request, response) => {
       hosts.push(request.headers.host);
+      received.push(request.headers);
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end('{"data":{"__typename":"Query"}}');
     });
@@ -383,6 +392,62 @@ describe('the edge in front of a live gateway, with the web app not built', () =
     );
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(hosts.at(-1)).toBe('api.example.com');
+  });
+
+  it('keeps /metrics from the public however its path is spelled', async () => {
+    // NGINX matches locations on the normalized path but passes the path as sent: a
+    // spelling that reached a gateway under another location would be served by Express,
+    // which routes `/METRICS` and `/metrics/` to /metrics.
+    const before = received.length;
+    for (const path of [
+      '/metrics',
+      '/metrics/',
+      '/metrics?format=text',
+      '//metrics',
+      '/./metrics',
+      '/%6Detrics',
+      '/graphql/../metrics',
+      '/graphql/..%2Fmetrics',
+      '/graphql%2F..%2Fmetrics',
+      '/explorer/..%2Fmetrics',
+      '/explorer/%2e%2e/metrics',
+      '/health/../metrics',
+    ]) {
+      const answer = await rawExchange(
+        edge.port,
+        `GET ${path} HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n`,
+      );
+      expect(answer, path).toMatch(/^HTTP\/1\.1 403 /);
+      expect(answer, path).toContain('"code":"FORBIDDEN"');
+    }
+    // Upper case is another path to NGINX: the web app's, not a gateway's.
+    const upper = await rawExchange(
+      edge.port,
+      'GET /METRICS HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n',
+    );
+    expect(upper).toMatch(/^HTTP\/1\.1 404 /);
+    expect(received.length).toBe(before);
+  });
+
+  it('passes on no trace context a client sent: the gateways start their own traces', async () => {
+    // A client's sampled `traceparent` made its every request traced, whatever sampling
+    // ratio the operator chose, under a trace id of the client's choosing; its `baggage`
+    // went on to every subgraph.
+    const clientContext = {
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      tracestate: 'vendor=chosen-by-the-client',
+      baggage: 'user.role=admin',
+    };
+    for (const path of ['/graphql', '/health/ready', '/explorer']) {
+      const before = received.length;
+      const answer = await fetch(`${edge.base}${path}`, { headers: clientContext });
+      expect(answer.status).toBe(200);
+      expect(received.length).toBe(before + 1);
+      const headers = received.at(-1) ?? {};
+      expect(headers, path).not.toHaveProperty('traceparent');
+      expect(headers, path).not.toHaveProperty('tracestate');
+      expect(headers, path).not.toHaveProperty('baggage');
+    }
   });
 });
 

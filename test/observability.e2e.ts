@@ -295,7 +295,8 @@ describe('request ids', () => {
       expect(response.body.errors?.length).toBeGreaterThan(0);
       const logged = await eventually('the gateway’s error line', () =>
         logLines().find(
-          ({ process, entry }) => process === 'gateway-1' && entry.msg === 'unexpected error',
+          ({ process, entry }) =>
+            process === 'gateway-1' && entry.msg === 'masked an error as SERVICE_UNAVAILABLE',
         ),
       );
       expect(logged.entry).toMatchObject({ level: 50, requestId: failingId });
@@ -304,6 +305,19 @@ describe('request ids', () => {
     }
   });
 });
+
+/** The gateway's server span of the request with `requestId`, once exported. */
+function gatewayServerSpan(requestId: string): Promise<ReceivedSpan> {
+  return eventually('the gateway’s server span', () =>
+    spans.find(
+      (span) =>
+        span.service === 'gateway' &&
+        span.kind === serverKind &&
+        (span.attributes['http.request.header.x-request-id'] as string[] | undefined)?.[0] ===
+          requestId,
+    ),
+  );
+}
 
 describe('traces', () => {
   it('join the gateway’s spans and the subgraphs’ into one trace', async () => {
@@ -319,15 +333,7 @@ describe('traces', () => {
       { 'x-request-id': requestId },
     );
     expect(response.body.errors).toBeUndefined();
-    const entry = await eventually('the gateway’s server span', () =>
-      spans.find(
-        (span) =>
-          span.service === 'gateway' &&
-          span.kind === serverKind &&
-          (span.attributes['http.request.header.x-request-id'] as string[] | undefined)?.[0] ===
-            requestId,
-      ),
-    );
+    const entry = await gatewayServerSpan(requestId);
     // The gateway's own spans (from @apollo/gateway) and a server span in each subgraph.
     const trace = await eventually('the spans of every service in the trace', () => {
       const inTrace = spans.filter((span) => span.traceId === entry.traceId);
@@ -359,6 +365,28 @@ describe('traces', () => {
       const parent = gatewaySpans.get(server?.parentSpanId as string);
       expect(parent?.name).toBe('gateway.fetch');
     }
+  });
+
+  it('start at the gateway, whatever trace context a client sends through NGINX', async () => {
+    // A client's sampled traceparent made each of its requests traced under the trace id it
+    // chose, whatever share of traces the operator's sampler keeps.
+    const chosenTraceId = randomUUID().replaceAll('-', '');
+    const requestId = `untrusted-trace-${randomUUID()}`;
+    const response = await post(
+      started.topology.publicUrl,
+      { query: crossSubgraphQuery },
+      {
+        'x-request-id': requestId,
+        traceparent: `00-${chosenTraceId}-b7ad6b7169203331-01`,
+        tracestate: 'vendor=chosen-by-the-client',
+        baggage: 'user.role=admin',
+      },
+    );
+    expect(response.body.errors).toBeUndefined();
+    const entry = await gatewayServerSpan(requestId);
+    expect(entry.traceId).not.toBe(chosenTraceId);
+    expect(entry.parentSpanId).toBeUndefined();
+    expect(spans.filter((span) => span.traceId === chosenTraceId)).toEqual([]);
   });
 });
 

@@ -262,6 +262,8 @@ export async function startGateway(
         plugins,
       }),
     ),
+    // maskSubgraphErrors logs each error it masks, with the subgraph and its answer.
+    formatErrorLogsMasked: true,
     // An invalid token fails the request here, with UNAUTHENTICATED: never anonymous access.
     context: async ({ req }) => {
       // Counted from before the token is verified: a wait for the key set is part of the

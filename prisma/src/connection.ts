@@ -105,8 +105,16 @@ export async function openDatabase(
   // only while a connection is idle; Prisma's adapter only while a transaction is open, and
   // not between its statements' callbacks and the release. So every connection gets a
   // listener of its own for its whole life: the request that used it fails with the error,
-  // and the pool drops it and opens another on demand.
-  const lost = (error: Error) => onConnectionLost?.(error);
+  // and the pool drops it and opens another on demand. The pool then emits the same error
+  // for an idle connection, with the connection attached (`client`): reported once, and as
+  // the server's error alone, never with the connection's cancel key, parameters and TLS
+  // settings.
+  const reported = new WeakSet<Error>();
+  const lost = (error: Error) => {
+    if (reported.has(error)) return;
+    reported.add(error);
+    onConnectionLost?.(withoutConnection(error));
+  };
   pool.on('error', lost);
   pool.on('connect', (client) => client.on('error', lost));
   return {
@@ -115,6 +123,15 @@ export async function openDatabase(
     pool,
     close: () => pool.end(),
   };
+}
+
+/** A copy of `error` (its class, message, stack and fields) without pg-pool's `client`. */
+function withoutConnection(error: Error): Error {
+  const { client: _client, ...fields } = error as Error & { client?: unknown };
+  return Object.assign(Object.create(Object.getPrototypeOf(error)) as Error, fields, {
+    message: error.message,
+    stack: error.stack,
+  });
 }
 
 /**

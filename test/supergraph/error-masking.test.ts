@@ -69,6 +69,23 @@ describe('an error behind the gateway', () => {
     expect(JSON.stringify(logged)).toContain('ECONNREFUSED');
   });
 
+  it('is logged once, as what it was masked as, not also as an unexpected error', async () => {
+    // The platform's generic logging wrote each a second time, with its stack, as an
+    // "unexpected error": two error lines a failed fetch, for a failure already handled.
+    const deadUrl = `http://127.0.0.1:${await freePort()}/graphql`;
+    const { gateway, lines } = await gatewayWith({ TICKETS_URL: deadUrl });
+    const response = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'logged-once' },
+      body: JSON.stringify({ query: ticketQuery }),
+    });
+    expect(codeOf(await response.json())).toBe('SERVICE_UNAVAILABLE');
+    const errors = lines.filter(
+      (line) => line.requestId === 'logged-once' && Number(line.level) >= 50,
+    );
+    expect(errors.map((line) => line.msg)).toEqual(['masked an error as SERVICE_UNAVAILABLE']);
+  });
+
   it('from a subgraph that refuses the gateway (a wrong secret) is masked too', async () => {
     const { gateway, lines } = await gatewayWith({
       TICKETS_SUBGRAPH_SECRET: 'not-the-secret-the-tickets-subgraph-has',

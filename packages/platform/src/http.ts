@@ -62,6 +62,11 @@ export interface ServeOptions<TContext extends BaseContext> {
    */
   createApolloServer(plugins: ApolloServerPlugin<TContext>[]): ApolloServer<TContext>;
   context: ContextFunction<[ExpressContextFunctionArgument], TContext>;
+  /**
+   * Set when the Apollo Server's `formatError` logs each error it masks itself (the
+   * gateway's does, naming the subgraph): no error is then logged here a second time.
+   */
+  formatErrorLogsMasked?: boolean;
   /** Throws when the service cannot serve requests (e.g. its database is unreachable). */
   checkReadiness?(): Promise<Record<string, unknown> | undefined>;
   /** Adds routes or middleware before the GraphQL endpoint. */
@@ -104,7 +109,7 @@ export async function serveGraphQL<TContext extends BaseContext>(
 
   const apollo = options.createApolloServer([
     drainPlugin(drainer),
-    logUnexpectedErrors(logger),
+    ...(options.formatErrorLogsMasked ? [] : [logUnexpectedErrors<TContext>(logger)]),
     requestMetricsPlugin(),
     ...tracingPlugins<TContext>(),
   ]);
@@ -117,6 +122,7 @@ export async function serveGraphQL<TContext extends BaseContext>(
   app.get(servicePaths.live, (_req, res) => {
     res.json({ status: 'ok' });
   });
+  const checkReadiness = sharedReadinessCheck(options.checkReadiness, logger);
   app.get(servicePaths.ready, async (_req, res) => {
     // Draining: still answering the connections a proxy holds, but to be taken out of
     // rotation (it no longer accepts connections anyway).
@@ -124,13 +130,9 @@ export async function serveGraphQL<TContext extends BaseContext>(
       res.status(503).json({ status: 'draining' });
       return;
     }
-    try {
-      const details = await options.checkReadiness?.();
-      res.json({ status: 'ready', ...details });
-    } catch (error) {
-      logger.warn({ err: error }, 'readiness check failed');
-      res.status(503).json({ status: 'unavailable' });
-    }
+    const details = await checkReadiness();
+    if (details) res.json({ status: 'ready', ...details });
+    else res.status(503).json({ status: 'unavailable' });
   });
   options.configure?.(app);
   app.use('/graphql', jsonBody, expressMiddleware(apollo, { context: options.context }));
@@ -182,6 +184,34 @@ function accessLog(logger: Logger) {
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   });
+}
+
+/**
+ * `check` shared by the probes that arrive while it runs: each gets the answer of the check
+ * in flight, and the first probe after it ends starts the next, so that no answer outlives
+ * its check. `/health/ready` is public through NGINX, and a gateway's check asks every
+ * subgraph and Redis: a flood of probes was as many checks, and when failing as many log
+ * lines. Resolves with the details, or undefined (logged once) when the check failed.
+ */
+function sharedReadinessCheck(
+  check: ServeOptions<BaseContext>['checkReadiness'],
+  logger: Logger,
+): () => Promise<Record<string, unknown> | undefined> {
+  let running: Promise<Record<string, unknown> | undefined> | undefined;
+  const run = async () => {
+    try {
+      return (await check?.()) ?? {};
+    } catch (error) {
+      logger.warn({ err: error }, 'readiness check failed');
+      return undefined;
+    } finally {
+      running = undefined;
+    }
+  };
+  return () => {
+    running ??= run();
+    return running;
+  };
 }
 
 /** Aborted when `response`'s connection closes before the response was sent in full. */

@@ -20,6 +20,9 @@ export function createLogger(
       level,
       base: { service },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // ioredis puts a failed command's arguments on its error: an AUTH's are the password,
+      // others hold keys and values. The command's name is kept.
+      redact: { paths: ['err.command.args'], censor: '[redacted]' },
       // Runs only for lines that are written, never for those below the level.
       mixin() {
         const fields: { requestId?: string; traceId?: string } = {};

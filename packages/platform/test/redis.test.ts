@@ -132,3 +132,35 @@ describe('a Redis connection whose path goes silent', () => {
     );
   }, 20_000);
 });
+
+describe('a Redis connection that Redis refuses', () => {
+  it('logs the refusal without the password it sent', async () => {
+    // A Redis of this test's own, which asks for a password the service does not have (a
+    // rotated one, a typo): ioredis attaches each failed command's arguments to its error,
+    // the AUTH's password among them.
+    await using guarded = await startOwnRedis();
+    const admin = connect(guarded.url, 'admin');
+    await until(() => admin.available, 'connected', 3_000);
+    await admin.client.config('SET', 'requirepass', 'the-password-redis-wants');
+    const lines: string[] = [];
+    const capturing = createLogger('redis-test', 'info', {
+      write: (line: string) => lines.push(line),
+    });
+    const refused = connectRedis(guarded.url.replace('//', '//:a-password-never-logged@'), {
+      timeoutMs: 250,
+      logger: capturing,
+      name: 'refused',
+    });
+    connections.push(refused);
+    await until(
+      () => lines.some((line) => line.includes('redis is unreachable')),
+      'the refusal logged',
+      5_000,
+    );
+    expect(lines.join('\n')).toMatch(/WRONGPASS|invalid password|AUTH/i);
+    expect(lines.join('\n')).not.toContain('a-password-never-logged');
+    // Which command failed is still said.
+    expect(lines.join('\n')).toContain('"command":{"name":"auth","args":"[redacted]"}');
+    expect(refused.available).toBe(false);
+  }, 30_000);
+});
