@@ -8,9 +8,12 @@ import {
   type DocumentNode,
   GraphQLError,
   type GraphQLSchema,
+  isNonNullType,
   isScalarType,
   Kind,
   type OperationDefinitionNode,
+  TypeInfo,
+  ValidationContext,
   visit,
 } from 'graphql';
 
@@ -228,12 +231,60 @@ function unrunnableOperation(
   return undefined;
 }
 
+/** What `valueRequiredOf` found for each operation (Apollo Server caches parsed documents). */
+const valueRequired = new WeakMap<OperationDefinitionNode, ReadonlySet<string>>();
+
+/**
+ * The nullable variables of `operation` used where a value is required: validation lets
+ * them in when they have a default (or the place has one), which stands in only when the
+ * variable is left out. An explicit null there failed in the gateway's executor, as an
+ * internal error.
+ */
+function valueRequiredOf(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): ReadonlySet<string> {
+  const known = valueRequired.get(operation);
+  if (known) return known;
+  const nullable = new Set(
+    (operation.variableDefinitions ?? [])
+      .filter((definition) => definition.type.kind !== Kind.NON_NULL_TYPE)
+      .map((definition) => definition.variable.name.value),
+  );
+  const context = new ValidationContext(schema, document, new TypeInfo(schema), () => {});
+  const names = new Set(
+    context
+      .getRecursiveVariableUsages(operation)
+      .filter((usage) => usage.type && isNonNullType(usage.type))
+      .map((usage) => usage.node.name.value)
+      .filter((name) => nullable.has(name)),
+  );
+  valueRequired.set(operation, names);
+  return names;
+}
+
+/** The first variable given as null where `operation` requires a value, if any. */
+function nullWhereRequired(
+  variables: Record<string, unknown>,
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): string | undefined {
+  const nulls = Object.keys(variables).filter((name) => variables[name] === null);
+  if (nulls.length === 0) return undefined;
+  const required = valueRequiredOf(schema, document, operation);
+  return nulls.find((name) => required.has(name));
+}
+
 /**
  * - Refuses NUL characters in any string, variable or literal (PostgreSQL cannot store
  *   them; nothing legitimate contains one), and unpaired surrogates in variables (the
  *   parser refuses them in literals).
  * - Refuses an operation that cannot run: an operationName the document lacks, a
  *   subscription (HTTP 400, GRAPHQL_VALIDATION_FAILED).
+ * - Refuses an explicit null for a variable used where a value is required (its default
+ *   let it in), as BAD_USER_INPUT naming it.
  * - Answers a value a scalar refused (InvalidInputValue) as BAD_USER_INPUT with its field,
  *   whether it came as a literal (a validation error) or a variable.
  */
@@ -244,6 +295,14 @@ export function inputHygienePlugin<TContext extends BaseContext>(): ApolloServer
         async didResolveOperation({ request, document, operation, schema }) {
           const unrunnable = unrunnableOperation(operation, request.operationName, schema);
           if (unrunnable) throw unrunnable;
+          const nullVariable =
+            operation && nullWhereRequired(request.variables ?? {}, schema, document, operation);
+          if (nullVariable) {
+            throw badInput(
+              `Variable "$${nullVariable}" must not be null: it is used where a value is required.`,
+              nullVariable,
+            );
+          }
           const inVariables = unstorablePath(request.variables ?? {}, '');
           if (inVariables) {
             throw badInput(`\`${inVariables.path}\` ${inVariables.reason}.`, inVariables.path);

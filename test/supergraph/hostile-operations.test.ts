@@ -64,6 +64,53 @@ describe('an operation the gateway cannot pick', () => {
   });
 });
 
+describe('an explicit null for a variable whose default let it in where a value is required', () => {
+  // Validation lets `$v: Boolean = true` into `@include(if: $v)` (the default stands in when
+  // $v is left out), but a client may still send `"v": null`: that failed in the gateway's
+  // executor as an INTERNAL_SERVER_ERROR, an HTTP 500 for some shapes.
+  it.each([
+    ['@include on a gateway field', 'query($v: Boolean = true) { __typename @include(if: $v) }'],
+    [
+      '@skip on an inline fragment',
+      'query($v: Boolean = false) { ... @skip(if: $v) { __typename } }',
+    ],
+    [
+      '@include on a subgraph field',
+      'query($v: Boolean = true) { events(first: 1) { totalCount @include(if: $v) } }',
+    ],
+    ['a non-null argument', 'query($v: ID = "a") { event(id: $v) { id } }'],
+    [
+      'a non-null argument in a fragment',
+      'query($v: ID = "a") { ...F } fragment F on Query { ticket(id: $v) { id } }',
+    ],
+  ])('in %s is a 400 BAD_USER_INPUT naming it', async (_, query) => {
+    const result = await post({ query, variables: { v: null } });
+    expect(result.status).toBe(400);
+    expect(result.body.errors).toHaveLength(1);
+    expect(result.body.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'v' });
+    expect(result.body.errors?.[0]?.message).toBe(
+      'Variable "$v" must not be null: it is used where a value is required.',
+    );
+    expect(result.body.data).toBeUndefined();
+  });
+
+  it('left out, takes its default', async () => {
+    const result = await post({
+      query: 'query($v: Boolean = true) { __typename @include(if: $v) }',
+    });
+    expect(result).toEqual({ status: 200, body: { data: { __typename: 'Query' } } });
+  });
+
+  it('null where null is allowed is still served', async () => {
+    const result = await post({
+      query: 'query($v: String = "x") { events(first: 1, after: $v) { totalCount } }',
+      variables: { v: null },
+    });
+    expect(result.status).toBe(200);
+    expect(result.body.errors).toBeUndefined();
+  });
+});
+
 describe('a persisted query the protocol does not allow', () => {
   // Apollo Server refuses these with HTTP 400 and no code; they are the client's errors,
   // never INTERNAL_SERVER_ERROR.
