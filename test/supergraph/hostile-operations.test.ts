@@ -134,3 +134,36 @@ describe('a persisted query the protocol does not allow', () => {
     expect(result.body.errors).toEqual([{ message, extensions: { code: 'BAD_REQUEST' } }]);
   });
 });
+
+describe('a method the GraphQL endpoint does not take', () => {
+  // Apollo Server answered these 405 with BAD_REQUEST, while NGINX's own 405 (the same
+  // edge, another path) says METHOD_NOT_ALLOWED: one status, one code.
+  it.each(['PUT', 'DELETE', 'PATCH'])('%s is a 405 METHOD_NOT_ALLOWED', async (method) => {
+    const response = await fetch(supergraph.gatewayUrls[0] as string, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ __typename }"}',
+    });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('GET, POST');
+    expect(await response.json()).toEqual({
+      errors: [
+        {
+          message: 'Apollo Server supports only GET/POST requests.',
+          extensions: { code: 'METHOD_NOT_ALLOWED' },
+        },
+      ],
+    });
+  });
+
+  it('a mutation sent with GET is a 405 METHOD_NOT_ALLOWED, and runs nothing', async () => {
+    const url = new URL(supergraph.gatewayUrls[0] as string);
+    url.searchParams.set('query', 'mutation { logOut(refreshToken: "x") }');
+    supergraph.sql.users.length = 0;
+    const response = await fetch(url, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('POST');
+    expect((await response.json()).errors[0].extensions).toEqual({ code: 'METHOD_NOT_ALLOWED' });
+    expect(supergraph.sql.users.filter(({ sql }) => !sql.includes('outbox'))).toEqual([]);
+  });
+});
