@@ -113,10 +113,9 @@ export function maskSubgraphErrors(logger: Logger) {
 }
 
 /**
- * In production, no error suggests anything ("Did you mean …?"): not fields (which
- * graphql-armor masks in validation), nor enum values, argument or type names, from
- * wherever the message came. Suggestions map the schema for someone without
- * introspection.
+ * In production, no error suggests anything ("Did you mean …?"): not fields, enum values,
+ * argument, input field or type names, from wherever the message came. Suggestions map the
+ * schema for someone without introspection.
  */
 export function withoutSuggestions(
   format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,

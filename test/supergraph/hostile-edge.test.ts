@@ -3,7 +3,8 @@
 // error, and the gateway goes on serving.
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { maxJsonDepth } from '@ticketing/platform';
+import { startGateway } from '@ticketing/gateway/main';
+import { maxJsonDepth, type RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Supergraph, startSupergraph } from './harness.ts';
 
@@ -254,6 +255,73 @@ describe('a variable that does not coerce', () => {
     });
     expect(result.status).toBe(400);
     expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input' });
+  });
+});
+
+describe('in production, a misspelt input field', () => {
+  // graphql-armor's suggestion mask rewrote the message before the gateway wrote it again
+  // without the value: in production only, the whole variable was echoed, password included,
+  // and every suggestion became "[Suggestion hidden]?".
+  let production: RunningService;
+  beforeAll(async () => {
+    const secret = (name: string) => `a-production-length-${name}-secret-0123456789`;
+    production = await startGateway({
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'silent',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DRAIN_DEADLINE_MS: '0',
+      WARM_UP_TIMEOUT_MS: '0',
+      AUTH_JWKS_URL: new URL('/.well-known/jwks.json', supergraph.subgraphUrls.users).toString(),
+      USERS_URL: supergraph.subgraphUrls.users,
+      EVENTS_URL: supergraph.subgraphUrls.events,
+      TICKETS_URL: supergraph.subgraphUrls.tickets,
+      USERS_SUBGRAPH_SECRET: secret('users'),
+      EVENTS_SUBGRAPH_SECRET: secret('events'),
+      TICKETS_SUBGRAPH_SECRET: secret('tickets'),
+    });
+  });
+  afterAll(async () => {
+    await production?.stop();
+  });
+
+  async function postToProduction(query: string, variables: Record<string, unknown> = {}) {
+    const response = await fetch(production.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, text: await response.text() };
+  }
+
+  it('in a variable is named without echoing the value, password included', async () => {
+    const password = 'a secret passphrase, not to be echoed';
+    const result = await postToProduction(
+      'mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken } }',
+      { input: { emial: 'echo@example.com', password, name: 'Echo', accountType: 'CUSTOMER' } },
+    );
+    expect(result.status).toBe(400);
+    // With the missing `email`, which is an error of its own.
+    expect(JSON.parse(result.text).errors).toContainEqual({
+      message:
+        'Variable "$input" got an invalid value: Field "emial" is not defined by type "SignUpInput".',
+      locations: [{ line: 1, column: 17 }],
+      extensions: { code: 'BAD_USER_INPUT', field: 'input' },
+    });
+    expect(result.text).not.toContain(password);
+    expect(result.text).not.toMatch(/did you mean|suggestion/i);
+  });
+
+  it.each([
+    ['in a literal', '{ events(first: 1, filter: { serch: "x" }) { totalCount } }'],
+    ['in a type name', 'query($f: EvntFilter) { events(first: 1, filter: $f) { totalCount } }'],
+  ])('%s suggests nothing, and says so in plain words', async (_, query) => {
+    const result = await postToProduction(query);
+    expect(result.status).toBe(400);
+    expect(result.text).not.toMatch(/did you mean|suggestion|search|EventFilter"?,/i);
+    for (const error of JSON.parse(result.text).errors) {
+      expect(error.message).toMatch(/\.$/);
+    }
   });
 });
 
