@@ -217,9 +217,11 @@ function unrunnableOperation(
 ): GraphQLError | undefined {
   if (!operation) {
     // The name is not echoed: it is the client's text, of any length.
-    const message = operationName
-      ? 'The document has no operation of the name given in operationName.'
-      : 'The document has several operations: say which to run in operationName.';
+    // An empty name is a name too: graphql-js looks for an operation called "".
+    const message =
+      operationName !== undefined && operationName !== null
+        ? 'The document has no operation of the name given in operationName.'
+        : 'The document has several operations: say which to run in operationName.';
     return refusal('GRAPHQL_VALIDATION_FAILED', message, 'operationName');
   }
   if (!schema.getRootType(operation.operation)) {

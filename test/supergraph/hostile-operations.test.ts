@@ -48,6 +48,18 @@ describe('an operation the gateway cannot pick', () => {
     });
   });
 
+  it('an empty operationName is one the document does not define, not a missing one', async () => {
+    // The message said the document had several operations, for a document with one.
+    const result = await post({ query: 'query A { __typename }', operationName: '' });
+    expect(result.status).toBe(400);
+    expect(result.body.errors).toEqual([
+      {
+        message: 'The document has no operation of the name given in operationName.',
+        extensions: { code: 'GRAPHQL_VALIDATION_FAILED', field: 'operationName' },
+      },
+    ]);
+  });
+
   it('an operationName of 100 KB is not echoed back', async () => {
     const operationName = `B${'x'.repeat(100_000)}`;
     const result = await post({ query: 'query A { __typename }', operationName });
