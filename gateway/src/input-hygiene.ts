@@ -207,8 +207,9 @@ function badInput(message: string, field: string | undefined): GraphQLError {
 
 /**
  * Why no operation of `document` can run, if none can: `operationName` names none of its
- * operations (or is missing where it has several), or the operation's type is one the
- * API does not offer. Left to the gateway, both fail its planning with a server error.
+ * operations (or is missing where it has several), the operation's type is one the API
+ * does not offer, or it declares the variable the gateway keeps for itself. Left to the
+ * gateway, each fails its planning or execution with a server error.
  */
 function unrunnableOperation(
   operation: OperationDefinitionNode | undefined,
@@ -231,8 +232,23 @@ function unrunnableOperation(
       undefined,
     );
   }
+  // The gateway sends the entities it fetches from a subgraph as `$representations`, and
+  // fails such a fetch, with a server error, when a client's variable has that name.
+  const reserved = operation.variableDefinitions?.find(
+    (definition) => definition.variable.name.value === reservedVariable,
+  );
+  if (reserved) {
+    return refusal(
+      'GRAPHQL_VALIDATION_FAILED',
+      `The variable name "$${reservedVariable}" is kept for the gateway's own use: give the variable another name.`,
+      reservedVariable,
+    );
+  }
   return undefined;
 }
+
+/** The variable the gateway's entity fetches use (`_entities(representations: …)`). */
+const reservedVariable = 'representations';
 
 /** What `valueRequiredOf` found for each operation (Apollo Server caches parsed documents). */
 const valueRequired = new WeakMap<OperationDefinitionNode, ReadonlySet<string>>();
@@ -316,7 +332,8 @@ function tooManyVariableErrors(
  *   them; nothing legitimate contains one), and unpaired surrogates in variables (the
  *   parser refuses them in literals).
  * - Refuses an operation that cannot run: an operationName the document lacks, a
- *   subscription (HTTP 400, GRAPHQL_VALIDATION_FAILED).
+ *   subscription, a variable named `$representations` (HTTP 400,
+ *   GRAPHQL_VALIDATION_FAILED).
  * - Refuses an explicit null for a variable used where a value is required (its default
  *   let it in), as BAD_USER_INPUT naming it.
  * - Answers variables with more than `maxVariableErrors` errors with one, for the first.

@@ -3,6 +3,7 @@
 // client's error (HTTP 400, a stable code), never a server error.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Supergraph, startSupergraph } from './harness.ts';
+import { signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 
@@ -120,6 +121,40 @@ describe('an explicit null for a variable whose default let it in where a value 
     });
     expect(result.status).toBe(200);
     expect(result.body.errors).toBeUndefined();
+  });
+});
+
+describe('a variable named $representations', () => {
+  // The gateway names the entities it fetches from a subgraph `$representations`, and threw
+  // "Variables cannot contain key representations" for a client variable of that name used
+  // in such a fetch: an INTERNAL_SERVER_ERROR for a valid operation.
+  it('is refused before planning with a 400 that says to rename it', async () => {
+    const organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const result = await supergraph.request(
+      'query Mine($representations: Int) { me { id organizedEvents(first: $representations) { totalCount } } }',
+      { representations: 5 },
+      { token: organizer.accessToken },
+    );
+    expect(result.status).toBe(400);
+    expect(result.errors).toEqual([
+      {
+        message:
+          'The variable name "$representations" is kept for the gateway\'s own use: give the variable another name.',
+        extensions: { code: 'GRAPHQL_VALIDATION_FAILED', field: 'representations' },
+      },
+    ]);
+    expect(result.data).toBeUndefined();
+  });
+
+  it('under another name, runs', async () => {
+    const organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const result = await supergraph.request(
+      'query Mine($first: Int) { me { organizedEvents(first: $first) { totalCount } } }',
+      { first: 5 },
+      { token: organizer.accessToken },
+    );
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ me: { organizedEvents: { totalCount: 0 } } });
   });
 });
 
