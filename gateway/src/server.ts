@@ -248,7 +248,9 @@ export interface GatewayOptions {
  * organizer and tier, costs about 5 600).
  */
 export const operationLimits = {
-  maxDepth: { n: 7 },
+  // Levels of fields, as they run: graphql-armor otherwise counts a fragment spread as two
+  // levels and an inline fragment as one, and refuses operations written with fragments.
+  maxDepth: { n: 7, flattenFragments: true },
   // graphql-armor lets `__typename` aliases through by default; they count like any other.
   maxAliases: { n: 15, allowList: [] as string[] },
   maxDirectives: { n: 50 },
