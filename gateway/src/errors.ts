@@ -41,8 +41,14 @@ function isRefusedRequest(error: unknown): boolean {
   if (!(error instanceof GraphQLError) || error.path || error.extensions.code !== undefined) {
     return false;
   }
-  const status = (error.extensions.http as { status?: number } | undefined)?.status;
+  const status = httpStatusOf(error);
   return status !== undefined && status >= 400 && status < 500;
+}
+
+/** The HTTP status an error raised before execution answers with, if it sets one. */
+function httpStatusOf(error: unknown): number | undefined {
+  if (!(error instanceof GraphQLError)) return undefined;
+  return (error.extensions.http as { status?: number } | undefined)?.status;
 }
 
 /**
@@ -64,6 +70,11 @@ export function maskSubgraphErrors(logger: Logger) {
     const location = formatted.path ? { path: formatted.path } : {};
     if (isRefusedRequest(error)) {
       return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
+    }
+    // A method the endpoint does not take (PUT, or a mutation sent with GET): Apollo Server
+    // says BAD_REQUEST, NGINX's own 405 METHOD_NOT_ALLOWED. One status, one code.
+    if (httpStatusOf(error) === 405 && !formatted.path) {
+      return { message: formatted.message, extensions: { code: 'METHOD_NOT_ALLOWED' } };
     }
     if (noAnswer || internalCodes.has(code)) {
       const masked = noAnswer ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR';
@@ -102,10 +113,9 @@ export function maskSubgraphErrors(logger: Logger) {
 }
 
 /**
- * In production, no error suggests anything ("Did you mean …?"): not fields (which
- * graphql-armor masks in validation), nor enum values, argument or type names, from
- * wherever the message came. Suggestions map the schema for someone without
- * introspection.
+ * In production, no error suggests anything ("Did you mean …?"): not fields, enum values,
+ * argument, input field or type names, from wherever the message came. Suggestions map the
+ * schema for someone without introspection.
  */
 export function withoutSuggestions(
   format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,

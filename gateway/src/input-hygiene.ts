@@ -8,9 +8,13 @@ import {
   type DocumentNode,
   GraphQLError,
   type GraphQLSchema,
+  getVariableValues,
+  isNonNullType,
   isScalarType,
   Kind,
   type OperationDefinitionNode,
+  TypeInfo,
+  ValidationContext,
   visit,
 } from 'graphql';
 
@@ -203,8 +207,9 @@ function badInput(message: string, field: string | undefined): GraphQLError {
 
 /**
  * Why no operation of `document` can run, if none can: `operationName` names none of its
- * operations (or is missing where it has several), or the operation's type is one the
- * API does not offer. Left to the gateway, both fail its planning with a server error.
+ * operations (or is missing where it has several), the operation's type is one the API
+ * does not offer, or it declares the variable the gateway keeps for itself. Left to the
+ * gateway, each fails its planning or execution with a server error.
  */
 function unrunnableOperation(
   operation: OperationDefinitionNode | undefined,
@@ -213,9 +218,11 @@ function unrunnableOperation(
 ): GraphQLError | undefined {
   if (!operation) {
     // The name is not echoed: it is the client's text, of any length.
-    const message = operationName
-      ? 'The document has no operation of the name given in operationName.'
-      : 'The document has several operations: say which to run in operationName.';
+    // An empty name is a name too: graphql-js looks for an operation called "".
+    const message =
+      operationName !== undefined && operationName !== null
+        ? 'The document has no operation of the name given in operationName.'
+        : 'The document has several operations: say which to run in operationName.';
     return refusal('GRAPHQL_VALIDATION_FAILED', message, 'operationName');
   }
   if (!schema.getRootType(operation.operation)) {
@@ -225,7 +232,99 @@ function unrunnableOperation(
       undefined,
     );
   }
+  // The gateway sends the entities it fetches from a subgraph as `$representations`, and
+  // fails such a fetch, with a server error, when a client's variable has that name.
+  const reserved = operation.variableDefinitions?.find(
+    (definition) => definition.variable.name.value === reservedVariable,
+  );
+  if (reserved) {
+    return refusal(
+      'GRAPHQL_VALIDATION_FAILED',
+      `The variable name "$${reservedVariable}" is kept for the gateway's own use: give the variable another name.`,
+      reservedVariable,
+    );
+  }
   return undefined;
+}
+
+/** The variable the gateway's entity fetches use (`_entities(representations: …)`). */
+const reservedVariable = 'representations';
+
+/** What `valueRequiredOf` found for each operation (Apollo Server caches parsed documents). */
+const valueRequired = new WeakMap<OperationDefinitionNode, ReadonlySet<string>>();
+
+/**
+ * The nullable variables of `operation` used where a value is required: validation lets
+ * them in when they have a default (or the place has one), which stands in only when the
+ * variable is left out. An explicit null there failed in the gateway's executor, as an
+ * internal error.
+ */
+function valueRequiredOf(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): ReadonlySet<string> {
+  const known = valueRequired.get(operation);
+  if (known) return known;
+  const nullable = new Set(
+    (operation.variableDefinitions ?? [])
+      .filter((definition) => definition.type.kind !== Kind.NON_NULL_TYPE)
+      .map((definition) => definition.variable.name.value),
+  );
+  const context = new ValidationContext(schema, document, new TypeInfo(schema), () => {});
+  const names = new Set(
+    context
+      .getRecursiveVariableUsages(operation)
+      .filter((usage) => usage.type && isNonNullType(usage.type))
+      .map((usage) => usage.node.name.value)
+      .filter((name) => nullable.has(name)),
+  );
+  valueRequired.set(operation, names);
+  return names;
+}
+
+/** The first variable given as null where `operation` requires a value, if any. */
+function nullWhereRequired(
+  variables: Record<string, unknown>,
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): string | undefined {
+  const nulls = Object.keys(variables).filter((name) => variables[name] === null);
+  if (nulls.length === 0) return undefined;
+  const required = valueRequiredOf(schema, document, operation);
+  return nulls.find((name) => required.has(name));
+}
+
+/**
+ * The most errors a request's variables get, as graphql-js's own execution allows. The
+ * gateway checks the variables without a limit: one error an item of a list, so that 800 KB
+ * of bad items held the gateway's thread for 20 s, and its answer was a hundred times larger.
+ */
+export const maxVariableErrors = 50;
+
+/**
+ * When the variables have more than `maxVariableErrors` errors, one refusal naming the first
+ * of them; undefined otherwise (the gateway answers each error itself).
+ */
+function tooManyVariableErrors(
+  schema: GraphQLSchema,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+): GraphQLError | undefined {
+  const definitions = operation.variableDefinitions ?? [];
+  if (definitions.length === 0) return undefined;
+  const { errors } = getVariableValues(schema, definitions, variables, {
+    maxErrors: maxVariableErrors,
+  });
+  const [first] = errors ?? [];
+  if (!first || (errors?.length ?? 0) <= maxVariableErrors) return undefined;
+  const coercion = coercionFailure(first);
+  const message = coercion?.message ?? clipQuoted(first.message);
+  return badInput(
+    `${message} More than ${maxVariableErrors} values are invalid; only the first is named.`,
+    coercion?.field ?? fieldOfVariableMessage(first.message),
+  );
 }
 
 /**
@@ -233,7 +332,11 @@ function unrunnableOperation(
  *   them; nothing legitimate contains one), and unpaired surrogates in variables (the
  *   parser refuses them in literals).
  * - Refuses an operation that cannot run: an operationName the document lacks, a
- *   subscription (HTTP 400, GRAPHQL_VALIDATION_FAILED).
+ *   subscription, a variable named `$representations` (HTTP 400,
+ *   GRAPHQL_VALIDATION_FAILED).
+ * - Refuses an explicit null for a variable used where a value is required (its default
+ *   let it in), as BAD_USER_INPUT naming it.
+ * - Answers variables with more than `maxVariableErrors` errors with one, for the first.
  * - Answers a value a scalar refused (InvalidInputValue) as BAD_USER_INPUT with its field,
  *   whether it came as a literal (a validation error) or a variable.
  */
@@ -244,6 +347,17 @@ export function inputHygienePlugin<TContext extends BaseContext>(): ApolloServer
         async didResolveOperation({ request, document, operation, schema }) {
           const unrunnable = unrunnableOperation(operation, request.operationName, schema);
           if (unrunnable) throw unrunnable;
+          const nullVariable =
+            operation && nullWhereRequired(request.variables ?? {}, schema, document, operation);
+          if (nullVariable) {
+            throw badInput(
+              `Variable "$${nullVariable}" must not be null: it is used where a value is required.`,
+              nullVariable,
+            );
+          }
+          const tooMany =
+            operation && tooManyVariableErrors(schema, operation, request.variables ?? {});
+          if (tooMany) throw tooMany;
           const inVariables = unstorablePath(request.variables ?? {}, '');
           if (inVariables) {
             throw badInput(`\`${inVariables.path}\` ${inVariables.reason}.`, inVariables.path);

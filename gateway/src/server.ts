@@ -248,7 +248,9 @@ export interface GatewayOptions {
  * organizer and tier, costs about 5 600).
  */
 export const operationLimits = {
-  maxDepth: { n: 7 },
+  // Levels of fields, as they run: graphql-armor otherwise counts a fragment spread as two
+  // levels and an inline fragment as one, and refuses operations written with fragments.
+  maxDepth: { n: 7, flattenFragments: true },
   // graphql-armor lets `__typename` aliases through by default; they count like any other.
   maxAliases: { n: 15, allowList: [] as string[] },
   maxDirectives: { n: 50 },
@@ -263,15 +265,18 @@ export function documentStore(maxMiB: number): HeapBoundedCache<DocumentNode> {
 
 /** The gateway's Apollo Server, not yet listening. */
 export function createGatewayServer(options: GatewayOptions): ApolloServer<GatewayContext> {
-  // graphql-armor: the limits as validation rules and plugins. In production, field
-  // suggestions ("Did you mean …?") are masked too, so that errors do not map the schema.
+  // graphql-armor: the limits as validation rules and plugins. In production, suggestions
+  // ("Did you mean …?") are dropped from every message by `withoutSuggestions`, so that
+  // errors do not map the schema; graphql-armor's own mask is off: it rewrote messages
+  // before input-hygiene.ts could write them again without the variable's value, which was
+  // then echoed whole, password included, and left "[Suggestion hidden]?" in its place.
   const { maxTokens, ...validationLimits } = operationLimits;
   const armor = new ApolloArmor({
     ...validationLimits,
     // The parser enforces the token limit itself (parseOptions below): graphql-armor's own
     // check re-parses in a plugin hook, where a plain syntax error became an HTTP 500.
     maxTokens: { enabled: false },
-    blockFieldSuggestion: { enabled: options.production },
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   // @apollo/gateway reports anonymous usage data to Apollo's servers unless the process
   // starts with APOLLO_TELEMETRY_DISABLED=true: whatever starts a gateway sets it (the

@@ -3,7 +3,8 @@
 // error, and the gateway goes on serving.
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { maxJsonDepth } from '@ticketing/platform';
+import { startGateway } from '@ticketing/gateway/main';
+import { maxJsonDepth, type RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Supergraph, startSupergraph } from './harness.ts';
 
@@ -174,6 +175,8 @@ describe('a body that is not UTF-8', () => {
 });
 
 describe('a variable that does not coerce', () => {
+  const uploadScans =
+    'mutation Upload($scans: [OfflineScanInput!]!) { uploadCheckIns(eventId: "e", scans: $scans) { index } }';
   const signUpDocument =
     'mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken } }';
   const password = 'a secret passphrase, not to be echoed';
@@ -215,6 +218,36 @@ describe('a variable that does not coerce', () => {
     expect(JSON.stringify(result).length).toBeLessThan(1_000);
   });
 
+  it('in every item of a long list is answered with one short error, not one an item', async () => {
+    // The gateway checked every item and answered each with an error of its own: 800 KB of
+    // `1,` (within NGINX's 1 MB) held the gateway's only thread for some 20 s, and its answer
+    // was 86 MB.
+    const scans = `[${Array.from({ length: 20_000 }, () => '1').join(',')}]`;
+    const result = await postRaw(
+      `{"query":${JSON.stringify(uploadScans)},"variables":{"scans":${scans}}}`,
+    );
+    expect(result.status).toBe(400);
+    expect(result.body.errors).toHaveLength(1);
+    expect(result.body.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'scans[0]',
+    });
+    expect(result.body.errors?.[0]?.message).toBe(
+      'Variable "$scans" got an invalid value at "scans[0]": Expected type "OfflineScanInput" to be an object. More than 50 values are invalid; only the first is named.',
+    );
+  });
+
+  it('in a few items of a list is an error for each', async () => {
+    const result = await postRaw(
+      `{"query":${JSON.stringify(uploadScans)},"variables":{"scans":[1,{"token":"t","scannedAt":"2027-01-01T00:00:00Z"},2]}}`,
+    );
+    expect(result.status).toBe(400);
+    expect(result.body.errors?.map((error) => error.extensions?.field)).toEqual([
+      'scans[0]',
+      'scans[2]',
+    ]);
+  });
+
   it('whose value holds what reads as a path is named by its real path', async () => {
     // graphql-js prints an object's keys unquoted: this one read as the path `input.email`.
     const result = await supergraph.request(signUpDocument, {
@@ -222,6 +255,73 @@ describe('a variable that does not coerce', () => {
     });
     expect(result.status).toBe(400);
     expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'input' });
+  });
+});
+
+describe('in production, a misspelt input field', () => {
+  // graphql-armor's suggestion mask rewrote the message before the gateway wrote it again
+  // without the value: in production only, the whole variable was echoed, password included,
+  // and every suggestion became "[Suggestion hidden]?".
+  let production: RunningService;
+  beforeAll(async () => {
+    const secret = (name: string) => `a-production-length-${name}-secret-0123456789`;
+    production = await startGateway({
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'silent',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DRAIN_DEADLINE_MS: '0',
+      WARM_UP_TIMEOUT_MS: '0',
+      AUTH_JWKS_URL: new URL('/.well-known/jwks.json', supergraph.subgraphUrls.users).toString(),
+      USERS_URL: supergraph.subgraphUrls.users,
+      EVENTS_URL: supergraph.subgraphUrls.events,
+      TICKETS_URL: supergraph.subgraphUrls.tickets,
+      USERS_SUBGRAPH_SECRET: secret('users'),
+      EVENTS_SUBGRAPH_SECRET: secret('events'),
+      TICKETS_SUBGRAPH_SECRET: secret('tickets'),
+    });
+  });
+  afterAll(async () => {
+    await production?.stop();
+  });
+
+  async function postToProduction(query: string, variables: Record<string, unknown> = {}) {
+    const response = await fetch(production.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, text: await response.text() };
+  }
+
+  it('in a variable is named without echoing the value, password included', async () => {
+    const password = 'a secret passphrase, not to be echoed';
+    const result = await postToProduction(
+      'mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken } }',
+      { input: { emial: 'echo@example.com', password, name: 'Echo', accountType: 'CUSTOMER' } },
+    );
+    expect(result.status).toBe(400);
+    // With the missing `email`, which is an error of its own.
+    expect(JSON.parse(result.text).errors).toContainEqual({
+      message:
+        'Variable "$input" got an invalid value: Field "emial" is not defined by type "SignUpInput".',
+      locations: [{ line: 1, column: 17 }],
+      extensions: { code: 'BAD_USER_INPUT', field: 'input' },
+    });
+    expect(result.text).not.toContain(password);
+    expect(result.text).not.toMatch(/did you mean|suggestion/i);
+  });
+
+  it.each([
+    ['in a literal', '{ events(first: 1, filter: { serch: "x" }) { totalCount } }'],
+    ['in a type name', 'query($f: EvntFilter) { events(first: 1, filter: $f) { totalCount } }'],
+  ])('%s suggests nothing, and says so in plain words', async (_, query) => {
+    const result = await postToProduction(query);
+    expect(result.status).toBe(400);
+    expect(result.text).not.toMatch(/did you mean|suggestion|search|EventFilter"?,/i);
+    for (const error of JSON.parse(result.text).errors) {
+      expect(error.message).toMatch(/\.$/);
+    }
   });
 });
 

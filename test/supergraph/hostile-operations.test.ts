@@ -3,6 +3,7 @@
 // client's error (HTTP 400, a stable code), never a server error.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Supergraph, startSupergraph } from './harness.ts';
+import { signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 
@@ -48,6 +49,18 @@ describe('an operation the gateway cannot pick', () => {
     });
   });
 
+  it('an empty operationName is one the document does not define, not a missing one', async () => {
+    // The message said the document had several operations, for a document with one.
+    const result = await post({ query: 'query A { __typename }', operationName: '' });
+    expect(result.status).toBe(400);
+    expect(result.body.errors).toEqual([
+      {
+        message: 'The document has no operation of the name given in operationName.',
+        extensions: { code: 'GRAPHQL_VALIDATION_FAILED', field: 'operationName' },
+      },
+    ]);
+  });
+
   it('an operationName of 100 KB is not echoed back', async () => {
     const operationName = `B${'x'.repeat(100_000)}`;
     const result = await post({ query: 'query A { __typename }', operationName });
@@ -61,6 +74,87 @@ describe('an operation the gateway cannot pick', () => {
     expect(result.status).toBe(400);
     expect(result.body.errors?.[0]?.extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
     expect(result.body.errors?.[0]?.message).toBe('This API has no subscriptions.');
+  });
+});
+
+describe('an explicit null for a variable whose default let it in where a value is required', () => {
+  // Validation lets `$v: Boolean = true` into `@include(if: $v)` (the default stands in when
+  // $v is left out), but a client may still send `"v": null`: that failed in the gateway's
+  // executor as an INTERNAL_SERVER_ERROR, an HTTP 500 for some shapes.
+  it.each([
+    ['@include on a gateway field', 'query($v: Boolean = true) { __typename @include(if: $v) }'],
+    [
+      '@skip on an inline fragment',
+      'query($v: Boolean = false) { ... @skip(if: $v) { __typename } }',
+    ],
+    [
+      '@include on a subgraph field',
+      'query($v: Boolean = true) { events(first: 1) { totalCount @include(if: $v) } }',
+    ],
+    ['a non-null argument', 'query($v: ID = "a") { event(id: $v) { id } }'],
+    [
+      'a non-null argument in a fragment',
+      'query($v: ID = "a") { ...F } fragment F on Query { ticket(id: $v) { id } }',
+    ],
+  ])('in %s is a 400 BAD_USER_INPUT naming it', async (_, query) => {
+    const result = await post({ query, variables: { v: null } });
+    expect(result.status).toBe(400);
+    expect(result.body.errors).toHaveLength(1);
+    expect(result.body.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'v' });
+    expect(result.body.errors?.[0]?.message).toBe(
+      'Variable "$v" must not be null: it is used where a value is required.',
+    );
+    expect(result.body.data).toBeUndefined();
+  });
+
+  it('left out, takes its default', async () => {
+    const result = await post({
+      query: 'query($v: Boolean = true) { __typename @include(if: $v) }',
+    });
+    expect(result).toEqual({ status: 200, body: { data: { __typename: 'Query' } } });
+  });
+
+  it('null where null is allowed is still served', async () => {
+    const result = await post({
+      query: 'query($v: String = "x") { events(first: 1, after: $v) { totalCount } }',
+      variables: { v: null },
+    });
+    expect(result.status).toBe(200);
+    expect(result.body.errors).toBeUndefined();
+  });
+});
+
+describe('a variable named $representations', () => {
+  // The gateway names the entities it fetches from a subgraph `$representations`, and threw
+  // "Variables cannot contain key representations" for a client variable of that name used
+  // in such a fetch: an INTERNAL_SERVER_ERROR for a valid operation.
+  /** An organizer's own events, `first` given in a variable named `name`. */
+  async function organizedEventsWith(name: string) {
+    const organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    return supergraph.request(
+      `query Mine($${name}: Int) { me { organizedEvents(first: $${name}) { totalCount } } }`,
+      { [name]: 5 },
+      { token: organizer.accessToken },
+    );
+  }
+
+  it('is refused before planning with a 400 that says to rename it', async () => {
+    const result = await organizedEventsWith('representations');
+    expect(result.status).toBe(400);
+    expect(result.errors).toEqual([
+      {
+        message:
+          'The variable name "$representations" is kept for the gateway\'s own use: give the variable another name.',
+        extensions: { code: 'GRAPHQL_VALIDATION_FAILED', field: 'representations' },
+      },
+    ]);
+    expect(result.data).toBeUndefined();
+  });
+
+  it('under another name, runs', async () => {
+    const result = await organizedEventsWith('first');
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ me: { organizedEvents: { totalCount: 0 } } });
   });
 });
 
@@ -85,5 +179,38 @@ describe('a persisted query the protocol does not allow', () => {
     const result = await post(body);
     expect(result.status).toBe(400);
     expect(result.body.errors).toEqual([{ message, extensions: { code: 'BAD_REQUEST' } }]);
+  });
+});
+
+describe('a method the GraphQL endpoint does not take', () => {
+  // Apollo Server answered these 405 with BAD_REQUEST, while NGINX's own 405 (the same
+  // edge, another path) says METHOD_NOT_ALLOWED: one status, one code.
+  it.each(['PUT', 'DELETE', 'PATCH'])('%s is a 405 METHOD_NOT_ALLOWED', async (method) => {
+    const response = await fetch(supergraph.gatewayUrls[0] as string, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ __typename }"}',
+    });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('GET, POST');
+    expect(await response.json()).toEqual({
+      errors: [
+        {
+          message: 'Apollo Server supports only GET/POST requests.',
+          extensions: { code: 'METHOD_NOT_ALLOWED' },
+        },
+      ],
+    });
+  });
+
+  it('a mutation sent with GET is a 405 METHOD_NOT_ALLOWED, and runs nothing', async () => {
+    const url = new URL(supergraph.gatewayUrls[0] as string);
+    url.searchParams.set('query', 'mutation { logOut(refreshToken: "x") }');
+    supergraph.sql.users.length = 0;
+    const response = await fetch(url, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('POST');
+    expect((await response.json()).errors[0].extensions).toEqual({ code: 'METHOD_NOT_ALLOWED' });
+    expect(supergraph.sql.users.filter(({ sql }) => !sql.includes('outbox'))).toEqual([]);
   });
 });

@@ -67,6 +67,26 @@ describe('operation limits', () => {
     ).toEqual([]);
   });
 
+  // graphql-armor counted each fragment spread as two levels and each inline fragment as
+  // one: this operation, 7 levels of fields written with two fragments and an inline one
+  // as clients write them, was refused as 12 deep.
+  const withFragments = (leaf: string) =>
+    `{ events(first: 1) { edges { node { ... on Event { ...Card } } } } }
+     fragment Card on Event { organizer { ...Person } }
+     fragment Person on User { organizedEvents(first: 1) { edges { ${leaf} } } }`;
+
+  it('counts the levels of fields, however many fragments hold them', async () => {
+    const result = await supergraph.request(withFragments('cursor'));
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ events: { edges: [] } });
+  });
+
+  it('refuses 8 levels of fields written with fragments too', async () => {
+    const result = await supergraph.request(withFragments('node { id }'));
+    expect(codeOf(result)).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(result.errors?.[0]?.message).toBe('Query depth limit of 7 exceeded, found 8.');
+  });
+
   it.each(['gateway', 'users'] as const)(
     'answers a malformed JSON body at the %s with 400 and GraphQL errors, no stack, outside production too',
     async (service) => {
