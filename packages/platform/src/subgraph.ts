@@ -301,6 +301,5 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
 export async function runSubgraph<Client, Location, TContext extends BaseContext>(
   subgraph: SubgraphDefinition<Client, Location, TContext>,
 ): Promise<void> {
-  const logger = createLogger(subgraph.name, loadConfig(baseSettings).LOG_LEVEL);
-  await runService(subgraph.name, logger, () => startSubgraph(subgraph, process.env, logger));
+  await runService(subgraph.name, (logger) => startSubgraph(subgraph, process.env, logger));
 }
