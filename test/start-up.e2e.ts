@@ -3,8 +3,11 @@
 // wrong, and no stack trace: the line is read in `kubectl logs` or compose's output.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ServiceSpec, serviceCommand, services } from '../scripts/services.ts';
 import { launchDefaults, repositoryRoot } from '../scripts/topology.ts';
 
@@ -17,8 +20,13 @@ interface Outcome {
 }
 
 /** Runs a service's start module with `env` (over a quiet default) until it exits. */
-async function start(spec: ServiceSpec, env: NodeJS.ProcessEnv): Promise<Outcome> {
+function start(spec: ServiceSpec, env: NodeJS.ProcessEnv): Promise<Outcome> {
   const [, ...args] = serviceCommand(spec);
+  return run(args, env);
+}
+
+/** Runs `node <args>` in the repository with `env` (over a quiet default) until it exits. */
+async function run(args: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
   const child = spawn(process.execPath, args, {
     cwd: repositoryRoot,
     env: { ...process.env, ...launchDefaults, PORT: '0', WARM_UP_TIMEOUT_MS: '0', ...env },
@@ -72,5 +80,45 @@ describe('a service started with a bad setting', () => {
     } finally {
       taken.close();
     }
+  });
+});
+
+/** Where a service would keep an embedded database; each test's own, empty. */
+let dataDir: string;
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'ticketing-start-up-'));
+});
+afterEach(() => rm(dataDir, { recursive: true, force: true }));
+
+/** What the tickets service needs in production besides its database. */
+const productionEnv = () => ({
+  NODE_ENV: 'production',
+  DATA_DIR: dataDir,
+  USERS_SUBGRAPH_SECRET: 'start-up-test-users-subgraph-secret-0123456789',
+  EVENTS_SUBGRAPH_SECRET: 'start-up-test-events-subgraph-secret-0123456789',
+  TICKETS_SUBGRAPH_SECRET: 'start-up-test-tickets-subgraph-secret-0123456789',
+  EVENT_RELAY_SECRET: 'start-up-test-event-relay-secret-0123456789',
+});
+
+describe('a subgraph in production without its database URL', () => {
+  // It would keep its data in an embedded database on the container's own disk: lost with
+  // the pod, and each replica with a stock of its own, so a tier sells once per replica.
+  it('does not start, and names the variable', async () => {
+    expectOneClearLine(
+      await start(serviceNamed('tickets'), productionEnv()),
+      /TICKETS_DATABASE_URL.*required in production/,
+    );
+    expect(await readdir(dataDir)).toEqual([]);
+  });
+
+  it('is not migrated either: the init container fails, naming it', async () => {
+    const { code, lines } = await run(
+      ['--experimental-strip-types', 'prisma/scripts/migrate.ts', 'tickets'],
+      productionEnv(),
+    );
+    expect(code, lines.join('\n')).toBe(1);
+    expect(lines.join('\n')).toMatch(/TICKETS_DATABASE_URL.*required in production/);
+    expect(lines.join('\n')).not.toMatch(/\bat \S+ \(|file:\/\//);
+    expect(await readdir(dataDir)).toEqual([]);
   });
 });

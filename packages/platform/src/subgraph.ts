@@ -3,6 +3,7 @@ import express from 'express';
 import { z } from 'zod';
 import {
   baseSettings,
+  ConfigurationError,
   loadConfig,
   optionalFlagSetting,
   optionalTextSetting,
@@ -37,6 +38,7 @@ export type RequestInfo = VerifiedRequest;
 interface SubgraphDatabase<Client, Location> {
   /** `<NAME>_DATABASE_URL`: the variable that names the service's PostgreSQL database. */
   urlVariable: string;
+  /** Where the database is, from the settings; throws when they name none it may use. */
   locate(env: NodeJS.ProcessEnv): Location;
   open(
     location: Location,
@@ -199,11 +201,17 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
   const { urlVariable } = subgraph.database;
   const own = loadConfig(subgraphOwnSettings(subgraph.name, urlVariable), env);
   let redis: RedisConnection | undefined;
-  const location = subgraph.database.locate({
-    NODE_ENV: config.NODE_ENV,
-    DATA_DIR: config.DATA_DIR,
-    [urlVariable]: own[urlVariable] as string | undefined,
-  });
+  // Where the database is follows from the settings alone: what it refuses is one of them.
+  let location: Location;
+  try {
+    location = subgraph.database.locate({
+      NODE_ENV: config.NODE_ENV,
+      DATA_DIR: config.DATA_DIR,
+      [urlVariable]: own[urlVariable] as string | undefined,
+    });
+  } catch (error) {
+    throw new ConfigurationError((error as Error).message);
+  }
   const database = await subgraph.database.open(location, {
     onConnectionLost: (error) =>
       logger.warn({ err: error }, 'database connection lost; reconnecting on demand'),
