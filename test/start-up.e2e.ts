@@ -122,3 +122,31 @@ describe('a subgraph in production without its database URL', () => {
     expect(await readdir(dataDir)).toEqual([]);
   });
 });
+
+describe('a URL without the scheme its client speaks', () => {
+  // "localhost:6379" and "users:4001/graphql" are URLs whose scheme is "localhost" and
+  // "users": accepted as URLs, they left Redis, or a subgraph, unreachable without a word.
+  it('REDIS_URL', async () => {
+    expectOneClearLine(
+      await start(serviceNamed('gateway-1'), { REDIS_URL: 'localhost:6379' }),
+      /redis:\/\/.*REDIS_URL/,
+    );
+  });
+
+  it('a gateway’s USERS_URL', async () => {
+    expectOneClearLine(
+      await start(serviceNamed('gateway-1'), { USERS_URL: 'users:4001/graphql' }),
+      /http:\/\/.*USERS_URL/,
+    );
+  });
+
+  it('a database URL', async () => {
+    expectOneClearLine(
+      await start(serviceNamed('tickets'), {
+        ...productionEnv(),
+        TICKETS_DATABASE_URL: 'db.example:5432/tickets',
+      }),
+      /postgresql:\/\/.*TICKETS_DATABASE_URL/,
+    );
+  });
+});

@@ -8,9 +8,11 @@ import {
   createLogger,
   defaultGatewayPort,
   flagSetting,
+  httpUrlSetting,
   jsonBody,
   type Logger,
   loadConfig,
+  optionalUrlSetting,
   portSetting,
   RevocationList,
   type RunningService,
@@ -51,9 +53,9 @@ export const gatewaySettings = baseSettings
     /** Names this instance in logs and in the `x-served-by` response header. */
     GATEWAY_NAME: z.string().min(1).default('gateway'),
     SUPERGRAPH_PATH: z.string().min(1).default(supergraphPath),
-    USERS_URL: z.url().optional(),
-    EVENTS_URL: z.url().optional(),
-    TICKETS_URL: z.url().optional(),
+    USERS_URL: optionalUrlSetting(httpUrlSetting()),
+    EVENTS_URL: optionalUrlSetting(httpUrlSetting()),
+    TICKETS_URL: optionalUrlSetting(httpUrlSetting()),
     /**
      * The longest one subgraph request may take: past it, the fields it would have given are
      * null with a SERVICE_UNAVAILABLE error, and the rest of the answer still comes.

@@ -14,6 +14,27 @@ export const optionalTextSetting = () =>
     .optional()
     .transform((value) => (value === '' ? undefined : value));
 
+/**
+ * A URL of one of `schemes`. A plain URL check is not enough: any `name:rest` parses as a
+ * URL (`localhost:6379` is one whose scheme is `localhost`), so a URL written without its
+ * scheme would pass, and leave its client unable to reach anything, without a word.
+ */
+export const urlSetting = (...schemes: [string, ...string[]]) =>
+  z.url({
+    protocol: new RegExp(`^(?:${schemes.join('|')})$`),
+    error: `Expected a URL starting with ${schemes.map((scheme) => `${scheme}://`).join(' or ')}`,
+  });
+
+/** Where a service is reached over HTTP. */
+export const httpUrlSetting = () => urlSetting('http', 'https');
+
+/** A PostgreSQL database (a `<NAME>_DATABASE_URL`), as pg reads it. */
+export const postgresUrlSetting = () => urlSetting('postgresql', 'postgres');
+
+/** An optional URL variable; set to nothing, it counts as unset (see optionalTextSetting). */
+export const optionalUrlSetting = (url: z.ZodURL) =>
+  z.preprocess((value) => (value === '' ? undefined : value), url.optional());
+
 /** An on/off environment variable: true/false, 1/0, yes/no. */
 export const flagSetting = (fallback: boolean) =>
   z

@@ -3,10 +3,14 @@ export {
   baseSettings,
   ConfigurationError,
   flagSetting,
+  httpUrlSetting,
   loadConfig,
   optionalFlagSetting,
+  optionalUrlSetting,
   portSetting,
+  postgresUrlSetting,
   seedsDemoData,
+  urlSetting,
 } from './config.ts';
 export {
   badUserInput,

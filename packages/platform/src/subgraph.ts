@@ -4,10 +4,13 @@ import { z } from 'zod';
 import {
   baseSettings,
   ConfigurationError,
+  httpUrlSetting,
   loadConfig,
   optionalFlagSetting,
   optionalTextSetting,
+  optionalUrlSetting,
   portSetting,
+  postgresUrlSetting,
   seedsDemoData,
 } from './config.ts';
 import {
@@ -28,7 +31,7 @@ import { localServiceUrl, type SubgraphName, serviceRoutes, tokenIssuer } from '
 export const authSettings = z.object({
   AUTH_ISSUER: z.string().min(1).default('urn:ticketing:users'),
   AUTH_AUDIENCE: z.string().min(1).default('urn:ticketing:api'),
-  AUTH_JWKS_URL: z.url().default(localServiceUrl(tokenIssuer, serviceRoutes.jwks)),
+  AUTH_JWKS_URL: httpUrlSetting().default(localServiceUrl(tokenIssuer, serviceRoutes.jwks)),
 });
 
 /** What a subgraph knows about one request: what the gateway's signed assertion says. */
@@ -183,7 +186,7 @@ async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T>
 /** A subgraph's own database URL (`<NAME>_DATABASE_URL`) and gateway secret. */
 const subgraphOwnSettings = (name: SubgraphName, urlVariable: string) =>
   subgraphSecretSettings(name).extend({
-    [urlVariable]: optionalTextSetting(),
+    [urlVariable]: optionalUrlSetting(postgresUrlSetting()),
   });
 
 /**

@@ -4,10 +4,13 @@ import {
   baseSettings,
   ConfigurationError,
   flagSetting,
+  httpUrlSetting,
   loadConfig,
   optionalFlagSetting,
   optionalTextSetting,
+  optionalUrlSetting,
   portSetting,
+  postgresUrlSetting,
   seedsDemoData,
 } from '../src/config.ts';
 
@@ -51,6 +54,43 @@ describe('loadConfig', () => {
     expect(load).toThrow(ConfigurationError);
     expect(load).toThrow(/PORT/);
     expect(load).toThrow(/SEED_DEMO_DATA/);
+  });
+});
+
+describe('URL settings', () => {
+  const schema = baseSettings.extend({
+    USERS_URL: httpUrlSetting().default('http://127.0.0.1:4001/graphql'),
+    USERS_DATABASE_URL: optionalUrlSetting(postgresUrlSetting()),
+  });
+
+  it('take the URLs their clients speak, and nothing as unset', () => {
+    expect(
+      loadConfig(schema, {
+        USERS_URL: 'https://users.internal/graphql',
+        USERS_DATABASE_URL: 'postgresql:///users?host=/var/run/postgresql',
+      }),
+    ).toMatchObject({
+      USERS_URL: 'https://users.internal/graphql',
+      USERS_DATABASE_URL: 'postgresql:///users?host=/var/run/postgresql',
+    });
+    expect(loadConfig(schema, { USERS_DATABASE_URL: '' }).USERS_DATABASE_URL).toBeUndefined();
+    expect(loadConfig(schema, { USERS_DATABASE_URL: 'postgres://u@db/users' })).toMatchObject({
+      USERS_DATABASE_URL: 'postgres://u@db/users',
+    });
+  });
+
+  it('refuse a URL written without its scheme, naming the variable and the scheme', () => {
+    // Each parses as a URL: of the schemes `users`, `db.example` and `ftp`.
+    for (const [variable, value, scheme] of [
+      ['USERS_URL', 'users:4001/graphql', 'http://'],
+      ['USERS_DATABASE_URL', 'db.example:5432/users', 'postgresql://'],
+      ['USERS_DATABASE_URL', 'http://db.example:5432/users', 'postgresql://'],
+      ['USERS_URL', 'ftp://users/graphql', 'https://'],
+    ] as const) {
+      const load = () => loadConfig(schema, { [variable]: value });
+      expect(load, value).toThrow(ConfigurationError);
+      expect(load, value).toThrow(new RegExp(`${scheme}[^]*${variable}`));
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import {
   baseSettings,
+  httpUrlSetting,
   invalidateCachedResponses,
   loadConfig,
   localServiceUrl,
@@ -19,7 +20,9 @@ import { EventService } from './services/EventService.ts';
 /** The events service's own settings (test/kubernetes.test.ts checks the manifests against them). */
 export const eventsSettings = baseSettings.extend({
   /** Where the outbox relay delivers event changes: the tickets service. */
-  EVENT_CHANGES_URL: z.url().default(localServiceUrl('tickets', serviceRoutes.eventChanges)),
+  EVENT_CHANGES_URL: httpUrlSetting().default(
+    localServiceUrl('tickets', serviceRoutes.eventChanges),
+  ),
   EVENT_RELAY_SECRET: z.string().min(16).optional(),
   EVENT_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(500),
 });

@@ -1,6 +1,7 @@
 import {
   baseSettings,
   flagSetting,
+  httpUrlSetting,
   invalidateCachedResponses,
   loadConfig,
   localServiceUrl,
@@ -46,9 +47,9 @@ export const ticketsSettings = baseSettings
   .extend({
     EVENT_RELAY_SECRET: z.string().min(16).optional(),
     /** The events subgraph, asked who organizes an event when its tiers are managed. */
-    EVENTS_URL: z.url().default(localServiceUrl('events')),
+    EVENTS_URL: httpUrlSetting().default(localServiceUrl('events')),
     /** The users subgraph, asked for the account a transfer or door staff names by email. */
-    USERS_URL: z.url().default(localServiceUrl('users')),
+    USERS_URL: httpUrlSetting().default(localServiceUrl('users')),
     HOLD_SECONDS: z.coerce.number().int().min(1).default(600),
     HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),
     MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
