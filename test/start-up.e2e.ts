@@ -150,3 +150,15 @@ describe('a URL without the scheme its client speaks', () => {
     );
   });
 });
+
+describe('a bad setting of a subgraph’s own', () => {
+  // Read only once its database was open: the database was migrated and seeded first, by a
+  // service that could not run.
+  it('stops it before its database is touched', async () => {
+    expectOneClearLine(
+      await start(serviceNamed('tickets'), { DATA_DIR: dataDir, HOLD_SECONDS: '0' }),
+      /HOLD_SECONDS/,
+    );
+    expect(await readdir(dataDir)).toEqual([]);
+  });
+});

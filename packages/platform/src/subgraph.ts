@@ -79,6 +79,11 @@ export interface SetUpOptions {
 export interface SubgraphDefinition<Client, Location, TContext extends BaseContext> {
   name: SubgraphName;
   defaultPort: number;
+  /**
+   * The service's own settings, which `setUp` reads: checked at start before anything
+   * else, so that a bad one stops the service before its database is migrated or seeded.
+   */
+  settings: z.ZodType;
   database: SubgraphDatabase<Client, Location>;
   createServer(plugins: ApolloServerPlugin<TContext>[]): ApolloServer<TContext>;
   setUp(
@@ -203,6 +208,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
   const config = loadConfig(subgraphStartSettings(subgraph.defaultPort), env);
   const { urlVariable } = subgraph.database;
   const own = loadConfig(subgraphOwnSettings(subgraph.name, urlVariable), env);
+  loadConfig(subgraph.settings, env);
   let redis: RedisConnection | undefined;
   // Where the database is follows from the settings alone: what it refuses is one of them.
   let location: Location;

@@ -44,6 +44,7 @@ export const eventsSubgraph: SubgraphDefinition<
 > = {
   name: 'events',
   defaultPort: servicePorts.events,
+  settings: eventsSettings,
   database: eventsDatabase,
   createServer: createEventsServer,
   setUp(prisma, { env, logger, redis, cacheNamespace }) {

@@ -127,6 +127,7 @@ export const ticketsSubgraph: SubgraphDefinition<
 > = {
   name: 'tickets',
   defaultPort: servicePorts.tickets,
+  settings: ticketsSettings,
   database: ticketsDatabase,
   createServer: createTicketsServer,
   setUp(prisma, { env, logger, redis, cacheNamespace }) {
