@@ -162,3 +162,46 @@ describe('a bad setting of a subgraph’s own', () => {
     expect(await readdir(dataDir)).toEqual([]);
   });
 });
+
+describe('a number an operator set too large, or to nothing', () => {
+  // Node keeps a timer at most 2^31 - 1 ms (24.8 days); a longer one fires after 1 ms. The
+  // relay polled its database every millisecond, and a gateway with such a deadline would
+  // give up on every request at once.
+  it('a relay interval past what a timer keeps', async () => {
+    expectOneClearLine(
+      await start(serviceNamed('events'), {
+        DATA_DIR: dataDir,
+        EVENT_RELAY_INTERVAL_MS: '3000000000',
+      }),
+      /EVENT_RELAY_INTERVAL_MS/,
+    );
+  });
+
+  it('a gateway’s request deadline past it', async () => {
+    expectOneClearLine(
+      await start(serviceNamed('gateway-1'), { REQUEST_TIMEOUT_MS: '3000000000' }),
+      /REQUEST_TIMEOUT_MS/,
+    );
+  });
+
+  // `PORT=` (compose's `${PORT:-}`) was port 0: a port the OS picks, where nothing looks.
+  it('PORT set to nothing is the service’s own port', async () => {
+    const taken = createServer();
+    const { port } = await new Promise<{ port: number }>((resolve) => {
+      taken.listen(serviceNamed('gateway-1').port, '127.0.0.1', () =>
+        resolve(taken.address() as { port: number }),
+      );
+      taken.once('error', () => resolve({ port: -1 }));
+    });
+    try {
+      // Its own port is taken here (by this test, or by a gateway already running): the
+      // refusal names it, where port 0 would have started on any port.
+      expectOneClearLine(
+        await start(serviceNamed('gateway-1'), { PORT: '' }),
+        new RegExp(`PORT ${serviceNamed('gateway-1').port}.*already in use`),
+      );
+    } finally {
+      if (port > 0) taken.close();
+    }
+  });
+});

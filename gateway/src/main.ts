@@ -12,6 +12,7 @@ import {
   jsonBody,
   type Logger,
   loadConfig,
+  millisecondsSetting,
   optionalUrlSetting,
   portSetting,
   RevocationList,
@@ -60,13 +61,13 @@ export const gatewaySettings = baseSettings
      * The longest one subgraph request may take: past it, the fields it would have given are
      * null with a SERVICE_UNAVAILABLE error, and the rest of the answer still comes.
      */
-    SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(1).default(gatewayDefaults.subgraphTimeoutMs),
+    SUBGRAPH_TIMEOUT_MS: millisecondsSetting(gatewayDefaults.subgraphTimeoutMs, { min: 1 }),
     /**
      * The longest a whole operation may spend in subgraph requests, however many its plan
      * makes one after another. Below NGINX's 30 s read timeout, so that the gateway always
      * answers before NGINX gives up on it (and counts that against the gateway).
      */
-    REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(25_000),
+    REQUEST_TIMEOUT_MS: millisecondsSetting(25_000, { min: 1 }),
     /** Run only the operations in the committed safelist manifest. */
     SAFELIST: flagSetting(false),
     /**

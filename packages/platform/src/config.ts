@@ -1,8 +1,28 @@
 import { z } from 'zod';
 
+/** A variable set to nothing (`VAR=`, as compose's `${VAR:-}` leaves it) counts as unset. */
+const unsetWhenEmpty = (value: unknown) => (value === '' ? undefined : value);
+
+/**
+ * A whole number between `min` and `max`; set to nothing, the default. (Read as a number
+ * straight away, nothing would be 0: a port the OS picks, a drain that waits for nothing.)
+ */
+export const integerSetting = (fallback: number, { min, max }: { min: number; max: number }) =>
+  z.preprocess(unsetWhenEmpty, z.coerce.number().int().min(min).max(max).default(fallback));
+
 /** A TCP port; 0 asks the OS for a free one. */
-export const portSetting = (fallback: number) =>
-  z.coerce.number().int().min(0).max(65_535).default(fallback);
+export const portSetting = (fallback: number) => integerSetting(fallback, { min: 0, max: 65_535 });
+
+/**
+ * The longest delay a Node timer keeps, 2^31 - 1 ms (24.8 days): a longer one fires after
+ * 1 ms, so that an interval set past it runs without pause and a deadline past it has
+ * always passed.
+ */
+export const maxTimerMs = 2 ** 31 - 1;
+
+/** A duration in milliseconds that a timer or an AbortSignal waits, at least `min`. */
+export const millisecondsSetting = (fallback: number, { min = 0 }: { min?: number } = {}) =>
+  integerSetting(fallback, { min, max: maxTimerMs });
 
 /**
  * An optional text variable. Set to nothing (`VAR=`, as a shell or compose's `${VAR:-}`

@@ -13,7 +13,7 @@ import { type ExpressContextFunctionArgument, expressMiddleware } from '@as-inte
 import express from 'express';
 import { pinoHttp } from 'pino-http';
 import { z } from 'zod';
-import { baseSettings, ConfigurationError } from './config.ts';
+import { baseSettings, ConfigurationError, millisecondsSetting } from './config.ts';
 import { drainOnStop, type HttpDrainer } from './drain.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { requestMetricsPlugin, serveMetrics } from './metrics.ts';
@@ -41,7 +41,7 @@ export const shutdownSettings = z.object({
    * after which the local runner and Docker send SIGKILL. 0 closes them at once, for
    * services run in-process by tests, with no proxy in front.
    */
-  DRAIN_DEADLINE_MS: z.coerce.number().int().min(0).default(8_000),
+  DRAIN_DEADLINE_MS: millisecondsSetting(8_000),
 });
 
 /** Where every service answers its probes (liveness, readiness), and its metrics. */

@@ -6,6 +6,8 @@ import {
   flagSetting,
   httpUrlSetting,
   loadConfig,
+  maxTimerMs,
+  millisecondsSetting,
   optionalFlagSetting,
   optionalTextSetting,
   optionalUrlSetting,
@@ -54,6 +56,45 @@ describe('loadConfig', () => {
     expect(load).toThrow(ConfigurationError);
     expect(load).toThrow(/PORT/);
     expect(load).toThrow(/SEED_DEMO_DATA/);
+  });
+});
+
+describe('number settings', () => {
+  const schema = baseSettings.extend({
+    PORT: portSetting(4001),
+    DRAIN_DEADLINE_MS: millisecondsSetting(8_000),
+    RELAY_INTERVAL_MS: millisecondsSetting(500, { min: 10 }),
+  });
+
+  it('take a variable set to nothing as unset, not as 0', () => {
+    expect(loadConfig(schema, { PORT: '', DRAIN_DEADLINE_MS: '', RELAY_INTERVAL_MS: '' })).toEqual({
+      NODE_ENV: 'development',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      PORT: 4001,
+      DRAIN_DEADLINE_MS: 8_000,
+      RELAY_INTERVAL_MS: 500,
+    });
+    expect(loadConfig(schema, { PORT: '0', DRAIN_DEADLINE_MS: '0' })).toMatchObject({
+      PORT: 0,
+      DRAIN_DEADLINE_MS: 0,
+    });
+  });
+
+  it('refuse a duration no timer keeps, and one below its least', () => {
+    expect(loadConfig(schema, { DRAIN_DEADLINE_MS: String(maxTimerMs) }).DRAIN_DEADLINE_MS).toBe(
+      maxTimerMs,
+    );
+    for (const [variable, value] of [
+      ['DRAIN_DEADLINE_MS', String(maxTimerMs + 1)],
+      ['RELAY_INTERVAL_MS', '3000000000'],
+      ['RELAY_INTERVAL_MS', '9'],
+      ['DRAIN_DEADLINE_MS', '-1'],
+      ['DRAIN_DEADLINE_MS', '1.5'],
+      ['DRAIN_DEADLINE_MS', 'soon'],
+    ] as const) {
+      expect(() => loadConfig(schema, { [variable]: value }), value).toThrow(new RegExp(variable));
+    }
   });
 });
 

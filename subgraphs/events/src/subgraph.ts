@@ -4,6 +4,7 @@ import {
   invalidateCachedResponses,
   loadConfig,
   localServiceUrl,
+  millisecondsSetting,
   relaySecret,
   type SubgraphDefinition,
   servicePorts,
@@ -24,7 +25,7 @@ export const eventsSettings = baseSettings.extend({
     localServiceUrl('tickets', serviceRoutes.eventChanges),
   ),
   EVENT_RELAY_SECRET: z.string().min(16).optional(),
-  EVENT_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(500),
+  EVENT_RELAY_INTERVAL_MS: millisecondsSetting(500, { min: 10 }),
 });
 
 /** The events service's repository and rules over one database (the users service's shape). */

@@ -5,6 +5,7 @@ import {
   invalidateCachedResponses,
   loadConfig,
   localServiceUrl,
+  millisecondsSetting,
   relaySecret,
   type SubgraphDefinition,
   servicePorts,
@@ -51,14 +52,14 @@ export const ticketsSettings = baseSettings
     /** The users subgraph, asked for the account a transfer or door staff names by email. */
     USERS_URL: httpUrlSetting().default(localServiceUrl('users')),
     HOLD_SECONDS: z.coerce.number().int().min(1).default(600),
-    HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),
+    HOLD_SWEEP_INTERVAL_MS: millisecondsSetting(1_000, { min: 10 }),
     MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
     /** Active holds one buyer may keep at once: enough for a basket, too few to corner stock. */
     MAX_ACTIVE_HOLDS: z.coerce.number().int().min(1).default(3),
     /** A buyer may refund their tickets until this many hours before the event starts. */
     REFUND_CUTOFF_HOURS: z.coerce.number().min(0).default(48),
     /** How often refunds the payment provider has not accepted are sent again. */
-    REFUND_SEND_INTERVAL_MS: z.coerce.number().int().min(10).default(30_000),
+    REFUND_SEND_INTERVAL_MS: millisecondsSetting(30_000, { min: 10 }),
     /** How long a waitlist offer is reserved for its buyer before it passes on. */
     WAITLIST_OFFER_SECONDS: z.coerce.number().int().min(1).default(defaultOfferSeconds),
     /**
