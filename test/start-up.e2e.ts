@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ServiceSpec, serviceCommand, services } from '../scripts/services.ts';
 import { launchDefaults, repositoryRoot } from '../scripts/topology.ts';
+import { freePort } from './support.ts';
 
 const serviceNamed = (name: string) => services.find((spec) => spec.name === name) as ServiceSpec;
 
@@ -26,7 +27,7 @@ function start(spec: ServiceSpec, env: NodeJS.ProcessEnv): Promise<Outcome> {
 }
 
 /** Runs `node <args>` in the repository with `env` (over a quiet default) until it exits. */
-async function run(args: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
+async function run(args: string[], env: NodeJS.ProcessEnv, deadlineMs = 30_000): Promise<Outcome> {
   const child = spawn(process.execPath, args, {
     cwd: repositoryRoot,
     env: { ...process.env, ...launchDefaults, PORT: '0', WARM_UP_TIMEOUT_MS: '0', ...env },
@@ -40,7 +41,7 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
     output += chunk;
   });
   // A service that starts despite the setting would run on: the deadline ends it.
-  const deadline = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const deadline = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
   const [code] = await once(child, 'exit');
   clearTimeout(deadline);
   return { code, lines: output.split('\n').filter((line) => line.trim() !== '') };
@@ -203,5 +204,39 @@ describe('a number an operator set too large, or to nothing', () => {
     } finally {
       if (port > 0) taken.close();
     }
+  });
+});
+
+describe('npm start, when a service cannot start', () => {
+  // The local runner's own ports (scripts/services.ts) and a public port of the test's own.
+  it('says which, stops the rest and exits 1, without a stack trace', async () => {
+    const { code, lines } = await run(
+      ['--experimental-strip-types', 'scripts/start.ts'],
+      {
+        DATA_DIR: dataDir,
+        PUBLIC_PORT: String(await freePort()),
+        LOG_LEVEL: 'warn',
+        TICKETS_DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/unreachable',
+      },
+      // It builds the web app first, if it was never built.
+      150_000,
+    );
+    const output = lines.join('\n');
+    expect(code, output).toBe(1);
+    expect(output).toMatch(/The topology did not start: tickets exited before it was ready/);
+    expect(output).not.toMatch(/ReferenceError|\n\s+at \S+ \(/);
+    for (const name of ['users', 'events']) {
+      const port = serviceNamed(name).port;
+      await expect(fetch(`http://127.0.0.1:${port}/health/live`), name).rejects.toThrow();
+    }
+  });
+
+  it('refuses a PUBLIC_PORT that is not a port, naming it', async () => {
+    const { code, lines } = await run(['--experimental-strip-types', 'scripts/start.ts'], {
+      PUBLIC_PORT: 'eighty',
+    });
+    expect(code, lines.join('\n')).toBe(1);
+    expect(lines.join('\n')).toMatch(/PUBLIC_PORT/);
+    expect(lines.join('\n')).not.toMatch(/ZodError|\n\s+at \S+ \(/);
   });
 });
