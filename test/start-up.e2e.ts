@@ -68,6 +68,13 @@ describe('a service started with a bad setting', () => {
     });
   }
 
+  it('gateway-1: a HOST no name server knows', async () => {
+    expectOneClearLine(
+      await start(serviceNamed('gateway-1'), { HOST: 'nowhere.invalid' }),
+      /HOST nowhere\.invalid.*resolve/,
+    );
+  });
+
   it('gateway-1: a port another process listens on', async () => {
     const taken = createServer();
     taken.listen(0, '127.0.0.1');

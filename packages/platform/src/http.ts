@@ -174,6 +174,8 @@ function listenFailure(
     EADDRINUSE: 'is already in use',
     EACCES: 'may not be used by this user',
     EADDRNOTAVAIL: 'is not an address of this machine',
+    ENOTFOUND: 'is not a name this machine can resolve',
+    EAI_AGAIN: 'is not a name this machine can resolve now',
   };
   const reason = error.code ? reasons[error.code] : undefined;
   if (!reason) return error;
