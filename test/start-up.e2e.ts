@@ -247,3 +247,34 @@ describe('npm start, when a service cannot start', () => {
     expect(lines.join('\n')).not.toMatch(/ZodError|\n\s+at \S+ \(/);
   });
 });
+
+describe('a setting’s name with a typo', () => {
+  // REDIS_ULR left Redis unused without a word: no shared replay protection, no revocations.
+  it('is named, with the setting it was probably meant as, and the service starts', async () => {
+    const child = spawn(process.execPath, serviceCommand(serviceNamed('gateway-1')).slice(1), {
+      cwd: repositoryRoot,
+      env: {
+        ...process.env,
+        ...launchDefaults,
+        PORT: '0',
+        WARM_UP_TIMEOUT_MS: '0',
+        LOG_LEVEL: 'warn',
+        REDIS_ULR: 'redis://127.0.0.1:6379',
+      },
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    const lines: string[] = [];
+    child.stdout.on('data', (chunk) => lines.push(...String(chunk).split('\n').filter(Boolean)));
+    try {
+      const [ready] = await once(child, 'message');
+      expect(ready).toMatchObject({ type: 'ready' });
+      const warnings = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40);
+      expect(warnings).toContainEqual(
+        expect.objectContaining({ variable: 'REDIS_ULR', meant: 'REDIS_URL' }),
+      );
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+});

@@ -25,6 +25,7 @@ import {
   subgraphNames,
   subgraphSecret,
   subgraphSecretSettings,
+  warnOfNearMisses,
 } from '@ticketing/platform';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
@@ -150,6 +151,7 @@ export async function startGateway(
 ): Promise<RunningService> {
   const config = loadConfig(gatewaySettings, env);
   const log = logger ?? createLogger(config.GATEWAY_NAME, config.LOG_LEVEL);
+  warnOfNearMisses(log, env, gatewaySettings);
   const configuredUrls = {
     users: config.USERS_URL,
     events: config.EVENTS_URL,

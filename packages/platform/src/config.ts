@@ -1,3 +1,4 @@
+import { distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 
 /** A variable set to nothing (`VAR=`, as compose's `${VAR:-}` leaves it) counts as unset. */
@@ -105,4 +106,46 @@ export function loadConfig<Schema extends z.ZodType>(
     throw new ConfigurationError(`Invalid configuration:\n${z.prettifyError(result.error)}`);
   }
   return result.data;
+}
+
+/** A variable that is no setting of the service, and the setting it was probably meant as. */
+export interface NearMiss {
+  variable: string;
+  meant: string;
+}
+
+/**
+ * The variables in `env` that are no setting of the service but one or two letters away from
+ * one that is unset (`REDIS_ULR` for `REDIS_URL`): a setting the operator believes is set,
+ * and that silently keeps its default. Only names in the settings' style (capitals, digits,
+ * underscores) are compared, and the shorter a setting's name, the closer a miss must be
+ * (`HOME` is not taken for `HOST`).
+ */
+export function nearMisses(env: NodeJS.ProcessEnv, settings: Iterable<string>): NearMiss[] {
+  const known = new Set(settings);
+  const unset = [...known].filter((name) => env[name] === undefined);
+  const misses: NearMiss[] = [];
+  for (const variable of Object.keys(env)) {
+    if (known.has(variable) || !/^[A-Z][A-Z0-9_]*$/.test(variable)) continue;
+    const meant = unset.find(
+      (name) => distance(variable, name) <= Math.min(2, Math.floor(name.length / 4)),
+    );
+    if (meant) misses.push({ variable, meant });
+  }
+  return misses;
+}
+
+/** Warns of each near miss (see nearMisses) among a service's variables, one line each. */
+export function warnOfNearMisses(
+  logger: { warn(fields: object, message: string): void },
+  env: NodeJS.ProcessEnv,
+  ...schemas: z.ZodObject[]
+): void {
+  const settings = schemas.flatMap((schema) => Object.keys(schema.shape));
+  for (const { variable, meant } of nearMisses(env, settings)) {
+    logger.warn(
+      { variable, meant },
+      `${variable} is not a setting of this service: ${meant} was meant? It is not set.`,
+    );
+  }
 }

@@ -8,12 +8,15 @@ export {
   loadConfig,
   maxTimerMs,
   millisecondsSetting,
+  type NearMiss,
+  nearMisses,
   optionalFlagSetting,
   optionalUrlSetting,
   portSetting,
   postgresUrlSetting,
   seedsDemoData,
   urlSetting,
+  warnOfNearMisses,
 } from './config.ts';
 export {
   badUserInput,

@@ -12,6 +12,7 @@ import {
   portSetting,
   postgresUrlSetting,
   seedsDemoData,
+  warnOfNearMisses,
 } from './config.ts';
 import {
   assertionHeader,
@@ -83,7 +84,7 @@ export interface SubgraphDefinition<Client, Location, TContext extends BaseConte
    * The service's own settings, which `setUp` reads: checked at start before anything
    * else, so that a bad one stops the service before its database is migrated or seeded.
    */
-  settings: z.ZodType;
+  settings: z.ZodObject;
   database: SubgraphDatabase<Client, Location>;
   createServer(plugins: ApolloServerPlugin<TContext>[]): ApolloServer<TContext>;
   setUp(
@@ -207,8 +208,10 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
 ): Promise<RunningService> {
   const config = loadConfig(subgraphStartSettings(subgraph.defaultPort), env);
   const { urlVariable } = subgraph.database;
-  const own = loadConfig(subgraphOwnSettings(subgraph.name, urlVariable), env);
+  const ownSettings = subgraphOwnSettings(subgraph.name, urlVariable);
+  const own = loadConfig(ownSettings, env);
   loadConfig(subgraph.settings, env);
+  warnOfNearMisses(logger, env, subgraphStartSettings(0), ownSettings, subgraph.settings);
   let redis: RedisConnection | undefined;
   // Where the database is follows from the settings alone: what it refuses is one of them.
   let location: Location;

@@ -8,6 +8,7 @@ import {
   loadConfig,
   maxTimerMs,
   millisecondsSetting,
+  nearMisses,
   optionalFlagSetting,
   optionalTextSetting,
   optionalUrlSetting,
@@ -132,6 +133,36 @@ describe('URL settings', () => {
       expect(load, value).toThrow(ConfigurationError);
       expect(load, value).toThrow(new RegExp(`${scheme}[^]*${variable}`));
     }
+  });
+});
+
+describe('nearMisses', () => {
+  const settings = ['NODE_ENV', 'HOST', 'PORT', 'LOG_LEVEL', 'REDIS_URL', 'DRAIN_DEADLINE_MS'];
+
+  it('names a variable a letter or two from an unset setting, with the setting', () => {
+    expect(nearMisses({ REDIS_ULR: 'redis://r:6379', LOGLEVEL: 'debug' }, settings)).toEqual([
+      { variable: 'REDIS_ULR', meant: 'REDIS_URL' },
+      { variable: 'LOGLEVEL', meant: 'LOG_LEVEL' },
+    ]);
+  });
+
+  it('leaves the rest of a process’s environment alone', () => {
+    expect(
+      nearMisses(
+        {
+          HOME: '/root',
+          HOSTNAME: 'pod-1',
+          PWD: '/app',
+          // Kubernetes' service links, and a setting that is set beside its near miss.
+          REDIS_PORT: 'tcp://10.0.0.1:6379',
+          USERS_SERVICE_PORT: '4001',
+          LOG_LEVEL: 'info',
+          LOG_LEVL: 'debug',
+          npm_config_cache: '/tmp',
+        },
+        settings,
+      ),
+    ).toEqual([]);
   });
 });
 
