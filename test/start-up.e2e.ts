@@ -171,6 +171,31 @@ describe('a bad setting of a subgraph’s own', () => {
   });
 });
 
+describe('a secret missing in production', () => {
+  // Checked only once the database was open: each service migrated (or, unreachable, failed
+  // on) its database before it told of the secret. Here the database cannot be reached: the
+  // secret must be what stops the service.
+  const unreachable = 'postgresql://postgres@127.0.0.1:1/unreachable';
+  for (const [name, variable, database] of [
+    ['users', 'USERS_SUBGRAPH_SECRET', 'USERS_DATABASE_URL'],
+    ['tickets', 'EVENTS_SUBGRAPH_SECRET', 'TICKETS_DATABASE_URL'],
+    ['tickets', 'EVENT_RELAY_SECRET', 'TICKETS_DATABASE_URL'],
+    ['events', 'EVENT_RELAY_SECRET', 'EVENTS_DATABASE_URL'],
+  ] as const) {
+    it(`${name}: ${variable} stops it before its database is touched`, async () => {
+      const env: NodeJS.ProcessEnv = {
+        ...productionEnv(),
+        [database]: unreachable,
+      };
+      delete env[variable];
+      expectOneClearLine(
+        await start(serviceNamed(name), env),
+        new RegExp(`${variable}.*production`),
+      );
+    });
+  }
+});
+
 describe('a number an operator set too large, or to nothing', () => {
   // Node keeps a timer at most 2^31 - 1 ms (24.8 days); a longer one fires after 1 ms. The
   // relay polled its database every millisecond, and a gateway with such a deadline would
@@ -264,7 +289,7 @@ describe('a setting’s name with a typo', () => {
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     const lines: string[] = [];
-    child.stdout.on('data', (chunk) => lines.push(...String(chunk).split('\n').filter(Boolean)));
+    child.stdout?.on('data', (chunk) => lines.push(...String(chunk).split('\n').filter(Boolean)));
     try {
       const [ready] = await once(child, 'message');
       expect(ready).toMatchObject({ type: 'ready' });

@@ -94,6 +94,22 @@ export class ConfigurationError extends Error {
 }
 
 /**
+ * A schema's refinement that runs `check` on the parsed settings, and makes each
+ * ConfigurationError it throws an issue of the settings: for the rules a value's own schema
+ * cannot say (a secret required only in production), checked with every other setting.
+ */
+export function settingsCheck<Settings>(check: (settings: Settings) => void) {
+  return (settings: Settings, context: z.RefinementCtx) => {
+    try {
+      check(settings);
+    } catch (error) {
+      if (!(error instanceof ConfigurationError)) throw error;
+      context.addIssue({ code: 'custom', message: error.message });
+    }
+  };
+}
+
+/**
  * Validates the environment once, at start-up, and returns typed settings. A bad value
  * stops the service with a message naming the variable, before anything listens.
  */

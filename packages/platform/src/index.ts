@@ -15,6 +15,7 @@ export {
   portSetting,
   postgresUrlSetting,
   seedsDemoData,
+  settingsCheck,
   urlSetting,
   warnOfNearMisses,
 } from './config.ts';

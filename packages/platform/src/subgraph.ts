@@ -210,6 +210,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
   const { urlVariable } = subgraph.database;
   const ownSettings = subgraphOwnSettings(subgraph.name, urlVariable);
   const own = loadConfig(ownSettings, env);
+  const secret = subgraphSecret(subgraph.name, { ...own, NODE_ENV: config.NODE_ENV });
   loadConfig(subgraph.settings, env);
   warnOfNearMisses(logger, env, subgraphStartSettings(0), ownSettings, subgraph.settings);
   let redis: RedisConnection | undefined;
@@ -265,19 +266,15 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       });
       return ping;
     };
-    const verifier = new GatewayAssertionVerifier(
-      subgraph.name,
-      subgraphSecret(subgraph.name, { ...own, NODE_ENV: config.NODE_ENV }),
-      {
-        shared: redis && redisUsedAssertions(redis.client),
-        // A lost connection is logged once, by connectRedis; a slow command each time.
-        onSharedStoreError: (error) => {
-          if (redis?.available) {
-            logger.warn({ err: error }, 'used-assertion check in redis failed; checked locally');
-          }
-        },
+    const verifier = new GatewayAssertionVerifier(subgraph.name, secret, {
+      shared: redis && redisUsedAssertions(redis.client),
+      // A lost connection is logged once, by connectRedis; a slow command each time.
+      onSharedStoreError: (error) => {
+        if (redis?.available) {
+          logger.warn({ err: error }, 'used-assertion check in redis failed; checked locally');
+        }
       },
-    );
+    });
     return await serveGraphQL<TContext>({
       name: subgraph.name,
       host: config.HOST,

@@ -9,6 +9,7 @@ import {
   relaySecret,
   type SubgraphDefinition,
   servicePorts,
+  settingsCheck,
   subgraphSecret,
   subgraphSecretSettings,
 } from '@ticketing/platform';
@@ -74,7 +75,15 @@ export const ticketsSettings = baseSettings
       .min(2)
       .max(256)
       .default(defaultPurchaseGroupSettings.maxSize),
-  });
+  })
+  // Secrets required in production, checked with the rest before the database is touched.
+  .superRefine(
+    settingsCheck((settings) => {
+      subgraphSecret('events', settings);
+      subgraphSecret('users', settings);
+      relaySecret(settings);
+    }),
+  );
 
 /** The tickets service's repositories and rules over one database (the users service's shape). */
 export function createTicketsServices(
