@@ -1,38 +1,59 @@
 // `npm start`: the whole topology on this machine. With no *_DATABASE_URL set, each
 // service keeps its data in embedded PostgreSQL (PGlite) under .data/.
+import { ConfigurationError, loadConfig, portSetting } from '@ticketing/platform';
 import { z } from 'zod';
 import { defaultPublicPort, services } from './services.ts';
-import { startTopology } from './topology.ts';
+import { startTopology, type Topology } from './topology.ts';
 import { buildWebApp } from './web.ts';
 
-const { PUBLIC_PORT } = z
-  .object({ PUBLIC_PORT: z.coerce.number().int().min(1).max(65_535).default(defaultPublicPort) })
-  .parse(process.env);
+const PUBLIC_PORT = (() => {
+  try {
+    return loadConfig(
+      z.object({ PUBLIC_PORT: portSetting(defaultPublicPort).pipe(z.number().min(1)) }),
+    ).PUBLIC_PORT;
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+})();
 
 // NGINX serves the web app at / beside /graphql: build it once (rebuild with
 // `npm run build --workspace @ticketing/web`).
 buildWebApp({ ifMissing: true });
 
 let shuttingDown = false;
-const topology = await startTopology({
+let topology: Topology | undefined;
+/** A service that exited while the others were still starting. */
+let exitedWhileStarting: string | undefined;
+topology = await startTopology({
   publicPort: PUBLIC_PORT,
   onUnexpectedExit(service, code, signal) {
     if (shuttingDown) return;
-    console.error(
-      `\n${service} stopped unexpectedly (code ${code}, signal ${signal}); stopping the rest.`,
-    );
+    const exit = `${service} stopped unexpectedly (code ${code}, signal ${signal})`;
+    // While starting, the start reports a service that exited before it was ready, and stops
+    // the rest itself; one that exited after is stopped with the rest once the start is over.
+    if (!topology) {
+      exitedWhileStarting ??= exit;
+      return;
+    }
+    console.error(`\n${exit}; stopping the rest.`);
     void shutDown(1);
   },
 }).catch((error: unknown) => {
   console.error(`\nThe topology did not start: ${(error as Error).message}`);
   process.exit(1);
 });
+if (exitedWhileStarting) {
+  console.error(`\n${exitedWhileStarting}; stopping the rest.`);
+  await shutDown(1);
+}
 
 async function shutDown(exitCode: number) {
   if (shuttingDown) return;
   shuttingDown = true;
   console.log('\nStopping all services...');
-  await topology.stop();
+  await topology?.stop();
   process.exit(exitCode);
 }
 process.on('SIGINT', () => void shutDown(0));

@@ -2,6 +2,7 @@
 // run the services `npm start` runs, with the commands, ports and wiring the runner uses.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import dockerignoreModule from '@balena/dockerignore';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
@@ -187,5 +188,49 @@ describe('compose.yaml', () => {
     expect(rendered).toContain('server gateway-1:4000');
     expect(rendered).toContain('server gateway-2:4010');
     expect(rendered).toContain(`limit_conn per_client ${defaultRequestsPerClient};`);
+  });
+});
+
+// CommonJS (`module.exports = factory`), though its types declare a default export.
+const dockerignore = dockerignoreModule as unknown as typeof dockerignoreModule.default;
+
+describe('the Docker build context', () => {
+  // The Dockerfile copies the whole context (`COPY . .`) into the image that every Node
+  // service runs: whatever .dockerignore lets through is readable by anyone who can pull it.
+  const ignored = async () =>
+    dockerignore().add((await readFile(join(repositoryRoot, '.dockerignore'), 'utf8')).split('\n'));
+
+  it('keeps secrets an operator keeps beside the code out of the image', async () => {
+    const rules = await ignored();
+    // compose reads `.env` for the ${…_SECRET} it substitutes; npm's tokens live in .npmrc.
+    for (const path of [
+      '.env',
+      '.env.production',
+      'gateway/.env',
+      'subgraphs/users/.env.local',
+      '.npmrc',
+      'signing-key.pem',
+      'deploy/kubernetes/overlays/production/tls.pem',
+      '.data/auth/signing-keys.json',
+    ]) {
+      expect(rules.ignores(path), path).toBe(true);
+    }
+  });
+
+  it('keeps local installs out, and what the image needs in', async () => {
+    const rules = await ignored();
+    for (const path of ['node_modules/zod/index.js', 'gateway/node_modules/x/index.js']) {
+      expect(rules.ignores(path), path).toBe(true);
+    }
+    for (const path of [
+      'package.json',
+      'gateway/src/index.ts',
+      'gateway/supergraph.graphql',
+      'prisma/users/migrations/migration_lock.toml',
+      'nginx/templates/gateway.conf.template',
+      '.env.example',
+    ]) {
+      expect(rules.ignores(path), path).toBe(false);
+    }
   });
 });

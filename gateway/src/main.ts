@@ -8,9 +8,12 @@ import {
   createLogger,
   defaultGatewayPort,
   flagSetting,
+  httpUrlSetting,
   jsonBody,
   type Logger,
   loadConfig,
+  millisecondsSetting,
+  optionalUrlSetting,
   portSetting,
   RevocationList,
   type RunningService,
@@ -22,6 +25,7 @@ import {
   subgraphNames,
   subgraphSecret,
   subgraphSecretSettings,
+  warnOfNearMisses,
 } from '@ticketing/platform';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
@@ -51,20 +55,20 @@ export const gatewaySettings = baseSettings
     /** Names this instance in logs and in the `x-served-by` response header. */
     GATEWAY_NAME: z.string().min(1).default('gateway'),
     SUPERGRAPH_PATH: z.string().min(1).default(supergraphPath),
-    USERS_URL: z.url().optional(),
-    EVENTS_URL: z.url().optional(),
-    TICKETS_URL: z.url().optional(),
+    USERS_URL: optionalUrlSetting(httpUrlSetting()),
+    EVENTS_URL: optionalUrlSetting(httpUrlSetting()),
+    TICKETS_URL: optionalUrlSetting(httpUrlSetting()),
     /**
      * The longest one subgraph request may take: past it, the fields it would have given are
      * null with a SERVICE_UNAVAILABLE error, and the rest of the answer still comes.
      */
-    SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(1).default(gatewayDefaults.subgraphTimeoutMs),
+    SUBGRAPH_TIMEOUT_MS: millisecondsSetting(gatewayDefaults.subgraphTimeoutMs, { min: 1 }),
     /**
      * The longest a whole operation may spend in subgraph requests, however many its plan
      * makes one after another. Below NGINX's 30 s read timeout, so that the gateway always
      * answers before NGINX gives up on it (and counts that against the gateway).
      */
-    REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(25_000),
+    REQUEST_TIMEOUT_MS: millisecondsSetting(25_000, { min: 1 }),
     /** Run only the operations in the committed safelist manifest. */
     SAFELIST: flagSetting(false),
     /**
@@ -147,6 +151,7 @@ export async function startGateway(
 ): Promise<RunningService> {
   const config = loadConfig(gatewaySettings, env);
   const log = logger ?? createLogger(config.GATEWAY_NAME, config.LOG_LEVEL);
+  warnOfNearMisses(log, env, gatewaySettings);
   const configuredUrls = {
     users: config.USERS_URL,
     events: config.EVENTS_URL,

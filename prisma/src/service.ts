@@ -126,11 +126,19 @@ export function defineServiceDatabase<Client extends ClientBase>(
 
     /**
      * The service's own database URL when one is set; otherwise an embedded PGlite
-     * folder under `DATA_DIR` (default: `.data/` at the project root).
+     * folder under `DATA_DIR` (default: `.data/` at the project root), but never in
+     * production: there the folder would be on the container's own disk, lost with it, and
+     * each replica would keep a stock of its own, selling a tier once per replica.
      */
     locate(env: NodeJS.ProcessEnv = process.env): DatabaseLocation {
       const url = env[urlVariable];
       if (url) return { kind: 'postgres', url };
+      if (env.NODE_ENV === 'production') {
+        throw new Error(
+          `${urlVariable} is required in production: without it, the ${name} service would ` +
+            'keep its data in an embedded database on its own disk.',
+        );
+      }
       return { kind: 'pglite', dataDir: join(env.DATA_DIR ?? defaultDataRoot, name) };
     },
 

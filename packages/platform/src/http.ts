@@ -13,8 +13,9 @@ import { type ExpressContextFunctionArgument, expressMiddleware } from '@as-inte
 import express from 'express';
 import { pinoHttp } from 'pino-http';
 import { z } from 'zod';
+import { baseSettings, ConfigurationError, millisecondsSetting } from './config.ts';
 import { drainOnStop, type HttpDrainer } from './drain.ts';
-import type { Logger } from './logger.ts';
+import { createLogger, type Logger } from './logger.ts';
 import { requestMetricsPlugin, serveMetrics } from './metrics.ts';
 import {
   isOperationalPath,
@@ -40,7 +41,7 @@ export const shutdownSettings = z.object({
    * after which the local runner and Docker send SIGKILL. 0 closes them at once, for
    * services run in-process by tests, with no proxy in front.
    */
-  DRAIN_DEADLINE_MS: z.coerce.number().int().min(0).default(8_000),
+  DRAIN_DEADLINE_MS: millisecondsSetting(8_000),
 });
 
 /** Where every service answers its probes (liveness, readiness), and its metrics. */
@@ -140,7 +141,12 @@ export async function serveGraphQL<TContext extends BaseContext>(
   app.use(answerHttpErrors(logger));
 
   httpServer.listen(options.port, options.host);
-  await once(httpServer, 'listening');
+  try {
+    await once(httpServer, 'listening');
+  } catch (error) {
+    await apollo.stop();
+    throw listenFailure(error as NodeJS.ErrnoException, options);
+  }
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}/graphql`;
 
@@ -159,6 +165,23 @@ export async function serveGraphQL<TContext extends BaseContext>(
   logger.info({ url }, `${options.name} ready`);
   process.send?.({ type: 'ready', service: options.name, url, port });
   return { url, port, stop };
+}
+
+/** A port or address that cannot be listened on: the operator's HOST or PORT, by name. */
+function listenFailure(
+  error: NodeJS.ErrnoException,
+  { host, port }: { host: string; port: number },
+): Error {
+  const reasons: Record<string, string> = {
+    EADDRINUSE: 'is already in use',
+    EACCES: 'may not be used by this user',
+    EADDRNOTAVAIL: 'is not an address of this machine',
+    ENOTFOUND: 'is not a name this machine can resolve',
+    EAI_AGAIN: 'is not a name this machine can resolve now',
+  };
+  const reason = error.code ? reasons[error.code] : undefined;
+  if (!reason) return error;
+  return new ConfigurationError(`Cannot listen on HOST ${host}, PORT ${port}: it ${reason}.`);
 }
 
 /**
@@ -512,16 +535,27 @@ export function stopOnSignals(service: RunningService, logger: Logger): void {
   if (process.connected) process.on('disconnect', () => onSignal('SIGTERM'));
 }
 
-/** Runs a service's start-up, logging a failure as one line and exiting non-zero. */
+/**
+ * Runs a service's start-up with a logger at LOG_LEVEL, logging a failure as one line and
+ * exiting non-zero. A setting the operator got wrong is told in that line without a stack
+ * trace: the trace points into this code, not at the setting.
+ */
 export async function runService(
   name: string,
-  logger: Logger,
-  start: () => Promise<RunningService>,
+  start: (logger: Logger) => Promise<RunningService>,
+  env: NodeJS.ProcessEnv = process.env,
 ) {
+  // A LOG_LEVEL it does not know is reported by the start's check of every setting: at info.
+  const level = baseSettings.shape.LOG_LEVEL.safeParse(env.LOG_LEVEL);
+  const logger = createLogger(name, level.success ? level.data : 'info');
   try {
-    stopOnSignals(await start(), logger);
+    stopOnSignals(await start(logger), logger);
   } catch (error) {
-    logger.fatal({ err: error }, `${name} failed to start`);
+    if (error instanceof ConfigurationError) {
+      logger.fatal(`${name} failed to start: ${error.message}`);
+    } else {
+      logger.fatal({ err: error }, `${name} failed to start`);
+    }
     process.exit(1);
   }
 }

@@ -4,17 +4,18 @@
 // its own process knows, reporting the service `degraded`.
 import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { millisecondsSetting, optionalUrlSetting, urlSetting } from './config.ts';
 import type { Logger } from './logger.ts';
 
 /** How a service reaches Redis; every service that uses it reads these. */
 export const redisSettings = z.object({
   /** Redis, for what the instances of a service share (e.g. redis://127.0.0.1:6379). */
-  REDIS_URL: z.url().optional(),
+  REDIS_URL: optionalUrlSetting(urlSetting('redis', 'rediss')),
   /**
    * The deadline of one Redis command. Redis answers in well under a millisecond on a
    * local network; past this it counts as away, and the caller goes on without it.
    */
-  REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).default(250),
+  REDIS_TIMEOUT_MS: millisecondsSetting(250, { min: 1 }),
   /**
    * Prefixes the keys of the gateways' response cache and of its tag versions, so that
    * deployments (or test topologies) sharing one Redis never read each other's entries.

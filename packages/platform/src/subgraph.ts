@@ -3,11 +3,16 @@ import express from 'express';
 import { z } from 'zod';
 import {
   baseSettings,
+  ConfigurationError,
+  httpUrlSetting,
   loadConfig,
   optionalFlagSetting,
   optionalTextSetting,
+  optionalUrlSetting,
   portSetting,
+  postgresUrlSetting,
   seedsDemoData,
+  warnOfNearMisses,
 } from './config.ts';
 import {
   assertionHeader,
@@ -27,7 +32,7 @@ import { localServiceUrl, type SubgraphName, serviceRoutes, tokenIssuer } from '
 export const authSettings = z.object({
   AUTH_ISSUER: z.string().min(1).default('urn:ticketing:users'),
   AUTH_AUDIENCE: z.string().min(1).default('urn:ticketing:api'),
-  AUTH_JWKS_URL: z.url().default(localServiceUrl(tokenIssuer, serviceRoutes.jwks)),
+  AUTH_JWKS_URL: httpUrlSetting().default(localServiceUrl(tokenIssuer, serviceRoutes.jwks)),
 });
 
 /** What a subgraph knows about one request: what the gateway's signed assertion says. */
@@ -37,6 +42,7 @@ export type RequestInfo = VerifiedRequest;
 interface SubgraphDatabase<Client, Location> {
   /** `<NAME>_DATABASE_URL`: the variable that names the service's PostgreSQL database. */
   urlVariable: string;
+  /** Where the database is, from the settings; throws when they name none it may use. */
   locate(env: NodeJS.ProcessEnv): Location;
   open(
     location: Location,
@@ -74,6 +80,11 @@ export interface SetUpOptions {
 export interface SubgraphDefinition<Client, Location, TContext extends BaseContext> {
   name: SubgraphName;
   defaultPort: number;
+  /**
+   * The service's own settings, which `setUp` reads: checked at start before anything
+   * else, so that a bad one stops the service before its database is migrated or seeded.
+   */
+  settings: z.ZodObject;
   database: SubgraphDatabase<Client, Location>;
   createServer(plugins: ApolloServerPlugin<TContext>[]): ApolloServer<TContext>;
   setUp(
@@ -181,7 +192,7 @@ async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T>
 /** A subgraph's own database URL (`<NAME>_DATABASE_URL`) and gateway secret. */
 const subgraphOwnSettings = (name: SubgraphName, urlVariable: string) =>
   subgraphSecretSettings(name).extend({
-    [urlVariable]: optionalTextSetting(),
+    [urlVariable]: optionalUrlSetting(postgresUrlSetting()),
   });
 
 /**
@@ -197,13 +208,23 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
 ): Promise<RunningService> {
   const config = loadConfig(subgraphStartSettings(subgraph.defaultPort), env);
   const { urlVariable } = subgraph.database;
-  const own = loadConfig(subgraphOwnSettings(subgraph.name, urlVariable), env);
+  const ownSettings = subgraphOwnSettings(subgraph.name, urlVariable);
+  const own = loadConfig(ownSettings, env);
+  const secret = subgraphSecret(subgraph.name, { ...own, NODE_ENV: config.NODE_ENV });
+  loadConfig(subgraph.settings, env);
+  warnOfNearMisses(logger, env, subgraphStartSettings(0), ownSettings, subgraph.settings);
   let redis: RedisConnection | undefined;
-  const location = subgraph.database.locate({
-    NODE_ENV: config.NODE_ENV,
-    DATA_DIR: config.DATA_DIR,
-    [urlVariable]: own[urlVariable] as string | undefined,
-  });
+  // Where the database is follows from the settings alone: what it refuses is one of them.
+  let location: Location;
+  try {
+    location = subgraph.database.locate({
+      NODE_ENV: config.NODE_ENV,
+      DATA_DIR: config.DATA_DIR,
+      [urlVariable]: own[urlVariable] as string | undefined,
+    });
+  } catch (error) {
+    throw new ConfigurationError((error as Error).message);
+  }
   const database = await subgraph.database.open(location, {
     onConnectionLost: (error) =>
       logger.warn({ err: error }, 'database connection lost; reconnecting on demand'),
@@ -245,19 +266,15 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       });
       return ping;
     };
-    const verifier = new GatewayAssertionVerifier(
-      subgraph.name,
-      subgraphSecret(subgraph.name, { ...own, NODE_ENV: config.NODE_ENV }),
-      {
-        shared: redis && redisUsedAssertions(redis.client),
-        // A lost connection is logged once, by connectRedis; a slow command each time.
-        onSharedStoreError: (error) => {
-          if (redis?.available) {
-            logger.warn({ err: error }, 'used-assertion check in redis failed; checked locally');
-          }
-        },
+    const verifier = new GatewayAssertionVerifier(subgraph.name, secret, {
+      shared: redis && redisUsedAssertions(redis.client),
+      // A lost connection is logged once, by connectRedis; a slow command each time.
+      onSharedStoreError: (error) => {
+        if (redis?.available) {
+          logger.warn({ err: error }, 'used-assertion check in redis failed; checked locally');
+        }
       },
-    );
+    });
     return await serveGraphQL<TContext>({
       name: subgraph.name,
       host: config.HOST,
@@ -301,6 +318,5 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
 export async function runSubgraph<Client, Location, TContext extends BaseContext>(
   subgraph: SubgraphDefinition<Client, Location, TContext>,
 ): Promise<void> {
-  const logger = createLogger(subgraph.name, loadConfig(baseSettings).LOG_LEVEL);
-  await runService(subgraph.name, logger, () => startSubgraph(subgraph, process.env, logger));
+  await runService(subgraph.name, (logger) => startSubgraph(subgraph, process.env, logger));
 }

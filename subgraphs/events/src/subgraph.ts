@@ -1,12 +1,15 @@
 import {
   baseSettings,
+  httpUrlSetting,
   invalidateCachedResponses,
   loadConfig,
   localServiceUrl,
+  millisecondsSetting,
   relaySecret,
   type SubgraphDefinition,
   servicePorts,
   serviceRoutes,
+  settingsCheck,
 } from '@ticketing/platform';
 import { eventsDatabase, type PrismaClient } from '@ticketing/prisma/events';
 import { z } from 'zod';
@@ -17,12 +20,16 @@ import { createEventsServer } from './server.ts';
 import { EventService } from './services/EventService.ts';
 
 /** The events service's own settings (test/kubernetes.test.ts checks the manifests against them). */
-export const eventsSettings = baseSettings.extend({
-  /** Where the outbox relay delivers event changes: the tickets service. */
-  EVENT_CHANGES_URL: z.url().default(localServiceUrl('tickets', serviceRoutes.eventChanges)),
-  EVENT_RELAY_SECRET: z.string().min(16).optional(),
-  EVENT_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(500),
-});
+export const eventsSettings = baseSettings
+  .extend({
+    /** Where the outbox relay delivers event changes: the tickets service. */
+    EVENT_CHANGES_URL: httpUrlSetting().default(
+      localServiceUrl('tickets', serviceRoutes.eventChanges),
+    ),
+    EVENT_RELAY_SECRET: z.string().min(16).optional(),
+    EVENT_RELAY_INTERVAL_MS: millisecondsSetting(500, { min: 10 }),
+  })
+  .superRefine(settingsCheck(relaySecret));
 
 /** The events service's repository and rules over one database (the users service's shape). */
 export function createEventsServices(
@@ -41,6 +48,7 @@ export const eventsSubgraph: SubgraphDefinition<
 > = {
   name: 'events',
   defaultPort: servicePorts.events,
+  settings: eventsSettings,
   database: eventsDatabase,
   createServer: createEventsServer,
   setUp(prisma, { env, logger, redis, cacheNamespace }) {

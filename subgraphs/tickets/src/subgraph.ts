@@ -1,12 +1,15 @@
 import {
   baseSettings,
   flagSetting,
+  httpUrlSetting,
   invalidateCachedResponses,
   loadConfig,
   localServiceUrl,
+  millisecondsSetting,
   relaySecret,
   type SubgraphDefinition,
   servicePorts,
+  settingsCheck,
   subgraphSecret,
   subgraphSecretSettings,
 } from '@ticketing/platform';
@@ -46,18 +49,18 @@ export const ticketsSettings = baseSettings
   .extend({
     EVENT_RELAY_SECRET: z.string().min(16).optional(),
     /** The events subgraph, asked who organizes an event when its tiers are managed. */
-    EVENTS_URL: z.url().default(localServiceUrl('events')),
+    EVENTS_URL: httpUrlSetting().default(localServiceUrl('events')),
     /** The users subgraph, asked for the account a transfer or door staff names by email. */
-    USERS_URL: z.url().default(localServiceUrl('users')),
+    USERS_URL: httpUrlSetting().default(localServiceUrl('users')),
     HOLD_SECONDS: z.coerce.number().int().min(1).default(600),
-    HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(10).default(1_000),
+    HOLD_SWEEP_INTERVAL_MS: millisecondsSetting(1_000, { min: 10 }),
     MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
     /** Active holds one buyer may keep at once: enough for a basket, too few to corner stock. */
     MAX_ACTIVE_HOLDS: z.coerce.number().int().min(1).default(3),
     /** A buyer may refund their tickets until this many hours before the event starts. */
     REFUND_CUTOFF_HOURS: z.coerce.number().min(0).default(48),
     /** How often refunds the payment provider has not accepted are sent again. */
-    REFUND_SEND_INTERVAL_MS: z.coerce.number().int().min(10).default(30_000),
+    REFUND_SEND_INTERVAL_MS: millisecondsSetting(30_000, { min: 10 }),
     /** How long a waitlist offer is reserved for its buyer before it passes on. */
     WAITLIST_OFFER_SECONDS: z.coerce.number().int().min(1).default(defaultOfferSeconds),
     /**
@@ -72,7 +75,15 @@ export const ticketsSettings = baseSettings
       .min(2)
       .max(256)
       .default(defaultPurchaseGroupSettings.maxSize),
-  });
+  })
+  // Secrets required in production, checked with the rest before the database is touched.
+  .superRefine(
+    settingsCheck((settings) => {
+      subgraphSecret('events', settings);
+      subgraphSecret('users', settings);
+      relaySecret(settings);
+    }),
+  );
 
 /** The tickets service's repositories and rules over one database (the users service's shape). */
 export function createTicketsServices(
@@ -126,6 +137,7 @@ export const ticketsSubgraph: SubgraphDefinition<
 > = {
   name: 'tickets',
   defaultPort: servicePorts.tickets,
+  settings: ticketsSettings,
   database: ticketsDatabase,
   createServer: createTicketsServer,
   setUp(prisma, { env, logger, redis, cacheNamespace }) {

@@ -80,6 +80,7 @@ export const usersSubgraph: SubgraphDefinition<
 > = {
   name: 'users',
   defaultPort: servicePorts.users,
+  settings: usersSettings,
   database: usersDatabase,
   createServer: createUsersServer,
   async setUp(prisma, { env, logger, redis }) {
