@@ -621,6 +621,64 @@ describe('the web app with hostile data and a failing network', () => {
     }
   });
 
+  it('takes the start typed for an event as its venue’s clocks show it, wherever the browser is', async () => {
+    const organizer = await apiAccount('Faraway Organizer', 'ORGANIZER');
+    const page = await appPage(organizer);
+    try {
+      // The organizer's computer is in Kathmandu (+05:45); the venues are in New York and Berlin.
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Emulation.setTimezoneOverride', { timezoneId: 'Asia/Kathmandu' });
+      await page.goto(`${crossOrigin}/#/organizer`);
+      await page.reload();
+      const year = new Date().getUTCFullYear() + 2;
+      // The last Sunday of March, when Berlin's clocks skip from 02:00 to 03:00.
+      const lastOfMarch = new Date(Date.UTC(year, 2, 31));
+      const springForward = 31 - lastOfMarch.getUTCDay();
+      const drafts = [
+        {
+          zone: 'America/New_York',
+          typed: `${year}-06-01T19:30`,
+          shown: `1 Jun ${year}, 19:30`,
+          instant: `${year}-06-01T23:30:00.000Z`,
+        },
+        // A time the clocks skip is the same time after the jump, as the venue's clocks go on.
+        {
+          zone: 'Europe/Berlin',
+          typed: `${year}-03-${springForward}T02:30`,
+          shown: `${springForward} Mar ${year}, 03:30`,
+          instant: `${year}-03-${springForward}T01:30:00.000Z`,
+        },
+      ];
+      for (const draft of drafts) {
+        const title = `Clock ${draft.zone} ${randomUUID().slice(0, 8)}`;
+        // Exactly: a draft's tier form has a Capacity.
+        await page.getByLabel('Title', { exact: true }).fill(title);
+        await page.getByLabel('Venue', { exact: true }).fill('Hall');
+        await page.getByLabel('City', { exact: true }).fill('Anywhere');
+        await page.getByLabel('Starts', { exact: true }).fill(draft.typed);
+        await page.getByLabel('Time zone', { exact: true }).fill(draft.zone);
+        await page.getByRole('button', { name: 'Create draft' }).click();
+        const managed = page.getByTestId('managed-event').filter({ hasText: title });
+        await until(() => managed.getAttribute('data-status')).toBe('DRAFT');
+        expect(await managed.locator('p.muted').textContent()).toContain(draft.shown);
+        const listed = await postGraphQL(
+          started.topology.publicUrl,
+          'query { me { organizedEvents(first: 10) { edges { node { title startsAt } } } } }',
+          {},
+          organizer.accessToken,
+        );
+        const { edges } = (
+          listed.body.data as {
+            me: { organizedEvents: { edges: { node: { title: string; startsAt: string } }[] } };
+          }
+        ).me.organizedEvents;
+        expect(edges.find((edge) => edge.node.title === title)?.node.startsAt).toBe(draft.instant);
+      }
+    } finally {
+      await page.close();
+    }
+  });
+
   it('keeps the event page, the hold and its Buy button while a poll fails', async () => {
     const { page } = await buyerOnNewEvent('Steady');
     try {

@@ -374,3 +374,50 @@ describe('an event id written in capitals (RFC 9562: the same UUID)', () => {
     expect(await stored(draft.id)).toBeNull();
   });
 });
+
+describe('two changes of an event’s times at once', () => {
+  it('leave it ending after it starts: the second to write is BAD_USER_INPUT on its field, and writes nothing', async () => {
+    const event = await createEvent(organizerA.accessToken, {
+      startsAt: inDays(30),
+      endsAt: inDays(31),
+    });
+    const { events } = supergraph.databases;
+    const waitingWrites = async () => {
+      const [{ waiting }] = await events.$queryRaw<[{ waiting: number }]>`
+        SELECT count(*)::int AS waiting FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'
+          AND query ILIKE 'UPDATE%events%'`;
+      return waiting;
+    };
+    // Each change is fine against the event as read: a later start, an earlier end. With the
+    // row locked, both read it, pass their checks and wait to write; then both write.
+    // Handed out in an object: returned as it is, the transaction would wait for it.
+    const { sent } = await events.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT id FROM events WHERE id = ${event.id}::uuid FOR UPDATE`;
+        const sent = Promise.all([
+          mutations.update(event.id, organizerA.accessToken, { startsAt: inDays(30.8) }),
+          mutations.update(event.id, organizerA.accessToken, { endsAt: inDays(30.4) }),
+        ]);
+        await expect.poll(waitingWrites, { timeout: 30_000, interval: 50 }).toBe(2);
+        return { sent };
+      },
+      { timeout: 60_000 },
+    );
+    const answers = await sent;
+    const refused = answers.filter((answer) => answer.errors);
+    expect(refused, JSON.stringify(answers)).toHaveLength(1);
+    const field = refused[0] === answers[0] ? 'input.startsAt' : 'input.endsAt';
+    expect(refused[0]?.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    const stored = await events.event.findUniqueOrThrow({ where: { id: event.id } });
+    expect(stored.endsAt?.getTime()).toBeGreaterThan(stored.startsAt.getTime());
+    const written = answers.find((answer) => !answer.errors)?.data?.updateEvent as unknown as {
+      startsAt: string;
+      endsAt: string;
+    };
+    expect([stored.startsAt.toISOString(), stored.endsAt?.toISOString()]).toEqual([
+      written.startsAt,
+      written.endsAt,
+    ]);
+  });
+});

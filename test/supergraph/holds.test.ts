@@ -154,3 +154,27 @@ describe('active holds per buyer', () => {
     ).toBe(3);
   });
 });
+
+describe('a hold’s time', () => {
+  it('ends HOLD_SECONDS after it is made, on the database’s clock, which the sweeper reads', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const { accessToken: token } = await signUp(supergraph);
+    const held = await supergraph.request<{ holdTickets: { id: string; expiresAt: string } }>(
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 2) { id expiresAt } }',
+      { tierId: tierIds[0] },
+      { token },
+    );
+    expect(held.errors).toBeUndefined();
+    const { tickets } = supergraph.databases;
+    const stored = await tickets.hold.findUniqueOrThrow({
+      where: { id: held.data?.holdTickets.id },
+    });
+    // The stock was reserved by a statement that stamped the tier with the database's now().
+    // The hold ends exactly the default 600 s after that: reckoned on this service's clock
+    // instead, it would be as far off as that clock is from the database's (an unsynchronised
+    // host's, minutes; here, the milliseconds between the statement and the reckoning).
+    const reserved = await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierIds[0] } });
+    expect(stored.expiresAt.getTime() - reserved.updatedAt.getTime()).toBe(600_000);
+    expect(held.data?.holdTickets.expiresAt).toBe(stored.expiresAt.toISOString());
+  });
+});

@@ -287,6 +287,20 @@ describe('filters and search', () => {
     expect(ids.length).toBeLessThan(asOrganizer.data?.events.edges.length ?? 0);
   });
 
+  it('refuse a search with no word the trigram index can find, which would read every event', async () => {
+    for (const search of ['!!!', '...', '%%%', '___', 'a--', '  -- ']) {
+      const result = await supergraph.request(listQuery, { first: 5, filter: { search } });
+      expect(result.errors?.[0]?.extensions, search).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        field: 'filter.search',
+      });
+    }
+    for (const search of ['ac/dc', '0% j', 'e_c', '!a!', 'ab!', '日本語']) {
+      const result = await supergraph.request(listQuery, { first: 5, filter: { search } });
+      expect(result.errors, search).toBeUndefined();
+    }
+  });
+
   it('refuse a search shorter than 3 characters', async () => {
     const result = await supergraph.request(listQuery, { first: 5, filter: { search: 'ja' } });
     expect(result.errors?.[0]?.extensions).toMatchObject({

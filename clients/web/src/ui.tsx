@@ -1,5 +1,6 @@
 // Small pieces every page uses.
 import { cloneElement, type InputHTMLAttributes, type ReactElement, useId, useState } from 'react';
+import { Temporal } from 'temporal-polyfill';
 import { describeError } from './errors.ts';
 
 /**
@@ -74,6 +75,25 @@ export function Field({
 
 export function money(cents: number, currency: string): string {
   return new Intl.NumberFormat('en', { style: 'currency', currency }).format(cents / 100);
+}
+
+/**
+ * The instant at which a venue's clocks in `timeZone` show `local` (a `datetime-local`
+ * value), whatever the browser's own time zone. A time the clocks skip when they go forward
+ * is that time after the jump (02:30 is 03:30); one they show twice when they go back is the
+ * first. A time zone no browser knows is left for the API to name: the time is read in the
+ * browser's own.
+ */
+export function instantAt(local: string, timeZone: string): string {
+  if (!local) return '';
+  try {
+    return Temporal.PlainDateTime.from(local)
+      .toZonedDateTime(timeZone, { disambiguation: 'compatible' })
+      .toInstant()
+      .toString();
+  } catch {
+    return new Date(local).toISOString();
+  }
 }
 
 /** An instant in the venue's time zone, as the venue's clocks show it. */

@@ -127,6 +127,22 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   );
 }
 
+/**
+ * The CHECK constraint that `error` (or anything it wraps) says a statement violated
+ * (SQLSTATE 23514), as Prisma's adapter reports it: PostgreSQL names it only in the message.
+ */
+export function violatedCheck(error: unknown): string | undefined {
+  let constraint: string | undefined;
+  anyCause(error, (candidate) => {
+    if (!codesOf(candidate).includes('23514') || typeof candidate.message !== 'string') {
+      return false;
+    }
+    constraint = /violates check constraint "([^"]+)"/.exec(candidate.message)?.[1];
+    return constraint !== undefined;
+  });
+  return constraint;
+}
+
 /** A deadlock or serialization failure, as PostgreSQL (40P01, 40001) and Prisma (P2034) say it. */
 const conflictCodes = new Set(['40P01', '40001', 'P2034']);
 

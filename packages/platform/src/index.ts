@@ -31,6 +31,7 @@ export {
   notFound,
   retryOnConflict,
   serviceUnavailable,
+  violatedCheck,
 } from './errors.ts';
 export { maxDeliveryAgeMs, relaySecret, signDelivery, verifyDelivery } from './event-relay.ts';
 export { endOf, hasEnded } from './event-time.ts';

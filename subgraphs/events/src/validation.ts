@@ -53,7 +53,26 @@ export const cancellationReasonSchema = proseText(500).nullish();
 /** A city to filter by: no longer than a city can be. */
 export const cityFilterSchema = z.string().max(100);
 
-export const searchSchema = z.string().trim().normalize('NFC').min(3).max(100);
+/**
+ * Whether PostgreSQL's trigram indexes can narrow a substring search for `search` (trimmed).
+ * pg_trgm takes trigrams only from a pattern's words (runs of letters and digits), padded
+ * with two blanks before and one after where the word does not touch the pattern's edge:
+ * `jazz`, `ac/dc` and `0% j` have one, `!!!`, `%%%` and `a--` none, and a search with none
+ * reads every event's title and venue.
+ */
+export function hasTrigram(search: string): boolean {
+  for (const word of search.matchAll(/[\p{L}\p{M}\p{N}]+/gu)) {
+    const length = [...word[0]].length;
+    const followed = word.index + word[0].length < search.length;
+    if (word.index > 0 || length >= 3 || (followed && length >= 2)) return true;
+  }
+  return false;
+}
+
+export const searchSchema = z.string().trim().normalize('NFC').min(3).max(100).refine(hasTrigram, {
+  message:
+    'must have something to search by: 3 letters or digits in a row, or a word after a space or sign',
+});
 
 /** A city as the listing's filter compares it: composed and lower-cased, like `city_key`. */
 export function cityKey(city: string): string {

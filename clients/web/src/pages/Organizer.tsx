@@ -8,7 +8,16 @@ import {
   type MyEventsQuery,
   PublishEventDocument,
 } from '../gql/graphql.ts';
-import { ErrorNote, Field, FieldError, money, useFieldError, useFormState, when } from '../ui.tsx';
+import {
+  ErrorNote,
+  Field,
+  FieldError,
+  instantAt,
+  money,
+  useFieldError,
+  useFormState,
+  when,
+} from '../ui.tsx';
 
 type OrganizedEvent = NonNullable<
   NonNullable<MyEventsQuery['me']>['organizedEvents']
@@ -40,7 +49,7 @@ function NewEvent() {
     try {
       await create({
         variables: {
-          input: { ...form, startsAt: form.startsAt ? new Date(form.startsAt).toISOString() : '' },
+          input: { ...form, startsAt: instantAt(form.startsAt, form.timezone) },
         },
       });
       setForm({ ...form, title: '', venue: '', city: '', startsAt: '' });

@@ -1,5 +1,13 @@
 import { type Identity, requireOwnerOrAdmin, requireRole } from '@ticketing/auth';
-import { badUserInput, endOf, hasEnded, isUuid, notFound, parseInput } from '@ticketing/platform';
+import {
+  badUserInput,
+  endOf,
+  hasEnded,
+  isUuid,
+  notFound,
+  parseInput,
+  violatedCheck,
+} from '@ticketing/platform';
 import type { Event, EventStatus, Prisma } from '@ticketing/prisma/events';
 import type { EventOrder, EventPosition } from '../cursor.ts';
 import { failure } from '../errors.ts';
@@ -137,9 +145,21 @@ export class EventService {
       ...changes,
       ...(changes.city ? { cityKey: cityKey(changes.city) } : {}),
     };
-    return this.#transition(event, event.status, write, 'update', (updated) =>
-      updated.status === 'PUBLISHED' ? 'event.updated' : undefined,
-    );
+    try {
+      return await this.#transition(event, event.status, write, 'update', (updated) =>
+        updated.status === 'PUBLISHED' ? 'event.updated' : undefined,
+      );
+    } catch (error) {
+      // Another change of its times committed since the event was read (one moving the start
+      // later while this moves the end earlier): the database's check refused the pair, and
+      // this change wrote nothing.
+      if (violatedCheck(error) !== 'events_ends_after_start') throw error;
+      const field = changes.endsAt !== undefined ? 'input.endsAt' : 'input.startsAt';
+      throw badUserInput(
+        `${field} would have the event end before it starts, as its times are now.`,
+        field,
+      );
+    }
   }
 
   async publish(viewer: Identity | null, id: string): Promise<Event> {

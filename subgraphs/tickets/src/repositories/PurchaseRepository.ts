@@ -207,14 +207,20 @@ export class PurchaseRepository {
         // The tier's window and limit per order, checked by the service on the tier as read,
         // are checked again on the row as it is written: an organizer's change committed in
         // between cannot let a hold past them (a purchase from a hold checks neither). The
-        // hold keeps the price of the row it reserved from: a purchase of it pays that.
-        const reserve = () => tx.$queryRaw<{ priceCents: number; currency: string }[]>`
+        // hold keeps the price of the row it reserved from: a purchase of it pays that. It
+        // ends `seconds` after now on the database's clock, the one that every check of it
+        // and the sweeper read, whatever this host's clock says.
+        const reserve = () => tx.$queryRaw<
+          { priceCents: number; currency: string; expiresAt: Date }[]
+        >`
           UPDATE ticket_tiers SET held = held + ${quantity}, updated_at = now()
           WHERE id = ${tier.id}::uuid AND sold + held + ${quantity} <= capacity
             AND ${quantity} <= max_per_order
             AND (sales_start_at IS NULL OR sales_start_at <= now())
             AND (sales_end_at IS NULL OR sales_end_at > now())
-          RETURNING price_cents AS "priceCents", currency`;
+          RETURNING price_cents AS "priceCents", currency,
+                    (now() + make_interval(secs => ${request.seconds}::int))::timestamptz(3)
+                      AS "expiresAt"`;
         let [reserved] = await reserve();
         if (!reserved) {
           const [now] = await tx.$queryRaw<
@@ -247,7 +253,7 @@ export class PurchaseRepository {
             quantity,
             priceCents: reserved.priceCents,
             currency: reserved.currency,
-            expiresAt: new Date(Date.now() + request.seconds * 1000),
+            expiresAt: reserved.expiresAt,
           },
         });
         return { status: 'held', hold } as const;

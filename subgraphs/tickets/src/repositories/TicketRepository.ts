@@ -1,4 +1,9 @@
-import { inRequestedOrder, queryableIds, retryOnConflict } from '@ticketing/platform';
+import {
+  inRequestedOrder,
+  queryableIds,
+  retryOnConflict,
+  violatedCheck,
+} from '@ticketing/platform';
 import { Prisma, type PrismaClient, type Ticket, type TicketTier } from '@ticketing/prisma/tickets';
 import { type TierRule, tierRuleConstraints } from '../validation.ts';
 import { offerToWaitlist } from './PurchaseRepository.ts';
@@ -201,19 +206,6 @@ export type TierUpdate =
   | { status: 'updated'; tier: TicketTier }
   | { status: 'capacityBelowSold' }
   | { status: 'ruleBroken'; rule: TierRule };
-
-/**
- * The CHECK constraint a statement violated (SQLSTATE 23514), as Prisma's adapter reports
- * it: PostgreSQL names the constraint only in the message.
- */
-function violatedCheck(error: unknown): string | undefined {
-  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return undefined;
-  const cause = (
-    error.meta?.driverAdapterError as { cause?: { code?: unknown; message?: unknown } }
-  )?.cause;
-  if (cause?.code !== '23514' || typeof cause.message !== 'string') return undefined;
-  return /violates check constraint "([^"]+)"/.exec(cause.message)?.[1];
-}
 
 /** Stock that can be bought now: capacity minus sold minus unexpired holds. */
 export function availableInTier(tier: StockedTier): number {
