@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purchaseMutation } from '../documents.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, eventOnSale, signUp } from './operations.ts';
+import { type AuthPayload, draftEvent, eventOnSale, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -261,5 +261,29 @@ describe('the tiers of an event that is not going to happen', () => {
     expect((await tiersOf(eventId)).map(({ name, capacity }) => ({ name, capacity }))).toEqual([
       { name: 'GA', capacity: 10 },
     ]);
+  });
+});
+
+describe('a tier of another organizer’s draft', () => {
+  it('reads, to an organizer changing it, as a tier that does not exist, whatever the input', async () => {
+    const other = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const eventId = await draftEvent(supergraph, organizer.accessToken);
+    const created = await createTier(eventId, tier);
+    const tierId = (created.data as { createTicketTier: { id: string } }).createTicketTier.id;
+    for (const input of [{ capacity: 500 }, { priceCents: -1 }]) {
+      for (const id of [tierId, randomUUID()]) {
+        const result = await supergraph.request(
+          updateTierMutation,
+          { id, input },
+          { token: other.accessToken },
+        );
+        // Neither that it exists nor the draft's id: the same answer as for no tier at all.
+        expect(result.errors?.[0]?.extensions).toEqual({ code: 'NOT_FOUND' });
+        expect(result.errors?.[0]?.message).toBe(`No ticket tier has the id ${id}.`);
+      }
+    }
+    expect(
+      (await tiersOf(eventId)).map(({ capacity, priceCents }) => ({ capacity, priceCents })),
+    ).toEqual([{ capacity: 10, priceCents: 1000 }]);
   });
 });

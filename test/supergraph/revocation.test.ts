@@ -103,6 +103,25 @@ describe('an access token', () => {
     expect(await refusedEverywhereWithin1s(session.accessToken)).toBeLessThan(1_000);
   });
 
+  it('of a session whose used refresh token came back stops within 1 s, the successor’s too', async () => {
+    const owner = await signUp(supergraph);
+    // A thief exchanges the stolen refresh token first, and gets an access token of its own.
+    const stolen = (await refresh(supergraph, owner.refreshToken)).data
+      ?.refreshSession as AuthPayload;
+    await bothAccept(stolen.accessToken);
+    await bothAccept(owner.accessToken);
+    // As if the grace window for concurrent refreshes had passed since that exchange.
+    await supergraph.databases.users.refreshToken.updateMany({
+      where: { userId: owner.user.id, usedAt: { not: null } },
+      data: { usedAt: new Date(Date.now() - 60_000) },
+    });
+
+    // The owner's refresh brings the used token back: the session ends, everywhere.
+    expect(codeOf(await refresh(supergraph, owner.refreshToken))).toBe('UNAUTHENTICATED');
+    expect(await refusedEverywhereWithin1s(stolen.accessToken)).toBeLessThan(1_000);
+    expect(await refusedEverywhereWithin1s(owner.accessToken)).toBeLessThan(1_000);
+  });
+
   it('issued before a role change stops within 1 s; a refreshed one carries the new role', async () => {
     const organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
     await bothAccept(organizer.accessToken);

@@ -36,8 +36,15 @@ export class EventOwnership {
     return (await this.managedEvent(eventId, caller)).organizerId;
   }
 
-  /** The event with its organizer, status and times; NOT_FOUND when the caller cannot see it. */
-  async managedEvent(eventId: string, caller: Identity): Promise<ManagedEvent> {
+  /**
+   * The event with its organizer, status and times; `missing` (NOT_FOUND naming the event by
+   * default) when the caller cannot see it.
+   */
+  async managedEvent(
+    eventId: string,
+    caller: Identity,
+    missing: () => Error = () => notFound(`No event has the id ${eventId}.`),
+  ): Promise<ManagedEvent> {
     const result = await callSubgraph<{
       _entities?: ({
         status: ManagedEvent['status'];
@@ -47,7 +54,7 @@ export class EventOwnership {
       } | null)[];
     }>(this.#events, caller, managedEventQuery, { r: [{ __typename: 'Event', id: eventId }] });
     const event = result.data?._entities?.[0];
-    if (!event?.organizer.id) throw notFound(`No event has the id ${eventId}.`);
+    if (!event?.organizer.id) throw missing();
     return {
       organizerId: event.organizer.id,
       status: event.status,

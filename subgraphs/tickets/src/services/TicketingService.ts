@@ -29,7 +29,7 @@ import {
   type TierRule,
   updateTierSchema,
 } from '../validation.ts';
-import type { EventOwnership } from './EventOwnership.ts';
+import type { EventOwnership, ManagedEvent } from './EventOwnership.ts';
 
 export interface TicketingSettings {
   /** How long a hold reserves stock. */
@@ -138,16 +138,19 @@ export class TicketingService {
     const caller = this.#manager(viewer);
     if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
     const tier = parseInput(createTierSchema, input, 'input');
-    await this.#assertOwns(caller, eventId, 'createTicketTier');
+    assertGoingAhead(await this.#managed(caller, eventId), 'createTicketTier');
     return this.#tickets.createTier({ ...tier, eventId });
   }
 
   async updateTier(viewer: Identity | null, id: string, input: unknown) {
     const caller = this.#manager(viewer);
     const tier = await this.#existingTier(id);
+    // Who may change it first: a tier of an event the caller cannot see (another organizer's
+    // draft) reads as one that does not exist, whatever the input, and names no event.
+    const event = await this.#managed(caller, tier.eventId, () => tierNotFound(id));
     const changes = parseInput(updateTierSchema, input, 'input');
-    // Checked against the row as read, for a clear answer before the event's owner is asked;
-    // the database checks it again against the row as it is when written (TierUpdate).
+    // Checked against the row as read, for a clear answer; the database checks it again
+    // against the row as it is when written (TierUpdate).
     const broken = brokenTierRule({
       priceCents: changes.priceCents ?? tier.priceCents,
       maxPerOrder: changes.maxPerOrder ?? tier.maxPerOrder,
@@ -155,7 +158,7 @@ export class TicketingService {
       salesEndAt: changes.salesEndAt === undefined ? tier.salesEndAt : changes.salesEndAt,
     });
     if (broken) throw tierRuleBroken(broken, changes);
-    await this.#assertOwns(caller, tier.eventId, 'updateTicketTier');
+    assertGoingAhead(event, 'updateTicketTier');
     const outcome = await this.#tickets.updateTier(tier.id, changes);
     switch (outcome.status) {
       case 'updated':
@@ -304,26 +307,18 @@ export class TicketingService {
     return tier;
   }
 
-  /** The caller manages the event's tiers, and the event is still going to happen. */
-  async #assertOwns(caller: Identity, eventId: string, action: string) {
-    const event = await this.#ownership.managedEvent(eventId, caller);
+  /**
+   * The event, if the caller manages its tiers: FORBIDDEN for another organizer's, and
+   * `missing` (NOT_FOUND) for one the caller cannot see.
+   */
+  async #managed(caller: Identity, eventId: string, missing?: () => Error): Promise<ManagedEvent> {
+    const event = await this.#ownership.managedEvent(eventId, caller, missing);
     requireOwnerOrAdmin(
       caller,
       event.organizerId,
       'Only the event’s organizer or an admin manages its tiers.',
     );
-    if (event.status === 'CANCELLED') {
-      throw failure(
-        'INVALID_STATE_TRANSITION',
-        'The event is cancelled: its tiers cannot be created or changed.',
-        { status: event.status, action },
-      );
-    }
-    if (hasEnded(event)) {
-      throw failure('EVENT_ENDED', 'The event is over: its tiers cannot be created or changed.', {
-        endedAt: endOf(event).toISOString(),
-      });
-    }
+    return event;
   }
 
   #buyer(viewer: Identity | null): Identity {
@@ -376,5 +371,21 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
       throw failure('HOLD_NOT_FOUND', 'No hold of yours has this id.');
     case 'holdExpired':
       throw failure('HOLD_EXPIRED', 'This hold has expired or was used already.');
+  }
+}
+
+/** The event is still going to happen: its tiers can be created or changed. */
+function assertGoingAhead(event: ManagedEvent, action: string): void {
+  if (event.status === 'CANCELLED') {
+    throw failure(
+      'INVALID_STATE_TRANSITION',
+      'The event is cancelled: its tiers cannot be created or changed.',
+      { status: event.status, action },
+    );
+  }
+  if (hasEnded(event)) {
+    throw failure('EVENT_ENDED', 'The event is over: its tiers cannot be created or changed.', {
+      endedAt: endOf(event).toISOString(),
+    });
   }
 }

@@ -173,8 +173,10 @@ export class AccountService {
       }
     }
     if (outcome.status === 'reused') {
-      // A used token came back: it was stolen, or its successor was. End the whole session.
+      // A used token came back: it was stolen, or its successor was. End the whole session,
+      // and the access tokens issued for it (the thief's among them), as logOut does.
       await this.#sessions.revokeFamily(outcome.userId, outcome.familyId);
+      await this.#revocations.publish({ kind: 'session', id: outcome.familyId });
       this.#logger.warn({ familyId: outcome.familyId }, 'refresh token reused; session revoked');
       throw invalidRefreshToken();
     }
