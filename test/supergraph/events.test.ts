@@ -356,6 +356,11 @@ describe('cancellation', () => {
       expect(kept.deliveredAt).toBeNull();
       expect(kept.attempts).toBeGreaterThan(0);
     }
+    // An operator sees them: at error level in the log, and counted in the events service's metrics.
+    const metrics = await (await fetch(new URL('/metrics', supergraph.subgraphUrls.events))).text();
+    expect(
+      Number(/^outbox_messages_refused_total (\d+)/m.exec(metrics)?.[1]),
+    ).toBeGreaterThanOrEqual(2);
     // The refused ones are out of the way of later deliveries, not gone: delete them so
     // that the rest of this file's changes are not slowed by their retries.
     await supergraph.databases.events.outboxMessage.deleteMany({

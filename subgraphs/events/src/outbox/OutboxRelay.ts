@@ -1,4 +1,4 @@
-import { type Logger, signDelivery } from '@ticketing/platform';
+import { type Logger, outboxRelayMetrics, signDelivery } from '@ticketing/platform';
 import type { PrismaClient } from '@ticketing/prisma/events';
 import { z } from 'zod';
 
@@ -110,6 +110,8 @@ export class OutboxRelay {
         data: { deliveredAt: new Date(), claimedUntil: null },
       });
       if (refused.size > 0) await this.#keepRefused(batch, refused);
+      outboxRelayMetrics().delivered.inc(applied.length);
+      outboxRelayMetrics().refused.inc(refused.size);
       delivered += applied.length;
     }
     return delivered;
@@ -161,6 +163,7 @@ export class OutboxRelay {
       this.#failures = 0;
     } catch (error) {
       this.#failures += 1;
+      outboxRelayMetrics().failures.inc();
       this.#logger.warn(
         { err: error, failures: this.#failures },
         'outbox delivery failed; will retry',
