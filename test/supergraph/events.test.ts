@@ -308,6 +308,66 @@ describe('cancellation', () => {
     expect(messages.every((message) => message.deliveredAt instanceof Date)).toBe(true);
   });
 
+  it('is not held up by a change ahead of it that the tickets service cannot apply', async () => {
+    const event = await createEvent(organizerA.accessToken);
+    await mutations.publish(event.id, organizerA.accessToken);
+    const snapshot = () =>
+      supergraph.databases.tickets.eventSnapshot.findUnique({ where: { eventId: event.id } });
+    const reaches = async (status: string) => {
+      const started = Date.now();
+      while (Date.now() - started < 15_000) {
+        if ((await snapshot())?.status === status) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`the tickets service did not learn of ${status} within 15 s`);
+    };
+    await reaches('PUBLISHED');
+    // Ahead of the cancellation: a change the tickets service does not understand (a newer
+    // events service's, or a damaged row), and one whose payload is not a snapshot at all.
+    const poison = await Promise.all([
+      supergraph.databases.events.outboxMessage.create({
+        data: {
+          topic: 'event.postponed',
+          eventId: event.id,
+          payload: {
+            eventId: event.id,
+            status: 'POSTPONED',
+            startsAt: inDays(40),
+            endsAt: null,
+            version: 99,
+          },
+        },
+      }),
+      supergraph.databases.events.outboxMessage.create({
+        data: { topic: 'event.updated', eventId: event.id, payload: 'not a snapshot' },
+      }),
+    ]);
+    await mutations.cancel(event.id, organizerA.accessToken, 'Venue flooded');
+    await reaches('CANCELLED');
+    const cancellation = (await outboxFor(event.id)).find(
+      (message) => message.topic === 'event.cancelled',
+    );
+    expect(cancellation?.deliveredAt).toBeInstanceOf(Date);
+    // Nothing is lost: the refused changes stay in the outbox, undelivered, tried again.
+    for (const message of poison) {
+      const kept = await supergraph.databases.events.outboxMessage.findUniqueOrThrow({
+        where: { sequence: message.sequence },
+      });
+      expect(kept.deliveredAt).toBeNull();
+      expect(kept.attempts).toBeGreaterThan(0);
+    }
+    // An operator sees them: at error level in the log, and counted in the events service's metrics.
+    const metrics = await (await fetch(new URL('/metrics', supergraph.subgraphUrls.events))).text();
+    expect(
+      Number(/^outbox_messages_refused_total (\d+)/m.exec(metrics)?.[1]),
+    ).toBeGreaterThanOrEqual(2);
+    // The refused ones are out of the way of later deliveries, not gone: delete them so
+    // that the rest of this file's changes are not slowed by their retries.
+    await supergraph.databases.events.outboxMessage.deleteMany({
+      where: { sequence: { in: poison.map((message) => message.sequence) } },
+    });
+  });
+
   it('refuses deliveries that are not signed with the relay secret', async () => {
     const url = new URL('/internal/event-changes', supergraph.subgraphUrls.tickets);
     const response = await fetch(url, {

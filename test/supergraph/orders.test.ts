@@ -251,3 +251,41 @@ describe('a cancelled event', () => {
     expect(await ids({ search: 'Called off', status: 'CANCELLED' })).toEqual([eventId]);
   });
 });
+
+describe('an order whose event the events service cannot give', () => {
+  it('stays in the answer, its event null with the error beside it', async () => {
+    const shopper = await signUp(supergraph);
+    const { tierId } = await tierOnSale('Order without its event');
+    const id = (await buy(shopper.accessToken, tierId, 1)).data?.purchaseTickets.id as string;
+    const query = `{ myOrders { edges { node { id totalCents event { id title } } } } }`;
+    // A real fault in this test's own events database: the events service's statements fail.
+    await supergraph.databases.events.$executeRawUnsafe('ALTER TABLE events RENAME TO events_away');
+    let answer: Awaited<ReturnType<typeof supergraph.request>>;
+    try {
+      answer = await supergraph.request(query, {}, { token: shopper.accessToken });
+    } finally {
+      await supergraph.databases.events.$executeRawUnsafe(
+        'ALTER TABLE events_away RENAME TO events',
+      );
+    }
+    expect(answer.errors?.length).toBeGreaterThan(0);
+    expect(answer.data).toEqual({
+      myOrders: { edges: [{ node: { id, totalCents: 1500, event: null } }] },
+    });
+    const recovered = await supergraph.request(query, {}, { token: shopper.accessToken });
+    expect(recovered.errors).toBeUndefined();
+    expect(recovered.data).toEqual({
+      myOrders: {
+        edges: [
+          {
+            node: {
+              id,
+              totalCents: 1500,
+              event: { id: expect.any(String), title: 'Order without its event' },
+            },
+          },
+        ],
+      },
+    });
+  });
+});

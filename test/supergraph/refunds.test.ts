@@ -120,7 +120,7 @@ describe('refundOrder through the gateway', () => {
       ['REFUNDED', 4000, [['EVENT_CANCELLED', 4000]]],
     ]);
     const refundIds = orders.flatMap((o) => o.refunds.map((r) => r.id));
-    // Sent once the change is committed, before the delivery is acknowledged.
+    // Sent once the change is committed, in the background of its delivery.
     await vi.waitFor(
       async () =>
         expect(await tickets.refund.count({ where: { id: { in: refundIds }, sentAt: null } })).toBe(
@@ -131,5 +131,55 @@ describe('refundOrder through the gateway', () => {
     expect(
       await tickets.paymentInstruction.count({ where: { idempotencyKey: { in: refundIds } } }),
     ).toBe(2);
+  });
+});
+
+describe('an event’s cancellation while the payment provider is slow', () => {
+  it('is acknowledged to the relay without waiting for the provider; the refunds follow', async () => {
+    const { eventId: slowEventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      tier,
+    ]);
+    const slowTierId = tierIds[0] as string;
+    for (const quantity of [1, 2])
+      await buyTickets(supergraph, buyer.accessToken, slowTierId, quantity);
+    const tickets = supergraph.databases.tickets;
+    const cancellation = () =>
+      supergraph.databases.events.outboxMessage.findFirst({
+        where: { eventId: slowEventId, topic: 'event.cancelled' },
+      });
+    // A real fault: the offline provider's table is locked by this test for 4 s (under the
+    // services' 5 s lock deadline), so sending a refund waits as on a slow provider.
+    const deliveredWhileSlow = await tickets.$transaction(
+      async (tx) => {
+        await tx.$executeRawUnsafe('LOCK TABLE payment_instructions IN ACCESS EXCLUSIVE MODE');
+        const locked = Date.now();
+        const cancelled = await supergraph.request(
+          'mutation ($id: ID!) { cancelEvent(id: $id) { id } }',
+          { id: slowEventId },
+          { token: organizer.accessToken },
+        );
+        expect(cancelled.errors).toBeUndefined();
+        while (Date.now() - locked < 3_500) {
+          if ((await cancellation())?.deliveredAt) return true;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        return false;
+      },
+      { timeout: 15_000 },
+    );
+    expect(deliveredWhileSlow).toBe(true);
+    const orders = await tickets.order.findMany({
+      where: { tickets: { some: { eventId: slowEventId } } },
+      include: { refunds: true },
+    });
+    expect(orders.map((o) => o.status)).toEqual(['REFUNDED', 'REFUNDED']);
+    const refundIds = orders.flatMap((o) => o.refunds.map((r) => r.id));
+    await vi.waitFor(
+      async () =>
+        expect(
+          await tickets.paymentInstruction.count({ where: { idempotencyKey: { in: refundIds } } }),
+        ).toBe(2),
+      { timeout: 15_000 },
+    );
   });
 });

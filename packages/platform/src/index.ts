@@ -63,6 +63,7 @@ export {
 export { canonicalId, withCanonicalIds } from './ids.ts';
 export { createLogger, type Logger } from './logger.ts';
 export {
+  outboxRelayMetrics,
   passwordAdmissionMetrics,
   queryPlanCacheMetrics,
   responseCacheMetrics,

@@ -60,6 +60,33 @@ export function queryPlanCacheMetrics(): { hits: Counter; misses: Counter } {
   return planCacheCounters;
 }
 
+let outboxCounters: { delivered: Counter; refused: Counter; failures: Counter } | undefined;
+
+/**
+ * The events service's outbox relay (subgraphs/events/src/outbox): what it delivered, the
+ * messages the consumer refused (kept in the outbox, sent again later), and the deliveries
+ * that failed whole (the consumer away or failing; retried with backoff). A refused count
+ * that grows, or failures that keep coming, is a change that has not reached the tickets
+ * service.
+ */
+export function outboxRelayMetrics(): { delivered: Counter; refused: Counter; failures: Counter } {
+  outboxCounters ??= {
+    delivered: new Counter({
+      name: 'outbox_messages_delivered_total',
+      help: 'Outbox messages the consumer acknowledged as applied.',
+    }),
+    refused: new Counter({
+      name: 'outbox_messages_refused_total',
+      help: 'Outbox messages the consumer refused as changes it cannot apply; each stays undelivered and is sent again later.',
+    }),
+    failures: new Counter({
+      name: 'outbox_delivery_failures_total',
+      help: 'Outbox deliveries that failed whole (the consumer unreachable, slow or failing); retried with backoff.',
+    }),
+  };
+  return outboxCounters;
+}
+
 let passwordAdmissionCounters: { refused: Counter } | undefined;
 
 /** The gateway's admission of new passwords (gateway/src/password-admission.ts). */

@@ -4,24 +4,44 @@
 import { type Logger, serviceRoutes, verifyDelivery } from '@ticketing/platform';
 import express from 'express';
 import { z } from 'zod';
-import type { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
+import type {
+  EventChange,
+  EventSnapshotRepository,
+} from './repositories/EventSnapshotRepository.ts';
 
+/** An event's snapshot, as the events service's outbox carries it. */
+const snapshotSchema = z.object({
+  eventId: z.uuid(),
+  status: z.enum(['PUBLISHED', 'CANCELLED']),
+  startsAt: z.coerce.date(),
+  endsAt: z.coerce.date().nullable(),
+  version: z.number().int().positive(),
+});
+
+/**
+ * A delivery: its envelope must be whole, but each message's payload is judged on its own,
+ * so that one this service cannot apply (a newer producer's, a damaged row) holds up no other.
+ */
 const deliverySchema = z.object({
   messages: z.array(
     z.object({
       sequence: z.string(),
       topic: z.string(),
       eventId: z.uuid(),
-      payload: z.object({
-        eventId: z.uuid(),
-        status: z.enum(['PUBLISHED', 'CANCELLED']),
-        startsAt: z.coerce.date(),
-        endsAt: z.coerce.date().nullable(),
-        version: z.number().int().positive(),
-      }),
+      payload: z.unknown(),
     }),
   ),
 });
+
+/**
+ * The answer when some messages were refused: 422, so that a relay that does not read it
+ * keeps the whole batch (and sends it again, which applies nothing twice), and one that does
+ * marks the applied messages delivered and keeps only the refused ones.
+ */
+export interface PartialDelivery {
+  applied: string[];
+  refused: { sequence: string; reason: string }[];
+}
 
 export const eventChangesPath = serviceRoutes.eventChanges;
 
@@ -54,12 +74,31 @@ export function eventChangesRoute(
         res.status(400).json({ error: 'malformed delivery' });
         return;
       }
+      const changes: EventChange[] = [];
+      const applied: string[] = [];
+      const refused: PartialDelivery['refused'] = [];
+      for (const message of parsed.messages) {
+        const snapshot = snapshotSchema.safeParse(message.payload);
+        if (!snapshot.success) {
+          refused.push({ sequence: message.sequence, reason: z.prettifyError(snapshot.error) });
+        } else if (snapshot.data.eventId !== message.eventId) {
+          refused.push({ sequence: message.sequence, reason: 'the payload names another event' });
+        } else {
+          changes.push(snapshot.data);
+          applied.push(message.sequence);
+        }
+      }
       try {
-        await snapshots.apply(parsed.messages.map((message) => message.payload));
+        await snapshots.apply(changes);
         // Whether tiers are on sale, and what is left, changed with the event's status.
-        await onApplied([...new Set(parsed.messages.map((message) => message.payload.eventId))]);
-        logger.debug({ count: parsed.messages.length }, 'applied event changes');
-        res.status(204).end();
+        await onApplied([...new Set(changes.map((change) => change.eventId))]);
+        logger.debug({ count: changes.length }, 'applied event changes');
+        if (refused.length === 0) {
+          res.status(204).end();
+          return;
+        }
+        logger.error({ refused }, 'refused event changes this service cannot apply');
+        res.status(422).json({ applied, refused } satisfies PartialDelivery);
       } catch (error) {
         // Not acknowledged: the relay keeps the messages and delivers them again.
         logger.error({ err: error }, 'could not apply event changes');

@@ -178,8 +178,9 @@ export const ticketsSubgraph: SubgraphDefinition<
           eventChangesPath,
           ...eventChangesRoute(snapshots, relaySecret(config), logger, async (eventIds) => {
             await invalidateCachedResponses(redis, cacheNamespace, 'events', logger, eventIds);
-            // A cancellation's refunds go to the payment provider once committed.
-            await door.refunds.send();
+            // A cancellation's refunds go to the payment provider once committed, in the
+            // background: a slow provider does not hold up the outbox relay's acknowledgement.
+            refundSender.sendNow();
           }),
         );
       },

@@ -29,13 +29,20 @@ export function Orders() {
       {orders?.edges.length === 0 && <p className="muted">No orders yet.</p>}
       {orders?.edges.map(({ node: order }) => (
         <article key={order.id} className="card order" data-testid="order">
-          <h2>
-            <a href={`#/events/${order.event.id}`}>{order.event.title}</a>
-          </h2>
-          <p className="muted">
-            {when(order.event.startsAt, order.event.timezone)} · {order.event.venue},{' '}
-            {order.event.city} · {money(order.totalCents, order.currency)}
-          </p>
+          {order.event ? (
+            <>
+              <h2>
+                <a href={`#/events/${order.event.id}`}>{order.event.title}</a>
+              </h2>
+              <p className="muted">
+                {when(order.event.startsAt, order.event.timezone)} · {order.event.venue},{' '}
+                {order.event.city} · {money(order.totalCents, order.currency)}
+              </p>
+            </>
+          ) : (
+            // The events service did not answer: the order and its tickets still show.
+            <p className="muted">{money(order.totalCents, order.currency)}</p>
+          )}
           <ul className="tickets">
             {order.tickets.map((ticket) => (
               <li key={ticket.id} data-testid="ticket" data-status={ticket.status}>

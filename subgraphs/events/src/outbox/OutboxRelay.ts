@@ -1,5 +1,6 @@
-import { type Logger, signDelivery } from '@ticketing/platform';
+import { type Logger, outboxRelayMetrics, signDelivery } from '@ticketing/platform';
 import type { PrismaClient } from '@ticketing/prisma/events';
+import { z } from 'zod';
 
 export interface OutboxDelivery {
   sequence: string;
@@ -7,6 +8,18 @@ export interface OutboxDelivery {
   eventId: string;
   payload: unknown;
 }
+
+/**
+ * The consumer's answer (422) when it refused some messages of a batch, as changes it cannot
+ * apply: the others are applied, and only the refused ones stay undelivered.
+ */
+const partialDeliverySchema = z.object({
+  applied: z.array(z.string()),
+  refused: z.array(z.object({ sequence: z.string(), reason: z.string() })),
+});
+
+/** How long a refused message waits before it is sent again, at most. */
+const maxRefusedWaitSeconds = 300;
 
 export interface RelaySettings {
   /** The consumer's endpoint: the tickets service's /internal/event-changes. */
@@ -80,8 +93,9 @@ export class OutboxRelay {
       const batch = await this.#claim();
       if (batch.length === 0) return delivered;
       const sequences = batch.map((message) => BigInt(message.sequence));
+      let refused: Map<string, string>;
       try {
-        await this.#send(batch);
+        refused = await this.#send(batch);
       } catch (error) {
         // Hand the batch back at once, so that the retry need not wait out the lease.
         await this.#prisma.outboxMessage.updateMany({
@@ -90,13 +104,45 @@ export class OutboxRelay {
         });
         throw error;
       }
+      const applied = sequences.filter((sequence) => !refused.has(sequence.toString()));
       await this.#prisma.outboxMessage.updateMany({
-        where: { sequence: { in: sequences } },
+        where: { sequence: { in: applied } },
         data: { deliveredAt: new Date(), claimedUntil: null },
       });
-      delivered += batch.length;
+      if (refused.size > 0) await this.#keepRefused(batch, refused);
+      outboxRelayMetrics().delivered.inc(applied.length);
+      outboxRelayMetrics().refused.inc(refused.size);
+      delivered += applied.length;
     }
     return delivered;
+  }
+
+  /**
+   * Messages the consumer refused as changes it cannot apply stay in the outbox, undelivered:
+   * nothing is lost, and an operator sees each at error level with its reason. They are out
+   * of the way of the messages behind them (which the version of each snapshot keeps in
+   * order), and are sent again after a wait that grows with their attempts, up to 5 minutes.
+   */
+  async #keepRefused(batch: OutboxDelivery[], refused: Map<string, string>): Promise<void> {
+    const sequences = [...refused.keys()].map(BigInt);
+    const kept = await this.#prisma.$queryRaw<{ sequence: bigint; attempts: number }[]>`
+      UPDATE outbox_messages
+      SET claimed_until = now() + make_interval(secs => least(${this.#settings.claimSeconds} * attempts, ${maxRefusedWaitSeconds}))
+      WHERE sequence = ANY(${sequences}::bigint[]) AND delivered_at IS NULL
+      RETURNING sequence, attempts`;
+    for (const { sequence, attempts } of kept) {
+      const message = batch.find((candidate) => candidate.sequence === sequence.toString());
+      this.#logger.error(
+        {
+          sequence: sequence.toString(),
+          topic: message?.topic,
+          eventId: message?.eventId,
+          attempts,
+          reason: refused.get(sequence.toString()),
+        },
+        'outbox message refused by the consumer; kept undelivered and sent again later',
+      );
+    }
   }
 
   #schedule(delayMs: number): void {
@@ -117,6 +163,7 @@ export class OutboxRelay {
       this.#failures = 0;
     } catch (error) {
       this.#failures += 1;
+      outboxRelayMetrics().failures.inc();
       this.#logger.warn(
         { err: error, failures: this.#failures },
         'outbox delivery failed; will retry',
@@ -153,7 +200,8 @@ export class OutboxRelay {
       }));
   }
 
-  async #send(batch: OutboxDelivery[]): Promise<void> {
+  /** Sends a batch; returns the messages the consumer refused, with why. */
+  async #send(batch: OutboxDelivery[]): Promise<Map<string, string>> {
     const body = JSON.stringify({ messages: batch });
     const timestamp = String(Date.now());
     const response = await fetch(this.#settings.url, {
@@ -166,8 +214,22 @@ export class OutboxRelay {
       body,
       signal: AbortSignal.timeout(5_000),
     });
+    if (response.status === 422) {
+      const answer = partialDeliverySchema.safeParse(await response.json().catch(() => null));
+      if (!answer.success)
+        throw new Error('the consumer answered 422 without saying what it applied');
+      const applied = new Set(answer.data.applied);
+      const reasons = new Map(answer.data.refused.map((entry) => [entry.sequence, entry.reason]));
+      // Whatever the consumer did not say it applied is kept.
+      return new Map(
+        batch
+          .filter((message) => !applied.has(message.sequence))
+          .map((message) => [message.sequence, reasons.get(message.sequence) ?? 'not applied']),
+      );
+    }
     if (!response.ok) {
       throw new Error(`the consumer answered ${response.status}`);
     }
+    return new Map();
   }
 }

@@ -13,6 +13,9 @@ export class RefundSender {
   readonly #intervalMs: number;
   #timer: NodeJS.Timeout | undefined;
   #sending: Promise<void> | undefined;
+  /** Asked to send while sending: once more after it. */
+  #again = false;
+  #stopped = false;
 
   constructor(refunds: RefundService, logger: Logger, intervalMs: number) {
     this.#refunds = refunds;
@@ -21,12 +24,28 @@ export class RefundSender {
   }
 
   start(): void {
-    this.#timer = setInterval(() => {
-      this.#sending ??= this.#sendUnsent().finally(() => {
-        this.#sending = undefined;
-      });
-    }, this.#intervalMs);
+    this.#timer = setInterval(() => this.sendNow(), this.#intervalMs);
     this.#timer.unref();
+  }
+
+  /**
+   * Sends the unsent refunds now, in the background: the caller (an event's cancellation
+   * being acknowledged to the outbox relay) does not wait for the payment provider. One
+   * sending at a time; asked during one, it sends once more after it, for what came since.
+   */
+  sendNow(): void {
+    if (this.#stopped) return;
+    if (this.#sending) {
+      this.#again = true;
+      return;
+    }
+    this.#sending = this.#sendUnsent().finally(() => {
+      this.#sending = undefined;
+      if (this.#again && !this.#stopped) {
+        this.#again = false;
+        this.sendNow();
+      }
+    });
   }
 
   async #sendUnsent(): Promise<void> {
@@ -40,6 +59,7 @@ export class RefundSender {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#timer);
     await this.#sending;
   }
