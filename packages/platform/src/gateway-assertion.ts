@@ -183,6 +183,8 @@ export interface VerifierOptions {
   onSharedStoreError?: ((error: unknown) => void) | undefined;
   /** When this verifier started (ms since the epoch): older assertions are refused. */
   startedAt?: number;
+  /** A clock that never steps (ms), for how long this verifier has run: `performance.now`. */
+  monotonicNow?: () => number;
 }
 
 /**
@@ -193,6 +195,10 @@ export interface VerifierOptions {
  *   remaining lifetime), so a replica that sees it again refuses it; and
  * - an assertion issued before this process started is refused, so a restart cannot
  *   forget an id it accepted: the ids it could have forgotten were all issued before it.
+ *   The rule holds for the assertion's lifetime after the start, measured on a clock that
+ *   never steps: past it, every assertion issued before the start is expired anyway, and a
+ *   host clock stepped back (by its time service, or a virtual machine resumed) would
+ *   otherwise make every request look older than the process, until the clock caught up.
  *
  * This process also remembers the ids it accepted until they expire. When the shared
  * store is unreachable, that memory and the start-time rule still refuse every replay to
@@ -205,6 +211,9 @@ export class GatewayAssertionVerifier {
   readonly #shared: UsedAssertionStore | undefined;
   readonly #onSharedStoreError: ((error: unknown) => void) | undefined;
   readonly #startedAt: number;
+  readonly #monotonicNow: () => number;
+  /** `#monotonicNow()` at the start. */
+  readonly #startedAtMonotonic: number;
   /** Ids seen, with when they stop being acceptable (ms), in the order they were seen. */
   readonly #seen = new Map<string, number>();
 
@@ -214,6 +223,8 @@ export class GatewayAssertionVerifier {
     this.#shared = options.shared;
     this.#onSharedStoreError = options.onSharedStoreError;
     this.#startedAt = options.startedAt ?? Date.now();
+    this.#monotonicNow = options.monotonicNow ?? (() => performance.now());
+    this.#startedAtMonotonic = this.#monotonicNow();
   }
 
   /** The forwarded request, if `token` is a valid, unused assertion for `body`. */
@@ -251,7 +262,10 @@ export class GatewayAssertionVerifier {
     if (Math.abs(now - claims.iat) > windowMs) {
       throw new UntrustedRequestError(false, 'The gateway signature has expired.');
     }
-    if (claims.iat < this.#startedAt) {
+    if (
+      claims.iat < this.#startedAt &&
+      this.#monotonicNow() - this.#startedAtMonotonic <= windowMs
+    ) {
       throw new UntrustedRequestError(
         false,
         'The gateway signature was issued before this service started.',
