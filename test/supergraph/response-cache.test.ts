@@ -2,6 +2,7 @@
 // this file's own. What the Cache-Control header says, what is stored, and what a hit costs
 // (test/response-cache.e2e.ts has the same cache on the real topology, with its failures).
 import { randomUUID } from 'node:crypto';
+import { relaySecret, signDelivery } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testRedisUrl } from '../support.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
@@ -270,6 +271,41 @@ describe('the response cache policy', () => {
     );
     expect(edited.errors).toBeUndefined();
     expect((await send(query, { gateway: 1 })).cache).toBe('HIT');
+  });
+
+  it('keeps listings when every change of a delivery is refused, for none was applied', async () => {
+    const query = `${unique()}{ events(first: 5) { edges { node { id title } } } }`;
+    await send(query);
+    expect((await send(query, { gateway: 1 })).cache).toBe('HIT');
+    const tickets = supergraph.subgraphUrls.tickets;
+    const sent = async () => {
+      const text = await (await fetch(new URL('/metrics', tickets))).text();
+      const line =
+        /^response_cache_invalidations_total\{[^}]*tag="events"[^}]*outcome="sent"[^}]*\} (\d+)/m;
+      return Number(line.exec(text)?.[1] ?? 0);
+    };
+    const before = await sent();
+    // A change the tickets service cannot read (a newer events service's, or a damaged row),
+    // as the outbox relay delivers it: signed, alone in its delivery.
+    const body = JSON.stringify({
+      messages: [
+        { sequence: '1', topic: 'event.updated', eventId: randomUUID(), payload: 'not a snapshot' },
+      ],
+    });
+    const timestamp = String(Date.now());
+    const delivery = await fetch(new URL('/internal/event-changes', tickets), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-relay-timestamp': timestamp,
+        'x-relay-signature': signDelivery(relaySecret({ NODE_ENV: 'test' }), timestamp, body),
+      },
+      body,
+    });
+    expect(delivery.status).toBe(422);
+    expect(await delivery.json()).toMatchObject({ applied: [], refused: [{ sequence: '1' }] });
+    expect(await sent()).toBe(before);
+    for (const gateway of [0, 1]) expect((await send(query, { gateway })).cache).toBe('HIT');
   });
 
   it('drops an event’s page once it is cancelled, whatever the query’s aliases call `id`', async () => {

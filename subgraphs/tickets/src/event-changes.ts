@@ -89,10 +89,14 @@ export function eventChangesRoute(
         }
       }
       try {
-        await snapshots.apply(changes);
-        // Whether tiers are on sale, and what is left, changed with the event's status.
-        await onApplied([...new Set(changes.map((change) => change.eventId))]);
-        logger.debug({ count: changes.length }, 'applied event changes');
+        // A delivery whose every change was refused changed nothing: no cached answer is
+        // dropped for it (its retries come every 10 s and more, for as long as it stays).
+        if (changes.length > 0) {
+          await snapshots.apply(changes);
+          // Whether tiers are on sale, and what is left, changed with the event's status.
+          await onApplied([...new Set(changes.map((change) => change.eventId))]);
+          logger.debug({ count: changes.length }, 'applied event changes');
+        }
         if (refused.length === 0) {
           res.status(204).end();
           return;
