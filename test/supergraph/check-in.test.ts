@@ -170,6 +170,21 @@ describe('door staff', () => {
     expect(codeOf(admitted)).toBe('FORBIDDEN');
   });
 
+  it('asks an anonymous caller to log in for what it asked, door staff or scans', async () => {
+    const list = await supergraph.request(
+      'query ($id: ID!) { event(id: $id) { doorStaff { user { name } } } }',
+      { id: eventId },
+    );
+    expect(list.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(list.errors?.[0]?.message).toBe('Log in to see or name an event’s door staff.');
+    const counts = await supergraph.request(
+      'query ($id: ID!) { event(id: $id) { checkIns { checkedIn } } }',
+      { id: eventId },
+    );
+    expect(counts.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(counts.errors?.[0]?.message).toBe('Log in to scan tickets.');
+  });
+
   it('is a role a customer does not have: a customer cannot scan', async () => {
     const ticket = await one();
     expect(codeOf(await scan(supergraph, customer.accessToken, ticket.code, eventId))).toBe(

@@ -170,7 +170,7 @@ export class CheckInService {
 
   /** Its door staff, organizer or an admin; anyone else is refused. Returns the caller. */
   async assertDoor(viewer: Identity | null, eventId: string): Promise<Identity> {
-    const caller = signedIn(viewer);
+    const caller = signedIn(viewer, 'Log in to scan tickets.');
     if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
     if (caller.role === 'ADMIN' || (await this.#checkIns.isDoorStaff(eventId, caller.userId))) {
       return caller;
@@ -186,7 +186,7 @@ export class CheckInService {
 
   /** The event's organizer or an admin; anyone else is refused. Returns the caller. */
   assertOrganizer(viewer: Identity | null, eventId: string): Promise<Identity> {
-    signedIn(viewer);
+    signedIn(viewer, 'Log in to see or name an event’s door staff.');
     return this.#ownership.requireOrganizer(
       viewer,
       eventId,
@@ -209,8 +209,9 @@ export class CheckInService {
   }
 }
 
-function signedIn(viewer: Identity | null): Identity {
-  if (!viewer) throw unauthenticated('Log in to scan tickets.', 'required');
+/** The caller, or UNAUTHENTICATED saying what logging in is for. */
+function signedIn(viewer: Identity | null, message: string): Identity {
+  if (!viewer) throw unauthenticated(message, 'required');
   return viewer;
 }
 
