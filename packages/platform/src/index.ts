@@ -87,6 +87,13 @@ export {
   responseCacheTags,
 } from './response-cache.ts';
 export {
+  applyRetention,
+  type RetentionRule,
+  RetentionSchedule,
+  retentionBatchSize,
+  retentionIntervalMs,
+} from './retention.ts';
+export {
   type Revocation,
   RevocationList,
   RevocationPublisher,

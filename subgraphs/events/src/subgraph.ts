@@ -5,6 +5,7 @@ import {
   loadConfig,
   localServiceUrl,
   millisecondsSetting,
+  RetentionSchedule,
   relaySecret,
   type SubgraphDefinition,
   servicePorts,
@@ -14,7 +15,7 @@ import {
 import { eventsDatabase, type PrismaClient } from '@ticketing/prisma/events';
 import { z } from 'zod';
 import { createContext, type EventsContext } from './context.ts';
-import { OutboxRelay } from './outbox/OutboxRelay.ts';
+import { deliveredMessagesRetention, OutboxRelay } from './outbox/OutboxRelay.ts';
 import { EventRepository } from './repositories/EventRepository.ts';
 import { createEventsServer } from './server.ts';
 import { EventService } from './services/EventService.ts';
@@ -68,9 +69,13 @@ export const eventsSubgraph: SubgraphDefinition<
       (eventId) => invalidateCachedResponses(redis, cacheNamespace, 'events', logger, [eventId]),
     );
     relay.start();
+    const retention = new RetentionSchedule([deliveredMessagesRetention(prisma)], logger);
+    retention.start();
     return {
       createContext: (request) => createContext(prisma, service, request),
-      stop: () => relay.stop(),
+      stop: async () => {
+        await Promise.all([relay.stop(), retention.stop()]);
+      },
     };
   },
 };

@@ -7,6 +7,8 @@ import {
   loadConfig,
   optionalFlagSetting,
   type RedisConnection,
+  type RetentionRule,
+  RetentionSchedule,
   RevocationPublisher,
   type SubgraphDefinition,
   servicePorts,
@@ -23,7 +25,27 @@ import { SessionRepository } from './repositories/SessionRepository.ts';
 import { UserRepository } from './repositories/UserRepository.ts';
 import { createUsersServer } from './server.ts';
 import { AccountService } from './services/AccountService.ts';
-import { LoginThrottle } from './services/LoginThrottle.ts';
+import { LoginThrottle, throttlePolicy } from './services/LoginThrottle.ts';
+
+/** How long a refresh token is kept after it expired: a day in which its reuse still ends its session. */
+export const expiredRefreshTokenKeptMs = 24 * 60 * 60_000;
+
+/** The rows this service deletes once nothing reads them (README, "Data"). */
+export function usersRetention(prisma: PrismaClient): RetentionRule[] {
+  const sessions = new SessionRepository(prisma);
+  const throttles = new LoginThrottleRepository(prisma);
+  return [
+    {
+      name: 'expired refresh tokens',
+      deleteBatch: (limit) => sessions.pruneExpired(expiredRefreshTokenKeptMs, limit),
+    },
+    {
+      // Idle longer than any counter's window and than an address stays known.
+      name: 'idle login counters',
+      deleteBatch: (limit) => throttles.pruneIdle(throttlePolicy.knownAddressSeconds, limit),
+    },
+  ];
+}
 
 /** The users service's own settings (test/kubernetes.test.ts checks the manifests against them). */
 export const usersSettings = baseSettings
@@ -113,8 +135,11 @@ export const usersSubgraph: SubgraphDefinition<
         name: config.BOOTSTRAP_ADMIN_NAME,
       });
     }
+    const retention = new RetentionSchedule(usersRetention(prisma), logger);
+    retention.start();
     return {
       createContext: (request) => createContext({ users, accounts }, request),
+      stop: () => retention.stop(),
       configure(app) {
         app.get('/.well-known/jwks.json', (_req, res) => {
           res.setHeader('cache-control', 'public, max-age=300');

@@ -1,4 +1,9 @@
-import { type Logger, outboxRelayMetrics, signDelivery } from '@ticketing/platform';
+import {
+  type Logger,
+  outboxRelayMetrics,
+  type RetentionRule,
+  signDelivery,
+} from '@ticketing/platform';
 import type { PrismaClient } from '@ticketing/prisma/events';
 import { z } from 'zod';
 
@@ -17,6 +22,26 @@ const partialDeliverySchema = z.object({
   applied: z.array(z.string()),
   refused: z.array(z.object({ sequence: z.string(), reason: z.string() })),
 });
+
+/** How long a delivered message is kept, for an operator tracing a change, before it is deleted. */
+export const deliveredMessageKeptDays = 7;
+
+/** Delivered messages older than `days`, deleted a batch at a time; undelivered ones stay. */
+export function deliveredMessagesRetention(
+  prisma: PrismaClient,
+  days = deliveredMessageKeptDays,
+): RetentionRule {
+  return {
+    name: 'delivered outbox messages',
+    deleteBatch: (limit) => prisma.$executeRaw`
+      DELETE FROM outbox_messages WHERE sequence IN (
+        SELECT sequence FROM outbox_messages
+        WHERE delivered_at < now() - make_interval(days => ${days})
+        ORDER BY sequence
+        LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED)`,
+  };
+}
 
 /** How long a refused message waits before it is sent again, at most. */
 const maxRefusedWaitSeconds = 300;

@@ -88,6 +88,20 @@ export class LoginThrottleRepository {
       WHERE key = ${key}`;
   }
 
+  /**
+   * Deletes up to `limit` keys idle for `idleSeconds` and not locked: longer than any rule
+   * looks back, so that a deleted key and a stale one count alike. Returns how many.
+   */
+  pruneIdle(idleSeconds: number, limit: number): Promise<number> {
+    return this.#prisma.$executeRaw`
+      DELETE FROM login_throttles WHERE key IN (
+        SELECT key FROM login_throttles
+        WHERE last_failure_at < now() - make_interval(secs => ${idleSeconds})
+          AND (locked_until IS NULL OR locked_until < now())
+        LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED)`;
+  }
+
   async clear(key: string): Promise<void> {
     await this.#prisma.loginThrottle.deleteMany({ where: { key } });
   }

@@ -118,6 +118,20 @@ export class SessionRepository {
     });
   }
 
+  /**
+   * Deletes up to `limit` refresh tokens that expired more than `graceMs` ago. An expired
+   * token is refused; until it is deleted, a used one coming back still ends its session
+   * (as reuse), and afterwards it is refused as unknown. Returns how many.
+   */
+  pruneExpired(graceMs: number, limit: number): Promise<number> {
+    return this.#prisma.$executeRaw`
+      DELETE FROM refresh_tokens WHERE id IN (
+        SELECT id FROM refresh_tokens
+        WHERE expires_at < now() - make_interval(secs => ${graceMs / 1000})
+        LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED)`;
+  }
+
   /** Ends a session of `userId`: no token of the family can be exchanged any more. */
   async revokeFamily(userId: string, familyId: string): Promise<void> {
     await this.#prisma.$transaction(async (tx) => {

@@ -1,0 +1,84 @@
+// Rows that only bookkeeping needs (delivered outbox messages, expired refresh tokens, idle
+// login counters) are deleted once nothing reads them any more, so that a table's size
+// follows what is live rather than the service's age. Each service names its own; every
+// replica runs them, and the deletes skip rows another replica holds.
+import type { Logger } from './logger.ts';
+
+/** One kind of row that ages out: deletes at most `limit` rows of it, returns how many. */
+export interface RetentionRule {
+  name: string;
+  deleteBatch(limit: number): Promise<number>;
+}
+
+/** Rows deleted by one statement: small enough that no delete holds locks for long. */
+export const retentionBatchSize = 1_000;
+
+/** How often the rules run: what ages out may stay this much longer than its bound. */
+export const retentionIntervalMs = 60 * 60_000;
+
+/**
+ * Deletes what each rule allows, a batch at a time, until a batch comes back short.
+ * Returns the rows deleted, by rule.
+ */
+export async function applyRetention(
+  rules: readonly RetentionRule[],
+  batchSize = retentionBatchSize,
+): Promise<Record<string, number>> {
+  const deleted: Record<string, number> = {};
+  for (const rule of rules) {
+    let total = 0;
+    for (;;) {
+      const count = await rule.deleteBatch(batchSize);
+      total += count;
+      if (count < batchSize) break;
+    }
+    deleted[rule.name] = total;
+  }
+  return deleted;
+}
+
+/**
+ * Applies `rules` shortly after start and then every `intervalMs`, one run at a time. A run
+ * that fails is logged, and the next one tries again; stop() waits for a run in progress.
+ */
+export class RetentionSchedule {
+  readonly #rules: readonly RetentionRule[];
+  readonly #logger: Logger;
+  readonly #intervalMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+
+  constructor(rules: readonly RetentionRule[], logger: Logger, intervalMs = retentionIntervalMs) {
+    this.#rules = rules;
+    this.#logger = logger;
+    this.#intervalMs = intervalMs;
+  }
+
+  start(firstRunMs = Math.min(60_000, this.#intervalMs)): void {
+    this.#timer = setTimeout(() => {
+      this.#run();
+      this.#timer = setInterval(() => this.#run(), this.#intervalMs);
+      this.#timer.unref();
+    }, firstRunMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.#timer);
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+
+  #run(): void {
+    this.#running ??= applyRetention(this.#rules)
+      .then((deleted) => {
+        if (Object.values(deleted).some((count) => count > 0)) {
+          this.#logger.info({ deleted }, 'deleted rows past their retention');
+        }
+      })
+      .catch((error: unknown) => this.#logger.warn({ err: error }, 'retention run failed'))
+      .finally(() => {
+        this.#running = undefined;
+      });
+  }
+}
