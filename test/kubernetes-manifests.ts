@@ -351,6 +351,36 @@ export function unreachableUrls(objects: KubernetesObject[]): string[] {
   return problems;
 }
 
+/** The Deployments of the project's own processes: the Node services and NGINX. */
+const projectDeployments = (objects: KubernetesObject[]) =>
+  [...workloads.map((workload) => workload.name), 'nginx'].flatMap(
+    (name) => find(objects, 'Deployment', name) ?? [],
+  );
+
+/**
+ * What a compromised process of the project could reach beyond its own work: a Kubernetes
+ * API token none of them uses (mounted by default), and every system call the kernel has
+ * (a pod with no seccomp profile runs unconfined, whatever the node's runtime would apply).
+ */
+export function podIsolationProblems(objects: KubernetesObject[]): string[] {
+  const problems: string[] = [];
+  for (const deployment of projectDeployments(objects)) {
+    const where = `Deployment/${deployment.metadata.name}`;
+    const pod = deployment.spec.template.spec;
+    if (pod.automountServiceAccountToken !== false) {
+      problems.push(`${where}: mounts a service-account token`);
+    }
+    const confined = (context: Json) =>
+      ['RuntimeDefault', 'Localhost'].includes(context?.seccompProfile?.type);
+    for (const container of [...pod.containers, ...(pod.initContainers ?? [])]) {
+      if (!confined(container.securityContext) && !confined(pod.securityContext)) {
+        problems.push(`${where}: container ${container.name} runs without a seccomp profile`);
+      }
+    }
+  }
+  return problems;
+}
+
 /**
  * Everything in `objects` (one rendered overlay) that disagrees with the project: an empty
  * list when the manifests run the services as the code expects.

@@ -8,6 +8,7 @@ import {
   manifestProblems,
   type Overlay,
   overlays,
+  podIsolationProblems,
   renderOverlay,
   schemaProblems,
   unreachableUrls,
@@ -37,6 +38,12 @@ describe.each(overlays)('the %s overlay', (overlay) => {
   // door staff): with only the gateways let in, each of those failed in a cluster.
   it('lets each service reach every Service its URLs name', () => {
     expect(unreachableUrls(objectsOf(overlay))).toEqual([]);
+  });
+
+  // None of the services calls the Kubernetes API: a token mounted by default would only
+  // serve whoever took over a process, as would the system calls no runtime profile filters.
+  it('gives no pod a service-account token, and confines each to a seccomp profile', () => {
+    expect(podIsolationProblems(objectsOf(overlay))).toEqual([]);
   });
 });
 
