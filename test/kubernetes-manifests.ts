@@ -382,6 +382,62 @@ export function podIsolationProblems(objects: KubernetesObject[]): string[] {
 }
 
 /**
+ * Where each image writes, beside its emptyDir volumes: the Node services write only to
+ * /tmp (and the users service to its DATA_DIR); the edge image, NGINX's unprivileged one,
+ * its pid file and temp folders to /tmp and the rendered template to /etc/nginx/conf.d.
+ */
+const writablePaths: Record<string, string[]> = {
+  nginx: ['/tmp', '/etc/nginx/conf.d'],
+};
+
+/**
+ * The restricted Pod Security Standard, and a read-only root filesystem, for every process
+ * of the project: a process someone took over runs as no root user, gains no privilege,
+ * holds no capability and changes no file of its image.
+ */
+export function podSecurityProblems(objects: KubernetesObject[], overlay: Overlay): string[] {
+  const problems: string[] = [];
+  // In production the API server refuses a pod that breaks the standard; development runs
+  // the stock PostgreSQL and Redis images beside them, which start as root.
+  const namespace = byKind(objects, 'Namespace')[0];
+  if (
+    overlay === 'production' &&
+    namespace?.metadata.labels?.['pod-security.kubernetes.io/enforce'] !== 'restricted'
+  ) {
+    problems.push(
+      `Namespace/${namespace?.metadata.name}: does not enforce the restricted standard`,
+    );
+  }
+  for (const deployment of projectDeployments(objects)) {
+    const name = deployment.metadata.name;
+    const where = `Deployment/${name}`;
+    const pod = deployment.spec.template.spec;
+    for (const container of [...pod.containers, ...(pod.initContainers ?? [])]) {
+      const context = { ...pod.securityContext, ...container.securityContext };
+      const problem = (text: string) =>
+        problems.push(`${where}: container ${container.name} ${text}`);
+      if (context.runAsNonRoot !== true || context.runAsUser === 0) problem('may run as root');
+      if (context.allowPrivilegeEscalation !== false) problem('may gain privileges');
+      if (context.privileged === true) problem('is privileged');
+      if (!context.capabilities?.drop?.includes('ALL')) problem('keeps its capabilities');
+      if ((context.capabilities?.add ?? []).some((added: string) => added !== 'NET_BIND_SERVICE')) {
+        problem('adds a capability');
+      }
+      if (context.readOnlyRootFilesystem !== true) problem('may write to its image');
+    }
+    const main = pod.containers.find((container: Json) => container.name === name);
+    for (const path of writablePaths[name] ?? []) {
+      const mount = main?.volumeMounts?.find((entry: Json) => entry.mountPath === path);
+      const volume = pod.volumes?.find((entry: Json) => entry.name === mount?.name);
+      if (!volume?.emptyDir || mount.readOnly) {
+        problems.push(`${where}: nothing writable at ${path}, where the image writes`);
+      }
+    }
+  }
+  return problems;
+}
+
+/**
  * Everything in `objects` (one rendered overlay) that disagrees with the project: an empty
  * list when the manifests run the services as the code expects.
  */

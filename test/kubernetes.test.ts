@@ -9,6 +9,7 @@ import {
   type Overlay,
   overlays,
   podIsolationProblems,
+  podSecurityProblems,
   renderOverlay,
   schemaProblems,
   unreachableUrls,
@@ -44,6 +45,12 @@ describe.each(overlays)('the %s overlay', (overlay) => {
   // serve whoever took over a process, as would the system calls no runtime profile filters.
   it('gives no pod a service-account token, and confines each to a seccomp profile', () => {
     expect(podIsolationProblems(objectsOf(overlay))).toEqual([]);
+  });
+
+  // NGINX, the one process that every client reaches, ran as root, with the runtime's
+  // capabilities, and could rewrite its own configuration and the web app it serves.
+  it('runs every process as a non-root user, without privileges, on a read-only image', () => {
+    expect(podSecurityProblems(objectsOf(overlay), overlay)).toEqual([]);
   });
 });
 
