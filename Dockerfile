@@ -24,8 +24,13 @@ COPY clients/operations clients/operations
 COPY gateway/supergraph.graphql gateway/
 RUN npm run build --workspace @ticketing/web
 
-# The edge (compose's nginx service): NGINX with the built app, served at /.
-FROM nginx:1.27-alpine AS edge
+# The edge (compose's nginx service): NGINX with the built app, served at /. NGINX's own
+# unprivileged image: the same NGINX and entrypoint, run as user 101, writing only its pid
+# file and temp folders (/tmp) and the rendered template (/etc/nginx/conf.d), so that it
+# also runs on a read-only root filesystem. Its stock server listens on 8080 too, and would
+# answer in the template's place: removed.
+FROM nginxinc/nginx-unprivileged:1.27-alpine AS edge
+RUN rm /etc/nginx/conf.d/default.conf
 COPY --from=web /app/clients/web/dist /usr/share/nginx/html
 
 # One image for every Node service of the topology; compose.yaml picks the command. The

@@ -41,6 +41,13 @@ export interface EdgeSettings {
   /** host:port of each gateway instance. */
   gateways: [string, string];
   /**
+   * Failed attempts after which an entry of `gateways` is skipped for 5 s
+   * (GATEWAY_MAX_FAILS): 1 for two gateways; 0, never, when both name one Service that
+   * spreads connections over its replicas.
+   * @default 1
+   */
+  gatewayMaxFails?: number;
+  /**
    * Origins allowed to call the API from a browser, comma-separated (CORS_ORIGINS; a port
    * of `*` allows any). Default: CORS_ORIGINS, else `developmentCorsOrigins` outside
    * production and none in production.
@@ -84,6 +91,7 @@ export function corsOriginPattern(corsOrigins: string): string {
 export function edgeVariables({
   listenPort,
   gateways,
+  gatewayMaxFails = 1,
   corsOrigins = defaultCorsOrigins(),
   webRoot: root = webRoot,
   requestsPerClient = Number(process.env.EDGE_REQUESTS_PER_CLIENT ?? defaultRequestsPerClient),
@@ -91,10 +99,14 @@ export function edgeVariables({
   if (!Number.isInteger(requestsPerClient) || requestsPerClient < 1) {
     throw new Error(`EDGE_REQUESTS_PER_CLIENT must be a whole number from 1: ${requestsPerClient}`);
   }
+  if (!Number.isInteger(gatewayMaxFails) || gatewayMaxFails < 0) {
+    throw new Error(`GATEWAY_MAX_FAILS must be a whole number from 0: ${gatewayMaxFails}`);
+  }
   return {
     NGINX_PORT: String(listenPort),
     GATEWAY_1_ADDR: gateways[0],
     GATEWAY_2_ADDR: gateways[1],
+    GATEWAY_MAX_FAILS: String(gatewayMaxFails),
     CORS_ORIGIN_PATTERN: corsOriginPattern(corsOrigins),
     WEB_ROOT: root,
     EDGE_REQUESTS_PER_CLIENT: String(requestsPerClient),

@@ -260,7 +260,8 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     const gatewayService = new URL(serviceUrl('gateway', '')).host;
     const config = await writeLocalNginxConfig(
       prefix,
-      { listenPort: publicPort, gateways: [gatewayService, gatewayService] },
+      // Both entries are the gateway Service, as under Kubernetes: never skipped.
+      { listenPort: publicPort, gateways: [gatewayService, gatewayService], gatewayMaxFails: 0 },
       services,
     );
     const edge = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {

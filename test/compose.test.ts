@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import dockerignoreModule from '@balena/dockerignore';
+import { shutdownSettings, stopWaitMs } from '@ticketing/platform';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
@@ -22,6 +23,7 @@ import { repositoryRoot } from '../scripts/topology.ts';
 
 interface ComposeService {
   build?: string | { context: string; target?: string };
+  stop_grace_period?: string;
   image?: string;
   command?: string[];
   environment?: Record<string, string>;
@@ -86,6 +88,38 @@ describe('compose.yaml', () => {
       );
     },
   );
+
+  // Docker sends SIGKILL 10 s after the stop signal unless told otherwise: a subgraph drains
+  // for up to DRAIN_DEADLINE_MS (8 s) and then waits up to 2 s more for its background
+  // work and its database, and NGINX finishes a request for up to its 30 s read timeout.
+  it('gives each service the time its stop takes before Docker kills it', async () => {
+    const seconds = (duration: string | undefined) => {
+      if (duration === undefined) return 10;
+      const parts = [...duration.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+      const unit = { ms: 0.001, s: 1, m: 60, h: 3600 } as const;
+      return parts.reduce(
+        (total, [, amount, name]) => total + Number(amount) * unit[name as keyof typeof unit],
+        0,
+      );
+    };
+    for (const spec of services) {
+      const service = serviceOf(spec.name);
+      const drainMs = shutdownSettings.parse({
+        DRAIN_DEADLINE_MS: service.environment?.DRAIN_DEADLINE_MS,
+      }).DRAIN_DEADLINE_MS;
+      const stopMs = drainMs + (spec.kind === 'subgraph' ? stopWaitMs : 0);
+      expect(seconds(service.stop_grace_period), spec.name).toBeGreaterThanOrEqual(
+        stopMs / 1000 + 1,
+      );
+    }
+    const template = await readFile(nginxTemplatePath, 'utf8');
+    const readTimeout = Math.max(
+      ...[...template.matchAll(/proxy_read_timeout\s+(\d+)s;/g)].map(([, value]) => Number(value)),
+    );
+    expect(seconds(serviceOf('nginx').stop_grace_period), 'nginx').toBeGreaterThanOrEqual(
+      readTimeout + 1,
+    );
+  });
 
   it('gives each subgraph its own database on the PostgreSQL service', () => {
     const urls = subgraphServices.map((spec) => {

@@ -2,14 +2,25 @@
 // object is valid against the Kubernetes API's schemas, and the manifests agree with the
 // code (ports, variables, health paths, wiring, drain timing, network policies). The last
 // block shows that a drift of each kind is caught.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findNginx, writeLocalNginxConfig } from '../scripts/nginx.ts';
+import { freePort } from '../scripts/ports.ts';
 import {
   type KubernetesObject,
   manifestProblems,
   type Overlay,
   overlays,
+  podIsolationProblems,
+  podSecurityProblems,
   renderOverlay,
   schemaProblems,
+  unreachableUrls,
 } from './kubernetes-manifests.ts';
 
 const rendered = new Map<Overlay, KubernetesObject[]>();
@@ -30,6 +41,24 @@ describe.each(overlays)('the %s overlay', (overlay) => {
 
   it('runs the services as the code expects', () => {
     expect(manifestProblems(objectsOf(overlay), overlay)).toEqual([]);
+  });
+
+  // The tickets service asks the users service which account an email names (a transfer,
+  // door staff): with only the gateways let in, each of those failed in a cluster.
+  it('lets each service reach every Service its URLs name', () => {
+    expect(unreachableUrls(objectsOf(overlay))).toEqual([]);
+  });
+
+  // None of the services calls the Kubernetes API: a token mounted by default would only
+  // serve whoever took over a process, as would the system calls no runtime profile filters.
+  it('gives no pod a service-account token, and confines each to a seccomp profile', () => {
+    expect(podIsolationProblems(objectsOf(overlay))).toEqual([]);
+  });
+
+  // NGINX, the one process that every client reaches, ran as root, with the runtime's
+  // capabilities, and could rewrite its own configuration and the web app it serves.
+  it('runs every process as a non-root user, without privileges, on a read-only image', () => {
+    expect(podSecurityProblems(objectsOf(overlay), overlay)).toEqual([]);
   });
 });
 
@@ -112,5 +141,82 @@ describe('a drift from the code', () => {
         'Deployment/gateway: holds EVENT_RELAY_SECRET, which is not its own',
       ]),
     );
+  });
+});
+
+describe('the edge in front of the gateway Service', () => {
+  const scratch: string[] = [];
+  afterAll(async () => {
+    await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+
+  // Both upstream entries name the one Service. When a connect to it fails twice (a
+  // replica gone, still among the endpoints, reached on both tries), NGINX must not skip
+  // both entries: the next connect may well reach a replica that serves.
+  it('passes the next request on as soon as the Service answers again', async () => {
+    const nginx = findNginx();
+    if (!nginx) throw new Error('nginx is not installed (apt-get install nginx)');
+    const production = objectsOf('production');
+    const edge = production.find(
+      (object) => object.kind === 'Deployment' && object.metadata.name === 'nginx',
+    );
+    const env: Record<string, string> = Object.fromEntries(
+      edge?.spec.template.spec.containers[0].env.map((entry: { name: string; value: string }) => [
+        entry.name,
+        entry.value,
+      ]),
+    );
+    // The Service's address, here on this machine, where nothing listens yet.
+    const servicePort = await freePort();
+    const local = (address: string | undefined) =>
+      address === 'gateway:4000' ? `127.0.0.1:${servicePort}` : String(address);
+    const prefix = await mkdtemp(join(tmpdir(), 'ticketing-edge-'));
+    scratch.push(prefix);
+    await chmod(prefix, 0o755);
+    const listenPort = await freePort();
+    const config = await writeLocalNginxConfig(prefix, {
+      listenPort,
+      gateways: [local(env.GATEWAY_1_ADDR), local(env.GATEWAY_2_ADDR)],
+      corsOrigins: env.CORS_ORIGINS ?? '',
+      webRoot: prefix,
+      ...(env.GATEWAY_MAX_FAILS === undefined
+        ? {}
+        : { gatewayMaxFails: Number(env.GATEWAY_MAX_FAILS) }),
+      ...(env.EDGE_REQUESTS_PER_CLIENT
+        ? { requestsPerClient: Number(env.EDGE_REQUESTS_PER_CLIENT) }
+        : {}),
+    });
+    const child = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {
+      stdio: 'ignore',
+    });
+    const gateway = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('{"data":{"__typename":"Query"}}');
+    });
+    try {
+      const base = `http://127.0.0.1:${listenPort}`;
+      const deadline = Date.now() + 10_000;
+      while (!(await fetch(`${base}/health/live`).catch(() => undefined))?.ok) {
+        if (Date.now() > deadline) throw new Error('NGINX did not start within 10 s');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const query = () =>
+        fetch(`${base}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"query":"{ __typename }"}',
+        });
+      expect((await query()).status).toBe(502);
+
+      gateway.listen(servicePort, '127.0.0.1');
+      await once(gateway, 'listening');
+      const answer = await query();
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toEqual({ data: { __typename: 'Query' } });
+    } finally {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+      gateway.close();
+    }
   });
 });

@@ -41,7 +41,7 @@ describe('the NGINX template', () => {
   it('refuses to render with a placeholder left unfilled', async () => {
     const template = await readFile(nginxTemplatePath, 'utf8');
     expect(() => renderTemplate(template, { NGINX_PORT: '8080' })).toThrow(
-      /No value for \$\{GATEWAY_1_ADDR\}, \$\{GATEWAY_2_ADDR\}/,
+      /No value for \$\{GATEWAY_1_ADDR\}, \$\{GATEWAY_MAX_FAILS\}, \$\{GATEWAY_2_ADDR\}/,
     );
   });
 

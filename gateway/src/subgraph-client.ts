@@ -6,7 +6,17 @@
 // interface, which this module gives it.
 import { STATUS_CODES } from 'node:http';
 import type { FetcherHeaders, FetcherRequestInit, FetcherResponse } from '@apollo/utils.fetcher';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
+
+/**
+ * The gateway's connections to the subgraphs. A subgraph replica that stops leaves the
+ * connections its callers pool for them to close, and closes whatever is still open at its
+ * drain deadline (DRAIN_DEADLINE_MS, 8 s; packages/platform/src/drain.ts), cutting a
+ * request just sent on one. So an idle connection is let go after 4 s, whatever the
+ * subgraph's `Keep-Alive: timeout=75` says (that is for NGINX in front of a gateway, which
+ * lets go after 4 s itself): undici would have kept it 73 s.
+ */
+const subgraphConnections = new Agent({ keepAliveTimeout: 4_000, keepAliveMaxTimeout: 4_000 });
 
 /** Response headers, by lower-case name; repeated headers joined as fetch joins them. */
 class ResponseHeaders implements FetcherHeaders {
@@ -95,6 +105,7 @@ export async function sendToSubgraph(
   init: FetcherRequestInit & { headers: Record<string, string>; signal: AbortSignal },
 ): Promise<FetcherResponse> {
   const answer = await request(url, {
+    dispatcher: subgraphConnections,
     method: 'POST',
     headers: init.headers,
     body: init.body ?? '',

@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { createLogger, serveGraphQL, shutdownSettings } from '@ticketing/platform';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendToSubgraph } from '../src/subgraph-client.ts';
 
@@ -88,5 +90,33 @@ describe('sendToSubgraph', () => {
     await expect(post(url, '{}', AbortSignal.timeout(50))).rejects.toMatchObject({
       name: 'TimeoutError',
     });
+  });
+
+  // A subgraph replica that stops (a rolling update, a scale-in) leaves the connections its
+  // callers pool for them to close, and closes those still open at its drain deadline, with
+  // whatever request was just sent on one. Subgraphs advertise `Keep-Alive: timeout=75`
+  // (meant for NGINX, which lets go after 4 s), and the pool followed it: a gateway held an
+  // idle connection 73 s, so every subgraph stop ran to its deadline and closed it there.
+  it('lets go of an idle connection before a stopping subgraph’s drain deadline', async () => {
+    const subgraph = await serveGraphQL({
+      name: 'stopping-subgraph',
+      host: '127.0.0.1',
+      port: 0,
+      logger: createLogger('stopping-subgraph', 'silent'),
+      createApolloServer: (plugins) =>
+        new ApolloServer({
+          typeDefs: 'type Query { hello: String }',
+          resolvers: { Query: { hello: () => 'hi' } },
+          plugins,
+        }),
+      context: async () => ({}),
+    });
+    const answer = await post(subgraph.url, '{"query":"{ hello }"}');
+    expect(await answer.json()).toEqual({ data: { hello: 'hi' } });
+
+    const stopping = Date.now();
+    await subgraph.stop();
+    const deadlineMs = shutdownSettings.parse({}).DRAIN_DEADLINE_MS;
+    expect(Date.now() - stopping).toBeLessThan(deadlineMs - 2_000);
   });
 });
