@@ -163,3 +163,37 @@ describe('an organizer’s own events, with what only their organizer may read',
     ]);
   });
 });
+
+describe('a page of events with what only their door staff may read', () => {
+  // Whether the caller is an event's door staff was one statement an event and field: any
+  // customer's page of 100 events with checkIns and ticketKeys was 200 statements in the
+  // tickets database, each answered FORBIDDEN.
+  const doorFields = /* GraphQL */ `
+    query ($first: Int!) {
+      events(first: $first) { edges { node { title checkIns { total } ticketKeys { kid } } } }
+    }
+  `;
+
+  async function ticketsStatementsFor(token: string, first: number) {
+    supergraph.sql.tickets.length = 0;
+    const result = await supergraph.request<{ events: { edges: unknown[] } }>(
+      doorFields,
+      { first },
+      { token },
+    );
+    expect(result.data?.events.edges).toHaveLength(first);
+    expect(new Set(result.errors?.map((error) => error.extensions?.code))).toEqual(
+      new Set(['FORBIDDEN']),
+    );
+    expect(result.errors).toHaveLength(2 * first);
+    return supergraph.sql.tickets.filter(
+      ({ sql }) => !sql.includes('outbox_messages') && !sql.includes('WITH expired AS'),
+    ).length;
+  }
+
+  it('costs a customer the same statements for 2 events as for 50: one lookup for all', async () => {
+    const customer = await signUp(supergraph);
+    expect(await ticketsStatementsFor(customer.accessToken, 2)).toBe(1);
+    expect(await ticketsStatementsFor(customer.accessToken, 50)).toBe(1);
+  });
+});
