@@ -23,6 +23,7 @@ import { explorerPath } from './explorer.ts';
 import { HeapBoundedCache } from './heap-weight.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
 import { checkScalars, inputHygienePlugin } from './input-hygiene.ts';
+import { listCostPlugin } from './list-cost.ts';
 import { NewPasswordAdmission, passwordAdmissionPlugin } from './password-admission.ts';
 import { passwordFieldsPlugin } from './password-fields.ts';
 import { CountingQueryPlanCache } from './plan-cache.ts';
@@ -243,9 +244,10 @@ export interface GatewayOptions {
 /**
  * Limits every operation must pass before it is planned or executed. Comfortably above
  * what the committed client operations need (a test checks them), and well below what
- * abuse needs: 7 levels, 15 aliases, 50 directives, 1000 tokens, and a static cost of
- * 20 000 (graphql-armor's estimate; the wallet query, each ticket with its event,
- * organizer and tier, costs about 5 600).
+ * abuse needs: 7 levels, 15 aliases, 50 directives, 1000 tokens, and a cost of 20 000
+ * (graphql-armor's estimate, each page counted at the size asked for, in the document, a
+ * variable or by default; the wallet query at the largest page, 100 tickets each with its
+ * event, organizer and tier, costs about 11 100).
  */
 export const operationLimits = {
   // Levels of fields, as they run: graphql-armor otherwise counts a fragment spread as two
@@ -270,9 +272,12 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
   // errors do not map the schema; graphql-armor's own mask is off: it rewrote messages
   // before input-hygiene.ts could write them again without the variable's value, which was
   // then echoed whole, password included, and left "[Suggestion hidden]?" in its place.
-  const { maxTokens, ...validationLimits } = operationLimits;
+  const { maxTokens, costLimit, ...validationLimits } = operationLimits;
   const armor = new ApolloArmor({
     ...validationLimits,
+    // Counted with the variables, before planning (listCostPlugin): as a validation rule it
+    // sees no variables, and counted a page whose size is in one as one item.
+    costLimit: { enabled: false },
     // The parser enforces the token limit itself (parseOptions below): graphql-armor's own
     // check re-parses in a plugin hook, where a plain syntax error became an HTTP 500.
     maxTokens: { enabled: false },
@@ -345,6 +350,7 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       // Written for any context; they never read ours.
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
       ...(options.safelist ? [safelistPlugin<GatewayContext>(options.safelist)] : []),
+      listCostPlugin<GatewayContext>(costLimit),
       passwordFieldsPlugin<GatewayContext>(),
       passwordAdmissionPlugin<GatewayContext>(
         options.newPasswordAdmission ?? new NewPasswordAdmission(),

@@ -90,6 +90,45 @@ describe('a tier’s sales end', () => {
   });
 });
 
+describe('an event’s tiers', () => {
+  // Event.ticketTiers is a list no page bounds, and a tier's event lists its tiers again:
+  // `event(id: $id) { ticketTiers { event { ticketTiers { event { ticketTiers { id } } } } } }`
+  // answers T³ tiers to an anonymous client, within every operation limit. An organizer
+  // (anyone may sign up as one) could give an event any number: 200 tiers made that query
+  // eight million.
+  const stored = (eventId: string, count: number) =>
+    supergraph.databases.tickets.ticketTier.createMany({
+      data: Array.from({ length: count }, (_, i) => ({ ...tier, name: `T${i}`, eventId })),
+    });
+
+  it('are at most 20: the 21st is refused on eventId, and nothing is written', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+    await stored(eventId, 20);
+    const result = await createTier(eventId, tier);
+    expect(result.errors).toEqual([
+      {
+        message: 'An event has at most 20 ticket tiers; this one has 20.',
+        path: ['createTicketTier'],
+        extensions: { code: 'BAD_USER_INPUT', field: 'eventId' },
+      },
+    ]);
+    expect(await tiersOf(eventId)).toHaveLength(20);
+  });
+
+  it('are at most 20 however many are created at once', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+    await stored(eventId, 17);
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => createTier(eventId, { ...tier, name: `Rush ${i}` })),
+    );
+    expect(results.filter((result) => result.errors === undefined)).toHaveLength(3);
+    for (const result of results.filter((result) => result.errors !== undefined)) {
+      expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'eventId' });
+    }
+    expect(await tiersOf(eventId)).toHaveLength(20);
+  });
+});
+
 describe('a purchase’s idempotency key', () => {
   async function purchaseOnSale(who: AuthPayload, idempotencyKey: string) {
     const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);

@@ -67,6 +67,63 @@ describe('operation limits', () => {
     ).toEqual([]);
   });
 
+  // graphql-armor multiplies a list's cost by its `first` only when the document writes it
+  // as a number: the same twelve pages of 100 events with `first` in a variable, or a page of
+  // organizers' events left to its default of 20 inside each of them, counted as one item
+  // each, and ran.
+  const heavyListing = (first: string) =>
+    `query ($n: Int) { ${Array.from({ length: 12 }, (_, i) => `e${i}: events(first: ${first}) { edges { node { id title venue city startsAt organizer { id name } ticketTiers { id name available priceCents } } } }`).join(' ')} }`;
+
+  it.each([
+    ['each page’s size in a variable', heavyListing('$n'), { n: 100 }],
+    [
+      'each page’s size in a variable left to its default',
+      heavyListing('$n').replace('$n: Int', '$n: Int = 100'),
+      {},
+    ],
+    [
+      'a page left to its default inside each item of another',
+      '{ events(first: 100) { edges { node { organizer { organizedEvents { totalCount pageInfo { hasNextPage endCursor } edges { cursor } } } } } } }',
+      {},
+    ],
+  ])(
+    'counts %s at that size, and refuses it over the cost limit before execution',
+    async (_, query, variables) => {
+      supergraph.sql.users.length = 0;
+      supergraph.sql.events.length = 0;
+      const result = await supergraph.request(query, variables);
+      expect(result.status).toBe(400);
+      expect(result.errors).toHaveLength(1);
+      expect(result.errors?.[0]?.extensions).toEqual({ code: 'GRAPHQL_VALIDATION_FAILED' });
+      expect(result.errors?.[0]?.message).toMatch(
+        /^Query Cost limit of 20000 exceeded, found [\d.]+\.$/,
+      );
+      expect(result.data ?? null).toBeNull();
+      expect(
+        [...supergraph.sql.users, ...supergraph.sql.events].filter(
+          ({ sql }) => !sql.includes('outbox'),
+        ),
+      ).toEqual([]);
+    },
+  );
+
+  it('judges the same operation again for each page size it is sent with', async () => {
+    const query = heavyListing('$n').replace('$n: Int', '$n: Int = 100');
+    for (const [variables, code] of [
+      [{ n: 1 }, undefined],
+      [{ n: 100 }, 'GRAPHQL_VALIDATION_FAILED'],
+      [{ n: 1 }, undefined],
+      // Null is no page size (the subgraph refuses it); left out, the default of 100 is.
+      [{ n: null }, 'BAD_USER_INPUT'],
+      [{}, 'GRAPHQL_VALIDATION_FAILED'],
+      [{ n: '100' }, 'BAD_USER_INPUT'],
+      [{}, 'GRAPHQL_VALIDATION_FAILED'],
+    ] as const) {
+      const result = await supergraph.request(query, { ...variables, other: 'ignored' });
+      expect(codeOf(result), JSON.stringify(variables)).toBe(code);
+    }
+  });
+
   // graphql-armor counted each fragment spread as two levels and each inline fragment as
   // one: this operation, 7 levels of fields written with two fragments and an inline one
   // as clients write them, was refused as 12 deep.
@@ -116,16 +173,19 @@ describe('operation limits', () => {
       const document = parse(readFileSync(join(dir, file), 'utf8'));
       for (const definition of document.definitions) {
         const operation = print({ kind: document.kind, definitions: [definition] });
-        const result = await supergraph.request(operation, {});
-        // Anything but a limit is fine here: variables are missing, nobody is logged in.
-        // graphql-armor's refusals all read "… limit of N …".
-        const codes = (result.errors ?? []).map(
-          (error) => `${error.extensions?.code}: ${error.message}`,
-        );
-        expect(
-          codes.filter((text) => /limit of \d+/i.test(text)),
-          file,
-        ).toEqual([]);
+        // Pages of the default size, and of the largest a subgraph serves.
+        for (const variables of [{}, { first: 100 }]) {
+          const result = await supergraph.request(operation, variables);
+          // Anything but a limit is fine here: variables are missing, nobody is logged in.
+          // graphql-armor's refusals all read "… limit of N …".
+          const codes = (result.errors ?? []).map(
+            (error) => `${error.extensions?.code}: ${error.message}`,
+          );
+          expect(
+            codes.filter((text) => /limit of \d+/i.test(text)),
+            `${file} ${JSON.stringify(variables)}`,
+          ).toEqual([]);
+        }
       }
     }
   });

@@ -54,8 +54,14 @@ export class CheckInRepository {
     this.#prisma = prisma;
   }
 
-  async isDoorStaff(eventId: string, userId: string): Promise<boolean> {
-    return (await this.#prisma.doorStaff.count({ where: { eventId, userId } })) > 0;
+  /** Whether the user is door staff of each event, in the order asked: a DataLoader batch. */
+  async staffOf(userId: string, eventIds: readonly string[]): Promise<boolean[]> {
+    const staffed = await this.#prisma.doorStaff.findMany({
+      where: { userId, eventId: { in: [...new Set(eventIds)] } },
+      select: { eventId: true },
+    });
+    const events = new Set(staffed.map((row) => row.eventId));
+    return eventIds.map((eventId) => events.has(eventId));
   }
 
   /** Names a user door staff; naming them again changes nothing. */

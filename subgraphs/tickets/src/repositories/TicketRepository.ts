@@ -160,8 +160,21 @@ export class TicketRepository {
     });
   }
 
-  createTier(data: Prisma.TicketTierUncheckedCreateInput): Promise<TicketTier> {
-    return this.#prisma.ticketTier.create({ data });
+  /**
+   * Creates a tier unless its event has `maxTiers` already: then writes nothing and answers
+   * how many it has. Creations for one event take turns (an advisory lock on it), so that
+   * two of them cannot both count the last free place.
+   */
+  createTier(
+    data: Prisma.TicketTierUncheckedCreateInput,
+    maxTiers: number,
+  ): Promise<{ status: 'created'; tier: TicketTier } | { status: 'full'; count: number }> {
+    return this.#prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`tiers:${data.eventId}`}, 0))`;
+      const count = await tx.ticketTier.count({ where: { eventId: data.eventId } });
+      if (count >= maxTiers) return { status: 'full', count } as const;
+      return { status: 'created', tier: await tx.ticketTier.create({ data }) } as const;
+    });
   }
 
   /**

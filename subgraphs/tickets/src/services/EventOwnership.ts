@@ -1,9 +1,21 @@
 import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
 import { isUuid, notFound } from '@ticketing/platform';
+import DataLoader from 'dataloader';
 import { callSubgraph, type SubgraphEndpoint } from './SubgraphCall.ts';
 
 const managedEventQuery =
   'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Event { status startsAt endsAt organizer { id } } } }';
+
+/** An event as the events subgraph answers `managedEventQuery`. */
+interface RemoteEvent {
+  status: ManagedEvent['status'];
+  startsAt: string;
+  endsAt: string | null;
+  organizer: { id: string };
+}
+
+/** The most events one call asks about: a request's questions beyond go in further calls. */
+const maxEventsPerCall = 500;
 
 /** What managing an event's tiers needs to know of it, as the events service says now. */
 export interface ManagedEvent {
@@ -18,10 +30,13 @@ export interface ManagedEvent {
  * gateway, this service signs what it forwards with the events subgraph's secret (it is
  * configured with it for this one call), and the events subgraph applies its own
  * visibility: an event the caller may not see comes back as null. Used only to manage
- * tiers and door staff, so that selling never waits on the events service.
+ * tiers and door staff, so that selling never waits on the events service. The events one
+ * request asks about together (a page of events, each with its door staff and sales) go
+ * in one call, not one an event and field.
  */
 export class EventOwnership {
   readonly #events: SubgraphEndpoint;
+  readonly #batches = new WeakMap<Identity, DataLoader<string, RemoteEvent | null>>();
 
   constructor(eventsUrl: string, eventsSecret: string) {
     this.#events = {
@@ -45,15 +60,7 @@ export class EventOwnership {
     caller: Identity,
     missing: () => Error = () => notFound(`No event has the id ${eventId}.`),
   ): Promise<ManagedEvent> {
-    const result = await callSubgraph<{
-      _entities?: ({
-        status: ManagedEvent['status'];
-        startsAt: string;
-        endsAt: string | null;
-        organizer: { id: string };
-      } | null)[];
-    }>(this.#events, caller, managedEventQuery, { r: [{ __typename: 'Event', id: eventId }] });
-    const event = result.data?._entities?.[0];
+    const event = await this.#batchOf(caller).load(eventId);
     if (!event?.organizer.id) throw missing();
     return {
       organizerId: event.organizer.id,
@@ -61,6 +68,36 @@ export class EventOwnership {
       startsAt: new Date(event.startsAt),
       endsAt: event.endsAt === null ? null : new Date(event.endsAt),
     };
+  }
+
+  /**
+   * The events one request asks about in one tick, sent as one call. A request's caller is
+   * its own object (the subgraph reads it from the request's assertion), so a batch never
+   * mixes two requests or two callers. Nothing is cached: each question is asked anew.
+   */
+  #batchOf(caller: Identity): DataLoader<string, RemoteEvent | null> {
+    let batch = this.#batches.get(caller);
+    if (!batch) {
+      batch = new DataLoader((ids) => this.#fetch(ids, caller), {
+        cache: false,
+        maxBatchSize: maxEventsPerCall,
+      });
+      this.#batches.set(caller, batch);
+    }
+    return batch;
+  }
+
+  async #fetch(ids: readonly string[], caller: Identity): Promise<(RemoteEvent | null)[]> {
+    const unique = [...new Set(ids)];
+    const result = await callSubgraph<{ _entities?: (RemoteEvent | null)[] }>(
+      this.#events,
+      caller,
+      managedEventQuery,
+      { r: unique.map((id) => ({ __typename: 'Event', id })) },
+    );
+    const entities = result.data?._entities ?? [];
+    const byId = new Map(unique.map((id, index) => [id, entities[index] ?? null]));
+    return ids.map((id) => byId.get(id) ?? null);
   }
 
   /**

@@ -21,6 +21,7 @@ import {
   brokenTierRule,
   createTierSchema,
   idempotencyKeySchema,
+  maxTiersPerEvent,
   orderTotalMessage,
   quantitySchema,
   salesEndMessage,
@@ -139,7 +140,14 @@ export class TicketingService {
     if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
     const tier = parseInput(createTierSchema, input, 'input');
     assertGoingAhead(await this.#managed(caller, eventId), 'createTicketTier');
-    return this.#tickets.createTier({ ...tier, eventId });
+    const created = await this.#tickets.createTier({ ...tier, eventId }, maxTiersPerEvent);
+    if (created.status === 'full') {
+      throw badUserInput(
+        `An event has at most ${maxTiersPerEvent} ticket tiers; this one has ${created.count}.`,
+        'eventId',
+      );
+    }
+    return created.tier;
   }
 
   async updateTier(viewer: Identity | null, id: string, input: unknown) {
