@@ -262,6 +262,42 @@ describe('NGINX’s own answers', () => {
     expect(answer).not.toMatch(/<html/i);
   });
 
+  // NGINX answered these with its own HTML page: the status was not in `error_page`.
+  it.each([
+    [
+      'a Transfer-Encoding other than chunked: 501',
+      'POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n',
+      501,
+      'BAD_REQUEST',
+    ],
+    [
+      'an HTTP version other than 1.x: 505',
+      'GET /graphql HTTP/2.0\r\nHost: x\r\n\r\n',
+      505,
+      'BAD_REQUEST',
+    ],
+    [
+      'a precondition the web app’s page fails: 412',
+      'GET /index.html HTTP/1.1\r\nHost: x\r\nIf-Match: "other"\r\nConnection: close\r\n\r\n',
+      412,
+      'PRECONDITION_FAILED',
+    ],
+    [
+      'a range past the end of the web app’s page: 416',
+      'GET /index.html HTTP/1.1\r\nHost: x\r\nRange: bytes=1000000-\r\nConnection: close\r\n\r\n',
+      416,
+      'RANGE_NOT_SATISFIABLE',
+    ],
+  ])('%s, in JSON with a code', async (_, raw, status, code) => {
+    const answer = await rawExchange(port, raw);
+    const [head = '', body = ''] = answer.split('\r\n\r\n');
+    expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(head).toMatch(/\r\ncontent-type: application\/json\r\n/i);
+    expect(answer).not.toMatch(/<html/i);
+    const errors = (JSON.parse(body) as { errors: { extensions: { code: string } }[] }).errors;
+    expect(errors.map((error) => error.extensions.code)).toEqual([code]);
+  });
+
   it('an allowed origin can read the refusal; another cannot', async () => {
     const allowed = await post('/graphql', '{}', { origin: 'https://app.example.com' });
     expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');

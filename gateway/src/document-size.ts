@@ -1,4 +1,5 @@
 import type { KeyValueCache, KeyValueCacheSetOptions } from '@apollo/utils.keyvaluecache';
+import { searchParametersOf } from '@ticketing/platform';
 import type express from 'express';
 
 /**
@@ -10,7 +11,7 @@ export const defaultMaxDocumentBytes = 8 * 1024;
 
 /** The document of a GraphQL request, whether POSTed as JSON or sent with GET. */
 function documentOf(request: express.Request): unknown {
-  if (request.method === 'GET') return request.query.query;
+  if (request.method === 'GET') return searchParametersOf(request).get('query');
   return (request.body as { query?: unknown } | undefined)?.query;
 }
 

@@ -620,10 +620,21 @@ function collectIds(value: unknown, into: Set<string>): void {
 }
 
 /**
+ * The media type of a successful answer to `req`, as Apollo Server chooses it (GraphQL over
+ * HTTP): application/json without an Accept header, else the one of the two that Accept
+ * prefers. Undefined when it accepts neither, which Apollo answers itself (406).
+ */
+function acceptedMediaType(req: express.Request): string | undefined {
+  if (!req.headers.accept) return 'application/json';
+  return req.accepts(['application/json', 'application/graphql-response+json']) || undefined;
+}
+
+/**
  * Answers an anonymous POST from the first level, before Apollo parses, validates or plans
- * anything: same key, same body, same headers (Cache-Control, x-cache) and the same lookup
- * metric as a hit through the plugin. Anything else goes on to Apollo. Safe without
- * parsing: an entry exists only for an anonymous query that ran under this very key.
+ * anything: same key, same body, same headers (Content-Type as the client's Accept chooses
+ * it, Cache-Control, x-cache) and the same lookup metric as a hit through the plugin.
+ * Anything else goes on to Apollo. Safe without parsing: an entry exists only for an
+ * anonymous query that ran under this very key.
  */
 export function earlyHitMiddleware(options: {
   local: LocalResponseCache;
@@ -652,7 +663,9 @@ export function earlyHitMiddleware(options: {
           ? body?.extensions?.persistedQuery?.sha256Hash
           : undefined;
     const { operationName, variables } = body ?? {};
+    const mediaType = acceptedMediaType(req);
     if (
+      mediaType === undefined ||
       typeof queryHash !== 'string' ||
       (operationName !== undefined &&
         operationName !== null &&
@@ -678,7 +691,7 @@ export function earlyHitMiddleware(options: {
     // The bytes as they were encoded when kept, written as they are: no serialising and no
     // ETag (a hash of the body) per hit, which no client of a POST uses.
     res.writeHead(200, {
-      'content-type': 'application/json; charset=utf-8',
+      'content-type': `${mediaType}; charset=utf-8`,
       'content-length': held.body.length,
       'cache-control': `max-age=${Math.max(0, held.maxAge - ageSeconds)}, public`,
       'x-cache': 'HIT',

@@ -116,6 +116,41 @@ describe('JSON nested deeper than any input needs', () => {
   });
 });
 
+describe('a GET request after 1,000 other parameters', () => {
+  // Express reads a URL's first 1,000 parameters, Apollo Server all of them: the gateway's
+  // checks of a GET request read what Express read, and never saw what came after. 3,000
+  // levels of `[` in variables (what fits in NGINX's 8 KB request line) overflowed the
+  // stack, a 500 logged as a server error.
+  const filler = 'a&'.repeat(1_000);
+  const get = (parameters: string) =>
+    fetch(new URL(`?${filler}${parameters}`, supergraph.gatewayUrls[0]), {
+      headers: { 'apollo-require-preflight': 'true' },
+    }).then(answerOf);
+
+  it('has its variables’ nesting checked: BAD_USER_INPUT naming the variable', async () => {
+    const result = await get(
+      `query=${encodeURIComponent('{ __typename }')}&variables={"first":${nestedArray(3_000)}}`,
+    );
+    expect(result.status).toBe(400);
+    expect(result.body.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'first',
+    });
+  });
+
+  it('has its document’s size checked: 413 DOCUMENT_TOO_LARGE', async () => {
+    const document = `#${'a'.repeat(9_000)}\n{ __typename }`;
+    const result = await get(`query=${encodeURIComponent(document)}`);
+    expect(result.status).toBe(413);
+    expect(result.body.errors?.[0]?.extensions?.code).toBe('DOCUMENT_TOO_LARGE');
+  });
+
+  it('is otherwise read as usual', async () => {
+    const result = await get(`query=${encodeURIComponent('{ __typename }')}`);
+    expect(result).toEqual({ status: 200, body: { data: { __typename: 'Query' } } });
+  });
+});
+
 describe('a body that is not UTF-8', () => {
   const signUpDocument =
     'mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken } }';

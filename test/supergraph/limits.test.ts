@@ -2,6 +2,7 @@
 // every operation the clients actually send stays within the limits.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { signedSubgraphHeaders, subgraphSecret } from '@ticketing/platform';
 import { parse, print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Supergraph, startSupergraph } from './harness.ts';
@@ -148,10 +149,21 @@ describe('operation limits', () => {
     'answers a malformed JSON body at the %s with 400 and GraphQL errors, no stack, outside production too',
     async (service) => {
       const url = service === 'gateway' ? supergraph.gatewayUrls[0] : supergraph.subgraphUrls.users;
+      const body = '{"query": "{ me';
+      // A subgraph reads the body of a request that carries an assertion, and no other.
+      const signed =
+        service === 'users'
+          ? signedSubgraphHeaders({
+              secret: subgraphSecret('users', {}),
+              subgraph: 'users',
+              body,
+              viewer: null,
+            })
+          : {};
       const response = await fetch(url as string, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{"query": "{ me',
+        headers: { 'content-type': 'application/json', ...signed },
+        body,
       });
       const text = await response.text();
       expect(response.status).toBe(400);

@@ -33,7 +33,8 @@ async function send(
     gateway = 0,
     token,
     variables = {},
-  }: { gateway?: number; token?: string; variables?: object } = {},
+    accept,
+  }: { gateway?: number; token?: string; variables?: object; accept?: string } = {},
 ) {
   const url = supergraph.gatewayUrls[gateway];
   if (!url) throw new Error(`no gateway ${gateway}`);
@@ -42,11 +43,13 @@ async function send(
     headers: {
       'content-type': 'application/json',
       ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(accept ? { accept } : {}),
     },
     body: JSON.stringify({ query, variables }),
   });
   const body = (await response.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
   return {
+    status: response.status,
     body,
     cache: response.headers.get('x-cache'),
     cacheControl: response.headers.get('cache-control'),
@@ -144,6 +147,36 @@ describe('the response cache policy', () => {
     expect(await metric(0, 'graphql_response_cache_lookups_total', 'reason="local"')).toBe(
       localBefore + 1,
     );
+  });
+
+  // The GraphQL-over-HTTP spec: an answer comes in a media type the client accepts. A hit
+  // from memory came as application/json to a client that accepts only
+  // application/graphql-response+json, and as a 200 to one that accepts neither, which the
+  // same request answered by Apollo a moment before got as a 406.
+  it('answers a hit from memory in the media type the client accepts, as Apollo answers a miss', async () => {
+    const query = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
+    const variables = { id: eventId };
+    const graphqlResponse = 'application/graphql-response+json';
+    const miss = await send(query, { variables, accept: graphqlResponse });
+    expect(miss.cache).toBe('MISS');
+    expect(miss.contentType).toBe(`${graphqlResponse}; charset=utf-8`);
+    const hit = await send(query, { variables, accept: graphqlResponse });
+    expect(hit.cache).toBe('HIT');
+    expect(hit.contentType).toBe(`${graphqlResponse}; charset=utf-8`);
+    expect(hit.body).toEqual(miss.body);
+    const preferred = await send(query, {
+      variables,
+      accept: `application/json;q=0.5, ${graphqlResponse}`,
+    });
+    expect(preferred.cache).toBe('HIT');
+    expect(preferred.contentType).toBe(`${graphqlResponse}; charset=utf-8`);
+    const either = await send(query, { variables, accept: '*/*' });
+    expect(either.cache).toBe('HIT');
+    expect(either.contentType).toBe('application/json; charset=utf-8');
+    const neither = await send(query, { variables, accept: 'text/html' });
+    expect(neither.status).toBe(406);
+    expect(neither.cache).toBeNull();
+    expect(neither.body.errors).toHaveLength(1);
   });
 
   it('keys an entry by what decides the answer: not undeclared variables, their order, or an explicit default', async () => {

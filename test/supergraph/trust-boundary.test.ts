@@ -83,6 +83,32 @@ describe('a request that bypasses the gateway', () => {
     expect(result.body.data).toBeUndefined();
   });
 
+  // The body was read before the assertion was looked for: a client without one learnt
+  // how the subgraph parses bodies (400 for one that is not JSON, 413 over 1 MB, 415 for an
+  // encoding it does not read), and had a compressed one inflated, before it was refused.
+  it.each([
+    ['that is not JSON', '{"query":', {}],
+    ['over 1 MB', `{"query":"${' '.repeat(2 ** 20)}"}`, {}],
+    ['in an encoding it does not read', serviceQuery, { 'content-encoding': 'compress' }],
+    [
+      'in a charset other than UTF-8',
+      serviceQuery,
+      { 'content-type': 'application/json; charset=utf-16' },
+    ],
+  ])('is refused as unsigned, with a body %s', async (_, body, headers) => {
+    for (const [assertion, status, code] of [
+      [undefined, 401, 'GATEWAY_SIGNATURE_REQUIRED'],
+      ['not.an.assertion', 403, 'GATEWAY_SIGNATURE_INVALID'],
+    ] as const) {
+      const result = await post('events', body, {
+        ...headers,
+        ...(assertion ? { [assertionHeader]: assertion } : {}),
+      });
+      expect(result.status).toBe(status);
+      expect(codeOf(result.body)).toBe(code);
+    }
+  });
+
   it('leaves the health endpoints open', async () => {
     for (const subgraph of subgraphs) {
       for (const path of ['/health/live', '/health/ready']) {

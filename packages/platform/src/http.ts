@@ -276,12 +276,26 @@ function tooDeeplyNested(value: unknown, maxDepth: number): string[] | undefined
   return undefined;
 }
 
+/**
+ * A GET request's search parameters as Apollo Server reads them: every one, with
+ * URLSearchParams. Express's `request.query` reads the first 1,000 (node:querystring's
+ * default), so a check that read it never saw what a client put after 1,000 others, and
+ * Apollo ran it unchecked. Apollo refuses a name given twice itself: `get` (the first) is
+ * what a check needs.
+ */
+export function searchParametersOf(request: { url: string }): URLSearchParams {
+  // What follows the first `?` up to a `#`, as Apollo's Express integration takes it
+  // (`url.parse`), and never an error, whatever the request line holds.
+  const query = /^[^#?]*\?([^#]*)/.exec(request.url)?.[1] ?? '';
+  return new URLSearchParams(query);
+}
+
 /** A GET request's JSON parameters, parsed as Apollo Server parses them; unparsable ones skipped. */
-function jsonParameters(query: unknown): Record<string, unknown> {
+function jsonParameters(search: URLSearchParams): Record<string, unknown> {
   const parameters: Record<string, unknown> = {};
   for (const name of ['variables', 'extensions']) {
-    const text = (query as Record<string, unknown> | undefined)?.[name];
-    if (typeof text !== 'string') continue;
+    const text = search.get(name);
+    if (text === null) continue;
     try {
       parameters[name] = JSON.parse(text);
     } catch {
@@ -297,7 +311,8 @@ function jsonParameters(query: unknown): Record<string, unknown> {
  * or `BAD_REQUEST` for the rest of the request.
  */
 const limitJsonDepth: express.RequestHandler = (request, response, next) => {
-  const json = request.method === 'GET' ? jsonParameters(request.query) : request.body;
+  const json =
+    request.method === 'GET' ? jsonParameters(searchParametersOf(request)) : request.body;
   const keys = tooDeeplyNested(json, maxJsonDepth);
   if (!keys) {
     next();

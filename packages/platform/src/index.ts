@@ -55,6 +55,7 @@ export {
   type RunningService,
   runService,
   type ServeOptions,
+  searchParametersOf,
   serveGraphQL,
   servicePaths,
   shutdownSettings,

@@ -16,6 +16,7 @@ import {
 } from './config.ts';
 import {
   assertionHeader,
+  assertionParts,
   GatewayAssertionVerifier,
   redisUsedAssertions,
   subgraphSecret,
@@ -108,8 +109,35 @@ function requireGatewayAssertion(
   verifier: GatewayAssertionVerifier,
   logger: Logger,
 ) {
+  /** Answers `error` if it is a refusal (logged; 401 or 403): false for any other error. */
+  const refused = (error: unknown, request: express.Request, response: express.Response) => {
+    if (!(error instanceof UntrustedRequestError)) return false;
+    logger.warn(
+      { reason: error.message, address: request.socket.remoteAddress },
+      'refused an untrusted request',
+    );
+    response.status(error.status).json({
+      errors: [{ message: error.message, extensions: { code: error.code } }],
+    });
+    return true;
+  };
+  const assertionOf = (request: express.Request) => {
+    const header = request.headers[assertionHeader];
+    return typeof header === 'string' ? header : undefined;
+  };
   app.use(
     '/graphql',
+    // A request without an assertion of the right shape is refused before its body is read
+    // (inflated, parsed): what the body holds, and how it is read, is no one else's business.
+    (request, response, next) => {
+      try {
+        assertionParts(assertionOf(request));
+      } catch (error) {
+        if (!refused(error, request, response)) next(error);
+        return;
+      }
+      next();
+    },
     express.json({
       limit: '1mb',
       verify: (request, _response, body) => {
@@ -121,25 +149,15 @@ function requireGatewayAssertion(
       response: express.Response<unknown, TrustedLocals>,
       next: express.NextFunction,
     ) => {
-      const header = request.headers[assertionHeader];
-      verifier
-        .verify(typeof header === 'string' ? header : undefined, rawBodies.get(request) ?? '')
-        .then(
-          (forwarded) => {
-            response.locals.forwarded = forwarded;
-            next();
-          },
-          (error: unknown) => {
-            if (!(error instanceof UntrustedRequestError)) return next(error);
-            logger.warn(
-              { reason: error.message, address: request.socket.remoteAddress },
-              'refused an untrusted request',
-            );
-            response.status(error.status).json({
-              errors: [{ message: error.message, extensions: { code: error.code } }],
-            });
-          },
-        );
+      verifier.verify(assertionOf(request), rawBodies.get(request) ?? '').then(
+        (forwarded) => {
+          response.locals.forwarded = forwarded;
+          next();
+        },
+        (error: unknown) => {
+          if (!refused(error, request, response)) next(error);
+        },
+      );
     },
   );
 }
