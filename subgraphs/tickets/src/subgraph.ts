@@ -34,7 +34,11 @@ import { CheckInService } from './services/CheckInService.ts';
 import { EventOwnership } from './services/EventOwnership.ts';
 import { RefundService, type RefundSettings } from './services/RefundService.ts';
 import { SalesService } from './services/SalesService.ts';
-import { TicketingService, type TicketingSettings } from './services/TicketingService.ts';
+import {
+  defaultMaxTiersPerEvent,
+  TicketingService,
+  type TicketingSettings,
+} from './services/TicketingService.ts';
 import { TicketTokens } from './services/TicketTokens.ts';
 import { TransferService } from './services/TransferService.ts';
 import { UserDirectory } from './services/UserDirectory.ts';
@@ -57,6 +61,8 @@ export const ticketsSettings = baseSettings
     MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
     /** Active holds one buyer may keep at once: enough for a basket, too few to corner stock. */
     MAX_ACTIVE_HOLDS: z.coerce.number().int().min(1).default(3),
+    /** Tiers one event may have: every listing of the event reads them all. */
+    MAX_TIERS_PER_EVENT: z.coerce.number().int().min(1).default(defaultMaxTiersPerEvent),
     /** A buyer may refund their tickets until this many hours before the event starts. */
     REFUND_CUTOFF_HOURS: z.coerce.number().min(0).default(48),
     /** How often refunds the payment provider has not accepted are sent again. */
@@ -152,6 +158,7 @@ export const ticketsSubgraph: SubgraphDefinition<
         holdSeconds: config.HOLD_SECONDS,
         perUserCap: config.MAX_TICKETS_PER_EVENT,
         maxActiveHolds: config.MAX_ACTIVE_HOLDS,
+        maxTiersPerEvent: config.MAX_TIERS_PER_EVENT,
         groupCommit: config.PURCHASE_GROUP_COMMIT
           ? { ...defaultPurchaseGroupSettings, maxSize: config.PURCHASE_GROUP_MAX_SIZE }
           : undefined,

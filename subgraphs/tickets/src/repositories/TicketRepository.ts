@@ -160,8 +160,21 @@ export class TicketRepository {
     });
   }
 
-  createTier(data: Prisma.TicketTierUncheckedCreateInput): Promise<TicketTier> {
-    return this.#prisma.ticketTier.create({ data });
+  /**
+   * Creates a tier unless its event has `maxTiers` already; null then, and nothing is
+   * written. An event's tier creations take one lock of the event's, so two of them at once
+   * are counted one after the other.
+   */
+  createTier(
+    data: Prisma.TicketTierUncheckedCreateInput,
+    maxTiers: number,
+  ): Promise<TicketTier | null> {
+    return this.#prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`tiers:${data.eventId}`}, 0))`;
+      const count = await tx.ticketTier.count({ where: { eventId: data.eventId } });
+      if (count >= maxTiers) return null;
+      return tx.ticketTier.create({ data });
+    });
   }
 
   /**

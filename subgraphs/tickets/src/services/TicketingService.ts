@@ -38,9 +38,17 @@ export interface TicketingSettings {
   perUserCap: number;
   /** The most active holds one user may keep at once, across all events. */
   maxActiveHolds: number;
+  /**
+   * The most tiers one event may have (defaultMaxTiersPerEvent when left out): an event's
+   * tiers are read whole wherever it is shown, so an organizer may not make them endless.
+   */
+  maxTiersPerEvent?: number;
   /** Group commit of a tier's concurrent purchases (PurchaseGroups); off when left out. */
   groupCommit?: PurchaseGroupSettings;
 }
+
+/** Tiers an event may have unless MAX_TIERS_PER_EVENT says otherwise. */
+export const defaultMaxTiersPerEvent = 100;
 
 export interface PurchaseInput {
   tierId?: string | null;
@@ -139,7 +147,16 @@ export class TicketingService {
     if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
     const tier = parseInput(createTierSchema, input, 'input');
     assertGoingAhead(await this.#managed(caller, eventId), 'createTicketTier');
-    return this.#tickets.createTier({ ...tier, eventId });
+    const maxTiersPerEvent = this.#settings.maxTiersPerEvent ?? defaultMaxTiersPerEvent;
+    const created = await this.#tickets.createTier({ ...tier, eventId }, maxTiersPerEvent);
+    if (!created) {
+      throw failure(
+        'TOO_MANY_TIERS',
+        `An event has at most ${maxTiersPerEvent} ticket tiers; change one instead.`,
+        { maxTiersPerEvent },
+      );
+    }
+    return created;
   }
 
   async updateTier(viewer: Identity | null, id: string, input: unknown) {
