@@ -2,17 +2,32 @@
 // a bound, held under concurrency as one at a time. The bounds are set low here, so that a
 // test reaches them in a few requests; their defaults are in the README.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testRedisUrl } from '../support.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, draftEvent, signUp } from './operations.ts';
+import {
+  type AuthPayload,
+  codeOf,
+  draftEvent,
+  logIn,
+  meQuery,
+  refresh,
+  signUp,
+} from './operations.ts';
 
 const maxTiersPerEvent = 5;
+const maxSessionsPerUser = 3;
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
 
 beforeAll(async () => {
   supergraph = await startSupergraph({
-    env: { MAX_TIERS_PER_EVENT: String(maxTiersPerEvent) },
+    env: {
+      // Revocations reach the gateway through Redis.
+      REDIS_URL: testRedisUrl,
+      MAX_TIERS_PER_EVENT: String(maxTiersPerEvent),
+      MAX_SESSIONS_PER_USER: String(maxSessionsPerUser),
+    },
   });
   organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
 });
@@ -48,5 +63,61 @@ describe('an event’s tiers', () => {
     // Another event's tiers are counted on their own.
     const other = await draftEvent(supergraph, organizer.accessToken);
     expect((await createTier(other, 'GA')).errors).toBeUndefined();
+  });
+});
+
+describe('an account’s sessions', () => {
+  /** The sessions of `userId` whose refresh token can still be exchanged. */
+  async function liveSessions(userId: string): Promise<number> {
+    const heads = await supergraph.databases.users.refreshToken.findMany({
+      where: { userId, usedAt: null, revokedAt: null, expiresAt: { gt: new Date() } },
+      select: { familyId: true },
+    });
+    return new Set(heads.map((head) => head.familyId)).size;
+  }
+
+  /** Whether the gateway still takes `token`, within a second of a revocation. */
+  async function acceptedAfterASecond(token: string): Promise<boolean> {
+    const deadline = Date.now() + 1_000;
+    for (;;) {
+      const result = await supergraph.request(meQuery, {}, { token });
+      if (result.status === 401) return false;
+      if (Date.now() > deadline) return true;
+      await new Promise((wake) => setTimeout(wake, 20));
+    }
+  }
+
+  async function logInAs(email: string): Promise<AuthPayload> {
+    const result = await logIn(supergraph, email);
+    if (!result.data) throw new Error(`logIn failed: ${JSON.stringify(result.errors)}`);
+    return result.data.logIn;
+  }
+
+  it('are at most MAX_SESSIONS_PER_USER: a new login ends the one used least recently', async () => {
+    const first = await signUp(supergraph);
+    const { email, id } = first.user;
+    const second = await logInAs(email);
+    const third = await logInAs(email);
+    // Used now: the first is no longer the least recently used, the second is.
+    const firstRefreshed = await refresh(supergraph, first.refreshToken);
+    expect(firstRefreshed.errors).toBeUndefined();
+    const fourth = await logInAs(email);
+
+    expect(await liveSessions(id)).toBe(maxSessionsPerUser);
+    expect(codeOf(await refresh(supergraph, second.refreshToken))).toBe('UNAUTHENTICATED');
+    expect(await acceptedAfterASecond(second.accessToken)).toBe(false);
+    for (const session of [firstRefreshed.data?.refreshSession, third, fourth]) {
+      const refreshed = await refresh(supergraph, session?.refreshToken as string);
+      expect(refreshed.errors).toBeUndefined();
+    }
+  });
+
+  it('stay within MAX_SESSIONS_PER_USER when many logins arrive at once', async () => {
+    const { user } = await signUp(supergraph);
+    const logins = await Promise.all(
+      Array.from({ length: 4 }, () => logIn(supergraph, user.email)),
+    );
+    expect(logins.map((result) => result.errors)).toEqual(logins.map(() => undefined));
+    expect(await liveSessions(user.id)).toBe(maxSessionsPerUser);
   });
 });
