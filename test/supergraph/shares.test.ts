@@ -3,6 +3,7 @@
 // test reaches them in a few requests; their defaults are in the README.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../support.ts';
+import { addDoorStaff } from './door.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
 import {
   type AuthPayload,
@@ -16,6 +17,7 @@ import {
 
 const maxTiersPerEvent = 5;
 const maxSessionsPerUser = 3;
+const maxDoorStaffPerEvent = 3;
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -27,6 +29,7 @@ beforeAll(async () => {
       REDIS_URL: testRedisUrl,
       MAX_TIERS_PER_EVENT: String(maxTiersPerEvent),
       MAX_SESSIONS_PER_USER: String(maxSessionsPerUser),
+      MAX_DOOR_STAFF_PER_EVENT: String(maxDoorStaffPerEvent),
     },
   });
   organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
@@ -63,6 +66,50 @@ describe('an event’s tiers', () => {
     // Another event's tiers are counted on their own.
     const other = await draftEvent(supergraph, organizer.accessToken);
     expect((await createTier(other, 'GA')).errors).toBeUndefined();
+  });
+});
+
+describe('an event’s door staff', () => {
+  it('are at most MAX_DOOR_STAFF_PER_EVENT, however many are named at once', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken);
+    // One at a time: new passwords are hashed one at a time, and the overflow refused.
+    const staff: AuthPayload[] = [];
+    for (let i = 0; i < 6; i++) staff.push(await signUp(supergraph));
+    const named = await Promise.all(
+      staff.map(({ user }) => addDoorStaff(supergraph, organizer.accessToken, eventId, user.email)),
+    );
+    expect(named.filter((result) => result.errors === undefined)).toHaveLength(
+      maxDoorStaffPerEvent,
+    );
+    expect(named.flatMap((result) => result.errors ?? []).map((error) => error.extensions)).toEqual(
+      Array.from({ length: 6 - maxDoorStaffPerEvent }, () => ({
+        code: 'TOO_MANY_DOOR_STAFF',
+        maxDoorStaffPerEvent,
+      })),
+    );
+    const stored = await supergraph.databases.tickets.doorStaff.findMany({ where: { eventId } });
+    expect(stored).toHaveLength(maxDoorStaffPerEvent);
+
+    // Naming one of them again changes nothing, and is no refusal; one removed makes room.
+    const member = staff.find(({ user }) => user.id === stored[0]?.userId) as AuthPayload;
+    const outsider = staff.find(
+      ({ user }) => !stored.some((row) => row.userId === user.id),
+    ) as AuthPayload;
+    expect(
+      (await addDoorStaff(supergraph, organizer.accessToken, eventId, member.user.email)).errors,
+    ).toBeUndefined();
+    const removed = await supergraph.request(
+      'mutation ($eventId: ID!, $userId: ID!) { removeDoorStaff(eventId: $eventId, userId: $userId) }',
+      { eventId, userId: member.user.id },
+      { token: organizer.accessToken },
+    );
+    expect(removed.errors).toBeUndefined();
+    expect(
+      (await addDoorStaff(supergraph, organizer.accessToken, eventId, outsider.user.email)).errors,
+    ).toBeUndefined();
+    expect(await supergraph.databases.tickets.doorStaff.count({ where: { eventId } })).toBe(
+      maxDoorStaffPerEvent,
+    );
   });
 });
 

@@ -30,7 +30,7 @@ import { TicketRepository } from './repositories/TicketRepository.ts';
 import { TransferRepository } from './repositories/TransferRepository.ts';
 import { WaitlistRepository } from './repositories/WaitlistRepository.ts';
 import { createTicketsServer } from './server.ts';
-import { CheckInService } from './services/CheckInService.ts';
+import { CheckInService, defaultMaxDoorStaffPerEvent } from './services/CheckInService.ts';
 import { EventOwnership } from './services/EventOwnership.ts';
 import { RefundService, type RefundSettings } from './services/RefundService.ts';
 import { SalesService } from './services/SalesService.ts';
@@ -63,6 +63,8 @@ export const ticketsSettings = baseSettings
     MAX_ACTIVE_HOLDS: z.coerce.number().int().min(1).default(3),
     /** Tiers one event may have: every listing of the event reads them all. */
     MAX_TIERS_PER_EVENT: z.coerce.number().int().min(1).default(defaultMaxTiersPerEvent),
+    /** Door staff one event may have: its organizer sees them all in one list. */
+    MAX_DOOR_STAFF_PER_EVENT: z.coerce.number().int().min(1).default(defaultMaxDoorStaffPerEvent),
     /** A buyer may refund their tickets until this many hours before the event starts. */
     REFUND_CUTOFF_HOURS: z.coerce.number().min(0).default(48),
     /** How often refunds the payment provider has not accepted are sent again. */
@@ -111,6 +113,7 @@ export function createTicketsServices(
       tokens: new TicketTokens(new SigningKeyRepository(prisma)),
       ownership,
       directory,
+      maxDoorStaffPerEvent: settings.maxDoorStaffPerEvent,
     }),
     transfers: new TransferService({
       tickets,
@@ -159,6 +162,7 @@ export const ticketsSubgraph: SubgraphDefinition<
         perUserCap: config.MAX_TICKETS_PER_EVENT,
         maxActiveHolds: config.MAX_ACTIVE_HOLDS,
         maxTiersPerEvent: config.MAX_TIERS_PER_EVENT,
+        maxDoorStaffPerEvent: config.MAX_DOOR_STAFF_PER_EVENT,
         groupCommit: config.PURCHASE_GROUP_COMMIT
           ? { ...defaultPurchaseGroupSettings, maxSize: config.PURCHASE_GROUP_MAX_SIZE }
           : undefined,

@@ -43,6 +43,8 @@ export interface TicketingSettings {
    * tiers are read whole wherever it is shown, so an organizer may not make them endless.
    */
   maxTiersPerEvent?: number;
+  /** The most door staff one event may have (defaultMaxDoorStaffPerEvent when left out). */
+  maxDoorStaffPerEvent?: number;
   /** Group commit of a tier's concurrent purchases (PurchaseGroups); off when left out. */
   groupCommit?: PurchaseGroupSettings;
 }
