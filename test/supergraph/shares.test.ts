@@ -18,6 +18,8 @@ import {
 const maxTiersPerEvent = 5;
 const maxSessionsPerUser = 3;
 const maxDoorStaffPerEvent = 3;
+// The shared organizer below makes three drafts; the test of this bound has its own.
+const maxUpcomingEvents = 4;
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -30,6 +32,7 @@ beforeAll(async () => {
       MAX_TIERS_PER_EVENT: String(maxTiersPerEvent),
       MAX_SESSIONS_PER_USER: String(maxSessionsPerUser),
       MAX_DOOR_STAFF_PER_EVENT: String(maxDoorStaffPerEvent),
+      MAX_UPCOMING_EVENTS_PER_ORGANIZER: String(maxUpcomingEvents),
     },
   });
   organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
@@ -46,6 +49,69 @@ function createTier(eventId: string, name: string) {
     { token: organizer.accessToken },
   );
 }
+
+describe('an organizer’s events', () => {
+  const createEventMutation =
+    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }';
+  const day = 86_400_000;
+
+  function createEvent(token: string, startsAt = new Date(Date.now() + 20 * day)) {
+    return supergraph.request<{ createEvent: { id: string } }>(
+      createEventMutation,
+      {
+        input: {
+          title: 'Many',
+          venue: 'Hall',
+          city: 'Ticketton',
+          timezone: 'Europe/Berlin',
+          startsAt: startsAt.toISOString(),
+        },
+      },
+      { token },
+    );
+  }
+
+  it('that are drafts or not over are at most MAX_UPCOMING_EVENTS_PER_ORGANIZER, however many are created at once', async () => {
+    const { accessToken, user } = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const extra = 10;
+    const results = await Promise.all(
+      Array.from({ length: maxUpcomingEvents + extra }, () => createEvent(accessToken)),
+    );
+    expect(results.filter((result) => result.errors === undefined)).toHaveLength(maxUpcomingEvents);
+    expect(
+      results.flatMap((result) => result.errors ?? []).map((error) => error.extensions),
+    ).toEqual(
+      Array.from({ length: extra }, () => ({
+        code: 'TOO_MANY_EVENTS',
+        maxUpcomingEventsPerOrganizer: maxUpcomingEvents,
+      })),
+    );
+    const events = supergraph.databases.events.event;
+    expect(await events.count({ where: { organizerId: user.id } })).toBe(maxUpcomingEvents);
+
+    // A draft in the past counts too: it is kept until deleted. One deleted makes room, and
+    // so does an event that is over.
+    const [first, second] = results.map((result) => result.data?.createEvent.id as string);
+    await events.update({
+      where: { id: first as string },
+      data: { startsAt: new Date(Date.now() - 2 * day) },
+    });
+    expect(codeOf(await createEvent(accessToken))).toBe('TOO_MANY_EVENTS');
+    const deleted = await supergraph.request(
+      'mutation ($id: ID!) { deleteEvent(id: $id) }',
+      { id: second },
+      { token: accessToken },
+    );
+    expect(deleted.errors).toBeUndefined();
+    expect((await createEvent(accessToken)).errors).toBeUndefined();
+    await events.update({
+      where: { id: first as string },
+      data: { status: 'PUBLISHED', startsAt: new Date(Date.now() - 2 * day) },
+    });
+    expect((await createEvent(accessToken)).errors).toBeUndefined();
+    expect(codeOf(await createEvent(accessToken))).toBe('TOO_MANY_EVENTS');
+  });
+});
 
 describe('an event’s tiers', () => {
   it('are at most MAX_TIERS_PER_EVENT, however many are created at once', async () => {
