@@ -32,6 +32,7 @@ export const ticketsErrorCodes = [
   'TIER_NOT_SOLD_OUT',
   'ALREADY_ON_WAITLIST',
   'NOT_ON_WAITLIST',
+  'TOO_MANY_WAITLIST_ENTRIES',
   'INVALID_STATE_TRANSITION',
   'EVENT_ENDED',
 ] as const;

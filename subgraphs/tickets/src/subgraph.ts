@@ -42,7 +42,7 @@ import {
 import { TicketTokens } from './services/TicketTokens.ts';
 import { TransferService } from './services/TransferService.ts';
 import { UserDirectory } from './services/UserDirectory.ts';
-import { WaitlistService } from './services/WaitlistService.ts';
+import { defaultMaxWaitlistEntries, WaitlistService } from './services/WaitlistService.ts';
 
 /** A waitlist offer's lifetime unless WAITLIST_OFFER_SECONDS says otherwise: 30 minutes. */
 export const defaultOfferSeconds = 1_800;
@@ -65,6 +65,8 @@ export const ticketsSettings = baseSettings
     MAX_TIERS_PER_EVENT: z.coerce.number().int().min(1).default(defaultMaxTiersPerEvent),
     /** Door staff one event may have: its organizer sees them all in one list. */
     MAX_DOOR_STAFF_PER_EVENT: z.coerce.number().int().min(1).default(defaultMaxDoorStaffPerEvent),
+    /** Tiers one buyer may wait for at once: each entry can become offers others cannot buy. */
+    MAX_WAITLIST_ENTRIES: z.coerce.number().int().min(1).default(defaultMaxWaitlistEntries),
     /** A buyer may refund their tickets until this many hours before the event starts. */
     REFUND_CUTOFF_HOURS: z.coerce.number().min(0).default(48),
     /** How often refunds the payment provider has not accepted are sent again. */
@@ -133,7 +135,11 @@ export function createTicketsServices(
     waitlist: new WaitlistService({
       tickets,
       waitlist: new WaitlistRepository(prisma),
-      settings: { perUserCap: settings.perUserCap, offerSeconds },
+      settings: {
+        perUserCap: settings.perUserCap,
+        offerSeconds,
+        maxEntries: settings.maxWaitlistEntries,
+      },
     }),
   };
   return { tickets, snapshots: new EventSnapshotRepository(prisma), service, door };
@@ -163,6 +169,7 @@ export const ticketsSubgraph: SubgraphDefinition<
         maxActiveHolds: config.MAX_ACTIVE_HOLDS,
         maxTiersPerEvent: config.MAX_TIERS_PER_EVENT,
         maxDoorStaffPerEvent: config.MAX_DOOR_STAFF_PER_EVENT,
+        maxWaitlistEntries: config.MAX_WAITLIST_ENTRIES,
         groupCommit: config.PURCHASE_GROUP_COMMIT
           ? { ...defaultPurchaseGroupSettings, maxSize: config.PURCHASE_GROUP_MAX_SIZE }
           : undefined,

@@ -45,6 +45,8 @@ export interface TicketingSettings {
   maxTiersPerEvent?: number;
   /** The most door staff one event may have (defaultMaxDoorStaffPerEvent when left out). */
   maxDoorStaffPerEvent?: number;
+  /** The most tiers one user may wait for at once (defaultMaxWaitlistEntries when left out). */
+  maxWaitlistEntries?: number;
   /** Group commit of a tier's concurrent purchases (PurchaseGroups); off when left out. */
   groupCommit?: PurchaseGroupSettings;
 }
