@@ -225,6 +225,21 @@ describe('an account’s sessions', () => {
     }
   });
 
+  it('leave no rows behind once they ended: logging in again and again keeps the table bounded', async () => {
+    const { user, refreshToken } = await signUp(supergraph);
+    const loggedOut = await supergraph.request(
+      'mutation ($t: String!) { logOut(refreshToken: $t) }',
+      { t: refreshToken },
+    );
+    expect(loggedOut.errors).toBeUndefined();
+    for (let i = 0; i < maxSessionsPerUser + 3; i++) await logInAs(user.email);
+    const rows = await supergraph.databases.users.refreshToken.count({
+      where: { userId: user.id },
+    });
+    expect(rows).toBe(maxSessionsPerUser);
+    expect(await liveSessions(user.id)).toBe(maxSessionsPerUser);
+  });
+
   it('stay within MAX_SESSIONS_PER_USER when many logins arrive at once', async () => {
     const { user } = await signUp(supergraph);
     const logins = await Promise.all(

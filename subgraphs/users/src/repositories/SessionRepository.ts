@@ -52,7 +52,8 @@ export class SessionRepository {
    * logout ends one. Ending sessions stops tokens, so the user's lock is held exclusively
    * (lockUser), which also makes one user's logins count their sessions one at a time.
    * `ended` lists those of them that may still have a live access token: their refresh
-   * token was issued within `recentMs`, and an access token with it.
+   * token was issued within `recentMs`, and an access token with it. The rows of the user's
+   * sessions that ended, these and earlier ones, are deleted.
    */
   start(
     token: { userId: string; familyId: string; tokenHash: string; expiresAt: Date },
@@ -81,6 +82,15 @@ export class SessionRepository {
           data: { revokedAt: new Date() },
         });
       }
+      // Sessions that ended (logged out, revoked, past the limit, expired) are forgotten
+      // here, so that logging in again and again keeps no more rows than live sessions: an
+      // ended session's token is refused whether its row is there or not.
+      await tx.$executeRaw`
+        DELETE FROM refresh_tokens t
+        WHERE t.user_id = ${token.userId}::uuid AND NOT EXISTS (
+          SELECT 1 FROM refresh_tokens live
+          WHERE live.family_id = t.family_id AND live.used_at IS NULL
+            AND live.revoked_at IS NULL AND live.expires_at > now())`;
       const recentSince = Date.now() - limits.recentMs;
       const ended = beyond
         .filter((head) => head.createdAt.getTime() > recentSince)
