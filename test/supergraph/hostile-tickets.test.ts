@@ -101,15 +101,15 @@ describe('an event’s tiers', () => {
       data: Array.from({ length: count }, (_, i) => ({ ...tier, name: `T${i}`, eventId })),
     });
 
-  it('are at most 20: the 21st is refused on eventId, and nothing is written', async () => {
+  it('are at most 20 by default: the 21st is refused, and nothing is written', async () => {
     const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
     await stored(eventId, 20);
     const result = await createTier(eventId, tier);
     expect(result.errors).toEqual([
       {
-        message: 'An event has at most 20 ticket tiers; this one has 20.',
+        message: 'An event has at most 20 ticket tiers; change one instead.',
         path: ['createTicketTier'],
-        extensions: { code: 'BAD_USER_INPUT', field: 'eventId' },
+        extensions: { code: 'TOO_MANY_TIERS', maxTiersPerEvent: 20 },
       },
     ]);
     expect(await tiersOf(eventId)).toHaveLength(20);
@@ -123,7 +123,10 @@ describe('an event’s tiers', () => {
     );
     expect(results.filter((result) => result.errors === undefined)).toHaveLength(3);
     for (const result of results.filter((result) => result.errors !== undefined)) {
-      expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'eventId' });
+      expect(result.errors?.[0]?.extensions).toEqual({
+        code: 'TOO_MANY_TIERS',
+        maxTiersPerEvent: 20,
+      });
     }
     expect(await tiersOf(eventId)).toHaveLength(20);
   });

@@ -5,6 +5,7 @@ export const eventsErrorCodes = [
   'INVALID_STATE_TRANSITION',
   'EVENT_IN_PAST',
   'EVENT_ENDED',
+  'TOO_MANY_EVENTS',
 ] as const;
 
 export type EventsErrorCode = (typeof eventsErrorCodes)[number];

@@ -18,7 +18,7 @@ import { createContext, type EventsContext } from './context.ts';
 import { deliveredMessagesRetention, OutboxRelay } from './outbox/OutboxRelay.ts';
 import { EventRepository } from './repositories/EventRepository.ts';
 import { createEventsServer } from './server.ts';
-import { EventService } from './services/EventService.ts';
+import { defaultMaxUpcomingEventsPerOrganizer, EventService } from './services/EventService.ts';
 
 /** The events service's own settings (test/kubernetes.test.ts checks the manifests against them). */
 export const eventsSettings = baseSettings
@@ -29,6 +29,12 @@ export const eventsSettings = baseSettings
     ),
     EVENT_RELAY_SECRET: z.string().min(16).optional(),
     EVENT_RELAY_INTERVAL_MS: millisecondsSetting(500, { min: 10 }),
+    /** Drafts and events not over one organizer may have: each is a row kept, free to make. */
+    MAX_UPCOMING_EVENTS_PER_ORGANIZER: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(defaultMaxUpcomingEventsPerOrganizer),
   })
   .superRefine(settingsCheck(relaySecret));
 
@@ -37,9 +43,13 @@ export function createEventsServices(
   prisma: PrismaClient,
   onOutbox?: () => void,
   onChange?: (eventId: string) => Promise<void>,
+  maxUpcomingEventsPerOrganizer?: number,
 ) {
   const events = new EventRepository(prisma);
-  return { events, service: new EventService(events, onOutbox, onChange) };
+  return {
+    events,
+    service: new EventService(events, onOutbox, onChange, maxUpcomingEventsPerOrganizer),
+  };
 }
 
 export const eventsSubgraph: SubgraphDefinition<
@@ -67,6 +77,7 @@ export const eventsSubgraph: SubgraphDefinition<
       prisma,
       () => relay.notify(),
       (eventId) => invalidateCachedResponses(redis, cacheNamespace, 'events', logger, [eventId]),
+      config.MAX_UPCOMING_EVENTS_PER_ORGANIZER,
     );
     relay.start();
     const retention = new RetentionSchedule([deliveredMessagesRetention(prisma)], logger);

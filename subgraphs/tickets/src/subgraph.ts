@@ -30,15 +30,19 @@ import { TicketRepository } from './repositories/TicketRepository.ts';
 import { TransferRepository } from './repositories/TransferRepository.ts';
 import { WaitlistRepository } from './repositories/WaitlistRepository.ts';
 import { createTicketsServer } from './server.ts';
-import { CheckInService } from './services/CheckInService.ts';
+import { CheckInService, defaultMaxDoorStaffPerEvent } from './services/CheckInService.ts';
 import { EventOwnership } from './services/EventOwnership.ts';
 import { RefundService, type RefundSettings } from './services/RefundService.ts';
 import { SalesService } from './services/SalesService.ts';
-import { TicketingService, type TicketingSettings } from './services/TicketingService.ts';
+import {
+  defaultMaxTiersPerEvent,
+  TicketingService,
+  type TicketingSettings,
+} from './services/TicketingService.ts';
 import { TicketTokens } from './services/TicketTokens.ts';
 import { TransferService } from './services/TransferService.ts';
 import { UserDirectory } from './services/UserDirectory.ts';
-import { WaitlistService } from './services/WaitlistService.ts';
+import { defaultMaxWaitlistEntries, WaitlistService } from './services/WaitlistService.ts';
 
 /** A waitlist offer's lifetime unless WAITLIST_OFFER_SECONDS says otherwise: 30 minutes. */
 export const defaultOfferSeconds = 1_800;
@@ -57,6 +61,17 @@ export const ticketsSettings = baseSettings
     MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
     /** Active holds one buyer may keep at once: enough for a basket, too few to corner stock. */
     MAX_ACTIVE_HOLDS: z.coerce.number().int().min(1).default(3),
+    /** Tiers one event may have: every listing of the event reads them all, nested too. */
+    MAX_TIERS_PER_EVENT: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(defaultMaxTiersPerEvent)
+      .default(defaultMaxTiersPerEvent),
+    /** Door staff one event may have: its organizer sees them all in one list. */
+    MAX_DOOR_STAFF_PER_EVENT: z.coerce.number().int().min(1).default(defaultMaxDoorStaffPerEvent),
+    /** Tiers one buyer may wait for at once: each entry can become offers others cannot buy. */
+    MAX_WAITLIST_ENTRIES: z.coerce.number().int().min(1).default(defaultMaxWaitlistEntries),
     /** A buyer may refund their tickets until this many hours before the event starts. */
     REFUND_CUTOFF_HOURS: z.coerce.number().min(0).default(48),
     /** How often refunds the payment provider has not accepted are sent again. */
@@ -105,6 +120,7 @@ export function createTicketsServices(
       tokens: new TicketTokens(new SigningKeyRepository(prisma)),
       ownership,
       directory,
+      maxDoorStaffPerEvent: settings.maxDoorStaffPerEvent,
     }),
     transfers: new TransferService({
       tickets,
@@ -124,7 +140,11 @@ export function createTicketsServices(
     waitlist: new WaitlistService({
       tickets,
       waitlist: new WaitlistRepository(prisma),
-      settings: { perUserCap: settings.perUserCap, offerSeconds },
+      settings: {
+        perUserCap: settings.perUserCap,
+        offerSeconds,
+        maxEntries: settings.maxWaitlistEntries,
+      },
     }),
   };
   return { tickets, snapshots: new EventSnapshotRepository(prisma), service, door };
@@ -152,6 +172,9 @@ export const ticketsSubgraph: SubgraphDefinition<
         holdSeconds: config.HOLD_SECONDS,
         perUserCap: config.MAX_TICKETS_PER_EVENT,
         maxActiveHolds: config.MAX_ACTIVE_HOLDS,
+        maxTiersPerEvent: config.MAX_TIERS_PER_EVENT,
+        maxDoorStaffPerEvent: config.MAX_DOOR_STAFF_PER_EVENT,
+        maxWaitlistEntries: config.MAX_WAITLIST_ENTRIES,
         groupCommit: config.PURCHASE_GROUP_COMMIT
           ? { ...defaultPurchaseGroupSettings, maxSize: config.PURCHASE_GROUP_MAX_SIZE }
           : undefined,

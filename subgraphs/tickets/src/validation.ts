@@ -4,13 +4,6 @@ import { z } from 'zod';
 /** Far above any real order, far below what could overflow a sum. */
 export const maxQuantity = 1_000;
 
-/**
- * The most tiers one event may have. `Event.ticketTiers` is a list no page bounds, and a
- * tier's `event` lists them again: three levels of it within the depth limit are this
- * number cubed, for any client.
- */
-export const maxTiersPerEvent = 20;
-
 export const quantitySchema = z.number().int().min(1).max(maxQuantity);
 
 /**

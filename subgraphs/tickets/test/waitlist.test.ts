@@ -17,6 +17,7 @@ import { createTicketsServer } from '../src/server.ts';
 import { createTicketsServices } from '../src/subgraph.ts';
 
 const perUserCap = 4;
+const maxWaitlistEntries = 3;
 const unreachable = { url: 'http://127.0.0.1:9/graphql', secret: 'unused-peer-secret' };
 
 let database: TestDatabase<PrismaClient>;
@@ -27,7 +28,7 @@ function servicesWith(offerSeconds: number) {
   return createTicketsServices(
     database.prisma,
     { events: unreachable, users: unreachable },
-    { holdSeconds: 60, perUserCap, maxActiveHolds: 3 },
+    { holdSeconds: 60, perUserCap, maxActiveHolds: 3, maxWaitlistEntries },
     { offerSeconds },
   );
 }
@@ -408,6 +409,49 @@ function previousReleaseJoin(tierId: string, eventId: string, userId: string, qu
     600,
   );
 }
+
+describe('a buyer’s waitlists', () => {
+  it('are at most MAX_WAITLIST_ENTRIES at once, however many are joined at once; one left makes room', async () => {
+    const tiers = await Promise.all(
+      Array.from({ length: maxWaitlistEntries + 3 }, () => tierOnSale(0)),
+    );
+    const buyer = customer();
+    const outcomes = await Promise.all(tiers.map(({ tierId }) => join(buyer, tierId)));
+    expect(outcomes.filter((outcome) => outcome.errors === undefined)).toHaveLength(
+      maxWaitlistEntries,
+    );
+    expect(
+      outcomes.flatMap((outcome) => outcome.errors ?? []).map((error) => error.extensions),
+    ).toEqual(
+      Array.from({ length: 3 }, () => ({
+        code: 'TOO_MANY_WAITLIST_ENTRIES',
+        field: 'tierId',
+        maxWaitlistEntries,
+      })),
+    );
+    const waitingFor = (await myWaitlist(buyer)).map((entry) => entry.tier.id);
+    expect(waitingFor).toHaveLength(maxWaitlistEntries);
+
+    const left = await buyer.run(
+      `mutation ($tierId: ID!) { leaveWaitlist(tierId: $tierId) { status } }`,
+      { tierId: waitingFor[0] },
+    );
+    expect(left.errors).toBeUndefined();
+    const others = tiers.filter(({ tierId }) => !waitingFor.includes(tierId));
+    await joined(buyer, others[0]?.tierId as string);
+    expect(codeOf(await join(buyer, others[1]?.tierId as string))).toBe(
+      'TOO_MANY_WAITLIST_ENTRIES',
+    );
+  });
+
+  it('count an entry whose offers were all bought no more', async () => {
+    const served = await soldOutTier(1);
+    const buyer = customer();
+    await joined(buyer, served.tierId);
+    await buyOffer(buyer, served.tickets[0] as { holder: Customer; id: string });
+    for (let i = 0; i < maxWaitlistEntries; i++) await joined(buyer, (await tierOnSale(0)).tierId);
+  });
+});
 
 describe('bad input changes nothing', () => {
   it.each([

@@ -24,7 +24,7 @@ import { LoginThrottleRepository } from './repositories/LoginThrottleRepository.
 import { SessionRepository } from './repositories/SessionRepository.ts';
 import { UserRepository } from './repositories/UserRepository.ts';
 import { createUsersServer } from './server.ts';
-import { AccountService } from './services/AccountService.ts';
+import { AccountService, defaultMaxSessionsPerUser } from './services/AccountService.ts';
 import { LoginThrottle, throttlePolicy } from './services/LoginThrottle.ts';
 
 /** How long a refresh token is kept after it expired: a day in which its reuse still ends its session. */
@@ -63,6 +63,8 @@ export const usersSettings = baseSettings
     SEED_DEMO_DATA: optionalFlagSetting(),
     /** Sign-ups one address may make in an hour (see LoginThrottle.ts). */
     SIGN_UPS_PER_ADDRESS: z.coerce.number().int().min(1).default(10),
+    /** Live sessions one account may have: a new one ends the least recently used beyond. */
+    MAX_SESSIONS_PER_USER: z.coerce.number().int().min(1).default(defaultMaxSessionsPerUser),
     /** How long an exchanged refresh token still returns its successor (0: reuse at once). */
     REFRESH_GRACE_SECONDS: z.coerce
       .number()
@@ -79,12 +81,17 @@ export function createUsersServices(
   parties: TokenParties,
   logger: Logger,
   refreshGraceSeconds = defaultRefreshGraceSeconds,
-  abuse: { signUpsPerAddress?: number; redis?: RedisConnection | undefined } = {},
+  abuse: {
+    signUpsPerAddress?: number;
+    maxSessionsPerUser?: number;
+    redis?: RedisConnection | undefined;
+  } = {},
 ) {
   const users = new UserRepository(prisma);
   const accounts = new AccountService({
     successorKeys: keys.successorKeys,
     refreshGraceMs: refreshGraceSeconds * 1000,
+    maxSessionsPerUser: abuse.maxSessionsPerUser,
     users,
     sessions: new SessionRepository(prisma),
     throttle: new LoginThrottle(new LoginThrottleRepository(prisma), abuse),
@@ -126,7 +133,11 @@ export const usersSubgraph: SubgraphDefinition<
       },
       logger,
       config.REFRESH_GRACE_SECONDS,
-      { signUpsPerAddress: config.SIGN_UPS_PER_ADDRESS, redis },
+      {
+        signUpsPerAddress: config.SIGN_UPS_PER_ADDRESS,
+        maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
+        redis,
+      },
     );
     if (config.BOOTSTRAP_ADMIN_EMAIL && config.BOOTSTRAP_ADMIN_PASSWORD) {
       await accounts.bootstrapAdmin({

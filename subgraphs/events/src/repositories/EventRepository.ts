@@ -159,8 +159,28 @@ export class EventRepository {
     });
   }
 
-  create(data: Prisma.EventUncheckedCreateInput): Promise<Event> {
-    return this.#prisma.event.create({ data });
+  /**
+   * Creates an event unless its organizer has `maxUpcoming` events already that are drafts,
+   * or not over (published or cancelled); null then, and nothing is written. One organizer's
+   * creations take a lock of theirs, so two at once are counted one after the other.
+   */
+  createWithin(data: Prisma.EventUncheckedCreateInput, maxUpcoming: number): Promise<Event | null> {
+    return this.#prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`events:${data.organizerId}`}, 0))`;
+      const now = new Date();
+      const upcoming = await tx.event.count({
+        where: {
+          organizerId: data.organizerId,
+          OR: [
+            { status: 'DRAFT' },
+            { endsAt: { gt: now } },
+            { endsAt: null, startsAt: { gt: now } },
+          ],
+        },
+      });
+      if (upcoming >= maxUpcoming) return null;
+      return tx.event.create({ data });
+    });
   }
 
   /**

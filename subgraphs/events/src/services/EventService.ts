@@ -61,6 +61,9 @@ const notEnded: TimeRule = {
   },
 };
 
+/** Drafts and events not over an organizer may have unless MAX_UPCOMING_EVENTS_PER_ORGANIZER says otherwise. */
+export const defaultMaxUpcomingEventsPerOrganizer = 1_000;
+
 /** Called on every committed change that queued an outbox message. */
 export type OutboxListener = () => void;
 
@@ -79,12 +82,16 @@ export class EventService {
   readonly #events: EventRepository;
   readonly #onOutbox: OutboxListener;
   readonly #onChange: ChangeListener;
+  readonly #maxUpcoming: number;
 
   constructor(
     events: EventRepository,
     onOutbox: OutboxListener = () => {},
     onChange: ChangeListener = async () => {},
+    /** Drafts and events not over one organizer may have. */
+    maxUpcomingEventsPerOrganizer = defaultMaxUpcomingEventsPerOrganizer,
   ) {
+    this.#maxUpcoming = maxUpcomingEventsPerOrganizer;
     this.#events = events;
     this.#onOutbox = onOutbox;
     this.#onChange = onChange;
@@ -107,12 +114,18 @@ export class EventService {
   async create(viewer: Identity | null, input: unknown): Promise<Event> {
     const organizer = this.#organizer(viewer);
     const event = parseInput(createEventSchema, input, 'input');
-    return this.#events.create({
-      ...event,
-      cityKey: cityKey(event.city),
-      organizerId: organizer.userId,
-      status: 'DRAFT',
-    });
+    const created = await this.#events.createWithin(
+      { ...event, cityKey: cityKey(event.city), organizerId: organizer.userId, status: 'DRAFT' },
+      this.#maxUpcoming,
+    );
+    if (!created) {
+      throw failure(
+        'TOO_MANY_EVENTS',
+        `An organizer has at most ${this.#maxUpcoming} events that are drafts or not over; delete a draft first.`,
+        { maxUpcomingEventsPerOrganizer: this.#maxUpcoming },
+      );
+    }
+    return created;
   }
 
   async update(viewer: Identity | null, id: string, input: unknown): Promise<Event> {

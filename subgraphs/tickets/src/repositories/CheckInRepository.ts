@@ -64,12 +64,25 @@ export class CheckInRepository {
     return eventIds.map((eventId) => events.has(eventId));
   }
 
-  /** Names a user door staff; naming them again changes nothing. */
-  addDoorStaff(eventId: string, userId: string, addedBy: string): Promise<DoorStaff> {
-    return this.#prisma.doorStaff.upsert({
-      where: { eventId_userId: { eventId, userId } },
-      create: { eventId, userId, addedBy },
-      update: {},
+  /**
+   * Names a user door staff; naming them again changes nothing. Null when the event has
+   * `maxStaff` door staff already, and nothing is written: an event's namings take one lock
+   * of the event's, so two of them at once are counted one after the other.
+   */
+  addDoorStaff(
+    eventId: string,
+    userId: string,
+    addedBy: string,
+    maxStaff: number,
+  ): Promise<DoorStaff | null> {
+    return this.#prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`door-staff:${eventId}`}, 0))`;
+      const named = await tx.doorStaff.findUnique({
+        where: { eventId_userId: { eventId, userId } },
+      });
+      if (named) return named;
+      if ((await tx.doorStaff.count({ where: { eventId } })) >= maxStaff) return null;
+      return tx.doorStaff.create({ data: { eventId, userId, addedBy } });
     });
   }
 

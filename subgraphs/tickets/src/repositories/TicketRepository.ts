@@ -161,19 +161,19 @@ export class TicketRepository {
   }
 
   /**
-   * Creates a tier unless its event has `maxTiers` already: then writes nothing and answers
-   * how many it has. Creations for one event take turns (an advisory lock on it), so that
-   * two of them cannot both count the last free place.
+   * Creates a tier unless its event has `maxTiers` already; null then, and nothing is
+   * written. An event's tier creations take one lock of the event's, so two of them at once
+   * are counted one after the other.
    */
   createTier(
     data: Prisma.TicketTierUncheckedCreateInput,
     maxTiers: number,
-  ): Promise<{ status: 'created'; tier: TicketTier } | { status: 'full'; count: number }> {
+  ): Promise<TicketTier | null> {
     return this.#prisma.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`tiers:${data.eventId}`}, 0))`;
       const count = await tx.ticketTier.count({ where: { eventId: data.eventId } });
-      if (count >= maxTiers) return { status: 'full', count } as const;
-      return { status: 'created', tier: await tx.ticketTier.create({ data }) } as const;
+      if (count >= maxTiers) return null;
+      return tx.ticketTier.create({ data });
     });
   }
 

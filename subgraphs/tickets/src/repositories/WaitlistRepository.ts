@@ -17,6 +17,7 @@ export type JoinOutcome =
   | { status: 'salesClosed' }
   | { status: 'notSoldOut'; available: number }
   | { status: 'alreadyWaiting' }
+  | { status: 'tooManyEntries' }
   | { status: 'limitReached' };
 
 export interface JoinRequest {
@@ -26,6 +27,8 @@ export interface JoinRequest {
   quantity: number;
   perUserCap: number;
   offerSeconds: number;
+  /** Live entries (waiting, or with an offer open) the buyer may have, this one included. */
+  maxEntries: number;
 }
 
 /** How many of a buyer's entries `myWaitlist` shows, newest first. */
@@ -56,6 +59,8 @@ export class WaitlistRepository {
     const { tierId, eventId, userId, quantity } = request;
     return retryOnConflict(() =>
       this.#prisma.$transaction(async (tx) => {
+        // One buyer's joins one at a time, so that those at once are counted one by one.
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`waitlist:${userId}`}, 0))`;
         const [snapshot] = await tx.$queryRaw<{ onSale: boolean }[]>`
         SELECT status = 'PUBLISHED' AND starts_at > now() AS "onSale"
         FROM event_snapshots WHERE event_id = ${eventId}::uuid
@@ -83,6 +88,15 @@ export class WaitlistRepository {
         UPDATE waitlist_entries e SET status = 'LEFT', requeued = true, updated_at = now()
         WHERE e.tier_id = ${tierId}::uuid AND e.user_id = ${userId}::uuid AND e.status = 'OFFERED'
           AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.waitlist_entry_id = e.id AND h.status <> 'PURCHASED')`;
+        // Entries of other tiers that still wait, or have an offer open: a served one (every
+        // offer bought) or one that ended stands in no one's way.
+        const [{ live }] = await tx.$queryRaw<[{ live: number }]>`
+        SELECT count(*)::int AS live FROM waitlist_entries e
+        WHERE e.user_id = ${userId}::uuid AND e.tier_id <> ${tierId}::uuid
+          AND (e.status = 'WAITING'
+               OR (e.status = 'OFFERED' AND EXISTS (
+                     SELECT 1 FROM holds h WHERE h.waitlist_entry_id = e.id AND h.status = 'ACTIVE')))`;
+        if (live >= request.maxEntries) return { status: 'tooManyEntries' } as const;
         const [entry] = await tx.$queryRaw<(WaitlistEntry & { place: number })[]>`
         INSERT INTO waitlist_entries AS e
           (id, tier_id, event_id, user_id, quantity, waiting, per_user_cap, offer_seconds, updated_at)

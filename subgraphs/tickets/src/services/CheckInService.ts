@@ -40,6 +40,9 @@ const refusalMessages: Record<Refusal, string> = {
   INVALID_TOKEN: 'This QR code is not a ticket of this event.',
 };
 
+/** Door staff an event may have unless MAX_DOOR_STAFF_PER_EVENT says otherwise. */
+export const defaultMaxDoorStaffPerEvent = 200;
+
 /** A QR token is a compact JWS: three base64url parts. A code is one. */
 const looksLikeToken = (scanned: string) => scanned.split('.').length === 3;
 
@@ -53,13 +56,20 @@ export class CheckInService {
   readonly #ownership: EventOwnership;
   readonly #directory: UserDirectory;
   readonly #staffBatches = new WeakMap<Identity, DataLoader<string, boolean>>();
+  readonly #maxDoorStaff: number;
 
   constructor(deps: {
     checkIns: CheckInRepository;
     tokens: TicketTokens;
     ownership: EventOwnership;
     directory: UserDirectory;
+    /**
+     * The most door staff one event may have.
+     * @default defaultMaxDoorStaffPerEvent
+     */
+    maxDoorStaffPerEvent?: number;
   }) {
+    this.#maxDoorStaff = deps.maxDoorStaffPerEvent ?? defaultMaxDoorStaffPerEvent;
     this.#checkIns = deps.checkIns;
     this.#tokens = deps.tokens;
     this.#ownership = deps.ownership;
@@ -77,7 +87,20 @@ export class CheckInService {
     if (!userId) {
       throw failure('USER_NOT_FOUND', 'No account has this email.', { field: 'email' });
     }
-    return this.#checkIns.addDoorStaff(eventId, userId, organizer.userId);
+    const staff = await this.#checkIns.addDoorStaff(
+      eventId,
+      userId,
+      organizer.userId,
+      this.#maxDoorStaff,
+    );
+    if (!staff) {
+      throw failure(
+        'TOO_MANY_DOOR_STAFF',
+        `An event has at most ${this.#maxDoorStaff} door staff; remove one first.`,
+        { maxDoorStaffPerEvent: this.#maxDoorStaff },
+      );
+    }
+    return staff;
   }
 
   async removeDoorStaff(viewer: Identity | null, eventId: string, userId: string) {

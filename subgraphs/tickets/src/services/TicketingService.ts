@@ -21,7 +21,6 @@ import {
   brokenTierRule,
   createTierSchema,
   idempotencyKeySchema,
-  maxTiersPerEvent,
   orderTotalMessage,
   quantitySchema,
   salesEndMessage,
@@ -39,9 +38,25 @@ export interface TicketingSettings {
   perUserCap: number;
   /** The most active holds one user may keep at once, across all events. */
   maxActiveHolds: number;
+  /**
+   * The most tiers one event may have (defaultMaxTiersPerEvent when left out): an event's
+   * tiers are read whole wherever it is shown, so an organizer may not make them endless.
+   */
+  maxTiersPerEvent?: number;
+  /** The most door staff one event may have (defaultMaxDoorStaffPerEvent when left out). */
+  maxDoorStaffPerEvent?: number;
+  /** The most tiers one user may wait for at once (defaultMaxWaitlistEntries when left out). */
+  maxWaitlistEntries?: number;
   /** Group commit of a tier's concurrent purchases (PurchaseGroups); off when left out. */
   groupCommit?: PurchaseGroupSettings;
 }
+
+/**
+ * Tiers an event may have unless MAX_TIERS_PER_EVENT says fewer, and the most it may say.
+ * `Event.ticketTiers` is a list no page bounds, and a tier's `event` lists them again:
+ * nested three times within the depth limit, an anonymous query answers this number cubed.
+ */
+export const defaultMaxTiersPerEvent = 20;
 
 export interface PurchaseInput {
   tierId?: string | null;
@@ -140,14 +155,16 @@ export class TicketingService {
     if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
     const tier = parseInput(createTierSchema, input, 'input');
     assertGoingAhead(await this.#managed(caller, eventId), 'createTicketTier');
+    const maxTiersPerEvent = this.#settings.maxTiersPerEvent ?? defaultMaxTiersPerEvent;
     const created = await this.#tickets.createTier({ ...tier, eventId }, maxTiersPerEvent);
-    if (created.status === 'full') {
-      throw badUserInput(
-        `An event has at most ${maxTiersPerEvent} ticket tiers; this one has ${created.count}.`,
-        'eventId',
+    if (!created) {
+      throw failure(
+        'TOO_MANY_TIERS',
+        `An event has at most ${maxTiersPerEvent} ticket tiers; change one instead.`,
+        { maxTiersPerEvent },
       );
     }
-    return created.tier;
+    return created;
   }
 
   async updateTier(viewer: Identity | null, id: string, input: unknown) {

@@ -12,7 +12,16 @@ export interface WaitlistSettings {
   perUserCap: number;
   /** How long an offer is reserved for its buyer before it passes to the next in line. */
   offerSeconds: number;
+  /**
+   * The most tiers one user may wait for at once, across all events: each entry can become
+   * offers, holds of up to the cap, which no one else can buy while they are open.
+   * @default defaultMaxWaitlistEntries
+   */
+  maxEntries?: number;
 }
+
+/** Live waitlist entries a buyer may have unless MAX_WAITLIST_ENTRIES says otherwise. */
+export const defaultMaxWaitlistEntries = 10;
 
 /** Joining, leaving and reading the queue of a sold-out tier; offers are the database's. */
 export class WaitlistService {
@@ -40,7 +49,7 @@ export class WaitlistService {
         maxPerOrder: tier.maxPerOrder,
       });
     }
-    const { perUserCap, offerSeconds } = this.#settings;
+    const { perUserCap, offerSeconds, maxEntries = defaultMaxWaitlistEntries } = this.#settings;
     const outcome = await this.#waitlist.join({
       tierId: tier.id,
       eventId: tier.eventId,
@@ -48,6 +57,7 @@ export class WaitlistService {
       quantity: count,
       perUserCap,
       offerSeconds,
+      maxEntries,
     });
     switch (outcome.status) {
       case 'joined':
@@ -59,6 +69,12 @@ export class WaitlistService {
           field: 'tierId',
           available: outcome.available,
         });
+      case 'tooManyEntries':
+        throw failure(
+          'TOO_MANY_WAITLIST_ENTRIES',
+          `At most ${maxEntries} waitlists at a time; leave one, or buy an offer, first.`,
+          { field: 'tierId', maxWaitlistEntries: maxEntries },
+        );
       case 'alreadyWaiting':
         throw failure('ALREADY_ON_WAITLIST', 'You are on this tier’s waitlist already.', {
           field: 'tierId',

@@ -16,9 +16,9 @@ export type RotationOutcome =
 /**
  * Takes the user's row lock for the rest of the transaction, and reads the row under it.
  *
- * What issues a token (a new session, a refresh) holds it shared; what stops tokens (a
- * logout, a password change, a role change, a deletion) holds it exclusively, as an update
- * of the row does. So a token is issued either wholly before a revocation, its refresh token
+ * What issues a token (a refresh) holds it shared; what stops tokens (a logout, a password
+ * change, a role change, a deletion, a new session that ends the oldest past the limit)
+ * holds it exclusively, as an update of the row does. So a token is issued either wholly before a revocation, its refresh token
  * visible to it and its `issuedAt` before the revocation's time, or after it, from what the
  * revocation left: never a token that survives it.
  */
@@ -46,17 +46,56 @@ export class SessionRepository {
   /**
    * Starts a session for `userId` while the account is live and, when given, its password
    * is still `passwordHash` (the one just checked); null otherwise, and nothing is stored.
+   *
+   * The user keeps at most `maxSessions` live sessions (a refresh token that can still be
+   * exchanged): those beyond, the ones refreshed or started least recently, end here, as a
+   * logout ends one. Ending sessions stops tokens, so the user's lock is held exclusively
+   * (lockUser), which also makes one user's logins count their sessions one at a time.
+   * `ended` lists those of them that may still have a live access token: their refresh
+   * token was issued within `recentMs`, and an access token with it. The rows of the user's
+   * sessions that ended, these and earlier ones, are deleted.
    */
   start(
     token: { userId: string; familyId: string; tokenHash: string; expiresAt: Date },
+    limits: { maxSessions: number; recentMs: number },
     passwordHash?: string | null,
-  ): Promise<Issuable | null> {
+  ): Promise<(Issuable & { ended: string[] }) | null> {
     return this.#prisma.$transaction(async (tx) => {
-      const user = await lockUser(tx, token.userId, 'share');
+      const user = await lockUser(tx, token.userId, 'update');
       if (!user || user.deletedAt) return null;
       if (passwordHash !== undefined && user.passwordHash !== passwordHash) return null;
       await tx.refreshToken.create({ data: token });
-      return { user, issuedAt: new Date() };
+      const beyond = await tx.refreshToken.findMany({
+        where: {
+          userId: token.userId,
+          usedAt: null,
+          revokedAt: null,
+          expiresAt: { gt: new Date() },
+        },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        skip: limits.maxSessions,
+        select: { familyId: true, createdAt: true },
+      });
+      if (beyond.length > 0) {
+        await tx.refreshToken.updateMany({
+          where: { familyId: { in: beyond.map((head) => head.familyId) }, revokedAt: null },
+          data: { revokedAt: new Date() },
+        });
+      }
+      // Sessions that ended (logged out, revoked, past the limit, expired) are forgotten
+      // here, so that logging in again and again keeps no more rows than live sessions: an
+      // ended session's token is refused whether its row is there or not.
+      await tx.$executeRaw`
+        DELETE FROM refresh_tokens t
+        WHERE t.user_id = ${token.userId}::uuid AND NOT EXISTS (
+          SELECT 1 FROM refresh_tokens live
+          WHERE live.family_id = t.family_id AND live.used_at IS NULL
+            AND live.revoked_at IS NULL AND live.expires_at > now())`;
+      const recentSince = Date.now() - limits.recentMs;
+      const ended = beyond
+        .filter((head) => head.createdAt.getTime() > recentSince)
+        .map((head) => head.familyId);
+      return { user, issuedAt: new Date(), ended };
     });
   }
 

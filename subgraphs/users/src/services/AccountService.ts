@@ -43,6 +43,9 @@ import {
 } from '../validation.ts';
 import type { LoginThrottle } from './LoginThrottle.ts';
 
+/** Live sessions one account may have unless MAX_SESSIONS_PER_USER says otherwise. */
+export const defaultMaxSessionsPerUser = 50;
+
 export interface AuthPayload {
   accessToken: string;
   refreshToken: string;
@@ -82,6 +85,7 @@ export class AccountService {
   readonly #logger: Logger;
   readonly #successorKeys: readonly Uint8Array[];
   readonly #refreshGraceMs: number;
+  readonly #maxSessions: number;
 
   constructor(deps: {
     users: UserRepository;
@@ -95,7 +99,13 @@ export class AccountService {
     successorKeys: readonly Uint8Array[];
     /** How long an exchanged refresh token still returns its successor. */
     refreshGraceMs: number;
+    /**
+     * Live sessions one account may have; a new one ends the least recently used beyond.
+     * @default defaultMaxSessionsPerUser
+     */
+    maxSessionsPerUser?: number;
   }) {
+    this.#maxSessions = deps.maxSessionsPerUser ?? defaultMaxSessionsPerUser;
     this.#successorKeys = deps.successorKeys;
     this.#refreshGraceMs = deps.refreshGraceMs;
     this.#users = deps.users;
@@ -392,8 +402,15 @@ export class AccountService {
         tokenHash: refresh.hash,
         expiresAt: new Date(Date.now() + refreshTokenLifetimeMs),
       },
+      { maxSessions: this.#maxSessions, recentMs: revocationLifetimeMs },
       passwordHash,
     );
-    return started && this.#payload(started, familyId, refresh.token);
+    if (!started) return null;
+    // The sessions this one pushed past the limit end as a logout ends one: their access
+    // tokens too, at every gateway.
+    await this.#revocations.publish(
+      ...started.ended.map((id) => ({ kind: 'session' as const, id })),
+    );
+    return this.#payload(started, familyId, refresh.token);
   }
 }
