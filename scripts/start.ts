@@ -3,6 +3,7 @@
 import { ConfigurationError, loadConfig, portSetting } from '@ticketing/platform';
 import { z } from 'zod';
 import { defaultPublicPort, services } from './services.ts';
+import { Supervisor } from './supervise.ts';
 import { startTopology, type Topology } from './topology.ts';
 import { buildWebApp } from './web.ts';
 
@@ -24,21 +25,20 @@ buildWebApp({ ifMissing: true });
 
 let shuttingDown = false;
 let topology: Topology | undefined;
+let supervisor: Supervisor | undefined;
 /** A service that exited while the others were still starting. */
 let exitedWhileStarting: string | undefined;
 topology = await startTopology({
   publicPort: PUBLIC_PORT,
   onUnexpectedExit(service, code, signal) {
     if (shuttingDown) return;
-    const exit = `${service} stopped unexpectedly (code ${code}, signal ${signal})`;
     // While starting, the start reports a service that exited before it was ready, and stops
-    // the rest itself; one that exited after is stopped with the rest once the start is over.
-    if (!topology) {
-      exitedWhileStarting ??= exit;
+    // the rest itself; one that exited after is started again (supervise.ts).
+    if (!supervisor) {
+      exitedWhileStarting ??= `${service} stopped unexpectedly (code ${code}, signal ${signal})`;
       return;
     }
-    console.error(`\n${exit}; stopping the rest.`);
-    void shutDown(1);
+    supervisor.exited(service, code, signal);
   },
 }).catch((error: unknown) => {
   console.error(`\nThe topology did not start: ${(error as Error).message}`);
@@ -52,22 +52,33 @@ if (exitedWhileStarting) {
 async function shutDown(exitCode: number) {
   if (shuttingDown) return;
   shuttingDown = true;
+  supervisor?.stop();
   console.log('\nStopping all services...');
   await topology?.stop();
   process.exit(exitCode);
 }
+supervisor = new Supervisor(topology, {
+  output: (line) => console.error(`\n${line}`),
+  onGiveUp(_service, reason) {
+    console.error(`\n${reason}; stopping the rest.`);
+    void shutDown(1);
+  },
+});
 process.on('SIGINT', () => void shutDown(0));
 process.on('SIGTERM', () => void shutDown(0));
 
 const ports = services
   .filter((spec) => topology.processes.has(spec.name))
-  .map((spec) => `    ${spec.name.padEnd(10)} ${topology.processes.get(spec.name)?.url}`)
+  .map((spec) => {
+    const running = topology.processes.get(spec.name);
+    return `    ${spec.name.padEnd(10)} ${running?.url} (pid ${running?.child.pid})`;
+  })
   .join('\n');
 console.log(`
   Supergraph ready at ${topology.publicUrl}${topology.viaNginx ? ' (NGINX, 2 gateways)' : ' (one gateway, no NGINX)'}
   Open it in a browser for Apollo Sandbox, or ${new URL('/explorer', topology.publicUrl)} for the
   local explorer (works offline).${topology.viaNginx ? ` The web app is at ${new URL('/', topology.publicUrl)}.` : ''}
-  Ctrl-C stops everything.
+  A service that stops unexpectedly is started again. Ctrl-C stops everything.
 
   Services:
 ${ports}

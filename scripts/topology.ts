@@ -73,8 +73,8 @@ export interface Topology extends AsyncDisposable {
   /** With `replicas`: each Service's base URL (users, events, tickets, gateway). */
   readonly serviceUrls?: ReadonlyMap<string, string>;
   /**
-   * Starts a service again, on the port and with the settings it had (after a kill), with
-   * `env` over those settings from then on.
+   * Starts a service (or `nginx`) again, on the port and with the settings it had (after a
+   * kill), with `env` over those settings from then on.
    */
   restart(name: string, env?: NodeJS.ProcessEnv): Promise<RunningProcess>;
   /** Sends `signal` to a service's process; its exit is then expected, not reported. */
@@ -121,6 +121,14 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
   };
 
   const launched = new Map<string, { port: number; env: NodeJS.ProcessEnv }>();
+  /** Set by stop(): nothing starts after it, not even a restart already under way. */
+  let stoppedAll = false;
+  const refuseAfterStop = (name: string, child: ChildProcess) => {
+    if (!stoppedAll) return;
+    stopping.add(child);
+    child.kill('SIGKILL');
+    throw new Error(`${name} was not started again: the topology is stopping`);
+  };
   const launch = async (spec: ServiceSpec, port: number, env: NodeJS.ProcessEnv) => {
     const child = spawn(process.execPath, [...nodeFlags, ...(spec.flags ?? []), spec.entry], {
       cwd: repositoryRoot,
@@ -134,6 +142,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     track(spec.name, child);
+    refuseAfterStop(spec.name, child);
     const url = await waitForReady(spec.name, child, readyTimeoutMs);
     const running = { spec, child, url };
     processes.set(spec.name, running);
@@ -141,7 +150,35 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     return running;
   };
 
+  /** NGINX as it was started: how to start it again. */
+  let edgeLaunch: { nginx: string; prefix: string; config: string; origin: string } | undefined;
+  const launchEdge = async (settings: NonNullable<typeof edgeLaunch>) => {
+    const { nginx, prefix, config, origin } = settings;
+    edgeLaunch = settings;
+    // In a process group of its own: if its master is killed, its workers would go on
+    // holding the public port, and a restart kills the group first.
+    const edge = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    track('nginx', edge);
+    refuseAfterStop('nginx', edge);
+    await waitForHttp(`${origin}/health/live`, edge, join(prefix, 'error.log'), readyTimeoutMs);
+    return edge;
+  };
+
   const restart = async (name: string, env: NodeJS.ProcessEnv = {}) => {
+    if (name === 'nginx') {
+      if (!edgeLaunch) throw new Error('nginx was never started');
+      const previous = children.find((entry) => entry.name === 'nginx')?.child;
+      if (previous) {
+        stopping.add(previous);
+        await stopChild(previous);
+        killGroup(previous);
+      }
+      const child = await launchEdge(edgeLaunch);
+      return { spec: { name: 'nginx' } as ServiceSpec, child, url: `${edgeLaunch.origin}/graphql` };
+    }
     const previous = processes.get(name);
     const settings = launched.get(name);
     if (!previous || !settings) throw new Error(`${name} was never started`);
@@ -169,9 +206,14 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
   };
 
   const stop = async () => {
+    stoppedAll = true;
     // Reverse start order: the edge stops taking requests before what serves them goes.
     for (const { child } of children) stopping.add(child);
-    for (const { child } of children.toReversed()) await stopChild(child);
+    for (const { name, child } of children.toReversed()) {
+      await stopChild(child);
+      // NGINX's workers outlive a master that was killed.
+      if (name === 'nginx') killGroup(child);
+    }
   };
 
   const topologyAt = (
@@ -264,12 +306,8 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       { listenPort: publicPort, gateways: [gatewayService, gatewayService], gatewayMaxFails: 0 },
       services,
     );
-    const edge = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    track('nginx', edge);
     const origin = `http://127.0.0.1:${publicPort}`;
-    await waitForHttp(`${origin}/health/live`, edge, join(prefix, 'error.log'), readyTimeoutMs);
+    await launchEdge({ nginx, prefix, config, origin });
     return topologyAt(`${origin}/graphql`, true, serviceUrls);
   };
 
@@ -330,12 +368,8 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       listenPort: publicPort,
       gateways: gateways.map(({ url }) => new URL(url).host) as [string, string],
     });
-    const edge = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    track('nginx', edge);
     const origin = `http://127.0.0.1:${publicPort}`;
-    await waitForHttp(`${origin}/health/live`, edge, join(prefix, 'error.log'), readyTimeoutMs);
+    await launchEdge({ nginx, prefix, config, origin });
     return topologyAt(`${origin}/graphql`, true);
   } catch (error) {
     await stop();
@@ -378,6 +412,15 @@ async function waitForHttp(url: string, child: ChildProcess, logPath: string, ti
     await new Promise((wake) => setTimeout(wake, 100));
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/** Whatever is left of a process group whose leader has exited (NGINX's workers). */
+function killGroup(leader: ChildProcess): void {
+  try {
+    if (leader.pid) process.kill(-leader.pid, 'SIGKILL');
+  } catch {
+    // None left.
+  }
 }
 
 /** SIGTERM, then SIGKILL if the process has not exited after a grace period. */

@@ -1,0 +1,209 @@
+// `npm start` keeps its processes running, as compose and Kubernetes do: the real start
+// module, on its embedded PGlite databases, with processes killed by SIGKILL. A gateway
+// killed is started again on its port while the other serves; a tickets service killed in
+// the middle of purchases comes back with every purchase it confirmed, each once; and a
+// service that cannot start again is given up on, and everything stops.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoEvents, demoPassword, demoUsers } from '@ticketing/prisma/demo-data';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type ServiceSpec, services } from '../scripts/services.ts';
+import { launchDefaults, repositoryRoot } from '../scripts/topology.ts';
+import { purchaseMutation } from './documents.ts';
+import { freePort, postGraphQL } from './support.ts';
+
+const portOf = (name: string) => (services.find((spec) => spec.name === name) as ServiceSpec).port;
+
+let dataDir: string;
+let start: ChildProcess;
+let publicUrl: string;
+const lines: string[] = [];
+const pids = new Map<string, number>();
+
+/** Resolves once `npm start` has written a line matching `pattern` (or had before). */
+async function lineMatching(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const line of lines) {
+      const match = line.match(pattern);
+      if (match) return match;
+    }
+    if (start.exitCode !== null) break;
+    await new Promise((wake) => setTimeout(wake, 100));
+  }
+  throw new Error(`no line matched ${pattern}:\n${lines.join('\n')}`);
+}
+
+const listing = '{ events(first: 3) { edges { node { title organizer { name } } } } }';
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'ticketing-supervision-'));
+  const port = await freePort();
+  publicUrl = `http://127.0.0.1:${port}/graphql`;
+  start = spawn(process.execPath, ['--experimental-strip-types', 'scripts/start.ts'], {
+    cwd: repositoryRoot,
+    env: {
+      ...process.env,
+      ...launchDefaults,
+      DATA_DIR: dataDir,
+      PUBLIC_PORT: String(port),
+      LOG_LEVEL: 'warn',
+      USERS_DATABASE_URL: '',
+      EVENTS_DATABASE_URL: '',
+      TICKETS_DATABASE_URL: '',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [start.stdout, start.stderr]) {
+    let rest = '';
+    stream?.on('data', (chunk) => {
+      const text = rest + String(chunk);
+      const complete = text.split('\n');
+      rest = complete.pop() ?? '';
+      lines.push(...complete);
+    });
+  }
+  // It builds the web app first, if it was never built.
+  await lineMatching(/Supergraph ready at/, 150_000);
+  for (const line of lines) {
+    const match = line.match(/^\s+(\S+)\s+http:\/\/\S+ \(pid (\d+)\)$/);
+    if (match) pids.set(match[1] as string, Number(match[2]));
+  }
+}, 180_000);
+
+afterEach(({ task }) => {
+  if (task.result?.state === 'fail') console.error(lines.join('\n'));
+});
+
+afterAll(async () => {
+  if (start && start.exitCode === null) {
+    start.kill('SIGINT');
+    await once(start, 'exit');
+  }
+  await rm(dataDir, { recursive: true, force: true });
+}, 60_000);
+
+describe('npm start, when a process is killed', () => {
+  it('names each service’s process', () => {
+    expect([...pids.keys()].sort()).toEqual([
+      'events',
+      'gateway-1',
+      'gateway-2',
+      'tickets',
+      'users',
+    ]);
+  });
+
+  it('starts a gateway again on its port, while NGINX sends every request to the other', async () => {
+    const killed = pids.get('gateway-1') as number;
+    process.kill(killed, 'SIGKILL');
+    // NGINX closes its idle connections to the gateway as they end; a request it had
+    // already sent there would be lost (a 502, documented), none is in flight here.
+    await new Promise((wake) => setTimeout(wake, 300));
+    for (let i = 0; i < 20; i++) {
+      const result = await postGraphQL(publicUrl, listing);
+      expect(result.status).toBe(200);
+      expect(result.body.errors).toBeUndefined();
+    }
+    const [, pid] = await lineMatching(/gateway-1 is running again \(pid (\d+)\)/, 90_000);
+    expect(Number(pid)).not.toBe(killed);
+    const live = await fetch(`http://127.0.0.1:${portOf('gateway-1')}/health/live`);
+    expect(live.status).toBe(200);
+    expect(lines.join('\n')).toMatch(
+      /gateway-1 exited \(code null, signal SIGKILL\); starting it again in 1 s\./,
+    );
+  }, 120_000);
+
+  it('brings the tickets service back on its database with every purchase it confirmed, each once', async () => {
+    const [, grace, alan] = demoUsers;
+    const login = await postGraphQL(
+      publicUrl,
+      'mutation ($e: String!, $p: String!) { logIn(email: $e, password: $p) { accessToken } }',
+      { e: alan.email, p: demoPassword },
+    );
+    const token = (login.body.data?.logIn as { accessToken: string } | undefined)?.accessToken;
+    if (!token) throw new Error(`login failed: ${JSON.stringify(login.body.errors)}`);
+    const event = demoEvents().find((candidate) => candidate.organizerId === grace.id);
+    const tiers = async () => {
+      const result = await postGraphQL(
+        publicUrl,
+        'query ($id: ID!) { event(id: $id) { ticketTiers { id available onSale } } }',
+        { id: event?.id },
+      );
+      type Tiers = { ticketTiers: { id: string; available: number; onSale: boolean }[] } | null;
+      return (result.body.data?.event as Tiers)?.ticketTiers ?? [];
+    };
+    const tier = (await tiers()).find((candidate) => candidate.onSale && candidate.available >= 10);
+    if (!tier) throw new Error('no demo tier on sale');
+
+    /** Sends the purchase with `key` until it is confirmed, as a client must after a failure. */
+    const buy = async (key: string): Promise<{ id: string; attempts: number }> => {
+      const deadline = Date.now() + 90_000;
+      for (let attempts = 1; Date.now() < deadline; attempts++) {
+        const answer = await postGraphQL(
+          publicUrl,
+          purchaseMutation,
+          { input: { tierId: tier.id, quantity: 1, idempotencyKey: key } },
+          token,
+        ).catch(() => undefined);
+        const order = answer?.body.data?.purchaseTickets as { id: string } | null | undefined;
+        if (order?.id) return { id: order.id, attempts };
+        await new Promise((wake) => setTimeout(wake, 250));
+      }
+      throw new Error(`purchase ${key} was never confirmed`);
+    };
+
+    const keys = Array.from({ length: 8 }, (_, i) => `supervision-${i}-${Date.now()}`);
+    const orders: { id: string; attempts: number }[] = [];
+    for (const [i, key] of keys.entries()) {
+      if (i === 3) process.kill(pids.get('tickets') as number, 'SIGKILL');
+      orders.push(await buy(key));
+    }
+    await lineMatching(/tickets is running again \(pid \d+\)/, 90_000);
+
+    // The kill was noticed: at least one purchase needed more than one attempt.
+    expect(orders.some((order) => order.attempts > 1)).toBe(true);
+    expect(new Set(orders.map((order) => order.id)).size).toBe(keys.length);
+    // Each key sent again is the order it placed, and the tier sold exactly one ticket a key.
+    for (const [i, key] of keys.entries()) {
+      expect((await buy(key)).id).toBe(orders[i]?.id);
+    }
+    const after = (await tiers()).find((candidate) => candidate.id === tier.id);
+    expect(after?.available).toBe(tier.available - keys.length);
+  }, 240_000);
+
+  it('gives up on a service that cannot start again, and stops everything', async () => {
+    // Its port taken as soon as it is killed: every start again fails.
+    process.kill(pids.get('events') as number, 'SIGKILL');
+    const squatter: Server = createServer();
+    for (let tries = 0; ; tries++) {
+      try {
+        squatter.listen(portOf('events'), '127.0.0.1');
+        await once(squatter, 'listening');
+        break;
+      } catch (error) {
+        if (tries > 50) throw error;
+        await new Promise((wake) => setTimeout(wake, 20));
+      }
+    }
+    try {
+      const [code] = await once(start, 'exit');
+      const output = lines.join('\n');
+      expect(code).toBe(1);
+      expect(output).toMatch(
+        /events did not start again: .*its 5th failure in a row; stopping the rest\./,
+      );
+      expect(output).not.toMatch(/\n\s+at \S+ \(/);
+      for (const name of ['users', 'tickets', 'gateway-1', 'gateway-2']) {
+        await expect(fetch(`http://127.0.0.1:${portOf(name)}/health/live`), name).rejects.toThrow();
+      }
+      await expect(fetch(publicUrl)).rejects.toThrow();
+    } finally {
+      squatter.close();
+    }
+  }, 180_000);
+});
