@@ -18,9 +18,10 @@ export type RotationOutcome =
  *
  * What issues a token (a refresh) holds it shared; what stops tokens (a logout, a password
  * change, a role change, a deletion, a new session that ends the oldest past the limit)
- * holds it exclusively, as an update of the row does. So a token is issued either wholly before a revocation, its refresh token
- * visible to it and its `issuedAt` before the revocation's time, or after it, from what the
- * revocation left: never a token that survives it.
+ * holds it exclusively, as an update of the row does. So a token is issued either wholly
+ * before a revocation, its refresh token visible to it and its `issuedAt` before the
+ * revocation's time, or after it, from what the revocation left: never a token that
+ * survives it.
  */
 export async function lockUser(
   tx: Prisma.TransactionClient,
