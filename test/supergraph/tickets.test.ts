@@ -422,6 +422,55 @@ describe('holds', () => {
   });
 });
 
+describe('a hold bought in two tabs at once', () => {
+  it('makes one order, with which both tabs are answered, each with its own key', async () => {
+    const tierId = await tierOnSale();
+    const hold = await supergraph.request<{ holdTickets: { id: string } }>(
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 2) { id } }',
+      { tierId },
+      { token: buyer.accessToken },
+    );
+    const holdId = hold.data?.holdTickets.id;
+    const ordersBefore = await supergraph.databases.tickets.order.count();
+
+    // Each tab keeps its own key for the hold (the web app's, in sessionStorage).
+    const tabs = await Promise.all(
+      [randomUUID(), randomUUID()].map((idempotencyKey) =>
+        purchase(buyer.accessToken, { holdId, idempotencyKey }),
+      ),
+    );
+
+    expect(tabs.map((tab) => tab.errors)).toEqual([undefined, undefined]);
+    const [first, second] = tabs.map((tab) => tab.data?.purchaseTickets);
+    expect(second).toEqual(first);
+    expect(first?.tickets).toHaveLength(2);
+    expect(await supergraph.databases.tickets.order.count()).toBe(ordersBefore + 1);
+    expect(await stock(tierId)).toMatchObject({ sold: 2, held: 0 });
+    // A tab that comes back later is answered the same, and a hold that was only released
+    // is still HOLD_EXPIRED.
+    const later = await purchase(buyer.accessToken, { holdId, idempotencyKey: randomUUID() });
+    expect(later.data?.purchaseTickets).toEqual(first);
+    const released = await supergraph.request<{ holdTickets: { id: string } }>(
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }',
+      { tierId },
+      { token: buyer.accessToken },
+    );
+    const releasedId = released.data?.holdTickets.id;
+    await supergraph.request(
+      'mutation ($id: ID!) { releaseHold(id: $id) { id } }',
+      {
+        id: releasedId,
+      },
+      { token: buyer.accessToken },
+    );
+    const gone = await purchase(buyer.accessToken, {
+      holdId: releasedId,
+      idempotencyKey: randomUUID(),
+    });
+    expect(codeOf(gone)).toBe('HOLD_EXPIRED');
+  });
+});
+
 describe('cancellation', () => {
   const cancel = (id: string, token: string) =>
     supergraph.request<{ cancelTicket: { status: string } }>(

@@ -406,7 +406,7 @@ export class PurchaseRepository {
         RETURNING id::text, tier_id::text AS "tierId", user_id::text AS "userId", quantity,
                   price_cents AS "priceCents", currency, status::text,
                   expires_at AS "expiresAt", created_at AS "createdAt",
-                  waitlist_entry_id::text AS "waitlistEntryId"`;
+                  waitlist_entry_id::text AS "waitlistEntryId", order_id::text AS "orderId"`;
       if (!released) {
         const mine = await tx.hold.count({ where: { id, userId } });
         return { status: mine > 0 ? 'expired' : 'notFound' };
