@@ -301,6 +301,39 @@ describe('a purchase with bad input', () => {
     expect(await stock(tierId)).toMatchObject({ sold: 0, held: 2 });
   });
 
+  it('of a hold it cannot buy names input.holdId, as releaseHold names its id', async () => {
+    const tierId = await tierOnSale();
+    const holdOf = async (token: string) =>
+      (
+        await supergraph.request<{ holdTickets: { id: string } }>(
+          'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }',
+          { tierId },
+          { token },
+        )
+      ).data?.holdTickets.id as string;
+    const theirs = await holdOf(otherBuyer.accessToken);
+    const released = await holdOf(buyer.accessToken);
+    await supergraph.request(
+      'mutation ($id: ID!) { releaseHold(id: $id) { id } }',
+      { id: released },
+      { token: buyer.accessToken },
+    );
+
+    const refusals = [];
+    for (const holdId of [theirs, randomUUID(), 'not-an-id', released]) {
+      const result = await purchase(buyer.accessToken, { holdId, idempotencyKey: randomUUID() });
+      refusals.push([codeOf(result), result.errors?.[0]?.extensions?.field]);
+    }
+
+    expect(refusals).toEqual([
+      ['HOLD_NOT_FOUND', 'input.holdId'],
+      ['HOLD_NOT_FOUND', 'input.holdId'],
+      ['HOLD_NOT_FOUND', 'input.holdId'],
+      ['HOLD_EXPIRED', 'input.holdId'],
+    ]);
+    expect(await stock(tierId)).toMatchObject({ sold: 0, held: 1 });
+  });
+
   it('anonymously is UNAUTHENTICATED', async () => {
     const tierId = await tierOnSale();
     const result = await supergraph.request(purchaseMutation, {
