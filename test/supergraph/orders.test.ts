@@ -171,6 +171,35 @@ describe('holds', () => {
     expect(codeOf(await release(randomUUID(), holder.accessToken))).toBe('HOLD_NOT_FOUND');
   });
 
+  it('answer a release with the hold as the buyer saw it: its price and currency', async () => {
+    const holder = await signUp(supergraph);
+    const { eventId, tierId } = await tierOnSale('Hold release price');
+    const held = await supergraph.request<{ holdTickets: { id: string } }>(
+      holdMutation,
+      { tierId, quantity: 2 },
+      { token: holder.accessToken },
+    );
+    const holdId = held.data?.holdTickets.id as string;
+
+    const released = await supergraph.request<{
+      releaseHold: { id: string; quantity: number; priceCents: number; currency: string };
+    }>(
+      'mutation ($id: ID!) { releaseHold(id: $id) { id quantity priceCents currency tier { available } } }',
+      { id: holdId },
+      { token: holder.accessToken },
+    );
+
+    expect(released.errors).toBeUndefined();
+    expect(released.data?.releaseHold).toEqual({
+      id: holdId,
+      quantity: 2,
+      priceCents: 1500,
+      currency: 'NOK',
+      tier: { available: 10 },
+    });
+    expect((await tierState(eventId))?.available).toBe(10);
+  });
+
   it('are released once when two releases race', async () => {
     const holder = await signUp(supergraph);
     const { tierId } = await tierOnSale('Hold race');

@@ -301,6 +301,39 @@ describe('a purchase with bad input', () => {
     expect(await stock(tierId)).toMatchObject({ sold: 0, held: 2 });
   });
 
+  it('of a hold it cannot buy names input.holdId, as releaseHold names its id', async () => {
+    const tierId = await tierOnSale();
+    const holdOf = async (token: string) =>
+      (
+        await supergraph.request<{ holdTickets: { id: string } }>(
+          'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }',
+          { tierId },
+          { token },
+        )
+      ).data?.holdTickets.id as string;
+    const theirs = await holdOf(otherBuyer.accessToken);
+    const released = await holdOf(buyer.accessToken);
+    await supergraph.request(
+      'mutation ($id: ID!) { releaseHold(id: $id) { id } }',
+      { id: released },
+      { token: buyer.accessToken },
+    );
+
+    const refusals = [];
+    for (const holdId of [theirs, randomUUID(), 'not-an-id', released]) {
+      const result = await purchase(buyer.accessToken, { holdId, idempotencyKey: randomUUID() });
+      refusals.push([codeOf(result), result.errors?.[0]?.extensions?.field]);
+    }
+
+    expect(refusals).toEqual([
+      ['HOLD_NOT_FOUND', 'input.holdId'],
+      ['HOLD_NOT_FOUND', 'input.holdId'],
+      ['HOLD_NOT_FOUND', 'input.holdId'],
+      ['HOLD_EXPIRED', 'input.holdId'],
+    ]);
+    expect(await stock(tierId)).toMatchObject({ sold: 0, held: 1 });
+  });
+
   it('anonymously is UNAUTHENTICATED', async () => {
     const tierId = await tierOnSale();
     const result = await supergraph.request(purchaseMutation, {
@@ -419,6 +452,55 @@ describe('holds', () => {
     expect(bought.data?.purchaseTickets).toMatchObject({ totalCents: 7500 });
     expect(bought.data?.purchaseTickets.tickets).toHaveLength(3);
     expect(await stock(tierId)).toMatchObject({ sold: 3, held: 0 });
+  });
+});
+
+describe('a hold bought in two tabs at once', () => {
+  it('makes one order, with which both tabs are answered, each with its own key', async () => {
+    const tierId = await tierOnSale();
+    const hold = await supergraph.request<{ holdTickets: { id: string } }>(
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 2) { id } }',
+      { tierId },
+      { token: buyer.accessToken },
+    );
+    const holdId = hold.data?.holdTickets.id;
+    const ordersBefore = await supergraph.databases.tickets.order.count();
+
+    // Each tab keeps its own key for the hold (the web app's, in sessionStorage).
+    const tabs = await Promise.all(
+      [randomUUID(), randomUUID()].map((idempotencyKey) =>
+        purchase(buyer.accessToken, { holdId, idempotencyKey }),
+      ),
+    );
+
+    expect(tabs.map((tab) => tab.errors)).toEqual([undefined, undefined]);
+    const [first, second] = tabs.map((tab) => tab.data?.purchaseTickets);
+    expect(second).toEqual(first);
+    expect(first?.tickets).toHaveLength(2);
+    expect(await supergraph.databases.tickets.order.count()).toBe(ordersBefore + 1);
+    expect(await stock(tierId)).toMatchObject({ sold: 2, held: 0 });
+    // A tab that comes back later is answered the same, and a hold that was only released
+    // is still HOLD_EXPIRED.
+    const later = await purchase(buyer.accessToken, { holdId, idempotencyKey: randomUUID() });
+    expect(later.data?.purchaseTickets).toEqual(first);
+    const released = await supergraph.request<{ holdTickets: { id: string } }>(
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }',
+      { tierId },
+      { token: buyer.accessToken },
+    );
+    const releasedId = released.data?.holdTickets.id;
+    await supergraph.request(
+      'mutation ($id: ID!) { releaseHold(id: $id) { id } }',
+      {
+        id: releasedId,
+      },
+      { token: buyer.accessToken },
+    );
+    const gone = await purchase(buyer.accessToken, {
+      holdId: releasedId,
+      idempotencyKey: randomUUID(),
+    });
+    expect(codeOf(gone)).toBe('HOLD_EXPIRED');
   });
 });
 

@@ -589,3 +589,53 @@ describe('a payment provider that is away', () => {
     );
   });
 });
+
+describe('a payment provider that does not answer', () => {
+  it('holds up neither the buyer’s refund nor the refunds the sender sends after it', async () => {
+    const offline = new OfflinePaymentProvider(database.prisma);
+    let silent = true;
+    const silentThenBack: PaymentProvider = {
+      name: 'silent',
+      refund(instruction) {
+        // A provider whose connection hangs: no answer, and no error either.
+        return silent ? new Promise(() => undefined) : offline.refund(instruction);
+      },
+    };
+    const refunds = new RefundService({
+      prisma: database.prisma,
+      purchases: services.service.purchases,
+      ownership: new EventOwnership('http://127.0.0.1:9/graphql', 'unused-events-secret'),
+      provider: silentThenBack,
+      settings: { cutoffHours: 48, providerTimeoutMs: 200 },
+    });
+    const buyer = customer();
+    const order = await buy(buyer, concert, 1);
+
+    const answer = await Promise.race([
+      refunds.refundOrder(buyer, order.id, undefined),
+      new Promise<'no answer'>((resolve) => setTimeout(() => resolve('no answer'), 3_000)),
+    ]);
+
+    expect(answer).toMatchObject({ status: 'REFUNDED', refundedCents: priceCents });
+    const [recorded] = await database.prisma.refund.findMany({ where: { orderId: order.id } });
+    expect(recorded?.sentAt).toBeNull();
+    // The sender's first round meets the same silence; the provider answers again later, and
+    // a later round sends the refund.
+    const sender = new RefundSender(refunds, createLogger('tickets', 'silent'), 20);
+    sender.start();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      silent = false;
+      await vi.waitFor(
+        async () =>
+          expect(
+            (await database.prisma.refund.findUniqueOrThrow({ where: { id: recorded?.id } }))
+              .sentAt,
+          ).toBeInstanceOf(Date),
+        { timeout: 5_000 },
+      );
+    } finally {
+      await Promise.race([sender.stop(), new Promise((resolve) => setTimeout(resolve, 1_000))]);
+    }
+  });
+});

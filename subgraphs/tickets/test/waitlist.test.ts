@@ -590,6 +590,40 @@ describe('leaveWaitlist', () => {
   });
 });
 
+describe('leaving with an offer open', () => {
+  it('answers with the offer, which stays yours, as myWaitlist shows it', async () => {
+    const { tierId, tickets } = await soldOutTier(2);
+    const waiter = customer();
+    await joined(waiter, tierId, 2);
+    const [returned] = tickets;
+    expect(codeOf(await cancel(returned?.holder as Customer, returned?.id as string))).toBe(
+      undefined,
+    );
+    const [offer] = (await myWaitlist(waiter))[0]?.offers ?? [];
+    expect(offer?.quantity).toBe(1);
+
+    const left = await waiter.run<{ leaveWaitlist: Omit<MyEntry, 'tier'> }>(
+      /* GraphQL */ `
+        mutation ($tierId: ID!) {
+          leaveWaitlist(tierId: $tierId) { status place waiting offers { id quantity expiresAt } }
+        }
+      `,
+      { tierId },
+    );
+
+    expect(left.errors).toBeUndefined();
+    expect(left.data?.leaveWaitlist).toEqual({
+      status: 'LEFT',
+      place: null,
+      waiting: 0,
+      offers: [offer],
+    });
+    expect(await myWaitlist(waiter)).toEqual([
+      { status: 'LEFT', place: null, waiting: 0, tier: { id: tierId }, offers: [offer] },
+    ]);
+  });
+});
+
 describe('an event postponed while it was under way', () => {
   it('offers the stock that came back meanwhile to its queue once it is on sale again, never to a stranger', async () => {
     const { eventId, tierId, tickets } = await soldOutTier(1);

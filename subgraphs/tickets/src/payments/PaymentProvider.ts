@@ -19,8 +19,15 @@ export interface RefundInstruction {
 export interface PaymentProvider {
   /** Short name, for the logs. */
   readonly name: string;
-  /** Asks for the refund; resolves with the provider's reference once it has accepted it. */
-  refund(instruction: RefundInstruction): Promise<{ reference: string }>;
+  /**
+   * Asks for the refund; resolves with the provider's reference once it has accepted it.
+   * `signal` aborts when the caller stops waiting (RefundService's deadline): the refund
+   * stays unsent, and is sent again under the same key.
+   */
+  refund(
+    instruction: RefundInstruction,
+    options?: { signal?: AbortSignal },
+  ): Promise<{ reference: string }>;
 }
 
 /**

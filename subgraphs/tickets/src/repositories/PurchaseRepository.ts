@@ -394,7 +394,8 @@ export class PurchaseRepository {
   /**
    * Gives a live hold's stock back at once, as expiry would: the hold is marked expired now,
    * its quantity goes back to the buyer's allowance and leaves the tier's `held` (in that
-   * order, as everywhere here), in one transaction. Only the holder's own.
+   * order, as everywhere here), in one transaction. Only the holder's own. Answers with
+   * the whole hold, its price and currency included, as `Hold` shows it.
    */
   async releaseHold(id: string, userId: string): Promise<HoldRelease> {
     return this.#transaction(async (tx) => {
@@ -403,7 +404,9 @@ export class PurchaseRepository {
         WHERE id = ${id}::uuid AND user_id = ${userId}::uuid
           AND status = 'ACTIVE' AND expires_at > now()
         RETURNING id::text, tier_id::text AS "tierId", user_id::text AS "userId", quantity,
-                  status::text, expires_at AS "expiresAt", created_at AS "createdAt"`;
+                  price_cents AS "priceCents", currency, status::text,
+                  expires_at AS "expiresAt", created_at AS "createdAt",
+                  waitlist_entry_id::text AS "waitlistEntryId", order_id::text AS "orderId"`;
       if (!released) {
         const mine = await tx.hold.count({ where: { id, userId } });
         return { status: mine > 0 ? 'expired' : 'notFound' };

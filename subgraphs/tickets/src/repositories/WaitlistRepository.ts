@@ -112,15 +112,18 @@ export class WaitlistRepository {
 
   /**
    * Ends the buyer's live entry for the tier. Offers already made stay theirs (they are
-   * holds); the units not yet offered go to the others in line.
+   * holds), and the answer shows them, as `entriesOf` does; the units not yet offered go to
+   * the others in line.
    */
-  async leave(tierId: string, userId: string): Promise<WaitlistEntry | null> {
+  async leave(tierId: string, userId: string): Promise<QueuedEntry | null> {
     const [entry] = await this.#prisma.$queryRaw<WaitlistEntry[]>`
       UPDATE waitlist_entries AS e SET status = 'LEFT', waiting = 0, updated_at = now()
       WHERE tier_id = ${tierId}::uuid AND user_id = ${userId}::uuid
         AND status IN ('WAITING', 'OFFERED')
       RETURNING ${entryColumns}`;
-    return entry ?? null;
+    if (!entry) return null;
+    const [openOffers] = await this.#openOffers([entry.id]);
+    return { ...entry, place: null, openOffers: openOffers ?? [] };
   }
 
   /** The buyer's entries, newest first, each with its place and open offers: two statements. */
@@ -131,16 +134,22 @@ export class WaitlistRepository {
       WHERE e.user_id = ${userId}::uuid
       ORDER BY e.position DESC
       LIMIT ${entriesShown}`;
+    const offers = await this.#openOffers(entries.map((entry) => entry.id));
+    return entries.map((entry, index) => ({ ...entry, openOffers: offers[index] ?? [] }));
+  }
+
+  /** Each entry's offers still open (not bought, released or expired), soonest to end first. */
+  async #openOffers(entryIds: readonly string[]): Promise<Hold[][]> {
     const offers = await this.#prisma.hold.findMany({
       where: {
-        waitlistEntryId: { in: entries.map((entry) => entry.id) },
+        waitlistEntryId: { in: [...entryIds] },
         status: 'ACTIVE',
         expiresAt: { gt: new Date() },
       },
       orderBy: [{ expiresAt: 'asc' }, { id: 'asc' }],
     });
     const byEntry = Map.groupBy(offers, (offer) => offer.waitlistEntryId);
-    return entries.map((entry) => ({ ...entry, openOffers: byEntry.get(entry.id) ?? [] }));
+    return entryIds.map((id) => byEntry.get(id) ?? []);
   }
 }
 

@@ -24,7 +24,7 @@ export const WaitlistQuery = {
     waitlistOf(context).mine(context.viewer),
 };
 
-/** An entry from join or leave has no place or offers loaded: join has none yet. */
+/** An entry from join has no place or offers loaded: it has none yet. */
 export type EntryParent = Omit<QueuedEntry, 'place' | 'openOffers'> & Partial<QueuedEntry>;
 
 export const WaitlistEntry = {

@@ -16,7 +16,19 @@ import type { EventOwnership } from './EventOwnership.ts';
 export interface RefundSettings {
   /** A buyer may refund their own tickets until this many hours before the event starts. */
   cutoffHours: number;
+  /**
+   * How long the payment provider has to accept one refund; past it the refund stays unsent,
+   * for RefundSender's next round.
+   * @default defaultProviderTimeoutMs
+   */
+  providerTimeoutMs?: number;
 }
+
+/**
+ * The payment provider's deadline unless the settings say otherwise: a refund is answered
+ * after the provider is asked, so this stays well below the gateway's 15 s subgraph deadline.
+ */
+export const defaultProviderTimeoutMs = 3_000;
 
 /** The most tickets one refund may name: more than any order holds. */
 const maxTicketIds = 100;
@@ -120,12 +132,21 @@ export class RefundService {
     let [sent, failed] = [0, 0];
     for (const refund of await this.#refunds.unsent(ids)) {
       try {
-        const { reference } = await this.#provider.refund({
-          idempotencyKey: refund.id,
-          orderId: refund.orderId,
-          amountCents: refund.amountCents,
-          currency: refund.currency,
-        });
+        // A provider that never answers must hold up neither the buyer's refund nor the
+        // sender's later rounds: past the deadline, the refund stays unsent.
+        const { reference } = await withinDeadline(
+          (signal) =>
+            this.#provider.refund(
+              {
+                idempotencyKey: refund.id,
+                orderId: refund.orderId,
+                amountCents: refund.amountCents,
+                currency: refund.currency,
+              },
+              { signal },
+            ),
+          this.#settings.providerTimeoutMs ?? defaultProviderTimeoutMs,
+        );
         await this.#refunds.markSent(refund.id, reference);
         sent += 1;
       } catch {
@@ -161,6 +182,25 @@ export class RefundService {
       `Tickets can be refunded until ${this.#settings.cutoffHours} hours before the event starts; ask the organizer.`,
       { refundableUntil: refundableUntil?.toISOString() ?? null },
     );
+  }
+}
+
+/**
+ * What `work` resolves to, or a rejection once `ms` have passed; `work` is given the signal
+ * that aborts then, so that a provider can stop its own request.
+ */
+async function withinDeadline<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  ms: number,
+): Promise<T> {
+  const signal = AbortSignal.timeout(ms);
+  const { promise: expired, reject } = Promise.withResolvers<never>();
+  const onAbort = () => reject(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await Promise.race([work(signal), expired]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }
 

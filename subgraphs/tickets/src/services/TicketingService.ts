@@ -102,6 +102,9 @@ const orderLimitExceeded = (maxPerOrder: number, field: string) =>
     field,
     maxPerOrder,
   });
+/** A purchase's hold that is not the buyer's: named as releaseHold names its `id`. */
+const holdNotFound = () =>
+  failure('HOLD_NOT_FOUND', 'No hold of yours has this id.', { field: 'input.holdId' });
 const soldOut = () => failure('SOLD_OUT', 'Not enough tickets are left in this tier.');
 const salesClosed = () => failure('SALES_CLOSED', 'This event is not on sale.');
 const limitReached = (perUserCap: number) =>
@@ -303,8 +306,7 @@ export class TicketingService {
       );
     }
     if (byHold) {
-      if (!isUuid(input.holdId as string))
-        throw failure('HOLD_NOT_FOUND', 'No hold of yours has this id.');
+      if (!isUuid(input.holdId as string)) throw holdNotFound();
       return { kind: 'hold', holdId: input.holdId as string };
     }
     if (input.tierId == null)
@@ -393,9 +395,11 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
     case 'salesClosed':
       throw salesClosed();
     case 'holdNotFound':
-      throw failure('HOLD_NOT_FOUND', 'No hold of yours has this id.');
+      throw holdNotFound();
     case 'holdExpired':
-      throw failure('HOLD_EXPIRED', 'This hold has expired or was used already.');
+      throw failure('HOLD_EXPIRED', 'This hold has expired or was used already.', {
+        field: 'input.holdId',
+      });
   }
 }
 

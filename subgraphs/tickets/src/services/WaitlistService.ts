@@ -1,6 +1,6 @@
 import { type Identity, requireViewer } from '@ticketing/auth';
 import { isUuid, notFound, parseInput } from '@ticketing/platform';
-import type { TicketTier, WaitlistEntry } from '@ticketing/prisma/tickets';
+import type { TicketTier } from '@ticketing/prisma/tickets';
 import { failure } from '../errors.ts';
 import type { TicketRepository } from '../repositories/TicketRepository.ts';
 import type { QueuedEntry, WaitlistRepository } from '../repositories/WaitlistRepository.ts';
@@ -88,7 +88,7 @@ export class WaitlistService {
     }
   }
 
-  async leave(viewer: Identity | null, tierId: string): Promise<WaitlistEntry> {
+  async leave(viewer: Identity | null, tierId: string): Promise<QueuedEntry> {
     const buyer = requireViewer(viewer, 'Log in to leave a waitlist.');
     const entry = isUuid(tierId) ? await this.#waitlist.leave(tierId, buyer.userId) : null;
     if (!entry) {
