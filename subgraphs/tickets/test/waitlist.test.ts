@@ -369,6 +369,37 @@ describe('the per-person cap', () => {
   });
 });
 
+describe('the tier’s limit per order', () => {
+  it('bounds every offer as it is when the offer is made, lowered while buyers waited; each is bought as an order', async () => {
+    const { tierId } = await soldOutTier(3);
+    const [waiter, next] = [customer(), customer()];
+    await joined(waiter, tierId, 3);
+    await joined(next, tierId);
+    // The organizer lowers the limit to one an order while the queue waits, then adds three
+    // seats, which come back at once.
+    const tiers = new TicketRepository(database.prisma);
+    expect((await tiers.updateTier(tierId, { maxPerOrder: 1 })).status).toBe('updated');
+    expect((await tiers.updateTier(tierId, { capacity: 6 })).status).toBe('updated');
+
+    // The waiter is offered the three units they queued for, in holds within the limit.
+    const offers = await offersOn(tierId);
+    expect(offers).toEqual(offers.map(() => ({ userId: waiter.userId, quantity: 1 })));
+    expect(offers).toHaveLength(3);
+    const [entry] = await myWaitlist(waiter);
+    expect(entry).toMatchObject({ status: 'OFFERED', waiting: 0 });
+    expect(await myWaitlist(next)).toMatchObject([{ status: 'WAITING', place: 1 }]);
+    for (const offer of entry?.offers ?? []) {
+      const bought = await waiter.run<{ purchaseTickets: { tickets: { id: string }[] } }>(
+        `mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { tickets { id } } }`,
+        { input: { holdId: offer.id, idempotencyKey: randomUUID() } },
+      );
+      expect(bought.errors).toBeUndefined();
+      expect(bought.data?.purchaseTickets.tickets).toHaveLength(1);
+    }
+    expect(await stockOf(tierId)).toEqual({ sold: 6, held: 0 });
+  });
+});
+
 /** Cancels `ticket`, whose stock goes to `waiter`'s offer, and buys that offer. */
 async function buyOffer(waiter: Customer, ticket: { holder: Customer; id: string }) {
   expect((await cancel(ticket.holder, ticket.id)).errors).toBeUndefined();
