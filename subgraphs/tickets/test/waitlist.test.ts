@@ -482,6 +482,48 @@ describe('a buyer’s waitlists', () => {
     await buyOffer(buyer, served.tickets[0] as { holder: Customer; id: string });
     for (let i = 0; i < maxWaitlistEntries; i++) await joined(buyer, (await tierOnSale(0)).tierId);
   });
+
+  it('count no entry of an event that is over: it will never be offered anything', async () => {
+    const buyer = customer();
+    const past: string[] = [];
+    for (let i = 0; i < maxWaitlistEntries; i++) {
+      const tier = await tierOnSale(0);
+      await joined(buyer, tier.tierId);
+      past.push(tier.eventId);
+    }
+    expect(codeOf(await join(buyer, (await tierOnSale(0)).tierId))).toBe(
+      'TOO_MANY_WAITLIST_ENTRIES',
+    );
+    // The events take place, one without an end: none of these waits can come to anything.
+    const hour = 3_600_000;
+    await database.prisma.eventSnapshot.updateMany({
+      where: { eventId: { in: past.slice(1) } },
+      data: { startsAt: new Date(Date.now() - 2 * hour), endsAt: new Date(Date.now() - hour) },
+    });
+    await database.prisma.eventSnapshot.updateMany({
+      where: { eventId: past[0] },
+      data: { startsAt: new Date(Date.now() - hour) },
+    });
+    for (let i = 0; i < maxWaitlistEntries; i++) await joined(buyer, (await tierOnSale(0)).tierId);
+    expect(codeOf(await join(buyer, (await tierOnSale(0)).tierId))).toBe(
+      'TOO_MANY_WAITLIST_ENTRIES',
+    );
+  });
+
+  it('count an entry of an event under way, which can still be postponed and sell again', async () => {
+    const buyer = customer();
+    for (let i = 0; i < maxWaitlistEntries; i++) {
+      const tier = await tierOnSale(0);
+      await joined(buyer, tier.tierId);
+      await database.prisma.eventSnapshot.update({
+        where: { eventId: tier.eventId },
+        data: { startsAt: new Date(Date.now() - 60_000), endsAt: new Date(Date.now() + 60_000) },
+      });
+    }
+    expect(codeOf(await join(buyer, (await tierOnSale(0)).tierId))).toBe(
+      'TOO_MANY_WAITLIST_ENTRIES',
+    );
+  });
 });
 
 describe('bad input changes nothing', () => {
