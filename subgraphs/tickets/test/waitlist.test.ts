@@ -398,6 +398,25 @@ describe('the tier’s limit per order', () => {
     }
     expect(await stockOf(tierId)).toEqual({ sold: 6, held: 0 });
   });
+
+  it('counts one entry’s offers as one hold toward MAX_ACTIVE_HOLDS: the waiter may still hold seats elsewhere', async () => {
+    const { tierId } = await soldOutTier(3);
+    const waiter = customer();
+    await joined(waiter, tierId, 3);
+    const tiers = new TicketRepository(database.prisma);
+    expect((await tiers.updateTier(tierId, { maxPerOrder: 1 })).status).toBe('updated');
+    expect((await tiers.updateTier(tierId, { capacity: 6 })).status).toBe('updated');
+    expect(await offersOn(tierId)).toHaveLength(3);
+    const elsewhere = await tierOnSale(10);
+    const hold = () =>
+      waiter.run(`mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }`, {
+        tierId: elsewhere.tierId,
+      });
+    // Three holds in all (MAX_ACTIVE_HOLDS here): the entry's offers, and two of the waiter's own.
+    expect((await hold()).errors).toBeUndefined();
+    expect((await hold()).errors).toBeUndefined();
+    expect(codeOf(await hold())).toBe('TOO_MANY_HOLDS');
+  });
 });
 
 /** Cancels `ticket`, whose stock goes to `waiter`'s offer, and buys that offer. */
