@@ -410,6 +410,38 @@ describe('an event that is over', () => {
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'EVENT_ENDED' });
     expect(await stored(event.id)).toMatchObject({ status: 'PUBLISHED' });
   });
+
+  it('is not made of one under way by an edit of its end, after which it could not be cancelled', async () => {
+    const event = await createEvent(organizerA.accessToken);
+    expect((await mutations.publish(event.id, organizerA.accessToken)).errors).toBeUndefined();
+    // Under way: started an hour ago, ending in a day.
+    const [startsAt, endsAt] = [new Date(Date.now() - day / 24), new Date(Date.now() + day)];
+    await supergraph.databases.events.event.update({
+      where: { id: event.id },
+      data: { startsAt, endsAt },
+    });
+    const before = await stored(event.id);
+    for (const input of [
+      { endsAt: new Date(Date.now() - 60_000).toISOString() },
+      { endsAt: null },
+      { endsAt: null, title: 'Over at once' },
+    ]) {
+      const result = await mutations.update(event.id, organizerA.accessToken, input);
+      expect(result.errors?.[0]?.extensions, JSON.stringify(input)).toEqual({
+        code: 'EVENT_IN_PAST',
+        field: 'input.endsAt',
+      });
+      expect(await stored(event.id)).toEqual(before);
+    }
+    // Its end moved later, and its title, are still fine; and it can still be called off.
+    const later = await mutations.update(event.id, organizerA.accessToken, {
+      endsAt: inDays(2),
+      title: 'Runs late',
+    });
+    expect(later.errors).toBeUndefined();
+    const cancelled = await mutations.cancel(event.id, organizerA.accessToken, 'Storm');
+    expect(cancelled.data?.cancelEvent).toMatchObject({ status: 'CANCELLED' });
+  });
 });
 
 describe('an event id written in capitals (RFC 9562: the same UUID)', () => {

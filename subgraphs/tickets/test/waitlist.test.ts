@@ -369,6 +369,56 @@ describe('the per-person cap', () => {
   });
 });
 
+describe('the tier’s limit per order', () => {
+  it('bounds every offer as it is when the offer is made, lowered while buyers waited; each is bought as an order', async () => {
+    const { tierId } = await soldOutTier(3);
+    const [waiter, next] = [customer(), customer()];
+    await joined(waiter, tierId, 3);
+    await joined(next, tierId);
+    // The organizer lowers the limit to one an order while the queue waits, then adds three
+    // seats, which come back at once.
+    const tiers = new TicketRepository(database.prisma);
+    expect((await tiers.updateTier(tierId, { maxPerOrder: 1 })).status).toBe('updated');
+    expect((await tiers.updateTier(tierId, { capacity: 6 })).status).toBe('updated');
+
+    // The waiter is offered the three units they queued for, in holds within the limit.
+    const offers = await offersOn(tierId);
+    expect(offers).toEqual(offers.map(() => ({ userId: waiter.userId, quantity: 1 })));
+    expect(offers).toHaveLength(3);
+    const [entry] = await myWaitlist(waiter);
+    expect(entry).toMatchObject({ status: 'OFFERED', waiting: 0 });
+    expect(await myWaitlist(next)).toMatchObject([{ status: 'WAITING', place: 1 }]);
+    for (const offer of entry?.offers ?? []) {
+      const bought = await waiter.run<{ purchaseTickets: { tickets: { id: string }[] } }>(
+        `mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { tickets { id } } }`,
+        { input: { holdId: offer.id, idempotencyKey: randomUUID() } },
+      );
+      expect(bought.errors).toBeUndefined();
+      expect(bought.data?.purchaseTickets.tickets).toHaveLength(1);
+    }
+    expect(await stockOf(tierId)).toEqual({ sold: 6, held: 0 });
+  });
+
+  it('counts one entry’s offers as one hold toward MAX_ACTIVE_HOLDS: the waiter may still hold seats elsewhere', async () => {
+    const { tierId } = await soldOutTier(3);
+    const waiter = customer();
+    await joined(waiter, tierId, 3);
+    const tiers = new TicketRepository(database.prisma);
+    expect((await tiers.updateTier(tierId, { maxPerOrder: 1 })).status).toBe('updated');
+    expect((await tiers.updateTier(tierId, { capacity: 6 })).status).toBe('updated');
+    expect(await offersOn(tierId)).toHaveLength(3);
+    const elsewhere = await tierOnSale(10);
+    const hold = () =>
+      waiter.run(`mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }`, {
+        tierId: elsewhere.tierId,
+      });
+    // Three holds in all (MAX_ACTIVE_HOLDS here): the entry's offers, and two of the waiter's own.
+    expect((await hold()).errors).toBeUndefined();
+    expect((await hold()).errors).toBeUndefined();
+    expect(codeOf(await hold())).toBe('TOO_MANY_HOLDS');
+  });
+});
+
 /** Cancels `ticket`, whose stock goes to `waiter`'s offer, and buys that offer. */
 async function buyOffer(waiter: Customer, ticket: { holder: Customer; id: string }) {
   expect((await cancel(ticket.holder, ticket.id)).errors).toBeUndefined();
@@ -450,6 +500,48 @@ describe('a buyer’s waitlists', () => {
     await joined(buyer, served.tierId);
     await buyOffer(buyer, served.tickets[0] as { holder: Customer; id: string });
     for (let i = 0; i < maxWaitlistEntries; i++) await joined(buyer, (await tierOnSale(0)).tierId);
+  });
+
+  it('count no entry of an event that is over: it will never be offered anything', async () => {
+    const buyer = customer();
+    const past: string[] = [];
+    for (let i = 0; i < maxWaitlistEntries; i++) {
+      const tier = await tierOnSale(0);
+      await joined(buyer, tier.tierId);
+      past.push(tier.eventId);
+    }
+    expect(codeOf(await join(buyer, (await tierOnSale(0)).tierId))).toBe(
+      'TOO_MANY_WAITLIST_ENTRIES',
+    );
+    // The events take place, one without an end: none of these waits can come to anything.
+    const hour = 3_600_000;
+    await database.prisma.eventSnapshot.updateMany({
+      where: { eventId: { in: past.slice(1) } },
+      data: { startsAt: new Date(Date.now() - 2 * hour), endsAt: new Date(Date.now() - hour) },
+    });
+    await database.prisma.eventSnapshot.updateMany({
+      where: { eventId: past[0] },
+      data: { startsAt: new Date(Date.now() - hour) },
+    });
+    for (let i = 0; i < maxWaitlistEntries; i++) await joined(buyer, (await tierOnSale(0)).tierId);
+    expect(codeOf(await join(buyer, (await tierOnSale(0)).tierId))).toBe(
+      'TOO_MANY_WAITLIST_ENTRIES',
+    );
+  });
+
+  it('count an entry of an event under way, which can still be postponed and sell again', async () => {
+    const buyer = customer();
+    for (let i = 0; i < maxWaitlistEntries; i++) {
+      const tier = await tierOnSale(0);
+      await joined(buyer, tier.tierId);
+      await database.prisma.eventSnapshot.update({
+        where: { eventId: tier.eventId },
+        data: { startsAt: new Date(Date.now() - 60_000), endsAt: new Date(Date.now() + 60_000) },
+      });
+    }
+    expect(codeOf(await join(buyer, (await tierOnSale(0)).tierId))).toBe(
+      'TOO_MANY_WAITLIST_ENTRIES',
+    );
   });
 });
 

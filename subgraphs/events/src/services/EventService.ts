@@ -154,6 +154,18 @@ export class EventService {
         field: 'input.startsAt',
       });
     }
+    if (
+      event.status === 'PUBLISHED' &&
+      changes.endsAt !== undefined &&
+      hasEnded({ startsAt, endsAt })
+    ) {
+      // Its end moved into the past, or cleared once it has started: an event under way would
+      // be over at once, and could no longer be cancelled (and its tickets refunded) nor its
+      // times put right.
+      throw failure('EVENT_IN_PAST', 'A published event cannot be made to end in the past.', {
+        field: 'input.endsAt',
+      });
+    }
     const write: EventWrite = {
       ...changes,
       ...(changes.city ? { cityKey: cityKey(changes.city) } : {}),

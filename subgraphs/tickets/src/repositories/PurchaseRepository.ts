@@ -198,8 +198,11 @@ export class PurchaseRepository {
       return await this.#transaction(async (tx) => {
         if (!(await this.#lockOnSale(tx, tier.eventId))) return { status: 'salesClosed' } as const;
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`holds:${userId}`}, 0))`;
+        // The offers of one waitlist entry count as one hold: offer_waitlist splits what it
+        // offers an entry into holds within the tier's limit per order, which the buyer did
+        // not choose to make.
         const [{ active }] = await tx.$queryRaw<[{ active: number }]>`
-          SELECT count(*)::int AS active FROM holds
+          SELECT count(DISTINCT coalesce(waitlist_entry_id, id))::int AS active FROM holds
           WHERE user_id = ${userId}::uuid AND status = 'ACTIVE' AND expires_at > now()`;
         if (active >= request.maxActiveHolds) return { status: 'tooManyHolds' } as const;
         if (!(await this.#takeAllowance(tx, tier.eventId, userId, quantity, request.perUserCap)))

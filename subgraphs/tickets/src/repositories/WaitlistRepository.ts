@@ -89,13 +89,18 @@ export class WaitlistRepository {
         WHERE e.tier_id = ${tierId}::uuid AND e.user_id = ${userId}::uuid AND e.status = 'OFFERED'
           AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.waitlist_entry_id = e.id AND h.status <> 'PURCHASED')`;
         // Entries of other tiers that still wait, or have an offer open: a served one (every
-        // offer bought) or one that ended stands in no one's way.
+        // offer bought) or one that ended stands in no one's way, and so does one of an event
+        // that is over (its end, or its start when it has none, has passed): it is offered
+        // nothing again, and an event over is never moved back on sale.
         const [{ live }] = await tx.$queryRaw<[{ live: number }]>`
         SELECT count(*)::int AS live FROM waitlist_entries e
         WHERE e.user_id = ${userId}::uuid AND e.tier_id <> ${tierId}::uuid
           AND (e.status = 'WAITING'
                OR (e.status = 'OFFERED' AND EXISTS (
-                     SELECT 1 FROM holds h WHERE h.waitlist_entry_id = e.id AND h.status = 'ACTIVE')))`;
+                     SELECT 1 FROM holds h WHERE h.waitlist_entry_id = e.id AND h.status = 'ACTIVE')))
+          AND NOT EXISTS (
+                SELECT 1 FROM event_snapshots s
+                WHERE s.event_id = e.event_id AND coalesce(s.ends_at, s.starts_at) <= now())`;
         if (live >= request.maxEntries) return { status: 'tooManyEntries' } as const;
         const [entry] = await tx.$queryRaw<(WaitlistEntry & { place: number })[]>`
         INSERT INTO waitlist_entries AS e
