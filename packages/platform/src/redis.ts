@@ -66,6 +66,11 @@ export function connectRedis(
     socketTimeout: silentMs,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
+    // A subscriber subscribes on every 'ready' itself (revocations.ts,
+    // local-response-cache.ts), and handles a failure. ioredis's own subscription again on
+    // a reconnect handles none: cut while it was under way (Redis away again just after
+    // coming back), it was an unhandled rejection, which ended the process.
+    autoResubscribe: false,
     // A refused connect costs nothing: a connection is back within half a second of Redis,
     // so that the services that publish to the gateways are not away long after them.
     retryStrategy: (attempt) => Math.min(attempt * 100, 500),

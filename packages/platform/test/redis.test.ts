@@ -4,6 +4,8 @@
 // notices that only after many minutes of retransmissions, or never on an idle connection.
 // Every connection must notice it by itself, and connect again.
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import {
   connectRedis,
   createLogger,
@@ -130,6 +132,75 @@ describe('a Redis connection whose path goes silent', () => {
       'the revocation heard, or reloaded',
       replacedWithinMs,
     );
+  }, 20_000);
+});
+
+describe('a subscriber whose new connection is cut while it subscribes again', () => {
+  // Between a subscriber and Redis: a relay that passes everything on its first connection,
+  // and cuts every later one as soon as it sees a SUBSCRIBE on it, as when Redis goes away
+  // again just after a reconnect. ioredis subscribes again by itself on a reconnect, and
+  // never handles that command's failure: it was an unhandled rejection, which ends a Node
+  // process (both gateways stopped in a test that froze, then killed, Redis).
+  it('ends no process: the failed subscription is the service’s own, and handled', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    const sockets = new Set<Socket>();
+    let connections = 0;
+    const cutter = createServer((client) => {
+      connections += 1;
+      const cutOnSubscribe = connections > 1;
+      const upstream = tcpConnect(Number(new URL(redis.url).port), '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.on('data', (chunk) => {
+        if (cutOnSubscribe && /subscribe/i.test(chunk.toString('latin1'))) {
+          client.resetAndDestroy();
+          upstream.destroy();
+          return;
+        }
+        upstream.write(chunk);
+      });
+      upstream.on('data', (chunk) => client.write(chunk));
+    });
+    cutter.listen(0, '127.0.0.1');
+    await once(cutter, 'listening');
+    const url = new URL(redis.url);
+    url.port = String((cutter.address() as { port: number }).port);
+    try {
+      const subscriber = connect(url.toString(), 'revocations');
+      const reader = connect(redis.url, 'reader');
+      const revocations = new RevocationList(subscriber, reader, logger);
+      const publisher = connect(redis.url, 'publisher');
+      const facts = { userId: randomUUID(), sessionId: randomUUID(), issuedAt: 0 };
+      await until(
+        async () => {
+          if (!publisher.available) return false;
+          await new RevocationPublisher(publisher, logger).publish({
+            kind: 'session',
+            id: facts.sessionId,
+          });
+          return revocations.isRevoked(facts);
+        },
+        'subscribed',
+        3_000,
+      );
+      // Its connection cut: every reconnect is cut again as it subscribes.
+      for (const socket of sockets) socket.destroy();
+      await until(() => connections >= 4, 'three reconnects, each cut', 6_000);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+      for (const socket of sockets) socket.destroy();
+      cutter.close();
+    }
   }, 20_000);
 });
 
