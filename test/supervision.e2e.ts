@@ -5,7 +5,7 @@
 // service that cannot start again is given up on, and everything stops.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,6 +175,29 @@ describe('npm start, when a process is killed', () => {
     const after = (await tiers()).find((candidate) => candidate.id === tier.id);
     expect(after?.available).toBe(tier.available - keys.length);
   }, 240_000);
+
+  it('starts NGINX again when its master is killed, its orphaned workers gone first', async () => {
+    const pidFile = join(repositoryRoot, '.data', 'nginx', 'nginx.pid');
+    const master = Number((await readFile(pidFile, 'utf8')).trim());
+    const workers = (await readFile(`/proc/${master}/task/${master}/children`, 'utf8'))
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    expect(workers.length).toBeGreaterThan(0);
+    process.kill(master, 'SIGKILL');
+    await lineMatching(/nginx is running again \(pid \d+\)/, 60_000);
+    // The old workers, which kept the public port, were killed before the new master bound
+    // it: gone, or dead and not yet reaped by whoever adopted them (state Z).
+    for (const worker of workers) {
+      const stat = await readFile(`/proc/${worker}/stat`, 'utf8').catch(() => undefined);
+      expect(stat === undefined || stat.split(') ')[1]?.startsWith('Z'), `worker ${worker}`).toBe(
+        true,
+      );
+    }
+    const result = await postGraphQL(publicUrl, listing);
+    expect(result.status).toBe(200);
+    expect(result.body.errors).toBeUndefined();
+  }, 90_000);
 
   it('gives up on a service that cannot start again, and stops everything', async () => {
     // Its port taken as soon as it is killed: every start again fails.
