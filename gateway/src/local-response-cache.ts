@@ -17,6 +17,7 @@ import {
   type RedisConnection,
   type ResponseCacheInvalidation,
   responseCacheChannel,
+  responseCacheHeartbeatWindowMs,
   responseCacheMetrics,
 } from '@ticketing/platform';
 import { LRUCache } from 'lru-cache';
@@ -49,7 +50,8 @@ export interface LocalResponseCacheOptions {
   heartbeatMs?: number;
   /**
    * How long after Redis last answered a heartbeat the first level still serves, in ms:
-   * the most an invalidation can be missed by. @default 300
+   * the most an invalidation can be missed by. An event change waits longer than the
+   * default for its bump (packages/platform/src/response-cache.ts). @default 300
    */
   heartbeatWindowMs?: number;
 }
@@ -71,7 +73,7 @@ export class LocalResponseCache {
     const { subscriber, logger } = options;
     this.#subscriber = subscriber;
     this.#channel = responseCacheChannel(options.namespace);
-    this.#heartbeatWindowMs = options.heartbeatWindowMs ?? 300;
+    this.#heartbeatWindowMs = options.heartbeatWindowMs ?? responseCacheHeartbeatWindowMs;
     this.#entries = new LRUCache<string, LocalEntry>({
       maxSize: options.maxBytes ?? 32 * 2 ** 20,
       // The body's bytes, about three times as much for its parsed copy, and the ids

@@ -6,6 +6,7 @@ import {
   createLogger,
   invalidateCachedResponses,
   type RedisConnection,
+  responseCacheHeartbeatWindowMs,
   responseCacheMetrics,
 } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -171,5 +172,49 @@ describe('the response cache’s first level', () => {
     expect(local.get('a', fresh)).toBeUndefined();
     expect(local.size).toBe(0);
     await local.close();
+  }, 20_000);
+
+  // The service that changed an event answers its client once its bump returns; from then
+  // on no gateway may show the old page. Redis stalled under the bump (descheduled on a
+  // busy host, a slow disk's fork) is the case in between: its deadline (250 ms) passes
+  // while the gateways may still count its last heartbeat as recent.
+  it('serves no page an event change has returned from, whatever Redis was doing meanwhile', async () => {
+    for (const stallMs of [400, 1_500]) {
+      const { local, namespace } = await startLocal();
+      const a = randomUUID();
+      local.set('a', entry({ event: { id: a } }, { eventIds: [a] }), local.generation);
+      redis.freeze();
+      const frozenAt = performance.now();
+      let thawed = false;
+      const thaw = setTimeout(() => {
+        thawed = true;
+        redis.thaw();
+      }, stallMs);
+      try {
+        await invalidateCachedResponses(publisher, namespace, 'events', logger, [a]);
+        const returnedAfter = performance.now() - frozenAt;
+        // The change's client may read the page now.
+        expect(local.get('a', fresh)).toBeUndefined();
+        // Not by chance of the heartbeats' phase: a stall shorter than the bump's wait is
+        // waited for (the bump is in Redis, and published, when it returns); a longer one
+        // returns only once no gateway may count Redis's last heartbeat as recent, and the
+        // bump is sent when Redis is back.
+        expect(thawed || returnedAfter >= responseCacheHeartbeatWindowMs).toBe(true);
+      } finally {
+        clearTimeout(thaw);
+        redis.thaw();
+      }
+      await until(() => local.serving, 'serving again after the thaw');
+      expect(local.get('a', fresh)).toBeUndefined();
+      // The bump itself reaches Redis (a long stall's once the connection is back).
+      await until(() => publisher.available, 'the publisher back', 5_000);
+      const bumped = async () =>
+        (await publisher.client.get(`${namespace}:response-cache:event:${a}`)) !== null;
+      for (const deadline = Date.now() + 5_000; !(await bumped()); ) {
+        if (Date.now() > deadline) throw new Error('the bump never reached Redis');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await local.close();
+    }
   }, 20_000);
 });

@@ -84,6 +84,7 @@ export {
   type ResponseCacheTag,
   responseCacheChannel,
   responseCacheEventKey,
+  responseCacheHeartbeatWindowMs,
   responseCacheTagKey,
   responseCacheTags,
 } from './response-cache.ts';

@@ -6,6 +6,7 @@
 // holding other events (one event's page) stays. Each bump is also published, with the
 // events it concerns when they are known, so that the gateways' in-memory first level
 // drops what it holds of them at once.
+import { randomUUID } from 'node:crypto';
 import { Counter } from 'prom-client';
 import type { Logger } from './logger.ts';
 import type { RedisConnection } from './redis.ts';
@@ -48,15 +49,28 @@ const eventVersionTtlMs = 24 * 60 * 60 * 1_000;
 /**
  * Bumps a tag, sets each changed event's version to the tag's new version, and publishes
  * the message, in one step: a gateway that hears the message reads the new versions.
+ * KEYS[1] is the tag's version, then the changed events' versions; with ARGV[4] (a TTL),
+ * the last key is the bump's own, so that a bump asked again, its first attempt's answer
+ * late, runs once.
  */
 const bumpScript = `
+local last = #KEYS
+if ARGV[4] ~= '' then
+  if not redis.call('SET', KEYS[last], '', 'NX', 'PX', ARGV[4]) then
+    return redis.call('GET', KEYS[1])
+  end
+  last = last - 1
+end
 local version = redis.call('INCR', KEYS[1])
-for index = 2, #KEYS do
+for index = 2, last do
   redis.call('SET', KEYS[index], version, 'PX', ARGV[3])
 end
 redis.call('PUBLISH', ARGV[1], ARGV[2])
 return version
 `;
+
+/** How long a bump's own key tells a repeated attempt that it ran: far past any attempt. */
+const bumpIdTtlMs = 60_000;
 
 /** The Redis channel on which every bump is published, under the cache's namespace. */
 export function responseCacheChannel(namespace: string): string {
@@ -93,6 +107,24 @@ function invalidations(): Counter<'tag' | 'outcome'> {
  */
 const reconnectWaitMs = 1_000;
 const recentlyDownMs = 10_000;
+
+/**
+ * How long after Redis last answered a gateway's heartbeat that gateway still serves from
+ * memory (gateway/src/local-response-cache.ts): the most an invalidation in flight can be
+ * missed by.
+ */
+export const responseCacheHeartbeatWindowMs = 300;
+
+/**
+ * How long an event's change asks again for a bump whose command timed out on a live
+ * connection. Redis stalled (descheduled on a busy host, blocked by a slow command) may
+ * not have run it yet: answering at the command's deadline would let the change's client
+ * read the old page from a gateway that still counts Redis's last heartbeat as recent.
+ * Each attempt queues behind the stalled one, so one answered means both ran. Longer than
+ * the gateways' heartbeat window: past it, a stall that outlasts the wait has stopped every
+ * gateway serving from memory, and the bump is kept to send later.
+ */
+const confirmWithinMs = 1_000;
 
 /**
  * Bumps that could not be sent, by connection and then by namespace and tag: the events
@@ -153,23 +185,43 @@ export async function invalidateCachedResponses(
   if (tag === 'events' && downFor > 0 && downFor < recentlyDownMs) {
     await redis.whenAvailable(reconnectWaitMs);
   }
-  try {
-    // Only an event change moves events' own versions: they share the `events` tag's count.
-    const eventKeys =
-      tag === 'events' ? (eventIds ?? []).map((id) => responseCacheEventKey(namespace, id)) : [];
-    await redis.client.eval(
+  // Only an event change moves events' own versions: they share the `events` tag's count.
+  const eventKeys =
+    tag === 'events' ? (eventIds ?? []).map((id) => responseCacheEventKey(namespace, id)) : [];
+  // Only an event change is asked again (a stock move never waits), so only it has a key.
+  const repeatable = tag === 'events';
+  const ownKey = repeatable ? [`${namespace}:response-cache:bump:${randomUUID()}`] : [];
+  const bump = () =>
+    redis.client.eval(
       bumpScript,
-      1 + eventKeys.length,
+      1 + eventKeys.length + ownKey.length,
       responseCacheTagKey(namespace, tag),
       ...eventKeys,
+      ...ownKey,
       responseCacheChannel(namespace),
       JSON.stringify(message),
       eventVersionTtlMs,
+      repeatable ? bumpIdTtlMs : '',
     );
-    invalidations().inc({ tag, outcome: 'sent' });
-  } catch (error) {
-    invalidations().inc({ tag, outcome: 'failed' });
-    if (redis.available) logger.warn({ err: error, tag }, 'could not invalidate cached responses');
-    sendLater(redis, namespace, tag, logger, eventIds);
+  const confirmBy = performance.now() + (repeatable ? confirmWithinMs : 0);
+  for (;;) {
+    try {
+      await bump();
+      invalidations().inc({ tag, outcome: 'sent' });
+      return;
+    } catch (error) {
+      // Asked again, a bump that ran already answers its version and does nothing more.
+      if (timedOut(error) && redis.available && performance.now() < confirmBy) continue;
+      invalidations().inc({ tag, outcome: 'failed' });
+      if (redis.available)
+        logger.warn({ err: error, tag }, 'could not invalidate cached responses');
+      sendLater(redis, namespace, tag, logger, eventIds);
+      return;
+    }
   }
+}
+
+/** Whether a command failed at its deadline (ioredis's `commandTimeout`), not refused. */
+function timedOut(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Command timed out';
 }

@@ -88,6 +88,38 @@ describe('invalidating cached responses', () => {
   });
 });
 
+describe('invalidating while Redis is stalled', () => {
+  // An event change asks again for a bump whose deadline passed on a live connection
+  // (Redis descheduled, or blocked by a slow command): it returns once Redis has run it.
+  it('asks again until Redis has run the bump, and runs it once', async () => {
+    const namespace = `test-${randomUUID().slice(0, 8)}`;
+    const subscriber = await connected('subscriber');
+    const messages: string[] = [];
+    try {
+      await subscriber.client.subscribe(`${namespace}:response-cache:invalidations`);
+      subscriber.client.on('message', (_channel: string, message: string) => {
+        messages.push(message);
+      });
+      redis.freeze();
+      // Longer than a command's deadline (250 ms), shorter than the connection's silence
+      // that replaces it (1 s): the attempts queue on the same connection.
+      const thaw = setTimeout(() => redis.thaw(), 600);
+      try {
+        await invalidateCachedResponses(connection, namespace, 'events', logger, ['A']);
+      } finally {
+        clearTimeout(thaw);
+        redis.thaw();
+      }
+      expect(await versions(namespace)).toEqual({ events: '1', stock: null, a: '1', b: null });
+      await connection.client.ping();
+      await subscriber.client.ping();
+      expect(messages).toEqual(['{"tag":"events","eventIds":["A"]}']);
+    } finally {
+      await subscriber.close();
+    }
+  });
+});
+
 describe('invalidating while Redis is away', () => {
   // A gateway may be back with Redis before the service that changed something: a bump
   // lost then left the gateway's entries showing the old state until their max-age.
