@@ -24,7 +24,11 @@ import { LoginThrottleRepository } from './repositories/LoginThrottleRepository.
 import { SessionRepository } from './repositories/SessionRepository.ts';
 import { UserRepository } from './repositories/UserRepository.ts';
 import { createUsersServer } from './server.ts';
-import { AccountService, defaultMaxSessionsPerUser } from './services/AccountService.ts';
+import {
+  AccountService,
+  defaultMaxSessionsPerUser,
+  defaultRefreshesPerAccountPerHour,
+} from './services/AccountService.ts';
 import { LoginThrottle, throttlePolicy } from './services/LoginThrottle.ts';
 
 /** How long a refresh token is kept after it expired: a day in which its reuse still ends its session. */
@@ -65,6 +69,12 @@ export const usersSettings = baseSettings
     SIGN_UPS_PER_ADDRESS: z.coerce.number().int().min(1).default(10),
     /** Live sessions one account may have: a new one ends the least recently used beyond. */
     MAX_SESSIONS_PER_USER: z.coerce.number().int().min(1).default(defaultMaxSessionsPerUser),
+    /** Refresh tokens one account may exchange in an hour, all its sessions together. */
+    REFRESHES_PER_ACCOUNT_PER_HOUR: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(defaultRefreshesPerAccountPerHour),
     /** How long an exchanged refresh token still returns its successor (0: reuse at once). */
     REFRESH_GRACE_SECONDS: z.coerce
       .number()
@@ -84,6 +94,7 @@ export function createUsersServices(
   abuse: {
     signUpsPerAddress?: number;
     maxSessionsPerUser?: number;
+    refreshesPerAccountPerHour?: number;
     redis?: RedisConnection | undefined;
   } = {},
 ) {
@@ -92,6 +103,7 @@ export function createUsersServices(
     successorKeys: keys.successorKeys,
     refreshGraceMs: refreshGraceSeconds * 1000,
     maxSessionsPerUser: abuse.maxSessionsPerUser,
+    refreshesPerAccountPerHour: abuse.refreshesPerAccountPerHour,
     users,
     sessions: new SessionRepository(prisma),
     throttle: new LoginThrottle(new LoginThrottleRepository(prisma), abuse),
@@ -136,6 +148,7 @@ export const usersSubgraph: SubgraphDefinition<
       {
         signUpsPerAddress: config.SIGN_UPS_PER_ADDRESS,
         maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
+        refreshesPerAccountPerHour: config.REFRESHES_PER_ACCOUNT_PER_HOUR,
         redis,
       },
     );

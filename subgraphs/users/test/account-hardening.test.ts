@@ -72,6 +72,14 @@ async function oneSucceeds(calls: Promise<unknown>[], extensions: object): Promi
   return outcomes.findIndex((outcome) => outcome.status === 'fulfilled');
 }
 
+/** The session's refresh tokens that could still be exchanged. */
+const liveTokens = (familyOf: string) =>
+  database.prisma.refreshToken
+    .findUniqueOrThrow({ where: { tokenHash: hashRefreshToken(familyOf) } })
+    .then(({ familyId }) =>
+      database.prisma.refreshToken.count({ where: { familyId, revokedAt: null, usedAt: null } }),
+    );
+
 /** The throttle's rows that name `email`. */
 const throttleKeys = async (email: string) =>
   (await database.prisma.loginThrottle.findMany({ where: { key: { contains: email } } }))
@@ -267,6 +275,91 @@ describe('refresh token rotation', () => {
   });
 });
 
+describe('refreshing past the account’s budget', () => {
+  // Every exchange keeps the token it used (a used token coming back ends the session), so
+  // one session refreshed in a loop would keep rows without end.
+  const budgeted = () =>
+    createUsersServices(
+      database.prisma,
+      keys,
+      { issuer: 'test', audience: 'test' },
+      createLogger('users', 'silent'),
+      undefined,
+      { refreshesPerAccountPerHour: 5 },
+    ).accounts;
+
+  it('is refused with when to retry, the token kept live, across every session of the account', async () => {
+    const limited = budgeted();
+    const first = await signUp('refresh-budget@example.com', '192.0.2.60');
+    const second = await limited.logIn('refresh-budget@example.com', password, '192.0.2.61');
+    let latest = first.refreshToken;
+    for (let exchange = 0; exchange < 3; exchange++) {
+      latest = (await limited.refreshSession(latest)).refreshToken;
+    }
+    const other = await limited.refreshSession(second.refreshToken);
+    latest = (await limited.refreshSession(latest)).refreshToken;
+    const refused = await refusal(limited.refreshSession(latest));
+    expect(refused.extensions).toMatchObject({ code: 'TOO_MANY_ATTEMPTS' });
+    const { retryAfterSeconds } = refused.extensions as { retryAfterSeconds: number };
+    expect(retryAfterSeconds).toBeGreaterThan(55 * 60);
+    expect(retryAfterSeconds).toBeLessThanOrEqual(60 * 60);
+    // Nothing was used up: the refused token is the session's one live token still.
+    expect(await liveTokens(latest)).toBe(1);
+    const refusedRow = await database.prisma.refreshToken.findUniqueOrThrow({
+      where: { tokenHash: hashRefreshToken(latest) },
+    });
+    expect(refusedRow.usedAt).toBeNull();
+    expect((await refusal(limited.refreshSession(other.refreshToken))).extensions).toMatchObject({
+      code: 'TOO_MANY_ATTEMPTS',
+    });
+    // Another account has a budget of its own.
+    const stranger = await signUp('refresh-budget-other@example.com', '192.0.2.62');
+    await expect(limited.refreshSession(stranger.refreshToken)).resolves.toBeDefined();
+  });
+
+  it('counts exchanges made at the same moment one after the other', async () => {
+    const limited = budgeted();
+    const owner = await signUp('refresh-budget-parallel@example.com', '192.0.2.63');
+    const sessions = [owner.refreshToken];
+    for (let login = 0; login < 9; login++) {
+      const session = await limited.logIn(
+        'refresh-budget-parallel@example.com',
+        password,
+        '192.0.2.63',
+      );
+      sessions.push(session.refreshToken);
+    }
+    const outcomes = await Promise.allSettled(
+      sessions.map((token) => limited.refreshSession(token)),
+    );
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(5);
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') {
+        expect((outcome.reason as GraphQLError).extensions).toMatchObject({
+          code: 'TOO_MANY_ATTEMPTS',
+        });
+      }
+    }
+  });
+
+  it('still ends the session when a used token comes back, whatever the budget', async () => {
+    const limited = budgeted();
+    const owner = await signUp('refresh-budget-reuse@example.com', '192.0.2.64');
+    let latest = owner.refreshToken;
+    for (let exchange = 0; exchange < 5; exchange++) {
+      latest = (await limited.refreshSession(latest)).refreshToken;
+    }
+    // Over budget now; the token exchanged first, long past the grace window, comes back.
+    await database.prisma.refreshToken.updateMany({
+      where: { tokenHash: hashRefreshToken(owner.refreshToken) },
+      data: { usedAt: new Date(Date.now() - 10 * 60 * 1_000) },
+    });
+    const reused = await refusal(limited.refreshSession(owner.refreshToken));
+    expect(reused.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(await liveTokens(latest)).toBe(0);
+  });
+});
+
 describe('a session racing what ends it', () => {
   const viewerOf = (session: {
     user: { id: string; role: 'CUSTOMER' | 'ORGANIZER' | 'ADMIN' };
@@ -296,14 +389,6 @@ describe('a session racing what ends it', () => {
     }
     return latest;
   }
-
-  /** The session's refresh tokens that could still be exchanged. */
-  const liveTokens = (familyOf: string) =>
-    database.prisma.refreshToken
-      .findUniqueOrThrow({ where: { tokenHash: hashRefreshToken(familyOf) } })
-      .then(({ familyId }) =>
-        database.prisma.refreshToken.count({ where: { familyId, revokedAt: null, usedAt: null } }),
-      );
 
   it('is ended by logOut even while a stolen copy of its refresh token keeps rotating', async () => {
     for (let round = 0; round < 5; round++) {

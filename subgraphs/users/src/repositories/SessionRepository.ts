@@ -11,7 +11,13 @@ export type RotationOutcome =
   | { status: 'unknown' }
   | { status: 'reused'; familyId: string; userId: string; usedAt: Date }
   | { status: 'revoked' }
-  | { status: 'expired' };
+  | { status: 'expired' }
+  | { status: 'throttled'; retryAt: Date };
+
+/** How many refresh tokens one account may exchange in an hour, all its sessions together. */
+export interface RotationBudget {
+  perHour: number;
+}
 
 /**
  * Takes the user's row lock for the rest of the transaction, and reads the row under it.
@@ -34,6 +40,37 @@ export async function lockUser(
     await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${userId}::uuid FOR NO KEY UPDATE`;
   }
   return tx.user.findUnique({ where: { id: userId } });
+}
+
+/**
+ * Whether exchanging the live token `tokenHash` now would take the account past its
+ * budget: every exchange keeps the token it used (a used token coming back ends the
+ * session), so one session refreshed in a loop would keep rows without end. Counted under
+ * an advisory lock of the account's exchanges, so that exchanges at once are counted one
+ * after the other. A token that could not be exchanged anyway (used, revoked, expired)
+ * is answered as such, whatever the budget; a refused one stays live.
+ */
+async function overBudget(
+  tx: Prisma.TransactionClient,
+  userId: string,
+  tokenHash: string,
+  now: Date,
+  budget: RotationBudget,
+): Promise<{ status: 'throttled'; retryAt: Date } | undefined> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('refresh:' || ${userId}))`;
+  const token = await tx.refreshToken.findUnique({ where: { tokenHash } });
+  if (!token || token.usedAt || token.revokedAt || token.expiresAt <= now) return undefined;
+  const hourAgo = new Date(now.getTime() - 60 * 60 * 1_000);
+  const recent = await tx.refreshToken.findMany({
+    where: { userId, usedAt: { gt: hourAgo } },
+    select: { usedAt: true },
+    orderBy: { usedAt: 'desc' },
+    take: budget.perHour,
+  });
+  const oldest = recent.at(-1)?.usedAt;
+  if (recent.length < budget.perHour || !oldest) return undefined;
+  // The budget's next exchange: when the oldest of the last hour's leaves it.
+  return { status: 'throttled', retryAt: new Date(oldest.getTime() + 60 * 60 * 1_000) };
 }
 
 /** Sessions as refresh-token families. The only code in this service that queries them. */
@@ -111,12 +148,15 @@ export class SessionRepository {
   async rotate(
     tokenHash: string,
     successor: { tokenHash: string; expiresAt: Date },
+    budget: RotationBudget,
   ): Promise<RotationOutcome> {
     const presented = await this.findByHash(tokenHash);
     if (!presented) return { status: 'unknown' };
     return this.#prisma.$transaction(async (tx) => {
       const user = await lockUser(tx, presented.userId, 'share');
       const now = new Date();
+      const throttled = await overBudget(tx, presented.userId, tokenHash, now, budget);
+      if (throttled) return throttled;
       const claimed = await tx.refreshToken.updateMany({
         where: { tokenHash, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
         data: { usedAt: now },

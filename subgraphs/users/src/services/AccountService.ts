@@ -46,6 +46,13 @@ import type { LoginThrottle } from './LoginThrottle.ts';
 /** Live sessions one account may have unless MAX_SESSIONS_PER_USER says otherwise. */
 export const defaultMaxSessionsPerUser = 50;
 
+/**
+ * Refresh tokens one account may exchange in an hour, all its sessions together, unless
+ * REFRESHES_PER_ACCOUNT_PER_HOUR says otherwise: an access token lives 15 minutes, so a
+ * session refreshes about 4 times an hour, and 120 leave room for many devices and tabs.
+ */
+export const defaultRefreshesPerAccountPerHour = 120;
+
 export interface AuthPayload {
   accessToken: string;
   refreshToken: string;
@@ -86,6 +93,7 @@ export class AccountService {
   readonly #successorKeys: readonly Uint8Array[];
   readonly #refreshGraceMs: number;
   readonly #maxSessions: number;
+  readonly #refreshesPerHour: number;
 
   constructor(deps: {
     users: UserRepository;
@@ -104,8 +112,14 @@ export class AccountService {
      * @default defaultMaxSessionsPerUser
      */
     maxSessionsPerUser?: number;
+    /**
+     * Refresh tokens one account may exchange in an hour.
+     * @default defaultRefreshesPerAccountPerHour
+     */
+    refreshesPerAccountPerHour?: number;
   }) {
     this.#maxSessions = deps.maxSessionsPerUser ?? defaultMaxSessionsPerUser;
+    this.#refreshesPerHour = deps.refreshesPerAccountPerHour ?? defaultRefreshesPerAccountPerHour;
     this.#successorKeys = deps.successorKeys;
     this.#refreshGraceMs = deps.refreshGraceMs;
     this.#users = deps.users;
@@ -163,10 +177,17 @@ export class AccountService {
   async refreshSession(refreshToken: string): Promise<AuthPayload> {
     const successor = successorRefreshToken(refreshToken, this.#successorKeys[0] as Uint8Array);
     const expiresAt = new Date(Date.now() + refreshTokenLifetimeMs);
-    const outcome = await this.#sessions.rotate(hashRefreshToken(refreshToken), {
-      tokenHash: successor.hash,
-      expiresAt,
-    });
+    const outcome = await this.#sessions.rotate(
+      hashRefreshToken(refreshToken),
+      { tokenHash: successor.hash, expiresAt },
+      { perHour: this.#refreshesPerHour },
+    );
+    if (outcome.status === 'throttled') {
+      // The token stays live: the client keeps it, and its access token, until then.
+      throw failure('TOO_MANY_ATTEMPTS', 'Too many session refreshes. Try again later.', {
+        retryAfterSeconds: Math.max(1, Math.ceil((outcome.retryAt.getTime() - Date.now()) / 1000)),
+      });
+    }
     if (
       outcome.status === 'reused' &&
       Date.now() - outcome.usedAt.getTime() <= this.#refreshGraceMs
