@@ -3,9 +3,16 @@
 // stable code naming the field, and nothing is written.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { purchaseMutation } from '../documents.ts';
+import { holdMutation, purchaseMutation } from '../documents.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, draftEvent, eventOnSale, signUp } from './operations.ts';
+import {
+  type AuthPayload,
+  cancelledEvent,
+  codeOf,
+  draftEvent,
+  eventOnSale,
+  signUp,
+} from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -327,5 +334,115 @@ describe('a tier of another organizer’s draft', () => {
     expect(
       (await tiersOf(eventId)).map(({ capacity, priceCents }) => ({ capacity, priceCents })),
     ).toEqual([{ capacity: 10, priceCents: 1000 }]);
+  });
+});
+
+describe('deleting a tier', () => {
+  const deleteTierMutation = 'mutation ($id: ID!) { deleteTicketTier(id: $id) }';
+  /** Deletes tier `id` as the organizer, as the caller of `token`, or anonymously (null). */
+  const deleteTier = (id: string, token: string | null = organizer.accessToken) =>
+    supergraph.request<{ deleteTicketTier: string }>(
+      deleteTierMutation,
+      { id },
+      { token: token ?? undefined },
+    );
+  const purchase = (tierId: string) =>
+    supergraph.request(
+      purchaseMutation,
+      { input: { tierId, quantity: 1, idempotencyKey: randomUUID() } },
+      { token: buyer.accessToken },
+    );
+
+  it('deletes one made by mistake: gone from its event, and nothing can be bought from it any more', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier, tier]);
+    const [mistake, kept] = tierIds as [string, string];
+    const deleted = await deleteTier(mistake);
+    expect(deleted.errors).toBeUndefined();
+    expect(deleted.data?.deleteTicketTier).toBe(mistake);
+    expect((await tiersOf(eventId)).map((stored) => stored.id)).toEqual([kept]);
+    const page = await supergraph.request<{ event: { ticketTiers: { id: string }[] } }>(
+      'query ($id: ID!) { event(id: $id) { ticketTiers { id } } }',
+      { id: eventId },
+    );
+    expect(page.data?.event.ticketTiers.map((shown) => shown.id)).toEqual([kept]);
+    expect(codeOf(await purchase(mistake))).toBe('NOT_FOUND');
+    expect(codeOf(await deleteTier(mistake))).toBe('NOT_FOUND');
+  });
+
+  it('refuses one anything was sold or held from, or queued for, whatever became of it', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier, tier]);
+    const [sold, held] = tierIds as [string, string];
+    expect((await purchase(sold)).errors).toBeUndefined();
+    const hold = await supergraph.request<{ holdTickets: { id: string } }>(
+      holdMutation,
+      { tierId: held, quantity: 2 },
+      { token: buyer.accessToken },
+    );
+    expect(hold.errors).toBeUndefined();
+    const released = await supergraph.request(
+      'mutation ($id: ID!) { releaseHold(id: $id) { id } }',
+      { id: hold.data?.holdTickets.id },
+      { token: buyer.accessToken },
+    );
+    expect(released.errors).toBeUndefined();
+    const before = await tiersOf(eventId);
+    for (const id of [sold, held]) {
+      const refused = await deleteTier(id);
+      expect(refused.errors?.[0]?.extensions).toEqual({ code: 'TIER_IN_USE', field: 'id' });
+    }
+    expect(await tiersOf(eventId)).toEqual(before);
+  });
+
+  it('is the organizer’s or an admin’s: anyone else is refused, and it stays', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [id] = tierIds as [string];
+    const other = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    expect(codeOf(await deleteTier(id, other.accessToken))).toBe('FORBIDDEN');
+    expect(codeOf(await deleteTier(id, buyer.accessToken))).toBe('FORBIDDEN');
+    expect(codeOf(await deleteTier(id, null))).toBe('UNAUTHENTICATED');
+    for (const unknown of [randomUUID(), 'not-an-id', `${id}' OR '1'='1`]) {
+      expect(codeOf(await deleteTier(unknown))).toBe('NOT_FOUND');
+    }
+    expect((await tiersOf(eventId)).map((stored) => stored.id)).toEqual([id]);
+  });
+
+  it('refuses one of a cancelled event, as every change of its tiers', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    await cancelledEvent(supergraph, organizer.accessToken, eventId);
+    expect(codeOf(await deleteTier(tierIds[0] as string))).toBe('INVALID_STATE_TRANSITION');
+    expect(await tiersOf(eventId)).toHaveLength(1);
+  });
+
+  it('racing purchases of it: either the purchase or the deletion, never a ticket of no tier', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+      const [id] = tierIds as [string];
+      const [bought, deleted, again] = await Promise.all([
+        purchase(id),
+        deleteTier(id),
+        deleteTier(id),
+      ]);
+      const deletions = [deleted, again].filter((result) => !result.errors);
+      const tickets = await supergraph.databases.tickets.ticket.count({ where: { eventId } });
+      // The buyer's allowance for the event counts what they hold: nothing, or the ticket.
+      const allowance = await supergraph.databases.tickets.eventAllowance.aggregate({
+        where: { eventId },
+        _sum: { tickets: true },
+      });
+      expect(allowance._sum.tickets ?? 0).toBe(tickets);
+      if (bought.errors) {
+        // The tier went first: deleted once, the other deletion finds none, and the
+        // purchase finds none, or (when it had read the tier before) no stock left in it.
+        expect(['NOT_FOUND', 'SOLD_OUT']).toContain(codeOf(bought));
+        expect(deletions).toHaveLength(1);
+        expect(tickets).toBe(0);
+        expect(await tiersOf(eventId)).toEqual([]);
+      } else {
+        // The sale went first: the tier stays, with its one ticket.
+        expect(deletions).toHaveLength(0);
+        expect(tickets).toBe(1);
+        expect((await tiersOf(eventId)).map((stored) => stored.sold)).toEqual([1]);
+      }
+    }
   });
 });

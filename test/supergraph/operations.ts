@@ -127,6 +127,21 @@ export async function publishedEvent(
   return id;
 }
 
+/** Cancels `eventId` as `organizerToken`, and waits for the tickets service to know it. */
+export async function cancelledEvent(
+  supergraph: Supergraph,
+  organizerToken: string,
+  eventId: string,
+): Promise<void> {
+  const cancelled = await supergraph.request(
+    'mutation ($id: ID!) { cancelEvent(id: $id) { id } }',
+    { id: eventId },
+    { token: organizerToken },
+  );
+  if (cancelled.errors) throw new Error(`cancelEvent failed: ${JSON.stringify(cancelled.errors)}`);
+  await snapshotReaches(supergraph, eventId, 'CANCELLED');
+}
+
 /** A published event of `organizerToken`'s with a tier for each of `tiers`, on sale. */
 export async function eventOnSale(
   supergraph: Supergraph,

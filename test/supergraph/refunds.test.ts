@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buyTickets } from './door.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, codeOf, eventOnSale, signUp, snapshotReaches } from './operations.ts';
+import { type AuthPayload, cancelledEvent, codeOf, eventOnSale, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -95,13 +95,7 @@ describe('refundOrder through the gateway', () => {
     const first = await order(2);
     const second = await order(1);
 
-    const cancelled = await supergraph.request(
-      'mutation ($id: ID!) { cancelEvent(id: $id) { id } }',
-      { id: eventId },
-      { token: organizer.accessToken },
-    );
-    expect(cancelled.errors).toBeUndefined();
-    await snapshotReaches(supergraph, eventId, 'CANCELLED');
+    await cancelledEvent(supergraph, organizer.accessToken, eventId);
 
     const tickets = supergraph.databases.tickets;
     const orders = await tickets.order.findMany({

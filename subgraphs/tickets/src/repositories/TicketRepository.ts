@@ -178,6 +178,29 @@ export class TicketRepository {
   }
 
   /**
+   * Deletes a tier that nothing was ever sold or held from and no one queued for: no ticket,
+   * hold or waitlist entry names it, whatever its state. The tier's row is locked first,
+   * as a purchase's or a hold's update of its stock locks it, and a new hold, ticket or
+   * waitlist entry's foreign key waits on that lock: one that came first is seen here and
+   * the tier stays; one that comes after finds no tier.
+   */
+  deleteTier(id: string): Promise<'deleted' | 'inUse' | 'notFound'> {
+    return this.#prisma.$transaction(async (tx) => {
+      const locked = await tx.$queryRaw<unknown[]>`
+        SELECT 1 FROM ticket_tiers WHERE id = ${id}::uuid FOR UPDATE`;
+      if (locked.length === 0) return 'notFound';
+      // A statement of its own, after the lock: it sees what committed while it waited.
+      const [{ used }] = await tx.$queryRaw<[{ used: boolean }]>`
+        SELECT EXISTS (SELECT 1 FROM tickets WHERE tier_id = ${id}::uuid)
+            OR EXISTS (SELECT 1 FROM holds WHERE tier_id = ${id}::uuid)
+            OR EXISTS (SELECT 1 FROM waitlist_entries WHERE tier_id = ${id}::uuid) AS used`;
+      if (used) return 'inUse';
+      await tx.ticketTier.delete({ where: { id } });
+      return 'deleted';
+    });
+  }
+
+  /**
    * Applies changes unless the new capacity is below what is sold and held, or the row they
    * leave breaks one of the tier's rules (a CHECK constraint: another update may have
    * changed the row since the caller read it). Nothing is written then.

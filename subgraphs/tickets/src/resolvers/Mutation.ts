@@ -9,6 +9,8 @@ export const Mutation: MutationResolvers = {
   updateTicketTier: (_, { id, input }, { service, viewer }) =>
     service.updateTier(viewer, id, input),
 
+  deleteTicketTier: (_, { id }, { service, viewer }) => service.deleteTier(viewer, id),
+
   holdTickets: (_, { tierId, quantity }, { service, viewer }) =>
     service.hold(viewer, tierId, quantity),
 

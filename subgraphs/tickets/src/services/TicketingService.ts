@@ -328,6 +328,26 @@ export class TicketingService {
     if (quantity > tier.maxPerOrder) throw orderLimitExceeded(tier.maxPerOrder, 'quantity');
   }
 
+  async deleteTier(viewer: Identity | null, id: string): Promise<string> {
+    const caller = this.#manager(viewer);
+    const tier = await this.#existingTier(id);
+    const event = await this.#managed(caller, tier.eventId, () => tierNotFound(id));
+    assertGoingAhead(event, 'deleteTicketTier');
+    switch (await this.#tickets.deleteTier(tier.id)) {
+      case 'deleted':
+        return tier.id;
+      case 'notFound':
+        // Deleted by another request meanwhile.
+        throw tierNotFound(id);
+      case 'inUse':
+        throw failure(
+          'TIER_IN_USE',
+          'Tickets were sold or held from this tier, or buyers queued for it: end its sales instead.',
+          { field: 'id' },
+        );
+    }
+  }
+
   async #existingTier(id: string): Promise<TicketTier> {
     const [tier] = isUuid(id) ? await this.#tickets.findTiersByIds([id]) : [null];
     if (!tier) throw tierNotFound(id);
