@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const nginxTemplatePath = resolve(
   import.meta.dirname,
@@ -217,4 +218,88 @@ http {
   const mainPath = join(prefix, 'nginx.conf');
   await writeFile(mainPath, main);
   return mainPath;
+}
+
+/** The live processes (zombies left out) of process group `pgid`, with their command lines. */
+function groupMembers(pgid: number): { pid: number; command: string }[] {
+  let listing: string;
+  try {
+    listing = execFileSync('ps', ['-A', '-o', 'pid=,pgid=,stat=,command='], { encoding: 'utf8' });
+  } catch {
+    return [];
+  }
+  return listing.split('\n').flatMap((line) => {
+    const match = line.trim().match(/^(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/);
+    if (!match || Number(match[2]) !== pgid || match[3]?.startsWith('Z')) return [];
+    return [{ pid: Number(match[1]), command: match[4] as string }];
+  });
+}
+
+/**
+ * Stops the NGINX that an earlier run left under `prefix` with the configuration `config`,
+ * if one still runs: `npm start` ended without stopping it (a SIGKILL of its whole process
+ * group, a crash of the machine's session), and it would hold the public port in front of
+ * nothing. NGINX runs in a process group of its own, led by its master, whose pid its pid
+ * file names. The group is stopped only if every process in it is NGINX, its master (if it
+ * still runs) started with this very configuration: a pid the system gave since to another
+ * program, or another project's NGINX, is left alone. Returns the group stopped.
+ */
+export async function stopLeftoverNginx(
+  prefix: string,
+  config: string,
+  graceMs = 5_000,
+): Promise<number | undefined> {
+  const pidText = await readFile(join(prefix, 'nginx.pid'), 'utf8').catch(() => undefined);
+  const pgid = Number(pidText?.trim());
+  if (!Number.isInteger(pgid) || pgid <= 1) return undefined;
+  const members = groupMembers(pgid);
+  const ours =
+    members.length > 0 &&
+    members.every(({ pid, command }) =>
+      pid === pgid
+        ? command.startsWith('nginx: master process') && command.includes(` -c ${config}`)
+        : command.startsWith('nginx: '),
+    );
+  if (!ours) return undefined;
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    try {
+      process.kill(-pgid, signal);
+    } catch {
+      return pgid;
+    }
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline) {
+      if (groupMembers(pgid).length === 0) return pgid;
+      await sleep(50);
+    }
+  }
+  return pgid;
+}
+
+/**
+ * Stops NGINX's process group when this process ends, however it ends. NGINX cannot watch
+ * its parent, and its group of its own is out of reach of what ends `npm start`'s (a
+ * terminal's hang-up, a kill of the group). The watchdog is a shell reading a pipe from
+ * this process, which the kernel closes when this process ends, even by SIGKILL; it then
+ * sends the group SIGTERM (NGINX's fast shutdown), and SIGKILL if it is still there 5 s
+ * later. It ignores the signals that end a foreground job, so that Ctrl-C leaves the stop
+ * to this process, which kills the watchdog (`SIGKILL`) once it stopped NGINX itself. What
+ * even the watchdog misses (killed with the group) `stopLeftoverNginx` stops on the next
+ * start.
+ */
+export function watchOverNginx(pgid: number): ChildProcess {
+  const script = [
+    'trap "" HUP INT TERM',
+    'read -r _',
+    'kill -TERM -"$0" 2>/dev/null || exit 0',
+    'sleep 5',
+    'kill -KILL -"$0" 2>/dev/null',
+  ].join('; ');
+  const watchdog = spawn('sh', ['-c', script, String(pgid)], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  // Neither keeps this process alive.
+  watchdog.unref();
+  (watchdog.stdin as unknown as { unref?: () => void }).unref?.();
+  return watchdog;
 }

@@ -8,6 +8,8 @@ import {
   defaultCorsOrigins,
   findNginx,
   type ServiceUpstream,
+  stopLeftoverNginx,
+  watchOverNginx,
   writeLocalNginxConfig,
 } from './nginx.ts';
 import { freePort } from './ports.ts';
@@ -150,11 +152,24 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     return running;
   };
 
+  /** Each NGINX's watchdog, which stops its group if this process ends without stopping it. */
+  const watchdogs = new Map<ChildProcess, ChildProcess>();
+  /** Stops NGINX: its master, then what is left of its group, then its watchdog. */
+  const stopEdge = async (edge: ChildProcess) => {
+    await stopChild(edge);
+    // NGINX's workers outlive a master that was killed.
+    killGroup(edge);
+    watchdogs.get(edge)?.kill('SIGKILL');
+    watchdogs.delete(edge);
+  };
+
   /** NGINX as it was started: how to start it again. */
   let edgeLaunch: { nginx: string; prefix: string; config: string; origin: string } | undefined;
   const launchEdge = async (settings: NonNullable<typeof edgeLaunch>) => {
     const { nginx, prefix, config, origin } = settings;
     edgeLaunch = settings;
+    const leftover = await stopLeftoverNginx(prefix, config);
+    if (leftover) output('nginx', `stopped the NGINX an earlier run left (pid ${leftover})`);
     // In a process group of its own: if its master is killed, its workers would go on
     // holding the public port, and a restart kills the group first.
     const edge = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {
@@ -163,6 +178,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     });
     track('nginx', edge);
     refuseAfterStop('nginx', edge);
+    if (edge.pid) watchdogs.set(edge, watchOverNginx(edge.pid));
     await waitForHttp(`${origin}/health/live`, edge, join(prefix, 'error.log'), readyTimeoutMs);
     return edge;
   };
@@ -173,8 +189,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       const previous = children.find((entry) => entry.name === 'nginx')?.child;
       if (previous) {
         stopping.add(previous);
-        await stopChild(previous);
-        killGroup(previous);
+        await stopEdge(previous);
       }
       const child = await launchEdge(edgeLaunch);
       return { spec: { name: 'nginx' } as ServiceSpec, child, url: `${edgeLaunch.origin}/graphql` };
@@ -210,9 +225,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     // Reverse start order: the edge stops taking requests before what serves them goes.
     for (const { child } of children) stopping.add(child);
     for (const { name, child } of children.toReversed()) {
-      await stopChild(child);
-      // NGINX's workers outlive a master that was killed.
-      if (name === 'nginx') killGroup(child);
+      await (name === 'nginx' ? stopEdge(child) : stopChild(child));
     }
   };
 

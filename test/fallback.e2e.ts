@@ -1,6 +1,6 @@
 // `npm start` on a fresh machine without NGINX and without database URLs: embedded PGlite
 // databases, migrated and seeded at start, and one gateway on the public port.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoEvents, demoPassword, demoUsers } from '@ticketing/prisma/demo-data';
@@ -73,10 +73,21 @@ describe('without NGINX and without database URLs', () => {
   });
 
   it('keeps each service’s data in its own embedded database folder, migrated and seeded', async () => {
-    // One folder a service, and the development signing key the users service generated.
-    expect((await readdir(dataDir)).sort()).toEqual(['auth', 'events', 'tickets', 'users']);
+    // One folder a service, beside it the lock naming the process that has it open, and the
+    // development signing key the users service generated.
+    expect((await readdir(dataDir)).sort()).toEqual([
+      'auth',
+      'events',
+      'events.lock',
+      'tickets',
+      'tickets.lock',
+      'users',
+      'users.lock',
+    ]);
     expect(await readdir(join(dataDir, 'auth'))).toEqual(['signing-keys.json']);
     for (const service of ['users', 'events', 'tickets']) {
+      const lock = await readFile(join(dataDir, `${service}.lock`), 'utf8');
+      expect(lock).toMatch(new RegExp(`^${topology.processes.get(service)?.child.pid} `));
       expect(
         logs.some((line) => line.startsWith(`${service} |`) && line.includes('database migrated')),
       ).toBe(true);

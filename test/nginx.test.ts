@@ -1,5 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are NGINX templates, whose placeholders look like JavaScript's.
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import {
@@ -12,6 +12,7 @@ import {
 import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { acceptableRequestId } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -21,11 +22,13 @@ import {
   findNginx,
   nginxTemplatePath,
   renderTemplate,
+  stopLeftoverNginx,
   writeLocalNginxConfig,
 } from '../scripts/nginx.ts';
 import { freePort } from '../scripts/ports.ts';
 
 const scratch: string[] = [];
+const nginxModulePath = fileURLToPath(new URL('../scripts/nginx.ts', import.meta.url));
 afterAll(async () => {
   await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true })));
 });
@@ -129,6 +132,11 @@ interface Edge {
   base: string;
   port: number;
   stop(): Promise<void>;
+  /** Where its configuration, pid file and logs are. */
+  prefix: string;
+  /** Its main configuration file. */
+  config: string;
+  child: ChildProcess;
 }
 
 /**
@@ -139,6 +147,8 @@ async function startEdge(options: {
   gateways: [string, string];
   webRoot: (prefix: string) => Promise<string>;
   requestsPerClient?: number;
+  /** In a process group of its own, as `npm start` runs it. */
+  detached?: boolean;
 }): Promise<Edge> {
   const nginx = findNginx();
   if (!nginx) throw new Error('nginx is not installed (apt-get install nginx)');
@@ -156,9 +166,10 @@ async function startEdge(options: {
   });
   const child = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {
     stdio: 'ignore',
+    detached: options.detached ?? false,
   });
   const stop = async () => {
-    if (child.exitCode !== null) return;
+    if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
     await once(child, 'exit');
   };
@@ -173,7 +184,7 @@ async function startEdge(options: {
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { base, port, stop };
+  return { base, port, stop, prefix, config, child };
 }
 
 /** A web root holding the app's page, as the built app does. */
@@ -589,4 +600,93 @@ describe('one client address’s share of the edge', () => {
     // Its requests answered, the first address is served again.
     expect((await postFrom('127.0.0.1')).status).toBe(200);
   });
+});
+
+describe('an NGINX that a run of `npm start` left running', () => {
+  /** NGINX's master, as its pid file names it, and its workers. */
+  const processesOf = async (edge: Edge) => {
+    const master = Number((await readFile(join(edge.prefix, 'nginx.pid'), 'utf8')).trim());
+    const workers = (await readFile(`/proc/${master}/task/${master}/children`, 'utf8'))
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    expect(workers.length).toBeGreaterThan(0);
+    return { master, workers };
+  };
+  /** Gone, or dead and not yet reaped (state Z). */
+  const isGone = async (pid: number) => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+    return stat === undefined || (stat.split(') ')[1]?.startsWith('Z') ?? false);
+  };
+  /** NGINX as `npm start` runs it, in front of gateways that are gone; stopped after `use`. */
+  const withEdge = async (use: (edge: Edge) => Promise<void>) => {
+    const dead = [await freePort(), await freePort()].map((p) => `127.0.0.1:${p}`);
+    const edge = await startEdge({
+      gateways: dead as [string, string],
+      webRoot: builtApp,
+      detached: true,
+    });
+    try {
+      await use(edge);
+    } finally {
+      await edge.stop();
+    }
+  };
+  /** Runs `stop`, and sees NGINX's master exit and its workers gone. */
+  const expectStoppedBy = async (edge: Edge, stop: (master: number) => Promise<void>) => {
+    const { master, workers } = await processesOf(edge);
+    const exited = once(edge.child, 'exit');
+    await stop(master);
+    await exited;
+    for (const worker of workers) expect(await isGone(worker), `worker ${worker}`).toBe(true);
+  };
+
+  it('is stopped, workers and all, by the next start under the same prefix', () =>
+    withEdge(async (edge) => {
+      await expectStoppedBy(edge, async (master) => {
+        expect(await stopLeftoverNginx(edge.prefix, edge.config)).toBe(master);
+      });
+      await expect(fetch(`${edge.base}/health/live`)).rejects.toThrow();
+    }));
+
+  it('is left alone when it runs another configuration, and so is a program that took its pid', () =>
+    withEdge(async (edge) => {
+      const stranger = spawn('sleep', ['60'], { stdio: 'ignore', detached: true });
+      try {
+        const other = join(edge.prefix, 'other.conf');
+        expect(await stopLeftoverNginx(edge.prefix, other)).toBeUndefined();
+        expect((await fetch(`${edge.base}/health/live`)).ok).toBe(true);
+        await writeFile(join(edge.prefix, 'nginx.pid'), `${stranger.pid}\n`);
+        expect(await stopLeftoverNginx(edge.prefix, edge.config)).toBeUndefined();
+        expect(await isGone(stranger.pid as number)).toBe(false);
+      } finally {
+        stranger.kill();
+      }
+    }));
+
+  it(
+    'is stopped by its watchdog when the process that started it is killed',
+    () =>
+      withEdge((edge) =>
+        expectStoppedBy(edge, async () => {
+          // A runner that starts the watchdog and is then killed with SIGKILL.
+          const runner = spawn(
+            process.execPath,
+            [
+              '--experimental-strip-types',
+              '--input-type=module',
+              '-e',
+              `const { watchOverNginx } = await import(${JSON.stringify(nginxModulePath)});
+             watchOverNginx(${edge.child.pid});
+             process.stdout.write('watching\\n');
+             setInterval(() => {}, 1_000);`,
+            ],
+            { stdio: ['ignore', 'pipe', 'inherit'] },
+          );
+          await once(runner.stdout as NodeJS.ReadableStream, 'data');
+          runner.kill('SIGKILL');
+        }),
+      ),
+    20_000,
+  );
 });

@@ -3,10 +3,10 @@
 // wrong, and no stack trace: the line is read in `kubectl logs` or compose's output.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ServiceSpec, serviceCommand, services } from '../scripts/services.ts';
 import { launchDefaults, repositoryRoot } from '../scripts/topology.ts';
@@ -302,4 +302,64 @@ describe('a setting’s name with a typo', () => {
       await once(child, 'exit');
     }
   });
+});
+
+describe('a service whose runner goes away while it starts', () => {
+  // `npm start` killed (kill -9, a crash) before its services were ready: each must exit at
+  // once, not go on to migrate and seed its database, and then fail with an uncaught error
+  // when it tells the runner it is ready. The runner here starts the users service as
+  // topology.ts does, over an IPC channel, its output to a file, and is killed at once.
+  it('exits at once, without an error', async () => {
+    const [, ...args] = serviceCommand(serviceNamed('users'));
+    const log = join(dataDir, '..', `${basename(dataDir)}.log`);
+    const runner = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { spawn } from 'node:child_process';
+         import { openSync } from 'node:fs';
+         const log = openSync(${JSON.stringify(log)}, 'w');
+         const child = spawn(process.execPath, ${JSON.stringify(args)}, {
+           stdio: ['ignore', log, log, 'ipc'],
+         });
+         process.stdout.write(child.pid + '\\n');
+         setInterval(() => {}, 1_000);`,
+      ],
+      {
+        cwd: repositoryRoot,
+        env: {
+          ...process.env,
+          ...launchDefaults,
+          PORT: '0',
+          DATA_DIR: join(dataDir, 'data'),
+          USERS_DATABASE_URL: '',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const [first] = await once(runner.stdout, 'data');
+    const pid = Number(String(first).trim());
+    runner.kill('SIGKILL');
+    // Neither gone while it runs, nor dead but not yet reaped by whoever adopted it (state Z).
+    const running = async () => {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+      return stat !== undefined && !stat.split(') ')[1]?.startsWith('Z');
+    };
+    try {
+      // Long enough for it to load, migrate and seed its new database, and be ready.
+      const deadline = Date.now() + 30_000;
+      while ((await running()) && Date.now() < deadline) {
+        await new Promise((wake) => setTimeout(wake, 100));
+      }
+      expect(await running()).toBe(false);
+      const output = await readFile(log, 'utf8');
+      expect(output).not.toMatch(/ERR_IPC_CHANNEL_CLOSED|\bat \S+ \(|users ready/);
+      // Its database never opened.
+      expect(await readdir(join(dataDir, 'data')).catch(() => [])).toEqual([]);
+    } finally {
+      if (await running()) process.kill(pid, 'SIGKILL');
+      await rm(log, { force: true });
+    }
+  }, 40_000);
 });

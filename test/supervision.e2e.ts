@@ -2,7 +2,9 @@
 // module, on its embedded PGlite databases, with processes killed by SIGKILL. A gateway
 // killed is started again on its port while the other serves; a tickets service killed in
 // the middle of purchases comes back with every purchase it confirmed, each once; and a
-// service that cannot start again is given up on, and everything stops.
+// service that cannot start again is given up on, and everything stops. `npm start` itself
+// killed with SIGKILL leaves no process running, and the next start stops an NGINX that an
+// earlier run left on the public port.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -11,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoEvents, demoPassword, demoUsers } from '@ticketing/prisma/demo-data';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { findNginx } from '../scripts/nginx.ts';
 import { type ServiceSpec, services } from '../scripts/services.ts';
 import { launchDefaults, repositoryRoot } from '../scripts/topology.ts';
 import { purchaseMutation } from './documents.ts';
@@ -19,32 +22,24 @@ import { freePort, postGraphQL } from './support.ts';
 const portOf = (name: string) => (services.find((spec) => spec.name === name) as ServiceSpec).port;
 
 let dataDir: string;
-let start: ChildProcess;
+let port: number;
 let publicUrl: string;
-const lines: string[] = [];
-const pids = new Map<string, number>();
+/** The first `npm start`, which the tests kill processes under. */
+let start: ChildProcess;
+let lines: string[];
+let pids: Map<string, number>;
 
-/** Resolves once `npm start` has written a line matching `pattern` (or had before). */
-async function lineMatching(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const line of lines) {
-      const match = line.match(pattern);
-      if (match) return match;
-    }
-    if (start.exitCode !== null) break;
-    await new Promise((wake) => setTimeout(wake, 100));
-  }
-  throw new Error(`no line matched ${pattern}:\n${lines.join('\n')}`);
+interface StartRun {
+  child: ChildProcess;
+  /** What it has written, a line at a time. */
+  lines: string[];
+  /** Each service's process id, from the ready banner. */
+  pids: Map<string, number>;
 }
 
-const listing = '{ events(first: 3) { edges { node { title organizer { name } } } } }';
-
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'ticketing-supervision-'));
-  const port = await freePort();
-  publicUrl = `http://127.0.0.1:${port}/graphql`;
-  start = spawn(process.execPath, ['--experimental-strip-types', 'scripts/start.ts'], {
+/** Runs the real `npm start` on the test's data folder and public port. */
+function launchStart(): StartRun {
+  const child = spawn(process.execPath, ['--experimental-strip-types', 'scripts/start.ts'], {
     cwd: repositoryRoot,
     env: {
       ...process.env,
@@ -58,34 +53,92 @@ beforeAll(async () => {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  for (const stream of [start.stdout, start.stderr]) {
+  const run: StartRun = { child, lines: [], pids: new Map() };
+  for (const stream of [child.stdout, child.stderr]) {
     let rest = '';
     stream?.on('data', (chunk) => {
       const text = rest + String(chunk);
       const complete = text.split('\n');
       rest = complete.pop() ?? '';
-      lines.push(...complete);
+      run.lines.push(...complete);
     });
   }
-  // It builds the web app first, if it was never built.
-  await lineMatching(/Supergraph ready at/, 150_000);
-  for (const line of lines) {
-    const match = line.match(/^\s+(\S+)\s+http:\/\/\S+ \(pid (\d+)\)$/);
-    if (match) pids.set(match[1] as string, Number(match[2]));
+  return run;
+}
+
+/** Resolves once `run` has written a line matching `pattern` (or had before). */
+async function lineMatching(
+  pattern: RegExp,
+  timeoutMs: number,
+  run: StartRun = { child: start, lines, pids },
+): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const line of run.lines) {
+      const match = line.match(pattern);
+      if (match) return match;
+    }
+    if (run.child.exitCode !== null) break;
+    await new Promise((wake) => setTimeout(wake, 100));
   }
+  throw new Error(`no line matched ${pattern}:\n${run.lines.join('\n')}`);
+}
+
+/** Waits for the ready banner and reads each service's process id from it. */
+async function ready(run: StartRun, timeoutMs: number): Promise<void> {
+  await lineMatching(/Supergraph ready at/, timeoutMs, run);
+  for (const line of run.lines) {
+    const match = line.match(/^\s+(\S+)\s+http:\/\/\S+ \(pid (\d+)\)$/);
+    if (match) run.pids.set(match[1] as string, Number(match[2]));
+  }
+}
+
+const listing = '{ events(first: 3) { edges { node { title organizer { name } } } } }';
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'ticketing-supervision-'));
+  port = await freePort();
+  publicUrl = `http://127.0.0.1:${port}/graphql`;
+  const first = launchStart();
+  ({ child: start, lines, pids } = first);
+  // It builds the web app first, if it was never built.
+  await ready(first, 150_000);
 }, 180_000);
 
 afterEach(({ task }) => {
   if (task.result?.state === 'fail') console.error(lines.join('\n'));
 });
 
+/** Later runs of `npm start`, and NGINX as a run left it: stopped after the tests if alive. */
+const leftovers: ChildProcess[] = [];
+
 afterAll(async () => {
-  if (start && start.exitCode === null) {
-    start.kill('SIGINT');
-    await once(start, 'exit');
+  for (const child of [start, ...leftovers]) {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT');
+      await once(child, 'exit');
+    }
   }
   await rm(dataDir, { recursive: true, force: true });
 }, 60_000);
+
+const nginxPrefix = join(repositoryRoot, '.data', 'nginx');
+
+/** NGINX's master, as its pid file names it, and its workers. */
+async function nginxProcesses(): Promise<number[]> {
+  const master = Number((await readFile(join(nginxPrefix, 'nginx.pid'), 'utf8')).trim());
+  const workers = (await readFile(`/proc/${master}/task/${master}/children`, 'utf8'))
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  return [master, ...workers];
+}
+
+/** Gone, or dead and not yet reaped by whoever adopted it (state Z). */
+async function isGone(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat === undefined || (stat.split(') ')[1]?.startsWith('Z') ?? false);
+}
 
 describe('npm start, when a process is killed', () => {
   it('names each service’s process', () => {
@@ -177,23 +230,13 @@ describe('npm start, when a process is killed', () => {
   }, 240_000);
 
   it('starts NGINX again when its master is killed, its orphaned workers gone first', async () => {
-    const pidFile = join(repositoryRoot, '.data', 'nginx', 'nginx.pid');
-    const master = Number((await readFile(pidFile, 'utf8')).trim());
-    const workers = (await readFile(`/proc/${master}/task/${master}/children`, 'utf8'))
-      .trim()
-      .split(/\s+/)
-      .map(Number);
+    const [master, ...workers] = (await nginxProcesses()) as [number, ...number[]];
     expect(workers.length).toBeGreaterThan(0);
     process.kill(master, 'SIGKILL');
     await lineMatching(/nginx is running again \(pid \d+\)/, 60_000);
     // The old workers, which kept the public port, were killed before the new master bound
     // it: gone, or dead and not yet reaped by whoever adopted them (state Z).
-    for (const worker of workers) {
-      const stat = await readFile(`/proc/${worker}/stat`, 'utf8').catch(() => undefined);
-      expect(stat === undefined || stat.split(') ')[1]?.startsWith('Z'), `worker ${worker}`).toBe(
-        true,
-      );
-    }
+    for (const worker of workers) expect(await isGone(worker), `worker ${worker}`).toBe(true);
     const result = await postGraphQL(publicUrl, listing);
     expect(result.status).toBe(200);
     expect(result.body.errors).toBeUndefined();
@@ -228,5 +271,64 @@ describe('npm start, when a process is killed', () => {
     } finally {
       squatter.close();
     }
+  }, 180_000);
+});
+
+describe('npm start, when it is itself killed', () => {
+  it('leaves no process it started running after a SIGKILL', async () => {
+    // The run before ended (the test above); this one starts on the same data and ports.
+    const run = launchStart();
+    leftovers.push(run.child);
+    await ready(run, 120_000);
+    const started = [...run.pids.values(), ...(await nginxProcesses())];
+    expect(started.length).toBeGreaterThanOrEqual(7);
+    process.kill(run.child.pid as number, 'SIGKILL');
+    // Each service drains its connections (at most DRAIN_DEADLINE_MS, 8 s) and exits.
+    const deadline = Date.now() + 30_000;
+    let running = started;
+    while (running.length > 0 && Date.now() < deadline) {
+      await new Promise((wake) => setTimeout(wake, 250));
+      const gone = await Promise.all(running.map(isGone));
+      running = running.filter((_, i) => !gone[i]);
+    }
+    expect(running, `still running of ${started.join(', ')}`).toEqual([]);
+  }, 180_000);
+
+  it('stops the NGINX an earlier run left on the public port, and serves behind a new one', async () => {
+    // NGINX as a run killed with its whole process group leaves it: its own group survives,
+    // on the public port, in front of gateways that are gone.
+    const nginx = findNginx() as string;
+    const stale = spawn(
+      nginx,
+      [
+        '-p',
+        nginxPrefix,
+        '-c',
+        join(nginxPrefix, 'nginx.conf'),
+        '-e',
+        join(nginxPrefix, 'error.log'),
+      ],
+      { stdio: 'ignore', detached: true },
+    );
+    leftovers.push(stale);
+    const staleExit = once(stale, 'exit');
+    const origin = new URL(publicUrl).origin;
+    for (let tries = 0; ; tries++) {
+      const answer = await fetch(`${origin}/health/live`).catch(() => undefined);
+      if (answer) break;
+      if (tries > 100) throw new Error('the left-over NGINX did not start');
+      await new Promise((wake) => setTimeout(wake, 100));
+    }
+    const workers = (await nginxProcesses()).slice(1);
+
+    const run = launchStart();
+    leftovers.push(run.child);
+    await ready(run, 120_000);
+    await staleExit;
+    for (const worker of workers) expect(await isGone(worker), `worker ${worker}`).toBe(true);
+    expect(run.lines.join('\n')).toMatch(/stopped the NGINX an earlier run left \(pid \d+\)/);
+    const result = await postGraphQL(publicUrl, listing);
+    expect(result.status).toBe(200);
+    expect(result.body.errors).toBeUndefined();
   }, 180_000);
 });

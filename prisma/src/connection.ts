@@ -1,4 +1,6 @@
-import { mkdir } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -68,21 +70,38 @@ export interface OpenDatabaseOptions {
    * statements (index builds) may rightly take longer.
    */
   deadlines?: DatabaseDeadlines;
+  /**
+   * How long to wait for another process to let go of an embedded database before giving up
+   * (PGlite only; default `embeddedLockWaitMs`).
+   */
+  lockWaitMs?: number;
 }
+
+/**
+ * Longer than a service whose runner went away takes to stop (10 s): the next `npm start`
+ * opens the database once the service of the run before has let go of it.
+ */
+export const embeddedLockWaitMs = 15_000;
 
 /** Opens a connection pool (PostgreSQL) or the embedded database (PGlite). */
 export async function openDatabase(
   location: DatabaseLocation,
-  { onConnectionLost, deadlines }: OpenDatabaseOptions = {},
+  { onConnectionLost, deadlines, lockWaitMs = embeddedLockWaitMs }: OpenDatabaseOptions = {},
 ): Promise<DatabaseConnection> {
   if (location.kind === 'pglite') {
     await mkdir(location.dataDir, { recursive: true });
-    const db = await PGlite.create(location.dataDir, { extensions: pgliteExtensions });
-    return {
-      adapterFactory: new PrismaPGlite(db),
-      description: `embedded PGlite in ${location.dataDir}`,
-      close: () => db.close(),
-    };
+    const unlock = await lockEmbedded(location.dataDir, lockWaitMs);
+    try {
+      const db = await PGlite.create(location.dataDir, { extensions: pgliteExtensions });
+      return {
+        adapterFactory: new PrismaPGlite(db),
+        description: `embedded PGlite in ${location.dataDir}`,
+        close: () => db.close().finally(unlock),
+      };
+    } catch (error) {
+      await unlock();
+      throw error;
+    }
   }
   const pool = new pg.Pool({
     connectionString: location.url,
@@ -254,5 +273,71 @@ export async function ensurePostgresDatabase(url: string): Promise<boolean> {
     return true;
   } finally {
     await client.end();
+  }
+}
+
+/** Whether process `pid` exists (without `ps`, as when the lock was written). */
+function exists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** When a process started, as `ps` tells it: with its pid, it names the process for good. */
+function startedAt(pid: number): string | undefined {
+  try {
+    return execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Takes the lock of an embedded database: `<dataDir>.lock`, naming this process (its pid
+ * and start time). PGlite runs PostgreSQL inside the process and does not stop a second
+ * process from opening the same folder; two at once corrupt it (it no longer opens). So a
+ * process that finds the lock held by a live process waits for it, up to `waitMs`, then
+ * fails naming that process; a lock whose process is gone (killed, crashed: it never
+ * closed) is taken over at once. Returns the release, which removes the file if it is still
+ * this process's.
+ */
+async function lockEmbedded(dataDir: string, waitMs: number): Promise<() => Promise<void>> {
+  const path = `${dataDir}.lock`;
+  const owner = `${process.pid} ${startedAt(process.pid) ?? ''}`.trim();
+  const release = async () => {
+    const holder = await readFile(path, 'utf8').catch(() => undefined);
+    if (holder?.trim() === owner) await rm(path, { force: true });
+  };
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      await writeFile(path, `${owner}\n`, { flag: 'wx' });
+      return release;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = (await readFile(path, 'utf8').catch(() => '')).trim();
+    const [pid = '', ...started] = holder.split(' ');
+    const holderPid = Number(pid);
+    const alive =
+      Number.isInteger(holderPid) &&
+      holderPid > 0 &&
+      (started.length > 0 ? startedAt(holderPid) === started.join(' ') : exists(holderPid));
+    if (!alive) {
+      // Its process is gone (or the pid is another program's now): the lock is stale. (Two
+      // processes that find it so at the same instant could both go on: two starts of one
+      // service at the same moment, a race this lock does not close.)
+      await rm(path, { force: true });
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `The embedded database in ${dataDir} is in use by process ${holderPid}; stop that process first (it holds ${path}).`,
+      );
+    }
+    await sleep(100);
   }
 }

@@ -163,7 +163,8 @@ export async function serveGraphQL<TContext extends BaseContext>(
   };
 
   logger.info({ url }, `${options.name} ready`);
-  process.send?.({ type: 'ready', service: options.name, url, port });
+  // A runner already gone is told nothing: runService's watch on the channel ends the service.
+  if (process.connected) process.send?.({ type: 'ready', service: options.name, url, port });
   return { url, port, stop };
 }
 
@@ -526,6 +527,23 @@ function logUnexpectedErrors<TContext extends BaseContext>(
   };
 }
 
+/**
+ * Started by a runner over an IPC channel (`npm start`, scripts/topology.ts): the service
+ * must not outlive it. Node closes the channel when the parent ends, however it ends (a
+ * SIGKILL, a crash, its terminal gone), and the child sees `disconnect`: a pipe the kernel
+ * closes needs no cooperation from the dead parent, where polling the parent's pid would
+ * race with its reuse. A service started alone has no channel and ignores all this.
+ */
+function startedByRunner(): boolean {
+  return typeof process.send === 'function';
+}
+
+/**
+ * How long a service whose runner is gone may take to stop: what the runner's own stop
+ * gives a process before its SIGKILL.
+ */
+const orphanStopMs = 10_000;
+
 /** Stops `service` cleanly on SIGTERM/SIGINT, then exits; a second signal exits at once. */
 export function stopOnSignals(service: RunningService, logger: Logger): void {
   let received = false;
@@ -546,8 +564,15 @@ export function stopOnSignals(service: RunningService, logger: Logger): void {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // Started by the local runner: if the runner goes away, so does this service.
-  if (process.connected) process.on('disconnect', () => onSignal('SIGTERM'));
+  if (!startedByRunner()) return;
+  // The runner gone: drain and stop as on its SIGTERM (or go on with a stop under way),
+  // within the time its stop would have given.
+  const orphaned = () => {
+    setTimeout(() => process.exit(1), orphanStopMs).unref();
+    if (!received) onSignal('SIGTERM');
+  };
+  if (process.connected) process.once('disconnect', orphaned);
+  else orphaned();
 }
 
 /**
@@ -563,8 +588,17 @@ export async function runService(
   // A LOG_LEVEL it does not know is reported by the start's check of every setting: at info.
   const level = baseSettings.shape.LOG_LEVEL.safeParse(env.LOG_LEVEL);
   const logger = createLogger(name, level.success ? level.data : 'info');
+  // Until it is ready there is nothing to drain: a runner gone meanwhile ends the service at
+  // once, as the SIGTERM a runner sends a starting service does.
+  const orphanedWhileStarting = () => process.exit(1);
+  if (startedByRunner()) {
+    if (!process.connected) orphanedWhileStarting();
+    process.once('disconnect', orphanedWhileStarting);
+  }
   try {
-    stopOnSignals(await start(logger), logger);
+    const service = await start(logger);
+    process.off('disconnect', orphanedWhileStarting);
+    stopOnSignals(service, logger);
   } catch (error) {
     if (error instanceof ConfigurationError) {
       logger.fatal(`${name} failed to start: ${error.message}`);
