@@ -44,6 +44,7 @@ import {
 } from './server.ts';
 import { subgraphSources } from './subgraphs.ts';
 import { warmedOnStart, warmUp } from './warm-up.ts';
+import { WriteBudget, writeBudgetDefaults } from './write-budget.ts';
 
 export const gatewaySettings = baseSettings
   .extend(authSettings.shape)
@@ -101,6 +102,24 @@ export const gatewaySettings = baseSettings
      * plans made and the subgraph connections open. 0 turns it off.
      */
     WARM_UP_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+    /**
+     * Root mutation fields (aliases each count) one signed-in account may run a second,
+     * on average, through all the gateways together; sign-ups, logins and session
+     * refreshes are not counted (README, "Write budget").
+     */
+    ACCOUNT_WRITES_PER_SECOND: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(writeBudgetDefaults.perSecond),
+    /** How many of them an account may run at once: the budget of each window. */
+    ACCOUNT_WRITE_BURST: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(writeBudgetDefaults.burst),
     /** The largest GraphQL document accepted, in bytes; persisted queries included. */
     MAX_DOCUMENT_BYTES: z.coerce
       .number()
@@ -264,6 +283,12 @@ export async function startGateway(
               }
             : undefined,
         subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+        writeBudget: new WriteBudget({
+          perSecond: config.ACCOUNT_WRITES_PER_SECOND,
+          burst: config.ACCOUNT_WRITE_BURST,
+          redis: redis?.client,
+          namespace: config.CACHE_NAMESPACE,
+        }),
         plugins,
       }),
     ),

@@ -1,4 +1,9 @@
-import { type ApolloServerPlugin, type BaseContext, HeaderMap } from '@apollo/server';
+import {
+  type ApolloServerPlugin,
+  type BaseContext,
+  type GraphQLResponse,
+  HeaderMap,
+} from '@apollo/server';
 import { passwordQueueExtension, passwordWorkBusy } from '@ticketing/auth';
 import { passwordAdmissionMetrics } from '@ticketing/platform';
 import { newPasswordFields, passwordFieldKeys } from './password-fields.ts';
@@ -59,25 +64,37 @@ export function passwordAdmissionPlugin<TContext extends BaseContext>(
           const keys = passwordFieldKeys(operation, document, newPasswordFields);
           if (keys.length === 0) return null;
           refused.inc();
-          return {
-            http: { status: undefined, headers: new HeaderMap() },
-            body: {
-              kind: 'single',
-              singleResult: {
-                errors: keys.map((key) => ({
-                  message: passwordWorkBusy.message,
-                  path: [key],
-                  extensions: { ...passwordWorkBusy.extensions },
-                })),
-                data: null,
-              },
-            },
-          };
+          return refusedOperation(keys, passwordWorkBusy);
         },
         async didEncounterErrors({ errors }) {
           if (errors.some(isHashingQueueFull)) admission.close();
         },
       };
+    },
+  };
+}
+
+/**
+ * The answer to an operation refused whole before it is planned: `error` at the path of each
+ * of its root fields `keys`, `data: null`. HTTP 200 unless `status` says otherwise.
+ */
+export function refusedOperation(
+  keys: readonly string[],
+  error: { message: string; extensions: Record<string, unknown> },
+  http: { status?: number; headers?: HeaderMap } = {},
+): GraphQLResponse {
+  return {
+    http: { status: http.status, headers: http.headers ?? new HeaderMap() },
+    body: {
+      kind: 'single',
+      singleResult: {
+        errors: keys.map((key) => ({
+          message: error.message,
+          path: [key],
+          extensions: { ...error.extensions },
+        })),
+        data: null,
+      },
     },
   };
 }

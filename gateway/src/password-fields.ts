@@ -47,6 +47,18 @@ export function passwordFieldKeys(
   document: DocumentNode,
   fields: ReadonlySet<string> = passwordFields,
 ): string[] {
+  return rootFieldKeys(operation, document, (name) => fields.has(name));
+}
+
+/**
+ * The response keys (alias or name) of the root fields of `operation` whose name `counts`,
+ * through fragments, each once: GraphQL runs a key once, however often it is selected.
+ */
+export function rootFieldKeys(
+  operation: OperationDefinitionNode,
+  document: DocumentNode,
+  counts: (name: string) => boolean,
+): string[] {
   const fragments = new Map(
     document.definitions
       .filter(
@@ -60,7 +72,7 @@ export function passwordFieldKeys(
   const collect = (selectionSet: SelectionSetNode) => {
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) {
-        if (fields.has(selection.name.value)) {
+        if (counts(selection.name.value)) {
           keys.add(selection.alias?.value ?? selection.name.value);
         }
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {

@@ -36,6 +36,7 @@ import {
 } from './response-cache.ts';
 import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
 import { sendToSubgraph } from './subgraph-client.ts';
+import { WriteBudget, writeBudgetDefaults, writeBudgetPlugin } from './write-budget.ts';
 
 /** What the gateway knows about a request. */
 export interface GatewayContext {
@@ -237,6 +238,11 @@ export interface GatewayOptions {
    * users service: for a second after it refused one for a full hashing queue.
    */
   newPasswordAdmission?: NewPasswordAdmission;
+  /**
+   * What each signed-in account may write (write-budget.ts); by default
+   * `writeBudgetDefaults`, counted in this process alone.
+   */
+  writeBudget?: WriteBudget;
   /** Where masked errors are logged with their detail. */
   logger: Logger;
 }
@@ -356,6 +362,9 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
         options.newPasswordAdmission ?? new NewPasswordAdmission(),
       ),
       inputHygienePlugin<GatewayContext>(),
+      writeBudgetPlugin<GatewayContext>(
+        options.writeBudget ?? new WriteBudget(writeBudgetDefaults),
+      ),
       privateForViewersPlugin<GatewayContext>(),
       ...(options.responseCache
         ? [responseCachePlugin<GatewayContext>({ ...options.responseCache, refresh })]

@@ -69,6 +69,7 @@ export {
   queryPlanCacheMetrics,
   responseCacheMetrics,
   sharedSubgraphFetchMetrics,
+  writeBudgetMetrics,
 } from './metrics.ts';
 export { connectRedis, type RedisConnection, redisSettings } from './redis.ts';
 export {

@@ -100,6 +100,17 @@ export function passwordAdmissionMetrics(): { refused: Counter } {
   return passwordAdmissionCounters;
 }
 
+let writeBudgetCounter: Counter | undefined;
+
+/** The gateway's per-account write budget (gateway/src/write-budget.ts). */
+export function writeBudgetMetrics(): { refused: Counter } {
+  writeBudgetCounter ??= new Counter({
+    name: 'graphql_writes_refused_at_gateway_total',
+    help: 'Mutations the gateway refused whole because their account had spent its write budget.',
+  });
+  return { refused: writeBudgetCounter };
+}
+
 let sharedFetchCounter: Counter<'subgraph'> | undefined;
 
 /**
