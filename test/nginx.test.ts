@@ -384,7 +384,11 @@ describe('the edge in front of a live gateway, with the web app not built', () =
       hosts.push(request.headers.host);
       received.push(request.headers);
       targets.push(request.url);
-      response.writeHead(200, { 'content-type': 'application/json' });
+      // As a gateway names what its answers depend on (gateway/src/response-cache.ts).
+      response.writeHead(200, {
+        'content-type': 'application/json',
+        vary: 'Accept, Authorization',
+      });
       response.end('{"data":{"__typename":"Query"}}');
     });
     gateway.listen(0, '127.0.0.1');
@@ -483,6 +487,15 @@ describe('the edge in front of a live gateway, with the web app not built', () =
       expect(answer, search).toMatch(/^HTTP\/1\.1 200 /);
       expect(targets.at(-1)).toBe(`/graphql${search}`);
     }
+  });
+
+  it('passes on what a gateway’s answer varies by, beside the Origin of its own CORS headers', async () => {
+    const answer = await fetch(`${edge.base}/graphql?query=%7B__typename%7D`, {
+      headers: { origin: 'http://localhost:5173' },
+    });
+    expect(answer.status).toBe(200);
+    const vary = (answer.headers.get('vary') ?? '').split(',').map((name) => name.trim());
+    expect(vary).toEqual(expect.arrayContaining(['Accept', 'Authorization', 'Origin']));
   });
 
   it('passes on no trace context a client sent: the gateways start their own traces', async () => {
