@@ -385,6 +385,8 @@ describe('the edge in front of a live gateway, with the web app not built', () =
   const hosts: (string | undefined)[] = [];
   /** The headers of each request the gateway received. */
   const received: IncomingHttpHeaders[] = [];
+  /** The target of each request the gateway received, as its request line spelt it. */
+  const targets: (string | undefined)[] = [];
 
   beforeAll(async () => {
     // A Node HTTP server as the gateways are: its parser refuses an HTTP/1.1 request
@@ -392,7 +394,12 @@ describe('the edge in front of a live gateway, with the web app not built', () =
     gateway = createServer((request, response) => {
       hosts.push(request.headers.host);
       received.push(request.headers);
-      response.writeHead(200, { 'content-type': 'application/json' });
+      targets.push(request.url);
+      // As a gateway names what its answers depend on (gateway/src/response-cache.ts).
+      response.writeHead(200, {
+        'content-type': 'application/json',
+        vary: 'Accept, Authorization',
+      });
       response.end('{"data":{"__typename":"Query"}}');
     });
     gateway.listen(0, '127.0.0.1');
@@ -474,6 +481,32 @@ describe('the edge in front of a live gateway, with the web app not built', () =
     );
     expect(upper).toMatch(/^HTTP\/1\.1 404 /);
     expect(received.length).toBe(before);
+  });
+
+  it('passes a GET request’s query string on as sent, bytes that are not UTF-8 included', async () => {
+    // The gateways refuse percent-encoded bytes that are not UTF-8 (hostile-edge.test.ts):
+    // NGINX must neither decode them into something else nor re-encode them.
+    for (const search of [
+      '?query=%7Bevents%7D%FF',
+      '?query=%7B__typename%7D&variables=%7B%22s%22%3A%22%C0%AF%22%7D',
+      '?query=%7B+__typename+%7D%20%23%C3%A9%E2%82%AC',
+    ]) {
+      const answer = await rawExchange(
+        edge.port,
+        `GET /graphql${search} HTTP/1.1\r\nhost: api.example.com\r\nconnection: close\r\n\r\n`,
+      );
+      expect(answer, search).toMatch(/^HTTP\/1\.1 200 /);
+      expect(targets.at(-1)).toBe(`/graphql${search}`);
+    }
+  });
+
+  it('passes on what a gateway’s answer varies by, beside the Origin of its own CORS headers', async () => {
+    const answer = await fetch(`${edge.base}/graphql?query=%7B__typename%7D`, {
+      headers: { origin: 'http://localhost:5173' },
+    });
+    expect(answer.status).toBe(200);
+    const vary = (answer.headers.get('vary') ?? '').split(',').map((name) => name.trim());
+    expect(vary).toEqual(expect.arrayContaining(['Accept', 'Authorization', 'Origin']));
   });
 
   it('passes on no trace context a client sent: the gateways start their own traces', async () => {

@@ -34,7 +34,7 @@ import { limitDocumentSize } from './document-size.ts';
 import { serveExplorer } from './explorer.ts';
 import { LocalResponseCache } from './local-response-cache.ts';
 import { PersistedQueryCache } from './persisted-queries.ts';
-import { earlyHitMiddleware } from './response-cache.ts';
+import { earlyHitMiddleware, varyByRequestHeaders } from './response-cache.ts';
 import { manifestPath, readManifest } from './safelist.ts';
 import {
   createGatewayServer,
@@ -310,7 +310,13 @@ export async function startGateway(
       // NGINX sets X-Forwarded-For to the address it saw, overwriting the client's. Only a
       // trusted proxy's header counts: req.ip is the right-most untrusted address.
       app.set('trust proxy', config.TRUSTED_PROXIES);
-      app.use('/graphql', jsonBody, limitDocumentSize(config.MAX_DOCUMENT_BYTES));
+      // Before anything answers: every answer names the request headers it depends on.
+      app.use(
+        '/graphql',
+        varyByRequestHeaders,
+        jsonBody,
+        limitDocumentSize(config.MAX_DOCUMENT_BYTES),
+      );
       app.use((_req, res, next) => {
         res.setHeader('x-served-by', config.GATEWAY_NAME);
         next();

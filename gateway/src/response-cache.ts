@@ -630,6 +630,26 @@ function acceptedMediaType(req: express.Request): string | undefined {
 }
 
 /**
+ * The request headers an answer of `/graphql` depends on, named in its `Vary` so that a
+ * shared cache in front (a CDN, a micro-cache at the edge) keeps one answer for each: Accept
+ * chooses its media type (`acceptedMediaType`, and Apollo's own choice), Authorization
+ * whether it is the anonymous answer, public, or a caller's. Origin is NGINX's, which
+ * answers CORS and names it itself; Apollo's CSRF headers (`apollo-require-preflight`,
+ * `x-apollo-operation-name`) decide only whether a GET is refused, and a refusal is never
+ * cacheable; nothing is compressed, so Accept-Encoding changes nothing.
+ */
+export const answerVaries = ['Accept', 'Authorization'] as const;
+
+/**
+ * Names `answerVaries` in every answer of the path it is mounted on, before anything
+ * answers: Apollo's answers, hits from the first level, Express's 304s and refusals alike.
+ */
+export const varyByRequestHeaders: express.RequestHandler = (_req, res, next) => {
+  for (const header of answerVaries) res.vary(header);
+  next();
+};
+
+/**
  * Answers an anonymous POST from the first level, before Apollo parses, validates or plans
  * anything: same key, same body, same headers (Content-Type as the client's Accept chooses
  * it, Cache-Control, x-cache) and the same lookup metric as a hit through the plugin.
@@ -689,7 +709,8 @@ export function earlyHitMiddleware(options: {
     localHits.inc();
     const ageSeconds = Math.floor((Date.now() - held.at) / 1_000);
     // The bytes as they were encoded when kept, written as they are: no serialising and no
-    // ETag (a hash of the body) per hit, which no client of a POST uses.
+    // ETag (a hash of the body) per hit, which no client of a POST uses. `Vary` was set
+    // before (`varyByRequestHeaders`), and is kept.
     res.writeHead(200, {
       'content-type': `${mediaType}; charset=utf-8`,
       'content-length': held.body.length,

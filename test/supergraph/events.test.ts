@@ -1,5 +1,8 @@
 // The events API through the gateway: permissions, the lifecycle, validation, listing and
 // what the tickets service learns.
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { maxDeliveryAgeMs, relaySecret, signDelivery } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Supergraph, startSupergraph } from './harness.ts';
 import { type AuthPayload, codeOf, logIn, signUp } from './operations.ts';
@@ -511,5 +514,104 @@ describe('two changes of an event’s times at once', () => {
       written.startsAt,
       written.endsAt,
     ]);
+  });
+});
+
+describe('a delivery to the tickets service’s /internal/event-changes', () => {
+  const deliveries = () => new URL('/internal/event-changes', supergraph.subgraphUrls.tickets);
+  const secret = relaySecret({ NODE_ENV: 'test' });
+
+  /**
+   * Sends a delivery's head, declaring a body of 64 KiB, and its first bytes only; resolves
+   * to the status line of the answer, or undefined when none came within `waitMs`: the
+   * service is reading the body.
+   */
+  async function answerBeforeBody(headers: Record<string, string>, waitMs = 2_000) {
+    const url = deliveries();
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    const head = [
+      `POST ${url.pathname} HTTP/1.1`,
+      `host: ${url.host}`,
+      'content-type: application/json',
+      `content-length: ${64 * 1024}`,
+      ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    ];
+    socket.write(`${head.join('\r\n')}\r\n\r\n{"messages":[`);
+    try {
+      const [chunk] = await once(socket, 'data', { signal: AbortSignal.timeout(waitMs) });
+      return (chunk as Buffer).toString('utf8').split('\r\n')[0];
+    } catch {
+      return undefined;
+    } finally {
+      socket.destroy();
+    }
+  }
+
+  const wellFormed = 'ab'.repeat(32);
+  const now = () => String(Date.now());
+
+  // The whole body (up to 1 MB) was read before the signature was looked for: anyone who
+  // could reach the port had the service wait for, and buffer, a body it would refuse.
+  it.each([
+    ['no signature and no timestamp', {}],
+    ['no signature', { 'x-relay-timestamp': now() }],
+    ['no timestamp', { 'x-relay-signature': wellFormed }],
+    [
+      'a stale timestamp',
+      {
+        'x-relay-timestamp': String(Date.now() - maxDeliveryAgeMs - 60_000),
+        'x-relay-signature': wellFormed,
+      },
+    ],
+    [
+      'a timestamp that is not a number',
+      { 'x-relay-timestamp': 'soon', 'x-relay-signature': wellFormed },
+    ],
+    [
+      'a signature that is not an HMAC-SHA256 in hex',
+      { 'x-relay-timestamp': now(), 'x-relay-signature': 'zz' },
+    ],
+  ])('with %s is refused with 401 before its body is read', async (_, headers) => {
+    expect(await answerBeforeBody(headers)).toBe('HTTP/1.1 401 Unauthorized');
+  });
+
+  it('with a fresh timestamp and a signature of the right shape has its body read, then checked', async () => {
+    // What the headers alone cannot tell: the signature covers the body.
+    expect(
+      await answerBeforeBody({ 'x-relay-timestamp': now(), 'x-relay-signature': wellFormed }, 500),
+    ).toBeUndefined();
+  });
+
+  /** POSTs `body` as a delivery, signed with the relay secret now unless `signed` is false. */
+  const deliver = (body: string, signed = true) => {
+    const timestamp = now();
+    return fetch(deliveries(), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(signed
+          ? {
+              'x-relay-timestamp': timestamp,
+              'x-relay-signature': signDelivery(secret, timestamp, body),
+            }
+          : {}),
+      },
+      body,
+    });
+  };
+
+  it('over 1 MB is refused with 413 when signed, and with 401 when not', async () => {
+    const body = JSON.stringify({ messages: [], padding: ' '.repeat(2 ** 20) });
+    const signed = await deliver(body);
+    expect(signed.status).toBe(413);
+    expect(((await signed.json()) as { errors: unknown[] }).errors).toEqual([
+      { message: 'The request body is too large.', extensions: { code: 'PAYLOAD_TOO_LARGE' } },
+    ]);
+    expect((await deliver(body, false)).status).toBe(401);
+  });
+
+  it('signed, fresh and within the limit is applied', async () => {
+    expect((await deliver(JSON.stringify({ messages: [] }))).status).toBe(204);
   });
 });

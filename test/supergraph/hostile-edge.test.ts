@@ -209,6 +209,71 @@ describe('a body that is not UTF-8', () => {
   });
 });
 
+describe('a GET request whose parameters are not UTF-8', () => {
+  const get = (search: string) =>
+    fetch(new URL(search, supergraph.gatewayUrls[0]), {
+      headers: { 'apollo-require-preflight': 'true' },
+    }).then(answerOf);
+
+  // URLSearchParams reads percent-encoded bytes that are not UTF-8 (a stray 0xFF, an
+  // overlong `/`) as U+FFFD, as a JSON parser reads them in a body: two different byte
+  // strings arrived as one document, variable value or cache key.
+  it.each([
+    ['a byte that never starts a character, after the document', '?query=%7Bevents%7D%FF'],
+    [
+      'an overlong encoding, in a variable',
+      `?query=${encodeURIComponent(countEvents)}&variables=%7B%22s%22%3A%22%C0%AF%22%7D`,
+    ],
+    [
+      'a truncated sequence, in the operation name',
+      '?query=%7B__typename%7D&operationName=A%E2%82',
+    ],
+    [
+      'a byte that never starts a character, in the extensions',
+      '?query=%7B__typename%7D&extensions=%7B%22x%22%3A%22%FE%22%7D',
+    ],
+    ['a byte that never starts a character, in another parameter', '?query=%7B__typename%7D&x=%FF'],
+    [
+      'a byte that never starts a character, in a parameter’s name',
+      '?query=%7B__typename%7D&%FF=1',
+    ],
+  ])('with %s is a 400 BAD_REQUEST', async (_, search) => {
+    const result = await get(search);
+    expect(result).toEqual({
+      status: 400,
+      body: {
+        errors: [
+          {
+            message: 'The request’s query string is not valid UTF-8.',
+            extensions: { code: 'BAD_REQUEST' },
+          },
+        ],
+      },
+    });
+  });
+
+  it('in UTF-8, multi-byte characters included, is read as usual', async () => {
+    // A comment of é, € and 🎫 (two, three and four bytes) after the document.
+    const comment = encodeURIComponent('# é € 🎫');
+    expect(await get(`?query=%7B__typename%7D${comment}%0A`)).toEqual({
+      status: 200,
+      body: { data: { __typename: 'Query' } },
+    });
+    // The same characters in the document are read as themselves, not as U+FFFD.
+    const parsed = await get(`?query=${encodeURIComponent('{ é }')}`);
+    expect(parsed.status).toBe(400);
+    expect(parsed.body.errors?.[0]?.message).toContain('U+00E9');
+  });
+
+  it('reads `+` and `%20` as a space, and `%2B` as a plus, as before', async () => {
+    for (const search of ['?query=%7B+__typename+%7D', '?query=%7B%20__typename%20%7D']) {
+      expect(await get(search)).toEqual({ status: 200, body: { data: { __typename: 'Query' } } });
+    }
+    const plus = await get('?query=%7B%2B%7D');
+    expect(plus.body.errors?.[0]?.message).toContain('Unexpected character: "+"');
+  });
+});
+
 describe('a variable that does not coerce', () => {
   const uploadScans =
     'mutation Upload($scans: [OfflineScanInput!]!) { uploadCheckIns(eventId: "e", scans: $scans) { index } }';

@@ -54,8 +54,16 @@ async function send(
     cache: response.headers.get('x-cache'),
     cacheControl: response.headers.get('cache-control'),
     contentType: response.headers.get('content-type'),
+    vary: varyOf(response),
   };
 }
+
+/** The request headers a response says it varies by, lower case, in order. */
+const varyOf = (response: Response) =>
+  (response.headers.get('vary') ?? '')
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean);
 
 /** Renames the event through gateway 1; resolves to its new title. */
 async function renameEvent(): Promise<string> {
@@ -445,5 +453,75 @@ describe('the response cache policy', () => {
     expect(await metric(0, 'graphql_response_cache_lookups_total', 'reason="local"')).toBe(
       localBefore + 1,
     );
+  });
+});
+
+// A public answer's media type follows the client's Accept, and whether it is the anonymous
+// answer at all follows Authorization: a shared cache in front (a CDN, a micro-cache at the
+// edge) that was not told so could serve one client's type, or the anonymous answer, to
+// another. Every answer of /graphql says so, on each path an answer takes.
+describe('the request headers an answer varies by', () => {
+  const varies = ['accept', 'authorization'];
+
+  /** GETs `query` from gateway `gateway`, with the headers given. */
+  async function get(query: string, gateway: number, headers: Record<string, string> = {}) {
+    const url = new URL('/graphql', supergraph.gatewayUrls[gateway]);
+    url.searchParams.set('query', query);
+    const response = await fetch(url, {
+      headers: { 'apollo-require-preflight': 'true', ...headers },
+    });
+    await response.arrayBuffer();
+    return {
+      status: response.status,
+      cache: response.headers.get('x-cache'),
+      cacheControl: response.headers.get('cache-control'),
+      contentType: response.headers.get('content-type'),
+      etag: response.headers.get('etag'),
+      vary: varyOf(response),
+    };
+  }
+
+  it('are named on a GET answered through Apollo, a hit from Redis, and a 304', async () => {
+    const query = `${unique()}{ events(first: 5) { edges { node { title } } } }`;
+    const miss = await get(query, 0);
+    expect(miss).toMatchObject({ status: 200, cache: 'MISS', cacheControl: 'max-age=30, public' });
+    expect(miss.vary).toEqual(expect.arrayContaining(varies));
+    // The other gateway, whose memory does not hold it: a hit through Apollo's plugin.
+    const hit = await get(query, 1, { accept: 'application/graphql-response+json' });
+    expect(hit).toMatchObject({ status: 200, cache: 'HIT' });
+    expect(hit.contentType).toMatch(/^application\/graphql-response\+json/);
+    expect(hit.vary).toEqual(expect.arrayContaining(varies));
+    expect(hit.etag).toBeTruthy();
+    const unchanged = await get(query, 1, {
+      accept: 'application/graphql-response+json',
+      'if-none-match': hit.etag as string,
+      // fetch adds `Cache-Control: no-cache` to a conditional request without one, which
+      // Express answers in full.
+      'cache-control': 'max-age=0',
+    });
+    expect(unchanged.status).toBe(304);
+    expect(unchanged.vary).toEqual(expect.arrayContaining(varies));
+  });
+
+  it('are named on a POST answered through Apollo and on a hit from memory, before Apollo', async () => {
+    const query = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
+    const variables = { id: eventId };
+    const miss = await send(query, { variables });
+    expect(miss.cache).toBe('MISS');
+    expect(miss.vary).toEqual(expect.arrayContaining(varies));
+    const requests = () => metric(0, 'graphql_requests_total');
+    const before = await requests();
+    const hit = await send(query, { variables });
+    expect(hit.cache).toBe('HIT');
+    expect(await requests()).toBe(before);
+    expect(hit.vary).toEqual(expect.arrayContaining(varies));
+  });
+
+  it('are named on an answer to a caller with a token, and on a refusal', async () => {
+    const signedIn = await send(`${unique()}{ me { id } }`, { token: organizer.accessToken });
+    expect(signedIn.vary).toEqual(expect.arrayContaining(varies));
+    const refused = await send('{ nothing }');
+    expect(refused.status).toBe(400);
+    expect(refused.vary).toEqual(expect.arrayContaining(varies));
   });
 });

@@ -174,6 +174,24 @@ describe('a signed request', () => {
     expect(result.body.errors[0].message).toMatch(/expired/);
   });
 
+  it('with GET is read as a gateway’s is: bytes that are not UTF-8 are a 400 BAD_REQUEST', async () => {
+    // The gateway sends POST only; a GET signed for its empty body is served, and reads its
+    // parameters under the same rules as at the gateway.
+    const get = async (search: string) => {
+      const response = await fetch(new URL(search, supergraph.subgraphUrls.events), {
+        headers: { ...(await sign('events', '')), 'apollo-require-preflight': 'true' },
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    expect(await get('?query=%7B__typename%7D')).toEqual({
+      status: 200,
+      body: { data: { __typename: 'Query' } },
+    });
+    const refused = await get('?query=%7B__typename%7D%FF');
+    expect(refused.status).toBe(400);
+    expect(codeOf(refused.body)).toBe('BAD_REQUEST');
+  });
+
   it('is refused when its header is garbage', async () => {
     const result = await post('users', serviceQuery, { [assertionHeader]: 'not.a.jwt' });
     expect(result.status).toBe(403);

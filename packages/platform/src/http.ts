@@ -285,10 +285,15 @@ function tooDeeplyNested(value: unknown, maxDepth: number): string[] | undefined
  * what a check needs.
  */
 export function searchParametersOf(request: { url: string }): URLSearchParams {
-  // What follows the first `?` up to a `#`, as Apollo's Express integration takes it
-  // (`url.parse`), and never an error, whatever the request line holds.
-  const query = /^[^#?]*\?([^#]*)/.exec(request.url)?.[1] ?? '';
-  return new URLSearchParams(query);
+  return new URLSearchParams(queryStringOf(request));
+}
+
+/**
+ * What follows the first `?` up to a `#`, as Apollo's Express integration takes it
+ * (`url.parse`), and never an error, whatever the request line holds.
+ */
+function queryStringOf(request: { url: string }): string {
+  return /^[^#?]*\?([^#]*)/.exec(request.url)?.[1] ?? '';
 }
 
 /** A GET request's JSON parameters, parsed as Apollo Server parses them; unparsable ones skipped. */
@@ -348,10 +353,34 @@ function requireUtf8(_request: unknown, _response: unknown, body: Buffer, charse
 }
 
 /**
- * The JSON body parser of every GraphQL endpoint, with its bound on nesting; a service may
- * run it earlier itself.
+ * A GET request's query string must be UTF-8 too, once its percent-escapes are decoded:
+ * URLSearchParams (which Apollo Server reads it with) reads bytes that are not (`%FF`, an
+ * overlong `%C0%AF`) as U+FFFD, as body-parser did a body's. Every parameter is checked,
+ * names included, whether Apollo reads it or not. Each run of escapes on its own: what is
+ * around one (`&`, `=`, `+`, characters written as they are) starts and ends whole
+ * characters, so it never makes the run's bytes valid or invalid.
  */
-export const jsonBody = [express.json({ limit: '1mb', verify: requireUtf8 }), limitJsonDepth];
+const requireUtf8Parameters: express.RequestHandler = (request, _response, next) => {
+  if (request.method === 'GET') {
+    for (const [run] of queryStringOf(request).matchAll(/(?:%[0-9A-Fa-f]{2})+/g)) {
+      if (!isUtf8(Buffer.from(run.replaceAll('%', ''), 'hex'))) {
+        next(bodyFailure('parameters.invalid.utf8', 400));
+        return;
+      }
+    }
+  }
+  next();
+};
+
+/**
+ * The JSON body parser of every GraphQL endpoint, with its bound on nesting, and the same
+ * check of a GET request's parameters; a service may run it earlier itself.
+ */
+export const jsonBody = [
+  express.json({ limit: '1mb', verify: requireUtf8 }),
+  requireUtf8Parameters,
+  limitJsonDepth,
+];
 
 /** What body-parser's failures mean to a client (its `type` → status and code). */
 const bodyFailures: Record<string, { status: number; code: string; message: string }> = {
@@ -364,6 +393,11 @@ const bodyFailures: Record<string, { status: number; code: string; message: stri
     status: 400,
     code: 'BAD_REQUEST',
     message: 'The request body is not valid UTF-8.',
+  },
+  'parameters.invalid.utf8': {
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: 'The request’s query string is not valid UTF-8.',
   },
   'entity.too.large': {
     status: 413,

@@ -33,7 +33,13 @@ export {
   serviceUnavailable,
   violatedCheck,
 } from './errors.ts';
-export { maxDeliveryAgeMs, relaySecret, signDelivery, verifyDelivery } from './event-relay.ts';
+export {
+  maxDeliveryAgeMs,
+  plausibleDelivery,
+  relaySecret,
+  signDelivery,
+  verifyDelivery,
+} from './event-relay.ts';
 export { endOf, hasEnded } from './event-time.ts';
 export {
   assertionHeader,
@@ -125,6 +131,7 @@ export {
   subgraphNames,
   tokenIssuer,
 } from './services.ts';
+export { type SignedBodyOptions, signedBody } from './signed-body.ts';
 export {
   authSettings,
   type RequestInfo,

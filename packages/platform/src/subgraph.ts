@@ -1,5 +1,5 @@
 import type { ApolloServer, ApolloServerPlugin, BaseContext } from '@apollo/server';
-import express from 'express';
+import type express from 'express';
 import { z } from 'zod';
 import {
   baseSettings,
@@ -28,6 +28,7 @@ import { type RunningService, runService, serveGraphQL, shutdownSettings } from 
 import { createLogger, type Logger } from './logger.ts';
 import { connectRedis, type RedisConnection, redisSettings } from './redis.ts';
 import { localServiceUrl, type SubgraphName, serviceRoutes, tokenIssuer } from './services.ts';
+import { signedBody } from './signed-body.ts';
 
 /** Where access tokens come from and how their keys are found; the same for every service. */
 export const authSettings = z.object({
@@ -129,40 +130,17 @@ function requireGatewayAssertion(
     '/graphql',
     // A request without an assertion of the right shape is refused before its body is read
     // (inflated, parsed): what the body holds, and how it is read, is no one else's business.
-    (request, response, next) => {
-      try {
-        assertionParts(assertionOf(request));
-      } catch (error) {
-        if (!refused(error, request, response)) next(error);
-        return;
-      }
-      next();
-    },
-    express.json({
+    signedBody({
+      check: (request) => assertionParts(assertionOf(request)),
+      read: 'json',
       limit: '1mb',
-      verify: (request, _response, body) => {
-        rawBodies.set(request, body);
+      async verify(request, response: express.Response<unknown, TrustedLocals>, body) {
+        response.locals.forwarded = await verifier.verify(assertionOf(request), body);
       },
+      refuse: refused,
     }),
-    (
-      request: express.Request,
-      response: express.Response<unknown, TrustedLocals>,
-      next: express.NextFunction,
-    ) => {
-      verifier.verify(assertionOf(request), rawBodies.get(request) ?? '').then(
-        (forwarded) => {
-          response.locals.forwarded = forwarded;
-          next();
-        },
-        (error: unknown) => {
-          if (!refused(error, request, response)) next(error);
-        },
-      );
-    },
   );
 }
-
-const rawBodies = new WeakMap<object, Buffer>();
 
 /** What every subgraph reads at start, besides its own settings. */
 export const subgraphStartSettings = (defaultPort: number) =>

@@ -1,8 +1,15 @@
 // POST /internal/event-changes: where the events service's outbox relay delivers event
 // changes. Not part of the public API: NGINX routes only /graphql, and every delivery
-// must be signed with the relay secret.
-import { type Logger, serviceRoutes, verifyDelivery } from '@ticketing/platform';
-import express from 'express';
+// must be signed with the relay secret; one whose headers cannot be a recent signed
+// delivery is refused before its body is read.
+import {
+  type Logger,
+  plausibleDelivery,
+  serviceRoutes,
+  signedBody,
+  verifyDelivery,
+} from '@ticketing/platform';
+import type express from 'express';
 import { z } from 'zod';
 import type {
   EventChange,
@@ -45,6 +52,9 @@ export interface PartialDelivery {
 
 export const eventChangesPath = serviceRoutes.eventChanges;
 
+/** A delivery that is not signed with the relay secret, or not recently: 401. */
+class UnsignedDelivery extends Error {}
+
 export function eventChangesRoute(
   snapshots: EventSnapshotRepository,
   secret: string,
@@ -53,20 +63,29 @@ export function eventChangesRoute(
   onApplied: (eventIds: string[]) => Promise<void> = async () => {},
 ): express.RequestHandler[] {
   return [
-    express.raw({ type: 'application/json', limit: '1mb' }),
+    ...signedBody({
+      check(req) {
+        if (!plausibleDelivery(req.header('x-relay-timestamp'), req.header('x-relay-signature'))) {
+          throw new UnsignedDelivery();
+        }
+      },
+      // A batch of 100 snapshots is some 25 KB.
+      read: 'raw',
+      limit: '1mb',
+      verify(req, _res, body) {
+        const timestamp = req.header('x-relay-timestamp');
+        if (!verifyDelivery(secret, timestamp, req.header('x-relay-signature'), body)) {
+          throw new UnsignedDelivery();
+        }
+      },
+      refuse(error, _req, res) {
+        if (!(error instanceof UnsignedDelivery)) return false;
+        res.status(401).json({ error: 'unsigned or stale delivery' });
+        return true;
+      },
+    }),
     async (req, res) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      if (
-        !verifyDelivery(
-          secret,
-          req.header('x-relay-timestamp'),
-          req.header('x-relay-signature'),
-          body,
-        )
-      ) {
-        res.status(401).json({ error: 'unsigned or stale delivery' });
-        return;
-      }
       let parsed: z.infer<typeof deliverySchema>;
       try {
         parsed = deliverySchema.parse(JSON.parse(body.toString('utf8')));
