@@ -37,6 +37,19 @@ export interface Statement {
   requestId: string | undefined;
 }
 
+/**
+ * The statements of `log` sent for requests: a background job's (the hold sweeper, the
+ * retention schedule, the outbox relay, which a request may wake) are sent at any moment.
+ */
+export function requestStatements(log: readonly Statement[]): Statement[] {
+  return log.filter(
+    ({ sql, requestId }) =>
+      requestId !== undefined &&
+      !sql.includes('outbox_messages') &&
+      !sql.includes('WITH expired AS'),
+  );
+}
+
 export interface RequestOptions {
   token?: string;
   /** Raw Authorization header, for malformed ones. */
