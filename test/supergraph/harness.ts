@@ -8,7 +8,12 @@ import type { BaseContext } from '@apollo/server';
 import type { Identity } from '@ticketing/auth';
 import { eventsSubgraph } from '@ticketing/events-subgraph/subgraph';
 import { startGateway } from '@ticketing/gateway/main';
-import { type RunningService, type SubgraphDefinition, startSubgraph } from '@ticketing/platform';
+import {
+  currentRequestId,
+  type RunningService,
+  type SubgraphDefinition,
+  startSubgraph,
+} from '@ticketing/platform';
 import type { QueryListener } from '@ticketing/prisma';
 import { type PrismaClient as EventsPrisma, eventsDatabase } from '@ticketing/prisma/events';
 import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
@@ -28,6 +33,21 @@ export interface GraphQLResult<Data = Record<string, unknown>> {
 export interface Statement {
   sql: string;
   params: unknown[];
+  /** The request it was sent for; undefined for a background job's (a timer's). */
+  requestId: string | undefined;
+}
+
+/**
+ * The statements of `log` sent for requests: a background job's (the hold sweeper, the
+ * retention schedule, the outbox relay, which a request may wake) are sent at any moment.
+ */
+export function requestStatements(log: readonly Statement[]): Statement[] {
+  return log.filter(
+    ({ sql, requestId }) =>
+      requestId !== undefined &&
+      !sql.includes('outbox_messages') &&
+      !sql.includes('WITH expired AS'),
+  );
 }
 
 export interface RequestOptions {
@@ -103,7 +123,10 @@ function recordingSql<Client, Location, TContext extends BaseContext>(
     database: {
       ...subgraph.database,
       open: (location, options) =>
-        open(location, { ...options, onQuery: (sql, params) => log.push({ sql, params }) }),
+        open(location, {
+          ...options,
+          onQuery: (sql, params) => log.push({ sql, params, requestId: currentRequestId() }),
+        }),
     },
   };
 }

@@ -34,7 +34,14 @@ async function send(
     token,
     variables = {},
     accept,
-  }: { gateway?: number; token?: string; variables?: object; accept?: string } = {},
+    requestId,
+  }: {
+    gateway?: number;
+    token?: string;
+    variables?: object;
+    accept?: string;
+    requestId?: string;
+  } = {},
 ) {
   const url = supergraph.gatewayUrls[gateway];
   if (!url) throw new Error(`no gateway ${gateway}`);
@@ -44,6 +51,7 @@ async function send(
       'content-type': 'application/json',
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...(accept ? { accept } : {}),
+      ...(requestId ? { 'x-request-id': requestId } : {}),
     },
     body: JSON.stringify({ query, variables }),
   });
@@ -122,17 +130,22 @@ describe('the response cache policy', () => {
   it('answers a hit at the other gateway without asking any subgraph', async () => {
     const query = `${unique()}query ($id: ID!) { event(id: $id) { title organizer { name } ticketTiers { available } } }`;
     const variables = { id: eventId };
-    expect((await send(query, { variables })).cache).toBe('MISS');
-    // What requests ask of the databases; the outbox relay polls its table on its own.
-    const statements = () =>
+    // The statements each database was sent for one request, told by the request id the
+    // gateway passes on: the background jobs (the hold sweeper every second, the outbox
+    // relay) send theirs at any moment.
+    const statementsFor = (requestId: string) =>
       Object.values(supergraph.sql).map(
-        (log) => log.filter((statement) => !statement.sql.includes('outbox_messages')).length,
+        (log) => log.filter((statement) => statement.requestId === requestId).length,
       );
-    const before = statements();
-    const hit = await send(query, { gateway: 1, variables });
+    const missId = randomUUID();
+    expect((await send(query, { variables, requestId: missId })).cache).toBe('MISS');
+    // The miss asked all three subgraphs' databases, under its id.
+    expect(statementsFor(missId).every((count) => count > 0)).toBe(true);
+    const hitId = randomUUID();
+    const hit = await send(query, { gateway: 1, variables, requestId: hitId });
     expect(hit.cache).toBe('HIT');
     expect(hit.body.data).toMatchObject({ event: { ticketTiers: [{ available: 50 }] } });
-    expect(statements()).toEqual(before);
+    expect(statementsFor(hitId)).toEqual([0, 0, 0]);
   });
 
   it('answers a repeated hit from the gateway’s memory, before Apollo, with the same headers', async () => {
