@@ -35,6 +35,7 @@ export const ticketsErrorCodes = [
   'TOO_MANY_WAITLIST_ENTRIES',
   'INVALID_STATE_TRANSITION',
   'EVENT_ENDED',
+  'ACCOUNT_HAS_TICKETS',
 ] as const;
 
 export type TicketsErrorCode = (typeof ticketsErrorCodes)[number];

@@ -29,6 +29,9 @@ const accountsWith = (ring: SigningKeys) =>
     ring,
     { issuer: 'test', audience: 'test' },
     createLogger('users', 'silent'),
+    undefined,
+    // The tickets service's side of a deletion has tests of its own, through the gateway.
+    { tickets: { close: async () => {} } },
   ).accounts;
 
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
 import { isUuid, notFound } from '@ticketing/platform';
+import { callSubgraph, type SubgraphEndpoint } from '@ticketing/platform/subgraph-call';
 import DataLoader from 'dataloader';
-import { callSubgraph, type SubgraphEndpoint } from './SubgraphCall.ts';
 
 const managedEventQuery =
   'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Event { status startsAt endsAt organizer { id } } } }';
@@ -90,6 +90,7 @@ export class EventOwnership {
   async #fetch(ids: readonly string[], caller: Identity): Promise<(RemoteEvent | null)[]> {
     const unique = [...new Set(ids)];
     const result = await callSubgraph<{ _entities?: (RemoteEvent | null)[] }>(
+      'tickets',
       this.#events,
       caller,
       managedEventQuery,

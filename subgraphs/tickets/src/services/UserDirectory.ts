@@ -1,5 +1,5 @@
 import type { Identity } from '@ticketing/auth';
-import { callSubgraph, type SubgraphEndpoint } from './SubgraphCall.ts';
+import { callSubgraph, type SubgraphEndpoint } from '@ticketing/platform/subgraph-call';
 
 const accountQuery = 'query ($email: String!) { accountIdByEmail(email: $email) }';
 
@@ -23,6 +23,7 @@ export class UserDirectory {
   /** The id of the account with this email, or null when none has it. */
   async idByEmail(email: string, caller: Identity): Promise<string | null> {
     const result = await callSubgraph<{ accountIdByEmail: string | null }>(
+      'tickets',
       this.#users,
       caller,
       accountQuery,

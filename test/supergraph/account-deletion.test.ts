@@ -1,0 +1,162 @@
+// Deleting an account through the gateway, as the tickets service sees it: refused while the
+// account holds tickets for events not over; otherwise its holds give their stock back, its
+// waitlist entries leave their queues, its door-staff grants end, and what refers to it
+// (an event's organizer) still reads. A purchase that loses the race to the deletion is
+// refused whole.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addDoorStaff, buyTickets } from './door.ts';
+import { type Supergraph, startSupergraph } from './harness.ts';
+import { type AuthPayload, codeOf, eventOnSale, signUp, strongPassword } from './operations.ts';
+
+let supergraph: Supergraph;
+let organizer: AuthPayload;
+
+beforeAll(async () => {
+  supergraph = await startSupergraph();
+  organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+});
+afterAll(async () => {
+  await supergraph?.stop();
+});
+
+const deleteAccount = (account: AuthPayload) =>
+  supergraph.request<{ deleteAccount: boolean }>(
+    'mutation ($p: String!) { deleteAccount(password: $p) }',
+    { p: strongPassword },
+    { token: account.accessToken },
+  );
+
+const tier = async (tierId: string) =>
+  supergraph.databases.tickets.ticketTier.findUniqueOrThrow({
+    where: { id: tierId },
+    select: { sold: true, held: true },
+  });
+
+describe('deleting an account', () => {
+  it('is refused while the account holds tickets for an event not over, and deletes nothing', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    ]);
+    const buyer = await signUp(supergraph);
+    const [ticket] = await buyTickets(supergraph, buyer.accessToken, tierIds[0] as string, 2);
+
+    const refused = await deleteAccount(buyer);
+    expect(codeOf(refused)).toBe('ACCOUNT_HAS_TICKETS');
+    expect(refused.errors?.[0]?.extensions?.tickets).toBe(2);
+    expect(refused.data).toBeNull();
+    const me = await supergraph.request('{ me { id name } }', {}, { token: buyer.accessToken });
+    expect(me.data).toEqual({ me: { id: buyer.user.id, name: 'Test User' } });
+    // Still able to buy: nothing was closed.
+    expect(await supergraph.databases.tickets.closedAccount.count()).toBe(0);
+
+    // Once the tickets are given back, the account can go.
+    const mine = await supergraph.databases.tickets.ticket.findMany({
+      where: { ownerId: buyer.user.id, status: 'ACTIVE' },
+    });
+    expect(mine.map((row) => row.id)).toContain(ticket?.id);
+    for (const row of mine) {
+      const cancelled = await supergraph.request(
+        'mutation ($id: ID!) { cancelTicket(id: $id) { status } }',
+        { id: row.id },
+        { token: buyer.accessToken },
+      );
+      expect(cancelled.errors).toBeUndefined();
+    }
+    expect((await deleteAccount(buyer)).data).toEqual({ deleteAccount: true });
+    expect(await tier(tierIds[0] as string)).toEqual({ sold: 0, held: 0 });
+  });
+
+  it('gives back its holds’ stock, leaves its queues, ends its door-staff grants, and leaves its events readable', async () => {
+    const seller = await signUp(supergraph, { accountType: 'ORGANIZER', name: 'Gone Organizer' });
+    const { eventId, tierIds } = await eventOnSale(supergraph, seller.accessToken, [
+      { name: 'Open', priceCents: 1000, currency: 'EUR', capacity: 10 },
+      { name: 'Tiny', priceCents: 1000, currency: 'EUR', capacity: 1 },
+    ]);
+    const [open, tiny] = tierIds as [string, string];
+    const leaving = await signUp(supergraph, { name: 'Leaving' });
+    const leavingEmail = leaving.user.email;
+    const held = await supergraph.request(
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 3) { id } }',
+      { tierId: open },
+      { token: leaving.accessToken },
+    );
+    expect(held.errors).toBeUndefined();
+    expect(await tier(open)).toEqual({ sold: 0, held: 3 });
+    await buyTickets(supergraph, (await signUp(supergraph)).accessToken, tiny);
+    const queued = await supergraph.request(
+      'mutation ($tierId: ID!) { joinWaitlist(tierId: $tierId, quantity: 1) { status } }',
+      { tierId: tiny },
+      { token: leaving.accessToken },
+    );
+    expect(queued.data).toEqual({ joinWaitlist: { status: 'WAITING' } });
+    expect((await addDoorStaff(supergraph, seller.accessToken, eventId, leavingEmail)).errors).toBe(
+      undefined,
+    );
+
+    expect((await deleteAccount(leaving)).data).toEqual({ deleteAccount: true });
+
+    expect(await tier(open)).toEqual({ sold: 0, held: 0 });
+    expect(
+      await supergraph.databases.tickets.hold.count({
+        where: { userId: leaving.user.id, status: 'ACTIVE' },
+      }),
+    ).toBe(0);
+    expect(
+      await supergraph.databases.tickets.waitlistEntry.findMany({
+        where: { userId: leaving.user.id },
+        select: { status: true, waiting: true },
+      }),
+    ).toEqual([{ status: 'LEFT', waiting: 0 }]);
+    const staff = await supergraph.request<{ event: { doorStaff: { user: { id: string } }[] } }>(
+      'query ($id: ID!) { event(id: $id) { doorStaff { user { id } } } }',
+      { id: eventId },
+      { token: seller.accessToken },
+    );
+    expect(staff.errors).toBeUndefined();
+    expect(staff.data?.event.doorStaff).toEqual([]);
+
+    // The organizer goes too (no tickets of their own): their event reads, anonymised.
+    expect((await deleteAccount(seller)).data).toEqual({ deleteAccount: true });
+    const read = await supergraph.request(
+      'query ($id: ID!) { event(id: $id) { id organizer { id name } ticketTiers { name } } }',
+      { id: eventId },
+    );
+    expect(read.errors).toBeUndefined();
+    expect(read.data).toEqual({
+      event: {
+        id: eventId,
+        organizer: { id: seller.user.id, name: 'Deleted user' },
+        ticketTiers: [{ name: 'Open' }, { name: 'Tiny' }],
+      },
+    });
+  });
+
+  it('refuses, whole, a purchase that reaches the tickets service after the account was closed', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    ]);
+    const buyer = await signUp(supergraph);
+    // The first step of its deletion, done; its access token not yet revoked.
+    await supergraph.databases.tickets.closedAccount.create({ data: { userId: buyer.user.id } });
+
+    const bought = await supergraph.request(
+      'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+      { input: { tierId: tierIds[0], quantity: 2, idempotencyKey: randomUUID() } },
+      { token: buyer.accessToken },
+    );
+    expect(codeOf(bought)).toBe('UNAUTHENTICATED');
+    expect(bought.errors?.[0]?.message).toBe('This account no longer exists.');
+    expect(await tier(tierIds[0] as string)).toEqual({ sold: 0, held: 0 });
+    expect(
+      await supergraph.databases.tickets.order.count({ where: { buyerId: buyer.user.id } }),
+    ).toBe(0);
+    const queued = await supergraph.request(
+      'mutation ($tierId: ID!) { joinWaitlist(tierId: $tierId, quantity: 1) { status } }',
+      { tierId: tierIds[0] },
+      { token: buyer.accessToken },
+    );
+    // Not sold out: refused for that before the database is asked, as for anyone.
+    expect(codeOf(queued)).toBe('TIER_NOT_SOLD_OUT');
+  });
+});
