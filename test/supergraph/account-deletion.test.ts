@@ -1,5 +1,5 @@
-// Deleting an account through the gateway, as the tickets service sees it: refused while the
-// account holds tickets for events not over; otherwise its holds give their stock back, its
+// Deleting an account through the gateway: refused while the account organizes published
+// events not over, or holds tickets for events not over; otherwise its holds give their stock back, its
 // waitlist entries leave their queues, its door-staff grants end, and what refers to it
 // (an event's organizer) still reads. A purchase that loses the race to the deletion is
 // refused whole.
@@ -116,7 +116,18 @@ describe('deleting an account', () => {
     expect(staff.errors).toBeUndefined();
     expect(staff.data?.event.doorStaff).toEqual([]);
 
-    // The organizer goes too (no tickets of their own): their event reads, anonymised.
+    // The organizer cannot go while their event is on sale: its buyers would have no one to
+    // run, cancel or refund it. Once it is cancelled (its tickets refunded), they can, and
+    // the event still reads, with its organizer anonymised.
+    const refused = await deleteAccount(seller);
+    expect(codeOf(refused)).toBe('ACCOUNT_HAS_EVENTS');
+    expect(refused.errors?.[0]?.extensions?.events).toBe(1);
+    const cancelled = await supergraph.request(
+      'mutation ($id: ID!) { cancelEvent(id: $id) { status } }',
+      { id: eventId },
+      { token: seller.accessToken },
+    );
+    expect(cancelled.data).toEqual({ cancelEvent: { status: 'CANCELLED' } });
     expect((await deleteAccount(seller)).data).toEqual({ deleteAccount: true });
     const read = await supergraph.request(
       'query ($id: ID!) { event(id: $id) { id organizer { id name } ticketTiers { name } } }',
@@ -158,5 +169,16 @@ describe('deleting an account', () => {
     );
     // Not sold out: refused for that before the database is asked, as for anyone.
     expect(codeOf(queued)).toBe('TIER_NOT_SOLD_OUT');
+  });
+
+  it('is asked of the tickets and events services through fields the gateway never offers', async () => {
+    const buyer = await signUp(supergraph);
+    for (const operation of ['mutation { closeAccount }', '{ publishedEventsNotOver }']) {
+      const result = await supergraph.request(operation, {}, { token: buyer.accessToken });
+      expect(codeOf(result)).toBe('GRAPHQL_VALIDATION_FAILED');
+    }
+    expect(
+      await supergraph.databases.tickets.closedAccount.count({ where: { userId: buyer.user.id } }),
+    ).toBe(0);
   });
 });

@@ -36,6 +36,7 @@ export const ticketsErrorCodes = [
   'INVALID_STATE_TRANSITION',
   'EVENT_ENDED',
   'ACCOUNT_HAS_TICKETS',
+  'ACCOUNT_HAS_EVENTS',
 ] as const;
 
 export type TicketsErrorCode = (typeof ticketsErrorCodes)[number];

@@ -148,7 +148,10 @@ export function createTicketsServices(
         maxEntries: settings.maxWaitlistEntries,
       },
     }),
-    accounts: new AccountClosure(new AccountClosureRepository(prisma, service.purchases)),
+    accounts: new AccountClosure(
+      new AccountClosureRepository(prisma, service.purchases),
+      ownership,
+    ),
   };
   return { tickets, snapshots: new EventSnapshotRepository(prisma), service, door };
 }

@@ -9,6 +9,8 @@ import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { GraphQLError } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccountClosureRepository } from '../src/repositories/AccountClosureRepository.ts';
+import { AccountClosure } from '../src/services/AccountClosure.ts';
 import { createTicketsServices } from '../src/subgraph.ts';
 
 type Database = Awaited<ReturnType<typeof ticketsDatabase.open>>;
@@ -45,10 +47,16 @@ describe('closing an account racing its purchases', () => {
   ])(
     'leaves a closed account with no ticket, or an open one with its tickets (%s)',
     async (_, groupCommit) => {
-      const { service, door } = createTicketsServices(database.prisma, peers, {
+      const { service } = createTicketsServices(database.prisma, peers, {
         ...settings,
         groupCommit,
       });
+      // The events service's count of the account's events is not what races here (it has
+      // its own test, through the gateway): none.
+      const accounts = new AccountClosure(
+        new AccountClosureRepository(database.prisma, service.purchases),
+        { publishedEventsNotOver: async () => 0 },
+      );
       const { id: tierId } = await database.prisma.ticketTier.create({
         data: { eventId, name: 'Floor', priceCents: 100, currency: 'EUR', capacity: 1_000 },
       });
@@ -58,7 +66,7 @@ describe('closing an account racing its purchases', () => {
         const input = { tierId, quantity: 2, idempotencyKey: randomUUID() };
         const [bought, closed] = await Promise.allSettled([
           service.purchase(viewer, input),
-          door.accounts.close(viewer),
+          accounts.close(viewer),
         ]);
         const tickets = await database.prisma.ticket.count({ where: { ownerId: viewer.userId } });
         const orders = await database.prisma.order.count({ where: { buyerId: viewer.userId } });

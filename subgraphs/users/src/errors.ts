@@ -6,6 +6,7 @@ export const usersErrorCodes = [
   'TOO_MANY_ATTEMPTS',
   'EMAIL_TAKEN',
   'ACCOUNT_HAS_TICKETS',
+  'ACCOUNT_HAS_EVENTS',
 ] as const;
 
 export type UsersErrorCode = (typeof usersErrorCodes)[number];

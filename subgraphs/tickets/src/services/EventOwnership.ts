@@ -1,10 +1,12 @@
 import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
-import { isUuid, notFound } from '@ticketing/platform';
+import { isUuid, notFound, serviceUnavailable } from '@ticketing/platform';
 import { callSubgraph, type SubgraphEndpoint } from '@ticketing/platform/subgraph-call';
 import DataLoader from 'dataloader';
 
 const managedEventQuery =
   'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Event { status startsAt endsAt organizer { id } } } }';
+
+const publishedEventsQuery = 'query { publishedEventsNotOver }';
 
 /** An event as the events subgraph answers `managedEventQuery`. */
 interface RemoteEvent {
@@ -45,6 +47,20 @@ export class EventOwnership {
       secret: eventsSecret,
       description: 'The events service',
     };
+  }
+
+  /** How many published events the caller organizes that are not over, as the events service counts. */
+  async publishedEventsNotOver(caller: Identity): Promise<number> {
+    const result = await callSubgraph<{ publishedEventsNotOver: number }>(
+      'tickets',
+      this.#events,
+      caller,
+      publishedEventsQuery,
+      {},
+    );
+    const count = result.data?.publishedEventsNotOver;
+    if (typeof count !== 'number') throw serviceUnavailable();
+    return count;
   }
 
   async organizerOf(eventId: string, caller: Identity): Promise<string> {

@@ -24,7 +24,7 @@ export class TicketsAccounts {
 
   /**
    * Closes the caller's account in the tickets service (see its AccountClosure.ts), or
-   * throws: ACCOUNT_HAS_TICKETS, as it answered, or SERVICE_UNAVAILABLE.
+   * throws: ACCOUNT_HAS_EVENTS or ACCOUNT_HAS_TICKETS, as it answered, or SERVICE_UNAVAILABLE.
    */
   async close(caller: Identity): Promise<void> {
     const result = await callSubgraph<{ closeAccount: boolean }>(
@@ -35,13 +35,15 @@ export class TicketsAccounts {
       {},
     );
     if (result.data?.closeAccount === true) return;
-    const [error] = (result.errors ?? []) as { extensions?: Record<string, unknown> }[];
-    if (error?.extensions?.code === 'ACCOUNT_HAS_TICKETS') {
-      throw failure(
-        'ACCOUNT_HAS_TICKETS',
-        'The account holds tickets for events that are not over: refund or transfer them, or wait until the events are over, before deleting it.',
-        { tickets: error.extensions.tickets },
-      );
+    const [error] = (result.errors ?? []) as {
+      message?: string;
+      extensions?: Record<string, unknown>;
+    }[];
+    const { code, ...details } = error?.extensions ?? {};
+    // What the account left that its deletion must wait for: passed on as the tickets service
+    // said it.
+    if ((code === 'ACCOUNT_HAS_TICKETS' || code === 'ACCOUNT_HAS_EVENTS') && error?.message) {
+      throw failure(code, error.message, details);
     }
     throw serviceUnavailable();
   }
