@@ -144,7 +144,7 @@ describe('deleting an account', () => {
   });
 
   it('refuses, whole, a purchase that reaches the tickets service after the account was closed', async () => {
-    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
       { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 10 },
     ]);
     const buyer = await signUp(supergraph);
@@ -169,6 +169,24 @@ describe('deleting an account', () => {
     );
     // Not sold out: refused for that before the database is asked, as for anyone.
     expect(codeOf(queued)).toBe('TIER_NOT_SOLD_OUT');
+
+    // Others naming it meet an account that no longer exists, not the end of their session.
+    const giver = await signUp(supergraph);
+    const [gift] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const given = await supergraph.request(
+      'mutation ($id: ID!, $to: String!) { transferTicket(id: $id, toEmail: $to) { id } }',
+      { id: gift?.id, to: buyer.user.email },
+      { token: giver.accessToken },
+    );
+    expect(codeOf(given)).toBe('RECIPIENT_NOT_FOUND');
+    expect(given.errors?.[0]?.extensions?.field).toBe('toEmail');
+    expect(
+      (await supergraph.databases.tickets.ticket.findUniqueOrThrow({ where: { id: gift?.id } }))
+        .ownerId,
+    ).toBe(giver.user.id);
+    const named = await addDoorStaff(supergraph, organizer.accessToken, eventId, buyer.user.email);
+    expect(codeOf(named)).toBe('USER_NOT_FOUND');
+    expect(await supergraph.databases.tickets.doorStaff.count({ where: { eventId } })).toBe(0);
   });
 
   it('is asked of the tickets and events services through fields the gateway never offers', async () => {
