@@ -15,6 +15,15 @@ export interface SubgraphEndpoint {
   description: string;
 }
 
+/** `name`'s endpoint at `url`, signed for with `secret`. */
+export function subgraphEndpoint(
+  name: SubgraphName,
+  url: string,
+  secret: string,
+): SubgraphEndpoint {
+  return { name, url, secret, description: `The ${name} service` };
+}
+
 /**
  * Sends `query` to another subgraph as `caller`, signed like the gateway's requests (with
  * this service, `issuer`, as the issuer), so that subgraph applies its own rules for that

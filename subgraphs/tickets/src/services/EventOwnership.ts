@@ -1,6 +1,10 @@
 import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
 import { isUuid, notFound, serviceUnavailable } from '@ticketing/platform';
-import { callSubgraph, type SubgraphEndpoint } from '@ticketing/platform/subgraph-call';
+import {
+  callSubgraph,
+  type SubgraphEndpoint,
+  subgraphEndpoint,
+} from '@ticketing/platform/subgraph-call';
 import DataLoader from 'dataloader';
 
 const managedEventQuery =
@@ -41,12 +45,7 @@ export class EventOwnership {
   readonly #batches = new WeakMap<Identity, DataLoader<string, RemoteEvent | null>>();
 
   constructor(eventsUrl: string, eventsSecret: string) {
-    this.#events = {
-      name: 'events',
-      url: eventsUrl,
-      secret: eventsSecret,
-      description: 'The events service',
-    };
+    this.#events = subgraphEndpoint('events', eventsUrl, eventsSecret);
   }
 
   /** How many published events the caller organizes that are not over, as the events service counts. */

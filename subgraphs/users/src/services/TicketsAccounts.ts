@@ -1,6 +1,10 @@
 import type { Identity } from '@ticketing/auth';
 import { serviceUnavailable } from '@ticketing/platform';
-import { callSubgraph, type SubgraphEndpoint } from '@ticketing/platform/subgraph-call';
+import {
+  callSubgraph,
+  type SubgraphEndpoint,
+  subgraphEndpoint,
+} from '@ticketing/platform/subgraph-call';
 import { failure } from '../errors.ts';
 
 const closeAccountMutation = 'mutation { closeAccount }';
@@ -14,12 +18,7 @@ export class TicketsAccounts {
   readonly #tickets: SubgraphEndpoint;
 
   constructor(ticketsUrl: string, ticketsSecret: string) {
-    this.#tickets = {
-      name: 'tickets',
-      url: ticketsUrl,
-      secret: ticketsSecret,
-      description: 'The tickets service',
-    };
+    this.#tickets = subgraphEndpoint('tickets', ticketsUrl, ticketsSecret);
   }
 
   /**
