@@ -14,6 +14,7 @@ import {
   RevocationPublisher,
   type SubgraphDefinition,
   servicePorts,
+  settingsCheck,
   subgraphSecret,
   subgraphSecretSettings,
 } from '@ticketing/platform';
@@ -78,7 +79,13 @@ export const usersSettings = baseSettings
       .min(0)
       .max(300)
       .default(defaultRefreshGraceSeconds),
-  });
+  })
+  // Secrets required in production, checked with the rest before the database is touched.
+  .superRefine(
+    settingsCheck((settings) => {
+      subgraphSecret('tickets', settings);
+    }),
+  );
 
 /** The users service's repositories and account rules over one database. */
 export function createUsersServices(
