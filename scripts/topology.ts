@@ -278,6 +278,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     const subgraphEnv: Record<string, NodeJS.ProcessEnv> = {
       events: { EVENT_CHANGES_URL: serviceUrl('tickets', serviceRoutes.eventChanges) },
       tickets: { EVENTS_URL: serviceUrl('events'), USERS_URL: serviceUrl('users') },
+      users: { TICKETS_URL: serviceUrl('tickets') },
     };
     const [subgraphGroups, gatewayGroup] = [groups.slice(0, -1), groups.at(-1)];
     // The first instance of each subgraph migrates its new database; the others start once
@@ -343,6 +344,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     const subgraphEnv: Record<string, NodeJS.ProcessEnv> = {
       events: { EVENT_CHANGES_URL: urlOf('tickets', serviceRoutes.eventChanges) },
       tickets: { EVENTS_URL: urlOf('events'), USERS_URL: urlOf('users') },
+      users: { TICKETS_URL: urlOf('tickets') },
     };
     const subgraphs = await Promise.all(
       subgraphServices.map((spec) =>

@@ -161,6 +161,14 @@ describe('compose.yaml', () => {
     expect(serviceOf('tickets').environment?.USERS_SUBGRAPH_SECRET).toBe(
       serviceOf('users').environment?.USERS_SUBGRAPH_SECRET,
     );
+    // The users service closes an account in the tickets service before deleting it.
+    expect(serviceOf('users').environment?.TICKETS_SUBGRAPH_SECRET).toBe(
+      serviceOf('tickets').environment?.TICKETS_SUBGRAPH_SECRET,
+    );
+    const tickets = subgraphServices.find((spec) => spec.name === 'tickets');
+    expect(serviceOf('users').environment?.TICKETS_URL).toBe(
+      `http://tickets:${tickets?.port}/graphql`,
+    );
   });
 
   it('has the events outbox relay deliver to the tickets service, with the same secret', () => {

@@ -171,10 +171,15 @@ const gatewayKeys = keysOf(gatewaySettings, shutdownSettings);
 /** The project's services, as the manifests must run them. */
 export const workloads: Workload[] = [
   {
-    ...subgraphWorkload(specOf('users'), usersSettings, ['users']),
+    ...subgraphWorkload(specOf('users'), usersSettings, ['users', 'tickets']),
     // Without keys in production the users service refuses to start; the manifest may mark
     // the reference optional for development, but production must provide it.
-    requiredInProduction: ['USERS_DATABASE_URL', 'USERS_SUBGRAPH_SECRET', 'REDIS_URL'],
+    requiredInProduction: [
+      'USERS_DATABASE_URL',
+      'USERS_SUBGRAPH_SECRET',
+      'TICKETS_SUBGRAPH_SECRET',
+      'REDIS_URL',
+    ],
   },
   (() => {
     const workload = subgraphWorkload(specOf('events'), eventsSettings, ['events']);
@@ -597,6 +602,7 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
   );
   expectUrl('tickets', 'EVENTS_URL', `http://events:${specOf('events').port}/graphql`);
   expectUrl('tickets', 'USERS_URL', `http://users:${specOf('users').port}/graphql`);
+  expectUrl('users', 'TICKETS_URL', `http://tickets:${specOf('tickets').port}/graphql`);
 
   // The gateways sit behind NGINX pods on private addresses: they must trust its
   // X-Forwarded-For from there, or every client would count as NGINX's one address.
@@ -711,12 +717,12 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
   }
 
   // Paths the network cannot tell apart are guarded by secrets: only the gateways (and
-  // tickets, for events and users) can sign for a subgraph's /graphql, only events and tickets hold
+  // tickets, for events and users, and users, for tickets) can sign for a subgraph's /graphql, only events and tickets hold
   // the relay's secret for /internal/*, and each database URL is its service's alone.
   const mayHold: Record<string, string[]> = {
     USERS_SUBGRAPH_SECRET: ['users', 'gateway', 'tickets'],
     EVENTS_SUBGRAPH_SECRET: ['events', 'gateway', 'tickets'],
-    TICKETS_SUBGRAPH_SECRET: ['tickets', 'gateway'],
+    TICKETS_SUBGRAPH_SECRET: ['tickets', 'gateway', 'users'],
     EVENT_RELAY_SECRET: ['events', 'tickets'],
     USERS_DATABASE_URL: ['users'],
     EVENTS_DATABASE_URL: ['events'],
@@ -748,7 +754,7 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
     ['gateway', pod('tickets'), 4003, true],
     ['events', pod('tickets'), 4003, true],
     ['tickets', pod('events'), 4002, true],
-    ['users', pod('tickets'), 4003, false],
+    ['users', pod('tickets'), 4003, true],
     ['users', pod('events'), 4002, false],
     ['tickets', pod('users'), 4001, true],
     ['events', pod('users'), 4001, false],

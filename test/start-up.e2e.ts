@@ -178,6 +178,7 @@ describe('a secret missing in production', () => {
   const unreachable = 'postgresql://postgres@127.0.0.1:1/unreachable';
   for (const [name, variable, database] of [
     ['users', 'USERS_SUBGRAPH_SECRET', 'USERS_DATABASE_URL'],
+    ['users', 'TICKETS_SUBGRAPH_SECRET', 'USERS_DATABASE_URL'],
     ['tickets', 'EVENTS_SUBGRAPH_SECRET', 'TICKETS_DATABASE_URL'],
     ['tickets', 'EVENT_RELAY_SECRET', 'TICKETS_DATABASE_URL'],
     ['events', 'EVENT_RELAY_SECRET', 'EVENTS_DATABASE_URL'],

@@ -168,17 +168,18 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
   let events: Awaited<ReturnType<typeof eventsDatabase.open>> | undefined;
   let tickets: Awaited<ReturnType<typeof ticketsDatabase.open>> | undefined;
   try {
+    // The events relay and the tickets service call each other, and the users service calls
+    // the tickets service: their ports are chosen first.
+    const [eventsPort, ticketsPort] = [await freePort(), await freePort()];
     const usersService = await startSubgraph(
       recordingSql(usersSubgraph, usersDatabase.open, sql.users),
-      env,
+      { ...env, TICKETS_URL: `http://127.0.0.1:${ticketsPort}/graphql` },
     );
     running.push(usersService);
     const authEnv = {
       ...env,
       AUTH_JWKS_URL: new URL('/.well-known/jwks.json', usersService.url).toString(),
     };
-    // The events relay and the tickets service call each other: both ports are chosen first.
-    const [eventsPort, ticketsPort] = [await freePort(), await freePort()];
     const ticketsService = await startSubgraph(
       recordingSql(ticketsSubgraph, ticketsDatabase.open, sql.tickets),
       {

@@ -160,6 +160,14 @@ export function isTransactionConflict(error: unknown): boolean {
   );
 }
 
+/**
+ * Whether `error` (or anything it wraps) is the tickets database refusing something new for
+ * an account that was closed as it was deleted (SQLSTATE TKA01, migration `closed_accounts`).
+ */
+export function isClosedAccount(error: unknown): boolean {
+  return anyCause(error, (candidate) => codesOf(candidate).includes('TKA01'));
+}
+
 /** What a client sees when the database cannot serve a request now. */
 export function serviceUnavailable(): GraphQLError {
   return new GraphQLError('A service is unavailable; try again shortly.', {

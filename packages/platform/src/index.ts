@@ -25,6 +25,7 @@ export {
   commonErrorCodes,
   failure,
   failures,
+  isClosedAccount,
   isDatabaseUnavailable,
   isTransactionConflict,
   isUuid,

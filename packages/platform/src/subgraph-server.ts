@@ -5,7 +5,7 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 
 import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import { type DocumentNode, type GraphQLFormattedError, parse } from 'graphql';
-import { isDatabaseUnavailable, serviceUnavailable } from './errors.ts';
+import { isClosedAccount, isDatabaseUnavailable, serviceUnavailable } from './errors.ts';
 import { withCanonicalIds } from './ids.ts';
 
 /**
@@ -20,6 +20,14 @@ function maskUnexpectedError(
   error: unknown,
 ): GraphQLFormattedError {
   if (formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') return formatted;
+  if (isClosedAccount(unwrapResolverError(error))) {
+    // Its deletion won a race with this request, which changed nothing.
+    return {
+      message: 'This account no longer exists.',
+      ...(formatted.path ? { path: formatted.path } : {}),
+      extensions: { code: 'UNAUTHENTICATED', reason: 'invalid' },
+    };
+  }
   const unavailable = isDatabaseUnavailable(unwrapResolverError(error));
   return {
     message: unavailable ? serviceUnavailable().message : 'Internal server error',

@@ -19,6 +19,7 @@ import {
   type TicketPage,
   TicketRepository,
 } from './repositories/TicketRepository.ts';
+import type { AccountClosure } from './services/AccountClosure.ts';
 import type { CheckInService } from './services/CheckInService.ts';
 import type { RefundService } from './services/RefundService.ts';
 import type { SalesService } from './services/SalesService.ts';
@@ -44,6 +45,8 @@ export interface TicketsContext {
   refunds?: RefundService;
   /** The waitlist; absent, like the door, in a context built for the other fields alone. */
   waitlist?: WaitlistService;
+  /** Closing a deleted account; absent like the door. */
+  accounts?: AccountClosure;
   orders: OrderRepository;
   loaders: {
     orderById: DataLoader<string, Order | null>;
@@ -90,6 +93,7 @@ export function createContext(
         sales?: SalesService;
         refunds?: RefundService;
         waitlist?: WaitlistService;
+        accounts?: AccountClosure;
       }
     | undefined = undefined,
 ): TicketsContext {

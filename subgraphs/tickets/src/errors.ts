@@ -1,4 +1,4 @@
-import { failures } from '@ticketing/platform';
+import { failures, isClosedAccount } from '@ticketing/platform';
 
 /** The codes of the tickets service's own failures; the README's "Error codes" says what each means. */
 export const ticketsErrorCodes = [
@@ -36,12 +36,29 @@ export const ticketsErrorCodes = [
   'TOO_MANY_WAITLIST_ENTRIES',
   'INVALID_STATE_TRANSITION',
   'EVENT_ENDED',
+  'ACCOUNT_HAS_TICKETS',
+  'ACCOUNT_HAS_EVENTS',
 ] as const;
 
 export type TicketsErrorCode = (typeof ticketsErrorCodes)[number];
 
 /** A failure of this service, with one of its codes (or a common one). */
 export const failure = failures<TicketsErrorCode>();
+
+/**
+ * What `work` gives, or `refusal` when the database refused it for an account another caller
+ * named that was closed meanwhile (migration `closed_accounts`): for them, an account that
+ * no longer exists, not their own session's end (UNAUTHENTICATED, how an unexpected refusal
+ * is answered).
+ */
+export async function unlessClosed<T>(work: Promise<T>, refusal: () => Error): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (isClosedAccount(error)) throw refusal();
+    throw error;
+  }
+}
 
 /**
  * TICKET_CHECKED_IN for tickets admitted at the door, naming them: they stay sold, as their

@@ -21,6 +21,7 @@ import { HoldSweeper } from './HoldSweeper.ts';
 import { invalidateStockPlugin } from './invalidation.ts';
 import { OfflinePaymentProvider } from './payments/PaymentProvider.ts';
 import { RefundSender } from './payments/RefundSender.ts';
+import { AccountClosureRepository } from './repositories/AccountClosureRepository.ts';
 import { CheckInRepository } from './repositories/CheckInRepository.ts';
 import { EventSnapshotRepository } from './repositories/EventSnapshotRepository.ts';
 import { defaultPurchaseGroupSettings } from './repositories/PurchaseGroups.ts';
@@ -30,6 +31,7 @@ import { TicketRepository } from './repositories/TicketRepository.ts';
 import { TransferRepository } from './repositories/TransferRepository.ts';
 import { WaitlistRepository } from './repositories/WaitlistRepository.ts';
 import { createTicketsServer } from './server.ts';
+import { AccountClosure } from './services/AccountClosure.ts';
 import { CheckInService, defaultMaxDoorStaffPerEvent } from './services/CheckInService.ts';
 import { EventOwnership } from './services/EventOwnership.ts';
 import { RefundService, type RefundSettings } from './services/RefundService.ts';
@@ -146,6 +148,10 @@ export function createTicketsServices(
         maxEntries: settings.maxWaitlistEntries,
       },
     }),
+    accounts: new AccountClosure(
+      new AccountClosureRepository(prisma, service.purchases),
+      ownership,
+    ),
   };
   return { tickets, snapshots: new EventSnapshotRepository(prisma), service, door };
 }

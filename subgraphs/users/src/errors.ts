@@ -1,7 +1,13 @@
 import { failures } from '@ticketing/platform';
 
 /** The codes of the users service's own failures; the README's "Error codes" says what each means. */
-export const usersErrorCodes = ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS', 'EMAIL_TAKEN'] as const;
+export const usersErrorCodes = [
+  'INVALID_CREDENTIALS',
+  'TOO_MANY_ATTEMPTS',
+  'EMAIL_TAKEN',
+  'ACCOUNT_HAS_TICKETS',
+  'ACCOUNT_HAS_EVENTS',
+] as const;
 
 export type UsersErrorCode = (typeof usersErrorCodes)[number];
 

@@ -3,8 +3,10 @@ import type { TokenParties } from '@ticketing/auth';
 import {
   authSettings,
   baseSettings,
+  httpUrlSetting,
   type Logger,
   loadConfig,
+  localServiceUrl,
   optionalFlagSetting,
   type RedisConnection,
   type RetentionRule,
@@ -12,6 +14,8 @@ import {
   RevocationPublisher,
   type SubgraphDefinition,
   servicePorts,
+  settingsCheck,
+  subgraphSecret,
   subgraphSecretSettings,
 } from '@ticketing/platform';
 import { defaultDataRoot } from '@ticketing/prisma';
@@ -30,6 +34,7 @@ import {
   defaultRefreshesPerAccountPerHour,
 } from './services/AccountService.ts';
 import { LoginThrottle, throttlePolicy } from './services/LoginThrottle.ts';
+import { TicketsAccounts } from './services/TicketsAccounts.ts';
 
 /** How long a refresh token is kept after it expired: a day in which its reuse still ends its session. */
 export const expiredRefreshTokenKeptMs = 24 * 60 * 60_000;
@@ -54,9 +59,11 @@ export function usersRetention(prisma: PrismaClient): RetentionRule[] {
 /** The users service's own settings (test/kubernetes.test.ts checks the manifests against them). */
 export const usersSettings = baseSettings
   .extend(authSettings.shape)
-  .extend(subgraphSecretSettings('users').shape)
+  .extend(subgraphSecretSettings('users', 'tickets').shape)
   .extend({
     DATA_DIR: z.string().min(1).default(defaultDataRoot),
+    /** The tickets subgraph, which closes an account before it is deleted here. */
+    TICKETS_URL: httpUrlSetting().default(localServiceUrl('tickets')),
     AUTH_SIGNING_KEYS: z.string().optional(),
     AUTH_SIGNING_KEYS_FILE: z.string().optional(),
     /** Default: on in development, off in production, where keys must be configured. */
@@ -82,7 +89,13 @@ export const usersSettings = baseSettings
       .min(0)
       .max(300)
       .default(defaultRefreshGraceSeconds),
-  });
+  })
+  // Secrets required in production, checked with the rest before the database is touched.
+  .superRefine(
+    settingsCheck((settings) => {
+      subgraphSecret('tickets', settings);
+    }),
+  );
 
 /** The users service's repositories and account rules over one database. */
 export function createUsersServices(
@@ -96,6 +109,8 @@ export function createUsersServices(
     maxSessionsPerUser?: number;
     refreshesPerAccountPerHour?: number;
     redis?: RedisConnection | undefined;
+    /** Closes an account in the tickets service before its deletion (default: the local one). */
+    tickets?: Pick<TicketsAccounts, 'close'>;
   } = {},
 ) {
   const users = new UserRepository(prisma);
@@ -109,6 +124,9 @@ export function createUsersServices(
     throttle: new LoginThrottle(new LoginThrottleRepository(prisma), abuse),
     issuer: new AccessTokenIssuer(keys, parties),
     revocations: new RevocationPublisher(abuse.redis, logger),
+    tickets:
+      abuse.tickets ??
+      new TicketsAccounts(localServiceUrl('tickets'), subgraphSecret('tickets', {})),
     logger,
   });
   return { users, accounts };
@@ -150,6 +168,7 @@ export const usersSubgraph: SubgraphDefinition<
         maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
         refreshesPerAccountPerHour: config.REFRESHES_PER_ACCOUNT_PER_HOUR,
         redis,
+        tickets: new TicketsAccounts(config.TICKETS_URL, subgraphSecret('tickets', config)),
       },
     );
     if (config.BOOTSTRAP_ADMIN_EMAIL && config.BOOTSTRAP_ADMIN_PASSWORD) {

@@ -16,6 +16,7 @@ import {
 } from '../src/auth/signing-keys.ts';
 import { hashRefreshToken, successorRefreshToken } from '../src/auth/tokens.ts';
 import { throttlePolicy } from '../src/services/LoginThrottle.ts';
+import { TicketsAccounts } from '../src/services/TicketsAccounts.ts';
 import { createUsersServices } from '../src/subgraph.ts';
 
 let database: TestDatabase<PrismaClient>;
@@ -29,6 +30,9 @@ const accountsWith = (ring: SigningKeys) =>
     ring,
     { issuer: 'test', audience: 'test' },
     createLogger('users', 'silent'),
+    undefined,
+    // The tickets service's side of a deletion has tests of its own, through the gateway.
+    { tickets: { close: async () => {} } },
   ).accounts;
 
 beforeAll(async () => {
@@ -223,6 +227,37 @@ describe('deleting an account', () => {
     await expect(accounts.logIn(email, password, guesser)).resolves.toMatchObject({
       user: { id: second.user.id },
     });
+  });
+
+  it('deletes nothing while the tickets service cannot close it, and asks it nothing for the only admin', async () => {
+    // The real client, to a port where nothing answers.
+    const unreachable = createUsersServices(
+      database.prisma,
+      keys,
+      { issuer: 'test', audience: 'test' },
+      createLogger('users', 'silent'),
+      undefined,
+      { tickets: new TicketsAccounts('http://127.0.0.1:9/graphql', 'unused-secret') },
+    ).accounts;
+    const email = 'kept-while-tickets-is-away@example.com';
+    const { user } = await signUp(email, '192.0.2.60');
+    const viewer = { userId: user.id, role: user.role, sessionId: 'unused' };
+
+    const refused = await refusal(unreachable.deleteAccount(viewer, password, '192.0.2.60'));
+    expect(refused.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE' });
+    const row = await database.prisma.user.findUniqueOrThrow({ where: { id: user.id } });
+    expect(row).toMatchObject({ email, name: 'Grace', deletedAt: null });
+    await expect(accounts.logIn(email, password, '192.0.2.60')).resolves.toMatchObject({
+      user: { id: user.id },
+    });
+
+    // The only admin is refused before the tickets service is asked to close anything.
+    await database.prisma.user.updateMany({ where: { role: 'ADMIN' }, data: { role: 'CUSTOMER' } });
+    await database.prisma.user.update({ where: { id: user.id }, data: { role: 'ADMIN' } });
+    const onlyAdmin = { ...viewer, role: 'ADMIN' as const };
+    expect(
+      (await refusal(unreachable.deleteAccount(onlyAdmin, password, '192.0.2.60'))).extensions,
+    ).toEqual({ code: 'FORBIDDEN' });
   });
 });
 

@@ -159,6 +159,18 @@ export class EventRepository {
     });
   }
 
+  /** How many of the organizer's events are published and not over (ended, or started without an end). */
+  countPublishedNotOver(organizerId: string): Promise<number> {
+    const now = new Date();
+    return this.#prisma.event.count({
+      where: {
+        organizerId,
+        status: 'PUBLISHED',
+        OR: [{ endsAt: { gt: now } }, { endsAt: null, startsAt: { gt: now } }],
+      },
+    });
+  }
+
   /**
    * Creates an event unless its organizer has `maxUpcoming` events already that are drafts,
    * or not over (published or cancelled); null then, and nothing is written. One organizer's

@@ -16,4 +16,8 @@ export const Query: QueryResolvers = {
     for (const event of page.events) loaders.eventById.prime(event.id, event);
     return toConnection(page, order);
   },
+
+  publishedEventsNotOver(_, __, { service, viewer }) {
+    return service.publishedEventsNotOver(viewer);
+  },
 };

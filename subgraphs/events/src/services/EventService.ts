@@ -97,6 +97,11 @@ export class EventService {
     this.#onChange = onChange;
   }
 
+  /** How many published events `viewer` organizes that are not over; 0 when anonymous. */
+  publishedEventsNotOver(viewer: Identity | null): Promise<number> {
+    return viewer ? this.#events.countPublishedNotOver(viewer.userId) : Promise.resolve(0);
+  }
+
   /**
    * A page of the events `viewer` may see that match `filter` (validated here): the listing
    * behind `Query.events`.

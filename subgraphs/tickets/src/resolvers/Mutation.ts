@@ -1,4 +1,5 @@
 import type { MutationResolvers } from '../generated/resolvers.ts';
+import type { AccountClosure } from '../services/AccountClosure.ts';
 
 // Thin: each mutation hands its arguments and the caller to the ticketing service, which
 // validates them (the argument types come from schema.graphql, through codegen.ts).
@@ -23,4 +24,6 @@ export const Mutation: MutationResolvers = {
   releaseHold: (_, { id }, { service, viewer }) => service.releaseHold(viewer, id),
 
   cancelTicket: (_, { id }, { service, viewer }) => service.cancelTicket(viewer, id),
+
+  closeAccount: (_, __, { accounts, viewer }) => (accounts as AccountClosure).close(viewer),
 };

@@ -3,7 +3,7 @@ import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform'
 import type { DoorStaff } from '@ticketing/prisma/tickets';
 import DataLoader from 'dataloader';
 import type { JWK } from 'jose';
-import { failure } from '../errors.ts';
+import { failure, unlessClosed } from '../errors.ts';
 import type {
   CheckInRepository,
   ScannedTicket,
@@ -84,14 +84,12 @@ export class CheckInService {
     const organizer = await this.assertOrganizer(viewer, eventId);
     const address = parseInput(emailSchema, email, 'email');
     const userId = await this.#directory.idByEmail(address, organizer);
-    if (!userId) {
-      throw failure('USER_NOT_FOUND', 'No account has this email.', { field: 'email' });
-    }
-    const staff = await this.#checkIns.addDoorStaff(
-      eventId,
-      userId,
-      organizer.userId,
-      this.#maxDoorStaff,
+    const noAccount = () =>
+      failure('USER_NOT_FOUND', 'No account has this email.', { field: 'email' });
+    if (!userId) throw noAccount();
+    const staff = await unlessClosed(
+      this.#checkIns.addDoorStaff(eventId, userId, organizer.userId, this.#maxDoorStaff),
+      noAccount,
     );
     if (!staff) {
       throw failure(

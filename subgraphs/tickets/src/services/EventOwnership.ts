@@ -1,10 +1,16 @@
 import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
-import { isUuid, notFound } from '@ticketing/platform';
+import { isUuid, notFound, serviceUnavailable } from '@ticketing/platform';
+import {
+  callSubgraph,
+  type SubgraphEndpoint,
+  subgraphEndpoint,
+} from '@ticketing/platform/subgraph-call';
 import DataLoader from 'dataloader';
-import { callSubgraph, type SubgraphEndpoint } from './SubgraphCall.ts';
 
 const managedEventQuery =
   'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Event { status startsAt endsAt organizer { id } } } }';
+
+const publishedEventsQuery = 'query { publishedEventsNotOver }';
 
 /** An event as the events subgraph answers `managedEventQuery`. */
 interface RemoteEvent {
@@ -39,12 +45,21 @@ export class EventOwnership {
   readonly #batches = new WeakMap<Identity, DataLoader<string, RemoteEvent | null>>();
 
   constructor(eventsUrl: string, eventsSecret: string) {
-    this.#events = {
-      name: 'events',
-      url: eventsUrl,
-      secret: eventsSecret,
-      description: 'The events service',
-    };
+    this.#events = subgraphEndpoint('events', eventsUrl, eventsSecret);
+  }
+
+  /** How many published events the caller organizes that are not over, as the events service counts. */
+  async publishedEventsNotOver(caller: Identity): Promise<number> {
+    const result = await callSubgraph<{ publishedEventsNotOver: number }>(
+      'tickets',
+      this.#events,
+      caller,
+      publishedEventsQuery,
+      {},
+    );
+    const count = result.data?.publishedEventsNotOver;
+    if (typeof count !== 'number') throw serviceUnavailable();
+    return count;
   }
 
   async organizerOf(eventId: string, caller: Identity): Promise<string> {
@@ -90,6 +105,7 @@ export class EventOwnership {
   async #fetch(ids: readonly string[], caller: Identity): Promise<(RemoteEvent | null)[]> {
     const unique = [...new Set(ids)];
     const result = await callSubgraph<{ _entities?: (RemoteEvent | null)[] }>(
+      'tickets',
       this.#events,
       caller,
       managedEventQuery,

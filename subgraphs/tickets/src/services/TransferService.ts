@@ -1,7 +1,7 @@
 import { type Identity, unauthenticated } from '@ticketing/auth';
 import { isUuid, notFound, parseInput } from '@ticketing/platform';
 import type { Ticket } from '@ticketing/prisma/tickets';
-import { failure } from '../errors.ts';
+import { failure, unlessClosed } from '../errors.ts';
 import type { TicketRepository } from '../repositories/TicketRepository.ts';
 import type { TransferRepository } from '../repositories/TransferRepository.ts';
 import { emailSchema } from '../validation.ts';
@@ -39,18 +39,21 @@ export class TransferService {
     if (!ticket || ticket.ownerId !== viewer.userId) throw notYours(id);
     assertTransferable(ticket);
     const receiverId = await this.#directory.idByEmail(email, viewer);
-    if (!receiverId) {
-      throw failure('RECIPIENT_NOT_FOUND', 'No account has this email.', { field: 'toEmail' });
-    }
+    const noAccount = () =>
+      failure('RECIPIENT_NOT_FOUND', 'No account has this email.', { field: 'toEmail' });
+    if (!receiverId) throw noAccount();
     if (receiverId === viewer.userId) {
       throw failure('TRANSFER_TO_SELF', 'This ticket is yours already.', { field: 'toEmail' });
     }
-    const outcome = await this.#transfers.transfer({
-      ticketId: ticket.id,
-      fromUserId: viewer.userId,
-      toUserId: receiverId,
-      perUserCap: this.#perUserCap,
-    });
+    const outcome = await unlessClosed(
+      this.#transfers.transfer({
+        ticketId: ticket.id,
+        fromUserId: viewer.userId,
+        toUserId: receiverId,
+        perUserCap: this.#perUserCap,
+      }),
+      noAccount,
+    );
     switch (outcome.status) {
       case 'transferred':
         return outcome.ticket;

@@ -1,5 +1,9 @@
 import type { Identity } from '@ticketing/auth';
-import { callSubgraph, type SubgraphEndpoint } from './SubgraphCall.ts';
+import {
+  callSubgraph,
+  type SubgraphEndpoint,
+  subgraphEndpoint,
+} from '@ticketing/platform/subgraph-call';
 
 const accountQuery = 'query ($email: String!) { accountIdByEmail(email: $email) }';
 
@@ -12,17 +16,13 @@ export class UserDirectory {
   readonly #users: SubgraphEndpoint;
 
   constructor(usersUrl: string, usersSecret: string) {
-    this.#users = {
-      name: 'users',
-      url: usersUrl,
-      secret: usersSecret,
-      description: 'The users service',
-    };
+    this.#users = subgraphEndpoint('users', usersUrl, usersSecret);
   }
 
   /** The id of the account with this email, or null when none has it. */
   async idByEmail(email: string, caller: Identity): Promise<string | null> {
     const result = await callSubgraph<{ accountIdByEmail: string | null }>(
+      'tickets',
       this.#users,
       caller,
       accountQuery,

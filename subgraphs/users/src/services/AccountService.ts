@@ -42,6 +42,7 @@ import {
   updateProfileSchema,
 } from '../validation.ts';
 import type { LoginThrottle } from './LoginThrottle.ts';
+import type { TicketsAccounts } from './TicketsAccounts.ts';
 
 /** Live sessions one account may have unless MAX_SESSIONS_PER_USER says otherwise. */
 export const defaultMaxSessionsPerUser = 50;
@@ -71,6 +72,9 @@ const wrongPassword = (field: string) =>
 const invalidRefreshToken = () =>
   unauthenticated('The refresh token is invalid or expired.', 'invalid');
 
+const onlyAdmin = () =>
+  forbidden('The only admin cannot delete their account: make another admin first.');
+
 /**
  * Refuses to write what took a new password's hash when the gateway stopped waiting for it
  * meanwhile (a hash waits its turn on a short queue, and under load the wait can outlast the
@@ -94,6 +98,7 @@ export class AccountService {
   readonly #refreshGraceMs: number;
   readonly #maxSessions: number;
   readonly #refreshesPerHour: number;
+  readonly #tickets: Pick<TicketsAccounts, 'close'>;
 
   constructor(deps: {
     users: UserRepository;
@@ -102,6 +107,8 @@ export class AccountService {
     issuer: AccessTokenIssuer;
     /** Tells every gateway which access tokens stop working now. */
     revocations: RevocationPublisher;
+    /** Closes an account in the tickets service before it is deleted here. */
+    tickets: Pick<TicketsAccounts, 'close'>;
     logger: Logger;
     /** Derive each refresh token's successor, the first now (see successorRefreshToken). */
     successorKeys: readonly Uint8Array[];
@@ -127,6 +134,7 @@ export class AccountService {
     this.#throttle = deps.throttle;
     this.#issuer = deps.issuer;
     this.#revocations = deps.revocations;
+    this.#tickets = deps.tickets;
     this.#logger = deps.logger;
   }
 
@@ -304,12 +312,15 @@ export class AccountService {
   ): Promise<boolean> {
     const user = await this.#activeUser(viewer);
     await this.#checkPassword(user, password, clientAddress, 'password');
+    if (user.role === 'ADMIN' && (await this.#users.countAdmins()) <= 1) throw onlyAdmin();
+    // The tickets service first: it refuses while the account holds tickets for events not
+    // over, and otherwise takes nothing new for it and releases what it left. Nothing is
+    // deleted here unless it did; a deletion that fails after it is finished by trying again.
+    await this.#tickets.close(viewer as Identity);
     const deleted = await this.#users.anonymize(user.id, user.passwordHash, (email, tx) =>
       this.#throttle.forgetAccount(email, tx),
     );
-    if (deleted === 'last-admin') {
-      throw forbidden('The only admin cannot delete their account: make another admin first.');
-    }
+    if (deleted === 'last-admin') throw onlyAdmin();
     if (!deleted) {
       // Deleted by a concurrent call with the password: done, as asked.
       if ((await this.#users.findById(user.id))?.deletedAt) return true;

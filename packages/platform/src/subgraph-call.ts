@@ -1,7 +1,9 @@
 import type { Identity } from '@ticketing/auth';
-import { currentRequestId, type SubgraphName, signedSubgraphHeaders } from '@ticketing/platform';
-import { injectTraceContext } from '@ticketing/platform/telemetry';
-import { failure } from '../errors.ts';
+import { GraphQLError } from 'graphql';
+import { signedSubgraphHeaders } from './gateway-assertion.ts';
+import { currentRequestId } from './request-context.ts';
+import type { SubgraphName } from './services.ts';
+import { injectTraceContext } from './telemetry.ts';
 
 /** Another subgraph, called directly on a caller's behalf. */
 export interface SubgraphEndpoint {
@@ -13,12 +15,22 @@ export interface SubgraphEndpoint {
   description: string;
 }
 
+/** `name`'s endpoint at `url`, signed for with `secret`. */
+export function subgraphEndpoint(
+  name: SubgraphName,
+  url: string,
+  secret: string,
+): SubgraphEndpoint {
+  return { name, url, secret, description: `The ${name} service` };
+}
+
 /**
  * Sends `query` to another subgraph as `caller`, signed like the gateway's requests (with
- * this service as the issuer), so that subgraph applies its own rules for that caller.
- * Answers `SERVICE_UNAVAILABLE` when it does not answer within 3 s.
+ * this service, `issuer`, as the issuer), so that subgraph applies its own rules for that
+ * caller. Answers `SERVICE_UNAVAILABLE` when it does not answer within 3 s.
  */
 export async function callSubgraph<Data>(
+  issuer: SubgraphName,
   endpoint: SubgraphEndpoint,
   caller: Identity,
   query: string,
@@ -38,7 +50,7 @@ export async function callSubgraph<Data>(
         ...signedSubgraphHeaders({
           secret: endpoint.secret,
           subgraph: endpoint.name,
-          issuer: 'tickets',
+          issuer,
           viewer: caller,
           requestId,
           body,
@@ -50,9 +62,8 @@ export async function callSubgraph<Data>(
     if (!response.ok) throw new Error(`${endpoint.name} answered ${response.status}`);
     return await response.json();
   } catch {
-    throw failure(
-      'SERVICE_UNAVAILABLE',
-      `${endpoint.description} cannot be reached; try again shortly.`,
-    );
+    throw new GraphQLError(`${endpoint.description} cannot be reached; try again shortly.`, {
+      extensions: { code: 'SERVICE_UNAVAILABLE' },
+    });
   }
 }

@@ -1,0 +1,58 @@
+import { retryOnConflict } from '@ticketing/platform';
+import type { PrismaClient } from '@ticketing/prisma/tickets';
+import type { PurchaseRepository } from './PurchaseRepository.ts';
+
+/** The statements that close an account (services/AccountClosure.ts says why, and in what order). */
+export class AccountClosureRepository {
+  readonly #prisma: PrismaClient;
+  readonly #purchases: PurchaseRepository;
+
+  constructor(prisma: PrismaClient, purchases: PurchaseRepository) {
+    this.#prisma = prisma;
+    this.#purchases = purchases;
+  }
+
+  /**
+   * Under the account's advisory lock, held exclusively (the `refuse_closed_account` trigger
+   * takes it shared): the number of its active tickets for events not over, and, when there
+   * are none, its `closed_accounts` row, written. Nothing is written otherwise.
+   */
+  close(userId: string): Promise<number> {
+    return this.#prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`account:${userId}`}, 0))`;
+      const [{ count }] = await tx.$queryRaw<[{ count: number }]>`
+        SELECT count(*)::int AS count
+        FROM tickets t JOIN event_snapshots s ON s.event_id = t.event_id
+        WHERE t.owner_id = ${userId}::uuid AND t.status = 'ACTIVE'
+          AND coalesce(s.ends_at, s.starts_at) > now()`;
+      if (count === 0) {
+        await tx.$executeRaw`
+          INSERT INTO closed_accounts (user_id) VALUES (${userId}::uuid)
+          ON CONFLICT (user_id) DO NOTHING`;
+      }
+      return count;
+    });
+  }
+
+  /**
+   * Releases what a closed account left, in one transaction: its waitlist entries leave their
+   * queues (first, so that the stock its holds give back is offered to others), its holds
+   * expire now (their stock and allowance return, and the stock is offered to those in line,
+   * as any expired hold's), and its door-staff grants are revoked.
+   */
+  release(userId: string): Promise<void> {
+    return retryOnConflict(() =>
+      this.#prisma.$transaction(async (tx) => {
+        await tx.$executeRaw`
+          UPDATE waitlist_entries SET status = 'LEFT', waiting = 0, updated_at = now()
+          WHERE user_id = ${userId}::uuid AND status IN ('WAITING', 'OFFERED')`;
+        // Cut to the column's milliseconds: now() rounded up would not be expired yet.
+        await tx.$executeRaw`
+          UPDATE holds SET expires_at = date_trunc('milliseconds', now())
+          WHERE user_id = ${userId}::uuid AND status = 'ACTIVE' AND expires_at > now()`;
+        await this.#purchases.expireHolds({ userId }, tx);
+        await tx.$executeRaw`DELETE FROM door_staff WHERE user_id = ${userId}::uuid`;
+      }),
+    );
+  }
+}

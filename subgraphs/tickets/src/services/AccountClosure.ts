@@ -1,0 +1,57 @@
+import { type Identity, unauthenticated } from '@ticketing/auth';
+import { failure } from '../errors.ts';
+import type { AccountClosureRepository } from '../repositories/AccountClosureRepository.ts';
+import type { EventOwnership } from './EventOwnership.ts';
+
+/**
+ * Closes an account the users service is about to delete: its `deleteAccount` calls
+ * `closeAccount` first, as the account, and deletes nothing unless it succeeds. Two steps,
+ * each safe to run again (a deletion retried after a failure finishes the job):
+ *
+ * 0. Refuses with ACCOUNT_HAS_EVENTS while the account organizes published events that are
+ *    not over, as the events service counts them: their buyers would be left with no one to
+ *    run, cancel or refund them. The organizer cancels them first (their tickets are
+ *    refunded) or deletes the account once they are over.
+ * 1. Refuses with ACCOUNT_HAS_TICKETS while the account holds a ticket for an event that is
+ *    not over (a ticket would stay valid for no one, and its seat be lost); otherwise marks
+ *    it closed, after which the database refuses an order, a transfer to it, a waitlist entry
+ *    or a door-staff grant for it (migration `closed_accounts`). A purchase racing the
+ *    deletion either committed before the check, which then sees its tickets, or is refused
+ *    whole.
+ * 2. Releases what it left, which nothing can add to any more: waitlist entries, holds
+ *    (their stock returns) and door-staff grants.
+ */
+export class AccountClosure {
+  readonly #accounts: AccountClosureRepository;
+  readonly #ownership: Pick<EventOwnership, 'publishedEventsNotOver'>;
+
+  constructor(
+    accounts: AccountClosureRepository,
+    ownership: Pick<EventOwnership, 'publishedEventsNotOver'>,
+  ) {
+    this.#accounts = accounts;
+    this.#ownership = ownership;
+  }
+
+  async close(viewer: Identity | null): Promise<boolean> {
+    if (!viewer) throw unauthenticated('Log in to close your account.', 'required');
+    const events = await this.#ownership.publishedEventsNotOver(viewer);
+    if (events > 0) {
+      throw failure(
+        'ACCOUNT_HAS_EVENTS',
+        'The account organizes published events that are not over: cancel them (their tickets are refunded), or wait until they are over, before deleting it.',
+        { events },
+      );
+    }
+    const tickets = await this.#accounts.close(viewer.userId);
+    if (tickets > 0) {
+      throw failure(
+        'ACCOUNT_HAS_TICKETS',
+        'The account holds tickets for events that are not over: refund or transfer them, or wait until the events are over, before deleting it.',
+        { tickets },
+      );
+    }
+    await this.#accounts.release(viewer.userId);
+    return true;
+  }
+}

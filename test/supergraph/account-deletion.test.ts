@@ -1,0 +1,202 @@
+// Deleting an account through the gateway: refused while the account organizes published
+// events not over, or holds tickets for events not over; otherwise its holds give their stock back, its
+// waitlist entries leave their queues, its door-staff grants end, and what refers to it
+// (an event's organizer) still reads. A purchase that loses the race to the deletion is
+// refused whole.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addDoorStaff, buyTickets } from './door.ts';
+import { type Supergraph, startSupergraph } from './harness.ts';
+import { type AuthPayload, codeOf, eventOnSale, signUp, strongPassword } from './operations.ts';
+
+let supergraph: Supergraph;
+let organizer: AuthPayload;
+
+beforeAll(async () => {
+  supergraph = await startSupergraph();
+  organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+});
+afterAll(async () => {
+  await supergraph?.stop();
+});
+
+const deleteAccount = (account: AuthPayload) =>
+  supergraph.request<{ deleteAccount: boolean }>(
+    'mutation ($p: String!) { deleteAccount(password: $p) }',
+    { p: strongPassword },
+    { token: account.accessToken },
+  );
+
+const tier = async (tierId: string) =>
+  supergraph.databases.tickets.ticketTier.findUniqueOrThrow({
+    where: { id: tierId },
+    select: { sold: true, held: true },
+  });
+
+describe('deleting an account', () => {
+  it('is refused while the account holds tickets for an event not over, and deletes nothing', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    ]);
+    const buyer = await signUp(supergraph);
+    const [ticket] = await buyTickets(supergraph, buyer.accessToken, tierIds[0] as string, 2);
+
+    const refused = await deleteAccount(buyer);
+    expect(codeOf(refused)).toBe('ACCOUNT_HAS_TICKETS');
+    expect(refused.errors?.[0]?.extensions?.tickets).toBe(2);
+    expect(refused.data).toBeNull();
+    const me = await supergraph.request('{ me { id name } }', {}, { token: buyer.accessToken });
+    expect(me.data).toEqual({ me: { id: buyer.user.id, name: 'Test User' } });
+    // Still able to buy: nothing was closed.
+    expect(await supergraph.databases.tickets.closedAccount.count()).toBe(0);
+
+    // Once the tickets are given back, the account can go.
+    const mine = await supergraph.databases.tickets.ticket.findMany({
+      where: { ownerId: buyer.user.id, status: 'ACTIVE' },
+    });
+    expect(mine.map((row) => row.id)).toContain(ticket?.id);
+    for (const row of mine) {
+      const cancelled = await supergraph.request(
+        'mutation ($id: ID!) { cancelTicket(id: $id) { status } }',
+        { id: row.id },
+        { token: buyer.accessToken },
+      );
+      expect(cancelled.errors).toBeUndefined();
+    }
+    expect((await deleteAccount(buyer)).data).toEqual({ deleteAccount: true });
+    expect(await tier(tierIds[0] as string)).toEqual({ sold: 0, held: 0 });
+  });
+
+  it('gives back its holds’ stock, leaves its queues, ends its door-staff grants, and leaves its events readable', async () => {
+    const seller = await signUp(supergraph, { accountType: 'ORGANIZER', name: 'Gone Organizer' });
+    const { eventId, tierIds } = await eventOnSale(supergraph, seller.accessToken, [
+      { name: 'Open', priceCents: 1000, currency: 'EUR', capacity: 10 },
+      { name: 'Tiny', priceCents: 1000, currency: 'EUR', capacity: 1 },
+    ]);
+    const [open, tiny] = tierIds as [string, string];
+    const leaving = await signUp(supergraph, { name: 'Leaving' });
+    const leavingEmail = leaving.user.email;
+    const held = await supergraph.request(
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 3) { id } }',
+      { tierId: open },
+      { token: leaving.accessToken },
+    );
+    expect(held.errors).toBeUndefined();
+    expect(await tier(open)).toEqual({ sold: 0, held: 3 });
+    await buyTickets(supergraph, (await signUp(supergraph)).accessToken, tiny);
+    const queued = await supergraph.request(
+      'mutation ($tierId: ID!) { joinWaitlist(tierId: $tierId, quantity: 1) { status } }',
+      { tierId: tiny },
+      { token: leaving.accessToken },
+    );
+    expect(queued.data).toEqual({ joinWaitlist: { status: 'WAITING' } });
+    expect((await addDoorStaff(supergraph, seller.accessToken, eventId, leavingEmail)).errors).toBe(
+      undefined,
+    );
+
+    expect((await deleteAccount(leaving)).data).toEqual({ deleteAccount: true });
+
+    expect(await tier(open)).toEqual({ sold: 0, held: 0 });
+    expect(
+      await supergraph.databases.tickets.hold.count({
+        where: { userId: leaving.user.id, status: 'ACTIVE' },
+      }),
+    ).toBe(0);
+    expect(
+      await supergraph.databases.tickets.waitlistEntry.findMany({
+        where: { userId: leaving.user.id },
+        select: { status: true, waiting: true },
+      }),
+    ).toEqual([{ status: 'LEFT', waiting: 0 }]);
+    const staff = await supergraph.request<{ event: { doorStaff: { user: { id: string } }[] } }>(
+      'query ($id: ID!) { event(id: $id) { doorStaff { user { id } } } }',
+      { id: eventId },
+      { token: seller.accessToken },
+    );
+    expect(staff.errors).toBeUndefined();
+    expect(staff.data?.event.doorStaff).toEqual([]);
+
+    // The organizer cannot go while their event is on sale: its buyers would have no one to
+    // run, cancel or refund it. Once it is cancelled (its tickets refunded), they can, and
+    // the event still reads, with its organizer anonymised.
+    const refused = await deleteAccount(seller);
+    expect(codeOf(refused)).toBe('ACCOUNT_HAS_EVENTS');
+    expect(refused.errors?.[0]?.extensions?.events).toBe(1);
+    const cancelled = await supergraph.request(
+      'mutation ($id: ID!) { cancelEvent(id: $id) { status } }',
+      { id: eventId },
+      { token: seller.accessToken },
+    );
+    expect(cancelled.data).toEqual({ cancelEvent: { status: 'CANCELLED' } });
+    expect((await deleteAccount(seller)).data).toEqual({ deleteAccount: true });
+    const read = await supergraph.request(
+      'query ($id: ID!) { event(id: $id) { id organizer { id name } ticketTiers { name } } }',
+      { id: eventId },
+    );
+    expect(read.errors).toBeUndefined();
+    expect(read.data).toEqual({
+      event: {
+        id: eventId,
+        organizer: { id: seller.user.id, name: 'Deleted user' },
+        ticketTiers: [{ name: 'Open' }, { name: 'Tiny' }],
+      },
+    });
+  });
+
+  it('refuses, whole, a purchase that reaches the tickets service after the account was closed', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    ]);
+    const buyer = await signUp(supergraph);
+    // The first step of its deletion, done; its access token not yet revoked.
+    await supergraph.databases.tickets.closedAccount.create({ data: { userId: buyer.user.id } });
+
+    const bought = await supergraph.request(
+      'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+      { input: { tierId: tierIds[0], quantity: 2, idempotencyKey: randomUUID() } },
+      { token: buyer.accessToken },
+    );
+    expect(codeOf(bought)).toBe('UNAUTHENTICATED');
+    expect(bought.errors?.[0]?.message).toBe('This account no longer exists.');
+    expect(await tier(tierIds[0] as string)).toEqual({ sold: 0, held: 0 });
+    expect(
+      await supergraph.databases.tickets.order.count({ where: { buyerId: buyer.user.id } }),
+    ).toBe(0);
+    const queued = await supergraph.request(
+      'mutation ($tierId: ID!) { joinWaitlist(tierId: $tierId, quantity: 1) { status } }',
+      { tierId: tierIds[0] },
+      { token: buyer.accessToken },
+    );
+    // Not sold out: refused for that before the database is asked, as for anyone.
+    expect(codeOf(queued)).toBe('TIER_NOT_SOLD_OUT');
+
+    // Others naming it meet an account that no longer exists, not the end of their session.
+    const giver = await signUp(supergraph);
+    const [gift] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const given = await supergraph.request(
+      'mutation ($id: ID!, $to: String!) { transferTicket(id: $id, toEmail: $to) { id } }',
+      { id: gift?.id, to: buyer.user.email },
+      { token: giver.accessToken },
+    );
+    expect(codeOf(given)).toBe('RECIPIENT_NOT_FOUND');
+    expect(given.errors?.[0]?.extensions?.field).toBe('toEmail');
+    expect(
+      (await supergraph.databases.tickets.ticket.findUniqueOrThrow({ where: { id: gift?.id } }))
+        .ownerId,
+    ).toBe(giver.user.id);
+    const named = await addDoorStaff(supergraph, organizer.accessToken, eventId, buyer.user.email);
+    expect(codeOf(named)).toBe('USER_NOT_FOUND');
+    expect(await supergraph.databases.tickets.doorStaff.count({ where: { eventId } })).toBe(0);
+  });
+
+  it('is asked of the tickets and events services through fields the gateway never offers', async () => {
+    const buyer = await signUp(supergraph);
+    for (const operation of ['mutation { closeAccount }', '{ publishedEventsNotOver }']) {
+      const result = await supergraph.request(operation, {}, { token: buyer.accessToken });
+      expect(codeOf(result)).toBe('GRAPHQL_VALIDATION_FAILED');
+    }
+    expect(
+      await supergraph.databases.tickets.closedAccount.count({ where: { userId: buyer.user.id } }),
+    ).toBe(0);
+  });
+});
