@@ -25,6 +25,7 @@ async function accountsAfterProductionStart(extra: NodeJS.ProcessEnv): Promise<s
       AUTH_DEV_KEYS: 'true',
       USERS_DATABASE_URL: url,
       USERS_SUBGRAPH_SECRET: 'a-production-length-users-subgraph-secret-0123',
+      TICKETS_SUBGRAPH_SECRET: 'a-production-length-tickets-subgraph-secret-01',
       ...extra,
     });
     await service.stop();
