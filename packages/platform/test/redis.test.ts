@@ -54,6 +54,29 @@ async function until(condition: () => Promise<boolean> | boolean, what: string, 
   }
 }
 
+/**
+ * Publishes a revocation of `facts`' session again and again until `revocations` has heard
+ * one: its subscription is live.
+ */
+async function untilSubscribed(
+  publisher: RedisConnection,
+  revocations: RevocationList,
+  facts: { userId: string; sessionId: string; issuedAt: number },
+) {
+  await until(
+    async () => {
+      if (!publisher.available) return false;
+      await new RevocationPublisher(publisher, logger).publish({
+        kind: 'session',
+        id: facts.sessionId,
+      });
+      return revocations.isRevoked(facts);
+    },
+    'subscribed',
+    3_000,
+  );
+}
+
 describe('a Redis connection to a frozen server', () => {
   it('stops making each command wait for its deadline once it has given the connection up', async () => {
     const connection = connect(redis.url, 'frozen');
@@ -108,17 +131,7 @@ describe('a Redis connection whose path goes silent', () => {
     const facts = () => ({ userId: randomUUID(), sessionId: randomUUID(), issuedAt: 0 });
     // Subscribed: a revocation published now is heard.
     const before = facts();
-    await until(
-      async () => {
-        await new RevocationPublisher(publisher, logger).publish({
-          kind: 'session',
-          id: before.sessionId,
-        });
-        return revocations.isRevoked(before);
-      },
-      'subscribed',
-      3_000,
-    );
+    await untilSubscribed(publisher, revocations, before);
 
     relay.silenceOpenConnections();
     const after = facts();
@@ -179,18 +192,7 @@ describe('a subscriber whose new connection is cut while it subscribes again', (
       const revocations = new RevocationList(subscriber, reader, logger);
       const publisher = connect(redis.url, 'publisher');
       const facts = { userId: randomUUID(), sessionId: randomUUID(), issuedAt: 0 };
-      await until(
-        async () => {
-          if (!publisher.available) return false;
-          await new RevocationPublisher(publisher, logger).publish({
-            kind: 'session',
-            id: facts.sessionId,
-          });
-          return revocations.isRevoked(facts);
-        },
-        'subscribed',
-        3_000,
-      );
+      await untilSubscribed(publisher, revocations, facts);
       // Its connection cut: every reconnect is cut again as it subscribes.
       for (const socket of sockets) socket.destroy();
       await until(() => connections >= 4, 'three reconnects, each cut', 6_000);
