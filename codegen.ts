@@ -92,6 +92,7 @@ const config: CodegenConfig = {
       Attendee: '../repositories/SalesRepository.ts#AttendeeRow',
       Refund: '@ticketing/prisma/tickets#Refund as RefundModel',
       WaitlistEntry: '../resolvers/Waitlist.ts#EntryParent',
+      TicketTransfer: '@ticketing/prisma/tickets#TicketTransferOffer as TicketTransferModel',
     }),
     ...operations('test/generated/operations.ts', ['test/operations/*.graphql']),
     ...operations('bench/generated/operations.ts', ['bench/operations/*.graphql']),

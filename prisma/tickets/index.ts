@@ -18,6 +18,8 @@ export type {
   Ticket,
   TicketStatus,
   TicketTier,
+  TicketTransferOffer,
+  TransferOfferStatus,
   WaitlistEntry,
 } from './generated/client.ts';
 export { Prisma, PrismaClient } from './generated/client.ts';

@@ -11,7 +11,15 @@ import {
   SignJWT,
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addDoorStaff, type BoughtTicket, buyTickets, scan, upload } from './door.ts';
+import {
+  acceptTransfer,
+  addDoorStaff,
+  type BoughtTicket,
+  buyTickets,
+  offerTicket,
+  scan,
+  upload,
+} from './door.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
 import {
   type AuthPayload,
@@ -632,13 +640,17 @@ describe('an admitted ticket', () => {
     let given = 0;
     for (let round = 0; round < 8; round++) {
       const ticket = await one();
+      // Offered before; the receiver's acceptance races the scan.
+      const offerId = await offerTicket(
+        supergraph,
+        holder.accessToken,
+        ticket.id,
+        customer.user.email,
+      );
+      if (!offerId) throw new Error('the offer was refused');
       const [scanned, moved] = await Promise.all([
         scan(supergraph, staff.accessToken, ticket.qrToken, eventId, round % 2),
-        supergraph.request(
-          'mutation ($id: ID!, $toEmail: String!) { transferTicket(id: $id, toEmail: $toEmail) { id } }',
-          { id: ticket.id, toEmail: customer.user.email },
-          { token: holder.accessToken },
-        ),
+        acceptTransfer(supergraph, customer.accessToken, offerId, 1 - (round % 2)),
       ]);
       const after = await stored(ticket.id);
       if (scanned.errors) {

@@ -1,4 +1,4 @@
-// Operations the check-in and transfer tests share: buying tickets and scanning them.
+// Operations the check-in and transfer tests share: buying tickets, scanning and giving them.
 import { randomUUID } from 'node:crypto';
 import type { Supergraph } from './harness.ts';
 
@@ -85,5 +85,36 @@ export async function addDoorStaff(
     'mutation ($eventId: ID!, $email: String!) { addDoorStaff(eventId: $eventId, email: $email) { addedAt user { id name } } }',
     { eventId, email },
     { token },
+  );
+}
+
+/** The owner offers a ticket to the account with `toEmail`; the offer's id, or null when refused. */
+export async function offerTicket(
+  supergraph: Supergraph,
+  token: string,
+  ticketId: string,
+  toEmail: string,
+): Promise<string | null> {
+  const result = await supergraph.request<{
+    transferTicket: { pendingTransfer: { id: string } | null };
+  }>(
+    'mutation ($id: ID!, $toEmail: String!) { transferTicket(id: $id, toEmail: $toEmail) { pendingTransfer { id } } }',
+    { id: ticketId, toEmail },
+    { token },
+  );
+  return result.data?.transferTicket.pendingTransfer?.id ?? null;
+}
+
+/** The receiver accepts an offer: the ticket becomes theirs. */
+export function acceptTransfer(
+  supergraph: Supergraph,
+  token: string,
+  offerId: string,
+  gateway = 0,
+) {
+  return supergraph.request<{ acceptTicketTransfer: { id: string } }>(
+    'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id } }',
+    { id: offerId },
+    { token, gateway },
   );
 }

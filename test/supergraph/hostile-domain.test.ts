@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purchaseMutation } from '../documents.ts';
-import { buyTickets } from './door.ts';
+import { acceptTransfer, buyTickets, offerTicket } from './door.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
 import { type AuthPayload, codeOf, eventOnSale, publishedEvent, signUp } from './operations.ts';
 
@@ -84,12 +84,11 @@ async function someoneWaitsForALock(
   }
 }
 
-function transfer(ticketId: string, to: AuthPayload) {
-  return supergraph.request<{ transferTicket: { id: string } }>(
-    'mutation ($id: ID!, $to: String!) { transferTicket(id: $id, toEmail: $to) { id } }',
-    { id: ticketId, to: to.user.email },
-    { token: buyer.accessToken },
-  );
+/** The buyer offers the ticket and the receiver accepts it: a whole transfer. */
+async function transfer(ticketId: string, to: AuthPayload) {
+  const offerId = await offerTicket(supergraph, buyer.accessToken, ticketId, to.user.email);
+  if (!offerId) throw new Error('the offer was refused');
+  return acceptTransfer(supergraph, to.accessToken, offerId);
 }
 
 describe('a ticket given away while its giver refunds or cancels it', () => {

@@ -1,6 +1,7 @@
-// Transfers through the gateway: the owner gives a ticket to another account by email; its
-// code and QR token rotate and the old ones no longer admit; the receiver's per-person cap
-// applies; and every hostile case changes nothing.
+// Transfers through the gateway: the owner offers a ticket to another account by email, and
+// it moves when the receiver accepts; its code and QR token rotate and the old ones no
+// longer admit; the receiver's per-person cap applies at acceptance, so an unwanted offer
+// costs the receiver nothing; and every hostile case changes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BoughtTicket, buyTickets, scan, upload } from './door.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
@@ -19,6 +20,7 @@ const tier = { name: 'Stalls', priceCents: 2000, currency: 'EUR', capacity: 200,
 
 beforeAll(async () => {
   supergraph = await startSupergraph({
+    gateways: 2,
     env: {
       MAX_TICKETS_PER_EVENT: String(cap),
       // Holds expire at once and the sweeper waits: expired holds stay counted until a
@@ -39,15 +41,80 @@ afterAll(async () => {
 });
 
 const transferMutation = `mutation ($id: ID!, $toEmail: String!) {
-  transferTicket(id: $id, toEmail: $toEmail) { id status owner { name } }
+  transferTicket(id: $id, toEmail: $toEmail) {
+    id status owner { name }
+    pendingTransfer { id status createdAt expiresAt from { name } to { name } }
+  }
 }`;
 
-const transfer = (token: string, id: string, toEmail: string) =>
+interface Offer {
+  id: string;
+  status: string;
+  createdAt: string;
+  expiresAt: string;
+  from: { name: string };
+  to: { name: string };
+}
+
+/** The owner offers the ticket: it stays theirs, with the offer as its pendingTransfer. */
+const offer = (token: string, id: string, toEmail: string) =>
+  supergraph.request<{
+    transferTicket: { id: string; owner: { name: string }; pendingTransfer: Offer | null };
+  }>(transferMutation, { id, toEmail }, { token });
+
+/** The receiver accepts, answered with the ticket under the name the tests read it by. */
+const accept = (token: string, offerId: string) =>
   supergraph.request<{ transferTicket: { id: string; owner: { name: string } } }>(
-    transferMutation,
-    { id, toEmail },
+    'mutation ($id: ID!) { transferTicket: acceptTicketTransfer(id: $id) { id status owner { name } } }',
+    { id: offerId },
     { token },
   );
+
+const settleMutation = (field: 'declineTicketTransfer' | 'cancelTicketTransfer') =>
+  `mutation ($id: ID!) { ${field}(id: $id) { id status } }`;
+const decline = (token: string, offerId: string) =>
+  supergraph.request<{ declineTicketTransfer: { id: string; status: string } }>(
+    settleMutation('declineTicketTransfer'),
+    { id: offerId },
+    { token },
+  );
+const cancelOffer = (token: string, offerId: string) =>
+  supergraph.request<{ cancelTicketTransfer: { id: string; status: string } }>(
+    settleMutation('cancelTicketTransfer'),
+    { id: offerId },
+    { token },
+  );
+
+/** The account a test signed up with this email, whose token accepts offers made to it. */
+function accountOf(email: string): AuthPayload {
+  const account = [giver, receiver, third].find(
+    (candidate) => candidate.user.email.toLowerCase() === email.toLowerCase(),
+  );
+  if (!account) throw new Error(`no account for ${email}`);
+  return account;
+}
+
+/**
+ * A whole transfer: the offer, then the receiver's acceptance. The offer's refusal when it is
+ * refused, the acceptance's answer otherwise.
+ */
+async function transfer(token: string, id: string, toEmail: string) {
+  const offered = await offer(token, id, toEmail);
+  const offerId = offered.data?.transferTicket.pendingTransfer?.id;
+  if (!offerId) return offered;
+  return accept(accountOf(toEmail).accessToken, offerId);
+}
+
+/** Makes an offer that must be made, and returns its id. */
+async function offered(token: string, id: string, to: AuthPayload): Promise<string> {
+  const result = await offer(token, id, to.user.email);
+  const offerId = result.data?.transferTicket.pendingTransfer?.id;
+  if (!offerId) throw new Error(`no offer: ${JSON.stringify(result.errors)}`);
+  return offerId;
+}
+
+const storedOffer = (id: string) =>
+  supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({ where: { id } });
 
 /** A fresh event on sale, so that each test starts with every cap untouched. */
 async function freshTier(): Promise<{ eventId: string; tierId: string }> {
@@ -257,6 +324,11 @@ describe('transferTicket', () => {
       code: 'PURCHASE_LIMIT_REACHED',
       perUserCap: cap,
     });
+    // The offer stays open: the receiver may free room and accept it then.
+    const pending = await supergraph.databases.tickets.ticketTransferOffer.findMany({
+      where: { ticketId: ticket.id },
+    });
+    expect(pending.map((row) => row.status)).toEqual(['PENDING']);
     expect(await stored(ticket.id)).toMatchObject({
       ownerId: giver.user.id,
       code: ticket.code,
@@ -290,14 +362,34 @@ describe('transferTicket', () => {
   it('happens once when the same ticket is transferred twice at once', async () => {
     const fresh = await freshTier();
     const ticket = await ticketOf(giver, fresh.tierId);
+    // Ten offers at once: one is made, the others find it pending.
+    const offers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        offer(giver.accessToken, ticket.id, (i % 2 === 0 ? receiver : third).user.email),
+      ),
+    );
+    const offerCodes = offers.map((result) => codeOf(result) ?? 'OK');
+    expect(offerCodes.filter((code) => code === 'OK')).toHaveLength(1);
+    expect(
+      offerCodes.filter((code) => code !== 'OK').every((code) => code === 'TRANSFER_PENDING'),
+    ).toBe(true);
+    const made = offers.find((result) => !result.errors)?.data?.transferTicket.pendingTransfer;
+    const to = made?.to.name === receiver.user.name ? receiver : third;
+    // Ten acceptances of it at once, through both gateways: one moves the ticket.
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        transfer(giver.accessToken, ticket.id, (i % 2 === 0 ? receiver : third).user.email),
+        supergraph.request(
+          'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id } }',
+          { id: made?.id },
+          { token: to.accessToken, gateway: i % 2 },
+        ),
       ),
     );
     const codes = results.map((result) => codeOf(result) ?? 'OK');
     expect(codes.filter((code) => code === 'OK')).toHaveLength(1);
-    expect(codes.filter((code) => code !== 'OK').every((code) => code === 'NOT_FOUND')).toBe(true);
+    expect(
+      codes.filter((code) => code !== 'OK').every((code) => code === 'TRANSFER_NOT_PENDING'),
+    ).toBe(true);
     const now = await stored(ticket.id);
     expect(now.tokenVersion).toBe(2);
     expect(
@@ -327,6 +419,369 @@ describe('transferTicket', () => {
     const counts = Object.fromEntries(owned.map((row) => [row.ownerId, row._count]));
     expect(await allowances(fresh.eventId)).toEqual(counts);
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(4);
+  });
+});
+
+describe('a transfer offer', () => {
+  it('costs its receiver nothing until accepted: unwanted offers leave their purchases possible', async () => {
+    const fresh = await freshTier();
+    const given = await buyTickets(supergraph, giver.accessToken, fresh.tierId, cap);
+    for (const ticket of given) {
+      const result = await offer(giver.accessToken, ticket.id, receiver.user.email);
+      expect(result.errors).toBeUndefined();
+      // Still the giver's, with the offer pending.
+      expect(result.data?.transferTicket).toMatchObject({
+        id: ticket.id,
+        owner: { name: 'Gina Giver' },
+        pendingTransfer: {
+          status: 'PENDING',
+          from: { name: 'Gina Giver' },
+          to: { name: 'Rex Receiver' },
+        },
+      });
+    }
+    expect(await allowances(fresh.eventId)).toEqual({ [giver.user.id]: cap });
+    const bought = await buyTickets(supergraph, receiver.accessToken, fresh.tierId, cap);
+    expect(bought).toHaveLength(cap);
+    expect(await allowances(fresh.eventId)).toEqual({
+      [giver.user.id]: cap,
+      [receiver.user.id]: cap,
+    });
+    for (const ticket of given) {
+      expect(await stored(ticket.id)).toMatchObject({ ownerId: giver.user.id, code: ticket.code });
+    }
+    // The receiver sees the offers, with each ticket's tier and event, never its code or token.
+    const listed = await supergraph.request<{
+      myTicketTransfers: {
+        totalCount: number;
+        edges: {
+          node: { id: string; status: string; ticket: { id: string; tier: { id: string } } };
+        }[];
+      };
+    }>(
+      '{ myTicketTransfers(first: 100) { totalCount edges { node { id status ticket { id tier { id } event { id } } } } } }',
+      {},
+      { token: receiver.accessToken },
+    );
+    expect(listed.errors).toBeUndefined();
+    const incoming = listed.data?.myTicketTransfers.edges
+      .map((edge) => edge.node)
+      .filter((node) => given.some((ticket) => ticket.id === node.ticket.id));
+    expect(incoming?.map((node) => node.ticket.tier.id)).toEqual(given.map(() => fresh.tierId));
+    for (const field of ['code', 'qrToken']) {
+      const peek = await supergraph.request<{
+        myTicketTransfers: { edges: { node: { ticket: Record<string, string | null> } }[] };
+      }>(
+        `{ myTicketTransfers(first: 100) { edges { node { ticket { ${field} } } } } }`,
+        {},
+        { token: receiver.accessToken },
+      );
+      const values =
+        peek.data?.myTicketTransfers.edges.map((edge) => edge.node.ticket[field]) ?? [];
+      expect(values.filter((value) => value)).toEqual([]);
+      expect(codeOf(peek)).toBe('FORBIDDEN');
+    }
+    const direct = await supergraph.request<{ ticket: unknown }>(
+      'query ($id: ID!) { ticket(id: $id) { id code } }',
+      { id: given[0]?.id },
+      { token: receiver.accessToken },
+    );
+    expect(direct.data?.ticket).toBeNull();
+    // Accepting one now meets the cap: the offer stays pending; declining clears it.
+    const first = incoming?.[0]?.id as string;
+    expect(codeOf(await accept(receiver.accessToken, first))).toBe('PURCHASE_LIMIT_REACHED');
+    expect((await storedOffer(first)).status).toBe('PENDING');
+    expect((await decline(receiver.accessToken, first)).data?.declineTicketTransfer.status).toBe(
+      'DECLINED',
+    );
+    expect(await allowances(fresh.eventId)).toEqual({
+      [giver.user.id]: cap,
+      [receiver.user.id]: cap,
+    });
+  });
+
+  it('is the giver’s to see and list, and one at a time per ticket', async () => {
+    const ticket = await ticketOf(giver, (await freshTier()).tierId);
+    const offerId = await offered(giver.accessToken, ticket.id, receiver);
+    const again = await offer(giver.accessToken, ticket.id, third.user.email);
+    expect(codeOf(again)).toBe('TRANSFER_PENDING');
+    const mine = await supergraph.request<{
+      ticket: { code: string; pendingTransfer: { id: string; to: { name: string } } };
+    }>(
+      'query ($id: ID!) { ticket(id: $id) { code pendingTransfer { id to { name } } } }',
+      { id: ticket.id },
+      { token: giver.accessToken },
+    );
+    expect(mine.data?.ticket).toEqual({
+      code: ticket.code,
+      pendingTransfer: { id: offerId, to: { name: 'Rex Receiver' } },
+    });
+    const outgoing = await supergraph.request<{
+      myTicketTransfers: { edges: { node: { id: string } }[] };
+    }>(
+      '{ myTicketTransfers(first: 100) { edges { node { id } } } }',
+      {},
+      { token: giver.accessToken },
+    );
+    expect(outgoing.data?.myTicketTransfers.edges.map((edge) => edge.node.id)).toContain(offerId);
+    const outsider = await supergraph.request<{
+      myTicketTransfers: { edges: { node: { id: string } }[] };
+    }>(
+      '{ myTicketTransfers(first: 100) { edges { node { id } } } }',
+      {},
+      { token: third.accessToken },
+    );
+    expect(outsider.data?.myTicketTransfers.edges.map((edge) => edge.node.id)).not.toContain(
+      offerId,
+    );
+    for (const first of [-1, 101]) {
+      const page = await supergraph.request(
+        'query ($first: Int) { myTicketTransfers(first: $first) { totalCount } }',
+        { first },
+        { token: giver.accessToken },
+      );
+      expect(page.errors?.[0]?.extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        field: 'first',
+      });
+    }
+    expect(codeOf(await supergraph.request('{ myTicketTransfers { totalCount } }'))).toBe(
+      'UNAUTHENTICATED',
+    );
+    // Paged newest first, as orders are.
+    const pageQuery =
+      'query ($after: String) { myTicketTransfers(first: 1, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }';
+    type OfferPage = {
+      myTicketTransfers: {
+        totalCount: number;
+        pageInfo: { hasNextPage: boolean; endCursor: string };
+        edges: { node: { id: string } }[];
+      };
+    };
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page: { data?: OfferPage | null } = await supergraph.request<OfferPage>(
+        pageQuery,
+        { after },
+        { token: receiver.accessToken },
+      );
+      const connection = page.data?.myTicketTransfers as OfferPage['myTicketTransfers'];
+      seen.push(...connection.edges.map((edge) => edge.node.id));
+      if (!connection.pageInfo.hasNextPage) {
+        expect(seen).toHaveLength(connection.totalCount);
+        break;
+      }
+      after = connection.pageInfo.endCursor;
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toContain(offerId);
+    const forged = await supergraph.request(
+      pageQuery,
+      { after: 'bm90IGEgY3Vyc29y' },
+      {
+        token: receiver.accessToken,
+      },
+    );
+    expect(forged.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'after',
+    });
+    // Cancelled, it makes room for another; cancelling twice answers the same.
+    const cancelled = await cancelOffer(giver.accessToken, offerId);
+    expect(cancelled.data?.cancelTicketTransfer).toEqual({ id: offerId, status: 'CANCELLED' });
+    expect((await cancelOffer(giver.accessToken, offerId)).data?.cancelTicketTransfer.status).toBe(
+      'CANCELLED',
+    );
+    expect(codeOf(await accept(receiver.accessToken, offerId))).toBe('TRANSFER_NOT_PENDING');
+    expect((await offer(giver.accessToken, ticket.id, third.user.email)).errors).toBeUndefined();
+  });
+
+  it('is accepted by its receiver only: anyone else meets NOT_FOUND', async () => {
+    const ticket = await ticketOf(giver, (await freshTier()).tierId);
+    const offerId = await offered(giver.accessToken, ticket.id, receiver);
+    for (const someone of [third, giver]) {
+      expect(codeOf(await accept(someone.accessToken, offerId))).toBe('NOT_FOUND');
+    }
+    expect(codeOf(await decline(third.accessToken, offerId))).toBe('NOT_FOUND');
+    expect(codeOf(await decline(giver.accessToken, offerId))).toBe('NOT_FOUND');
+    expect(codeOf(await cancelOffer(receiver.accessToken, offerId))).toBe('NOT_FOUND');
+    expect(
+      codeOf(
+        await supergraph.request('mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id } }', {
+          id: offerId,
+        }),
+      ),
+    ).toBe('UNAUTHENTICATED');
+    expect(await storedOffer(offerId)).toMatchObject({ status: 'PENDING', resolvedAt: null });
+    expect(await stored(ticket.id)).toMatchObject({ ownerId: giver.user.id, tokenVersion: 1 });
+  });
+
+  it('answers ids that are not uuids with NOT_FOUND, touching nothing', async () => {
+    for (const id of ['not-a-uuid', "'; DROP TABLE tickets; --", '', 'x'.repeat(300)]) {
+      expect(codeOf(await accept(receiver.accessToken, id))).toBe('NOT_FOUND');
+      expect(codeOf(await decline(receiver.accessToken, id))).toBe('NOT_FOUND');
+      expect(codeOf(await cancelOffer(giver.accessToken, id))).toBe('NOT_FOUND');
+    }
+  });
+
+  it('expires after TRANSFER_OFFER_HOURS or at the event’s start, and cannot be accepted then', async () => {
+    const fresh = await freshTier();
+    const [late, soon, started] = await buyTickets(supergraph, giver.accessToken, fresh.tierId, 3);
+    const made = await offer(giver.accessToken, late?.id as string, receiver.user.email);
+    const expiresAt = Date.parse(made.data?.transferTicket.pendingTransfer?.expiresAt as string);
+    const createdAt = Date.parse(made.data?.transferTicket.pendingTransfer?.createdAt as string);
+    expect(expiresAt - createdAt).toBeGreaterThan(72 * 3_600_000 - 5_000);
+    expect(expiresAt - createdAt).toBeLessThanOrEqual(72 * 3_600_000 + 5_000);
+    const offerId = made.data?.transferTicket.pendingTransfer?.id as string;
+    // Its time passes.
+    await supergraph.databases.tickets.ticketTransferOffer.update({
+      where: { id: offerId },
+      data: { expiresAt: new Date(Date.now() - 1_000) },
+    });
+    expect(codeOf(await accept(receiver.accessToken, offerId))).toBe('TRANSFER_EXPIRED');
+    expect((await storedOffer(offerId)).status).toBe('EXPIRED');
+    expect(codeOf(await decline(receiver.accessToken, offerId))).toBe('TRANSFER_NOT_PENDING');
+    expect(await stored(late?.id as string)).toMatchObject({
+      ownerId: giver.user.id,
+      tokenVersion: 1,
+    });
+    expect(await allowances(fresh.eventId)).toEqual({ [giver.user.id]: 3 });
+    // An expired offer makes room for a new one.
+    expect(
+      (await offer(giver.accessToken, late?.id as string, third.user.email)).errors,
+    ).toBeUndefined();
+
+    // The event starts in an hour: an offer lasts until then; once it has started, none is made.
+    const startsAt = new Date(Date.now() + 3_600_000);
+    await supergraph.databases.tickets.eventSnapshot.update({
+      where: { eventId: fresh.eventId },
+      data: { startsAt },
+    });
+    const shortened = await offer(giver.accessToken, soon?.id as string, receiver.user.email);
+    expect(shortened.data?.transferTicket.pendingTransfer?.expiresAt).toBe(startsAt.toISOString());
+    await supergraph.databases.tickets.eventSnapshot.update({
+      where: { eventId: fresh.eventId },
+      data: { startsAt: new Date(Date.now() - 60_000) },
+    });
+    expect(codeOf(await offer(giver.accessToken, started?.id as string, receiver.user.email))).toBe(
+      'EVENT_STARTED',
+    );
+    const shortId = shortened.data?.transferTicket.pendingTransfer?.id as string;
+    await supergraph.databases.tickets.ticketTransferOffer.update({
+      where: { id: shortId },
+      data: { expiresAt: new Date(Date.now() - 60_000) },
+    });
+    expect(codeOf(await accept(receiver.accessToken, shortId))).toBe('TRANSFER_EXPIRED');
+  });
+
+  it('is void once the giver refunded the ticket or was admitted with it', async () => {
+    const fresh = await freshTier();
+    const [refunded, admitted] = await buyTickets(supergraph, giver.accessToken, fresh.tierId, 2);
+    const refundOffer = await offered(giver.accessToken, refunded?.id as string, receiver);
+    const admitOffer = await offered(giver.accessToken, admitted?.id as string, receiver);
+    const { orderId } = await stored(refunded?.id as string);
+    const refund = await supergraph.request(
+      'mutation ($orderId: ID!, $ticketIds: [ID!]) { refundOrder(orderId: $orderId, ticketIds: $ticketIds) { status } }',
+      { orderId, ticketIds: [refunded?.id] },
+      { token: giver.accessToken },
+    );
+    expect(refund.errors).toBeUndefined();
+    const scanned = await scan(
+      supergraph,
+      organizer.accessToken,
+      admitted?.code as string,
+      fresh.eventId,
+    );
+    expect(scanned.errors).toBeUndefined();
+    // Voided as it happened, in the same transaction.
+    expect((await storedOffer(refundOffer)).status).toBe('CANCELLED');
+    expect((await storedOffer(admitOffer)).status).toBe('CANCELLED');
+    expect(codeOf(await accept(receiver.accessToken, refundOffer))).toBe('TICKET_CANCELLED');
+    expect(codeOf(await accept(receiver.accessToken, admitOffer))).toBe('TICKET_CHECKED_IN');
+    expect(await stored(refunded?.id as string)).toMatchObject({
+      ownerId: giver.user.id,
+      status: 'CANCELLED',
+    });
+    expect(await stored(admitted?.id as string)).toMatchObject({
+      ownerId: giver.user.id,
+      tokenVersion: 1,
+    });
+    expect(await allowances(fresh.eventId)).toEqual({ [giver.user.id]: 1 });
+  });
+
+  it('is accepted or cancelled, never both, when the two race', async () => {
+    let accepted = 0;
+    const tickets: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const fresh = await freshTier();
+      const ticket = await ticketOf(giver, fresh.tierId);
+      tickets.push(ticket.id);
+      const offerId = await offered(giver.accessToken, ticket.id, receiver);
+      const [took, withdrew] = await Promise.all([
+        supergraph.request(
+          'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id } }',
+          { id: offerId },
+          { token: receiver.accessToken, gateway: round % 2 },
+        ),
+        supergraph.request(
+          'mutation ($id: ID!) { cancelTicketTransfer(id: $id) { status } }',
+          { id: offerId },
+          { token: giver.accessToken, gateway: 1 - (round % 2) },
+        ),
+      ]);
+      const row = await storedOffer(offerId);
+      const now = await stored(ticket.id);
+      if (took.errors) {
+        expect(codeOf(took)).toBe('TRANSFER_NOT_PENDING');
+        expect(withdrew.errors).toBeUndefined();
+        expect(row.status).toBe('CANCELLED');
+        expect([now.ownerId, now.tokenVersion, now.code]).toEqual([giver.user.id, 1, ticket.code]);
+        expect(await allowances(fresh.eventId)).toEqual({ [giver.user.id]: 1 });
+      } else {
+        expect(withdrew.errors?.[0]?.extensions).toMatchObject({
+          code: 'TRANSFER_NOT_PENDING',
+          status: 'ACCEPTED',
+        });
+        expect(row.status).toBe('ACCEPTED');
+        expect([now.ownerId, now.tokenVersion]).toEqual([receiver.user.id, 2]);
+        expect(await allowances(fresh.eventId)).toEqual({
+          [giver.user.id]: 0,
+          [receiver.user.id]: 1,
+        });
+        accepted += 1;
+      }
+    }
+    // Each accepted offer moved its ticket once: one transfer recorded for each.
+    expect(
+      await supergraph.databases.tickets.ticketTransfer.count({
+        where: { ticketId: { in: tickets } },
+      }),
+    ).toBe(accepted);
+  });
+
+  it('cannot be accepted once declined; declining again answers the same', async () => {
+    const ticket = await ticketOf(giver, (await freshTier()).tierId);
+    const offerId = await offered(giver.accessToken, ticket.id, receiver);
+    const declined = await decline(receiver.accessToken, offerId);
+    expect(declined.data?.declineTicketTransfer).toEqual({ id: offerId, status: 'DECLINED' });
+    expect((await decline(receiver.accessToken, offerId)).data?.declineTicketTransfer).toEqual({
+      id: offerId,
+      status: 'DECLINED',
+    });
+    const late = await accept(receiver.accessToken, offerId);
+    expect(late.errors?.[0]?.extensions).toMatchObject({
+      code: 'TRANSFER_NOT_PENDING',
+      status: 'DECLINED',
+    });
+    expect(codeOf(await cancelOffer(giver.accessToken, offerId))).toBe('TRANSFER_NOT_PENDING');
+    expect(await storedOffer(offerId)).toMatchObject({ status: 'DECLINED' });
+    expect((await storedOffer(offerId)).resolvedAt).not.toBeNull();
+    expect(await stored(ticket.id)).toMatchObject({
+      ownerId: giver.user.id,
+      code: ticket.code,
+      tokenVersion: 1,
+    });
   });
 });
 

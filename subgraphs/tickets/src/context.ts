@@ -7,6 +7,7 @@ import type {
   PrismaClient,
   Refund,
   Ticket,
+  TicketTransferOffer,
 } from '@ticketing/prisma/tickets';
 import DataLoader from 'dataloader';
 import { decodeCursor } from './cursor.ts';
@@ -19,6 +20,7 @@ import {
   type TicketPage,
   TicketRepository,
 } from './repositories/TicketRepository.ts';
+import { TransferRepository } from './repositories/TransferRepository.ts';
 import type { AccountClosure } from './services/AccountClosure.ts';
 import type { CheckInService } from './services/CheckInService.ts';
 import type { RefundService } from './services/RefundService.ts';
@@ -60,6 +62,7 @@ export interface TicketsContext {
     doorStaffByEventId: DataLoader<string, DoorStaff[]>;
     refundsByOrderId: DataLoader<string, Refund[]>;
     ticketIdsByRefundId: DataLoader<string, string[]>;
+    openTransferByTicketId: DataLoader<string, TicketTransferOffer | null>;
   };
 }
 
@@ -101,6 +104,7 @@ export function createContext(
   const snapshots = new EventSnapshotRepository(prisma);
   const orders = new OrderRepository(prisma);
   const checkIns = new CheckInRepository(prisma);
+  const transfers = new TransferRepository(prisma);
   const refunds = door?.refunds?.refunds ?? new RefundRepository(prisma, service.purchases);
   return {
     viewer,
@@ -121,6 +125,7 @@ export function createContext(
       doorStaffByEventId: new DataLoader((ids) => checkIns.staffByEventIds(ids)),
       refundsByOrderId: new DataLoader((ids) => refunds.findByOrderIds(ids)),
       ticketIdsByRefundId: new DataLoader((ids) => refunds.ticketIdsByRefundIds(ids)),
+      openTransferByTicketId: new DataLoader((ids) => transfers.openByTicketIds(ids)),
     },
   };
 }

@@ -16,6 +16,12 @@ import { Query } from './resolvers/Query.ts';
 import { OrderRefundFields, Refund, RefundMutation } from './resolvers/Refund.ts';
 import { Attendee, EventSales, SalesEventFields, TierSales } from './resolvers/Sales.ts';
 import { Hold, Order, Ticket, TicketTier } from './resolvers/Ticket.ts';
+import {
+  pendingTransfer,
+  TicketTransfer,
+  TransferMutation,
+  TransferQuery,
+} from './resolvers/Transfer.ts';
 import { User } from './resolvers/User.ts';
 import { WaitlistEntry, WaitlistMutation, WaitlistQuery } from './resolvers/Waitlist.ts';
 
@@ -24,11 +30,17 @@ export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url)
 export const resolvers: Resolvers = {
   DateTime,
   SafeInt,
-  Query: { ...Query, ...WaitlistQuery },
-  Mutation: { ...Mutation, ...CheckInMutation, ...RefundMutation, ...WaitlistMutation },
+  Query: { ...Query, ...WaitlistQuery, ...TransferQuery },
+  Mutation: {
+    ...Mutation,
+    ...CheckInMutation,
+    ...TransferMutation,
+    ...RefundMutation,
+    ...WaitlistMutation,
+  },
   Event: { ...Event, ...CheckInEventFields, ...SalesEventFields },
   User,
-  Ticket: { ...Ticket, qrToken },
+  Ticket: { ...Ticket, qrToken, pendingTransfer },
   TicketTier,
   Order: { ...Order, ...OrderRefundFields },
   Hold,
@@ -40,6 +52,7 @@ export const resolvers: Resolvers = {
   Attendee,
   Refund,
   WaitlistEntry,
+  TicketTransfer,
 };
 
 /** The tickets subgraph, not yet listening: tests call `executeOperation` on it. */

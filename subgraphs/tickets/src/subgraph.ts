@@ -42,7 +42,7 @@ import {
   type TicketingSettings,
 } from './services/TicketingService.ts';
 import { TicketTokens } from './services/TicketTokens.ts';
-import { TransferService } from './services/TransferService.ts';
+import { defaultTransferOfferHours, TransferService } from './services/TransferService.ts';
 import { UserDirectory } from './services/UserDirectory.ts';
 import { defaultMaxWaitlistEntries, WaitlistService } from './services/WaitlistService.ts';
 
@@ -78,6 +78,8 @@ export const ticketsSettings = baseSettings
     REFUND_CUTOFF_HOURS: z.coerce.number().min(0).default(48),
     /** How often refunds the payment provider has not accepted are sent again. */
     REFUND_SEND_INTERVAL_MS: millisecondsSetting(30_000, { min: 10 }),
+    /** How long a ticket transfer offer waits for its receiver (it expires at the event's start at the latest). */
+    TRANSFER_OFFER_HOURS: z.coerce.number().positive().default(defaultTransferOfferHours),
     /** How long a waitlist offer is reserved for its buyer before it passes on. */
     WAITLIST_OFFER_SECONDS: z.coerce.number().int().min(1).default(defaultOfferSeconds),
     /**
@@ -110,7 +112,8 @@ export function createTicketsServices(
   {
     refunds: refundSettings = { cutoffHours: 48 },
     offerSeconds = defaultOfferSeconds,
-  }: { refunds?: RefundSettings; offerSeconds?: number } = {},
+    transferOfferHours = defaultTransferOfferHours,
+  }: { refunds?: RefundSettings; offerSeconds?: number; transferOfferHours?: number } = {},
 ) {
   const tickets = new TicketRepository(prisma);
   const ownership = new EventOwnership(peers.events.url, peers.events.secret);
@@ -129,6 +132,7 @@ export function createTicketsServices(
       transfers: new TransferRepository(prisma),
       directory,
       perUserCap: settings.perUserCap,
+      offerHours: transferOfferHours,
     }),
     sales: new SalesService({ sales: new SalesRepository(prisma), ownership }),
     // The one place a payment provider is chosen: a real one replaces the offline one here.
@@ -188,6 +192,7 @@ export const ticketsSubgraph: SubgraphDefinition<
       {
         refunds: { cutoffHours: config.REFUND_CUTOFF_HOURS },
         offerSeconds: config.WAITLIST_OFFER_SECONDS,
+        transferOfferHours: config.TRANSFER_OFFER_HOURS,
       },
     );
     const invalidateStock = () => invalidateCachedResponses(redis, cacheNamespace, 'stock', logger);

@@ -889,13 +889,17 @@ describe('a lock cycle with a waiter’s own transaction', () => {
     const giver = customer();
     const [given] = await ticketsOf(giver, queue.otherTierId);
 
+    const transfers = new TransferRepository(database.prisma);
+    const offered = await transfers.offer({
+      ticketId: given as string,
+      fromUserId: giver.userId,
+      toUserId: receiver.userId,
+      hours: 72,
+    });
+    if (offered.status !== 'offered') throw new Error(`no offer: ${offered.status}`);
+
     const [waiterOutcome, transferred] = await inLockCycleWithWaiter(queue, queue.waiter, () =>
-      new TransferRepository(database.prisma).transfer({
-        ticketId: given as string,
-        fromUserId: giver.userId,
-        toUserId: receiver.userId,
-        perUserCap,
-      }),
+      transfers.accept({ offerId: offered.offer.id, toUserId: receiver.userId, perUserCap }),
     );
 
     expect(['committed', 'failed']).toContain(waiterOutcome);

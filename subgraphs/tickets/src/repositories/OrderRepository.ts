@@ -7,6 +7,16 @@ export interface OrderPosition {
   id: string;
 }
 
+/** Rows after `position` in newest-first order (creation time, then id): a page's filter. */
+export function olderThan(position: OrderPosition) {
+  return {
+    OR: [
+      { createdAt: { lt: position.createdAt } },
+      { createdAt: position.createdAt, id: { lt: position.id } },
+    ],
+  };
+}
+
 export interface OrderPage {
   orders: Order[];
   hasNextPage: boolean;
@@ -35,15 +45,7 @@ export class OrderRepository {
     const where = { buyerId };
     const [rows, totalCount] = await Promise.all([
       this.#prisma.order.findMany({
-        where: after
-          ? {
-              ...where,
-              OR: [
-                { createdAt: { lt: after.createdAt } },
-                { createdAt: after.createdAt, id: { lt: after.id } },
-              ],
-            }
-          : where,
+        where: after ? { ...where, ...olderThan(after) } : where,
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take: first + 1,
       }),

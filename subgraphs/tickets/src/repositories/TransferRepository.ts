@@ -1,36 +1,80 @@
 import { retryOnConflict } from '@ticketing/platform';
-import type { PrismaClient, Ticket } from '@ticketing/prisma/tickets';
+import type {
+  Prisma,
+  PrismaClient,
+  Ticket,
+  TicketTransferOffer,
+  TransferOfferStatus,
+} from '@ticketing/prisma/tickets';
+import { type OrderPosition, olderThan } from './OrderRepository.ts';
 import { PurchaseRepository } from './PurchaseRepository.ts';
 
-export type TransferOutcome =
-  | { status: 'transferred'; ticket: Ticket }
-  /** Not the giver's active, unadmitted ticket (any more): a racing transfer, a cancellation, a scan. */
+export type OfferOutcome =
+  | { status: 'offered'; offer: TicketTransferOffer }
+  /** Not the giver's active, unadmitted ticket (any more): a racing accept, a cancellation, a scan. */
   | { status: 'unavailable' }
+  /** The ticket has an unexpired offer pending already. */
+  | { status: 'pending' }
+  /** The event has started: an offer would expire as it is made. */
+  | { status: 'eventStarted' };
+
+export type AcceptOutcome =
+  | { status: 'transferred'; ticket: Ticket }
+  /** No offer with this id to this receiver. */
+  | { status: 'notFound' }
+  | { status: 'expired' }
+  /** Settled already: declined, cancelled (by the giver, or voided) or accepted. */
+  | { status: 'notPending'; offer: TicketTransferOffer }
+  /** The ticket is no longer the giver's to give (cancelled, admitted, moved, giver closed): the offer is void now. */
+  | { status: 'void'; ticket: Ticket | null }
   | { status: 'limitReached' };
+
+export type SettleOutcome =
+  | { status: 'settled'; offer: TicketTransferOffer }
+  | { status: 'notFound' }
+  | { status: 'notPending'; offer: TicketTransferOffer };
+
+/** A page of a user's pending offers, newest first. */
+export interface OfferPage {
+  offers: TicketTransferOffer[];
+  hasNextPage: boolean;
+  totalCount: number;
+}
 
 /** Thrown inside the transaction to roll it back with an outcome. */
 class Rollback extends Error {
-  readonly outcome: TransferOutcome;
+  readonly outcome: AcceptOutcome;
 
-  constructor(outcome: TransferOutcome) {
+  constructor(outcome: AcceptOutcome) {
     super(outcome.status);
     this.outcome = outcome;
   }
 }
 
+/** An offer still open: pending and not past its expiry. */
+const open = (now = new Date()) =>
+  ({ status: 'PENDING', expiresAt: { gt: now } }) satisfies Prisma.TicketTransferOfferWhereInput;
+
 /**
- * Gives tickets from one account to another. A transfer is one transaction: the ticket
- * changes owner under a conditional update (still the giver's, active, not admitted), its
- * code and token version rotate, and the receiver's allowance takes it within the
- * per-person cap while the giver's gives it back.
+ * Gives tickets from one account to another, in two steps: the owner offers the ticket
+ * (nothing moves, nobody's allowance changes), and the receiver accepts it.
  *
- * Locks: the ticket's row first, then the two allowance rows in user-id order, then (only
- * to return the receiver's expired holds) tier rows. A cancellation takes the ticket, then an allowance, then the tier; a purchase
- * an allowance, then the tier. So no transaction here waits in a circle with those, nor
- * with another transfer going the other way. Returning expired holds offers them to the
- * tier's waitlist, which locks waiters' allowances after the tier's row: a waiter's own
- * purchase at that moment can meet it in a lock cycle, and PostgreSQL rolls one side back
- * whole; this side then runs again (retryOnConflict), as every transaction on stock does.
+ * An accept is one transaction: the ticket's row is locked first, then the offer is marked
+ * ACCEPTED under a conditional update (still pending, not expired), then the ticket changes
+ * owner under a conditional update (still the giver's, active, not admitted), its code and
+ * token version rotate, and the receiver's allowance takes it within the per-person cap
+ * while the giver's gives it back.
+ *
+ * Locks: the ticket's row first, then the offer's, then the two allowance rows in user-id
+ * order, then (only to return the receiver's expired holds) tier rows. A cancellation,
+ * refund or admission takes the ticket, then (through the `tickets_void_transfer_offers`
+ * trigger) its offer, then an allowance, then the tier; a purchase an allowance, then the
+ * tier; an offer the ticket (shared), then the offer; a decline or an offer's cancellation
+ * the offer alone. So no transaction here waits in a circle with those, nor with another
+ * transfer going the other way. Returning expired holds offers them to the tier's waitlist,
+ * which locks waiters' allowances after the tier's row: a waiter's own purchase at that
+ * moment can meet it in a lock cycle, and PostgreSQL rolls one side back whole; this side
+ * then runs again (retryOnConflict), as every transaction on stock does.
  */
 export class TransferRepository {
   readonly #prisma: PrismaClient;
@@ -41,25 +85,84 @@ export class TransferRepository {
     this.#purchases = new PurchaseRepository(prisma);
   }
 
-  async transfer(request: {
+  /**
+   * Offers the giver's ticket to the receiver, expiring `hours` from now or at the event's
+   * start, whichever is first. The ticket's row is read `FOR SHARE`: a cancellation, refund,
+   * scan or accept of it waits for the offer, and its trigger then voids it.
+   */
+  offer(request: {
     ticketId: string;
     fromUserId: string;
     toUserId: string;
+    hours: number;
+  }): Promise<OfferOutcome> {
+    const { ticketId, fromUserId, toUserId, hours } = request;
+    return this.#prisma.$transaction(async (tx) => {
+      const [ticket] = await tx.$queryRaw<{ expiresAt: Date; started: boolean }[]>`
+        SELECT least(now() + make_interval(secs => ${hours * 3600}::float8), s.starts_at)
+                 AS "expiresAt",
+               coalesce(s.starts_at <= now(), false) AS started
+        FROM tickets t LEFT JOIN event_snapshots s ON s.event_id = t.event_id
+        WHERE t.id = ${ticketId}::uuid AND t.owner_id = ${fromUserId}::uuid
+          AND t.status = 'ACTIVE' AND t.checked_in_at IS NULL
+        FOR SHARE OF t`;
+      if (!ticket) return { status: 'unavailable' } as const;
+      if (ticket.started) return { status: 'eventStarted' } as const;
+      // An offer past its expiry that nobody settled still holds the one pending place.
+      await tx.$executeRaw`
+        UPDATE ticket_transfer_offers SET status = 'EXPIRED', resolved_at = now()
+        WHERE ticket_id = ${ticketId}::uuid AND status = 'PENDING' AND expires_at <= now()`;
+      const [offer] = await tx.$queryRaw<TicketTransferOffer[]>`
+        INSERT INTO ticket_transfer_offers AS o
+          (id, ticket_id, from_user_id, to_user_id, expires_at)
+        VALUES (uuid_v7(), ${ticketId}::uuid, ${fromUserId}::uuid, ${toUserId}::uuid,
+                ${ticket.expiresAt})
+        ON CONFLICT (ticket_id) WHERE status = 'PENDING' DO NOTHING
+        RETURNING o.id, o.ticket_id AS "ticketId", o.from_user_id AS "fromUserId",
+          o.to_user_id AS "toUserId", o.status, o.created_at AS "createdAt",
+          o.expires_at AS "expiresAt", o.resolved_at AS "resolvedAt"`;
+      return offer ? ({ status: 'offered', offer } as const) : ({ status: 'pending' } as const);
+    });
+  }
+
+  async accept(request: {
+    offerId: string;
+    toUserId: string;
     perUserCap: number;
-  }): Promise<TransferOutcome> {
-    const { ticketId, fromUserId, toUserId, perUserCap } = request;
+  }): Promise<AcceptOutcome> {
+    const { offerId, toUserId, perUserCap } = request;
     try {
       return await retryOnConflict(() =>
         this.#prisma.$transaction(
           async (tx) => {
+            const found = await tx.ticketTransferOffer.findFirst({
+              where: { id: offerId, toUserId },
+            });
+            if (!found) return { status: 'notFound' } as const;
+            const { ticketId, fromUserId } = found;
+            // The ticket's row first, as every statement that changes the ticket takes it.
+            await tx.$queryRaw`SELECT 1 FROM tickets WHERE id = ${ticketId}::uuid FOR UPDATE`;
+            const taken = await tx.$executeRaw`
+              UPDATE ticket_transfer_offers SET status = 'ACCEPTED', resolved_at = now()
+              WHERE id = ${offerId}::uuid AND status = 'PENDING' AND expires_at > now()`;
+            if (taken === 0) return this.#unaccepted(tx, offerId);
             const [moved] = await tx.$queryRaw<{ eventId: string }[]>`
-            UPDATE tickets
-            SET owner_id = ${toUserId}::uuid, code = ticket_code(),
-                token_version = token_version + 1
-            WHERE id = ${ticketId}::uuid AND owner_id = ${fromUserId}::uuid
-              AND status = 'ACTIVE' AND checked_in_at IS NULL
-            RETURNING event_id::text AS "eventId"`;
-            if (!moved) return { status: 'unavailable' } as const;
+              UPDATE tickets
+              SET owner_id = ${toUserId}::uuid, code = ticket_code(),
+                  token_version = token_version + 1
+              WHERE id = ${ticketId}::uuid AND owner_id = ${fromUserId}::uuid
+                AND status = 'ACTIVE' AND checked_in_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM closed_accounts WHERE user_id = ${fromUserId}::uuid)
+              RETURNING event_id::text AS "eventId"`;
+            if (!moved) {
+              // Its giver can give it no more: the offer is void, and stays so.
+              await tx.ticketTransferOffer.update({
+                where: { id: offerId },
+                data: { status: 'CANCELLED' },
+              });
+              const ticket = await tx.ticket.findUnique({ where: { id: ticketId } });
+              return { status: 'void', ticket } as const;
+            }
             const take = () => tx.$executeRaw`
             INSERT INTO event_allowances AS a (event_id, user_id, tickets)
             VALUES (${moved.eventId}::uuid, ${toUserId}::uuid, 1)
@@ -78,6 +181,8 @@ export class TransferRepository {
             const giveBack = () => tx.$executeRaw`
             UPDATE event_allowances SET tickets = tickets - 1
             WHERE event_id = ${moved.eventId}::uuid AND user_id = ${fromUserId}::uuid AND tickets > 0`;
+            // Over the cap, all of it rolls back: the offer stays pending, to accept once
+            // the receiver has room.
             if (toUserId < fromUserId) {
               if (!(await receive())) throw new Rollback({ status: 'limitReached' });
               await giveBack();
@@ -96,5 +201,75 @@ export class TransferRepository {
       if (error instanceof Rollback) return error.outcome;
       throw error;
     }
+  }
+
+  /** Why an offer could not be accepted: expired (recorded as such), or settled already. */
+  async #unaccepted(tx: Prisma.TransactionClient, offerId: string): Promise<AcceptOutcome> {
+    const offer = await this.#expireIfDue(tx, offerId);
+    return offer.status === 'EXPIRED'
+      ? { status: 'expired' }
+      : { status: 'notPending', offer: offer };
+  }
+
+  /** The offer as it stands, marked EXPIRED first when it is pending past its expiry. */
+  async #expireIfDue(tx: Prisma.TransactionClient, offerId: string): Promise<TicketTransferOffer> {
+    await tx.ticketTransferOffer.updateMany({
+      where: { id: offerId, status: 'PENDING', expiresAt: { lte: new Date() } },
+      data: { status: 'EXPIRED', resolvedAt: new Date() },
+    });
+    return tx.ticketTransferOffer.findUniqueOrThrow({ where: { id: offerId } });
+  }
+
+  /**
+   * Settles an open offer as DECLINED by its receiver or CANCELLED by its giver. Settling it
+   * the same way again answers with it as it is.
+   */
+  settle(request: {
+    offerId: string;
+    userId: string;
+    as: Extract<TransferOfferStatus, 'DECLINED' | 'CANCELLED'>;
+  }): Promise<SettleOutcome> {
+    const { offerId, userId, as } = request;
+    const party = as === 'DECLINED' ? { toUserId: userId } : { fromUserId: userId };
+    return this.#prisma.$transaction(async (tx) => {
+      const settled = await tx.ticketTransferOffer.updateManyAndReturn({
+        where: { id: offerId, ...party, ...open() },
+        data: { status: as, resolvedAt: new Date() },
+      });
+      if (settled[0]) return { status: 'settled', offer: settled[0] } as const;
+      const found = await tx.ticketTransferOffer.findFirst({ where: { id: offerId, ...party } });
+      if (!found) return { status: 'notFound' } as const;
+      const offer = await this.#expireIfDue(tx, offerId);
+      return offer.status === as
+        ? ({ status: 'settled', offer } as const)
+        : ({ status: 'notPending', offer } as const);
+    });
+  }
+
+  /** The open offers of these tickets, one per ticket at most (the partial unique index). */
+  async openByTicketIds(ticketIds: readonly string[]): Promise<(TicketTransferOffer | null)[]> {
+    const rows = await this.#prisma.ticketTransferOffer.findMany({
+      where: { ticketId: { in: [...ticketIds] }, ...open() },
+    });
+    const byTicket = new Map(rows.map((row) => [row.ticketId, row]));
+    return ticketIds.map((id) => byTicket.get(id) ?? null);
+  }
+
+  /** A user's open offers, made to them and by them, newest first. */
+  async pageByUser(
+    userId: string,
+    first: number,
+    after: OrderPosition | undefined,
+  ): Promise<OfferPage> {
+    const where = { OR: [{ fromUserId: userId }, { toUserId: userId }], ...open() };
+    const [rows, totalCount] = await Promise.all([
+      this.#prisma.ticketTransferOffer.findMany({
+        where: after ? { AND: [where, olderThan(after)] } : where,
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: first + 1,
+      }),
+      this.#prisma.ticketTransferOffer.count({ where }),
+    ]);
+    return { offers: rows.slice(0, first), hasNextPage: rows.length > first, totalCount };
   }
 }

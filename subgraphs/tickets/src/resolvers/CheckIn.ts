@@ -6,7 +6,6 @@ import { mayAdmitWith } from '../services/TicketAccess.ts';
 
 const unconfigured = () => new Error('This context was built without the door and transfers');
 const door = (context: TicketsContext) => context.doors ?? raise(unconfigured());
-const transfersOf = (context: TicketsContext) => context.transfers ?? raise(unconfigured());
 function raise(error: Error): never {
   throw error;
 }
@@ -18,7 +17,7 @@ async function ticketOf(ticketId: string, { loaders }: TicketsContext) {
   );
 }
 
-// Thin: the door and transfers, handed to their services with the caller.
+// Thin: the door, handed to its service with the caller.
 export const CheckInMutation = {
   addDoorStaff: (
     _: unknown,
@@ -51,12 +50,6 @@ export const CheckInMutation = {
     { eventId, scans }: { eventId: string; scans: unknown },
     context: TicketsContext,
   ) => door(context).uploadCheckIns(context.viewer, eventId, scans),
-
-  transferTicket: (
-    _: unknown,
-    { id, toEmail }: { id: string; toEmail: string },
-    context: TicketsContext,
-  ) => transfersOf(context).transfer(context.viewer, id, toEmail),
 };
 
 /** This subgraph's check-in fields of the Event entity. */
