@@ -14,7 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webRoot } from '../scripts/nginx.ts';
 import { repositoryRoot } from '../scripts/topology.ts';
 import { buildWebApp } from '../scripts/web.ts';
-import { purchaseMutation } from './documents.ts';
+import {
+  createSaleEventMutation,
+  createSaleTierMutation,
+  holdMutation,
+  publishSaleEventMutation,
+  purchaseMutation,
+} from './documents.ts';
 import {
   chromiumPath,
   freePort,
@@ -1004,6 +1010,91 @@ describe('the web app refused by the API', () => {
         await page.unroute(started.topology.publicUrl);
       }
       await expectSessionKept(page, organizer);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+describe('the organizer’s tiers', () => {
+  it('deletes a tier after a confirmation, and refuses to delete one in use, saying why', async () => {
+    const organizer = await apiAccount('Tidy Organizer', 'ORGANIZER');
+    const title = `Tiers ${randomUUID().slice(0, 8)}`;
+    const send = async (query: string, variables: Record<string, unknown>, token: string) => {
+      const answer = await postGraphQL(started.topology.publicUrl, query, variables, token);
+      expect(answer.body.errors).toBeUndefined();
+      return Object.values(answer.body.data ?? {})[0] as { id: string };
+    };
+    const event = await send(
+      createSaleEventMutation,
+      {
+        input: {
+          title,
+          venue: 'Hall',
+          city: 'Oslo',
+          timezone: 'Europe/Oslo',
+          startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+        },
+      },
+      organizer.accessToken,
+    );
+    const tier = (name: string) =>
+      send(
+        createSaleTierMutation,
+        { eventId: event.id, input: { name, priceCents: 1000, currency: 'EUR', capacity: 5 } },
+        organizer.accessToken,
+      );
+    const floor = await tier('Floor');
+    await tier('Balcony');
+    await send(publishSaleEventMutation, { id: event.id }, organizer.accessToken);
+    const buyer = await apiAccount('Holding Buyer');
+    await send(holdMutation, { tierId: floor.id, quantity: 1 }, buyer.accessToken);
+
+    const page = await appPage(organizer);
+    try {
+      await page.goto(`${crossOrigin}/#/organizer`);
+      const managed = page.getByTestId('managed-event').filter({ hasText: title });
+      const row = (name: string) => managed.getByRole('row').filter({ hasText: name });
+      await row('Balcony').waitFor();
+
+      // Asked first: keeping it deletes nothing.
+      await row('Balcony').getByRole('button', { name: 'Delete', exact: true }).click();
+      await managed.getByRole('button', { name: 'Keep' }).click();
+      expect(await managed.getByRole('button', { name: 'Keep' }).count()).toBe(0);
+      expect(await row('Balcony').count()).toBe(1);
+
+      await row('Balcony').getByRole('button', { name: 'Delete', exact: true }).click();
+      await shoot(page, 'tier-delete-confirm');
+      await row('Balcony').getByRole('button', { name: 'Delete Balcony' }).click();
+      await until(() => row('Balcony').count()).toBe(0);
+      expect(await row('Floor').count()).toBe(1);
+
+      // Someone holds a seat of Floor: deleting it is refused, and it stays.
+      await row('Floor').getByRole('button', { name: 'Delete', exact: true }).click();
+      await row('Floor').getByRole('button', { name: 'Delete Floor' }).click();
+      const alert = managed.getByRole('alert');
+      await until(() => alert.getAttribute('data-code')).toBe('TIER_IN_USE');
+      expect(await alert.textContent()).toMatch(/sold or held.*end its sales/i);
+      await shoot(page, 'tier-in-use');
+      expect(await row('Floor').count()).toBe(1);
+
+      // The API agrees: one tier left.
+      const listed = await postGraphQL(
+        started.topology.publicUrl,
+        'query { me { organizedEvents(first: 50) { edges { node { title ticketTiers { name } } } } } }',
+        {},
+        organizer.accessToken,
+      );
+      const mine = (
+        listed.body.data as {
+          me: {
+            organizedEvents: {
+              edges: { node: { title: string; ticketTiers: { name: string }[] } }[];
+            };
+          };
+        }
+      ).me.organizedEvents.edges.find((edge) => edge.node.title === title);
+      expect(mine?.node.ticketTiers.map((t) => t.name)).toEqual(['Floor']);
     } finally {
       await page.close();
     }

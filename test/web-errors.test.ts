@@ -105,7 +105,7 @@ describe('describeError', () => {
     );
   });
 
-  it('keeps an input error beside its field', () => {
+  it('keeps an input error beside its field, and a tier in use says why', () => {
     expect(
       describeError(
         new CombinedGraphQLErrors({
@@ -122,5 +122,12 @@ describe('describeError', () => {
       message: 'input.title must not be blank.',
       field: 'input.title',
     });
+    expect(
+      describeError(
+        new CombinedGraphQLErrors({
+          errors: [{ message: 'In use.', extensions: { code: 'TIER_IN_USE' } }],
+        }),
+      )?.message,
+    ).toMatch(/cannot be deleted: end its sales instead/);
   });
 });

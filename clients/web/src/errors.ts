@@ -19,6 +19,8 @@ const messages: Record<string, string> = {
   TICKET_ALREADY_CANCELLED: 'This ticket is cancelled already.',
   INVALID_STATE_TRANSITION: 'The event cannot do that in its current state.',
   EVENT_IN_PAST: 'The event must start in the future.',
+  TIER_IN_USE:
+    'Tickets were sold or held from this tier, or buyers queued for it, so it cannot be deleted: end its sales instead.',
   SERVICE_UNAVAILABLE: 'A service is unavailable; try again shortly.',
   PAYLOAD_TOO_LARGE: 'The request is larger than the service accepts.',
   DOCUMENT_TOO_LARGE: 'The request is larger than the service accepts.',
