@@ -9,12 +9,18 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Page, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webRoot } from '../scripts/nginx.ts';
 import { repositoryRoot } from '../scripts/topology.ts';
 import { buildWebApp } from '../scripts/web.ts';
-import { purchaseMutation } from './documents.ts';
+import {
+  createSaleEventMutation,
+  createSaleTierMutation,
+  holdMutation,
+  publishSaleEventMutation,
+  purchaseMutation,
+} from './documents.ts';
 import {
   chromiumPath,
   freePort,
@@ -372,6 +378,8 @@ describe('the web app in a browser', () => {
     expect(answer.status).toBe(200);
     expect(answer.headers.get('access-control-allow-origin')).toBe(crossOrigin);
     expect(answer.headers.get('access-control-expose-headers')).toMatch(/x-request-id/i);
+    // A refusal's Retry-After is readable by the page, which says when to try again.
+    expect(answer.headers.get('access-control-expose-headers')).toMatch(/retry-after/i);
 
     // A form or text/plain POST needs no preflight, so CSRF prevention must refuse it.
     const simple = await fetch(started.topology.publicUrl, {
@@ -509,6 +517,31 @@ const edgeUnavailable = {
 const isOperation = (postData: string | null, name: string) =>
   (JSON.parse(postData ?? '{}') as { operationName?: string }).operationName === name;
 
+/** A page signed in as a new account whose access token has expired: it refreshes first. */
+async function expiredSessionPage(name: string) {
+  const session = await apiAccount(name);
+  return { session, page: await appPage({ ...session, accessToken: 'expired.access.token' }) };
+}
+
+/** Answers the page's session refreshes with `answer`, and lets everything else through. */
+function answerRefreshesWith(page: Page, answer: Parameters<Route['fulfill']>[0]) {
+  return page.route(started.topology.publicUrl, (route) =>
+    isOperation(route.request().postData(), 'RefreshSession')
+      ? route.fulfill(answer)
+      : route.fallback(),
+  );
+}
+
+/** The page is still signed in as `session`, with its refresh token: nothing signed it out. */
+async function expectSessionKept(
+  page: Page,
+  session: { refreshToken: string; user: { name: string } },
+) {
+  expect(await page.getByTestId('signed-in-as').textContent()).toBe(session.user.name);
+  const kept = await page.evaluate(() => localStorage.getItem('ticketing.session'));
+  expect(JSON.parse(kept ?? 'null')?.refreshToken).toBe(session.refreshToken);
+}
+
 describe('the web app with hostile data and a failing network', () => {
   it('shows what other people wrote as text, within the page, whatever its length', async () => {
     const title = `Long${'W'.repeat(196)}`;
@@ -557,20 +590,15 @@ describe('the web app with hostile data and a failing network', () => {
   });
 
   it('keeps the session when the API cannot refresh it for now, and refreshes it later', async () => {
-    const session = await apiAccount('Patient Buyer');
-    const page = await appPage({ ...session, accessToken: 'expired.access.token' });
+    const { session, page } = await expiredSessionPage('Patient Buyer');
     try {
-      await page.route(started.topology.publicUrl, (route) =>
-        isOperation(route.request().postData(), 'RefreshSession')
-          ? route.fulfill(edgeUnavailable)
-          : route.fallback(),
-      );
+      await answerRefreshesWith(page, edgeUnavailable);
       await page.goto(`${crossOrigin}/#/orders`);
       await page.reload();
-      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe('NETWORK_ERROR');
-      expect(await page.getByTestId('signed-in-as').textContent()).toBe('Patient Buyer');
-      const kept = await page.evaluate(() => localStorage.getItem('ticketing.session'));
-      expect(JSON.parse(kept ?? 'null')?.refreshToken).toBe(session.refreshToken);
+      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe(
+        'SERVICE_UNAVAILABLE',
+      );
+      await expectSessionKept(page, session);
 
       await page.unroute(started.topology.publicUrl);
       await page.reload();
@@ -692,7 +720,9 @@ describe('the web app with hostile data and a failing network', () => {
           ? route.fulfill(edgeUnavailable)
           : route.fallback(),
       );
-      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe('NETWORK_ERROR');
+      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe(
+        'SERVICE_UNAVAILABLE',
+      );
       await shoot(page, 'poll-failed');
       expect(await hold.getByRole('button', { name: 'Buy' }).isVisible()).toBe(true);
       expect(await page.getByTestId('tier-Floor').getByTestId('available').textContent()).toBe('3');
@@ -735,7 +765,9 @@ describe('the web app with hostile data and a failing network', () => {
         return route.fulfill(edgeUnavailable);
       });
       await buy.dblclick();
-      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe('NETWORK_ERROR');
+      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe(
+        'SERVICE_UNAVAILABLE',
+      );
       expect(keys).toHaveLength(1);
       await page.unroute(started.topology.publicUrl);
       await page.route(started.topology.publicUrl, (route) => {
@@ -815,6 +847,254 @@ describe('the web app with hostile data and a failing network', () => {
         expect(await quantity.inputValue()).toBe(typed);
         expect(await page.getByTestId('hold').count()).toBe(0);
       }
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+/** What the page shows in its alert: the code, and the sentence. */
+async function shownAlert(page: Page) {
+  const alert = page.getByRole('alert');
+  await alert.waitFor();
+  return { code: await alert.getAttribute('data-code'), text: (await alert.textContent()) ?? '' };
+}
+
+/** The new-event form, filled in, on the organizer's page. */
+async function filledNewEvent(page: Page, title: string) {
+  await page.goto(`${crossOrigin}/#/organizer`);
+  await page.getByLabel('Title', { exact: true }).fill(title);
+  await page.getByLabel('Venue', { exact: true }).fill('Hall');
+  await page.getByLabel('City', { exact: true }).fill('Oslo');
+  await page
+    .getByLabel('Starts', { exact: true })
+    .fill(new Date(Date.now() + 86_400_000).toISOString().slice(0, 16));
+}
+
+describe('the web app refused by the API', () => {
+  it('says when to try again once the account has spent its write budget, and keeps the form and the session', async () => {
+    const organizer = await apiAccount('Hasty Organizer', 'ORGANIZER');
+    const page = await appPage(organizer);
+    try {
+      await filledNewEvent(page, 'Too fast');
+      // The budget spent with real requests, as a loop would: 15 aliased mutation fields a
+      // request (the most aliases a document may have), until every gateway answers 429
+      // (this topology has no Redis: each gateway counts the account's writes alone).
+      const gateways = [...started.topology.processes.keys()].filter((name) =>
+        name.startsWith('gateway'),
+      ).length;
+      const fields = Array.from({ length: 15 }, (_, i) => `f${i}: deleteTicketTier(id: "none")`);
+      const refusedBy = new Set<string | null>();
+      let refusal: Awaited<ReturnType<typeof postGraphQL>> | undefined;
+      for (let sent = 0; refusedBy.size < gateways && sent < 120; sent++) {
+        const answer = await postGraphQL(
+          started.topology.publicUrl,
+          `mutation { ${fields.join(' ')} }`,
+          {},
+          organizer.accessToken,
+        );
+        if (answer.status === 429) {
+          refusedBy.add(answer.servedBy);
+          refusal = answer;
+        }
+      }
+      expect(refusedBy.size).toBe(gateways);
+      expect(refusal?.body.errors?.[0]?.extensions?.code).toBe('TOO_MANY_REQUESTS');
+      await page.getByRole('button', { name: 'Create draft' }).click();
+      await until(() => shownAlert(page)).toMatchObject({ code: 'TOO_MANY_REQUESTS' });
+      const { text } = await shownAlert(page);
+      expect(text).toMatch(/^Too many requests: try again in \d+ seconds?\./);
+      expect(text).not.toMatch(/cannot be reached/);
+      await shoot(page, 'write-budget-spent');
+      expect(await page.getByLabel('Title', { exact: true }).inputValue()).toBe('Too fast');
+      await expectSessionKept(page, organizer);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('keeps the session when its refresh is refused for too many attempts, and says when to try again', async () => {
+    const { session, page } = await expiredSessionPage('Throttled Buyer');
+    try {
+      // The users service's answer to an account past its refreshes for the hour.
+      await answerRefreshesWith(page, {
+        status: 200,
+        contentType: 'application/graphql-response+json',
+        body: '{"data":null,"errors":[{"message":"Too many session refreshes. Try again later.","path":["refreshSession"],"extensions":{"code":"TOO_MANY_ATTEMPTS","retryAfterSeconds":42}}]}',
+      });
+      await page.goto(`${crossOrigin}/#/orders`);
+      await page.reload();
+      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe(
+        'TOO_MANY_ATTEMPTS',
+      );
+      expect(await page.getByRole('alert').textContent()).toMatch(
+        /^Too many attempts: try again in 42 seconds\./,
+      );
+      await expectSessionKept(page, session);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('names each refusal and failure of the edge for what it is, and keeps the form', async () => {
+    const organizer = await apiAccount('Refused Organizer', 'ORGANIZER');
+    const page = await appPage(organizer);
+    const json = (code: string, message: string) =>
+      JSON.stringify({ errors: [{ message, extensions: { code } }] });
+    // The answers NGINX and the gateways give (nginx/templates, gateway/src), and a proxy's
+    // HTML page in front of them.
+    const answers = [
+      {
+        status: 413,
+        body: json('PAYLOAD_TOO_LARGE', 'The request body is too large.'),
+        code: 'PAYLOAD_TOO_LARGE',
+        shown: /^The request is larger than the service accepts\./,
+      },
+      {
+        status: 400,
+        body: json('BAD_REQUEST', 'The request is malformed.'),
+        code: 'BAD_REQUEST',
+        shown: /^The service could not read the request\./,
+      },
+      {
+        status: 503,
+        headers: { 'retry-after': '9' },
+        body: json('SERVICE_UNAVAILABLE', 'Draining.'),
+        code: 'SERVICE_UNAVAILABLE',
+        shown: /^A service is unavailable: try again in 9 seconds\./,
+      },
+      {
+        status: 504,
+        body: json('SERVICE_UNAVAILABLE', 'No gateway answered in time; retry.'),
+        code: 'SERVICE_UNAVAILABLE',
+        shown: /^The service took too long to answer\. Please try again\./,
+      },
+      {
+        status: 502,
+        contentType: 'text/html',
+        body: '<html><body><h1>502 Bad Gateway</h1></body></html>',
+        code: 'SERVICE_UNAVAILABLE',
+        shown: /^A service is unavailable; try again shortly\./,
+      },
+      {
+        status: 200,
+        contentType: 'text/html',
+        body: '<html><body>Sign in to the network</body></html>',
+        code: 'UNREADABLE_RESPONSE',
+        shown: /^The service's answer could not be read/,
+      },
+    ];
+    try {
+      await filledNewEvent(page, 'Refused draft');
+      for (const answer of answers) {
+        await page.route(started.topology.publicUrl, (route) =>
+          isOperation(route.request().postData(), 'CreateEvent')
+            ? route.fulfill({
+                status: answer.status,
+                contentType: answer.contentType ?? 'application/json',
+                headers: {
+                  ...answer.headers,
+                  'access-control-expose-headers': 'Retry-After, X-Request-Id',
+                },
+                body: answer.body,
+              })
+            : route.fallback(),
+        );
+        await page.getByRole('button', { name: 'Create draft' }).click();
+        await until(() => shownAlert(page)).toMatchObject({
+          code: answer.code,
+          text: expect.stringMatching(answer.shown),
+        });
+        expect((await shownAlert(page)).text).not.toMatch(/cannot be reached/);
+        expect(await page.getByLabel('Title', { exact: true }).inputValue()).toBe('Refused draft');
+        await page.unroute(started.topology.publicUrl);
+      }
+      await expectSessionKept(page, organizer);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+describe('the organizer’s tiers', () => {
+  it('deletes a tier after a confirmation, and refuses to delete one in use, saying why', async () => {
+    const organizer = await apiAccount('Tidy Organizer', 'ORGANIZER');
+    const title = `Tiers ${randomUUID().slice(0, 8)}`;
+    const send = async (query: string, variables: Record<string, unknown>, token: string) => {
+      const answer = await postGraphQL(started.topology.publicUrl, query, variables, token);
+      expect(answer.body.errors).toBeUndefined();
+      return Object.values(answer.body.data ?? {})[0] as { id: string };
+    };
+    const event = await send(
+      createSaleEventMutation,
+      {
+        input: {
+          title,
+          venue: 'Hall',
+          city: 'Oslo',
+          timezone: 'Europe/Oslo',
+          startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+        },
+      },
+      organizer.accessToken,
+    );
+    const tier = (name: string) =>
+      send(
+        createSaleTierMutation,
+        { eventId: event.id, input: { name, priceCents: 1000, currency: 'EUR', capacity: 5 } },
+        organizer.accessToken,
+      );
+    const floor = await tier('Floor');
+    await tier('Balcony');
+    await send(publishSaleEventMutation, { id: event.id }, organizer.accessToken);
+    const buyer = await apiAccount('Holding Buyer');
+    await send(holdMutation, { tierId: floor.id, quantity: 1 }, buyer.accessToken);
+
+    const page = await appPage(organizer);
+    try {
+      await page.goto(`${crossOrigin}/#/organizer`);
+      const managed = page.getByTestId('managed-event').filter({ hasText: title });
+      const row = (name: string) => managed.getByRole('row').filter({ hasText: name });
+      await row('Balcony').waitFor();
+
+      // Asked first: keeping it deletes nothing.
+      await row('Balcony').getByRole('button', { name: 'Delete', exact: true }).click();
+      await managed.getByRole('button', { name: 'Keep' }).click();
+      expect(await managed.getByRole('button', { name: 'Keep' }).count()).toBe(0);
+      expect(await row('Balcony').count()).toBe(1);
+
+      await row('Balcony').getByRole('button', { name: 'Delete', exact: true }).click();
+      await shoot(page, 'tier-delete-confirm');
+      await row('Balcony').getByRole('button', { name: 'Delete Balcony' }).click();
+      await until(() => row('Balcony').count()).toBe(0);
+      expect(await row('Floor').count()).toBe(1);
+
+      // Someone holds a seat of Floor: deleting it is refused, and it stays.
+      await row('Floor').getByRole('button', { name: 'Delete', exact: true }).click();
+      await row('Floor').getByRole('button', { name: 'Delete Floor' }).click();
+      const alert = managed.getByRole('alert');
+      await until(() => alert.getAttribute('data-code')).toBe('TIER_IN_USE');
+      expect(await alert.textContent()).toMatch(/sold or held.*end its sales/i);
+      await shoot(page, 'tier-in-use');
+      expect(await row('Floor').count()).toBe(1);
+
+      // The API agrees: one tier left.
+      const listed = await postGraphQL(
+        started.topology.publicUrl,
+        'query { me { organizedEvents(first: 50) { edges { node { title ticketTiers { name } } } } } }',
+        {},
+        organizer.accessToken,
+      );
+      const mine = (
+        listed.body.data as {
+          me: {
+            organizedEvents: {
+              edges: { node: { title: string; ticketTiers: { name: string }[] } }[];
+            };
+          };
+        }
+      ).me.organizedEvents.edges.find((edge) => edge.node.title === title);
+      expect(mine?.node.ticketTiers.map((t) => t.name)).toEqual(['Floor']);
     } finally {
       await page.close();
     }

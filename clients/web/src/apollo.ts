@@ -33,11 +33,10 @@ const refreshOnUnauthenticated = new ApolloLink((operation, forward) => {
       ? from(refreshSession()).pipe(
           mergeMap((outcome) => {
             if (outcome === 'ended') return fallback;
-            // Still signed in, but the API could not say so: the request fails as the
-            // network did, and the next one tries the refresh again.
-            if (outcome === 'unavailable') {
-              return throwError(() => new Error('The session could not be refreshed.'));
-            }
+            // Still signed in, but the API could not say so: the request fails with the
+            // refresh's own answer (a refusal says when to try again), and the next one
+            // tries the refresh again.
+            if (outcome !== 'refreshed') return throwError(() => outcome.unavailable);
             operation.setContext({ retried: true });
             return send() as Observable<T>;
           }),

@@ -1,5 +1,8 @@
 // What the page says for an error, chosen by its stable extensions.code, never by its text.
-import { CombinedGraphQLErrors } from '@apollo/client/errors';
+// An answer that is not a GraphQL result (an HTTP refusal of the edge or a gateway, or a
+// page that is not JSON at all) is named by the code its body gives, else by its status:
+// only a request that got no answer at all is "cannot be reached".
+import { CombinedGraphQLErrors, ServerError, ServerParseError } from '@apollo/client/errors';
 
 const messages: Record<string, string> = {
   INVALID_CREDENTIALS: 'The email or password is wrong.',
@@ -16,13 +19,33 @@ const messages: Record<string, string> = {
   TICKET_ALREADY_CANCELLED: 'This ticket is cancelled already.',
   INVALID_STATE_TRANSITION: 'The event cannot do that in its current state.',
   EVENT_IN_PAST: 'The event must start in the future.',
+  TIER_IN_USE:
+    'Tickets were sold or held from this tier, or buyers queued for it, so it cannot be deleted: end its sales instead.',
   SERVICE_UNAVAILABLE: 'A service is unavailable; try again shortly.',
+  PAYLOAD_TOO_LARGE: 'The request is larger than the service accepts.',
+  DOCUMENT_TOO_LARGE: 'The request is larger than the service accepts.',
+  BAD_REQUEST: 'The service could not read the request. Reload the page and try again.',
+  UNREADABLE_RESPONSE:
+    "The service's answer could not be read (a proxy's page, not the API's answer). Please try again.",
 };
 
+/** What a refusal that says when to try again is, before it says when. */
 const retryLater: Record<string, string> = {
-  TOO_MANY_ATTEMPTS: 'Too many attempts.',
-  TOO_MANY_REQUESTS: 'The service is busy.',
+  TOO_MANY_ATTEMPTS: 'Too many attempts',
+  TOO_MANY_REQUESTS: 'Too many requests',
+  SERVICE_UNAVAILABLE: 'A service is unavailable',
 };
+
+/** The code an HTTP refusal stands for when its body names none. */
+function codeOfStatus(status: number): string {
+  if (status === 400) return 'BAD_REQUEST';
+  if (status === 401) return 'UNAUTHENTICATED';
+  if (status === 403) return 'FORBIDDEN';
+  if (status === 413) return 'PAYLOAD_TOO_LARGE';
+  if (status === 429) return 'TOO_MANY_REQUESTS';
+  if (status === 502 || status === 503 || status === 504) return 'SERVICE_UNAVAILABLE';
+  return status < 300 ? 'UNREADABLE_RESPONSE' : 'INTERNAL_SERVER_ERROR';
+}
 
 export interface ShownError {
   code: string;
@@ -31,27 +54,74 @@ export interface ShownError {
   field?: string;
 }
 
-/** The code and the sentence to show; BAD_USER_INPUT shows the API's own plain words. */
+interface AnsweredError {
+  message?: string;
+  extensions?: Record<string, unknown>;
+}
+
+/** Whole seconds, if `value` is a positive number of them (an extension or a header). */
+function seconds(value: unknown): number | undefined {
+  const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof parsed === 'number' && Number.isFinite(parsed) && parsed > 0
+    ? Math.ceil(parsed)
+    : undefined;
+}
+
+/** The sentence for `code`, with when to try again if the answer said. */
+function shown(code: string, retryAfter: number | undefined, fallback?: string): ShownError {
+  const what = retryLater[code];
+  if (what && retryAfter !== undefined) {
+    const unit = retryAfter === 1 ? 'second' : 'seconds';
+    return { code, message: `${what}: try again in ${retryAfter} ${unit}.` };
+  }
+  if (what && !messages[code]) return { code, message: `${what}. Please try again shortly.` };
+  return { code, message: messages[code] ?? fallback ?? 'Something went wrong. Please try again.' };
+}
+
+/** A GraphQL error as the page shows it; BAD_USER_INPUT shows the API's own plain words. */
+function describeAnswered(first: AnsweredError | undefined, retryAfterHeader?: unknown) {
+  const code = String(first?.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
+  if (code === 'BAD_USER_INPUT') {
+    const field = first?.extensions?.field;
+    return {
+      code,
+      message: first?.message ?? 'Check the form.',
+      ...(typeof field === 'string' ? { field } : {}),
+    };
+  }
+  return shown(code, seconds(first?.extensions?.retryAfterSeconds) ?? seconds(retryAfterHeader));
+}
+
+/** The GraphQL errors an HTTP answer's body holds, if it is JSON that has any. */
+function errorsIn(bodyText: string): AnsweredError[] {
+  try {
+    const body = JSON.parse(bodyText) as { errors?: unknown };
+    return Array.isArray(body?.errors) ? (body.errors as AnsweredError[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** An answer that is not a GraphQL result: a refusal by status, or a page that is not JSON. */
+function describeHttp(error: ServerError | ServerParseError): ShownError {
+  const status = error.statusCode;
+  const retryAfter = error.response.headers.get('retry-after');
+  const [first] = errorsIn(error.bodyText);
+  // A gateway that did not answer in time: the edge's code (SERVICE_UNAVAILABLE), said as it is.
+  if (status === 504 && retryAfter === null) {
+    return {
+      code: String(first?.extensions?.code ?? codeOfStatus(status)),
+      message: 'The service took too long to answer. Please try again.',
+    };
+  }
+  if (first?.extensions?.code) return describeAnswered(first, retryAfter);
+  return shown(codeOfStatus(status), seconds(retryAfter));
+}
+
+/** The code and the sentence to show. */
 export function describeError(error: unknown): ShownError | null {
   if (!error) return null;
-  if (CombinedGraphQLErrors.is(error)) {
-    const [first] = error.errors;
-    const code = String(first?.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
-    // Too many logins or sign-ups (TOO_MANY_ATTEMPTS), or password hashing busy
-    // (TOO_MANY_REQUESTS): both say when to try again.
-    if (code in retryLater) {
-      const seconds = Number(first?.extensions?.retryAfterSeconds ?? 0);
-      return { code, message: `${retryLater[code]} Try again in ${seconds} seconds.` };
-    }
-    if (code === 'BAD_USER_INPUT') {
-      const field = first?.extensions?.field;
-      return {
-        code,
-        message: first?.message ?? 'Check the form.',
-        ...(typeof field === 'string' ? { field } : {}),
-      };
-    }
-    return { code, message: messages[code] ?? 'Something went wrong. Please try again.' };
-  }
+  if (CombinedGraphQLErrors.is(error)) return describeAnswered(error.errors[0]);
+  if (ServerError.is(error) || ServerParseError.is(error)) return describeHttp(error);
   return { code: 'NETWORK_ERROR', message: 'The service cannot be reached. Please try again.' };
 }

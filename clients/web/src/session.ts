@@ -1,6 +1,7 @@
 // The signed-in session: tokens kept in localStorage, so that a reload stays signed in, and
 // a refresh that happens once however many requests need it at the same moment.
-import { print } from 'graphql';
+import { CombinedGraphQLErrors, ServerError, ServerParseError } from '@apollo/client/errors';
+import { type FormattedExecutionResult, print } from 'graphql';
 import { useSyncExternalStore } from 'react';
 import { RefreshSessionDocument } from './gql/graphql.ts';
 
@@ -85,11 +86,50 @@ export function fetchWithDeadline(input: RequestInfo | URL, init: RequestInit = 
 /**
  * What a refresh came to: a new pair; the session over (the API refused the refresh token:
  * logged out elsewhere, expired, revoked); or the API not answering as it should (down,
- * busy, a lost answer), which says nothing about the session, so it is kept.
+ * busy, refusing for now, a lost answer), which says nothing about the session, so it is
+ * kept, and the request that waited on the refresh fails with `unavailable`, the answer as
+ * Apollo Client would have given it, so that the page says what it was.
  */
-export type RefreshOutcome = 'refreshed' | 'ended' | 'unavailable';
+export type RefreshOutcome = 'refreshed' | 'ended' | { unavailable: unknown };
 
 let refreshing: Promise<RefreshOutcome> | undefined;
+
+/** Keeps the new pair the API answered with, or says why there is none. */
+function settleRefresh(response: Response, bodyText: string): RefreshOutcome {
+  let body: {
+    data?: { refreshSession?: Session | null } | null;
+    errors?: { extensions?: { code?: unknown } }[];
+  };
+  try {
+    body = JSON.parse(bodyText);
+  } catch (parseError) {
+    // Not JSON: a proxy's page, say.
+    return { unavailable: new ServerParseError(parseError, { response, bodyText }) };
+  }
+  const next = body?.data?.refreshSession;
+  if (next) {
+    saveSession({
+      accessToken: next.accessToken,
+      refreshToken: next.refreshToken,
+      user: next.user,
+    });
+    return 'refreshed';
+  }
+  if (body?.errors?.some((error) => error.extensions?.code === 'UNAUTHENTICATED')) {
+    saveSession(null);
+    return 'ended';
+  }
+  // Refused for now (TOO_MANY_ATTEMPTS), or an HTTP refusal (429, 503, ...) of the edge.
+  if (response.ok && body?.errors?.length) {
+    return { unavailable: new CombinedGraphQLErrors(body as FormattedExecutionResult) };
+  }
+  return {
+    unavailable: new ServerError(`Received status code ${response.status}`, {
+      response,
+      bodyText,
+    }),
+  };
+}
 
 /**
  * Exchanges the refresh token for a new pair, once for all the requests that are waiting on
@@ -110,27 +150,10 @@ export function refreshSession(): Promise<RefreshOutcome> {
           variables: { refreshToken: session.refreshToken },
         }),
       });
-      const { data, errors } = (await response.json()) as {
-        data?: { refreshSession?: Session | null } | null;
-        errors?: { extensions?: { code?: unknown } }[];
-      };
-      const next = data?.refreshSession;
-      if (next) {
-        saveSession({
-          accessToken: next.accessToken,
-          refreshToken: next.refreshToken,
-          user: next.user,
-        });
-        return 'refreshed';
-      }
-      if (errors?.some((error) => error.extensions?.code === 'UNAUTHENTICATED')) {
-        saveSession(null);
-        return 'ended';
-      }
-      return 'unavailable';
-    } catch {
+      return settleRefresh(response, await response.text());
+    } catch (error) {
       // The network, not the session, failed: keep it, and let the request fail.
-      return 'unavailable';
+      return { unavailable: error };
     }
   })().finally(() => {
     refreshing = undefined;

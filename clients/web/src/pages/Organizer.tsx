@@ -1,9 +1,10 @@
 import { useMutation, useQuery } from '@apollo/client/react';
-import type { FormEvent } from 'react';
+import { type FormEvent, useState } from 'react';
 import {
   CancelEventDocument,
   CreateEventDocument,
   CreateTicketTierDocument,
+  DeleteTicketTierDocument,
   MyEventsDocument,
   type MyEventsQuery,
   PublishEventDocument,
@@ -22,6 +23,7 @@ import {
 type OrganizedEvent = NonNullable<
   NonNullable<MyEventsQuery['me']>['organizedEvents']
 >['edges'][number]['node'];
+type ManagedTier = NonNullable<OrganizedEvent['ticketTiers']>[number];
 
 const refetch = { refetchQueries: [MyEventsDocument] };
 
@@ -155,6 +157,61 @@ function NewTier({ eventId }: { eventId: string }) {
   );
 }
 
+/**
+ * A tier's row. Unless the event is cancelled, the tier can be deleted, after the organizer
+ * confirms; the API refuses one that anything was sold or held from (TIER_IN_USE), and the
+ * row says so.
+ */
+function TierRow({ tier, deletable }: { tier: ManagedTier; deletable: boolean }) {
+  const [confirming, setConfirming] = useState(false);
+  const [remove, { error, loading }] = useMutation(DeleteTicketTierDocument, {
+    ...refetch,
+    awaitRefetchQueries: true,
+  });
+  const confirm = () => {
+    setConfirming(false);
+    remove({ variables: { id: tier.id } }).catch(() => undefined);
+  };
+  return (
+    <>
+      <tr>
+        <td>{tier.name}</td>
+        <td>{money(tier.priceCents, tier.currency)}</td>
+        <td>{tier.sold}</td>
+        <td>{tier.capacity}</td>
+        <td>{tier.available}</td>
+        {deletable && (
+          <td>
+            {confirming ? (
+              <span className="confirm">
+                Delete {tier.name}?{' '}
+                <button type="button" className="danger" onClick={confirm}>
+                  Delete {tier.name}
+                </button>{' '}
+                <button type="button" onClick={() => setConfirming(false)}>
+                  Keep
+                </button>
+              </span>
+            ) : (
+              <button type="button" disabled={loading} onClick={() => setConfirming(true)}>
+                Delete
+              </button>
+            )}
+          </td>
+        )}
+      </tr>
+      {error && (
+        // The refusal under the tier's row, across the table.
+        <tr>
+          <td colSpan={6}>
+            <ErrorNote error={error} />
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}
+
 function ManagedEvent({ event }: { event: OrganizedEvent }) {
   const [publish, publishing] = useMutation(PublishEventDocument, refetch);
   const [cancel, cancelling] = useMutation(CancelEventDocument, refetch);
@@ -179,17 +236,12 @@ function ManagedEvent({ event }: { event: OrganizedEvent }) {
               <th>Sold</th>
               <th>Capacity</th>
               <th>Available</th>
+              {event.status !== 'CANCELLED' && <th />}
             </tr>
           </thead>
           <tbody>
             {tiers.map((tier) => (
-              <tr key={tier.id}>
-                <td>{tier.name}</td>
-                <td>{money(tier.priceCents, tier.currency)}</td>
-                <td>{tier.sold}</td>
-                <td>{tier.capacity}</td>
-                <td>{tier.available}</td>
-              </tr>
+              <TierRow key={tier.id} tier={tier} deletable={event.status !== 'CANCELLED'} />
             ))}
           </tbody>
         </table>
@@ -224,7 +276,7 @@ function ManagedEvent({ event }: { event: OrganizedEvent }) {
   );
 }
 
-/** The organizer's events: create, add tiers, publish, cancel, and see what sold. */
+/** The organizer's events: create, add and delete tiers, publish, cancel, and see what sold. */
 export function Organizer() {
   const { data, error, fetchMore, loading } = useQuery(MyEventsDocument, {
     variables: { first: 20 },
