@@ -14,10 +14,11 @@ import type { EventOwnership } from './EventOwnership.ts';
  *    refunded) or deletes the account once they are over.
  * 1. Refuses with ACCOUNT_HAS_TICKETS while the account holds a ticket for an event that is
  *    not over (a ticket would stay valid for no one, and its seat be lost); otherwise marks
- *    it closed, after which the database refuses an order, a transfer to it, a waitlist entry
- *    or a door-staff grant for it (migration `closed_accounts`). A purchase racing the
- *    deletion either committed before the check, which then sees its tickets, or is refused
- *    whole.
+ *    it closed, after which the database refuses an order, a hold, a transfer to it, a
+ *    waitlist entry or a door-staff grant for it (migration `closed_accounts`). A purchase
+ *    racing the deletion either committed before the check, which then sees its tickets, or
+ *    is refused whole; a hold either committed before it, and step 2 releases it, or is
+ *    refused whole.
  * 2. Releases what it left, which nothing can add to any more: waitlist entries, holds
  *    (their stock returns) and door-staff grants.
  */
