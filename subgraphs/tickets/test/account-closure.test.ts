@@ -55,7 +55,7 @@ describe('closing an account racing its purchases', () => {
       // its own test, through the gateway): none.
       const accounts = new AccountClosure(
         new AccountClosureRepository(database.prisma, service.purchases),
-        { publishedEventsNotOver: async () => 0 },
+        { closeOrganizer: async () => 0, reopenOrganizer: async () => {} },
       );
       const { id: tierId } = await database.prisma.ticketTier.create({
         data: { eventId, name: 'Floor', priceCents: 100, currency: 'EUR', capacity: 1_000 },
@@ -96,7 +96,7 @@ describe('closing an account racing its holds', () => {
     const { service } = createTicketsServices(database.prisma, peers, settings);
     const accounts = new AccountClosure(
       new AccountClosureRepository(database.prisma, service.purchases),
-      { publishedEventsNotOver: async () => 0 },
+      { closeOrganizer: async () => 0, reopenOrganizer: async () => {} },
     );
     const { id: tierId } = await database.prisma.ticketTier.create({
       data: { eventId, name: 'Held', priceCents: 100, currency: 'EUR', capacity: 1_000 },

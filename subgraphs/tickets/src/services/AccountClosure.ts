@@ -8,10 +8,12 @@ import type { EventOwnership } from './EventOwnership.ts';
  * `closeAccount` first, as the account, and deletes nothing unless it succeeds. Two steps,
  * each safe to run again (a deletion retried after a failure finishes the job):
  *
- * 0. Refuses with ACCOUNT_HAS_EVENTS while the account organizes published events that are
- *    not over, as the events service counts them: their buyers would be left with no one to
- *    run, cancel or refund them. The organizer cancels them first (their tickets are
- *    refunded) or deletes the account once they are over.
+ * 0. Closes the account as an organizer in the events service (its `closeOrganizer`), which
+ *    refuses with ACCOUNT_HAS_EVENTS while it organizes published events that are not over:
+ *    their buyers would be left with no one to run, cancel or refund them. The organizer
+ *    cancels them first (their tickets are refunded) or deletes the account once they are
+ *    over. Otherwise none of its events can be published from then on (a publication racing
+ *    it committed first, and is counted, or is refused).
  * 1. Refuses with ACCOUNT_HAS_TICKETS while the account holds a ticket for an event that is
  *    not over (a ticket would stay valid for no one, and its seat be lost); otherwise marks
  *    it closed, after which the database refuses an order, a hold, a transfer to it, a
@@ -19,16 +21,17 @@ import type { EventOwnership } from './EventOwnership.ts';
  *    racing the deletion either committed before the check, which then sees its tickets, or
  *    is refused whole; a hold either committed before it, and step 2 releases it, or is
  *    refused whole.
+ *    Refused, or failing, step 0 is undone (the organizer reopened).
  * 2. Releases what it left, which nothing can add to any more: waitlist entries, holds
  *    (their stock returns) and door-staff grants.
  */
 export class AccountClosure {
   readonly #accounts: AccountClosureRepository;
-  readonly #ownership: Pick<EventOwnership, 'publishedEventsNotOver'>;
+  readonly #ownership: Pick<EventOwnership, 'closeOrganizer' | 'reopenOrganizer'>;
 
   constructor(
     accounts: AccountClosureRepository,
-    ownership: Pick<EventOwnership, 'publishedEventsNotOver'>,
+    ownership: Pick<EventOwnership, 'closeOrganizer' | 'reopenOrganizer'>,
   ) {
     this.#accounts = accounts;
     this.#ownership = ownership;
@@ -36,7 +39,7 @@ export class AccountClosure {
 
   async close(viewer: Identity | null): Promise<boolean> {
     if (!viewer) throw unauthenticated('Log in to close your account.', 'required');
-    const events = await this.#ownership.publishedEventsNotOver(viewer);
+    const events = await this.#ownership.closeOrganizer(viewer);
     if (events > 0) {
       throw failure(
         'ACCOUNT_HAS_EVENTS',
@@ -44,8 +47,15 @@ export class AccountClosure {
         { events },
       );
     }
-    const tickets = await this.#accounts.close(viewer.userId);
+    let tickets: number;
+    try {
+      tickets = await this.#accounts.close(viewer.userId);
+    } catch (error) {
+      await this.#ownership.reopenOrganizer(viewer);
+      throw error;
+    }
     if (tickets > 0) {
+      await this.#ownership.reopenOrganizer(viewer);
       throw failure(
         'ACCOUNT_HAS_TICKETS',
         'The account holds tickets for events that are not over: refund or transfer them, or wait until the events are over, before deleting it.',
