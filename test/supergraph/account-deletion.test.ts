@@ -243,6 +243,7 @@ describe('deleting an account', () => {
     const buyer = await signUp(supergraph);
     for (const operation of [
       'mutation { closeAccount }',
+      'mutation { reopenAccount }',
       'mutation { closeOrganizer }',
       'mutation { reopenOrganizer }',
       '{ publishedEventsNotOver }',
@@ -286,5 +287,32 @@ describe('deleting an account', () => {
         where: { organizerId: leaving.user.id, status: 'PUBLISHED' },
       }),
     ).toBe(0);
+  });
+
+  it('reopens the account when its deletion fails after closing it', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Reopened', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    ]);
+    const staying = await signUp(supergraph);
+    // The password changed in that instant: the deletion, checked with the old one, stops.
+    const { deleted } = await betweenClosingAndDeleting(
+      staying,
+      tierIds[0] as string,
+      () =>
+        supergraph.databases.users
+          .$executeRaw`UPDATE users SET password_hash = 'changed meanwhile' WHERE id = ${staying.user.id}::uuid`,
+    );
+    expect(codeOf(deleted)).toBe('INVALID_CREDENTIALS');
+    expect(
+      await supergraph.databases.users.user.findUniqueOrThrow({ where: { id: staying.user.id } }),
+    ).toMatchObject({ deletedAt: null });
+    // Alive in the users service, so open in the tickets service: it can buy again.
+    expect(
+      await supergraph.databases.tickets.closedAccount.count({
+        where: { userId: staying.user.id },
+      }),
+    ).toBe(0);
+    const [bought] = await buyTickets(supergraph, staying.accessToken, tierIds[0] as string);
+    expect(bought?.id).toBeDefined();
   });
 });

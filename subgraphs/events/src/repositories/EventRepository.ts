@@ -183,12 +183,13 @@ export class EventRepository {
     return this.#prisma.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`account:${organizerId}`}, 0))`;
       const count = await this.countPublishedNotOver(organizerId, tx);
-      if (count === 0) {
-        await tx.$executeRaw`
-          INSERT INTO closed_organizers (user_id) VALUES (${organizerId}::uuid)
-          ON CONFLICT (user_id) DO NOTHING`;
-      }
-      return count;
+      if (count > 0) return count;
+      await tx.closedOrganizer.upsert({
+        where: { userId: organizerId },
+        create: { userId: organizerId },
+        update: {},
+      });
+      return 0;
     });
   }
 

@@ -34,6 +34,11 @@ export class AccountClosureRepository {
     });
   }
 
+  /** Deletes the account's `closed_accounts` row: it may buy again. */
+  async reopen(userId: string): Promise<void> {
+    await this.#prisma.closedAccount.deleteMany({ where: { userId } });
+  }
+
   /**
    * Releases what a closed account left, in one transaction: its waitlist entries leave their
    * queues (first, so that the stock its holds give back is offered to others), its holds

@@ -24,6 +24,9 @@ import type { EventOwnership } from './EventOwnership.ts';
  *    Refused, or failing, step 0 is undone (the organizer reopened).
  * 2. Releases what it left, which nothing can add to any more: waitlist entries, holds
  *    (their stock returns) and door-staff grants.
+ *
+ * `reopen` undoes steps 0 and 1 for an account the users service did not delete after all
+ * (what step 2 released stays released).
  */
 export class AccountClosure {
   readonly #accounts: AccountClosureRepository;
@@ -63,6 +66,14 @@ export class AccountClosure {
       );
     }
     await this.#accounts.release(viewer.userId);
+    return true;
+  }
+
+  /** Undoes `close`: the users service did not delete the account. Safe to repeat. */
+  async reopen(viewer: Identity | null): Promise<boolean> {
+    if (!viewer) throw unauthenticated('Log in to reopen your account.', 'required');
+    await this.#accounts.reopen(viewer.userId);
+    await this.#ownership.reopenOrganizer(viewer);
     return true;
   }
 }

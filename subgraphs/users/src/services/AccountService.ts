@@ -98,7 +98,7 @@ export class AccountService {
   readonly #refreshGraceMs: number;
   readonly #maxSessions: number;
   readonly #refreshesPerHour: number;
-  readonly #tickets: Pick<TicketsAccounts, 'close'>;
+  readonly #tickets: Pick<TicketsAccounts, 'close' | 'reopen'>;
 
   constructor(deps: {
     users: UserRepository;
@@ -108,7 +108,7 @@ export class AccountService {
     /** Tells every gateway which access tokens stop working now. */
     revocations: RevocationPublisher;
     /** Closes an account in the tickets service before it is deleted here. */
-    tickets: Pick<TicketsAccounts, 'close'>;
+    tickets: Pick<TicketsAccounts, 'close' | 'reopen'>;
     logger: Logger;
     /** Derive each refresh token's successor, the first now (see successorRefreshToken). */
     successorKeys: readonly Uint8Array[];
@@ -313,22 +313,54 @@ export class AccountService {
     const user = await this.#activeUser(viewer);
     await this.#checkPassword(user, password, clientAddress, 'password');
     if (user.role === 'ADMIN' && (await this.#users.countAdmins()) <= 1) throw onlyAdmin();
-    // The tickets service first: it refuses while the account holds tickets for events not
-    // over, and otherwise takes nothing new for it and releases what it left. Nothing is
-    // deleted here unless it did; a deletion that fails after it is finished by trying again.
-    await this.#tickets.close(viewer as Identity);
-    const deleted = await this.#users.anonymize(user.id, user.passwordHash, (email, tx) =>
-      this.#throttle.forgetAccount(email, tx),
-    );
-    if (deleted === 'last-admin') throw onlyAdmin();
+    // The tickets service first: it refuses while the account holds tickets or organizes
+    // published events not over, and otherwise takes nothing new for it (nor publishes) and
+    // releases what it left. Nothing is deleted here unless it did. A deletion that stops
+    // after it (the password changed meanwhile, any failure) reopens the account there:
+    // alive here, open there.
+    const identity = viewer as Identity;
+    await this.#tickets.close(identity);
+    let deleted: Awaited<ReturnType<UserRepository['anonymize']>>;
+    try {
+      deleted = await this.#users.anonymize(user.id, user.passwordHash, (email, tx) =>
+        this.#throttle.forgetAccount(email, tx),
+      );
+    } catch (error) {
+      await this.#reopen(identity);
+      throw error;
+    }
+    if (deleted === 'last-admin') {
+      await this.#reopen(identity);
+      throw onlyAdmin();
+    }
     if (!deleted) {
       // Deleted by a concurrent call with the password: done, as asked.
       if ((await this.#users.findById(user.id))?.deletedAt) return true;
+      await this.#reopen(identity);
       throw wrongPassword('password');
     }
     await this.#revocations.publish({ kind: 'user', id: user.id, before: revokedBeforeNow() });
     this.#logger.info({ userId: user.id }, 'account deleted and anonymised');
     return true;
+  }
+
+  /**
+   * Reopens in the tickets service an account whose deletion stopped after closing it there
+   * (unless a concurrent deletion finished it). When that fails too, the account stays closed
+   * there (it can buy nothing) while it lives here: ACCOUNT_DELETION_INCOMPLETE says so, and
+   * deleting it again finishes.
+   */
+  async #reopen(viewer: Identity): Promise<void> {
+    if ((await this.#users.findById(viewer.userId))?.deletedAt) return;
+    try {
+      await this.#tickets.reopen(viewer);
+    } catch (error) {
+      this.#logger.error({ userId: viewer.userId, err: error }, 'account left closed in tickets');
+      throw failure(
+        'ACCOUNT_DELETION_INCOMPLETE',
+        'The account was closed for tickets but not deleted, and could not be reopened: delete it again to finish.',
+      );
+    }
   }
 
   /**
