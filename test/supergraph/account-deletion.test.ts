@@ -12,6 +12,7 @@ import {
   codeOf,
   draftEvent,
   eventOnSale,
+  logIn,
   signUp,
   strongPassword,
 } from './operations.ts';
@@ -314,5 +315,31 @@ describe('deleting an account', () => {
     ).toBe(0);
     const [bought] = await buyTickets(supergraph, staying.accessToken, tierIds[0] as string);
     expect(bought?.id).toBeDefined();
+  });
+
+  it('answers SERVICE_UNAVAILABLE within its deadline when the tickets service is slow, and closes nothing later', async () => {
+    const waiting = await signUp(supergraph);
+    const started = Date.now();
+    const answered = await supergraph.databases.tickets.$transaction(
+      async (tx) => {
+        // The closing waits for the account's lock, held here past the users service's patience.
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`account:${waiting.user.id}`}, 0))`;
+        return deleteAccount(waiting);
+      },
+      { timeout: 20_000 },
+    );
+    expect(Date.now() - started).toBeLessThan(6_000);
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    // The closing that was waiting goes on once the lock is free, and must not close it now.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(
+      await supergraph.databases.tickets.closedAccount.count({
+        where: { userId: waiting.user.id },
+      }),
+    ).toBe(0);
+    expect(
+      await supergraph.databases.users.user.findUniqueOrThrow({ where: { id: waiting.user.id } }),
+    ).toMatchObject({ deletedAt: null });
+    expect((await logIn(supergraph, waiting.user.email)).data?.logIn.user.id).toBe(waiting.user.id);
   });
 });

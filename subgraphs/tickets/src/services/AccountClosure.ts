@@ -1,4 +1,5 @@
 import { type Identity, unauthenticated } from '@ticketing/auth';
+import { currentRequestAbandoned } from '@ticketing/platform';
 import { failure } from '../errors.ts';
 import type { AccountClosureRepository } from '../repositories/AccountClosureRepository.ts';
 import type { EventOwnership } from './EventOwnership.ts';
@@ -21,7 +22,8 @@ import type { EventOwnership } from './EventOwnership.ts';
  *    racing the deletion either committed before the check, which then sees its tickets, or
  *    is refused whole; a hold either committed before it, and step 2 releases it, or is
  *    refused whole.
- *    Refused, or failing, step 0 is undone (the organizer reopened).
+ *    Refused, or failing, step 0 is undone (the organizer reopened), and a closing whose
+ *    caller stopped waiting for it (the users service past its deadline) is not committed.
  * 2. Releases what it left, which nothing can add to any more: waitlist entries, holds
  *    (their stock returns) and door-staff grants.
  *
@@ -52,7 +54,7 @@ export class AccountClosure {
     }
     let tickets: number;
     try {
-      tickets = await this.#accounts.close(viewer.userId);
+      tickets = await this.#accounts.close(viewer.userId, currentRequestAbandoned);
     } catch (error) {
       await this.#ownership.reopenOrganizer(viewer);
       throw error;

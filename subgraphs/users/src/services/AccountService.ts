@@ -72,6 +72,12 @@ const wrongPassword = (field: string) =>
 const invalidRefreshToken = () =>
   unauthenticated('The refresh token is invalid or expired.', 'invalid');
 
+/** The tickets service refused to close the account: nothing was closed to reopen. */
+const closingRefused = (error: unknown) =>
+  error instanceof GraphQLError &&
+  (error.extensions.code === 'ACCOUNT_HAS_TICKETS' ||
+    error.extensions.code === 'ACCOUNT_HAS_EVENTS');
+
 const onlyAdmin = () =>
   forbidden('The only admin cannot delete their account: make another admin first.');
 
@@ -316,12 +322,20 @@ export class AccountService {
     // The tickets service first: it refuses while the account holds tickets or organizes
     // published events not over, and otherwise takes nothing new for it (nor publishes) and
     // releases what it left. Nothing is deleted here unless it did. A deletion that stops
-    // after it (the password changed meanwhile, any failure) reopens the account there:
-    // alive here, open there.
+    // after it (the tickets service past its deadline, the password changed meanwhile, the
+    // gateway gone, any failure) reopens the account there: alive here, open there.
     const identity = viewer as Identity;
-    await this.#tickets.close(identity);
+    try {
+      await this.#tickets.close(identity);
+    } catch (error) {
+      // Not answered in time, it may have closed it all the same: reopened, to be sure (the
+      // tickets service commits no closing its caller stopped waiting for).
+      if (!closingRefused(error)) await this.#reopen(identity, 'maybe closed');
+      throw error;
+    }
     let deleted: Awaited<ReturnType<UserRepository['anonymize']>>;
     try {
+      refuseWhenAbandoned();
       deleted = await this.#users.anonymize(user.id, user.passwordHash, (email, tx) =>
         this.#throttle.forgetAccount(email, tx),
       );
@@ -348,18 +362,21 @@ export class AccountService {
    * Reopens in the tickets service an account whose deletion stopped after closing it there
    * (unless a concurrent deletion finished it). When that fails too, the account stays closed
    * there (it can buy nothing) while it lives here: ACCOUNT_DELETION_INCOMPLETE says so, and
-   * deleting it again finishes.
+   * deleting it again finishes; for a closing that may not have happened, the failure that
+   * stopped it is answered instead.
    */
-  async #reopen(viewer: Identity): Promise<void> {
+  async #reopen(viewer: Identity, closing: 'closed' | 'maybe closed' = 'closed'): Promise<void> {
     if ((await this.#users.findById(viewer.userId))?.deletedAt) return;
     try {
       await this.#tickets.reopen(viewer);
     } catch (error) {
       this.#logger.error({ userId: viewer.userId, err: error }, 'account left closed in tickets');
-      throw failure(
-        'ACCOUNT_DELETION_INCOMPLETE',
-        'The account was closed for tickets but not deleted, and could not be reopened: delete it again to finish.',
-      );
+      if (closing === 'closed') {
+        throw failure(
+          'ACCOUNT_DELETION_INCOMPLETE',
+          'The account was closed for tickets but not deleted, and could not be reopened: delete it again to finish.',
+        );
+      }
     }
   }
 
