@@ -7,7 +7,15 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDoorStaff, buyTickets } from './door.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, codeOf, eventOnSale, signUp, strongPassword } from './operations.ts';
+import {
+  type AuthPayload,
+  codeOf,
+  draftEvent,
+  eventOnSale,
+  logIn,
+  signUp,
+  strongPassword,
+} from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -26,6 +34,49 @@ const deleteAccount = (account: AuthPayload) =>
     { p: strongPassword },
     { token: account.accessToken },
   );
+
+/**
+ * Runs `during` in the instant between the tickets service closing `account` and the users
+ * service deleting it, made certain: a second connection holds a hold of the account's
+ * locked, so that the closing, committed, waits to release it (and the users service waits
+ * for its answer) until `during` is done.
+ */
+async function betweenClosingAndDeleting<T>(
+  account: AuthPayload,
+  tierId: string,
+  during: () => Promise<T>,
+): Promise<{ deleted: Awaited<ReturnType<typeof deleteAccount>>; result: T }> {
+  const held = await supergraph.request<{ holdTickets: { id: string } }>(
+    'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }',
+    { tierId },
+    { token: account.accessToken },
+  );
+  const holdId = held.data?.holdTickets.id as string;
+  let deletion: ReturnType<typeof deleteAccount> | undefined;
+  const result = await supergraph.databases.tickets.$transaction(
+    async (tx) => {
+      await tx.$queryRaw`SELECT 1 FROM holds WHERE id = ${holdId}::uuid FOR UPDATE`;
+      deletion = deleteAccount(account);
+      await until(
+        async () =>
+          (await supergraph.databases.tickets.closedAccount.count({
+            where: { userId: account.user.id },
+          })) === 1,
+      );
+      return during();
+    },
+    { timeout: 20_000 },
+  );
+  return { deleted: await (deletion as ReturnType<typeof deleteAccount>), result };
+}
+
+async function until(condition: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('the condition never held');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 const tier = async (tierId: string) =>
   supergraph.databases.tickets.ticketTier.findUniqueOrThrow({
@@ -191,12 +242,104 @@ describe('deleting an account', () => {
 
   it('is asked of the tickets and events services through fields the gateway never offers', async () => {
     const buyer = await signUp(supergraph);
-    for (const operation of ['mutation { closeAccount }', '{ publishedEventsNotOver }']) {
+    for (const operation of [
+      'mutation { closeAccount }',
+      'mutation { reopenAccount }',
+      'mutation { closeOrganizer }',
+      'mutation { reopenOrganizer }',
+      '{ publishedEventsNotOver }',
+    ]) {
       const result = await supergraph.request(operation, {}, { token: buyer.accessToken });
       expect(codeOf(result)).toBe('GRAPHQL_VALIDATION_FAILED');
     }
     expect(
       await supergraph.databases.tickets.closedAccount.count({ where: { userId: buyer.user.id } }),
     ).toBe(0);
+  });
+
+  it('refuses an event published by the organizer after the account was closed', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Window', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    ]);
+    const leaving = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const draft = await draftEvent(supergraph, leaving.accessToken, 'Last minute');
+    const { deleted, result } = await betweenClosingAndDeleting(
+      leaving,
+      tierIds[0] as string,
+      async () => ({
+        published: await supergraph.request(
+          'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
+          { id: draft },
+          { token: leaving.accessToken },
+        ),
+        created: await supergraph.request(
+          'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
+          { id: await draftEvent(supergraph, leaving.accessToken, 'Created then') },
+          { token: leaving.accessToken },
+        ),
+      }),
+    );
+    expect(deleted.data).toEqual({ deleteAccount: true });
+    expect(codeOf(result.published)).toBe('UNAUTHENTICATED');
+    expect(result.published.errors?.[0]?.message).toBe('This account no longer exists.');
+    expect(codeOf(result.created)).toBe('UNAUTHENTICATED');
+    expect(
+      await supergraph.databases.events.event.count({
+        where: { organizerId: leaving.user.id, status: 'PUBLISHED' },
+      }),
+    ).toBe(0);
+  });
+
+  it('reopens the account when its deletion fails after closing it', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Reopened', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    ]);
+    const staying = await signUp(supergraph);
+    // The password changed in that instant: the deletion, checked with the old one, stops.
+    const { deleted } = await betweenClosingAndDeleting(
+      staying,
+      tierIds[0] as string,
+      () =>
+        supergraph.databases.users
+          .$executeRaw`UPDATE users SET password_hash = 'changed meanwhile' WHERE id = ${staying.user.id}::uuid`,
+    );
+    expect(codeOf(deleted)).toBe('INVALID_CREDENTIALS');
+    expect(
+      await supergraph.databases.users.user.findUniqueOrThrow({ where: { id: staying.user.id } }),
+    ).toMatchObject({ deletedAt: null });
+    // Alive in the users service, so open in the tickets service: it can buy again.
+    expect(
+      await supergraph.databases.tickets.closedAccount.count({
+        where: { userId: staying.user.id },
+      }),
+    ).toBe(0);
+    const [bought] = await buyTickets(supergraph, staying.accessToken, tierIds[0] as string);
+    expect(bought?.id).toBeDefined();
+  });
+
+  it('answers SERVICE_UNAVAILABLE within its deadline when the tickets service is slow, and closes nothing later', async () => {
+    const waiting = await signUp(supergraph);
+    const started = Date.now();
+    const answered = await supergraph.databases.tickets.$transaction(
+      async (tx) => {
+        // The closing waits for the account's lock, held here past the users service's patience.
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`account:${waiting.user.id}`}, 0))`;
+        return deleteAccount(waiting);
+      },
+      { timeout: 20_000 },
+    );
+    expect(Date.now() - started).toBeLessThan(6_000);
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    // The closing that was waiting goes on once the lock is free, and must not close it now.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(
+      await supergraph.databases.tickets.closedAccount.count({
+        where: { userId: waiting.user.id },
+      }),
+    ).toBe(0);
+    expect(
+      await supergraph.databases.users.user.findUniqueOrThrow({ where: { id: waiting.user.id } }),
+    ).toMatchObject({ deletedAt: null });
+    expect((await logIn(supergraph, waiting.user.email)).data?.logIn.user.id).toBe(waiting.user.id);
   });
 });

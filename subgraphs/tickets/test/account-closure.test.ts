@@ -55,7 +55,7 @@ describe('closing an account racing its purchases', () => {
       // its own test, through the gateway): none.
       const accounts = new AccountClosure(
         new AccountClosureRepository(database.prisma, service.purchases),
-        { publishedEventsNotOver: async () => 0 },
+        { closeOrganizer: async () => 0, reopenOrganizer: async () => {} },
       );
       const { id: tierId } = await database.prisma.ticketTier.create({
         data: { eventId, name: 'Floor', priceCents: 100, currency: 'EUR', capacity: 1_000 },
@@ -89,4 +89,41 @@ describe('closing an account racing its purchases', () => {
       expect(outcomes.closed + outcomes.refused).toBe(20);
     },
   );
+});
+
+describe('closing an account racing its holds', () => {
+  it('leaves a closed account holding nothing, or an open one with its hold released', async () => {
+    const { service } = createTicketsServices(database.prisma, peers, settings);
+    const accounts = new AccountClosure(
+      new AccountClosureRepository(database.prisma, service.purchases),
+      { closeOrganizer: async () => 0, reopenOrganizer: async () => {} },
+    );
+    const { id: tierId } = await database.prisma.ticketTier.create({
+      data: { eventId, name: 'Held', priceCents: 100, currency: 'EUR', capacity: 1_000 },
+    });
+    // Closed first, then the hold: the order the race is lost in, made certain.
+    const late: Identity = { userId: randomUUID(), role: 'CUSTOMER', sessionId: 'test' };
+    await accounts.close(late);
+    const refused = await service.hold(late, tierId, 2).then(
+      () => 'held',
+      (error: unknown) => codeOf(error),
+    );
+    expect(refused).toBe('CLOSED');
+    expect(await database.prisma.hold.count({ where: { userId: late.userId } })).toBe(0);
+    // At once: whichever wins, nothing stays held for a closed account.
+    for (let round = 0; round < 20; round++) {
+      const viewer: Identity = { userId: randomUUID(), role: 'CUSTOMER', sessionId: 'test' };
+      const [held, closed] = await Promise.allSettled([
+        service.hold(viewer, tierId, 2),
+        accounts.close(viewer),
+      ]);
+      expect(closed.status).toBe('fulfilled');
+      if (held.status === 'rejected') expect(codeOf(held.reason)).toBe('CLOSED');
+      expect(
+        await database.prisma.hold.count({ where: { userId: viewer.userId, status: 'ACTIVE' } }),
+      ).toBe(0);
+    }
+    const tier = await database.prisma.ticketTier.findUniqueOrThrow({ where: { id: tierId } });
+    expect(tier).toMatchObject({ sold: 0, held: 0 });
+  });
 });

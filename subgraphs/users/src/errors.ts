@@ -7,6 +7,7 @@ export const usersErrorCodes = [
   'EMAIL_TAKEN',
   'ACCOUNT_HAS_TICKETS',
   'ACCOUNT_HAS_EVENTS',
+  'ACCOUNT_DELETION_INCOMPLETE',
 ] as const;
 
 export type UsersErrorCode = (typeof usersErrorCodes)[number];

@@ -110,7 +110,7 @@ export function createUsersServices(
     refreshesPerAccountPerHour?: number;
     redis?: RedisConnection | undefined;
     /** Closes an account in the tickets service before its deletion (default: the local one). */
-    tickets?: Pick<TicketsAccounts, 'close'>;
+    tickets?: Pick<TicketsAccounts, 'close' | 'reopen'>;
   } = {},
 ) {
   const users = new UserRepository(prisma);

@@ -24,15 +24,21 @@ let oldKey: KeyRingFile['keys'][number];
 let keys: SigningKeys;
 let accounts: ReturnType<typeof createUsersServices>['accounts'];
 
-const accountsWith = (ring: SigningKeys) =>
+const accountsWith = (
+  ring: SigningKeys,
+  // The tickets service's side of a deletion has tests of its own, through the gateway.
+  tickets: Pick<TicketsAccounts, 'close' | 'reopen'> = {
+    close: async () => {},
+    reopen: async () => {},
+  },
+) =>
   createUsersServices(
     database.prisma,
     ring,
     { issuer: 'test', audience: 'test' },
     createLogger('users', 'silent'),
     undefined,
-    // The tickets service's side of a deletion has tests of its own, through the gateway.
-    { tickets: { close: async () => {} } },
+    { tickets },
   ).accounts;
 
 beforeAll(async () => {
@@ -227,6 +233,41 @@ describe('deleting an account', () => {
     await expect(accounts.logIn(email, password, guesser)).resolves.toMatchObject({
       user: { id: second.user.id },
     });
+  });
+
+  it('reopens in the tickets service an account it closed and did not delete, or says it could not', async () => {
+    const reopened: string[] = [];
+    // The password changes while the tickets service closes the account: the deletion, checked
+    // with the old one, stops after the closing.
+    const closingWhilePasswordChanges = (reopen: (id: string) => Promise<void>) =>
+      accountsWith(keys, {
+        close: async ({ userId }) => {
+          await database.prisma.user.update({
+            where: { id: userId },
+            data: { passwordHash: 'changed meanwhile' },
+          });
+        },
+        reopen: ({ userId }) => reopen(userId),
+      });
+    const { user } = await signUp('reopened@example.com', '192.0.2.61');
+    const viewer = { userId: user.id, role: user.role, sessionId: 'unused' };
+    const stopped = await refusal(
+      closingWhilePasswordChanges(async (id) => {
+        reopened.push(id);
+      }).deleteAccount(viewer, password, '192.0.2.61'),
+    );
+    expect(stopped.extensions).toEqual({ code: 'INVALID_CREDENTIALS', field: 'password' });
+    expect(reopened).toEqual([user.id]);
+
+    const { user: other } = await signUp('left-closed@example.com', '192.0.2.62');
+    const unreopened = await refusal(
+      closingWhilePasswordChanges(async () => {
+        throw new GraphQLError('down', { extensions: { code: 'SERVICE_UNAVAILABLE' } });
+      }).deleteAccount({ ...viewer, userId: other.id }, password, '192.0.2.62'),
+    );
+    expect(unreopened.extensions).toEqual({ code: 'ACCOUNT_DELETION_INCOMPLETE' });
+    const row = await database.prisma.user.findUniqueOrThrow({ where: { id: other.id } });
+    expect(row).toMatchObject({ email: 'left-closed@example.com', deletedAt: null });
   });
 
   it('deletes nothing while the tickets service cannot close it, and asks it nothing for the only admin', async () => {

@@ -160,15 +160,42 @@ export class EventRepository {
   }
 
   /** How many of the organizer's events are published and not over (ended, or started without an end). */
-  countPublishedNotOver(organizerId: string): Promise<number> {
+  countPublishedNotOver(
+    organizerId: string,
+    client: Pick<Prisma.TransactionClient, 'event'> = this.#prisma,
+  ): Promise<number> {
     const now = new Date();
-    return this.#prisma.event.count({
+    return client.event.count({
       where: {
         organizerId,
         status: 'PUBLISHED',
         OR: [{ endsAt: { gt: now } }, { endsAt: null, startsAt: { gt: now } }],
       },
     });
+  }
+
+  /**
+   * Under the organizer's account lock, held exclusively (the `refuse_closed_organizer`
+   * trigger takes it shared): the number of their published events not over, and, when there
+   * are none, their `closed_organizers` row, written. Nothing is written otherwise.
+   */
+  closeOrganizer(organizerId: string): Promise<number> {
+    return this.#prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`account:${organizerId}`}, 0))`;
+      const count = await this.countPublishedNotOver(organizerId, tx);
+      if (count > 0) return count;
+      await tx.closedOrganizer.upsert({
+        where: { userId: organizerId },
+        create: { userId: organizerId },
+        update: {},
+      });
+      return 0;
+    });
+  }
+
+  /** Lets the organizer publish again: their account's deletion stopped after closing it. */
+  async reopenOrganizer(organizerId: string): Promise<void> {
+    await this.#prisma.closedOrganizer.deleteMany({ where: { userId: organizerId } });
   }
 
   /**

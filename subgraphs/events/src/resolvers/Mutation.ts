@@ -12,4 +12,8 @@ export const Mutation: MutationResolvers = {
   cancelEvent: (_, { id, reason }, { service, viewer }) => service.cancel(viewer, id, reason),
 
   deleteEvent: (_, { id }, { service, viewer }) => service.delete(viewer, id),
+
+  closeOrganizer: (_, __, { service, viewer }) => service.closeOrganizer(viewer),
+
+  reopenOrganizer: (_, __, { service, viewer }) => service.reopenOrganizer(viewer),
 };

@@ -1,4 +1,4 @@
-import { type Identity, requireOwnerOrAdmin, requireRole } from '@ticketing/auth';
+import { type Identity, requireOwnerOrAdmin, requireRole, unauthenticated } from '@ticketing/auth';
 import {
   badUserInput,
   endOf,
@@ -100,6 +100,23 @@ export class EventService {
   /** How many published events `viewer` organizes that are not over; 0 when anonymous. */
   publishedEventsNotOver(viewer: Identity | null): Promise<number> {
     return viewer ? this.#events.countPublishedNotOver(viewer.userId) : Promise.resolve(0);
+  }
+
+  /**
+   * Closes `viewer` as an organizer before their account is deleted: how many published
+   * events they organize that are not over, and when none, from now on none of theirs can
+   * be published (EventRepository.closeOrganizer).
+   */
+  closeOrganizer(viewer: Identity | null): Promise<number> {
+    if (!viewer) throw unauthenticated('Log in to close your account.', 'required');
+    return this.#events.closeOrganizer(viewer.userId);
+  }
+
+  /** Undoes closeOrganizer: `viewer`'s account was not deleted after all. */
+  async reopenOrganizer(viewer: Identity | null): Promise<boolean> {
+    if (!viewer) throw unauthenticated('Log in to reopen your account.', 'required');
+    await this.#events.reopenOrganizer(viewer.userId);
+    return true;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { retryOnConflict } from '@ticketing/platform';
+import { retryOnConflict, serviceUnavailable } from '@ticketing/platform';
 import type { PrismaClient } from '@ticketing/prisma/tickets';
 import type { PurchaseRepository } from './PurchaseRepository.ts';
 
@@ -15,9 +15,12 @@ export class AccountClosureRepository {
   /**
    * Under the account's advisory lock, held exclusively (the `refuse_closed_account` trigger
    * takes it shared): the number of its active tickets for events not over, and, when there
-   * are none, its `closed_accounts` row, written. Nothing is written otherwise.
+   * are none, its `closed_accounts` row, written. Nothing is written otherwise, nor when
+   * `abandoned` says, once the row is written, that the caller stopped waiting (its
+   * transaction is rolled back, SERVICE_UNAVAILABLE): a closing the users service gave up
+   * on, answering that nothing was deleted, must not commit later.
    */
-  close(userId: string): Promise<number> {
+  close(userId: string, abandoned: () => boolean = () => false): Promise<number> {
     return this.#prisma.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`account:${userId}`}, 0))`;
       const [{ count }] = await tx.$queryRaw<[{ count: number }]>`
@@ -29,9 +32,15 @@ export class AccountClosureRepository {
         await tx.$executeRaw`
           INSERT INTO closed_accounts (user_id) VALUES (${userId}::uuid)
           ON CONFLICT (user_id) DO NOTHING`;
+        if (abandoned()) throw serviceUnavailable();
       }
       return count;
     });
+  }
+
+  /** Deletes the account's `closed_accounts` row: it may buy again. */
+  async reopen(userId: string): Promise<void> {
+    await this.#prisma.closedAccount.deleteMany({ where: { userId } });
   }
 
   /**

@@ -26,4 +26,6 @@ export const Mutation: MutationResolvers = {
   cancelTicket: (_, { id }, { service, viewer }) => service.cancelTicket(viewer, id),
 
   closeAccount: (_, __, { accounts, viewer }) => (accounts as AccountClosure).close(viewer),
+
+  reopenAccount: (_, __, { accounts, viewer }) => (accounts as AccountClosure).reopen(viewer),
 };

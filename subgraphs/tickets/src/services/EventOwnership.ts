@@ -10,8 +10,6 @@ import DataLoader from 'dataloader';
 const managedEventQuery =
   'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Event { status startsAt endsAt organizer { id } } } }';
 
-const publishedEventsQuery = 'query { publishedEventsNotOver }';
-
 /** An event as the events subgraph answers `managedEventQuery`. */
 interface RemoteEvent {
   status: ManagedEvent['status'];
@@ -48,18 +46,30 @@ export class EventOwnership {
     this.#events = subgraphEndpoint('events', eventsUrl, eventsSecret);
   }
 
-  /** How many published events the caller organizes that are not over, as the events service counts. */
-  async publishedEventsNotOver(caller: Identity): Promise<number> {
-    const result = await callSubgraph<{ publishedEventsNotOver: number }>(
-      'tickets',
-      this.#events,
-      caller,
-      publishedEventsQuery,
-      {},
-    );
-    const count = result.data?.publishedEventsNotOver;
+  /**
+   * Closes the caller as an organizer in the events service: how many published events not
+   * over they organize, and when none, none of theirs can be published from now on.
+   */
+  async closeOrganizer(caller: Identity): Promise<number> {
+    const count = (await this.#mutation(caller, 'closeOrganizer'))?.closeOrganizer;
     if (typeof count !== 'number') throw serviceUnavailable();
     return count;
+  }
+
+  /** Undoes closeOrganizer: the caller's account stays. */
+  async reopenOrganizer(caller: Identity): Promise<void> {
+    const done = (await this.#mutation(caller, 'reopenOrganizer'))?.reopenOrganizer;
+    if (done !== true) throw serviceUnavailable();
+  }
+
+  /** The data of the events subgraph's mutation `field`, taking no arguments, as `caller`. */
+  async #mutation<Field extends 'closeOrganizer' | 'reopenOrganizer'>(
+    caller: Identity,
+    field: Field,
+  ): Promise<Record<Field, unknown> | null | undefined> {
+    const query = `mutation { ${field} }`;
+    return (await callSubgraph<Record<Field, unknown>>('tickets', this.#events, caller, query, {}))
+      .data;
   }
 
   async organizerOf(eventId: string, caller: Identity): Promise<string> {

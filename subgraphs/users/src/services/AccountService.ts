@@ -72,6 +72,12 @@ const wrongPassword = (field: string) =>
 const invalidRefreshToken = () =>
   unauthenticated('The refresh token is invalid or expired.', 'invalid');
 
+/** The tickets service refused to close the account: nothing was closed to reopen. */
+const closingRefused = (error: unknown) =>
+  error instanceof GraphQLError &&
+  (error.extensions.code === 'ACCOUNT_HAS_TICKETS' ||
+    error.extensions.code === 'ACCOUNT_HAS_EVENTS');
+
 const onlyAdmin = () =>
   forbidden('The only admin cannot delete their account: make another admin first.');
 
@@ -98,7 +104,7 @@ export class AccountService {
   readonly #refreshGraceMs: number;
   readonly #maxSessions: number;
   readonly #refreshesPerHour: number;
-  readonly #tickets: Pick<TicketsAccounts, 'close'>;
+  readonly #tickets: Pick<TicketsAccounts, 'close' | 'reopen'>;
 
   constructor(deps: {
     users: UserRepository;
@@ -108,7 +114,7 @@ export class AccountService {
     /** Tells every gateway which access tokens stop working now. */
     revocations: RevocationPublisher;
     /** Closes an account in the tickets service before it is deleted here. */
-    tickets: Pick<TicketsAccounts, 'close'>;
+    tickets: Pick<TicketsAccounts, 'close' | 'reopen'>;
     logger: Logger;
     /** Derive each refresh token's successor, the first now (see successorRefreshToken). */
     successorKeys: readonly Uint8Array[];
@@ -313,22 +319,65 @@ export class AccountService {
     const user = await this.#activeUser(viewer);
     await this.#checkPassword(user, password, clientAddress, 'password');
     if (user.role === 'ADMIN' && (await this.#users.countAdmins()) <= 1) throw onlyAdmin();
-    // The tickets service first: it refuses while the account holds tickets for events not
-    // over, and otherwise takes nothing new for it and releases what it left. Nothing is
-    // deleted here unless it did; a deletion that fails after it is finished by trying again.
-    await this.#tickets.close(viewer as Identity);
-    const deleted = await this.#users.anonymize(user.id, user.passwordHash, (email, tx) =>
-      this.#throttle.forgetAccount(email, tx),
-    );
-    if (deleted === 'last-admin') throw onlyAdmin();
+    // The tickets service first: it refuses while the account holds tickets or organizes
+    // published events not over, and otherwise takes nothing new for it (nor publishes) and
+    // releases what it left. Nothing is deleted here unless it did. A deletion that stops
+    // after it (the tickets service past its deadline, the password changed meanwhile, the
+    // gateway gone, any failure) reopens the account there: alive here, open there.
+    const identity = viewer as Identity;
+    try {
+      await this.#tickets.close(identity);
+    } catch (error) {
+      // Not answered in time, it may have closed it all the same: reopened, to be sure (the
+      // tickets service commits no closing its caller stopped waiting for).
+      if (!closingRefused(error)) await this.#reopen(identity, 'maybe closed');
+      throw error;
+    }
+    let deleted: Awaited<ReturnType<UserRepository['anonymize']>>;
+    try {
+      refuseWhenAbandoned();
+      deleted = await this.#users.anonymize(user.id, user.passwordHash, (email, tx) =>
+        this.#throttle.forgetAccount(email, tx),
+      );
+    } catch (error) {
+      await this.#reopen(identity);
+      throw error;
+    }
+    if (deleted === 'last-admin') {
+      await this.#reopen(identity);
+      throw onlyAdmin();
+    }
     if (!deleted) {
       // Deleted by a concurrent call with the password: done, as asked.
       if ((await this.#users.findById(user.id))?.deletedAt) return true;
+      await this.#reopen(identity);
       throw wrongPassword('password');
     }
     await this.#revocations.publish({ kind: 'user', id: user.id, before: revokedBeforeNow() });
     this.#logger.info({ userId: user.id }, 'account deleted and anonymised');
     return true;
+  }
+
+  /**
+   * Reopens in the tickets service an account whose deletion stopped after closing it there
+   * (unless a concurrent deletion finished it). When that fails too, the account stays closed
+   * there (it can buy nothing) while it lives here: ACCOUNT_DELETION_INCOMPLETE says so, and
+   * deleting it again finishes; for a closing that may not have happened, the failure that
+   * stopped it is answered instead.
+   */
+  async #reopen(viewer: Identity, closing: 'closed' | 'maybe closed' = 'closed'): Promise<void> {
+    if ((await this.#users.findById(viewer.userId))?.deletedAt) return;
+    try {
+      await this.#tickets.reopen(viewer);
+    } catch (error) {
+      this.#logger.error({ userId: viewer.userId, err: error }, 'account left closed in tickets');
+      if (closing === 'closed') {
+        throw failure(
+          'ACCOUNT_DELETION_INCOMPLETE',
+          'The account was closed for tickets but not deleted, and could not be reopened: delete it again to finish.',
+        );
+      }
+    }
   }
 
   /**

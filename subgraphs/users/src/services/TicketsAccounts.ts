@@ -7,8 +7,6 @@ import {
 } from '@ticketing/platform/subgraph-call';
 import { failure } from '../errors.ts';
 
-const closeAccountMutation = 'mutation { closeAccount }';
-
 /**
  * The tickets service's side of deleting an account. Its `closeAccount` is `@inaccessible`:
  * the gateway never offers it to clients, and only a caller holding the tickets subgraph's
@@ -26,13 +24,7 @@ export class TicketsAccounts {
    * throws: ACCOUNT_HAS_EVENTS or ACCOUNT_HAS_TICKETS, as it answered, or SERVICE_UNAVAILABLE.
    */
   async close(caller: Identity): Promise<void> {
-    const result = await callSubgraph<{ closeAccount: boolean }>(
-      'users',
-      this.#tickets,
-      caller,
-      closeAccountMutation,
-      {},
-    );
+    const result = await this.#mutation(caller, 'closeAccount');
     if (result.data?.closeAccount === true) return;
     const [error] = (result.errors ?? []) as {
       message?: string;
@@ -45,5 +37,25 @@ export class TicketsAccounts {
       throw failure(code, error.message, details);
     }
     throw serviceUnavailable();
+  }
+
+  /**
+   * Undoes `close` in the tickets service (and the events service, which it asks): the
+   * account was not deleted here after all. Safe to repeat; throws SERVICE_UNAVAILABLE.
+   */
+  async reopen(caller: Identity): Promise<void> {
+    const result = await this.#mutation(caller, 'reopenAccount');
+    if (result.data?.reopenAccount !== true) throw serviceUnavailable();
+  }
+
+  /** The tickets subgraph's answer to its mutation `field`, taking no arguments, as `caller`. */
+  #mutation<Field extends 'closeAccount' | 'reopenAccount'>(caller: Identity, field: Field) {
+    return callSubgraph<Record<Field, boolean>>(
+      'users',
+      this.#tickets,
+      caller,
+      `mutation { ${field} }`,
+      {},
+    );
   }
 }
