@@ -38,10 +38,19 @@ export class EventSnapshotRepository {
    * change that leaves the event published offers its tiers' free stock to their waitlists,
    * as every return of stock does: an event postponed while under way is on sale again, and
    * what came back while it was not goes to the queue before anyone else can buy it.
+   *
+   * A change that moves a published event's start later (a postponement) undoes every
+   * admission of its tickets first, in the same transaction (tickets are locked before the
+   * tiers, as everywhere): they were for the old date. A redelivery resets nothing again.
    */
   async apply(changes: EventChange[]): Promise<void> {
     await this.#prisma.$transaction(async (tx) => {
       for (const change of changes) {
+        // The snapshot as it was, locked until the change commits: whether the change moves
+        // the start later is judged against the one it replaces.
+        const [previous] = await tx.$queryRaw<{ startsAt: Date }[]>`
+          SELECT starts_at AS "startsAt" FROM event_snapshots
+          WHERE event_id = ${change.eventId}::uuid FOR UPDATE`;
         const applied = await tx.$queryRaw<{ status: string }[]>`
           INSERT INTO event_snapshots (event_id, status, starts_at, ends_at, version, updated_at)
           VALUES (${change.eventId}::uuid, ${change.status}::"EventStatus", ${change.startsAt},
@@ -51,6 +60,20 @@ export class EventSnapshotRepository {
             version = EXCLUDED.version, updated_at = now()
           WHERE event_snapshots.version < EXCLUDED.version
           RETURNING status::text`;
+        const postponed = previous !== undefined && change.startsAt > previous.startsAt;
+        if (applied[0]?.status === 'PUBLISHED' && postponed) {
+          // Postponed: the admissions made for the old date no longer count. Each is undone
+          // and recorded as the system's (no staff member, the reason) in the same statement;
+          // a scan racing it either committed first and is undone here, or admits after it.
+          await tx.$executeRaw`
+            WITH reset AS (
+              UPDATE tickets SET checked_in_at = NULL, checked_in_by = NULL
+              WHERE event_id = ${change.eventId}::uuid AND checked_in_at IS NOT NULL
+              RETURNING id, event_id
+            )
+            INSERT INTO check_ins (id, ticket_id, event_id, action, staff_id, reason, scanned_at)
+            SELECT gen_random_uuid(), id, event_id, 'UNDO', NULL, 'EVENT_POSTPONED', now() FROM reset`;
+        }
         if (applied[0]?.status === 'PUBLISHED') {
           // An event moved back on sale (postponed while under way) may have stock that came
           // back while it was not, which nobody was offered: its queues are served first.
