@@ -41,7 +41,7 @@ const runAs = (viewer: Identity | null) =>
 
 interface Bought {
   orderId: string;
-  tickets: { id: string; code: string }[];
+  tickets: { id: string; code: string; qrToken: string }[];
 }
 
 /** An event on sale, starting in a week, with one tier and `door` as its door staff. */
@@ -70,17 +70,17 @@ async function eventOnSale(): Promise<{ eventId: string; tierId: string }> {
 
 async function buy(tierId: string, quantity: number): Promise<Bought> {
   const { data, errors } = await runAs(buyer)<{
-    purchaseTickets: { id: string; tickets: { id: string; code: string }[] };
+    purchaseTickets: Bought['tickets'] extends infer T ? { id: string; tickets: T } : never;
   }>(
     /* GraphQL */ `
       mutation ($input: PurchaseInput!) {
-        purchaseTickets(input: $input) { id tickets { id code } }
+        purchaseTickets(input: $input) { id tickets { id code qrToken } }
       }
     `,
     { input: { tierId, quantity, idempotencyKey: randomUUID() } },
   );
   expect(errors).toBeUndefined();
-  const order = data?.purchaseTickets as { id: string; tickets: { id: string; code: string }[] };
+  const order = data?.purchaseTickets as { id: string; tickets: Bought['tickets'] };
   return { orderId: order.id, tickets: order.tickets };
 }
 
@@ -242,5 +242,38 @@ describe('an event postponed after tickets were admitted', () => {
       const again = await scan(code, eventId);
       expect(again.code ?? 'ADMITTED').toBe(ticket.checkedInAt ? 'ALREADY_CHECKED_IN' : 'ADMITTED');
     }
+  });
+
+  it('does not let an offline door’s scans from before it admit at the new date', async () => {
+    const { eventId, tierId } = await eventOnSale();
+    const order = await buy(tierId, 2);
+    const [late, online] = order.tickets as [Bought['tickets'][0], Bought['tickets'][0]];
+    // An offline door scans both at the old date, and uploads only after the postponement,
+    // when the other ticket has been admitted online at the new date.
+    const scannedAt = new Date().toISOString();
+    await snapshots.apply([postponed(eventId, 7, 2)]);
+    const admitted = (await scan(online.code, eventId)).admitted;
+    expect(admitted).not.toBeNull();
+
+    const { data, errors } = await runAs(door)<{
+      uploadCheckIns: { outcome: string; checkedInAt: string | null }[];
+    }>(
+      /* GraphQL */ `
+        mutation ($eventId: ID!, $scans: [OfflineScanInput!]!) {
+          uploadCheckIns(eventId: $eventId, scans: $scans) { outcome checkedInAt }
+        }
+      `,
+      { eventId, scans: [late, online].map((ticket) => ({ token: ticket.qrToken, scannedAt })) },
+    );
+    expect(errors).toBeUndefined();
+    expect(data?.uploadCheckIns).toEqual([
+      { outcome: 'EVENT_POSTPONED', checkedInAt: null },
+      { outcome: 'EVENT_POSTPONED', checkedInAt: admitted?.checkedInAt },
+    ]);
+    // Neither admission for the old date counts: the first ticket is let in now, and the
+    // second keeps its admission at the new date.
+    expect((await scan(late.code, eventId)).admitted).not.toBeNull();
+    const kept = await database.prisma.ticket.findUniqueOrThrow({ where: { id: online.id } });
+    expect(kept.checkedInAt).toEqual(new Date(admitted?.checkedInAt as string));
   });
 });

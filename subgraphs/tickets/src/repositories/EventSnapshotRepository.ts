@@ -73,6 +73,10 @@ export class EventSnapshotRepository {
             )
             INSERT INTO check_ins (id, ticket_id, event_id, action, staff_id, reason, scanned_at)
             SELECT gen_random_uuid(), id, event_id, 'UNDO', NULL, 'EVENT_POSTPONED', now() FROM reset`;
+          // An offline door's scans from before now, uploaded later, admit nothing either.
+          await tx.$executeRaw`
+            UPDATE event_snapshots SET admissions_reset_at = now()
+            WHERE event_id = ${change.eventId}::uuid`;
         }
         if (applied[0]?.status === 'PUBLISHED') {
           // An event moved back on sale (postponed while under way) may have stock that came
