@@ -1,8 +1,9 @@
 // An event postponed after its doors opened, on a real PostgreSQL database, in process: the
 // admissions made for the old date stop counting (the ticket is admitted again at the new
 // date, and refunded by the usual rules), the reset is in the check-in log with no staff
-// member, a redelivered change resets nothing twice, a change that does not move the start
-// later resets nothing, and scans racing the postponement leave every ticket consistent.
+// member, a redelivered change resets nothing twice, a change that does not move the event
+// to a new date (a start delayed within the showing) resets nothing, and scans racing the
+// postponement leave every ticket consistent.
 import { randomUUID } from 'node:crypto';
 import type { Identity } from '@ticketing/auth';
 import { executorFor } from '@ticketing/platform/testing';
@@ -203,6 +204,34 @@ describe('an event postponed after tickets were admitted', () => {
 
     expect((await scan(ticket.code, eventId)).code).toBe('ALREADY_CHECKED_IN');
     expect((await logOf(eventId)).map((row) => row.action)).toEqual(['ADMIT']);
+  });
+
+  it('keeps admissions through a start delayed within the showing, resets at a new date', async () => {
+    const hourMs = 3_600_000;
+    const { eventId, tierId } = await eventOnSale();
+    const order = await buy(tierId, 1);
+    const [ticket] = order.tickets as [Bought['tickets'][0]];
+    await scan(ticket.code, eventId);
+    const at = (ms: number) => new Date(startsAt.getTime() + ms);
+
+    // Without an end: two hours late is the same showing; those inside stay admitted.
+    await snapshots.apply([{ ...postponed(eventId, 0, 2), startsAt: at(2 * hourMs) }]);
+    expect((await scan(ticket.code, eventId)).code).toBe('ALREADY_CHECKED_IN');
+    // A three-day showing, its start moved a day: still under way, still admitted.
+    const festivalEnd = at(3 * dayMs);
+    await snapshots.apply([{ ...postponed(eventId, 0, 3), endsAt: festivalEnd }]);
+    await snapshots.apply([{ ...postponed(eventId, 1, 4), endsAt: at(4 * dayMs) }]);
+    expect((await scan(ticket.code, eventId)).code).toBe('ALREADY_CHECKED_IN');
+    expect((await logOf(eventId)).map((row) => row.action)).toEqual(['ADMIT']);
+
+    // Moved to start once the old showing (a day in, to four days) is over: a new date.
+    await snapshots.apply([{ ...postponed(eventId, 4, 5), endsAt: at(5 * dayMs) }]);
+    expect((await scan(ticket.code, eventId)).admitted).not.toBeNull();
+    expect((await logOf(eventId)).map((row) => row.reason)).toEqual([
+      null,
+      'EVENT_POSTPONED',
+      null,
+    ]);
   });
 
   it('leaves every ticket consistent when scans at the door race the postponement', async () => {
