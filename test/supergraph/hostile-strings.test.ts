@@ -91,6 +91,9 @@ const hiddenText = [
   ['a line break', 'Main\nHall'],
   ['a Unicode line separator', 'Main\u2028Hall'],
   ['only Hangul fillers and a blank Braille pattern', '\u3164\u115F\u2800'],
+  ['a zero-width space inside a word (a lookalike of "Admin")', 'Ad\u200Bmin'],
+  ['a soft hyphen inside a word', 'Ad\u00ADmin'],
+  ['a variation selector on a letter', 'Admin\uFE0F'],
 ] as const;
 
 describe('a display name that shows as nothing, or as something else', () => {
@@ -158,6 +161,22 @@ describe('a display name that shows as nothing, or as something else', () => {
       where: { id: buyer.user.id },
     });
     expect(stored?.name).toBe(buyer.user.name);
+  });
+
+  it('keeps the joiners a script or an emoji is written with, in a person’s name and a title', async () => {
+    for (const name of ['می\u200Cخواهم', 'क्\u200Dष', '\u{1F468}\u200D\u{1F469}\u200D\u{1F467}']) {
+      const signedUp = await supergraph.request<{ signUp: { user: { name: string } } }>(
+        signUpMutation,
+        { input: { email: uniqueEmail('joiner'), password: strongPassword, name } },
+      );
+      expect(signedUp.data?.signUp.user.name).toBe(name);
+      const created = await supergraph.request<{ createEvent: { title: string } }>(
+        createEventMutation,
+        { input: eventInput({ title: name }) },
+        { token: organizer.accessToken },
+      );
+      expect(created.data?.createEvent.title).toBe(name);
+    }
   });
 
   it('keeps scripts written right to left, and a description’s lines', async () => {

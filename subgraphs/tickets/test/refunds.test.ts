@@ -22,6 +22,7 @@ import { createTicketsServer } from '../src/server.ts';
 import { EventOwnership } from '../src/services/EventOwnership.ts';
 import { RefundService } from '../src/services/RefundService.ts';
 import { createTicketsServices } from '../src/subgraph.ts';
+import { subgraphsAway } from './subgraphs-away.ts';
 
 const dayMs = 86_400_000;
 /** On sale, starting in a week: inside the buyer's refund window (48 hours). */
@@ -140,10 +141,7 @@ beforeAll(async () => {
   database = await createTestDatabase(ticketsDatabase);
   services = createTicketsServices(
     database.prisma,
-    {
-      events: { url: 'http://127.0.0.1:9/graphql', secret: 'unused-events-secret' },
-      users: { url: 'http://127.0.0.1:9/graphql', secret: 'unused-users-secret' },
-    },
+    subgraphsAway,
     { holdSeconds: 60, perUserCap: 10, maxActiveHolds: 3 },
     { refunds: { cutoffHours: 48 } },
   );

@@ -7,6 +7,7 @@ import { createContext } from '../src/context.ts';
 import { TicketRepository } from '../src/repositories/TicketRepository.ts';
 import { createTicketsServer } from '../src/server.ts';
 import { createTicketsServices } from '../src/subgraph.ts';
+import { subgraphsAway } from './subgraphs-away.ts';
 
 const concert = '0190a000-0000-7000-8001-000000000001';
 const talk = '0190a000-0000-7000-8001-000000000002';
@@ -56,14 +57,11 @@ const runAs = (viewer: Identity | null) =>
   executorFor(server, () =>
     createContext(
       database.prisma,
-      createTicketsServices(
-        database.prisma,
-        {
-          events: { url: 'http://127.0.0.1:9/graphql', secret: 'unused-events-secret' },
-          users: { url: 'http://127.0.0.1:9/graphql', secret: 'unused-users-secret' },
-        },
-        { holdSeconds: 60, perUserCap: 10, maxActiveHolds: 3 },
-      ).service,
+      createTicketsServices(database.prisma, subgraphsAway, {
+        holdSeconds: 60,
+        perUserCap: 10,
+        maxActiveHolds: 3,
+      }).service,
       { viewer, clientAddress: undefined, requestId: undefined },
     ),
   );

@@ -13,6 +13,8 @@ export interface TicketAtDoor {
   /** The token version at an offline scan's time; the current one for a scan online. */
   tokenVersionThen: number;
   checkedInAt: Date | null;
+  /** When a postponement last undid the event's admissions, if one did. */
+  admissionsResetAt: Date | null;
 }
 
 export interface Admission {
@@ -123,8 +125,12 @@ export class CheckInRepository {
     scannedAt?: Date,
   ): Promise<Admission | null> {
     const at = scannedAt ? Prisma.sql`${scannedAt}::timestamptz` : Prisma.sql`now()`;
+    // An offline scan from before the event was postponed (to the millisecond the reset is
+    // stored with) was for the old date.
     const free = scannedAt
-      ? Prisma.sql`(checked_in_at IS NULL OR checked_in_at > ${scannedAt}::timestamptz)`
+      ? Prisma.sql`(checked_in_at IS NULL OR checked_in_at > ${scannedAt}::timestamptz)
+          AND NOT EXISTS (SELECT 1 FROM event_snapshots s WHERE s.event_id = tickets.event_id
+            AND s.admissions_reset_at >= ${scannedAt}::timestamptz)`
       : Prisma.sql`checked_in_at IS NULL`;
     const [admitted] = await this.#prisma.$queryRaw<Admission[]>`
       WITH admitted AS (
@@ -167,7 +173,9 @@ export class CheckInRepository {
     const then = scannedAt ? versionAt(scannedAt) : Prisma.sql`token_version`;
     const [found] = await this.#prisma.$queryRaw<TicketAtDoor[]>`
       SELECT id::text, event_id::text AS "eventId", status::text, token_version AS "tokenVersion",
-             ${then} AS "tokenVersionThen", checked_in_at AS "checkedInAt"
+             ${then} AS "tokenVersionThen", checked_in_at AS "checkedInAt",
+             (SELECT s.admissions_reset_at FROM event_snapshots s WHERE s.event_id = tickets.event_id)
+               AS "admissionsResetAt"
       FROM tickets WHERE ${'code' in ticket ? Prisma.sql`code = ${ticket.code}` : Prisma.sql`id = ${ticket.ticketId}::uuid`}`;
     return found ?? null;
   }

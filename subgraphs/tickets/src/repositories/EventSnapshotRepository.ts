@@ -10,6 +10,26 @@ export interface EventChange {
 }
 
 /** What this service knows of events, as the events service reported them. */
+/**
+ * How long a showing without an end is taken to last, when judging whether a later start
+ * moves the event to a new date or only delays the one under way.
+ */
+const showingWithoutEndMs = 12 * 60 * 60 * 1000;
+
+/**
+ * Whether a change moves the event to a new date: its start at or after the old showing's
+ * end (12 hours after the old start when it had none). A start delayed within the showing
+ * (doors open, the act late) keeps the admissions: those people are inside, and undoing
+ * their admissions would let their codes in a second time.
+ */
+function isPostponement(
+  previous: { startsAt: Date; endsAt: Date | null },
+  change: { startsAt: Date },
+): boolean {
+  const oldEnd = previous.endsAt ?? new Date(previous.startsAt.getTime() + showingWithoutEndMs);
+  return change.startsAt > previous.startsAt && change.startsAt >= oldEnd;
+}
+
 export class EventSnapshotRepository {
   readonly #prisma: PrismaClient;
 
@@ -38,10 +58,20 @@ export class EventSnapshotRepository {
    * change that leaves the event published offers its tiers' free stock to their waitlists,
    * as every return of stock does: an event postponed while under way is on sale again, and
    * what came back while it was not goes to the queue before anyone else can buy it.
+   *
+   * A change that moves a published event to a new date (a postponement: see
+   * `isPostponement`) undoes every admission of its tickets first, in the same transaction
+   * (tickets are locked before the tiers, as everywhere): they were for the old date. A
+   * redelivery resets nothing again.
    */
   async apply(changes: EventChange[]): Promise<void> {
     await this.#prisma.$transaction(async (tx) => {
       for (const change of changes) {
+        // The snapshot as it was, locked until the change commits: whether the change moves
+        // the start later is judged against the one it replaces.
+        const [previous] = await tx.$queryRaw<{ startsAt: Date; endsAt: Date | null }[]>`
+          SELECT starts_at AS "startsAt", ends_at AS "endsAt" FROM event_snapshots
+          WHERE event_id = ${change.eventId}::uuid FOR UPDATE`;
         const applied = await tx.$queryRaw<{ status: string }[]>`
           INSERT INTO event_snapshots (event_id, status, starts_at, ends_at, version, updated_at)
           VALUES (${change.eventId}::uuid, ${change.status}::"EventStatus", ${change.startsAt},
@@ -51,6 +81,23 @@ export class EventSnapshotRepository {
             version = EXCLUDED.version, updated_at = now()
           WHERE event_snapshots.version < EXCLUDED.version
           RETURNING status::text`;
+        if (applied[0]?.status === 'PUBLISHED' && previous && isPostponement(previous, change)) {
+          // Postponed: the admissions made for the old date no longer count. Each is undone
+          // and recorded as the system's (no staff member, the reason) in the same statement;
+          // a scan racing it either committed first and is undone here, or admits after it.
+          await tx.$executeRaw`
+            WITH reset AS (
+              UPDATE tickets SET checked_in_at = NULL, checked_in_by = NULL
+              WHERE event_id = ${change.eventId}::uuid AND checked_in_at IS NOT NULL
+              RETURNING id, event_id
+            )
+            INSERT INTO check_ins (id, ticket_id, event_id, action, staff_id, reason, scanned_at)
+            SELECT gen_random_uuid(), id, event_id, 'UNDO', NULL, 'EVENT_POSTPONED', now() FROM reset`;
+          // An offline door's scans from before now, uploaded later, admit nothing either.
+          await tx.$executeRaw`
+            UPDATE event_snapshots SET admissions_reset_at = now()
+            WHERE event_id = ${change.eventId}::uuid`;
+        }
         if (applied[0]?.status === 'PUBLISHED') {
           // An event moved back on sale (postponed while under way) may have stock that came
           // back while it was not, which nobody was offered: its queues are served first.

@@ -23,9 +23,15 @@ export type Refusal =
   | 'TOKEN_REVOKED'
   | 'INVALID_TOKEN';
 
+/**
+ * An offline scan's refusals: those of a scan online, and one made before the event was
+ * postponed (an admission for the old date), which only an upload can be.
+ */
+export type OfflineRefusal = Refusal | 'EVENT_POSTPONED';
+
 export interface OfflineScanResult {
   index: number;
-  outcome: 'ADMITTED' | Refusal;
+  outcome: 'ADMITTED' | OfflineRefusal;
   ticketId: string | null;
   /** The admission that stands for the ticket: the first scan by scan time. */
   checkedInAt: Date | null;
@@ -179,7 +185,7 @@ export class CheckInService {
         continue;
       }
       const found = await this.#checkIns.find(ticket, scan.scannedAt);
-      const { refusal, checkedInAt } = refusalOf(found, ticket, eventId);
+      const { refusal, checkedInAt } = offlineRefusalOf(found, ticket, eventId, scan.scannedAt);
       results.push({ index, outcome: refusal, ticketId: found?.id ?? null, checkedInAt });
     }
     return results.sort((a, b) => a.index - b.index);
@@ -277,6 +283,24 @@ function refusalOf(
     refusal,
     checkedInAt: refusal === 'ALREADY_CHECKED_IN' ? (found?.checkedInAt ?? null) : null,
   };
+}
+
+/**
+ * Why an offline scan did not admit: as online, except that a scan of a ticket of the event
+ * made before the event was postponed was for the old date (`checkedInAt` is then the
+ * admission that stands, at the new date, if any).
+ */
+function offlineRefusalOf(
+  found: TicketAtDoor | null,
+  scanned: ScannedTicket,
+  eventId: string,
+  scannedAt: Date,
+): { refusal: OfflineRefusal; checkedInAt: Date | null } {
+  const judged = refusalOf(found, scanned, eventId);
+  const resetAt = found?.admissionsResetAt;
+  return judged.refusal === 'ALREADY_CHECKED_IN' && resetAt && scannedAt <= resetAt
+    ? { refusal: 'EVENT_POSTPONED', checkedInAt: judged.checkedInAt }
+    : judged;
 }
 
 function refused(refusal: Refusal, checkedInAt?: Date | null) {
