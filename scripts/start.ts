@@ -1,6 +1,6 @@
 // `npm start`: the whole topology on this machine. With no *_DATABASE_URL set, each
 // service keeps its data in embedded PostgreSQL (PGlite) under .data/.
-import { ConfigurationError, loadConfig, portSetting } from '@ticketing/platform';
+import { ConfigurationError, loadConfig, portSetting, stopSignals } from '@ticketing/platform';
 import { z } from 'zod';
 import { defaultPublicPort, services } from './services.ts';
 import { Supervisor } from './supervise.ts';
@@ -50,7 +50,10 @@ if (exitedWhileStarting) {
 }
 
 async function shutDown(exitCode: number) {
-  if (shuttingDown) return;
+  if (shuttingDown) {
+    console.log('\nStill stopping: each service closes its database before it exits.');
+    return;
+  }
   shuttingDown = true;
   supervisor?.stop();
   console.log('\nStopping all services...');
@@ -64,8 +67,9 @@ supervisor = new Supervisor(topology, {
     void shutDown(1);
   },
 });
-process.on('SIGINT', () => void shutDown(0));
-process.on('SIGTERM', () => void shutDown(0));
+// Ctrl-C (SIGINT, which the services get too) or SIGTERM: the same clean stop. A repeated signal does not cut it short (the services' databases
+// would be left open); each process still running after its grace period is killed.
+for (const signal of stopSignals) process.on(signal, () => void shutDown(0));
 
 const ports = services
   .filter((spec) => topology.processes.has(spec.name))
@@ -78,7 +82,8 @@ console.log(`
   Supergraph ready at ${topology.publicUrl}${topology.viaNginx ? ' (NGINX, 2 gateways)' : ' (one gateway, no NGINX)'}
   Open it in a browser for Apollo Sandbox, or ${new URL('/explorer', topology.publicUrl)} for the
   local explorer (works offline).${topology.viaNginx ? ` The web app is at ${new URL('/', topology.publicUrl)}.` : ''}
-  A service that stops unexpectedly is started again. Ctrl-C stops everything.
+  A service that stops unexpectedly is started again. Ctrl-C stops everything, each
+  service closing its database first (a second Ctrl-C does not cut that short).
 
   Services:
 ${ports}

@@ -578,11 +578,24 @@ function startedByRunner(): boolean {
  */
 const orphanStopMs = 10_000;
 
-/** Stops `service` cleanly on SIGTERM/SIGINT, then exits; a second signal exits at once. */
+/** The signals that stop a service: its runner's or an orchestrator's, and a Ctrl-C. */
+export const stopSignals = ['SIGTERM', 'SIGINT'] as const;
+
+/**
+ * Stops `service` cleanly on SIGTERM or SIGINT, then exits. A signal during the stop
+ * does not cut it short: a Ctrl-C reaches every process of the terminal's group, and
+ * `npm start` then sends each service SIGTERM, the one stop asked twice. The stop is bounded
+ * anyway (the drain deadline), and what ends it early is what may leave the database open
+ * (an embedded one then needs recovery): only SIGKILL does, as the runner's stop sends after
+ * its grace period.
+ */
 export function stopOnSignals(service: RunningService, logger: Logger): void {
   let received = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (received) process.exit(1);
+    if (received) {
+      logger.info({ signal }, 'already stopping: the stop goes on');
+      return;
+    }
     received = true;
     logger.info({ signal }, 'draining in-flight requests, then stopping');
     service
@@ -596,8 +609,7 @@ export function stopOnSignals(service: RunningService, logger: Logger): void {
         },
       );
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  for (const signal of stopSignals) process.on(signal, onSignal);
   if (!startedByRunner()) return;
   // The runner gone: drain and stop as on its SIGTERM (or go on with a stop under way),
   // within the time its stop would have given.
