@@ -67,9 +67,12 @@ supervisor = new Supervisor(topology, {
     void shutDown(1);
   },
 });
-// Ctrl-C (SIGINT, which the services get too) or SIGTERM: the same clean stop. A repeated signal does not cut it short (the services' databases
+// Ctrl-C (SIGINT, which the services get too), SIGTERM, or SIGHUP from a closed terminal:
+// the same clean stop. A repeated signal does not cut it short (the services' databases
 // would be left open); each process still running after its grace period is killed.
 for (const signal of stopSignals) process.on(signal, () => void shutDown(0));
+// A closed terminal fails every write from then on: the stop goes on without the output.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
 const ports = services
   .filter((spec) => topology.processes.has(spec.name))

@@ -2,9 +2,10 @@
 // group of its own, as a shell runs a foreground job, on its embedded PGlite databases. A
 // Ctrl-C reaches every process of the group, and `npm start` then sends each service
 // SIGTERM: the second signal must not cut a service's stop short, or its database is left
-// open (its lock behind, and the data folder as a crash leaves it). Each stop must end every
-// process the run started, free the public port, and leave the databases closed, to be
-// opened again with the data written before.
+// open (its lock behind, and the data folder as a crash leaves it). A closed terminal sends
+// SIGHUP, and its output goes nowhere from then on: the same clean stop. Each stop must end
+// every process the run started, free the public port, and leave the databases closed, to
+// be opened again with the data written before.
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { usersDatabase } from '@ticketing/prisma/users';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { signUpMutation } from './documents.ts';
+import { logInMutation, signUpMutation } from './documents.ts';
 import { freePort, postGraphQL, spawnStart } from './support.ts';
 
 let dataDir: string;
@@ -102,6 +103,20 @@ async function keptAccountName(): Promise<string | undefined> {
   }
 }
 
+/**
+ * Waits for the stop `child` was asked for, and checks what it left: no process of its
+ * group, the public port free, every database closed (its lock released) and holding the
+ * account written before.
+ */
+async function expectCleanStop(child: ChildProcess) {
+  const end = await stopped(child, 60_000);
+  expect(end.left).toEqual([]);
+  expect(end).toMatchObject({ code: 0, signal: null });
+  expect(await listening()).toBe(false);
+  expect(await leftLocks()).toEqual([]);
+  expect(await keptAccountName()).toBe('Written before the stop');
+}
+
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'ticketing-shutdown-'));
   port = await freePort();
@@ -129,11 +144,18 @@ describe('npm start, stopped from its terminal', () => {
     // What a Ctrl-C sends, then the same stop again, as `npm start` sends each service.
     process.kill(-(child.pid as number), 'SIGINT');
     process.kill(-(child.pid as number), 'SIGTERM');
-    const end = await stopped(child, 60_000);
-    expect(end.left).toEqual([]);
-    expect(end).toMatchObject({ code: 0, signal: null });
-    expect(await listening()).toBe(false);
-    expect(await leftLocks()).toEqual([]);
-    expect(await keptAccountName()).toBe('Written before the stop');
+    await expectCleanStop(child);
+  });
+
+  it('on SIGHUP from a closed terminal, stops as cleanly, and the data is there again', async () => {
+    const child = await startRun();
+    // The database the last stop closed opens again, with what was written before it.
+    const logIn = await postGraphQL(publicUrl, logInMutation, { email, password });
+    expect(logIn.body.errors).toBeUndefined();
+    // The terminal is gone: what npm start writes goes nowhere.
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    process.kill(-(child.pid as number), 'SIGHUP');
+    await expectCleanStop(child);
   });
 });

@@ -89,8 +89,8 @@ export interface RunningService {
  * `/health/ready` and Prometheus metrics at `/metrics`. Every request gets an id (its
  * `X-Request-Id`, or a new one) that is echoed in the response and carried by every log
  * line written while it is handled. When started by the local runner it reports
- * readiness over IPC; on SIGTERM or SIGINT it stops taking connections, drains in-flight
- * requests and exits.
+ * readiness over IPC; on SIGTERM, SIGINT or SIGHUP it stops taking connections, drains
+ * in-flight requests and exits.
  */
 export async function serveGraphQL<TContext extends BaseContext>(
   options: ServeOptions<TContext>,
@@ -578,11 +578,11 @@ function startedByRunner(): boolean {
  */
 const orphanStopMs = 10_000;
 
-/** The signals that stop a service: its runner's or an orchestrator's, and a Ctrl-C. */
-export const stopSignals = ['SIGTERM', 'SIGINT'] as const;
+/** The signals that stop a service: its runner's or an orchestrator's, a Ctrl-C, a closed terminal. */
+export const stopSignals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
 /**
- * Stops `service` cleanly on SIGTERM or SIGINT, then exits. A signal during the stop
+ * Stops `service` cleanly on SIGTERM, SIGINT or SIGHUP, then exits. A signal during the stop
  * does not cut it short: a Ctrl-C reaches every process of the terminal's group, and
  * `npm start` then sends each service SIGTERM, the one stop asked twice. The stop is bounded
  * anyway (the drain deadline), and what ends it early is what may leave the database open
