@@ -24,6 +24,13 @@ const PUBLIC_PORT = (() => {
 buildWebApp({ ifMissing: true });
 
 let shuttingDown = false;
+/** A stop asked for while the services start: done once they have (see runService). */
+let stopAskedWhileStarting = false;
+const askStopWhileStarting = () => {
+  stopAskedWhileStarting = true;
+  console.log('\nStopping once the services have started, each closing its database...');
+};
+for (const signal of stopSignals) process.on(signal, askStopWhileStarting);
 let topology: Topology | undefined;
 let supervisor: Supervisor | undefined;
 /** A service that exited while the others were still starting. */
@@ -31,7 +38,8 @@ let exitedWhileStarting: string | undefined;
 topology = await startTopology({
   publicPort: PUBLIC_PORT,
   onUnexpectedExit(service, code, signal) {
-    if (shuttingDown) return;
+    // Asked to stop while starting, each service stops once it has started.
+    if (shuttingDown || stopAskedWhileStarting) return;
     // While starting, the start reports a service that exited before it was ready, and stops
     // the rest itself; one that exited after is started again (supervise.ts).
     if (!supervisor) {
@@ -41,9 +49,12 @@ topology = await startTopology({
     supervisor.exited(service, code, signal);
   },
 }).catch((error: unknown) => {
+  // A service that stopped as asked before the others were ready: not a failure.
+  if (stopAskedWhileStarting) process.exit(0);
   console.error(`\nThe topology did not start: ${(error as Error).message}`);
   process.exit(1);
 });
+for (const signal of stopSignals) process.off(signal, askStopWhileStarting);
 if (exitedWhileStarting) {
   console.error(`\n${exitedWhileStarting}; stopping the rest.`);
   await shutDown(1);
@@ -73,6 +84,7 @@ supervisor = new Supervisor(topology, {
 for (const signal of stopSignals) process.on(signal, () => void shutDown(0));
 // A closed terminal fails every write from then on: the stop goes on without the output.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+if (stopAskedWhileStarting) await shutDown(0);
 
 const ports = services
   .filter((spec) => topology.processes.has(spec.name))

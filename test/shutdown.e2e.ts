@@ -25,8 +25,13 @@ let output: string[] = [];
 const email = `shutdown-${process.pid}@example.com`;
 const password = 'correct horse battery staple';
 
-/** Runs the real `npm start` as a terminal's foreground job: the leader of its own group. */
-async function startRun(): Promise<ChildProcess> {
+/**
+ * Runs the real `npm start` as a terminal's foreground job, the leader of its own group,
+ * until `until` holds (by default, until it is ready).
+ */
+async function startRun(
+  until: () => boolean | Promise<boolean> = () => output.join('').includes('Supergraph ready at'),
+) {
   const child = spawnStart(dataDir, port, true);
   run = child;
   output = [];
@@ -34,11 +39,11 @@ async function startRun(): Promise<ChildProcess> {
     stream?.on('data', (chunk) => output.push(String(chunk)));
   }
   const deadline = Date.now() + 150_000;
-  while (!output.join('').includes('Supergraph ready at')) {
+  while (!(await until())) {
     if (child.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`npm start did not get ready:\n${output.join('')}`);
+      throw new Error(`npm start did not get that far:\n${output.join('')}`);
     }
-    await new Promise((wake) => setTimeout(wake, 100));
+    await new Promise((wake) => setTimeout(wake, 20));
   }
   return child;
 }
@@ -156,6 +161,14 @@ describe('npm start, stopped from its terminal', () => {
     child.stdout?.destroy();
     child.stderr?.destroy();
     process.kill(-(child.pid as number), 'SIGHUP');
+    await expectCleanStop(child);
+  });
+
+  it('on Ctrl-C while the services start, lets each finish starting, then stops as cleanly', async () => {
+    // Once the users service has its database open, before everything is ready.
+    const child = await startRun(async () => (await leftLocks()).includes('users.lock'));
+    expect(output.join('')).not.toContain('Supergraph ready at');
+    process.kill(-(child.pid as number), 'SIGINT');
     await expectCleanStop(child);
   });
 });

@@ -635,16 +635,26 @@ export async function runService(
   const level = baseSettings.shape.LOG_LEVEL.safeParse(env.LOG_LEVEL);
   const logger = createLogger(name, level.success ? level.data : 'info');
   // Until it is ready there is nothing to drain: a runner gone meanwhile ends the service at
-  // once, as the SIGTERM a runner sends a starting service does.
+  // once.
   const orphanedWhileStarting = () => process.exit(1);
   if (startedByRunner()) {
     if (!process.connected) orphanedWhileStarting();
     process.once('disconnect', orphanedWhileStarting);
   }
+  // A stop asked for while starting (a Ctrl-C reaches every process of the terminal's
+  // group) waits for the start to end: cut short, it would leave the database open, a
+  // migration perhaps half-applied. The service then stops as on that signal.
+  let stopAsked: NodeJS.Signals | undefined;
+  const askStop = (signal: NodeJS.Signals) => {
+    stopAsked ??= signal;
+  };
+  for (const signal of stopSignals) process.on(signal, askStop);
   try {
     const service = await start(logger);
     process.off('disconnect', orphanedWhileStarting);
+    for (const signal of stopSignals) process.off(signal, askStop);
     stopOnSignals(service, logger);
+    if (stopAsked) process.kill(process.pid, stopAsked);
   } catch (error) {
     if (error instanceof ConfigurationError) {
       logger.fatal(`${name} failed to start: ${error.message}`);
