@@ -31,8 +31,9 @@ const password = 'correct horse battery staple';
  */
 async function startRun(
   until: () => boolean | Promise<boolean> = () => output.join('').includes('Supergraph ready at'),
+  env: NodeJS.ProcessEnv = {},
 ) {
-  const child = spawnStart(dataDir, port, true);
+  const child = spawnStart(dataDir, port, true, env);
   run = child;
   output = [];
   for (const stream of [child.stdout, child.stderr]) {
@@ -153,7 +154,8 @@ describe('npm start, stopped from its terminal', () => {
   });
 
   it('on SIGHUP from a closed terminal, stops as cleanly, and the data is there again', async () => {
-    const child = await startRun();
+    // Each service logs its stop, which npm start prints where its terminal was.
+    const child = await startRun(undefined, { LOG_LEVEL: 'info' });
     // The database the last stop closed opens again, with what was written before it.
     const logIn = await postGraphQL(publicUrl, logInMutation, { email, password });
     expect(logIn.body.errors).toBeUndefined();

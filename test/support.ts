@@ -22,8 +22,14 @@ export interface GraphQLHttpResult {
 /**
  * Runs the real `npm start` on embedded databases under `dataDir`, on `port`, its output
  * piped; `detached` makes it the leader of a process group, as a shell's foreground job.
+ * `env` goes over those settings.
  */
-export function spawnStart(dataDir: string, port: number, detached = false): ChildProcess {
+export function spawnStart(
+  dataDir: string,
+  port: number,
+  detached = false,
+  env: NodeJS.ProcessEnv = {},
+): ChildProcess {
   return spawn(process.execPath, ['--experimental-strip-types', 'scripts/start.ts'], {
     cwd: repositoryRoot,
     env: {
@@ -35,6 +41,7 @@ export function spawnStart(dataDir: string, port: number, detached = false): Chi
       USERS_DATABASE_URL: '',
       EVENTS_DATABASE_URL: '',
       TICKETS_DATABASE_URL: '',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached,
