@@ -26,9 +26,13 @@ buildWebApp({ ifMissing: true });
 let shuttingDown = false;
 /** A stop asked for while the services start: done once they have (see runService). */
 let stopAskedWhileStarting = false;
-const askStopWhileStarting = () => {
+const askStopWhileStarting = (signal: NodeJS.Signals) => {
+  // A second Ctrl-C: the services got it too, and exit at once (see runService).
+  if (stopAskedWhileStarting && signal === 'SIGINT') process.exit(130);
   stopAskedWhileStarting = true;
-  console.log('\nStopping once the services have started, each closing its database...');
+  console.log(
+    '\nStopping once the services have started, each closing its database (Ctrl-C again to stop at once)...',
+  );
 };
 for (const signal of stopSignals) process.on(signal, askStopWhileStarting);
 let topology: Topology | undefined;

@@ -173,4 +173,21 @@ describe('npm start, stopped from its terminal', () => {
     process.kill(-(child.pid as number), 'SIGINT');
     await expectCleanStop(child);
   });
+  it('on a second Ctrl-C while the services start, ends every process at once', async () => {
+    const child = await startRun(async () => (await leftLocks()).includes('users.lock'));
+    expect(output.join('')).not.toContain('Supergraph ready at');
+    process.kill(-(child.pid as number), 'SIGINT');
+    // Once npm start has taken the first (two at once would be merged into one).
+    const deadline = Date.now() + 10_000;
+    while (!output.join('').includes('Stopping once the services have started')) {
+      if (Date.now() > deadline) throw new Error('npm start did not take the first Ctrl-C');
+      await new Promise((wake) => setTimeout(wake, 20));
+    }
+    process.kill(-(child.pid as number), 'SIGINT');
+    const end = await stopped(child, 60_000);
+    expect(end.left).toEqual([]);
+    // Not the clean stop the first Ctrl-C alone would have led to (exit code 0).
+    expect(end).toMatchObject({ code: 130, signal: null });
+    expect(await listening()).toBe(false);
+  });
 });

@@ -643,9 +643,11 @@ export async function runService(
   }
   // A stop asked for while starting (a Ctrl-C reaches every process of the terminal's
   // group) waits for the start to end: cut short, it would leave the database open, a
-  // migration perhaps half-applied. The service then stops as on that signal.
+  // migration perhaps half-applied. The service then stops as on that signal. A second
+  // Ctrl-C is someone who will not wait: the service exits at once.
   let stopAsked: NodeJS.Signals | undefined;
   const askStop = (signal: NodeJS.Signals) => {
+    if (stopAsked && signal === 'SIGINT') process.exit(130);
     stopAsked ??= signal;
   };
   for (const signal of stopSignals) process.on(signal, askStop);
