@@ -1,6 +1,6 @@
 // `npm start`: the whole topology on this machine. With no *_DATABASE_URL set, each
 // service keeps its data in embedded PostgreSQL (PGlite) under .data/.
-import { ConfigurationError, loadConfig, portSetting } from '@ticketing/platform';
+import { ConfigurationError, loadConfig, portSetting, stopSignals } from '@ticketing/platform';
 import { z } from 'zod';
 import { defaultPublicPort, services } from './services.ts';
 import { Supervisor } from './supervise.ts';
@@ -24,6 +24,17 @@ const PUBLIC_PORT = (() => {
 buildWebApp({ ifMissing: true });
 
 let shuttingDown = false;
+/** A stop asked for while the services start: done once they have (see runService). */
+let stopAskedWhileStarting = false;
+const askStopWhileStarting = (signal: NodeJS.Signals) => {
+  // A second Ctrl-C: the services got it too, and exit at once (see runService).
+  if (stopAskedWhileStarting && signal === 'SIGINT') process.exit(130);
+  stopAskedWhileStarting = true;
+  console.log(
+    '\nStopping once the services have started, each closing its database (Ctrl-C again to stop at once)...',
+  );
+};
+for (const signal of stopSignals) process.on(signal, askStopWhileStarting);
 let topology: Topology | undefined;
 let supervisor: Supervisor | undefined;
 /** A service that exited while the others were still starting. */
@@ -31,7 +42,8 @@ let exitedWhileStarting: string | undefined;
 topology = await startTopology({
   publicPort: PUBLIC_PORT,
   onUnexpectedExit(service, code, signal) {
-    if (shuttingDown) return;
+    // Asked to stop while starting, each service stops once it has started.
+    if (shuttingDown || stopAskedWhileStarting) return;
     // While starting, the start reports a service that exited before it was ready, and stops
     // the rest itself; one that exited after is started again (supervise.ts).
     if (!supervisor) {
@@ -41,16 +53,22 @@ topology = await startTopology({
     supervisor.exited(service, code, signal);
   },
 }).catch((error: unknown) => {
+  // A service that stopped as asked before the others were ready: not a failure.
+  if (stopAskedWhileStarting) process.exit(0);
   console.error(`\nThe topology did not start: ${(error as Error).message}`);
   process.exit(1);
 });
+for (const signal of stopSignals) process.off(signal, askStopWhileStarting);
 if (exitedWhileStarting) {
   console.error(`\n${exitedWhileStarting}; stopping the rest.`);
   await shutDown(1);
 }
 
 async function shutDown(exitCode: number) {
-  if (shuttingDown) return;
+  if (shuttingDown) {
+    console.log('\nStill stopping: each service closes its database before it exits.');
+    return;
+  }
   shuttingDown = true;
   supervisor?.stop();
   console.log('\nStopping all services...');
@@ -64,8 +82,13 @@ supervisor = new Supervisor(topology, {
     void shutDown(1);
   },
 });
-process.on('SIGINT', () => void shutDown(0));
-process.on('SIGTERM', () => void shutDown(0));
+// Ctrl-C (SIGINT, which the services get too), SIGTERM, or SIGHUP from a closed terminal:
+// the same clean stop. A repeated signal does not cut it short (the services' databases
+// would be left open); each process still running after its grace period is killed.
+for (const signal of stopSignals) process.on(signal, () => void shutDown(0));
+// A closed terminal fails every write from then on: the stop goes on without the output.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+if (stopAskedWhileStarting) await shutDown(0);
 
 const ports = services
   .filter((spec) => topology.processes.has(spec.name))
@@ -78,7 +101,8 @@ console.log(`
   Supergraph ready at ${topology.publicUrl}${topology.viaNginx ? ' (NGINX, 2 gateways)' : ' (one gateway, no NGINX)'}
   Open it in a browser for Apollo Sandbox, or ${new URL('/explorer', topology.publicUrl)} for the
   local explorer (works offline).${topology.viaNginx ? ` The web app is at ${new URL('/', topology.publicUrl)}.` : ''}
-  A service that stops unexpectedly is started again. Ctrl-C stops everything.
+  A service that stops unexpectedly is started again. Ctrl-C stops everything, each
+  service closing its database first (a second Ctrl-C does not cut that short).
 
   Services:
 ${ports}

@@ -15,9 +15,9 @@ import { demoEvents, demoPassword, demoUsers } from '@ticketing/prisma/demo-data
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findNginx } from '../scripts/nginx.ts';
 import { type ServiceSpec, services } from '../scripts/services.ts';
-import { launchDefaults, repositoryRoot } from '../scripts/topology.ts';
+import { repositoryRoot } from '../scripts/topology.ts';
 import { purchaseMutation } from './documents.ts';
-import { freePort, postGraphQL } from './support.ts';
+import { freePort, postGraphQL, spawnStart } from './support.ts';
 
 const portOf = (name: string) => (services.find((spec) => spec.name === name) as ServiceSpec).port;
 
@@ -39,20 +39,7 @@ interface StartRun {
 
 /** Runs the real `npm start` on the test's data folder and public port. */
 function launchStart(): StartRun {
-  const child = spawn(process.execPath, ['--experimental-strip-types', 'scripts/start.ts'], {
-    cwd: repositoryRoot,
-    env: {
-      ...process.env,
-      ...launchDefaults,
-      DATA_DIR: dataDir,
-      PUBLIC_PORT: String(port),
-      LOG_LEVEL: 'warn',
-      USERS_DATABASE_URL: '',
-      EVENTS_DATABASE_URL: '',
-      TICKETS_DATABASE_URL: '',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnStart(dataDir, port);
   const run: StartRun = { child, lines: [], pids: new Map() };
   for (const stream of [child.stdout, child.stderr]) {
     let rest = '';

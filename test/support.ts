@@ -1,5 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { type FreshTopology, startFreshTopology } from '../scripts/fresh-topology.ts';
-import type { ReplicaCounts } from '../scripts/topology.ts';
+import { launchDefaults, type ReplicaCounts, repositoryRoot } from '../scripts/topology.ts';
 
 export { freePort } from '../scripts/ports.ts';
 
@@ -16,6 +17,35 @@ export interface GraphQLHttpResult {
     data?: Record<string, unknown> | null;
     errors?: { message: string; extensions?: Record<string, unknown> }[];
   };
+}
+
+/**
+ * Runs the real `npm start` on embedded databases under `dataDir`, on `port`, its output
+ * piped; `detached` makes it the leader of a process group, as a shell's foreground job.
+ * `env` goes over those settings.
+ */
+export function spawnStart(
+  dataDir: string,
+  port: number,
+  detached = false,
+  env: NodeJS.ProcessEnv = {},
+): ChildProcess {
+  return spawn(process.execPath, ['--experimental-strip-types', 'scripts/start.ts'], {
+    cwd: repositoryRoot,
+    env: {
+      ...process.env,
+      ...launchDefaults,
+      DATA_DIR: dataDir,
+      PUBLIC_PORT: String(port),
+      LOG_LEVEL: 'warn',
+      USERS_DATABASE_URL: '',
+      EVENTS_DATABASE_URL: '',
+      TICKETS_DATABASE_URL: '',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached,
+  });
 }
 
 /** POSTs a GraphQL operation the way a browser client would. */

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
@@ -295,47 +296,92 @@ function startedAt(pid: number): string | undefined {
   }
 }
 
+/** Whether the process a lock names (`<pid> <start time>`, or a bare pid) still runs. */
+function holderAlive(holder: string): boolean {
+  const [pid = '', ...started] = holder.split(' ');
+  const holderPid = Number(pid);
+  return (
+    Number.isInteger(holderPid) &&
+    holderPid > 0 &&
+    (started.length > 0 ? startedAt(holderPid) === started.join(' ') : exists(holderPid))
+  );
+}
+
+/** The process a lock file names, or undefined when there is no such file. */
+async function lockHolder(path: string): Promise<string | undefined> {
+  return (await readFile(path, 'utf8').catch(() => undefined))?.trim();
+}
+
+/**
+ * Creates `path` holding `owner`, unless it exists: the file appears with its content
+ * whole (written aside, then linked into place, which fails if `path` exists), so a reader
+ * never takes a lock being written for an empty, stale one.
+ */
+async function createExclusive(path: string, owner: string): Promise<boolean> {
+  const draft = `${path}.${process.pid}.${randomUUID()}`;
+  await writeFile(draft, `${owner}\n`);
+  try {
+    await link(draft, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return false;
+  } finally {
+    await rm(draft, { force: true });
+  }
+}
+
+/**
+ * Removes the lock `path` if the process it names is gone. Checking and removing are two
+ * steps, so they happen under a lock of their own, `<path>.break`: two processes that find
+ * the lock stale at once cannot both remove it, the second one a lock the first has taken
+ * since. The guard is held for a few milliseconds; one its process left (killed meanwhile)
+ * is removed the same way.
+ */
+async function removeIfStale(path: string, owner: string): Promise<void> {
+  const guard = `${path}.break`;
+  while (!(await createExclusive(guard, owner))) {
+    const holder = await lockHolder(guard);
+    if (holder !== undefined && !holderAlive(holder)) await removeIfStale(guard, owner);
+    else await sleep(10);
+  }
+  try {
+    const holder = await lockHolder(path);
+    if (holder !== undefined && !holderAlive(holder)) await rm(path, { force: true });
+  } finally {
+    await rm(guard, { force: true });
+  }
+}
+
 /**
  * Takes the lock of an embedded database: `<dataDir>.lock`, naming this process (its pid
  * and start time). PGlite runs PostgreSQL inside the process and does not stop a second
  * process from opening the same folder; two at once corrupt it (it no longer opens). So a
  * process that finds the lock held by a live process waits for it, up to `waitMs`, then
  * fails naming that process; a lock whose process is gone (killed, crashed: it never
- * closed) is taken over at once. Returns the release, which removes the file if it is still
- * this process's.
+ * closed) is taken over at once, by one process even when several find it stale at the
+ * same instant. Returns the release, which removes the file if it is still this process's.
  */
-async function lockEmbedded(dataDir: string, waitMs: number): Promise<() => Promise<void>> {
+export async function lockEmbedded(dataDir: string, waitMs: number): Promise<() => Promise<void>> {
   const path = `${dataDir}.lock`;
   const owner = `${process.pid} ${startedAt(process.pid) ?? ''}`.trim();
   const release = async () => {
-    const holder = await readFile(path, 'utf8').catch(() => undefined);
-    if (holder?.trim() === owner) await rm(path, { force: true });
+    if ((await lockHolder(path)) === owner) await rm(path, { force: true });
   };
   const deadline = Date.now() + waitMs;
   for (;;) {
-    try {
-      await writeFile(path, `${owner}\n`, { flag: 'wx' });
-      return release;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = (await readFile(path, 'utf8').catch(() => '')).trim();
-    const [pid = '', ...started] = holder.split(' ');
-    const holderPid = Number(pid);
-    const alive =
-      Number.isInteger(holderPid) &&
-      holderPid > 0 &&
-      (started.length > 0 ? startedAt(holderPid) === started.join(' ') : exists(holderPid));
-    if (!alive) {
-      // Its process is gone (or the pid is another program's now): the lock is stale. (Two
-      // processes that find it so at the same instant could both go on: two starts of one
-      // service at the same moment, a race this lock does not close.)
-      await rm(path, { force: true });
+    if (await createExclusive(path, owner)) return release;
+    const holder = await lockHolder(path);
+    // Released meanwhile: try again at once.
+    if (holder === undefined) continue;
+    if (!holderAlive(holder)) {
+      // Its process is gone (or the pid is another program's now): the lock is stale.
+      await removeIfStale(path, owner);
       continue;
     }
     if (Date.now() >= deadline) {
       throw new Error(
-        `The embedded database in ${dataDir} is in use by process ${holderPid}; stop that process first (it holds ${path}).`,
+        `The embedded database in ${dataDir} is in use by process ${holder.split(' ')[0]}; stop that process first (it holds ${path}).`,
       );
     }
     await sleep(100);

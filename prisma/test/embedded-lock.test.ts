@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/connection.ts';
 
 const holdScript = fileURLToPath(new URL('fixtures/hold-embedded.ts', import.meta.url));
+const contendScript = fileURLToPath(new URL('fixtures/contend-embedded.ts', import.meta.url));
 const scratch: string[] = [];
 const holders: ChildProcess[] = [];
 afterAll(async () => {
@@ -60,5 +61,55 @@ describe('an embedded database another process has open', () => {
     await once(other, 'exit');
     const db = await openDatabase({ kind: 'pglite', dataDir: dir }, { lockWaitMs: 0 });
     await db.close();
+  }, 30_000);
+});
+
+describe('a stale lock two processes find at the same instant', () => {
+  // Each takes the lock over and keeps it a moment, round after round; their holds must
+  // never overlap (before, both could remove the stale lock, the second the first's new one).
+  it('is taken by one of them at a time', async () => {
+    const dir = await dataDir();
+    const rounds = 8;
+    const roundMs = 700;
+    // Once both have loaded.
+    const goAt = Date.now() + 2_000;
+    const contenders = [0, 1].map((index) => {
+      const child = spawn(
+        process.execPath,
+        [
+          '--experimental-strip-types',
+          contendScript,
+          dir,
+          String(index),
+          String(goAt),
+          String(rounds),
+          String(roundMs),
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      holders.push(child);
+      let output = '';
+      child.stdout?.on('data', (chunk) => {
+        output += String(chunk);
+      });
+      return once(child, 'exit').then(([code]) => ({ code, output }));
+    });
+    const results = await Promise.all(contenders);
+    expect(results.map(({ code }) => code)).toEqual([0, 0]);
+    const holds = results.map(({ output }) => {
+      const times = new Map<string, number>();
+      for (const match of output.matchAll(/^(held|released) (\d+) (\d+)$/gm)) {
+        times.set(`${match[1]} ${match[2]}`, Number(match[3]));
+      }
+      return times;
+    });
+    const [first, second] = holds as [Map<string, number>, Map<string, number>];
+    for (let round = 0; round < rounds; round++) {
+      const a = [first.get(`held ${round}`), first.get(`released ${round}`)] as [number, number];
+      const b = [second.get(`held ${round}`), second.get(`released ${round}`)] as [number, number];
+      expect([...a, ...b].every(Number.isFinite), `round ${round}`).toBe(true);
+      const overlap = a[0] < b[1] && b[0] < a[1];
+      expect(overlap, `round ${round}: held ${a.join('–')} and ${b.join('–')}`).toBe(false);
+    }
   }, 30_000);
 });

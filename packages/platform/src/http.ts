@@ -89,8 +89,8 @@ export interface RunningService {
  * `/health/ready` and Prometheus metrics at `/metrics`. Every request gets an id (its
  * `X-Request-Id`, or a new one) that is echoed in the response and carried by every log
  * line written while it is handled. When started by the local runner it reports
- * readiness over IPC; on SIGTERM or SIGINT it stops taking connections, drains in-flight
- * requests and exits.
+ * readiness over IPC; on SIGTERM, SIGINT or SIGHUP it stops taking connections, drains
+ * in-flight requests and exits.
  */
 export async function serveGraphQL<TContext extends BaseContext>(
   options: ServeOptions<TContext>,
@@ -578,11 +578,24 @@ function startedByRunner(): boolean {
  */
 const orphanStopMs = 10_000;
 
-/** Stops `service` cleanly on SIGTERM/SIGINT, then exits; a second signal exits at once. */
+/** The signals that stop a service: its runner's or an orchestrator's, a Ctrl-C, a closed terminal. */
+export const stopSignals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+/**
+ * Stops `service` cleanly on SIGTERM, SIGINT or SIGHUP, then exits. A signal during the stop
+ * does not cut it short: a Ctrl-C reaches every process of the terminal's group, and
+ * `npm start` then sends each service SIGTERM, the one stop asked twice. The stop is bounded
+ * anyway (the drain deadline), and what ends it early is what may leave the database open
+ * (an embedded one then needs recovery): only SIGKILL does, as the runner's stop sends after
+ * its grace period.
+ */
 export function stopOnSignals(service: RunningService, logger: Logger): void {
   let received = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (received) process.exit(1);
+    if (received) {
+      logger.info({ signal }, 'already stopping: the stop goes on');
+      return;
+    }
     received = true;
     logger.info({ signal }, 'draining in-flight requests, then stopping');
     service
@@ -596,8 +609,7 @@ export function stopOnSignals(service: RunningService, logger: Logger): void {
         },
       );
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  for (const signal of stopSignals) process.on(signal, onSignal);
   if (!startedByRunner()) return;
   // The runner gone: drain and stop as on its SIGTERM (or go on with a stop under way),
   // within the time its stop would have given.
@@ -623,16 +635,28 @@ export async function runService(
   const level = baseSettings.shape.LOG_LEVEL.safeParse(env.LOG_LEVEL);
   const logger = createLogger(name, level.success ? level.data : 'info');
   // Until it is ready there is nothing to drain: a runner gone meanwhile ends the service at
-  // once, as the SIGTERM a runner sends a starting service does.
+  // once.
   const orphanedWhileStarting = () => process.exit(1);
   if (startedByRunner()) {
     if (!process.connected) orphanedWhileStarting();
     process.once('disconnect', orphanedWhileStarting);
   }
+  // A stop asked for while starting (a Ctrl-C reaches every process of the terminal's
+  // group) waits for the start to end: cut short, it would leave the database open, a
+  // migration perhaps half-applied. The service then stops as on that signal. A second
+  // Ctrl-C is someone who will not wait: the service exits at once.
+  let stopAsked: NodeJS.Signals | undefined;
+  const askStop = (signal: NodeJS.Signals) => {
+    if (stopAsked && signal === 'SIGINT') process.exit(130);
+    stopAsked ??= signal;
+  };
+  for (const signal of stopSignals) process.on(signal, askStop);
   try {
     const service = await start(logger);
     process.off('disconnect', orphanedWhileStarting);
+    for (const signal of stopSignals) process.off(signal, askStop);
     stopOnSignals(service, logger);
+    if (stopAsked) process.kill(process.pid, stopAsked);
   } catch (error) {
     if (error instanceof ConfigurationError) {
       logger.fatal(`${name} failed to start: ${error.message}`);

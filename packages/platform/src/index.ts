@@ -67,6 +67,7 @@ export {
   servicePaths,
   shutdownSettings,
   stopOnSignals,
+  stopSignals,
 } from './http.ts';
 export { canonicalId, withCanonicalIds } from './ids.ts';
 export { createLogger, type Logger } from './logger.ts';
