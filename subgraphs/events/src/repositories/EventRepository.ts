@@ -175,13 +175,13 @@ export class EventRepository {
   }
 
   /**
-   * Under the organizer's account lock, held exclusively (the `refuse_closed_organizer`
-   * trigger takes it shared): the number of their published events not over, and, when there
+   * Under the organizer's account lock (`lock_organizer_account`), held exclusively (the
+   * `refuse_closed_organizer` trigger takes it shared): the number of their published events not over, and, when there
    * are none, their `closed_organizers` row, written. Nothing is written otherwise.
    */
   closeOrganizer(organizerId: string): Promise<number> {
     return this.#prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`account:${organizerId}`}, 0))`;
+      await tx.$executeRaw`SELECT lock_organizer_account(${organizerId}::uuid, false)`;
       const count = await this.countPublishedNotOver(organizerId, tx);
       if (count > 0) return count;
       await tx.closedOrganizer.upsert({
