@@ -64,6 +64,10 @@ export interface Supergraph extends AsyncDisposable {
   /** Each subgraph's own GraphQL endpoint, for requests that bypass the gateway. */
   readonly subgraphUrls: { users: string; events: string; tickets: string };
   readonly databases: { users: UsersPrisma; events: EventsPrisma; tickets: TicketsPrisma };
+  /** Each subgraph's database, for a process of its own started beside these. */
+  readonly databaseUrls: { users: string; events: string; tickets: string };
+  /** The data directory the services share (the users service's signing keys). */
+  readonly dataDir: string;
   /** Who the events subgraph saw as the caller, request by request. */
   readonly eventsViewers: (Identity | null)[];
   /** The statements each subgraph sent to its database, in order. */
@@ -238,6 +242,12 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
         tickets: ticketsService.url,
       },
       databases,
+      databaseUrls: {
+        users: urls.USERS_DATABASE_URL,
+        events: urls.EVENTS_DATABASE_URL,
+        tickets: urls.TICKETS_DATABASE_URL,
+      },
+      dataDir,
       eventsViewers,
       sql,
       async signingKey() {
