@@ -32,7 +32,7 @@ const processes: ChildProcess[] = [];
 
 beforeAll(async () => {
   // The in-process users service sweeps only at its start: the processes here settle.
-  supergraph = await startSupergraph({ env: { DELETION_SWEEP_INTERVAL_MS: '3600000' } });
+  supergraph = await startSupergraph();
   organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
 });
 afterEach(async () => {
