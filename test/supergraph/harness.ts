@@ -64,6 +64,10 @@ export interface Supergraph extends AsyncDisposable {
   /** Each subgraph's own GraphQL endpoint, for requests that bypass the gateway. */
   readonly subgraphUrls: { users: string; events: string; tickets: string };
   readonly databases: { users: UsersPrisma; events: EventsPrisma; tickets: TicketsPrisma };
+  /** Each subgraph's database, for a process of its own started beside these. */
+  readonly databaseUrls: { users: string; events: string; tickets: string };
+  /** The data directory the services share (the users service's signing keys). */
+  readonly dataDir: string;
   /** Who the events subgraph saw as the caller, request by request. */
   readonly eventsViewers: (Identity | null)[];
   /** The statements each subgraph sent to its database, in order. */
@@ -149,6 +153,9 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     DRAIN_DEADLINE_MS: '0',
     // Every test here signs up from the same address; the limit has tests of its own.
     SIGN_UPS_PER_ADDRESS: '100000',
+    // The users service settles deletions left half-done at its start only: a sweep's
+    // statements would count as a request's (deletion-recovery.test.ts runs its own).
+    DELETION_SWEEP_INTERVAL_MS: '3600000',
     DATA_DIR: dataDir,
     ...Object.fromEntries(
       Object.entries(urls).map(([name, url]) => [name, options.serviceDatabaseUrl?.(url) ?? url]),
@@ -238,6 +245,12 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
         tickets: ticketsService.url,
       },
       databases,
+      databaseUrls: {
+        users: urls.USERS_DATABASE_URL,
+        events: urls.EVENTS_DATABASE_URL,
+        tickets: urls.TICKETS_DATABASE_URL,
+      },
+      dataDir,
       eventsViewers,
       sql,
       async signingKey() {

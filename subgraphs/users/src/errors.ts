@@ -8,6 +8,7 @@ export const usersErrorCodes = [
   'ACCOUNT_HAS_TICKETS',
   'ACCOUNT_HAS_EVENTS',
   'ACCOUNT_DELETION_INCOMPLETE',
+  'ACCOUNT_DELETION_PENDING',
 ] as const;
 
 export type UsersErrorCode = (typeof usersErrorCodes)[number];

@@ -7,6 +7,7 @@ import {
   type Logger,
   loadConfig,
   localServiceUrl,
+  millisecondsSetting,
   optionalFlagSetting,
   type RedisConnection,
   type RetentionRule,
@@ -64,6 +65,8 @@ export const usersSettings = baseSettings
     DATA_DIR: z.string().min(1).default(defaultDataRoot),
     /** The tickets subgraph, which closes an account before it is deleted here. */
     TICKETS_URL: httpUrlSetting().default(localServiceUrl('tickets')),
+    /** How often deletions left pending past their deadline are settled (and once at start). */
+    DELETION_SWEEP_INTERVAL_MS: millisecondsSetting(5_000, { min: 10 }),
     AUTH_SIGNING_KEYS: z.string().optional(),
     AUTH_SIGNING_KEYS_FILE: z.string().optional(),
     /** Default: on in development, off in production, where keys must be configured. */
@@ -180,9 +183,24 @@ export const usersSubgraph: SubgraphDefinition<
     }
     const retention = new RetentionSchedule(usersRetention(prisma), logger);
     retention.start();
+    // Deletions a process stopped in the middle of (killed between closing the account in
+    // the tickets service and deleting it here), finished or undone: at once, then on a timer.
+    const deletions = new RetentionSchedule(
+      [
+        {
+          name: 'pending account deletions',
+          deleteBatch: (limit) => accounts.settlePendingDeletions(limit),
+        },
+      ],
+      logger,
+      config.DELETION_SWEEP_INTERVAL_MS,
+    );
+    deletions.start(0);
     return {
       createContext: (request) => createContext({ users, accounts }, request),
-      stop: () => retention.stop(),
+      stop: async () => {
+        await Promise.all([retention.stop(), deletions.stop()]);
+      },
       configure(app) {
         app.get('/.well-known/jwks.json', (_req, res) => {
           res.setHeader('cache-control', 'public, max-age=300');

@@ -12,7 +12,8 @@ export type RotationOutcome =
   | { status: 'reused'; familyId: string; userId: string; usedAt: Date }
   | { status: 'revoked' }
   | { status: 'expired' }
-  | { status: 'throttled'; retryAt: Date };
+  | { status: 'throttled'; retryAt: Date }
+  | { status: 'deletion-pending' };
 
 /** How many refresh tokens one account may exchange in an hour, all its sessions together. */
 export interface RotationBudget {
@@ -40,6 +41,15 @@ export async function lockUser(
     await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${userId}::uuid FOR NO KEY UPDATE`;
   }
   return tx.user.findUnique({ where: { id: userId } });
+}
+
+/**
+ * Whether the account's deletion is under way (UserRepository.beginDeletion): read under
+ * the user's lock, which marking it takes exclusively, so no session starts or refreshes
+ * past the mark.
+ */
+async function deletionPending(tx: Prisma.TransactionClient, userId: string): Promise<boolean> {
+  return (await tx.pendingDeletion.count({ where: { userId } })) > 0;
 }
 
 /**
@@ -83,7 +93,8 @@ export class SessionRepository {
 
   /**
    * Starts a session for `userId` while the account is live and, when given, its password
-   * is still `passwordHash` (the one just checked); null otherwise, and nothing is stored.
+   * is still `passwordHash` (the one just checked); null otherwise, and nothing is stored;
+   * 'deletion-pending' while its deletion is under way.
    *
    * The user keeps at most `maxSessions` live sessions (a refresh token that can still be
    * exchanged): those beyond, the ones refreshed or started least recently, end here, as a
@@ -97,11 +108,12 @@ export class SessionRepository {
     token: { userId: string; familyId: string; tokenHash: string; expiresAt: Date },
     limits: { maxSessions: number; recentMs: number },
     passwordHash?: string | null,
-  ): Promise<(Issuable & { ended: string[] }) | null> {
+  ): Promise<(Issuable & { ended: string[] }) | 'deletion-pending' | null> {
     return this.#prisma.$transaction(async (tx) => {
       const user = await lockUser(tx, token.userId, 'update');
       if (!user || user.deletedAt) return null;
       if (passwordHash !== undefined && user.passwordHash !== passwordHash) return null;
+      if (await deletionPending(tx, user.id)) return 'deletion-pending' as const;
       await tx.refreshToken.create({ data: token });
       const beyond = await tx.refreshToken.findMany({
         where: {
@@ -143,7 +155,9 @@ export class SessionRepository {
 
   /**
    * Exchanges a refresh token for its successor. Marking it used is a conditional update,
-   * so of two concurrent exchanges exactly one wins; the other counts as reuse.
+   * so of two concurrent exchanges exactly one wins; the other counts as reuse. While the
+   * account's deletion is under way nothing is exchanged, and the token stays live: the
+   * deletion may yet be undone.
    */
   async rotate(
     tokenHash: string,
@@ -154,6 +168,8 @@ export class SessionRepository {
     if (!presented) return { status: 'unknown' };
     return this.#prisma.$transaction(async (tx) => {
       const user = await lockUser(tx, presented.userId, 'share');
+      if (await deletionPending(tx, presented.userId))
+        return { status: 'deletion-pending' } as const;
       const now = new Date();
       const throttled = await overBudget(tx, presented.userId, tokenHash, now, budget);
       if (throttled) return throttled;

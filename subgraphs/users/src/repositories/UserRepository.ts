@@ -30,6 +30,17 @@ async function lockAdmins(tx: Prisma.TransactionClient): Promise<string[]> {
   return rows.map((row) => row.id);
 }
 
+/**
+ * Locks the mark of the account's deletion, if there is one, for the rest of the
+ * transaction; true when there is. Taken before the user's lock, as the deletion sweeper
+ * holds it while it settles the deletion.
+ */
+async function lockPendingDeletion(tx: Prisma.TransactionClient, id: string): Promise<boolean> {
+  const rows = await tx.$queryRaw<unknown[]>`
+    SELECT 1 FROM pending_deletions WHERE user_id = ${id}::uuid FOR UPDATE`;
+  return rows.length > 0;
+}
+
 /** The only code in this service that queries users. */
 export class UserRepository {
   readonly #prisma: PrismaClient;
@@ -127,38 +138,121 @@ export class UserRepository {
   }
 
   /**
+   * Marks the deletion of the live account `id` as started, while its password is still
+   * `passwordHash` (the one just checked), under the user's lock: a login or a refresh that
+   * takes the lock after it sees the mark (isDeletionPending). False when nothing was
+   * marked: the account was deleted, or its password changed, meanwhile.
+   */
+  beginDeletion(id: string, passwordHash: string | null): Promise<boolean> {
+    return this.#prisma.$transaction(async (tx) => {
+      await lockPendingDeletion(tx, id);
+      const user = await lockUser(tx, id, 'update');
+      if (!user || user.deletedAt || user.passwordHash !== passwordHash) return false;
+      // Timed by the database's clock, as the sweep that settles it reads it.
+      await tx.$executeRaw`
+        INSERT INTO pending_deletions (user_id, password_hash) VALUES (${id}::uuid, ${passwordHash})
+        ON CONFLICT (user_id) DO UPDATE
+        SET password_hash = EXCLUDED.password_hash, started_at = now()`;
+      return true;
+    });
+  }
+
+  /** Removes the mark of a deletion that stopped: the account was reopened. */
+  endDeletion(id: string): Promise<void> {
+    return endDeletionIn(this.#prisma, id);
+  }
+
+  /** The accounts whose deletion was marked more than `olderThanMs` ago, at most `limit`. */
+  async dueDeletions(olderThanMs: number, limit: number): Promise<string[]> {
+    const rows = await this.#prisma.$queryRaw<{ user_id: string }[]>`
+      SELECT user_id::text FROM pending_deletions
+      WHERE started_at < now() - ${`${olderThanMs} milliseconds`}::interval
+      ORDER BY started_at LIMIT ${limit}`;
+    return rows.map((row) => row.user_id);
+  }
+
+  /**
+   * Runs `settle` for the account `id`'s deletion, marked more than `olderThanMs` ago, in a
+   * transaction holding the mark's row: `settle` removes it (endDeletionIn, anonymizeIn)
+   * unless it throws. Skipped, undefined, when the mark is gone, younger, or held: by
+   * another replica's sweep, or by the deletion's own request finishing it.
+   */
+  settleDeletion<T>(
+    id: string,
+    olderThanMs: number,
+    settle: (
+      pending: { user: User; passwordHash: string | null },
+      tx: Prisma.TransactionClient,
+    ) => Promise<T>,
+    timeoutMs: number,
+  ): Promise<T | undefined> {
+    return this.#prisma.$transaction(
+      async (tx) => {
+        const [held] = await tx.$queryRaw<{ password_hash: string | null }[]>`
+          SELECT password_hash FROM pending_deletions
+          WHERE user_id = ${id}::uuid
+            AND started_at < now() - ${`${olderThanMs} milliseconds`}::interval
+          FOR UPDATE SKIP LOCKED`;
+        const user = held && (await tx.user.findUnique({ where: { id } }));
+        if (!held || !user) return undefined;
+        return settle({ user, passwordHash: held.password_hash }, tx);
+      },
+      { timeout: timeoutMs },
+    );
+  }
+
+  /**
    * Deletes an account's personal data and its sessions, and `forget`s what else is kept
    * under its email (the login throttle's state), in one transaction that holds the user's
    * lock: all of it, or, if anything fails, none. The row stays as a tombstone ("Deleted
-   * user") so that tickets and events that name it still resolve. With `passwordHash`, only
-   * while the password is still that one. False when nothing was deleted: the account was
-   * deleted already, or its password changed meanwhile; 'last-admin' for the only admin.
+   * user") so that tickets and events that name it still resolve. Only while its deletion is
+   * marked (beginDeletion), and the mark goes with it; with `passwordHash`, only while the
+   * password is still that one. False when nothing was deleted: the account was deleted
+   * already, or its password changed meanwhile; 'last-admin' for the only admin;
+   * 'not-pending' when the mark is gone (the deletion sweeper settled it).
    */
   anonymize(
     id: string,
     passwordHash: string | null,
     forget: (email: string, tx: Prisma.TransactionClient) => Promise<void>,
-  ): Promise<boolean | 'last-admin'> {
-    return this.#prisma.$transaction(async (tx) => {
-      // The admins first, then the user, in the order setRole takes them.
-      const admins = await lockAdmins(tx);
-      const user = await lockUser(tx, id, 'update');
-      if (!user || user.deletedAt || user.passwordHash !== passwordHash) return false;
-      if (admins.length === 1 && admins[0] === id) return 'last-admin' as const;
-      await tx.user.update({
-        where: { id },
-        data: {
-          email: `deleted-${id}@deleted.invalid`,
-          name: 'Deleted user',
-          role: 'CUSTOMER',
-          passwordHash: null,
-          deletedAt: new Date(),
-        },
-      });
-      await tx.refreshToken.deleteMany({ where: { userId: id } });
-      // The email as it is now, under the lock: a profile change may have replaced it.
-      await forget(user.email, tx);
-      return true;
-    });
+  ): Promise<boolean | 'last-admin' | 'not-pending'> {
+    return this.#prisma.$transaction((tx) => anonymizeIn(tx, id, passwordHash, forget));
   }
+}
+
+/** Removes, in `tx`, the mark of a deletion that stopped: the account was reopened. */
+export async function endDeletionIn(tx: Prisma.TransactionClient, id: string): Promise<void> {
+  await tx.pendingDeletion.deleteMany({ where: { userId: id } });
+}
+
+/** UserRepository.anonymize, in `tx`. */
+export async function anonymizeIn(
+  tx: Prisma.TransactionClient,
+  id: string,
+  passwordHash: string | null,
+  forget: (email: string, tx: Prisma.TransactionClient) => Promise<void>,
+): Promise<boolean | 'last-admin' | 'not-pending'> {
+  // The mark first, as the sweeper holds it; then the admins, then the user, in the order
+  // setRole takes them.
+  const pending = await lockPendingDeletion(tx, id);
+  const admins = await lockAdmins(tx);
+  const user = await lockUser(tx, id, 'update');
+  if (!user || user.deletedAt || user.passwordHash !== passwordHash) return false;
+  if (admins.length === 1 && admins[0] === id) return 'last-admin' as const;
+  if (!pending) return 'not-pending' as const;
+  await endDeletionIn(tx, id);
+  await tx.user.update({
+    where: { id },
+    data: {
+      email: `deleted-${id}@deleted.invalid`,
+      name: 'Deleted user',
+      role: 'CUSTOMER',
+      passwordHash: null,
+      deletedAt: new Date(),
+    },
+  });
+  await tx.refreshToken.deleteMany({ where: { userId: id } });
+  // The email as it is now, under the lock: a profile change may have replaced it.
+  await forget(user.email, tx);
+  return true;
 }

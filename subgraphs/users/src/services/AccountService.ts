@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   forbidden,
   hashPassword,
@@ -22,7 +23,7 @@ import {
   revokedBeforeNow,
   serviceUnavailable,
 } from '@ticketing/platform';
-import type { User } from '@ticketing/prisma/users';
+import type { Prisma, User } from '@ticketing/prisma/users';
 import { GraphQLError } from 'graphql';
 import {
   type AccessTokenIssuer,
@@ -33,7 +34,7 @@ import {
 } from '../auth/tokens.ts';
 import { failure } from '../errors.ts';
 import type { Issuable, SessionRepository } from '../repositories/SessionRepository.ts';
-import type { UserRepository } from '../repositories/UserRepository.ts';
+import { anonymizeIn, endDeletionIn, type UserRepository } from '../repositories/UserRepository.ts';
 import {
   emailSchema,
   nameSchema,
@@ -77,6 +78,20 @@ const closingRefused = (error: unknown) =>
   error instanceof GraphQLError &&
   (error.extensions.code === 'ACCOUNT_HAS_TICKETS' ||
     error.extensions.code === 'ACCOUNT_HAS_EVENTS');
+
+/** Its deletion is under way: neither deleted nor open yet (see DeletionSweeper.ts). */
+const deletionPending = () =>
+  failure(
+    'ACCOUNT_DELETION_PENDING',
+    'This account is being deleted: it cannot sign in until the deletion is finished or undone, in a few seconds.',
+  );
+
+/**
+ * How long a deletion's own request may take between marking it and finishing or undoing
+ * it: the tickets service's closing (3 s) and reopening (3 s), with room to spare. The
+ * deletion sweeper settles only deletions marked longer ago, which no request is still on.
+ */
+export const deletionDeadlineMs = 15_000;
 
 const onlyAdmin = () =>
   forbidden('The only admin cannot delete their account: make another admin first.');
@@ -158,7 +173,8 @@ export class AccountService {
       const user = await this.#users.create({ email, name, role: accountType, passwordHash });
       const session = await this.#startSession(user);
       // Deleted in the moment since it was created, by whoever holds its first token.
-      if (!session) throw unauthenticated('This account no longer exists.', 'invalid');
+      if (!session || session === 'deletion-pending')
+        throw unauthenticated('This account no longer exists.', 'invalid');
       return session;
     } finally {
       turn.release();
@@ -185,6 +201,7 @@ export class AccountService {
     // Only with the password just checked: a change or a deletion meanwhile refuses it.
     const session = await this.#startSession(user, user.passwordHash);
     if (!session) throw wrongCredentials();
+    if (session === 'deletion-pending') throw deletionPending();
     return session;
   }
 
@@ -196,6 +213,7 @@ export class AccountService {
       { tokenHash: successor.hash, expiresAt },
       { perHour: this.#refreshesPerHour },
     );
+    if (outcome.status === 'deletion-pending') throw deletionPending();
     if (outcome.status === 'throttled') {
       // The token stays live: the client keeps it, and its access token, until then.
       throw failure('TOO_MANY_ATTEMPTS', 'Too many session refreshes. Try again later.', {
@@ -323,14 +341,20 @@ export class AccountService {
     // published events not over, and otherwise takes nothing new for it (nor publishes) and
     // releases what it left. Nothing is deleted here unless it did. A deletion that stops
     // after it (the tickets service past its deadline, the password changed meanwhile, the
-    // gateway gone, any failure) reopens the account there: alive here, open there.
+    // gateway gone, any failure) reopens the account there: alive here, open there. The
+    // deletion is marked here first, so that one this process cannot finish or undo (it
+    // stopped in between) is settled by the deletion sweeper (settlePendingDeletions).
     const identity = viewer as Identity;
+    if (!(await this.#users.beginDeletion(user.id, user.passwordHash))) {
+      return this.#deletedMeanwhile(user.id);
+    }
     try {
       await this.#tickets.close(identity);
     } catch (error) {
       // Not answered in time, it may have closed it all the same: reopened, to be sure (the
       // tickets service commits no closing its caller stopped waiting for).
-      if (!closingRefused(error)) await this.#reopen(identity, 'maybe closed');
+      if (closingRefused(error)) await this.#users.endDeletion(user.id);
+      else await this.#reopen(identity, 'maybe closed');
       throw error;
     }
     let deleted: Awaited<ReturnType<UserRepository['anonymize']>>;
@@ -347,23 +371,101 @@ export class AccountService {
       await this.#reopen(identity);
       throw onlyAdmin();
     }
-    if (!deleted) {
-      // Deleted by a concurrent call with the password: done, as asked.
-      if ((await this.#users.findById(user.id))?.deletedAt) return true;
+    if (deleted === 'not-pending') {
+      // Settled meanwhile by the sweeper, which found it past its deadline and reopened it.
       await this.#reopen(identity);
-      throw wrongPassword('password');
+      throw serviceUnavailable();
     }
-    await this.#revocations.publish({ kind: 'user', id: user.id, before: revokedBeforeNow() });
-    this.#logger.info({ userId: user.id }, 'account deleted and anonymised');
+    if (!deleted) {
+      await this.#reopen(identity);
+      return this.#deletedMeanwhile(user.id);
+    }
+    await this.#deleted(user.id);
     return true;
   }
 
   /**
+   * After a deletion found the account deleted or its password changed: done, as asked,
+   * when a concurrent call with the password deleted it; otherwise the password is wrong.
+   */
+  async #deletedMeanwhile(userId: string): Promise<true> {
+    if ((await this.#users.findById(userId))?.deletedAt) return true;
+    throw wrongPassword('password');
+  }
+
+  /** Ends the access tokens of an account just deleted, at every gateway. */
+  async #deleted(userId: string): Promise<void> {
+    await this.#revocations.publish({ kind: 'user', id: userId, before: revokedBeforeNow() });
+    this.#logger.info({ userId }, 'account deleted and anonymised');
+  }
+
+  /**
+   * Settles the deletions marked longer ago than their deadline (deletionDeadlineMs) that
+   * no request finished or undid: the process running it stopped in between. Each is asked
+   * of the tickets service again (`closeAccount`, safe to repeat): closed there, it is
+   * finished here, as its owner asked with the right password; refused there (the account
+   * holds tickets again), or no longer deletable here (its password changed since, or it is
+   * the only admin now), it is reopened there and its mark removed. One that fails (the
+   * tickets service unreachable) stays for the next sweep. Each runs holding its mark's
+   * row, skipped by another replica's sweep. Returns how many were settled.
+   */
+  async settlePendingDeletions(limit = 100): Promise<number> {
+    let settled = 0;
+    for (const userId of await this.#users.dueDeletions(deletionDeadlineMs, limit)) {
+      try {
+        const outcome = await this.#users.settleDeletion(
+          userId,
+          deletionDeadlineMs,
+          (pending, tx) => this.#settleDeletion(pending, tx),
+          // Two calls to the tickets service, 3 s each at most, and the writes here.
+          10_000,
+        );
+        if (outcome === undefined) continue;
+        settled++;
+        if (outcome === 'deleted') await this.#deleted(userId);
+        else this.#logger.warn({ userId, outcome }, 'pending account deletion settled');
+      } catch (error) {
+        this.#logger.warn({ userId, err: error }, 'could not settle a pending account deletion');
+      }
+    }
+    return settled;
+  }
+
+  async #settleDeletion(
+    { user, passwordHash }: { user: User; passwordHash: string | null },
+    tx: Prisma.TransactionClient,
+  ): Promise<'deleted' | 'reopened' | 'gone'> {
+    if (user.deletedAt) {
+      await endDeletionIn(tx, user.id);
+      return 'gone';
+    }
+    const identity: Identity = { userId: user.id, role: user.role, sessionId: randomUUID() };
+    let closed = true;
+    try {
+      await this.#tickets.close(identity);
+    } catch (error) {
+      if (!closingRefused(error)) throw error;
+      closed = false;
+    }
+    const deleted =
+      closed &&
+      (await anonymizeIn(tx, user.id, passwordHash, (email) =>
+        this.#throttle.forgetAccount(email, tx),
+      ));
+    if (deleted === true) return 'deleted';
+    await this.#tickets.reopen(identity);
+    await endDeletionIn(tx, user.id);
+    return 'reopened';
+  }
+
+  /**
    * Reopens in the tickets service an account whose deletion stopped after closing it there
-   * (unless a concurrent deletion finished it). When that fails too, the account stays closed
-   * there (it can buy nothing) while it lives here: ACCOUNT_DELETION_INCOMPLETE says so, and
-   * deleting it again finishes; for a closing that may not have happened, the failure that
-   * stopped it is answered instead.
+   * (unless a concurrent deletion finished it), and removes the deletion's mark. When that
+   * fails too, the account stays closed there (it can buy nothing) while it lives here, and
+   * its mark stays, for the deletion sweeper to settle: ACCOUNT_DELETION_INCOMPLETE says
+   * so. For a closing that may not have happened (the tickets service rolls back one whose
+   * caller stopped waiting), the mark goes, the account stays usable here, and the failure
+   * that stopped it is answered instead.
    */
   async #reopen(viewer: Identity, closing: 'closed' | 'maybe closed' = 'closed'): Promise<void> {
     if ((await this.#users.findById(viewer.userId))?.deletedAt) return;
@@ -374,10 +476,11 @@ export class AccountService {
       if (closing === 'closed') {
         throw failure(
           'ACCOUNT_DELETION_INCOMPLETE',
-          'The account was closed for tickets but not deleted, and could not be reopened: delete it again to finish.',
+          'The account was closed for tickets but not deleted, and could not be reopened: it will be, or delete it again to finish.',
         );
       }
     }
+    await this.#users.endDeletion(viewer.userId);
   }
 
   /**
@@ -473,7 +576,10 @@ export class AccountService {
    * A new session for a live account, with its password still `passwordHash` when given;
    * null when it is not (deleted, or the password changed, meanwhile).
    */
-  async #startSession(user: User, passwordHash?: string | null): Promise<AuthPayload | null> {
+  async #startSession(
+    user: User,
+    passwordHash?: string | null,
+  ): Promise<AuthPayload | 'deletion-pending' | null> {
     const familyId = crypto.randomUUID();
     const refresh = newRefreshToken();
     const started = await this.#sessions.start(
@@ -486,7 +592,7 @@ export class AccountService {
       { maxSessions: this.#maxSessions, recentMs: revocationLifetimeMs },
       passwordHash,
     );
-    if (!started) return null;
+    if (!started || started === 'deletion-pending') return started;
     // The sessions this one pushed past the limit end as a logout ends one: their access
     // tokens too, at every gateway.
     await this.#revocations.publish(

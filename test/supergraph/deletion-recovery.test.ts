@@ -1,0 +1,277 @@
+// A deletion whose users process dies between closing the account in the tickets service
+// and deleting it in the users database: the users service, a real process here, is killed
+// with SIGKILL in that instant, made certain as in account-deletion.test.ts, and started
+// again. Meanwhile the account can neither sign in nor refresh (ACCOUNT_DELETION_PENDING);
+// past the deletion's deadline the process started again settles it: deleted everywhere,
+// or, when it can no longer be deleted (its password changed since), open everywhere. Two
+// replicas sweeping at once settle each deletion once.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { signedSubgraphHeaders, subgraphSecret } from '@ticketing/platform';
+import { decodeJwt } from 'jose';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/ports.ts';
+import { nodeFlags } from '../../scripts/services.ts';
+import { repositoryRoot } from '../../scripts/topology.ts';
+import { deletionDeadlineMs } from '../../subgraphs/users/src/services/AccountService.ts';
+import { buyTickets } from './door.ts';
+import { type Supergraph, startSupergraph } from './harness.ts';
+import {
+  type AuthPayload,
+  codeOf,
+  eventOnSale,
+  logIn,
+  refresh,
+  signUp,
+  strongPassword,
+} from './operations.ts';
+
+let supergraph: Supergraph;
+let organizer: AuthPayload;
+const processes: ChildProcess[] = [];
+
+beforeAll(async () => {
+  // The in-process users service sweeps only at its start: the processes here settle.
+  supergraph = await startSupergraph();
+  organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+});
+afterEach(async () => {
+  for (const child of processes.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  }
+});
+afterAll(async () => {
+  await supergraph?.stop();
+});
+
+interface UsersProcess {
+  child: ChildProcess;
+  url: string;
+  output: string[];
+}
+
+/** The users service as a process of its own, on the supergraph's users database. */
+async function startUsersProcess(): Promise<UsersProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [...nodeFlags, 'subgraphs/users/src/index.ts'], {
+    cwd: repositoryRoot,
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DRAIN_DEADLINE_MS: '0',
+      SEED_DEMO_DATA: 'false',
+      DATA_DIR: supergraph.dataDir,
+      USERS_DATABASE_URL: supergraph.databaseUrls.users,
+      TICKETS_URL: supergraph.subgraphUrls.tickets,
+      DELETION_SWEEP_INTERVAL_MS: '200',
+      REDIS_URL: '',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  processes.push(child);
+  const output: string[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  await until(
+    async () => (await fetch(`${url}/health/live`).catch(() => undefined))?.status === 200,
+    30_000,
+    () => output.join(''),
+  );
+  return { child, url: `${url}/graphql`, output };
+}
+
+/** `deleteAccount` sent straight to one users process, signed as the gateway signs it. */
+function deleteAccountAt(users: UsersProcess, account: AuthPayload) {
+  const body = JSON.stringify({
+    query: 'mutation ($p: String!) { deleteAccount(password: $p) }',
+    variables: { p: strongPassword },
+  });
+  const { sid, role } = decodeJwt(account.accessToken);
+  return fetch(users.url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...signedSubgraphHeaders({
+        secret: subgraphSecret('users', {}),
+        subgraph: 'users',
+        body,
+        viewer: { userId: account.user.id, role: role as 'CUSTOMER', sessionId: sid as string },
+      }),
+    },
+    body,
+  });
+}
+
+async function until(
+  condition: () => Promise<boolean>,
+  ms: number,
+  explain: () => string = () => '',
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`the condition never held ${explain()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Kills `users` with SIGKILL while each of `accounts`' deletions, sent to it, is between
+ * the closing in the tickets service (committed) and the deletion here: a second connection
+ * holds a hold of each account locked, which the closing waits for before it answers.
+ */
+async function killBetweenClosingAndDeleting(
+  users: UsersProcess,
+  accounts: AuthPayload[],
+  tierId: string,
+): Promise<void> {
+  const holdIds: string[] = [];
+  for (const account of accounts) {
+    const held = await supergraph.request<{ holdTickets: { id: string } }>(
+      'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }',
+      { tierId },
+      { token: account.accessToken },
+    );
+    holdIds.push(held.data?.holdTickets.id as string);
+  }
+  await supergraph.databases.tickets.$transaction(
+    async (tx) => {
+      for (const id of holdIds) {
+        await tx.$queryRaw`SELECT 1 FROM holds WHERE id = ${id}::uuid FOR UPDATE`;
+      }
+      const answers = accounts.map((account) =>
+        deleteAccountAt(users, account).catch((error: unknown) => error),
+      );
+      await until(
+        async () =>
+          (await supergraph.databases.tickets.closedAccount.count({
+            where: { userId: { in: accounts.map((account) => account.user.id) } },
+          })) === accounts.length,
+        10_000,
+      );
+      users.child.kill('SIGKILL');
+      await once(users.child, 'exit');
+      // Each request died with the process: none was answered.
+      for (const answer of await Promise.all(answers)) expect(answer).toBeInstanceOf(Error);
+    },
+    { timeout: 20_000 },
+  );
+}
+
+/** Where each service stands on `account`. */
+async function standing(account: AuthPayload) {
+  const user = await supergraph.databases.users.user.findUniqueOrThrow({
+    where: { id: account.user.id },
+  });
+  return {
+    deleted: user.deletedAt !== null,
+    closedForTickets:
+      (await supergraph.databases.tickets.closedAccount.count({
+        where: { userId: account.user.id },
+      })) === 1,
+    pending:
+      (await supergraph.databases.users.pendingDeletion.count({
+        where: { userId: account.user.id },
+      })) === 1,
+  };
+}
+
+/** Waits until the account is settled one way or the other, and says which. */
+async function settled(accounts: AuthPayload[], ms: number, explain: () => string) {
+  await until(
+    async () => {
+      for (const account of accounts) {
+        const { deleted, closedForTickets } = await standing(account);
+        if (deleted !== closedForTickets) return false;
+      }
+      return true;
+    },
+    ms,
+    explain,
+  );
+  return Promise.all(accounts.map(standing));
+}
+
+const finished = { deleted: true, closedForTickets: true, pending: false };
+const undone = { deleted: false, closedForTickets: false, pending: false };
+
+describe('a deletion whose users process was killed in the middle', () => {
+  it('refuses the account’s logins and refreshes meanwhile, and is settled by the process started again', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    ]);
+    const tierId = tierIds[0] as string;
+    const leaving = await signUp(supergraph);
+    const staying = await signUp(supergraph);
+    const users = await startUsersProcess();
+    const killedAt = Date.now();
+    await killBetweenClosingAndDeleting(users, [leaving, staying], tierId);
+
+    // Half-done: alive here, closed there. Neither a login nor a refresh succeeds into it.
+    expect(await standing(leaving)).toEqual({
+      deleted: false,
+      closedForTickets: true,
+      pending: true,
+    });
+    const login = await logIn(supergraph, leaving.user.email);
+    expect(codeOf(login)).toBe('ACCOUNT_DELETION_PENDING');
+    expect(login.data).toBeNull();
+    const refreshed = await refresh(supergraph, leaving.refreshToken);
+    expect(codeOf(refreshed)).toBe('ACCOUNT_DELETION_PENDING');
+    // The other's password changes before it is settled: it can no longer be deleted as asked.
+    await supergraph.databases.users
+      .$executeRaw`UPDATE users SET password_hash = 'changed meanwhile' WHERE id = ${staying.user.id}::uuid`;
+
+    const again = await startUsersProcess();
+    const [left, stayed] = await settled([leaving, staying], deletionDeadlineMs + 15_000, () =>
+      again.output.join(''),
+    );
+    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(deletionDeadlineMs);
+    expect(left).toEqual(finished);
+    expect(stayed).toEqual(undone);
+    // Open everywhere: it buys again, and its refresh token, kept live meanwhile, works.
+    const [bought] = await buyTickets(supergraph, staying.accessToken, tierId);
+    expect(bought?.id).toBeDefined();
+    expect((await refresh(supergraph, staying.refreshToken)).errors).toBeUndefined();
+    expect(codeOf(await logIn(supergraph, leaving.user.email))).toBe('INVALID_CREDENTIALS');
+  }, 90_000);
+
+  it('is settled once when two replicas sweep at once', async () => {
+    const accounts: AuthPayload[] = [];
+    for (let i = 0; i < 6; i++) accounts.push(await signUp(supergraph));
+    // Each one's deletion as a killed process left it, past its deadline: marked here,
+    // closed there; half of them with their password changed since.
+    for (const [i, account] of accounts.entries()) {
+      await supergraph.databases.tickets.closedAccount.create({
+        data: { userId: account.user.id },
+      });
+      await supergraph.databases.users.$executeRaw`
+        INSERT INTO pending_deletions (user_id, password_hash, started_at)
+        SELECT id, password_hash, now() - interval '1 minute' FROM users
+        WHERE id = ${account.user.id}::uuid`;
+      if (i % 2 === 1) {
+        await supergraph.databases.users
+          .$executeRaw`UPDATE users SET password_hash = 'changed meanwhile' WHERE id = ${account.user.id}::uuid`;
+      }
+    }
+    const [first, second] = await Promise.all([startUsersProcess(), startUsersProcess()]);
+    const output = () => [...first.output, ...second.output].join('');
+    const outcomes = await settled(accounts, 20_000, output);
+    expect(outcomes).toEqual(accounts.map((_, i) => (i % 2 === 1 ? undone : finished)));
+    // Each settled by one replica, once.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    for (const [i, account] of accounts.entries()) {
+      const lines = output()
+        .split('\n')
+        .filter((line) => line.includes(account.user.id));
+      expect(lines.filter((line) => /account deleted|deletion settled/.test(line))).toHaveLength(1);
+      expect(lines.join('\n')).toMatch(i % 2 === 1 ? /"outcome":"reopened"/ : /account deleted/);
+    }
+  }, 90_000);
+});
