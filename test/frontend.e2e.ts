@@ -1,8 +1,9 @@
 // The reference web app in a real browser (Debian's Chromium, driven by playwright-core)
 // against the real topology: the buyer's and the organizer's journeys, once from another
 // origin (a static server of this test's own, which proves CORS) and once from the same
-// origin (NGINX serves the app at /). Then the offline explorer runs a query. Screenshots of
-// each screen go to test-results/screenshots/.
+// origin (NGINX serves the app at /). Then the offline explorer runs a query, and a ticket
+// goes from one account to another, each in a browser of its own. Screenshots of each screen
+// go to test-results/screenshots/.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -89,7 +90,12 @@ beforeAll(async () => {
   crossOrigin = `http://127.0.0.1:${address.port}`;
   await mkdir(screenshots, { recursive: true });
   profileDir = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
-  browser = await chromium.launchPersistentContext(profileDir, {
+  browser = await launchBrowser(profileDir);
+});
+
+/** Chromium with a profile of its own in `dir`: its own storage, so its own signed-in user. */
+async function launchBrowser(dir: string): Promise<BrowserContext> {
+  const context = await chromium.launchPersistentContext(dir, {
     executablePath: chromiumPath,
     headless: true,
     args: [
@@ -104,8 +110,9 @@ beforeAll(async () => {
     ],
     viewport: { width: 1100, height: 900 },
   });
-  browser.setDefaultTimeout(stepTimeoutMs);
-});
+  context.setDefaultTimeout(stepTimeoutMs);
+  return context;
+}
 
 afterAll(async () => {
   await browser?.close();
@@ -115,8 +122,8 @@ afterAll(async () => {
 });
 
 /** A page that may reach this machine only: anything else (a CDN) is refused. */
-async function offlinePage(): Promise<Page> {
-  const page = await browser.newPage();
+async function offlinePage(context: BrowserContext = browser): Promise<Page> {
+  const page = await context.newPage();
   await page.route('**/*', (route) => {
     const { hostname } = new URL(route.request().url());
     return hostname === '127.0.0.1' || hostname === 'localhost' ? route.continue() : route.abort();
@@ -479,14 +486,22 @@ async function publishedEvent(names: {
 }
 
 /** A page of the app, served from another origin, signed in as `session` (if given). */
-async function appPage(session?: Awaited<ReturnType<typeof apiAccount>>): Promise<Page> {
-  const page = await offlinePage();
+async function appPage(
+  session?: Awaited<ReturnType<typeof apiAccount>>,
+  context: BrowserContext = browser,
+): Promise<Page> {
+  const page = await offlinePage(context);
+  // A session an earlier test left in this profile sends no request while `session` is put in
+  // its place: one answered after would refresh `session`'s tokens, not its own.
+  if (session) await page.route(started.topology.publicUrl, (route) => route.abort());
   await page.goto(`${crossOrigin}/`);
   if (session) {
     await page.evaluate(
       (stored) => localStorage.setItem('ticketing.session', stored),
       JSON.stringify(session),
     );
+    await page.unroute(started.topology.publicUrl);
+    await page.reload();
   }
   return page;
 }
@@ -1099,4 +1114,127 @@ describe('the organizer’s tiers', () => {
       await page.close();
     }
   });
+});
+
+describe('ticket transfers between two accounts', () => {
+  /** `count` tickets of a new event's tier "Floor", bought through the API by a new account. */
+  async function holderOfTickets(count: number) {
+    const title = `Given ${randomUUID().slice(0, 8)}`;
+    const eventId = await publishedEvent({
+      organizerName: 'Giving Organizer',
+      title,
+      venue: 'Hall',
+      city: 'Oslo',
+      tierName: 'Floor',
+    });
+    const read = await postGraphQL(
+      started.topology.publicUrl,
+      'query ($id: ID!) { event(id: $id) { ticketTiers { id } } }',
+      { id: eventId },
+    );
+    const tierId = (read.body.data as { event: { ticketTiers: { id: string }[] } }).event
+      .ticketTiers[0]?.id;
+    const giver = await apiAccount('Gina Giver');
+    const bought = await postGraphQL(
+      started.topology.publicUrl,
+      purchaseMutation,
+      { input: { tierId, quantity: count, idempotencyKey: randomUUID() } },
+      giver.accessToken,
+    );
+    expect(bought.body.errors).toBeUndefined();
+    return { giver, title };
+  }
+
+  it('offers a ticket that the receiver accepts, declines, or finds cancelled', async () => {
+    const { giver, title } = await holderOfTickets(2);
+    const receiver = await apiAccount('Rob Receiver');
+    const receiverDir = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
+    const receiverBrowser = await launchBrowser(receiverDir);
+    const a = await appPage(giver);
+    const b = await appPage(receiver, receiverBrowser);
+    try {
+      await a.goto(`${crossOrigin}/#/orders`);
+      await b.goto(`${crossOrigin}/#/orders`);
+      const held = (page: Page) => page.getByTestId('held-ticket').filter({ hasText: title });
+      const offers = b.getByTestId('incoming-offer').filter({ hasText: title });
+      await until(() => held(a).count()).toBe(2);
+      await b.getByText('No tickets yet.').waitFor();
+
+      /** Offers A's first ticket without an offer to `email`; returns its form's email input. */
+      const give = async (email: string) => {
+        const ticket = held(a).filter({ has: a.getByRole('button', { name: 'Give to someone' }) });
+        await ticket.first().getByRole('button', { name: 'Give to someone' }).click();
+        const form = a.locator('form.give');
+        await form.getByLabel('Their email').fill(email);
+        await form.getByRole('button', { name: 'Offer the ticket' }).click();
+        return form;
+      };
+
+      // An email no account has: said in plain words, and the form keeps what was typed.
+      const unknown = `${randomUUID()}@example.com`;
+      const form = await give(unknown);
+      const refusal = form.getByRole('alert');
+      await until(() => refusal.getAttribute('data-code')).toBe('RECIPIENT_NOT_FOUND');
+      expect(await refusal.textContent()).toMatch(/^No account has this email\./);
+      expect(await form.getByLabel('Their email').inputValue()).toBe(unknown);
+      await shoot(a, 'transfer-unknown-email');
+
+      // Corrected: the offer shows to whom and until when, and B sees it.
+      await form.getByLabel('Their email').fill(receiver.user.email);
+      await form.getByRole('button', { name: 'Offer the ticket' }).click();
+      const pending = held(a).getByTestId('pending-offer');
+      await until(() => pending.count()).toBe(1);
+      expect(await pending.textContent()).toMatch(/^Offered to Rob Receiver until .+\d\d:\d\d\./);
+      await b.reload();
+      await until(() => offers.count()).toBe(1);
+      expect(await offers.textContent()).toMatch(/Floor.*From Gina Giver, until/);
+      await shoot(b, 'transfer-offered');
+
+      // B accepts: the ticket is B's, with its code; A's list no longer has it.
+      await offers.getByRole('button', { name: 'Accept' }).click();
+      await until(() => held(b).locator('img.qr').count()).toBe(1);
+      await until(() => offers.count()).toBe(0);
+      await shoot(b, 'transfer-accepted');
+      await a.reload();
+      await until(() => held(a).count()).toBe(1);
+      const order = a.getByTestId('order').filter({ hasText: title });
+      await until(() => order.getByText('Given away').count()).toBe(1);
+      expect(await order.locator('img.qr').count()).toBe(1);
+
+      // A offers the other one; B declines it, and it stays A's to give again.
+      await give(receiver.user.email);
+      await until(() => pending.count()).toBe(1);
+      await b.reload();
+      await offers.getByRole('button', { name: 'Decline' }).click();
+      await until(() => offers.count()).toBe(0);
+      await a.reload();
+      await held(a).getByRole('button', { name: 'Give to someone' }).waitFor();
+      expect(await pending.count()).toBe(0);
+
+      // A offers it again and cancels: B, still showing it (within its 15 s poll), is told
+      // when accepting it, and it disappears.
+      await give(receiver.user.email);
+      await until(() => pending.count()).toBe(1);
+      await b.reload();
+      await until(() => offers.count()).toBe(1);
+      await pending.getByRole('button', { name: 'Cancel the offer' }).click();
+      await until(() => pending.count()).toBe(0);
+      await held(a).getByRole('button', { name: 'Give to someone' }).waitFor();
+      await offers.getByRole('button', { name: 'Accept' }).click();
+      const stale = b.getByRole('alert');
+      await until(() => stale.getAttribute('data-code')).toBe('TRANSFER_NOT_PENDING');
+      expect(await stale.textContent()).toMatch(/no longer open/);
+      await until(() => offers.count()).toBe(0);
+      await shoot(b, 'transfer-cancelled');
+      await b.reload();
+      await until(() => held(b).count()).toBe(1);
+      expect(await offers.count()).toBe(0);
+      expect(await held(a).count()).toBe(1);
+    } finally {
+      await b.close();
+      await a.close();
+      await receiverBrowser.close();
+      await rm(receiverDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

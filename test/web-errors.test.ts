@@ -130,4 +130,32 @@ describe('describeError', () => {
       )?.message,
     ).toMatch(/cannot be deleted: end its sales instead/);
   });
+  it('says each refusal of a ticket transfer in plain words of its own', () => {
+    const refusal = (code: string) =>
+      describeError(
+        new CombinedGraphQLErrors({
+          data: null,
+          errors: [{ message: 'Refused.', extensions: { code } }],
+        }),
+      )?.message;
+    const expected: [string, RegExp][] = [
+      ['TRANSFER_PENDING', /offered to someone already.*cancel that offer first/i],
+      ['TRANSFER_EXPIRED', /offer has expired/i],
+      ['TRANSFER_NOT_PENDING', /no longer open.*declined, cancelled or accepted/i],
+      ['RECIPIENT_NOT_FOUND', /no account has this email/i],
+      ['TRANSFER_TO_SELF', /yours already/i],
+      ['PURCHASE_LIMIT_REACHED', /most tickets one person may/i],
+      ['EVENT_STARTED', /event has started/i],
+      ['TICKET_CHECKED_IN', /admitted at the door/i],
+      ['TICKET_CANCELLED', /ticket is cancelled/i],
+    ];
+    const sentences = expected.map(([code, words]) => {
+      const message = refusal(code);
+      expect(message, code).toMatch(words);
+      expect(message, code).not.toMatch(/something went wrong/i);
+      return message;
+    });
+    // No two codes say the same thing.
+    expect(new Set(sentences).size).toBe(sentences.length);
+  });
 });

@@ -44,7 +44,7 @@ export function App() {
         </a>
         <nav>
           <a href="#/">Events</a>
-          {session && <a href="#/orders">My orders</a>}
+          {session && <a href="#/orders">My tickets</a>}
           {session && session.user.role !== 'CUSTOMER' && <a href="#/organizer">Organizer</a>}
         </nav>
         <div className="who">

@@ -14,9 +14,21 @@ const messages: Record<string, string> = {
   HOLD_EXPIRED: 'Your hold has expired. Hold the tickets again.',
   HOLD_NOT_FOUND: 'That hold is not yours any more.',
   ORDER_LIMIT_EXCEEDED: 'That is more than one order may hold.',
-  PURCHASE_LIMIT_REACHED: 'You have reached the most tickets one person may buy for this event.',
+  PURCHASE_LIMIT_REACHED:
+    'You have reached the most tickets one person may have for this event, bought or accepted.',
   IDEMPOTENCY_KEY_IN_USE: 'Your purchase is still being placed; try again in a moment.',
   TICKET_ALREADY_CANCELLED: 'This ticket is cancelled already.',
+  TICKET_CANCELLED: 'This ticket is cancelled: it can no longer be given away or accepted.',
+  TICKET_CHECKED_IN:
+    'This ticket was admitted at the door already: it cannot be given away, accepted or cancelled.',
+  EVENT_STARTED: 'The event has started: its tickets can no longer be given away.',
+  RECIPIENT_NOT_FOUND: 'No account has this email. Check it, or ask them to sign up first.',
+  TRANSFER_TO_SELF: "This ticket is yours already: enter the other person's email.",
+  TRANSFER_PENDING:
+    'This ticket is offered to someone already: cancel that offer first to give it to someone else.',
+  TRANSFER_EXPIRED: 'This offer has expired. Ask the sender to offer the ticket again.',
+  TRANSFER_NOT_PENDING:
+    'This offer is no longer open: it was declined, cancelled or accepted already.',
   INVALID_STATE_TRANSITION: 'The event cannot do that in its current state.',
   EVENT_IN_PAST: 'The event must start in the future.',
   TIER_IN_USE:

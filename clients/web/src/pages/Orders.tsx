@@ -1,31 +1,63 @@
 import { useMutation, useQuery } from '@apollo/client/react';
-import QRCode from 'qrcode';
-import { useEffect, useState } from 'react';
-import { CancelTicketDocument, MyOrdersDocument } from '../gql/graphql.ts';
+import { useEffect, useRef } from 'react';
+import {
+  CancelTicketDocument,
+  MyOrdersDocument,
+  MyTicketsDocument,
+  MyTicketTransfersDocument,
+} from '../gql/graphql.ts';
+import { useSession } from '../session.ts';
 import { ErrorNote, money, when } from '../ui.tsx';
+import { IncomingOffers, offeredTo, TicketCode, Wallet } from './Tickets.tsx';
 
-/** A ticket's code as a QR image, for the door's scanner. */
-function TicketCode({ code }: { code: string }) {
-  const [src, setSrc] = useState<string>();
-  useEffect(() => {
-    QRCode.toDataURL(code, { margin: 1, width: 144 }).then(setSrc, () => setSrc(undefined));
-  }, [code]);
-  return src ? <img className="qr" src={src} alt={`Ticket code ${code}`} /> : null;
+/** How often the page asks for offers made to or by the user (a receiver's answer). */
+export const offerPollMs = 15_000;
+
+/** An ordered ticket's state: an active one without its code was given to someone else. */
+function badge(ticket: { status: string; code: string | null }) {
+  if (ticket.status !== 'ACTIVE') return 'Cancelled';
+  return ticket.code ? 'Valid' : 'Given away';
 }
 
-/** The buyer's orders, newest first, each ticket with its QR code. */
+/**
+ * The user's tickets (with offers made to them) and orders, newest first, each ticket with
+ * its QR code. One note says what failed, whichever list it was.
+ */
 export function Orders() {
+  const me = useSession()?.user.id ?? '';
   const { data, error, fetchMore, loading } = useQuery(MyOrdersDocument, {
     variables: { first: 10 },
     fetchPolicy: 'cache-and-network',
   });
+  const tickets = useQuery(MyTicketsDocument, {
+    variables: { first: 20 },
+    fetchPolicy: 'cache-and-network',
+  });
+  const transfers = useQuery(MyTicketTransfersDocument, {
+    variables: { first: 50 },
+    fetchPolicy: 'cache-and-network',
+    pollInterval: offerPollMs,
+  });
+  // An offer of the user's that was answered leaves the list: the wallet follows.
+  const pending = transfers.data?.myTicketTransfers.edges.map(({ node }) => node.id).join();
+  const seen = useRef(pending);
+  const refetchTickets = tickets.refetch;
+  useEffect(() => {
+    if (seen.current !== undefined && pending !== seen.current) void refetchTickets();
+    seen.current = pending;
+  }, [pending, refetchTickets]);
   const [cancel, cancelling] = useMutation(CancelTicketDocument);
   const orders = data?.myOrders;
+  const incoming = (transfers.data?.myTicketTransfers.edges ?? [])
+    .map(({ node }) => node)
+    .filter((offer) => offer.status === 'PENDING' && offeredTo(offer, me));
 
   return (
     <section>
+      <ErrorNote error={error ?? tickets.error ?? transfers.error ?? cancelling.error} />
+      <IncomingOffers offers={incoming} />
+      <Wallet tickets={tickets.data?.myTickets} />
       <h1>My orders</h1>
-      <ErrorNote error={error ?? cancelling.error} />
       {orders?.edges.length === 0 && <p className="muted">No orders yet.</p>}
       {orders?.edges.map(({ node: order }) => (
         <article key={order.id} className="card order" data-testid="order">
@@ -52,9 +84,9 @@ export function Orders() {
                 <div>
                   <strong>{ticket.tier.name}</strong>
                   <p className={ticket.status === 'CANCELLED' ? 'badge cancelled' : 'badge'}>
-                    {ticket.status === 'ACTIVE' ? 'Valid' : 'Cancelled'}
+                    {badge(ticket)}
                   </p>
-                  {ticket.status === 'ACTIVE' && (
+                  {ticket.status === 'ACTIVE' && ticket.code && (
                     <button
                       type="button"
                       disabled={cancelling.loading}

@@ -1,0 +1,191 @@
+// The tickets a user holds now (bought, or given to them), giving one to someone else, and
+// the offers others made to them. An offer moves nothing until its receiver accepts it.
+import { useApolloClient, useMutation } from '@apollo/client/react';
+import QRCode from 'qrcode';
+import { type FormEvent, useEffect, useState } from 'react';
+import {
+  AcceptTicketTransferDocument,
+  CancelTicketTransferDocument,
+  DeclineTicketTransferDocument,
+  MyTicketsDocument,
+  type MyTicketsQuery,
+  MyTicketTransfersDocument,
+  type MyTicketTransfersQuery,
+  TransferTicketDocument,
+} from '../gql/graphql.ts';
+import { ErrorNote, Field, when } from '../ui.tsx';
+
+type WalletTicket = MyTicketsQuery['myTickets']['edges'][number]['node'];
+type Offer = MyTicketTransfersQuery['myTicketTransfers']['edges'][number]['node'];
+
+/** A transfer changes both lists: the wallet and the offers. */
+const transferQueries = { refetchQueries: [MyTicketsDocument, MyTicketTransfersDocument] };
+
+/** An instant in the venue's time zone, or the browser's when the event is not known. */
+const whenAt = (instant: string, timeZone: string | undefined) =>
+  when(instant, timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
+
+/** A ticket's code as a QR image, for the door's scanner. */
+export function TicketCode({ code }: { code: string }) {
+  const [src, setSrc] = useState<string>();
+  useEffect(() => {
+    QRCode.toDataURL(code, { margin: 1, width: 144 }).then(setSrc, () => setSrc(undefined));
+  }, [code]);
+  return src ? <img className="qr" src={src} alt={`Ticket code ${code}`} /> : null;
+}
+
+/** Asks for the receiver's email and offers them the ticket; a refusal keeps what was typed. */
+function GiveForm({ ticketId, onClose }: { ticketId: string; onClose: () => void }) {
+  const [email, setEmail] = useState('');
+  const [give, giving] = useMutation(TransferTicketDocument, transferQueries);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      await give({ variables: { id: ticketId, toEmail: email.trim() } });
+      onClose();
+    } catch {
+      // Shown below, with the email kept to correct.
+    }
+  };
+  return (
+    <form className="give" onSubmit={submit}>
+      <Field label="Their email" error={giving.error} field="toEmail">
+        <input type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+      </Field>
+      <button type="submit" className="primary" disabled={giving.loading}>
+        Offer the ticket
+      </button>{' '}
+      <button type="button" onClick={onClose}>
+        Never mind
+      </button>
+      <ErrorNote error={giving.error} fields={['toEmail']} />
+    </form>
+  );
+}
+
+/** Whether the owner may offer the ticket: valid, not admitted, before its event starts. */
+const transferable = (ticket: WalletTicket) =>
+  ticket.status === 'ACTIVE' &&
+  !ticket.checkedInAt &&
+  (!ticket.event || Date.parse(ticket.event.startsAt) > Date.now());
+
+/** One ticket of the wallet: its code, and its offer to someone else or a way to make one. */
+function WalletItem({ ticket }: { ticket: WalletTicket }) {
+  const [giving, setGiving] = useState(false);
+  const [cancel, cancelling] = useMutation(CancelTicketTransferDocument, transferQueries);
+  const offer = ticket.pendingTransfer?.status === 'PENDING' ? ticket.pendingTransfer : null;
+  return (
+    <li data-testid="held-ticket" data-status={ticket.status}>
+      {ticket.status === 'ACTIVE' && ticket.code ? <TicketCode code={ticket.code} /> : null}
+      <div>
+        <strong>{ticket.event?.title ?? 'An event'}</strong>
+        <p className="muted">
+          {ticket.tier.name}
+          {ticket.event && ` · ${whenAt(ticket.event.startsAt, ticket.event.timezone)}`}
+        </p>
+        {offer ? (
+          <p data-testid="pending-offer">
+            Offered to <strong>{offer.to?.name ?? 'someone'}</strong> until{' '}
+            {whenAt(offer.expiresAt, ticket.event?.timezone)}.{' '}
+            <button
+              type="button"
+              disabled={cancelling.loading}
+              onClick={() => cancel({ variables: { id: offer.id } }).catch(() => undefined)}
+            >
+              Cancel the offer
+            </button>
+          </p>
+        ) : (
+          transferable(ticket) &&
+          (giving ? (
+            <GiveForm ticketId={ticket.id} onClose={() => setGiving(false)} />
+          ) : (
+            <button type="button" onClick={() => setGiving(true)}>
+              Give to someone
+            </button>
+          ))
+        )}
+        <ErrorNote error={cancelling.error} />
+      </div>
+    </li>
+  );
+}
+
+/** The tickets the user holds now, newest first. */
+export function Wallet({ tickets }: { tickets: MyTicketsQuery['myTickets'] | undefined }) {
+  return (
+    <section>
+      <h1>My tickets</h1>
+      {tickets?.edges.length === 0 && <p className="muted">No tickets yet.</p>}
+      <ul className="tickets">
+        {tickets?.edges.map(({ node }) => (
+          <WalletItem key={node.id} ticket={node} />
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/**
+ * Whether `offer` was made to `me`. Its receiver is null only while the users service is
+ * away; then an offer not made by `me` is one made to them.
+ */
+export const offeredTo = (offer: Offer, me: string) =>
+  offer.to ? offer.to.id === me : Boolean(offer.from) && offer.from?.id !== me;
+
+/** Offers others made to the user: accepting one puts the ticket in the wallet. */
+export function IncomingOffers({ offers }: { offers: Offer[] }) {
+  const [accept, accepting] = useMutation(AcceptTicketTransferDocument, {
+    ...transferQueries,
+    awaitRefetchQueries: true,
+  });
+  const [decline, declining] = useMutation(DeclineTicketTransferDocument, transferQueries);
+  const client = useApolloClient();
+  // A refused answer (an offer cancelled or expired meanwhile) shows what stands now.
+  const answer = (settle: Promise<unknown>) =>
+    settle.catch(() => client.refetchQueries({ include: transferQueries.refetchQueries }));
+  if (offers.length === 0 && !accepting.error && !declining.error) return null;
+  const busy = accepting.loading || declining.loading;
+  return (
+    <section>
+      <h2>Offered to you</h2>
+      <ErrorNote error={accepting.error ?? declining.error} />
+      <ul className="tickets">
+        {offers.map((offer) => {
+          const { event, tier } = offer.ticket;
+          const variables = { id: offer.id };
+          return (
+            <li key={offer.id} className="offer" data-testid="incoming-offer">
+              <div>
+                <strong>{event?.title ?? 'An event'}</strong>
+                <p className="muted">
+                  {tier.name}
+                  {event && ` · ${whenAt(event.startsAt, event.timezone)}`}
+                </p>
+                <p>
+                  From <strong>{offer.from?.name ?? 'someone'}</strong>, until{' '}
+                  {whenAt(offer.expiresAt, event?.timezone)}.
+                </p>
+                <button
+                  type="button"
+                  className="primary"
+                  disabled={busy}
+                  onClick={() => answer(accept({ variables }))}
+                >
+                  Accept
+                </button>{' '}
+                <button
+                  type="button"
+                  disabled={busy}
+                  onClick={() => answer(decline({ variables }))}
+                >
+                  Decline
+                </button>
+              </div>
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
+}
