@@ -58,7 +58,6 @@ topology = await startTopology({
   console.error(`\nThe topology did not start: ${(error as Error).message}`);
   process.exit(1);
 });
-for (const signal of stopSignals) process.off(signal, askStopWhileStarting);
 if (exitedWhileStarting) {
   console.error(`\n${exitedWhileStarting}; stopping the rest.`);
   await shutDown(1);
@@ -86,6 +85,9 @@ supervisor = new Supervisor(topology, {
 // the same clean stop. A repeated signal does not cut it short (the services' databases
 // would be left open); each process still running after its grace period is killed.
 for (const signal of stopSignals) process.on(signal, () => void shutDown(0));
+// Only now the start's own handlers go: Node stops catching a signal when its last listener
+// goes, and one caught meanwhile but not yet handled would be lost with it.
+for (const signal of stopSignals) process.off(signal, askStopWhileStarting);
 // A closed terminal fails every write from then on: the stop goes on without the output.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 if (stopAskedWhileStarting) await shutDown(0);

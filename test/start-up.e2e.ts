@@ -291,16 +291,27 @@ describe('a setting’s name with a typo', () => {
     });
     const lines: string[] = [];
     child.stdout?.on('data', (chunk) => lines.push(...String(chunk).split('\n').filter(Boolean)));
+    const exited = once(child, 'exit');
     try {
-      const [ready] = await once(child, 'message');
-      expect(ready).toMatchObject({ type: 'ready' });
+      // Ready, or gone before it: a start that failed is told with what it wrote.
+      const ready = await Promise.race([
+        once(child, 'message').then(([message]) => message),
+        exited.then(([code, signal]) => ({ type: 'exit', code, signal })),
+      ]);
+      expect(ready, lines.join('\n')).toMatchObject({ type: 'ready' });
       const warnings = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40);
       expect(warnings).toContainEqual(
         expect.objectContaining({ variable: 'REDIS_ULR', meant: 'REDIS_URL' }),
       );
     } finally {
       child.kill('SIGTERM');
-      await once(child, 'exit');
+      // Its drain deadline is far shorter: a service that outlives it is told with its output.
+      const stopped = await Promise.race([
+        exited.then(() => true),
+        new Promise<false>((wake) => setTimeout(() => wake(false), 30_000)),
+      ]);
+      if (!stopped) child.kill('SIGKILL');
+      expect(stopped, lines.join('\n')).toBe(true);
     }
   });
 });

@@ -654,8 +654,11 @@ export async function runService(
   try {
     const service = await start(logger);
     process.off('disconnect', orphanedWhileStarting);
-    for (const signal of stopSignals) process.off(signal, askStop);
+    // The stop's handlers first, then the start's off: Node stops catching a signal when its
+    // last listener goes, and one caught meanwhile but not yet handled (sent the moment the
+    // service said it was ready, while its start still ran) would be lost with it.
     stopOnSignals(service, logger);
+    for (const signal of stopSignals) process.off(signal, askStop);
     if (stopAsked) process.kill(process.pid, stopAsked);
   } catch (error) {
     if (error instanceof ConfigurationError) {
