@@ -87,13 +87,15 @@ async function startUsersProcess(): Promise<UsersProcess> {
   return { child, url: `${url}/graphql`, output };
 }
 
-/** `deleteAccount` sent straight to one users process, signed as the gateway signs it. */
-function deleteAccountAt(users: UsersProcess, account: AuthPayload) {
-  const body = JSON.stringify({
-    query: 'mutation ($p: String!) { deleteAccount(password: $p) }',
-    variables: { p: strongPassword },
-  });
-  const { sid, role } = decodeJwt(account.accessToken);
+/** `query` sent straight to one users process, signed as the gateway signs it. */
+function requestAt(
+  users: UsersProcess,
+  query: string,
+  variables: Record<string, unknown>,
+  account?: AuthPayload,
+) {
+  const body = JSON.stringify({ query, variables });
+  const claims = account && decodeJwt(account.accessToken);
   return fetch(users.url, {
     method: 'POST',
     headers: {
@@ -102,11 +104,38 @@ function deleteAccountAt(users: UsersProcess, account: AuthPayload) {
         secret: subgraphSecret('users', {}),
         subgraph: 'users',
         body,
-        viewer: { userId: account.user.id, role: role as 'CUSTOMER', sessionId: sid as string },
+        viewer:
+          account && claims
+            ? {
+                userId: account.user.id,
+                role: claims.role as 'CUSTOMER',
+                sessionId: claims.sid as string,
+              }
+            : null,
       }),
     },
     body,
   });
+}
+
+/** `deleteAccount` sent straight to one users process. */
+function deleteAccountAt(users: UsersProcess, account: AuthPayload) {
+  return requestAt(
+    users,
+    'mutation ($p: String!) { deleteAccount(password: $p) }',
+    { p: strongPassword },
+    account,
+  );
+}
+
+/** Marks each account's deletion as a killed process left it: due, not finished. */
+async function markDue(accounts: AuthPayload[]): Promise<void> {
+  for (const account of accounts) {
+    await supergraph.databases.users.$executeRaw`
+      INSERT INTO pending_deletions (user_id, password_hash, started_at)
+      SELECT id, password_hash, now() - interval '1 minute' FROM users
+      WHERE id = ${account.user.id}::uuid`;
+  }
 }
 
 async function until(
@@ -247,14 +276,11 @@ describe('a deletion whose users process was killed in the middle', () => {
     for (let i = 0; i < 6; i++) accounts.push(await signUp(supergraph));
     // Each one's deletion as a killed process left it, past its deadline: marked here,
     // closed there; half of them with their password changed since.
+    await markDue(accounts);
     for (const [i, account] of accounts.entries()) {
       await supergraph.databases.tickets.closedAccount.create({
         data: { userId: account.user.id },
       });
-      await supergraph.databases.users.$executeRaw`
-        INSERT INTO pending_deletions (user_id, password_hash, started_at)
-        SELECT id, password_hash, now() - interval '1 minute' FROM users
-        WHERE id = ${account.user.id}::uuid`;
       if (i % 2 === 1) {
         await supergraph.databases.users
           .$executeRaw`UPDATE users SET password_hash = 'changed meanwhile' WHERE id = ${account.user.id}::uuid`;
@@ -273,5 +299,93 @@ describe('a deletion whose users process was killed in the middle', () => {
       expect(lines.filter((line) => /account deleted|deletion settled/.test(line))).toHaveLength(1);
       expect(lines.join('\n')).toMatch(i % 2 === 1 ? /"outcome":"reopened"/ : /account deleted/);
     }
+  }, 90_000);
+
+  it('holds no transaction open on the users database while the tickets service is slow, and logins answer meanwhile', async () => {
+    const leaving: AuthPayload[] = [];
+    for (let i = 0; i < 3; i++) leaving.push(await signUp(supergraph));
+    const other = await signUp(supergraph);
+    await markDue(leaving);
+    let users: UsersProcess | undefined;
+    // The tickets service slow: its closeAccount waits for this lock (and its caller gives
+    // up on it, past its own deadline) while the transaction lasts.
+    await supergraph.databases.tickets.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`LOCK TABLE closed_accounts IN EXCLUSIVE MODE`;
+        users = await startUsersProcess();
+        const started = users;
+        // The sweeper at work on one: its closeAccount waits in the tickets database.
+        await until(
+          async () =>
+            (
+              await supergraph.databases.tickets.$queryRaw<unknown[]>`
+              SELECT 1 FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'`
+            ).length > 0,
+          10_000,
+          () => started.output.join(''),
+        );
+        const deadline = Date.now() + 4_000;
+        while (Date.now() < deadline) {
+          // No connection of the users database sits in a transaction meanwhile.
+          const inTransaction = await supergraph.databases.users.$queryRaw<unknown[]>`
+            SELECT 1 FROM pg_stat_activity
+            WHERE datname = current_database() AND state = 'idle in transaction'`;
+          expect(inTransaction).toHaveLength(0);
+          const began = Date.now();
+          const answer = (await (
+            await requestAt(
+              started,
+              'mutation ($e: String!, $p: String!) { logIn(email: $e, password: $p) { accessToken } }',
+              { e: other.user.email, p: strongPassword },
+            )
+          ).json()) as { data?: { logIn?: { accessToken?: string } } };
+          expect(answer.data?.logIn?.accessToken).toBeTypeOf('string');
+          expect(Date.now() - began).toBeLessThan(2_000);
+        }
+      },
+      { timeout: 30_000 },
+    );
+    // The tickets service back: each is settled.
+    const explain = () => users?.output.join('') ?? '';
+    await until(
+      async () => (await Promise.all(leaving.map(standing))).every(({ pending }) => !pending),
+      20_000,
+      explain,
+    );
+    expect(await Promise.all(leaving.map(standing))).toEqual(leaving.map(() => finished));
+  }, 90_000);
+
+  it('leaves a mark leased by another sweeper until its lease ends, and takes one whose sweeper stopped', async () => {
+    const [held, abandoned] = [await signUp(supergraph), await signUp(supergraph)];
+    await markDue([held, abandoned]);
+    await supergraph.databases.tickets.closedAccount.createMany({
+      data: [{ userId: held.user.id }, { userId: abandoned.user.id }],
+    });
+    // One is another replica's, at work on it; the other's sweeper was killed.
+    await supergraph.databases.users.$executeRaw`
+      UPDATE pending_deletions SET lease_token = gen_random_uuid(), attempts = 1,
+        lease_until = now() + CASE WHEN user_id = ${held.user.id}::uuid
+          THEN interval '1 hour' ELSE interval '-1 second' END
+      WHERE user_id IN (${held.user.id}::uuid, ${abandoned.user.id}::uuid)`;
+    const users = await startUsersProcess();
+    const explain = () => users.output.join('');
+    await until(async () => !(await standing(abandoned)).pending, 20_000, explain);
+    expect(await standing(abandoned)).toEqual(finished);
+    // Several sweeps later, the leased one is as it was.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await standing(held)).toEqual({ deleted: false, closedForTickets: true, pending: true });
+    expect(
+      await supergraph.databases.users.pendingDeletion.findUniqueOrThrow({
+        where: { userId: held.user.id },
+        select: { attempts: true },
+      }),
+    ).toEqual({ attempts: 1 });
+    // Its lease ended (that replica stopped): taken, and settled.
+    await supergraph.databases.users.$executeRaw`
+      UPDATE pending_deletions SET lease_until = now() - interval '1 second'
+      WHERE user_id = ${held.user.id}::uuid`;
+    await until(async () => !(await standing(held)).pending, 20_000, explain);
+    expect(await standing(held)).toEqual(finished);
   }, 90_000);
 });

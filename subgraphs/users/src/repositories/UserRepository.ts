@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Role } from '@ticketing/auth';
 import { inRequestedOrder, queryableIds } from '@ticketing/platform';
 import { Prisma, type PrismaClient, type User } from '@ticketing/prisma/users';
@@ -32,14 +33,24 @@ async function lockAdmins(tx: Prisma.TransactionClient): Promise<string[]> {
 
 /**
  * Locks the mark of the account's deletion, if there is one, for the rest of the
- * transaction; true when there is. Taken before the user's lock, as the deletion sweeper
- * holds it while it settles the deletion.
+ * transaction. Undefined when there is none; otherwise whether `lease` may settle it: the
+ * lease token it holds, or null for the deletion's own request, which may while no one
+ * else holds a lease that has not ended (a sweeper). Taken before the user's
+ * lock.
  */
-async function lockPendingDeletion(tx: Prisma.TransactionClient, id: string): Promise<boolean> {
-  const rows = await tx.$queryRaw<unknown[]>`
-    SELECT 1 FROM pending_deletions WHERE user_id = ${id}::uuid FOR UPDATE`;
-  return rows.length > 0;
+async function lockPendingDeletion(
+  tx: Prisma.TransactionClient,
+  id: string,
+  lease: string | null,
+): Promise<boolean | undefined> {
+  const [row] = await tx.$queryRaw<{ held: boolean }[]>`
+    SELECT (lease_token IS NOT DISTINCT FROM ${lease}::uuid
+        OR (${lease}::uuid IS NULL AND lease_until < now())) AS held
+    FROM pending_deletions WHERE user_id = ${id}::uuid FOR UPDATE`;
+  return row?.held;
 }
+
+const interval = (ms: number) => `${ms} milliseconds`;
 
 /** The only code in this service that queries users. */
 export class UserRepository {
@@ -141,64 +152,88 @@ export class UserRepository {
    * Marks the deletion of the live account `id` as started, while its password is still
    * `passwordHash` (the one just checked), under the user's lock: a login or a refresh that
    * takes the lock after it sees the mark (isDeletionPending). False when nothing was
-   * marked: the account was deleted, or its password changed, meanwhile.
+   * marked: the account was deleted, or its password changed, meanwhile; 'settling' when a
+   * sweeper holds a lease on its mark.
    */
-  beginDeletion(id: string, passwordHash: string | null): Promise<boolean> {
+  beginDeletion(id: string, passwordHash: string | null): Promise<boolean | 'settling'> {
     return this.#prisma.$transaction(async (tx) => {
-      await lockPendingDeletion(tx, id);
+      if ((await lockPendingDeletion(tx, id, null)) === false) return 'settling' as const;
       const user = await lockUser(tx, id, 'update');
       if (!user || user.deletedAt || user.passwordHash !== passwordHash) return false;
-      // Timed by the database's clock, as the sweep that settles it reads it.
+      // Timed by the database's clock, as the sweep that settles it reads it; an ended
+      // lease goes: the mark is this request's again.
       await tx.$executeRaw`
         INSERT INTO pending_deletions (user_id, password_hash) VALUES (${id}::uuid, ${passwordHash})
         ON CONFLICT (user_id) DO UPDATE
-        SET password_hash = EXCLUDED.password_hash, started_at = now()`;
+        SET password_hash = EXCLUDED.password_hash, started_at = now(),
+          lease_token = NULL, lease_until = NULL`;
       return true;
     });
   }
 
-  /** Removes the mark of a deletion that stopped: the account was reopened. */
-  endDeletion(id: string): Promise<void> {
-    return endDeletionIn(this.#prisma, id);
+  /**
+   * Removes the mark of a deletion that stopped (the account was reopened, or never closed),
+   * if `lease` may settle it (lockPendingDeletion): the token of the lease held, or null for
+   * the deletion's own request.
+   */
+  async endDeletion(id: string, lease: string | null = null): Promise<void> {
+    await this.#prisma.$executeRaw`
+      DELETE FROM pending_deletions WHERE user_id = ${id}::uuid
+        AND (lease_token IS NOT DISTINCT FROM ${lease}::uuid
+          OR (${lease}::uuid IS NULL AND lease_until < now()))`;
   }
 
-  /** The accounts whose deletion was marked more than `olderThanMs` ago, at most `limit`. */
-  async dueDeletions(olderThanMs: number, limit: number): Promise<string[]> {
-    const rows = await this.#prisma.$queryRaw<{ user_id: string }[]>`
-      SELECT user_id::text FROM pending_deletions
-      WHERE started_at < now() - ${`${olderThanMs} milliseconds`}::interval
-      ORDER BY started_at LIMIT ${limit}`;
-    return rows.map((row) => row.user_id);
+  /** Gives up the lease `lease` on the account's mark: the next sweep may take it at once. */
+  async releaseDeletion(id: string, lease: string): Promise<void> {
+    await this.#prisma.$executeRaw`
+      UPDATE pending_deletions SET lease_token = NULL, lease_until = NULL
+      WHERE user_id = ${id}::uuid AND lease_token = ${lease}::uuid`;
   }
 
   /**
-   * Runs `settle` for the account `id`'s deletion, marked more than `olderThanMs` ago, in a
-   * transaction holding the mark's row: `settle` removes it (endDeletionIn, anonymizeIn)
-   * unless it throws. Skipped, undefined, when the mark is gone, younger, or held: by
-   * another replica's sweep, or by the deletion's own request finishing it.
+   * Takes, for `leaseMs`, a lease on the oldest deletion marked more than `olderThanMs` ago
+   * that no one holds a lease on (one whose lease ended is free: its holder stopped), in one
+   * statement that skips a mark another transaction holds. Undefined when there is none.
    */
-  settleDeletion<T>(
-    id: string,
+  async claimDueDeletion(
     olderThanMs: number,
-    settle: (
-      pending: { user: User; passwordHash: string | null },
-      tx: Prisma.TransactionClient,
-    ) => Promise<T>,
-    timeoutMs: number,
-  ): Promise<T | undefined> {
-    return this.#prisma.$transaction(
-      async (tx) => {
-        const [held] = await tx.$queryRaw<{ password_hash: string | null }[]>`
-          SELECT password_hash FROM pending_deletions
-          WHERE user_id = ${id}::uuid
-            AND started_at < now() - ${`${olderThanMs} milliseconds`}::interval
-          FOR UPDATE SKIP LOCKED`;
-        const user = held && (await tx.user.findUnique({ where: { id } }));
-        if (!held || !user) return undefined;
-        return settle({ user, passwordHash: held.password_hash }, tx);
-      },
-      { timeout: timeoutMs },
-    );
+    leaseMs: number,
+  ): Promise<{ user: User; passwordHash: string | null; lease: string } | undefined> {
+    const lease = randomUUID();
+    const [claimed] = await this.#prisma.$queryRaw<
+      { user_id: string; password_hash: string | null }[]
+    >`
+      UPDATE pending_deletions
+      SET lease_token = ${lease}::uuid, lease_until = now() + ${interval(leaseMs)}::interval,
+        attempts = attempts + 1
+      WHERE user_id = (
+        SELECT user_id FROM pending_deletions
+        WHERE started_at < now() - ${interval(olderThanMs)}::interval
+          AND (lease_until IS NULL OR lease_until < now())
+        ORDER BY started_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+      RETURNING user_id::text, password_hash`;
+    if (!claimed) return undefined;
+    const user = await this.findById(claimed.user_id);
+    // The mark goes with its user (ON DELETE CASCADE): not found means gone with it.
+    if (!user) return undefined;
+    return { user, passwordHash: claimed.password_hash, lease };
+  }
+
+  /**
+   * Settles, with the lease `lease`, the deletion of `id`: anonymizeIn in a transaction
+   * holding the mark's row, and only while the lease is still this one. 'lost' when it is
+   * not (the mark is gone, or another took it after the lease ended).
+   */
+  finishDeletion(
+    id: string,
+    passwordHash: string | null,
+    lease: string,
+    forget: (email: string, tx: Prisma.TransactionClient) => Promise<void>,
+  ): Promise<boolean | 'last-admin' | 'lost'> {
+    return this.#prisma.$transaction(async (tx) => {
+      const deleted = await anonymizeIn(tx, id, passwordHash, forget, lease);
+      return deleted === 'not-pending' || deleted === 'settling' ? ('lost' as const) : deleted;
+    });
   }
 
   /**
@@ -209,38 +244,39 @@ export class UserRepository {
    * marked (beginDeletion), and the mark goes with it; with `passwordHash`, only while the
    * password is still that one. False when nothing was deleted: the account was deleted
    * already, or its password changed meanwhile; 'last-admin' for the only admin;
-   * 'not-pending' when the mark is gone (the deletion sweeper settled it).
+   * 'not-pending' when the mark is gone (the deletion sweeper settled it); 'settling' when
+   * a sweeper holds a lease on it.
    */
   anonymize(
     id: string,
     passwordHash: string | null,
     forget: (email: string, tx: Prisma.TransactionClient) => Promise<void>,
-  ): Promise<boolean | 'last-admin' | 'not-pending'> {
+  ): Promise<boolean | 'last-admin' | 'not-pending' | 'settling'> {
     return this.#prisma.$transaction((tx) => anonymizeIn(tx, id, passwordHash, forget));
   }
 }
 
-/** Removes, in `tx`, the mark of a deletion that stopped: the account was reopened. */
-export async function endDeletionIn(tx: Prisma.TransactionClient, id: string): Promise<void> {
-  await tx.pendingDeletion.deleteMany({ where: { userId: id } });
-}
-
-/** UserRepository.anonymize, in `tx`. */
+/**
+ * UserRepository.anonymize, in `tx`, as the deletion's own request (`lease` null) or the
+ * holder of the lease `lease` on its mark.
+ */
 export async function anonymizeIn(
   tx: Prisma.TransactionClient,
   id: string,
   passwordHash: string | null,
   forget: (email: string, tx: Prisma.TransactionClient) => Promise<void>,
-): Promise<boolean | 'last-admin' | 'not-pending'> {
-  // The mark first, as the sweeper holds it; then the admins, then the user, in the order
+  lease: string | null = null,
+): Promise<boolean | 'last-admin' | 'not-pending' | 'settling'> {
+  // The mark first, as beginDeletion takes it; then the admins, then the user, in the order
   // setRole takes them.
-  const pending = await lockPendingDeletion(tx, id);
+  const pending = await lockPendingDeletion(tx, id, lease);
   const admins = await lockAdmins(tx);
   const user = await lockUser(tx, id, 'update');
   if (!user || user.deletedAt || user.passwordHash !== passwordHash) return false;
   if (admins.length === 1 && admins[0] === id) return 'last-admin' as const;
-  if (!pending) return 'not-pending' as const;
-  await endDeletionIn(tx, id);
+  if (pending === undefined) return 'not-pending' as const;
+  if (!pending) return 'settling' as const;
+  await tx.pendingDeletion.deleteMany({ where: { userId: id } });
   await tx.user.update({
     where: { id },
     data: {

@@ -23,7 +23,7 @@ import {
   revokedBeforeNow,
   serviceUnavailable,
 } from '@ticketing/platform';
-import type { Prisma, User } from '@ticketing/prisma/users';
+import type { User } from '@ticketing/prisma/users';
 import { GraphQLError } from 'graphql';
 import {
   type AccessTokenIssuer,
@@ -34,7 +34,7 @@ import {
 } from '../auth/tokens.ts';
 import { failure } from '../errors.ts';
 import type { Issuable, SessionRepository } from '../repositories/SessionRepository.ts';
-import { anonymizeIn, endDeletionIn, type UserRepository } from '../repositories/UserRepository.ts';
+import type { UserRepository } from '../repositories/UserRepository.ts';
 import {
   emailSchema,
   nameSchema,
@@ -92,6 +92,13 @@ const deletionPending = () =>
  * deletion sweeper settles only deletions marked longer ago, which no request is still on.
  */
 export const deletionDeadlineMs = 15_000;
+
+/**
+ * How long a sweeper's lease on a deletion's mark lasts: its calls to the
+ * tickets service (3 s each at most) and its writes, with room to spare. One that stopped
+ * holding it (killed) delays the mark's settling this long.
+ */
+export const deletionLeaseMs = 30_000;
 
 const onlyAdmin = () =>
   forbidden('The only admin cannot delete their account: make another admin first.');
@@ -345,9 +352,9 @@ export class AccountService {
     // deletion is marked here first, so that one this process cannot finish or undo (it
     // stopped in between) is settled by the deletion sweeper (settlePendingDeletions).
     const identity = viewer as Identity;
-    if (!(await this.#users.beginDeletion(user.id, user.passwordHash))) {
-      return this.#deletedMeanwhile(user.id);
-    }
+    const begun = await this.#users.beginDeletion(user.id, user.passwordHash);
+    if (begun === 'settling') throw serviceUnavailable();
+    if (!begun) return this.#deletedMeanwhile(user.id);
     try {
       await this.#tickets.close(identity);
     } catch (error) {
@@ -371,6 +378,8 @@ export class AccountService {
       await this.#reopen(identity);
       throw onlyAdmin();
     }
+    // Past its deadline, a sweeper took it: it settles it, one way or the other.
+    if (deleted === 'settling') throw serviceUnavailable();
     if (deleted === 'not-pending') {
       // Settled meanwhile by the sweeper, which found it past its deadline and reopened it.
       await this.#reopen(identity);
@@ -406,55 +415,70 @@ export class AccountService {
    * finished here, as its owner asked with the right password; refused there (the account
    * holds tickets again), or no longer deletable here (its password changed since, or it is
    * the only admin now), it is reopened there and its mark removed. One that fails (the
-   * tickets service unreachable) stays for the next sweep. Each runs holding its mark's
-   * row, skipped by another replica's sweep. Returns how many were settled.
+   * tickets service unreachable) is let go for the next sweep. Each is taken under a lease
+   * (claimDueDeletion, one short statement) and the calls to the tickets service run with
+   * no transaction open: a slow tickets service holds none of this service's connections.
+   * The writes that settle it check the lease, so that another replica's sweep, which skips
+   * a leased mark until its lease ends, never settles it too. Returns how many were settled,
+   * at most `limit`.
    */
   async settlePendingDeletions(limit = 100): Promise<number> {
     let settled = 0;
-    for (const userId of await this.#users.dueDeletions(deletionDeadlineMs, limit)) {
+    for (let taken = 0; taken < limit; taken++) {
+      const pending = await this.#users.claimDueDeletion(deletionDeadlineMs, deletionLeaseMs);
+      if (!pending) break;
+      const { user, lease } = pending;
       try {
-        const outcome = await this.#users.settleDeletion(
-          userId,
-          deletionDeadlineMs,
-          (pending, tx) => this.#settleDeletion(pending, tx),
-          // Two calls to the tickets service, 3 s each at most, and the writes here.
-          10_000,
-        );
-        if (outcome === undefined) continue;
+        const outcome = await this.#settleDeletion(pending);
+        if (outcome === 'lost') {
+          this.#logger.warn({ userId: user.id }, 'lost the lease on a pending account deletion');
+          continue;
+        }
         settled++;
-        if (outcome === 'deleted') await this.#deleted(userId);
-        else this.#logger.warn({ userId, outcome }, 'pending account deletion settled');
+        if (outcome === 'deleted') await this.#deleted(user.id);
+        else this.#logger.warn({ userId: user.id, outcome }, 'pending account deletion settled');
       } catch (error) {
-        this.#logger.warn({ userId, err: error }, 'could not settle a pending account deletion');
+        this.#logger.warn(
+          { userId: user.id, err: error },
+          'could not settle a pending account deletion',
+        );
+        await this.#users.releaseDeletion(user.id, lease).catch(() => undefined);
       }
     }
     return settled;
   }
 
-  async #settleDeletion(
-    { user, passwordHash }: { user: User; passwordHash: string | null },
-    tx: Prisma.TransactionClient,
-  ): Promise<'deleted' | 'reopened' | 'gone'> {
+  async #settleDeletion({
+    user,
+    passwordHash,
+    lease,
+  }: {
+    user: User;
+    passwordHash: string | null;
+    lease: string;
+  }): Promise<'deleted' | 'reopened' | 'gone' | 'lost'> {
     if (user.deletedAt) {
-      await endDeletionIn(tx, user.id);
+      await this.#users.endDeletion(user.id, lease);
       return 'gone';
     }
     const identity: Identity = { userId: user.id, role: user.role, sessionId: randomUUID() };
-    let closed = true;
+    // No longer deletable as asked (its password changed since): not closed again.
+    let closed = user.passwordHash === passwordHash;
     try {
-      await this.#tickets.close(identity);
+      if (closed) await this.#tickets.close(identity);
     } catch (error) {
       if (!closingRefused(error)) throw error;
       closed = false;
     }
     const deleted =
       closed &&
-      (await anonymizeIn(tx, user.id, passwordHash, (email) =>
+      (await this.#users.finishDeletion(user.id, passwordHash, lease, (email, tx) =>
         this.#throttle.forgetAccount(email, tx),
       ));
     if (deleted === true) return 'deleted';
+    if (deleted === 'lost') return 'lost';
     await this.#tickets.reopen(identity);
-    await endDeletionIn(tx, user.id);
+    await this.#users.endDeletion(user.id, lease);
     return 'reopened';
   }
 
