@@ -270,6 +270,56 @@ describe('deleting an account', () => {
     expect(row).toMatchObject({ email: 'left-closed@example.com', deletedAt: null });
   });
 
+  it('does not reopen for tickets an account that a deletion at the same moment deleted', async () => {
+    // The tickets service's state as a stand-in keeps it. The first deletion's closing is
+    // not answered in time (it closed all the same), and its reopening is held while a
+    // second deletion, with the password too, runs to its end.
+    const closed = new Set<string>();
+    let closings = 0;
+    let enteredReopen: () => void = () => {};
+    const inReopen = new Promise<void>((resolve) => {
+      enteredReopen = resolve;
+    });
+    let releaseReopen: () => void = () => {};
+    const reopenReleased = new Promise<void>((resolve) => {
+      releaseReopen = resolve;
+    });
+    const racing = accountsWith(keys, {
+      close: async ({ userId }) => {
+        closed.add(userId);
+        if (closings++ === 0) {
+          throw new GraphQLError('late', { extensions: { code: 'SERVICE_UNAVAILABLE' } });
+        }
+      },
+      reopen: async ({ userId }) => {
+        enteredReopen();
+        await reopenReleased;
+        closed.delete(userId);
+      },
+    });
+    const email = 'reopened-while-deleted@example.com';
+    const { user } = await signUp(email, '192.0.2.63');
+    const viewer = { userId: user.id, role: user.role, sessionId: 'unused' };
+    const first = refusal(racing.deleteAccount(viewer, password, '192.0.2.63'));
+    await inReopen;
+    const second = await racing
+      .deleteAccount(viewer, password, '192.0.2.63')
+      .catch((error: GraphQLError) => error.extensions.code);
+    releaseReopen();
+    expect((await first).extensions).toEqual({ code: 'SERVICE_UNAVAILABLE' });
+    // Deleted here exactly when closed there: the second waited for the reopening.
+    const row = await database.prisma.user.findUniqueOrThrow({ where: { id: user.id } });
+    expect({ deleted: row.deletedAt !== null, closed: closed.has(user.id) }).toEqual({
+      deleted: false,
+      closed: false,
+    });
+    expect(second).toBe('SERVICE_UNAVAILABLE');
+    expect(await database.prisma.pendingDeletion.count({ where: { userId: user.id } })).toBe(0);
+    await expect(accounts.logIn(email, password, '192.0.2.63')).resolves.toMatchObject({
+      user: { id: user.id },
+    });
+  });
+
   it('deletes nothing while the tickets service cannot close it, and asks it nothing for the only admin', async () => {
     // The real client, to a port where nothing answers.
     const unreachable = createUsersServices(

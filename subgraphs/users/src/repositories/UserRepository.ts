@@ -35,7 +35,7 @@ async function lockAdmins(tx: Prisma.TransactionClient): Promise<string[]> {
  * Locks the mark of the account's deletion, if there is one, for the rest of the
  * transaction. Undefined when there is none; otherwise whether `lease` may settle it: the
  * lease token it holds, or null for the deletion's own request, which may while no one
- * else holds a lease that has not ended (a sweeper). Taken before the user's
+ * else holds a lease that has not ended (a sweeper, a reopening). Taken before the user's
  * lock.
  */
 async function lockPendingDeletion(
@@ -51,6 +51,12 @@ async function lockPendingDeletion(
 }
 
 const interval = (ms: number) => `${ms} milliseconds`;
+
+/**
+ * The password hash of a mark written only to guard a reopening (claimReopening): no
+ * password hashes to it, so no deletion finishes through it.
+ */
+const noPassword = 'none: guards a reopening';
 
 /** The only code in this service that queries users. */
 export class UserRepository {
@@ -153,7 +159,7 @@ export class UserRepository {
    * `passwordHash` (the one just checked), under the user's lock: a login or a refresh that
    * takes the lock after it sees the mark (isDeletionPending). False when nothing was
    * marked: the account was deleted, or its password changed, meanwhile; 'settling' when a
-   * sweeper holds a lease on its mark.
+   * sweeper or a reopening holds a lease on its mark.
    */
   beginDeletion(id: string, passwordHash: string | null): Promise<boolean | 'settling'> {
     return this.#prisma.$transaction(async (tx) => {
@@ -220,6 +226,30 @@ export class UserRepository {
   }
 
   /**
+   * Takes, for `leaseMs`, a lease on the mark of the account's deletion in order to reopen
+   * it in the tickets service, in one transaction holding the mark's and the user's locks:
+   * unless the account is deleted (then undefined: nothing to reopen), or someone else holds
+   * a lease on the mark that has not ended ('settling': they settle it). A mark removed
+   * meanwhile is written again, matching no password, so that a deletion begun again waits
+   * for the reopening and a sweeper that takes it reopens, never deletes. No deletion can
+   * then finish while the lease lasts (anonymizeIn): the reopening cannot undo one.
+   */
+  claimReopening(id: string, leaseMs: number): Promise<string | 'settling' | undefined> {
+    return this.#prisma.$transaction(async (tx) => {
+      if ((await lockPendingDeletion(tx, id, null)) === false) return 'settling' as const;
+      const user = await lockUser(tx, id, 'update');
+      if (!user || user.deletedAt) return undefined;
+      const lease = randomUUID();
+      await tx.$executeRaw`
+        INSERT INTO pending_deletions (user_id, password_hash, lease_token, lease_until)
+        VALUES (${id}::uuid, ${noPassword}, ${lease}::uuid, now() + ${interval(leaseMs)}::interval)
+        ON CONFLICT (user_id) DO UPDATE
+        SET lease_token = EXCLUDED.lease_token, lease_until = EXCLUDED.lease_until`;
+      return lease;
+    });
+  }
+
+  /**
    * Settles, with the lease `lease`, the deletion of `id`: anonymizeIn in a transaction
    * holding the mark's row, and only while the lease is still this one. 'lost' when it is
    * not (the mark is gone, or another took it after the lease ended).
@@ -245,7 +275,7 @@ export class UserRepository {
    * password is still that one. False when nothing was deleted: the account was deleted
    * already, or its password changed meanwhile; 'last-admin' for the only admin;
    * 'not-pending' when the mark is gone (the deletion sweeper settled it); 'settling' when
-   * a sweeper holds a lease on it.
+   * a sweeper or a reopening holds a lease on it.
    */
   anonymize(
     id: string,

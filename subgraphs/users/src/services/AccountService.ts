@@ -94,7 +94,7 @@ const deletionPending = () =>
 export const deletionDeadlineMs = 15_000;
 
 /**
- * How long a sweeper's lease on a deletion's mark lasts: its calls to the
+ * How long a sweeper's (or a reopening's) lease on a deletion's mark lasts: its calls to the
  * tickets service (3 s each at most) and its writes, with room to spare. One that stopped
  * holding it (killed) delays the mark's settling this long.
  */
@@ -381,7 +381,7 @@ export class AccountService {
     // Past its deadline, a sweeper took it: it settles it, one way or the other.
     if (deleted === 'settling') throw serviceUnavailable();
     if (deleted === 'not-pending') {
-      // Settled meanwhile by the sweeper, which found it past its deadline and reopened it.
+      // Settled meanwhile by the sweeper, which found it past its deadline.
       await this.#reopen(identity);
       throw serviceUnavailable();
     }
@@ -483,28 +483,33 @@ export class AccountService {
   }
 
   /**
-   * Reopens in the tickets service an account whose deletion stopped after closing it there
-   * (unless a concurrent deletion finished it), and removes the deletion's mark. When that
-   * fails too, the account stays closed there (it can buy nothing) while it lives here, and
-   * its mark stays, for the deletion sweeper to settle: ACCOUNT_DELETION_INCOMPLETE says
-   * so. For a closing that may not have happened (the tickets service rolls back one whose
-   * caller stopped waiting), the mark goes, the account stays usable here, and the failure
-   * that stopped it is answered instead.
+   * Reopens in the tickets service an account whose deletion stopped after closing it there,
+   * and removes the deletion's mark: under a lease on the mark, taken unless the account was
+   * deleted meanwhile (then nothing is reopened) in one transaction with the mark's and the
+   * user's locks (claimReopening), so that no deletion finishes while it reopens. When the
+   * reopening fails, the account stays closed there (it can buy nothing) while it lives
+   * here, and its mark stays, for the deletion sweeper to settle: ACCOUNT_DELETION_INCOMPLETE
+   * says so. For a closing that may not have happened (the tickets service rolls back one
+   * whose caller stopped waiting), the mark goes, the account stays usable here, and the
+   * failure that stopped it is answered instead. When a sweeper holds the mark, it settles it.
    */
   async #reopen(viewer: Identity, closing: 'closed' | 'maybe closed' = 'closed'): Promise<void> {
-    if ((await this.#users.findById(viewer.userId))?.deletedAt) return;
+    const lease = await this.#users.claimReopening(viewer.userId, deletionLeaseMs);
+    if (lease === undefined) return;
+    if (lease === 'settling') throw serviceUnavailable();
     try {
       await this.#tickets.reopen(viewer);
     } catch (error) {
       this.#logger.error({ userId: viewer.userId, err: error }, 'account left closed in tickets');
       if (closing === 'closed') {
+        await this.#users.releaseDeletion(viewer.userId, lease);
         throw failure(
           'ACCOUNT_DELETION_INCOMPLETE',
           'The account was closed for tickets but not deleted, and could not be reopened: it will be, or delete it again to finish.',
         );
       }
     }
-    await this.#users.endDeletion(viewer.userId);
+    await this.#users.endDeletion(viewer.userId, lease);
   }
 
   /**
