@@ -299,6 +299,17 @@ describe('a deletion whose users process was killed in the middle', () => {
       expect(lines.filter((line) => /account deleted|deletion settled/.test(line))).toHaveLength(1);
       expect(lines.join('\n')).toMatch(i % 2 === 1 ? /"outcome":"reopened"/ : /account deleted/);
     }
+    // The sweeps log as the deletion sweep, not as the retention of rows.
+    const sweeps = output()
+      .split('\n')
+      .filter((line) => line.includes('pending account deletions'));
+    expect(sweeps.length).toBeGreaterThan(0);
+    for (const line of sweeps) {
+      expect(JSON.parse(line)).toMatchObject({ msg: 'settled pending account deletions' });
+    }
+    expect(sweeps.map((line) => JSON.parse(line).settled as number)).toSatisfy(
+      (counts: number[]) => counts.reduce((sum, count) => sum + count, 0) === accounts.length,
+    );
   }, 90_000);
 
   it('holds no transaction open on the users database while the tickets service is slow, and logins answer meanwhile', async () => {

@@ -99,6 +99,7 @@ export {
 } from './response-cache.ts';
 export {
   applyRetention,
+  type RetentionLog,
   type RetentionRule,
   RetentionSchedule,
   retentionBatchSize,

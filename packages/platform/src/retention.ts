@@ -37,6 +37,19 @@ export async function applyRetention(
   return deleted;
 }
 
+/** What a schedule's runs log: when rows were handled, with `fields`, and when one failed. */
+export interface RetentionLog {
+  done: string;
+  failed: string;
+  fields(counts: Record<string, number>): Record<string, unknown>;
+}
+
+const retentionLog: RetentionLog = {
+  done: 'deleted rows past their retention',
+  failed: 'retention run failed',
+  fields: (deleted) => ({ deleted }),
+};
+
 /**
  * Applies `rules` shortly after start and then every `intervalMs`, one run at a time. A run
  * that fails is logged, and the next one tries again; stop() waits for a run in progress.
@@ -45,13 +58,21 @@ export class RetentionSchedule {
   readonly #rules: readonly RetentionRule[];
   readonly #logger: Logger;
   readonly #intervalMs: number;
+  readonly #log: RetentionLog;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
 
-  constructor(rules: readonly RetentionRule[], logger: Logger, intervalMs = retentionIntervalMs) {
+  /** `log`: what its runs log, the retention's wording unless the rules are another job's. */
+  constructor(
+    rules: readonly RetentionRule[],
+    logger: Logger,
+    intervalMs = retentionIntervalMs,
+    log = retentionLog,
+  ) {
     this.#rules = rules;
     this.#logger = logger;
     this.#intervalMs = intervalMs;
+    this.#log = log;
   }
 
   start(firstRunMs = Math.min(60_000, this.#intervalMs)): void {
@@ -71,12 +92,12 @@ export class RetentionSchedule {
 
   #run(): void {
     this.#running ??= applyRetention(this.#rules)
-      .then((deleted) => {
-        if (Object.values(deleted).some((count) => count > 0)) {
-          this.#logger.info({ deleted }, 'deleted rows past their retention');
+      .then((counts) => {
+        if (Object.values(counts).some((count) => count > 0)) {
+          this.#logger.info(this.#log.fields(counts), this.#log.done);
         }
       })
-      .catch((error: unknown) => this.#logger.warn({ err: error }, 'retention run failed'))
+      .catch((error: unknown) => this.#logger.warn({ err: error }, this.#log.failed))
       .finally(() => {
         this.#running = undefined;
       });

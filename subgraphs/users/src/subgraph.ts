@@ -40,6 +40,8 @@ import { TicketsAccounts } from './services/TicketsAccounts.ts';
 /** How long a refresh token is kept after it expired: a day in which its reuse still ends its session. */
 export const expiredRefreshTokenKeptMs = 24 * 60 * 60_000;
 
+const pendingDeletions = 'pending account deletions';
+
 /** The rows this service deletes once nothing reads them (README, "Data"). */
 export function usersRetention(prisma: PrismaClient): RetentionRule[] {
   const sessions = new SessionRepository(prisma);
@@ -188,12 +190,17 @@ export const usersSubgraph: SubgraphDefinition<
     const deletions = new RetentionSchedule(
       [
         {
-          name: 'pending account deletions',
+          name: pendingDeletions,
           deleteBatch: (limit) => accounts.settlePendingDeletions(limit),
         },
       ],
       logger,
       config.DELETION_SWEEP_INTERVAL_MS,
+      {
+        done: 'settled pending account deletions',
+        failed: 'pending account deletion sweep failed',
+        fields: (counts) => ({ settled: counts[pendingDeletions] }),
+      },
     );
     deletions.start(0);
     return {
