@@ -1184,7 +1184,11 @@ describe('ticket transfers between two accounts', () => {
       await form.getByRole('button', { name: 'Offer the ticket' }).click();
       const pending = held(a).getByTestId('pending-offer');
       await until(() => pending.count()).toBe(1);
-      expect(await pending.textContent()).toMatch(/^Offered to Rob Receiver until .+\d\d:\d\d\./);
+      // Whom for, in plain words: the name the API gives, and the email typed for the offer.
+      const offeredTo = `Offered to Rob Receiver (${receiver.user.email}) until `;
+      const shown = (await pending.textContent()) ?? '';
+      expect(shown.slice(0, offeredTo.length)).toBe(offeredTo);
+      expect(shown).toMatch(/ until .+\d\d:\d\d\./);
       await b.reload();
       await until(() => offers.count()).toBe(1);
       expect(await offers.textContent()).toMatch(/Floor.*From Gina Giver, until/);
