@@ -444,13 +444,14 @@ async function apiAccount(name: string, accountType: 'CUSTOMER' | 'ORGANIZER' = 
   };
 }
 
-/** An event on sale with one tier of 5 seats, through the API; returns its id. */
+/** An event on sale with one tier of `capacity` seats (5 unless said), through the API; returns its id. */
 async function publishedEvent(names: {
   organizerName: string;
   title: string;
   venue: string;
   city: string;
   tierName: string;
+  capacity?: number;
 }): Promise<string> {
   const organizer = await apiAccount(names.organizerName, 'ORGANIZER');
   const created = await postGraphQL(
@@ -471,7 +472,15 @@ async function publishedEvent(names: {
   const tier = await postGraphQL(
     started.topology.publicUrl,
     'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-    { eventId, input: { name: names.tierName, priceCents: 1000, currency: 'EUR', capacity: 5 } },
+    {
+      eventId,
+      input: {
+        name: names.tierName,
+        priceCents: 1000,
+        currency: 'EUR',
+        capacity: names.capacity ?? 5,
+      },
+    },
     organizer.accessToken,
   );
   expect(tier.body.errors).toBeUndefined();
@@ -1116,35 +1125,170 @@ describe('the organizer’s tiers', () => {
   });
 });
 
-describe('ticket transfers between two accounts', () => {
-  /** `count` tickets of a new event's tier "Floor", bought through the API by a new account. */
-  async function holderOfTickets(count: number) {
-    const title = `Given ${randomUUID().slice(0, 8)}`;
-    const eventId = await publishedEvent({
-      organizerName: 'Giving Organizer',
-      title,
-      venue: 'Hall',
-      city: 'Oslo',
-      tierName: 'Floor',
-    });
-    const read = await postGraphQL(
-      started.topology.publicUrl,
-      'query ($id: ID!) { event(id: $id) { ticketTiers { id } } }',
-      { id: eventId },
-    );
-    const tierId = (read.body.data as { event: { ticketTiers: { id: string }[] } }).event
-      .ticketTiers[0]?.id;
-    const giver = await apiAccount('Gina Giver');
-    const bought = await postGraphQL(
-      started.topology.publicUrl,
-      purchaseMutation,
-      { input: { tierId, quantity: count, idempotencyKey: randomUUID() } },
-      giver.accessToken,
-    );
-    expect(bought.body.errors).toBeUndefined();
-    return { giver, title };
-  }
+type Account = Awaited<ReturnType<typeof apiAccount>>;
 
+/**
+ * `count` tickets (10 at most: one person's cap for an event) of a new event's tier "Floor",
+ * bought through the API by `buyer`, in one order; returns the event's title.
+ */
+async function ticketsBoughtBy(buyer: Account, count: number): Promise<string> {
+  const title = `Given ${randomUUID().slice(0, 8)}`;
+  const eventId = await publishedEvent({
+    organizerName: 'Giving Organizer',
+    title,
+    venue: 'Hall',
+    city: 'Oslo',
+    tierName: 'Floor',
+    capacity: Math.max(count, 5),
+  });
+  const read = await postGraphQL(
+    started.topology.publicUrl,
+    'query ($id: ID!) { event(id: $id) { ticketTiers { id } } }',
+    { id: eventId },
+  );
+  const tierId = (read.body.data as { event: { ticketTiers: { id: string }[] } }).event
+    .ticketTiers[0]?.id;
+  const bought = await postGraphQL(
+    started.topology.publicUrl,
+    purchaseMutation,
+    { input: { tierId, quantity: count, idempotencyKey: randomUUID() } },
+    buyer.accessToken,
+  );
+  expect(bought.body.errors).toBeUndefined();
+  return title;
+}
+
+/** A new account with `count` tickets of a new event (see `ticketsBoughtBy`). */
+async function holderOfTickets(count: number) {
+  const giver = await apiAccount('Gina Giver');
+  return { giver, title: await ticketsBoughtBy(giver, count) };
+}
+
+/** The wallet's tickets on `page` (of the event titled `title`, if given). */
+const held = (page: Page, title?: string) =>
+  title
+    ? page.getByTestId('held-ticket').filter({ hasText: title })
+    : page.getByTestId('held-ticket');
+
+/**
+ * A new account holding 25 tickets, more than the wallet's first page (20) shows: 5 of an
+ * event bought first (the oldest, so the second page's), then 10 each of two others.
+ */
+async function holderOfManyTickets() {
+  const giver = await apiAccount('Gina Giver');
+  const oldest = await ticketsBoughtBy(giver, 5);
+  const newer = [await ticketsBoughtBy(giver, 10), await ticketsBoughtBy(giver, 10)];
+  return { giver, oldest, newer };
+}
+
+/** Whether a request (as the page sends it) asks for a page after a cursor. */
+const asksAfterCursor = (postData: string | null) =>
+  Boolean((JSON.parse(postData ?? '{}') as { variables?: { after?: string } }).variables?.after);
+
+describe('the wallet longer than a page', () => {
+  it('loads the tickets past the first page, and gives one of them to someone', async () => {
+    const { giver, oldest, newer } = await holderOfManyTickets();
+    const receiver = await apiAccount('Rob Receiver');
+    const page = await appPage(giver);
+    try {
+      await page.goto(`${crossOrigin}/#/orders`);
+      await until(() => held(page).count()).toBe(20);
+      expect(await held(page, oldest).count()).toBe(0);
+
+      await page.getByRole('button', { name: 'Load more tickets' }).click();
+      await until(() => held(page).count()).toBe(25);
+      expect(await held(page, oldest).count()).toBe(5);
+      for (const title of newer) expect(await held(page, title).count()).toBe(10);
+      // Every page is loaded: no button asks for more.
+      expect(await page.getByRole('button', { name: 'Load more tickets' }).count()).toBe(0);
+      await shoot(page, 'wallet-second-page');
+
+      // A ticket of the second page is given: its offer names the receiver, and the wallet,
+      // asked again for its first page after the offer, still shows the second.
+      const ticket = held(page, oldest).first();
+      await ticket.getByRole('button', { name: 'Give to someone' }).click();
+      const form = page.locator('form.give');
+      await form.getByLabel('Their email').fill(receiver.user.email);
+      const refetched = page.waitForResponse((response) =>
+        isOperation(response.request().postData(), 'MyTickets'),
+      );
+      await form.getByRole('button', { name: 'Offer the ticket' }).click();
+      await refetched;
+      const pending = held(page, oldest).getByTestId('pending-offer');
+      await until(() => pending.count()).toBe(1);
+      expect(await pending.textContent()).toContain(
+        `Offered to Rob Receiver (${receiver.user.email}) until`,
+      );
+      expect(await held(page).count()).toBe(25);
+      expect(await held(page, oldest).count()).toBe(5);
+
+      const offered = await postGraphQL(
+        started.topology.publicUrl,
+        '{ myTicketTransfers { edges { node { status ticket { event { title } } } } } }',
+        {},
+        receiver.accessToken,
+      );
+      expect(offered.body.data).toEqual({
+        myTicketTransfers: {
+          edges: [{ node: { status: 'PENDING', ticket: { event: { title: oldest } } } }],
+        },
+      });
+    } finally {
+      await page.close();
+    }
+  }, 180_000);
+
+  it('names a failed "Load more" (the edge refusing, a forged cursor) and keeps the tickets shown', async () => {
+    const { giver, oldest } = await holderOfManyTickets();
+    const page = await appPage(giver);
+    try {
+      await page.goto(`${crossOrigin}/#/orders`);
+      await until(() => held(page).count()).toBe(20);
+      const more = page.getByRole('button', { name: 'Load more tickets' });
+      const alert = page.locator('.load-more').getByRole('alert');
+
+      // The edge refuses the next page: named, and the first page stays.
+      await page.route(started.topology.publicUrl, (route) =>
+        isOperation(route.request().postData(), 'MyTickets') &&
+        asksAfterCursor(route.request().postData())
+          ? route.fulfill(edgeUnavailable)
+          : route.fallback(),
+      );
+      await more.click();
+      await until(() => alert.getAttribute('data-code')).toBe('SERVICE_UNAVAILABLE');
+      expect(await alert.textContent()).toMatch(/^A service is unavailable/);
+      // Named once, under the button: the tickets shown did not fail.
+      expect(await page.getByRole('alert').count()).toBe(1);
+      expect(await held(page).count()).toBe(20);
+      await shoot(page, 'wallet-load-more-refused');
+
+      // A cursor the API never gave (a lying client): the API's own words, the page stays.
+      await page.unroute(started.topology.publicUrl);
+      await page.route(started.topology.publicUrl, (route) => {
+        const body = route.request().postData();
+        if (!isOperation(body, 'MyTickets') || !asksAfterCursor(body)) return route.fallback();
+        const forged = JSON.parse(body ?? '{}');
+        forged.variables.after = Buffer.from('["not a date","not a uuid"]').toString('base64url');
+        return route.fallback({ postData: JSON.stringify(forged) });
+      });
+      await more.click();
+      await until(() => alert.getAttribute('data-code')).toBe('BAD_USER_INPUT');
+      expect(await alert.textContent()).toMatch(/not a cursor returned by this API/);
+      expect(await held(page).count()).toBe(20);
+
+      // Pressed again once the network is well: the rest, each ticket once, and no alert.
+      await page.unroute(started.topology.publicUrl);
+      await more.click();
+      await until(() => held(page).count()).toBe(25);
+      expect(await held(page, oldest).count()).toBe(5);
+      expect(await alert.count()).toBe(0);
+    } finally {
+      await page.close();
+    }
+  }, 180_000);
+});
+
+describe('ticket transfers between two accounts', () => {
   it('offers a ticket that the receiver accepts, declines, or finds cancelled', async () => {
     const { giver, title } = await holderOfTickets(2);
     const receiver = await apiAccount('Rob Receiver');
@@ -1155,14 +1299,15 @@ describe('ticket transfers between two accounts', () => {
     try {
       await a.goto(`${crossOrigin}/#/orders`);
       await b.goto(`${crossOrigin}/#/orders`);
-      const held = (page: Page) => page.getByTestId('held-ticket').filter({ hasText: title });
       const offers = b.getByTestId('incoming-offer').filter({ hasText: title });
-      await until(() => held(a).count()).toBe(2);
+      await until(() => held(a, title).count()).toBe(2);
       await b.getByText('No tickets yet.').waitFor();
 
       /** Offers A's first ticket without an offer to `email`; returns its form's email input. */
       const give = async (email: string) => {
-        const ticket = held(a).filter({ has: a.getByRole('button', { name: 'Give to someone' }) });
+        const ticket = held(a, title).filter({
+          has: a.getByRole('button', { name: 'Give to someone' }),
+        });
         await ticket.first().getByRole('button', { name: 'Give to someone' }).click();
         const form = a.locator('form.give');
         await form.getByLabel('Their email').fill(email);
@@ -1182,9 +1327,13 @@ describe('ticket transfers between two accounts', () => {
       // Corrected: the offer shows to whom and until when, and B sees it.
       await form.getByLabel('Their email').fill(receiver.user.email);
       await form.getByRole('button', { name: 'Offer the ticket' }).click();
-      const pending = held(a).getByTestId('pending-offer');
+      const pending = held(a, title).getByTestId('pending-offer');
       await until(() => pending.count()).toBe(1);
-      expect(await pending.textContent()).toMatch(/^Offered to Rob Receiver until .+\d\d:\d\d\./);
+      // Whom for, in plain words: the name the API gives, and the email typed for the offer.
+      const offeredTo = `Offered to Rob Receiver (${receiver.user.email}) until `;
+      const shown = (await pending.textContent()) ?? '';
+      expect(shown.slice(0, offeredTo.length)).toBe(offeredTo);
+      expect(shown).toMatch(/ until .+\d\d:\d\d\./);
       await b.reload();
       await until(() => offers.count()).toBe(1);
       expect(await offers.textContent()).toMatch(/Floor.*From Gina Giver, until/);
@@ -1192,11 +1341,11 @@ describe('ticket transfers between two accounts', () => {
 
       // B accepts: the ticket is B's, with its code; A's list no longer has it.
       await offers.getByRole('button', { name: 'Accept' }).click();
-      await until(() => held(b).locator('img.qr').count()).toBe(1);
+      await until(() => held(b, title).locator('img.qr').count()).toBe(1);
       await until(() => offers.count()).toBe(0);
       await shoot(b, 'transfer-accepted');
       await a.reload();
-      await until(() => held(a).count()).toBe(1);
+      await until(() => held(a, title).count()).toBe(1);
       const order = a.getByTestId('order').filter({ hasText: title });
       await until(() => order.getByText('Given away').count()).toBe(1);
       expect(await order.locator('img.qr').count()).toBe(1);
@@ -1208,7 +1357,7 @@ describe('ticket transfers between two accounts', () => {
       await offers.getByRole('button', { name: 'Decline' }).click();
       await until(() => offers.count()).toBe(0);
       await a.reload();
-      await held(a).getByRole('button', { name: 'Give to someone' }).waitFor();
+      await held(a, title).getByRole('button', { name: 'Give to someone' }).waitFor();
       expect(await pending.count()).toBe(0);
 
       // A offers it again and cancels: B, still showing it (within its 15 s poll), is told
@@ -1219,7 +1368,7 @@ describe('ticket transfers between two accounts', () => {
       await until(() => offers.count()).toBe(1);
       await pending.getByRole('button', { name: 'Cancel the offer' }).click();
       await until(() => pending.count()).toBe(0);
-      await held(a).getByRole('button', { name: 'Give to someone' }).waitFor();
+      await held(a, title).getByRole('button', { name: 'Give to someone' }).waitFor();
       await offers.getByRole('button', { name: 'Accept' }).click();
       const stale = b.getByRole('alert');
       await until(() => stale.getAttribute('data-code')).toBe('TRANSFER_NOT_PENDING');
@@ -1227,9 +1376,9 @@ describe('ticket transfers between two accounts', () => {
       await until(() => offers.count()).toBe(0);
       await shoot(b, 'transfer-cancelled');
       await b.reload();
-      await until(() => held(b).count()).toBe(1);
+      await until(() => held(b, title).count()).toBe(1);
       expect(await offers.count()).toBe(0);
-      expect(await held(a).count()).toBe(1);
+      expect(await held(a, title).count()).toBe(1);
     } finally {
       await b.close();
       await a.close();

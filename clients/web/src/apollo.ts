@@ -4,8 +4,8 @@
 // Every request has a deadline (`requestDeadlineMs`).
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
 import { CombinedGraphQLErrors, ServerError } from '@apollo/client/errors';
-import { relayStylePagination } from '@apollo/client/utilities';
 import { catchError, defer, from, mergeMap, type Observable, of, throwError } from 'rxjs';
+import { pagedConnection, refetchesMerge } from './connections.ts';
 import { currentSession, endpoint, fetchWithDeadline, refreshSession } from './session.ts';
 
 /**
@@ -54,6 +54,7 @@ const refreshOnUnauthenticated = new ApolloLink((operation, forward) => {
 });
 
 export const client = new ApolloClient({
+  defaultOptions: refetchesMerge,
   link: ApolloLink.from([
     refreshOnUnauthenticated,
     withToken,
@@ -63,12 +64,15 @@ export const client = new ApolloClient({
     typePolicies: {
       Query: {
         fields: {
-          // "Load more" appends the next page to the list already shown.
-          events: relayStylePagination(['filter', 'orderBy']),
-          myOrders: relayStylePagination(),
+          // "Load more" appends the next page to the list already shown; a poll or a
+          // refetch of the first page keeps the pages loaded after it.
+          events: pagedConnection(['filter', 'orderBy']),
+          myOrders: pagedConnection(),
+          myTickets: pagedConnection(),
+          myTicketTransfers: pagedConnection(),
         },
       },
-      User: { fields: { organizedEvents: relayStylePagination() } },
+      User: { fields: { organizedEvents: pagedConnection() } },
     },
   }),
 });

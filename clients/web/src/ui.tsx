@@ -118,3 +118,42 @@ export function useFormState<Values extends Record<string, string | boolean>>(in
     }));
   return [values, bind, setValues] as const;
 }
+
+/**
+ * "Load more" under a list: asks for the page after `pageInfo.endCursor`, which the cache
+ * appends (`pagedConnection`, connections.ts). A failure is named under the button and leaves the items shown;
+ * pressing it again tries again.
+ */
+export function LoadMore({
+  pageInfo,
+  fetchMore,
+  label = 'Load more',
+}: {
+  pageInfo: { hasNextPage: boolean; endCursor?: string | null } | undefined;
+  fetchMore: (options: { variables: { after: string } }) => Promise<unknown>;
+  label?: string;
+}) {
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const endCursor = pageInfo?.endCursor;
+  if (!pageInfo?.hasNextPage || !endCursor) return null;
+  const more = async () => {
+    setLoading(true);
+    setError(undefined);
+    try {
+      await fetchMore({ variables: { after: endCursor } });
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setLoading(false);
+    }
+  };
+  return (
+    <div className="load-more">
+      <ErrorNote error={error} />
+      <button type="button" disabled={loading} onClick={more}>
+        {label}
+      </button>
+    </div>
+  );
+}

@@ -1,7 +1,7 @@
 import { useQuery } from '@apollo/client/react';
 import { useState } from 'react';
 import { type EventFilter, EventListDocument } from '../gql/graphql.ts';
-import { ErrorNote, when } from '../ui.tsx';
+import { ErrorNote, LoadMore, when } from '../ui.tsx';
 
 const pageSize = 10;
 
@@ -15,7 +15,7 @@ export function EventList() {
     ...(city.trim() ? { city: city.trim() } : {}),
     ...(includeCancelled ? { includeCancelled } : {}),
   };
-  const { data, error, loading, fetchMore } = useQuery(EventListDocument, {
+  const { data, error, fetchMore } = useQuery(EventListDocument, {
     variables: { first: pageSize, filter },
   });
   const events = data?.events;
@@ -74,17 +74,7 @@ export function EventList() {
           </li>
         ))}
       </ul>
-      {events?.pageInfo.hasNextPage && (
-        <button
-          type="button"
-          disabled={loading}
-          onClick={() =>
-            fetchMore({ variables: { first: pageSize, after: events.pageInfo.endCursor } })
-          }
-        >
-          Load more
-        </button>
-      )}
+      <LoadMore pageInfo={events?.pageInfo} fetchMore={fetchMore} />
     </section>
   );
 }

@@ -7,7 +7,7 @@ import {
   MyTicketTransfersDocument,
 } from '../gql/graphql.ts';
 import { useSession } from '../session.ts';
-import { ErrorNote, money, when } from '../ui.tsx';
+import { ErrorNote, LoadMore, money, when } from '../ui.tsx';
 import { IncomingOffers, offeredTo, TicketCode, Wallet } from './Tickets.tsx';
 
 /** How often the page asks for offers made to or by the user (a receiver's answer). */
@@ -25,7 +25,7 @@ function badge(ticket: { status: string; code: string | null }) {
  */
 export function Orders() {
   const me = useSession()?.user.id ?? '';
-  const { data, error, fetchMore, loading } = useQuery(MyOrdersDocument, {
+  const { data, error, fetchMore } = useQuery(MyOrdersDocument, {
     variables: { first: 10 },
     fetchPolicy: 'cache-and-network',
   });
@@ -56,7 +56,17 @@ export function Orders() {
     <section>
       <ErrorNote error={error ?? tickets.error ?? transfers.error ?? cancelling.error} />
       <IncomingOffers offers={incoming} />
+      <LoadMore
+        pageInfo={transfers.data?.myTicketTransfers.pageInfo}
+        fetchMore={transfers.fetchMore}
+        label="Load more offers"
+      />
       <Wallet tickets={tickets.data?.myTickets} />
+      <LoadMore
+        pageInfo={tickets.data?.myTickets.pageInfo}
+        fetchMore={tickets.fetchMore}
+        label="Load more tickets"
+      />
       <h1>My orders</h1>
       {orders?.edges.length === 0 && <p className="muted">No orders yet.</p>}
       {orders?.edges.map(({ node: order }) => (
@@ -103,15 +113,7 @@ export function Orders() {
           </ul>
         </article>
       ))}
-      {orders?.pageInfo.hasNextPage && (
-        <button
-          type="button"
-          disabled={loading}
-          onClick={() => fetchMore({ variables: { after: orders.pageInfo.endCursor } })}
-        >
-          Load more
-        </button>
-      )}
+      <LoadMore pageInfo={orders?.pageInfo} fetchMore={fetchMore} label="Load more orders" />
     </section>
   );
 }

@@ -14,6 +14,7 @@ import {
   Field,
   FieldError,
   instantAt,
+  LoadMore,
   money,
   useFieldError,
   useFormState,
@@ -278,7 +279,7 @@ function ManagedEvent({ event }: { event: OrganizedEvent }) {
 
 /** The organizer's events: create, add and delete tiers, publish, cancel, and see what sold. */
 export function Organizer() {
-  const { data, error, fetchMore, loading } = useQuery(MyEventsDocument, {
+  const { data, error, fetchMore } = useQuery(MyEventsDocument, {
     variables: { first: 20 },
     fetchPolicy: 'cache-and-network',
     // Sales go on while the dashboard is open.
@@ -293,15 +294,7 @@ export function Organizer() {
       {events?.edges.map(({ node }) => (
         <ManagedEvent key={node.id} event={node} />
       ))}
-      {events?.pageInfo.hasNextPage && (
-        <button
-          type="button"
-          disabled={loading}
-          onClick={() => fetchMore({ variables: { after: events.pageInfo.endCursor } })}
-        >
-          Load more
-        </button>
-      )}
+      <LoadMore pageInfo={events?.pageInfo} fetchMore={fetchMore} label="Load more events" />
     </section>
   );
 }

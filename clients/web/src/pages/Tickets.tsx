@@ -13,6 +13,7 @@ import {
   type MyTicketTransfersQuery,
   TransferTicketDocument,
 } from '../gql/graphql.ts';
+import { currentSession, onSessionChange } from '../session.ts';
 import { ErrorNote, Field, when } from '../ui.tsx';
 
 type WalletTicket = MyTicketsQuery['myTickets']['edges'][number]['node'];
@@ -34,6 +35,46 @@ export function TicketCode({ code }: { code: string }) {
   return src ? <img className="qr" src={src} alt={`Ticket code ${code}`} /> : null;
 }
 
+/**
+ * The email the giver typed for each of their offers, by the offer's id, in this browser. The
+ * API names an offer's receiver but shows their email to them alone; the giver typed it, so
+ * the page says it back to them. The newest `rememberedOffers` are kept, until the session
+ * ends: what one user typed is not left for the next one of this browser.
+ */
+const receiverEmailsKey = 'ticketing.offerEmails';
+const rememberedOffers = 50;
+onSessionChange(() => {
+  if (!currentSession()) localStorage.removeItem(receiverEmailsKey);
+});
+
+function receiverEmails(): [string, string][] {
+  try {
+    const stored = JSON.parse(localStorage.getItem(receiverEmailsKey) ?? '[]');
+    return Array.isArray(stored)
+      ? stored.filter(
+          (entry): entry is [string, string] =>
+            Array.isArray(entry) && entry.every((part) => typeof part === 'string'),
+        )
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+function rememberReceiverEmail(offerId: string, email: string) {
+  const kept = receiverEmails().filter(([id]) => id !== offerId);
+  const entries = [...kept, [offerId, email]].slice(-rememberedOffers);
+  localStorage.setItem(receiverEmailsKey, JSON.stringify(entries));
+}
+
+const receiverEmail = (offerId: string) => receiverEmails().find(([id]) => id === offerId)?.[1];
+
+/** Whom an offer is for, in plain words: their name, and the email the giver typed if known. */
+function receiverOf(to: { name: string } | null | undefined, email: string | undefined) {
+  if (to && email) return `${to.name} (${email})`;
+  return to?.name ?? email ?? 'someone';
+}
+
 /** Asks for the receiver's email and offers them the ticket; a refusal keeps what was typed. */
 function GiveForm({ ticketId, onClose }: { ticketId: string; onClose: () => void }) {
   const [email, setEmail] = useState('');
@@ -41,7 +82,11 @@ function GiveForm({ ticketId, onClose }: { ticketId: string; onClose: () => void
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     try {
-      await give({ variables: { id: ticketId, toEmail: email.trim() } });
+      const toEmail = email.trim();
+      const given = await give({ variables: { id: ticketId, toEmail } });
+      const offerId = given.data?.transferTicket.pendingTransfer?.id;
+      if (offerId) rememberReceiverEmail(offerId, toEmail);
+      // Closing the form renders the ticket again, now with the email remembered.
       onClose();
     } catch {
       // Shown below, with the email kept to correct.
@@ -85,7 +130,7 @@ function WalletItem({ ticket }: { ticket: WalletTicket }) {
         </p>
         {offer ? (
           <p data-testid="pending-offer">
-            Offered to <strong>{offer.to?.name ?? 'someone'}</strong> until{' '}
+            Offered to <strong>{receiverOf(offer.to, receiverEmail(offer.id))}</strong> until{' '}
             {whenAt(offer.expiresAt, ticket.event?.timezone)}.{' '}
             <button
               type="button"
