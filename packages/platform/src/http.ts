@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
-import { createServer, type ServerResponse, STATUS_CODES } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type {
@@ -98,7 +98,10 @@ export async function serveGraphQL<TContext extends BaseContext>(
   const { logger } = options;
   const app = express();
   app.disable('x-powered-by');
-  const httpServer = createServer(app);
+  const httpServer = createServer((request, response) => {
+    closeWhenBodyUnread(request, response);
+    app(request, response);
+  });
   httpServer.on('clientError', answerUnreadableRequest);
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
   httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
@@ -372,12 +375,29 @@ const requireUtf8Parameters: express.RequestHandler = (request, _response, next)
   next();
 };
 
+/** The largest request body any GraphQL endpoint reads (1 MB, as NGINX's `client_max_body_size`). */
+export const maxBodyBytes = 2 ** 20;
+
+/**
+ * Refuses a body whose Content-Length is over `limit` at once, with 413, before a byte of it
+ * is read. body-parser refuses it too, but only once it has read (and dropped) the whole
+ * body: a client that declared more than it sends held the connection until it timed out.
+ * The answer closes the connection (`closeWhenBodyUnread`).
+ */
+export function refuseDeclaredOver(limit: number): express.RequestHandler {
+  return (request, _response, next) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
+    next(declared > limit ? bodyFailure('entity.too.large', 413) : undefined);
+  };
+}
+
 /**
  * The JSON body parser of every GraphQL endpoint, with its bound on nesting, and the same
  * check of a GET request's parameters; a service may run it earlier itself.
  */
 export const jsonBody = [
-  express.json({ limit: '1mb', verify: requireUtf8 }),
+  refuseDeclaredOver(maxBodyBytes),
+  express.json({ limit: maxBodyBytes, verify: requireUtf8 }),
   requireUtf8Parameters,
   limitJsonDepth,
 ];
@@ -462,6 +482,55 @@ function answerHttpErrors(logger: Logger): express.ErrorRequestHandler {
   };
 }
 
+/**
+ * How long a connection closed after an answer is still read (and what arrives dropped)
+ * before it is let go: closing while the peer still sends the rest of its request would
+ * reset the connection, and could lose the answer with it (NGINX's lingering close).
+ */
+const lingerMs = 1_000;
+
+/** Ends `socket` after what was written to it, reads what still comes for `lingerMs`, then closes it. */
+function closeLingering(socket: Duplex): void {
+  socket.end();
+  setTimeout(() => socket.destroy(), lingerMs).unref();
+}
+
+/** Whether `request` has a body (a positive Content-Length, or chunks) not yet all read. */
+function bodyUnread(request: IncomingMessage): boolean {
+  if (request.complete) return false;
+  return (
+    request.headers['transfer-encoding'] !== undefined ||
+    Number(request.headers['content-length'] ?? 0) > 0
+  );
+}
+
+/**
+ * An answer written before its request's body has all arrived (a refusal by the headers
+ * alone: a Content-Length over the limit, a content type or method no one reads, a missing
+ * signature, a rate limit) says `Connection: close`, and the connection is closed after it
+ * (RFC 9112 §9.6). Node would otherwise discard the rest of the body as it came and keep the
+ * connection: a client that declares more than it sends, or sends it slowly, held it, and
+ * NGINX's pooled upstream connection with it. Every answer is written through here, whoever
+ * writes it. An answer to a request without a body, or once its body was read, keeps the
+ * connection.
+ */
+function closeWhenBodyUnread(request: IncomingMessage, response: ServerResponse): void {
+  // Node parses a request without a body whole before any handler runs, but one with a body
+  // only after its head is handled: one answered at once (even on a body that came with its
+  // head) is closed, never one that had no body.
+  const writeHead = response.writeHead;
+  // An own property, which outlives Express's change of the response's prototype.
+  response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    if (bodyUnread(request) && !this.headersSent) {
+      this.setHeader('Connection', 'close');
+      const socket = this.socket as (Duplex & { destroySoon?: () => void }) | null;
+      // What Node calls on a connection to close after the answer: it lingers instead.
+      if (socket) socket.destroySoon = () => closeLingering(socket);
+    }
+    return (writeHead as (...given: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['writeHead'];
+}
+
 /** What Node's HTTP parser refuses before any handler runs, as NGINX names the same refusals. */
 const unreadableRequests: Record<string, { status: number; code: string; message: string }> = {
   HPE_HEADER_OVERFLOW: {
@@ -503,16 +572,14 @@ function answerUnreadableRequest(error: NodeJS.ErrnoException, socket: Duplex): 
   };
   const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
   answeredUnreadable.add(socket);
-  socket.end(
+  socket.write(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
       'Content-Type: application/json; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       'Connection: close\r\n\r\n' +
       body,
   );
-  // Closed once the peer has had time to read the answer: closing while it still sends the
-  // rest of its request would reset the connection, and could lose the answer with it.
-  setTimeout(() => socket.destroy(), 1_000).unref();
+  closeLingering(socket);
 }
 
 /** Drains the HTTP server when Apollo stops, while Apollo still executes operations. */
