@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -98,6 +99,8 @@ export async function serveGraphQL<TContext extends BaseContext>(
   const { logger } = options;
   const app = express();
   app.disable('x-powered-by');
+  // Express's ETag names the body alone, on every answer: `etagOverMediaType` instead.
+  app.set('etag', false);
   const httpServer = createServer((request, response) => {
     closeWhenBodyUnread(request, response);
     app(request, response);
@@ -122,6 +125,7 @@ export async function serveGraphQL<TContext extends BaseContext>(
   app.use(accessLog(logger), (req, res, next) =>
     runWithRequestId(req.id as string, next, abandonment(res)),
   );
+  app.use('/graphql', etagOverMediaType);
   app.get(servicePaths.metrics, serveMetrics);
   app.get(servicePaths.live, (_req, res) => {
     res.json({ status: 'ok' });
@@ -240,6 +244,32 @@ function sharedReadinessCheck(
     return running;
   };
 }
+
+/**
+ * A GET answer of `/graphql` is negotiated by its Accept header (`application/json` or
+ * `application/graphql-response+json`): one body, two media types, which Express's ETag
+ * (a hash of the body alone) named alike, so that a cache revalidating one's copy with
+ * If-None-Match got a 304 for the other. Its ETag is taken over its Content-Type and body;
+ * Express's `send` then answers a matching If-None-Match with 304, as before. A POST answer,
+ * which no client revalidates, gets none (Express's own is off, `app.set('etag', false)`).
+ */
+const etagOverMediaType: express.RequestHandler = (request, response, next) => {
+  if (request.method === 'GET' || request.method === 'HEAD') {
+    const send = response.send;
+    response.send = function (this: express.Response, body?: unknown) {
+      if ((typeof body === 'string' || Buffer.isBuffer(body)) && !this.get('ETag')) {
+        const hash = createHash('sha1')
+          .update(this.get('Content-Type') ?? '')
+          .update('\n')
+          .update(body)
+          .digest('base64url');
+        this.set('ETag', `W/"${hash}"`);
+      }
+      return send.call(this, body);
+    };
+  }
+  next();
+};
 
 /** Aborted when `response`'s connection closes before the response was sent in full. */
 function abandonment(response: ServerResponse): AbortSignal {
