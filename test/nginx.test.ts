@@ -13,7 +13,8 @@ import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { acceptableRequestId } from '@ticketing/platform';
+import { acceptableRequestId, type RunningService } from '@ticketing/platform';
+import { serveOkService } from '@ticketing/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   corsOriginPattern,
@@ -722,4 +723,87 @@ describe('an NGINX that a run of `npm start` left running', () => {
       ),
     20_000,
   );
+});
+
+describe('a gateway refusing a request before reading its body, behind the edge', () => {
+  let edge: Edge;
+  let gateway: RunningService;
+  /** The target of every request the gateway received. */
+  const targets: string[] = [];
+
+  beforeAll(async () => {
+    // The gateways' HTTP layer, as every service serves: a refusal before the body is read
+    // closes the connection (RFC 9112 §9.6), which NGINX has pooled.
+    gateway = await serveOkService('refusing-gateway', (app) => {
+      app.use((request, _response, next) => {
+        targets.push(request.url);
+        next();
+      });
+    });
+    const address = `127.0.0.1:${gateway.port}`;
+    edge = await startEdge({ gateways: [address, address], webRoot: builtApp });
+  });
+  afterAll(async () => {
+    await edge?.stop();
+    await gateway?.stop();
+  });
+
+  /** Answers on one client connection, until `count` have come or NGINX closed it. */
+  async function exchange(parts: string[], count: number): Promise<string> {
+    const socket = connect(edge.port, '127.0.0.1');
+    await once(socket, 'connect');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    let closed = false;
+    socket.on('close', () => {
+      closed = true;
+    });
+    for (const part of parts) socket.write(part);
+    const deadline = Date.now() + 5_000;
+    while ((received.match(/HTTP\/1\.1 \d{3}/g) ?? []).length < count && !closed) {
+      if (Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    socket.destroy();
+    return received;
+  }
+
+  const smuggled = 'GET /graphql?query=%7Bok%7D&smuggled=1 HTTP/1.1\r\nhost: x\r\n\r\n';
+
+  it('answers the refusal, never a request held in its body, and the next request on the connection', async () => {
+    // Large enough that the gateway answers before NGINX has sent it all.
+    const body = `${'x'.repeat(900_000)}${smuggled}`;
+    const answer = await exchange(
+      [
+        'POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\n' +
+          `content-length: ${body.length}\r\n\r\n${body}`,
+        'GET /graphql?query=%7Bok%7D HTTP/1.1\r\nhost: x\r\napollo-require-preflight: 1\r\n\r\n',
+      ],
+      2,
+    );
+    expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 400', 'HTTP/1.1 200']);
+    expect(answer).toContain('{"data":{"ok":true}}');
+    expect(targets.some((target) => target.includes('smuggled'))).toBe(false);
+  });
+
+  it('goes on serving through the connections it pools after refusals', async () => {
+    const body = `${'x'.repeat(10_000)}${smuggled}`;
+    for (let round = 0; round < 5; round++) {
+      const refused = await fetch(`${edge.base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body,
+      });
+      expect(refused.status).toBe(400);
+      await refused.arrayBuffer();
+      const served = await fetch(`${edge.base}/graphql?query=%7Bok%7D`, {
+        headers: { 'apollo-require-preflight': '1' },
+      });
+      expect(served.status).toBe(200);
+      await served.arrayBuffer();
+    }
+    expect(targets.some((target) => target.includes('smuggled'))).toBe(false);
+  });
 });

@@ -1,8 +1,10 @@
 // The events API through the gateway: permissions, the lifecycle, validation, listing and
 // what the tickets service learns.
+
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { maxDeliveryAgeMs, relaySecret, signDelivery } from '@ticketing/platform';
+import { maxDeliveryAgeMs, maxDeliveryBytes, relaySecret, signDelivery } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Supergraph, startSupergraph } from './harness.ts';
 import { type AuthPayload, codeOf, logIn, signUp } from './operations.ts';
@@ -526,7 +528,11 @@ describe('a delivery to the tickets service’s /internal/event-changes', () => 
    * to the status line of the answer, or undefined when none came within `waitMs`: the
    * service is reading the body.
    */
-  async function answerBeforeBody(headers: Record<string, string>, waitMs = 2_000) {
+  async function answerBeforeBody(
+    headers: Record<string, string>,
+    waitMs = 2_000,
+    declared = 64 * 1024,
+  ) {
     const url = deliveries();
     const socket = connect(Number(url.port), url.hostname);
     await once(socket, 'connect');
@@ -534,7 +540,7 @@ describe('a delivery to the tickets service’s /internal/event-changes', () => 
       `POST ${url.pathname} HTTP/1.1`,
       `host: ${url.host}`,
       'content-type: application/json',
-      `content-length: ${64 * 1024}`,
+      `content-length: ${declared}`,
       ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
     ];
     socket.write(`${head.join('\r\n')}\r\n\r\n{"messages":[`);
@@ -609,6 +615,41 @@ describe('a delivery to the tickets service’s /internal/event-changes', () => 
       { message: 'The request body is too large.', extensions: { code: 'PAYLOAD_TOO_LARGE' } },
     ]);
     expect((await deliver(body, false)).status).toBe(401);
+  });
+
+  // A batch is some 25 KB: what the endpoint reads is bounded by that, not by the 1 MB of a
+  // GraphQL request. A delivery that cannot be signed is refused before that bound is looked
+  // at (401), one whose Content-Length is over it at once (413), before a byte is read.
+  it('signed and fresh, declaring a body over the endpoint’s bound, is refused with 413 before it is read', async () => {
+    const signedHead = { 'x-relay-timestamp': now(), 'x-relay-signature': wellFormed };
+    expect(await answerBeforeBody(signedHead, 2_000, maxDeliveryBytes + 1)).toBe(
+      'HTTP/1.1 413 Payload Too Large',
+    );
+    // Under 1 MB, which any GraphQL endpoint reads.
+    expect(maxDeliveryBytes).toBeLessThan(2 ** 20 / 2);
+  });
+
+  it('signed and over the endpoint’s bound, a real change included, applies nothing', async () => {
+    const eventId = randomUUID();
+    const message = {
+      sequence: '1',
+      topic: 'event.changed',
+      eventId,
+      payload: {
+        eventId,
+        status: 'PUBLISHED',
+        startsAt: new Date().toISOString(),
+        endsAt: null,
+        version: 1,
+      },
+    };
+    const body = JSON.stringify({ messages: [message], padding: ' '.repeat(maxDeliveryBytes) });
+    expect(body.length).toBeLessThan(2 ** 20);
+    const answer = await deliver(body);
+    expect(answer.status).toBe(413);
+    expect(
+      await supergraph.databases.tickets.eventSnapshot.findUnique({ where: { eventId } }),
+    ).toBeNull();
   });
 
   it('signed, fresh and within the limit is applied', async () => {

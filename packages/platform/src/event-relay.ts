@@ -10,6 +10,13 @@ const developmentRelaySecret = 'development-only-event-relay-secret';
 /** Deliveries older than this are refused, so that a captured one cannot be replayed later. */
 export const maxDeliveryAgeMs = 5 * 60_000;
 
+/**
+ * The largest delivery the consumer reads: a batch of 100 snapshots is some 25 KB, so ten
+ * times that, well under the 1 MB of a GraphQL request. Past it, 413: by its Content-Length
+ * before a byte is read, or once that many bytes of a body without one have been.
+ */
+export const maxDeliveryBytes = 256 * 1024;
+
 export function relaySecret(config: {
   NODE_ENV: string;
   EVENT_RELAY_SECRET?: string | undefined;

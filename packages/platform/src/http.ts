@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type ServerResponse, STATUS_CODES } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type {
@@ -98,7 +99,12 @@ export async function serveGraphQL<TContext extends BaseContext>(
   const { logger } = options;
   const app = express();
   app.disable('x-powered-by');
-  const httpServer = createServer(app);
+  // Express's ETag names the body alone, on every answer: `etagOverMediaType` instead.
+  app.set('etag', false);
+  const httpServer = createServer((request, response) => {
+    closeWhenBodyUnread(request, response);
+    app(request, response);
+  });
   httpServer.on('clientError', answerUnreadableRequest);
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
   httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
@@ -119,6 +125,7 @@ export async function serveGraphQL<TContext extends BaseContext>(
   app.use(accessLog(logger), (req, res, next) =>
     runWithRequestId(req.id as string, next, abandonment(res)),
   );
+  app.use('/graphql', etagOverMediaType);
   app.get(servicePaths.metrics, serveMetrics);
   app.get(servicePaths.live, (_req, res) => {
     res.json({ status: 'ok' });
@@ -237,6 +244,32 @@ function sharedReadinessCheck(
     return running;
   };
 }
+
+/**
+ * A GET answer of `/graphql` is negotiated by its Accept header (`application/json` or
+ * `application/graphql-response+json`): one body, two media types, which Express's ETag
+ * (a hash of the body alone) named alike, so that a cache revalidating one's copy with
+ * If-None-Match got a 304 for the other. Its ETag is taken over its Content-Type and body;
+ * Express's `send` then answers a matching If-None-Match with 304, as before. A POST answer,
+ * which no client revalidates, gets none (Express's own is off, `app.set('etag', false)`).
+ */
+const etagOverMediaType: express.RequestHandler = (request, response, next) => {
+  if (request.method === 'GET' || request.method === 'HEAD') {
+    const send = response.send;
+    response.send = function (this: express.Response, body?: unknown) {
+      if ((typeof body === 'string' || Buffer.isBuffer(body)) && !this.get('ETag')) {
+        const hash = createHash('sha1')
+          .update(this.get('Content-Type') ?? '')
+          .update('\n')
+          .update(body)
+          .digest('base64url');
+        this.set('ETag', `W/"${hash}"`);
+      }
+      return send.call(this, body);
+    };
+  }
+  next();
+};
 
 /** Aborted when `response`'s connection closes before the response was sent in full. */
 function abandonment(response: ServerResponse): AbortSignal {
@@ -372,12 +405,29 @@ const requireUtf8Parameters: express.RequestHandler = (request, _response, next)
   next();
 };
 
+/** The largest request body any GraphQL endpoint reads (1 MB, as NGINX's `client_max_body_size`). */
+export const maxBodyBytes = 2 ** 20;
+
+/**
+ * Refuses a body whose Content-Length is over `limit` at once, with 413, before a byte of it
+ * is read. body-parser refuses it too, but only once it has read (and dropped) the whole
+ * body: a client that declared more than it sends held the connection until it timed out.
+ * The answer closes the connection (`closeWhenBodyUnread`).
+ */
+export function refuseDeclaredOver(limit: number): express.RequestHandler {
+  return (request, _response, next) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
+    next(declared > limit ? bodyFailure('entity.too.large', 413) : undefined);
+  };
+}
+
 /**
  * The JSON body parser of every GraphQL endpoint, with its bound on nesting, and the same
  * check of a GET request's parameters; a service may run it earlier itself.
  */
 export const jsonBody = [
-  express.json({ limit: '1mb', verify: requireUtf8 }),
+  refuseDeclaredOver(maxBodyBytes),
+  express.json({ limit: maxBodyBytes, verify: requireUtf8 }),
   requireUtf8Parameters,
   limitJsonDepth,
 ];
@@ -462,6 +512,55 @@ function answerHttpErrors(logger: Logger): express.ErrorRequestHandler {
   };
 }
 
+/**
+ * How long a connection closed after an answer is still read (and what arrives dropped)
+ * before it is let go: closing while the peer still sends the rest of its request would
+ * reset the connection, and could lose the answer with it (NGINX's lingering close).
+ */
+const lingerMs = 1_000;
+
+/** Ends `socket` after what was written to it, reads what still comes for `lingerMs`, then closes it. */
+function closeLingering(socket: Duplex): void {
+  socket.end();
+  setTimeout(() => socket.destroy(), lingerMs).unref();
+}
+
+/** Whether `request` has a body (a positive Content-Length, or chunks) not yet all read. */
+function bodyUnread(request: IncomingMessage): boolean {
+  if (request.complete) return false;
+  return (
+    request.headers['transfer-encoding'] !== undefined ||
+    Number(request.headers['content-length'] ?? 0) > 0
+  );
+}
+
+/**
+ * An answer written before its request's body has all arrived (a refusal by the headers
+ * alone: a Content-Length over the limit, a content type or method no one reads, a missing
+ * signature, a rate limit) says `Connection: close`, and the connection is closed after it
+ * (RFC 9112 §9.6). Node would otherwise discard the rest of the body as it came and keep the
+ * connection: a client that declares more than it sends, or sends it slowly, held it, and
+ * NGINX's pooled upstream connection with it. Every answer is written through here, whoever
+ * writes it. An answer to a request without a body, or once its body was read, keeps the
+ * connection.
+ */
+function closeWhenBodyUnread(request: IncomingMessage, response: ServerResponse): void {
+  // Node parses a request without a body whole before any handler runs, but one with a body
+  // only after its head is handled: one answered at once (even on a body that came with its
+  // head) is closed, never one that had no body.
+  const writeHead = response.writeHead;
+  // An own property, which outlives Express's change of the response's prototype.
+  response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    if (bodyUnread(request) && !this.headersSent) {
+      this.setHeader('Connection', 'close');
+      const socket = this.socket as (Duplex & { destroySoon?: () => void }) | null;
+      // What Node calls on a connection to close after the answer: it lingers instead.
+      if (socket) socket.destroySoon = () => closeLingering(socket);
+    }
+    return (writeHead as (...given: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['writeHead'];
+}
+
 /** What Node's HTTP parser refuses before any handler runs, as NGINX names the same refusals. */
 const unreadableRequests: Record<string, { status: number; code: string; message: string }> = {
   HPE_HEADER_OVERFLOW: {
@@ -503,16 +602,14 @@ function answerUnreadableRequest(error: NodeJS.ErrnoException, socket: Duplex): 
   };
   const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
   answeredUnreadable.add(socket);
-  socket.end(
+  socket.write(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
       'Content-Type: application/json; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       'Connection: close\r\n\r\n' +
       body,
   );
-  // Closed once the peer has had time to read the answer: closing while it still sends the
-  // rest of its request would reset the connection, and could lose the answer with it.
-  setTimeout(() => socket.destroy(), 1_000).unref();
+  closeLingering(socket);
 }
 
 /** Drains the HTTP server when Apollo stops, while Apollo still executes operations. */

@@ -36,6 +36,7 @@ export {
 } from './errors.ts';
 export {
   maxDeliveryAgeMs,
+  maxDeliveryBytes,
   plausibleDelivery,
   relaySecret,
   signDelivery,

@@ -2,6 +2,7 @@
 // outbox relay's delivery at the tickets service) is read in three steps, so that one that
 // cannot be signed is refused before a byte of its body is read, inflated or parsed.
 import express from 'express';
+import { refuseDeclaredOver } from './http.ts';
 
 export interface SignedBodyOptions {
   /**
@@ -11,8 +12,11 @@ export interface SignedBodyOptions {
   check(request: express.Request): void;
   /** How the body is read: parsed as JSON (`req.body`), or kept as its bytes (a Buffer). */
   read: 'json' | 'raw';
-  /** The largest body read, in body-parser's units (`'1mb'`): 413 past it. */
-  limit: string;
+  /**
+   * The largest body read, in bytes: 413 past it, by its Content-Length before a byte is
+   * read (once `check` passed: what cannot be signed is 401 or 403 whatever its length).
+   */
+  limit: number;
   /**
    * Refuses, by throwing, a body its signature does not cover; given the bytes as they
    * arrived (none when the request had no body body-parser reads).
@@ -42,6 +46,7 @@ export function signedBody(options: SignedBodyOptions): express.RequestHandler[]
       }
       next();
     },
+    refuseDeclaredOver(options.limit),
     options.read === 'json'
       ? express.json(parserOptions)
       : express.raw({ type: 'application/json', ...parserOptions }),

@@ -24,7 +24,13 @@ import {
   UntrustedRequestError,
   type VerifiedRequest,
 } from './gateway-assertion.ts';
-import { type RunningService, runService, serveGraphQL, shutdownSettings } from './http.ts';
+import {
+  maxBodyBytes,
+  type RunningService,
+  runService,
+  serveGraphQL,
+  shutdownSettings,
+} from './http.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { connectRedis, type RedisConnection, redisSettings } from './redis.ts';
 import { localServiceUrl, type SubgraphName, serviceRoutes, tokenIssuer } from './services.ts';
@@ -133,7 +139,7 @@ function requireGatewayAssertion(
     signedBody({
       check: (request) => assertionParts(assertionOf(request)),
       read: 'json',
-      limit: '1mb',
+      limit: maxBodyBytes,
       async verify(request, response: express.Response<unknown, TrustedLocals>, body) {
         response.locals.forwarded = await verifier.verify(assertionOf(request), body);
       },

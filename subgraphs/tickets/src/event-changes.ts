@@ -1,9 +1,10 @@
 // POST /internal/event-changes: where the events service's outbox relay delivers event
 // changes. Not part of the public API: NGINX routes only /graphql, and every delivery
 // must be signed with the relay secret; one whose headers cannot be a recent signed
-// delivery is refused before its body is read.
+// delivery, or that declares more than a delivery can hold, is refused before its body is read.
 import {
   type Logger,
+  maxDeliveryBytes,
   plausibleDelivery,
   serviceRoutes,
   signedBody,
@@ -69,9 +70,8 @@ export function eventChangesRoute(
           throw new UnsignedDelivery();
         }
       },
-      // A batch of 100 snapshots is some 25 KB.
       read: 'raw',
-      limit: '1mb',
+      limit: maxDeliveryBytes,
       verify(req, _res, body) {
         const timestamp = req.header('x-relay-timestamp');
         if (!verifyDelivery(secret, timestamp, req.header('x-relay-signature'), body)) {
