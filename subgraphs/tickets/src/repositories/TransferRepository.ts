@@ -70,7 +70,7 @@ const open = (now = new Date()) =>
  * receiver's expired holds) tier rows. A closing of the receiver's account holds that lock
  * exclusively, then the offers made to it. A cancellation,
  * refund or admission takes the ticket, then (through the `tickets_void_transfer_offers`
- * trigger) its offer, then an allowance, then the tier; a purchase an allowance, then the
+ * statement trigger, after every ticket row of its statement) its offer, then an allowance, then the tier; a purchase an allowance, then the
  * tier; an offer the ticket (shared), then the offer; a decline or an offer's cancellation
  * the offer alone. So no transaction here waits in a circle with those, nor with another
  * transfer going the other way. Returning expired holds offers them to the tier's waitlist,
