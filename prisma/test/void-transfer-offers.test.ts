@@ -173,6 +173,12 @@ describe('voiding transfer offers', () => {
 
     expect(calls).toBe(1);
     expect(await cancelled(offers)).toEqual(sorted([offerOf(admitted), offerOf(moved)]));
+    // Undoing the admission leaves its offer void: nothing brings an offer back.
+    await pool.query(
+      'UPDATE tickets SET checked_in_at = NULL, checked_in_by = NULL WHERE id = $1',
+      [admitted],
+    );
+    expect(await cancelled(offers)).toEqual(sorted([offerOf(admitted), offerOf(moved)]));
   });
 
   it('leaves offers alone when a statement updates no ticket', async () => {
