@@ -84,6 +84,67 @@ const tier = async (tierId: string) =>
     select: { sold: true, held: true },
   });
 
+const offerMutation = `mutation ($id: ID!, $to: String!) {
+  transferTicket(id: $id, toEmail: $to) { pendingTransfer { id } }
+}`;
+
+/** `from` offers its ticket to `to`, which must succeed: the offer's id. */
+async function offerTicket(from: AuthPayload, ticketId: string, to: AuthPayload): Promise<string> {
+  const offered = await supergraph.request<{
+    transferTicket: { pendingTransfer: { id: string } | null };
+  }>(offerMutation, { id: ticketId, to: to.user.email }, { token: from.accessToken });
+  const id = offered.data?.transferTicket.pendingTransfer?.id;
+  if (!id) throw new Error(`no offer: ${JSON.stringify(offered.errors)}`);
+  return id;
+}
+
+const acceptOffer = (account: AuthPayload, offerId: string) =>
+  supergraph.request<{ acceptTicketTransfer: { id: string } }>(
+    'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id } }',
+    { id: offerId },
+    { token: account.accessToken },
+  );
+
+/** The ids of the open offers `account` sees in `myTicketTransfers`. */
+async function openOffersOf(account: AuthPayload): Promise<string[]> {
+  const listed = await supergraph.request<{
+    myTicketTransfers: { edges: { node: { id: string } }[] };
+  }>(
+    '{ myTicketTransfers(first: 100) { edges { node { id } } } }',
+    {},
+    {
+      token: account.accessToken,
+    },
+  );
+  return listed.data?.myTicketTransfers.edges.map((edge) => edge.node.id) ?? [];
+}
+
+const pendingTransferOf = async (account: AuthPayload, ticketId: string) =>
+  (
+    await supergraph.request<{ ticket: { pendingTransfer: { id: string } | null } }>(
+      'query ($id: ID!) { ticket(id: $id) { pendingTransfer { id } } }',
+      { id: ticketId },
+      { token: account.accessToken },
+    )
+  ).data?.ticket.pendingTransfer;
+
+const offerStatus = async (offerId: string) =>
+  (
+    await supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({
+      where: { id: offerId },
+    })
+  ).status;
+
+/** Whether the ticket is owned by a closed account, which no accept may make it. */
+const ownedByClosedAccount = async (ticketId: string) =>
+  (
+    await supergraph.databases.tickets.$queryRaw<{ closed: boolean }[]>`
+      SELECT EXISTS (
+        SELECT 1 FROM tickets t JOIN closed_accounts c ON c.user_id = t.owner_id
+        WHERE t.id = ${ticketId}::uuid
+      ) AS closed`
+  )[0]?.closed;
+
 describe('deleting an account', () => {
   it('is refused while the account holds tickets for an event not over, and deletes nothing', async () => {
     const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
@@ -295,6 +356,9 @@ describe('deleting an account', () => {
       { name: 'Reopened', priceCents: 1000, currency: 'EUR', capacity: 10 },
     ]);
     const staying = await signUp(supergraph);
+    const giver = await signUp(supergraph);
+    const [gift] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const offerId = await offerTicket(giver, gift?.id as string, staying);
     // The password changed in that instant: the deletion, checked with the old one, stops.
     const { deleted } = await betweenClosingAndDeleting(
       staying,
@@ -315,6 +379,9 @@ describe('deleting an account', () => {
     ).toBe(0);
     const [bought] = await buyTickets(supergraph, staying.accessToken, tierIds[0] as string);
     expect(bought?.id).toBeDefined();
+    // The offer the closing voided stays void: the giver offers again if they still wish.
+    expect(await offerStatus(offerId)).toBe('CANCELLED');
+    expect(await openOffersOf(staying)).not.toContain(offerId);
   });
 
   it('answers SERVICE_UNAVAILABLE within its deadline when the tickets service is slow, and closes nothing later', async () => {
@@ -341,5 +408,109 @@ describe('deleting an account', () => {
       await supergraph.databases.users.user.findUniqueOrThrow({ where: { id: waiting.user.id } }),
     ).toMatchObject({ deletedAt: null });
     expect((await logIn(supergraph, waiting.user.email)).data?.logIn.user.id).toBe(waiting.user.id);
+  });
+  it('voids the offers made to the account: the giver may offer the ticket to someone else at once', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Offered', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    ]);
+    const giver = await signUp(supergraph);
+    const leaving = await signUp(supergraph);
+    const other = await signUp(supergraph);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = ticket?.id as string;
+    const offerId = await offerTicket(giver, ticketId, leaving);
+    expect(await pendingTransferOf(giver, ticketId)).toEqual({ id: offerId });
+
+    expect((await deleteAccount(leaving)).data).toEqual({ deleteAccount: true });
+
+    expect(await offerStatus(offerId)).toBe('CANCELLED');
+    expect(await pendingTransferOf(giver, ticketId)).toBeNull();
+    expect(await openOffersOf(giver)).not.toContain(offerId);
+    const next = await offerTicket(giver, ticketId, other);
+    expect(await openOffersOf(giver)).toEqual([next]);
+  });
+
+  it('voids the offers the account made: their receivers no longer see them', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Over', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    ]);
+    const leaving = await signUp(supergraph);
+    const receiver = await signUp(supergraph);
+    const [ticket] = await buyTickets(supergraph, leaving.accessToken, tierIds[0] as string);
+    const offerId = await offerTicket(leaving, ticket?.id as string, receiver);
+    // The event ends with the offer unanswered (its stored expiry still ahead): the account
+    // holds no ticket for an event not over, and may go.
+    await supergraph.databases.tickets.$executeRaw`
+      UPDATE event_snapshots SET starts_at = now() - interval '2 hours', ends_at = now() - interval '1 hour'
+      WHERE event_id = ${eventId}::uuid`;
+
+    expect((await deleteAccount(leaving)).data).toEqual({ deleteAccount: true });
+
+    expect(await offerStatus(offerId)).toBe('CANCELLED');
+    expect(await openOffersOf(receiver)).not.toContain(offerId);
+  });
+
+  it('refuses an accept that reaches the tickets service after the account was closed', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Late accept', priceCents: 1000, currency: 'EUR', capacity: 10 },
+    ]);
+    const giver = await signUp(supergraph);
+    const leaving = await signUp(supergraph);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = ticket?.id as string;
+    const offerId = await offerTicket(giver, ticketId, leaving);
+
+    const { deleted, result } = await betweenClosingAndDeleting(leaving, tierIds[0] as string, () =>
+      acceptOffer(leaving, offerId),
+    );
+
+    expect(deleted.data).toEqual({ deleteAccount: true });
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      code: 'TRANSFER_NOT_PENDING',
+      status: 'CANCELLED',
+    });
+    expect(await offerStatus(offerId)).toBe('CANCELLED');
+    expect(
+      (await supergraph.databases.tickets.ticket.findUniqueOrThrow({ where: { id: ticketId } }))
+        .ownerId,
+    ).toBe(giver.user.id);
+    expect(await ownedByClosedAccount(ticketId)).toBe(false);
+  });
+
+  it('either lets an accept racing the deletion win, refusing the deletion, or refuses the accept', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Race', priceCents: 1000, currency: 'EUR', capacity: 50 },
+    ]);
+    const giver = await signUp(supergraph);
+    for (let round = 0; round < 6; round++) {
+      const leaving = await signUp(supergraph);
+      const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+      const ticketId = ticket?.id as string;
+      const offerId = await offerTicket(giver, ticketId, leaving);
+      // The accept first on odd rounds, the deletion first on even ones.
+      const [accepted, deleted] =
+        round % 2
+          ? await Promise.all([acceptOffer(leaving, offerId), deleteAccount(leaving)])
+          : await Promise.all([deleteAccount(leaving), acceptOffer(leaving, offerId)]).then(
+              ([d, a]) => [a, d] as const,
+            );
+      const owner = (
+        await supergraph.databases.tickets.ticket.findUniqueOrThrow({ where: { id: ticketId } })
+      ).ownerId;
+      if (accepted.errors) {
+        expect(accepted.errors[0]?.extensions).toMatchObject({
+          code: 'TRANSFER_NOT_PENDING',
+          status: 'CANCELLED',
+        });
+        expect(deleted.data).toEqual({ deleteAccount: true });
+        expect(owner).toBe(giver.user.id);
+        expect(await offerStatus(offerId)).toBe('CANCELLED');
+      } else {
+        expect(codeOf(deleted)).toBe('ACCOUNT_HAS_TICKETS');
+        expect(owner).toBe(leaving.user.id);
+        expect(await offerStatus(offerId)).toBe('ACCEPTED');
+      }
+      expect(await ownedByClosedAccount(ticketId)).toBe(false);
+    }
   });
 });

@@ -15,7 +15,7 @@ export class AccountClosureRepository {
   /**
    * Under the account's advisory lock, held exclusively (the `refuse_closed_account` trigger
    * takes it shared): the number of its active tickets for events not over, and, when there
-   * are none, its `closed_accounts` row, written. Nothing is written otherwise, nor when
+   * are none, its `closed_accounts` row, written, and its pending transfer offers voided. Nothing is written otherwise, nor when
    * `abandoned` says, once the row is written, that the caller stopped waiting (its
    * transaction is rolled back, SERVICE_UNAVAILABLE): a closing the users service gave up
    * on, answering that nothing was deleted, must not commit later.
@@ -32,6 +32,16 @@ export class AccountClosureRepository {
         await tx.$executeRaw`
           INSERT INTO closed_accounts (user_id) VALUES (${userId}::uuid)
           ON CONFLICT (user_id) DO NOTHING`;
+        // Its pending transfer offers, made to it or by it, are void (CANCELLED, the status
+        // of every voided offer): one to it could never be accepted, and would keep its
+        // giver from offering the ticket to anyone else until it expired. Under the lock,
+        // after the row: an offer to it is refused from here on, and an acceptance, which
+        // takes the lock shared before the offer's row, either committed first (the count
+        // above saw its ticket) or finds its offer cancelled. A reopening leaves them so.
+        await tx.$executeRaw`
+          UPDATE ticket_transfer_offers SET status = 'CANCELLED', resolved_at = now()
+          WHERE status = 'PENDING'
+            AND (to_user_id = ${userId}::uuid OR from_user_id = ${userId}::uuid)`;
         if (abandoned()) throw serviceUnavailable();
       }
       return count;

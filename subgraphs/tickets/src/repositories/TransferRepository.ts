@@ -65,10 +65,12 @@ const open = (now = new Date()) =>
  * token version rotate, and the receiver's allowance takes it within the per-person cap
  * while the giver's gives it back.
  *
- * Locks: the ticket's row first, then the offer's, then the two allowance rows in user-id
- * order, then (only to return the receiver's expired holds) tier rows. A cancellation,
+ * Locks: the receiver's account lock (shared) first, then the ticket's row, then the
+ * offer's, then the two allowance rows in user-id order, then (only to return the
+ * receiver's expired holds) tier rows. A closing of the receiver's account holds that lock
+ * exclusively, then the offers made to it. A cancellation,
  * refund or admission takes the ticket, then (through the `tickets_void_transfer_offers`
- * trigger) its offer, then an allowance, then the tier; a purchase an allowance, then the
+ * statement trigger, after every ticket row of its statement) its offer, then an allowance, then the tier; a purchase an allowance, then the
  * tier; an offer the ticket (shared), then the offer; a decline or an offer's cancellation
  * the offer alone. So no transaction here waits in a circle with those, nor with another
  * transfer going the other way. Returning expired holds offers them to the tier's waitlist,
@@ -140,7 +142,12 @@ export class TransferRepository {
             });
             if (!found) return { status: 'notFound' } as const;
             const { ticketId, fromUserId } = found;
-            // The ticket's row first, as every statement that changes the ticket takes it.
+            // The receiver's account lock first, shared, as the `tickets_refuse_closed_account`
+            // trigger takes it later: a closing of the account, which holds it exclusively
+            // while it voids the account's offers, then waits for this acceptance or has
+            // already cancelled the offer; never each waiting for the other's row.
+            await tx.$executeRaw`SELECT pg_advisory_xact_lock_shared(hashtextextended(${`account:${toUserId}`}, 0))`;
+            // Then the ticket's row, as every statement that changes the ticket takes it.
             await tx.$queryRaw`SELECT 1 FROM tickets WHERE id = ${ticketId}::uuid FOR UPDATE`;
             const taken = await tx.$executeRaw`
               UPDATE ticket_transfer_offers SET status = 'ACCEPTED', resolved_at = now()

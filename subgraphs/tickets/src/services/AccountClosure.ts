@@ -18,7 +18,8 @@ import type { EventOwnership } from './EventOwnership.ts';
  * 1. Refuses with ACCOUNT_HAS_TICKETS while the account holds a ticket for an event that is
  *    not over (a ticket would stay valid for no one, and its seat be lost); otherwise marks
  *    it closed, after which the database refuses an order, a hold, a transfer to it, a
- *    waitlist entry or a door-staff grant for it (migration `closed_accounts`). A purchase
+ *    waitlist entry or a door-staff grant for it (migration `closed_accounts`), and voids
+ *    its pending transfer offers, to it and from it, in the same transaction. A purchase
  *    racing the deletion either committed before the check, which then sees its tickets, or
  *    is refused whole; a hold either committed before it, and step 2 releases it, or is
  *    refused whole.
@@ -28,7 +29,7 @@ import type { EventOwnership } from './EventOwnership.ts';
  *    (their stock returns) and door-staff grants.
  *
  * `reopen` undoes steps 0 and 1 for an account the users service did not delete after all
- * (what step 2 released stays released).
+ * (what step 2 released stays released, and the offers step 1 voided stay void).
  */
 export class AccountClosure {
   readonly #accounts: AccountClosureRepository;
