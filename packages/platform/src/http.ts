@@ -101,10 +101,9 @@ export async function serveGraphQL<TContext extends BaseContext>(
   app.disable('x-powered-by');
   // Express's ETag names the body alone, on every answer: `etagOverMediaType` instead.
   app.set('etag', false);
-  const httpServer = createServer((request, response) => {
-    closeWhenBodyUnread(request, response);
-    app(request, response);
-  });
+  closeWhenBodyUnread(app);
+  etagOverMediaType(app);
+  const httpServer = createServer(app);
   httpServer.on('clientError', answerUnreadableRequest);
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
   httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
@@ -125,7 +124,6 @@ export async function serveGraphQL<TContext extends BaseContext>(
   app.use(accessLog(logger), (req, res, next) =>
     runWithRequestId(req.id as string, next, abandonment(res)),
   );
-  app.use('/graphql', etagOverMediaType);
   app.get(servicePaths.metrics, serveMetrics);
   app.get(servicePaths.live, (_req, res) => {
     res.json({ status: 'ok' });
@@ -253,23 +251,28 @@ function sharedReadinessCheck(
  * Express's `send` then answers a matching If-None-Match with 304, as before. A POST answer,
  * which no client revalidates, gets none (Express's own is off, `app.set('etag', false)`).
  */
-const etagOverMediaType: express.RequestHandler = (request, response, next) => {
-  if (request.method === 'GET' || request.method === 'HEAD') {
-    const send = response.send;
-    response.send = function (this: express.Response, body?: unknown) {
-      if ((typeof body === 'string' || Buffer.isBuffer(body)) && !this.get('ETag')) {
-        const hash = createHash('sha1')
-          .update(this.get('Content-Type') ?? '')
-          .update('\n')
-          .update(body)
-          .digest('base64url');
-        this.set('ETag', `W/"${hash}"`);
-      }
-      return send.call(this, body);
-    };
-  }
-  next();
-};
+function etagOverMediaType(app: express.Express): void {
+  // On the app's response prototype, as `closeWhenBodyUnread`: no layer of the router for
+  // every request, and nothing for a POST but the method's check.
+  const send = app.response.send;
+  app.response.send = function (this: express.Response, body?: unknown) {
+    const { method, originalUrl } = this.req;
+    if (
+      (method === 'GET' || method === 'HEAD') &&
+      (typeof body === 'string' || Buffer.isBuffer(body)) &&
+      originalUrl.startsWith('/graphql') &&
+      !this.get('ETag')
+    ) {
+      const hash = createHash('sha1')
+        .update(this.get('Content-Type') ?? '')
+        .update('\n')
+        .update(body)
+        .digest('base64url');
+      this.set('ETag', `W/"${hash}"`);
+    }
+    return send.call(this, body);
+  };
+}
 
 /** Aborted when `response`'s connection closes before the response was sent in full. */
 function abandonment(response: ServerResponse): AbortSignal {
@@ -544,21 +547,23 @@ function bodyUnread(request: IncomingMessage): boolean {
  * writes it. An answer to a request without a body, or once its body was read, keeps the
  * connection.
  */
-function closeWhenBodyUnread(request: IncomingMessage, response: ServerResponse): void {
+function closeWhenBodyUnread(app: express.Express): void {
   // Node parses a request without a body whole before any handler runs, but one with a body
   // only after its head is handled: one answered at once (even on a body that came with its
-  // head) is closed, never one that had no body.
-  const writeHead = response.writeHead;
-  // An own property, which outlives Express's change of the response's prototype.
-  response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (bodyUnread(request) && !this.headersSent) {
+  // head) is closed, never one that had no body. On the app's response prototype, which
+  // every response of the app has (Express sets it before any handler runs): a method of
+  // each response instead would cost every request, hit or miss, a closure and a change of
+  // its shape.
+  const writeHead = app.response.writeHead as (...given: unknown[]) => ServerResponse;
+  app.response.writeHead = function (this: express.Response, ...args: unknown[]) {
+    if (!this.headersSent && bodyUnread(this.req)) {
       this.setHeader('Connection', 'close');
       const socket = this.socket as (Duplex & { destroySoon?: () => void }) | null;
       // What Node calls on a connection to close after the answer: it lingers instead.
       if (socket) socket.destroySoon = () => closeLingering(socket);
     }
-    return (writeHead as (...given: unknown[]) => ServerResponse).apply(this, args);
-  } as ServerResponse['writeHead'];
+    return writeHead.apply(this, args);
+  } as express.Response['writeHead'];
 }
 
 /** What Node's HTTP parser refuses before any handler runs, as NGINX names the same refusals. */
