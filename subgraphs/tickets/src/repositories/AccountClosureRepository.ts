@@ -22,7 +22,7 @@ export class AccountClosureRepository {
    */
   close(userId: string, abandoned: () => boolean = () => false): Promise<number> {
     return this.#prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`account:${userId}`}, 0))`;
+      await tx.$executeRaw`SELECT lock_account(${userId}::uuid, false)`;
       const [{ count }] = await tx.$queryRaw<[{ count: number }]>`
         SELECT count(*)::int AS count
         FROM tickets t JOIN event_snapshots s ON s.event_id = t.event_id

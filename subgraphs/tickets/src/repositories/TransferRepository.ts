@@ -146,7 +146,7 @@ export class TransferRepository {
             // trigger takes it later: a closing of the account, which holds it exclusively
             // while it voids the account's offers, then waits for this acceptance or has
             // already cancelled the offer; never each waiting for the other's row.
-            await tx.$executeRaw`SELECT pg_advisory_xact_lock_shared(hashtextextended(${`account:${toUserId}`}, 0))`;
+            await tx.$executeRaw`SELECT lock_account(${toUserId}::uuid, true)`;
             // Then the ticket's row, as every statement that changes the ticket takes it.
             await tx.$queryRaw`SELECT 1 FROM tickets WHERE id = ${ticketId}::uuid FOR UPDATE`;
             const taken = await tx.$executeRaw`
