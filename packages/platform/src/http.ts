@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Transform } from 'node:stream';
+import { MIMEType } from 'node:util';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type {
   ApolloServer,
   ApolloServerPlugin,
@@ -13,6 +15,7 @@ import type {
 import { type ExpressContextFunctionArgument, expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
+import getRawBody from 'raw-body';
 import { z } from 'zod';
 import { baseSettings, ConfigurationError, millisecondsSetting } from './config.ts';
 import { drainOnStop, type HttpDrainer } from './drain.ts';
@@ -372,19 +375,19 @@ const limitJsonDepth: express.RequestHandler = (request, response, next) => {
   response.status(400).json({ errors: [error] });
 };
 
-/** A body-parser failure of ours, answered through `bodyFailures` by its `type`. */
+/** A refusal of a request's body or head, answered through `bodyFailures` by its `type`. */
 function bodyFailure(type: string, status: number): Error {
   return Object.assign(new Error(type), { type, status, expose: true });
 }
 
 /**
- * JSON between systems is UTF-8 (RFC 8259, 8.1). body-parser takes any `utf-*` charset (UTF-7
- * too) and reads bytes that are not UTF-8 (a stray 0xFF, an overlong `/`) as U+FFFD, so that
- * two different passwords or idempotency keys would arrive as one: both are refused, before
- * the body is decoded. A byte order mark is allowed (the decoder drops it).
+ * JSON between systems is UTF-8 (RFC 8259, 8.1). body-parser took any `utf-*` charset (UTF-7
+ * too), and a decoder reads bytes that are not UTF-8 (a stray 0xFF, an overlong `/`) as
+ * U+FFFD, so that two different passwords or idempotency keys would arrive as one: another
+ * charset is refused by the headers (`readBody`), such bytes before the body is decoded. A
+ * byte order mark is allowed (the decoder drops it).
  */
-function requireUtf8(_request: unknown, _response: unknown, body: Buffer, charset: string) {
-  if (!/^utf-?8$/i.test(charset)) throw bodyFailure('charset.unsupported', 415);
+function requireUtf8(body: Buffer) {
   if (!isUtf8(body)) throw bodyFailure('entity.invalid.utf8', 400);
 }
 
@@ -413,9 +416,8 @@ export const maxBodyBytes = 2 ** 20;
 
 /**
  * Refuses a body whose Content-Length is over `limit` at once, with 413, before a byte of it
- * is read. body-parser refuses it too, but only once it has read (and dropped) the whole
- * body: a client that declared more than it sends held the connection until it timed out.
- * The answer closes the connection (`closeWhenBodyUnread`).
+ * is read: a client that declared more than it sends would otherwise hold the connection
+ * until it timed out. The answer closes the connection (`closeWhenBodyUnread`).
  */
 export function refuseDeclaredOver(limit: number): express.RequestHandler {
   return (request, _response, next) => {
@@ -424,18 +426,130 @@ export function refuseDeclaredOver(limit: number): express.RequestHandler {
   };
 }
 
+/** The Content-Encodings a body is read in (body-parser's), each with its decoder. */
+const decoders: Record<string, () => Transform> = {
+  gzip: createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
+export interface BodyReading {
+  /** Parsed as JSON (`req.body`, a UTF-8 object or array), or kept as its bytes (a Buffer). */
+  read: 'json' | 'raw';
+  /** The most bytes read, once inflated: 413 past it. */
+  limit: number;
+  /** Given the bytes as they arrived (inflated), before they are parsed; throws to refuse. */
+  verify?(request: express.Request, body: Buffer): void;
+}
+
 /**
- * The JSON body parser of every GraphQL endpoint, with its bound on nesting, and the same
+ * Reads an `application/json` body, within `limit` bytes once inflated, and leaves every
+ * other body to the next handler (Apollo refuses it without reading it). body-parser did
+ * this, but read the rest of a body it refused (over the limit, corrupt) to its end before
+ * answering: a chunked body, whose length no header declares, crossed the limit only as it
+ * arrived, and a client trickling an endless one held the connection for ever. A refusal
+ * here is answered at once, and the connection closed after it (`closeWhenBodyUnread`).
+ * What the headers alone refuse (an encoding or charset no one reads) is refused before a
+ * byte is read.
+ */
+export function readBody({ read, limit, verify }: BodyReading): express.RequestHandler {
+  return (request, _response, next) => {
+    // Express answers `'body' in req` with false until a parser has run: Apollo's middleware
+    // then takes the app for misconfigured (a 500).
+    if (!Reflect.has(request, 'body')) request.body = undefined;
+    if (bodiesRead.has(request) || !hasBody(request) || !request.is('application/json')) {
+      next();
+      return;
+    }
+    if (read === 'json' && !/^utf-?8$/i.test(charsetOf(request))) {
+      next(bodyFailure('charset.unsupported', 415));
+      return;
+    }
+    const encoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    const decoder = encoding === 'identity' ? undefined : decoders[encoding];
+    if (encoding !== 'identity' && !decoder) {
+      next(bodyFailure('encoding.unsupported', 415));
+      return;
+    }
+    bodiesRead.add(request);
+    const inflating = decoder?.();
+    const length = inflating ? undefined : request.headers['content-length'];
+    const stream = inflating ? request.pipe(inflating) : request;
+    getRawBody(stream, { limit, ...(length ? { length } : {}) }, (error, body) => {
+      if (inflating) {
+        request.unpipe(inflating);
+        inflating.destroy();
+      }
+      if (error) {
+        next(
+          (error as { type?: string }).type === 'entity.too.large'
+            ? bodyFailure('entity.too.large', 413)
+            : bodyFailure('entity.unreadable', 400),
+        );
+        return;
+      }
+      // What an inflated body left unread, or what came after the limit, is Node's to drop.
+      if (inflating) request.resume();
+      try {
+        verify?.(request, body);
+        if (read === 'json') requireUtf8(body);
+        request.body = read === 'json' ? parseJsonBody(body) : body;
+      } catch (failure) {
+        next(failure);
+        return;
+      }
+      next();
+    });
+  };
+}
+
+/** Whether `request` has a body to read, empty or not (a Content-Length, or chunks). */
+function hasBody(request: IncomingMessage): boolean {
+  return (
+    request.headers['transfer-encoding'] !== undefined ||
+    request.headers['content-length'] !== undefined
+  );
+}
+
+/** Requests whose body `readBody` has read (or is reading): a second reader lets them be. */
+const bodiesRead = new WeakSet<object>();
+
+/** The charset a request's Content-Type names, `utf-8` when it names none. */
+function charsetOf(request: express.Request): string {
+  try {
+    return new MIMEType(request.headers['content-type'] ?? '').params.get('charset') ?? 'utf-8';
+  } catch {
+    return 'unreadable';
+  }
+}
+
+/**
+ * A body as body-parser's `strict` JSON parser read it: an object or an array (an empty body,
+ * an empty object), a byte order mark dropped.
+ */
+function parseJsonBody(body: Buffer): unknown {
+  const text = new TextDecoder().decode(body);
+  if (text.trim() === '') return {};
+  if (!/^[\s]*[[{]/.test(text)) throw bodyFailure('entity.parse.failed', 400);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw bodyFailure('entity.parse.failed', 400);
+  }
+}
+
+/**
+ * The JSON body reader of every GraphQL endpoint, with its bound on nesting, and the same
  * check of a GET request's parameters; a service may run it earlier itself.
  */
 export const jsonBody = [
   refuseDeclaredOver(maxBodyBytes),
-  express.json({ limit: maxBodyBytes, verify: requireUtf8 }),
+  readBody({ read: 'json', limit: maxBodyBytes }),
   requireUtf8Parameters,
   limitJsonDepth,
 ];
 
-/** What body-parser's failures mean to a client (its `type` → status and code). */
+/** What the refusals of a request's body or head mean to a client (`type` → status and code). */
 const bodyFailures: Record<string, { status: number; code: string; message: string }> = {
   'entity.parse.failed': {
     status: 400,
@@ -451,6 +565,11 @@ const bodyFailures: Record<string, { status: number; code: string; message: stri
     status: 400,
     code: 'BAD_REQUEST',
     message: 'The request’s query string is not valid UTF-8.',
+  },
+  'entity.unreadable': {
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: 'The request body could not be read.',
   },
   'entity.too.large': {
     status: 413,

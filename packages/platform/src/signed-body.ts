@@ -1,8 +1,8 @@
 // A request whose signature covers its body (a gateway's assertion at a subgraph, the events
 // outbox relay's delivery at the tickets service) is read in three steps, so that one that
 // cannot be signed is refused before a byte of its body is read, inflated or parsed.
-import express from 'express';
-import { refuseDeclaredOver } from './http.ts';
+import type express from 'express';
+import { readBody, refuseDeclaredOver } from './http.ts';
 
 export interface SignedBodyOptions {
   /**
@@ -19,7 +19,7 @@ export interface SignedBodyOptions {
   limit: number;
   /**
    * Refuses, by throwing, a body its signature does not cover; given the bytes as they
-   * arrived (none when the request had no body body-parser reads).
+   * arrived (none when the request had no JSON body `readBody` reads).
    */
   verify(request: express.Request, response: express.Response, body: Buffer): Promise<void> | void;
   /** Answers a refusal `check` or `verify` threw and says true; false for any other error. */
@@ -30,12 +30,6 @@ const rawBodies = new WeakMap<object, Buffer>();
 
 /** The middleware that reads a signed request's body: its check, its body, its verification. */
 export function signedBody(options: SignedBodyOptions): express.RequestHandler[] {
-  const parserOptions = {
-    limit: options.limit,
-    verify: (request: object, _response: unknown, body: Buffer) => {
-      rawBodies.set(request, body);
-    },
-  };
   return [
     (request, response, next) => {
       try {
@@ -47,9 +41,13 @@ export function signedBody(options: SignedBodyOptions): express.RequestHandler[]
       next();
     },
     refuseDeclaredOver(options.limit),
-    options.read === 'json'
-      ? express.json(parserOptions)
-      : express.raw({ type: 'application/json', ...parserOptions }),
+    readBody({
+      read: options.read,
+      limit: options.limit,
+      verify: (request, body) => {
+        rawBodies.set(request, body);
+      },
+    }),
     (request, response, next) => {
       Promise.resolve()
         .then(() => options.verify(request, response, rawBodies.get(request) ?? Buffer.alloc(0)))

@@ -8,13 +8,37 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningService } from '../src/http.ts';
+import { maxDeliveryBytes } from '../src/event-relay.ts';
+import { maxBodyBytes, type RunningService } from '../src/http.ts';
+import { signedBody } from '../src/signed-body.ts';
 import { serveOkService } from '../src/testing.ts';
 
 let service: RunningService;
 
+/** Where the service reads a signed body, as the tickets service reads the relay's deliveries. */
+const signedPath = '/signed';
+
 beforeAll(async () => {
-  service = await serveOkService('early-refusals-test');
+  service = await serveOkService('early-refusals-test', (app) => {
+    app.post(
+      signedPath,
+      ...signedBody({
+        check(request) {
+          if (!request.headers['x-signature']) throw new Error('unsigned');
+        },
+        read: 'raw',
+        limit: maxDeliveryBytes,
+        verify() {},
+        refuse(error, _request, response) {
+          response.status(401).json({ error: (error as Error).message });
+          return true;
+        },
+      }),
+      (_request, response) => {
+        response.json({ status: 'read' });
+      },
+    );
+  });
 });
 afterAll(() => service?.stop());
 
@@ -128,6 +152,40 @@ describe('a request refused before its body has all arrived', () => {
     expect(state.received).toMatch(/\r\nconnection: close\r\n/i);
     expect(await closedWithin(3_000)).toBe(true);
   });
+});
+
+describe('a chunked body that goes over the limit', () => {
+  // Without a Content-Length, the limit is crossed only as the body arrives: body-parser
+  // then read the rest of it to its end before answering, so that a client trickling an
+  // endless chunked body held the connection (and a request's worth of work) for ever.
+  const chunk = (size: number) => `${size.toString(16)}\r\n${'x'.repeat(size)}\r\n`;
+
+  it.each([
+    ['/graphql', '', maxBodyBytes],
+    [signedPath, 'x-signature: s\r\n', maxDeliveryBytes],
+  ])(
+    'at %s: 413 once the limit is crossed, the rest never waited for, and the connection closed',
+    async (path, headers, limit) => {
+      const { socket, state, answers, closedWithin } = await connection();
+      await write(
+        socket,
+        `POST ${path} HTTP/1.1\r\nhost: x\r\n${headers}content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`,
+      );
+      // Over the limit, and more on its way as long as the connection is open.
+      await write(socket, chunk(limit + 1));
+      const trickle = setInterval(() => socket.writable && socket.write(chunk(1024)), 20);
+      try {
+        expect(await answers(1)).toEqual([expect.stringMatching(/^HTTP\/1\.1 413 /)]);
+        expect(state.received).toMatch(/\r\nconnection: close\r\n/i);
+        if (path === '/graphql') expect(state.received).toContain('"PAYLOAD_TOO_LARGE"');
+        expect(await closedWithin(3_000)).toBe(true);
+      } finally {
+        clearInterval(trickle);
+      }
+      const live = await fetch(new URL('/health/live', service.url));
+      expect(live.status).toBe(200);
+    },
+  );
 });
 
 describe('a request without a body', () => {
