@@ -184,7 +184,8 @@ describe('a persisted query the protocol does not allow', () => {
 
 describe('a method the GraphQL endpoint does not take', () => {
   // Apollo Server answered these 405 with BAD_REQUEST, while NGINX's own 405 (the same
-  // edge, another path) says METHOD_NOT_ALLOWED: one status, one code.
+  // edge, another path) says METHOD_NOT_ALLOWED: one status, one code. They are now refused
+  // before their body is read, in NGINX's words.
   it.each(['PUT', 'DELETE', 'PATCH'])('%s is a 405 METHOD_NOT_ALLOWED', async (method) => {
     const response = await fetch(supergraph.gatewayUrls[0] as string, {
       method,
@@ -196,7 +197,7 @@ describe('a method the GraphQL endpoint does not take', () => {
     expect(await response.json()).toEqual({
       errors: [
         {
-          message: 'Apollo Server supports only GET/POST requests.',
+          message: 'This method is not allowed here.',
           extensions: { code: 'METHOD_NOT_ALLOWED' },
         },
       ],

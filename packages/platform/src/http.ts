@@ -538,11 +538,29 @@ function parseJsonBody(body: Buffer): unknown {
   }
 }
 
+/** Whom `/graphql` answers: GraphQL over HTTP's methods, with HEAD and OPTIONS as before. */
+const graphqlMethods = new Set(['GET', 'HEAD', 'POST', 'OPTIONS']);
+
+/**
+ * Refuses a method `/graphql` does not take (PUT, PATCH, DELETE…) with 405 and `Allow`, by
+ * its request line alone. Apollo Server refused it too, but only after the body had been
+ * read and parsed, and in a shape of its own.
+ */
+const refuseOtherMethods: express.RequestHandler = (request, response, next) => {
+  if (graphqlMethods.has(request.method)) {
+    next();
+    return;
+  }
+  response.setHeader('Allow', 'GET, POST');
+  next(bodyFailure('method.not.allowed', 405));
+};
+
 /**
  * The JSON body reader of every GraphQL endpoint, with its bound on nesting, and the same
  * check of a GET request's parameters; a service may run it earlier itself.
  */
 export const jsonBody = [
+  refuseOtherMethods,
   refuseDeclaredOver(maxBodyBytes),
   readBody({ read: 'json', limit: maxBodyBytes }),
   requireUtf8Parameters,
@@ -570,6 +588,11 @@ const bodyFailures: Record<string, { status: number; code: string; message: stri
     status: 400,
     code: 'BAD_REQUEST',
     message: 'The request body could not be read.',
+  },
+  'method.not.allowed': {
+    status: 405,
+    code: 'METHOD_NOT_ALLOWED',
+    message: 'This method is not allowed here.',
   },
   'entity.too.large': {
     status: 413,

@@ -188,6 +188,39 @@ describe('a chunked body that goes over the limit', () => {
   );
 });
 
+describe('a method /graphql does not take', () => {
+  it.each(['PUT', 'PATCH', 'DELETE'])(
+    '%s with a JSON body on its way: 405 before a byte of it is read, and closed',
+    async (method) => {
+      const { socket, state, answers, closedWithin } = await connection();
+      await write(
+        socket,
+        `${method} /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`,
+      );
+      expect(await answers(1)).toEqual([expect.stringMatching(/^HTTP\/1\.1 405 /)]);
+      expect(state.received).toMatch(/\r\nallow: GET, POST\r\n/i);
+      expect(state.received).toMatch(/\r\nconnection: close\r\n/i);
+      expect(state.received).toContain('"METHOD_NOT_ALLOWED"');
+      expect(await closedWithin(3_000)).toBe(true);
+    },
+  );
+
+  it('without a body: 405 in the usual JSON shape, no stack trace, and the connection kept', async () => {
+    const { socket, state, answers } = await connection();
+    socket.write('DELETE /graphql HTTP/1.1\r\nhost: x\r\n\r\n');
+    expect(await answers(1)).toEqual([expect.stringMatching(/^HTTP\/1\.1 405 /)]);
+    const body = JSON.parse(state.received.slice(state.received.indexOf('\r\n\r\n') + 4));
+    expect(body).toEqual({
+      errors: [
+        { message: 'This method is not allowed here.', extensions: { code: 'METHOD_NOT_ALLOWED' } },
+      ],
+    });
+    socket.write(liveRequest);
+    expect(await answers(2)).toHaveLength(2);
+    socket.destroy();
+  });
+});
+
 describe('a request without a body', () => {
   it('keeps the connection, answered at once as it is', async () => {
     const { socket, state, answers } = await connection();
