@@ -1,0 +1,200 @@
+// What a client may say about its body, truly or not, at /graphql: an encoding, a charset,
+// a length, an expectation, a body where none belongs. Each lie is answered with a 4xx and a
+// JSON error with a stable code, reading no more than the answer needs, and leaves the
+// service answering the next request. Sent as raw bytes: a client library would correct
+// most of these lies.
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maxBodyBytes, type RunningService } from '../src/http.ts';
+import { serveOkService } from '../src/testing.ts';
+
+let service: RunningService;
+
+beforeAll(async () => {
+  service = await serveOkService('request-bodies-test');
+});
+afterAll(() => service?.stop());
+
+interface Exchange {
+  /** The status lines answered, in order (a 100 Continue included). */
+  statuses: string[];
+  /** The last answer's head and body. */
+  head: string;
+  body: string;
+  closed: boolean;
+}
+
+/**
+ * Writes `parts` on a new connection (a function part is given what has been answered, for a
+ * client that waits for 100 Continue), and returns what came back once `answers`
+ * final answers arrived and the connection closed, or `ms` passed.
+ */
+async function exchange(
+  parts: (string | Buffer | ((answered: () => string) => Promise<string | Buffer>))[],
+  { answers = 1, ms = 2_000 } = {},
+): Promise<Exchange> {
+  const socket = connect(service.port, '127.0.0.1');
+  await once(socket, 'connect');
+  let received = '';
+  let closed = false;
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.toString('latin1');
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    closed = true;
+  });
+  for (const part of parts) {
+    const bytes = typeof part === 'function' ? await part(() => received) : part;
+    if (socket.writable) socket.write(bytes);
+  }
+  const finals = () => (received.match(/HTTP\/1\.1 [2-5]\d\d /g) ?? []).length;
+  const deadline = Date.now() + ms;
+  while (
+    Date.now() < deadline &&
+    !(finals() >= answers && (closed || /\r\n\r\n\{.*\}\s*$/s.test(received)))
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  if (!closed) await once(socket, 'close', { signal: AbortSignal.timeout(300) }).catch(() => {});
+  socket.destroy();
+  const last = received.lastIndexOf('HTTP/1.1 ');
+  const [head = '', body = ''] = received.slice(last).split('\r\n\r\n');
+  return { statuses: received.match(/HTTP\/1\.1 \d{3}/g) ?? [], head, body, closed };
+}
+
+const query = JSON.stringify({ query: '{ ok }' });
+const post = (headers: string) =>
+  `POST /graphql HTTP/1.1\r\nhost: x\r\napollo-require-preflight: 1\r\n${headers}\r\n`;
+
+/** The error's code in a JSON error body, or what the body was if it is not one. */
+function codeOf(body: string): unknown {
+  try {
+    return JSON.parse(body).errors[0].extensions.code;
+  } catch {
+    return body;
+  }
+}
+
+/** A request right after is answered as ever. */
+async function expectHealthy() {
+  const response = await fetch(service.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: query,
+  });
+  expect(response.status).toBe(200);
+  expect(await response.json()).toEqual({ data: { ok: true } });
+}
+
+describe('a compressed body', () => {
+  it('is read inflated', async () => {
+    const body = gzipSync(query);
+    const result = await exchange([
+      post(
+        `content-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: ${body.length}\r\n`,
+      ),
+      body,
+    ]);
+    expect(result.statuses).toEqual(['HTTP/1.1 200']);
+    expect(JSON.parse(result.body)).toEqual({ data: { ok: true } });
+  });
+
+  it('that inflates past the limit (a gzip bomb) is a 413 by its inflated bytes', async () => {
+    const inflated = Buffer.alloc(16 * maxBodyBytes, ' ');
+    const bomb = gzipSync(inflated);
+    expect(bomb.length).toBeLessThan(maxBodyBytes / 10);
+    const result = await exchange([
+      post(
+        `content-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: ${bomb.length}\r\n`,
+      ),
+      bomb,
+    ]);
+    expect(result.statuses).toEqual(['HTTP/1.1 413']);
+    expect(codeOf(result.body)).toBe('PAYLOAD_TOO_LARGE');
+    await expectHealthy();
+  });
+
+  it('that inflates past the limit and never ends, chunked: a 413 at once, and closed', async () => {
+    const bomb = gzipSync(Buffer.alloc(4 * maxBodyBytes, ' ')).subarray(0, -8);
+    const result = await exchange([
+      post(
+        'content-type: application/json\r\ncontent-encoding: gzip\r\ntransfer-encoding: chunked\r\n',
+      ),
+      `${bomb.length.toString(16)}\r\n`,
+      bomb,
+      '\r\n',
+    ]);
+    expect(result.statuses).toEqual(['HTTP/1.1 413']);
+    expect(result.head).toMatch(/\r\nconnection: close/i);
+    expect(result.closed).toBe(true);
+    await expectHealthy();
+  });
+
+  it('that is not what its encoding says: 400', async () => {
+    const result = await exchange([
+      post('content-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: 10\r\n'),
+      '0123456789',
+    ]);
+    expect(result.statuses).toEqual(['HTTP/1.1 400']);
+    expect(codeOf(result.body)).toBe('BAD_REQUEST');
+    await expectHealthy();
+  });
+
+  it('in an encoding no one reads: 415 before a byte is read, and closed', async () => {
+    const result = await exchange([
+      post(
+        'content-type: application/json\r\ncontent-encoding: compress\r\ncontent-length: 1000\r\n',
+      ),
+      '{',
+    ]);
+    expect(result.statuses).toEqual(['HTTP/1.1 415']);
+    expect(codeOf(result.body)).toBe('BAD_REQUEST');
+    expect(result.closed).toBe(true);
+    await expectHealthy();
+  });
+});
+
+describe('a JSON body in a charset other than UTF-8', () => {
+  it.each(['utf-16', 'latin1', 'utf-7'])(
+    '%s: 415 before a byte is read, and closed',
+    async (charset) => {
+      const result = await exchange([
+        post(`content-type: application/json; charset=${charset}\r\ncontent-length: 1000\r\n`),
+        '{',
+      ]);
+      expect(result.statuses).toEqual(['HTTP/1.1 415']);
+      expect(codeOf(result.body)).toBe('BAD_REQUEST');
+      expect(result.closed).toBe(true);
+      await expectHealthy();
+    },
+  );
+});
+
+describe('a Content-Length that disagrees with the body', () => {
+  it('shorter than the body: the rest is never read as a request of its own', async () => {
+    const result = await exchange([
+      post('content-type: application/json\r\ncontent-length: 5\r\n'),
+      query,
+    ]);
+    expect(result.statuses).toEqual(['HTTP/1.1 400']);
+    expect(codeOf(result.body)).toBe('BAD_REQUEST');
+    await expectHealthy();
+  });
+});
+
+describe('a POST whose Content-Type is not JSON', () => {
+  it.each([
+    ['missing', ''],
+    ['text/plain', 'content-type: text/plain\r\n'],
+    ['malformed', 'content-type: ;;;\r\n'],
+  ])('%s: 400 with a JSON error, its body never read', async (_, header) => {
+    const result = await exchange([post(`${header}content-length: 1000\r\n`), '{']);
+    expect(result.statuses).toEqual(['HTTP/1.1 400']);
+    expect(codeOf(result.body)).toBe('BAD_REQUEST');
+    expect(result.closed).toBe(true);
+    await expectHealthy();
+  });
+});
