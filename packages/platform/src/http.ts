@@ -556,11 +556,28 @@ const refuseOtherMethods: express.RequestHandler = (request, response, next) => 
 };
 
 /**
+ * Refuses a GET (or HEAD) with a body, by its headers: a GraphQL GET request is its query
+ * string, and its body was read and parsed (a 400 for one that was not JSON) for nothing.
+ * An empty one (`Content-Length: 0`) is no body.
+ */
+const refuseBodyOnGet: express.RequestHandler = (request, _response, next) => {
+  const withBody =
+    request.headers['transfer-encoding'] !== undefined ||
+    Number(request.headers['content-length'] ?? 0) > 0;
+  next(
+    withBody && (request.method === 'GET' || request.method === 'HEAD')
+      ? bodyFailure('entity.unexpected', 400)
+      : undefined,
+  );
+};
+
+/**
  * The JSON body reader of every GraphQL endpoint, with its bound on nesting, and the same
  * check of a GET request's parameters; a service may run it earlier itself.
  */
 export const jsonBody = [
   refuseOtherMethods,
+  refuseBodyOnGet,
   refuseDeclaredOver(maxBodyBytes),
   readBody({ read: 'json', limit: maxBodyBytes }),
   requireUtf8Parameters,
@@ -588,6 +605,11 @@ const bodyFailures: Record<string, { status: number; code: string; message: stri
     status: 400,
     code: 'BAD_REQUEST',
     message: 'The request body could not be read.',
+  },
+  'entity.unexpected': {
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: 'A GET request has no body.',
   },
   'method.not.allowed': {
     status: 405,

@@ -185,6 +185,32 @@ describe('a Content-Length that disagrees with the body', () => {
   });
 });
 
+describe('a body on a GET', () => {
+  it.each([
+    ['JSON', 'application/json', query],
+    ['not JSON', 'application/json', '{{{'],
+    ['of another type', 'text/plain', 'hello'],
+  ])('%s: 400, never read or parsed', async (_, type, body) => {
+    const result = await exchange([
+      `GET /graphql?query=%7Bok%7D HTTP/1.1\r\nhost: x\r\napollo-require-preflight: 1\r\ncontent-type: ${type}\r\ncontent-length: ${body.length + 100}\r\n\r\n`,
+      body,
+    ]);
+    expect(result.statuses).toEqual(['HTTP/1.1 400']);
+    expect(JSON.parse(result.body)).toEqual({
+      errors: [{ message: 'A GET request has no body.', extensions: { code: 'BAD_REQUEST' } }],
+    });
+    expect(result.closed).toBe(true);
+    await expectHealthy();
+  });
+
+  it('an empty one (Content-Length: 0) is no body', async () => {
+    const result = await exchange([
+      'GET /graphql?query=%7Bok%7D HTTP/1.1\r\nhost: x\r\napollo-require-preflight: 1\r\ncontent-length: 0\r\n\r\n',
+    ]);
+    expect(result.statuses).toEqual(['HTTP/1.1 200']);
+  });
+});
+
 describe('a POST whose Content-Type is not JSON', () => {
   it.each([
     ['missing', ''],
