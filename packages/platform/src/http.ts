@@ -108,6 +108,13 @@ export async function serveGraphQL<TContext extends BaseContext>(
   etagOverMediaType(app);
   const httpServer = createServer(app);
   httpServer.on('clientError', answerUnreadableRequest);
+  // A client that asks before sending its body (Expect: 100-continue) is told to send it by
+  // the body's reader alone (`readBody`), once its headers passed every check: Node said so
+  // before any handler ran, and the client sent a body the answer then refused (413 over
+  // the limit, 405). Another expectation is ignored, as NGINX ignores it: Node answered it
+  // 417, with no body.
+  httpServer.on('checkContinue', app);
+  httpServer.on('checkExpectation', app);
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
   httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
   const drainer = drainOnStop(httpServer, {
@@ -453,7 +460,7 @@ export interface BodyReading {
  * byte is read.
  */
 export function readBody({ read, limit, verify }: BodyReading): express.RequestHandler {
-  return (request, _response, next) => {
+  return (request, response, next) => {
     // Express answers `'body' in req` with false until a parser has run: Apollo's middleware
     // then takes the app for misconfigured (a 500).
     if (!Reflect.has(request, 'body')) request.body = undefined;
@@ -472,6 +479,7 @@ export function readBody({ read, limit, verify }: BodyReading): express.RequestH
       return;
     }
     bodiesRead.add(request);
+    if (/\b100-continue\b/i.test(request.headers.expect ?? '')) response.writeContinue();
     const inflating = decoder?.();
     const length = inflating ? undefined : request.headers['content-length'];
     const stream = inflating ? request.pipe(inflating) : request;

@@ -224,3 +224,53 @@ describe('a POST whose Content-Type is not JSON', () => {
     await expectHealthy();
   });
 });
+
+describe('Expect: 100-continue', () => {
+  it('with a length over the limit: 413, never told to send the body', async () => {
+    const result = await exchange([
+      post(
+        `content-type: application/json\r\nexpect: 100-continue\r\ncontent-length: ${8 * maxBodyBytes}\r\n`,
+      ),
+    ]);
+    expect(result.statuses).toEqual(['HTTP/1.1 413']);
+    expect(codeOf(result.body)).toBe('PAYLOAD_TOO_LARGE');
+    expect(result.closed).toBe(true);
+    await expectHealthy();
+  });
+
+  it('with a method /graphql does not take: 405, never told to send the body', async () => {
+    const result = await exchange([
+      'PUT /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: 15\r\n\r\n',
+    ]);
+    expect(result.statuses).toEqual(['HTTP/1.1 405']);
+    expect(result.closed).toBe(true);
+  });
+
+  it('with a body that will be read: told to send it, then answered', async () => {
+    const result = await exchange([
+      post(
+        `content-type: application/json\r\nexpect: 100-continue\r\ncontent-length: ${query.length}\r\n`,
+      ),
+      async (answered) => {
+        for (let waited = 0; !answered().includes('100 Continue') && waited < 2_000; waited += 10) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        return query;
+      },
+    ]);
+    expect(result.statuses).toEqual(['HTTP/1.1 100', 'HTTP/1.1 200']);
+  });
+});
+
+describe('an expectation other than 100-continue', () => {
+  it('is ignored, as NGINX ignores it', async () => {
+    const result = await exchange([
+      post(
+        `content-type: application/json\r\nexpect: something\r\ncontent-length: ${query.length}\r\n`,
+      ),
+      query,
+    ]);
+    expect(result.statuses).toEqual(['HTTP/1.1 200']);
+    expect(JSON.parse(result.body)).toEqual({ data: { ok: true } });
+  });
+});
