@@ -483,13 +483,26 @@ export function readBody({ read, limit, verify }: BodyReading): express.RequestH
     const inflating = decoder?.();
     const length = inflating ? undefined : request.headers['content-length'];
     const stream = inflating ? request.pipe(inflating) : request;
+    // One answer, whichever comes first: the body, its refusal, or the wait's end (the
+    // reader's own callback then comes once the connection is closed, and is dropped).
+    let settled = false;
+    const settle = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(idle);
+      request.off('data', arrived);
+      next(error);
+    };
+    const idle = setTimeout(() => settle(bodyFailure('request.timeout', 408)), bodyIdleTimeoutMs);
+    const arrived = () => idle.refresh();
+    request.on('data', arrived);
     getRawBody(stream, { limit, ...(length ? { length } : {}) }, (error, body) => {
       if (inflating) {
         request.unpipe(inflating);
         inflating.destroy();
       }
       if (error) {
-        next(
+        settle(
           (error as { type?: string }).type === 'entity.too.large'
             ? bodyFailure('entity.too.large', 413)
             : bodyFailure('entity.unreadable', 400),
@@ -498,18 +511,27 @@ export function readBody({ read, limit, verify }: BodyReading): express.RequestH
       }
       // What an inflated body left unread, or what came after the limit, is Node's to drop.
       if (inflating) request.resume();
+      if (settled) return;
       try {
         verify?.(request, body);
         if (read === 'json') requireUtf8(body);
         request.body = read === 'json' ? parseJsonBody(body) : body;
       } catch (failure) {
-        next(failure);
+        settle(failure);
         return;
       }
-      next();
+      settle();
     });
   };
 }
+
+/**
+ * How long a body's reader waits for its next byte before answering 408 and closing the
+ * connection: NGINX's `client_body_timeout` at the edge. NGINX buffers a body before a
+ * gateway sees it, but nothing does for a subgraph or the relay's deliveries, where a client
+ * that declared more than it sent held the connection until Node's `requestTimeout` (300 s).
+ */
+export const bodyIdleTimeoutMs = 10_000;
 
 /** Whether `request` has a body to read, empty or not (a Content-Length, or chunks). */
 function hasBody(request: IncomingMessage): boolean {
@@ -618,6 +640,11 @@ const bodyFailures: Record<string, { status: number; code: string; message: stri
     status: 400,
     code: 'BAD_REQUEST',
     message: 'A GET request has no body.',
+  },
+  'request.timeout': {
+    status: 408,
+    code: 'REQUEST_TIMEOUT',
+    message: 'The request was not received in time.',
   },
   'method.not.allowed': {
     status: 405,

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { maxBodyBytes, type RunningService } from '../src/http.ts';
+import { bodyIdleTimeoutMs, maxBodyBytes, type RunningService } from '../src/http.ts';
 import { serveOkService } from '../src/testing.ts';
 
 let service: RunningService;
@@ -174,6 +174,25 @@ describe('a JSON body in a charset other than UTF-8', () => {
 });
 
 describe('a Content-Length that disagrees with the body', () => {
+  it(
+    'longer than the body sent: 408 once no byte came for a while, and closed',
+    async () => {
+      // Node waited for the rest up to its requestTimeout (300 s): a subgraph, which no
+      // proxy buffers bodies for, was held as long by a client that declared more.
+      const started = Date.now();
+      const result = await exchange(
+        [post('content-type: application/json\r\ncontent-length: 100\r\n'), query],
+        { ms: bodyIdleTimeoutMs + 3_000 },
+      );
+      expect(Date.now() - started).toBeGreaterThanOrEqual(bodyIdleTimeoutMs - 100);
+      expect(result.statuses).toEqual(['HTTP/1.1 408']);
+      expect(codeOf(result.body)).toBe('REQUEST_TIMEOUT');
+      expect(result.closed).toBe(true);
+      await expectHealthy();
+    },
+    bodyIdleTimeoutMs + 10_000,
+  );
+
   it('shorter than the body: the rest is never read as a request of its own', async () => {
     const result = await exchange([
       post('content-type: application/json\r\ncontent-length: 5\r\n'),
