@@ -113,8 +113,12 @@ export async function serveGraphQL<TContext extends BaseContext>(
   // before any handler ran, and the client sent a body the answer then refused (413 over
   // the limit, 405). Another expectation is ignored, as NGINX ignores it: Node answered it
   // 417, with no body.
-  httpServer.on('checkContinue', app);
-  httpServer.on('checkExpectation', app);
+  // Node hands such requests to these listeners instead of `request`'s: they are passed on
+  // to those (the drain's mark of every answer among them), not to the app alone.
+  const asRequest = (request: IncomingMessage, response: ServerResponse) =>
+    httpServer.emit('request', request, response);
+  httpServer.on('checkContinue', asRequest);
+  httpServer.on('checkExpectation', asRequest);
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
   httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
   const drainer = drainOnStop(httpServer, {
@@ -553,12 +557,15 @@ function charsetOf(request: express.Request): string {
   }
 }
 
+/** Decodes whole bodies (not a stream: no state is kept between calls), dropping a BOM. */
+const utf8 = new TextDecoder();
+
 /**
  * A body as body-parser's `strict` JSON parser read it: an object or an array (an empty body,
  * an empty object), a byte order mark dropped.
  */
 function parseJsonBody(body: Buffer): unknown {
-  const text = new TextDecoder().decode(body);
+  const text = utf8.decode(body);
   if (text.trim() === '') return {};
   if (!/^[\s]*[[{]/.test(text)) throw bodyFailure('entity.parse.failed', 400);
   try {

@@ -143,6 +143,37 @@ describe('serveGraphQL stopping', () => {
     await stopped;
   });
 
+  it('answers a request that waited for 100 Continue, on a connection it had, with Connection: close', async () => {
+    // Node hands such a request to the server's `checkContinue` listeners, not its `request`
+    // ones, where the drain marks every answer: it must reach them too.
+    const service = await serve();
+    const socket = connect(service.port, '127.0.0.1');
+    cleanUps.push(() => socket.destroy());
+    await once(socket, 'connect');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    const until = async (done: () => boolean) => {
+      while (!done()) await sleep(10);
+    };
+    socket.write('GET /health/live HTTP/1.1\r\nhost: x\r\n\r\n');
+    await until(() => received.includes('{"status":"ok"}'));
+    const stopped = service.stop();
+    const body = JSON.stringify({ query: '{ slow(ms: 1) }' });
+    received = '';
+    socket.write(
+      `POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: ${body.length}\r\n\r\n`,
+    );
+    await until(() => received.includes('100 Continue'));
+    socket.write(body);
+    await until(() => received.includes('"done"'));
+    const answer = received.slice(received.lastIndexOf('HTTP/1.1 '));
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer.toLowerCase()).toContain('connection: close');
+    await stopped;
+  });
+
   it('leaves an idle connection to its client, and stops once the client closed it', async () => {
     const service = await serve();
     const client = pooledClient(service.port);
