@@ -128,21 +128,36 @@ export interface ServiceUpstream {
 
 /**
  * The Services' part of a local NGINX configuration. Like kube-proxy, it spreads requests
- * over the instances and sends a request whose connect failed (an instance stopping, or
- * gone) to another; one already sent is never sent again. Idle connections to instances
- * close after the same 4 s as the edge's, within the services' drain deadline.
+ * over the instances and sends a request whose connect failed (an instance crashed) to
+ * another; one already sent is never sent again. Idle connections to instances close after
+ * the same 4 s as the edge's, within the services' drain deadline.
+ *
+ * An instance in `outOfRotation` (host:port) is marked `down`, as Kubernetes removes a
+ * stopping pod's endpoint before it signals the pod: NGINX sends it nothing new, so that
+ * the instance stops with no connect on its way in. Refused connects would be retried, but
+ * a connect the kernel completed into the instance's listen backlog just before the
+ * instance closed its listening socket is reset with the request already sent on it, and
+ * NGINX answers that POST with a 502.
  */
-export function serviceUpstreamsConfig(services: readonly ServiceUpstream[]): string {
+export function serviceUpstreamsConfig(
+  services: readonly ServiceUpstream[],
+  outOfRotation: ReadonlySet<string> = new Set(),
+): string {
   return services
     .map(
       ({ name, listenPort, instances }) => `upstream service_${name.replace(/\W/g, '_')} {
-${instances.map((instance) => `    server ${instance} max_fails=1 fail_timeout=5s;`).join('\n')}
+${instances.map((instance) => `    server ${instance} max_fails=1 fail_timeout=5s${outOfRotation.has(instance) ? ' down' : ''};`).join('\n')}
     keepalive 32;
     keepalive_timeout 4s;
 }
 
 server {
     listen 127.0.0.1:${listenPort};
+    # The Service's clients (the edge, the gateways) send one request a connection. An
+    # instance leaves the rotation by a reload, whose old worker closes the idle
+    # connections clients keep to it: a POST sent on one at that moment would be lost.
+    # kube-proxy, which this stands for, only forwards connections and closes none.
+    keepalive_timeout 0;
     location / {
         proxy_pass http://service_${name.replace(/\W/g, '_')};
         proxy_http_version 1.1;
@@ -157,6 +172,69 @@ server {
 `,
     )
     .join('\n');
+}
+
+/** Writes the Services' part of the configuration under `prefix` (see serviceUpstreamsConfig). */
+export async function writeServicesConfig(
+  prefix: string,
+  services: readonly ServiceUpstream[],
+  outOfRotation: ReadonlySet<string> = new Set(),
+): Promise<void> {
+  await writeFile(join(prefix, 'services.conf'), serviceUpstreamsConfig(services, outOfRotation));
+}
+
+/** The worker processes of the NGINX master `masterPid` (zombies left out). */
+function workersOf(masterPid: number): number[] {
+  let listing: string;
+  try {
+    // `-A -o`, not `--ppid`: the same on Linux and macOS.
+    listing = execFileSync('ps', ['-A', '-o', 'pid=,ppid=,stat='], { encoding: 'utf8' });
+  } catch {
+    return [];
+  }
+  return listing.split('\n').flatMap((line) => {
+    const match = line.trim().match(/^(\d+)\s+(\d+)\s+(\S+)$/);
+    if (!match || Number(match[2]) !== masterPid || match[3]?.startsWith('Z')) return [];
+    return [Number(match[1])];
+  });
+}
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Has the NGINX master `masterPid` load its configuration again (SIGHUP), and resolves
+ * once every worker that ran the old one has exited: from then on, every request goes by
+ * the new configuration. NGINX does this gracefully: the old workers finish the requests
+ * they are proxying (within the proxy timeouts) and close their idle connections, and the
+ * new ones take the listening sockets, which stay open throughout. A configuration NGINX
+ * refuses leaves the old workers running: an error after `timeoutMs`.
+ */
+export async function reloadNginx(
+  masterPid: number,
+  errorLog: string,
+  timeoutMs = 40_000,
+): Promise<void> {
+  const previous = workersOf(masterPid);
+  if (previous.length === 0) throw new Error(`NGINX (pid ${masterPid}) has no worker to replace`);
+  process.kill(masterPid, 'SIGHUP');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const current = workersOf(masterPid);
+    // New workers run, and none of the old ones is left.
+    if (current.length > 0 && !current.some((pid) => previous.includes(pid))) return;
+    if (!isAlive(masterPid)) throw new Error(`NGINX exited while reloading; see ${errorLog}`);
+    if (Date.now() > deadline) {
+      throw new Error(`NGINX did not reload within ${timeoutMs} ms; see ${errorLog}`);
+    }
+    await sleep(20);
+  }
 }
 
 /** The path of the nginx binary, or undefined when NGINX is not installed. */
@@ -188,7 +266,7 @@ export async function writeLocalNginxConfig(
   await mkdir(temp, { recursive: true });
   const site = renderTemplate(await readFile(nginxTemplatePath, 'utf8'), edgeVariables(edge));
   await writeFile(join(prefix, 'gateway.conf'), site);
-  await writeFile(join(prefix, 'services.conf'), serviceUpstreamsConfig(services));
+  await writeServicesConfig(prefix, services);
   const main = `# Generated by scripts/nginx.ts for a local run; edit nginx/templates/ instead.
 daemon off;
 worker_processes 1;

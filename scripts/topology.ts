@@ -7,10 +7,12 @@ import { createInterface } from 'node:readline';
 import {
   defaultCorsOrigins,
   findNginx,
+  reloadNginx,
   type ServiceUpstream,
   stopLeftoverNginx,
   watchOverNginx,
   writeLocalNginxConfig,
+  writeServicesConfig,
 } from './nginx.ts';
 import { freePort } from './ports.ts';
 import {
@@ -183,6 +185,35 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     return edge;
   };
 
+  /**
+   * With replicas: the Services, each instance's address in its Service, and where their
+   * configuration is. An instance restarts out of its Service's rotation
+   * (serviceUpstreamsConfig says why), as a Deployment's pod leaves its Service's endpoints
+   * before it is signalled (deploy/kubernetes: preStop), and is back in once ready.
+   */
+  let replicaServices:
+    | { upstreams: ServiceUpstream[]; addresses: ReadonlyMap<string, string>; prefix: string }
+    | undefined;
+  const outOfRotation = new Set<string>();
+  /** Changes to the rotation, one at a time: each writes the configuration and reloads NGINX. */
+  let rotationChanged: Promise<void> = Promise.resolve();
+  const setInRotation = (name: string, inRotation: boolean): Promise<void> => {
+    const address = replicaServices?.addresses.get(name);
+    if (!replicaServices || !address) return Promise.resolve();
+    const { upstreams, prefix } = replicaServices;
+    if (inRotation) outOfRotation.delete(address);
+    else outOfRotation.add(address);
+    const change = rotationChanged.then(async () => {
+      await writeServicesConfig(prefix, upstreams, outOfRotation);
+      const edge = children.find((entry) => entry.name === 'nginx')?.child;
+      if (edge?.pid && edge.exitCode === null && edge.signalCode === null) {
+        await reloadNginx(edge.pid, join(prefix, 'error.log'));
+      }
+    });
+    rotationChanged = change.catch(() => {});
+    return change;
+  };
+
   const restart = async (name: string, env: NodeJS.ProcessEnv = {}) => {
     if (name === 'nginx') {
       if (!edgeLaunch) throw new Error('nginx was never started');
@@ -198,8 +229,12 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     const settings = launched.get(name);
     if (!previous || !settings) throw new Error(`${name} was never started`);
     stopping.add(previous.child);
+    // NGINX sends it nothing new before it is signalled, and again once it is ready.
+    await setInRotation(name, false);
     await stopChild(previous.child);
-    return launch(previous.spec, settings.port, { ...settings.env, ...env });
+    const running = await launch(previous.spec, settings.port, { ...settings.env, ...env });
+    await setInRotation(name, true);
+    return running;
   };
 
   const processOf = (name: string) => {
@@ -258,11 +293,11 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       })),
       { name: 'gateway', instances: instancesOf({ ...gateway, name: 'gateway' }, counts.gateways) },
     ];
-    const services: ServiceUpstream[] = [];
+    const upstreams: ServiceUpstream[] = [];
     const instancePorts = new Map<string, number>();
     for (const group of groups) {
       for (const instance of group.instances) instancePorts.set(instance.name, await freePort());
-      services.push({
+      upstreams.push({
         name: group.name,
         listenPort: await freePort(),
         instances: group.instances.map(
@@ -271,7 +306,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       });
     }
     const serviceUrls = new Map(
-      services.map((service) => [service.name, `http://127.0.0.1:${service.listenPort}`]),
+      upstreams.map((service) => [service.name, `http://127.0.0.1:${service.listenPort}`]),
     );
     const serviceUrl = (name: string, path = '/graphql') => `${serviceUrls.get(name)}${path}`;
     const authEnv = { AUTH_JWKS_URL: serviceUrl(tokenIssuer, serviceRoutes.jwks) };
@@ -318,8 +353,13 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       prefix,
       // Both entries are the gateway Service, as under Kubernetes: never skipped.
       { listenPort: publicPort, gateways: [gatewayService, gatewayService], gatewayMaxFails: 0 },
-      services,
+      upstreams,
     );
+    replicaServices = {
+      upstreams,
+      addresses: new Map([...instancePorts].map(([name, port]) => [name, `127.0.0.1:${port}`])),
+      prefix,
+    };
     const origin = `http://127.0.0.1:${publicPort}`;
     await launchEdge({ nginx, prefix, config, origin });
     return topologyAt(`${origin}/graphql`, true, serviceUrls);

@@ -8,8 +8,15 @@
 // retry it elsewhere if it is a POST (NGINX without `non_idempotent`), and the client gets
 // a 502. A refused connect, by contrast, is always retried on another instance. So:
 //
-// 1. Stop listening at once: new connects are refused, and the proxy moves them to the
-//    other instance (NGINX: `proxy_next_upstream error`).
+// 0. Before the drain starts, the instance is out of the proxy's rotation, so that nothing
+//    connects to it any more: closing the listening socket resets every connection the
+//    kernel has completed into its backlog and Node has not accepted yet, and the proxy has
+//    already sent a request on each (a lost POST, a 502). Kubernetes removes a stopping
+//    pod's endpoint while its preStop hook sleeps, before the SIGTERM (deploy/kubernetes);
+//    the local topology marks the instance `down` in NGINX and reloads it first
+//    (scripts/topology.ts, restart).
+// 1. Stop listening at once: a connect that still comes is refused, and the proxy moves it
+//    to another instance (NGINX: `proxy_next_upstream error`).
 // 2. Keep serving requests on the connections the proxy already holds, in-flight ones and
 //    newly arriving ones alike, but answer each with `Connection: close`. The proxy then
 //    does not pool the connection again, and Node closes it after the response: no request
