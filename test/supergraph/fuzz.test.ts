@@ -26,6 +26,7 @@ import {
   isObjectType,
   isScalarType,
 } from 'graphql';
+import { importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { apiSchema } from '../../gateway/src/schema-check.ts';
 import { type BoughtTicket, buyTickets } from './door.ts';
@@ -53,6 +54,20 @@ const adminPassword = 'the fuzzing admin password';
 
 let supergraph: Supergraph;
 const callers: Record<'customer' | 'organizer' | 'admin', AuthPayload> = {} as never;
+/**
+ * Tokens the users service signed, for accounts that do not exist: an admin and an
+ * organizer whose id no row has, and an admin whose id is no UUID at all.
+ */
+const ghostTokens: Record<'ghost admin' | 'ghost organizer' | 'admin of no UUID', string> =
+  {} as never;
+/** Authorization headers no one was issued. */
+const garbageAuthorizations = [
+  'Bearer ',
+  'Bearer x.y.z',
+  'Bearer null',
+  'Basic YWRtaW46YWRtaW4=',
+  `Bearer ${'a'.repeat(9000)}`,
+];
 /** Real ids, of every kind, that a generated id may be (for the wrong field, often). */
 const knownIds: string[] = [];
 /** Real strings a String argument may be: emails, a ticket's code and QR token, a session's. */
@@ -84,6 +99,21 @@ beforeAll(async () => {
   const admin = (await logIn(supergraph, adminEmail, adminPassword)).data?.logIn;
   if (!customer || !organizer || !bystander || !admin) throw new Error('sign-ups failed');
   Object.assign(callers, { customer, organizer, admin });
+  const key = await supergraph.signingKey();
+  const sign = async (sub: string, role: string) =>
+    new SignJWT({ role, sid: crypto.randomUUID(), jti: crypto.randomUUID() })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: key.kid as string })
+      .setIssuer('urn:ticketing:users')
+      .setAudience('urn:ticketing:api')
+      .setSubject(sub)
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(await importJWK(key, 'EdDSA'));
+  Object.assign(ghostTokens, {
+    'ghost admin': await sign(crypto.randomUUID(), 'ADMIN'),
+    'ghost organizer': await sign(crypto.randomUUID(), 'ORGANIZER'),
+    'admin of no UUID': await sign('not-a-uuid', 'ADMIN'),
+  });
 
   const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
     { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 500, maxPerOrder: 10 },
@@ -707,7 +737,15 @@ const rootFields = (['query', 'mutation'] as const)
   })
   .sort((a, b) => Number(runLast.has(a.field.name)) - Number(runLast.has(b.field.name)));
 
-const callerNames = ['anonymous', 'customer', 'organizer', 'admin'] as const;
+const callerNames = [
+  'anonymous',
+  'customer',
+  'customer',
+  'organizer',
+  'organizer',
+  'admin',
+  'admin',
+] as const;
 
 describe('generated hostile input, for every root field', () => {
   it.each(rootFields.map(({ kind, field }) => [`${kind} ${field.name}`, kind, field] as const))(
@@ -719,8 +757,18 @@ describe('generated hostile input, for every root field', () => {
       await fc.assert(
         fc.asyncProperty(
           argumentsOf(field.name, field.args),
-          fc.constantFrom(...callerNames, 'customer', 'organizer', 'admin'),
-          async (variables, caller) => {
+          fc.oneof(
+            { arbitrary: fc.constantFrom(...callerNames), weight: 6 },
+            {
+              arbitrary: fc.constantFrom(
+                ...(Object.keys(ghostTokens) as (keyof typeof ghostTokens)[]),
+                'garbage' as const,
+              ),
+              weight: 1,
+            },
+          ),
+          fc.constantFrom(...garbageAuthorizations),
+          async (variables, caller, garbageAuthorization) => {
             const before =
               kind !== 'mutation'
                 ? undefined
@@ -730,7 +778,13 @@ describe('generated hostile input, for every root field', () => {
             const result = await supergraph.request(
               query,
               variables,
-              caller === 'anonymous' ? {} : { token: callers[caller].accessToken },
+              caller === 'anonymous'
+                ? {}
+                : caller === 'garbage'
+                  ? { authorization: garbageAuthorization }
+                  : caller in ghostTokens
+                    ? { token: ghostTokens[caller as keyof typeof ghostTokens] }
+                    : { token: callers[caller as keyof typeof callers].accessToken },
             );
             const breaches = contractBreaches(result, variables);
             // A refused mutation changes nothing, in any of the three databases.
