@@ -263,9 +263,10 @@ const malformedIds = fc.oneof(
 );
 
 /**
- * Values come in two moods. Shaped: every value has its type's shape (GraphQL lets it
- * through to the resolvers), with hostile content. Noisy: some values have the wrong type,
- * nulls where none may be, numbers past 32 bits, unknown fields.
+ * Values come in three moods. Plausible: what a client of good faith sends, but for a field
+ * now and then. Shaped: every value has its type's shape (GraphQL lets it through to the
+ * resolvers), with hostile content. Noisy: some values have the wrong type, nulls where
+ * none may be, numbers past 32 bits, unknown fields.
  */
 type Mood = 'plausible' | 'shaped' | 'noisy';
 
@@ -602,12 +603,56 @@ function selectionOf(type: GraphQLOutputType, depth: number): string {
   return `{ ${selected.join(' ')} }`;
 }
 
-function operationOf(kind: 'query' | 'mutation', field: GraphQLField<unknown, unknown>): string {
+/**
+ * The operation for `field`: its arguments as variables, or (`inline`) written into the
+ * document as literals, which the scalars parse on another path (parseLiteral).
+ */
+function operationOf(
+  kind: 'query' | 'mutation',
+  field: GraphQLField<unknown, unknown>,
+  inline?: Record<string, unknown>,
+): string {
+  const selection = selectionOf(field.type, 1);
+  if (inline) {
+    const args = field.args
+      .filter((arg) => arg.name in inline)
+      .map((arg) => `${arg.name}: ${literalOf(inline[arg.name], arg.type)}`)
+      .join(', ');
+    return `${kind} Fuzz { ${field.name}${args ? `(${args})` : ''} ${selection} }`;
+  }
   const variables = field.args.map((arg) => `$${arg.name}: ${String(arg.type)}`).join(', ');
   const args = field.args.map((arg) => `${arg.name}: $${arg.name}`).join(', ');
   return `${kind} Fuzz${variables ? `(${variables})` : ''} { ${field.name}${
     args ? `(${args})` : ''
-  } ${selectionOf(field.type, 1)} }`;
+  } ${selection} }`;
+}
+
+/** `value` as a GraphQL literal of `type` (enum values bare, as they are written). */
+function literalOf(value: unknown, type: GraphQLInputType): string {
+  const named = getNamedType(type);
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) {
+    const item = isListType(stripNonNull(type))
+      ? (stripNonNull(type) as { ofType: GraphQLInputType }).ofType
+      : type;
+    return `[${value.map((element) => literalOf(element, item)).join(', ')}]`;
+  }
+  if (typeof value === 'object') {
+    const fields = isInputObjectType(named) ? named.getFields() : {};
+    return `{ ${Object.entries(value)
+      .map(([name, field]) => `${name}: ${literalOf(field, fields[name]?.type ?? type)}`)
+      .join(', ')} }`;
+  }
+  if (typeof value === 'string') {
+    if (isEnumType(named) && /^[_A-Za-z][_0-9A-Za-z]*$/.test(value)) return value;
+    return JSON.stringify(value);
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) return 'null';
+  return String(value);
+}
+
+function stripNonNull(type: GraphQLInputType): GraphQLInputType {
+  return isNonNullType(type) ? type.ofType : type;
 }
 
 // --- The contract -----------------------------------------------------------------------
@@ -649,6 +694,10 @@ function contractBreaches(result: GraphQLResult, variables: Record<string, unkno
     const code = error.extensions?.code;
     if (typeof code !== 'string') breaches.push(`an error without a code: ${error.message}`);
     else if (maskedCodes.has(code)) breaches.push(`${code}: ${error.message}`);
+    // A resolver's refusal of the input says which field it refused.
+    else if (code === 'BAD_USER_INPUT' && error.path && !error.extensions?.field) {
+      breaches.push(`BAD_USER_INPUT without extensions.field: ${error.message}`);
+    }
     for (const hidden of ['stacktrace', 'exception', 'serviceName']) {
       if (error.extensions && hidden in error.extensions) breaches.push(`extensions.${hidden}`);
     }
@@ -751,7 +800,7 @@ describe('generated hostile input, for every root field', () => {
   it.each(rootFields.map(({ kind, field }) => [`${kind} ${field.name}`, kind, field] as const))(
     '%s keeps the error contract',
     async (_, kind, field) => {
-      const query = operationOf(kind, field);
+      const withVariables = operationOf(kind, field);
       // Whether the last mutation succeeded: its consequences may still be on their way.
       let changedSomething = true;
       await fc.assert(
@@ -768,7 +817,9 @@ describe('generated hostile input, for every root field', () => {
             },
           ),
           fc.constantFrom(...garbageAuthorizations),
-          async (variables, caller, garbageAuthorization) => {
+          fc.nat(3).map((draw) => draw === 0 && field.args.length > 0),
+          async (variables, caller, garbageAuthorization, inline) => {
+            const query = inline ? operationOf(kind, field, variables) : withVariables;
             const before =
               kind !== 'mutation'
                 ? undefined
@@ -777,7 +828,7 @@ describe('generated hostile input, for every root field', () => {
                   : await fingerprint();
             const result = await supergraph.request(
               query,
-              variables,
+              inline ? {} : variables,
               caller === 'anonymous'
                 ? {}
                 : caller === 'garbage'
@@ -805,7 +856,7 @@ describe('generated hostile input, for every root field', () => {
             }
             if (breaches.length > 0) {
               throw new Error(
-                `${breaches.join('; ')}\nas ${caller}: ${JSON.stringify(result).slice(0, 2000)}`,
+                `${breaches.join('; ')}\nas ${caller}${inline ? `, sending ${query.slice(0, 1000)}` : ''}: ${JSON.stringify(result).slice(0, 2000)}`,
               );
             }
           },
