@@ -75,6 +75,8 @@ const knownStrings: string[] = [];
 type Kind = 'event' | 'tier' | 'ticket' | 'order' | 'hold' | 'transfer' | 'user';
 /** The same ids by what they are, for values that are right but for one field. */
 const idsByKind = {} as Record<Kind, string[]>;
+/** Where a type with fields that take arguments is reached from a root field. */
+const reachedThrough: Record<string, (inner: string) => string> = {};
 /** Cursors the API issued, to continue from (in another list, often). */
 const issuedCursors: string[] = [];
 const ticketCodes: string[] = [];
@@ -167,6 +169,8 @@ beforeAll(async () => {
     transfer: [offer.data?.transferTicket.pendingTransfer?.id ?? given.id],
     user: [customer.user.id, organizer.user.id, bystander.user.id],
   });
+  reachedThrough.EventSales = (inner) => `event(id: "${eventId}") { sales { ${inner} } }`;
+  reachedThrough.User = (inner) => `me { ${inner} }`;
   ticketCodes.push(ticket.code, given.code);
   qrTokens.push(ticket.qrToken, given.qrToken);
   knownEmails.push(customer.user.email, organizer.user.email, bystander.user.email);
@@ -857,6 +861,55 @@ describe('generated hostile input, for every root field', () => {
             if (breaches.length > 0) {
               throw new Error(
                 `${breaches.join('; ')}\nas ${caller}${inline ? `, sending ${query.slice(0, 1000)}` : ''}: ${JSON.stringify(result).slice(0, 2000)}`,
+              );
+            }
+          },
+        ),
+        {
+          seed,
+          numRuns: runsPerField,
+          interruptAfterTimeLimit: 40_000,
+          markInterruptAsFailure: false,
+        },
+      );
+    },
+    600_000,
+  );
+});
+
+/** Fields below the root that take arguments (a sales report's hours, a user's pages). */
+const nestedFields = Object.values(schema.getTypeMap())
+  .filter(isObjectType)
+  .filter((type) => !['Query', 'Mutation'].includes(type.name) && !type.name.startsWith('__'))
+  .flatMap((type) =>
+    Object.values(type.getFields())
+      .filter((field) => field.args.length > 0)
+      .map((field) => ({ type: type.name, field })),
+  );
+
+describe('generated hostile input, for every field below the root that takes arguments', () => {
+  it.each(nestedFields.map(({ type, field }) => [`${type}.${field.name}`, type, field] as const))(
+    '%s keeps the error contract',
+    async (_, type, field) => {
+      const through = reachedThrough[type];
+      if (!through) throw new Error(`say how the fuzz test reaches ${type}`);
+      const variables = field.args.map((arg) => `$${arg.name}: ${String(arg.type)}`).join(', ');
+      const args = field.args.map((arg) => `${arg.name}: $${arg.name}`).join(', ');
+      const query = `query Fuzz(${variables}) { ${through(
+        `${field.name}(${args}) ${selectionOf(field.type, 1)}`,
+      )} }`;
+      await fc.assert(
+        fc.asyncProperty(
+          argumentsOf(field.name, field.args),
+          fc.constantFrom('organizer', 'admin', 'customer'),
+          async (values, caller) => {
+            const result = await supergraph.request(query, values, {
+              token: callers[caller as keyof typeof callers].accessToken,
+            });
+            const breaches = contractBreaches(result, values);
+            if (breaches.length > 0) {
+              throw new Error(
+                `${breaches.join('; ')}\nas ${caller}: ${JSON.stringify(result).slice(0, 2000)}`,
               );
             }
           },
