@@ -135,6 +135,11 @@ const rejections: [string, () => Promise<string>][] = [
   ],
   ['no role claim', () => forge({ claims: { role: undefined } })],
   ['an unknown role', () => forge({ claims: { role: 'SUPERUSER' } })],
+  // Signed with the right key, but naming no account or session as they are issued: the
+  // services would send these to uuid columns (found by fuzz.test.ts).
+  ['a subject that is no UUID', () => forge({ claims: { sub: 'not-a-uuid' } })],
+  ['a subject in capitals', () => forge({ claims: { sub: session.user.id.toUpperCase() } })],
+  ['a session id that is no UUID', () => forge({ claims: { sid: 'session-1' } })],
 ];
 
 describe('an access token', () => {

@@ -104,6 +104,19 @@ interface VerifiedToken {
 
 const tokenKey = (token: string) => createHash('sha256').update(token).digest('base64url');
 
+/**
+ * Account and session ids as the users service issues them: lower-case UUIDs. Another
+ * subject or session, even under a valid signature, names nothing the services store, and
+ * would reach their uuid columns (an unexpected database error) or compare unequal to its
+ * own account's id.
+ */
+function isIssuedId(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value)
+  );
+}
+
 export class AccessTokenVerifier {
   readonly #keys: JWTVerifyGetKey;
   readonly #parties: TokenParties;
@@ -137,7 +150,7 @@ export class AccessTokenVerifier {
         clockTolerance: clockToleranceSeconds,
         requiredClaims: ['sub', 'role', 'sid', 'jti', 'iat', 'exp'],
       });
-      if (!isRole(payload.role) || typeof payload.sid !== 'string' || !payload.sub) {
+      if (!isRole(payload.role) || !isIssuedId(payload.sid) || !isIssuedId(payload.sub)) {
         throw unauthenticated();
       }
       const issuedAt = payload.iat as number;

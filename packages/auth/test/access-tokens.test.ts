@@ -24,7 +24,11 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-async function issue(user = 'user-1', session = 'session-1'): Promise<string> {
+// Ids as the users service issues them (the verifier refuses any other subject or session).
+const userOne = '01a24d66-7108-73a9-a289-4136393cd7f4';
+const sessionOne = '01a24d66-7108-73a9-a289-4136393cd7f5';
+
+async function issue(user = userOne, session = sessionOne): Promise<string> {
   const issuedAt = Math.floor(Date.now() / 1000);
   return new SignJWT({ role: 'CUSTOMER', sid: session })
     .setProtectedHeader({ alg: signingAlgorithm, kid, typ: accessTokenType })
@@ -64,7 +68,7 @@ describe('AccessTokenVerifier: remembered tokens', () => {
     const first = await verifier.verify(token);
     const second = await verifier.verify(token);
 
-    expect(first).toEqual({ userId: 'user-1', role: 'CUSTOMER', sessionId: 'session-1' });
+    expect(first).toEqual({ userId: userOne, role: 'CUSTOMER', sessionId: sessionOne });
     expect(second).toEqual(first);
     expect(lookups.count).toBe(1);
   });
@@ -77,7 +81,7 @@ describe('AccessTokenVerifier: remembered tokens', () => {
     const token = await issue();
     await verifier.verify(token);
 
-    revokedSessions.add('session-1');
+    revokedSessions.add(sessionOne);
 
     expect(await refusal(verifier.verify(token))).toEqual({
       code: 'UNAUTHENTICATED',
@@ -125,7 +129,11 @@ describe('AccessTokenVerifier: remembered tokens', () => {
 
   it('remembers at most the configured number of tokens, dropping the least recently used', async () => {
     const { verifier, lookups } = countingVerifier({ verifiedTokens: 2 });
-    const [a, b, c] = [await issue('a'), await issue('b'), await issue('c')];
+    const [a, b, c] = [
+      await issue(`${userOne.slice(0, -1)}a`),
+      await issue(`${userOne.slice(0, -1)}b`),
+      await issue(`${userOne.slice(0, -1)}c`),
+    ];
 
     for (const token of [a, b, c, a]) await verifier.verify(token);
 
