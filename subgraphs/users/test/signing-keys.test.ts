@@ -14,6 +14,8 @@ import { AccessTokenIssuer } from '../src/auth/tokens.ts';
 
 const parties = { issuer: 'urn:test:issuer', audience: 'urn:test:api' };
 const user = { id: '0190a000-0000-7000-8000-000000000001', role: 'CUSTOMER' as const };
+// A session's id as the users service issues it (a verifier refuses any other).
+const sessionId = '0190a000-0000-7000-8000-0000000000a1';
 const logger = createLogger('users', 'silent');
 const scratch: string[] = [];
 afterAll(async () => {
@@ -32,11 +34,11 @@ describe('signing key rotation', () => {
     const before = await keyRingFrom(ring('2026-10', [oldKey, newKey]));
     expect(before.publicJwks.keys.map((key) => key.kid)).toEqual(['2026-10', '2026-11']);
     expect(before.publicJwks.keys.some((key) => 'd' in key)).toBe(false);
-    const oldToken = (await new AccessTokenIssuer(before, parties).issue(user, 'session')).token;
+    const oldToken = (await new AccessTokenIssuer(before, parties).issue(user, sessionId)).token;
 
     // During: the new key signs; the old one stays published, so its tokens still verify.
     const during = await keyRingFrom(ring('2026-11', [oldKey, newKey]));
-    const newToken = (await new AccessTokenIssuer(during, parties).issue(user, 'session')).token;
+    const newToken = (await new AccessTokenIssuer(during, parties).issue(user, sessionId)).token;
     const verifier = new AccessTokenVerifier(during.keySet, parties);
     expect(await verifier.verify(oldToken)).toMatchObject({ userId: user.id });
     expect(await verifier.verify(newToken)).toMatchObject({ userId: user.id });
