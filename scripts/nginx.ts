@@ -183,20 +183,11 @@ export async function writeServicesConfig(
   await writeFile(join(prefix, 'services.conf'), serviceUpstreamsConfig(services, outOfRotation));
 }
 
-/** The worker processes of the NGINX master `masterPid` (zombies left out). */
+/** The worker processes of the NGINX master `masterPid`. */
 function workersOf(masterPid: number): number[] {
-  let listing: string;
-  try {
-    // `-A -o`, not `--ppid`: the same on Linux and macOS.
-    listing = execFileSync('ps', ['-A', '-o', 'pid=,ppid=,stat='], { encoding: 'utf8' });
-  } catch {
-    return [];
-  }
-  return listing.split('\n').flatMap((line) => {
-    const match = line.trim().match(/^(\d+)\s+(\d+)\s+(\S+)$/);
-    if (!match || Number(match[2]) !== masterPid || match[3]?.startsWith('Z')) return [];
-    return [Number(match[1])];
-  });
+  return liveProcesses()
+    .filter((entry) => entry.ppid === masterPid)
+    .map((entry) => entry.pid);
 }
 
 const isAlive = (pid: number) => {
@@ -298,19 +289,34 @@ http {
   return mainPath;
 }
 
-/** The live processes (zombies left out) of process group `pgid`, with their command lines. */
-function groupMembers(pgid: number): { pid: number; command: string }[] {
+/**
+ * Every live process (zombies left out), with its parent, its process group and its command
+ * line. `ps -A -o`, not `--ppid` or `-g`: the same on Linux and macOS.
+ */
+function liveProcesses(): { pid: number; ppid: number; pgid: number; command: string }[] {
   let listing: string;
   try {
-    listing = execFileSync('ps', ['-A', '-o', 'pid=,pgid=,stat=,command='], { encoding: 'utf8' });
+    listing = execFileSync('ps', ['-A', '-o', 'pid=,ppid=,pgid=,stat=,command='], {
+      encoding: 'utf8',
+    });
   } catch {
     return [];
   }
   return listing.split('\n').flatMap((line) => {
-    const match = line.trim().match(/^(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/);
-    if (!match || Number(match[2]) !== pgid || match[3]?.startsWith('Z')) return [];
-    return [{ pid: Number(match[1]), command: match[4] as string }];
+    const match = line.trim().match(/^(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s*(.*)$/);
+    if (!match || match[4]?.startsWith('Z')) return [];
+    const [pid, ppid, pgid] = [match[1], match[2], match[3]].map(Number) as [
+      number,
+      number,
+      number,
+    ];
+    return [{ pid, ppid, pgid, command: match[5] ?? '' }];
   });
+}
+
+/** The live processes of process group `pgid`, with their command lines. */
+function groupMembers(pgid: number): { pid: number; command: string }[] {
+  return liveProcesses().filter((entry) => entry.pgid === pgid);
 }
 
 /**
