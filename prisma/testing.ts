@@ -46,11 +46,14 @@ interface Openable<Client> {
   }): Promise<OpenServiceDatabase<Client>>;
 }
 
-/** Creates and migrates a fresh database for `database`'s service; disposing drops it. */
+/**
+ * Creates and migrates a fresh database for `database`'s service (at `url`, one no other test
+ * uses); disposing drops it.
+ */
 export async function createTestDatabase<Client>(
   database: Openable<Client>,
+  url = uniqueTestDatabaseUrl(database.name),
 ): Promise<TestDatabase<Client>> {
-  const url = uniqueTestDatabaseUrl(database.name);
   const open = await database.open({ kind: 'postgres', url, poolSize: 4 });
   const drop = async () => {
     await open.close();

@@ -3,27 +3,11 @@
 // (shared, in the `refuse_closed_account` triggers). Its key is the one earlier releases
 // spelled out, so that two releases running side by side during a deploy lock alike.
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../testing.ts';
-import { ticketsDatabase } from '../tickets/index.ts';
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { ticketsSqlPool } from './tickets-sql.ts';
 
-type Tickets = Awaited<ReturnType<typeof ticketsDatabase.open>>['prisma'];
-
-let database: TestDatabase<Tickets>;
-let pool: pg.Pool;
-
-beforeAll(async () => {
-  database = await createTestDatabase(ticketsDatabase);
-  pool = new pg.Pool({ connectionString: database.url, max: 4 });
-  // As in purchase-tickets.test.ts: the database's drop ends connections still closing.
-  pool.on('connect', (client) => client.on('error', () => {}));
-  pool.on('error', () => {});
-});
-afterAll(async () => {
-  await pool.end();
-  await database.close();
-});
+const pool = ticketsSqlPool(4);
 
 /** Runs `work` on another connection while this one holds `lock_account(account, shared)`. */
 async function whileLocked<T>(

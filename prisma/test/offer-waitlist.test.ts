@@ -2,27 +2,10 @@
 // `expire_holds` passing lapsed offers on: called straight over SQL against a real
 // PostgreSQL database, without the service in front of them.
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../testing.ts';
-import { ticketsDatabase } from '../tickets/index.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ticketsSqlPool } from './tickets-sql.ts';
 
-type Tickets = Awaited<ReturnType<typeof ticketsDatabase.open>>['prisma'];
-
-let database: TestDatabase<Tickets>;
-let pool: pg.Pool;
-
-beforeAll(async () => {
-  database = await createTestDatabase(ticketsDatabase);
-  pool = new pg.Pool({ connectionString: database.url, max: 30 });
-  // As in purchase-tickets.test.ts: the database's drop ends connections still closing.
-  pool.on('connect', (client) => client.on('error', () => {}));
-  pool.on('error', () => {});
-});
-afterAll(async () => {
-  await pool.end();
-  await database.close();
-});
+const pool = ticketsSqlPool(30);
 
 let eventId: string;
 let tierId: string;

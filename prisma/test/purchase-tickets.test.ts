@@ -1,29 +1,11 @@
 // The tickets database's `purchase_tickets` function on its own: called straight over SQL
 // against a real PostgreSQL database, without the service in front of it.
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../testing.ts';
-import { ticketsDatabase } from '../tickets/index.ts';
+import type pg from 'pg';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ticketsSqlPool } from './tickets-sql.ts';
 
-type Tickets = Awaited<ReturnType<typeof ticketsDatabase.open>>['prisma'];
-
-let database: TestDatabase<Tickets>;
-let pool: pg.Pool;
-
-beforeAll(async () => {
-  database = await createTestDatabase(ticketsDatabase);
-  pool = new pg.Pool({ connectionString: database.url, max: 40 });
-  // Dropping the database at the end ends connections that are still closing (the pool's
-  // end resolves before their sockets do): their goodbye from the server is expected. The
-  // pool passes an idle connection's error on as its own, so both need a listener.
-  pool.on('connect', (client) => client.on('error', () => {}));
-  pool.on('error', () => {});
-});
-afterAll(async () => {
-  await pool.end();
-  await database.close();
-});
+const pool = ticketsSqlPool(40);
 
 interface PurchaseRow {
   outcome: string;

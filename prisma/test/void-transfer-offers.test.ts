@@ -3,27 +3,10 @@
 // set-based update per statement, however many tickets it changes; no other offer is touched.
 // Called straight over SQL against a real PostgreSQL database, without the service in front.
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../testing.ts';
-import { ticketsDatabase } from '../tickets/index.ts';
+import { describe, expect, it } from 'vitest';
+import { ticketsSqlPool } from './tickets-sql.ts';
 
-type Tickets = Awaited<ReturnType<typeof ticketsDatabase.open>>['prisma'];
-
-let database: TestDatabase<Tickets>;
-let pool: pg.Pool;
-
-beforeAll(async () => {
-  database = await createTestDatabase(ticketsDatabase);
-  pool = new pg.Pool({ connectionString: database.url, max: 4 });
-  // As in purchase-tickets.test.ts: the database's drop ends connections still closing.
-  pool.on('connect', (client) => client.on('error', () => {}));
-  pool.on('error', () => {});
-});
-afterAll(async () => {
-  await pool.end();
-  await database.close();
-});
+const pool = ticketsSqlPool(4);
 
 /** A published event with one tier and `count` active tickets, each of its own owner. */
 async function eventWithTickets(count: number): Promise<{ eventId: string; ticketIds: string[] }> {
