@@ -623,6 +623,22 @@ describe('the admins', () => {
     expect(await liveAdmins()).toBe(1);
   });
 
+  it('changes no role for a token issued before its account was made admin, and says so', async () => {
+    const { user } = await signUp('promoted-admin@example.com', '192.0.2.52');
+    const target = (await signUp('promoted-target@example.com', '192.0.2.52')).user;
+    // Made admin after its token was issued: the token still says CUSTOMER (for up to the
+    // access token's life, until a refresh), and every field that reads the token's role
+    // refuses it. The change either happens and is answered, or neither.
+    await database.prisma.user.update({ where: { id: user.id }, data: { role: 'ADMIN' } });
+    const oldToken = { userId: user.id, role: 'CUSTOMER' as const, sessionId: crypto.randomUUID() };
+    expect(await refusal(accounts.setUserRole(oldToken, target.id, 'ORGANIZER'))).toEqual({
+      message: 'Only admins can change roles.',
+      extensions: { code: 'FORBIDDEN' },
+    });
+    const unchanged = await database.prisma.user.findUniqueOrThrow({ where: { id: target.id } });
+    expect(unchanged.role).toBe('CUSTOMER');
+  });
+
   it('cannot all be gone by deleting their own accounts: the last one is refused', async () => {
     await database.prisma.user.updateMany({ where: { role: 'ADMIN' }, data: { role: 'CUSTOMER' } });
     const admins = await Promise.all([

@@ -533,7 +533,12 @@ export class AccountService {
 
   async setUserRole(viewer: Identity | null, userId: string, role: Role): Promise<User> {
     const admin = await this.#activeUser(viewer);
-    if (admin.role !== 'ADMIN') throw forbidden('Only admins can change roles.');
+    // Both the account and its token must be an admin's. A token issued before its account
+    // was made admin carries the old role, which the answer's fields (an email) go by: were
+    // the change made, the caller would be told it was refused.
+    if (admin.role !== 'ADMIN' || viewer?.role !== 'ADMIN') {
+      throw forbidden('Only admins can change roles.');
+    }
     const target = isUuid(userId) ? await this.#users.findById(userId) : null;
     if (!target || target.deletedAt) throw notFound(`No user has the id ${userId}.`);
     // Compared as loaded: the id asked for may be written in capitals.
