@@ -1,4 +1,9 @@
-import { failures, isClosedAccount } from '@ticketing/platform';
+import {
+  currentRequestAbandoned,
+  failures,
+  isClosedAccount,
+  serviceUnavailable,
+} from '@ticketing/platform';
 
 /** The codes of the tickets service's own failures; the README's "Error codes" says what each means. */
 export const ticketsErrorCodes = [
@@ -74,3 +79,14 @@ export const admitted = (ticketIds: readonly string[]) =>
     'A ticket admitted at the door cannot be cancelled or refunded; undo its check-in first.',
     { ticketIds: [...ticketIds] },
   );
+
+/**
+ * Refuses to commit what the current request wrote once its client stopped waiting: the
+ * gateway, past its deadline for this subgraph, answered SERVICE_UNAVAILABLE, and a client
+ * told that retries. Called last inside a write's transaction, it rolls the write back, so
+ * that a hold that queued for a busy tier's row past the deadline does not keep stock (and
+ * the buyer's allowance) for someone told it failed.
+ */
+export function refuseWhenAbandoned(): void {
+  if (currentRequestAbandoned()) throw serviceUnavailable();
+}

@@ -1,0 +1,104 @@
+// A mutation's answer and its write agree: what a client is told failed was not written,
+// and what was written is answered, whatever else is away when the answer is built.
+import { startGateway } from '@ticketing/gateway/main';
+import { createLogger, type RunningService } from '@ticketing/platform';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GraphQLResult, type Supergraph, startSupergraph } from './harness.ts';
+import { type AuthPayload, codeOf, eventOnSale, signUp } from './operations.ts';
+
+let supergraph: Supergraph;
+const extraGateways: RunningService[] = [];
+let organizer: AuthPayload;
+
+const tier = { name: 'Stalls', priceCents: 2000, currency: 'EUR', capacity: 100, maxPerOrder: 5 };
+
+beforeAll(async () => {
+  supergraph = await startSupergraph();
+  organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+});
+afterAll(async () => {
+  for (const gateway of extraGateways) await gateway.stop();
+  await supergraph?.stop();
+});
+
+/** A gateway over the test supergraph with `env` changed. */
+async function gatewayWith(env: NodeJS.ProcessEnv): Promise<RunningService> {
+  const gateway = await startGateway(
+    {
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DRAIN_DEADLINE_MS: '0',
+      AUTH_JWKS_URL: new URL('/.well-known/jwks.json', supergraph.subgraphUrls.users).toString(),
+      USERS_URL: supergraph.subgraphUrls.users,
+      EVENTS_URL: supergraph.subgraphUrls.events,
+      TICKETS_URL: supergraph.subgraphUrls.tickets,
+      ...env,
+    },
+    createLogger('gateway-under-test', 'silent'),
+  );
+  extraGateways.push(gateway);
+  return gateway;
+}
+
+async function post<Data>(
+  gateway: RunningService,
+  token: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<GraphQLResult<Data>> {
+  const response = await fetch(gateway.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: response.status, ...(await response.json()) };
+}
+
+const holdMutation = `mutation ($tierId: ID!, $quantity: Int!) {
+  holdTickets(tierId: $tierId, quantity: $quantity) { id quantity }
+}`;
+
+describe('a hold the gateway stopped waiting for', () => {
+  it('is not made: the stock stays free and the buyer holds nothing', async () => {
+    const buyer = await signUp(supergraph);
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const tierId = tierIds[0] as string;
+    const impatient = await gatewayWith({ SUBGRAPH_TIMEOUT_MS: '300' });
+    // The tier's row is busy (a rush of holds and purchases on it) for longer than the
+    // gateway waits: the hold queues for it, and the client is told SERVICE_UNAVAILABLE.
+    const answered = await supergraph.databases.tickets.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1 FROM ticket_tiers WHERE id = ${tierId}::uuid FOR UPDATE`;
+        const result = await post<{ holdTickets: { id: string } }>(
+          impatient,
+          buyer.accessToken,
+          holdMutation,
+          { tierId, quantity: 2 },
+        );
+        // The hold's transaction is still waiting for the row when the client is answered.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return result;
+      },
+      { timeout: 10_000 },
+    );
+    expect(answered.data?.holdTickets ?? null).toBeNull();
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    // A hold of the same buyer waits for the first one's transaction (a buyer's holds are
+    // made one at a time): by its answer, the first one is committed or rolled back.
+    const next = await supergraph.request<{ holdTickets: { id: string } }>(
+      holdMutation,
+      { tierId, quantity: 1 },
+      { token: buyer.accessToken },
+    );
+    expect(next.errors).toBeUndefined();
+    const holds = await supergraph.databases.tickets.hold.findMany({
+      where: { userId: buyer.user.id, tierId },
+    });
+    expect(holds.map((hold) => [hold.id, hold.quantity])).toEqual([[next.data?.holdTickets.id, 1]]);
+    const stock = await supergraph.databases.tickets.ticketTier.findUniqueOrThrow({
+      where: { id: tierId },
+    });
+    expect(stock.held).toBe(1);
+  });
+});
