@@ -3,8 +3,9 @@
 import { startGateway } from '@ticketing/gateway/main';
 import { createLogger, type RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BoughtTicket, buyTickets, offerTicket } from './door.ts';
 import { type GraphQLResult, type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, codeOf, eventOnSale, signUp } from './operations.ts';
+import { type AuthPayload, codeOf, eventOnSale, publishedEvent, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 const extraGateways: RunningService[] = [];
@@ -100,5 +101,86 @@ describe('a hold the gateway stopped waiting for', () => {
       where: { id: tierId },
     });
     expect(stock.held).toBe(1);
+  });
+});
+
+describe('a change the gateway stopped waiting for', () => {
+  it('is not made: an accepted transfer retried after SERVICE_UNAVAILABLE is accepted then', async () => {
+    const giver = await signUp(supergraph);
+    const receiver = await signUp(supergraph);
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as BoughtTicket).id;
+    const offerId = await offerTicket(supergraph, giver.accessToken, ticketId, receiver.user.email);
+    const impatient = await gatewayWith({ SUBGRAPH_TIMEOUT_MS: '300' });
+    const accept = 'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id code } }';
+    // The ticket's row is busy (a scan at the door, a refund) for longer than the gateway
+    // waits: the acceptance queues for it, and the receiver is told SERVICE_UNAVAILABLE.
+    const answered = await supergraph.databases.tickets.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1 FROM tickets WHERE id = ${ticketId}::uuid FOR UPDATE`;
+        const result = await post<{ acceptTicketTransfer: { id: string } }>(
+          impatient,
+          receiver.accessToken,
+          accept,
+          { id: offerId },
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return result;
+      },
+      { timeout: 10_000 },
+    );
+    expect(answered.data?.acceptTicketTransfer ?? null).toBeNull();
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    // The receiver tries again, as told (it waits for the first attempt's transaction, on
+    // the ticket's row): the offer was still pending, and the ticket is theirs now.
+    const retried = await supergraph.request<{
+      acceptTicketTransfer: { id: string; code: string };
+    }>(accept, { id: offerId }, { token: receiver.accessToken });
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.acceptTicketTransfer.id).toBe(ticketId);
+    const stored = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    });
+    expect([stored.ownerId, stored.tokenVersion, stored.code]).toEqual([
+      receiver.user.id,
+      2,
+      retried.data?.acceptTicketTransfer.code,
+    ]);
+    expect(await supergraph.databases.tickets.ticketTransfer.count({ where: { ticketId } })).toBe(
+      1,
+    );
+  });
+
+  it('is not made: a tier created past the deadline is not there, and its retry makes one', async () => {
+    const eventId = await publishedEvent(supergraph, organizer.accessToken);
+    const impatient = await gatewayWith({ SUBGRAPH_TIMEOUT_MS: '300' });
+    const create = `mutation ($eventId: ID!, $input: TicketTierInput!) {
+      createTicketTier(eventId: $eventId, input: $input) { id }
+    }`;
+    // Another tier of the event being created holds the event's lock on its tiers.
+    const answered = await supergraph.databases.tickets.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`tiers:${eventId}`}, 0))`;
+        const result = await post<{ createTicketTier: { id: string } }>(
+          impatient,
+          organizer.accessToken,
+          create,
+          { eventId, input: tier },
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return result;
+      },
+      { timeout: 10_000 },
+    );
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    const retried = await supergraph.request<{ createTicketTier: { id: string } }>(
+      create,
+      { eventId, input: tier },
+      { token: organizer.accessToken },
+    );
+    expect(retried.errors).toBeUndefined();
+    const tiers = await supergraph.databases.tickets.ticketTier.findMany({ where: { eventId } });
+    expect(tiers.map((row) => row.id)).toEqual([retried.data?.createTicketTier.id]);
   });
 });

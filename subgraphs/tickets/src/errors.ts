@@ -4,6 +4,7 @@ import {
   isClosedAccount,
   serviceUnavailable,
 } from '@ticketing/platform';
+import type { Prisma } from '@ticketing/prisma/tickets';
 
 /** The codes of the tickets service's own failures; the README's "Error codes" says what each means. */
 export const ticketsErrorCodes = [
@@ -89,4 +90,18 @@ export const admitted = (ticketIds: readonly string[]) =>
  */
 export function refuseWhenAbandoned(): void {
   if (currentRequestAbandoned()) throw serviceUnavailable();
+}
+
+/**
+ * `work`, for a write's transaction, refusing last to commit once the client stopped
+ * waiting (refuseWhenAbandoned): what it wrote is rolled back.
+ */
+export function whileAwaited<T>(
+  work: (tx: Prisma.TransactionClient) => Promise<T>,
+): (tx: Prisma.TransactionClient) => Promise<T> {
+  return async (tx) => {
+    const outcome = await work(tx);
+    refuseWhenAbandoned();
+    return outcome;
+  };
 }

@@ -9,7 +9,7 @@ import {
   type Ticket,
   type TicketTier,
 } from '@ticketing/prisma/tickets';
-import { refuseWhenAbandoned } from '../errors.ts';
+import { whileAwaited } from '../errors.ts';
 import { type PurchaseGroupSettings, PurchaseGroups } from './PurchaseGroups.ts';
 
 type Transaction = Prisma.TransactionClient;
@@ -117,14 +117,7 @@ export class PurchaseRepository {
     // A lock cycle (a waitlist offer meeting its waiter's own purchase) rolls one side back
     // whole; it runs again rather than failing the request.
     return retryOnConflict(() =>
-      this.#prisma.$transaction(
-        async (tx) => {
-          const outcome = await work(tx);
-          refuseWhenAbandoned();
-          return outcome;
-        },
-        { maxWait: 10_000, timeout: 12_000 },
-      ),
+      this.#prisma.$transaction(whileAwaited(work), { maxWait: 10_000, timeout: 12_000 }),
     );
   }
 
