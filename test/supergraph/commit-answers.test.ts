@@ -5,7 +5,14 @@ import { createLogger, type RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BoughtTicket, buyTickets, offerTicket } from './door.ts';
 import { type GraphQLResult, type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, codeOf, eventOnSale, publishedEvent, signUp } from './operations.ts';
+import {
+  type AuthPayload,
+  codeOf,
+  draftEvent,
+  eventOnSale,
+  publishedEvent,
+  signUp,
+} from './operations.ts';
 
 let supergraph: Supergraph;
 const extraGateways: RunningService[] = [];
@@ -182,5 +189,82 @@ describe('a change the gateway stopped waiting for', () => {
     expect(retried.errors).toBeUndefined();
     const tiers = await supergraph.databases.tickets.ticketTier.findMany({ where: { eventId } });
     expect(tiers.map((row) => row.id)).toEqual([retried.data?.createTicketTier.id]);
+  });
+});
+
+describe('an event change the gateway stopped waiting for', () => {
+  it('is not made: a publication retried after SERVICE_UNAVAILABLE publishes then', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken);
+    const impatient = await gatewayWith({ SUBGRAPH_TIMEOUT_MS: '300' });
+    const publish = 'mutation ($id: ID!) { publishEvent(id: $id) { id status } }';
+    // The event's row is busy (its organizer's other edit) for longer than the gateway waits.
+    const answered = await supergraph.databases.events.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1 FROM events WHERE id = ${eventId}::uuid FOR UPDATE`;
+        const result = await post<{ publishEvent: { id: string } }>(
+          impatient,
+          organizer.accessToken,
+          publish,
+          { id: eventId },
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return result;
+      },
+      { timeout: 10_000 },
+    );
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    // The organizer publishes again, as told: not INVALID_STATE_TRANSITION for a publication
+    // they were told had failed, and one message for the tickets service, not two.
+    const retried = await supergraph.request<{ publishEvent: { status: string } }>(
+      publish,
+      { id: eventId },
+      { token: organizer.accessToken },
+    );
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.publishEvent.status).toBe('PUBLISHED');
+    expect(
+      await supergraph.databases.events.outboxMessage.count({
+        where: { eventId, topic: 'event.published' },
+      }),
+    ).toBe(1);
+  });
+
+  it('is not made: a draft created past the deadline is not there, and its retry makes one', async () => {
+    const creator = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const impatient = await gatewayWith({ SUBGRAPH_TIMEOUT_MS: '300' });
+    const create = 'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }';
+    const input = {
+      title: 'Late',
+      venue: 'Hall',
+      city: 'Ticketton',
+      timezone: 'Europe/Berlin',
+      startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+    };
+    // The organizer's other creation holds their lock on creating events.
+    const answered = await supergraph.databases.events.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`events:${creator.user.id}`}, 0))`;
+        const result = await post<{ createEvent: { id: string } }>(
+          impatient,
+          creator.accessToken,
+          create,
+          { input },
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return result;
+      },
+      { timeout: 10_000 },
+    );
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    const retried = await supergraph.request<{ createEvent: { id: string } }>(
+      create,
+      { input },
+      { token: creator.accessToken },
+    );
+    expect(retried.errors).toBeUndefined();
+    const drafts = await supergraph.databases.events.event.findMany({
+      where: { organizerId: creator.user.id },
+    });
+    expect(drafts.map((draft) => draft.id)).toEqual([retried.data?.createEvent.id]);
   });
 });
