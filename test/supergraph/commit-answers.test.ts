@@ -1,8 +1,10 @@
 // A mutation's answer and its write agree: what a client is told failed was not written,
 // and what was written is answered, whatever else is away when the answer is built.
+import { randomUUID } from 'node:crypto';
 import { startGateway } from '@ticketing/gateway/main';
 import { createLogger, type RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/ports.ts';
 import { type BoughtTicket, buyTickets, offerTicket } from './door.ts';
 import { type GraphQLResult, type Supergraph, startSupergraph } from './harness.ts';
 import {
@@ -266,5 +268,49 @@ describe('an event change the gateway stopped waiting for', () => {
       where: { organizerId: creator.user.id },
     });
     expect(drafts.map((draft) => draft.id)).toEqual([retried.data?.createEvent.id]);
+  });
+});
+
+describe('a purchase answered while the events service is away', () => {
+  it('comes back with its order, the event null, and a retry with its key returns the same', async () => {
+    const buyer = await signUp(supergraph);
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const noEvents = await gatewayWith({
+      EVENTS_URL: `http://127.0.0.1:${await freePort()}/graphql`,
+    });
+    // As the web client asks it (clients/operations/PurchaseTickets.graphql).
+    const purchase = `mutation ($input: PurchaseInput!) {
+      purchaseTickets(input: $input) {
+        id totalCents currency createdAt
+        event { id title startsAt timezone }
+        tickets { id code status tier { id name } }
+      }
+    }`;
+    type Purchased = {
+      purchaseTickets: { id: string; event: unknown; tickets: { id: string }[] };
+    };
+    const input = { tierId: tierIds[0], quantity: 2, idempotencyKey: randomUUID() };
+    const answered = await post<Purchased>(noEvents, buyer.accessToken, purchase, { input });
+    const orders = await supergraph.databases.tickets.order.findMany({
+      where: { buyerId: buyer.user.id },
+    });
+    expect(orders).toHaveLength(1);
+    expect(answered.data?.purchaseTickets.id).toBe(orders[0]?.id);
+    expect(answered.data?.purchaseTickets.tickets).toHaveLength(2);
+    expect(answered.data?.purchaseTickets.event).toBeNull();
+    expect(answered.errors?.map((error) => error.extensions?.code)).toEqual([
+      'SERVICE_UNAVAILABLE',
+    ]);
+    // A client that reads any error as a failure retries with the same key: the same order.
+    const retried = await supergraph.request<Purchased>(
+      purchase,
+      { input },
+      { token: buyer.accessToken },
+    );
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.purchaseTickets.id).toBe(orders[0]?.id);
+    expect(
+      await supergraph.databases.tickets.order.count({ where: { buyerId: buyer.user.id } }),
+    ).toBe(1);
   });
 });
