@@ -314,3 +314,51 @@ describe('a purchase answered while the events service is away', () => {
     ).toBe(1);
   });
 });
+
+describe('with Redis away', () => {
+  let away: Supergraph;
+
+  beforeAll(async () => {
+    // Nothing listens there: every service's invalidations and revocations fail at once.
+    away = await startSupergraph({
+      env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}` },
+    });
+  });
+  afterAll(async () => {
+    await away?.stop();
+  });
+
+  it('an event published, a hold made and a ticket cancelled are answered as made', async () => {
+    const owner = await signUp(away, { accountType: 'ORGANIZER' });
+    const buyer = await signUp(away);
+    const eventId = await draftEvent(away, owner.accessToken);
+    const published = await away.request<{ publishEvent: { status: string } }>(
+      'mutation ($id: ID!) { publishEvent(id: $id) { status } }',
+      { id: eventId },
+      { token: owner.accessToken },
+    );
+    expect(published.errors).toBeUndefined();
+    expect(published.data?.publishEvent.status).toBe('PUBLISHED');
+    expect(
+      (await away.databases.events.event.findUniqueOrThrow({ where: { id: eventId } })).status,
+    ).toBe('PUBLISHED');
+    const { tierIds } = await eventOnSale(away, owner.accessToken, [tier]);
+    const held = await away.request<{ holdTickets: { id: string } }>(
+      holdMutation,
+      { tierId: tierIds[0], quantity: 2 },
+      { token: buyer.accessToken },
+    );
+    expect(held.errors).toBeUndefined();
+    expect(
+      await away.databases.tickets.hold.count({ where: { id: held.data?.holdTickets.id } }),
+    ).toBe(1);
+    const [ticket] = await buyTickets(away, buyer.accessToken, tierIds[0] as string);
+    const cancelled = await away.request<{ cancelTicket: { status: string } }>(
+      'mutation ($id: ID!) { cancelTicket(id: $id) { status } }',
+      { id: (ticket as BoughtTicket).id },
+      { token: buyer.accessToken },
+    );
+    expect(cancelled.errors).toBeUndefined();
+    expect(cancelled.data?.cancelTicket.status).toBe('CANCELLED');
+  });
+});
