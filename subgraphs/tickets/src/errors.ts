@@ -82,26 +82,18 @@ export const admitted = (ticketIds: readonly string[]) =>
   );
 
 /**
- * Refuses to commit what the current request wrote once its client stopped waiting: the
- * gateway, past its deadline for this subgraph, answered SERVICE_UNAVAILABLE, and a client
- * told that retries. Called last inside a write's transaction, it rolls the write back, so
- * that a hold that queued for a busy tier's row past the deadline does not keep stock (and
- * the buyer's allowance) for someone told it failed.
- */
-export function refuseWhenAbandoned(): void {
-  if (currentRequestAbandoned()) throw serviceUnavailable();
-}
-
-/**
  * `work`, for a write's transaction, refusing last to commit once the client stopped
- * waiting (refuseWhenAbandoned): what it wrote is rolled back.
+ * waiting: the gateway, past its deadline for this subgraph, answered SERVICE_UNAVAILABLE,
+ * and a client told that tries again. Committed anyway, a hold that queued for a busy
+ * tier's row would keep stock (and the buyer's allowance) for someone told it failed, and
+ * an accepted transfer answer its retry TRANSFER_NOT_PENDING: it is rolled back.
  */
 export function whileAwaited<T>(
   work: (tx: Prisma.TransactionClient) => Promise<T>,
 ): (tx: Prisma.TransactionClient) => Promise<T> {
   return async (tx) => {
     const outcome = await work(tx);
-    refuseWhenAbandoned();
+    if (currentRequestAbandoned()) throw serviceUnavailable();
     return outcome;
   };
 }
