@@ -2,6 +2,7 @@ import type { Identity } from '@ticketing/auth';
 import { inRequestedOrder, queryableIds } from '@ticketing/platform';
 import { type Event, type EventStatus, Prisma, type PrismaClient } from '@ticketing/prisma/events';
 import type { EventOrder, EventPosition } from '../cursor.ts';
+import { whileAwaited } from '../errors.ts';
 
 /** Statuses anyone may see; drafts stay with their organizer. */
 export const publicStatuses: EventStatus[] = ['PUBLISHED', 'CANCELLED'];
@@ -180,17 +181,19 @@ export class EventRepository {
    * are none, their `closed_organizers` row, written. Nothing is written otherwise.
    */
   closeOrganizer(organizerId: string): Promise<number> {
-    return this.#prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`SELECT lock_organizer_account(${organizerId}::uuid, false)`;
-      const count = await this.countPublishedNotOver(organizerId, tx);
-      if (count > 0) return count;
-      await tx.closedOrganizer.upsert({
-        where: { userId: organizerId },
-        create: { userId: organizerId },
-        update: {},
-      });
-      return 0;
-    });
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx) => {
+        await tx.$executeRaw`SELECT lock_organizer_account(${organizerId}::uuid, false)`;
+        const count = await this.countPublishedNotOver(organizerId, tx);
+        if (count > 0) return count;
+        await tx.closedOrganizer.upsert({
+          where: { userId: organizerId },
+          create: { userId: organizerId },
+          update: {},
+        });
+        return 0;
+      }),
+    );
   }
 
   /** Lets the organizer publish again: their account's deletion stopped after closing it. */
@@ -204,22 +207,24 @@ export class EventRepository {
    * creations take a lock of theirs, so two at once are counted one after the other.
    */
   createWithin(data: Prisma.EventUncheckedCreateInput, maxUpcoming: number): Promise<Event | null> {
-    return this.#prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`events:${data.organizerId}`}, 0))`;
-      const now = new Date();
-      const upcoming = await tx.event.count({
-        where: {
-          organizerId: data.organizerId,
-          OR: [
-            { status: 'DRAFT' },
-            { endsAt: { gt: now } },
-            { endsAt: null, startsAt: { gt: now } },
-          ],
-        },
-      });
-      if (upcoming >= maxUpcoming) return null;
-      return tx.event.create({ data });
-    });
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`events:${data.organizerId}`}, 0))`;
+        const now = new Date();
+        const upcoming = await tx.event.count({
+          where: {
+            organizerId: data.organizerId,
+            OR: [
+              { status: 'DRAFT' },
+              { endsAt: { gt: now } },
+              { endsAt: null, startsAt: { gt: now } },
+            ],
+          },
+        });
+        if (upcoming >= maxUpcoming) return null;
+        return tx.event.create({ data });
+      }),
+    );
   }
 
   /**
@@ -236,21 +241,23 @@ export class EventRepository {
     topic: ((event: Event) => string | undefined) | undefined,
     guard: Prisma.EventWhereInput = {},
   ): Promise<Event | null> {
-    return this.#prisma.$transaction(async (tx) => {
-      const { count } = await tx.event.updateMany({
-        where: { ...guard, id, status: expected },
-        data: { ...changes, version: { increment: 1 } },
-      });
-      if (count === 0) return null;
-      const event = await tx.event.findUniqueOrThrow({ where: { id } });
-      const outboxTopic = topic?.(event);
-      if (outboxTopic) {
-        await tx.outboxMessage.create({
-          data: { topic: outboxTopic, eventId: id, payload: eventSnapshot(event) },
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx) => {
+        const { count } = await tx.event.updateMany({
+          where: { ...guard, id, status: expected },
+          data: { ...changes, version: { increment: 1 } },
         });
-      }
-      return event;
-    });
+        if (count === 0) return null;
+        const event = await tx.event.findUniqueOrThrow({ where: { id } });
+        const outboxTopic = topic?.(event);
+        if (outboxTopic) {
+          await tx.outboxMessage.create({
+            data: { topic: outboxTopic, eventId: id, payload: eventSnapshot(event) },
+          });
+        }
+        return event;
+      }),
+    );
   }
 
   /** Deletes the event if it is still a draft; says whether it did. */

@@ -1,5 +1,6 @@
 import { queryableIds } from '@ticketing/platform';
 import { type DoorStaff, Prisma, type PrismaClient } from '@ticketing/prisma/tickets';
+import { whileAwaited } from '../errors.ts';
 
 /** Which ticket a scan names: its code, or its id and the token version a QR token carries. */
 export type ScannedTicket = { code: string } | { ticketId: string; version: number };
@@ -77,15 +78,17 @@ export class CheckInRepository {
     addedBy: string,
     maxStaff: number,
   ): Promise<DoorStaff | null> {
-    return this.#prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`door-staff:${eventId}`}, 0))`;
-      const named = await tx.doorStaff.findUnique({
-        where: { eventId_userId: { eventId, userId } },
-      });
-      if (named) return named;
-      if ((await tx.doorStaff.count({ where: { eventId } })) >= maxStaff) return null;
-      return tx.doorStaff.create({ data: { eventId, userId, addedBy } });
-    });
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`door-staff:${eventId}`}, 0))`;
+        const named = await tx.doorStaff.findUnique({
+          where: { eventId_userId: { eventId, userId } },
+        });
+        if (named) return named;
+        if ((await tx.doorStaff.count({ where: { eventId } })) >= maxStaff) return null;
+        return tx.doorStaff.create({ data: { eventId, userId, addedBy } });
+      }),
+    );
   }
 
   async removeDoorStaff(eventId: string, userId: string): Promise<boolean> {

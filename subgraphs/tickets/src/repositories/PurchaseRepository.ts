@@ -9,6 +9,7 @@ import {
   type Ticket,
   type TicketTier,
 } from '@ticketing/prisma/tickets';
+import { whileAwaited } from '../errors.ts';
 import { type PurchaseGroupSettings, PurchaseGroups } from './PurchaseGroups.ts';
 
 type Transaction = Prisma.TransactionClient;
@@ -109,12 +110,14 @@ export class PurchaseRepository {
 
   #transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
     // Under a rush, transactions queue for a pooled connection: wait, rather than fail, but
-    // not past the pool's own wait (10 s), below the gateway's 15 s subgraph deadline, so
-    // that a purchase the gateway gave up on does not go on to commit unseen.
+    // not past the pool's own wait (10 s). That wait and the transaction's own (its lock
+    // waits, up to 12 s) add up past the gateway's deadline (15 s by default), so the
+    // deadline itself decides: a change whose client the gateway stopped waiting for, and
+    // told SERVICE_UNAVAILABLE, is rolled back rather than committed unseen.
     // A lock cycle (a waitlist offer meeting its waiter's own purchase) rolls one side back
     // whole; it runs again rather than failing the request.
     return retryOnConflict(() =>
-      this.#prisma.$transaction(work, { maxWait: 10_000, timeout: 12_000 }),
+      this.#prisma.$transaction(whileAwaited(work), { maxWait: 10_000, timeout: 12_000 }),
     );
   }
 

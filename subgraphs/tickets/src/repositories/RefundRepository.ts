@@ -7,6 +7,7 @@ import type {
   RefundReason,
   Ticket,
 } from '@ticketing/prisma/tickets';
+import { whileAwaited } from '../errors.ts';
 import { type PurchaseRepository, settleOrders } from './PurchaseRepository.ts';
 
 export interface RefundRequest {
@@ -56,7 +57,7 @@ export class RefundRepository {
     try {
       return await retryOnConflict(() =>
         this.#prisma.$transaction(
-          async (tx) => {
+          whileAwaited(async (tx) => {
             const cancelled = await this.#purchases.cancelTicketsIn(
               tx,
               request.ticketIds,
@@ -68,7 +69,7 @@ export class RefundRepository {
                                  ${request.reason}::"RefundReason", ${request.requestedBy}::uuid)::text AS id`;
             await settleOrders(tx, cancelled);
             return { status: 'refunded', refundId: id, tickets: cancelled } as const;
-          },
+          }),
           { maxWait: 10_000, timeout: 12_000 },
         ),
       );

@@ -5,6 +5,7 @@ import {
   violatedCheck,
 } from '@ticketing/platform';
 import { Prisma, type PrismaClient, type Ticket, type TicketTier } from '@ticketing/prisma/tickets';
+import { whileAwaited } from '../errors.ts';
 import { type TierRule, tierRuleConstraints } from '../validation.ts';
 import { offerToWaitlist } from './PurchaseRepository.ts';
 
@@ -169,12 +170,14 @@ export class TicketRepository {
     data: Prisma.TicketTierUncheckedCreateInput,
     maxTiers: number,
   ): Promise<TicketTier | null> {
-    return this.#prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`tiers:${data.eventId}`}, 0))`;
-      const count = await tx.ticketTier.count({ where: { eventId: data.eventId } });
-      if (count >= maxTiers) return null;
-      return tx.ticketTier.create({ data });
-    });
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`tiers:${data.eventId}`}, 0))`;
+        const count = await tx.ticketTier.count({ where: { eventId: data.eventId } });
+        if (count >= maxTiers) return null;
+        return tx.ticketTier.create({ data });
+      }),
+    );
   }
 
   /**
@@ -185,19 +188,21 @@ export class TicketRepository {
    * the tier stays; one that comes after finds no tier.
    */
   deleteTier(id: string): Promise<'deleted' | 'inUse' | 'notFound'> {
-    return this.#prisma.$transaction(async (tx) => {
-      const locked = await tx.$queryRaw<unknown[]>`
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx) => {
+        const locked = await tx.$queryRaw<unknown[]>`
         SELECT 1 FROM ticket_tiers WHERE id = ${id}::uuid FOR UPDATE`;
-      if (locked.length === 0) return 'notFound';
-      // A statement of its own, after the lock: it sees what committed while it waited.
-      const [{ used }] = await tx.$queryRaw<[{ used: boolean }]>`
+        if (locked.length === 0) return 'notFound';
+        // A statement of its own, after the lock: it sees what committed while it waited.
+        const [{ used }] = await tx.$queryRaw<[{ used: boolean }]>`
         SELECT EXISTS (SELECT 1 FROM tickets WHERE tier_id = ${id}::uuid)
             OR EXISTS (SELECT 1 FROM holds WHERE tier_id = ${id}::uuid)
             OR EXISTS (SELECT 1 FROM waitlist_entries WHERE tier_id = ${id}::uuid) AS used`;
-      if (used) return 'inUse';
-      await tx.ticketTier.delete({ where: { id } });
-      return 'deleted';
-    });
+        if (used) return 'inUse';
+        await tx.ticketTier.delete({ where: { id } });
+        return 'deleted';
+      }),
+    );
   }
 
   /**
@@ -212,23 +217,25 @@ export class TicketRepository {
     const { capacity, ...rest } = changes;
     try {
       return await retryOnConflict(() =>
-        this.#prisma.$transaction(async (tx): Promise<TierUpdate> => {
-          if (capacity !== undefined) {
-            const resized = await tx.$executeRaw`
+        this.#prisma.$transaction(
+          whileAwaited(async (tx): Promise<TierUpdate> => {
+            if (capacity !== undefined) {
+              const resized = await tx.$executeRaw`
             UPDATE ticket_tiers SET capacity = ${capacity}, updated_at = now()
             WHERE id = ${id}::uuid AND sold + held <= ${capacity}`;
-            if (resized === 0) return { status: 'capacityBelowSold' };
-          }
-          await tx.ticketTier.update({ where: { id }, data: rest });
-          // A raised capacity is stock that comes back, and a reopened sales window makes
-          // sellable the stock that came back while it was closed: the waitlist is offered
-          // it first, under the tier as it is now.
-          await offerToWaitlist(tx, id);
-          return {
-            status: 'updated',
-            tier: await tx.ticketTier.findUniqueOrThrow({ where: { id } }),
-          };
-        }),
+              if (resized === 0) return { status: 'capacityBelowSold' };
+            }
+            await tx.ticketTier.update({ where: { id }, data: rest });
+            // A raised capacity is stock that comes back, and a reopened sales window makes
+            // sellable the stock that came back while it was closed: the waitlist is offered
+            // it first, under the tier as it is now.
+            await offerToWaitlist(tx, id);
+            return {
+              status: 'updated',
+              tier: await tx.ticketTier.findUniqueOrThrow({ where: { id } }),
+            };
+          }),
+        ),
       );
     } catch (error) {
       const rule = tierRuleConstraints[violatedCheck(error) ?? ''];

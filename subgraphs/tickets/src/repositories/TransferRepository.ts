@@ -6,6 +6,7 @@ import type {
   TicketTransferOffer,
   TransferOfferStatus,
 } from '@ticketing/prisma/tickets';
+import { whileAwaited } from '../errors.ts';
 import { type OrderPosition, olderThan } from './OrderRepository.ts';
 import { PurchaseRepository } from './PurchaseRepository.ts';
 
@@ -99,8 +100,9 @@ export class TransferRepository {
     hours: number;
   }): Promise<OfferOutcome> {
     const { ticketId, fromUserId, toUserId, hours } = request;
-    return this.#prisma.$transaction(async (tx) => {
-      const [ticket] = await tx.$queryRaw<{ expiresAt: Date; started: boolean }[]>`
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx) => {
+        const [ticket] = await tx.$queryRaw<{ expiresAt: Date; started: boolean }[]>`
         SELECT least(now() + make_interval(secs => ${hours * 3600}::float8), s.starts_at)
                  AS "expiresAt",
                coalesce(s.starts_at <= now(), false) AS started
@@ -108,13 +110,13 @@ export class TransferRepository {
         WHERE t.id = ${ticketId}::uuid AND t.owner_id = ${fromUserId}::uuid
           AND t.status = 'ACTIVE' AND t.checked_in_at IS NULL
         FOR SHARE OF t`;
-      if (!ticket) return { status: 'unavailable' } as const;
-      if (ticket.started) return { status: 'eventStarted' } as const;
-      // An offer past its expiry that nobody settled still holds the one pending place.
-      await tx.$executeRaw`
+        if (!ticket) return { status: 'unavailable' } as const;
+        if (ticket.started) return { status: 'eventStarted' } as const;
+        // An offer past its expiry that nobody settled still holds the one pending place.
+        await tx.$executeRaw`
         UPDATE ticket_transfer_offers SET status = 'EXPIRED', resolved_at = now()
         WHERE ticket_id = ${ticketId}::uuid AND status = 'PENDING' AND expires_at <= now()`;
-      const [offer] = await tx.$queryRaw<TicketTransferOffer[]>`
+        const [offer] = await tx.$queryRaw<TicketTransferOffer[]>`
         INSERT INTO ticket_transfer_offers AS o
           (id, ticket_id, from_user_id, to_user_id, expires_at)
         VALUES (uuid_v7(), ${ticketId}::uuid, ${fromUserId}::uuid, ${toUserId}::uuid,
@@ -123,8 +125,9 @@ export class TransferRepository {
         RETURNING o.id, o.ticket_id AS "ticketId", o.from_user_id AS "fromUserId",
           o.to_user_id AS "toUserId", o.status, o.created_at AS "createdAt",
           o.expires_at AS "expiresAt", o.resolved_at AS "resolvedAt"`;
-      return offer ? ({ status: 'offered', offer } as const) : ({ status: 'pending' } as const);
-    });
+        return offer ? ({ status: 'offered', offer } as const) : ({ status: 'pending' } as const);
+      }),
+    );
   }
 
   async accept(request: {
@@ -136,7 +139,7 @@ export class TransferRepository {
     try {
       return await retryOnConflict(() =>
         this.#prisma.$transaction(
-          async (tx) => {
+          whileAwaited(async (tx) => {
             const found = await tx.ticketTransferOffer.findFirst({
               where: { id: offerId, toUserId },
             });
@@ -200,7 +203,7 @@ export class TransferRepository {
             await tx.ticketTransfer.create({ data: { ticketId, fromUserId, toUserId } });
             const ticket = await tx.ticket.findUniqueOrThrow({ where: { id: ticketId } });
             return { status: 'transferred', ticket } as const;
-          },
+          }),
           { maxWait: 10_000, timeout: 12_000 },
         ),
       );
@@ -238,19 +241,21 @@ export class TransferRepository {
   }): Promise<SettleOutcome> {
     const { offerId, userId, as } = request;
     const party = as === 'DECLINED' ? { toUserId: userId } : { fromUserId: userId };
-    return this.#prisma.$transaction(async (tx) => {
-      const settled = await tx.ticketTransferOffer.updateManyAndReturn({
-        where: { id: offerId, ...party, ...open() },
-        data: { status: as, resolvedAt: new Date() },
-      });
-      if (settled[0]) return { status: 'settled', offer: settled[0] } as const;
-      const found = await tx.ticketTransferOffer.findFirst({ where: { id: offerId, ...party } });
-      if (!found) return { status: 'notFound' } as const;
-      const offer = await this.#expireIfDue(tx, offerId);
-      return offer.status === as
-        ? ({ status: 'settled', offer } as const)
-        : ({ status: 'notPending', offer } as const);
-    });
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx) => {
+        const settled = await tx.ticketTransferOffer.updateManyAndReturn({
+          where: { id: offerId, ...party, ...open() },
+          data: { status: as, resolvedAt: new Date() },
+        });
+        if (settled[0]) return { status: 'settled', offer: settled[0] } as const;
+        const found = await tx.ticketTransferOffer.findFirst({ where: { id: offerId, ...party } });
+        if (!found) return { status: 'notFound' } as const;
+        const offer = await this.#expireIfDue(tx, offerId);
+        return offer.status === as
+          ? ({ status: 'settled', offer } as const)
+          : ({ status: 'notPending', offer } as const);
+      }),
+    );
   }
 
   /** The open offers of these tickets, one per ticket at most (the partial unique index). */

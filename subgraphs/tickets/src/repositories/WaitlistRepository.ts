@@ -5,6 +5,7 @@ import {
   type PrismaClient,
   type WaitlistEntry,
 } from '@ticketing/prisma/tickets';
+import { whileAwaited } from '../errors.ts';
 
 /** A waitlist entry with the buyer's place (null unless WAITING) and open offers. */
 export interface QueuedEntry extends WaitlistEntry {
@@ -58,41 +59,42 @@ export class WaitlistRepository {
   async join(request: JoinRequest): Promise<JoinOutcome> {
     const { tierId, eventId, userId, quantity } = request;
     return retryOnConflict(() =>
-      this.#prisma.$transaction(async (tx) => {
-        // One buyer's joins one at a time, so that those at once are counted one by one.
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`waitlist:${userId}`}, 0))`;
-        const [snapshot] = await tx.$queryRaw<{ onSale: boolean }[]>`
+      this.#prisma.$transaction(
+        whileAwaited(async (tx): Promise<JoinOutcome> => {
+          // One buyer's joins one at a time, so that those at once are counted one by one.
+          await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`waitlist:${userId}`}, 0))`;
+          const [snapshot] = await tx.$queryRaw<{ onSale: boolean }[]>`
         SELECT status = 'PUBLISHED' AND starts_at > now() AS "onSale"
         FROM event_snapshots WHERE event_id = ${eventId}::uuid
         FOR SHARE`;
-        if (snapshot?.onSale !== true) return { status: 'salesClosed' } as const;
-        await tx.$queryRaw`SELECT expire_holds(${tierId}::uuid, NULL, NULL)`;
-        const [{ available, allowance }] = await tx.$queryRaw<
-          [{ available: number; allowance: number }]
-        >`
+          if (snapshot?.onSale !== true) return { status: 'salesClosed' } as const;
+          await tx.$queryRaw`SELECT expire_holds(${tierId}::uuid, NULL, NULL)`;
+          const [{ available, allowance }] = await tx.$queryRaw<
+            [{ available: number; allowance: number }]
+          >`
         SELECT t.capacity - t.sold - t.held AS available,
                coalesce((SELECT a.tickets FROM event_allowances a
                          WHERE a.event_id = t.event_id AND a.user_id = ${userId}::uuid), 0) AS allowance
         FROM ticket_tiers t WHERE t.id = ${tierId}::uuid
         FOR SHARE OF t`;
-        if (available > 0) return { status: 'notSoldOut', available } as const;
-        if (allowance + quantity > request.perUserCap) return { status: 'limitReached' } as const;
-        // One live entry (WAITING or OFFERED) per buyer and tier: the partial unique index
-        // of migration `waitlist`, which the previous release's join infers by this same
-        // ON CONFLICT clause while its pods still serve. An OFFERED entry whose offers were
-        // all bought is served, and stands in nobody's way: it is closed first (LEFT, and
-        // `requeued`, so that it shows as OFFERED still), under the tier's row lock, which
-        // every offer, purchase, release and expiry of an offer takes. One with an offer
-        // open, or lapsed, stays, and the insert below finds it: ALREADY_ON_WAITLIST.
-        await tx.$executeRaw`
+          if (available > 0) return { status: 'notSoldOut', available } as const;
+          if (allowance + quantity > request.perUserCap) return { status: 'limitReached' } as const;
+          // One live entry (WAITING or OFFERED) per buyer and tier: the partial unique index
+          // of migration `waitlist`, which the previous release's join infers by this same
+          // ON CONFLICT clause while its pods still serve. An OFFERED entry whose offers were
+          // all bought is served, and stands in nobody's way: it is closed first (LEFT, and
+          // `requeued`, so that it shows as OFFERED still), under the tier's row lock, which
+          // every offer, purchase, release and expiry of an offer takes. One with an offer
+          // open, or lapsed, stays, and the insert below finds it: ALREADY_ON_WAITLIST.
+          await tx.$executeRaw`
         UPDATE waitlist_entries e SET status = 'LEFT', requeued = true, updated_at = now()
         WHERE e.tier_id = ${tierId}::uuid AND e.user_id = ${userId}::uuid AND e.status = 'OFFERED'
           AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.waitlist_entry_id = e.id AND h.status <> 'PURCHASED')`;
-        // Entries of other tiers that still wait, or have an offer open: a served one (every
-        // offer bought) or one that ended stands in no one's way, and so does one of an event
-        // that is over (its end, or its start when it has none, has passed): it is offered
-        // nothing again, and an event over is never moved back on sale.
-        const [{ live }] = await tx.$queryRaw<[{ live: number }]>`
+          // Entries of other tiers that still wait, or have an offer open: a served one (every
+          // offer bought) or one that ended stands in no one's way, and so does one of an event
+          // that is over (its end, or its start when it has none, has passed): it is offered
+          // nothing again, and an event over is never moved back on sale.
+          const [{ live }] = await tx.$queryRaw<[{ live: number }]>`
         SELECT count(*)::int AS live FROM waitlist_entries e
         WHERE e.user_id = ${userId}::uuid AND e.tier_id <> ${tierId}::uuid
           AND (e.status = 'WAITING'
@@ -101,17 +103,18 @@ export class WaitlistRepository {
           AND NOT EXISTS (
                 SELECT 1 FROM event_snapshots s
                 WHERE s.event_id = e.event_id AND coalesce(s.ends_at, s.starts_at) <= now())`;
-        if (live >= request.maxEntries) return { status: 'tooManyEntries' } as const;
-        const [entry] = await tx.$queryRaw<(WaitlistEntry & { place: number })[]>`
+          if (live >= request.maxEntries) return { status: 'tooManyEntries' } as const;
+          const [entry] = await tx.$queryRaw<(WaitlistEntry & { place: number })[]>`
         INSERT INTO waitlist_entries AS e
           (id, tier_id, event_id, user_id, quantity, waiting, per_user_cap, offer_seconds, updated_at)
         VALUES (uuid_v7(), ${tierId}::uuid, ${eventId}::uuid, ${userId}::uuid, ${quantity},
                 ${quantity}, ${request.perUserCap}, ${request.offerSeconds}, now())
         ON CONFLICT (tier_id, user_id) WHERE status IN ('WAITING', 'OFFERED') DO NOTHING
         RETURNING ${entryColumns}, ${placeInLine} AS place`;
-        if (!entry) return { status: 'alreadyWaiting' } as const;
-        return { status: 'joined', entry: { ...entry, openOffers: [] } } as const;
-      }),
+          if (!entry) return { status: 'alreadyWaiting' } as const;
+          return { status: 'joined', entry: { ...entry, openOffers: [] } } as const;
+        }),
+      ),
     );
   }
 

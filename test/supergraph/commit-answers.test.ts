@@ -1,0 +1,364 @@
+// A mutation's answer and its write agree: what a client is told failed was not written,
+// and what was written is answered, whatever else is away when the answer is built.
+import { randomUUID } from 'node:crypto';
+import { startGateway } from '@ticketing/gateway/main';
+import { createLogger, type RunningService } from '@ticketing/platform';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/ports.ts';
+import { type BoughtTicket, buyTickets, offerTicket } from './door.ts';
+import { type GraphQLResult, type Supergraph, startSupergraph } from './harness.ts';
+import {
+  type AuthPayload,
+  codeOf,
+  draftEvent,
+  eventOnSale,
+  publishedEvent,
+  signUp,
+} from './operations.ts';
+
+let supergraph: Supergraph;
+const extraGateways: RunningService[] = [];
+let organizer: AuthPayload;
+
+const tier = { name: 'Stalls', priceCents: 2000, currency: 'EUR', capacity: 100, maxPerOrder: 5 };
+
+beforeAll(async () => {
+  supergraph = await startSupergraph();
+  organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+});
+afterAll(async () => {
+  for (const gateway of extraGateways) await gateway.stop();
+  await supergraph?.stop();
+});
+
+/** A gateway over the test supergraph with `env` changed. */
+async function gatewayWith(env: NodeJS.ProcessEnv): Promise<RunningService> {
+  const gateway = await startGateway(
+    {
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DRAIN_DEADLINE_MS: '0',
+      AUTH_JWKS_URL: new URL('/.well-known/jwks.json', supergraph.subgraphUrls.users).toString(),
+      USERS_URL: supergraph.subgraphUrls.users,
+      EVENTS_URL: supergraph.subgraphUrls.events,
+      TICKETS_URL: supergraph.subgraphUrls.tickets,
+      ...env,
+    },
+    createLogger('gateway-under-test', 'silent'),
+  );
+  extraGateways.push(gateway);
+  return gateway;
+}
+
+async function post<Data>(
+  gateway: RunningService,
+  token: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<GraphQLResult<Data>> {
+  const response = await fetch(gateway.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: response.status, ...(await response.json()) };
+}
+
+const holdMutation = `mutation ($tierId: ID!, $quantity: Int!) {
+  holdTickets(tierId: $tierId, quantity: $quantity) { id quantity }
+}`;
+
+describe('a hold the gateway stopped waiting for', () => {
+  it('is not made: the stock stays free and the buyer holds nothing', async () => {
+    const buyer = await signUp(supergraph);
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const tierId = tierIds[0] as string;
+    const impatient = await gatewayWith({ SUBGRAPH_TIMEOUT_MS: '300' });
+    // The tier's row is busy (a rush of holds and purchases on it) for longer than the
+    // gateway waits: the hold queues for it, and the client is told SERVICE_UNAVAILABLE.
+    const answered = await supergraph.databases.tickets.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1 FROM ticket_tiers WHERE id = ${tierId}::uuid FOR UPDATE`;
+        const result = await post<{ holdTickets: { id: string } }>(
+          impatient,
+          buyer.accessToken,
+          holdMutation,
+          { tierId, quantity: 2 },
+        );
+        // The hold's transaction is still waiting for the row when the client is answered.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return result;
+      },
+      { timeout: 10_000 },
+    );
+    expect(answered.data?.holdTickets ?? null).toBeNull();
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    // A hold of the same buyer waits for the first one's transaction (a buyer's holds are
+    // made one at a time): by its answer, the first one is committed or rolled back.
+    const next = await supergraph.request<{ holdTickets: { id: string } }>(
+      holdMutation,
+      { tierId, quantity: 1 },
+      { token: buyer.accessToken },
+    );
+    expect(next.errors).toBeUndefined();
+    const holds = await supergraph.databases.tickets.hold.findMany({
+      where: { userId: buyer.user.id, tierId },
+    });
+    expect(holds.map((hold) => [hold.id, hold.quantity])).toEqual([[next.data?.holdTickets.id, 1]]);
+    const stock = await supergraph.databases.tickets.ticketTier.findUniqueOrThrow({
+      where: { id: tierId },
+    });
+    expect(stock.held).toBe(1);
+  });
+});
+
+describe('a change the gateway stopped waiting for', () => {
+  it('is not made: an accepted transfer retried after SERVICE_UNAVAILABLE is accepted then', async () => {
+    const giver = await signUp(supergraph);
+    const receiver = await signUp(supergraph);
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as BoughtTicket).id;
+    const offerId = await offerTicket(supergraph, giver.accessToken, ticketId, receiver.user.email);
+    const impatient = await gatewayWith({ SUBGRAPH_TIMEOUT_MS: '300' });
+    const accept = 'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id code } }';
+    // The ticket's row is busy (a scan at the door, a refund) for longer than the gateway
+    // waits: the acceptance queues for it, and the receiver is told SERVICE_UNAVAILABLE.
+    const answered = await supergraph.databases.tickets.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1 FROM tickets WHERE id = ${ticketId}::uuid FOR UPDATE`;
+        const result = await post<{ acceptTicketTransfer: { id: string } }>(
+          impatient,
+          receiver.accessToken,
+          accept,
+          { id: offerId },
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return result;
+      },
+      { timeout: 10_000 },
+    );
+    expect(answered.data?.acceptTicketTransfer ?? null).toBeNull();
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    // The receiver tries again, as told (it waits for the first attempt's transaction, on
+    // the ticket's row): the offer was still pending, and the ticket is theirs now.
+    const retried = await supergraph.request<{
+      acceptTicketTransfer: { id: string; code: string };
+    }>(accept, { id: offerId }, { token: receiver.accessToken });
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.acceptTicketTransfer.id).toBe(ticketId);
+    const stored = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    });
+    expect([stored.ownerId, stored.tokenVersion, stored.code]).toEqual([
+      receiver.user.id,
+      2,
+      retried.data?.acceptTicketTransfer.code,
+    ]);
+    expect(await supergraph.databases.tickets.ticketTransfer.count({ where: { ticketId } })).toBe(
+      1,
+    );
+  });
+
+  it('is not made: a tier created past the deadline is not there, and its retry makes one', async () => {
+    const eventId = await publishedEvent(supergraph, organizer.accessToken);
+    const impatient = await gatewayWith({ SUBGRAPH_TIMEOUT_MS: '300' });
+    const create = `mutation ($eventId: ID!, $input: TicketTierInput!) {
+      createTicketTier(eventId: $eventId, input: $input) { id }
+    }`;
+    // Another tier of the event being created holds the event's lock on its tiers.
+    const answered = await supergraph.databases.tickets.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`tiers:${eventId}`}, 0))`;
+        const result = await post<{ createTicketTier: { id: string } }>(
+          impatient,
+          organizer.accessToken,
+          create,
+          { eventId, input: tier },
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return result;
+      },
+      { timeout: 10_000 },
+    );
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    const retried = await supergraph.request<{ createTicketTier: { id: string } }>(
+      create,
+      { eventId, input: tier },
+      { token: organizer.accessToken },
+    );
+    expect(retried.errors).toBeUndefined();
+    const tiers = await supergraph.databases.tickets.ticketTier.findMany({ where: { eventId } });
+    expect(tiers.map((row) => row.id)).toEqual([retried.data?.createTicketTier.id]);
+  });
+});
+
+describe('an event change the gateway stopped waiting for', () => {
+  it('is not made: a publication retried after SERVICE_UNAVAILABLE publishes then', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken);
+    const impatient = await gatewayWith({ SUBGRAPH_TIMEOUT_MS: '300' });
+    const publish = 'mutation ($id: ID!) { publishEvent(id: $id) { id status } }';
+    // The event's row is busy (its organizer's other edit) for longer than the gateway waits.
+    const answered = await supergraph.databases.events.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1 FROM events WHERE id = ${eventId}::uuid FOR UPDATE`;
+        const result = await post<{ publishEvent: { id: string } }>(
+          impatient,
+          organizer.accessToken,
+          publish,
+          { id: eventId },
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return result;
+      },
+      { timeout: 10_000 },
+    );
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    // The organizer publishes again, as told: not INVALID_STATE_TRANSITION for a publication
+    // they were told had failed, and one message for the tickets service, not two.
+    const retried = await supergraph.request<{ publishEvent: { status: string } }>(
+      publish,
+      { id: eventId },
+      { token: organizer.accessToken },
+    );
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.publishEvent.status).toBe('PUBLISHED');
+    expect(
+      await supergraph.databases.events.outboxMessage.count({
+        where: { eventId, topic: 'event.published' },
+      }),
+    ).toBe(1);
+  });
+
+  it('is not made: a draft created past the deadline is not there, and its retry makes one', async () => {
+    const creator = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const impatient = await gatewayWith({ SUBGRAPH_TIMEOUT_MS: '300' });
+    const create = 'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }';
+    const input = {
+      title: 'Late',
+      venue: 'Hall',
+      city: 'Ticketton',
+      timezone: 'Europe/Berlin',
+      startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+    };
+    // The organizer's other creation holds their lock on creating events.
+    const answered = await supergraph.databases.events.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`events:${creator.user.id}`}, 0))`;
+        const result = await post<{ createEvent: { id: string } }>(
+          impatient,
+          creator.accessToken,
+          create,
+          { input },
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return result;
+      },
+      { timeout: 10_000 },
+    );
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    const retried = await supergraph.request<{ createEvent: { id: string } }>(
+      create,
+      { input },
+      { token: creator.accessToken },
+    );
+    expect(retried.errors).toBeUndefined();
+    const drafts = await supergraph.databases.events.event.findMany({
+      where: { organizerId: creator.user.id },
+    });
+    expect(drafts.map((draft) => draft.id)).toEqual([retried.data?.createEvent.id]);
+  });
+});
+
+describe('a purchase answered while the events service is away', () => {
+  it('comes back with its order, the event null, and a retry with its key returns the same', async () => {
+    const buyer = await signUp(supergraph);
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const noEvents = await gatewayWith({
+      EVENTS_URL: `http://127.0.0.1:${await freePort()}/graphql`,
+    });
+    // As the web client asks it (clients/operations/PurchaseTickets.graphql).
+    const purchase = `mutation ($input: PurchaseInput!) {
+      purchaseTickets(input: $input) {
+        id totalCents currency createdAt
+        event { id title startsAt timezone }
+        tickets { id code status tier { id name } }
+      }
+    }`;
+    type Purchased = {
+      purchaseTickets: { id: string; event: unknown; tickets: { id: string }[] };
+    };
+    const input = { tierId: tierIds[0], quantity: 2, idempotencyKey: randomUUID() };
+    const answered = await post<Purchased>(noEvents, buyer.accessToken, purchase, { input });
+    const orders = await supergraph.databases.tickets.order.findMany({
+      where: { buyerId: buyer.user.id },
+    });
+    expect(orders).toHaveLength(1);
+    expect(answered.data?.purchaseTickets.id).toBe(orders[0]?.id);
+    expect(answered.data?.purchaseTickets.tickets).toHaveLength(2);
+    expect(answered.data?.purchaseTickets.event).toBeNull();
+    expect(answered.errors?.map((error) => error.extensions?.code)).toEqual([
+      'SERVICE_UNAVAILABLE',
+    ]);
+    // A client that reads any error as a failure retries with the same key: the same order.
+    const retried = await supergraph.request<Purchased>(
+      purchase,
+      { input },
+      { token: buyer.accessToken },
+    );
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.purchaseTickets.id).toBe(orders[0]?.id);
+    expect(
+      await supergraph.databases.tickets.order.count({ where: { buyerId: buyer.user.id } }),
+    ).toBe(1);
+  });
+});
+
+describe('with Redis away', () => {
+  let away: Supergraph;
+
+  beforeAll(async () => {
+    // Nothing listens there: every service's invalidations and revocations fail at once.
+    away = await startSupergraph({
+      env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}` },
+    });
+  });
+  afterAll(async () => {
+    await away?.stop();
+  });
+
+  it('an event published, a hold made and a ticket cancelled are answered as made', async () => {
+    const owner = await signUp(away, { accountType: 'ORGANIZER' });
+    const buyer = await signUp(away);
+    const eventId = await draftEvent(away, owner.accessToken);
+    const published = await away.request<{ publishEvent: { status: string } }>(
+      'mutation ($id: ID!) { publishEvent(id: $id) { status } }',
+      { id: eventId },
+      { token: owner.accessToken },
+    );
+    expect(published.errors).toBeUndefined();
+    expect(published.data?.publishEvent.status).toBe('PUBLISHED');
+    expect(
+      (await away.databases.events.event.findUniqueOrThrow({ where: { id: eventId } })).status,
+    ).toBe('PUBLISHED');
+    const { tierIds } = await eventOnSale(away, owner.accessToken, [tier]);
+    const held = await away.request<{ holdTickets: { id: string } }>(
+      holdMutation,
+      { tierId: tierIds[0], quantity: 2 },
+      { token: buyer.accessToken },
+    );
+    expect(held.errors).toBeUndefined();
+    expect(
+      await away.databases.tickets.hold.count({ where: { id: held.data?.holdTickets.id } }),
+    ).toBe(1);
+    const [ticket] = await buyTickets(away, buyer.accessToken, tierIds[0] as string);
+    const cancelled = await away.request<{ cancelTicket: { status: string } }>(
+      'mutation ($id: ID!) { cancelTicket(id: $id) { status } }',
+      { id: (ticket as BoughtTicket).id },
+      { token: buyer.accessToken },
+    );
+    expect(cancelled.errors).toBeUndefined();
+    expect(cancelled.data?.cancelTicket.status).toBe('CANCELLED');
+  });
+});
