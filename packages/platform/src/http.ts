@@ -386,9 +386,17 @@ const limitJsonDepth: express.RequestHandler = (request, response, next) => {
   response.status(400).json({ errors: [error] });
 };
 
-/** A refusal of a request's body or head, answered through `bodyFailures` by its `type`. */
-function bodyFailure(type: string, status: number): Error {
-  return Object.assign(new Error(type), { type, status, expose: true });
+/**
+ * A refusal of a request's body or head, answered through `bodyFailures` by its `type`, with
+ * `message` instead of the type's own when given (one that names what the client sent).
+ */
+function bodyFailure(type: string, status: number, message?: string): Error {
+  return Object.assign(new Error(type), {
+    type,
+    status,
+    expose: true,
+    ...(message ? { publicMessage: message } : {}),
+  });
 }
 
 /**
@@ -603,7 +611,7 @@ const refuseBodyOnGet: express.RequestHandler = (request, _response, next) => {
     Number(request.headers['content-length'] ?? 0) > 0;
   next(
     withBody && (request.method === 'GET' || request.method === 'HEAD')
-      ? bodyFailure('entity.unexpected', 400)
+      ? bodyFailure('entity.unexpected', 400, `A ${request.method} request has no body.`)
       : undefined,
   );
 };
@@ -693,12 +701,19 @@ const answerNotFound: express.RequestHandler = (_request, response) => {
  * with the stack outside production.
  */
 function answerHttpErrors(logger: Logger): express.ErrorRequestHandler {
-  return (error: { type?: string; status?: number }, _request, response, next) => {
+  return (
+    error: { type?: string; status?: number; publicMessage?: string },
+    _request,
+    response,
+    next,
+  ) => {
     if (response.headersSent) {
       next(error);
       return;
     }
-    const known = error.type ? bodyFailures[error.type] : undefined;
+    const failure = error.type ? bodyFailures[error.type] : undefined;
+    const known =
+      failure && error.publicMessage ? { ...failure, message: error.publicMessage } : failure;
     const clientStatus = error.status && error.status >= 400 && error.status < 500;
     const answer =
       known ??

@@ -222,6 +222,23 @@ describe('a body on a GET', () => {
     await expectHealthy();
   });
 
+  it('on a HEAD: 400 naming the HEAD, not the GET', async () => {
+    const result = await exchange([
+      `HEAD /graphql?query=%7Bok%7D HTTP/1.1\r\nhost: x\r\napollo-require-preflight: 1\r\ncontent-type: application/json\r\ncontent-length: ${query.length}\r\n\r\n`,
+      query,
+    ]);
+    expect(result.statuses).toEqual(['HTTP/1.1 400']);
+    // A HEAD answer has no body: its length is the one of the body a GET would have had.
+    const refusal = JSON.stringify({
+      errors: [{ message: 'A HEAD request has no body.', extensions: { code: 'BAD_REQUEST' } }],
+    });
+    expect(result.head).toMatch(
+      new RegExp(`\r\ncontent-length: ${Buffer.byteLength(refusal)}\r\n`, 'i'),
+    );
+    expect(result.closed).toBe(true);
+    await expectHealthy();
+  });
+
   it('an empty one (Content-Length: 0) is no body', async () => {
     const result = await exchange([
       'GET /graphql?query=%7Bok%7D HTTP/1.1\r\nhost: x\r\napollo-require-preflight: 1\r\ncontent-length: 0\r\n\r\n',
