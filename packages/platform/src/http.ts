@@ -135,8 +135,10 @@ export async function serveGraphQL<TContext extends BaseContext>(
   ]);
   await apollo.start();
 
-  app.use(accessLog(logger), (req, res, next) =>
-    runWithRequestId(req.id as string, next, abandonment(res)),
+  app.use(
+    accessLog(logger),
+    (req, res, next) => runWithRequestId(req.id as string, next, abandonment(res)),
+    refuseTransferCodings,
   );
   app.get(servicePaths.metrics, serveMetrics);
   app.get(servicePaths.live, (_req, res) => {
@@ -617,6 +619,34 @@ const refuseBodyOnGet: express.RequestHandler = (request, _response, next) => {
 };
 
 /**
+ * Refuses a request whose Transfer-Encoding is other than `chunked` alone (`gzip, chunked`,
+ * or `gzip` and `chunked` in two header lines), with 501 naming the coding, as NGINX does at
+ * the edge, before a byte is read (RFC 9112 §6.1). Node reads the chunks and hands on what
+ * they hold, still in the other coding: a JSON body was then refused as "not valid UTF-8",
+ * or read as it was, the coding ignored.
+ */
+const refuseTransferCodings: express.RequestHandler = (request, _response, next) => {
+  const header = request.headers['transfer-encoding'];
+  if (header === undefined || header.trim().toLowerCase() === 'chunked') {
+    next();
+    return;
+  }
+  const unknown =
+    header
+      .toLowerCase()
+      .split(',')
+      .map((coding) => coding.trim())
+      .find((coding) => coding !== '' && coding !== 'chunked') ?? 'chunked';
+  next(
+    bodyFailure(
+      'transfer.unsupported',
+      501,
+      `The transfer coding \`${unknown.slice(0, 40)}\` is not supported: send the body with a Content-Length, or chunked.`,
+    ),
+  );
+};
+
+/**
  * The JSON body reader of every GraphQL endpoint, with its bound on nesting, and the same
  * check of a GET request's parameters; a service may run it earlier itself.
  */
@@ -665,6 +695,12 @@ const bodyFailures: Record<string, { status: number; code: string; message: stri
     status: 405,
     code: 'METHOD_NOT_ALLOWED',
     message: 'This method is not allowed here.',
+  },
+  'transfer.unsupported': {
+    status: 501,
+    code: 'BAD_REQUEST',
+    message:
+      'This Transfer-Encoding is not supported: send the body with a Content-Length, or chunked.',
   },
   'entity.too.large': {
     status: 413,
@@ -724,7 +760,9 @@ function answerHttpErrors(logger: Logger): express.ErrorRequestHandler {
             message: 'The request is malformed.',
           }
         : { status: 500, code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' });
-    if (answer.status >= 500) logger.error({ err: error }, 'request failed before GraphQL');
+    // A refusal of the client's request is no failure of the server's, whatever its status.
+    if (!known && answer.status >= 500)
+      logger.error({ err: error }, 'request failed before GraphQL');
     response
       .status(answer.status)
       .type('application/json')

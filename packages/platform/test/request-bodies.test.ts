@@ -143,6 +143,32 @@ describe('a compressed body', () => {
     await expectHealthy();
   });
 
+  it.each([
+    ['gzip, chunked', 'gzip'],
+    ['deflate,chunked', 'deflate'],
+    // Two header lines, which Node joins into one: the body was read as it came, gzip ignored.
+    ['gzip\r\ntransfer-encoding: chunked', 'gzip'],
+  ])(
+    'in a Transfer-Encoding of %j: 501 naming the coding, before a byte is read, and closed',
+    async (codings, named) => {
+      const result = await exchange([
+        post(`content-type: application/json\r\ntransfer-encoding: ${codings}\r\n`),
+        `${query.length.toString(16)}\r\n${query}\r\n0\r\n\r\n`,
+      ]);
+      expect(result.statuses).toEqual(['HTTP/1.1 501']);
+      expect(JSON.parse(result.body)).toEqual({
+        errors: [
+          {
+            message: `The transfer coding \`${named}\` is not supported: send the body with a Content-Length, or chunked.`,
+            extensions: { code: 'BAD_REQUEST' },
+          },
+        ],
+      });
+      expect(result.closed).toBe(true);
+      await expectHealthy();
+    },
+  );
+
   it('in an encoding no one reads: 415 before a byte is read, and closed', async () => {
     const result = await exchange([
       post(
