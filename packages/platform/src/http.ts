@@ -106,7 +106,16 @@ export async function serveGraphQL<TContext extends BaseContext>(
   app.set('etag', false);
   closeWhenBodyUnread(app);
   etagOverMediaType(app);
-  const httpServer = createServer(app);
+  const httpServer = createServer(
+    {
+      headersTimeout: headersDeadlineMs,
+      // A backstop for a body no reader bounds: `readBody` answers its own first.
+      requestTimeout: headersDeadlineMs + bodyDeadlineMs,
+      // Node checks both deadlines every so often (30 s by default): one then came 30 s late.
+      connectionsCheckingInterval: 1_000,
+    },
+    app,
+  );
   httpServer.on('clientError', answerUnreadableRequest);
   // A client that asks before sending its body (Expect: 100-continue) is told to send it by
   // the body's reader alone (`readBody`), once its headers passed every check: Node said so
@@ -119,8 +128,9 @@ export async function serveGraphQL<TContext extends BaseContext>(
     httpServer.emit('request', request, response);
   httpServer.on('checkContinue', asRequest);
   httpServer.on('checkExpectation', asRequest);
+  // Node counts neither deadline on an idle kept-alive connection, only from the first
+  // byte of its next request: `keepAliveTimeoutMs` may be the longer.
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
-  httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
   const drainer = drainOnStop(httpServer, {
     deadlineMs: options.drainDeadlineMs ?? shutdownSettings.parse({}).DRAIN_DEADLINE_MS,
     onDeadline: (open) =>
@@ -504,10 +514,12 @@ export function readBody({ read, limit, verify }: BodyReading): express.RequestH
       if (settled) return;
       settled = true;
       clearTimeout(idle);
+      clearTimeout(deadline);
       request.off('data', arrived);
       next(error);
     };
     const idle = setTimeout(() => settle(bodyFailure('request.timeout', 408)), bodyIdleTimeoutMs);
+    const deadline = setTimeout(() => settle(bodyFailure('request.timeout', 408)), bodyDeadlineMs);
     const arrived = () => idle.refresh();
     request.on('data', arrived);
     getRawBody(stream, { limit, ...(length ? { length } : {}) }, (error, body) => {
@@ -546,6 +558,22 @@ export function readBody({ read, limit, verify }: BodyReading): express.RequestH
  * that declared more than it sent held the connection until Node's `requestTimeout` (300 s).
  */
 export const bodyIdleTimeoutMs = 10_000;
+
+/**
+ * How long a body's reader waits for the whole body, from its request's head (the reader
+ * starts as the head is read), before answering 408 and closing the connection. A byte every
+ * few seconds kept `bodyIdleTimeoutMs` from firing, and held the connection up to Node's
+ * `requestTimeout` (300 s). 30 s is a megabyte (`maxBodyBytes`) at some 35 KB/s: ample for
+ * any client, and NGINX, which buffers a gateway's bodies, sends each at once.
+ */
+export const bodyDeadlineMs = 30_000;
+
+/**
+ * How long a request's head may take to arrive, from its first byte (Node's `headersTimeout`,
+ * checked every second), before it is answered 408 and the connection closed: NGINX's
+ * `client_header_timeout` at the edge. It was 76 s, for a head trickled a byte at a time.
+ */
+export const headersDeadlineMs = 10_000;
 
 /** Whether `request` has a body to read, empty or not (a Content-Length, or chunks). */
 function hasBody(request: IncomingMessage): boolean {

@@ -7,7 +7,13 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bodyIdleTimeoutMs, maxBodyBytes, type RunningService } from '../src/http.ts';
+import {
+  bodyDeadlineMs,
+  bodyIdleTimeoutMs,
+  headersDeadlineMs,
+  maxBodyBytes,
+  type RunningService,
+} from '../src/http.ts';
 import { serveOkService } from '../src/testing.ts';
 
 let service: RunningService;
@@ -219,6 +225,35 @@ describe('a Content-Length that disagrees with the body', () => {
     bodyIdleTimeoutMs + 10_000,
   );
 
+  it(
+    'trickled a byte at a time under the idle timeout: 408 at the body deadline, and closed',
+    async () => {
+      // Each byte kept the idle timeout from firing: the body held the connection until
+      // Node's requestTimeout (300 s), however slowly it came.
+      const started = Date.now();
+      const trickle = async (answered: () => string) => {
+        if (answered().includes('HTTP/1.1 ')) return '';
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        return ' ';
+      };
+      const result = await exchange(
+        [
+          post('content-type: application/json\r\ncontent-length: 100\r\n'),
+          ...Array.from({ length: (bodyDeadlineMs + 10_000) / 1_000 }, () => trickle),
+        ],
+        { ms: 3_000 },
+      );
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(bodyDeadlineMs - 100);
+      expect(elapsed).toBeLessThan(bodyDeadlineMs + 5_000);
+      expect(result.statuses).toEqual(['HTTP/1.1 408']);
+      expect(codeOf(result.body)).toBe('REQUEST_TIMEOUT');
+      expect(result.closed).toBe(true);
+      await expectHealthy();
+    },
+    bodyDeadlineMs + 20_000,
+  );
+
   it('shorter than the body: the rest is never read as a request of its own', async () => {
     const result = await exchange([
       post('content-type: application/json\r\ncontent-length: 5\r\n'),
@@ -228,6 +263,62 @@ describe('a Content-Length that disagrees with the body', () => {
     expect(codeOf(result.body)).toBe('BAD_REQUEST');
     await expectHealthy();
   });
+});
+
+describe('a request head trickled a byte at a time', () => {
+  it(
+    'is answered 408 at the headers deadline, and closed',
+    async () => {
+      // Node waited for the rest of a head up to its headersTimeout, which was 76 s.
+      const started = Date.now();
+      const trickle = async (answered: () => string) => {
+        if (answered().includes('HTTP/1.1 ')) return '';
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        return 'x';
+      };
+      const result = await exchange(
+        [
+          'GET /health/live HTTP/1.1\r\nhost: x\r\nx-slow: ',
+          ...Array.from({ length: (headersDeadlineMs + 10_000) / 1_000 }, () => trickle),
+        ],
+        { ms: 3_000 },
+      );
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(headersDeadlineMs - 100);
+      expect(elapsed).toBeLessThan(headersDeadlineMs + 5_000);
+      expect(result.statuses).toEqual(['HTTP/1.1 408']);
+      expect(codeOf(result.body)).toBe('REQUEST_TIMEOUT');
+      expect(result.closed).toBe(true);
+      await expectHealthy();
+    },
+    headersDeadlineMs + 20_000,
+  );
+
+  it(
+    'an idle kept-alive connection is no trickled head: it outlives the deadline',
+    async () => {
+      const socket = connect(service.port, '127.0.0.1');
+      await once(socket, 'connect');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+      });
+      const live = 'GET /health/live HTTP/1.1\r\nhost: x\r\n\r\n';
+      socket.write(live);
+      await new Promise((resolve) => setTimeout(resolve, headersDeadlineMs + 2_000));
+      socket.write(live);
+      for (
+        let waited = 0;
+        waited < 2_000 && !/(HTTP\/1\.1 200[^]*){2}/.test(received);
+        waited += 10
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      socket.destroy();
+      expect(received.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200']);
+    },
+    headersDeadlineMs + 10_000,
+  );
 });
 
 describe('a body on a GET', () => {
