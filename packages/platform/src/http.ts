@@ -113,10 +113,14 @@ export async function serveGraphQL<TContext extends BaseContext>(
       requestTimeout: headersDeadlineMs + bodyDeadlineMs,
       // Node checks both deadlines every so often (30 s by default): one then came 30 s late.
       connectionsCheckingInterval: 1_000,
+      // Node answered an HTTP/1.1 request without Host itself, with an empty body:
+      // `requireHost` answers it as every other refusal.
+      requireHostHeader: false,
     },
     app,
   );
   httpServer.on('clientError', answerUnreadableRequest);
+  httpServer.on('connect', refuseTunnel);
   // A client that asks before sending its body (Expect: 100-continue) is told to send it by
   // the body's reader alone (`readBody`), once its headers passed every check: Node said so
   // before any handler ran, and the client sent a body the answer then refused (413 over
@@ -148,6 +152,7 @@ export async function serveGraphQL<TContext extends BaseContext>(
   app.use(
     accessLog(logger),
     (req, res, next) => runWithRequestId(req.id as string, next, abandonment(res)),
+    requireHost,
     refuseTransferCodings,
   );
   app.get(servicePaths.metrics, serveMetrics);
@@ -647,6 +652,17 @@ const refuseBodyOnGet: express.RequestHandler = (request, _response, next) => {
 };
 
 /**
+ * Refuses an HTTP/1.1 request without a Host header with 400 (RFC 9112 §3.2), in JSON.
+ * HTTP/1.0 had none.
+ */
+const requireHost: express.RequestHandler = (request, _response, next) => {
+  const needsHost = request.httpVersionMajor === 1 && request.httpVersionMinor === 1;
+  next(
+    needsHost && request.headers.host === undefined ? bodyFailure('host.missing', 400) : undefined,
+  );
+};
+
+/**
  * Refuses a request whose Transfer-Encoding is other than `chunked` alone (`gzip, chunked`,
  * or `gzip` and `chunked` in two header lines), with 501 naming the coding, as NGINX does at
  * the edge, before a byte is read (RFC 9112 §6.1). Node reads the chunks and hands on what
@@ -723,6 +739,11 @@ const bodyFailures: Record<string, { status: number; code: string; message: stri
     status: 405,
     code: 'METHOD_NOT_ALLOWED',
     message: 'This method is not allowed here.',
+  },
+  'host.missing': {
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: 'The request must name its Host (a Host header, required in HTTP/1.1).',
   },
   'transfer.unsupported': {
     status: 501,
@@ -892,16 +913,47 @@ function answerUnreadableRequest(error: NodeJS.ErrnoException, socket: Duplex): 
     code: 'BAD_REQUEST',
     message: 'The request is malformed.',
   };
-  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
   answeredUnreadable.add(socket);
+  answerOnSocket(socket, status, code, message);
+}
+
+/**
+ * Writes an answer in JSON straight to `socket`, where no response object exists (Node's
+ * parser refused the request, or handed the socket over), and closes it lingering.
+ */
+function answerOnSocket(
+  socket: Duplex,
+  status: number,
+  code: string,
+  message: string,
+  headers = '',
+): void {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
   socket.write(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      headers +
       'Content-Type: application/json; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       'Connection: close\r\n\r\n' +
       body,
   );
   closeLingering(socket);
+}
+
+/**
+ * Answers CONNECT (a tunnel, which no service offers) with 405, as `/graphql` answers a
+ * method it does not take. Node hands such a request to this event's listeners alone, with
+ * the socket: without one, it closed the connection without a word.
+ */
+function refuseTunnel(_request: IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  answerOnSocket(
+    socket,
+    405,
+    'METHOD_NOT_ALLOWED',
+    'This method is not allowed here.',
+    'Allow: GET, POST\r\n',
+  );
 }
 
 /** Drains the HTTP server when Apollo stops, while Apollo still executes operations. */
