@@ -60,3 +60,48 @@ export function verifyDelivery(
   const given = Buffer.from(signature, 'hex');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
+
+/** The bytes of a delivery's body around its messages: `{"messages":[` and `]}`. */
+const deliveryEnvelopeBytes = Buffer.byteLength(JSON.stringify({ messages: [] }));
+
+export interface DeliveryBatches<TMessage> {
+  /** In their order, each a delivery whose body (`{"messages":[…]}`) fits in the limit. */
+  batches: TMessage[][];
+  /** Messages that would not fit in a delivery even alone: the consumer refuses them always. */
+  oversized: TMessage[];
+}
+
+/**
+ * Splits claimed messages into deliveries the consumer reads: each body, as the relay writes
+ * it (`JSON.stringify({ messages })`), within `maxBytes` (`maxDeliveryBytes`). A batch over
+ * it is refused (413) each time it is sent, handed back, and claimed again first, with the
+ * messages behind it: one large message, or a batch of many, would stop the outbox for good
+ * (today's snapshots make some 25 KB a batch of 100). A message over the limit alone is set
+ * apart, for the relay to keep out of the way with an error logged, never to send.
+ */
+export function deliveryBatches<TMessage>(
+  messages: readonly TMessage[],
+  maxBytes: number = maxDeliveryBytes,
+): DeliveryBatches<TMessage> {
+  const batches: TMessage[][] = [];
+  const oversized: TMessage[] = [];
+  let batch: TMessage[] = [];
+  let bytes = deliveryEnvelopeBytes;
+  for (const message of messages) {
+    const size = Buffer.byteLength(JSON.stringify(message));
+    if (deliveryEnvelopeBytes + size > maxBytes) {
+      oversized.push(message);
+      continue;
+    }
+    // One comma between two messages.
+    if (batch.length > 0 && bytes + 1 + size > maxBytes) {
+      batches.push(batch);
+      batch = [];
+      bytes = deliveryEnvelopeBytes;
+    }
+    bytes += batch.length === 0 ? size : size + 1;
+    batch.push(message);
+  }
+  if (batch.length > 0) batches.push(batch);
+  return { batches, oversized };
+}

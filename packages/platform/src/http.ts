@@ -106,8 +106,21 @@ export async function serveGraphQL<TContext extends BaseContext>(
   app.set('etag', false);
   closeWhenBodyUnread(app);
   etagOverMediaType(app);
-  const httpServer = createServer(app);
+  const httpServer = createServer(
+    {
+      headersTimeout: headersDeadlineMs,
+      // A backstop for a body no reader bounds: `readBody` answers its own first.
+      requestTimeout: headersDeadlineMs + bodyDeadlineMs,
+      // Node checks both deadlines every so often (30 s by default): one then came 30 s late.
+      connectionsCheckingInterval: 1_000,
+      // Node answered an HTTP/1.1 request without Host itself, with an empty body:
+      // `requireHost` answers it as every other refusal.
+      requireHostHeader: false,
+    },
+    app,
+  );
   httpServer.on('clientError', answerUnreadableRequest);
+  httpServer.on('connect', refuseTunnel);
   // A client that asks before sending its body (Expect: 100-continue) is told to send it by
   // the body's reader alone (`readBody`), once its headers passed every check: Node said so
   // before any handler ran, and the client sent a body the answer then refused (413 over
@@ -119,8 +132,9 @@ export async function serveGraphQL<TContext extends BaseContext>(
     httpServer.emit('request', request, response);
   httpServer.on('checkContinue', asRequest);
   httpServer.on('checkExpectation', asRequest);
+  // Node counts neither deadline on an idle kept-alive connection, only from the first
+  // byte of its next request: `keepAliveTimeoutMs` may be the longer.
   httpServer.keepAliveTimeout = keepAliveTimeoutMs;
-  httpServer.headersTimeout = keepAliveTimeoutMs + 1_000;
   const drainer = drainOnStop(httpServer, {
     deadlineMs: options.drainDeadlineMs ?? shutdownSettings.parse({}).DRAIN_DEADLINE_MS,
     onDeadline: (open) =>
@@ -135,8 +149,11 @@ export async function serveGraphQL<TContext extends BaseContext>(
   ]);
   await apollo.start();
 
-  app.use(accessLog(logger), (req, res, next) =>
-    runWithRequestId(req.id as string, next, abandonment(res)),
+  app.use(
+    accessLog(logger),
+    (req, res, next) => runWithRequestId(req.id as string, next, abandonment(res)),
+    requireHost,
+    refuseTransferCodings,
   );
   app.get(servicePaths.metrics, serveMetrics);
   app.get(servicePaths.live, (_req, res) => {
@@ -386,9 +403,17 @@ const limitJsonDepth: express.RequestHandler = (request, response, next) => {
   response.status(400).json({ errors: [error] });
 };
 
-/** A refusal of a request's body or head, answered through `bodyFailures` by its `type`. */
-function bodyFailure(type: string, status: number): Error {
-  return Object.assign(new Error(type), { type, status, expose: true });
+/**
+ * A refusal of a request's body or head, answered through `bodyFailures` by its `type`, with
+ * `message` instead of the type's own when given (one that names what the client sent).
+ */
+function bodyFailure(type: string, status: number, message?: string): Error {
+  return Object.assign(new Error(type), {
+    type,
+    status,
+    expose: true,
+    ...(message ? { publicMessage: message } : {}),
+  });
 }
 
 /**
@@ -494,10 +519,12 @@ export function readBody({ read, limit, verify }: BodyReading): express.RequestH
       if (settled) return;
       settled = true;
       clearTimeout(idle);
+      clearTimeout(deadline);
       request.off('data', arrived);
       next(error);
     };
     const idle = setTimeout(() => settle(bodyFailure('request.timeout', 408)), bodyIdleTimeoutMs);
+    const deadline = setTimeout(() => settle(bodyFailure('request.timeout', 408)), bodyDeadlineMs);
     const arrived = () => idle.refresh();
     request.on('data', arrived);
     getRawBody(stream, { limit, ...(length ? { length } : {}) }, (error, body) => {
@@ -536,6 +563,22 @@ export function readBody({ read, limit, verify }: BodyReading): express.RequestH
  * that declared more than it sent held the connection until Node's `requestTimeout` (300 s).
  */
 export const bodyIdleTimeoutMs = 10_000;
+
+/**
+ * How long a body's reader waits for the whole body, from its request's head (the reader
+ * starts as the head is read), before answering 408 and closing the connection. A byte every
+ * few seconds kept `bodyIdleTimeoutMs` from firing, and held the connection up to Node's
+ * `requestTimeout` (300 s). 30 s is a megabyte (`maxBodyBytes`) at some 35 KB/s: ample for
+ * any client, and NGINX, which buffers a gateway's bodies, sends each at once.
+ */
+export const bodyDeadlineMs = 30_000;
+
+/**
+ * How long a request's head may take to arrive, from its first byte (Node's `headersTimeout`,
+ * checked every second), before it is answered 408 and the connection closed: NGINX's
+ * `client_header_timeout` at the edge. It was 76 s, for a head trickled a byte at a time.
+ */
+export const headersDeadlineMs = 10_000;
 
 /** Whether `request` has a body to read, empty or not (a Content-Length, or chunks). */
 function hasBody(request: IncomingMessage): boolean {
@@ -603,8 +646,47 @@ const refuseBodyOnGet: express.RequestHandler = (request, _response, next) => {
     Number(request.headers['content-length'] ?? 0) > 0;
   next(
     withBody && (request.method === 'GET' || request.method === 'HEAD')
-      ? bodyFailure('entity.unexpected', 400)
+      ? bodyFailure('entity.unexpected', 400, `A ${request.method} request has no body.`)
       : undefined,
+  );
+};
+
+/**
+ * Refuses an HTTP/1.1 request without a Host header with 400 (RFC 9112 §3.2), in JSON.
+ * HTTP/1.0 had none.
+ */
+const requireHost: express.RequestHandler = (request, _response, next) => {
+  const needsHost = request.httpVersionMajor === 1 && request.httpVersionMinor === 1;
+  next(
+    needsHost && request.headers.host === undefined ? bodyFailure('host.missing', 400) : undefined,
+  );
+};
+
+/**
+ * Refuses a request whose Transfer-Encoding is other than `chunked` alone (`gzip, chunked`,
+ * or `gzip` and `chunked` in two header lines), with 501 naming the coding, as NGINX does at
+ * the edge, before a byte is read (RFC 9112 §6.1). Node reads the chunks and hands on what
+ * they hold, still in the other coding: a JSON body was then refused as "not valid UTF-8",
+ * or read as it was, the coding ignored.
+ */
+const refuseTransferCodings: express.RequestHandler = (request, _response, next) => {
+  const header = request.headers['transfer-encoding'];
+  if (header === undefined || header.trim().toLowerCase() === 'chunked') {
+    next();
+    return;
+  }
+  const unknown =
+    header
+      .toLowerCase()
+      .split(',')
+      .map((coding) => coding.trim())
+      .find((coding) => coding !== '' && coding !== 'chunked') ?? 'chunked';
+  next(
+    bodyFailure(
+      'transfer.unsupported',
+      501,
+      `The transfer coding \`${unknown.slice(0, 40)}\` is not supported: send the body with a Content-Length, or chunked.`,
+    ),
   );
 };
 
@@ -658,6 +740,17 @@ const bodyFailures: Record<string, { status: number; code: string; message: stri
     code: 'METHOD_NOT_ALLOWED',
     message: 'This method is not allowed here.',
   },
+  'host.missing': {
+    status: 400,
+    code: 'BAD_REQUEST',
+    message: 'The request must name its Host (a Host header, required in HTTP/1.1).',
+  },
+  'transfer.unsupported': {
+    status: 501,
+    code: 'BAD_REQUEST',
+    message:
+      'This Transfer-Encoding is not supported: send the body with a Content-Length, or chunked.',
+  },
   'entity.too.large': {
     status: 413,
     code: 'PAYLOAD_TOO_LARGE',
@@ -693,12 +786,19 @@ const answerNotFound: express.RequestHandler = (_request, response) => {
  * with the stack outside production.
  */
 function answerHttpErrors(logger: Logger): express.ErrorRequestHandler {
-  return (error: { type?: string; status?: number }, _request, response, next) => {
+  return (
+    error: { type?: string; status?: number; publicMessage?: string },
+    _request,
+    response,
+    next,
+  ) => {
     if (response.headersSent) {
       next(error);
       return;
     }
-    const known = error.type ? bodyFailures[error.type] : undefined;
+    const failure = error.type ? bodyFailures[error.type] : undefined;
+    const known =
+      failure && error.publicMessage ? { ...failure, message: error.publicMessage } : failure;
     const clientStatus = error.status && error.status >= 400 && error.status < 500;
     const answer =
       known ??
@@ -709,7 +809,9 @@ function answerHttpErrors(logger: Logger): express.ErrorRequestHandler {
             message: 'The request is malformed.',
           }
         : { status: 500, code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' });
-    if (answer.status >= 500) logger.error({ err: error }, 'request failed before GraphQL');
+    // A refusal of the client's request is no failure of the server's, whatever its status.
+    if (!known && answer.status >= 500)
+      logger.error({ err: error }, 'request failed before GraphQL');
     response
       .status(answer.status)
       .type('application/json')
@@ -811,16 +913,47 @@ function answerUnreadableRequest(error: NodeJS.ErrnoException, socket: Duplex): 
     code: 'BAD_REQUEST',
     message: 'The request is malformed.',
   };
-  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
   answeredUnreadable.add(socket);
+  answerOnSocket(socket, status, code, message);
+}
+
+/**
+ * Writes an answer in JSON straight to `socket`, where no response object exists (Node's
+ * parser refused the request, or handed the socket over), and closes it lingering.
+ */
+function answerOnSocket(
+  socket: Duplex,
+  status: number,
+  code: string,
+  message: string,
+  headers = '',
+): void {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
   socket.write(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      headers +
       'Content-Type: application/json; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       'Connection: close\r\n\r\n' +
       body,
   );
   closeLingering(socket);
+}
+
+/**
+ * Answers CONNECT (a tunnel, which no service offers) with 405, as `/graphql` answers a
+ * method it does not take. Node hands such a request to this event's listeners alone, with
+ * the socket: without one, it closed the connection without a word.
+ */
+function refuseTunnel(_request: IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  answerOnSocket(
+    socket,
+    405,
+    'METHOD_NOT_ALLOWED',
+    'This method is not allowed here.',
+    'Allow: GET, POST\r\n',
+  );
 }
 
 /** Drains the HTTP server when Apollo stops, while Apollo still executes operations. */

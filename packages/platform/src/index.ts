@@ -35,6 +35,8 @@ export {
   violatedCheck,
 } from './errors.ts';
 export {
+  type DeliveryBatches,
+  deliveryBatches,
   maxDeliveryAgeMs,
   maxDeliveryBytes,
   plausibleDelivery,

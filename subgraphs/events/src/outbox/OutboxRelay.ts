@@ -1,5 +1,7 @@
 import {
+  deliveryBatches,
   type Logger,
+  maxDeliveryBytes,
   outboxRelayMetrics,
   type RetentionRule,
   signDelivery,
@@ -115,31 +117,56 @@ export class OutboxRelay {
   async deliverPending(): Promise<number> {
     let delivered = 0;
     while (!this.#stopping) {
-      const batch = await this.#claim();
-      if (batch.length === 0) return delivered;
-      const sequences = batch.map((message) => BigInt(message.sequence));
-      let refused: Map<string, string>;
-      try {
-        refused = await this.#send(batch);
-      } catch (error) {
-        // Hand the batch back at once, so that the retry need not wait out the lease.
+      const claimed = await this.#claim();
+      if (claimed.length === 0) return delivered;
+      // Each delivery within what the consumer reads; a message too large even alone is kept
+      // as a refused one would be, not sent to be refused (413) on every pass.
+      const { batches, oversized } = deliveryBatches(claimed);
+      for (const [index, batch] of batches.entries()) {
+        // Stopping: the rest goes back to the outbox for the next relay.
+        if (this.#stopping) {
+          await this.#handBack(batches.slice(index).flat());
+          return delivered;
+        }
+        let refused: Map<string, string>;
+        try {
+          refused = await this.#send(batch);
+        } catch (error) {
+          // Hand back this delivery and those after it at once, so that the retry need not
+          // wait out the lease.
+          await this.#handBack(batches.slice(index).flat());
+          throw error;
+        }
+        const applied = batch
+          .filter((message) => !refused.has(message.sequence))
+          .map((message) => BigInt(message.sequence));
         await this.#prisma.outboxMessage.updateMany({
-          where: { sequence: { in: sequences } },
-          data: { claimedUntil: null },
+          where: { sequence: { in: applied } },
+          data: { deliveredAt: new Date(), claimedUntil: null },
         });
-        throw error;
+        if (refused.size > 0) await this.#keepRefused(batch, refused);
+        outboxRelayMetrics().delivered.inc(applied.length);
+        outboxRelayMetrics().refused.inc(refused.size);
+        delivered += applied.length;
       }
-      const applied = sequences.filter((sequence) => !refused.has(sequence.toString()));
-      await this.#prisma.outboxMessage.updateMany({
-        where: { sequence: { in: applied } },
-        data: { deliveredAt: new Date(), claimedUntil: null },
-      });
-      if (refused.size > 0) await this.#keepRefused(batch, refused);
-      outboxRelayMetrics().delivered.inc(applied.length);
-      outboxRelayMetrics().refused.inc(refused.size);
-      delivered += applied.length;
+      if (oversized.length > 0) {
+        const reason = `larger than a delivery may be (${maxDeliveryBytes} bytes)`;
+        await this.#keepRefused(
+          oversized,
+          new Map(oversized.map((message) => [message.sequence, reason])),
+        );
+        outboxRelayMetrics().refused.inc(oversized.length);
+      }
     }
     return delivered;
+  }
+
+  /** Claimed messages not sent, unclaimed at once for the next pass or relay. */
+  async #handBack(messages: OutboxDelivery[]): Promise<void> {
+    await this.#prisma.outboxMessage.updateMany({
+      where: { sequence: { in: messages.map((message) => BigInt(message.sequence)) } },
+      data: { claimedUntil: null },
+    });
   }
 
   /**
