@@ -6,11 +6,13 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
   defaultCorsOrigins,
+  type EdgeSettings,
   findNginx,
   reloadNginx,
   type ServiceUpstream,
   stopLeftoverNginx,
   watchOverNginx,
+  writeEdgeConfig,
   writeLocalNginxConfig,
   writeServicesConfig,
 } from './nginx.ts';
@@ -78,7 +80,11 @@ export interface Topology extends AsyncDisposable {
   readonly serviceUrls?: ReadonlyMap<string, string>;
   /**
    * Starts a service (or `nginx`) again, on the port and with the settings it had (after a
-   * kill), with `env` over those settings from then on.
+   * kill), with `env` over those settings from then on. One still running is stopped first
+   * (SIGTERM, then its exit). Behind NGINX, an instance that NGINX sends requests to (a
+   * gateway; with `replicas`, any instance) leaves NGINX's rotation before that, and is back
+   * in once ready: NGINX connects to no instance on its way out, so the restart loses no
+   * request.
    */
   restart(name: string, env?: NodeJS.ProcessEnv): Promise<RunningProcess>;
   /** Sends `signal` to a service's process; its exit is then expected, not reported. */
@@ -186,25 +192,31 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
   };
 
   /**
-   * With replicas: the Services, each instance's address in its Service, and where their
-   * configuration is. An instance restarts out of its Service's rotation
-   * (serviceUpstreamsConfig says why), as a Deployment's pod leaves its Service's endpoints
-   * before it is signalled (deploy/kubernetes: preStop), and is back in once ready.
+   * Behind NGINX: each instance's address in its upstream, where the configuration is, and
+   * how to write it with some instances out of rotation. An instance restarts out of its
+   * upstream's rotation (serviceUpstreamsConfig says why), as a Deployment's pod leaves its
+   * Service's endpoints before it is signalled (deploy/kubernetes: preStop), and is back in
+   * once ready: with replicas, every instance in its Service; in the plain topology, each
+   * gateway in the edge's upstream.
    */
-  let replicaServices:
-    | { upstreams: ServiceUpstream[]; addresses: ReadonlyMap<string, string>; prefix: string }
+  let rotation:
+    | {
+        addresses: ReadonlyMap<string, string>;
+        prefix: string;
+        write: (outOfRotation: ReadonlySet<string>) => Promise<void>;
+      }
     | undefined;
   const outOfRotation = new Set<string>();
   /** Changes to the rotation, one at a time: each writes the configuration and reloads NGINX. */
   let rotationChanged: Promise<void> = Promise.resolve();
   const setInRotation = (name: string, inRotation: boolean): Promise<void> => {
-    const address = replicaServices?.addresses.get(name);
-    if (!replicaServices || !address) return Promise.resolve();
-    const { upstreams, prefix } = replicaServices;
+    const address = rotation?.addresses.get(name);
+    if (!rotation || !address) return Promise.resolve();
+    const { prefix, write } = rotation;
     if (inRotation) outOfRotation.delete(address);
     else outOfRotation.add(address);
     const change = rotationChanged.then(async () => {
-      await writeServicesConfig(prefix, upstreams, outOfRotation);
+      await write(new Set(outOfRotation));
       const edge = children.find((entry) => entry.name === 'nginx')?.child;
       if (edge?.pid && edge.exitCode === null && edge.signalCode === null) {
         await reloadNginx(edge.pid, join(prefix, 'error.log'));
@@ -355,10 +367,10 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       { listenPort: publicPort, gateways: [gatewayService, gatewayService], gatewayMaxFails: 0 },
       upstreams,
     );
-    replicaServices = {
-      upstreams,
+    rotation = {
       addresses: new Map([...instancePorts].map(([name, port]) => [name, `127.0.0.1:${port}`])),
       prefix,
+      write: (down) => writeServicesConfig(prefix, upstreams, down),
     };
     const origin = `http://127.0.0.1:${publicPort}`;
     await launchEdge({ nginx, prefix, config, origin });
@@ -418,11 +430,17 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       ),
     );
     const prefix = resolve(options.runDir ?? join(repositoryRoot, '.data', 'nginx'));
-    const config = await writeLocalNginxConfig(prefix, {
+    const edgeSettings: EdgeSettings = {
       corsOrigins: defaultCorsOrigins({ ...process.env, ...options.env }),
       listenPort: publicPort,
       gateways: gateways.map(({ url }) => new URL(url).host) as [string, string],
-    });
+    };
+    const config = await writeLocalNginxConfig(prefix, edgeSettings);
+    rotation = {
+      addresses: new Map(gateways.map(({ spec, url }) => [spec.name, new URL(url).host])),
+      prefix,
+      write: (down) => writeEdgeConfig(prefix, edgeSettings, down),
+    };
     const origin = `http://127.0.0.1:${publicPort}`;
     await launchEdge({ nginx, prefix, config, origin });
     return topologyAt(`${origin}/graphql`, true);

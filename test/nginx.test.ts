@@ -20,10 +20,12 @@ import {
   corsOriginPattern,
   defaultCorsOrigins,
   developmentCorsOrigins,
+  edgeConfig,
   findNginx,
   nginxTemplatePath,
   renderTemplate,
   stopLeftoverNginx,
+  writeEdgeConfig,
   writeLocalNginxConfig,
 } from '../scripts/nginx.ts';
 import { freePort } from '../scripts/ports.ts';
@@ -70,6 +72,39 @@ describe('the NGINX template', () => {
     const site = await readFile(join(prefix, 'gateway.conf'), 'utf8');
     expect(site).toMatch(
       /upstream gateways \{\s+[^}]*least_conn;[^}]*server 127\.0\.0\.1:14000[^}]*server 127\.0\.0\.1:14010[^}]*keepalive 64;/,
+    );
+  });
+
+  it('takes a gateway out of the edge’s rotation with `down`, in a configuration nginx accepts', async () => {
+    const nginx = findNginx();
+    if (!nginx) throw new Error('nginx is not installed (apt-get install nginx)');
+    const prefix = await mkdtemp(join(tmpdir(), 'ticketing-nginx-'));
+    scratch.push(prefix);
+    const edge = {
+      listenPort: 18080,
+      gateways: ['127.0.0.1:14000', '127.0.0.1:14010'] as [string, string],
+    };
+    const config = await writeLocalNginxConfig(prefix, edge);
+    await writeEdgeConfig(prefix, edge, new Set(['127.0.0.1:14010']));
+    const check = spawnSync(
+      nginx,
+      ['-t', '-p', prefix, '-c', config, '-e', join(prefix, 'error.log')],
+      { encoding: 'utf8' },
+    );
+    expect(check.stderr).toContain('test is successful');
+    const site = await readFile(join(prefix, 'gateway.conf'), 'utf8');
+    expect(
+      site.match(/^\s*server 127\.0\.0\.1:\d+ [^;\n]*;$/gm)?.map((line) => line.trim()),
+    ).toEqual([
+      'server 127.0.0.1:14000 max_fails=1 fail_timeout=5s;',
+      'server 127.0.0.1:14010 max_fails=1 fail_timeout=5s down;',
+    ]);
+    // Back in rotation: the configuration as it was first written.
+    await writeEdgeConfig(prefix, edge);
+    const template = await readFile(nginxTemplatePath, 'utf8');
+    expect(await readFile(join(prefix, 'gateway.conf'), 'utf8')).toBe(edgeConfig(template, edge));
+    expect(() => edgeConfig(template, edge, new Set(['127.0.0.1:14020']))).toThrow(
+      'No gateway at 127.0.0.1:14020 in the edge',
     );
   });
 
