@@ -89,6 +89,7 @@ export {
   currentRequestId,
   requestIdHeader,
   requestIdOf,
+  whileAwaited,
 } from './request-context.ts';
 export {
   invalidateCachedResponses,

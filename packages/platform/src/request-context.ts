@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { serviceUnavailable } from './errors.ts';
 
 /** The header that carries a request's id: set by NGINX, echoed, and forwarded to subgraphs. */
 export const requestIdHeader = 'x-request-id';
@@ -63,4 +64,21 @@ export function currentRequestId(): string | undefined {
  */
 export function currentRequestAbandoned(): boolean {
   return scope.getStore()?.abandoned?.aborted ?? false;
+}
+
+/**
+ * `work`, for a write's transaction, refusing last to commit once the client stopped
+ * waiting: the gateway, past its deadline for this subgraph, answered SERVICE_UNAVAILABLE,
+ * and a client told that tries again. Committed anyway, the retry would meet the first
+ * attempt's write (a second hold or draft, an accepted transfer answered
+ * TRANSFER_NOT_PENDING, a publication INVALID_STATE_TRANSITION): it is rolled back.
+ */
+export function whileAwaited<TTransaction, T>(
+  work: (tx: TTransaction) => Promise<T>,
+): (tx: TTransaction) => Promise<T> {
+  return async (tx) => {
+    const outcome = await work(tx);
+    if (currentRequestAbandoned()) throw serviceUnavailable();
+    return outcome;
+  };
 }

@@ -1,10 +1,4 @@
-import {
-  currentRequestAbandoned,
-  failures,
-  isClosedAccount,
-  serviceUnavailable,
-} from '@ticketing/platform';
-import type { Prisma } from '@ticketing/prisma/tickets';
+import { failures, isClosedAccount } from '@ticketing/platform';
 
 /** The codes of the tickets service's own failures; the README's "Error codes" says what each means. */
 export const ticketsErrorCodes = [
@@ -80,20 +74,3 @@ export const admitted = (ticketIds: readonly string[]) =>
     'A ticket admitted at the door cannot be cancelled or refunded; undo its check-in first.',
     { ticketIds: [...ticketIds] },
   );
-
-/**
- * `work`, for a write's transaction, refusing last to commit once the client stopped
- * waiting: the gateway, past its deadline for this subgraph, answered SERVICE_UNAVAILABLE,
- * and a client told that tries again. Committed anyway, a hold that queued for a busy
- * tier's row would keep stock (and the buyer's allowance) for someone told it failed, and
- * an accepted transfer answer its retry TRANSFER_NOT_PENDING: it is rolled back.
- */
-export function whileAwaited<T>(
-  work: (tx: Prisma.TransactionClient) => Promise<T>,
-): (tx: Prisma.TransactionClient) => Promise<T> {
-  return async (tx) => {
-    const outcome = await work(tx);
-    if (currentRequestAbandoned()) throw serviceUnavailable();
-    return outcome;
-  };
-}

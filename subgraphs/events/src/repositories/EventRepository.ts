@@ -1,8 +1,7 @@
 import type { Identity } from '@ticketing/auth';
-import { inRequestedOrder, queryableIds } from '@ticketing/platform';
+import { inRequestedOrder, queryableIds, whileAwaited } from '@ticketing/platform';
 import { type Event, type EventStatus, Prisma, type PrismaClient } from '@ticketing/prisma/events';
 import type { EventOrder, EventPosition } from '../cursor.ts';
-import { whileAwaited } from '../errors.ts';
 
 /** Statuses anyone may see; drafts stay with their organizer. */
 export const publicStatuses: EventStatus[] = ['PUBLISHED', 'CANCELLED'];
@@ -182,7 +181,7 @@ export class EventRepository {
    */
   closeOrganizer(organizerId: string): Promise<number> {
     return this.#prisma.$transaction(
-      whileAwaited(async (tx) => {
+      whileAwaited(async (tx: Prisma.TransactionClient) => {
         await tx.$executeRaw`SELECT lock_organizer_account(${organizerId}::uuid, false)`;
         const count = await this.countPublishedNotOver(organizerId, tx);
         if (count > 0) return count;
@@ -208,7 +207,7 @@ export class EventRepository {
    */
   createWithin(data: Prisma.EventUncheckedCreateInput, maxUpcoming: number): Promise<Event | null> {
     return this.#prisma.$transaction(
-      whileAwaited(async (tx) => {
+      whileAwaited(async (tx: Prisma.TransactionClient) => {
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`events:${data.organizerId}`}, 0))`;
         const now = new Date();
         const upcoming = await tx.event.count({
@@ -242,7 +241,7 @@ export class EventRepository {
     guard: Prisma.EventWhereInput = {},
   ): Promise<Event | null> {
     return this.#prisma.$transaction(
-      whileAwaited(async (tx) => {
+      whileAwaited(async (tx: Prisma.TransactionClient) => {
         const { count } = await tx.event.updateMany({
           where: { ...guard, id, status: expected },
           data: { ...changes, version: { increment: 1 } },

@@ -1,6 +1,5 @@
-import { queryableIds } from '@ticketing/platform';
+import { queryableIds, whileAwaited } from '@ticketing/platform';
 import { type DoorStaff, Prisma, type PrismaClient } from '@ticketing/prisma/tickets';
-import { whileAwaited } from '../errors.ts';
 
 /** Which ticket a scan names: its code, or its id and the token version a QR token carries. */
 export type ScannedTicket = { code: string } | { ticketId: string; version: number };
@@ -79,7 +78,7 @@ export class CheckInRepository {
     maxStaff: number,
   ): Promise<DoorStaff | null> {
     return this.#prisma.$transaction(
-      whileAwaited(async (tx) => {
+      whileAwaited(async (tx: Prisma.TransactionClient) => {
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`door-staff:${eventId}`}, 0))`;
         const named = await tx.doorStaff.findUnique({
           where: { eventId_userId: { eventId, userId } },

@@ -1,4 +1,4 @@
-import { retryOnConflict } from '@ticketing/platform';
+import { retryOnConflict, whileAwaited } from '@ticketing/platform';
 import {
   type Hold,
   type Order,
@@ -9,7 +9,6 @@ import {
   type Ticket,
   type TicketTier,
 } from '@ticketing/prisma/tickets';
-import { whileAwaited } from '../errors.ts';
 import { type PurchaseGroupSettings, PurchaseGroups } from './PurchaseGroups.ts';
 
 type Transaction = Prisma.TransactionClient;

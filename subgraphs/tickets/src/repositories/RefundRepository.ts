@@ -1,13 +1,13 @@
-import { queryableIds, retryOnConflict } from '@ticketing/platform';
+import { queryableIds, retryOnConflict, whileAwaited } from '@ticketing/platform';
 import type {
   EventSnapshot,
   Order,
+  Prisma,
   PrismaClient,
   Refund,
   RefundReason,
   Ticket,
 } from '@ticketing/prisma/tickets';
-import { whileAwaited } from '../errors.ts';
 import { type PurchaseRepository, settleOrders } from './PurchaseRepository.ts';
 
 export interface RefundRequest {
@@ -57,7 +57,7 @@ export class RefundRepository {
     try {
       return await retryOnConflict(() =>
         this.#prisma.$transaction(
-          whileAwaited(async (tx) => {
+          whileAwaited(async (tx: Prisma.TransactionClient) => {
             const cancelled = await this.#purchases.cancelTicketsIn(
               tx,
               request.ticketIds,

@@ -3,9 +3,9 @@ import {
   queryableIds,
   retryOnConflict,
   violatedCheck,
+  whileAwaited,
 } from '@ticketing/platform';
 import { Prisma, type PrismaClient, type Ticket, type TicketTier } from '@ticketing/prisma/tickets';
-import { whileAwaited } from '../errors.ts';
 import { type TierRule, tierRuleConstraints } from '../validation.ts';
 import { offerToWaitlist } from './PurchaseRepository.ts';
 
@@ -171,7 +171,7 @@ export class TicketRepository {
     maxTiers: number,
   ): Promise<TicketTier | null> {
     return this.#prisma.$transaction(
-      whileAwaited(async (tx) => {
+      whileAwaited(async (tx: Prisma.TransactionClient) => {
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`tiers:${data.eventId}`}, 0))`;
         const count = await tx.ticketTier.count({ where: { eventId: data.eventId } });
         if (count >= maxTiers) return null;
@@ -189,7 +189,7 @@ export class TicketRepository {
    */
   deleteTier(id: string): Promise<'deleted' | 'inUse' | 'notFound'> {
     return this.#prisma.$transaction(
-      whileAwaited(async (tx) => {
+      whileAwaited(async (tx: Prisma.TransactionClient) => {
         const locked = await tx.$queryRaw<unknown[]>`
         SELECT 1 FROM ticket_tiers WHERE id = ${id}::uuid FOR UPDATE`;
         if (locked.length === 0) return 'notFound';
@@ -218,7 +218,7 @@ export class TicketRepository {
     try {
       return await retryOnConflict(() =>
         this.#prisma.$transaction(
-          whileAwaited(async (tx): Promise<TierUpdate> => {
+          whileAwaited(async (tx: Prisma.TransactionClient): Promise<TierUpdate> => {
             if (capacity !== undefined) {
               const resized = await tx.$executeRaw`
             UPDATE ticket_tiers SET capacity = ${capacity}, updated_at = now()

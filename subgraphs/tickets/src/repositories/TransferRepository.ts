@@ -1,4 +1,4 @@
-import { retryOnConflict } from '@ticketing/platform';
+import { retryOnConflict, whileAwaited } from '@ticketing/platform';
 import type {
   Prisma,
   PrismaClient,
@@ -6,7 +6,6 @@ import type {
   TicketTransferOffer,
   TransferOfferStatus,
 } from '@ticketing/prisma/tickets';
-import { whileAwaited } from '../errors.ts';
 import { type OrderPosition, olderThan } from './OrderRepository.ts';
 import { PurchaseRepository } from './PurchaseRepository.ts';
 
@@ -101,7 +100,7 @@ export class TransferRepository {
   }): Promise<OfferOutcome> {
     const { ticketId, fromUserId, toUserId, hours } = request;
     return this.#prisma.$transaction(
-      whileAwaited(async (tx) => {
+      whileAwaited(async (tx: Prisma.TransactionClient) => {
         const [ticket] = await tx.$queryRaw<{ expiresAt: Date; started: boolean }[]>`
         SELECT least(now() + make_interval(secs => ${hours * 3600}::float8), s.starts_at)
                  AS "expiresAt",
@@ -139,7 +138,7 @@ export class TransferRepository {
     try {
       return await retryOnConflict(() =>
         this.#prisma.$transaction(
-          whileAwaited(async (tx) => {
+          whileAwaited(async (tx: Prisma.TransactionClient) => {
             const found = await tx.ticketTransferOffer.findFirst({
               where: { id: offerId, toUserId },
             });
@@ -242,7 +241,7 @@ export class TransferRepository {
     const { offerId, userId, as } = request;
     const party = as === 'DECLINED' ? { toUserId: userId } : { fromUserId: userId };
     return this.#prisma.$transaction(
-      whileAwaited(async (tx) => {
+      whileAwaited(async (tx: Prisma.TransactionClient) => {
         const settled = await tx.ticketTransferOffer.updateManyAndReturn({
           where: { id: offerId, ...party, ...open() },
           data: { status: as, resolvedAt: new Date() },

@@ -1,11 +1,10 @@
-import { retryOnConflict } from '@ticketing/platform';
+import { retryOnConflict, whileAwaited } from '@ticketing/platform';
 import {
   type Hold,
   Prisma,
   type PrismaClient,
   type WaitlistEntry,
 } from '@ticketing/prisma/tickets';
-import { whileAwaited } from '../errors.ts';
 
 /** A waitlist entry with the buyer's place (null unless WAITING) and open offers. */
 export interface QueuedEntry extends WaitlistEntry {
@@ -60,7 +59,7 @@ export class WaitlistRepository {
     const { tierId, eventId, userId, quantity } = request;
     return retryOnConflict(() =>
       this.#prisma.$transaction(
-        whileAwaited(async (tx): Promise<JoinOutcome> => {
+        whileAwaited(async (tx: Prisma.TransactionClient): Promise<JoinOutcome> => {
           // One buyer's joins one at a time, so that those at once are counted one by one.
           await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`waitlist:${userId}`}, 0))`;
           const [snapshot] = await tx.$queryRaw<{ onSale: boolean }[]>`
