@@ -6,7 +6,7 @@ import { createLogger, type RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports.ts';
 import { type BoughtTicket, buyTickets, offerTicket } from './door.ts';
-import { type GraphQLResult, type Supergraph, startSupergraph } from './harness.ts';
+import { type GraphQLResult, type Supergraph, startSupergraph, subgraphsOf } from './harness.ts';
 import {
   type AuthPayload,
   codeOf,
@@ -39,10 +39,7 @@ async function gatewayWith(env: NodeJS.ProcessEnv): Promise<RunningService> {
       HOST: '127.0.0.1',
       PORT: '0',
       DRAIN_DEADLINE_MS: '0',
-      AUTH_JWKS_URL: new URL('/.well-known/jwks.json', supergraph.subgraphUrls.users).toString(),
-      USERS_URL: supergraph.subgraphUrls.users,
-      EVENTS_URL: supergraph.subgraphUrls.events,
-      TICKETS_URL: supergraph.subgraphUrls.tickets,
+      ...subgraphsOf(supergraph),
       ...env,
     },
     createLogger('gateway-under-test', 'silent'),

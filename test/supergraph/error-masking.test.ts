@@ -4,7 +4,7 @@ import { startGateway } from '@ticketing/gateway/main';
 import { createLogger, type RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports.ts';
-import { type Supergraph, startSupergraph } from './harness.ts';
+import { type Supergraph, startSupergraph, subgraphsOf } from './harness.ts';
 import { codeOf } from './operations.ts';
 
 let supergraph: Supergraph;
@@ -32,10 +32,7 @@ async function gatewayWith(env: NodeJS.ProcessEnv) {
       HOST: '127.0.0.1',
       PORT: '0',
       DRAIN_DEADLINE_MS: '0',
-      AUTH_JWKS_URL: new URL('/.well-known/jwks.json', supergraph.subgraphUrls.users).toString(),
-      USERS_URL: supergraph.subgraphUrls.users,
-      EVENTS_URL: supergraph.subgraphUrls.events,
-      TICKETS_URL: supergraph.subgraphUrls.tickets,
+      ...subgraphsOf(supergraph),
       ...env,
     },
     logger,

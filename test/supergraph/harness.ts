@@ -82,6 +82,16 @@ export interface Supergraph extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
+/** Where a gateway of a test's own finds this supergraph: its subgraphs and the users service's keys. */
+export function subgraphsOf(supergraph: Supergraph): NodeJS.ProcessEnv {
+  return {
+    AUTH_JWKS_URL: new URL('/.well-known/jwks.json', supergraph.subgraphUrls.users).toString(),
+    USERS_URL: supergraph.subgraphUrls.users,
+    EVENTS_URL: supergraph.subgraphUrls.events,
+    TICKETS_URL: supergraph.subgraphUrls.tickets,
+  };
+}
+
 export interface SupergraphOptions {
   gateways?: number;
   env?: NodeJS.ProcessEnv;

@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { startGateway } from '@ticketing/gateway/main';
 import { maxJsonDepth, type RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Supergraph, startSupergraph } from './harness.ts';
+import { type Supergraph, startSupergraph, subgraphsOf } from './harness.ts';
 
 let supergraph: Supergraph;
 
@@ -372,10 +372,7 @@ describe('in production, a misspelt input field', () => {
       PORT: '0',
       DRAIN_DEADLINE_MS: '0',
       WARM_UP_TIMEOUT_MS: '0',
-      AUTH_JWKS_URL: new URL('/.well-known/jwks.json', supergraph.subgraphUrls.users).toString(),
-      USERS_URL: supergraph.subgraphUrls.users,
-      EVENTS_URL: supergraph.subgraphUrls.events,
-      TICKETS_URL: supergraph.subgraphUrls.tickets,
+      ...subgraphsOf(supergraph),
       USERS_SUBGRAPH_SECRET: secret('users'),
       EVENTS_SUBGRAPH_SECRET: secret('events'),
       TICKETS_SUBGRAPH_SECRET: secret('tickets'),

@@ -5,7 +5,7 @@ import { startGateway } from '@ticketing/gateway/main';
 import type { RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../support.ts';
-import { type Supergraph, startSupergraph } from './harness.ts';
+import { type Supergraph, startSupergraph, subgraphsOf } from './harness.ts';
 import {
   type AuthPayload,
   codeOf,
@@ -158,10 +158,7 @@ describe('an access token', () => {
         PORT: '0',
         DRAIN_DEADLINE_MS: '0',
         REDIS_URL: testRedisUrl,
-        AUTH_JWKS_URL: new URL('/.well-known/jwks.json', supergraph.subgraphUrls.users).toString(),
-        USERS_URL: supergraph.subgraphUrls.users,
-        EVENTS_URL: supergraph.subgraphUrls.events,
-        TICKETS_URL: supergraph.subgraphUrls.tickets,
+        ...subgraphsOf(supergraph),
       });
       const url = late.url;
       const deadline = Date.now() + 5_000;
