@@ -127,6 +127,14 @@ export interface ServiceUpstream {
 }
 
 /**
+ * The parameter that takes an upstream `server` out of rotation: NGINX sends it nothing new
+ * (see serviceUpstreamsConfig for why an instance leaves before it is signalled).
+ */
+function rotationFlag(instance: string, outOfRotation: ReadonlySet<string>): string {
+  return outOfRotation.has(instance) ? ' down' : '';
+}
+
+/**
  * The Services' part of a local NGINX configuration. Like kube-proxy, it spreads requests
  * over the instances and sends a request whose connect failed (an instance crashed) to
  * another; one already sent is never sent again. Idle connections to instances close after
@@ -139,14 +147,6 @@ export interface ServiceUpstream {
  * instance closed its listening socket is reset with the request already sent on it, and
  * NGINX answers that POST with a 502.
  */
-/**
- * The parameter that takes an upstream `server` out of rotation: NGINX sends it nothing new
- * (see serviceUpstreamsConfig for why an instance leaves before it is signalled).
- */
-function rotationFlag(instance: string, outOfRotation: ReadonlySet<string>): string {
-  return outOfRotation.has(instance) ? ' down' : '';
-}
-
 export function serviceUpstreamsConfig(
   services: readonly ServiceUpstream[],
   outOfRotation: ReadonlySet<string> = new Set(),
