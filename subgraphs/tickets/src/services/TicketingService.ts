@@ -102,6 +102,15 @@ const orderLimitExceeded = (maxPerOrder: number, field: string) =>
     field,
     maxPerOrder,
   });
+/** IDEMPOTENCY_KEY_IN_USE: `what` ("A purchase") with the key is being made; retry it. */
+const keyInUse = (what: string) =>
+  failure(
+    'IDEMPOTENCY_KEY_IN_USE',
+    `${what} with this idempotency key is in progress; retry it shortly.`,
+  );
+/** IDEMPOTENCY_KEY_REUSED: the key made `what` ("a different purchase"), named by `field`. */
+const keyReused = (what: string, field: string) =>
+  failure('IDEMPOTENCY_KEY_REUSED', `This idempotency key was used for ${what}.`, { field });
 /** A purchase's hold that is not the buyer's: named as releaseHold names its `id`. */
 const holdNotFound = () =>
   failure('HOLD_NOT_FOUND', 'No hold of yours has this id.', { field: 'input.holdId' });
@@ -200,22 +209,32 @@ export class TicketingService {
     }
   }
 
-  async hold(viewer: Identity | null, tierId: string, quantity: number): Promise<Hold> {
+  async hold(
+    viewer: Identity | null,
+    tierId: string,
+    quantity: number,
+    idempotencyKey?: string | null,
+  ): Promise<Hold> {
     const buyer = this.#buyer(viewer);
-    const tier = await this.#existingTier(tierId);
-    const count = parseInput(quantitySchema, quantity, 'quantity');
-    this.#assertOnSale(tier, count);
-    const outcome = await this.#purchases.hold({
-      tier,
-      userId: buyer.userId,
-      quantity: count,
-      seconds: this.#settings.holdSeconds,
-      perUserCap: this.#settings.perUserCap,
-      maxActiveHolds: this.#settings.maxActiveHolds,
-    });
+    const key =
+      idempotencyKey == null
+        ? undefined
+        : parseInput(idempotencyKeySchema, idempotencyKey, 'idempotencyKey');
+    // A retry is answered before the tier's checks, as a purchase's is: the hold its key
+    // made stands, whatever became of the tier or its sales window since.
+    const made =
+      key === undefined
+        ? undefined
+        : await this.#purchases.heldWithKey(buyer.userId, key, { tierId, quantity });
+    const outcome = made ?? (await this.#newHold(buyer, tierId, quantity, key));
     switch (outcome.status) {
       case 'held':
+      case 'replayed':
         return outcome.hold;
+      case 'keyInUse':
+        throw keyInUse('A hold');
+      case 'keyReused':
+        throw keyReused('a different hold', 'idempotencyKey');
       case 'windowClosed':
         throw windowClosed(outcome);
       case 'orderLimitExceeded':
@@ -233,6 +252,21 @@ export class TicketingService {
           { maxActiveHolds: this.#settings.maxActiveHolds },
         );
     }
+  }
+
+  async #newHold(buyer: Identity, tierId: string, quantity: number, idempotencyKey?: string) {
+    const tier = await this.#existingTier(tierId);
+    const count = parseInput(quantitySchema, quantity, 'quantity');
+    this.#assertOnSale(tier, count);
+    return this.#purchases.hold({
+      tier,
+      userId: buyer.userId,
+      quantity: count,
+      idempotencyKey,
+      seconds: this.#settings.holdSeconds,
+      perUserCap: this.#settings.perUserCap,
+      maxActiveHolds: this.#settings.maxActiveHolds,
+    });
   }
 
   async purchase(viewer: Identity | null, input: PurchaseInput): Promise<PlacedOrder> {
@@ -398,18 +432,9 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
     case 'soldOut':
       throw soldOut();
     case 'keyInUse':
-      throw failure(
-        'IDEMPOTENCY_KEY_IN_USE',
-        'A purchase with this idempotency key is in progress; retry it shortly.',
-      );
+      throw keyInUse('A purchase');
     case 'keyReused':
-      throw failure(
-        'IDEMPOTENCY_KEY_REUSED',
-        'This idempotency key was used for a different purchase.',
-        {
-          field: 'input.idempotencyKey',
-        },
-      );
+      throw keyReused('a different purchase', 'input.idempotencyKey');
     case 'limitReached':
       throw limitReached(perUserCap);
     case 'salesClosed':

@@ -1,0 +1,180 @@
+// The creating mutations a client retries after an answer it never received: with the same
+// idempotency key, a retry finds what the first attempt made and makes nothing more.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purchaseMutation } from '../documents.ts';
+import { type Supergraph, startSupergraph } from './harness.ts';
+import { type AuthPayload, codeOf, eventOnSale, signUp } from './operations.ts';
+
+let supergraph: Supergraph;
+let organizer: AuthPayload;
+
+beforeAll(async () => {
+  supergraph = await startSupergraph();
+  organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+});
+afterAll(async () => {
+  await supergraph?.stop();
+});
+
+/** Keys no client may send: too short, too long, a control character, non-ASCII. */
+const malformedKeys: [string, string][] = [
+  ['7 characters', 'abcdefg'],
+  ['201 characters', 'k'.repeat(201)],
+  ['a control character', 'retry-\u0007-key'],
+  ['non-ASCII characters', 'retry-clé-1234'],
+];
+
+type Errors = { errors?: { extensions?: Record<string, unknown> }[] };
+
+/** The error's code and the field it names. */
+function refusal(result: Errors) {
+  const extensions = result.errors?.[0]?.extensions;
+  return { code: extensions?.code, field: extensions?.field };
+}
+
+describe('a hold retried with its idempotency key', () => {
+  const tier = { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 40, maxPerOrder: 10 };
+  const holdMutation = `mutation ($tierId: ID!, $quantity: Int!, $idempotencyKey: String) {
+    holdTickets(tierId: $tierId, quantity: $quantity, idempotencyKey: $idempotencyKey) {
+      id quantity status
+    }
+  }`;
+  type Held = { holdTickets: { id: string; quantity: number; status: string } };
+
+  const hold = (who: AuthPayload, variables: Record<string, unknown>) =>
+    supergraph.request<Held>(holdMutation, variables, { token: who.accessToken });
+
+  async function stockOf(eventId: string) {
+    const { tickets } = supergraph.databases;
+    const tiers = await tickets.ticketTier.findMany({ where: { eventId } });
+    const allowances = await tickets.eventAllowance.findMany({ where: { eventId } });
+    return {
+      held: tiers.reduce((sum, t) => sum + t.held, 0),
+      allowed: allowances.reduce((sum, a) => sum + a.tickets, 0),
+      holds: await tickets.hold.count({ where: { tierId: { in: tiers.map((t) => t.id) } } }),
+    };
+  }
+
+  it('returns the hold it made, and keeps the stock and the allowance once', async () => {
+    const buyer = await signUp(supergraph);
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const variables = { tierId: tierIds[0], quantity: 3, idempotencyKey: randomUUID() };
+    const first = await hold(buyer, variables);
+    const again = await hold(buyer, variables);
+    expect(first.errors).toBeUndefined();
+    expect(again).toEqual(first);
+    expect(await stockOf(eventId)).toEqual({ held: 3, allowed: 3, holds: 1 });
+  });
+
+  it('with different arguments is refused as a reused key, and holds nothing more', async () => {
+    const buyer = await signUp(supergraph);
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier, tier]);
+    const idempotencyKey = randomUUID();
+    expect(
+      (await hold(buyer, { tierId: tierIds[0], quantity: 2, idempotencyKey })).errors,
+    ).toBeUndefined();
+    for (const other of [
+      { tierId: tierIds[0], quantity: 3 },
+      { tierId: tierIds[1], quantity: 2 },
+    ]) {
+      expect(refusal(await hold(buyer, { ...other, idempotencyKey }))).toEqual({
+        code: 'IDEMPOTENCY_KEY_REUSED',
+        field: 'idempotencyKey',
+      });
+    }
+    expect(await stockOf(eventId)).toEqual({ held: 2, allowed: 2, holds: 1 });
+  });
+
+  it('sent 10 times at once makes one hold', async () => {
+    const buyer = await signUp(supergraph);
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const variables = { tierId: tierIds[0], quantity: 2, idempotencyKey: randomUUID() };
+    const results = await Promise.all(Array.from({ length: 10 }, () => hold(buyer, variables)));
+    const ids = new Set(results.map((result) => result.data?.holdTickets.id).filter(Boolean));
+    expect(ids.size).toBe(1);
+    for (const result of results.filter((r) => r.errors)) {
+      expect(codeOf(result)).toBe('IDEMPOTENCY_KEY_IN_USE');
+    }
+    expect(await stockOf(eventId)).toEqual({ held: 2, allowed: 2, holds: 1 });
+  });
+
+  it('is another hold for another buyer with the same key', async () => {
+    const [one, two] = [await signUp(supergraph), await signUp(supergraph)];
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const idempotencyKey = randomUUID();
+    const first = await hold(one, { tierId: tierIds[0], quantity: 1, idempotencyKey });
+    // Another buyer's key reveals nothing: not the first hold, nor that the key is taken.
+    const second = await hold(two, { tierId: tierIds[0], quantity: 4, idempotencyKey });
+    expect(second.errors).toBeUndefined();
+    expect(second.data?.holdTickets.id).not.toBe(first.data?.holdTickets.id);
+    expect(await stockOf(eventId)).toEqual({ held: 5, allowed: 5, holds: 2 });
+  });
+
+  // What ended the hold, its status then, and the allowance it leaves taken.
+  const endings: [
+    string,
+    string,
+    number,
+    (who: AuthPayload, holdId?: string) => Promise<Errors>,
+  ][] = [
+    [
+      'its release',
+      'EXPIRED',
+      0,
+      (who, id) =>
+        supergraph.request(
+          'mutation ($id: ID!) { releaseHold(id: $id) { id } }',
+          { id },
+          { token: who.accessToken },
+        ),
+    ],
+    [
+      'its purchase',
+      'PURCHASED',
+      2,
+      (who, holdId) =>
+        supergraph.request(
+          purchaseMutation,
+          { input: { holdId, idempotencyKey: randomUUID() } },
+          { token: who.accessToken },
+        ),
+    ],
+  ];
+
+  it.each(endings)(
+    'after %s returns it as it is now (%s), and holds nothing again',
+    async (_, status, allowed, end) => {
+      const buyer = await signUp(supergraph);
+      const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+      const variables = { tierId: tierIds[0], quantity: 2, idempotencyKey: randomUUID() };
+      const first = await hold(buyer, variables);
+      expect((await end(buyer, first.data?.holdTickets.id)).errors).toBeUndefined();
+      const again = await hold(buyer, variables);
+      expect(again.data?.holdTickets).toEqual({ ...first.data?.holdTickets, status });
+      expect(await stockOf(eventId)).toEqual({ held: 0, allowed, holds: 1 });
+    },
+  );
+
+  it.each(malformedKeys)('with %s is refused, and holds nothing', async (_, idempotencyKey) => {
+    const buyer = await signUp(supergraph);
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const result = await hold(buyer, { tierId: tierIds[0], quantity: 1, idempotencyKey });
+    expect(refusal(result)).toEqual({ code: 'BAD_USER_INPUT', field: 'idempotencyKey' });
+    expect(await stockOf(eventId)).toEqual({ held: 0, allowed: 0, holds: 0 });
+  });
+
+  it('is not needed: without a key each call holds again', async () => {
+    const buyer = await signUp(supergraph);
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    for (let i = 0; i < 2; i++) {
+      const result = await supergraph.request(
+        'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }',
+        { tierId: tierIds[0] },
+        { token: buyer.accessToken },
+      );
+      expect(result.errors).toBeUndefined();
+    }
+    expect(await stockOf(eventId)).toEqual({ held: 2, allowed: 2, holds: 2 });
+  });
+});
