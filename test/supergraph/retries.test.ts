@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purchaseMutation } from '../documents.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, codeOf, eventOnSale, signUp } from './operations.ts';
+import { type AuthPayload, codeOf, draftEvent, eventOnSale, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -176,5 +176,99 @@ describe('a hold retried with its idempotency key', () => {
       expect(result.errors).toBeUndefined();
     }
     expect(await stockOf(eventId)).toEqual({ held: 2, allowed: 2, holds: 2 });
+  });
+});
+
+describe('a tier created again with its idempotency key', () => {
+  const tier = { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 40 };
+  const createMutation = `mutation ($eventId: ID!, $input: TicketTierInput!) {
+    createTicketTier(eventId: $eventId, input: $input) { id name capacity }
+  }`;
+  type Created = { createTicketTier: { id: string; name: string; capacity: number } };
+
+  const create = (who: AuthPayload, eventId: string, input: Record<string, unknown>) =>
+    supergraph.request<Created>(createMutation, { eventId, input }, { token: who.accessToken });
+  const tiersOf = (eventId: string) =>
+    supergraph.databases.tickets.ticketTier.count({ where: { eventId } });
+
+  it('returns the tier it made, as it is now, and makes no second one', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken, 'Tiers');
+    const input = { ...tier, idempotencyKey: randomUUID() };
+    const first = await create(organizer, eventId, input);
+    expect(first.errors).toBeUndefined();
+    expect(await create(organizer, eventId, input)).toEqual(first);
+    // Renamed since: the retry still finds it, and answers with it as it is.
+    const id = first.data?.createTicketTier.id;
+    const renamed = await supergraph.request(
+      'mutation ($id: ID!) { updateTicketTier(id: $id, input: { name: "Standing" }) { id } }',
+      { id },
+      { token: organizer.accessToken },
+    );
+    expect(renamed.errors).toBeUndefined();
+    expect((await create(organizer, eventId, input)).data?.createTicketTier).toEqual({
+      id,
+      name: 'Standing',
+      capacity: tier.capacity,
+    });
+    expect(await tiersOf(eventId)).toBe(1);
+  });
+
+  it('with different arguments is refused as a reused key, and makes nothing', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken, 'Tiers');
+    const otherEvent = await draftEvent(supergraph, organizer.accessToken, 'Tiers');
+    const idempotencyKey = randomUUID();
+    expect((await create(organizer, eventId, { ...tier, idempotencyKey })).errors).toBeUndefined();
+    for (const [event, input] of [
+      [eventId, { ...tier, capacity: 41, idempotencyKey }],
+      [otherEvent, { ...tier, idempotencyKey }],
+    ] as const) {
+      expect(refusal(await create(organizer, event, input))).toEqual({
+        code: 'IDEMPOTENCY_KEY_REUSED',
+        field: 'input.idempotencyKey',
+      });
+    }
+    expect([await tiersOf(eventId), await tiersOf(otherEvent)]).toEqual([1, 0]);
+  });
+
+  it('sent 10 times at once makes one tier', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken, 'Tiers');
+    const input = { ...tier, idempotencyKey: randomUUID() };
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => create(organizer, eventId, input)),
+    );
+    const ids = new Set(results.map((result) => result.data?.createTicketTier.id).filter(Boolean));
+    expect(ids.size).toBe(1);
+    for (const result of results.filter((r) => r.errors)) {
+      expect(codeOf(result)).toBe('IDEMPOTENCY_KEY_IN_USE');
+    }
+    expect(await tiersOf(eventId)).toBe(1);
+  });
+
+  it('is another tier for another organizer with the same key', async () => {
+    const other = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const [mine, theirs] = [
+      await draftEvent(supergraph, organizer.accessToken, 'Tiers'),
+      await draftEvent(supergraph, other.accessToken, 'Tiers'),
+    ];
+    const input = { ...tier, idempotencyKey: randomUUID() };
+    const first = await create(organizer, mine, input);
+    const second = await create(other, theirs, input);
+    expect(second.errors).toBeUndefined();
+    expect(second.data?.createTicketTier.id).not.toBe(first.data?.createTicketTier.id);
+    expect([await tiersOf(mine), await tiersOf(theirs)]).toEqual([1, 1]);
+  });
+
+  it.each(malformedKeys)('with %s is refused, and makes nothing', async (_, idempotencyKey) => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken, 'Tiers');
+    const result = await create(organizer, eventId, { ...tier, idempotencyKey });
+    expect(refusal(result)).toEqual({ code: 'BAD_USER_INPUT', field: 'input.idempotencyKey' });
+    expect(await tiersOf(eventId)).toBe(0);
+  });
+
+  it('is not needed: without a key each call makes a tier', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken, 'Tiers');
+    for (let i = 0; i < 2; i++)
+      expect((await create(organizer, eventId, tier)).errors).toBeUndefined();
+    expect(await tiersOf(eventId)).toBe(2);
   });
 });

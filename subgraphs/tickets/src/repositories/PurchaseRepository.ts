@@ -9,6 +9,7 @@ import {
   type Ticket,
   type TicketTier,
 } from '@ticketing/prisma/tickets';
+import { isDuplicateKey, tryLockKey } from './idempotency.ts';
 import { type PurchaseGroupSettings, PurchaseGroups } from './PurchaseGroups.ts';
 
 type Transaction = Prisma.TransactionClient;
@@ -210,9 +211,8 @@ export class PurchaseRepository {
    * Reserves stock for one buyer. A buyer keeps at most `maxActiveHolds` holds at once
    * (their holds are made one at a time, under a lock of their own), and holds count
    * toward the per-person cap with their tickets. With an idempotency key, once per
-   * (buyer, key), as a purchase is: the pair is locked with `pg_try_advisory_xact_lock`,
-   * so a concurrent request with it is told keyInUse at once, and a retry after the commit
-   * finds the hold (heldWithKey); the unique index on the pair stands behind both.
+   * (buyer, key), as a purchase is (tryLockKey): a concurrent request with it is told
+   * keyInUse at once, and a retry after the commit finds the hold (heldWithKey).
    */
   async hold(request: {
     tier: TicketTier;
@@ -227,10 +227,8 @@ export class PurchaseRepository {
     try {
       return await this.#transaction(async (tx) => {
         if (idempotencyKey !== undefined) {
-          const [{ locked }] = await tx.$queryRaw<[{ locked: boolean }]>`
-            SELECT pg_try_advisory_xact_lock(
-              hashtextextended(${`hold:${userId}:${idempotencyKey}`}, 0)) AS locked`;
-          if (!locked) return { status: 'keyInUse' } as const;
+          if (!(await tryLockKey(tx, 'hold', userId, idempotencyKey)))
+            return { status: 'keyInUse' } as const;
           const made = await this.heldWithKey(
             userId,
             idempotencyKey,
@@ -307,9 +305,7 @@ export class PurchaseRepository {
       });
     } catch (error) {
       if (error instanceof Rollback) return error.outcome as HoldOutcome;
-      // The unique index on (buyer, key) refused a second hold that the lock let through.
-      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002')
-        return { status: 'keyInUse' };
+      if (isDuplicateKey(error)) return { status: 'keyInUse' };
       throw error;
     }
   }
