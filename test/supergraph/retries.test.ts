@@ -27,6 +27,23 @@ const malformedKeys: [string, string][] = [
 
 type Errors = { errors?: { extensions?: Record<string, unknown> }[] };
 
+/** Sends `mutation` on the object with `id` as the organizer, and expects it done. */
+async function changeAsOrganizer(mutation: string, id: string | undefined) {
+  const result = await supergraph.request(mutation, { id }, { token: organizer.accessToken });
+  expect(result.errors).toBeUndefined();
+}
+
+/** Requests sent at once with one key: all answered with one id, or told the key is in use. */
+function expectOneMade<Result extends Errors>(
+  results: Result[],
+  idOf: (result: Result) => string | undefined,
+) {
+  expect(new Set(results.map(idOf).filter(Boolean)).size).toBe(1);
+  for (const result of results.filter((r) => r.errors)) {
+    expect(codeOf(result)).toBe('IDEMPOTENCY_KEY_IN_USE');
+  }
+}
+
 /** The error's code and the field it names. */
 function refusal(result: Errors) {
   const extensions = result.errors?.[0]?.extensions;
@@ -91,11 +108,7 @@ describe('a hold retried with its idempotency key', () => {
     const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
     const variables = { tierId: tierIds[0], quantity: 2, idempotencyKey: randomUUID() };
     const results = await Promise.all(Array.from({ length: 10 }, () => hold(buyer, variables)));
-    const ids = new Set(results.map((result) => result.data?.holdTickets.id).filter(Boolean));
-    expect(ids.size).toBe(1);
-    for (const result of results.filter((r) => r.errors)) {
-      expect(codeOf(result)).toBe('IDEMPOTENCY_KEY_IN_USE');
-    }
+    expectOneMade(results, (result) => result.data?.holdTickets.id);
     expect(await stockOf(eventId)).toEqual({ held: 2, allowed: 2, holds: 1 });
   });
 
@@ -199,12 +212,10 @@ describe('a tier created again with its idempotency key', () => {
     expect(await create(organizer, eventId, input)).toEqual(first);
     // Renamed since: the retry still finds it, and answers with it as it is.
     const id = first.data?.createTicketTier.id;
-    const renamed = await supergraph.request(
+    await changeAsOrganizer(
       'mutation ($id: ID!) { updateTicketTier(id: $id, input: { name: "Standing" }) { id } }',
-      { id },
-      { token: organizer.accessToken },
+      id,
     );
-    expect(renamed.errors).toBeUndefined();
     expect((await create(organizer, eventId, input)).data?.createTicketTier).toEqual({
       id,
       name: 'Standing',
@@ -236,11 +247,7 @@ describe('a tier created again with its idempotency key', () => {
     const results = await Promise.all(
       Array.from({ length: 10 }, () => create(organizer, eventId, input)),
     );
-    const ids = new Set(results.map((result) => result.data?.createTicketTier.id).filter(Boolean));
-    expect(ids.size).toBe(1);
-    for (const result of results.filter((r) => r.errors)) {
-      expect(codeOf(result)).toBe('IDEMPOTENCY_KEY_IN_USE');
-    }
+    expectOneMade(results, (result) => result.data?.createTicketTier.id);
     expect(await tiersOf(eventId)).toBe(1);
   });
 
@@ -270,5 +277,82 @@ describe('a tier created again with its idempotency key', () => {
     for (let i = 0; i < 2; i++)
       expect((await create(organizer, eventId, tier)).errors).toBeUndefined();
     expect(await tiersOf(eventId)).toBe(2);
+  });
+});
+
+describe('an event created again with its idempotency key', () => {
+  const createMutation = `mutation ($input: CreateEventInput!) {
+    createEvent(input: $input) { id title status }
+  }`;
+  type Created = { createEvent: { id: string; title: string; status: string } };
+
+  const create = (who: AuthPayload, input: Record<string, unknown>) =>
+    supergraph.request<Created>(createMutation, { input }, { token: who.accessToken });
+  /** A draft's input with a title no other test uses. */
+  const draft = () => ({
+    title: `Retried ${randomUUID()}`,
+    venue: 'Hall',
+    city: 'Ticketton',
+    timezone: 'Europe/Berlin',
+    startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+  });
+  const eventsTitled = (title: string) =>
+    supergraph.databases.events.event.count({ where: { title } });
+
+  it('returns the event it made, as it is now, and makes no second one', async () => {
+    const input = { ...draft(), idempotencyKey: randomUUID() };
+    const first = await create(organizer, input);
+    expect(first.errors).toBeUndefined();
+    expect(await create(organizer, input)).toEqual(first);
+    // Published since: the retry still finds it, and answers with it as it is.
+    const id = first.data?.createEvent.id;
+    await changeAsOrganizer('mutation ($id: ID!) { publishEvent(id: $id) { id } }', id);
+    expect((await create(organizer, input)).data?.createEvent).toEqual({
+      id,
+      title: input.title,
+      status: 'PUBLISHED',
+    });
+    expect(await eventsTitled(input.title)).toBe(1);
+  });
+
+  it('with different arguments is refused as a reused key, and makes nothing', async () => {
+    const input = { ...draft(), idempotencyKey: randomUUID() };
+    expect((await create(organizer, input)).errors).toBeUndefined();
+    const other = { ...input, title: `${input.title} (2)` };
+    expect(refusal(await create(organizer, other))).toEqual({
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      field: 'input.idempotencyKey',
+    });
+    expect([await eventsTitled(input.title), await eventsTitled(other.title)]).toEqual([1, 0]);
+  });
+
+  it('sent 10 times at once makes one event', async () => {
+    const input = { ...draft(), idempotencyKey: randomUUID() };
+    const results = await Promise.all(Array.from({ length: 10 }, () => create(organizer, input)));
+    expectOneMade(results, (result) => result.data?.createEvent.id);
+    expect(await eventsTitled(input.title)).toBe(1);
+  });
+
+  it('is another event for another organizer with the same key', async () => {
+    const other = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const input = { ...draft(), idempotencyKey: randomUUID() };
+    const first = await create(organizer, input);
+    const second = await create(other, input);
+    expect(second.errors).toBeUndefined();
+    expect(second.data?.createEvent.id).not.toBe(first.data?.createEvent.id);
+    expect(await eventsTitled(input.title)).toBe(2);
+  });
+
+  it.each(malformedKeys)('with %s is refused, and makes nothing', async (_, idempotencyKey) => {
+    const input = { ...draft(), idempotencyKey };
+    const result = await create(organizer, input);
+    expect(refusal(result)).toEqual({ code: 'BAD_USER_INPUT', field: 'input.idempotencyKey' });
+    expect(await eventsTitled(input.title)).toBe(0);
+  });
+
+  it('is not needed: without a key each call makes an event', async () => {
+    const input = draft();
+    for (let i = 0; i < 2; i++) expect((await create(organizer, input)).errors).toBeUndefined();
+    expect(await eventsTitled(input.title)).toBe(2);
   });
 });
