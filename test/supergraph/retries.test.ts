@@ -1,7 +1,10 @@
 // The creating mutations a client retries after an answer it never received: with the same
 // idempotency key, a retry finds what the first attempt made and makes nothing more.
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HoldKey } from '../../clients/web/src/hold-key.ts';
 import { purchaseMutation } from '../documents.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
 import { type AuthPayload, codeOf, draftEvent, eventOnSale, signUp } from './operations.ts';
@@ -168,6 +171,29 @@ describe('a hold retried with its idempotency key', () => {
       expect(await stockOf(eventId)).toEqual({ held: 0, allowed, holds: 1 });
     },
   );
+
+  it('from the web app, pressed again after a lost answer, returns the first hold', async () => {
+    const buyer = await signUp(supergraph);
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [tierId = ''] = tierIds;
+    const document = await readFile(
+      join(import.meta.dirname, '../../clients/operations/HoldTickets.graphql'),
+      'utf8',
+    );
+    // The page's key: the first press's answer never reaches it (no `made()`).
+    const keys = new HoldKey();
+    const press = () =>
+      supergraph.request<Held>(
+        document,
+        { tierId, quantity: 2, idempotencyKey: keys.for(tierId, 2) },
+        { token: buyer.accessToken },
+      );
+    const first = await press();
+    const again = await press();
+    expect(first.errors).toBeUndefined();
+    expect(again.data?.holdTickets.id).toBe(first.data?.holdTickets.id);
+    expect(await stockOf(eventId)).toEqual({ held: 2, allowed: 2, holds: 1 });
+  });
 
   it.each(malformedKeys)('with %s is refused, and holds nothing', async (_, idempotencyKey) => {
     const buyer = await signUp(supergraph);
