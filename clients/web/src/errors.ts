@@ -16,7 +16,7 @@ const messages: Record<string, string> = {
   ORDER_LIMIT_EXCEEDED: 'That is more than one order may hold.',
   PURCHASE_LIMIT_REACHED:
     'You have reached the most tickets one person may have for this event, bought or accepted.',
-  IDEMPOTENCY_KEY_IN_USE: 'Your purchase is still being placed; try again in a moment.',
+  IDEMPOTENCY_KEY_IN_USE: 'Your request is still being handled; try again in a moment.',
   TICKET_ALREADY_CANCELLED: 'This ticket is cancelled already.',
   TICKET_CANCELLED: 'This ticket is cancelled: it can no longer be given away or accepted.',
   TICKET_CHECKED_IN:

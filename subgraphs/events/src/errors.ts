@@ -6,6 +6,8 @@ export const eventsErrorCodes = [
   'EVENT_IN_PAST',
   'EVENT_ENDED',
   'TOO_MANY_EVENTS',
+  'IDEMPOTENCY_KEY_IN_USE',
+  'IDEMPOTENCY_KEY_REUSED',
 ] as const;
 
 export type EventsErrorCode = (typeof eventsErrorCodes)[number];

@@ -7,6 +7,7 @@ import {
   PurchaseTicketsDocument,
   ReleaseHoldDocument,
 } from '../gql/graphql.ts';
+import { HoldKey } from '../hold-key.ts';
 import { navigate } from '../router.ts';
 import { ErrorNote, FieldError, money, useFieldError, when } from '../ui.tsx';
 
@@ -62,6 +63,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   });
   // The tier last asked for: an impossible quantity is marked beside its own input.
   const [heldTier, setHeldTier] = useState<string>();
+  const [holdKey] = useState(() => new HoldKey());
   const quantityError = useFieldError(holding.error, ['quantity']);
   const [release, releasing] = useMutation(ReleaseHoldDocument, {
     refetchQueries: [MyHoldsDocument, EventPageDocument],
@@ -147,12 +149,16 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
                       disabled={holding.loading}
                       onClick={() => {
                         setHeldTier(tier.id);
+                        const quantity = Number(quantities[tier.id] ?? 1);
                         hold({
                           variables: {
                             tierId: tier.id,
-                            quantity: Number(quantities[tier.id] ?? 1),
+                            quantity,
+                            idempotencyKey: holdKey.for(tier.id, quantity),
                           },
-                        }).catch(() => undefined);
+                        })
+                          .then(({ data: held }) => held && holdKey.made())
+                          .catch(() => undefined);
                       }}
                     >
                       Hold

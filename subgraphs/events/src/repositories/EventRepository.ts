@@ -48,6 +48,11 @@ export function eventSnapshot(event: Event) {
   };
 }
 
+/** What creating an event came to. */
+export type EventCreation =
+  | { status: 'created' | 'replayed'; event: Event }
+  | { status: 'tooManyEvents' | 'keyInUse' | 'keyReused' };
+
 /**
  * The events service's queries of events, and the outbox messages their changes write in the
  * same transaction. The outbox relay (outbox/OutboxRelay.ts) reads and marks those messages
@@ -201,29 +206,76 @@ export class EventRepository {
   }
 
   /**
-   * Creates an event unless its organizer has `maxUpcoming` events already that are drafts,
-   * or not over (published or cancelled); null then, and nothing is written. One organizer's
-   * creations take a lock of theirs, so two at once are counted one after the other.
+   * What the event `organizerId` made with `idempotencyKey` answers a retry with: the event
+   * as it is now when the retry asks for what it did (`requestHash`), keyReused otherwise,
+   * and undefined when the key made none.
    */
-  createWithin(data: Prisma.EventUncheckedCreateInput, maxUpcoming: number): Promise<Event | null> {
-    return this.#prisma.$transaction(
-      whileAwaited(async (tx: Prisma.TransactionClient) => {
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`events:${data.organizerId}`}, 0))`;
-        const now = new Date();
-        const upcoming = await tx.event.count({
-          where: {
-            organizerId: data.organizerId,
-            OR: [
-              { status: 'DRAFT' },
-              { endsAt: { gt: now } },
-              { endsAt: null, startsAt: { gt: now } },
-            ],
-          },
-        });
-        if (upcoming >= maxUpcoming) return null;
-        return tx.event.create({ data });
-      }),
-    );
+  async eventWithKey(
+    organizerId: string,
+    idempotencyKey: string,
+    requestHash: string,
+    tx: Prisma.TransactionClient | PrismaClient = this.#prisma,
+  ): Promise<EventCreation | undefined> {
+    const event = await tx.event.findUnique({
+      where: { idempotencyKey_organizerId: { idempotencyKey, organizerId } },
+    });
+    if (!event) return undefined;
+    return event.requestHash === requestHash
+      ? { status: 'replayed', event }
+      : { status: 'keyReused' };
+  }
+
+  /**
+   * Creates an event unless its organizer has `maxUpcoming` events already that are drafts,
+   * or not over (published or cancelled); tooManyEvents then, and nothing is written. One
+   * organizer's creations take a lock of theirs, so two at once are counted one after the
+   * other. With an idempotency key (and its `requestHash`), once per (organizer, key), as the
+   * tickets service makes a purchase: the pair is locked with `pg_try_advisory_xact_lock`, so
+   * a concurrent request with it is told keyInUse at once, and a retry after the commit finds
+   * the event (eventWithKey); the unique index on the pair stands behind both.
+   */
+  async createWithin(
+    data: Prisma.EventUncheckedCreateInput,
+    maxUpcoming: number,
+  ): Promise<EventCreation> {
+    const { organizerId, idempotencyKey, requestHash } = data;
+    try {
+      return await this.#prisma.$transaction(
+        whileAwaited(async (tx: Prisma.TransactionClient): Promise<EventCreation> => {
+          if (idempotencyKey && requestHash) {
+            const [{ locked }] = await tx.$queryRaw<[{ locked: boolean }]>`
+              SELECT pg_try_advisory_xact_lock(
+                hashtextextended(${`event:${organizerId}:${idempotencyKey}`}, 0)) AS locked`;
+            if (!locked) return { status: 'keyInUse' };
+            const made = await this.eventWithKey(organizerId, idempotencyKey, requestHash, tx);
+            if (made) return made;
+          }
+          const created = await this.#createCounted(tx, data, maxUpcoming);
+          return created ? { status: 'created', event: created } : { status: 'tooManyEvents' };
+        }),
+      );
+    } catch (error) {
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002')
+        return { status: 'keyInUse' };
+      throw error;
+    }
+  }
+
+  async #createCounted(
+    tx: Prisma.TransactionClient,
+    data: Prisma.EventUncheckedCreateInput,
+    maxUpcoming: number,
+  ): Promise<Event | null> {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`events:${data.organizerId}`}, 0))`;
+    const now = new Date();
+    const upcoming = await tx.event.count({
+      where: {
+        organizerId: data.organizerId,
+        OR: [{ status: 'DRAFT' }, { endsAt: { gt: now } }, { endsAt: null, startsAt: { gt: now } }],
+      },
+    });
+    if (upcoming >= maxUpcoming) return null;
+    return tx.event.create({ data });
   }
 
   /**

@@ -12,11 +12,18 @@ import type { Event, EventStatus, Prisma } from '@ticketing/prisma/events';
 import type { EventOrder, EventPosition } from '../cursor.ts';
 import { failure } from '../errors.ts';
 import { type EventFilter, eventsWhere } from '../filters.ts';
-import type { EventPage, EventRepository, EventWrite } from '../repositories/EventRepository.ts';
+import type {
+  EventCreation,
+  EventPage,
+  EventRepository,
+  EventWrite,
+} from '../repositories/EventRepository.ts';
 import {
   cancellationReasonSchema,
   cityKey,
   createEventSchema,
+  idempotencyKeySchema,
+  requestHash,
   updateEventSchema,
 } from '../validation.ts';
 
@@ -133,21 +140,71 @@ export class EventService {
     return this.#events.list(eventsWhere(viewer, filter), order, first, after);
   }
 
-  async create(viewer: Identity | null, input: unknown): Promise<Event> {
+  async create(viewer: Identity | null, input: { idempotencyKey?: string | null }): Promise<Event> {
     const organizer = this.#organizer(viewer);
-    const event = parseInput(createEventSchema, input, 'input');
-    const created = await this.#events.createWithin(
-      { ...event, cityKey: cityKey(event.city), organizerId: organizer.userId, status: 'DRAFT' },
+    const { idempotencyKey, ...fields } = input;
+    const keyed =
+      idempotencyKey == null
+        ? undefined
+        : {
+            idempotencyKey: parseInput(
+              idempotencyKeySchema,
+              idempotencyKey,
+              'input.idempotencyKey',
+            ),
+            // What was asked for, as sent: a replay is told apart before the input's rules.
+            requestHash: requestHash(fields),
+          };
+    // A retry is answered first, as a purchase's is: the event its key made stands,
+    // whatever became of it since.
+    const outcome =
+      (keyed &&
+        (await this.#events.eventWithKey(
+          organizer.userId,
+          keyed.idempotencyKey,
+          keyed.requestHash,
+        ))) ??
+      (await this.#newEvent(organizer, fields, keyed));
+    switch (outcome.status) {
+      case 'created':
+      case 'replayed':
+        return outcome.event;
+      case 'keyInUse':
+        throw failure(
+          'IDEMPOTENCY_KEY_IN_USE',
+          'An event with this idempotency key is in progress; retry it shortly.',
+        );
+      case 'keyReused':
+        throw failure(
+          'IDEMPOTENCY_KEY_REUSED',
+          'This idempotency key was used for a different event.',
+          { field: 'input.idempotencyKey' },
+        );
+      case 'tooManyEvents':
+        throw failure(
+          'TOO_MANY_EVENTS',
+          `An organizer has at most ${this.#maxUpcoming} events that are drafts or not over; delete a draft first.`,
+          { maxUpcomingEventsPerOrganizer: this.#maxUpcoming },
+        );
+    }
+  }
+
+  #newEvent(
+    organizer: Identity,
+    fields: unknown,
+    keyed: { idempotencyKey: string; requestHash: string } | undefined,
+  ): Promise<EventCreation> {
+    const event = parseInput(createEventSchema, fields, 'input');
+    return this.#events.createWithin(
+      {
+        ...event,
+        ...keyed,
+        cityKey: cityKey(event.city),
+        organizerId: organizer.userId,
+        status: 'DRAFT',
+      },
       this.#maxUpcoming,
     );
-    if (!created) {
-      throw failure(
-        'TOO_MANY_EVENTS',
-        `An organizer has at most ${this.#maxUpcoming} events that are drafts or not over; delete a draft first.`,
-        { maxUpcomingEventsPerOrganizer: this.#maxUpcoming },
-      );
-    }
-    return created;
   }
 
   async update(viewer: Identity | null, id: string, input: unknown): Promise<Event> {

@@ -9,6 +9,7 @@ import {
   type Ticket,
   type TicketTier,
 } from '@ticketing/prisma/tickets';
+import { isDuplicateKey, tryLockKey } from './idempotency.ts';
 import { type PurchaseGroupSettings, PurchaseGroups } from './PurchaseGroups.ts';
 
 type Transaction = Prisma.TransactionClient;
@@ -29,6 +30,9 @@ export type PurchaseOutcome =
 
 export type HoldOutcome =
   | { status: 'held'; hold: Hold }
+  | { status: 'replayed'; hold: Hold }
+  | { status: 'keyInUse' }
+  | { status: 'keyReused' }
   | { status: 'windowClosed'; salesStartAt: Date | null; salesEndAt: Date | null }
   | { status: 'orderLimitExceeded'; maxPerOrder: number }
   | { status: 'soldOut' }
@@ -183,21 +187,56 @@ export class PurchaseRepository {
   }
 
   /**
+   * What the buyer's hold made with `idempotencyKey` answers a retry with: the hold as it
+   * is now when the retry asks for the same tier and quantity, keyReused otherwise, and
+   * undefined when the key made none.
+   */
+  async heldWithKey(
+    userId: string,
+    idempotencyKey: string,
+    asked: { tierId: string; quantity: number },
+    tx: Transaction | PrismaClient = this.#prisma,
+  ): Promise<HoldOutcome | undefined> {
+    const hold = await tx.hold.findUnique({
+      where: { userId_idempotencyKey: { userId, idempotencyKey } },
+    });
+    if (!hold) return undefined;
+    // Ids compare as the database writes them: a client may send a UUID in capitals.
+    return hold.tierId === asked.tierId.toLowerCase() && hold.quantity === asked.quantity
+      ? { status: 'replayed', hold }
+      : { status: 'keyReused' };
+  }
+
+  /**
    * Reserves stock for one buyer. A buyer keeps at most `maxActiveHolds` holds at once
    * (their holds are made one at a time, under a lock of their own), and holds count
-   * toward the per-person cap with their tickets.
+   * toward the per-person cap with their tickets. With an idempotency key, once per
+   * (buyer, key), as a purchase is (tryLockKey): a concurrent request with it is told
+   * keyInUse at once, and a retry after the commit finds the hold (heldWithKey).
    */
   async hold(request: {
     tier: TicketTier;
     userId: string;
     quantity: number;
+    idempotencyKey?: string;
     seconds: number;
     perUserCap: number;
     maxActiveHolds: number;
   }): Promise<HoldOutcome> {
-    const { tier, userId, quantity } = request;
+    const { tier, userId, quantity, idempotencyKey } = request;
     try {
       return await this.#transaction(async (tx) => {
+        if (idempotencyKey !== undefined) {
+          if (!(await tryLockKey(tx, 'hold', userId, idempotencyKey)))
+            return { status: 'keyInUse' } as const;
+          const made = await this.heldWithKey(
+            userId,
+            idempotencyKey,
+            { tierId: tier.id, quantity },
+            tx,
+          );
+          if (made) return made;
+        }
         if (!(await this.#lockOnSale(tx, tier.eventId))) return { status: 'salesClosed' } as const;
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`holds:${userId}`}, 0))`;
         // The offers of one waitlist entry count as one hold: offer_waitlist splits what it
@@ -259,12 +298,14 @@ export class PurchaseRepository {
             priceCents: reserved.priceCents,
             currency: reserved.currency,
             expiresAt: reserved.expiresAt,
+            idempotencyKey,
           },
         });
         return { status: 'held', hold } as const;
       });
     } catch (error) {
       if (error instanceof Rollback) return error.outcome as HoldOutcome;
+      if (isDuplicateKey(error)) return { status: 'keyInUse' };
       throw error;
     }
   }

@@ -7,6 +7,7 @@ import {
 } from '@ticketing/platform';
 import { Prisma, type PrismaClient, type Ticket, type TicketTier } from '@ticketing/prisma/tickets';
 import { type TierRule, tierRuleConstraints } from '../validation.ts';
+import { isDuplicateKey, tryLockKey } from './idempotency.ts';
 import { offerToWaitlist } from './PurchaseRepository.ts';
 
 /** A tickets row as raw SQL returns it. */
@@ -70,6 +71,11 @@ export interface TicketPage {
   hasNextPage: boolean;
   totalCount: number;
 }
+
+/** What creating a tier came to. */
+export type TierCreation =
+  | { status: 'created' | 'replayed'; tier: TicketTier }
+  | { status: 'tooManyTiers' | 'keyInUse' | 'keyReused' };
 
 /** The code in this service that reads tickets and tiers (stock changes: PurchaseRepository). */
 export class TicketRepository {
@@ -162,22 +168,56 @@ export class TicketRepository {
   }
 
   /**
-   * Creates a tier unless its event has `maxTiers` already; null then, and nothing is
-   * written. An event's tier creations take one lock of the event's, so two of them at once
-   * are counted one after the other.
+   * What the tier `createdBy` made with `idempotencyKey` answers a retry with: the tier as
+   * it is now when the retry asks for what it did (`requestHash`), keyReused otherwise, and
+   * undefined when the key made none.
    */
-  createTier(
+  async tierWithKey(
+    createdBy: string,
+    idempotencyKey: string,
+    requestHash: string,
+    tx: Prisma.TransactionClient | PrismaClient = this.#prisma,
+  ): Promise<TierCreation | undefined> {
+    const tier = await tx.ticketTier.findUnique({
+      where: { createdBy_idempotencyKey: { createdBy, idempotencyKey } },
+    });
+    if (!tier) return undefined;
+    return tier.requestHash === requestHash
+      ? { status: 'replayed', tier }
+      : { status: 'keyReused' };
+  }
+
+  /**
+   * Creates a tier unless its event has `maxTiers` already; tooManyTiers then, and nothing
+   * is written. An event's tier creations take one lock of the event's, so two of them at
+   * once are counted one after the other. With an idempotency key (and its `createdBy` and
+   * `requestHash`), once per (creator, key): a concurrent request with it is told keyInUse
+   * at once (tryLockKey), and a retry after the commit finds the tier (tierWithKey).
+   */
+  async createTier(
     data: Prisma.TicketTierUncheckedCreateInput,
     maxTiers: number,
-  ): Promise<TicketTier | null> {
-    return this.#prisma.$transaction(
-      whileAwaited(async (tx: Prisma.TransactionClient) => {
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`tiers:${data.eventId}`}, 0))`;
-        const count = await tx.ticketTier.count({ where: { eventId: data.eventId } });
-        if (count >= maxTiers) return null;
-        return tx.ticketTier.create({ data });
-      }),
-    );
+  ): Promise<TierCreation> {
+    const { createdBy, idempotencyKey, requestHash } = data;
+    try {
+      return await this.#prisma.$transaction(
+        whileAwaited(async (tx: Prisma.TransactionClient): Promise<TierCreation> => {
+          if (createdBy && idempotencyKey && requestHash) {
+            if (!(await tryLockKey(tx, 'tier', createdBy, idempotencyKey)))
+              return { status: 'keyInUse' };
+            const made = await this.tierWithKey(createdBy, idempotencyKey, requestHash, tx);
+            if (made) return made;
+          }
+          await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`tiers:${data.eventId}`}, 0))`;
+          const count = await tx.ticketTier.count({ where: { eventId: data.eventId } });
+          if (count >= maxTiers) return { status: 'tooManyTiers' };
+          return { status: 'created', tier: await tx.ticketTier.create({ data }) };
+        }),
+      );
+    } catch (error) {
+      if (isDuplicateKey(error)) return { status: 'keyInUse' };
+      throw error;
+    }
   }
 
   /**

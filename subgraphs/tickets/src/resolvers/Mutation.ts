@@ -12,8 +12,8 @@ export const Mutation: MutationResolvers = {
 
   deleteTicketTier: (_, { id }, { service, viewer }) => service.deleteTier(viewer, id),
 
-  holdTickets: (_, { tierId, quantity }, { service, viewer }) =>
-    service.hold(viewer, tierId, quantity),
+  holdTickets: (_, { tierId, quantity, idempotencyKey }, { service, viewer }) =>
+    service.hold(viewer, tierId, quantity, idempotencyKey),
 
   async purchaseTickets(_, { input }, { service, viewer, loaders }) {
     const { order, tickets } = await service.purchase(viewer, input);

@@ -98,4 +98,8 @@ export const Hold = {
   tier(hold: HoldRow, _: unknown, context: TicketsContext) {
     return tierOf(hold.tierId, context);
   },
+  // A hold past its end is expired, whether or not the sweeper has marked it so yet.
+  status(hold: HoldRow) {
+    return hold.status === 'ACTIVE' && hold.expiresAt <= new Date() ? 'EXPIRED' : hold.status;
+  },
 };

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type Identity, requireOwnerOrAdmin, requireRole, requireViewer } from '@ticketing/auth';
 import { badUserInput, endOf, hasEnded, isUuid, notFound, parseInput } from '@ticketing/platform';
 import type {
@@ -10,13 +9,14 @@ import type {
   TicketTier,
 } from '@ticketing/prisma/tickets';
 import { admitted, failure } from '../errors.ts';
+import { requestHash } from '../repositories/idempotency.ts';
 import type { PurchaseGroupSettings } from '../repositories/PurchaseGroups.ts';
 import {
   type PurchaseOutcome,
   PurchaseRepository,
   type PurchaseSource,
 } from '../repositories/PurchaseRepository.ts';
-import type { TicketRepository } from '../repositories/TicketRepository.ts';
+import type { TicketRepository, TierCreation } from '../repositories/TicketRepository.ts';
 import {
   brokenTierRule,
   createTierSchema,
@@ -102,6 +102,19 @@ const orderLimitExceeded = (maxPerOrder: number, field: string) =>
     field,
     maxPerOrder,
   });
+/**
+ * A creation's key refused: IDEMPOTENCY_KEY_IN_USE while `what` ("purchase") with it is being
+ * made (retry it), IDEMPOTENCY_KEY_REUSED when it made a different one, naming `field`.
+ */
+const keyRefused = (status: 'keyInUse' | 'keyReused', what: string, field: string) =>
+  status === 'keyInUse'
+    ? failure(
+        'IDEMPOTENCY_KEY_IN_USE',
+        `A ${what} with this idempotency key is in progress; retry it shortly.`,
+      )
+    : failure('IDEMPOTENCY_KEY_REUSED', `This idempotency key was used for a different ${what}.`, {
+        field,
+      });
 /** A purchase's hold that is not the buyer's: named as releaseHold names its `id`. */
 const holdNotFound = () =>
   failure('HOLD_NOT_FOUND', 'No hold of yours has this id.', { field: 'input.holdId' });
@@ -153,21 +166,61 @@ export class TicketingService {
     return this.#purchases;
   }
 
-  async createTier(viewer: Identity | null, eventId: string, input: unknown) {
+  async createTier(
+    viewer: Identity | null,
+    eventId: string,
+    input: { idempotencyKey?: string | null },
+  ): Promise<TicketTier> {
     const caller = this.#manager(viewer);
     if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
-    const tier = parseInput(createTierSchema, input, 'input');
-    assertGoingAhead(await this.#managed(caller, eventId), 'createTicketTier');
+    const { idempotencyKey, ...fields } = input;
+    const keyed =
+      idempotencyKey == null
+        ? undefined
+        : {
+            createdBy: caller.userId,
+            idempotencyKey: parseInput(
+              idempotencyKeySchema,
+              idempotencyKey,
+              'input.idempotencyKey',
+            ),
+            // What was asked for, as sent: a replay is told apart before the input's rules,
+            // which may refuse it by now (a salesEndAt since passed).
+            requestHash: requestHash([eventId.toLowerCase(), fields]),
+          };
+    // A retry is answered before the checks, as a purchase's is: the tier its key made
+    // stands, whatever became of its event since.
+    const made =
+      keyed &&
+      (await this.#tickets.tierWithKey(keyed.createdBy, keyed.idempotencyKey, keyed.requestHash));
     const maxTiersPerEvent = this.#settings.maxTiersPerEvent ?? defaultMaxTiersPerEvent;
-    const created = await this.#tickets.createTier({ ...tier, eventId }, maxTiersPerEvent);
-    if (!created) {
-      throw failure(
-        'TOO_MANY_TIERS',
-        `An event has at most ${maxTiersPerEvent} ticket tiers; change one instead.`,
-        { maxTiersPerEvent },
-      );
+    const outcome = made ?? (await this.#newTier(caller, eventId, fields, keyed, maxTiersPerEvent));
+    switch (outcome.status) {
+      case 'created':
+      case 'replayed':
+        return outcome.tier;
+      case 'keyInUse':
+      case 'keyReused':
+        throw keyRefused(outcome.status, 'ticket tier', 'input.idempotencyKey');
+      case 'tooManyTiers':
+        throw failure(
+          'TOO_MANY_TIERS',
+          `An event has at most ${maxTiersPerEvent} ticket tiers; change one instead.`,
+          { maxTiersPerEvent },
+        );
     }
-    return created;
+  }
+
+  async #newTier(
+    caller: Identity,
+    eventId: string,
+    fields: unknown,
+    keyed: { createdBy: string; idempotencyKey: string; requestHash: string } | undefined,
+    maxTiersPerEvent: number,
+  ): Promise<TierCreation> {
+    const tier = parseInput(createTierSchema, fields, 'input');
+    assertGoingAhead(await this.#managed(caller, eventId), 'createTicketTier');
+    return this.#tickets.createTier({ ...tier, ...keyed, eventId }, maxTiersPerEvent);
   }
 
   async updateTier(viewer: Identity | null, id: string, input: unknown) {
@@ -200,22 +253,31 @@ export class TicketingService {
     }
   }
 
-  async hold(viewer: Identity | null, tierId: string, quantity: number): Promise<Hold> {
+  async hold(
+    viewer: Identity | null,
+    tierId: string,
+    quantity: number,
+    idempotencyKey?: string | null,
+  ): Promise<Hold> {
     const buyer = this.#buyer(viewer);
-    const tier = await this.#existingTier(tierId);
-    const count = parseInput(quantitySchema, quantity, 'quantity');
-    this.#assertOnSale(tier, count);
-    const outcome = await this.#purchases.hold({
-      tier,
-      userId: buyer.userId,
-      quantity: count,
-      seconds: this.#settings.holdSeconds,
-      perUserCap: this.#settings.perUserCap,
-      maxActiveHolds: this.#settings.maxActiveHolds,
-    });
+    const key =
+      idempotencyKey == null
+        ? undefined
+        : parseInput(idempotencyKeySchema, idempotencyKey, 'idempotencyKey');
+    // A retry is answered before the tier's checks, as a purchase's is: the hold its key
+    // made stands, whatever became of the tier or its sales window since.
+    const made =
+      key === undefined
+        ? undefined
+        : await this.#purchases.heldWithKey(buyer.userId, key, { tierId, quantity });
+    const outcome = made ?? (await this.#newHold(buyer, tierId, quantity, key));
     switch (outcome.status) {
       case 'held':
+      case 'replayed':
         return outcome.hold;
+      case 'keyInUse':
+      case 'keyReused':
+        throw keyRefused(outcome.status, 'hold', 'idempotencyKey');
       case 'windowClosed':
         throw windowClosed(outcome);
       case 'orderLimitExceeded':
@@ -235,6 +297,21 @@ export class TicketingService {
     }
   }
 
+  async #newHold(buyer: Identity, tierId: string, quantity: number, idempotencyKey?: string) {
+    const tier = await this.#existingTier(tierId);
+    const count = parseInput(quantitySchema, quantity, 'quantity');
+    this.#assertOnSale(tier, count);
+    return this.#purchases.hold({
+      tier,
+      userId: buyer.userId,
+      quantity: count,
+      idempotencyKey,
+      seconds: this.#settings.holdSeconds,
+      perUserCap: this.#settings.perUserCap,
+      maxActiveHolds: this.#settings.maxActiveHolds,
+    });
+  }
+
   async purchase(viewer: Identity | null, input: PurchaseInput): Promise<PlacedOrder> {
     const buyer = this.#buyer(viewer);
     const idempotencyKey = parseInput(
@@ -243,19 +320,12 @@ export class TicketingService {
       'input.idempotencyKey',
     );
     const source = this.#source(input);
-    const requestHash = createHash('sha256')
-      .update(
-        JSON.stringify(
-          source.kind === 'tier'
-            ? ['tier', source.tierId, source.quantity]
-            : ['hold', source.holdId],
-        ),
-      )
-      .digest('hex');
     const outcome = await this.#purchases.purchase({
       buyerId: buyer.userId,
       idempotencyKey,
-      requestHash,
+      requestHash: requestHash(
+        source.kind === 'tier' ? ['tier', source.tierId, source.quantity] : ['hold', source.holdId],
+      ),
       source,
       perUserCap: this.#settings.perUserCap,
     });
@@ -398,18 +468,8 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
     case 'soldOut':
       throw soldOut();
     case 'keyInUse':
-      throw failure(
-        'IDEMPOTENCY_KEY_IN_USE',
-        'A purchase with this idempotency key is in progress; retry it shortly.',
-      );
     case 'keyReused':
-      throw failure(
-        'IDEMPOTENCY_KEY_REUSED',
-        'This idempotency key was used for a different purchase.',
-        {
-          field: 'input.idempotencyKey',
-        },
-      );
+      throw keyRefused(outcome.status, 'purchase', 'input.idempotencyKey');
     case 'limitReached':
       throw limitReached(perUserCap);
     case 'salesClosed':
