@@ -2,6 +2,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { passwordQueueExtension } from '@ticketing/auth';
 import type { Logger } from '@ticketing/platform';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { FailedFetch } from './failed-fields.ts';
 
 /** Codes that say only that something failed inside the supergraph. */
 const internalCodes = new Set([undefined, 'INTERNAL_SERVER_ERROR', 'DOWNSTREAM_SERVICE_ERROR']);
@@ -62,10 +63,12 @@ function httpStatusOf(error: unknown): number | undefined {
  * - INTERNAL_SERVER_ERROR for an error without a code of its own.
  */
 export function maskSubgraphErrors(logger: Logger) {
+  const logged = new WeakSet<FailedFetch>();
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const extensions = formatted.extensions ?? {};
     const code = extensions.code as string | undefined;
-    const original = unwrapResolverError(error);
+    const failed = unwrapResolverError(error);
+    const original = failed instanceof FailedFetch ? failed.cause : failed;
     const noAnswer = 'response' in extensions || original instanceof SubgraphUnreachableError;
     const location = formatted.path ? { path: formatted.path } : {};
     if (isRefusedRequest(error)) {
@@ -78,17 +81,21 @@ export function maskSubgraphErrors(logger: Logger) {
     }
     if (noAnswer || internalCodes.has(code)) {
       const masked = noAnswer ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR';
-      logger.error(
-        {
-          err: original,
-          code,
-          subgraph: extensions.serviceName,
-          // An HTTP error's status and the subgraph URL that answered it.
-          ...(extensions.response as { status?: number; url?: string } | undefined),
-          ...location,
-        },
-        `masked an error as ${masked}`,
-      );
+      // A failed fetch is one error for each field it left null: its detail is logged once.
+      if (!(failed instanceof FailedFetch) || !logged.has(failed)) {
+        if (failed instanceof FailedFetch) logged.add(failed);
+        logger.error(
+          {
+            err: original,
+            code,
+            subgraph: extensions.serviceName,
+            // An HTTP error's status and the subgraph URL that answered it.
+            ...(extensions.response as { status?: number; url?: string } | undefined),
+            ...location,
+          },
+          `masked an error as ${masked}`,
+        );
+      }
       return {
         message:
           masked === 'SERVICE_UNAVAILABLE'

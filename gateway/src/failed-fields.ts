@@ -1,0 +1,135 @@
+import type { ApolloGateway } from '@apollo/gateway';
+import {
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  GraphQLError,
+  Kind,
+  parse,
+  type SelectionSetNode,
+} from 'graphql';
+
+/** A step of a response path: a field's response name, or an index in a list. */
+type PathStep = string | number;
+
+/**
+ * A subgraph fetch that got no GraphQL answer (unreachable, timed out, an HTTP error, a
+ * body that is not GraphQL), with what it was to fill in: `cause` is what failed.
+ * `@apollo/gateway` reports such a fetch as one error without `path`; the executor
+ * (`namingFailedFields`) replaces it with one error for each field left null.
+ */
+export class FailedFetch extends Error {
+  override name = 'FailedFetch';
+
+  /** Where in the response the fetch's data goes, `@` standing for every item of a list. */
+  readonly at: readonly PathStep[];
+  /** The response names (aliases included) of the fields it fetched there. */
+  readonly fields: readonly string[];
+
+  constructor(cause: unknown, at: readonly PathStep[], fields: readonly string[]) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.at = at;
+    this.fields = fields;
+  }
+}
+
+/**
+ * The response names of the fields a subgraph operation fills in where its data goes: its
+ * root fields, or, for an entity fetch, the fields selected on `_entities`.
+ */
+export function fetchedFields(operation: DocumentNode | string): string[] {
+  const document = typeof operation === 'string' ? parse(operation) : operation;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  let root: SelectionSetNode | undefined;
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+      fragments.set(definition.name.value, definition);
+    } else if (definition.kind === Kind.OPERATION_DEFINITION) {
+      root ??= definition.selectionSet;
+    }
+  }
+  // Fields through inline fragments and fragment spreads, as they land in the response.
+  const fieldsOf = (
+    selectionSet: SelectionSetNode | undefined,
+  ): Map<string, SelectionSetNode | undefined> => {
+    const fields = new Map<string, SelectionSetNode | undefined>();
+    for (const selection of selectionSet?.selections ?? []) {
+      if (selection.kind === Kind.FIELD) {
+        fields.set(selection.alias?.value ?? selection.name.value, selection.selectionSet);
+      } else {
+        const inner =
+          selection.kind === Kind.INLINE_FRAGMENT
+            ? selection.selectionSet
+            : fragments.get(selection.name.value)?.selectionSet;
+        for (const [name, set] of fieldsOf(inner)) fields.set(name, set);
+      }
+    }
+    return fields;
+  };
+  const rootFields = fieldsOf(root);
+  const entities = rootFields.get('_entities');
+  const fields = entities && rootFields.size === 1 ? fieldsOf(entities) : rootFields;
+  // The gateway asks for `__typename` itself; it is never null, and never what failed.
+  return [...fields.keys()].filter((name) => name !== '__typename');
+}
+
+/**
+ * The paths of the fields a failed fetch left null in `data`: each of its fields at each
+ * object it was to complete, or the nearest field above that is null (a non-null field
+ * missing makes its parent null). A root fetch's fields when `data` itself is null.
+ */
+export function failedPaths(failed: FailedFetch, data: unknown): PathStep[][] {
+  const paths = new Map<string, PathStep[]>();
+  const add = (path: PathStep[]) => paths.set(JSON.stringify(path), path);
+  const visit = (value: unknown, rest: readonly PathStep[], path: PathStep[]) => {
+    if (value === null) {
+      if (path.length > 0) add(path);
+      else for (const field of failed.fields) add([field]);
+      return;
+    }
+    if (typeof value !== 'object' || value === undefined) return;
+    const [step, ...after] = rest;
+    if (step === undefined) {
+      const object = value as Record<string, unknown>;
+      for (const field of failed.fields) if (object[field] === null) add([...path, field]);
+    } else if (Array.isArray(value)) {
+      value.forEach((item, index) => {
+        visit(item, step === '@' ? after : rest, [...path, index]);
+      });
+    } else if (step !== '@') {
+      visit((value as Record<string, unknown>)[step], after, [...path, step]);
+    }
+  };
+  visit(data, failed.at, []);
+  if (paths.size > 0) return [...paths.values()];
+  // Nothing left null where it would go: the part of its path that the response has.
+  const list = failed.at.indexOf('@');
+  const reached: PathStep[] = failed.at.slice(0, list < 0 ? undefined : list);
+  return [reached.length > 0 ? reached : failed.fields.slice(0, 1)];
+}
+
+type Executor = Awaited<ReturnType<ApolloGateway['load']>>['executor'];
+
+/**
+ * The gateway's executor, whose failed fetches each become one error for each field they
+ * left null, with its path as the client wrote it (aliases included), so that a client can
+ * tell which part of its answer is missing. The error keeps the fetch's failure as its
+ * original error, for the log (errors.ts masks it).
+ */
+export function namingFailedFields(executor: Executor): Executor {
+  return async (requestContext) => {
+    const result = await executor(requestContext);
+    // The executor hands on what a fetch threw as it was, not as a GraphQLError.
+    const failedFetch = (error: unknown) =>
+      error instanceof FailedFetch ? error : (error as GraphQLError).originalError;
+    if (!result.errors?.some((error) => failedFetch(error) instanceof FailedFetch)) return result;
+    const errors = result.errors.flatMap((error) => {
+      const failed = failedFetch(error);
+      if (!(failed instanceof FailedFetch)) return [error];
+      const extensions = failed.cause instanceof GraphQLError ? failed.cause.extensions : {};
+      return failedPaths(failed, result.data).map(
+        (path) => new GraphQLError(failed.message, { path, originalError: failed, extensions }),
+      );
+    });
+    return { ...result, errors };
+  };
+}
