@@ -58,8 +58,9 @@ function httpStatusOf(error: unknown): number | undefined {
  * subgraph that raised them. Anything else that went wrong behind the gateway is masked
  * with a stable code, and its detail goes to the log with the request's id:
  *
- * - SERVICE_UNAVAILABLE when a subgraph gave no GraphQL answer (unreachable, timed out, or
- *   an HTTP error: its URL and body must not reach clients);
+ * - SERVICE_UNAVAILABLE when a subgraph gave no GraphQL answer (unreachable, timed out, an
+ *   HTTP error, or a body that is not a GraphQL result: its URL and body must not reach
+ *   clients);
  * - INTERNAL_SERVER_ERROR for an error without a code of its own.
  */
 export function maskSubgraphErrors(logger: Logger) {
@@ -69,7 +70,12 @@ export function maskSubgraphErrors(logger: Logger) {
     const code = extensions.code as string | undefined;
     const failed = unwrapResolverError(error);
     const original = failed instanceof FailedFetch ? failed.cause : failed;
-    const noAnswer = 'response' in extensions || original instanceof SubgraphUnreachableError;
+    // A subgraph request that ended without a GraphQL result: unreachable, an HTTP error,
+    // or a body that is not one (malformed JSON, a proxy's page).
+    const noAnswer =
+      failed instanceof FailedFetch ||
+      'response' in extensions ||
+      original instanceof SubgraphUnreachableError;
     const location = formatted.path ? { path: formatted.path } : {};
     if (isRefusedRequest(error)) {
       return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };

@@ -276,3 +276,23 @@ describe('a field of a subgraph that gave no answer', () => {
     expect(result.body.data.events).toEqual({ totalCount: expect.any(Number) });
   });
 });
+
+describe('a subgraph that answers something other than GraphQL', () => {
+  // A body that is not JSON, or JSON that is not a GraphQL result, was INTERNAL_SERVER_ERROR
+  // (an error without a code): the subgraph gave no answer, as much as one that is down.
+  it.each([
+    ['malformed JSON', { status: 200, contentType: 'application/json', body: '{"da' }],
+    ['a page that is not JSON', { status: 200, contentType: 'text/html', body: '<h1>Hi</h1>' }],
+  ])('(%s) is SERVICE_UNAVAILABLE at the fields it was to give', async (_, answer) => {
+    const { gateway, lines } = await gatewayWith({
+      TICKETS_URL: await misbehavingSubgraph(answer),
+    });
+    const result = await post(
+      gateway.url,
+      `{ ticket(id: "${otherTicketId}") { id } events(first: 1) { totalCount } }`,
+    );
+    expect(unavailablePaths(result)).toEqual([['ticket']]);
+    expect(result.body.data.events).toEqual({ totalCount: expect.any(Number) });
+    expect(lines.map((line) => line.msg)).toContain('masked an error as SERVICE_UNAVAILABLE');
+  });
+});
