@@ -112,7 +112,14 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     options: Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0],
   ) {
     try {
-      return await this.#process(options);
+      const response = await this.#process(options);
+      // A GraphQL result has data or errors: a body with neither (`{}`, `data: null` alone)
+      // would leave the fetch's fields null without a word.
+      const data = response.data as unknown;
+      if ((typeof data !== 'object' || data === null) && !response.errors?.length) {
+        throw new Error(`The ${this.#subgraph} subgraph answered no GraphQL result`);
+      }
+      return response;
     } catch (error) {
       // No GraphQL answer: the fields this fetch was to fill in are named in the errors
       // (failed-fields.ts). A new error each time: a shared fetch fails for each request.

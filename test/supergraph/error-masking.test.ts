@@ -278,11 +278,13 @@ describe('a field of a subgraph that gave no answer', () => {
 });
 
 describe('a subgraph that answers something other than GraphQL', () => {
-  // A body that is not JSON, or JSON that is not a GraphQL result, was INTERNAL_SERVER_ERROR
-  // (an error without a code): the subgraph gave no answer, as much as one that is down.
+  // A body that is not JSON was INTERNAL_SERVER_ERROR (an error without a code), and JSON
+  // with neither data nor errors left the fields null with no error at all: the subgraph gave
+  // no answer, as much as one that is down.
   it.each([
     ['malformed JSON', { status: 200, contentType: 'application/json', body: '{"da' }],
     ['a page that is not JSON', { status: 200, contentType: 'text/html', body: '<h1>Hi</h1>' }],
+    ['JSON without data or errors', { status: 200, contentType: 'application/json', body: '{}' }],
   ])('(%s) is SERVICE_UNAVAILABLE at the fields it was to give', async (_, answer) => {
     const { gateway, lines } = await gatewayWith({
       TICKETS_URL: await misbehavingSubgraph(answer),
