@@ -73,7 +73,7 @@ export function maskSubgraphErrors(logger: Logger) {
     // A subgraph request that ended without a GraphQL result: unreachable, an HTTP error,
     // or a body that is not one (malformed JSON, a proxy's page).
     const noAnswer =
-      failed instanceof FailedFetch ||
+      (failed instanceof FailedFetch && !failed.answered) ||
       'response' in extensions ||
       original instanceof SubgraphUnreachableError;
     const location = formatted.path ? { path: formatted.path } : {};

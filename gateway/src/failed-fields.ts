@@ -3,6 +3,7 @@ import {
   type DocumentNode,
   type FragmentDefinitionNode,
   GraphQLError,
+  type GraphQLFormattedError,
   Kind,
   parse,
   type SelectionSetNode,
@@ -13,9 +14,10 @@ type PathStep = string | number;
 
 /**
  * A subgraph fetch that got no GraphQL answer (unreachable, timed out, an HTTP error, a
- * body that is not GraphQL), with what it was to fill in: `cause` is what failed.
- * `@apollo/gateway` reports such a fetch as one error without `path`; the executor
- * (`namingFailedFields`) replaces it with one error for each field left null.
+ * body that is not GraphQL), or none the gateway can place (`assertPlaceable`), with what it
+ * was to fill in: `cause` is what failed. `@apollo/gateway` reports such a fetch as one
+ * error without `path`; the executor (`namingFailedFields`) replaces it with one error for
+ * each field left null.
  */
 export class FailedFetch extends Error {
   override name = 'FailedFetch';
@@ -25,11 +27,70 @@ export class FailedFetch extends Error {
   /** The response names (aliases included) of the fields it fetched there. */
   readonly fields: readonly string[];
 
+  /**
+   * The subgraph's own error, when it answered one that names no field the gateway can
+   * place: its code and message stand, at each field left null.
+   */
+  readonly answered: GraphQLFormattedError | undefined;
+
   constructor(cause: unknown, at: readonly PathStep[], fields: readonly string[]) {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
     this.at = at;
     this.fields = fields;
+    this.answered = cause instanceof UnplacedAnswer ? cause.answered : undefined;
   }
+}
+
+/** A subgraph's result that gives its fetch nothing the gateway can place. */
+export class UnplacedAnswer extends Error {
+  override name = 'UnplacedAnswer';
+
+  /** The subgraph's own error, if it answered one. */
+  readonly answered: GraphQLFormattedError | undefined;
+
+  constructor(subgraph: string, answered: GraphQLFormattedError | undefined) {
+    super(
+      answered
+        ? `The ${subgraph} subgraph answered an error at no field: ${answered.message}`
+        : `The ${subgraph} subgraph answered no GraphQL result`,
+    );
+    this.answered = answered;
+  }
+}
+
+/**
+ * Throws `UnplacedAnswer` when a subgraph's result has no data where its fetch needs it (no
+ * object; for an entity fetch, no entity for each representation) and no error that
+ * `@apollo/gateway` can put at a field instead: it would answer an error without `path`, or
+ * at a path through its query plan (`["events", "edges", "@", "node", "_entities"]`), or
+ * leave the fields null without a word when there is no error at all.
+ */
+export function assertPlaceable(
+  subgraph: string,
+  result: { data?: unknown; errors?: readonly GraphQLFormattedError[] | undefined },
+  variables: Record<string, unknown> | undefined,
+): void {
+  const representations = variables?.representations;
+  const entityFetch = Array.isArray(representations);
+  const data = result.data as { _entities?: unknown } | null | undefined;
+  const usable =
+    typeof data === 'object' &&
+    data !== null &&
+    (!entityFetch ||
+      (Array.isArray(data._entities) && data._entities.length === representations.length));
+  // An entity fetch's error is placed by the index of its entity: `["_entities", 0, …]`.
+  const placed = (error: GraphQLFormattedError) =>
+    !!error.path?.length && (!entityFetch || typeof error.path[1] === 'number');
+  const errors = result.errors ?? [];
+  if (usable || errors.some(placed)) return;
+  const [first] = errors;
+  throw new UnplacedAnswer(
+    subgraph,
+    first && {
+      message: first.message,
+      extensions: { ...first.extensions, serviceName: subgraph },
+    },
+  );
 }
 
 /**
@@ -125,9 +186,12 @@ export function namingFailedFields(executor: Executor): Executor {
     const errors = result.errors.flatMap((error) => {
       const failed = failedFetch(error);
       if (!(failed instanceof FailedFetch)) return [error];
-      const extensions = failed.cause instanceof GraphQLError ? failed.cause.extensions : {};
+      const { message, extensions } = failed.answered ?? {
+        message: failed.message,
+        extensions: failed.cause instanceof GraphQLError ? failed.cause.extensions : {},
+      };
       return failedPaths(failed, result.data).map(
-        (path) => new GraphQLError(failed.message, { path, originalError: failed, extensions }),
+        (path) => new GraphQLError(message, { path, originalError: failed, extensions }),
       );
     });
     return { ...result, errors };

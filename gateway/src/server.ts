@@ -20,7 +20,12 @@ import type { DocumentNode } from 'graphql';
 import { boundedDocumentStore, defaultMaxDocumentBytes } from './document-size.ts';
 import { maskSubgraphErrors, SubgraphUnreachableError, withoutSuggestions } from './errors.ts';
 import { explorerPath } from './explorer.ts';
-import { FailedFetch, fetchedFields, namingFailedFields } from './failed-fields.ts';
+import {
+  assertPlaceable,
+  FailedFetch,
+  fetchedFields,
+  namingFailedFields,
+} from './failed-fields.ts';
 import { HeapBoundedCache } from './heap-weight.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
 import { checkScalars, inputHygienePlugin } from './input-hygiene.ts';
@@ -113,12 +118,7 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   ) {
     try {
       const response = await this.#process(options);
-      // A GraphQL result has data or errors: a body with neither (`{}`, `data: null` alone)
-      // would leave the fetch's fields null without a word.
-      const data = response.data as unknown;
-      if ((typeof data !== 'object' || data === null) && !response.errors?.length) {
-        throw new Error(`The ${this.#subgraph} subgraph answered no GraphQL result`);
-      }
+      assertPlaceable(this.#subgraph, response, options.request.variables);
       return response;
     } catch (error) {
       // No GraphQL answer: the fields this fetch was to fill in are named in the errors

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { FailedFetch, failedPaths, fetchedFields } from '../src/failed-fields.ts';
+import {
+  assertPlaceable,
+  FailedFetch,
+  failedPaths,
+  fetchedFields,
+  UnplacedAnswer,
+} from '../src/failed-fields.ts';
 
 describe('the fields a subgraph operation fills in', () => {
   it('are its root fields by response name, through fragments', () => {
@@ -53,5 +59,52 @@ describe('the paths a failed fetch names', () => {
   it('fall back to the part of the path the response has, never to none', () => {
     const failed = new FailedFetch(new Error('down'), ['events', 'edges', '@', 'node'], ['tiers']);
     expect(failedPaths(failed, { events: { edges: [] } })).toEqual([['events', 'edges']]);
+  });
+});
+
+describe('a subgraph result the gateway can place', () => {
+  const soldOut = { message: 'Sold out.', extensions: { code: 'SOLD_OUT' } };
+  const representations = [
+    { __typename: 'Event', id: '1' },
+    { __typename: 'Event', id: '2' },
+  ];
+
+  it('has data where the fetch needs it, or an error at a field', () => {
+    expect(() => assertPlaceable('tickets', { data: { ticket: null } }, {})).not.toThrow();
+    const refused = { data: null, errors: [{ ...soldOut, path: ['holdTickets'] }] };
+    expect(() => assertPlaceable('tickets', refused, {})).not.toThrow();
+    const entities = { data: { _entities: [null, { ticketTiers: [] }] } };
+    expect(() => assertPlaceable('tickets', entities, { representations })).not.toThrow();
+    const atEntity = {
+      data: { _entities: null },
+      errors: [{ ...soldOut, path: ['_entities', 1] }],
+    };
+    expect(() => assertPlaceable('tickets', atEntity, { representations })).not.toThrow();
+  });
+
+  it('is not one with no data and errors at no field, keeping the subgraph’s own', () => {
+    const noField = { data: null, errors: [soldOut] };
+    expect(() => assertPlaceable('tickets', noField, {})).toThrow(UnplacedAnswer);
+    try {
+      assertPlaceable(
+        'tickets',
+        { data: { _entities: null }, errors: [{ ...soldOut, path: ['_entities'] }] },
+        { representations },
+      );
+    } catch (error) {
+      expect((error as UnplacedAnswer).answered).toEqual({
+        message: 'Sold out.',
+        extensions: { code: 'SOLD_OUT', serviceName: 'tickets' },
+      });
+    }
+    expect.assertions(2);
+  });
+
+  it('is not one without an entity for each representation, or without data or errors', () => {
+    const short = { data: { _entities: [{ ticketTiers: [] }] } };
+    expect(() => assertPlaceable('tickets', short, { representations })).toThrow(
+      /no GraphQL result/,
+    );
+    expect(() => assertPlaceable('tickets', {}, {})).toThrow(/no GraphQL result/);
   });
 });

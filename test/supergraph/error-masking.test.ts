@@ -298,3 +298,62 @@ describe('a subgraph that answers something other than GraphQL', () => {
     expect(lines.map((line) => line.msg)).toContain('masked an error as SERVICE_UNAVAILABLE');
   });
 });
+
+describe('a subgraph error that names no field the gateway can place', () => {
+  // An error at `_entities` itself reached clients at a path through the query plan
+  // (["events","edges","@","node","_entities"]) with an INTERNAL_SERVER_ERROR without path
+  // besides; an error without path, without one. Each is now at the fields it left null.
+  const unavailable = {
+    message: 'The database is unavailable.',
+    extensions: { code: 'SERVICE_UNAVAILABLE' },
+  };
+  it.each([
+    [
+      'at its entities',
+      { data: { _entities: null }, errors: [{ ...unavailable, path: ['_entities'] }] },
+    ],
+    ['without a path', { data: null, errors: [unavailable] }],
+  ])('(%s) is at each field of each item it left null', async (_, body) => {
+    const organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    await publishedEvent(supergraph, organizer.accessToken, 'Placed');
+    const { gateway } = await gatewayWith({
+      TICKETS_URL: await misbehavingSubgraph({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify(body),
+      }),
+    });
+    const result = await post(
+      gateway.url,
+      '{ events(first: 2) { edges { node { title ticketTiers { id } } } } }',
+    );
+    const edges = result.body.data.events.edges as unknown[];
+    expect(result.body.errors).toEqual(
+      edges.map((_, index) => ({
+        ...unavailable,
+        path: ['events', 'edges', index, 'node', 'ticketTiers'],
+      })),
+    );
+  });
+
+  it('(without a path, at the root) is at each root field it left null', async () => {
+    const { gateway } = await gatewayWith({
+      TICKETS_URL: await misbehavingSubgraph({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ data: null, errors: [unavailable] }),
+      }),
+    });
+    const result = await post(
+      gateway.url,
+      `{ mine: ticket(id: "${otherTicketId}") { id } order(id: "${orderId}") { id } }`,
+    );
+    expect(result.body).toEqual({
+      data: { mine: null, order: null },
+      errors: [
+        { ...unavailable, path: ['mine'] },
+        { ...unavailable, path: ['order'] },
+      ],
+    });
+  });
+});
