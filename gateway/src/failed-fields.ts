@@ -136,7 +136,8 @@ export function fetchedFields(operation: DocumentNode | string): string[] {
 /**
  * The paths of the fields a failed fetch left null in `data`: each of its fields at each
  * object it was to complete, or the nearest field above that is null (a non-null field
- * missing makes its parent null). A root fetch's fields when `data` itself is null.
+ * missing makes its parent null); the root field when `data` itself is null. None only when
+ * the fetch names no field.
  */
 export function failedPaths(failed: FailedFetch, data: unknown): PathStep[][] {
   const paths = new Map<string, PathStep[]>();
@@ -144,6 +145,8 @@ export function failedPaths(failed: FailedFetch, data: unknown): PathStep[][] {
   const visit = (value: unknown, rest: readonly PathStep[], path: PathStep[]) => {
     if (value === null) {
       if (path.length > 0) add(path);
+      // No data at all: a non-null root field is missing, this fetch's or the one it is under.
+      else if (failed.at[0] !== undefined) add([failed.at[0]]);
       else for (const field of failed.fields) add([field]);
       return;
     }
@@ -165,7 +168,8 @@ export function failedPaths(failed: FailedFetch, data: unknown): PathStep[][] {
   // Nothing left null where it would go: the part of its path that the response has.
   const list = failed.at.indexOf('@');
   const reached: PathStep[] = failed.at.slice(0, list < 0 ? undefined : list);
-  return [reached.length > 0 ? reached : failed.fields.slice(0, 1)];
+  if (reached.length > 0) return [reached];
+  return failed.fields.slice(0, 1).map((field) => [field]);
 }
 
 type Executor = Awaited<ReturnType<ApolloGateway['load']>>['executor'];
@@ -190,7 +194,9 @@ export function namingFailedFields(executor: Executor): Executor {
         message: failed.message,
         extensions: failed.cause instanceof GraphQLError ? failed.cause.extensions : {},
       };
-      return failedPaths(failed, result.data).map(
+      const paths = failedPaths(failed, result.data);
+      // A fetch that names no field at all (none but `__typename`) keeps its one error.
+      return (paths.length > 0 ? paths : [undefined]).map(
         (path) => new GraphQLError(message, { path, originalError: failed, extensions }),
       );
     });

@@ -48,6 +48,15 @@ describe('the paths a failed fetch names', () => {
     expect(failedPaths(failed, null)).toEqual([['a'], ['b']]);
   });
 
+  it('are the root field they are under when the data is null', () => {
+    const failed = new FailedFetch(new Error('down'), ['myTickets', 'edges', '@'], ['event']);
+    expect(failedPaths(failed, null)).toEqual([['myTickets']]);
+  });
+
+  it('are none when the fetch names no field', () => {
+    expect(failedPaths(new FailedFetch(new Error('down'), [], []), { a: 1 })).toEqual([]);
+  });
+
   it('are in lists of lists', () => {
     const failed = new FailedFetch(new Error('down'), ['grid', '@', '@'], ['x']);
     expect(failedPaths(failed, { grid: [[{ x: null }], [{ x: 1 }, { x: null }]] })).toEqual([
