@@ -2,6 +2,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { passwordQueueExtension } from '@ticketing/auth';
 import type { Logger } from '@ticketing/platform';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { FailedFetch } from './failed-fields.ts';
 
 /** Codes that say only that something failed inside the supergraph. */
 const internalCodes = new Set([undefined, 'INTERNAL_SERVER_ERROR', 'DOWNSTREAM_SERVICE_ERROR']);
@@ -57,16 +58,24 @@ function httpStatusOf(error: unknown): number | undefined {
  * subgraph that raised them. Anything else that went wrong behind the gateway is masked
  * with a stable code, and its detail goes to the log with the request's id:
  *
- * - SERVICE_UNAVAILABLE when a subgraph gave no GraphQL answer (unreachable, timed out, or
- *   an HTTP error: its URL and body must not reach clients);
+ * - SERVICE_UNAVAILABLE when a subgraph gave no GraphQL answer (unreachable, timed out, an
+ *   HTTP error, or a body that is not a GraphQL result: its URL and body must not reach
+ *   clients);
  * - INTERNAL_SERVER_ERROR for an error without a code of its own.
  */
 export function maskSubgraphErrors(logger: Logger) {
+  const logged = new WeakSet<FailedFetch>();
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const extensions = formatted.extensions ?? {};
     const code = extensions.code as string | undefined;
-    const original = unwrapResolverError(error);
-    const noAnswer = 'response' in extensions || original instanceof SubgraphUnreachableError;
+    const failed = unwrapResolverError(error);
+    const original = failed instanceof FailedFetch ? failed.cause : failed;
+    // A subgraph request that ended without a GraphQL result: unreachable, an HTTP error,
+    // or a body that is not one (malformed JSON, a proxy's page).
+    const noAnswer =
+      (failed instanceof FailedFetch && !failed.answered) ||
+      'response' in extensions ||
+      original instanceof SubgraphUnreachableError;
     const location = formatted.path ? { path: formatted.path } : {};
     if (isRefusedRequest(error)) {
       return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
@@ -78,17 +87,21 @@ export function maskSubgraphErrors(logger: Logger) {
     }
     if (noAnswer || internalCodes.has(code)) {
       const masked = noAnswer ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_SERVER_ERROR';
-      logger.error(
-        {
-          err: original,
-          code,
-          subgraph: extensions.serviceName,
-          // An HTTP error's status and the subgraph URL that answered it.
-          ...(extensions.response as { status?: number; url?: string } | undefined),
-          ...location,
-        },
-        `masked an error as ${masked}`,
-      );
+      // A failed fetch is one error for each field it left null: its detail is logged once.
+      if (!(failed instanceof FailedFetch) || !logged.has(failed)) {
+        if (failed instanceof FailedFetch) logged.add(failed);
+        logger.error(
+          {
+            err: original,
+            code,
+            subgraph: extensions.serviceName,
+            // An HTTP error's status and the subgraph URL that answered it.
+            ...(extensions.response as { status?: number; url?: string } | undefined),
+            ...location,
+          },
+          `masked an error as ${masked}`,
+        );
+      }
       return {
         message:
           masked === 'SERVICE_UNAVAILABLE'

@@ -20,6 +20,12 @@ import type { DocumentNode } from 'graphql';
 import { boundedDocumentStore, defaultMaxDocumentBytes } from './document-size.ts';
 import { maskSubgraphErrors, SubgraphUnreachableError, withoutSuggestions } from './errors.ts';
 import { explorerPath } from './explorer.ts';
+import {
+  assertPlaceable,
+  FailedFetch,
+  fetchedFields,
+  namingFailedFields,
+} from './failed-fields.ts';
 import { HeapBoundedCache } from './heap-weight.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
 import { checkScalars, inputHygienePlugin } from './input-hygiene.ts';
@@ -110,6 +116,24 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   override async process(
     options: Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0],
   ) {
+    try {
+      const response = await this.#process(options);
+      assertPlaceable(this.#subgraph, response, options.request.variables);
+      return response;
+    } catch (error) {
+      // No GraphQL answer: the fields this fetch was to fill in are named in the errors
+      // (failed-fields.ts). A new error each time: a shared fetch fails for each request.
+      if (!('pathInIncomingRequest' in options) || !options.pathInIncomingRequest) throw error;
+      if (!options.request.query) throw error;
+      throw new FailedFetch(
+        error,
+        options.pathInIncomingRequest,
+        fetchedFields(options.document ?? options.request.query),
+      );
+    }
+  }
+
+  async #process(options: Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0]) {
     const { request, context } = options;
     if (context) subgraphFetched(context, this.#subgraph);
     if (!this.#inflight || !request.query || !isQuery(request.query)) return super.process(options);
@@ -328,7 +352,15 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       },
     });
   server = new ApolloServer<GatewayContext>({
-    gateway,
+    // The gateway whose failed fetches name the fields they left null (failed-fields.ts).
+    gateway: {
+      async load(loadOptions) {
+        const { schema, executor } = await gateway.load(loadOptions);
+        return { schema, executor: namingFailedFields(executor) };
+      },
+      onSchemaLoadOrUpdate: (callback) => gateway.onSchemaLoadOrUpdate(callback),
+      stop: () => gateway.stop(),
+    },
     includeStacktraceInErrorResponses: false,
     documentStore: documentStore(
       options.cacheSizes?.documentsMiB ?? gatewayDefaults.cacheSizes.documentsMiB,
