@@ -5,7 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PrismaPg } from '@prisma/adapter-pg';
-import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import {
+  DriverAdapterError,
+  type SqlDriverAdapter,
+  type SqlMigrationAwareDriverAdapterFactory,
+} from '@prisma/driver-adapter-utils';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 
@@ -95,7 +99,7 @@ export async function openDatabase(
     try {
       const db = await PGlite.create(location.dataDir, { extensions: pgliteExtensions });
       return {
-        adapterFactory: new PrismaPGlite(db),
+        adapterFactory: new PrismaPGliteAwaitedScripts(db),
         description: `embedded PGlite in ${location.dataDir}`,
         close: () => db.close().finally(unlock),
       };
@@ -178,6 +182,52 @@ function wholeScripts<Adapter extends Awaited<ReturnType<PrismaPg['connect']>>>(
     await adapter.executeRaw({ sql: script, args: [], argTypes: [] });
   };
   return adapter;
+}
+
+/**
+ * Prisma's PGlite adapter, except that a migration's script is awaited. The adapter's own
+ * `executeScript` starts the script and returns at once: a script that failed was taken
+ * for applied, so that the schema engine recorded its migration as done with none of it in
+ * the database, and the error surfaced later as an unhandled rejection.
+ */
+export class PrismaPGliteAwaitedScripts extends PrismaPGlite {
+  readonly #db: PGlite;
+
+  constructor(db: PGlite) {
+    super(db);
+    this.#db = db;
+  }
+
+  override async connect(): Promise<SqlDriverAdapter> {
+    const adapter = await super.connect();
+    adapter.executeScript = async (script) => {
+      try {
+        // `exec` runs a script of several statements, as one transaction.
+        await this.#db.exec(script);
+      } catch (error) {
+        throw asDriverAdapterError(error);
+      }
+    };
+    return adapter;
+  }
+}
+
+/** A PostgreSQL error from PGlite as the adapter reports one (other errors as they are). */
+function asDriverAdapterError(error: unknown): unknown {
+  const { code, severity, message, detail, column, hint } = error as Record<string, unknown>;
+  if (typeof code !== 'string' || typeof severity !== 'string' || typeof message !== 'string') {
+    return error;
+  }
+  const optional = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  return new DriverAdapterError({
+    kind: 'postgres',
+    code,
+    severity,
+    message,
+    detail: optional(detail),
+    column: optional(column),
+    hint: optional(hint),
+  });
 }
 
 /**
