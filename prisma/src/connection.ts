@@ -5,7 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PrismaPg } from '@prisma/adapter-pg';
-import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import {
+  DriverAdapterError,
+  type SqlDriverAdapter,
+  type SqlMigrationAwareDriverAdapterFactory,
+} from '@prisma/driver-adapter-utils';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 
@@ -95,7 +99,7 @@ export async function openDatabase(
     try {
       const db = await PGlite.create(location.dataDir, { extensions: pgliteExtensions });
       return {
-        adapterFactory: new PrismaPGlite(db),
+        adapterFactory: new PrismaPGliteAwaitedScripts(db, deadlines?.poolWaitMs),
         description: `embedded PGlite in ${location.dataDir}`,
         close: () => db.close().finally(unlock),
       };
@@ -178,6 +182,146 @@ function wholeScripts<Adapter extends Awaited<ReturnType<PrismaPg['connect']>>>(
     await adapter.executeRaw({ sql: script, args: [], argTypes: [] });
   };
   return adapter;
+}
+
+/**
+ * Prisma's PGlite adapter, except that a migration's script is awaited, and that the
+ * database's one connection is taken in turn within a deadline (`EmbeddedTurns`). The
+ * adapter's own `executeScript` starts the script and returns at once: a script that failed
+ * was taken for applied, so that the schema engine recorded its migration as done with none
+ * of it in the database, and the error surfaced later as an unhandled rejection.
+ */
+export class PrismaPGliteAwaitedScripts extends PrismaPGlite {
+  readonly #db: PGlite;
+  /** Shared by every adapter this factory makes: they all use the one connection. */
+  readonly #turns: EmbeddedTurns;
+
+  /** `waitMs`: how long a statement or transaction waits for the connection (none if left out). */
+  constructor(db: PGlite, waitMs?: number) {
+    super(db);
+    this.#db = db;
+    this.#turns = new EmbeddedTurns(waitMs);
+  }
+
+  override async connect(): Promise<SqlDriverAdapter> {
+    const adapter = await super.connect();
+    adapter.executeScript = async (script) => {
+      try {
+        // `exec` runs a script of several statements, as one transaction.
+        await this.#db.exec(script);
+      } catch (error) {
+        throw asDriverAdapterError(error);
+      }
+    };
+    return this.#turns.guard(adapter);
+  }
+}
+
+/**
+ * Turns at an embedded database's one connection: a statement outside a transaction takes
+ * it for its run, a transaction from its start to its commit or rollback. PGlite queues
+ * them as well, but without a deadline: behind a transaction that takes its time, or a
+ * rush, a statement waited without end, and ran (a purchase committed) after the gateway
+ * had told its client SERVICE_UNAVAILABLE. Here it waits at most `waitMs`, as a pooled one
+ * waits for a connection on PostgreSQL (`poolWaitMs`), and is then refused without running,
+ * as `TooManyConnections` (SERVICE_UNAVAILABLE to clients). Turns go first come, first served.
+ */
+class EmbeddedTurns {
+  readonly #waitMs: number | undefined;
+  #taken = false;
+  /** Those waiting, in order: each is handed the connection by the turn before it. */
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(waitMs: number | undefined) {
+    this.#waitMs = waitMs;
+  }
+
+  /** Waits for the connection; resolves with its release, which hands it to the next. */
+  async take(): Promise<() => void> {
+    if (!this.#taken) {
+      this.#taken = true;
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        const handOver = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const waitMs = this.#waitMs;
+        const timer =
+          waitMs === undefined
+            ? undefined
+            : setTimeout(() => {
+                this.#waiting.splice(this.#waiting.indexOf(handOver), 1);
+                reject(
+                  new DriverAdapterError({
+                    kind: 'TooManyConnections',
+                    cause: `the embedded database's connection was busy for ${waitMs} ms`,
+                  }),
+                );
+              }, waitMs);
+        this.#waiting.push(handOver);
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#taken = false;
+    };
+  }
+
+  /** `adapter`, its statements and transactions each run in a turn of their own. */
+  guard(adapter: SqlDriverAdapter): SqlDriverAdapter {
+    const inTurn =
+      <Args extends unknown[], Result>(run: (...args: Args) => Promise<Result>) =>
+      async (...args: Args): Promise<Result> => {
+        const release = await this.take();
+        try {
+          return await run(...args);
+        } finally {
+          release();
+        }
+      };
+    adapter.queryRaw = inTurn(adapter.queryRaw.bind(adapter));
+    adapter.executeRaw = inTurn(adapter.executeRaw.bind(adapter));
+    adapter.executeScript = inTurn(adapter.executeScript.bind(adapter));
+    const startTransaction = adapter.startTransaction.bind(adapter);
+    adapter.startTransaction = async (isolationLevel) => {
+      const release = await this.take();
+      try {
+        const transaction = await startTransaction(isolationLevel);
+        const commit = transaction.commit.bind(transaction);
+        const rollback = transaction.rollback.bind(transaction);
+        transaction.commit = () => commit().finally(release);
+        transaction.rollback = () => rollback().finally(release);
+        return transaction;
+      } catch (error) {
+        release();
+        throw error;
+      }
+    };
+    return adapter;
+  }
+}
+
+/** A PostgreSQL error from PGlite as the adapter reports one (other errors as they are). */
+function asDriverAdapterError(error: unknown): unknown {
+  const { code, severity, message, detail, column, hint } = error as Record<string, unknown>;
+  if (typeof code !== 'string' || typeof severity !== 'string' || typeof message !== 'string') {
+    return error;
+  }
+  const optional = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  return new DriverAdapterError({
+    kind: 'postgres',
+    code,
+    severity,
+    message,
+    detail: optional(detail),
+    column: optional(column),
+    hint: optional(hint),
+  });
 }
 
 /**

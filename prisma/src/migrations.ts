@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import type { MigrationList } from '@prisma/schema-engine-wasm/schema_engine_bg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
-import { pgliteExtensions } from './connection.ts';
+import { PrismaPGliteAwaitedScripts, pgliteExtensions } from './connection.ts';
 import { noExternalObjects, withSchemaEngine } from './schema-engine.ts';
 
 const lockfileName = 'migration_lock.toml';
@@ -146,7 +145,7 @@ export async function detectDrift(
   const migrationsList = await readMigrationList(migrationsDir);
   const shadow = await PGlite.create({ extensions: pgliteExtensions });
   try {
-    const diff = await withSchemaEngine(new PrismaPGlite(shadow), async (engine) => {
+    const diff = await withSchemaEngine(new PrismaPGliteAwaitedScripts(shadow), async (engine) => {
       if (migrationsList.migrationDirectories.length > 0) {
         await engine.applyMigrations({ migrationsList, filters: noExternalObjects });
       }

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { databases } from '../scripts/databases.ts';
-import { detectDrift, migrationStatus } from '../src/index.ts';
+import { applyMigrations, detectDrift, migrationStatus } from '../src/index.ts';
 import { dropDatabase, uniqueTestDatabaseUrl } from '../testing.ts';
 
 async function migrationNames(migrationsDir: string): Promise<string[]> {
@@ -119,6 +119,40 @@ describe('migration status', () => {
       const status = await migrationStatus(open.connection.adapterFactory, editedDir);
       expect(status.upToDate).toBe(false);
       expect(status.edited).toEqual([first]);
+    } finally {
+      await open.close();
+    }
+  });
+});
+
+describe('a migration that fails', () => {
+  const [users] = databases;
+
+  it('fails on an embedded PGlite database, and is not recorded as applied', async () => {
+    const dataDir = await scratchDir();
+    const open = await users.open({ kind: 'pglite', dataDir });
+    const brokenDir = join(await scratchDir(), 'migrations');
+    await cp(users.migrationsDir, brokenDir, { recursive: true });
+    const broken = '29991231000000_broken';
+    await mkdir(join(brokenDir, broken));
+    await writeFile(
+      join(brokenDir, broken, 'migration.sql'),
+      'CREATE TABLE "broken_probe" ("id" INTEGER);\nSELECT 1 / 0;\n',
+    );
+    try {
+      await expect(applyMigrations(open.connection.adapterFactory, brokenDir)).rejects.toThrow(
+        /division by zero/,
+      );
+      const status = await migrationStatus(open.connection.adapterFactory, brokenDir);
+      expect(status.upToDate).toBe(false);
+      expect([...status.failed, ...status.pending]).toEqual([broken]);
+      const adapter = await open.connection.adapterFactory.connect();
+      const { rows } = await adapter.queryRaw({
+        sql: `SELECT to_regclass('broken_probe') IS NULL AS gone`,
+        args: [],
+        argTypes: [],
+      });
+      expect(rows).toEqual([[true]]);
     } finally {
       await open.close();
     }
