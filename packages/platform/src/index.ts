@@ -72,6 +72,7 @@ export {
   stopOnSignals,
   stopSignals,
 } from './http.ts';
+export { idempotencyKeySchema, requestHash } from './idempotency.ts';
 export { canonicalId, withCanonicalIds } from './ids.ts';
 export { createLogger, type Logger } from './logger.ts';
 export {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { displayText, proseText } from '@ticketing/platform';
 import { z } from 'zod';
 
@@ -48,28 +47,6 @@ export const updateEventSchema = z.object({
   endsAt: z.date().nullish(),
   timezone: timezone.optional(),
 });
-
-/**
- * What clients send as an event's idempotency key: as the tickets service's purchases, holds
- * and tiers take theirs, 8 to 200 visible ASCII characters, such as a UUID.
- */
-export const idempotencyKeySchema = z
-  .string()
-  .trim()
-  .min(8)
-  .max(200)
-  .regex(/^[\x21-\x7E]+$/, 'must be visible ASCII characters only, such as a UUID');
-
-/**
- * A SHA-256 of what a creation asked for, to tell a replay from another request with the
- * same key: absent and null fields count alike, in any order.
- */
-export function requestHash(fields: Record<string, unknown>): string {
-  const asked = Object.entries(fields)
-    .filter(([, value]) => value != null)
-    .sort(([a], [b]) => (a < b ? -1 : 1));
-  return createHash('sha256').update(JSON.stringify(asked)).digest('hex');
-}
 
 export const cancellationReasonSchema = proseText(500).nullish();
 

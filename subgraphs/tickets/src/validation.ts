@@ -93,18 +93,6 @@ export function brokenTierRule(tier: {
   return undefined;
 }
 
-/**
- * What clients send as a purchase's key: a UUID or the like, 8 to 200 visible ASCII
- * characters. Whitespace, controls and invisible or look-alike Unicode would make keys that
- * a person cannot read back from a log, or two keys that look the same.
- */
-export const idempotencyKeySchema = z
-  .string()
-  .trim()
-  .min(8)
-  .max(200)
-  .regex(/^[\x21-\x7E]+$/, 'must be visible ASCII characters only, such as a UUID');
-
 /** Emails compare case-insensitively, as the users service stores them. */
 export const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email());
 

@@ -3,9 +3,11 @@ import {
   badUserInput,
   endOf,
   hasEnded,
+  idempotencyKeySchema,
   isUuid,
   notFound,
   parseInput,
+  requestHash,
   violatedCheck,
 } from '@ticketing/platform';
 import type { Event, EventStatus, Prisma } from '@ticketing/prisma/events';
@@ -22,8 +24,6 @@ import {
   cancellationReasonSchema,
   cityKey,
   createEventSchema,
-  idempotencyKeySchema,
-  requestHash,
   updateEventSchema,
 } from '../validation.ts';
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Prisma } from '@ticketing/prisma/tickets';
 
 /**
@@ -26,21 +25,4 @@ export async function tryLockKey(
  */
 export function isDuplicateKey(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
-}
-
-/**
- * A SHA-256 of what a request asked for, to tell a replay from another request with the
- * same key. Absent and null fields count alike, and an object's fields in any order.
- */
-export function requestHash(asked: unknown): string {
-  const canonical = JSON.stringify(asked, (_, value) =>
-    value && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date)
-      ? Object.fromEntries(
-          Object.entries(value)
-            .filter(([, field]) => field != null)
-            .sort(([a], [b]) => (a < b ? -1 : 1)),
-        )
-      : value,
-  );
-  return createHash('sha256').update(canonical).digest('hex');
 }

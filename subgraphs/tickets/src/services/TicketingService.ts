@@ -1,5 +1,14 @@
 import { type Identity, requireOwnerOrAdmin, requireRole, requireViewer } from '@ticketing/auth';
-import { badUserInput, endOf, hasEnded, isUuid, notFound, parseInput } from '@ticketing/platform';
+import {
+  badUserInput,
+  endOf,
+  hasEnded,
+  idempotencyKeySchema,
+  isUuid,
+  notFound,
+  parseInput,
+  requestHash,
+} from '@ticketing/platform';
 import type {
   EventSnapshot,
   Hold,
@@ -9,7 +18,6 @@ import type {
   TicketTier,
 } from '@ticketing/prisma/tickets';
 import { admitted, failure } from '../errors.ts';
-import { requestHash } from '../repositories/idempotency.ts';
 import type { PurchaseGroupSettings } from '../repositories/PurchaseGroups.ts';
 import {
   type PurchaseOutcome,
@@ -20,7 +28,6 @@ import type { TicketRepository, TierCreation } from '../repositories/TicketRepos
 import {
   brokenTierRule,
   createTierSchema,
-  idempotencyKeySchema,
   orderTotalMessage,
   quantitySchema,
   salesEndMessage,
