@@ -161,6 +161,17 @@ export function isTransactionConflict(error: unknown): boolean {
 }
 
 /**
+ * Whether `error` (or anything it wraps) is a unique index refusing a second row, as Prisma
+ * (P2002) or PostgreSQL (23505) says it: for a creation with an idempotency key, the index on
+ * (owner, key) standing behind its lock (`tryLockKey`).
+ */
+export function isDuplicateKey(error: unknown): boolean {
+  return anyCause(error, (candidate) =>
+    codesOf(candidate).some((code) => code === 'P2002' || code === '23505'),
+  );
+}
+
+/**
  * Whether `error` (or anything it wraps) is the tickets database refusing something new for
  * an account that was closed as it was deleted (SQLSTATE TKA01, migration `closed_accounts`).
  */

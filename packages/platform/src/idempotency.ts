@@ -30,3 +30,27 @@ export function requestHash(asked: unknown): string {
   );
   return createHash('sha256').update(canonical).digest('hex');
 }
+
+/** What `tryLockKey` needs of a transaction: any service's Prisma transaction client. */
+interface RawQueries {
+  $queryRaw<T>(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<T>;
+}
+
+/**
+ * Locks an idempotency key of `owner`'s for `kind` of creation ("hold", "tier", "event")
+ * until the transaction ends, without waiting: false while another transaction holds it, a
+ * concurrent request with the same key, which is answered IDEMPOTENCY_KEY_IN_USE at once, as
+ * a purchase's is (`purchase_tickets` locks its own keys the same way). Once the first
+ * commits, a retry takes the lock and finds what it made.
+ */
+export async function tryLockKey(
+  tx: RawQueries,
+  kind: string,
+  owner: string,
+  idempotencyKey: string,
+): Promise<boolean> {
+  const [{ locked }] = await tx.$queryRaw<[{ locked: boolean }]>`
+    SELECT pg_try_advisory_xact_lock(
+      hashtextextended(${`${kind}:${owner}:${idempotencyKey}`}, 0)) AS locked`;
+  return locked;
+}

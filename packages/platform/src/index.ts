@@ -27,6 +27,7 @@ export {
   failures,
   isClosedAccount,
   isDatabaseUnavailable,
+  isDuplicateKey,
   isTransactionConflict,
   isUuid,
   notFound,
@@ -72,7 +73,7 @@ export {
   stopOnSignals,
   stopSignals,
 } from './http.ts';
-export { idempotencyKeySchema, requestHash } from './idempotency.ts';
+export { idempotencyKeySchema, requestHash, tryLockKey } from './idempotency.ts';
 export { canonicalId, withCanonicalIds } from './ids.ts';
 export { createLogger, type Logger } from './logger.ts';
 export {

@@ -1,5 +1,11 @@
 import type { Identity } from '@ticketing/auth';
-import { inRequestedOrder, queryableIds, whileAwaited } from '@ticketing/platform';
+import {
+  inRequestedOrder,
+  isDuplicateKey,
+  queryableIds,
+  tryLockKey,
+  whileAwaited,
+} from '@ticketing/platform';
 import { type Event, type EventStatus, Prisma, type PrismaClient } from '@ticketing/prisma/events';
 import type { EventOrder, EventPosition } from '../cursor.ts';
 
@@ -243,10 +249,8 @@ export class EventRepository {
       return await this.#prisma.$transaction(
         whileAwaited(async (tx: Prisma.TransactionClient): Promise<EventCreation> => {
           if (idempotencyKey && requestHash) {
-            const [{ locked }] = await tx.$queryRaw<[{ locked: boolean }]>`
-              SELECT pg_try_advisory_xact_lock(
-                hashtextextended(${`event:${organizerId}:${idempotencyKey}`}, 0)) AS locked`;
-            if (!locked) return { status: 'keyInUse' };
+            if (!(await tryLockKey(tx, 'event', organizerId, idempotencyKey)))
+              return { status: 'keyInUse' };
             const made = await this.eventWithKey(organizerId, idempotencyKey, requestHash, tx);
             if (made) return made;
           }
@@ -255,8 +259,7 @@ export class EventRepository {
         }),
       );
     } catch (error) {
-      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002')
-        return { status: 'keyInUse' };
+      if (isDuplicateKey(error)) return { status: 'keyInUse' };
       throw error;
     }
   }

@@ -1,4 +1,4 @@
-import { retryOnConflict, whileAwaited } from '@ticketing/platform';
+import { isDuplicateKey, retryOnConflict, tryLockKey, whileAwaited } from '@ticketing/platform';
 import {
   type Hold,
   type Order,
@@ -9,7 +9,6 @@ import {
   type Ticket,
   type TicketTier,
 } from '@ticketing/prisma/tickets';
-import { isDuplicateKey, tryLockKey } from './idempotency.ts';
 import { type PurchaseGroupSettings, PurchaseGroups } from './PurchaseGroups.ts';
 
 type Transaction = Prisma.TransactionClient;

@@ -1,13 +1,14 @@
 import {
   inRequestedOrder,
+  isDuplicateKey,
   queryableIds,
   retryOnConflict,
+  tryLockKey,
   violatedCheck,
   whileAwaited,
 } from '@ticketing/platform';
 import { Prisma, type PrismaClient, type Ticket, type TicketTier } from '@ticketing/prisma/tickets';
 import { type TierRule, tierRuleConstraints } from '../validation.ts';
-import { isDuplicateKey, tryLockKey } from './idempotency.ts';
 import { offerToWaitlist } from './PurchaseRepository.ts';
 
 /** A tickets row as raw SQL returns it. */
