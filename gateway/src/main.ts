@@ -270,6 +270,7 @@ export async function startGateway(
           queryPlansMiB: config.QUERY_PLAN_CACHE_MIB,
         },
         logger: log,
+        accessTokens: verifier,
         production: config.NODE_ENV === 'production',
         ...(redis ? { persistedQueriesCache: new PersistedQueryCache(redis.client) } : {}),
         responseCache:

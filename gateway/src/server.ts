@@ -41,6 +41,7 @@ import {
   subgraphFetched,
 } from './response-cache.ts';
 import { manifestStore, type PersistedQueryManifest, safelistPlugin } from './safelist.ts';
+import { type AccessTokens, callerOf, takeSignIns } from './sign-in-identity.ts';
 import { sendToSubgraph } from './subgraph-client.ts';
 import { WriteBudget, writeBudgetDefaults, writeBudgetPlugin } from './write-budget.ts';
 
@@ -66,15 +67,25 @@ const forwardedHeader = 'x-ticketing-forwarded';
 /** Carries the operation's deadline to the fetch the same way; never sent either. */
 const deadlineHeader = 'x-ticketing-deadline';
 
+type ProcessOptions = Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0];
+
+/** Where in the client's response a fetch's answer goes; undefined outside an operation. */
+const pathOf = (options: ProcessOptions) =>
+  'pathInIncomingRequest' in options ? options.pathInIncomingRequest : undefined;
+
 /**
  * Calls one subgraph, each request carrying a fresh assertion of the caller's identity,
  * signed with that subgraph's secret and bound to the body sent (see gateway-assertion.ts
- * in the platform package). Subgraphs never see the caller's access token.
+ * in the platform package). Subgraphs never see the caller's access token. The caller is
+ * the request's, or, under a sign-in's root field, the person who signed in
+ * (sign-in-identity.ts).
  */
 class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   readonly #subgraph: SubgraphName;
   readonly #inflight: InflightQueries | undefined;
   readonly #shared: ReturnType<ReturnType<typeof sharedSubgraphFetchMetrics>['labels']>;
+  /** Given to the users subgraph's source alone: no other subgraph can name who signed in. */
+  readonly #signIns: { accessTokens: AccessTokens; logger: Logger } | undefined;
 
   constructor(
     subgraph: SubgraphName,
@@ -82,9 +93,11 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     secret: string,
     deduplicate: boolean,
     timeoutMs: number,
+    signIns?: { accessTokens: AccessTokens; logger: Logger },
   ) {
     super({ url });
     this.#subgraph = subgraph;
+    this.#signIns = signIns;
     this.#inflight = deduplicate ? new InflightQueries() : undefined;
     this.#shared = sharedSubgraphFetchMetrics().labels({ subgraph });
     this.fetcher = async (input, init) => {
@@ -113,11 +126,22 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     };
   }
 
-  override async process(
-    options: Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0],
-  ) {
+  override async process(options: ProcessOptions) {
     try {
       const response = await this.#process(options);
+      if (this.#signIns) {
+        await takeSignIns(
+          {
+            context: options.context,
+            incomingRequestContext:
+              'incomingRequestContext' in options ? options.incomingRequestContext : undefined,
+            pathInIncomingRequest: pathOf(options),
+          },
+          response,
+          this.#signIns.accessTokens,
+          this.#signIns.logger,
+        );
+      }
       assertPlaceable(this.#subgraph, response, options.request.variables);
       return response;
     } catch (error) {
@@ -133,11 +157,12 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     }
   }
 
-  async #process(options: Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0]) {
+  async #process(options: ProcessOptions) {
     const { request, context } = options;
     if (context) subgraphFetched(context, this.#subgraph);
     if (!this.#inflight || !request.query || !isQuery(request.query)) return super.process(options);
-    const viewer = context?.viewer;
+    // Shared only between fetches that run as the same person.
+    const viewer = callerOf(context, pathOf(options));
     const key = JSON.stringify([
       request.query,
       request.operationName ?? null,
@@ -165,12 +190,10 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     return response;
   }
 
-  override willSendRequest({
-    request,
-    context,
-  }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
+  override willSendRequest(options: ProcessOptions) {
+    const { request, context } = options;
     const forwarded: ForwardedRequest = {
-      viewer: context?.viewer ?? null,
+      viewer: callerOf(context, pathOf(options)),
       clientAddress: context?.clientAddress,
       requestId: context?.requestId,
     };
@@ -267,6 +290,12 @@ export interface GatewayOptions {
    * `writeBudgetDefaults`, counted in this process alone.
    */
   writeBudget?: WriteBudget;
+  /**
+   * What verifies bearer tokens, to verify the access token a sign-in issued, so that the
+   * fields under it are fetched as the person who signed in (sign-in-identity.ts). Without
+   * it they are fetched as the request's caller.
+   */
+  accessTokens?: AccessTokens;
   /** Where masked errors are logged with their detail. */
   logger: Logger;
 }
@@ -334,6 +363,9 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
         secret,
         options.deduplicateInflight ?? gatewayDefaults.deduplicateInflight,
         options.subgraphTimeoutMs ?? gatewayDefaults.subgraphTimeoutMs,
+        subgraph === 'users' && options.accessTokens
+          ? { accessTokens: options.accessTokens, logger: options.logger }
+          : undefined,
       );
     },
   });

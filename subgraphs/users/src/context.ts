@@ -10,6 +10,11 @@ export interface UsersContext {
   clientAddress: string | undefined;
   /** Set by a mutation that just logged the caller in, who may then read their own account. */
   authenticatedUserId?: string;
+  /**
+   * The access token each sign-in of this request issued, by its root field's response key:
+   * answered to the gateway in `extensions` (issued-tokens.ts), never to a client.
+   */
+  issuedAccessTokens?: Map<string, string>;
   accounts: AccountService;
   loaders: { userById: DataLoader<string, User | null> };
 }

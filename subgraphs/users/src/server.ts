@@ -2,6 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { createSubgraphServer, DateTime, readSchema } from '@ticketing/platform';
 import type { UsersContext } from './context.ts';
 import type { Resolvers } from './generated/resolvers.ts';
+import { issuedTokensPlugin } from './issued-tokens.ts';
 import { Mutation } from './resolvers/Mutation.ts';
 import { Query } from './resolvers/Query.ts';
 import { User } from './resolvers/User.ts';
@@ -12,5 +13,8 @@ export const resolvers: Resolvers = { DateTime, Query, Mutation, User };
 
 /** The users subgraph, not yet listening: tests call `executeOperation` on it. */
 export function createUsersServer(plugins: ApolloServerPlugin<UsersContext>[] = []) {
-  return createSubgraphServer<UsersContext>(typeDefs, resolvers, plugins);
+  return createSubgraphServer<UsersContext>(typeDefs, resolvers, [
+    issuedTokensPlugin(),
+    ...plugins,
+  ]);
 }
