@@ -180,7 +180,22 @@ export function defineServiceDatabase<Client extends ClientBase>(
         if (pool) {
           preparedSenders.set(prisma, async <Row>(query: PreparedQuery) => {
             onQuery?.(query.text, query.values);
-            return (await pool.query<Row & pg.QueryResultRow>(query)).rows;
+            const client = await pool.connect();
+            try {
+              const { rows } = await client.query<Row & pg.QueryResultRow>(query);
+              client.release();
+              return rows;
+            } catch (error) {
+              // pg reports a failed statement as soon as the server does, and the server
+              // does so before it has rolled the statement's transaction back and released
+              // its locks (a purchase group's idempotency keys, which its members resent
+              // alone then try). The connection's next query runs only after that rollback.
+              await client.query('').then(
+                () => client.release(),
+                (lost: Error) => client.release(lost),
+              );
+              throw error;
+            }
           });
         }
         return {

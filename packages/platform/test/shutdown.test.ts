@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { parse } from 'graphql';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { drainOnStop } from '../src/drain.ts';
 import { type RunningService, serveGraphQL } from '../src/http.ts';
 import { createLogger } from '../src/logger.ts';
@@ -78,6 +78,9 @@ async function connectOutcome(port: number): Promise<string> {
 
 const sleep = (ms: number) => new Promise((wake) => setTimeout(wake, ms));
 
+/** Told when a `slow` field starts: its request is in flight. */
+let slowStarted = () => {};
+
 const cleanUps: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanUp of cleanUps.splice(0)) await cleanUp();
@@ -95,7 +98,10 @@ describe('serveGraphQL stopping', () => {
           typeDefs: 'type Query { slow(ms: Int!): String }',
           resolvers: {
             Query: {
-              slow: async (_: unknown, { ms }: { ms: number }) => sleep(ms).then(() => 'done'),
+              slow: async (_: unknown, { ms }: { ms: number }) => {
+                slowStarted();
+                return sleep(ms).then(() => 'done');
+              },
             },
           },
           plugins,
@@ -127,12 +133,15 @@ describe('serveGraphQL stopping', () => {
     const service = await serve();
     const client = pooledClient(service.port);
     cleanUps.push(client.close);
+    const started = new Promise<void>((resolve) => {
+      slowStarted = resolve;
+    });
     const inFlight = client.send(
       'POST',
       '/graphql',
       JSON.stringify({ query: '{ slow(ms: 300) }' }),
     );
-    await sleep(100);
+    await started;
     const stopped = service.stop();
     expect(await inFlight).toEqual({
       status: 200,
@@ -212,8 +221,8 @@ describe('drainOnStop', () => {
     const began = Date.now();
     await drainer.drain();
     expect(Date.now() - began).toBeGreaterThanOrEqual(290);
-    await sleep(50);
-    expect(client.openConnections()).toBe(0);
+    // The client learns of the close when its socket's close event is handled.
+    await vi.waitFor(() => expect(client.openConnections()).toBe(0), { timeout: 2_000 });
   });
 
   it('drains once however often it is asked to', async () => {

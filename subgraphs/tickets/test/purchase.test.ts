@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Identity } from '@ticketing/auth';
 import { executorFor } from '@ticketing/platform/testing';
 import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
-import { ticketsDatabase } from '@ticketing/prisma/tickets';
+import { preparedStatements, ticketsDatabase } from '@ticketing/prisma/tickets';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createContext } from '../src/context.ts';
 import { createTicketsServer } from '../src/server.ts';
@@ -350,6 +350,47 @@ describe('purchases of one tier at once, with group commit on', () => {
     expect(sent.filter((sql) => sql.includes('purchase_tickets_group('))).toHaveLength(1);
     expect(sent.filter((sql) => sql.includes('purchase_tickets('))).toHaveLength(keys.length);
     expect(await soldOf(tierId)).toBe(3);
+  });
+
+  it('resend members alone only once the failed group’s statement has let go of their keys', async () => {
+    // PostgreSQL reports a failed statement before it has rolled its transaction back, and
+    // the rollback is what releases the statement's locks: a group's idempotency keys,
+    // which its members' own statements, resent alone at once, try to lock (and are
+    // refused IDEMPOTENCY_KEY_IN_USE while they cannot). So a failure is answered only
+    // once its transaction has ended. Here a statement locks a key, then fails; the key is
+    // tried, at once, from another of the pool's connections, as a member alone would.
+    const send = preparedStatements(database.prisma) as NonNullable<
+      ReturnType<typeof preparedStatements>
+    >;
+    const pool = database.connection.pool as NonNullable<typeof database.connection.pool>;
+    // Another connection, open and idle, as a busy tier's pool has.
+    const other = await pool.connect();
+    const tryKey = (key: number) =>
+      other.query<{ free: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS free', [key]);
+    const stillLocked: number[] = [];
+    try {
+      for (let key = 1; key <= 50; key++) {
+        const tried = await send({
+          name: `lock_then_fail_${key}`,
+          text: `DO $$ BEGIN
+                   PERFORM pg_advisory_xact_lock(${key});
+                   RAISE EXCEPTION 'the statement fails';
+                 END $$`,
+          values: [],
+        }).then(
+          () => null,
+          (error: Error) => {
+            expect(error.message).toBe('the statement fails');
+            return tryKey(key);
+          },
+        );
+        if (!tried?.rows[0]?.free) stillLocked.push(key);
+      }
+    } finally {
+      other.release();
+    }
+
+    expect(stillLocked).toEqual([]);
   });
 
   it('refuse each member of a closed tier as a purchase alone is refused', async () => {

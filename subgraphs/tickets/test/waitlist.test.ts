@@ -797,6 +797,19 @@ describe('an event’s cancellation', () => {
   });
 });
 
+/** Returns once a statement of this test's database waits for a lock (within 10 s). */
+async function untilOneWaitsForALock(): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const [{ waiting }] = await database.prisma.$queryRaw<[{ waiting: number }]>`
+      SELECT count(*)::int AS waiting FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+    if (waiting > 0) return;
+    if (Date.now() > deadline) throw new Error('no statement came to wait for the allowance');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /**
  * Runs `other` while the waiter's own transaction, as a purchase of the tier would be, holds
  * their allowance row and then takes the tier's row: `other` locks the tier, then wants the
@@ -814,7 +827,9 @@ async function inLockCycleWithWaiter<T>(
         UPDATE event_allowances SET tickets = tickets
         WHERE event_id = ${eventId}::uuid AND user_id = ${waiter.userId}::uuid`;
       running = other();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Only once `other` holds the tier and waits for the allowance does this side's
+      // update of the tier close the cycle; earlier, `other` would simply wait its turn.
+      await untilOneWaitsForALock();
       await tx.$executeRaw`UPDATE ticket_tiers SET updated_at = now() WHERE id = ${tierId}::uuid`;
     })
     .then(
