@@ -9,7 +9,7 @@
 // verifies a bearer token (same keys, same checks, revocation included). It is read only
 // from the users subgraph, only at a mutation's root fetch, and only for a response key
 // that names one of those three fields in the client's operation.
-import type { Identity } from '@ticketing/auth';
+import { type Identity, issuedAccessTokensExtension } from '@ticketing/auth';
 import type { Logger } from '@ticketing/platform';
 import {
   type DocumentNode,
@@ -17,9 +17,6 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-
-/** The users subgraph's extension (issued-tokens.ts there): access tokens by response key. */
-export const issuedAccessTokensExtension = 'issuedAccessTokens';
 
 const signInFields = new Set(['signUp', 'logIn', 'refreshSession']);
 

@@ -19,6 +19,13 @@ export const accessTokenLifetimeSeconds = 15 * 60;
 /** Tolerated clock skew between the machine that signs and the one that verifies. */
 export const clockToleranceSeconds = 30;
 
+/**
+ * The users service's answer extension that names, by root response key, the access token
+ * each sign-in (`signUp`, `logIn`, `refreshSession`) issued: the gateway verifies it and
+ * fetches the fields under that sign-in as the person who signed in, and never passes it on.
+ */
+export const issuedAccessTokensExtension = 'issuedAccessTokens';
+
 export interface TokenParties {
   /** `iss`: the users service. */
   issuer: string;

@@ -3,6 +3,7 @@ export {
   accessTokenLifetimeSeconds,
   accessTokenType,
   clockToleranceSeconds,
+  issuedAccessTokensExtension,
   remoteKeySet,
   signingAlgorithm,
   type TokenParties,

@@ -1,17 +1,14 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import { issuedAccessTokensExtension } from '@ticketing/auth';
 import type { UsersContext } from './context.ts';
 
 /**
- * The answer's extension naming the access token each sign-in (`signUp`, `logIn`,
- * `refreshSession`) issued, by the root field's response key, so that the gateway can
- * verify it and fetch the fields under that field (a user's tickets, their events) as the
- * person who signed in, whether or not the client selected `accessToken`. Only the gateway
- * reads this service's answers: it takes the extension out, and never passes it on
- * (sign-in-identity.ts in the gateway).
+ * Adds to an answer whose operation signed someone in the access token each sign-in issued,
+ * by its root field's response key, selected by the client or not, so that the gateway can
+ * fetch the fields under it (a user's tickets, their events) as the person who signed in.
+ * Only the gateway reads this service's answers; it takes the extension out and never passes
+ * it on (sign-in-identity.ts in the gateway).
  */
-export const issuedAccessTokensExtension = 'issuedAccessTokens';
-
-/** Adds the extension to an answer whose operation signed someone in. */
 export function issuedTokensPlugin(): ApolloServerPlugin<UsersContext> {
   return {
     async requestDidStart() {
