@@ -5,7 +5,15 @@ import { startGateway } from '@ticketing/gateway/main';
 import { createLogger, type RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports.ts';
-import { type BoughtTicket, buyTickets, offerTicket } from './door.ts';
+import {
+  addDoorStaff,
+  type BoughtTicket,
+  buyTickets,
+  type CheckInData,
+  checkInMutation,
+  offerTicket,
+  scan,
+} from './door.ts';
 import { type GraphQLResult, type Supergraph, startSupergraph, subgraphsOf } from './harness.ts';
 import {
   type AuthPayload,
@@ -50,16 +58,63 @@ async function gatewayWith(env: NodeJS.ProcessEnv): Promise<RunningService> {
 
 async function post<Data>(
   gateway: RunningService,
-  token: string,
+  token: string | undefined,
   query: string,
   variables: Record<string, unknown>,
 ): Promise<GraphQLResult<Data>> {
   const response = await fetch(gateway.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
     body: JSON.stringify({ query, variables }),
   });
   return { status: response.status, ...(await response.json()) };
+}
+
+/** A row or table lock on a service's database, as another request's transaction takes it. */
+interface Lock {
+  database: 'users' | 'events' | 'tickets';
+  sql: string;
+  params?: unknown[];
+}
+
+/**
+ * `meanwhile`, run while `lock` is held, then the lock let go: a transaction's statements
+ * that need it queue until then.
+ */
+function holding<T>(lock: Lock, meanwhile: () => Promise<T>): Promise<T> {
+  const work = async (tx: {
+    $executeRawUnsafe(sql: string, ...values: unknown[]): Promise<number>;
+  }) => {
+    await tx.$executeRawUnsafe(lock.sql, ...(lock.params ?? []));
+    return meanwhile();
+  };
+  const options = { timeout: 10_000 };
+  const { databases } = supergraph;
+  if (lock.database === 'users') return databases.users.$transaction(work, options);
+  if (lock.database === 'events') return databases.events.$transaction(work, options);
+  return databases.tickets.$transaction(work, options);
+}
+
+/**
+ * Sends a mutation through a gateway that waits `deadlineMs` for its subgraphs while `lock`
+ * keeps the mutation's write waiting longer: the client is told SERVICE_UNAVAILABLE, and the
+ * write's transaction is still waiting for the lock when it is. The answer, once the lock is
+ * let go.
+ */
+async function answeredBehind<Data>(
+  lock: Lock,
+  request: { token?: string; query: string; variables: Record<string, unknown> },
+  deadlineMs = 300,
+): Promise<GraphQLResult<Data>> {
+  const impatient = await gatewayWith({ SUBGRAPH_TIMEOUT_MS: String(deadlineMs) });
+  return holding(lock, async () => {
+    const result = await post<Data>(impatient, request.token, request.query, request.variables);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return result;
+  });
 }
 
 const holdMutation = `mutation ($tierId: ID!, $quantity: Int!) {
@@ -265,6 +320,89 @@ describe('an event change the gateway stopped waiting for', () => {
       where: { organizerId: creator.user.id },
     });
     expect(drafts.map((draft) => draft.id)).toEqual([retried.data?.createEvent.id]);
+  });
+});
+
+describe('a one-statement change the gateway stopped waiting for', () => {
+  const ticketRow = (ticketId: string): Lock => ({
+    database: 'tickets',
+    sql: 'SELECT 1 FROM tickets WHERE id = $1::uuid FOR UPDATE',
+    params: [ticketId],
+  });
+
+  async function ticketOfEvent(): Promise<{ eventId: string; ticket: BoughtTicket }> {
+    const buyer = await signUp(supergraph);
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, buyer.accessToken, tierIds[0] as string);
+    return { eventId, ticket: ticket as BoughtTicket };
+  }
+
+  const admissions = (ticketId: string, action: 'ADMIT' | 'UNDO') =>
+    supergraph.databases.tickets.checkInRecord.count({ where: { ticketId, action } });
+
+  it('is not made: a first scan retried after SERVICE_UNAVAILABLE admits then', async () => {
+    const { eventId, ticket } = await ticketOfEvent();
+    // The ticket's row is busy (its owner cancelling it, a transfer) for longer than the
+    // gateway waits: the door is told SERVICE_UNAVAILABLE, and scans again.
+    const answered = await answeredBehind<CheckInData>(ticketRow(ticket.id), {
+      token: organizer.accessToken,
+      query: checkInMutation,
+      variables: { code: ticket.code, eventId },
+    });
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    const retried = await scan(supergraph, organizer.accessToken, ticket.code, eventId);
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.checkInTicket.ticket.id).toBe(ticket.id);
+    expect(await admissions(ticket.id, 'ADMIT')).toBe(1);
+  });
+
+  it('is not made: an undone admission retried after SERVICE_UNAVAILABLE is undone then', async () => {
+    const { eventId, ticket } = await ticketOfEvent();
+    expect(
+      (await scan(supergraph, organizer.accessToken, ticket.code, eventId)).errors,
+    ).toBeUndefined();
+    const undo =
+      'mutation ($ticketId: ID!, $eventId: ID!) { undoCheckIn(ticketId: $ticketId, eventId: $eventId) { id checkedInAt } }';
+    const answered = await answeredBehind(ticketRow(ticket.id), {
+      token: organizer.accessToken,
+      query: undo,
+      variables: { ticketId: ticket.id, eventId },
+    });
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    const retried = await supergraph.request<{ undoCheckIn: { id: string; checkedInAt: null } }>(
+      undo,
+      { ticketId: ticket.id, eventId },
+      { token: organizer.accessToken },
+    );
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.undoCheckIn).toEqual({ id: ticket.id, checkedInAt: null });
+    expect(await admissions(ticket.id, 'UNDO')).toBe(1);
+  });
+
+  it('is not made: door staff removed again after SERVICE_UNAVAILABLE are removed then', async () => {
+    const eventId = await publishedEvent(supergraph, organizer.accessToken);
+    const member = await signUp(supergraph);
+    expect(
+      (await addDoorStaff(supergraph, organizer.accessToken, eventId, member.user.email)).errors,
+    ).toBeUndefined();
+    const remove =
+      'mutation ($eventId: ID!, $userId: ID!) { removeDoorStaff(eventId: $eventId, userId: $userId) }';
+    const variables = { eventId, userId: member.user.id };
+    const answered = await answeredBehind(
+      {
+        database: 'tickets',
+        sql: 'SELECT 1 FROM door_staff WHERE event_id = $1::uuid AND user_id = $2::uuid FOR UPDATE',
+        params: [eventId, member.user.id],
+      },
+      { token: organizer.accessToken, query: remove, variables },
+    );
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    const retried = await supergraph.request<{ removeDoorStaff: boolean }>(remove, variables, {
+      token: organizer.accessToken,
+    });
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.removeDoorStaff).toBe(true);
+    expect(await supergraph.databases.tickets.doorStaff.count({ where: { eventId } })).toBe(0);
   });
 });
 
