@@ -404,6 +404,38 @@ describe('a one-statement change the gateway stopped waiting for', () => {
     expect(retried.data?.removeDoorStaff).toBe(true);
     expect(await supergraph.databases.tickets.doorStaff.count({ where: { eventId } })).toBe(0);
   });
+
+  it('is not made: a waitlist left again after SERVICE_UNAVAILABLE is left then', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { ...tier, capacity: 1 },
+    ]);
+    const tierId = tierIds[0] as string;
+    await buyTickets(supergraph, (await signUp(supergraph)).accessToken, tierId);
+    const waiter = await signUp(supergraph);
+    const joined = await supergraph.request(
+      'mutation ($tierId: ID!) { joinWaitlist(tierId: $tierId, quantity: 1) { status } }',
+      { tierId },
+      { token: waiter.accessToken },
+    );
+    expect(joined.errors).toBeUndefined();
+    const leave = 'mutation ($tierId: ID!) { leaveWaitlist(tierId: $tierId) { status } }';
+    const answered = await answeredBehind(
+      {
+        database: 'tickets',
+        sql: 'SELECT 1 FROM waitlist_entries WHERE tier_id = $1::uuid AND user_id = $2::uuid FOR UPDATE',
+        params: [tierId, waiter.user.id],
+      },
+      { token: waiter.accessToken, query: leave, variables: { tierId } },
+    );
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    const retried = await supergraph.request<{ leaveWaitlist: { status: string } }>(
+      leave,
+      { tierId },
+      { token: waiter.accessToken },
+    );
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.leaveWaitlist.status).toBe('LEFT');
+  });
 });
 
 describe('a purchase answered while the events service is away', () => {
