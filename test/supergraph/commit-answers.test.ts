@@ -436,6 +436,28 @@ describe('a one-statement change the gateway stopped waiting for', () => {
     expect(retried.errors).toBeUndefined();
     expect(retried.data?.leaveWaitlist.status).toBe('LEFT');
   });
+
+  it('is not made: a draft deleted again after SERVICE_UNAVAILABLE is deleted then', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken);
+    const remove = 'mutation ($id: ID!) { deleteEvent(id: $id) }';
+    const answered = await answeredBehind(
+      {
+        database: 'events',
+        sql: 'SELECT 1 FROM events WHERE id = $1::uuid FOR UPDATE',
+        params: [eventId],
+      },
+      { token: organizer.accessToken, query: remove, variables: { id: eventId } },
+    );
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    const retried = await supergraph.request<{ deleteEvent: boolean }>(
+      remove,
+      { id: eventId },
+      { token: organizer.accessToken },
+    );
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.deleteEvent).toBe(true);
+    expect(await supergraph.databases.events.event.count({ where: { id: eventId } })).toBe(0);
+  });
 });
 
 describe('a purchase answered while the events service is away', () => {
