@@ -22,6 +22,8 @@ import {
   eventOnSale,
   publishedEvent,
   signUp,
+  strongPassword,
+  uniqueEmail,
 } from './operations.ts';
 
 let supergraph: Supergraph;
@@ -457,6 +459,34 @@ describe('a one-statement change the gateway stopped waiting for', () => {
     expect(retried.errors).toBeUndefined();
     expect(retried.data?.deleteEvent).toBe(true);
     expect(await supergraph.databases.events.event.count({ where: { id: eventId } })).toBe(0);
+  });
+});
+
+describe('a sign-up the gateway stopped waiting for', () => {
+  it('makes no account: its retry signs up, not EMAIL_TAKEN', async () => {
+    const signUpMutation = `mutation ($input: SignUpInput!) { signUp(input: $input) { user { id } } }`;
+    const input = {
+      email: uniqueEmail('late-session'),
+      password: strongPassword,
+      name: 'Late',
+      accountType: 'CUSTOMER',
+    };
+    // The account is written once its password is hashed (about 0.35 s); its first session
+    // then waits for the refresh tokens' table (a busy moment) past the gateway's deadline.
+    const answered = await answeredBehind(
+      { database: 'users', sql: 'LOCK TABLE refresh_tokens IN SHARE MODE' },
+      { query: signUpMutation, variables: { input } },
+      2_500,
+    );
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    const retried = await supergraph.request<{ signUp: { user: { id: string } } }>(signUpMutation, {
+      input,
+    });
+    expect(retried.errors).toBeUndefined();
+    const accounts = await supergraph.databases.users.user.findMany({
+      where: { email: input.email },
+    });
+    expect(accounts.map((account) => account.id)).toEqual([retried.data?.signUp.user.id]);
   });
 });
 

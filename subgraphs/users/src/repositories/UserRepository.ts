@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Role } from '@ticketing/auth';
-import { inRequestedOrder, queryableIds } from '@ticketing/platform';
+import { inRequestedOrder, queryableIds, whileAwaited } from '@ticketing/platform';
 import { Prisma, type PrismaClient, type User } from '@ticketing/prisma/users';
 import { failure } from '../errors.ts';
 import { lockUser, revokeOtherSessions } from './SessionRepository.ts';
@@ -58,6 +58,14 @@ const interval = (ms: number) => `${ms} milliseconds`;
  */
 const noPassword = 'none: guards a reopening';
 
+/** What a new account is made of. */
+export interface NewAccount {
+  email: string;
+  name: string;
+  role: Role;
+  passwordHash: string;
+}
+
 /** The only code in this service that queries users. */
 export class UserRepository {
   readonly #prisma: PrismaClient;
@@ -82,8 +90,25 @@ export class UserRepository {
     return this.#prisma.user.findFirst({ where: { email, deletedAt: null } });
   }
 
-  create(data: { email: string; name: string; role: Role; passwordHash: string }): Promise<User> {
+  create(data: NewAccount): Promise<User> {
     return this.#prisma.user.create({ data }).catch(rethrowEmailTaken);
+  }
+
+  /**
+   * Creates an account and, in the same transaction, what `andThen` writes for it (its
+   * first session, at sign-up): both are written or neither, and neither when the client
+   * stopped waiting meanwhile (whileAwaited). A sign-up told SERVICE_UNAVAILABLE then
+   * leaves no account behind, whose retry would find the email taken.
+   */
+  createWith<T>(
+    data: NewAccount,
+    andThen: (tx: Prisma.TransactionClient, user: User) => Promise<T>,
+  ): Promise<T> {
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx: Prisma.TransactionClient) =>
+        andThen(tx, await tx.user.create({ data }).catch(rethrowEmailTaken)),
+      ),
+    );
   }
 
   /**
