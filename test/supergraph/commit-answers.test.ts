@@ -75,6 +75,16 @@ async function post<Data>(
   return { status: response.status, ...(await response.json()) };
 }
 
+/**
+ * A gateway deadline longer than a password's hashing (about 0.35 s of CPU, more on a busy
+ * machine), so that the write after it is reached, and shorter than the database's lock
+ * wait (5 s), so that the write is still waiting when the client is answered.
+ */
+const pastHashing = 3_000;
+
+/** The refresh tokens' table locked against writes: every session's start or end waits. */
+const sessionsBusy: Lock = { database: 'users', sql: 'LOCK TABLE refresh_tokens IN SHARE MODE' };
+
 /** A row or table lock on a service's database, as another request's transaction takes it. */
 interface Lock {
   database: 'users' | 'events' | 'tickets';
@@ -82,22 +92,42 @@ interface Lock {
   params?: unknown[];
 }
 
+/** A transaction of a test's own, on one of the services' databases. */
+interface LockingTransaction {
+  $executeRawUnsafe(sql: string, ...values: unknown[]): Promise<number>;
+  $queryRawUnsafe<T>(sql: string, ...values: unknown[]): Promise<T>;
+}
+
 /**
  * `meanwhile`, run while `lock` is held, then the lock let go: a transaction's statements
  * that need it queue until then.
  */
-function holding<T>(lock: Lock, meanwhile: () => Promise<T>): Promise<T> {
-  const work = async (tx: {
-    $executeRawUnsafe(sql: string, ...values: unknown[]): Promise<number>;
-  }) => {
+function holding<T>(lock: Lock, meanwhile: (tx: LockingTransaction) => Promise<T>): Promise<T> {
+  const work = async (tx: LockingTransaction) => {
     await tx.$executeRawUnsafe(lock.sql, ...(lock.params ?? []));
-    return meanwhile();
+    return meanwhile(tx);
   };
-  const options = { timeout: 10_000 };
+  const options = { timeout: 15_000 };
   const { databases } = supergraph;
   if (lock.database === 'users') return databases.users.$transaction(work, options);
   if (lock.database === 'events') return databases.events.$transaction(work, options);
   return databases.tickets.$transaction(work, options);
+}
+
+/**
+ * Resolves once a statement of the database waits for a lock (for the one the test holds),
+ * or after 5 s: a write refused before it (the client gone already) never comes to wait.
+ */
+async function writeWaiting(tx: LockingTransaction): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    const [{ waiting }] = await tx.$queryRawUnsafe<[{ waiting: number }]>(
+      `SELECT count(*)::int AS waiting FROM pg_stat_activity
+       WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
+    if (waiting > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /**
@@ -112,9 +142,9 @@ async function answeredBehind<Data>(
   deadlineMs = 300,
 ): Promise<GraphQLResult<Data>> {
   const impatient = await gatewayWith({ SUBGRAPH_TIMEOUT_MS: String(deadlineMs) });
-  return holding(lock, async () => {
+  return holding(lock, async (tx) => {
     const result = await post<Data>(impatient, request.token, request.query, request.variables);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await writeWaiting(tx);
     return result;
   });
 }
@@ -474,9 +504,9 @@ describe('a sign-up the gateway stopped waiting for', () => {
     // The account is written once its password is hashed (about 0.35 s); its first session
     // then waits for the refresh tokens' table (a busy moment) past the gateway's deadline.
     const answered = await answeredBehind(
-      { database: 'users', sql: 'LOCK TABLE refresh_tokens IN SHARE MODE' },
+      sessionsBusy,
       { query: signUpMutation, variables: { input } },
-      2_500,
+      pastHashing,
     );
     expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
     const retried = await supergraph.request<{ signUp: { user: { id: string } } }>(signUpMutation, {
@@ -487,6 +517,33 @@ describe('a sign-up the gateway stopped waiting for', () => {
       where: { email: input.email },
     });
     expect(accounts.map((account) => account.id)).toEqual([retried.data?.signUp.user.id]);
+  });
+});
+
+describe('a session change the gateway stopped waiting for', () => {
+  const userRow = (userId: string): Lock => ({
+    database: 'users',
+    sql: 'SELECT 1 FROM users WHERE id = $1::uuid FOR UPDATE',
+    params: [userId],
+  });
+
+  it('is not made: a refresh leaves its token unused, to be exchanged again', async () => {
+    const user = await signUp(supergraph);
+    const refresh = `mutation ($token: String!) { refreshSession(refreshToken: $token) { refreshToken } }`;
+    // The account's row is busy (a login ending its oldest session) past the deadline.
+    const answered = await answeredBehind(userRow(user.user.id), {
+      query: refresh,
+      variables: { token: user.refreshToken },
+    });
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    // Taken once the transactions that queued for the row before it are over.
+    await holding(userRow(user.user.id), async () => undefined);
+    const tokens = await supergraph.databases.users.refreshToken.findMany({
+      where: { userId: user.user.id },
+    });
+    // Exchanged behind that answer, the token would be "used": a retry past the grace
+    // period would end the session as a stolen token's.
+    expect(tokens.map((token) => token.usedAt)).toEqual([null]);
   });
 });
 

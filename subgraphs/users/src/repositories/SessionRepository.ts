@@ -186,7 +186,9 @@ export class SessionRepository {
    * Exchanges a refresh token for its successor. Marking it used is a conditional update,
    * so of two concurrent exchanges exactly one wins; the other counts as reuse. While the
    * account's deletion is under way nothing is exchanged, and the token stays live: the
-   * deletion may yet be undone.
+   * deletion may yet be undone. Rolled back when the client stopped waiting (whileAwaited):
+   * a token exchanged behind SERVICE_UNAVAILABLE would be used, and its retry past the
+   * grace period would end the session as a stolen token's.
    */
   async rotate(
     tokenHash: string,
@@ -195,37 +197,44 @@ export class SessionRepository {
   ): Promise<RotationOutcome> {
     const presented = await this.findByHash(tokenHash);
     if (!presented) return { status: 'unknown' };
-    return this.#prisma.$transaction(async (tx) => {
-      const user = await lockUser(tx, presented.userId, 'share');
-      if (await deletionPending(tx, presented.userId))
-        return { status: 'deletion-pending' } as const;
-      const now = new Date();
-      const throttled = await overBudget(tx, presented.userId, tokenHash, now, budget);
-      if (throttled) return throttled;
-      const claimed = await tx.refreshToken.updateMany({
-        where: { tokenHash, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
-        data: { usedAt: now },
-      });
-      // Read again under the lock: a revocation or a deletion may have come first.
-      const token = await tx.refreshToken.findUnique({ where: { tokenHash } });
-      if (!token || !user || user.deletedAt) return { status: 'unknown' } as const;
-      if (claimed.count === 1) {
-        await tx.refreshToken.create({
-          data: { userId: token.userId, familyId: token.familyId, ...successor },
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx: Prisma.TransactionClient): Promise<RotationOutcome> => {
+        const user = await lockUser(tx, presented.userId, 'share');
+        if (await deletionPending(tx, presented.userId))
+          return { status: 'deletion-pending' } as const;
+        const now = new Date();
+        const throttled = await overBudget(tx, presented.userId, tokenHash, now, budget);
+        if (throttled) return throttled;
+        const claimed = await tx.refreshToken.updateMany({
+          where: { tokenHash, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
+          data: { usedAt: now },
         });
-        return { status: 'rotated', familyId: token.familyId, user, issuedAt: new Date() } as const;
-      }
-      if (token.revokedAt) return { status: 'revoked' } as const;
-      if (token.usedAt) {
-        return {
-          status: 'reused',
-          familyId: token.familyId,
-          userId: token.userId,
-          usedAt: token.usedAt,
-        } as const;
-      }
-      return { status: 'expired' } as const;
-    });
+        // Read again under the lock: a revocation or a deletion may have come first.
+        const token = await tx.refreshToken.findUnique({ where: { tokenHash } });
+        if (!token || !user || user.deletedAt) return { status: 'unknown' } as const;
+        if (claimed.count === 1) {
+          await tx.refreshToken.create({
+            data: { userId: token.userId, familyId: token.familyId, ...successor },
+          });
+          return {
+            status: 'rotated',
+            familyId: token.familyId,
+            user,
+            issuedAt: new Date(),
+          } as const;
+        }
+        if (token.revokedAt) return { status: 'revoked' } as const;
+        if (token.usedAt) {
+          return {
+            status: 'reused',
+            familyId: token.familyId,
+            userId: token.userId,
+            usedAt: token.usedAt,
+          } as const;
+        }
+        return { status: 'expired' } as const;
+      }),
+    );
   }
 
   /**
