@@ -545,6 +545,26 @@ describe('a session change the gateway stopped waiting for', () => {
     // period would end the session as a stolen token's.
     expect(tokens.map((token) => token.usedAt)).toEqual([null]);
   });
+  it('is not made: a password change retried after SERVICE_UNAVAILABLE changes it then', async () => {
+    const user = await signUp(supergraph);
+    const change = `mutation ($current: String!, $next: String!) {
+      changePassword(currentPassword: $current, newPassword: $next)
+    }`;
+    const variables = { current: strongPassword, next: 'another long passphrase, not guessed' };
+    // Both passwords are hashed (about 0.7 s) before the write, whose ending of the other
+    // sessions waits for their table.
+    const answered = await answeredBehind(
+      sessionsBusy,
+      { token: user.accessToken, query: change, variables },
+      pastHashing,
+    );
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    const retried = await supergraph.request<{ changePassword: boolean }>(change, variables, {
+      token: user.accessToken,
+    });
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.changePassword).toBe(true);
+  });
 });
 
 describe('a purchase answered while the events service is away', () => {

@@ -134,22 +134,26 @@ export class UserRepository {
    * Replaces a live account's password, if it is still `currentHash` (the one just checked:
    * of two changes made with the same current password, one wins), and ends its other
    * sessions in the same transaction. Returns the sessions ended that may still have a live
-   * access token (see revokeOtherSessions); null when nothing was changed.
+   * access token (see revokeOtherSessions); null when nothing was changed. Rolled back when
+   * the client stopped waiting (whileAwaited), so that its retry with the same current
+   * password changes it, not INVALID_CREDENTIALS.
    */
   replacePassword(
     id: string,
     change: { currentHash: string | null; newHash: string; keepFamilyId: string; recentMs: number },
   ): Promise<string[] | null> {
-    return this.#prisma.$transaction(async (tx) => {
-      // The update takes the user's lock exclusively: no session starts or refreshes with
-      // the old password from here on (lockUser).
-      const { count } = await tx.user.updateMany({
-        where: { id, deletedAt: null, passwordHash: change.currentHash },
-        data: { passwordHash: change.newHash },
-      });
-      if (count === 0) return null;
-      return revokeOtherSessions(tx, id, change.keepFamilyId, change.recentMs);
-    });
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx: Prisma.TransactionClient) => {
+        // The update takes the user's lock exclusively: no session starts or refreshes with
+        // the old password from here on (lockUser).
+        const { count } = await tx.user.updateMany({
+          where: { id, deletedAt: null, passwordHash: change.currentHash },
+          data: { passwordHash: change.newHash },
+        });
+        if (count === 0) return null;
+        return revokeOtherSessions(tx, id, change.keepFamilyId, change.recentMs);
+      }),
+    );
   }
 
   /**
