@@ -545,6 +545,23 @@ describe('a session change the gateway stopped waiting for', () => {
     // period would end the session as a stolen token's.
     expect(tokens.map((token) => token.usedAt)).toEqual([null]);
   });
+
+  it('is not made: a login leaves no session behind', async () => {
+    const user = await signUp(supergraph);
+    const login = `mutation ($email: String!, $password: String!) { logIn(email: $email, password: $password) { refreshToken } }`;
+    const answered = await answeredBehind(
+      sessionsBusy,
+      { query: login, variables: { email: user.user.email, password: strongPassword } },
+      pastHashing,
+    );
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    // Taken once the transactions that queued for the table before it are over.
+    await holding(sessionsBusy, async () => undefined);
+    expect(
+      await supergraph.databases.users.refreshToken.count({ where: { userId: user.user.id } }),
+    ).toBe(1);
+  });
+
   it('is not made: a password change retried after SERVICE_UNAVAILABLE changes it then', async () => {
     const user = await signUp(supergraph);
     const change = `mutation ($current: String!, $next: String!) {
