@@ -582,6 +582,25 @@ describe('a session change the gateway stopped waiting for', () => {
     expect(retried.errors).toBeUndefined();
     expect(retried.data?.changePassword).toBe(true);
   });
+
+  it('is not made: an account deletion retried after SERVICE_UNAVAILABLE deletes it then', async () => {
+    const user = await signUp(supergraph);
+    const remove = 'mutation ($password: String!) { deleteAccount(password: $password) }';
+    const variables = { password: strongPassword };
+    // The password is checked (about 0.35 s) and the account closed for tickets before the
+    // deletion's write, whose ending of the account's sessions waits for their table.
+    const answered = await answeredBehind(
+      sessionsBusy,
+      { token: user.accessToken, query: remove, variables },
+      pastHashing,
+    );
+    expect(codeOf(answered)).toBe('SERVICE_UNAVAILABLE');
+    const retried = await supergraph.request<{ deleteAccount: boolean }>(remove, variables, {
+      token: user.accessToken,
+    });
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.deleteAccount).toBe(true);
+  });
 });
 
 describe('a purchase answered while the events service is away', () => {

@@ -304,14 +304,18 @@ export class UserRepository {
    * password is still that one. False when nothing was deleted: the account was deleted
    * already, or its password changed meanwhile; 'last-admin' for the only admin;
    * 'not-pending' when the mark is gone (the deletion sweeper settled it); 'settling' when
-   * a sweeper or a reopening holds a lease on it.
+   * a sweeper or a reopening holds a lease on it. Rolled back when the client stopped
+   * waiting (whileAwaited): the caller then reopens the account, and its retry deletes it,
+   * where it would have found the account gone (UNAUTHENTICATED).
    */
   anonymize(
     id: string,
     passwordHash: string | null,
     forget: (email: string, tx: Prisma.TransactionClient) => Promise<void>,
   ): Promise<boolean | 'last-admin' | 'not-pending' | 'settling'> {
-    return this.#prisma.$transaction((tx) => anonymizeIn(tx, id, passwordHash, forget));
+    return this.#prisma.$transaction(
+      whileAwaited((tx: Prisma.TransactionClient) => anonymizeIn(tx, id, passwordHash, forget)),
+    );
   }
 }
 
