@@ -585,6 +585,88 @@ describe('a session change the gateway stopped waiting for', () => {
   });
 });
 
+describe('a mutation sent again after its answer was lost', () => {
+  /** Sends a mutation twice, as a client that never got the first answer does. */
+  async function sentTwice<Data>(request: MutationRequest) {
+    const send = () =>
+      supergraph.request<Data>(
+        request.query,
+        request.variables,
+        request.token ? { token: request.token } : {},
+      );
+    const first = await send();
+    expect(first.errors).toBeUndefined();
+    return { first: first.data, again: await send() };
+  }
+
+  it('refunds once: the second refundOrder is ALREADY_REFUNDED', async () => {
+    const buyer = await signUp(supergraph);
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const bought = await supergraph.request<{ purchaseTickets: { id: string } }>(
+      'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+      { input: { tierId: tierIds[0], quantity: 2, idempotencyKey: randomUUID() } },
+      { token: buyer.accessToken },
+    );
+    const orderId = bought.data?.purchaseTickets.id as string;
+    const { again } = await sentTwice({
+      token: buyer.accessToken,
+      query: 'mutation ($orderId: ID!) { refundOrder(orderId: $orderId) { id status } }',
+      variables: { orderId },
+    });
+    expect(codeOf(again)).toBe('ALREADY_REFUNDED');
+    expect(await supergraph.databases.tickets.refund.count({ where: { orderId } })).toBe(1);
+    const stock = await supergraph.databases.tickets.ticketTier.findUniqueOrThrow({
+      where: { id: tierIds[0] as string },
+    });
+    expect(stock.sold).toBe(0);
+  });
+
+  it('cancels an event once: the second cancelEvent says it is cancelled already', async () => {
+    const eventId = await publishedEvent(supergraph, organizer.accessToken);
+    const { again } = await sentTwice({
+      token: organizer.accessToken,
+      query: 'mutation ($id: ID!) { cancelEvent(id: $id) { status } }',
+      variables: { id: eventId },
+    });
+    expect(again.errors?.[0]?.extensions).toMatchObject({
+      code: 'INVALID_STATE_TRANSITION',
+      status: 'CANCELLED',
+    });
+    expect(
+      await supergraph.databases.events.outboxMessage.count({
+        where: { eventId, topic: 'event.cancelled' },
+      }),
+    ).toBe(1);
+  });
+
+  it('answers the same to addDoorStaff, updateTicketTier and logOut', async () => {
+    const member = await signUp(supergraph);
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const named = await sentTwice<{ addDoorStaff: unknown }>({
+      token: organizer.accessToken,
+      query:
+        'mutation ($eventId: ID!, $email: String!) { addDoorStaff(eventId: $eventId, email: $email) { addedAt user { id } } }',
+      variables: { eventId, email: member.user.email },
+    });
+    expect(named.again.errors).toBeUndefined();
+    expect(named.again.data).toEqual(named.first);
+    const resized = await sentTwice<{ updateTicketTier: unknown }>({
+      token: organizer.accessToken,
+      query:
+        'mutation ($id: ID!) { updateTicketTier(id: $id, input: { capacity: 50 }) { capacity available } }',
+      variables: { id: tierIds[0] },
+    });
+    expect(resized.again.errors).toBeUndefined();
+    expect(resized.again.data).toEqual(resized.first);
+    const loggedOut = await sentTwice<{ logOut: boolean }>({
+      query: 'mutation ($token: String!) { logOut(refreshToken: $token) }',
+      variables: { token: member.refreshToken },
+    });
+    expect(loggedOut.again.errors).toBeUndefined();
+    expect(loggedOut.again.data).toEqual({ logOut: true });
+  });
+});
+
 describe('a purchase answered while the events service is away', () => {
   it('comes back with its order, the event null, and a retry with its key returns the same', async () => {
     const buyer = await signUp(supergraph);
