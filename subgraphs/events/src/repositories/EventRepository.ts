@@ -314,10 +314,17 @@ export class EventRepository {
     );
   }
 
-  /** Deletes the event if it is still a draft; says whether it did. */
-  async deleteDraft(id: string): Promise<boolean> {
-    const { count } = await this.#prisma.event.deleteMany({ where: { id, status: 'DRAFT' } });
-    return count === 1;
+  /**
+   * Deletes the event if it is still a draft; says whether it did. Rolled back when the
+   * client stopped waiting (whileAwaited), so that its retry deletes it, not NOT_FOUND.
+   */
+  deleteDraft(id: string): Promise<boolean> {
+    return this.#prisma.$transaction(
+      whileAwaited(
+        async (tx: Prisma.TransactionClient) =>
+          (await tx.event.deleteMany({ where: { id, status: 'DRAFT' } })).count === 1,
+      ),
+    );
   }
 
   findById(id: string): Promise<Event | null> {

@@ -90,8 +90,14 @@ export class CheckInRepository {
     );
   }
 
-  async removeDoorStaff(eventId: string, userId: string): Promise<boolean> {
-    return (await this.#prisma.doorStaff.deleteMany({ where: { eventId, userId } })).count > 0;
+  /**
+   * Removes a user from the event's door staff; false when they were not. Rolled back when
+   * the client stopped waiting (whileAwaited), so that its retry removes them, not `false`.
+   */
+  removeDoorStaff(eventId: string, userId: string): Promise<boolean> {
+    return this.#awaited(
+      async (tx) => (await tx.doorStaff.deleteMany({ where: { eventId, userId } })).count > 0,
+    );
   }
 
   /** When the event's first tier was made: none of its tickets can be older. Null without tiers. */
@@ -118,7 +124,9 @@ export class CheckInRepository {
    * admission, in one statement. The condition is in the update, so of any number of doors
    * scanning one ticket at once exactly one is admitted: the others wait for its row lock,
    * then find it admitted. An offline scan (`scannedAt` given) also wins over an admission
-   * scanned later than itself: the first scan by scan time is the one that stands.
+   * scanned later than itself: the first scan by scan time is the one that stands. In a
+   * transaction that is rolled back when the client stopped waiting (whileAwaited): a door
+   * told SERVICE_UNAVAILABLE scans again, and is then admitted, not ALREADY_CHECKED_IN.
    */
   async admit(
     ticket: ScannedTicket,
@@ -134,7 +142,8 @@ export class CheckInRepository {
           AND NOT EXISTS (SELECT 1 FROM event_snapshots s WHERE s.event_id = tickets.event_id
             AND s.admissions_reset_at >= ${scannedAt}::timestamptz)`
       : Prisma.sql`checked_in_at IS NULL`;
-    const [admitted] = await this.#prisma.$queryRaw<Admission[]>`
+    const [admitted] = await this.#awaited(
+      (tx) => tx.$queryRaw<Admission[]>`
       WITH admitted AS (
         UPDATE tickets SET checked_in_at = ${at}, checked_in_by = ${staffId}::uuid
         WHERE ${ticketCondition(ticket, scannedAt)} AND event_id = ${eventId}::uuid
@@ -145,13 +154,18 @@ export class CheckInRepository {
         SELECT gen_random_uuid(), id, event_id, 'ADMIT', ${staffId}::uuid, checked_in_at, ${scannedAt !== undefined}
         FROM admitted
       )
-      SELECT id::text AS "ticketId", checked_in_at AS "checkedInAt" FROM admitted`;
+      SELECT id::text AS "ticketId", checked_in_at AS "checkedInAt" FROM admitted`,
+    );
     return admitted ?? null;
   }
 
-  /** Undoes a ticket's admission and records who undid it; null when it was not admitted. */
+  /**
+   * Undoes a ticket's admission and records who undid it; null when it was not admitted.
+   * Rolled back when the client stopped waiting, as an admission is.
+   */
   async undo(ticketId: string, eventId: string, staffId: string): Promise<string | null> {
-    const [undone] = await this.#prisma.$queryRaw<{ id: string }[]>`
+    const [undone] = await this.#awaited(
+      (tx) => tx.$queryRaw<{ id: string }[]>`
       WITH undone AS (
         UPDATE tickets SET checked_in_at = NULL, checked_in_by = NULL
         WHERE id = ${ticketId}::uuid AND event_id = ${eventId}::uuid AND checked_in_at IS NOT NULL
@@ -160,8 +174,18 @@ export class CheckInRepository {
         INSERT INTO check_ins (id, ticket_id, event_id, action, staff_id, scanned_at)
         SELECT gen_random_uuid(), id, event_id, 'UNDO', ${staffId}::uuid, now() FROM undone
       )
-      SELECT id::text FROM undone`;
+      SELECT id::text FROM undone`,
+    );
     return undone?.id ?? null;
+  }
+
+  /**
+   * One statement in a transaction of its own that ends with the check that the client is
+   * still waiting: the statement's row locks are held until then, so its race guarantees
+   * stand, and what it wrote (the check_ins row with it) is kept or rolled back whole.
+   */
+  #awaited<T>(statement: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+    return this.#prisma.$transaction(whileAwaited(statement));
   }
 
   /**

@@ -120,14 +120,19 @@ export class WaitlistRepository {
   /**
    * Ends the buyer's live entry for the tier. Offers already made stay theirs (they are
    * holds), and the answer shows them, as `entriesOf` does; the units not yet offered go to
-   * the others in line.
+   * the others in line. Rolled back when the client stopped waiting (whileAwaited), so that
+   * its retry leaves, not NOT_ON_WAITLIST.
    */
   async leave(tierId: string, userId: string): Promise<QueuedEntry | null> {
-    const [entry] = await this.#prisma.$queryRaw<WaitlistEntry[]>`
+    const [entry] = await this.#prisma.$transaction(
+      whileAwaited(
+        (tx: Prisma.TransactionClient) => tx.$queryRaw<WaitlistEntry[]>`
       UPDATE waitlist_entries AS e SET status = 'LEFT', waiting = 0, updated_at = now()
       WHERE tier_id = ${tierId}::uuid AND user_id = ${userId}::uuid
         AND status IN ('WAITING', 'OFFERED')
-      RETURNING ${entryColumns}`;
+      RETURNING ${entryColumns}`,
+      ),
+    );
     if (!entry) return null;
     const [openOffers] = await this.#openOffers([entry.id]);
     return { ...entry, place: null, openOffers: openOffers ?? [] };

@@ -1,3 +1,4 @@
+import { whileAwaited } from '@ticketing/platform';
 import type { Prisma, PrismaClient, RefreshToken, User } from '@ticketing/prisma/users';
 
 /** A session's access token may be issued for `user`, at `issuedAt`: both read under the lock. */
@@ -83,6 +84,66 @@ async function overBudget(
   return { status: 'throttled', retryAt: new Date(oldest.getTime() + 60 * 60 * 1_000) };
 }
 
+/** A new session's first refresh token, as stored. */
+export interface NewSession {
+  userId: string;
+  familyId: string;
+  tokenHash: string;
+  expiresAt: Date;
+}
+
+export interface SessionLimits {
+  maxSessions: number;
+  recentMs: number;
+}
+
+export type SessionStart = (Issuable & { ended: string[] }) | 'deletion-pending' | null;
+
+/** SessionRepository.start, in `tx`: for an account created in it too, at sign-up. */
+export async function startSessionIn(
+  tx: Prisma.TransactionClient,
+  token: NewSession,
+  limits: SessionLimits,
+  passwordHash?: string | null,
+): Promise<SessionStart> {
+  const user = await lockUser(tx, token.userId, 'update');
+  if (!user || user.deletedAt) return null;
+  if (passwordHash !== undefined && user.passwordHash !== passwordHash) return null;
+  if (await deletionPending(tx, user.id)) return 'deletion-pending' as const;
+  await tx.refreshToken.create({ data: token });
+  const beyond = await tx.refreshToken.findMany({
+    where: {
+      userId: token.userId,
+      usedAt: null,
+      revokedAt: null,
+      expiresAt: { gt: new Date() },
+    },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    skip: limits.maxSessions,
+    select: { familyId: true, createdAt: true },
+  });
+  if (beyond.length > 0) {
+    await tx.refreshToken.updateMany({
+      where: { familyId: { in: beyond.map((head) => head.familyId) }, revokedAt: null },
+      data: { revokedAt: new Date() },
+    });
+  }
+  // Sessions that ended (logged out, revoked, past the limit, expired) are forgotten
+  // here, so that logging in again and again keeps no more rows than live sessions: an
+  // ended session's token is refused whether its row is there or not.
+  await tx.$executeRaw`
+      DELETE FROM refresh_tokens t
+      WHERE t.user_id = ${token.userId}::uuid AND NOT EXISTS (
+        SELECT 1 FROM refresh_tokens live
+        WHERE live.family_id = t.family_id AND live.used_at IS NULL
+          AND live.revoked_at IS NULL AND live.expires_at > now())`;
+  const recentSince = Date.now() - limits.recentMs;
+  const ended = beyond
+    .filter((head) => head.createdAt.getTime() > recentSince)
+    .map((head) => head.familyId);
+  return { user, issuedAt: new Date(), ended };
+}
+
 /** Sessions as refresh-token families. The only code in this service that queries them. */
 export class SessionRepository {
   readonly #prisma: PrismaClient;
@@ -102,51 +163,19 @@ export class SessionRepository {
    * (lockUser), which also makes one user's logins count their sessions one at a time.
    * `ended` lists those of them that may still have a live access token: their refresh
    * token was issued within `recentMs`, and an access token with it. The rows of the user's
-   * sessions that ended, these and earlier ones, are deleted.
+   * sessions that ended, these and earlier ones, are deleted. Rolled back when the client
+   * stopped waiting (whileAwaited): a login told SERVICE_UNAVAILABLE leaves no session.
    */
   start(
-    token: { userId: string; familyId: string; tokenHash: string; expiresAt: Date },
-    limits: { maxSessions: number; recentMs: number },
+    token: NewSession,
+    limits: SessionLimits,
     passwordHash?: string | null,
-  ): Promise<(Issuable & { ended: string[] }) | 'deletion-pending' | null> {
-    return this.#prisma.$transaction(async (tx) => {
-      const user = await lockUser(tx, token.userId, 'update');
-      if (!user || user.deletedAt) return null;
-      if (passwordHash !== undefined && user.passwordHash !== passwordHash) return null;
-      if (await deletionPending(tx, user.id)) return 'deletion-pending' as const;
-      await tx.refreshToken.create({ data: token });
-      const beyond = await tx.refreshToken.findMany({
-        where: {
-          userId: token.userId,
-          usedAt: null,
-          revokedAt: null,
-          expiresAt: { gt: new Date() },
-        },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        skip: limits.maxSessions,
-        select: { familyId: true, createdAt: true },
-      });
-      if (beyond.length > 0) {
-        await tx.refreshToken.updateMany({
-          where: { familyId: { in: beyond.map((head) => head.familyId) }, revokedAt: null },
-          data: { revokedAt: new Date() },
-        });
-      }
-      // Sessions that ended (logged out, revoked, past the limit, expired) are forgotten
-      // here, so that logging in again and again keeps no more rows than live sessions: an
-      // ended session's token is refused whether its row is there or not.
-      await tx.$executeRaw`
-        DELETE FROM refresh_tokens t
-        WHERE t.user_id = ${token.userId}::uuid AND NOT EXISTS (
-          SELECT 1 FROM refresh_tokens live
-          WHERE live.family_id = t.family_id AND live.used_at IS NULL
-            AND live.revoked_at IS NULL AND live.expires_at > now())`;
-      const recentSince = Date.now() - limits.recentMs;
-      const ended = beyond
-        .filter((head) => head.createdAt.getTime() > recentSince)
-        .map((head) => head.familyId);
-      return { user, issuedAt: new Date(), ended };
-    });
+  ): Promise<SessionStart> {
+    return this.#prisma.$transaction(
+      whileAwaited((tx: Prisma.TransactionClient) =>
+        startSessionIn(tx, token, limits, passwordHash),
+      ),
+    );
   }
 
   findByHash(tokenHash: string): Promise<RefreshToken | null> {
@@ -157,7 +186,9 @@ export class SessionRepository {
    * Exchanges a refresh token for its successor. Marking it used is a conditional update,
    * so of two concurrent exchanges exactly one wins; the other counts as reuse. While the
    * account's deletion is under way nothing is exchanged, and the token stays live: the
-   * deletion may yet be undone.
+   * deletion may yet be undone. Rolled back when the client stopped waiting (whileAwaited):
+   * a token exchanged behind SERVICE_UNAVAILABLE would be used, and its retry past the
+   * grace period would end the session as a stolen token's.
    */
   async rotate(
     tokenHash: string,
@@ -166,37 +197,44 @@ export class SessionRepository {
   ): Promise<RotationOutcome> {
     const presented = await this.findByHash(tokenHash);
     if (!presented) return { status: 'unknown' };
-    return this.#prisma.$transaction(async (tx) => {
-      const user = await lockUser(tx, presented.userId, 'share');
-      if (await deletionPending(tx, presented.userId))
-        return { status: 'deletion-pending' } as const;
-      const now = new Date();
-      const throttled = await overBudget(tx, presented.userId, tokenHash, now, budget);
-      if (throttled) return throttled;
-      const claimed = await tx.refreshToken.updateMany({
-        where: { tokenHash, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
-        data: { usedAt: now },
-      });
-      // Read again under the lock: a revocation or a deletion may have come first.
-      const token = await tx.refreshToken.findUnique({ where: { tokenHash } });
-      if (!token || !user || user.deletedAt) return { status: 'unknown' } as const;
-      if (claimed.count === 1) {
-        await tx.refreshToken.create({
-          data: { userId: token.userId, familyId: token.familyId, ...successor },
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx: Prisma.TransactionClient): Promise<RotationOutcome> => {
+        const user = await lockUser(tx, presented.userId, 'share');
+        if (await deletionPending(tx, presented.userId))
+          return { status: 'deletion-pending' } as const;
+        const now = new Date();
+        const throttled = await overBudget(tx, presented.userId, tokenHash, now, budget);
+        if (throttled) return throttled;
+        const claimed = await tx.refreshToken.updateMany({
+          where: { tokenHash, usedAt: null, revokedAt: null, expiresAt: { gt: now } },
+          data: { usedAt: now },
         });
-        return { status: 'rotated', familyId: token.familyId, user, issuedAt: new Date() } as const;
-      }
-      if (token.revokedAt) return { status: 'revoked' } as const;
-      if (token.usedAt) {
-        return {
-          status: 'reused',
-          familyId: token.familyId,
-          userId: token.userId,
-          usedAt: token.usedAt,
-        } as const;
-      }
-      return { status: 'expired' } as const;
-    });
+        // Read again under the lock: a revocation or a deletion may have come first.
+        const token = await tx.refreshToken.findUnique({ where: { tokenHash } });
+        if (!token || !user || user.deletedAt) return { status: 'unknown' } as const;
+        if (claimed.count === 1) {
+          await tx.refreshToken.create({
+            data: { userId: token.userId, familyId: token.familyId, ...successor },
+          });
+          return {
+            status: 'rotated',
+            familyId: token.familyId,
+            user,
+            issuedAt: new Date(),
+          } as const;
+        }
+        if (token.revokedAt) return { status: 'revoked' } as const;
+        if (token.usedAt) {
+          return {
+            status: 'reused',
+            familyId: token.familyId,
+            userId: token.userId,
+            usedAt: token.usedAt,
+          } as const;
+        }
+        return { status: 'expired' } as const;
+      }),
+    );
   }
 
   /**

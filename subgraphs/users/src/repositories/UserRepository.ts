@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Role } from '@ticketing/auth';
-import { inRequestedOrder, queryableIds } from '@ticketing/platform';
+import { inRequestedOrder, queryableIds, whileAwaited } from '@ticketing/platform';
 import { Prisma, type PrismaClient, type User } from '@ticketing/prisma/users';
 import { failure } from '../errors.ts';
 import { lockUser, revokeOtherSessions } from './SessionRepository.ts';
@@ -58,6 +58,14 @@ const interval = (ms: number) => `${ms} milliseconds`;
  */
 const noPassword = 'none: guards a reopening';
 
+/** What a new account is made of. */
+export interface NewAccount {
+  email: string;
+  name: string;
+  role: Role;
+  passwordHash: string;
+}
+
 /** The only code in this service that queries users. */
 export class UserRepository {
   readonly #prisma: PrismaClient;
@@ -82,8 +90,25 @@ export class UserRepository {
     return this.#prisma.user.findFirst({ where: { email, deletedAt: null } });
   }
 
-  create(data: { email: string; name: string; role: Role; passwordHash: string }): Promise<User> {
+  create(data: NewAccount): Promise<User> {
     return this.#prisma.user.create({ data }).catch(rethrowEmailTaken);
+  }
+
+  /**
+   * Creates an account and, in the same transaction, what `andThen` writes for it (its
+   * first session, at sign-up): both are written or neither, and neither when the client
+   * stopped waiting meanwhile (whileAwaited). A sign-up told SERVICE_UNAVAILABLE then
+   * leaves no account behind, whose retry would find the email taken.
+   */
+  createWith<T>(
+    data: NewAccount,
+    andThen: (tx: Prisma.TransactionClient, user: User) => Promise<T>,
+  ): Promise<T> {
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx: Prisma.TransactionClient) =>
+        andThen(tx, await tx.user.create({ data }).catch(rethrowEmailTaken)),
+      ),
+    );
   }
 
   /**
@@ -109,22 +134,26 @@ export class UserRepository {
    * Replaces a live account's password, if it is still `currentHash` (the one just checked:
    * of two changes made with the same current password, one wins), and ends its other
    * sessions in the same transaction. Returns the sessions ended that may still have a live
-   * access token (see revokeOtherSessions); null when nothing was changed.
+   * access token (see revokeOtherSessions); null when nothing was changed. Rolled back when
+   * the client stopped waiting (whileAwaited), so that its retry with the same current
+   * password changes it, not INVALID_CREDENTIALS.
    */
   replacePassword(
     id: string,
     change: { currentHash: string | null; newHash: string; keepFamilyId: string; recentMs: number },
   ): Promise<string[] | null> {
-    return this.#prisma.$transaction(async (tx) => {
-      // The update takes the user's lock exclusively: no session starts or refreshes with
-      // the old password from here on (lockUser).
-      const { count } = await tx.user.updateMany({
-        where: { id, deletedAt: null, passwordHash: change.currentHash },
-        data: { passwordHash: change.newHash },
-      });
-      if (count === 0) return null;
-      return revokeOtherSessions(tx, id, change.keepFamilyId, change.recentMs);
-    });
+    return this.#prisma.$transaction(
+      whileAwaited(async (tx: Prisma.TransactionClient) => {
+        // The update takes the user's lock exclusively: no session starts or refreshes with
+        // the old password from here on (lockUser).
+        const { count } = await tx.user.updateMany({
+          where: { id, deletedAt: null, passwordHash: change.currentHash },
+          data: { passwordHash: change.newHash },
+        });
+        if (count === 0) return null;
+        return revokeOtherSessions(tx, id, change.keepFamilyId, change.recentMs);
+      }),
+    );
   }
 
   /**
@@ -275,14 +304,18 @@ export class UserRepository {
    * password is still that one. False when nothing was deleted: the account was deleted
    * already, or its password changed meanwhile; 'last-admin' for the only admin;
    * 'not-pending' when the mark is gone (the deletion sweeper settled it); 'settling' when
-   * a sweeper or a reopening holds a lease on it.
+   * a sweeper or a reopening holds a lease on it. Rolled back when the client stopped
+   * waiting (whileAwaited): the caller then reopens the account, and its retry deletes it,
+   * where it would have found the account gone (UNAUTHENTICATED).
    */
   anonymize(
     id: string,
     passwordHash: string | null,
     forget: (email: string, tx: Prisma.TransactionClient) => Promise<void>,
   ): Promise<boolean | 'last-admin' | 'not-pending' | 'settling'> {
-    return this.#prisma.$transaction((tx) => anonymizeIn(tx, id, passwordHash, forget));
+    return this.#prisma.$transaction(
+      whileAwaited((tx: Prisma.TransactionClient) => anonymizeIn(tx, id, passwordHash, forget)),
+    );
   }
 }
 

@@ -33,7 +33,14 @@ import {
   successorRefreshToken,
 } from '../auth/tokens.ts';
 import { failure } from '../errors.ts';
-import type { Issuable, SessionRepository } from '../repositories/SessionRepository.ts';
+import {
+  type Issuable,
+  type NewSession,
+  type SessionLimits,
+  type SessionRepository,
+  type SessionStart,
+  startSessionIn,
+} from '../repositories/SessionRepository.ts';
 import type { UserRepository } from '../repositories/UserRepository.ts';
 import {
   emailSchema,
@@ -114,6 +121,18 @@ function refuseWhenAbandoned(): void {
   if (currentRequestAbandoned()) throw serviceUnavailable();
 }
 
+/** A session about to start: its family, and its first refresh token for `of(userId)`. */
+function newSession() {
+  const familyId = crypto.randomUUID();
+  const refresh = newRefreshToken();
+  const expiresAt = new Date(Date.now() + refreshTokenLifetimeMs);
+  return {
+    familyId,
+    refreshToken: refresh.token,
+    of: (userId: string): NewSession => ({ userId, familyId, tokenHash: refresh.hash, expiresAt }),
+  };
+}
+
 /** Sign-up, login, sessions and account management: the users service's rules. */
 export class AccountService {
   readonly #users: UserRepository;
@@ -177,12 +196,18 @@ export class AccountService {
       const { email, password, name, accountType } = parseInput(signUpSchema, input, 'input');
       const passwordHash = await turn.hash(password);
       refuseWhenAbandoned();
-      const user = await this.#users.create({ email, name, role: accountType, passwordHash });
-      const session = await this.#startSession(user);
-      // Deleted in the moment since it was created, by whoever holds its first token.
-      if (!session || session === 'deletion-pending')
+      // The account and its first session in one transaction: a sign-up that stopped
+      // between the two (the gateway gone) would leave an account its retry finds taken.
+      const session = newSession();
+      const started = await this.#users.createWith(
+        { email, name, role: accountType, passwordHash },
+        (tx, user) => startSessionIn(tx, session.of(user.id), this.#sessionLimits()),
+      );
+      const payload = await this.#sessionStarted(started, session);
+      // Unreachable for an account made in the same transaction; typed as any start is.
+      if (!payload || payload === 'deletion-pending')
         throw unauthenticated('This account no longer exists.', 'invalid');
-      return session;
+      return payload;
     } finally {
       turn.release();
     }
@@ -614,24 +639,30 @@ export class AccountService {
     user: User,
     passwordHash?: string | null,
   ): Promise<AuthPayload | 'deletion-pending' | null> {
-    const familyId = crypto.randomUUID();
-    const refresh = newRefreshToken();
+    const session = newSession();
     const started = await this.#sessions.start(
-      {
-        userId: user.id,
-        familyId,
-        tokenHash: refresh.hash,
-        expiresAt: new Date(Date.now() + refreshTokenLifetimeMs),
-      },
-      { maxSessions: this.#maxSessions, recentMs: revocationLifetimeMs },
+      session.of(user.id),
+      this.#sessionLimits(),
       passwordHash,
     );
+    return this.#sessionStarted(started, session);
+  }
+
+  #sessionLimits(): SessionLimits {
+    return { maxSessions: this.#maxSessions, recentMs: revocationLifetimeMs };
+  }
+
+  /** The answer to a session's start: its tokens, once the sessions it ended are revoked. */
+  async #sessionStarted(
+    started: SessionStart,
+    session: ReturnType<typeof newSession>,
+  ): Promise<AuthPayload | 'deletion-pending' | null> {
     if (!started || started === 'deletion-pending') return started;
     // The sessions this one pushed past the limit end as a logout ends one: their access
     // tokens too, at every gateway.
     await this.#revocations.publish(
       ...started.ended.map((id) => ({ kind: 'session' as const, id })),
     );
-    return this.#payload(started, familyId, refresh.token);
+    return this.#payload(started, session.familyId, session.refreshToken);
   }
 }
