@@ -496,33 +496,63 @@ describe('a session racing what ends it', () => {
   });
 
   /**
-   * Exchanges `token` again and again, each successor for the next, until `until` settles;
-   * returns the last successor it got.
+   * Exchanges `token` again and again, each successor for the next, until `until` (the ending,
+   * begun once `begun` resolves) settles; returns the last successor it got. The race is
+   * checked to have happened: some exchange succeeded while the ending was under way, and the
+   * exchanges stopped only for the ending (refused as it ends the session, or it answered).
    */
-  async function refreshWhile(token: string, until: Promise<unknown>): Promise<string> {
-    let settled = false;
+  async function refreshWhile(
+    token: string,
+    until: Promise<unknown>,
+    begun: Promise<unknown> = Promise.resolve(),
+  ): Promise<string> {
+    let [started, settled] = [false, false];
+    void begun.then(() => (started = true));
     until.then(
       () => (settled = true),
       () => (settled = true),
     );
     let latest = token;
+    let overlapped = false;
     while (!settled) {
       try {
-        latest = (await accounts.refreshSession(latest)).refreshToken;
-      } catch {
+        latest = (await exchanging().refreshSession(latest)).refreshToken;
+      } catch (error) {
+        expect(['UNAUTHENTICATED', 'ACCOUNT_DELETION_PENDING']).toContain(
+          (error as GraphQLError).extensions?.code,
+        );
         break;
+      } finally {
+        // The loop never pauses: an exchange that ended after the ending began was in flight
+        // beside it.
+        overlapped ||= started;
       }
     }
+    expect(overlapped, 'an exchange in flight while the ending was under way').toBe(true);
     return latest;
   }
+
+  /**
+   * The exchanges' own service, without the account's refresh budget (tested on its own): a
+   * budget spent would stop them before the ending, and the race would not happen.
+   */
+  let unbudgeted: typeof accounts | undefined;
+  const exchanging = () =>
+    (unbudgeted ??= createUsersServices(
+      database.prisma,
+      keys,
+      { issuer: 'test', audience: 'test' },
+      createLogger('users', 'silent'),
+      undefined,
+      { refreshesPerAccountPerHour: Number.MAX_SAFE_INTEGER },
+    ).accounts);
 
   it('is ended by logOut even while a stolen copy of its refresh token keeps rotating', async () => {
     for (let round = 0; round < 5; round++) {
       const { refreshToken } = await signUp(`logout-race-${round}@example.com`, '192.0.2.40');
-      const loggedOut = new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
-        accounts.logOut(refreshToken),
-      );
-      const stolen = await refreshWhile(refreshToken, loggedOut);
+      const sent = new Promise((resolve) => setTimeout(resolve, 20));
+      const loggedOut = sent.then(() => accounts.logOut(refreshToken));
+      const stolen = await refreshWhile(refreshToken, loggedOut, sent);
       await expect(loggedOut).resolves.toBe(true);
       expect(await liveTokens(refreshToken)).toBe(0);
       const after = await refusal(accounts.refreshSession(stolen));
