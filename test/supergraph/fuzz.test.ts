@@ -93,6 +93,7 @@ beforeAll(async () => {
       ACCOUNT_WRITE_BURST: '100000',
     },
   });
+  answersBefore = await relayAnswers();
   const [customer, organizer, bystander] = await Promise.all([
     signUp(supergraph),
     signUp(supergraph, { accountType: 'ORGANIZER' }),
@@ -738,13 +739,15 @@ async function fingerprint(): Promise<Record<string, string>> {
       )
         .map(({ tablename }) => tablename)
         .filter((table) => !backgroundTables.has(table));
+      // The outbox's rows change as the relay works them, but only a request adds one: its
+      // last sequence stands for it (a refused mutation must not set a change going either).
+      const parts = tables.map(
+        (table) =>
+          `(SELECT coalesce(string_agg(t::text, '|' ORDER BY t::text), '') FROM "${table}" t)`,
+      );
+      if (name === 'events') parts.push('(SELECT max(sequence)::text FROM outbox_messages)');
       const digests = await database.$queryRawUnsafe<{ digest: string }[]>(
-        `SELECT md5(concat_ws('/', ${tables
-          .map(
-            (table) =>
-              `(SELECT coalesce(string_agg(t::text, '|' ORDER BY t::text), '') FROM "${table}" t)`,
-          )
-          .join(', ')})) AS digest`,
+        `SELECT md5(concat_ws('/', ${parts.join(', ')})) AS digest`,
       );
       return [name, digests[0]?.digest ?? ''] as const;
     }),
@@ -752,19 +755,42 @@ async function fingerprint(): Promise<Record<string, string>> {
   return Object.fromEntries(entries);
 }
 
+/** The relay's answered delivery attempts (applied or refused), from the events service's metrics. */
+async function relayAnswers(): Promise<number> {
+  const metrics = await (await fetch(new URL('/metrics', supergraph.subgraphUrls.events))).text();
+  const counted = (name: string) =>
+    Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+  return counted('outbox_messages_delivered_total') + counted('outbox_messages_refused_total');
+}
+
+/** Answers counted before this file's supergraph delivered anything (the counters are the process's). */
+let answersBefore = 0;
+
 /**
- * The fingerprint once it holds still: what a mutation that succeeded set going (an event's
- * cancellation reaching the tickets service through the outbox) lands after its answer.
+ * The fingerprint once what a mutation that succeeded set going has landed: an event's
+ * cancellation reaches the tickets service through the outbox after the mutation's answer.
+ * Landed: every outbox message has been tried, and every try answered (each claim adds one
+ * to a message's attempts; each answer, applied or refused, one to the relay's counters, after
+ * the consumer committed). A refused message stays undelivered; its retry, much later, waits
+ * for no one. A try that failed whole (the consumer unreachable) is never answered, and the
+ * error says so.
  */
 async function settledFingerprint(): Promise<Record<string, string>> {
-  let last = await fingerprint();
+  let outstanding = '';
   for (const started = Date.now(); Date.now() - started < 10_000; ) {
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    const next = await fingerprint();
-    if (JSON.stringify(next) === JSON.stringify(last)) return next;
-    last = next;
+    const [[outbox], answers] = await Promise.all([
+      supergraph.databases.events.$queryRaw<{ untried: number; attempts: number }[]>`
+        SELECT count(*) FILTER (WHERE attempts = 0)::int AS untried,
+               coalesce(sum(attempts), 0)::int AS attempts
+        FROM outbox_messages`,
+      relayAnswers(),
+    ]);
+    const unanswered = (outbox?.attempts ?? 0) - (answers - answersBefore);
+    if (outbox?.untried === 0 && unanswered === 0) return fingerprint();
+    outstanding = `${outbox?.untried} outbox messages untried, ${unanswered} tries unanswered`;
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  throw new Error('the databases did not settle');
+  throw new Error(`the databases did not settle: ${outstanding}`);
 }
 
 // --- The fields -------------------------------------------------------------------------

@@ -592,11 +592,15 @@ describe('a payment provider that does not answer', () => {
   it('holds up neither the buyer’s refund nor the refunds the sender sends after it', async () => {
     const offline = new OfflinePaymentProvider(database.prisma);
     let silent = true;
+    /** Each time the provider was asked while silent, for this test's order. */
+    let unanswered = 0;
     const silentThenBack: PaymentProvider = {
       name: 'silent',
       refund(instruction) {
+        if (!silent) return offline.refund(instruction);
+        if (instruction.orderId === order.id) unanswered += 1;
         // A provider whose connection hangs: no answer, and no error either.
-        return silent ? new Promise(() => undefined) : offline.refund(instruction);
+        return new Promise(() => undefined);
       },
     };
     const refunds = new RefundService({
@@ -615,14 +619,15 @@ describe('a payment provider that does not answer', () => {
     ]);
 
     expect(answer).toMatchObject({ status: 'REFUNDED', refundedCents: priceCents });
+    expect(unanswered).toBe(1);
     const [recorded] = await database.prisma.refund.findMany({ where: { orderId: order.id } });
     expect(recorded?.sentAt).toBeNull();
-    // The sender's first round meets the same silence; the provider answers again later, and
-    // a later round sends the refund.
+    // The sender's first round meets the same silence (seen: the provider was asked again
+    // while silent); the provider answers again later, and a later round sends the refund.
     const sender = new RefundSender(refunds, createLogger('tickets', 'silent'), 20);
     sender.start();
     try {
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await vi.waitFor(() => expect(unanswered).toBeGreaterThanOrEqual(2), { timeout: 5_000 });
       silent = false;
       await vi.waitFor(
         async () =>
