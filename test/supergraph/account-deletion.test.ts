@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDoorStaff, buyTickets } from './door.ts';
-import { type Supergraph, startSupergraph } from './harness.ts';
+import { queuedBehindLock, type Supergraph, startSupergraph } from './harness.ts';
 import {
   type AuthPayload,
   codeOf,
@@ -482,16 +482,29 @@ describe('deleting an account', () => {
       { name: 'Race', priceCents: 1000, currency: 'EUR', capacity: 50 },
     ]);
     const giver = await signUp(supergraph);
+    let acceptedCount = 0;
+    let refusedCount = 0;
     for (let round = 0; round < 6; round++) {
       const leaving = await signUp(supergraph);
       const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
       const ticketId = ticket?.id as string;
       const offerId = await offerTicket(giver, ticketId, leaving);
-      // The accept first on odd rounds, the deletion first on even ones.
+      // Both at the account's lock together: the test holds it until the accept (shared)
+      // and the closing (exclusive) both wait for it. The accept first on odd rounds, the
+      // deletion first on even ones: the first sent takes the lock first.
+      const accept = {
+        send: () => acceptOffer(leaving, offerId),
+        waitsAt: 'lock_account($1::uuid, true)',
+      };
+      const deletion = {
+        send: () => deleteAccount(leaving),
+        waitsAt: 'lock_account($1::uuid, false)',
+      };
+      const lock = { sql: 'SELECT lock_account($1::uuid, false)', params: [leaving.user.id] };
       const [accepted, deleted] =
         round % 2
-          ? await Promise.all([acceptOffer(leaving, offerId), deleteAccount(leaving)])
-          : await Promise.all([deleteAccount(leaving), acceptOffer(leaving, offerId)]).then(
+          ? await queuedBehindLock(supergraph, 'tickets', lock, [accept, deletion])
+          : await queuedBehindLock(supergraph, 'tickets', lock, [deletion, accept]).then(
               ([d, a]) => [a, d] as const,
             );
       const owner = (
@@ -505,12 +518,16 @@ describe('deleting an account', () => {
         expect(deleted.data).toEqual({ deleteAccount: true });
         expect(owner).toBe(giver.user.id);
         expect(await offerStatus(offerId)).toBe('CANCELLED');
+        refusedCount += 1;
       } else {
         expect(codeOf(deleted)).toBe('ACCOUNT_HAS_TICKETS');
         expect(owner).toBe(leaving.user.id);
         expect(await offerStatus(offerId)).toBe('ACCEPTED');
+        acceptedCount += 1;
       }
       expect(await ownedByClosedAccount(ticketId)).toBe(false);
     }
+    expect(acceptedCount, 'no round let the accept win').toBeGreaterThan(0);
+    expect(refusedCount, 'no round refused the accept').toBeGreaterThan(0);
   });
 });

@@ -16,11 +16,18 @@ import {
   addDoorStaff,
   type BoughtTicket,
   buyTickets,
+  type CheckInData,
   offerTicket,
   scan,
   upload,
 } from './door.ts';
-import { type Supergraph, startSupergraph } from './harness.ts';
+import {
+  type GraphQLResult,
+  type QueuedRequest,
+  queuedBehindLock,
+  type Supergraph,
+  startSupergraph,
+} from './harness.ts';
 import {
   type AuthPayload,
   codeOf,
@@ -636,8 +643,34 @@ describe('an admitted ticket', () => {
     expect(await sold()).toBe(before - 2);
   });
 
+  /**
+   * A scan and another request on one ticket, both at its row together: the test holds the
+   * row until both wait for it, `first` sent first (it takes the row first), each through
+   * its own gateway.
+   */
+  async function raced<Other>(
+    ticketId: string,
+    scanned: QueuedRequest<GraphQLResult<CheckInData>>,
+    other: QueuedRequest<GraphQLResult<Other>>,
+    first: 'scan' | 'other',
+  ): Promise<readonly [GraphQLResult<CheckInData>, GraphQLResult<Other>]> {
+    const lock = {
+      sql: 'SELECT 1 FROM tickets WHERE id = $1::uuid FOR UPDATE',
+      params: [ticketId],
+    };
+    if (first === 'scan') return queuedBehindLock(supergraph, 'tickets', lock, [scanned, other]);
+    const [otherAnswer, scanAnswer] = await queuedBehindLock(supergraph, 'tickets', lock, [
+      other,
+      scanned,
+    ]);
+    return [scanAnswer, otherAnswer];
+  }
+  const admitting = 'WITH admitted AS';
+
   it('is admitted or given away, never both, when a scan of its token and a transfer race', async () => {
     let given = 0;
+    let admittedCount = 0;
+    // Each side first in half the rounds, each through either gateway.
     for (let round = 0; round < 8; round++) {
       const ticket = await one();
       // Offered before; the receiver's acceptance races the scan.
@@ -648,10 +681,18 @@ describe('an admitted ticket', () => {
         customer.user.email,
       );
       if (!offerId) throw new Error('the offer was refused');
-      const [scanned, moved] = await Promise.all([
-        scan(supergraph, staff.accessToken, ticket.qrToken, eventId, round % 2),
-        acceptTransfer(supergraph, customer.accessToken, offerId, 1 - (round % 2)),
-      ]);
+      const [scanned, moved] = await raced(
+        ticket.id,
+        {
+          send: () => scan(supergraph, staff.accessToken, ticket.qrToken, eventId, round % 2),
+          waitsAt: admitting,
+        },
+        {
+          send: () => acceptTransfer(supergraph, customer.accessToken, offerId, 1 - (round % 2)),
+          waitsAt: 'FROM tickets WHERE id = $1::uuid FOR UPDATE',
+        },
+        round % 4 < 2 ? 'scan' : 'other',
+      );
       const after = await stored(ticket.id);
       if (scanned.errors) {
         expect(codeOf(scanned)).toBe('TOKEN_REVOKED');
@@ -662,8 +703,11 @@ describe('an admitted ticket', () => {
         expect(codeOf(moved)).toBe('TICKET_CHECKED_IN');
         expect([after.ownerId, after.tokenVersion]).toEqual([holder.user.id, 1]);
         expect(after.checkedInAt).not.toBeNull();
+        admittedCount += 1;
       }
     }
+    expect(given, 'no round gave the ticket away').toBeGreaterThan(0);
+    expect(admittedCount, 'no round admitted the ticket').toBeGreaterThan(0);
     expect(
       await supergraph.databases.tickets.ticketTransfer.count({
         where: { fromUserId: holder.user.id, toUserId: customer.user.id },
@@ -674,13 +718,22 @@ describe('an admitted ticket', () => {
   it('is admitted or cancelled, never both, when a scan and a cancellation race', async () => {
     const before = await sold();
     let cancelledCount = 0;
+    let admittedCount = 0;
+    // Each side first in half the rounds, each through either gateway.
     for (let round = 0; round < 8; round++) {
       const ticket = await one();
-      // At once, through both gateways, each side through either.
-      const [scanned, cancelled] = await Promise.all([
-        scan(supergraph, staff.accessToken, ticket.code, eventId, round % 2),
-        cancel(holder.accessToken, ticket.id, 1 - (round % 2)),
-      ]);
+      const [scanned, cancelled] = await raced(
+        ticket.id,
+        {
+          send: () => scan(supergraph, staff.accessToken, ticket.code, eventId, round % 2),
+          waitsAt: admitting,
+        },
+        {
+          send: () => cancel(holder.accessToken, ticket.id, 1 - (round % 2)),
+          waitsAt: "UPDATE tickets SET status = 'CANCELLED'",
+        },
+        round % 4 < 2 ? 'scan' : 'other',
+      );
       const after = await stored(ticket.id);
       if (scanned.errors) {
         expect(codeOf(scanned)).toBe('TICKET_CANCELLED');
@@ -691,8 +744,11 @@ describe('an admitted ticket', () => {
         expect(cancelled.errors?.[0]?.extensions).toMatchObject({ code: 'TICKET_CHECKED_IN' });
         expect(after.status).toBe('ACTIVE');
         expect(after.checkedInAt).not.toBeNull();
+        admittedCount += 1;
       }
     }
+    expect(cancelledCount, 'no round cancelled the ticket').toBeGreaterThan(0);
+    expect(admittedCount, 'no round admitted the ticket').toBeGreaterThan(0);
     // Each round sold one ticket; only the cancelled ones went back.
     expect(await sold()).toBe(before + 8 - cancelledCount);
   });

@@ -22,6 +22,7 @@ import { type PrismaClient as UsersPrisma, usersDatabase } from '@ticketing/pris
 import { ticketsSubgraph } from '@ticketing/tickets-subgraph/subgraph';
 import { usersSubgraph } from '@ticketing/users-subgraph/subgraph';
 import type { JWK } from 'jose';
+import pg from 'pg';
 import { freePort } from '../../scripts/ports.ts';
 
 export interface GraphQLResult<Data = Record<string, unknown>> {
@@ -80,6 +81,62 @@ export interface Supergraph extends AsyncDisposable {
     options?: RequestOptions,
   ): Promise<GraphQLResult<Data>>;
   stop(): Promise<void>;
+}
+
+/** A request of a race, and the text of its statement that waits for the test's lock. */
+export interface QueuedRequest<Answer> {
+  send: () => Promise<Answer>;
+  waitsAt: string;
+}
+
+/**
+ * Sends `requests` while a transaction of the test's own holds `lock` in `database`, each
+ * only once the one before waits for that lock (its statement, named by `waitsAt`, seen
+ * waiting in pg_stat_activity), then lets the lock go. So the requests were in the database
+ * together, each past what it read before the lock and none committed, and they take the
+ * lock in the order sent. Fails, naming the statement, when a request never comes to wait:
+ * its race was not run.
+ */
+export async function queuedBehindLock<const Requests extends readonly QueuedRequest<unknown>[]>(
+  supergraph: Supergraph,
+  database: keyof Supergraph['databaseUrls'],
+  lock: { sql: string; params: unknown[] },
+  requests: Requests,
+): Promise<{ [K in keyof Requests]: Awaited<ReturnType<Requests[K]['send']>> }> {
+  const holder = new pg.Client({ connectionString: supergraph.databaseUrls[database] });
+  await holder.connect();
+  const answers: Promise<unknown>[] = [];
+  try {
+    await holder.query('BEGIN');
+    await holder.query(lock.sql, lock.params);
+    for (const { send, waitsAt } of requests) {
+      answers.push(send());
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        // The activity a transaction reads is kept until it ends, unless cleared.
+        await holder.query('SELECT pg_stat_clear_snapshot()');
+        const { rows } = await holder.query<{ waiting: number }>(
+          `SELECT count(*)::int AS waiting FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock'
+             AND position($1 in query) > 0`,
+          [waitsAt],
+        );
+        if (rows[0]?.waiting) break;
+        if (Date.now() > deadline) {
+          throw new Error(`No statement "${waitsAt}" came to wait for the test's lock`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+    await holder.query('COMMIT');
+  } finally {
+    await holder.query('ROLLBACK').catch(() => undefined);
+    await holder.end();
+    await Promise.allSettled(answers);
+  }
+  return (await Promise.all(answers)) as {
+    [K in keyof Requests]: Awaited<ReturnType<Requests[K]['send']>>;
+  };
 }
 
 /** Where a gateway of a test's own finds this supergraph: its subgraphs and the users service's keys. */
