@@ -121,6 +121,8 @@ function holding<T>(lock: Lock, meanwhile: (tx: LockingTransaction) => Promise<T
 async function writeWaiting(tx: LockingTransaction): Promise<void> {
   const deadline = Date.now() + 5_000;
   while (Date.now() < deadline) {
+    // A transaction sees pg_stat_activity as it was at its first read, unless told to look again.
+    await tx.$executeRawUnsafe('SELECT pg_stat_clear_snapshot()');
     const [{ waiting }] = await tx.$queryRawUnsafe<[{ waiting: number }]>(
       `SELECT count(*)::int AS waiting FROM pg_stat_activity
        WHERE datname = current_database() AND wait_event_type = 'Lock'`,
