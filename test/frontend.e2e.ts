@@ -417,6 +417,41 @@ describe('the web app in a browser', () => {
     journeyTimeoutMs,
   );
 
+  it('downloads the app from the edge gzipped, as the build wrote it', async () => {
+    // A browser of its own: this one's cache may hold the app's files from the journeys.
+    const dir = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
+    const fresh = await launchBrowser(dir);
+    try {
+      const page = await offlinePage(fresh);
+      const finished: Promise<{ url: string; encoding: string | undefined; sent: number }>[] = [];
+      page.on('requestfinished', (request) => {
+        if (request.resourceType() !== 'script') return;
+        finished.push(
+          (async () => ({
+            url: request.url(),
+            encoding: (await (await request.response())?.allHeaders())?.['content-encoding'],
+            sent: (await request.sizes()).responseBodySize,
+          }))(),
+        );
+      });
+      await page.goto(`${edgeOrigin}/`, { waitUntil: 'load' });
+      await page.getByRole('heading', { name: 'Events' }).waitFor({ timeout: stepTimeoutMs });
+      const scripts = await Promise.all(finished);
+      expect(scripts.length).toBeGreaterThan(0);
+      for (const script of scripts) {
+        const path = new URL(script.url).pathname;
+        const onDisk = (await readFile(join(webRoot, path))).length;
+        expect(script.encoding, path).toBe('gzip');
+        // What crossed the network: the file written beside it at build time, a third or less.
+        expect(script.sent, path).toBe((await readFile(join(webRoot, `${path}.gz`))).length);
+        expect(script.sent, path).toBeLessThan(onDisk / 3);
+      }
+    } finally {
+      await fresh.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('serves an explorer that works offline and runs a query', async () => {
     const landing = await fetch(started.topology.publicUrl, { headers: { accept: 'text/html' } });
     expect(await landing.text()).toContain('href="/explorer"');

@@ -5,6 +5,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import {
   createServer,
   type IncomingHttpHeaders,
+  type IncomingMessage,
   request,
   type Server,
   type ServerResponse,
@@ -13,6 +14,7 @@ import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { acceptableRequestId, type RunningService } from '@ticketing/platform';
 import { serveOkService } from '@ticketing/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -414,6 +416,172 @@ describe('NGINX’s own answers', () => {
   });
 });
 
+/** A Node HTTP server standing in for both gateways; `address` is its host:port. */
+async function startGateway(
+  handler: (request: IncomingMessage, response: ServerResponse) => void,
+): Promise<{ server: Server; address: string }> {
+  const server = createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, address: `127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/** One exchange over `node:http`, which (unlike `fetch`) leaves the body as it was sent. */
+async function exchange(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  const sent = request(url, { method: options.method ?? 'GET', headers: options.headers });
+  sent.end(options.body);
+  const [answer] = (await once(sent, 'response')) as [IncomingMessage];
+  const chunks: Buffer[] = [];
+  for await (const chunk of answer) chunks.push(chunk as Buffer);
+  return { status: answer.statusCode ?? 0, headers: answer.headers, body: Buffer.concat(chunks) };
+}
+
+/** The names a `Vary` header lists, lower-cased. */
+function varyNames(headers: IncomingHttpHeaders): string[] {
+  return String(headers.vary ?? '')
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean);
+}
+
+describe('the web app’s files, gzipped once at build time', () => {
+  let edge: Edge;
+  let gateway: Server;
+  // Text that compresses, over the build's 1 KiB threshold, as the app's script and page are.
+  const script = `export const rows = [${Array.from({ length: 400 }, (_, i) => `"row ${i}"`).join(',')}];\n`;
+  const page = `<!doctype html><title>app</title>${'<p>the page</p>'.repeat(200)}`;
+  const uncompressed = 'export const alone = true;\n'.repeat(100);
+  // What the gateway answers: JSON long enough that NGINX would compress it, if it did.
+  const apiAnswer = JSON.stringify({ data: { events: 'x'.repeat(4_000) } });
+
+  beforeAll(async () => {
+    let address: string;
+    ({ server: gateway, address } = await startGateway((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(apiAnswer);
+    }));
+    edge = await startEdge({
+      gateways: [address, address],
+      // As `vite build` writes them (clients/web/vite.config.ts): each text file and its `.gz`.
+      webRoot: async (prefix) => {
+        const webRoot = join(prefix, 'web');
+        await mkdir(join(webRoot, 'assets'), { recursive: true, mode: 0o755 });
+        await writeFile(join(webRoot, 'index.html'), page);
+        await writeFile(join(webRoot, 'index.html.gz'), gzipSync(page));
+        await writeFile(join(webRoot, 'assets', 'app.js'), script);
+        await writeFile(join(webRoot, 'assets', 'app.js.gz'), gzipSync(script));
+        await writeFile(join(webRoot, 'assets', 'alone.js'), uncompressed);
+        return webRoot;
+      },
+    });
+  });
+  afterAll(async () => {
+    await edge?.stop();
+    gateway?.close();
+  });
+
+  it('sends the gzipped file to a client that accepts gzip, with its own length, and the same headers', async () => {
+    const answer = await exchange(`${edge.base}/assets/app.js`, {
+      headers: { 'accept-encoding': 'gzip, deflate, br' },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['content-encoding']).toBe('gzip');
+    expect(answer.headers['content-type']).toBe('text/javascript');
+    expect(Number(answer.headers['content-length'])).toBe(answer.body.length);
+    expect(answer.body.length).toBeLessThan(Buffer.byteLength(script) / 3);
+    expect(gunzipSync(answer.body).toString('utf8')).toBe(script);
+    expect(varyNames(answer.headers)).toContain('accept-encoding');
+    expect(answer.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(answer.headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('sends the file as it is to a client that does not accept gzip, and says the answer varies', async () => {
+    for (const acceptEncoding of [undefined, 'identity', 'br', 'gzip;q=0', 'deflate']) {
+      const answer = await exchange(`${edge.base}/assets/app.js`, {
+        headers: acceptEncoding ? { 'accept-encoding': acceptEncoding } : {},
+      });
+      expect(answer.status, String(acceptEncoding)).toBe(200);
+      expect(answer.headers['content-encoding'], String(acceptEncoding)).toBeUndefined();
+      expect(answer.body.toString('utf8'), String(acceptEncoding)).toBe(script);
+      // A shared cache that kept this answer must not give it to a client that accepts
+      // gzip, nor the gzipped one to this client.
+      expect(varyNames(answer.headers), String(acceptEncoding)).toContain('accept-encoding');
+    }
+  });
+
+  it('keeps the two answers’ validators apart, and answers HEAD and a revalidation as for GET', async () => {
+    const gzipped = await exchange(`${edge.base}/assets/app.js`, {
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    const plain = await exchange(`${edge.base}/assets/app.js`);
+    expect(gzipped.headers.etag).toEqual(expect.any(String));
+    expect(gzipped.headers.etag).not.toBe(plain.headers.etag);
+    const head = await exchange(`${edge.base}/assets/app.js`, {
+      method: 'HEAD',
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    expect(head.status).toBe(200);
+    expect(head.headers['content-encoding']).toBe('gzip');
+    expect(head.headers['content-length']).toBe(gzipped.headers['content-length']);
+    expect(head.body.length).toBe(0);
+    const revalidated = await exchange(`${edge.base}/assets/app.js`, {
+      headers: { 'accept-encoding': 'gzip', 'if-none-match': String(gzipped.headers.etag) },
+    });
+    expect(revalidated.status).toBe(304);
+    expect(revalidated.body.length).toBe(0);
+  });
+
+  it('gzips the page at the app’s routes too, behind the same security headers', async () => {
+    for (const path of ['/', '/index.html', '/some/app/route']) {
+      const answer = await exchange(`${edge.base}${path}`, {
+        headers: { 'accept-encoding': 'gzip' },
+      });
+      expect(answer.status, path).toBe(200);
+      expect(answer.headers['content-encoding'], path).toBe('gzip');
+      expect(gunzipSync(answer.body).toString('utf8'), path).toBe(page);
+      expect(answer.headers['cache-control'], path).toBe('no-cache');
+      expect(answer.headers['content-security-policy'], path).toMatch(/script-src 'self'(;|$)/);
+      expect(answer.headers['x-frame-options'], path).toBe('DENY');
+    }
+  });
+
+  it('gzips for a client behind a proxy that says so in Via', async () => {
+    const answer = await exchange(`${edge.base}/assets/app.js`, {
+      headers: { 'accept-encoding': 'gzip', via: '1.1 corporate-proxy' },
+    });
+    expect(answer.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(answer.body).toString('utf8')).toBe(script);
+  });
+
+  it('sends a file the build did not gzip as it is, and compresses nothing per request', async () => {
+    const answer = await exchange(`${edge.base}/assets/alone.js`, {
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['content-encoding']).toBeUndefined();
+    expect(answer.body.toString('utf8')).toBe(uncompressed);
+  });
+
+  it('never compresses the API: its answers hold tokens beside what a client sent', async () => {
+    for (const method of ['GET', 'POST']) {
+      const answer = await exchange(
+        method === 'GET' ? `${edge.base}/graphql?query=%7B__typename%7D` : `${edge.base}/graphql`,
+        {
+          method,
+          headers: { 'accept-encoding': 'gzip', 'content-type': 'application/json' },
+          ...(method === 'POST' ? { body: '{"query":"{__typename}"}' } : {}),
+        },
+      );
+      expect(answer.status, method).toBe(200);
+      expect(answer.headers['content-encoding'], method).toBeUndefined();
+      expect(answer.body.toString('utf8'), method).toBe(apiAnswer);
+    }
+  });
+});
+
 describe('the edge in front of a live gateway, with the web app not built', () => {
   let edge: Edge;
   let gateway: Server;
@@ -427,7 +595,8 @@ describe('the edge in front of a live gateway, with the web app not built', () =
   beforeAll(async () => {
     // A Node HTTP server as the gateways are: its parser refuses an HTTP/1.1 request
     // without a Host header before any handler runs.
-    gateway = createServer((request, response) => {
+    let address: string;
+    ({ server: gateway, address } = await startGateway((request, response) => {
       hosts.push(request.headers.host);
       received.push(request.headers);
       targets.push(request.url);
@@ -437,10 +606,7 @@ describe('the edge in front of a live gateway, with the web app not built', () =
         vary: 'Accept, Authorization',
       });
       response.end('{"data":{"__typename":"Query"}}');
-    });
-    gateway.listen(0, '127.0.0.1');
-    await once(gateway, 'listening');
-    const address = `127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+    }));
     edge = await startEdge({
       gateways: [address, address],
       webRoot: async (prefix) => {
