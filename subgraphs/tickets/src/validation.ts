@@ -6,6 +6,9 @@ export const maxQuantity = 1_000;
 
 export const quantitySchema = z.number().int().min(1).max(maxQuantity);
 
+/** The most tickets one tier may have. */
+export const maxCapacity = 1_000_000;
+
 /**
  * The ISO 4217 currencies money is paid in, as this runtime's ICU lists them: no made-up
  * code (ZZZ), and none of the codes for testing, precious metals or "no currency" (XTS,
@@ -21,7 +24,7 @@ const tierFields = {
     .trim()
     .toUpperCase()
     .refine((code) => currencies.has(code), 'must be an ISO 4217 currency code such as EUR'),
-  capacity: z.number().int().min(0).max(1_000_000),
+  capacity: z.number().int().min(0).max(maxCapacity),
   maxPerOrder: z.number().int().min(1).max(maxQuantity),
   salesStartAt: z.date().nullish(),
   // A tier's sales cannot end before it is written: such a tier is never on sale, and

@@ -1,0 +1,102 @@
+// Numbers at their bounds: a figure the service takes where it is typed (a setting, an
+// argument) must also fit where it is summed, multiplied and stored, or be refused where it
+// comes in, with a code that says so; never an INTERNAL_SERVER_ERROR at the first sale.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purchaseMutation } from '../documents.ts';
+import { type Supergraph, startSupergraph } from './harness.ts';
+import { type AuthPayload, eventOnSale, signUp } from './operations.ts';
+
+describe('a tickets setting the database cannot hold', () => {
+  // Each was taken at start, and then every hold (HOLD_SECONDS), every purchase
+  // (MAX_TICKETS_PER_EVENT), every waitlist entry (WAITLIST_OFFER_SECONDS) or every transfer
+  // offer (TRANSFER_OFFER_HOURS) failed with INTERNAL_SERVER_ERROR: an int4 or interval
+  // overflow in PostgreSQL.
+  it.each([
+    ['HOLD_SECONDS', String(2 ** 31)],
+    ['HOLD_SECONDS', '86401'],
+    ['WAITLIST_OFFER_SECONDS', String(2 ** 31)],
+    ['WAITLIST_OFFER_SECONDS', '86401'],
+    ['MAX_TICKETS_PER_EVENT', String(2 ** 31)],
+    ['MAX_TICKETS_PER_EVENT', '20000001'],
+    ['TRANSFER_OFFER_HOURS', '1e300'],
+    ['TRANSFER_OFFER_HOURS', '8761'],
+    ['REFUND_CUTOFF_HOURS', '1e300'],
+    ['REFUND_CUTOFF_HOURS', '8761'],
+  ])('(%s=%s) stops the service at start, naming it', async (name, value) => {
+    const outcome = await startSupergraph({ env: { [name]: value } }).then(
+      (started) => started.stop(),
+      (error: unknown) => error,
+    );
+    expect(outcome).toBeInstanceOf(Error);
+    expect((outcome as Error).message).toContain(name);
+  });
+
+  describe('at its largest', () => {
+    let supergraph: Supergraph;
+    let organizer: AuthPayload;
+    let buyers: AuthPayload[];
+
+    beforeAll(async () => {
+      supergraph = await startSupergraph({
+        env: {
+          HOLD_SECONDS: '86400',
+          WAITLIST_OFFER_SECONDS: '86400',
+          MAX_TICKETS_PER_EVENT: '20000000',
+          TRANSFER_OFFER_HOURS: '8760',
+          REFUND_CUTOFF_HOURS: '8760',
+        },
+      });
+      organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+      buyers = [await signUp(supergraph), await signUp(supergraph), await signUp(supergraph)];
+    });
+    afterAll(() => supergraph?.stop());
+
+    it('holds, sells, queues and offers a transfer, each ending when it says', async () => {
+      const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+        { name: 'One', priceCents: 100, currency: 'EUR', capacity: 2 },
+      ]);
+      const tierId = tierIds[0] as string;
+      const [first, second, third] = buyers as [AuthPayload, AuthPayload, AuthPayload];
+      const hold = await supergraph.request<{ holdTickets: { id: string; expiresAt: string } }>(
+        'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id expiresAt } }',
+        { tierId },
+        { token: first.accessToken },
+      );
+      expect(hold.errors).toBeUndefined();
+      const holdEnds = Date.parse(hold.data?.holdTickets.expiresAt ?? '') - Date.now();
+      expect(Math.abs(holdEnds - 86_400_000)).toBeLessThan(60_000);
+
+      const bought = await supergraph.request<{
+        purchaseTickets: { totalCents: number; tickets: { id: string }[] };
+      }>(
+        purchaseMutation,
+        { input: { tierId, quantity: 1, idempotencyKey: randomUUID() } },
+        { token: second.accessToken },
+      );
+      expect(bought.errors).toBeUndefined();
+      expect(bought.data?.purchaseTickets.totalCents).toBe(100);
+
+      const queued = await supergraph.request<{ joinWaitlist: { status: string } }>(
+        'mutation ($tierId: ID!) { joinWaitlist(tierId: $tierId, quantity: 1) { status } }',
+        { tierId },
+        { token: third.accessToken },
+      );
+      expect(queued.errors).toBeUndefined();
+      expect(queued.data?.joinWaitlist.status).toBe('WAITING');
+
+      const offered = await supergraph.request<{
+        transferTicket: { pendingTransfer: { expiresAt: string } | null };
+      }>(
+        'mutation ($id: ID!, $toEmail: String!) { transferTicket(id: $id, toEmail: $toEmail) { pendingTransfer { expiresAt } } }',
+        { id: bought.data?.purchaseTickets.tickets[0]?.id, toEmail: third.user.email },
+        { token: second.accessToken },
+      );
+      expect(offered.errors).toBeUndefined();
+      // A year is longer than the event is away (20 days): the offer ends at its start.
+      const offerEnds = Date.parse(offered.data?.transferTicket.pendingTransfer?.expiresAt ?? '');
+      expect(offerEnds).toBeGreaterThan(Date.now() + 19 * 86_400_000);
+      expect(offerEnds).toBeLessThan(Date.now() + 21 * 86_400_000);
+    });
+  });
+});
