@@ -100,3 +100,49 @@ describe('a tickets setting the database cannot hold', () => {
     });
   });
 });
+
+describe('a number too long for any field', () => {
+  let supergraph: Supergraph;
+  let buyer: AuthPayload;
+  let tierId: string;
+
+  beforeAll(async () => {
+    supergraph = await startSupergraph();
+    const organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    buyer = await signUp(supergraph);
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'One', priceCents: 100, currency: 'EUR', capacity: 5 },
+    ]);
+    tierId = tierIds[0] as string;
+  });
+  afterAll(() => supergraph?.stop());
+
+  // Written in the document, such a number was echoed in the error, 240 digits of it.
+  it.each([
+    ['a whole number', '9'.repeat(5_000)],
+    ['a negative one', `-${'9'.repeat(5_000)}`],
+    ['a fraction', `1.${'0'.repeat(5_000)}1`],
+    ['an exponent', `1${'0'.repeat(5_000)}e9`],
+  ])('(%s) written as a quantity is refused without being echoed', async (_, digits) => {
+    const result = await supergraph.request(
+      `mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: ${digits}) { id } }`,
+      { tierId },
+      { token: buyer.accessToken },
+    );
+    expect(result.data ?? null).toBeNull();
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'quantity' });
+    expect(JSON.stringify(result.errors)).not.toMatch(/\d{41}/);
+    const [stored] = await supergraph.databases.tickets.ticketTier.findMany({
+      where: { id: tierId },
+    });
+    expect(stored?.held).toBe(0);
+  });
+
+  it('written as a page size is refused without being echoed', async () => {
+    const result = await supergraph.request(
+      `{ events(first: ${'9'.repeat(5_000)}) { totalCount } }`,
+    );
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'first' });
+    expect(JSON.stringify(result.errors)).not.toMatch(/\d{41}/);
+  });
+});
