@@ -146,3 +146,96 @@ describe('a number too long for any field', () => {
     expect(JSON.stringify(result.errors)).not.toMatch(/\d{41}/);
   });
 });
+
+describe('a price in a currency without cents', () => {
+  let supergraph: Supergraph;
+  let organizer: AuthPayload;
+
+  beforeAll(async () => {
+    supergraph = await startSupergraph();
+    organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+  });
+  afterAll(() => supergraph?.stop());
+
+  const createTier = (eventId: string, input: Record<string, unknown>) =>
+    supergraph.request<{ createTicketTier: { id: string; priceCents: number } }>(
+      'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id priceCents } }',
+      { eventId, input },
+      { token: organizer.accessToken },
+    );
+
+  // priceCents is hundredths of the currency's unit: 150 in yen is ¥1.50, which no one can
+  // pay or be refunded (the web client showed it as ¥2, and an order of three as ¥5).
+  it.each([
+    ['JPY', 150],
+    ['JPY', 1],
+    ['KRW', 99_999_999],
+    ['ISK', 50],
+  ])(
+    '(%s, %i cents) is refused, naming priceCents, and no tier is made',
+    async (currency, priceCents) => {
+      const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+      const result = await createTier(eventId, { name: 'Yen', priceCents, currency, capacity: 5 });
+      expect(result.data ?? null).toBeNull();
+      expect(result.errors?.[0]?.extensions).toEqual({
+        code: 'BAD_USER_INPUT',
+        field: 'input.priceCents',
+      });
+      expect(result.errors?.[0]?.message).toMatch(/multiple of 100/);
+      expect(await supergraph.databases.tickets.ticketTier.count({ where: { eventId } })).toBe(0);
+    },
+  );
+
+  it.each([
+    ['JPY', 15_000],
+    ['JPY', 0],
+    ['KRW', 100_000_000],
+    ['EUR', 150],
+    ['KWD', 1],
+  ])(
+    '(%s, %i cents) in whole units, or in a currency with cents, is taken',
+    async (currency, priceCents) => {
+      const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+      const result = await createTier(eventId, {
+        name: 'Whole',
+        priceCents,
+        currency,
+        capacity: 5,
+      });
+      expect(result.errors).toBeUndefined();
+      expect(result.data?.createTicketTier.priceCents).toBe(priceCents);
+    },
+  );
+
+  it('in a code that is no currency is refused for the currency, not the price', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+    const result = await createTier(eventId, {
+      name: 'Euro',
+      priceCents: 150,
+      currency: 'euro',
+      capacity: 5,
+    });
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'input.currency',
+    });
+    expect(await supergraph.databases.tickets.ticketTier.count({ where: { eventId } })).toBe(0);
+  });
+
+  it('cannot be changed to part of a yen, and the price stays as it was', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Yen', priceCents: 300_000, currency: 'JPY', capacity: 5 },
+    ]);
+    const result = await supergraph.request(
+      'mutation ($id: ID!, $input: UpdateTicketTierInput!) { updateTicketTier(id: $id, input: $input) { id } }',
+      { id: tierIds[0], input: { priceCents: 300_050 } },
+      { token: organizer.accessToken },
+    );
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'input.priceCents',
+    });
+    const [stored] = await supergraph.databases.tickets.ticketTier.findMany({ where: { eventId } });
+    expect(stored?.priceCents).toBe(300_000);
+  });
+});
