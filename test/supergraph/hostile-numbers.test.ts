@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purchaseMutation } from '../documents.ts';
+import { buyTickets } from './door.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
 import { type AuthPayload, eventOnSale, signUp } from './operations.ts';
 
@@ -237,5 +238,49 @@ describe('a price in a currency without cents', () => {
     });
     const [stored] = await supergraph.databases.tickets.ticketTier.findMany({ where: { eventId } });
     expect(stored?.priceCents).toBe(300_000);
+  });
+});
+
+describe('a refund of nothing (a free ticket’s)', () => {
+  let supergraph: Supergraph;
+
+  beforeAll(async () => {
+    supergraph = await startSupergraph();
+  });
+  afterAll(() => supergraph?.stop());
+
+  // A payment provider refuses to refund 0 (an amount must be positive): the refund was
+  // handed to it all the same, and with a real provider would have stayed unsent, sent
+  // again every REFUND_SEND_INTERVAL_MS for ever.
+  it('is settled without asking the payment provider for anything', async () => {
+    const organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const buyer = await signUp(supergraph);
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Free', priceCents: 0, currency: 'EUR', capacity: 5 },
+    ]);
+    const [ticket] = await buyTickets(supergraph, buyer.accessToken, tierIds[0] as string, 2);
+    const bought = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticket?.id as string },
+    });
+    const orderId = bought.orderId as string;
+    const refunded = await supergraph.request<{
+      refundOrder: { status: string; refunds: { amountCents: number; sentAt: string | null }[] };
+    }>(
+      'mutation ($orderId: ID!) { refundOrder(orderId: $orderId) { status refunds { amountCents sentAt } } }',
+      { orderId },
+      { token: buyer.accessToken },
+    );
+    expect(refunded.errors).toBeUndefined();
+    expect(refunded.data?.refundOrder.status).toBe('REFUNDED');
+    expect(refunded.data?.refundOrder.refunds).toEqual([
+      { amountCents: 0, sentAt: expect.any(String) },
+    ]);
+    const refunds = await supergraph.databases.tickets.refund.findMany({ where: { orderId } });
+    expect(refunds.map((refund) => [refund.amountCents, refund.sentAt !== null])).toEqual([
+      [0, true],
+    ]);
+    expect(
+      await supergraph.databases.tickets.paymentInstruction.count({ where: { orderId } }),
+    ).toBe(0);
   });
 });
