@@ -284,3 +284,41 @@ describe('a refund of nothing (a free ticket’s)', () => {
     ).toBe(0);
   });
 });
+
+describe('an hours setting set to nothing', () => {
+  let supergraph: Supergraph;
+
+  // `REFUND_CUTOFF_HOURS=` (as compose's `${VAR:-}` leaves it) was read as 0 hours, not as
+  // unset: buyers could refund until the event's start, not 48 hours before it.
+  beforeAll(async () => {
+    supergraph = await startSupergraph({
+      env: { REFUND_CUTOFF_HOURS: '', TRANSFER_OFFER_HOURS: '' },
+    });
+  });
+  afterAll(() => supergraph?.stop());
+
+  it('is its default: a buyer cannot refund a day before the start', async () => {
+    const organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const buyer = await signUp(supergraph);
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 5 },
+    ]);
+    const [ticket] = await buyTickets(supergraph, buyer.accessToken, tierIds[0] as string, 1);
+    const bought = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticket?.id as string },
+    });
+    const orderId = bought.orderId as string;
+    // The event as the tickets service knows it, moved to start in 24 hours.
+    await supergraph.databases.tickets.eventSnapshot.update({
+      where: { eventId },
+      data: { startsAt: new Date(Date.now() + 24 * 3_600_000) },
+    });
+    const refused = await supergraph.request(
+      'mutation ($orderId: ID!) { refundOrder(orderId: $orderId) { status } }',
+      { orderId },
+      { token: buyer.accessToken },
+    );
+    expect(refused.errors?.[0]?.extensions?.code).toBe('REFUND_WINDOW_CLOSED');
+    expect(await supergraph.databases.tickets.refund.count({ where: { orderId } })).toBe(0);
+  });
+});

@@ -65,10 +65,16 @@ export const maxReservationSeconds = 86_400;
  */
 export const maxSettingHours = 8_760;
 
-/** Hours, at least `min` (more than it when `exclusive`), at most maxSettingHours. */
+/**
+ * Hours, at least 0 (more than 0 when `exclusive`), at most maxSettingHours; set to nothing
+ * (`VAR=`), the default, as integerSetting reads it: read as a number, nothing was 0 hours.
+ */
 const hoursSetting = (fallback: number, { exclusive = false } = {}) => {
   const hours = z.coerce.number().max(maxSettingHours);
-  return (exclusive ? hours.positive() : hours.min(0)).default(fallback);
+  return z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    (exclusive ? hours.positive() : hours.min(0)).default(fallback),
+  );
 };
 
 /** The tickets service's own settings (test/kubernetes.test.ts checks the manifests against them). */
