@@ -322,3 +322,64 @@ describe('an hours setting set to nothing', () => {
     expect(await supergraph.databases.tickets.refund.count({ where: { orderId } })).toBe(0);
   });
 });
+
+describe('an event’s sales past 2^31 cents', () => {
+  let supergraph: Supergraph;
+
+  beforeAll(async () => {
+    supergraph = await startSupergraph();
+  });
+  afterAll(() => supergraph?.stop());
+
+  // Bought honestly: three orders of 10 tickets at the top price (1,000,000.00), each
+  // 1,000,000,000 cents, sum to 3,000,000,000, past what an Int holds; refunds too.
+  it('are answered exactly, as SafeInt, gross and refunded', async () => {
+    const organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      {
+        name: 'Top',
+        priceCents: 100_000_000,
+        currency: 'EUR',
+        capacity: 1_000_000,
+        maxPerOrder: 21,
+      },
+    ]);
+    const orderIds: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const buyer = await signUp(supergraph);
+      const bought = await supergraph.request<{
+        purchaseTickets: { id: string; totalCents: number };
+      }>(
+        purchaseMutation,
+        { input: { tierId: tierIds[0], quantity: 10, idempotencyKey: randomUUID() } },
+        { token: buyer.accessToken },
+      );
+      expect(bought.errors).toBeUndefined();
+      expect(bought.data?.purchaseTickets.totalCents).toBe(1_000_000_000);
+      orderIds.push(bought.data?.purchaseTickets.id as string);
+    }
+    for (const orderId of orderIds.slice(0, 2)) {
+      const refunded = await supergraph.request(
+        'mutation ($orderId: ID!) { refundOrder(orderId: $orderId) { refundedCents } }',
+        { orderId },
+        { token: organizer.accessToken },
+      );
+      expect(refunded.data).toEqual({ refundOrder: { refundedCents: 1_000_000_000 } });
+    }
+    const report = await supergraph.request<{
+      event: { ticketsAvailable: number; sales: Record<string, unknown> };
+    }>(
+      'query ($id: ID!) { event(id: $id) { ticketsAvailable sales { gross { currency grossCents refundedCents } tiers { capacity sold held available } } } }',
+      { id: eventId },
+      { token: organizer.accessToken },
+    );
+    expect(report.errors).toBeUndefined();
+    expect(report.data?.event).toEqual({
+      ticketsAvailable: 999_990,
+      sales: {
+        gross: [{ currency: 'EUR', grossCents: 3_000_000_000, refundedCents: 2_000_000_000 }],
+        tiers: [{ capacity: 1_000_000, sold: 10, held: 0, available: 999_990 }],
+      },
+    });
+  });
+});
