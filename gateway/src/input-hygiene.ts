@@ -94,7 +94,7 @@ function literalFailure(
   const missing = /^Field "\w+\.(\w+)" of required type "[^"]+" was not provided\.$/.exec(
     error.message,
   )?.[1];
-  const message = clipQuoted(error.message);
+  const message = clipValues(error.message);
   return {
     field: missing ? `${path}.${missing}` : path,
     message: message.length > 300 ? `${message.slice(0, 299)}…` : message,
@@ -106,9 +106,15 @@ function fieldOfVariableMessage(message: string): string | undefined {
   return /^Variable "\$([\w]+)"/.exec(message)?.[1];
 }
 
-/** `reason` with each quoted value over 40 characters cut short: enough to recognise it. */
-function clipQuoted(reason: string): string {
-  return reason.replace(/"((?:[^"\\]|\\.){40})(?:[^"\\]|\\.)+"/g, '"$1…"');
+/**
+ * `reason` with each quoted value, and each number written in the document, over 40
+ * characters cut short: enough to recognise it. (A literal such as `quantity: 999…9` is
+ * printed unquoted, and was echoed 240 digits long.)
+ */
+function clipValues(reason: string): string {
+  return reason
+    .replace(/"((?:[^"\\]|\\.){40})(?:[^"\\]|\\.)+"/g, '"$1…"')
+    .replace(/(-?\d[\d.eE+-]{39})[\d.eE+-]+/g, '$1…');
 }
 
 /**
@@ -129,7 +135,7 @@ function coercionFailure(error: GraphQLError): { field: string; message: string 
   const path = / at "([\w.[\]]+)"$/.exec(before)?.[1];
   return {
     field: path ?? variable,
-    message: `Variable "$${variable}" got an invalid value${path ? ` at "${path}"` : ''}: ${clipQuoted(reason)}`,
+    message: `Variable "$${variable}" got an invalid value${path ? ` at "${path}"` : ''}: ${clipValues(reason)}`,
   };
 }
 
@@ -320,7 +326,7 @@ function tooManyVariableErrors(
   const [first] = errors ?? [];
   if (!first || (errors?.length ?? 0) <= maxVariableErrors) return undefined;
   const coercion = coercionFailure(first);
-  const message = coercion?.message ?? clipQuoted(first.message);
+  const message = coercion?.message ?? clipValues(first.message);
   return badInput(
     `${message} More than ${maxVariableErrors} values are invalid; only the first is named.`,
     coercion?.field ?? fieldOfVariableMessage(first.message),

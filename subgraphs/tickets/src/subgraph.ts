@@ -2,6 +2,7 @@ import {
   baseSettings,
   flagSetting,
   httpUrlSetting,
+  integerSetting,
   invalidateCachedResponses,
   loadConfig,
   localServiceUrl,
@@ -45,9 +46,36 @@ import { TicketTokens } from './services/TicketTokens.ts';
 import { defaultTransferOfferHours, TransferService } from './services/TransferService.ts';
 import { UserDirectory } from './services/UserDirectory.ts';
 import { defaultMaxWaitlistEntries, WaitlistService } from './services/WaitlistService.ts';
+import { maxCapacity } from './validation.ts';
 
 /** A waitlist offer's lifetime unless WAITLIST_OFFER_SECONDS says otherwise: 30 minutes. */
 export const defaultOfferSeconds = 1_800;
+
+/**
+ * The longest a hold or a waitlist offer may keep stock from every other buyer
+ * (HOLD_SECONDS, WAITLIST_OFFER_SECONDS): a day. Far longer is no reservation but a sale
+ * without payment, and past 2^31 − 1 seconds the database's interval arithmetic overflows
+ * at every hold or entry, not at start.
+ */
+export const maxReservationSeconds = 86_400;
+
+/**
+ * The most TRANSFER_OFFER_HOURS and REFUND_CUTOFF_HOURS may say: a year. Far more is no
+ * deadline, and an hour count like 1e300 overflows a date or the database's interval.
+ */
+export const maxSettingHours = 8_760;
+
+/**
+ * Hours, at least 0 (more than 0 when `exclusive`), at most maxSettingHours; set to nothing
+ * (`VAR=`), the default, as integerSetting reads it: read as a number, nothing was 0 hours.
+ */
+const hoursSetting = (fallback: number, { exclusive = false } = {}) => {
+  const hours = z.coerce.number().max(maxSettingHours);
+  return z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    (exclusive ? hours.positive() : hours.min(0)).default(fallback),
+  );
+};
 
 /** The tickets service's own settings (test/kubernetes.test.ts checks the manifests against them). */
 export const ticketsSettings = baseSettings
@@ -58,9 +86,16 @@ export const ticketsSettings = baseSettings
     EVENTS_URL: httpUrlSetting().default(localServiceUrl('events')),
     /** The users subgraph, asked for the account a transfer or door staff names by email. */
     USERS_URL: httpUrlSetting().default(localServiceUrl('users')),
-    HOLD_SECONDS: z.coerce.number().int().min(1).default(600),
+    HOLD_SECONDS: integerSetting(600, { min: 1, max: maxReservationSeconds }),
     HOLD_SWEEP_INTERVAL_MS: millisecondsSetting(1_000, { min: 10 }),
-    MAX_TICKETS_PER_EVENT: z.coerce.number().int().min(1).default(10),
+    /**
+     * At most the tickets an event can have (its tiers at their largest): a cap above that
+     * never binds, and one past 2^31 − 1 failed every purchase, not the start.
+     */
+    MAX_TICKETS_PER_EVENT: integerSetting(10, {
+      min: 1,
+      max: maxCapacity * defaultMaxTiersPerEvent,
+    }),
     /** Active holds one buyer may keep at once: enough for a basket, too few to corner stock. */
     MAX_ACTIVE_HOLDS: z.coerce.number().int().min(1).default(3),
     /** Tiers one event may have: every listing of the event reads them all, nested too. */
@@ -75,13 +110,16 @@ export const ticketsSettings = baseSettings
     /** Tiers one buyer may wait for at once: each entry can become offers others cannot buy. */
     MAX_WAITLIST_ENTRIES: z.coerce.number().int().min(1).default(defaultMaxWaitlistEntries),
     /** A buyer may refund their tickets until this many hours before the event starts. */
-    REFUND_CUTOFF_HOURS: z.coerce.number().min(0).default(48),
+    REFUND_CUTOFF_HOURS: hoursSetting(48),
     /** How often refunds the payment provider has not accepted are sent again. */
     REFUND_SEND_INTERVAL_MS: millisecondsSetting(30_000, { min: 10 }),
     /** How long a ticket transfer offer waits for its receiver (it expires at the event's start at the latest). */
-    TRANSFER_OFFER_HOURS: z.coerce.number().positive().default(defaultTransferOfferHours),
+    TRANSFER_OFFER_HOURS: hoursSetting(defaultTransferOfferHours, { exclusive: true }),
     /** How long a waitlist offer is reserved for its buyer before it passes on. */
-    WAITLIST_OFFER_SECONDS: z.coerce.number().int().min(1).default(defaultOfferSeconds),
+    WAITLIST_OFFER_SECONDS: integerSetting(defaultOfferSeconds, {
+      min: 1,
+      max: maxReservationSeconds,
+    }),
     /**
      * Group commit: a tier's concurrent purchases sold in one statement (PurchaseGroups),
      * at most PURCHASE_GROUP_MAX_SIZE at once. On by default: it sold more a second than one

@@ -6,6 +6,9 @@ export const maxQuantity = 1_000;
 
 export const quantitySchema = z.number().int().min(1).max(maxQuantity);
 
+/** The most tickets one tier may have. */
+export const maxCapacity = 1_000_000;
+
 /**
  * The ISO 4217 currencies money is paid in, as this runtime's ICU lists them: no made-up
  * code (ZZZ), and none of the codes for testing, precious metals or "no currency" (XTS,
@@ -21,7 +24,7 @@ const tierFields = {
     .trim()
     .toUpperCase()
     .refine((code) => currencies.has(code), 'must be an ISO 4217 currency code such as EUR'),
-  capacity: z.number().int().min(0).max(1_000_000),
+  capacity: z.number().int().min(0).max(maxCapacity),
   maxPerOrder: z.number().int().min(1).max(maxQuantity),
   salesStartAt: z.date().nullish(),
   // A tier's sales cannot end before it is written: such a tier is never on sale, and
@@ -31,6 +34,30 @@ const tierFields = {
     .refine((end) => end.getTime() > Date.now(), 'must be in the future')
     .nullish(),
 };
+
+/** Digits after the point an amount in `currency` is paid in (JPY 0, EUR 2, KWD 3), as ICU has them. */
+function minorDigits(currency: string): number {
+  // A code that is none (refused for that, on its own field) has no digits to speak of.
+  if (!currencies.has(currency)) return 2;
+  return (
+    new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
+      .maximumFractionDigits ?? 2
+  );
+}
+
+/**
+ * Whether `cents`, hundredths of `currency`'s unit as every amount here is, can be paid and
+ * refunded in it: any number of cents where the currency has cents (or finer), whole units
+ * where it has none (JPY, KRW: ¥1.50 is no price, and a client showed it as ¥2).
+ */
+export function payableIn(cents: number, currency: string): boolean {
+  const digits = minorDigits(currency);
+  return digits >= 2 || cents % 10 ** (2 - digits) === 0;
+}
+
+/** Why a price is not payable in `currency`, phrased to follow the field's name. */
+export const unpayableMessage = (currency: string) =>
+  `must be a multiple of ${10 ** (2 - minorDigits(currency))}: ${currency} has no cents`;
 
 const salesWindow = (tier: { salesStartAt?: Date | null; salesEndAt?: Date | null }) =>
   !tier.salesStartAt || !tier.salesEndAt || tier.salesEndAt > tier.salesStartAt;
@@ -53,7 +80,16 @@ export const orderTotalMessage = `would let one order (priceCents × maxPerOrder
 export const createTierSchema = z
   .object({ ...tierFields, maxPerOrder: tierFields.maxPerOrder.default(10) })
   .refine(salesWindow, { message: salesEndMessage, path: ['salesEndAt'] })
-  .refine(orderTotalFits, { message: orderTotalMessage, path: ['maxPerOrder'] });
+  .refine(orderTotalFits, { message: orderTotalMessage, path: ['maxPerOrder'] })
+  .superRefine((tier, context) => {
+    if (!payableIn(tier.priceCents, tier.currency)) {
+      context.addIssue({
+        code: 'custom',
+        message: unpayableMessage(tier.currency),
+        path: ['priceCents'],
+      });
+    }
+  });
 
 export const updateTierSchema = z
   .object({

@@ -169,7 +169,7 @@ export class RefundRepository {
     });
   }
 
-  async markSent(id: string, reference: string): Promise<void> {
+  async markSent(id: string, reference: string | null): Promise<void> {
     await this.#prisma.refund.updateMany({
       where: { id, sentAt: null },
       data: { sentAt: new Date(), providerReference: reference },

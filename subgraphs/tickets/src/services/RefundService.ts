@@ -125,12 +125,19 @@ export class RefundService {
 
   /**
    * Hands unsent refunds (these, or all) to the payment provider, with the refund's id as
-   * the idempotency key, and marks each one the provider accepted. One that fails stays
+   * the idempotency key, and marks each one the provider accepted (one of 0, at once). One that fails stays
    * unsent, for RefundSender's next round; sending one twice is harmless.
    */
   async send(ids?: readonly string[]): Promise<{ sent: number; failed: number }> {
     let [sent, failed] = [0, 0];
     for (const refund of await this.#refunds.unsent(ids)) {
+      // A refund of nothing (a free ticket's) moves no money, and a provider refuses an
+      // amount of 0: it is settled here, with no provider's reference.
+      if (refund.amountCents === 0) {
+        await this.#refunds.markSent(refund.id, null);
+        sent += 1;
+        continue;
+      }
       try {
         // A provider that never answers must hold up neither the buyer's refund nor the
         // sender's later rounds: past the deadline, the refund stays unsent.

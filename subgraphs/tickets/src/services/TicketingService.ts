@@ -29,11 +29,13 @@ import {
   brokenTierRule,
   createTierSchema,
   orderTotalMessage,
+  payableIn,
   quantitySchema,
   salesEndMessage,
   salesStartMessage,
   type TierChanges,
   type TierRule,
+  unpayableMessage,
   updateTierSchema,
 } from '../validation.ts';
 import type { EventOwnership, ManagedEvent } from './EventOwnership.ts';
@@ -237,6 +239,13 @@ export class TicketingService {
     // draft) reads as one that does not exist, whatever the input, and names no event.
     const event = await this.#managed(caller, tier.eventId, () => tierNotFound(id));
     const changes = parseInput(updateTierSchema, input, 'input');
+    // A tier's currency never changes: its new price is checked against the one stored.
+    if (changes.priceCents !== undefined && !payableIn(changes.priceCents, tier.currency)) {
+      throw badUserInput(
+        `input.priceCents ${unpayableMessage(tier.currency)}.`,
+        'input.priceCents',
+      );
+    }
     // Checked against the row as read, for a clear answer; the database checks it again
     // against the row as it is when written (TierUpdate).
     const broken = brokenTierRule({
