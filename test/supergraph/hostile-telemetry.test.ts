@@ -1,0 +1,159 @@
+// What a client chooses (a URL, a header, an operation's name, a variable) and what the
+// operators rely on: the log lines and the metrics. No password, token or variable reaches
+// a log line at any level, a line stays one line of bounded size, and no metric grows a
+// series for what a client names.
+import { startGateway } from '@ticketing/gateway/main';
+import { createLogger, type RunningService } from '@ticketing/platform';
+import type { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Supergraph, startSupergraph, subgraphsOf } from './harness.ts';
+
+let supergraph: Supergraph;
+const gateways: RunningService[] = [];
+
+beforeAll(async () => {
+  supergraph = await startSupergraph();
+});
+afterAll(async () => {
+  for (const gateway of gateways) await gateway.stop();
+  await supergraph?.stop();
+});
+
+/** A gateway over the test supergraph logging at `level`, with the lines it writes as written. */
+async function gatewayLogging(level: pino.LevelWithSilent, env: NodeJS.ProcessEnv = {}) {
+  const written: string[] = [];
+  const logger = createLogger('gateway-under-test', level, {
+    write: (line: string) => {
+      written.push(line);
+    },
+  });
+  const gateway = await startGateway(
+    {
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DRAIN_DEADLINE_MS: '0',
+      ...subgraphsOf(supergraph),
+      ...env,
+    },
+    logger,
+  );
+  gateways.push(gateway);
+  const lines = () => written.map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { gateway, written, lines };
+}
+
+/** A GET of the gateway's endpoint with `params` in its query string. */
+async function getWith(url: string, params: Record<string, string>, headers = {}) {
+  const target = new URL(url);
+  for (const [name, value] of Object.entries(params)) target.searchParams.set(name, value);
+  const response = await fetch(target, {
+    headers: { 'apollo-require-preflight': 'true', ...headers },
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+const secret = 'hunter2-never-logged';
+
+/** What a careless client may put in a URL: a password, a variable, a token. */
+async function sendSecretsInUrls(url: string) {
+  const statuses = [
+    // A mutation over GET is refused (405), after its URL arrived.
+    await getWith(url, {
+      query: `mutation { logIn(email: "someone@example.com", password: "${secret}-literal") { accessToken } }`,
+    }),
+    await getWith(url, {
+      query:
+        'mutation ($password: String!) { logIn(email: "someone@example.com", password: $password) { accessToken } }',
+      variables: JSON.stringify({ password: `${secret}-variable` }),
+    }),
+    // A query over GET runs, its variables in the URL.
+    await getWith(url, {
+      query: 'query ($id: ID!) { event(id: $id) { id } }',
+      variables: JSON.stringify({ id: `${secret}-query-variable` }),
+    }),
+    await getWith(url, { query: '{ __typename }', access_token: `${secret}-token` }),
+  ];
+  return statuses;
+}
+
+describe('the gateway’s log', () => {
+  it.each(['debug', 'info'] as const)(
+    'at %s holds no password, variable or token a client put in a URL',
+    async (level) => {
+      const { gateway, written, lines } = await gatewayLogging(level);
+      expect(await sendSecretsInUrls(gateway.url)).toEqual([405, 405, 200, 200]);
+      expect(written.filter((line) => line.includes(secret))).toEqual([]);
+      if (level === 'debug') {
+        // The access log did write a line for each, with the path: it was looked at.
+        const access = lines().filter((line) => line.msg === 'request completed');
+        expect(access.map((line) => (line.req as { url: string }).url)).toEqual(
+          Array(4).fill('/graphql'),
+        );
+      }
+    },
+  );
+
+  it('cuts a huge URL short on its access line', async () => {
+    const { gateway, written, lines } = await gatewayLogging('debug');
+    const path = `/graphql/${'a'.repeat(12_000)}`;
+    const response = await fetch(new URL(path, gateway.url));
+    await response.arrayBuffer();
+    const urls = lines()
+      .filter((line) => line.msg === 'request completed')
+      .map((line) => (line.req as { url: string }).url);
+    expect(urls).toEqual([`${path.slice(0, 256)}…`]);
+    expect(Math.max(...written.map((line) => line.length))).toBeLessThan(2_048);
+  });
+});
+
+describe('the gateway’s metrics', () => {
+  /** The series /metrics exposes (sample lines), by their text. */
+  async function series(url: string): Promise<string[]> {
+    const response = await fetch(new URL('/metrics', url));
+    const text = await response.text();
+    return text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+  }
+
+  it('grow no series for 2,000 operation names, client names, user agents and request ids', async () => {
+    const { gateway } = await gatewayLogging('silent');
+    // Each kind of answer once, so that every series these requests can touch exists.
+    const send = async (i: number) => {
+      const valid = i % 2 === 0;
+      const response = await fetch(gateway.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'apollographql-client-name': `client-${i}-\u00e9`,
+          'apollographql-client-version': `v${i}`,
+          'user-agent': `agent-${i}`,
+          'x-request-id': `request-${i}`,
+        },
+        body: JSON.stringify({
+          query: valid ? `query Op${i} { __typename }` : `query Op${i} { nope${i} }`,
+          operationName: `Op${i}`,
+        }),
+      });
+      await response.arrayBuffer();
+    };
+    for (let i = 0; i < 20; i++) await send(i);
+    const before = await series(gateway.url);
+    for (let batch = 20; batch < 2_020; batch += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, k) => send(batch + k)));
+    }
+    const after = await series(gateway.url);
+    // The request metrics' series (the process' own, GC kinds and all, come as they come).
+    const names = (lines: string[]) =>
+      new Set(
+        lines
+          .filter((line) => line.startsWith('graphql_'))
+          .map((line) => line.replace(/ \S+$/, '')),
+      );
+    const added = [...names(after)].filter((name) => !names(before).has(name));
+    expect(added).toEqual([]);
+    expect(after.filter((line) => /Op\d|client-\d|agent-\d|request-\d|nope\d/.test(line))).toEqual(
+      [],
+    );
+  }, 60_000);
+});
