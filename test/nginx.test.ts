@@ -565,6 +565,43 @@ describe('the edge in front of a live gateway, with the web app not built', () =
       expect(headers, path).not.toHaveProperty('baggage');
     }
   });
+
+  it('logs no query string, and cuts a long path or User-Agent short', async () => {
+    // The access log held each request line whole: a GET's query string is its operation
+    // and variables (a password given to logIn), or a careless client's access token.
+    const secret = 'hunter2-never-logged';
+    const longPath = `/graphql/${'a'.repeat(6_000)}`;
+    const requests: { target: string; agent: string }[] = [
+      {
+        target: `/graphql?query=${encodeURIComponent(`mutation ($p: String!) { logIn(email: "a@example.com", password: $p) { accessToken } }`)}&variables=${encodeURIComponent(JSON.stringify({ p: secret }))}`,
+        agent: 'logged-0',
+      },
+      { target: `/graphql?access_token=${secret}`, agent: 'logged-1' },
+      { target: longPath, agent: `logged-2-${'b'.repeat(4_000)}` },
+    ];
+    for (const { target, agent } of requests) {
+      const answer = await rawExchange(
+        edge.port,
+        `GET ${target} HTTP/1.1\r\nhost: api.example.com\r\nuser-agent: ${agent}\r\nconnection: close\r\n\r\n`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    }
+    // NGINX writes its access log at least every second.
+    const logged = async () => {
+      const text = await readFile(join(edge.prefix, 'access.log'), 'utf8').catch(() => '');
+      return text.split('\n').filter((line) => /logged-\d/.test(line));
+    };
+    const deadline = Date.now() + 5_000;
+    while ((await logged()).length < requests.length && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const lines = await logged();
+    expect(lines.filter((line) => line.includes(secret))).toEqual([]);
+    expect(lines).toHaveLength(requests.length);
+    for (const line of lines) expect(line.length).toBeLessThan(1_024);
+    expect(lines[0]).toContain('"GET /graphql HTTP/1.1" 200');
+    expect(lines[2]).toContain(`"GET ${longPath.slice(0, 256)}... HTTP/1.1" 200`);
+  });
 });
 
 describe('one client address’s share of the edge', () => {
