@@ -2,20 +2,28 @@
 // operators rely on: the log lines and the metrics. No password, token or variable reaches
 // a log line at any level, a line stays one line of bounded size, and no metric grows a
 // series for what a client names.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startGateway } from '@ticketing/gateway/main';
 import { createLogger, type RunningService } from '@ticketing/platform';
 import type { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/ports.ts';
 import { type Supergraph, startSupergraph, subgraphsOf } from './harness.ts';
 
 let supergraph: Supergraph;
 const gateways: RunningService[] = [];
+const servers: Server[] = [];
 
 beforeAll(async () => {
   supergraph = await startSupergraph();
 });
 afterAll(async () => {
   for (const gateway of gateways) await gateway.stop();
+  for (const server of servers) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
   await supergraph?.stop();
 });
 
@@ -156,4 +164,65 @@ describe('the gateway’s metrics', () => {
       [],
     );
   }, 60_000);
+});
+
+describe('the gateway’s log of a subgraph that failed', () => {
+  const logInWith = (password: string) =>
+    JSON.stringify({
+      query:
+        'mutation LogIn($email: String!, $password: String!) { logIn(email: $email, password: $password) { accessToken } }',
+      variables: { email: 'someone@example.com', password },
+    });
+
+  it('unreachable: holds no variable of the operation', async () => {
+    const { gateway, written } = await gatewayLogging('debug', {
+      USERS_URL: `http://127.0.0.1:${await freePort()}/graphql`,
+    });
+    const response = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: logInWith(`${secret}-unreachable`),
+    });
+    expect(await response.json()).toMatchObject({
+      errors: [{ extensions: { code: 'SERVICE_UNAVAILABLE' } }],
+    });
+    expect(written.some((line) => line.includes('masked an error as SERVICE_UNAVAILABLE'))).toBe(
+      true,
+    );
+    expect(written.filter((line) => line.includes(secret))).toEqual([]);
+  });
+
+  it('answering an HTTP error whose page echoes the request: neither the echo nor 100 KB logged', async () => {
+    const echo = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        response.writeHead(502, { 'content-type': 'text/html' });
+        response.end(
+          `<html><pre>${Buffer.concat(chunks).toString()}</pre>${'x'.repeat(100_000)}</html>`,
+        );
+      });
+    });
+    servers.push(echo);
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    const { gateway, written } = await gatewayLogging('info', {
+      USERS_URL: `http://127.0.0.1:${(echo.address() as AddressInfo).port}/graphql`,
+    });
+    const response = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'echoed-page' },
+      body: logInWith(`${secret}-echoed`),
+    });
+    expect(await response.json()).toMatchObject({
+      errors: [{ extensions: { code: 'SERVICE_UNAVAILABLE' } }],
+    });
+    const masked = written.filter(
+      (line) =>
+        line.includes('masked an error as SERVICE_UNAVAILABLE') && line.includes('echoed-page'),
+    );
+    expect(masked).toHaveLength(1);
+    expect(masked[0]).toContain('"status":502');
+    expect(written.filter((line) => line.includes(secret))).toEqual([]);
+    expect(Math.max(...written.map((line) => line.length))).toBeLessThan(8_192);
+  });
 });
