@@ -2,8 +2,9 @@
 // operators rely on: the log lines and the metrics. No password, token or variable reaches
 // a log line at any level, a line stays one line of bounded size, and no metric grows a
 // series for what a client names.
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { startGateway } from '@ticketing/gateway/main';
 import { createLogger, type RunningService } from '@ticketing/platform';
 import type { pino } from 'pino';
@@ -224,5 +225,60 @@ describe('the gateway’s log of a subgraph that failed', () => {
     expect(masked[0]).toContain('"status":502');
     expect(written.filter((line) => line.includes(secret))).toEqual([]);
     expect(Math.max(...written.map((line) => line.length))).toBeLessThan(8_192);
+  });
+});
+
+/** Sends `head` (request line and headers, without the blank line) as raw bytes; the answer's text. */
+async function rawExchange(url: string, head: Buffer): Promise<string> {
+  const { port } = new URL(url);
+  const socket = connect(Number(port), '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(Buffer.concat([head, Buffer.from('\r\n\r\n')]));
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  await once(socket, 'close', { signal: AbortSignal.timeout(5_000) });
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+describe('the X-Request-Id a client chose', () => {
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  const get = (id: Buffer) =>
+    Buffer.concat([
+      Buffer.from(
+        'GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nhost: gateway\r\nconnection: close\r\napollo-require-preflight: true\r\nx-request-id: ',
+      ),
+      id,
+    ]);
+
+  it.each([
+    ['with non-ASCII bytes', Buffer.from('caf\u00e9-\u2028-id', 'utf8')],
+    ['with Latin-1 bytes', Buffer.from('caf\u00e9', 'latin1')],
+    ['over 128 characters', Buffer.from('a'.repeat(129))],
+    ['of 8 KB', Buffer.from('b'.repeat(8_192))],
+    ['with spaces and quotes', Buffer.from('no "spaces" or quotes')],
+    ['with a JSON break-out', Buffer.from('x","level":60,"msg":"forged')],
+    ['sent twice', Buffer.from('first\r\nx-request-id: second')],
+  ])('%s is replaced by one of the gateway’s own, echoed and logged alike', async (_, id) => {
+    const { gateway, written, lines } = await gatewayLogging('debug');
+    const answer = await rawExchange(gateway.url, get(id));
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    const echoed = /\r\nx-request-id: ([^\r\n]*)\r\n/i.exec(answer)?.[1];
+    expect(echoed).toMatch(uuid);
+    expect(answer.match(/\r\nx-request-id:/gi)).toHaveLength(1);
+    const access = lines().filter((line) => line.msg === 'request completed');
+    expect(access.map((line) => line.requestId)).toEqual([echoed]);
+    // Each write is one JSON line, at the levels the service chose.
+    for (const line of written) expect(line.indexOf('\n')).toBe(line.length - 1);
+    expect(lines().some((line) => line.msg === 'forged' || line.level === 60)).toBe(false);
+  });
+
+  it('with CR or LF in it is refused whole, and forges no header', async () => {
+    const { gateway, lines } = await gatewayLogging('debug');
+    for (const id of ['a\rSet-Cookie: forged=1', 'a\nSet-Cookie: forged=1']) {
+      const answer = await rawExchange(gateway.url, get(Buffer.from(id)));
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer).not.toMatch(/set-cookie/i);
+    }
+    expect(lines().filter((line) => JSON.stringify(line).includes('forged'))).toEqual([]);
   });
 });
