@@ -706,6 +706,50 @@ describe('one client address’s share of the edge', () => {
     // Its requests answered, the first address is served again.
     expect((await postFrom('127.0.0.1')).status).toBe(200);
   });
+
+  it('logs a refusal in its access log alone, never with its query string', async () => {
+    // NGINX named the request line of each refusal in its error log, query string and all:
+    // a GET's variables (a password), one line a refusal, as many as a client chose.
+    const secret = 'hunter2-never-logged';
+    holding = true;
+    const before = arrived;
+    const first = Array.from({ length: limit }, () => postFrom('127.0.0.1'));
+    await arrivals(before + limit);
+    const refused = await new Promise<number>((resolve, reject) => {
+      request(
+        {
+          host: '127.0.0.1',
+          port: edge.port,
+          path: `/graphql?query=%7B__typename%7D&variables=${encodeURIComponent(JSON.stringify({ password: secret }))}`,
+          localAddress: '127.0.0.1',
+          agent: false,
+          headers: { 'user-agent': 'refused-with-a-secret' },
+        },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        },
+      )
+        .on('error', reject)
+        .end();
+    });
+    expect(refused).toBe(429);
+    release();
+    expect((await Promise.all(first)).map(({ status }) => status)).toEqual([200, 200, 200]);
+    const errorLog = await readFile(join(edge.prefix, 'error.log'), 'utf8');
+    expect(errorLog.split('\n').filter((line) => line.includes(secret))).toEqual([]);
+    const accessLog = async () =>
+      (await readFile(join(edge.prefix, 'access.log'), 'utf8').catch(() => ''))
+        .split('\n')
+        .filter((line) => line.includes('refused-with-a-secret'));
+    const deadline = Date.now() + 5_000;
+    while ((await accessLog()).length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const logged = await accessLog();
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain('"GET /graphql HTTP/1.1" 429');
+  });
 });
 
 describe('an NGINX that a run of `npm start` left running', () => {
