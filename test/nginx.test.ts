@@ -602,6 +602,30 @@ describe('the edge in front of a live gateway, with the web app not built', () =
     expect(lines[0]).toContain('"GET /graphql HTTP/1.1" 200');
     expect(lines[2]).toContain(`"GET ${longPath.slice(0, 256)}... HTTP/1.1" 200`);
   });
+
+  it('logs no user name a client sent with Basic credentials', async () => {
+    // $remote_user is the name in an Authorization: Basic header, which no client of the
+    // API needs: a careless client's email, or 6 KB on every line.
+    const name = `someone-${'c'.repeat(6_000)}@example.com`;
+    const credentials = Buffer.from(`${name}:hunter2`).toString('base64');
+    const answer = await rawExchange(
+      edge.port,
+      `GET /graphql HTTP/1.1\r\nhost: api.example.com\r\nuser-agent: basic-credentials\r\nauthorization: Basic ${credentials}\r\nconnection: close\r\n\r\n`,
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    const logged = async () => {
+      const text = await readFile(join(edge.prefix, 'access.log'), 'utf8').catch(() => '');
+      return text.split('\n').filter((line) => line.includes('basic-credentials'));
+    };
+    const deadline = Date.now() + 5_000;
+    while ((await logged()).length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const lines = await logged();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain('someone-');
+    expect(lines[0]?.length).toBeLessThan(1_024);
+  });
 });
 
 describe('one client address’s share of the edge', () => {
