@@ -111,6 +111,8 @@ export function edgeVariables({
     CORS_ORIGIN_PATTERN: corsOriginPattern(corsOrigins),
     WEB_ROOT: root,
     EDGE_REQUESTS_PER_CLIENT: String(requestsPerClient),
+    // Beside the configuration: NGINX takes a relative path from its prefix.
+    NGINX_ACCESS_LOG: 'access.log',
   };
 }
 

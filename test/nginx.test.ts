@@ -731,6 +731,67 @@ describe('the edge in front of a live gateway, with the web app not built', () =
       expect(headers, path).not.toHaveProperty('baggage');
     }
   });
+
+  it('logs no query string, and cuts a long path or User-Agent short', async () => {
+    // The access log held each request line whole: a GET's query string is its operation
+    // and variables (a password given to logIn), or a careless client's access token.
+    const secret = 'hunter2-never-logged';
+    const longPath = `/graphql/${'a'.repeat(6_000)}`;
+    const requests: { target: string; agent: string }[] = [
+      {
+        target: `/graphql?query=${encodeURIComponent(`mutation ($p: String!) { logIn(email: "a@example.com", password: $p) { accessToken } }`)}&variables=${encodeURIComponent(JSON.stringify({ p: secret }))}`,
+        agent: 'logged-0',
+      },
+      { target: `/graphql?access_token=${secret}`, agent: 'logged-1' },
+      { target: longPath, agent: `logged-2-${'b'.repeat(4_000)}` },
+    ];
+    for (const { target, agent } of requests) {
+      const answer = await rawExchange(
+        edge.port,
+        `GET ${target} HTTP/1.1\r\nhost: api.example.com\r\nuser-agent: ${agent}\r\nconnection: close\r\n\r\n`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    }
+    // NGINX writes its access log at least every second.
+    const logged = async () => {
+      const text = await readFile(join(edge.prefix, 'access.log'), 'utf8').catch(() => '');
+      return text.split('\n').filter((line) => /logged-\d/.test(line));
+    };
+    const deadline = Date.now() + 5_000;
+    while ((await logged()).length < requests.length && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const lines = await logged();
+    expect(lines.filter((line) => line.includes(secret))).toEqual([]);
+    expect(lines).toHaveLength(requests.length);
+    for (const line of lines) expect(line.length).toBeLessThan(1_024);
+    expect(lines[0]).toContain('"GET /graphql HTTP/1.1" 200');
+    expect(lines[2]).toContain(`"GET ${longPath.slice(0, 256)}... HTTP/1.1" 200`);
+  });
+
+  it('logs no user name a client sent with Basic credentials', async () => {
+    // $remote_user is the name in an Authorization: Basic header, which no client of the
+    // API needs: a careless client's email, or 6 KB on every line.
+    const name = `someone-${'c'.repeat(6_000)}@example.com`;
+    const credentials = Buffer.from(`${name}:hunter2`).toString('base64');
+    const answer = await rawExchange(
+      edge.port,
+      `GET /graphql HTTP/1.1\r\nhost: api.example.com\r\nuser-agent: basic-credentials\r\nauthorization: Basic ${credentials}\r\nconnection: close\r\n\r\n`,
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    const logged = async () => {
+      const text = await readFile(join(edge.prefix, 'access.log'), 'utf8').catch(() => '');
+      return text.split('\n').filter((line) => line.includes('basic-credentials'));
+    };
+    const deadline = Date.now() + 5_000;
+    while ((await logged()).length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const lines = await logged();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain('someone-');
+    expect(lines[0]?.length).toBeLessThan(1_024);
+  });
 });
 
 describe('one client address’s share of the edge', () => {
@@ -834,6 +895,50 @@ describe('one client address’s share of the edge', () => {
     expect((await other).status).toBe(200);
     // Its requests answered, the first address is served again.
     expect((await postFrom('127.0.0.1')).status).toBe(200);
+  });
+
+  it('logs a refusal in its access log alone, never with its query string', async () => {
+    // NGINX named the request line of each refusal in its error log, query string and all:
+    // a GET's variables (a password), one line a refusal, as many as a client chose.
+    const secret = 'hunter2-never-logged';
+    holding = true;
+    const before = arrived;
+    const first = Array.from({ length: limit }, () => postFrom('127.0.0.1'));
+    await arrivals(before + limit);
+    const refused = await new Promise<number>((resolve, reject) => {
+      request(
+        {
+          host: '127.0.0.1',
+          port: edge.port,
+          path: `/graphql?query=%7B__typename%7D&variables=${encodeURIComponent(JSON.stringify({ password: secret }))}`,
+          localAddress: '127.0.0.1',
+          agent: false,
+          headers: { 'user-agent': 'refused-with-a-secret' },
+        },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        },
+      )
+        .on('error', reject)
+        .end();
+    });
+    expect(refused).toBe(429);
+    release();
+    expect((await Promise.all(first)).map(({ status }) => status)).toEqual([200, 200, 200]);
+    const errorLog = await readFile(join(edge.prefix, 'error.log'), 'utf8');
+    expect(errorLog.split('\n').filter((line) => line.includes(secret))).toEqual([]);
+    const accessLog = async () =>
+      (await readFile(join(edge.prefix, 'access.log'), 'utf8').catch(() => ''))
+        .split('\n')
+        .filter((line) => line.includes('refused-with-a-secret'));
+    const deadline = Date.now() + 5_000;
+    while ((await accessLog()).length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const logged = await accessLog();
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain('"GET /graphql HTTP/1.1" 429');
   });
 });
 

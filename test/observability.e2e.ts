@@ -388,6 +388,57 @@ describe('traces', () => {
     expect(entry.parentSpanId).toBeUndefined();
     expect(spans.filter((span) => span.traceId === chosenTraceId)).toEqual([]);
   });
+
+  it('hold no query string, and cut what a client names short', async () => {
+    // A server span carried the request's whole target (a GET's operation and variables, a
+    // password among them) and whatever the client named, however long: a 7 KB operation
+    // name on every span of the trace, the subgraphs' too.
+    const secret = `never-traced-${randomUUID()}`;
+    const query = (name: string) =>
+      `query ${name}($first: Int, $secret: String) { events(first: $first, filter: { city: $secret }) { edges { node { title organizer { name } } } } }`;
+    const target = new URL(started.topology.publicUrl);
+    target.searchParams.set('query', query('ByGet'));
+    target.searchParams.set('variables', JSON.stringify({ first: 1, secret }));
+    const byGet = `hostile-get-${randomUUID()}`;
+    const got = await fetch(target, {
+      headers: { 'apollo-require-preflight': 'true', 'x-request-id': byGet },
+    });
+    expect(got.status).toBe(200);
+    const byPost = `hostile-post-${randomUUID()}`;
+    const posted = await post(
+      started.topology.publicUrl,
+      { query: query(`Named${'x'.repeat(7_000)}`), variables: { first: 1 } },
+      { 'x-request-id': byPost, 'user-agent': `agent-${'y'.repeat(4_000)}` },
+    );
+    expect(posted.body.errors).toBeUndefined();
+    const traced: ReceivedSpan[] = [];
+    for (const requestId of [byGet, byPost]) {
+      const entry = await gatewayServerSpan(requestId);
+      traced.push(
+        ...(await eventually('a subgraph’s server span in the trace', () => {
+          const inTrace = spans.filter((span) => span.traceId === entry.traceId);
+          return inTrace.some((span) => span.service !== 'gateway' && span.kind === serverKind)
+            ? inTrace
+            : undefined;
+        })),
+      );
+    }
+    expect(JSON.stringify(traced)).not.toContain(secret);
+    // The query string's names are kept, their values not.
+    const withQuery = traced.find((span) => span.attributes['url.query'] !== undefined);
+    expect(withQuery?.attributes['url.query']).toBe('query=REDACTED&variables=REDACTED');
+    // Every value cut at the services' limit (1,024 characters).
+    const long = traced.flatMap((span) =>
+      Object.entries(span.attributes)
+        .filter(
+          ([, value]) => (typeof value === 'string' ? value : JSON.stringify(value)).length > 1_024,
+        )
+        .map(([key]) => `${span.service} ${span.name}: ${key}`),
+    );
+    expect(long).toEqual([]);
+    const named = (await gatewayServerSpan(byPost)).attributes['graphql.operation.name'];
+    expect(named).toBe(`Named${'x'.repeat(1_019)}`);
+  });
 });
 
 interface Sample {

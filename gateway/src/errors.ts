@@ -52,6 +52,13 @@ function httpStatusOf(error: unknown): number | undefined {
   return (error.extensions.http as { status?: number } | undefined)?.status;
 }
 
+/** The status and URL of a subgraph's HTTP error, as `@apollo/gateway` puts it on an error. */
+function httpErrorOf(response: unknown): { status?: unknown; url?: unknown } {
+  if (typeof response !== 'object' || response === null) return {};
+  const { status, url } = response as { status?: unknown; url?: unknown };
+  return { status, url };
+}
+
 /**
  * What clients see of an error. Expected failures (a code the services chose: NOT_FOUND,
  * SOLD_OUT, BAD_USER_INPUT, …) keep their message and code, without the name of the
@@ -95,8 +102,10 @@ export function maskSubgraphErrors(logger: Logger) {
             err: original,
             code,
             subgraph: extensions.serviceName,
-            // An HTTP error's status and the subgraph URL that answered it.
-            ...(extensions.response as { status?: number; url?: string } | undefined),
+            // An HTTP error's status and the subgraph URL that answered it; not its body,
+            // which may be a proxy's page of any size echoing the request, variables and
+            // all (the logger redacts it on `err` too).
+            ...httpErrorOf(extensions.response),
             ...location,
           },
           `masked an error as ${masked}`,

@@ -224,7 +224,8 @@ function listenFailure(
 /**
  * One line a request, at debug level (LOG_LEVEL=debug shows them; the default, info, keeps
  * stdout quiet under load), or at warn for a server error. Adopts the request's id from
- * `X-Request-Id` (NGINX sets it) or makes one, and echoes it in the response.
+ * `X-Request-Id` (NGINX sets it) or makes one, and echoes it in the response. The request
+ * is its method and path (`loggedPath`): no query string, header or body.
  */
 function accessLog(logger: Logger) {
   return pinoHttp({
@@ -240,10 +241,28 @@ function accessLog(logger: Logger) {
     customSuccessObject: (req, _res, fields) => ({ requestId: req.id, ...fields }),
     customErrorObject: (req, _res, _error, fields) => ({ requestId: req.id, ...fields }),
     serializers: {
-      req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+      req: (req: { method: string; url: string }) => ({
+        method: req.method,
+        url: loggedPath(req.url),
+      }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   });
+}
+
+/** The most of a request's path an access line keeps. */
+const loggedPathLength = 256;
+
+/**
+ * What an access line keeps of a request's target: its path, cut at `loggedPathLength`.
+ * Never the query string: a GET's holds the operation and its variables (a password, an
+ * email), and a careless client's an access token; and the target is the client's, up to
+ * the 16 KiB of a request's head, on every line.
+ */
+function loggedPath(target: string): string {
+  const query = target.indexOf('?');
+  const path = query === -1 ? target : target.slice(0, query);
+  return path.length > loggedPathLength ? `${path.slice(0, loggedPathLength)}…` : path;
 }
 
 /**

@@ -21,8 +21,13 @@ export function createLogger(
       base: { service },
       timestamp: pino.stdTimeFunctions.isoTime,
       // ioredis puts a failed command's arguments on its error: an AUTH's are the password,
-      // others hold keys and values. The command's name is kept.
-      redact: { paths: ['err.command.args'], censor: '[redacted]' },
+      // others hold keys and values. The command's name is kept. @apollo/gateway puts a
+      // subgraph's HTTP error answer on its error: a page of any size, which a proxy may
+      // have written with the request in it, variables and all. Its status and URL are kept.
+      redact: {
+        paths: ['err.command.args', 'err.extensions.response.body'],
+        censor: '[redacted]',
+      },
       // Runs only for lines that are written, never for those below the level.
       mixin() {
         const fields: { requestId?: string; traceId?: string } = {};

@@ -24,6 +24,28 @@ export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean
   return Boolean(endpoint) && !['true', '1'].includes(env.OTEL_SDK_DISABLED ?? '');
 }
 
+/**
+ * The longest attribute value a span (or its events) keeps, unless the standard
+ * OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT or OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT says otherwise
+ * (OpenTelemetry's default is no limit). Operation names (the server span's, and
+ * @apollo/gateway's on its own spans) and the User-Agent are the client's, up to the size
+ * of a document or a header: a 7 KB name was on every span of a request's trace.
+ */
+const attributeValueLengthLimit = 1_024;
+
+/**
+ * A request's query string as its server span keeps it (`url.query`): the parameters'
+ * names, each value redacted. A GET's `query` and `variables` are the operation and its
+ * inputs (a password given to logIn), and a careless client puts an access token there.
+ */
+function redactedQuery(target: string | undefined): string | undefined {
+  const start = target?.indexOf('?') ?? -1;
+  if (target === undefined || start === -1) return undefined;
+  const params = new URLSearchParams(target.slice(start + 1));
+  for (const name of new Set(params.keys())) params.set(name, 'REDACTED');
+  return params.toString();
+}
+
 export interface TelemetryOptions {
   /** Tells instances of one service apart (e.g. gateway-1), as `service.instance.id`. */
   instanceId?: string | undefined;
@@ -52,6 +74,11 @@ export async function startTelemetry(
     },
     metricReaders: [],
     logRecordProcessors: [],
+    spanLimits:
+      process.env.OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT ||
+      process.env.OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT
+        ? {}
+        : { attributeValueLengthLimit },
     instrumentations: [
       // Server spans for incoming requests, client spans for the gateway's subgraph
       // requests; both carry the W3C traceparent that links a subgraph's span to the
@@ -63,6 +90,12 @@ export async function startTelemetry(
       // benchmark's Hive Gateway pins the workspace root to 1.9.
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => isOperationalPath(request.url),
+        // Replaces the query string the instrumentation keeps (it redacts a few cloud
+        // signatures by name, never a GET's variables).
+        startIncomingSpanHook: (request) => {
+          const query = redactedQuery(request.url);
+          return query === undefined ? {} : { 'url.query': query };
+        },
         headersToSpanAttributes: { server: { requestHeaders: [requestIdHeader] } },
       }),
     ],
