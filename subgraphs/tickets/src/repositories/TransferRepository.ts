@@ -101,6 +101,13 @@ export class TransferRepository {
     const { ticketId, fromUserId, toUserId, hours } = request;
     return this.#prisma.$transaction(
       whileAwaited(async (tx: Prisma.TransactionClient) => {
+        // The event's snapshot first, shared, as a purchase takes it: a change of the event's
+        // start (which pulls pending offers in to it) waits for this offer, or this offer
+        // reads the new start. Never the start it had before a change that missed the offer.
+        await tx.$queryRaw`
+        SELECT 1 FROM event_snapshots
+        WHERE event_id = (SELECT event_id FROM tickets WHERE id = ${ticketId}::uuid)
+        FOR SHARE`;
         const [ticket] = await tx.$queryRaw<{ expiresAt: Date; started: boolean }[]>`
         SELECT least(now() + make_interval(secs => ${hours * 3600}::float8), s.starts_at)
                  AS "expiresAt",

@@ -1,0 +1,102 @@
+// Time boundaries through the gateway: an action just before, at or just after a boundary
+// (an event's start, a refund's cutoff), or racing it, decided by the database's clock, and
+// the same way whichever path reaches it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buyTickets, offerTicket } from './door.ts';
+import { type Supergraph, startSupergraph } from './harness.ts';
+import { type AuthPayload, codeOf, eventOnSale, signUp } from './operations.ts';
+
+let supergraph: Supergraph;
+let organizer: AuthPayload;
+let giver: AuthPayload;
+let receiver: AuthPayload;
+
+const tier = { name: 'Stalls', priceCents: 2000, currency: 'EUR', capacity: 50, maxPerOrder: 4 };
+
+beforeAll(async () => {
+  supergraph = await startSupergraph();
+  organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+  giver = await signUp(supergraph, { name: 'Gina Giver' });
+  receiver = await signUp(supergraph, { name: 'Rex Receiver' });
+});
+afterAll(async () => {
+  await supergraph?.stop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The database's clock, which decides every boundary here. */
+async function databaseNow(): Promise<Date> {
+  const [row] = await supergraph.databases.tickets.$queryRaw<{ now: Date }[]>`
+    SELECT clock_timestamp() AS now`;
+  return (row as { now: Date }).now;
+}
+
+/** Moves the event's start, and waits until the tickets service has heard of it. */
+async function moveStart(eventId: string, startsAt: Date): Promise<void> {
+  const moved = await supergraph.request(
+    'mutation ($id: ID!, $input: UpdateEventInput!) { updateEvent(id: $id, input: $input) { id } }',
+    { id: eventId, input: { startsAt: startsAt.toISOString() } },
+    { token: organizer.accessToken },
+  );
+  expect(moved.errors).toBeUndefined();
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const snapshot = await supergraph.databases.tickets.eventSnapshot.findUnique({
+      where: { eventId },
+    });
+    if (snapshot?.startsAt.getTime() === startsAt.getTime()) return;
+    if (Date.now() > deadline) throw new Error('the tickets service did not hear of the move');
+    await sleep(25);
+  }
+}
+
+/** Sleeps until the database's clock is past `instant`. */
+async function untilPast(instant: Date): Promise<void> {
+  for (;;) {
+    const now = await databaseNow();
+    if (now > instant) return;
+    await sleep(Math.min(200, instant.getTime() - now.getTime() + 20));
+  }
+}
+
+describe('a transfer offer and the event brought forward', () => {
+  it('expires at the new start: the receiver cannot take the ticket once the event began', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const offerId = await offerTicket(
+      supergraph,
+      giver.accessToken,
+      (ticket as { id: string }).id,
+      receiver.user.email,
+    );
+    expect(offerId).toBeTruthy();
+
+    // Brought forward to a moment away: the offer, made for the old start, must end with it.
+    const newStart = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, newStart);
+    await untilPast(newStart);
+
+    const pending = await supergraph.request<{
+      myTicketTransfers: { totalCount: number };
+    }>('{ myTicketTransfers { totalCount } }', {}, { token: receiver.accessToken });
+    expect(pending.data?.myTicketTransfers.totalCount).toBe(0);
+
+    const accepted = await supergraph.request(
+      'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id owner { id } } }',
+      { id: offerId },
+      { token: receiver.accessToken },
+    );
+    expect(codeOf(accepted)).toBe('TRANSFER_EXPIRED');
+    const after = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: (ticket as { id: string }).id },
+    });
+    expect(after.ownerId).toBe(giver.user.id);
+    // And it says so: it ended at the new start.
+    const stored = await supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({
+      where: { id: offerId as string },
+    });
+    expect(stored.status).toBe('EXPIRED');
+    expect(stored.expiresAt.getTime()).toBeLessThanOrEqual(newStart.getTime());
+  });
+});
