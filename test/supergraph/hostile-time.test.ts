@@ -1,6 +1,7 @@
 // Time boundaries through the gateway: an action just before, at or just after a boundary
 // (an event's start, a refund's cutoff), or racing it, decided by the database's clock, and
 // the same way whichever path reaches it.
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buyTickets, offerTicket } from './door.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
@@ -98,5 +99,85 @@ describe('a transfer offer and the event brought forward', () => {
     });
     expect(stored.status).toBe('EXPIRED');
     expect(stored.expiresAt.getTime()).toBeLessThanOrEqual(newStart.getTime());
+  });
+});
+
+/**
+ * Sends `request` while a transaction of the test's own holds `lock`, waits until the request's
+ * statement `waitsAt` waits for it, then until the database's clock is past `boundary`, and
+ * only then lets the lock go: the request arrived before the boundary and commits after it.
+ */
+async function heldPast<Answer>(
+  lock: { sql: string; params: unknown[] },
+  waitsAt: string,
+  boundary: Date,
+  request: () => Promise<Answer>,
+): Promise<Answer> {
+  const holder = new pg.Client({ connectionString: supergraph.databaseUrls.tickets });
+  await holder.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query(lock.sql, lock.params);
+    const answer = request();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      await holder.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await holder.query<{ waiting: number }>(
+        `SELECT count(*)::int AS waiting FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'
+           AND position($1 in query) > 0`,
+        [waitsAt],
+      );
+      if (rows[0]?.waiting) break;
+      if (Date.now() > deadline) throw new Error(`No statement "${waitsAt}" came to wait`);
+      await sleep(10);
+    }
+    const { rows } = await holder.query<{ before: boolean }>(
+      'SELECT clock_timestamp() < $1 AS before',
+      [boundary],
+    );
+    // The race was run: the request was waiting before the boundary.
+    expect(rows[0]?.before).toBe(true);
+    await untilPast(boundary);
+    await holder.query('COMMIT');
+    return await answer;
+  } finally {
+    await holder.query('ROLLBACK').catch(() => undefined);
+    await holder.end();
+  }
+}
+
+const cutoffHours = 48;
+
+describe("a buyer's refund and its cutoff", () => {
+  it('is refused when it commits after the cutoff, though it was asked just before', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as { id: string }).id;
+    const { orderId } = (await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    })) as { orderId: string };
+    // The refund window closes a moment from now.
+    const cutoff = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, new Date(cutoff.getTime() + cutoffHours * 3_600_000));
+
+    const refunded = await heldPast(
+      { sql: 'SELECT 1 FROM orders WHERE id = $1 FOR UPDATE', params: [orderId] },
+      'FROM orders',
+      cutoff,
+      () =>
+        supergraph.request(
+          'mutation ($id: ID!) { refundOrder(orderId: $id) { id status refundedCents } }',
+          { id: orderId },
+          { token: giver.accessToken },
+        ),
+    );
+    expect(codeOf(refunded)).toBe('REFUND_WINDOW_CLOSED');
+    expect(refunded.errors?.[0]?.extensions?.refundableUntil).toBe(cutoff.toISOString());
+    const after = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    });
+    expect(after.status).toBe('ACTIVE');
+    expect(await supergraph.databases.tickets.refund.count({ where: { orderId } })).toBe(0);
   });
 });
