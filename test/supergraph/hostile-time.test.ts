@@ -108,12 +108,14 @@ describe('a transfer offer and the event brought forward', () => {
  * only then lets the lock go: the request arrived before the boundary and commits after it.
  */
 async function heldPast<Answer>(
-  lock: { sql: string; params: unknown[] },
+  lock: { sql: string; params: unknown[]; database?: 'events' | 'tickets' },
   waitsAt: string,
   boundary: Date,
   request: () => Promise<Answer>,
 ): Promise<Answer> {
-  const holder = new pg.Client({ connectionString: supergraph.databaseUrls.tickets });
+  const holder = new pg.Client({
+    connectionString: supergraph.databaseUrls[lock.database ?? 'tickets'],
+  });
   await holder.connect();
   try {
     await holder.query('BEGIN');
@@ -179,5 +181,97 @@ describe("a buyer's refund and its cutoff", () => {
     });
     expect(after.status).toBe('ACTIVE');
     expect(await supergraph.databases.tickets.refund.count({ where: { orderId } })).toBe(0);
+  });
+});
+
+describe("an event's own times, raced by its organizer", () => {
+  const eventLock = (id: string) => ({
+    sql: 'SELECT 1 FROM events WHERE id = $1 FOR UPDATE',
+    params: [id],
+    database: 'events' as const,
+  });
+  // The write's statement on the event's row, whichever it is, waiting for the test's lock.
+  const waitsAt = 'events';
+  const stored = (id: string) =>
+    supergraph.databases.events.event.findUniqueOrThrow({ where: { id } });
+
+  it('refuses a cancellation that commits after the event is over, though asked before', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    // No end: the event is over once it starts, a moment from now.
+    const start = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, start);
+    const before = await stored(eventId);
+
+    const cancelled = await heldPast(eventLock(eventId), waitsAt, start, () =>
+      supergraph.request(
+        'mutation ($id: ID!) { cancelEvent(id: $id) { id status } }',
+        { id: eventId },
+        { token: organizer.accessToken },
+      ),
+    );
+    expect(codeOf(cancelled)).toBe('EVENT_ENDED');
+    expect(cancelled.errors?.[0]?.extensions?.endedAt).toBe(start.toISOString());
+    const after = await stored(eventId);
+    expect(after.status).toBe('PUBLISHED');
+    expect(after.version).toBe(before.version);
+    expect(
+      await supergraph.databases.events.outboxMessage.count({
+        where: { eventId, topic: 'event.cancelled' },
+      }),
+    ).toBe(0);
+    const held = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: (ticket as { id: string }).id },
+    });
+    expect(held.status).toBe('ACTIVE');
+  });
+
+  it('refuses moving the times of an event that is over by the time the change commits', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const start = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, start);
+    const before = await stored(eventId);
+
+    const later = new Date(start.getTime() + 20 * 86_400_000);
+    const moved = await heldPast(eventLock(eventId), waitsAt, start, () =>
+      supergraph.request(
+        'mutation ($id: ID!, $input: UpdateEventInput!) { updateEvent(id: $id, input: $input) { id startsAt } }',
+        { id: eventId, input: { startsAt: later.toISOString() } },
+        { token: organizer.accessToken },
+      ),
+    );
+    expect(codeOf(moved)).toBe('EVENT_ENDED');
+    expect(moved.errors?.[0]?.extensions?.field).toBe('input.startsAt');
+    const after = await stored(eventId);
+    expect(after.startsAt.getTime()).toBe(start.getTime());
+    expect(after.version).toBe(before.version);
+  });
+
+  it('refuses a publication that commits after the start, though asked before', async () => {
+    const created = await supergraph.request<{ createEvent: { id: string } }>(
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      {
+        input: {
+          title: 'Soon',
+          venue: 'Hall',
+          city: 'Ticketton',
+          timezone: 'Europe/Berlin',
+          startsAt: new Date((await databaseNow()).getTime() + 1_500).toISOString(),
+        },
+      },
+      { token: organizer.accessToken },
+    );
+    const eventId = created.data?.createEvent.id as string;
+    const { startsAt } = await stored(eventId);
+
+    const published = await heldPast(eventLock(eventId), waitsAt, startsAt, () =>
+      supergraph.request(
+        'mutation ($id: ID!) { publishEvent(id: $id) { id status } }',
+        { id: eventId },
+        { token: organizer.accessToken },
+      ),
+    );
+    expect(codeOf(published)).toBe('EVENT_IN_PAST');
+    expect((await stored(eventId)).status).toBe('DRAFT');
   });
 });
