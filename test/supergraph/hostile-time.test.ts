@@ -151,6 +151,39 @@ async function heldPast<Answer>(
 
 const cutoffHours = 48;
 
+describe('a transfer accepted as its offer expires', () => {
+  it('is refused when it commits after the expiry, though asked before', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as { id: string }).id;
+    const offerId = await offerTicket(supergraph, giver.accessToken, ticketId, receiver.user.email);
+    // The offer ends with the event's start, a moment from now.
+    const start = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, start);
+
+    const accepted = await heldPast(
+      { sql: 'SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE', params: [ticketId] },
+      'FROM tickets WHERE id',
+      start,
+      () =>
+        supergraph.request(
+          'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id owner { id } } }',
+          { id: offerId },
+          { token: receiver.accessToken },
+        ),
+    );
+    expect(codeOf(accepted)).toBe('TRANSFER_EXPIRED');
+    const after = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    });
+    expect(after.ownerId).toBe(giver.user.id);
+    const offer = await supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({
+      where: { id: offerId as string },
+    });
+    expect(offer.status).toBe('EXPIRED');
+  });
+});
+
 describe("a buyer's refund and its cutoff", () => {
   it('is refused when it commits after the cutoff, though it was asked just before', async () => {
     const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);

@@ -158,9 +158,14 @@ export class TransferRepository {
             await tx.$executeRaw`SELECT lock_account(${toUserId}::uuid, true)`;
             // Then the ticket's row, as every statement that changes the ticket takes it.
             await tx.$queryRaw`SELECT 1 FROM tickets WHERE id = ${ticketId}::uuid FOR UPDATE`;
+            // Unexpired now, by the database's clock once the ticket is this transaction's:
+            // not at the transaction's start (now()), which may be before a wait for the
+            // ticket past the offer's expiry (the event's start at the latest).
             const taken = await tx.$executeRaw`
-              UPDATE ticket_transfer_offers SET status = 'ACCEPTED', resolved_at = now()
-              WHERE id = ${offerId}::uuid AND status = 'PENDING' AND expires_at > now()`;
+              UPDATE ticket_transfer_offers
+              SET status = 'ACCEPTED', resolved_at = clock_timestamp()
+              WHERE id = ${offerId}::uuid AND status = 'PENDING'
+                AND expires_at > clock_timestamp()`;
             if (taken === 0) return this.#unaccepted(tx, offerId);
             const [moved] = await tx.$queryRaw<{ eventId: string }[]>`
               UPDATE tickets
@@ -227,12 +232,14 @@ export class TransferRepository {
       : { status: 'notPending', offer: offer };
   }
 
-  /** The offer as it stands, marked EXPIRED first when it is pending past its expiry. */
+  /**
+   * The offer as it stands, marked EXPIRED first when it is pending past its expiry, by the
+   * database's clock, as an acceptance judges it.
+   */
   async #expireIfDue(tx: Prisma.TransactionClient, offerId: string): Promise<TicketTransferOffer> {
-    await tx.ticketTransferOffer.updateMany({
-      where: { id: offerId, status: 'PENDING', expiresAt: { lte: new Date() } },
-      data: { status: 'EXPIRED', resolvedAt: new Date() },
-    });
+    await tx.$executeRaw`
+      UPDATE ticket_transfer_offers SET status = 'EXPIRED', resolved_at = clock_timestamp()
+      WHERE id = ${offerId}::uuid AND status = 'PENDING' AND expires_at <= clock_timestamp()`;
     return tx.ticketTransferOffer.findUniqueOrThrow({ where: { id: offerId } });
   }
 
