@@ -308,3 +308,36 @@ describe("an event's own times, raced by its organizer", () => {
     expect((await stored(eventId)).status).toBe('DRAFT');
   });
 });
+
+describe("joining a waitlist as the tier's sales end", () => {
+  it('is refused when the join is made after the end, though asked before', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { ...tier, name: 'Last call', capacity: 1 },
+    ]);
+    const tierId = tierIds[0] as string;
+    await buyTickets(supergraph, giver.accessToken, tierId);
+    // Sold out, and its sales end a moment from now.
+    const salesEndAt = new Date((await databaseNow()).getTime() + 1_500);
+    const closing = await supergraph.request(
+      'mutation ($id: ID!, $input: UpdateTicketTierInput!) { updateTicketTier(id: $id, input: $input) { id } }',
+      { id: tierId, input: { salesEndAt: salesEndAt.toISOString() } },
+      { token: organizer.accessToken },
+    );
+    expect(closing.errors).toBeUndefined();
+
+    const joined = await heldPast(
+      { sql: 'SELECT 1 FROM ticket_tiers WHERE id = $1 FOR UPDATE', params: [tierId] },
+      'FROM ticket_tiers t WHERE t.id',
+      salesEndAt,
+      () =>
+        supergraph.request(
+          'mutation ($tierId: ID!) { joinWaitlist(tierId: $tierId, quantity: 1) { status } }',
+          { tierId },
+          { token: receiver.accessToken },
+        ),
+    );
+    expect(codeOf(joined)).toBe('SALES_CLOSED');
+    expect(joined.errors?.[0]?.extensions?.salesEndAt).toBe(salesEndAt.toISOString());
+    expect(await supergraph.databases.tickets.waitlistEntry.count({ where: { tierId } })).toBe(0);
+  });
+});
