@@ -151,6 +151,32 @@ async function heldPast<Answer>(
 
 const cutoffHours = 48;
 
+describe('a transfer offered as the event starts', () => {
+  it('is refused when the offer is made after the start, though asked before', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as { id: string }).id;
+    const start = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, start);
+
+    const offered = await heldPast(
+      { sql: 'SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE', params: [ticketId] },
+      'FROM tickets t',
+      start,
+      () =>
+        supergraph.request(
+          'mutation ($id: ID!, $toEmail: String!) { transferTicket(id: $id, toEmail: $toEmail) { id pendingTransfer { id expiresAt } } }',
+          { id: ticketId, toEmail: receiver.user.email },
+          { token: giver.accessToken },
+        ),
+    );
+    expect(codeOf(offered)).toBe('EVENT_STARTED');
+    expect(
+      await supergraph.databases.tickets.ticketTransferOffer.count({ where: { ticketId } }),
+    ).toBe(0);
+  });
+});
+
 describe('a transfer accepted as its offer expires', () => {
   it('is refused when it commits after the expiry, though asked before', async () => {
     const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);

@@ -108,20 +108,27 @@ export class TransferRepository {
         SELECT 1 FROM event_snapshots
         WHERE event_id = (SELECT event_id FROM tickets WHERE id = ${ticketId}::uuid)
         FOR SHARE`;
-        const [ticket] = await tx.$queryRaw<{ expiresAt: Date; started: boolean }[]>`
-        SELECT least(now() + make_interval(secs => ${hours * 3600}::float8), s.starts_at)
-                 AS "expiresAt",
-               coalesce(s.starts_at <= now(), false) AS started
-        FROM tickets t LEFT JOIN event_snapshots s ON s.event_id = t.event_id
+        const [held] = await tx.$queryRaw<{ eventId: string }[]>`
+        SELECT t.event_id::text AS "eventId" FROM tickets t
         WHERE t.id = ${ticketId}::uuid AND t.owner_id = ${fromUserId}::uuid
           AND t.status = 'ACTIVE' AND t.checked_in_at IS NULL
         FOR SHARE OF t`;
-        if (!ticket) return { status: 'unavailable' } as const;
-        if (ticket.started) return { status: 'eventStarted' } as const;
+        if (!held) return { status: 'unavailable' } as const;
+        // Then the time, by the database's clock once the ticket is held: not at the
+        // transaction's start (now()), which may be before a wait for the ticket past the
+        // event's start, when an offer would be made expired.
+        const [ticket] = await tx.$queryRaw<{ expiresAt: Date; started: boolean }[]>`
+        SELECT least(clock_timestamp() + make_interval(secs => ${hours * 3600}::float8),
+                     s.starts_at) AS "expiresAt",
+               coalesce(s.starts_at <= clock_timestamp(), false) AS started
+        FROM (SELECT 1) AS one
+        LEFT JOIN event_snapshots s ON s.event_id = ${held.eventId}::uuid`;
+        if (!ticket || ticket.started) return { status: 'eventStarted' } as const;
         // An offer past its expiry that nobody settled still holds the one pending place.
         await tx.$executeRaw`
-        UPDATE ticket_transfer_offers SET status = 'EXPIRED', resolved_at = now()
-        WHERE ticket_id = ${ticketId}::uuid AND status = 'PENDING' AND expires_at <= now()`;
+        UPDATE ticket_transfer_offers SET status = 'EXPIRED', resolved_at = clock_timestamp()
+        WHERE ticket_id = ${ticketId}::uuid AND status = 'PENDING'
+          AND expires_at <= clock_timestamp()`;
         const [offer] = await tx.$queryRaw<TicketTransferOffer[]>`
         INSERT INTO ticket_transfer_offers AS o
           (id, ticket_id, from_user_id, to_user_id, expires_at)
