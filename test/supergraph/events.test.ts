@@ -483,7 +483,7 @@ describe('two changes of an event’s times at once', () => {
       const [{ waiting }] = await events.$queryRaw<[{ waiting: number }]>`
         SELECT count(*)::int AS waiting FROM pg_stat_activity
         WHERE datname = current_database() AND wait_event_type = 'Lock'
-          AND query ILIKE 'UPDATE%events%'`;
+          AND (query ILIKE 'UPDATE%events%' OR query ILIKE 'SELECT 1 FROM events%FOR UPDATE')`;
       return waiting;
     };
     // Each change is fine against the event as read: a later start, an earlier end. With the

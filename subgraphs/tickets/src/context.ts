@@ -76,7 +76,7 @@ async function loadTicketPages(tickets: TicketRepository, keys: readonly TicketP
       const results = await tickets.pagesByOwner(
         group.map((key) => key.ownerId),
         first,
-        after ? decodeCursor(after) : undefined,
+        after ? decodeCursor(after, 'tickets') : undefined,
       );
       for (const [index, key] of group.entries()) pages.set(key, results[index] as TicketPage);
     }),

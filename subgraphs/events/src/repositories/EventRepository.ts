@@ -284,24 +284,30 @@ export class EventRepository {
   /**
    * Writes `changes` if the event is still in `expected` status, raising its version, and
    * queues `topic` in the outbox in the same transaction when other services must hear of
-   * it. Returns null when the status changed meanwhile, or the row no longer matches
-   * `guard` (a rule on its times, checked against the row as it is when written): the
-   * caller re-reads and reports.
+   * it. Answers `updated` null when the status changed meanwhile, or the row no longer
+   * matches `guard` (a rule on its times, checked against the row as it is when written, at
+   * `now`: the database's clock once the row is locked): the caller re-reads and reports.
    */
   async updateIfStatus(
     id: string,
     expected: EventStatus,
     changes: EventWrite & { status?: EventStatus },
     topic: ((event: Event) => string | undefined) | undefined,
-    guard: Prisma.EventWhereInput = {},
-  ): Promise<Event | null> {
+    guard: (now: Date) => Prisma.EventWhereInput | false = () => ({}),
+  ): Promise<{ updated: Event | null; now: Date }> {
     return this.#prisma.$transaction(
       whileAwaited(async (tx: Prisma.TransactionClient) => {
+        // The row first, then the time: a write that waited for another on this event is
+        // judged at the moment it can be made, by the database's clock.
+        await tx.$queryRaw`SELECT 1 FROM events WHERE id = ${id}::uuid FOR UPDATE`;
+        const [{ now }] = await tx.$queryRaw<[{ now: Date }]>`SELECT clock_timestamp() AS now`;
+        const where = guard(now);
+        if (where === false) return { updated: null, now };
         const { count } = await tx.event.updateMany({
-          where: { ...guard, id, status: expected },
+          where: { ...where, id, status: expected },
           data: { ...changes, version: { increment: 1 } },
         });
-        if (count === 0) return null;
+        if (count === 0) return { updated: null, now };
         const event = await tx.event.findUniqueOrThrow({ where: { id } });
         const outboxTopic = topic?.(event);
         if (outboxTopic) {
@@ -309,7 +315,7 @@ export class EventRepository {
             data: { topic: outboxTopic, eventId: id, payload: eventSnapshot(event) },
           });
         }
-        return event;
+        return { updated: event, now };
       }),
     );
   }

@@ -35,17 +35,20 @@ function invalidTransition(event: Event, action: string, message: string) {
 /**
  * A rule on an event's times, checked on the row read (`assert`) and again in the write's
  * condition (`where`), so that a change of the times committed in between cannot slip past.
+ * The write's `now` is the database's clock once the event's row is locked for the write,
+ * not the moment the request was read: a write that waited for the row past a boundary (the
+ * start, the end) is judged after it. `where` is false when the write must not be made.
  */
 interface TimeRule {
-  where: () => Prisma.EventWhereInput;
-  assert: (event: Event) => void;
+  where: (now: Date) => Prisma.EventWhereInput | false;
+  assert: (event: Event, now?: Date) => void;
 }
 
 /** Only an event that starts in the future is published. */
 const startsInFuture: TimeRule = {
-  where: () => ({ startsAt: { gt: new Date() } }),
-  assert(event) {
-    if (event.startsAt <= new Date()) {
+  where: (now) => ({ startsAt: { gt: now } }),
+  assert(event, now = new Date()) {
+    if (event.startsAt <= now) {
       throw failure('EVENT_IN_PAST', 'Only an event that starts in the future can be published.', {
         field: 'startsAt',
       });
@@ -55,18 +58,71 @@ const startsInFuture: TimeRule = {
 
 /** An event that is over is not cancelled: that would refund every ticket of one that took place. */
 const notEnded: TimeRule = {
-  where: () => {
-    const now = new Date();
-    return { OR: [{ endsAt: { gt: now } }, { endsAt: null, startsAt: { gt: now } }] };
-  },
-  assert(event) {
-    if (hasEnded(event)) {
+  where: (now) => ({ OR: [{ endsAt: { gt: now } }, { endsAt: null, startsAt: { gt: now } }] }),
+  assert(event, now = new Date()) {
+    if (hasEnded(event, now)) {
       throw failure('EVENT_ENDED', 'The event is over: it cannot be cancelled.', {
         endedAt: endOf(event).toISOString(),
       });
     }
   },
 };
+
+/**
+ * A published event's times, changed: it is not over (moved out of the past it would be on
+ * sale again, and could be cancelled), and the change does not make it over (a start or an
+ * end moved into the past, an end cleared once it has started).
+ */
+function timesChanged(
+  changes: { startsAt?: Date; endsAt?: Date | null },
+  moved: 'startsAt' | 'endsAt',
+): TimeRule {
+  const refusal = (event: Event, now: Date) => {
+    if (hasEnded(event, now)) {
+      return failure('EVENT_ENDED', 'The event is over: its times cannot be changed.', {
+        endedAt: endOf(event).toISOString(),
+        field: `input.${moved}`,
+      });
+    }
+    if (changes.startsAt && changes.startsAt <= now) {
+      return failure('EVENT_IN_PAST', 'A published event cannot be moved into the past.', {
+        field: 'input.startsAt',
+      });
+    }
+    const startsAt = changes.startsAt ?? event.startsAt;
+    const endsAt = changes.endsAt === undefined ? event.endsAt : changes.endsAt;
+    if (changes.endsAt !== undefined && hasEnded({ startsAt, endsAt }, now)) {
+      // Its end moved into the past, or cleared once it has started: an event under way would
+      // be over at once, and could no longer be cancelled (and its tickets refunded) nor its
+      // times put right.
+      return failure('EVENT_IN_PAST', 'A published event cannot be made to end in the past.', {
+        field: 'input.endsAt',
+      });
+    }
+    return null;
+  };
+  return {
+    where(now) {
+      // What the change sets is judged here; the times it keeps, in the write's condition.
+      if (changes.startsAt && changes.startsAt <= now) return false;
+      if (changes.endsAt !== undefined && changes.endsAt !== null && changes.endsAt <= now) {
+        return false;
+      }
+      const keptStart = changes.startsAt ? {} : { startsAt: { gt: now } };
+      return {
+        AND: [
+          notEnded.where(now) as Prisma.EventWhereInput,
+          // An end cleared leaves the start to end the event.
+          changes.endsAt === null ? keptStart : {},
+        ],
+      };
+    },
+    assert(event, now = new Date()) {
+      const refused = refusal(event, now);
+      if (refused) throw refused;
+    },
+  };
+}
 
 /** Drafts and events not over an organizer may have unless MAX_UPCOMING_EVENTS_PER_ORGANIZER says otherwise. */
 export const defaultMaxUpcomingEventsPerOrganizer = 1_000;
@@ -215,43 +271,29 @@ export class EventService {
     const changes = parseInput(updateEventSchema, input, 'input');
     const moved =
       changes.startsAt !== undefined ? 'startsAt' : changes.endsAt !== undefined ? 'endsAt' : null;
-    if (event.status === 'PUBLISHED' && moved && hasEnded(event)) {
-      // Moved out of the past, an event that took place would be on sale again, and could be
-      // cancelled, refunding every ticket of it: its times stay as they were.
-      throw failure('EVENT_ENDED', 'The event is over: its times cannot be changed.', {
-        endedAt: endOf(event).toISOString(),
-        field: `input.${moved}`,
-      });
-    }
+    // Moved out of the past, an event that took place would be on sale again, and could be
+    // cancelled, refunding every ticket of it: its times stay as they were. Checked on the
+    // event as read, and again as the change is written.
+    const rule = event.status === 'PUBLISHED' && moved ? timesChanged(changes, moved) : undefined;
+    if (rule && hasEnded(event)) rule.assert(event);
     const startsAt = changes.startsAt ?? event.startsAt;
     const endsAt = changes.endsAt === undefined ? event.endsAt : changes.endsAt;
     if (endsAt && endsAt <= startsAt) {
       throw badUserInput('input.endsAt must be after startsAt.', 'input.endsAt');
     }
-    if (event.status === 'PUBLISHED' && changes.startsAt && changes.startsAt <= new Date()) {
-      throw failure('EVENT_IN_PAST', 'A published event cannot be moved into the past.', {
-        field: 'input.startsAt',
-      });
-    }
-    if (
-      event.status === 'PUBLISHED' &&
-      changes.endsAt !== undefined &&
-      hasEnded({ startsAt, endsAt })
-    ) {
-      // Its end moved into the past, or cleared once it has started: an event under way would
-      // be over at once, and could no longer be cancelled (and its tickets refunded) nor its
-      // times put right.
-      throw failure('EVENT_IN_PAST', 'A published event cannot be made to end in the past.', {
-        field: 'input.endsAt',
-      });
-    }
+    rule?.assert(event);
     const write: EventWrite = {
       ...changes,
       ...(changes.city ? { cityKey: cityKey(changes.city) } : {}),
     };
     try {
-      return await this.#transition(event, event.status, write, 'update', (updated) =>
-        updated.status === 'PUBLISHED' ? 'event.updated' : undefined,
+      return await this.#transition(
+        event,
+        event.status,
+        write,
+        'update',
+        (updated) => (updated.status === 'PUBLISHED' ? 'event.updated' : undefined),
+        rule,
       );
     } catch (error) {
       // Another change of its times committed since the event was read (one moving the start
@@ -330,18 +372,18 @@ export class EventService {
     topic: (updated: Event) => string | undefined,
     rule?: TimeRule,
   ): Promise<Event> {
-    const updated = await this.#events.updateIfStatus(
+    const { updated, now } = await this.#events.updateIfStatus(
       event.id,
       from,
       changes,
       topic,
-      rule?.where(),
+      rule?.where,
     );
     if (!updated) {
       // Another request changed the status, or the times `rule` is about, between our read
-      // and our write.
+      // and our write, or the time passed a boundary of `rule` while the write waited.
       const current = await this.#current(event);
-      if (rule && current.status === from) rule.assert(current);
+      if (rule && current.status === from) rule.assert(current, now);
       throw invalidTransition(current, action, `The event is ${current.status.toLowerCase()} now.`);
     }
     if (topic(updated)) this.#onOutbox();

@@ -81,6 +81,17 @@ export class EventSnapshotRepository {
             version = EXCLUDED.version, updated_at = now()
           WHERE event_snapshots.version < EXCLUDED.version
           RETURNING status::text`;
+        if (applied[0]) {
+          // An offer to transfer a ticket ends at the event's start at the latest: one made
+          // for a later start (the event brought forward since) ends at the new one. An offer
+          // being made waits for this change (it reads the snapshot `FOR SHARE`), so it is
+          // either here to be pulled in or reads the new start.
+          await tx.$executeRaw`
+            UPDATE ticket_transfer_offers o SET expires_at = ${change.startsAt}
+            FROM tickets t
+            WHERE t.id = o.ticket_id AND t.event_id = ${change.eventId}::uuid
+              AND o.status = 'PENDING' AND o.expires_at > ${change.startsAt}`;
+        }
         if (applied[0]?.status === 'PUBLISHED' && previous && isPostponement(previous, change)) {
           // Postponed: the admissions made for the old date no longer count. Each is undone
           // and recorded as the system's (no staff member, the reason) in the same statement;

@@ -18,6 +18,12 @@ export interface RefundRequest {
   requestedBy: string;
   /** The account that must still hold every ticket (the buyer, refunding their own); any when left out. */
   ownerId?: string;
+  /**
+   * For a buyer's refund: how many hours before the event's start their window closes. Judged
+   * by the database's clock under the event's snapshot lock, as the refund commits, not when
+   * it was asked: a refund that waited for a lock past the cutoff is refused.
+   */
+  cutoffHours?: number;
 }
 
 export type RefundOutcome =
@@ -29,10 +35,22 @@ export type RefundOutcome =
   /** Some of the tickets were cancelled without a refund: nothing was written. */
   | { status: 'cancelled' }
   /** Some of the tickets are no longer the owner's (these), given away meanwhile: nothing was written. */
-  | { status: 'transferred'; ticketIds: string[] };
+  | { status: 'transferred'; ticketIds: string[] }
+  /** A buyer's refund past the cutoff before the event's start: nothing was written. */
+  | { status: 'windowClosed'; refundableUntil: Date | null };
 
 /** Thrown inside a refund's transaction to roll it back. */
 class NotAllActive extends Error {}
+
+/** Thrown inside a buyer's refund's transaction, past the cutoff, to roll it back. */
+class WindowClosed extends Error {
+  readonly refundableUntil: Date | null;
+
+  constructor(refundableUntil: Date | null) {
+    super('windowClosed');
+    this.refundableUntil = refundableUntil;
+  }
+}
 
 /**
  * Refunds, each written in the transaction that cancels its tickets, so that a ticket is
@@ -64,6 +82,18 @@ export class RefundRepository {
               request.ownerId,
             );
             if (cancelled.length < request.ticketIds.length) throw new NotAllActive();
+            if (request.cutoffHours !== undefined) {
+              // The snapshot is locked (cancelTicketsIn's first statement), so the start
+              // cannot move before this commits; the time is now, after any wait for a lock.
+              const [window] = await tx.$queryRaw<{ refundableUntil: Date; open: boolean }[]>`
+              SELECT s.starts_at - make_interval(secs => ${request.cutoffHours * 3600}::float8)
+                       AS "refundableUntil",
+                     s.starts_at - make_interval(secs => ${request.cutoffHours * 3600}::float8)
+                       > clock_timestamp() AS open
+              FROM tickets t JOIN event_snapshots s ON s.event_id = t.event_id
+              WHERE t.id = ${request.ticketIds[0]}::uuid`;
+              if (!window?.open) throw new WindowClosed(window?.refundableUntil ?? null);
+            }
             const [{ id }] = await tx.$queryRaw<[{ id: string }]>`
             SELECT record_refund(${request.orderId}::uuid, ${[...request.ticketIds]}::uuid[],
                                  ${request.reason}::"RefundReason", ${request.requestedBy}::uuid)::text AS id`;
@@ -74,6 +104,9 @@ export class RefundRepository {
         ),
       );
     } catch (error) {
+      if (error instanceof WindowClosed) {
+        return { status: 'windowClosed', refundableUntil: error.refundableUntil };
+      }
       if (!(error instanceof NotAllActive)) throw error;
       return this.whyNotRefundable(request.ticketIds, request.ownerId);
     }
@@ -86,7 +119,7 @@ export class RefundRepository {
   async whyNotRefundable(
     ticketIds: readonly string[],
     ownerId?: string,
-  ): Promise<Exclude<RefundOutcome, { status: 'refunded' }>> {
+  ): Promise<Exclude<RefundOutcome, { status: 'refunded' | 'windowClosed' }>> {
     if (ownerId) {
       const given = await this.#prisma.ticket.findMany({
         where: { id: { in: queryableIds(ticketIds) }, status: 'ACTIVE', ownerId: { not: ownerId } },

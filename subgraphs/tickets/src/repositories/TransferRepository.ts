@@ -101,20 +101,34 @@ export class TransferRepository {
     const { ticketId, fromUserId, toUserId, hours } = request;
     return this.#prisma.$transaction(
       whileAwaited(async (tx: Prisma.TransactionClient) => {
-        const [ticket] = await tx.$queryRaw<{ expiresAt: Date; started: boolean }[]>`
-        SELECT least(now() + make_interval(secs => ${hours * 3600}::float8), s.starts_at)
-                 AS "expiresAt",
-               coalesce(s.starts_at <= now(), false) AS started
-        FROM tickets t LEFT JOIN event_snapshots s ON s.event_id = t.event_id
+        // The event's snapshot first, shared, as a purchase takes it: a change of the event's
+        // start (which pulls pending offers in to it) waits for this offer, or this offer
+        // reads the new start. Never the start it had before a change that missed the offer.
+        await tx.$queryRaw`
+        SELECT 1 FROM event_snapshots
+        WHERE event_id = (SELECT event_id FROM tickets WHERE id = ${ticketId}::uuid)
+        FOR SHARE`;
+        const [held] = await tx.$queryRaw<{ eventId: string }[]>`
+        SELECT t.event_id::text AS "eventId" FROM tickets t
         WHERE t.id = ${ticketId}::uuid AND t.owner_id = ${fromUserId}::uuid
           AND t.status = 'ACTIVE' AND t.checked_in_at IS NULL
         FOR SHARE OF t`;
-        if (!ticket) return { status: 'unavailable' } as const;
-        if (ticket.started) return { status: 'eventStarted' } as const;
+        if (!held) return { status: 'unavailable' } as const;
+        // Then the time, by the database's clock once the ticket is held: not at the
+        // transaction's start (now()), which may be before a wait for the ticket past the
+        // event's start, when an offer would be made expired.
+        const [ticket] = await tx.$queryRaw<{ expiresAt: Date; started: boolean }[]>`
+        SELECT least(clock_timestamp() + make_interval(secs => ${hours * 3600}::float8),
+                     s.starts_at) AS "expiresAt",
+               coalesce(s.starts_at <= clock_timestamp(), false) AS started
+        FROM (SELECT 1) AS one
+        LEFT JOIN event_snapshots s ON s.event_id = ${held.eventId}::uuid`;
+        if (!ticket || ticket.started) return { status: 'eventStarted' } as const;
         // An offer past its expiry that nobody settled still holds the one pending place.
         await tx.$executeRaw`
-        UPDATE ticket_transfer_offers SET status = 'EXPIRED', resolved_at = now()
-        WHERE ticket_id = ${ticketId}::uuid AND status = 'PENDING' AND expires_at <= now()`;
+        UPDATE ticket_transfer_offers SET status = 'EXPIRED', resolved_at = clock_timestamp()
+        WHERE ticket_id = ${ticketId}::uuid AND status = 'PENDING'
+          AND expires_at <= clock_timestamp()`;
         const [offer] = await tx.$queryRaw<TicketTransferOffer[]>`
         INSERT INTO ticket_transfer_offers AS o
           (id, ticket_id, from_user_id, to_user_id, expires_at)
@@ -151,9 +165,14 @@ export class TransferRepository {
             await tx.$executeRaw`SELECT lock_account(${toUserId}::uuid, true)`;
             // Then the ticket's row, as every statement that changes the ticket takes it.
             await tx.$queryRaw`SELECT 1 FROM tickets WHERE id = ${ticketId}::uuid FOR UPDATE`;
+            // Unexpired now, by the database's clock once the ticket is this transaction's:
+            // not at the transaction's start (now()), which may be before a wait for the
+            // ticket past the offer's expiry (the event's start at the latest).
             const taken = await tx.$executeRaw`
-              UPDATE ticket_transfer_offers SET status = 'ACCEPTED', resolved_at = now()
-              WHERE id = ${offerId}::uuid AND status = 'PENDING' AND expires_at > now()`;
+              UPDATE ticket_transfer_offers
+              SET status = 'ACCEPTED', resolved_at = clock_timestamp()
+              WHERE id = ${offerId}::uuid AND status = 'PENDING'
+                AND expires_at > clock_timestamp()`;
             if (taken === 0) return this.#unaccepted(tx, offerId);
             const [moved] = await tx.$queryRaw<{ eventId: string }[]>`
               UPDATE tickets
@@ -220,12 +239,14 @@ export class TransferRepository {
       : { status: 'notPending', offer: offer };
   }
 
-  /** The offer as it stands, marked EXPIRED first when it is pending past its expiry. */
+  /**
+   * The offer as it stands, marked EXPIRED first when it is pending past its expiry, by the
+   * database's clock, as an acceptance judges it.
+   */
   async #expireIfDue(tx: Prisma.TransactionClient, offerId: string): Promise<TicketTransferOffer> {
-    await tx.ticketTransferOffer.updateMany({
-      where: { id: offerId, status: 'PENDING', expiresAt: { lte: new Date() } },
-      data: { status: 'EXPIRED', resolvedAt: new Date() },
-    });
+    await tx.$executeRaw`
+      UPDATE ticket_transfer_offers SET status = 'EXPIRED', resolved_at = clock_timestamp()
+      WHERE id = ${offerId}::uuid AND status = 'PENDING' AND expires_at <= clock_timestamp()`;
     return tx.ticketTransferOffer.findUniqueOrThrow({ where: { id: offerId } });
   }
 

@@ -15,6 +15,8 @@ export interface QueuedEntry extends WaitlistEntry {
 export type JoinOutcome =
   | { status: 'joined'; entry: QueuedEntry }
   | { status: 'salesClosed' }
+  /** The tier's own sales window is closed as the join is made. */
+  | { status: 'windowClosed'; salesStartAt: Date | null; salesEndAt: Date | null }
   | { status: 'notSoldOut'; available: number }
   | { status: 'alreadyWaiting' }
   | { status: 'tooManyEntries' }
@@ -76,6 +78,28 @@ export class WaitlistRepository {
                          WHERE a.event_id = t.event_id AND a.user_id = ${userId}::uuid), 0) AS allowance
         FROM ticket_tiers t WHERE t.id = ${tierId}::uuid
         FOR SHARE OF t`;
+          // With the tier's row locked, the time: the event not started and the tier's window
+          // open by the database's clock now, not at the transaction's start (now()), which
+          // may be before a wait for the row past the end of its sales or the event's start.
+          const [window] = await tx.$queryRaw<
+            {
+              onSale: boolean;
+              open: boolean;
+              salesStartAt: Date | null;
+              salesEndAt: Date | null;
+            }[]
+          >`
+        SELECT s.starts_at > clock_timestamp() AS "onSale",
+               (t.sales_start_at IS NULL OR t.sales_start_at <= clock_timestamp())
+                 AND (t.sales_end_at IS NULL OR t.sales_end_at > clock_timestamp()) AS open,
+               t.sales_start_at AS "salesStartAt", t.sales_end_at AS "salesEndAt"
+        FROM ticket_tiers t JOIN event_snapshots s ON s.event_id = t.event_id
+        WHERE t.id = ${tierId}::uuid`;
+          if (window?.onSale !== true) return { status: 'salesClosed' } as const;
+          if (!window.open) {
+            const { salesStartAt, salesEndAt } = window;
+            return { status: 'windowClosed', salesStartAt, salesEndAt } as const;
+          }
           if (available > 0) return { status: 'notSoldOut', available } as const;
           if (allowance + quantity > request.perUserCap) return { status: 'limitReached' } as const;
           // One live entry (WAITING or OFFERED) per buyer and tier: the partial unique index

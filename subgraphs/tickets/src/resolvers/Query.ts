@@ -13,7 +13,7 @@ export const Query: QueryResolvers = {
   async myTickets(_, args, { loaders, viewer }) {
     const caller = requireHolder(viewer, 'tickets');
     const first = pageSize(args.first);
-    if (args.after) decodeCursor(args.after);
+    if (args.after) decodeCursor(args.after, 'tickets');
     const page = await loaders.ticketPages.load({
       ownerId: caller.userId,
       first,
@@ -31,7 +31,7 @@ export const Query: QueryResolvers = {
   async myOrders(_, args, { orders, loaders, viewer }) {
     const caller = requireHolder(viewer, 'orders');
     const first = pageSize(args.first);
-    const position = args.after ? decodeCursor(args.after) : undefined;
+    const position = args.after ? decodeCursor(args.after, 'orders') : undefined;
     const page = await orders.pageByBuyer(
       caller.userId,
       first,
@@ -39,7 +39,10 @@ export const Query: QueryResolvers = {
     );
     const edges = page.orders.map((order) => {
       loaders.orderById.prime(order.id, order);
-      return { cursor: encodeCursor({ purchasedAt: order.createdAt, id: order.id }), node: order };
+      return {
+        cursor: encodeCursor('orders', { purchasedAt: order.createdAt, id: order.id }),
+        node: order,
+      };
     });
     return {
       edges,

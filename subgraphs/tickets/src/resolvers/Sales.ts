@@ -30,7 +30,10 @@ export const EventSales: EventSalesResolvers = {
 
   async attendees(report, { tierId, first, after }, context) {
     const page = await salesOf(context).attendees(report, tierId, first, after);
-    const edges = page.attendees.map((row) => ({ cursor: encodeCursor(row), node: row }));
+    const edges = page.attendees.map((row) => ({
+      cursor: encodeCursor('attendees', row),
+      node: row,
+    }));
     return {
       edges,
       totalCount: page.totalCount,

@@ -35,14 +35,14 @@ export const TransferQuery = {
     context: TicketsContext,
   ) {
     const first = pageSize(args.first);
-    const position = args.after ? decodeCursor(args.after) : undefined;
+    const position = args.after ? decodeCursor(args.after, 'transfers') : undefined;
     const page = await transfersOf(context).pending(
       context.viewer,
       first,
       position && { createdAt: position.purchasedAt, id: position.id },
     );
     const edges = page.offers.map((offer) => ({
-      cursor: encodeCursor({ purchasedAt: offer.createdAt, id: offer.id }),
+      cursor: encodeCursor('transfers', { purchasedAt: offer.createdAt, id: offer.id }),
       node: offer,
     }));
     return {

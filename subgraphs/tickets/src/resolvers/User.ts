@@ -22,7 +22,7 @@ export const User = {
   ) {
     requireTicketsOf(viewer, user.id);
     const first = pageSize(args.first);
-    if (args.after) decodeCursor(args.after);
+    if (args.after) decodeCursor(args.after, 'tickets');
     return toConnection(
       await loaders.ticketPages.load({ ownerId: user.id, first, after: args.after ?? undefined }),
     );

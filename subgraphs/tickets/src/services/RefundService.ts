@@ -34,6 +34,12 @@ export const defaultProviderTimeoutMs = 3_000;
 const maxTicketIds = 100;
 
 const notYours = (id: string) => notFound(`No order of yours has the id ${id}.`);
+const windowClosed = (cutoffHours: number, refundableUntil: Date | null) =>
+  failure(
+    'REFUND_WINDOW_CLOSED',
+    `Tickets can be refunded until ${cutoffHours} hours before the event starts; ask the organizer.`,
+    { refundableUntil: refundableUntil?.toISOString() ?? null },
+  );
 const transferred = (ticketIds: string[]) =>
   failure(
     'TICKET_TRANSFERRED',
@@ -103,7 +109,7 @@ export class RefundService {
             ticketIds: tickets.map((ticket) => ticket.id),
             reason,
             requestedBy: caller.userId,
-            ...(ownerId ? { ownerId } : {}),
+            ...(ownerId ? { ownerId, cutoffHours: this.#settings.cutoffHours } : {}),
           })
         : await this.#refunds.whyNotRefundable(found.tickets.map((ticket) => ticket.id));
     switch (outcome.status) {
@@ -120,6 +126,8 @@ export class RefundService {
         throw failure('TICKET_CANCELLED', 'A cancelled ticket cannot be refunded.');
       case 'transferred':
         throw transferred(outcome.ticketIds);
+      case 'windowClosed':
+        throw windowClosed(this.#settings.cutoffHours, outcome.refundableUntil);
     }
   }
 
@@ -184,11 +192,7 @@ export class RefundService {
       return 'ORGANIZER';
     }
     if (!isBuyer) throw notYours(order.id);
-    throw failure(
-      'REFUND_WINDOW_CLOSED',
-      `Tickets can be refunded until ${this.#settings.cutoffHours} hours before the event starts; ask the organizer.`,
-      { refundableUntil: refundableUntil?.toISOString() ?? null },
-    );
+    throw windowClosed(this.#settings.cutoffHours, refundableUntil);
   }
 }
 

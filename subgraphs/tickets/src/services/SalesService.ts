@@ -53,7 +53,7 @@ export class SalesService {
     after: string | null | undefined,
   ): Promise<AttendeePage> {
     const size = pageSize(first);
-    const position = after ? decodeCursor(after) : undefined;
+    const position = after ? decodeCursor(after, 'attendees') : undefined;
     const page = isUuid(tierId)
       ? await this.#sales.attendeePage(eventId, tierId, size, position)
       : null;

@@ -23,6 +23,13 @@ export interface WaitlistSettings {
 /** Live waitlist entries a buyer may have unless MAX_WAITLIST_ENTRIES says otherwise. */
 export const defaultMaxWaitlistEntries = 10;
 
+/** The tier's own sales window is closed: as read, or as the join is made. */
+const tierClosed = (window: { salesStartAt: Date | null; salesEndAt: Date | null }) =>
+  failure('SALES_CLOSED', 'This tier is not on sale now.', {
+    salesStartAt: window.salesStartAt?.toISOString(),
+    salesEndAt: window.salesEndAt?.toISOString(),
+  });
+
 /** Joining, leaving and reading the queue of a sold-out tier; offers are the database's. */
 export class WaitlistService {
   readonly #tickets: TicketRepository;
@@ -64,6 +71,8 @@ export class WaitlistService {
         return outcome.entry;
       case 'salesClosed':
         throw failure('SALES_CLOSED', 'This event is not on sale.');
+      case 'windowClosed':
+        throw tierClosed(outcome);
       case 'notSoldOut':
         throw failure('TIER_NOT_SOLD_OUT', 'This tier can still be bought: buy or hold it.', {
           field: 'tierId',
@@ -106,12 +115,7 @@ export class WaitlistService {
     const [tier] = isUuid(id) ? await this.#tickets.findTiersByIds([id]) : [null];
     if (!tier) throw notFound(`No ticket tier has the id ${id}.`);
     // The event's status is checked in the join's transaction, under its lock.
-    if (!windowOpen(tier, new Date())) {
-      throw failure('SALES_CLOSED', 'This tier is not on sale now.', {
-        salesStartAt: tier.salesStartAt?.toISOString(),
-        salesEndAt: tier.salesEndAt?.toISOString(),
-      });
-    }
+    if (!windowOpen(tier, new Date())) throw tierClosed(tier);
     return tier;
   }
 }

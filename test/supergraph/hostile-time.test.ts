@@ -1,0 +1,369 @@
+// Time boundaries through the gateway: an action just before, at or just after a boundary
+// (an event's start, a refund's cutoff), or racing it, decided by the database's clock, and
+// the same way whichever path reaches it.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buyTickets, offerTicket } from './door.ts';
+import { type Supergraph, startSupergraph } from './harness.ts';
+import { type AuthPayload, codeOf, eventOnSale, signUp } from './operations.ts';
+
+let supergraph: Supergraph;
+let organizer: AuthPayload;
+let giver: AuthPayload;
+let receiver: AuthPayload;
+
+const tier = { name: 'Stalls', priceCents: 2000, currency: 'EUR', capacity: 50, maxPerOrder: 4 };
+
+beforeAll(async () => {
+  supergraph = await startSupergraph();
+  organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+  giver = await signUp(supergraph, { name: 'Gina Giver' });
+  receiver = await signUp(supergraph, { name: 'Rex Receiver' });
+});
+afterAll(async () => {
+  await supergraph?.stop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The database's clock, which decides every boundary here. */
+async function databaseNow(): Promise<Date> {
+  const [row] = await supergraph.databases.tickets.$queryRaw<{ now: Date }[]>`
+    SELECT clock_timestamp() AS now`;
+  return (row as { now: Date }).now;
+}
+
+/** Moves the event's start, and waits until the tickets service has heard of it. */
+async function moveStart(eventId: string, startsAt: Date): Promise<void> {
+  const moved = await supergraph.request(
+    'mutation ($id: ID!, $input: UpdateEventInput!) { updateEvent(id: $id, input: $input) { id } }',
+    { id: eventId, input: { startsAt: startsAt.toISOString() } },
+    { token: organizer.accessToken },
+  );
+  expect(moved.errors).toBeUndefined();
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const snapshot = await supergraph.databases.tickets.eventSnapshot.findUnique({
+      where: { eventId },
+    });
+    if (snapshot?.startsAt.getTime() === startsAt.getTime()) return;
+    if (Date.now() > deadline) throw new Error('the tickets service did not hear of the move');
+    await sleep(25);
+  }
+}
+
+/** Sleeps until the database's clock is past `instant`. */
+async function untilPast(instant: Date): Promise<void> {
+  for (;;) {
+    const now = await databaseNow();
+    if (now > instant) return;
+    await sleep(Math.min(200, instant.getTime() - now.getTime() + 20));
+  }
+}
+
+describe('a transfer offer and the event brought forward', () => {
+  it('expires at the new start: the receiver cannot take the ticket once the event began', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const offerId = await offerTicket(
+      supergraph,
+      giver.accessToken,
+      (ticket as { id: string }).id,
+      receiver.user.email,
+    );
+    expect(offerId).toBeTruthy();
+
+    // Brought forward to a moment away: the offer, made for the old start, must end with it.
+    const newStart = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, newStart);
+    await untilPast(newStart);
+
+    const pending = await supergraph.request<{
+      myTicketTransfers: { totalCount: number };
+    }>('{ myTicketTransfers { totalCount } }', {}, { token: receiver.accessToken });
+    expect(pending.data?.myTicketTransfers.totalCount).toBe(0);
+
+    const accepted = await supergraph.request(
+      'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id owner { id } } }',
+      { id: offerId },
+      { token: receiver.accessToken },
+    );
+    expect(codeOf(accepted)).toBe('TRANSFER_EXPIRED');
+    const after = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: (ticket as { id: string }).id },
+    });
+    expect(after.ownerId).toBe(giver.user.id);
+    // And it says so: it ended at the new start.
+    const stored = await supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({
+      where: { id: offerId as string },
+    });
+    expect(stored.status).toBe('EXPIRED');
+    expect(stored.expiresAt.getTime()).toBeLessThanOrEqual(newStart.getTime());
+  });
+});
+
+/**
+ * Sends `request` while a transaction of the test's own holds `lock`, waits until the request's
+ * statement `waitsAt` waits for it, then until the database's clock is past `boundary`, and
+ * only then lets the lock go: the request arrived before the boundary and commits after it.
+ */
+async function heldPast<Answer>(
+  lock: { sql: string; params: unknown[]; database?: 'events' | 'tickets' },
+  waitsAt: string,
+  boundary: Date,
+  request: () => Promise<Answer>,
+): Promise<Answer> {
+  const holder = new pg.Client({
+    connectionString: supergraph.databaseUrls[lock.database ?? 'tickets'],
+  });
+  await holder.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query(lock.sql, lock.params);
+    const answer = request();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      await holder.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await holder.query<{ waiting: number }>(
+        `SELECT count(*)::int AS waiting FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'
+           AND position($1 in query) > 0`,
+        [waitsAt],
+      );
+      if (rows[0]?.waiting) break;
+      if (Date.now() > deadline) throw new Error(`No statement "${waitsAt}" came to wait`);
+      await sleep(10);
+    }
+    const { rows } = await holder.query<{ before: boolean }>(
+      'SELECT clock_timestamp() < $1 AS before',
+      [boundary],
+    );
+    // The race was run: the request was waiting before the boundary.
+    expect(rows[0]?.before).toBe(true);
+    await untilPast(boundary);
+    await holder.query('COMMIT');
+    return await answer;
+  } finally {
+    await holder.query('ROLLBACK').catch(() => undefined);
+    await holder.end();
+  }
+}
+
+const cutoffHours = 48;
+
+describe('a transfer offered as the event starts', () => {
+  it('is refused when the offer is made after the start, though asked before', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as { id: string }).id;
+    const start = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, start);
+
+    const offered = await heldPast(
+      { sql: 'SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE', params: [ticketId] },
+      'FROM tickets t',
+      start,
+      () =>
+        supergraph.request(
+          'mutation ($id: ID!, $toEmail: String!) { transferTicket(id: $id, toEmail: $toEmail) { id pendingTransfer { id expiresAt } } }',
+          { id: ticketId, toEmail: receiver.user.email },
+          { token: giver.accessToken },
+        ),
+    );
+    expect(codeOf(offered)).toBe('EVENT_STARTED');
+    expect(
+      await supergraph.databases.tickets.ticketTransferOffer.count({ where: { ticketId } }),
+    ).toBe(0);
+  });
+});
+
+describe('a transfer accepted as its offer expires', () => {
+  it('is refused when it commits after the expiry, though asked before', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as { id: string }).id;
+    const offerId = await offerTicket(supergraph, giver.accessToken, ticketId, receiver.user.email);
+    // The offer ends with the event's start, a moment from now.
+    const start = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, start);
+
+    const accepted = await heldPast(
+      { sql: 'SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE', params: [ticketId] },
+      'FROM tickets WHERE id',
+      start,
+      () =>
+        supergraph.request(
+          'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id owner { id } } }',
+          { id: offerId },
+          { token: receiver.accessToken },
+        ),
+    );
+    expect(codeOf(accepted)).toBe('TRANSFER_EXPIRED');
+    const after = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    });
+    expect(after.ownerId).toBe(giver.user.id);
+    const offer = await supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({
+      where: { id: offerId as string },
+    });
+    expect(offer.status).toBe('EXPIRED');
+  });
+});
+
+describe("a buyer's refund and its cutoff", () => {
+  it('is refused when it commits after the cutoff, though it was asked just before', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as { id: string }).id;
+    const { orderId } = (await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    })) as { orderId: string };
+    // The refund window closes a moment from now.
+    const cutoff = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, new Date(cutoff.getTime() + cutoffHours * 3_600_000));
+
+    const refunded = await heldPast(
+      { sql: 'SELECT 1 FROM orders WHERE id = $1 FOR UPDATE', params: [orderId] },
+      'FROM orders',
+      cutoff,
+      () =>
+        supergraph.request(
+          'mutation ($id: ID!) { refundOrder(orderId: $id) { id status refundedCents } }',
+          { id: orderId },
+          { token: giver.accessToken },
+        ),
+    );
+    expect(codeOf(refunded)).toBe('REFUND_WINDOW_CLOSED');
+    expect(refunded.errors?.[0]?.extensions?.refundableUntil).toBe(cutoff.toISOString());
+    const after = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    });
+    expect(after.status).toBe('ACTIVE');
+    expect(await supergraph.databases.tickets.refund.count({ where: { orderId } })).toBe(0);
+  });
+});
+
+describe("an event's own times, raced by its organizer", () => {
+  const eventLock = (id: string) => ({
+    sql: 'SELECT 1 FROM events WHERE id = $1 FOR UPDATE',
+    params: [id],
+    database: 'events' as const,
+  });
+  // The write's statement on the event's row, whichever it is, waiting for the test's lock.
+  const waitsAt = 'events';
+  const stored = (id: string) =>
+    supergraph.databases.events.event.findUniqueOrThrow({ where: { id } });
+
+  it('refuses a cancellation that commits after the event is over, though asked before', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    // No end: the event is over once it starts, a moment from now.
+    const start = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, start);
+    const before = await stored(eventId);
+
+    const cancelled = await heldPast(eventLock(eventId), waitsAt, start, () =>
+      supergraph.request(
+        'mutation ($id: ID!) { cancelEvent(id: $id) { id status } }',
+        { id: eventId },
+        { token: organizer.accessToken },
+      ),
+    );
+    expect(codeOf(cancelled)).toBe('EVENT_ENDED');
+    expect(cancelled.errors?.[0]?.extensions?.endedAt).toBe(start.toISOString());
+    const after = await stored(eventId);
+    expect(after.status).toBe('PUBLISHED');
+    expect(after.version).toBe(before.version);
+    expect(
+      await supergraph.databases.events.outboxMessage.count({
+        where: { eventId, topic: 'event.cancelled' },
+      }),
+    ).toBe(0);
+    const held = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: (ticket as { id: string }).id },
+    });
+    expect(held.status).toBe('ACTIVE');
+  });
+
+  it('refuses moving the times of an event that is over by the time the change commits', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const start = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, start);
+    const before = await stored(eventId);
+
+    const later = new Date(start.getTime() + 20 * 86_400_000);
+    const moved = await heldPast(eventLock(eventId), waitsAt, start, () =>
+      supergraph.request(
+        'mutation ($id: ID!, $input: UpdateEventInput!) { updateEvent(id: $id, input: $input) { id startsAt } }',
+        { id: eventId, input: { startsAt: later.toISOString() } },
+        { token: organizer.accessToken },
+      ),
+    );
+    expect(codeOf(moved)).toBe('EVENT_ENDED');
+    expect(moved.errors?.[0]?.extensions?.field).toBe('input.startsAt');
+    const after = await stored(eventId);
+    expect(after.startsAt.getTime()).toBe(start.getTime());
+    expect(after.version).toBe(before.version);
+  });
+
+  it('refuses a publication that commits after the start, though asked before', async () => {
+    const created = await supergraph.request<{ createEvent: { id: string } }>(
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      {
+        input: {
+          title: 'Soon',
+          venue: 'Hall',
+          city: 'Ticketton',
+          timezone: 'Europe/Berlin',
+          startsAt: new Date((await databaseNow()).getTime() + 1_500).toISOString(),
+        },
+      },
+      { token: organizer.accessToken },
+    );
+    const eventId = created.data?.createEvent.id as string;
+    const { startsAt } = await stored(eventId);
+
+    const published = await heldPast(eventLock(eventId), waitsAt, startsAt, () =>
+      supergraph.request(
+        'mutation ($id: ID!) { publishEvent(id: $id) { id status } }',
+        { id: eventId },
+        { token: organizer.accessToken },
+      ),
+    );
+    expect(codeOf(published)).toBe('EVENT_IN_PAST');
+    expect((await stored(eventId)).status).toBe('DRAFT');
+  });
+});
+
+describe("joining a waitlist as the tier's sales end", () => {
+  it('is refused when the join is made after the end, though asked before', async () => {
+    const { tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { ...tier, name: 'Last call', capacity: 1 },
+    ]);
+    const tierId = tierIds[0] as string;
+    await buyTickets(supergraph, giver.accessToken, tierId);
+    // Sold out, and its sales end a moment from now.
+    const salesEndAt = new Date((await databaseNow()).getTime() + 1_500);
+    const closing = await supergraph.request(
+      'mutation ($id: ID!, $input: UpdateTicketTierInput!) { updateTicketTier(id: $id, input: $input) { id } }',
+      { id: tierId, input: { salesEndAt: salesEndAt.toISOString() } },
+      { token: organizer.accessToken },
+    );
+    expect(closing.errors).toBeUndefined();
+
+    const joined = await heldPast(
+      { sql: 'SELECT 1 FROM ticket_tiers WHERE id = $1 FOR UPDATE', params: [tierId] },
+      'FROM ticket_tiers t WHERE t.id',
+      salesEndAt,
+      () =>
+        supergraph.request(
+          'mutation ($tierId: ID!) { joinWaitlist(tierId: $tierId, quantity: 1) { status } }',
+          { tierId },
+          { token: receiver.accessToken },
+        ),
+    );
+    expect(codeOf(joined)).toBe('SALES_CLOSED');
+    expect(joined.errors?.[0]?.extensions?.salesEndAt).toBe(salesEndAt.toISOString());
+    expect(await supergraph.databases.tickets.waitlistEntry.count({ where: { tierId } })).toBe(0);
+  });
+});
