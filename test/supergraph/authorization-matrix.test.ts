@@ -288,6 +288,26 @@ const probes: Record<string, () => Probe> = {
       FORBIDDEN,
     ),
   }),
+  'an organizer’s role, through their event': () => ({
+    query: eventQuery('organizer { name role }'),
+    variables: { id: ids.event },
+    pick: (data) => at(data, 'event', 'organizer', 'role') ?? null,
+    expected: only({ organizer: ok('ORGANIZER'), admin: ok('ORGANIZER') }, FORBIDDEN),
+  }),
+  'an attendee’s role, through the sales': () => ({
+    query: eventQuery(`sales { attendees(tierId: "${ids.tier}", first: 1) {
+      edges { node { holder { role } } } } }`),
+    variables: { id: ids.event },
+    pick: (data) => at(data, 'event', 'sales', 'attendees', '*') ?? null,
+    expected: only(
+      {
+        anonymous: UNAUTHENTICATED,
+        organizer: FORBIDDEN,
+        admin: ok([{ holder: { role: 'CUSTOMER' } }]),
+      },
+      FORBIDDEN,
+    ),
+  }),
   'an organizer’s tickets, through their event': () => ({
     query: eventQuery('organizer { tickets(first: 5) { totalCount } }'),
     variables: { id: ids.event },
@@ -950,6 +970,10 @@ const coverage: Record<string, 'public' | readonly string[]> = {
     'an organizer’s email, through aliases and fragments',
     'a ticket’s tier’s event’s organizer’s email',
     'an attendee’s email and tickets, through the sales',
+  ],
+  'User.role': [
+    'an organizer’s role, through their event',
+    'an attendee’s role, through the sales',
   ],
   'User.tickets': ['an organizer’s tickets, through their event'],
   'User.organizedEvents': ['drafts among an organizer’s events'],
