@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiSchema } from '../../gateway/src/schema-check.ts';
 import { testRedisUrl } from '../support.ts';
-import { addDoorStaff, buyTickets, offerTicket, scan } from './door.ts';
+import { acceptTransfer, addDoorStaff, buyTickets, offerTicket, scan } from './door.ts';
 import { type GraphQLResult, type Supergraph, startSupergraph } from './harness.ts';
 import {
   type AuthPayload,
@@ -94,10 +94,15 @@ const ids = {} as Record<
   | 'order'
   | 'hold'
   | 'offer'
-  | 'waitlistEntry',
+  | 'waitlistEntry'
+  | 'given'
+  | 'givenOrder',
   string
 >;
-const secrets = {} as Record<'ticketCode' | 'ticketQr' | 'offeredCode' | 'admittedCode', string>;
+const secrets = {} as Record<
+  'ticketCode' | 'ticketQr' | 'offeredCode' | 'admittedCode' | 'admittedQr',
+  string
+>;
 
 /** Follows a path of keys (and `edges[].node` as `*`) through an answer's data. */
 function at(data: unknown, ...path: string[]): unknown {
@@ -242,6 +247,101 @@ const probes: Record<string, () => Probe> = {
       ok(null),
     ),
   }),
+  'a given ticket, as its buyer sees it through the order': () => ({
+    query: `query ($id: ID!) { order(id: $id) { tickets { id code qrToken pendingTransfer { id } owner { id } } } }`,
+    variables: { id: ids.givenOrder },
+    pick: (data) => at(data, 'order', 'tickets') ?? null,
+    expected: only(
+      {
+        buyer: ok([
+          {
+            id: ids.given,
+            code: null,
+            qrToken: null,
+            pendingTransfer: null,
+            owner: { id: users.door.user.id },
+          },
+        ]),
+        admin: ok([
+          {
+            id: ids.given,
+            code: expect.any(String),
+            qrToken: expect.any(String),
+            pendingTransfer: null,
+            owner: { id: users.door.user.id },
+          },
+        ]),
+      },
+      ok(null),
+    ),
+  }),
+  'a given ticket’s order, as its receiver sees it': () => ({
+    query: 'query ($id: ID!) { ticket(id: $id) { id code order { id totalCents } } }',
+    variables: { id: ids.given },
+    pick: (data) => {
+      const ticket = at(data, 'ticket') as { code: unknown; order: unknown } | null;
+      return ticket && [typeof ticket.code, ticket.order];
+    },
+    expected: only(
+      {
+        door: ok(['string', null]),
+        admin: ok(['string', { id: ids.givenOrder, totalCents: 1500 }]),
+      },
+      ok(null),
+    ),
+  }),
+  'a scanned ticket’s code, as the door sees it': () => ({
+    writes: true,
+    query: `mutation ($id: ID!, $scans: [OfflineScanInput!]!) {
+      uploadCheckIns(eventId: $id, scans: $scans) { outcome ticket { id code } } }`,
+    variables: {
+      id: ids.event,
+      scans: [{ token: secrets.admittedQr, scannedAt: new Date().toISOString() }],
+    },
+    pick: (data) => at(data, 'uploadCheckIns'),
+    expected: only(
+      {
+        anonymous: UNAUTHENTICATED,
+        admin: ok([
+          {
+            outcome: 'ALREADY_CHECKED_IN',
+            ticket: { id: ids.admitted, code: secrets.admittedCode },
+          },
+        ]),
+      },
+      FORBIDDEN,
+    ),
+  }),
+  'cancelTicket, one given away': () => ({
+    writes: true,
+    query: 'mutation ($id: ID!) { cancelTicket(id: $id) { id } }',
+    variables: { id: ids.given },
+    pick: (data) => at(data, 'cancelTicket'),
+    expected: only(
+      {
+        anonymous: UNAUTHENTICATED,
+        door: allowed('tickets.test.ts'),
+        admin: allowed('tickets.test.ts'),
+      },
+      NOT_FOUND,
+    ),
+  }),
+  'refundOrder, a ticket given away': () => ({
+    writes: true,
+    query:
+      'mutation ($id: ID!, $tickets: [ID!]) { refundOrder(orderId: $id, ticketIds: $tickets) { id } }',
+    variables: { id: ids.givenOrder, tickets: [ids.given] },
+    pick: (data) => at(data, 'refundOrder'),
+    expected: only(
+      {
+        anonymous: UNAUTHENTICATED,
+        buyer: err('TICKET_TRANSFERRED'),
+        organizer: allowed('refunds.test.ts'),
+        admin: allowed('refunds.test.ts'),
+      },
+      NOT_FOUND,
+    ),
+  }),
   'a user by id': () => ({
     query: 'query ($id: ID!) { user(id: $id) { id email } }',
     variables: { id: users.buyer.user.id },
@@ -367,7 +467,7 @@ const probes: Record<string, () => Probe> = {
       salesPerHour(hours: 2) { tickets } attendees(tierId: "${ids.tier}", first: 5) { totalCount } }`),
     variables: { id: ids.event },
     pick: (data) => at(data, 'event', 'sales', 'attendees', 'totalCount') ?? null,
-    expected: only({ anonymous: UNAUTHENTICATED, organizer: ok(4), admin: ok(4) }, FORBIDDEN),
+    expected: only({ anonymous: UNAUTHENTICATED, organizer: ok(5), admin: ok(5) }, FORBIDDEN),
   }),
   'another event’s attendees, through one’s own sales': () => ({
     query: eventQuery(`sales { attendees(tierId: "${ids.rivalTier}", first: 5) { totalCount } }`),
@@ -392,12 +492,7 @@ const probes: Record<string, () => Probe> = {
       {
         anonymous: UNAUTHENTICATED,
         organizer: FORBIDDEN,
-        admin: ok([
-          users.buyer.user.email,
-          users.buyer.user.email,
-          users.buyer.user.email,
-          users.buyer.user.email,
-        ]),
+        admin: ok([...Array(4).fill(users.buyer.user.email), users.door.user.email].sort()),
       },
       FORBIDDEN,
     ),
@@ -854,6 +949,7 @@ beforeAll(async () => {
   secrets.ticketQr = ticket.qrToken;
   secrets.admittedCode = admitted.code;
   secrets.offeredCode = offered.code;
+  secrets.admittedQr = admitted.qrToken;
   const order = await supergraph.request<{ ticket: { order: { id: string } } }>(
     'query ($id: ID!) { ticket(id: $id) { order { id } } }',
     { id: ticket.id },
@@ -872,6 +968,20 @@ beforeAll(async () => {
     offered.id,
     stranger.user.email,
   )) as string;
+
+  // A ticket the buyer bought and gave to the door staffer, who accepted it.
+  const [given] = await buyTickets(supergraph, buyer.accessToken, ids.tier, 1);
+  if (!given) throw new Error('the purchase failed');
+  ids.given = given.id;
+  const givenOrder = await supergraph.request<{ ticket: { order: { id: string } } }>(
+    'query ($id: ID!) { ticket(id: $id) { order { id } } }',
+    { id: given.id },
+    { token: buyer.accessToken },
+  );
+  ids.givenOrder = givenOrder.data?.ticket.order.id as string;
+  const gift = await offerTicket(supergraph, buyer.accessToken, given.id, door.user.email);
+  const accepted = await acceptTransfer(supergraph, door.accessToken, gift as string);
+  if (!accepted.data) throw new Error(`the transfer failed: ${JSON.stringify(accepted.errors)}`);
 
   // Door staff of each event; one admission.
   for (const [token, eventId, email] of [
@@ -979,9 +1089,17 @@ const coverage: Record<string, 'public' | readonly string[]> = {
   'User.organizedEvents': ['drafts among an organizer’s events'],
   // Reached only through what its owner, the event's staff or an admin may read.
   Ticket: ['someone’s ticket by id', 'someone’s ticket in my tickets'],
-  'Ticket.code': ['a ticket’s code and QR token', 'the offered ticket, as its receiver sees it'],
+  'Ticket.code': [
+    'a ticket’s code and QR token',
+    'the offered ticket, as its receiver sees it',
+    'a given ticket, as its buyer sees it through the order',
+    'a scanned ticket’s code, as the door sees it',
+  ],
   'Ticket.qrToken': ['a ticket’s code and QR token'],
-  'Ticket.order': ['the offered ticket’s order, as its receiver sees it'],
+  'Ticket.order': [
+    'the offered ticket’s order, as its receiver sees it',
+    'a given ticket’s order, as its receiver sees it',
+  ],
   'Ticket.pendingTransfer': ['a ticket’s code and QR token'],
   'Ticket.owner': ['a ticket’s tier’s event’s organizer’s email'],
   TicketConnection: [
@@ -1047,7 +1165,7 @@ const coverage: Record<string, 'public' | readonly string[]> = {
     'purchaseTickets, someone’s hold',
   ],
   'Mutation.releaseHold': ['releaseHold, someone’s'],
-  'Mutation.cancelTicket': ['cancelTicket, someone’s'],
+  'Mutation.cancelTicket': ['cancelTicket, someone’s', 'cancelTicket, one given away'],
   'Mutation.addDoorStaff': ['addDoorStaff, another’s event'],
   'Mutation.removeDoorStaff': ['removeDoorStaff, another’s event'],
   'Mutation.checkInTicket': [
@@ -1066,7 +1184,7 @@ const coverage: Record<string, 'public' | readonly string[]> = {
   'Mutation.acceptTicketTransfer': ['acceptTicketTransfer, an offer to someone else'],
   'Mutation.declineTicketTransfer': ['declineTicketTransfer, an offer to someone else'],
   'Mutation.cancelTicketTransfer': ['cancelTicketTransfer, someone else’s offer'],
-  'Mutation.refundOrder': ['refundOrder, someone’s'],
+  'Mutation.refundOrder': ['refundOrder, someone’s', 'refundOrder, a ticket given away'],
   'Mutation.joinWaitlist': ['joinWaitlist, a draft’s tier', 'joinWaitlist, anonymously'],
   'Mutation.leaveWaitlist': ['leaveWaitlist, a queue someone else is in'],
   // Signing in and out take the secret they act on (a password, a refresh token).
