@@ -401,6 +401,19 @@ const probes: Record<string, () => Probe> = {
       FORBIDDEN,
     ),
   }),
+  'a signed-in account’s own email and role, in the sign-in’s answer': () => ({
+    // Whoever sends it, the fields under the sign-in are the stranger's, who signed in (a
+    // path from there to someone else's address is deeper than the gateway's limit).
+    query: `mutation ($email: String!, $password: String!) {
+      signedIn: logIn(email: $email, password: $password) {
+        user { email role tickets(first: 5) { totalCount } } } }`,
+    variables: { email: users.stranger.user.email, password: strongPassword },
+    pick: (data) => at(data, 'signedIn', 'user'),
+    expected: only(
+      {},
+      ok({ email: users.stranger.user.email, role: 'CUSTOMER', tickets: { totalCount: 1 } }),
+    ),
+  }),
   'an organizer’s tickets, through their event': () => ({
     query: eventQuery('organizer { tickets(first: 5) { totalCount } }'),
     variables: { id: ids.event },
@@ -1083,6 +1096,7 @@ const coverage: Record<string, 'public' | readonly string[]> = {
     'an attendee’s email and tickets, through the sales',
   ],
   'User.role': [
+    'a signed-in account’s own email and role, in the sign-in’s answer',
     'an organizer’s role, through their event',
     'an attendee’s role, through the sales',
   ],
@@ -1136,7 +1150,7 @@ const coverage: Record<string, 'public' | readonly string[]> = {
     'uploadCheckIns, a ticket of another event at one’s own door',
   ],
   // A sign-in's answer is the caller's own (test/supergraph/sign-in-identity.test.ts).
-  AuthPayload: 'public',
+  AuthPayload: ['a signed-in account’s own email and role, in the sign-in’s answer'],
   // Root fields.
   'Query.event': ['a draft by id', 'a cancelled event by id'],
   'Query.events': ['drafts in the listing', 'a draft by its title in the listing'],
@@ -1190,7 +1204,7 @@ const coverage: Record<string, 'public' | readonly string[]> = {
   'Mutation.leaveWaitlist': ['leaveWaitlist, a queue someone else is in'],
   // Signing in and out take the secret they act on (a password, a refresh token).
   'Mutation.signUp': 'public',
-  'Mutation.logIn': 'public',
+  'Mutation.logIn': ['a signed-in account’s own email and role, in the sign-in’s answer'],
   'Mutation.refreshSession': 'public',
   'Mutation.logOut': 'public',
   'Mutation.updateProfile': ['updateProfile, anonymously'],
