@@ -33,15 +33,16 @@ export function requireUserLookup(viewer: Identity | null, userId: string): Iden
 }
 
 /**
- * Reading an email address: its user and admins, and the caller who just signed up or
- * logged in as that user (who reads their own address in the same answer); FORBIDDEN
- * otherwise.
+ * Reading what an account says of its holder beyond its name (its email address, its role):
+ * its user and admins, and the caller who just signed up or logged in as that user (who
+ * reads their own in the same answer); FORBIDDEN otherwise.
  */
-export function requireEmailReader(
+export function requireAccountReader(
   viewer: Identity | null,
   userId: string,
   authenticatedUserId: string | undefined,
+  what: 'an email address' | 'a role',
 ): void {
   if (isOwnerOrAdmin(viewer, userId) || authenticatedUserId === userId) return;
-  throw forbidden('Only the user and admins can see an email address.');
+  throw forbidden(`Only the user and admins can see ${what}.`);
 }
