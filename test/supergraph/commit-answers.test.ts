@@ -1,7 +1,6 @@
 // A mutation's answer and its write agree: what a client is told failed was not written,
 // and what was written is answered, whatever else is away when the answer is built.
 import { randomUUID } from 'node:crypto';
-import { startGateway } from '@ticketing/gateway/main';
 import { createLogger, type RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports.ts';
@@ -14,7 +13,7 @@ import {
   offerTicket,
   scan,
 } from './door.ts';
-import { type GraphQLResult, type Supergraph, startSupergraph, subgraphsOf } from './harness.ts';
+import { type GraphQLResult, gatewayOver, type Supergraph, startSupergraph } from './harness.ts';
 import {
   type AuthPayload,
   codeOf,
@@ -43,17 +42,7 @@ afterAll(async () => {
 
 /** A gateway over the test supergraph with `env` changed. */
 async function gatewayWith(env: NodeJS.ProcessEnv): Promise<RunningService> {
-  const gateway = await startGateway(
-    {
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DRAIN_DEADLINE_MS: '0',
-      ...subgraphsOf(supergraph),
-      ...env,
-    },
-    createLogger('gateway-under-test', 'silent'),
-  );
+  const gateway = await gatewayOver(supergraph, env, createLogger('gateway-under-test', 'silent'));
   extraGateways.push(gateway);
   return gateway;
 }

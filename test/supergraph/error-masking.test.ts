@@ -2,11 +2,10 @@
 // HTTP status or body; the detail is in the gateway's log.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startGateway } from '@ticketing/gateway/main';
 import { createLogger, type RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports.ts';
-import { type Supergraph, startSupergraph, subgraphsOf } from './harness.ts';
+import { gatewayOver, type Supergraph, startSupergraph } from './harness.ts';
 import { codeOf, publishedEvent, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
@@ -33,17 +32,7 @@ async function gatewayWith(env: NodeJS.ProcessEnv) {
       lines.push(JSON.parse(line));
     },
   });
-  const gateway = await startGateway(
-    {
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DRAIN_DEADLINE_MS: '0',
-      ...subgraphsOf(supergraph),
-      ...env,
-    },
-    logger,
-  );
+  const gateway = await gatewayOver(supergraph, env, logger);
   extraGateways.push(gateway);
   return { gateway, lines };
 }

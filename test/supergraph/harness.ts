@@ -10,6 +10,7 @@ import { eventsSubgraph } from '@ticketing/events-subgraph/subgraph';
 import { startGateway } from '@ticketing/gateway/main';
 import {
   currentRequestId,
+  type Logger,
   type RunningService,
   type SubgraphDefinition,
   startSubgraph,
@@ -102,6 +103,8 @@ export async function queuedBehindLock<const Requests extends readonly QueuedReq
   database: keyof Supergraph['databaseUrls'],
   lock: { sql: string; params: unknown[] },
   requests: Requests,
+  /** Runs once every request waits, before the lock goes, in the lock's transaction. */
+  beforeRelease?: (holder: pg.Client) => Promise<void>,
 ): Promise<{ [K in keyof Requests]: Awaited<ReturnType<Requests[K]['send']>> }> {
   const holder = new pg.Client({ connectionString: supergraph.databaseUrls[database] });
   await holder.connect();
@@ -128,6 +131,7 @@ export async function queuedBehindLock<const Requests extends readonly QueuedReq
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     }
+    await beforeRelease?.(holder);
     await holder.query('COMMIT');
   } finally {
     await holder.query('ROLLBACK').catch(() => undefined);
@@ -137,6 +141,19 @@ export async function queuedBehindLock<const Requests extends readonly QueuedReq
   return (await Promise.all(answers)) as {
     [K in keyof Requests]: Awaited<ReturnType<Requests[K]['send']>>;
   };
+}
+
+/**
+ * A gateway of a test's own over `supergraph`: the test settings, `env` over them, logging to
+ * `logger` (by `LOG_LEVEL` otherwise). The caller stops it.
+ */
+export function gatewayOver(
+  supergraph: Supergraph,
+  env: NodeJS.ProcessEnv = {},
+  logger?: Logger,
+): Promise<RunningService> {
+  const settings = { NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', DRAIN_DEADLINE_MS: '0' };
+  return startGateway({ ...settings, ...subgraphsOf(supergraph), ...env }, logger);
 }
 
 /** Where a gateway of a test's own finds this supergraph: its subgraphs and the users service's keys. */

@@ -5,12 +5,11 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
-import { startGateway } from '@ticketing/gateway/main';
 import { createLogger, type RunningService } from '@ticketing/platform';
 import type { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports.ts';
-import { type Supergraph, startSupergraph, subgraphsOf } from './harness.ts';
+import { gatewayOver, type Supergraph, startSupergraph } from './harness.ts';
 
 let supergraph: Supergraph;
 const gateways: RunningService[] = [];
@@ -36,17 +35,7 @@ async function gatewayLogging(level: pino.LevelWithSilent, env: NodeJS.ProcessEn
       written.push(line);
     },
   });
-  const gateway = await startGateway(
-    {
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DRAIN_DEADLINE_MS: '0',
-      ...subgraphsOf(supergraph),
-      ...env,
-    },
-    logger,
-  );
+  const gateway = await gatewayOver(supergraph, env, logger);
   gateways.push(gateway);
   const lines = () => written.map((line) => JSON.parse(line) as Record<string, unknown>);
   return { gateway, written, lines };

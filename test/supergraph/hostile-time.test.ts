@@ -1,10 +1,9 @@
 // Time boundaries through the gateway: an action just before, at or just after a boundary
 // (an event's start, a refund's cutoff), or racing it, decided by the database's clock, and
 // the same way whichever path reaches it.
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buyTickets, offerTicket } from './door.ts';
-import { type Supergraph, startSupergraph } from './harness.ts';
+import { queuedBehindLock, type Supergraph, startSupergraph } from './harness.ts';
 import { type AuthPayload, codeOf, eventOnSale, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
@@ -113,40 +112,23 @@ async function heldPast<Answer>(
   boundary: Date,
   request: () => Promise<Answer>,
 ): Promise<Answer> {
-  const holder = new pg.Client({
-    connectionString: supergraph.databaseUrls[lock.database ?? 'tickets'],
-  });
-  await holder.connect();
-  try {
-    await holder.query('BEGIN');
-    await holder.query(lock.sql, lock.params);
-    const answer = request();
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      await holder.query('SELECT pg_stat_clear_snapshot()');
-      const { rows } = await holder.query<{ waiting: number }>(
-        `SELECT count(*)::int AS waiting FROM pg_stat_activity
-         WHERE datname = current_database() AND wait_event_type = 'Lock'
-           AND position($1 in query) > 0`,
-        [waitsAt],
+  const { database = 'tickets', ...held } = lock;
+  const [answer] = await queuedBehindLock(
+    supergraph,
+    database,
+    held,
+    [{ send: request, waitsAt }],
+    async (holder) => {
+      const { rows } = await holder.query<{ before: boolean }>(
+        'SELECT clock_timestamp() < $1 AS before',
+        [boundary],
       );
-      if (rows[0]?.waiting) break;
-      if (Date.now() > deadline) throw new Error(`No statement "${waitsAt}" came to wait`);
-      await sleep(10);
-    }
-    const { rows } = await holder.query<{ before: boolean }>(
-      'SELECT clock_timestamp() < $1 AS before',
-      [boundary],
-    );
-    // The race was run: the request was waiting before the boundary.
-    expect(rows[0]?.before).toBe(true);
-    await untilPast(boundary);
-    await holder.query('COMMIT');
-    return await answer;
-  } finally {
-    await holder.query('ROLLBACK').catch(() => undefined);
-    await holder.end();
-  }
+      // The race was run: the request was waiting before the boundary.
+      expect(rows[0]?.before).toBe(true);
+      await untilPast(boundary);
+    },
+  );
+  return answer;
 }
 
 const cutoffHours = 48;

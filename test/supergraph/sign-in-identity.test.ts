@@ -3,10 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startGateway } from '@ticketing/gateway/main';
 import type { RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GraphQLResult, type Supergraph, startSupergraph, subgraphsOf } from './harness.ts';
+import { type GraphQLResult, gatewayOver, type Supergraph, startSupergraph } from './harness.ts';
 import {
   type AuthPayload,
   codeOf,
@@ -280,13 +279,8 @@ async function gatewayWithTokensAddedBy(subgraph: 'users' | 'tickets') {
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   proxies.push(proxy);
-  const gateway = await startGateway({
-    NODE_ENV: 'test',
+  const gateway = await gatewayOver(supergraph, {
     LOG_LEVEL: 'silent',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    DRAIN_DEADLINE_MS: '0',
-    ...subgraphsOf(supergraph),
     [`${subgraph.toUpperCase()}_URL`]: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/graphql`,
   });
   extraGateways.push(gateway);

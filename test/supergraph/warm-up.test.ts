@@ -3,12 +3,11 @@
 // gateway whose subgraphs are away still starts, within the warm-up's deadline.
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { startGateway } from '@ticketing/gateway/main';
 import { readManifest } from '@ticketing/gateway/safelist';
 import { createLogger, type RunningService } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, testRedisUrl } from '../support.ts';
-import { type Supergraph, startSupergraph } from './harness.ts';
+import { gatewayOver, type Supergraph, startSupergraph } from './harness.ts';
 
 let supergraph: Supergraph;
 const gateways: RunningService[] = [];
@@ -25,18 +24,9 @@ afterAll(async () => {
 async function gatewayWith(env: NodeJS.ProcessEnv) {
   const lines: { msg?: string; [field: string]: unknown }[] = [];
   const write = (line: string) => void lines.push(JSON.parse(line));
-  const { users, events, tickets } = supergraph.subgraphUrls;
-  const settings = { NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', DRAIN_DEADLINE_MS: '0' };
-  const jwks = new URL('/.well-known/jwks.json', users).toString();
-  const gateway = await startGateway(
-    {
-      ...settings,
-      AUTH_JWKS_URL: jwks,
-      USERS_URL: users,
-      EVENTS_URL: events,
-      TICKETS_URL: tickets,
-      ...env,
-    },
+  const gateway = await gatewayOver(
+    supergraph,
+    env,
     createLogger('gateway-under-test', 'info', { write }),
   );
   gateways.push(gateway);
