@@ -75,7 +75,7 @@ export {
 } from './http.ts';
 export { idempotencyKeySchema, requestHash, tryLockKey } from './idempotency.ts';
 export { canonicalId, withCanonicalIds } from './ids.ts';
-export { createLogger, type Logger } from './logger.ts';
+export { type ApolloLogger, apolloLogger, createLogger, type Logger } from './logger.ts';
 export {
   outboxRelayMetrics,
   passwordAdmissionMetrics,

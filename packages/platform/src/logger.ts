@@ -41,3 +41,27 @@ export function createLogger(
     destination ?? pino.destination(1),
   );
 }
+
+/** What Apollo Server and Apollo Gateway take as their `logger`. */
+export interface ApolloLogger {
+  debug(message?: unknown): void;
+  info(message?: unknown): void;
+  warn(message?: unknown): void;
+  error(message?: unknown): void;
+}
+
+/**
+ * `logger` as Apollo Server's and Apollo Gateway's `logger`: their own messages (a plugin
+ * that threw, a store that failed, the gateway's schema and plan) are lines of the
+ * service's log at their level, with the request's id when written while it is handled.
+ * Without it, each writes plain text to the console, whatever LOG_LEVEL says.
+ */
+export function apolloLogger(logger: Logger): ApolloLogger {
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (message?: unknown): void => {
+      if (message instanceof Error) logger[level]({ err: message }, message.message);
+      else logger[level](String(message));
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
