@@ -180,6 +180,26 @@ describe('a subgraph’s Apollo Server', () => {
   });
 });
 
+describe('a subgraph’s log of an unexpected error', () => {
+  it('cuts the client’s operation name at 256 characters, as an access line cuts a path', async () => {
+    const { service, written, lines } = await usersLogging('info');
+    // As long as a document may be: the gateway's limit is 8 KB.
+    const name = `FailsBefore${'x'.repeat(7_900)}`;
+    const answer = await post(service, `query ${name} { __typename }`, name, 'long-name');
+    expect(answer.status).toBe(500);
+    expect(direct).toEqual([]);
+    const unexpected = lines().filter((line) => line.msg === 'unexpected error');
+    expect(unexpected).toEqual([
+      expect.objectContaining({
+        level: levels.error,
+        requestId: 'long-name',
+        operationName: `${name.slice(0, 256)}…`,
+      }),
+    ]);
+    expect(Math.max(...written.map((line) => line.length))).toBeLessThan(4_096);
+  });
+});
+
 describe('the gateway’s Apollo Gateway and Apollo Server', () => {
   it('write their messages as JSON lines of the gateway’s log', async () => {
     const { logger, written, lines } = collecting('gateway-under-test', 'info');

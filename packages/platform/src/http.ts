@@ -19,7 +19,7 @@ import getRawBody from 'raw-body';
 import { z } from 'zod';
 import { baseSettings, ConfigurationError, millisecondsSetting } from './config.ts';
 import { drainOnStop, type HttpDrainer } from './drain.ts';
-import { createLogger, type Logger } from './logger.ts';
+import { createLogger, cutForLog, cutPathForLog, type Logger } from './logger.ts';
 import { requestMetricsPlugin, serveMetrics } from './metrics.ts';
 import {
   isOperationalPath,
@@ -250,11 +250,8 @@ function accessLog(logger: Logger) {
   });
 }
 
-/** The most of a request's path an access line keeps. */
-const loggedPathLength = 256;
-
 /**
- * What an access line keeps of a request's target: its path, cut at `loggedPathLength`.
+ * What an access line keeps of a request's target: its path, cut at `loggedValueLength`.
  * Never the query string: a GET's holds the operation and its variables (a password, an
  * email), and a careless client's an access token; and the target is the client's, up to
  * the 16 KiB of a request's head, on every line.
@@ -262,7 +259,7 @@ const loggedPathLength = 256;
 function loggedPath(target: string): string {
   const query = target.indexOf('?');
   const path = query === -1 ? target : target.slice(0, query);
-  return path.length > loggedPathLength ? `${path.slice(0, loggedPathLength)}…` : path;
+  return cutForLog(path);
 }
 
 /**
@@ -1010,7 +1007,12 @@ function logUnexpectedErrors<TContext extends BaseContext>(
             if (status !== undefined && status >= 400 && status < 500) continue;
             if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
               logger.error(
-                { err: error.originalError ?? error, path: error.path, operationName },
+                {
+                  err: error.originalError ?? error,
+                  // The client's: each up to a document's size, cut like an access line's path.
+                  path: cutPathForLog(error.path),
+                  operationName: operationName == null ? operationName : cutForLog(operationName),
+                },
                 'unexpected error',
               );
             }

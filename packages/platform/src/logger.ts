@@ -42,6 +42,24 @@ export function createLogger(
   );
 }
 
+/** The most of a value a client chose (a path, an operation's name, an alias) a log line keeps. */
+export const loggedValueLength = 256;
+
+/**
+ * `value`, a client's, cut at `loggedValueLength` characters (with `…` when cut): a log line
+ * stays of bounded size, whatever the client sent, up to the size of a document or a head.
+ */
+export function cutForLog(value: string): string {
+  return value.length > loggedValueLength ? `${value.slice(0, loggedValueLength)}…` : value;
+}
+
+/** A response path, each alias in it cut as `cutForLog` cuts a value. */
+export function cutPathForLog(
+  path: readonly (string | number)[] | undefined,
+): (string | number)[] | undefined {
+  return path?.map((key) => (typeof key === 'string' ? cutForLog(key) : key));
+}
+
 /** What Apollo Server and Apollo Gateway take as their `logger`. */
 export interface ApolloLogger {
   debug(message?: unknown): void;
