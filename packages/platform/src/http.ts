@@ -1084,6 +1084,29 @@ export function stopOnSignals(service: RunningService, logger: Logger): void {
 }
 
 /**
+ * What Node itself writes in a service, as lines of `logger` instead of text on stderr: its
+ * warnings (a deprecation, too many listeners) at warn, and the error nobody caught (a
+ * promise rejected that nobody awaited) at fatal. That error still ends the service, as it
+ * would have: what it left half-done is unknown.
+ */
+function logProcessOutput(logger: Logger): void {
+  // Node's own listener prints each warning to stderr.
+  for (const listener of process.listeners('warning')) process.off('warning', listener);
+  process.on('warning', (warning: Error & { code?: string }) => {
+    logger.warn({ warning: { name: warning.name, code: warning.code } }, warning.message);
+  });
+  process.on('uncaughtException', (error, origin) => {
+    logger.fatal(
+      { err: error },
+      origin === 'unhandledRejection'
+        ? 'unhandled rejection: exiting'
+        : 'uncaught exception: exiting',
+    );
+    process.exit(1);
+  });
+}
+
+/**
  * Runs a service's start-up with a logger at LOG_LEVEL, logging a failure as one line and
  * exiting non-zero. A setting the operator got wrong is told in that line without a stack
  * trace: the trace points into this code, not at the setting.
@@ -1096,6 +1119,7 @@ export async function runService(
   // A LOG_LEVEL it does not know is reported by the start's check of every setting: at info.
   const level = baseSettings.shape.LOG_LEVEL.safeParse(env.LOG_LEVEL);
   const logger = createLogger(name, level.success ? level.data : 'info');
+  logProcessOutput(logger);
   // Until it is ready there is nothing to drain: a runner gone meanwhile ends the service at
   // once.
   const orphanedWhileStarting = () => process.exit(1);
