@@ -799,17 +799,21 @@ const answerNotFound: express.RequestHandler = (_request, response) => {
  * Answers what fails before GraphQL (a malformed or over-large body, a bug in a
  * middleware) as GraphQL over HTTP does: a JSON body with `errors`, a stable code and no
  * stack trace or server path, in every NODE_ENV. Express's own handler sends an HTML page
- * with the stack outside production.
+ * with the stack outside production. An error once the answer began (a stream that broke)
+ * ends its connection, as Express's handler does, and is logged here: that handler printed
+ * its stack to the console, outside the log, unless NODE_ENV was `test`.
  */
 function answerHttpErrors(logger: Logger): express.ErrorRequestHandler {
   return (
     error: { type?: string; status?: number; publicMessage?: string },
-    _request,
+    request,
     response,
-    next,
+    _next,
   ) => {
     if (response.headersSent) {
-      next(error);
+      const clientStatus = error.status && error.status >= 400 && error.status < 500;
+      if (!clientStatus) logger.error({ err: error }, 'request failed after its answer began');
+      request.socket.destroy();
       return;
     }
     const failure = error.type ? bodyFailures[error.type] : undefined;

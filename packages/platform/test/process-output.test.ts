@@ -4,7 +4,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { ApolloServer } from '@apollo/server';
 import { describe, expect, it } from 'vitest';
+import { type RunningService, serveGraphQL } from '../src/http.ts';
+import { createLogger } from '../src/logger.ts';
 
 const fixture = fileURLToPath(new URL('./fixtures/process-output.ts', import.meta.url));
 
@@ -57,4 +60,65 @@ describe('Node’s own output in a service', () => {
     expect(parsed.map((line) => line.level)).toEqual([60]);
     expect(code).toBe(1);
   }, 20_000);
+});
+
+describe('an error after a service’s answer began', () => {
+  it('is a JSON line of its log, not a stack on the console', async () => {
+    const written: string[] = [];
+    const logger = createLogger('answer-began', 'info', {
+      write: (line: string) => {
+        written.push(line);
+      },
+    });
+    const printed: unknown[][] = [];
+    const originalError = console.error;
+    console.error = (...args: unknown[]) => {
+      printed.push(args);
+    };
+    // Express prints such an error itself outside tests: as a service in production would.
+    const environment = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    let service: RunningService | undefined;
+    try {
+      service = await serveGraphQL({
+        name: 'answer-began',
+        drainDeadlineMs: 0,
+        host: '127.0.0.1',
+        port: 0,
+        logger,
+        createApolloServer: (plugins) =>
+          new ApolloServer({ typeDefs: 'type Query { ok: Boolean }', plugins }),
+        context: async () => ({}),
+        configure(app) {
+          // A handler that fails once its answer's head is out (a stream that broke).
+          app.get('/streaming', (_request, response, next) => {
+            response.writeHead(200, { 'content-type': 'text/plain' });
+            response.write('partial');
+            next(new Error('the stream broke'));
+          });
+        },
+      });
+      // Its connection is cut, as Express's handler cuts it: the answer is incomplete.
+      const outcome = await fetch(new URL('/streaming', service.url)).then(
+        (response) => response.text().then(() => 'complete'),
+        () => 'cut',
+      );
+      expect(outcome).not.toBe('complete');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      process.env.NODE_ENV = environment;
+      console.error = originalError;
+      await service?.stop();
+    }
+    expect(printed).toEqual([]);
+    const lines = written.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        msg: 'request failed after its answer began',
+        err: expect.objectContaining({ message: 'the stream broke' }),
+        requestId: expect.any(String),
+      }),
+    );
+  });
 });
