@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex, Transform } from 'node:stream';
-import { MIMEType } from 'node:util';
+import { format, MIMEType } from 'node:util';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type {
   ApolloServer,
@@ -1091,9 +1091,23 @@ export function stopOnSignals(service: RunningService, logger: Logger): void {
  * What Node itself writes in a service, as lines of `logger` instead of text on stderr: its
  * warnings (a deprecation, too many listeners) at warn, and the error nobody caught (a
  * promise rejected that nobody awaited) at fatal. That error still ends the service, as it
- * would have: what it left half-done is unknown.
+ * would have: what it left half-done is unknown. What a library writes to the console,
+ * having no logger to be given (ioredis warns there of a password Redis does not need), is
+ * a line at the console method's level.
  */
 function logProcessOutput(logger: Logger): void {
+  const toLog =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...args: unknown[]) =>
+      logger[level](format(...args));
+  Object.assign(console, {
+    debug: toLog('debug'),
+    log: toLog('info'),
+    info: toLog('info'),
+    warn: toLog('warn'),
+    error: toLog('error'),
+    trace: toLog('error'),
+  });
   // Node's own listener prints each warning to stderr.
   for (const listener of process.listeners('warning')) process.off('warning', listener);
   process.on('warning', (warning: Error & { code?: string }) => {

@@ -6,13 +6,15 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { ApolloServer } from '@apollo/server';
 import { describe, expect, it } from 'vitest';
+import { testRedisUrl } from '../../../test/support.ts';
 import { type RunningService, serveGraphQL } from '../src/http.ts';
 import { createLogger } from '../src/logger.ts';
 
 const fixture = fileURLToPath(new URL('./fixtures/process-output.ts', import.meta.url));
+const consoleFixture = fileURLToPath(new URL('./fixtures/console-output.ts', import.meta.url));
 
-async function run(level: string) {
-  const child = spawn(process.execPath, ['--experimental-strip-types', fixture], {
+async function run(level: string, file = fixture, args: string[] = []) {
+  const child = spawn(process.execPath, ['--experimental-strip-types', file, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: level, NODE_OPTIONS: '' },
   });
@@ -59,6 +61,26 @@ describe('Node’s own output in a service', () => {
     const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(parsed.map((line) => line.level)).toEqual([60]);
     expect(code).toBe(1);
+  }, 20_000);
+});
+
+describe('what a library writes to the console in a service', () => {
+  it('is a JSON line of its log: ioredis’s warning of a password Redis does not need', async () => {
+    const url = new URL(testRedisUrl);
+    url.password = 'not-needed-by-this-redis';
+    const { code, stdout, stderr, lines } = await run('info', consoleFixture, [url.toString()]);
+    expect(stderr).toBe('');
+    for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(parsed, stdout).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        service: 'console-output',
+        msg: expect.stringContaining('does not require a password'),
+      }),
+    );
+    expect(parsed.at(-1)?.msg).toBe('done');
+    expect(code).toBe(0);
   }, 20_000);
 });
 
