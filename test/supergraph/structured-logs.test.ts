@@ -228,5 +228,24 @@ describe('the gateway’s Apollo Gateway and Apollo Server', () => {
         msg: expect.stringMatching(/^Gateway successfully loaded schema/),
       }),
     );
+    // A request whose subgraph is unreachable: each line it writes is JSON, with its id.
+    const before = written.length;
+    const response = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'gateway-structured' },
+      body: JSON.stringify({ query: '{ events(first: 1) { edges { node { id } } } }' }),
+    });
+    const body = (await response.json()) as { errors?: { extensions?: { code?: string } }[] };
+    expect(body.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
+    expect(direct).toEqual([]);
+    const during = lines().slice(before);
+    expect(during).toContainEqual(
+      expect.objectContaining({
+        level: levels.error,
+        msg: 'masked an error as SERVICE_UNAVAILABLE',
+      }),
+    );
+    for (const line of during)
+      expect(line.requestId, JSON.stringify(line)).toBe('gateway-structured');
   });
 });
