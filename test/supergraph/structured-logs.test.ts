@@ -2,6 +2,7 @@
 // request's id when written while a request is handled. What the libraries write of their
 // own (Apollo Server's and Apollo Gateway's messages) goes there too, never to the console
 // as plain text, which an operator's log pipeline drops or mis-parses.
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import {
 } from '@ticketing/platform';
 import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
 import { usersSubgraph } from '@ticketing/users-subgraph/subgraph';
+import pg from 'pg';
 import type { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
@@ -194,6 +196,39 @@ describe('a subgraph’s log of an unexpected error', () => {
         level: levels.error,
         requestId: 'long-name',
         operationName: `${name.slice(0, 256)}…`,
+      }),
+    ]);
+    expect(Math.max(...written.map((line) => line.length))).toBeLessThan(4_096);
+  });
+});
+
+describe('a subgraph’s log of a failed field', () => {
+  it('cuts each alias of its path at 256 characters', async () => {
+    const { service, written, lines } = await usersLogging('info');
+    // The table gone from under the service: a failure no client input explains.
+    const database = new pg.Client({ connectionString: env.USERS_DATABASE_URL });
+    await database.connect();
+    await database.query('ALTER TABLE users RENAME TO users_away');
+    const alias = `a${'l'.repeat(7_000)}`;
+    try {
+      const answer = await post(
+        service,
+        `query Aliased { ${alias}: _entities(representations: [{ __typename: "User", id: "${randomUUID()}" }]) { ... on User { id } } }`,
+        'Aliased',
+        'long-alias',
+      );
+      expect(answer.status).toBe(200);
+    } finally {
+      await database.query('ALTER TABLE users_away RENAME TO users');
+      await database.end();
+    }
+    expect(direct).toEqual([]);
+    const unexpected = lines().filter((line) => line.msg === 'unexpected error');
+    expect(unexpected).toEqual([
+      expect.objectContaining({
+        level: levels.error,
+        requestId: 'long-alias',
+        path: [`${alias.slice(0, 256)}…`, 0],
       }),
     ]);
     expect(Math.max(...written.map((line) => line.length))).toBeLessThan(4_096);
