@@ -1,6 +1,6 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { passwordQueueExtension } from '@ticketing/auth';
-import type { Logger } from '@ticketing/platform';
+import { cutPathForLog, type Logger } from '@ticketing/platform';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { FailedFetch } from './failed-fields.ts';
 
@@ -106,7 +106,8 @@ export function maskSubgraphErrors(logger: Logger) {
             // which may be a proxy's page of any size echoing the request, variables and
             // all (the logger redacts it on `err` too).
             ...httpErrorOf(extensions.response),
-            ...location,
+            // Its aliases are the client's: each cut like an access line's path.
+            ...(formatted.path ? { path: cutPathForLog(formatted.path) } : {}),
           },
           `masked an error as ${masked}`,
         );

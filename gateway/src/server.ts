@@ -9,6 +9,7 @@ import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecach
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { Identity } from '@ticketing/auth';
 import {
+  apolloLogger,
   type ForwardedRequest,
   type Logger,
   type SubgraphName,
@@ -345,8 +346,11 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
   // @apollo/gateway reports anonymous usage data to Apollo's servers unless the process
   // starts with APOLLO_TELEMETRY_DISABLED=true: whatever starts a gateway sets it (the
   // image's ENV, scripts/topology.ts, the gateway's start script, vitest.config.ts).
+  // Apollo Gateway's and Apollo Server's own messages are lines of the gateway's log.
+  const logger = apolloLogger(options.logger);
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
+    logger,
     // The default plan cache, counting its hits and misses for /metrics.
     queryPlannerConfig: {
       cache: new CountingQueryPlanCache(
@@ -384,6 +388,7 @@ export function createGatewayServer(options: GatewayOptions): ApolloServer<Gatew
       },
     });
   server = new ApolloServer<GatewayContext>({
+    logger,
     // The gateway whose failed fetches name the fields they left null (failed-fields.ts).
     gateway: {
       async load(loadOptions) {

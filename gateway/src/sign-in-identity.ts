@@ -10,7 +10,7 @@
 // from the users subgraph, only at a mutation's root fetch, and only for a response key
 // that names one of those three fields in the client's operation.
 import { type Identity, issuedAccessTokensExtension } from '@ticketing/auth';
-import type { Logger } from '@ticketing/platform';
+import { cutForLog, type Logger } from '@ticketing/platform';
 import {
   type DocumentNode,
   Kind,
@@ -96,7 +96,7 @@ export async function takeSignIns(
     try {
       identity = await accessTokens.verify(token);
     } catch (error) {
-      logger.warn({ err: error, field: key }, 'a sign-in’s access token did not verify');
+      logger.warn({ err: error, field: cutForLog(key) }, 'a sign-in’s access token did not verify');
       continue;
     }
     const byKey = signedIn.get(context) ?? new Map<string, Identity>();

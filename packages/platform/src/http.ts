@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex, Transform } from 'node:stream';
-import { MIMEType } from 'node:util';
+import { format, MIMEType } from 'node:util';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type {
   ApolloServer,
@@ -19,7 +19,7 @@ import getRawBody from 'raw-body';
 import { z } from 'zod';
 import { baseSettings, ConfigurationError, millisecondsSetting } from './config.ts';
 import { drainOnStop, type HttpDrainer } from './drain.ts';
-import { createLogger, type Logger } from './logger.ts';
+import { createLogger, cutForLog, cutPathForLog, type Logger } from './logger.ts';
 import { requestMetricsPlugin, serveMetrics } from './metrics.ts';
 import {
   isOperationalPath,
@@ -250,11 +250,8 @@ function accessLog(logger: Logger) {
   });
 }
 
-/** The most of a request's path an access line keeps. */
-const loggedPathLength = 256;
-
 /**
- * What an access line keeps of a request's target: its path, cut at `loggedPathLength`.
+ * What an access line keeps of a request's target: its path, cut at `loggedValueLength`.
  * Never the query string: a GET's holds the operation and its variables (a password, an
  * email), and a careless client's an access token; and the target is the client's, up to
  * the 16 KiB of a request's head, on every line.
@@ -262,7 +259,7 @@ const loggedPathLength = 256;
 function loggedPath(target: string): string {
   const query = target.indexOf('?');
   const path = query === -1 ? target : target.slice(0, query);
-  return path.length > loggedPathLength ? `${path.slice(0, loggedPathLength)}…` : path;
+  return cutForLog(path);
 }
 
 /**
@@ -802,17 +799,21 @@ const answerNotFound: express.RequestHandler = (_request, response) => {
  * Answers what fails before GraphQL (a malformed or over-large body, a bug in a
  * middleware) as GraphQL over HTTP does: a JSON body with `errors`, a stable code and no
  * stack trace or server path, in every NODE_ENV. Express's own handler sends an HTML page
- * with the stack outside production.
+ * with the stack outside production. An error once the answer began (a stream that broke)
+ * ends its connection, as Express's handler does, and is logged here: that handler printed
+ * its stack to the console, outside the log, unless NODE_ENV was `test`.
  */
 function answerHttpErrors(logger: Logger): express.ErrorRequestHandler {
   return (
     error: { type?: string; status?: number; publicMessage?: string },
-    _request,
+    request,
     response,
-    next,
+    _next,
   ) => {
     if (response.headersSent) {
-      next(error);
+      const clientStatus = error.status && error.status >= 400 && error.status < 500;
+      if (!clientStatus) logger.error({ err: error }, 'request failed after its answer began');
+      request.socket.destroy();
       return;
     }
     const failure = error.type ? bodyFailures[error.type] : undefined;
@@ -1010,7 +1011,12 @@ function logUnexpectedErrors<TContext extends BaseContext>(
             if (status !== undefined && status >= 400 && status < 500) continue;
             if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
               logger.error(
-                { err: error.originalError ?? error, path: error.path, operationName },
+                {
+                  err: error.originalError ?? error,
+                  // The client's: each up to a document's size, cut like an access line's path.
+                  path: cutPathForLog(error.path),
+                  operationName: operationName == null ? operationName : cutForLog(operationName),
+                },
                 'unexpected error',
               );
             }
@@ -1082,6 +1088,43 @@ export function stopOnSignals(service: RunningService, logger: Logger): void {
 }
 
 /**
+ * What Node itself writes in a service, as lines of `logger` instead of text on stderr: its
+ * warnings (a deprecation, too many listeners) at warn, and the error nobody caught (a
+ * promise rejected that nobody awaited) at fatal. That error still ends the service, as it
+ * would have: what it left half-done is unknown. What a library writes to the console,
+ * having no logger to be given (ioredis warns there of a password Redis does not need), is
+ * a line at the console method's level.
+ */
+function logProcessOutput(logger: Logger): void {
+  const toLog =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...args: unknown[]) =>
+      logger[level](format(...args));
+  Object.assign(console, {
+    debug: toLog('debug'),
+    log: toLog('info'),
+    info: toLog('info'),
+    warn: toLog('warn'),
+    error: toLog('error'),
+    trace: toLog('error'),
+  });
+  // Node's own listener prints each warning to stderr.
+  for (const listener of process.listeners('warning')) process.off('warning', listener);
+  process.on('warning', (warning: Error & { code?: string }) => {
+    logger.warn({ warning: { name: warning.name, code: warning.code } }, warning.message);
+  });
+  process.on('uncaughtException', (error, origin) => {
+    logger.fatal(
+      { err: error },
+      origin === 'unhandledRejection'
+        ? 'unhandled rejection: exiting'
+        : 'uncaught exception: exiting',
+    );
+    process.exit(1);
+  });
+}
+
+/**
  * Runs a service's start-up with a logger at LOG_LEVEL, logging a failure as one line and
  * exiting non-zero. A setting the operator got wrong is told in that line without a stack
  * trace: the trace points into this code, not at the setting.
@@ -1094,6 +1137,7 @@ export async function runService(
   // A LOG_LEVEL it does not know is reported by the start's check of every setting: at info.
   const level = baseSettings.shape.LOG_LEVEL.safeParse(env.LOG_LEVEL);
   const logger = createLogger(name, level.success ? level.data : 'info');
+  logProcessOutput(logger);
   // Until it is ready there is nothing to drain: a runner gone meanwhile ends the service at
   // once.
   const orphanedWhileStarting = () => process.exit(1);

@@ -75,7 +75,15 @@ export {
 } from './http.ts';
 export { idempotencyKeySchema, requestHash, tryLockKey } from './idempotency.ts';
 export { canonicalId, withCanonicalIds } from './ids.ts';
-export { createLogger, type Logger } from './logger.ts';
+export {
+  type ApolloLogger,
+  apolloLogger,
+  createLogger,
+  cutForLog,
+  cutPathForLog,
+  type Logger,
+  loggedValueLength,
+} from './logger.ts';
 export {
   outboxRelayMetrics,
   passwordAdmissionMetrics,

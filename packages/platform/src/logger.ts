@@ -41,3 +41,45 @@ export function createLogger(
     destination ?? pino.destination(1),
   );
 }
+
+/** The most of a value a client chose (a path, an operation's name, an alias) a log line keeps. */
+export const loggedValueLength = 256;
+
+/**
+ * `value`, a client's, cut at `loggedValueLength` characters (with `…` when cut): a log line
+ * stays of bounded size, whatever the client sent, up to the size of a document or a head.
+ */
+export function cutForLog(value: string): string {
+  return value.length > loggedValueLength ? `${value.slice(0, loggedValueLength)}…` : value;
+}
+
+/** A response path, each alias in it cut as `cutForLog` cuts a value. */
+export function cutPathForLog(
+  path: readonly (string | number)[] | undefined,
+): (string | number)[] | undefined {
+  return path?.map((key) => (typeof key === 'string' ? cutForLog(key) : key));
+}
+
+/** What Apollo Server and Apollo Gateway take as their `logger`. */
+export interface ApolloLogger {
+  debug(message?: unknown): void;
+  info(message?: unknown): void;
+  warn(message?: unknown): void;
+  error(message?: unknown): void;
+}
+
+/**
+ * `logger` as Apollo Server's and Apollo Gateway's `logger`: their own messages (a plugin
+ * that threw, a store that failed, the gateway's schema and plan) are lines of the
+ * service's log at their level, with the request's id when written while it is handled.
+ * Without it, each writes plain text to the console, whatever LOG_LEVEL says.
+ */
+export function apolloLogger(logger: Logger): ApolloLogger {
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (message?: unknown): void => {
+      if (message instanceof Error) logger[level]({ err: message }, message.message);
+      else logger[level](String(message));
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}

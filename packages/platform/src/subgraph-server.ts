@@ -7,6 +7,7 @@ import { buildSubgraphSchema, type GraphQLResolverMap } from '@apollo/subgraph';
 import { type DocumentNode, type GraphQLFormattedError, parse } from 'graphql';
 import { isClosedAccount, isDatabaseUnavailable, serviceUnavailable } from './errors.ts';
 import { withCanonicalIds } from './ids.ts';
+import { apolloLogger, type Logger } from './logger.ts';
 
 /**
  * Expected failures carry their own code and message. A database that is unreachable,
@@ -43,15 +44,18 @@ export function readSchema(schemaFile: URL): DocumentNode {
 
 /**
  * A subgraph's Apollo Server over its SDL and resolvers, not yet listening. Its resolvers
- * receive every ID canonical (`withCanonicalIds`).
+ * receive every ID canonical (`withCanonicalIds`). Apollo Server's own messages are lines of
+ * `logger` (none without one: tests that call `executeOperation`).
  */
 export function createSubgraphServer<TContext extends BaseContext>(
   typeDefs: DocumentNode,
   // biome-ignore lint/suspicious/noExplicitAny: resolvers type their own parents and arguments.
   resolvers: GraphQLResolverMap<any>,
   plugins: ApolloServerPlugin<TContext>[] = [],
+  logger?: Logger,
 ): ApolloServer<TContext> {
   return new ApolloServer<TContext>({
+    ...(logger ? { logger: apolloLogger(logger) } : {}),
     schema: withCanonicalIds(buildSubgraphSchema([{ typeDefs, resolvers }])),
     // Inline traces (ftv1) only feed Apollo's hosted studio, which this project does not use.
     plugins: [...plugins, ApolloServerPluginInlineTraceDisabled()],

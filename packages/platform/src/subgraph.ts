@@ -94,7 +94,8 @@ export interface SubgraphDefinition<Client, Location, TContext extends BaseConte
    */
   settings: z.ZodObject;
   database: SubgraphDatabase<Client, Location>;
-  createServer(plugins: ApolloServerPlugin<TContext>[]): ApolloServer<TContext>;
+  /** Apollo Server's own messages are lines of `logger`. */
+  createServer(plugins: ApolloServerPlugin<TContext>[], logger?: Logger): ApolloServer<TContext>;
   setUp(
     prisma: Client,
     options: SetUpOptions,
@@ -284,7 +285,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       logger,
       drainDeadlineMs: config.DRAIN_DEADLINE_MS,
       createApolloServer: (plugins) =>
-        subgraph.createServer([...plugins, ...(setup.plugins ?? [])]),
+        subgraph.createServer([...plugins, ...(setup.plugins ?? [])], logger),
       context: async ({ res }) =>
         setup.createContext((res as express.Response<unknown, TrustedLocals>).locals.forwarded),
       checkReadiness: async () => {

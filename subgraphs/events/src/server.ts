@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { createSubgraphServer, DateTime, readSchema } from '@ticketing/platform';
+import { createSubgraphServer, DateTime, type Logger, readSchema } from '@ticketing/platform';
 import type { EventsContext } from './context.ts';
 import type { Resolvers } from './generated/resolvers.ts';
 import { Event } from './resolvers/Event.ts';
@@ -11,7 +11,13 @@ export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url)
 
 export const resolvers: Resolvers = { DateTime, Query, Mutation, Event, User };
 
-/** The events subgraph, not yet listening: tests call `executeOperation` on it. */
-export function createEventsServer(plugins: ApolloServerPlugin<EventsContext>[] = []) {
-  return createSubgraphServer<EventsContext>(typeDefs, resolvers, plugins);
+/**
+ * The events subgraph, not yet listening: tests call `executeOperation` on it. Apollo
+ * Server's own messages are lines of `logger`.
+ */
+export function createEventsServer(
+  plugins: ApolloServerPlugin<EventsContext>[] = [],
+  logger?: Logger,
+) {
+  return createSubgraphServer<EventsContext>(typeDefs, resolvers, plugins, logger);
 }

@@ -1,5 +1,11 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { createSubgraphServer, DateTime, readSchema, SafeInt } from '@ticketing/platform';
+import {
+  createSubgraphServer,
+  DateTime,
+  type Logger,
+  readSchema,
+  SafeInt,
+} from '@ticketing/platform';
 import type { TicketsContext } from './context.ts';
 import type { Resolvers } from './generated/resolvers.ts';
 import {
@@ -55,7 +61,13 @@ export const resolvers: Resolvers = {
   TicketTransfer,
 };
 
-/** The tickets subgraph, not yet listening: tests call `executeOperation` on it. */
-export function createTicketsServer(plugins: ApolloServerPlugin<TicketsContext>[] = []) {
-  return createSubgraphServer<TicketsContext>(typeDefs, resolvers, plugins);
+/**
+ * The tickets subgraph, not yet listening: tests call `executeOperation` on it. Apollo
+ * Server's own messages are lines of `logger`.
+ */
+export function createTicketsServer(
+  plugins: ApolloServerPlugin<TicketsContext>[] = [],
+  logger?: Logger,
+) {
+  return createSubgraphServer<TicketsContext>(typeDefs, resolvers, plugins, logger);
 }

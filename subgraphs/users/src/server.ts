@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { createSubgraphServer, DateTime, readSchema } from '@ticketing/platform';
+import { createSubgraphServer, DateTime, type Logger, readSchema } from '@ticketing/platform';
 import type { UsersContext } from './context.ts';
 import type { Resolvers } from './generated/resolvers.ts';
 import { issuedTokensPlugin } from './issued-tokens.ts';
@@ -11,10 +11,18 @@ export const typeDefs = readSchema(new URL('../schema.graphql', import.meta.url)
 
 export const resolvers: Resolvers = { DateTime, Query, Mutation, User };
 
-/** The users subgraph, not yet listening: tests call `executeOperation` on it. */
-export function createUsersServer(plugins: ApolloServerPlugin<UsersContext>[] = []) {
-  return createSubgraphServer<UsersContext>(typeDefs, resolvers, [
-    issuedTokensPlugin(),
-    ...plugins,
-  ]);
+/**
+ * The users subgraph, not yet listening: tests call `executeOperation` on it. Apollo
+ * Server's own messages are lines of `logger`.
+ */
+export function createUsersServer(
+  plugins: ApolloServerPlugin<UsersContext>[] = [],
+  logger?: Logger,
+) {
+  return createSubgraphServer<UsersContext>(
+    typeDefs,
+    resolvers,
+    [issuedTokensPlugin(), ...plugins],
+    logger,
+  );
 }
