@@ -33,10 +33,10 @@ async function databaseNow(): Promise<Date> {
 }
 
 /** Moves the event's start, and waits until the tickets service has heard of it. */
-async function moveStart(eventId: string, startsAt: Date): Promise<void> {
+async function moveStart(eventId: string, startsAt: Date, endsAt?: Date): Promise<void> {
   const moved = await supergraph.request(
     'mutation ($id: ID!, $input: UpdateEventInput!) { updateEvent(id: $id, input: $input) { id } }',
-    { id: eventId, input: { startsAt: startsAt.toISOString() } },
+    { id: eventId, input: { startsAt: startsAt.toISOString(), endsAt: endsAt?.toISOString() } },
     { token: organizer.accessToken },
   );
   expect(moved.errors).toBeUndefined();
@@ -98,6 +98,90 @@ describe('a transfer offer and the event brought forward', () => {
     });
     expect(stored.status).toBe('EXPIRED');
     expect(stored.expiresAt.getTime()).toBeLessThanOrEqual(newStart.getTime());
+  });
+});
+
+describe('a transfer offer and the event postponed', () => {
+  const hour = 3_600_000;
+  /** The default TRANSFER_OFFER_HOURS, which the harness leaves as it is. */
+  const offerHours = 72;
+
+  it('lasts its own lifetime past the old start, and is accepted after it', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as { id: string }).id;
+    // Offered the moment before the event starts: the offer ends with that start.
+    const oldStart = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, oldStart);
+    const offerId = await offerTicket(supergraph, giver.accessToken, ticketId, receiver.user.email);
+    expect(offerId).toBeTruthy();
+    const made = await supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({
+      where: { id: offerId as string },
+    });
+    expect(made.expiresAt.getTime()).toBe(oldStart.getTime());
+
+    // Postponed by a month: the offer runs its own lifetime, from when it was made.
+    await moveStart(eventId, new Date(oldStart.getTime() + 30 * 24 * hour));
+    await untilPast(oldStart);
+    const moved = await supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({
+      where: { id: offerId as string },
+    });
+    expect(moved.status).toBe('PENDING');
+    expect(
+      Math.abs(moved.expiresAt.getTime() - (made.createdAt.getTime() + offerHours * hour)),
+    ).toBeLessThan(5_000);
+
+    const accepted = await supergraph.request<{ acceptTicketTransfer: { owner: { id: string } } }>(
+      'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id owner { id } } }',
+      { id: offerId },
+      { token: receiver.accessToken },
+    );
+    expect(accepted.errors).toBeUndefined();
+    expect(accepted.data?.acceptTicketTransfer.owner.id).toBe(receiver.user.id);
+    const after = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    });
+    expect(after.ownerId).toBe(receiver.user.id);
+  });
+
+  it('ends at the new start when that comes before its own lifetime ends', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as { id: string }).id;
+    const oldStart = new Date((await databaseNow()).getTime() + 60_000);
+    await moveStart(eventId, oldStart);
+    const offerId = await offerTicket(supergraph, giver.accessToken, ticketId, receiver.user.email);
+    // Postponed by two hours, well within the offer's 72: it ends at the new start.
+    const newStart = new Date(oldStart.getTime() + 2 * hour);
+    await moveStart(eventId, newStart);
+    const moved = await supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({
+      where: { id: offerId as string },
+    });
+    expect(moved.status).toBe('PENDING');
+    expect(moved.expiresAt.getTime()).toBe(newStart.getTime());
+  });
+
+  it('does not revive an offer that expired at the old start', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as { id: string }).id;
+    const oldStart = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, oldStart, new Date(oldStart.getTime() + 3 * hour));
+    const offerId = await offerTicket(supergraph, giver.accessToken, ticketId, receiver.user.email);
+    await untilPast(oldStart);
+    // Postponed once under way (which expired the offer): the offer stays over.
+    const newStart = new Date(oldStart.getTime() + 30 * 24 * hour);
+    await moveStart(eventId, newStart, new Date(newStart.getTime() + 3 * hour));
+    const accepted = await supergraph.request(
+      'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id owner { id } } }',
+      { id: offerId },
+      { token: receiver.accessToken },
+    );
+    expect(codeOf(accepted)).toBe('TRANSFER_EXPIRED');
+    const after = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    });
+    expect(after.ownerId).toBe(giver.user.id);
   });
 });
 
