@@ -276,6 +276,48 @@ describe('a transfer accepted as its offer expires', () => {
   });
 });
 
+describe('a transfer offer settled as it expires', () => {
+  it.each([
+    ['declined by its receiver', 'declineTicketTransfer', () => receiver],
+    ['cancelled by its giver', 'cancelTicketTransfer', () => giver],
+  ])(
+    'is not %s when that commits after the expiry, though asked before',
+    async (_, mutation, party) => {
+      const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+      const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+      const ticketId = (ticket as { id: string }).id;
+      const offerId = await offerTicket(
+        supergraph,
+        giver.accessToken,
+        ticketId,
+        receiver.user.email,
+      );
+      // The offer ends with the event's start, a moment from now.
+      const start = new Date((await databaseNow()).getTime() + 1_500);
+      await moveStart(eventId, start);
+
+      const settled = await heldPast(
+        { sql: 'SELECT 1 FROM ticket_transfer_offers WHERE id = $1 FOR UPDATE', params: [offerId] },
+        'ticket_transfer_offers',
+        start,
+        () =>
+          supergraph.request(
+            `mutation ($id: ID!) { ${mutation}(id: $id) { id status } }`,
+            { id: offerId },
+            { token: party().accessToken },
+          ),
+      );
+      // It had expired by then: it says so, and is recorded as such.
+      expect(codeOf(settled)).toBe('TRANSFER_NOT_PENDING');
+      expect(settled.errors?.[0]?.extensions?.status).toBe('EXPIRED');
+      const offer = await supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({
+        where: { id: offerId as string },
+      });
+      expect(offer.status).toBe('EXPIRED');
+    },
+  );
+});
+
 describe("a buyer's refund and its cutoff", () => {
   it('is refused when it commits after the cutoff, though it was asked just before', async () => {
     const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);

@@ -267,14 +267,21 @@ export class TransferRepository {
     const party = as === 'DECLINED' ? { toUserId: userId } : { fromUserId: userId };
     return this.#prisma.$transaction(
       whileAwaited(async (tx: Prisma.TransactionClient) => {
-        const settled = await tx.ticketTransferOffer.updateManyAndReturn({
-          where: { id: offerId, ...party, ...open() },
-          data: { status: as, resolvedAt: new Date() },
-        });
-        if (settled[0]) return { status: 'settled', offer: settled[0] } as const;
         const found = await tx.ticketTransferOffer.findFirst({ where: { id: offerId, ...party } });
         if (!found) return { status: 'notFound' } as const;
-        const offer = await this.#expireIfDue(tx, offerId);
+        // The offer's row first, then whether it is unexpired, by the database's clock once
+        // the row is this transaction's, as an acceptance judges it: not by this process's
+        // clock before a wait for the row (an acceptance, a postponement, an account's
+        // closing) past the expiry, which would settle an offer that had expired.
+        await tx.$queryRaw`SELECT 1 FROM ticket_transfer_offers WHERE id = ${offerId}::uuid FOR UPDATE`;
+        const settled = await tx.$executeRaw`
+          UPDATE ticket_transfer_offers
+          SET status = ${as}::"TransferOfferStatus", resolved_at = clock_timestamp()
+          WHERE id = ${offerId}::uuid AND status = 'PENDING' AND expires_at > clock_timestamp()`;
+        const offer =
+          settled > 0
+            ? await tx.ticketTransferOffer.findUniqueOrThrow({ where: { id: offerId } })
+            : await this.#expireIfDue(tx, offerId);
         return offer.status === as
           ? ({ status: 'settled', offer } as const)
           : ({ status: 'notPending', offer } as const);
