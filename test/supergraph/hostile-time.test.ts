@@ -475,3 +475,84 @@ describe("joining a waitlist as the tier's sales end", () => {
     expect(await supergraph.databases.tickets.waitlistEntry.count({ where: { tierId } })).toBe(0);
   });
 });
+
+describe("an event's dates, kept to those a ticketing platform sells", () => {
+  const day = 86_400_000;
+  const create = (input: Record<string, unknown>) =>
+    supergraph.request<{ createEvent: { id: string } }>(
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      { input: { title: 'Dated', venue: 'Hall', city: 'Ticketton', timezone: 'UTC', ...input } },
+      { token: organizer.accessToken },
+    );
+  const update = (id: string, input: Record<string, unknown>) =>
+    supergraph.request(
+      'mutation ($id: ID!, $input: UpdateEventInput!) { updateEvent(id: $id, input: $input) { id } }',
+      { id, input },
+      { token: organizer.accessToken },
+    );
+  const countEvents = () =>
+    supergraph.databases.events.event.count({ where: { organizerId: organizer.user.id } });
+  const inDays = (days: number) => new Date(Date.now() + days * day);
+
+  it.each([
+    ['in year 1', { startsAt: '0001-01-01T00:00:00Z' }, 'input.startsAt'],
+    ['before 1970', { startsAt: '1969-12-31T23:59:59Z' }, 'input.startsAt'],
+    ['more than 10 years ahead', { startsAt: inDays(11 * 366).toISOString() }, 'input.startsAt'],
+    ['in year 9999', { startsAt: '9999-12-31T00:00:00Z' }, 'input.startsAt'],
+    [
+      'lasting a century',
+      { startsAt: inDays(30).toISOString(), endsAt: inDays(30 + 100 * 365).toISOString() },
+      'input.endsAt',
+    ],
+    [
+      'lasting over a year',
+      { startsAt: inDays(30).toISOString(), endsAt: inDays(30 + 367).toISOString() },
+      'input.endsAt',
+    ],
+  ])('refuses creating an event %s, and writes nothing', async (_, dates, field) => {
+    const before = await countEvents();
+    const created = await create(dates);
+    expect(codeOf(created)).toBe('BAD_USER_INPUT');
+    expect(created.errors?.[0]?.extensions?.field).toBe(field);
+    expect(JSON.stringify(created.errors)).not.toMatch(/\n\s+at /);
+    expect(await countEvents()).toBe(before);
+  });
+
+  it('takes the edges: a draft from 1970, one 9 years ahead, one lasting a year', async () => {
+    for (const dates of [
+      { startsAt: '1970-01-01T00:00:00Z' },
+      { startsAt: inDays(9 * 365).toISOString() },
+      { startsAt: inDays(30).toISOString(), endsAt: inDays(30 + 366).toISOString() },
+    ]) {
+      const created = await create(dates);
+      expect(created.errors).toBeUndefined();
+      expect(created.data?.createEvent.id).toBeTruthy();
+    }
+  });
+
+  it.each([
+    ['a start in year 1', { startsAt: '0001-01-01T00:00:00Z' }, 'input.startsAt'],
+    ['a start 20 years ahead', { startsAt: inDays(20 * 365).toISOString() }, 'input.startsAt'],
+    ['an end a century on', { endsAt: inDays(30 + 100 * 365).toISOString() }, 'input.endsAt'],
+    // The end stays; the start moved two years before it.
+    [
+      'a start two years before its end',
+      { startsAt: inDays(-700).toISOString() },
+      'input.startsAt',
+    ],
+  ])('refuses editing a draft to %s, and changes nothing', async (_, dates, field) => {
+    const created = await create({
+      startsAt: inDays(30).toISOString(),
+      endsAt: inDays(31).toISOString(),
+    });
+    const id = created.data?.createEvent.id as string;
+    const before = await supergraph.databases.events.event.findUniqueOrThrow({ where: { id } });
+    const updated = await update(id, dates);
+    expect(codeOf(updated)).toBe('BAD_USER_INPUT');
+    expect(updated.errors?.[0]?.extensions?.field).toBe(field);
+    const after = await supergraph.databases.events.event.findUniqueOrThrow({ where: { id } });
+    expect(after.startsAt.getTime()).toBe(before.startsAt.getTime());
+    expect(after.endsAt?.getTime()).toBe(before.endsAt?.getTime());
+    expect(after.version).toBe(before.version);
+  });
+});
