@@ -556,3 +556,60 @@ describe("an event's dates, kept to those a ticketing platform sells", () => {
     expect(after.version).toBe(before.version);
   });
 });
+
+describe("a sale as the tier's sales end", () => {
+  /** A tier whose sales end a moment from now. */
+  async function closingTier(): Promise<{ eventId: string; tierId: string; salesEndAt: Date }> {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { ...tier, name: 'Closing' },
+    ]);
+    const tierId = tierIds[0] as string;
+    const salesEndAt = new Date((await databaseNow()).getTime() + 1_500);
+    const closing = await supergraph.request(
+      'mutation ($id: ID!, $input: UpdateTicketTierInput!) { updateTicketTier(id: $id, input: $input) { id } }',
+      { id: tierId, input: { salesEndAt: salesEndAt.toISOString() } },
+      { token: organizer.accessToken },
+    );
+    expect(closing.errors).toBeUndefined();
+    return { eventId, tierId, salesEndAt };
+  }
+  // The busy tier's row: another sale's write of it, not yet committed.
+  const busyTier = (tierId: string) => ({
+    sql: 'UPDATE ticket_tiers SET updated_at = updated_at WHERE id = $1',
+    params: [tierId],
+  });
+
+  it('is refused when the purchase reaches the stock after the end, though asked before', async () => {
+    const { eventId, tierId, salesEndAt } = await closingTier();
+    const bought = await heldPast(busyTier(tierId), 'purchase_tickets', salesEndAt, () =>
+      supergraph.request(
+        'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+        { input: { tierId, quantity: 2, idempotencyKey: crypto.randomUUID() } },
+        { token: receiver.accessToken },
+      ),
+    );
+    expect(codeOf(bought)).toBe('SALES_CLOSED');
+    expect(bought.errors?.[0]?.extensions?.salesEndAt).toBe(salesEndAt.toISOString());
+    const { tickets } = supergraph.databases;
+    expect(await tickets.ticket.count({ where: { tierId } })).toBe(0);
+    expect((await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).sold).toBe(0);
+    expect(
+      await tickets.eventAllowance.count({ where: { eventId, userId: receiver.user.id } }),
+    ).toBe(0);
+  });
+
+  it('is refused when the hold reaches the stock after the end, though asked before', async () => {
+    const { tierId, salesEndAt } = await closingTier();
+    const held = await heldPast(busyTier(tierId), 'held = held', salesEndAt, () =>
+      supergraph.request(
+        'mutation ($tierId: ID!, $quantity: Int!) { holdTickets(tierId: $tierId, quantity: $quantity) { id } }',
+        { tierId, quantity: 2 },
+        { token: receiver.accessToken },
+      ),
+    );
+    expect(codeOf(held)).toBe('SALES_CLOSED');
+    const { tickets } = supergraph.databases;
+    expect(await tickets.hold.count({ where: { tierId } })).toBe(0);
+    expect((await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).held).toBe(0);
+  });
+});
