@@ -33,10 +33,10 @@ async function databaseNow(): Promise<Date> {
 }
 
 /** Moves the event's start, and waits until the tickets service has heard of it. */
-async function moveStart(eventId: string, startsAt: Date): Promise<void> {
+async function moveStart(eventId: string, startsAt: Date, endsAt?: Date): Promise<void> {
   const moved = await supergraph.request(
     'mutation ($id: ID!, $input: UpdateEventInput!) { updateEvent(id: $id, input: $input) { id } }',
-    { id: eventId, input: { startsAt: startsAt.toISOString() } },
+    { id: eventId, input: { startsAt: startsAt.toISOString(), endsAt: endsAt?.toISOString() } },
     { token: organizer.accessToken },
   );
   expect(moved.errors).toBeUndefined();
@@ -98,6 +98,90 @@ describe('a transfer offer and the event brought forward', () => {
     });
     expect(stored.status).toBe('EXPIRED');
     expect(stored.expiresAt.getTime()).toBeLessThanOrEqual(newStart.getTime());
+  });
+});
+
+describe('a transfer offer and the event postponed', () => {
+  const hour = 3_600_000;
+  /** The default TRANSFER_OFFER_HOURS, which the harness leaves as it is. */
+  const offerHours = 72;
+
+  it('lasts its own lifetime past the old start, and is accepted after it', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as { id: string }).id;
+    // Offered the moment before the event starts: the offer ends with that start.
+    const oldStart = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, oldStart);
+    const offerId = await offerTicket(supergraph, giver.accessToken, ticketId, receiver.user.email);
+    expect(offerId).toBeTruthy();
+    const made = await supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({
+      where: { id: offerId as string },
+    });
+    expect(made.expiresAt.getTime()).toBe(oldStart.getTime());
+
+    // Postponed by a month: the offer runs its own lifetime, from when it was made.
+    await moveStart(eventId, new Date(oldStart.getTime() + 30 * 24 * hour));
+    await untilPast(oldStart);
+    const moved = await supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({
+      where: { id: offerId as string },
+    });
+    expect(moved.status).toBe('PENDING');
+    expect(
+      Math.abs(moved.expiresAt.getTime() - (made.createdAt.getTime() + offerHours * hour)),
+    ).toBeLessThan(5_000);
+
+    const accepted = await supergraph.request<{ acceptTicketTransfer: { owner: { id: string } } }>(
+      'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id owner { id } } }',
+      { id: offerId },
+      { token: receiver.accessToken },
+    );
+    expect(accepted.errors).toBeUndefined();
+    expect(accepted.data?.acceptTicketTransfer.owner.id).toBe(receiver.user.id);
+    const after = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    });
+    expect(after.ownerId).toBe(receiver.user.id);
+  });
+
+  it('ends at the new start when that comes before its own lifetime ends', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as { id: string }).id;
+    const oldStart = new Date((await databaseNow()).getTime() + 60_000);
+    await moveStart(eventId, oldStart);
+    const offerId = await offerTicket(supergraph, giver.accessToken, ticketId, receiver.user.email);
+    // Postponed by two hours, well within the offer's 72: it ends at the new start.
+    const newStart = new Date(oldStart.getTime() + 2 * hour);
+    await moveStart(eventId, newStart);
+    const moved = await supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({
+      where: { id: offerId as string },
+    });
+    expect(moved.status).toBe('PENDING');
+    expect(moved.expiresAt.getTime()).toBe(newStart.getTime());
+  });
+
+  it('does not revive an offer that expired at the old start', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+    const ticketId = (ticket as { id: string }).id;
+    const oldStart = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, oldStart, new Date(oldStart.getTime() + 3 * hour));
+    const offerId = await offerTicket(supergraph, giver.accessToken, ticketId, receiver.user.email);
+    await untilPast(oldStart);
+    // Postponed once under way (which expired the offer): the offer stays over.
+    const newStart = new Date(oldStart.getTime() + 30 * 24 * hour);
+    await moveStart(eventId, newStart, new Date(newStart.getTime() + 3 * hour));
+    const accepted = await supergraph.request(
+      'mutation ($id: ID!) { acceptTicketTransfer(id: $id) { id owner { id } } }',
+      { id: offerId },
+      { token: receiver.accessToken },
+    );
+    expect(codeOf(accepted)).toBe('TRANSFER_EXPIRED');
+    const after = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+      where: { id: ticketId },
+    });
+    expect(after.ownerId).toBe(giver.user.id);
   });
 });
 
@@ -190,6 +274,48 @@ describe('a transfer accepted as its offer expires', () => {
     });
     expect(offer.status).toBe('EXPIRED');
   });
+});
+
+describe('a transfer offer settled as it expires', () => {
+  it.each([
+    ['declined by its receiver', 'declineTicketTransfer', () => receiver],
+    ['cancelled by its giver', 'cancelTicketTransfer', () => giver],
+  ])(
+    'is not %s when that commits after the expiry, though asked before',
+    async (_, mutation, party) => {
+      const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+      const [ticket] = await buyTickets(supergraph, giver.accessToken, tierIds[0] as string);
+      const ticketId = (ticket as { id: string }).id;
+      const offerId = await offerTicket(
+        supergraph,
+        giver.accessToken,
+        ticketId,
+        receiver.user.email,
+      );
+      // The offer ends with the event's start, a moment from now.
+      const start = new Date((await databaseNow()).getTime() + 1_500);
+      await moveStart(eventId, start);
+
+      const settled = await heldPast(
+        { sql: 'SELECT 1 FROM ticket_transfer_offers WHERE id = $1 FOR UPDATE', params: [offerId] },
+        'ticket_transfer_offers',
+        start,
+        () =>
+          supergraph.request(
+            `mutation ($id: ID!) { ${mutation}(id: $id) { id status } }`,
+            { id: offerId },
+            { token: party().accessToken },
+          ),
+      );
+      // It had expired by then: it says so, and is recorded as such.
+      expect(codeOf(settled)).toBe('TRANSFER_NOT_PENDING');
+      expect(settled.errors?.[0]?.extensions?.status).toBe('EXPIRED');
+      const offer = await supergraph.databases.tickets.ticketTransferOffer.findUniqueOrThrow({
+        where: { id: offerId as string },
+      });
+      expect(offer.status).toBe('EXPIRED');
+    },
+  );
 });
 
 describe("a buyer's refund and its cutoff", () => {
@@ -347,5 +473,143 @@ describe("joining a waitlist as the tier's sales end", () => {
     expect(codeOf(joined)).toBe('SALES_CLOSED');
     expect(joined.errors?.[0]?.extensions?.salesEndAt).toBe(salesEndAt.toISOString());
     expect(await supergraph.databases.tickets.waitlistEntry.count({ where: { tierId } })).toBe(0);
+  });
+});
+
+describe("an event's dates, kept to those a ticketing platform sells", () => {
+  const day = 86_400_000;
+  const create = (input: Record<string, unknown>) =>
+    supergraph.request<{ createEvent: { id: string } }>(
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      { input: { title: 'Dated', venue: 'Hall', city: 'Ticketton', timezone: 'UTC', ...input } },
+      { token: organizer.accessToken },
+    );
+  const update = (id: string, input: Record<string, unknown>) =>
+    supergraph.request(
+      'mutation ($id: ID!, $input: UpdateEventInput!) { updateEvent(id: $id, input: $input) { id } }',
+      { id, input },
+      { token: organizer.accessToken },
+    );
+  const countEvents = () =>
+    supergraph.databases.events.event.count({ where: { organizerId: organizer.user.id } });
+  const inDays = (days: number) => new Date(Date.now() + days * day);
+
+  it.each([
+    ['in year 1', { startsAt: '0001-01-01T00:00:00Z' }, 'input.startsAt'],
+    ['before 1970', { startsAt: '1969-12-31T23:59:59Z' }, 'input.startsAt'],
+    ['more than 10 years ahead', { startsAt: inDays(11 * 366).toISOString() }, 'input.startsAt'],
+    ['in year 9999', { startsAt: '9999-12-31T00:00:00Z' }, 'input.startsAt'],
+    [
+      'lasting a century',
+      { startsAt: inDays(30).toISOString(), endsAt: inDays(30 + 100 * 365).toISOString() },
+      'input.endsAt',
+    ],
+    [
+      'lasting over a year',
+      { startsAt: inDays(30).toISOString(), endsAt: inDays(30 + 367).toISOString() },
+      'input.endsAt',
+    ],
+  ])('refuses creating an event %s, and writes nothing', async (_, dates, field) => {
+    const before = await countEvents();
+    const created = await create(dates);
+    expect(codeOf(created)).toBe('BAD_USER_INPUT');
+    expect(created.errors?.[0]?.extensions?.field).toBe(field);
+    expect(JSON.stringify(created.errors)).not.toMatch(/\n\s+at /);
+    expect(await countEvents()).toBe(before);
+  });
+
+  it('takes the edges: a draft from 1970, one 9 years ahead, one lasting a year', async () => {
+    for (const dates of [
+      { startsAt: '1970-01-01T00:00:00Z' },
+      { startsAt: inDays(9 * 365).toISOString() },
+      { startsAt: inDays(30).toISOString(), endsAt: inDays(30 + 366).toISOString() },
+    ]) {
+      const created = await create(dates);
+      expect(created.errors).toBeUndefined();
+      expect(created.data?.createEvent.id).toBeTruthy();
+    }
+  });
+
+  it.each([
+    ['a start in year 1', { startsAt: '0001-01-01T00:00:00Z' }, 'input.startsAt'],
+    ['a start 20 years ahead', { startsAt: inDays(20 * 365).toISOString() }, 'input.startsAt'],
+    ['an end a century on', { endsAt: inDays(30 + 100 * 365).toISOString() }, 'input.endsAt'],
+    // The end stays; the start moved two years before it.
+    [
+      'a start two years before its end',
+      { startsAt: inDays(-700).toISOString() },
+      'input.startsAt',
+    ],
+  ])('refuses editing a draft to %s, and changes nothing', async (_, dates, field) => {
+    const created = await create({
+      startsAt: inDays(30).toISOString(),
+      endsAt: inDays(31).toISOString(),
+    });
+    const id = created.data?.createEvent.id as string;
+    const before = await supergraph.databases.events.event.findUniqueOrThrow({ where: { id } });
+    const updated = await update(id, dates);
+    expect(codeOf(updated)).toBe('BAD_USER_INPUT');
+    expect(updated.errors?.[0]?.extensions?.field).toBe(field);
+    const after = await supergraph.databases.events.event.findUniqueOrThrow({ where: { id } });
+    expect(after.startsAt.getTime()).toBe(before.startsAt.getTime());
+    expect(after.endsAt?.getTime()).toBe(before.endsAt?.getTime());
+    expect(after.version).toBe(before.version);
+  });
+});
+
+describe("a sale as the tier's sales end", () => {
+  /** A tier whose sales end a moment from now. */
+  async function closingTier(): Promise<{ eventId: string; tierId: string; salesEndAt: Date }> {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { ...tier, name: 'Closing' },
+    ]);
+    const tierId = tierIds[0] as string;
+    const salesEndAt = new Date((await databaseNow()).getTime() + 1_500);
+    const closing = await supergraph.request(
+      'mutation ($id: ID!, $input: UpdateTicketTierInput!) { updateTicketTier(id: $id, input: $input) { id } }',
+      { id: tierId, input: { salesEndAt: salesEndAt.toISOString() } },
+      { token: organizer.accessToken },
+    );
+    expect(closing.errors).toBeUndefined();
+    return { eventId, tierId, salesEndAt };
+  }
+  // The busy tier's row: another sale's write of it, not yet committed.
+  const busyTier = (tierId: string) => ({
+    sql: 'UPDATE ticket_tiers SET updated_at = updated_at WHERE id = $1',
+    params: [tierId],
+  });
+
+  it('is refused when the purchase reaches the stock after the end, though asked before', async () => {
+    const { eventId, tierId, salesEndAt } = await closingTier();
+    const bought = await heldPast(busyTier(tierId), 'purchase_tickets', salesEndAt, () =>
+      supergraph.request(
+        'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+        { input: { tierId, quantity: 2, idempotencyKey: crypto.randomUUID() } },
+        { token: receiver.accessToken },
+      ),
+    );
+    expect(codeOf(bought)).toBe('SALES_CLOSED');
+    expect(bought.errors?.[0]?.extensions?.salesEndAt).toBe(salesEndAt.toISOString());
+    const { tickets } = supergraph.databases;
+    expect(await tickets.ticket.count({ where: { tierId } })).toBe(0);
+    expect((await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).sold).toBe(0);
+    expect(
+      await tickets.eventAllowance.count({ where: { eventId, userId: receiver.user.id } }),
+    ).toBe(0);
+  });
+
+  it('is refused when the hold reaches the stock after the end, though asked before', async () => {
+    const { tierId, salesEndAt } = await closingTier();
+    const held = await heldPast(busyTier(tierId), 'held = held', salesEndAt, () =>
+      supergraph.request(
+        'mutation ($tierId: ID!, $quantity: Int!) { holdTickets(tierId: $tierId, quantity: $quantity) { id } }',
+        { tierId, quantity: 2 },
+        { token: receiver.accessToken },
+      ),
+    );
+    expect(codeOf(held)).toBe('SALES_CLOSED');
+    const { tickets } = supergraph.databases;
+    expect(await tickets.hold.count({ where: { tierId } })).toBe(0);
+    expect((await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).held).toBe(0);
   });
 });

@@ -23,18 +23,56 @@ const timezone = z
   .refine(isTimeZone, { message: 'must be an IANA time zone name, e.g. Europe/Berlin' })
   .transform(canonicalTimeZone);
 
+const day = 86_400_000;
+
+/**
+ * The earliest an event may start: 1970-01-01T00:00:00Z. A DateTime may fall in any year
+ * from 1, but no event sold here starts before the platform existed: an earlier start is a
+ * slip (year 0001, 0202 for 2026), and a draft may be moved into the future anyway.
+ */
+export const earliestStart = new Date(0);
+
+/**
+ * How far ahead an event may start: 10 years. An event that far on is never over, so it
+ * would count against its organizer's MAX_UPCOMING_EVENTS_PER_ORGANIZER and keep their
+ * account from closing for good.
+ */
+export const maxYearsAhead = 10;
+
+/** The longest an event may last, from its start to its end: 366 days (a season, a year-long exhibition). */
+export const maxDurationDays = 366;
+
+const startsAt = z
+  .date()
+  .refine((start) => start >= earliestStart, 'must not be before 1970-01-01T00:00:00Z')
+  .refine(
+    (start) => start.getTime() <= Date.now() + maxYearsAhead * 365.25 * day,
+    `must be at most ${maxYearsAhead} years from now`,
+  );
+
+/** Whether an event from `start` to `end` lasts longer than an event may. */
+export function lastsTooLong(start: Date, end: Date): boolean {
+  return end.getTime() - start.getTime() > maxDurationDays * day;
+}
+
+export const durationMessage = `must be at most ${maxDurationDays} days after startsAt`;
+
 export const createEventSchema = z
   .object({
     title,
     description: description.nullish(),
     venue: displayText(200),
     city: displayText(100),
-    startsAt: z.date(),
+    startsAt,
     endsAt: z.date().nullish(),
     timezone,
   })
   .refine((event) => !event.endsAt || event.endsAt > event.startsAt, {
     message: 'must be after startsAt',
+    path: ['endsAt'],
+  })
+  .refine((event) => !event.endsAt || !lastsTooLong(event.startsAt, event.endsAt), {
+    message: durationMessage,
     path: ['endsAt'],
   });
 
@@ -43,7 +81,7 @@ export const updateEventSchema = z.object({
   description: description.nullish(),
   venue: displayText(200).optional(),
   city: displayText(100).optional(),
-  startsAt: z.date().optional(),
+  startsAt: startsAt.optional(),
   endsAt: z.date().nullish(),
   timezone: timezone.optional(),
 });

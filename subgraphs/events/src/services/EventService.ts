@@ -24,6 +24,9 @@ import {
   cancellationReasonSchema,
   cityKey,
   createEventSchema,
+  durationMessage,
+  lastsTooLong,
+  maxDurationDays,
   updateEventSchema,
 } from '../validation.ts';
 
@@ -280,6 +283,16 @@ export class EventService {
     const endsAt = changes.endsAt === undefined ? event.endsAt : changes.endsAt;
     if (endsAt && endsAt <= startsAt) {
       throw badUserInput('input.endsAt must be after startsAt.', 'input.endsAt');
+    }
+    if (endsAt && lastsTooLong(startsAt, endsAt)) {
+      // The field this edit set: an end set too far on, or a start moved too far before it.
+      const field = changes.endsAt !== undefined ? 'input.endsAt' : 'input.startsAt';
+      throw badUserInput(
+        field === 'input.endsAt'
+          ? `input.endsAt ${durationMessage}.`
+          : `input.startsAt must be at most ${maxDurationDays} days before endsAt.`,
+        field,
+      );
     }
     rule?.assert(event);
     const write: EventWrite = {

@@ -82,15 +82,21 @@ export class EventSnapshotRepository {
           WHERE event_snapshots.version < EXCLUDED.version
           RETURNING status::text`;
         if (applied[0]) {
-          // An offer to transfer a ticket ends at the event's start at the latest: one made
-          // for a later start (the event brought forward since) ends at the new one. An offer
-          // being made waits for this change (it reads the snapshot `FOR SHARE`), so it is
-          // either here to be pulled in or reads the new start.
+          // An offer to transfer a ticket ends at the earlier of its own lifetime's end and
+          // the event's start, which moves either way: brought forward, an offer ends at the
+          // new start; postponed, one that ended at the old start runs to its own end or the
+          // new start. Only an open offer moves (by the database's clock): one the old start
+          // already expired stays over. One whose lifetime is not known (made before it was
+          // kept) is only ever brought forward. An offer being made waits for this change (it
+          // reads the snapshot `FOR SHARE`), so it is either here to be moved or reads the
+          // new start; an acceptance waits for the offer's row, then judges the new expiry.
           await tx.$executeRaw`
-            UPDATE ticket_transfer_offers o SET expires_at = ${change.startsAt}
+            UPDATE ticket_transfer_offers o
+            SET expires_at = least(coalesce(o.lifetime_ends_at, o.expires_at), ${change.startsAt})
             FROM tickets t
             WHERE t.id = o.ticket_id AND t.event_id = ${change.eventId}::uuid
-              AND o.status = 'PENDING' AND o.expires_at > ${change.startsAt}`;
+              AND o.status = 'PENDING' AND o.expires_at > clock_timestamp()
+              AND o.expires_at <> least(coalesce(o.lifetime_ends_at, o.expires_at), ${change.startsAt})`;
         }
         if (applied[0]?.status === 'PUBLISHED' && previous && isPostponement(previous, change)) {
           // Postponed: the admissions made for the old date no longer count. Each is undone

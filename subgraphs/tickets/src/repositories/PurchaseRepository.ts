@@ -252,15 +252,18 @@ export class PurchaseRepository {
         // between cannot let a hold past them (a purchase from a hold checks neither). The
         // hold keeps the price of the row it reserved from: a purchase of it pays that. It
         // ends `seconds` after now on the database's clock, the one that every check of it
-        // and the sweeper read, whatever this host's clock says.
+        // and the sweeper read, whatever this host's clock says. The window is judged when
+        // the stock is taken (clock_timestamp(), evaluated again on the row once a sale
+        // writing it commits), not when the transaction began: a hold that waited for a
+        // busy tier past the end of its sales is refused, as a purchase is.
         const reserve = () => tx.$queryRaw<
           { priceCents: number; currency: string; expiresAt: Date }[]
         >`
           UPDATE ticket_tiers SET held = held + ${quantity}, updated_at = now()
           WHERE id = ${tier.id}::uuid AND sold + held + ${quantity} <= capacity
             AND ${quantity} <= max_per_order
-            AND (sales_start_at IS NULL OR sales_start_at <= now())
-            AND (sales_end_at IS NULL OR sales_end_at > now())
+            AND (sales_start_at IS NULL OR sales_start_at <= clock_timestamp())
+            AND (sales_end_at IS NULL OR sales_end_at > clock_timestamp())
           RETURNING price_cents AS "priceCents", currency,
                     (now() + make_interval(secs => ${request.seconds}::int))::timestamptz(3)
                       AS "expiresAt"`;
@@ -274,8 +277,8 @@ export class PurchaseRepository {
               salesEndAt: Date | null;
             }[]
           >`
-            SELECT (sales_start_at IS NULL OR sales_start_at <= now())
-                   AND (sales_end_at IS NULL OR sales_end_at > now()) AS open,
+            SELECT (sales_start_at IS NULL OR sales_start_at <= clock_timestamp())
+                   AND (sales_end_at IS NULL OR sales_end_at > clock_timestamp()) AS open,
                    max_per_order AS "maxPerOrder", sales_start_at AS "salesStartAt",
                    sales_end_at AS "salesEndAt"
             FROM ticket_tiers WHERE id = ${tier.id}::uuid`;

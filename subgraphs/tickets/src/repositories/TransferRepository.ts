@@ -88,8 +88,8 @@ export class TransferRepository {
   }
 
   /**
-   * Offers the giver's ticket to the receiver, expiring `hours` from now or at the event's
-   * start, whichever is first. The ticket's row is read `FOR SHARE`: a cancellation, refund,
+   * Offers the giver's ticket to the receiver, expiring `hours` from now (its lifetime, kept
+   * as `lifetimeEndsAt`) or at the event's start, whichever is first. The ticket's row is read `FOR SHARE`: a cancellation, refund,
    * scan or accept of it waits for the offer, and its trigger then voids it.
    */
   offer(request: {
@@ -117,11 +117,14 @@ export class TransferRepository {
         // Then the time, by the database's clock once the ticket is held: not at the
         // transaction's start (now()), which may be before a wait for the ticket past the
         // event's start, when an offer would be made expired.
-        const [ticket] = await tx.$queryRaw<{ expiresAt: Date; started: boolean }[]>`
-        SELECT least(clock_timestamp() + make_interval(secs => ${hours * 3600}::float8),
-                     s.starts_at) AS "expiresAt",
+        // Its own lifetime is kept beside the expiry: a postponement moves the expiry back to it.
+        const [ticket] = await tx.$queryRaw<
+          { lifetimeEndsAt: Date; expiresAt: Date; started: boolean }[]
+        >`
+        SELECT lifetime AS "lifetimeEndsAt", least(lifetime, s.starts_at) AS "expiresAt",
                coalesce(s.starts_at <= clock_timestamp(), false) AS started
-        FROM (SELECT 1) AS one
+        FROM (SELECT clock_timestamp() + make_interval(secs => ${hours * 3600}::float8)
+                AS lifetime) AS one
         LEFT JOIN event_snapshots s ON s.event_id = ${held.eventId}::uuid`;
         if (!ticket || ticket.started) return { status: 'eventStarted' } as const;
         // An offer past its expiry that nobody settled still holds the one pending place.
@@ -131,13 +134,14 @@ export class TransferRepository {
           AND expires_at <= clock_timestamp()`;
         const [offer] = await tx.$queryRaw<TicketTransferOffer[]>`
         INSERT INTO ticket_transfer_offers AS o
-          (id, ticket_id, from_user_id, to_user_id, expires_at)
+          (id, ticket_id, from_user_id, to_user_id, expires_at, lifetime_ends_at)
         VALUES (uuid_v7(), ${ticketId}::uuid, ${fromUserId}::uuid, ${toUserId}::uuid,
-                ${ticket.expiresAt})
+                ${ticket.expiresAt}, ${ticket.lifetimeEndsAt})
         ON CONFLICT (ticket_id) WHERE status = 'PENDING' DO NOTHING
         RETURNING o.id, o.ticket_id AS "ticketId", o.from_user_id AS "fromUserId",
           o.to_user_id AS "toUserId", o.status, o.created_at AS "createdAt",
-          o.expires_at AS "expiresAt", o.resolved_at AS "resolvedAt"`;
+          o.expires_at AS "expiresAt", o.lifetime_ends_at AS "lifetimeEndsAt",
+          o.resolved_at AS "resolvedAt"`;
         return offer ? ({ status: 'offered', offer } as const) : ({ status: 'pending' } as const);
       }),
     );
@@ -263,14 +267,21 @@ export class TransferRepository {
     const party = as === 'DECLINED' ? { toUserId: userId } : { fromUserId: userId };
     return this.#prisma.$transaction(
       whileAwaited(async (tx: Prisma.TransactionClient) => {
-        const settled = await tx.ticketTransferOffer.updateManyAndReturn({
-          where: { id: offerId, ...party, ...open() },
-          data: { status: as, resolvedAt: new Date() },
-        });
-        if (settled[0]) return { status: 'settled', offer: settled[0] } as const;
         const found = await tx.ticketTransferOffer.findFirst({ where: { id: offerId, ...party } });
         if (!found) return { status: 'notFound' } as const;
-        const offer = await this.#expireIfDue(tx, offerId);
+        // The offer's row first, then whether it is unexpired, by the database's clock once
+        // the row is this transaction's, as an acceptance judges it: not by this process's
+        // clock before a wait for the row (an acceptance, a postponement, an account's
+        // closing) past the expiry, which would settle an offer that had expired.
+        await tx.$queryRaw`SELECT 1 FROM ticket_transfer_offers WHERE id = ${offerId}::uuid FOR UPDATE`;
+        const settled = await tx.$executeRaw`
+          UPDATE ticket_transfer_offers
+          SET status = ${as}::"TransferOfferStatus", resolved_at = clock_timestamp()
+          WHERE id = ${offerId}::uuid AND status = 'PENDING' AND expires_at > clock_timestamp()`;
+        const offer =
+          settled > 0
+            ? await tx.ticketTransferOffer.findUniqueOrThrow({ where: { id: offerId } })
+            : await this.#expireIfDue(tx, offerId);
         return offer.status === as
           ? ({ status: 'settled', offer } as const)
           : ({ status: 'notPending', offer } as const);
