@@ -3,10 +3,17 @@
 // (test/response-cache.e2e.ts has the same cache on the real topology, with its failures).
 import { randomUUID } from 'node:crypto';
 import { relaySecret, signDelivery } from '@ticketing/platform';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { testRedisUrl } from '../support.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, draftEvent, eventOnSale, publishedEvent, signUp } from './operations.ts';
+import {
+  type AuthPayload,
+  draftEvent,
+  eventChangesDelivered,
+  eventOnSale,
+  publishedEvent,
+  signUp,
+} from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -25,6 +32,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await supergraph?.stop();
 });
+// An event's change reaches the tickets service through the outbox after the mutation's
+// answer, and the tickets service then bumps the `events` tag again: a test that caches an
+// answer before that second bump would find it invalidated by an earlier test's change (or
+// its own set-up's). Each test, and each set-up that changes events, waits for it.
+beforeEach(() => eventChangesDelivered(supergraph));
 
 /** Sends `query` to gateway `gateway` and keeps the cache's headers. */
 async function send(
@@ -284,6 +296,7 @@ describe('the response cache policy', () => {
         { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 5 },
       ])
     ).eventId;
+    await eventChangesDelivered(supergraph);
     const query = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
     for (const gateway of [0, 1]) {
       for (const id of [eventId, other]) {
@@ -368,6 +381,7 @@ describe('the response cache policy', () => {
         { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 5 },
       ])
     ).eventId;
+    await eventChangesDelivered(supergraph);
     type Node = { eventId: string; status: string };
     type Page = { event: { id: string; status?: string; organizer?: unknown } };
     const edgesOf = (data: Page) =>
@@ -432,6 +446,7 @@ describe('the response cache policy', () => {
     const { eventId: onSale, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
       { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 5 },
     ]);
+    await eventChangesDelivered(supergraph);
     const buyer = await signUp(supergraph);
     // An event's own fields (30 s, from the events service alone), and a listing, which the
     // publication below drops: its drop tells that this gateway has heard both changes.
