@@ -244,16 +244,19 @@ describe('the response cache policy', () => {
   it('keeps a hot 1 s entry alive under continuous reads at both gateways: no reader waits on a fill', async () => {
     const query = `${unique()}query ($id: ID!) { event(id: $id) { title ticketTiers { available } } }`;
     const variables = { id: eventId };
-    expect((await send(query, { variables })).cache).toBe('MISS');
-    const lookups = async (labels: string) =>
-      (await metric(0, 'graphql_response_cache_lookups_total', labels)) +
-      (await metric(1, 'graphql_response_cache_lookups_total', labels));
+    // Both gateways run in this process and count into its one registry: either's /metrics
+    // has both's lookups (their sum counted each twice).
+    const lookups = (labels: string) => metric(0, 'graphql_response_cache_lookups_total', labels);
     const counts = async () => ({
       misses: await lookups('result="miss"'),
       refreshes: await lookups('reason="refresh"'),
       filled: await lookups('reason="filled"'),
     });
+    // Counted before the entry is made: the entry lives 1 s, and the scrapes of /metrics
+    // between its miss and the readers took longer than that on a loaded machine, so that
+    // the readers found it expired and waited on a fill.
     const before = await counts();
+    expect((await send(query, { variables })).cache).toBe('MISS');
     // Four readers, two at each gateway, for three and a half max-ages.
     const end = Date.now() + 3_500;
     const answers: { cache: string | null; cacheControl: string | null }[] = [];
@@ -270,9 +273,9 @@ describe('the response cache policy', () => {
       answers.filter((answer) => !/^max-age=[01], public$/.test(answer.cacheControl ?? '')),
     ).toEqual([]);
     // The entry was run again behind the readers, at least once a max-age; none of them
-    // found it gone or waited for another request's fill.
+    // found it gone (the one miss is the first request's) or waited for another's fill.
     expect(after.refreshes - before.refreshes).toBeGreaterThanOrEqual(3);
-    expect(after.misses - after.refreshes - (before.misses - before.refreshes)).toBe(0);
+    expect(after.misses - after.refreshes - (before.misses - before.refreshes)).toBe(1);
     expect(after.filled - before.filled).toBe(0);
   });
 
