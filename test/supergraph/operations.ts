@@ -89,6 +89,27 @@ export async function snapshotReaches(
   }
 }
 
+/**
+ * Resolves once every change the events service queued has been delivered to the tickets
+ * service: the relay marks a message delivered only once the tickets service answered, and
+ * it answers only after it applied the change and bumped the response cache's `events`
+ * tag for it. Until then that bump may come at any moment, after the mutation's answer,
+ * and make a cached answer stored meanwhile unusable.
+ */
+export async function eventChangesDelivered(
+  supergraph: Supergraph,
+  deadlineMs = 10_000,
+): Promise<void> {
+  const undelivered = () =>
+    supergraph.databases.events.outboxMessage.count({ where: { deliveredAt: null } });
+  for (const started = Date.now(); (await undelivered()) > 0; ) {
+    if (Date.now() - started > deadlineMs) {
+      throw new Error(`${await undelivered()} event changes never reached the tickets service`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 /** Creates a draft as `organizerToken`, starting in 20 days; resolves to its id. */
 export async function draftEvent(
   supergraph: Supergraph,

@@ -3,10 +3,17 @@
 // (test/response-cache.e2e.ts has the same cache on the real topology, with its failures).
 import { randomUUID } from 'node:crypto';
 import { relaySecret, signDelivery } from '@ticketing/platform';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { testRedisUrl } from '../support.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, draftEvent, eventOnSale, publishedEvent, signUp } from './operations.ts';
+import {
+  type AuthPayload,
+  draftEvent,
+  eventChangesDelivered,
+  eventOnSale,
+  publishedEvent,
+  signUp,
+} from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -25,6 +32,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await supergraph?.stop();
 });
+// An event's change reaches the tickets service through the outbox after the mutation's
+// answer, and the tickets service then bumps the `events` tag again: a test that caches an
+// answer before that second bump would find it invalidated by an earlier test's change (or
+// its own set-up's). Each test, and each set-up that changes events, waits for it.
+beforeEach(() => eventChangesDelivered(supergraph));
 
 /** Sends `query` to gateway `gateway` and keeps the cache's headers. */
 async function send(
@@ -232,16 +244,19 @@ describe('the response cache policy', () => {
   it('keeps a hot 1 s entry alive under continuous reads at both gateways: no reader waits on a fill', async () => {
     const query = `${unique()}query ($id: ID!) { event(id: $id) { title ticketTiers { available } } }`;
     const variables = { id: eventId };
-    expect((await send(query, { variables })).cache).toBe('MISS');
-    const lookups = async (labels: string) =>
-      (await metric(0, 'graphql_response_cache_lookups_total', labels)) +
-      (await metric(1, 'graphql_response_cache_lookups_total', labels));
+    // Both gateways run in this process and count into its one registry: either's /metrics
+    // has both's lookups (their sum counted each twice).
+    const lookups = (labels: string) => metric(0, 'graphql_response_cache_lookups_total', labels);
     const counts = async () => ({
       misses: await lookups('result="miss"'),
       refreshes: await lookups('reason="refresh"'),
       filled: await lookups('reason="filled"'),
     });
+    // Counted before the entry is made: the entry lives 1 s, and the scrapes of /metrics
+    // between its miss and the readers took longer than that on a loaded machine, so that
+    // the readers found it expired and waited on a fill.
     const before = await counts();
+    expect((await send(query, { variables })).cache).toBe('MISS');
     // Four readers, two at each gateway, for three and a half max-ages.
     const end = Date.now() + 3_500;
     const answers: { cache: string | null; cacheControl: string | null }[] = [];
@@ -258,9 +273,9 @@ describe('the response cache policy', () => {
       answers.filter((answer) => !/^max-age=[01], public$/.test(answer.cacheControl ?? '')),
     ).toEqual([]);
     // The entry was run again behind the readers, at least once a max-age; none of them
-    // found it gone or waited for another request's fill.
+    // found it gone (the one miss is the first request's) or waited for another's fill.
     expect(after.refreshes - before.refreshes).toBeGreaterThanOrEqual(3);
-    expect(after.misses - after.refreshes - (before.misses - before.refreshes)).toBe(0);
+    expect(after.misses - after.refreshes - (before.misses - before.refreshes)).toBe(1);
     expect(after.filled - before.filled).toBe(0);
   });
 
@@ -284,6 +299,7 @@ describe('the response cache policy', () => {
         { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 5 },
       ])
     ).eventId;
+    await eventChangesDelivered(supergraph);
     const query = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
     for (const gateway of [0, 1]) {
       for (const id of [eventId, other]) {
@@ -368,6 +384,7 @@ describe('the response cache policy', () => {
         { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 5 },
       ])
     ).eventId;
+    await eventChangesDelivered(supergraph);
     type Node = { eventId: string; status: string };
     type Page = { event: { id: string; status?: string; organizer?: unknown } };
     const edgesOf = (data: Page) =>
@@ -432,6 +449,7 @@ describe('the response cache policy', () => {
     const { eventId: onSale, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
       { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 5 },
     ]);
+    await eventChangesDelivered(supergraph);
     const buyer = await signUp(supergraph);
     // An event's own fields (30 s, from the events service alone), and a listing, which the
     // publication below drops: its drop tells that this gateway has heard both changes.
