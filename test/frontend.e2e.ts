@@ -526,6 +526,17 @@ async function publishedEvent(names: {
     organizer.accessToken,
   );
   expect(published.body.errors).toBeUndefined();
+  // The tickets service learns of the publication through the outbox, a moment later; until
+  // then the event is not on sale there (README, "Events and how tickets learn of them"). On a
+  // busy machine that moment outlasted the purchase a test sent next (SALES_CLOSED).
+  await until(async () => {
+    const read = await postGraphQL(
+      started.topology.publicUrl,
+      'query ($id: ID!) { event(id: $id) { ticketsAvailable } }',
+      { id: eventId },
+    );
+    return (read.body.data?.event as { ticketsAvailable: number } | null)?.ticketsAvailable;
+  }).toBe(names.capacity ?? 5);
   return eventId;
 }
 
