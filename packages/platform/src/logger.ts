@@ -71,8 +71,11 @@ export interface ApolloLogger {
 /**
  * `logger` as Apollo Server's and Apollo Gateway's `logger`: their own messages (a plugin
  * that threw, a store that failed, the gateway's schema and plan) are lines of the
- * service's log at their level, with the request's id when written while it is handled.
- * Without it, each writes plain text to the console, whatever LOG_LEVEL says.
+ * service's log, with the request's id when written while it is handled. Without it, each
+ * writes plain text to the console, whatever LOG_LEVEL says. Their warnings and errors keep
+ * their level; their info and debug are debug lines, as Apollo's own logger keeps only
+ * warnings and errors: a gateway's "successfully loaded schema" is no line at LOG_LEVEL=info,
+ * where a start that fails writes one line, its reason.
  */
 export function apolloLogger(logger: Logger): ApolloLogger {
   const at =
@@ -81,5 +84,5 @@ export function apolloLogger(logger: Logger): ApolloLogger {
       if (message instanceof Error) logger[level]({ err: message }, message.message);
       else logger[level](String(message));
     };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  return { debug: at('debug'), info: at('debug'), warn: at('warn'), error: at('error') };
 }
