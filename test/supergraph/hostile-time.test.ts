@@ -555,6 +555,50 @@ describe("an event's dates, kept to those a ticketing platform sells", () => {
     expect(after.endsAt?.getTime()).toBe(before.endsAt?.getTime());
     expect(after.version).toBe(before.version);
   });
+
+  // Each edit fits the event as it read it; the two together do not. The second to reach
+  // the event's row is refused, naming the field it set, and the event keeps the first.
+  it.each([
+    [
+      'last over a year',
+      { startsAt: inDays(10).toISOString() },
+      { endsAt: inDays(30 + 360).toISOString() },
+    ],
+    [
+      'end before it starts',
+      { startsAt: inDays(35).toISOString() },
+      { endsAt: inDays(32).toISOString() },
+    ],
+  ])(
+    'refuses the second of two racing edits that together would have it %s',
+    async (_, first, second) => {
+      const endsAt = inDays(30 + 300);
+      const created = await create({
+        startsAt: inDays(30).toISOString(),
+        endsAt: endsAt.toISOString(),
+      });
+      const id = created.data?.createEvent.id as string;
+      const [moved, refused] = await queuedBehindLock(
+        supergraph,
+        'events',
+        { sql: 'SELECT 1 FROM events WHERE id = $1 FOR UPDATE', params: [id] },
+        [
+          { send: () => update(id, first), waitsAt: 'FOR UPDATE' },
+          { send: () => update(id, second), waitsAt: 'FOR UPDATE' },
+        ],
+      );
+      expect(moved.errors).toBeUndefined();
+      expect(codeOf(refused)).toBe('BAD_USER_INPUT');
+      expect(refused.errors?.[0]?.extensions?.field).toBe('input.endsAt');
+      expect(JSON.stringify(refused.errors)).not.toMatch(/\n\s+at /);
+      const after = await supergraph.databases.events.event.findUniqueOrThrow({ where: { id } });
+      expect(after.startsAt.toISOString()).toBe(first.startsAt);
+      expect(after.endsAt?.getTime()).toBe(endsAt.getTime());
+      const lasts = (after.endsAt?.getTime() ?? 0) - after.startsAt.getTime();
+      expect(lasts).toBeGreaterThan(0);
+      expect(lasts).toBeLessThanOrEqual(366 * day);
+    },
+  );
 });
 
 describe("a sale as the tier's sales end", () => {

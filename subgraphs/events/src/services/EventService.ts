@@ -310,14 +310,23 @@ export class EventService {
       );
     } catch (error) {
       // Another change of its times committed since the event was read (one moving the start
-      // later while this moves the end earlier): the database's check refused the pair, and
-      // this change wrote nothing.
-      if (violatedCheck(error) !== 'events_ends_after_start') throw error;
+      // later while this moves the end earlier, or earlier while this moves the end later):
+      // the database's check refused the pair, and this change wrote nothing.
+      const check = violatedCheck(error);
       const field = changes.endsAt !== undefined ? 'input.endsAt' : 'input.startsAt';
-      throw badUserInput(
-        `${field} would have the event end before it starts, as its times are now.`,
-        field,
-      );
+      if (check === 'events_ends_after_start') {
+        throw badUserInput(
+          `${field} would have the event end before it starts, as its times are now.`,
+          field,
+        );
+      }
+      if (check === 'events_last_at_most_366_days') {
+        throw badUserInput(
+          `${field} would have the event last more than ${maxDurationDays} days, as its times are now.`,
+          field,
+        );
+      }
+      throw error;
     }
   }
 
