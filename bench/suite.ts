@@ -28,54 +28,52 @@ async function setSharing(environment: BenchEnvironment, sharing: boolean): Prom
   sharingNow.set(environment, sharing);
 }
 
+type SharingMeasure = (
+  environment: BenchEnvironment,
+  options: BenchOptions,
+  sharing: boolean,
+) => Promise<MeasureRow[]>;
+
 /**
  * P1, P3 and P6 without in-flight sharing, as their result, then again with it (the
  * gateways' default), as a second line: every client of these measures sends the same
- * query, which is sharing's best case. The gateways are left with sharing on, as the other
- * measures expect them.
+ * query, which is sharing's best case. Each runs without sharing first, all of them in turn,
+ * then each with it, so that the gateways restart twice in all rather than twice a measure.
+ * The gateways are left with sharing on, as the other measures expect them.
  */
-const sharingOffThenOn =
-  (
-    measure: (
-      environment: BenchEnvironment,
-      options: BenchOptions,
-      sharing: boolean,
-    ) => Promise<MeasureRow[]>,
-  ): Measure =>
-  async (environment, options) => {
-    await setSharing(environment, false);
-    const off = await measure(environment, options, false);
-    await setSharing(environment, true);
-    const on = await measure(environment, options, true);
-    return off.map((row, index) => {
-      const shared = on[index];
-      return {
-        ...row,
-        measure: `${row.measure}, in-flight sharing off`,
-        ...(shared
-          ? {
-              withSharing: {
-                result: shared.result,
-                met: shared.met,
-                details: shared.details,
-                figures: shared.figures,
-              },
-            }
-          : {}),
-      };
-    });
-  };
+const sharingPlan: readonly { id: MeasureId; run: SharingMeasure }[] = [
+  { id: 'P1', run: measureGatewayTax },
+  { id: 'P3', run: measureListingLatency },
+  { id: 'P6', run: measurePeer },
+];
+
+/** One measure's rows without sharing, with the rows with it as their second line. */
+function withSharingLine(off: MeasureRow[], on: MeasureRow[]): MeasureRow[] {
+  return off.map((row, index) => {
+    const shared = on[index];
+    return {
+      ...row,
+      measure: `${row.measure}, in-flight sharing off`,
+      ...(shared
+        ? {
+            withSharing: {
+              result: shared.result,
+              met: shared.met,
+              details: shared.details,
+              figures: shared.figures,
+            },
+          }
+        : {}),
+    };
+  });
+}
 
 /**
- * The run order. Reads before writes: P4 and P7 add purchases (P7 on events of its own). P1,
- * P3 and P6 each run twice, without in-flight sharing and with it, restarting the gateways. P5
- * restarts a gateway for its cold starts. P2 comes last, because it restarts the subgraphs
- * behind its statement counter.
+ * The run order after the sharing measures. Reads before writes: P4 and P7 add purchases (P7
+ * on events of its own). P5 restarts a gateway for its cold starts. P2 comes last, because it
+ * restarts the subgraphs behind its statement counter.
  */
 const plan: readonly { id: MeasureId; rows: string[]; run: Measure }[] = [
-  { id: 'P1', rows: ['P1'], run: sharingOffThenOn(measureGatewayTax) },
-  { id: 'P3', rows: ['P3'], run: sharingOffThenOn(measureListingLatency) },
-  { id: 'P6', rows: ['P6'], run: sharingOffThenOn(measurePeer) },
   {
     id: 'P4',
     rows: ['P4', 'P4b'],
@@ -128,26 +126,45 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     progress(`profiling; process ids: ${pids.join(', ')} (a restart starts a new one)`);
   }
   const rows: MeasureRow[] = [];
+  /** A measure's rows, or rows saying it failed. */
+  const attempt = async (
+    id: string,
+    rowIds: readonly string[],
+    run: () => Promise<MeasureRow[]>,
+  ) => {
+    progress(`${id}: running`);
+    try {
+      return await run();
+    } catch (error) {
+      progress(`${id} failed: ${(error as Error).stack ?? error}`);
+      return rowIds.map((rowId) => ({
+        id: rowId,
+        measure: 'the measure failed',
+        value: Number.NaN,
+        result: 'error',
+        target: '',
+        met: false,
+        details: (error as Error).message.split('\n')[0] ?? String(error),
+        figures: {},
+      }));
+    }
+  };
   try {
+    const sharing = sharingPlan.filter(({ id }) => options.only.has(id));
+    if (sharing.length > 0) await setSharing(environment, false);
+    const off = [];
+    for (const { id, run } of sharing) {
+      off.push(
+        await attempt(`${id} without sharing`, [id], () => run(environment, options, false)),
+      );
+    }
+    if (sharing.length > 0) await setSharing(environment, true);
+    for (const [index, { id, run }] of sharing.entries()) {
+      const on = await attempt(`${id} with sharing`, [id], () => run(environment, options, true));
+      rows.push(...withSharingLine(off[index] ?? [], on));
+    }
     for (const step of plan.filter(({ id }) => options.only.has(id))) {
-      progress(`${step.id}: running`);
-      try {
-        rows.push(...(await step.run(environment, options)));
-      } catch (error) {
-        progress(`${step.id} failed: ${(error as Error).stack ?? error}`);
-        rows.push(
-          ...step.rows.map((id) => ({
-            id,
-            measure: 'the measure failed',
-            value: Number.NaN,
-            result: 'error',
-            target: '',
-            met: false,
-            details: (error as Error).message.split('\n')[0] ?? String(error),
-            figures: {},
-          })),
-        );
-      }
+      rows.push(...(await attempt(step.id, step.rows, () => step.run(environment, options))));
     }
   } finally {
     progress('stopping the topology');
