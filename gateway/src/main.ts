@@ -29,6 +29,7 @@ import {
 } from '@ticketing/platform';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
+import { requireClientAddress } from './client-address.ts';
 import { supergraphPath } from './compose.ts';
 import { limitDocumentSize } from './document-size.ts';
 import { serveExplorer } from './explorer.ts';
@@ -316,6 +317,7 @@ export async function startGateway(
         '/graphql',
         varyByRequestHeaders,
         jsonBody,
+        requireClientAddress,
         limitDocumentSize(config.MAX_DOCUMENT_BYTES),
       );
       app.use((_req, res, next) => {

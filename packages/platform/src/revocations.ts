@@ -95,18 +95,26 @@ export class RevocationList {
   readonly #subscriber: RedisConnection;
   readonly #reader: RedisConnection;
   readonly #logger: Logger;
+  readonly #now: () => number;
 
   /**
    * `subscriber` is given over to pub/sub (and closed with this list); `reader`, a
-   * connection the caller shares, loads what is stored.
+   * connection the caller shares, loads what is stored. `now` is the clock revocations
+   * expire by (ms since the epoch).
    */
-  constructor(subscriber: RedisConnection, reader: RedisConnection, logger: Logger) {
+  constructor(
+    subscriber: RedisConnection,
+    reader: RedisConnection,
+    logger: Logger,
+    options: { now?: () => number } = {},
+  ) {
     this.#subscriber = subscriber;
     this.#reader = reader;
     this.#logger = logger;
+    this.#now = options.now ?? Date.now;
     subscriber.client.on('message', (_channel: string, message: string) => {
       try {
-        this.#add(JSON.parse(message) as Revocation, Date.now() + revocationLifetimeMs);
+        this.#add(JSON.parse(message) as Revocation, this.#now() + revocationLifetimeMs);
       } catch (error) {
         logger.warn({ err: error }, 'ignored a malformed revocation message');
       }
@@ -122,8 +130,9 @@ export class RevocationList {
     reader.client.on('ready', () => void this.#load());
   }
 
-  /** Whether the token is revoked: two Map lookups. */
-  isRevoked(token: TokenFacts, now = Date.now()): boolean {
+  /** Whether the token is revoked: two Map lookups, once the expired are forgotten. */
+  isRevoked(token: TokenFacts, now = this.#now()): boolean {
+    this.#forgetExpired(now);
     const session = this.#sessions.get(token.sessionId);
     if (session !== undefined) {
       if (session > now) return true;
@@ -135,6 +144,11 @@ export class RevocationList {
       else if (token.issuedAt < user.before) return true;
     }
     return false;
+  }
+
+  /** How many revocations it holds: those in force, and none long after it ended. */
+  get size(): number {
+    return this.#sessions.size + this.#users.size;
   }
 
   /** Why revocations may be missed right now (readiness then says `degraded`), if so. */
@@ -150,14 +164,39 @@ export class RevocationList {
   }
 
   #add(revocation: Revocation, expiresAt: number) {
+    this.#forgetExpired(this.#now());
+    // Set anew, not updated in place: each map stays in the order its entries end.
     if (revocation.kind === 'session') {
-      this.#sessions.set(revocation.id, expiresAt);
+      const known = this.#sessions.get(revocation.id);
+      this.#sessions.delete(revocation.id);
+      this.#sessions.set(revocation.id, Math.max(expiresAt, known ?? 0));
     } else {
       const known = this.#users.get(revocation.id);
+      this.#users.delete(revocation.id);
       this.#users.set(revocation.id, {
         before: Math.max(revocation.before, known?.before ?? 0),
         expiresAt: Math.max(expiresAt, known?.expiresAt ?? 0),
       });
+    }
+  }
+
+  /**
+   * Forgets the revocations whose tokens have all expired. A revoked token is seldom
+   * presented again (its holder logged out, or was told it is revoked): left to its
+   * lookup, every revocation would stay for the life of the process, one for every logOut
+   * and every session ended. Each map is in the order its entries were last set, which is
+   * the order they end in, but for those loaded from Redis with less time left: the sweep
+   * stops at the first one still in force, and one behind it goes at the latest with it,
+   * one lifetime later.
+   */
+  #forgetExpired(now: number) {
+    for (const [id, expiresAt] of this.#sessions) {
+      if (expiresAt > now) break;
+      this.#sessions.delete(id);
+    }
+    for (const [id, { expiresAt }] of this.#users) {
+      if (expiresAt > now) break;
+      this.#users.delete(id);
     }
   }
 
@@ -189,7 +228,7 @@ export class RevocationList {
                 ? { kind, id, before: Number(value) }
                 : undefined;
           if (revocation) {
-            this.#add(revocation, Date.now() + ttl);
+            this.#add(revocation, this.#now() + ttl);
             loaded += 1;
           }
         });

@@ -6,7 +6,7 @@ import { type PrismaClient, ticketsDatabase } from '@ticketing/prisma/tickets';
 import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SigningKeyRepository } from '../src/repositories/SigningKeyRepository.ts';
-import { TicketTokens } from '../src/services/TicketTokens.ts';
+import { TicketTokens, ticketKeysKeptInMemory } from '../src/services/TicketTokens.ts';
 
 let database: TestDatabase<PrismaClient>;
 
@@ -67,4 +67,20 @@ describe('ticket tokens', () => {
       .sign(privateKey);
     expect(await tokens.verify(foreign, eventId)).toEqual({ problem: 'invalid' });
   });
+});
+
+describe('the event keys a tickets service holds in memory', () => {
+  it('are a bounded number, however many events it has signed or checked for', async () => {
+    const tokens = replica();
+    const events = Array.from({ length: ticketKeysKeptInMemory + 200 }, () => randomUUID());
+    const first = await tokens.publicKeys(events[0] as string);
+    for (let start = 0; start < events.length; start += 50) {
+      await Promise.all(events.slice(start, start + 50).map((id) => tokens.publicKeys(id)));
+    }
+    expect(tokens.keptEvents).toBe(ticketKeysKeptInMemory);
+    // An event's key let go of is read again from the database: the same key, not a new one.
+    expect(await tokens.publicKeys(events[0] as string)).toEqual(first);
+    const token = await tokens.sign(claims(events[0] as string));
+    expect(await replica().verify(token, events[0] as string)).toHaveProperty('claims');
+  }, 60_000);
 });

@@ -10,10 +10,18 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { SigningKeyRepository } from '../repositories/SigningKeyRepository.ts';
 
 /** The JWS header `typ` of a ticket's QR token. */
 export const ticketTokenType = 'ticket+jwt';
+
+/**
+ * How many events' keys a tickets service holds in memory at most, the most recently used:
+ * every event that ever sold a ticket or was scanned would otherwise stay for the life of
+ * the process. One let go of is read again from the database (one row, two key imports).
+ */
+export const ticketKeysKeptInMemory = 1_000;
 
 /** What a ticket's QR token says, short claim names to keep the QR code small. */
 export interface TicketClaims {
@@ -40,7 +48,7 @@ export type TokenProblem = 'invalid' | 'otherEvent';
  */
 export class TicketTokens {
   readonly #keys: SigningKeyRepository;
-  readonly #pairs = new Map<string, Promise<KeyPair>>();
+  readonly #pairs = new LRUCache<string, Promise<KeyPair>>({ max: ticketKeysKeptInMemory });
 
   constructor(keys: SigningKeyRepository) {
     this.#keys = keys;
@@ -85,13 +93,22 @@ export class TicketTokens {
     return [(await this.#pair(eventId)).publicJwk];
   }
 
+  /** How many events' keys this process holds in memory. */
+  get keptEvents(): number {
+    return this.#pairs.size;
+  }
+
   #pair(eventId: string): Promise<KeyPair> {
     let pair = this.#pairs.get(eventId);
     if (!pair) {
       pair = this.#loadOrCreate(eventId);
-      this.#pairs.set(eventId, pair);
-      // A failure (the database away) must not be remembered.
-      pair.catch(() => this.#pairs.delete(eventId));
+      const loading = pair;
+      this.#pairs.set(eventId, loading);
+      // A failure (the database away) must not be remembered; nor may it forget another
+      // load of the event, begun once this one was let go of.
+      loading.catch(() => {
+        if (this.#pairs.peek(eventId) === loading) this.#pairs.delete(eventId);
+      });
     }
     return pair;
   }
