@@ -1,0 +1,251 @@
+// The reference web app for everyone, in a real browser (Debian's Chromium, driven by
+// playwright-core) against the real topology, the app served by NGINX at `/`: axe-core's
+// WCAG 2.0, 2.1 and 2.2 A and AA rules on every page and state a person reaches; the buyer's
+// journey with the keyboard alone (focus always visible, moved to the new page's heading,
+// the page named in the title); form errors tied to their fields; availability announced
+// politely when it changes; busy buttons; and reflow at 320 CSS px with text spacing.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWebApp } from '../scripts/web.ts';
+import { purchaseMutation } from './documents.ts';
+import { postGraphQL, startTestTopology, type TestTopology } from './support.ts';
+import { type Account, launchBrowser, until, webApp } from './web-app.ts';
+
+const axeSource: string = createRequire(import.meta.url)('axe-core').source;
+/** Every WCAG 2.0, 2.1 and 2.2 rule of levels A and AA that axe-core has. */
+const wcagAA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+
+let started: TestTopology;
+let app: string;
+let browser: BrowserContext;
+let profileDir: string;
+let web: ReturnType<typeof webApp>;
+
+beforeAll(async () => {
+  buildWebApp({ quiet: true });
+  // Every account here signs up from 127.0.0.1.
+  started = await startTestTopology('a11y', { SIGN_UPS_PER_ADDRESS: '1000' });
+  app = new URL(started.topology.publicUrl).origin;
+  profileDir = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
+  browser = await launchBrowser(profileDir);
+  web = webApp({ publicUrl: started.topology.publicUrl, appOrigin: app, browser });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (profileDir) await rm(profileDir, { recursive: true, force: true });
+  await started?.stop();
+});
+
+/** The WCAG A and AA violations axe-core finds on the page as it is now, one line each. */
+async function violations(page: Page): Promise<string[]> {
+  // Evaluated through the DevTools protocol, which the page's Content-Security-Policy allows.
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
+  return page.evaluate(async (tags) => {
+    const axe = (window as unknown as { axe: typeof import('axe-core') }).axe;
+    const result = await axe.run(document, { runOnly: { type: 'tag', values: tags } });
+    return result.violations.map(
+      (violation) =>
+        `${violation.id} (${violation.help}): ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
+    );
+  }, wcagAA);
+}
+
+/** Checks the page in `state` with axe-core; the test goes on to name every state that fails. */
+async function audit(page: Page, state: string) {
+  expect.soft(await violations(page), state).toEqual([]);
+}
+
+/** A published event with one tier "Floor" of `capacity` seats; returns its id and title. */
+async function eventOnSale(label: string, capacity = 5) {
+  const title = `${label} ${randomUUID().slice(0, 8)}`;
+  const organizer = await web.apiAccount(`${label} Organizer`, 'ORGANIZER');
+  const id = await web.publishedEvent({
+    organizer,
+    organizerName: organizer.user.name,
+    title,
+    venue: 'Hall',
+    city: 'Oslo',
+    tierName: 'Floor',
+    capacity,
+  });
+  return { id, title, organizer };
+}
+
+/** The id of the event's first tier. */
+async function firstTier(eventId: string): Promise<string> {
+  const read = await postGraphQL(
+    started.topology.publicUrl,
+    'query ($id: ID!) { event(id: $id) { ticketTiers { id } } }',
+    { id: eventId },
+  );
+  const event = read.body.data?.event as { ticketTiers: { id: string }[] } | undefined;
+  return event?.ticketTiers[0]?.id ?? '';
+}
+
+/** `buyer` buys `quantity` seats of the event's first tier through the API. */
+async function buyThroughApi(buyer: Account, eventId: string, quantity: number) {
+  const bought = await postGraphQL(
+    started.topology.publicUrl,
+    purchaseMutation,
+    { input: { tierId: await firstTier(eventId), quantity, idempotencyKey: randomUUID() } },
+    buyer.accessToken,
+  );
+  expect(bought.body.errors).toBeUndefined();
+}
+
+/** Sends the organizer's new-event form from its button, its title pasted blanks: the API names it. */
+async function sendDraftWithoutTitle(page: Page) {
+  await page.getByLabel('Title', { exact: true }).fill('  ');
+  await page.getByLabel('Venue', { exact: true }).fill('Hall');
+  await page.getByLabel('City', { exact: true }).fill('Oslo');
+  await page
+    .getByLabel('Starts', { exact: true })
+    .fill(new Date(Date.now() + 86_400_000).toISOString().slice(0, 16));
+  await page.getByRole('button', { name: 'Create draft' }).press('Enter');
+}
+
+describe('the web app for everyone', () => {
+  it('has no WCAG A or AA violation on any public page or state', async () => {
+    const onSale = await eventOnSale('Open');
+    const soldOut = await eventOnSale('Gone', 1);
+    await buyThroughApi(await web.apiAccount('Early Buyer'), soldOut.id, 1);
+    const cancelled = await eventOnSale('Off');
+    const called = await postGraphQL(
+      started.topology.publicUrl,
+      'mutation ($id: ID!) { cancelEvent(id: $id, reason: "Storm") { id } }',
+      { id: cancelled.id },
+      cancelled.organizer.accessToken,
+    );
+    expect(called.body.errors).toBeUndefined();
+
+    const page = await web.appPage();
+    try {
+      await page.getByTestId('event-count').waitFor();
+      await audit(page, 'the event list');
+      await page.getByLabel('City').fill('Oslo');
+      await page.getByLabel('Show cancelled').check();
+      await page.locator('.event').filter({ hasText: cancelled.title }).waitFor();
+      await audit(page, 'the event list, filtered, with a cancelled event');
+      await page.getByLabel('City').fill(`Nowhere ${randomUUID()}`);
+      await until(() => page.getByTestId('event-count').textContent()).toBe('0 events');
+      await audit(page, 'the event list with nothing found');
+
+      await page.goto(`${app}/#/events/${onSale.id}`);
+      await page.getByRole('heading', { name: onSale.title }).waitFor();
+      await audit(page, 'an event on sale, signed out');
+      await page.goto(`${app}/#/events/${soldOut.id}`);
+      await until(() => page.getByTestId('available').textContent()).toBe('0');
+      await audit(page, 'a sold-out event');
+      await page.goto(`${app}/#/events/${cancelled.id}`);
+      await page.getByText('Cancelled: Storm').waitFor();
+      await audit(page, 'a cancelled event');
+      await page.goto(`${app}/#/events/${randomUUID()}`);
+      await page.getByText(/No such event/).waitFor();
+      await audit(page, 'an event that does not exist');
+
+      await page.goto(`${app}/#/login`);
+      await page.getByLabel('Email').fill('nobody@example.com');
+      await page.getByLabel('Password').fill('not the password at all');
+      await page.locator('form').getByRole('button', { name: 'Log in' }).click();
+      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe(
+        'INVALID_CREDENTIALS',
+      );
+      await audit(page, 'log in, refused');
+      await page.getByRole('button', { name: 'Sign up' }).click();
+      await page.getByLabel('Name').fill('Shorty');
+      await page.getByLabel('Email').fill(`${randomUUID()}@example.com`);
+      await page.getByLabel('Password').fill('short');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await until(() => page.getByLabel('Password').getAttribute('aria-invalid')).toBe('true');
+      await audit(page, 'sign up with a field refused');
+
+      // The API unreachable, too busy, or down: each says so.
+      const refusals = [
+        { code: 'NETWORK_ERROR', answer: undefined },
+        {
+          code: 'TOO_MANY_REQUESTS',
+          answer: {
+            status: 429,
+            headers: { 'retry-after': '7', 'access-control-expose-headers': 'Retry-After' },
+            body: '{"errors":[{"message":"Slow down.","extensions":{"code":"TOO_MANY_REQUESTS"}}]}',
+          },
+        },
+        {
+          code: 'SERVICE_UNAVAILABLE',
+          answer: {
+            status: 503,
+            body: '{"errors":[{"message":"Down.","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}',
+          },
+        },
+      ];
+      for (const { code, answer } of refusals) {
+        await page.route(started.topology.publicUrl, (route) =>
+          answer
+            ? route.fulfill({ ...answer, contentType: 'application/json' })
+            : route.abort('connectionrefused'),
+        );
+        await page.goto(`${app}/#/`);
+        await page.reload();
+        await until(() => page.getByRole('alert').getAttribute('data-code')).toBe(code);
+        await audit(page, `the event list answered ${code}`);
+        await page.unroute(started.topology.publicUrl);
+      }
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('has no WCAG A or AA violation on the pages of a signed-in buyer and organizer', async () => {
+    const event = await eventOnSale('Mine');
+    const buyer = await web.apiAccount('Ada Buyer');
+    await buyThroughApi(buyer, event.id, 2);
+    const page = await web.appPage(buyer);
+    try {
+      await page.goto(`${app}/#/events/${event.id}`);
+      await page.getByLabel('Quantity of Floor').fill('1');
+      await page.getByRole('button', { name: 'Hold' }).click();
+      await page.getByTestId('hold').waitFor();
+      await audit(page, 'an event with a hold');
+      await page.goto(`${app}/#/orders`);
+      await until(() => page.locator('img.qr').count()).toBe(4);
+      await audit(page, 'my tickets and orders, with QR codes');
+      await page.getByRole('button', { name: 'Give to someone' }).first().click();
+      await page.getByLabel('Their email').fill('nobody-here@example.com');
+      await page.getByRole('button', { name: 'Offer the ticket' }).click();
+      await page.getByRole('alert').waitFor();
+      await audit(page, 'offering a ticket, refused');
+    } finally {
+      await page.close();
+    }
+
+    const organizerPage = await web.appPage(event.organizer);
+    try {
+      await organizerPage.goto(`${app}/#/organizer`);
+      const managed = organizerPage.getByTestId('managed-event').filter({ hasText: event.title });
+      await managed.waitFor();
+      await audit(organizerPage, 'the organizer’s events');
+      await sendDraftWithoutTitle(organizerPage);
+      await organizerPage.locator('input[name="title"][aria-invalid="true"]').waitFor();
+      await managed.getByLabel('Tier name').fill('Balcony');
+      await managed.getByLabel('Price').fill('10');
+      await managed.getByLabel('Capacity').fill('-3');
+      await managed.getByRole('button', { name: 'Add tier' }).click();
+      await until(() => managed.getByLabel('Capacity').getAttribute('aria-invalid')).toBe('true');
+      await managed.getByRole('button', { name: 'Delete' }).click();
+      await managed.getByRole('button', { name: 'Delete Floor' }).click();
+      await managed
+        .getByRole('alert')
+        .filter({ hasText: /cannot be deleted/ })
+        .waitFor();
+      await audit(organizerPage, 'the organizer’s forms, refused');
+    } finally {
+      await organizerPage.close();
+    }
+  });
+});
