@@ -9,12 +9,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWebApp } from '../scripts/web.ts';
 import { purchaseMutation } from './documents.ts';
 import { postGraphQL, startTestTopology, type TestTopology } from './support.ts';
-import { type Account, launchBrowser, until, webApp } from './web-app.ts';
+import { type Account, launchBrowser, offlinePage, password, until, webApp } from './web-app.ts';
 
 const axeSource: string = createRequire(import.meta.url)('axe-core').source;
 /** Every WCAG 2.0, 2.1 and 2.2 rule of levels A and AA that axe-core has. */
@@ -97,6 +97,60 @@ async function buyThroughApi(buyer: Account, eventId: string, quantity: number) 
     buyer.accessToken,
   );
   expect(bought.body.errors).toBeUndefined();
+}
+
+/** What the focused element is, and whether its focus shows (its outline or shadow differs). */
+async function focusShown(page: Page) {
+  return page.evaluate(() => {
+    const focused = document.activeElement as HTMLElement | null;
+    if (!focused || focused === document.body) return { what: 'nothing', shown: false };
+    const look = () => {
+      const style = getComputedStyle(focused);
+      return {
+        outline: `${style.outlineStyle} ${style.outlineWidth} ${style.outlineColor}`,
+        shadow: style.boxShadow,
+        width: Number.parseFloat(style.outlineWidth),
+        style: style.outlineStyle,
+      };
+    };
+    const withFocus = look();
+    focused.blur();
+    const without = look();
+    focused.focus();
+    const outlined = withFocus.style !== 'none' && withFocus.width > 0;
+    const changed = withFocus.outline !== without.outline || withFocus.shadow !== without.shadow;
+    return { what: focused.outerHTML.slice(0, 100), shown: outlined && changed };
+  });
+}
+
+/**
+ * Presses Tab (or Shift+Tab) until `target` has the focus, and checks at every stop that
+ * the focus shows.
+ */
+async function tabTo(page: Page, target: Locator, { back = false, most = 40 } = {}) {
+  const handle = await target.elementHandle();
+  for (let press = 0; press < most; press++) {
+    await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
+    const focus = await focusShown(page);
+    expect.soft(focus.shown, `the focus shows on ${focus.what}`).toBe(true);
+    if (await page.evaluate((element) => document.activeElement === element, handle)) return;
+  }
+  throw new Error(`${target} cannot be reached with the keyboard`);
+}
+
+/** After a route change: the focus is on the new page's heading, and the title names it. */
+async function expectArrived(page: Page, heading: string) {
+  const focused = () =>
+    page.evaluate(() => {
+      const element = document.activeElement;
+      return element?.matches('main h1') ? element.textContent : element?.outerHTML.slice(0, 80);
+    });
+  // Soft, so that the journey goes on to show what else fails: the focus left where it was.
+  await until(focused)
+    .toBe(heading)
+    .catch(() => undefined);
+  expect.soft(await focused(), 'the focus is on the new page’s heading').toBe(heading);
+  expect.soft(await page.title(), 'the title names the page').toBe(`${heading} · Ticketing`);
 }
 
 /** Sends the organizer's new-event form from its button, its title pasted blanks: the API names it. */
@@ -246,6 +300,61 @@ describe('the web app for everyone', () => {
       await audit(organizerPage, 'the organizer’s forms, refused');
     } finally {
       await organizerPage.close();
+    }
+  });
+
+  it('lets a person sign in, find an event, hold, buy and see a ticket with the keyboard alone', async () => {
+    const event = await eventOnSale('Keys');
+    const buyer = await web.apiAccount('Kim Keys');
+    const page = await offlinePage(browser);
+    try {
+      await page.goto(`${app}/`);
+      // Signed out: this browser's profile may keep an earlier test's session.
+      await page.evaluate(() => localStorage.clear());
+      await page.reload();
+      await page.getByRole('heading', { name: 'Events' }).waitFor();
+      expect.soft(await page.title()).toBe('Events · Ticketing');
+
+      await tabTo(page, page.getByRole('link', { name: 'Log in' }));
+      await page.keyboard.press('Enter');
+      await expectArrived(page, 'Log in');
+      await tabTo(page, page.getByLabel('Email'));
+      await page.keyboard.type(buyer.user.email);
+      await tabTo(page, page.getByLabel('Password'));
+      await page.keyboard.type(password);
+      await page.keyboard.press('Enter');
+      await expectArrived(page, 'Events');
+      expect(await page.getByTestId('signed-in-as').textContent()).toBe('Kim Keys');
+
+      await tabTo(page, page.getByLabel('Search'));
+      await page.keyboard.type(event.title);
+      const link = page.getByRole('link', { name: event.title });
+      await link.waitFor();
+      await tabTo(page, link);
+      await page.keyboard.press('Enter');
+      await expectArrived(page, event.title);
+
+      await tabTo(page, page.getByRole('button', { name: 'Hold' }));
+      await page.keyboard.press('Space');
+      const hold = page.getByTestId('hold');
+      await hold.waitFor();
+      // The Hold button is gone with the row's controls: the focus goes to the hold.
+      const inHold = () =>
+        page.evaluate(() => document.activeElement?.closest('[data-testid="hold"]') !== null);
+      await until(inHold)
+        .toBe(true)
+        .catch(() => undefined);
+      expect.soft(await inHold(), 'the focus is on the hold').toBe(true);
+      await tabTo(page, hold.getByRole('button', { name: 'Buy' }));
+      await page.keyboard.press('Enter');
+      await expectArrived(page, 'My tickets');
+      // The ticket's code twice: in the wallet, and in its order.
+      await until(() => page.locator('img.qr').count()).toBe(2);
+      expect(await page.locator('img.qr').first().getAttribute('alt')).toMatch(/^Ticket code /);
+      // Back the other way, through every control of the page, the focus shows too.
+      await tabTo(page, page.getByRole('link', { name: 'Events', exact: true }), { back: true });
+    } finally {
+      await page.close();
     }
   });
 });

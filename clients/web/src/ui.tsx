@@ -1,7 +1,35 @@
 // Small pieces every page uses.
-import { cloneElement, type InputHTMLAttributes, type ReactElement, useId, useState } from 'react';
+import {
+  cloneElement,
+  type InputHTMLAttributes,
+  type ReactElement,
+  useEffect,
+  useId,
+  useRef,
+  useState,
+} from 'react';
 import { Temporal } from 'temporal-polyfill';
 import { describeError } from './errors.ts';
+import { takeArrival } from './router.ts';
+
+/**
+ * A page's heading, which names the page in the document's title too. The first one shown
+ * after a route change takes the focus (`takeArrival`); it is not in the tab order.
+ */
+export function PageHeading({ children }: { children: string }) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    document.title = `${children} · Ticketing`;
+  }, [children]);
+  useEffect(() => {
+    if (takeArrival()) heading.current?.focus();
+  }, []);
+  return (
+    <h1 ref={heading} tabIndex={-1}>
+      {children}
+    </h1>
+  );
+}
 
 /**
  * An error as the page shows it: a sentence, and its code for support and tests. An input

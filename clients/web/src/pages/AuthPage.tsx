@@ -3,7 +3,7 @@ import { type FormEvent, useState } from 'react';
 import { LogInDocument, SignUpDocument } from '../gql/graphql.ts';
 import { navigate } from '../router.ts';
 import { type Session, saveSession } from '../session.ts';
-import { ErrorNote, Field, useFormState } from '../ui.tsx';
+import { ErrorNote, Field, PageHeading, useFormState } from '../ui.tsx';
 
 /** The sign-up arguments the form fills, whose input errors show beside their fields. */
 const signUpFields = ['input.name', 'input.email', 'input.password'];
@@ -50,6 +50,7 @@ export function AuthPage() {
 
   return (
     <section className="card narrow">
+      <PageHeading>{mode === 'logIn' ? 'Log in' : 'Sign up'}</PageHeading>
       <div className="tabs">
         <button type="button" aria-pressed={mode === 'logIn'} onClick={() => setMode('logIn')}>
           Log in

@@ -1,5 +1,5 @@
 import { useMutation, useQuery } from '@apollo/client/react';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import {
   EventPageDocument,
   HoldTicketsDocument,
@@ -9,7 +9,7 @@ import {
 } from '../gql/graphql.ts';
 import { HoldKey } from '../hold-key.ts';
 import { navigate } from '../router.ts';
-import { ErrorNote, FieldError, money, useFieldError, when } from '../ui.tsx';
+import { ErrorNote, FieldError, money, PageHeading, useFieldError, when } from '../ui.tsx';
 
 /**
  * How often the page asks for fresh availability: the interval the README recommends
@@ -81,10 +81,28 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
     (!data && shownBefore?.id.toLowerCase() === id.toLowerCase() ? shownBefore : undefined);
   const myHold = holds.data?.myHolds.find((candidate) => candidate.tier.event?.id === id);
   const secondsLeft = useSecondsLeft(myHold?.expiresAt);
+  // A hold made here takes the focus from its Hold button, which goes with the tier's controls.
+  const holdCard = useRef<HTMLDivElement>(null);
+  const heldId = myHold?.id;
+  useEffect(() => {
+    if (heldId && heldTier) holdCard.current?.focus();
+  }, [heldId, heldTier]);
 
   if (!event) {
-    if (error) return <ErrorNote error={error} />;
-    return <p className="muted">{data ? 'No such event.' : 'Loading…'}</p>;
+    if (error) {
+      return (
+        <>
+          <PageHeading>Event</PageHeading>
+          <ErrorNote error={error} />
+        </>
+      );
+    }
+    if (data) return <PageHeading>No such event</PageHeading>;
+    return (
+      <p className="muted" role="status">
+        Loading…
+      </p>
+    );
   }
 
   const buy = async () => {
@@ -102,7 +120,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   return (
     <section>
       <ErrorNote error={error} />
-      <h1>{event.title}</h1>
+      <PageHeading>{event.title}</PageHeading>
       <p>
         {event.venue}, {event.city} · {when(event.startsAt, event.timezone)}
         {event.organizer && ` · by ${event.organizer.name}`}
@@ -185,7 +203,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
         fields={['quantity']}
       />
       {myHold && (
-        <div className="card hold" data-testid="hold">
+        <div className="card hold" data-testid="hold" ref={holdCard} tabIndex={-1}>
           <p>
             Holding <strong>{myHold.quantity}</strong> × {myHold.tier.name} for{' '}
             <strong data-testid="countdown">

@@ -16,6 +16,7 @@ import {
   instantAt,
   LoadMore,
   money,
+  PageHeading,
   useFieldError,
   useFormState,
   when,
@@ -288,7 +289,7 @@ export function Organizer() {
   const events = data?.me?.organizedEvents;
   return (
     <section>
-      <h1>My events</h1>
+      <PageHeading>My events</PageHeading>
       <NewEvent />
       <ErrorNote error={error} />
       {events?.edges.map(({ node }) => (
