@@ -357,4 +357,41 @@ describe('the web app for everyone', () => {
       await page.close();
     }
   });
+
+  it('ties a form’s errors to their fields and moves the focus to the first one', async () => {
+    const page = await offlinePage(browser);
+    try {
+      await page.goto(`${app}/#/login`);
+      await page.getByRole('button', { name: 'Sign up' }).click();
+      await page.getByLabel('Name').fill('Pat');
+      await page.getByLabel('Email').fill(`${randomUUID()}@example.com`);
+      await page.getByLabel('Password').fill('short');
+      await page.getByRole('button', { name: 'Create account' }).press('Enter');
+      const field = page.getByLabel('Password');
+      await until(() => field.getAttribute('aria-invalid')).toBe('true');
+      const about = await field.getAttribute('aria-describedby');
+      expect(await page.locator(`[id="${about}"]`).textContent()).toMatch(/\w/);
+      await until(() => page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe(
+        'password',
+      );
+      expect.soft(await focusShown(page), 'the focus shows on the field').toMatchObject({
+        shown: true,
+      });
+    } finally {
+      await page.close();
+    }
+
+    const organizer = await web.appPage(await web.apiAccount('Fay Forms', 'ORGANIZER'));
+    try {
+      await organizer.goto(`${app}/#/organizer`);
+      await sendDraftWithoutTitle(organizer);
+      const title = organizer.getByLabel('Title', { exact: true });
+      await until(() => title.getAttribute('aria-invalid')).toBe('true');
+      await until(() =>
+        organizer.evaluate(() => document.activeElement?.getAttribute('name')),
+      ).toBe('title');
+    } finally {
+      await organizer.close();
+    }
+  });
 });

@@ -54,13 +54,19 @@ export function fieldComplaint(error: unknown, field: string): string | undefine
 /**
  * The API's complaint about one field of a form, for the control `invalid(field)` marks:
  * `invalid` gives a control the attributes that say it is wrong and point at the message,
- * and `complaint` is the message, shown beside the controls (`FieldError`).
+ * and `complaint` is the message, shown beside the controls (`FieldError`). The control
+ * takes the focus when an answer names it.
  */
 export function useFieldError(error: unknown, fields: string[]) {
   const id = useId();
   const field = fields.find((candidate) => fieldComplaint(error, candidate));
+  const refused = useRef<HTMLInputElement>(null);
+  // Each answer that names a field puts the focus there: what to correct, with its message.
+  useEffect(() => {
+    if (field && error) refused.current?.focus();
+  }, [error, field]);
   const invalid = (name: string) =>
-    name === field ? { 'aria-invalid': true, 'aria-describedby': id } : {};
+    name === field ? { 'aria-invalid': true, 'aria-describedby': id, ref: refused } : {};
   const complaint = field ? fieldComplaint(error, field) : undefined;
   return { id, invalid, complaint };
 }
@@ -91,13 +97,17 @@ export function Field({
   field?: string;
 }) {
   const { id, invalid, complaint } = useFieldError(error, field ? [field] : []);
+  // The complaint is outside the label: the control's name stays the label's text, and the
+  // complaint is its description.
   return (
-    // biome-ignore lint/a11y/noLabelWithoutControl: the control is the child passed in.
-    <label className="field">
-      <span>{label}</span>
-      {field && complaint ? cloneElement(children, invalid(field)) : children}
+    <div className="field">
+      {/* biome-ignore lint/a11y/noLabelWithoutControl: the control is the child passed in. */}
+      <label>
+        <span>{label}</span>
+        {field && complaint ? cloneElement(children, invalid(field)) : children}
+      </label>
       <FieldError id={id} complaint={complaint} />
-    </label>
+    </div>
   );
 }
 
