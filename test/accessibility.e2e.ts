@@ -99,6 +99,10 @@ async function buyThroughApi(buyer: Account, eventId: string, quantity: number) 
   expect(bought.body.errors).toBeUndefined();
 }
 
+/** Whether a GraphQL request (as the page sends it) is the named operation. */
+const isOperation = (postData: string | null, name: string) =>
+  (JSON.parse(postData ?? '{}') as { operationName?: string }).operationName === name;
+
 /** What the focused element is, and whether its focus shows (its outline or shadow differs). */
 async function focusShown(page: Page) {
   return page.evaluate(() => {
@@ -392,6 +396,45 @@ describe('the web app for everyone', () => {
       ).toBe('title');
     } finally {
       await organizer.close();
+    }
+  });
+
+  it('announces availability politely when it changes, and not on every poll', async () => {
+    const event = await eventOnSale('Live');
+    const page = await web.appPage();
+    try {
+      let polls = 0;
+      page.on('request', (request) => {
+        if (isOperation(request.postData(), 'EventPage')) polls++;
+      });
+      await page.goto(`${app}/#/events/${event.id}`);
+      await page.getByRole('heading', { name: event.title }).waitFor();
+      const live = page.locator('[aria-live="polite"]');
+      expect(await live.count()).toBe(1);
+      // Counts every change to what the live region says.
+      await live.evaluate((region) => {
+        const seen = { changes: 0 };
+        (window as unknown as { announced: typeof seen }).announced = seen;
+        new MutationObserver(() => seen.changes++).observe(region, {
+          subtree: true,
+          childList: true,
+          characterData: true,
+        });
+      });
+      const changes = () =>
+        page.evaluate(() => (window as unknown as { announced: { changes: number } }).announced);
+      const after = polls;
+      await until(() => polls).toBeGreaterThanOrEqual(after + 2);
+      expect(await changes()).toEqual({ changes: 0 });
+
+      await buyThroughApi(await web.apiAccount('Rival'), event.id, 2);
+      await until(() => live.textContent()).toMatch(/Floor: 3 tickets left/);
+      const announced = await changes();
+      const later = polls;
+      await until(() => polls).toBeGreaterThanOrEqual(later + 2);
+      expect(await changes()).toEqual(announced);
+    } finally {
+      await page.close();
     }
   });
 });

@@ -42,6 +42,38 @@ function useSecondsLeft(expiresAt: string | undefined): number {
   return expiresAt ? Math.max(0, Math.round((Date.parse(expiresAt) - now) / 1_000)) : 0;
 }
 
+type Tier = { id: string; name: string; available: number };
+
+/**
+ * What a poll changed in the tiers' availability, in words ("Floor: 3 tickets left."), for
+ * a polite live region: said when a number changes, and not again on a poll that changed
+ * nothing. The page's first answer, and another event's, say nothing.
+ */
+function useAvailabilityNews(eventId: string | undefined, tiers: Tier[] | null | undefined) {
+  const [news, setNews] = useState('');
+  const shown = useRef<{ eventId?: string; available: Map<string, number> }>(undefined);
+  useEffect(() => {
+    if (!tiers) return;
+    const before = shown.current;
+    shown.current = { eventId, available: new Map(tiers.map((tier) => [tier.id, tier.available])) };
+    if (!before || before.eventId !== eventId) return;
+    const changed = tiers.filter(
+      (tier) => before.available.has(tier.id) && before.available.get(tier.id) !== tier.available,
+    );
+    if (changed.length === 0) return;
+    setNews(
+      changed
+        .map(({ name, available }) =>
+          available > 0
+            ? `${name}: ${available} ${available === 1 ? 'ticket' : 'tickets'} left.`
+            : `${name}: sold out.`,
+        )
+        .join(' '),
+    );
+  }, [eventId, tiers]);
+  return news;
+}
+
 export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   // A published or cancelled event is public; a draft shows only to its organizer (and
   // admins), so a signed-in visitor whom the public page does not show it asks as themself.
@@ -81,6 +113,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
     (!data && shownBefore?.id.toLowerCase() === id.toLowerCase() ? shownBefore : undefined);
   const myHold = holds.data?.myHolds.find((candidate) => candidate.tier.event?.id === id);
   const secondsLeft = useSecondsLeft(myHold?.expiresAt);
+  const news = useAvailabilityNews(event?.id, event?.ticketTiers);
   // A hold made here takes the focus from its Hold button, which goes with the tier's controls.
   const holdCard = useRef<HTMLDivElement>(null);
   const heldId = myHold?.id;
@@ -132,6 +165,9 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
       )}
       {event.description && <p>{event.description}</p>}
       <h2>Tickets</h2>
+      <p className="muted" role="status" aria-live="polite" data-testid="availability-news">
+        {news}
+      </p>
       <table>
         <thead>
           <tr>
