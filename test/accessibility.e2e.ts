@@ -437,4 +437,39 @@ describe('the web app for everyone', () => {
       await page.close();
     }
   });
+
+  it('says a button is busy, and sends what it does once', async () => {
+    const event = await eventOnSale('Busy');
+    const page = await web.appPage(await web.apiAccount('Bo Busy'));
+    try {
+      await page.goto(`${app}/#/events/${event.id}`);
+      await page.getByRole('button', { name: 'Hold' }).click();
+      const buy = page.getByTestId('hold').getByRole('button', { name: 'Buy' });
+      await buy.waitFor();
+      // The purchase is held back until the button has been looked at.
+      let sent = 0;
+      let answer: () => void = () => undefined;
+      const answered = new Promise<void>((resolve) => {
+        answer = resolve;
+      });
+      await page.route(started.topology.publicUrl, async (route) => {
+        if (!isOperation(route.request().postData(), 'PurchaseTickets')) return route.fallback();
+        sent++;
+        await answered;
+        return route.fallback();
+      });
+      await buy.focus();
+      await page.keyboard.press('Enter');
+      const busy = page.getByTestId('hold').locator('button[aria-busy="true"]');
+      await until(() => busy.textContent()).toBe('Buying…');
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Space');
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Buying…');
+      answer();
+      await until(() => new URL(page.url()).hash).toBe('#/orders');
+      expect(sent).toBe(1);
+    } finally {
+      await page.close();
+    }
+  });
 });

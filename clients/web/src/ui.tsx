@@ -1,5 +1,6 @@
 // Small pieces every page uses.
 import {
+  type ButtonHTMLAttributes,
   cloneElement,
   type InputHTMLAttributes,
   type ReactElement,
@@ -28,6 +29,34 @@ export function PageHeading({ children }: { children: string }) {
     <h1 ref={heading} tabIndex={-1}>
       {children}
     </h1>
+  );
+}
+
+/**
+ * A button for something that takes a moment. While `busy` it says so (`aria-busy`, and
+ * `busyLabel` as its text) and ignores presses, a form's Enter too; it is not disabled, which
+ * would take the keyboard's focus from it.
+ */
+export function BusyButton({
+  busy,
+  busyLabel,
+  onClick,
+  children,
+  ...button
+}: ButtonHTMLAttributes<HTMLButtonElement> & { busy: boolean; busyLabel: string }) {
+  return (
+    <button
+      {...button}
+      aria-busy={busy}
+      aria-disabled={busy || undefined}
+      onClick={(event) => {
+        // A submit button's click is what sends its form, from Enter in a field too.
+        if (busy) event.preventDefault();
+        else onClick?.(event);
+      }}
+    >
+      {busy ? busyLabel : children}
+    </button>
   );
 }
 
@@ -189,9 +218,9 @@ export function LoadMore({
   return (
     <div className="load-more">
       <ErrorNote error={error} />
-      <button type="button" disabled={loading} onClick={more}>
+      <BusyButton type="button" busy={loading} busyLabel="Loading…" onClick={more}>
         {label}
-      </button>
+      </BusyButton>
     </div>
   );
 }

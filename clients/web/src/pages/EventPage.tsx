@@ -9,7 +9,15 @@ import {
 } from '../gql/graphql.ts';
 import { HoldKey } from '../hold-key.ts';
 import { navigate } from '../router.ts';
-import { ErrorNote, FieldError, money, PageHeading, useFieldError, when } from '../ui.tsx';
+import {
+  BusyButton,
+  ErrorNote,
+  FieldError,
+  money,
+  PageHeading,
+  useFieldError,
+  when,
+} from '../ui.tsx';
 
 /**
  * How often the page asks for fresh availability: the interval the README recommends
@@ -197,10 +205,11 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
                       }
                       {...(tier.id === heldTier ? quantityError.invalid('quantity') : {})}
                     />
-                    <button
+                    <BusyButton
                       type="button"
                       className="primary"
-                      disabled={holding.loading}
+                      busy={holding.loading}
+                      busyLabel="Holding…"
                       onClick={() => {
                         setHeldTier(tier.id);
                         const quantity = Number(quantities[tier.id] ?? 1);
@@ -216,7 +225,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
                       }}
                     >
                       Hold
-                    </button>
+                    </BusyButton>
                     {tier.id === heldTier && (
                       <FieldError id={quantityError.id} complaint={quantityError.complaint} />
                     )}
@@ -247,21 +256,24 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
             </strong>
             . Total {money(myHold.tier.priceCents * myHold.quantity, myHold.tier.currency)}.
           </p>
-          <button
+          <BusyButton
             type="button"
             className="primary"
-            disabled={purchasing.loading || secondsLeft === 0}
+            disabled={secondsLeft === 0}
+            busy={purchasing.loading}
+            busyLabel="Buying…"
             onClick={buy}
           >
             Buy
-          </button>{' '}
-          <button
+          </BusyButton>{' '}
+          <BusyButton
             type="button"
-            disabled={releasing.loading}
+            busy={releasing.loading}
+            busyLabel="Releasing…"
             onClick={() => release({ variables: { id: myHold.id } }).catch(() => undefined)}
           >
             Release
-          </button>
+          </BusyButton>
         </div>
       )}
     </section>

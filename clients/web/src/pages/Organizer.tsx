@@ -10,6 +10,7 @@ import {
   PublishEventDocument,
 } from '../gql/graphql.ts';
 import {
+  BusyButton,
   ErrorNote,
   Field,
   FieldError,
@@ -87,9 +88,9 @@ function NewEvent() {
         </Field>
       </div>
       <ErrorNote error={error} fields={newEventFields} />
-      <button type="submit" className="primary" disabled={loading}>
+      <BusyButton type="submit" className="primary" busy={loading} busyLabel="Creating…">
         Create draft
-      </button>
+      </BusyButton>
     </form>
   );
 }
@@ -150,9 +151,9 @@ function NewTier({ eventId }: { eventId: string }) {
           {...invalid(field)}
         />
       ))}
-      <button type="submit" disabled={loading}>
+      <BusyButton type="submit" busy={loading} busyLabel="Adding…">
         Add tier
-      </button>
+      </BusyButton>
       <FieldError id={errorId} complaint={complaint} />
       <ErrorNote error={error} fields={tierFields} />
     </form>
