@@ -472,4 +472,65 @@ describe('the web app for everyone', () => {
       await page.close();
     }
   });
+
+  it('reflows at 320 CSS px and keeps text whole with wider spacing', async () => {
+    const event = await eventOnSale('Narrow');
+    const organizer = event.organizer;
+    const page = await web.appPage(organizer);
+    try {
+      await page.setViewportSize({ width: 320, height: 640 });
+      await page.emulateMedia({ reducedMotion: 'reduce' });
+      const overflow = () =>
+        page.evaluate(() => {
+          const sideways =
+            document.documentElement.scrollWidth - document.documentElement.clientWidth;
+          // Anything that hides what does not fit, and has more than fits.
+          const clipped = [...document.querySelectorAll<HTMLElement>('body *')]
+            .filter((element) => {
+              const style = getComputedStyle(element);
+              return (
+                style.overflowX !== 'visible' &&
+                (element.scrollWidth > element.clientWidth + 1 ||
+                  element.scrollHeight > element.clientHeight + 1)
+              );
+            })
+            .map((element) => element.outerHTML.slice(0, 60));
+          return { sideways, clipped, moving: document.getAnimations().length };
+        });
+      const pages = [
+        { path: '#/', ready: page.getByTestId('event-count') },
+        { path: `#/events/${event.id}`, ready: page.getByRole('heading', { name: event.title }) },
+        { path: '#/organizer', ready: page.getByTestId('managed-event').first() },
+        { path: '#/orders', ready: page.getByText('No orders yet.') },
+        { path: '#/login', ready: page.getByLabel('Password') },
+      ];
+      for (const { path, ready } of pages) {
+        if (path === '#/login') await page.getByRole('button', { name: 'Log out' }).click();
+        await page.goto(`${app}/${path}`);
+        await ready.waitFor();
+        expect.soft(await overflow(), `${path} at 320 px`).toEqual({
+          sideways: 0,
+          clipped: [],
+          moving: 0,
+        });
+        // WCAG 1.4.12's spacing, as a reader's style sheet or bookmarklet sets it.
+        await page.evaluate(() => {
+          for (const element of document.querySelectorAll<HTMLElement>('body *')) {
+            element.style.setProperty('line-height', '1.5', 'important');
+            element.style.setProperty('letter-spacing', '0.12em', 'important');
+            element.style.setProperty('word-spacing', '0.16em', 'important');
+            if (element.matches('p'))
+              element.style.setProperty('margin-bottom', '2em', 'important');
+          }
+        });
+        expect.soft(await overflow(), `${path} with text spacing`).toEqual({
+          sideways: 0,
+          clipped: [],
+          moving: 0,
+        });
+      }
+    } finally {
+      await page.close();
+    }
+  });
 });
