@@ -14,7 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWebApp } from '../scripts/web.ts';
 import { purchaseMutation } from './documents.ts';
 import { postGraphQL, startTestTopology, type TestTopology } from './support.ts';
-import { type Account, launchBrowser, offlinePage, password, until, webApp } from './web-app.ts';
+import {
+  type Account,
+  isOperation,
+  launchBrowser,
+  offlinePage,
+  password,
+  until,
+  webApp,
+} from './web-app.ts';
 
 const axeSource: string = createRequire(import.meta.url)('axe-core').source;
 /** Every WCAG 2.0, 2.1 and 2.2 rule of levels A and AA that axe-core has. */
@@ -98,10 +106,6 @@ async function buyThroughApi(buyer: Account, eventId: string, quantity: number) 
   );
   expect(bought.body.errors).toBeUndefined();
 }
-
-/** Whether a GraphQL request (as the page sends it) is the named operation. */
-const isOperation = (postData: string | null, name: string) =>
-  (JSON.parse(postData ?? '{}') as { operationName?: string }).operationName === name;
 
 /** What the focused element is, and whether its focus shows (its outline or shadow differs). */
 async function focusShown(page: Page) {

@@ -24,6 +24,7 @@ import {
 import { postGraphQL, startTestTopology, type TestTopology } from './support.ts';
 import {
   type Account,
+  isOperation,
   launchBrowser,
   offlinePage,
   password,
@@ -418,10 +419,6 @@ const edgeUnavailable = {
   contentType: 'application/json',
   body: '{"errors":[{"message":"Service unavailable.","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}',
 };
-
-/** Whether a GraphQL request (as the page sends it) is the named operation. */
-const isOperation = (postData: string | null, name: string) =>
-  (JSON.parse(postData ?? '{}') as { operationName?: string }).operationName === name;
 
 /** A page signed in as a new account whose access token has expired: it refreshes first. */
 async function expiredSessionPage(name: string) {

@@ -53,6 +53,10 @@ export async function serveAppElsewhere(apiUrl: string): Promise<Server> {
   return server;
 }
 
+/** Whether a GraphQL request (as the page sends it) is the named operation. */
+export const isOperation = (postData: string | null, name: string) =>
+  (JSON.parse(postData ?? '{}') as { operationName?: string }).operationName === name;
+
 /** Chromium with a profile of its own in `dir`: its own storage, so its own signed-in user. */
 export async function launchBrowser(
   dir: string,
