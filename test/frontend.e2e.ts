@@ -5,12 +5,11 @@
 // goes from one account to another, each in a browser of its own. Screenshots of each screen
 // go to test-results/screenshots/.
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
-import { type BrowserContext, chromium, type Page, type Route } from 'playwright-core';
+import { join } from 'node:path';
+import type { BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webRoot } from '../scripts/nginx.ts';
 import { repositoryRoot } from '../scripts/topology.ts';
@@ -22,22 +21,20 @@ import {
   publishSaleEventMutation,
   purchaseMutation,
 } from './documents.ts';
+import { postGraphQL, startTestTopology, type TestTopology } from './support.ts';
 import {
-  chromiumPath,
-  freePort,
-  postGraphQL,
-  startTestTopology,
-  type TestTopology,
-} from './support.ts';
+  type Account,
+  isOperation,
+  launchBrowser,
+  offlinePage,
+  password,
+  serveAppElsewhere,
+  stepTimeoutMs,
+  until,
+  webApp,
+} from './web-app.ts';
 
 const screenshots = join(repositoryRoot, 'test-results', 'screenshots');
-const password = 'a long enough test password';
-/** Generous: two cores shared by the topology, the browser and other work. */
-const stepTimeoutMs = 30_000;
-
-/** Waits for what a page shows, up to the step deadline (expect.poll's own is 1 s). */
-const until = <T>(read: () => Promise<T> | T) =>
-  expect.poll(read, { timeout: stepTimeoutMs, interval: 100 });
 
 let started: TestTopology;
 let edgeOrigin: string;
@@ -45,40 +42,7 @@ let crossOrigin: string;
 let staticServer: Server;
 let browser: BrowserContext;
 let profileDir: string;
-
-const contentTypes: Record<string, string> = {
-  '.html': 'text/html',
-  '.js': 'text/javascript',
-  '.css': 'text/css',
-  '.map': 'application/json',
-};
-
-/**
- * Serves the built app from another origin, as a frontend team's own host would, with the
- * API endpoint in index.html pointing at the edge (a deployment's configuration).
- */
-async function serveAppElsewhere(apiUrl: string): Promise<Server> {
-  const index = (await readFile(join(webRoot, 'index.html'), 'utf8')).replace(
-    '<meta name="graphql-endpoint" content="/graphql" />',
-    `<meta name="graphql-endpoint" content="${apiUrl}" />`,
-  );
-  expect(index).toContain(apiUrl);
-  const server = createServer(async (req, res) => {
-    const path = normalize(new URL(req.url ?? '/', 'http://app').pathname);
-    try {
-      if (path === '/' || path === '/index.html') throw new Error('index');
-      const body = await readFile(join(webRoot, path));
-      res.writeHead(200, { 'content-type': contentTypes[extname(path)] ?? 'text/plain' });
-      res.end(body);
-    } catch {
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(index);
-    }
-  });
-  server.listen(await freePort(), '127.0.0.1');
-  await once(server, 'listening');
-  return server;
-}
+let web: ReturnType<typeof webApp>;
 
 beforeAll(async () => {
   buildWebApp({ quiet: true });
@@ -91,28 +55,8 @@ beforeAll(async () => {
   await mkdir(screenshots, { recursive: true });
   profileDir = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
   browser = await launchBrowser(profileDir);
+  web = webApp({ publicUrl: started.topology.publicUrl, appOrigin: crossOrigin, browser });
 });
-
-/** Chromium with a profile of its own in `dir`: its own storage, so its own signed-in user. */
-async function launchBrowser(dir: string): Promise<BrowserContext> {
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1100, height: 900 },
-  });
-  context.setDefaultTimeout(stepTimeoutMs);
-  return context;
-}
 
 afterAll(async () => {
   await browser?.close();
@@ -120,16 +64,6 @@ afterAll(async () => {
   staticServer?.close();
   await started?.stop();
 });
-
-/** A page that may reach this machine only: anything else (a CDN) is refused. */
-async function offlinePage(context: BrowserContext = browser): Promise<Page> {
-  const page = await context.newPage();
-  await page.route('**/*', (route) => {
-    const { hostname } = new URL(route.request().url());
-    return hostname === '127.0.0.1' || hostname === 'localhost' ? route.continue() : route.abort();
-  });
-  return page;
-}
 
 async function shoot(page: Page, name: string) {
   await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
@@ -194,7 +128,7 @@ async function eventsInNewCity(count: number): Promise<string> {
 
 /** Runs both journeys with the app served from `app`; `label` prefixes the screenshots. */
 async function journeys(app: string, label: string) {
-  const page = await offlinePage();
+  const page = await offlinePage(browser);
   try {
     await journeysOn(page, app, label);
   } catch (error) {
@@ -455,7 +389,7 @@ describe('the web app in a browser', () => {
   it('serves an explorer that works offline and runs a query', async () => {
     const landing = await fetch(started.topology.publicUrl, { headers: { accept: 'text/html' } });
     expect(await landing.text()).toContain('href="/explorer"');
-    const page = await offlinePage();
+    const page = await offlinePage(browser);
     await page.goto(`${edgeOrigin}/explorer`);
     await page.locator('.graphiql-execute-button').click();
     await until(() => page.locator('.result-window').textContent()).toContain('"events"');
@@ -464,114 +398,17 @@ describe('the web app in a browser', () => {
   });
 });
 
-/** An account made through the API, as the app keeps it in localStorage once signed in. */
-async function apiAccount(name: string, accountType: 'CUSTOMER' | 'ORGANIZER' = 'CUSTOMER') {
-  const answer = await postGraphQL(
-    started.topology.publicUrl,
-    'mutation ($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken user { id name email role } } }',
-    { input: { email: `${randomUUID()}@example.com`, password, name, accountType } },
-  );
-  expect(answer.body.errors).toBeUndefined();
-  return answer.body.data?.signUp as {
-    accessToken: string;
-    refreshToken: string;
-    user: { id: string; name: string; email: string; role: string };
-  };
-}
-
-/** An event on sale with one tier of `capacity` seats (5 unless said), through the API; returns its id. */
-async function publishedEvent(names: {
-  organizerName: string;
-  title: string;
-  venue: string;
-  city: string;
-  tierName: string;
-  capacity?: number;
-}): Promise<string> {
-  const organizer = await apiAccount(names.organizerName, 'ORGANIZER');
-  const created = await postGraphQL(
-    started.topology.publicUrl,
-    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-    {
-      input: {
-        title: names.title,
-        venue: names.venue,
-        city: names.city,
-        timezone: 'Europe/Oslo',
-        startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
-      },
-    },
-    organizer.accessToken,
-  );
-  const eventId = (created.body.data?.createEvent as { id: string } | undefined)?.id ?? '';
-  const tier = await postGraphQL(
-    started.topology.publicUrl,
-    'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-    {
-      eventId,
-      input: {
-        name: names.tierName,
-        priceCents: 1000,
-        currency: 'EUR',
-        capacity: names.capacity ?? 5,
-      },
-    },
-    organizer.accessToken,
-  );
-  expect(tier.body.errors).toBeUndefined();
-  const published = await postGraphQL(
-    started.topology.publicUrl,
-    'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
-    { id: eventId },
-    organizer.accessToken,
-  );
-  expect(published.body.errors).toBeUndefined();
-  // The tickets service learns of the publication through the outbox, a moment later; until
-  // then the event is not on sale there (README, "Events and how tickets learn of them"). On a
-  // busy machine that moment outlasted the purchase a test sent next (SALES_CLOSED).
-  await until(async () => {
-    const read = await postGraphQL(
-      started.topology.publicUrl,
-      'query ($id: ID!) { event(id: $id) { ticketsAvailable } }',
-      { id: eventId },
-    );
-    return (read.body.data?.event as { ticketsAvailable: number } | null)?.ticketsAvailable;
-  }).toBe(names.capacity ?? 5);
-  return eventId;
-}
-
-/** A page of the app, served from another origin, signed in as `session` (if given). */
-async function appPage(
-  session?: Awaited<ReturnType<typeof apiAccount>>,
-  context: BrowserContext = browser,
-): Promise<Page> {
-  const page = await offlinePage(context);
-  // A session an earlier test left in this profile sends no request while `session` is put in
-  // its place: one answered after would refresh `session`'s tokens, not its own.
-  if (session) await page.route(started.topology.publicUrl, (route) => route.abort());
-  await page.goto(`${crossOrigin}/`);
-  if (session) {
-    await page.evaluate(
-      (stored) => localStorage.setItem('ticketing.session', stored),
-      JSON.stringify(session),
-    );
-    await page.unroute(started.topology.publicUrl);
-    await page.reload();
-  }
-  return page;
-}
-
 /** A buyer of their own on the page of a new event on sale (tier "Floor", 5 seats). */
 async function buyerOnNewEvent(label: string) {
   const title = `${label} ${randomUUID().slice(0, 8)}`;
-  const eventId = await publishedEvent({
+  const eventId = await web.publishedEvent({
     organizerName: `${label} Organizer`,
     title,
     venue: 'Hall',
     city: 'Oslo',
     tierName: 'Floor',
   });
-  const page = await appPage(await apiAccount(`${label} Buyer`));
+  const page = await web.appPage(await web.apiAccount(`${label} Buyer`));
   await page.goto(`${crossOrigin}/#/events/${eventId}`);
   return { page, title };
 }
@@ -583,14 +420,10 @@ const edgeUnavailable = {
   body: '{"errors":[{"message":"Service unavailable.","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}',
 };
 
-/** Whether a GraphQL request (as the page sends it) is the named operation. */
-const isOperation = (postData: string | null, name: string) =>
-  (JSON.parse(postData ?? '{}') as { operationName?: string }).operationName === name;
-
 /** A page signed in as a new account whose access token has expired: it refreshes first. */
 async function expiredSessionPage(name: string) {
-  const session = await apiAccount(name);
-  return { session, page: await appPage({ ...session, accessToken: 'expired.access.token' }) };
+  const session = await web.apiAccount(name);
+  return { session, page: await web.appPage({ ...session, accessToken: 'expired.access.token' }) };
 }
 
 /** Answers the page's session refreshes with `answer`, and lets everything else through. */
@@ -616,14 +449,14 @@ describe('the web app with hostile data and a failing network', () => {
   it('shows what other people wrote as text, within the page, whatever its length', async () => {
     const title = `Long${'W'.repeat(196)}`;
     const venue = `<img src=x onerror="window.injected=true">${'V'.repeat(150)}`;
-    const eventId = await publishedEvent({
+    const eventId = await web.publishedEvent({
       organizerName: `Org${'N'.repeat(97)}`,
       title,
       venue,
       city: `City${'C'.repeat(96)}`,
       tierName: `Tier${'T'.repeat(96)}`,
     });
-    const page = await appPage();
+    const page = await web.appPage();
     try {
       const overflow = () =>
         page.evaluate(
@@ -646,7 +479,7 @@ describe('the web app with hostile data and a failing network', () => {
   });
 
   it('gives up on an API that never answers, and says so', async () => {
-    const page = await appPage();
+    const page = await web.appPage();
     try {
       // The connection is accepted and then nothing comes back.
       await page.route(started.topology.publicUrl, () => undefined);
@@ -680,8 +513,8 @@ describe('the web app with hostile data and a failing network', () => {
   });
 
   it('shows the API’s complaint about a field beside that field, and keeps what was typed', async () => {
-    const organizer = await apiAccount('Careful Organizer', 'ORGANIZER');
-    const page = await appPage(organizer);
+    const organizer = await web.apiAccount('Careful Organizer', 'ORGANIZER');
+    const page = await web.appPage(organizer);
     try {
       await page.goto(`${crossOrigin}/#/organizer`);
       // Pasted blanks: nothing the page could show as a title.
@@ -720,8 +553,8 @@ describe('the web app with hostile data and a failing network', () => {
   });
 
   it('takes the start typed for an event as its venue’s clocks show it, wherever the browser is', async () => {
-    const organizer = await apiAccount('Faraway Organizer', 'ORGANIZER');
-    const page = await appPage(organizer);
+    const organizer = await web.apiAccount('Faraway Organizer', 'ORGANIZER');
+    const page = await web.appPage(organizer);
     try {
       // The organizer's computer is in Kathmandu (+05:45); the venues are in New York and Berlin.
       const cdp = await page.context().newCDPSession(page);
@@ -800,7 +633,7 @@ describe('the web app with hostile data and a failing network', () => {
       await until(() => page.getByRole('alert').count()).toBe(0);
 
       // What is kept is this event's only: another event, still loading, never shows it.
-      const other = await publishedEvent({
+      const other = await web.publishedEvent({
         organizerName: 'Other Organizer',
         title: 'Other',
         venue: 'Hall',
@@ -860,8 +693,8 @@ describe('the web app with hostile data and a failing network', () => {
   });
 
   it('signs out every tab when one logs out', async () => {
-    const session = await apiAccount('Two Tabs');
-    const first = await appPage(session);
+    const session = await web.apiAccount('Two Tabs');
+    const first = await web.appPage(session);
     const second = await browser.newPage();
     try {
       await first.goto(`${crossOrigin}/#/orders`);
@@ -877,7 +710,7 @@ describe('the web app with hostile data and a failing network', () => {
   });
 
   it('says when to try again when the API is too busy to hash a new password', async () => {
-    const page = await appPage();
+    const page = await web.appPage();
     try {
       // The answer a gateway gives while the users service's hashing queue is full.
       await page.route(started.topology.publicUrl, (route) =>
@@ -943,8 +776,8 @@ async function filledNewEvent(page: Page, title: string) {
 
 describe('the web app refused by the API', () => {
   it('says when to try again once the account has spent its write budget, and keeps the form and the session', async () => {
-    const organizer = await apiAccount('Hasty Organizer', 'ORGANIZER');
-    const page = await appPage(organizer);
+    const organizer = await web.apiAccount('Hasty Organizer', 'ORGANIZER');
+    const page = await web.appPage(organizer);
     try {
       await filledNewEvent(page, 'Too fast');
       // The budget spent with real requests, as a loop would: 15 aliased mutation fields a
@@ -1007,8 +840,8 @@ describe('the web app refused by the API', () => {
   });
 
   it('names each refusal and failure of the edge for what it is, and keeps the form', async () => {
-    const organizer = await apiAccount('Refused Organizer', 'ORGANIZER');
-    const page = await appPage(organizer);
+    const organizer = await web.apiAccount('Refused Organizer', 'ORGANIZER');
+    const page = await web.appPage(organizer);
     const json = (code: string, message: string) =>
       JSON.stringify({ errors: [{ message, extensions: { code } }] });
     // The answers NGINX and the gateways give (nginx/templates, gateway/src), and a proxy's
@@ -1088,7 +921,7 @@ describe('the web app refused by the API', () => {
 
 describe('the organizer’s tiers', () => {
   it('deletes a tier after a confirmation, and refuses to delete one in use, saying why', async () => {
-    const organizer = await apiAccount('Tidy Organizer', 'ORGANIZER');
+    const organizer = await web.apiAccount('Tidy Organizer', 'ORGANIZER');
     const title = `Tiers ${randomUUID().slice(0, 8)}`;
     const send = async (query: string, variables: Record<string, unknown>, token: string) => {
       const answer = await postGraphQL(started.topology.publicUrl, query, variables, token);
@@ -1117,10 +950,10 @@ describe('the organizer’s tiers', () => {
     const floor = await tier('Floor');
     await tier('Balcony');
     await send(publishSaleEventMutation, { id: event.id }, organizer.accessToken);
-    const buyer = await apiAccount('Holding Buyer');
+    const buyer = await web.apiAccount('Holding Buyer');
     await send(holdMutation, { tierId: floor.id, quantity: 1 }, buyer.accessToken);
 
-    const page = await appPage(organizer);
+    const page = await web.appPage(organizer);
     try {
       await page.goto(`${crossOrigin}/#/organizer`);
       const managed = page.getByTestId('managed-event').filter({ hasText: title });
@@ -1171,15 +1004,13 @@ describe('the organizer’s tiers', () => {
   });
 });
 
-type Account = Awaited<ReturnType<typeof apiAccount>>;
-
 /**
  * `count` tickets (10 at most: one person's cap for an event) of a new event's tier "Floor",
  * bought through the API by `buyer`, in one order; returns the event's title.
  */
 async function ticketsBoughtBy(buyer: Account, count: number): Promise<string> {
   const title = `Given ${randomUUID().slice(0, 8)}`;
-  const eventId = await publishedEvent({
+  const eventId = await web.publishedEvent({
     organizerName: 'Giving Organizer',
     title,
     venue: 'Hall',
@@ -1206,7 +1037,7 @@ async function ticketsBoughtBy(buyer: Account, count: number): Promise<string> {
 
 /** A new account with `count` tickets of a new event (see `ticketsBoughtBy`). */
 async function holderOfTickets(count: number) {
-  const giver = await apiAccount('Gina Giver');
+  const giver = await web.apiAccount('Gina Giver');
   return { giver, title: await ticketsBoughtBy(giver, count) };
 }
 
@@ -1221,7 +1052,7 @@ const held = (page: Page, title?: string) =>
  * event bought first (the oldest, so the second page's), then 10 each of two others.
  */
 async function holderOfManyTickets() {
-  const giver = await apiAccount('Gina Giver');
+  const giver = await web.apiAccount('Gina Giver');
   const oldest = await ticketsBoughtBy(giver, 5);
   const newer = [await ticketsBoughtBy(giver, 10), await ticketsBoughtBy(giver, 10)];
   return { giver, oldest, newer };
@@ -1234,8 +1065,8 @@ const asksAfterCursor = (postData: string | null) =>
 describe('the wallet longer than a page', () => {
   it('loads the tickets past the first page, and gives one of them to someone', async () => {
     const { giver, oldest, newer } = await holderOfManyTickets();
-    const receiver = await apiAccount('Rob Receiver');
-    const page = await appPage(giver);
+    const receiver = await web.apiAccount('Rob Receiver');
+    const page = await web.appPage(giver);
     try {
       await page.goto(`${crossOrigin}/#/orders`);
       await until(() => held(page).count()).toBe(20);
@@ -1286,7 +1117,7 @@ describe('the wallet longer than a page', () => {
 
   it('names a failed "Load more" (the edge refusing, a forged cursor) and keeps the tickets shown', async () => {
     const { giver, oldest } = await holderOfManyTickets();
-    const page = await appPage(giver);
+    const page = await web.appPage(giver);
     try {
       await page.goto(`${crossOrigin}/#/orders`);
       await until(() => held(page).count()).toBe(20);
@@ -1337,11 +1168,11 @@ describe('the wallet longer than a page', () => {
 describe('ticket transfers between two accounts', () => {
   it('offers a ticket that the receiver accepts, declines, or finds cancelled', async () => {
     const { giver, title } = await holderOfTickets(2);
-    const receiver = await apiAccount('Rob Receiver');
+    const receiver = await web.apiAccount('Rob Receiver');
     const receiverDir = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
     const receiverBrowser = await launchBrowser(receiverDir);
-    const a = await appPage(giver);
-    const b = await appPage(receiver, receiverBrowser);
+    const a = await web.appPage(giver);
+    const b = await web.appPage(receiver, receiverBrowser);
     try {
       await a.goto(`${crossOrigin}/#/orders`);
       await b.goto(`${crossOrigin}/#/orders`);

@@ -1,7 +1,64 @@
 // Small pieces every page uses.
-import { cloneElement, type InputHTMLAttributes, type ReactElement, useId, useState } from 'react';
+import {
+  type ButtonHTMLAttributes,
+  cloneElement,
+  type InputHTMLAttributes,
+  type ReactElement,
+  useEffect,
+  useId,
+  useRef,
+  useState,
+} from 'react';
 import { Temporal } from 'temporal-polyfill';
 import { describeError } from './errors.ts';
+import { takeArrival } from './router.ts';
+
+/**
+ * A page's heading, which names the page in the document's title too. The first one shown
+ * after a route change takes the focus (`takeArrival`); it is not in the tab order.
+ */
+export function PageHeading({ children }: { children: string }) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    document.title = `${children} · Ticketing`;
+  }, [children]);
+  useEffect(() => {
+    if (takeArrival()) heading.current?.focus();
+  }, []);
+  return (
+    <h1 ref={heading} tabIndex={-1}>
+      {children}
+    </h1>
+  );
+}
+
+/**
+ * A button for something that takes a moment. While `busy` it says so (`aria-busy`, and
+ * `busyLabel` as its text) and ignores presses, a form's Enter too; it is not disabled, which
+ * would take the keyboard's focus from it.
+ */
+export function BusyButton({
+  busy,
+  busyLabel,
+  onClick,
+  children,
+  ...button
+}: ButtonHTMLAttributes<HTMLButtonElement> & { busy: boolean; busyLabel: string }) {
+  return (
+    <button
+      {...button}
+      aria-busy={busy}
+      aria-disabled={busy || undefined}
+      onClick={(event) => {
+        // A submit button's click is what sends its form, from Enter in a field too.
+        if (busy) event.preventDefault();
+        else onClick?.(event);
+      }}
+    >
+      {busy ? busyLabel : children}
+    </button>
+  );
+}
 
 /**
  * An error as the page shows it: a sentence, and its code for support and tests. An input
@@ -26,13 +83,19 @@ export function fieldComplaint(error: unknown, field: string): string | undefine
 /**
  * The API's complaint about one field of a form, for the control `invalid(field)` marks:
  * `invalid` gives a control the attributes that say it is wrong and point at the message,
- * and `complaint` is the message, shown beside the controls (`FieldError`).
+ * and `complaint` is the message, shown beside the controls (`FieldError`). The control
+ * takes the focus when an answer names it.
  */
 export function useFieldError(error: unknown, fields: string[]) {
   const id = useId();
   const field = fields.find((candidate) => fieldComplaint(error, candidate));
+  const refused = useRef<HTMLInputElement>(null);
+  // Each answer that names a field puts the focus there: what to correct, with its message.
+  useEffect(() => {
+    if (field && error) refused.current?.focus();
+  }, [error, field]);
   const invalid = (name: string) =>
-    name === field ? { 'aria-invalid': true, 'aria-describedby': id } : {};
+    name === field ? { 'aria-invalid': true, 'aria-describedby': id, ref: refused } : {};
   const complaint = field ? fieldComplaint(error, field) : undefined;
   return { id, invalid, complaint };
 }
@@ -63,13 +126,17 @@ export function Field({
   field?: string;
 }) {
   const { id, invalid, complaint } = useFieldError(error, field ? [field] : []);
+  // The complaint is outside the label: the control's name stays the label's text, and the
+  // complaint is its description.
   return (
-    // biome-ignore lint/a11y/noLabelWithoutControl: the control is the child passed in.
-    <label className="field">
-      <span>{label}</span>
-      {field && complaint ? cloneElement(children, invalid(field)) : children}
+    <div className="field">
+      {/* biome-ignore lint/a11y/noLabelWithoutControl: the control is the child passed in. */}
+      <label>
+        <span>{label}</span>
+        {field && complaint ? cloneElement(children, invalid(field)) : children}
+      </label>
       <FieldError id={id} complaint={complaint} />
-    </label>
+    </div>
   );
 }
 
@@ -151,9 +218,9 @@ export function LoadMore({
   return (
     <div className="load-more">
       <ErrorNote error={error} />
-      <button type="button" disabled={loading} onClick={more}>
+      <BusyButton type="button" busy={loading} busyLabel="Loading…" onClick={more}>
         {label}
-      </button>
+      </BusyButton>
     </div>
   );
 }

@@ -3,7 +3,7 @@ import { type FormEvent, useState } from 'react';
 import { LogInDocument, SignUpDocument } from '../gql/graphql.ts';
 import { navigate } from '../router.ts';
 import { type Session, saveSession } from '../session.ts';
-import { ErrorNote, Field, useFormState } from '../ui.tsx';
+import { BusyButton, ErrorNote, Field, PageHeading, useFormState } from '../ui.tsx';
 
 /** The sign-up arguments the form fills, whose input errors show beside their fields. */
 const signUpFields = ['input.name', 'input.email', 'input.password'];
@@ -50,6 +50,7 @@ export function AuthPage() {
 
   return (
     <section className="card narrow">
+      <PageHeading>{mode === 'logIn' ? 'Log in' : 'Sign up'}</PageHeading>
       <div className="tabs">
         <button type="button" aria-pressed={mode === 'logIn'} onClick={() => setMode('logIn')}>
           Log in
@@ -88,9 +89,14 @@ export function AuthPage() {
           </label>
         )}
         <ErrorNote error={error} fields={signUpFields} />
-        <button type="submit" className="primary" disabled={loggingIn.loading || signingUp.loading}>
+        <BusyButton
+          type="submit"
+          className="primary"
+          busy={loggingIn.loading || signingUp.loading}
+          busyLabel={mode === 'logIn' ? 'Logging in…' : 'Creating the account…'}
+        >
           {mode === 'logIn' ? 'Log in' : 'Create account'}
-        </button>
+        </BusyButton>
       </form>
     </section>
   );

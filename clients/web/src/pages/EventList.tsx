@@ -1,7 +1,7 @@
 import { useQuery } from '@apollo/client/react';
 import { useState } from 'react';
 import { type EventFilter, EventListDocument } from '../gql/graphql.ts';
-import { ErrorNote, LoadMore, when } from '../ui.tsx';
+import { ErrorNote, LoadMore, PageHeading, when } from '../ui.tsx';
 
 const pageSize = 10;
 
@@ -22,7 +22,7 @@ export function EventList() {
 
   return (
     <section>
-      <h1>Events</h1>
+      <PageHeading>Events</PageHeading>
       <div className="filters">
         <input
           aria-label="Search"

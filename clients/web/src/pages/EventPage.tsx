@@ -1,5 +1,5 @@
 import { useMutation, useQuery } from '@apollo/client/react';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import {
   EventPageDocument,
   HoldTicketsDocument,
@@ -9,7 +9,15 @@ import {
 } from '../gql/graphql.ts';
 import { HoldKey } from '../hold-key.ts';
 import { navigate } from '../router.ts';
-import { ErrorNote, FieldError, money, useFieldError, when } from '../ui.tsx';
+import {
+  BusyButton,
+  ErrorNote,
+  FieldError,
+  money,
+  PageHeading,
+  useFieldError,
+  when,
+} from '../ui.tsx';
 
 /**
  * How often the page asks for fresh availability: the interval the README recommends
@@ -40,6 +48,38 @@ function useSecondsLeft(expiresAt: string | undefined): number {
     return () => clearInterval(timer);
   }, []);
   return expiresAt ? Math.max(0, Math.round((Date.parse(expiresAt) - now) / 1_000)) : 0;
+}
+
+type Tier = { id: string; name: string; available: number };
+
+/**
+ * What a poll changed in the tiers' availability, in words ("Floor: 3 tickets left."), for
+ * a polite live region: said when a number changes, and not again on a poll that changed
+ * nothing. The page's first answer, and another event's, say nothing.
+ */
+function useAvailabilityNews(eventId: string | undefined, tiers: Tier[] | null | undefined) {
+  const [news, setNews] = useState('');
+  const shown = useRef<{ eventId?: string; available: Map<string, number> }>(undefined);
+  useEffect(() => {
+    if (!tiers) return;
+    const before = shown.current;
+    shown.current = { eventId, available: new Map(tiers.map((tier) => [tier.id, tier.available])) };
+    if (!before || before.eventId !== eventId) return;
+    const changed = tiers.filter(
+      (tier) => before.available.has(tier.id) && before.available.get(tier.id) !== tier.available,
+    );
+    if (changed.length === 0) return;
+    setNews(
+      changed
+        .map(({ name, available }) =>
+          available > 0
+            ? `${name}: ${available} ${available === 1 ? 'ticket' : 'tickets'} left.`
+            : `${name}: sold out.`,
+        )
+        .join(' '),
+    );
+  }, [eventId, tiers]);
+  return news;
 }
 
 export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
@@ -81,10 +121,29 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
     (!data && shownBefore?.id.toLowerCase() === id.toLowerCase() ? shownBefore : undefined);
   const myHold = holds.data?.myHolds.find((candidate) => candidate.tier.event?.id === id);
   const secondsLeft = useSecondsLeft(myHold?.expiresAt);
+  const news = useAvailabilityNews(event?.id, event?.ticketTiers);
+  // A hold made here takes the focus from its Hold button, which goes with the tier's controls.
+  const holdCard = useRef<HTMLDivElement>(null);
+  const heldId = myHold?.id;
+  useEffect(() => {
+    if (heldId && heldTier) holdCard.current?.focus();
+  }, [heldId, heldTier]);
 
   if (!event) {
-    if (error) return <ErrorNote error={error} />;
-    return <p className="muted">{data ? 'No such event.' : 'Loading…'}</p>;
+    if (error) {
+      return (
+        <>
+          <PageHeading>Event</PageHeading>
+          <ErrorNote error={error} />
+        </>
+      );
+    }
+    if (data) return <PageHeading>No such event</PageHeading>;
+    return (
+      <p className="muted" role="status">
+        Loading…
+      </p>
+    );
   }
 
   const buy = async () => {
@@ -102,7 +161,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   return (
     <section>
       <ErrorNote error={error} />
-      <h1>{event.title}</h1>
+      <PageHeading>{event.title}</PageHeading>
       <p>
         {event.venue}, {event.city} · {when(event.startsAt, event.timezone)}
         {event.organizer && ` · by ${event.organizer.name}`}
@@ -114,6 +173,9 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
       )}
       {event.description && <p>{event.description}</p>}
       <h2>Tickets</h2>
+      <p className="muted" role="status" aria-live="polite" data-testid="availability-news">
+        {news}
+      </p>
       <table>
         <thead>
           <tr>
@@ -143,10 +205,11 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
                       }
                       {...(tier.id === heldTier ? quantityError.invalid('quantity') : {})}
                     />
-                    <button
+                    <BusyButton
                       type="button"
                       className="primary"
-                      disabled={holding.loading}
+                      busy={holding.loading}
+                      busyLabel="Holding…"
                       onClick={() => {
                         setHeldTier(tier.id);
                         const quantity = Number(quantities[tier.id] ?? 1);
@@ -162,7 +225,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
                       }}
                     >
                       Hold
-                    </button>
+                    </BusyButton>
                     {tier.id === heldTier && (
                       <FieldError id={quantityError.id} complaint={quantityError.complaint} />
                     )}
@@ -185,7 +248,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
         fields={['quantity']}
       />
       {myHold && (
-        <div className="card hold" data-testid="hold">
+        <div className="card hold" data-testid="hold" ref={holdCard} tabIndex={-1}>
           <p>
             Holding <strong>{myHold.quantity}</strong> × {myHold.tier.name} for{' '}
             <strong data-testid="countdown">
@@ -193,21 +256,24 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
             </strong>
             . Total {money(myHold.tier.priceCents * myHold.quantity, myHold.tier.currency)}.
           </p>
-          <button
+          <BusyButton
             type="button"
             className="primary"
-            disabled={purchasing.loading || secondsLeft === 0}
+            disabled={secondsLeft === 0}
+            busy={purchasing.loading}
+            busyLabel="Buying…"
             onClick={buy}
           >
             Buy
-          </button>{' '}
-          <button
+          </BusyButton>{' '}
+          <BusyButton
             type="button"
-            disabled={releasing.loading}
+            busy={releasing.loading}
+            busyLabel="Releasing…"
             onClick={() => release({ variables: { id: myHold.id } }).catch(() => undefined)}
           >
             Release
-          </button>
+          </BusyButton>
         </div>
       )}
     </section>

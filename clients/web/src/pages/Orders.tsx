@@ -7,7 +7,7 @@ import {
   MyTicketTransfersDocument,
 } from '../gql/graphql.ts';
 import { useSession } from '../session.ts';
-import { ErrorNote, LoadMore, money, when } from '../ui.tsx';
+import { ErrorNote, LoadMore, money, PageHeading, when } from '../ui.tsx';
 import { IncomingOffers, offeredTo, TicketCode, Wallet } from './Tickets.tsx';
 
 /** How often the page asks for offers made to or by the user (a receiver's answer). */
@@ -54,6 +54,7 @@ export function Orders() {
 
   return (
     <section>
+      <PageHeading>My tickets</PageHeading>
       <ErrorNote error={error ?? tickets.error ?? transfers.error ?? cancelling.error} />
       <IncomingOffers offers={incoming} />
       <LoadMore
@@ -67,15 +68,15 @@ export function Orders() {
         fetchMore={tickets.fetchMore}
         label="Load more tickets"
       />
-      <h1>My orders</h1>
+      <h2>My orders</h2>
       {orders?.edges.length === 0 && <p className="muted">No orders yet.</p>}
       {orders?.edges.map(({ node: order }) => (
         <article key={order.id} className="card order" data-testid="order">
           {order.event ? (
             <>
-              <h2>
+              <h3>
                 <a href={`#/events/${order.event.id}`}>{order.event.title}</a>
-              </h2>
+              </h3>
               <p className="muted">
                 {when(order.event.startsAt, order.event.timezone)} · {order.event.venue},{' '}
                 {order.event.city} · {money(order.totalCents, order.currency)}

@@ -10,12 +10,14 @@ import {
   PublishEventDocument,
 } from '../gql/graphql.ts';
 import {
+  BusyButton,
   ErrorNote,
   Field,
   FieldError,
   instantAt,
   LoadMore,
   money,
+  PageHeading,
   useFieldError,
   useFormState,
   when,
@@ -86,9 +88,9 @@ function NewEvent() {
         </Field>
       </div>
       <ErrorNote error={error} fields={newEventFields} />
-      <button type="submit" className="primary" disabled={loading}>
+      <BusyButton type="submit" className="primary" busy={loading} busyLabel="Creating…">
         Create draft
-      </button>
+      </BusyButton>
     </form>
   );
 }
@@ -149,9 +151,9 @@ function NewTier({ eventId }: { eventId: string }) {
           {...invalid(field)}
         />
       ))}
-      <button type="submit" disabled={loading}>
+      <BusyButton type="submit" busy={loading} busyLabel="Adding…">
         Add tier
-      </button>
+      </BusyButton>
       <FieldError id={errorId} complaint={complaint} />
       <ErrorNote error={error} fields={tierFields} />
     </form>
@@ -288,7 +290,7 @@ export function Organizer() {
   const events = data?.me?.organizedEvents;
   return (
     <section>
-      <h1>My events</h1>
+      <PageHeading>My events</PageHeading>
       <NewEvent />
       <ErrorNote error={error} />
       {events?.edges.map(({ node }) => (

@@ -156,11 +156,10 @@ function WalletItem({ ticket }: { ticket: WalletTicket }) {
   );
 }
 
-/** The tickets the user holds now, newest first. */
+/** The tickets the user holds now, newest first, under the page's heading ("My tickets"). */
 export function Wallet({ tickets }: { tickets: MyTicketsQuery['myTickets'] | undefined }) {
   return (
     <section>
-      <h1>My tickets</h1>
       {tickets?.edges.length === 0 && <p className="muted">No tickets yet.</p>}
       <ul className="tickets">
         {tickets?.edges.map(({ node }) => (
