@@ -174,6 +174,8 @@ export interface SupergraphOptions {
    * counter's relay); the tests' own clients connect directly.
    */
   serviceDatabaseUrl?: (url: string) => string;
+  /** The PostgreSQL server of every database (the maintenance database's URL; default: the tests' server). */
+  databaseServerUrl?: string;
 }
 
 /** Wraps a subgraph so that each request's viewer is recorded. */
@@ -222,9 +224,9 @@ function recordingSql<Client, Location, TContext extends BaseContext>(
 export async function startSupergraph(options: SupergraphOptions = {}): Promise<Supergraph> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ticketing-supergraph-'));
   const urls = {
-    USERS_DATABASE_URL: uniqueTestDatabaseUrl('sg_users'),
-    EVENTS_DATABASE_URL: uniqueTestDatabaseUrl('sg_events'),
-    TICKETS_DATABASE_URL: uniqueTestDatabaseUrl('sg_tickets'),
+    USERS_DATABASE_URL: uniqueTestDatabaseUrl('sg_users', options.databaseServerUrl),
+    EVENTS_DATABASE_URL: uniqueTestDatabaseUrl('sg_events', options.databaseServerUrl),
+    TICKETS_DATABASE_URL: uniqueTestDatabaseUrl('sg_tickets', options.databaseServerUrl),
   };
   const env: NodeJS.ProcessEnv = {
     NODE_ENV: 'test',

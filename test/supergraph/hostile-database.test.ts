@@ -1,0 +1,228 @@
+// A PostgreSQL of the test's own that is up but answers with an error: gone read-only (a
+// failover to a standby not yet promoted), a role the services log in as that may no longer
+// log in. Each refused request is SERVICE_UNAVAILABLE at the field, nothing is written in
+// part, reads go on where they can, and the services serve again by themselves once the
+// server does.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purchaseMutation } from '../documents.ts';
+import { type OwnPostgres, startOwnPostgres } from '../own-servers.ts';
+import { type GraphQLResult, type Supergraph, startSupergraph } from './harness.ts';
+import {
+  type AuthPayload,
+  codeOf,
+  createDraftEvent,
+  eventChangesDelivered,
+  eventOnSale,
+  signUp,
+  snapshotReaches,
+  uniqueEmail,
+} from './operations.ts';
+
+/** The role the services log in as: the tests' own clients log in as `postgres`. */
+const serviceRole = 'ticketing_service';
+
+let postgres: OwnPostgres;
+let server: pg.Client;
+let supergraph: Supergraph;
+let organizer: AuthPayload;
+let buyer: AuthPayload;
+
+beforeAll(async () => {
+  postgres = await startOwnPostgres();
+  server = new pg.Client({ connectionString: postgres.url });
+  await server.connect();
+  await server.query(`CREATE ROLE ${serviceRole} LOGIN SUPERUSER`);
+  supergraph = await startSupergraph({
+    databaseServerUrl: postgres.url,
+    serviceDatabaseUrl: (url) => {
+      const asService = new URL(url);
+      asService.username = serviceRole;
+      return asService.toString();
+    },
+  });
+  organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+  buyer = await signUp(supergraph);
+}, 120_000);
+
+afterAll(async () => {
+  await supergraph?.stop();
+  await server?.end();
+  await postgres?.stop();
+});
+
+const tier = { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 10 };
+
+function purchase(tierId: string, idempotencyKey: string, quantity = 1) {
+  return supergraph.request<{ purchaseTickets: { id: string } }>(
+    purchaseMutation,
+    { input: { tierId, quantity, idempotencyKey } },
+    { token: buyer.accessToken },
+  );
+}
+
+/** The error a refused field answered with: its code and path, and nothing else. */
+function refusal(result: GraphQLResult) {
+  expect(result.errors).toHaveLength(1);
+  const [error] = result.errors ?? [];
+  return { code: error?.extensions?.code, path: error?.path, stack: error?.extensions?.stacktrace };
+}
+
+const databaseName = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
+
+/** Ends every session the services (not the tests' own clients) hold in `database`, or in all. */
+async function endServiceSessions(database?: string): Promise<void> {
+  await server.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+     WHERE usename = $1 AND ($2::text IS NULL OR datname = $2)`,
+    [serviceRole, database ?? null],
+  );
+}
+
+/**
+ * Sets `default_transaction_read_only` for the whole server, as after a failover to a
+ * standby, and waits until a new session sees it: the server has then signalled every
+ * session to reload, and each does so before its next statement.
+ */
+async function serverReadOnly(on: boolean): Promise<void> {
+  await server.query(
+    on
+      ? 'ALTER SYSTEM SET default_transaction_read_only = on'
+      : 'ALTER SYSTEM RESET default_transaction_read_only',
+  );
+  await server.query('SELECT pg_reload_conf()');
+  for (const started = Date.now(); ; ) {
+    const fresh = new pg.Client({ connectionString: postgres.url });
+    await fresh.connect();
+    const { rows } = await fresh.query<{ default_transaction_read_only: string }>(
+      'SHOW default_transaction_read_only',
+    );
+    await fresh.end();
+    if (rows[0]?.default_transaction_read_only === (on ? 'on' : 'off')) return;
+    if (Date.now() - started > 10_000) throw new Error('the server did not reload its settings');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function ordersOf(tierId: string) {
+  const { tickets } = supergraph.databases;
+  const [orders, sold, tier] = await Promise.all([
+    tickets.order.findMany({ where: { tickets: { some: { tierId } } } }),
+    tickets.ticket.count({ where: { tierId } }),
+    tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } }),
+  ]);
+  return { orders: orders.map((order) => order.idempotencyKey).sort(), sold, tierSold: tier.sold };
+}
+
+describe('a server gone read-only (a failover to a standby)', () => {
+  it('refuses every write as SERVICE_UNAVAILABLE at its field, serves reads, and sells again once writable', async () => {
+    const {
+      tierIds: [tierId],
+    } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    if (!tierId) throw new Error('no tier');
+    const before = await ordersOf(tierId);
+    const key = randomUUID();
+
+    await serverReadOnly(true);
+    try {
+      const unavailable = (path: string) => ({
+        code: 'SERVICE_UNAVAILABLE',
+        path: [path],
+        stack: undefined,
+      });
+      // A purchase alone, then three at once: those go to the database as one group.
+      expect(refusal(await purchase(tierId, key))).toEqual(unavailable('purchaseTickets'));
+      const together = await Promise.all([1, 2, 3].map(() => purchase(tierId, randomUUID())));
+      for (const result of together) {
+        expect(refusal(result)).toEqual(unavailable('purchaseTickets'));
+      }
+      // A write in each of the other services.
+      expect(
+        refusal(
+          await supergraph.request(
+            'mutation ($input: SignUpInput!) { signUp(input: $input) { accessToken } }',
+            {
+              input: {
+                email: uniqueEmail('readonly'),
+                password: 'correct horse battery staple',
+                name: 'Read Only',
+                accountType: 'CUSTOMER',
+              },
+            },
+          ),
+        ),
+      ).toEqual(unavailable('signUp'));
+      expect(refusal(await createDraftEvent(supergraph, organizer.accessToken))).toEqual(
+        unavailable('createEvent'),
+      );
+
+      // Reads go on, in each service.
+      const reads = await supergraph.request(
+        `{ me { id } myOrders { totalCount } events(first: 5) { edges { node { id ticketTiers { id available } } } } }`,
+        {},
+        { token: buyer.accessToken },
+      );
+      expect(reads.errors).toBeUndefined();
+      expect(reads.data?.me).toEqual({ id: buyer.user.id });
+      expect(await ordersOf(tierId)).toEqual(before);
+    } finally {
+      await serverReadOnly(false);
+    }
+
+    // Writable again: the purchase the buyer was refused goes through with its key, once.
+    const again = await purchase(tierId, key);
+    expect(again.errors).toBeUndefined();
+    expect((await purchase(tierId, key)).data?.purchaseTickets).toEqual(
+      again.data?.purchaseTickets,
+    );
+    const after = await ordersOf(tierId);
+    expect(after.orders).toEqual([...before.orders, key].sort());
+    expect(after.sold).toBe(before.sold + 1);
+    expect(after.tierSold).toBe(before.tierSold + 1);
+  });
+});
+
+describe('the tickets database gone read-only alone', () => {
+  it('keeps an event change in the outbox until it can be applied, then applies it once', async () => {
+    const {
+      eventId,
+      tierIds: [tierId],
+    } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    if (!tierId) throw new Error('no tier');
+    const tickets = databaseName(supergraph.databaseUrls.tickets);
+    await server.query(
+      `ALTER DATABASE ${pg.escapeIdentifier(tickets)} SET default_transaction_read_only = on`,
+    );
+    // The tickets service's sessions end, as at a failover; its new ones are read-only.
+    await endServiceSessions(tickets);
+    try {
+      expect(refusal(await purchase(tierId, randomUUID()))).toEqual({
+        code: 'SERVICE_UNAVAILABLE',
+        path: ['purchaseTickets'],
+        stack: undefined,
+      });
+      const cancelled = await supergraph.request(
+        'mutation ($id: ID!) { cancelEvent(id: $id) { id status } }',
+        { id: eventId },
+        { token: organizer.accessToken },
+      );
+      expect(cancelled.errors).toBeUndefined();
+      // The relay tries, and is refused: the change waits in the outbox.
+      await expect(eventChangesDelivered(supergraph, 1_500)).rejects.toThrow(
+        'never reached the tickets service',
+      );
+      expect(
+        (await supergraph.databases.tickets.eventSnapshot.findUniqueOrThrow({ where: { eventId } }))
+          .status,
+      ).toBe('PUBLISHED');
+    } finally {
+      await server.query(
+        `ALTER DATABASE ${pg.escapeIdentifier(tickets)} RESET default_transaction_read_only`,
+      );
+      await endServiceSessions(tickets);
+    }
+    await snapshotReaches(supergraph, eventId, 'CANCELLED', 20_000);
+    expect(codeOf(await purchase(tierId, randomUUID()))).toBe('SALES_CLOSED');
+  }, 40_000);
+});
