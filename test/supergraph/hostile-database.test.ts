@@ -1,9 +1,10 @@
 // A PostgreSQL of the test's own that is up but answers with an error: gone read-only (a
-// failover to a standby not yet promoted), a role the services log in as that may no longer
-// log in. Each refused request is SERVICE_UNAVAILABLE at the field, nothing is written in
+// failover to a standby not yet promoted), the role the services log in as refused at
+// log-in (no longer allowed to, or its password changed). Each refused request is SERVICE_UNAVAILABLE at the field, nothing is written in
 // part, reads go on where they can, and the services serve again by themselves once the
 // server does.
 import { randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purchaseMutation } from '../documents.ts';
@@ -15,6 +16,7 @@ import {
   createDraftEvent,
   eventChangesDelivered,
   eventOnSale,
+  meQuery,
   signUp,
   snapshotReaches,
   uniqueEmail,
@@ -22,6 +24,7 @@ import {
 
 /** The role the services log in as: the tests' own clients log in as `postgres`. */
 const serviceRole = 'ticketing_service';
+const servicePassword = 'service password';
 
 let postgres: OwnPostgres;
 let server: pg.Client;
@@ -33,12 +36,21 @@ beforeAll(async () => {
   postgres = await startOwnPostgres();
   server = new pg.Client({ connectionString: postgres.url });
   await server.connect();
-  await server.query(`CREATE ROLE ${serviceRole} LOGIN SUPERUSER`);
+  await server.query(
+    `CREATE ROLE ${serviceRole} LOGIN SUPERUSER PASSWORD ${pg.escapeLiteral(servicePassword)}`,
+  );
+  // The services' role authenticates with its password (the server trusts everyone else).
+  const { rows } = await server.query<{ hba_file: string }>('SHOW hba_file');
+  const hbaFile = rows[0]?.hba_file as string;
+  const rules = await readFile(hbaFile, 'utf8');
+  await writeFile(hbaFile, `host all ${serviceRole} 127.0.0.1/32 scram-sha-256\n${rules}`);
+  await server.query('SELECT pg_reload_conf()');
   supergraph = await startSupergraph({
     databaseServerUrl: postgres.url,
     serviceDatabaseUrl: (url) => {
       const asService = new URL(url);
       asService.username = serviceRole;
+      asService.password = servicePassword;
       return asService.toString();
     },
   });
@@ -225,4 +237,46 @@ describe('the tickets database gone read-only alone', () => {
     await snapshotReaches(supergraph, eventId, 'CANCELLED', 20_000);
     expect(codeOf(await purchase(tierId, randomUUID()))).toBe('SALES_CLOSED');
   }, 40_000);
+});
+describe('the services’ role refused at log-in', () => {
+  /** Ends the services' sessions while `refuse` is in force: what each field answers then. */
+  async function whileRefused(refuse: string, allow: string) {
+    await server.query(refuse);
+    try {
+      await endServiceSessions();
+      const result = await supergraph.request(
+        `{ me { id } myOrders { totalCount } }`,
+        {},
+        { token: buyer.accessToken },
+      );
+      return (result.errors ?? []).map((error) => ({
+        code: error.extensions?.code,
+        path: error.path,
+      }));
+    } finally {
+      await server.query(allow);
+    }
+  }
+  const eachFieldUnavailable = expect.arrayContaining([
+    { code: 'SERVICE_UNAVAILABLE', path: ['me'] },
+    { code: 'SERVICE_UNAVAILABLE', path: ['myOrders'] },
+  ]);
+
+  it('that may no longer log in (28000) is SERVICE_UNAVAILABLE at each field, until it may', async () => {
+    expect(
+      await whileRefused(`ALTER ROLE ${serviceRole} NOLOGIN`, `ALTER ROLE ${serviceRole} LOGIN`),
+    ).toEqual(eachFieldUnavailable);
+    const me = await supergraph.request(meQuery, {}, { token: buyer.accessToken });
+    expect(me.errors).toBeUndefined();
+  });
+
+  it('whose password changed (28P01) is SERVICE_UNAVAILABLE at each field, until it is back', async () => {
+    const setPassword = (password: string) =>
+      `ALTER ROLE ${serviceRole} PASSWORD ${pg.escapeLiteral(password)}`;
+    expect(await whileRefused(setPassword('rotated'), setPassword(servicePassword))).toEqual(
+      eachFieldUnavailable,
+    );
+    const me = await supergraph.request(meQuery, {}, { token: buyer.accessToken });
+    expect(me.errors).toBeUndefined();
+  });
 });
