@@ -221,6 +221,23 @@ function recordingSql<Client, Location, TContext extends BaseContext>(
   };
 }
 
+/**
+ * The settings of a service a test starts in-process, sharing the data directory `dataDir`:
+ * quiet, on a free loopback port, without demo data, and stopping at once, as no proxy in
+ * front holds idle connections that a stopping service should wait for.
+ */
+export function inProcessServiceSettings(dataDir: string): NodeJS.ProcessEnv {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    SEED_DEMO_DATA: 'false',
+    DRAIN_DEADLINE_MS: '0',
+    DATA_DIR: dataDir,
+  };
+}
+
 export async function startSupergraph(options: SupergraphOptions = {}): Promise<Supergraph> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ticketing-supergraph-'));
   const urls = {
@@ -229,20 +246,12 @@ export async function startSupergraph(options: SupergraphOptions = {}): Promise<
     TICKETS_DATABASE_URL: uniqueTestDatabaseUrl('sg_tickets', options.databaseServerUrl),
   };
   const env: NodeJS.ProcessEnv = {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    SEED_DEMO_DATA: 'false',
-    // The services run in-process, with no proxy in front whose idle connections a stopping
-    // service should wait for: they stop at once.
-    DRAIN_DEADLINE_MS: '0',
+    ...inProcessServiceSettings(dataDir),
     // Every test here signs up from the same address; the limit has tests of its own.
     SIGN_UPS_PER_ADDRESS: '100000',
     // The users service settles deletions left half-done at its start only: a sweep's
     // statements would count as a request's (deletion-recovery.test.ts runs its own).
     DELETION_SWEEP_INTERVAL_MS: '3600000',
-    DATA_DIR: dataDir,
     ...Object.fromEntries(
       Object.entries(urls).map(([name, url]) => [name, options.serviceDatabaseUrl?.(url) ?? url]),
     ),

@@ -5,11 +5,21 @@
 // server does.
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { startSubgraph } from '@ticketing/platform';
+import { uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
+import { ticketsDatabase } from '@ticketing/prisma/tickets';
+import { ticketsSubgraph } from '@ticketing/tickets-subgraph/subgraph';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purchaseMutation } from '../documents.ts';
 import { type OwnPostgres, startOwnPostgres } from '../own-servers.ts';
-import { type GraphQLResult, type Supergraph, startSupergraph } from './harness.ts';
+import {
+  type GraphQLResult,
+  inProcessServiceSettings,
+  type Supergraph,
+  startSupergraph,
+  subgraphsOf,
+} from './harness.ts';
 import {
   type AuthPayload,
   codeOf,
@@ -278,5 +288,26 @@ describe('the services’ role refused at log-in', () => {
     );
     const me = await supergraph.request(meQuery, {}, { token: buyer.accessToken });
     expect(me.errors).toBeUndefined();
+  });
+});
+
+describe('a database missing a table its migrations made', () => {
+  it('stops the service at its start, naming the table, rather than failing request by request', async () => {
+    const url = uniqueTestDatabaseUrl('missing_table', postgres.url);
+    const database = await ticketsDatabase.open({ kind: 'postgres', url, poolSize: 1 });
+    // Its migration is recorded as applied, so the start's migrations do not make it again.
+    await database.prisma.$executeRawUnsafe('DROP TABLE waitlist_entries CASCADE');
+    await database.close();
+    const starting = startSubgraph(ticketsSubgraph, {
+      ...subgraphsOf(supergraph),
+      ...inProcessServiceSettings(supergraph.dataDir),
+      TICKETS_DATABASE_URL: url,
+    });
+    await expect(
+      starting.then(async (started) => {
+        await started.stop();
+        return 'started';
+      }),
+    ).rejects.toThrow(/waitlist_entries/);
   });
 });
