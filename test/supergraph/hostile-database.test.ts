@@ -1,8 +1,10 @@
 // A PostgreSQL of the test's own that is up but answers with an error: gone read-only (a
 // failover to a standby not yet promoted), the role the services log in as refused at
-// log-in (no longer allowed to, or its password changed). Each refused request is SERVICE_UNAVAILABLE at the field, nothing is written in
-// part, reads go on where they can, and the services serve again by themselves once the
-// server does.
+// log-in (no longer allowed to, or its password changed), the services' sessions ended
+// (57P01), every connection slot taken by another client (53300), a table missing. Each
+// refused request is SERVICE_UNAVAILABLE at the field, nothing is written in part, reads
+// go on where they can, and the services serve again by themselves once the server does;
+// a missing table stops the service at its start instead.
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { startSubgraph } from '@ticketing/platform';
@@ -91,6 +93,23 @@ function refusal(result: GraphQLResult) {
   return { code: error?.extensions?.code, path: error?.path, stack: error?.extensions?.stacktrace };
 }
 
+/** A tier of a new event of the organizer's, on sale. */
+async function tierOnSale() {
+  const {
+    eventId,
+    tierIds: [tierId],
+  } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+  if (!tierId) throw new Error('no tier');
+  return { eventId, tierId };
+}
+
+/** What a purchase the database could not take answers. */
+const purchaseUnavailable = {
+  code: 'SERVICE_UNAVAILABLE',
+  path: ['purchaseTickets'],
+  stack: undefined,
+};
+
 const databaseName = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
 
 /** Ends every session the services (not the tests' own clients) hold in `database`, or in all. */
@@ -139,10 +158,7 @@ async function ordersOf(tierId: string) {
 
 describe('a server gone read-only (a failover to a standby)', () => {
   it('refuses every write as SERVICE_UNAVAILABLE at its field, serves reads, and sells again once writable', async () => {
-    const {
-      tierIds: [tierId],
-    } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
-    if (!tierId) throw new Error('no tier');
+    const { tierId } = await tierOnSale();
     const before = await ordersOf(tierId);
     const key = randomUUID();
 
@@ -154,10 +170,10 @@ describe('a server gone read-only (a failover to a standby)', () => {
         stack: undefined,
       });
       // A purchase alone, then three at once: those go to the database as one group.
-      expect(refusal(await purchase(tierId, key))).toEqual(unavailable('purchaseTickets'));
+      expect(refusal(await purchase(tierId, key))).toEqual(purchaseUnavailable);
       const together = await Promise.all([1, 2, 3].map(() => purchase(tierId, randomUUID())));
       for (const result of together) {
-        expect(refusal(result)).toEqual(unavailable('purchaseTickets'));
+        expect(refusal(result)).toEqual(purchaseUnavailable);
       }
       // A write in each of the other services.
       expect(
@@ -207,11 +223,7 @@ describe('a server gone read-only (a failover to a standby)', () => {
 
 describe('the tickets database gone read-only alone', () => {
   it('keeps an event change in the outbox until it can be applied, then applies it once', async () => {
-    const {
-      eventId,
-      tierIds: [tierId],
-    } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
-    if (!tierId) throw new Error('no tier');
+    const { eventId, tierId } = await tierOnSale();
     const tickets = databaseName(supergraph.databaseUrls.tickets);
     await server.query(
       `ALTER DATABASE ${pg.escapeIdentifier(tickets)} SET default_transaction_read_only = on`,
@@ -219,11 +231,7 @@ describe('the tickets database gone read-only alone', () => {
     // The tickets service's sessions end, as at a failover; its new ones are read-only.
     await endServiceSessions(tickets);
     try {
-      expect(refusal(await purchase(tierId, randomUUID()))).toEqual({
-        code: 'SERVICE_UNAVAILABLE',
-        path: ['purchaseTickets'],
-        stack: undefined,
-      });
+      expect(refusal(await purchase(tierId, randomUUID()))).toEqual(purchaseUnavailable);
       const cancelled = await supergraph.request(
         'mutation ($id: ID!) { cancelEvent(id: $id) { id status } }',
         { id: eventId },
@@ -310,4 +318,89 @@ describe('a database missing a table its migrations made', () => {
       }),
     ).rejects.toThrow(/waitlist_entries/);
   });
+});
+
+describe('the service’s sessions ended by the server (57P01)', () => {
+  it('in the middle of a purchase: SERVICE_UNAVAILABLE, nothing written, and its retry buys once', async () => {
+    const { tierId } = await tierOnSale();
+    const before = await ordersOf(tierId);
+    const key = randomUUID();
+    // The test's transaction holds the tier's row: the purchase waits for it, mid-transaction.
+    const holder = new pg.Client({ connectionString: supergraph.databaseUrls.tickets });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM ticket_tiers WHERE id = $1 FOR UPDATE', [tierId]);
+      const answer = purchase(tierId, key);
+      for (const started = Date.now(); ; ) {
+        await holder.query('SELECT pg_stat_clear_snapshot()');
+        const { rows } = await holder.query<{ ended: boolean }>(
+          `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity
+           WHERE usename = $1 AND wait_event_type = 'Lock'`,
+          [serviceRole],
+        );
+        if (rows.some((row) => row.ended)) break;
+        if (Date.now() - started > 10_000) throw new Error('the purchase never waited');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(refusal(await answer)).toEqual(purchaseUnavailable);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    expect(await ordersOf(tierId)).toEqual(before);
+    // Every idle session too: the pool replaces what the server ended, on demand.
+    await endServiceSessions();
+    const retried = await purchase(tierId, key);
+    expect(retried.errors).toBeUndefined();
+    const after = await ordersOf(tierId);
+    expect(after.orders).toEqual([...before.orders, key].sort());
+    expect(after.tierSold).toBe(before.tierSold + 1);
+  });
+});
+
+describe('every connection slot taken by another client (53300)', () => {
+  it('is SERVICE_UNAVAILABLE for what needs a new connection, and sells again once slots free', async () => {
+    const { tierId } = await tierOnSale();
+    const tickets = databaseName(supergraph.databaseUrls.tickets);
+    const others: pg.Client[] = [];
+    /** Opens connections of another client's until the server refuses one. */
+    const takeEverySlot = async () => {
+      for (;;) {
+        const batch = await Promise.allSettled(
+          Array.from({ length: 20 }, async () => {
+            const other = new pg.Client({ connectionString: postgres.url });
+            other.on('error', () => {});
+            await other.connect();
+            return other;
+          }),
+        );
+        let refused = false;
+        for (const opened of batch) {
+          if (opened.status === 'fulfilled') others.push(opened.value);
+          else if ((opened.reason as { code?: string }).code === '53300') refused = true;
+          else throw opened.reason;
+        }
+        if (refused) return;
+      }
+    };
+    try {
+      // The tickets service's sessions end, and the slots they leave are taken too.
+      for (const started = Date.now(); ; ) {
+        await takeEverySlot();
+        const { rows } = await server.query<{ sessions: number }>(
+          `SELECT count(*)::int AS sessions FROM pg_stat_activity WHERE usename = $1 AND datname = $2`,
+          [serviceRole, tickets],
+        );
+        if (rows[0]?.sessions === 0) break;
+        await endServiceSessions(tickets);
+        if (Date.now() - started > 20_000) throw new Error('the slots were never all taken');
+      }
+      expect(refusal(await purchase(tierId, randomUUID()))).toEqual(purchaseUnavailable);
+    } finally {
+      await Promise.all(others.map((other) => other.end().catch(() => {})));
+    }
+    const bought = await purchase(tierId, randomUUID());
+    expect(bought.errors).toBeUndefined();
+  }, 40_000);
 });
