@@ -1,10 +1,11 @@
 // A PostgreSQL of the test's own that is up but answers with an error: gone read-only (a
 // failover to a standby not yet promoted), the role the services log in as refused at
 // log-in (no longer allowed to, or its password changed), the services' sessions ended
-// (57P01), every connection slot taken by another client (53300), a table missing. Each
-// refused request is SERVICE_UNAVAILABLE at the field, nothing is written in part, reads
-// go on where they can, and the services serve again by themselves once the server does;
-// a missing table stops the service at its start instead.
+// (57P01), every connection slot taken by another client (53300), a table missing, short
+// deadlines set for the database. Each refused request is SERVICE_UNAVAILABLE at the
+// field, nothing is written in part, reads go on where they can, and the services serve
+// again by themselves once the server does; a missing table stops the service at its
+// start instead.
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { startSubgraph } from '@ticketing/platform';
@@ -403,4 +404,28 @@ describe('every connection slot taken by another client (53300)', () => {
     const bought = await purchase(tierId, randomUUID());
     expect(bought.errors).toBeUndefined();
   }, 40_000);
+});
+
+describe('deadlines the server sets for the database, shorter than the services’', () => {
+  it('do not bind the services, which set their own on each connection', async () => {
+    const { tierId } = await tierOnSale();
+    const tickets = pg.escapeIdentifier(databaseName(supergraph.databaseUrls.tickets));
+    const settings = ['statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout'];
+    for (const setting of settings) {
+      await server.query(`ALTER DATABASE ${tickets} SET ${setting} = '1ms'`);
+    }
+    try {
+      // A session that sets none of its own is bound by them.
+      const plain = new pg.Client({ connectionString: supergraph.databaseUrls.tickets });
+      await plain.connect();
+      await expect(plain.query('SELECT pg_sleep(0.05)')).rejects.toMatchObject({ code: '57014' });
+      await plain.end();
+      await endServiceSessions();
+      const bought = await purchase(tierId, randomUUID());
+      expect(bought.errors).toBeUndefined();
+    } finally {
+      for (const setting of settings)
+        await server.query(`ALTER DATABASE ${tickets} RESET ${setting}`);
+    }
+  });
 });
