@@ -105,6 +105,27 @@ export function reportingQueries<Client>(
 interface ClientBase {
   $disconnect(): Promise<void>;
   $executeRawUnsafe(sql: string): Promise<number>;
+  $queryRawUnsafe<Row>(sql: string, ...values: unknown[]): Promise<Row>;
+}
+
+/**
+ * The tables `client`'s models map to (Prisma's runtime data model) that the database does
+ * not have: a migration recorded as applied whose table was dropped since, or a database
+ * restored without it. Each request that needs one would fail as an internal error; the
+ * service refuses to start instead, naming them.
+ */
+async function missingTables(client: ClientBase): Promise<string[]> {
+  const { _runtimeDataModel: dataModel } = client as {
+    _runtimeDataModel?: { models: Record<string, { dbName: string | null }> };
+  };
+  const tables = Object.entries(dataModel?.models ?? {}).map(
+    ([model, { dbName }]) => dbName ?? model,
+  );
+  const rows = await client.$queryRawUnsafe<{ name: string }[]>(
+    'SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(quote_ident(name)) IS NULL',
+    tables,
+  );
+  return rows.map((row) => row.name);
 }
 
 export type ServiceDatabase<Client extends ClientBase> = ReturnType<
@@ -176,6 +197,13 @@ export function defineServiceDatabase<Client extends ClientBase>(
           appliedMigrations = await applyMigrations(connection.adapterFactory, migrationsDir);
         }
         const prisma = definition.createClient(connection.adapterFactory, onQuery);
+        // Once migrated, every table must be there (a status check opens without migrating).
+        const missing = migrate ? await missingTables(prisma) : [];
+        if (missing.length > 0) {
+          throw new Error(
+            `The ${name} database lacks the tables ${missing.join(', ')}, though its migrations are recorded as applied; restore them (or the database) before starting the service.`,
+          );
+        }
         const { pool } = connection;
         if (pool) {
           preparedSenders.set(prisma, async <Row>(query: PreparedQuery) => {

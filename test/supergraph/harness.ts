@@ -174,6 +174,8 @@ export interface SupergraphOptions {
    * counter's relay); the tests' own clients connect directly.
    */
   serviceDatabaseUrl?: (url: string) => string;
+  /** The PostgreSQL server of every database (the maintenance database's URL; default: the tests' server). */
+  databaseServerUrl?: string;
 }
 
 /** Wraps a subgraph so that each request's viewer is recorded. */
@@ -219,28 +221,37 @@ function recordingSql<Client, Location, TContext extends BaseContext>(
   };
 }
 
-export async function startSupergraph(options: SupergraphOptions = {}): Promise<Supergraph> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'ticketing-supergraph-'));
-  const urls = {
-    USERS_DATABASE_URL: uniqueTestDatabaseUrl('sg_users'),
-    EVENTS_DATABASE_URL: uniqueTestDatabaseUrl('sg_events'),
-    TICKETS_DATABASE_URL: uniqueTestDatabaseUrl('sg_tickets'),
-  };
-  const env: NodeJS.ProcessEnv = {
+/**
+ * The settings of a service a test starts in-process, sharing the data directory `dataDir`:
+ * quiet, on a free loopback port, without demo data, and stopping at once, as no proxy in
+ * front holds idle connections that a stopping service should wait for.
+ */
+export function inProcessServiceSettings(dataDir: string): NodeJS.ProcessEnv {
+  return {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     HOST: '127.0.0.1',
     PORT: '0',
     SEED_DEMO_DATA: 'false',
-    // The services run in-process, with no proxy in front whose idle connections a stopping
-    // service should wait for: they stop at once.
     DRAIN_DEADLINE_MS: '0',
+    DATA_DIR: dataDir,
+  };
+}
+
+export async function startSupergraph(options: SupergraphOptions = {}): Promise<Supergraph> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ticketing-supergraph-'));
+  const urls = {
+    USERS_DATABASE_URL: uniqueTestDatabaseUrl('sg_users', options.databaseServerUrl),
+    EVENTS_DATABASE_URL: uniqueTestDatabaseUrl('sg_events', options.databaseServerUrl),
+    TICKETS_DATABASE_URL: uniqueTestDatabaseUrl('sg_tickets', options.databaseServerUrl),
+  };
+  const env: NodeJS.ProcessEnv = {
+    ...inProcessServiceSettings(dataDir),
     // Every test here signs up from the same address; the limit has tests of its own.
     SIGN_UPS_PER_ADDRESS: '100000',
     // The users service settles deletions left half-done at its start only: a sweep's
     // statements would count as a request's (deletion-recovery.test.ts runs its own).
     DELETION_SWEEP_INTERVAL_MS: '3600000',
-    DATA_DIR: dataDir,
     ...Object.fromEntries(
       Object.entries(urls).map(([name, url]) => [name, options.serviceDatabaseUrl?.(url) ?? url]),
     ),

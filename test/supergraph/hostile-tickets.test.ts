@@ -9,6 +9,7 @@ import {
   type AuthPayload,
   cancelledEvent,
   codeOf,
+  createDraftEvent,
   draftEvent,
   eventOnSale,
   signUp,
@@ -280,19 +281,7 @@ describe('the tiers of an event that is not going to happen', () => {
   });
 
   it('cannot be created or changed once its draft is deleted', async () => {
-    const draft = await supergraph.request<{ createEvent: { id: string } }>(
-      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-      {
-        input: {
-          title: 'Draft',
-          venue: 'Hall',
-          city: 'Ticketton',
-          timezone: 'Europe/Berlin',
-          startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
-        },
-      },
-      { token: organizer.accessToken },
-    );
+    const draft = await createDraftEvent(supergraph, organizer.accessToken);
     const eventId = draft.data?.createEvent.id as string;
     const first = await createTier(eventId, tier);
     expect(first.errors).toBeUndefined();

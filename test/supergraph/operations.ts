@@ -110,13 +110,9 @@ export async function eventChangesDelivered(
   }
 }
 
-/** Creates a draft as `organizerToken`, starting in 20 days; resolves to its id. */
-export async function draftEvent(
-  supergraph: Supergraph,
-  organizerToken: string,
-  title = 'Draft',
-): Promise<string> {
-  const created = await supergraph.request<{ createEvent: { id: string } }>(
+/** Asks to create a draft as `organizerToken`, starting in 20 days; resolves to the answer. */
+export function createDraftEvent(supergraph: Supergraph, organizerToken: string, title = 'Draft') {
+  return supergraph.request<{ createEvent: { id: string } }>(
     'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
     {
       input: {
@@ -129,6 +125,15 @@ export async function draftEvent(
     },
     { token: organizerToken },
   );
+}
+
+/** Creates a draft as `organizerToken`, starting in 20 days; resolves to its id. */
+export async function draftEvent(
+  supergraph: Supergraph,
+  organizerToken: string,
+  title = 'Draft',
+): Promise<string> {
+  const created = await createDraftEvent(supergraph, organizerToken, title);
   return created.data?.createEvent.id as string;
 }
 

@@ -13,6 +13,7 @@ import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
 import { usersSubgraph } from '@ticketing/users-subgraph/subgraph';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, testRedisUrl } from '../support.ts';
+import { inProcessServiceSettings } from './harness.ts';
 
 const secret = 'users-secret-for-the-replay-test-0123456789abcdef';
 const body = JSON.stringify({ query: '{ _service { sdl } }' });
@@ -23,13 +24,7 @@ const running = new Set<RunningService>();
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'ticketing-replay-'));
   env = {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    SEED_DEMO_DATA: 'false',
-    DRAIN_DEADLINE_MS: '0',
-    DATA_DIR: dataDir,
+    ...inProcessServiceSettings(dataDir),
     USERS_DATABASE_URL: uniqueTestDatabaseUrl('replay_users'),
     USERS_SUBGRAPH_SECRET: secret,
   };

@@ -20,6 +20,7 @@ import { usersSubgraph } from '@ticketing/users-subgraph/subgraph';
 import pg from 'pg';
 import type { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { inProcessServiceSettings } from './harness.ts';
 
 const secret = 'users-secret-for-the-structured-logs-test-0123456789';
 let env: NodeJS.ProcessEnv;
@@ -29,13 +30,7 @@ const running: RunningService[] = [];
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'ticketing-structured-logs-'));
   env = {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    SEED_DEMO_DATA: 'false',
-    DRAIN_DEADLINE_MS: '0',
-    DATA_DIR: dataDir,
+    ...inProcessServiceSettings(dataDir),
     USERS_DATABASE_URL: uniqueTestDatabaseUrl('structured_logs_users'),
     USERS_SUBGRAPH_SECRET: secret,
   };

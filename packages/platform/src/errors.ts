@@ -49,11 +49,15 @@ export function isUuid(id: string): boolean {
 
 /**
  * PostgreSQL's SQLSTATEs that say the database could not do the work now, not that the work
- * was wrong: a lost or refused connection (class 08), a server shutting down or starting
- * (57P01–57P03), too many connections or no resources (class 53), a statement or lock
- * deadline (57014, 55P03), and a deadlock or serialization failure (40P01, 40001).
+ * was wrong: a lost or refused connection (class 08), the service's role refused at log-in
+ * (class 28: its password changed, or it may no longer log in; an operator's to fix, not the
+ * client's), a server shutting down or starting (57P01–57P03), too many connections or no
+ * resources (class 53), a statement or lock deadline (57014, 55P03), a deadlock or
+ * serialization failure (40P01, 40001), and a write refused by a server that is read-only
+ * (25006: a standby, or a primary set read-only during a failover), which refuses it whole
+ * and serves reads meanwhile.
  */
-const unavailableStates = /^(08|53)|^(57P0[1-3]|57014|55P03|40P01|40001)$/;
+const unavailableStates = /^(08|28|53)|^(57P0[1-3]|57014|55P03|40P01|40001|25006)$/;
 
 /** Driver and client errors of the same kind: what pg, Prisma's adapter and Prisma say. */
 const unavailableKinds = new Set([
