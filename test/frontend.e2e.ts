@@ -5,16 +5,12 @@
 // goes from one account to another, each in a browser of its own. Screenshots of each screen
 // go to test-results/screenshots/.
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
-import { type BrowserContext, chromium, type Page, type Route } from 'playwright-core';
+import { join } from 'node:path';
+import type { BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webRoot } from '../scripts/nginx.ts';
-import { repositoryRoot } from '../scripts/topology.ts';
-import { buildWebApp } from '../scripts/web.ts';
 import {
   createSaleEventMutation,
   createSaleTierMutation,
@@ -22,118 +18,41 @@ import {
   publishSaleEventMutation,
   purchaseMutation,
 } from './documents.ts';
+import { postGraphQL, type TestTopology } from './support.ts';
 import {
-  chromiumPath,
-  freePort,
-  postGraphQL,
-  startTestTopology,
-  type TestTopology,
-} from './support.ts';
+  type ApiSession,
+  apiAccount as apiAccountAt,
+  appPageAt,
+  edgeUnavailable,
+  isOperation,
+  launchBrowser,
+  type NewEvent,
+  offlinePage as offlinePageIn,
+  password,
+  publishedEvent as publishedEventAt,
+  shoot,
+  startWebApp,
+  stepTimeoutMs,
+  until,
+  type WebApp,
+} from './web-app.ts';
 
-const screenshots = join(repositoryRoot, 'test-results', 'screenshots');
-const password = 'a long enough test password';
-/** Generous: two cores shared by the topology, the browser and other work. */
-const stepTimeoutMs = 30_000;
-
-/** Waits for what a page shows, up to the step deadline (expect.poll's own is 1 s). */
-const until = <T>(read: () => Promise<T> | T) =>
-  expect.poll(read, { timeout: stepTimeoutMs, interval: 100 });
-
+let web: WebApp;
 let started: TestTopology;
 let edgeOrigin: string;
 let crossOrigin: string;
-let staticServer: Server;
 let browser: BrowserContext;
-let profileDir: string;
-
-const contentTypes: Record<string, string> = {
-  '.html': 'text/html',
-  '.js': 'text/javascript',
-  '.css': 'text/css',
-  '.map': 'application/json',
-};
-
-/**
- * Serves the built app from another origin, as a frontend team's own host would, with the
- * API endpoint in index.html pointing at the edge (a deployment's configuration).
- */
-async function serveAppElsewhere(apiUrl: string): Promise<Server> {
-  const index = (await readFile(join(webRoot, 'index.html'), 'utf8')).replace(
-    '<meta name="graphql-endpoint" content="/graphql" />',
-    `<meta name="graphql-endpoint" content="${apiUrl}" />`,
-  );
-  expect(index).toContain(apiUrl);
-  const server = createServer(async (req, res) => {
-    const path = normalize(new URL(req.url ?? '/', 'http://app').pathname);
-    try {
-      if (path === '/' || path === '/index.html') throw new Error('index');
-      const body = await readFile(join(webRoot, path));
-      res.writeHead(200, { 'content-type': contentTypes[extname(path)] ?? 'text/plain' });
-      res.end(body);
-    } catch {
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(index);
-    }
-  });
-  server.listen(await freePort(), '127.0.0.1');
-  await once(server, 'listening');
-  return server;
-}
 
 beforeAll(async () => {
-  buildWebApp({ quiet: true });
-  // Every account here signs up from 127.0.0.1: more than the 10 an hour one address may make.
-  started = await startTestTopology('frontend', { SIGN_UPS_PER_ADDRESS: '1000' });
+  web = await startWebApp('frontend');
+  ({ started, app: crossOrigin, browser } = web);
   edgeOrigin = new URL(started.topology.publicUrl).origin;
-  staticServer = await serveAppElsewhere(started.topology.publicUrl);
-  const address = staticServer.address() as { port: number };
-  crossOrigin = `http://127.0.0.1:${address.port}`;
-  await mkdir(screenshots, { recursive: true });
-  profileDir = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
-  browser = await launchBrowser(profileDir);
 });
 
-/** Chromium with a profile of its own in `dir`: its own storage, so its own signed-in user. */
-async function launchBrowser(dir: string): Promise<BrowserContext> {
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1100, height: 900 },
-  });
-  context.setDefaultTimeout(stepTimeoutMs);
-  return context;
-}
-
-afterAll(async () => {
-  await browser?.close();
-  if (profileDir) await rm(profileDir, { recursive: true, force: true });
-  staticServer?.close();
-  await started?.stop();
-});
+afterAll(() => web?.stop());
 
 /** A page that may reach this machine only: anything else (a CDN) is refused. */
-async function offlinePage(context: BrowserContext = browser): Promise<Page> {
-  const page = await context.newPage();
-  await page.route('**/*', (route) => {
-    const { hostname } = new URL(route.request().url());
-    return hostname === '127.0.0.1' || hostname === 'localhost' ? route.continue() : route.abort();
-  });
-  return page;
-}
-
-async function shoot(page: Page, name: string) {
-  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
-}
+const offlinePage = (context: BrowserContext = browser) => offlinePageIn(context);
 
 /** Signs up through the form; returns the new account's email. */
 async function signUp(page: Page, app: string, name: string, organizer: boolean) {
@@ -465,101 +384,15 @@ describe('the web app in a browser', () => {
 });
 
 /** An account made through the API, as the app keeps it in localStorage once signed in. */
-async function apiAccount(name: string, accountType: 'CUSTOMER' | 'ORGANIZER' = 'CUSTOMER') {
-  const answer = await postGraphQL(
-    started.topology.publicUrl,
-    'mutation ($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken user { id name email role } } }',
-    { input: { email: `${randomUUID()}@example.com`, password, name, accountType } },
-  );
-  expect(answer.body.errors).toBeUndefined();
-  return answer.body.data?.signUp as {
-    accessToken: string;
-    refreshToken: string;
-    user: { id: string; name: string; email: string; role: string };
-  };
-}
+const apiAccount = (name: string, accountType: 'CUSTOMER' | 'ORGANIZER' = 'CUSTOMER') =>
+  apiAccountAt(started.topology.publicUrl, name, accountType);
 
 /** An event on sale with one tier of `capacity` seats (5 unless said), through the API; returns its id. */
-async function publishedEvent(names: {
-  organizerName: string;
-  title: string;
-  venue: string;
-  city: string;
-  tierName: string;
-  capacity?: number;
-}): Promise<string> {
-  const organizer = await apiAccount(names.organizerName, 'ORGANIZER');
-  const created = await postGraphQL(
-    started.topology.publicUrl,
-    'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-    {
-      input: {
-        title: names.title,
-        venue: names.venue,
-        city: names.city,
-        timezone: 'Europe/Oslo',
-        startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
-      },
-    },
-    organizer.accessToken,
-  );
-  const eventId = (created.body.data?.createEvent as { id: string } | undefined)?.id ?? '';
-  const tier = await postGraphQL(
-    started.topology.publicUrl,
-    'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-    {
-      eventId,
-      input: {
-        name: names.tierName,
-        priceCents: 1000,
-        currency: 'EUR',
-        capacity: names.capacity ?? 5,
-      },
-    },
-    organizer.accessToken,
-  );
-  expect(tier.body.errors).toBeUndefined();
-  const published = await postGraphQL(
-    started.topology.publicUrl,
-    'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
-    { id: eventId },
-    organizer.accessToken,
-  );
-  expect(published.body.errors).toBeUndefined();
-  // The tickets service learns of the publication through the outbox, a moment later; until
-  // then the event is not on sale there (README, "Events and how tickets learn of them"). On a
-  // busy machine that moment outlasted the purchase a test sent next (SALES_CLOSED).
-  await until(async () => {
-    const read = await postGraphQL(
-      started.topology.publicUrl,
-      'query ($id: ID!) { event(id: $id) { ticketsAvailable } }',
-      { id: eventId },
-    );
-    return (read.body.data?.event as { ticketsAvailable: number } | null)?.ticketsAvailable;
-  }).toBe(names.capacity ?? 5);
-  return eventId;
-}
+const publishedEvent = (names: NewEvent) => publishedEventAt(started.topology.publicUrl, names);
 
 /** A page of the app, served from another origin, signed in as `session` (if given). */
-async function appPage(
-  session?: Awaited<ReturnType<typeof apiAccount>>,
-  context: BrowserContext = browser,
-): Promise<Page> {
-  const page = await offlinePage(context);
-  // A session an earlier test left in this profile sends no request while `session` is put in
-  // its place: one answered after would refresh `session`'s tokens, not its own.
-  if (session) await page.route(started.topology.publicUrl, (route) => route.abort());
-  await page.goto(`${crossOrigin}/`);
-  if (session) {
-    await page.evaluate(
-      (stored) => localStorage.setItem('ticketing.session', stored),
-      JSON.stringify(session),
-    );
-    await page.unroute(started.topology.publicUrl);
-    await page.reload();
-  }
-  return page;
-}
+const appPage = (session?: ApiSession, context: BrowserContext = browser) =>
+  appPageAt({ apiUrl: started.topology.publicUrl, app: crossOrigin, context }, session);
 
 /** A buyer of their own on the page of a new event on sale (tier "Floor", 5 seats). */
 async function buyerOnNewEvent(label: string) {
@@ -575,17 +408,6 @@ async function buyerOnNewEvent(label: string) {
   await page.goto(`${crossOrigin}/#/events/${eventId}`);
   return { page, title };
 }
-
-/** The edge's own answer while no gateway is reachable. */
-const edgeUnavailable = {
-  status: 502,
-  contentType: 'application/json',
-  body: '{"errors":[{"message":"Service unavailable.","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}',
-};
-
-/** Whether a GraphQL request (as the page sends it) is the named operation. */
-const isOperation = (postData: string | null, name: string) =>
-  (JSON.parse(postData ?? '{}') as { operationName?: string }).operationName === name;
 
 /** A page signed in as a new account whose access token has expired: it refreshes first. */
 async function expiredSessionPage(name: string) {
