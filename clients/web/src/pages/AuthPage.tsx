@@ -1,4 +1,4 @@
-import { useApolloClient, useMutation } from '@apollo/client/react';
+import { useMutation } from '@apollo/client/react';
 import { type FormEvent, useState } from 'react';
 import { LogInDocument, SignUpDocument } from '../gql/graphql.ts';
 import { navigate } from '../router.ts';
@@ -12,15 +12,14 @@ const signUpFields = ['input.name', 'input.email', 'input.password'];
 export function AuthPage() {
   const [mode, setMode] = useState<'logIn' | 'signUp'>('logIn');
   const [form, set] = useFormState({ name: '', email: '', password: '', organizer: false });
-  const client = useApolloClient();
   const [logIn, loggingIn] = useMutation(LogInDocument);
   const [signUp, signingUp] = useMutation(SignUpDocument);
   const error = mode === 'logIn' ? loggingIn.error : signingUp.error;
 
-  const start = async (session: Session) => {
+  const start = (session: Session) => {
+    // Whatever was cached was read as someone else, or as nobody: saving the session empties
+    // the cache (apollo.ts).
     saveSession(session);
-    // Whatever was cached was read as someone else, or as nobody.
-    await client.resetStore();
     navigate(session.user.role === 'ORGANIZER' ? '/organizer' : '/');
   };
 
@@ -29,7 +28,7 @@ export function AuthPage() {
     try {
       if (mode === 'logIn') {
         const { data } = await logIn({ variables: { email: form.email, password: form.password } });
-        if (data) await start(data.logIn);
+        if (data) start(data.logIn);
       } else {
         const { data } = await signUp({
           variables: {
@@ -41,7 +40,7 @@ export function AuthPage() {
             },
           },
         });
-        if (data) await start(data.signUp);
+        if (data) start(data.signUp);
       }
     } catch {
       // Shown from the mutation's error below.

@@ -1,0 +1,140 @@
+// The reference web app as people use browsers: two tabs of one profile sharing a session,
+// one signing in as someone else or out while the other is refreshing, a purchase in one tab
+// the other catches up with, and a session ended elsewhere while a page is open. One
+// topology, one Chromium, the app served from another origin.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purchaseMutation } from './documents.ts';
+import { postGraphQL } from './support.ts';
+import {
+  type ApiSession,
+  apiAccount,
+  appPageAt,
+  launchBrowser,
+  offlinePage,
+  password,
+  publishedEvent,
+  shoot,
+  startWebApp,
+  until,
+  type WebApp,
+} from './web-app.ts';
+
+let web: WebApp;
+let apiUrl: string;
+let app: string;
+let browser: BrowserContext;
+
+beforeAll(async () => {
+  web = await startWebApp('web-sessions');
+  ({ app, browser } = web);
+  apiUrl = web.started.topology.publicUrl;
+});
+
+afterAll(() => web?.stop());
+
+const appPage = (session?: ApiSession) => appPageAt({ apiUrl, app, context: browser }, session);
+
+/** A second tab of the same profile: it shares the first one's localStorage. */
+async function secondTab(path: string): Promise<Page> {
+  const page = await offlinePage(browser);
+  await page.goto(`${app}/#${path}`);
+  return page;
+}
+
+/** An account that has bought one ticket of a new event, whose title is returned. */
+async function buyerWithOrder(name: string) {
+  const title = `${name}'s concert ${randomUUID().slice(0, 8)}`;
+  const eventId = await publishedEvent(apiUrl, {
+    organizerName: `${name}'s organizer`,
+    title,
+    venue: 'Hall',
+    city: 'Oslo',
+    tierName: 'Floor',
+  });
+  const session = await apiAccount(apiUrl, name);
+  const tiers = await postGraphQL(
+    apiUrl,
+    'query ($id: ID!) { event(id: $id) { ticketTiers { id } } }',
+    {
+      id: eventId,
+    },
+  );
+  const tierId = (tiers.body.data?.event as { ticketTiers: { id: string }[] } | undefined)
+    ?.ticketTiers[0]?.id;
+  const bought = await postGraphQL(
+    apiUrl,
+    purchaseMutation,
+    { input: { tierId, quantity: 1, idempotencyKey: randomUUID() } },
+    session.accessToken,
+  );
+  expect(bought.body.errors).toBeUndefined();
+  return { session, title, eventId };
+}
+
+/** Logs in through the form of `page`, which shows it. */
+async function logInThroughForm(page: Page, email: string, typed = password) {
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(typed);
+  await page.locator('form').getByRole('button', { name: 'Log in' }).click();
+}
+
+describe('two tabs of one person', () => {
+  it('shows only the person signed in now: another tab signing in as someone else replaces the first one’s tickets', async () => {
+    const ada = await buyerWithOrder('Ada');
+    const bob = await apiAccount(apiUrl, 'Bob');
+    const first = await appPage(ada.session);
+    const second = await secondTab('/orders');
+    try {
+      await second.getByTestId('order').filter({ hasText: ada.title }).waitFor();
+      await first.goto(`${app}/#/login`);
+      await logInThroughForm(first, bob.user.email);
+      await until(() => second.getByTestId('signed-in-as').textContent()).toBe('Bob');
+      await until(() => second.getByText('No orders yet.').count()).toBe(1);
+      await shoot(second, 'tabs-other-person');
+      expect(await second.getByTestId('order').count()).toBe(0);
+      expect(await second.locator('main').textContent()).not.toContain(ada.title);
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+});
+
+describe('history', () => {
+  it('shows a page restored from the back-forward cache signed out when the person signed out elsewhere', async () => {
+    const ada = await buyerWithOrder('Bfcache Ada');
+    // Playwright turns Chromium's back-forward cache off; people's browsers have it on.
+    const dir = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
+    const cached = await launchBrowser(dir, {
+      ignoreDefaultArgs: ['--disable-back-forward-cache'],
+    });
+    try {
+      const page = await appPageAt({ apiUrl, app, context: cached }, ada.session);
+      await page.goto(`${app}/#/orders`);
+      const order = page.getByTestId('order').filter({ hasText: ada.title });
+      await order.waitFor();
+      await page.evaluate(() => Object.assign(window, { beforeLeaving: true }));
+      // Elsewhere, then signed out in another tab, then back.
+      await page.goto(`${new URL(apiUrl).origin}/health/live`);
+      const other = await offlinePage(cached);
+      await other.goto(`${app}/#/orders`);
+      await other.getByRole('button', { name: 'Log out' }).click();
+      await other.getByRole('link', { name: 'Log in' }).waitFor();
+      // A page restored from the cache fires no load event.
+      await page.goBack({ waitUntil: 'commit' });
+      // The page came back from the cache, not loaded again.
+      expect(await page.evaluate(() => 'beforeLeaving' in window)).toBe(true);
+      await page.getByRole('link', { name: 'Log in' }).first().waitFor();
+      expect(await page.getByTestId('signed-in-as').count()).toBe(0);
+      expect(await order.count()).toBe(0);
+    } finally {
+      await cached.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
