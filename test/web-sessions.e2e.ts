@@ -14,6 +14,7 @@ import {
   type ApiSession,
   apiAccount,
   appPageAt,
+  isOperation,
   launchBrowser,
   offlinePage,
   password,
@@ -45,6 +46,22 @@ async function secondTab(path: string): Promise<Page> {
   await page.goto(`${app}/#${path}`);
   return page;
 }
+
+/** The session the tabs share, as stored. */
+const stored = async (page: Page) =>
+  JSON.parse(
+    (await page.evaluate(() => localStorage.getItem('ticketing.session'))) ?? 'null',
+  ) as ApiSession | null;
+
+/** The session the tabs share, with its access token past its 15 minutes. */
+const expireAccessToken = (page: Page) =>
+  page.evaluate(() => {
+    const session = JSON.parse(localStorage.getItem('ticketing.session') ?? '{}');
+    localStorage.setItem(
+      'ticketing.session',
+      JSON.stringify({ ...session, accessToken: 'expired.access.token' }),
+    );
+  });
 
 /** An account that has bought one ticket of a new event, whose title is returned. */
 async function buyerWithOrder(name: string) {
@@ -83,6 +100,26 @@ async function logInThroughForm(page: Page, email: string, typed = password) {
   await page.locator('form').getByRole('button', { name: 'Log in' }).click();
 }
 
+/**
+ * Sends the page's session refreshes on to the API and holds their answers until `release`
+ * is called: the API has exchanged the token, and the page learns of it later.
+ */
+async function holdRefreshAnswers(page: Page) {
+  const held: (() => Promise<void>)[] = [];
+  await page.route(apiUrl, async (route) => {
+    if (!isOperation(route.request().postData(), 'RefreshSession')) return route.fallback();
+    const response = await route.fetch();
+    held.push(() => route.fulfill({ response }));
+  });
+  return {
+    held,
+    release: async () => {
+      for (const answer of held) await answer();
+      await page.unroute(apiUrl);
+    },
+  };
+}
+
 describe('two tabs of one person', () => {
   it('shows only the person signed in now: another tab signing in as someone else replaces the first one’s tickets', async () => {
     const ada = await buyerWithOrder('Ada');
@@ -98,6 +135,44 @@ describe('two tabs of one person', () => {
       await shoot(second, 'tabs-other-person');
       expect(await second.getByTestId('order').count()).toBe(0);
       expect(await second.locator('main').textContent()).not.toContain(ada.title);
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+
+  it('leaves the session another tab chose while this one was refreshing the one before', async () => {
+    const ada = await apiAccount(apiUrl, 'Ada Early');
+    const bob = await apiAccount(apiUrl, 'Bob Later');
+    const first = await appPage(ada);
+    const second = await offlinePage(browser);
+    try {
+      // The second tab refreshes Ada's session; its answer comes after the first tab signed in
+      // as Bob.
+      const refreshes = await holdRefreshAnswers(second);
+      await expireAccessToken(first);
+      await second.goto(`${app}/#/orders`);
+      await until(() => refreshes.held.length).toBe(1);
+      await first.goto(`${app}/#/login`);
+      await logInThroughForm(first, bob.user.email);
+      await until(() => first.getByTestId('signed-in-as').textContent()).toBe('Bob Later');
+      await refreshes.release();
+      await until(() => second.getByTestId('signed-in-as').textContent()).toBe('Bob Later');
+      await second.getByText('No orders yet.').waitFor();
+      expect(await first.getByTestId('signed-in-as').textContent()).toBe('Bob Later');
+      expect((await stored(first))?.user.id).toBe(bob.user.id);
+
+      // The same while the first tab signs out: it stays signed out.
+      const again = await holdRefreshAnswers(second);
+      await expireAccessToken(first);
+      await second.reload();
+      await until(() => again.held.length).toBe(1);
+      await first.getByRole('button', { name: 'Log out' }).click();
+      await first.getByRole('link', { name: 'Log in' }).waitFor();
+      await again.release();
+      await second.getByRole('link', { name: 'Log in' }).waitFor();
+      expect(await stored(first)).toBeNull();
+      expect(await first.getByTestId('signed-in-as').count()).toBe(0);
     } finally {
       await second.close();
       await first.close();
