@@ -178,6 +178,42 @@ describe('two tabs of one person', () => {
       await first.close();
     }
   });
+
+  it('shows a hold and a purchase made in one tab in the other', async () => {
+    const title = `Shared ${randomUUID().slice(0, 8)}`;
+    const eventId = await publishedEvent(apiUrl, {
+      organizerName: 'Shared Organizer',
+      title,
+      venue: 'Hall',
+      city: 'Oslo',
+      tierName: 'Floor',
+    });
+    const buyer = await apiAccount(apiUrl, 'Tabbed Buyer');
+    const first = await appPage(buyer);
+    await first.goto(`${app}/#/events/${eventId}`);
+    const second = await secondTab(`/events/${eventId}`);
+    const third = await secondTab('/orders');
+    try {
+      await third.getByText('No orders yet.').waitFor();
+      await first.getByLabel('Quantity of Floor').fill('2');
+      await first.getByRole('button', { name: 'Hold' }).click();
+      await first.getByTestId('hold').waitFor();
+      // The other tab shows the hold, not a Hold button to hold more.
+      await second.getByTestId('hold').waitFor();
+      expect(await second.getByRole('button', { name: 'Hold' }).count()).toBe(0);
+      await first.getByTestId('hold').getByRole('button', { name: 'Buy' }).click();
+      await until(() => new URL(first.url()).hash).toBe('#/orders');
+      await until(() => second.getByTestId('hold').count()).toBe(0);
+      await until(() =>
+        second.getByTestId('tier-Floor').getByTestId('available').textContent(),
+      ).toBe('3');
+      await until(() => third.getByTestId('order').filter({ hasText: title }).count()).toBe(1);
+    } finally {
+      await third.close();
+      await second.close();
+      await first.close();
+    }
+  });
 });
 
 describe('history', () => {

@@ -2,10 +2,11 @@
 // transparent refresh: a request answered UNAUTHENTICATED (expired token) is sent again once
 // after the session is refreshed. A failed login is INVALID_CREDENTIALS and never refreshes.
 // Every request has a deadline (`requestDeadlineMs`). Tabs of one browser share the session
-// and keep each other up to date: see `onSessionChange` below.
+// and keep each other up to date: see `onSessionChange` and `changes` below.
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
 import { CombinedGraphQLErrors, ServerError } from '@apollo/client/errors';
-import { catchError, defer, from, mergeMap, type Observable, of, throwError } from 'rxjs';
+import { OperationTypeNode } from 'graphql';
+import { catchError, defer, from, mergeMap, type Observable, of, tap, throwError } from 'rxjs';
 import { pagedConnection, refetchesMerge } from './connections.ts';
 import {
   currentSession,
@@ -60,9 +61,27 @@ const refreshOnUnauthenticated = new ApolloLink((operation, forward) => {
   );
 });
 
+/**
+ * What this person changed in one tab (a hold, a purchase, a cancelled ticket, an offer
+ * answered), said to their other tabs, which ask again for what they show: their hold, their
+ * tickets and the availability catch up without a reload. Only the same person's tabs listen.
+ */
+const changes = new BroadcastChannel('ticketing.changes');
+
+const announceChanges = new ApolloLink((operation, forward) => {
+  if (operation.operationType !== OperationTypeNode.MUTATION) return forward(operation);
+  const by = currentSession()?.user.id;
+  return forward(operation).pipe(
+    tap((result) => {
+      if (by && !result.errors?.length) changes.postMessage({ by });
+    }),
+  );
+});
+
 export const client = new ApolloClient({
   defaultOptions: refetchesMerge,
   link: ApolloLink.from([
+    announceChanges,
     refreshOnUnauthenticated,
     withToken,
     new HttpLink({ uri: endpoint, fetch: fetchWithDeadline }),
@@ -82,6 +101,12 @@ export const client = new ApolloClient({
       User: { fields: { organizedEvents: pagedConnection() } },
     },
   }),
+});
+
+changes.addEventListener('message', (message: MessageEvent<{ by?: string }>) => {
+  if (message.data?.by && message.data.by === currentSession()?.user.id) {
+    void client.refetchQueries({ include: 'active' });
+  }
 });
 
 /**
