@@ -216,6 +216,55 @@ describe('two tabs of one person', () => {
   });
 });
 
+describe('a session that ends while a page is open', () => {
+  it('returns to sign-in where the person was, once, when a password change elsewhere ended it', async () => {
+    const { session, title, eventId } = await buyerWithOrder('Dora');
+    const page = await appPage(session);
+    const refreshes: string[] = [];
+    page.on('request', (request) => {
+      if (request.url() === apiUrl && isOperation(request.postData(), 'RefreshSession')) {
+        refreshes.push(request.url());
+      }
+    });
+    try {
+      await page.goto(`${app}/#/events/${eventId}`);
+      await page.getByRole('heading', { name: title }).waitFor();
+      // Another browser changes the password: every other session, this one's, ends.
+      const elsewhere = await postGraphQL(
+        apiUrl,
+        'mutation ($email: String!, $password: String!) { logIn(email: $email, password: $password) { accessToken } }',
+        { email: session.user.email, password },
+      );
+      const token = (elsewhere.body.data?.logIn as { accessToken: string } | undefined)
+        ?.accessToken;
+      const newPassword = 'another long enough password';
+      const changed = await postGraphQL(
+        apiUrl,
+        'mutation ($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }',
+        { c: password, n: newPassword },
+        token,
+      );
+      expect(changed.body.errors).toBeUndefined();
+      // Fifteen minutes on, the page's access token has expired.
+      await expireAccessToken(page);
+      await page.reload();
+      await page.getByRole('link', { name: 'Log in' }).first().waitFor();
+      expect(await stored(page)).toBeNull();
+      expect(refreshes).toHaveLength(1);
+      await shoot(page, 'session-ended');
+      await page.getByRole('link', { name: 'Log in' }).first().click();
+      await logInThroughForm(page, session.user.email, newPassword);
+      await until(() => page.getByTestId('signed-in-as').textContent()).toBe('Dora');
+      // Back on the event, where the person was.
+      await until(() => new URL(page.url()).hash).toBe(`#/events/${eventId}`);
+      await page.getByRole('heading', { name: title }).waitFor();
+      expect(refreshes).toHaveLength(1);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
 describe('history', () => {
   it('shows a page restored from the back-forward cache signed out when the person signed out elsewhere', async () => {
     const ada = await buyerWithOrder('Bfcache Ada');
