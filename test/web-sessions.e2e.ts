@@ -63,16 +63,22 @@ const expireAccessToken = (page: Page) =>
     );
   });
 
-/** An account that has bought one ticket of a new event, whose title is returned. */
-async function buyerWithOrder(name: string) {
-  const title = `${name}'s concert ${randomUUID().slice(0, 8)}`;
+/** A new event on sale (tier "Floor", 5 seats), titled `label` and a few letters of its own. */
+async function eventOnSale(label: string) {
+  const title = `${label} ${randomUUID().slice(0, 8)}`;
   const eventId = await publishedEvent(apiUrl, {
-    organizerName: `${name}'s organizer`,
+    organizerName: `${label} Organizer`,
     title,
     venue: 'Hall',
     city: 'Oslo',
     tierName: 'Floor',
   });
+  return { title, eventId };
+}
+
+/** An account that has bought one ticket of a new event, whose title is returned. */
+async function buyerWithOrder(name: string) {
+  const { title, eventId } = await eventOnSale(`${name}'s concert`);
   const session = await apiAccount(apiUrl, name);
   const tiers = await postGraphQL(
     apiUrl,
@@ -180,14 +186,7 @@ describe('two tabs of one person', () => {
   });
 
   it('shows a hold and a purchase made in one tab in the other', async () => {
-    const title = `Shared ${randomUUID().slice(0, 8)}`;
-    const eventId = await publishedEvent(apiUrl, {
-      organizerName: 'Shared Organizer',
-      title,
-      venue: 'Hall',
-      city: 'Oslo',
-      tierName: 'Floor',
-    });
+    const { title, eventId } = await eventOnSale('Shared');
     const buyer = await apiAccount(apiUrl, 'Tabbed Buyer');
     const first = await appPage(buyer);
     await first.goto(`${app}/#/events/${eventId}`);
@@ -295,6 +294,35 @@ describe('history', () => {
     } finally {
       await cached.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a purchase whose answer is lost', () => {
+  it('finds out after a reload that it bought, and shows the one order', async () => {
+    const { title, eventId } = await eventOnSale('Lost answer');
+    const buyer = await apiAccount(apiUrl, 'Reloading Buyer');
+    const page = await appPage(buyer);
+    try {
+      await page.goto(`${app}/#/events/${eventId}`);
+      await page.getByLabel('Quantity of Floor').fill('2');
+      await page.getByRole('button', { name: 'Hold' }).click();
+      // The purchase is placed, and its answer lost on the way back; the person reloads.
+      await page.route(apiUrl, async (route) => {
+        if (!isOperation(route.request().postData(), 'PurchaseTickets')) return route.fallback();
+        await route.fetch();
+        return route.abort('connectionreset');
+      });
+      await page.getByTestId('hold').getByRole('button', { name: 'Buy' }).click();
+      await until(() => page.getByRole('alert').getAttribute('data-code')).toBe('NETWORK_ERROR');
+      await page.unroute(apiUrl);
+      await page.reload();
+      await until(() => new URL(page.url()).hash).toBe('#/orders');
+      const orders = page.getByTestId('order').filter({ hasText: title });
+      await until(() => orders.locator('img.qr').count()).toBe(2);
+      expect(await page.getByTestId('order').count()).toBe(1);
+    } finally {
+      await page.close();
     }
   });
 });

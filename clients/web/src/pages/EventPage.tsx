@@ -1,3 +1,4 @@
+import { CombinedGraphQLErrors } from '@apollo/client/errors';
 import { useMutation, useQuery } from '@apollo/client/react';
 import { useEffect, useState } from 'react';
 import {
@@ -32,6 +33,18 @@ function purchaseKey(holdId: string): string {
   }
   return key;
 }
+
+/**
+ * The hold whose purchase was sent from this tab for `eventId` and not answered yet (the
+ * network, a lost answer, a reload while it was on its way): kept until an answer comes, so
+ * that the page can find out what became of it.
+ */
+const unsettledKey = (eventId: string) => `ticketing.unsettledPurchase.${eventId.toLowerCase()}`;
+
+/** Whether a failure answered the purchase (a refusal) or says nothing of it (no answer). */
+const answered = (failure: unknown) =>
+  CombinedGraphQLErrors.is(failure) &&
+  failure.errors.every((error) => error.extensions?.code !== 'SERVICE_UNAVAILABLE');
 
 function useSecondsLeft(expiresAt: string | undefined): number {
   const [now, setNow] = useState(Date.now());
@@ -82,21 +95,44 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   const myHold = holds.data?.myHolds.find((candidate) => candidate.tier.event?.id === id);
   const secondsLeft = useSecondsLeft(myHold?.expiresAt);
 
+  const send = async (holdId: string) => {
+    sessionStorage.setItem(unsettledKey(id), holdId);
+    try {
+      const { data: bought } = await purchase({
+        variables: { input: { holdId, idempotencyKey: purchaseKey(holdId) } },
+      });
+      sessionStorage.removeItem(unsettledKey(id));
+      if (bought) navigate('/orders');
+    } catch (failure) {
+      // Shown below; "Buy" again retries with the same key.
+      if (answered(failure)) sessionStorage.removeItem(unsettledKey(id));
+    }
+  };
+
+  // A purchase sent but never answered, whose hold is gone: it was bought, or the hold ran
+  // out. Sent again with its key, it can buy nothing more (the hold is gone) and answers
+  // which: the order it placed, or the hold's refusal, which the page shows.
+  const unsettled = signedIn ? sessionStorage.getItem(unsettledKey(id)) : null;
+  const settling =
+    unsettled !== null &&
+    holds.data !== undefined &&
+    !holds.loading &&
+    !holds.data.myHolds.some((hold) => hold.id === unsettled);
+  // Once a page load: an answer lost again leaves it to "Buy" or the next load.
+  const [settled, setSettled] = useState<string>();
+  useEffect(() => {
+    if (!settling || !unsettled || settled === unsettled) return;
+    setSettled(unsettled);
+    void send(unsettled);
+  });
+
   if (!event) {
     if (error) return <ErrorNote error={error} />;
     return <p className="muted">{data ? 'No such event.' : 'Loading…'}</p>;
   }
 
   const buy = async () => {
-    if (!myHold) return;
-    try {
-      const { data: bought } = await purchase({
-        variables: { input: { holdId: myHold.id, idempotencyKey: purchaseKey(myHold.id) } },
-      });
-      if (bought) navigate('/orders');
-    } catch {
-      // Shown below; "Buy" again retries with the same key.
-    }
+    if (myHold) await send(myHold.id);
   };
 
   return (
