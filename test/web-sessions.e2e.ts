@@ -1,7 +1,9 @@
 // The reference web app as people use browsers: two tabs of one profile sharing a session,
 // one signing in as someone else or out while the other is refreshing, a purchase in one tab
-// the other catches up with, and a session ended elsewhere while a page is open. One
-// topology, one Chromium, the app served from another origin.
+// the other catches up with, a session ended elsewhere while a page is open, a page restored
+// from the back-forward cache, a purchase whose answer is lost before a reload, and names in
+// a right-to-left script among other words. One topology, one Chromium, the app served from
+// another origin.
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -321,6 +323,57 @@ describe('a purchase whose answer is lost', () => {
       const orders = page.getByTestId('order').filter({ hasText: title });
       await until(() => orders.locator('img.qr').count()).toBe(2);
       expect(await page.getByTestId('order').count()).toBe(1);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+describe('what organizers wrote, shown to buyers', () => {
+  it('keeps right-to-left names from reordering the dates and names beside them', async () => {
+    // A city written in Hebrew, then the start: without isolation the start's day is drawn
+    // into the city's right-to-left run, and shows before the city.
+    const city = 'תל אביב';
+    const eventId = await publishedEvent(apiUrl, {
+      organizerName: 'מארגן',
+      title: `Bidi ${randomUUID().slice(0, 8)}`,
+      venue: 'היכל 2',
+      city,
+      tierName: 'Floor',
+    });
+    const page = await appPage();
+    try {
+      await page.goto(`${app}/#/events/${eventId}`);
+      await page.getByText(city).first().waitFor();
+      await shoot(page, 'bidi-event');
+      // Where the city and the start's first digit are drawn, left to right.
+      const drawn = await page.evaluate((name) => {
+        const line = [...document.querySelectorAll('main p')].find((p) =>
+          p.textContent?.includes(name),
+        ) as HTMLElement;
+        const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+        const left = (find: (text: string) => number, length: number) => {
+          walker.currentNode = line;
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const text = node.textContent ?? '';
+            const at = find(text);
+            if (at < 0) continue;
+            const range = document.createRange();
+            range.setStart(node, at);
+            range.setEnd(node, at + length);
+            const box = range.getBoundingClientRect();
+            return { left: box.left, right: box.right };
+          }
+          return undefined;
+        };
+        return {
+          city: left((text) => text.indexOf(name), name.length),
+          start: left((text) => text.search(/\d{1,2} [A-Z][a-z]{2} \d{4}/), 1),
+        };
+      }, city);
+      expect(drawn.city).toBeDefined();
+      expect(drawn.start).toBeDefined();
+      expect(drawn.start?.left).toBeGreaterThan(drawn.city?.right ?? Number.POSITIVE_INFINITY);
     } finally {
       await page.close();
     }

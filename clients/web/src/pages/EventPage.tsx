@@ -140,8 +140,13 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
       <ErrorNote error={error} />
       <h1>{event.title}</h1>
       <p>
-        {event.venue}, {event.city} · {when(event.startsAt, event.timezone)}
-        {event.organizer && ` · by ${event.organizer.name}`}
+        <bdi>{event.venue}</bdi>, <bdi>{event.city}</bdi> · {when(event.startsAt, event.timezone)}
+        {event.organizer && (
+          <>
+            {' · by '}
+            <bdi>{event.organizer.name}</bdi>
+          </>
+        )}
       </p>
       {event.status === 'CANCELLED' && (
         <p className="error">
@@ -162,7 +167,9 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
         <tbody>
           {(event.ticketTiers ?? []).map((tier) => (
             <tr key={tier.id} data-testid={`tier-${tier.name}`}>
-              <td>{tier.name}</td>
+              <td>
+                <bdi>{tier.name}</bdi>
+              </td>
               <td>{money(tier.priceCents, tier.currency)}</td>
               <td data-testid="available">{tier.available}</td>
               <td>
@@ -223,7 +230,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
       {myHold && (
         <div className="card hold" data-testid="hold">
           <p>
-            Holding <strong>{myHold.quantity}</strong> × {myHold.tier.name} for{' '}
+            Holding <strong>{myHold.quantity}</strong> × <bdi>{myHold.tier.name}</bdi> for{' '}
             <strong data-testid="countdown">
               {Math.floor(secondsLeft / 60)}:{String(secondsLeft % 60).padStart(2, '0')}
             </strong>
