@@ -5,15 +5,12 @@
 // goes from one account to another, each in a browser of its own. Screenshots of each screen
 // go to test-results/screenshots/.
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webRoot } from '../scripts/nginx.ts';
-import { repositoryRoot } from '../scripts/topology.ts';
-import { buildWebApp } from '../scripts/web.ts';
 import {
   createSaleEventMutation,
   createSaleTierMutation,
@@ -21,53 +18,36 @@ import {
   publishSaleEventMutation,
   purchaseMutation,
 } from './documents.ts';
-import { postGraphQL, startTestTopology, type TestTopology } from './support.ts';
+import { postGraphQL, type TestTopology } from './support.ts';
 import {
   type Account,
   isOperation,
   launchBrowser,
   offlinePage,
   password,
-  serveAppElsewhere,
+  type StartedWebApp,
+  shoot,
+  startWebApp,
   stepTimeoutMs,
   until,
-  webApp,
 } from './web-app.ts';
-
-const screenshots = join(repositoryRoot, 'test-results', 'screenshots');
 
 let started: TestTopology;
 let edgeOrigin: string;
 let crossOrigin: string;
-let staticServer: Server;
 let browser: BrowserContext;
-let profileDir: string;
-let web: ReturnType<typeof webApp>;
+let web: StartedWebApp['web'];
+let stopWebApp: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  buildWebApp({ quiet: true });
-  // Every account here signs up from 127.0.0.1: more than the 10 an hour one address may make.
-  started = await startTestTopology('frontend', { SIGN_UPS_PER_ADDRESS: '1000' });
+  const running = await startWebApp('frontend');
+  ({ started, browser, web } = running);
+  crossOrigin = running.app;
+  stopWebApp = running.stop;
   edgeOrigin = new URL(started.topology.publicUrl).origin;
-  staticServer = await serveAppElsewhere(started.topology.publicUrl);
-  const address = staticServer.address() as { port: number };
-  crossOrigin = `http://127.0.0.1:${address.port}`;
-  await mkdir(screenshots, { recursive: true });
-  profileDir = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
-  browser = await launchBrowser(profileDir);
-  web = webApp({ publicUrl: started.topology.publicUrl, appOrigin: crossOrigin, browser });
 });
 
-afterAll(async () => {
-  await browser?.close();
-  if (profileDir) await rm(profileDir, { recursive: true, force: true });
-  staticServer?.close();
-  await started?.stop();
-});
-
-async function shoot(page: Page, name: string) {
-  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
-}
+afterAll(() => stopWebApp?.());
 
 /** Signs up through the form; returns the new account's email. */
 async function signUp(page: Page, app: string, name: string, organizer: boolean) {

@@ -3,13 +3,30 @@
 // made through the API.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { webRoot } from '../scripts/nginx.ts';
-import { chromiumPath, freePort, postGraphQL } from './support.ts';
+import { repositoryRoot } from '../scripts/topology.ts';
+import { buildWebApp } from '../scripts/web.ts';
+import {
+  chromiumPath,
+  freePort,
+  postGraphQL,
+  startTestTopology,
+  type TestTopology,
+} from './support.ts';
+
+/** Where the browser tests' screenshots go. */
+export const screenshots = join(repositoryRoot, 'test-results', 'screenshots');
+
+export async function shoot(page: Page, name: string) {
+  await mkdir(screenshots, { recursive: true });
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
 
 export const password = 'a long enough test password';
 /** Generous: two cores shared by the topology, the browser and other work. */
@@ -57,10 +74,13 @@ export async function serveAppElsewhere(apiUrl: string): Promise<Server> {
 export const isOperation = (postData: string | null, name: string) =>
   (JSON.parse(postData ?? '{}') as { operationName?: string }).operationName === name;
 
-/** Chromium with a profile of its own in `dir`: its own storage, so its own signed-in user. */
+/**
+ * Chromium with a profile of its own in `dir`: its own storage, so its own signed-in user.
+ * `ignoreDefaultArgs` takes back switches Playwright adds (its back-forward cache is off).
+ */
 export async function launchBrowser(
   dir: string,
-  viewport = { width: 1100, height: 900 },
+  options: { ignoreDefaultArgs?: string[] } = {},
 ): Promise<BrowserContext> {
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: chromiumPath,
@@ -75,7 +95,8 @@ export async function launchBrowser(
       '--disable-component-update',
       '--disable-sync',
     ],
-    viewport,
+    viewport: { width: 1100, height: 900 },
+    ...options,
   });
   context.setDefaultTimeout(stepTimeoutMs);
   return context;
@@ -208,4 +229,45 @@ export function webApp({
   }
 
   return { apiAccount, publishedEvent, appPage };
+}
+
+export interface StartedWebApp {
+  started: TestTopology;
+  /** The app, served from another origin than the API's. */
+  app: string;
+  browser: BrowserContext;
+  /** Accounts, events and pages, as `webApp` makes them for this app. */
+  web: ReturnType<typeof webApp>;
+  stop: () => Promise<void>;
+}
+
+/**
+ * The app built, the topology started (every account of a test signs up from 127.0.0.1: more
+ * than the 10 an hour one address may make), the app served from another origin, and a
+ * Chromium with a profile of its own.
+ */
+export async function startWebApp(label: string): Promise<StartedWebApp> {
+  buildWebApp({ quiet: true });
+  const started = await startTestTopology(label, { SIGN_UPS_PER_ADDRESS: '1000' });
+  let staticServer: Server | undefined;
+  let profileDir: string | undefined;
+  let browser: BrowserContext | undefined;
+  const stop = async () => {
+    await browser?.close();
+    if (profileDir) await rm(profileDir, { recursive: true, force: true });
+    staticServer?.close();
+    await started.stop();
+  };
+  try {
+    staticServer = await serveAppElsewhere(started.topology.publicUrl);
+    const { port } = staticServer.address() as { port: number };
+    profileDir = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
+    browser = await launchBrowser(profileDir);
+    const app = `http://127.0.0.1:${port}`;
+    const web = webApp({ publicUrl: started.topology.publicUrl, appOrigin: app, browser });
+    return { started, app, browser, web, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

@@ -1,12 +1,20 @@
 // Apollo Client over the one endpoint, with the access token on every request and a
 // transparent refresh: a request answered UNAUTHENTICATED (expired token) is sent again once
 // after the session is refreshed. A failed login is INVALID_CREDENTIALS and never refreshes.
-// Every request has a deadline (`requestDeadlineMs`).
+// Every request has a deadline (`requestDeadlineMs`). Tabs of one browser share the session
+// and keep each other up to date: see `onSessionChange` and `changes` below.
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
 import { CombinedGraphQLErrors, ServerError } from '@apollo/client/errors';
-import { catchError, defer, from, mergeMap, type Observable, of, throwError } from 'rxjs';
+import { OperationTypeNode } from 'graphql';
+import { catchError, defer, from, mergeMap, type Observable, of, tap, throwError } from 'rxjs';
 import { pagedConnection, refetchesMerge } from './connections.ts';
-import { currentSession, endpoint, fetchWithDeadline, refreshSession } from './session.ts';
+import {
+  currentSession,
+  endpoint,
+  fetchWithDeadline,
+  onSessionChange,
+  refreshSession,
+} from './session.ts';
 
 /**
  * Sends the access token, unless the operation's context says `anonymous: true`: a public
@@ -53,9 +61,27 @@ const refreshOnUnauthenticated = new ApolloLink((operation, forward) => {
   );
 });
 
+/**
+ * What this person changed in one tab (a hold, a purchase, a cancelled ticket, an offer
+ * answered), said to their other tabs, which ask again for what they show: their hold, their
+ * tickets and the availability catch up without a reload. Only the same person's tabs listen.
+ */
+const changes = new BroadcastChannel('ticketing.changes');
+
+const announceChanges = new ApolloLink((operation, forward) => {
+  if (operation.operationType !== OperationTypeNode.MUTATION) return forward(operation);
+  const by = currentSession()?.user.id;
+  return forward(operation).pipe(
+    tap((result) => {
+      if (by && !result.errors?.length) changes.postMessage({ by });
+    }),
+  );
+});
+
 export const client = new ApolloClient({
   defaultOptions: refetchesMerge,
   link: ApolloLink.from([
+    announceChanges,
     refreshOnUnauthenticated,
     withToken,
     new HttpLink({ uri: endpoint, fetch: fetchWithDeadline }),
@@ -75,4 +101,24 @@ export const client = new ApolloClient({
       User: { fields: { organizedEvents: pagedConnection() } },
     },
   }),
+});
+
+changes.addEventListener('message', (message: MessageEvent<{ by?: string }>) => {
+  if (message.data?.by && message.data.by === currentSession()?.user.id) {
+    void client.refetchQueries({ include: 'active' });
+  }
+});
+
+/**
+ * The person the cache was read as. When it is someone else now (signed in or out here, or
+ * in another tab), nothing read before is shown again: the cache is emptied and what the
+ * page shows is asked for again, as the person signed in now or as nobody. A refresh keeps
+ * the person, and the cache.
+ */
+let readAs = currentSession()?.user.id;
+onSessionChange(() => {
+  const now = currentSession()?.user.id;
+  if (now === readAs) return;
+  readAs = now;
+  void client.resetStore().catch(() => undefined);
 });

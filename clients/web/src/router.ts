@@ -7,9 +7,11 @@ const subscribe = (onChange: () => void) => {
   return () => window.removeEventListener('hashchange', onChange);
 };
 
+const routeOf = (hash: string) => hash.replace(/^#/, '') || '/';
+
 /** The current route's path, e.g. "/events/0192…". */
 export function useRoute(): string {
-  return useSyncExternalStore(subscribe, () => location.hash.replace(/^#/, '') || '/');
+  return useSyncExternalStore(subscribe, () => routeOf(location.hash));
 }
 
 // Set by a route change, and taken by the first page heading shown after it (`PageHeading`),
@@ -29,4 +31,24 @@ export function takeArrival(): boolean {
 
 export function navigate(path: string): void {
   location.hash = path;
+}
+
+/**
+ * Where the person was when they went to log in ("Log in" on an event's page, a session that
+ * ended there), for the page to return to once they have: kept in this tab, across a reload
+ * of the login page. The list of events, the start, is where a login goes anyway.
+ */
+const returnKey = 'ticketing.returnTo';
+window.addEventListener('hashchange', (change) => {
+  if (routeOf(location.hash) !== '/login') return;
+  const from = routeOf(new URL(change.oldURL).hash);
+  if (from === '/' || from === '/login') sessionStorage.removeItem(returnKey);
+  else sessionStorage.setItem(returnKey, from);
+});
+
+/** The route to return to after logging in, if any; asked once. */
+export function returnRoute(): string | undefined {
+  const route = sessionStorage.getItem(returnKey) ?? undefined;
+  sessionStorage.removeItem(returnKey);
+  return route;
 }

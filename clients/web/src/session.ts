@@ -94,8 +94,26 @@ export type RefreshOutcome = 'refreshed' | 'ended' | { unavailable: unknown };
 
 let refreshing: Promise<RefreshOutcome> | undefined;
 
+/**
+ * Whether the stored session is still the one `used` (its refresh token). Another tab may
+ * have signed out, signed in as someone else, or refreshed it itself while this refresh was
+ * on its way: what it stored stands, and this refresh's answer is of no use.
+ */
+function stillStored(used: Session): boolean {
+  return currentSession()?.refreshToken === used.refreshToken;
+}
+
+/**
+ * What another tab left stored while a refresh of `used` was on its way: the same person's
+ * session, refreshed, which the waiting request may use; or none, or someone else's, as whom
+ * a request made as `used`'s person is never sent: for it, the session ended.
+ */
+const storedByAnotherTab = (used: Session): RefreshOutcome =>
+  currentSession()?.user.id === used.user.id ? 'refreshed' : 'ended';
+
 /** Keeps the new pair the API answered with, or says why there is none. */
-function settleRefresh(response: Response, bodyText: string): RefreshOutcome {
+function settleRefresh(response: Response, bodyText: string, used: Session): RefreshOutcome {
+  if (!stillStored(used)) return storedByAnotherTab(used);
   let body: {
     data?: { refreshSession?: Session | null } | null;
     errors?: { extensions?: { code?: unknown } }[];
@@ -150,9 +168,13 @@ export function refreshSession(): Promise<RefreshOutcome> {
           variables: { refreshToken: session.refreshToken },
         }),
       });
-      return settleRefresh(response, await response.text());
+      const bodyText = await response.text();
+      // Read after the answer came: another tab may have changed the session meanwhile.
+      return settleRefresh(response, bodyText, session);
     } catch (error) {
-      // The network, not the session, failed: keep it, and let the request fail.
+      // The network, not the session, failed: keep it, and let the request fail, unless
+      // another tab has stored another session meanwhile, which the request may use.
+      if (!stillStored(session)) return storedByAnotherTab(session);
       return { unavailable: error };
     }
   })().finally(() => {

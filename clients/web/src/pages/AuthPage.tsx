@@ -1,7 +1,7 @@
-import { useApolloClient, useMutation } from '@apollo/client/react';
+import { useMutation } from '@apollo/client/react';
 import { type FormEvent, useState } from 'react';
 import { LogInDocument, SignUpDocument } from '../gql/graphql.ts';
-import { navigate } from '../router.ts';
+import { navigate, returnRoute, useRoute } from '../router.ts';
 import { type Session, saveSession } from '../session.ts';
 import { BusyButton, ErrorNote, Field, PageHeading, useFormState } from '../ui.tsx';
 
@@ -12,16 +12,19 @@ const signUpFields = ['input.name', 'input.email', 'input.password'];
 export function AuthPage() {
   const [mode, setMode] = useState<'logIn' | 'signUp'>('logIn');
   const [form, set] = useFormState({ name: '', email: '', password: '', organizer: false });
-  const client = useApolloClient();
+  const route = useRoute();
   const [logIn, loggingIn] = useMutation(LogInDocument);
   const [signUp, signingUp] = useMutation(SignUpDocument);
   const error = mode === 'logIn' ? loggingIn.error : signingUp.error;
 
-  const start = async (session: Session) => {
+  const start = (session: Session) => {
+    // Whatever was cached was read as someone else, or as nobody: saving the session empties
+    // the cache (apollo.ts). Then back where the person was when asked to log in, if anywhere.
+    // A buyer is not taken to the organizers' page.
     saveSession(session);
-    // Whatever was cached was read as someone else, or as nobody.
-    await client.resetStore();
-    navigate(session.user.role === 'ORGANIZER' ? '/organizer' : '/');
+    const home = session.user.role === 'ORGANIZER' ? '/organizer' : '/';
+    const back = route === '/login' ? returnRoute() : route;
+    navigate(back && !(back === '/organizer' && session.user.role === 'CUSTOMER') ? back : home);
   };
 
   const submit = async (event: FormEvent) => {
@@ -29,7 +32,7 @@ export function AuthPage() {
     try {
       if (mode === 'logIn') {
         const { data } = await logIn({ variables: { email: form.email, password: form.password } });
-        if (data) await start(data.logIn);
+        if (data) start(data.logIn);
       } else {
         const { data } = await signUp({
           variables: {
@@ -41,7 +44,7 @@ export function AuthPage() {
             },
           },
         });
-        if (data) await start(data.signUp);
+        if (data) start(data.signUp);
       }
     } catch {
       // Shown from the mutation's error below.

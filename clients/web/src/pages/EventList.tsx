@@ -58,7 +58,7 @@ export function EventList() {
               <h2>{node.title}</h2>
             </a>
             <p>
-              {node.venue}, {node.city}
+              <bdi>{node.venue}</bdi>, <bdi>{node.city}</bdi>
             </p>
             <p className="muted">{when(node.startsAt, node.timezone)}</p>
             <p>
@@ -69,7 +69,11 @@ export function EventList() {
               ) : (
                 <span className="badge none">No tickets on sale</span>
               )}{' '}
-              {node.organizer && <span className="muted">by {node.organizer.name}</span>}
+              {node.organizer && (
+                <span className="muted">
+                  by <bdi>{node.organizer.name}</bdi>
+                </span>
+              )}
             </p>
           </li>
         ))}

@@ -1,3 +1,4 @@
+import { CombinedGraphQLErrors } from '@apollo/client/errors';
 import { useMutation, useQuery } from '@apollo/client/react';
 import { useEffect, useRef, useState } from 'react';
 import {
@@ -40,6 +41,18 @@ function purchaseKey(holdId: string): string {
   }
   return key;
 }
+
+/**
+ * The hold whose purchase was sent from this tab for `eventId` and not answered yet (the
+ * network, a lost answer, a reload while it was on its way): kept until an answer comes, so
+ * that the page can find out what became of it.
+ */
+const unsettledKey = (eventId: string) => `ticketing.unsettledPurchase.${eventId.toLowerCase()}`;
+
+/** Whether a failure answered the purchase (a refusal) or says nothing of it (no answer). */
+const answered = (failure: unknown) =>
+  CombinedGraphQLErrors.is(failure) &&
+  failure.errors.every((error) => error.extensions?.code !== 'SERVICE_UNAVAILABLE');
 
 function useSecondsLeft(expiresAt: string | undefined): number {
   const [now, setNow] = useState(Date.now());
@@ -129,6 +142,37 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
     if (heldId && heldTier) holdCard.current?.focus();
   }, [heldId, heldTier]);
 
+  const send = async (holdId: string) => {
+    sessionStorage.setItem(unsettledKey(id), holdId);
+    try {
+      const { data: bought } = await purchase({
+        variables: { input: { holdId, idempotencyKey: purchaseKey(holdId) } },
+      });
+      sessionStorage.removeItem(unsettledKey(id));
+      if (bought) navigate('/orders');
+    } catch (failure) {
+      // Shown below; "Buy" again retries with the same key.
+      if (answered(failure)) sessionStorage.removeItem(unsettledKey(id));
+    }
+  };
+
+  // A purchase sent but never answered, whose hold is gone: it was bought, or the hold ran
+  // out. Sent again with its key, it can buy nothing more (the hold is gone) and answers
+  // which: the order it placed, or the hold's refusal, which the page shows.
+  const unsettled = signedIn ? sessionStorage.getItem(unsettledKey(id)) : null;
+  const settling =
+    unsettled !== null &&
+    holds.data !== undefined &&
+    !holds.loading &&
+    !holds.data.myHolds.some((hold) => hold.id === unsettled);
+  // Once a page load: an answer lost again leaves it to "Buy" or the next load.
+  const [settled, setSettled] = useState<string>();
+  useEffect(() => {
+    if (!settling || !unsettled || settled === unsettled) return;
+    setSettled(unsettled);
+    void send(unsettled);
+  });
+
   if (!event) {
     if (error) {
       return (
@@ -147,15 +191,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   }
 
   const buy = async () => {
-    if (!myHold) return;
-    try {
-      const { data: bought } = await purchase({
-        variables: { input: { holdId: myHold.id, idempotencyKey: purchaseKey(myHold.id) } },
-      });
-      if (bought) navigate('/orders');
-    } catch {
-      // Shown below; "Buy" again retries with the same key.
-    }
+    if (myHold) await send(myHold.id);
   };
 
   return (
@@ -163,8 +199,13 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
       <ErrorNote error={error} />
       <PageHeading>{event.title}</PageHeading>
       <p>
-        {event.venue}, {event.city} · {when(event.startsAt, event.timezone)}
-        {event.organizer && ` · by ${event.organizer.name}`}
+        <bdi>{event.venue}</bdi>, <bdi>{event.city}</bdi> · {when(event.startsAt, event.timezone)}
+        {event.organizer && (
+          <>
+            {' · by '}
+            <bdi>{event.organizer.name}</bdi>
+          </>
+        )}
       </p>
       {event.status === 'CANCELLED' && (
         <p className="error">
@@ -188,7 +229,9 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
         <tbody>
           {(event.ticketTiers ?? []).map((tier) => (
             <tr key={tier.id} data-testid={`tier-${tier.name}`}>
-              <td>{tier.name}</td>
+              <td>
+                <bdi>{tier.name}</bdi>
+              </td>
               <td>{money(tier.priceCents, tier.currency)}</td>
               <td data-testid="available">{tier.available}</td>
               <td>
@@ -250,7 +293,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
       {myHold && (
         <div className="card hold" data-testid="hold" ref={holdCard} tabIndex={-1}>
           <p>
-            Holding <strong>{myHold.quantity}</strong> × {myHold.tier.name} for{' '}
+            Holding <strong>{myHold.quantity}</strong> × <bdi>{myHold.tier.name}</bdi> for{' '}
             <strong data-testid="countdown">
               {Math.floor(secondsLeft / 60)}:{String(secondsLeft % 60).padStart(2, '0')}
             </strong>

@@ -78,8 +78,8 @@ export function Orders() {
                 <a href={`#/events/${order.event.id}`}>{order.event.title}</a>
               </h3>
               <p className="muted">
-                {when(order.event.startsAt, order.event.timezone)} · {order.event.venue},{' '}
-                {order.event.city} · {money(order.totalCents, order.currency)}
+                {when(order.event.startsAt, order.event.timezone)} · <bdi>{order.event.venue}</bdi>,{' '}
+                <bdi>{order.event.city}</bdi> · {money(order.totalCents, order.currency)}
               </p>
             </>
           ) : (
@@ -93,7 +93,9 @@ export function Orders() {
                   <TicketCode code={ticket.code} />
                 ) : null}
                 <div>
-                  <strong>{ticket.tier.name}</strong>
+                  <strong>
+                    <bdi>{ticket.tier.name}</bdi>
+                  </strong>
                   <p className={ticket.status === 'CANCELLED' ? 'badge cancelled' : 'badge'}>
                     {badge(ticket)}
                   </p>

@@ -125,13 +125,16 @@ function WalletItem({ ticket }: { ticket: WalletTicket }) {
       <div>
         <strong>{ticket.event?.title ?? 'An event'}</strong>
         <p className="muted">
-          {ticket.tier.name}
+          <bdi>{ticket.tier.name}</bdi>
           {ticket.event && ` · ${whenAt(ticket.event.startsAt, ticket.event.timezone)}`}
         </p>
         {offer ? (
           <p data-testid="pending-offer">
-            Offered to <strong>{receiverOf(offer.to, receiverEmail(offer.id))}</strong> until{' '}
-            {whenAt(offer.expiresAt, ticket.event?.timezone)}.{' '}
+            Offered to{' '}
+            <strong>
+              <bdi>{receiverOf(offer.to, receiverEmail(offer.id))}</bdi>
+            </strong>{' '}
+            until {whenAt(offer.expiresAt, ticket.event?.timezone)}.{' '}
             <button
               type="button"
               disabled={cancelling.loading}
@@ -203,12 +206,15 @@ export function IncomingOffers({ offers }: { offers: Offer[] }) {
               <div>
                 <strong>{event?.title ?? 'An event'}</strong>
                 <p className="muted">
-                  {tier.name}
+                  <bdi>{tier.name}</bdi>
                   {event && ` · ${whenAt(event.startsAt, event.timezone)}`}
                 </p>
                 <p>
-                  From <strong>{offer.from?.name ?? 'someone'}</strong>, until{' '}
-                  {whenAt(offer.expiresAt, event?.timezone)}.
+                  From{' '}
+                  <strong>
+                    <bdi>{offer.from?.name ?? 'someone'}</bdi>
+                  </strong>
+                  , until {whenAt(offer.expiresAt, event?.timezone)}.
                 </p>
                 <button
                   type="button"
