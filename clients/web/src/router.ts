@@ -30,6 +30,10 @@ export function takeArrival(): boolean {
 }
 
 export function navigate(path: string): void {
+  // Set here too, not only by the hashchange event: a render for another change (a session
+  // just saved) may read the new hash before that event comes, and its heading would find
+  // no arrival to take.
+  if (routeOf(location.hash) !== path) arrived = true;
   location.hash = path;
 }
 
