@@ -185,6 +185,9 @@ export function responseCachePlugin<TContext extends CacheableContext>(
    * with the entry.
    */
   async function current(entry: CacheEntry, eventsVersion: string | null): Promise<boolean> {
+    // Redis refused an event change's bump since this entry's query started: its versions
+    // say nothing of that change.
+    if (local && entry.at <= local.refusedAt) return false;
     const { events } = entry;
     if (!events) return entry.tags.events === eventsVersion;
     const ids = Object.keys(events);

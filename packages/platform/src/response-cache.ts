@@ -7,6 +7,7 @@
 // events it concerns when they are known, so that the gateways' in-memory first level
 // drops what it holds of them at once.
 import { randomUUID } from 'node:crypto';
+import { ReplyError } from 'ioredis';
 import { Counter } from 'prom-client';
 import type { Logger } from './logger.ts';
 import type { RedisConnection } from './redis.ts';
@@ -85,6 +86,12 @@ export function responseCacheChannel(namespace: string): string {
 export interface ResponseCacheInvalidation {
   tag: ResponseCacheTag;
   eventIds?: string[];
+  /**
+   * Redis refused the bump (out of memory, a read-only replica, a key of another type): the
+   * versions did not move, so every entry stored before the change still looks current in
+   * Redis. A gateway that hears it serves no entry whose query started before it heard it.
+   */
+  refused?: true;
 }
 
 let invalidationCounter: Counter<'tag' | 'outcome'> | undefined;
@@ -215,9 +222,31 @@ export async function invalidateCachedResponses(
       invalidations().inc({ tag, outcome: 'failed' });
       if (redis.available)
         logger.warn({ err: error, tag }, 'could not invalidate cached responses');
+      if (error instanceof ReplyError) await announceRefusal(redis, namespace, message, logger);
       sendLater(redis, namespace, tag, logger, eventIds);
       return;
     }
+  }
+}
+
+/**
+ * Tells the gateways that Redis answered a bump with a refusal, on the channel their first
+ * level listens to: PUBLISH writes nothing, so a Redis that refuses writes (out of memory, a
+ * read-only replica) still takes it. Every gateway that hears it drops the entries the change
+ * may alter from memory and serves none read from Redis whose query started before, so that
+ * the change never shows its old state once it has answered.
+ */
+async function announceRefusal(
+  redis: RedisConnection,
+  namespace: string,
+  message: ResponseCacheInvalidation,
+  logger: Logger,
+): Promise<void> {
+  const refused: ResponseCacheInvalidation = { ...message, refused: true };
+  try {
+    await redis.client.publish(responseCacheChannel(namespace), JSON.stringify(refused));
+  } catch (error) {
+    logger.warn({ err: error, tag: message.tag }, 'could not tell the gateways of a refused bump');
   }
 }
 

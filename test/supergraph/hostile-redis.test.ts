@@ -1,0 +1,121 @@
+// A Redis that answers, but refuses or has lost what it held: out of memory (every write
+// refused), a read-only replica, state flushed. Two gateways and the services share a Redis
+// of this file's own, which the tests turn hostile and back. Each answer stays correct: what
+// the cache cannot confirm it does not serve, and nothing waits past its deadline.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type OwnRedis, startOwnRedis } from '../own-servers.ts';
+import { type Supergraph, startSupergraph } from './harness.ts';
+import {
+  type AuthPayload,
+  eventChangesDelivered,
+  eventOnSale,
+  renamedEvent,
+  signUp,
+} from './operations.ts';
+
+let redis: OwnRedis;
+/** The test's own connection, to turn Redis hostile and back. */
+let admin: Redis;
+let supergraph: Supergraph;
+let organizer: AuthPayload;
+let eventId: string;
+
+beforeAll(async () => {
+  redis = await startOwnRedis();
+  admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  supergraph = await startSupergraph({ gateways: 2, env: { REDIS_URL: redis.url } });
+  organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+  ({ eventId } = await eventOnSale(supergraph, organizer.accessToken, [
+    { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 50 },
+  ]));
+});
+afterAll(async () => {
+  await supergraph?.stop();
+  admin?.disconnect();
+  await redis?.stop();
+});
+beforeEach(() => eventChangesDelivered(supergraph));
+
+/** Sends an anonymous `query` to gateway `gateway`, with where its answer came from. */
+async function send(query: string, gateway: number, variables: object = {}) {
+  const response = await fetch(new URL('/graphql', supergraph.gatewayUrls[gateway]), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return {
+    status: response.status,
+    cache: response.headers.get('x-cache'),
+    body: (await response.json()) as { data?: Record<string, unknown>; errors?: unknown[] },
+  };
+}
+
+/** Renames the event through gateway 1; resolves to its new title. */
+const renameEvent = () => renamedEvent(supergraph, organizer.accessToken, eventId);
+
+const unique = () => `# ${randomUUID()}\n`;
+
+/** Ways a reachable Redis refuses every write, each with how to end it. */
+const refusals: [string, () => Promise<() => Promise<unknown>>][] = [
+  [
+    'out of memory',
+    async () => {
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '1');
+      return () => admin.config('SET', 'maxmemory', '0');
+    },
+  ],
+  [
+    'a read-only replica',
+    async () => {
+      // A master that is never reached: the replica keeps its data and refuses writes.
+      await admin.config('SET', 'replica-read-only', 'yes');
+      await admin.replicaof('127.0.0.1', '1');
+      return () => admin.replicaof('NO', 'ONE');
+    },
+  ],
+];
+
+describe('a Redis that refuses writes', () => {
+  let end: (() => Promise<unknown>) | undefined;
+  afterEach(async () => {
+    await end?.();
+    end = undefined;
+  });
+
+  for (const [refusal, begin] of refusals) {
+    it(`never serves an event's old state from the cache once its change answered: ${refusal}`, async () => {
+      const page = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
+      const listing = `${unique()}{ events(first: 5) { edges { node { id title } } } }`;
+      for (const gateway of [0, 1]) {
+        for (const query of [page, listing]) {
+          await send(query, gateway, { id: eventId });
+          expect((await send(query, gateway, { id: eventId })).cache).toBe('HIT');
+        }
+      }
+      end = await begin();
+      const title = await renameEvent();
+      for (const gateway of [0, 1]) {
+        for (const query of [page, listing]) {
+          // Asked twice: a miss must not be stored and served as current either.
+          for (let i = 0; i < 2; i++) {
+            const after = await send(query, gateway, { id: eventId });
+            expect(after.status).toBe(200);
+            expect(after.body.errors).toBeUndefined();
+            expect(JSON.stringify(after.body.data)).toContain(title);
+          }
+        }
+      }
+      await end();
+      end = undefined;
+      // Healthy again, the cache serves hits again.
+      const again = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
+      await send(again, 0, { id: eventId });
+      await expect
+        .poll(async () => (await send(again, 1, { id: eventId })).cache, { timeout: 5_000 })
+        .toBe('HIT');
+    });
+  }
+});
