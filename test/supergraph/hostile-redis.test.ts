@@ -3,6 +3,12 @@
 // of this file's own, which the tests turn hostile and back. Each answer stays correct: what
 // the cache cannot confirm it does not serve, and nothing waits past its deadline.
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, signedSubgraphHeaders, startSubgraph } from '@ticketing/platform';
+import { dropDatabase, uniqueTestDatabaseUrl } from '@ticketing/prisma/testing';
+import { usersSubgraph } from '@ticketing/users-subgraph/subgraph';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type OwnRedis, startOwnRedis } from '../own-servers.ts';
@@ -118,4 +124,72 @@ describe('a Redis that refuses writes', () => {
         .toBe('HIT');
     });
   }
+});
+
+describe('used gateway assertions in a Redis that refuses writes', () => {
+  it('says so once and reports degraded while it lasts, serving every request', async () => {
+    const secret = 'users-secret-for-the-hostile-redis-test-0123456789';
+    const dataDir = await mkdtemp(join(tmpdir(), 'ticketing-hostile-redis-'));
+    const databaseUrl = uniqueTestDatabaseUrl('hostile_redis_users');
+    const lines: { msg?: string; level: number }[] = [];
+    const service = await startSubgraph(
+      usersSubgraph,
+      {
+        NODE_ENV: 'test',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        SEED_DEMO_DATA: 'false',
+        DRAIN_DEADLINE_MS: '0',
+        DATA_DIR: dataDir,
+        USERS_DATABASE_URL: databaseUrl,
+        USERS_SUBGRAPH_SECRET: secret,
+        REDIS_URL: redis.url,
+      },
+      createLogger('users', 'info', { write: (line: string) => lines.push(JSON.parse(line)) }),
+    );
+    const body = JSON.stringify({ query: '{ _service { sdl } }' });
+    const sign = () =>
+      signedSubgraphHeaders({
+        secret,
+        subgraph: 'users',
+        body,
+        viewer: null,
+        issuedAt: Date.now(),
+      });
+    const post = async () =>
+      (
+        await fetch(service.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...sign() },
+          body,
+        })
+      ).status;
+    const readiness = async () =>
+      (await (await fetch(new URL('/health/ready', service.url))).json()) as {
+        status: string;
+        problems?: Record<string, string>;
+      };
+    try {
+      await expect.poll(async () => (await readiness()).status).toBe('ready');
+      await post();
+      const end = await (refusals[0] as (typeof refusals)[number])[1]();
+      try {
+        for (let i = 0; i < 20; i++) expect(await post()).toBe(200);
+        const warned = lines.filter((line) => line.level >= 40 && /assertion/.test(line.msg ?? ''));
+        expect(warned).toHaveLength(1);
+        expect(await readiness()).toMatchObject({
+          status: 'degraded',
+          problems: { redis: expect.stringMatching(/used-assertion/) },
+        });
+      } finally {
+        await end();
+      }
+      expect(await post()).toBe(200);
+      expect(await readiness()).toMatchObject({ status: 'ready' });
+    } finally {
+      await service.stop();
+      await dropDatabase(databaseUrl);
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 });
