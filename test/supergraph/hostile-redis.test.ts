@@ -15,8 +15,10 @@ import { type OwnRedis, startOwnRedis } from '../own-servers.ts';
 import { type Supergraph, startSupergraph } from './harness.ts';
 import {
   type AuthPayload,
+  codeOf,
   eventChangesDelivered,
   eventOnSale,
+  meQuery,
   renamedEvent,
   signUp,
 } from './operations.ts';
@@ -122,6 +124,35 @@ describe('a Redis that refuses writes', () => {
       await expect
         .poll(async () => (await send(again, 1, { id: eventId })).cache, { timeout: 5_000 })
         .toBe('HIT');
+    });
+  }
+});
+
+describe('revocations in a Redis that refuses writes', () => {
+  for (const [refusal, begin] of refusals) {
+    it(`stop a logged-out access token at every gateway all the same: ${refusal}`, async () => {
+      const session = await signUp(supergraph);
+      const end = await begin();
+      try {
+        const loggedOut = await supergraph.request(
+          'mutation ($t: String!) { logOut(refreshToken: $t) }',
+          { t: session.refreshToken },
+        );
+        expect(loggedOut.errors).toBeUndefined();
+        for (const gateway of [0, 1]) {
+          await expect
+            .poll(
+              async () =>
+                codeOf(
+                  await supergraph.request(meQuery, {}, { token: session.accessToken, gateway }),
+                ),
+              { timeout: 1_000, interval: 20 },
+            )
+            .toBe('UNAUTHENTICATED');
+        }
+      } finally {
+        await end();
+      }
     });
   }
 });
