@@ -128,6 +128,26 @@ describe('a Redis that refuses writes', () => {
   }
 });
 
+describe('a Redis that lost keys', () => {
+  it('never brings an event’s old page back when its version key is evicted after a change', async () => {
+    const versionKey = `ticketing:response-cache:event:${eventId}`;
+    const page = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
+    // The event's version key gone (a day after its last change, or evicted) when the page
+    // is stored.
+    await admin.del(versionKey);
+    await send(page, 0, { id: eventId });
+    expect((await send(page, 0, { id: eventId })).cache).toBe('HIT');
+    const title = await renameEvent();
+    // Evicted again under memory pressure (allkeys-* or volatile-*: it has a TTL) before
+    // anyone read the page.
+    await admin.del(versionKey);
+    for (const gateway of [0, 1]) {
+      const after = await send(page, gateway, { id: eventId });
+      expect(JSON.stringify(after.body.data)).toContain(title);
+    }
+  });
+});
+
 describe('revocations in a Redis that refuses writes', () => {
   for (const [refusal, begin] of refusals) {
     it(`stop a logged-out access token at every gateway all the same: ${refusal}`, async () => {

@@ -40,12 +40,12 @@ export function responseCacheEventKey(namespace: string, eventId: string): strin
 }
 
 /**
- * How long an event's version is kept after its last change: far longer than any entry
- * lives (its max-age, 30 s at most today). An entry stamped before the change never meets
- * the key's absence again, and an entry stamped with the absence was stamped before the
- * change, which set it.
+ * How long an event's version is kept after its last change (or after a gateway gave an
+ * event without one the tag's version, to stamp an entry with it): far longer than any entry
+ * lives (its max-age, 30 s at most today). No entry is stamped with the key's absence, so a
+ * key lost early (evicted, flushed) makes the entries stamped with it unusable.
  */
-const eventVersionTtlMs = 24 * 60 * 60 * 1_000;
+export const responseCacheEventVersionTtlMs = 24 * 60 * 60 * 1_000;
 
 /**
  * Bumps a tag, sets each changed event's version to the tag's new version, and publishes
@@ -207,7 +207,7 @@ export async function invalidateCachedResponses(
       ...ownKey,
       responseCacheChannel(namespace),
       JSON.stringify(message),
-      eventVersionTtlMs,
+      responseCacheEventVersionTtlMs,
       repeatable ? bumpIdTtlMs : '',
     );
   const confirmBy = performance.now() + (repeatable ? confirmWithinMs : 0);
