@@ -148,6 +148,40 @@ describe('a Redis that lost keys', () => {
   });
 });
 
+describe('a Redis restarted empty', () => {
+  it('keeps a token revoked before refused, and shows a change made after at once', async () => {
+    const session = await signUp(supergraph);
+    const loggedOut = await supergraph.request(
+      'mutation ($t: String!) { logOut(refreshToken: $t) }',
+      { t: session.refreshToken },
+    );
+    expect(loggedOut.errors).toBeUndefined();
+    const page = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
+    for (const gateway of [0, 1]) {
+      await send(page, gateway, { id: eventId });
+      expect((await send(page, gateway, { id: eventId })).cache).toBe('HIT');
+    }
+    await redis.kill();
+    await redis.start();
+    const ready = async (gateway: number) =>
+      (await (await fetch(new URL('/health/ready', supergraph.gatewayUrls[gateway]))).json()) as {
+        status: string;
+      };
+    for (const gateway of [0, 1]) {
+      await expect.poll(async () => (await ready(gateway)).status).toBe('ready');
+      // Redis lost the revocation; the gateway's memory did not.
+      const me = await supergraph.request(meQuery, {}, { token: session.accessToken, gateway });
+      expect(codeOf(me)).toBe('UNAUTHENTICATED');
+    }
+    await eventChangesDelivered(supergraph);
+    const title = await renameEvent();
+    for (const gateway of [0, 1]) {
+      const after = await send(page, gateway, { id: eventId });
+      expect(JSON.stringify(after.body.data)).toContain(title);
+    }
+  });
+});
+
 describe('revocations in a Redis that refuses writes', () => {
   for (const [refusal, begin] of refusals) {
     it(`stop a logged-out access token at every gateway all the same: ${refusal}`, async () => {
