@@ -215,13 +215,20 @@ export async function invalidateCachedResponses(
     try {
       await bump();
       invalidations().inc({ tag, outcome: 'sent' });
+      if (failing.delete(redis)) logger.info({ tag }, 'cached responses are invalidated again');
       return;
     } catch (error) {
       // Asked again, a bump that ran already answers its version and does nothing more.
       if (timedOut(error) && redis.available && performance.now() < confirmBy) continue;
       invalidations().inc({ tag, outcome: 'failed' });
-      if (redis.available)
-        logger.warn({ err: error, tag }, 'could not invalidate cached responses');
+      // Once, not once a change: a Redis refusing writes refuses every purchase's bump.
+      if (redis.available && !failing.has(redis)) {
+        failing.add(redis);
+        logger.warn(
+          { err: error, tag },
+          'could not invalidate cached responses; going on, and saying so when it works again',
+        );
+      }
       if (error instanceof ReplyError) await announceRefusal(redis, namespace, message, logger);
       sendLater(redis, namespace, tag, logger, eventIds);
       return;
@@ -249,6 +256,9 @@ async function announceRefusal(
     logger.warn({ err: error, tag: message.tag }, 'could not tell the gateways of a refused bump');
   }
 }
+
+/** Connections whose last bump failed while they were up, logged once until one is sent. */
+const failing = new WeakSet<RedisConnection>();
 
 /** Whether a command failed at its deadline (ioredis's `commandTimeout`), not refused. */
 function timedOut(error: unknown): boolean {
