@@ -60,6 +60,10 @@ async function send(query: string, gateway: number, variables: object = {}) {
   };
 }
 
+/** What gateway `gateway`'s readiness says. */
+const gatewayReadiness = async (gateway: number) =>
+  (await fetch(new URL('/health/ready', supergraph.gatewayUrls[gateway]))).json();
+
 /** Renames the event through gateway 1; resolves to its new title. */
 const renameEvent = () => renamedEvent(supergraph, organizer.accessToken, eventId);
 
@@ -104,6 +108,14 @@ describe('a Redis that refuses writes', () => {
         }
       }
       end = await begin();
+      for (const gateway of [0, 1]) {
+        await expect
+          .poll(() => gatewayReadiness(gateway))
+          .toMatchObject({
+            status: 'degraded',
+            problems: { redis: expect.stringMatching(/refused a write/) },
+          });
+      }
       const title = await renameEvent();
       for (const gateway of [0, 1]) {
         for (const query of [page, listing]) {
@@ -118,6 +130,9 @@ describe('a Redis that refuses writes', () => {
       }
       await end();
       end = undefined;
+      for (const gateway of [0, 1]) {
+        await expect.poll(() => gatewayReadiness(gateway)).toMatchObject({ status: 'ready' });
+      }
       // Healthy again, the cache serves hits again.
       const again = `${unique()}query ($id: ID!) { event(id: $id) { id title } }`;
       await send(again, 0, { id: eventId });

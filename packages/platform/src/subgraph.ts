@@ -310,7 +310,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
           within(pingDatabase(), readinessDeadlineMs, 'the database did not answer'),
           redis?.problem(),
         ]);
-        const problem = unreachable ?? claimsFailing;
+        const problem = [unreachable, claimsFailing].filter(Boolean).join('; ');
         return problem ? { status: 'degraded', problems: { redis: problem } } : undefined;
       },
       configure(app) {
