@@ -65,6 +65,7 @@ export class LocalResponseCache {
   #subscribed = false;
   #lastHeartbeat = 0;
   #generation = 0;
+  #refusedAt = 0;
   /** Entries that one request has gone to refresh. */
   readonly #claimed = new WeakSet<LocalEntry>();
   readonly #dropped = responseCacheMetrics().localDropped;
@@ -126,6 +127,15 @@ export class LocalResponseCache {
     return this.#subscribed && Date.now() - this.#lastHeartbeat < this.#heartbeatWindowMs;
   }
 
+  /**
+   * When (epoch ms) this gateway last heard that Redis refused an event change's bump; 0 if
+   * never. The versions in Redis did not move: an entry whose query started before then may
+   * hold the change's old state, though it looks current there.
+   */
+  get refusedAt(): number {
+    return this.#refusedAt;
+  }
+
   /** Changes with every invalidation: read it before reading an entry from Redis. */
   get generation(): number {
     return this.#generation;
@@ -176,6 +186,7 @@ export class LocalResponseCache {
 
   #invalidate(message: ResponseCacheInvalidation): void {
     this.#generation++;
+    if (message.refused && message.tag === 'events') this.#refusedAt = Date.now();
     const { tag, eventIds } = message;
     if (tag !== 'stock' && !eventIds) {
       this.#forgetAll('invalidation');

@@ -34,6 +34,7 @@ import {
   type Logger,
   type ResponseCacheTag,
   responseCacheEventKey,
+  responseCacheEventVersionTtlMs,
   responseCacheMetrics,
   responseCacheTagKey,
   responseCacheTags,
@@ -63,6 +64,27 @@ import type { LocalEntry, LocalResponseCache } from './local-response-cache.ts';
  * first level then sends one request on to Redis for that).
  */
 const refreshAfter = 1 / 4;
+
+/**
+ * Reads the `events` tag's version (KEYS[1]) and each event's own (the other keys), in one
+ * step, giving an event without one (unchanged for a day, or its key evicted or flushed)
+ * the tag's version now. An entry is so never stamped with an absence: its key lost later
+ * (evicted under memory pressure, flushed) makes it unusable, where an absence stamped would
+ * match again once a change had set the key and lost it, bringing the old page back.
+ */
+const stampScript = `
+local tag = redis.call('GET', KEYS[1])
+local versions = { tag or false }
+for index = 2, #KEYS do
+  local version = redis.call('GET', KEYS[index])
+  if not version then
+    version = tag or '0'
+    redis.call('SET', KEYS[index], version, 'PX', ARGV[1])
+  end
+  versions[index] = version
+end
+return versions
+`;
 
 interface CacheEntry {
   data: Record<string, unknown>;
@@ -185,6 +207,9 @@ export function responseCachePlugin<TContext extends CacheableContext>(
    * with the entry.
    */
   async function current(entry: CacheEntry, eventsVersion: string | null): Promise<boolean> {
+    // Redis refused an event change's bump since this entry's query started: its versions
+    // say nothing of that change.
+    if (local && entry.at <= local.refusedAt) return false;
     const { events } = entry;
     if (!events) return entry.tags.events === eventsVersion;
     const ids = Object.keys(events);
@@ -194,13 +219,20 @@ export function responseCachePlugin<TContext extends CacheableContext>(
   }
 
   /**
-   * Stamps an entry holding known events and no listing with their versions, read now.
+   * Stamps an entry holding known events and no listing with their versions, read now (an
+   * event without one is given the tag's, `stampScript`).
    * Resolves to false when an event changed since its query started (the `events` tag
    * moved): the answer may predate that change, so it is not stored.
    */
   async function stampEvents(entry: CacheEntry, { eventIds, listing }: Dependencies) {
     if (listing || eventIds.length === 0) return true;
-    const [eventsVersion, ...versions] = await redis.mget(eventsTagKey, ...eventIds.map(eventKey));
+    const [eventsVersion, ...versions] = (await redis.eval(
+      stampScript,
+      1 + eventIds.length,
+      eventsTagKey,
+      ...eventIds.map(eventKey),
+      responseCacheEventVersionTtlMs,
+    )) as (string | null)[];
     if ((eventsVersion ?? null) !== entry.tags.events) return false;
     entry.events = Object.fromEntries(eventIds.map((id, index) => [id, versions[index] ?? null]));
     return true;

@@ -168,6 +168,26 @@ export async function cancelledEvent(
   await snapshotReaches(supergraph, eventId, 'CANCELLED');
 }
 
+/**
+ * Renames `eventId` as `organizerToken` through gateway `gateway` to a title no other test
+ * uses; resolves to that title once the mutation has answered.
+ */
+export async function renamedEvent(
+  supergraph: Supergraph,
+  organizerToken: string,
+  eventId: string,
+  gateway = 1,
+): Promise<string> {
+  const title = `Renamed ${crypto.randomUUID().slice(0, 8)}`;
+  const updated = await supergraph.request(
+    'mutation ($id: ID!, $title: String!) { updateEvent(id: $id, input: { title: $title }) { id } }',
+    { id: eventId, title },
+    { token: organizerToken, gateway },
+  );
+  if (updated.errors) throw new Error(`updateEvent failed: ${JSON.stringify(updated.errors)}`);
+  return title;
+}
+
 /** A published event of `organizerToken`'s with a tier for each of `tiers`, on sale. */
 export async function eventOnSale(
   supergraph: Supergraph,

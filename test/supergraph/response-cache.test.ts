@@ -12,6 +12,7 @@ import {
   eventChangesDelivered,
   eventOnSale,
   publishedEvent,
+  renamedEvent,
   signUp,
 } from './operations.ts';
 
@@ -86,16 +87,7 @@ const varyOf = (response: Response) =>
     .filter(Boolean);
 
 /** Renames the event through gateway 1; resolves to its new title. */
-async function renameEvent(): Promise<string> {
-  const title = `Renamed ${randomUUID().slice(0, 8)}`;
-  const updated = await supergraph.request(
-    'mutation ($id: ID!, $title: String!) { updateEvent(id: $id, input: { title: $title }) { id } }',
-    { id: eventId, title },
-    { token: organizer.accessToken, gateway: 1 },
-  );
-  expect(updated.errors).toBeUndefined();
-  return title;
-}
+const renameEvent = () => renamedEvent(supergraph, organizer.accessToken, eventId);
 
 /** The sum of a counter's series in gateway `gateway`'s /metrics, optionally only some. */
 async function metric(gateway: number, name: string, labels = ''): Promise<number> {

@@ -107,6 +107,7 @@ export {
   type ResponseCacheTag,
   responseCacheChannel,
   responseCacheEventKey,
+  responseCacheEventVersionTtlMs,
   responseCacheHeartbeatWindowMs,
   responseCacheTagKey,
   responseCacheTags,

@@ -2,7 +2,7 @@
 // gateway assertions), never a hard dependency. Every command has a deadline, nothing
 // queues while the connection is down, and a caller that gets an error goes on with what
 // its own process knows, reporting the service `degraded`.
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import { z } from 'zod';
 import { millisecondsSetting, optionalUrlSetting, urlSetting } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -32,7 +32,11 @@ export interface RedisConnection {
   readonly client: Redis;
   /** Whether the connection is up right now. */
   readonly available: boolean;
-  /** Resolves to undefined when Redis answers a PING in time, or to why it did not. */
+  /**
+   * Resolves to undefined when Redis takes a write in time, or to why it did not: away,
+   * silent, or answering with a refusal (out of memory, a read-only replica), under which
+   * nothing the services keep there is kept.
+   */
   problem(): Promise<string | undefined>;
   /** How long the connection has been down, in ms; 0 while it is up. */
   downForMs(): number;
@@ -42,6 +46,10 @@ export interface RedisConnection {
   onAvailable(listener: () => void): void;
   close(): Promise<void>;
 }
+
+/** What readiness writes to find whether Redis takes writes; it expires on its own. */
+const probeKey = 'ticketing:readiness-probe';
+const probeTtlMs = 10_000;
 
 /**
  * Connects to `url` in the background and keeps reconnecting (backing off to every 0.5 s)
@@ -108,10 +116,14 @@ export function connectRedis(
     async problem() {
       if (client.status !== 'ready') return `redis is ${client.status}`;
       try {
-        await client.ping();
+        // A write, not a PING: a Redis that answers but refuses writes answers a PING too.
+        await client.set(probeKey, '1', 'PX', probeTtlMs);
         return undefined;
       } catch (error) {
-        return `redis did not answer: ${(error as Error).message}`;
+        const { message } = error as Error;
+        return error instanceof ReplyError
+          ? `redis refused a write: ${message}`
+          : `redis did not answer: ${message}`;
       }
     },
     downForMs() {

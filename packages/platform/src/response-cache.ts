@@ -7,6 +7,7 @@
 // events it concerns when they are known, so that the gateways' in-memory first level
 // drops what it holds of them at once.
 import { randomUUID } from 'node:crypto';
+import { ReplyError } from 'ioredis';
 import { Counter } from 'prom-client';
 import type { Logger } from './logger.ts';
 import type { RedisConnection } from './redis.ts';
@@ -39,12 +40,12 @@ export function responseCacheEventKey(namespace: string, eventId: string): strin
 }
 
 /**
- * How long an event's version is kept after its last change: far longer than any entry
- * lives (its max-age, 30 s at most today). An entry stamped before the change never meets
- * the key's absence again, and an entry stamped with the absence was stamped before the
- * change, which set it.
+ * How long an event's version is kept after its last change (or after a gateway gave an
+ * event without one the tag's version, to stamp an entry with it): far longer than any entry
+ * lives (its max-age, 30 s at most today). No entry is stamped with the key's absence, so a
+ * key lost early (evicted, flushed) makes the entries stamped with it unusable.
  */
-const eventVersionTtlMs = 24 * 60 * 60 * 1_000;
+export const responseCacheEventVersionTtlMs = 24 * 60 * 60 * 1_000;
 
 /**
  * Bumps a tag, sets each changed event's version to the tag's new version, and publishes
@@ -85,6 +86,12 @@ export function responseCacheChannel(namespace: string): string {
 export interface ResponseCacheInvalidation {
   tag: ResponseCacheTag;
   eventIds?: string[];
+  /**
+   * Redis refused the bump (out of memory, a read-only replica, a key of another type): the
+   * versions did not move, so every entry stored before the change still looks current in
+   * Redis. A gateway that hears it serves no entry whose query started before it heard it.
+   */
+  refused?: true;
 }
 
 let invalidationCounter: Counter<'tag' | 'outcome'> | undefined;
@@ -200,7 +207,7 @@ export async function invalidateCachedResponses(
       ...ownKey,
       responseCacheChannel(namespace),
       JSON.stringify(message),
-      eventVersionTtlMs,
+      responseCacheEventVersionTtlMs,
       repeatable ? bumpIdTtlMs : '',
     );
   const confirmBy = performance.now() + (repeatable ? confirmWithinMs : 0);
@@ -208,18 +215,50 @@ export async function invalidateCachedResponses(
     try {
       await bump();
       invalidations().inc({ tag, outcome: 'sent' });
+      if (failing.delete(redis)) logger.info({ tag }, 'cached responses are invalidated again');
       return;
     } catch (error) {
       // Asked again, a bump that ran already answers its version and does nothing more.
       if (timedOut(error) && redis.available && performance.now() < confirmBy) continue;
       invalidations().inc({ tag, outcome: 'failed' });
-      if (redis.available)
-        logger.warn({ err: error, tag }, 'could not invalidate cached responses');
+      // Once, not once a change: a Redis refusing writes refuses every purchase's bump.
+      if (redis.available && !failing.has(redis)) {
+        failing.add(redis);
+        logger.warn(
+          { err: error, tag },
+          'could not invalidate cached responses; going on, and saying so when it works again',
+        );
+      }
+      if (error instanceof ReplyError) await announceRefusal(redis, namespace, message, logger);
       sendLater(redis, namespace, tag, logger, eventIds);
       return;
     }
   }
 }
+
+/**
+ * Tells the gateways that Redis answered a bump with a refusal, on the channel their first
+ * level listens to: PUBLISH writes nothing, so a Redis that refuses writes (out of memory, a
+ * read-only replica) still takes it. Every gateway that hears it drops the entries the change
+ * may alter from memory and serves none read from Redis whose query started before, so that
+ * the change never shows its old state once it has answered.
+ */
+async function announceRefusal(
+  redis: RedisConnection,
+  namespace: string,
+  message: ResponseCacheInvalidation,
+  logger: Logger,
+): Promise<void> {
+  const refused: ResponseCacheInvalidation = { ...message, refused: true };
+  try {
+    await redis.client.publish(responseCacheChannel(namespace), JSON.stringify(refused));
+  } catch (error) {
+    logger.warn({ err: error, tag: message.tag }, 'could not tell the gateways of a refused bump');
+  }
+}
+
+/** Connections whose last bump failed while they were up, logged once until one is sent. */
+const failing = new WeakSet<RedisConnection>();
 
 /** Whether a command failed at its deadline (ioredis's `commandTimeout`), not refused. */
 function timedOut(error: unknown): boolean {

@@ -5,6 +5,7 @@
 // A revocation lives as long as the tokens it can stop (the longest lifetime the verifier
 // accepts, plus its clock tolerance), then expires from Redis and from memory alike.
 import { accessTokenLifetimeSeconds, clockToleranceSeconds } from '@ticketing/auth';
+import { ReplyError } from 'ioredis';
 import type { Logger } from './logger.ts';
 import type { RedisConnection } from './redis.ts';
 
@@ -55,18 +56,40 @@ export class RevocationPublisher {
       );
       return;
     }
+    const client = this.#redis.client;
     try {
-      const pipeline = this.#redis.client.multi();
+      const pipeline = client.multi();
       for (const revocation of revocations) {
         pipeline.set(keyOf(revocation), storedValue(revocation), 'PX', revocationLifetimeMs);
         pipeline.publish(channel, JSON.stringify(revocation));
       }
-      await pipeline.exec();
+      const failed = (await pipeline.exec())?.find(([error]) => error)?.[0];
+      if (failed) throw failed;
     } catch (error) {
-      this.#logger.error(
-        { err: error, revocations },
-        'could not publish revocations: the revoked access tokens stay valid until they expire',
-      );
+      if (!(error instanceof ReplyError)) {
+        this.#logger.error(
+          { err: error, revocations },
+          'could not publish revocations: the revoked access tokens stay valid until they expire',
+        );
+        return;
+      }
+      // Redis answered, refusing to store them (out of memory, a read-only replica). PUBLISH
+      // writes nothing, and such a Redis takes it: every gateway connected now holds them in
+      // memory; one that connects later does not learn of them.
+      try {
+        await Promise.all(
+          revocations.map((revocation) => client.publish(channel, JSON.stringify(revocation))),
+        );
+        this.#logger.warn(
+          { err: error, revocations },
+          'redis refused to store revocations; published them to the gateways connected now',
+        );
+      } catch (publishError) {
+        this.#logger.error(
+          { err: publishError, revocations },
+          'could not publish revocations: the revoked access tokens stay valid until they expire',
+        );
+      }
     }
   }
 }

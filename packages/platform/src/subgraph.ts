@@ -269,13 +269,30 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       });
       return ping;
     };
+    // Why the last claim of a used id failed on a live connection (Redis refusing writes:
+    // out of memory, a read-only replica; or too slow), until one succeeds again. A replay
+    // to another replica is not refused meanwhile: logged once, and readiness says so. A
+    // lost connection is logged once by connectRedis.
+    let claimsFailing: string | undefined;
+    const usedIds = redis && redisUsedAssertions(redis.client);
     const verifier = new GatewayAssertionVerifier(subgraph.name, secret, {
-      shared: redis && redisUsedAssertions(redis.client),
-      // A lost connection is logged once, by connectRedis; a slow command each time.
+      shared: usedIds && {
+        async claim(id, ttlMs) {
+          const fresh = await usedIds.claim(id, ttlMs);
+          if (claimsFailing !== undefined) {
+            claimsFailing = undefined;
+            logger.info('used-assertion ids are kept in redis again');
+          }
+          return fresh;
+        },
+      },
       onSharedStoreError: (error) => {
-        if (redis?.available) {
-          logger.warn({ err: error }, 'used-assertion check in redis failed; checked locally');
-        }
+        if (!redis?.available || claimsFailing !== undefined) return;
+        claimsFailing = `redis did not keep a used-assertion id: ${(error as Error).message}`;
+        logger.warn(
+          { err: error },
+          'used-assertion check in redis failed; checked locally until it works again',
+        );
       },
     });
     return await serveGraphQL<TContext>({
@@ -289,10 +306,11 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       context: async ({ res }) =>
         setup.createContext((res as express.Response<unknown, TrustedLocals>).locals.forwarded),
       checkReadiness: async () => {
-        const [, problem] = await Promise.all([
+        const [, unreachable] = await Promise.all([
           within(pingDatabase(), readinessDeadlineMs, 'the database did not answer'),
           redis?.problem(),
         ]);
+        const problem = [unreachable, claimsFailing].filter(Boolean).join('; ');
         return problem ? { status: 'degraded', problems: { redis: problem } } : undefined;
       },
       configure(app) {

@@ -164,3 +164,27 @@ describe('invalidating while Redis is away', () => {
     expect(after.a).toBe(after.b);
   });
 });
+
+describe('invalidating while Redis refuses writes', () => {
+  it('says so once, not once a bump, and once when it takes them again', async () => {
+    const namespace = `test-${randomUUID().slice(0, 8)}`;
+    const lines: { level: number; msg: string }[] = [];
+    const watched = createLogger('response-cache-test', 'info', {
+      write: (line: string) => lines.push(JSON.parse(line)),
+    });
+    await connection.client.config('SET', 'maxmemory-policy', 'noeviction');
+    await connection.client.config('SET', 'maxmemory', '1');
+    try {
+      for (let i = 0; i < 10; i++) {
+        await invalidateCachedResponses(connection, namespace, 'stock', watched);
+      }
+      expect(lines.filter((line) => line.level >= 40)).toHaveLength(1);
+    } finally {
+      await connection.client.config('SET', 'maxmemory', '0');
+    }
+    await invalidateCachedResponses(connection, namespace, 'stock', watched);
+    await invalidateCachedResponses(connection, namespace, 'stock', watched);
+    expect(lines.filter((line) => line.level < 40)).toHaveLength(1);
+    expect((await versions(namespace)).stock).toBe('2');
+  });
+});
