@@ -71,17 +71,7 @@ async function audit(page: Page, state: string) {
 
 /** A published event with one tier "Floor" of `capacity` seats; returns its id and title. */
 async function eventOnSale(label: string, capacity = 5) {
-  const title = `${label} ${randomUUID().slice(0, 8)}`;
-  const organizer = await web.apiAccount(`${label} Organizer`, 'ORGANIZER');
-  const id = await web.publishedEvent({
-    organizer,
-    organizerName: organizer.user.name,
-    title,
-    venue: 'Hall',
-    city: 'Oslo',
-    tierName: 'Floor',
-    capacity,
-  });
+  const { eventId: id, title, organizer } = await web.eventOnSale(label, capacity);
   return { id, title, organizer };
 }
 

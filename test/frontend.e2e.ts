@@ -380,14 +380,7 @@ describe('the web app in a browser', () => {
 
 /** A buyer of their own on the page of a new event on sale (tier "Floor", 5 seats). */
 async function buyerOnNewEvent(label: string) {
-  const title = `${label} ${randomUUID().slice(0, 8)}`;
-  const eventId = await web.publishedEvent({
-    organizerName: `${label} Organizer`,
-    title,
-    venue: 'Hall',
-    city: 'Oslo',
-    tierName: 'Floor',
-  });
+  const { title, eventId } = await web.eventOnSale(label);
   const page = await web.appPage(await web.apiAccount(`${label} Buyer`));
   await page.goto(`${crossOrigin}/#/events/${eventId}`);
   return { page, title };

@@ -210,6 +210,25 @@ export function webApp({
     return eventId;
   }
 
+  /**
+   * A new event on sale by a new organizer (tier "Floor" of `capacity` seats, 5 unless said),
+   * titled `label` and a few letters of its own.
+   */
+  async function eventOnSale(label: string, capacity = 5) {
+    const title = `${label} ${randomUUID().slice(0, 8)}`;
+    const organizer = await apiAccount(`${label} Organizer`, 'ORGANIZER');
+    const eventId = await publishedEvent({
+      organizer,
+      organizerName: organizer.user.name,
+      title,
+      venue: 'Hall',
+      city: 'Oslo',
+      tierName: 'Floor',
+      capacity,
+    });
+    return { eventId, title, organizer };
+  }
+
   /** A page of the app, signed in as `session` (if given). */
   async function appPage(session?: Account, context: BrowserContext = browser): Promise<Page> {
     const page = await offlinePage(context);
@@ -228,7 +247,7 @@ export function webApp({
     return page;
   }
 
-  return { apiAccount, publishedEvent, appPage };
+  return { apiAccount, publishedEvent, eventOnSale, appPage };
 }
 
 export interface StartedWebApp {
