@@ -124,6 +124,8 @@ export {
   type Revocation,
   RevocationList,
   RevocationPublisher,
+  type RevocationStore,
+  revocationCheckIntervalMs,
   revocationLifetimeMs,
   revokedBeforeNow,
   type TokenFacts,
