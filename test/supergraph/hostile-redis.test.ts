@@ -172,6 +172,40 @@ describe('a Redis that lost keys', () => {
       expect(JSON.stringify(after.body.data)).toContain(title);
     }
   });
+
+  // The `events` tag's version counts every change; a listing is stamped with it. Lost (evicted
+  // under memory pressure, flushed) while a listing stamped with it lives on, it must not
+  // count up again to a value the listing holds, nor match that listing by its absence.
+  const eventsTagKey = 'ticketing:response-cache:tag:events';
+  it('never brings an old listing back when the events tag’s version is lost and counted again', async () => {
+    const listing = `${unique()}{ events(first: 5) { edges { node { id title } } } }`;
+    await admin.del(eventsTagKey);
+    const before = await renameEvent();
+    await eventChangesDelivered(supergraph);
+    await send(listing, 0);
+    const stored = await send(listing, 0);
+    expect(stored.cache).toBe('HIT');
+    expect(JSON.stringify(stored.body.data)).toContain(before);
+    await admin.del(eventsTagKey);
+    const title = await renameEvent();
+    await eventChangesDelivered(supergraph);
+    for (const gateway of [0, 1]) {
+      expect(JSON.stringify((await send(listing, gateway)).body.data)).toContain(title);
+    }
+  });
+
+  it('never brings an old listing back when the events tag’s version is lost twice', async () => {
+    const listing = `${unique()}{ events(first: 5) { edges { node { id title } } } }`;
+    // Lost when the listing is stored, and again after a change before anyone read it.
+    await admin.del(eventsTagKey);
+    await send(listing, 0);
+    expect((await send(listing, 0)).cache).toBe('HIT');
+    const title = await renameEvent();
+    await admin.del(eventsTagKey);
+    for (const gateway of [0, 1]) {
+      expect(JSON.stringify((await send(listing, gateway)).body.data)).toContain(title);
+    }
+  });
 });
 
 describe('a Redis restarted empty', () => {

@@ -109,6 +109,7 @@ export {
   responseCacheEventKey,
   responseCacheEventVersionTtlMs,
   responseCacheHeartbeatWindowMs,
+  responseCacheStartVersionLua,
   responseCacheTagKey,
   responseCacheTags,
 } from './response-cache.ts';
