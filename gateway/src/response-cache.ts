@@ -36,6 +36,7 @@ import {
   responseCacheEventKey,
   responseCacheEventVersionTtlMs,
   responseCacheMetrics,
+  responseCacheStartVersionLua,
   responseCacheTagKey,
   responseCacheTags,
 } from '@ticketing/platform';
@@ -72,16 +73,29 @@ const refreshAfter = 1 / 4;
  * (evicted under memory pressure, flushed) makes it unusable, where an absence stamped would
  * match again once a change had set the key and lost it, bringing the old page back.
  */
-const stampScript = `
-local tag = redis.call('GET', KEYS[1])
-local versions = { tag or false }
+const stampScript = `${responseCacheStartVersionLua}
+local tag = redis.call('GET', KEYS[1]) or started(KEYS[1])
+local versions = { tag }
 for index = 2, #KEYS do
   local version = redis.call('GET', KEYS[index])
   if not version then
-    version = tag or '0'
+    version = tag
     redis.call('SET', KEYS[index], version, 'PX', ARGV[1])
   end
   versions[index] = version
+end
+return versions
+`;
+
+/**
+ * Reads the tag versions (KEYS), giving one that is missing a value to count from
+ * (`responseCacheStartVersionLua`): an entry is never stamped with a tag's absence, which
+ * would match again once a change had set the key and it was lost again.
+ */
+const tagsScript = `${responseCacheStartVersionLua}
+local versions = {}
+for index = 1, #KEYS do
+  versions[index] = redis.call('GET', KEYS[index]) or started(KEYS[index])
 end
 return versions
 `;
@@ -299,6 +313,13 @@ export function responseCachePlugin<TContext extends CacheableContext>(
     let values: (string | null)[];
     try {
       values = await redis.mget(key, ...tagKeys);
+      if (values.slice(1).includes(null)) {
+        // A tag's version missing (never set, evicted, flushed): started, and read again.
+        values = [
+          values[0] ?? null,
+          ...((await redis.eval(tagsScript, tagKeys.length, ...tagKeys)) as string[]),
+        ];
+      }
     } catch {
       metrics.lookups.inc({ result: 'miss', reason: 'error' });
       return { lookup: { kind: 'bypass' } };

@@ -12,13 +12,15 @@ import { usersSubgraph } from '@ticketing/users-subgraph/subgraph';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type OwnRedis, startOwnRedis } from '../own-servers.ts';
-import { type Supergraph, startSupergraph } from './harness.ts';
+import { gatewayOver, type Supergraph, startSupergraph } from './harness.ts';
 import {
   type AuthPayload,
   codeOf,
   eventChangesDelivered,
   eventOnSale,
+  logIn,
   meQuery,
+  refresh,
   renamedEvent,
   signUp,
 } from './operations.ts';
@@ -29,11 +31,20 @@ let admin: Redis;
 let supergraph: Supergraph;
 let organizer: AuthPayload;
 let eventId: string;
+const adminEmail = 'hostile-redis-admin@example.com';
+const adminPassword = 'the admin password of the hostile redis test';
 
 beforeAll(async () => {
   redis = await startOwnRedis();
   admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  supergraph = await startSupergraph({ gateways: 2, env: { REDIS_URL: redis.url } });
+  supergraph = await startSupergraph({
+    gateways: 2,
+    env: {
+      REDIS_URL: redis.url,
+      BOOTSTRAP_ADMIN_EMAIL: adminEmail,
+      BOOTSTRAP_ADMIN_PASSWORD: adminPassword,
+    },
+  });
   organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
   ({ eventId } = await eventOnSale(supergraph, organizer.accessToken, [
     { name: 'GA', priceCents: 1000, currency: 'EUR', capacity: 50 },
@@ -161,6 +172,40 @@ describe('a Redis that lost keys', () => {
       expect(JSON.stringify(after.body.data)).toContain(title);
     }
   });
+
+  // The `events` tag's version counts every change; a listing is stamped with it. Lost (evicted
+  // under memory pressure, flushed) while a listing stamped with it lives on, it must not
+  // count up again to a value the listing holds, nor match that listing by its absence.
+  const eventsTagKey = 'ticketing:response-cache:tag:events';
+  it('never brings an old listing back when the events tag’s version is lost and counted again', async () => {
+    const listing = `${unique()}{ events(first: 5) { edges { node { id title } } } }`;
+    await admin.del(eventsTagKey);
+    const before = await renameEvent();
+    await eventChangesDelivered(supergraph);
+    await send(listing, 0);
+    const stored = await send(listing, 0);
+    expect(stored.cache).toBe('HIT');
+    expect(JSON.stringify(stored.body.data)).toContain(before);
+    await admin.del(eventsTagKey);
+    const title = await renameEvent();
+    await eventChangesDelivered(supergraph);
+    for (const gateway of [0, 1]) {
+      expect(JSON.stringify((await send(listing, gateway)).body.data)).toContain(title);
+    }
+  });
+
+  it('never brings an old listing back when the events tag’s version is lost twice', async () => {
+    const listing = `${unique()}{ events(first: 5) { edges { node { id title } } } }`;
+    // Lost when the listing is stored, and again after a change before anyone read it.
+    await admin.del(eventsTagKey);
+    await send(listing, 0);
+    expect((await send(listing, 0)).cache).toBe('HIT');
+    const title = await renameEvent();
+    await admin.del(eventsTagKey);
+    for (const gateway of [0, 1]) {
+      expect(JSON.stringify((await send(listing, gateway)).body.data)).toContain(title);
+    }
+  });
 });
 
 describe('a Redis restarted empty', () => {
@@ -195,6 +240,87 @@ describe('a Redis restarted empty', () => {
       expect(JSON.stringify(after.body.data)).toContain(title);
     }
   });
+  // Redis lost the stored revocations; the users service's database did not. A gateway that
+  // starts after the loss (a restart, a new replica) loads what the users service stored
+  // again, and hears it published, within its check interval and a Redis deadline.
+  const losses: [string, () => Promise<unknown>][] = [
+    ['flushed', () => admin.flushall()],
+    [
+      'restarted without persistence',
+      async () => {
+        await redis.kill();
+        await redis.start();
+      },
+    ],
+  ];
+  for (const [loss, lose] of losses) {
+    it(`refuses tokens revoked before it at a gateway started after it: ${loss}`, async () => {
+      const loggedOut = await signUp(supergraph);
+      expect(
+        (
+          await supergraph.request('mutation ($t: String!) { logOut(refreshToken: $t) }', {
+            t: loggedOut.refreshToken,
+          })
+        ).errors,
+      ).toBeUndefined();
+      // Promoted, then demoted: the token issued between stops at the second change too.
+      const demoted = await signUp(supergraph);
+      const adminToken = (await logIn(supergraph, adminEmail, adminPassword)).data?.logIn
+        .accessToken as string;
+      const setRole = async (role: string) => {
+        const changed = await supergraph.request(
+          'mutation ($id: ID!, $role: Role!) { setUserRole(userId: $id, role: $role) { role } }',
+          { id: demoted.user.id, role },
+          { token: adminToken },
+        );
+        expect(changed.errors).toBeUndefined();
+      };
+      await setRole('ORGANIZER');
+      // A token whose `iat` (whole seconds) is past the first change's `before`.
+      const promotedAt = Date.now();
+      await expect
+        .poll(() => Math.floor(Date.now() / 1000) > Math.floor(promotedAt / 1000), {
+          interval: 50,
+        })
+        .toBe(true);
+      const between = (await refresh(supergraph, demoted.refreshToken)).data?.refreshSession
+        .accessToken as string;
+      await setRole('CUSTOMER');
+      const revoked = [loggedOut.accessToken, demoted.accessToken, between];
+      for (const token of revoked) {
+        expect(codeOf(await supergraph.request(meQuery, {}, { token }))).toBe('UNAUTHENTICATED');
+      }
+      await lose();
+      const gateway = await gatewayOver(
+        supergraph,
+        { REDIS_URL: redis.url, LOG_LEVEL: 'silent' },
+        createLogger('gateway-started-after-the-loss', 'silent'),
+      );
+      try {
+        const me = async (token: string) =>
+          codeOf(
+            (await (
+              await fetch(new URL('/graphql', gateway.url), {
+                method: 'POST',
+                headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+                body: JSON.stringify({ query: meQuery }),
+              })
+            ).json()) as { errors?: { extensions?: Record<string, unknown> }[] },
+          );
+        for (const token of revoked) {
+          // The bound: the users service's check interval (1 s) and a Redis deadline, and
+          // slack for a busy machine.
+          await expect
+            .poll(() => me(token), { timeout: 3_000, interval: 50 })
+            .toBe('UNAUTHENTICATED');
+        }
+        // A token not revoked still works there.
+        expect(await me(organizer.accessToken)).toBeUndefined();
+      } finally {
+        await gateway.stop();
+      }
+    });
+  }
 });
 
 describe('revocations in a Redis that refuses writes', () => {

@@ -109,6 +109,7 @@ export {
   responseCacheEventKey,
   responseCacheEventVersionTtlMs,
   responseCacheHeartbeatWindowMs,
+  responseCacheStartVersionLua,
   responseCacheTagKey,
   responseCacheTags,
 } from './response-cache.ts';
@@ -124,6 +125,8 @@ export {
   type Revocation,
   RevocationList,
   RevocationPublisher,
+  type RevocationStore,
+  revocationCheckIntervalMs,
   revocationLifetimeMs,
   revokedBeforeNow,
   type TokenFacts,

@@ -48,13 +48,31 @@ export function responseCacheEventKey(namespace: string, eventId: string): strin
 export const responseCacheEventVersionTtlMs = 24 * 60 * 60 * 1_000;
 
 /**
+ * Lua: `started(key)` gives a tag's version that is missing (never set, evicted, flushed) a
+ * value to count from, and answers the key's value. The value is the time in milliseconds
+ * since the epoch (Redis's clock) times 1,000, not 0: a count started again from 1 would
+ * reach values it reached before the loss, which entries still living (in Redis when only
+ * the counter was evicted, or in a gateway's memory) are stamped with, bringing their old
+ * data back. Counted from the time, it passes its old values only after 1,000 changes a
+ * millisecond throughout. (About 2^50 today: exact as a JavaScript number, and in Lua.)
+ */
+export const responseCacheStartVersionLua = `
+local function started(key)
+  local now = redis.call('TIME')
+  local base = now[1] .. string.format('%03d', math.floor(tonumber(now[2]) / 1000)) .. '000'
+  if redis.call('SET', key, base, 'NX') then return base end
+  return redis.call('GET', key)
+end
+`;
+
+/**
  * Bumps a tag, sets each changed event's version to the tag's new version, and publishes
  * the message, in one step: a gateway that hears the message reads the new versions.
  * KEYS[1] is the tag's version, then the changed events' versions; with ARGV[4] (a TTL),
  * the last key is the bump's own, so that a bump asked again, its first attempt's answer
  * late, runs once.
  */
-const bumpScript = `
+const bumpScript = `${responseCacheStartVersionLua}
 local last = #KEYS
 if ARGV[4] ~= '' then
   if not redis.call('SET', KEYS[last], '', 'NX', 'PX', ARGV[4]) then
@@ -62,6 +80,7 @@ if ARGV[4] ~= '' then
   end
   last = last - 1
 end
+if redis.call('EXISTS', KEYS[1]) == 0 then started(KEYS[1]) end
 local version = redis.call('INCR', KEYS[1])
 for index = 2, last do
   redis.call('SET', KEYS[index], version, 'PX', ARGV[3])

@@ -3,7 +3,9 @@
 // kept current by pub/sub, so that checking a token costs two Map lookups and no I/O.
 //
 // A revocation lives as long as the tokens it can stop (the longest lifetime the verifier
-// accepts, plus its clock tolerance), then expires from Redis and from memory alike.
+// accepts, plus its clock tolerance), then expires from Redis and from memory alike. The
+// users service also records it in its database, from which a Redis that lost its state is
+// given every revocation in force again (RevocationPublisher.watch).
 import { accessTokenLifetimeSeconds, clockToleranceSeconds } from '@ticketing/auth';
 import { ReplyError } from 'ioredis';
 import type { Logger } from './logger.ts';
@@ -14,6 +16,15 @@ export const revocationLifetimeMs = (accessTokenLifetimeSeconds + clockTolerance
 
 const keyPrefix = 'ticketing:revoked:';
 const channel = 'ticketing:revocations';
+/**
+ * Set once the revocations in force were stored from the users service's own record, and
+ * never by a single publish: missing, Redis lost what it held (restarted empty, flushed,
+ * failed over to an empty replica), and the revocations are stored again.
+ */
+const restoredMarker = 'ticketing:revocations-restored';
+
+/** How often the users service checks that Redis still holds the revocations. */
+export const revocationCheckIntervalMs = 1_000;
 
 /**
  * - `session`: every token of the session (refresh-token family) `id`: logOut, and the
@@ -32,14 +43,114 @@ export function revokedBeforeNow(now = Date.now()): number {
   return Math.floor(now / 1000) + 1;
 }
 
+/** The publisher's own record of the revocations in force, which outlives Redis's. */
+export interface RevocationStore {
+  /** Keeps `revocations`, each until `expiresAt` (ms since the epoch). */
+  record(revocations: readonly Revocation[], expiresAt: number): Promise<void>;
+  /** Those kept that are in force at `now`, oldest first, each with when it ends. */
+  inForce(now: number): Promise<{ revocation: Revocation; expiresAt: number }[]>;
+}
+
 /** Publishes revocations: the users service. */
 export class RevocationPublisher {
   readonly #redis: RedisConnection | undefined;
   readonly #logger: Logger;
+  readonly #store: RevocationStore | undefined;
+  #restoring: Promise<void> | undefined;
+  #restoreFailed = false;
 
-  constructor(redis: RedisConnection | undefined, logger: Logger) {
+  /**
+   * `store`, when given, keeps each revocation too, so that a Redis that lost them is given
+   * them again (see `watch`).
+   */
+  constructor(redis: RedisConnection | undefined, logger: Logger, store?: RevocationStore) {
     this.#redis = redis;
     this.#logger = logger;
+    this.#store = store;
+  }
+
+  /**
+   * Keeps Redis holding every revocation in force: on each (re)connection and every
+   * `intervalMs`, finds whether Redis lost them (the marker `restoredMarker` is missing)
+   * and, if so, stores each one from the store again with the time it has left, publishes
+   * it (a gateway that started after the loss, and loaded nothing, hears it), and then sets
+   * the marker. Replicas that do it at once write the same keys: harmless. Returns how to
+   * stop.
+   */
+  watch(intervalMs = revocationCheckIntervalMs): () => Promise<void> {
+    const redis = this.#redis;
+    if (!redis || !this.#store) return async () => {};
+    let stopped = false;
+    const check = () => {
+      if (stopped || this.#restoring) return;
+      this.#restoring = this.#restoreIfLost().finally(() => {
+        this.#restoring = undefined;
+      });
+    };
+    redis.onAvailable(check);
+    const timer = setInterval(check, intervalMs);
+    timer.unref();
+    check();
+    return async () => {
+      stopped = true;
+      clearInterval(timer);
+      await this.#restoring;
+    };
+  }
+
+  async #restoreIfLost() {
+    const redis = this.#redis as RedisConnection;
+    const store = this.#store as RevocationStore;
+    if (!redis.available) return;
+    const client = redis.client;
+    try {
+      if ((await client.exists(restoredMarker)) === 1) {
+        this.#restoreFailed = false;
+        return;
+      }
+      // One key per session or user: of a user's, the latest `before` and the latest end.
+      const byKey = new Map<string, { revocation: Revocation; expiresAt: number }>();
+      for (const kept of await store.inForce(Date.now())) {
+        const key = keyOf(kept.revocation);
+        const known = byKey.get(key);
+        byKey.set(
+          key,
+          known?.revocation.kind === 'user' && kept.revocation.kind === 'user'
+            ? {
+                revocation: {
+                  ...kept.revocation,
+                  before: Math.max(known.revocation.before, kept.revocation.before),
+                },
+                expiresAt: Math.max(known.expiresAt, kept.expiresAt),
+              }
+            : { ...kept, expiresAt: Math.max(known?.expiresAt ?? 0, kept.expiresAt) },
+        );
+      }
+      const now = Date.now();
+      const pipeline = client.multi();
+      let restored = 0;
+      for (const [key, { revocation, expiresAt }] of byKey) {
+        if (expiresAt <= now) continue;
+        // NX: a key there already was published since the loss, after this list was read
+        // (a later `before`, a whole lifetime), or stored by another replica doing this.
+        pipeline.set(key, storedValue(revocation), 'PX', expiresAt - now, 'NX');
+        pipeline.publish(channel, JSON.stringify(revocation));
+        restored += 1;
+      }
+      pipeline.set(restoredMarker, String(now));
+      const failed = (await pipeline.exec())?.find(([error]) => error)?.[0];
+      if (failed) throw failed;
+      this.#restoreFailed = false;
+      this.#logger.info({ restored }, 'redis had lost the revocations; stored them again');
+    } catch (error) {
+      // Tried again at the next check; said once while it keeps failing.
+      if (this.#restoreFailed) return;
+      this.#restoreFailed = true;
+      this.#logger.warn(
+        { err: error },
+        'could not store the revocations in force again; retrying every check',
+      );
+    }
   }
 
   /**
@@ -49,6 +160,17 @@ export class RevocationPublisher {
    */
   async publish(...revocations: Revocation[]): Promise<void> {
     if (revocations.length === 0) return;
+    if (this.#store) {
+      try {
+        await this.#store.record(revocations, Date.now() + revocationLifetimeMs);
+      } catch (error) {
+        // Redis may hold them still: published all the same.
+        this.#logger.error(
+          { err: error, revocations },
+          'could not record revocations: a Redis that loses its state would lose them',
+        );
+      }
+    }
     if (!this.#redis) {
       this.#logger.warn(
         { revocations: revocations.length },

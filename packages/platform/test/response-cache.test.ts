@@ -16,6 +16,7 @@ const logger = createLogger('response-cache-test', 'silent');
 
 let redis: OwnRedis;
 let connection: RedisConnection;
+const testStartedAt = Date.now();
 
 /** A connection that takes commands: it queues none while it connects. */
 async function connected(name: string): Promise<RedisConnection> {
@@ -33,15 +34,29 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** The versions of the two tags and of events A and B, under `namespace`. */
-async function versions(namespace: string) {
-  const [events, stock, a, b] = await connection.client.mget(
+/**
+ * The versions of the two tags and of events A and B, under `namespace`, as how many times
+ * each tag was bumped: a tag's version counts from the time it started at (ms since the
+ * epoch, times 1,000), which must be since `since`.
+ */
+async function versions(namespace: string, since = testStartedAt) {
+  const values = await connection.client.mget(
     responseCacheTagKey(namespace, 'events'),
     responseCacheTagKey(namespace, 'stock'),
     responseCacheEventKey(namespace, 'A'),
     responseCacheEventKey(namespace, 'B'),
   );
+  const [events, stock, a, b] = values.map((value) => bumps(value, since));
   return { events, stock, a, b };
+}
+
+/** How many times the tag whose version `value` is was bumped (see `versions`). */
+function bumps(value: string | null, since = testStartedAt): string | null {
+  if (value === null) return null;
+  const startedAt = Math.floor(Number(value) / 1_000);
+  expect(startedAt).toBeGreaterThanOrEqual(since);
+  expect(startedAt).toBeLessThanOrEqual(Date.now());
+  return String(Number(value) % 1_000);
 }
 
 describe('invalidating cached responses', () => {
@@ -81,7 +96,11 @@ describe('invalidating cached responses', () => {
         });
       });
       await invalidateCachedResponses(connection, namespace, 'events', logger, ['A']);
-      expect(await heard).toEqual({ message: '{"tag":"events","eventIds":["A"]}', a: '1' });
+      const { message, a } = await heard;
+      expect({ message, a: bumps(a) }).toEqual({
+        message: '{"tag":"events","eventIds":["A"]}',
+        a: '1',
+      });
     } finally {
       await subscriber.close();
     }

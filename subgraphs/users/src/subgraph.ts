@@ -26,6 +26,7 @@ import { loadSigningKeys, type SigningKeys } from './auth/signing-keys.ts';
 import { AccessTokenIssuer, defaultRefreshGraceSeconds } from './auth/tokens.ts';
 import { createContext, type UsersContext } from './context.ts';
 import { LoginThrottleRepository } from './repositories/LoginThrottleRepository.ts';
+import { RevocationRepository } from './repositories/RevocationRepository.ts';
 import { SessionRepository } from './repositories/SessionRepository.ts';
 import { UserRepository } from './repositories/UserRepository.ts';
 import { createUsersServer } from './server.ts';
@@ -46,6 +47,7 @@ const pendingDeletions = 'pending account deletions';
 export function usersRetention(prisma: PrismaClient): RetentionRule[] {
   const sessions = new SessionRepository(prisma);
   const throttles = new LoginThrottleRepository(prisma);
+  const revocations = new RevocationRepository(prisma);
   return [
     {
       name: 'expired refresh tokens',
@@ -55,6 +57,11 @@ export function usersRetention(prisma: PrismaClient): RetentionRule[] {
       // Idle longer than any counter's window and than an address stays known.
       name: 'idle login counters',
       deleteBatch: (limit) => throttles.pruneIdle(throttlePolicy.knownAddressSeconds, limit),
+    },
+    {
+      // Every token they could stop has expired.
+      name: 'expired revocations',
+      deleteBatch: (limit) => revocations.pruneExpired(limit),
     },
   ];
 }
@@ -119,6 +126,11 @@ export function createUsersServices(
   } = {},
 ) {
   const users = new UserRepository(prisma);
+  const revocations = new RevocationPublisher(
+    abuse.redis,
+    logger,
+    new RevocationRepository(prisma),
+  );
   const accounts = new AccountService({
     successorKeys: keys.successorKeys,
     refreshGraceMs: refreshGraceSeconds * 1000,
@@ -128,13 +140,13 @@ export function createUsersServices(
     sessions: new SessionRepository(prisma),
     throttle: new LoginThrottle(new LoginThrottleRepository(prisma), abuse),
     issuer: new AccessTokenIssuer(keys, parties),
-    revocations: new RevocationPublisher(abuse.redis, logger),
+    revocations,
     tickets:
       abuse.tickets ??
       new TicketsAccounts(localServiceUrl('tickets'), subgraphSecret('tickets', {})),
     logger,
   });
-  return { users, accounts };
+  return { users, accounts, revocations };
 }
 
 export const usersSubgraph: SubgraphDefinition<
@@ -159,7 +171,7 @@ export const usersSubgraph: SubgraphDefinition<
       },
       logger,
     );
-    const { users, accounts } = createUsersServices(
+    const { users, accounts, revocations } = createUsersServices(
       prisma,
       keys,
       {
@@ -203,10 +215,12 @@ export const usersSubgraph: SubgraphDefinition<
       },
     );
     deletions.start(0);
+    // A Redis that lost the revocations (restarted empty, flushed) is given them again.
+    const stopRestoring = revocations.watch();
     return {
       createContext: (request) => createContext({ users, accounts }, request),
       stop: async () => {
-        await Promise.all([retention.stop(), deletions.stop()]);
+        await Promise.all([retention.stop(), deletions.stop(), stopRestoring()]);
       },
       configure(app) {
         app.get('/.well-known/jwks.json', (_req, res) => {

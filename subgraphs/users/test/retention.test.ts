@@ -1,6 +1,6 @@
 // What the users service deletes as it ages out, on the real database: refresh tokens a day
-// past their expiry, and login counters idle longer than any rule looks back. Nothing live
-// goes, and two replicas pruning at once delete each row once.
+// past their expiry, login counters idle longer than any rule looks back, and revocations
+// once every token they could stop has expired. Nothing live goes, and two replicas pruning at once delete each row once.
 import { randomUUID } from 'node:crypto';
 import { applyRetention } from '@ticketing/platform';
 import { createTestDatabase, type TestDatabase } from '@ticketing/prisma/testing';
@@ -94,6 +94,24 @@ describe('the users service’s retention', () => {
       where: { key: `${prefix}idle` },
     });
     expect(counted.failures).toBe(1);
+  });
+
+  it('deletes revocations that stop nothing any more, and keeps those in force', async () => {
+    const prefix = randomUUID();
+    await database.prisma.revocation.createMany({
+      data: [
+        { kind: 'session', subjectId: `${prefix}-ended`, expiresAt: ago(1_000) },
+        { kind: 'session', subjectId: `${prefix}-in-force`, expiresAt: ago(-hour) },
+      ],
+    });
+
+    await applyRetention(usersRetention(database.prisma));
+
+    const left = await database.prisma.revocation.findMany({
+      where: { subjectId: { startsWith: prefix } },
+      select: { subjectId: true },
+    });
+    expect(left.map((row) => row.subjectId)).toEqual([`${prefix}-in-force`]);
   });
 
   it('deletes each row once when two replicas prune at the same time', async () => {
