@@ -9,6 +9,7 @@ import type { Identity } from '@ticketing/auth';
 import { eventsSubgraph } from '@ticketing/events-subgraph/subgraph';
 import { startGateway } from '@ticketing/gateway/main';
 import {
+  ConfigurationError,
   currentRequestId,
   type Logger,
   type RunningService,
@@ -238,7 +239,25 @@ export function inProcessServiceSettings(dataDir: string): NodeJS.ProcessEnv {
   };
 }
 
+/**
+ * The supergraph, started. The events and tickets services call each other, so their ports
+ * are drawn before either listens; a test process running beside this one may listen on one
+ * of them meanwhile (seen once in a CI run: `Cannot listen on HOST 127.0.0.1, PORT …: it is
+ * already in use`). Then what had started is stopped, and all of it starts again on ports
+ * drawn anew, three times at most.
+ */
 export async function startSupergraph(options: SupergraphOptions = {}): Promise<Supergraph> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSupergraphOnce(options);
+    } catch (error) {
+      const portTaken = error instanceof ConfigurationError && /already in use/.test(error.message);
+      if (!portTaken || attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startSupergraphOnce(options: SupergraphOptions): Promise<Supergraph> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ticketing-supergraph-'));
   const urls = {
     USERS_DATABASE_URL: uniqueTestDatabaseUrl('sg_users', options.databaseServerUrl),
