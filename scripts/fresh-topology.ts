@@ -46,20 +46,28 @@ export async function startFreshTopology(
     await Promise.all(Object.values(databaseUrls).map(dropDatabase));
     await rm(dir, { recursive: true, force: true });
   };
-  let topology: Topology;
-  try {
-    topology = await startTopology({
-      publicPort: await freePort(),
-      ephemeralPorts: true,
-      requireNginx: true,
-      runDir,
-      env: { ...databaseUrls, DATA_DIR: dir, ...options.env },
-      ...(options.output ? { output: options.output } : {}),
-      ...(options.replicas ? { replicas: options.replicas } : {}),
-    });
-  } catch (error) {
-    await cleanUp();
-    throw error;
+  // The public port is drawn before NGINX binds it; a process beside this one (another test
+  // file's service) may take it meanwhile, and NGINX then exits naming the address in use.
+  // The topology starts again on a port drawn anew, three times at most.
+  let topology: Topology | undefined;
+  for (let attempt = 1; !topology; attempt++) {
+    try {
+      topology = await startTopology({
+        publicPort: await freePort(),
+        ephemeralPorts: true,
+        requireNginx: true,
+        runDir,
+        env: { ...databaseUrls, DATA_DIR: dir, ...options.env },
+        ...(options.output ? { output: options.output } : {}),
+        ...(options.replicas ? { replicas: options.replicas } : {}),
+      });
+    } catch (error) {
+      const portTaken = error instanceof Error && /Address already in use/.test(error.message);
+      if (!portTaken || attempt >= 3) {
+        await cleanUp();
+        throw error;
+      }
+    }
   }
   return {
     topology,

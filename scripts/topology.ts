@@ -2,6 +2,7 @@
 // and NGINX in front. `npm start` and the integration tests both run it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -470,15 +471,28 @@ function waitForReady(name: string, child: ChildProcess, timeoutMs: number): Pro
   });
 }
 
+/**
+ * Waits until NGINX answers `url`. The answer must be NGINX's own (its `Server` header): a
+ * port NGINX failed to bind, because another process took it first, may be answered by
+ * that process, and NGINX then exits, naming the cause in its log.
+ */
 async function waitForHttp(url: string, child: ChildProcess, logPath: string, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {
-      throw new Error(`nginx exited with code ${child.exitCode}; see ${logPath}`);
+      const log = await readFile(logPath, 'utf8').catch(() => '');
+      const cause = log
+        .trim()
+        .split('\n')
+        .findLast((line) => line.includes('[emerg]'));
+      throw new Error(
+        `nginx exited with code ${child.exitCode}${cause ? `: ${cause}` : ''}; see ${logPath}`,
+      );
     }
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-      if (response.ok) return;
+      await response.body?.cancel();
+      if (response.ok && response.headers.get('server') === 'nginx') return;
     } catch {
       // Not listening yet.
     }

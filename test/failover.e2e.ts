@@ -17,6 +17,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { ticketsDatabase } from '@ticketing/prisma/tickets';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
   purchaseMutation,
@@ -302,6 +303,7 @@ describe('the edge while gateways die', () => {
     const { tierId } = await tierOnSale(1_000_000);
     const intents: Intent[] = [];
     const keyDeadlineMs = 60_000;
+    let awaiting = 0;
 
     // Each client buys, one purchase after the other, each with its own key; until the
     // shop answers (an order, or a business refusal), it sends the same key again.
@@ -317,9 +319,10 @@ describe('the edge while gateways die', () => {
         intents.push(intent);
         const firstSent = Date.now();
         while (Date.now() - firstSent < keyDeadlineMs) {
+          awaiting++;
           const result = await exchange(buyer.token, purchase, {
             input: { tierId, quantity: intent.quantity, idempotencyKey: intent.key },
-          });
+          }).finally(() => awaiting--);
           intent.attempts.push(result);
           record(result);
           if (result.outcome === 'OK') {
@@ -339,12 +342,28 @@ describe('the edge while gateways die', () => {
 
     await Promise.all(gatewayNames.map((name) => load.servedBy(name, 0)));
     await sleep(1_500);
+    // The kill must find purchases in progress at the gateway, whatever the machine's load:
+    // the tier's row is held until every client waits for an answer (NGINX has spread them
+    // over both gateways, least connections first), and let go once the gateway is dead.
+    const rowHolder = new pg.Client({
+      connectionString: started.databaseUrls.TICKETS_DATABASE_URL,
+    });
+    await rowHolder.connect();
+    onTestFinished(() => rowHolder.end());
+    await rowHolder.query('BEGIN');
+    await rowHolder.query('SELECT 1 FROM ticket_tiers WHERE id = $1 FOR UPDATE', [tierId]);
+    for (const deadline = Date.now() + 10_000; awaiting < 24; ) {
+      if (Date.now() > deadline) throw new Error(`only ${awaiting} of 24 purchases waited`);
+      await sleep(10);
+    }
+    await sleep(200);
     const killedAt = Date.now();
     started.topology.signal('gateway-1', 'SIGKILL');
     expect(await started.topology.waitForExit('gateway-1')).toEqual({
       code: null,
       signal: 'SIGKILL',
     });
+    await rowHolder.query('ROLLBACK');
     await sleep(2_000);
     const restartedAt = Date.now();
     await started.topology.restart('gateway-1');

@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -261,6 +262,27 @@ describe('npm start, when a service cannot start', () => {
     for (const name of ['users', 'events']) {
       const port = serviceNamed(name).port;
       await expect(fetch(`http://127.0.0.1:${port}/health/live`), name).rejects.toThrow();
+    }
+  });
+
+  it('names the public port another process answers on, and does not say it is ready', async () => {
+    // It answers /health/live as the edge would, so only NGINX's own failure tells them apart.
+    const impostor = createHttpServer((_, response) => response.end('{"status":"ok"}'));
+    impostor.listen(0, '0.0.0.0');
+    await once(impostor, 'listening');
+    const { port } = impostor.address() as AddressInfo;
+    try {
+      const { code, lines } = await run(
+        ['--experimental-strip-types', 'scripts/start.ts'],
+        { DATA_DIR: dataDir, PUBLIC_PORT: String(port), LOG_LEVEL: 'warn' },
+        150_000,
+      );
+      const output = lines.join('\n');
+      expect(code, output).toBe(1);
+      expect(output).toMatch(new RegExp(`:${port} failed \\(98: Address already in use\\)`));
+      expect(output).not.toMatch(/ready at|\n\s+at \S+ \(/);
+    } finally {
+      impostor.close();
     }
   });
 

@@ -317,6 +317,53 @@ describe('purchase_tickets', () => {
     expect(await state()).toEqual(before);
   });
 
+  it('refuses a sale that reaches the tier’s row after its event started, and changes nothing', async () => {
+    // Another sale writes the tier's row until the event has started: the purchase, its
+    // group and the purchase of a hold all asked before the start, and reach the stock after.
+    const pastTheStart = async () => {
+      await pool.query(
+        `SELECT pg_sleep(greatest(0, extract(epoch FROM starts_at - clock_timestamp())) + 0.05)
+         FROM event_snapshots WHERE event_id = $1`,
+        [eventId],
+      );
+    };
+    const busyRow = 'UPDATE ticket_tiers SET updated_at = now() WHERE id = $1';
+    const starting = async () => {
+      eventId = await createEvent('PUBLISHED', '300 milliseconds');
+      tierId = await createTier(10);
+    };
+
+    await starting();
+    let before = await state();
+    const [alone] = await whileTierChanges(
+      busyRow,
+      () => purchase({ buyer: randomUUID(), tier: tierId, quantity: 2 }),
+      pastTheStart,
+    );
+    expect(alone?.outcome).toBe('salesClosed');
+    expect(await state()).toEqual(before);
+
+    await starting();
+    before = await state();
+    const members = [1, 2].map((quantity) => ({ buyer: randomUUID(), quantity }));
+    const grouped = await whileTierChanges(
+      busyRow,
+      () => purchaseGroup(tierId, members),
+      pastTheStart,
+    );
+    expect(outcomesOf(grouped)).toEqual(['salesClosed', 'salesClosed']);
+    expect(await state()).toEqual(before);
+
+    await starting();
+    const buyer = randomUUID();
+    const hold = await createHold(buyer, tierId, 2);
+    before = await state();
+    const [bought] = await whileTierChanges(busyRow, () => purchase({ buyer, hold }), pastTheStart);
+    expect(bought?.outcome).toBe('salesClosed');
+    expect(await state()).toEqual(before);
+    expect(await tierStock()).toEqual({ sold: 0, held: 2 });
+  });
+
   it('charges the price of the row it takes the stock from', async () => {
     const rows = await whileTierChanges(
       'UPDATE ticket_tiers SET price_cents = 2000 WHERE id = $1',
@@ -530,7 +577,12 @@ async function whileKeyInFlight<T>(lockKey: string, work: () => Promise<T>): Pro
  * tier as $1) but not committed; commits once `work` waits for that row, then returns what
  * `work` answers.
  */
-async function whileTierChanges<T>(change: string, work: () => Promise<T>): Promise<T> {
+async function whileTierChanges<T>(
+  change: string,
+  work: () => Promise<T>,
+  /** Runs once the work waits for the tier's row, before the change commits. */
+  beforeCommit?: () => Promise<void>,
+): Promise<T> {
   const organizer = await pool.connect();
   let working: Promise<T> | undefined;
   try {
@@ -548,6 +600,7 @@ async function whileTierChanges<T>(change: string, work: () => Promise<T>): Prom
       if (Date.now() > deadline) throw new Error('the purchase never waited for the tier’s row');
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    await beforeCommit?.();
     await organizer.query('COMMIT');
     return await working;
   } catch (error) {

@@ -657,3 +657,73 @@ describe("a sale as the tier's sales end", () => {
     expect((await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).held).toBe(0);
   });
 });
+
+describe('a sale as the event starts', () => {
+  /** An event on sale that starts a moment from now, and its one tier. */
+  async function startingEvent(): Promise<{ eventId: string; tierId: string; start: Date }> {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { ...tier, name: 'Starting' },
+    ]);
+    const start = new Date((await databaseNow()).getTime() + 1_500);
+    await moveStart(eventId, start);
+    return { eventId, tierId: tierIds[0] as string, start };
+  }
+  // The busy tier's row: another sale's write of it, not yet committed.
+  const busyTier = (tierId: string) => ({
+    sql: 'UPDATE ticket_tiers SET updated_at = updated_at WHERE id = $1',
+    params: [tierId],
+  });
+  const hold = (tierId: string) =>
+    supergraph.request<{ holdTickets: { id: string } }>(
+      'mutation ($tierId: ID!, $quantity: Int!) { holdTickets(tierId: $tierId, quantity: $quantity) { id } }',
+      { tierId, quantity: 2 },
+      { token: receiver.accessToken },
+    );
+
+  it('is refused when the purchase reaches the stock after the start, though asked before', async () => {
+    const { eventId, tierId, start } = await startingEvent();
+    const bought = await heldPast(busyTier(tierId), 'purchase_tickets', start, () =>
+      supergraph.request(
+        'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+        { input: { tierId, quantity: 2, idempotencyKey: crypto.randomUUID() } },
+        { token: receiver.accessToken },
+      ),
+    );
+    expect(codeOf(bought)).toBe('SALES_CLOSED');
+    const { tickets } = supergraph.databases;
+    expect(await tickets.ticket.count({ where: { tierId } })).toBe(0);
+    expect((await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).sold).toBe(0);
+    expect(
+      await tickets.eventAllowance.count({ where: { eventId, userId: receiver.user.id } }),
+    ).toBe(0);
+  });
+
+  it('is refused when the hold reaches the stock after the start, though asked before', async () => {
+    const { tierId, start } = await startingEvent();
+    const held = await heldPast(busyTier(tierId), 'held = held', start, () => hold(tierId));
+    expect(codeOf(held)).toBe('SALES_CLOSED');
+    const { tickets } = supergraph.databases;
+    expect(await tickets.hold.count({ where: { tierId } })).toBe(0);
+    expect((await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).held).toBe(0);
+  });
+
+  it("is refused when a hold's purchase reaches the stock after the start, though asked before", async () => {
+    const { tierId, start } = await startingEvent();
+    const held = await hold(tierId);
+    expect(held.errors).toBeUndefined();
+    const holdId = held.data?.holdTickets.id as string;
+    const bought = await heldPast(busyTier(tierId), 'purchase_tickets', start, () =>
+      supergraph.request(
+        'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+        { input: { holdId, idempotencyKey: crypto.randomUUID() } },
+        { token: receiver.accessToken },
+      ),
+    );
+    expect(codeOf(bought)).toBe('SALES_CLOSED');
+    const { tickets } = supergraph.databases;
+    expect(await tickets.ticket.count({ where: { tierId } })).toBe(0);
+    const after = await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } });
+    expect({ sold: after.sold, held: after.held }).toEqual({ sold: 0, held: 2 });
+    expect((await tickets.hold.findUniqueOrThrow({ where: { id: holdId } })).status).toBe('ACTIVE');
+  });
+});

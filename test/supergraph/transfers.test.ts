@@ -362,19 +362,29 @@ describe('transferTicket', () => {
   it('happens once when the same ticket is transferred twice at once', async () => {
     const fresh = await freshTier();
     const ticket = await ticketOf(giver, fresh.tierId);
-    // Ten offers at once: one is made, the others find it pending.
     const offers = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
         offer(giver.accessToken, ticket.id, (i % 2 === 0 ? receiver : third).user.email),
       ),
     );
-    const offerCodes = offers.map((result) => codeOf(result) ?? 'OK');
-    expect(offerCodes.filter((code) => code === 'OK')).toHaveLength(1);
-    expect(
-      offerCodes.filter((code) => code !== 'OK').every((code) => code === 'TRANSFER_PENDING'),
-    ).toBe(true);
+    // Ten offers at once: one is made. The others to its receiver are answered with it (as
+    // a retry would be); those to the other account find it pending.
     const made = offers.find((result) => !result.errors)?.data?.transferTicket.pendingTransfer;
     const to = made?.to.name === receiver.user.name ? receiver : third;
+    offers.forEach((result, i) => {
+      const sentTo = i % 2 === 0 ? receiver : third;
+      if (sentTo === to) {
+        expect(result.errors).toBeUndefined();
+        expect(result.data?.transferTicket.pendingTransfer?.id).toBe(made?.id);
+      } else {
+        expect(codeOf(result)).toBe('TRANSFER_PENDING');
+      }
+    });
+    expect(
+      await supergraph.databases.tickets.ticketTransferOffer.count({
+        where: { ticketId: ticket.id },
+      }),
+    ).toBe(1);
     // Ten acceptances of it at once, through both gateways: one moves the ticket.
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
@@ -504,6 +514,28 @@ describe('a transfer offer', () => {
       [giver.user.id]: cap,
       [receiver.user.id]: cap,
     });
+  });
+
+  it('answers a retried offer to the same receiver with the offer made, and makes no other', async () => {
+    // The giver's first answer was lost (a timeout, a dropped connection), and the app sends
+    // the same offer again.
+    const ticket = await ticketOf(giver, (await freshTier()).tierId);
+    const offerId = await offered(giver.accessToken, ticket.id, receiver);
+    const before = await storedOffer(offerId);
+    const again = await offer(giver.accessToken, ticket.id, receiver.user.email.toUpperCase());
+    expect(again.errors).toBeUndefined();
+    expect(again.data?.transferTicket.pendingTransfer?.id).toBe(offerId);
+    expect(await storedOffer(offerId)).toEqual(before);
+    expect(
+      await supergraph.databases.tickets.ticketTransferOffer.count({
+        where: { ticketId: ticket.id },
+      }),
+    ).toBe(1);
+    // Once settled, the same offer again is a new offer.
+    expect((await decline(receiver.accessToken, offerId)).errors).toBeUndefined();
+    const anew = await offer(giver.accessToken, ticket.id, receiver.user.email);
+    expect(anew.errors).toBeUndefined();
+    expect(anew.data?.transferTicket.pendingTransfer?.id).not.toBe(offerId);
   });
 
   it('is the giver’s to see and list, and one at a time per ticket', async () => {

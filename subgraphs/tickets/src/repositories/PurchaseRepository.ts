@@ -248,46 +248,51 @@ export class PurchaseRepository {
         if (!(await this.#takeAllowance(tx, tier.eventId, userId, quantity, request.perUserCap)))
           throw new Rollback({ status: 'limitReached' });
         // The tier's window and limit per order, checked by the service on the tier as read,
-        // are checked again on the row as it is written: an organizer's change committed in
-        // between cannot let a hold past them (a purchase from a hold checks neither). The
-        // hold keeps the price of the row it reserved from: a purchase of it pays that. It
-        // ends `seconds` after now on the database's clock, the one that every check of it
-        // and the sweeper read, whatever this host's clock says. The window is judged when
+        // are checked again on the row as it is written, by the rules every sale is judged
+        // by (tier_refused): an organizer's change committed in between cannot let a hold
+        // past them (a purchase from a hold checks neither). The hold keeps the price of the
+        // row it reserved from: a purchase of it pays that. It ends `seconds` after now on
+        // the database's clock, the one that every check of it and the sweeper read,
+        // whatever this host's clock says. The window and the event's start are judged when
         // the stock is taken (clock_timestamp(), evaluated again on the row once a sale
         // writing it commits), not when the transaction began: a hold that waited for a
-        // busy tier past the end of its sales is refused, as a purchase is.
+        // busy tier past the end of its sales or the event's start is refused, as a
+        // purchase is.
         const reserve = () => tx.$queryRaw<
           { priceCents: number; currency: string; expiresAt: Date }[]
         >`
-          UPDATE ticket_tiers SET held = held + ${quantity}, updated_at = now()
-          WHERE id = ${tier.id}::uuid AND sold + held + ${quantity} <= capacity
-            AND ${quantity} <= max_per_order
-            AND (sales_start_at IS NULL OR sales_start_at <= clock_timestamp())
-            AND (sales_end_at IS NULL OR sales_end_at > clock_timestamp())
+          UPDATE ticket_tiers t SET held = held + ${quantity}, updated_at = now()
+          WHERE t.id = ${tier.id}::uuid AND t.sold + t.held + ${quantity} <= t.capacity
+            AND (tier_refused(t, ${quantity}::int)).outcome IS NULL
           RETURNING price_cents AS "priceCents", currency,
                     (now() + make_interval(secs => ${request.seconds}::int))::timestamptz(3)
                       AS "expiresAt"`;
         let [reserved] = await reserve();
         if (!reserved) {
-          const [now] = await tx.$queryRaw<
+          const [refused] = await tx.$queryRaw<
             {
-              open: boolean;
-              maxPerOrder: number;
+              outcome: string | null;
+              maxPerOrder: number | null;
               salesStartAt: Date | null;
               salesEndAt: Date | null;
             }[]
           >`
-            SELECT (sales_start_at IS NULL OR sales_start_at <= clock_timestamp())
-                   AND (sales_end_at IS NULL OR sales_end_at > clock_timestamp()) AS open,
-                   max_per_order AS "maxPerOrder", sales_start_at AS "salesStartAt",
-                   sales_end_at AS "salesEndAt"
-            FROM ticket_tiers WHERE id = ${tier.id}::uuid`;
-          if (now && !now.open) {
-            const { salesStartAt, salesEndAt } = now;
-            throw new Rollback({ status: 'windowClosed', salesStartAt, salesEndAt });
-          }
-          if (now && quantity > now.maxPerOrder) {
-            throw new Rollback({ status: 'orderLimitExceeded', maxPerOrder: now.maxPerOrder });
+            SELECT r.outcome, r.tier_max_per_order AS "maxPerOrder",
+                   r.tier_sales_start_at AS "salesStartAt", r.tier_sales_end_at AS "salesEndAt"
+            FROM ticket_tiers t, tier_refused(t, ${quantity}::int) r
+            WHERE t.id = ${tier.id}::uuid`;
+          switch (refused?.outcome) {
+            case 'salesClosed':
+              throw new Rollback({ status: 'salesClosed' });
+            case 'windowClosed': {
+              const { salesStartAt, salesEndAt } = refused;
+              throw new Rollback({ status: 'windowClosed', salesStartAt, salesEndAt });
+            }
+            case 'orderLimitExceeded':
+              throw new Rollback({
+                status: 'orderLimitExceeded',
+                maxPerOrder: refused.maxPerOrder as number,
+              });
           }
           if (await this.expireHolds({ tierId: tier.id }, tx)) [reserved] = await reserve();
         }

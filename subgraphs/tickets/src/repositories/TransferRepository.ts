@@ -1,10 +1,10 @@
 import { retryOnConflict, whileAwaited } from '@ticketing/platform';
-import type {
+import {
   Prisma,
-  PrismaClient,
-  Ticket,
-  TicketTransferOffer,
-  TransferOfferStatus,
+  type PrismaClient,
+  type Ticket,
+  type TicketTransferOffer,
+  type TransferOfferStatus,
 } from '@ticketing/prisma/tickets';
 import { type OrderPosition, olderThan } from './OrderRepository.ts';
 import { PurchaseRepository } from './PurchaseRepository.ts';
@@ -50,6 +50,11 @@ class Rollback extends Error {
     this.outcome = outcome;
   }
 }
+
+/** An offer's columns under the names of its model, from `ticket_transfer_offers o`. */
+const offerColumns = Prisma.raw(`o.id, o.ticket_id AS "ticketId", o.from_user_id AS "fromUserId",
+  o.to_user_id AS "toUserId", o.status, o.created_at AS "createdAt", o.expires_at AS "expiresAt",
+  o.lifetime_ends_at AS "lifetimeEndsAt", o.resolved_at AS "resolvedAt"`);
 
 /** An offer still open: pending and not past its expiry. */
 const open = (now = new Date()) =>
@@ -138,11 +143,18 @@ export class TransferRepository {
         VALUES (uuid_v7(), ${ticketId}::uuid, ${fromUserId}::uuid, ${toUserId}::uuid,
                 ${ticket.expiresAt}, ${ticket.lifetimeEndsAt})
         ON CONFLICT (ticket_id) WHERE status = 'PENDING' DO NOTHING
-        RETURNING o.id, o.ticket_id AS "ticketId", o.from_user_id AS "fromUserId",
-          o.to_user_id AS "toUserId", o.status, o.created_at AS "createdAt",
-          o.expires_at AS "expiresAt", o.lifetime_ends_at AS "lifetimeEndsAt",
-          o.resolved_at AS "resolvedAt"`;
-        return offer ? ({ status: 'offered', offer } as const) : ({ status: 'pending' } as const);
+        RETURNING ${offerColumns}`;
+        if (offer) return { status: 'offered', offer } as const;
+        // The same offer again (a retry after a lost answer, a second press): answered with
+        // the one pending, unchanged. To anyone else, the ticket is pending.
+        const [same] = await tx.$queryRaw<TicketTransferOffer[]>`
+        SELECT ${offerColumns}
+        FROM ticket_transfer_offers o
+        WHERE o.ticket_id = ${ticketId}::uuid AND o.status = 'PENDING'
+          AND o.from_user_id = ${fromUserId}::uuid AND o.to_user_id = ${toUserId}::uuid`;
+        return same
+          ? ({ status: 'offered', offer: same } as const)
+          : ({ status: 'pending' } as const);
       }),
     );
   }
