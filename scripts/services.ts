@@ -4,13 +4,21 @@
 import {
   defaultPublicPort,
   gatewayNames,
+  portSetting,
   servicePorts,
   serviceRoutes,
   subgraphNames,
   tokenIssuer,
 } from '@ticketing/platform';
+import { z } from 'zod';
 
 export { defaultPublicPort, serviceRoutes, tokenIssuer };
+
+/** What `npm start` reads itself, besides what it hands on to the services. */
+export const localRunnerSettings = z.object({
+  /** The public port, NGINX's (or the one gateway's without NGINX). */
+  PUBLIC_PORT: portSetting(defaultPublicPort).pipe(z.number().min(1)),
+});
 
 export type ServiceKind = 'subgraph' | 'gateway';
 

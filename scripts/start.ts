@@ -1,17 +1,14 @@
 // `npm start`: the whole topology on this machine. With no *_DATABASE_URL set, each
 // service keeps its data in embedded PostgreSQL (PGlite) under .data/.
-import { ConfigurationError, loadConfig, portSetting, stopSignals } from '@ticketing/platform';
-import { z } from 'zod';
-import { defaultPublicPort, services } from './services.ts';
+import { ConfigurationError, loadConfig, stopSignals } from '@ticketing/platform';
+import { localRunnerSettings, services } from './services.ts';
 import { Supervisor } from './supervise.ts';
 import { startTopology, type Topology } from './topology.ts';
 import { buildWebApp } from './web.ts';
 
 const PUBLIC_PORT = (() => {
   try {
-    return loadConfig(
-      z.object({ PUBLIC_PORT: portSetting(defaultPublicPort).pipe(z.number().min(1)) }),
-    ).PUBLIC_PORT;
+    return loadConfig(localRunnerSettings).PUBLIC_PORT;
   } catch (error) {
     if (!(error instanceof ConfigurationError)) throw error;
     console.error(error.message);
