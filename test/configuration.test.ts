@@ -3,9 +3,10 @@
 // setting added without a word there would be one nobody outside knows of.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { eventsSettings } from '@ticketing/events-subgraph/subgraph';
 import { gatewaySettings } from '@ticketing/gateway/main';
-import { shutdownSettings, subgraphStartSettings } from '@ticketing/platform';
+import { loadConfig, shutdownSettings, subgraphStartSettings } from '@ticketing/platform';
 import { ticketsSettings } from '@ticketing/tickets-subgraph/subgraph';
 import { usersSettings } from '@ticketing/users-subgraph/subgraph';
 import { describe, expect, it } from 'vitest';
@@ -48,6 +49,9 @@ async function variablesReadDirectly(): Promise<Set<string>> {
   return names;
 }
 
+/** A setting's value, a compiled one (TRUSTED_PROXIES' function) by its source. */
+const comparable = (value: unknown) => (typeof value === 'function' ? String(value) : value);
+
 describe('the README’s Configuration', () => {
   it.each([
     ['gateway', gatewaySettings],
@@ -61,6 +65,28 @@ describe('the README’s Configuration', () => {
     const documented = await documentedIn();
     const missing = Object.keys(settings.shape).filter((name) => !documented(name));
     expect(missing).toEqual([]);
+  });
+
+  it.each([
+    ['gateway', gatewaySettings],
+    ['users', usersSettings],
+    ['events', eventsSettings],
+    ['tickets', ticketsSettings],
+    ['every subgraph', subgraphStartSettings(0)],
+    ['npm start', localRunnerSettings],
+  ])('takes each setting of %s set to nothing as unset, as the section says', (_, settings) => {
+    // `VAR=`, as compose's `${VAR:-}` leaves it: read as such, a number would be 0 (or
+    // refused), a name or a URL refused.
+    const unset = loadConfig(settings, {});
+    const unlike = Object.keys(settings.shape).filter((name) => {
+      try {
+        const empty = loadConfig(settings, { [name]: '' });
+        return !isDeepStrictEqual(comparable(empty[name]), comparable(unset[name]));
+      } catch {
+        return true;
+      }
+    });
+    expect(unlike).toEqual([]);
   });
 
   it('lists every variable read outside a settings schema', async () => {
