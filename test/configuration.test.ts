@@ -24,9 +24,9 @@ async function configurationSection(): Promise<string> {
 
 /** Whether `name` is written in the section, itself or as one of a family. */
 async function documentedIn(): Promise<(name: string) => boolean> {
-  const written = [...(await configurationSection()).matchAll(/`([A-Z<][A-Z0-9_<>*]*)`/g)];
-  const patterns = written.map(
-    ([, name]) =>
+  const written = (await configurationSection()).matchAll(/`([A-Z<][A-Z0-9_<>*]*)`/g);
+  const patterns = [...written].map(
+    ([, name = '']) =>
       new RegExp(`^${name.replaceAll(/<[A-Z]+>/g, '[A-Z]+').replaceAll('*', '[A-Z0-9_]*')}$`),
   );
   return (name) => patterns.some((pattern) => pattern.test(name));
@@ -41,7 +41,9 @@ async function variablesReadDirectly(): Promise<Set<string>> {
     for (const file of files) {
       if (!file.endsWith('.ts') || /(^|\/)(test|generated|node_modules)\//.test(file)) continue;
       const source = await readFile(join(repositoryRoot, folder, file), 'utf8');
-      for (const [, name] of source.matchAll(/\benv\.([A-Z][A-Z0-9_]+)\b/g)) names.add(name);
+      for (const [, name = ''] of source.matchAll(/\benv\.([A-Z][A-Z0-9_]+)\b/g)) {
+        names.add(name);
+      }
     }
   }
   // The system's own: where to find programs.
@@ -77,10 +79,10 @@ describe('the README’s Configuration', () => {
   ])('takes each setting of %s set to nothing as unset, as the section says', (_, settings) => {
     // `VAR=`, as compose's `${VAR:-}` leaves it: read as such, a number would be 0 (or
     // refused), a name or a URL refused.
-    const unset = loadConfig(settings, {});
+    const unset: Record<string, unknown> = loadConfig(settings, {});
     const unlike = Object.keys(settings.shape).filter((name) => {
       try {
-        const empty = loadConfig(settings, { [name]: '' });
+        const empty: Record<string, unknown> = loadConfig(settings, { [name]: '' });
         return !isDeepStrictEqual(comparable(empty[name]), comparable(unset[name]));
       } catch {
         return true;

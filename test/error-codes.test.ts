@@ -20,7 +20,9 @@ async function readmeErrorCodes(): Promise<string> {
 /** The codes in the first column of the section's table. */
 function tableCodes(section: string): Set<string> {
   const firstCells = section.split('\n').flatMap((line) => line.match(/^\| ([^|]+) \|/)?.[1] ?? []);
-  return new Set(firstCells.flatMap((cell) => [...cell.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1])));
+  return new Set(
+    firstCells.flatMap((cell) => [...cell.matchAll(/`([A-Z_]+)`/g)].map(([, code = '']) => code)),
+  );
 }
 
 /** The codes of the answers NGINX writes itself (the template's `$edge_error` map). */
@@ -29,7 +31,7 @@ async function edgeErrorCodes(): Promise<string[]> {
     join(import.meta.dirname, '..', 'nginx', 'templates', 'gateway.conf.template'),
     'utf8',
   );
-  return [...new Set([...template.matchAll(/"code":"([A-Z_]+)"/g)].map((match) => match[1]))];
+  return [...new Set([...template.matchAll(/"code":"([A-Z_]+)"/g)].map(([, code = '']) => code))];
 }
 
 /**
