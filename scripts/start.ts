@@ -6,9 +6,10 @@ import { Supervisor } from './supervise.ts';
 import { startTopology, type Topology } from './topology.ts';
 import { buildWebApp } from './web.ts';
 
-const PUBLIC_PORT = (() => {
+// Checked before anything starts, as each service checks its own.
+const settings = (() => {
   try {
-    return loadConfig(localRunnerSettings).PUBLIC_PORT;
+    return loadConfig(localRunnerSettings);
   } catch (error) {
     if (!(error instanceof ConfigurationError)) throw error;
     console.error(error.message);
@@ -37,7 +38,8 @@ let supervisor: Supervisor | undefined;
 /** A service that exited while the others were still starting. */
 let exitedWhileStarting: string | undefined;
 topology = await startTopology({
-  publicPort: PUBLIC_PORT,
+  publicPort: settings.PUBLIC_PORT,
+  requestsPerClient: settings.EDGE_REQUESTS_PER_CLIENT,
   onUnexpectedExit(service, code, signal) {
     // Asked to stop while starting, each service stops once it has started.
     if (shuttingDown || stopAskedWhileStarting) return;

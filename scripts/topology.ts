@@ -32,6 +32,8 @@ export const repositoryRoot = resolve(import.meta.dirname, '..');
 export interface TopologyOptions {
   /** NGINX's port, the public endpoint (default 8080). */
   publicPort?: number;
+  /** Requests one client address may have in progress at the edge (default 512). */
+  requestsPerClient?: number;
   /** Let the OS pick the services' ports instead of the fixed ones (tests). */
   ephemeralPorts?: boolean;
   /** Environment for every service, over this process's own. */
@@ -434,6 +436,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       corsOrigins: defaultCorsOrigins({ ...process.env, ...options.env }),
       listenPort: publicPort,
       gateways: gateways.map(({ url }) => new URL(url).host) as [string, string],
+      requestsPerClient: options.requestsPerClient,
     };
     const config = await writeLocalNginxConfig(prefix, edgeSettings);
     rotation = {

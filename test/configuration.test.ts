@@ -96,4 +96,19 @@ describe('the README’s Configuration', () => {
     const missing = [...(await variablesReadDirectly())].filter((name) => !documented(name));
     expect(missing).toEqual([]);
   });
+
+  it('has npm start check the edge’s limit with its other settings, before anything starts', () => {
+    // It was read only once every service had started: `EDGE_REQUESTS_PER_CLIENT=` (which
+    // compose takes as 512) stopped them all again, and a limit NGINX refuses (over 65535)
+    // failed NGINX's own start.
+    expect(loadConfig(localRunnerSettings, {}).EDGE_REQUESTS_PER_CLIENT).toBe(512);
+    expect(
+      loadConfig(localRunnerSettings, { EDGE_REQUESTS_PER_CLIENT: '' }).EDGE_REQUESTS_PER_CLIENT,
+    ).toBe(512);
+    for (const refused of ['0', '65536', 'many']) {
+      expect(() => loadConfig(localRunnerSettings, { EDGE_REQUESTS_PER_CLIENT: refused })).toThrow(
+        /EDGE_REQUESTS_PER_CLIENT/,
+      );
+    }
+  });
 });
