@@ -189,7 +189,16 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     track('nginx', edge);
     refuseAfterStop('nginx', edge);
     if (edge.pid) watchdogs.set(edge, watchOverNginx(edge.pid));
-    await waitForHttp(`${origin}/health/live`, edge, join(prefix, 'error.log'), readyTimeoutMs);
+    const taken = portsTaken(edge);
+    try {
+      await waitForHttp(`${origin}/health/live`, edge, join(prefix, 'error.log'), readyTimeoutMs);
+    } catch (error) {
+      const [port] = taken;
+      if (port === undefined) throw error;
+      throw new Error(
+        `port ${port} is in use by another process: stop it${port === publicPort ? ', or set PUBLIC_PORT to a free port' : ''}`,
+      );
+    }
     return edge;
   };
 
@@ -488,6 +497,18 @@ async function waitForHttp(url: string, child: ChildProcess, logPath: string, ti
     await new Promise((wake) => setTimeout(wake, 100));
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/** The ports NGINX says, as it starts, another process holds (its `bind() … failed`). */
+function portsTaken(edge: ChildProcess): Set<number> {
+  const ports = new Set<number>();
+  if (edge.stderr) {
+    createInterface({ input: edge.stderr }).on('line', (line) => {
+      const port = /bind\(\) to \S+:(\d+) failed \(\d+: Address already in use\)/.exec(line)?.[1];
+      if (port) ports.add(Number(port));
+    });
+  }
+  return ports;
 }
 
 /** Whatever is left of a process group whose leader has exited (NGINX's workers). */

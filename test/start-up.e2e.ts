@@ -264,6 +264,29 @@ describe('npm start, when a service cannot start', () => {
     }
   });
 
+  it('names the public port another process holds, and PUBLIC_PORT to move it', async () => {
+    // NGINX could not bind it, and all a newcomer read was "nginx exited with code 1".
+    const taken = createServer();
+    taken.listen(await freePort(), '127.0.0.1');
+    await once(taken, 'listening');
+    const { port } = taken.address() as { port: number };
+    try {
+      const { code, lines } = await run(
+        ['--experimental-strip-types', 'scripts/start.ts'],
+        { DATA_DIR: dataDir, PUBLIC_PORT: String(port), LOG_LEVEL: 'warn' },
+        150_000,
+      );
+      const output = lines.join('\n');
+      expect(code, output).toBe(1);
+      expect(output).toMatch(
+        new RegExp(`The topology did not start: port ${port} is in use .*PUBLIC_PORT`),
+      );
+      expect(output).not.toMatch(/\n\s+at \S+ \(/);
+    } finally {
+      taken.close();
+    }
+  });
+
   it('refuses a PUBLIC_PORT that is not a port, naming it', async () => {
     const { code, lines } = await run(['--experimental-strip-types', 'scripts/start.ts'], {
       PUBLIC_PORT: 'eighty',
