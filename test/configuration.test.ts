@@ -54,42 +54,41 @@ async function variablesReadDirectly(): Promise<Set<string>> {
 /** A setting's value, a compiled one (TRUSTED_PROXIES' function) by its source. */
 const comparable = (value: unknown) => (typeof value === 'function' ? String(value) : value);
 
+/** Every settings schema, by what reads it. */
+const settingsOf = [
+  ['gateway', gatewaySettings],
+  ['users', usersSettings],
+  ['events', eventsSettings],
+  ['tickets', ticketsSettings],
+  ['every subgraph', subgraphStartSettings(0)],
+  ['every service', shutdownSettings],
+  ['npm start', localRunnerSettings],
+] as const;
+
 describe('the README’s Configuration', () => {
-  it.each([
-    ['gateway', gatewaySettings],
-    ['users', usersSettings],
-    ['events', eventsSettings],
-    ['tickets', ticketsSettings],
-    ['every subgraph', subgraphStartSettings(0)],
-    ['every service', shutdownSettings],
-    ['npm start', localRunnerSettings],
-  ])('lists every setting of %s', async (_, settings) => {
+  it.each(settingsOf)('lists every setting of %s', async (_, settings) => {
     const documented = await documentedIn();
     const missing = Object.keys(settings.shape).filter((name) => !documented(name));
     expect(missing).toEqual([]);
   });
 
-  it.each([
-    ['gateway', gatewaySettings],
-    ['users', usersSettings],
-    ['events', eventsSettings],
-    ['tickets', ticketsSettings],
-    ['every subgraph', subgraphStartSettings(0)],
-    ['npm start', localRunnerSettings],
-  ])('takes each setting of %s set to nothing as unset, as the section says', (_, settings) => {
-    // `VAR=`, as compose's `${VAR:-}` leaves it: read as such, a number would be 0 (or
-    // refused), a name or a URL refused.
-    const unset: Record<string, unknown> = loadConfig(settings, {});
-    const unlike = Object.keys(settings.shape).filter((name) => {
-      try {
-        const empty: Record<string, unknown> = loadConfig(settings, { [name]: '' });
-        return !isDeepStrictEqual(comparable(empty[name]), comparable(unset[name]));
-      } catch {
-        return true;
-      }
-    });
-    expect(unlike).toEqual([]);
-  });
+  it.each(settingsOf)(
+    'takes each setting of %s set to nothing as unset, as the section says',
+    (_, settings) => {
+      // `VAR=`, as compose's `${VAR:-}` leaves it: read as such, a number would be 0 (or
+      // refused), a name or a URL refused.
+      const unset: Record<string, unknown> = loadConfig(settings, {});
+      const unlike = Object.keys(settings.shape).filter((name) => {
+        try {
+          const empty: Record<string, unknown> = loadConfig(settings, { [name]: '' });
+          return !isDeepStrictEqual(comparable(empty[name]), comparable(unset[name]));
+        } catch {
+          return true;
+        }
+      });
+      expect(unlike).toEqual([]);
+    },
+  );
 
   it('lists every variable read outside a settings schema', async () => {
     const documented = await documentedIn();
