@@ -47,7 +47,7 @@ export async function startFreshTopology(
     await rm(dir, { recursive: true, force: true });
   };
   // The public port is drawn before NGINX binds it; a process beside this one (another test
-  // file's service) may take it meanwhile, and NGINX then exits naming the address in use.
+  // file's service) may take it meanwhile, and NGINX then exits: the port is named in use.
   // The topology starts again on a port drawn anew, three times at most.
   let topology: Topology | undefined;
   for (let attempt = 1; !topology; attempt++) {
@@ -62,7 +62,8 @@ export async function startFreshTopology(
         ...(options.replicas ? { replicas: options.replicas } : {}),
       });
     } catch (error) {
-      const portTaken = error instanceof Error && /Address already in use/.test(error.message);
+      const portTaken =
+        error instanceof Error && /is in use by another process/.test(error.message);
       if (!portTaken || attempt >= 3) {
         await cleanUp();
         throw error;

@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { defaultRequestsPerClient } from './services.ts';
 
 export const nginxTemplatePath = resolve(
   import.meta.dirname,
@@ -63,9 +64,6 @@ export interface EdgeSettings {
   requestsPerClient?: number;
 }
 
-/** The edge's default limit on one address's requests in progress at once. */
-export const defaultRequestsPerClient = 512;
-
 /** The default allowlist for this process's environment. */
 export function defaultCorsOrigins(env: NodeJS.ProcessEnv = process.env): string {
   return env.CORS_ORIGINS ?? (env.NODE_ENV === 'production' ? '' : developmentCorsOrigins);
@@ -95,7 +93,7 @@ export function edgeVariables({
   gatewayMaxFails = 1,
   corsOrigins = defaultCorsOrigins(),
   webRoot: root = webRoot,
-  requestsPerClient = Number(process.env.EDGE_REQUESTS_PER_CLIENT ?? defaultRequestsPerClient),
+  requestsPerClient = defaultRequestsPerClient,
 }: EdgeSettings): Record<string, string> {
   if (!Number.isInteger(requestsPerClient) || requestsPerClient < 1) {
     throw new Error(`EDGE_REQUESTS_PER_CLIENT must be a whole number from 1: ${requestsPerClient}`);

@@ -4,13 +4,30 @@
 import {
   defaultPublicPort,
   gatewayNames,
+  integerSetting,
+  portSetting,
   servicePorts,
   serviceRoutes,
   subgraphNames,
   tokenIssuer,
 } from '@ticketing/platform';
+import { z } from 'zod';
 
 export { defaultPublicPort, serviceRoutes, tokenIssuer };
+
+/** The edge's default limit on one address's requests in progress at once. */
+export const defaultRequestsPerClient = 512;
+
+/** What `npm start` reads itself, besides what it hands on to the services. */
+export const localRunnerSettings = z.object({
+  /** The public port, NGINX's (or the one gateway's without NGINX). */
+  PUBLIC_PORT: portSetting(defaultPublicPort).pipe(z.number().min(1)),
+  /**
+   * Requests one client address may have in progress at the edge; beyond, 429. At most
+   * 65535, the most NGINX's `limit_conn` takes.
+   */
+  EDGE_REQUESTS_PER_CLIENT: integerSetting(defaultRequestsPerClient, { min: 1, max: 65_535 }),
+});
 
 export type ServiceKind = 'subgraph' | 'gateway';
 

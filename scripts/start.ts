@@ -1,17 +1,15 @@
 // `npm start`: the whole topology on this machine. With no *_DATABASE_URL set, each
 // service keeps its data in embedded PostgreSQL (PGlite) under .data/.
-import { ConfigurationError, loadConfig, portSetting, stopSignals } from '@ticketing/platform';
-import { z } from 'zod';
-import { defaultPublicPort, services } from './services.ts';
+import { ConfigurationError, loadConfig, stopSignals } from '@ticketing/platform';
+import { localRunnerSettings, services } from './services.ts';
 import { Supervisor } from './supervise.ts';
 import { startTopology, type Topology } from './topology.ts';
 import { buildWebApp } from './web.ts';
 
-const PUBLIC_PORT = (() => {
+// Checked before anything starts, as each service checks its own.
+const settings = (() => {
   try {
-    return loadConfig(
-      z.object({ PUBLIC_PORT: portSetting(defaultPublicPort).pipe(z.number().min(1)) }),
-    ).PUBLIC_PORT;
+    return loadConfig(localRunnerSettings);
   } catch (error) {
     if (!(error instanceof ConfigurationError)) throw error;
     console.error(error.message);
@@ -40,7 +38,8 @@ let supervisor: Supervisor | undefined;
 /** A service that exited while the others were still starting. */
 let exitedWhileStarting: string | undefined;
 topology = await startTopology({
-  publicPort: PUBLIC_PORT,
+  publicPort: settings.PUBLIC_PORT,
+  requestsPerClient: settings.EDGE_REQUESTS_PER_CLIENT,
   onUnexpectedExit(service, code, signal) {
     // Asked to stop while starting, each service stops once it has started.
     if (shuttingDown || stopAskedWhileStarting) return;

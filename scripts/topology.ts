@@ -33,6 +33,8 @@ export const repositoryRoot = resolve(import.meta.dirname, '..');
 export interface TopologyOptions {
   /** NGINX's port, the public endpoint (default 8080). */
   publicPort?: number;
+  /** Requests one client address may have in progress at the edge (default 512). */
+  requestsPerClient?: number;
   /** Let the OS pick the services' ports instead of the fixed ones (tests). */
   ephemeralPorts?: boolean;
   /** Environment for every service, over this process's own. */
@@ -188,7 +190,16 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     track('nginx', edge);
     refuseAfterStop('nginx', edge);
     if (edge.pid) watchdogs.set(edge, watchOverNginx(edge.pid));
-    await waitForHttp(`${origin}/health/live`, edge, join(prefix, 'error.log'), readyTimeoutMs);
+    const taken = portsTaken(edge);
+    try {
+      await waitForHttp(`${origin}/health/live`, edge, join(prefix, 'error.log'), readyTimeoutMs);
+    } catch (error) {
+      const [port] = taken;
+      if (port === undefined) throw error;
+      throw new Error(
+        `port ${port} is in use by another process: stop it${port === publicPort ? ', or set PUBLIC_PORT to a free port' : ''}`,
+      );
+    }
     return edge;
   };
 
@@ -435,6 +446,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       corsOrigins: defaultCorsOrigins({ ...process.env, ...options.env }),
       listenPort: publicPort,
       gateways: gateways.map(({ url }) => new URL(url).host) as [string, string],
+      requestsPerClient: options.requestsPerClient,
     };
     const config = await writeLocalNginxConfig(prefix, edgeSettings);
     rotation = {
@@ -499,6 +511,18 @@ async function waitForHttp(url: string, child: ChildProcess, logPath: string, ti
     await new Promise((wake) => setTimeout(wake, 100));
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/** The ports NGINX says, as it starts, another process holds (its `bind() … failed`). */
+function portsTaken(edge: ChildProcess): Set<number> {
+  const ports = new Set<number>();
+  if (edge.stderr) {
+    createInterface({ input: edge.stderr }).on('line', (line) => {
+      const port = /bind\(\) to \S+:(\d+) failed \(\d+: Address already in use\)/.exec(line)?.[1];
+      if (port) ports.add(Number(port));
+    });
+  }
+  return ports;
 }
 
 /** Whatever is left of a process group whose leader has exited (NGINX's workers). */

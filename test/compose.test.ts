@@ -6,13 +6,9 @@ import dockerignoreModule from '@balena/dockerignore';
 import { shutdownSettings, stopWaitMs } from '@ticketing/platform';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { corsOriginPattern, nginxTemplatePath, renderTemplate } from '../scripts/nginx.ts';
 import {
-  corsOriginPattern,
   defaultRequestsPerClient,
-  nginxTemplatePath,
-  renderTemplate,
-} from '../scripts/nginx.ts';
-import {
   gatewayServices,
   serviceCommand,
   services,

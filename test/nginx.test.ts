@@ -769,6 +769,32 @@ describe('the edge in front of a live gateway, with the web app not built', () =
     expect(lines[2]).toContain(`"GET ${longPath.slice(0, 256)}... HTTP/1.1" 200`);
   });
 
+  it('logs no health probe', async () => {
+    // Kubernetes' probes and compose's healthcheck ask every few seconds: each wrote a line,
+    // although a probe is not a request anyone follows.
+    for (const path of ['/health/live', '/health/ready']) {
+      const answer = await rawExchange(
+        edge.port,
+        `GET ${path} HTTP/1.1\r\nhost: api.example.com\r\nuser-agent: probe-${path}\r\nconnection: close\r\n\r\n`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    }
+    const after = await rawExchange(
+      edge.port,
+      `GET /graphql HTTP/1.1\r\nhost: api.example.com\r\nuser-agent: after-the-probes\r\nconnection: close\r\n\r\n`,
+    );
+    expect(after).toMatch(/^HTTP\/1\.1 200 /);
+    // Lines are written in order: once the request after the probes is there, so are they.
+    const accessLog = async () => readFile(join(edge.prefix, 'access.log'), 'utf8').catch(() => '');
+    const deadline = Date.now() + 5_000;
+    while (!(await accessLog()).includes('after-the-probes') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const lines = (await accessLog()).split('\n');
+    expect(lines.filter((line) => line.includes('after-the-probes'))).toHaveLength(1);
+    expect(lines.filter((line) => line.includes('probe-/health'))).toEqual([]);
+  });
+
   it('logs no user name a client sent with Basic credentials', async () => {
     // $remote_user is the name in an Authorization: Basic header, which no client of the
     // API needs: a careless client's email, or 6 KB on every line.

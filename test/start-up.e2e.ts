@@ -265,8 +265,9 @@ describe('npm start, when a service cannot start', () => {
     }
   });
 
-  it('names the public port another process answers on, and does not say it is ready', async () => {
-    // It answers /health/live as the edge would, so only NGINX's own failure tells them apart.
+  it('names the public port another process holds, and PUBLIC_PORT to move it', async () => {
+    // NGINX could not bind it, and all a newcomer read was "nginx exited with code 1"; the
+    // process answers /health/live as the edge would, and was once taken for it ("ready").
     const impostor = createHttpServer((_, response) => response.end('{"status":"ok"}'));
     impostor.listen(0, '0.0.0.0');
     await once(impostor, 'listening');
@@ -279,7 +280,9 @@ describe('npm start, when a service cannot start', () => {
       );
       const output = lines.join('\n');
       expect(code, output).toBe(1);
-      expect(output).toMatch(new RegExp(`:${port} failed \\(98: Address already in use\\)`));
+      expect(output).toMatch(
+        new RegExp(`The topology did not start: port ${port} is in use .*PUBLIC_PORT`),
+      );
       expect(output).not.toMatch(/ready at|\n\s+at \S+ \(/);
     } finally {
       impostor.close();

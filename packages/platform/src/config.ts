@@ -111,13 +111,16 @@ export function settingsCheck<Settings>(check: (settings: Settings) => void) {
 
 /**
  * Validates the environment once, at start-up, and returns typed settings. A bad value
- * stops the service with a message naming the variable, before anything listens.
+ * stops the service with a message naming the variable, before anything listens. A variable
+ * set to nothing counts as unset, whatever its kind: a number would otherwise be 0 (a
+ * refresh grace or a warm-up silently off), and a name or a URL refused.
  */
 export function loadConfig<Schema extends z.ZodType>(
   schema: Schema,
   env: NodeJS.ProcessEnv = process.env,
 ): z.infer<Schema> {
-  const result = schema.safeParse(env);
+  const set = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = schema.safeParse(set);
   if (!result.success) {
     throw new ConfigurationError(`Invalid configuration:\n${z.prettifyError(result.error)}`);
   }
