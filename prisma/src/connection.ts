@@ -80,7 +80,22 @@ export interface OpenDatabaseOptions {
    * (PGlite only; default `embeddedLockWaitMs`).
    */
   lockWaitMs?: number;
+  /**
+   * Opens the pool for migrations (PostgreSQL only): no statement deadline (an index build
+   * may take its time), but a bounded wait for each lock, named `applicationName` so that
+   * `watchLockWaits` finds its sessions.
+   */
+  migration?: { lockWaitMs: number; applicationName: string };
 }
+
+/**
+ * How long a migration waits for a lock before it gives up: Prisma Migrate's advisory lock
+ * (held by another replica's migration), or a lock on a table it changes (held by a long
+ * transaction, or a client left idle in one). Without it, a start waited for good, and a
+ * stop asked for meanwhile waited with it; given up, the service exits non-zero and its
+ * orchestrator starts it again. Within a Kubernetes startup probe's 120 s.
+ */
+export const migrationLockWaitMs = 30_000;
 
 /**
  * Longer than a service whose runner went away takes to stop (10 s): the next `npm start`
@@ -91,7 +106,12 @@ export const embeddedLockWaitMs = 15_000;
 /** Opens a connection pool (PostgreSQL) or the embedded database (PGlite). */
 export async function openDatabase(
   location: DatabaseLocation,
-  { onConnectionLost, deadlines, lockWaitMs = embeddedLockWaitMs }: OpenDatabaseOptions = {},
+  {
+    onConnectionLost,
+    deadlines,
+    lockWaitMs = embeddedLockWaitMs,
+    migration,
+  }: OpenDatabaseOptions = {},
 ): Promise<DatabaseConnection> {
   if (location.kind === 'pglite') {
     await mkdir(location.dataDir, { recursive: true });
@@ -121,6 +141,13 @@ export async function openDatabase(
           statement_timeout: deadlines.statementMs,
           lock_timeout: deadlines.lockMs,
           idle_in_transaction_session_timeout: deadlines.idleInTransactionMs,
+        }
+      : {}),
+    ...(migration
+      ? {
+          connectionTimeoutMillis: defaultDatabaseDeadlines.connectMs,
+          lock_timeout: migration.lockWaitMs,
+          application_name: migration.applicationName,
         }
       : {}),
   });
@@ -379,6 +406,70 @@ function clientWithDeadlines({ connectMs, statementMs }: DatabaseDeadlines): typ
         return result;
       };
     }
+  };
+}
+
+/**
+ * Watches the sessions named `applicationName` (a migration's) on the database at `url`
+ * while they run, from a connection of its own (the migration may hold all of its pool's):
+ * every `everyMs`, which session holds a lock one of them waits for, told to `onWaiting` when
+ * it first shows or changes. `holder()` is the last one seen, to name in the error when the
+ * wait gives up.
+ */
+export function watchLockWaits(
+  url: string,
+  applicationName: string,
+  onWaiting: (holder: string) => void,
+  everyMs = 1_000,
+): { holder(): string | undefined; stop(): Promise<void> } {
+  let holder: string | undefined;
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: defaultDatabaseDeadlines.connectMs,
+    statement_timeout: defaultDatabaseDeadlines.statementMs,
+  });
+  client.on('error', () => {});
+  const connected = client.connect();
+  const look = async () => {
+    await connected;
+    const { rows } = await client.query<{
+      pid: number;
+      application_name: string;
+      state: string | null;
+      xact_start: Date | null;
+      query: string;
+    }>(
+      `SELECT blocker.pid, blocker.application_name, blocker.state, blocker.xact_start,
+              left(blocker.query, 200) AS query
+         FROM pg_stat_activity waiting
+        CROSS JOIN LATERAL unnest(pg_blocking_pids(waiting.pid)) AS blocking(pid)
+         JOIN pg_stat_activity blocker ON blocker.pid = blocking.pid
+        WHERE waiting.application_name = $1
+        LIMIT 1`,
+      [applicationName],
+    );
+    const [row] = rows;
+    if (!row) return;
+    const seen =
+      `session ${row.pid} (${row.application_name || 'no application name'}, ${row.state ?? 'unknown state'}` +
+      `${row.xact_start ? `, in a transaction since ${row.xact_start.toISOString()}` : ''}; ` +
+      `its last statement: ${row.query.replace(/\s+/g, ' ').trim()})`;
+    if (seen !== holder) onWaiting(seen);
+    holder = seen;
+  };
+  // One look at a time: the next waits for the last one's answer.
+  let looking: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    looking = looking.then(look).catch(() => {});
+  }, everyMs);
+  timer.unref();
+  return {
+    holder: () => holder,
+    async stop() {
+      clearInterval(timer);
+      await looking;
+      await client.end().catch(() => {});
+    },
   };
 }
 
