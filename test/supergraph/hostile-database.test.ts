@@ -298,6 +298,25 @@ describe('the services’ role refused at log-in', () => {
     const me = await supergraph.request(meQuery, {}, { token: buyer.accessToken });
     expect(me.errors).toBeUndefined();
   });
+
+  it('whose CONNECT on its database was revoked (42501) is SERVICE_UNAVAILABLE at each field, until granted', async () => {
+    // The role owns its databases; a superuser connects whatever the grants say.
+    const databases = ['users', 'events', 'tickets']
+      .map((name) =>
+        pg.escapeIdentifier(
+          databaseName(supergraph.databaseUrls[name as keyof Supergraph['databaseUrls']]),
+        ),
+      )
+      .join(', ');
+    expect(
+      await whileRefused(
+        `ALTER ROLE ${serviceRole} NOSUPERUSER; REVOKE CONNECT ON DATABASE ${databases} FROM PUBLIC, ${serviceRole}`,
+        `GRANT CONNECT ON DATABASE ${databases} TO PUBLIC, ${serviceRole}; ALTER ROLE ${serviceRole} SUPERUSER`,
+      ),
+    ).toEqual(eachFieldUnavailable);
+    const me = await supergraph.request(meQuery, {}, { token: buyer.accessToken });
+    expect(me.errors).toBeUndefined();
+  });
 });
 
 describe('a database missing a table its migrations made', () => {
