@@ -23,6 +23,7 @@ import { repositoryRoot } from '../scripts/topology.ts';
 
 interface ComposeService {
   build?: string | { context: string; target?: string };
+  restart?: string;
   stop_grace_period?: string;
   image?: string;
   command?: string[];
@@ -66,6 +67,23 @@ describe('compose.yaml', () => {
       const environment = serviceOf(spec.name).environment ?? {};
       expect(environment.NODE_ENV, spec.name).toBe('production');
       expect(environment.SEED_DEMO_DATA ?? 'false', spec.name).toBe('false');
+    }
+  });
+
+  // NGINX, PostgreSQL and Redis had none: one crash (an out-of-memory kill) and the whole
+  // API, or every write, stayed down until someone started it by hand.
+  it('starts every service again when it stops unexpectedly, and none on a stop asked for', () => {
+    const policies = Object.fromEntries(
+      Object.entries(compose.services).map(([name, service]) => [name, service.restart]),
+    );
+    expect(policies).toEqual(
+      Object.fromEntries(Object.keys(compose.services).map((name) => [name, 'unless-stopped'])),
+    );
+  });
+
+  it('names every image by a tag of its own, never latest', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      expect(service.image, name).toMatch(/^[^:]+:(?!latest$)[\w.-]+$/);
     }
   });
 
