@@ -4,6 +4,7 @@ export {
   type DatabaseLocation,
   defaultDatabaseDeadlines,
   ensurePostgresDatabase,
+  migrationLockWaitMs,
   openDatabase,
   pgliteExtensions,
   redactPassword,
