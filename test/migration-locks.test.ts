@@ -121,3 +121,23 @@ describe('a migration that cannot have its lock', () => {
     expect(await startMigrating(url)).toMatchObject({ applied: [last] });
   });
 });
+
+describe('a start whose role the database refuses at connect (CONNECT revoked, 42501)', () => {
+  it('fails with the server’s reason, and leaves nothing unhandled behind', async () => {
+    const url = uniqueTestDatabaseUrl('no_connect', postgres.url);
+    await (await eventsDatabase.open({ kind: 'postgres', url })).close();
+    const admin = await session(postgres.url);
+    try {
+      await admin.query('CREATE ROLE no_connect LOGIN');
+      const name = pg.escapeIdentifier(decodeURIComponent(new URL(url).pathname.slice(1)));
+      await admin.query(`REVOKE CONNECT ON DATABASE ${name} FROM PUBLIC`);
+    } finally {
+      await admin.end();
+    }
+    const asRole = new URL(url);
+    asRole.username = 'no_connect';
+    expect(await startMigrating(asRole.toString())).toMatchObject({
+      error: expect.stringMatching(/permission denied for database/),
+    });
+  });
+});
