@@ -82,20 +82,28 @@ export interface OpenDatabaseOptions {
   lockWaitMs?: number;
   /**
    * Opens the pool for migrations (PostgreSQL only): no statement deadline (an index build
-   * may take its time), but a bounded wait for each lock, named `applicationName` so that
-   * `watchLockWaits` finds its sessions.
+   * may take its time), but a bounded wait for each lock (`lockWaitMs`; `scriptLockWaitMs`
+   * within a migration's script), named `applicationName` so that `watchLockWaits` finds
+   * its sessions.
    */
-  migration?: { lockWaitMs: number; applicationName: string };
+  migration?: { lockWaitMs: number; scriptLockWaitMs: number; applicationName: string };
 }
 
 /**
- * How long a migration waits for a lock before it gives up: Prisma Migrate's advisory lock
- * (held by another replica's migration), or a lock on a table it changes (held by a long
- * transaction, or a client left idle in one). Without it, a start waited for good, and a
+ * How long a migration waits for Prisma Migrate's advisory lock (held by another replica's
+ * migration) before it gives up. Without it, a start waited for good, and a
  * stop asked for meanwhile waited with it; given up, the service exits non-zero and its
  * orchestrator starts it again. Within a Kubernetes startup probe's 120 s.
  */
 export const migrationLockWaitMs = 30_000;
+
+/**
+ * How long a migration's own statements wait for a lock on a table they change: shorter,
+ * because while an ALTER TABLE waits for its lock, every query of that table queues behind
+ * it, and the services' requests fail after their own lock wait (5 s, `lockMs`). The
+ * migration then gives up first, and is tried again at the next start.
+ */
+export const migrationScriptLockWaitMs = defaultDatabaseDeadlines.lockMs;
 
 /**
  * Longer than a service whose runner went away takes to stop (10 s): the next `npm start`
@@ -169,7 +177,7 @@ export async function openDatabase(
   pool.on('error', lost);
   pool.on('connect', (client) => client.on('error', lost));
   return {
-    adapterFactory: new PrismaPgWholeScripts(pool),
+    adapterFactory: new PrismaPgWholeScripts(pool, migration?.scriptLockWaitMs),
     description: redactPassword(location.url),
     pool,
     close: () => pool.end(),
@@ -193,20 +201,31 @@ function withoutConnection(error: Error): Error {
  * protocol, which runs a script of several statements, and runs it as one transaction.
  */
 class PrismaPgWholeScripts extends PrismaPg {
+  readonly #scriptLockWaitMs: number | undefined;
+
+  /** `scriptLockWaitMs`: each script's wait for a lock (`lock_timeout` in its transaction). */
+  constructor(pool: pg.Pool, scriptLockWaitMs?: number) {
+    super(pool);
+    this.#scriptLockWaitMs = scriptLockWaitMs;
+  }
+
   override async connect(): ReturnType<PrismaPg['connect']> {
-    return wholeScripts(await super.connect());
+    return wholeScripts(await super.connect(), this.#scriptLockWaitMs);
   }
 
   override async connectToShadowDb(): ReturnType<PrismaPg['connectToShadowDb']> {
-    return wholeScripts(await super.connectToShadowDb());
+    return wholeScripts(await super.connectToShadowDb(), this.#scriptLockWaitMs);
   }
 }
 
 function wholeScripts<Adapter extends Awaited<ReturnType<PrismaPg['connect']>>>(
   adapter: Adapter,
+  lockWaitMs: number | undefined,
 ): Adapter {
   adapter.executeScript = async (script) => {
-    await adapter.executeRaw({ sql: script, args: [], argTypes: [] });
+    const sql =
+      lockWaitMs === undefined ? script : `SET LOCAL lock_timeout = ${lockWaitMs};\n${script}`;
+    await adapter.executeRaw({ sql, args: [], argTypes: [] });
   };
   return adapter;
 }

@@ -5,6 +5,7 @@ export {
   defaultDatabaseDeadlines,
   ensurePostgresDatabase,
   migrationLockWaitMs,
+  migrationScriptLockWaitMs,
   openDatabase,
   pgliteExtensions,
   redactPassword,

@@ -8,6 +8,7 @@ import {
   defaultDatabaseDeadlines,
   migrationLockWaitMs as defaultMigrationLockWaitMs,
   ensurePostgresDatabase,
+  migrationScriptLockWaitMs,
   openDatabase,
   watchLockWaits,
 } from './connection.ts';
@@ -54,7 +55,10 @@ export interface OpenOptions {
   onConnectionLost?: (error: Error) => void;
   /** Deadlines for the client's statements (PostgreSQL; default: defaultDatabaseDeadlines). */
   deadlines?: DatabaseDeadlines;
-  /** How long a migration waits for a lock (PostgreSQL; default: migrationLockWaitMs, 30 s). */
+  /**
+   * How long a migration waits for Prisma Migrate's lock (PostgreSQL; default:
+   * migrationLockWaitMs, 30 s); its scripts wait for a table's at most this, and at most 5 s.
+   */
   migrationLockWaitMs?: number;
   /** Told which session holds a lock the migration waits for, when it first does. */
   onMigrationWaiting?: (holder: string) => void;
@@ -196,7 +200,11 @@ export function defineServiceDatabase<Client extends ClientBase>(
           const applicationName = `${name} migrations`;
           const migrating = await openDatabase(location, {
             onConnectionLost,
-            migration: { lockWaitMs: migrationLockWaitMs, applicationName },
+            migration: {
+              lockWaitMs: migrationLockWaitMs,
+              scriptLockWaitMs: Math.min(migrationScriptLockWaitMs, migrationLockWaitMs),
+              applicationName,
+            },
           });
           const waits = watchLockWaits(
             location.url,
@@ -221,7 +229,7 @@ export function defineServiceDatabase<Client extends ClientBase>(
                 WHERE finished_at IS NULL AND rolled_back_at IS NULL AND logs LIKE '%lock timeout%'`,
             );
             throw new Error(
-              `The ${name} database's migrations gave up after waiting ${migrationLockWaitMs} ms for a lock${holder ? ` held by ${holder}` : ''}: end that session or transaction, or let it finish, and start again.`,
+              `The ${name} database's migrations gave up waiting for a lock${holder ? ` held by ${holder}` : ''}: end that session or transaction, or let it finish, and start again.`,
               { cause: error },
             );
           } finally {
