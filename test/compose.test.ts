@@ -19,6 +19,11 @@ import { repositoryRoot } from '../scripts/topology.ts';
 
 interface ComposeService {
   build?: string | { context: string; target?: string };
+  restart?: string;
+  read_only?: boolean;
+  cap_drop?: string[];
+  security_opt?: string[];
+  tmpfs?: string[];
   stop_grace_period?: string;
   image?: string;
   command?: string[];
@@ -62,6 +67,48 @@ describe('compose.yaml', () => {
       const environment = serviceOf(spec.name).environment ?? {};
       expect(environment.NODE_ENV, spec.name).toBe('production');
       expect(environment.SEED_DEMO_DATA ?? 'false', spec.name).toBe('false');
+    }
+  });
+
+  // NGINX, PostgreSQL and Redis had none: one crash (an out-of-memory kill) and the whole
+  // API, or every write, stayed down until someone started it by hand.
+  it('starts every service again when it stops unexpectedly, and none on a stop asked for', () => {
+    const policies = Object.fromEntries(
+      Object.entries(compose.services).map(([name, service]) => [name, service.restart]),
+    );
+    expect(policies).toEqual(
+      Object.fromEntries(Object.keys(compose.services).map((name) => [name, 'unless-stopped'])),
+    );
+  });
+
+  // As in the Kubernetes pods: a process someone took over gains no privilege, holds no
+  // capability and changes no file of its image; it writes only where the image writes
+  // (/tmp; NGINX's rendered template too), on a tmpfs. PostgreSQL and Redis are the stock
+  // images, which start as root.
+  it('runs every process of the project without privileges, on a read-only image', () => {
+    const writes: Record<string, string[]> = { nginx: ['/tmp', '/etc/nginx/conf.d'] };
+    for (const name of [...services.map((spec) => spec.name), 'nginx']) {
+      const service = serviceOf(name);
+      expect(
+        {
+          readOnly: service.read_only,
+          capDrop: service.cap_drop,
+          noNewPrivileges: service.security_opt?.includes('no-new-privileges:true'),
+          tmpfs: service.tmpfs,
+        },
+        name,
+      ).toEqual({
+        readOnly: true,
+        capDrop: ['ALL'],
+        noNewPrivileges: true,
+        tmpfs: writes[name] ?? ['/tmp'],
+      });
+    }
+  });
+
+  it('names every image by a tag of its own, never latest', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      expect(service.image, name).toMatch(/^[^:]+:(?!latest$)[\w.-]+$/);
     }
   });
 

@@ -16,6 +16,7 @@ import {
   subgraphSecret,
   subgraphStartSettings,
 } from '@ticketing/platform';
+import { migrationLockWaitMs } from '@ticketing/prisma';
 import { eventsDatabase } from '@ticketing/prisma/events';
 import { ticketsDatabase } from '@ticketing/prisma/tickets';
 import { usersDatabase } from '@ticketing/prisma/users';
@@ -490,10 +491,6 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
     // Every variable is one the service reads; those it needs in production are there.
     for (const name of env.keys()) {
       if (!workload.reads(name)) problem(`${where}: sets ${name}, which the service never reads`);
-      const entry = env.get(name);
-      if (secretVariable.test(name) && !entry.valueFrom?.secretKeyRef) {
-        problem(`${where}: ${name} is not taken from a Secret`);
-      }
     }
     for (const name of workload.requiredInProduction) {
       if (!env.has(name)) problem(`${where}: ${name} is missing (required in production)`);
@@ -534,6 +531,16 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
     const afterDrainMs = workload.name === 'gateway' ? 0 : stopWaitMs;
     if (grace < preStopSeconds(container) + (drainMs + afterDrainMs) / 1000 + 1) {
       problem(`${where}: terminationGracePeriodSeconds ${grace} cuts the drain short`);
+    }
+    // A start waits up to migrationLockWaitMs for a lock its migrations need, then fails by
+    // itself, naming the session that holds it: the startup probe lets it, where a probe
+    // that gave up first would kill the pod with nothing said.
+    const startupMs =
+      (container.startupProbe?.periodSeconds ?? 10) *
+      (container.startupProbe?.failureThreshold ?? 3) *
+      1000;
+    if (workload.spec.kind === 'subgraph' && startupMs < migrationLockWaitMs + 10_000) {
+      problem(`${where}: startupProbe gives up before a migration’s lock wait ends`);
     }
     if (drainMs <= keepaliveSeconds * 1000) {
       problem(`${where}: DRAIN_DEADLINE_MS ${drainMs} is within NGINX's keepalive_timeout`);
@@ -664,6 +671,18 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
   } catch (error) {
     problem(`Deployment/nginx: ${(error as Error).message}`);
   }
+  // NGINX finishes the requests in flight on SIGQUIT, each up to its read timeout.
+  const readTimeoutSeconds = Math.max(
+    ...[...nginxTemplate.matchAll(/proxy_read_timeout\s+(\d+)s;/g)].map(([, value]) =>
+      Number(value),
+    ),
+  );
+  if (
+    (nginxPod?.terminationGracePeriodSeconds ?? 30) <
+    preStopSeconds(nginxContainer ?? {}) + readTimeoutSeconds + 1
+  ) {
+    problem('Deployment/nginx: terminationGracePeriodSeconds cuts a request in flight short');
+  }
   // NGINX's readiness is a gateway's.
   if (
     (nginxContainer?.readinessProbe?.timeoutSeconds ?? 1) * 1000 <
@@ -713,6 +732,26 @@ export function manifestProblems(objects: KubernetesObject[], overlay: Overlay):
     }
     if (byKind(objects, 'Secret').length > 0) {
       problem('production: a Secret is in the manifests; they are created in the cluster');
+    }
+  }
+
+  for (const deployment of byKind(objects, 'Deployment')) {
+    const pod = deployment.spec.template.spec;
+    for (const container of [...pod.containers, ...(pod.initContainers ?? [])]) {
+      const where = `Deployment/${deployment.metadata.name}`;
+      const which =
+        container.name === deployment.metadata.name ? '' : ` (container ${container.name})`;
+      // A release is one image, named by its tag: `latest`, or none, is whatever was pushed
+      // last, and two pods of one Deployment may run different code.
+      const tag = /^[^@]+:([\w.-]+)$/.exec(String(container.image).replace(/^[^/]+:\d+\//, ''));
+      if (!tag || tag[1] === 'latest')
+        problem(`${where}: image ${container.image} has no release tag${which}`);
+      // Credentials come from Secrets, in every container, init containers included.
+      for (const entry of container.env ?? []) {
+        if (secretVariable.test(entry.name) && !entry.valueFrom?.secretKeyRef) {
+          problem(`${where}: ${entry.name} is not taken from a Secret${which}`);
+        }
+      }
     }
   }
 

@@ -144,6 +144,34 @@ describe('a drift from the code', () => {
   });
 });
 
+describe('a drift in how a pod starts and stops', () => {
+  const production = () => structuredClone(objectsOf('production'));
+  const podOf = (objects: KubernetesObject[], name: string) =>
+    objects.find((object) => object.kind === 'Deployment' && object.metadata.name === name)?.spec
+      .template.spec;
+
+  it('in an image tag, a probe, a grace period or an init container’s secret fails', () => {
+    const objects = production();
+    const tickets = podOf(objects, 'tickets');
+    tickets.containers[0].image = 'registry.example.com/ticketing/supergraph:latest';
+    // A start that waits out a migration's lock must fail by itself, not be killed first.
+    tickets.containers[0].startupProbe.failureThreshold = 10;
+    const migrate = tickets.initContainers[0];
+    migrate.env[0] = { name: 'TICKETS_DATABASE_URL', value: 'postgresql://u:p@db/tickets' };
+    podOf(objects, 'nginx').terminationGracePeriodSeconds = 20;
+    podOf(objects, 'gateway').containers[0].image = 'registry.example.com/ticketing/supergraph';
+    expect(manifestProblems(objects, 'production')).toEqual(
+      expect.arrayContaining([
+        'Deployment/tickets: image registry.example.com/ticketing/supergraph:latest has no release tag',
+        'Deployment/gateway: image registry.example.com/ticketing/supergraph has no release tag',
+        'Deployment/tickets: startupProbe gives up before a migration’s lock wait ends',
+        'Deployment/tickets: TICKETS_DATABASE_URL is not taken from a Secret (container migrate)',
+        'Deployment/nginx: terminationGracePeriodSeconds cuts a request in flight short',
+      ]),
+    );
+  });
+});
+
 describe('the edge in front of the gateway Service', () => {
   const scratch: string[] = [];
   afterAll(async () => {

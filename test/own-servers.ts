@@ -57,6 +57,12 @@ export interface OwnPostgres extends AsyncDisposable {
    */
   freeze(): Promise<void>;
   thaw(): Promise<void>;
+  /**
+   * Sets `default_transaction_read_only` for the whole server, as after a failover to a
+   * standby (25006 for every write), and waits until a new session sees it: the server has
+   * then signalled every session to reload, and each does so before its next statement.
+   */
+  readOnly(on: boolean): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -109,8 +115,34 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
     for (const child of children) process.kill(child, signal);
     if (signal === 'SIGCONT') process.kill(pid, signal);
   };
+  const readOnly = async (on: boolean) => {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query(
+        on
+          ? 'ALTER SYSTEM SET default_transaction_read_only = on'
+          : 'ALTER SYSTEM RESET default_transaction_read_only',
+      );
+      await admin.query('SELECT pg_reload_conf()');
+    } finally {
+      await admin.end();
+    }
+    for (const started = Date.now(); ; ) {
+      const fresh = new pg.Client({ connectionString: url });
+      await fresh.connect();
+      const { rows } = await fresh.query<{ default_transaction_read_only: string }>(
+        'SHOW default_transaction_read_only',
+      );
+      await fresh.end();
+      if (rows[0]?.default_transaction_read_only === (on ? 'on' : 'off')) return;
+      if (Date.now() - started > 10_000) throw new Error('the server did not reload its settings');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  };
   return {
     url,
+    readOnly,
     freeze: () => signalAll('SIGSTOP'),
     thaw: () => signalAll('SIGCONT'),
     async restart(mode = 'fast') {

@@ -13,7 +13,18 @@ for (const database of selectDatabases(process.argv.slice(2))) {
     console.error(`${database.name}: ${(error as Error).message}`);
     process.exit(1);
   }
-  const open = await database.open(location);
+  let open: Awaited<ReturnType<typeof database.open>>;
+  try {
+    open = await database.open(location, {
+      onMigrationWaiting: (holder) =>
+        console.error(`${database.name}: migrations wait for a lock held by ${holder}`),
+    });
+  } catch (error) {
+    // A lock the migrations could not have within their wait, or a database out of reach:
+    // one line, and a non-zero exit, after which the init container is started again.
+    console.error(`${database.name}: ${(error as Error).message}`);
+    process.exit(1);
+  }
   const applied = open.appliedMigrations;
   console.log(
     `${database.name}: ${applied.length ? `applied ${applied.join(', ')}` : 'already up to date'} (${open.connection.description})`,

@@ -80,7 +80,30 @@ export interface OpenDatabaseOptions {
    * (PGlite only; default `embeddedLockWaitMs`).
    */
   lockWaitMs?: number;
+  /**
+   * Opens the pool for migrations (PostgreSQL only): no statement deadline (an index build
+   * may take its time), but a bounded wait for each lock (`lockWaitMs`; `scriptLockWaitMs`
+   * within a migration's script), named `applicationName` so that `watchLockWaits` finds
+   * its sessions.
+   */
+  migration?: { lockWaitMs: number; scriptLockWaitMs: number; applicationName: string };
 }
+
+/**
+ * How long a migration waits for Prisma Migrate's advisory lock (held by another replica's
+ * migration) before it gives up. Without it, a start waited for good, and a
+ * stop asked for meanwhile waited with it; given up, the service exits non-zero and its
+ * orchestrator starts it again. Within a Kubernetes startup probe's 120 s.
+ */
+export const migrationLockWaitMs = 30_000;
+
+/**
+ * How long a migration's own statements wait for a lock on a table they change: shorter,
+ * because while an ALTER TABLE waits for its lock, every query of that table queues behind
+ * it, and the services' requests fail after their own lock wait (5 s, `lockMs`). The
+ * migration then gives up first, and is tried again at the next start.
+ */
+export const migrationScriptLockWaitMs = defaultDatabaseDeadlines.lockMs;
 
 /**
  * Longer than a service whose runner went away takes to stop (10 s): the next `npm start`
@@ -91,7 +114,12 @@ export const embeddedLockWaitMs = 15_000;
 /** Opens a connection pool (PostgreSQL) or the embedded database (PGlite). */
 export async function openDatabase(
   location: DatabaseLocation,
-  { onConnectionLost, deadlines, lockWaitMs = embeddedLockWaitMs }: OpenDatabaseOptions = {},
+  {
+    onConnectionLost,
+    deadlines,
+    lockWaitMs = embeddedLockWaitMs,
+    migration,
+  }: OpenDatabaseOptions = {},
 ): Promise<DatabaseConnection> {
   if (location.kind === 'pglite') {
     await mkdir(location.dataDir, { recursive: true });
@@ -123,6 +151,13 @@ export async function openDatabase(
           idle_in_transaction_session_timeout: deadlines.idleInTransactionMs,
         }
       : {}),
+    ...(migration
+      ? {
+          connectionTimeoutMillis: defaultDatabaseDeadlines.connectMs,
+          lock_timeout: migration.lockWaitMs,
+          application_name: migration.applicationName,
+        }
+      : {}),
   });
   // A connection the server ends (a restart, `pg_terminate_backend`) emits 'error'. Without
   // a listener, Node treats that as uncaught and stops the whole service. The pool listens
@@ -142,7 +177,7 @@ export async function openDatabase(
   pool.on('error', lost);
   pool.on('connect', (client) => client.on('error', lost));
   return {
-    adapterFactory: new PrismaPgWholeScripts(pool),
+    adapterFactory: new PrismaPgWholeScripts(pool, migration?.scriptLockWaitMs),
     description: redactPassword(location.url),
     pool,
     close: () => pool.end(),
@@ -166,20 +201,31 @@ function withoutConnection(error: Error): Error {
  * protocol, which runs a script of several statements, and runs it as one transaction.
  */
 class PrismaPgWholeScripts extends PrismaPg {
+  readonly #scriptLockWaitMs: number | undefined;
+
+  /** `scriptLockWaitMs`: each script's wait for a lock (`lock_timeout` in its transaction). */
+  constructor(pool: pg.Pool, scriptLockWaitMs?: number) {
+    super(pool);
+    this.#scriptLockWaitMs = scriptLockWaitMs;
+  }
+
   override async connect(): ReturnType<PrismaPg['connect']> {
-    return wholeScripts(await super.connect());
+    return wholeScripts(await super.connect(), this.#scriptLockWaitMs);
   }
 
   override async connectToShadowDb(): ReturnType<PrismaPg['connectToShadowDb']> {
-    return wholeScripts(await super.connectToShadowDb());
+    return wholeScripts(await super.connectToShadowDb(), this.#scriptLockWaitMs);
   }
 }
 
 function wholeScripts<Adapter extends Awaited<ReturnType<PrismaPg['connect']>>>(
   adapter: Adapter,
+  lockWaitMs: number | undefined,
 ): Adapter {
   adapter.executeScript = async (script) => {
-    await adapter.executeRaw({ sql: script, args: [], argTypes: [] });
+    const sql =
+      lockWaitMs === undefined ? script : `SET LOCAL lock_timeout = ${lockWaitMs};\n${script}`;
+    await adapter.executeRaw({ sql, args: [], argTypes: [] });
   };
   return adapter;
 }
@@ -379,6 +425,72 @@ function clientWithDeadlines({ connectMs, statementMs }: DatabaseDeadlines): typ
         return result;
       };
     }
+  };
+}
+
+/**
+ * Watches the sessions named `applicationName` (a migration's) on the database at `url`
+ * while they run, from a connection of its own (the migration may hold all of its pool's):
+ * every `everyMs`, which session holds a lock one of them waits for, told to `onWaiting` when
+ * it first shows or changes. `holder()` is the last one seen, to name in the error when the
+ * wait gives up.
+ */
+export function watchLockWaits(
+  url: string,
+  applicationName: string,
+  onWaiting: (holder: string) => void,
+  everyMs = 1_000,
+): { holder(): string | undefined; stop(): Promise<void> } {
+  let holder: string | undefined;
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: defaultDatabaseDeadlines.connectMs,
+    statement_timeout: defaultDatabaseDeadlines.statementMs,
+  });
+  client.on('error', () => {});
+  const connected = client.connect();
+  // A watcher that cannot connect sees nothing; the migration goes on without it.
+  connected.catch(() => {});
+  const look = async () => {
+    await connected;
+    const { rows } = await client.query<{
+      pid: number;
+      application_name: string;
+      state: string | null;
+      xact_start: Date | null;
+      query: string;
+    }>(
+      `SELECT blocker.pid, blocker.application_name, blocker.state, blocker.xact_start,
+              left(blocker.query, 200) AS query
+         FROM pg_stat_activity waiting
+        CROSS JOIN LATERAL unnest(pg_blocking_pids(waiting.pid)) AS blocking(pid)
+         JOIN pg_stat_activity blocker ON blocker.pid = blocking.pid
+        WHERE waiting.application_name = $1
+        LIMIT 1`,
+      [applicationName],
+    );
+    const [row] = rows;
+    if (!row) return;
+    const seen =
+      `session ${row.pid} (${row.application_name || 'no application name'}, ${row.state ?? 'unknown state'}` +
+      `${row.xact_start ? `, in a transaction since ${row.xact_start.toISOString()}` : ''}; ` +
+      `its last statement: ${row.query.replace(/\s+/g, ' ').trim()})`;
+    if (seen !== holder) onWaiting(seen);
+    holder = seen;
+  };
+  // One look at a time: the next waits for the last one's answer.
+  let looking: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    looking = looking.then(look).catch(() => {});
+  }, everyMs);
+  timer.unref();
+  return {
+    holder: () => holder,
+    async stop() {
+      clearInterval(timer);
+      await looking;
+      await client.end().catch(() => {});
+    },
   };
 }
 

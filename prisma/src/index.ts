@@ -4,6 +4,8 @@ export {
   type DatabaseLocation,
   defaultDatabaseDeadlines,
   ensurePostgresDatabase,
+  migrationLockWaitMs,
+  migrationScriptLockWaitMs,
   openDatabase,
   pgliteExtensions,
   redactPassword,

@@ -6,8 +6,11 @@ import {
   type DatabaseDeadlines,
   type DatabaseLocation,
   defaultDatabaseDeadlines,
+  migrationLockWaitMs as defaultMigrationLockWaitMs,
   ensurePostgresDatabase,
+  migrationScriptLockWaitMs,
   openDatabase,
+  watchLockWaits,
 } from './connection.ts';
 import { applyMigrations } from './migrations.ts';
 
@@ -52,6 +55,13 @@ export interface OpenOptions {
   onConnectionLost?: (error: Error) => void;
   /** Deadlines for the client's statements (PostgreSQL; default: defaultDatabaseDeadlines). */
   deadlines?: DatabaseDeadlines;
+  /**
+   * How long a migration waits for Prisma Migrate's lock (PostgreSQL; default:
+   * migrationLockWaitMs, 30 s); its scripts wait for a table's at most this, and at most 5 s.
+   */
+  migrationLockWaitMs?: number;
+  /** Told which session holds a lock the migration waits for, when it first does. */
+  onMigrationWaiting?: (holder: string) => void;
 }
 
 /** Receives a statement's SQL and its parameters. */
@@ -171,6 +181,8 @@ export function defineServiceDatabase<Client extends ClientBase>(
         onQuery,
         onConnectionLost,
         deadlines = defaultDatabaseDeadlines,
+        migrationLockWaitMs = defaultMigrationLockWaitMs,
+        onMigrationWaiting,
       }: OpenOptions = {},
     ): Promise<OpenServiceDatabase<Client>> {
       const migrationsDir = join(directory, 'migrations');
@@ -182,11 +194,46 @@ export function defineServiceDatabase<Client extends ClientBase>(
         // session-level advisory lock and leaves it held. On a connection the service kept
         // in its pool, that lock would last as long as the process, and another replica's
         // migration would wait on it for good.
+        // Each lock it waits for, within migrationLockWaitMs: a replica whose migration is
+        // stuck, or a client idle in a transaction on its table, fails this start, naming it.
         if (migrate) {
-          const migrating = await openDatabase(location, { onConnectionLost });
+          const applicationName = `${name} migrations`;
+          const migrating = await openDatabase(location, {
+            onConnectionLost,
+            migration: {
+              lockWaitMs: migrationLockWaitMs,
+              scriptLockWaitMs: Math.min(migrationScriptLockWaitMs, migrationLockWaitMs),
+              applicationName,
+            },
+          });
+          const waits = watchLockWaits(
+            location.url,
+            applicationName,
+            (holder) => onMigrationWaiting?.(holder),
+            // Seen a few times within the wait, so that the error can name it.
+            Math.min(1_000, migrationLockWaitMs / 4),
+          );
           try {
             appliedMigrations = await applyMigrations(migrating.adapterFactory, migrationsDir);
+          } catch (error) {
+            const holder = waits.holder();
+            if (holder === undefined && !/lock timeout|advisory lock/i.test(String(error))) {
+              throw error;
+            }
+            // A migration's script runs as one transaction, which the lock timeout rolled
+            // back whole; the engine recorded it as failed all the same, and would refuse
+            // every later start until someone resolved it by hand. Marked rolled back, as
+            // `prisma migrate resolve --rolled-back` does, it is applied at the next start.
+            await migrating.pool?.query(
+              `UPDATE _prisma_migrations SET rolled_back_at = now()
+                WHERE finished_at IS NULL AND rolled_back_at IS NULL AND logs LIKE '%lock timeout%'`,
+            );
+            throw new Error(
+              `The ${name} database's migrations gave up waiting for a lock${holder ? ` held by ${holder}` : ''}: end that session or transaction, or let it finish, and start again.`,
+              { cause: error },
+            );
           } finally {
+            await waits.stop();
             await migrating.close();
           }
         }

@@ -242,13 +242,16 @@ describe('replicas of one service on one new PostgreSQL database', () => {
   it('create and migrate it at once, and hold no migration lock while they run', async () => {
     const [users] = databases;
     const url = uniqueTestDatabaseUrl('replicas');
-    // Two replicas starting at the same instant: both find the database missing.
-    const opened = await Promise.all([
-      users.open({ kind: 'postgres', url }),
-      users.open({ kind: 'postgres', url }),
-    ]);
+    // Five replicas starting at the same instant: each finds the database missing, and one
+    // applies every migration while the others wait for it.
+    const opened = await Promise.all(
+      Array.from({ length: 5 }, () => users.open({ kind: 'postgres', url })),
+    );
     try {
       expect(opened.map((open) => open.appliedMigrations.length).sort()).toEqual([
+        0,
+        0,
+        0,
         0,
         (await migrationNames(users.migrationsDir)).length,
       ]);
@@ -261,6 +264,13 @@ describe('replicas of one service on one new PostgreSQL database', () => {
           "SELECT count(*)::int AS held FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         );
         expect(rows[0].held).toBe(0);
+        // Each migration recorded once, as applied.
+        const recorded = await client.query(
+          'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name',
+        );
+        expect(recorded.rows.map((row) => row.migration_name)).toEqual(
+          await migrationNames(users.migrationsDir),
+        );
       } finally {
         await client.end();
       }

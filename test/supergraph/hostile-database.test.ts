@@ -122,31 +122,6 @@ async function endServiceSessions(database?: string): Promise<void> {
   );
 }
 
-/**
- * Sets `default_transaction_read_only` for the whole server, as after a failover to a
- * standby, and waits until a new session sees it: the server has then signalled every
- * session to reload, and each does so before its next statement.
- */
-async function serverReadOnly(on: boolean): Promise<void> {
-  await server.query(
-    on
-      ? 'ALTER SYSTEM SET default_transaction_read_only = on'
-      : 'ALTER SYSTEM RESET default_transaction_read_only',
-  );
-  await server.query('SELECT pg_reload_conf()');
-  for (const started = Date.now(); ; ) {
-    const fresh = new pg.Client({ connectionString: postgres.url });
-    await fresh.connect();
-    const { rows } = await fresh.query<{ default_transaction_read_only: string }>(
-      'SHOW default_transaction_read_only',
-    );
-    await fresh.end();
-    if (rows[0]?.default_transaction_read_only === (on ? 'on' : 'off')) return;
-    if (Date.now() - started > 10_000) throw new Error('the server did not reload its settings');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 async function ordersOf(tierId: string) {
   const { tickets } = supergraph.databases;
   const [orders, sold, tier] = await Promise.all([
@@ -163,7 +138,7 @@ describe('a server gone read-only (a failover to a standby)', () => {
     const before = await ordersOf(tierId);
     const key = randomUUID();
 
-    await serverReadOnly(true);
+    await postgres.readOnly(true);
     try {
       const unavailable = (path: string) => ({
         code: 'SERVICE_UNAVAILABLE',
@@ -206,7 +181,7 @@ describe('a server gone read-only (a failover to a standby)', () => {
       expect(reads.data?.me).toEqual({ id: buyer.user.id });
       expect(await ordersOf(tierId)).toEqual(before);
     } finally {
-      await serverReadOnly(false);
+      await postgres.readOnly(false);
     }
 
     // Writable again: the purchase the buyer was refused goes through with its key, once.
@@ -295,6 +270,25 @@ describe('the services’ role refused at log-in', () => {
     expect(await whileRefused(setPassword('rotated'), setPassword(servicePassword))).toEqual(
       eachFieldUnavailable,
     );
+    const me = await supergraph.request(meQuery, {}, { token: buyer.accessToken });
+    expect(me.errors).toBeUndefined();
+  });
+
+  it('whose CONNECT on its database was revoked (42501) is SERVICE_UNAVAILABLE at each field, until granted', async () => {
+    // The role owns its databases; a superuser connects whatever the grants say.
+    const databases = ['users', 'events', 'tickets']
+      .map((name) =>
+        pg.escapeIdentifier(
+          databaseName(supergraph.databaseUrls[name as keyof Supergraph['databaseUrls']]),
+        ),
+      )
+      .join(', ');
+    expect(
+      await whileRefused(
+        `ALTER ROLE ${serviceRole} NOSUPERUSER; REVOKE CONNECT ON DATABASE ${databases} FROM PUBLIC, ${serviceRole}`,
+        `GRANT CONNECT ON DATABASE ${databases} TO PUBLIC, ${serviceRole}; ALTER ROLE ${serviceRole} SUPERUSER`,
+      ),
+    ).toEqual(eachFieldUnavailable);
     const me = await supergraph.request(meQuery, {}, { token: buyer.accessToken });
     expect(me.errors).toBeUndefined();
   });

@@ -55,7 +55,7 @@ export function isUuid(id: string): boolean {
  * resources (class 53), a statement or lock deadline (57014, 55P03), a deadlock or
  * serialization failure (40P01, 40001), and a write refused by a server that is read-only
  * (25006: a standby, or a primary set read-only during a failover), which refuses it whole
- * and serves reads meanwhile.
+ * and serves reads meanwhile. A refusal at connect of another class is below.
  */
 const unavailableStates = /^(08|28|53)|^(57P0[1-3]|57014|55P03|40P01|40001|25006)$/;
 
@@ -81,6 +81,14 @@ const unavailablePrismaCodes = new Set([
 ]);
 const unavailableMessages =
   /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|connect ECONNREFUSED/i;
+
+/**
+ * A refusal at connect outside class 28: the role's CONNECT on its database revoked (42501,
+ * which a statement denied a table's privilege shares, so told by its message). An
+ * operator's to fix, as a refused log-in is.
+ */
+const refusedAtConnect = (code: string, message: unknown) =>
+  code === '42501' && typeof message === 'string' && /permission denied for database/.test(message);
 
 /** The fields of an error, or of what it wraps, that say what kind of failure it is. */
 interface ErrorShape {
@@ -123,6 +131,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
       codesOf(candidate).some(
         (code) =>
           unavailableStates.test(code) ||
+          refusedAtConnect(code, candidate.message) ||
           unavailableSocketCodes.has(code) ||
           unavailablePrismaCodes.has(code),
       ) ||

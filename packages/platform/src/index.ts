@@ -81,6 +81,8 @@ export {
   createLogger,
   cutForLog,
   cutPathForLog,
+  type FailureLog,
+  failureLog,
   type Logger,
   loggedValueLength,
 } from './logger.ts';

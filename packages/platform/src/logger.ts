@@ -42,6 +42,40 @@ export function createLogger(
   );
 }
 
+/** What a task on a timer logs of its failures; see `failureLog`. */
+export interface FailureLog {
+  /** A run failed: logged at warn if the run before it did not fail. */
+  failed(error: unknown, fields?: Record<string, unknown>): void;
+  /** A run worked: logged, with how many failed before it, if the run before it failed. */
+  worked(): void;
+}
+
+/**
+ * The failures of a task on a timer (the hold sweeper, the outbox relay, the refund sender),
+ * logged once, not once a run: the first failure at warn as `failedMessage`, then nothing
+ * while it keeps failing, then `workedMessage` once a run works again. A database gone
+ * read-only or refusing connections for minutes otherwise wrote a line a run, one a second
+ * for the hold sweeper.
+ */
+export function failureLog(
+  logger: Logger,
+  failedMessage: string,
+  workedMessage: string,
+): FailureLog {
+  let failures = 0;
+  return {
+    failed(error, fields = {}) {
+      failures += 1;
+      if (failures === 1) logger.warn({ err: error, ...fields }, failedMessage);
+    },
+    worked() {
+      if (failures === 0) return;
+      logger.info({ failures }, workedMessage);
+      failures = 0;
+    },
+  };
+}
+
 /** The most of a value a client chose (a path, an operation's name, an alias) a log line keeps. */
 export const loggedValueLength = 256;
 

@@ -54,7 +54,10 @@ interface SubgraphDatabase<Client, Location> {
   locate(env: NodeJS.ProcessEnv): Location;
   open(
     location: Location,
-    options?: { onConnectionLost?: (error: Error) => void },
+    options?: {
+      onConnectionLost?: (error: Error) => void;
+      onMigrationWaiting?: (holder: string) => void;
+    },
   ): Promise<{
     prisma: Client;
     connection: { description: string };
@@ -231,6 +234,8 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
   const database = await subgraph.database.open(location, {
     onConnectionLost: (error) =>
       logger.warn({ err: error }, 'database connection lost; reconnecting on demand'),
+    onMigrationWaiting: (holder) =>
+      logger.warn({ holder }, `migrations wait for a lock held by ${holder}`),
   });
   try {
     logger.info(

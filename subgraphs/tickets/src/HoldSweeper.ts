@@ -1,4 +1,4 @@
-import type { Logger } from '@ticketing/platform';
+import { type FailureLog, failureLog, type Logger } from '@ticketing/platform';
 import type { PurchaseRepository } from './repositories/PurchaseRepository.ts';
 
 /**
@@ -8,6 +8,7 @@ import type { PurchaseRepository } from './repositories/PurchaseRepository.ts';
 export class HoldSweeper {
   readonly #purchases: PurchaseRepository;
   readonly #logger: Logger;
+  readonly #failures: FailureLog;
   readonly #intervalMs: number;
   readonly #onReturned: () => Promise<void>;
   #timer: NodeJS.Timeout | undefined;
@@ -22,6 +23,11 @@ export class HoldSweeper {
   ) {
     this.#purchases = purchases;
     this.#logger = logger;
+    this.#failures = failureLog(
+      logger,
+      'could not expire holds; trying again each run, and saying so once it works',
+      'holds expire again',
+    );
     this.#intervalMs = intervalMs;
     this.#onReturned = onReturned;
   }
@@ -31,11 +37,12 @@ export class HoldSweeper {
       this.#running ??= this.#purchases
         .expireHolds()
         .then(async (returned) => {
+          this.#failures.worked();
           if (!returned) return;
           this.#logger.debug('returned expired holds to stock');
           await this.#onReturned();
         })
-        .catch((error: unknown) => this.#logger.warn({ err: error }, 'could not expire holds'))
+        .catch((error: unknown) => this.#failures.failed(error))
         .finally(() => {
           this.#running = undefined;
         });

@@ -1,5 +1,7 @@
 import {
   deliveryBatches,
+  type FailureLog,
+  failureLog,
   type Logger,
   maxDeliveryBytes,
   outboxRelayMetrics,
@@ -81,11 +83,17 @@ export class OutboxRelay {
   /** Set by stop(): a pass in progress ends after its batch in flight. */
   #stopping = false;
   #failures = 0;
+  readonly #failureLog: FailureLog;
 
   constructor(prisma: PrismaClient, settings: RelaySettings, logger: Logger) {
     this.#prisma = prisma;
     this.#settings = { intervalMs: 500, batchSize: 100, claimSeconds: 10, ...settings };
     this.#logger = logger;
+    this.#failureLog = failureLog(
+      logger,
+      'outbox delivery failed; retrying with backoff, and saying so once it works',
+      'outbox delivers again',
+    );
   }
 
   start(): void {
@@ -213,13 +221,11 @@ export class OutboxRelay {
       const delivered = await this.deliverPending();
       if (delivered > 0) this.#logger.debug({ delivered }, 'outbox delivered');
       this.#failures = 0;
+      this.#failureLog.worked();
     } catch (error) {
       this.#failures += 1;
       outboxRelayMetrics().failures.inc();
-      this.#logger.warn(
-        { err: error, failures: this.#failures },
-        'outbox delivery failed; will retry',
-      );
+      this.#failureLog.failed(error);
     }
     if (this.#stopped) return;
     // Back off while the consumer is unreachable: 0.5 s, 1 s, 2 s … at most 10 s.

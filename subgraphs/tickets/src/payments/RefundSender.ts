@@ -1,4 +1,4 @@
-import type { Logger } from '@ticketing/platform';
+import { type FailureLog, failureLog, type Logger } from '@ticketing/platform';
 import type { RefundService } from '../services/RefundService.ts';
 
 /**
@@ -10,6 +10,7 @@ import type { RefundService } from '../services/RefundService.ts';
 export class RefundSender {
   readonly #refunds: RefundService;
   readonly #logger: Logger;
+  readonly #failures: FailureLog;
   readonly #intervalMs: number;
   #timer: NodeJS.Timeout | undefined;
   #sending: Promise<void> | undefined;
@@ -20,6 +21,11 @@ export class RefundSender {
   constructor(refunds: RefundService, logger: Logger, intervalMs: number) {
     this.#refunds = refunds;
     this.#logger = logger;
+    this.#failures = failureLog(
+      logger,
+      'could not send refunds; trying again each run, and saying so once it works',
+      'refunds are sent again',
+    );
     this.#intervalMs = intervalMs;
   }
 
@@ -51,10 +57,11 @@ export class RefundSender {
   async #sendUnsent(): Promise<void> {
     try {
       const { sent, failed } = await this.#refunds.send();
+      this.#failures.worked();
       if (sent > 0) this.#logger.info({ sent }, 'sent refunds to the payment provider');
       if (failed > 0) this.#logger.warn({ failed }, 'the payment provider refused refunds');
     } catch (error) {
-      this.#logger.warn({ err: error }, 'could not send refunds');
+      this.#failures.failed(error);
     }
   }
 
