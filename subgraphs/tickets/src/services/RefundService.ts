@@ -1,5 +1,5 @@
 import { type Identity, requireViewer } from '@ticketing/auth';
-import { badUserInput, isUuid, notFound } from '@ticketing/platform';
+import { badUserInput, isUuid, notFound, serviceUnavailable } from '@ticketing/platform';
 import type {
   EventSnapshot,
   Order,
@@ -29,6 +29,12 @@ export interface RefundSettings {
  * after the provider is asked, so this stays well below the gateway's 15 s subgraph deadline.
  */
 export const defaultProviderTimeoutMs = 3_000;
+
+/**
+ * How many times a refund reads its order and tries again when the tickets changed between
+ * the read and its update: each retry needs another write to the tickets in that moment.
+ */
+const maxAttempts = 3;
 
 /** The most tickets one refund may name: more than any order holds. */
 const maxTicketIds = 100;
@@ -90,6 +96,21 @@ export class RefundService {
   ): Promise<Order> {
     const caller = requireViewer(viewer, 'Log in to refund an order.');
     if (ticketIds) assertTicketIds(ticketIds);
+    // The tickets are judged as read, then by the refund's own update; a write between the
+    // two that makes them refundable (an undone check-in) is met by reading them again.
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const outcome = await this.#refundOnce(caller, orderId, ticketIds);
+      if (outcome) return outcome;
+    }
+    throw serviceUnavailable();
+  }
+
+  /** One attempt of refundOrder: the order as it is now, or undefined when its tickets changed meanwhile. */
+  async #refundOnce(
+    caller: Identity,
+    orderId: string,
+    ticketIds: readonly string[] | null | undefined,
+  ): Promise<Order | undefined> {
     const found = isUuid(orderId) ? await this.#refunds.orderToRefund(orderId) : null;
     if (!found) throw notYours(orderId);
     const { order, snapshot } = found;
@@ -128,6 +149,8 @@ export class RefundService {
         throw transferred(outcome.ticketIds);
       case 'windowClosed':
         throw windowClosed(this.#settings.cutoffHours, outcome.refundableUntil);
+      case 'changed':
+        return undefined;
     }
   }
 
