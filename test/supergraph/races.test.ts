@@ -15,7 +15,14 @@ let organizer: AuthPayload;
 beforeAll(async () => {
   // Each buyer races many orders of one event: the per-person cap is not what is tested.
   supergraph = await startSupergraph({
-    env: { WAITLIST_OFFER_SECONDS: '600', MAX_TICKETS_PER_EVENT: '1000' },
+    // The sweeper every 20 ms: a hold is bought as the sweeper returns it, not a second later.
+    env: {
+      WAITLIST_OFFER_SECONDS: '600',
+      MAX_TICKETS_PER_EVENT: '1000',
+      MAX_ACTIVE_HOLDS: '1000',
+      MAX_WAITLIST_ENTRIES: '1000',
+      HOLD_SWEEP_INTERVAL_MS: '20',
+    },
   });
   organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
 });
@@ -412,5 +419,288 @@ describe('refunds racing other writes on the same tickets', () => {
       ).toBe(0);
       await expectConsistent(eventId);
     }
+  });
+});
+
+const purchase = (
+  buyer: AuthPayload,
+  input: { tierId: string; quantity: number } | { holdId: string },
+) =>
+  supergraph.request<{ purchaseTickets: { id: string; totalCents: number } }>(
+    'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id totalCents } }',
+    { input: { ...input, idempotencyKey: crypto.randomUUID() } },
+    { token: buyer.accessToken },
+  );
+
+const hold = (buyer: AuthPayload, tierId: string, quantity = 1) =>
+  supergraph.request<{ holdTickets: { id: string } }>(
+    'mutation ($tierId: ID!, $quantity: Int!) { holdTickets(tierId: $tierId, quantity: $quantity) { id } }',
+    { tierId, quantity },
+    { token: buyer.accessToken },
+  );
+
+const updateTier = (id: string, input: Record<string, unknown>) =>
+  supergraph.request<{ updateTicketTier: { id: string } }>(
+    'mutation ($id: ID!, $input: UpdateTicketTierInput!) { updateTicketTier(id: $id, input: $input) { id } }',
+    { id, input },
+    { token: organizer.accessToken },
+  );
+
+describe('a tier changed while it sells', () => {
+  it('charges a purchase racing a price change the old price or the new, for every ticket', async () => {
+    const {
+      eventId,
+      tierIds: [tierId = ''],
+    } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Pit', priceCents: 1000, currency: 'EUR', capacity: 1000, maxPerOrder: 10 },
+    ]);
+    const buyer = await signUp(supergraph);
+    for (let round = 0; round < rounds; round++) {
+      const [before, after] = round % 2 ? [1500, 1000] : [1000, 1500];
+      const [bought, changed] = await race(
+        round,
+        () => purchase(buyer, { tierId, quantity: 3 }),
+        () => updateTier(tierId, { priceCents: after }),
+      );
+
+      expect(changed.errors).toBeUndefined();
+      expect([3 * before, 3 * after]).toContain(bought.data?.purchaseTickets.totalCents);
+      await expectConsistent(eventId);
+    }
+  });
+
+  it('either sells the last seats or lowers the capacity to what is sold, never both', async () => {
+    const {
+      eventId,
+      tierIds: [tierId = ''],
+    } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Box', priceCents: 1000, currency: 'EUR', capacity: 1000, maxPerOrder: 10 },
+    ]);
+    const buyer = await signUp(supergraph);
+    const tickets = supergraph.databases.tickets;
+    for (let round = 0; round < rounds; round++) {
+      const { sold } = await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } });
+      await updateTier(tierId, { capacity: sold + 2 });
+      const [bought, lowered] = await race(
+        round,
+        () => purchase(buyer, { tierId, quantity: 2 }),
+        () => updateTier(tierId, { capacity: sold }),
+      );
+
+      const outcome = `${bought.data ? 'BOUGHT' : codeOf(bought)} ${lowered.data ? 'LOWERED' : codeOf(lowered)}`;
+      expect(['BOUGHT CAPACITY_BELOW_SOLD', 'SOLD_OUT LOWERED']).toContain(outcome);
+      await expectConsistent(eventId);
+    }
+  });
+
+  it('either holds from a tier or deletes it, never a hold of no tier', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+    const buyer = await signUp(supergraph);
+    for (let round = 0; round < rounds; round++) {
+      const created = await supergraph.request<{ createTicketTier: { id: string } }>(
+        'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+        {
+          eventId,
+          input: { name: `Tier ${round}`, priceCents: 1000, currency: 'EUR', capacity: 5 },
+        },
+        { token: organizer.accessToken },
+      );
+      const tierId = created.data?.createTicketTier.id as string;
+      const [held, deleted] = await race(
+        round,
+        () => hold(buyer, tierId),
+        () =>
+          supergraph.request<{ deleteTicketTier: string }>(
+            'mutation ($id: ID!) { deleteTicketTier(id: $id) }',
+            { id: tierId },
+            { token: organizer.accessToken },
+          ),
+      );
+
+      const outcome = `${held.data ? 'HELD' : codeOf(held)} ${deleted.data ? 'DELETED' : codeOf(deleted)}`;
+      expect(['HELD TIER_IN_USE', 'NOT_FOUND DELETED', 'SOLD_OUT DELETED']).toContain(outcome);
+      await expectConsistent(eventId);
+      // Every tier of the event stays within 20.
+      if (held.data) await releaseAll(buyer);
+    }
+  });
+});
+
+async function releaseAll(buyer: AuthPayload) {
+  const holds = await supergraph.databases.tickets.hold.findMany({
+    where: { userId: buyer.user.id, status: 'ACTIVE' },
+  });
+  for (const { id } of holds) {
+    await supergraph.request(
+      'mutation ($id: ID!) { releaseHold(id: $id) { id } }',
+      { id },
+      { token: buyer.accessToken },
+    );
+  }
+}
+
+/** Sets a hold to expire `ms` from now on the database's clock, which the sweeper reads. */
+async function expireSoon(holdId: string, ms: number) {
+  await supergraph.databases.tickets.$executeRaw`
+    UPDATE holds SET expires_at = clock_timestamp() + make_interval(secs => ${ms / 1000}::float8)
+    WHERE id = ${holdId}::uuid`;
+}
+
+describe('a hold bought as it expires', () => {
+  it('is either bought, once, or returned to stock by the sweeper, never both', async () => {
+    const {
+      eventId,
+      tierIds: [tierId = ''],
+    } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Gallery', priceCents: 1000, currency: 'EUR', capacity: 1000, maxPerOrder: 10 },
+    ]);
+    const buyer = await signUp(supergraph);
+    const tickets = supergraph.databases.tickets;
+    const seen = new Set<string>();
+    for (let round = 0; round < rounds; round++) {
+      const held = await hold(buyer, tierId, 2);
+      const holdId = held.data?.holdTickets.id as string;
+      // Its end within the time a purchase takes, a little later each round.
+      await expireSoon(holdId, (round % 10) * 20);
+      const bought = await purchase(buyer, { holdId });
+
+      const row = await tickets.hold.findUniqueOrThrow({ where: { id: holdId } });
+      if (bought.data) {
+        expect(row.status).toBe('PURCHASED');
+        expect(
+          await tickets.ticket.count({ where: { orderId: bought.data.purchaseTickets.id } }),
+        ).toBe(2);
+      } else {
+        expect(codeOf(bought)).toBe('HOLD_EXPIRED');
+        await waitForSweep(holdId);
+      }
+      seen.add(bought.data ? 'bought' : 'expired');
+      await expectConsistent(eventId);
+    }
+    expect(seen, 'the expiry never came first, or always did').toEqual(
+      new Set(['bought', 'expired']),
+    );
+  });
+});
+
+/** Resolves once the sweeper has returned an expired hold's stock. */
+async function waitForSweep(holdId: string) {
+  for (const deadline = Date.now() + 5_000; ; ) {
+    const row = await supergraph.databases.tickets.hold.findUniqueOrThrow({
+      where: { id: holdId },
+    });
+    if (row.status === 'EXPIRED') return;
+    if (Date.now() > deadline) throw new Error('the sweeper never returned the hold');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('the waitlist while stock comes back', () => {
+  let waiters: AuthPayload[];
+  let holders: AuthPayload[];
+  let stranger: AuthPayload;
+
+  beforeAll(async () => {
+    waiters = [await signUp(supergraph), await signUp(supergraph), await signUp(supergraph)];
+    holders = [await signUp(supergraph), await signUp(supergraph)];
+    stranger = await signUp(supergraph);
+  });
+
+  /** A tier of `eventId` of `capacity` seats, each bought by one of the holders, and the waiters queued for it. */
+  async function soldOutTier(eventId: string, capacity: number) {
+    const created = await supergraph.request<{ createTicketTier: { id: string } }>(
+      'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+      {
+        eventId,
+        input: {
+          name: crypto.randomUUID().slice(0, 8),
+          priceCents: 1000,
+          currency: 'EUR',
+          capacity,
+        },
+      },
+      { token: organizer.accessToken },
+    );
+    const tierId = created.data?.createTicketTier.id as string;
+    const sold = [];
+    for (const holder of holders.slice(0, capacity)) {
+      const [ticket] = await buyTickets(supergraph, holder.accessToken, tierId);
+      sold.push({ holder, ticketId: ticket?.id as string });
+    }
+    for (const waiter of waiters) {
+      expect((await joinWaitlist(waiter, tierId)).data?.joinWaitlist.status).toBe('WAITING');
+    }
+    return { tierId, sold };
+  }
+
+  const offersOf = (tierId: string) =>
+    supergraph.databases.tickets.hold.findMany({
+      where: { tierId, status: 'ACTIVE', waitlistEntryId: { not: null } },
+      orderBy: { id: 'asc' },
+    });
+
+  it('offers a returned seat to the first in line, never to a stranger buying it at that moment', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+    for (let round = 0; round < 6; round++) {
+      const { tierId, sold } = await soldOutTier(eventId, 1);
+      const [returned] = sold;
+      const [cancelled, bought] = await race(
+        round,
+        () => cancelTicket(returned?.holder as AuthPayload, returned?.ticketId as string),
+        () => purchase(stranger, { tierId, quantity: 1 }),
+      );
+
+      expect(cancelled.errors).toBeUndefined();
+      expect(codeOf(bought)).toBe('SOLD_OUT');
+      expect((await offersOf(tierId)).map((offer) => offer.userId)).toEqual([waiters[0]?.user.id]);
+      await expectConsistent(eventId);
+    }
+  });
+
+  it('offers two seats returned at once to the first two in line, one each', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+    for (let round = 0; round < 6; round++) {
+      const { tierId, sold } = await soldOutTier(eventId, 2);
+      const answers = await race(
+        round,
+        () => cancelTicket(sold[0]?.holder as AuthPayload, sold[0]?.ticketId as string),
+        () => cancelTicket(sold[1]?.holder as AuthPayload, sold[1]?.ticketId as string),
+      );
+
+      expect(answers.map((answer) => answer.errors)).toEqual([undefined, undefined]);
+      const offers = await offersOf(tierId);
+      expect(offers.map((offer) => [offer.userId, offer.quantity]).sort()).toEqual(
+        [
+          [waiters[0]?.user.id, 1],
+          [waiters[1]?.user.id, 1],
+        ].sort(),
+      );
+      await expectConsistent(eventId);
+    }
+  });
+
+  it('either sells an offer bought as it lapses, or passes it to the next in line, never both', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+    const seen = new Set<string>();
+    for (let round = 0; round < 10; round++) {
+      const { tierId, sold } = await soldOutTier(eventId, 1);
+      await cancelTicket(sold[0]?.holder as AuthPayload, sold[0]?.ticketId as string);
+      const [offer] = await offersOf(tierId);
+      await expireSoon(offer?.id as string, (round % 5) * 40);
+      const bought = await purchase(waiters[0] as AuthPayload, { holdId: offer?.id as string });
+
+      if (bought.data) {
+        expect(await offersOf(tierId)).toEqual([]);
+      } else {
+        expect(codeOf(bought)).toBe('HOLD_EXPIRED');
+        await waitForSweep(offer?.id as string);
+        expect((await offersOf(tierId)).map((next) => next.userId)).toEqual([waiters[1]?.user.id]);
+      }
+      seen.add(bought.data ? 'bought' : 'expired');
+      await expectConsistent(eventId);
+    }
+    expect(seen, 'the expiry never came first, or always did').toEqual(
+      new Set(['bought', 'expired']),
+    );
   });
 });
