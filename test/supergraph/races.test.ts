@@ -446,6 +446,34 @@ const updateTier = (id: string, input: Record<string, unknown>) =>
     { token: organizer.accessToken },
   );
 
+describe('cancelling an admitted ticket as its check-in is undone', () => {
+  it('either refuses the cancellation as admitted, or cancels the ticket once it is not', async () => {
+    const {
+      eventId,
+      tierIds: [tierId = ''],
+    } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Balcony', priceCents: 1000, currency: 'EUR', capacity: 1000, maxPerOrder: 10 },
+    ]);
+    const owner = await signUp(supergraph);
+    for (let round = 0; round < rounds; round++) {
+      const [ticket] = await buyTickets(supergraph, owner.accessToken, tierId);
+      const ticketId = ticket?.id as string;
+      await scan(supergraph, organizer.accessToken, ticket?.code as string, eventId);
+      const [cancelled, undone] = await race(
+        round,
+        () => cancelTicket(owner, ticketId),
+        () => undoCheckIn(organizer.accessToken, ticketId, eventId),
+      );
+
+      expect(undone.errors).toBeUndefined();
+      expect(['CANCELLED', 'TICKET_CHECKED_IN']).toContain(
+        cancelled.data?.cancelTicket.status ?? codeOf(cancelled),
+      );
+      await expectConsistent(eventId);
+    }
+  });
+});
+
 describe('a tier changed while it sells', () => {
   it('charges a purchase racing a price change the old price or the new, for every ticket', async () => {
     const {

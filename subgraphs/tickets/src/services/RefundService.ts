@@ -1,5 +1,5 @@
 import { type Identity, requireViewer } from '@ticketing/auth';
-import { badUserInput, isUuid, notFound, serviceUnavailable } from '@ticketing/platform';
+import { badUserInput, isUuid, notFound } from '@ticketing/platform';
 import type {
   EventSnapshot,
   Order,
@@ -7,7 +7,7 @@ import type {
   RefundReason,
   Ticket,
 } from '@ticketing/prisma/tickets';
-import { admitted, failure } from '../errors.ts';
+import { admitted, againWhileChanged, failure } from '../errors.ts';
 import type { PaymentProvider } from '../payments/PaymentProvider.ts';
 import type { PurchaseRepository } from '../repositories/PurchaseRepository.ts';
 import { RefundRepository } from '../repositories/RefundRepository.ts';
@@ -29,12 +29,6 @@ export interface RefundSettings {
  * after the provider is asked, so this stays well below the gateway's 15 s subgraph deadline.
  */
 export const defaultProviderTimeoutMs = 3_000;
-
-/**
- * How many times a refund reads its order and tries again when the tickets changed between
- * the read and its update: each retry needs another write to the tickets in that moment.
- */
-const maxAttempts = 3;
 
 /** The most tickets one refund may name: more than any order holds. */
 const maxTicketIds = 100;
@@ -98,11 +92,7 @@ export class RefundService {
     if (ticketIds) assertTicketIds(ticketIds);
     // The tickets are judged as read, then by the refund's own update; a write between the
     // two that makes them refundable (an undone check-in) is met by reading them again.
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const outcome = await this.#refundOnce(caller, orderId, ticketIds);
-      if (outcome) return outcome;
-    }
-    throw serviceUnavailable();
+    return againWhileChanged(() => this.#refundOnce(caller, orderId, ticketIds));
   }
 
   /** One attempt of refundOrder: the order as it is now, or undefined when its tickets changed meanwhile. */
