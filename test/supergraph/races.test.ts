@@ -474,6 +474,42 @@ describe('cancelling an admitted ticket as its check-in is undone', () => {
   });
 });
 
+describe('scanning an admitted ticket as its check-in is undone', () => {
+  it('either admits it again, or refuses it with the time it was admitted', async () => {
+    const {
+      eventId,
+      tierIds: [tierId = ''],
+    } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Stage', priceCents: 1000, currency: 'EUR', capacity: 1000, maxPerOrder: 10 },
+    ]);
+    const owner = await signUp(supergraph);
+    for (let round = 0; round < rounds; round++) {
+      const [ticket] = await buyTickets(supergraph, owner.accessToken, tierId);
+      const ticketId = ticket?.id as string;
+      const first = await scan(supergraph, organizer.accessToken, ticket?.code as string, eventId);
+      const [again, undone] = await race(
+        round,
+        () => scan(supergraph, organizer.accessToken, ticket?.code as string, eventId),
+        () => undoCheckIn(organizer.accessToken, ticketId, eventId),
+      );
+
+      expect(undone.errors).toBeUndefined();
+      const row = await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+        where: { id: ticketId },
+      });
+      if (again.data) {
+        expect(row.checkedInAt?.toISOString()).toBe(again.data.checkInTicket.checkedInAt);
+      } else {
+        expect(again.errors?.[0]?.extensions).toMatchObject({
+          code: 'ALREADY_CHECKED_IN',
+          checkedInAt: first.data?.checkInTicket.checkedInAt,
+        });
+        expect(row.checkedInAt).toBeNull();
+      }
+    }
+  });
+});
+
 describe('a tier changed while it sells', () => {
   it('charges a purchase racing a price change the old price or the new, for every ticket', async () => {
     const {

@@ -3,7 +3,7 @@ import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform'
 import type { DoorStaff } from '@ticketing/prisma/tickets';
 import DataLoader from 'dataloader';
 import type { JWK } from 'jose';
-import { failure, unlessClosed } from '../errors.ts';
+import { againWhileChanged, failure, unlessClosed } from '../errors.ts';
 import type {
   CheckInRepository,
   ScannedTicket,
@@ -118,10 +118,15 @@ export class CheckInService {
     const code = parseInput(scannedCodeSchema, scanned, 'code');
     const ticket = await this.#scannedTicket(code, eventId);
     if ('refusal' in ticket) throw refused(ticket.refusal);
-    const admitted = await this.#checkIns.admit(ticket, eventId, staff.userId);
-    if (admitted) return admitted;
-    const { refusal, checkedInAt } = refusalOf(await this.#checkIns.find(ticket), ticket, eventId);
-    throw refused(refusal, checkedInAt);
+    return againWhileChanged(async () => {
+      const admitted = await this.#checkIns.admit(ticket, eventId, staff.userId);
+      if (admitted) return admitted;
+      const found = await this.#checkIns.find(ticket);
+      const { refusal, checkedInAt } = refusalOf(found, ticket, eventId);
+      // Admitted when the admission's update ran, its check-in undone since: free now.
+      if (refusal === 'ALREADY_CHECKED_IN' && !checkedInAt) return undefined;
+      throw refused(refusal, checkedInAt);
+    });
   }
 
   async undoCheckIn(viewer: Identity | null, ticketId: string, eventId: string) {
