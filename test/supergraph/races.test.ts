@@ -768,3 +768,63 @@ describe('the waitlist while stock comes back', () => {
     );
   });
 });
+
+describe('a waiter buying elsewhere in the event as stock comes back to them', () => {
+  it('is offered what the cap leaves them after that purchase, not passed over for good', async () => {
+    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Front', priceCents: 2000, currency: 'EUR', capacity: 2, maxPerOrder: 2 },
+      { name: 'Back', priceCents: 100, currency: 'EUR', capacity: 1000, maxPerOrder: 100 },
+    ]);
+    const [front = '', back = ''] = tierIds;
+    const holder = await signUp(supergraph);
+    const waiter = await signUp(supergraph);
+    const bought = await buyTickets(supergraph, holder.accessToken, front, 2);
+    const orderId = (
+      await supergraph.databases.tickets.ticket.findUniqueOrThrow({
+        where: { id: bought[0]?.id as string },
+      })
+    ).orderId as string;
+    // The waiter holds all but 2 of the per-person cap (1,000 here), and queues for 2.
+    for (const quantity of [100, 100, 100, 100, 100, 100, 100, 100, 100, 98]) {
+      await buyTickets(supergraph, waiter.accessToken, back, quantity);
+    }
+    const joined = await supergraph.request<{ joinWaitlist: { status: string } }>(
+      'mutation ($tierId: ID!) { joinWaitlist(tierId: $tierId, quantity: 2) { status } }',
+      { tierId: front },
+      { token: waiter.accessToken },
+    );
+    expect(joined.data?.joinWaitlist.status).toBe('WAITING');
+
+    // The waiter's purchase of one more takes their allowance first; the refund of the two
+    // seats, which read the room the cap left them before it, then comes to take it.
+    const [purchased, refunded] = await queuedBehindLock(
+      supergraph,
+      'tickets',
+      {
+        sql: 'SELECT 1 FROM event_allowances WHERE event_id = $1::uuid AND user_id = $2::uuid FOR UPDATE',
+        params: [eventId, waiter.user.id],
+      },
+      [
+        {
+          send: () => purchase(waiter, { tierId: back, quantity: 1 }),
+          waitsAt: 'purchase_tickets',
+        },
+        { send: () => refundOrder(organizer.accessToken, orderId), waitsAt: 'offer_waitlist' },
+      ],
+    );
+
+    expect(purchased.errors).toBeUndefined();
+    expect(refunded.data?.refundOrder.status).toBe('REFUNDED');
+    const tickets = supergraph.databases.tickets;
+    const entry = await tickets.waitlistEntry.findFirstOrThrow({
+      where: { tierId: front, userId: waiter.user.id },
+    });
+    const offers = await tickets.hold.findMany({
+      where: { tierId: front, userId: waiter.user.id, status: 'ACTIVE' },
+    });
+    // One seat offered, all the cap leaves; the other still asked for, at the head of the line.
+    expect(offers.map((offer) => offer.quantity)).toEqual([1]);
+    expect([entry.status, entry.waiting]).toEqual(['WAITING', 1]);
+    await expectConsistent(eventId);
+  });
+});
