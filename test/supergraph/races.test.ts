@@ -1,13 +1,22 @@
 // Two writes on one ticket, order, tier or waitlist entry at once, through the gateway, with
 // what the database holds checked after each race, not only the answers: a ticket refunded
-// once, stock never below zero nor above capacity, no offer of stock that is not there.
-// (Purchases, holds, scans, transfers and cancellations racing each other have their own
-// tests: tickets, check-in, transfers, waitlist and cancellation-race.)
+// once, stock and allowances equal to the tickets and holds behind them, no offer of stock
+// that is not there, and a refusal that names what the ticket is. (Purchases against
+// purchases, holds and cancellations of the event, scans against scans and transfers, and
+// transfers against transfers have their own tests: tickets, check-in, transfers, waitlist,
+// account-deletion and cancellation-race.)
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acceptTransfer, buyTickets, offerTicket, scan } from './door.ts';
 import { queuedBehindLock, type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, codeOf, eventOnSale, signUp, strongPassword } from './operations.ts';
+import {
+  type AuthPayload,
+  codeOf,
+  eventOnSale,
+  signUp,
+  snapshotReaches,
+  strongPassword,
+} from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
@@ -826,5 +835,49 @@ describe('a waiter buying elsewhere in the event as stock comes back to them', (
     expect(offers.map((offer) => offer.quantity)).toEqual([1]);
     expect([entry.status, entry.waiting]).toEqual(['WAITING', 1]);
     await expectConsistent(eventId);
+  });
+});
+
+describe('a buyer’s refund as the event is cancelled', () => {
+  it('pays back every ticket once: the buyer’s refund or the cancellation’s', async () => {
+    const tickets = supergraph.databases.tickets;
+    const buyer = await signUp(supergraph);
+    for (let round = 0; round < 4; round++) {
+      const {
+        eventId,
+        tierIds: [tierId = ''],
+      } = await eventOnSale(supergraph, organizer.accessToken, [
+        { name: 'Hall', priceCents: 2500, currency: 'EUR', capacity: 10 },
+      ]);
+      const bought = await buyTickets(supergraph, buyer.accessToken, tierId, 2);
+      const ticketId = bought[0]?.id as string;
+      const { orderId } = await tickets.ticket.findUniqueOrThrow({ where: { id: ticketId } });
+      const [refunded, cancelled] = await race(
+        round,
+        () => refundOrder(buyer.accessToken, orderId as string, [ticketId]),
+        () =>
+          supergraph.request(
+            'mutation ($id: ID!) { cancelEvent(id: $id) { id } }',
+            { id: eventId },
+            {
+              token: organizer.accessToken,
+            },
+          ),
+      );
+      await snapshotReaches(supergraph, eventId, 'CANCELLED');
+
+      expect(cancelled.errors).toBeUndefined();
+      expect(['PARTIALLY_REFUNDED', 'ALREADY_REFUNDED']).toContain(
+        refunded.data?.refundOrder.status ?? codeOf(refunded),
+      );
+      const order = await tickets.order.findUniqueOrThrow({
+        where: { id: orderId as string },
+        include: { refunds: true },
+      });
+      expect([order.status, order.refundedCents]).toEqual(['REFUNDED', 5000]);
+      expect(await tickets.refundedTicket.count({ where: { orderId: order.id } })).toBe(2);
+      expect(order.refunds.length).toBe(refunded.data ? 2 : 1);
+      await expectConsistent(eventId);
+    }
   });
 });
