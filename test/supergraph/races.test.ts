@@ -597,6 +597,35 @@ describe('a tier changed while it sells', () => {
       if (held.data) await releaseAll(buyer);
     }
   });
+
+  it('answers a join of a tier’s waitlist racing the tier’s deletion as not sold out or not found', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+    const buyer = await signUp(supergraph);
+    for (let round = 0; round < rounds; round++) {
+      const created = await supergraph.request<{ createTicketTier: { id: string } }>(
+        'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+        {
+          eventId,
+          input: { name: `Tier ${round}`, priceCents: 1000, currency: 'EUR', capacity: 5 },
+        },
+        { token: organizer.accessToken },
+      );
+      const tierId = created.data?.createTicketTier.id as string;
+      const [joined, deleted] = await race(
+        round,
+        () => joinWaitlist(buyer, tierId),
+        () =>
+          supergraph.request<{ deleteTicketTier: string }>(
+            'mutation ($id: ID!) { deleteTicketTier(id: $id) }',
+            { id: tierId },
+            { token: organizer.accessToken },
+          ),
+      );
+
+      expect(deleted.data).toEqual({ deleteTicketTier: tierId });
+      expect(['TIER_NOT_SOLD_OUT', 'NOT_FOUND']).toContain(codeOf(joined));
+    }
+  });
 });
 
 async function releaseAll(buyer: AuthPayload) {
