@@ -598,6 +598,36 @@ describe('a tier changed while it sells', () => {
     }
   });
 
+  it('either changes a tier and then deletes it, or deletes it and answers the change NOT_FOUND', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
+    for (let round = 0; round < rounds; round++) {
+      const created = await supergraph.request<{ createTicketTier: { id: string } }>(
+        'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+        {
+          eventId,
+          input: { name: `Tier ${round}`, priceCents: 1000, currency: 'EUR', capacity: 5 },
+        },
+        { token: organizer.accessToken },
+      );
+      const tierId = created.data?.createTicketTier.id as string;
+      // Half the rounds change the capacity, half the price.
+      const change = round % 4 < 2 ? { capacity: 8 } : { priceCents: 1200 };
+      const [changed, deleted] = await race(
+        round,
+        () => updateTier(tierId, change),
+        () =>
+          supergraph.request<{ deleteTicketTier: string }>(
+            'mutation ($id: ID!) { deleteTicketTier(id: $id) }',
+            { id: tierId },
+            { token: organizer.accessToken },
+          ),
+      );
+
+      expect(deleted.data).toEqual({ deleteTicketTier: tierId });
+      expect(changed.data ? 'CHANGED' : codeOf(changed)).toMatch(/^(CHANGED|NOT_FOUND)$/);
+    }
+  });
+
   it('answers a join of a tier’s waitlist racing the tier’s deletion as not sold out or not found', async () => {
     const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
     const buyer = await signUp(supergraph);

@@ -266,6 +266,9 @@ export class TicketingService {
         throw failure('CAPACITY_BELOW_SOLD', 'Capacity cannot go below what is sold and held.', {
           field: 'input.capacity',
         });
+      case 'notFound':
+        // Deleted by another request meanwhile.
+        throw tierNotFound(id);
     }
   }
 
