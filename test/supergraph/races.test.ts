@@ -5,10 +5,11 @@
 // purchases, holds and cancellations of the event, scans against scans and transfers, and
 // transfers against transfers have their own tests: tickets, check-in, transfers, waitlist,
 // account-deletion and cancellation-race.)
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acceptTransfer, buyTickets, offerTicket, scan } from './door.ts';
-import { queuedBehindLock, type Supergraph, startSupergraph } from './harness.ts';
+import { queuedBehindLock, type Supergraph, startSupergraph, waitsForLock } from './harness.ts';
 import {
   type AuthPayload,
   codeOf,
@@ -93,52 +94,66 @@ async function settledOrWaiting(
   };
   request.then(settle, settle);
   for (const deadline = Date.now() + 10_000; !settled; ) {
-    await observer.query('SELECT pg_stat_clear_snapshot()');
-    const { rows } = await observer.query<{ waiting: number }>(
-      `SELECT count(*)::int AS waiting FROM pg_stat_activity
-       WHERE datname = current_database() AND wait_event_type = 'Lock'
-         AND position($1 in query) > 0`,
-      [statement],
-    );
-    if (rows[0]?.waiting) return;
+    if (await waitsForLock(observer, statement)) return;
     if (Date.now() > deadline) throw new Error(`"${statement}" neither answered nor waited`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
+/**
+ * A tier of one seat (`front`) bought by `holder`, and `waiter` queued for it, whose allowance
+ * row for the event exists (a ticket of another tier, given back when `ticketless`, so that
+ * their account may be deleted), for the test to lock.
+ */
+async function waiterForOneSeat(ticketless: boolean) {
+  const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
+    { name: 'Front', priceCents: 2000, currency: 'EUR', capacity: 1 },
+    { name: 'Back', priceCents: 1000, currency: 'EUR', capacity: 10 },
+  ]);
+  const [front = '', back = ''] = tierIds;
+  const holder = await signUp(supergraph);
+  const waiter = await signUp(supergraph);
+  const [ticket] = await buyTickets(supergraph, holder.accessToken, front);
+  const [own] = await buyTickets(supergraph, waiter.accessToken, back);
+  if (ticketless) expect((await cancelTicket(waiter, own?.id as string)).errors).toBeUndefined();
+  expect((await joinWaitlist(waiter, front)).data?.joinWaitlist.status).toBe('WAITING');
+  return { eventId, front, holder, waiter, ticketId: ticket?.id as string };
+}
+
+/**
+ * The holder cancels their ticket: its return of stock reaches the waiter's entry, then
+ * waits to take the waiter's allowance, which the test holds until `act` has answered or
+ * waits for the entry itself.
+ */
+async function cancelledWhile<T>(
+  queue: Awaited<ReturnType<typeof waiterForOneSeat>>,
+  act: () => Promise<T>,
+) {
+  let acting: Promise<T> | undefined;
+  const [cancelled] = await queuedBehindLock(
+    supergraph,
+    'tickets',
+    {
+      sql: 'SELECT 1 FROM event_allowances WHERE event_id = $1::uuid AND user_id = $2::uuid FOR UPDATE',
+      params: [queue.eventId, queue.waiter.user.id],
+    },
+    [{ send: () => cancelTicket(queue.holder, queue.ticketId), waitsAt: 'offer_waitlist' }],
+    async (observer) => {
+      acting = act();
+      await settledOrWaiting(observer, acting, 'UPDATE waitlist_entries');
+    },
+  );
+  return [cancelled, await (acting as Promise<T>)] as const;
+}
+
 describe('leaving the waitlist while stock comes back', () => {
   it('either offers the stock before the buyer leaves, and the leaving shows it, or not at all; the return succeeds', async () => {
-    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
-      { name: 'Front', priceCents: 2000, currency: 'EUR', capacity: 1 },
-      { name: 'Back', priceCents: 1000, currency: 'EUR', capacity: 10 },
-    ]);
-    const [front = '', back = ''] = tierIds;
-    const holder = await signUp(supergraph);
-    const waiter = await signUp(supergraph);
-    const [ticket] = await buyTickets(supergraph, holder.accessToken, front);
-    // The waiter's allowance row for the event exists, for the test to lock.
-    await buyTickets(supergraph, waiter.accessToken, back);
-    expect((await joinWaitlist(waiter, front)).data?.joinWaitlist.status).toBe('WAITING');
+    const queue = await waiterForOneSeat(false);
+    const { eventId, front, waiter } = queue;
 
-    // The return of stock reaches the queue, then waits to take the waiter's allowance; the
-    // waiter leaves meanwhile: before the offer (nothing offered) or after it (the offer is
-    // theirs, and the answer shows it), never half-way.
-    let leaving: ReturnType<typeof leaveWaitlist> | undefined;
-    const [cancelled] = await queuedBehindLock(
-      supergraph,
-      'tickets',
-      {
-        sql: 'SELECT 1 FROM event_allowances WHERE event_id = $1::uuid AND user_id = $2::uuid FOR UPDATE',
-        params: [eventId, waiter.user.id],
-      },
-      [{ send: () => cancelTicket(holder, ticket?.id as string), waitsAt: 'offer_waitlist' }],
-      async (holder) => {
-        const sent = leaveWaitlist(waiter, front);
-        leaving = sent;
-        await settledOrWaiting(holder, sent, 'UPDATE waitlist_entries');
-      },
-    );
-    const left = await leaving;
+    // The waiter leaves meanwhile: before the offer (nothing offered) or after it (the offer
+    // is theirs, and the answer shows it), never half-way.
+    const [cancelled, left] = await cancelledWhile(queue, () => leaveWaitlist(waiter, front));
 
     expect(cancelled.errors).toBeUndefined();
     expect(cancelled.data?.cancelTicket.status).toBe('CANCELLED');
@@ -178,38 +193,11 @@ const deleteAccount = (account: AuthPayload) =>
 
 describe('deleting a waiter’s account while stock comes back', () => {
   it('releases what is offered to the closed account, and the return of stock succeeds', async () => {
-    const { eventId, tierIds } = await eventOnSale(supergraph, organizer.accessToken, [
-      { name: 'Front', priceCents: 2000, currency: 'EUR', capacity: 1 },
-      { name: 'Back', priceCents: 1000, currency: 'EUR', capacity: 10 },
-    ]);
-    const [front = '', back = ''] = tierIds;
-    const holder = await signUp(supergraph);
-    const waiter = await signUp(supergraph);
-    const [ticket] = await buyTickets(supergraph, holder.accessToken, front);
-    // The waiter's allowance row for the event, for the test to lock; they hold no ticket,
-    // so their account may be deleted.
-    const [own] = await buyTickets(supergraph, waiter.accessToken, back);
-    expect((await cancelTicket(waiter, own?.id as string)).errors).toBeUndefined();
-    expect((await joinWaitlist(waiter, front)).data?.joinWaitlist.status).toBe('WAITING');
+    const queue = await waiterForOneSeat(true);
+    const { front, waiter } = queue;
 
-    // The return of stock reaches the waiter's entry, then waits to take their allowance;
-    // their account is closed meanwhile.
-    let deleting: ReturnType<typeof deleteAccount> | undefined;
-    const [cancelled] = await queuedBehindLock(
-      supergraph,
-      'tickets',
-      {
-        sql: 'SELECT 1 FROM event_allowances WHERE event_id = $1::uuid AND user_id = $2::uuid FOR UPDATE',
-        params: [eventId, waiter.user.id],
-      },
-      [{ send: () => cancelTicket(holder, ticket?.id as string), waitsAt: 'offer_waitlist' }],
-      async (observer) => {
-        const sent = deleteAccount(waiter);
-        deleting = sent;
-        await settledOrWaiting(observer, sent, 'UPDATE waitlist_entries');
-      },
-    );
-    const deleted = await deleting;
+    // Their account is closed meanwhile.
+    const [cancelled, deleted] = await cancelledWhile(queue, () => deleteAccount(waiter));
 
     expect(cancelled.errors).toBeUndefined();
     expect(cancelled.data?.cancelTicket.status).toBe('CANCELLED');
@@ -437,7 +425,7 @@ const purchase = (
 ) =>
   supergraph.request<{ purchaseTickets: { id: string; totalCents: number } }>(
     'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id totalCents } }',
-    { input: { ...input, idempotencyKey: crypto.randomUUID() } },
+    { input: { ...input, idempotencyKey: randomUUID() } },
     { token: buyer.accessToken },
   );
 
@@ -519,6 +507,33 @@ describe('scanning an admitted ticket as its check-in is undone', () => {
   });
 });
 
+/** A new tier of `eventId`, on sale, as its organizer; resolves to its id. */
+async function newTier(eventId: string, input: Record<string, unknown> = {}): Promise<string> {
+  const created = await supergraph.request<{ createTicketTier: { id: string } }>(
+    'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+    {
+      eventId,
+      input: {
+        name: randomUUID().slice(0, 8),
+        priceCents: 1000,
+        currency: 'EUR',
+        capacity: 5,
+        ...input,
+      },
+    },
+    { token: organizer.accessToken },
+  );
+  if (!created.data) throw new Error(`createTicketTier failed: ${JSON.stringify(created.errors)}`);
+  return created.data.createTicketTier.id;
+}
+
+const deleteTier = (id: string) =>
+  supergraph.request<{ deleteTicketTier: string }>(
+    'mutation ($id: ID!) { deleteTicketTier(id: $id) }',
+    { id },
+    { token: organizer.accessToken },
+  );
+
 describe('a tier changed while it sells', () => {
   it('charges a purchase racing a price change the old price or the new, for every ticket', async () => {
     const {
@@ -570,57 +585,29 @@ describe('a tier changed while it sells', () => {
     const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
     const buyer = await signUp(supergraph);
     for (let round = 0; round < rounds; round++) {
-      const created = await supergraph.request<{ createTicketTier: { id: string } }>(
-        'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-        {
-          eventId,
-          input: { name: `Tier ${round}`, priceCents: 1000, currency: 'EUR', capacity: 5 },
-        },
-        { token: organizer.accessToken },
-      );
-      const tierId = created.data?.createTicketTier.id as string;
+      const tierId = await newTier(eventId);
       const [held, deleted] = await race(
         round,
         () => hold(buyer, tierId),
-        () =>
-          supergraph.request<{ deleteTicketTier: string }>(
-            'mutation ($id: ID!) { deleteTicketTier(id: $id) }',
-            { id: tierId },
-            { token: organizer.accessToken },
-          ),
+        () => deleteTier(tierId),
       );
 
       const outcome = `${held.data ? 'HELD' : codeOf(held)} ${deleted.data ? 'DELETED' : codeOf(deleted)}`;
       expect(['HELD TIER_IN_USE', 'NOT_FOUND DELETED', 'SOLD_OUT DELETED']).toContain(outcome);
       await expectConsistent(eventId);
-      // Every tier of the event stays within 20.
-      if (held.data) await releaseAll(buyer);
     }
   });
 
   it('either changes a tier and then deletes it, or deletes it and answers the change NOT_FOUND', async () => {
     const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
     for (let round = 0; round < rounds; round++) {
-      const created = await supergraph.request<{ createTicketTier: { id: string } }>(
-        'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-        {
-          eventId,
-          input: { name: `Tier ${round}`, priceCents: 1000, currency: 'EUR', capacity: 5 },
-        },
-        { token: organizer.accessToken },
-      );
-      const tierId = created.data?.createTicketTier.id as string;
+      const tierId = await newTier(eventId);
       // Half the rounds change the capacity, half the price.
       const change = round % 4 < 2 ? { capacity: 8 } : { priceCents: 1200 };
       const [changed, deleted] = await race(
         round,
         () => updateTier(tierId, change),
-        () =>
-          supergraph.request<{ deleteTicketTier: string }>(
-            'mutation ($id: ID!) { deleteTicketTier(id: $id) }',
-            { id: tierId },
-            { token: organizer.accessToken },
-          ),
+        () => deleteTier(tierId),
       );
 
       expect(deleted.data).toEqual({ deleteTicketTier: tierId });
@@ -632,24 +619,11 @@ describe('a tier changed while it sells', () => {
     const { eventId } = await eventOnSale(supergraph, organizer.accessToken, []);
     const buyer = await signUp(supergraph);
     for (let round = 0; round < rounds; round++) {
-      const created = await supergraph.request<{ createTicketTier: { id: string } }>(
-        'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-        {
-          eventId,
-          input: { name: `Tier ${round}`, priceCents: 1000, currency: 'EUR', capacity: 5 },
-        },
-        { token: organizer.accessToken },
-      );
-      const tierId = created.data?.createTicketTier.id as string;
+      const tierId = await newTier(eventId);
       const [joined, deleted] = await race(
         round,
         () => joinWaitlist(buyer, tierId),
-        () =>
-          supergraph.request<{ deleteTicketTier: string }>(
-            'mutation ($id: ID!) { deleteTicketTier(id: $id) }',
-            { id: tierId },
-            { token: organizer.accessToken },
-          ),
+        () => deleteTier(tierId),
       );
 
       expect(deleted.data).toEqual({ deleteTicketTier: tierId });
@@ -657,19 +631,6 @@ describe('a tier changed while it sells', () => {
     }
   });
 });
-
-async function releaseAll(buyer: AuthPayload) {
-  const holds = await supergraph.databases.tickets.hold.findMany({
-    where: { userId: buyer.user.id, status: 'ACTIVE' },
-  });
-  for (const { id } of holds) {
-    await supergraph.request(
-      'mutation ($id: ID!) { releaseHold(id: $id) { id } }',
-      { id },
-      { token: buyer.accessToken },
-    );
-  }
-}
 
 /** Sets a hold to expire `ms` from now on the database's clock, which the sweeper reads. */
 async function expireSoon(holdId: string, ms: number) {
@@ -740,20 +701,7 @@ describe('the waitlist while stock comes back', () => {
 
   /** A tier of `eventId` of `capacity` seats, each bought by one of the holders, and the waiters queued for it. */
   async function soldOutTier(eventId: string, capacity: number) {
-    const created = await supergraph.request<{ createTicketTier: { id: string } }>(
-      'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-      {
-        eventId,
-        input: {
-          name: crypto.randomUUID().slice(0, 8),
-          priceCents: 1000,
-          currency: 'EUR',
-          capacity,
-        },
-      },
-      { token: organizer.accessToken },
-    );
-    const tierId = created.data?.createTicketTier.id as string;
+    const tierId = await newTier(eventId, { capacity });
     const sold = [];
     for (const holder of holders.slice(0, capacity)) {
       const [ticket] = await buyTickets(supergraph, holder.accessToken, tierId);
