@@ -888,3 +888,33 @@ describe('a buyer’s refund as the event is cancelled', () => {
     }
   });
 });
+
+describe('deleting an account as the organizer refunds its last ticket', () => {
+  it('deletes it only once the refund has taken the ticket, and refunds the ticket once', async () => {
+    const {
+      eventId,
+      tierIds: [tierId = ''],
+    } = await eventOnSale(supergraph, organizer.accessToken, [
+      { name: 'Lawn', priceCents: 1500, currency: 'EUR', capacity: 100 },
+    ]);
+    const tickets = supergraph.databases.tickets;
+    for (let round = 0; round < 6; round++) {
+      const leaving = await signUp(supergraph);
+      const [ticket] = await buyTickets(supergraph, leaving.accessToken, tierId);
+      const ticketId = ticket?.id as string;
+      const { orderId } = await tickets.ticket.findUniqueOrThrow({ where: { id: ticketId } });
+      const [deleted, refunded] = await race(
+        round,
+        () => deleteAccount(leaving),
+        () => refundOrder(organizer.accessToken, orderId as string),
+      );
+
+      expect(refunded.data?.refundOrder.status).toBe('REFUNDED');
+      expect(deleted.data ? 'DELETED' : codeOf(deleted)).toMatch(/^(DELETED|ACCOUNT_HAS_TICKETS)$/);
+      const closed = await tickets.closedAccount.count({ where: { userId: leaving.user.id } });
+      expect(closed).toBe(deleted.data ? 1 : 0);
+      expect(await tickets.refund.count({ where: { orderId: orderId as string } })).toBe(1);
+      await expectConsistent(eventId);
+    }
+  });
+});
