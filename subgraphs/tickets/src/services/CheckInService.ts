@@ -119,13 +119,16 @@ export class CheckInService {
     const ticket = await this.#scannedTicket(code, eventId);
     if ('refusal' in ticket) throw refused(ticket.refusal);
     return againWhileChanged(async () => {
-      const admitted = await this.#checkIns.admit(ticket, eventId, staff.userId);
-      if (admitted) return admitted;
+      const scanned = await this.#checkIns.admit(ticket, eventId, staff.userId);
+      if (scanned.admission) return scanned.admission;
       const found = await this.#checkIns.find(ticket);
       const { refusal, checkedInAt } = refusalOf(found, ticket, eventId);
-      // Admitted when the admission's update ran, its check-in undone since: free now.
-      if (refusal === 'ALREADY_CHECKED_IN' && !checkedInAt) return undefined;
-      throw refused(refusal, checkedInAt);
+      if (refusal !== 'ALREADY_CHECKED_IN') throw refused(refusal, checkedInAt);
+      // Admitted when the scan's update ran, and its check-in undone since: the admission
+      // that update found. None seen (one admitted and undone in that moment): again.
+      const admittedAt = checkedInAt ?? scanned.foundAdmittedAt;
+      if (!admittedAt) return undefined;
+      throw refused(refusal, admittedAt);
     });
   }
 
@@ -184,9 +187,14 @@ export class CheckInService {
         results.push({ index, outcome: ticket.refusal, ticketId: null, checkedInAt: null });
         continue;
       }
-      const admitted = await this.#checkIns.admit(ticket, eventId, staff.userId, scan.scannedAt);
-      if (admitted) {
-        results.push({ index, outcome: 'ADMITTED', ...admitted });
+      const { admission } = await this.#checkIns.admit(
+        ticket,
+        eventId,
+        staff.userId,
+        scan.scannedAt,
+      );
+      if (admission) {
+        results.push({ index, outcome: 'ADMITTED', ...admission });
         continue;
       }
       const found = await this.#checkIns.find(ticket, scan.scannedAt);
