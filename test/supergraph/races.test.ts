@@ -23,14 +23,17 @@ let supergraph: Supergraph;
 let organizer: AuthPayload;
 
 beforeAll(async () => {
-  // Each buyer races many orders of one event: the per-person cap is not what is tested.
   supergraph = await startSupergraph({
-    // The sweeper every 20 ms: a hold is bought as the sweeper returns it, not a second later.
     env: {
       WAITLIST_OFFER_SECONDS: '600',
+      // A few accounts race many orders, holds and queues, and the organizer sends hundreds
+      // of writes in seconds: the caps and the write budget are not what is tested here.
       MAX_TICKETS_PER_EVENT: '1000',
       MAX_ACTIVE_HOLDS: '1000',
       MAX_WAITLIST_ENTRIES: '1000',
+      ACCOUNT_WRITES_PER_SECOND: '1000',
+      ACCOUNT_WRITE_BURST: '100000',
+      // The sweeper every 20 ms: a hold is bought as the sweeper returns it, not a second later.
       HOLD_SWEEP_INTERVAL_MS: '20',
     },
   });
