@@ -117,15 +117,7 @@ export async function queuedBehindLock<const Requests extends readonly QueuedReq
       answers.push(send());
       const deadline = Date.now() + 10_000;
       for (;;) {
-        // The activity a transaction reads is kept until it ends, unless cleared.
-        await holder.query('SELECT pg_stat_clear_snapshot()');
-        const { rows } = await holder.query<{ waiting: number }>(
-          `SELECT count(*)::int AS waiting FROM pg_stat_activity
-           WHERE datname = current_database() AND wait_event_type = 'Lock'
-             AND position($1 in query) > 0`,
-          [waitsAt],
-        );
-        if (rows[0]?.waiting) break;
+        if (await waitsForLock(holder, waitsAt)) break;
         if (Date.now() > deadline) {
           throw new Error(`No statement "${waitsAt}" came to wait for the test's lock`);
         }
@@ -142,6 +134,22 @@ export async function queuedBehindLock<const Requests extends readonly QueuedReq
   return (await Promise.all(answers)) as {
     [K in keyof Requests]: Awaited<ReturnType<Requests[K]['send']>>;
   };
+}
+
+/**
+ * Whether a statement containing `statement` waits for a lock in the database `observer`
+ * (a connection of the test's, in or out of a transaction) is connected to.
+ */
+export async function waitsForLock(observer: pg.Client, statement: string): Promise<boolean> {
+  // The activity a transaction reads is kept until it ends, unless cleared.
+  await observer.query('SELECT pg_stat_clear_snapshot()');
+  const { rows } = await observer.query<{ waiting: number }>(
+    `SELECT count(*)::int AS waiting FROM pg_stat_activity
+     WHERE datname = current_database() AND wait_event_type = 'Lock'
+       AND position($1 in query) > 0`,
+    [statement],
+  );
+  return (rows[0]?.waiting ?? 0) > 0;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { failures, isClosedAccount } from '@ticketing/platform';
+import { failures, isClosedAccount, serviceUnavailable } from '@ticketing/platform';
 
 /** The codes of the tickets service's own failures; the README's "Error codes" says what each means. */
 export const ticketsErrorCodes = [
@@ -74,3 +74,19 @@ export const admitted = (ticketIds: readonly string[]) =>
     'A ticket admitted at the door cannot be cancelled or refunded; undo its check-in first.',
     { ticketIds: [...ticketIds] },
   );
+
+/**
+ * What `attempt` gives, tried again while it gives undefined, three times in all, then
+ * SERVICE_UNAVAILABLE. For a change judged on a ticket as read and refused by its own
+ * conditional update, when what refused it is gone by the time the refusal is explained
+ * (a check-in undone in between): the ticket is neither cancelled nor admitted, and the
+ * change is asked again rather than refused for a reason that no longer holds. Each retry
+ * needs another write to the ticket in that moment.
+ */
+export async function againWhileChanged<T>(attempt: () => Promise<T | undefined>): Promise<T> {
+  for (let attempts = 1; attempts <= 3; attempts++) {
+    const result = await attempt();
+    if (result !== undefined) return result;
+  }
+  throw serviceUnavailable();
+}

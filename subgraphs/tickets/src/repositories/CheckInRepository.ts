@@ -22,6 +22,11 @@ export interface Admission {
   checkedInAt: Date;
 }
 
+/** What a scan did: its admission, or, when it made none, the admission it found, if any. */
+export type ScanOutcome =
+  | { admission: Admission }
+  | { admission: null; foundAdmittedAt: Date | null };
+
 export interface CheckInCounts {
   checkedIn: number;
   total: number;
@@ -127,13 +132,15 @@ export class CheckInRepository {
    * scanned later than itself: the first scan by scan time is the one that stands. In a
    * transaction that is rolled back when the client stopped waiting (whileAwaited): a door
    * told SERVICE_UNAVAILABLE scans again, and is then admitted, not ALREADY_CHECKED_IN.
+   * A scan that admits nothing also says when the ticket was admitted as the same statement
+   * saw it: an undo committed since does not leave it refused with no time.
    */
   async admit(
     ticket: ScannedTicket,
     eventId: string,
     staffId: string,
     scannedAt?: Date,
-  ): Promise<Admission | null> {
+  ): Promise<ScanOutcome> {
     const at = scannedAt ? Prisma.sql`${scannedAt}::timestamptz` : Prisma.sql`now()`;
     // An offline scan from before the event was postponed (to the millisecond the reset is
     // stored with) was for the old date.
@@ -142,8 +149,8 @@ export class CheckInRepository {
           AND NOT EXISTS (SELECT 1 FROM event_snapshots s WHERE s.event_id = tickets.event_id
             AND s.admissions_reset_at >= ${scannedAt}::timestamptz)`
       : Prisma.sql`checked_in_at IS NULL`;
-    const [admitted] = await this.#awaited(
-      (tx) => tx.$queryRaw<Admission[]>`
+    const [row] = await this.#awaited(
+      (tx) => tx.$queryRaw<(Admission & { admitted: boolean })[]>`
       WITH admitted AS (
         UPDATE tickets SET checked_in_at = ${at}, checked_in_by = ${staffId}::uuid
         WHERE ${ticketCondition(ticket, scannedAt)} AND event_id = ${eventId}::uuid
@@ -154,9 +161,15 @@ export class CheckInRepository {
         SELECT gen_random_uuid(), id, event_id, 'ADMIT', ${staffId}::uuid, checked_in_at, ${scannedAt !== undefined}
         FROM admitted
       )
-      SELECT id::text AS "ticketId", checked_in_at AS "checkedInAt" FROM admitted`,
+      SELECT id::text AS "ticketId", checked_in_at AS "checkedInAt", true AS admitted FROM admitted
+      UNION ALL
+      SELECT id::text, checked_in_at, false FROM tickets
+      WHERE ${ticketCondition(ticket, scannedAt)} AND event_id = ${eventId}::uuid
+        AND NOT EXISTS (SELECT 1 FROM admitted)`,
     );
-    return admitted ?? null;
+    if (row?.admitted)
+      return { admission: { ticketId: row.ticketId, checkedInAt: row.checkedInAt } };
+    return { admission: null, foundAdmittedAt: row?.checkedInAt ?? null };
   }
 
   /**

@@ -37,7 +37,13 @@ export type RefundOutcome =
   /** Some of the tickets are no longer the owner's (these), given away meanwhile: nothing was written. */
   | { status: 'transferred'; ticketIds: string[] }
   /** A buyer's refund past the cutoff before the event's start: nothing was written. */
-  | { status: 'windowClosed'; refundableUntil: Date | null };
+  | { status: 'windowClosed'; refundableUntil: Date | null }
+  /**
+   * None of the tickets is cancelled, admitted or given away any more: a write that
+   * committed after the refund's own update (an undone check-in) made them refundable.
+   * Nothing was written; the refund may be asked again.
+   */
+  | { status: 'changed' };
 
 /** Thrown inside a refund's transaction to roll it back. */
 class NotAllActive extends Error {}
@@ -113,8 +119,9 @@ export class RefundRepository {
   }
 
   /**
-   * Why these tickets, not all of which are active and not admitted (and, given `ownerId`,
-   * held by that account), cannot be refunded.
+   * Why these tickets, not all of which were active and not admitted (and, given `ownerId`,
+   * held by that account) when a refund's update ran, cannot be refunded; read afterwards,
+   * so `changed` when none is in the way any more.
    */
   async whyNotRefundable(
     ticketIds: readonly string[],
@@ -140,9 +147,11 @@ export class RefundRepository {
       return { status: 'checkedIn', ticketIds: admitted.map((ticket) => ticket.id) };
     }
     const refunded = await this.refundedTicketIds(ticketIds);
-    return refunded.size > 0
-      ? { status: 'alreadyRefunded', ticketIds: [...refunded].sort() }
-      : { status: 'cancelled' };
+    if (refunded.size > 0) return { status: 'alreadyRefunded', ticketIds: [...refunded].sort() };
+    const cancelled = await this.#prisma.ticket.count({
+      where: { id: { in: queryableIds(ticketIds) }, status: 'CANCELLED' },
+    });
+    return cancelled > 0 ? { status: 'cancelled' } : { status: 'changed' };
   }
 
   /** An order with its tickets, by id, and the snapshot of their event; null for none. */

@@ -247,9 +247,9 @@ export class TicketRepository {
   }
 
   /**
-   * Applies changes unless the new capacity is below what is sold and held, or the row they
-   * leave breaks one of the tier's rules (a CHECK constraint: another update may have
-   * changed the row since the caller read it). Nothing is written then.
+   * Applies changes unless the tier is gone, the new capacity is below what is sold and
+   * held, or the row they leave breaks one of the tier's rules (a CHECK constraint: another
+   * update may have changed the row since the caller read it). Nothing is written then.
    */
   async updateTier(
     id: string,
@@ -260,6 +260,11 @@ export class TicketRepository {
       return await retryOnConflict(() =>
         this.#prisma.$transaction(
           whileAwaited(async (tx: Prisma.TransactionClient): Promise<TierUpdate> => {
+            // The row first, as a deletion locks it: one deleted since the caller read it is
+            // not found, not a capacity below what is sold, nor a failed update.
+            const locked = await tx.$queryRaw<unknown[]>`
+            SELECT 1 FROM ticket_tiers WHERE id = ${id}::uuid FOR UPDATE`;
+            if (locked.length === 0) return { status: 'notFound' };
             if (capacity !== undefined) {
               const resized = await tx.$executeRaw`
             UPDATE ticket_tiers SET capacity = ${capacity}, updated_at = now()
@@ -289,7 +294,9 @@ export class TicketRepository {
 export type TierUpdate =
   | { status: 'updated'; tier: TicketTier }
   | { status: 'capacityBelowSold' }
-  | { status: 'ruleBroken'; rule: TierRule };
+  | { status: 'ruleBroken'; rule: TierRule }
+  /** Deleted after the caller read it. */
+  | { status: 'notFound' };
 
 /** Stock that can be bought now: capacity minus sold minus unexpired holds. */
 export function availableInTier(tier: StockedTier): number {

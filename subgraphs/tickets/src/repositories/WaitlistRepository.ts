@@ -20,7 +20,9 @@ export type JoinOutcome =
   | { status: 'notSoldOut'; available: number }
   | { status: 'alreadyWaiting' }
   | { status: 'tooManyEntries' }
-  | { status: 'limitReached' };
+  | { status: 'limitReached' }
+  /** The tier was deleted after the caller read it. */
+  | { status: 'notFound' };
 
 export interface JoinRequest {
   tierId: string;
@@ -70,14 +72,16 @@ export class WaitlistRepository {
         FOR SHARE`;
           if (snapshot?.onSale !== true) return { status: 'salesClosed' } as const;
           await tx.$queryRaw`SELECT expire_holds(${tierId}::uuid, NULL, NULL)`;
-          const [{ available, allowance }] = await tx.$queryRaw<
-            [{ available: number; allowance: number }]
-          >`
+          const [tier] = await tx.$queryRaw<{ available: number; allowance: number }[]>`
         SELECT t.capacity - t.sold - t.held AS available,
                coalesce((SELECT a.tickets FROM event_allowances a
                          WHERE a.event_id = t.event_id AND a.user_id = ${userId}::uuid), 0) AS allowance
         FROM ticket_tiers t WHERE t.id = ${tierId}::uuid
         FOR SHARE OF t`;
+          // Deleted since the caller read it (the deletion locks the row, and only a tier
+          // nothing was sold from, which is never sold out, can go).
+          if (!tier) return { status: 'notFound' } as const;
+          const { available, allowance } = tier;
           // With the tier's row locked, the time: the event not started and the tier's window
           // open by the database's clock now, not at the transaction's start (now()), which
           // may be before a wait for the row past the end of its sales or the event's start.

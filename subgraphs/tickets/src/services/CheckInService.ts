@@ -3,7 +3,7 @@ import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform'
 import type { DoorStaff } from '@ticketing/prisma/tickets';
 import DataLoader from 'dataloader';
 import type { JWK } from 'jose';
-import { failure, unlessClosed } from '../errors.ts';
+import { againWhileChanged, failure, unlessClosed } from '../errors.ts';
 import type {
   CheckInRepository,
   ScannedTicket,
@@ -118,10 +118,18 @@ export class CheckInService {
     const code = parseInput(scannedCodeSchema, scanned, 'code');
     const ticket = await this.#scannedTicket(code, eventId);
     if ('refusal' in ticket) throw refused(ticket.refusal);
-    const admitted = await this.#checkIns.admit(ticket, eventId, staff.userId);
-    if (admitted) return admitted;
-    const { refusal, checkedInAt } = refusalOf(await this.#checkIns.find(ticket), ticket, eventId);
-    throw refused(refusal, checkedInAt);
+    return againWhileChanged(async () => {
+      const scanned = await this.#checkIns.admit(ticket, eventId, staff.userId);
+      if (scanned.admission) return scanned.admission;
+      const found = await this.#checkIns.find(ticket);
+      const { refusal, checkedInAt } = refusalOf(found, ticket, eventId);
+      if (refusal !== 'ALREADY_CHECKED_IN') throw refused(refusal, checkedInAt);
+      // Admitted when the scan's update ran, and its check-in undone since: the admission
+      // that update found. None seen (one admitted and undone in that moment): again.
+      const admittedAt = checkedInAt ?? scanned.foundAdmittedAt;
+      if (!admittedAt) return undefined;
+      throw refused(refusal, admittedAt);
+    });
   }
 
   async undoCheckIn(viewer: Identity | null, ticketId: string, eventId: string) {
@@ -179,9 +187,14 @@ export class CheckInService {
         results.push({ index, outcome: ticket.refusal, ticketId: null, checkedInAt: null });
         continue;
       }
-      const admitted = await this.#checkIns.admit(ticket, eventId, staff.userId, scan.scannedAt);
-      if (admitted) {
-        results.push({ index, outcome: 'ADMITTED', ...admitted });
+      const { admission } = await this.#checkIns.admit(
+        ticket,
+        eventId,
+        staff.userId,
+        scan.scannedAt,
+      );
+      if (admission) {
+        results.push({ index, outcome: 'ADMITTED', ...admission });
         continue;
       }
       const found = await this.#checkIns.find(ticket, scan.scannedAt);

@@ -7,7 +7,7 @@ import type {
   RefundReason,
   Ticket,
 } from '@ticketing/prisma/tickets';
-import { admitted, failure } from '../errors.ts';
+import { admitted, againWhileChanged, failure } from '../errors.ts';
 import type { PaymentProvider } from '../payments/PaymentProvider.ts';
 import type { PurchaseRepository } from '../repositories/PurchaseRepository.ts';
 import { RefundRepository } from '../repositories/RefundRepository.ts';
@@ -90,6 +90,17 @@ export class RefundService {
   ): Promise<Order> {
     const caller = requireViewer(viewer, 'Log in to refund an order.');
     if (ticketIds) assertTicketIds(ticketIds);
+    // The tickets are judged as read, then by the refund's own update; a write between the
+    // two that makes them refundable (an undone check-in) is met by reading them again.
+    return againWhileChanged(() => this.#refundOnce(caller, orderId, ticketIds));
+  }
+
+  /** One attempt of refundOrder: the order as it is now, or undefined when its tickets changed meanwhile. */
+  async #refundOnce(
+    caller: Identity,
+    orderId: string,
+    ticketIds: readonly string[] | null | undefined,
+  ): Promise<Order | undefined> {
     const found = isUuid(orderId) ? await this.#refunds.orderToRefund(orderId) : null;
     if (!found) throw notYours(orderId);
     const { order, snapshot } = found;
@@ -128,6 +139,8 @@ export class RefundService {
         throw transferred(outcome.ticketIds);
       case 'windowClosed':
         throw windowClosed(this.#settings.cutoffHours, outcome.refundableUntil);
+      case 'changed':
+        return undefined;
     }
   }
 

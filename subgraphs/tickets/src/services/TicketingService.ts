@@ -17,7 +17,7 @@ import type {
   Ticket,
   TicketTier,
 } from '@ticketing/prisma/tickets';
-import { admitted, failure } from '../errors.ts';
+import { admitted, againWhileChanged, failure } from '../errors.ts';
 import type { PurchaseGroupSettings } from '../repositories/PurchaseGroups.ts';
 import {
   type PurchaseOutcome,
@@ -266,6 +266,9 @@ export class TicketingService {
         throw failure('CAPACITY_BELOW_SOLD', 'Capacity cannot go below what is sold and held.', {
           field: 'input.capacity',
         });
+      case 'notFound':
+        // Deleted by another request meanwhile.
+        throw tierNotFound(id);
     }
   }
 
@@ -355,14 +358,17 @@ export class TicketingService {
       throw notFound(`No ticket of yours has the id ${id}.`);
     }
     const owner = caller.role === 'ADMIN' ? undefined : caller.userId;
-    const cancelled = await this.#purchases.cancelTicket(ticket.id, owner);
-    if (cancelled) return cancelled;
-    // Nothing changed: the ticket was cancelled, admitted at the door or given away, before
-    // or meanwhile.
-    const [now] = await this.#tickets.findTicketsByIds([ticket.id]);
-    if (owner && now?.ownerId !== owner) throw notFound(`No ticket of yours has the id ${id}.`);
-    if (now?.status === 'ACTIVE' && now.checkedInAt) throw admitted([ticket.id]);
-    throw failure('TICKET_ALREADY_CANCELLED', 'This ticket is cancelled already.');
+    return againWhileChanged(async () => {
+      const cancelled = await this.#purchases.cancelTicket(ticket.id, owner);
+      if (cancelled) return cancelled;
+      // Nothing changed: the ticket was cancelled, admitted at the door or given away, before
+      // or meanwhile; or it was admitted, and its check-in was undone since (then again).
+      const [now] = await this.#tickets.findTicketsByIds([ticket.id]);
+      if (owner && now?.ownerId !== owner) throw notFound(`No ticket of yours has the id ${id}.`);
+      if (now?.status === 'ACTIVE' && now.checkedInAt) throw admitted([ticket.id]);
+      if (now?.status === 'ACTIVE') return undefined;
+      throw failure('TICKET_ALREADY_CANCELLED', 'This ticket is cancelled already.');
+    });
   }
 
   /** Gives the caller's hold back to stock before it expires. */

@@ -23,6 +23,8 @@ export interface WaitlistSettings {
 /** Live waitlist entries a buyer may have unless MAX_WAITLIST_ENTRIES says otherwise. */
 export const defaultMaxWaitlistEntries = 10;
 
+const tierNotFound = (id: string) => notFound(`No ticket tier has the id ${id}.`);
+
 /** The tier's own sales window is closed: as read, or as the join is made. */
 const tierClosed = (window: { salesStartAt: Date | null; salesEndAt: Date | null }) =>
   failure('SALES_CLOSED', 'This tier is not on sale now.', {
@@ -94,6 +96,8 @@ export class WaitlistService {
           `At most ${perUserCap} tickets per person for one event, holds included.`,
           { field: 'quantity', perUserCap },
         );
+      case 'notFound':
+        throw tierNotFound(tierId);
     }
   }
 
@@ -113,7 +117,7 @@ export class WaitlistService {
   /** A tier that exists, and whose own sales window is open. */
   async #existingTier(id: string): Promise<TicketTier> {
     const [tier] = isUuid(id) ? await this.#tickets.findTiersByIds([id]) : [null];
-    if (!tier) throw notFound(`No ticket tier has the id ${id}.`);
+    if (!tier) throw tierNotFound(id);
     // The event's status is checked in the join's transaction, under its lock.
     if (!windowOpen(tier, new Date())) throw tierClosed(tier);
     return tier;
