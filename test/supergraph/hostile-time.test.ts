@@ -215,6 +215,28 @@ async function heldPast<Answer>(
   return answer;
 }
 
+// The busy tier's row: another sale's write of it, not yet committed.
+const busyTier = (tierId: string) => ({
+  sql: 'UPDATE ticket_tiers SET updated_at = updated_at WHERE id = $1',
+  params: [tierId],
+});
+
+/** The receiver buys two of the tier's tickets, with a key of their own. */
+const buyTwo = (tierId: string) =>
+  supergraph.request(
+    'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
+    { input: { tierId, quantity: 2, idempotencyKey: crypto.randomUUID() } },
+    { token: receiver.accessToken },
+  );
+
+/** The receiver holds two of the tier's tickets. */
+const holdTwo = (tierId: string) =>
+  supergraph.request<{ holdTickets: { id: string } }>(
+    'mutation ($tierId: ID!, $quantity: Int!) { holdTickets(tierId: $tierId, quantity: $quantity) { id } }',
+    { tierId, quantity: 2 },
+    { token: receiver.accessToken },
+  );
+
 const cutoffHours = 48;
 
 describe('a transfer offered as the event starts', () => {
@@ -617,20 +639,11 @@ describe("a sale as the tier's sales end", () => {
     expect(closing.errors).toBeUndefined();
     return { eventId, tierId, salesEndAt };
   }
-  // The busy tier's row: another sale's write of it, not yet committed.
-  const busyTier = (tierId: string) => ({
-    sql: 'UPDATE ticket_tiers SET updated_at = updated_at WHERE id = $1',
-    params: [tierId],
-  });
 
   it('is refused when the purchase reaches the stock after the end, though asked before', async () => {
     const { eventId, tierId, salesEndAt } = await closingTier();
     const bought = await heldPast(busyTier(tierId), 'purchase_tickets', salesEndAt, () =>
-      supergraph.request(
-        'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
-        { input: { tierId, quantity: 2, idempotencyKey: crypto.randomUUID() } },
-        { token: receiver.accessToken },
-      ),
+      buyTwo(tierId),
     );
     expect(codeOf(bought)).toBe('SALES_CLOSED');
     expect(bought.errors?.[0]?.extensions?.salesEndAt).toBe(salesEndAt.toISOString());
@@ -644,13 +657,7 @@ describe("a sale as the tier's sales end", () => {
 
   it('is refused when the hold reaches the stock after the end, though asked before', async () => {
     const { tierId, salesEndAt } = await closingTier();
-    const held = await heldPast(busyTier(tierId), 'held = held', salesEndAt, () =>
-      supergraph.request(
-        'mutation ($tierId: ID!, $quantity: Int!) { holdTickets(tierId: $tierId, quantity: $quantity) { id } }',
-        { tierId, quantity: 2 },
-        { token: receiver.accessToken },
-      ),
-    );
+    const held = await heldPast(busyTier(tierId), 'held = held', salesEndAt, () => holdTwo(tierId));
     expect(codeOf(held)).toBe('SALES_CLOSED');
     const { tickets } = supergraph.databases;
     expect(await tickets.hold.count({ where: { tierId } })).toBe(0);
@@ -668,26 +675,11 @@ describe('a sale as the event starts', () => {
     await moveStart(eventId, start);
     return { eventId, tierId: tierIds[0] as string, start };
   }
-  // The busy tier's row: another sale's write of it, not yet committed.
-  const busyTier = (tierId: string) => ({
-    sql: 'UPDATE ticket_tiers SET updated_at = updated_at WHERE id = $1',
-    params: [tierId],
-  });
-  const hold = (tierId: string) =>
-    supergraph.request<{ holdTickets: { id: string } }>(
-      'mutation ($tierId: ID!, $quantity: Int!) { holdTickets(tierId: $tierId, quantity: $quantity) { id } }',
-      { tierId, quantity: 2 },
-      { token: receiver.accessToken },
-    );
 
   it('is refused when the purchase reaches the stock after the start, though asked before', async () => {
     const { eventId, tierId, start } = await startingEvent();
     const bought = await heldPast(busyTier(tierId), 'purchase_tickets', start, () =>
-      supergraph.request(
-        'mutation ($input: PurchaseInput!) { purchaseTickets(input: $input) { id } }',
-        { input: { tierId, quantity: 2, idempotencyKey: crypto.randomUUID() } },
-        { token: receiver.accessToken },
-      ),
+      buyTwo(tierId),
     );
     expect(codeOf(bought)).toBe('SALES_CLOSED');
     const { tickets } = supergraph.databases;
@@ -700,7 +692,7 @@ describe('a sale as the event starts', () => {
 
   it('is refused when the hold reaches the stock after the start, though asked before', async () => {
     const { tierId, start } = await startingEvent();
-    const held = await heldPast(busyTier(tierId), 'held = held', start, () => hold(tierId));
+    const held = await heldPast(busyTier(tierId), 'held = held', start, () => holdTwo(tierId));
     expect(codeOf(held)).toBe('SALES_CLOSED');
     const { tickets } = supergraph.databases;
     expect(await tickets.hold.count({ where: { tierId } })).toBe(0);
@@ -709,7 +701,7 @@ describe('a sale as the event starts', () => {
 
   it("is refused when a hold's purchase reaches the stock after the start, though asked before", async () => {
     const { tierId, start } = await startingEvent();
-    const held = await hold(tierId);
+    const held = await holdTwo(tierId);
     expect(held.errors).toBeUndefined();
     const holdId = held.data?.holdTickets.id as string;
     const bought = await heldPast(busyTier(tierId), 'purchase_tickets', start, () =>
