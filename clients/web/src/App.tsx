@@ -7,6 +7,7 @@ import { Orders } from './pages/Orders.tsx';
 import { Organizer } from './pages/Organizer.tsx';
 import { navigate, useRoute } from './router.ts';
 import { endpoint, fetchWithDeadline, saveSession, useSession } from './session.ts';
+import { announce, StatusMessage } from './ui.tsx';
 
 export function App() {
   const session = useSession();
@@ -16,6 +17,9 @@ export function App() {
     const refreshToken = session?.refreshToken;
     // Empties the cache too (apollo.ts): nothing read as this person shows again.
     saveSession(null);
+    // The button goes with the session. Another page's heading takes the focus then; on
+    // the list of events, the status message does.
+    announce('You are logged out.', { takeFocus: true });
     navigate('/');
     if (refreshToken) {
       // Ends the session on the server too; the page is signed out either way.
@@ -59,6 +63,7 @@ export function App() {
         </div>
       </header>
       <main>{page}</main>
+      <StatusMessage />
       <footer>
         API: <code>{endpoint}</code>
       </footer>

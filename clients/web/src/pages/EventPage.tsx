@@ -11,6 +11,7 @@ import {
 import { HoldKey } from '../hold-key.ts';
 import { navigate } from '../router.ts';
 import {
+  announce,
   BusyButton,
   ErrorNote,
   FieldError,
@@ -313,7 +314,13 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
             type="button"
             busy={releasing.loading}
             busyLabel="Releasing…"
-            onClick={() => release({ variables: { id: myHold.id } }).catch(() => undefined)}
+            onClick={() =>
+              release({ variables: { id: myHold.id } })
+                .then(() =>
+                  announce('Hold released: its tickets are on sale again.', { takeFocus: true }),
+                )
+                .catch(() => undefined)
+            }
           >
             Release
           </BusyButton>

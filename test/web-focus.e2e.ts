@@ -1,0 +1,274 @@
+// Where the keyboard's focus goes in the reference web app after each action, in a real
+// browser (Debian's Chromium, driven by playwright-core) against the real topology: an
+// action that removes the control that did it puts the focus on the status message, which
+// says what it did; a form or confirmation opened in place takes the focus and gives it back
+// when closed (Escape too); busy buttons keep it; a route change from the cache moves it to
+// the new heading. And the pages that show no event: they stop asking for it.
+import { randomUUID } from 'node:crypto';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSaleEventMutation, createSaleTierMutation, purchaseMutation } from './documents.ts';
+import { postGraphQL } from './support.ts';
+import {
+  type Account,
+  isOperation,
+  type StartedWebApp,
+  startWebApp,
+  until,
+} from './web-app.ts';
+
+let running: StartedWebApp;
+let web: StartedWebApp['web'];
+let apiUrl: string;
+let app: string;
+
+beforeAll(async () => {
+  running = await startWebApp('web-focus');
+  ({ app, web } = running);
+  apiUrl = running.started.topology.publicUrl;
+}, 180_000);
+
+afterAll(() => running?.stop());
+
+/** Sends `query` as `account` (or anonymously) and returns its one field's answer. */
+async function send(query: string, variables: Record<string, unknown>, account?: Account) {
+  const answer = await postGraphQL(apiUrl, query, variables, account?.accessToken);
+  expect(answer.body.errors).toBeUndefined();
+  return Object.values(answer.body.data ?? {})[0] as { id: string };
+}
+
+/** A draft by `organizer` with a tier of each name (5 seats, 10 EUR); returns its id and title. */
+async function draftWithTiers(organizer: Account, tierNames: string[]) {
+  const title = `Draft ${randomUUID().slice(0, 8)}`;
+  const event = await send(
+    createSaleEventMutation,
+    {
+      input: {
+        title,
+        venue: 'Hall',
+        city: 'Oslo',
+        timezone: 'Europe/Oslo',
+        startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+      },
+    },
+    organizer,
+  );
+  for (const name of tierNames) {
+    await send(
+      createSaleTierMutation,
+      { eventId: event.id, input: { name, priceCents: 1000, currency: 'EUR', capacity: 5 } },
+      organizer,
+    );
+  }
+  return { id: event.id, title };
+}
+
+/** `buyer` buys `quantity` seats of a new event on sale; returns the event's title. */
+async function bought(buyer: Account, quantity: number) {
+  const { eventId, title } = await web.eventOnSale('Focus', 5);
+  const read = await postGraphQL(
+    apiUrl,
+    'query ($id: ID!) { event(id: $id) { ticketTiers { id } } }',
+    {
+      id: eventId,
+    },
+  );
+  const tierId = (read.body.data as { event: { ticketTiers: { id: string }[] } }).event
+    .ticketTiers[0]?.id;
+  await send(
+    purchaseMutation,
+    { input: { tierId, quantity, idempotencyKey: randomUUID() } },
+    buyer,
+  );
+  return title;
+}
+
+/**
+ * What has the focus, in words: the status message and what it says, a control and its name,
+ * or "nothing" when it fell to the document.
+ */
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const element = document.activeElement as HTMLElement | null;
+    if (!element || element === document.body) return 'nothing';
+    if (element.dataset.testid === 'status') return `status: ${element.textContent}`;
+    const input = element as HTMLInputElement;
+    const name =
+      element.getAttribute('aria-label') ??
+      input.labels?.[0]?.querySelector('span')?.textContent ??
+      element.textContent;
+    return `${element.tagName.toLowerCase()}: ${name?.trim()}`;
+  });
+
+/** Waits until the focus is on `what` (see `focused`). */
+const focusIsOn = (page: Page, what: string) => until(() => focused(page)).toBe(what);
+
+describe('the focus after an action removes its control', () => {
+  it('goes to the status message for a released hold, a cancelled ticket and logging out', async () => {
+    const buyer = await web.apiAccount('Fran Focus');
+    const event = await web.eventOnSale('Release');
+    const page = await web.appPage(buyer);
+    try {
+      await page.goto(`${app}/#/events/${event.eventId}`);
+      await page.getByRole('button', { name: 'Hold' }).click();
+      const release = page.getByTestId('hold').getByRole('button', { name: 'Release' });
+      await release.focus();
+      await page.keyboard.press('Enter');
+      await focusIsOn(page, 'status: Hold released: its tickets are on sale again.');
+      await page.getByRole('button', { name: 'Hold' }).waitFor();
+
+      const title = await bought(buyer, 2);
+      await page.goto(`${app}/#/orders`);
+      const order = page.getByTestId('order').filter({ hasText: title });
+      const cancel = order.getByRole('button', { name: 'Cancel ticket' }).first();
+      await cancel.focus();
+      await page.keyboard.press('Enter');
+      await focusIsOn(page, 'status: Ticket cancelled.');
+      await until(() => order.getByRole('button', { name: 'Cancel ticket' }).count()).toBe(1);
+
+      await page.goto(`${app}/#/`);
+      await page.getByRole('button', { name: 'Log out' }).focus();
+      await page.keyboard.press('Enter');
+      await focusIsOn(page, 'status: You are logged out.');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('opens "Give to someone" on its email, gives the focus back when closed, and says what offers became', async () => {
+    const giver = await web.apiAccount('Gil Giver');
+    const receiver = await web.apiAccount('Rae Receiver');
+    const title = await bought(giver, 2);
+    const page = await web.appPage(giver);
+    try {
+      await page.goto(`${app}/#/orders`);
+      const ticket = page.getByTestId('held-ticket').filter({ hasText: title });
+      await until(() => ticket.count()).toBe(2);
+      const giveButton = ticket.first().getByRole('button', { name: 'Give to someone' });
+
+      await giveButton.focus();
+      await page.keyboard.press('Enter');
+      await focusIsOn(page, 'input: Their email');
+      await page.keyboard.press('Escape');
+      await focusIsOn(page, 'button: Give to someone');
+      expect(await page.locator('form.give').count()).toBe(0);
+
+      await page.keyboard.press('Enter');
+      await focusIsOn(page, 'input: Their email');
+      await page.locator('form.give').getByRole('button', { name: 'Never mind' }).click();
+      await focusIsOn(page, 'button: Give to someone');
+
+      // Offered from the keyboard: the form goes, and the status message says to whom.
+      for (const _ of [1, 2]) {
+        await ticket.getByRole('button', { name: 'Give to someone' }).first().focus();
+        await page.keyboard.press('Enter');
+        await page.keyboard.type(receiver.user.email);
+        await page.keyboard.press('Enter');
+        await focusIsOn(
+          page,
+          `status: Ticket offered to ${receiver.user.email}: it is theirs once they accept.`,
+        );
+      }
+      const pending = ticket.getByTestId('pending-offer');
+      await until(() => pending.count()).toBe(2);
+
+      await pending.first().getByRole('button', { name: 'Cancel the offer' }).focus();
+      await page.keyboard.press('Enter');
+      await focusIsOn(page, 'status: Offer cancelled: the ticket is yours to give again.');
+      await until(() => pending.count()).toBe(1);
+    } finally {
+      await page.close();
+    }
+
+    // The receiver answers the offer left, and one made through the API after it.
+    const given = await postGraphQL(
+      apiUrl,
+      '{ myTickets(first: 20) { edges { node { id pendingTransfer { id } } } } }',
+      {},
+      giver.accessToken,
+    );
+    const free = (
+      given.body.data as {
+        myTickets: { edges: { node: { id: string; pendingTransfer: unknown } }[] };
+      }
+    ).myTickets.edges.find(({ node }) => !node.pendingTransfer)?.node.id;
+    await send(
+      'mutation ($id: ID!, $toEmail: String!) { transferTicket(id: $id, toEmail: $toEmail) { id } }',
+      { id: free, toEmail: receiver.user.email },
+      giver,
+    );
+    const receiving = await web.appPage(receiver);
+    try {
+      await receiving.goto(`${app}/#/orders`);
+      const offers = receiving.getByTestId('incoming-offer');
+      await until(() => offers.count()).toBe(2);
+      await offers.first().getByRole('button', { name: 'Accept' }).focus();
+      await receiving.keyboard.press('Enter');
+      await focusIsOn(receiving, 'status: Offer accepted: the ticket is in your wallet.');
+      await until(() => offers.count()).toBe(1);
+      await offers.getByRole('button', { name: 'Decline' }).focus();
+      await receiving.keyboard.press('Enter');
+      await focusIsOn(receiving, 'status: Offer declined.');
+      await until(() => offers.count()).toBe(0);
+    } finally {
+      await receiving.close();
+    }
+  });
+
+  it('asks before deleting a tier with the focus on Keep, gives it back on Escape, and says what was deleted, published and cancelled', async () => {
+    const organizer = await web.apiAccount('Ola Organizer', 'ORGANIZER');
+    const draft = await draftWithTiers(organizer, ['Floor', 'Balcony']);
+    const page = await web.appPage(organizer);
+    try {
+      await page.goto(`${app}/#/organizer`);
+      const managed = page.getByTestId('managed-event').filter({ hasText: draft.title });
+      const row = (name: string) => managed.getByRole('row').filter({ hasText: name });
+      await row('Balcony').getByRole('button', { name: 'Delete', exact: true }).focus();
+      await page.keyboard.press('Enter');
+      await focusIsOn(page, 'button: Keep');
+      await page.keyboard.press('Escape');
+      await focusIsOn(page, 'button: Delete');
+      expect(await managed.getByRole('button', { name: 'Keep' }).count()).toBe(0);
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Enter');
+      await focusIsOn(page, 'button: Delete');
+
+      await page.keyboard.press('Enter');
+      await row('Balcony').getByRole('button', { name: 'Delete Balcony' }).focus();
+      await page.keyboard.press('Enter');
+      await focusIsOn(page, 'status: Tier Balcony deleted.');
+      await until(() => row('Balcony').count()).toBe(0);
+
+      // Publishing is held back until its button has been looked at: busy, it keeps the
+      // focus and ignores presses.
+      let published = 0;
+      let answer: () => void = () => undefined;
+      const answered = new Promise<void>((resolve) => {
+        answer = resolve;
+      });
+      await page.route(apiUrl, async (route) => {
+        if (!isOperation(route.request().postData(), 'PublishEvent')) return route.fallback();
+        published++;
+        await answered;
+        return route.fallback();
+      });
+      await managed.getByRole('button', { name: 'Publish' }).focus();
+      await page.keyboard.press('Enter');
+      const busy = managed.locator('button[aria-busy="true"]');
+      await until(() => busy.textContent()).toBe('Publishing…');
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Space');
+      expect(await focused(page)).toBe('button: Publishing…');
+      answer();
+      await focusIsOn(page, `status: ${draft.title} is published: its tickets are on sale.`);
+      expect(published).toBe(1);
+
+      await managed.getByRole('button', { name: 'Cancel event' }).focus();
+      await page.keyboard.press('Enter');
+      await focusIsOn(page, `status: ${draft.title} is cancelled: its ticket sales have stopped.`);
+      await until(() => managed.getAttribute('data-status')).toBe('CANCELLED');
+    } finally {
+      await page.close();
+    }
+  });
+});
