@@ -5,6 +5,9 @@
 // when closed (Escape too); busy buttons keep it; a route change from the cache moves it to
 // the new heading. And the pages that show no event: they stop asking for it.
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSaleEventMutation, createSaleTierMutation, purchaseMutation } from './documents.ts';
@@ -12,6 +15,7 @@ import { postGraphQL } from './support.ts';
 import {
   type Account,
   isOperation,
+  launchBrowser,
   type StartedWebApp,
   startWebApp,
   until,
@@ -269,6 +273,41 @@ describe('the focus after an action removes its control', () => {
       await until(() => managed.getAttribute('data-status')).toBe('CANCELLED');
     } finally {
       await page.close();
+    }
+  });
+});
+
+describe('the event page', () => {
+  it('says why an expired hold cannot be bought, and keeps the focus on Buy', async () => {
+    const event = await web.eventOnSale('Expiring');
+    const buyer = await web.apiAccount('Eli Expired');
+    // A browser of its own: its clock is moved on, past the hold's 10 minutes.
+    const profile = await mkdtemp(join(tmpdir(), 'ticketing-chromium-'));
+    const browser = await launchBrowser(profile);
+    const page = await web.appPage(buyer, browser);
+    try {
+      let purchases = 0;
+      page.on('request', (request) => {
+        if (isOperation(request.postData(), 'PurchaseTickets')) purchases++;
+      });
+      await page.goto(`${app}/#/events/${event.eventId}`);
+      await page.getByRole('button', { name: 'Hold' }).click();
+      const buy = page.getByTestId('hold').getByRole('button', { name: 'Buy' });
+      await buy.focus();
+      await page.clock.setSystemTime(Date.now() + 11 * 60_000);
+      const note = page.getByTestId('hold-expired');
+      await until(() => note.textContent()).toBe(
+        'This hold has expired, so it cannot be bought: release it to hold tickets again.',
+      );
+      expect(await buy.getAttribute('aria-disabled')).toBe('true');
+      expect(await buy.getAttribute('aria-describedby')).toBe(await note.getAttribute('id'));
+      await page.keyboard.press('Enter');
+      expect(await focused(page)).toBe('button: Buy');
+      expect(purchases).toBe(0);
+    } finally {
+      await page.close();
+      await browser.close();
+      await rm(profile, { recursive: true, force: true });
     }
   });
 });

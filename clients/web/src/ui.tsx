@@ -36,7 +36,8 @@ export function PageHeading({ children }: { children: string }) {
 /**
  * A button for something that takes a moment. While `busy` it says so (`aria-busy`, and
  * `busyLabel` as its text) and ignores presses, a form's Enter too; it is not disabled, which
- * would take the keyboard's focus from it.
+ * would take the keyboard's focus from it. A button that cannot be used now (`aria-disabled`,
+ * with `aria-describedby` saying why) ignores presses too, and keeps the focus as well.
  */
 export function BusyButton({
   busy,
@@ -45,14 +46,15 @@ export function BusyButton({
   children,
   ...button
 }: ButtonHTMLAttributes<HTMLButtonElement> & { busy: boolean; busyLabel: string }) {
+  const inert = busy || button['aria-disabled'] === true;
   return (
     <button
       {...button}
       aria-busy={busy}
-      aria-disabled={busy || undefined}
+      aria-disabled={inert || undefined}
       onClick={(event) => {
         // A submit button's click is what sends its form, from Enter in a field too.
-        if (busy) event.preventDefault();
+        if (inert) event.preventDefault();
         else onClick?.(event);
       }}
     >

@@ -1,6 +1,6 @@
 import { CombinedGraphQLErrors } from '@apollo/client/errors';
 import { useMutation, useQuery } from '@apollo/client/react';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import {
   EventPageDocument,
   HoldTicketsDocument,
@@ -135,6 +135,9 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
     (!data && shownBefore?.id.toLowerCase() === id.toLowerCase() ? shownBefore : undefined);
   const myHold = holds.data?.myHolds.find((candidate) => candidate.tier.event?.id === id);
   const secondsLeft = useSecondsLeft(myHold?.expiresAt);
+  // Not disabled, which would take the focus from the button: it says why it does nothing.
+  const expired = secondsLeft === 0;
+  const expiredNote = useId();
   const news = useAvailabilityNews(event?.id, event?.ticketTiers);
   // A hold made here takes the focus from its Hold button, which goes with the tier's controls.
   const holdCard = useRef<HTMLDivElement>(null);
@@ -300,10 +303,16 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
             </strong>
             . Total {money(myHold.tier.priceCents * myHold.quantity, myHold.tier.currency)}.
           </p>
+          {expired && (
+            <p id={expiredNote} data-testid="hold-expired">
+              This hold has expired, so it cannot be bought: release it to hold tickets again.
+            </p>
+          )}
           <BusyButton
             type="button"
             className="primary"
-            disabled={secondsLeft === 0}
+            aria-disabled={expired || undefined}
+            aria-describedby={expired ? expiredNote : undefined}
             busy={purchasing.loading}
             busyLabel="Buying…"
             onClick={buy}
