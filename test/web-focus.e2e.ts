@@ -107,6 +107,15 @@ const focused = (page: Page) =>
 /** Waits until the focus is on `what` (see `focused`). */
 const focusIsOn = (page: Page, what: string) => until(() => focused(page)).toBe(what);
 
+/** A page of the app with nobody signed in (this browser's profile may keep a session). */
+async function signedOutPage(path: string): Promise<Page> {
+  const page = await web.appPage();
+  await page.evaluate(() => localStorage.removeItem('ticketing.session'));
+  await page.goto(`${app}/#${path}`);
+  await page.reload();
+  return page;
+}
+
 describe('the focus after an action removes its control', () => {
   it('goes to the status message for a released hold, a cancelled ticket and logging out', async () => {
     const buyer = await web.apiAccount('Fran Focus');
@@ -308,6 +317,28 @@ describe('the event page', () => {
       await page.close();
       await browser.close();
       await rm(profile, { recursive: true, force: true });
+    }
+  });
+
+  it('moves the focus to the heading of an event reached from the cache by editing the hash', async () => {
+    const first = await web.eventOnSale('First');
+    const second = await web.eventOnSale('Second');
+    const page = await signedOutPage(`/events/${first.eventId}`);
+    try {
+      const heading = (title: string) => page.getByRole('heading', { name: title, level: 1 });
+      await heading(first.title).waitFor();
+      await page.evaluate((id) => {
+        location.hash = `#/events/${id}`;
+      }, second.eventId);
+      await focusIsOn(page, `h1: ${second.title}`);
+      // Somewhere else on the page meanwhile: the heading shown again must take the focus.
+      await page.getByRole('link', { name: 'Events', exact: true }).focus();
+      await page.evaluate((id) => {
+        location.hash = `#/events/${id}`;
+      }, first.eventId);
+      await focusIsOn(page, `h1: ${first.title}`);
+    } finally {
+      await page.close();
     }
   });
 });

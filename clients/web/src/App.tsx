@@ -1,4 +1,5 @@
 import { print } from 'graphql';
+import { Fragment } from 'react';
 import { LogOutDocument } from './gql/graphql.ts';
 import { AuthPage } from './pages/AuthPage.tsx';
 import { EventList } from './pages/EventList.tsx';
@@ -62,7 +63,11 @@ export function App() {
           )}
         </div>
       </header>
-      <main>{page}</main>
+      <main>
+        {/* A page of its own for each route, so that its heading takes the focus on arrival
+            even when it was shown already (another event's page, from the cache). */}
+        <Fragment key={route}>{page}</Fragment>
+      </main>
       <StatusMessage />
       <footer>
         API: <code>{endpoint}</code>
