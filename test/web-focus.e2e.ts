@@ -34,6 +34,9 @@ beforeAll(async () => {
 
 afterAll(() => running?.stop());
 
+/** The event page's poll (`availabilityPollMs`). */
+const availabilityPollMs = 2_000;
+
 /** Sends `query` as `account` (or anonymously) and returns its one field's answer. */
 async function send(query: string, variables: Record<string, unknown>, account?: Account) {
   const answer = await postGraphQL(apiUrl, query, variables, account?.accessToken);
@@ -114,6 +117,23 @@ async function signedOutPage(path: string): Promise<Page> {
   await page.goto(`${app}/#${path}`);
   await page.reload();
   return page;
+}
+
+/** Counts the page's requests for the event page's query from now on. */
+function countEventPolls(page: Page) {
+  const seen = { polls: 0 };
+  page.on('request', (request) => {
+    if (isOperation(request.postData(), 'EventPage')) seen.polls++;
+  });
+  return seen;
+}
+
+/** That `page` asks for its event no more, over more than two of its polls. */
+async function expectNoMorePolls(page: Page, seen: { polls: number }) {
+  const before = seen.polls;
+  // Nothing to wait for: what is checked is that nothing happens in this time.
+  await page.waitForTimeout(availabilityPollMs * 2.5);
+  expect(seen.polls - before, 'requests for the event after it was not found').toBe(0);
 }
 
 describe('the focus after an action removes its control', () => {
@@ -337,6 +357,55 @@ describe('the event page', () => {
         location.hash = `#/events/${id}`;
       }, first.eventId);
       await focusIsOn(page, `h1: ${first.title}`);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('stops asking for an event that is not there: unknown, not an id, a draft, deleted', async () => {
+    const organizer = await web.apiAccount('Dee Drafts', 'ORGANIZER');
+    const draft = await draftWithTiers(organizer, ['Floor']);
+    // Side by side, each in a page of its own.
+    await Promise.all(
+      [randomUUID(), 'not-an-id', draft.id].map(async (id) => {
+        const page = await signedOutPage('/');
+        try {
+          const seen = countEventPolls(page);
+          await page.goto(`${app}/#/events/${id}`);
+          await page.getByRole('heading', { name: 'No such event' }).waitFor();
+          await expectNoMorePolls(page, seen);
+        } finally {
+          await page.close();
+        }
+      }),
+    );
+
+    // Its organizer sees the draft, until it is deleted.
+    const page = await web.appPage(organizer);
+    try {
+      const seen = countEventPolls(page);
+      await page.goto(`${app}/#/events/${draft.id}`);
+      await page.getByRole('heading', { name: draft.title }).waitFor();
+      await send('mutation ($id: ID!) { deleteEvent(id: $id) }', { id: draft.id }, organizer);
+      await page.getByRole('heading', { name: 'No such event' }).waitFor();
+      await expectNoMorePolls(page, seen);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('shows a cancelled event’s link with its reason and nothing to hold', async () => {
+    const event = await web.eventOnSale('Called off');
+    await send(
+      'mutation ($id: ID!) { cancelEvent(id: $id, reason: "Storm") { id } }',
+      { id: event.eventId },
+      event.organizer,
+    );
+    const page = await signedOutPage(`/events/${event.eventId}`);
+    try {
+      await page.getByText('Cancelled: Storm').waitFor();
+      expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe(event.title);
+      expect(await page.getByRole('button', { name: 'Hold' }).count()).toBe(0);
     } finally {
       await page.close();
     }

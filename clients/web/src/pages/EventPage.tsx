@@ -100,14 +100,30 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   // A published or cancelled event is public; a draft shows only to its organizer (and
   // admins), so a signed-in visitor whom the public page does not show it asks as themself.
   const [anonymous, setAnonymous] = useState(true);
-  const { data, previousData, error } = useQuery(EventPageDocument, {
+  // Whether the API answered as the signed-in visitor, after the public page did not show
+  // the event.
+  const [askedAsSelf, setAskedAsSelf] = useState(false);
+  // An event that is not there (never was, deleted, an id that is not one) is not asked for
+  // again: it has no availability to follow.
+  const [gone, setGone] = useState(false);
+  const { data, previousData, error, refetch } = useQuery(EventPageDocument, {
     variables: { id },
-    pollInterval: availabilityPollMs,
+    pollInterval: gone ? 0 : availabilityPollMs,
     context: { anonymous },
   });
   useEffect(() => {
     if (anonymous && signedIn && data && data.event === null) setAnonymous(false);
   }, [anonymous, signedIn, data]);
+  // Asked as the visitor at once, not at the next poll.
+  useEffect(() => {
+    if (anonymous) return;
+    const answered = () => setAskedAsSelf(true);
+    refetch().then(answered, answered);
+  }, [anonymous, refetch]);
+  const none = data?.event === null && (!signedIn || askedAsSelf);
+  useEffect(() => {
+    if (none) setGone(true);
+  }, [none]);
   // A reload finds the hold again.
   const holds = useQuery(MyHoldsDocument, { skip: !signedIn, fetchPolicy: 'cache-and-network' });
   // As typed, so that what the API refused stays in the input to be corrected.
