@@ -1,6 +1,7 @@
 // What the web app says for each refusal and failure the API's HTTP answers can be
 // (clients/web/src/errors.ts), with the errors Apollo Client makes of them.
 import { CombinedGraphQLErrors, ServerError, ServerParseError } from '@apollo/client/errors';
+import { InvariantError } from '@apollo/client/utilities/invariant';
 import { describe, expect, it } from 'vitest';
 import { describeError } from '../clients/web/src/errors.ts';
 
@@ -17,6 +18,14 @@ const edgeError = (code: string, extensions: Record<string, unknown> = {}) =>
   JSON.stringify({ errors: [{ message: 'Refused.', extensions: { code, ...extensions } }] });
 
 describe('describeError', () => {
+  it('says nothing of a request Apollo Client cancelled for a reset cache, which it asks again', () => {
+    expect(
+      describeError(
+        new InvariantError('Store reset while query was in flight (not completed in link chain)'),
+      ),
+    ).toBeNull();
+  });
+
   it('says when to try again for a spent budget or too many attempts, from the extension', () => {
     const graphql = (code: string, retryAfterSeconds: number) =>
       new CombinedGraphQLErrors({

@@ -175,6 +175,55 @@ describe('two tabs of one person', () => {
     }
   });
 
+  it('shows no error in another tab whose request was on its way when the person signed out', async () => {
+    const ada = await web.apiAccount('Ada Away');
+    const first = await appPage(ada);
+    const second = await offlinePage(browser);
+    try {
+      // Every alert the second tab ever shows, however briefly.
+      await second.addInitScript(() => {
+        const alerts: string[] = [];
+        (window as unknown as { alerts: string[] }).alerts = alerts;
+        new MutationObserver(() => {
+          for (const alert of document.querySelectorAll('[role="alert"]')) {
+            alerts.push(alert.getAttribute('data-code') ?? '');
+          }
+        }).observe(document, { subtree: true, childList: true });
+      });
+      // Its list of events is asked for, and answered only after the first tab signed out.
+      let asked: () => void = () => undefined;
+      const askedFor = new Promise<void>((resolve) => {
+        asked = resolve;
+      });
+      let answer: () => void = () => undefined;
+      const answered = new Promise<void>((resolve) => {
+        answer = resolve;
+      });
+      let holding = true;
+      await second.route(apiUrl, async (route) => {
+        if (!holding || !isOperation(route.request().postData(), 'EventList')) {
+          return route.fallback();
+        }
+        holding = false;
+        asked();
+        await answered;
+        return route.fallback();
+      });
+      await second.goto(`${app}/#/`);
+      await askedFor;
+      await first.getByRole('button', { name: 'Log out' }).click();
+      await second.getByRole('link', { name: 'Log in' }).waitFor();
+      answer();
+      await second.getByTestId('event-count').waitFor();
+      expect(
+        await second.evaluate(() => (window as unknown as { alerts: string[] }).alerts),
+      ).toEqual([]);
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+
   it('shows a hold and a purchase made in one tab in the other', async () => {
     const { title, eventId } = await eventOnSale('Shared');
     const buyer = await web.apiAccount('Tabbed Buyer');

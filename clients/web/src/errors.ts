@@ -3,6 +3,7 @@
 // page that is not JSON at all) is named by the code its body gives, else by its status:
 // only a request that got no answer at all is "cannot be reached".
 import { CombinedGraphQLErrors, ServerError, ServerParseError } from '@apollo/client/errors';
+import { InvariantError } from '@apollo/client/utilities/invariant';
 
 const messages: Record<string, string> = {
   INVALID_CREDENTIALS: 'The email or password is wrong.',
@@ -133,6 +134,10 @@ function describeHttp(error: ServerError | ServerParseError): ShownError {
 /** The code and the sentence to show. */
 export function describeError(error: unknown): ShownError | null {
   if (!error) return null;
+  // A request Apollo Client gave up itself, the cache emptied while it was on its way (a
+  // sign-in or sign-out, in this tab or another: apollo.ts): the page is asked for again at
+  // once, as the person signed in now. Nothing failed, and nothing is said.
+  if (error instanceof InvariantError) return null;
   if (CombinedGraphQLErrors.is(error)) return describeAnswered(error.errors[0]);
   if (ServerError.is(error) || ServerParseError.is(error)) return describeHttp(error);
   return { code: 'NETWORK_ERROR', message: 'The service cannot be reached. Please try again.' };

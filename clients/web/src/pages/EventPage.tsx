@@ -1,6 +1,7 @@
 import { CombinedGraphQLErrors } from '@apollo/client/errors';
 import { useMutation, useQuery } from '@apollo/client/react';
 import { useEffect, useId, useRef, useState } from 'react';
+import { describeError } from '../errors.ts';
 import {
   EventPageDocument,
   HoldTicketsDocument,
@@ -194,7 +195,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   });
 
   if (!event) {
-    if (error) {
+    if (describeError(error)) {
       return (
         <>
           <PageHeading>Event</PageHeading>
