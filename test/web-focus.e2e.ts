@@ -70,9 +70,12 @@ async function draftWithTiers(organizer: Account, tierNames: string[]) {
   return { id: event.id, title };
 }
 
-/** `buyer` buys `quantity` seats of a new event on sale; returns the event's title. */
-async function bought(buyer: Account, quantity: number) {
-  const { eventId, title } = await web.eventOnSale('Focus', 5);
+/**
+ * `buyer` buys `quantity` seats of a new event on sale (of `capacity`, 5 unless said), in
+ * `orders` orders of `quantity` each (one unless said); returns the event's title.
+ */
+async function bought(buyer: Account, quantity: number, { orders = 1, capacity = 5 } = {}) {
+  const { eventId, title } = await web.eventOnSale('Focus', capacity);
   const read = await postGraphQL(
     apiUrl,
     'query ($id: ID!) { event(id: $id) { ticketTiers { id } } }',
@@ -82,11 +85,13 @@ async function bought(buyer: Account, quantity: number) {
   );
   const tierId = (read.body.data as { event: { ticketTiers: { id: string }[] } }).event
     .ticketTiers[0]?.id;
-  await send(
-    purchaseMutation,
-    { input: { tierId, quantity, idempotencyKey: randomUUID() } },
-    buyer,
-  );
+  for (let order = 0; order < orders; order++) {
+    await send(
+      purchaseMutation,
+      { input: { tierId, quantity, idempotencyKey: randomUUID() } },
+      buyer,
+    );
+  }
   return title;
 }
 
@@ -137,7 +142,7 @@ async function expectNoMorePolls(page: Page, seen: { polls: number }) {
 }
 
 describe('the focus after an action removes its control', () => {
-  it('goes to the status message for a released hold, a cancelled ticket and logging out', async () => {
+  it('goes to the status message for a released hold, a cancelled ticket, the last orders loaded and logging out', async () => {
     const buyer = await web.apiAccount('Fran Focus');
     const event = await web.eventOnSale('Release');
     const page = await web.appPage(buyer);
@@ -158,6 +163,15 @@ describe('the focus after an action removes its control', () => {
       await page.keyboard.press('Enter');
       await focusIsOn(page, 'status: Ticket cancelled.');
       await until(() => order.getByRole('button', { name: 'Cancel ticket' }).count()).toBe(1);
+
+      // "My orders" shows 10 at a time: the last ones loaded take "Load more orders" away.
+      await bought(buyer, 1, { orders: 10, capacity: 10 });
+      await page.reload();
+      await until(() => page.getByTestId('order').count()).toBe(10);
+      await page.getByRole('button', { name: 'Load more orders' }).focus();
+      await page.keyboard.press('Enter');
+      await focusIsOn(page, 'status: All of them are shown now.');
+      expect(await page.getByTestId('order').count()).toBe(11);
 
       await page.goto(`${app}/#/`);
       await page.getByRole('button', { name: 'Log out' }).focus();
