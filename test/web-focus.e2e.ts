@@ -154,6 +154,9 @@ describe('the focus after an action removes its control', () => {
       await page.keyboard.press('Enter');
       await focusIsOn(page, 'status: Hold released: its tickets are on sale again.');
       await page.getByRole('button', { name: 'Hold' }).waitFor();
+      // Said, and gone once the focus moves on: it hides nothing under it.
+      await page.getByRole('button', { name: 'Hold' }).focus();
+      expect(await page.getByTestId('status').textContent()).toBe('');
 
       const title = await bought(buyer, 2);
       await page.goto(`${app}/#/orders`);

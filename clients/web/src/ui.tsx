@@ -78,7 +78,8 @@ export function announce(message: string, { takeFocus = false } = {}) {
 
 /**
  * The page's one status message (see `announce`): a polite live region, fixed to the bottom
- * of the window, so that taking the focus scrolls nothing. A route change clears it.
+ * of the window, so that taking the focus scrolls nothing. A route change clears it, and so
+ * does the focus leaving it.
  */
 export function StatusMessage() {
   const [status, setStatus] = useState({ message: '', takeFocus: false, said: 0 });
@@ -98,7 +99,15 @@ export function StatusMessage() {
     if (status.said > 0 && status.takeFocus) element.current?.focus();
   }, [status]);
   return (
-    <p ref={element} className="status" role="status" tabIndex={-1} data-testid="status">
+    <p
+      ref={element}
+      className="status"
+      role="status"
+      tabIndex={-1}
+      data-testid="status"
+      // Said once it had the focus: gone when the person moves on, so that it hides nothing.
+      onBlur={() => setStatus(({ said }) => ({ message: '', takeFocus: false, said }))}
+    >
       {status.message}
     </p>
   );
