@@ -146,6 +146,43 @@ export function webApp({
   }
 
   /**
+   * A draft by `organizer`, 20 days ahead in Oslo's time zone, with a tier of each name
+   * (`capacity` seats, 5 unless said; 10 EUR), through the API; returns its id.
+   */
+  async function draftEvent(
+    organizer: Account,
+    event: { title: string; venue?: string; city?: string },
+    tierNames: string[],
+    capacity = 5,
+  ): Promise<string> {
+    const created = await postGraphQL(
+      publicUrl,
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      {
+        input: {
+          title: event.title,
+          venue: event.venue ?? 'Hall',
+          city: event.city ?? 'Oslo',
+          timezone: 'Europe/Oslo',
+          startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+        },
+      },
+      organizer.accessToken,
+    );
+    const eventId = (created.body.data?.createEvent as { id: string } | undefined)?.id ?? '';
+    for (const name of tierNames) {
+      const tier = await postGraphQL(
+        publicUrl,
+        'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+        { eventId, input: { name, priceCents: 1000, currency: 'EUR', capacity } },
+        organizer.accessToken,
+      );
+      expect(tier.body.errors).toBeUndefined();
+    }
+    return eventId;
+  }
+
+  /**
    * An event on sale with one tier of `capacity` seats (5 unless said), through the API, by
    * `organizer` or a new organizer of that name; returns its id.
    */
@@ -159,36 +196,7 @@ export function webApp({
     capacity?: number;
   }): Promise<string> {
     const organizer = names.organizer ?? (await apiAccount(names.organizerName, 'ORGANIZER'));
-    const created = await postGraphQL(
-      publicUrl,
-      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-      {
-        input: {
-          title: names.title,
-          venue: names.venue,
-          city: names.city,
-          timezone: 'Europe/Oslo',
-          startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
-        },
-      },
-      organizer.accessToken,
-    );
-    const eventId = (created.body.data?.createEvent as { id: string } | undefined)?.id ?? '';
-    const tier = await postGraphQL(
-      publicUrl,
-      'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-      {
-        eventId,
-        input: {
-          name: names.tierName,
-          priceCents: 1000,
-          currency: 'EUR',
-          capacity: names.capacity ?? 5,
-        },
-      },
-      organizer.accessToken,
-    );
-    expect(tier.body.errors).toBeUndefined();
+    const eventId = await draftEvent(organizer, names, [names.tierName], names.capacity);
     const published = await postGraphQL(
       publicUrl,
       'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
@@ -247,7 +255,7 @@ export function webApp({
     return page;
   }
 
-  return { apiAccount, publishedEvent, eventOnSale, appPage };
+  return { apiAccount, draftEvent, publishedEvent, eventOnSale, appPage };
 }
 
 export interface StartedWebApp {

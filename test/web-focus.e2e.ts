@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSaleEventMutation, createSaleTierMutation, purchaseMutation } from './documents.ts';
+import { purchaseMutation } from './documents.ts';
 import { postGraphQL } from './support.ts';
 import {
   type Account,
@@ -44,30 +44,10 @@ async function send(query: string, variables: Record<string, unknown>, account?:
   return Object.values(answer.body.data ?? {})[0] as { id: string };
 }
 
-/** A draft by `organizer` with a tier of each name (5 seats, 10 EUR); returns its id and title. */
+/** A draft by `organizer` with a tier of each name; returns its id and title. */
 async function draftWithTiers(organizer: Account, tierNames: string[]) {
   const title = `Draft ${randomUUID().slice(0, 8)}`;
-  const event = await send(
-    createSaleEventMutation,
-    {
-      input: {
-        title,
-        venue: 'Hall',
-        city: 'Oslo',
-        timezone: 'Europe/Oslo',
-        startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
-      },
-    },
-    organizer,
-  );
-  for (const name of tierNames) {
-    await send(
-      createSaleTierMutation,
-      { eventId: event.id, input: { name, priceCents: 1000, currency: 'EUR', capacity: 5 } },
-      organizer,
-    );
-  }
-  return { id: event.id, title };
+  return { id: await web.draftEvent(organizer, { title }, tierNames), title };
 }
 
 /**
