@@ -75,6 +75,25 @@ export const isOperation = (postData: string | null, name: string) =>
   (JSON.parse(postData ?? '{}') as { operationName?: string }).operationName === name;
 
 /**
+ * Holds back `page`'s requests to `url` for `operation` until `release()`, and any sent after
+ * it not at all; `sent()` counts them.
+ */
+export async function holdAnswers(page: Page, url: string, operation: string) {
+  let sent = 0;
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  await page.route(url, async (route) => {
+    if (!isOperation(route.request().postData(), operation)) return route.fallback();
+    sent++;
+    await released;
+    return route.fallback();
+  });
+  return { sent: () => sent, release };
+}
+
+/**
  * Chromium with a profile of its own in `dir`: its own storage, so its own signed-in user.
  * `ignoreDefaultArgs` takes back switches Playwright adds (its back-forward cache is off).
  */

@@ -14,6 +14,7 @@ import { purchaseMutation } from './documents.ts';
 import { postGraphQL } from './support.ts';
 import {
   type Account,
+  holdAnswers,
   isOperation,
   launchBrowser,
   type StartedWebApp,
@@ -191,17 +192,7 @@ describe('the focus after an action removes its control', () => {
       // Offered from the keyboard: the form goes, and the status message says to whom.
       // The first offer's answer is held back while its form is sent again, with Enter and a
       // click: it is sent once.
-      let offers = 0;
-      let answer: () => void = () => undefined;
-      const answered = new Promise<void>((resolve) => {
-        answer = resolve;
-      });
-      await page.route(apiUrl, async (route) => {
-        if (!isOperation(route.request().postData(), 'TransferTicket')) return route.fallback();
-        offers++;
-        if (offers === 1) await answered;
-        return route.fallback();
-      });
+      const offers = await holdAnswers(page, apiUrl, 'TransferTicket');
       for (const offer of [1, 2]) {
         await ticket.getByRole('button', { name: 'Give to someone' }).first().focus();
         await page.keyboard.press('Enter');
@@ -213,8 +204,8 @@ describe('the focus after an action removes its control', () => {
           await page.keyboard.press('Enter');
           // Forced: Playwright waits for a control marked aria-disabled, as a person would not.
           await sending.click({ force: true });
-          expect(offers).toBe(1);
-          answer();
+          expect(offers.sent()).toBe(1);
+          offers.release();
         }
         await focusIsOn(
           page,
@@ -223,7 +214,7 @@ describe('the focus after an action removes its control', () => {
       }
       const pending = ticket.getByTestId('pending-offer');
       await until(() => pending.count()).toBe(2);
-      expect(offers).toBe(2);
+      expect(offers.sent()).toBe(2);
 
       await pending.first().getByRole('button', { name: 'Cancel the offer' }).focus();
       await page.keyboard.press('Enter');
@@ -294,17 +285,7 @@ describe('the focus after an action removes its control', () => {
 
       // Publishing is held back until its button has been looked at: busy, it keeps the
       // focus and ignores presses.
-      let published = 0;
-      let answer: () => void = () => undefined;
-      const answered = new Promise<void>((resolve) => {
-        answer = resolve;
-      });
-      await page.route(apiUrl, async (route) => {
-        if (!isOperation(route.request().postData(), 'PublishEvent')) return route.fallback();
-        published++;
-        await answered;
-        return route.fallback();
-      });
+      const publishing = await holdAnswers(page, apiUrl, 'PublishEvent');
       await managed.getByRole('button', { name: 'Publish' }).focus();
       await page.keyboard.press('Enter');
       const busy = managed.locator('button[aria-busy="true"]');
@@ -312,9 +293,9 @@ describe('the focus after an action removes its control', () => {
       await page.keyboard.press('Enter');
       await page.keyboard.press('Space');
       expect(await focused(page)).toBe('button: Publishing…');
-      answer();
+      publishing.release();
       await focusIsOn(page, `status: ${draft.title} is published: its tickets are on sale.`);
-      expect(published).toBe(1);
+      expect(publishing.sent()).toBe(1);
 
       await managed.getByRole('button', { name: 'Cancel event' }).focus();
       await page.keyboard.press('Enter');

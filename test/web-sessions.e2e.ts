@@ -14,6 +14,7 @@ import { purchaseMutation } from './documents.ts';
 import { postGraphQL } from './support.ts';
 import {
   type Account as ApiSession,
+  holdAnswers,
   isOperation,
   launchBrowser,
   offlinePage,
@@ -191,29 +192,12 @@ describe('two tabs of one person', () => {
         }).observe(document, { subtree: true, childList: true });
       });
       // Its list of events is asked for, and answered only after the first tab signed out.
-      let asked: () => void = () => undefined;
-      const askedFor = new Promise<void>((resolve) => {
-        asked = resolve;
-      });
-      let answer: () => void = () => undefined;
-      const answered = new Promise<void>((resolve) => {
-        answer = resolve;
-      });
-      let holding = true;
-      await second.route(apiUrl, async (route) => {
-        if (!holding || !isOperation(route.request().postData(), 'EventList')) {
-          return route.fallback();
-        }
-        holding = false;
-        asked();
-        await answered;
-        return route.fallback();
-      });
+      const list = await holdAnswers(second, apiUrl, 'EventList');
       await second.goto(`${app}/#/`);
-      await askedFor;
+      await until(() => list.sent()).toBe(1);
       await first.getByRole('button', { name: 'Log out' }).click();
       await second.getByRole('link', { name: 'Log in' }).waitFor();
-      answer();
+      list.release();
       await second.getByTestId('event-count').waitFor();
       expect(
         await second.evaluate(() => (window as unknown as { alerts: string[] }).alerts),
