@@ -288,13 +288,16 @@ export interface StartedWebApp {
 }
 
 /**
- * The app built, the topology started (every account of a test signs up from 127.0.0.1: more
- * than the 10 an hour one address may make), the app served from another origin, and a
+ * The app built, the topology started with `env` (every account of a test signs up from
+ * 127.0.0.1: more than the 10 an hour one address may make), the app served from another origin, and a
  * Chromium with a profile of its own.
  */
-export async function startWebApp(label: string): Promise<StartedWebApp> {
+export async function startWebApp(
+  label: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<StartedWebApp> {
   buildWebApp({ quiet: true });
-  const started = await startTestTopology(label, { SIGN_UPS_PER_ADDRESS: '1000' });
+  const started = await startTestTopology(label, { SIGN_UPS_PER_ADDRESS: '1000', ...env });
   let staticServer: Server | undefined;
   let profileDir: string | undefined;
   let browser: BrowserContext | undefined;

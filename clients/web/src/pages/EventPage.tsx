@@ -341,11 +341,18 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
             busy={releasing.loading}
             busyLabel="Releasing…"
             onClick={() =>
-              release({ variables: { id: myHold.id } })
-                .then(() =>
+              release({ variables: { id: myHold.id } }).then(
+                () =>
                   announce('Hold released: its tickets are on sale again.', { takeFocus: true }),
-                )
-                .catch(() => undefined)
+                (failure) => {
+                  // Expired, it is released already (HOLD_EXPIRED): the page catches up.
+                  if (describeError(failure)?.code !== 'HOLD_EXPIRED') return;
+                  void holds.refetch();
+                  announce('The hold had expired: its tickets are on sale again.', {
+                    takeFocus: true,
+                  });
+                },
+              )
             }
           >
             Release
