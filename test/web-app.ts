@@ -75,6 +75,25 @@ export const isOperation = (postData: string | null, name: string) =>
   (JSON.parse(postData ?? '{}') as { operationName?: string }).operationName === name;
 
 /**
+ * Holds back `page`'s requests to `url` for `operation` until `release()`, and any sent after
+ * it not at all; `sent()` counts them.
+ */
+export async function holdAnswers(page: Page, url: string, operation: string) {
+  let sent = 0;
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  await page.route(url, async (route) => {
+    if (!isOperation(route.request().postData(), operation)) return route.fallback();
+    sent++;
+    await released;
+    return route.fallback();
+  });
+  return { sent: () => sent, release };
+}
+
+/**
  * Chromium with a profile of its own in `dir`: its own storage, so its own signed-in user.
  * `ignoreDefaultArgs` takes back switches Playwright adds (its back-forward cache is off).
  */
@@ -146,6 +165,43 @@ export function webApp({
   }
 
   /**
+   * A draft by `organizer`, 20 days ahead in Oslo's time zone, with a tier of each name
+   * (`capacity` seats, 5 unless said; 10 EUR), through the API; returns its id.
+   */
+  async function draftEvent(
+    organizer: Account,
+    event: { title: string; venue?: string; city?: string },
+    tierNames: string[],
+    capacity = 5,
+  ): Promise<string> {
+    const created = await postGraphQL(
+      publicUrl,
+      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
+      {
+        input: {
+          title: event.title,
+          venue: event.venue ?? 'Hall',
+          city: event.city ?? 'Oslo',
+          timezone: 'Europe/Oslo',
+          startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
+        },
+      },
+      organizer.accessToken,
+    );
+    const eventId = (created.body.data?.createEvent as { id: string } | undefined)?.id ?? '';
+    for (const name of tierNames) {
+      const tier = await postGraphQL(
+        publicUrl,
+        'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
+        { eventId, input: { name, priceCents: 1000, currency: 'EUR', capacity } },
+        organizer.accessToken,
+      );
+      expect(tier.body.errors).toBeUndefined();
+    }
+    return eventId;
+  }
+
+  /**
    * An event on sale with one tier of `capacity` seats (5 unless said), through the API, by
    * `organizer` or a new organizer of that name; returns its id.
    */
@@ -159,36 +215,7 @@ export function webApp({
     capacity?: number;
   }): Promise<string> {
     const organizer = names.organizer ?? (await apiAccount(names.organizerName, 'ORGANIZER'));
-    const created = await postGraphQL(
-      publicUrl,
-      'mutation ($input: CreateEventInput!) { createEvent(input: $input) { id } }',
-      {
-        input: {
-          title: names.title,
-          venue: names.venue,
-          city: names.city,
-          timezone: 'Europe/Oslo',
-          startsAt: new Date(Date.now() + 20 * 86_400_000).toISOString(),
-        },
-      },
-      organizer.accessToken,
-    );
-    const eventId = (created.body.data?.createEvent as { id: string } | undefined)?.id ?? '';
-    const tier = await postGraphQL(
-      publicUrl,
-      'mutation ($eventId: ID!, $input: TicketTierInput!) { createTicketTier(eventId: $eventId, input: $input) { id } }',
-      {
-        eventId,
-        input: {
-          name: names.tierName,
-          priceCents: 1000,
-          currency: 'EUR',
-          capacity: names.capacity ?? 5,
-        },
-      },
-      organizer.accessToken,
-    );
-    expect(tier.body.errors).toBeUndefined();
+    const eventId = await draftEvent(organizer, names, [names.tierName], names.capacity);
     const published = await postGraphQL(
       publicUrl,
       'mutation ($id: ID!) { publishEvent(id: $id) { id } }',
@@ -247,7 +274,7 @@ export function webApp({
     return page;
   }
 
-  return { apiAccount, publishedEvent, eventOnSale, appPage };
+  return { apiAccount, draftEvent, publishedEvent, eventOnSale, appPage };
 }
 
 export interface StartedWebApp {
@@ -261,13 +288,16 @@ export interface StartedWebApp {
 }
 
 /**
- * The app built, the topology started (every account of a test signs up from 127.0.0.1: more
- * than the 10 an hour one address may make), the app served from another origin, and a
+ * The app built, the topology started with `env` (every account of a test signs up from
+ * 127.0.0.1: more than the 10 an hour one address may make), the app served from another origin, and a
  * Chromium with a profile of its own.
  */
-export async function startWebApp(label: string): Promise<StartedWebApp> {
+export async function startWebApp(
+  label: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<StartedWebApp> {
   buildWebApp({ quiet: true });
-  const started = await startTestTopology(label, { SIGN_UPS_PER_ADDRESS: '1000' });
+  const started = await startTestTopology(label, { SIGN_UPS_PER_ADDRESS: '1000', ...env });
   let staticServer: Server | undefined;
   let profileDir: string | undefined;
   let browser: BrowserContext | undefined;

@@ -1,6 +1,11 @@
 // What the web app says for each refusal and failure the API's HTTP answers can be
 // (clients/web/src/errors.ts), with the errors Apollo Client makes of them.
 import { CombinedGraphQLErrors, ServerError, ServerParseError } from '@apollo/client/errors';
+import { InvariantError } from '@apollo/client/utilities/invariant';
+import { eventsErrorCodes } from '@ticketing/events-subgraph/errors';
+import { commonErrorCodes } from '@ticketing/platform';
+import { ticketsErrorCodes } from '@ticketing/tickets-subgraph/errors';
+import { usersErrorCodes } from '@ticketing/users-subgraph/errors';
 import { describe, expect, it } from 'vitest';
 import { describeError } from '../clients/web/src/errors.ts';
 
@@ -17,6 +22,36 @@ const edgeError = (code: string, extensions: Record<string, unknown> = {}) =>
   JSON.stringify({ errors: [{ message: 'Refused.', extensions: { code, ...extensions } }] });
 
 describe('describeError', () => {
+  it('says every code a service answers in a sentence of its own, not the one for anything else', () => {
+    const answered = (code: string) =>
+      describeError(
+        new CombinedGraphQLErrors({
+          data: null,
+          errors: [{ message: 'Refused.', extensions: { code } }],
+        }),
+      );
+    const anythingElse = answered('A_CODE_NO_SERVICE_HAS')?.message;
+    // BAD_USER_INPUT shows the API's own words.
+    const codes = [
+      ...commonErrorCodes,
+      ...usersErrorCodes,
+      ...eventsErrorCodes,
+      ...ticketsErrorCodes,
+    ];
+    const unsaid = codes.filter(
+      (code) => code !== 'BAD_USER_INPUT' && answered(code)?.message === anythingElse,
+    );
+    expect(unsaid).toEqual([]);
+  });
+
+  it('says nothing of a request Apollo Client cancelled for a reset cache, which it asks again', () => {
+    expect(
+      describeError(
+        new InvariantError('Store reset while query was in flight (not completed in link chain)'),
+      ),
+    ).toBeNull();
+  });
+
   it('says when to try again for a spent budget or too many attempts, from the extension', () => {
     const graphql = (code: string, retryAfterSeconds: number) =>
       new CombinedGraphQLErrors({

@@ -14,6 +14,7 @@ import { purchaseMutation } from './documents.ts';
 import { postGraphQL } from './support.ts';
 import {
   type Account as ApiSession,
+  holdAnswers,
   isOperation,
   launchBrowser,
   offlinePage,
@@ -169,6 +170,38 @@ describe('two tabs of one person', () => {
       await second.getByRole('link', { name: 'Log in' }).waitFor();
       expect(await stored(first)).toBeNull();
       expect(await first.getByTestId('signed-in-as').count()).toBe(0);
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+
+  it('shows no error in another tab whose request was on its way when the person signed out', async () => {
+    const ada = await web.apiAccount('Ada Away');
+    const first = await appPage(ada);
+    const second = await offlinePage(browser);
+    try {
+      // Every alert the second tab ever shows, however briefly.
+      await second.addInitScript(() => {
+        const alerts: string[] = [];
+        (window as unknown as { alerts: string[] }).alerts = alerts;
+        new MutationObserver(() => {
+          for (const alert of document.querySelectorAll('[role="alert"]')) {
+            alerts.push(alert.getAttribute('data-code') ?? '');
+          }
+        }).observe(document, { subtree: true, childList: true });
+      });
+      // Its list of events is asked for, and answered only after the first tab signed out.
+      const list = await holdAnswers(second, apiUrl, 'EventList');
+      await second.goto(`${app}/#/`);
+      await until(() => list.sent()).toBe(1);
+      await first.getByRole('button', { name: 'Log out' }).click();
+      await second.getByRole('link', { name: 'Log in' }).waitFor();
+      list.release();
+      await second.getByTestId('event-count').waitFor();
+      expect(
+        await second.evaluate(() => (window as unknown as { alerts: string[] }).alerts),
+      ).toEqual([]);
     } finally {
       await second.close();
       await first.close();

@@ -1,4 +1,5 @@
 import { print } from 'graphql';
+import { Fragment } from 'react';
 import { LogOutDocument } from './gql/graphql.ts';
 import { AuthPage } from './pages/AuthPage.tsx';
 import { EventList } from './pages/EventList.tsx';
@@ -7,6 +8,7 @@ import { Orders } from './pages/Orders.tsx';
 import { Organizer } from './pages/Organizer.tsx';
 import { navigate, useRoute } from './router.ts';
 import { endpoint, fetchWithDeadline, saveSession, useSession } from './session.ts';
+import { announce, StatusMessage } from './ui.tsx';
 
 export function App() {
   const session = useSession();
@@ -16,6 +18,9 @@ export function App() {
     const refreshToken = session?.refreshToken;
     // Empties the cache too (apollo.ts): nothing read as this person shows again.
     saveSession(null);
+    // The button goes with the session. Another page's heading takes the focus then; on
+    // the list of events, the status message does.
+    announce('You are logged out.', { takeFocus: true });
     navigate('/');
     if (refreshToken) {
       // Ends the session on the server too; the page is signed out either way.
@@ -58,7 +63,12 @@ export function App() {
           )}
         </div>
       </header>
-      <main>{page}</main>
+      <main>
+        {/* A page of its own for each route, so that its heading takes the focus on arrival
+            even when it was shown already (another event's page, from the cache). */}
+        <Fragment key={route}>{page}</Fragment>
+      </main>
+      <StatusMessage />
       <footer>
         API: <code>{endpoint}</code>
       </footer>

@@ -120,5 +120,7 @@ onSessionChange(() => {
   const now = currentSession()?.user.id;
   if (now === readAs) return;
   readAs = now;
+  // A request on its way as the person before is cancelled, and asked again by the reset: its
+  // cancellation is no failure to show (`describeError`).
   void client.resetStore().catch(() => undefined);
 });

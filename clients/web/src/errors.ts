@@ -3,6 +3,7 @@
 // page that is not JSON at all) is named by the code its body gives, else by its status:
 // only a request that got no answer at all is "cannot be reached".
 import { CombinedGraphQLErrors, ServerError, ServerParseError } from '@apollo/client/errors';
+import { InvariantError } from '@apollo/client/utilities/invariant';
 
 const messages: Record<string, string> = {
   INVALID_CREDENTIALS: 'The email or password is wrong.',
@@ -33,6 +34,35 @@ const messages: Record<string, string> = {
   EVENT_IN_PAST: 'The event must start in the future.',
   TIER_IN_USE:
     'Tickets were sold or held from this tier, or buyers queued for it, so it cannot be deleted: end its sales instead.',
+  NOT_FOUND: 'That is not there any more, or not yours to see. Reload the page.',
+  ACCOUNT_HAS_EVENTS:
+    'This account organizes events that are not over: cancel them before deleting the account.',
+  ACCOUNT_HAS_TICKETS:
+    'This account holds tickets for events that are not over: the account cannot be deleted yet.',
+  ACCOUNT_DELETION_INCOMPLETE:
+    'The account could not be deleted completely. Please try again, or ask for help.',
+  ACCOUNT_DELETION_PENDING: 'This account is being deleted: it can no longer log in.',
+  EVENT_ENDED: 'The event is over: that can no longer be done.',
+  TOO_MANY_EVENTS: 'You have as many upcoming events and drafts as one organizer may have.',
+  TOO_MANY_HOLDS: 'You are holding as many tickets as you may: buy or release a hold first.',
+  TOO_MANY_TIERS: 'This event has as many tiers as an event may have.',
+  TOO_MANY_DOOR_STAFF: 'This event has as much door staff as an event may have.',
+  CAPACITY_BELOW_SOLD: 'The capacity cannot be less than what is sold and held already.',
+  IDEMPOTENCY_KEY_REUSED: 'This request was used for something else already. Reload the page.',
+  ALREADY_CHECKED_IN: 'This ticket was admitted already.',
+  TICKET_NOT_FOUND: 'No ticket has this code.',
+  WRONG_EVENT: 'This ticket is for another event.',
+  TOKEN_REVOKED: 'This code was replaced when the ticket was given to someone else.',
+  INVALID_TOKEN: 'This code is not a ticket for this event.',
+  NOT_CHECKED_IN: 'This ticket was not admitted, so there is nothing to undo.',
+  USER_NOT_FOUND: 'No account has this email.',
+  ALREADY_REFUNDED: 'This ticket was refunded already.',
+  REFUND_WINDOW_CLOSED: 'It is too close to the event: this ticket can no longer be cancelled.',
+  TICKET_TRANSFERRED: 'You gave this ticket to someone else: only the organizer can cancel it now.',
+  TIER_NOT_SOLD_OUT: 'This tier is not sold out: its tickets can be bought now.',
+  ALREADY_ON_WAITLIST: 'You are on the waiting list for this tier already.',
+  NOT_ON_WAITLIST: 'You are not on the waiting list for this tier.',
+  TOO_MANY_WAITLIST_ENTRIES: 'You are on as many waiting lists as you may be.',
   SERVICE_UNAVAILABLE: 'A service is unavailable; try again shortly.',
   PAYLOAD_TOO_LARGE: 'The request is larger than the service accepts.',
   DOCUMENT_TOO_LARGE: 'The request is larger than the service accepts.',
@@ -133,6 +163,10 @@ function describeHttp(error: ServerError | ServerParseError): ShownError {
 /** The code and the sentence to show. */
 export function describeError(error: unknown): ShownError | null {
   if (!error) return null;
+  // A request Apollo Client gave up itself, the cache emptied while it was on its way (a
+  // sign-in or sign-out, in this tab or another: apollo.ts): the page is asked for again at
+  // once, as the person signed in now. Nothing failed, and nothing is said.
+  if (error instanceof InvariantError) return null;
   if (CombinedGraphQLErrors.is(error)) return describeAnswered(error.errors[0]);
   if (ServerError.is(error) || ServerParseError.is(error)) return describeHttp(error);
   return { code: 'NETWORK_ERROR', message: 'The service cannot be reached. Please try again.' };

@@ -3,6 +3,7 @@ import {
   type ButtonHTMLAttributes,
   cloneElement,
   type InputHTMLAttributes,
+  type KeyboardEvent,
   type ReactElement,
   useEffect,
   useId,
@@ -35,7 +36,8 @@ export function PageHeading({ children }: { children: string }) {
 /**
  * A button for something that takes a moment. While `busy` it says so (`aria-busy`, and
  * `busyLabel` as its text) and ignores presses, a form's Enter too; it is not disabled, which
- * would take the keyboard's focus from it.
+ * would take the keyboard's focus from it. A button that cannot be used now (`aria-disabled`,
+ * with `aria-describedby` saying why) ignores presses too, and keeps the focus as well.
  */
 export function BusyButton({
   busy,
@@ -44,20 +46,99 @@ export function BusyButton({
   children,
   ...button
 }: ButtonHTMLAttributes<HTMLButtonElement> & { busy: boolean; busyLabel: string }) {
+  const inert = busy || button['aria-disabled'] === true;
   return (
     <button
       {...button}
       aria-busy={busy}
-      aria-disabled={busy || undefined}
+      aria-disabled={inert || undefined}
       onClick={(event) => {
         // A submit button's click is what sends its form, from Enter in a field too.
-        if (busy) event.preventDefault();
+        if (inert) event.preventDefault();
         else onClick?.(event);
       }}
     >
       {busy ? busyLabel : children}
     </button>
   );
+}
+
+type StatusListener = (message: string, takeFocus: boolean) => void;
+let statusListener: StatusListener | undefined;
+
+/**
+ * Says what an action did in the page's status message (`StatusMessage`), which a screen
+ * reader reads out. With `takeFocus`, the message takes the keyboard's focus too: the one
+ * place the focus goes when an action removes or replaces the control that did it (a hold
+ * released, a ticket cancelled, an offer answered), instead of falling to the document.
+ */
+export function announce(message: string, { takeFocus = false } = {}) {
+  statusListener?.(message, takeFocus);
+}
+
+/**
+ * The page's one status message (see `announce`): a polite live region, fixed to the bottom
+ * of the window, so that taking the focus scrolls nothing. A route change clears it, and so
+ * does the focus leaving it.
+ */
+export function StatusMessage() {
+  const [status, setStatus] = useState({ message: '', takeFocus: false, said: 0 });
+  const element = useRef<HTMLParagraphElement>(null);
+  useEffect(() => {
+    statusListener = (message, takeFocus) =>
+      setStatus(({ said }) => ({ message, takeFocus, said: said + 1 }));
+    const clear = () => setStatus(({ said }) => ({ message: '', takeFocus: false, said }));
+    window.addEventListener('hashchange', clear);
+    return () => {
+      statusListener = undefined;
+      window.removeEventListener('hashchange', clear);
+    };
+  }, []);
+  // Each announcement, even one that says what the last one said.
+  useEffect(() => {
+    if (status.said > 0 && status.takeFocus) element.current?.focus();
+  }, [status]);
+  return (
+    <p
+      ref={element}
+      className="status"
+      role="status"
+      tabIndex={-1}
+      data-testid="status"
+      // Said once it had the focus: gone when the person moves on, so that it hides nothing.
+      onBlur={() => setStatus(({ said }) => ({ message: '', takeFocus: false, said }))}
+    >
+      {status.message}
+    </p>
+  );
+}
+
+/**
+ * A control that opens something in its place or beside it (a form, a confirmation).
+ * Opening it puts the focus on the first control of what opened (give that one `autoFocus`);
+ * closing it with its own button or Escape (`onKeyDown` on what opened) returns the focus
+ * to `opener`. An action that closes it and goes on (a confirmed deletion) closes it with
+ * `{ returnFocus: false }` and says what it did (`announce`).
+ */
+export function useDisclosure() {
+  const [open, setOpen] = useState(false);
+  const opener = useRef<HTMLButtonElement>(null);
+  const returning = useRef(false);
+  useEffect(() => {
+    if (open || !returning.current) return;
+    returning.current = false;
+    opener.current?.focus();
+  }, [open]);
+  const close = ({ returnFocus = true } = {}) => {
+    returning.current = returnFocus;
+    setOpen(false);
+  };
+  const onKeyDown = (event: KeyboardEvent) => {
+    if (event.key !== 'Escape') return;
+    event.preventDefault();
+    close();
+  };
+  return { open, show: () => setOpen(true), close, opener, onKeyDown };
 }
 
 /**
@@ -203,13 +284,23 @@ export function LoadMore({
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<unknown>();
   const endCursor = pageInfo?.endCursor;
-  if (!pageInfo?.hasNextPage || !endCursor) return null;
+  // The last page loaded takes the button away: the status message says so, and has the focus.
+  const pressed = useRef(false);
+  const hasMore = Boolean(pageInfo?.hasNextPage && endCursor);
+  useEffect(() => {
+    if (hasMore || !pressed.current) return;
+    pressed.current = false;
+    announce('All of them are shown now.', { takeFocus: true });
+  }, [hasMore]);
+  if (!hasMore || !endCursor) return null;
   const more = async () => {
     setLoading(true);
     setError(undefined);
+    pressed.current = true;
     try {
       await fetchMore({ variables: { after: endCursor } });
     } catch (failure) {
+      pressed.current = false;
       setError(failure);
     } finally {
       setLoading(false);

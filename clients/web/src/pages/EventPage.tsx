@@ -1,6 +1,7 @@
 import { CombinedGraphQLErrors } from '@apollo/client/errors';
 import { useMutation, useQuery } from '@apollo/client/react';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
+import { describeError } from '../errors.ts';
 import {
   EventPageDocument,
   HoldTicketsDocument,
@@ -11,6 +12,7 @@ import {
 import { HoldKey } from '../hold-key.ts';
 import { navigate } from '../router.ts';
 import {
+  announce,
   BusyButton,
   ErrorNote,
   FieldError,
@@ -99,14 +101,30 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   // A published or cancelled event is public; a draft shows only to its organizer (and
   // admins), so a signed-in visitor whom the public page does not show it asks as themself.
   const [anonymous, setAnonymous] = useState(true);
-  const { data, previousData, error } = useQuery(EventPageDocument, {
+  // Whether the API answered as the signed-in visitor, after the public page did not show
+  // the event.
+  const [askedAsSelf, setAskedAsSelf] = useState(false);
+  // An event that is not there (never was, deleted, an id that is not one) is not asked for
+  // again: it has no availability to follow.
+  const [gone, setGone] = useState(false);
+  const { data, previousData, error, refetch } = useQuery(EventPageDocument, {
     variables: { id },
-    pollInterval: availabilityPollMs,
+    pollInterval: gone ? 0 : availabilityPollMs,
     context: { anonymous },
   });
   useEffect(() => {
     if (anonymous && signedIn && data && data.event === null) setAnonymous(false);
   }, [anonymous, signedIn, data]);
+  // Asked as the visitor at once, not at the next poll.
+  useEffect(() => {
+    if (anonymous) return;
+    const answered = () => setAskedAsSelf(true);
+    refetch().then(answered, answered);
+  }, [anonymous, refetch]);
+  const none = data?.event === null && (!signedIn || askedAsSelf);
+  useEffect(() => {
+    if (none) setGone(true);
+  }, [none]);
   // A reload finds the hold again.
   const holds = useQuery(MyHoldsDocument, { skip: !signedIn, fetchPolicy: 'cache-and-network' });
   // As typed, so that what the API refused stays in the input to be corrected.
@@ -134,6 +152,9 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
     (!data && shownBefore?.id.toLowerCase() === id.toLowerCase() ? shownBefore : undefined);
   const myHold = holds.data?.myHolds.find((candidate) => candidate.tier.event?.id === id);
   const secondsLeft = useSecondsLeft(myHold?.expiresAt);
+  // Not disabled, which would take the focus from the button: it says why it does nothing.
+  const expired = secondsLeft === 0;
+  const expiredNote = useId();
   const news = useAvailabilityNews(event?.id, event?.ticketTiers);
   // A hold made here takes the focus from its Hold button, which goes with the tier's controls.
   const holdCard = useRef<HTMLDivElement>(null);
@@ -174,7 +195,7 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
   });
 
   if (!event) {
-    if (error) {
+    if (describeError(error)) {
       return (
         <>
           <PageHeading>Event</PageHeading>
@@ -299,10 +320,16 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
             </strong>
             . Total {money(myHold.tier.priceCents * myHold.quantity, myHold.tier.currency)}.
           </p>
+          {expired && (
+            <p id={expiredNote} data-testid="hold-expired">
+              This hold has expired, so it cannot be bought: release it to hold tickets again.
+            </p>
+          )}
           <BusyButton
             type="button"
             className="primary"
-            disabled={secondsLeft === 0}
+            aria-disabled={expired || undefined}
+            aria-describedby={expired ? expiredNote : undefined}
             busy={purchasing.loading}
             busyLabel="Buying…"
             onClick={buy}
@@ -313,7 +340,20 @@ export function EventPage({ id, signedIn }: { id: string; signedIn: boolean }) {
             type="button"
             busy={releasing.loading}
             busyLabel="Releasing…"
-            onClick={() => release({ variables: { id: myHold.id } }).catch(() => undefined)}
+            onClick={() =>
+              release({ variables: { id: myHold.id } }).then(
+                () =>
+                  announce('Hold released: its tickets are on sale again.', { takeFocus: true }),
+                (failure) => {
+                  // Expired, it is released already (HOLD_EXPIRED): the page catches up.
+                  if (describeError(failure)?.code !== 'HOLD_EXPIRED') return;
+                  void holds.refetch();
+                  announce('The hold had expired: its tickets are on sale again.', {
+                    takeFocus: true,
+                  });
+                },
+              )
+            }
           >
             Release
           </BusyButton>

@@ -1,5 +1,5 @@
 import { useMutation, useQuery } from '@apollo/client/react';
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import {
   CancelTicketDocument,
   MyOrdersDocument,
@@ -7,7 +7,7 @@ import {
   MyTicketTransfersDocument,
 } from '../gql/graphql.ts';
 import { useSession } from '../session.ts';
-import { ErrorNote, LoadMore, money, PageHeading, when } from '../ui.tsx';
+import { announce, BusyButton, ErrorNote, LoadMore, money, PageHeading, when } from '../ui.tsx';
 import { IncomingOffers, offeredTo, TicketCode, Wallet } from './Tickets.tsx';
 
 /** How often the page asks for offers made to or by the user (a receiver's answer). */
@@ -47,6 +47,14 @@ export function Orders() {
     seen.current = pending;
   }, [pending, refetchTickets]);
   const [cancel, cancelling] = useMutation(CancelTicketDocument);
+  // The ticket being cancelled: its button says so, and the others stay as they are.
+  const [cancelled, setCancelled] = useState<string>();
+  const cancelTicket = (id: string) => {
+    setCancelled(id);
+    cancel({ variables: { id } })
+      .then(() => announce('Ticket cancelled.', { takeFocus: true }))
+      .catch(() => undefined);
+  };
   const orders = data?.myOrders;
   const incoming = (transfers.data?.myTicketTransfers.edges ?? [])
     .map(({ node }) => node)
@@ -100,15 +108,14 @@ export function Orders() {
                     {badge(ticket)}
                   </p>
                   {ticket.status === 'ACTIVE' && ticket.code && (
-                    <button
+                    <BusyButton
                       type="button"
-                      disabled={cancelling.loading}
-                      onClick={() =>
-                        cancel({ variables: { id: ticket.id } }).catch(() => undefined)
-                      }
+                      busy={cancelling.loading && cancelled === ticket.id}
+                      busyLabel="Cancelling…"
+                      onClick={() => cancelTicket(ticket.id)}
                     >
                       Cancel ticket
-                    </button>
+                    </BusyButton>
                   )}
                 </div>
               </li>

@@ -1,5 +1,5 @@
 import { useMutation, useQuery } from '@apollo/client/react';
-import { type FormEvent, useState } from 'react';
+import type { FormEvent } from 'react';
 import {
   CancelEventDocument,
   CreateEventDocument,
@@ -10,6 +10,7 @@ import {
   PublishEventDocument,
 } from '../gql/graphql.ts';
 import {
+  announce,
   BusyButton,
   ErrorNote,
   Field,
@@ -18,6 +19,7 @@ import {
   LoadMore,
   money,
   PageHeading,
+  useDisclosure,
   useFieldError,
   useFormState,
   when,
@@ -58,6 +60,7 @@ function NewEvent() {
         },
       });
       setForm({ ...form, title: '', venue: '', city: '', startsAt: '' });
+      announce(`Draft ${form.title.trim()} created.`);
     } catch {
       // Shown below.
     }
@@ -134,6 +137,7 @@ function NewTier({ eventId }: { eventId: string }) {
         },
       });
       setForm({ ...form, name: '', price: '', capacity: '' });
+      announce(`Tier ${form.name.trim()} added.`);
     } catch {
       // Shown below.
     }
@@ -166,15 +170,20 @@ function NewTier({ eventId }: { eventId: string }) {
  * row says so.
  */
 function TierRow({ tier, deletable }: { tier: ManagedTier; deletable: boolean }) {
-  const [confirming, setConfirming] = useState(false);
+  const confirming = useDisclosure();
   const [remove, { error, loading }] = useMutation(DeleteTicketTierDocument, {
     ...refetch,
     awaitRefetchQueries: true,
   });
-  const confirm = () => {
-    setConfirming(false);
-    remove({ variables: { id: tier.id } }).catch(() => undefined);
-  };
+  // Asked until answered: a refusal returns the focus to "Delete", beside the reason.
+  const confirm = () =>
+    remove({ variables: { id: tier.id } }).then(
+      () => {
+        confirming.close({ returnFocus: false });
+        announce(`Tier ${tier.name} deleted.`, { takeFocus: true });
+      },
+      () => confirming.close(),
+    );
   return (
     <>
       <tr>
@@ -185,18 +194,31 @@ function TierRow({ tier, deletable }: { tier: ManagedTier; deletable: boolean })
         <td>{tier.available}</td>
         {deletable && (
           <td>
-            {confirming ? (
-              <span className="confirm">
+            {confirming.open ? (
+              // biome-ignore lint/a11y/useSemanticElements: a group of two buttons, not a form's fieldset.
+              <span
+                className="confirm"
+                role="group"
+                aria-label={`Delete ${tier.name}?`}
+                onKeyDown={confirming.onKeyDown}
+              >
                 Delete {tier.name}?{' '}
-                <button type="button" className="danger" onClick={confirm}>
+                <BusyButton
+                  type="button"
+                  className="danger"
+                  busy={loading}
+                  busyLabel="Deleting…"
+                  onClick={confirm}
+                >
                   Delete {tier.name}
-                </button>{' '}
-                <button type="button" onClick={() => setConfirming(false)}>
+                </BusyButton>{' '}
+                {/* biome-ignore lint/a11y/noAutofocus: opened by "Delete"; keeping is the safe answer. */}
+                <button type="button" autoFocus onClick={() => confirming.close()}>
                   Keep
                 </button>
               </span>
             ) : (
-              <button type="button" disabled={loading} onClick={() => setConfirming(true)}>
+              <button type="button" ref={confirming.opener} onClick={confirming.show}>
                 Delete
               </button>
             )}
@@ -252,28 +274,42 @@ function ManagedEvent({ event }: { event: OrganizedEvent }) {
       {event.status !== 'CANCELLED' && <NewTier eventId={event.id} />}
       <ErrorNote error={publishing.error ?? cancelling.error} />
       {event.status === 'DRAFT' && (
-        <button
+        <BusyButton
           type="button"
           className="primary"
-          disabled={publishing.loading}
-          onClick={() => publish({ variables: { id: event.id } }).catch(() => undefined)}
+          busy={publishing.loading}
+          busyLabel="Publishing…"
+          onClick={() =>
+            publish({ variables: { id: event.id } })
+              .then(() =>
+                announce(`${event.title} is published: its tickets are on sale.`, {
+                  takeFocus: true,
+                }),
+              )
+              .catch(() => undefined)
+          }
         >
           Publish
-        </button>
+        </BusyButton>
       )}
       {event.status === 'PUBLISHED' && (
-        <button
+        <BusyButton
           type="button"
           className="danger"
-          disabled={cancelling.loading}
+          busy={cancelling.loading}
+          busyLabel="Cancelling…"
           onClick={() =>
-            cancel({ variables: { id: event.id, reason: 'Called off by the organizer' } }).catch(
-              () => undefined,
-            )
+            cancel({ variables: { id: event.id, reason: 'Called off by the organizer' } })
+              .then(() =>
+                announce(`${event.title} is cancelled: its ticket sales have stopped.`, {
+                  takeFocus: true,
+                }),
+              )
+              .catch(() => undefined)
           }
         >
           Cancel event
-        </button>
+        </BusyButton>
       )}
     </article>
   );

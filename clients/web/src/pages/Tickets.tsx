@@ -2,7 +2,7 @@
 // the offers others made to them. An offer moves nothing until its receiver accepts it.
 import { useApolloClient, useMutation } from '@apollo/client/react';
 import QRCode from 'qrcode';
-import { type FormEvent, useEffect, useState } from 'react';
+import { type FormEvent, type KeyboardEvent, useEffect, useState } from 'react';
 import {
   AcceptTicketTransferDocument,
   CancelTicketTransferDocument,
@@ -14,7 +14,7 @@ import {
   TransferTicketDocument,
 } from '../gql/graphql.ts';
 import { currentSession, onSessionChange } from '../session.ts';
-import { ErrorNote, Field, when } from '../ui.tsx';
+import { announce, BusyButton, ErrorNote, Field, useDisclosure, when } from '../ui.tsx';
 
 type WalletTicket = MyTicketsQuery['myTickets']['edges'][number]['node'];
 type Offer = MyTicketTransfersQuery['myTicketTransfers']['edges'][number]['node'];
@@ -75,31 +75,55 @@ function receiverOf(to: { name: string } | null | undefined, email: string | und
   return to?.name ?? email ?? 'someone';
 }
 
-/** Asks for the receiver's email and offers them the ticket; a refusal keeps what was typed. */
-function GiveForm({ ticketId, onClose }: { ticketId: string; onClose: () => void }) {
+/**
+ * Asks for the receiver's email and offers them the ticket; a refusal keeps what was typed.
+ * Opens with the focus on the email; "Never mind" or Escape closes it (`onKeyDown`).
+ */
+function GiveForm({
+  ticketId,
+  onGiven,
+  onClose,
+  onKeyDown,
+}: {
+  ticketId: string;
+  onGiven: () => void;
+  onClose: () => void;
+  onKeyDown: (event: KeyboardEvent) => void;
+}) {
   const [email, setEmail] = useState('');
   const [give, giving] = useMutation(TransferTicketDocument, transferQueries);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    if (giving.loading) return;
     try {
       const toEmail = email.trim();
       const given = await give({ variables: { id: ticketId, toEmail } });
       const offerId = given.data?.transferTicket.pendingTransfer?.id;
       if (offerId) rememberReceiverEmail(offerId, toEmail);
       // Closing the form renders the ticket again, now with the email remembered.
-      onClose();
+      onGiven();
+      announce(`Ticket offered to ${toEmail}: it is theirs once they accept.`, {
+        takeFocus: true,
+      });
     } catch {
       // Shown below, with the email kept to correct.
     }
   };
   return (
-    <form className="give" onSubmit={submit}>
+    <form className="give" onSubmit={submit} onKeyDown={onKeyDown}>
       <Field label="Their email" error={giving.error} field="toEmail">
-        <input type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        <input
+          type="email"
+          required
+          // biome-ignore lint/a11y/noAutofocus: opened by "Give to someone", which it replaces.
+          autoFocus
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+        />
       </Field>
-      <button type="submit" className="primary" disabled={giving.loading}>
+      <BusyButton type="submit" className="primary" busy={giving.loading} busyLabel="Offering…">
         Offer the ticket
-      </button>{' '}
+      </BusyButton>{' '}
       <button type="button" onClick={onClose}>
         Never mind
       </button>
@@ -116,7 +140,7 @@ const transferable = (ticket: WalletTicket) =>
 
 /** One ticket of the wallet: its code, and its offer to someone else or a way to make one. */
 function WalletItem({ ticket }: { ticket: WalletTicket }) {
-  const [giving, setGiving] = useState(false);
+  const giving = useDisclosure();
   const [cancel, cancelling] = useMutation(CancelTicketTransferDocument, transferQueries);
   const offer = ticket.pendingTransfer?.status === 'PENDING' ? ticket.pendingTransfer : null;
   return (
@@ -135,20 +159,34 @@ function WalletItem({ ticket }: { ticket: WalletTicket }) {
               <bdi>{receiverOf(offer.to, receiverEmail(offer.id))}</bdi>
             </strong>{' '}
             until {whenAt(offer.expiresAt, ticket.event?.timezone)}.{' '}
-            <button
+            <BusyButton
               type="button"
-              disabled={cancelling.loading}
-              onClick={() => cancel({ variables: { id: offer.id } }).catch(() => undefined)}
+              busy={cancelling.loading}
+              busyLabel="Cancelling the offer…"
+              onClick={() =>
+                cancel({ variables: { id: offer.id } })
+                  .then(() =>
+                    announce('Offer cancelled: the ticket is yours to give again.', {
+                      takeFocus: true,
+                    }),
+                  )
+                  .catch(() => undefined)
+              }
             >
               Cancel the offer
-            </button>
+            </BusyButton>
           </p>
         ) : (
           transferable(ticket) &&
-          (giving ? (
-            <GiveForm ticketId={ticket.id} onClose={() => setGiving(false)} />
+          (giving.open ? (
+            <GiveForm
+              ticketId={ticket.id}
+              onGiven={() => giving.close({ returnFocus: false })}
+              onClose={() => giving.close()}
+              onKeyDown={giving.onKeyDown}
+            />
           ) : (
-            <button type="button" onClick={() => setGiving(true)}>
+            <button type="button" ref={giving.opener} onClick={giving.show}>
               Give to someone
             </button>
           ))
@@ -188,9 +226,16 @@ export function IncomingOffers({ offers }: { offers: Offer[] }) {
   });
   const [decline, declining] = useMutation(DeclineTicketTransferDocument, transferQueries);
   const client = useApolloClient();
-  // A refused answer (an offer cancelled or expired meanwhile) shows what stands now.
-  const answer = (settle: Promise<unknown>) =>
-    settle.catch(() => client.refetchQueries({ include: transferQueries.refetchQueries }));
+  // The offer goes from the list either way; the status message says what became of it, and
+  // a refusal (an offer cancelled or expired meanwhile) shows what stands now.
+  const answer = (settle: Promise<unknown>, done: string, refused: string) =>
+    settle.then(
+      () => announce(done, { takeFocus: true }),
+      () => {
+        announce(refused, { takeFocus: true });
+        return client.refetchQueries({ include: transferQueries.refetchQueries });
+      },
+    );
   if (offers.length === 0 && !accepting.error && !declining.error) return null;
   const busy = accepting.loading || declining.loading;
   return (
@@ -216,21 +261,35 @@ export function IncomingOffers({ offers }: { offers: Offer[] }) {
                   </strong>
                   , until {whenAt(offer.expiresAt, event?.timezone)}.
                 </p>
-                <button
+                <BusyButton
                   type="button"
                   className="primary"
-                  disabled={busy}
-                  onClick={() => answer(accept({ variables }))}
+                  busy={busy}
+                  busyLabel={accepting.loading ? 'Accepting…' : 'Accept'}
+                  onClick={() =>
+                    answer(
+                      accept({ variables }),
+                      'Offer accepted: the ticket is in your wallet.',
+                      'The offer could not be accepted.',
+                    )
+                  }
                 >
                   Accept
-                </button>{' '}
-                <button
+                </BusyButton>{' '}
+                <BusyButton
                   type="button"
-                  disabled={busy}
-                  onClick={() => answer(decline({ variables }))}
+                  busy={busy}
+                  busyLabel={declining.loading ? 'Declining…' : 'Decline'}
+                  onClick={() =>
+                    answer(
+                      decline({ variables }),
+                      'Offer declined.',
+                      'The offer could not be declined.',
+                    )
+                  }
                 >
                   Decline
-                </button>
+                </BusyButton>
               </div>
             </li>
           );
