@@ -18,6 +18,10 @@ for (const database of selectDatabases(process.argv.slice(2))) {
     open = await database.open(location, {
       onMigrationWaiting: (holder) =>
         console.error(`${database.name}: migrations wait for a lock held by ${holder}`),
+      onMigrationRolledBack: (migration, startedAt) =>
+        console.error(
+          `${database.name}: migration ${migration}, cut short since ${startedAt.toISOString()}, marked rolled back: applying it again`,
+        ),
     });
   } catch (error) {
     // A lock the migrations could not have within their wait, or a database out of reach:

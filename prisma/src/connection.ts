@@ -105,6 +105,9 @@ export const migrationLockWaitMs = 30_000;
  */
 export const migrationScriptLockWaitMs = defaultDatabaseDeadlines.lockMs;
 
+/** How often a migration's session checks, while a statement runs, that its process lives. */
+export const migrationClientCheckMs = 1_000;
+
 /**
  * Longer than a service whose runner went away takes to stop (10 s): the next `npm start`
  * opens the database once the service of the run before has let go of it.
@@ -175,7 +178,19 @@ export async function openDatabase(
     onConnectionLost?.(withoutConnection(error));
   };
   pool.on('error', lost);
-  pool.on('connect', (client) => client.on('error', lost));
+  pool.on('connect', (client) => {
+    client.on('error', lost);
+    if (migration) {
+      // A migration's process killed mid-script (out of memory, a deleted pod) ends its
+      // session at once, rolling the script back: otherwise the server ran the script on to
+      // its end, and committed it, with the migration recorded as unfinished. Sent before
+      // the connection's first statement; a server without it (before PostgreSQL 14, or
+      // outside Linux) refuses it, and migrates all the same.
+      client
+        .query(`SET client_connection_check_interval = ${migrationClientCheckMs}`)
+        .catch(() => {});
+    }
+  });
   return {
     adapterFactory: new PrismaPgWholeScripts(pool, migration?.scriptLockWaitMs),
     description: redactPassword(location.url),

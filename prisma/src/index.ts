@@ -21,6 +21,7 @@ export {
 } from './migrations.ts';
 export {
   defaultDataRoot,
+  defineServiceDatabase,
   type OpenServiceDatabase,
   type QueryListener,
   type ServiceDatabase,

@@ -62,6 +62,45 @@ export interface OpenOptions {
   migrationLockWaitMs?: number;
   /** Told which session holds a lock the migration waits for, when it first does. */
   onMigrationWaiting?: (holder: string) => void;
+  /** Told of each migration cut short before (its process killed) marked rolled back. */
+  onMigrationRolledBack?: (migration: string, startedAt: Date) => void;
+}
+
+/** Prisma Migrate's advisory lock, which a migrating process holds from start to end. */
+const prismaMigrateLock = 72707369;
+
+/**
+ * Marks rolled back, as `prisma migrate resolve --rolled-back` does, each migration whose
+ * process was killed mid-script (out of memory, a deleted pod), and returns them. The
+ * engine refused every later start for such a row until someone resolved it by hand. Its
+ * script ran as one transaction, which the server rolled back whole when the connection
+ * died: the row says it was started, and neither finished (`finished_at`, and
+ * `applied_steps_count`, counted once the script committed) nor failed with an error of its
+ * own (`logs`). Only under Prisma Migrate's lock: a process that holds it is migrating
+ * still, and any other's migration has ended.
+ */
+async function rollBackKilledMigrations(pool: pg.Pool) {
+  const session = await pool.connect();
+  try {
+    await session.query('BEGIN');
+    // Waits as the engine would (the pool's lock_timeout), and fails as it would.
+    await session.query(`SELECT pg_advisory_xact_lock(${prismaMigrateLock})`);
+    const { rows } = await session.query<{ migration_name: string; started_at: Date }>(
+      `UPDATE _prisma_migrations SET rolled_back_at = now()
+        WHERE finished_at IS NULL AND rolled_back_at IS NULL AND logs IS NULL
+          AND applied_steps_count = 0
+        RETURNING migration_name, started_at`,
+    );
+    await session.query('COMMIT');
+    session.release();
+    return rows;
+  } catch (error) {
+    // Its transaction failed: the connection is not handed back to the pool.
+    session.release(error as Error);
+    // undefined_table: a database never migrated has nothing to roll back.
+    if ((error as { code?: string }).code === '42P01') return [];
+    throw error;
+  }
 }
 
 /** Receives a statement's SQL and its parameters. */
@@ -183,6 +222,7 @@ export function defineServiceDatabase<Client extends ClientBase>(
         deadlines = defaultDatabaseDeadlines,
         migrationLockWaitMs = defaultMigrationLockWaitMs,
         onMigrationWaiting,
+        onMigrationRolledBack,
       }: OpenOptions = {},
     ): Promise<OpenServiceDatabase<Client>> {
       const migrationsDir = join(directory, 'migrations');
@@ -214,6 +254,11 @@ export function defineServiceDatabase<Client extends ClientBase>(
             Math.min(1_000, migrationLockWaitMs / 4),
           );
           try {
+            if (migrating.pool) {
+              for (const killed of await rollBackKilledMigrations(migrating.pool)) {
+                onMigrationRolledBack?.(killed.migration_name, killed.started_at);
+              }
+            }
             appliedMigrations = await applyMigrations(migrating.adapterFactory, migrationsDir);
           } catch (error) {
             const holder = waits.holder();

@@ -266,19 +266,32 @@ function loggedPath(target: string): string {
  * `check` shared by the probes that arrive while it runs: each gets the answer of the check
  * in flight, and the first probe after it ends starts the next, so that no answer outlives
  * its check. `/health/ready` is public through NGINX, and a gateway's check asks every
- * subgraph and Redis: a flood of probes was as many checks, and when failing as many log
- * lines. Resolves with the details, or undefined (logged once) when the check failed.
+ * subgraph and Redis: a flood of probes was as many checks. Resolves with the details, or
+ * undefined when the check failed. Logged when the state changes (ready, degraded, not
+ * ready), with the reason, not at every check: during an outage, probes every 2 s from each
+ * of several probers were some 30 lines a minute per process, all alike.
  */
 function sharedReadinessCheck(
   check: ServeOptions<BaseContext>['checkReadiness'],
   logger: Logger,
 ): () => Promise<Record<string, unknown> | undefined> {
   let running: Promise<Record<string, unknown> | undefined> | undefined;
+  // The service said it was ready when it began to listen.
+  let state: 'ready' | 'degraded' | 'not ready' = 'ready';
   const run = async () => {
     try {
-      return (await check?.()) ?? {};
+      const details = (await check?.()) ?? {};
+      if (details.status === 'degraded') {
+        if (state !== 'degraded') logger.warn({ problems: details.problems }, 'readiness degraded');
+        state = 'degraded';
+      } else {
+        if (state !== 'ready') logger.info('ready again');
+        state = 'ready';
+      }
+      return details;
     } catch (error) {
-      logger.warn({ err: error }, 'readiness check failed');
+      if (state !== 'not ready') logger.warn({ err: error }, 'readiness check failed');
+      state = 'not ready';
       return undefined;
     } finally {
       running = undefined;

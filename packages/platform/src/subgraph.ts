@@ -57,6 +57,7 @@ interface SubgraphDatabase<Client, Location> {
     options?: {
       onConnectionLost?: (error: Error) => void;
       onMigrationWaiting?: (holder: string) => void;
+      onMigrationRolledBack?: (migration: string, startedAt: Date) => void;
     },
   ): Promise<{
     prisma: Client;
@@ -236,6 +237,11 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       logger.warn({ err: error }, 'database connection lost; reconnecting on demand'),
     onMigrationWaiting: (holder) =>
       logger.warn({ holder }, `migrations wait for a lock held by ${holder}`),
+    onMigrationRolledBack: (migration, startedAt) =>
+      logger.warn(
+        { migration, startedAt },
+        `migration ${migration}, cut short since ${startedAt.toISOString()}, marked rolled back: applying it again`,
+      ),
   });
   try {
     logger.info(
