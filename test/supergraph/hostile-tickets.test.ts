@@ -4,13 +4,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { holdMutation, purchaseMutation } from '../documents.ts';
-import { type Supergraph, startSupergraph } from './harness.ts';
+import { addDoorStaff } from './door.ts';
+import { queuedBehindLock, type Supergraph, startSupergraph } from './harness.ts';
 import {
   type AuthPayload,
   cancelledEvent,
   codeOf,
   createDraftEvent,
   draftEvent,
+  eventChangesDelivered,
   eventOnSale,
   signUp,
 } from './operations.ts';
@@ -293,12 +295,71 @@ describe('the tiers of an event that is not going to happen', () => {
     expect(deleted.errors).toBeUndefined();
     const created = await createTier(eventId, { ...tier, name: 'Late' });
     expect(created.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
-    const [stored] = await tiersOf(eventId);
-    const updated = await updateTier(stored?.id as string, { capacity: 500 });
+    const firstId = (first.data as { createTicketTier: { id: string } }).createTicketTier.id;
+    const updated = await updateTier(firstId, { capacity: 500 });
     expect(updated.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
-    expect((await tiersOf(eventId)).map(({ name, capacity }) => ({ name, capacity }))).toEqual([
-      { name: 'GA', capacity: 10 },
-    ]);
+    // The tier it had goes with it, once the tickets service hears of the deletion.
+    await eventChangesDelivered(supergraph);
+    expect(await tiersOf(eventId)).toEqual([]);
+  });
+});
+
+describe('a draft deleted while a tier or door staff is named for it', () => {
+  const deleteEvent = (eventId: string) =>
+    supergraph.request(
+      'mutation ($id: ID!) { deleteEvent(id: $id) }',
+      { id: eventId },
+      { token: organizer.accessToken },
+    );
+
+  it('leaves no tier: one made after the events service was asked goes with the deletion', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken);
+    // The tier's creation asked the events service, found the draft, and waits for the
+    // event's lock in the tickets service while the draft is deleted.
+    const lock = {
+      sql: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
+      params: [`tiers:${eventId}`],
+    };
+    const [created] = await queuedBehindLock(
+      supergraph,
+      'tickets',
+      lock,
+      [{ send: () => createTier(eventId, tier), waitsAt: 'pg_advisory_xact_lock' }],
+      async () => {
+        expect((await deleteEvent(eventId)).errors).toBeUndefined();
+      },
+    );
+    // Made first, the tier is removed when the tickets service hears of the deletion.
+    expect(created.errors).toBeUndefined();
+    await eventChangesDelivered(supergraph);
+    expect(await tiersOf(eventId)).toEqual([]);
+  });
+
+  it('refuses door staff named after the tickets service heard of it: NOT_FOUND, and no one named', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken);
+    const staff = await signUp(supergraph);
+    // The naming asked the events service, found the draft, and looks its member of staff
+    // up in the users service while the draft is deleted and the deletion delivered.
+    const [named] = await queuedBehindLock(
+      supergraph,
+      'users',
+      { sql: 'LOCK TABLE users IN ACCESS EXCLUSIVE MODE', params: [] },
+      [
+        {
+          send: () => addDoorStaff(supergraph, organizer.accessToken, eventId, staff.user.email),
+          waitsAt: '"users"',
+        },
+      ],
+      async () => {
+        expect((await deleteEvent(eventId)).errors).toBeUndefined();
+        await eventChangesDelivered(supergraph);
+      },
+    );
+    expect(named.errors?.[0]?.extensions).toEqual({ code: 'NOT_FOUND' });
+    expect(named.errors?.[0]?.message).toBe(`No event has the id ${eventId}.`);
+    expect(await supergraph.databases.tickets.doorStaff.findMany({ where: { eventId } })).toEqual(
+      [],
+    );
   });
 });
 

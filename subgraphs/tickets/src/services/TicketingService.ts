@@ -211,6 +211,9 @@ export class TicketingService {
       case 'keyInUse':
       case 'keyReused':
         throw keyRefused(outcome.status, 'ticket tier', 'input.idempotencyKey');
+      case 'eventDeleted':
+        // Deleted, a draft, after the events service was asked.
+        throw notFound(`No event has the id ${eventId}.`);
       case 'tooManyTiers':
         throw failure(
           'TOO_MANY_TIERS',
