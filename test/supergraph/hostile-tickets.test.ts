@@ -363,6 +363,36 @@ describe('a draft deleted while a tier or door staff is named for it', () => {
   });
 });
 
+describe('a tier created as its event is cancelled', () => {
+  it('is INVALID_STATE_TRANSITION once the tickets service heard of the cancellation, and not made', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    // The creation asked the events service, found the event published, and waits for the
+    // event's lock in the tickets service while the event is cancelled there too.
+    const lock = {
+      sql: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
+      params: [`tiers:${eventId}`],
+    };
+    const [created] = await queuedBehindLock(
+      supergraph,
+      'tickets',
+      lock,
+      [
+        {
+          send: () => createTier(eventId, { ...tier, name: 'Late' }),
+          waitsAt: 'pg_advisory_xact_lock',
+        },
+      ],
+      () => cancelledEvent(supergraph, organizer.accessToken, eventId),
+    );
+    expect(created.errors?.[0]?.extensions).toEqual({
+      code: 'INVALID_STATE_TRANSITION',
+      status: 'CANCELLED',
+      action: 'createTicketTier',
+    });
+    expect((await tiersOf(eventId)).map(({ name }) => name)).toEqual(['GA']);
+  });
+});
+
 describe('a tier of another organizer’s draft', () => {
   it('reads, to an organizer changing it, as a tier that does not exist, whatever the input', async () => {
     const other = await signUp(supergraph, { accountType: 'ORGANIZER' });
