@@ -46,6 +46,29 @@ function updateTier(id: string, input: Record<string, unknown>) {
   return supergraph.request(updateTierMutation, { id, input }, { token: organizer.accessToken });
 }
 
+/**
+ * The answer to a tier's creation that found its event in the events service, then waited
+ * for the event's lock in the tickets service while `meanwhile` ran.
+ */
+async function createdBehindEventLock(
+  eventId: string,
+  input: Record<string, unknown>,
+  meanwhile: () => Promise<void>,
+) {
+  const lock = {
+    sql: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
+    params: [`tiers:${eventId}`],
+  };
+  const [created] = await queuedBehindLock(
+    supergraph,
+    'tickets',
+    lock,
+    [{ send: () => createTier(eventId, input), waitsAt: 'pg_advisory_xact_lock' }],
+    meanwhile,
+  );
+  return created;
+}
+
 async function tiersOf(eventId: string) {
   return supergraph.databases.tickets.ticketTier.findMany({ where: { eventId } });
 }
@@ -316,19 +339,9 @@ describe('a draft deleted while a tier or door staff is named for it', () => {
     const eventId = await draftEvent(supergraph, organizer.accessToken);
     // The tier's creation asked the events service, found the draft, and waits for the
     // event's lock in the tickets service while the draft is deleted.
-    const lock = {
-      sql: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
-      params: [`tiers:${eventId}`],
-    };
-    const [created] = await queuedBehindLock(
-      supergraph,
-      'tickets',
-      lock,
-      [{ send: () => createTier(eventId, tier), waitsAt: 'pg_advisory_xact_lock' }],
-      async () => {
-        expect((await deleteEvent(eventId)).errors).toBeUndefined();
-      },
-    );
+    const created = await createdBehindEventLock(eventId, tier, async () => {
+      expect((await deleteEvent(eventId)).errors).toBeUndefined();
+    });
     // Made first, the tier is removed when the tickets service hears of the deletion.
     expect(created.errors).toBeUndefined();
     await eventChangesDelivered(supergraph);
@@ -368,21 +381,8 @@ describe('a tier created as its event is cancelled', () => {
     const { eventId } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
     // The creation asked the events service, found the event published, and waits for the
     // event's lock in the tickets service while the event is cancelled there too.
-    const lock = {
-      sql: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
-      params: [`tiers:${eventId}`],
-    };
-    const [created] = await queuedBehindLock(
-      supergraph,
-      'tickets',
-      lock,
-      [
-        {
-          send: () => createTier(eventId, { ...tier, name: 'Late' }),
-          waitsAt: 'pg_advisory_xact_lock',
-        },
-      ],
-      () => cancelledEvent(supergraph, organizer.accessToken, eventId),
+    const created = await createdBehindEventLock(eventId, { ...tier, name: 'Late' }, () =>
+      cancelledEvent(supergraph, organizer.accessToken, eventId),
     );
     expect(created.errors?.[0]?.extensions).toEqual({
       code: 'INVALID_STATE_TRANSITION',
