@@ -1,8 +1,10 @@
 import { inRequestedOrder, queryableIds } from '@ticketing/platform';
 import type { EventSnapshot, Prisma, PrismaClient } from '@ticketing/prisma/tickets';
 
+/** A change the events service's outbox carries: an event's snapshot, or a draft's deletion. */
 export type EventChange = EventSnapshotChange | DraftDeletion;
 
+/** An event's status and times at a version of it. */
 export interface EventSnapshotChange {
   eventId: string;
   status: 'PUBLISHED' | 'CANCELLED';
@@ -88,6 +90,9 @@ export class EventSnapshotRepository {
    * `isPostponement`) undoes every admission of its tickets first, in the same transaction
    * (tickets are locked before the tiers, as everywhere): they were for the old date. A
    * redelivery resets nothing again.
+   *
+   * A draft's deletion (`deleteDraft`) is recorded, and takes what was named for the draft
+   * with it, in the same transaction.
    */
   async apply(changes: EventChange[]): Promise<void> {
     await this.#prisma.$transaction(async (tx) => {
