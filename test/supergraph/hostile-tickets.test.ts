@@ -348,6 +348,26 @@ describe('a draft deleted while a tier or door staff is named for it', () => {
     expect(await tiersOf(eventId)).toEqual([]);
   });
 
+  it('leaves no tier changed as the draft is deleted: the change comes first, and the tier goes after it', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken);
+    const tierId = ((await createTier(eventId, tier)).data as { createTicketTier: { id: string } })
+      .createTicketTier.id;
+    // The change asked the events service, found the draft, and waits for the tier's row
+    // while the draft is deleted; the deletion's removal of the tier waits behind it.
+    const [updated] = await queuedBehindLock(
+      supergraph,
+      'tickets',
+      { sql: 'SELECT 1 FROM ticket_tiers WHERE id = $1::uuid FOR UPDATE', params: [tierId] },
+      [{ send: () => updateTier(tierId, { capacity: 20 }), waitsAt: 'FROM ticket_tiers' }],
+      async () => {
+        expect((await deleteEvent(eventId)).errors).toBeUndefined();
+      },
+    );
+    expect(updated.errors).toBeUndefined();
+    await eventChangesDelivered(supergraph);
+    expect(await tiersOf(eventId)).toEqual([]);
+  });
+
   it('refuses door staff named after the tickets service heard of it: NOT_FOUND, and no one named', async () => {
     const eventId = await draftEvent(supergraph, organizer.accessToken);
     const staff = await signUp(supergraph);
