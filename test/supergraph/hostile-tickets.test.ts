@@ -4,13 +4,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { holdMutation, purchaseMutation } from '../documents.ts';
-import { type Supergraph, startSupergraph } from './harness.ts';
+import { addDoorStaff } from './door.ts';
+import { queuedBehindLock, type Supergraph, startSupergraph } from './harness.ts';
 import {
   type AuthPayload,
   cancelledEvent,
   codeOf,
   createDraftEvent,
   draftEvent,
+  eventChangesDelivered,
   eventOnSale,
   signUp,
 } from './operations.ts';
@@ -42,6 +44,29 @@ function createTier(eventId: string, input: Record<string, unknown>) {
 
 function updateTier(id: string, input: Record<string, unknown>) {
   return supergraph.request(updateTierMutation, { id, input }, { token: organizer.accessToken });
+}
+
+/**
+ * The answer to a tier's creation that found its event in the events service, then waited
+ * for the event's lock in the tickets service while `meanwhile` ran.
+ */
+async function createdBehindEventLock(
+  eventId: string,
+  input: Record<string, unknown>,
+  meanwhile: () => Promise<void>,
+) {
+  const lock = {
+    sql: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
+    params: [`tiers:${eventId}`],
+  };
+  const [created] = await queuedBehindLock(
+    supergraph,
+    'tickets',
+    lock,
+    [{ send: () => createTier(eventId, input), waitsAt: 'pg_advisory_xact_lock' }],
+    meanwhile,
+  );
+  return created;
 }
 
 async function tiersOf(eventId: string) {
@@ -293,12 +318,98 @@ describe('the tiers of an event that is not going to happen', () => {
     expect(deleted.errors).toBeUndefined();
     const created = await createTier(eventId, { ...tier, name: 'Late' });
     expect(created.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
-    const [stored] = await tiersOf(eventId);
-    const updated = await updateTier(stored?.id as string, { capacity: 500 });
+    const firstId = (first.data as { createTicketTier: { id: string } }).createTicketTier.id;
+    const updated = await updateTier(firstId, { capacity: 500 });
     expect(updated.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
-    expect((await tiersOf(eventId)).map(({ name, capacity }) => ({ name, capacity }))).toEqual([
-      { name: 'GA', capacity: 10 },
-    ]);
+    // The tier it had goes with it, once the tickets service hears of the deletion.
+    await eventChangesDelivered(supergraph);
+    expect(await tiersOf(eventId)).toEqual([]);
+  });
+});
+
+describe('a draft deleted while a tier or door staff is named for it', () => {
+  const deleteEvent = (eventId: string) =>
+    supergraph.request(
+      'mutation ($id: ID!) { deleteEvent(id: $id) }',
+      { id: eventId },
+      { token: organizer.accessToken },
+    );
+
+  it('leaves no tier: one made after the events service was asked goes with the deletion', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken);
+    // The tier's creation asked the events service, found the draft, and waits for the
+    // event's lock in the tickets service while the draft is deleted.
+    const created = await createdBehindEventLock(eventId, tier, async () => {
+      expect((await deleteEvent(eventId)).errors).toBeUndefined();
+    });
+    // Made first, the tier is removed when the tickets service hears of the deletion.
+    expect(created.errors).toBeUndefined();
+    await eventChangesDelivered(supergraph);
+    expect(await tiersOf(eventId)).toEqual([]);
+  });
+
+  it('leaves no tier changed as the draft is deleted: the change comes first, and the tier goes after it', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken);
+    const tierId = ((await createTier(eventId, tier)).data as { createTicketTier: { id: string } })
+      .createTicketTier.id;
+    // The change asked the events service, found the draft, and waits for the tier's row
+    // while the draft is deleted; the deletion's removal of the tier waits behind it.
+    const [updated] = await queuedBehindLock(
+      supergraph,
+      'tickets',
+      { sql: 'SELECT 1 FROM ticket_tiers WHERE id = $1::uuid FOR UPDATE', params: [tierId] },
+      [{ send: () => updateTier(tierId, { capacity: 20 }), waitsAt: 'FROM ticket_tiers' }],
+      async () => {
+        expect((await deleteEvent(eventId)).errors).toBeUndefined();
+      },
+    );
+    expect(updated.errors).toBeUndefined();
+    await eventChangesDelivered(supergraph);
+    expect(await tiersOf(eventId)).toEqual([]);
+  });
+
+  it('refuses door staff named after the tickets service heard of it: NOT_FOUND, and no one named', async () => {
+    const eventId = await draftEvent(supergraph, organizer.accessToken);
+    const staff = await signUp(supergraph);
+    // The naming asked the events service, found the draft, and looks its member of staff
+    // up in the users service while the draft is deleted and the deletion delivered.
+    const [named] = await queuedBehindLock(
+      supergraph,
+      'users',
+      { sql: 'LOCK TABLE users IN ACCESS EXCLUSIVE MODE', params: [] },
+      [
+        {
+          send: () => addDoorStaff(supergraph, organizer.accessToken, eventId, staff.user.email),
+          waitsAt: '"users"',
+        },
+      ],
+      async () => {
+        expect((await deleteEvent(eventId)).errors).toBeUndefined();
+        await eventChangesDelivered(supergraph);
+      },
+    );
+    expect(named.errors?.[0]?.extensions).toEqual({ code: 'NOT_FOUND' });
+    expect(named.errors?.[0]?.message).toBe(`No event has the id ${eventId}.`);
+    expect(await supergraph.databases.tickets.doorStaff.findMany({ where: { eventId } })).toEqual(
+      [],
+    );
+  });
+});
+
+describe('a tier created as its event is cancelled', () => {
+  it('is INVALID_STATE_TRANSITION once the tickets service heard of the cancellation, and not made', async () => {
+    const { eventId } = await eventOnSale(supergraph, organizer.accessToken, [tier]);
+    // The creation asked the events service, found the event published, and waits for the
+    // event's lock in the tickets service while the event is cancelled there too.
+    const created = await createdBehindEventLock(eventId, { ...tier, name: 'Late' }, () =>
+      cancelledEvent(supergraph, organizer.accessToken, eventId),
+    );
+    expect(created.errors?.[0]?.extensions).toEqual({
+      code: 'INVALID_STATE_TRANSITION',
+      status: 'CANCELLED',
+      action: 'createTicketTier',
+    });
+    expect((await tiersOf(eventId)).map(({ name }) => name)).toEqual(['GA']);
   });
 });
 

@@ -4,7 +4,7 @@
 // costs the receiver nothing; and every hostile case changes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BoughtTicket, buyTickets, scan, upload } from './door.ts';
-import { type Supergraph, startSupergraph } from './harness.ts';
+import { queuedBehindLock, type Supergraph, startSupergraph } from './harness.ts';
 import { type AuthPayload, codeOf, eventOnSale, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
@@ -313,6 +313,40 @@ describe('transferTicket', () => {
       codeOf(await transfer(giver.accessToken, admitted?.id as string, receiver.user.email)),
     ).toBe('TICKET_CHECKED_IN');
     expect(await allowances(fresh.eventId)).toEqual({ [giver.user.id]: 1 });
+  });
+
+  it('is refused as admitted, not as another’s, when the ticket is scanned as it is offered', async () => {
+    const fresh = await freshTier();
+    const [ticket] = await buyTickets(supergraph, giver.accessToken, fresh.tierId);
+    // The transfer read the ticket unadmitted, and looks its receiver up in the users
+    // service while the door admits it: the offer finds it admitted.
+    const [refused] = await queuedBehindLock(
+      supergraph,
+      'users',
+      { sql: 'LOCK TABLE users IN ACCESS EXCLUSIVE MODE', params: [] },
+      [
+        {
+          send: () => transfer(giver.accessToken, ticket?.id as string, receiver.user.email),
+          waitsAt: '"users"',
+        },
+      ],
+      async () => {
+        // Its answer names no account: the users service waits for the test.
+        const scanned = await supergraph.request(
+          'mutation ($code: String!, $eventId: ID!) { checkInTicket(code: $code, eventId: $eventId) { checkedInAt } }',
+          { code: ticket?.code, eventId: fresh.eventId },
+          { token: organizer.accessToken },
+        );
+        expect(scanned.errors).toBeUndefined();
+      },
+    );
+    expect(codeOf(refused)).toBe('TICKET_CHECKED_IN');
+    expect((await stored(ticket?.id as string)).ownerId).toBe(giver.user.id);
+    expect(
+      await supergraph.databases.tickets.ticketTransferOffer.count({
+        where: { ticketId: ticket?.id as string },
+      }),
+    ).toBe(0);
   });
 
   it('applies the receiver’s per-person cap, and changes nothing when it is reached', async () => {

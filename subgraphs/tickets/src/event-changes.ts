@@ -26,6 +26,11 @@ const snapshotSchema = z.object({
   version: z.number().int().positive(),
 });
 
+/** A draft's deletion, as the events service's outbox carries it. */
+const deletionSchema = z.object({ eventId: z.uuid(), deleted: z.literal(true) });
+
+const changeSchema = z.union([snapshotSchema, deletionSchema]);
+
 /**
  * A delivery: its envelope must be whole, but each message's payload is judged on its own,
  * so that one this service cannot apply (a newer producer's, a damaged row) holds up no other.
@@ -97,7 +102,7 @@ export function eventChangesRoute(
       const applied: string[] = [];
       const refused: PartialDelivery['refused'] = [];
       for (const message of parsed.messages) {
-        const snapshot = snapshotSchema.safeParse(message.payload);
+        const snapshot = changeSchema.safeParse(message.payload);
         if (!snapshot.success) {
           refused.push({ sequence: message.sequence, reason: z.prettifyError(snapshot.error) });
         } else if (snapshot.data.eventId !== message.eventId) {

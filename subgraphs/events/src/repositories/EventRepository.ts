@@ -323,13 +323,21 @@ export class EventRepository {
   /**
    * Deletes the event if it is still a draft; says whether it did. Rolled back when the
    * client stopped waiting (whileAwaited), so that its retry deletes it, not NOT_FOUND.
+   * The tickets service hears of it through the outbox (`event.deleted`, in the same
+   * transaction): a tier or door staff it made for the draft while the deletion was under
+   * way goes with it.
    */
   deleteDraft(id: string): Promise<boolean> {
     return this.#prisma.$transaction(
-      whileAwaited(
-        async (tx: Prisma.TransactionClient) =>
-          (await tx.event.deleteMany({ where: { id, status: 'DRAFT' } })).count === 1,
-      ),
+      whileAwaited(async (tx: Prisma.TransactionClient) => {
+        if ((await tx.event.deleteMany({ where: { id, status: 'DRAFT' } })).count !== 1) {
+          return false;
+        }
+        await tx.outboxMessage.create({
+          data: { topic: 'event.deleted', eventId: id, payload: { eventId: id, deleted: true } },
+        });
+        return true;
+      }),
     );
   }
 

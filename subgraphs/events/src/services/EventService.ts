@@ -383,6 +383,7 @@ export class EventService {
         'Only a draft can be deleted; cancel a published event.',
       );
     }
+    this.#onOutbox();
     return true;
   }
 

@@ -1,5 +1,6 @@
 import { queryableIds, whileAwaited } from '@ticketing/platform';
 import { type DoorStaff, Prisma, type PrismaClient } from '@ticketing/prisma/tickets';
+import { doorStaffLock, isDeleted } from './EventSnapshotRepository.ts';
 
 /** Which ticket a scan names: its code, or its id and the token version a QR token carries. */
 export type ScannedTicket = { code: string } | { ticketId: string; version: number };
@@ -72,24 +73,27 @@ export class CheckInRepository {
   }
 
   /**
-   * Names a user door staff; naming them again changes nothing. Null when the event has
-   * `maxStaff` door staff already, and nothing is written: an event's namings take one lock
-   * of the event's, so two of them at once are counted one after the other.
+   * Names a user door staff; naming them again changes nothing. `tooMany` when the event has
+   * `maxStaff` door staff already, and `eventDeleted` when the events service reported it
+   * deleted, and nothing is written: an event's namings take one lock of the event's, so
+   * two of them at once are counted one after the other.
    */
   addDoorStaff(
     eventId: string,
     userId: string,
     addedBy: string,
     maxStaff: number,
-  ): Promise<DoorStaff | null> {
+  ): Promise<DoorStaff | 'tooMany' | 'eventDeleted'> {
     return this.#prisma.$transaction(
       whileAwaited(async (tx: Prisma.TransactionClient) => {
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`door-staff:${eventId}`}, 0))`;
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${doorStaffLock(eventId)}, 0))`;
+        // A draft deleted since the events service was asked: its deletion took this lock.
+        if (await isDeleted(tx, eventId)) return 'eventDeleted';
         const named = await tx.doorStaff.findUnique({
           where: { eventId_userId: { eventId, userId } },
         });
         if (named) return named;
-        if ((await tx.doorStaff.count({ where: { eventId } })) >= maxStaff) return null;
+        if ((await tx.doorStaff.count({ where: { eventId } })) >= maxStaff) return 'tooMany';
         return tx.doorStaff.create({ data: { eventId, userId, addedBy } });
       }),
     );

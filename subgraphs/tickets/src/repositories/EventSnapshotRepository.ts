@@ -1,12 +1,39 @@
 import { inRequestedOrder, queryableIds } from '@ticketing/platform';
-import type { EventSnapshot, PrismaClient } from '@ticketing/prisma/tickets';
+import type { EventSnapshot, Prisma, PrismaClient } from '@ticketing/prisma/tickets';
 
-export interface EventChange {
+/** A change the events service's outbox carries: an event's snapshot, or a draft's deletion. */
+export type EventChange = EventSnapshotChange | DraftDeletion;
+
+/** An event's status and times at a version of it. */
+export interface EventSnapshotChange {
   eventId: string;
   status: 'PUBLISHED' | 'CANCELLED';
   startsAt: Date;
   endsAt: Date | null;
   version: number;
+}
+
+/** A draft the events service deleted: it was never on sale, so it has no snapshot. */
+export interface DraftDeletion {
+  eventId: string;
+  deleted: true;
+}
+
+/**
+ * The locks that naming a tier or door staff of an event takes (TicketRepository's
+ * `createTier`, CheckInRepository's `addDoorStaff`), in the order a deletion takes both.
+ */
+export const tiersLock = (eventId: string) => `tiers:${eventId}`;
+export const doorStaffLock = (eventId: string) => `door-staff:${eventId}`;
+
+/**
+ * Whether the events service reported the event deleted; asked under one of the locks
+ * above, after which no tier or door staff of it can be named.
+ */
+export async function isDeleted(tx: Prisma.TransactionClient, eventId: string): Promise<boolean> {
+  const [row] = await tx.$queryRaw<{ deleted: boolean }[]>`
+    SELECT EXISTS (SELECT 1 FROM deleted_events WHERE event_id = ${eventId}::uuid) AS deleted`;
+  return row?.deleted === true;
 }
 
 /** What this service knows of events, as the events service reported them. */
@@ -63,10 +90,17 @@ export class EventSnapshotRepository {
    * `isPostponement`) undoes every admission of its tickets first, in the same transaction
    * (tickets are locked before the tiers, as everywhere): they were for the old date. A
    * redelivery resets nothing again.
+   *
+   * A draft's deletion (`deleteDraft`) is recorded, and takes what was named for the draft
+   * with it, in the same transaction.
    */
   async apply(changes: EventChange[]): Promise<void> {
     await this.#prisma.$transaction(async (tx) => {
       for (const change of changes) {
+        if ('deleted' in change) {
+          await deleteDraft(tx, change.eventId);
+          continue;
+        }
         // The snapshot as it was, locked until the change commits: whether the change moves
         // the start later is judged against the one it replaces.
         const [previous] = await tx.$queryRaw<{ startsAt: Date; endsAt: Date | null }[]>`
@@ -151,4 +185,20 @@ export class EventSnapshotRepository {
       }
     });
   }
+}
+
+/**
+ * Records a draft's deletion and removes what was named for it: its tiers and door staff.
+ * A draft was never on sale, so no ticket, hold or waitlist entry names its tiers. Taken
+ * under the locks that naming them takes: one that came first is removed here, and one that
+ * comes after finds the deletion and is refused. A redelivery finds nothing more to remove.
+ */
+async function deleteDraft(tx: Prisma.TransactionClient, eventId: string): Promise<void> {
+  for (const lock of [tiersLock(eventId), doorStaffLock(eventId)]) {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${lock}, 0))`;
+  }
+  await tx.$executeRaw`
+    INSERT INTO deleted_events (event_id) VALUES (${eventId}::uuid) ON CONFLICT DO NOTHING`;
+  await tx.$executeRaw`DELETE FROM ticket_tiers WHERE event_id = ${eventId}::uuid`;
+  await tx.$executeRaw`DELETE FROM door_staff WHERE event_id = ${eventId}::uuid`;
 }

@@ -9,6 +9,7 @@ import {
 } from '@ticketing/platform';
 import { Prisma, type PrismaClient, type Ticket, type TicketTier } from '@ticketing/prisma/tickets';
 import { type TierRule, tierRuleConstraints } from '../validation.ts';
+import { isDeleted, tiersLock } from './EventSnapshotRepository.ts';
 import { offerToWaitlist } from './PurchaseRepository.ts';
 
 /** A tickets row as raw SQL returns it. */
@@ -76,7 +77,7 @@ export interface TicketPage {
 /** What creating a tier came to. */
 export type TierCreation =
   | { status: 'created' | 'replayed'; tier: TicketTier }
-  | { status: 'tooManyTiers' | 'keyInUse' | 'keyReused' };
+  | { status: 'tooManyTiers' | 'keyInUse' | 'keyReused' | 'eventDeleted' | 'eventCancelled' };
 
 /** The code in this service that reads tickets and tiers (stock changes: PurchaseRepository). */
 export class TicketRepository {
@@ -209,7 +210,16 @@ export class TicketRepository {
             const made = await this.tierWithKey(createdBy, idempotencyKey, requestHash, tx);
             if (made) return made;
           }
-          await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`tiers:${data.eventId}`}, 0))`;
+          // The event's lock, which its deletion takes too: a draft deleted since the events
+          // service was asked is seen here, or its deletion removes this tier.
+          await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${tiersLock(data.eventId)}, 0))`;
+          if (await isDeleted(tx, data.eventId)) return { status: 'eventDeleted' };
+          // Then its snapshot, shared, as a purchase takes it: a cancellation that reached this
+          // service since the events service was asked is seen, or waits for this tier, which
+          // it then empties with the rest.
+          const [snapshot] = await tx.$queryRaw<{ status: string }[]>`
+          SELECT status::text FROM event_snapshots WHERE event_id = ${data.eventId}::uuid FOR SHARE`;
+          if (snapshot?.status === 'CANCELLED') return { status: 'eventCancelled' };
           const count = await tx.ticketTier.count({ where: { eventId: data.eventId } });
           if (count >= maxTiers) return { status: 'tooManyTiers' };
           return { status: 'created', tier: await tx.ticketTier.create({ data }) };

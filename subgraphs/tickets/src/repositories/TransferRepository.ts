@@ -11,12 +11,18 @@ import { PurchaseRepository } from './PurchaseRepository.ts';
 
 export type OfferOutcome =
   | { status: 'offered'; offer: TicketTransferOffer }
-  /** Not the giver's active, unadmitted ticket (any more): a racing accept, a cancellation, a scan. */
-  | { status: 'unavailable' }
+  /**
+   * Not the giver's active, unadmitted ticket (any more): a racing accept, a cancellation, a
+   * scan. `now` is the ticket as the offer found it, locked (null when there is none).
+   */
+  | { status: 'unavailable'; now: TicketState | null }
   /** The ticket has an unexpired offer pending already. */
   | { status: 'pending' }
   /** The event has started: an offer would expire as it is made. */
   | { status: 'eventStarted' };
+
+/** What decides whether a ticket can be offered. */
+export type TicketState = Pick<Ticket, 'ownerId' | 'status' | 'checkedInAt'>;
 
 export type AcceptOutcome =
   | { status: 'transferred'; ticket: Ticket }
@@ -113,12 +119,22 @@ export class TransferRepository {
         SELECT 1 FROM event_snapshots
         WHERE event_id = (SELECT event_id FROM tickets WHERE id = ${ticketId}::uuid)
         FOR SHARE`;
-        const [held] = await tx.$queryRaw<{ eventId: string }[]>`
-        SELECT t.event_id::text AS "eventId" FROM tickets t
-        WHERE t.id = ${ticketId}::uuid AND t.owner_id = ${fromUserId}::uuid
-          AND t.status = 'ACTIVE' AND t.checked_in_at IS NULL
+        // The ticket locked whatever its state, and judged as locked: the refusal is explained
+        // by the row that refused it, not by a read after this transaction, when a scan and
+        // its undo may both have come and gone (the owner's own ticket read as not theirs).
+        const [held] = await tx.$queryRaw<(TicketState & { eventId: string })[]>`
+        SELECT t.event_id::text AS "eventId", t.owner_id::text AS "ownerId", t.status::text AS status,
+               t.checked_in_at AS "checkedInAt"
+        FROM tickets t WHERE t.id = ${ticketId}::uuid
         FOR SHARE OF t`;
-        if (!held) return { status: 'unavailable' } as const;
+        if (
+          !held ||
+          held.ownerId !== fromUserId ||
+          held.status !== 'ACTIVE' ||
+          held.checkedInAt !== null
+        ) {
+          return { status: 'unavailable', now: held ?? null } as const;
+        }
         // Then the time, by the database's clock once the ticket is held: not at the
         // transaction's start (now()), which may be before a wait for the ticket past the
         // event's start, when an offer would be made expired.

@@ -97,7 +97,8 @@ export class CheckInService {
       this.#checkIns.addDoorStaff(eventId, userId, organizer.userId, this.#maxDoorStaff),
       noAccount,
     );
-    if (!staff) {
+    if (staff === 'eventDeleted') throw notFound(`No event has the id ${eventId}.`);
+    if (staff === 'tooMany') {
       throw failure(
         'TOO_MANY_DOOR_STAFF',
         `An event has at most ${this.#maxDoorStaff} door staff; remove one first.`,

@@ -211,6 +211,12 @@ export class TicketingService {
       case 'keyInUse':
       case 'keyReused':
         throw keyRefused(outcome.status, 'ticket tier', 'input.idempotencyKey');
+      case 'eventDeleted':
+        // Deleted, a draft, after the events service was asked.
+        throw notFound(`No event has the id ${eventId}.`);
+      case 'eventCancelled':
+        // Cancelled after the events service was asked.
+        throw cancelled('CANCELLED', 'createTicketTier');
       case 'tooManyTiers':
         throw failure(
           'TOO_MANY_TIERS',
@@ -505,15 +511,17 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
   }
 }
 
+/** The refusal of `action` on a tier of a cancelled event. */
+const cancelled = (status: ManagedEvent['status'], action: string) =>
+  failure(
+    'INVALID_STATE_TRANSITION',
+    'The event is cancelled: its tiers cannot be created or changed.',
+    { status, action },
+  );
+
 /** The event is still going to happen: its tiers can be created or changed. */
 function assertGoingAhead(event: ManagedEvent, action: string): void {
-  if (event.status === 'CANCELLED') {
-    throw failure(
-      'INVALID_STATE_TRANSITION',
-      'The event is cancelled: its tiers cannot be created or changed.',
-      { status: event.status, action },
-    );
-  }
+  if (event.status === 'CANCELLED') throw cancelled(event.status, action);
   if (hasEnded(event)) {
     throw failure('EVENT_ENDED', 'The event is over: its tiers cannot be created or changed.', {
       endedAt: endOf(event).toISOString(),

@@ -3,7 +3,11 @@ import { isUuid, notFound, parseInput } from '@ticketing/platform';
 import type { Ticket, TicketTransferOffer } from '@ticketing/prisma/tickets';
 import { failure, unlessClosed } from '../errors.ts';
 import type { TicketRepository } from '../repositories/TicketRepository.ts';
-import type { OfferPage, TransferRepository } from '../repositories/TransferRepository.ts';
+import type {
+  OfferPage,
+  TicketState,
+  TransferRepository,
+} from '../repositories/TransferRepository.ts';
 import { emailSchema } from '../validation.ts';
 import type { UserDirectory } from './UserDirectory.ts';
 
@@ -83,16 +87,11 @@ export class TransferService {
           'The event has started: its tickets can no longer be offered.',
         );
       case 'unavailable':
-        return this.#whatItIsNow(viewer, ticket.id);
+        // Another request changed the ticket since it was read: what the offer found it is.
+        if (outcome.now?.ownerId !== viewer.userId) throw notYours(ticket.id);
+        assertTransferable(outcome.now);
+        throw notYours(ticket.id);
     }
-  }
-
-  /** Another request changed the ticket since it was read: say what it is now. */
-  async #whatItIsNow(viewer: Identity, id: string): Promise<never> {
-    const [now] = await this.#tickets.findTicketsByIds([id]);
-    if (!now || now.ownerId !== viewer.userId) throw notYours(id);
-    assertTransferable(now);
-    throw notYours(id);
   }
 
   /** The receiver takes the offered ticket: it becomes theirs, with a new code and QR token. */
@@ -175,7 +174,7 @@ export class TransferService {
   }
 }
 
-function assertTransferable(ticket: Ticket): void {
+function assertTransferable(ticket: TicketState): void {
   if (ticket.status === 'CANCELLED') {
     throw failure('TICKET_CANCELLED', 'A cancelled ticket cannot be transferred.');
   }
