@@ -237,6 +237,23 @@ const holdTwo = (tierId: string) =>
     { token: receiver.accessToken },
   );
 
+/** The receiver's refused purchase left no ticket, no sale and no allowance. */
+async function expectNothingSold(eventId: string, tierId: string): Promise<void> {
+  const { tickets } = supergraph.databases;
+  expect(await tickets.ticket.count({ where: { tierId } })).toBe(0);
+  expect((await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).sold).toBe(0);
+  expect(await tickets.eventAllowance.count({ where: { eventId, userId: receiver.user.id } })).toBe(
+    0,
+  );
+}
+
+/** The refused hold left no hold and nothing held. */
+async function expectNothingHeld(tierId: string): Promise<void> {
+  const { tickets } = supergraph.databases;
+  expect(await tickets.hold.count({ where: { tierId } })).toBe(0);
+  expect((await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).held).toBe(0);
+}
+
 const cutoffHours = 48;
 
 describe('a transfer offered as the event starts', () => {
@@ -647,21 +664,14 @@ describe("a sale as the tier's sales end", () => {
     );
     expect(codeOf(bought)).toBe('SALES_CLOSED');
     expect(bought.errors?.[0]?.extensions?.salesEndAt).toBe(salesEndAt.toISOString());
-    const { tickets } = supergraph.databases;
-    expect(await tickets.ticket.count({ where: { tierId } })).toBe(0);
-    expect((await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).sold).toBe(0);
-    expect(
-      await tickets.eventAllowance.count({ where: { eventId, userId: receiver.user.id } }),
-    ).toBe(0);
+    await expectNothingSold(eventId, tierId);
   });
 
   it('is refused when the hold reaches the stock after the end, though asked before', async () => {
     const { tierId, salesEndAt } = await closingTier();
     const held = await heldPast(busyTier(tierId), 'held = held', salesEndAt, () => holdTwo(tierId));
     expect(codeOf(held)).toBe('SALES_CLOSED');
-    const { tickets } = supergraph.databases;
-    expect(await tickets.hold.count({ where: { tierId } })).toBe(0);
-    expect((await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).held).toBe(0);
+    await expectNothingHeld(tierId);
   });
 });
 
@@ -682,21 +692,14 @@ describe('a sale as the event starts', () => {
       buyTwo(tierId),
     );
     expect(codeOf(bought)).toBe('SALES_CLOSED');
-    const { tickets } = supergraph.databases;
-    expect(await tickets.ticket.count({ where: { tierId } })).toBe(0);
-    expect((await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).sold).toBe(0);
-    expect(
-      await tickets.eventAllowance.count({ where: { eventId, userId: receiver.user.id } }),
-    ).toBe(0);
+    await expectNothingSold(eventId, tierId);
   });
 
   it('is refused when the hold reaches the stock after the start, though asked before', async () => {
     const { tierId, start } = await startingEvent();
     const held = await heldPast(busyTier(tierId), 'held = held', start, () => holdTwo(tierId));
     expect(codeOf(held)).toBe('SALES_CLOSED');
-    const { tickets } = supergraph.databases;
-    expect(await tickets.hold.count({ where: { tierId } })).toBe(0);
-    expect((await tickets.ticketTier.findUniqueOrThrow({ where: { id: tierId } })).held).toBe(0);
+    await expectNothingHeld(tierId);
   });
 
   it("is refused when a hold's purchase reaches the stock after the start, though asked before", async () => {
