@@ -62,7 +62,9 @@ function useSecondsLeft(expiresAt: string | undefined): number {
     const timer = setInterval(() => setNow(Date.now()), 1_000);
     return () => clearInterval(timer);
   }, []);
-  return expiresAt ? Math.max(0, Math.round((Date.parse(expiresAt) - now) / 1_000)) : 0;
+  // Rounded up: 0 only once the hold has ended. Rounded to the nearest, the page called a
+  // hold expired half a second early, while the API would still sell or release it.
+  return expiresAt ? Math.max(0, Math.ceil((Date.parse(expiresAt) - now) / 1_000)) : 0;
 }
 
 type Tier = { id: string; name: string; available: number };
