@@ -157,6 +157,7 @@ export async function openDatabase(
     ...(migration
       ? {
           connectionTimeoutMillis: defaultDatabaseDeadlines.connectMs,
+          Client: MigrationClient,
           lock_timeout: migration.lockWaitMs,
           application_name: migration.applicationName,
         }
@@ -180,16 +181,6 @@ export async function openDatabase(
   pool.on('error', lost);
   pool.on('connect', (client) => {
     client.on('error', lost);
-    if (migration) {
-      // A migration's process killed mid-script (out of memory, a deleted pod) ends its
-      // session at once, rolling the script back: otherwise the server ran the script on to
-      // its end, and committed it, with the migration recorded as unfinished. Sent before
-      // the connection's first statement; a server without it (before PostgreSQL 14, or
-      // outside Linux) refuses it, and migrates all the same.
-      client
-        .query(`SET client_connection_check_interval = ${migrationClientCheckMs}`)
-        .catch(() => {});
-    }
   });
   return {
     adapterFactory: new PrismaPgWholeScripts(pool, migration?.scriptLockWaitMs),
@@ -403,6 +394,36 @@ type QueryCallback = (error: Error | null, result?: unknown) => void;
  * pooled connection stays stuck until the server comes back. pg's own `query_timeout`
  * leaves a sent statement's connection open and busy.
  */
+/**
+ * A migration's connection. A migration's process killed mid-script (out of memory, a
+ * deleted pod) ends its session at once, rolling the script back: otherwise the server ran
+ * the script on to its end, and committed it, with the migration recorded as unfinished.
+ * Set once connected, before the pool hands the connection out (set on the pool's
+ * `connect` event, it ran beside the first statement, and pg warned of it on stderr); a
+ * server without the setting (before PostgreSQL 14, or outside Linux) refuses it, and
+ * migrates all the same.
+ */
+class MigrationClient extends pg.Client {
+  override connect(): Promise<pg.Client>;
+  override connect(
+    callback: ((error: Error) => void) | ((error: null, client: pg.Client) => void),
+  ): void;
+  override connect(
+    callback?: ((error: Error) => void) | ((error: null, client: pg.Client) => void),
+  ): Promise<pg.Client> | undefined {
+    const connected = super.connect().then(async () => {
+      await super
+        .query(`SET client_connection_check_interval = ${migrationClientCheckMs}`)
+        .catch(() => {});
+      return this as pg.Client;
+    });
+    if (!callback) return connected;
+    const done = callback as (error: Error | null, client?: pg.Client) => void;
+    connected.then((client) => done(null, client), done);
+    return undefined;
+  }
+}
+
 function clientWithDeadlines({ connectMs, statementMs }: DatabaseDeadlines): typeof pg.Client {
   const answerMs = statementMs + statementGraceMs;
   return class extends pg.Client {
