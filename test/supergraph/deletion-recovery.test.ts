@@ -216,8 +216,9 @@ async function settled(accounts: AuthPayload[], ms: number, explain: () => strin
   await until(
     async () => {
       for (const account of accounts) {
-        const { deleted, closedForTickets } = await standing(account);
-        if (deleted !== closedForTickets) return false;
+        // Settled once its mark is gone too: a reopening reopens there, then removes it.
+        const { deleted, closedForTickets, pending } = await standing(account);
+        if (pending || deleted !== closedForTickets) return false;
       }
       return true;
     },

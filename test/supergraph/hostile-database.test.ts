@@ -113,13 +113,19 @@ const purchaseUnavailable = {
 
 const databaseName = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
 
-/** Ends every session the services (not the tests' own clients) hold in `database`, or in all. */
+/**
+ * Ends every session the services (not the tests' own clients) hold in `database`, or in
+ * all, and waits until each server process has exited: its connection's end is then on the
+ * service's socket before the test sends anything, so the pool drops it rather than hand it
+ * to the next request (which a busy machine showed, a signalled process still running).
+ */
 async function endServiceSessions(database?: string): Promise<void> {
-  await server.query(
-    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+  const { rows } = await server.query<{ ended: boolean }>(
+    `SELECT pg_terminate_backend(pid, 10000) AS ended FROM pg_stat_activity
      WHERE usename = $1 AND ($2::text IS NULL OR datname = $2)`,
     [serviceRole, database ?? null],
   );
+  expect(rows.every((row) => row.ended)).toBe(true);
 }
 
 async function ordersOf(tierId: string) {
