@@ -212,12 +212,13 @@ describe('a service database on PostgreSQL', () => {
       const admin = new pg.Client({ connectionString: url });
       await admin.connect();
       const { rowCount } = await admin.query(
-        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+        // Each server process is waited for until it exited: its connection's end is sent.
+        'SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
       );
       await admin.end();
       expect(rowCount).toBeGreaterThan(0);
       const started = Date.now();
-      while (lost.length === 0 && Date.now() - started < 5_000) {
+      while (lost.length < (rowCount ?? 0) && Date.now() - started < 5_000) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       expect(lost[0]?.message).toMatch(/terminating connection/);
