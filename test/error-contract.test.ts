@@ -10,6 +10,7 @@ import { eventsErrorCodes } from '@ticketing/events-subgraph/errors';
 import { commonErrorCodes } from '@ticketing/platform';
 import { ticketsErrorCodes } from '@ticketing/tickets-subgraph/errors';
 import { usersErrorCodes } from '@ticketing/users-subgraph/errors';
+import { Kind, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..');
@@ -122,4 +123,167 @@ describe('the error contract', () => {
       .map((row) => row.codes.join(', '));
     expect(unsaid).toEqual([]);
   });
+});
+
+/**
+ * The codes of its own service each mutation offered to clients can answer with, found by
+ * reading what its resolver and service throw; the common codes (BAD_USER_INPUT, NOT_FOUND,
+ * SERVICE_UNAVAILABLE) and those of authentication (UNAUTHENTICATED, FORBIDDEN,
+ * TOO_MANY_REQUESTS) aside. Its SDL description must name exactly these: a frontend reads
+ * there what to expect, and a code named there that it cannot answer with misleads as much
+ * as one left out.
+ */
+const mutationCodes: Record<string, Record<string, string[]>> = {
+  users: {
+    signUp: ['EMAIL_TAKEN', 'TOO_MANY_ATTEMPTS'],
+    logIn: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS', 'ACCOUNT_DELETION_PENDING'],
+    refreshSession: ['TOO_MANY_ATTEMPTS', 'ACCOUNT_DELETION_PENDING'],
+    logOut: [],
+    updateProfile: ['EMAIL_TAKEN', 'INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS'],
+    changePassword: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS'],
+    deleteAccount: [
+      'INVALID_CREDENTIALS',
+      'TOO_MANY_ATTEMPTS',
+      'ACCOUNT_HAS_EVENTS',
+      'ACCOUNT_HAS_TICKETS',
+      'ACCOUNT_DELETION_INCOMPLETE',
+    ],
+    setUserRole: [],
+  },
+  events: {
+    createEvent: ['TOO_MANY_EVENTS', 'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_KEY_IN_USE'],
+    updateEvent: ['INVALID_STATE_TRANSITION', 'EVENT_ENDED', 'EVENT_IN_PAST'],
+    publishEvent: ['INVALID_STATE_TRANSITION', 'EVENT_IN_PAST'],
+    cancelEvent: ['INVALID_STATE_TRANSITION', 'EVENT_ENDED'],
+    deleteEvent: ['INVALID_STATE_TRANSITION'],
+  },
+  tickets: {
+    createTicketTier: [
+      'TOO_MANY_TIERS',
+      'IDEMPOTENCY_KEY_REUSED',
+      'IDEMPOTENCY_KEY_IN_USE',
+      'INVALID_STATE_TRANSITION',
+      'EVENT_ENDED',
+    ],
+    updateTicketTier: ['CAPACITY_BELOW_SOLD', 'INVALID_STATE_TRANSITION', 'EVENT_ENDED'],
+    deleteTicketTier: ['TIER_IN_USE', 'INVALID_STATE_TRANSITION', 'EVENT_ENDED'],
+    holdTickets: [
+      'IDEMPOTENCY_KEY_REUSED',
+      'IDEMPOTENCY_KEY_IN_USE',
+      'SOLD_OUT',
+      'SALES_CLOSED',
+      'ORDER_LIMIT_EXCEEDED',
+      'PURCHASE_LIMIT_REACHED',
+      'TOO_MANY_HOLDS',
+    ],
+    purchaseTickets: [
+      'SOLD_OUT',
+      'ORDER_LIMIT_EXCEEDED',
+      'PURCHASE_LIMIT_REACHED',
+      'SALES_CLOSED',
+      'HOLD_NOT_FOUND',
+      'HOLD_EXPIRED',
+      'IDEMPOTENCY_KEY_REUSED',
+      'IDEMPOTENCY_KEY_IN_USE',
+    ],
+    releaseHold: ['HOLD_NOT_FOUND', 'HOLD_EXPIRED'],
+    cancelTicket: ['TICKET_ALREADY_CANCELLED', 'TICKET_CHECKED_IN'],
+    addDoorStaff: ['USER_NOT_FOUND', 'TOO_MANY_DOOR_STAFF'],
+    removeDoorStaff: [],
+    checkInTicket: [
+      'ALREADY_CHECKED_IN',
+      'TICKET_NOT_FOUND',
+      'WRONG_EVENT',
+      'TICKET_CANCELLED',
+      'TOKEN_REVOKED',
+      'INVALID_TOKEN',
+    ],
+    undoCheckIn: ['NOT_CHECKED_IN', 'TICKET_NOT_FOUND'],
+    uploadCheckIns: [],
+    transferTicket: [
+      'TICKET_CANCELLED',
+      'TICKET_CHECKED_IN',
+      'RECIPIENT_NOT_FOUND',
+      'TRANSFER_TO_SELF',
+      'TRANSFER_PENDING',
+      'EVENT_STARTED',
+    ],
+    acceptTicketTransfer: [
+      'TRANSFER_EXPIRED',
+      'TRANSFER_NOT_PENDING',
+      'TICKET_CANCELLED',
+      'TICKET_CHECKED_IN',
+      'PURCHASE_LIMIT_REACHED',
+    ],
+    declineTicketTransfer: ['TRANSFER_NOT_PENDING'],
+    cancelTicketTransfer: ['TRANSFER_NOT_PENDING'],
+    refundOrder: [
+      'REFUND_WINDOW_CLOSED',
+      'TICKET_TRANSFERRED',
+      'ALREADY_REFUNDED',
+      'TICKET_CANCELLED',
+      'TICKET_CHECKED_IN',
+    ],
+    joinWaitlist: [
+      'TIER_NOT_SOLD_OUT',
+      'ALREADY_ON_WAITLIST',
+      'SALES_CLOSED',
+      'TOO_MANY_WAITLIST_ENTRIES',
+      'ORDER_LIMIT_EXCEEDED',
+      'PURCHASE_LIMIT_REACHED',
+    ],
+    leaveWaitlist: ['NOT_ON_WAITLIST'],
+  },
+};
+
+const serviceCodes: Record<string, readonly string[]> = {
+  users: usersErrorCodes,
+  events: eventsErrorCodes,
+  tickets: ticketsErrorCodes,
+};
+
+/** Each mutation offered to clients (not `@inaccessible`) of a subgraph, with its description. */
+async function mutations(subgraph: string): Promise<Map<string, string>> {
+  const sdl = await readFile(join(root, 'subgraphs', subgraph, 'schema.graphql'), 'utf8');
+  const found = new Map<string, string>();
+  for (const definition of parse(sdl).definitions) {
+    if (
+      (definition.kind !== Kind.OBJECT_TYPE_DEFINITION &&
+        definition.kind !== Kind.OBJECT_TYPE_EXTENSION) ||
+      definition.name.value !== 'Mutation'
+    ) {
+      continue;
+    }
+    for (const field of definition.fields ?? []) {
+      if (field.directives?.some((directive) => directive.name.value === 'inaccessible')) continue;
+      found.set(field.name.value, field.description?.value ?? '');
+    }
+  }
+  return found;
+}
+
+describe('each mutation’s SDL description', () => {
+  it.each(Object.keys(mutationCodes))(
+    'names the %s codes it can answer with, and no other',
+    async (subgraph) => {
+      const declared = mutationCodes[subgraph] ?? {};
+      const own = serviceCodes[subgraph] ?? [];
+      const described = await mutations(subgraph);
+      // Every mutation is in the list above, and every code there is one of the service's.
+      expect([...described.keys()].sort()).toEqual(Object.keys(declared).sort());
+      expect(
+        Object.values(declared)
+          .flat()
+          .filter((code) => !own.includes(code)),
+      ).toEqual([]);
+      const wrong = [...described].flatMap(([name, description]) => {
+        const named = own.filter((code) => new RegExp(`\\b${code}\\b`).test(description));
+        const expected = declared[name] ?? [];
+        const missing = expected.filter((code) => !named.includes(code));
+        const impossible = named.filter((code) => !expected.includes(code));
+        return missing.length + impossible.length > 0 ? [{ name, missing, impossible }] : [];
+      });
+      expect(wrong).toEqual([]);
+    },
+  );
 });
