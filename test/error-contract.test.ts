@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CombinedGraphQLErrors } from '@apollo/client/errors';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { eventsErrorCodes } from '@ticketing/events-subgraph/errors';
 import { commonErrorCodes } from '@ticketing/platform';
@@ -12,6 +13,7 @@ import { ticketsErrorCodes } from '@ticketing/tickets-subgraph/errors';
 import { usersErrorCodes } from '@ticketing/users-subgraph/errors';
 import { Kind, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { describeError } from '../clients/web/src/errors.ts';
 
 const root = join(import.meta.dirname, '..');
 
@@ -286,4 +288,45 @@ describe('each mutation’s SDL description', () => {
       expect(wrong).toEqual([]);
     },
   );
+});
+
+/**
+ * Documented codes no page of the web app is answered with, or whose sentence is the
+ * generic one on purpose. Every other code in the README's table must have one of its own.
+ */
+const genericInTheWebApp: Record<string, string> = {
+  BAD_USER_INPUT: 'shown in the API’s own words, beside its field',
+  INTERNAL_SERVER_ERROR: 'a fault of the service: the generic sentence is its sentence',
+  HEADERS_TOO_LARGE: 'the page sends a few small headers; nothing for a person to do but retry',
+  METHOD_NOT_ALLOWED: 'the web app POSTs every operation',
+  URI_TOO_LONG: 'the web app POSTs every operation, to a short URL',
+  PERSISTED_QUERY_NOT_FOUND: 'the web app sends whole documents, never a hash alone',
+  GRAPHQL_PARSE_FAILED: 'the web app’s documents are parsed when it is built (codegen)',
+  PASSWORD_FIELDS_LIMIT: 'no operation of the web app has more than one password field',
+  GATEWAY_SIGNATURE_REQUIRED: 'only a request that did not come through a gateway',
+  GATEWAY_SIGNATURE_INVALID: 'only a request that did not come through a gateway',
+  PRECONDITION_FAILED: 'the browser’s own requests for the app’s files, not an operation',
+  RANGE_NOT_SATISFIABLE: 'the browser’s own requests for the app’s files, not an operation',
+};
+
+describe('the web app', () => {
+  it('says every documented code a page can be answered with in a sentence of its own', async () => {
+    const answered = (code: string) =>
+      describeError(
+        new CombinedGraphQLErrors({
+          data: null,
+          errors: [{ message: 'Refused.', extensions: { code } }],
+        }),
+      )?.message;
+    const generic = answered('A_CODE_NO_SERVICE_HAS');
+    const documented = (await tableRows()).flatMap((row) => row.codes);
+    const unsaid = documented.filter(
+      (code) => !(code in genericInTheWebApp) && answered(code) === generic,
+    );
+    expect(unsaid).toEqual([]);
+    // What is listed as generic is documented: a code renamed or gone leaves no stale entry.
+    expect(Object.keys(genericInTheWebApp).filter((code) => !documented.includes(code))).toEqual(
+      [],
+    );
+  });
 });
