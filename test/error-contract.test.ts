@@ -330,3 +330,30 @@ describe('the web app', () => {
     );
   });
 });
+
+describe('the README’s error codes and extensions.field', () => {
+  it('say of every code whose error names an argument which one it names', async () => {
+    const rows = await tableRows();
+    const files = execFileSync('git', ['ls-files', 'packages/*/src/**', 'subgraphs/*/src/**'], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n');
+    const naming = new Set<string>();
+    for (const file of files) {
+      const text = await readFile(join(root, file), 'utf8');
+      // A failure(…) call up to its end, not past the next one (a ternary of two).
+      const calls = /\bfailure\(\s*'([A-Z][A-Z_]+)'((?:(?!\bfailure\()[\s\S])*?)\);/g;
+      for (const [, code = '', rest = ''] of text.matchAll(calls)) {
+        if (/\bfield\b/.test(rest)) naming.add(code);
+      }
+    }
+    expect(naming.size).toBeGreaterThan(10);
+    const unsaid = [...naming].filter(
+      (code) =>
+        !rows.some((row) => row.codes.includes(code) && /\bfield\b/.test(row.cells[2] ?? '')),
+    );
+    expect(unsaid.sort()).toEqual([]);
+  });
+});
