@@ -1,6 +1,8 @@
 // The error contract as a whole: the codes the code base can answer with and the README's
-// "Error codes" table are the same list, each row saying whether a retry can help, so that
-// a code added without documentation, or one documented and no longer answered, fails here.
+// "Error codes" table are the same list, each row saying whether a retry can help and which
+// argument its error names, so that a code added without documentation, or one documented
+// and no longer answered, fails here; each mutation's SDL description names the codes of its
+// service it can answer with; and the web app has a sentence for each code a page can get.
 // (test/error-codes.test.ts checks the services' typed unions against the same table.)
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
