@@ -67,6 +67,11 @@ const messages: Record<string, string> = {
   PAYLOAD_TOO_LARGE: 'The request is larger than the service accepts.',
   DOCUMENT_TOO_LARGE: 'The request is larger than the service accepts.',
   BAD_REQUEST: 'The service could not read the request. Reload the page and try again.',
+  // The page's operations are checked against the schema when the app is built: refused now,
+  // the service was updated under an open page (or its safelist no longer lists them).
+  GRAPHQL_VALIDATION_FAILED: 'This page is out of date with the service. Reload the page.',
+  PERSISTED_QUERY_NOT_IN_LIST: 'This page is out of date with the service. Reload the page.',
+  REQUEST_TIMEOUT: 'The request did not reach the service in time. Please try again.',
   UNREADABLE_RESPONSE:
     "The service's answer could not be read (a proxy's page, not the API's answer). Please try again.",
 };

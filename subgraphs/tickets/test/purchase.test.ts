@@ -167,6 +167,44 @@ describe('a purchase', () => {
   });
 });
 
+describe('past the per-person cap for the event', () => {
+  const holdTickets = /* GraphQL */ `
+    mutation ($tierId: ID!, $quantity: Int!) { holdTickets(tierId: $tierId, quantity: $quantity) { id } }
+  `;
+
+  it('a purchase is PURCHASE_LIMIT_REACHED naming input.quantity, as ORDER_LIMIT_EXCEEDED does', async () => {
+    const tierId = await tier();
+    const asNewBuyer = runAs({ userId: randomUUID(), role: 'CUSTOMER', sessionId: 'test' });
+    const bought = await asNewBuyer(purchase, {
+      input: { tierId, quantity: 6, idempotencyKey: randomUUID() },
+    });
+    expect(bought.errors).toBeUndefined();
+
+    const refused = await asNewBuyer(purchase, {
+      input: { tierId, quantity: 6, idempotencyKey: randomUUID() },
+    });
+    expect((refused.errors as Refusal[] | undefined)?.[0]?.extensions).toMatchObject({
+      code: 'PURCHASE_LIMIT_REACHED',
+      field: 'input.quantity',
+      perUserCap: 10,
+    });
+    expect(await soldOf(tierId)).toBe(6);
+  });
+
+  it('a hold is PURCHASE_LIMIT_REACHED naming quantity, as a waitlist entry is', async () => {
+    const tierId = await tier();
+    const asNewBuyer = runAs({ userId: randomUUID(), role: 'CUSTOMER', sessionId: 'test' });
+    expect((await asNewBuyer(holdTickets, { tierId, quantity: 6 })).errors).toBeUndefined();
+
+    const refused = await asNewBuyer(holdTickets, { tierId, quantity: 6 });
+    expect((refused.errors as Refusal[] | undefined)?.[0]?.extensions).toMatchObject({
+      code: 'PURCHASE_LIMIT_REACHED',
+      field: 'quantity',
+      perUserCap: 10,
+    });
+  });
+});
+
 describe('a purchase from a hold', () => {
   it('whose total does not fit an order (a hold older than the limit’s rule) is ORDER_LIMIT_EXCEEDED, and keeps the hold', async () => {
     // A hold of 30 at the top price, as a hold made before the rule on price × limit and

@@ -138,7 +138,7 @@ export class CheckInService {
     const undone = isUuid(ticketId) && (await this.#checkIns.undo(ticketId, eventId, staff.userId));
     if (undone) return undone;
     const found = isUuid(ticketId) ? await this.#checkIns.find({ ticketId }) : null;
-    if (!found || found.eventId !== eventId) throw refused('TICKET_NOT_FOUND');
+    if (!found || found.eventId !== eventId) throw refused('TICKET_NOT_FOUND', null, 'ticketId');
     throw failure('NOT_CHECKED_IN', 'This ticket is not admitted.');
   }
 
@@ -317,8 +317,16 @@ function offlineRefusalOf(
     : judged;
 }
 
-function refused(refusal: Refusal, checkedInAt?: Date | null) {
+/**
+ * The refusals that say the scanned value itself is at fault (it names no ticket, is no
+ * ticket's token of this event, or is a token since replaced), rather than what became of
+ * the ticket it names: they name the argument, as an email that names no account does.
+ */
+const aboutTheScan = new Set<Refusal>(['TICKET_NOT_FOUND', 'INVALID_TOKEN', 'TOKEN_REVOKED']);
+
+function refused(refusal: Refusal, checkedInAt?: Date | null, field = 'code') {
   return failure(refusal, refusalMessages[refusal], {
+    ...(aboutTheScan.has(refusal) ? { field } : {}),
     ...(checkedInAt ? { checkedInAt: checkedInAt.toISOString() } : {}),
   });
 }

@@ -129,11 +129,12 @@ const holdNotFound = () =>
   failure('HOLD_NOT_FOUND', 'No hold of yours has this id.', { field: 'input.holdId' });
 const soldOut = () => failure('SOLD_OUT', 'Not enough tickets are left in this tier.');
 const salesClosed = () => failure('SALES_CLOSED', 'This event is not on sale.');
-const limitReached = (perUserCap: number) =>
+/** The buyer's cap for the event, naming the argument whose quantity went past it. */
+const limitReached = (perUserCap: number, field: string) =>
   failure(
     'PURCHASE_LIMIT_REACHED',
     `At most ${perUserCap} tickets per person for one event, holds included.`,
-    { perUserCap },
+    { field, perUserCap },
   );
 
 /**
@@ -310,7 +311,7 @@ export class TicketingService {
       case 'soldOut':
         throw soldOut();
       case 'limitReached':
-        throw limitReached(this.#settings.perUserCap);
+        throw limitReached(this.#settings.perUserCap, 'quantity');
       case 'salesClosed':
         throw salesClosed();
       case 'tooManyHolds':
@@ -499,7 +500,7 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
     case 'keyReused':
       throw keyRefused(outcome.status, 'purchase', 'input.idempotencyKey');
     case 'limitReached':
-      throw limitReached(perUserCap);
+      throw limitReached(perUserCap, source.kind === 'tier' ? 'input.quantity' : 'input.holdId');
     case 'salesClosed':
       throw salesClosed();
     case 'holdNotFound':
