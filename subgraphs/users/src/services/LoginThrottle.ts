@@ -68,13 +68,18 @@ function groupsOf(address: string): number[] {
  * The address a throttle counts a client by. An IPv6 client is given a /64 at least (one
  * network, 2^64 addresses, any of which it may send from), so it is counted by that /64,
  * never by an address it can change at will; an IPv4 address written in IPv6's form
- * (`::ffff:198.51.100.7`, as a dual-stack proxy writes it) is that IPv4 address.
+ * (`::ffff:198.51.100.7`, as a dual-stack proxy writes it, or `64:ff9b::198.51.100.7`
+ * through a NAT64 translator) is that IPv4 address.
  */
 export function throttledAddress(clientAddress: string | undefined): string {
   if (clientAddress === undefined) return 'unknown';
   if (!isIPv6(clientAddress)) return clientAddress;
   const groups = groupsOf(clientAddress);
-  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+  const mapped = groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff;
+  // NAT64's well-known prefix (RFC 6052): each IPv4 client behind a translator by its own
+  // address, not all of them as one /64.
+  const translated = [0x64, 0xff9b, 0, 0, 0, 0].every((group, i) => groups[i] === group);
+  if (mapped || translated) {
     const [high = 0, low = 0] = groups.slice(6);
     return [high >> 8, high & 255, low >> 8, low & 255].join('.');
   }
