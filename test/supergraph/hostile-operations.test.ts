@@ -1,8 +1,10 @@
 // Operations a client could send to make the gateway fail on its own: an operation name the
 // document does not have, or an operation type the API does not offer. Each is the
 // client's error (HTTP 400, a stable code), never a server error.
+import { createLogger } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestStatements, type Supergraph, startSupergraph } from './harness.ts';
+import { freePort } from '../../scripts/ports.ts';
+import { gatewayOver, requestStatements, type Supergraph, startSupergraph } from './harness.ts';
 import { eventOnSale, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
@@ -256,6 +258,46 @@ describe('a mutation whose root fields go to several subgraphs', () => {
       },
     );
     expect(after.data).toEqual({ event: { title: 'On sale' }, myHolds: [] });
+  });
+
+  it('stops at one whose subgraph does not answer: nothing after it runs', async () => {
+    const organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const token = organizer.accessToken;
+    const { eventId, tierIds } = await eventOnSale(supergraph, token, [
+      { name: 'Floor', priceCents: 1_000, currency: 'EUR', capacity: 50, maxPerOrder: 10 },
+    ]);
+    const gateway = await gatewayOver(
+      supergraph,
+      { EVENTS_URL: `http://127.0.0.1:${await freePort()}/graphql` },
+      createLogger('gateway-without-events', 'silent'),
+    );
+    try {
+      const response = await fetch(gateway.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          query: `mutation ($eventId: ID!, $tierId: ID!) {
+            rename: updateEvent(id: $eventId, input: { title: "Renamed" }) { id }
+            held: holdTickets(tierId: $tierId, quantity: 2) { id }
+          }`,
+          variables: { eventId, tierId: tierIds[0] },
+        }),
+      });
+      expect(await response.json()).toEqual({
+        errors: [
+          {
+            message: expect.any(String),
+            path: ['rename'],
+            extensions: { code: 'SERVICE_UNAVAILABLE' },
+          },
+        ],
+        data: null,
+      });
+    } finally {
+      await gateway.stop();
+    }
+    const after = await supergraph.request('{ myHolds { id } }', {}, { token });
+    expect(after.data).toEqual({ myHolds: [] });
   });
 
   it('runs every field when none fails, each in its subgraph, in order', async () => {
