@@ -41,6 +41,53 @@ export class FailedFetch extends Error {
   }
 }
 
+/**
+ * A root mutation fetch not sent, because one before it in the same operation failed at a
+ * non-null field: the answer is null as a whole already, and nothing after that field may
+ * run (serial execution, as one GraphQL server stops at it). Not an error of its own: the
+ * executor (`namingFailedFields`) drops it, leaving the failure that stopped it.
+ */
+export class SkippedMutation extends Error {
+  override name = 'SkippedMutation';
+
+  constructor(subgraph: string) {
+    super(`A mutation field before this ${subgraph} fetch failed; it was not sent`);
+  }
+}
+
+/**
+ * The requests (by their context) whose operation is a mutation that must run no further: a
+ * root mutation fetch of theirs got no data back (its subgraph made the whole answer null
+ * for a non-null field's error, or gave no GraphQL answer at all).
+ */
+const stoppedMutations = new WeakSet<object>();
+
+/** Whether a subgraph operation is a mutation: a root mutation fetch, not an entity fetch. */
+export function isMutation(operation: string | undefined): boolean {
+  return operation !== undefined && /^\s*mutation\b/.test(operation);
+}
+
+/**
+ * Runs one root mutation fetch of the request whose context is `context`, unless one before
+ * it failed at a non-null field (`SkippedMutation`), and stops the request's later ones when
+ * this one does: `send` rejects, or resolves to a result without data.
+ */
+export async function serialMutationFetch<Result extends { data?: unknown }>(
+  context: object,
+  subgraph: string,
+  send: () => Promise<Result>,
+): Promise<Result> {
+  if (stoppedMutations.has(context)) throw new SkippedMutation(subgraph);
+  try {
+    const result = await send();
+    if (result.data === null || result.data === undefined) stoppedMutations.add(context);
+    return result;
+  } catch (error) {
+    stoppedMutations.add(context);
+    throw error;
+  }
+}
+
 /** A subgraph's result that gives its fetch nothing the gateway can place. */
 export class UnplacedAnswer extends Error {
   override name = 'UnplacedAnswer';
@@ -185,10 +232,18 @@ export function namingFailedFields(executor: Executor): Executor {
     const result = await executor(requestContext);
     // The executor hands on what a fetch threw as it was, not as a GraphQLError.
     const failedFetch = (error: unknown) =>
-      error instanceof FailedFetch ? error : (error as GraphQLError).originalError;
-    if (!result.errors?.some((error) => failedFetch(error) instanceof FailedFetch)) return result;
+      error instanceof FailedFetch || error instanceof SkippedMutation
+        ? error
+        : (error as GraphQLError).originalError;
+    const named = (error: unknown) => {
+      const failed = failedFetch(error);
+      return failed instanceof FailedFetch || failed instanceof SkippedMutation;
+    };
+    if (!result.errors?.some(named)) return result;
     const errors = result.errors.flatMap((error) => {
       const failed = failedFetch(error);
+      // A mutation field not run: the field that failed before it has the error.
+      if (failed instanceof SkippedMutation) return [];
       if (!(failed instanceof FailedFetch)) return [error];
       const { message, extensions } = failed.answered ?? {
         message: failed.message,

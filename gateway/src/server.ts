@@ -25,7 +25,9 @@ import {
   assertPlaceable,
   FailedFetch,
   fetchedFields,
+  isMutation,
   namingFailedFields,
+  serialMutationFetch,
 } from './failed-fields.ts';
 import { HeapBoundedCache } from './heap-weight.ts';
 import { InflightQueries, isQuery } from './inflight.ts';
@@ -128,6 +130,18 @@ class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
 
   override async process(options: ProcessOptions) {
+    // An operation's root mutation fields run one after another, and stop at the first that
+    // fails at a non-null field, as they do within one subgraph: the gateway sends each
+    // subgraph's run of them as a fetch of its own, and would send the next whatever the
+    // one before answered, writing behind an answer of null.
+    const { context, request } = options;
+    if (context && isMutation(request.query)) {
+      return serialMutationFetch(context, this.#subgraph, () => this.#answer(options));
+    }
+    return this.#answer(options);
+  }
+
+  async #answer(options: ProcessOptions) {
     try {
       const response = await this.#process(options);
       if (this.#signIns) {

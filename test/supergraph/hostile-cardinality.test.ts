@@ -123,6 +123,11 @@ describe('a trusted proxy’s X-Forwarded-For that names no address', () => {
       'x'.repeat(200),
       '203.0.113.7, not-an-address',
       `${'1'.repeat(60)}`,
+      // An IPv6 address whose zone (the interface it is reached through) is any text: Node
+      // takes it for an IP address, zone and all, so it was the client's text again, and
+      // past 100 characters SERVICE_UNAVAILABLE.
+      `fe80::7%${'x'.repeat(200)}`,
+      `fe80::7%${'x'.repeat(16)}`,
     ]) {
       const response = await eventsFrom(forwardedFor);
       expect({ forwardedFor, status: response.status }).toEqual({ forwardedFor, status: 400 });
@@ -144,6 +149,7 @@ describe('a trusted proxy’s X-Forwarded-For that names no address', () => {
       'not-an-address, 203.0.113.7',
       '2001:db8::7',
       '::ffff:203.0.113.7',
+      'fe80::7%eth0',
     ]) {
       const response = await eventsFrom(forwardedFor);
       expect({ forwardedFor, body: await response.json() }).toEqual({

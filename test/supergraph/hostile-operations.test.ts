@@ -1,9 +1,11 @@
 // Operations a client could send to make the gateway fail on its own: an operation name the
 // document does not have, or an operation type the API does not offer. Each is the
 // client's error (HTTP 400, a stable code), never a server error.
+import { createLogger } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestStatements, type Supergraph, startSupergraph } from './harness.ts';
-import { signUp } from './operations.ts';
+import { freePort } from '../../scripts/ports.ts';
+import { gatewayOver, requestStatements, type Supergraph, startSupergraph } from './harness.ts';
+import { eventOnSale, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 
@@ -213,5 +215,115 @@ describe('a method the GraphQL endpoint does not take', () => {
     expect(response.headers.get('allow')).toBe('POST');
     expect((await response.json()).errors[0].extensions).toEqual({ code: 'METHOD_NOT_ALLOWED' });
     expect(requestStatements(supergraph.sql.users)).toEqual([]);
+  });
+});
+
+describe('a mutation whose root fields go to several subgraphs', () => {
+  // Root mutation fields run one after another, and one that fails at a non-null field makes
+  // the whole answer null: a client told only that the first failed must find nothing else
+  // done. The gateway sent each later field's subgraph its fetch all the same, so the event
+  // was renamed and seats held behind an answer of `data: null` with one error.
+  it.each([
+    ['the tickets subgraph', 'hold: holdTickets(tierId: $tierId, quantity: 0) { id }'],
+    ['the events subgraph', 'rename: updateEvent(id: $eventId, input: { title: "" }) { id }'],
+  ])('stops at the first that fails, in %s: nothing after it runs', async (_, failing) => {
+    const organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const token = organizer.accessToken;
+    const { eventId, tierIds } = await eventOnSale(supergraph, token, [
+      { name: 'Floor', priceCents: 1_000, currency: 'EUR', capacity: 50, maxPerOrder: 10 },
+    ]);
+    const answer = await supergraph.request(
+      `mutation ($eventId: ID!, $tierId: ID!) {
+        ${failing}
+        renamed: updateEvent(id: $eventId, input: { title: "Renamed behind a failure" }) { id }
+        held: holdTickets(tierId: $tierId, quantity: 2) { id }
+      }`,
+      { eventId, tierId: tierIds[0] },
+      { token },
+    );
+    expect(answer.data).toBeNull();
+    expect(answer.errors).toHaveLength(1);
+    expect(answer.errors?.[0]).toMatchObject({
+      path: [failing.slice(0, failing.indexOf(':'))],
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+    const after = await supergraph.request<{
+      event: { title: string };
+      myHolds: unknown[];
+    }>(
+      'query ($eventId: ID!) { event(id: $eventId) { title } myHolds { id } }',
+      { eventId },
+      {
+        token,
+      },
+    );
+    expect(after.data).toEqual({ event: { title: 'On sale' }, myHolds: [] });
+  });
+
+  it('stops at one whose subgraph does not answer: nothing after it runs', async () => {
+    const organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const token = organizer.accessToken;
+    const { eventId, tierIds } = await eventOnSale(supergraph, token, [
+      { name: 'Floor', priceCents: 1_000, currency: 'EUR', capacity: 50, maxPerOrder: 10 },
+    ]);
+    const gateway = await gatewayOver(
+      supergraph,
+      { EVENTS_URL: `http://127.0.0.1:${await freePort()}/graphql` },
+      createLogger('gateway-without-events', 'silent'),
+    );
+    try {
+      const response = await fetch(gateway.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          query: `mutation ($eventId: ID!, $tierId: ID!) {
+            rename: updateEvent(id: $eventId, input: { title: "Renamed" }) { id }
+            held: holdTickets(tierId: $tierId, quantity: 2) { id }
+          }`,
+          variables: { eventId, tierId: tierIds[0] },
+        }),
+      });
+      expect(await response.json()).toEqual({
+        errors: [
+          {
+            message: expect.any(String),
+            path: ['rename'],
+            extensions: { code: 'SERVICE_UNAVAILABLE' },
+          },
+        ],
+        data: null,
+      });
+    } finally {
+      await gateway.stop();
+    }
+    const after = await supergraph.request('{ myHolds { id } }', {}, { token });
+    expect(after.data).toEqual({ myHolds: [] });
+  });
+
+  it('runs every field when none fails, each in its subgraph, in order', async () => {
+    const organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+    const token = organizer.accessToken;
+    const { eventId, tierIds } = await eventOnSale(supergraph, token, [
+      { name: 'Floor', priceCents: 1_000, currency: 'EUR', capacity: 50, maxPerOrder: 10 },
+    ]);
+    const answer = await supergraph.request<{
+      first: { quantity: number };
+      renamed: { title: string };
+      second: { quantity: number };
+    }>(
+      `mutation ($eventId: ID!, $tierId: ID!) {
+        first: holdTickets(tierId: $tierId, quantity: 1) { quantity }
+        renamed: updateEvent(id: $eventId, input: { title: "Renamed" }) { title }
+        second: holdTickets(tierId: $tierId, quantity: 2) { quantity }
+      }`,
+      { eventId, tierId: tierIds[0] },
+      { token },
+    );
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data).toEqual({
+      first: { quantity: 1 },
+      renamed: { title: 'Renamed' },
+      second: { quantity: 2 },
+    });
   });
 });

@@ -118,4 +118,37 @@ describe('login throttling', () => {
       }),
     ).toBeNull();
   });
+
+  // An IPv6 client is given a /64 at least, 2^64 addresses it can send from: each was an
+  // address of its own to the throttle, with a lock of its own, so that a client guessing
+  // from the next one was never slowed. And one IPv4 client was two addresses when a proxy
+  // wrote it in IPv6's form (`::ffff:198.51.100.40`) one time and as itself the next.
+  it('takes an IPv6 client’s /64 as one address, and an IPv4 address in IPv6’s form as itself', async () => {
+    const { user } = await signUp(supergraph);
+    const from = [
+      '2001:db8:7:1::1',
+      '2001:db8:7:1:ffff::2',
+      '2001:db8:7:1:1:2:3:4',
+      '2001:0db8:0007:0001::5',
+      '2001:db8:7:1::6',
+    ];
+    for (const [attempt, client] of from.entries()) {
+      const result = await logInFrom(client, attempt % 2, user.email, 'a wrong password!');
+      expect(codeOf(result)).toBe('INVALID_CREDENTIALS');
+    }
+    const locked = await logInFrom('2001:db8:7:1:abcd::7', 0, user.email, strongPassword);
+    expect(codeOf(locked)).toBe('TOO_MANY_ATTEMPTS');
+    // The owner, from another network, is not locked out.
+    const owner = await logInFrom('2001:db8:7:2::1', 1, user.email, strongPassword);
+    expect(owner.errors).toBeUndefined();
+
+    const other = await signUp(supergraph);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const client = attempt % 2 ? '198.51.100.40' : '::ffff:198.51.100.40';
+      const result = await logInFrom(client, attempt % 2, other.user.email, 'a wrong password!');
+      expect(codeOf(result)).toBe('INVALID_CREDENTIALS');
+    }
+    const mapped = await logInFrom('::ffff:198.51.100.40', 0, other.user.email, strongPassword);
+    expect(codeOf(mapped)).toBe('TOO_MANY_ATTEMPTS');
+  });
 });

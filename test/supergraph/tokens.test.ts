@@ -175,14 +175,33 @@ describe('an access token', () => {
     expect(row.name).toBe('Unchanged');
   });
 
-  it.each(['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer two tokens', 'token-without-scheme'])(
-    'in a malformed Authorization header (%s) is UNAUTHENTICATED',
-    async (authorization) => {
-      const result = await supergraph.request(meQuery, {}, { authorization });
-      expect(result.status).toBe(401);
-      expect(codeOf(result)).toBe('UNAUTHENTICATED');
-    },
-  );
+  // RFC 6750 §2.1: `"Bearer" 1*SP b64token`, the scheme in any case (RFC 9110 §11.1). Two
+  // spaces were refused as a malformed header.
+  it.each([
+    ['the scheme in lower case', (token: string) => `bearer ${token}`],
+    ['the scheme in capitals', (token: string) => `BEARER ${token}`],
+    ['two spaces after the scheme', (token: string) => `Bearer  ${token}`],
+  ])('in an Authorization header with %s is accepted', async (_, header) => {
+    const result = await supergraph.request(
+      meQuery,
+      {},
+      { authorization: header(session.accessToken) },
+    );
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ me: expect.objectContaining({ id: session.user.id }) });
+  });
+
+  it.each([
+    'Basic dXNlcjpwYXNz',
+    'Bearer',
+    'Bearer two tokens',
+    'token-without-scheme',
+    'Bearer\ttab-instead-of-a-space',
+  ])('in a malformed Authorization header (%s) is UNAUTHENTICATED', async (authorization) => {
+    const result = await supergraph.request(meQuery, {}, { authorization });
+    expect(result.status).toBe(401);
+    expect(codeOf(result)).toBe('UNAUTHENTICATED');
+  });
 });
 
 describe('the users service’s JWKS', () => {

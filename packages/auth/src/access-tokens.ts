@@ -208,7 +208,8 @@ export class AccessTokenVerifier {
    */
   async authenticate(authorization: string | undefined): Promise<Identity | null> {
     if (authorization === undefined || authorization === '') return null;
-    const match = /^Bearer ([\w.~+/=-]+)$/i.exec(authorization.trim());
+    // RFC 6750 §2.1: the scheme in any case, one space or more, then the token.
+    const match = /^Bearer +([\w.~+/=-]+)$/i.exec(authorization.trim());
     try {
       if (!match?.[1]) {
         throw unauthenticated('The Authorization header must be "Bearer <access token>".');

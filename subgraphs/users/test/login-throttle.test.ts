@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from '@ticketing/prisma/testing
 import { type PrismaClient, usersDatabase } from '@ticketing/prisma/users';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoginThrottleRepository } from '../src/repositories/LoginThrottleRepository.ts';
-import { throttlePolicy } from '../src/services/LoginThrottle.ts';
+import { throttledAddress, throttlePolicy } from '../src/services/LoginThrottle.ts';
 
 let database: TestDatabase<PrismaClient>;
 let repository: LoginThrottleRepository;
@@ -69,5 +69,24 @@ describe('login throttle counters', () => {
     expect((await repository.admit(key, address)).admitted).toBe(false);
     await repository.refund(key, address);
     expect((await repository.admit(key, address)).admitted).toBe(true);
+  });
+});
+
+describe('the address a throttle counts', () => {
+  it.each([
+    ['198.51.100.7', '198.51.100.7'],
+    [undefined, 'unknown'],
+    ['2001:db8:7:1::1', '2001:db8:7:1::/64'],
+    ['2001:0DB8:0007:0001:ffff:ffff:ffff:ffff', '2001:db8:7:1::/64'],
+    ['2001:db8::', '2001:db8:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['::ffff:198.51.100.7', '198.51.100.7'],
+    ['::ffff:c633:6407', '198.51.100.7'],
+    // NAT64 (RFC 6052): an IPv4 client reached through a translator, each its own address,
+    // not the one /64 of every client behind it.
+    ['64:ff9b::198.51.100.7', '198.51.100.7'],
+    ['64:ff9b::c633:6408', '198.51.100.8'],
+  ])('for %s is %s', (address, expected) => {
+    expect(throttledAddress(address)).toBe(expected);
   });
 });

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import type { Prisma } from '@ticketing/prisma/users';
 import { failure } from '../errors.ts';
 import type {
@@ -47,6 +48,47 @@ export const signUpRule = (perHour: number): ThrottleRule => ({
   maxLockSeconds: 60 * 60,
 });
 
+/** The eight 16-bit groups of an IPv6 address (`::` expanded, a dotted IPv4 tail read, a zone dropped). */
+function groupsOf(address: string): number[] {
+  let text = address.split('%')[0] ?? '';
+  const ipv4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (ipv4) {
+    const [a = 0, b = 0, c = 0, d = 0] = ipv4.slice(1).map(Number);
+    text = `${text.slice(0, ipv4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const groups = (part: string) =>
+    part ? part.split(':').map((group) => parseInt(group, 16)) : [];
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  return [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
+}
+
+/**
+ * The address a throttle counts a client by. An IPv6 client is given a /64 at least (one
+ * network, 2^64 addresses, any of which it may send from), so it is counted by that /64,
+ * never by an address it can change at will; an IPv4 address written in IPv6's form
+ * (`::ffff:198.51.100.7`, as a dual-stack proxy writes it, or `64:ff9b::198.51.100.7`
+ * through a NAT64 translator) is that IPv4 address.
+ */
+export function throttledAddress(clientAddress: string | undefined): string {
+  if (clientAddress === undefined) return 'unknown';
+  if (!isIPv6(clientAddress)) return clientAddress;
+  const groups = groupsOf(clientAddress);
+  const mapped = groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff;
+  // NAT64's well-known prefix (RFC 6052): each IPv4 client behind a translator by its own
+  // address, not all of them as one /64.
+  const translated = [0x64, 0xff9b, 0, 0, 0, 0].every((group, i) => groups[i] === group);
+  if (mapped || translated) {
+    const [high = 0, low = 0] = groups.slice(6);
+    return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+  }
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.toString(16))
+    .join(':')}::/64`;
+}
+
 export class LoginThrottle {
   readonly #repository: LoginThrottleRepository;
   readonly #signUps: ThrottleRule;
@@ -59,7 +101,7 @@ export class LoginThrottle {
   /** Counts a sign-up from `clientAddress`, or refuses it with TOO_MANY_ATTEMPTS. */
   async admitSignUp(clientAddress: string | undefined): Promise<void> {
     const { admitted, lockedUntil } = await this.#repository.admit(
-      `signup:${clientAddress ?? 'unknown'}`,
+      `signup:${throttledAddress(clientAddress)}`,
       this.#signUps,
     );
     if (!admitted) throw tooManyAttempts(lockedUntil, 'Too many sign-ups from this address.');
@@ -74,7 +116,7 @@ export class LoginThrottle {
     clientAddress: string | undefined,
     check: () => Promise<boolean>,
   ): Promise<boolean> {
-    const address = clientAddress ?? 'unknown';
+    const address = throttledAddress(clientAddress);
     const known = await this.#repository.remembers(
       knownKey(email, address),
       throttlePolicy.knownAddressSeconds,
