@@ -2,9 +2,9 @@
 // object is valid against the Kubernetes API's schemas, and the manifests agree with the
 // code (ports, variables, health paths, wiring, drain timing, network policies). The last
 // block shows that a drift of each kind is caught.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -198,35 +198,66 @@ describe('the edge in front of the gateway Service', () => {
     const servicePort = await freePort();
     const local = (address: string | undefined) =>
       address === 'gateway:4000' ? `127.0.0.1:${servicePort}` : String(address);
-    const prefix = await mkdtemp(join(tmpdir(), 'ticketing-edge-'));
-    scratch.push(prefix);
-    await chmod(prefix, 0o755);
-    const listenPort = await freePort();
-    const config = await writeLocalNginxConfig(prefix, {
-      listenPort,
-      gateways: [local(env.GATEWAY_1_ADDR), local(env.GATEWAY_2_ADDR)],
-      corsOrigins: env.CORS_ORIGINS ?? '',
-      webRoot: prefix,
-      ...(env.GATEWAY_MAX_FAILS === undefined
-        ? {}
-        : { gatewayMaxFails: Number(env.GATEWAY_MAX_FAILS) }),
-      ...(env.EDGE_REQUESTS_PER_CLIENT
-        ? { requestsPerClient: Number(env.EDGE_REQUESTS_PER_CLIENT) }
-        : {}),
-    });
-    const child = spawn(nginx, ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')], {
-      stdio: 'ignore',
-    });
     const gateway = createServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end('{"data":{"__typename":"Query"}}');
     });
+    let child: ChildProcess | undefined;
     try {
-      const base = `http://127.0.0.1:${listenPort}`;
-      const deadline = Date.now() + 10_000;
-      while (!(await fetch(`${base}/health/live`).catch(() => undefined))?.ok) {
-        if (Date.now() > deadline) throw new Error('NGINX did not start within 10 s');
-        await new Promise((resolve) => setTimeout(resolve, 50));
+      // NGINX's port is drawn before it binds it, and another process may take it meanwhile
+      // (and answer /health/live, as every service does): NGINX is up once it wrote its pid
+      // file, which it does after binding; one that exited with its port taken starts again
+      // on a port drawn anew, three times at most.
+      let base = '';
+      for (let attempt = 1; !base; attempt++) {
+        const prefix = await mkdtemp(join(tmpdir(), 'ticketing-edge-'));
+        scratch.push(prefix);
+        await chmod(prefix, 0o755);
+        const listenPort = await freePort();
+        const config = await writeLocalNginxConfig(prefix, {
+          listenPort,
+          gateways: [local(env.GATEWAY_1_ADDR), local(env.GATEWAY_2_ADDR)],
+          corsOrigins: env.CORS_ORIGINS ?? '',
+          webRoot: prefix,
+          ...(env.GATEWAY_MAX_FAILS === undefined
+            ? {}
+            : { gatewayMaxFails: Number(env.GATEWAY_MAX_FAILS) }),
+          ...(env.EDGE_REQUESTS_PER_CLIENT
+            ? { requestsPerClient: Number(env.EDGE_REQUESTS_PER_CLIENT) }
+            : {}),
+        });
+        const started = spawn(
+          nginx,
+          ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log')],
+          {
+            stdio: 'ignore',
+          },
+        );
+        child = started;
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          if (started.exitCode !== null || started.signalCode !== null) {
+            const log = await readFile(join(prefix, 'error.log'), 'utf8').catch(() => '');
+            const causes = log.split('\n').filter((line) => line.includes('[emerg]'));
+            if (attempt < 3 && causes.some((line) => line.includes('Address already in use'))) {
+              break;
+            }
+            throw new Error(`NGINX exited with code ${started.exitCode}: ${causes.join('; ')}`);
+          }
+          const pid = await readFile(join(prefix, 'nginx.pid'), 'utf8').catch(() => '');
+          if (pid.trim() === String(started.pid)) {
+            const live = await fetch(`http://127.0.0.1:${listenPort}/health/live`).catch(
+              () => undefined,
+            );
+            await live?.body?.cancel();
+            if (live?.ok) {
+              base = `http://127.0.0.1:${listenPort}`;
+              break;
+            }
+          }
+          if (Date.now() > deadline) throw new Error('NGINX did not start within 10 s');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
       }
       const query = () =>
         fetch(`${base}/graphql`, {
@@ -242,8 +273,10 @@ describe('the edge in front of the gateway Service', () => {
       expect(answer.status).toBe(200);
       expect(await answer.json()).toEqual({ data: { __typename: 'Query' } });
     } finally {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await once(child, 'exit');
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
       gateway.close();
     }
   });

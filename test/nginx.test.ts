@@ -177,24 +177,47 @@ interface Edge {
   child: ChildProcess;
 }
 
-/**
- * NGINX on the rendered template, in front of `gateways`, serving `webRoot` at `/`; up once
- * its liveness answers.
- */
-async function startEdge(options: {
+interface EdgeOptions {
   gateways: [string, string];
   webRoot: (prefix: string) => Promise<string>;
   requestsPerClient?: number;
   /** In a process group of its own, as `npm start` runs it. */
   detached?: boolean;
-}): Promise<Edge> {
+  /** The port to try first, instead of one drawn (a test's, that another process holds). */
+  port?: number;
+}
+
+/**
+ * NGINX on the rendered template, in front of `gateways`, serving `webRoot` at `/`. Its port
+ * is drawn before NGINX binds it, and a process beside this one (another test file's
+ * service) may take it meanwhile: NGINX then exits, and it starts again on a port drawn
+ * anew, three times at most.
+ */
+async function startEdge(options: EdgeOptions): Promise<Edge> {
+  const { port, ...drawn } = options;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEdgeOnce(attempt === 1 ? options : drawn);
+    } catch (error) {
+      const portTaken = error instanceof Error && /Address already in use/.test(error.message);
+      if (!portTaken || attempt >= 3) throw error;
+    }
+  }
+}
+
+/**
+ * NGINX on a port drawn for it, up once it is its own and its liveness answers: once NGINX
+ * wrote its pid file, which it does only after binding its port. Until then, another
+ * process on that port may answer for it.
+ */
+async function startEdgeOnce(options: EdgeOptions): Promise<Edge> {
   const nginx = findNginx();
   if (!nginx) throw new Error('nginx is not installed (apt-get install nginx)');
   const prefix = await mkdtemp(join(tmpdir(), 'ticketing-nginx-'));
   scratch.push(prefix);
   // NGINX started as root serves files as `nobody`: the app's folder must be readable.
   await chmod(prefix, 0o755);
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const config = await writeLocalNginxConfig(prefix, {
     listenPort: port,
     gateways: options.gateways,
@@ -214,8 +237,23 @@ async function startEdge(options: {
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const live = await fetch(`${base}/health/live`).catch(() => undefined);
-    if (live?.ok) break;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const log = await readFile(join(prefix, 'error.log'), 'utf8').catch(() => '');
+      // A port in use is named on the first of its lines (NGINX tries again, then gives up).
+      const causes = log
+        .trim()
+        .split('\n')
+        .filter((line) => line.includes('[emerg]'));
+      throw new Error(
+        `NGINX exited with code ${child.exitCode}: ${causes.join('; ') || 'no cause logged'}`,
+      );
+    }
+    const pid = await readFile(join(prefix, 'nginx.pid'), 'utf8').catch(() => '');
+    if (pid.trim() === String(child.pid)) {
+      const live = await fetch(`${base}/health/live`).catch(() => undefined);
+      await live?.body?.cancel();
+      if (live?.ok) break;
+    }
     if (Date.now() > deadline) {
       await stop();
       throw new Error('NGINX did not start within 10 s');
@@ -249,6 +287,34 @@ async function expectEdgeError(answer: Response, status: number, code: string) {
   expect(body.errors[0]?.extensions.code).toBe(code);
   expect(body.errors[0]?.message).toEqual(expect.any(String));
 }
+
+describe('the edge started on a port another process took', () => {
+  it('is not taken for that process, and starts on a port of its own', async () => {
+    // It answers /health/live as the edge would: only NGINX's own failure tells them apart.
+    const impostor = createServer((_request, response) => response.end('{"status":"ok"}'));
+    impostor.listen(0, '127.0.0.1');
+    await once(impostor, 'listening');
+    const taken = (impostor.address() as AddressInfo).port;
+    const dead = [await freePort(), await freePort()].map((p) => `127.0.0.1:${p}`);
+    try {
+      const edge = await startEdge({
+        gateways: dead as [string, string],
+        webRoot: builtApp,
+        port: taken,
+      });
+      try {
+        expect(edge.port).not.toBe(taken);
+        const live = await fetch(`${edge.base}/health/live`);
+        expect(live.status).toBe(200);
+        expect(live.headers.get('server')).toBe('nginx');
+      } finally {
+        await edge.stop();
+      }
+    } finally {
+      impostor.close();
+    }
+  });
+});
 
 describe('NGINX’s own answers', () => {
   let base: string;

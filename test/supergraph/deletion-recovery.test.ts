@@ -53,38 +53,54 @@ interface UsersProcess {
   output: string[];
 }
 
-/** The users service as a process of its own, on the supergraph's users database. */
+/**
+ * The users service as a process of its own, on the supergraph's users database. Ready once
+ * it says it listens on the port drawn for it: another process may have taken that port
+ * meanwhile (it was free a moment before), and would answer for it while this one exits. A
+ * port taken so is drawn anew, three times at most.
+ */
 async function startUsersProcess(): Promise<UsersProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [...nodeFlags, 'subgraphs/users/src/index.ts'], {
-    cwd: repositoryRoot,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DRAIN_DEADLINE_MS: '0',
-      SEED_DEMO_DATA: 'false',
-      DATA_DIR: supergraph.dataDir,
-      USERS_DATABASE_URL: supergraph.databaseUrls.users,
-      TICKETS_URL: supergraph.subgraphUrls.tickets,
-      DELETION_SWEEP_INTERVAL_MS: '200',
-      REDIS_URL: '',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  processes.push(child);
-  const output: string[] = [];
-  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  await until(
-    async () => (await fetch(`${url}/health/live`).catch(() => undefined))?.status === 200,
-    30_000,
-    () => output.join(''),
-  );
-  return { child, url: `${url}/graphql`, output };
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = spawn(process.execPath, [...nodeFlags, 'subgraphs/users/src/index.ts'], {
+      cwd: repositoryRoot,
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'info',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        DRAIN_DEADLINE_MS: '0',
+        SEED_DEMO_DATA: 'false',
+        DATA_DIR: supergraph.dataDir,
+        USERS_DATABASE_URL: supergraph.databaseUrls.users,
+        TICKETS_URL: supergraph.subgraphUrls.tickets,
+        DELETION_SWEEP_INTERVAL_MS: '200',
+        REDIS_URL: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    processes.push(child);
+    const output: string[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    const url = `http://127.0.0.1:${port}/graphql`;
+    // Its output is all read once its streams close, after it exited.
+    const closed = new Promise((resolve) => child.once('close', resolve));
+    await until(
+      async () =>
+        child.exitCode !== null ||
+        child.signalCode !== null ||
+        output.join('').includes(`"url":"${url}"`),
+      30_000,
+      () => output.join(''),
+    );
+    if (child.exitCode === null && child.signalCode === null) return { child, url, output };
+    await closed;
+    if (attempt >= 3 || !output.join('').includes('is already in use')) {
+      throw new Error(`the users process exited: ${output.join('')}`);
+    }
+  }
 }
 
 /** `query` sent straight to one users process, signed as the gateway signs it. */

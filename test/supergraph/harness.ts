@@ -113,11 +113,16 @@ export async function queuedBehindLock<const Requests extends readonly QueuedReq
   try {
     await holder.query('BEGIN');
     await holder.query(lock.sql, lock.params);
-    for (const { send, waitsAt } of requests) {
+    for (const [index, { send, waitsAt }] of requests.entries()) {
       answers.push(send());
+      // A statement named by `waitsAt` may be one an earlier request waits at already (the
+      // same text, or one containing it): this one waits once one more than those does.
+      const waiters = requests
+        .slice(0, index + 1)
+        .filter((earlier) => earlier.waitsAt.includes(waitsAt)).length;
       const deadline = Date.now() + 10_000;
       for (;;) {
-        if (await waitsForLock(holder, waitsAt)) break;
+        if ((await lockWaiters(holder, waitsAt)) >= waiters) break;
         if (Date.now() > deadline) {
           throw new Error(`No statement "${waitsAt}" came to wait for the test's lock`);
         }
@@ -141,6 +146,11 @@ export async function queuedBehindLock<const Requests extends readonly QueuedReq
  * (a connection of the test's, in or out of a transaction) is connected to.
  */
 export async function waitsForLock(observer: pg.Client, statement: string): Promise<boolean> {
+  return (await lockWaiters(observer, statement)) > 0;
+}
+
+/** How many statements containing `statement` wait for a lock, as `waitsForLock` sees them. */
+async function lockWaiters(observer: pg.Client, statement: string): Promise<number> {
   // The activity a transaction reads is kept until it ends, unless cleared.
   await observer.query('SELECT pg_stat_clear_snapshot()');
   const { rows } = await observer.query<{ waiting: number }>(
@@ -149,7 +159,7 @@ export async function waitsForLock(observer: pg.Client, statement: string): Prom
        AND position($1 in query) > 0`,
     [statement],
   );
-  return (rows[0]?.waiting ?? 0) > 0;
+  return rows[0]?.waiting ?? 0;
 }
 
 /**

@@ -86,7 +86,10 @@ describe('with Redis shared by the replicas', () => {
   it('a request accepted by one replica is refused by another', async () => {
     const first = await replica({ REDIS_URL: testRedisUrl });
     const second = await replica({ REDIS_URL: testRedisUrl });
-    await eventually(async () => (await readiness(second)).body.status === 'ready');
+    // Each connects to Redis in the background: one that has not yet would keep the id to itself.
+    for (const service of [first, second]) {
+      await eventually(async () => (await readiness(service)).body.status === 'ready');
+    }
     const headers = sign();
     expect((await post(first, headers)).status).toBe(200);
     const replay = await post(second, headers);
