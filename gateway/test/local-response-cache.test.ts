@@ -10,8 +10,11 @@ import {
   responseCacheMetrics,
 } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OwnRedis, startOwnRedis } from '../../test/own-servers.ts';
+import { type OwnRedis, startOwnRedis, startOwnRelay } from '../../test/own-servers.ts';
 import { type LocalEntry, LocalResponseCache } from '../src/local-response-cache.ts';
+
+/** A SUBSCRIBE as it is sent (RESP), not a connection name that contains the word. */
+const subscribeCommand = /\r\nsubscribe\r\n/i;
 
 const logger = createLogger('local-response-cache-test', 'silent');
 
@@ -217,4 +220,30 @@ describe('the response cache’s first level', () => {
       await local.close();
     }
   }, 20_000);
+});
+
+describe('the response cache’s first level, its subscription answered after the deadline', () => {
+  // Redis's answer to the SUBSCRIBE held past the command's 250 ms deadline, as on a busy
+  // moment: Redis subscribed it, but the first level took the late answer for a failure and
+  // never served, for as long as that connection lasted.
+  it('subscribes again, and serves once an answer says it is subscribed', async () => {
+    await using relay = await startOwnRelay(redis.url);
+    relay.slowAnswersTo(subscribeCommand, 400);
+    const namespace = `test-${randomUUID().slice(0, 8)}`;
+    const local = new LocalResponseCache({
+      subscriber: connectRedis(relay.url, { timeoutMs: 250, logger, name: 'subscriber' }),
+      namespace,
+      logger,
+    });
+    try {
+      await until(() => local.serving, 'the subscription');
+      // Subscribed indeed: it hears an invalidation.
+      const id = randomUUID();
+      local.set('a', entry({ event: { id } }, { eventIds: [id] }), local.generation);
+      await invalidateCachedResponses(publisher, namespace, 'events', logger, [id]);
+      await until(() => local.get('a', fresh) === undefined, 'the entry dropped');
+    } finally {
+      await local.close();
+    }
+  });
 });

@@ -21,6 +21,9 @@ import {
   startOwnRelay,
 } from '../../../test/own-servers.ts';
 
+/** A SUBSCRIBE as it is sent (RESP), not a connection name that contains the word. */
+const subscribeCommand = /\r\nsubscribe\r\n/i;
+
 const logger = createLogger('redis-test', 'silent');
 /** How soon a silent path must have been replaced, with room for a busy machine. */
 const replacedWithinMs = 6_000;
@@ -220,72 +223,26 @@ describe('a subscriber whose subscription is answered after its deadline', () =>
   // for a failure and skipped the load that follows a subscription: what was published while
   // its subscriber was away stayed unknown, until the next reconnect.
   it('subscribes again, then loads what was published while it was away', async () => {
-    const sockets = new Set<Socket>();
-    let connections = 0;
-    const relay = createServer((client) => {
-      connections += 1;
-      const slowOnSubscribe = connections > 1;
-      let heldUntil = 0;
-      const upstream = tcpConnect(Number(new URL(redis.url).port), '127.0.0.1');
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('error', () => {});
-        socket.on('close', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.on('data', (chunk) => {
-        if (slowOnSubscribe && heldUntil === 0 && /subscribe/i.test(chunk.toString('latin1'))) {
-          heldUntil = performance.now() + 400;
-        }
-        upstream.write(chunk);
-      });
-      // In order: everything after a held answer waits for it.
-      let passed = Promise.resolve();
-      upstream.on('data', (chunk) => {
-        passed = passed.then(async () => {
-          const wait = heldUntil - performance.now();
-          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-          client.write(chunk);
-        });
-      });
+    relay = await startOwnRelay(redis.url);
+    const subscriber = connect(relay.url, 'revocations');
+    const reader = connect(redis.url, 'reader');
+    const revocations = new RevocationList(subscriber, reader, logger);
+    const publisher = connect(redis.url, 'publisher');
+    const facts = () => ({ userId: randomUUID(), sessionId: randomUUID(), issuedAt: 0 });
+    await untilSubscribed(publisher, revocations, facts());
+    // The subscriber's connection lost; a session revoked before it is back.
+    relay.slowAnswersTo(subscribeCommand, 400);
+    relay.dropOpenConnections();
+    const meanwhile = facts();
+    await new RevocationPublisher(publisher, logger).publish({
+      kind: 'session',
+      id: meanwhile.sessionId,
     });
-    relay.listen(0, '127.0.0.1');
-    await once(relay, 'listening');
-    const url = new URL(redis.url);
-    url.port = String((relay.address() as { port: number }).port);
-    try {
-      const subscriber = connect(url.toString(), 'revocations');
-      const reader = connect(redis.url, 'reader');
-      const revocations = new RevocationList(subscriber, reader, logger);
-      const publisher = connect(redis.url, 'publisher');
-      await untilSubscribed(publisher, revocations, {
-        userId: randomUUID(),
-        sessionId: randomUUID(),
-        issuedAt: 0,
-      });
-      // The subscriber's connection lost; a session revoked before it is back.
-      for (const socket of sockets) socket.destroy();
-      const meanwhile = { userId: randomUUID(), sessionId: randomUUID(), issuedAt: 0 };
-      await new RevocationPublisher(publisher, logger).publish({
-        kind: 'session',
-        id: meanwhile.sessionId,
-      });
-      expect(revocations.isRevoked(meanwhile)).toBe(false);
-      // Subscribed again (its answer late): a revocation published now is heard.
-      await untilSubscribed(publisher, revocations, {
-        userId: randomUUID(),
-        sessionId: randomUUID(),
-        issuedAt: 0,
-      });
-      expect(connections).toBeGreaterThan(1);
-      // And the one published while it was away was loaded.
-      await until(() => revocations.isRevoked(meanwhile), 'the revocation loaded', 3_000);
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      relay.close();
-    }
+    expect(revocations.isRevoked(meanwhile)).toBe(false);
+    // Subscribed again (its answer late): a revocation published now is heard.
+    await untilSubscribed(publisher, revocations, facts());
+    // And the one published while it was away was loaded.
+    await until(() => revocations.isRevoked(meanwhile), 'the revocation loaded', 3_000);
   }, 20_000);
 });
 
