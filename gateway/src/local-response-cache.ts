@@ -20,6 +20,7 @@ import {
   responseCacheHeartbeatWindowMs,
   responseCacheMetrics,
 } from '@ticketing/platform';
+import { ReplyError } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 
 /** What the first level keeps of a shared entry: what a hit needs, and what drops it. */
@@ -96,7 +97,7 @@ export class LocalResponseCache {
       // An answer later than the command's deadline (Redis or this gateway busy a moment) is
       // a failure here, though Redis may well have subscribed: taken as final, the first
       // level would not serve for as long as the connection lasts. So while the connection
-      // is up, it subscribes again (harmless when it already is) until an answer says so; a
+      // is up, it subscribes again (harmless when it already is) until Redis answers; a
       // connection that went down subscribes again on its next 'ready'.
       for (;;) {
         try {
@@ -104,7 +105,8 @@ export class LocalResponseCache {
           break;
         } catch (error) {
           logger.warn({ err: error }, 'could not subscribe to response cache invalidations');
-          if (client.status !== 'ready') return;
+          // Redis's refusal is an answer that asking again would only repeat.
+          if (client.status !== 'ready' || error instanceof ReplyError) return;
         }
       }
       // Whatever was published while unsubscribed is lost: start from nothing.

@@ -247,3 +247,36 @@ describe('the response cache’s first level, its subscription answered after th
     }
   });
 });
+
+describe('the response cache’s first level, its subscription refused by Redis', () => {
+  // A refusal is an answer: asked again at once, it would only be refused again, as fast as
+  // Redis can answer, for as long as the connection lasts.
+  it('asks once, not again and again, and does not serve', async () => {
+    await using own = await startOwnRedis();
+    const admin = connectRedis(own.url, { timeoutMs: 250, logger, name: 'admin' });
+    try {
+      await until(() => admin.available, 'connected');
+      // The user every connection here logs in as may subscribe to no channel.
+      await admin.client.acl('SETUSER', 'default', 'resetchannels');
+      const local = new LocalResponseCache({
+        subscriber: connectRedis(own.url, { timeoutMs: 250, logger, name: 'subscriber' }),
+        namespace: `test-${randomUUID().slice(0, 8)}`,
+        logger,
+      });
+      const refusals = async () => {
+        const stats = String(await admin.client.info('commandstats'));
+        return Number(/cmdstat_subscribe:.*rejected_calls=(\d+)/.exec(stats)?.[1] ?? 0);
+      };
+      for (const deadline = Date.now() + 3_000; (await refusals()) === 0; ) {
+        if (Date.now() > deadline) throw new Error('the subscription was never refused');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await refusals()).toBe(1);
+      expect(local.serving).toBe(false);
+      await local.close();
+    } finally {
+      await admin.close();
+    }
+  });
+});

@@ -344,7 +344,7 @@ export class RevocationList {
    * command's deadline (Redis or this process busy a moment) is a failure here, though Redis
    * may well have subscribed: the load would be skipped, and what was published while the
    * subscriber was away would stay unknown until the next reconnect. So while the connection
-   * is up, it subscribes again (harmless when it already is) until an answer says so. A
+   * is up, it subscribes again (harmless when it already is) until Redis answers. A
    * connection that went down subscribes again on its next 'ready'.
    */
   async #subscribeThenLoad() {
@@ -355,7 +355,8 @@ export class RevocationList {
         break;
       } catch (error) {
         this.#logger.warn({ err: error }, 'could not subscribe to revocations');
-        if (client.status !== 'ready') return;
+        // Redis's refusal is an answer that asking again would only repeat.
+        if (client.status !== 'ready' || error instanceof ReplyError) return;
       }
     }
     await this.#load();

@@ -246,6 +246,31 @@ describe('a subscriber whose subscription is answered after its deadline', () =>
   }, 20_000);
 });
 
+describe('a subscriber whose subscription Redis refuses', () => {
+  // A refusal is an answer: asked again at once, it would only be refused again, as fast as
+  // Redis can answer, for as long as the connection lasts.
+  it('asks once, not again and again', async () => {
+    await using own = await startOwnRedis();
+    const admin = connect(own.url, 'admin');
+    await until(() => admin.available, 'connected', 3_000);
+    // The user every connection here logs in as may subscribe to no channel.
+    await admin.client.acl('SETUSER', 'default', 'resetchannels');
+    const revocations = new RevocationList(
+      connect(own.url, 'revocations'),
+      connect(own.url, 'reader'),
+      logger,
+    );
+    const refusals = async () => {
+      const stats = String(await admin.client.info('commandstats'));
+      return Number(/cmdstat_subscribe:.*rejected_calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    };
+    await until(async () => (await refusals()) > 0, 'the subscription refused', 3_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await refusals()).toBe(1);
+    await revocations.close();
+  });
+});
+
 describe('a Redis connection that Redis refuses', () => {
   it('logs the refusal without the password it sent', async () => {
     // A Redis of this test's own, which asks for a password the service does not have (a
