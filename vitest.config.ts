@@ -18,7 +18,16 @@ export default defineConfig({
     env: { APOLLO_TELEMETRY_DISABLED: 'true' },
     projects: [
       { test: { name: 'platform', include: ['packages/platform/test/**/*.test.ts'] } },
-      { test: { name: 'auth', include: ['packages/auth/test/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'auth',
+          include: ['packages/auth/test/**/*.test.ts'],
+          // A password hashed is scrypt's ~0.35 s of CPU, seconds on a busy machine. A test
+          // that timed out left its hashes running, holding places on the one queue of the
+          // module, and the tests after it found places taken that they counted as free.
+          testTimeout: 60_000,
+        },
+      },
       {
         test: {
           name: 'prisma',
@@ -31,7 +40,10 @@ export default defineConfig({
         test: {
           name,
           include: [`subgraphs/${name}/test/**/*.test.ts`],
-          testTimeout: 30_000,
+          // The users service's tests sign up and log in many times, and each password
+          // hashed or checked is scrypt's ~0.35 s of CPU: ten of them take over 25 s on a
+          // busy 2-core machine. None of them measures how long that takes.
+          testTimeout: name === 'users' ? 90_000 : 30_000,
           hookTimeout: 60_000,
         },
       })),

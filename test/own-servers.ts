@@ -239,6 +239,14 @@ export interface OwnRelay extends AsyncDisposable {
    * connections are relayed as before.
    */
   silenceOpenConnections(): void;
+  /** Closes every connection open now; new connections are relayed as before. */
+  dropOpenConnections(): void;
+  /**
+   * On each connection opened from now on, holds the target's answers for `ms` once the
+   * client has first sent bytes matching `pattern` (what comes after waits behind them, in
+   * order): a command answered after its deadline, as on a busy moment.
+   */
+  slowAnswersTo(pattern: RegExp, ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -247,9 +255,13 @@ export async function startOwnRelay(target: string): Promise<OwnRelay> {
   const to = new URL(target);
   const port = await freePort();
   const open = new Set<{ silence(): void; destroy(): void }>();
+  let slow: { pattern: RegExp; ms: number } | undefined;
   const server = createServer((client) => {
     const upstream = connect(Number(to.port), to.hostname);
     let silent = false;
+    const slowHere = slow;
+    let heldUntil: number | undefined;
+    let passed = Promise.resolve();
     const pair = {
       silence: () => {
         silent = true;
@@ -260,8 +272,24 @@ export async function startOwnRelay(target: string): Promise<OwnRelay> {
       },
     };
     open.add(pair);
-    client.on('data', (chunk) => silent || upstream.write(chunk));
-    upstream.on('data', (chunk) => silent || client.write(chunk));
+    client.on('data', (chunk) => {
+      if (slowHere && heldUntil === undefined && slowHere.pattern.test(chunk.toString('latin1'))) {
+        heldUntil = performance.now() + slowHere.ms;
+      }
+      silent || upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => {
+      if (heldUntil === undefined) {
+        silent || client.write(chunk);
+        return;
+      }
+      const until = heldUntil;
+      passed = passed.then(async () => {
+        const wait = until - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        silent || client.write(chunk);
+      });
+    });
     for (const [socket, other] of [
       [client, upstream],
       [upstream, client],
@@ -284,6 +312,13 @@ export async function startOwnRelay(target: string): Promise<OwnRelay> {
     url: url.toString(),
     silenceOpenConnections: () => {
       for (const pair of open) pair.silence();
+    },
+    dropOpenConnections: () => {
+      for (const pair of open) pair.destroy();
+      open.clear();
+    },
+    slowAnswersTo: (pattern, ms) => {
+      slow = { pattern, ms };
     },
     stop,
     [Symbol.asyncDispose]: stop,

@@ -20,6 +20,7 @@ import {
   responseCacheHeartbeatWindowMs,
   responseCacheMetrics,
 } from '@ticketing/platform';
+import { ReplyError } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 
 /** What the first level keeps of a shared entry: what a hit needs, and what drops it. */
@@ -92,16 +93,25 @@ export class LocalResponseCache {
         logger.warn({ err: error }, 'ignored a malformed response cache invalidation');
       }
     });
-    client.on('ready', () => {
-      client.subscribe(this.#channel).then(
-        () => {
-          // Whatever was published while unsubscribed is lost: start from nothing.
-          this.#forgetAll('subscription');
-          this.#subscribed = true;
-        },
-        (error: unknown) =>
-          logger.warn({ err: error }, 'could not subscribe to response cache invalidations'),
-      );
+    client.on('ready', async () => {
+      // An answer later than the command's deadline (Redis or this gateway busy a moment) is
+      // a failure here, though Redis may well have subscribed: taken as final, the first
+      // level would not serve for as long as the connection lasts. So while the connection
+      // is up, it subscribes again (harmless when it already is) until Redis answers; a
+      // connection that went down subscribes again on its next 'ready'.
+      for (;;) {
+        try {
+          await client.subscribe(this.#channel);
+          break;
+        } catch (error) {
+          logger.warn({ err: error }, 'could not subscribe to response cache invalidations');
+          // Redis's refusal is an answer that asking again would only repeat.
+          if (client.status !== 'ready' || error instanceof ReplyError) return;
+        }
+      }
+      // Whatever was published while unsubscribed is lost: start from nothing.
+      this.#forgetAll('subscription');
+      this.#subscribed = true;
     });
     client.on('close', () => {
       this.#subscribed = false;

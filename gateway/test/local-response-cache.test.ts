@@ -10,8 +10,11 @@ import {
   responseCacheMetrics,
 } from '@ticketing/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OwnRedis, startOwnRedis } from '../../test/own-servers.ts';
+import { type OwnRedis, startOwnRedis, startOwnRelay } from '../../test/own-servers.ts';
 import { type LocalEntry, LocalResponseCache } from '../src/local-response-cache.ts';
+
+/** A SUBSCRIBE as it is sent (RESP), not a connection name that contains the word. */
+const subscribeCommand = /\r\nsubscribe\r\n/i;
 
 const logger = createLogger('local-response-cache-test', 'silent');
 
@@ -217,4 +220,63 @@ describe('the response cache’s first level', () => {
       await local.close();
     }
   }, 20_000);
+});
+
+describe('the response cache’s first level, its subscription answered after the deadline', () => {
+  // Redis's answer to the SUBSCRIBE held past the command's 250 ms deadline, as on a busy
+  // moment: Redis subscribed it, but the first level took the late answer for a failure and
+  // never served, for as long as that connection lasted.
+  it('subscribes again, and serves once an answer says it is subscribed', async () => {
+    await using relay = await startOwnRelay(redis.url);
+    relay.slowAnswersTo(subscribeCommand, 400);
+    const namespace = `test-${randomUUID().slice(0, 8)}`;
+    const local = new LocalResponseCache({
+      subscriber: connectRedis(relay.url, { timeoutMs: 250, logger, name: 'subscriber' }),
+      namespace,
+      logger,
+    });
+    try {
+      await until(() => local.serving, 'the subscription');
+      // Subscribed indeed: it hears an invalidation.
+      const id = randomUUID();
+      local.set('a', entry({ event: { id } }, { eventIds: [id] }), local.generation);
+      await invalidateCachedResponses(publisher, namespace, 'events', logger, [id]);
+      await until(() => local.get('a', fresh) === undefined, 'the entry dropped');
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+describe('the response cache’s first level, its subscription refused by Redis', () => {
+  // A refusal is an answer: asked again at once, it would only be refused again, as fast as
+  // Redis can answer, for as long as the connection lasts.
+  it('asks once, not again and again, and does not serve', async () => {
+    await using own = await startOwnRedis();
+    const admin = connectRedis(own.url, { timeoutMs: 250, logger, name: 'admin' });
+    try {
+      await until(() => admin.available, 'connected');
+      // The user every connection here logs in as may subscribe to no channel.
+      await admin.client.acl('SETUSER', 'default', 'resetchannels');
+      const local = new LocalResponseCache({
+        subscriber: connectRedis(own.url, { timeoutMs: 250, logger, name: 'subscriber' }),
+        namespace: `test-${randomUUID().slice(0, 8)}`,
+        logger,
+      });
+      const refusals = async () => {
+        const stats = String(await admin.client.info('commandstats'));
+        return Number(/cmdstat_subscribe:.*rejected_calls=(\d+)/.exec(stats)?.[1] ?? 0);
+      };
+      for (const deadline = Date.now() + 3_000; (await refusals()) === 0; ) {
+        if (Date.now() > deadline) throw new Error('the subscription was never refused');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await refusals()).toBe(1);
+      expect(local.serving).toBe(false);
+      await local.close();
+    } finally {
+      await admin.close();
+    }
+  });
 });

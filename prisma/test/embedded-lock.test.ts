@@ -35,33 +35,52 @@ async function holder(dir: string, closeAfterMs?: number): Promise<ChildProcess>
   return child;
 }
 
+/**
+ * Each test below starts PGlite twice (a holder that creates the database, then the test's
+ * own open): seconds of WebAssembly each, over twenty on a busy 2-core machine. What they
+ * check is which open succeeds, not how soon.
+ */
+const openingTestMs = 120_000;
+
 describe('an embedded database another process has open', () => {
-  it('is not opened: the open waits, then fails naming that process', async () => {
-    const dir = await dataDir();
-    const other = await holder(dir);
-    await expect(
-      openDatabase({ kind: 'pglite', dataDir: dir }, { lockWaitMs: 500 }),
-    ).rejects.toThrow(
-      `The embedded database in ${dir} is in use by process ${other.pid}; stop that process first`,
-    );
-  }, 30_000);
+  it(
+    'is not opened: the open waits, then fails naming that process',
+    async () => {
+      const dir = await dataDir();
+      const other = await holder(dir);
+      await expect(
+        openDatabase({ kind: 'pglite', dataDir: dir }, { lockWaitMs: 500 }),
+      ).rejects.toThrow(
+        `The embedded database in ${dir} is in use by process ${other.pid}; stop that process first`,
+      );
+    },
+    openingTestMs,
+  );
 
-  it('is opened once the other process closes it', async () => {
-    const dir = await dataDir();
-    const other = await holder(dir, 1_000);
-    const db = await openDatabase({ kind: 'pglite', dataDir: dir });
-    await db.close();
-    expect(other.exitCode).toBeNull();
-  }, 30_000);
+  it(
+    'is opened once the other process closes it',
+    async () => {
+      const dir = await dataDir();
+      const other = await holder(dir, 1_000);
+      const db = await openDatabase({ kind: 'pglite', dataDir: dir });
+      await db.close();
+      expect(other.exitCode).toBeNull();
+    },
+    openingTestMs,
+  );
 
-  it('is opened at once when the process that had it open was killed', async () => {
-    const dir = await dataDir();
-    const other = await holder(dir);
-    other.kill('SIGKILL');
-    await once(other, 'exit');
-    const db = await openDatabase({ kind: 'pglite', dataDir: dir }, { lockWaitMs: 0 });
-    await db.close();
-  }, 30_000);
+  it(
+    'is opened at once when the process that had it open was killed',
+    async () => {
+      const dir = await dataDir();
+      const other = await holder(dir);
+      other.kill('SIGKILL');
+      await once(other, 'exit');
+      const db = await openDatabase({ kind: 'pglite', dataDir: dir }, { lockWaitMs: 0 });
+      await db.close();
+    },
+    openingTestMs,
+  );
 });
 
 describe('a stale lock two processes find at the same instant', () => {

@@ -264,13 +264,7 @@ export class RevocationList {
         logger.warn({ err: error }, 'ignored a malformed revocation message');
       }
     });
-    subscriber.client.on('ready', () => {
-      // Subscribe first, then load: nothing published in between is missed.
-      subscriber.client.subscribe(channel).then(
-        () => this.#load(),
-        (error: unknown) => logger.warn({ err: error }, 'could not subscribe to revocations'),
-      );
-    });
+    subscriber.client.on('ready', () => void this.#subscribeThenLoad());
     // The reader may connect after the subscriber: load then too (loading twice is harmless).
     reader.client.on('ready', () => void this.#load());
   }
@@ -343,6 +337,29 @@ export class RevocationList {
       if (expiresAt > now) break;
       this.#users.delete(id);
     }
+  }
+
+  /**
+   * Subscribes, then loads: nothing published in between is missed. An answer later than the
+   * command's deadline (Redis or this process busy a moment) is a failure here, though Redis
+   * may well have subscribed: the load would be skipped, and what was published while the
+   * subscriber was away would stay unknown until the next reconnect. So while the connection
+   * is up, it subscribes again (harmless when it already is) until Redis answers. A
+   * connection that went down subscribes again on its next 'ready'.
+   */
+  async #subscribeThenLoad() {
+    const client = this.#subscriber.client;
+    for (;;) {
+      try {
+        await client.subscribe(channel);
+        break;
+      } catch (error) {
+        this.#logger.warn({ err: error }, 'could not subscribe to revocations');
+        // Redis's refusal is an answer that asking again would only repeat.
+        if (client.status !== 'ready' || error instanceof ReplyError) return;
+      }
+    }
+    await this.#load();
   }
 
   /** Loads every stored revocation, with the time it has left. */

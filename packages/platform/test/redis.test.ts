@@ -21,6 +21,9 @@ import {
   startOwnRelay,
 } from '../../../test/own-servers.ts';
 
+/** A SUBSCRIBE as it is sent (RESP), not a connection name that contains the word. */
+const subscribeCommand = /\r\nsubscribe\r\n/i;
+
 const logger = createLogger('redis-test', 'silent');
 /** How soon a silent path must have been replaced, with room for a busy machine. */
 const replacedWithinMs = 6_000;
@@ -160,9 +163,14 @@ describe('a subscriber whose new connection is cut while it subscribes again', (
     process.on('unhandledRejection', record);
     const sockets = new Set<Socket>();
     let connections = 0;
+    // Connections opened before the test cuts are passed on whole, not only the first: on a
+    // busy machine the first may be replaced before it has subscribed (an answer to its ready
+    // check later than the command deadline), and cutting its successor as it subscribed
+    // would leave a list that never heard a revocation to start from.
+    let cutting = false;
     const cutter = createServer((client) => {
       connections += 1;
-      const cutOnSubscribe = connections > 1;
+      const cutOnSubscribe = cutting;
       const upstream = tcpConnect(Number(new URL(redis.url).port), '127.0.0.1');
       for (const socket of [client, upstream]) {
         sockets.add(socket);
@@ -194,8 +202,10 @@ describe('a subscriber whose new connection is cut while it subscribes again', (
       const facts = { userId: randomUUID(), sessionId: randomUUID(), issuedAt: 0 };
       await untilSubscribed(publisher, revocations, facts);
       // Its connection cut: every reconnect is cut again as it subscribes.
+      cutting = true;
+      const cutAt = connections;
       for (const socket of sockets) socket.destroy();
-      await until(() => connections >= 4, 'three reconnects, each cut', 6_000);
+      await until(() => connections >= cutAt + 3, 'three reconnects, each cut', 6_000);
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(unhandled).toEqual([]);
     } finally {
@@ -204,6 +214,61 @@ describe('a subscriber whose new connection is cut while it subscribes again', (
       cutter.close();
     }
   }, 20_000);
+});
+
+describe('a subscriber whose subscription is answered after its deadline', () => {
+  // Between the list's subscriber and Redis: a relay that holds Redis's answers for 400 ms
+  // once a reconnected subscriber has sent its SUBSCRIBE, past the command's 250 ms deadline,
+  // as on a busy moment. Redis subscribed it all the same, but the list took the late answer
+  // for a failure and skipped the load that follows a subscription: what was published while
+  // its subscriber was away stayed unknown, until the next reconnect.
+  it('subscribes again, then loads what was published while it was away', async () => {
+    relay = await startOwnRelay(redis.url);
+    const subscriber = connect(relay.url, 'revocations');
+    const reader = connect(redis.url, 'reader');
+    const revocations = new RevocationList(subscriber, reader, logger);
+    const publisher = connect(redis.url, 'publisher');
+    const facts = () => ({ userId: randomUUID(), sessionId: randomUUID(), issuedAt: 0 });
+    await untilSubscribed(publisher, revocations, facts());
+    // The subscriber's connection lost; a session revoked before it is back.
+    relay.slowAnswersTo(subscribeCommand, 400);
+    relay.dropOpenConnections();
+    const meanwhile = facts();
+    await new RevocationPublisher(publisher, logger).publish({
+      kind: 'session',
+      id: meanwhile.sessionId,
+    });
+    expect(revocations.isRevoked(meanwhile)).toBe(false);
+    // Subscribed again (its answer late): a revocation published now is heard.
+    await untilSubscribed(publisher, revocations, facts());
+    // And the one published while it was away was loaded.
+    await until(() => revocations.isRevoked(meanwhile), 'the revocation loaded', 3_000);
+  }, 20_000);
+});
+
+describe('a subscriber whose subscription Redis refuses', () => {
+  // A refusal is an answer: asked again at once, it would only be refused again, as fast as
+  // Redis can answer, for as long as the connection lasts.
+  it('asks once, not again and again', async () => {
+    await using own = await startOwnRedis();
+    const admin = connect(own.url, 'admin');
+    await until(() => admin.available, 'connected', 3_000);
+    // The user every connection here logs in as may subscribe to no channel.
+    await admin.client.acl('SETUSER', 'default', 'resetchannels');
+    const revocations = new RevocationList(
+      connect(own.url, 'revocations'),
+      connect(own.url, 'reader'),
+      logger,
+    );
+    const refusals = async () => {
+      const stats = String(await admin.client.info('commandstats'));
+      return Number(/cmdstat_subscribe:.*rejected_calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    };
+    await until(async () => (await refusals()) > 0, 'the subscription refused', 3_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await refusals()).toBe(1);
+    await revocations.close();
+  });
 });
 
 describe('a Redis connection that Redis refuses', () => {
