@@ -6,14 +6,22 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Supergraph, startSupergraph } from './harness.ts';
-import { type AuthPayload, signUp } from './operations.ts';
+import { type AuthPayload, logIn, signUp } from './operations.ts';
 
 let supergraph: Supergraph;
 let organizer: AuthPayload;
+let adminToken: string;
+
+const adminEmail = 'error-fields-admin@example.com';
+const adminPassword = 'the admin password of error fields';
 
 beforeAll(async () => {
-  supergraph = await startSupergraph();
+  supergraph = await startSupergraph({
+    env: { BOOTSTRAP_ADMIN_EMAIL: adminEmail, BOOTSTRAP_ADMIN_PASSWORD: adminPassword },
+  });
   organizer = await signUp(supergraph, { accountType: 'ORGANIZER' });
+  adminToken = (await logIn(supergraph, adminEmail, adminPassword)).data?.logIn
+    .accessToken as string;
 });
 afterAll(async () => {
   await supergraph?.stop();
@@ -78,5 +86,28 @@ describe('the events service names the id of an event it does not find', () => {
     });
     expect(result.errors).toBeUndefined();
     expect(result.data).toEqual({ event: null });
+  });
+});
+
+describe('the users service names the id of an account it does not find', () => {
+  it('setUserRole', async () => {
+    const refusal: Refusal = {
+      document: 'mutation ($userId: ID!) { setUserRole(userId: $userId, role: ORGANIZER) { id } }',
+      variables: () => ({ userId: unknown() }),
+      token: () => adminToken,
+      code: 'NOT_FOUND',
+      field: 'userId',
+    };
+    expect(await refused(refusal)).toMatchObject({ code: refusal.code, field: refusal.field });
+  });
+
+  it('answers user(id) for an unknown id with null, not an error', async () => {
+    const result = await supergraph.request(
+      'query ($id: ID!) { user(id: $id) { id } }',
+      { id: unknown() },
+      { token: adminToken },
+    );
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ user: null });
   });
 });
