@@ -38,7 +38,7 @@ import {
   unpayableMessage,
   updateTierSchema,
 } from '../validation.ts';
-import type { EventOwnership, ManagedEvent } from './EventOwnership.ts';
+import { type EventOwnership, eventNotFound, type ManagedEvent } from './EventOwnership.ts';
 
 export interface TicketingSettings {
   /** How long a hold reserves stock. */
@@ -100,7 +100,10 @@ export function isOnSale(
   return eventOnSale(snapshot, now) && windowOpen(tier, now);
 }
 
-const tierNotFound = (id: string) => notFound(`No ticket tier has the id ${id}.`);
+/** NOT_FOUND for a tier, naming `field`, the argument that gave its id. */
+const tierNotFound = (id: string, field: string) =>
+  notFound(`No ticket tier has the id ${id}.`, field);
+
 const windowClosed = (window: { salesStartAt: Date | null; salesEndAt: Date | null }) =>
   failure('SALES_CLOSED', 'This tier is not on sale now.', {
     salesStartAt: window.salesStartAt?.toISOString(),
@@ -127,7 +130,9 @@ const keyRefused = (status: 'keyInUse' | 'keyReused', what: string, field: strin
 /** A purchase's hold that is not the buyer's: named as releaseHold names its `id`. */
 const holdNotFound = () =>
   failure('HOLD_NOT_FOUND', 'No hold of yours has this id.', { field: 'input.holdId' });
-const soldOut = () => failure('SOLD_OUT', 'Not enough tickets are left in this tier.');
+/** SOLD_OUT, naming the argument that gave the tier (`tierId`, `input.tierId`, `input.holdId`). */
+const soldOut = (field: string) =>
+  failure('SOLD_OUT', 'Not enough tickets are left in this tier.', { field });
 const salesClosed = () => failure('SALES_CLOSED', 'This event is not on sale.');
 /** The buyer's cap for the event, naming the argument whose quantity went past it. */
 const limitReached = (perUserCap: number, field: string) =>
@@ -182,7 +187,7 @@ export class TicketingService {
     input: { idempotencyKey?: string | null },
   ): Promise<TicketTier> {
     const caller = this.#manager(viewer);
-    if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
+    if (!isUuid(eventId)) throw eventNotFound(eventId, 'eventId');
     const { idempotencyKey, ...fields } = input;
     const keyed =
       idempotencyKey == null
@@ -214,7 +219,7 @@ export class TicketingService {
         throw keyRefused(outcome.status, 'ticket tier', 'input.idempotencyKey');
       case 'eventDeleted':
         // Deleted, a draft, after the events service was asked.
-        throw notFound(`No event has the id ${eventId}.`);
+        throw eventNotFound(eventId, 'eventId');
       case 'eventCancelled':
         // Cancelled after the events service was asked.
         throw cancelled('CANCELLED', 'createTicketTier');
@@ -235,16 +240,19 @@ export class TicketingService {
     maxTiersPerEvent: number,
   ): Promise<TierCreation> {
     const tier = parseInput(createTierSchema, fields, 'input');
-    assertGoingAhead(await this.#managed(caller, eventId), 'createTicketTier');
+    assertGoingAhead(
+      await this.#managed(caller, eventId, () => eventNotFound(eventId, 'eventId')),
+      'createTicketTier',
+    );
     return this.#tickets.createTier({ ...tier, ...keyed, eventId }, maxTiersPerEvent);
   }
 
   async updateTier(viewer: Identity | null, id: string, input: unknown) {
     const caller = this.#manager(viewer);
-    const tier = await this.#existingTier(id);
+    const tier = await this.#existingTier(id, 'id');
     // Who may change it first: a tier of an event the caller cannot see (another organizer's
     // draft) reads as one that does not exist, whatever the input, and names no event.
-    const event = await this.#managed(caller, tier.eventId, () => tierNotFound(id));
+    const event = await this.#managed(caller, tier.eventId, () => tierNotFound(id, 'id'));
     const changes = parseInput(updateTierSchema, input, 'input');
     // A tier's currency never changes: its new price is checked against the one stored.
     if (changes.priceCents !== undefined && !payableIn(changes.priceCents, tier.currency)) {
@@ -275,7 +283,7 @@ export class TicketingService {
         });
       case 'notFound':
         // Deleted by another request meanwhile.
-        throw tierNotFound(id);
+        throw tierNotFound(id, 'id');
     }
   }
 
@@ -309,7 +317,7 @@ export class TicketingService {
       case 'orderLimitExceeded':
         throw orderLimitExceeded(outcome.maxPerOrder, 'quantity');
       case 'soldOut':
-        throw soldOut();
+        throw soldOut('tierId');
       case 'limitReached':
         throw limitReached(this.#settings.perUserCap, 'quantity');
       case 'salesClosed':
@@ -324,7 +332,7 @@ export class TicketingService {
   }
 
   async #newHold(buyer: Identity, tierId: string, quantity: number, idempotencyKey?: string) {
-    const tier = await this.#existingTier(tierId);
+    const tier = await this.#existingTier(tierId, 'tierId');
     const count = parseInput(quantitySchema, quantity, 'quantity');
     this.#assertOnSale(tier, count);
     return this.#purchases.hold({
@@ -362,7 +370,7 @@ export class TicketingService {
     const caller = this.#buyer(viewer);
     const [ticket] = isUuid(id) ? await this.#tickets.findTicketsByIds([id]) : [null];
     if (!ticket || (ticket.ownerId !== caller.userId && caller.role !== 'ADMIN')) {
-      throw notFound(`No ticket of yours has the id ${id}.`);
+      throw notFound(`No ticket of yours has the id ${id}.`, 'id');
     }
     const owner = caller.role === 'ADMIN' ? undefined : caller.userId;
     return againWhileChanged(async () => {
@@ -371,7 +379,8 @@ export class TicketingService {
       // Nothing changed: the ticket was cancelled, admitted at the door or given away, before
       // or meanwhile; or it was admitted, and its check-in was undone since (then again).
       const [now] = await this.#tickets.findTicketsByIds([ticket.id]);
-      if (owner && now?.ownerId !== owner) throw notFound(`No ticket of yours has the id ${id}.`);
+      if (owner && now?.ownerId !== owner)
+        throw notFound(`No ticket of yours has the id ${id}.`, 'id');
       if (now?.status === 'ACTIVE' && now.checkedInAt) throw admitted([ticket.id]);
       if (now?.status === 'ACTIVE') return undefined;
       throw failure('TICKET_ALREADY_CANCELLED', 'This ticket is cancelled already.');
@@ -390,7 +399,9 @@ export class TicketingService {
       case 'notFound':
         throw failure('HOLD_NOT_FOUND', 'No hold of yours has this id.', { field: 'id' });
       case 'expired':
-        throw failure('HOLD_EXPIRED', 'This hold has expired, was bought or was released.');
+        throw failure('HOLD_EXPIRED', 'This hold has expired, was bought or was released.', {
+          field: 'id',
+        });
     }
   }
 
@@ -411,7 +422,7 @@ export class TicketingService {
     if (input.tierId == null)
       throw badUserInput('tierId is required with quantity.', 'input.tierId');
     const quantity = parseInput(quantitySchema, input.quantity, 'input.quantity');
-    if (!isUuid(input.tierId)) throw tierNotFound(input.tierId);
+    if (!isUuid(input.tierId)) throw tierNotFound(input.tierId, 'input.tierId');
     return { kind: 'tier', tierId: input.tierId, quantity };
   }
 
@@ -429,15 +440,15 @@ export class TicketingService {
 
   async deleteTier(viewer: Identity | null, id: string): Promise<string> {
     const caller = this.#manager(viewer);
-    const tier = await this.#existingTier(id);
-    const event = await this.#managed(caller, tier.eventId, () => tierNotFound(id));
+    const tier = await this.#existingTier(id, 'id');
+    const event = await this.#managed(caller, tier.eventId, () => tierNotFound(id, 'id'));
     assertGoingAhead(event, 'deleteTicketTier');
     switch (await this.#tickets.deleteTier(tier.id)) {
       case 'deleted':
         return tier.id;
       case 'notFound':
         // Deleted by another request meanwhile.
-        throw tierNotFound(id);
+        throw tierNotFound(id, 'id');
       case 'inUse':
         throw failure(
           'TIER_IN_USE',
@@ -447,9 +458,10 @@ export class TicketingService {
     }
   }
 
-  async #existingTier(id: string): Promise<TicketTier> {
+  /** The tier with this id; NOT_FOUND naming `field`, the argument that gave it, if none. */
+  async #existingTier(id: string, field: string): Promise<TicketTier> {
     const [tier] = isUuid(id) ? await this.#tickets.findTiersByIds([id]) : [null];
-    if (!tier) throw tierNotFound(id);
+    if (!tier) throw tierNotFound(id, field);
     return tier;
   }
 
@@ -457,7 +469,7 @@ export class TicketingService {
    * The event, if the caller manages its tiers: FORBIDDEN for another organizer's, and
    * `missing` (NOT_FOUND) for one the caller cannot see.
    */
-  async #managed(caller: Identity, eventId: string, missing?: () => Error): Promise<ManagedEvent> {
+  async #managed(caller: Identity, eventId: string, missing: () => Error): Promise<ManagedEvent> {
     const event = await this.#ownership.managedEvent(eventId, caller, missing);
     requireOwnerOrAdmin(
       caller,
@@ -485,7 +497,7 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
     case 'replayed':
       return { order: outcome.order, tickets: outcome.tickets };
     case 'tierNotFound':
-      throw tierNotFound(source.kind === 'tier' ? source.tierId : '');
+      throw tierNotFound(source.kind === 'tier' ? source.tierId : '', sourceField(source));
     case 'windowClosed':
       throw windowClosed(outcome);
     case 'orderLimitExceeded':
@@ -495,7 +507,7 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
         source.kind === 'tier' ? 'input.quantity' : 'input.holdId',
       );
     case 'soldOut':
-      throw soldOut();
+      throw soldOut(sourceField(source));
     case 'keyInUse':
     case 'keyReused':
       throw keyRefused(outcome.status, 'purchase', 'input.idempotencyKey');
@@ -511,6 +523,10 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
       });
   }
 }
+
+/** The argument of a purchase that names its tier: the tier's own id, or the hold of it. */
+const sourceField = (source: PurchaseSource) =>
+  source.kind === 'tier' ? 'input.tierId' : 'input.holdId';
 
 /** The refusal of `action` on a tier of a cancelled event. */
 const cancelled = (status: ManagedEvent['status'], action: string) =>

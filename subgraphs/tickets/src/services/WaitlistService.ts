@@ -23,7 +23,8 @@ export interface WaitlistSettings {
 /** Live waitlist entries a buyer may have unless MAX_WAITLIST_ENTRIES says otherwise. */
 export const defaultMaxWaitlistEntries = 10;
 
-const tierNotFound = (id: string) => notFound(`No ticket tier has the id ${id}.`);
+/** NOT_FOUND for the tier a waitlist is asked of, naming the argument that gave it. */
+const tierNotFound = (id: string) => notFound(`No ticket tier has the id ${id}.`, 'tierId');
 
 /** The tier's own sales window is closed: as read, or as the join is made. */
 const tierClosed = (window: { salesStartAt: Date | null; salesEndAt: Date | null }) =>
