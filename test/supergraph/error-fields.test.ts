@@ -16,6 +16,8 @@ let adminToken: string;
 let soldOutTierId: string;
 /** A tier with tickets to spare. */
 let tierId: string;
+/** A tier whose sales open tomorrow. */
+let notYetTierId: string;
 
 const adminEmail = 'error-fields-admin@example.com';
 const adminPassword = 'the admin password of error fields';
@@ -30,10 +32,11 @@ beforeAll(async () => {
   adminToken = (await logIn(supergraph, adminEmail, adminPassword)).data?.logIn
     .accessToken as string;
   ({
-    tierIds: [soldOutTierId = '', tierId = ''],
+    tierIds: [soldOutTierId = '', tierId = '', notYetTierId = ''],
   } = await eventOnSale(supergraph, organizer.accessToken, [
     { ...tier, capacity: 1 },
     { ...tier, capacity: 100 },
+    { ...tier, capacity: 100, salesStartAt: new Date(Date.now() + 86_400_000).toISOString() },
   ]));
   const bought = await supergraph.request(
     purchase,
@@ -241,6 +244,30 @@ describe('the tickets service names the argument at fault', () => {
       token: asBuyer,
       code: 'SOLD_OUT',
       field: 'input.tierId',
+    },
+    'holdTickets, a tier not on sale yet': {
+      document: 'mutation ($tierId: ID!) { holdTickets(tierId: $tierId, quantity: 1) { id } }',
+      variables: () => ({ tierId: notYetTierId }),
+      token: asBuyer,
+      code: 'SALES_CLOSED',
+      field: 'tierId',
+    },
+    'purchaseTickets, a tier not on sale yet': {
+      document: purchase,
+      variables: () => ({
+        input: { tierId: notYetTierId, quantity: 1, idempotencyKey: randomUUID() },
+      }),
+      token: asBuyer,
+      code: 'SALES_CLOSED',
+      field: 'input.tierId',
+    },
+    'joinWaitlist, a tier not on sale yet': {
+      document:
+        'mutation ($tierId: ID!) { joinWaitlist(tierId: $tierId, quantity: 1) { quantity } }',
+      variables: () => ({ tierId: notYetTierId }),
+      token: asBuyer,
+      code: 'SALES_CLOSED',
+      field: 'tierId',
     },
   };
   it.each(Object.keys(cases))('%s', async (name) => {

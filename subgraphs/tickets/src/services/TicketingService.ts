@@ -104,8 +104,13 @@ export function isOnSale(
 const tierNotFound = (id: string, field: string) =>
   notFound(`No ticket tier has the id ${id}.`, field);
 
-const windowClosed = (window: { salesStartAt: Date | null; salesEndAt: Date | null }) =>
+/** SALES_CLOSED for the tier's own window, naming the argument that gave the tier. */
+const windowClosed = (
+  window: { salesStartAt: Date | null; salesEndAt: Date | null },
+  field: string,
+) =>
   failure('SALES_CLOSED', 'This tier is not on sale now.', {
+    field,
     salesStartAt: window.salesStartAt?.toISOString(),
     salesEndAt: window.salesEndAt?.toISOString(),
   });
@@ -133,7 +138,9 @@ const holdNotFound = () =>
 /** SOLD_OUT, naming the argument that gave the tier (`tierId`, `input.tierId`, `input.holdId`). */
 const soldOut = (field: string) =>
   failure('SOLD_OUT', 'Not enough tickets are left in this tier.', { field });
-const salesClosed = () => failure('SALES_CLOSED', 'This event is not on sale.');
+/** SALES_CLOSED for the tier's event, naming the argument that gave the tier. */
+const salesClosed = (field: string) =>
+  failure('SALES_CLOSED', 'This event is not on sale.', { field });
 /** The buyer's cap for the event, naming the argument whose quantity went past it. */
 const limitReached = (perUserCap: number, field: string) =>
   failure(
@@ -313,7 +320,7 @@ export class TicketingService {
       case 'keyReused':
         throw keyRefused(outcome.status, 'hold', 'idempotencyKey');
       case 'windowClosed':
-        throw windowClosed(outcome);
+        throw windowClosed(outcome, 'tierId');
       case 'orderLimitExceeded':
         throw orderLimitExceeded(outcome.maxPerOrder, 'quantity');
       case 'soldOut':
@@ -321,7 +328,7 @@ export class TicketingService {
       case 'limitReached':
         throw limitReached(this.#settings.perUserCap, 'quantity');
       case 'salesClosed':
-        throw salesClosed();
+        throw salesClosed('tierId');
       case 'tooManyHolds':
         throw failure(
           'TOO_MANY_HOLDS',
@@ -434,7 +441,7 @@ export class TicketingService {
    * its one statement, `purchase_tickets`, with the same errors as here.)
    */
   #assertOnSale(tier: TicketTier, quantity: number): void {
-    if (!windowOpen(tier, new Date())) throw windowClosed(tier);
+    if (!windowOpen(tier, new Date())) throw windowClosed(tier, 'tierId');
     if (quantity > tier.maxPerOrder) throw orderLimitExceeded(tier.maxPerOrder, 'quantity');
   }
 
@@ -499,7 +506,7 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
     case 'tierNotFound':
       throw tierNotFound(source.kind === 'tier' ? source.tierId : '', sourceField(source));
     case 'windowClosed':
-      throw windowClosed(outcome);
+      throw windowClosed(outcome, sourceField(source));
     case 'orderLimitExceeded':
       // From a hold: its quantity no longer fits the tier's limit (the price went up since).
       throw orderLimitExceeded(
@@ -514,7 +521,7 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
     case 'limitReached':
       throw limitReached(perUserCap, source.kind === 'tier' ? 'input.quantity' : 'input.holdId');
     case 'salesClosed':
-      throw salesClosed();
+      throw salesClosed(sourceField(source));
     case 'holdNotFound':
       throw holdNotFound();
     case 'holdExpired':

@@ -29,6 +29,7 @@ const tierNotFound = (id: string) => notFound(`No ticket tier has the id ${id}.`
 /** The tier's own sales window is closed: as read, or as the join is made. */
 const tierClosed = (window: { salesStartAt: Date | null; salesEndAt: Date | null }) =>
   failure('SALES_CLOSED', 'This tier is not on sale now.', {
+    field: 'tierId',
     salesStartAt: window.salesStartAt?.toISOString(),
     salesEndAt: window.salesEndAt?.toISOString(),
   });
@@ -73,7 +74,7 @@ export class WaitlistService {
       case 'joined':
         return outcome.entry;
       case 'salesClosed':
-        throw failure('SALES_CLOSED', 'This event is not on sale.');
+        throw failure('SALES_CLOSED', 'This event is not on sale.', { field: 'tierId' });
       case 'windowClosed':
         throw tierClosed(outcome);
       case 'notSoldOut':
