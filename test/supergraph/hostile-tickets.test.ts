@@ -317,10 +317,10 @@ describe('the tiers of an event that is not going to happen', () => {
     );
     expect(deleted.errors).toBeUndefined();
     const created = await createTier(eventId, { ...tier, name: 'Late' });
-    expect(created.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    expect(created.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', field: 'eventId' });
     const firstId = (first.data as { createTicketTier: { id: string } }).createTicketTier.id;
     const updated = await updateTier(firstId, { capacity: 500 });
-    expect(updated.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    expect(updated.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
     // The tier it had goes with it, once the tickets service hears of the deletion.
     await eventChangesDelivered(supergraph);
     expect(await tiersOf(eventId)).toEqual([]);
@@ -388,7 +388,7 @@ describe('a draft deleted while a tier or door staff is named for it', () => {
         await eventChangesDelivered(supergraph);
       },
     );
-    expect(named.errors?.[0]?.extensions).toEqual({ code: 'NOT_FOUND' });
+    expect(named.errors?.[0]?.extensions).toEqual({ code: 'NOT_FOUND', field: 'eventId' });
     expect(named.errors?.[0]?.message).toBe(`No event has the id ${eventId}.`);
     expect(await supergraph.databases.tickets.doorStaff.findMany({ where: { eventId } })).toEqual(
       [],
@@ -427,7 +427,7 @@ describe('a tier of another organizer’s draft', () => {
           { token: other.accessToken },
         );
         // Neither that it exists nor the draft's id: the same answer as for no tier at all.
-        expect(result.errors?.[0]?.extensions).toEqual({ code: 'NOT_FOUND' });
+        expect(result.errors?.[0]?.extensions).toEqual({ code: 'NOT_FOUND', field: 'id' });
         expect(result.errors?.[0]?.message).toBe(`No ticket tier has the id ${id}.`);
       }
     }

@@ -9,8 +9,14 @@ export function badUserInput(message: string, field?: string): GraphQLError {
   });
 }
 
-export function notFound(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'NOT_FOUND' } });
+/**
+ * Nothing with this id, or nothing the caller may see; `field` names the argument or input
+ * field that gave the id, when the client gave one.
+ */
+export function notFound(message: string, field?: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: 'NOT_FOUND', ...(field ? { field } : {}) },
+  });
 }
 
 /** The codes every service may answer with, besides its own (README: Error codes). */

@@ -390,8 +390,8 @@ describe('bad input', () => {
     const before = await refundState();
 
     const cases: [string, string[] | undefined, string, string | undefined][] = [
-      [randomUUID(), undefined, 'NOT_FOUND', undefined],
-      ['not-an-id', undefined, 'NOT_FOUND', undefined],
+      [randomUUID(), undefined, 'NOT_FOUND', 'orderId'],
+      ['not-an-id', undefined, 'NOT_FOUND', 'orderId'],
       [order.id, [other.tickets[0]?.id as string], 'BAD_USER_INPUT', 'ticketIds'],
       [order.id, [first, randomUUID()], 'BAD_USER_INPUT', 'ticketIds'],
       [order.id, ['not-an-id'], 'BAD_USER_INPUT', 'ticketIds'],

@@ -421,7 +421,7 @@ export class EventService {
    */
   async #current(event: Event): Promise<Event> {
     const current = await this.#events.findById(event.id);
-    if (!current) throw notFound(`No event has the id ${event.id}.`);
+    if (!current) throw notFound(`No event has the id ${event.id}.`, 'id');
     return current;
   }
 
@@ -436,7 +436,7 @@ export class EventService {
   async #editable(viewer: Identity | null, id: string): Promise<Event> {
     const caller = this.#organizer(viewer);
     const [event] = isUuid(id) ? await this.#events.findVisibleByIds([id], caller) : [null];
-    if (!event) throw notFound(`No event has the id ${id}.`);
+    if (!event) throw notFound(`No event has the id ${id}.`, 'id');
     requireOwnerOrAdmin(
       caller,
       event.organizerId,

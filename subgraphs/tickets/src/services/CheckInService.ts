@@ -1,5 +1,5 @@
 import { forbidden, type Identity, unauthenticated } from '@ticketing/auth';
-import { badUserInput, isUuid, notFound, parseInput } from '@ticketing/platform';
+import { badUserInput, isUuid, parseInput } from '@ticketing/platform';
 import type { DoorStaff } from '@ticketing/prisma/tickets';
 import DataLoader from 'dataloader';
 import type { JWK } from 'jose';
@@ -10,7 +10,7 @@ import type {
   TicketAtDoor,
 } from '../repositories/CheckInRepository.ts';
 import { emailSchema, offlineScansSchema, scannedCodeSchema } from '../validation.ts';
-import type { EventOwnership } from './EventOwnership.ts';
+import { type EventOwnership, eventNotFound } from './EventOwnership.ts';
 import type { TicketTokens } from './TicketTokens.ts';
 import type { UserDirectory } from './UserDirectory.ts';
 
@@ -87,7 +87,7 @@ export class CheckInService {
   }
 
   async addDoorStaff(viewer: Identity | null, eventId: string, email: string): Promise<DoorStaff> {
-    const organizer = await this.assertOrganizer(viewer, eventId);
+    const organizer = await this.assertOrganizer(viewer, eventId, 'eventId');
     const address = parseInput(emailSchema, email, 'email');
     const userId = await this.#directory.idByEmail(address, organizer);
     const noAccount = () =>
@@ -97,7 +97,7 @@ export class CheckInService {
       this.#checkIns.addDoorStaff(eventId, userId, organizer.userId, this.#maxDoorStaff),
       noAccount,
     );
-    if (staff === 'eventDeleted') throw notFound(`No event has the id ${eventId}.`);
+    if (staff === 'eventDeleted') throw eventNotFound(eventId, 'eventId');
     if (staff === 'tooMany') {
       throw failure(
         'TOO_MANY_DOOR_STAFF',
@@ -109,13 +109,13 @@ export class CheckInService {
   }
 
   async removeDoorStaff(viewer: Identity | null, eventId: string, userId: string) {
-    await this.assertOrganizer(viewer, eventId);
+    await this.assertOrganizer(viewer, eventId, 'eventId');
     return isUuid(userId) && (await this.#checkIns.removeDoorStaff(eventId, userId));
   }
 
   /** Admits the ticket with this code or QR token, once; anything else is a refusal. */
   async checkIn(viewer: Identity | null, scanned: string, eventId: string) {
-    const staff = await this.assertDoor(viewer, eventId);
+    const staff = await this.assertDoor(viewer, eventId, 'eventId');
     const code = parseInput(scannedCodeSchema, scanned, 'code');
     const ticket = await this.#scannedTicket(code, eventId);
     if ('refusal' in ticket) throw refused(ticket.refusal);
@@ -134,7 +134,7 @@ export class CheckInService {
   }
 
   async undoCheckIn(viewer: Identity | null, ticketId: string, eventId: string) {
-    const staff = await this.assertDoor(viewer, eventId);
+    const staff = await this.assertDoor(viewer, eventId, 'eventId');
     const undone = isUuid(ticketId) && (await this.#checkIns.undo(ticketId, eventId, staff.userId));
     if (undone) return undone;
     const found = isUuid(ticketId) ? await this.#checkIns.find({ ticketId }) : null;
@@ -154,7 +154,7 @@ export class CheckInService {
     eventId: string,
     scans: unknown,
   ): Promise<OfflineScanResult[]> {
-    const staff = await this.assertDoor(viewer, eventId);
+    const staff = await this.assertDoor(viewer, eventId, 'eventId');
     const parsed = parseInput(offlineScansSchema, scans, 'scans');
     // A door's clock may run a little ahead of the server's, and be an hour behind (a time
     // zone or daylight-saving slip), but no ticket can be scanned before its event's
@@ -211,17 +211,20 @@ export class CheckInService {
     return this.#tokens.publicKeys(eventId);
   }
 
-  /** Its door staff, organizer or an admin; anyone else is refused. Returns the caller. */
-  async assertDoor(viewer: Identity | null, eventId: string): Promise<Identity> {
+  /**
+   * Its door staff, organizer or an admin; anyone else is refused. Returns the caller. An
+   * event not found names `field`, when the client gave its id as that argument.
+   */
+  async assertDoor(viewer: Identity | null, eventId: string, field?: string): Promise<Identity> {
     const caller = signedIn(viewer, 'Log in to scan tickets.');
-    if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
+    if (!isUuid(eventId)) throw eventNotFound(eventId, field);
     if (caller.role === 'ADMIN') return caller;
     // An organizer's question to the events service is asked at once, beside the door staff
     // lookup, so that a page of events asks it in one call (EventOwnership) rather than one
     // an event as each lookup returns. Door staff pass without its answer: they scan while
     // the events service is away.
     const organizer =
-      caller.role === 'ORGANIZER' ? this.#ownership.organizerOf(eventId, caller) : undefined;
+      caller.role === 'ORGANIZER' ? this.#ownership.organizerOf(eventId, caller, field) : undefined;
     organizer?.catch(() => undefined);
     if (await this.#staffBatchOf(caller).load(eventId)) return caller;
     if (organizer && (await organizer) === caller.userId) return caller;
@@ -245,13 +248,17 @@ export class CheckInService {
     return batch;
   }
 
-  /** The event's organizer or an admin; anyone else is refused. Returns the caller. */
-  assertOrganizer(viewer: Identity | null, eventId: string): Promise<Identity> {
+  /**
+   * The event's organizer or an admin; anyone else is refused. Returns the caller. An event
+   * not found names `field`, when the client gave its id as that argument.
+   */
+  assertOrganizer(viewer: Identity | null, eventId: string, field?: string): Promise<Identity> {
     signedIn(viewer, 'Log in to see or name an event’s door staff.');
     return this.#ownership.requireOrganizer(
       viewer,
       eventId,
       'Only the event’s organizer and admins name its door staff.',
+      field,
     );
   }
 

@@ -18,6 +18,13 @@ interface RemoteEvent {
   organizer: { id: string };
 }
 
+/**
+ * NOT_FOUND for an event, naming `field`: the argument that gave its id (`eventId`), or, for
+ * an id the client did not give (an Event entity's own field), none.
+ */
+export const eventNotFound = (eventId: string, field?: string) =>
+  notFound(`No event has the id ${eventId}.`, field);
+
 /** The most events one call asks about: a request's questions beyond go in further calls. */
 const maxEventsPerCall = 500;
 
@@ -72,8 +79,9 @@ export class EventOwnership {
       .data;
   }
 
-  async organizerOf(eventId: string, caller: Identity): Promise<string> {
-    return (await this.managedEvent(eventId, caller)).organizerId;
+  async organizerOf(eventId: string, caller: Identity, field?: string): Promise<string> {
+    return (await this.managedEvent(eventId, caller, () => eventNotFound(eventId, field)))
+      .organizerId;
   }
 
   /**
@@ -83,7 +91,7 @@ export class EventOwnership {
   async managedEvent(
     eventId: string,
     caller: Identity,
-    missing: () => Error = () => notFound(`No event has the id ${eventId}.`),
+    missing: () => Error = () => eventNotFound(eventId),
   ): Promise<ManagedEvent> {
     const event = await this.#batchOf(caller).load(eventId);
     if (!event?.organizer.id) throw missing();
@@ -128,17 +136,19 @@ export class EventOwnership {
 
   /**
    * The event's organizer or an admin, signed in; anyone else is FORBIDDEN with `refusal`.
-   * An event the caller cannot see is NOT_FOUND, as one that does not exist. Returns the caller.
+   * An event the caller cannot see is NOT_FOUND, as one that does not exist, naming `field`
+   * when the client gave the id as an argument. Returns the caller.
    */
   async requireOrganizer(
     viewer: Identity | null,
     eventId: string,
     refusal: string,
+    field?: string,
   ): Promise<Identity> {
     if (!viewer) throw unauthenticated('Log in first.', 'required');
     if (viewer.role !== 'ORGANIZER' && viewer.role !== 'ADMIN') throw forbidden(refusal);
-    if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
-    const organizerId = await this.organizerOf(eventId, viewer);
+    if (!isUuid(eventId)) throw eventNotFound(eventId, field);
+    const organizerId = await this.organizerOf(eventId, viewer, field);
     if (organizerId !== viewer.userId && viewer.role !== 'ADMIN') throw forbidden(refusal);
     return viewer;
   }

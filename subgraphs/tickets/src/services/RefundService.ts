@@ -33,7 +33,7 @@ export const defaultProviderTimeoutMs = 3_000;
 /** The most tickets one refund may name: more than any order holds. */
 const maxTicketIds = 100;
 
-const notYours = (id: string) => notFound(`No order of yours has the id ${id}.`);
+const notYours = (id: string) => notFound(`No order of yours has the id ${id}.`, 'orderId');
 const windowClosed = (cutoffHours: number, refundableUntil: Date | null) =>
   failure(
     'REFUND_WINDOW_CLOSED',
@@ -200,7 +200,7 @@ export class RefundService {
     if (isBuyer && refundableUntil && refundableUntil > new Date()) return 'BUYER';
     if (
       caller.role === 'ORGANIZER' &&
-      (await this.#ownership.organizerOf(eventId, caller)) === caller.userId
+      (await this.#ownership.organizerOf(eventId, caller, 'orderId')) === caller.userId
     ) {
       return 'ORGANIZER';
     }

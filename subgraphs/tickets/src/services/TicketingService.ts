@@ -38,7 +38,7 @@ import {
   unpayableMessage,
   updateTierSchema,
 } from '../validation.ts';
-import type { EventOwnership, ManagedEvent } from './EventOwnership.ts';
+import { type EventOwnership, eventNotFound, type ManagedEvent } from './EventOwnership.ts';
 
 export interface TicketingSettings {
   /** How long a hold reserves stock. */
@@ -100,9 +100,17 @@ export function isOnSale(
   return eventOnSale(snapshot, now) && windowOpen(tier, now);
 }
 
-const tierNotFound = (id: string) => notFound(`No ticket tier has the id ${id}.`);
-const windowClosed = (window: { salesStartAt: Date | null; salesEndAt: Date | null }) =>
+/** NOT_FOUND for a tier, naming `field`, the argument that gave its id. */
+const tierNotFound = (id: string, field: string) =>
+  notFound(`No ticket tier has the id ${id}.`, field);
+
+/** SALES_CLOSED for the tier's own window, naming the argument that gave the tier. */
+const windowClosed = (
+  window: { salesStartAt: Date | null; salesEndAt: Date | null },
+  field: string,
+) =>
   failure('SALES_CLOSED', 'This tier is not on sale now.', {
+    field,
     salesStartAt: window.salesStartAt?.toISOString(),
     salesEndAt: window.salesEndAt?.toISOString(),
   });
@@ -127,8 +135,12 @@ const keyRefused = (status: 'keyInUse' | 'keyReused', what: string, field: strin
 /** A purchase's hold that is not the buyer's: named as releaseHold names its `id`. */
 const holdNotFound = () =>
   failure('HOLD_NOT_FOUND', 'No hold of yours has this id.', { field: 'input.holdId' });
-const soldOut = () => failure('SOLD_OUT', 'Not enough tickets are left in this tier.');
-const salesClosed = () => failure('SALES_CLOSED', 'This event is not on sale.');
+/** SOLD_OUT, naming the argument that gave the tier (`tierId`, `input.tierId`, `input.holdId`). */
+const soldOut = (field: string) =>
+  failure('SOLD_OUT', 'Not enough tickets are left in this tier.', { field });
+/** SALES_CLOSED for the tier's event, naming the argument that gave the tier. */
+const salesClosed = (field: string) =>
+  failure('SALES_CLOSED', 'This event is not on sale.', { field });
 /** The buyer's cap for the event, naming the argument whose quantity went past it. */
 const limitReached = (perUserCap: number, field: string) =>
   failure(
@@ -182,7 +194,7 @@ export class TicketingService {
     input: { idempotencyKey?: string | null },
   ): Promise<TicketTier> {
     const caller = this.#manager(viewer);
-    if (!isUuid(eventId)) throw notFound(`No event has the id ${eventId}.`);
+    if (!isUuid(eventId)) throw eventNotFound(eventId, 'eventId');
     const { idempotencyKey, ...fields } = input;
     const keyed =
       idempotencyKey == null
@@ -214,7 +226,7 @@ export class TicketingService {
         throw keyRefused(outcome.status, 'ticket tier', 'input.idempotencyKey');
       case 'eventDeleted':
         // Deleted, a draft, after the events service was asked.
-        throw notFound(`No event has the id ${eventId}.`);
+        throw eventNotFound(eventId, 'eventId');
       case 'eventCancelled':
         // Cancelled after the events service was asked.
         throw cancelled('CANCELLED', 'createTicketTier');
@@ -235,16 +247,19 @@ export class TicketingService {
     maxTiersPerEvent: number,
   ): Promise<TierCreation> {
     const tier = parseInput(createTierSchema, fields, 'input');
-    assertGoingAhead(await this.#managed(caller, eventId), 'createTicketTier');
+    assertGoingAhead(
+      await this.#managed(caller, eventId, () => eventNotFound(eventId, 'eventId')),
+      'createTicketTier',
+    );
     return this.#tickets.createTier({ ...tier, ...keyed, eventId }, maxTiersPerEvent);
   }
 
   async updateTier(viewer: Identity | null, id: string, input: unknown) {
     const caller = this.#manager(viewer);
-    const tier = await this.#existingTier(id);
+    const tier = await this.#existingTier(id, 'id');
     // Who may change it first: a tier of an event the caller cannot see (another organizer's
     // draft) reads as one that does not exist, whatever the input, and names no event.
-    const event = await this.#managed(caller, tier.eventId, () => tierNotFound(id));
+    const event = await this.#managed(caller, tier.eventId, () => tierNotFound(id, 'id'));
     const changes = parseInput(updateTierSchema, input, 'input');
     // A tier's currency never changes: its new price is checked against the one stored.
     if (changes.priceCents !== undefined && !payableIn(changes.priceCents, tier.currency)) {
@@ -275,7 +290,7 @@ export class TicketingService {
         });
       case 'notFound':
         // Deleted by another request meanwhile.
-        throw tierNotFound(id);
+        throw tierNotFound(id, 'id');
     }
   }
 
@@ -305,15 +320,15 @@ export class TicketingService {
       case 'keyReused':
         throw keyRefused(outcome.status, 'hold', 'idempotencyKey');
       case 'windowClosed':
-        throw windowClosed(outcome);
+        throw windowClosed(outcome, 'tierId');
       case 'orderLimitExceeded':
         throw orderLimitExceeded(outcome.maxPerOrder, 'quantity');
       case 'soldOut':
-        throw soldOut();
+        throw soldOut('tierId');
       case 'limitReached':
         throw limitReached(this.#settings.perUserCap, 'quantity');
       case 'salesClosed':
-        throw salesClosed();
+        throw salesClosed('tierId');
       case 'tooManyHolds':
         throw failure(
           'TOO_MANY_HOLDS',
@@ -324,7 +339,7 @@ export class TicketingService {
   }
 
   async #newHold(buyer: Identity, tierId: string, quantity: number, idempotencyKey?: string) {
-    const tier = await this.#existingTier(tierId);
+    const tier = await this.#existingTier(tierId, 'tierId');
     const count = parseInput(quantitySchema, quantity, 'quantity');
     this.#assertOnSale(tier, count);
     return this.#purchases.hold({
@@ -362,7 +377,7 @@ export class TicketingService {
     const caller = this.#buyer(viewer);
     const [ticket] = isUuid(id) ? await this.#tickets.findTicketsByIds([id]) : [null];
     if (!ticket || (ticket.ownerId !== caller.userId && caller.role !== 'ADMIN')) {
-      throw notFound(`No ticket of yours has the id ${id}.`);
+      throw notFound(`No ticket of yours has the id ${id}.`, 'id');
     }
     const owner = caller.role === 'ADMIN' ? undefined : caller.userId;
     return againWhileChanged(async () => {
@@ -371,7 +386,8 @@ export class TicketingService {
       // Nothing changed: the ticket was cancelled, admitted at the door or given away, before
       // or meanwhile; or it was admitted, and its check-in was undone since (then again).
       const [now] = await this.#tickets.findTicketsByIds([ticket.id]);
-      if (owner && now?.ownerId !== owner) throw notFound(`No ticket of yours has the id ${id}.`);
+      if (owner && now?.ownerId !== owner)
+        throw notFound(`No ticket of yours has the id ${id}.`, 'id');
       if (now?.status === 'ACTIVE' && now.checkedInAt) throw admitted([ticket.id]);
       if (now?.status === 'ACTIVE') return undefined;
       throw failure('TICKET_ALREADY_CANCELLED', 'This ticket is cancelled already.');
@@ -390,7 +406,9 @@ export class TicketingService {
       case 'notFound':
         throw failure('HOLD_NOT_FOUND', 'No hold of yours has this id.', { field: 'id' });
       case 'expired':
-        throw failure('HOLD_EXPIRED', 'This hold has expired, was bought or was released.');
+        throw failure('HOLD_EXPIRED', 'This hold has expired, was bought or was released.', {
+          field: 'id',
+        });
     }
   }
 
@@ -411,7 +429,7 @@ export class TicketingService {
     if (input.tierId == null)
       throw badUserInput('tierId is required with quantity.', 'input.tierId');
     const quantity = parseInput(quantitySchema, input.quantity, 'input.quantity');
-    if (!isUuid(input.tierId)) throw tierNotFound(input.tierId);
+    if (!isUuid(input.tierId)) throw tierNotFound(input.tierId, 'input.tierId');
     return { kind: 'tier', tierId: input.tierId, quantity };
   }
 
@@ -423,21 +441,21 @@ export class TicketingService {
    * its one statement, `purchase_tickets`, with the same errors as here.)
    */
   #assertOnSale(tier: TicketTier, quantity: number): void {
-    if (!windowOpen(tier, new Date())) throw windowClosed(tier);
+    if (!windowOpen(tier, new Date())) throw windowClosed(tier, 'tierId');
     if (quantity > tier.maxPerOrder) throw orderLimitExceeded(tier.maxPerOrder, 'quantity');
   }
 
   async deleteTier(viewer: Identity | null, id: string): Promise<string> {
     const caller = this.#manager(viewer);
-    const tier = await this.#existingTier(id);
-    const event = await this.#managed(caller, tier.eventId, () => tierNotFound(id));
+    const tier = await this.#existingTier(id, 'id');
+    const event = await this.#managed(caller, tier.eventId, () => tierNotFound(id, 'id'));
     assertGoingAhead(event, 'deleteTicketTier');
     switch (await this.#tickets.deleteTier(tier.id)) {
       case 'deleted':
         return tier.id;
       case 'notFound':
         // Deleted by another request meanwhile.
-        throw tierNotFound(id);
+        throw tierNotFound(id, 'id');
       case 'inUse':
         throw failure(
           'TIER_IN_USE',
@@ -447,9 +465,10 @@ export class TicketingService {
     }
   }
 
-  async #existingTier(id: string): Promise<TicketTier> {
+  /** The tier with this id; NOT_FOUND naming `field`, the argument that gave it, if none. */
+  async #existingTier(id: string, field: string): Promise<TicketTier> {
     const [tier] = isUuid(id) ? await this.#tickets.findTiersByIds([id]) : [null];
-    if (!tier) throw tierNotFound(id);
+    if (!tier) throw tierNotFound(id, field);
     return tier;
   }
 
@@ -457,7 +476,7 @@ export class TicketingService {
    * The event, if the caller manages its tiers: FORBIDDEN for another organizer's, and
    * `missing` (NOT_FOUND) for one the caller cannot see.
    */
-  async #managed(caller: Identity, eventId: string, missing?: () => Error): Promise<ManagedEvent> {
+  async #managed(caller: Identity, eventId: string, missing: () => Error): Promise<ManagedEvent> {
     const event = await this.#ownership.managedEvent(eventId, caller, missing);
     requireOwnerOrAdmin(
       caller,
@@ -485,9 +504,9 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
     case 'replayed':
       return { order: outcome.order, tickets: outcome.tickets };
     case 'tierNotFound':
-      throw tierNotFound(source.kind === 'tier' ? source.tierId : '');
+      throw tierNotFound(source.kind === 'tier' ? source.tierId : '', sourceField(source));
     case 'windowClosed':
-      throw windowClosed(outcome);
+      throw windowClosed(outcome, sourceField(source));
     case 'orderLimitExceeded':
       // From a hold: its quantity no longer fits the tier's limit (the price went up since).
       throw orderLimitExceeded(
@@ -495,14 +514,14 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
         source.kind === 'tier' ? 'input.quantity' : 'input.holdId',
       );
     case 'soldOut':
-      throw soldOut();
+      throw soldOut(sourceField(source));
     case 'keyInUse':
     case 'keyReused':
       throw keyRefused(outcome.status, 'purchase', 'input.idempotencyKey');
     case 'limitReached':
       throw limitReached(perUserCap, source.kind === 'tier' ? 'input.quantity' : 'input.holdId');
     case 'salesClosed':
-      throw salesClosed();
+      throw salesClosed(sourceField(source));
     case 'holdNotFound':
       throw holdNotFound();
     case 'holdExpired':
@@ -511,6 +530,10 @@ function placed(outcome: PurchaseOutcome, source: PurchaseSource, perUserCap: nu
       });
   }
 }
+
+/** The argument of a purchase that names its tier: the tier's own id, or the hold of it. */
+const sourceField = (source: PurchaseSource) =>
+  source.kind === 'tier' ? 'input.tierId' : 'input.holdId';
 
 /** The refusal of `action` on a tier of a cancelled event. */
 const cancelled = (status: ManagedEvent['status'], action: string) =>

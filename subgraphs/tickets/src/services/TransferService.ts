@@ -14,8 +14,8 @@ import type { UserDirectory } from './UserDirectory.ts';
 /** How long a transfer offer waits for its receiver unless TRANSFER_OFFER_HOURS says otherwise. */
 export const defaultTransferOfferHours = 72;
 
-const notYours = (id: string) => notFound(`No ticket of yours has the id ${id}.`);
-const noOffer = (id: string) => notFound(`No transfer offer of yours has the id ${id}.`);
+const notYours = (id: string) => notFound(`No ticket of yours has the id ${id}.`, 'id');
+const noOffer = (id: string) => notFound(`No transfer offer of yours has the id ${id}.`, 'id');
 const notPending = (offer: TicketTransferOffer) =>
   failure('TRANSFER_NOT_PENDING', `This transfer offer is ${offer.status.toLowerCase()} already.`, {
     status: offer.status,

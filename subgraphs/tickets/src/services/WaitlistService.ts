@@ -23,11 +23,13 @@ export interface WaitlistSettings {
 /** Live waitlist entries a buyer may have unless MAX_WAITLIST_ENTRIES says otherwise. */
 export const defaultMaxWaitlistEntries = 10;
 
-const tierNotFound = (id: string) => notFound(`No ticket tier has the id ${id}.`);
+/** NOT_FOUND for the tier a waitlist is asked of, naming the argument that gave it. */
+const tierNotFound = (id: string) => notFound(`No ticket tier has the id ${id}.`, 'tierId');
 
 /** The tier's own sales window is closed: as read, or as the join is made. */
 const tierClosed = (window: { salesStartAt: Date | null; salesEndAt: Date | null }) =>
   failure('SALES_CLOSED', 'This tier is not on sale now.', {
+    field: 'tierId',
     salesStartAt: window.salesStartAt?.toISOString(),
     salesEndAt: window.salesEndAt?.toISOString(),
   });
@@ -72,7 +74,7 @@ export class WaitlistService {
       case 'joined':
         return outcome.entry;
       case 'salesClosed':
-        throw failure('SALES_CLOSED', 'This event is not on sale.');
+        throw failure('SALES_CLOSED', 'This event is not on sale.', { field: 'tierId' });
       case 'windowClosed':
         throw tierClosed(outcome);
       case 'notSoldOut':

@@ -565,7 +565,7 @@ export class AccountService {
       throw forbidden('Only admins can change roles.');
     }
     const target = isUuid(userId) ? await this.#users.findById(userId) : null;
-    if (!target || target.deletedAt) throw notFound(`No user has the id ${userId}.`);
+    if (!target || target.deletedAt) throw notFound(`No user has the id ${userId}.`, 'userId');
     // Compared as loaded: the id asked for may be written in capitals.
     if (target.id === admin.id) {
       throw badUserInput('Admins cannot change their own role; ask another admin.', 'userId');
@@ -573,7 +573,7 @@ export class AccountService {
     const changed = await this.#users.setRole(admin.id, target.id, role);
     // Demoted or deleted meanwhile, by another admin.
     if (changed === 'forbidden') throw forbidden('Only admins can change roles.');
-    if (changed === 'not-found') throw notFound(`No user has the id ${userId}.`);
+    if (changed === 'not-found') throw notFound(`No user has the id ${userId}.`, 'userId');
     // Tokens issued before carry the old role: they stop now, and a refresh gets the new one.
     if (role !== changed.previousRole) {
       await this.#revocations.publish({ kind: 'user', id: target.id, before: revokedBeforeNow() });
