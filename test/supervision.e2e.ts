@@ -127,6 +127,32 @@ async function isGone(pid: number): Promise<boolean> {
   return stat === undefined || (stat.split(') ')[1]?.startsWith('Z') ?? false);
 }
 
+/** Resolves once `condition` holds, checked every 20 ms for at most 30 s. */
+async function waitUntil(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`waited in vain for ${what}`);
+    await new Promise((wake) => setTimeout(wake, 20));
+  }
+}
+
+/**
+ * This machine's TCP connections to `port` of the loopback that a process still holds open:
+ * established, or ended by the other side and not yet closed here (CLOSE_WAIT).
+ */
+async function connectionsTo(port: number): Promise<number> {
+  const table = await readFile('/proc/net/tcp', 'utf8');
+  const open = new Set(['01', '08']);
+  return table
+    .trim()
+    .split('\n')
+    .slice(1)
+    .filter((line) => {
+      const [, , remote, state] = line.trim().split(/\s+/);
+      return Number.parseInt(remote?.split(':')[1] ?? '', 16) === port && open.has(state ?? '');
+    }).length;
+}
+
 describe('npm start, when a process is killed', () => {
   it('names each service’s process', () => {
     expect([...pids.keys()].sort()).toEqual([
@@ -141,9 +167,17 @@ describe('npm start, when a process is killed', () => {
   it('starts a gateway again on its port, while NGINX sends every request to the other', async () => {
     const killed = pids.get('gateway-1') as number;
     process.kill(killed, 'SIGKILL');
-    // NGINX closes its idle connections to the gateway as they end; a request it had
-    // already sent there would be lost (a 502, documented), none is in flight here.
-    await new Promise((wake) => setTimeout(wake, 300));
+    // A request NGINX sends on a kept-alive connection to the dead gateway is lost (a 502,
+    // documented: a sent POST is not retried); one it connects for is refused and goes to the
+    // other (proxy_next_upstream error, max_fails=1). So the requests start once the process
+    // is gone and NGINX has closed every connection it kept to it, which it does as it reads
+    // each one's end: from then on, it must connect for each.
+    await waitUntil(() => isGone(killed), 'the killed gateway to exit');
+    const gatewayPort = portOf('gateway-1');
+    await waitUntil(
+      async () => (await connectionsTo(gatewayPort)) === 0,
+      'NGINX to close its connections to the killed gateway',
+    );
     for (let i = 0; i < 20; i++) {
       const result = await postGraphQL(publicUrl, listing);
       expect(result.status).toBe(200);
