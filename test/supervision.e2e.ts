@@ -14,12 +14,9 @@ import { join } from 'node:path';
 import { demoEvents, demoPassword, demoUsers } from '@ticketing/prisma/demo-data';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findNginx } from '../scripts/nginx.ts';
-import { type ServiceSpec, services } from '../scripts/services.ts';
 import { repositoryRoot } from '../scripts/topology.ts';
 import { purchaseMutation } from './documents.ts';
 import { freePort, postGraphQL, spawnStart } from './support.ts';
-
-const portOf = (name: string) => (services.find((spec) => spec.name === name) as ServiceSpec).port;
 
 let dataDir: string;
 let port: number;
@@ -28,6 +25,9 @@ let publicUrl: string;
 let start: ChildProcess;
 let lines: string[];
 let pids: Map<string, number>;
+let ports: Map<string, number>;
+/** A service's port in the first run. */
+const portOf = (name: string) => ports.get(name) as number;
 
 interface StartRun {
   child: ChildProcess;
@@ -35,12 +35,14 @@ interface StartRun {
   lines: string[];
   /** Each service's process id, from the ready banner. */
   pids: Map<string, number>;
+  /** Each service's port, from the ready banner: free ports, not the services' own. */
+  ports: Map<string, number>;
 }
 
 /** Runs the real `npm start` on the test's data folder and public port. */
 function launchStart(): StartRun {
   const child = spawnStart(dataDir, port);
-  const run: StartRun = { child, lines: [], pids: new Map() };
+  const run: StartRun = { child, lines: [], pids: new Map(), ports: new Map() };
   for (const stream of [child.stdout, child.stderr]) {
     let rest = '';
     stream?.on('data', (chunk) => {
@@ -57,7 +59,7 @@ function launchStart(): StartRun {
 async function lineMatching(
   pattern: RegExp,
   timeoutMs: number,
-  run: StartRun = { child: start, lines, pids },
+  run: StartRun = { child: start, lines, pids, ports },
 ): Promise<RegExpMatchArray> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -71,12 +73,14 @@ async function lineMatching(
   throw new Error(`no line matched ${pattern}:\n${run.lines.join('\n')}`);
 }
 
-/** Waits for the ready banner and reads each service's process id from it. */
+/** Waits for the ready banner and reads each service's port and process id from it. */
 async function ready(run: StartRun, timeoutMs: number): Promise<void> {
   await lineMatching(/Supergraph ready at/, timeoutMs, run);
   for (const line of run.lines) {
-    const match = line.match(/^\s+(\S+)\s+http:\/\/\S+ \(pid (\d+)\)$/);
-    if (match) run.pids.set(match[1] as string, Number(match[2]));
+    const match = line.match(/^\s+(\S+)\s+http:\/\/[^:/]+:(\d+)\/\S* \(pid (\d+)\)$/);
+    if (!match) continue;
+    run.ports.set(match[1] as string, Number(match[2]));
+    run.pids.set(match[1] as string, Number(match[3]));
   }
 }
 
@@ -87,7 +91,7 @@ beforeAll(async () => {
   port = await freePort();
   publicUrl = `http://127.0.0.1:${port}/graphql`;
   const first = launchStart();
-  ({ child: start, lines, pids } = first);
+  ({ child: start, lines, pids, ports } = first);
   // It builds the web app first, if it was never built.
   await ready(first, 150_000);
 }, 180_000);
