@@ -3,6 +3,7 @@
 // registry in @ticketing/platform (services.ts).
 import {
   defaultPublicPort,
+  flagSetting,
   gatewayNames,
   integerSetting,
   portSetting,
@@ -27,6 +28,11 @@ export const localRunnerSettings = z.object({
    * 65535, the most NGINX's `limit_conn` takes.
    */
   EDGE_REQUESTS_PER_CLIENT: integerSetting(defaultRequestsPerClient, { min: 1, max: 65_535 }),
+  /**
+   * Each service on a free port instead of its own (4000-4010): a second topology beside
+   * one that holds them, as the tests run one beside another run.
+   */
+  FREE_SERVICE_PORTS: flagSetting(false),
 });
 
 export type ServiceKind = 'subgraph' | 'gateway';

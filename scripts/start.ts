@@ -40,6 +40,7 @@ let exitedWhileStarting: string | undefined;
 topology = await startTopology({
   publicPort: settings.PUBLIC_PORT,
   requestsPerClient: settings.EDGE_REQUESTS_PER_CLIENT,
+  ephemeralPorts: settings.FREE_SERVICE_PORTS,
   onUnexpectedExit(service, code, signal) {
     // Asked to stop while starting, each service stops once it has started.
     if (shuttingDown || stopAskedWhileStarting) return;

@@ -35,7 +35,7 @@ export interface TopologyOptions {
   publicPort?: number;
   /** Requests one client address may have in progress at the edge (default 512). */
   requestsPerClient?: number;
-  /** Let the OS pick the services' ports instead of the fixed ones (tests). */
+  /** Each service on a free port (freePort) instead of its fixed one (tests, FREE_SERVICE_PORTS). */
   ephemeralPorts?: boolean;
   /** Environment for every service, over this process's own. */
   env?: NodeJS.ProcessEnv;
@@ -395,12 +395,13 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       if (!nginx) throw new Error('Replicas run behind NGINX, which is not installed.');
       return await startReplicas(options.replicas, nginx);
     }
-    const portOf = (spec: ServiceSpec) => (options.ephemeralPorts ? 0 : spec.port);
     // Every subgraph's address is known before any starts: the users service publishes the
     // keys the others verify tokens with, and the events relay and the tickets service call
-    // each other.
+    // each other. Free ports are drawn for the gateways too, not left to the OS (port 0): a
+    // gateway started again takes its port again, which one from the OS's range for outgoing
+    // connections could be some client's by then (see freePort).
     const ports = new Map<string, number>();
-    for (const spec of subgraphServices) {
+    for (const spec of [...subgraphServices, ...gatewayServices]) {
       ports.set(spec.name, options.ephemeralPorts ? await freePort() : spec.port);
     }
     const urlOf = (name: string, path = '/graphql') => `http://127.0.0.1:${ports.get(name)}${path}`;
@@ -438,7 +439,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
 
     const gateways = await Promise.all(
       gatewayServices.map((spec) =>
-        launch(spec, portOf(spec), { ...subgraphUrls, GATEWAY_NAME: spec.name }),
+        launch(spec, ports.get(spec.name) as number, { ...subgraphUrls, GATEWAY_NAME: spec.name }),
       ),
     );
     const prefix = resolve(options.runDir ?? join(repositoryRoot, '.data', 'nginx'));

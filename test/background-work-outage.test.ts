@@ -112,10 +112,13 @@ describe('the background work against a database that refuses it', () => {
         async () => {
           const names = databaseNames.map((name) => pg.escapeIdentifier(name)).join(', ');
           await admin.query(`REVOKE CONNECT ON DATABASE ${names} FROM PUBLIC`);
-          await admin.query(
-            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1',
+          // Each session ended, its server process gone: a signalled one still running
+          // could answer the work's next statement, which would then work again in between.
+          const { rows } = await admin.query<{ ended: boolean }>(
+            'SELECT pg_terminate_backend(pid, 10000) AS ended FROM pg_stat_activity WHERE usename = $1',
             [role],
           );
+          expect(rows.every((row) => row.ended)).toBe(true);
         },
         async () => {
           const names = databaseNames.map((name) => pg.escapeIdentifier(name)).join(', ');

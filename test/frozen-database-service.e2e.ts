@@ -15,6 +15,7 @@ import {
   stopWaitMs,
 } from '@ticketing/platform';
 import { usersSubgraph } from '@ticketing/users-subgraph/subgraph';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type OwnPostgres, startOwnPostgres } from './own-servers.ts';
 
@@ -23,6 +24,8 @@ const drainDeadlineMs = 1_000;
 let postgres: OwnPostgres;
 let dataDir: string;
 let service: RunningService | undefined;
+/** Holds a lock that a request's statement waits for, until the server is thawed. */
+let locker: pg.Client | undefined;
 
 beforeAll(async () => {
   postgres = await startOwnPostgres();
@@ -31,6 +34,8 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await postgres.thaw().catch(() => {});
+  await locker?.end();
+  locker = undefined;
   await service?.stop();
   service = undefined;
 });
@@ -84,9 +89,16 @@ describe('a subgraph whose database is frozen', () => {
   it('stops within its drain deadline, a request waiting on the database included', async () => {
     const users = await startUsers();
     expect((await readiness(users)).status).toBe(200);
-    await postgres.freeze();
     // A request whose statement the frozen server holds: it would wait for the statement's
-    // answer deadline (12 s), past the drain's, and past a pod's grace period with it.
+    // answer deadline (12 s), past the drain's, and past a pod's grace period with it. The
+    // statement is held at a lock of the table first, seen waiting there, and only then is
+    // the server frozen: it reached the database, whatever the machine's load.
+    const database = new URL(postgres.url);
+    database.pathname = '/users';
+    locker = new pg.Client({ connectionString: database.toString() });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
     const body = JSON.stringify({
       query: 'query ($r: [_Any!]!) { _entities(representations: $r) { ... on User { id } } }',
       variables: { r: [{ __typename: 'User', id: randomUUID() }] },
@@ -99,7 +111,17 @@ describe('a subgraph whose database is frozen', () => {
       },
       body,
     }).catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const since = Date.now(); ; ) {
+      await locker.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await locker.query(
+        `SELECT 1 FROM pg_stat_activity
+         WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%FROM "public"."users"%'`,
+      );
+      if (rows.length > 0) break;
+      if (Date.now() - since > 20_000) throw new Error('the request never reached the database');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await postgres.freeze();
     const started = performance.now();
     const stopped = await Promise.race([
       users.stop().then(() => 'stopped'),

@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ServiceSpec, serviceCommand, services } from '../scripts/services.ts';
 import { launchDefaults, repositoryRoot } from '../scripts/topology.ts';
-import { freePort } from './support.ts';
+import { freePort, spawnStart } from './support.ts';
 
 const serviceNamed = (name: string) => services.find((spec) => spec.name === name) as ServiceSpec;
 
@@ -297,6 +297,45 @@ describe('npm start, when a service cannot start', () => {
     expect(lines.join('\n')).toMatch(/PUBLIC_PORT/);
     expect(lines.join('\n')).not.toMatch(/ZodError|\n\s+at \S+ \(/);
   });
+});
+
+describe('npm start beside another process on the services’ own ports', () => {
+  // Another run of the topology (a second checkout's, a test's) holds 4000-4010: with
+  // FREE_SERVICE_PORTS, each service takes a free port instead, and the start goes on.
+  it('starts every service on a free port with FREE_SERVICE_PORTS', async () => {
+    const squatter = createServer();
+    const squatting = await new Promise<boolean>((resolve) => {
+      squatter.once('error', () => resolve(false));
+      squatter.listen(serviceNamed('users').port, '127.0.0.1', () => resolve(true));
+    });
+    // Not free: another process holds it, which is the case here all the same.
+    const child = spawnStart(dataDir, await freePort(), true, { FREE_SERVICE_PORTS: 'true' });
+    let output = '';
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.on('data', (chunk) => {
+        output += chunk;
+      });
+    }
+    const exited = once(child, 'exit');
+    try {
+      // It builds the web app first, if it was never built.
+      const deadline = Date.now() + 150_000;
+      while (!output.includes('Supergraph ready at') && child.exitCode === null) {
+        if (Date.now() > deadline) throw new Error(`npm start was not ready:\n${output}`);
+        await new Promise((wake) => setTimeout(wake, 100));
+      }
+      expect(output).toContain('Supergraph ready at');
+      const ports = [...output.matchAll(/^\s+(\S+)\s+http:\/\/[^:]+:(\d+)\/\S* \(pid \d+\)$/gm)];
+      expect(ports.map(([, name]) => name).sort()).toEqual(services.map(({ name }) => name).sort());
+      for (const [, name, port] of ports) {
+        expect(Number(port), name).not.toBe(serviceNamed(name as string).port);
+      }
+    } finally {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      if (squatting) squatter.close();
+    }
+  }, 200_000);
 });
 
 describe('a setting’s name with a typo', () => {

@@ -14,12 +14,9 @@ import { join } from 'node:path';
 import { demoEvents, demoPassword, demoUsers } from '@ticketing/prisma/demo-data';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findNginx } from '../scripts/nginx.ts';
-import { type ServiceSpec, services } from '../scripts/services.ts';
 import { repositoryRoot } from '../scripts/topology.ts';
 import { purchaseMutation } from './documents.ts';
 import { freePort, postGraphQL, spawnStart } from './support.ts';
-
-const portOf = (name: string) => (services.find((spec) => spec.name === name) as ServiceSpec).port;
 
 let dataDir: string;
 let port: number;
@@ -28,6 +25,9 @@ let publicUrl: string;
 let start: ChildProcess;
 let lines: string[];
 let pids: Map<string, number>;
+let ports: Map<string, number>;
+/** A service's port in the first run. */
+const portOf = (name: string) => ports.get(name) as number;
 
 interface StartRun {
   child: ChildProcess;
@@ -35,12 +35,14 @@ interface StartRun {
   lines: string[];
   /** Each service's process id, from the ready banner. */
   pids: Map<string, number>;
+  /** Each service's port, from the ready banner: free ports, not the services' own. */
+  ports: Map<string, number>;
 }
 
 /** Runs the real `npm start` on the test's data folder and public port. */
 function launchStart(): StartRun {
   const child = spawnStart(dataDir, port);
-  const run: StartRun = { child, lines: [], pids: new Map() };
+  const run: StartRun = { child, lines: [], pids: new Map(), ports: new Map() };
   for (const stream of [child.stdout, child.stderr]) {
     let rest = '';
     stream?.on('data', (chunk) => {
@@ -57,7 +59,7 @@ function launchStart(): StartRun {
 async function lineMatching(
   pattern: RegExp,
   timeoutMs: number,
-  run: StartRun = { child: start, lines, pids },
+  run: StartRun = { child: start, lines, pids, ports },
 ): Promise<RegExpMatchArray> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -71,12 +73,14 @@ async function lineMatching(
   throw new Error(`no line matched ${pattern}:\n${run.lines.join('\n')}`);
 }
 
-/** Waits for the ready banner and reads each service's process id from it. */
+/** Waits for the ready banner and reads each service's port and process id from it. */
 async function ready(run: StartRun, timeoutMs: number): Promise<void> {
   await lineMatching(/Supergraph ready at/, timeoutMs, run);
   for (const line of run.lines) {
-    const match = line.match(/^\s+(\S+)\s+http:\/\/\S+ \(pid (\d+)\)$/);
-    if (match) run.pids.set(match[1] as string, Number(match[2]));
+    const match = line.match(/^\s+(\S+)\s+http:\/\/[^:/]+:(\d+)\/\S* \(pid (\d+)\)$/);
+    if (!match) continue;
+    run.ports.set(match[1] as string, Number(match[2]));
+    run.pids.set(match[1] as string, Number(match[3]));
   }
 }
 
@@ -87,7 +91,7 @@ beforeAll(async () => {
   port = await freePort();
   publicUrl = `http://127.0.0.1:${port}/graphql`;
   const first = launchStart();
-  ({ child: start, lines, pids } = first);
+  ({ child: start, lines, pids, ports } = first);
   // It builds the web app first, if it was never built.
   await ready(first, 150_000);
 }, 180_000);
@@ -127,6 +131,32 @@ async function isGone(pid: number): Promise<boolean> {
   return stat === undefined || (stat.split(') ')[1]?.startsWith('Z') ?? false);
 }
 
+/** Resolves once `condition` holds, checked every 20 ms for at most 30 s. */
+async function waitUntil(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`waited in vain for ${what}`);
+    await new Promise((wake) => setTimeout(wake, 20));
+  }
+}
+
+/**
+ * This machine's TCP connections to `port` of the loopback that a process still holds open:
+ * established, or ended by the other side and not yet closed here (CLOSE_WAIT).
+ */
+async function connectionsTo(port: number): Promise<number> {
+  const table = await readFile('/proc/net/tcp', 'utf8');
+  const open = new Set(['01', '08']);
+  return table
+    .trim()
+    .split('\n')
+    .slice(1)
+    .filter((line) => {
+      const [, , remote, state] = line.trim().split(/\s+/);
+      return Number.parseInt(remote?.split(':')[1] ?? '', 16) === port && open.has(state ?? '');
+    }).length;
+}
+
 describe('npm start, when a process is killed', () => {
   it('names each service’s process', () => {
     expect([...pids.keys()].sort()).toEqual([
@@ -141,9 +171,17 @@ describe('npm start, when a process is killed', () => {
   it('starts a gateway again on its port, while NGINX sends every request to the other', async () => {
     const killed = pids.get('gateway-1') as number;
     process.kill(killed, 'SIGKILL');
-    // NGINX closes its idle connections to the gateway as they end; a request it had
-    // already sent there would be lost (a 502, documented), none is in flight here.
-    await new Promise((wake) => setTimeout(wake, 300));
+    // A request NGINX sends on a kept-alive connection to the dead gateway is lost (a 502,
+    // documented: a sent POST is not retried); one it connects for is refused and goes to the
+    // other (proxy_next_upstream error, max_fails=1). So the requests start once the process
+    // is gone and NGINX has closed every connection it kept to it, which it does as it reads
+    // each one's end: from then on, it must connect for each.
+    await waitUntil(() => isGone(killed), 'the killed gateway to exit');
+    const gatewayPort = portOf('gateway-1');
+    await waitUntil(
+      async () => (await connectionsTo(gatewayPort)) === 0,
+      'NGINX to close its connections to the killed gateway',
+    );
     for (let i = 0; i < 20; i++) {
       const result = await postGraphQL(publicUrl, listing);
       expect(result.status).toBe(200);

@@ -22,7 +22,8 @@ export interface GraphQLHttpResult {
 /**
  * Runs the real `npm start` on embedded databases under `dataDir`, on `port`, its output
  * piped; `detached` makes it the leader of a process group, as a shell's foreground job.
- * `env` goes over those settings.
+ * Each service takes a free port (FREE_SERVICE_PORTS), so that another run holding the
+ * services' own ports does not stop it. `env` goes over those settings.
  */
 export function spawnStart(
   dataDir: string,
@@ -41,6 +42,7 @@ export function spawnStart(
       USERS_DATABASE_URL: '',
       EVENTS_DATABASE_URL: '',
       TICKETS_DATABASE_URL: '',
+      FREE_SERVICE_PORTS: 'true',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
