@@ -243,6 +243,16 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
         `migration ${migration}, cut short since ${startedAt.toISOString()}, marked rolled back: applying it again`,
       ),
   });
+  // What the set-up started (a relay, sweepers on a timer), stopped before the database
+  // closes, whether the service stops or fails to start (its port taken, say).
+  let stopSetUp: (() => Promise<void>) | undefined;
+  const closeDatabase = async () => {
+    try {
+      await stopSetUp?.();
+    } finally {
+      await database.close();
+    }
+  };
   try {
     logger.info(
       { database: database.connection.description, applied: database.appliedMigrations },
@@ -271,6 +281,7 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
       redis,
       cacheNamespace: config.CACHE_NAMESPACE,
     });
+    stopSetUp = setup.stop?.bind(setup);
     // One ping at a time: a probe that comes while one is unanswered awaits it, so that a
     // frozen database does not collect a ping (and a wait for a pooled connection) a probe.
     let ping: Promise<void> | undefined;
@@ -329,18 +340,18 @@ export async function startSubgraph<Client, Location, TContext extends BaseConte
         setup.configure?.(app);
       },
       onStop: async () => {
-        const stopped = (async () => {
-          await setup.stop?.();
-          await database.close();
-        })();
-        await within(stopped, stopWaitMs, 'background work and database did not stop').catch(
-          (error: unknown) => logger.warn({ err: error }, 'stopping without waiting further'),
+        await within(
+          closeDatabase(),
+          stopWaitMs,
+          'background work and database did not stop',
+        ).catch((error: unknown) =>
+          logger.warn({ err: error }, 'stopping without waiting further'),
         );
         await redis?.close();
       },
     });
   } catch (error) {
-    await database.close();
+    await closeDatabase();
     await redis?.close();
     throw error;
   }
